@@ -1,0 +1,38 @@
+# avatar-sync build and test entry points. `make test` is what CI runs (.ci/run).
+GO        ?= go
+PKGS      ?= ./...
+# -race roughly doubles test time; CI has the budget for it on 2 cores.
+TESTFLAGS ?= -race -count=1 -timeout 12m
+BIN       ?= bin/avatar-sync
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build test vet lint bench fuzz schema clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/avatar-sync
+
+vet:
+	$(GO) vet $(PKGS)
+
+test: vet
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# lint: formatting, the package dependency rules, and staticcheck when it is installed
+# (`go install honnef.co/go/tools/cmd/staticcheck@2025.1.1`).
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped"; fi
+
+# Benchmarks are kept out of `make test`; results are recorded in docs/benchmarks.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
+
+# fuzz runs the spec loader's fuzz target for FUZZTIME (the corpus lives in spec/testdata/fuzz).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin .avatar-sync

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// streams are the process's standard streams, injected so tests can run commands in-process.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	file    string
+	cluster string
+	output  string
+	noColor bool
+	verbose int
+}
+
+// color reports whether output may use ANSI colours: not with --no-color, NO_COLOR, or -o json.
+func (g *globalOptions) color(w io.Writer) bool {
+	if g.noColor || os.Getenv("NO_COLOR") != "" || g.output != "text" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// checkOutput rejects -o values the command does not support, naming the flag.
+func (g *globalOptions) checkOutput(allowed ...string) error {
+	for _, a := range allowed {
+		if g.output == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("-o/--output %q is not supported by this command (use one of %v)", g.output, allowed)
+}
+
+func newRootCmd(s *streams) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "avatar-sync",
+		Short: "Own the Avatar Kafka cluster declaratively from avatar.yaml",
+		Long: `avatar-sync validates avatar.yaml, renders Kubernetes and Docker Compose deployments from it,
+plans and applies topic changes against a live or embedded Kafka cluster, manages TLS material and
+probes the lab's devices (EEG headset, Tello drones).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.in)
+	root.SetOut(s.out)
+	root.SetErr(s.err)
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.file, "file", "f", "avatar.yaml", "path to the spec file")
+	pf.StringVar(&g.cluster, "cluster", "embedded", "target cluster (a name under clusters: in the spec)")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text|json (some commands also markdown)")
+	pf.BoolVar(&g.noColor, "no-color", false, "disable colour (also honoured: NO_COLOR)")
+	pf.CountVarP(&g.verbose, "verbose", "v", "more logging on stderr (repeat for more)")
+
+	root.AddCommand(
+		newVersionCmd(g, s),
+	)
+	return root
+}

@@ -1,0 +1,84 @@
+// Package reconcile composes avatar-sync's work: compute a Plan from (desired, live) with pure
+// functions, then Apply it to a Cluster. It declares the interfaces its adapters implement
+// (Cluster here, Checker for device probes) and never imports them, sarama, kustomize or fsnotify.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/spec"
+	"github.com/avatar-project/avatar-sync/topics"
+)
+
+// Live is the state of a cluster as read in one batched Describe.
+type Live struct {
+	ClusterID  string                     `json:"clusterId"`
+	Controller int32                      `json:"controller"`
+	Brokers    []topics.Broker            `json:"brokers"`
+	Topics     map[string]topics.Observed `json:"topics"`
+}
+
+// Outcome reports per-item results of a batched request: item name → nil or its error. The
+// call's own error is reserved for the request as a whole failing.
+type Outcome map[string]error
+
+// ConfigChange alters one topic's dynamic configs incrementally.
+type ConfigChange struct {
+	Topic  string
+	Set    map[string]string
+	Delete []string
+}
+
+// Reassignment moves one topic's partitions to new replica lists.
+type Reassignment struct {
+	Topic    string
+	Replicas map[int32][]int32
+}
+
+// Cluster is what reconcile needs from a Kafka cluster. The clusters package implements it with
+// sarama (real targets) and kfake (the embedded target). Every method honours ctx and batches:
+// one request per broker or per operation, never one per topic.
+type Cluster interface {
+	// Describe reads brokers, cluster id, every topic's partitions and its configs.
+	Describe(ctx context.Context) (Live, error)
+	CreateTopics(ctx context.Context, create []spec.Topic) (Outcome, error)
+	// CreatePartitions raises topics' partition counts to the given totals.
+	CreatePartitions(ctx context.Context, totals map[string]int) (Outcome, error)
+	AlterTopicConfigs(ctx context.Context, changes []ConfigChange) (Outcome, error)
+	ReassignPartitions(ctx context.Context, moves []Reassignment) (Outcome, error)
+	// ReassignmentsInProgress returns the topics among the given ones that still have moves running.
+	ReassignmentsInProgress(ctx context.Context, topics []string) ([]string, error)
+	// SetReplicationThrottle limits replication for the moving replicas; ClearReplicationThrottle
+	// removes every throttle SetReplicationThrottle set.
+	SetReplicationThrottle(ctx context.Context, bytesPerSec int64, moves []Reassignment) error
+	ClearReplicationThrottle(ctx context.Context, moves []Reassignment) error
+	DeleteTopics(ctx context.Context, names []string) (Outcome, error)
+	// GroupsWithOffsets returns, per topic, the consumer groups holding committed offsets on it.
+	GroupsWithOffsets(ctx context.Context, topics []string) (map[string][]string, error)
+	// AcquireLease takes the cluster-wide apply lock or fails with a *LeaseHeldError.
+	AcquireLease(ctx context.Context, holder string, ttl time.Duration) (Lease, error)
+}
+
+// Lease is a held apply lock.
+type Lease interface {
+	Release(ctx context.Context) error
+}
+
+// ErrLeaseHeld is matched (errors.Is) by every *LeaseHeldError.
+var ErrLeaseHeld = errors.New("apply lock held")
+
+// LeaseHeldError says who holds the apply lock and until when.
+type LeaseHeldError struct {
+	Holder  string
+	Expires time.Time
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("another apply holds the lock on this cluster: %s (expires %s)", e.Holder, e.Expires.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrLeaseHeld) true.
+func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }

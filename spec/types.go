@@ -1,0 +1,252 @@
+// Package spec holds avatar-sync's desired-state model: the types behind avatar.yaml, how a file is
+// parsed into them, and the rules that decide whether it is valid. It does no network I/O and imports
+// no other package of this project, so every other package can depend on it.
+package spec
+
+import (
+	"fmt"
+	"time"
+)
+
+// APIVersion and Kind are the only header values this version of avatar-sync reads.
+const (
+	APIVersion = "avatar-sync/v1"
+	Kind       = "KafkaCluster"
+)
+
+// Pos is where a value stands in the source file; the zero Pos means "not from a file".
+type Pos struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
+}
+
+// String renders the position the way compilers do, so editors can jump to it.
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0 && p.File == "":
+		return ""
+	case p.Line == 0:
+		return p.File
+	default:
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+}
+
+// Spec is one avatar.yaml after loading: defaults applied and human units already converted to the
+// values Kafka expects (see Topic.Config).
+type Spec struct {
+	APIVersion string   `yaml:"apiVersion"`
+	Kind       string   `yaml:"kind"`
+	Metadata   Metadata `yaml:"metadata"`
+	Kafka      Kafka    `yaml:"kafka"`
+	Brokers    []Broker `yaml:"brokers"`
+	TLS        TLS      `yaml:"tls"`
+	// TopicDefaults fills what a topic leaves out; Topics already carry the merged result.
+	TopicDefaults TopicDefaults `yaml:"topicDefaults"`
+	Topics        []Topic       `yaml:"topics"`
+	// Deletion decides what happens to topics on the cluster that the spec does not name:
+	// DeletionRetain (the default) only lists them, DeletionPrune lets apply delete them when the
+	// command line also says --allow-delete.
+	Deletion string `yaml:"deletion"`
+	// Reassignment tunes replica moves caused by replication-factor changes.
+	Reassignment Reassignment `yaml:"reassignment"`
+	// Clusters are the targets plan/apply can talk to, in file order.
+	Clusters []Cluster `yaml:"clusters"`
+	Devices  []Device  `yaml:"devices"`
+
+	// File is the path the spec was read from ("" for in-memory specs).
+	File string `yaml:"-"`
+}
+
+// Deletion policies.
+const (
+	DeletionRetain = "retain"
+	DeletionPrune  = "prune"
+)
+
+// Metadata names the deployment.
+type Metadata struct {
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace"`
+	Pos       Pos    `yaml:"-"`
+}
+
+// Kafka describes the broker software and the resources a rendered deployment asks for.
+type Kafka struct {
+	Image string `yaml:"image"`
+	// StorageSize is the PersistentVolumeClaim size per broker, as Kubernetes writes it (e.g. "10Gi").
+	StorageSize string `yaml:"storageSize"`
+	// Resources are container requests/limits as Kubernetes quantities (cpu, memory).
+	Resources Resources `yaml:"resources"`
+	// UI enables the optional Kafka UI container in rendered deployments (port 8080 in the reference).
+	UI bool `yaml:"ui"`
+	// ClusterID is the KRaft cluster id used when rendering deployments.
+	ClusterID string `yaml:"clusterId"`
+	Pos       Pos    `yaml:"-"`
+}
+
+// Resources are Kubernetes resource quantities.
+type Resources struct {
+	RequestsCPU    string `yaml:"requestsCpu"`
+	RequestsMemory string `yaml:"requestsMemory"`
+	LimitsCPU      string `yaml:"limitsCpu"`
+	LimitsMemory   string `yaml:"limitsMemory"`
+}
+
+// Broker is one Kafka node (combined broker+controller in KRaft mode).
+type Broker struct {
+	ID    int32       `yaml:"id"`
+	Host  string      `yaml:"host"`
+	Rack  string      `yaml:"rack"`
+	Ports BrokerPorts `yaml:"ports"`
+	Pos   Pos         `yaml:"-"`
+}
+
+// BrokerPorts are the listener ports of one broker; 0 means the listener is off.
+type BrokerPorts struct {
+	Plaintext  int `yaml:"plaintext"`
+	SSL        int `yaml:"ssl"`
+	Internal   int `yaml:"internal"`
+	Controller int `yaml:"controller"`
+}
+
+// TLS describes the certificate material avatar-sync generates and the brokers serve.
+type TLS struct {
+	Enabled bool   `yaml:"enabled"`
+	Dir     string `yaml:"dir"`
+	// KeystoreType is one of KeystorePKCS12, KeystoreJKS, KeystorePEM.
+	KeystoreType string `yaml:"keystoreType"`
+	// PasswordEnv / PasswordFile reference the keystore password; the file itself never holds it.
+	PasswordEnv  string        `yaml:"passwordEnv"`
+	PasswordFile string        `yaml:"passwordFile"`
+	Validity     time.Duration `yaml:"validity"`
+	RenewBefore  time.Duration `yaml:"renewBefore"`
+	// ExtraSANs are added to every broker certificate.
+	ExtraSANs []string `yaml:"extraSANs"`
+	// Clients are principals that get client certificates for mutual TLS.
+	Clients []string `yaml:"clients"`
+	// CA, when set, is an existing CA to sign with instead of a generated self-signed one.
+	CA  *CARef `yaml:"ca"`
+	Pos Pos    `yaml:"-"`
+}
+
+// Keystore types.
+const (
+	KeystorePKCS12 = "PKCS12"
+	KeystoreJKS    = "JKS"
+	KeystorePEM    = "PEM"
+)
+
+// CARef points at an existing certificate authority.
+type CARef struct {
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+}
+
+// TopicDefaults apply to every topic that does not say otherwise.
+type TopicDefaults struct {
+	Partitions        int               `yaml:"partitions"`
+	ReplicationFactor int               `yaml:"replicationFactor"`
+	Config            map[string]string `yaml:"config"`
+	Prune             bool              `yaml:"prune"`
+}
+
+// Topic is one desired topic with defaults merged in.
+type Topic struct {
+	Name              string `yaml:"name"`
+	Partitions        int    `yaml:"partitions"`
+	ReplicationFactor int    `yaml:"replicationFactor"`
+	// Config holds Kafka topic configs in Kafka's own units (milliseconds, bytes, plain strings):
+	// "retention: 1h" arrives here as "retention.ms": "3600000".
+	Config map[string]string `yaml:"config"`
+	// Prune removes configs that are set on the live topic but absent here; without it they are
+	// reported as drift and left alone.
+	Prune bool `yaml:"prune"`
+	Pos   Pos  `yaml:"-"`
+	// ConfigPos is where each config key was written (for error messages), if it came from a file.
+	ConfigPos map[string]Pos `yaml:"-"`
+}
+
+// Reassignment tunes replica moves.
+type Reassignment struct {
+	// ThrottleBytesPerSec limits replication traffic during a move (0 = no throttle).
+	ThrottleBytesPerSec int64 `yaml:"throttle"`
+}
+
+// Security protocols of a cluster target.
+const (
+	SecurityPlaintext = "plaintext"
+	SecuritySSL       = "ssl"
+	SecuritySASLSSL   = "sasl_ssl"
+)
+
+// Cluster is one target avatar-sync can plan against.
+type Cluster struct {
+	Name string `yaml:"-"`
+	// Bootstrap is empty for the embedded in-process cluster.
+	Bootstrap []string `yaml:"bootstrap"`
+	Security  string   `yaml:"security"`
+	CAFile    string   `yaml:"caFile"`
+	CertFile  string   `yaml:"certFile"`
+	KeyFile   string   `yaml:"keyFile"`
+	SASL      *SASL    `yaml:"sasl"`
+	// ClusterID pins the live cluster's id: plan/apply refuse a cluster whose id differs.
+	ClusterID string `yaml:"clusterId"`
+	// Preflight runs device probes before plan/apply against this target.
+	Preflight  bool        `yaml:"preflight"`
+	Kubernetes *Kubernetes `yaml:"kubernetes"`
+	Pos        Pos         `yaml:"-"`
+}
+
+// Embedded reports whether the target is avatar-sync's in-process cluster.
+func (c Cluster) Embedded() bool { return len(c.Bootstrap) == 0 }
+
+// SASL credentials; the password is referenced, never inlined.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"passwordEnv"`
+	PasswordFile string `yaml:"passwordFile"`
+}
+
+// Kubernetes describes how a target is deployed; it drives render's overlays.
+type Kubernetes struct {
+	Context      string    `yaml:"context"`
+	Namespace    string    `yaml:"namespace"`
+	StorageClass string    `yaml:"storageClass"`
+	ImageTag     string    `yaml:"imageTag"`
+	Resources    Resources `yaml:"resources"`
+	// ExternalHost is the address clients outside the cluster dial (the MicroK8s host).
+	ExternalHost string `yaml:"externalHost"`
+}
+
+// Device is one lab device a plugin can probe.
+type Device struct {
+	Name string `yaml:"name"`
+	// Kind selects the plugin: tello, openbci-wifi, openbci-serial, tcp, udp, http, or any name
+	// served by an external avatar-sync-plugin-<kind> executable.
+	Kind     string        `yaml:"kind"`
+	Address  string        `yaml:"address"`
+	Required bool          `yaml:"required"`
+	Timeout  time.Duration `yaml:"timeout"`
+	// Plugin is an explicit path to an external plugin executable.
+	Plugin string `yaml:"plugin"`
+	// Params are the kind-specific keys written beside the common ones (minBattery, path, baud,
+	// probe, expectStatus, expectBody, ...). spec cannot know every plugin's keys, so the plugin
+	// for the device's kind validates them (unknown key → error with a suggestion).
+	Params    map[string]string `yaml:"-"`
+	ParamsPos map[string]Pos    `yaml:"-"`
+	Pos       Pos               `yaml:"-"`
+}
+
+// FindCluster returns the target with the given name.
+func (s *Spec) FindCluster(name string) (Cluster, bool) {
+	for _, c := range s.Clusters {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Cluster{}, false
+}
