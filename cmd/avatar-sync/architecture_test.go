@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestPackageBoundaries enforces the package graph of docs/architecture.md: third-party protocol and
+// rendering libraries stay behind their adapter, and the pure packages stay pure. It asks `go list`
+// for the real import graph, so a stray import fails `make test`, not a code review.
+func TestPackageBoundaries(t *testing.T) {
+	const module = "github.com/avatar-project/avatar-sync"
+	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	type pkg struct {
+		ImportPath string
+		Imports    []string
+	}
+	imports := map[string][]string{}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		imports[strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")] = p.Imports
+	}
+
+	// owner reports which project package may import a third-party path ("" = anyone).
+	owner := func(imp string) string {
+		switch {
+		case strings.HasPrefix(imp, "github.com/IBM/sarama"), strings.HasPrefix(imp, "github.com/twmb/franz-go"):
+			return "clusters"
+		case strings.HasPrefix(imp, "sigs.k8s.io/kustomize"):
+			return "render"
+		}
+		return ""
+	}
+	// allowedProject lists the project packages each package may import (nil entry = unrestricted).
+	allowedProject := map[string][]string{
+		"spec":      {},
+		"topics":    {"spec"},
+		"certs":     {"spec"},
+		"render":    {"spec"},
+		"reconcile": {"spec", "topics"},
+	}
+	for p, imps := range imports {
+		top := strings.SplitN(p, "/", 2)[0]
+		for _, imp := range imps {
+			if o := owner(imp); o != "" && top != o {
+				t.Errorf("%s imports %s: only %s/ may", p, imp, o)
+			}
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			rel := strings.TrimPrefix(imp, module+"/")
+			if strings.HasPrefix(rel, "cmd/") {
+				t.Errorf("%s imports %s: nothing imports cmd", p, rel)
+			}
+			allowed, restricted := allowedProject[top]
+			if !restricted {
+				continue
+			}
+			ok := strings.HasPrefix(rel, top+"/") // a package's own subpackages
+			for _, a := range allowed {
+				ok = ok || rel == a || strings.HasPrefix(rel, a+"/")
+			}
+			if !ok {
+				t.Errorf("%s imports %s: %s may import only %v from this project", p, rel, top, allowed)
+			}
+		}
+	}
+}
