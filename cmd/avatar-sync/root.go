@@ -70,6 +70,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 	root.AddCommand(
 		newVersionCmd(g, s),
 		newValidateCmd(g, s),
+		newSchemaCmd(g, s),
 	)
 	return root
 }
