@@ -34,10 +34,16 @@ func LoadFile(path string) (*Spec, Diagnostics) {
 // returned *Spec is non-nil only when there are no error diagnostics; warnings may accompany it.
 // All problems are reported at once, in file order, each with its line and column.
 func Parse(file string, data []byte) (*Spec, Diagnostics) {
-	d := &decoder{file: file, pos: map[string]Pos{}, inherited: map[string]bool{}, bad: map[string]bool{}}
+	s, diags, _ := parse(file, data)
+	return s, diags
+}
+
+// parse is Parse, also returning the decoder so tests can see which keys it read.
+func parse(file string, data []byte) (*Spec, Diagnostics, *decoder) {
+	d := &decoder{file: file, pos: map[string]Pos{}, inherited: map[string]bool{}, bad: map[string]bool{}, used: map[string]bool{}}
 	root := d.parseYAML(data)
 	if root == nil {
-		return nil, d.diags
+		return nil, d.diags, d
 	}
 	s := d.spec(root)
 	s.File = file
@@ -46,9 +52,9 @@ func Parse(file string, data []byte) (*Spec, Diagnostics) {
 	}
 	d.diags = uniqueSorted(d.diags)
 	if len(d.diags.Errors()) > 0 {
-		return nil, d.diags
+		return nil, d.diags, d
 	}
-	return s, d.diags
+	return s, d.diags, d
 }
 
 // uniqueSorted orders diagnostics by position (stable, so one key's messages keep their order) and
@@ -76,7 +82,10 @@ type decoder struct {
 	pos       map[string]Pos
 	inherited map[string]bool
 	// bad marks paths whose value was reported as malformed.
-	bad     map[string]bool
+	bad map[string]bool
+	// used records each object.key the decoder read, so a test can prove the tables and the decoder
+	// agree (a key in a table that nothing reads would be accepted and silently ignored).
+	used    map[string]bool
 	nodes   int
 	aborted bool
 }
@@ -360,6 +369,7 @@ func (mp *mapping) get(key string) (*yaml.Node, field, bool) {
 	if !known {
 		panic(fmt.Sprintf("spec: %s has no field %q in its table", mp.obj.name, key))
 	}
+	mp.d.used[mp.obj.name+"."+key] = true
 	e, ok := mp.m[key]
 	if !ok {
 		return nil, f, false
