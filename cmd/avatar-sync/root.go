@@ -72,5 +72,6 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newValidateCmd(g, s),
 		newSchemaCmd(g, s),
 	)
+	registerCompletions(root, g)
 	return root
 }

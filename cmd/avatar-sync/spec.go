@@ -25,6 +25,9 @@ func readSpec(g *globalOptions) (*spec.Spec, spec.Diagnostics) {
 // loadSpec loads and validates the spec every command works from: warnings go to stderr, and an
 // invalid spec becomes one error listing every problem as file:line:col: message.
 func loadSpec(g *globalOptions, s *streams) (*spec.Spec, error) {
+	if _, err := os.Stat(g.file); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no such file (point -f/--file at your avatar.yaml): %w", g.file, fs.ErrNotExist)
+	}
 	sp, diags := readSpec(g)
 	for _, w := range diags.Warnings() {
 		fmt.Fprintln(s.err, w)
