@@ -167,3 +167,20 @@ func TestLoadSpec(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestReadmeSpecIsValid keeps the avatar.yaml sample in README.md loadable: readers copy it.
+func TestReadmeSpecIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\napiVersion:")
+	if !ok {
+		t.Fatal("README.md has no avatar.yaml sample (```yaml block starting with apiVersion:)")
+	}
+	sample, _, _ := strings.Cut("apiVersion:"+rest, "```")
+	code, out, errOut := runCLI(t, "validate", "--strict", "-f", writeSpec(t, sample))
+	if code != exitOK {
+		t.Errorf("README sample is invalid: %s%s", out, errOut)
+	}
+}
