@@ -406,13 +406,17 @@ func (mp *mapping) str(key string, dst *string) {
 	path := join(mp.path, key)
 	if len(f.enum) > 0 {
 		i := slices.IndexFunc(f.enum, func(e string) bool { return strings.EqualFold(e, s) })
+		if i < 0 && len(f.enum) == 1 {
+			mp.fail(key, v, "%s %q must be %q", path, s, f.enum[0])
+			return
+		}
 		if i < 0 {
 			mp.fail(key, v, "%s %q is not one of %s%s", path, s, strings.Join(f.enum, ", "), didYouMean(s, f.enum))
 			return
 		}
 		s = f.enum[i]
 	}
-	if f.pattern != "" && !regexp.MustCompile(f.pattern).MatchString(s) {
+	if f.pattern != "" && !patterns[f.pattern].MatchString(s) {
 		mp.fail(key, v, "%s %q %s", path, s, patternHint(f.pattern))
 		return
 	}
