@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -182,5 +184,14 @@ func TestReadmeSpecIsValid(t *testing.T) {
 	code, out, errOut := runCLI(t, "validate", "--strict", "-f", writeSpec(t, sample))
 	if code != exitOK {
 		t.Errorf("README sample is invalid: %s%s", out, errOut)
+	}
+}
+
+// TestValidateStdin: -f - reads the spec from standard input (git show HEAD:avatar.yaml | ...).
+func TestValidateStdin(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"validate", "-f", "-"}, strings.NewReader(invalidSpec), &out, &errOut)
+	if code != exitError || !strings.HasPrefix(errOut.String(), "<stdin>:12:5: topics[1].replicationFactor 4 exceeds the 3 brokers\n") {
+		t.Errorf("code %d, stderr %q", code, errOut.String())
 	}
 }
