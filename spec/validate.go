@@ -272,8 +272,11 @@ func (v *validator) topics() {
 			if why := legalTopicName(t.Name); why != "" {
 				v.errorf(path+".name", "%s.name %q %s", path, t.Name, why)
 			} else if j, dup := byName[t.Name]; dup {
-				p := v.at(fmt.Sprintf("topics[%d]", j)).pos
-				v.errorf(path+".name", "%s.name %q is already declared by topics[%d] (line %d)", path, t.Name, j, p.Line)
+				where := ""
+				if p := v.at(fmt.Sprintf("topics[%d]", j)).pos; p.Line > 0 {
+					where = fmt.Sprintf(" (line %d)", p.Line)
+				}
+				v.errorf(path+".name", "%s.name %q is already declared by topics[%d]%s", path, t.Name, j, where)
 			} else {
 				byName[t.Name] = i
 				metric := strings.ReplaceAll(t.Name, ".", "_")
