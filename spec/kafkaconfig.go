@@ -197,7 +197,7 @@ func NormalizeTopicConfig(key, value string) (string, error) {
 	def, ok := LookupTopicConfig(key)
 	if !ok {
 		msg := fmt.Sprintf("%q is not a Kafka topic config", key)
-		if s := suggest(key, topicConfigKeys()); s != "" {
+		if s := Suggest(key, topicConfigKeys()); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return strings.TrimSpace(value), fmt.Errorf("%s: %w", msg, ErrUnknownTopicConfig)

@@ -295,7 +295,7 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		if obj.extra != "" {
-			if s := suggest(key, obj.keys()); s != "" && s != key {
+			if s := Suggest(key, obj.keys()); s != "" && s != key {
 				// A near miss of a common key is far likelier a typo than a plugin parameter.
 				d.errorf(e.key, "%s is not a known key; did you mean %q? (other keys are passed to the plugin, but this one is too close to %q)", join(path, key), s, s)
 				continue

@@ -262,12 +262,12 @@ func TestSuggest(t *testing.T) {
 		{"apiversion", "apiVersion"},
 		{"x", ""},
 	} {
-		if got := suggest(tc.in, keys); got != tc.want {
-			t.Errorf("suggest(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := Suggest(tc.in, keys); got != tc.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	if got := suggest("retension", topicObj.keys()); got != "retention" {
-		t.Errorf("suggest(retension) among topic keys = %q", got)
+	if got := Suggest("retension", topicObj.keys()); got != "retention" {
+		t.Errorf("Suggest(retension) among topic keys = %q", got)
 	}
 	for _, tc := range []struct {
 		a, b string

@@ -39,6 +39,13 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 				return err
 			}
 			sp, diags := readSpec(g, s)
+			if sp != nil && cmd.Flags().Changed("cluster") {
+				// An explicit --cluster is checked too, so CI can validate the target it deploys to.
+				if _, err := targetCluster(g, sp); err != nil {
+					diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError, Message: err.Error()})
+					sp = nil
+				}
+			}
 			errs, warns := diags.Errors(), diags.Warnings()
 			valid := len(errs) == 0 && (!o.strict || len(warns) == 0)
 			if g.output == "json" {

@@ -195,3 +195,17 @@ func TestValidateStdin(t *testing.T) {
 		t.Errorf("code %d, stderr %q", code, errOut.String())
 	}
 }
+
+// TestValidateCluster: an explicit --cluster must name a declared target (embedded always exists).
+func TestValidateCluster(t *testing.T) {
+	code, _, errOut := runCLI(t, "validate", "-f", example, "--cluster", "mikrok8s")
+	want := `--cluster "mikrok8s" is not a target in ` + example + ` (targets: embedded, dev, microk8s); did you mean "microk8s"?` + "\n"
+	if code != exitError || !strings.HasPrefix(errOut, want) {
+		t.Errorf("code %d, stderr %q", code, errOut)
+	}
+	for _, target := range []string{"dev", "embedded"} {
+		if code, _, errOut := runCLI(t, "validate", "-f", example, "--cluster", target); code != exitOK {
+			t.Errorf("--cluster %s: code %d, stderr %q", target, code, errOut)
+		}
+	}
+}
