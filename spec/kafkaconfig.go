@@ -196,10 +196,7 @@ var ErrUnknownTopicConfig = errors.New("unknown topic config")
 func NormalizeTopicConfig(key, value string) (string, error) {
 	def, ok := LookupTopicConfig(key)
 	if !ok {
-		msg := fmt.Sprintf("%q is not a Kafka topic config", key)
-		if s := Suggest(key, topicConfigKeys()); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		}
+		msg := fmt.Sprintf("%q is not a Kafka topic config", key) + topicConfigHint(key)
 		return strings.TrimSpace(value), fmt.Errorf("%s: %w", msg, ErrUnknownTopicConfig)
 	}
 	return def.Normalize(value)

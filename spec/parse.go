@@ -706,12 +706,7 @@ func (d *decoder) topicFields(m *mapping) topicFields {
 				seen[key] = e.key.Line
 				def, known := LookupTopicConfig(key)
 				if !known {
-					msg := fmt.Sprintf("%s is not a Kafka topic config", kp)
-					if key == "retention" {
-						msg += "; retention is a topic key (next to config), or write retention.ms here"
-					} else if s := didYouMean(key, topicConfigKeys()); s != "" {
-						msg += s
-					}
+					msg := fmt.Sprintf("%s is not a Kafka topic config", kp) + topicConfigHint(key)
 					d.errorf(e.key, "%s", msg)
 					continue
 				}
@@ -746,6 +741,27 @@ func (d *decoder) topicFields(m *mapping) topicFields {
 		}
 	}
 	return tf
+}
+
+// topicConfigHint says what was probably meant by an unknown topic config key: the topic-level name
+// of a broker default (log.retention.ms), the .ms config for hours/minutes variants, or a near miss.
+func topicConfigHint(key string) string {
+	if key == "retention" {
+		return "; retention is a topic key (next to config), or write retention.ms here"
+	}
+	for _, suffix := range []string{".hours", ".minutes"} {
+		if base, ok := strings.CutSuffix(strings.TrimPrefix(key, "log."), suffix); ok {
+			if _, known := LookupTopicConfig(base + ".ms"); known {
+				return fmt.Sprintf("; write %s.ms here, it takes units (e.g. 7d, 12h)", base)
+			}
+		}
+	}
+	if topic, ok := strings.CutPrefix(key, "log."); ok {
+		if _, known := LookupTopicConfig(topic); known {
+			return fmt.Sprintf("; %s is the broker-wide default, the topic config is %q", key, topic)
+		}
+	}
+	return didYouMean(key, topicConfigKeys())
 }
 
 func topicConfigByKey(key string) TopicConfigDef {
