@@ -305,7 +305,9 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		msg := fmt.Sprintf("%s is not a known key", join(path, key))
-		if s := didYouMean(key, obj.keys()); s != "" {
+		if s, ok := keyAliases[strings.ToLower(key)]; ok && slices.Contains(obj.keys(), s) {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		} else if s := didYouMean(key, obj.keys()); s != "" {
 			msg += s
 		} else {
 			msg += fmt.Sprintf(" (known keys: %s)", strings.Join(obj.keys(), ", "))
@@ -318,6 +320,25 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 		}
 	}
 	return mp
+}
+
+// keyAliases maps the names other tools use (topicctl, kafka-topics.sh, Strimzi) to ours, for keys
+// too far from ours for edit distance to suggest.
+var keyAliases = map[string]string{
+	"replicas":           "replicationFactor",
+	"replication_factor": "replicationFactor",
+	"replication-factor": "replicationFactor",
+	"rf":                 "replicationFactor",
+	"num_partitions":     "partitions",
+	"numpartitions":      "partitions",
+	"configs":            "config",
+	"configentries":      "config",
+	"settings":           "config",
+	"retention_ms":       "retention",
+	"retentionms":        "retention",
+	"bootstrap_servers":  "bootstrap",
+	"bootstrapservers":   "bootstrap",
+	"brokerlist":         "bootstrap",
 }
 
 func orTop(path string) string {
