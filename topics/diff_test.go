@@ -80,6 +80,16 @@ func TestDiffTopic(t *testing.T) {
 			have: observed(3, 3, map[string]ConfigValue{"cleanup.policy": {Value: "Delete, compact", Source: SourceTopic}}),
 			diff: Diff{Name: "t"},
 		},
+		"semantic comparison: human units": {
+			want: topic(3, 3, false, map[string]string{"retention.ms": "7d", "retention.bytes": "1GiB"}),
+			have: observed(3, 3, map[string]ConfigValue{"retention.ms": {Value: "604800000", Source: SourceTopic}, "retention.bytes": {Value: "1073741824", Source: SourceTopic}}),
+			diff: Diff{Name: "t"},
+		},
+		"unknown key compares exactly": {
+			want: topic(3, 3, false, map[string]string{"confluent.x": "A"}),
+			have: observed(3, 3, map[string]ConfigValue{"confluent.x": {Value: "a", Source: SourceTopic}}),
+			diff: Diff{Name: "t", Config: []ConfigDiff{{Key: "confluent.x", Op: ConfigChange, Before: "a", BeforeSource: SourceTopic, After: "A"}}},
+		},
 		"defaults for unmanaged keys are never drift": {
 			want: topic(3, 3, false, nil),
 			have: observed(3, 3, map[string]ConfigValue{"segment.ms": {Value: "1", Source: SourceDefault}, "flush.ms": {Value: "2", Source: SourceDynamicDefaultBroker}}),

@@ -1,26 +1,16 @@
 package topics
 
-import (
-	"sort"
-	"strings"
-)
+import "github.com/avatar-project/avatar-sync/spec"
 
-// normalize brings a config value to one canonical spelling so desired and live values compare as
-// equal strings. It stands in for spec.NormalizeTopicConfig until that lands on main; both sides of
-// every comparison go through it.
+// normalize brings a config value to Kafka's canonical spelling (spec.NormalizeTopicConfig) so
+// desired and live values compare as equal strings: "7d" equals "604800000", "Delete, compact"
+// equals "compact,delete". A value the table cannot parse (a key newer than the table, or a broker
+// quirk) falls back to its trimmed form, which NormalizeTopicConfig returns with the error: the
+// comparison is then exact rather than failing the whole plan.
 func normalize(key, value string) string {
-	v := strings.TrimSpace(value)
-	switch key {
-	case "cleanup.policy":
-		// "compact,delete" and "delete, compact" are the same policy.
-		parts := strings.Split(strings.ToLower(v), ",")
-		for i := range parts {
-			parts[i] = strings.TrimSpace(parts[i])
-		}
-		sort.Strings(parts)
-		return strings.Join(parts, ",")
-	case "compression.type", "message.timestamp.type":
-		return strings.ToLower(v)
+	v, err := spec.NormalizeTopicConfig(key, value)
+	if err != nil && v == "" {
+		return value
 	}
 	return v
 }
