@@ -183,7 +183,7 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 	}
 
 	// 2. Opt-ins.
-	if err := checkAllowed(pending, opts); err != nil {
+	if err := CheckAllowed(plan, opts); err != nil {
 		return res, err
 	}
 	if len(pending) == 0 {
@@ -276,9 +276,13 @@ func short(fp string) string {
 	return fp
 }
 
-func checkAllowed(pending []Change, opts ApplyOptions) error {
+// CheckAllowed returns the ErrRefused error Apply would give the plan under opts' opt-ins
+// (unsupported changes, data loss without AllowDataLoss, deletions without AllowDelete), listing
+// every offending change; nil when the opt-ins cover the plan. It is pure, so apply can refuse before
+// asking for confirmation.
+func CheckAllowed(plan Plan, opts ApplyOptions) error {
 	var errs []error
-	for _, c := range pending {
+	for _, c := range plan.Changes {
 		switch {
 		case c.Action == Unsupported:
 			errs = append(errs, fmt.Errorf("%s is unsupported: %s", Headline(c), c.Reason))
