@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +106,19 @@ func TestDevUp(t *testing.T) {
 func TestDevUpPortsMustMatchBrokers(t *testing.T) {
 	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", "0,0")
 	if code != exitError || !strings.Contains(errOut, "--ports: 2 ports for 3 brokers") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestDevUpPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", fmt.Sprintf("0,%d,0", port))
+	if code != exitError || !strings.Contains(errOut, "a port is already in use") {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
 }
