@@ -89,7 +89,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	if err != nil {
 		return err
 	}
-	e, err := clusters.StartEmbedded(ctx, sp, clusters.EmbeddedOptions{StateDir: o.stateDir, Ports: ports})
+	e, err := clusters.StartEmbedded(ctx, sp, clusters.EmbeddedOptions{StateDir: o.stateDir, Ports: ports, Advertise: true})
 	if err != nil {
 		return err
 	}
