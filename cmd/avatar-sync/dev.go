@@ -81,6 +81,17 @@ func devPorts(sp *spec.Spec, flag []int) ([]int, error) {
 	return ports, nil
 }
 
+// sslPorts lists the spec's SSL listener ports, so dev up can say they are not served.
+func sslPorts(sp *spec.Spec) string {
+	var ports []string
+	for _, b := range sp.Brokers {
+		if b.Ports.SSL > 0 {
+			ports = append(ports, fmt.Sprint(b.Ports.SSL))
+		}
+	}
+	return strings.Join(ports, ",")
+}
+
 // runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
 // TLS listeners (ports.ssl) are not served yet: clusters.EmbeddedOptions.TLS is the seam the certs
 // work plugs into.
@@ -102,6 +113,9 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", e.ClusterID(), len(e.Bootstrap()), o.stateDir)
 		fmt.Fprintf(s.out, "bootstrap: %s\n", bootstrap)
 		fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
+		if ssl := sslPorts(sp); ssl != "" {
+			fmt.Fprintf(s.err, "Note: the SSL ports %s are not served by dev up yet; use the plaintext bootstrap above.\n", ssl)
+		}
 	}
 	<-ctx.Done()
 	if err := e.Close(); err != nil {

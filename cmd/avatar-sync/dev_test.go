@@ -98,6 +98,9 @@ func TestDevUp(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("dev up did not stop within 30s of cancellation")
 	}
+	if !strings.Contains(errOut.String(), "SSL ports 9192,9193,9194 are not served") {
+		t.Errorf("stderr %q does not say the SSL ports are not served", errOut.String())
+	}
 	if !strings.Contains(errOut.String(), "Stopped; state saved in "+stateDir) {
 		t.Errorf("stderr %q lacks the stop line", errOut.String())
 	}
