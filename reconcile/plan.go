@@ -275,9 +275,11 @@ func topicChanges(t spec.Topic, d topics.Diff, obsReplicas map[int32][]int32, br
 		Reason: "drift: set on the topic but not in the spec; left alone because the topic does not have prune: true (add it, or add the keys to the spec)"}
 	var losses []string
 	for _, cd := range d.Config {
+		// Kafka hides sensitive live values; never print what it returned. After comes from the
+		// spec and must stay intact: it is what apply sends.
 		before, after := cd.Before, cd.After
 		if cd.Sensitive {
-			before, after = maskSensitive(before), maskSensitive(after)
+			before = maskSensitive(before)
 		}
 		if cd.Op == topics.ConfigDrift {
 			drift.Before[cd.Key], drift.After[cd.Key] = before, before
