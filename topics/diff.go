@@ -124,6 +124,11 @@ func diffConfig(want spec.Topic, live map[string]ConfigValue) []ConfigDiff {
 	for k, v := range want.Config {
 		lv, ok := live[k]
 		if ok && lv.Source == SourceTopic {
+			if lv.Sensitive && lv.Value == "" {
+				// Kafka hides sensitive values: nothing to compare, and reporting a change on every
+				// plan would be a perpetual diff.
+				continue
+			}
 			if normalize(k, lv.Value) != normalize(k, v) {
 				out = append(out, ConfigDiff{Key: k, Op: ConfigChange, Before: lv.Value, BeforeSource: SourceTopic, After: v, Sensitive: lv.Sensitive})
 			}
