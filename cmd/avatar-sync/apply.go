@@ -74,6 +74,8 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 				if p, err = t.computePlan(ctx, sp, o.allowDelete); err != nil {
 					return err
 				}
+			} else if err := t.checkSaved(ctx, p); err != nil {
+				return err
 			}
 			if g.output == "json" {
 				// One JSON document on stdout at the end; people-facing text goes to stderr.

@@ -139,9 +139,12 @@ func TestPlanFormatsAndSavedPlan(t *testing.T) {
 		t.Fatalf("apply --plan: %d\n%s\n%s", code, out, errOut)
 	}
 	// ...and is refused once the cluster moved on: the same file again is stale.
-	code, _, errOut = runCLI(t, "apply", "--plan", stale, "--auto-approve", "-f", f, "--state-dir", state)
+	code, out, errOut = runCLI(t, "apply", "--plan", stale, "--auto-approve", "-f", f, "--state-dir", state)
 	if code != exitError || !strings.Contains(errOut, "stale plan") || !strings.Contains(errOut, "run plan again") {
 		t.Fatalf("stale plan: %d %s", code, errOut)
+	}
+	if strings.Contains(out, "create topic") {
+		t.Errorf("a stale plan was shown as if it could be applied:\n%s", out)
 	}
 	// A plan for another target is refused before connecting.
 	code, _, errOut = runCLI(t, "apply", "--plan", stale, "--auto-approve", "--cluster", "dev", "-f", f, "--state-dir", state)
