@@ -203,7 +203,9 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 		// Release even when ctx is cancelled: a lingering lease blocks everyone until its TTL.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_ = lease.Release(rctx)
+		if err := lease.Release(rctx); err != nil {
+			progress(Event{Status: Failed, Err: err, Message: fmt.Sprintf("could not release the apply lock; other applies wait until it expires (TTL %s)", opts.LeaseTTL)})
+		}
 	}()
 
 	// 4. Staleness, under the lease.
