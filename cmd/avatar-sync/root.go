@@ -74,6 +74,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newSchemaCmd(g, s),
 		newPlanCmd(g, s),
 		newApplyCmd(g, s),
+		newWatchCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root
