@@ -13,21 +13,6 @@ import (
 	"github.com/avatar-project/avatar-sync/topics"
 )
 
-// internalPrefixes name topics Kafka, its ecosystem or avatar-sync itself own; plan never touches
-// them. Kafka's own flag (IsInternal) covers __consumer_offsets and __transaction_state; the rest
-// are conventions (Schema Registry, Connect, Streams, our apply lock).
-var internalPrefixes = []string{"__", "_schemas", "_confluent", "connect-configs", "connect-offsets", "connect-status"}
-
-// IsInternalTopic reports whether name belongs to Kafka or a tool rather than to the spec.
-func IsInternalTopic(name string) bool {
-	for _, p := range internalPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // Describe reads the whole live state in two requests, whatever the number of topics: one
 // Metadata for every topic (brokers, racks, controller, cluster id, replicas) and one
 // DescribeConfigs carrying every topic as a resource. Topic configs may be asked of any broker, so
@@ -105,7 +90,7 @@ func liveFromMetadata(md *sarama.MetadataResponse) reconcile.Live {
 			Name:     t.Name,
 			Replicas: make(map[int32][]int32, len(t.Partitions)),
 			Config:   map[string]topics.ConfigValue{},
-			Internal: t.IsInternal || IsInternalTopic(t.Name),
+			Internal: t.IsInternal || topics.IsInternalName(t.Name),
 		}
 		for _, p := range t.Partitions {
 			o.Replicas[p.ID] = append([]int32(nil), p.Replicas...)

@@ -29,17 +29,6 @@ func TestConfigSource(t *testing.T) {
 	}
 }
 
-func TestIsInternalTopic(t *testing.T) {
-	for name, want := range map[string]bool{
-		"__consumer_offsets": true, "__transaction_state": true, "_schemas": true, LockTopic: true,
-		"connect-offsets": true, "eeg-brainwave-data": false, "drone-commands": false, "_private": false,
-	} {
-		if got := IsInternalTopic(name); got != want {
-			t.Errorf("IsInternalTopic(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
 func TestLiveFromMetadata(t *testing.T) {
 	id := "abc"
 	md := &sarama.MetadataResponse{Version: 5, ClusterID: &id, ControllerID: 2}
