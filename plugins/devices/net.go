@@ -168,7 +168,7 @@ func (UDP) Check(ctx context.Context, d spec.Device) (reconcile.CheckResult, err
 	n, err := conn.Read(buf)
 	lat := time.Since(start)
 	switch {
-	case err != nil && expect == "" && isTimeout(err) && ctx.Err() == nil:
+	case err != nil && expect == "" && isTimeout(err) && !errors.Is(ctx.Err(), context.Canceled):
 		return reconcile.CheckResult{OK: true, Latency: lat, Detail: fmt.Sprintf(
 			"datagram sent, no port-unreachable within %s (UDP has no handshake: set expect: to require an answer)", roundDur(wait))}, nil
 	case err != nil && errors.Is(err, syscall.ECONNREFUSED):
@@ -223,7 +223,11 @@ func httpURL(d spec.Device) (string, error) {
 		if _, _, err := splitAddress(addr, 80); err != nil {
 			return "", err
 		}
-		addr = "http://" + addr + paramStr(d, "path", "/")
+		path := paramStr(d, "path", "/")
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path // reported by the schema; avoid a second, confusing error here
+		}
+		addr = "http://" + addr + path
 	}
 	u, err := url.Parse(addr)
 	if err != nil {

@@ -37,13 +37,13 @@ func querySerial(ctx context.Context, path string, baud int, cmd, eom string) (s
 		return "", fmt.Errorf("open: %w", err)
 	}
 	defer unix.Close(fd)
-	// Exclusive use while probing, so a second program cannot interleave with our query.
-	if err := unix.IoctlSetInt(fd, unix.TIOCEXCL, 0); err != nil {
-		return "", fmt.Errorf("lock: %w", err)
-	}
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		return "", fmt.Errorf("read terminal settings (not a serial port?): %w", err)
+	}
+	// Exclusive use while probing, so a second program cannot interleave with our query.
+	if err := unix.IoctlSetInt(fd, unix.TIOCEXCL, 0); err != nil {
+		return "", fmt.Errorf("lock: %w", err)
 	}
 	// cfmakeraw plus 8N1 at the requested speed: the board speaks bytes, not lines.
 	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF

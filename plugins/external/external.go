@@ -89,6 +89,8 @@ type Plugin struct {
 	Path string
 	// Missing says why no executable was found; Check reports it as an error.
 	Missing error
+	// Explicit is the device's plugin: path, if it named one.
+	Explicit string
 }
 
 var _ reconcile.Checker = (*Plugin)(nil)
@@ -100,7 +102,7 @@ func Find(d spec.Device, lookPath func(string) (string, error)) *Plugin {
 	if lookPath == nil {
 		lookPath = exec.LookPath
 	}
-	p := &Plugin{Kind: d.Kind}
+	p := &Plugin{Kind: d.Kind, Explicit: d.Plugin}
 	if d.Plugin != "" {
 		st, err := os.Stat(d.Plugin)
 		switch {
@@ -125,8 +127,11 @@ func Find(d spec.Device, lookPath func(string) (string, error)) *Plugin {
 
 // Name is the executable's file name, as users would look for it.
 func (p *Plugin) Name() string {
-	if p.Path != "" {
+	switch {
+	case p.Path != "":
 		return filepath.Base(p.Path)
+	case p.Explicit != "":
+		return filepath.Base(p.Explicit)
 	}
 	return Prefix + p.Kind
 }
