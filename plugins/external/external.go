@@ -281,23 +281,26 @@ func toResult(resp Response, elapsed time.Duration) reconcile.CheckResult {
 }
 
 // cappedBuffer keeps at most limit bytes and remembers that more arrived; it never errors, so a
-// chatty plugin is not killed by SIGPIPE before we can say what was wrong.
+// chatty plugin is not killed by SIGPIPE before we can say what was wrong. (It must not embed
+// bytes.Buffer: io.Copy would use the promoted ReadFrom and bypass the cap.)
 type cappedBuffer struct {
-	bytes.Buffer
+	buf      bytes.Buffer
 	limit    int
 	overflow bool
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - b.Len(); room < len(p) {
+	if room := b.limit - b.buf.Len(); room < len(p) {
 		b.overflow = true
 		if room > 0 {
-			b.Buffer.Write(p[:room])
+			b.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+func (b *cappedBuffer) Bytes() []byte { return b.buf.Bytes() }
 
 // tailBuffer keeps the last limit bytes written, for quoting stderr in errors.
 type tailBuffer struct {
