@@ -87,3 +87,14 @@ func (s Status) String() string {
 
 // MarshalText makes statuses appear as "ok", "fail", "error" in JSON.
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote, so tools can decode `check -o json` into Status.
+func (s *Status) UnmarshalText(b []byte) error {
+	for _, st := range []Status{StatusOK, StatusFail, StatusError} {
+		if string(b) == st.String() {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown check status %q (want ok, fail or error)", b)
+}

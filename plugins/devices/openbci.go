@@ -49,9 +49,13 @@ func (OpenBCIWiFi) Check(ctx context.Context, d spec.Device) (reconcile.CheckRes
 			"GET /board: %s — is the shield powered and the laptop on its network (OpenBCI-xxxx access point or the lab Wi-Fi)?",
 			describeNetErr(err, d.Timeout))}, nil
 	}
-	if code != http.StatusOK {
+	switch {
+	case code >= 500:
 		return reconcile.CheckResult{Latency: lat, Detail: fmt.Sprintf(
 			"GET /board answered %s — power-cycle the shield", status)}, nil
+	case code != http.StatusOK:
+		return reconcile.CheckResult{Latency: lat, Detail: fmt.Sprintf(
+			"GET /board answered %s — something answers at this address but it is not an OpenBCI WiFi Shield; check the address", status)}, nil
 	}
 	var info boardInfo
 	if err := json.Unmarshal(body, &info); err != nil || info.BoardConnected == nil {

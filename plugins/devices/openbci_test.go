@@ -60,6 +60,10 @@ func TestOpenBCIWiFi(t *testing.T) {
 			},
 			wantDetail: []string{"GET /board answered 500 Internal Server Error"},
 		},
+		"wrong device": {
+			handler:    func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) },
+			wantDetail: []string{"answered 404 Not Found", "not an OpenBCI WiFi Shield"},
+		},
 		"not a shield": {
 			handler:    boardJSON(`<html>router login</html>`),
 			wantDetail: []string{"did not answer the shield's JSON", "router login"},
