@@ -157,11 +157,11 @@ func currentUser() string {
 
 // groupHint names the group that owns the device, which is what the user usually needs to join.
 func groupHint(st fs.FileInfo) string {
-	sys, ok := st.Sys().(*syscall.Stat_t)
+	id, ok := fileGID(st)
 	if !ok {
 		return "give this user read/write access to it"
 	}
-	gid := strconv.FormatUint(uint64(sys.Gid), 10)
+	gid := strconv.FormatUint(uint64(id), 10)
 	name := gid
 	if g, err := user.LookupGroupId(gid); err == nil {
 		name = g.Name

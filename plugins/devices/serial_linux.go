@@ -3,7 +3,9 @@ package devices
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -101,4 +103,13 @@ func querySerial(ctx context.Context, path string, baud int, cmd, eom string) (s
 		}
 		got.Write(buf[:r])
 	}
+}
+
+// fileGID is the group owning the file (dialout, uucp, plugdev for serial adapters).
+func fileGID(st fs.FileInfo) (uint32, bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return sys.Gid, true
 }

@@ -181,14 +181,8 @@ func (p *Plugin) Check(ctx context.Context, d spec.Device) (reconcile.CheckResul
 	}
 
 	cmd := exec.CommandContext(ctx, p.Path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Negative pid: the whole process group, so children the plugin started die with it.
-		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return err
-		}
-		return nil
-	}
+	ownProcessGroup(cmd)
+	cmd.Cancel = func() error { return killProcessGroup(cmd) }
 	cmd.WaitDelay = waitDelay
 	cmd.Stdin = bytes.NewReader(req)
 	stdout := &cappedBuffer{limit: maxStdout}

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command avatar-sync-plugin-diskspace is a worked example of an external avatar-sync device
 // plugin (protocol avatar-sync.device/v1, see docs/devices.md). It serves devices of kind
 // "diskspace": the address is the directory where EEG sessions are recorded, and the check fails
