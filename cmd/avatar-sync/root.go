@@ -73,5 +73,6 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newSchemaCmd(g, s),
 		newCheckCmd(g, s),
 	)
+	registerCompletions(root, g)
 	return root
 }
