@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -368,4 +370,17 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestPreflightFlagsBind is how plan/apply wire the flags: bind, parse, pass to runPreflight.
+func TestPreflightFlagsBind(t *testing.T) {
+	var f preflightFlags
+	fs := pflag.NewFlagSet("apply", pflag.ContinueOnError)
+	f.bind(fs)
+	if err := fs.Parse([]string{"--preflight"}); err != nil || !f.run || f.skip {
+		t.Fatalf("--preflight: %+v, %v", f, err)
+	}
+	if err := fs.Parse([]string{"--skip-preflight"}); err != nil || !f.skip {
+		t.Fatalf("--skip-preflight: %+v, %v", f, err)
+	}
 }
