@@ -232,8 +232,16 @@ func TestCheckResultLine(t *testing.T) {
 	if r.Line() != want {
 		t.Errorf("Line() = %q", r.Line())
 	}
-	if s, _ := StatusError.MarshalText(); string(s) != "error" {
-		t.Errorf("StatusError text = %q", s)
+	for _, st := range []Status{StatusOK, StatusFail, StatusError} {
+		text, _ := st.MarshalText()
+		var back Status
+		if err := back.UnmarshalText(text); err != nil || back != st {
+			t.Errorf("%s: round trip gave %s, %v", st, back, err)
+		}
+	}
+	var bad Status
+	if err := bad.UnmarshalText([]byte("meh")); err == nil {
+		t.Error("UnmarshalText accepted an unknown status")
 	}
 }
 
