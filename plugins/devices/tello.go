@@ -92,18 +92,20 @@ func (Tello) Check(ctx context.Context, d spec.Device) (reconcile.CheckResult, e
 		switch {
 		case errors.Is(err, errSilent):
 			return reconcile.CheckResult{Latency: time.Since(start), Detail: fmt.Sprintf(
-				"no answer to %q after %d tries in %s — is the laptop on the drone's Wi-Fi (TELLO-xxxxxx) and the drone switched on?",
-				"command", used, elapsed)}, nil
+				"no answer to %q after %s in %s — is the laptop on the drone's Wi-Fi (TELLO-xxxxxx) and the drone switched on?",
+				"command", plural(used, "try", "tries"), elapsed)}, nil
 		case errors.Is(err, syscall.ECONNREFUSED):
 			return reconcile.CheckResult{Latency: time.Since(start), Detail: fmt.Sprintf(
 				"port %d is closed (ICMP port unreachable) — the host answers but is not a Tello, check the address", port)}, nil
 		default:
-			return reconcile.CheckResult{Latency: time.Since(start), Detail: fmt.Sprintf("%q: %s", "command", describeNetErr(err, d.Timeout))}, nil
+			// No route / host unreachable: the laptop is usually on the wrong network.
+			return reconcile.CheckResult{Latency: time.Since(start), Detail: fmt.Sprintf(
+				"sending %q: %s — is the laptop on the drone's Wi-Fi (TELLO-xxxxxx)?", "command", describeNetErr(err, d.Timeout))}, nil
 		}
 	}
 	if reply != "ok" {
 		return reconcile.CheckResult{Latency: lat, Detail: fmt.Sprintf(
-			"answered %s to %q (want \"ok\") — is this a Tello, and is it not busy with another controller?", quote(reply), "command")}, nil
+			"answered %s to %q (want \"ok\") — is this a Tello, and is no other app controlling it?", quote(reply), "command")}, nil
 	}
 
 	// 2. Battery. Late duplicate "ok"s from earlier tries of step 1 are skipped.
@@ -233,4 +235,11 @@ func quote(s string) string {
 		}
 	}
 	return strconv.Quote(s)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

@@ -44,6 +44,10 @@ func TestTello(t *testing.T) {
 			mode: telloSilent, timeout: 300 * time.Millisecond,
 			wantDetail: []string{`no answer to "command" after 3 tries in`, "is the laptop on the drone's Wi-Fi"},
 		},
+		"silent with one try": {
+			mode: telloSilent, timeout: 100 * time.Millisecond, params: map[string]string{"retries": "1"},
+			wantDetail: []string{`no answer to "command" after 1 try in 100ms`},
+		},
 		"silent with two retries": {
 			mode: telloSilent, timeout: 200 * time.Millisecond, params: map[string]string{"retries": "2"},
 			wantDetail: []string{"after 2 tries"},

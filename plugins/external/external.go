@@ -193,7 +193,7 @@ func (p *Plugin) Check(ctx context.Context, d spec.Device) (reconcile.CheckResul
 	start := time.Now()
 	runErr := cmd.Run()
 	elapsed := time.Since(start)
-	if ctx.Err() != nil {
+	if runErr != nil && ctx.Err() != nil {
 		return reconcile.CheckResult{}, fmt.Errorf("plugin %s did not answer within %s; killed its process group%s",
 			p.Name(), round(timeout), stderr.suffix())
 	}
