@@ -179,6 +179,9 @@ func configSchema(d TopicConfigDef) map[string]any {
 		if d.Max != nil {
 			m["maximum"] = *d.Max
 		}
+		if len(d.Except) > 0 {
+			m["not"] = map[string]any{"enum": d.Except}
+		}
 		return m
 	}
 	switch d.Type {

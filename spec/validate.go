@@ -201,6 +201,17 @@ func (v *validator) tls() {
 			v.errorf(path, "%s %q is not a host name, wildcard (*.example.org) or IP address", path, san)
 		}
 	}
+	clients := map[string]int{}
+	for i, c := range t.Clients {
+		path := fmt.Sprintf("tls.clients[%d]", i)
+		if j, dup := clients[c]; dup {
+			v.errorf(path, "%s %q is already listed as tls.clients[%d]", path, c, j)
+		} else if strings.TrimSpace(c) == "" {
+			v.errorf(path, "%s is empty; name the client principal", path)
+		} else {
+			clients[c] = i
+		}
+	}
 	if !t.Enabled {
 		return
 	}
