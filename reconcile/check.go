@@ -36,7 +36,7 @@ type CheckResult struct {
 	Kind     string
 	Address  string
 	Required bool
-	Status   Status
+	Status   CheckStatus
 	// OK is the checker's verdict: the device answered as the spec expects.
 	OK bool
 	// Latency is the round trip of the probe's main exchange (or the time spent giving up).
@@ -58,39 +58,40 @@ func (r CheckResult) Line() string {
 }
 
 // Failed reports whether the device did not pass, for either reason (finding or probe error).
-func (r CheckResult) Failed() bool { return r.Status != StatusOK }
+func (r CheckResult) Failed() bool { return r.Status != CheckOK }
 
-// Status is the outcome class of one device check.
-type Status int
+// CheckStatus is the outcome class of one device check.
+type CheckStatus int
 
-// Statuses. StatusFail and StatusError are kept apart because they call for different fixes: the
+// Statuses. CheckFail and CheckError are kept apart because they call for different fixes: the
 // first is about the device (charge it, join its Wi-Fi), the second about avatar-sync's set-up
 // (install the plugin, fix the spec).
 const (
-	StatusOK    Status = iota // the device answered as expected
-	StatusFail                // a finding: the device answered badly or not at all
-	StatusError               // the probe could not run
+	CheckOK    CheckStatus = iota // the device answered as expected
+	CheckFail                     // a finding: the device answered badly or not at all
+	CheckError                    // the probe could not run
 )
 
-func (s Status) String() string {
+// String is the status as `check -o json` writes it: ok, fail or error.
+func (s CheckStatus) String() string {
 	switch s {
-	case StatusOK:
+	case CheckOK:
 		return "ok"
-	case StatusFail:
+	case CheckFail:
 		return "fail"
-	case StatusError:
+	case CheckError:
 		return "error"
 	default:
-		return fmt.Sprintf("Status(%d)", int(s))
+		return fmt.Sprintf("CheckStatus(%d)", int(s))
 	}
 }
 
 // MarshalText makes statuses appear as "ok", "fail", "error" in JSON.
-func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+func (s CheckStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalText reads what MarshalText wrote, so tools can decode `check -o json` into Status.
-func (s *Status) UnmarshalText(b []byte) error {
-	for _, st := range []Status{StatusOK, StatusFail, StatusError} {
+// UnmarshalText reads what MarshalText wrote, so tools can decode `check -o json` into CheckStatus.
+func (s *CheckStatus) UnmarshalText(b []byte) error {
+	for _, st := range []CheckStatus{CheckOK, CheckFail, CheckError} {
 		if string(b) == st.String() {
 			*s = st
 			return nil

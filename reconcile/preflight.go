@@ -89,7 +89,7 @@ func ValidateDevices(devices []spec.Device, reg Registry) spec.Diagnostics {
 //
 //  1. Each device gets its own deadline: its timeout (or DefaultDeviceTimeout), capped by ctx.
 //  2. Its plugin is looked up and its entry validated; an invalid entry is reported, not probed.
-//  3. The probe runs; an error or panic becomes a StatusError result, OK=false a StatusFail one.
+//  3. The probe runs; an error or panic becomes a CheckError result, OK=false a CheckFail one.
 //  4. A checker that overstays its deadline is abandoned after a grace period and reported.
 //
 // The error is non-nil only when ctx was cancelled (the user interrupted): the Report then holds
@@ -115,7 +115,7 @@ func Preflight(ctx context.Context, devices []spec.Device, reg Registry) (Report
 // checkOne runs steps 1-4 of Preflight for one device.
 func checkOne(ctx context.Context, d spec.Device, reg Registry) CheckResult {
 	base := CheckResult{Device: d.Name, Kind: d.Kind, Address: d.Address, Required: d.Required}
-	fail := func(status Status, detail string, latency time.Duration) CheckResult {
+	fail := func(status CheckStatus, detail string, latency time.Duration) CheckResult {
 		r := base
 		r.Status, r.Detail, r.Latency = status, detail, latency
 		return r
@@ -132,10 +132,10 @@ func checkOne(ctx context.Context, d spec.Device, reg Registry) CheckResult {
 	}
 	c, err := reg.Checker(d)
 	if err != nil {
-		return fail(StatusError, err.Error(), 0)
+		return fail(CheckError, err.Error(), 0)
 	}
 	if errs := c.Validate(d).Errors(); len(errs) > 0 {
-		return fail(StatusError, "invalid device entry: "+errs[0].String()+moreSuffix(len(errs)-1), 0)
+		return fail(CheckError, "invalid device entry: "+errs[0].String()+moreSuffix(len(errs)-1), 0)
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, d.Timeout)
@@ -159,11 +159,11 @@ func checkOne(ctx context.Context, d spec.Device, reg Registry) CheckResult {
 	select {
 	case out = <-done:
 	case <-time.After(d.Timeout + stragglerGrace):
-		return fail(StatusError, fmt.Sprintf("plugin %s did not return within %s and ignored cancellation; abandoned it", c.Name(), d.Timeout), time.Since(start))
+		return fail(CheckError, fmt.Sprintf("plugin %s did not return within %s and ignored cancellation; abandoned it", c.Name(), d.Timeout), time.Since(start))
 	}
 	elapsed := time.Since(start)
 	if out.err != nil {
-		return fail(StatusError, out.err.Error(), elapsed)
+		return fail(CheckError, out.err.Error(), elapsed)
 	}
 	r := base
 	r.OK, r.Detail, r.Facts, r.Latency = out.res.OK, out.res.Detail, out.res.Facts, out.res.Latency
@@ -172,12 +172,12 @@ func checkOne(ctx context.Context, d spec.Device, reg Registry) CheckResult {
 	}
 	switch {
 	case r.OK:
-		r.Status = StatusOK
+		r.Status = CheckOK
 		if r.Detail == "" {
 			r.Detail = "ok"
 		}
 	default:
-		r.Status = StatusFail
+		r.Status = CheckFail
 		if r.Detail == "" {
 			r.Detail = fmt.Sprintf("plugin %s reported a failure without saying why", c.Name())
 		}

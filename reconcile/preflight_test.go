@@ -96,17 +96,17 @@ func TestPreflight(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []struct {
-		status Status
+		status CheckStatus
 		detail string
 	}{
-		{StatusOK, "battery 87%"},
-		{StatusOK, "ok"},
-		{StatusFail, "no answer"},
-		{StatusFail, "plugin scripted reported a failure without saying why"},
-		{StatusError, "plugin exploded"},
-		{StatusError, "plugin scripted panicked: nil map"},
-		{StatusError, "invalid device entry: avatar.yaml:9:3: bad param (and 1 more)"},
-		{StatusError, `unknown kind "tell"`},
+		{CheckOK, "battery 87%"},
+		{CheckOK, "ok"},
+		{CheckFail, "no answer"},
+		{CheckFail, "plugin scripted reported a failure without saying why"},
+		{CheckError, "plugin exploded"},
+		{CheckError, "plugin scripted panicked: nil map"},
+		{CheckError, "invalid device entry: avatar.yaml:9:3: bad param (and 1 more)"},
+		{CheckError, `unknown kind "tell"`},
 	}
 	if len(rep.Results) != len(want) {
 		t.Fatalf("%d results, want %d", len(rep.Results), len(want))
@@ -119,7 +119,7 @@ func TestPreflight(t *testing.T) {
 		if r.Status != w.status || r.Detail != w.detail {
 			t.Errorf("%s: got %s %q, want %s %q", r.Device, r.Status, r.Detail, w.status, w.detail)
 		}
-		if r.Failed() != (w.status != StatusOK) {
+		if r.Failed() != (w.status != CheckOK) {
 			t.Errorf("%s: Failed() = %v", r.Device, r.Failed())
 		}
 	}
@@ -168,7 +168,7 @@ func TestPreflightTimeouts(t *testing.T) {
 	if got := s.seen["capped"]; got > 10*time.Second || got <= 0 {
 		t.Errorf("capped got timeout %s, want the caller's remaining 10s at most", got)
 	}
-	if rep.Results[0].Status != StatusFail || rep.Results[2].Status != StatusOK {
+	if rep.Results[0].Status != CheckFail || rep.Results[2].Status != CheckOK {
 		t.Errorf("timed-out devices: %+v", rep.Results)
 	}
 }
@@ -182,7 +182,7 @@ func TestPreflightAbandonsCheckersThatIgnoreCancellation(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rep.Results[0]
-	if r.Status != StatusError || !strings.Contains(r.Detail, "did not return within 20ms and ignored cancellation") {
+	if r.Status != CheckError || !strings.Contains(r.Detail, "did not return within 20ms and ignored cancellation") {
 		t.Errorf("got %s %q", r.Status, r.Detail)
 	}
 }
@@ -232,14 +232,14 @@ func TestCheckResultLine(t *testing.T) {
 	if r.Line() != want {
 		t.Errorf("Line() = %q", r.Line())
 	}
-	for _, st := range []Status{StatusOK, StatusFail, StatusError} {
+	for _, st := range []CheckStatus{CheckOK, CheckFail, CheckError} {
 		text, _ := st.MarshalText()
-		var back Status
+		var back CheckStatus
 		if err := back.UnmarshalText(text); err != nil || back != st {
 			t.Errorf("%s: round trip gave %s, %v", st, back, err)
 		}
 	}
-	var bad Status
+	var bad CheckStatus
 	if err := bad.UnmarshalText([]byte("meh")); err == nil {
 		t.Error("UnmarshalText accepted an unknown status")
 	}

@@ -265,12 +265,12 @@ func checkSummary(rep reconcile.Report) string {
 	return b.String()
 }
 
-func statusText(st reconcile.Status, color bool) string {
+func statusText(st reconcile.CheckStatus, color bool) string {
 	s := strings.ToUpper(st.String())
 	if !color {
 		return s
 	}
-	code := map[reconcile.Status]string{reconcile.StatusOK: "32", reconcile.StatusFail: "31", reconcile.StatusError: "33"}[st]
+	code := map[reconcile.CheckStatus]string{reconcile.CheckOK: "32", reconcile.CheckFail: "31", reconcile.CheckError: "33"}[st]
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
@@ -312,14 +312,14 @@ type checkJSON struct {
 }
 
 type checkDeviceJSON struct {
-	Name      string            `json:"name"`
-	Kind      string            `json:"kind"`
-	Address   string            `json:"address"`
-	Required  bool              `json:"required"`
-	Status    reconcile.Status  `json:"status"`
-	LatencyMs float64           `json:"latencyMs"`
-	Detail    string            `json:"detail"`
-	Facts     map[string]string `json:"facts,omitempty"`
+	Name      string                `json:"name"`
+	Kind      string                `json:"kind"`
+	Address   string                `json:"address"`
+	Required  bool                  `json:"required"`
+	Status    reconcile.CheckStatus `json:"status"`
+	LatencyMs float64               `json:"latencyMs"`
+	Detail    string                `json:"detail"`
+	Facts     map[string]string     `json:"facts,omitempty"`
 }
 
 func renderCheckJSON(w io.Writer, rep reconcile.Report) error {

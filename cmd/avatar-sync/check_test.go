@@ -182,10 +182,10 @@ func TestCheckJSON(t *testing.T) {
 		t.Fatalf("report %+v", got)
 	}
 	d0, d1 := got.Devices[0], got.Devices[1]
-	if d0.Name != "tello-1" || d0.Status != reconcile.StatusOK || d0.Facts["battery"] != "87" || !d0.Required || d0.LatencyMs <= 0 {
+	if d0.Name != "tello-1" || d0.Status != reconcile.CheckOK || d0.Facts["battery"] != "87" || !d0.Required || d0.LatencyMs <= 0 {
 		t.Errorf("tello-1: %+v", d0)
 	}
-	if d1.Status != reconcile.StatusFail || d1.Facts["battery"] != "9" || !strings.Contains(d1.Detail, "under minBattery 20%") {
+	if d1.Status != reconcile.CheckFail || d1.Facts["battery"] != "9" || !strings.Contains(d1.Detail, "under minBattery 20%") {
 		t.Errorf("tello-low: %+v", d1)
 	}
 	if !strings.Contains(out, `"status": "fail"`) {
@@ -342,10 +342,10 @@ func exitCodeOf(err error) int {
 
 func TestRenderCheckText(t *testing.T) {
 	rep := reconcile.Report{Results: []reconcile.CheckResult{
-		{Device: "openbci-headset", Kind: "openbci-wifi", Address: "192.168.4.1:80", Required: true, Status: reconcile.StatusOK, Latency: 12300 * time.Microsecond, Detail: "cyton board, 8 channels"},
-		{Device: "tello-1", Kind: "tello", Address: "192.168.10.1:8889", Status: reconcile.StatusFail, Latency: 3 * time.Second, Detail: `no answer to "command" after 3 tries in 3s — is the laptop on the drone's Wi-Fi?`},
-		{Device: "lidar", Kind: "lidar", Status: reconcile.StatusError, Detail: "no built-in probe for kind \"lidar\" and no avatar-sync-plugin-lidar on PATH"},
-		{Device: "svc", Kind: "http", Address: "http://127.0.0.1:5000/health", Status: reconcile.StatusOK, Latency: 400 * time.Microsecond, Detail: "200 OK in 400µs"},
+		{Device: "openbci-headset", Kind: "openbci-wifi", Address: "192.168.4.1:80", Required: true, Status: reconcile.CheckOK, Latency: 12300 * time.Microsecond, Detail: "cyton board, 8 channels"},
+		{Device: "tello-1", Kind: "tello", Address: "192.168.10.1:8889", Status: reconcile.CheckFail, Latency: 3 * time.Second, Detail: `no answer to "command" after 3 tries in 3s — is the laptop on the drone's Wi-Fi?`},
+		{Device: "lidar", Kind: "lidar", Status: reconcile.CheckError, Detail: "no built-in probe for kind \"lidar\" and no avatar-sync-plugin-lidar on PATH"},
+		{Device: "svc", Kind: "http", Address: "http://127.0.0.1:5000/health", Status: reconcile.CheckOK, Latency: 400 * time.Microsecond, Detail: "200 OK in 400µs"},
 	}}
 	want := `DEVICE             KIND          ADDRESS                       STATUS  LATENCY  DETAIL
 openbci-headset *  openbci-wifi  192.168.4.1:80                OK      12ms     cyton board, 8 channels
