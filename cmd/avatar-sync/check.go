@@ -158,22 +158,21 @@ type preflightFlags struct {
 // bind adds --preflight and --skip-preflight to a command's flags.
 func (f *preflightFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.run, "preflight", false, "probe the spec's devices first (also on when the cluster target sets preflight: true)")
-	fs.BoolVar(&f.skip, "skip-preflight", false, "do not probe devices, even when the cluster target sets preflight: true")
+	fs.BoolVar(&f.skip, "skip-preflight", false, "do not probe devices, overriding --preflight and the cluster target's preflight: true")
 }
 
 // preflightTimeout bounds the whole preflight; every device is also bounded by its own timeout.
 const preflightTimeout = 30 * time.Second
 
 // runPreflight probes the spec's devices when --preflight is given or the --cluster target sets
-// preflight: true, and --skip-preflight is not given. It prints the device table on stderr (stdout
+// preflight: true, unless --skip-preflight overrides both (it wins even over --preflight, so a
+// wrapper script that always passes --preflight can still be overridden). It prints the device table on stderr (stdout
 // stays the plan). With blocking (apply), a failed required device is an exit-1 error, returned
 // before anything changes; without it (plan) the failure is a warning.
 func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, f preflightFlags, blocking bool) error {
 	target, _ := sp.FindCluster(g.cluster)
 	wanted := f.run || target.Preflight
 	switch {
-	case f.run && f.skip:
-		return fmt.Errorf("--preflight and --skip-preflight contradict each other; give one")
 	case !wanted:
 		return nil
 	case f.skip:

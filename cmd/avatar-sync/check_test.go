@@ -291,12 +291,12 @@ func TestRunPreflight(t *testing.T) {
 		wantErr   []string
 		wantPrint []string
 	}{
-		"not asked":              {},
-		"flag, apply":            {flags: preflightFlags{run: true}, blocking: true, wantErr: []string{"preflight: 1 required device failed, so nothing was changed", "openbci-headset 127.0.0.1:", "connection refused", "--skip-preflight"}, wantPrint: []string{"Preflight (--preflight): checking 2 devices…", "battery 87%"}},
-		"cluster setting, apply": {cluster: true, blocking: true, wantErr: []string{"1 required device failed"}, wantPrint: []string{`Preflight (cluster "embedded" sets preflight: true)`}},
-		"plan only warns":        {flags: preflightFlags{run: true}, wantPrint: []string{"warning: preflight: 1 required device failed; apply will refuse to run until it passes"}},
-		"skipped":                {cluster: true, flags: preflightFlags{skip: true}, blocking: true, wantPrint: []string{"Preflight skipped (--skip-preflight)"}},
-		"contradiction":          {flags: preflightFlags{run: true, skip: true}, blocking: true, wantErr: []string{"--preflight and --skip-preflight contradict each other"}},
+		"not asked":               {},
+		"flag, apply":             {flags: preflightFlags{run: true}, blocking: true, wantErr: []string{"preflight: 1 required device failed, so nothing was changed", "openbci-headset 127.0.0.1:", "connection refused", "--skip-preflight"}, wantPrint: []string{"Preflight (--preflight): checking 2 devices…", "battery 87%"}},
+		"cluster setting, apply":  {cluster: true, blocking: true, wantErr: []string{"1 required device failed"}, wantPrint: []string{`Preflight (cluster "embedded" sets preflight: true)`}},
+		"plan only warns":         {flags: preflightFlags{run: true}, wantPrint: []string{"warning: preflight: 1 required device failed; apply will refuse to run until it passes"}},
+		"skipped":                 {cluster: true, flags: preflightFlags{skip: true}, blocking: true, wantPrint: []string{"Preflight skipped (--skip-preflight)"}},
+		"skip overrides the flag": {flags: preflightFlags{run: true, skip: true}, blocking: true, wantPrint: []string{"Preflight skipped (--skip-preflight)"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -314,7 +314,7 @@ func TestRunPreflight(t *testing.T) {
 					t.Errorf("err = %v, want it to contain %q", err, w)
 				}
 			}
-			if tc.blocking && len(tc.wantErr) > 0 && !strings.Contains(tc.wantErr[0], "contradict") {
+			if tc.blocking && len(tc.wantErr) > 0 {
 				if code := exitCodeOf(err); code != exitError {
 					t.Errorf("exit code %d, want 1", code)
 				}
