@@ -384,3 +384,45 @@ func TestPreflightFlagsBind(t *testing.T) {
 		t.Fatalf("--skip-preflight: %+v, %v", f, err)
 	}
 }
+
+// TestCheckExternalPlugins runs shell-script plugins through the whole command: a good one found on
+// PATH, one that hangs (with a child holding its stdout) and one that prints garbage. The run ends
+// within the device timeouts and reports each clearly.
+func TestCheckExternalPlugins(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("avatar-sync-plugin-lidar", `cat >/dev/null
+echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"lidar spinning"}],"facts":{"rpm":"600"}}'
+`)
+	hang := write("hang.sh", "sleep 30 &\nsleep 30\n")
+	garbage := write("garbage.sh", "cat >/dev/null\necho 'rpm=600 OK'\n")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	path := specWithDevices(t, fmt.Sprintf(`
+  - { name: lidar-1, kind: lidar, address: "127.0.0.1:7000", required: true }
+  - { name: lidar-2, kind: lidar, address: "127.0.0.1:7001", plugin: "%s", timeout: 500ms }
+  - { name: lidar-3, kind: lidar, address: "127.0.0.1:7002", plugin: "%s" }
+`, hang, garbage))
+	code, out, errOut := runCLI(t, "check", "-f", path)
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0 (only optional devices failed)\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"lidar spinning",
+		"plugin hang.sh did not answer within 500ms; killed its process group",
+		`plugin garbage.sh: answered invalid JSON`,
+		"3 devices: 1 ok, 2 failed (none required).",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "ERROR") != 2 {
+		t.Errorf("want two ERROR rows:\n%s", out)
+	}
+}
