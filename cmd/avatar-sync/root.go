@@ -69,6 +69,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 
 	root.AddCommand(
 		newVersionCmd(g, s),
+		newValidateCmd(g, s),
 	)
 	return root
 }
