@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"testing/cryptotest"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -408,6 +409,12 @@ func TestPasswordSources(t *testing.T) {
 	env["KS_PW"] = "from-the-env"
 	if pw, _ = ResolvePassword(s, src, getenv, seeded(1)); pw.Value != "from-the-env" || pw.From != "$KS_PW" {
 		t.Errorf("env: %+v", pw)
+	}
+	// With stores already on disk, a forgotten export must not silently re-key them.
+	withStores := Source{Dir: fstest.MapFS{"kafka-broker-1.keystore.p12": {Data: []byte("x")}}, DirPath: "ssl-certs"}
+	if _, err := ResolvePassword(s, withStores, func(string) string { return "" }, seeded(1)); err == nil ||
+		!strings.Contains(err.Error(), "already holds keystores") {
+		t.Errorf("unset password with existing stores: %v", err)
 	}
 	env["KS_PW"] = "short"
 	if _, err = ResolvePassword(s, src, getenv, seeded(1)); err == nil || !strings.Contains(err.Error(), "at least 6") {

@@ -210,12 +210,12 @@ func (g *generator) issueLeaves() error {
 		cs := o.leafStat[l.Name]
 		verb, reason := "", ""
 		switch {
+		case cs.Status == StateMissing:
+			verb, reason = "create", cs.Reason
 		case g.caChanged != "":
 			verb, reason = "reissue", g.caChanged
 		case g.opts.Force:
 			verb, reason = "reissue", "forced"
-		case cs.Status == StateMissing:
-			verb, reason = "create", cs.Reason
 		case cs.Status == StateExpired:
 			verb, reason = "renew", cs.Reason
 		case cs.Status == StateMismatch:

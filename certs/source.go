@@ -121,6 +121,13 @@ func ResolvePassword(s *spec.Spec, src Source, getenv func(string) string, rand 
 		}
 		return check(Password{Value: strings.TrimRight(string(b), "\r\n"), From: path})
 	}
+	if len(notes) > 0 {
+		// Re-keying existing stores because a variable was not exported would silently break every
+		// broker that still uses the old password; only an empty tls.dir gets a generated one.
+		if stores, _ := fs.Glob(src.Dir, "*store.*"); len(stores) > 0 {
+			return Password{}, fmt.Errorf("%s, and %s already holds keystores written with a password: provide it, or delete the stores to start over with a generated one", strings.Join(notes, "; "), src.DirPath)
+		}
+	}
 	buf := make([]byte, 24)
 	if _, err := io.ReadFull(rand, buf); err != nil {
 		return Password{}, fmt.Errorf("generate keystore password: %w", err)
