@@ -70,7 +70,9 @@ probes the lab's devices (EEG headset, Tello drones).`,
 	root.AddCommand(
 		newCertsCmd(g, s),
 		newVersionCmd(g, s),
+		newDevCmd(g, s),
 		newValidateCmd(g, s),
+		newSchemaCmd(g, s),
 	)
 	return root
 }
