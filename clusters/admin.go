@@ -126,7 +126,10 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 		if rerr != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, errors.Join(err, rerr))
 		}
-		conf, _ := saramaConfig(spec.Cluster{Name: c.Name}, s.File, opts)
+		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), "", opts)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
 		return connect(ctx, c.Name, addrs, conf, opts)
 	}
 	if err != nil {

@@ -39,7 +39,7 @@ func TestDevUp(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", stateDir, "--ports", "0,0,0"},
+		done <- run(ctx, []string{"dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", stateDir, "--ports", "0,0,0", "--plaintext"},
 			strings.NewReader(""), &out, &errOut)
 	}()
 
