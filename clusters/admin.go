@@ -10,6 +10,7 @@ package clusters
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -161,9 +162,10 @@ func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.
 			return seed.GetMetadata(sarama.NewMetadataRequest(conf.Version, []string{LockTopic}))
 		})
 		if err != nil {
-			_ = seed.Close()
+			// Close waits for an abandoned in-flight request; never let that hold the caller.
+			go seed.Close() //nolint:errcheck // best effort on a failed connection
 			if ctx.Err() != nil {
-				return nil, unreachable(name, bootstrap, ctx.Err())
+				return nil, unreachable(name, bootstrap, conf, ctx.Err())
 			}
 			errs = append(errs, err)
 			continue
@@ -174,12 +176,12 @@ func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.
 		client, err := sarama.NewClient(bootstrap, conf)
 		if err != nil {
 			_ = a.Close()
-			return nil, unreachable(name, bootstrap, err)
+			return nil, unreachable(name, bootstrap, conf, err)
 		}
 		a.client = client
 		return a, nil
 	}
-	return nil, unreachable(name, bootstrap, errors.Join(errs...))
+	return nil, unreachable(name, bootstrap, conf, errors.Join(errs...))
 }
 
 // learn records the brokers and controller a Metadata response names, keeping open connections.
@@ -205,27 +207,60 @@ func (a *Admin) learn(md *sarama.MetadataResponse) {
 	}
 }
 
-// unreachable phrases a failed connect as `cannot reach cluster "dev" at a,b: connection refused`,
-// digging the root cause out of sarama's wrapped "run out of available brokers" error.
-func unreachable(name string, bootstrap []string, err error) error {
-	cause := err.Error()
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
+// unreachable phrases a failed connect as `cannot reach cluster "dev" at a,b: connection refused`:
+// one line whatever the number of brokers tried, with the root cause dug out of sarama's wrapping.
+func unreachable(name string, bootstrap []string, conf *sarama.Config, err error) error {
+	var causes []string
+	seen := map[string]bool{}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		c := connectCause(e, conf)
+		if !seen[c] {
+			seen[c] = true
+			causes = append(causes, c)
+		}
+	}
+	return &UnreachableError{Cluster: name, Bootstrap: bootstrap, Cause: strings.Join(causes, "; "), err: err}
+}
+
+// connectCause names why one connection attempt failed, with a hint where the fix is known.
+func connectCause(err error, conf *sarama.Config) string {
+	var (
+		opErr   *net.OpError
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		recErr  tls.RecordHeaderError
+	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		cause = err.Error()
+		return err.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
-		cause = "connection refused"
+		return "connection refused"
 	case errors.As(err, &dnsErr):
-		cause = fmt.Sprintf("unknown host %q", dnsErr.Name)
+		return fmt.Sprintf("unknown host %q", dnsErr.Name)
+	case errors.As(err, &certErr):
+		return fmt.Sprintf("TLS certificate not trusted (%v); set caFile to the cluster's CA", certErr.Err)
+	case errors.As(err, &recErr):
+		return "the broker does not speak TLS on this port (security: ssl against a plaintext listener?)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		switch {
+		case conf != nil && conf.Net.SASL.Enable:
+			return "the broker closed the connection during authentication (wrong SASL username, password or mechanism?)"
+		case conf != nil && !conf.Net.TLS.Enable:
+			return "the broker closed the connection (does this listener need security: ssl or sasl_ssl?)"
+		}
+		return "the broker closed the connection"
 	case errors.As(err, &opErr) && opErr.Timeout():
-		cause = "connection timed out"
+		return "connection timed out"
 	case errors.As(err, &opErr):
-		cause = opErr.Err.Error()
+		return opErr.Err.Error()
 	case errors.Is(err, sarama.ErrOutOfBrokers):
-		cause = "no broker answered"
+		return "no broker answered"
 	}
-	return &UnreachableError{Cluster: name, Bootstrap: bootstrap, Cause: cause, err: err}
+	return err.Error()
 }
 
 // UnreachableError says a cluster could not be reached at all (nothing was changed).
@@ -256,18 +291,42 @@ func (a *Admin) Close() error {
 	if a.client != nil {
 		err = a.client.Close()
 	}
-	if a.seed != nil {
-		_ = a.seed.Close()
-	}
 	a.mu.Lock()
+	conns := []*sarama.Broker{}
 	for _, b := range a.brokers {
-		_ = b.Close()
+		conns = append(conns, b)
 	}
 	a.mu.Unlock()
+	if a.seed != nil {
+		conns = append(conns, a.seed)
+	}
+	closeBounded(conns, 2*time.Second)
 	if a.embedded != nil {
 		err = errors.Join(err, a.embedded.Close())
 	}
 	return err
+}
+
+// closeBounded closes connections in parallel but waits at most limit: sarama's Close blocks
+// behind a request abandoned on ctx cancellation (Ctrl-C), which must not delay the exit.
+func closeBounded(conns []*sarama.Broker, limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for _, b := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = b.Close()
+			}()
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
 }
 
 // call runs a blocking sarama call so that ctx cancellation returns promptly. sarama takes no

@@ -374,14 +374,19 @@ func TestUnreachableIsOneLine(t *testing.T) {
 }
 
 func TestOpenHonoursContext(t *testing.T) {
-	// A listener that accepts but never answers: only the context can end the wait.
+	// A listener that accepts but never answers: sarama would wait for its read timeout (30s);
+	// cancelling the context mid-call must return at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var conns []net.Conn
-	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -391,6 +396,7 @@ func TestOpenHonoursContext(t *testing.T) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			cancel() // the request is now in flight
 		}
 	}()
 	defer func() {
@@ -400,8 +406,6 @@ func TestOpenHonoursContext(t *testing.T) {
 		}
 		mu.Unlock()
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: []string{ln.Addr().String()}}}}
 	_, err = Open(ctx, s, "dev", Options{})
 	if !errors.Is(err, context.Canceled) {

@@ -183,7 +183,7 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 	}
 
 	// 2. Opt-ins.
-	if err := checkAllowed(pending, opts); err != nil {
+	if err := CheckAllowed(plan, opts); err != nil {
 		return res, err
 	}
 	if len(pending) == 0 {
@@ -276,14 +276,24 @@ func short(fp string) string {
 	return fp
 }
 
-func checkAllowed(pending []Change, opts ApplyOptions) error {
+// CheckAllowed returns the ErrRefused error Apply would give the plan under opts' opt-ins
+// (unsupported changes, data loss without AllowDataLoss, topic deletions without AllowDelete — a
+// deletion needs only that opt-in), listing
+// every offending change; nil when the opt-ins cover the plan. It is pure, so apply can refuse before
+// asking for confirmation.
+func CheckAllowed(plan Plan, opts ApplyOptions) error {
 	var errs []error
-	for _, c := range pending {
+	for _, c := range plan.Changes {
 		switch {
+		case !c.Pending():
 		case c.Action == Unsupported:
 			errs = append(errs, fmt.Errorf("%s is unsupported: %s", Headline(c), c.Reason))
-		case c.Action == Delete && !opts.AllowDelete:
-			errs = append(errs, fmt.Errorf("%s needs --allow-delete", Headline(c)))
+		case c.Action == Delete:
+			// A deletion has its own opt-in (and the spec's deletion: prune); asking for
+			// --allow-data-loss on top would only teach people to pass every flag.
+			if !opts.AllowDelete {
+				errs = append(errs, fmt.Errorf("%s needs --allow-delete", Headline(c)))
+			}
 		case c.Risk == RiskDataLoss && !opts.AllowDataLoss:
 			errs = append(errs, fmt.Errorf("%s can lose data (%s): it needs --allow-data-loss", Headline(c), c.Reason))
 		}

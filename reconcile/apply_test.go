@@ -427,3 +427,33 @@ func TestConcurrentAppliesSerialize(t *testing.T) {
 		t.Fatalf("racing applies: %d succeeded, %d stale: %v", ok, stale, errs)
 	}
 }
+
+// TestReassignmentRunsThrottled drives a replication-factor change through Apply. kfake accepts
+// the reassignment but never moves replicas, so the honest outcome here is "applied, did not
+// converge": Apply must say so instead of claiming success. Real clusters converge.
+func TestReassignmentRunsThrottled(t *testing.T) {
+	e := newEnv(t)
+	want := &spec.Spec{Topics: []spec.Topic{{Name: "replays", Partitions: 2, ReplicationFactor: 1}}}
+	e.converge(want, reconcile.ApplyOptions{})
+	want.Topics[0].ReplicationFactor = 3
+	p := e.plan(want, reconcile.DiffOptions{})
+	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic replays replication" || p.Changes[0].Risk != reconcile.RiskHeavy {
+		t.Fatalf("plan: %v", p.Changes)
+	}
+	e.cluster.ResetRequests()
+	res, err := e.apply(p, want, reconcile.ApplyOptions{ThrottleBytesPerSec: 10 << 20})
+	if res.Count(reconcile.Applied) != 1 {
+		t.Fatalf("reassignment not applied: %+v", res)
+	}
+	if err == nil || !strings.Contains(err.Error(), "did not converge") || len(res.Residual) != 1 {
+		t.Fatalf("kfake does not move replicas, so apply must report non-convergence: %v %+v", err, res.Residual)
+	}
+	reqs := e.cluster.Requests()
+	if reqs[clusters.APIAlterPartitionAssignment] != 1 {
+		t.Errorf("%d AlterPartitionAssignments requests, want 1 (batched)", reqs[clusters.APIAlterPartitionAssignment])
+	}
+	// The throttle is set before the move and cleared after it: at least two config alterations.
+	if reqs[clusters.APIIncrementalAlterConfigs] < 2 {
+		t.Errorf("%d IncrementalAlterConfigs requests: throttle not set and cleared", reqs[clusters.APIIncrementalAlterConfigs])
+	}
+}

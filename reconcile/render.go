@@ -82,8 +82,11 @@ func RenderText(w io.Writer, p Plan, opts RenderOptions) error {
 			line += fmt.Sprintf(" %d unsupported (cannot be applied, see !).", s.Unsupported)
 		}
 		pw.linef("%s%s%s", pw.c(ansiBold), line, pw.c(ansiReset))
-		if n := countRisk(p, RiskDataLoss); n > 0 {
+		if n := countRisk(p, RiskDataLoss) - s.Delete; n > 0 {
 			pw.linef("%s%d change(s) can lose data: apply needs --allow-data-loss.%s", pw.c(ansiBold+ansiRed), n, pw.c(ansiReset))
+		}
+		if s.Delete > 0 {
+			pw.linef("%s%d topic(s) and their records will be deleted: apply needs --allow-delete.%s", pw.c(ansiBold+ansiRed), s.Delete, pw.c(ansiReset))
 		}
 	}
 	return pw.err

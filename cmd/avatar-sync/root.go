@@ -73,6 +73,8 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newDevCmd(g, s),
 		newValidateCmd(g, s),
 		newSchemaCmd(g, s),
+		newPlanCmd(g, s),
+		newApplyCmd(g, s),
 	)
 	return root
 }
