@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -78,5 +79,97 @@ func TestExampleLoadsClean(t *testing.T) {
 	}
 	if s.Deletion != DeletionRetain {
 		t.Errorf("deletion = %q, want the default %q", s.Deletion, DeletionRetain)
+	}
+}
+
+// TestFullFile loads a file that sets every key once and checks each value lands, converted, in the
+// right field; it also proves the decoder reads every key the tables declare (a declared key nobody
+// reads would pass validation and be silently ignored).
+func TestFullFile(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, diags, d := parse("full.yaml", data)
+	if len(diags) > 0 {
+		t.Fatalf("diagnostics:\n%v", diags)
+	}
+	var walk func(o *object)
+	seen := map[*object]bool{}
+	walk = func(o *object) {
+		if seen[o] {
+			return
+		}
+		seen[o] = true
+		for _, f := range o.fields {
+			if !d.used[o.name+"."+f.key] {
+				t.Errorf("%s.%s is in the table but the decoder never read it (or full.yaml does not set it)", o.name, f.key)
+			}
+			if f.elem != nil {
+				walk(f.elem)
+			}
+		}
+	}
+	walk(specObj)
+
+	res := Resources{RequestsCPU: "250m", RequestsMemory: "512Mi", LimitsCPU: "1", LimitsMemory: "1Gi"}
+	want := &Spec{
+		APIVersion: APIVersion, Kind: Kind, File: "full.yaml",
+		Metadata: Metadata{Name: "avatar", Namespace: "avatar-lab"},
+		Kafka: Kafka{Image: "apache/kafka:3.9.0", StorageSize: "20Gi", UI: true, ClusterID: "MkU3OEVBNTcwNTJENDM2Qk",
+			Resources: Resources{RequestsCPU: "500m", RequestsMemory: "1Gi", LimitsCPU: "2", LimitsMemory: "2Gi"}},
+		Brokers: []Broker{
+			{ID: 1, Host: "kafka-broker-1", Rack: "lab-a", Ports: BrokerPorts{Plaintext: 9092, SSL: 9192, Internal: 29092, Controller: 29192}},
+			{ID: 2, Host: "kafka-broker-2", Rack: "lab-b", Ports: BrokerPorts{Plaintext: 9093, SSL: 9193, Internal: 29093, Controller: 29193}},
+		},
+		TLS: TLS{Enabled: true, Dir: "certs", KeystoreType: KeystoreJKS, PasswordFile: "/run/secrets/keystore",
+			Validity: 365 * 24 * time.Hour, RenewBefore: 14 * 24 * time.Hour,
+			ExtraSANs: []string{"kafka.lab.example", "*.lab.example", "10.0.0.5"}, Clients: []string{"gui5", "predictor"},
+			CA: &CARef{CertFile: "ca.pem", KeyFile: "ca-key.pem"}},
+		TopicDefaults: TopicDefaults{Partitions: 6, ReplicationFactor: 2, Prune: true,
+			Config: map[string]string{"min.insync.replicas": "1", "compression.type": "lz4", "retention.ms": "604800000"}},
+		Topics: []Topic{
+			{Name: "eeg-brainwave-data", Partitions: 12, ReplicationFactor: 2, Prune: true, Config: map[string]string{
+				"min.insync.replicas": "1", "compression.type": "lz4", "retention.ms": "3600000", "segment.ms": "600000",
+				"segment.bytes": "536870912", "cleanup.policy": "compact,delete", "max.message.bytes": "1048576",
+				"message.timestamp.type": "LogAppendTime", "unclean.leader.election.enable": "false",
+				"min.cleanable.dirty.ratio": "0.25", "retention.bytes": "-1",
+			}},
+			{Name: "drone-commands", Partitions: 6, ReplicationFactor: 1, Prune: false, Config: map[string]string{
+				"min.insync.replicas": "1", "compression.type": "lz4", "retention.ms": "-1", "delete.retention.ms": "5400000",
+			}},
+		},
+		Deletion:     DeletionPrune,
+		Reassignment: Reassignment{ThrottleBytesPerSec: 10 << 20},
+		Clusters: []Cluster{
+			{Name: "dev", Bootstrap: []string{"localhost:9092", "localhost:9093"}, Security: SecurityPlaintext},
+			{Name: "microk8s", Bootstrap: []string{"kafka-broker-1:9192"}, Security: SecuritySSL, CAFile: "certs/ca.pem",
+				CertFile: "certs/client.pem", KeyFile: "certs/client-key.pem", ClusterID: "MkU3OEVBNTcwNTJENDM2Qk", Preflight: true,
+				Kubernetes: &Kubernetes{Context: "microk8s", Namespace: "avatar", StorageClass: "microk8s-hostpath",
+					ImageTag: "3.9.1", Resources: res, ExternalHost: "192.168.1.50"}},
+			{Name: "cloud", Bootstrap: []string{"kafka.example.org:9094"}, Security: SecuritySASLSSL,
+				SASL: &SASL{Mechanism: "SCRAM-SHA-512", Username: "avatar", PasswordEnv: "CLOUD_KAFKA_PASSWORD"}},
+			{Name: EmbeddedCluster, Security: SecurityPlaintext}, // implicit: --cluster defaults to it
+		},
+		Devices: []Device{
+			{Name: "tello-1", Kind: "tello", Address: "192.168.10.1:8889", Required: true, Timeout: 1500 * time.Millisecond,
+				Params: map[string]string{"minBattery": "30"}},
+			{Name: "cyton", Kind: "openbci-serial", Address: "/dev/ttyUSB0", Params: map[string]string{"baud": "115200"}},
+			{Name: "predictor", Kind: "http", Address: "http://predictor.lab:8000/health", Params: map[string]string{"expectStatus": "200"}},
+			{Name: "custom", Kind: "lidar", Address: "10.0.0.9:7000", Plugin: "./bin/avatar-sync-plugin-lidar"},
+		},
+	}
+	ignorePos := cmp.FilterPath(func(p cmp.Path) bool {
+		f, ok := p.Last().(cmp.StructField)
+		return ok && (f.Name() == "Pos" || f.Name() == "ConfigPos" || f.Name() == "ParamsPos")
+	}, cmp.Ignore())
+	if diff := cmp.Diff(want, s, ignorePos); diff != "" {
+		t.Errorf("full.yaml (-want +got):\n%s", diff)
+	}
+	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 83 || p.Col != 5 {
+		t.Errorf("minBattery written at %v, want full.yaml:83:5", p)
+	}
+	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 36 {
+		t.Errorf("compression.type (from topicDefaults) at %v, want line 36", p)
 	}
 }

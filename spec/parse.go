@@ -34,10 +34,16 @@ func LoadFile(path string) (*Spec, Diagnostics) {
 // returned *Spec is non-nil only when there are no error diagnostics; warnings may accompany it.
 // All problems are reported at once, in file order, each with its line and column.
 func Parse(file string, data []byte) (*Spec, Diagnostics) {
-	d := &decoder{file: file, pos: map[string]Pos{}, inherited: map[string]bool{}}
+	s, diags, _ := parse(file, data)
+	return s, diags
+}
+
+// parse is Parse, also returning the decoder so tests can see which keys it read.
+func parse(file string, data []byte) (*Spec, Diagnostics, *decoder) {
+	d := &decoder{file: file, pos: map[string]Pos{}, inherited: map[string]bool{}, bad: map[string]bool{}, used: map[string]bool{}}
 	root := d.parseYAML(data)
 	if root == nil {
-		return nil, d.diags
+		return nil, d.diags, d
 	}
 	s := d.spec(root)
 	s.File = file
@@ -46,9 +52,9 @@ func Parse(file string, data []byte) (*Spec, Diagnostics) {
 	}
 	d.diags = uniqueSorted(d.diags)
 	if len(d.diags.Errors()) > 0 {
-		return nil, d.diags
+		return nil, d.diags, d
 	}
-	return s, d.diags
+	return s, d.diags, d
 }
 
 // uniqueSorted orders diagnostics by position (stable, so one key's messages keep their order) and
@@ -75,8 +81,13 @@ type decoder struct {
 	// anchor messages. inherited marks topic paths whose value came from topicDefaults.
 	pos       map[string]Pos
 	inherited map[string]bool
-	nodes     int
-	aborted   bool
+	// bad marks paths whose value was reported as malformed.
+	bad map[string]bool
+	// used records each object.key the decoder read, so a test can prove the tables and the decoder
+	// agree (a key in a table that nothing reads would be accepted and silently ignored).
+	used    map[string]bool
+	nodes   int
+	aborted bool
 }
 
 func (d *decoder) nodePos(n *yaml.Node) Pos {
@@ -95,14 +106,20 @@ func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
 }
 
 // at returns where path was written, falling back to the nearest enclosing path that was recorded.
-func (d *decoder) at(path string) (Pos, bool) {
+func (d *decoder) at(path string) loc {
+	l := loc{written: d.pos[path].Line > 0, inherited: d.inherited[path], bad: d.bad[path]}
 	for {
 		if p, ok := d.pos[path]; ok {
-			return p, d.inherited[path]
+			l.pos = p
+			return l
 		}
 		i := strings.LastIndexAny(path, ".[")
 		if i < 0 {
-			return Pos{File: d.file, Line: 1, Col: 1}, false
+			l.pos = d.pos[""]
+			if l.pos.Line == 0 {
+				l.pos = Pos{File: d.file, Line: 1, Col: 1}
+			}
+			return l
 		}
 		path = path[:i]
 	}
@@ -127,6 +144,10 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 		}()
 		return dec.Decode(&doc)
 	}()
+	if errors.Is(err, io.EOF) {
+		d.errorf(nil, "the file is empty; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
+		return nil
+	}
 	if err != nil {
 		d.yamlError(err)
 		return nil
@@ -299,6 +320,9 @@ func isSecretKey(key string) bool {
 // explicit keys win over merged ones, as YAML specifies.
 func (d *decoder) pairs(n *yaml.Node) []entry {
 	var out, merged []entry
+	if d.aborted {
+		return nil
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), n.Content[i+1]
 		if k.Tag == "!!merge" {
@@ -331,6 +355,13 @@ func (d *decoder) pairs(n *yaml.Node) []entry {
 	return out
 }
 
+// fail reports a bad value of key and remembers the path, so validation does not pile a second
+// message ("is not set") onto a value it never received.
+func (mp *mapping) fail(key string, n *yaml.Node, format string, args ...any) {
+	mp.d.bad[join(mp.path, key)] = true
+	mp.d.errorf(n, format, args...)
+}
+
 // get returns the value node of a known key; asking for a key the object does not declare is a
 // programming error, caught by the tests that load a file using every key.
 func (mp *mapping) get(key string) (*yaml.Node, field, bool) {
@@ -338,6 +369,7 @@ func (mp *mapping) get(key string) (*yaml.Node, field, bool) {
 	if !known {
 		panic(fmt.Sprintf("spec: %s has no field %q in its table", mp.obj.name, key))
 	}
+	mp.d.used[mp.obj.name+"."+key] = true
 	e, ok := mp.m[key]
 	if !ok {
 		return nil, f, false
@@ -356,7 +388,7 @@ func (mp *mapping) scalar(key, want string) (*yaml.Node, field, bool) {
 		return nil, f, false
 	}
 	if v.Kind != yaml.ScalarNode {
-		mp.d.errorf(v, "%s must be %s, not %s", join(mp.path, key), want, describe(v))
+		mp.fail(key, v, "%s must be %s, not %s", join(mp.path, key), want, describe(v))
 		return nil, f, false
 	}
 	return v, f, true
@@ -375,13 +407,13 @@ func (mp *mapping) str(key string, dst *string) {
 	if len(f.enum) > 0 {
 		i := slices.IndexFunc(f.enum, func(e string) bool { return strings.EqualFold(e, s) })
 		if i < 0 {
-			mp.d.errorf(v, "%s %q is not one of %s%s", path, s, strings.Join(f.enum, ", "), didYouMean(s, f.enum))
+			mp.fail(key, v, "%s %q is not one of %s%s", path, s, strings.Join(f.enum, ", "), didYouMean(s, f.enum))
 			return
 		}
 		s = f.enum[i]
 	}
 	if f.pattern != "" && !regexp.MustCompile(f.pattern).MatchString(s) {
-		mp.d.errorf(v, "%s %q %s", path, s, patternHint(f.pattern))
+		mp.fail(key, v, "%s %q %s", path, s, patternHint(f.pattern))
 		return
 	}
 	*dst = s
@@ -409,7 +441,7 @@ func (mp *mapping) integer(key string, dst *int64) bool {
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(v.Value, "_", ""), 0, 64)
 	if err != nil || (v.Tag != "!!int" && v.Tag != "!!str") {
-		mp.d.errorf(v, "%s %s is not an integer", join(mp.path, key), describe(v))
+		mp.fail(key, v, "%s %s is not an integer", join(mp.path, key), describe(v))
 		return false
 	}
 	*dst = n
@@ -421,7 +453,7 @@ func (mp *mapping) int(key string, dst *int) {
 	if mp.integer(key, &n) {
 		if n != int64(int32(n)) {
 			v, _, _ := mp.get(key)
-			mp.d.errorf(v, "%s %d is out of range", join(mp.path, key), n)
+			mp.fail(key, v, "%s %d is out of range", join(mp.path, key), n)
 			return
 		}
 		*dst = int(n)
@@ -445,7 +477,7 @@ func (mp *mapping) boolean(key string, dst *bool) {
 	case "false":
 		*dst = false
 	default:
-		mp.d.errorf(v, "%s %s is not a boolean (true or false)", join(mp.path, key), describe(v))
+		mp.fail(key, v, "%s %s is not a boolean (true or false)", join(mp.path, key), describe(v))
 	}
 }
 
@@ -459,11 +491,11 @@ func (mp *mapping) duration(key string, dst *time.Duration) {
 	}
 	dur, err := ParseDuration(v.Value)
 	if err != nil {
-		mp.d.errorf(v, "%s %q is not a duration (write e.g. 30s, 10m, 1h, 825d)", join(mp.path, key), v.Value)
+		mp.fail(key, v, "%s %q is not a duration (write e.g. 30s, 10m, 1h, 825d)", join(mp.path, key), v.Value)
 		return
 	}
 	if dur < 0 {
-		mp.d.errorf(v, "%s %s must not be negative", join(mp.path, key), v.Value)
+		mp.fail(key, v, "%s %s must not be negative", join(mp.path, key), v.Value)
 		return
 	}
 	*dst = dur
@@ -477,11 +509,11 @@ func (mp *mapping) size(key string, dst *int64) {
 	s := strings.TrimSuffix(strings.TrimSpace(v.Value), "/s")
 	n, err := ParseBytes(s)
 	if err != nil {
-		mp.d.errorf(v, "%s %q is not a size (bytes, or e.g. 512KiB, 10MiB, 1GB)", join(mp.path, key), v.Value)
+		mp.fail(key, v, "%s %q is not a size (bytes, or e.g. 512KiB, 10MiB, 1GB)", join(mp.path, key), v.Value)
 		return
 	}
 	if n < 0 {
-		mp.d.errorf(v, "%s %s must not be negative", join(mp.path, key), v.Value)
+		mp.fail(key, v, "%s %s must not be negative", join(mp.path, key), v.Value)
 		return
 	}
 	*dst = n
@@ -494,14 +526,14 @@ func (mp *mapping) strings(key string, dst *[]string) {
 	}
 	path := join(mp.path, key)
 	if v.Kind != yaml.SequenceNode {
-		mp.d.errorf(v, "%s must be a list of strings, not %s", path, describe(v))
+		mp.fail(key, v, "%s must be a list of strings, not %s", path, describe(v))
 		return
 	}
 	for i, item := range v.Content {
 		item = mp.d.resolve(item)
 		p := fmt.Sprintf("%s[%d]", path, i)
 		if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
-			mp.d.errorf(item, "%s must be a string, not %s", p, describe(item))
+			mp.fail(key, item, "%s must be a string, not %s", p, describe(item))
 			continue
 		}
 		mp.d.pos[p] = mp.d.nodePos(item)
@@ -517,8 +549,11 @@ func (mp *mapping) list(key string) ([]*yaml.Node, []string) {
 	}
 	path := join(mp.path, key)
 	if v.Kind != yaml.SequenceNode {
-		mp.d.errorf(v, "%s must be a list, not %s", path, describe(v))
+		mp.fail(key, v, "%s must be a list, not %s", path, describe(v))
 		return nil, nil
+	}
+	if f, _ := mp.obj.lookup(key); f.required && len(v.Content) == 0 {
+		mp.fail(key, v, "%s is empty; declare at least one %s", path, f.elem.name)
 	}
 	paths := make([]string, len(v.Content))
 	for i, item := range v.Content {

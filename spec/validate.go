@@ -10,9 +10,16 @@ import (
 	"strings"
 )
 
-// locate tells the validator where a path ("topics[1].replicationFactor") was written, and whether
-// the value there was inherited from topicDefaults rather than written on the topic itself.
-type locate func(path string) (pos Pos, inherited bool)
+// loc is what the validator knows about a path ("topics[1].replicationFactor"): where to anchor a
+// message, whether the value was written in the file at all (or inherited from topicDefaults), and
+// whether the loader already reported it as malformed.
+type loc struct {
+	pos                     Pos
+	written, inherited, bad bool
+}
+
+// locate finds a path; specs built in Go have no file, so their locator knows only Pos fields.
+type locate func(path string) loc
 
 // Validate runs the checks that need the whole spec (unique ids, replication within the broker
 // count, legal names, password references, ...) on a spec built in Go. Parse runs the same checks,
@@ -23,30 +30,31 @@ func Validate(s *Spec) Diagnostics {
 
 // structLocator anchors paths at the Pos fields of an in-memory spec (zero Pos when it has none).
 func structLocator(s *Spec) locate {
-	return func(path string) (Pos, bool) {
+	pos := func(path string) Pos {
 		var i int
 		switch {
 		case scanIndex(path, "topics[", &i) && i < len(s.Topics):
 			t := s.Topics[i]
 			if _, key, ok := strings.Cut(path, ".config."); ok && t.ConfigPos[key].Line > 0 {
-				return t.ConfigPos[key], false
+				return t.ConfigPos[key]
 			}
-			return t.Pos, false
+			return t.Pos
 		case scanIndex(path, "brokers[", &i) && i < len(s.Brokers):
-			return s.Brokers[i].Pos, false
+			return s.Brokers[i].Pos
 		case scanIndex(path, "devices[", &i) && i < len(s.Devices):
-			return s.Devices[i].Pos, false
+			return s.Devices[i].Pos
 		case strings.HasPrefix(path, "tls"):
-			return s.TLS.Pos, false
+			return s.TLS.Pos
 		case strings.HasPrefix(path, "clusters."):
 			for _, c := range s.Clusters {
 				if strings.HasPrefix(path, "clusters."+c.Name) {
-					return c.Pos, false
+					return c.Pos
 				}
 			}
 		}
-		return Pos{File: s.File}, false
+		return Pos{File: s.File}
 	}
+	return func(path string) loc { return loc{pos: pos(path)} }
 }
 
 // scanIndex reads the index of "prefix<N>]..." paths.
@@ -72,18 +80,16 @@ type validator struct {
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
-	p, _ := v.at(path)
-	v.diags = append(v.diags, Diagnostic{Pos: p, Severity: SeverityError, Message: fmt.Sprintf(format, args...)})
+	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityError, Message: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) warnf(path, format string, args ...any) {
-	p, _ := v.at(path)
-	v.diags = append(v.diags, Diagnostic{Pos: p, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...)})
+	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...)})
 }
 
 // from names where an inherited topic value came from, for messages: " (from topicDefaults)".
 func (v *validator) from(path string) string {
-	if _, inherited := v.at(path); inherited {
+	if v.at(path).inherited {
 		return " (from topicDefaults)"
 	}
 	return ""
@@ -120,12 +126,6 @@ func plural(n int, word string) string {
 
 func (v *validator) brokers() {
 	s := v.s
-	if len(s.Brokers) == 0 {
-		if p, _ := v.at("brokers"); p.Line > 0 {
-			v.errorf("brokers", "brokers is empty; declare at least one broker")
-		}
-		return
-	}
 	ids := map[int32]int{}
 	hosts := map[string]int{}
 	ports := map[int]string{}
@@ -187,6 +187,12 @@ func (v *validator) tls() {
 	t := v.s.TLS
 	v.passwordRef("tls", t.PasswordEnv, t.PasswordFile, t.Enabled && t.KeystoreType != KeystorePEM,
 		fmt.Sprintf("the %s keystore password", t.KeystoreType))
+	for i, san := range t.ExtraSANs {
+		if !validHost(strings.TrimPrefix(san, "*.")) {
+			path := fmt.Sprintf("tls.extraSANs[%d]", i)
+			v.errorf(path, "%s %q is not a host name, wildcard (*.example.org) or IP address", path, san)
+		}
+	}
 	if !t.Enabled {
 		return
 	}
@@ -198,12 +204,6 @@ func (v *validator) tls() {
 	} else if t.RenewBefore >= t.Validity {
 		v.errorf("tls.renewBefore", "tls.renewBefore %s must be shorter than tls.validity %s",
 			formatDuration(t.RenewBefore), formatDuration(t.Validity))
-	}
-	for i, san := range t.ExtraSANs {
-		if !validHost(strings.TrimPrefix(san, "*.")) {
-			path := fmt.Sprintf("tls.extraSANs[%d]", i)
-			v.errorf(path, "%s %q is not a host name, wildcard (*.example.org) or IP address", path, san)
-		}
 	}
 }
 
@@ -222,10 +222,10 @@ func (v *validator) passwordRef(path, env, file string, required bool, what stri
 
 func (v *validator) topicDefaults() {
 	d := v.s.TopicDefaults
-	if d.Partitions < 0 {
+	if d.Partitions < 0 || (d.Partitions == 0 && v.at("topicDefaults.partitions").written && !v.at("topicDefaults.partitions").bad) {
 		v.errorf("topicDefaults.partitions", "topicDefaults.partitions %d must be 1 or more", d.Partitions)
 	}
-	if d.ReplicationFactor < 0 {
+	if d.ReplicationFactor < 0 || (d.ReplicationFactor == 0 && v.at("topicDefaults.replicationFactor").written && !v.at("topicDefaults.replicationFactor").bad) {
 		v.errorf("topicDefaults.replicationFactor", "topicDefaults.replicationFactor %d must be 1 or more", d.ReplicationFactor)
 	}
 }
@@ -234,7 +234,7 @@ func (v *validator) topicDefaults() {
 func legalTopicName(name string) string {
 	switch {
 	case name == "." || name == "..":
-		return fmt.Sprintf("%q is not a legal Kafka topic name", name)
+		return "is not a legal Kafka topic name ('.' and '..' are reserved)"
 	case len(name) > 249:
 		return fmt.Sprintf("is %d characters long; Kafka allows at most 249", len(name))
 	case !regexp.MustCompile(topicNamePattern).MatchString(name):
@@ -253,7 +253,7 @@ func (v *validator) topics() {
 			if why := legalTopicName(t.Name); why != "" {
 				v.errorf(path+".name", "%s.name %q %s", path, t.Name, why)
 			} else if j, dup := byName[t.Name]; dup {
-				p, _ := v.at(fmt.Sprintf("topics[%d]", j))
+				p := v.at(fmt.Sprintf("topics[%d]", j)).pos
 				v.errorf(path+".name", "%s.name %q is already declared by topics[%d] (line %d)", path, t.Name, j, p.Line)
 			} else {
 				byName[t.Name] = i
@@ -268,18 +268,22 @@ func (v *validator) topics() {
 				}
 			}
 		}
-		switch {
-		case t.Partitions == 0:
+		pPath, rfPath := path+".partitions", path+".replicationFactor"
+		switch pl := v.at(pPath); {
+		case pl.bad || v.at("topicDefaults.partitions").bad:
+		case t.Partitions == 0 && !pl.written:
 			v.errorf(path, "%s.partitions is not set; set it on the topic or in topicDefaults.partitions", path)
-		case t.Partitions < 0:
-			v.errorf(path+".partitions", "%s.partitions %d must be 1 or more%s", path, t.Partitions, v.from(path+".partitions"))
+		case t.Partitions < 1 && !pl.inherited: // topicDefaults itself is checked once, not per topic
+			v.errorf(pPath, "%s %d must be 1 or more", pPath, t.Partitions)
 		}
-		rfPath := path + ".replicationFactor"
-		switch {
-		case t.ReplicationFactor == 0:
+		switch rl := v.at(rfPath); {
+		case rl.bad || v.at("topicDefaults.replicationFactor").bad:
+		case t.ReplicationFactor == 0 && !rl.written:
 			v.errorf(path, "%s.replicationFactor is not set; set it on the topic or in topicDefaults.replicationFactor", path)
-		case t.ReplicationFactor < 0:
-			v.errorf(rfPath, "%s %d must be 1 or more%s", rfPath, t.ReplicationFactor, v.from(rfPath))
+		case t.ReplicationFactor < 1:
+			if !rl.inherited {
+				v.errorf(rfPath, "%s %d must be 1 or more", rfPath, t.ReplicationFactor)
+			}
 		case len(s.Brokers) > 0 && t.ReplicationFactor > len(s.Brokers):
 			v.errorf(rfPath, "%s %d%s exceeds the %s", rfPath, t.ReplicationFactor, v.from(rfPath), plural(len(s.Brokers), "broker"))
 		}
@@ -358,10 +362,10 @@ func checkHostPort(addr string) string {
 		return "is not host:port"
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "has no valid port (1-65535)"
+		return "has an invalid port (use 1-65535)"
 	}
 	if host == "" || !validHost(host) {
-		return "has no valid host"
+		return "has an invalid host"
 	}
 	return ""
 }
@@ -389,7 +393,7 @@ func (v *validator) devices() {
 		switch {
 		case slices.Contains(deviceKindsWithHostPort, d.Kind):
 			if why := checkHostPort(d.Address); why != "" {
-				v.errorf(ap, "%s %q %s (a %s device is reached at host:port)", ap, d.Address, why, d.Kind)
+				v.errorf(ap, "%s %q %s; %s devices are reached at host:port", ap, d.Address, why, d.Kind)
 			}
 		case d.Kind == "http":
 			if strings.Contains(d.Address, "://") {
@@ -398,7 +402,7 @@ func (v *validator) devices() {
 					v.errorf(ap, "%s %q is not an http:// or https:// URL", ap, d.Address)
 				}
 			} else if why := checkHostPort(d.Address); why != "" {
-				v.errorf(ap, "%s %q %s (an http device takes a URL or host:port)", ap, d.Address, why)
+				v.errorf(ap, "%s %q %s; http devices take a URL or host:port", ap, d.Address, why)
 			}
 		case d.Kind == "openbci-serial":
 			if !strings.HasPrefix(d.Address, "/") && !regexp.MustCompile(`^COM[0-9]+$`).MatchString(d.Address) {
