@@ -172,6 +172,33 @@ func TestDevUpServesTLS(t *testing.T) {
 		t.Logf("refused as expected:\n%s", firstLines(out, 3))
 	})
 
+	t.Run("plan verifies the brokers; --insecure-skip-verify is opt-in and loud", func(t *testing.T) {
+		// Joining dev up: the CA bundle it recorded is used, verification on.
+		if code, out, errOut := runCLI(t, "plan", "-f", specPath, "--state-dir", stateDir); code != exitOK || strings.Contains(errOut, "WARNING") {
+			t.Fatalf("plan on the TLS dev up: code %d\n%s%s", code, out, errOut)
+		}
+		data, _ := os.ReadFile(specPath)
+		targets := "  embedded: {}\n" +
+			"  labca: { bootstrap: [" + bootstrap[1] + "], security: ssl, caFile: ssl-certs/ca.crt }\n" +
+			"  lab: { bootstrap: [" + bootstrap[1] + "], security: ssl }\n"
+		patched := strings.Replace(string(data), "  embedded: {}", targets, 1)
+		os.WriteFile(specPath, []byte(patched), 0o644)
+		defer os.WriteFile(specPath, data, 0o644)
+
+		if code, out, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "labca"); code != exitOK {
+			t.Fatalf("plan with caFile: code %d\n%s%s", code, out, errOut)
+		}
+		// System roots do not know our CA: refused, not silently trusted.
+		code, _, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "lab")
+		if code != exitError || !strings.Contains(errOut, "certificate") {
+			t.Fatalf("plan without caFile: code %d\n%s", code, errOut)
+		}
+		code, out, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "lab", "--insecure-skip-verify")
+		if code != exitOK || !strings.Contains(errOut, "WARNING: --insecure-skip-verify: broker TLS certificates are NOT verified") {
+			t.Fatalf("plan --insecure-skip-verify: code %d\n%s%s", code, out, errOut)
+		}
+	})
+
 	t.Run("each SSL port presents its own broker's certificate", func(t *testing.T) {
 		pem, _ := os.ReadFile(caFile)
 		pool := x509.NewCertPool()

@@ -39,7 +39,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err != nil {
 				return err
 			}
-			t, err := openTarget(cmd.Context(), g, sp, o.cluster)
+			t, err := openTarget(cmd.Context(), g, s, sp, o.cluster)
 			if err != nil {
 				return err
 			}
