@@ -139,6 +139,7 @@ func TestBrokerSANs(t *testing.T) {
 			mod: func(*spec.Spec) {},
 			wantDNS: []string{
 				"kafka-broker-1",
+				"kafka-broker-1-0.kafka-headless",
 				"kafka-broker-1-0.kafka-headless.avatar", "kafka-broker-1-0.kafka-headless.avatar.svc",
 				"kafka-broker-1-0.kafka-headless.avatar.svc.cluster.local",
 				"kafka-broker-1.avatar", "kafka-broker-1.avatar.svc", "kafka-broker-1.avatar.svc.cluster.local",
@@ -154,6 +155,7 @@ func TestBrokerSANs(t *testing.T) {
 			},
 			wantDNS: []string{
 				"kafka-broker-1",
+				"kafka-broker-1-0.kafka-headless",
 				"kafka-broker-1-0.kafka-headless.lab", "kafka-broker-1-0.kafka-headless.lab.svc",
 				"kafka-broker-1-0.kafka-headless.lab.svc.cluster.local",
 				"kafka-broker-1.lab", "kafka-broker-1.lab.svc", "kafka-broker-1.lab.svc.cluster.local",

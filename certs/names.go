@@ -120,8 +120,9 @@ func Namespaces(s *spec.Spec) []string {
 // the headless Service, the externalHost of each Kubernetes target, localhost and the loopback
 // addresses (port-forwards, the embedded cluster), and tls.extraSANs.
 func BrokerSANs(s *spec.Spec, b spec.Broker) (dns []string, ips []net.IP) {
-	names := []string{b.Host, "localhost"}
 	pod := b.Host + "-0." + HeadlessService
+	// The short pod name is what KRaft voters dial inside the namespace (render's controller.quorum.voters).
+	names := []string{b.Host, pod, "localhost"}
 	for _, ns := range Namespaces(s) {
 		for _, base := range []string{b.Host, pod} {
 			names = append(names, base+"."+ns, base+"."+ns+".svc", base+"."+ns+".svc.cluster.local")
