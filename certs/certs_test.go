@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/cryptotest"
 	"testing/fstest"
@@ -470,7 +471,7 @@ func need(t *testing.T, tool string) {
 func keytoolList(t *testing.T, path, password string) string {
 	t.Helper()
 	need(t, "keytool")
-	out, err := exec.Command("keytool", "-list", "-keystore", path, "-storepass", password).CombinedOutput()
+	out, err := exec.Command("keytool", append(jvmFast, "-list", "-keystore", path, "-storepass", password)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("keytool -list %s: %v\n%s", filepath.Base(path), err, out)
 	}
@@ -478,40 +479,62 @@ func keytoolList(t *testing.T, path, password string) string {
 }
 
 // TestKeytoolOpensEveryStore opens each store with Java's own tool, which knows both formats, and
-// matches the entries by SHA-256 fingerprint against the PEM files.
+// matches the entries by SHA-256 fingerprint against the PEM files. JVM start-up dominates, so the
+// keytool runs go concurrently.
 func TestKeytoolOpensEveryStore(t *testing.T) {
-	for _, kt := range []string{spec.KeystorePKCS12, spec.KeystoreJKS} {
-		t.Run(kt, func(t *testing.T) {
-			h := newHarness(t, kt)
-			h.generate(t0, nil)
-			pw := h.password()
-			ext := storeExt(kt)
-			caFP := fingerprint(t, readFile(t, h.dir, "ca.crt"))
-			for _, n := range []string{"kafka-broker-1", "kafka-broker-2", "kafka-broker-3", "prediction-service"} {
-				ks := keytoolList(t, filepath.Join(h.dir, n+".keystore."+ext), pw)
-				leafFP := fingerprint(t, readFile(t, h.dir, n+".crt"))
-				// JKS aliases are ours; go-pkcs12 writes no friendlyName for the key, so Java says "1".
-				alias := n
-				if kt == spec.KeystorePKCS12 {
-					alias = "1"
-				}
-				if !strings.Contains(ks, "Your keystore contains 1 entry") || !strings.Contains(ks, alias+",") ||
-					!strings.Contains(ks, "PrivateKeyEntry") || !strings.Contains(ks, leafFP) {
-					t.Errorf("%s keystore, want %s's key entry %s:\n%s", n, alias, leafFP, ks)
-				}
-				ts := keytoolList(t, filepath.Join(h.dir, n+".truststore."+ext), pw)
-				if !strings.Contains(ts, "Your keystore contains 1 entry") || !strings.Contains(ts, "ca,") ||
-					!strings.Contains(ts, "trustedCertEntry") || !strings.Contains(ts, caFP) {
-					t.Errorf("%s truststore, want the CA %s:\n%s", n, caFP, ts)
-				}
-			}
-			// A wrong password must not open them: the stores really are protected.
-			out, err := exec.Command("keytool", "-list", "-keystore", filepath.Join(h.dir, "kafka-broker-1.keystore."+ext), "-storepass", "wrong-password").CombinedOutput()
-			if err == nil {
-				t.Errorf("keytool opened the keystore with a wrong password:\n%s", out)
-			}
-		})
+	need(t, "keytool")
+	type check struct {
+		path, password string
+		want           []string // substrings of keytool's listing
+		mustFail       bool
 	}
+	var checks []check
+	for _, kt := range []string{spec.KeystorePKCS12, spec.KeystoreJKS} {
+		h := newHarness(t, kt)
+		h.generate(t0, nil)
+		pw := h.password()
+		ext := storeExt(kt)
+		caFP := fingerprint(t, readFile(t, h.dir, "ca.crt"))
+		for _, n := range []string{"kafka-broker-1", "kafka-broker-2", "kafka-broker-3", "prediction-service"} {
+			// JKS aliases are ours; go-pkcs12 writes no friendlyName for the key, so Java says "1".
+			alias := n
+			if kt == spec.KeystorePKCS12 {
+				alias = "1"
+			}
+			checks = append(checks,
+				check{path: filepath.Join(h.dir, n+".keystore."+ext), password: pw, want: []string{
+					"Keystore type: " + kt, "Your keystore contains 1 entry", alias + ",", "PrivateKeyEntry", fingerprint(t, readFile(t, h.dir, n+".crt"))}},
+				check{path: filepath.Join(h.dir, n+".truststore."+ext), password: pw, want: []string{
+					"Keystore type: " + kt, "Your keystore contains 1 entry", "ca,", "trustedCertEntry", caFP}})
+		}
+		// A wrong password must not open them: the stores really are protected.
+		checks = append(checks, check{path: filepath.Join(h.dir, "kafka-broker-1.keystore."+ext), password: "wrong-password", mustFail: true})
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out, err := exec.Command("keytool", append(jvmFast, "-list", "-keystore", c.path, "-storepass", c.password)...).CombinedOutput()
+			switch {
+			case c.mustFail && err == nil:
+				t.Errorf("keytool opened %s with a wrong password:\n%s", c.path, out)
+			case c.mustFail:
+			case err != nil:
+				t.Errorf("keytool -list %s: %v\n%s", c.path, err, out)
+			default:
+				for _, w := range c.want {
+					if !strings.Contains(string(out), w) {
+						t.Errorf("keytool -list %s lacks %q:\n%s", filepath.Base(c.path), w, out)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // fingerprint renders a PEM certificate's SHA-256 the way keytool prints it.
@@ -662,3 +685,6 @@ func readFile(t *testing.T, dir, name string) string {
 	}
 	return string(b)
 }
+
+// jvmFast trims keytool's JVM start-up (no C2 compiler, serial GC): these runs last milliseconds.
+var jvmFast = []string{"-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-J-Xshare:auto"}
