@@ -247,7 +247,9 @@ missing (renew alone exits 0 with a note), 1 otherwise, so CI can gate on it.`,
 					return err
 				}
 			} else {
-				printStatus(s.out, sts)
+				if err := certs.RenderStatus(s.out, sts); err != nil {
+					return err
+				}
 			}
 			if len(bad) > 0 {
 				verb := "needs"
@@ -273,46 +275,6 @@ func parseAt(v string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("--at %q: write a date like 2027-06-01 or an RFC 3339 time like 2027-06-01T12:00:00Z", v)
-}
-
-// printStatus renders the inspect table: one row per certificate, SANs and the reason indented below.
-func printStatus(w io.Writer, sts []certs.CertStatus) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tSTATUS\tNOT AFTER\tDAYS LEFT\tSUBJECT\tISSUER")
-	tally := map[certs.State]int{}
-	for _, c := range sts {
-		tally[c.Status]++
-		notAfter, days := "-", "-"
-		if !c.NotAfter.IsZero() {
-			notAfter, days = c.NotAfter.Format(time.DateOnly), fmt.Sprint(c.DaysLeft)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Role, c.Status, notAfter, days, dash(c.Subject), dash(c.Issuer))
-	}
-	tw.Flush()
-	for _, c := range sts {
-		if len(c.SANs) == 0 && c.Reason == "" {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s (%s)\n", c.Name, c.File)
-		if len(c.SANs) > 0 {
-			fmt.Fprintf(w, "  SANs:   %s\n", strings.Join(c.SANs, ", "))
-		}
-		if c.Reason != "" {
-			fmt.Fprintf(w, "  %-7s %s\n", string(c.Status)+":", c.Reason)
-		}
-	}
-	var parts []string
-	for _, st := range []certs.State{certs.StateOK, certs.StateRenew, certs.StateExpired, certs.StateMismatch, certs.StateMissing} {
-		parts = append(parts, fmt.Sprintf("%d %s", tally[st], st))
-	}
-	fmt.Fprintf(w, "\nCertificates: %s.\n", strings.Join(parts, ", "))
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // bindInsecureSkipVerify adds --insecure-skip-verify to a command that connects to a cluster
