@@ -313,6 +313,9 @@ func TestSANChangeReissuesOnlyThatBroker(t *testing.T) {
 	if d := cmp.Diff(want, files(res)); d != "" {
 		t.Fatalf("files (-want +got):\n%s", d)
 	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "kafka-broker-2.crt is not in the spec any more") }) {
+		t.Errorf("the old broker's files are not pointed out: %q", res.Notes)
+	}
 
 	// A SAN that only the spec changed: the certificate on disk no longer names a new namespace.
 	h.spec.Clusters = []spec.Cluster{{Name: "microk8s", Kubernetes: &spec.Kubernetes{Namespace: "lab"}}}

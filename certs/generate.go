@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +95,22 @@ func Generate(s *spec.Spec, src Source, opts Options) (*Result, error) {
 	if err := g.writeStores(); err != nil {
 		return nil, err
 	}
+	g.noteStale()
 	return g.res, nil
+}
+
+// noteStale lists certificates in tls.dir that the spec no longer asks for (a broker renamed or
+// removed). They are left alone, since deleting keys is not generate's call, but named so the
+// operator can.
+func (g *generator) noteStale() {
+	names, _ := fs.Glob(g.o.src.Dir, "*.crt")
+	for _, n := range names {
+		base := strings.TrimSuffix(n, ".crt")
+		if strings.HasPrefix(base, "ca.") || base == "ca" || slices.ContainsFunc(g.o.leaves, func(l Leaf) bool { return l.Name == base }) {
+			continue
+		}
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("%s is not in the spec any more (renamed or removed broker/client?); delete %s.* by hand if it is retired", g.o.path(n), base))
+	}
 }
 
 type generator struct {

@@ -226,7 +226,9 @@ func (o *observed) observeCA(now time.Time) error {
 	}
 	o.ca = ca
 	cs.Status, cs.Reason = classify(ca.cert, now, o.st.RenewBefore)
-	if cs.Status == StateRenew {
+	if cs.Status == StateRenew && o.src.ExternalCA != nil {
+		cs.Reason += "; renew the CA at its source and point tls.ca at the new files"
+	} else if cs.Status == StateRenew {
 		cs.Reason += "; start a CA rotation: avatar-sync certs rotate --ca (docs/tls.md)"
 	}
 	if r := tooOpen(keyMode); r != "" && cs.Status == StateOK {
