@@ -196,7 +196,7 @@ func (g *generator) settleCA() error {
 		g.write(File{Name: "ca.key", Data: o.ca.keyPEM, Mode: modeSecret}, "write", "tighten file mode to 0600")
 	}
 	if o.caStatus.Status == StateRenew && !g.opts.RotateCA {
-		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the CA expires in %d days: %s", o.caStatus.DaysLeft, o.caStatus.Reason))
+		g.res.Notes = append(g.res.Notes, "the CA "+o.caStatus.Reason)
 	}
 	if o.prevStat != nil && (g.opts.DropPreviousCA || o.prev == nil) && g.caChanged == "" {
 		reason := "--drop-previous-ca"
