@@ -691,3 +691,42 @@ func readFile(t *testing.T, dir, name string) string {
 
 // jvmFast trims keytool's JVM start-up (no C2 compiler, serial GC): these runs last milliseconds.
 var jvmFast = []string{"-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-J-Xshare:auto"}
+
+func TestCANearAndPastExpiry(t *testing.T) {
+	h := newHarness(t, "")
+	h.generate(t0, nil)
+
+	// Ten days before the CA ends, leaves renewed now are capped at the CA's expiry and so sit in
+	// their renew window at once: generate must renew them once, then stop (idempotence), and say
+	// that only a CA rotation helps.
+	nearEnd := t0.Add(CAValidity - 10*24*time.Hour)
+	res := h.generate(nearEnd, nil)
+	if len(res.Files) != 4*3 {
+		t.Fatalf("expired leaves not renewed: %v", files(res))
+	}
+	res = h.generate(nearEnd, nil)
+	if res.Changed() {
+		t.Fatalf("renews leaves capped by the CA on every run: %+v", res.Actions)
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "certs rotate --ca") }) {
+		t.Errorf("notes do not point at a CA rotation: %q", res.Notes)
+	}
+	if st := h.status(nearEnd)["ca"]; st.Status != StateRenew {
+		t.Errorf("CA ten days before expiry: %+v", st)
+	}
+
+	// Past its end the CA is replaced and every leaf re-signed.
+	past := t0.Add(CAValidity + 24*time.Hour)
+	if st := h.status(past)["ca"]; st.Status != StateExpired {
+		t.Fatalf("CA after expiry: %+v", st)
+	}
+	res = h.generate(past, nil)
+	if !slices.Contains(files(res), "ca.key") || len(res.Files) != 2+4*4 {
+		t.Errorf("expired CA: %v", files(res))
+	}
+	for name, st := range h.status(past) {
+		if st.Status != StateOK {
+			t.Errorf("after replacing the CA, %s: %s (%s)", name, st.Status, st.Reason)
+		}
+	}
+}
