@@ -89,7 +89,10 @@ func TestDevUpServesTLS(t *testing.T) {
 		t.Fatalf("bootstrap %v", bootstrap)
 	}
 	caFile := filepath.Join(tlsDir, "ca.crt")
-	ssl := []string{"-b", bootstrap[0], "-X", "security.protocol=ssl", "-X", "ssl.ca.location=" + caFile}
+	// Bootstrap by name as the reference README's Python client does (localhost:9192); metadata then
+	// hands out 127.0.0.1 addresses, so both the DNS and the IP SAN are exercised.
+	localhost := strings.Replace(bootstrap[0], "127.0.0.1:", "localhost:", 1)
+	ssl := []string{"-b", localhost, "-X", "security.protocol=ssl", "-X", "ssl.ca.location=" + caFile}
 
 	// avatar-sync itself joins the running cluster with verification on and creates an Avatar topic.
 	sp, diags := spec.LoadFile(specPath)
