@@ -125,7 +125,7 @@ func (d *decoder) at(path string) loc {
 	}
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
 
 // parseYAML parses data into the document's root mapping, or reports why it cannot.
 func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
@@ -149,7 +149,7 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 		return nil
 	}
 	if err != nil {
-		d.yamlError(err)
+		d.yamlError(err, data)
 		return nil
 	}
 	var extra yaml.Node
@@ -163,7 +163,7 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 	}(); err == nil {
 		d.errorf(&extra, "a second YAML document starts here; avatar.yaml holds exactly one (remove the '---')")
 	} else if !errors.Is(err, io.EOF) {
-		d.yamlError(err)
+		d.yamlError(err, data)
 	}
 	if len(doc.Content) == 0 {
 		d.errorf(&doc, "the file has no content; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
@@ -177,20 +177,38 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 	return root
 }
 
-// yamlError turns a yaml.v3 syntax error into a positioned diagnostic; yaml.v3 only reports lines.
-func (d *decoder) yamlError(err error) {
-	msg := err.Error()
-	for _, line := range strings.Split(msg, "\n") {
-		line = strings.TrimSpace(line)
-		if m := yamlLineRE.FindStringSubmatch(line); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			d.diags = append(d.diags, Diagnostic{Pos: Pos{File: d.file, Line: max(n, 1), Col: 1}, Severity: SeverityError,
-				Message: "invalid YAML: " + m[2]})
-			return
+// yamlError turns a yaml.v3 syntax error into a positioned diagnostic. yaml.v3 reports only a line,
+// and for parser errors ("did not find expected ...") a 0-based one; the column is taken as the
+// first character of that line, or the offending tab for tab-indentation errors.
+func (d *decoder) yamlError(err error, data []byte) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	n := 1
+	if m := yamlLineRE.FindStringSubmatch(strings.TrimSpace(err.Error())); m != nil {
+		n, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if strings.HasPrefix(msg, "did not find expected") {
+			// These name where the enclosing block or flow collection starts, not the bad line.
+			n++
+			msg += " in the block that starts here (check the lines below it: indentation, a missing '-', ',' or closing bracket)"
 		}
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	d.diags = append(d.diags, Diagnostic{Pos: Pos{File: d.file, Line: 1, Col: 1}, Severity: SeverityError, Message: "invalid YAML: " + msg})
+	lines := strings.Split(string(data), "\n")
+	n = min(max(n, 1), len(lines))
+	col := len(lines[n-1]) - len(strings.TrimLeft(lines[n-1], " ")) + 1
+	if strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") {
+		for i := n - 1; i < len(lines) && i <= n; i++ {
+			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+			if t := strings.IndexByte(indent, '\t'); t >= 0 {
+				n, col = i+1, t+1
+				msg += "; indent with spaces, not tabs"
+				break
+			}
+		}
+	}
+	if col > len(lines[n-1]) {
+		col = 1
+	}
+	d.diags = append(d.diags, Diagnostic{Pos: Pos{File: d.file, Line: n, Col: col}, Severity: SeverityError, Message: "invalid YAML: " + msg})
 }
 
 // resolve follows aliases and counts nodes against maxNodes.
@@ -406,13 +424,17 @@ func (mp *mapping) str(key string, dst *string) {
 	path := join(mp.path, key)
 	if len(f.enum) > 0 {
 		i := slices.IndexFunc(f.enum, func(e string) bool { return strings.EqualFold(e, s) })
+		if i < 0 && len(f.enum) == 1 {
+			mp.fail(key, v, "%s %q must be %q", path, s, f.enum[0])
+			return
+		}
 		if i < 0 {
 			mp.fail(key, v, "%s %q is not one of %s%s", path, s, strings.Join(f.enum, ", "), didYouMean(s, f.enum))
 			return
 		}
 		s = f.enum[i]
 	}
-	if f.pattern != "" && !regexp.MustCompile(f.pattern).MatchString(s) {
+	if f.pattern != "" && !patterns[f.pattern].MatchString(s) {
 		mp.fail(key, v, "%s %q %s", path, s, patternHint(f.pattern))
 		return
 	}

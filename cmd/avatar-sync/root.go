@@ -76,5 +76,6 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newPlanCmd(g, s),
 		newApplyCmd(g, s),
 	)
+	registerCompletions(root, g)
 	return root
 }
