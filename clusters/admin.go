@@ -120,21 +120,21 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 		return connect(ctx, c.Name, c.Bootstrap, conf, opts)
 	}
 
-	e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir})
-	if errors.Is(err, ErrEmbeddedBusy) {
+	e, err := startOrJoin(ctx, s, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	if e == nil {
 		// `dev up` is serving this state directory: talk to it instead of opening the files twice.
-		addrs, rerr := runningBootstrap(opts.StateDir)
-		if rerr != nil {
-			return nil, fmt.Errorf("cluster %q: %w", c.Name, errors.Join(err, rerr))
+		addrs, err := runningBootstrap(opts.StateDir)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
 		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), "", opts)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
 		return connect(ctx, c.Name, addrs, conf, opts)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
 	a, err := e.Connect(ctx, opts)
 	if err != nil {
@@ -144,6 +144,32 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 	a.name = c.Name
 	a.embedded = e
 	return a, nil
+}
+
+// startOrJoin starts the embedded cluster from opts.StateDir. When another process holds the
+// directory it returns (nil, nil) if that process serves the cluster (`dev up`), and otherwise
+// waits, bounded by the request timeout and ctx, for it (a concurrent plan or apply) to finish.
+func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, error) {
+	deadline := time.Now().Add(opts.RequestTimeout)
+	wait := 50 * time.Millisecond
+	for {
+		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir})
+		if !errors.Is(err, ErrEmbeddedBusy) {
+			return e, err
+		}
+		if _, rerr := runningBootstrap(opts.StateDir); rerr == nil {
+			return nil, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w; waited %s for it to finish", err, opts.RequestTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", err, ctx.Err())
+		case <-time.After(wait):
+			wait = min(2*wait, 500*time.Millisecond)
+		}
+	}
 }
 
 // connect asks the bootstrap brokers, in order, for the cluster's brokers and controller, and

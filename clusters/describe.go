@@ -48,7 +48,7 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 
 	var errs []error
 	for _, t := range md.Topics {
-		if !errors.Is(t.Err, sarama.ErrNoError) {
+		if !topicReadable(t.Err) && !errors.Is(t.Err, sarama.ErrUnknownTopicOrPartition) {
 			errs = append(errs, fmt.Errorf("topic %q: %w", t.Name, kafkaErr(t.Err, nil)))
 		}
 	}
@@ -64,6 +64,11 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 		for _, r := range resp.Resources {
 			t, ok := live.Topics[r.Name]
 			if !ok {
+				continue
+			}
+			if errors.Is(sarama.KError(r.ErrorCode), sarama.ErrUnknownTopicOrPartition) {
+				// Deleted between the two requests: it is gone, not an error.
+				delete(live.Topics, r.Name)
 				continue
 			}
 			if r.ErrorCode != 0 {
@@ -93,7 +98,7 @@ func liveFromMetadata(md *sarama.MetadataResponse) reconcile.Live {
 	}
 	sort.Slice(live.Brokers, func(i, j int) bool { return live.Brokers[i].ID < live.Brokers[j].ID })
 	for _, t := range md.Topics {
-		if !errors.Is(t.Err, sarama.ErrNoError) {
+		if !topicReadable(t.Err) {
 			continue
 		}
 		o := topics.Observed{
@@ -108,6 +113,13 @@ func liveFromMetadata(md *sarama.MetadataResponse) reconcile.Live {
 		live.Topics[t.Name] = o
 	}
 	return live
+}
+
+// topicReadable: the topic exists and its partitions are listed. LEADER_NOT_AVAILABLE (a topic
+// still being created, or a broker restarting) still lists them; treating it as absent would make
+// plan propose creating a topic that exists.
+func topicReadable(err sarama.KError) bool {
+	return errors.Is(err, sarama.ErrNoError) || errors.Is(err, sarama.ErrLeaderNotAvailable)
 }
 
 // configFromEntries keeps every described entry with where its value comes from; only a dynamic

@@ -48,6 +48,8 @@ func TestLiveFromMetadata(t *testing.T) {
 	md.AddTopicPartition("eeg", 0, 1, []int32{1, 2}, nil, nil, sarama.ErrNoError)
 	md.AddTopicPartition("eeg", 1, 2, []int32{2, 1}, nil, nil, sarama.ErrNoError)
 	md.AddTopic("gone", sarama.ErrUnknownTopicOrPartition)
+	md.AddTopicPartition("creating", 0, -1, []int32{1, 2}, nil, nil, sarama.ErrNoError)
+	md.Topics[len(md.Topics)-1].Err = sarama.ErrLeaderNotAvailable
 	live := liveFromMetadata(md)
 	if live.ClusterID != "abc" || live.Controller != 2 {
 		t.Errorf("cluster %q controller %d", live.ClusterID, live.Controller)
@@ -57,6 +59,9 @@ func TestLiveFromMetadata(t *testing.T) {
 	}
 	if _, ok := live.Topics["gone"]; ok {
 		t.Error("a topic with an error is listed as live")
+	}
+	if c := live.Topics["creating"]; c.Partitions() != 1 {
+		t.Errorf("a topic without a leader yet must still be listed: %+v", c)
 	}
 	if eeg := live.Topics["eeg"]; eeg.Partitions() != 2 || eeg.ReplicationFactor() != 2 || eeg.Replicas[1][0] != 2 {
 		t.Errorf("eeg = %+v", eeg)

@@ -52,6 +52,9 @@ type EmbeddedOptions struct {
 	// CAFile is the trust bundle clients verify a TLS cluster with (set by ServeTLS). It is recorded
 	// in the state directory so Open joins a TLS `dev up` with verification on.
 	CAFile string
+	// Advertise records the listeners in StateDir so other processes' Open joins this cluster
+	// instead of waiting for the directory (`dev up` sets it; a short-lived plan does not).
+	Advertise bool
 }
 
 // Embedded is a running in-process Kafka cluster (kfake) that follows the spec's broker count.
@@ -136,9 +139,13 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 		return nil, nil, false
 	})
 	if o.StateDir != "" {
-		if err := writeServerFile(o.StateDir, e.bootstrap, o.CAFile); err != nil {
-			e.Close()
-			return nil, err
+		// A server.json without a lock holder is left by a killed `dev up`: nobody serves it.
+		_ = os.Remove(filepath.Join(o.StateDir, stateServer))
+		if o.Advertise {
+			if err := writeServerFile(o.StateDir, e.bootstrap, o.CAFile); err != nil {
+				e.Close()
+				return nil, err
+			}
 		}
 	}
 	return e, nil
@@ -305,10 +312,17 @@ func (e *Embedded) lockState() error {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("%w: %s", ErrEmbeddedBusy, e.stateDir)
+			holder := ""
+			if b, rerr := os.ReadFile(f.Name()); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
+				holder = fmt.Sprintf(" (pid %s)", strings.TrimSpace(string(b)))
+			}
+			return fmt.Errorf("%w%s: %s", ErrEmbeddedBusy, holder, e.stateDir)
 		}
 		return fmt.Errorf("lock %s: %w", e.stateDir, err)
 	}
+	// The pid is only for messages; the flock is what excludes.
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
 	e.lock = f
 	return nil
 }

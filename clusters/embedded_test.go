@@ -338,7 +338,7 @@ func TestPersistence(t *testing.T) {
 func TestOpenEmbeddedJoinsRunningServer(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir, Advertise: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +351,48 @@ func TestOpenEmbeddedJoinsRunningServer(t *testing.T) {
 	mustOK(t)(a1.CreateTopics(ctx, []spec.Topic{{Name: "x", Partitions: 1, ReplicationFactor: 1}}))
 	if e.Requests()[APICreateTopics] != 1 {
 		t.Errorf("Open did not reach the running cluster: %v", e.Requests())
+	}
+}
+
+// TestOpenEmbeddedWaitsForShortLivedHolder: two plan/apply processes on one state dir take turns
+// (the second waits for the first to close) rather than the second joining a cluster about to stop.
+func TestOpenEmbeddedWaitsForShortLivedHolder(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	first, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t)(first.CreateTopics(ctx, []spec.Topic{{Name: "from-first", Partitions: 1, ReplicationFactor: 1}}))
+	type result struct {
+		a   *Admin
+		err error
+	}
+	second := make(chan result, 1)
+	go func() {
+		a, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
+		second <- result{a, err}
+	}()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-second
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.a.Close()
+	live, err := r.a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Topics["from-first"]; !ok {
+		t.Errorf("second process does not see the first one's topic: %v", sortedKeys(live.Topics))
+	}
+
+	// A holder that never lets go: the wait is bounded and the message names the process.
+	_, err = Open(ctx, testSpec(), "embedded", Options{StateDir: dir, RequestTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrEmbeddedBusy) || !strings.Contains(err.Error(), "pid ") {
+		t.Errorf("got %v, want ErrEmbeddedBusy naming the pid", err)
 	}
 }
 

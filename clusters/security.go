@@ -40,6 +40,8 @@ func saramaConfig(c spec.Cluster, specFile string, o Options) (*sarama.Config, e
 	conf.Metadata.Retry.Max = 0
 	conf.Metadata.Full = false
 	conf.Metadata.RefreshFrequency = 0
+	// Never let a metadata lookup create a topic on a broker with auto.create.topics.enable.
+	conf.Metadata.AllowAutoTopicCreation = false
 	conf.Admin.Retry.Max = 0
 	conf.Admin.Timeout = o.RequestTimeout
 	conf.Producer.Return.Successes = true

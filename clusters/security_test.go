@@ -135,3 +135,33 @@ func TestSecurityConfigErrors(t *testing.T) {
 		t.Errorf("missing password file: %v", err)
 	}
 }
+
+// TestEmbeddedTLSSeam: EmbeddedOptions.TLS (where the certs work plugs in dev up's SSL listeners)
+// serves TLS that an ssl target verifies with its caFile.
+func TestEmbeddedTLSSeam(t *testing.T) {
+	ctx := testCtx(t)
+	caFile, serverTLS := testPKI(t, t.TempDir())
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{TLS: serverTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s := &spec.Spec{Clusters: []spec.Cluster{
+		{Name: "ssl", Bootstrap: e.Bootstrap(), Security: spec.SecuritySSL, CAFile: caFile},
+		{Name: "plain", Bootstrap: e.Bootstrap()},
+	}}
+	a, err := Open(ctx, s, "ssl", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.Describe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A plaintext client on a TLS listener gets one line, not a hang.
+	_, err = Open(ctx, s, "plain", Options{RequestTimeout: 2 * time.Second})
+	if err == nil || !strings.HasPrefix(err.Error(), `cannot reach cluster "plain"`) {
+		t.Errorf("plaintext against TLS: %v", err)
+	}
+	t.Logf("plaintext against TLS: %v", err)
+}

@@ -157,7 +157,9 @@ type Progress func(Event)
 //  7. Read the live state once more and diff it against Want: the Result's Residual is what did
 //     not converge.
 //
-// The returned error is nil only when every change was applied and the cluster converged.
+// Changes of KindCert are skipped (the caller applies them with the certs package) and do not
+// appear in the Result. The returned error is nil only when every change was applied and the
+// cluster converged.
 func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress) (Result, error) {
 	opts.defaults()
 	if progress == nil {
@@ -166,7 +168,9 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 	var res Result
 	var pending []Change
 	for _, c := range plan.Changes {
-		if c.Pending() {
+		// Certificate changes are carried out by the caller (cmd, with the certs package); Apply
+		// owns only what the Cluster can do.
+		if c.Pending() && c.Kind != KindCert {
 			pending = append(pending, c)
 			res.Changes = append(res.Changes, ChangeResult{Change: c})
 		}
@@ -278,14 +282,14 @@ func short(fp string) string {
 
 // CheckAllowed returns the ErrRefused error Apply would give the plan under opts' opt-ins
 // (unsupported changes, data loss without AllowDataLoss, topic deletions without AllowDelete — a
-// deletion needs only that opt-in), listing
+// deletion needs only that opt-in) for the changes Apply executes (not KindCert), listing
 // every offending change; nil when the opt-ins cover the plan. It is pure, so apply can refuse before
 // asking for confirmation.
 func CheckAllowed(plan Plan, opts ApplyOptions) error {
 	var errs []error
 	for _, c := range plan.Changes {
 		switch {
-		case !c.Pending():
+		case !c.Pending(), c.Kind == KindCert:
 		case c.Action == Unsupported:
 			errs = append(errs, fmt.Errorf("%s is unsupported: %s", Headline(c), c.Reason))
 		case c.Action == Delete:

@@ -457,3 +457,16 @@ func TestReassignmentRunsThrottled(t *testing.T) {
 		t.Errorf("%d IncrementalAlterConfigs requests: throttle not set and cleared", reqs[clusters.APIIncrementalAlterConfigs])
 	}
 }
+
+// TestApplySkipsCertChanges: certificate changes ride along in the plan for display, but the
+// caller applies them; Apply neither refuses nor reports them.
+func TestApplySkipsCertChanges(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	p := e.plan(want, reconcile.DiffOptions{})
+	p.Changes = append(p.Changes, reconcile.Change{Kind: reconcile.KindCert, Name: "kafka-broker-1", Action: reconcile.Update, Risk: reconcile.RiskDataLoss})
+	res, err := e.apply(p, want, reconcile.ApplyOptions{})
+	if err != nil || len(res.Changes) != 3 || !res.Converged() {
+		t.Fatalf("apply with a cert change: %v %+v", err, res)
+	}
+}

@@ -275,9 +275,11 @@ func topicChanges(t spec.Topic, d topics.Diff, obsReplicas map[int32][]int32, br
 		Reason: "drift: set on the topic but not in the spec; left alone because the topic does not have prune: true (add it, or add the keys to the spec)"}
 	var losses []string
 	for _, cd := range d.Config {
+		// Kafka hides sensitive live values; never print what it returned. After comes from the
+		// spec and must stay intact: it is what apply sends.
 		before, after := cd.Before, cd.After
 		if cd.Sensitive {
-			before, after = maskSensitive(before), maskSensitive(after)
+			before = maskSensitive(before)
 		}
 		if cd.Op == topics.ConfigDrift {
 			drift.Before[cd.Key], drift.After[cd.Key] = before, before
@@ -402,25 +404,69 @@ func parseIDs(s string) ([]int32, error) {
 // topics are left out so the apply lock, consumer offsets and the like do not make plans stale.
 func Fingerprint(l Live) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "cluster %q\n", l.ClusterID)
+	// One reused buffer and length-prefixed fields: unambiguous, and cheap at 10,000 topics.
+	var buf []byte
+	field := func(s string) {
+		buf = strconv.AppendInt(buf, int64(len(s)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, s...)
+	}
+	num := func(n int64) {
+		buf = strconv.AppendInt(buf, n, 10)
+		buf = append(buf, ',')
+	}
+	flush := func() {
+		h.Write(buf)
+		buf = buf[:0]
+	}
+	buf = append(buf, "cluster "...)
+	field(l.ClusterID)
 	bs := slices.Clone(l.Brokers)
 	sort.Slice(bs, func(i, j int) bool { return bs[i].ID < bs[j].ID })
 	for _, b := range bs {
-		fmt.Fprintf(h, "broker %d %q\n", b.ID, b.Rack)
+		buf = append(buf, "\nbroker "...)
+		num(int64(b.ID))
+		field(b.Rack)
 	}
-	for _, name := range slices.Sorted(maps.Keys(l.Topics)) {
+	flush()
+	names := make([]string, 0, len(l.Topics))
+	for name, o := range l.Topics {
+		if !topics.IsInternal(name, o) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var keys []string
+	var parts []int32
+	for _, name := range names {
 		o := l.Topics[name]
-		if topics.IsInternal(name, o) {
-			continue
+		buf = append(buf, "\ntopic "...)
+		field(name)
+		parts = parts[:0]
+		for p := range o.Replicas {
+			parts = append(parts, p)
 		}
-		fmt.Fprintf(h, "topic %q\n", name)
-		for _, p := range slices.Sorted(maps.Keys(o.Replicas)) {
-			fmt.Fprintf(h, "p %d %s\n", p, joinIDs(o.Replicas[p]))
+		slices.Sort(parts)
+		for _, p := range parts {
+			buf = append(buf, "\np "...)
+			num(int64(p))
+			for _, r := range o.Replicas[p] {
+				num(int64(r))
+			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(o.Config)) {
+		keys = keys[:0]
+		for k := range o.Config {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
 			v := o.Config[k]
-			fmt.Fprintf(h, "c %q %q %d\n", k, v.Value, v.Source)
+			buf = append(buf, "\nc "...)
+			field(k)
+			field(v.Value)
+			num(int64(v.Source))
 		}
+		flush()
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

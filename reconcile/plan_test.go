@@ -148,6 +148,17 @@ func TestDiff(t *testing.T) {
 				Before: map[string]string{"partitions": "1", "replication.factor": "1"},
 				Reason: "not in the spec, and the spec says deletion: prune and --allow-delete was given: the topic and its records are deleted"}},
 		},
+		"sensitive live value masked, desired value kept": {
+			want: spec.Spec{Topics: []spec.Topic{topic("a", 3, 3, map[string]string{"x.secret": "new"})}},
+			have: func() Live {
+				o := obs("a", 3, 3, nil)
+				o.Config["x.secret"] = topics.ConfigValue{Value: "old", Source: topics.SourceTopic, Sensitive: true}
+				return live(o)
+			}(),
+			changes: []Change{{Kind: KindConfig, Name: "a", Action: Update,
+				Before: map[string]string{"x.secret": "(sensitive)"}, After: map[string]string{"x.secret": "new"},
+				Reason: "topic configs differ from the spec", Notes: map[string]string{"x.secret": "live value: set on the topic"}}},
+		},
 		"internal topic in the spec is refused": {
 			want: spec.Spec{Topics: []spec.Topic{topic("__consumer_offsets", 1, 1, nil)}},
 			have: live(),

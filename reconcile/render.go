@@ -383,3 +383,71 @@ func RenderMarkdown(w io.Writer, p Plan) error {
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// MarshalText is the status's JSON name: "not-attempted", "running", "applied", "failed".
+func (s Status) MarshalText() ([]byte, error) {
+	return []byte(strings.ReplaceAll(s.String(), " ", "-")), nil
+}
+
+// jsonChangeResult is one change of `apply -o json`.
+type jsonChangeResult struct {
+	Kind   Kind   `json:"kind"`
+	Name   string `json:"name"`
+	Action Action `json:"action"`
+	Status Status `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// RenderResultJSON writes the document `apply -o json` prints (docs/plan-json.md, "apply -o json"):
+// the plan, every pending change's status, the convergence proof and the error, if any.
+func RenderResultJSON(w io.Writer, p Plan, res Result, applyErr error) error {
+	doc := struct {
+		FormatVersion int                `json:"formatVersion"`
+		Plan          jsonPlan           `json:"plan"`
+		ClusterID     string             `json:"clusterId"`
+		Changes       []jsonChangeResult `json:"changes"`
+		Applied       int                `json:"applied"`
+		Failed        int                `json:"failed"`
+		NotAttempted  int                `json:"notAttempted"`
+		Verified      bool               `json:"verified"`
+		Converged     bool               `json:"converged"`
+		Residual      []Change           `json:"residual"`
+		Error         string             `json:"error,omitempty"`
+	}{FormatVersion: FormatVersion, Plan: jsonPlan{FormatVersion: FormatVersion, Plan: p, Summary: p.Summary(), HasChanges: p.HasChanges()},
+		ClusterID: res.ClusterID, Changes: []jsonChangeResult{}, Residual: res.Residual,
+		Applied: res.Count(Applied), Failed: res.Count(Failed), Verified: res.Verified, Converged: res.Converged()}
+	if doc.Plan.Changes == nil {
+		doc.Plan.Changes = []Change{}
+	}
+	if doc.Residual == nil {
+		doc.Residual = []Change{}
+	}
+	if doc.ClusterID == "" {
+		doc.ClusterID = p.ClusterID
+	}
+	// A refused apply returns no per-change results: every pending change was not attempted.
+	results := res.Changes
+	if len(results) == 0 {
+		for _, c := range p.Changes {
+			if c.Pending() {
+				results = append(results, ChangeResult{Change: c})
+			}
+		}
+	}
+	for _, cr := range results {
+		jc := jsonChangeResult{Kind: cr.Change.Kind, Name: cr.Change.Name, Action: cr.Change.Action, Status: cr.Status}
+		if cr.Err != nil {
+			jc.Error = cr.Err.Error()
+		}
+		if cr.Status == NotAttempted {
+			doc.NotAttempted++
+		}
+		doc.Changes = append(doc.Changes, jc)
+	}
+	if applyErr != nil {
+		doc.Error = applyErr.Error()
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}

@@ -2,8 +2,6 @@ package topics
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,10 +120,15 @@ func DiffTopic(want spec.Topic, have *Observed, brokers []Broker) Diff {
 
 func diffConfig(want spec.Topic, live map[string]ConfigValue) []ConfigDiff {
 	var out []ConfigDiff
-	for _, k := range slices.Sorted(maps.Keys(want.Config)) {
-		v := want.Config[k]
+	// Map order is fine here: the result is sorted once at the end.
+	for k, v := range want.Config {
 		lv, ok := live[k]
 		if ok && lv.Source == SourceTopic {
+			if lv.Sensitive && lv.Value == "" {
+				// Kafka hides sensitive values: nothing to compare, and reporting a change on every
+				// plan would be a perpetual diff.
+				continue
+			}
 			if normalize(k, lv.Value) != normalize(k, v) {
 				out = append(out, ConfigDiff{Key: k, Op: ConfigChange, Before: lv.Value, BeforeSource: SourceTopic, After: v, Sensitive: lv.Sensitive})
 			}
@@ -137,8 +140,7 @@ func diffConfig(want spec.Topic, live map[string]ConfigValue) []ConfigDiff {
 		}
 		out = append(out, cd)
 	}
-	for _, k := range slices.Sorted(maps.Keys(live)) {
-		lv := live[k]
+	for k, lv := range live {
 		if lv.Source != SourceTopic {
 			continue
 		}
@@ -151,7 +153,7 @@ func diffConfig(want spec.Topic, live map[string]ConfigValue) []ConfigDiff {
 		}
 		out = append(out, ConfigDiff{Key: k, Op: op, Before: lv.Value, BeforeSource: SourceTopic, Sensitive: lv.Sensitive})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 

@@ -105,6 +105,11 @@ func TestDiffTopic(t *testing.T) {
 			have: observed(3, 3, map[string]ConfigValue{"segment.ms": {Value: "1000", Source: SourceTopic}}),
 			diff: Diff{Name: "t", Config: []ConfigDiff{{Key: "segment.ms", Op: ConfigRemove, Before: "1000", BeforeSource: SourceTopic}}},
 		},
+		"hidden sensitive value is not compared": {
+			want: topic(3, 3, false, map[string]string{"x": "b"}),
+			have: observed(3, 3, map[string]ConfigValue{"x": {Value: "", Source: SourceTopic, Sensitive: true}}),
+			diff: Diff{Name: "t"},
+		},
 		"sensitive flag carried": {
 			want: topic(3, 3, false, map[string]string{"x": "b"}),
 			have: observed(3, 3, map[string]ConfigValue{"x": {Value: "a", Source: SourceTopic, Sensitive: true}}),

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 type applyOptions struct {
@@ -43,7 +46,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if err := g.checkOutput("text"); err != nil {
+			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
 			sp, err := loadSpec(g, s)
@@ -71,34 +74,24 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 				if p, err = t.computePlan(ctx, sp, o.allowDelete); err != nil {
 					return err
 				}
+			} else if err := t.checkSaved(ctx, p); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				// One JSON document on stdout at the end; people-facing text goes to stderr.
+				res, err := o.run(ctx, s, t, sp, p, rate, s.err)
+				if rerr := reconcile.RenderResultJSON(s.out, p, res, err); rerr != nil {
+					return rerr
+				}
+				return err
 			}
 			if err := renderPlan(s.out, g, p); err != nil {
 				return err
 			}
-			if !p.HasChanges() {
-				return nil
+			res, err := o.run(ctx, s, t, sp, p, rate, s.out)
+			if p.HasChanges() {
+				printResult(s, res, err)
 			}
-			ao := reconcile.ApplyOptions{
-				ExpectClusterID:     t.pinned,
-				AllowDataLoss:       o.allowDataLoss,
-				AllowDelete:         o.allowDelete,
-				Force:               o.force,
-				ThrottleBytesPerSec: rate,
-				LockWait:            o.lockTimeout,
-				ReassignTimeout:     o.reassignTimeout,
-				Want:                sp,
-				Diff:                reconcile.DiffOptions{Cluster: t.name, AllowDelete: p.AllowDelete},
-			}
-			// Refuse what the flags do not allow before asking: a "yes" must never be wasted.
-			if err := reconcile.CheckAllowed(p, ao); err != nil {
-				return err
-			}
-			if err := confirm(s, o.autoApprove, p); err != nil {
-				return err
-			}
-			fmt.Fprintln(s.out)
-			res, err := reconcile.Apply(ctx, p, t.admin, ao, progressPrinter(s))
-			printResult(s, res, err)
 			return err
 		},
 	}
@@ -113,6 +106,33 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
 	f.DurationVar(&o.reassignTimeout, "reassign-timeout", 10*time.Minute, "how long to wait for replica reassignments to finish")
 	return cmd
+}
+
+// run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
+func (o *applyOptions) run(ctx context.Context, s *streams, t *target, sp *spec.Spec, p reconcile.Plan, rate int64, prompt io.Writer) (reconcile.Result, error) {
+	if !p.HasChanges() {
+		return reconcile.Result{ClusterID: p.ClusterID}, nil
+	}
+	ao := reconcile.ApplyOptions{
+		ExpectClusterID:     t.pinned,
+		AllowDataLoss:       o.allowDataLoss,
+		AllowDelete:         o.allowDelete,
+		Force:               o.force,
+		ThrottleBytesPerSec: rate,
+		LockWait:            o.lockTimeout,
+		ReassignTimeout:     o.reassignTimeout,
+		Want:                sp,
+		Diff:                reconcile.DiffOptions{Cluster: t.name, AllowDelete: p.AllowDelete},
+	}
+	// Refuse what the flags do not allow before asking: a "yes" must never be wasted.
+	if err := reconcile.CheckAllowed(p, ao); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := confirm(s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
+		return reconcile.Result{}, err
+	}
+	fmt.Fprintln(prompt)
+	return reconcile.Apply(ctx, p, t.admin, ao, progressPrinter(s))
 }
 
 // loadPlanFile reads a saved plan and checks it was made for the target apply talks to.
@@ -132,16 +152,16 @@ func loadPlanFile(path, cluster string) (reconcile.Plan, error) {
 	return p, nil
 }
 
-// confirm asks on a terminal; without one it refuses rather than guess (issue #3).
-func confirm(s *streams, autoApprove bool, p reconcile.Plan) error {
+// confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
+func confirm(in io.Reader, prompt io.Writer, autoApprove, interactive bool, p reconcile.Plan) error {
 	if autoApprove {
 		return nil
 	}
-	if !isTerminal(s.in) {
+	if !interactive {
 		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
 	}
-	fmt.Fprintf(s.out, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, p.ClusterID)
-	line, err := bufio.NewReader(s.in).ReadString('\n')
+	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, p.ClusterID)
+	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
 		return fmt.Errorf("read confirmation: %w", err)
 	}

@@ -90,6 +90,17 @@ func devPorts(sp *spec.Spec, flag []int) ([]int, error) {
 	return ports, nil
 }
 
+// sslPorts lists the spec's SSL listener ports, so dev up can say they are not served.
+func sslPorts(sp *spec.Spec) string {
+	var ports []string
+	for _, b := range sp.Brokers {
+		if b.Ports.SSL > 0 {
+			ports = append(ports, fmt.Sprint(b.Ports.SSL))
+		}
+	}
+	return strings.Join(ports, ",")
+}
+
 // runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
 // With tls.enabled it serves TLS on the SSL ports (devListeners, dev_tls.go).
 func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, o *devUpOptions) error {
@@ -97,6 +108,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	if err != nil {
 		return err
 	}
+	eo.Advertise = true // plan/apply in other processes join this cluster
 	e, err := clusters.StartEmbedded(ctx, sp, eo)
 	if err != nil {
 		return err
@@ -115,6 +127,10 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], caFile)
 		} else {
 			fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
+			if ssl := sslPorts(sp); ssl != "" {
+				// kfake advertises one address per broker: plaintext and SSL cannot be served together.
+				fmt.Fprintf(s.err, "Note: the SSL ports %s are not served with --plaintext; without it dev up serves SSL only (docs/tls.md).\n", ssl)
+			}
 		}
 	}
 	<-ctx.Done()

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -96,6 +98,9 @@ func TestDevUp(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("dev up did not stop within 30s of cancellation")
 	}
+	if !strings.Contains(errOut.String(), "SSL ports 9192,9193,9194 are not served") {
+		t.Errorf("stderr %q does not say the SSL ports are not served", errOut.String())
+	}
 	if !strings.Contains(errOut.String(), "Stopped; state saved in "+stateDir) {
 		t.Errorf("stderr %q lacks the stop line", errOut.String())
 	}
@@ -104,6 +109,19 @@ func TestDevUp(t *testing.T) {
 func TestDevUpPortsMustMatchBrokers(t *testing.T) {
 	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", "0,0")
 	if code != exitError || !strings.Contains(errOut, "--ports: 2 ports for 3 brokers") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestDevUpPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", fmt.Sprintf("0,%d,0", port), "--plaintext")
+	if code != exitError || !strings.Contains(errOut, "a port is already in use") {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
 }

@@ -62,6 +62,22 @@ func (t *target) computePlan(ctx context.Context, s *spec.Spec, allowDelete bool
 	return reconcile.Diff(s, live, reconcile.DiffOptions{Cluster: t.name, AllowDelete: allowDelete}), nil
 }
 
+// checkSaved refuses a saved plan for another cluster, or one the cluster has moved on from,
+// before it is shown and confirmed; Apply checks both again under the lock.
+func (t *target) checkSaved(ctx context.Context, p reconcile.Plan) error {
+	live, err := t.admin.Describe(ctx)
+	if err != nil {
+		return fmt.Errorf("read cluster %q: %w", t.name, err)
+	}
+	if err := reconcile.CheckClusterID(t.pinned, p, live.ClusterID); err != nil {
+		return err
+	}
+	if fp := reconcile.Fingerprint(live); fp != p.Fingerprint {
+		return fmt.Errorf("%w: the cluster changed since the plan was saved; run plan again and review the new plan", reconcile.ErrStalePlan)
+	}
+	return nil
+}
+
 // renderPlan writes p in the -o format.
 func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan) error {
 	switch g.output {

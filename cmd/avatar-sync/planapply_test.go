@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // kafkaWorkspace copies examples/avatar.yaml into a temp dir and returns the spec path and a
@@ -136,9 +139,12 @@ func TestPlanFormatsAndSavedPlan(t *testing.T) {
 		t.Fatalf("apply --plan: %d\n%s\n%s", code, out, errOut)
 	}
 	// ...and is refused once the cluster moved on: the same file again is stale.
-	code, _, errOut = runCLI(t, "apply", "--plan", stale, "--auto-approve", "-f", f, "--state-dir", state)
+	code, out, errOut = runCLI(t, "apply", "--plan", stale, "--auto-approve", "-f", f, "--state-dir", state)
 	if code != exitError || !strings.Contains(errOut, "stale plan") || !strings.Contains(errOut, "run plan again") {
 		t.Fatalf("stale plan: %d %s", code, errOut)
+	}
+	if strings.Contains(out, "create topic") {
+		t.Errorf("a stale plan was shown as if it could be applied:\n%s", out)
 	}
 	// A plan for another target is refused before connecting.
 	code, _, errOut = runCLI(t, "apply", "--plan", stale, "--auto-approve", "--cluster", "dev", "-f", f, "--state-dir", state)
@@ -198,5 +204,76 @@ func TestPinnedClusterIDRefused(t *testing.T) {
 	editSpec(t, f, "embedded: { clusterId: lab-cluster-0001 }", "embedded: {}")
 	if code, _, _ := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state); code != exitChanges {
 		t.Fatalf("refused apply changed the cluster (plan exit %d, want 2)", code)
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	p := reconcile.Plan{Cluster: "dev", ClusterID: "abc"}
+	tests := map[string]struct {
+		input       string
+		auto, inter bool
+		want        string // "" = approved
+	}{
+		"auto-approve":       {"", true, false, ""},
+		"yes":                {"yes\n", false, true, ""},
+		"yes without enter":  {"yes", false, true, ""},
+		"y is not yes":       {"y\n", false, true, "apply cancelled: nothing was changed"},
+		"no":                 {"no\n", false, true, "apply cancelled"},
+		"closed stdin":       {"", false, true, "read confirmation"},
+		"no terminal":        {"yes\n", false, false, "stdin is not a terminal"},
+		"no terminal + auto": {"", true, false, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			s := &streams{in: strings.NewReader(tc.input), out: &out, err: &out}
+			err := confirm(s.in, s.out, tc.auto, tc.inter, p)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if tc.inter && !tc.auto && !strings.Contains(out.String(), `Apply these changes to cluster "dev" (id abc)?`) {
+				t.Errorf("prompt: %q", out.String())
+			}
+		})
+	}
+}
+
+func TestApplyJSON(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	type doc struct {
+		FormatVersion int `json:"formatVersion"`
+		Plan          struct {
+			Summary struct{ Create, Update int }
+		}
+		Changes []struct {
+			Name, Action, Status, Error string
+		}
+		Applied, Failed, NotAttempted int
+		Converged                     bool
+		Error                         string
+	}
+	code, out, errOut := runCLI(t, "apply", "-o", "json", "--auto-approve", "-f", f, "--state-dir", state)
+	var d doc
+	if err := json.Unmarshal([]byte(out), &d); err != nil || code != exitOK {
+		t.Fatalf("apply -o json: code %d, %v\n%s\n%s", code, err, out, errOut)
+	}
+	if d.FormatVersion != 1 || d.Plan.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
+		t.Fatalf("apply -o json: %+v", d)
+	}
+	if !strings.Contains(errOut, "done") {
+		t.Errorf("progress should stay on stderr with -o json:\n%s", errOut)
+	}
+
+	editSpec(t, f, "retention: 24h", "retention: 1h")
+	code, out, _ = runCLI(t, "apply", "-o", "json", "--auto-approve", "-f", f, "--state-dir", state)
+	d = doc{}
+	if err := json.Unmarshal([]byte(out), &d); err != nil || code != exitError {
+		t.Fatalf("refused apply -o json: code %d, %v\n%s", code, err, out)
+	}
+	if d.NotAttempted != 1 || d.Changes[0].Status != "not-attempted" || !strings.Contains(d.Error, "--allow-data-loss") || d.Converged {
+		t.Fatalf("refused apply -o json: %+v", d)
 	}
 }
