@@ -148,7 +148,7 @@ func TestDevUpServesTLS(t *testing.T) {
 
 	t.Run("a client trusting only another CA is refused", func(t *testing.T) {
 		out, err := kcat(t, ctx, "", "-b", bootstrap[0], "-X", "security.protocol=ssl",
-			"-X", "ssl.ca.location="+filepath.Join(otherDir, "ca.crt"), "-L", "-m", "5")
+			"-X", "ssl.ca.location="+filepath.Join(otherDir, "ca.crt"), "-L", "-m", "3")
 		if err == nil || !strings.Contains(out, "certificate verify failed") {
 			t.Fatalf("kcat trusting another CA: err %v\n%s", err, out)
 		}
@@ -167,7 +167,7 @@ func TestDevUpServesTLS(t *testing.T) {
 
 	t.Run("a client certificate from another CA is refused", func(t *testing.T) {
 		out, err := kcat(t, ctx, "", append(ssl, "-X", "ssl.certificate.location="+filepath.Join(otherDir, "prediction-service.crt"),
-			"-X", "ssl.key.location="+filepath.Join(otherDir, "prediction-service.key"), "-L", "-m", "5")...)
+			"-X", "ssl.key.location="+filepath.Join(otherDir, "prediction-service.key"), "-L", "-m", "3")...)
 		// The broker aborts the handshake; librdkafka reports the TLS alert it received.
 		if err == nil || !strings.Contains(out, "alert unknown ca") {
 			t.Fatalf("kcat with a foreign client certificate: err %v\n%s", err, out)
