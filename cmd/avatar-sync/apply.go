@@ -54,6 +54,13 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			if err != nil {
 				return err
 			}
+			certLines, err := certNotes(sp, s.err)
+			if err != nil {
+				return err
+			}
+			for _, l := range certLines {
+				fmt.Fprintf(s.err, "note: %s\n", l)
+			}
 			if err := validateDevices(s, sp); err != nil {
 				return err
 			}

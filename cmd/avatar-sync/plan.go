@@ -56,6 +56,9 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err != nil {
 				return err
 			}
+			if err := addCertChanges(&p, sp, s.err); err != nil {
+				return err
+			}
 			if err := renderPlan(s.out, g, p); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"time"
@@ -117,6 +118,13 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	// the pass (the daemon retries) rather than changing the cluster blind.
 	if err := runPreflight(ctx, w.g, w.s, sp, preflightFlags{}, true); err != nil {
 		return err
+	}
+	certLines, err := certNotes(sp, io.Discard)
+	if err != nil {
+		return err
+	}
+	for _, l := range certLines {
+		w.log.Warn("certificate needs work", "change", l)
 	}
 	settings, _ := sp.FindCluster(w.g.cluster)
 	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
