@@ -56,7 +56,7 @@ func TestCompletionAnswers(t *testing.T) {
 func TestCompletionInBash(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("bash is not installed")
+		skipUnlessRequired(t, "bash is not installed")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "avatar-sync"), ".").CombinedOutput(); err != nil {
