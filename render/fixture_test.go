@@ -70,3 +70,6 @@ func writeCerts(t *testing.T, fSys filesys.FileSystem, s *spec.Spec) {
 		}
 	}
 }
+
+// loadExample is examples/avatar.yaml as the golden "avatar" case sees it.
+func loadExample(root string) *spec.Spec { return exampleSpec(root) }
