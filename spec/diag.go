@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +15,17 @@ const (
 	SeverityError Severity = iota
 	SeverityWarning
 )
+
+// String is the word used in output: "error" or "warning".
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// MarshalText lets JSON output carry the severity as a word.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Diagnostic is one problem found in a spec, anchored at its position in the file.
 type Diagnostic struct {
@@ -34,6 +46,18 @@ func (d Diagnostic) String() string {
 	}
 	b.WriteString(d.Message)
 	return b.String()
+}
+
+// MarshalJSON flattens the diagnostic for machines (validate -o json, editors, CI annotations):
+// {"severity":"error","file":"avatar.yaml","line":14,"col":7,"message":"..."}.
+func (d Diagnostic) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Severity Severity `json:"severity"`
+		File     string   `json:"file"`
+		Line     int      `json:"line"`
+		Col      int      `json:"col"`
+		Message  string   `json:"message"`
+	}{d.Severity, d.Pos.File, d.Pos.Line, d.Pos.Col, d.Message})
 }
 
 // Diagnostics is every problem found in one spec, in file order.

@@ -40,6 +40,8 @@ func TestPackageBoundaries(t *testing.T) {
 			return "clusters"
 		case strings.HasPrefix(imp, "sigs.k8s.io/kustomize"):
 			return "render"
+		case strings.HasPrefix(imp, "github.com/fsnotify/fsnotify"):
+			return "filewatch"
 		}
 		return ""
 	}
@@ -50,6 +52,7 @@ func TestPackageBoundaries(t *testing.T) {
 		"certs":     {"spec"},
 		"render":    {"spec"},
 		"reconcile": {"spec", "topics"},
+		"filewatch": {"reconcile"},
 	}
 	for p, imps := range imports {
 		top := strings.SplitN(p, "/", 2)[0]

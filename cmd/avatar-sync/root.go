@@ -69,6 +69,8 @@ probes the lab's devices (EEG headset, Tello drones).`,
 
 	root.AddCommand(
 		newVersionCmd(g, s),
+		newValidateCmd(g, s),
+		newSchemaCmd(g, s),
 	)
 	return root
 }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/avatar-project/avatar-sync/spec"
+	"github.com/spf13/cobra"
+)
+
+// validateOptions are the flags of `avatar-sync validate`.
+type validateOptions struct {
+	strict bool
+}
+
+// validateReport is validate's JSON output.
+type validateReport struct {
+	File        string           `json:"file"`
+	Valid       bool             `json:"valid"`
+	Errors      int              `json:"errors"`
+	Warnings    int              `json:"warnings"`
+	Diagnostics spec.Diagnostics `json:"diagnostics"`
+}
+
+func newValidateCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &validateOptions{}
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check avatar.yaml and report every problem with its line and column",
+		Long: `validate loads the spec named by -f and reports every problem at once, one per line as
+file:line:col: message, so editors and CI can jump to each. Warnings are printed but only fail the
+run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`,
+		Example: `  avatar-sync validate -f examples/avatar.yaml
+  avatar-sync validate --strict -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput("text", "json"); err != nil {
+				return err
+			}
+			sp, diags := readSpec(g)
+			errs, warns := diags.Errors(), diags.Warnings()
+			valid := len(errs) == 0 && (!o.strict || len(warns) == 0)
+			if g.output == "json" {
+				if diags == nil {
+					diags = spec.Diagnostics{}
+				}
+				enc := json.NewEncoder(s.out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(validateReport{File: g.file, Valid: valid, Errors: len(errs), Warnings: len(warns), Diagnostics: diags}); err != nil {
+					return err
+				}
+			} else {
+				for _, d := range diags {
+					fmt.Fprintln(s.err, d)
+				}
+				switch {
+				case len(errs) > 0:
+					fmt.Fprintf(s.err, "%s is invalid: %s, %s\n", g.file, count(len(errs), "error"), count(len(warns), "warning"))
+				case !valid:
+					fmt.Fprintf(s.err, "%s has %s and --strict is set\n", g.file, count(len(warns), "warning"))
+				default:
+					fmt.Fprintf(s.out, "%s is valid: %s, %s, %s, %s%s\n", g.file,
+						count(len(sp.Brokers), "broker"), count(len(sp.Topics), "topic"),
+						count(len(sp.Clusters), "cluster target"), count(len(sp.Devices), "device"),
+						warningsTail(len(warns)))
+				}
+			}
+			if !valid {
+				return withExitCode(exitError, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "treat warnings as errors (exit 1)")
+	return cmd
+}
+
+// count renders "1 error", "3 errors".
+func count(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func warningsTail(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return " (" + count(n, "warning") + ")"
+}

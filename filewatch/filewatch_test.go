@@ -1,0 +1,146 @@
+package filewatch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+)
+
+// waitTrigger bounds every wait so a broken watcher fails the test instead of hanging it.
+func waitTrigger(t *testing.T, ch <-chan reconcile.Trigger) reconcile.Trigger {
+	t.Helper()
+	select {
+	case tr, ok := <-ch:
+		if !ok {
+			t.Fatal("trigger channel closed")
+		}
+		return tr
+	case <-time.After(10 * time.Second):
+		t.Fatal("no trigger within 10s")
+	}
+	return reconcile.Trigger{}
+}
+
+func TestSourceDebouncesWritesAndSurvivesRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "avatar.yaml")
+	if err := os.WriteFile(path, []byte("a: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &Source{Path: path, Debounce: 50 * time.Millisecond}
+	ch, err := src.Triggers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A burst of writes is one trigger.
+	for i := 0; i < 5; i++ {
+		if err := os.WriteFile(path, []byte(strings.Repeat("b", i+1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := waitTrigger(t, ch)
+	if !strings.HasPrefix(tr.Reason, "avatar.yaml ") {
+		t.Errorf("reason %q does not name the file", tr.Reason)
+	}
+	select {
+	case extra := <-ch:
+		t.Errorf("burst produced a second trigger %+v", extra)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// Other files in the directory do not trigger.
+	if err := os.WriteFile(filepath.Join(dir, "other.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case extra := <-ch:
+		t.Errorf("unrelated file triggered %+v", extra)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// Editors save by writing a temp file and renaming it over the original.
+	tmp := filepath.Join(dir, ".avatar.yaml.swp")
+	if err := os.WriteFile(tmp, []byte("c: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitTrigger(t, ch)
+
+	cancel()
+	select {
+	case _, ok := <-ch:
+		if ok {
+			// A last queued trigger is fine; the channel must still close.
+			if _, ok := <-ch; ok {
+				t.Error("channel still open after cancel")
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("channel not closed after cancel")
+	}
+}
+
+// TestLoopRunsOnFileChange drives reconcile.Loop with the real file watcher: one pass at start,
+// one per settled change, and a clean stop on cancel.
+func TestLoopRunsOnFileChange(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "avatar.yaml")
+	if err := os.WriteFile(path, []byte("a: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var mu sync.Mutex
+	var reasons []string
+	passes := make(chan struct{}, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- reconcile.Loop(ctx, &Source{Path: path, Debounce: 20 * time.Millisecond}, reconcile.LoopOptions{},
+			func(ctx context.Context, tr reconcile.Trigger) error {
+				mu.Lock()
+				reasons = append(reasons, tr.Reason)
+				mu.Unlock()
+				passes <- struct{}{}
+				return nil
+			}, nil)
+	}()
+	waitPass := func() {
+		t.Helper()
+		select {
+		case <-passes:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no pass within 10s")
+		}
+	}
+	waitPass()
+	if err := os.WriteFile(path, []byte("a: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitPass()
+	cancel()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("Loop returned %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Loop did not stop after cancel")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reasons) != 2 || reasons[0] != "start" || !strings.HasPrefix(reasons[1], "avatar.yaml ") {
+		t.Errorf("passes ran for %q, want [start, avatar.yaml …]", reasons)
+	}
+}

@@ -1,0 +1,413 @@
+package spec
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// loc is what the validator knows about a path ("topics[1].replicationFactor"): where to anchor a
+// message, whether the value was written in the file at all (or inherited from topicDefaults), and
+// whether the loader already reported it as malformed.
+type loc struct {
+	pos                     Pos
+	written, inherited, bad bool
+}
+
+// locate finds a path; specs built in Go have no file, so their locator knows only Pos fields.
+type locate func(path string) loc
+
+// Validate runs the checks that need the whole spec (unique ids, replication within the broker
+// count, legal names, password references, ...) on a spec built in Go. Parse runs the same checks,
+// plus the key, type and enum checks that need the YAML itself, and anchors each at its line.
+func Validate(s *Spec) Diagnostics {
+	return validate(s, structLocator(s))
+}
+
+// structLocator anchors paths at the Pos fields of an in-memory spec (zero Pos when it has none).
+func structLocator(s *Spec) locate {
+	pos := func(path string) Pos {
+		var i int
+		switch {
+		case scanIndex(path, "topics[", &i) && i < len(s.Topics):
+			t := s.Topics[i]
+			if _, key, ok := strings.Cut(path, ".config."); ok && t.ConfigPos[key].Line > 0 {
+				return t.ConfigPos[key]
+			}
+			return t.Pos
+		case scanIndex(path, "brokers[", &i) && i < len(s.Brokers):
+			return s.Brokers[i].Pos
+		case scanIndex(path, "devices[", &i) && i < len(s.Devices):
+			return s.Devices[i].Pos
+		case strings.HasPrefix(path, "tls"):
+			return s.TLS.Pos
+		case strings.HasPrefix(path, "clusters."):
+			for _, c := range s.Clusters {
+				if strings.HasPrefix(path, "clusters."+c.Name) {
+					return c.Pos
+				}
+			}
+		}
+		return Pos{File: s.File}
+	}
+	return func(path string) loc { return loc{pos: pos(path)} }
+}
+
+// scanIndex reads the index of "prefix<N>]..." paths.
+func scanIndex(path, prefix string, i *int) bool {
+	rest, ok := strings.CutPrefix(path, prefix)
+	if !ok {
+		return false
+	}
+	end := strings.IndexByte(rest, ']')
+	if end < 0 {
+		return false
+	}
+	n, err := strconv.Atoi(rest[:end])
+	*i = n
+	return err == nil
+}
+
+// validator collects the semantic diagnostics of one spec.
+type validator struct {
+	s     *Spec
+	at    locate
+	diags Diagnostics
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityError, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...)})
+}
+
+// from names where an inherited topic value came from, for messages: " (from topicDefaults)".
+func (v *validator) from(path string) string {
+	if v.at(path).inherited {
+		return " (from topicDefaults)"
+	}
+	return ""
+}
+
+func validate(s *Spec, at locate) Diagnostics {
+	v := &validator{s: s, at: at}
+	v.brokers()
+	v.tls()
+	v.topicDefaults()
+	v.topics()
+	v.clusters()
+	v.devices()
+	return v.diags
+}
+
+var (
+	hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	dnsLabelRE = regexp.MustCompile(dnsLabelPattern)
+)
+
+// validHost accepts host names and IP addresses.
+func validHost(h string) bool {
+	return len(h) <= 253 && (hostnameRE.MatchString(h) || net.ParseIP(h) != nil)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func (v *validator) brokers() {
+	s := v.s
+	ids := map[int32]int{}
+	hosts := map[string]int{}
+	ports := map[int]string{}
+	racks := 0
+	for i, b := range s.Brokers {
+		path := fmt.Sprintf("brokers[%d]", i)
+		if b.ID < 0 {
+			v.errorf(path+".id", "%s.id %d must be 0 or more", path, b.ID)
+		} else if j, dup := ids[b.ID]; dup {
+			v.errorf(path+".id", "%s.id %d is already the id of brokers[%d]", path, b.ID, j)
+		} else {
+			ids[b.ID] = i
+		}
+		switch j, dup := hosts[strings.ToLower(b.Host)]; {
+		case b.Host == "":
+		case !validHost(b.Host):
+			v.errorf(path+".host", "%s.host %q is not a host name or IP address", path, b.Host)
+		case dup:
+			v.errorf(path+".host", "%s.host %q is already the host of brokers[%d]", path, b.Host, j)
+		default:
+			hosts[strings.ToLower(b.Host)] = i
+		}
+		if b.Rack != "" {
+			racks++
+		}
+		for _, p := range []struct {
+			name string
+			port int
+		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}, {"internal", b.Ports.Internal}, {"controller", b.Ports.Controller}} {
+			pp := path + ".ports." + p.name
+			switch other, dup := ports[p.port]; {
+			case p.port == 0:
+			case p.port < 0 || p.port > 65535:
+				v.errorf(pp, "%s %d is not a port (1-65535)", pp, p.port)
+			case dup:
+				v.errorf(pp, "%s %d is already used by %s; every listener needs its own port", pp, p.port, other)
+			default:
+				ports[p.port] = pp
+			}
+		}
+		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 {
+			v.errorf(path+".ports", "%s.ports has neither plaintext nor ssl; clients could not connect to this broker", path)
+		}
+		if b.Ports.SSL != 0 && !s.TLS.Enabled {
+			v.errorf(path+".ports.ssl", "%s.ports.ssl is set but tls.enabled is false; enable TLS or remove the port", path)
+		}
+	}
+	if racks > 0 && racks < len(s.Brokers) {
+		for i, b := range s.Brokers {
+			if b.Rack == "" {
+				path := fmt.Sprintf("brokers[%d]", i)
+				v.warnf(path, "%s has no rack while other brokers do; Kafka's rack-aware replica placement needs a rack on every broker", path)
+			}
+		}
+	}
+}
+
+func (v *validator) tls() {
+	t := v.s.TLS
+	v.passwordRef("tls", t.PasswordEnv, t.PasswordFile, t.Enabled && t.KeystoreType != KeystorePEM,
+		fmt.Sprintf("the %s keystore password", t.KeystoreType))
+	for i, san := range t.ExtraSANs {
+		if !validHost(strings.TrimPrefix(san, "*.")) {
+			path := fmt.Sprintf("tls.extraSANs[%d]", i)
+			v.errorf(path, "%s %q is not a host name, wildcard (*.example.org) or IP address", path, san)
+		}
+	}
+	if !t.Enabled {
+		return
+	}
+	if !slices.ContainsFunc(v.s.Brokers, func(b Broker) bool { return b.Ports.SSL != 0 }) && len(v.s.Brokers) > 0 {
+		v.errorf("tls.enabled", "tls.enabled is true but no broker has ports.ssl; add an SSL port to the brokers")
+	}
+	if t.Validity <= 0 {
+		v.errorf("tls.validity", "tls.validity must be longer than 0")
+	} else if t.RenewBefore >= t.Validity {
+		v.errorf("tls.renewBefore", "tls.renewBefore %s must be shorter than tls.validity %s",
+			formatDuration(t.RenewBefore), formatDuration(t.Validity))
+	}
+}
+
+// passwordRef checks a passwordEnv/passwordFile pair: at most one, a legal variable name, and one of
+// them when required (the password itself never appears in avatar.yaml).
+func (v *validator) passwordRef(path, env, file string, required bool, what string) {
+	switch {
+	case env != "" && file != "":
+		v.errorf(path+".passwordFile", "%s.passwordEnv and %s.passwordFile are both set; keep one", path, path)
+	case env != "" && !envNameRE.MatchString(env):
+		v.errorf(path+".passwordEnv", "%s.passwordEnv %q is not an environment variable name (letters, digits, '_')", path, env)
+	case env == "" && file == "" && required:
+		v.errorf(path, "%s needs passwordEnv or passwordFile for %s (the password itself never goes in avatar.yaml)", path, what)
+	}
+}
+
+func (v *validator) topicDefaults() {
+	d := v.s.TopicDefaults
+	if d.Partitions < 0 || (d.Partitions == 0 && v.at("topicDefaults.partitions").written && !v.at("topicDefaults.partitions").bad) {
+		v.errorf("topicDefaults.partitions", "topicDefaults.partitions %d must be 1 or more", d.Partitions)
+	}
+	if d.ReplicationFactor < 0 || (d.ReplicationFactor == 0 && v.at("topicDefaults.replicationFactor").written && !v.at("topicDefaults.replicationFactor").bad) {
+		v.errorf("topicDefaults.replicationFactor", "topicDefaults.replicationFactor %d must be 1 or more", d.ReplicationFactor)
+	}
+}
+
+// legalTopicName applies Kafka's topic name rules (org.apache.kafka.common.internals.Topic.validate).
+func legalTopicName(name string) string {
+	switch {
+	case name == "." || name == "..":
+		return "is not a legal Kafka topic name ('.' and '..' are reserved)"
+	case len(name) > 249:
+		return fmt.Sprintf("is %d characters long; Kafka allows at most 249", len(name))
+	case !regexp.MustCompile(topicNamePattern).MatchString(name):
+		return "is not a legal Kafka topic name (letters, digits, '.', '_' and '-' only)"
+	}
+	return ""
+}
+
+func (v *validator) topics() {
+	s := v.s
+	byName := map[string]int{}
+	byMetric := map[string]int{}
+	for i, t := range s.Topics {
+		path := fmt.Sprintf("topics[%d]", i)
+		if t.Name != "" {
+			if why := legalTopicName(t.Name); why != "" {
+				v.errorf(path+".name", "%s.name %q %s", path, t.Name, why)
+			} else if j, dup := byName[t.Name]; dup {
+				p := v.at(fmt.Sprintf("topics[%d]", j)).pos
+				v.errorf(path+".name", "%s.name %q is already declared by topics[%d] (line %d)", path, t.Name, j, p.Line)
+			} else {
+				byName[t.Name] = i
+				metric := strings.ReplaceAll(t.Name, ".", "_")
+				if j, clash := byMetric[metric]; clash {
+					v.warnf(path+".name", "%s.name %q collides with %q (topics[%d]): Kafka's metric names replace '.' with '_'", path, t.Name, s.Topics[j].Name, j)
+				} else {
+					byMetric[metric] = i
+				}
+				if strings.HasPrefix(t.Name, "__") {
+					v.warnf(path+".name", "%s.name %q starts with \"__\", which Kafka uses for its internal topics", path, t.Name)
+				}
+			}
+		}
+		pPath, rfPath := path+".partitions", path+".replicationFactor"
+		switch pl := v.at(pPath); {
+		case pl.bad || v.at("topicDefaults.partitions").bad:
+		case t.Partitions == 0 && !pl.written:
+			v.errorf(path, "%s.partitions is not set; set it on the topic or in topicDefaults.partitions", path)
+		case t.Partitions < 1 && !pl.inherited: // topicDefaults itself is checked once, not per topic
+			v.errorf(pPath, "%s %d must be 1 or more", pPath, t.Partitions)
+		}
+		switch rl := v.at(rfPath); {
+		case rl.bad || v.at("topicDefaults.replicationFactor").bad:
+		case t.ReplicationFactor == 0 && !rl.written:
+			v.errorf(path, "%s.replicationFactor is not set; set it on the topic or in topicDefaults.replicationFactor", path)
+		case t.ReplicationFactor < 1:
+			if !rl.inherited {
+				v.errorf(rfPath, "%s %d must be 1 or more", rfPath, t.ReplicationFactor)
+			}
+		case len(s.Brokers) > 0 && t.ReplicationFactor > len(s.Brokers):
+			v.errorf(rfPath, "%s %d%s exceeds the %s", rfPath, t.ReplicationFactor, v.from(rfPath), plural(len(s.Brokers), "broker"))
+		}
+		v.topicConfig(path, t)
+	}
+}
+
+// topicConfig checks the relations between a topic's configs that Kafka would reject or regret.
+func (v *validator) topicConfig(path string, t Topic) {
+	isrPath := path + ".config.min.insync.replicas"
+	if isr, err := strconv.Atoi(t.Config["min.insync.replicas"]); err == nil && t.ReplicationFactor > 0 {
+		switch {
+		case isr > t.ReplicationFactor:
+			v.errorf(isrPath, "%s %d%s exceeds replicationFactor %d: every write with acks=all would fail",
+				isrPath, isr, v.from(isrPath), t.ReplicationFactor)
+		case isr == t.ReplicationFactor && isr > 1:
+			v.warnf(isrPath, "%s %d%s equals replicationFactor: one broker down stops producers using acks=all",
+				isrPath, isr, v.from(isrPath))
+		}
+	}
+	minLag, err1 := strconv.ParseInt(t.Config["min.compaction.lag.ms"], 10, 64)
+	maxLag, err2 := strconv.ParseInt(t.Config["max.compaction.lag.ms"], 10, 64)
+	if err1 == nil && err2 == nil && minLag > maxLag {
+		p := path + ".config.min.compaction.lag.ms"
+		v.errorf(p, "%s %s exceeds max.compaction.lag.ms %s", p, FormatDurationMs(minLag), FormatDurationMs(maxLag))
+	}
+	for key, val := range t.Config {
+		if _, err := NormalizeTopicConfig(key, val); err != nil && t.ConfigPos[key].Line == 0 {
+			// Values from a file were checked while decoding; this catches specs built in Go.
+			v.errorf(path+".config."+key, "%s.config.%s: %v", path, key, err)
+		}
+	}
+}
+
+func (v *validator) clusters() {
+	for _, c := range v.s.Clusters {
+		path := "clusters." + c.Name
+		if !dnsLabelRE.MatchString(c.Name) {
+			v.errorf(path, "cluster name %q is not a DNS label (lower-case letters, digits and '-')", c.Name)
+		}
+		if c.Name == EmbeddedCluster && len(c.Bootstrap) > 0 {
+			v.errorf(path+".bootstrap", "%s is the in-process cluster and takes no bootstrap; give a remote cluster another name", path)
+		}
+		for i, addr := range c.Bootstrap {
+			p := fmt.Sprintf("%s.bootstrap[%d]", path, i)
+			if why := checkHostPort(addr); why != "" {
+				v.errorf(p, "%s %q %s", p, addr, why)
+			}
+		}
+		if c.Embedded() && c.Security != "" && c.Security != SecurityPlaintext {
+			v.errorf(path+".security", "%s.security %s needs bootstrap servers; the embedded cluster speaks plaintext only", path, c.Security)
+		}
+		tlsFiles := c.CAFile != "" || c.CertFile != "" || c.KeyFile != ""
+		if tlsFiles && (c.Security == "" || c.Security == SecurityPlaintext) {
+			v.errorf(path+".security", "%s has caFile/certFile/keyFile but security is plaintext; set security: ssl", path)
+		}
+		if (c.CertFile == "") != (c.KeyFile == "") {
+			v.errorf(path, "%s needs both certFile and keyFile for mutual TLS, or neither", path)
+		}
+		switch {
+		case c.Security == SecuritySASLSSL && c.SASL == nil:
+			v.errorf(path+".security", "%s.security sasl_ssl needs a sasl: section (mechanism, username, passwordEnv)", path)
+		case c.Security != SecuritySASLSSL && c.SASL != nil:
+			v.errorf(path+".sasl", "%s.sasl is set but security is %q; set security: sasl_ssl", path, c.Security)
+		}
+		if c.SASL != nil {
+			v.passwordRef(path+".sasl", c.SASL.PasswordEnv, c.SASL.PasswordFile, true, "the SASL password")
+		}
+	}
+}
+
+// checkHostPort explains why addr is not host:port ("" when it is).
+func checkHostPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "is not host:port"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "has an invalid port (use 1-65535)"
+	}
+	if host == "" || !validHost(host) {
+		return "has an invalid host"
+	}
+	return ""
+}
+
+var pluginKindRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+func (v *validator) devices() {
+	names := map[string]int{}
+	for i, d := range v.s.Devices {
+		path := fmt.Sprintf("devices[%d]", i)
+		if d.Name != "" {
+			if j, dup := names[d.Name]; dup {
+				v.errorf(path+".name", "%s.name %q is already the name of devices[%d]", path, d.Name, j)
+			} else {
+				names[d.Name] = i
+			}
+		}
+		if d.Kind != "" && !pluginKindRE.MatchString(d.Kind) {
+			v.errorf(path+".kind", "%s.kind %q is not a plugin name (lower-case letters, digits and '-')", path, d.Kind)
+		}
+		if d.Address == "" || d.Kind == "" {
+			continue
+		}
+		ap := path + ".address"
+		switch {
+		case slices.Contains(deviceKindsWithHostPort, d.Kind):
+			if why := checkHostPort(d.Address); why != "" {
+				v.errorf(ap, "%s %q %s; %s devices are reached at host:port", ap, d.Address, why, d.Kind)
+			}
+		case d.Kind == "http":
+			if strings.Contains(d.Address, "://") {
+				u, err := url.Parse(d.Address)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					v.errorf(ap, "%s %q is not an http:// or https:// URL", ap, d.Address)
+				}
+			} else if why := checkHostPort(d.Address); why != "" {
+				v.errorf(ap, "%s %q %s; http devices take a URL or host:port", ap, d.Address, why)
+			}
+		case d.Kind == "openbci-serial":
+			if !strings.HasPrefix(d.Address, "/") && !regexp.MustCompile(`^COM[0-9]+$`).MatchString(d.Address) {
+				v.errorf(ap, "%s %q is not a serial device path (e.g. /dev/ttyUSB0 or COM3)", ap, d.Address)
+			}
+		}
+	}
+}
