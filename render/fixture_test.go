@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -71,5 +72,14 @@ func writeCerts(t *testing.T, fSys filesys.FileSystem, s *spec.Spec) {
 	}
 }
 
-// loadExample is examples/avatar.yaml as the golden "avatar" case sees it.
-func loadExample(root string) *spec.Spec { return exampleSpec(root) }
+// loadExample loads examples/avatar.yaml with the real loader, as if it lived at root/avatar.yaml
+// (where the in-memory test repositories keep it). The loader runs in tests only; render's functions
+// take the loaded value.
+func loadExample(root string) *spec.Spec {
+	s, diags := spec.LoadFile(filepath.Join("..", "examples", "avatar.yaml"))
+	if errs := diags.Errors(); len(errs) > 0 || s == nil {
+		panic(fmt.Sprintf("examples/avatar.yaml does not load: %v", errs))
+	}
+	s.File = filepath.Join(root, "avatar.yaml")
+	return s
+}

@@ -124,3 +124,19 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleFixtureMatchesExampleFile keeps the Go-built fixture (the base of the 5-broker variant)
+// honest: it must render exactly like examples/avatar.yaml.
+func TestExampleFixtureMatchesExampleFile(t *testing.T) {
+	want, err := KustomizeFiles(loadExample("/repo"), "/repo/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := KustomizeFiles(exampleSpec("/repo"), "/repo/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("exampleSpec drifted from examples/avatar.yaml:\n%s", diff)
+	}
+}
