@@ -284,3 +284,36 @@ func TestBuildSpecMatchesRenderedTree(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanWritesNothing(t *testing.T) {
+	s := exampleSpec("/repo")
+	fSys := renderAll(t, s)
+	before := dumpTree(t, fSys, "/repo")
+	files, err := KustomizeFiles(s, "/repo/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Plan(fSys, "/repo/deploy", TargetKustomize, files)
+	if err != nil || res.Changed() {
+		t.Fatalf("unchanged spec: plan %+v, %v", res, err)
+	}
+	s.Brokers[0].Rack = "bench-7"
+	s.Clusters = s.Clusters[:2] // drop microk8s
+	files, err = KustomizeFiles(s, "/repo/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = Plan(fSys, "/repo/deploy", TargetKustomize, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"base/config/kafka-broker-1.properties"}, res.Written); diff != "" {
+		t.Errorf("written (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"overlays/microk8s/kustomization.yaml", "overlays/microk8s/namespace.yaml"}, res.Removed); diff != "" {
+		t.Errorf("removed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, dumpTree(t, fSys, "/repo")); diff != "" {
+		t.Errorf("Plan changed files:\n%s", diff)
+	}
+}

@@ -71,6 +71,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newVersionCmd(g, s),
 		newValidateCmd(g, s),
 		newSchemaCmd(g, s),
+		newRenderCmd(g, s),
 	)
 	return root
 }
