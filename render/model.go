@@ -57,7 +57,10 @@ const (
 	configDir         = "/etc/kafka/avatar"
 	secretsDir        = "/etc/kafka/secrets"
 	dataDir           = "/var/lib/kafka/data"
-	kafkaUID          = 1000 // the apache/kafka image runs as appuser (uid/gid 1000)
+	// logDir is a subdirectory of the volume: a fresh ext4 volume has lost+found at its root, which
+	// Kafka would refuse as a log directory.
+	logDir   = dataDir + "/kafka-logs"
+	kafkaUID = 1000 // the apache/kafka image runs as appuser (uid/gid 1000)
 )
 
 // broker is one spec broker with every value render needs resolved.

@@ -75,7 +75,7 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 		{"inter.broker.listener.name", ListenerInternal},
 		{"config.providers", "env"},
 		{"config.providers.env.class", "org.apache.kafka.common.config.provider.EnvVarConfigProvider"},
-		{"log.dirs", dataDir},
+		{"log.dirs", logDir},
 		{"auto.create.topics.enable", "false"},
 		{"default.replication.factor", fmt.Sprint(rf)},
 		{"offsets.topic.replication.factor", fmt.Sprint(rf)},

@@ -73,6 +73,9 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 			return err
 		}
 	} else if err := g.checkOutput("text", "json"); err != nil {
+		if strings.ContainsAny(g.output, "/.") {
+			return fmt.Errorf("%w; -o is the output format, the directory is -d/--out-dir (render -d %s)", err, g.output)
+		}
 		return err
 	}
 	sp, err := loadSpec(g, s)

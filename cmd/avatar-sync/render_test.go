@@ -151,13 +151,14 @@ func TestRenderErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		"foreign dir":          {[]string{"-d", foreign}, "holds files but no .avatar-sync-render marker"},
-		"unknown target":       {[]string{"--target", "helm"}, `--target "helm": use kustomize or compose`},
-		"build with compose":   {[]string{"--build", "--target", "compose"}, "--build builds the kustomize overlay"},
-		"build and check":      {[]string{"--build", "--check"}, "--build and --check are exclusive"},
-		"build json":           {[]string{"--build", "-o", "json"}, `-o/--output "json" is not supported`},
-		"build non-k8s target": {[]string{"--build", "--cluster", "dev"}, `--cluster "dev" has no kubernetes: block; targets with one: microk8s`},
-		"missing spec":         {[]string{"-f", filepath.Join(root, "nope.yaml")}, "no such file (point -f/--file at your avatar.yaml)"},
+		"foreign dir":           {[]string{"-d", foreign}, "holds files but no .avatar-sync-render marker"},
+		"unknown target":        {[]string{"--target", "helm"}, `--target "helm": use kustomize or compose`},
+		"build with compose":    {[]string{"--build", "--target", "compose"}, "--build builds the kustomize overlay"},
+		"build and check":       {[]string{"--build", "--check"}, "--build and --check are exclusive"},
+		"build json":            {[]string{"--build", "-o", "json"}, `-o/--output "json" is not supported`},
+		"build non-k8s target":  {[]string{"--build", "--cluster", "dev"}, `--cluster "dev" has no kubernetes: block; targets with one: microk8s`},
+		"directory given to -o": {[]string{"-o", "deploy/"}, "the directory is -d/--out-dir (render -d deploy/)"},
+		"missing spec":          {[]string{"-f", filepath.Join(root, "nope.yaml")}, "no such file (point -f/--file at your avatar.yaml)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
