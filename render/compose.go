@@ -63,7 +63,7 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 			{envExternalHost, "${" + ExternalHostVar + ":-localhost}"},
 			{envClusterID, m.clusterID},
 		}
-		if m.tls {
+		if m.needsPassword() {
 			env = append(env, kv{envTLSPassword, fmt.Sprintf("${%s:?set %s to the keystore password}", passwordEnv, passwordEnv)})
 		}
 		var ports []any

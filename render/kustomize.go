@@ -252,7 +252,7 @@ func (m *model) statefulSet(b broker) omap {
 		omap{{"name", envNamespace}, {"valueFrom", omap{{"fieldRef", omap{{"fieldPath", "metadata.namespace"}}}}}},
 		omap{{"name", envClusterID}, {"value", m.clusterID}},
 	}
-	if m.tls {
+	if m.needsPassword() {
 		env = append(env, omap{{"name", envTLSPassword}, {"valueFrom", omap{{"secretKeyRef", omap{
 			{"name", PasswordSecret}, {"key", PasswordSecretKey}}}}}})
 	}

@@ -247,6 +247,22 @@ func (m *model) keystoreFiles(b broker) (keystore, truststore string) {
 	}
 }
 
+// needsPassword reports whether brokers need the keystore password: PKCS12 and JKS stores always
+// have one, PEM files only when the spec references a password for an encrypted key.
+func (m *model) needsPassword() bool {
+	if !m.tls {
+		return false
+	}
+	return m.keystoreType != spec.KeystorePEM || m.spec.TLS.PasswordEnv != "" || m.spec.TLS.PasswordFile != ""
+}
+
+// NeedsPasswordSecret reports whether the rendered brokers read the keystore password from the
+// PasswordSecret, which the operator creates (cmd prints how).
+func NeedsPasswordSecret(s *spec.Spec) bool {
+	m, err := newModel(s)
+	return err == nil && m.needsPassword()
+}
+
 // tlsFiles lists every file the TLS Secret carries, sorted and without duplicates.
 func (m *model) tlsFiles() []string {
 	set := map[string]bool{"ca.crt": true}

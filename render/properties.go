@@ -91,14 +91,22 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 		pw := envRef(envTLSPassword)
 		props = append(props,
 			Property{"ssl.keystore.type", m.keystoreType},
-			Property{"ssl.keystore.location", secretsDir + "/" + ks},
-			Property{"ssl.keystore.password", pw},
-			Property{"ssl.key.password", pw},
-			Property{"ssl.truststore.type", m.keystoreType},
-			Property{"ssl.truststore.location", secretsDir + "/" + ts},
-		)
-		if m.keystoreType != spec.KeystorePEM {
-			props = append(props, Property{"ssl.truststore.password", pw})
+			Property{"ssl.keystore.location", secretsDir + "/" + ks})
+		if m.keystoreType == spec.KeystorePEM {
+			// Kafka rejects a store password for PEM files; only an encrypted key has a password.
+			if m.needsPassword() {
+				props = append(props, Property{"ssl.key.password", pw})
+			}
+			props = append(props,
+				Property{"ssl.truststore.type", m.keystoreType},
+				Property{"ssl.truststore.location", secretsDir + "/" + ts})
+		} else {
+			props = append(props,
+				Property{"ssl.keystore.password", pw},
+				Property{"ssl.key.password", pw},
+				Property{"ssl.truststore.type", m.keystoreType},
+				Property{"ssl.truststore.location", secretsDir + "/" + ts},
+				Property{"ssl.truststore.password", pw})
 		}
 		// Clients listed under tls.clients get certificates; ask for them, but keep CA-only clients working.
 		auth := "none"

@@ -227,7 +227,10 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 		fail("%d StatefulSets for %d brokers", len(objs.statefulSets), len(s.Brokers))
 		return problems
 	}
-	if len(objs.namespaces) != 1 || objs.namespaces[0].Name != wantNS {
+	switch {
+	case wantNS == "" && len(objs.namespaces) != 0:
+		fail("no namespace configured, but the overlay creates %v", objs.namespaces)
+	case wantNS != "" && (len(objs.namespaces) != 1 || objs.namespaces[0].Name != wantNS):
 		fail("want one Namespace %q, got %v", wantNS, objs.namespaces)
 	}
 	services := map[string]*corev1.Service{}
@@ -442,11 +445,21 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 					fail("%s: %s=%s is not a key of Secret %s", sts.Name, k, props[k], sec.Name)
 				}
 			}
+			pem := s.TLS.KeystoreType == spec.KeystorePEM
+			if pem && props["ssl.keystore.password"] != "" {
+				fail("%s: ssl.keystore.password is set for a PEM keystore, which Kafka rejects", sts.Name)
+			}
+			if !NeedsPasswordSecret(s) {
+				if _, ok := env[envTLSPassword]; ok {
+					fail("%s: the pod reads a keystore password the spec does not have", sts.Name)
+				}
+				continue
+			}
 			if f := env[envTLSPassword].ValueFrom; f == nil || f.SecretKeyRef == nil || f.SecretKeyRef.Name != PasswordSecret {
 				fail("%s: keystore password is not read from Secret %s", sts.Name, PasswordSecret)
 			}
-			if !strings.Contains(props["ssl.keystore.password"], envRef(envTLSPassword)) {
-				fail("%s: ssl.keystore.password is not taken from the environment", sts.Name)
+			if pwKey := map[bool]string{true: "ssl.key.password", false: "ssl.keystore.password"}[pem]; !strings.Contains(props[pwKey], envRef(envTLSPassword)) {
+				fail("%s: %s is not taken from the environment", sts.Name, pwKey)
 			}
 		}
 	}
@@ -511,14 +524,52 @@ func firstNonZero(vals ...int) int {
 	return 0
 }
 
-// TestBuiltOutputIsConsistent builds every overlay in-process and runs checkBuilt on it.
+// consistencyVariants are the golden cases plus specs that exercise the other branches of the
+// templates: PEM keystores without a password, TLS off, a single broker, everything defaulted.
+func consistencyVariants() []goldenCase {
+	return append(goldenCases(),
+		goldenCase{"pem-without-password", func(root string) *spec.Spec {
+			s := exampleSpec(root)
+			s.TLS.KeystoreType, s.TLS.PasswordEnv = spec.KeystorePEM, ""
+			return s
+		}},
+		goldenCase{"tls-off", func(root string) *spec.Spec {
+			s := exampleSpec(root)
+			s.TLS = spec.TLS{}
+			for i := range s.Brokers {
+				s.Brokers[i].Ports.SSL = 0
+			}
+			return s
+		}},
+		goldenCase{"one-broker", func(root string) *spec.Spec {
+			s := exampleSpec(root)
+			s.Brokers = s.Brokers[:1]
+			return s
+		}},
+		goldenCase{"defaults", func(root string) *spec.Spec {
+			s := exampleSpec(root)
+			s.Kafka = spec.Kafka{}
+			s.Metadata.Namespace = ""
+			s.Clusters[2].Kubernetes.Namespace = ""
+			for i := range s.Brokers {
+				s.Brokers[i].Ports.Internal = 0
+			}
+			return s
+		}},
+	)
+}
+
+// TestBuiltOutputIsConsistent builds every overlay of every variant in-process, decodes it strictly
+// and checks it with builtProblems.
 func TestBuiltOutputIsConsistent(t *testing.T) {
-	for _, tc := range goldenCases() {
+	for _, tc := range consistencyVariants() {
 		s := tc.spec("/repo")
 		for _, c := range overlayClusters(s) {
 			t.Run(tc.name+"/"+c, func(t *testing.T) {
 				fSys := filesys.MakeFsInMemory()
-				writeCerts(t, fSys, s)
+				if s.TLS.Enabled {
+					writeCerts(t, fSys, s)
+				}
 				if _, err := Kustomize(s, fSys, "/repo/deploy"); err != nil {
 					t.Fatal(err)
 				}

@@ -200,7 +200,7 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 			ns = sp.Metadata.Namespace
 		}
 		fmt.Fprintf(s.out, "Next (%s): kubectl apply -k %s\n", c.Name, filepath.Join(o.outDir, "overlays", c.Name))
-		if sp.TLS.Enabled {
+		if render.NeedsPasswordSecret(sp) {
 			nsFlag := ""
 			if ns != "" {
 				nsFlag = " -n " + ns
