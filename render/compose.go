@@ -1,7 +1,6 @@
 package render
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -46,13 +45,25 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 	var bootstrap []string
 	var tlsMount string
 	if m.tls {
-		rel, err := composeRel(dir, m.tlsDir)
+		rel, err := composeRel(dir, m.tlsDir, "tls.dir")
 		if err != nil {
 			return nil, err
 		}
 		tlsMount = rel + ":" + secretsDir + ":ro"
 	}
 	passwordEnv := firstNonEmpty(s.TLS.PasswordEnv, defaultPasswordEnv)
+	// tls.passwordFile becomes a Compose secret; the start script reads it into the environment
+	// (command substitution drops the trailing newline editors add).
+	var secrets omap
+	script := startScript
+	if m.needsPassword() && s.TLS.PasswordFile != "" {
+		rel, err := composeRel(dir, m.resolve(s.TLS.PasswordFile), "tls.passwordFile")
+		if err != nil {
+			return nil, err
+		}
+		secrets = omap{{PasswordSecret, omap{{"file", rel}}}}
+		script = `if [ -n "${` + envTLSPassword + `_FILE:-}" ]; then ` + envTLSPassword + `="$(cat "$` + envTLSPassword + `_FILE")"; export ` + envTLSPassword + "; fi\n" + script
+	}
 	net := composeNetwork()
 	for _, b := range m.brokers {
 		propsPath := composeConfigDir + "/" + b.name + ".properties"
@@ -63,7 +74,10 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 			{envExternalHost, "${" + ExternalHostVar + ":-localhost}"},
 			{envClusterID, m.clusterID},
 		}
-		if m.needsPassword() {
+		switch {
+		case secrets != nil:
+			env = append(env, kv{envTLSPassword + "_FILE", "/run/secrets/" + PasswordSecret})
+		case m.needsPassword():
 			env = append(env, kv{envTLSPassword, fmt.Sprintf("${%s:?set %s to the keystore password}", passwordEnv, passwordEnv)})
 		}
 		var ports []any
@@ -78,12 +92,12 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 			vols = append(vols, tlsMount)
 		}
 		volumes = append(volumes, kv{b.name + "-data", omap{}})
-		services = append(services, kv{b.name, omap{
+		svc := omap{
 			{"image", m.image},
 			{"container_name", b.name}, // the reference's `docker exec kafka-broker-1 ...` keeps working
 			{"hostname", b.name},
 			// "$$" because Compose interpolates "$" itself; the container's shell sees "$CLUSTER_ID".
-			{"command", []string{"/bin/sh", "-ec", strings.ReplaceAll(startScript, "$", "$$")}},
+			{"command", []string{"/bin/sh", "-ec", strings.ReplaceAll(script, "$", "$$")}},
 			{"environment", env},
 			{"ports", ports},
 			{"volumes", vols},
@@ -95,7 +109,11 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 				{"start_period", "20s"},
 			}},
 			{"restart", "unless-stopped"},
-		}})
+		}
+		if secrets != nil {
+			svc = append(svc, kv{"secrets", []string{PasswordSecret}})
+		}
+		services = append(services, kv{b.name, svc})
 	}
 	if s.Kafka.UI {
 		deps := omap{}
@@ -115,7 +133,7 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 		}})
 	}
 	doc, err := yamlDocs(m.header("#")+"# Start with: docker compose -f "+ComposeFile+" up -d (from this directory: docker compose up -d).\n",
-		omap{{"name", m.instance}, {"services", services}, {"volumes", volumes}})
+		append(omap{{"name", m.instance}, {"services", services}, {"volumes", volumes}}, secretsEntry(secrets)...))
 	if err != nil {
 		return nil, err
 	}
@@ -123,24 +141,33 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 	return files, nil
 }
 
-// composeRel expresses the certs directory relative to dir for a bind mount ("./x" or "../x").
-func composeRel(dir, tlsDir string) (string, error) {
-	d, t := filepath.Clean(dir), filepath.Clean(tlsDir)
+// secretsEntry is the top-level secrets: of the Compose file, absent when there are none.
+func secretsEntry(secrets omap) omap {
+	if secrets == nil {
+		return nil
+	}
+	return omap{{"secrets", secrets}}
+}
+
+// composeRel expresses a path relative to dir for a bind mount ("./x" or "../x"); what names the
+// spec key it came from, for errors.
+func composeRel(dir, target, what string) (string, error) {
+	d, t := filepath.Clean(dir), filepath.Clean(target)
 	if filepath.IsAbs(d) != filepath.IsAbs(t) {
 		var err error
 		if d, err = filepath.Abs(d); err != nil {
 			return "", fmt.Errorf("resolve %s: %w", dir, err)
 		}
 		if t, err = filepath.Abs(t); err != nil {
-			return "", fmt.Errorf("resolve %s: %w", tlsDir, err)
+			return "", fmt.Errorf("resolve %s: %w", target, err)
 		}
 	}
 	rel, err := filepath.Rel(d, t)
 	if err != nil {
-		return "", fmt.Errorf("tls.dir %s cannot be reached from %s: %w", tlsDir, dir, err)
+		return "", fmt.Errorf("%s %s cannot be reached from %s: %w", what, target, dir, err)
 	}
 	if rel == "." {
-		return "", errors.New("tls.dir is the render directory itself; keep certificates in their own directory")
+		return "", fmt.Errorf("%s is the render directory itself; keep it in its own directory", what)
 	}
 	rel = filepath.ToSlash(rel)
 	if !strings.HasPrefix(rel, "../") {

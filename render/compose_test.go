@@ -15,9 +15,10 @@ import (
 // composeDoc is the part of the Compose file format the tests read; unknown keys fail decoding so a
 // typo in the renderer cannot hide.
 type composeDoc struct {
-	Name     string                    `yaml:"name"`
-	Services map[string]composeService `yaml:"services"`
-	Volumes  map[string]struct{}       `yaml:"volumes"`
+	Name     string                       `yaml:"name"`
+	Services map[string]composeService    `yaml:"services"`
+	Volumes  map[string]struct{}          `yaml:"volumes"`
+	Secrets  map[string]map[string]string `yaml:"secrets"`
 }
 
 type composeService struct {
@@ -36,6 +37,7 @@ type composeService struct {
 	DependsOn   map[string]map[string]string `yaml:"depends_on"`
 	Healthcheck map[string]any               `yaml:"healthcheck"`
 	Restart     string                       `yaml:"restart"`
+	Secrets     []string                     `yaml:"secrets"`
 }
 
 func renderCompose(t *testing.T, s *spec.Spec) (composeDoc, Files) {
@@ -219,5 +221,30 @@ func TestComposeShape(t *testing.T) {
 	}
 	if len(doc.Volumes) != 3 {
 		t.Errorf("volumes: %v", doc.Volumes)
+	}
+}
+
+func TestComposePasswordFile(t *testing.T) {
+	s := loadExample("/repo")
+	s.TLS.PasswordEnv, s.TLS.PasswordFile = "", "secrets/keystore-password"
+	doc, files := renderCompose(t, s)
+	if got := doc.Secrets[PasswordSecret]["file"]; got != "../secrets/keystore-password" {
+		t.Errorf("secret file %q, want the password file relative to the compose file", got)
+	}
+	for _, b := range []string{"kafka-broker-1", "kafka-broker-2", "kafka-broker-3"} {
+		svc := doc.Services[b]
+		if !slices.Equal(svc.Secrets, []string{PasswordSecret}) || svc.Environment[envTLSPassword+"_FILE"] != "/run/secrets/"+PasswordSecret {
+			t.Errorf("%s: secrets %v, environment %v", b, svc.Secrets, svc.Environment)
+		}
+		if _, ok := svc.Environment[envTLSPassword]; ok {
+			t.Errorf("%s: password also expected from the environment", b)
+		}
+		script := svc.Command[len(svc.Command)-1]
+		if !strings.HasPrefix(script, `if [ -n "$${KAFKA_TLS_PASSWORD_FILE:-}" ]; then KAFKA_TLS_PASSWORD="$$(cat "$$KAFKA_TLS_PASSWORD_FILE")"; export KAFKA_TLS_PASSWORD; fi`+"\n") {
+			t.Errorf("%s: start script does not read the password file:\n%s", b, script)
+		}
+	}
+	for _, p := range composeProblems(s, doc, files) {
+		t.Error(p)
 	}
 }

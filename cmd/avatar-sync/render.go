@@ -205,7 +205,12 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 			if ns != "" {
 				nsFlag = " -n " + ns
 			}
-			from := fmt.Sprintf("--from-file=%s=%s", render.PasswordSecretKey, sp.TLS.PasswordFile)
+			// $(cat) rather than --from-file: the Secret must not keep the file's trailing newline.
+			pwFile := sp.TLS.PasswordFile
+			if !filepath.IsAbs(pwFile) {
+				pwFile = filepath.Join(filepath.Dir(g.file), pwFile)
+			}
+			from := fmt.Sprintf("--from-literal=%s=\"$(cat %s)\"", render.PasswordSecretKey, pwFile)
 			if sp.TLS.PasswordFile == "" {
 				env := sp.TLS.PasswordEnv
 				if env == "" {
