@@ -127,7 +127,7 @@ func newModel(s *spec.Spec) (*model, error) {
 	}
 
 	if len(s.Brokers) == 0 {
-		errs = append(errs, errors.New("brokers: the spec has no brokers to render; add at least one under brokers:"))
+		errs = append(errs, errors.New("brokers: the spec has no brokers to render; add at least one broker"))
 	}
 	ids := map[int32]bool{}
 	for _, sb := range s.Brokers {
