@@ -56,7 +56,7 @@ func fiveBrokerSpec(root string) *spec.Spec {
 }
 
 // writeCerts puts placeholder files where the certs command would write the keystores.
-func writeCerts(t *testing.T, fSys filesys.FileSystem, s *spec.Spec) {
+func writeCerts(t testing.TB, fSys filesys.FileSystem, s *spec.Spec) {
 	t.Helper()
 	m, err := newModel(s)
 	if err != nil {

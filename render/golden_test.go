@@ -140,3 +140,49 @@ func TestExampleFixtureMatchesExampleFile(t *testing.T) {
 		t.Errorf("exampleSpec drifted from examples/avatar.yaml:\n%s", diff)
 	}
 }
+
+// TestRenderIsDeterministic guards against map iteration order leaking into the output.
+func TestRenderIsDeterministic(t *testing.T) {
+	s := fiveBrokerSpec("/repo")
+	first, err := KustomizeFiles(s, "/repo/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstCompose, err := ComposeFiles(s, "/repo/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		again, _ := KustomizeFiles(s, "/repo/deploy")
+		againCompose, _ := ComposeFiles(s, "/repo/deploy")
+		if !cmp.Equal(first, again) || !cmp.Equal(firstCompose, againCompose) {
+			t.Fatalf("render %d differs from the first:\n%s%s", i, cmp.Diff(first, again), cmp.Diff(firstCompose, againCompose))
+		}
+	}
+}
+
+// BenchmarkRenderAndBuild measures a full render of the 5-broker spec into memory plus the in-process
+// kustomize build of one overlay (what `render --build` does).
+func BenchmarkRenderAndBuild(b *testing.B) {
+	s := fiveBrokerSpec("/repo")
+	for b.Loop() {
+		fSys := filesys.MakeFsInMemory()
+		writeCerts(b, fSys, s)
+		if _, err := Kustomize(s, fSys, "/repo/deploy"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Build(fSys, "/repo/deploy", "lab"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKustomizeFiles measures render's own work: computing the tree, without kustomize.
+func BenchmarkKustomizeFiles(b *testing.B) {
+	s := fiveBrokerSpec("/repo")
+	for b.Loop() {
+		if _, err := KustomizeFiles(s, "/repo/deploy"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

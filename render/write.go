@@ -262,10 +262,14 @@ func writeMarker(fSys filesys.FileSystem, dir string, owned map[string][]string)
 			fmt.Fprintf(&sb, "%s %s\n", t, p)
 		}
 	}
+	mk := filepath.Join(dir, Marker)
+	if data, err := fSys.ReadFile(mk); err == nil && string(data) == sb.String() {
+		return nil // unchanged: keep its modification time, like the files it lists
+	}
 	if err := fSys.MkdirAll(dir); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	if err := fSys.WriteFile(filepath.Join(dir, Marker), []byte(sb.String())); err != nil {
+	if err := fSys.WriteFile(mk, []byte(sb.String())); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Join(dir, Marker), err)
 	}
 	return nil

@@ -3,6 +3,8 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -17,16 +19,56 @@ type kv struct {
 }
 
 // MarshalYAML implements yaml.Marshaler.
-func (o omap) MarshalYAML() (any, error) {
-	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for _, e := range o {
-		var v yaml.Node
-		if err := v.Encode(e.v); err != nil {
-			return nil, fmt.Errorf("encode %q: %w", e.k, err)
+func (o omap) MarshalYAML() (any, error) { return toNode(o) }
+
+// toNode builds the YAML node tree directly: yaml.v3's Node.Encode re-parses every nested value,
+// which made rendering quadratic in the nesting depth.
+func toNode(v any) (*yaml.Node, error) {
+	switch v := v.(type) {
+	case omap:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, e := range v {
+			c, err := toNode(e.v)
+			if err != nil {
+				return nil, fmt.Errorf("encode %q: %w", e.k, err)
+			}
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: e.k}, c)
 		}
-		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: e.k}, &v)
+		return n, nil
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, e := range v {
+			c, err := toNode(e)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, c)
+		}
+		return n, nil
+	case []string:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, e := range v {
+			c, _ := toNode(e)
+			n.Content = append(n.Content, c)
+		}
+		return n, nil
+	case string:
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
+		if strings.Contains(v, "\n") {
+			n.Style = yaml.LiteralStyle
+		}
+		return n, nil
+	case int:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(v)}, nil
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}, nil
+	default:
+		var n yaml.Node
+		if err := n.Encode(v); err != nil {
+			return nil, err
+		}
+		return &n, nil
 	}
-	return n, nil
 }
 
 // set returns o with key k set to v (appended when absent).
