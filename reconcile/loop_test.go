@@ -94,4 +94,6 @@ func TestLoopStopsWhenSourceFailsToStart(t *testing.T) {
 
 type failingSource struct{}
 
-func (failingSource) Triggers(context.Context) (<-chan Trigger, error) { return nil, errors.New("no inotify") }
+func (failingSource) Triggers(context.Context) (<-chan Trigger, error) {
+	return nil, errors.New("no inotify")
+}

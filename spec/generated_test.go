@@ -28,7 +28,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 		t.Fatalf("%v (run go test ./spec -update to create it)", err)
 	}
 	if !bytes.Equal(want, got) {
-		t.Errorf("%s is out of date; run go test ./spec -update and commit the result", path)
+		t.Errorf("%s is out of date; run make schema (go test ./spec -run InSync -update) and commit the result", path)
 	}
 }
 

@@ -63,6 +63,8 @@ type TopicConfigDef struct {
 	Default string // Kafka's default in canonical form
 	// Min and Max bound numeric types (inclusive); nil means unbounded on that side.
 	Min, Max *float64
+	// Except lists values inside Min..Max that Kafka still refuses (gzip level 0).
+	Except []int64
 	// Enum holds the canonical spellings for ConfigEnum / ConfigEnumList. Input is matched
 	// case-insensitively and rewritten to this spelling, because Kafka's validators compare exactly
 	// ("createtime" is corrected to "CreateTime", "LZ4" to "lz4").
@@ -84,8 +86,8 @@ const (
 var topicConfigs = []TopicConfigDef{
 	{Key: "cleanup.policy", Type: ConfigEnumList, Default: "delete", Enum: []string{"compact", "delete"},
 		Doc: "delete old segments by time/size, compact to the latest value per key, or both"},
-	{Key: "compression.gzip.level", Type: ConfigInt, Default: "-1", Min: bound(-1), Max: bound(9),
-		Doc: "gzip level when compression.type is gzip (-1: codec default)"},
+	{Key: "compression.gzip.level", Type: ConfigInt, Default: "-1", Min: bound(-1), Max: bound(9), Except: []int64{0},
+		Doc: "gzip level when compression.type is gzip: -1 (codec default) or 1..9"},
 	{Key: "compression.lz4.level", Type: ConfigInt, Default: "9", Min: bound(1), Max: bound(17),
 		Doc: "lz4 level when compression.type is lz4"},
 	{Key: "compression.type", Type: ConfigEnum, Default: "producer",
@@ -194,10 +196,7 @@ var ErrUnknownTopicConfig = errors.New("unknown topic config")
 func NormalizeTopicConfig(key, value string) (string, error) {
 	def, ok := LookupTopicConfig(key)
 	if !ok {
-		msg := fmt.Sprintf("%q is not a Kafka topic config", key)
-		if s := suggest(key, topicConfigKeys()); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		}
+		msg := fmt.Sprintf("%q is not a Kafka topic config", key) + topicConfigHint(key)
 		return strings.TrimSpace(value), fmt.Errorf("%s: %w", msg, ErrUnknownTopicConfig)
 	}
 	return def.Normalize(value)
@@ -279,6 +278,9 @@ func (d TopicConfigDef) Normalize(value string) (string, error) {
 
 // checkRange applies Min/Max (and the int32 limit of Kafka INT configs) to a parsed integer.
 func (d TopicConfigDef) checkRange(n int64, canonical, written string) (string, error) {
+	if slices.Contains(d.Except, n) {
+		return "", fmt.Errorf("%s is not allowed (%s)", strings.TrimSpace(written), d.Doc)
+	}
 	f := float64(n)
 	if (d.Min != nil && f < *d.Min) || (d.Max != nil && f > *d.Max) {
 		shown := written

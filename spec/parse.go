@@ -125,7 +125,7 @@ func (d *decoder) at(path string) loc {
 	}
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
 
 // parseYAML parses data into the document's root mapping, or reports why it cannot.
 func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
@@ -149,7 +149,7 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 		return nil
 	}
 	if err != nil {
-		d.yamlError(err)
+		d.yamlError(err, data)
 		return nil
 	}
 	var extra yaml.Node
@@ -163,7 +163,7 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 	}(); err == nil {
 		d.errorf(&extra, "a second YAML document starts here; avatar.yaml holds exactly one (remove the '---')")
 	} else if !errors.Is(err, io.EOF) {
-		d.yamlError(err)
+		d.yamlError(err, data)
 	}
 	if len(doc.Content) == 0 {
 		d.errorf(&doc, "the file has no content; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
@@ -177,20 +177,38 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 	return root
 }
 
-// yamlError turns a yaml.v3 syntax error into a positioned diagnostic; yaml.v3 only reports lines.
-func (d *decoder) yamlError(err error) {
-	msg := err.Error()
-	for _, line := range strings.Split(msg, "\n") {
-		line = strings.TrimSpace(line)
-		if m := yamlLineRE.FindStringSubmatch(line); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			d.diags = append(d.diags, Diagnostic{Pos: Pos{File: d.file, Line: max(n, 1), Col: 1}, Severity: SeverityError,
-				Message: "invalid YAML: " + m[2]})
-			return
+// yamlError turns a yaml.v3 syntax error into a positioned diagnostic. yaml.v3 reports only a line,
+// and for parser errors ("did not find expected ...") a 0-based one; the column is taken as the
+// first character of that line, or the offending tab for tab-indentation errors.
+func (d *decoder) yamlError(err error, data []byte) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	n := 1
+	if m := yamlLineRE.FindStringSubmatch(strings.TrimSpace(err.Error())); m != nil {
+		n, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if strings.HasPrefix(msg, "did not find expected") {
+			// These name where the enclosing block or flow collection starts, not the bad line.
+			n++
+			msg += " in the block that starts here (check the lines below it: indentation, a missing '-', ',' or closing bracket)"
 		}
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	d.diags = append(d.diags, Diagnostic{Pos: Pos{File: d.file, Line: 1, Col: 1}, Severity: SeverityError, Message: "invalid YAML: " + msg})
+	lines := strings.Split(string(data), "\n")
+	n = min(max(n, 1), len(lines))
+	col := len(lines[n-1]) - len(strings.TrimLeft(lines[n-1], " ")) + 1
+	if strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") {
+		for i := n - 1; i < len(lines) && i <= n; i++ {
+			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+			if t := strings.IndexByte(indent, '\t'); t >= 0 {
+				n, col = i+1, t+1
+				msg += "; indent with spaces, not tabs"
+				break
+			}
+		}
+	}
+	if col > len(lines[n-1]) {
+		col = 1
+	}
+	d.diags = append(d.diags, Diagnostic{Pos: Pos{File: d.file, Line: n, Col: col}, Severity: SeverityError, Message: "invalid YAML: " + msg})
 }
 
 // resolve follows aliases and counts nodes against maxNodes.
@@ -277,7 +295,7 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		if obj.extra != "" {
-			if s := suggest(key, obj.keys()); s != "" && s != key {
+			if s := Suggest(key, obj.keys()); s != "" && s != key {
 				// A near miss of a common key is far likelier a typo than a plugin parameter.
 				d.errorf(e.key, "%s is not a known key; did you mean %q? (other keys are passed to the plugin, but this one is too close to %q)", join(path, key), s, s)
 				continue
@@ -287,7 +305,9 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		msg := fmt.Sprintf("%s is not a known key", join(path, key))
-		if s := didYouMean(key, obj.keys()); s != "" {
+		if s, ok := keyAliases[strings.ToLower(key)]; ok && slices.Contains(obj.keys(), s) {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		} else if s := didYouMean(key, obj.keys()); s != "" {
 			msg += s
 		} else {
 			msg += fmt.Sprintf(" (known keys: %s)", strings.Join(obj.keys(), ", "))
@@ -300,6 +320,25 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 		}
 	}
 	return mp
+}
+
+// keyAliases maps the names other tools use (topicctl, kafka-topics.sh, Strimzi) to ours, for keys
+// too far from ours for edit distance to suggest.
+var keyAliases = map[string]string{
+	"replicas":           "replicationFactor",
+	"replication_factor": "replicationFactor",
+	"replication-factor": "replicationFactor",
+	"rf":                 "replicationFactor",
+	"num_partitions":     "partitions",
+	"numpartitions":      "partitions",
+	"configs":            "config",
+	"configentries":      "config",
+	"settings":           "config",
+	"retention_ms":       "retention",
+	"retentionms":        "retention",
+	"bootstrap_servers":  "bootstrap",
+	"bootstrapservers":   "bootstrap",
+	"brokerlist":         "bootstrap",
 }
 
 func orTop(path string) string {
@@ -406,13 +445,17 @@ func (mp *mapping) str(key string, dst *string) {
 	path := join(mp.path, key)
 	if len(f.enum) > 0 {
 		i := slices.IndexFunc(f.enum, func(e string) bool { return strings.EqualFold(e, s) })
+		if i < 0 && len(f.enum) == 1 {
+			mp.fail(key, v, "%s %q must be %q", path, s, f.enum[0])
+			return
+		}
 		if i < 0 {
 			mp.fail(key, v, "%s %q is not one of %s%s", path, s, strings.Join(f.enum, ", "), didYouMean(s, f.enum))
 			return
 		}
 		s = f.enum[i]
 	}
-	if f.pattern != "" && !regexp.MustCompile(f.pattern).MatchString(s) {
+	if f.pattern != "" && !patterns[f.pattern].MatchString(s) {
 		mp.fail(key, v, "%s %q %s", path, s, patternHint(f.pattern))
 		return
 	}
@@ -684,12 +727,7 @@ func (d *decoder) topicFields(m *mapping) topicFields {
 				seen[key] = e.key.Line
 				def, known := LookupTopicConfig(key)
 				if !known {
-					msg := fmt.Sprintf("%s is not a Kafka topic config", kp)
-					if key == "retention" {
-						msg += "; retention is a topic key (next to config), or write retention.ms here"
-					} else if s := didYouMean(key, topicConfigKeys()); s != "" {
-						msg += s
-					}
+					msg := fmt.Sprintf("%s is not a Kafka topic config", kp) + topicConfigHint(key)
 					d.errorf(e.key, "%s", msg)
 					continue
 				}
@@ -724,6 +762,27 @@ func (d *decoder) topicFields(m *mapping) topicFields {
 		}
 	}
 	return tf
+}
+
+// topicConfigHint says what was probably meant by an unknown topic config key: the topic-level name
+// of a broker default (log.retention.ms), the .ms config for hours/minutes variants, or a near miss.
+func topicConfigHint(key string) string {
+	if key == "retention" {
+		return "; retention is a topic key (next to config), or write retention.ms here"
+	}
+	for _, suffix := range []string{".hours", ".minutes"} {
+		if base, ok := strings.CutSuffix(strings.TrimPrefix(key, "log."), suffix); ok {
+			if _, known := LookupTopicConfig(base + ".ms"); known {
+				return fmt.Sprintf("; write %s.ms here, it takes units (e.g. 7d, 12h)", base)
+			}
+		}
+	}
+	if topic, ok := strings.CutPrefix(key, "log."); ok {
+		if _, known := LookupTopicConfig(topic); known {
+			return fmt.Sprintf("; %s is the broker-wide default, the topic config is %q", key, topic)
+		}
+	}
+	return didYouMean(key, topicConfigKeys())
 }
 
 func topicConfigByKey(key string) TopicConfigDef {

@@ -136,7 +136,8 @@ func writeChecks(b *bytes.Buffer) {
   ` + "`..`" + `), are unique, and names differing only in ` + "`.`" + ` vs ` + "`_`" + ` are a warning (they collide in Kafka's
   metric names); names starting with ` + "`__`" + ` are a warning.
 - ` + "`tls.renewBefore`" + ` is shorter than ` + "`tls.validity`" + `; TLS keystores other than PEM need ` + "`passwordEnv`" + ` or
-  ` + "`passwordFile`" + ` (not both).
+  ` + "`passwordFile`" + ` (not both); ` + "`tls.clients`" + ` principals are unique; extraSANs are host names,
+  wildcards or IPs.
 - cluster names are DNS labels; ` + "`embedded`" + ` takes no bootstrap; bootstrap entries are host:port;
   ` + "`security: sasl_ssl`" + ` needs ` + "`sasl`" + ` (and ` + "`sasl`" + ` needs it); TLS files need ` + "`security: ssl`" + `;
   certFile and keyFile go together.

@@ -111,9 +111,9 @@ func fieldSchema(f field) map[string]any {
 	var s map[string]any
 	switch f.kind {
 	case vInt:
-		s = map[string]any{"type": "integer"}
+		s = numberSchema("integer", map[string]any{})
 	case vBool:
-		s = map[string]any{"type": "boolean"}
+		s = boolSchema()
 	case vDuration:
 		s = map[string]any{"$ref": "#/definitions/duration"}
 	case vDurationMs:
@@ -137,13 +137,15 @@ func fieldSchema(f field) map[string]any {
 		}
 	case vTopicConfig:
 		s = map[string]any{"$ref": "#/definitions/topicConfig"}
-	default:
-		s = map[string]any{"type": "string"}
-		if len(f.enum) > 0 {
-			s["enum"] = f.enum
-		}
-		if f.pattern != "" {
-			s["pattern"] = f.pattern
+	case vString:
+		switch {
+		case len(f.enum) > 0:
+			s = enumSchema(f.enum)
+		case f.pattern != "":
+			s = map[string]any{"type": "string", "pattern": f.pattern}
+		default:
+			// Unquoted YAML scalars such as 2 or 1.0 (limitsCpu: 2, imageTag: 3.9) are strings to the loader.
+			s = map[string]any{"type": []string{"string", "number"}}
 		}
 	}
 	if _, isRef := s["$ref"]; isRef {
@@ -177,13 +179,16 @@ func configSchema(d TopicConfigDef) map[string]any {
 		if d.Max != nil {
 			m["maximum"] = *d.Max
 		}
+		if len(d.Except) > 0 {
+			m["not"] = map[string]any{"enum": d.Except}
+		}
 		return m
 	}
 	switch d.Type {
 	case ConfigBool:
-		s = map[string]any{"type": "boolean"}
+		s = boolSchema()
 	case ConfigInt, ConfigLong:
-		s = bounds(map[string]any{"type": "integer"})
+		s = numberSchema("integer", bounds(map[string]any{}))
 	case ConfigMs:
 		s = map[string]any{"anyOf": []any{
 			bounds(map[string]any{"type": "integer"}),
@@ -195,17 +200,18 @@ func configSchema(d TopicConfigDef) map[string]any {
 			map[string]any{"type": "string", "pattern": sizePattern},
 		}}
 	case ConfigDouble:
-		s = bounds(map[string]any{"type": "number"})
+		s = numberSchema("number", bounds(map[string]any{}))
 	case ConfigEnum:
-		s = map[string]any{"type": "string", "enum": d.Enum}
+		s = enumSchema(d.Enum)
 	case ConfigEnumList:
-		alt := strings.Join(d.Enum, "|")
+		one := strings.TrimSuffix(strings.TrimPrefix(ciPattern(d.Enum), "^ *"), " *$")
 		s = map[string]any{"anyOf": []any{
-			map[string]any{"type": "string", "pattern": fmt.Sprintf("^(%s)( *, *(%s))*$", alt, alt)},
-			map[string]any{"type": "array", "items": map[string]any{"enum": d.Enum}, "minItems": 1},
+			map[string]any{"type": "string", "enum": d.Enum},
+			map[string]any{"type": "string", "pattern": fmt.Sprintf("^ *%s( *, *%s)* *$", one, one)},
+			map[string]any{"type": "array", "items": enumSchema(d.Enum), "minItems": 1},
 		}}
 	default:
-		s = map[string]any{"type": "string"}
+		s = map[string]any{"type": []string{"string", "number"}}
 	}
 	desc := d.Doc + " (Kafka default: " + humanDefault(d) + ")"
 	if d.Deprecated != "" {
@@ -213,6 +219,57 @@ func configSchema(d TopicConfigDef) map[string]any {
 	}
 	s["description"] = desc
 	return s
+}
+
+// The loader is lenient where it cannot be misread: enum values match case-insensitively, booleans
+// and numbers may be quoted. The schema accepts the same, while listing the canonical spellings
+// first so editors complete those.
+
+// ciPattern matches any of values, ignoring case (ECMA regexes have no flag for it in JSON Schema).
+func ciPattern(values []string) string {
+	alts := make([]string, len(values))
+	for i, v := range values {
+		var b strings.Builder
+		for _, r := range v {
+			lo, up := strings.ToLower(string(r)), strings.ToUpper(string(r))
+			switch {
+			case lo != up:
+				b.WriteString("[" + lo + up + "]")
+			case strings.ContainsRune(`\.+*?()|[]{}^$/`, r):
+				b.WriteString(`\` + string(r))
+			default:
+				b.WriteRune(r)
+			}
+		}
+		alts[i] = b.String()
+	}
+	return "^ *(" + strings.Join(alts, "|") + ") *$"
+}
+
+// enumSchema lists the canonical values and also accepts them in any case.
+func enumSchema(values []string) map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "string", "enum": values},
+		map[string]any{"type": "string", "pattern": ciPattern(values)},
+	}}
+}
+
+// boolSchema accepts YAML booleans and the strings true/false in any case.
+func boolSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "boolean"},
+		map[string]any{"type": "string", "pattern": ciPattern([]string{"true", "false"})},
+	}}
+}
+
+// numberSchema accepts a YAML number (within bounds) or the same number quoted.
+func numberSchema(typ string, bounded map[string]any) map[string]any {
+	pattern := `^ *[-+]?[0-9]+ *$`
+	if typ == "number" {
+		pattern = `^ *[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)? *$`
+	}
+	bounded["type"] = typ
+	return map[string]any{"anyOf": []any{bounded, map[string]any{"type": "string", "pattern": pattern}}}
 }
 
 // humanDefault shows Kafka's default with its unit where that helps ("604800000 (7d)").

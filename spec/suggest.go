@@ -5,10 +5,11 @@ import (
 	"strings"
 )
 
-// suggest returns the candidate closest to word by edit distance, or "" when none is close enough to
-// be a plausible typo (distance at most a third of the word, and at least 1 edit allowed for short
-// words). Comparison ignores case, so "Retention" suggests "retention".
-func suggest(word string, candidates []string) string {
+// Suggest returns the candidate closest to word by edit distance, or "" when none is close enough to
+// be a plausible typo (at most a third of the word's length in edits, and always 2). Comparison
+// ignores case, so "Retention" suggests "retention". Plugins use it for their parameters' "did you
+// mean", commands for flag values such as --cluster.
+func Suggest(word string, candidates []string) string {
 	best, bestDist := "", -1
 	w := strings.ToLower(word)
 	limit := max(len(w)/3, 2)
@@ -21,9 +22,9 @@ func suggest(word string, candidates []string) string {
 	return best
 }
 
-// didYouMean is suggest rendered as the tail of an error message ("" when there is no suggestion).
+// didYouMean is Suggest rendered as the tail of an error message ("" when there is no suggestion).
 func didYouMean(word string, candidates []string) string {
-	if s := suggest(word, candidates); s != "" && s != word {
+	if s := Suggest(word, candidates); s != "" && s != word {
 		return fmt.Sprintf("; did you mean %q?", s)
 	}
 	return ""

@@ -184,6 +184,8 @@ func TestNormalizeTopicConfig(t *testing.T) {
 		"replicas bad":          {key: "follower.replication.throttled.replicas", in: "0-1", err: true},
 		"local retention -2":    {key: "local.retention.ms", in: "-2", want: "-2"},
 		"string kept":           {key: "message.format.version", in: " 3.0-IV1 ", want: "3.0-IV1"},
+		"gzip level 0":          {key: "compression.gzip.level", in: "0", err: true},
+		"gzip level -1":         {key: "compression.gzip.level", in: "-1", want: "-1"},
 		"max long default":      {key: "flush.ms", in: "9223372036854775807", want: "9223372036854775807"},
 	}
 	for name, tc := range tests {
@@ -260,12 +262,12 @@ func TestSuggest(t *testing.T) {
 		{"apiversion", "apiVersion"},
 		{"x", ""},
 	} {
-		if got := suggest(tc.in, keys); got != tc.want {
-			t.Errorf("suggest(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := Suggest(tc.in, keys); got != tc.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	if got := suggest("retension", topicObj.keys()); got != "retention" {
-		t.Errorf("suggest(retension) among topic keys = %q", got)
+	if got := Suggest("retension", topicObj.keys()); got != "retention" {
+		t.Errorf("Suggest(retension) among topic keys = %q", got)
 	}
 	for _, tc := range []struct {
 		a, b string

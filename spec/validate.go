@@ -110,6 +110,14 @@ var (
 	hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$`)
 	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	dnsLabelRE = regexp.MustCompile(dnsLabelPattern)
+	serialRE   = regexp.MustCompile(`^COM[0-9]+$`)
+	// patterns are the fields' patterns (fields.go), compiled once.
+	patterns = map[string]*regexp.Regexp{
+		dnsLabelPattern:       dnsLabelRE,
+		topicNamePattern:      regexp.MustCompile(topicNamePattern),
+		quantityPattern:       regexp.MustCompile(quantityPattern),
+		kraftClusterIDPattern: regexp.MustCompile(kraftClusterIDPattern),
+	}
 )
 
 // validHost accepts host names and IP addresses.
@@ -193,6 +201,17 @@ func (v *validator) tls() {
 			v.errorf(path, "%s %q is not a host name, wildcard (*.example.org) or IP address", path, san)
 		}
 	}
+	clients := map[string]int{}
+	for i, c := range t.Clients {
+		path := fmt.Sprintf("tls.clients[%d]", i)
+		if j, dup := clients[c]; dup {
+			v.errorf(path, "%s %q is already listed as tls.clients[%d]", path, c, j)
+		} else if strings.TrimSpace(c) == "" {
+			v.errorf(path, "%s is empty; name the client principal", path)
+		} else {
+			clients[c] = i
+		}
+	}
 	if !t.Enabled {
 		return
 	}
@@ -237,7 +256,7 @@ func legalTopicName(name string) string {
 		return "is not a legal Kafka topic name ('.' and '..' are reserved)"
 	case len(name) > 249:
 		return fmt.Sprintf("is %d characters long; Kafka allows at most 249", len(name))
-	case !regexp.MustCompile(topicNamePattern).MatchString(name):
+	case !patterns[topicNamePattern].MatchString(name):
 		return "is not a legal Kafka topic name (letters, digits, '.', '_' and '-' only)"
 	}
 	return ""
@@ -253,8 +272,11 @@ func (v *validator) topics() {
 			if why := legalTopicName(t.Name); why != "" {
 				v.errorf(path+".name", "%s.name %q %s", path, t.Name, why)
 			} else if j, dup := byName[t.Name]; dup {
-				p := v.at(fmt.Sprintf("topics[%d]", j)).pos
-				v.errorf(path+".name", "%s.name %q is already declared by topics[%d] (line %d)", path, t.Name, j, p.Line)
+				where := ""
+				if p := v.at(fmt.Sprintf("topics[%d]", j)).pos; p.Line > 0 {
+					where = fmt.Sprintf(" (line %d)", p.Line)
+				}
+				v.errorf(path+".name", "%s.name %q is already declared by topics[%d]%s", path, t.Name, j, where)
 			} else {
 				byName[t.Name] = i
 				metric := strings.ReplaceAll(t.Name, ".", "_")
@@ -405,7 +427,7 @@ func (v *validator) devices() {
 				v.errorf(ap, "%s %q %s; http devices take a URL or host:port", ap, d.Address, why)
 			}
 		case d.Kind == "openbci-serial":
-			if !strings.HasPrefix(d.Address, "/") && !regexp.MustCompile(`^COM[0-9]+$`).MatchString(d.Address) {
+			if !strings.HasPrefix(d.Address, "/") && !serialRE.MatchString(d.Address) {
 				v.errorf(ap, "%s %q is not a serial device path (e.g. /dev/ttyUSB0 or COM3)", ap, d.Address)
 			}
 		}

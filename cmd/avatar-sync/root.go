@@ -69,9 +69,14 @@ probes the lab's devices (EEG headset, Tello drones).`,
 
 	root.AddCommand(
 		newVersionCmd(g, s),
+		newDevCmd(g, s),
 		newValidateCmd(g, s),
 		newSchemaCmd(g, s),
+		newPlanCmd(g, s),
+		newApplyCmd(g, s),
+		newWatchCmd(g, s),
 		newRenderCmd(g, s),
 	)
+	registerCompletions(root, g)
 	return root
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -10,8 +11,16 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// readSpec loads the file named by -f, turning a missing file into a diagnostic that names the flag.
-func readSpec(g *globalOptions) (*spec.Spec, spec.Diagnostics) {
+// readSpec loads the file named by -f ("-" reads standard input), turning a missing file into a
+// diagnostic that names the flag.
+func readSpec(g *globalOptions, s *streams) (*spec.Spec, spec.Diagnostics) {
+	if g.file == "-" {
+		data, err := io.ReadAll(s.in)
+		if err != nil {
+			return nil, spec.Diagnostics{{Pos: spec.Pos{File: "<stdin>"}, Message: fmt.Sprintf("read standard input: %v", err)}}
+		}
+		return spec.Parse("<stdin>", data)
+	}
 	if _, err := os.Stat(g.file); errors.Is(err, fs.ErrNotExist) {
 		return nil, spec.Diagnostics{{
 			Pos:      spec.Pos{File: g.file},
@@ -25,7 +34,10 @@ func readSpec(g *globalOptions) (*spec.Spec, spec.Diagnostics) {
 // loadSpec loads and validates the spec every command works from: warnings go to stderr, and an
 // invalid spec becomes one error listing every problem as file:line:col: message.
 func loadSpec(g *globalOptions, s *streams) (*spec.Spec, error) {
-	sp, diags := readSpec(g)
+	if _, err := os.Stat(g.file); g.file != "-" && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no such file (point -f/--file at your avatar.yaml): %w", g.file, fs.ErrNotExist)
+	}
+	sp, diags := readSpec(g, s)
 	for _, w := range diags.Warnings() {
 		fmt.Fprintln(s.err, w)
 	}
@@ -57,3 +69,21 @@ func (e *specError) Error() string {
 
 // Is makes errors.Is(err, spec.ErrInvalid) hold, as for spec.Diagnostics.Err.
 func (e *specError) Is(target error) bool { return target == spec.ErrInvalid }
+
+// targetCluster returns the target named by --cluster, or an error naming the flag, the targets the
+// spec declares and the closest one.
+func targetCluster(g *globalOptions, sp *spec.Spec) (spec.Cluster, error) {
+	if c, ok := sp.FindCluster(g.cluster); ok {
+		return c, nil
+	}
+	names := make([]string, len(sp.Clusters))
+	for i, c := range sp.Clusters {
+		names[i] = c.Name
+	}
+	hint := ""
+	if s := spec.Suggest(g.cluster, names); s != "" {
+		hint = fmt.Sprintf("; did you mean %q?", s)
+	}
+	return spec.Cluster{}, fmt.Errorf("--cluster %q is not a target in %s (targets: %s)%s",
+		g.cluster, g.file, strings.Join(names, ", "), hint)
+}

@@ -31,13 +31,21 @@ func newValidateCmd(g *globalOptions, s *streams) *cobra.Command {
 file:line:col: message, so editors and CI can jump to each. Warnings are printed but only fail the
 run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`,
 		Example: `  avatar-sync validate -f examples/avatar.yaml
-  avatar-sync validate --strict -o json`,
+  avatar-sync validate --strict -o json
+  git show HEAD:avatar.yaml | avatar-sync validate -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			sp, diags := readSpec(g)
+			sp, diags := readSpec(g, s)
+			if sp != nil && cmd.Flags().Changed("cluster") {
+				// An explicit --cluster is checked too, so CI can validate the target it deploys to.
+				if _, err := targetCluster(g, sp); err != nil {
+					diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError, Message: err.Error()})
+					sp = nil
+				}
+			}
 			errs, warns := diags.Errors(), diags.Warnings()
 			valid := len(errs) == 0 && (!o.strict || len(warns) == 0)
 			if g.output == "json" {

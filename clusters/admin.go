@@ -1,0 +1,473 @@
+// Package clusters is avatar-sync's only speaker of the Kafka protocol. It connects to the targets
+// of a spec's `clusters:` list with sarama, runs the embedded in-process cluster (kfake) that is the
+// default target, and implements reconcile.Cluster. sarama and kfake types never leave this package:
+// everything it returns is a topics or reconcile value.
+//
+// Every method batches: one request per operation (or per broker where Kafka routes by broker),
+// never one per topic, because on a real cluster the number of round trips, not the bytes, decides
+// how long a plan over thousands of topics takes (issue 3, docs/benchmarks.md).
+package clusters
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// Default bounds. A cluster that does not answer within them is reported, not waited on.
+const (
+	DefaultDialTimeout    = 5 * time.Second
+	DefaultRequestTimeout = 30 * time.Second
+	// DefaultStateDir is where the embedded cluster keeps its state, relative to the working directory.
+	DefaultStateDir = ".avatar-sync/embedded"
+)
+
+// Options tune how Open connects. The zero value is a safe default.
+type Options struct {
+	// StateDir holds the embedded cluster's state (--state-dir); "" means DefaultStateDir.
+	StateDir string
+	// InsecureSkipVerify disables TLS certificate verification. Never the default; only for a lab
+	// cluster whose CA is not at hand.
+	InsecureSkipVerify bool
+	// DialTimeout bounds each TCP/TLS connect (0 = DefaultDialTimeout).
+	DialTimeout time.Duration
+	// RequestTimeout bounds each request's round trip and is the timeout sent to the broker for
+	// admin operations (0 = DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	// ClientID is sent to the brokers so their logs name avatar-sync ("" = "avatar-sync").
+	ClientID string
+}
+
+func (o Options) withDefaults() Options {
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.ClientID == "" {
+		o.ClientID = "avatar-sync"
+	}
+	return o
+}
+
+// Admin is a connection to one cluster target. It implements reconcile.Cluster.
+type Admin struct {
+	name      string
+	bootstrap []string
+	conf      *sarama.Config
+	timeout   time.Duration
+	// client is sarama's high-level client, used only by the apply lock's producer and consumer.
+	client sarama.Client
+	// seed answers requests any broker can serve; brokers and controllerID come from the latest
+	// Metadata response. Our own requests never trigger sarama's background metadata refreshes.
+	seed         *sarama.Broker
+	mu           sync.Mutex
+	brokers      map[int32]*sarama.Broker
+	controllerID int32
+	// embedded is the in-process cluster Open started for an embedded target; Close stops it.
+	embedded *Embedded
+}
+
+var _ reconcile.Cluster = (*Admin)(nil)
+
+func init() {
+	// sarama logs retries and reconnects to its package logger; avatar-sync reports one clear error
+	// instead (issue 3), so keep it silent.
+	sarama.Logger = log.New(io.Discard, "", 0)
+}
+
+// Open connects to the target named target in s. For the embedded target it starts the in-process
+// cluster under opts.StateDir (or joins the one `avatar-sync dev up` is already serving from that
+// directory); Close stops what Open started.
+func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admin, error) {
+	opts = opts.withDefaults()
+	c, ok := s.FindCluster(target)
+	if !ok {
+		names := make([]string, 0, len(s.Clusters))
+		for _, c := range s.Clusters {
+			names = append(names, c.Name)
+		}
+		if target != "embedded" {
+			return nil, fmt.Errorf("--cluster %q: no such target in the spec (known: %s)", target, strings.Join(names, ", "))
+		}
+		// The embedded target needs no spec entry: it is the default of every command.
+		c = spec.Cluster{Name: "embedded"}
+	}
+	if !c.Embedded() {
+		conf, err := saramaConfig(c, s.File, opts)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
+		return connect(ctx, c.Name, c.Bootstrap, conf, opts)
+	}
+
+	e, err := startOrJoin(ctx, s, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	if e == nil {
+		// `dev up` is serving this state directory: talk to it instead of opening the files twice.
+		addrs, err := runningBootstrap(opts.StateDir)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
+		conf, err := saramaConfig(spec.Cluster{Name: c.Name}, s.File, opts)
+		if err != nil {
+			return nil, err
+		}
+		return connect(ctx, c.Name, addrs, conf, opts)
+	}
+	a, err := e.Connect(ctx, opts)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	a.name = c.Name
+	a.embedded = e
+	return a, nil
+}
+
+// startOrJoin starts the embedded cluster from opts.StateDir. When another process holds the
+// directory it returns (nil, nil) if that process serves the cluster (`dev up`), and otherwise
+// waits, bounded by the request timeout and ctx, for it (a concurrent plan or apply) to finish.
+func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, error) {
+	deadline := time.Now().Add(opts.RequestTimeout)
+	wait := 50 * time.Millisecond
+	for {
+		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir})
+		if !errors.Is(err, ErrEmbeddedBusy) {
+			return e, err
+		}
+		if _, rerr := runningBootstrap(opts.StateDir); rerr == nil {
+			return nil, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w; waited %s for it to finish", err, opts.RequestTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", err, ctx.Err())
+		case <-time.After(wait):
+			wait = min(2*wait, 500*time.Millisecond)
+		}
+	}
+}
+
+// connect asks the bootstrap brokers, in order, for the cluster's brokers and controller, and
+// turns a cluster where none answers into one line.
+func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.Config, opts Options) (*Admin, error) {
+	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, brokers: map[int32]*sarama.Broker{}}
+	var errs []error
+	for _, addr := range bootstrap {
+		seed := sarama.NewBroker(addr)
+		// Metadata for one (usually absent) topic: the cheapest request that names every broker
+		// and the controller. An empty topic list would mean "all topics" to sarama.
+		md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
+			if _, err := a.open(seed); err != nil {
+				return nil, err
+			}
+			return seed.GetMetadata(sarama.NewMetadataRequest(conf.Version, []string{LockTopic}))
+		})
+		if err != nil {
+			// Close waits for an abandoned in-flight request; never let that hold the caller.
+			go seed.Close() //nolint:errcheck // best effort on a failed connection
+			if ctx.Err() != nil {
+				return nil, unreachable(name, bootstrap, conf, ctx.Err())
+			}
+			errs = append(errs, err)
+			continue
+		}
+		a.seed = seed
+		a.learn(md)
+		// sarama's client serves only the lock's producer/consumer; it dials lazily.
+		client, err := sarama.NewClient(bootstrap, conf)
+		if err != nil {
+			_ = a.Close()
+			return nil, unreachable(name, bootstrap, conf, err)
+		}
+		a.client = client
+		return a, nil
+	}
+	return nil, unreachable(name, bootstrap, conf, errors.Join(errs...))
+}
+
+// learn records the brokers and controller a Metadata response names, keeping open connections.
+func (a *Admin) learn(md *sarama.MetadataResponse) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.controllerID = md.ControllerID
+	seen := map[int32]bool{}
+	for _, b := range md.Brokers {
+		seen[b.ID()] = true
+		if old, ok := a.brokers[b.ID()]; ok && old.Addr() == b.Addr() {
+			continue
+		} else if ok {
+			_ = old.Close()
+		}
+		a.brokers[b.ID()] = b
+	}
+	for id, b := range a.brokers {
+		if !seen[id] {
+			_ = b.Close()
+			delete(a.brokers, id)
+		}
+	}
+}
+
+// unreachable phrases a failed connect as `cannot reach cluster "dev" at a,b: connection refused`:
+// one line whatever the number of brokers tried, with the root cause dug out of sarama's wrapping.
+func unreachable(name string, bootstrap []string, conf *sarama.Config, err error) error {
+	var causes []string
+	seen := map[string]bool{}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		c := connectCause(e, conf)
+		if !seen[c] {
+			seen[c] = true
+			causes = append(causes, c)
+		}
+	}
+	return &UnreachableError{Cluster: name, Bootstrap: bootstrap, Cause: strings.Join(causes, "; "), err: err}
+}
+
+// connectCause names why one connection attempt failed, with a hint where the fix is known.
+func connectCause(err error, conf *sarama.Config) string {
+	var (
+		opErr   *net.OpError
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		recErr  tls.RecordHeaderError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return err.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("unknown host %q", dnsErr.Name)
+	case errors.As(err, &certErr):
+		return fmt.Sprintf("TLS certificate not trusted (%v); set caFile to the cluster's CA", certErr.Err)
+	case errors.As(err, &recErr):
+		return "the broker does not speak TLS on this port (security: ssl against a plaintext listener?)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		switch {
+		case conf != nil && conf.Net.SASL.Enable:
+			return "the broker closed the connection during authentication (wrong SASL username, password or mechanism?)"
+		case conf != nil && !conf.Net.TLS.Enable:
+			return "the broker closed the connection (does this listener need security: ssl or sasl_ssl?)"
+		}
+		return "the broker closed the connection"
+	case errors.As(err, &opErr) && opErr.Timeout():
+		return "connection timed out"
+	case errors.As(err, &opErr):
+		return opErr.Err.Error()
+	case errors.Is(err, sarama.ErrOutOfBrokers):
+		return "no broker answered"
+	}
+	return err.Error()
+}
+
+// UnreachableError says a cluster could not be reached at all (nothing was changed).
+type UnreachableError struct {
+	Cluster   string
+	Bootstrap []string
+	Cause     string
+	err       error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach cluster %q at %s: %s", e.Cluster, strings.Join(e.Bootstrap, ","), e.Cause)
+}
+
+// Unwrap exposes the underlying network error for errors.Is (e.g. context.DeadlineExceeded).
+func (e *UnreachableError) Unwrap() error { return e.err }
+
+// Name is the target's name in the spec.
+func (a *Admin) Name() string { return a.name }
+
+// Bootstrap is the address list the Admin connected through.
+func (a *Admin) Bootstrap() []string { return a.bootstrap }
+
+// Close drops the connections and, for an embedded target Open started, stops the in-process
+// cluster (flushing its state to the state directory).
+func (a *Admin) Close() error {
+	var err error
+	if a.client != nil {
+		err = a.client.Close()
+	}
+	a.mu.Lock()
+	conns := []*sarama.Broker{}
+	for _, b := range a.brokers {
+		conns = append(conns, b)
+	}
+	a.mu.Unlock()
+	if a.seed != nil {
+		conns = append(conns, a.seed)
+	}
+	closeBounded(conns, 2*time.Second)
+	if a.embedded != nil {
+		err = errors.Join(err, a.embedded.Close())
+	}
+	return err
+}
+
+// closeBounded closes connections in parallel but waits at most limit: sarama's Close blocks
+// behind a request abandoned on ctx cancellation (Ctrl-C), which must not delay the exit.
+func closeBounded(conns []*sarama.Broker, limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for _, b := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = b.Close()
+			}()
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
+}
+
+// call runs a blocking sarama call so that ctx cancellation returns promptly. sarama takes no
+// context; the abandoned call still ends on its own within the configured dial/read timeouts.
+func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// broker returns an open connection to b (sarama brokers from metadata start closed).
+func (a *Admin) open(b *sarama.Broker) (*sarama.Broker, error) {
+	if err := b.Open(a.conf); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
+		return nil, err
+	}
+	if _, err := b.Connected(); err != nil {
+		return nil, fmt.Errorf("connect to broker %d at %s: %w", b.ID(), b.Addr(), err)
+	}
+	return b, nil
+}
+
+// controller returns the controller broker, connected; admin writes go there.
+func (a *Admin) controller(ctx context.Context) (*sarama.Broker, error) {
+	a.mu.Lock()
+	id := a.controllerID
+	a.mu.Unlock()
+	return a.broker(ctx, id)
+}
+
+// broker returns the connected broker with the given id.
+func (a *Admin) broker(ctx context.Context, id int32) (*sarama.Broker, error) {
+	a.mu.Lock()
+	b, ok := a.brokers[id]
+	a.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("cluster %q: broker %d is not in the cluster metadata", a.name, id)
+	}
+	return call(ctx, func() (*sarama.Broker, error) { return a.open(b) })
+}
+
+// allBrokers lists the known brokers by id.
+func (a *Admin) allBrokers() []*sarama.Broker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*sarama.Broker, 0, len(a.brokers))
+	for _, b := range a.brokers {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	return out
+}
+
+// anyBroker returns a connected broker for requests any broker can answer.
+func (a *Admin) anyBroker(ctx context.Context) (*sarama.Broker, error) {
+	return call(ctx, func() (*sarama.Broker, error) { return a.open(a.seed) })
+}
+
+// kafkaError is a per-item protocol error. Its text is Kafka's explanation plus the broker's
+// message; the code stays inside this package (errors.Is against sarama's codes here only).
+type kafkaError struct {
+	code sarama.KError
+	text string
+}
+
+func (e *kafkaError) Error() string { return e.text }
+
+// Is lets this package match codes with errors.Is(err, sarama.ErrTopicAlreadyExists).
+func (e *kafkaError) Is(target error) bool {
+	k, ok := target.(sarama.KError)
+	return ok && k == e.code
+}
+
+// kafkaErr turns a per-item protocol error into an error (nil for success).
+func kafkaErr(code sarama.KError, msg *string) error {
+	if code == sarama.ErrNoError {
+		return nil
+	}
+	text := strings.TrimPrefix(code.Error(), "kafka server: ")
+	if msg != nil && *msg != "" && !strings.Contains(text, *msg) {
+		text += ": " + *msg
+	}
+	return &kafkaError{code: code, text: text}
+}
+
+func envOrFile(what, env, file, specFile string) (string, error) {
+	switch {
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("%s: environment variable %s is not set (export it or use a password file)", what, env)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(resolve(specFile, file))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", fmt.Errorf("%s: neither passwordEnv nor passwordFile is set", what)
+}

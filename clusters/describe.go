@@ -1,0 +1,153 @@
+package clusters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/IBM/sarama"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/topics"
+)
+
+// Describe reads the whole live state in two requests, whatever the number of topics: one
+// Metadata for every topic (brokers, racks, controller, cluster id, replicas) and one
+// DescribeConfigs carrying every topic as a resource. Topic configs may be asked of any broker, so
+// a single request is the protocol's minimum.
+func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
+	b, err := a.anyBroker(ctx)
+	if err != nil {
+		return reconcile.Live{}, err
+	}
+	md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
+		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, nil))
+	})
+	if err != nil {
+		return reconcile.Live{}, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
+	}
+	a.learn(md)
+	live := liveFromMetadata(md)
+
+	var errs []error
+	for _, t := range md.Topics {
+		if !topicReadable(t.Err) && !errors.Is(t.Err, sarama.ErrUnknownTopicOrPartition) {
+			errs = append(errs, fmt.Errorf("topic %q: %w", t.Name, kafkaErr(t.Err, nil)))
+		}
+	}
+	if len(live.Topics) > 0 {
+		req := &sarama.DescribeConfigsRequest{Version: 4}
+		for _, name := range sortedKeys(live.Topics) {
+			req.Resources = append(req.Resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
+		}
+		resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
+		if err != nil {
+			return reconcile.Live{}, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
+		}
+		for _, r := range resp.Resources {
+			t, ok := live.Topics[r.Name]
+			if !ok {
+				continue
+			}
+			if errors.Is(sarama.KError(r.ErrorCode), sarama.ErrUnknownTopicOrPartition) {
+				// Deleted between the two requests: it is gone, not an error.
+				delete(live.Topics, r.Name)
+				continue
+			}
+			if r.ErrorCode != 0 {
+				msg := r.ErrorMsg
+				errs = append(errs, fmt.Errorf("describe configs of topic %q: %w", r.Name, kafkaErr(sarama.KError(r.ErrorCode), &msg)))
+				continue
+			}
+			t.Config = configFromEntries(r.Configs)
+			live.Topics[r.Name] = t
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return live, fmt.Errorf("cluster %q: %w", a.name, err)
+	}
+	return live, nil
+}
+
+// liveFromMetadata converts a Metadata response; pure, so it is table-tested.
+func liveFromMetadata(md *sarama.MetadataResponse) reconcile.Live {
+	live := reconcile.Live{Controller: md.ControllerID, Topics: map[string]topics.Observed{}}
+	if md.ClusterID != nil {
+		live.ClusterID = *md.ClusterID
+	}
+	for _, b := range md.Brokers {
+		host, port := splitHostPort(b.Addr())
+		live.Brokers = append(live.Brokers, topics.Broker{ID: b.ID(), Host: host, Port: port, Rack: b.Rack()})
+	}
+	sort.Slice(live.Brokers, func(i, j int) bool { return live.Brokers[i].ID < live.Brokers[j].ID })
+	for _, t := range md.Topics {
+		if !topicReadable(t.Err) {
+			continue
+		}
+		o := topics.Observed{
+			Name:     t.Name,
+			Replicas: make(map[int32][]int32, len(t.Partitions)),
+			Config:   map[string]topics.ConfigValue{},
+			Internal: t.IsInternal || topics.IsInternalName(t.Name),
+		}
+		for _, p := range t.Partitions {
+			o.Replicas[p.ID] = append([]int32(nil), p.Replicas...)
+		}
+		live.Topics[t.Name] = o
+	}
+	return live
+}
+
+// topicReadable: the topic exists and its partitions are listed. LEADER_NOT_AVAILABLE (a topic
+// still being created, or a broker restarting) still lists them; treating it as absent would make
+// plan propose creating a topic that exists.
+func topicReadable(err sarama.KError) bool {
+	return errors.Is(err, sarama.ErrNoError) || errors.Is(err, sarama.ErrLeaderNotAvailable)
+}
+
+// configFromEntries keeps every described entry with where its value comes from; only a dynamic
+// topic config counts as "set on the topic", so broker or Kafka defaults never look like drift.
+func configFromEntries(entries []*sarama.ConfigEntry) map[string]topics.ConfigValue {
+	out := make(map[string]topics.ConfigValue, len(entries))
+	for _, e := range entries {
+		out[e.Name] = topics.ConfigValue{Value: e.Value, Source: configSource(e), Sensitive: e.Sensitive}
+	}
+	return out
+}
+
+func configSource(e *sarama.ConfigEntry) topics.ConfigSource {
+	switch e.Source {
+	case sarama.SourceTopic:
+		return topics.SourceTopic
+	case sarama.SourceDynamicBroker:
+		return topics.SourceDynamicBroker
+	case sarama.SourceDynamicDefaultBroker:
+		return topics.SourceDynamicDefaultBroker
+	case sarama.SourceStaticBroker:
+		return topics.SourceStaticBroker
+	case sarama.SourceDefault:
+		return topics.SourceDefault
+	}
+	return topics.SourceUnknown
+}
+
+func splitHostPort(addr string) (string, int32) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return addr, 0
+	}
+	var port int32
+	_, _ = fmt.Sscan(addr[i+1:], &port)
+	return addr[:i], port
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

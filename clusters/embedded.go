@@ -1,0 +1,383 @@
+package clusters
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// ErrEmbeddedBusy means another process (usually `avatar-sync dev up`) is running the embedded
+// cluster from the same state directory. Open then connects to that process instead.
+var ErrEmbeddedBusy = errors.New("embedded cluster state directory is in use by another avatar-sync process")
+
+// Files inside a state directory. kfake owns data/; the rest is ours.
+const (
+	stateData      = "data"
+	stateClusterID = "cluster-id"
+	stateLock      = "lock"
+	stateServer    = "server.json"
+)
+
+// EmbeddedOptions configure StartEmbedded. The zero value is an in-memory cluster on random
+// loopback ports, which is what tests want.
+type EmbeddedOptions struct {
+	// StateDir persists topics, configs, offsets and the cluster id across restarts; "" keeps
+	// everything in memory.
+	StateDir string
+	// Ports are the listener ports, one per broker (nil = random free loopback ports).
+	Ports []int
+	// ClusterID overrides the id (default: the one stored in StateDir, created on first start).
+	ClusterID string
+	// TLS, when set, makes every listener serve TLS with this config. This is the seam for the
+	// certs work (issue: TLS listeners for `dev up`); plaintext is the default.
+	TLS *tls.Config
+	// ListenFn replaces net.Listen (e.g. to listen beyond loopback); nil = 127.0.0.1 only.
+	ListenFn func(network, address string) (net.Listener, error)
+	// Advertise records the listeners in StateDir so other processes' Open joins this cluster
+	// instead of waiting for the directory (`dev up` sets it; a short-lived plan does not).
+	Advertise bool
+}
+
+// Embedded is a running in-process Kafka cluster (kfake) that follows the spec's broker count.
+//
+// Besides serving plan/apply, it is the protocol peer of integration tests, so it exposes two
+// test hooks that use kfake's request controls without changing what the cluster does:
+// Requests counts requests per API, Fail injects errors into chosen requests.
+type Embedded struct {
+	c         *kfake.Cluster
+	stateDir  string
+	lock      *os.File
+	clusterID string
+	bootstrap []string
+
+	mu     sync.Mutex
+	counts map[API]int
+
+	closeOnce sync.Once
+}
+
+// StartEmbedded starts the embedded cluster with one broker per spec broker (3 when the spec lists
+// none). kfake numbers brokers 0..n-1 itself, so the spec's broker ids are not reproduced; the
+// count is. With a StateDir it takes an exclusive lock on the directory (ErrEmbeddedBusy if held)
+// and reloads whatever an earlier run left there.
+func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embedded, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := 3
+	if s != nil && len(s.Brokers) > 0 {
+		n = len(s.Brokers)
+	}
+	if len(o.Ports) > 0 && len(o.Ports) != n {
+		return nil, fmt.Errorf("embedded cluster: %d ports for %d brokers", len(o.Ports), n)
+	}
+	e := &Embedded{stateDir: o.StateDir, counts: map[API]int{}, clusterID: o.ClusterID}
+	opts := []kfake.Opt{kfake.NumBrokers(n)}
+	if len(o.Ports) > 0 {
+		opts = append(opts, kfake.Ports(o.Ports...))
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
+	}
+	if o.ListenFn != nil {
+		opts = append(opts, kfake.ListenFn(o.ListenFn))
+	}
+	if o.StateDir != "" {
+		if err := e.lockState(); err != nil {
+			return nil, err
+		}
+		if e.clusterID == "" {
+			id, err := stableClusterID(o.StateDir)
+			if err != nil {
+				e.unlock()
+				return nil, err
+			}
+			e.clusterID = id
+		}
+		opts = append(opts, kfake.DataDir(filepath.Join(o.StateDir, stateData)))
+	}
+	if e.clusterID == "" {
+		e.clusterID = newClusterID()
+	}
+	opts = append(opts, kfake.ClusterID(e.clusterID))
+
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		e.unlock()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("start embedded cluster: a port is already in use (is `avatar-sync dev up` or a Kafka broker running?): %w", err)
+		}
+		return nil, fmt.Errorf("start embedded cluster: %w", err)
+	}
+	e.c = c
+	e.bootstrap = c.ListenAddrs()
+	// Count every request without handling it: returning handled=false lets kfake answer normally.
+	c.ControlKey(-1, func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.mu.Lock()
+		e.counts[API(req.Key())]++
+		e.mu.Unlock()
+		return nil, nil, false
+	})
+	if o.StateDir != "" {
+		// A server.json without a lock holder is left by a killed `dev up`: nobody serves it.
+		_ = os.Remove(filepath.Join(o.StateDir, stateServer))
+		if o.Advertise {
+			if err := writeServerFile(o.StateDir, e.bootstrap); err != nil {
+				e.Close()
+				return nil, err
+			}
+		}
+	}
+	return e, nil
+}
+
+// Bootstrap is the list of broker addresses ("127.0.0.1:port") clients dial.
+func (e *Embedded) Bootstrap() []string { return append([]string(nil), e.bootstrap...) }
+
+// ClusterID is the id the cluster reports in metadata; stable per state directory.
+func (e *Embedded) ClusterID() string { return e.clusterID }
+
+// Connect returns an Admin talking to this cluster over the loopback listeners. Closing the Admin
+// does not stop the cluster.
+func (e *Embedded) Connect(ctx context.Context, opts Options) (*Admin, error) {
+	opts = opts.withDefaults()
+	conf, err := saramaConfig(spec.Cluster{Name: "embedded"}, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, "embedded", e.bootstrap, conf, opts)
+}
+
+// Close stops the cluster, flushing its state to StateDir, and releases the directory lock.
+func (e *Embedded) Close() error {
+	e.closeOnce.Do(func() {
+		e.c.Close()
+		if e.stateDir != "" {
+			_ = os.Remove(filepath.Join(e.stateDir, stateServer))
+		}
+		e.unlock()
+	})
+	return nil
+}
+
+// API names a Kafka request type (its protocol API key) for Requests and Fail.
+type API int16
+
+// The APIs avatar-sync sends; any other Kafka API key works too.
+const (
+	APIProduce                  = API(kmsg.Produce)
+	APIFetch                    = API(kmsg.Fetch)
+	APIListOffsets              = API(kmsg.ListOffsets)
+	APIMetadata                 = API(kmsg.Metadata)
+	APIOffsetCommit             = API(kmsg.OffsetCommit)
+	APIOffsetFetch              = API(kmsg.OffsetFetch)
+	APIFindCoordinator          = API(kmsg.FindCoordinator)
+	APIListGroups               = API(kmsg.ListGroups)
+	APIApiVersions              = API(kmsg.ApiVersions)
+	APICreateTopics             = API(kmsg.CreateTopics)
+	APIDeleteTopics             = API(kmsg.DeleteTopics)
+	APIDescribeConfigs          = API(kmsg.DescribeConfigs)
+	APIAlterConfigs             = API(kmsg.AlterConfigs)
+	APICreatePartitions         = API(kmsg.CreatePartitions)
+	APIIncrementalAlterConfigs  = API(kmsg.IncrementalAlterConfigs)
+	APIAlterPartitionAssignment = API(kmsg.AlterPartitionAssignments)
+	APIListPartitionAssignments = API(kmsg.ListPartitionReassignments)
+)
+
+// String is Kafka's name for the API ("CreateTopics").
+func (a API) String() string { return kmsg.NameForKey(int16(a)) }
+
+// Requests returns how many requests of each API the cluster has received since start or the last
+// ResetRequests. Tests use it to prove batching ("Describe sends the same number of requests for
+// 5 and 200 topics").
+func (e *Embedded) Requests() map[API]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[API]int, len(e.counts))
+	for k, v := range e.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetRequests zeroes the request counters.
+func (e *Embedded) ResetRequests() {
+	e.mu.Lock()
+	e.counts = map[API]int{}
+	e.mu.Unlock()
+}
+
+// Failure selects requests the embedded cluster answers with an error instead of acting on them
+// (the cluster state is left untouched for the failed items).
+type Failure struct {
+	// API is the request type to fail.
+	API API
+	// Topic limits the failure to one topic's item in the request ("" = every item). For config
+	// requests (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs) it names the topic resource.
+	Topic string
+	// After lets this many matching requests through first: After 1 fails the second one.
+	After int
+	// Times is how many requests fail (0 = one).
+	Times int
+	// Code is the Kafka error name to answer with, e.g. "POLICY_VIOLATION"
+	// ("" = UNKNOWN_SERVER_ERROR).
+	Code string
+}
+
+// Fail installs f and returns a function that removes it early. Use it to interrupt an apply in
+// the middle and prove that re-running it converges (issue 3).
+func (e *Embedded) Fail(f Failure) (remove func(), err error) {
+	fault := kfake.Fault{Keys: []kmsg.Key{kmsg.Key(f.API)}, Count: max(f.Times, 1)}
+	if f.Code != "" {
+		ke, ok := kafkaErrorByName(f.Code)
+		if !ok {
+			return nil, fmt.Errorf("unknown Kafka error name %q", f.Code)
+		}
+		fault.Err = ke
+	}
+	switch f.API {
+	case APIDescribeConfigs, APIAlterConfigs, APIIncrementalAlterConfigs:
+		fault.Resource = f.Topic
+	default:
+		fault.Topic = f.Topic
+	}
+	if f.After > 0 {
+		// When runs once per item on the cluster goroutine; count distinct requests.
+		var last kmsg.Request
+		seen := 0
+		fault.When = func(r kmsg.Request) bool {
+			if r != last {
+				last = r
+				seen++
+			}
+			return seen > f.After
+		}
+	}
+	h := e.c.Fault(fault)
+	return h.Remove, nil
+}
+
+// kafkaErrorByName finds a Kafka error by its protocol name (e.g. "POLICY_VIOLATION").
+func kafkaErrorByName(name string) (*kerr.Error, bool) {
+	for code := int16(-1); code < 256; code++ {
+		var ke *kerr.Error
+		if errors.As(kerr.ErrorForCode(code), &ke) && ke.Code == code && strings.EqualFold(ke.Message, name) {
+			return ke, true
+		}
+	}
+	return nil, false
+}
+
+// CommitOffsets commits offsets for a consumer group, as a consumer would. Tests use it to make a
+// topic "in use" (deletion is refused while groups hold offsets on it).
+func (e *Embedded) CommitOffsets(ctx context.Context, group, topic string, offsets map[int32]int64) error {
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.commitOffsets(ctx, group, topic, offsets)
+}
+
+func (e *Embedded) lockState() error {
+	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
+		return fmt.Errorf("embedded cluster state dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(e.stateDir, stateLock), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("embedded cluster state dir: %w", err)
+	}
+	// flock, not a pid file: the kernel drops it when the holder dies, so a crash never leaves
+	// the directory locked.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			holder := ""
+			if b, rerr := os.ReadFile(f.Name()); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
+				holder = fmt.Sprintf(" (pid %s)", strings.TrimSpace(string(b)))
+			}
+			return fmt.Errorf("%w%s: %s", ErrEmbeddedBusy, holder, e.stateDir)
+		}
+		return fmt.Errorf("lock %s: %w", e.stateDir, err)
+	}
+	// The pid is only for messages; the flock is what excludes.
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
+	e.lock = f
+	return nil
+}
+
+func (e *Embedded) unlock() {
+	if e.lock != nil {
+		_ = syscall.Flock(int(e.lock.Fd()), syscall.LOCK_UN)
+		e.lock.Close()
+		e.lock = nil
+	}
+}
+
+// stableClusterID reads the directory's cluster id, creating it on first use, so the cluster-id
+// guard of plan/apply (issue 3) sees the same embedded cluster across processes.
+func stableClusterID(dir string) (string, error) {
+	p := filepath.Join(dir, stateClusterID)
+	b, err := os.ReadFile(p)
+	if err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read embedded cluster id: %w", err)
+	}
+	id := newClusterID()
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("write embedded cluster id: %w", err)
+	}
+	return id, nil
+}
+
+// newClusterID makes an id shaped like Kafka's (22 characters of URL-safe base64 of 16 random bytes).
+func newClusterID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+type serverFile struct {
+	Bootstrap []string `json:"bootstrap"`
+	PID       int      `json:"pid"`
+}
+
+func writeServerFile(dir string, bootstrap []string) error {
+	b, _ := json.Marshal(serverFile{Bootstrap: bootstrap, PID: os.Getpid()})
+	if err := os.WriteFile(filepath.Join(dir, stateServer), b, 0o644); err != nil {
+		return fmt.Errorf("embedded cluster: %w", err)
+	}
+	return nil
+}
+
+// runningBootstrap reads where the process holding dir's lock serves the cluster.
+func runningBootstrap(dir string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, stateServer))
+	if err != nil {
+		return nil, fmt.Errorf("find the running embedded cluster: %w", err)
+	}
+	var s serverFile
+	if err := json.Unmarshal(b, &s); err != nil || len(s.Bootstrap) == 0 {
+		return nil, fmt.Errorf("find the running embedded cluster: %s is unreadable", filepath.Join(dir, stateServer))
+	}
+	return s.Bootstrap, nil
+}

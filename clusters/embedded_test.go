@@ -1,0 +1,463 @@
+package clusters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+	"github.com/avatar-project/avatar-sync/topics"
+)
+
+// testSpec is three brokers like examples/avatar.yaml.
+func testSpec() *spec.Spec {
+	return &spec.Spec{
+		Brokers: []spec.Broker{
+			{ID: 1, Rack: "lab-a", Ports: spec.BrokerPorts{Plaintext: 9092}},
+			{ID: 2, Rack: "lab-b", Ports: spec.BrokerPorts{Plaintext: 9093}},
+			{ID: 3, Rack: "lab-c", Ports: spec.BrokerPorts{Plaintext: 9094}},
+		},
+		Clusters: []spec.Cluster{{Name: "embedded"}},
+	}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// startTest starts an in-memory 3-broker cluster and an Admin on it.
+func startTest(t *testing.T) (*Embedded, *Admin) {
+	t.Helper()
+	ctx := testCtx(t)
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return e, a
+}
+
+// mustOK fails the test on a request error or any per-item error: mustOK(t)(a.CreateTopics(...)).
+func mustOK(t *testing.T) func(reconcile.Outcome, error) {
+	t.Helper()
+	return func(out reconcile.Outcome, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, err := range out {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+}
+
+func TestCreateDescribeAlterDelete(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+
+	out, err := a.CreateTopics(ctx, []spec.Topic{
+		{Name: "eeg-brainwave-data", Partitions: 3, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "3600000", "segment.ms": "600000"}},
+		{Name: "prediction-results", Partitions: 3, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "21600000"}},
+	})
+	mustOK(t)(out, err)
+
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.ClusterID != e.ClusterID() || live.ClusterID == "" {
+		t.Errorf("cluster id = %q, want %q", live.ClusterID, e.ClusterID())
+	}
+	if len(live.Brokers) != 3 {
+		t.Errorf("brokers = %+v, want 3", live.Brokers)
+	}
+	eeg := live.Topics["eeg-brainwave-data"]
+	if eeg.Partitions() != 3 || eeg.ReplicationFactor() != 3 {
+		t.Errorf("eeg = %d partitions rf %d, want 3/3", eeg.Partitions(), eeg.ReplicationFactor())
+	}
+	if got := eeg.Config["retention.ms"]; got != (topics.ConfigValue{Value: "3600000", Source: topics.SourceTopic}) {
+		t.Errorf("retention.ms = %+v, want 3600000 set on the topic", got)
+	}
+	if got := eeg.Config["cleanup.policy"]; got.Source == topics.SourceTopic || got.Value == "" {
+		t.Errorf("cleanup.policy = %+v, want a default, not a topic setting", got)
+	}
+
+	out, err = a.AlterTopicConfigs(ctx, []reconcile.ConfigChange{
+		{Topic: "eeg-brainwave-data", Set: map[string]string{"retention.ms": "7200000"}, Delete: []string{"segment.ms"}},
+		{Topic: "prediction-results", Set: map[string]string{"min.insync.replicas": "2"}},
+	})
+	mustOK(t)(out, err)
+	out, err = a.CreatePartitions(ctx, map[string]int{"prediction-results": 6})
+	mustOK(t)(out, err)
+
+	live, err = a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eeg = live.Topics["eeg-brainwave-data"]
+	if v := eeg.Config["retention.ms"].Value; v != "7200000" {
+		t.Errorf("retention.ms after alter = %s", v)
+	}
+	if s := eeg.Config["segment.ms"].Source; s == topics.SourceTopic {
+		t.Errorf("segment.ms still set on the topic after delete")
+	}
+	if p := live.Topics["prediction-results"].Partitions(); p != 6 {
+		t.Errorf("partitions after CreatePartitions = %d, want 6", p)
+	}
+
+	out, err = a.DeleteTopics(ctx, []string{"prediction-results"})
+	mustOK(t)(out, err)
+	live, err = a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Topics["prediction-results"]; ok {
+		t.Error("prediction-results still listed after delete")
+	}
+}
+
+func TestPerItemErrors(t *testing.T) {
+	_, a := startTest(t)
+	ctx := testCtx(t)
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "a", Partitions: 1, ReplicationFactor: 1}}))
+
+	out, err := a.CreateTopics(ctx, []spec.Topic{
+		{Name: "a", Partitions: 1, ReplicationFactor: 1},
+		{Name: "b", Partitions: 2, ReplicationFactor: 3},
+		{Name: "c", Partitions: 1, ReplicationFactor: 7},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["a"] == nil || !strings.Contains(out["a"].Error(), "already exists") {
+		t.Errorf("a: got %v, want already exists", out["a"])
+	}
+	if out["b"] != nil {
+		t.Errorf("b: %v", out["b"])
+	}
+	if out["c"] == nil {
+		t.Error("c: replication factor 7 on 3 brokers accepted")
+	}
+
+	out, err = a.CreatePartitions(ctx, map[string]int{"b": 1, "nope": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["b"] == nil || out["nope"] == nil {
+		t.Errorf("shrink and unknown topic should fail per item: %v", out)
+	}
+}
+
+// TestDescribeIsBatched proves Describe costs the same requests for 5 and 200 topics (issue 3).
+func TestDescribeIsBatched(t *testing.T) {
+	counts := map[int]map[API]int{}
+	for _, n := range []int{5, 200} {
+		e, a := startTest(t)
+		ctx := testCtx(t)
+		var create []spec.Topic
+		for i := range n {
+			create = append(create, spec.Topic{Name: fmt.Sprintf("t%04d", i), Partitions: 3, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "60000"}})
+		}
+		mustOK(t)(a.CreateTopics(ctx, create))
+		e.ResetRequests()
+		live, err := a.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(live.Topics) != n {
+			t.Fatalf("described %d topics, want %d", len(live.Topics), n)
+		}
+		for name, o := range live.Topics {
+			if o.Config["retention.ms"].Value != "60000" {
+				t.Fatalf("%s: config not described: %+v", name, o.Config["retention.ms"])
+			}
+		}
+		counts[n] = e.Requests()
+	}
+	if fmt.Sprint(counts[5]) != fmt.Sprint(counts[200]) {
+		t.Errorf("requests grow with topics: 5 topics %v, 200 topics %v", counts[5], counts[200])
+	}
+	if counts[200][APIMetadata] != 1 || counts[200][APIDescribeConfigs] != 1 {
+		t.Errorf("want 1 Metadata and 1 DescribeConfigs, got %v", counts[200])
+	}
+}
+
+func TestInternalTopicsMarked(t *testing.T) {
+	_, a := startTest(t)
+	ctx := testCtx(t)
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "_schemas", Partitions: 1, ReplicationFactor: 1}, {Name: "drone-commands", Partitions: 1, ReplicationFactor: 1}}))
+	l, err := a.AcquireLease(ctx, "test", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"_schemas": true, LockTopic: true, "drone-commands": false} {
+		o, ok := live.Topics[name]
+		if !ok {
+			t.Errorf("%s not described", name)
+			continue
+		}
+		if o.Internal != want {
+			t.Errorf("%s internal = %v, want %v", name, o.Internal, want)
+		}
+	}
+}
+
+func TestFailureInjection(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	if _, err := e.Fail(Failure{API: APICreateTopics, Topic: "b", Code: "POLICY_VIOLATION"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.CreateTopics(ctx, []spec.Topic{{Name: "a", Partitions: 1, ReplicationFactor: 1}, {Name: "b", Partitions: 1, ReplicationFactor: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["a"] != nil || out["b"] == nil || !strings.Contains(out["b"].Error(), "policy") {
+		t.Errorf("want a ok and b failed with a policy error, got %v", out)
+	}
+	// The fault fired once; the retry succeeds.
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "b", Partitions: 1, ReplicationFactor: 1}}))
+
+	// After: 1 lets the first IncrementalAlterConfigs through and fails the second.
+	if _, err := e.Fail(Failure{API: APIIncrementalAlterConfigs, After: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t)(a.AlterTopicConfigs(ctx, []reconcile.ConfigChange{{Topic: "a", Set: map[string]string{"retention.ms": "1000"}}}))
+	out, err = a.AlterTopicConfigs(ctx, []reconcile.ConfigChange{{Topic: "a", Set: map[string]string{"retention.ms": "2000"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["a"] == nil {
+		t.Error("second IncrementalAlterConfigs was not failed")
+	}
+	if _, err := e.Fail(Failure{API: APICreateTopics, Code: "NOT_A_KAFKA_ERROR"}); err == nil {
+		t.Error("unknown error name accepted")
+	}
+}
+
+func TestGroupsWithOffsets(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "drone-commands", Partitions: 3, ReplicationFactor: 3}, {Name: "idle", Partitions: 1, ReplicationFactor: 1}}))
+	for _, g := range []string{"tello-1", "tello-2", "dashboard"} {
+		if err := e.CommitOffsets(ctx, g, "drone-commands", map[int32]int64{0: 5, 2: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.ResetRequests()
+	got, err := a.GroupsWithOffsets(ctx, []string{"drone-commands", "idle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[dashboard tello-1 tello-2]"; fmt.Sprint(got["drone-commands"]) != want {
+		t.Errorf("drone-commands groups = %v, want %s", got["drone-commands"], want)
+	}
+	if len(got["idle"]) != 0 {
+		t.Errorf("idle groups = %v, want none", got["idle"])
+	}
+	if n := e.Requests()[APIOffsetFetch]; n > 3 {
+		t.Errorf("%d OffsetFetch requests for 3 groups on 3 brokers; want at most one per broker", n)
+	}
+}
+
+func TestPersistence(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.ClusterID()
+	// A second cluster on the same directory must refuse, not corrupt the files.
+	if _, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir}); !errors.Is(err, ErrEmbeddedBusy) {
+		t.Errorf("second start on the same dir: got %v, want ErrEmbeddedBusy", err)
+	}
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "drone-commands", Partitions: 3, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "86400000"}}}))
+	mustOK(t)(a.AlterTopicConfigs(ctx, []reconcile.ConfigChange{{Topic: "drone-commands", Set: map[string]string{"min.insync.replicas": "2"}}}))
+	a.Close()
+	e.Close()
+
+	e, err = StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.ClusterID() != id {
+		t.Errorf("cluster id changed across restarts: %s → %s", id, e.ClusterID())
+	}
+	a, err = e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := live.Topics["drone-commands"]
+	if !ok {
+		t.Fatalf("topic lost across restart; have %v", sortedKeys(live.Topics))
+	}
+	if o.Partitions() != 3 || o.Config["retention.ms"].Value != "86400000" || o.Config["min.insync.replicas"] != (topics.ConfigValue{Value: "2", Source: topics.SourceTopic}) {
+		t.Errorf("topic after restart: %d partitions, config %+v", o.Partitions(), o.Config)
+	}
+	if live.ClusterID != id {
+		t.Errorf("metadata cluster id %s, want %s", live.ClusterID, id)
+	}
+}
+
+// TestOpenEmbeddedJoinsRunningServer: while `dev up` holds the state dir, Open on the embedded
+// target talks to it instead of failing or opening the files twice.
+func TestOpenEmbeddedJoinsRunningServer(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir, Advertise: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a1, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a1.Close()
+	mustOK(t)(a1.CreateTopics(ctx, []spec.Topic{{Name: "x", Partitions: 1, ReplicationFactor: 1}}))
+	if e.Requests()[APICreateTopics] != 1 {
+		t.Errorf("Open did not reach the running cluster: %v", e.Requests())
+	}
+}
+
+// TestOpenEmbeddedWaitsForShortLivedHolder: two plan/apply processes on one state dir take turns
+// (the second waits for the first to close) rather than the second joining a cluster about to stop.
+func TestOpenEmbeddedWaitsForShortLivedHolder(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	first, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t)(first.CreateTopics(ctx, []spec.Topic{{Name: "from-first", Partitions: 1, ReplicationFactor: 1}}))
+	type result struct {
+		a   *Admin
+		err error
+	}
+	second := make(chan result, 1)
+	go func() {
+		a, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
+		second <- result{a, err}
+	}()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-second
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.a.Close()
+	live, err := r.a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Topics["from-first"]; !ok {
+		t.Errorf("second process does not see the first one's topic: %v", sortedKeys(live.Topics))
+	}
+
+	// A holder that never lets go: the wait is bounded and the message names the process.
+	_, err = Open(ctx, testSpec(), "embedded", Options{StateDir: dir, RequestTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrEmbeddedBusy) || !strings.Contains(err.Error(), "pid ") {
+		t.Errorf("got %v, want ErrEmbeddedBusy naming the pid", err)
+	}
+}
+
+func TestUnreachableIsOneLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: []string{addr, addr}}}}
+	_, err = Open(testCtx(t), s, "dev", Options{})
+	want := fmt.Sprintf("cannot reach cluster %q at %s,%s: connection refused", "dev", addr, addr)
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	var ue *UnreachableError
+	if !errors.As(err, &ue) {
+		t.Errorf("error is not an *UnreachableError: %T", err)
+	}
+}
+
+func TestOpenHonoursContext(t *testing.T) {
+	// A listener that accepts but never answers: sarama would wait for its read timeout (30s);
+	// cancelling the context mid-call must return at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			cancel() // the request is now in flight
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: []string{ln.Addr().String()}}}}
+	_, err = Open(ctx, s, "dev", Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestUnknownTarget(t *testing.T) {
+	_, err := Open(testCtx(t), testSpec(), "prod", Options{})
+	if err == nil || !strings.Contains(err.Error(), `--cluster "prod"`) || !strings.Contains(err.Error(), "embedded") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+type applyOptions struct {
+	cluster         clusterFlags
+	planFile        string
+	autoApprove     bool
+	allowDataLoss   bool
+	allowDelete     bool
+	force           bool
+	throttle        string
+	lockTimeout     time.Duration
+	reassignTimeout time.Duration
+}
+
+func newApplyCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Change the cluster to match the spec",
+		Long: `apply computes the plan (or loads one saved with "plan --out FILE"), shows it, asks for
+confirmation, and executes it under the cluster-wide apply lock, reporting progress per change on
+stderr. Afterwards it reads the cluster again and proves that a fresh plan is empty.
+
+Nothing destructive happens without a flag: changes that can lose data (lowered retention,
+compaction turned on) need --allow-data-loss; deleting topics needs deletion: prune in the spec,
+--allow-delete, and --force while consumer groups still hold offsets on them.`,
+		Example: `  avatar-sync apply -f avatar.yaml
+  avatar-sync apply --auto-approve --cluster dev
+  avatar-sync plan --out plan.json && avatar-sync apply --plan plan.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if err := g.checkOutput("text", "json"); err != nil {
+				return err
+			}
+			sp, err := loadSpec(g, s)
+			if err != nil {
+				return err
+			}
+			rate := sp.Reassignment.ThrottleBytesPerSec
+			if cmd.Flags().Changed("throttle") {
+				if rate, err = parseRate(o.throttle); err != nil {
+					return err
+				}
+			}
+			var p reconcile.Plan
+			if o.planFile != "" {
+				if p, err = loadPlanFile(o.planFile, g.cluster); err != nil {
+					return err
+				}
+			}
+			t, err := openTarget(ctx, g, sp, o.cluster)
+			if err != nil {
+				return err
+			}
+			defer t.admin.Close()
+			if o.planFile == "" {
+				if p, err = t.computePlan(ctx, sp, o.allowDelete); err != nil {
+					return err
+				}
+			} else if err := t.checkSaved(ctx, p); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				// One JSON document on stdout at the end; people-facing text goes to stderr.
+				res, err := o.run(ctx, s, t, sp, p, rate, s.err)
+				if rerr := reconcile.RenderResultJSON(s.out, p, res, err); rerr != nil {
+					return rerr
+				}
+				return err
+			}
+			if err := renderPlan(s.out, g, p); err != nil {
+				return err
+			}
+			res, err := o.run(ctx, s, t, sp, p, rate, s.out)
+			if p.HasChanges() {
+				printResult(s, res, err)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	o.cluster.bind(f)
+	f.StringVar(&o.planFile, "plan", "", "apply this saved plan (from plan --out) instead of computing one")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
+	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting unmanaged topics (also needs deletion: prune in the spec)")
+	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
+	f.StringVar(&o.throttle, "throttle", "", "replication throttle during reassignments, e.g. 50MiB/s (default: the spec's reassignment.throttle)")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
+	f.DurationVar(&o.reassignTimeout, "reassign-timeout", 10*time.Minute, "how long to wait for replica reassignments to finish")
+	return cmd
+}
+
+// run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
+func (o *applyOptions) run(ctx context.Context, s *streams, t *target, sp *spec.Spec, p reconcile.Plan, rate int64, prompt io.Writer) (reconcile.Result, error) {
+	if !p.HasChanges() {
+		return reconcile.Result{ClusterID: p.ClusterID}, nil
+	}
+	ao := reconcile.ApplyOptions{
+		ExpectClusterID:     t.pinned,
+		AllowDataLoss:       o.allowDataLoss,
+		AllowDelete:         o.allowDelete,
+		Force:               o.force,
+		ThrottleBytesPerSec: rate,
+		LockWait:            o.lockTimeout,
+		ReassignTimeout:     o.reassignTimeout,
+		Want:                sp,
+		Diff:                reconcile.DiffOptions{Cluster: t.name, AllowDelete: p.AllowDelete},
+	}
+	// Refuse what the flags do not allow before asking: a "yes" must never be wasted.
+	if err := reconcile.CheckAllowed(p, ao); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := confirm(s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
+		return reconcile.Result{}, err
+	}
+	fmt.Fprintln(prompt)
+	return reconcile.Apply(ctx, p, t.admin, ao, progressPrinter(s))
+}
+
+// loadPlanFile reads a saved plan and checks it was made for the target apply talks to.
+func loadPlanFile(path, cluster string) (reconcile.Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return reconcile.Plan{}, fmt.Errorf("--plan: %w", err)
+	}
+	defer f.Close()
+	p, err := reconcile.ReadPlan(f)
+	if err != nil {
+		return reconcile.Plan{}, fmt.Errorf("--plan %s: %w", path, err)
+	}
+	if p.Cluster != cluster {
+		return reconcile.Plan{}, fmt.Errorf("--plan %s was computed for cluster target %q, but --cluster is %q", path, p.Cluster, cluster)
+	}
+	return p, nil
+}
+
+// confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
+func confirm(in io.Reader, prompt io.Writer, autoApprove, interactive bool, p reconcile.Plan) error {
+	if autoApprove {
+		return nil
+	}
+	if !interactive {
+		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
+	}
+	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, p.ClusterID)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("read confirmation: %w", err)
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return errors.New("apply cancelled: nothing was changed")
+	}
+	return nil
+}
+
+// progressPrinter writes one line per change on stderr as apply runs.
+func progressPrinter(s *streams) reconcile.Progress {
+	start := map[int]time.Time{}
+	return func(ev reconcile.Event) {
+		switch {
+		case ev.Message != "" && ev.Err != nil:
+			fmt.Fprintf(s.err, "  %s: %v\n", ev.Message, ev.Err)
+		case ev.Message != "":
+			fmt.Fprintf(s.err, "  ... %s\n", ev.Message)
+		case ev.Status == reconcile.Running:
+			start[ev.Index] = time.Now()
+			fmt.Fprintf(s.err, "[%d/%d] %s ...\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
+		case ev.Status == reconcile.Applied:
+			fmt.Fprintf(s.err, "[%d/%d] %s: done (%s)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), time.Since(start[ev.Index]).Round(time.Millisecond))
+		case ev.Status == reconcile.Failed:
+			fmt.Fprintf(s.err, "[%d/%d] %s: FAILED: %v\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), ev.Err)
+		}
+	}
+}
+
+// printResult writes the final summary: counts, what was not done, and the convergence proof.
+func printResult(s *streams, res reconcile.Result, err error) {
+	applied, failed, skipped := res.Count(reconcile.Applied), res.Count(reconcile.Failed), res.Count(reconcile.NotAttempted)
+	if applied+failed == 0 && err != nil {
+		return // refused before anything ran: the error says why
+	}
+	state := "complete"
+	if err != nil {
+		state = "incomplete"
+	}
+	fmt.Fprintf(s.out, "Apply %s: %d applied, %d failed, %d not attempted.\n", state, applied, failed, skipped)
+	for _, cr := range res.Changes {
+		if cr.Status != reconcile.Applied {
+			fmt.Fprintf(s.out, "  %-13s %s\n", cr.Status.String()+":", reconcile.Headline(cr.Change))
+		}
+	}
+	switch {
+	case res.Converged():
+		fmt.Fprintf(s.out, "Cluster %s converged: a fresh plan has no changes.\n", res.ClusterID)
+	case res.Verified:
+		fmt.Fprintf(s.out, "Cluster %s has not converged; still pending:\n", res.ClusterID)
+		for _, c := range res.Residual {
+			fmt.Fprintf(s.out, "  %s\n", reconcile.Headline(c))
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// devUpOptions are the flags of `dev up`.
+type devUpOptions struct {
+	stateDir string
+	ports    []int
+}
+
+// newDevCmd groups the local-development commands.
+func newDevCmd(g *globalOptions, s *streams) *cobra.Command {
+	dev := &cobra.Command{
+		Use:   "dev",
+		Short: "Local development helpers (an embedded Kafka cluster)",
+	}
+	dev.AddCommand(newDevUpCmd(g, s))
+	return dev
+}
+
+func newDevUpCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &devUpOptions{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Serve the embedded cluster on the spec's plaintext ports until Ctrl-C",
+		Long: `dev up runs the embedded Kafka cluster (the default --cluster target) as a long-lived server on
+the plaintext ports of the spec's brokers (9092-9094 in examples/avatar.yaml), so kcat, a Python
+producer or the ML service can use it. State lives in --state-dir and is shared with plan/apply:
+while dev up runs, plan and apply against the embedded target talk to it. Ctrl-C or SIGTERM stops
+it cleanly, saving the state.`,
+		Example: `  avatar-sync dev up
+  kcat -b 127.0.0.1:9092 -L`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput("text", "json"); err != nil {
+				return err
+			}
+			sp, err := loadSpec(g, s)
+			if err != nil {
+				return err
+			}
+			return runDevUp(cmd.Context(), g, s, sp, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.stateDir, "state-dir", clusters.DefaultStateDir, "where the embedded cluster keeps its state")
+	f.IntSliceVar(&o.ports, "ports", nil, "listener ports, one per broker (default: the brokers' plaintext ports; 0 = any free port)")
+	return cmd
+}
+
+// devPorts picks one port per broker: the flag if given, else each broker's plaintext port, else
+// Kafka's usual 9092 upwards.
+func devPorts(sp *spec.Spec, flag []int) ([]int, error) {
+	n := len(sp.Brokers)
+	if n == 0 {
+		n = 3 // the embedded cluster's default, as in clusters.StartEmbedded
+	}
+	if len(flag) > 0 {
+		if len(flag) != n {
+			return nil, fmt.Errorf("--ports: %d ports for %d brokers", len(flag), n)
+		}
+		return flag, nil
+	}
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = 9092 + i
+		if i < len(sp.Brokers) && sp.Brokers[i].Ports.Plaintext > 0 {
+			ports[i] = sp.Brokers[i].Ports.Plaintext
+		}
+	}
+	return ports, nil
+}
+
+// sslPorts lists the spec's SSL listener ports, so dev up can say they are not served.
+func sslPorts(sp *spec.Spec) string {
+	var ports []string
+	for _, b := range sp.Brokers {
+		if b.Ports.SSL > 0 {
+			ports = append(ports, fmt.Sprint(b.Ports.SSL))
+		}
+	}
+	return strings.Join(ports, ",")
+}
+
+// runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
+// TLS listeners (ports.ssl) are not served yet: clusters.EmbeddedOptions.TLS is the seam the certs
+// work plugs into.
+func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, o *devUpOptions) error {
+	ports, err := devPorts(sp, o.ports)
+	if err != nil {
+		return err
+	}
+	e, err := clusters.StartEmbedded(ctx, sp, clusters.EmbeddedOptions{StateDir: o.stateDir, Ports: ports, Advertise: true})
+	if err != nil {
+		return err
+	}
+	bootstrap := strings.Join(e.Bootstrap(), ",")
+	if g.output == "json" {
+		_ = json.NewEncoder(s.out).Encode(map[string]any{
+			"bootstrap": e.Bootstrap(), "clusterId": e.ClusterID(), "stateDir": o.stateDir,
+		})
+	} else {
+		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", e.ClusterID(), len(e.Bootstrap()), o.stateDir)
+		fmt.Fprintf(s.out, "bootstrap: %s\n", bootstrap)
+		fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
+		if ssl := sslPorts(sp); ssl != "" {
+			fmt.Fprintf(s.err, "Note: the SSL ports %s are not served by dev up yet; use the plaintext bootstrap above.\n", ssl)
+		}
+	}
+	<-ctx.Done()
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("stop embedded cluster: %w", err)
+	}
+	if g.output != "json" {
+		fmt.Fprintf(s.err, "Stopped; state saved in %s\n", o.stateDir)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// syncBuffer lets the test read what a running command has printed so far.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDevUp starts `dev up` on free ports, uses it as a plain bootstrap target, then cancels the
+// context as SIGINT would and expects a clean exit 0.
+func TestDevUp(t *testing.T) {
+	stateDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", stateDir, "--ports", "0,0,0"},
+			strings.NewReader(""), &out, &errOut)
+	}()
+
+	var bootstrap []string
+	for deadline := time.Now().Add(30 * time.Second); bootstrap == nil; {
+		for _, line := range strings.Split(out.String(), "\n") {
+			if addrs, ok := strings.CutPrefix(line, "bootstrap: "); ok {
+				bootstrap = strings.Split(addrs, ",")
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("dev up exited early with %d: %s%s", code, out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no bootstrap line after 30s: %q", out.String())
+		}
+	}
+	if len(bootstrap) != 3 {
+		t.Fatalf("bootstrap %v, want 3 brokers", bootstrap)
+	}
+
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: bootstrap}}}
+	a, err := clusters.Open(ctx, s, "dev", clusters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.CreateTopics(ctx, []spec.Topic{{Name: "drone-commands", Partitions: 3, ReplicationFactor: 3}})
+	if err != nil || res["drone-commands"] != nil {
+		t.Fatalf("create on dev up cluster: %v %v", err, res)
+	}
+	// plan/apply on the embedded target reach the running server rather than fighting over the dir.
+	emb, err := clusters.Open(ctx, s, "embedded", clusters.Options{StateDir: stateDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := emb.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Topics["drone-commands"]; !ok {
+		t.Errorf("embedded target does not see the dev up cluster's topic: %v", live.Topics)
+	}
+	emb.Close()
+	a.Close()
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("dev up exit code %d after cancel: %s", code, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev up did not stop within 30s of cancellation")
+	}
+	if !strings.Contains(errOut.String(), "SSL ports 9192,9193,9194 are not served") {
+		t.Errorf("stderr %q does not say the SSL ports are not served", errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "Stopped; state saved in "+stateDir) {
+		t.Errorf("stderr %q lacks the stop line", errOut.String())
+	}
+}
+
+func TestDevUpPortsMustMatchBrokers(t *testing.T) {
+	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", "0,0")
+	if code != exitError || !strings.Contains(errOut, "--ports: 2 ports for 3 brokers") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestDevUpPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", fmt.Sprintf("0,%d,0", port))
+	if code != exitError || !strings.Contains(errOut, "a port is already in use") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}

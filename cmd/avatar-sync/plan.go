@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+)
+
+type planOptions struct {
+	cluster          clusterFlags
+	detailedExitcode bool
+	out              string
+	allowDelete      bool
+}
+
+func newPlanCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &planOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change on the cluster",
+		Long: `plan reads the live cluster, compares it with the spec and prints the changes apply would make:
++ create, ~ update, - delete, ! unsupported, with risks (DATA LOSS, HEAVY) marked. It changes nothing.
+
+With --out FILE the plan is saved (JSON, see docs/plan-json.md) together with a fingerprint of the
+live state; "apply --plan FILE" applies exactly that plan, and refuses it once the cluster changed.`,
+		Example: `  avatar-sync plan -f avatar.yaml
+  avatar-sync plan --detailed-exitcode -o markdown > plan.md
+  avatar-sync plan --cluster dev --out plan.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput("text", "json", "markdown"); err != nil {
+				return err
+			}
+			sp, err := loadSpec(g, s)
+			if err != nil {
+				return err
+			}
+			t, err := openTarget(cmd.Context(), g, sp, o.cluster)
+			if err != nil {
+				return err
+			}
+			defer t.admin.Close()
+			p, err := t.computePlan(cmd.Context(), sp, o.allowDelete)
+			if err != nil {
+				return err
+			}
+			if err := renderPlan(s.out, g, p); err != nil {
+				return err
+			}
+			if o.out != "" {
+				if err := savePlan(o.out, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: avatar-sync apply --plan %s\n", o.out, o.out)
+			}
+			if n := p.Summary().Unsupported; n > 0 {
+				return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
+			}
+			if o.detailedExitcode && p.HasChanges() {
+				return withExitCode(exitChanges, nil)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	o.cluster.bind(f)
+	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 when in sync, 2 when changes are pending, 1 on error")
+	f.StringVar(&o.out, "out", "", "save the plan (JSON with the live-state fingerprint) for apply --plan")
+	f.BoolVar(&o.allowDelete, "allow-delete", false, "plan deleting unmanaged topics (also needs deletion: prune in the spec)")
+	return cmd
+}
+
+// savePlan writes the plan file atomically, so a crash never leaves half a plan to apply.
+func savePlan(path string, p reconcile.Plan) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := reconcile.RenderJSON(tmp, p); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	return nil
+}

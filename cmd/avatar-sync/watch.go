@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/filewatch"
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+type watchOptions struct {
+	cluster       clusterFlags
+	interval      time.Duration
+	debounce      time.Duration
+	allowDataLoss bool
+	allowDelete   bool
+	force         bool
+	lockTimeout   time.Duration
+}
+
+func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &watchOptions{}
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Keep the cluster in agreement with the spec, as a daemon",
+		Long: `watch runs plan → apply whenever the spec file changes and every --interval (to undo drift
+made by hand on the cluster), until SIGINT/SIGTERM. Each pass re-reads the file and the cluster from
+scratch (level-triggered), so a missed event costs at most one interval.
+
+watch applies without asking, but never more than the flags allow: changes that can lose data still
+need --allow-data-loss and deletions --allow-delete (plus deletion: prune in the spec). A refused,
+invalid or failed pass is logged and retried with back-off; the daemon keeps running. Logs are one
+line per event on stderr (-o json: JSON lines for a log collector).`,
+		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput("text", "json"); err != nil {
+				return err
+			}
+			log := newLogger(g, s)
+			w := &watcher{g: g, s: s, o: o, log: log}
+			defer w.close()
+			log.Info("watching", "file", g.file, "cluster", g.cluster, "interval", o.interval.String())
+			err := reconcile.Loop(cmd.Context(), &filewatch.Source{Path: g.file, Debounce: o.debounce},
+				reconcile.LoopOptions{Interval: o.interval}, w.pass, w.report)
+			if errors.Is(err, context.Canceled) {
+				log.Info("stopped")
+				return nil
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	o.cluster.bind(f)
+	f.DurationVar(&o.interval, "interval", 5*time.Minute, "also reconcile this often, to undo drift (0 = only on file changes)")
+	f.DurationVar(&o.debounce, "debounce", 300*time.Millisecond, "wait for the file to settle this long after a change")
+	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
+	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting unmanaged topics (also needs deletion: prune in the spec)")
+	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long a pass waits for another apply's lock")
+	return cmd
+}
+
+// newLogger logs to stderr: text for people, JSON lines with -o json.
+func newLogger(g *globalOptions, s *streams) *slog.Logger {
+	level := slog.LevelInfo
+	if g.verbose > 0 {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if g.output == "json" {
+		return slog.New(slog.NewJSONHandler(s.err, opts))
+	}
+	return slog.New(slog.NewTextHandler(s.err, opts))
+}
+
+// watcher holds what outlives one pass: the connection, reopened only when the target's settings
+// in the spec change or the connection fails.
+type watcher struct {
+	g      *globalOptions
+	s      *streams
+	o      *watchOptions
+	log    *slog.Logger
+	target *target
+	opened spec.Cluster // the target's settings the connection was opened with
+}
+
+func (w *watcher) close() {
+	if w.target != nil {
+		w.target.admin.Close()
+		w.target = nil
+	}
+}
+
+// pass is one level-triggered reconcile: load, connect, plan, apply what the flags allow.
+func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
+	w.log.Debug("pass", "trigger", tr.Reason)
+	sp, diags := readSpec(w.g, w.s)
+	for _, d := range diags.Warnings() {
+		w.log.Warn(d.String())
+	}
+	if errs := diags.Errors(); len(errs) > 0 {
+		// Keep the cluster as it is: an invalid file must never be half-applied.
+		return &specError{file: w.g.file, errs: errs}
+	}
+	settings, _ := sp.FindCluster(w.g.cluster)
+	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
+		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)
+		w.close()
+	}
+	if w.target == nil {
+		t, err := openTarget(ctx, w.g, sp, w.o.cluster)
+		if err != nil {
+			return err
+		}
+		w.target, w.opened = t, settings
+	}
+	p, err := w.target.computePlan(ctx, sp, w.o.allowDelete)
+	if err != nil {
+		w.close() // the next pass reconnects from scratch
+		return err
+	}
+	if !p.HasChanges() {
+		w.log.Info("in sync", "cluster", w.g.cluster, "clusterId", p.ClusterID)
+		return nil
+	}
+	sum := p.Summary()
+	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "delete", sum.Delete, "unsupported", sum.Unsupported)
+	for _, c := range p.Changes {
+		if c.Action != reconcile.NoOp {
+			w.log.Info("plan", "change", reconcile.Headline(c))
+		}
+	}
+	ao := reconcile.ApplyOptions{
+		ExpectClusterID: w.target.pinned,
+		AllowDataLoss:   w.o.allowDataLoss,
+		AllowDelete:     w.o.allowDelete,
+		Force:           w.o.force,
+		LockWait:        w.o.lockTimeout,
+		ReassignTimeout: 10 * time.Minute,
+		Want:            sp,
+		Diff:            reconcile.DiffOptions{Cluster: w.g.cluster, AllowDelete: p.AllowDelete},
+	}
+	ao.ThrottleBytesPerSec = sp.Reassignment.ThrottleBytesPerSec
+	if err := reconcile.CheckAllowed(p, ao); err != nil {
+		return err
+	}
+	res, err := reconcile.Apply(ctx, p, w.target.admin, ao, func(ev reconcile.Event) {
+		if ev.Status == reconcile.Failed {
+			w.log.Error("change failed", "change", reconcile.Headline(ev.Change), "err", ev.Err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	w.log.Info("applied", "applied", res.Count(reconcile.Applied), "converged", res.Converged())
+	if res.Verified && !res.Converged() {
+		return fmt.Errorf("cluster has not converged: %d change(s) still pending", len(res.Residual))
+	}
+	return nil
+}
+
+func (w *watcher) report(tr reconcile.Trigger, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		w.log.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
+	}
+}

@@ -1,0 +1,472 @@
+package reconcile_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// These tests apply plans to a real protocol peer: the in-process 3-broker kfake cluster of the
+// clusters package, spoken to with sarama. kfake accepts partition reassignments but does not move
+// replicas, so replication-factor changes are covered by the pure tests in topics and plan_test.go.
+
+type env struct {
+	t       *testing.T
+	ctx     context.Context
+	cluster *clusters.Embedded
+	admin   *clusters.Admin
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	e, err := clusters.StartEmbedded(ctx, nil, clusters.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	a, err := e.Connect(ctx, clusters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return &env{t: t, ctx: ctx, cluster: e, admin: a}
+}
+
+// avatarSpec is the three Avatar topics of examples/avatar.yaml, as the loader produces them.
+func avatarSpec() *spec.Spec {
+	cfg := func(retention string) map[string]string {
+		return map[string]string{"min.insync.replicas": "2", "retention.ms": retention}
+	}
+	eeg := cfg("3600000")
+	eeg["segment.ms"] = "600000"
+	return &spec.Spec{Topics: []spec.Topic{
+		{Name: "eeg-brainwave-data", Partitions: 3, ReplicationFactor: 3, Config: eeg},
+		{Name: "prediction-results", Partitions: 3, ReplicationFactor: 3, Config: cfg("21600000")},
+		{Name: "drone-commands", Partitions: 3, ReplicationFactor: 3, Config: cfg("86400000")},
+	}}
+}
+
+func (e *env) plan(want *spec.Spec, opts reconcile.DiffOptions) reconcile.Plan {
+	e.t.Helper()
+	live, err := e.admin.Describe(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	opts.Cluster = "embedded"
+	return reconcile.Diff(want, live, opts)
+}
+
+func (e *env) apply(p reconcile.Plan, want *spec.Spec, opts reconcile.ApplyOptions) (reconcile.Result, error) {
+	e.t.Helper()
+	opts.Want = want
+	opts.Diff.AllowDelete = p.AllowDelete
+	opts.PollInterval = 10 * time.Millisecond
+	return reconcile.Apply(e.ctx, p, e.admin, opts, nil)
+}
+
+// converge plans and applies want, and fails the test unless the cluster converged.
+func (e *env) converge(want *spec.Spec, opts reconcile.ApplyOptions) reconcile.Result {
+	e.t.Helper()
+	res, err := e.apply(e.plan(want, reconcile.DiffOptions{AllowDelete: opts.AllowDelete}), want, opts)
+	if err != nil {
+		e.t.Fatalf("apply: %v", err)
+	}
+	if !res.Converged() {
+		e.t.Fatalf("not converged: %+v", res.Residual)
+	}
+	return res
+}
+
+func pendingNames(p reconcile.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		if c.Pending() {
+			out = append(out, reconcile.Headline(c))
+		}
+	}
+	return out
+}
+
+func TestApplyCreatesThenNoOp(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	p := e.plan(want, reconcile.DiffOptions{})
+	if s := p.Summary(); s.Create != 3 || s.Update+s.Delete+s.Unsupported != 0 {
+		t.Fatalf("plan from empty: %+v", s)
+	}
+	e.cluster.ResetRequests()
+	var events []reconcile.Event
+	res, err := reconcile.Apply(e.ctx, p, e.admin, reconcile.ApplyOptions{Want: want}, func(ev reconcile.Event) { events = append(events, ev) })
+	if err != nil || !res.Converged() || res.Count(reconcile.Applied) != 3 {
+		t.Fatalf("apply: %v, %+v", err, res)
+	}
+	// All three topics in one CreateTopics request.
+	if n := e.cluster.Requests()[clusters.APICreateTopics]; n > 2 { // the lock topic may take one
+		t.Errorf("%d CreateTopics requests for 3 topics: creates are not batched", n)
+	}
+	var done int
+	for _, ev := range events {
+		if ev.Status == reconcile.Applied {
+			done++
+		}
+	}
+	if done != 3 {
+		t.Errorf("progress reported %d applied changes, want 3: %+v", done, events)
+	}
+	live, err := e.admin.Describe(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eeg := live.Topics["eeg-brainwave-data"]
+	if eeg.Partitions() != 3 || eeg.ReplicationFactor() != 3 || eeg.Config["retention.ms"].Value != "3600000" {
+		t.Errorf("eeg-brainwave-data live: %+v", eeg)
+	}
+
+	second := e.plan(want, reconcile.DiffOptions{})
+	if second.HasChanges() {
+		t.Fatalf("second plan not empty: %v", pendingNames(second))
+	}
+	res, err = e.apply(second, want, reconcile.ApplyOptions{})
+	if err != nil || len(res.Changes) != 0 || !res.Converged() {
+		t.Fatalf("second apply: %v %+v", err, res)
+	}
+}
+
+func TestApplyRetentionChange(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	e.converge(want, reconcile.ApplyOptions{})
+
+	// Raising retention is safe.
+	want.Topics[2].Config["retention.ms"] = "172800000"
+	p := e.plan(want, reconcile.DiffOptions{})
+	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic drone-commands config" || p.Changes[0].Risk != reconcile.RiskNone {
+		t.Fatalf("plan: %v %+v", got, p.Changes)
+	}
+	e.converge(want, reconcile.ApplyOptions{})
+
+	// Lowering it is data loss: refused without the opt-in, applied with it.
+	want.Topics[2].Config["retention.ms"] = "3600000"
+	p = e.plan(want, reconcile.DiffOptions{})
+	_, err := e.apply(p, want, reconcile.ApplyOptions{})
+	if !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "--allow-data-loss") {
+		t.Fatalf("lowering retention without --allow-data-loss: %v", err)
+	}
+	res, err := e.apply(p, want, reconcile.ApplyOptions{AllowDataLoss: true})
+	if err != nil || !res.Converged() {
+		t.Fatalf("with AllowDataLoss: %v %+v", err, res)
+	}
+	live, _ := e.admin.Describe(e.ctx)
+	if v := live.Topics["drone-commands"].Config["retention.ms"].Value; v != "3600000" {
+		t.Errorf("retention.ms = %s", v)
+	}
+}
+
+func TestApplyPartitions(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	e.converge(want, reconcile.ApplyOptions{})
+
+	want.Topics[0].Partitions = 6
+	e.converge(want, reconcile.ApplyOptions{})
+	live, _ := e.admin.Describe(e.ctx)
+	if n := live.Topics["eeg-brainwave-data"].Partitions(); n != 6 {
+		t.Fatalf("partitions = %d, want 6", n)
+	}
+
+	want.Topics[0].Partitions = 2
+	p := e.plan(want, reconcile.DiffOptions{})
+	if s := p.Summary(); s.Unsupported != 1 {
+		t.Fatalf("decrease plan: %+v", p.Changes)
+	}
+	_, err := e.apply(p, want, reconcile.ApplyOptions{AllowDataLoss: true, AllowDelete: true, Force: true})
+	if !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "recreate") {
+		t.Fatalf("partition decrease: %v", err)
+	}
+	live, _ = e.admin.Describe(e.ctx)
+	if n := live.Topics["eeg-brainwave-data"].Partitions(); n != 6 {
+		t.Fatalf("refused apply changed partitions to %d", n)
+	}
+}
+
+func TestUnmanagedAndDelete(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	legacy := &spec.Spec{Topics: []spec.Topic{{Name: "legacy-scores", Partitions: 1, ReplicationFactor: 1}}}
+	e.converge(legacy, reconcile.ApplyOptions{})
+	e.converge(want, reconcile.ApplyOptions{}) // listed, not deleted
+
+	p := e.plan(want, reconcile.DiffOptions{AllowDelete: true})
+	if p.HasChanges() || p.Changes[len(p.Changes)-1].Name != "legacy-scores" || !strings.Contains(p.Changes[len(p.Changes)-1].Reason, "unmanaged") {
+		t.Fatalf("without deletion: prune: %+v", p.Changes)
+	}
+	want.Deletion = spec.DeletionPrune
+	p = e.plan(want, reconcile.DiffOptions{})
+	if p.HasChanges() {
+		t.Fatalf("prune without --allow-delete plans changes: %v", pendingNames(p))
+	}
+	p = e.plan(want, reconcile.DiffOptions{AllowDelete: true})
+	if got := pendingNames(p); len(got) != 1 || got[0] != "delete topic legacy-scores" {
+		t.Fatalf("both opt-ins: %v", got)
+	}
+	// A plan that deletes still needs the opt-ins at apply time.
+	if _, err := e.apply(p, want, reconcile.ApplyOptions{AllowDataLoss: true}); !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "--allow-delete") {
+		t.Fatalf("apply without AllowDelete: %v", err)
+	}
+
+	// Consumer groups with offsets block the delete, by name, unless Force.
+	if err := e.cluster.CommitOffsets(e.ctx, "score-readers", "legacy-scores", map[int32]int64{0: 0}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.apply(p, want, reconcile.ApplyOptions{AllowDataLoss: true, AllowDelete: true})
+	if !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "score-readers") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("delete with a consumer group: %v", err)
+	}
+	res, err := e.apply(p, want, reconcile.ApplyOptions{AllowDataLoss: true, AllowDelete: true, Force: true})
+	if err != nil || !res.Converged() {
+		t.Fatalf("forced delete: %v %+v", err, res)
+	}
+	live, _ := e.admin.Describe(e.ctx)
+	if _, ok := live.Topics["legacy-scores"]; ok {
+		t.Fatal("legacy-scores still exists")
+	}
+	if _, ok := live.Topics["__consumer_offsets"]; ok {
+		if p := e.plan(want, reconcile.DiffOptions{AllowDelete: true}); p.HasChanges() {
+			t.Fatalf("internal topics planned: %v", pendingNames(p))
+		}
+	}
+}
+
+func TestClusterIDMismatch(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	p := e.plan(want, reconcile.DiffOptions{})
+	_, err := e.apply(p, want, reconcile.ApplyOptions{ExpectClusterID: "microk8s-lab"})
+	if !errors.Is(err, reconcile.ErrClusterMismatch) || !strings.Contains(err.Error(), "microk8s-lab") || !strings.Contains(err.Error(), e.cluster.ClusterID()) {
+		t.Fatalf("pinned id: %v", err)
+	}
+	p.ClusterID = "another-cluster"
+	if _, err := e.apply(p, want, reconcile.ApplyOptions{}); !errors.Is(err, reconcile.ErrClusterMismatch) {
+		t.Fatalf("plan from another cluster: %v", err)
+	}
+	live, _ := e.admin.Describe(e.ctx)
+	for name := range live.Topics {
+		if !strings.HasPrefix(name, "__") {
+			t.Errorf("refused apply created %s", name)
+		}
+	}
+}
+
+func TestDriftDetected(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	e.converge(want, reconcile.ApplyOptions{})
+	// Someone changes the topic by hand: a managed key and an unmanaged one.
+	out, err := e.admin.AlterTopicConfigs(e.ctx, []reconcile.ConfigChange{{Topic: "prediction-results", Set: map[string]string{"retention.ms": "60000", "max.message.bytes": "2097152"}}})
+	if err != nil || out["prediction-results"] != nil {
+		t.Fatal(err, out)
+	}
+	p := e.plan(want, reconcile.DiffOptions{})
+	var update, drift *reconcile.Change
+	for i, c := range p.Changes {
+		switch {
+		case c.Name == "prediction-results" && c.Action == reconcile.Update:
+			update = &p.Changes[i]
+		case c.Name == "prediction-results" && c.Action == reconcile.NoOp:
+			drift = &p.Changes[i]
+		}
+	}
+	if update == nil || update.Before["retention.ms"] != "60000" || update.After["retention.ms"] != "21600000" || update.Notes["retention.ms"] != "live value: set on the topic" {
+		t.Fatalf("managed key changed by hand: %+v", update)
+	}
+	if drift == nil || drift.Before["max.message.bytes"] != "2097152" || !strings.Contains(drift.Reason, "prune") {
+		t.Fatalf("unmanaged key set by hand: %+v", drift)
+	}
+	e.converge(want, reconcile.ApplyOptions{})
+	live, _ := e.admin.Describe(e.ctx)
+	if v := live.Topics["prediction-results"].Config["max.message.bytes"]; v.Value != "2097152" {
+		t.Errorf("drift without prune was removed: %+v", v)
+	}
+	// With prune the hand-set key goes.
+	want.Topics[1].Prune = true
+	e.converge(want, reconcile.ApplyOptions{})
+	live, _ = e.admin.Describe(e.ctx)
+	if v, ok := live.Topics["prediction-results"].Config["max.message.bytes"]; ok && v.Value == "2097152" {
+		t.Errorf("prune left max.message.bytes: %+v", v)
+	}
+}
+
+func TestStalePlanRefused(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	var saved bytes.Buffer
+	if err := reconcile.RenderJSON(&saved, e.plan(want, reconcile.DiffOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	// The cluster changes between plan and apply.
+	if _, err := e.admin.CreateTopics(e.ctx, []spec.Topic{{Name: "sneaky", Partitions: 1, ReplicationFactor: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := reconcile.ReadPlan(&saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.apply(p, want, reconcile.ApplyOptions{})
+	if !errors.Is(err, reconcile.ErrStalePlan) {
+		t.Fatalf("stale plan: %v", err)
+	}
+	live, _ := e.admin.Describe(e.ctx)
+	if _, ok := live.Topics["eeg-brainwave-data"]; ok {
+		t.Fatal("stale plan was applied")
+	}
+}
+
+func TestFailureInTheMiddleThenReapply(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	e.converge(want, reconcile.ApplyOptions{})
+	// One new topic (create phase) and two config changes (config phase); the config request fails.
+	want.Topics = append(want.Topics, spec.Topic{Name: "drone-telemetry", Partitions: 3, ReplicationFactor: 3})
+	want.Topics[0].Config["retention.ms"] = "7200000"
+	want.Topics[1].Config["retention.ms"] = "43200000"
+	want.Topics[1].Partitions = 4
+	remove, err := e.cluster.Fail(clusters.Failure{API: clusters.APIIncrementalAlterConfigs, Code: "POLICY_VIOLATION"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.plan(want, reconcile.DiffOptions{})
+	res, err := e.apply(p, want, reconcile.ApplyOptions{})
+	remove()
+	if err == nil {
+		t.Fatal("apply with a failing request succeeded")
+	}
+	status := map[string]reconcile.Status{}
+	for _, cr := range res.Changes {
+		status[reconcile.Headline(cr.Change)] = cr.Status
+	}
+	wantStatus := map[string]reconcile.Status{
+		"create topic drone-telemetry":               reconcile.Applied,
+		"update topic prediction-results partitions": reconcile.Applied,
+		"update topic eeg-brainwave-data config":     reconcile.Failed,
+		"update topic prediction-results config":     reconcile.Failed,
+	}
+	for h, s := range wantStatus {
+		if status[h] != s {
+			t.Errorf("%s: %v, want %v (all: %v)", h, status[h], s, status)
+		}
+	}
+	if !strings.Contains(err.Error(), "2 applied, 2 failed, 0 not attempted") {
+		t.Errorf("error %q does not say what was applied", err)
+	}
+	// Running apply again finishes the job.
+	again := e.plan(want, reconcile.DiffOptions{})
+	if got := pendingNames(again); len(got) != 2 {
+		t.Fatalf("re-plan: %v, want only the two config changes", got)
+	}
+	e.converge(want, reconcile.ApplyOptions{})
+}
+
+func TestConcurrentAppliesSerialize(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	p := e.plan(want, reconcile.DiffOptions{})
+
+	// A held lease makes an apply fail fast, naming the holder, with nothing changed.
+	held, err := e.admin.AcquireLease(e.ctx, "alice@lab pid 42", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.apply(p, want, reconcile.ApplyOptions{})
+	if !errors.Is(err, reconcile.ErrLeaseHeld) || !strings.Contains(err.Error(), "alice@lab pid 42") {
+		t.Fatalf("apply under a held lease: %v", err)
+	}
+	if err := held.Release(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two applies of the same plan race: one wins; the other waits for the lock, then finds the
+	// plan stale because the first one changed the cluster. Never both.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := e.cluster.Connect(e.ctx, clusters.Options{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer a.Close()
+			_, errs[i] = reconcile.Apply(e.ctx, p, a, reconcile.ApplyOptions{Want: want, LockWait: 30 * time.Second, PollInterval: 20 * time.Millisecond}, nil)
+		}()
+	}
+	wg.Wait()
+	ok, stale := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, reconcile.ErrStalePlan):
+			stale++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || stale != 1 {
+		t.Fatalf("racing applies: %d succeeded, %d stale: %v", ok, stale, errs)
+	}
+}
+
+// TestReassignmentRunsThrottled drives a replication-factor change through Apply. kfake accepts
+// the reassignment but never moves replicas, so the honest outcome here is "applied, did not
+// converge": Apply must say so instead of claiming success. Real clusters converge.
+func TestReassignmentRunsThrottled(t *testing.T) {
+	e := newEnv(t)
+	want := &spec.Spec{Topics: []spec.Topic{{Name: "replays", Partitions: 2, ReplicationFactor: 1}}}
+	e.converge(want, reconcile.ApplyOptions{})
+	want.Topics[0].ReplicationFactor = 3
+	p := e.plan(want, reconcile.DiffOptions{})
+	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic replays replication" || p.Changes[0].Risk != reconcile.RiskHeavy {
+		t.Fatalf("plan: %v", p.Changes)
+	}
+	e.cluster.ResetRequests()
+	res, err := e.apply(p, want, reconcile.ApplyOptions{ThrottleBytesPerSec: 10 << 20})
+	if res.Count(reconcile.Applied) != 1 {
+		t.Fatalf("reassignment not applied: %+v", res)
+	}
+	if err == nil || !strings.Contains(err.Error(), "did not converge") || len(res.Residual) != 1 {
+		t.Fatalf("kfake does not move replicas, so apply must report non-convergence: %v %+v", err, res.Residual)
+	}
+	reqs := e.cluster.Requests()
+	if reqs[clusters.APIAlterPartitionAssignment] != 1 {
+		t.Errorf("%d AlterPartitionAssignments requests, want 1 (batched)", reqs[clusters.APIAlterPartitionAssignment])
+	}
+	// The throttle is set before the move and cleared after it: at least two config alterations.
+	if reqs[clusters.APIIncrementalAlterConfigs] < 2 {
+		t.Errorf("%d IncrementalAlterConfigs requests: throttle not set and cleared", reqs[clusters.APIIncrementalAlterConfigs])
+	}
+}
+
+// TestApplySkipsCertChanges: certificate changes ride along in the plan for display, but the
+// caller applies them; Apply neither refuses nor reports them.
+func TestApplySkipsCertChanges(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	p := e.plan(want, reconcile.DiffOptions{})
+	p.Changes = append(p.Changes, reconcile.Change{Kind: reconcile.KindCert, Name: "kafka-broker-1", Action: reconcile.Update, Risk: reconcile.RiskDataLoss})
+	res, err := e.apply(p, want, reconcile.ApplyOptions{})
+	if err != nil || len(res.Changes) != 3 || !res.Converged() {
+		t.Fatalf("apply with a cert change: %v %+v", err, res)
+	}
+}

@@ -1,0 +1,49 @@
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestDiagnostics(t *testing.T) {
+	ds := Diagnostics{
+		{Pos: Pos{File: "a.yaml", Line: 3, Col: 5}, Message: "broken"},
+		{Pos: Pos{File: "a.yaml", Line: 4, Col: 1}, Severity: SeverityWarning, Message: "odd"},
+		{Pos: Pos{File: "a.yaml"}, Message: "no line"},
+		{Message: "nowhere"},
+	}
+	for i, want := range []string{"a.yaml:3:5: broken", "a.yaml:4:1: warning: odd", "a.yaml: no line", "nowhere"} {
+		if got := ds[i].String(); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+	}
+	if len(ds.Errors()) != 3 || len(ds.Warnings()) != 1 {
+		t.Errorf("Errors/Warnings split %d/%d", len(ds.Errors()), len(ds.Warnings()))
+	}
+	err := ds.Err()
+	if !errors.Is(err, ErrInvalid) || err.Error() != "invalid spec: a.yaml:3:5: broken\na.yaml: no line\nnowhere" {
+		t.Errorf("Err() = %q", err)
+	}
+	if (Diagnostics{ds[1]}).Err() != nil {
+		t.Errorf("warnings alone must not be an error")
+	}
+	out, _ := json.Marshal(ds[1])
+	if want := `{"severity":"warning","file":"a.yaml","line":4,"col":1,"message":"odd"}`; string(out) != want {
+		t.Errorf("JSON = %s, want %s", out, want)
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	_, ds := LoadFile("testdata/no-such.yaml")
+	if len(ds) != 1 || ds[0].String() != "testdata/no-such.yaml:1:1: no such file" {
+		t.Errorf("missing file: %v", ds)
+	}
+	_, ds = LoadFile("testdata")
+	if len(ds) != 1 || ds[0].Pos.Line != 1 || ds[0].Severity != SeverityError {
+		t.Errorf("directory: %v", ds)
+	}
+	if len(TopicConfigs()) != len(topicConfigs) {
+		t.Errorf("TopicConfigs() returns %d of %d", len(TopicConfigs()), len(topicConfigs))
+	}
+}
