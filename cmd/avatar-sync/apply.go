@@ -18,6 +18,7 @@ import (
 
 type applyOptions struct {
 	cluster         clusterFlags
+	preflight       preflightFlags
 	planFile        string
 	autoApprove     bool
 	allowDataLoss   bool
@@ -51,6 +52,13 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			}
 			sp, err := loadSpec(g, s)
 			if err != nil {
+				return err
+			}
+			if err := validateDevices(s, sp); err != nil {
+				return err
+			}
+			// A failing required device stops apply before it changes anything (issue 6).
+			if err := runPreflight(ctx, g, s, sp, o.preflight, true); err != nil {
 				return err
 			}
 			rate := sp.Reassignment.ThrottleBytesPerSec
@@ -97,6 +105,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 	}
 	f := cmd.Flags()
 	o.cluster.bind(f)
+	o.preflight.bind(f)
 	f.StringVar(&o.planFile, "plan", "", "apply this saved plan (from plan --out) instead of computing one")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")

@@ -12,6 +12,7 @@ import (
 
 type planOptions struct {
 	cluster          clusterFlags
+	preflight        preflightFlags
 	detailedExitcode bool
 	out              string
 	allowDelete      bool
@@ -37,6 +38,13 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			}
 			sp, err := loadSpec(g, s)
 			if err != nil {
+				return err
+			}
+			if err := validateDevices(s, sp); err != nil {
+				return err
+			}
+			// plan only reports: a failing device is a warning on stderr, the plan still prints.
+			if err := runPreflight(cmd.Context(), g, s, sp, o.preflight, false); err != nil {
 				return err
 			}
 			t, err := openTarget(cmd.Context(), g, sp, o.cluster)
@@ -68,6 +76,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 	}
 	f := cmd.Flags()
 	o.cluster.bind(f)
+	o.preflight.bind(f)
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 when in sync, 2 when changes are pending, 1 on error")
 	f.StringVar(&o.out, "out", "", "save the plan (JSON with the live-state fingerprint) for apply --plan")
 	f.BoolVar(&o.allowDelete, "allow-delete", false, "plan deleting unmanaged topics (also needs deletion: prune in the spec)")

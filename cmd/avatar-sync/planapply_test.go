@@ -194,14 +194,14 @@ func TestParseRate(t *testing.T) {
 // and by apply.
 func TestPinnedClusterIDRefused(t *testing.T) {
 	f, state := kafkaWorkspace(t)
-	editSpec(t, f, "embedded: {}", "embedded: { clusterId: lab-cluster-0001 }")
+	editSpec(t, f, "embedded: {}", "embedded: { clusterId: MkU3OEVBNTcwNTJENDM2Qk }")
 	for _, args := range [][]string{{"plan"}, {"apply", "--auto-approve"}} {
 		code, out, errOut := runCLI(t, append(args, "-f", f, "--state-dir", state)...)
-		if code != exitError || !strings.Contains(errOut, `pins clusterId "lab-cluster-0001"`) || strings.Contains(out, "create topic") {
+		if code != exitError || !strings.Contains(errOut, `pins clusterId "MkU3OEVBNTcwNTJENDM2Qk"`) || strings.Contains(out, "create topic") {
 			t.Fatalf("%v: code %d\n%s\n%s", args, code, out, errOut)
 		}
 	}
-	editSpec(t, f, "embedded: { clusterId: lab-cluster-0001 }", "embedded: {}")
+	editSpec(t, f, "embedded: { clusterId: MkU3OEVBNTcwNTJENDM2Qk }", "embedded: {}")
 	if code, _, _ := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state); code != exitChanges {
 		t.Fatalf("refused apply changed the cluster (plan exit %d, want 2)", code)
 	}

@@ -75,6 +75,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newPlanCmd(g, s),
 		newApplyCmd(g, s),
 		newWatchCmd(g, s),
+		newCheckCmd(g, s),
 		newRenderCmd(g, s),
 	)
 	registerCompletions(root, g)

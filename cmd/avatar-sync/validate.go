@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/avatar-project/avatar-sync/plugins/devices"
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/spf13/cobra"
 )
@@ -39,6 +41,13 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 				return err
 			}
 			sp, diags := readSpec(g, s)
+			if sp != nil {
+				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
+				diags = append(diags, reconcile.ValidateDevices(sp.Devices, devices.NewRegistry())...)
+				if len(diags.Errors()) > 0 {
+					sp = nil
+				}
+			}
 			if sp != nil && cmd.Flags().Changed("cluster") {
 				// An explicit --cluster is checked too, so CI can validate the target it deploys to.
 				if _, err := targetCluster(g, sp); err != nil {

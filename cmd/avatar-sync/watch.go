@@ -110,6 +110,14 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
 		return &specError{file: w.g.file, errs: errs}
 	}
+	if err := validateDevices(w.s, sp); err != nil {
+		return err
+	}
+	// A target with preflight: true is probed before every pass; a failing required device skips
+	// the pass (the daemon retries) rather than changing the cluster blind.
+	if err := runPreflight(ctx, w.g, w.s, sp, preflightFlags{}, true); err != nil {
+		return err
+	}
 	settings, _ := sp.FindCluster(w.g.cluster)
 	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
 		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)

@@ -1,0 +1,70 @@
+// Package devices holds avatar-sync's built-in device probes — tello, openbci-wifi,
+// openbci-serial, tcp, udp, http — and the Registry that picks a probe by a device's kind, falling
+// back to an external avatar-sync-plugin-<kind> executable (package plugins/external). Every probe
+// reports a finding (OK=false with a one-line reason) when the device answers badly or not at all,
+// and an error only when it could not probe (issue 6).
+package devices
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/avatar-project/avatar-sync/plugins/external"
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// Registry chooses a device's Checker: an explicit plugin: path first, then the built-in probe
+// for its kind, then an external plugin found on PATH.
+type Registry struct {
+	builtins map[string]reconcile.Checker
+	// LookPath finds external plugins; nil means exec.LookPath ($PATH). Tests point it elsewhere.
+	LookPath func(file string) (string, error)
+}
+
+var _ reconcile.Registry = (*Registry)(nil)
+
+// NewRegistry returns a registry holding every built-in probe.
+func NewRegistry() *Registry {
+	r := &Registry{builtins: map[string]reconcile.Checker{}}
+	for _, c := range []reconcile.Checker{
+		Tello{}, OpenBCIWiFi{}, OpenBCISerial{}, TCP{}, UDP{}, HTTP{},
+	} {
+		r.builtins[c.Name()] = c
+	}
+	return r
+}
+
+// Kinds lists the built-in kinds, sorted.
+func (r *Registry) Kinds() []string {
+	out := make([]string, 0, len(r.builtins))
+	for k := range r.builtins {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Checker returns the plugin for d. A kind that is neither built in nor installed is still served
+// by an external plugin marked missing (validation warns, check reports an error), unless it looks
+// like a typo of a built-in kind: then the error suggests the right spelling.
+func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
+	if d.Plugin != "" {
+		return external.Find(d, r.LookPath), nil
+	}
+	if d.Kind == "" {
+		return nil, fmt.Errorf("no kind: set kind: to one of %s, or to the name of an external plugin (avatar-sync-plugin-<kind> on PATH)",
+			strings.Join(r.Kinds(), ", "))
+	}
+	if c, ok := r.builtins[d.Kind]; ok {
+		return c, nil
+	}
+	p := external.Find(d, r.LookPath)
+	if p.Missing != nil {
+		if sug := suggest(d.Kind, r.Kinds()); sug != "" {
+			return nil, fmt.Errorf("unknown kind %q (did you mean %q?); built-in kinds: %s", d.Kind, sug, strings.Join(r.Kinds(), ", "))
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,107 @@
+// Command fakeplugin is an external device plugin for tests. It speaks protocol
+// avatar-sync.device/v1 well or badly, as the request's "mode" param asks.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const protocol = "avatar-sync.device/v1"
+
+type request struct {
+	Protocol  string `json:"protocol"`
+	Op        string `json:"op"`
+	TimeoutMs int64  `json:"timeoutMs"`
+	Device    struct {
+		Name     string            `json:"name"`
+		Kind     string            `json:"kind"`
+		Address  string            `json:"address"`
+		Required bool              `json:"required"`
+		Timeout  string            `json:"timeout"`
+		Params   map[string]string `json:"params"`
+	} `json:"device"`
+}
+
+func answer(v any) {
+	_ = json.NewEncoder(os.Stdout).Encode(v)
+}
+
+func main() {
+	if os.Getenv("FAKEPLUGIN_CHILD") != "" {
+		// A grandchild holding stdout open: only a process-group kill ends it.
+		time.Sleep(time.Hour)
+		return
+	}
+	var req request
+	if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
+		fmt.Fprintln(os.Stderr, "fakeplugin: bad request:", err)
+		os.Exit(4)
+	}
+	switch req.Device.Params["mode"] {
+	case "good":
+		answer(map[string]any{
+			"protocol": protocol,
+			"findings": []map[string]any{{"ok": true, "message": "sensor answered"}, {"ok": true, "message": "firmware 2.1"}},
+			"facts": map[string]string{
+				"name": req.Device.Name, "kind": req.Device.Kind, "address": req.Device.Address,
+				"timeoutMs": strconv.FormatInt(req.TimeoutMs, 10), "timeout": req.Device.Timeout,
+				"op": req.Op, "protocol": req.Protocol, "required": strconv.FormatBool(req.Device.Required),
+				"env": os.Getenv("AVATAR_SYNC_PLUGIN_PROTOCOL"),
+			},
+			"latencyMs": 12.5,
+		})
+	case "fail":
+		answer(map[string]any{
+			"protocol": protocol,
+			"findings": []map[string]any{{"ok": true, "message": "sensor answered"}, {"ok": false, "message": "lens dirty"}, {"ok": false, "message": "battery 5%"}},
+		})
+	case "hang":
+		fmt.Fprintln(os.Stderr, "fakeplugin: waiting for a sensor that never answers")
+		child := exec.Command(os.Args[0])
+		child.Env = append(os.Environ(), "FAKEPLUGIN_CHILD=1")
+		child.Stdout = os.Stdout
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(5)
+		}
+		if pf := req.Device.Params["pidfile"]; pf != "" {
+			_ = os.WriteFile(pf, []byte(strconv.Itoa(child.Process.Pid)), 0o600)
+		}
+		time.Sleep(time.Hour)
+	case "crash":
+		debug.SetTraceback("crash") // panic ends in SIGABRT, like a C plugin's segfault
+		panic("sensor table corrupted")
+	case "exit3":
+		fmt.Fprintln(os.Stderr, "fakeplugin: cannot open /dev/ttyACM0: permission denied")
+		os.Exit(3)
+	case "badjson":
+		fmt.Println("battery=87 OK")
+	case "empty":
+	case "extra":
+		answer(map[string]any{"protocol": protocol, "findings": []map[string]any{{"ok": true, "message": "a"}}})
+		answer(map[string]any{"protocol": protocol, "findings": []map[string]any{{"ok": true, "message": "b"}}})
+	case "wrongproto":
+		answer(map[string]any{"protocol": "avatar-sync.device/v2", "findings": []map[string]any{{"ok": true, "message": "a"}}})
+	case "nofindings":
+		answer(map[string]any{"protocol": protocol})
+	case "error":
+		answer(map[string]any{"protocol": protocol, "error": "bluetooth adapter missing"})
+	case "chatty":
+		line := strings.Repeat("x", 1023) + "\n"
+		for range 3 << 10 { // 3 MiB
+			if _, err := os.Stdout.WriteString(line); err != nil {
+				os.Exit(6)
+			}
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "fakeplugin: unknown mode %q\n", req.Device.Params["mode"])
+		os.Exit(7)
+	}
+}
