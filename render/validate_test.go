@@ -340,6 +340,9 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 			continue
 		}
 		props := ParseProperties(cm.Data["server.properties"])
+		if props["auto.create.topics.enable"] != "false" {
+			fail("%s: auto.create.topics.enable is not false; topics belong to avatar-sync apply", sts.Name)
+		}
 		if props["node.id"] != id {
 			fail("%s: node.id %s, want %s", sts.Name, props["node.id"], id)
 		}

@@ -172,6 +172,11 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 	for _, p := range res.Removed {
 		fmt.Fprintf(s.out, "  %s %s\n", verbRemove, filepath.Join(o.outDir, filepath.FromSlash(p)))
 	}
+	if g.verbose > 0 {
+		for _, p := range res.Unchanged {
+			fmt.Fprintf(s.out, "  unchanged %s\n", filepath.Join(o.outDir, filepath.FromSlash(p)))
+		}
+	}
 	what := "kustomize tree"
 	if o.target == render.TargetCompose {
 		what = "Docker Compose deployment"
