@@ -245,19 +245,17 @@ func (m *model) keystoreFiles(b broker) (keystore, truststore string) {
 	case spec.KeystoreJKS:
 		return b.Host + ".keystore.jks", b.Host + ".truststore.jks"
 	case spec.KeystorePEM:
-		return b.Host + ".keystore.pem", "ca.crt"
+		return b.Host + ".keystore.pem", b.Host + ".truststore.pem"
 	default:
 		return b.Host + ".keystore.p12", b.Host + ".truststore.p12"
 	}
 }
 
-// needsPassword reports whether brokers need the keystore password: PKCS12 and JKS stores always
-// have one, PEM files only when the spec references a password for an encrypted key.
+// needsPassword reports whether brokers need the keystore password: PKCS12 and JKS stores have one;
+// the certs command writes PEM keystores with an unencrypted key, for which Kafka accepts neither a
+// store nor a key password.
 func (m *model) needsPassword() bool {
-	if !m.tls {
-		return false
-	}
-	return m.keystoreType != spec.KeystorePEM || m.spec.TLS.PasswordEnv != "" || m.spec.TLS.PasswordFile != ""
+	return m.tls && m.keystoreType != spec.KeystorePEM
 }
 
 // NeedsPasswordSecret reports whether the rendered brokers read the keystore password from the

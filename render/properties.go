@@ -93,10 +93,7 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 			Property{"ssl.keystore.type", m.keystoreType},
 			Property{"ssl.keystore.location", secretsDir + "/" + ks})
 		if m.keystoreType == spec.KeystorePEM {
-			// Kafka rejects a store password for PEM files; only an encrypted key has a password.
-			if m.needsPassword() {
-				props = append(props, Property{"ssl.key.password", pw})
-			}
+			// Kafka rejects a store password for PEM files, and a key password for an unencrypted key.
 			props = append(props,
 				Property{"ssl.truststore.type", m.keystoreType},
 				Property{"ssl.truststore.location", secretsDir + "/" + ts})

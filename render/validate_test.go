@@ -449,8 +449,8 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 				}
 			}
 			pem := s.TLS.KeystoreType == spec.KeystorePEM
-			if pem && props["ssl.keystore.password"] != "" {
-				fail("%s: ssl.keystore.password is set for a PEM keystore, which Kafka rejects", sts.Name)
+			if pem && (props["ssl.keystore.password"] != "" || props["ssl.key.password"] != "") {
+				fail("%s: a password is set for a PEM keystore, which Kafka rejects", sts.Name)
 			}
 			if !NeedsPasswordSecret(s) {
 				if _, ok := env[envTLSPassword]; ok {
@@ -528,10 +528,10 @@ func firstNonZero(vals ...int) int {
 }
 
 // consistencyVariants are the golden cases plus specs that exercise the other branches of the
-// templates: PEM keystores without a password, TLS off, a single broker, everything defaulted.
+// templates: PEM keystores (no password), TLS off, a single broker, everything defaulted.
 func consistencyVariants() []goldenCase {
 	return append(goldenCases(),
-		goldenCase{"pem-without-password", func(root string) *spec.Spec {
+		goldenCase{"pem", func(root string) *spec.Spec {
 			s := exampleSpec(root)
 			s.TLS.KeystoreType, s.TLS.PasswordEnv = spec.KeystorePEM, ""
 			return s
