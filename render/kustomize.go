@@ -59,19 +59,16 @@ func KustomizeFiles(s *spec.Spec, dir string) (Files, error) {
 	files["base/pdb.yaml"] = pdb
 	baseResources = append(baseResources, "pdb.yaml")
 
+	var tlsPath, tlsDoc string
 	if m.tls {
 		rel, err := tlsRelDir(dir, m.tlsDir)
 		if err != nil {
 			errs = append(errs, err)
 		} else {
 			baseResources = append(baseResources, rel)
-			tk, err := m.tlsKustomization()
+			tlsDoc, err = m.tlsKustomization()
 			errs = append(errs, err)
-			p := path.Join("base", rel, "kustomization.yaml")
-			if _, clash := files[p]; clash {
-				errs = append(errs, fmt.Errorf("tls.dir %s overlaps the rendered tree at %s; keep certificates in their own directory", m.tlsDir, p))
-			}
-			files[p] = tk
+			tlsPath = path.Join("base", rel, "kustomization.yaml")
 		}
 	}
 	kust, err := yamlDocs(m.header("#"), omap{
@@ -96,6 +93,12 @@ func KustomizeFiles(s *spec.Spec, dir string) (Files, error) {
 		for p, content := range overlay {
 			files[path.Join("overlays", c.Name, p)] = content
 		}
+	}
+	if tlsPath != "" {
+		if _, clash := files[tlsPath]; clash {
+			errs = append(errs, fmt.Errorf("tls.dir %s overlaps the rendered tree at %s; keep certificates in their own directory", m.tlsDir, tlsPath))
+		}
+		files[tlsPath] = tlsDoc
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

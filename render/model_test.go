@@ -95,3 +95,34 @@ func TestSplitImage(t *testing.T) {
 		}
 	}
 }
+
+func TestTLSDirPlacement(t *testing.T) {
+	cases := map[string]struct {
+		dir, wantPath, wantErr string
+	}{
+		"beside the tree":    {dir: "ssl-certs", wantPath: "../ssl-certs/kustomization.yaml"},
+		"inside the tree":    {dir: "deploy/certs", wantPath: "certs/kustomization.yaml"},
+		"is the base":        {dir: "deploy/base", wantErr: "is the rendered base directory itself"},
+		"is an overlay":      {dir: "deploy/overlays/microk8s", wantErr: "overlaps the rendered tree at overlays/microk8s/kustomization.yaml"},
+		"absolute elsewhere": {dir: "/srv/pki/avatar", wantPath: "../../srv/pki/avatar/kustomization.yaml"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := exampleSpec("/repo")
+			s.TLS.Dir = tc.dir
+			files, err := KustomizeFiles(s, "/repo/deploy")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("want error containing %q, got %v", tc.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := files[tc.wantPath]; !ok {
+				t.Errorf("no %s in %v", tc.wantPath, files.Paths())
+			}
+		})
+	}
+}
