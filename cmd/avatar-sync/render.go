@@ -52,6 +52,11 @@ to (for CI). See docs/render.md.`,
 	f.StringVar(&o.target, "target", render.TargetKustomize, "what to render: kustomize|compose")
 	f.BoolVar(&o.build, "build", false, "print the built manifests of the --cluster overlay (writes nothing)")
 	f.BoolVar(&o.check, "check", false, "write nothing; exit 2 if --out-dir differs from what the spec renders to")
+	_ = cmd.MarkFlagDirname("out-dir")
+	_ = cmd.RegisterFlagCompletionFunc("target", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		targets := []string{render.TargetKustomize + "\tbase/ and overlays/<cluster>/", render.TargetCompose + "\tdocker-compose.yml"}
+		return withPrefix(targets, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }
 

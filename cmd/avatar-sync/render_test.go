@@ -173,3 +173,10 @@ func TestRenderErrors(t *testing.T) {
 		t.Error("render marked a foreign directory as its own")
 	}
 }
+
+func TestRenderCompletion(t *testing.T) {
+	code, out, _ := runCLI(t, "__complete", "render", "--target", "c")
+	if code != exitOK || !strings.Contains(out, "compose\tdocker-compose.yml") || strings.Contains(out, "kustomize") {
+		t.Errorf("completion of --target: code %d\n%s", code, out)
+	}
+}
