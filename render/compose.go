@@ -132,7 +132,7 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 			{"restart", "unless-stopped"},
 		}})
 	}
-	doc, err := yamlDocs(m.header("#")+"# Start with: docker compose -f "+ComposeFile+" up -d (from this directory: docker compose up -d).\n",
+	doc, err := yamlDocs(m.header("#")+"# Start it from this directory with `docker compose up -d`; see docs/render.md.\n",
 		append(omap{{"name", m.instance}, {"services", services}, {"volumes", volumes}}, secretsEntry(secrets)...))
 	if err != nil {
 		return nil, err
