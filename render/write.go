@@ -78,6 +78,9 @@ type writePlan struct {
 // and previously generated ones into removed.
 func plan(fSys filesys.FileSystem, dir, target string, files Files) (writePlan, error) {
 	wp := writePlan{Result: Result{Dir: dir, Target: target}}
+	if target != TargetKustomize && target != TargetCompose {
+		return wp, fmt.Errorf("render: unknown target %q (want %s or %s)", target, TargetKustomize, TargetCompose)
+	}
 	owned, err := readMarker(fSys, dir)
 	if err != nil {
 		return wp, err
