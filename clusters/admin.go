@@ -130,9 +130,9 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
-		conf, err := saramaConfig(spec.Cluster{Name: c.Name}, s.File, opts)
+		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), "", opts)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
 		return connect(ctx, c.Name, addrs, conf, opts)
 	}

@@ -49,6 +49,9 @@ type EmbeddedOptions struct {
 	TLS *tls.Config
 	// ListenFn replaces net.Listen (e.g. to listen beyond loopback); nil = 127.0.0.1 only.
 	ListenFn func(network, address string) (net.Listener, error)
+	// CAFile is the trust bundle clients verify a TLS cluster with (set by ServeTLS). It is recorded
+	// in the state directory so Open joins a TLS `dev up` with verification on.
+	CAFile string
 	// Advertise records the listeners in StateDir so other processes' Open joins this cluster
 	// instead of waiting for the directory (`dev up` sets it; a short-lived plan does not).
 	Advertise bool
@@ -61,6 +64,7 @@ type EmbeddedOptions struct {
 // Requests counts requests per API, Fail injects errors into chosen requests.
 type Embedded struct {
 	c         *kfake.Cluster
+	caFile    string // non-empty when the listeners serve TLS
 	stateDir  string
 	lock      *os.File
 	clusterID string
@@ -87,7 +91,7 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	if len(o.Ports) > 0 && len(o.Ports) != n {
 		return nil, fmt.Errorf("embedded cluster: %d ports for %d brokers", len(o.Ports), n)
 	}
-	e := &Embedded{stateDir: o.StateDir, counts: map[API]int{}, clusterID: o.ClusterID}
+	e := &Embedded{stateDir: o.StateDir, counts: map[API]int{}, clusterID: o.ClusterID, caFile: o.CAFile}
 	opts := []kfake.Opt{kfake.NumBrokers(n)}
 	if len(o.Ports) > 0 {
 		opts = append(opts, kfake.Ports(o.Ports...))
@@ -138,7 +142,7 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 		// A server.json without a lock holder is left by a killed `dev up`: nobody serves it.
 		_ = os.Remove(filepath.Join(o.StateDir, stateServer))
 		if o.Advertise {
-			if err := writeServerFile(o.StateDir, e.bootstrap); err != nil {
+			if err := writeServerFile(o.StateDir, e.bootstrap, o.CAFile); err != nil {
 				e.Close()
 				return nil, err
 			}
@@ -157,7 +161,7 @@ func (e *Embedded) ClusterID() string { return e.clusterID }
 // does not stop the cluster.
 func (e *Embedded) Connect(ctx context.Context, opts Options) (*Admin, error) {
 	opts = opts.withDefaults()
-	conf, err := saramaConfig(spec.Cluster{Name: "embedded"}, "", opts)
+	conf, err := saramaConfig(clientCluster("embedded", e.caFile), "", opts)
 	if err != nil {
 		return nil, err
 	}
@@ -359,10 +363,18 @@ func newClusterID() string {
 type serverFile struct {
 	Bootstrap []string `json:"bootstrap"`
 	PID       int      `json:"pid"`
+	// CAFile is set when the cluster serves TLS: joiners verify the brokers with it.
+	CAFile string `json:"caFile,omitempty"`
 }
 
-func writeServerFile(dir string, bootstrap []string) error {
-	b, _ := json.Marshal(serverFile{Bootstrap: bootstrap, PID: os.Getpid()})
+func writeServerFile(dir string, bootstrap []string, caFile string) error {
+	if caFile != "" {
+		// Joiners may run from another working directory.
+		if abs, err := filepath.Abs(caFile); err == nil {
+			caFile = abs
+		}
+	}
+	b, _ := json.Marshal(serverFile{Bootstrap: bootstrap, PID: os.Getpid(), CAFile: caFile})
 	if err := os.WriteFile(filepath.Join(dir, stateServer), b, 0o644); err != nil {
 		return fmt.Errorf("embedded cluster: %w", err)
 	}

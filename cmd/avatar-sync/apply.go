@@ -73,7 +73,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 					return err
 				}
 			}
-			t, err := openTarget(ctx, g, sp, o.cluster)
+			t, err := openTarget(ctx, g, s, sp, o.cluster)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +15,9 @@ import (
 
 // devUpOptions are the flags of `dev up`.
 type devUpOptions struct {
-	stateDir string
-	ports    []int
+	stateDir  string
+	ports     []int
+	plaintext bool
 }
 
 // newDevCmd groups the local-development commands.
@@ -32,14 +34,20 @@ func newDevUpCmd(g *globalOptions, s *streams) *cobra.Command {
 	o := &devUpOptions{}
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Serve the embedded cluster on the spec's plaintext ports until Ctrl-C",
+		Short: "Serve the embedded cluster on the spec's SSL (or plaintext) ports until Ctrl-C",
 		Long: `dev up runs the embedded Kafka cluster (the default --cluster target) as a long-lived server on
 the plaintext ports of the spec's brokers (9092-9094 in examples/avatar.yaml), so kcat, a Python
 producer or the ML service can use it. State lives in --state-dir and is shared with plan/apply:
 while dev up runs, plan and apply against the embedded target talk to it. Ctrl-C or SIGTERM stops
-it cleanly, saving the state.`,
+it cleanly, saving the state.
+
+With tls.enabled the cluster serves TLS only, on the brokers' SSL ports (9192-9194), each port with its
+broker's certificate from tls.dir (run avatar-sync certs generate first); clients verify with ca.crt.
+The embedded cluster advertises one address per broker, so it cannot also serve the plaintext ports;
+--plaintext serves those instead (docs/tls.md).`,
 		Example: `  avatar-sync dev up
-  kcat -b 127.0.0.1:9092 -L`,
+  kcat -b 127.0.0.1:9192 -X security.protocol=ssl -X ssl.ca.location=ssl-certs/ca.crt -L
+  avatar-sync dev up --plaintext && kcat -b 127.0.0.1:9092 -L`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
@@ -54,7 +62,8 @@ it cleanly, saving the state.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.stateDir, "state-dir", clusters.DefaultStateDir, "where the embedded cluster keeps its state")
-	f.IntSliceVar(&o.ports, "ports", nil, "listener ports, one per broker (default: the brokers' plaintext ports; 0 = any free port)")
+	f.IntSliceVar(&o.ports, "ports", nil, "listener ports, one per broker (default: the brokers' SSL ports with tls.enabled, else plaintext ports; 0 = any free port)")
+	f.BoolVar(&o.plaintext, "plaintext", false, "serve the plaintext ports even when tls.enabled is true")
 	return cmd
 }
 
@@ -93,14 +102,14 @@ func sslPorts(sp *spec.Spec) string {
 }
 
 // runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
-// TLS listeners (ports.ssl) are not served yet: clusters.EmbeddedOptions.TLS is the seam the certs
-// work plugs into.
+// With tls.enabled it serves TLS on the SSL ports (devListeners, dev_tls.go).
 func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, o *devUpOptions) error {
-	ports, err := devPorts(sp, o.ports)
+	eo, caFile, err := devListeners(sp, o, time.Now())
 	if err != nil {
 		return err
 	}
-	e, err := clusters.StartEmbedded(ctx, sp, clusters.EmbeddedOptions{StateDir: o.stateDir, Ports: ports, Advertise: true})
+	eo.Advertise = true // plan/apply in other processes join this cluster
+	e, err := clusters.StartEmbedded(ctx, sp, eo)
 	if err != nil {
 		return err
 	}
@@ -108,13 +117,20 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	if g.output == "json" {
 		_ = json.NewEncoder(s.out).Encode(map[string]any{
 			"bootstrap": e.Bootstrap(), "clusterId": e.ClusterID(), "stateDir": o.stateDir,
+			"tls": caFile != "", "caFile": caFile,
 		})
 	} else {
 		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", e.ClusterID(), len(e.Bootstrap()), o.stateDir)
 		fmt.Fprintf(s.out, "bootstrap: %s\n", bootstrap)
-		fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
-		if ssl := sslPorts(sp); ssl != "" {
-			fmt.Fprintf(s.err, "Note: the SSL ports %s are not served by dev up yet; use the plaintext bootstrap above.\n", ssl)
+		if caFile != "" {
+			fmt.Fprintf(s.out, "TLS: every listener serves SSL; verify with %s\n", caFile)
+			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], caFile)
+		} else {
+			fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
+			if ssl := sslPorts(sp); ssl != "" {
+				// kfake advertises one address per broker: plaintext and SSL cannot be served together.
+				fmt.Fprintf(s.err, "Note: the SSL ports %s are not served with --plaintext; without it dev up serves SSL only (docs/tls.md).\n", ssl)
+			}
 		}
 	}
 	<-ctx.Done()

@@ -41,7 +41,7 @@ func TestDevUp(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", stateDir, "--ports", "0,0,0"},
+		done <- run(ctx, []string{"dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", stateDir, "--ports", "0,0,0", "--plaintext"},
 			strings.NewReader(""), &out, &errOut)
 	}()
 
@@ -120,7 +120,7 @@ func TestDevUpPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", fmt.Sprintf("0,%d,0", port))
+	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", fmt.Sprintf("0,%d,0", port), "--plaintext")
 	if code != exitError || !strings.Contains(errOut, "a port is already in use") {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}

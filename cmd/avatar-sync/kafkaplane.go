@@ -15,13 +15,16 @@ import (
 
 // clusterFlags are the connection flags plan and apply share.
 type clusterFlags struct {
-	stateDir string
+	stateDir           string
+	insecureSkipVerify bool
 }
 
 func (f *clusterFlags) bind(cmdFlags interface {
 	StringVar(p *string, name, value, usage string)
+	BoolVar(p *bool, name string, value bool, usage string)
 }) {
 	cmdFlags.StringVar(&f.stateDir, "state-dir", clusters.DefaultStateDir, "where the embedded cluster keeps its state")
+	bindInsecureSkipVerify(cmdFlags, &f.insecureSkipVerify)
 }
 
 // target is one connected cluster target.
@@ -32,8 +35,11 @@ type target struct {
 }
 
 // openTarget connects to --cluster (starting the embedded cluster when that is the target).
-func openTarget(ctx context.Context, g *globalOptions, s *spec.Spec, f clusterFlags) (*target, error) {
-	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{StateDir: f.stateDir})
+func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec, f clusterFlags) (*target, error) {
+	if f.insecureSkipVerify {
+		warnInsecureSkipVerify(st.err)
+	}
+	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify})
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err := runPreflight(cmd.Context(), g, s, sp, o.preflight, false); err != nil {
 				return err
 			}
-			t, err := openTarget(cmd.Context(), g, sp, o.cluster)
+			t, err := openTarget(cmd.Context(), g, s, sp, o.cluster)
 			if err != nil {
 				return err
 			}

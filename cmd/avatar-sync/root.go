@@ -68,6 +68,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 	pf.CountVarP(&g.verbose, "verbose", "v", "more logging on stderr (repeat for more)")
 
 	root.AddCommand(
+		newCertsCmd(g, s),
 		newVersionCmd(g, s),
 		newDevCmd(g, s),
 		newValidateCmd(g, s),

@@ -124,7 +124,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		w.close()
 	}
 	if w.target == nil {
-		t, err := openTarget(ctx, w.g, sp, w.o.cluster)
+		t, err := openTarget(ctx, w.g, w.s, sp, w.o.cluster)
 		if err != nil {
 			return err
 		}

@@ -160,8 +160,13 @@ func (p *Plugin) Check(ctx context.Context, d spec.Device) (reconcile.CheckResul
 		return reconcile.CheckResult{}, p.Missing
 	}
 	timeout := d.Timeout
-	if dl, ok := ctx.Deadline(); ok && (timeout <= 0 || time.Until(dl) < timeout) {
-		timeout = time.Until(dl)
+	if dl, ok := ctx.Deadline(); ok {
+		// Preflight derives ctx's deadline from d.Timeout itself, so it is always a hair shorter;
+		// only a clearly shorter caller deadline (check --timeout) replaces the device's budget in
+		// the request and in messages ("within 500ms", not "within 499ms").
+		if remaining := time.Until(dl); timeout <= 0 || remaining < timeout*9/10 {
+			timeout = remaining
+		}
 	}
 	params := d.Params
 	if params == nil {
@@ -334,5 +339,5 @@ func round(d time.Duration) time.Duration {
 	if d >= time.Second {
 		return d.Round(100 * time.Millisecond)
 	}
-	return d.Round(time.Millisecond)
+	return d.Round(10 * time.Millisecond)
 }

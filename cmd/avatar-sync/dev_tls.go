@@ -1,0 +1,62 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/certs"
+	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// devListeners decides what `dev up` serves (issue 5). kfake advertises one address per broker, so
+// the embedded cluster is either all-plaintext or all-SSL: with tls.enabled (and no --plaintext)
+// it listens only on the brokers' SSL ports with their generated certificates, so a client that
+// bootstraps over SSL is handed SSL addresses in metadata. caFile is "" for plaintext.
+func devListeners(sp *spec.Spec, o *devUpOptions, now time.Time) (eo clusters.EmbeddedOptions, caFile string, err error) {
+	eo.StateDir = o.stateDir
+	if !sp.TLS.Enabled || o.plaintext {
+		eo.Ports, err = devPorts(sp, o.ports)
+		return eo, "", err
+	}
+	if eo.Ports, err = devSSLPorts(sp, o.ports); err != nil {
+		return eo, "", err
+	}
+	src, err := certs.Load(sp)
+	if err != nil {
+		return eo, "", err
+	}
+	sv, err := certs.LoadServing(sp, src, now)
+	if err != nil {
+		return eo, "", fmt.Errorf("dev up serves TLS because tls.enabled is true (--plaintext serves the plaintext ports instead): %w", err)
+	}
+	var clientCAs *x509.CertPool
+	if len(sp.TLS.Clients) > 0 {
+		// Mutual TLS is requested, not required, as with Kafka's ssl.client.auth=requested: a
+		// presented client certificate must chain to the CA, but kcat -L without one still works.
+		clientCAs = sv.ClientCAs
+	}
+	if err := clusters.ServeTLS(&eo, sv.Brokers, clientCAs, sv.CAFile); err != nil {
+		return eo, "", err
+	}
+	return eo, sv.CAFile, nil
+}
+
+// devSSLPorts picks one port per broker: the flag if given, else each broker's SSL port.
+func devSSLPorts(sp *spec.Spec, flag []int) ([]int, error) {
+	if len(flag) > 0 {
+		if len(flag) != len(sp.Brokers) {
+			return nil, fmt.Errorf("--ports: %d ports for %d brokers", len(flag), len(sp.Brokers))
+		}
+		return flag, nil
+	}
+	ports := make([]int, len(sp.Brokers))
+	for i, b := range sp.Brokers {
+		if b.Ports.SSL == 0 {
+			return nil, fmt.Errorf("brokers[%d] (%s) has no ports.ssl but tls.enabled is true; add one, or run dev up --plaintext", i, b.Host)
+		}
+		ports[i] = b.Ports.SSL
+	}
+	return ports, nil
+}
