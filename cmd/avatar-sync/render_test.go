@@ -3,9 +3,13 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // renderRepo copies examples/avatar.yaml into a fresh directory with placeholder certificates where
@@ -178,5 +182,71 @@ func TestRenderCompletion(t *testing.T) {
 	code, out, _ := runCLI(t, "__complete", "render", "--target", "c")
 	if code != exitOK || !strings.Contains(out, "compose\tdocker-compose.yml") || strings.Contains(out, "kustomize") {
 		t.Errorf("completion of --target: code %d\n%s", code, out)
+	}
+}
+
+// TestRenderWithGeneratedCerts is the seam between two commands: the TLS Secret render builds must
+// carry exactly the keystores, truststores and CA that `certs generate` writes, for each keystore
+// type, and kubectl must be able to build the overlay from them.
+func TestRenderWithGeneratedCerts(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "changeit-render-test")
+	for _, ksType := range []string{"PKCS12", "JKS", "PEM"} {
+		t.Run(ksType, func(t *testing.T) {
+			specPath := filepath.Join(t.TempDir(), "avatar.yaml")
+			data, err := os.ReadFile(filepath.Join("..", "..", "examples", "avatar.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = []byte(strings.Replace(string(data), "keystoreType: PKCS12", "keystoreType: "+ksType, 1))
+			if err := os.WriteFile(specPath, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, errOut := runCLI(t, "certs", "generate", "-f", specPath); code != exitOK {
+				t.Fatalf("certs generate: %s", errOut)
+			}
+			code, out, errOut := runCLI(t, "render", "--build", "-f", specPath)
+			if code != exitOK {
+				t.Fatalf("render --build: %s", errOut)
+			}
+			var keys []string
+			dec := yaml.NewDecoder(strings.NewReader(out))
+			for {
+				var obj struct {
+					Kind     string `yaml:"kind"`
+					Metadata struct{ Name string }
+					Data     map[string]string `yaml:"data"`
+				}
+				if err := dec.Decode(&obj); err != nil {
+					break
+				}
+				if obj.Kind == "Secret" && strings.HasPrefix(obj.Metadata.Name, "kafka-tls-") {
+					for k := range obj.Data {
+						keys = append(keys, k)
+					}
+				}
+			}
+			sort.Strings(keys)
+			var want []string
+			entries, _ := os.ReadDir(filepath.Join(filepath.Dir(specPath), "ssl-certs"))
+			for _, e := range entries {
+				if n := e.Name(); n == "ca.crt" || strings.Contains(n, ".keystore.") || strings.Contains(n, ".truststore.") {
+					want = append(want, n)
+				}
+			}
+			ext := map[string]string{"PKCS12": ".p12", "JKS": ".jks", "PEM": ".pem"}[ksType]
+			if len(want) != 7 || !strings.HasSuffix(want[1], ext) || strings.Join(keys, ",") != strings.Join(want, ",") {
+				t.Errorf("TLS Secret keys %v, certs wrote %v", keys, want)
+			}
+			// The files render points kubectl at are the real ones.
+			if kubectl, err := exec.LookPath("kubectl"); err == nil {
+				dir := filepath.Join(filepath.Dir(specPath), "deploy")
+				if code, _, errOut := runCLI(t, "render", "-f", specPath, "-d", dir); code != exitOK {
+					t.Fatal(errOut)
+				}
+				if out, err := exec.Command(kubectl, "kustomize", filepath.Join(dir, "overlays", "microk8s")).CombinedOutput(); err != nil {
+					t.Errorf("kubectl kustomize: %v\n%s", err, out)
+				}
+			}
+		})
 	}
 }
