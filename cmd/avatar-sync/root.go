@@ -77,6 +77,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newApplyCmd(g, s),
 		newWatchCmd(g, s),
 		newCheckCmd(g, s),
+		newRenderCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root

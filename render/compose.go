@@ -1,0 +1,177 @@
+package render
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// Compose file layout, relative to the render directory.
+const (
+	ComposeFile      = "docker-compose.yml"
+	composeConfigDir = "compose"
+	// KafkaUIImage is the optional web UI of the reference setup (issue 4: port 8080).
+	KafkaUIImage = "provectuslabs/kafka-ui:v0.7.2"
+	// KafkaUIPort is where the UI listens on the laptop.
+	KafkaUIPort = 8080
+	// ExternalHostVar lets a laptop user advertise another address than localhost without re-rendering.
+	ExternalHostVar = "AVATAR_EXTERNAL_HOST"
+	// defaultPasswordEnv names the keystore password variable when the spec does not.
+	defaultPasswordEnv = "AVATAR_KEYSTORE_PASSWORD"
+)
+
+// composeNetwork: containers reach each other by service name on the Compose network; the laptop
+// reaches the published ports on localhost, as in the reference docker-compose.yml.
+func composeNetwork() network {
+	return network{
+		internalHost: func(b broker) string { return b.name },
+		voterHost:    func(b broker) string { return b.name },
+		externalHost: func(broker) string { return envRef(envExternalHost) },
+	}
+}
+
+// ComposeFiles computes docker-compose.yml and the brokers' properties files for dir. It is pure;
+// Write puts them on disk. The certs directory is mounted by a path relative to dir, so dir is needed.
+func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
+	m, err := newModel(s)
+	if err != nil {
+		return nil, err
+	}
+	files := Files{}
+	services := omap{}
+	volumes := omap{}
+	var bootstrap []string
+	var tlsMount string
+	if m.tls {
+		rel, err := composeRel(dir, m.tlsDir, "tls.dir")
+		if err != nil {
+			return nil, err
+		}
+		tlsMount = rel + ":" + secretsDir + ":ro"
+	}
+	passwordEnv := firstNonEmpty(s.TLS.PasswordEnv, defaultPasswordEnv)
+	// tls.passwordFile becomes a Compose secret; the start script reads it into the environment
+	// (command substitution drops the trailing newline editors add).
+	var secrets omap
+	script := startScript
+	if m.needsPassword() && s.TLS.PasswordFile != "" {
+		rel, err := composeRel(dir, m.resolve(s.TLS.PasswordFile), "tls.passwordFile")
+		if err != nil {
+			return nil, err
+		}
+		secrets = omap{{PasswordSecret, omap{{"file", rel}}}}
+		script = `if [ -n "${` + envTLSPassword + `_FILE:-}" ]; then ` + envTLSPassword + `="$(cat "$` + envTLSPassword + `_FILE")"; export ` + envTLSPassword + "; fi\n" + script
+	}
+	net := composeNetwork()
+	for _, b := range m.brokers {
+		propsPath := composeConfigDir + "/" + b.name + ".properties"
+		files[propsPath] = m.formatProperties(b, m.brokerProperties(b, net))
+		bootstrap = append(bootstrap, fmt.Sprintf("%s:%d", b.name, b.internal))
+
+		env := omap{
+			{envExternalHost, "${" + ExternalHostVar + ":-localhost}"},
+			{envClusterID, m.clusterID},
+		}
+		switch {
+		case secrets != nil:
+			env = append(env, kv{envTLSPassword + "_FILE", "/run/secrets/" + PasswordSecret})
+		case m.needsPassword():
+			env = append(env, kv{envTLSPassword, fmt.Sprintf("${%s:?set %s to the keystore password}", passwordEnv, passwordEnv)})
+		}
+		var ports []any
+		for _, p := range m.externalPorts(b) {
+			ports = append(ports, omap{{"name", p.name}, {"target", p.port}, {"published", fmt.Sprint(p.port)}, {"protocol", "tcp"}})
+		}
+		vols := []string{
+			b.name + "-data:" + dataDir,
+			"./" + propsPath + ":" + configDir + "/server.properties:ro",
+		}
+		if tlsMount != "" {
+			vols = append(vols, tlsMount)
+		}
+		volumes = append(volumes, kv{b.name + "-data", omap{}})
+		svc := omap{
+			{"image", m.image},
+			{"container_name", b.name}, // the reference's `docker exec kafka-broker-1 ...` keeps working
+			{"hostname", b.name},
+			// "$$" because Compose interpolates "$" itself; the container's shell sees "$CLUSTER_ID".
+			{"command", []string{"/bin/sh", "-ec", strings.ReplaceAll(script, "$", "$$")}},
+			{"environment", env},
+			{"ports", ports},
+			{"volumes", vols},
+			{"healthcheck", omap{
+				{"test", []string{"CMD-SHELL", fmt.Sprintf("/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:%d >/dev/null 2>&1", b.internal)}},
+				{"interval", "10s"},
+				{"timeout", "10s"},
+				{"retries", 12},
+				{"start_period", "20s"},
+			}},
+			{"restart", "unless-stopped"},
+		}
+		if secrets != nil {
+			svc = append(svc, kv{"secrets", []string{PasswordSecret}})
+		}
+		services = append(services, kv{b.name, svc})
+	}
+	if s.Kafka.UI {
+		deps := omap{}
+		for _, b := range m.brokers {
+			deps = append(deps, kv{b.name, omap{{"condition", "service_healthy"}}})
+		}
+		services = append(services, kv{"kafka-ui", omap{
+			{"image", KafkaUIImage},
+			{"container_name", "kafka-ui"},
+			{"depends_on", deps},
+			{"ports", []any{omap{{"name", "http"}, {"target", KafkaUIPort}, {"published", fmt.Sprint(KafkaUIPort)}, {"protocol", "tcp"}}}},
+			{"environment", omap{
+				{"KAFKA_CLUSTERS_0_NAME", m.instance},
+				{"KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS", strings.Join(bootstrap, ",")},
+			}},
+			{"restart", "unless-stopped"},
+		}})
+	}
+	doc, err := yamlDocs(m.header("#")+"# Start it from this directory with `docker compose up -d`; see docs/render.md.\n",
+		append(omap{{"name", m.instance}, {"services", services}, {"volumes", volumes}}, secretsEntry(secrets)...))
+	if err != nil {
+		return nil, err
+	}
+	files[ComposeFile] = doc
+	return files, nil
+}
+
+// secretsEntry is the top-level secrets: of the Compose file, absent when there are none.
+func secretsEntry(secrets omap) omap {
+	if secrets == nil {
+		return nil
+	}
+	return omap{{"secrets", secrets}}
+}
+
+// composeRel expresses a path relative to dir for a bind mount ("./x" or "../x"); what names the
+// spec key it came from, for errors.
+func composeRel(dir, target, what string) (string, error) {
+	d, t := filepath.Clean(dir), filepath.Clean(target)
+	if filepath.IsAbs(d) != filepath.IsAbs(t) {
+		var err error
+		if d, err = filepath.Abs(d); err != nil {
+			return "", fmt.Errorf("resolve %s: %w", dir, err)
+		}
+		if t, err = filepath.Abs(t); err != nil {
+			return "", fmt.Errorf("resolve %s: %w", target, err)
+		}
+	}
+	rel, err := filepath.Rel(d, t)
+	if err != nil {
+		return "", fmt.Errorf("%s %s cannot be reached from %s: %w", what, target, dir, err)
+	}
+	if rel == "." {
+		return "", fmt.Errorf("%s is the render directory itself; keep it in its own directory", what)
+	}
+	rel = filepath.ToSlash(rel)
+	if !strings.HasPrefix(rel, "../") {
+		rel = "./" + rel
+	}
+	return rel, nil
+}

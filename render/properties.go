@@ -1,0 +1,154 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// Property is one key=value line of a broker's server.properties.
+type Property struct{ Key, Value string }
+
+// network says how brokers find each other and how clients find them in one kind of deployment;
+// Kubernetes and Compose differ only here, so both get the same properties otherwise.
+type network struct {
+	// internalHost is what the INTERNAL listener advertises (in-cluster clients, replication).
+	internalHost func(b broker) string
+	// voterHost is how controllers reach each other.
+	voterHost func(b broker) string
+	// externalHost is what PLAINTEXT and SSL advertise: the address outside clients dial.
+	externalHost func(b broker) string
+}
+
+// envRef is a Kafka config-provider reference to an environment variable, resolved by the broker at
+// start-up (KIP-421 providers, EnvVarConfigProvider from KIP-887). It keeps the password out of the
+// ConfigMap and lets the base stay free of namespace- and host-specific values.
+func envRef(name string) string { return "${env:" + name + "}" }
+
+// Environment variables the broker container receives and the properties reference.
+const (
+	envExternalHost = "KAFKA_EXTERNAL_HOST"
+	envNamespace    = "POD_NAMESPACE"
+	envClusterID    = "CLUSTER_ID"
+	envTLSPassword  = "KAFKA_TLS_PASSWORD"
+)
+
+// brokerProperties computes a broker's configuration. Topics are deliberately absent: avatar-sync
+// apply owns them, so automatic topic creation is off.
+func (m *model) brokerProperties(b broker, net network) []Property {
+	rf := min(3, len(m.brokers))
+	isr := min(2, rf)
+	roles := "broker"
+	if b.voter {
+		roles = "broker,controller"
+	}
+	var voters []string
+	for _, v := range m.voters() {
+		voters = append(voters, fmt.Sprintf("%d@%s:%d", v.ID, net.voterHost(v), v.controller))
+	}
+	listeners := []string{fmt.Sprintf("%s://:%d", ListenerInternal, b.internal)}
+	advertised := []string{fmt.Sprintf("%s://%s:%d", ListenerInternal, net.internalHost(b), b.internal)}
+	protocols := map[string]string{ListenerInternal: "PLAINTEXT", ListenerController: "PLAINTEXT"}
+	if b.voter {
+		listeners = append(listeners, fmt.Sprintf("%s://:%d", ListenerController, b.controller))
+	}
+	for _, p := range m.externalPorts(b) {
+		listeners = append(listeners, fmt.Sprintf("%s://:%d", p.listener, p.port))
+		advertised = append(advertised, fmt.Sprintf("%s://%s:%d", p.listener, net.externalHost(b), p.port))
+		protocols[p.listener] = p.listener // PLAINTEXT→PLAINTEXT, SSL→SSL
+	}
+	var protoMap []string
+	for _, name := range sortedKeys(protocols) {
+		protoMap = append(protoMap, name+":"+protocols[name])
+	}
+
+	props := []Property{
+		{"process.roles", roles},
+		{"node.id", fmt.Sprint(b.ID)},
+		{"controller.quorum.voters", strings.Join(voters, ",")},
+		{"controller.listener.names", ListenerController},
+		{"listeners", strings.Join(listeners, ",")},
+		{"advertised.listeners", strings.Join(advertised, ",")},
+		{"listener.security.protocol.map", strings.Join(protoMap, ",")},
+		{"inter.broker.listener.name", ListenerInternal},
+		{"config.providers", "env"},
+		{"config.providers.env.class", "org.apache.kafka.common.config.provider.EnvVarConfigProvider"},
+		{"log.dirs", logDir},
+		{"auto.create.topics.enable", "false"},
+		{"default.replication.factor", fmt.Sprint(rf)},
+		{"offsets.topic.replication.factor", fmt.Sprint(rf)},
+		{"transaction.state.log.replication.factor", fmt.Sprint(rf)},
+		{"transaction.state.log.min.isr", fmt.Sprint(isr)},
+		{"group.initial.rebalance.delay.ms", "3000"},
+	}
+	if b.Rack != "" {
+		props = append(props, Property{"broker.rack", b.Rack})
+	}
+	if m.tls {
+		ks, ts := m.keystoreFiles(b)
+		pw := envRef(envTLSPassword)
+		props = append(props,
+			Property{"ssl.keystore.type", m.keystoreType},
+			Property{"ssl.keystore.location", secretsDir + "/" + ks})
+		if m.keystoreType == spec.KeystorePEM {
+			// Kafka rejects a store password for PEM files, and a key password for an unencrypted key.
+			props = append(props,
+				Property{"ssl.truststore.type", m.keystoreType},
+				Property{"ssl.truststore.location", secretsDir + "/" + ts})
+		} else {
+			props = append(props,
+				Property{"ssl.keystore.password", pw},
+				Property{"ssl.key.password", pw},
+				Property{"ssl.truststore.type", m.keystoreType},
+				Property{"ssl.truststore.location", secretsDir + "/" + ts},
+				Property{"ssl.truststore.password", pw})
+		}
+		// Clients listed under tls.clients get certificates; ask for them, but keep CA-only clients working.
+		auth := "none"
+		if len(m.spec.TLS.Clients) > 0 {
+			auth = "requested"
+		}
+		props = append(props, Property{"ssl.client.auth", auth})
+	}
+	return props
+}
+
+// formatProperties writes properties in the java.util.Properties text format.
+func (m *model) formatProperties(b broker, props []Property) string {
+	var sb strings.Builder
+	sb.WriteString(m.header("#"))
+	fmt.Fprintf(&sb, "# Broker %d (%s), rack %q.\n", b.ID, b.Host, b.Rack)
+	for _, p := range props {
+		sb.WriteString(p.Key)
+		sb.WriteByte('=')
+		sb.WriteString(p.Value)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// ParseProperties reads the key=value lines of a server.properties text, skipping comments; it exists
+// so tests and tools can check rendered files without reimplementing the format.
+func ParseProperties(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "!") {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
