@@ -208,17 +208,20 @@ type validation struct {
 	failure string
 }
 
-// ValidationCache remembers validate outcomes by plugin executable and device entry. It is safe
-// for concurrent use (Preflight validates devices in parallel). Keep one per command run, since
-// it never notices a plugin being reinstalled.
+// ValidationCache remembers validate outcomes by plugin executable and device entry, and which
+// executables hung: a plugin that ignored validate's 2s budget once is not given another 2s for
+// each further device of its kind, so a fleet of drones behind one broken plugin costs plan 2s,
+// not 2s a drone. It is safe for concurrent use (Preflight validates devices in parallel). Keep
+// one per command run, since it never notices a plugin being reinstalled.
 type ValidationCache struct {
-	mu sync.Mutex
-	m  map[string]validation
+	mu   sync.Mutex
+	m    map[string]validation
+	hung map[string]string // executable → the device it hung on
 }
 
 // NewValidationCache returns an empty cache.
 func NewValidationCache() *ValidationCache {
-	return &ValidationCache{m: map[string]validation{}}
+	return &ValidationCache{m: map[string]validation{}, hung: map[string]string{}}
 }
 
 // validation runs (or recalls) the validate exchange for d.
@@ -243,9 +246,14 @@ func (p *Plugin) validation(d spec.Device) validation {
 	if c := p.Validations; c != nil {
 		c.mu.Lock()
 		v, ok := c.m[key]
+		hungOn, hung := c.hung[p.Path]
 		c.mu.Unlock()
 		if ok {
 			return v
+		}
+		if hung {
+			return validation{failure: fmt.Sprintf("plugin %s did not answer within %s when validating device %q, so it was not run again",
+				p.Name(), round(ValidateTimeout), hungOn)}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ValidateTimeout)
@@ -255,6 +263,11 @@ func (p *Plugin) validation(d spec.Device) validation {
 	if c := p.Validations; c != nil {
 		c.mu.Lock()
 		c.m[key] = v
+		if runErr != nil && ctx.Err() != nil {
+			if _, seen := c.hung[p.Path]; !seen {
+				c.hung[p.Path] = d.Name
+			}
+		}
 		c.mu.Unlock()
 	}
 	return v

@@ -354,6 +354,34 @@ func TestValidateHangKillsTheProcessGroup(t *testing.T) {
 	t.Errorf("the plugin's child %d survived the process-group kill", pid)
 }
 
+// TestValidateHungPluginRunsOnce: with a shared cache, a plugin that hung on one device's
+// validate is not run (and waited for) again for the next device it serves.
+func TestValidateHungPluginRunsOnce(t *testing.T) {
+	cache := NewValidationCache()
+	var got []string
+	for i, name := range []string{"lidar-1", "lidar-2"} {
+		pidfile := filepath.Join(t.TempDir(), "child.pid")
+		d := validateDevice("hang", map[string]string{"pidfile": pidfile})
+		d.Name = name
+		p := Find(d, nil)
+		p.Validations = cache
+		diags := p.Validate(d)
+		if len(diags) != 1 || diags[0].Severity != spec.SeverityWarning {
+			t.Fatalf("Validate(%s) = %v, want one warning", name, diags)
+		}
+		got = append(got, diags[0].Message)
+		if _, err := os.Stat(pidfile); (err == nil) != (i == 0) {
+			t.Errorf("device %s: plugin started = %v, want %v", name, err == nil, i == 0)
+		}
+	}
+	if !strings.Contains(got[0], "plugin fakeplugin did not answer within 2s; killed its process group") {
+		t.Errorf("first device: %q", got[0])
+	}
+	if want := `device "lidar-2" (plugin fakeplugin): parameters not checked: plugin fakeplugin did not answer within 2s when validating device "lidar-1", so it was not run again`; !strings.HasPrefix(got[1], want) {
+		t.Errorf("second device: %q\nwant prefix %q", got[1], want)
+	}
+}
+
 // TestValidateRequestAndCache: the plugin sees op "validate" with the validate budget, and a
 // shared cache runs it once per entry however often the entry is validated (check validates
 // before probing, and Preflight validates again with the timeout it capped).
