@@ -181,7 +181,9 @@ func (p *Plugin) Name() string {
 }
 
 // Validate asks the plugin (op "validate") to judge d's entry and returns its diagnostics at the
-// positions of the params they name. It never fails the spec for the plugin's own sake:
+// positions of the params they name, so validate/plan/apply catch a mistyped parameter of an
+// external kind as they do a built-in's (issue 6). It never fails the spec for the plugin's own
+// sake, only for the errors the plugin reports:
 //   - a plugin that is not installed is a warning: the spec may be validated on a CI machine that
 //     never talks to devices;
 //   - a plugin that does not implement validate (older plugins) contributes nothing;
