@@ -33,6 +33,10 @@ import (
 const (
 	DefaultDialTimeout    = 5 * time.Second
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultConnectTimeout bounds the first exchange with one bootstrap broker. A port that
+	// accepts connections but never answers (not Kafka, or TLS expected) would otherwise hold
+	// the command for three request timeouts: ApiVersions, its v0 retry and Metadata.
+	DefaultConnectTimeout = 10 * time.Second
 	// DefaultStateDir is where the embedded cluster keeps its state, relative to the working directory.
 	DefaultStateDir = ".avatar-sync/embedded"
 )
@@ -49,6 +53,9 @@ type Options struct {
 	// RequestTimeout bounds each request's round trip and is the timeout sent to the broker for
 	// admin operations (0 = DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// ConnectTimeout bounds one bootstrap broker's whole first exchange: connect, TLS, ApiVersions,
+	// SASL and the first Metadata (0 = DefaultConnectTimeout).
+	ConnectTimeout time.Duration
 	// ClientID is sent to the brokers so their logs name avatar-sync ("" = "avatar-sync").
 	ClientID string
 }
@@ -62,6 +69,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
 	}
 	if o.ClientID == "" {
 		o.ClientID = "avatar-sync"
@@ -181,17 +191,23 @@ func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.
 		seed := sarama.NewBroker(addr)
 		// Metadata for one (usually absent) topic: the cheapest request that names every broker
 		// and the controller. An empty topic list would mean "all topics" to sarama.
-		md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
+		attempt, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+		md, err := call(attempt, func() (*sarama.MetadataResponse, error) {
 			if _, err := a.open(seed); err != nil {
 				return nil, err
 			}
 			return seed.GetMetadata(sarama.NewMetadataRequest(conf.Version, []string{LockTopic}))
 		})
+		silent := attempt.Err() != nil
+		cancel()
 		if err != nil {
 			// Close waits for an abandoned in-flight request; never let that hold the caller.
 			go seed.Close() //nolint:errcheck // best effort on a failed connection
 			if ctx.Err() != nil {
 				return nil, unreachable(name, bootstrap, conf, ctx.Err())
+			}
+			if silent {
+				err = &noAnswerError{after: opts.ConnectTimeout}
 			}
 			errs = append(errs, err)
 			continue
@@ -260,7 +276,13 @@ func connectCause(err error, conf *sarama.Config) string {
 		certErr *tls.CertificateVerificationError
 		recErr  tls.RecordHeaderError
 	)
+	var silent *noAnswerError
 	switch {
+	case errors.As(err, &silent):
+		if conf != nil && !conf.Net.TLS.Enable {
+			return fmt.Sprintf("%v (is it a Kafka listener? does it need security: ssl or sasl_ssl?)", silent)
+		}
+		return fmt.Sprintf("%v (is it a Kafka listener?)", silent)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -287,6 +309,14 @@ func connectCause(err error, conf *sarama.Config) string {
 		return "no broker answered"
 	}
 	return err.Error()
+}
+
+// noAnswerError is a bootstrap broker that accepted the connection but did not complete the first
+// exchange within Options.ConnectTimeout.
+type noAnswerError struct{ after time.Duration }
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("no answer within %s", e.after)
 }
 
 // UnreachableError says a cluster could not be reached at all (nothing was changed).

@@ -415,6 +415,51 @@ func TestUnreachableIsOneLine(t *testing.T) {
 	}
 }
 
+// silentListener accepts connections and never answers, like a port that is not Kafka.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// TestSilentBrokerIsUnreachable: a port that accepts but never answers is reported after
+// ConnectTimeout per bootstrap broker, not after sarama's three 30 s request timeouts.
+func TestSilentBrokerIsUnreachable(t *testing.T) {
+	addr := silentListener(t)
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: []string{addr}}}}
+	_, err := Open(testCtx(t), s, "dev", Options{ConnectTimeout: 200 * time.Millisecond, RequestTimeout: time.Hour})
+	want := fmt.Sprintf("cannot reach cluster %q at %s: no answer within 200ms (is it a Kafka listener? does it need security: ssl or sasl_ssl?)", "dev", addr)
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
+
 func TestOpenHonoursContext(t *testing.T) {
 	// A listener that accepts but never answers: sarama would wait for its read timeout (30s);
 	// cancelling the context mid-call must return at once.
