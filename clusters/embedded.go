@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,6 +133,9 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	}
 	e.c = c
 	e.bootstrap = c.ListenAddrs()
+	if o.StateDir != "" {
+		restoreLeaders(c, filepath.Join(o.StateDir, stateData))
+	}
 	// Count every request without handling it: returning handled=false lets kfake answer normally.
 	c.ControlKey(-1, func(req kmsg.Request) (kmsg.Response, error, bool) {
 		e.mu.Lock()
@@ -297,6 +302,48 @@ func (e *Embedded) CommitOffsets(ctx context.Context, group, topic string, offse
 	}
 	defer a.Close()
 	return a.commitOffsets(ctx, group, topic, offsets)
+}
+
+// restoreLeaders puts each partition's leader back where the previous run left it. kfake saves
+// every partition's leader in data/partitions/<topic>-<n>/snapshot.json on shutdown but reads that
+// file back only for partitions holding records, so an empty partition got a random leader on
+// every start. kfake derives the replica list from the leader, so the replicas of empty topics
+// changed between two commands: every plan saved with --out was stale for apply --plan, and a
+// replication-factor plan showed different assignments on each run. Best effort: a partition
+// whose snapshot is missing or unreadable keeps the leader kfake gave it.
+func restoreLeaders(c *kfake.Cluster, dataDir string) {
+	dir := filepath.Join(dataDir, "partitions")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, ent := range entries {
+		i := strings.LastIndexByte(ent.Name(), '-')
+		if !ent.IsDir() || i <= 0 {
+			continue
+		}
+		topic, err := url.PathUnescape(ent.Name()[:i])
+		if err != nil {
+			continue
+		}
+		part, err := strconv.ParseInt(ent.Name()[i+1:], 10, 32)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, ent.Name(), "snapshot.json"))
+		if err != nil {
+			continue
+		}
+		var snap struct {
+			Leader int32 `json:"leader_node"` // omitted by kfake when it is node 0
+		}
+		if json.Unmarshal(b, &snap) != nil {
+			continue
+		}
+		if cur := c.LeaderFor(topic, int32(part)); cur >= 0 && cur != snap.Leader {
+			_ = c.MoveTopicPartition(topic, int32(part), snap.Leader) // unknown node: keep kfake's choice
+		}
+	}
 }
 
 func (e *Embedded) lockState() error {
