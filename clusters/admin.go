@@ -56,6 +56,10 @@ type Options struct {
 	// ConnectTimeout bounds one bootstrap broker's whole first exchange: connect, TLS, ApiVersions,
 	// SASL and the first Metadata (0 = DefaultConnectTimeout).
 	ConnectTimeout time.Duration
+	// Advertise makes an embedded cluster that Open starts record its listeners in the state
+	// directory, as `dev up` does, so plan and apply in other processes join it instead of waiting
+	// for the directory. Long-lived holders (watch) set it; short-lived ones need not.
+	Advertise bool
 	// ClientID is sent to the brokers so their logs name avatar-sync ("" = "avatar-sync").
 	ClientID string
 }
@@ -163,7 +167,7 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 	deadline := time.Now().Add(opts.RequestTimeout)
 	wait := 50 * time.Millisecond
 	for {
-		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir})
+		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise})
 		if !errors.Is(err, ErrEmbeddedBusy) {
 			return e, err
 		}

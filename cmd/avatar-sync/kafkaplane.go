@@ -17,6 +17,10 @@ import (
 type clusterFlags struct {
 	stateDir           string
 	insecureSkipVerify bool
+	// serve is set by long-running commands (watch): an embedded cluster they start is announced
+	// in the state directory, so plan/apply in another terminal join it rather than wait 30 s
+	// for the directory and fail.
+	serve bool
 }
 
 func (f *clusterFlags) bind(cmdFlags interface {
@@ -39,7 +43,7 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 	if f.insecureSkipVerify {
 		warnInsecureSkipVerify(st.err)
 	}
-	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify})
+	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve})
 	if err != nil {
 		return nil, err
 	}

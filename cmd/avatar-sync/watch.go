@@ -27,7 +27,8 @@ type watchOptions struct {
 }
 
 func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
-	o := &watchOptions{}
+	// The daemon holds the embedded cluster for as long as it runs: serve it to other processes.
+	o := &watchOptions{cluster: clusterFlags{serve: true}}
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Keep the cluster in agreement with the spec, as a daemon",

@@ -85,3 +85,28 @@ func TestWatchReconcilesOnFileChanges(t *testing.T) {
 		t.Fatalf("plan after watch: code %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestPlanWhileWatchRuns: watch holds the embedded cluster for as long as it runs, so it announces
+// it like dev up; a plan in another terminal joins it instead of waiting 30 s for the state
+// directory and failing.
+func TestPlanWhileWatchRuns(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"watch", "-f", f, "--state-dir", state, "--interval", "0", "-o", "json"},
+			strings.NewReader(""), &bytes.Buffer{}, log)
+	}()
+	waitLog(t, log, `"msg":"applied"`, 1)
+
+	code, out, errOut := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state)
+	if code != exitOK || strings.Contains(errOut, "in use by another") {
+		t.Errorf("plan while watch runs: code %d\n%s\n%s", code, out, errOut)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("watch exited %d:\n%s", code, log.String())
+	}
+}
