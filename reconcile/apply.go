@@ -293,7 +293,8 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 		switch {
 		case !c.Pending(), c.Kind == KindCert:
 		case c.Action == Unsupported:
-			errs = append(errs, fmt.Errorf("%s is unsupported: %s", Headline(c), c.Reason))
+			// Headline already starts with "unsupported"; the reason says what to do instead.
+			errs = append(errs, fmt.Errorf("%s: %s", Headline(c), c.Reason))
 		case c.Action == Delete:
 			// A deletion has its own opt-in (and the spec's deletion: prune); asking for
 			// --allow-data-loss on top would only teach people to pass every flag.

@@ -100,7 +100,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 				}
 				return err
 			}
-			if err := renderPlan(s.out, g, p); err != nil {
+			if err := renderPlan(s.out, g, p, reconcile.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete}); err != nil {
 				return err
 			}
 			res, err := o.run(ctx, s, t, sp, p, rate, s.out)

@@ -82,15 +82,16 @@ func (t *target) checkSaved(ctx context.Context, p reconcile.Plan) error {
 	return nil
 }
 
-// renderPlan writes p in the -o format.
-func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan) error {
+// renderPlan writes p in the -o format. ro carries the opt-ins apply was given (zero for plan).
+func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan, ro reconcile.RenderOptions) error {
 	switch g.output {
 	case "json":
 		return reconcile.RenderJSON(w, p)
 	case "markdown":
 		return reconcile.RenderMarkdown(w, p)
 	default:
-		return reconcile.RenderText(w, p, reconcile.RenderOptions{Color: g.color(w)})
+		ro.Color = g.color(w)
+		return reconcile.RenderText(w, p, ro)
 	}
 }
 

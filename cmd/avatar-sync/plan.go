@@ -59,7 +59,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err := addCertChanges(&p, sp, s.err); err != nil {
 				return err
 			}
-			if err := renderPlan(s.out, g, p); err != nil {
+			if err := renderPlan(s.out, g, p, reconcile.RenderOptions{}); err != nil {
 				return err
 			}
 			if o.out != "" {
