@@ -313,6 +313,7 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 
 func acquire(ctx context.Context, cluster Cluster, opts ApplyOptions, progress Progress) (Lease, error) {
 	deadline := time.Now().Add(opts.LockWait)
+	var told LeaseHeldError // the holder last reported: one progress line per holder, not per poll
 	for {
 		lease, err := cluster.AcquireLease(ctx, opts.Holder, opts.LeaseTTL)
 		if err == nil {
@@ -322,7 +323,11 @@ func acquire(ctx context.Context, cluster Cluster, opts ApplyOptions, progress P
 		if !errors.As(err, &held) || time.Now().After(deadline) {
 			return nil, fmt.Errorf("take the apply lock: %w", err)
 		}
-		progress(Event{Status: Running, Message: fmt.Sprintf("waiting for the apply lock held by %s", held.Holder)})
+		if held.Holder != told.Holder || !held.Expires.Equal(told.Expires) {
+			told = *held
+			progress(Event{Status: Running, Message: fmt.Sprintf("waiting up to %s for the apply lock held by %s (expires %s)",
+				opts.LockWait, held.Holder, held.Expires.UTC().Format(time.RFC3339))})
+		}
 		if err := sleep(ctx, opts.PollInterval); err != nil {
 			return nil, fmt.Errorf("wait for the apply lock held by %s: %w", held.Holder, err)
 		}
