@@ -116,6 +116,10 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 			}
 			e.clusterID = id
 		}
+		if err := checkWritable(filepath.Join(o.StateDir, stateData)); err != nil {
+			e.unlock()
+			return nil, err
+		}
 		opts = append(opts, kfake.DataDir(filepath.Join(o.StateDir, stateData)))
 	}
 	if e.clusterID == "" {
@@ -304,6 +308,25 @@ func (e *Embedded) CommitOffsets(ctx context.Context, group, topic string, offse
 	return a.commitOffsets(ctx, group, topic, offsets)
 }
 
+// checkWritable makes sure kfake can save into dataDir before the cluster starts. kfake only logs
+// a failed save, so an unwritable directory (read-only mount, another user's files) let apply
+// report success and converge while nothing reached the disk: the next command found the old
+// state again.
+func checkWritable(dataDir string) error {
+	for _, dir := range []string{dataDir, filepath.Join(dataDir, "partitions")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("embedded cluster state directory is not writable (--state-dir): %w", err)
+		}
+		f, err := os.CreateTemp(dir, ".write-check-*")
+		if err != nil {
+			return fmt.Errorf("embedded cluster state directory is not writable (--state-dir): %w", err)
+		}
+		f.Close()
+		_ = os.Remove(f.Name())
+	}
+	return nil
+}
+
 // restoreLeaders puts each partition's leader back where the previous run left it. kfake saves
 // every partition's leader in data/partitions/<topic>-<n>/snapshot.json on shutdown but reads that
 // file back only for partitions holding records, so an empty partition got a random leader on
@@ -348,11 +371,11 @@ func restoreLeaders(c *kfake.Cluster, dataDir string) {
 
 func (e *Embedded) lockState() error {
 	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
-		return fmt.Errorf("embedded cluster state dir: %w", err)
+		return fmt.Errorf("embedded cluster state directory (--state-dir): %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(e.stateDir, stateLock), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("embedded cluster state dir: %w", err)
+		return fmt.Errorf("embedded cluster state directory (--state-dir): %w", err)
 	}
 	// flock, not a pid file: the kernel drops it when the holder dies, so a crash never leaves
 	// the directory locked.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -331,6 +333,44 @@ func TestPersistence(t *testing.T) {
 	if live.ClusterID != id {
 		t.Errorf("metadata cluster id %s, want %s", live.ClusterID, id)
 	}
+}
+
+// TestUnwritableStateDirRefused: kfake only logs a failed save, so a state directory it cannot
+// write must be refused at start; otherwise apply reports success and the next command finds the
+// old state. (A regular file where kfake keeps partitions makes the directory unwritable even for
+// root, which chmod would not.)
+func TestUnwritableStateDirRefused(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	parts := filepath.Join(dir, stateData, "partitions")
+	if err := os.RemoveAll(parts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(parts, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err = StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err == nil {
+		e.Close()
+		t.Fatal("started on a state directory it cannot save to")
+	}
+	if !strings.Contains(err.Error(), "embedded cluster state directory is not writable (--state-dir)") {
+		t.Errorf("got %v", err)
+	}
+	// The refusal released the directory: a fixed directory starts again.
+	if err := os.Remove(parts); err != nil {
+		t.Fatal(err)
+	}
+	e, err = StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
 }
 
 // TestReplicasStableAcrossRestarts: an empty topic keeps its replica lists when the embedded
