@@ -76,6 +76,37 @@ type Embedded struct {
 	counts map[API]int
 
 	closeOnce sync.Once
+	closeErr  error
+	// saveErrs are the failed saves kfake reported to its logger (it returns none of them).
+	saveErrs saveLog
+}
+
+// saveLog collects kfake's warnings and errors about persisting state, so Close can report a
+// state directory that stopped taking writes (disk full) instead of pretending all was saved.
+type saveLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// Logf implements kfake.Logger.
+func (l *saveLog) Logf(level kfake.LogLevel, msg string, args ...any) {
+	if level > kfake.LogLevelWarn || level == kfake.LogLevelNone {
+		return
+	}
+	for _, p := range []string{"persist", "save session state", "rebuildSegments", "compact pids.log", "compact groups.log"} {
+		if strings.HasPrefix(msg, p) {
+			l.mu.Lock()
+			l.errs = append(l.errs, fmt.Errorf(msg, args...))
+			l.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (l *saveLog) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return errors.Join(l.errs...)
 }
 
 // StartEmbedded starts the embedded cluster with one broker per spec broker (3 when the spec lists
@@ -120,7 +151,7 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 			e.unlock()
 			return nil, err
 		}
-		opts = append(opts, kfake.DataDir(filepath.Join(o.StateDir, stateData)))
+		opts = append(opts, kfake.DataDir(filepath.Join(o.StateDir, stateData)), kfake.WithLogger(&e.saveErrs))
 	}
 	if e.clusterID == "" {
 		e.clusterID = newClusterID()
@@ -177,16 +208,20 @@ func (e *Embedded) Connect(ctx context.Context, opts Options) (*Admin, error) {
 	return connect(ctx, "embedded", e.bootstrap, conf, opts)
 }
 
-// Close stops the cluster, flushing its state to StateDir, and releases the directory lock.
+// Close stops the cluster, flushing its state to StateDir, and releases the directory lock. It
+// reports every save kfake could not make during the run or at shutdown.
 func (e *Embedded) Close() error {
 	e.closeOnce.Do(func() {
 		e.c.Close()
 		if e.stateDir != "" {
 			_ = os.Remove(filepath.Join(e.stateDir, stateServer))
+			if err := e.saveErrs.err(); err != nil {
+				e.closeErr = fmt.Errorf("embedded cluster: state not fully saved to %s; the next run may not see the latest changes: %w", e.stateDir, err)
+			}
 		}
 		e.unlock()
 	})
-	return nil
+	return e.closeErr
 }
 
 // API names a Kafka request type (its protocol API key) for Requests and Fail.

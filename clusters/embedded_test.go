@@ -373,6 +373,37 @@ func TestUnwritableStateDirRefused(t *testing.T) {
 	e.Close()
 }
 
+// TestFailedSaveReported: a state directory that stops taking writes during a run (disk full,
+// removed mount) makes Close fail instead of claiming the state was saved.
+func TestFailedSaveReported(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "lost", Partitions: 1, ReplicationFactor: 1}}))
+	a.Close()
+	parts := filepath.Join(dir, stateData, "partitions")
+	if err := os.RemoveAll(parts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(parts, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = e.Close()
+	if err == nil || !strings.Contains(err.Error(), "state not fully saved to "+dir) {
+		t.Fatalf("Close after a failed save: %v", err)
+	}
+	if again := e.Close(); again == nil {
+		t.Error("a second Close forgot the failure")
+	}
+}
+
 // TestReplicasStableAcrossRestarts: an empty topic keeps its replica lists when the embedded
 // cluster restarts, so a plan saved by one command is not stale for the next (plan --out, then
 // apply --plan). kfake re-drew the leaders of empty partitions at random on every start.

@@ -45,7 +45,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
   avatar-sync apply --auto-approve --cluster dev
   avatar-sync plan --out plan.json && avatar-sync apply --plan plan.json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ctx := cmd.Context()
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
@@ -84,7 +84,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			if err != nil {
 				return err
 			}
-			defer t.admin.Close()
+			defer closeTarget(t, &err)
 			if o.planFile == "" {
 				if p, err = t.computePlan(ctx, sp, o.allowDelete); err != nil {
 					return err

@@ -130,3 +130,11 @@ func parseRate(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// closeTarget closes t and keeps the command's first error. For the embedded target Close is
+// where the state is saved, so a failed save must not end an apply with exit 0.
+func closeTarget(t *target, err *error) {
+	if cerr := t.admin.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
