@@ -56,6 +56,9 @@ line per event on stderr (-o json: JSON lines for a log collector).`,
 				log.Info("stopped")
 				return nil
 			}
+			if errors.Is(err, reconcile.ErrSourceClosed) {
+				return fmt.Errorf("stopped watching %s: %w; with --interval watch keeps reconciling on the timer", g.file, err)
+			}
 			return err
 		},
 	}
