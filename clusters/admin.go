@@ -60,6 +60,10 @@ type Options struct {
 	// directory, as `dev up` does, so plan and apply in other processes join it instead of waiting
 	// for the directory. Long-lived holders (watch) set it; short-lived ones need not.
 	Advertise bool
+	// Waiting, when set, is told once that Open waits for another short-lived process (its error
+	// names the pid) to release the embedded cluster's state directory, so the command can say why
+	// it pauses for up to RequestTimeout.
+	Waiting func(busy error)
 	// ClientID is sent to the brokers so their logs name avatar-sync ("" = "avatar-sync").
 	ClientID string
 }
@@ -176,6 +180,10 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%w; waited %s for it to finish", err, opts.RequestTimeout)
+		}
+		if opts.Waiting != nil {
+			opts.Waiting(err)
+			opts.Waiting = nil
 		}
 		select {
 		case <-ctx.Done():

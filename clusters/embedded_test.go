@@ -479,10 +479,15 @@ func TestOpenEmbeddedWaitsForShortLivedHolder(t *testing.T) {
 		err error
 	}
 	second := make(chan result, 1)
+	waited := make(chan error, 2)
 	go func() {
-		a, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
+		a, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir, Waiting: func(busy error) { waited <- busy }})
 		second <- result{a, err}
 	}()
+	// The second process says once why it pauses, naming the holder.
+	if busy := <-waited; !errors.Is(busy, ErrEmbeddedBusy) || !strings.Contains(busy.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("waiting callback got %v", busy)
+	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -491,6 +496,9 @@ func TestOpenEmbeddedWaitsForShortLivedHolder(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	defer r.a.Close()
+	if len(waited) != 0 {
+		t.Errorf("waiting reported more than once")
+	}
 	live, err := r.a.Describe(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,12 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 	if f.insecureSkipVerify {
 		warnInsecureSkipVerify(st.err)
 	}
-	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve})
+	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{
+		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve,
+		Waiting: func(busy error) {
+			fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy)
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
