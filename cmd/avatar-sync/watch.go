@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -155,7 +158,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
-			w.log.Info("plan", "change", reconcile.Headline(c))
+			w.log.Info("plan", "change", reconcile.Headline(c), "detail", changeDetail(c), "risk", c.Risk.String())
 		}
 	}
 	ao := reconcile.ApplyOptions{
@@ -191,4 +194,34 @@ func (w *watcher) report(tr reconcile.Trigger, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		w.log.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
 	}
+}
+
+// changeDetail is what a change does to each key, "retention.ms: 86400000 → 172800000", so a
+// daemon's log says what it changed, not only which topic. Replica lists are left out: the
+// replication factor line says enough for a log.
+func changeDetail(c reconcile.Change) string {
+	keys := map[string]bool{}
+	for k := range c.Before {
+		keys[k] = true
+	}
+	for k := range c.After {
+		keys[k] = true
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if strings.HasPrefix(k, reconcile.KeyPartitionPrefix) {
+			continue
+		}
+		b, inB := c.Before[k]
+		a, inA := c.After[k]
+		switch {
+		case !inB:
+			parts = append(parts, fmt.Sprintf("%s: %s", k, a))
+		case !inA:
+			parts = append(parts, fmt.Sprintf("%s: %s → (removed)", k, b))
+		default:
+			parts = append(parts, fmt.Sprintf("%s: %s → %s", k, b, a))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

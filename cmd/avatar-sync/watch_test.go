@@ -61,6 +61,10 @@ func TestWatchReconcilesOnFileChanges(t *testing.T) {
 
 	editSpec(t, f, "retention: 24h", "retention: 48h")
 	waitLog(t, log, `"msg":"applied"`, 2)
+	// The log says what changed, not only which topic.
+	if !strings.Contains(log.String(), `"change":"update topic drone-commands config","detail":"retention.ms: 86400000 → 172800000","risk":"none"`) {
+		t.Errorf("plan log line lacks the change's detail:\n%s", log.String())
+	}
 
 	editSpec(t, f, "retention: 48h", "retention: 1h")
 	waitLog(t, log, "--allow-data-loss", 1)
