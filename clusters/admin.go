@@ -125,7 +125,11 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 			names = append(names, c.Name)
 		}
 		if target != "embedded" {
-			return nil, fmt.Errorf("--cluster %q: no such target in the spec (known: %s)", target, strings.Join(names, ", "))
+			hint := ""
+			if s := spec.Suggest(target, append(names, "embedded")); s != "" {
+				hint = fmt.Sprintf("; did you mean %q?", s)
+			}
+			return nil, fmt.Errorf("--cluster %q: no such target in the spec (known: %s)%s", target, strings.Join(names, ", "), hint)
 		}
 		// The embedded target needs no spec entry: it is the default of every command.
 		c = spec.Cluster{Name: "embedded"}

@@ -620,7 +620,14 @@ func TestOpenHonoursContext(t *testing.T) {
 
 func TestUnknownTarget(t *testing.T) {
 	_, err := Open(testCtx(t), testSpec(), "prod", Options{})
-	if err == nil || !strings.Contains(err.Error(), `--cluster "prod"`) || !strings.Contains(err.Error(), "embedded") {
+	if err == nil || !strings.Contains(err.Error(), `--cluster "prod"`) || !strings.Contains(err.Error(), "embedded") || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("got %v", err)
+	}
+	// A typo names the target it is closest to.
+	s := testSpec()
+	s.Clusters = append(s.Clusters, spec.Cluster{Name: "dev", Bootstrap: []string{"localhost:9092"}})
+	_, err = Open(testCtx(t), s, "devv", Options{})
+	if err == nil || !strings.HasSuffix(err.Error(), `(known: embedded, dev); did you mean "dev"?`) {
 		t.Fatalf("got %v", err)
 	}
 }
