@@ -528,13 +528,22 @@ func (ex *executor) reassign(ctx context.Context) bool {
 	}
 	wctx, cancel := context.WithTimeout(ctx, ex.opts.ReassignTimeout)
 	defer cancel()
+	// Report when the set of moving topics changes, and otherwise every 30 s: one line per poll
+	// (every second, for up to ReassignTimeout) buried the rest of the output.
+	start := time.Now()
+	var told string
+	var toldAt time.Time
 	for {
 		running, err := ex.cluster.ReassignmentsInProgress(wctx, names)
 		if err == nil && len(running) == 0 {
 			return ex.finish(idx, nil, nil)
 		}
 		if err == nil {
-			ex.progress(Event{Status: Running, Message: fmt.Sprintf("waiting for reassignment of %s", strings.Join(running, ", "))})
+			if now := strings.Join(running, ", "); now != told || time.Since(toldAt) >= 30*time.Second {
+				told, toldAt = now, time.Now()
+				ex.progress(Event{Status: Running, Message: fmt.Sprintf("waiting for reassignment of %s (%s elapsed, up to %s)",
+					now, time.Since(start).Round(time.Second), ex.opts.ReassignTimeout)})
+			}
 			err = sleep(wctx, ex.opts.PollInterval)
 		}
 		if err != nil {

@@ -519,3 +519,39 @@ func TestLockWaitReportsHolderOnce(t *testing.T) {
 		t.Errorf("lock wait progress: %q", waits)
 	}
 }
+
+// slowMoves is the real Admin with one thing kfake cannot model: reassignments that take a while.
+// It reports the topics as still moving for the first polls.
+type slowMoves struct {
+	*clusters.Admin
+	polls int
+}
+
+func (s *slowMoves) ReassignmentsInProgress(ctx context.Context, topics []string) ([]string, error) {
+	if _, err := s.Admin.ReassignmentsInProgress(ctx, topics); err != nil {
+		return nil, err
+	}
+	if s.polls--; s.polls >= 0 {
+		return topics, nil
+	}
+	return nil, nil
+}
+
+// TestReassignmentWaitReportsChanges: waiting for a move says so when the set of moving topics
+// changes (and every 30 s), not on every poll.
+func TestReassignmentWaitReportsChanges(t *testing.T) {
+	e := newEnv(t)
+	want := &spec.Spec{Topics: []spec.Topic{{Name: "replays", Partitions: 2, ReplicationFactor: 1}}}
+	e.converge(want, reconcile.ApplyOptions{})
+	want.Topics[0].ReplicationFactor = 3
+	p := e.plan(want, reconcile.DiffOptions{})
+	var waits []string
+	_, _ = reconcile.Apply(e.ctx, p, &slowMoves{Admin: e.admin, polls: 5}, reconcile.ApplyOptions{PollInterval: time.Millisecond}, func(ev reconcile.Event) {
+		if strings.Contains(ev.Message, "reassignment") {
+			waits = append(waits, ev.Message)
+		}
+	})
+	if len(waits) != 1 || !strings.HasPrefix(waits[0], "waiting for reassignment of replays (") || !strings.HasSuffix(waits[0], "elapsed, up to 10m0s)") {
+		t.Errorf("reassignment wait progress: %q", waits)
+	}
+}
