@@ -93,6 +93,8 @@ type Admin struct {
 	bootstrap []string
 	conf      *sarama.Config
 	timeout   time.Duration
+	// connectTimeout bounds opening a connection to a broker (Options.ConnectTimeout).
+	connectTimeout time.Duration
 	// client is sarama's high-level client, used only by the apply lock's producer and consumer.
 	client sarama.Client
 	// seed answers requests any broker can serve; brokers and controllerID come from the latest
@@ -201,7 +203,7 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 // connect asks the bootstrap brokers, in order, for the cluster's brokers and controller, and
 // turns a cluster where none answers into one line.
 func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.Config, opts Options) (*Admin, error) {
-	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, brokers: map[int32]*sarama.Broker{}}
+	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, connectTimeout: opts.ConnectTimeout, brokers: map[int32]*sarama.Broker{}}
 	var errs []error
 	for _, addr := range bootstrap {
 		seed := sarama.NewBroker(addr)
@@ -453,7 +455,20 @@ func (a *Admin) broker(ctx context.Context, id int32) (*sarama.Broker, error) {
 	if !ok {
 		return nil, fmt.Errorf("cluster %q: broker %d is not in the cluster metadata", a.name, id)
 	}
-	return call(ctx, func() (*sarama.Broker, error) { return a.open(b) })
+	return a.openBounded(ctx, b)
+}
+
+// openBounded opens b within the connect timeout. sarama's Open waits up to three request
+// timeouts (ApiVersions, its retry, then the caller's request) on a broker that accepts the
+// connection but never answers, e.g. an advertised listener that is not the broker.
+func (a *Admin) openBounded(ctx context.Context, b *sarama.Broker) (*sarama.Broker, error) {
+	octx, cancel := context.WithTimeout(ctx, a.connectTimeout)
+	defer cancel()
+	ob, err := call(octx, func() (*sarama.Broker, error) { return a.open(b) })
+	if err != nil && ctx.Err() == nil && octx.Err() != nil {
+		return nil, fmt.Errorf("cluster %q: connect to broker %d at %s: %w", a.name, b.ID(), b.Addr(), &noAnswerError{after: a.connectTimeout})
+	}
+	return ob, err
 }
 
 // allBrokers lists the known brokers by id.
@@ -470,7 +485,7 @@ func (a *Admin) allBrokers() []*sarama.Broker {
 
 // anyBroker returns a connected broker for requests any broker can answer.
 func (a *Admin) anyBroker(ctx context.Context) (*sarama.Broker, error) {
-	return call(ctx, func() (*sarama.Broker, error) { return a.open(a.seed) })
+	return a.openBounded(ctx, a.seed)
 }
 
 // kafkaError is a per-item protocol error. Its text is Kafka's explanation plus the broker's
