@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +31,8 @@ type watchOptions struct {
 }
 
 func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
-	o := &watchOptions{}
+	// The daemon holds the embedded cluster for as long as it runs: serve it to other processes.
+	o := &watchOptions{cluster: clusterFlags{serve: true}}
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Keep the cluster in agreement with the spec, as a daemon",
@@ -65,6 +69,9 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 			if errors.Is(err, context.Canceled) {
 				log.Info("stopped")
 				return nil
+			}
+			if errors.Is(err, reconcile.ErrSourceClosed) {
+				return fmt.Errorf("stopped watching %s: %w; with --interval watch keeps reconciling on the timer", g.file, err)
 			}
 			return err
 		},
@@ -171,7 +178,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
-			w.log.Info("plan", "change", reconcile.Headline(c))
+			w.log.Info("plan", "change", reconcile.Headline(c), "detail", changeDetail(c), "risk", c.Risk.String())
 		}
 	}
 	ao := reconcile.ApplyOptions{
@@ -211,4 +218,34 @@ func (w *watcher) report(tr reconcile.Trigger, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		w.log.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
 	}
+}
+
+// changeDetail is what a change does to each key, "retention.ms: 86400000 → 172800000", so a
+// daemon's log says what it changed, not only which topic. Replica lists are left out: the
+// replication factor line says enough for a log.
+func changeDetail(c reconcile.Change) string {
+	keys := map[string]bool{}
+	for k := range c.Before {
+		keys[k] = true
+	}
+	for k := range c.After {
+		keys[k] = true
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if strings.HasPrefix(k, reconcile.KeyPartitionPrefix) {
+			continue
+		}
+		b, inB := c.Before[k]
+		a, inA := c.After[k]
+		switch {
+		case !inB:
+			parts = append(parts, fmt.Sprintf("%s: %s", k, a))
+		case !inA:
+			parts = append(parts, fmt.Sprintf("%s: %s → (removed)", k, b))
+		default:
+			parts = append(parts, fmt.Sprintf("%s: %s → %s", k, b, a))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -64,6 +64,10 @@ func TestWatchReconcilesOnFileChanges(t *testing.T) {
 
 	editSpec(t, f, "retention: 24h", "retention: 48h")
 	waitLog(t, log, `"msg":"applied"`, 2)
+	// The log says what changed, not only which topic.
+	if !strings.Contains(log.String(), `"change":"update topic drone-commands config","detail":"retention.ms: 86400000 → 172800000","risk":"none"`) {
+		t.Errorf("plan log line lacks the change's detail:\n%s", log.String())
+	}
 
 	editSpec(t, f, "retention: 48h", "retention: 1h")
 	waitLog(t, log, "--allow-data-loss", 1)
@@ -159,5 +163,30 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPlanWhileWatchRuns: watch holds the embedded cluster for as long as it runs, so it announces
+// it like dev up; a plan in another terminal joins it instead of waiting 30 s for the state
+// directory and failing.
+func TestPlanWhileWatchRuns(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"watch", "-f", f, "--state-dir", state, "--interval", "0", "-o", "json"},
+			strings.NewReader(""), &bytes.Buffer{}, log)
+	}()
+	waitLog(t, log, `"msg":"applied"`, 1)
+
+	code, out, errOut := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state)
+	if code != exitOK || strings.Contains(errOut, "in use by another") {
+		t.Errorf("plan while watch runs: code %d\n%s\n%s", code, out, errOut)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("watch exited %d:\n%s", code, log.String())
 	}
 }
