@@ -88,6 +88,9 @@ type decoder struct {
 	used    map[string]bool
 	nodes   int
 	aborted bool
+	// split maps a key node that is probably the tail of a value split at a comma inside { } to the
+	// hint explaining it (see pairs).
+	split map[*yaml.Node]string
 }
 
 func (d *decoder) nodePos(n *yaml.Node) Pos {
@@ -273,6 +276,9 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 	n = d.resolve(n)
 	mp.node = n
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		// An empty list item ("- " alone) or "metadata:" with nothing under it still lacks the
+		// required keys; without this a nameless topic would load as valid.
+		d.missing(n, obj, path, mp.m)
 		return mp
 	}
 	if n.Kind != yaml.MappingNode {
@@ -295,7 +301,7 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		if obj.extra != "" {
-			if s := Suggest(key, obj.keys()); s != "" && s != key {
+			if s := Suggest(key, obj.keys()); s != "" && s != key && closeTypo(key, s) {
 				// A near miss of a common key is far likelier a typo than a plugin parameter.
 				d.errorf(e.key, "%s is not a known key; did you mean %q? (other keys are passed to the plugin, but this one is too close to %q)", join(path, key), s, s)
 				continue
@@ -305,7 +311,9 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		msg := fmt.Sprintf("%s is not a known key", join(path, key))
-		if s, ok := keyAliases[strings.ToLower(key)]; ok && slices.Contains(obj.keys(), s) {
+		if h := d.splitHint(e.key); h != "" {
+			msg += h
+		} else if s, ok := keyAliases[strings.ToLower(key)]; ok && slices.Contains(obj.keys(), s) {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		} else if s := didYouMean(key, obj.keys()); s != "" {
 			msg += s
@@ -314,12 +322,26 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 		}
 		d.errorf(e.key, "%s", msg)
 	}
+	d.missing(n, obj, path, mp.m)
+	return mp
+}
+
+// missing reports every required key of obj that m lacks, at n, and marks it as reported so that
+// validation does not add a second message about its zero value (a missing id is not "id 0").
+func (d *decoder) missing(n *yaml.Node, obj *object, path string, m map[string]entry) {
 	for _, f := range obj.fields {
-		if _, ok := mp.m[f.key]; f.required && !ok {
+		if _, ok := m[f.key]; f.required && !ok {
+			d.bad[join(path, f.key)] = true
 			d.errorf(n, "%s is missing (%s)", join(path, f.key), f.doc)
 		}
 	}
-	return mp
+}
+
+// closeTypo reports whether key is so close to the common key s (case, or about one edit in four
+// letters) that it cannot be a plugin parameter. Suggest's own limit is wider and would take the udp
+// kind's documented "send" for a typo of "kind".
+func closeTypo(key, s string) bool {
+	return levenshtein(strings.ToLower(key), strings.ToLower(s)) <= max(1, len(key)/4)
 }
 
 // keyAliases maps the names other tools use (topicctl, kafka-topics.sh, Strimzi) to ours, for keys
@@ -384,6 +406,7 @@ func (d *decoder) pairs(n *yaml.Node) []entry {
 			d.errorf(k, "keys must be plain names, not %s", describe(k))
 			continue
 		}
+		d.noteSplit(n, i, k, v)
 		out = append(out, entry{k, v})
 	}
 	for _, m := range merged {
@@ -392,6 +415,29 @@ func (d *decoder) pairs(n *yaml.Node) []entry {
 		}
 	}
 	return out
+}
+
+// noteSplit remembers a key with no value that follows a plain value in a flow mapping: in
+// { cleanup.policy: compact,delete } YAML reads "delete" as a key of its own, a mistake the
+// reference invites (list configs are written "compact,delete"), so its message says so.
+func (d *decoder) noteSplit(n *yaml.Node, i int, k, v *yaml.Node) {
+	if n.Style&yaml.FlowStyle == 0 || i < 2 || v.Kind != yaml.ScalarNode || v.Tag != "!!null" || v.Value != "" {
+		return
+	}
+	pk, pv := n.Content[i-2], n.Content[i-1]
+	if pv.Kind != yaml.ScalarNode || pv.Tag == "!!null" || pv.Style != 0 {
+		return
+	}
+	if d.split == nil {
+		d.split = map[*yaml.Node]string{}
+	}
+	d.split[k] = fmt.Sprintf("; inside { } a comma separates entries, so %q was read as a key of its own; to keep it in the value, quote it: %s: %q",
+		k.Value, pk.Value, pv.Value+","+k.Value)
+}
+
+// splitHint is noteSplit's hint for key node k, or "".
+func (d *decoder) splitHint(k *yaml.Node) string {
+	return d.split[k]
 }
 
 // fail reports a bad value of key and remembers the path, so validation does not pile a second
@@ -443,6 +489,10 @@ func (mp *mapping) str(key string, dst *string) {
 	}
 	s := v.Value
 	path := join(mp.path, key)
+	if f.required && strings.TrimSpace(s) == "" {
+		mp.fail(key, v, "%s is empty (%s)", path, f.doc)
+		return
+	}
 	if len(f.enum) > 0 {
 		i := slices.IndexFunc(f.enum, func(e string) bool { return strings.EqualFold(e, s) })
 		if i < 0 && len(f.enum) == 1 {
@@ -500,6 +550,15 @@ func (mp *mapping) int(key string, dst *int) {
 			return
 		}
 		*dst = int(n)
+	}
+}
+
+// port reads a listener port. 0 is how the spec says "listener off" internally, so a 0 written in
+// the file must be refused here, or "ssl: 0" would silently switch the SSL listener off.
+func (mp *mapping) port(key string, dst *int) {
+	mp.int(key, dst)
+	if v, _, ok := mp.get(key); ok && *dst == 0 && !mp.d.bad[join(mp.path, key)] {
+		mp.fail(key, v, "%s 0 is not a port (1-65535); leave the key out to turn that listener off", join(mp.path, key))
 	}
 }
 
@@ -606,9 +665,13 @@ func (mp *mapping) list(key string) ([]*yaml.Node, []string) {
 	return v.Content, paths
 }
 
-// object decodes a nested mapping.
+// object decodes a nested mapping. An explicit empty value (metadata: with nothing under it) is
+// passed on, so its required keys are reported as missing.
 func (mp *mapping) object(key string) *mapping {
 	v, f, _ := mp.get(key)
+	if e, ok := mp.m[key]; ok && v == nil {
+		v = mp.d.resolve(e.val)
+	}
 	return mp.d.mapping(v, f.elem, join(mp.path, key))
 }
 
@@ -641,10 +704,10 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 		b.str("host", &br.Host)
 		b.str("rack", &br.Rack)
 		p := b.object("ports")
-		p.int("plaintext", &br.Ports.Plaintext)
-		p.int("ssl", &br.Ports.SSL)
-		p.int("internal", &br.Ports.Internal)
-		p.int("controller", &br.Ports.Controller)
+		p.port("plaintext", &br.Ports.Plaintext)
+		p.port("ssl", &br.Ports.SSL)
+		p.port("internal", &br.Ports.Internal)
+		p.port("controller", &br.Ports.Controller)
 		br.Pos = d.nodePos(b.node)
 		s.Brokers = append(s.Brokers, br)
 	}
@@ -727,7 +790,11 @@ func (d *decoder) topicFields(m *mapping) topicFields {
 				seen[key] = e.key.Line
 				def, known := LookupTopicConfig(key)
 				if !known {
-					msg := fmt.Sprintf("%s is not a Kafka topic config", kp) + topicConfigHint(key)
+					hint := d.splitHint(e.key)
+					if hint == "" {
+						hint = topicConfigHint(key)
+					}
+					msg := fmt.Sprintf("%s is not a Kafka topic config", kp) + hint
 					d.errorf(e.key, "%s", msg)
 					continue
 				}
@@ -923,6 +990,10 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 	for _, e := range m.extra {
 		v := d.resolve(e.val)
 		kp := join(path, e.key.Value)
+		if h := d.splitHint(e.key); h != "" {
+			d.errorf(e.key, "%s has no value%s", kp, h)
+			continue
+		}
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 			d.errorf(v, "%s must be a single value (plugin parameters are scalars), not %s", kp, describe(v))
 			continue

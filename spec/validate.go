@@ -140,12 +140,16 @@ func (v *validator) brokers() {
 	racks := 0
 	for i, b := range s.Brokers {
 		path := fmt.Sprintf("brokers[%d]", i)
-		if b.ID < 0 {
+		switch {
+		case v.at(path + ".id").bad: // reported by the loader: missing or malformed
+		case b.ID < 0:
 			v.errorf(path+".id", "%s.id %d must be 0 or more", path, b.ID)
-		} else if j, dup := ids[b.ID]; dup {
-			v.errorf(path+".id", "%s.id %d is already the id of brokers[%d]", path, b.ID, j)
-		} else {
-			ids[b.ID] = i
+		default:
+			if j, dup := ids[b.ID]; dup {
+				v.errorf(path+".id", "%s.id %d is already the id of brokers[%d]", path, b.ID, j)
+			} else {
+				ids[b.ID] = i
+			}
 		}
 		switch j, dup := hosts[strings.ToLower(b.Host)]; {
 		case b.Host == "":
@@ -174,10 +178,10 @@ func (v *validator) brokers() {
 				ports[p.port] = pp
 			}
 		}
-		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 {
+		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 && !v.at(path+".ports").bad {
 			v.errorf(path+".ports", "%s.ports has neither plaintext nor ssl; clients could not connect to this broker", path)
 		}
-		if b.Ports.SSL != 0 && !s.TLS.Enabled {
+		if b.Ports.SSL != 0 && !s.TLS.Enabled && !v.at("tls.enabled").bad {
 			v.errorf(path+".ports.ssl", "%s.ports.ssl is set but tls.enabled is false; enable TLS or remove the port", path)
 		}
 	}
