@@ -42,6 +42,9 @@ func newCertsCmd(g *globalOptions, s *streams) *cobra.Command {
 every address a client may dial), client certificates for tls.clients, and per-broker keystores and
 truststores in tls.keystoreType. See docs/tls.md.`,
 		Args: cobra.NoArgs,
+		// Without a RunE cobra skips Args and prints help with exit 0 for "certs genrate", which
+		// would let a typo in a CI script pass silently.
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newCertsGenerateCmd(g, s), newCertsInspectCmd(g, s), newCertsRotateCmd(g, s))
 	return cmd

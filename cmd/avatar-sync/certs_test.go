@@ -128,3 +128,15 @@ func TestCertsRefusesSpecWithoutTLS(t *testing.T) {
 		t.Fatalf("bad --at: code %d\n%s", code, errOut)
 	}
 }
+
+// TestCertsUnknownSubcommandFails: a mistyped subcommand is an error naming it (exit 1), not the
+// help text with exit 0 that a CI script would take for success.
+func TestCertsUnknownSubcommandFails(t *testing.T) {
+	code, out, errOut := runCLI(t, "certs", "genrate")
+	if code != exitError || !strings.Contains(errOut, `unknown command "genrate" for "avatar-sync certs"`) {
+		t.Fatalf("certs genrate: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "certs"); code != exitOK || !strings.Contains(out, "Available Commands") {
+		t.Fatalf("certs: code %d, stdout %q; want the help and exit 0", code, out)
+	}
+}
