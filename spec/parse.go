@@ -38,8 +38,25 @@ func Parse(file string, data []byte) (*Spec, Diagnostics) {
 	return s, diags
 }
 
+// ParsePartial is Parse for callers that add checks of their own (validate runs the device
+// plugins' parameter checks): it returns what it decoded even when there are errors, so one run can
+// report every problem. A spec with errors is good for more diagnostics only, never for acting on;
+// it is nil when the file is not a YAML mapping at all.
+func ParsePartial(file string, data []byte) (*Spec, Diagnostics) {
+	s, diags, _ := parsePartial(file, data)
+	return s, diags
+}
+
 // parse is Parse, also returning the decoder so tests can see which keys it read.
 func parse(file string, data []byte) (*Spec, Diagnostics, *decoder) {
+	s, diags, d := parsePartial(file, data)
+	if len(diags.Errors()) > 0 {
+		return nil, diags, d
+	}
+	return s, diags, d
+}
+
+func parsePartial(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 	d := &decoder{file: file, pos: map[string]Pos{}, inherited: map[string]bool{}, bad: map[string]bool{}, used: map[string]bool{}}
 	root := d.parseYAML(data)
 	if root == nil {
@@ -51,9 +68,6 @@ func parse(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 		d.diags = append(d.diags, validate(s, d.at)...)
 	}
 	d.diags = uniqueSorted(d.diags)
-	if len(d.diags.Errors()) > 0 {
-		return nil, d.diags, d
-	}
 	return s, d.diags, d
 }
 
