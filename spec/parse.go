@@ -607,11 +607,25 @@ func (mp *mapping) duration(key string, dst *time.Duration) {
 	}
 	dur, err := ParseDuration(v.Value)
 	if err != nil {
+		if _, numErr := strconv.ParseFloat(strings.TrimSpace(v.Value), 64); numErr == nil {
+			mp.fail(key, v, "%s %q has no unit (write e.g. %ss or %sd)", join(mp.path, key), v.Value, strings.TrimSpace(v.Value), strings.TrimSpace(v.Value))
+			return
+		}
 		mp.fail(key, v, "%s %q is not a duration (write e.g. 30s, 10m, 1h, 825d)", join(mp.path, key), v.Value)
 		return
 	}
 	if dur < 0 {
 		mp.fail(key, v, "%s %s must not be negative", join(mp.path, key), v.Value)
+		return
+	}
+	if dur == 0 {
+		// Every duration here (validity, renewBefore, a device timeout) means "use the default"
+		// when zero, so a written 0 would be silently replaced: say so instead.
+		def := "the default"
+		if f.def != "" {
+			def += " " + f.def
+		}
+		mp.fail(key, v, "%s %s must be longer than 0; leave it out for %s", join(mp.path, key), v.Value, def)
 		return
 	}
 	*dst = dur

@@ -222,9 +222,11 @@ func (v *validator) tls() {
 	if !slices.ContainsFunc(v.s.Brokers, func(b Broker) bool { return b.Ports.SSL != 0 }) && len(v.s.Brokers) > 0 {
 		v.errorf("tls.enabled", "tls.enabled is true but no broker has ports.ssl; add an SSL port to the brokers")
 	}
-	if t.Validity <= 0 {
+	switch {
+	case v.at("tls.validity").bad || v.at("tls.renewBefore").bad: // reported by the loader
+	case t.Validity <= 0:
 		v.errorf("tls.validity", "tls.validity must be longer than 0")
-	} else if t.RenewBefore >= t.Validity {
+	case t.RenewBefore >= t.Validity:
 		v.errorf("tls.renewBefore", "tls.renewBefore %s must be shorter than tls.validity %s",
 			formatDuration(t.RenewBefore), formatDuration(t.Validity))
 	}
