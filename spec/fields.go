@@ -32,7 +32,13 @@ type field struct {
 	doc      string
 	// pattern is a regular expression a string value must match (JSON Schema and validation share it).
 	pattern string
+	// min and max bound an integer in the JSON Schema (nil: unbounded); the loader and validation
+	// enforce the same ranges with their own messages.
+	min, max *int
 }
+
+// intBound is a pointer to n, for field.min and field.max.
+func intBound(n int) *int { return &n }
 
 // object is one kind of mapping in avatar.yaml.
 type object struct {
@@ -114,10 +120,10 @@ var portsObj = &object{
 	name: "ports",
 	doc:  "Listener ports of one broker; a port left out means that listener is off. Every port is unique across all brokers, because the Docker Compose rendering publishes them on one host.",
 	fields: []field{
-		{key: "plaintext", kind: vInt, doc: "PLAINTEXT client listener (9092 in the reference)"},
-		{key: "ssl", kind: vInt, doc: "SSL client listener (9192 in the reference); needs tls.enabled"},
-		{key: "internal", kind: vInt, doc: "inter-broker listener"},
-		{key: "controller", kind: vInt, doc: "KRaft controller listener"},
+		{key: "plaintext", kind: vInt, min: intBound(1), max: intBound(65535), doc: "PLAINTEXT client listener (9092 in the reference)"},
+		{key: "ssl", kind: vInt, min: intBound(1), max: intBound(65535), doc: "SSL client listener (9192 in the reference); needs tls.enabled"},
+		{key: "internal", kind: vInt, min: intBound(1), max: intBound(65535), doc: "inter-broker listener"},
+		{key: "controller", kind: vInt, min: intBound(1), max: intBound(65535), doc: "KRaft controller listener"},
 	},
 }
 
@@ -125,7 +131,7 @@ var brokerObj = &object{
 	name: "broker",
 	doc:  "One Kafka node (combined broker and controller in KRaft mode).",
 	fields: []field{
-		{key: "id", kind: vInt, required: true, doc: "node id, unique, 0 or more"},
+		{key: "id", kind: vInt, required: true, min: intBound(0), doc: "node id, unique, 0 or more"},
 		{key: "host", kind: vString, required: true, doc: "host name, unique; also the certificate's SAN"},
 		{key: "rack", kind: vString, doc: "rack (broker.rack), used to spread replicas"},
 		{key: "ports", kind: vObject, elem: portsObj, required: true, doc: "listener ports"},
@@ -162,8 +168,8 @@ var tlsObj = &object{
 // topicCommon are the keys a topic and topicDefaults share.
 func topicCommon() []field {
 	return []field{
-		{key: "partitions", kind: vInt, doc: "number of partitions, 1 or more; may only grow"},
-		{key: "replicationFactor", kind: vInt, doc: "replicas per partition, at most the number of brokers"},
+		{key: "partitions", kind: vInt, min: intBound(1), doc: "number of partitions, 1 or more; may only grow"},
+		{key: "replicationFactor", kind: vInt, min: intBound(1), doc: "replicas per partition, at most the number of brokers"},
 		{key: "retention", kind: vDurationMs, doc: "shorthand for config retention.ms (1h, 7d, forever); not both"},
 		{key: "config", kind: vTopicConfig, doc: "Kafka topic configs (see the table below); durations and sizes take units"},
 		{key: "prune", kind: vBool, def: "false", doc: "remove live configs this spec does not set (otherwise they are reported as drift)"},
