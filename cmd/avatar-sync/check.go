@@ -113,7 +113,12 @@ func selectDevices(all []spec.Device, names []string) ([]spec.Device, error) {
 	var unknown []string
 	for _, n := range names {
 		if !slices.Contains(known, n) {
-			unknown = append(unknown, fmt.Sprintf("%q", n))
+			u := fmt.Sprintf("%q", n)
+			// tello-3 is not a typo of tello-1: names differing only in digits are other devices.
+			if sug := spec.Suggest(n, known); sug != "" && stripDigits(sug) != stripDigits(n) {
+				u += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			unknown = append(unknown, u)
 		}
 	}
 	if len(unknown) > 0 {
@@ -121,7 +126,11 @@ func selectDevices(all []spec.Device, names []string) ([]spec.Device, error) {
 		if len(known) > 0 {
 			list = strings.Join(known, ", ")
 		}
-		return nil, fmt.Errorf("unknown device %s; known devices: %s", strings.Join(unknown, ", "), list)
+		noun := "device"
+		if len(unknown) > 1 {
+			noun = "devices"
+		}
+		return nil, fmt.Errorf("unknown %s %s; known devices: %s", noun, strings.Join(unknown, ", "), list)
 	}
 	var out []spec.Device
 	for _, d := range all {
@@ -130,6 +139,16 @@ func selectDevices(all []spec.Device, names []string) ([]spec.Device, error) {
 		}
 	}
 	return out, nil
+}
+
+// stripDigits drops the digits of s.
+func stripDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // validateDevices runs each device plugin's spec validation (kinds, parameters with file:line:col

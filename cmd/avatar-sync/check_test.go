@@ -206,7 +206,7 @@ func TestCheckNames(t *testing.T) {
 		t.Fatalf("check tello-1: exit %d\n%s", code, out)
 	}
 	code, _, errOut := runCLI(t, "check", "-f", path, "tello-3", "telo-1")
-	if code != exitError || !strings.Contains(errOut, `unknown device "tello-3", "telo-1"; known devices: tello-1, tello-2`) {
+	if code != exitError || !strings.Contains(errOut, `unknown devices "tello-3", "telo-1" (did you mean "tello-1"?); known devices: tello-1, tello-2`) {
 		t.Fatalf("unknown names: exit %d, stderr %q", code, errOut)
 	}
 }
