@@ -177,7 +177,11 @@ func runCertsGenerate(ctx context.Context, g *globalOptions, s *streams, o *cert
 	case o.dryRun:
 		fmt.Fprintf(s.out, "Dry run: would write %s and remove %s in %s.\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir)
 	default:
-		fmt.Fprintf(s.out, "Wrote %s, removed %s in %s (keystore password from %s).\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir, pw.From)
+		from := "keystore password from " + pw.From
+		if pw.Value == "" {
+			from = "PEM keystores: no password"
+		}
+		fmt.Fprintf(s.out, "Wrote %s, removed %s in %s (%s).\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir, from)
 	}
 	return nil
 }

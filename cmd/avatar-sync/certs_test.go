@@ -140,3 +140,22 @@ func TestCertsUnknownSubcommandFails(t *testing.T) {
 		t.Fatalf("certs: code %d, stdout %q; want the help and exit 0", code, out)
 	}
 }
+
+// TestCertsGeneratePEM: PEM stores carry no password, and the summary says so plainly (it used to
+// read "keystore password from none (PEM keystores are not encrypted)").
+func TestCertsGeneratePEM(t *testing.T) {
+	path := writeSpec(t, `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+brokers:
+  - { id: 1, host: kafka-broker-1, ports: { ssl: 9192 } }
+tls: { enabled: true, keystoreType: PEM }
+`)
+	code, out, errOut := runCLI(t, "certs", "generate", "-f", path)
+	if code != exitOK || !strings.Contains(out, "in "+filepath.Join(filepath.Dir(path), "ssl-certs")+" (PEM keystores: no password).") {
+		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "ssl-certs", "kafka-broker-1.keystore.pem")); err != nil {
+		t.Error(err)
+	}
+}
