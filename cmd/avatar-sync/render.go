@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +118,15 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 	if o.check {
 		res, err = render.Plan(render.OnDisk(), o.outDir, o.target, files)
 	} else {
+		if dir := certs.SettingsOf(sp).Dir; sp.TLS.Enabled && o.target == render.TargetKustomize {
+			// render writes a kustomization into tls.dir; when it is the first to create that
+			// directory, create it as the certs command would (0700: it will hold private keys).
+			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return fmt.Errorf("create tls.dir %s: %w", dir, err)
+				}
+			}
+		}
 		res, err = render.Write(render.OnDisk(), o.outDir, o.target, files)
 	}
 	if err != nil {

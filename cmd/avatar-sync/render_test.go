@@ -288,3 +288,24 @@ func TestRenderHintsFollowTheKeystorePassword(t *testing.T) {
 		t.Errorf("without ca.crt: code %d, stderr %q", code, errOut)
 	}
 }
+
+// TestRenderCreatesTLSDirPrivate: render may be the first to create tls.dir (it writes the Secret's
+// kustomization there, before any certs generate); the directory will hold private keys, so it is
+// created 0700 as the certs command does, not 0755.
+func TestRenderCreatesTLSDirPrivate(t *testing.T) {
+	specPath := renderRepo(t)
+	root := filepath.Dir(specPath)
+	if err := os.RemoveAll(filepath.Join(root, "ssl-certs")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "render", "-f", specPath, "-d", filepath.Join(root, "deploy")); code != exitOK {
+		t.Fatalf("render: code %d, stderr %s", code, errOut)
+	}
+	fi, err := os.Stat(filepath.Join(root, "ssl-certs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("ssl-certs created with mode %v, want 0700", fi.Mode().Perm())
+	}
+}
