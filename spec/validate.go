@@ -120,6 +120,13 @@ var (
 	}
 )
 
+// clientNameRE and reservedTLSNames are the certs command's rules for tls.clients (certs/names.go):
+// each client's files are <name>.crt, <name>.key, ... in tls.dir, next to ca.crt and keystore.password.
+var (
+	clientNameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	reservedTLSNames = []string{"ca", "ca.next", "ca.previous", "keystore"}
+)
+
 // validHost accepts host names and IP addresses.
 func validHost(h string) bool {
 	return len(h) <= 253 && (hostnameRE.MatchString(h) || net.ParseIP(h) != nil)
@@ -206,13 +213,27 @@ func (v *validator) tls() {
 		}
 	}
 	clients := map[string]int{}
+	hosts := map[string]int{}
+	for i, b := range v.s.Brokers {
+		hosts[strings.ToLower(b.Host)] = i
+	}
 	for i, c := range t.Clients {
 		path := fmt.Sprintf("tls.clients[%d]", i)
-		if j, dup := clients[c]; dup {
+		// The certs command names files after the client (<client>.crt, .key, stores in tls.dir);
+		// these are its rules, checked here too so validate reports them with their position.
+		switch j, dup := clients[c]; {
+		case dup:
 			v.errorf(path, "%s %q is already listed as tls.clients[%d]", path, c, j)
-		} else if strings.TrimSpace(c) == "" {
+		case strings.TrimSpace(c) == "":
 			v.errorf(path, "%s is empty; name the client principal", path)
-		} else {
+		case !clientNameRE.MatchString(c):
+			v.errorf(path, "%s %q names the certificate files in tls.dir; use only letters, digits, '.', '_' and '-', starting with a letter or digit", path, c)
+		case slices.Contains(reservedTLSNames, strings.ToLower(c)):
+			v.errorf(path, "%s %q is reserved for the CA and password files in tls.dir; pick another name", path, c)
+		default:
+			if b, clash := hosts[strings.ToLower(c)]; clash {
+				v.errorf(path, "%s %q is also the host of brokers[%d]; both would write %s.crt, so pick another name", path, c, b, c)
+			}
 			clients[c] = i
 		}
 	}
