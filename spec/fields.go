@@ -78,6 +78,13 @@ const (
 	quantityPattern = `^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`
 	// kraftClusterIDPattern is a KRaft cluster id: a UUID in 22 characters of URL-safe base64.
 	kraftClusterIDPattern = `^[A-Za-z0-9_-]{22}$`
+	// imagePattern is a container image reference: [registry[:port]/]path[:tag][@digest], as the
+	// rendered manifests and docker-compose.yml pass it on.
+	imagePattern = `^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`
+	// imageTagPattern is an image tag (Docker's rule).
+	imageTagPattern = `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
+	// dnsSubdomainPattern is a Kubernetes DNS-1123 subdomain (StorageClass names).
+	dnsSubdomainPattern = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 )
 
 var resourcesObj = &object{
@@ -106,7 +113,7 @@ var kafkaObj = &object{
 	name: "kafka",
 	doc:  "The broker software and what a rendered deployment asks for.",
 	fields: []field{
-		{key: "image", kind: vString, def: "apache/kafka:3.9.0", doc: "broker container image"},
+		{key: "image", kind: vString, def: "apache/kafka:3.9.0", pattern: imagePattern, doc: "broker container image"},
 		{key: "storageSize", kind: vString, def: "10Gi", pattern: quantityPattern,
 			doc: "PersistentVolumeClaim size per broker (Kubernetes quantity)"},
 		{key: "resources", kind: vObject, elem: resourcesObj, doc: "broker container resources"},
@@ -217,8 +224,8 @@ var kubernetesObj = &object{
 	fields: []field{
 		{key: "context", kind: vString, doc: "kubectl context"},
 		{key: "namespace", kind: vString, pattern: dnsLabelPattern, doc: "namespace (default: metadata.namespace)"},
-		{key: "storageClass", kind: vString, doc: "StorageClass of the broker volumes"},
-		{key: "imageTag", kind: vString, doc: "overrides the tag of kafka.image"},
+		{key: "storageClass", kind: vString, pattern: dnsSubdomainPattern, doc: "StorageClass of the broker volumes"},
+		{key: "imageTag", kind: vString, pattern: imageTagPattern, doc: "overrides the tag of kafka.image"},
 		{key: "resources", kind: vObject, elem: resourcesObj, doc: "overrides kafka.resources"},
 		{key: "externalHost", kind: vString, doc: "address clients outside the cluster dial (the MicroK8s host)"},
 	},

@@ -537,6 +537,12 @@ func patternHint(p string) string {
 		return "is not a Kubernetes quantity (e.g. 500m, 2, 1Gi, 10Gi)"
 	case kraftClusterIDPattern:
 		return "is not a KRaft cluster id (22 characters of URL-safe base64, as `kafka-storage random-uuid` prints)"
+	case imagePattern:
+		return "is not a container image reference (e.g. apache/kafka:3.9.0 or registry.lab:5000/kafka:3.9.0)"
+	case imageTagPattern:
+		return "is not an image tag (letters, digits, '_', '.', '-', e.g. 3.9.0)"
+	case dnsSubdomainPattern:
+		return "is not a Kubernetes name (lower-case letters, digits, '-' and '.', e.g. microk8s-hostpath)"
 	}
 	return "does not match " + p
 }

@@ -117,6 +117,9 @@ var (
 		topicNamePattern:      regexp.MustCompile(topicNamePattern),
 		quantityPattern:       regexp.MustCompile(quantityPattern),
 		kraftClusterIDPattern: regexp.MustCompile(kraftClusterIDPattern),
+		imagePattern:          regexp.MustCompile(imagePattern),
+		imageTagPattern:       regexp.MustCompile(imageTagPattern),
+		dnsSubdomainPattern:   regexp.MustCompile(dnsSubdomainPattern),
 	}
 )
 
@@ -126,6 +129,9 @@ var (
 	clientNameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	reservedTLSNames = []string{"ca", "ca.next", "ca.previous", "keystore"}
 )
+
+// kafkaUIPort is where the rendered Kafka UI listens and is published (render.KafkaUIPort).
+const kafkaUIPort = 8080
 
 // validHost accepts host names and IP addresses.
 func validHost(h string) bool {
@@ -183,6 +189,15 @@ func (v *validator) brokers() {
 				v.errorf(pp, "%s %d is already used by %s; every listener needs its own port", pp, p.port, other)
 			default:
 				ports[p.port] = pp
+			}
+		}
+		for _, p := range []struct {
+			name string
+			port int
+		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}} {
+			if s.Kafka.UI && p.port == kafkaUIPort {
+				pp := path + ".ports." + p.name
+				v.errorf(pp, "%s %d is also Kafka UI's port (kafka.ui: true publishes %d on the same host); pick another port", pp, p.port, kafkaUIPort)
 			}
 		}
 		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 && !v.at(path+".ports").bad {
@@ -372,6 +387,10 @@ func (v *validator) clusters() {
 		path := "clusters." + c.Name
 		if !dnsLabelRE.MatchString(c.Name) {
 			v.errorf(path, "cluster name %q is not a DNS label (lower-case letters, digits and '-')", c.Name)
+		}
+		if k := c.Kubernetes; k != nil && k.ExternalHost != "" && !validHost(k.ExternalHost) {
+			p := path + ".kubernetes.externalHost"
+			v.errorf(p, "%s %q is not a host name or IP address (brokers advertise it to clients outside the cluster)", p, k.ExternalHost)
 		}
 		if c.Name == EmbeddedCluster && len(c.Bootstrap) > 0 {
 			v.errorf(path+".bootstrap", "%s is the in-process cluster and takes no bootstrap; give a remote cluster another name", path)
