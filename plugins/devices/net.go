@@ -320,7 +320,10 @@ func httpGet(ctx context.Context, target string, insecure bool) (code int, statu
 	}
 	req.Header.Set("User-Agent", "avatar-sync-check")
 	start := time.Now()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	// One GET, as documented: a redirect is the device's answer (3xx counts for expectStatus), never
+	// a second request to wherever it points (a captive portal, a host not in the spec).
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirect}).Do(req)
 	lat = time.Since(start)
 	if err != nil {
 		return 0, "", nil, lat, err
