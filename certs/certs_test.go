@@ -730,3 +730,24 @@ func TestCANearAndPastExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalCANearExpiryNote: a leaf capped by a short-lived external CA is not re-issued, and
+// the note says to renew that CA at its source; "certs rotate --ca", which it used to suggest,
+// refuses an external CA.
+func TestExternalCANearExpiryNote(t *testing.T) {
+	h := newHarness(t, "")
+	extDir := t.TempDir()
+	certPEM, keyPEM, err := NewCA("corp", t0, 20*24*time.Hour, seeded(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(extDir, "corp-ca.pem"), certPEM, 0o644)
+	os.WriteFile(filepath.Join(extDir, "corp-ca.key"), keyPEM, 0o600)
+	h.spec.TLS.CA = &spec.CARef{CertFile: filepath.Join(extDir, "corp-ca.pem"), KeyFile: filepath.Join(extDir, "corp-ca.key")}
+	h.generate(t0, nil)
+	res := h.generate(t0, nil)
+	notes := strings.Join(res.Notes, "\n")
+	if !strings.Contains(notes, "kafka-broker-1 expires together with the CA; renew the CA at its source") || strings.Contains(notes, "rotate --ca") {
+		t.Errorf("notes:\n%s", notes)
+	}
+}
