@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -77,6 +78,17 @@ type validator struct {
 	s     *Spec
 	at    locate
 	diags Diagnostics
+	// isrFromDefaults gathers min.insync.replicas findings whose value came from topicDefaults, so
+	// that one default wrong for every topic is reported once, not once per topic at the same spot.
+	isrFromDefaults []isrFinding
+}
+
+// isrFinding is one topic's min.insync.replicas finding on a value inherited from topicDefaults.
+type isrFinding struct {
+	topic    string // "topics[2]"
+	name     string
+	isr, rf  int
+	severity Severity
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -304,7 +316,48 @@ func legalTopicName(name string) string {
 	return ""
 }
 
+// isrDefaults reports the gathered topicDefaults min.insync.replicas findings: one topic as before,
+// several with the same replicationFactor as one message naming them.
+func (v *validator) isrDefaults() {
+	type group struct {
+		rf       int
+		severity Severity
+	}
+	var order []group
+	byGroup := map[group][]isrFinding{}
+	for _, f := range v.isrFromDefaults {
+		g := group{f.rf, f.severity}
+		if _, seen := byGroup[g]; !seen {
+			order = append(order, g)
+		}
+		byGroup[g] = append(byGroup[g], f)
+	}
+	for _, g := range order {
+		fs := byGroup[g]
+		first := fs[0]
+		path := first.topic + ".config.min.insync.replicas"
+		what := path + fmt.Sprintf(" %d (from topicDefaults)", first.isr)
+		if len(fs) > 1 {
+			names := make([]string, len(fs))
+			for i, f := range fs {
+				names[i] = cmp.Or(f.name, f.topic)
+			}
+			what = fmt.Sprintf("topicDefaults.config.min.insync.replicas %d, inherited by %d topics (%s),", first.isr, len(fs), strings.Join(names, ", "))
+		}
+		if g.severity == SeverityError {
+			v.errorf(path, "%s exceeds replicationFactor %d: every write with acks=all would fail", what, g.rf)
+		} else {
+			rf := ""
+			if len(fs) > 1 {
+				rf = fmt.Sprintf(" %d", g.rf)
+			}
+			v.warnf(path, "%s equals replicationFactor%s: one broker down stops producers using acks=all", what, rf)
+		}
+	}
+}
+
 func (v *validator) topics() {
+	defer v.isrDefaults()
 	s := v.s
 	byName := map[string]int{}
 	byMetric := map[string]int{}
@@ -359,7 +412,12 @@ func (v *validator) topics() {
 func (v *validator) topicConfig(path string, t Topic) {
 	isrPath := path + ".config.min.insync.replicas"
 	if isr, err := strconv.Atoi(t.Config["min.insync.replicas"]); err == nil && t.ReplicationFactor > 0 {
+		inherited := v.at(isrPath).inherited
 		switch {
+		case inherited && isr > t.ReplicationFactor:
+			v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityError})
+		case inherited && isr == t.ReplicationFactor && isr > 1:
+			v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityWarning})
 		case isr > t.ReplicationFactor:
 			v.errorf(isrPath, "%s %d%s exceeds replicationFactor %d: every write with acks=all would fail",
 				isrPath, isr, v.from(isrPath), t.ReplicationFactor)
