@@ -144,8 +144,18 @@ func (d *decoder) at(path string) loc {
 
 var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
 
+// maxFileBytes bounds the file the loader parses. yaml.v3 builds the whole node tree before
+// maxNodes can stop anything, so a multi-megabyte file (a log or dump passed to -f by mistake) would
+// take seconds of CPU and a lot of memory; real specs are a few KiB.
+const maxFileBytes = 4 << 20
+
 // parseYAML parses data into the document's root mapping, or reports why it cannot.
 func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
+	if len(data) > maxFileBytes {
+		d.errorf(nil, "the file is %.1f MiB, more than a spec can sensibly be (limit %s); is -f pointing at the right file?",
+			float64(len(data))/(1<<20), FormatBytes(maxFileBytes))
+		return nil
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		d.errorf(nil, "the file is empty; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
 		return nil

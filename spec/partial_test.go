@@ -1,6 +1,9 @@
 package spec
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestParsePartial: with errors, Parse returns no spec but ParsePartial returns what it decoded
 // (the devices, for their plugins' checks) with the same diagnostics; a file that is not a YAML
@@ -22,5 +25,22 @@ func TestParsePartial(t *testing.T) {
 	}
 	if p, _ := ParsePartial("a.yaml", []byte("- a list\n")); p != nil {
 		t.Errorf("ParsePartial of a list returned a spec")
+	}
+}
+
+// TestHugeFileRefused: a file far beyond any real spec is refused up front, with its size, instead
+// of being parsed for seconds (yaml.v3 builds the whole tree before the node limit applies).
+func TestHugeFileRefused(t *testing.T) {
+	data := make([]byte, 0, maxFileBytes+64)
+	data = append(data, "apiVersion: avatar-sync/v1\nkind: KafkaCluster\ntopics:\n"...)
+	for len(data) <= maxFileBytes {
+		data = append(data, "  - { name: t, partitions: 1, replicationFactor: 1 }\n"...)
+	}
+	s, diags := ParsePartial("big.yaml", data)
+	if s != nil || len(diags) != 1 || diags[0].Pos.Line != 1 {
+		t.Fatalf("spec %v, diagnostics %v; want one error at line 1", s != nil, diags)
+	}
+	if want := "more than a spec can sensibly be (limit 4MiB)"; !strings.Contains(diags[0].Message, want) {
+		t.Errorf("message %q lacks %q", diags[0].Message, want)
 	}
 }
