@@ -452,6 +452,10 @@ func (d *decoder) noteSplit(n *yaml.Node, i int, k, v *yaml.Node) {
 	if pv.Kind != yaml.ScalarNode || pv.Tag == "!!null" || pv.Style != 0 {
 		return
 	}
+	if k.Line != pv.Line || k.Column != pv.Column+len(pv.Value)+1 {
+		// Only "value,key" with nothing between: "x, y:" is a key written with no value.
+		return
+	}
 	if d.split == nil {
 		d.split = map[*yaml.Node]string{}
 	}
