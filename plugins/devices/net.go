@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -336,11 +337,16 @@ func httpGet(ctx context.Context, target string, insecure bool) (code int, statu
 	return resp.StatusCode, resp.Status, body, lat, nil
 }
 
-// head quotes at most n bytes of b for a message.
+// head quotes at most n bytes of b for a message, never cutting a UTF-8 character in half (the
+// detail ends up in check -o json).
 func head(b []byte, n int) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > n {
-		return s[:n] + "…"
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }
