@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -255,7 +256,8 @@ func renderCheckText(w io.Writer, rep reconcile.Report, color bool) error {
 		if r.Required {
 			name += " *"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, r.Kind, dash(r.Address), statusText(r.Status, color), latencyText(r.Latency), r.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneCell(name), oneCell(r.Kind), oneCell(dash(r.Address)),
+			statusText(r.Status, color), latencyText(r.Latency), oneCell(r.Detail))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -307,6 +309,17 @@ func latencyText(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	}
+}
+
+// oneCell keeps a table cell on its line: details come from devices and external plugins, and a
+// tab, line break or terminal escape sequence in them would break the table or the terminal.
+func oneCell(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func dash(s string) string {
