@@ -426,6 +426,17 @@ func TestPasswordSources(t *testing.T) {
 	if _, err = ResolvePassword(s, src, getenv, seeded(1)); err == nil || !strings.Contains(err.Error(), "at least 6") {
 		t.Errorf("short password: %v", err)
 	}
+	// A file saved with Windows line endings: the brokers' $(cat) would keep the CR that the
+	// keystores would not have, so it is refused rather than silently trimmed.
+	delete(env, "KS_PW")
+	src.PasswordFile = []byte("from-the-file\r\n")
+	if _, err = ResolvePassword(s, src, getenv, seeded(1)); err == nil || !strings.Contains(err.Error(), "Unix line endings") {
+		t.Errorf("CRLF password file: %v", err)
+	}
+	src.PasswordFile = []byte("from-the-file\n\n")
+	if pw, err = ResolvePassword(s, src, getenv, seeded(1)); err != nil || pw.Value != "from-the-file" {
+		t.Errorf("trailing line feeds ($(cat) drops them too): %+v, %v", pw, err)
+	}
 }
 
 // TestOpenSSLVerifiesEveryLeaf cross-checks with a verifier no one here wrote.
