@@ -71,7 +71,7 @@ func (o *object) keys() []string {
 // Patterns shared by validation and the JSON Schema.
 const (
 	// dnsLabelPattern is a Kubernetes DNS-1123 label: names that end up as Kubernetes objects.
-	dnsLabelPattern = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	dnsLabelPattern = `^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$` // at most 63 characters
 	// topicNamePattern is Kafka's legal topic charset (org.apache.kafka.common.internals.Topic).
 	topicNamePattern = `^[a-zA-Z0-9._-]+$`
 	// quantityPattern is a Kubernetes resource quantity (10Gi, 500m, 1.5).

@@ -533,6 +533,11 @@ func (mp *mapping) str(key string, dst *string) {
 		}
 		s = f.enum[i]
 	}
+	if f.pattern == dnsLabelPattern && len(s) > 63 {
+		// Kubernetes object and label names: render would refuse it, so say so here.
+		mp.fail(key, v, "%s %q is %d characters long; a DNS label has at most 63", path, s, len(s))
+		return
+	}
 	if f.pattern != "" && !patterns[f.pattern].MatchString(s) {
 		mp.fail(key, v, "%s %q %s", path, s, patternHint(f.pattern))
 		return

@@ -443,7 +443,9 @@ func (v *validator) topicConfig(path string, t Topic) {
 func (v *validator) clusters() {
 	for _, c := range v.s.Clusters {
 		path := "clusters." + c.Name
-		if !dnsLabelRE.MatchString(c.Name) {
+		if len(c.Name) > 63 {
+			v.errorf(path, "cluster name %q is %d characters long; a DNS label has at most 63", c.Name, len(c.Name))
+		} else if !dnsLabelRE.MatchString(c.Name) {
 			v.errorf(path, "cluster name %q is not a DNS label (lower-case letters, digits and '-')", c.Name)
 		}
 		if k := c.Kubernetes; k != nil && k.ExternalHost != "" && !validHost(k.ExternalHost) {
