@@ -426,6 +426,17 @@ func TestPasswordSources(t *testing.T) {
 	if _, err = ResolvePassword(s, src, getenv, seeded(1)); err == nil || !strings.Contains(err.Error(), "at least 6") {
 		t.Errorf("short password: %v", err)
 	}
+	// A file saved with Windows line endings: the brokers' $(cat) would keep the CR that the
+	// keystores would not have, so it is refused rather than silently trimmed.
+	delete(env, "KS_PW")
+	src.PasswordFile = []byte("from-the-file\r\n")
+	if _, err = ResolvePassword(s, src, getenv, seeded(1)); err == nil || !strings.Contains(err.Error(), "Unix line endings") {
+		t.Errorf("CRLF password file: %v", err)
+	}
+	src.PasswordFile = []byte("from-the-file\n\n")
+	if pw, err = ResolvePassword(s, src, getenv, seeded(1)); err != nil || pw.Value != "from-the-file" {
+		t.Errorf("trailing line feeds ($(cat) drops them too): %+v, %v", pw, err)
+	}
 }
 
 // TestOpenSSLVerifiesEveryLeaf cross-checks with a verifier no one here wrote.
@@ -728,5 +739,26 @@ func TestCANearAndPastExpiry(t *testing.T) {
 		if st.Status != StateOK {
 			t.Errorf("after replacing the CA, %s: %s (%s)", name, st.Status, st.Reason)
 		}
+	}
+}
+
+// TestExternalCANearExpiryNote: a leaf capped by a short-lived external CA is not re-issued, and
+// the note says to renew that CA at its source; "certs rotate --ca", which it used to suggest,
+// refuses an external CA.
+func TestExternalCANearExpiryNote(t *testing.T) {
+	h := newHarness(t, "")
+	extDir := t.TempDir()
+	certPEM, keyPEM, err := NewCA("corp", t0, 20*24*time.Hour, seeded(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(extDir, "corp-ca.pem"), certPEM, 0o644)
+	os.WriteFile(filepath.Join(extDir, "corp-ca.key"), keyPEM, 0o600)
+	h.spec.TLS.CA = &spec.CARef{CertFile: filepath.Join(extDir, "corp-ca.pem"), KeyFile: filepath.Join(extDir, "corp-ca.key")}
+	h.generate(t0, nil)
+	res := h.generate(t0, nil)
+	notes := strings.Join(res.Notes, "\n")
+	if !strings.Contains(notes, "kafka-broker-1 expires together with the CA; renew the CA at its source") || strings.Contains(notes, "rotate --ca") {
+		t.Errorf("notes:\n%s", notes)
 	}
 }

@@ -242,7 +242,12 @@ func (g *generator) issueLeaves() error {
 			if LeafTemplate(l, nil, g.opts.Now, o.st.Validity, o.ca.cert.NotAfter).NotAfter.After(cs.NotAfter) {
 				verb, reason = "renew", cs.Reason
 			} else {
-				g.res.Notes = append(g.res.Notes, fmt.Sprintf("%s expires together with the CA; rotate the CA (certs rotate --ca)", l.Name))
+				how := "rotate the CA (certs rotate --ca)"
+				if g.o.src.ExternalCA != nil {
+					// rotate --ca refuses an external CA; it is renewed where it is issued.
+					how = "renew the CA at its source, point tls.ca at the new files and run certs generate"
+				}
+				g.res.Notes = append(g.res.Notes, fmt.Sprintf("%s expires together with the CA; %s", l.Name, how))
 			}
 		}
 		if verb == "" {

@@ -96,6 +96,12 @@ func ResolvePassword(s *spec.Spec, src Source, getenv func(string) string, rand 
 	t := s.TLS
 	var notes []string
 	check := func(p Password) (Password, error) {
+		if strings.ContainsAny(p.Value, "\r\n") {
+			// Brokers and the printed kubectl/compose commands read the file with $(cat), which
+			// drops trailing line feeds only: a CR (a file saved with Windows line endings) would
+			// end up in their password and not in the keystores'.
+			return Password{}, fmt.Errorf("keystore password from %s contains a carriage return or line break; save it as one line with Unix line endings (dos2unix %s)", p.From, p.From)
+		}
 		if len(p.Value) < minPassword {
 			return Password{}, fmt.Errorf("keystore password from %s is %d characters; Java's keytool needs at least %d", p.From, len(p.Value), minPassword)
 		}
@@ -109,7 +115,7 @@ func ResolvePassword(s *spec.Spec, src Source, getenv func(string) string, rand 
 		notes = append(notes, fmt.Sprintf("$%s (tls.passwordEnv) is not set", t.PasswordEnv))
 	}
 	if t.PasswordFile != "" {
-		if v := strings.TrimRight(string(src.PasswordFile), "\r\n"); v != "" {
+		if v := strings.TrimRight(string(src.PasswordFile), "\n"); v != "" {
 			return check(Password{Value: v, From: resolve(s, t.PasswordFile)})
 		}
 		notes = append(notes, fmt.Sprintf("%s (tls.passwordFile) is missing or empty", resolve(s, t.PasswordFile)))
@@ -119,7 +125,7 @@ func ResolvePassword(s *spec.Spec, src Source, getenv func(string) string, rand 
 		if len(notes) > 0 {
 			notes = append(notes, "using "+path)
 		}
-		return check(Password{Value: strings.TrimRight(string(b), "\r\n"), From: path})
+		return check(Password{Value: strings.TrimRight(string(b), "\n"), From: path})
 	}
 	if len(notes) > 0 {
 		// Re-keying existing stores because a variable was not exported would silently break every

@@ -65,7 +65,7 @@ func BuildSpec(s *spec.Spec, dir, cluster string, certs filesys.FileSystem) ([]b
 			}
 		}
 		if len(missing) > 0 {
-			return nil, fmt.Errorf("tls.dir %s lacks %s; generate the certificates first (avatar-sync certs)", m.tlsDir, strings.Join(missing, ", "))
+			return nil, fmt.Errorf("tls.dir %s lacks %s; run `avatar-sync certs generate` first", m.tlsDir, strings.Join(missing, ", "))
 		}
 	}
 	return Build(mem, absDir, cluster)

@@ -3,7 +3,9 @@ package render
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -119,14 +121,90 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 func (m *model) formatProperties(b broker, props []Property) string {
 	var sb strings.Builder
 	sb.WriteString(m.header("#"))
-	fmt.Fprintf(&sb, "# Broker %d (%s), rack %q.\n", b.ID, b.Host, b.Rack)
+	fmt.Fprintf(&sb, "# Broker %d (%s), rack %+q.\n", b.ID, b.Host, b.Rack) // %+q: ASCII, as the file is read in ISO-8859-1
 	for _, p := range props {
 		sb.WriteString(p.Key)
 		sb.WriteByte('=')
-		sb.WriteString(p.Value)
+		sb.WriteString(escapePropertyValue(p.Value))
 		sb.WriteByte('\n')
 	}
 	return sb.String()
+}
+
+// escapePropertyValue writes v as java.util.Properties reads it back (Kafka loads server.properties
+// with Properties.load, in ISO-8859-1): a backslash, line break or tab in a spec value (a rack such as
+// "lab-a\nauto.create.topics.enable=true") must stay inside its own property, and anything beyond
+// ASCII becomes a \uXXXX escape. Ordinary values, ${env:...} references included, are unchanged.
+func escapePropertyValue(v string) string {
+	var b strings.Builder
+	for i, r := range v {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r == ' ' && i == 0:
+			b.WriteString(`\ `) // Properties.load drops leading blanks of a value
+		case r < 0x20 || r > 0x7e:
+			for _, u := range utf16.Encode([]rune{r}) {
+				fmt.Fprintf(&b, `\u%04x`, u)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// unescapePropertyValue undoes escapePropertyValue (and Properties' other single-character escapes).
+func unescapePropertyValue(v string) string {
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	var b strings.Builder
+	var units []uint16
+	flush := func() {
+		if len(units) > 0 {
+			b.WriteString(string(utf16.Decode(units)))
+			units = nil
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' || i+1 == len(v) {
+			flush()
+			b.WriteByte(v[i])
+			continue
+		}
+		i++
+		if v[i] == 'u' && i+4 < len(v) {
+			if n, err := strconv.ParseUint(v[i+1:i+5], 16, 16); err == nil {
+				units = append(units, uint16(n))
+				i += 4
+				continue
+			}
+		}
+		flush()
+		switch v[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'f':
+			b.WriteByte('\f')
+		default:
+			b.WriteByte(v[i])
+		}
+	}
+	flush()
+	return b.String()
 }
 
 // ParseProperties reads the key=value lines of a server.properties text, skipping comments; it exists
@@ -139,7 +217,7 @@ func ParseProperties(text string) map[string]string {
 			continue
 		}
 		k, v, _ := strings.Cut(line, "=")
-		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		out[strings.TrimSpace(k)] = unescapePropertyValue(strings.TrimLeft(v, " \t"))
 	}
 	return out
 }

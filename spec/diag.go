@@ -44,9 +44,13 @@ func (d Diagnostic) String() string {
 	if d.Severity == SeverityWarning {
 		b.WriteString("warning: ")
 	}
-	b.WriteString(d.Message)
+	// One diagnostic is one line, for editors and CI annotations, even when the message quotes a
+	// key or value holding a line break or an escape character.
+	b.WriteString(lineSafe.Replace(d.Message))
 	return b.String()
 }
+
+var lineSafe = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`, "\x1b", `\x1b`)
 
 // MarshalJSON flattens the diagnostic for machines (validate -o json, editors, CI annotations):
 // {"severity":"error","file":"avatar.yaml","line":14,"col":7,"message":"..."}.

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,19 @@ func TestLoadFileErrors(t *testing.T) {
 	}
 	if len(TopicConfigs()) != len(topicConfigs) {
 		t.Errorf("TopicConfigs() returns %d of %d", len(TopicConfigs()), len(topicConfigs))
+	}
+}
+
+// TestDiagnosticIsOneLine: a key such as "a\nb" (legal in quoted YAML) is quoted in the message
+// without breaking the one-diagnostic-per-line form editors and CI parse.
+func TestDiagnosticIsOneLine(t *testing.T) {
+	_, diags := Parse("a.yaml", []byte("apiVersion: avatar-sync/v1\nkind: KafkaCluster\n\"meta\\ndata\\t\\e[31m\": {}\n"))
+	for _, d := range diags {
+		if s := d.String(); strings.ContainsAny(s, "\n\t\x1b") {
+			t.Errorf("diagnostic spans lines or carries escapes: %q", s)
+		}
+	}
+	if len(diags) == 0 || !strings.Contains(Diagnostics(diags).Err().Error(), `meta\ndata\t\x1b[31m is not a known key`) {
+		t.Errorf("diagnostics: %q", diags)
 	}
 }

@@ -32,7 +32,13 @@ type field struct {
 	doc      string
 	// pattern is a regular expression a string value must match (JSON Schema and validation share it).
 	pattern string
+	// min and max bound an integer in the JSON Schema (nil: unbounded); the loader and validation
+	// enforce the same ranges with their own messages.
+	min, max *int
 }
+
+// intBound is a pointer to n, for field.min and field.max.
+func intBound(n int) *int { return &n }
 
 // object is one kind of mapping in avatar.yaml.
 type object struct {
@@ -65,13 +71,20 @@ func (o *object) keys() []string {
 // Patterns shared by validation and the JSON Schema.
 const (
 	// dnsLabelPattern is a Kubernetes DNS-1123 label: names that end up as Kubernetes objects.
-	dnsLabelPattern = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	dnsLabelPattern = `^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$` // at most 63 characters
 	// topicNamePattern is Kafka's legal topic charset (org.apache.kafka.common.internals.Topic).
 	topicNamePattern = `^[a-zA-Z0-9._-]+$`
 	// quantityPattern is a Kubernetes resource quantity (10Gi, 500m, 1.5).
 	quantityPattern = `^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`
 	// kraftClusterIDPattern is a KRaft cluster id: a UUID in 22 characters of URL-safe base64.
 	kraftClusterIDPattern = `^[A-Za-z0-9_-]{22}$`
+	// imagePattern is a container image reference: [registry[:port]/]path[:tag][@digest], as the
+	// rendered manifests and docker-compose.yml pass it on.
+	imagePattern = `^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`
+	// imageTagPattern is an image tag (Docker's rule).
+	imageTagPattern = `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
+	// dnsSubdomainPattern is a Kubernetes DNS-1123 subdomain (StorageClass names).
+	dnsSubdomainPattern = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 )
 
 var resourcesObj = &object{
@@ -100,7 +113,7 @@ var kafkaObj = &object{
 	name: "kafka",
 	doc:  "The broker software and what a rendered deployment asks for.",
 	fields: []field{
-		{key: "image", kind: vString, def: "apache/kafka:3.9.0", doc: "broker container image"},
+		{key: "image", kind: vString, def: "apache/kafka:3.9.0", pattern: imagePattern, doc: "broker container image"},
 		{key: "storageSize", kind: vString, def: "10Gi", pattern: quantityPattern,
 			doc: "PersistentVolumeClaim size per broker (Kubernetes quantity)"},
 		{key: "resources", kind: vObject, elem: resourcesObj, doc: "broker container resources"},
@@ -114,10 +127,10 @@ var portsObj = &object{
 	name: "ports",
 	doc:  "Listener ports of one broker; a port left out means that listener is off. Every port is unique across all brokers, because the Docker Compose rendering publishes them on one host.",
 	fields: []field{
-		{key: "plaintext", kind: vInt, doc: "PLAINTEXT client listener (9092 in the reference)"},
-		{key: "ssl", kind: vInt, doc: "SSL client listener (9192 in the reference); needs tls.enabled"},
-		{key: "internal", kind: vInt, doc: "inter-broker listener"},
-		{key: "controller", kind: vInt, doc: "KRaft controller listener"},
+		{key: "plaintext", kind: vInt, min: intBound(1), max: intBound(65535), doc: "PLAINTEXT client listener (9092 in the reference)"},
+		{key: "ssl", kind: vInt, min: intBound(1), max: intBound(65535), doc: "SSL client listener (9192 in the reference); needs tls.enabled"},
+		{key: "internal", kind: vInt, min: intBound(1), max: intBound(65535), doc: "inter-broker listener"},
+		{key: "controller", kind: vInt, min: intBound(1), max: intBound(65535), doc: "KRaft controller listener"},
 	},
 }
 
@@ -125,7 +138,7 @@ var brokerObj = &object{
 	name: "broker",
 	doc:  "One Kafka node (combined broker and controller in KRaft mode).",
 	fields: []field{
-		{key: "id", kind: vInt, required: true, doc: "node id, unique, 0 or more"},
+		{key: "id", kind: vInt, required: true, min: intBound(0), doc: "node id, unique, 0 or more"},
 		{key: "host", kind: vString, required: true, doc: "host name, unique; also the certificate's SAN"},
 		{key: "rack", kind: vString, doc: "rack (broker.rack), used to spread replicas"},
 		{key: "ports", kind: vObject, elem: portsObj, required: true, doc: "listener ports"},
@@ -162,8 +175,8 @@ var tlsObj = &object{
 // topicCommon are the keys a topic and topicDefaults share.
 func topicCommon() []field {
 	return []field{
-		{key: "partitions", kind: vInt, doc: "number of partitions, 1 or more; may only grow"},
-		{key: "replicationFactor", kind: vInt, doc: "replicas per partition, at most the number of brokers"},
+		{key: "partitions", kind: vInt, min: intBound(1), doc: "number of partitions, 1 or more; may only grow"},
+		{key: "replicationFactor", kind: vInt, min: intBound(1), doc: "replicas per partition, at most the number of brokers"},
 		{key: "retention", kind: vDurationMs, doc: "shorthand for config retention.ms (1h, 7d, forever); not both"},
 		{key: "config", kind: vTopicConfig, doc: "Kafka topic configs (see the table below); durations and sizes take units"},
 		{key: "prune", kind: vBool, def: "false", doc: "remove live configs this spec does not set (otherwise they are reported as drift)"},
@@ -211,8 +224,8 @@ var kubernetesObj = &object{
 	fields: []field{
 		{key: "context", kind: vString, doc: "kubectl context"},
 		{key: "namespace", kind: vString, pattern: dnsLabelPattern, doc: "namespace (default: metadata.namespace)"},
-		{key: "storageClass", kind: vString, doc: "StorageClass of the broker volumes"},
-		{key: "imageTag", kind: vString, doc: "overrides the tag of kafka.image"},
+		{key: "storageClass", kind: vString, pattern: dnsSubdomainPattern, doc: "StorageClass of the broker volumes"},
+		{key: "imageTag", kind: vString, pattern: imageTagPattern, doc: "overrides the tag of kafka.image"},
 		{key: "resources", kind: vObject, elem: resourcesObj, doc: "overrides kafka.resources"},
 		{key: "externalHost", kind: vString, doc: "address clients outside the cluster dial (the MicroK8s host)"},
 	},

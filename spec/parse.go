@@ -38,8 +38,25 @@ func Parse(file string, data []byte) (*Spec, Diagnostics) {
 	return s, diags
 }
 
+// ParsePartial is Parse for callers that add checks of their own (validate runs the device
+// plugins' parameter checks): it returns what it decoded even when there are errors, so one run can
+// report every problem. A spec with errors is good for more diagnostics only, never for acting on;
+// it is nil when the file is not a YAML mapping at all.
+func ParsePartial(file string, data []byte) (*Spec, Diagnostics) {
+	s, diags, _ := parsePartial(file, data)
+	return s, diags
+}
+
 // parse is Parse, also returning the decoder so tests can see which keys it read.
 func parse(file string, data []byte) (*Spec, Diagnostics, *decoder) {
+	s, diags, d := parsePartial(file, data)
+	if len(diags.Errors()) > 0 {
+		return nil, diags, d
+	}
+	return s, diags, d
+}
+
+func parsePartial(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 	d := &decoder{file: file, pos: map[string]Pos{}, inherited: map[string]bool{}, bad: map[string]bool{}, used: map[string]bool{}}
 	root := d.parseYAML(data)
 	if root == nil {
@@ -51,9 +68,6 @@ func parse(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 		d.diags = append(d.diags, validate(s, d.at)...)
 	}
 	d.diags = uniqueSorted(d.diags)
-	if len(d.diags.Errors()) > 0 {
-		return nil, d.diags, d
-	}
 	return s, d.diags, d
 }
 
@@ -88,6 +102,9 @@ type decoder struct {
 	used    map[string]bool
 	nodes   int
 	aborted bool
+	// split maps a key node that is probably the tail of a value split at a comma inside { } to the
+	// hint explaining it (see pairs).
+	split map[*yaml.Node]string
 }
 
 func (d *decoder) nodePos(n *yaml.Node) Pos {
@@ -127,8 +144,18 @@ func (d *decoder) at(path string) loc {
 
 var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
 
+// maxFileBytes bounds the file the loader parses. yaml.v3 builds the whole node tree before
+// maxNodes can stop anything, so a multi-megabyte file (a log or dump passed to -f by mistake) would
+// take seconds of CPU and a lot of memory; real specs are a few KiB.
+const maxFileBytes = 4 << 20
+
 // parseYAML parses data into the document's root mapping, or reports why it cannot.
 func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
+	if len(data) > maxFileBytes {
+		d.errorf(nil, "the file is %.1f MiB, more than a spec can sensibly be (limit %s); is -f pointing at the right file?",
+			float64(len(data))/(1<<20), FormatBytes(maxFileBytes))
+		return nil
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		d.errorf(nil, "the file is empty; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
 		return nil
@@ -273,6 +300,9 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 	n = d.resolve(n)
 	mp.node = n
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		// An empty list item ("- " alone) or "metadata:" with nothing under it still lacks the
+		// required keys; without this a nameless topic would load as valid.
+		d.missing(n, obj, path, mp.m)
 		return mp
 	}
 	if n.Kind != yaml.MappingNode {
@@ -295,7 +325,7 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		if obj.extra != "" {
-			if s := Suggest(key, obj.keys()); s != "" && s != key {
+			if s := Suggest(key, obj.keys()); s != "" && s != key && closeTypo(key, s) {
 				// A near miss of a common key is far likelier a typo than a plugin parameter.
 				d.errorf(e.key, "%s is not a known key; did you mean %q? (other keys are passed to the plugin, but this one is too close to %q)", join(path, key), s, s)
 				continue
@@ -305,7 +335,9 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 			continue
 		}
 		msg := fmt.Sprintf("%s is not a known key", join(path, key))
-		if s, ok := keyAliases[strings.ToLower(key)]; ok && slices.Contains(obj.keys(), s) {
+		if h := d.splitHint(e.key); h != "" {
+			msg += h
+		} else if s, ok := keyAliases[strings.ToLower(key)]; ok && slices.Contains(obj.keys(), s) {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		} else if s := didYouMean(key, obj.keys()); s != "" {
 			msg += s
@@ -314,12 +346,26 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 		}
 		d.errorf(e.key, "%s", msg)
 	}
+	d.missing(n, obj, path, mp.m)
+	return mp
+}
+
+// missing reports every required key of obj that m lacks, at n, and marks it as reported so that
+// validation does not add a second message about its zero value (a missing id is not "id 0").
+func (d *decoder) missing(n *yaml.Node, obj *object, path string, m map[string]entry) {
 	for _, f := range obj.fields {
-		if _, ok := mp.m[f.key]; f.required && !ok {
+		if _, ok := m[f.key]; f.required && !ok {
+			d.bad[join(path, f.key)] = true
 			d.errorf(n, "%s is missing (%s)", join(path, f.key), f.doc)
 		}
 	}
-	return mp
+}
+
+// closeTypo reports whether key is so close to the common key s (case, or about one edit in four
+// letters) that it cannot be a plugin parameter. Suggest's own limit is wider and would take the udp
+// kind's documented "send" for a typo of "kind".
+func closeTypo(key, s string) bool {
+	return levenshtein(strings.ToLower(key), strings.ToLower(s)) <= max(1, len(key)/4)
 }
 
 // keyAliases maps the names other tools use (topicctl, kafka-topics.sh, Strimzi) to ours, for keys
@@ -384,6 +430,7 @@ func (d *decoder) pairs(n *yaml.Node) []entry {
 			d.errorf(k, "keys must be plain names, not %s", describe(k))
 			continue
 		}
+		d.noteSplit(n, i, k, v)
 		out = append(out, entry{k, v})
 	}
 	for _, m := range merged {
@@ -392,6 +439,33 @@ func (d *decoder) pairs(n *yaml.Node) []entry {
 		}
 	}
 	return out
+}
+
+// noteSplit remembers a key with no value that follows a plain value in a flow mapping: in
+// { cleanup.policy: compact,delete } YAML reads "delete" as a key of its own, a mistake the
+// reference invites (list configs are written "compact,delete"), so its message says so.
+func (d *decoder) noteSplit(n *yaml.Node, i int, k, v *yaml.Node) {
+	if n.Style&yaml.FlowStyle == 0 || i < 2 || v.Kind != yaml.ScalarNode || v.Tag != "!!null" || v.Value != "" {
+		return
+	}
+	pk, pv := n.Content[i-2], n.Content[i-1]
+	if pv.Kind != yaml.ScalarNode || pv.Tag == "!!null" || pv.Style != 0 {
+		return
+	}
+	if k.Line != pv.Line || k.Column != pv.Column+len(pv.Value)+1 {
+		// Only "value,key" with nothing between: "x, y:" is a key written with no value.
+		return
+	}
+	if d.split == nil {
+		d.split = map[*yaml.Node]string{}
+	}
+	d.split[k] = fmt.Sprintf("; inside { } a comma separates entries, so %q was read as a key of its own; to keep it in the value, quote it: %s: %q",
+		k.Value, pk.Value, pv.Value+","+k.Value)
+}
+
+// splitHint is noteSplit's hint for key node k, or "".
+func (d *decoder) splitHint(k *yaml.Node) string {
+	return d.split[k]
 }
 
 // fail reports a bad value of key and remembers the path, so validation does not pile a second
@@ -443,6 +517,10 @@ func (mp *mapping) str(key string, dst *string) {
 	}
 	s := v.Value
 	path := join(mp.path, key)
+	if f.required && strings.TrimSpace(s) == "" {
+		mp.fail(key, v, "%s is empty (%s)", path, f.doc)
+		return
+	}
 	if len(f.enum) > 0 {
 		i := slices.IndexFunc(f.enum, func(e string) bool { return strings.EqualFold(e, s) })
 		if i < 0 && len(f.enum) == 1 {
@@ -454,6 +532,11 @@ func (mp *mapping) str(key string, dst *string) {
 			return
 		}
 		s = f.enum[i]
+	}
+	if f.pattern == dnsLabelPattern && len(s) > 63 {
+		// Kubernetes object and label names: render would refuse it, so say so here.
+		mp.fail(key, v, "%s %q is %d characters long; a DNS label has at most 63", path, s, len(s))
+		return
 	}
 	if f.pattern != "" && !patterns[f.pattern].MatchString(s) {
 		mp.fail(key, v, "%s %q %s", path, s, patternHint(f.pattern))
@@ -473,6 +556,12 @@ func patternHint(p string) string {
 		return "is not a Kubernetes quantity (e.g. 500m, 2, 1Gi, 10Gi)"
 	case kraftClusterIDPattern:
 		return "is not a KRaft cluster id (22 characters of URL-safe base64, as `kafka-storage random-uuid` prints)"
+	case imagePattern:
+		return "is not a container image reference (e.g. apache/kafka:3.9.0 or registry.lab:5000/kafka:3.9.0)"
+	case imageTagPattern:
+		return "is not an image tag (letters, digits, '_', '.', '-', e.g. 3.9.0)"
+	case dnsSubdomainPattern:
+		return "is not a Kubernetes name (lower-case letters, digits, '-' and '.', e.g. microk8s-hostpath)"
 	}
 	return "does not match " + p
 }
@@ -500,6 +589,15 @@ func (mp *mapping) int(key string, dst *int) {
 			return
 		}
 		*dst = int(n)
+	}
+}
+
+// port reads a listener port. 0 is how the spec says "listener off" internally, so a 0 written in
+// the file must be refused here, or "ssl: 0" would silently switch the SSL listener off.
+func (mp *mapping) port(key string, dst *int) {
+	mp.int(key, dst)
+	if v, _, ok := mp.get(key); ok && *dst == 0 && !mp.d.bad[join(mp.path, key)] {
+		mp.fail(key, v, "%s 0 is not a port (1-65535); leave the key out to turn that listener off", join(mp.path, key))
 	}
 }
 
@@ -534,11 +632,25 @@ func (mp *mapping) duration(key string, dst *time.Duration) {
 	}
 	dur, err := ParseDuration(v.Value)
 	if err != nil {
+		if _, numErr := strconv.ParseFloat(strings.TrimSpace(v.Value), 64); numErr == nil {
+			mp.fail(key, v, "%s %q has no unit (write e.g. %ss or %sd)", join(mp.path, key), v.Value, strings.TrimSpace(v.Value), strings.TrimSpace(v.Value))
+			return
+		}
 		mp.fail(key, v, "%s %q is not a duration (write e.g. 30s, 10m, 1h, 825d)", join(mp.path, key), v.Value)
 		return
 	}
 	if dur < 0 {
 		mp.fail(key, v, "%s %s must not be negative", join(mp.path, key), v.Value)
+		return
+	}
+	if dur == 0 {
+		// Every duration here (validity, renewBefore, a device timeout) means "use the default"
+		// when zero, so a written 0 would be silently replaced: say so instead.
+		def := "the default"
+		if f.def != "" {
+			def += " " + f.def
+		}
+		mp.fail(key, v, "%s %s must be longer than 0; leave it out for %s", join(mp.path, key), v.Value, def)
 		return
 	}
 	*dst = dur
@@ -606,9 +718,13 @@ func (mp *mapping) list(key string) ([]*yaml.Node, []string) {
 	return v.Content, paths
 }
 
-// object decodes a nested mapping.
+// object decodes a nested mapping. An explicit empty value (metadata: with nothing under it) is
+// passed on, so its required keys are reported as missing.
 func (mp *mapping) object(key string) *mapping {
 	v, f, _ := mp.get(key)
+	if e, ok := mp.m[key]; ok && v == nil {
+		v = mp.d.resolve(e.val)
+	}
 	return mp.d.mapping(v, f.elem, join(mp.path, key))
 }
 
@@ -641,10 +757,10 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 		b.str("host", &br.Host)
 		b.str("rack", &br.Rack)
 		p := b.object("ports")
-		p.int("plaintext", &br.Ports.Plaintext)
-		p.int("ssl", &br.Ports.SSL)
-		p.int("internal", &br.Ports.Internal)
-		p.int("controller", &br.Ports.Controller)
+		p.port("plaintext", &br.Ports.Plaintext)
+		p.port("ssl", &br.Ports.SSL)
+		p.port("internal", &br.Ports.Internal)
+		p.port("controller", &br.Ports.Controller)
 		br.Pos = d.nodePos(b.node)
 		s.Brokers = append(s.Brokers, br)
 	}
@@ -727,7 +843,11 @@ func (d *decoder) topicFields(m *mapping) topicFields {
 				seen[key] = e.key.Line
 				def, known := LookupTopicConfig(key)
 				if !known {
-					msg := fmt.Sprintf("%s is not a Kafka topic config", kp) + topicConfigHint(key)
+					hint := d.splitHint(e.key)
+					if hint == "" {
+						hint = topicConfigHint(key)
+					}
+					msg := fmt.Sprintf("%s is not a Kafka topic config", kp) + hint
 					d.errorf(e.key, "%s", msg)
 					continue
 				}
@@ -923,6 +1043,10 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 	for _, e := range m.extra {
 		v := d.resolve(e.val)
 		kp := join(path, e.key.Value)
+		if h := d.splitHint(e.key); h != "" {
+			d.errorf(e.key, "%s has no value%s", kp, h)
+			continue
+		}
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 			d.errorf(v, "%s must be a single value (plugin parameters are scalars), not %s", kp, describe(v))
 			continue

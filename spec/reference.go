@@ -136,8 +136,10 @@ func writeChecks(b *bytes.Buffer) {
   ` + "`..`" + `), are unique, and names differing only in ` + "`.`" + ` vs ` + "`_`" + ` are a warning (they collide in Kafka's
   metric names); names starting with ` + "`__`" + ` are a warning.
 - ` + "`tls.renewBefore`" + ` is shorter than ` + "`tls.validity`" + `; TLS keystores other than PEM need ` + "`passwordEnv`" + ` or
-  ` + "`passwordFile`" + ` (not both); ` + "`tls.clients`" + ` principals are unique; extraSANs are host names,
-  wildcards or IPs.
+  ` + "`passwordFile`" + ` (not both); ` + "`tls.clients`" + ` principals are unique and name files in ` + "`tls.dir`" + ` (letters, digits,
+  ` + "`.`, `_`, `-`" + `; not ` + "`ca`" + `, ` + "`keystore`" + ` or a broker's host); extraSANs are host names, wildcards or IPs.
+- a written zero is refused where it would silently mean "off" or "the default": ` + "`ports.*: 0`" + ` (leave the
+  key out), ` + "`timeout`" + `/` + "`validity`" + `/` + "`renewBefore: 0s`" + `; an empty list item or ` + "`\"\"`" + ` for a required key is missing.
 - cluster names are DNS labels; ` + "`embedded`" + ` takes no bootstrap; bootstrap entries are host:port;
   ` + "`security: sasl_ssl`" + ` needs ` + "`sasl`" + ` (and ` + "`sasl`" + ` needs it); TLS files need ` + "`security: ssl`" + `;
   certFile and keyFile go together.
@@ -152,7 +154,7 @@ func writeTopicConfigs(b *bytes.Buffer) {
 
 The keys allowed under ` + "`config:`" + ` in a topic or ` + "`topicDefaults`" + `: Kafka 3.9's topic-level configs.
 Enum values are matched case-insensitively and stored in Kafka's spelling; list values may be written as
-` + "`compact,delete`" + ` or as a YAML list.
+` + "`compact,delete`" + ` or as a YAML list (inside ` + "`{ }`" + ` quote it, ` + "`\"compact,delete\"`" + `: there a comma separates entries).
 
 | key | type | Kafka default | allowed | description |
 | --- | --- | --- | --- | --- |

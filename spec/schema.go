@@ -111,7 +111,14 @@ func fieldSchema(f field) map[string]any {
 	var s map[string]any
 	switch f.kind {
 	case vInt:
-		s = numberSchema("integer", map[string]any{})
+		bounds := map[string]any{}
+		if f.min != nil {
+			bounds["minimum"] = *f.min
+		}
+		if f.max != nil {
+			bounds["maximum"] = *f.max
+		}
+		s = numberSchema("integer", bounds)
 	case vBool:
 		s = boolSchema()
 	case vDuration:
@@ -146,6 +153,9 @@ func fieldSchema(f field) map[string]any {
 		default:
 			// Unquoted YAML scalars such as 2 or 1.0 (limitsCpu: 2, imageTag: 3.9) are strings to the loader.
 			s = map[string]any{"type": []string{"string", "number"}}
+		}
+		if f.required {
+			s["minLength"] = 1 // the loader refuses host: "" as empty
 		}
 	}
 	if _, isRef := s["$ref"]; isRef {

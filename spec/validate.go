@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -77,6 +78,17 @@ type validator struct {
 	s     *Spec
 	at    locate
 	diags Diagnostics
+	// isrFromDefaults gathers min.insync.replicas findings whose value came from topicDefaults, so
+	// that one default wrong for every topic is reported once, not once per topic at the same spot.
+	isrFromDefaults []isrFinding
+}
+
+// isrFinding is one topic's min.insync.replicas finding on a value inherited from topicDefaults.
+type isrFinding struct {
+	topic    string // "topics[2]"
+	name     string
+	isr, rf  int
+	severity Severity
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -117,8 +129,21 @@ var (
 		topicNamePattern:      regexp.MustCompile(topicNamePattern),
 		quantityPattern:       regexp.MustCompile(quantityPattern),
 		kraftClusterIDPattern: regexp.MustCompile(kraftClusterIDPattern),
+		imagePattern:          regexp.MustCompile(imagePattern),
+		imageTagPattern:       regexp.MustCompile(imageTagPattern),
+		dnsSubdomainPattern:   regexp.MustCompile(dnsSubdomainPattern),
 	}
 )
+
+// clientNameRE and reservedTLSNames are the certs command's rules for tls.clients (certs/names.go):
+// each client's files are <name>.crt, <name>.key, ... in tls.dir, next to ca.crt and keystore.password.
+var (
+	clientNameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	reservedTLSNames = []string{"ca", "ca.next", "ca.previous", "keystore"}
+)
+
+// kafkaUIPort is where the rendered Kafka UI listens and is published (render.KafkaUIPort).
+const kafkaUIPort = 8080
 
 // validHost accepts host names and IP addresses.
 func validHost(h string) bool {
@@ -140,12 +165,16 @@ func (v *validator) brokers() {
 	racks := 0
 	for i, b := range s.Brokers {
 		path := fmt.Sprintf("brokers[%d]", i)
-		if b.ID < 0 {
+		switch {
+		case v.at(path + ".id").bad: // reported by the loader: missing or malformed
+		case b.ID < 0:
 			v.errorf(path+".id", "%s.id %d must be 0 or more", path, b.ID)
-		} else if j, dup := ids[b.ID]; dup {
-			v.errorf(path+".id", "%s.id %d is already the id of brokers[%d]", path, b.ID, j)
-		} else {
-			ids[b.ID] = i
+		default:
+			if j, dup := ids[b.ID]; dup {
+				v.errorf(path+".id", "%s.id %d is already the id of brokers[%d]", path, b.ID, j)
+			} else {
+				ids[b.ID] = i
+			}
 		}
 		switch j, dup := hosts[strings.ToLower(b.Host)]; {
 		case b.Host == "":
@@ -174,10 +203,19 @@ func (v *validator) brokers() {
 				ports[p.port] = pp
 			}
 		}
-		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 {
+		for _, p := range []struct {
+			name string
+			port int
+		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}} {
+			if s.Kafka.UI && p.port == kafkaUIPort {
+				pp := path + ".ports." + p.name
+				v.errorf(pp, "%s %d is also Kafka UI's port (kafka.ui: true publishes %d on the same host); pick another port", pp, p.port, kafkaUIPort)
+			}
+		}
+		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 && !v.at(path+".ports").bad {
 			v.errorf(path+".ports", "%s.ports has neither plaintext nor ssl; clients could not connect to this broker", path)
 		}
-		if b.Ports.SSL != 0 && !s.TLS.Enabled {
+		if b.Ports.SSL != 0 && !s.TLS.Enabled && !v.at("tls.enabled").bad {
 			v.errorf(path+".ports.ssl", "%s.ports.ssl is set but tls.enabled is false; enable TLS or remove the port", path)
 		}
 	}
@@ -202,13 +240,27 @@ func (v *validator) tls() {
 		}
 	}
 	clients := map[string]int{}
+	hosts := map[string]int{}
+	for i, b := range v.s.Brokers {
+		hosts[strings.ToLower(b.Host)] = i
+	}
 	for i, c := range t.Clients {
 		path := fmt.Sprintf("tls.clients[%d]", i)
-		if j, dup := clients[c]; dup {
+		// The certs command names files after the client (<client>.crt, .key, stores in tls.dir);
+		// these are its rules, checked here too so validate reports them with their position.
+		switch j, dup := clients[c]; {
+		case dup:
 			v.errorf(path, "%s %q is already listed as tls.clients[%d]", path, c, j)
-		} else if strings.TrimSpace(c) == "" {
+		case strings.TrimSpace(c) == "":
 			v.errorf(path, "%s is empty; name the client principal", path)
-		} else {
+		case !clientNameRE.MatchString(c):
+			v.errorf(path, "%s %q names the certificate files in tls.dir; use only letters, digits, '.', '_' and '-', starting with a letter or digit", path, c)
+		case slices.Contains(reservedTLSNames, strings.ToLower(c)):
+			v.errorf(path, "%s %q is reserved for the CA and password files in tls.dir; pick another name", path, c)
+		default:
+			if b, clash := hosts[strings.ToLower(c)]; clash {
+				v.errorf(path, "%s %q is also the host of brokers[%d]; both would write %s.crt, so pick another name", path, c, b, c)
+			}
 			clients[c] = i
 		}
 	}
@@ -218,9 +270,11 @@ func (v *validator) tls() {
 	if !slices.ContainsFunc(v.s.Brokers, func(b Broker) bool { return b.Ports.SSL != 0 }) && len(v.s.Brokers) > 0 {
 		v.errorf("tls.enabled", "tls.enabled is true but no broker has ports.ssl; add an SSL port to the brokers")
 	}
-	if t.Validity <= 0 {
+	switch {
+	case v.at("tls.validity").bad || v.at("tls.renewBefore").bad: // reported by the loader
+	case t.Validity <= 0:
 		v.errorf("tls.validity", "tls.validity must be longer than 0")
-	} else if t.RenewBefore >= t.Validity {
+	case t.RenewBefore >= t.Validity:
 		v.errorf("tls.renewBefore", "tls.renewBefore %s must be shorter than tls.validity %s",
 			formatDuration(t.RenewBefore), formatDuration(t.Validity))
 	}
@@ -262,7 +316,48 @@ func legalTopicName(name string) string {
 	return ""
 }
 
+// isrDefaults reports the gathered topicDefaults min.insync.replicas findings: one topic as before,
+// several with the same replicationFactor as one message naming them.
+func (v *validator) isrDefaults() {
+	type group struct {
+		rf       int
+		severity Severity
+	}
+	var order []group
+	byGroup := map[group][]isrFinding{}
+	for _, f := range v.isrFromDefaults {
+		g := group{f.rf, f.severity}
+		if _, seen := byGroup[g]; !seen {
+			order = append(order, g)
+		}
+		byGroup[g] = append(byGroup[g], f)
+	}
+	for _, g := range order {
+		fs := byGroup[g]
+		first := fs[0]
+		path := first.topic + ".config.min.insync.replicas"
+		what := path + fmt.Sprintf(" %d (from topicDefaults)", first.isr)
+		if len(fs) > 1 {
+			names := make([]string, len(fs))
+			for i, f := range fs {
+				names[i] = cmp.Or(f.name, f.topic)
+			}
+			what = fmt.Sprintf("topicDefaults.config.min.insync.replicas %d, inherited by %d topics (%s),", first.isr, len(fs), strings.Join(names, ", "))
+		}
+		if g.severity == SeverityError {
+			v.errorf(path, "%s exceeds replicationFactor %d: every write with acks=all would fail", what, g.rf)
+		} else {
+			rf := ""
+			if len(fs) > 1 {
+				rf = fmt.Sprintf(" %d", g.rf)
+			}
+			v.warnf(path, "%s equals replicationFactor%s: one broker down stops producers using acks=all", what, rf)
+		}
+	}
+}
+
 func (v *validator) topics() {
+	defer v.isrDefaults()
 	s := v.s
 	byName := map[string]int{}
 	byMetric := map[string]int{}
@@ -317,7 +412,12 @@ func (v *validator) topics() {
 func (v *validator) topicConfig(path string, t Topic) {
 	isrPath := path + ".config.min.insync.replicas"
 	if isr, err := strconv.Atoi(t.Config["min.insync.replicas"]); err == nil && t.ReplicationFactor > 0 {
+		inherited := v.at(isrPath).inherited
 		switch {
+		case inherited && isr > t.ReplicationFactor:
+			v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityError})
+		case inherited && isr == t.ReplicationFactor && isr > 1:
+			v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityWarning})
 		case isr > t.ReplicationFactor:
 			v.errorf(isrPath, "%s %d%s exceeds replicationFactor %d: every write with acks=all would fail",
 				isrPath, isr, v.from(isrPath), t.ReplicationFactor)
@@ -343,8 +443,14 @@ func (v *validator) topicConfig(path string, t Topic) {
 func (v *validator) clusters() {
 	for _, c := range v.s.Clusters {
 		path := "clusters." + c.Name
-		if !dnsLabelRE.MatchString(c.Name) {
+		if len(c.Name) > 63 {
+			v.errorf(path, "cluster name %q is %d characters long; a DNS label has at most 63", c.Name, len(c.Name))
+		} else if !dnsLabelRE.MatchString(c.Name) {
 			v.errorf(path, "cluster name %q is not a DNS label (lower-case letters, digits and '-')", c.Name)
+		}
+		if k := c.Kubernetes; k != nil && k.ExternalHost != "" && !validHost(k.ExternalHost) {
+			p := path + ".kubernetes.externalHost"
+			v.errorf(p, "%s %q is not a host name or IP address (brokers advertise it to clients outside the cluster)", p, k.ExternalHost)
 		}
 		if c.Name == EmbeddedCluster && len(c.Bootstrap) > 0 {
 			v.errorf(path+".bootstrap", "%s is the in-process cluster and takes no bootstrap; give a remote cluster another name", path)

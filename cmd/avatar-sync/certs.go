@@ -42,6 +42,9 @@ func newCertsCmd(g *globalOptions, s *streams) *cobra.Command {
 every address a client may dial), client certificates for tls.clients, and per-broker keystores and
 truststores in tls.keystoreType. See docs/tls.md.`,
 		Args: cobra.NoArgs,
+		// Without a RunE cobra skips Args and prints help with exit 0 for "certs genrate", which
+		// would let a typo in a CI script pass silently.
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newCertsGenerateCmd(g, s), newCertsInspectCmd(g, s), newCertsRotateCmd(g, s))
 	return cmd
@@ -174,7 +177,11 @@ func runCertsGenerate(ctx context.Context, g *globalOptions, s *streams, o *cert
 	case o.dryRun:
 		fmt.Fprintf(s.out, "Dry run: would write %s and remove %s in %s.\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir)
 	default:
-		fmt.Fprintf(s.out, "Wrote %s, removed %s in %s (keystore password from %s).\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir, pw.From)
+		from := "keystore password from " + pw.From
+		if pw.Value == "" {
+			from = "PEM keystores: no password"
+		}
+		fmt.Fprintf(s.out, "Wrote %s, removed %s in %s (%s).\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir, from)
 	}
 	return nil
 }

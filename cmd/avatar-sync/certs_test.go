@@ -128,3 +128,34 @@ func TestCertsRefusesSpecWithoutTLS(t *testing.T) {
 		t.Fatalf("bad --at: code %d\n%s", code, errOut)
 	}
 }
+
+// TestCertsUnknownSubcommandFails: a mistyped subcommand is an error naming it (exit 1), not the
+// help text with exit 0 that a CI script would take for success.
+func TestCertsUnknownSubcommandFails(t *testing.T) {
+	code, out, errOut := runCLI(t, "certs", "genrate")
+	if code != exitError || !strings.Contains(errOut, `unknown command "genrate" for "avatar-sync certs"`) {
+		t.Fatalf("certs genrate: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "certs"); code != exitOK || !strings.Contains(out, "Available Commands") {
+		t.Fatalf("certs: code %d, stdout %q; want the help and exit 0", code, out)
+	}
+}
+
+// TestCertsGeneratePEM: PEM stores carry no password, and the summary says so plainly (it used to
+// read "keystore password from none (PEM keystores are not encrypted)").
+func TestCertsGeneratePEM(t *testing.T) {
+	path := writeSpec(t, `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+brokers:
+  - { id: 1, host: kafka-broker-1, ports: { ssl: 9192 } }
+tls: { enabled: true, keystoreType: PEM }
+`)
+	code, out, errOut := runCLI(t, "certs", "generate", "-f", path)
+	if code != exitOK || !strings.Contains(out, "in "+filepath.Join(filepath.Dir(path), "ssl-certs")+" (PEM keystores: no password).") {
+		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "ssl-certs", "kafka-broker-1.keystore.pem")); err != nil {
+		t.Error(err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -93,6 +94,9 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return withPrefix(deviceNames(g.file, args), prefix), cobra.ShellCompDirectiveNoFileComp
+	}
 	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "bound on the whole run (each device also has its own timeout, default 3s)")
 	return cmd
 }
@@ -110,7 +114,12 @@ func selectDevices(all []spec.Device, names []string) ([]spec.Device, error) {
 	var unknown []string
 	for _, n := range names {
 		if !slices.Contains(known, n) {
-			unknown = append(unknown, fmt.Sprintf("%q", n))
+			u := fmt.Sprintf("%q", n)
+			// tello-3 is not a typo of tello-1: names differing only in digits are other devices.
+			if sug := spec.Suggest(n, known); sug != "" && stripDigits(sug) != stripDigits(n) {
+				u += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			unknown = append(unknown, u)
 		}
 	}
 	if len(unknown) > 0 {
@@ -118,7 +127,11 @@ func selectDevices(all []spec.Device, names []string) ([]spec.Device, error) {
 		if len(known) > 0 {
 			list = strings.Join(known, ", ")
 		}
-		return nil, fmt.Errorf("unknown device %s; known devices: %s", strings.Join(unknown, ", "), list)
+		noun := "device"
+		if len(unknown) > 1 {
+			noun = "devices"
+		}
+		return nil, fmt.Errorf("unknown %s %s; known devices: %s", noun, strings.Join(unknown, ", "), list)
 	}
 	var out []spec.Device
 	for _, d := range all {
@@ -127,6 +140,16 @@ func selectDevices(all []spec.Device, names []string) ([]spec.Device, error) {
 		}
 	}
 	return out, nil
+}
+
+// stripDigits drops the digits of s.
+func stripDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // validateDevices runs each device plugin's spec validation (kinds, parameters with file:line:col
@@ -233,7 +256,8 @@ func renderCheckText(w io.Writer, rep reconcile.Report, color bool) error {
 		if r.Required {
 			name += " *"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, r.Kind, dash(r.Address), statusText(r.Status, color), latencyText(r.Latency), r.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneCell(name), oneCell(r.Kind), oneCell(dash(r.Address)),
+			statusText(r.Status, color), latencyText(r.Latency), oneCell(r.Detail))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -285,6 +309,17 @@ func latencyText(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	}
+}
+
+// oneCell keeps a table cell on its line: details come from devices and external plugins, and a
+// tab, line break or terminal escape sequence in them would break the table or the terminal.
+func oneCell(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func dash(s string) string {

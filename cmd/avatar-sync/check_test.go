@@ -206,7 +206,7 @@ func TestCheckNames(t *testing.T) {
 		t.Fatalf("check tello-1: exit %d\n%s", code, out)
 	}
 	code, _, errOut := runCLI(t, "check", "-f", path, "tello-3", "telo-1")
-	if code != exitError || !strings.Contains(errOut, `unknown device "tello-3", "telo-1"; known devices: tello-1, tello-2`) {
+	if code != exitError || !strings.Contains(errOut, `unknown devices "tello-3", "telo-1" (did you mean "tello-1"?); known devices: tello-1, tello-2`) {
 		t.Fatalf("unknown names: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -360,6 +360,27 @@ svc                http          http://127.0.0.1:5000/health  OK      0.4ms    
 	}
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestRenderCheckTextOneLinePerDevice: a plugin's message with a line break, a tab or a terminal
+// escape sequence stays in its cell; the table keeps one line per device and no escape reaches the
+// terminal.
+func TestRenderCheckTextOneLinePerDevice(t *testing.T) {
+	rep := reconcile.Report{Results: []reconcile.CheckResult{
+		{Device: "disk", Kind: "diskspace", Address: "/data", Status: reconcile.CheckFail, Detail: "only 3 GiB free\n\x1b[2J\tarchive old sessions"},
+		{Device: "tello-1", Kind: "tello", Address: "127.0.0.1:8889", Status: reconcile.CheckOK, Latency: time.Millisecond, Detail: "battery 87%"},
+	}}
+	var b bytes.Buffer
+	if err := renderCheckText(&b, rep, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 4 || strings.ContainsAny(b.String(), "\x1b\t") {
+		t.Errorf("want header, 2 device lines and the summary, no escapes or tabs; got:\n%q", b.String())
+	}
+	if !strings.Contains(lines[1], "only 3 GiB free  [2J archive old sessions") {
+		t.Errorf("detail cell: %q", lines[1])
 	}
 }
 

@@ -28,6 +28,18 @@ func TestCompletionScripts(t *testing.T) {
 // TestCompletionAnswers asks the hidden __complete command what the scripts ask: subcommands,
 // --cluster targets from the spec named by -f, and -o formats.
 func TestCompletionAnswers(t *testing.T) {
+	// A spec mid-edit (a typo elsewhere) still completes its targets and devices.
+	editing := writeSpec(t, `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+brokers:
+  - { id: 1, host: b1, ports: { plaintext: 9092 }, rak: a }
+clusters:
+  dev: { bootstrap: [localhost:9092] }
+devices:
+  - { name: tello-1, kind: tello, address: "127.0.0.1:8889" }
+  - { name: tello-2, kind: tello, address: "127.0.0.1:8890" }
+`)
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -37,6 +49,10 @@ func TestCompletionAnswers(t *testing.T) {
 			[]string{"embedded\tin-process cluster", "dev\tplaintext localhost:9092", "microk8s\tssl kafka-broker-1:9192"}},
 		{[]string{"__complete", "-f", "missing.yaml", "--cluster", ""}, []string{"embedded\tin-process cluster"}},
 		{[]string{"__complete", "-o", "j"}, []string{"json\tmachine-readable"}},
+		{[]string{"__complete", "-f", editing, "--cluster", ""}, []string{"dev\tplaintext localhost:9092", "embedded\tin-process cluster"}},
+		{[]string{"__complete", "-f", example, "check", ""},
+			[]string{"openbci-headset\topenbci-wifi 192.168.4.1:80", "tello-1\ttello 192.168.10.1:8889"}},
+		{[]string{"__complete", "-f", editing, "check", "tello-1", "te"}, []string{"tello-2\ttello 127.0.0.1:8890"}},
 	} {
 		code, out, _ := runCLI(t, tc.args...)
 		lines := strings.Split(strings.TrimSpace(out), "\n")

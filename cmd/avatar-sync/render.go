@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/certs"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -114,6 +118,15 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 	if o.check {
 		res, err = render.Plan(render.OnDisk(), o.outDir, o.target, files)
 	} else {
+		if dir := certs.SettingsOf(sp).Dir; sp.TLS.Enabled && o.target == render.TargetKustomize {
+			// render writes a kustomization into tls.dir; when it is the first to create that
+			// directory, create it as the certs command would (0700: it will hold private keys).
+			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return fmt.Errorf("create tls.dir %s: %w", dir, err)
+				}
+			}
+		}
 		res, err = render.Write(render.OnDisk(), o.outDir, o.target, files)
 	}
 	if err != nil {
@@ -197,8 +210,20 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 	}
 	fmt.Fprintf(s.out, "Rendered %s into %s: %d written, %d removed, %d unchanged.\n",
 		what, o.outDir, len(res.Written), len(res.Removed), len(res.Unchanged))
+	tlsDir := certs.SettingsOf(sp).Dir
+	if _, err := os.Stat(filepath.Join(tlsDir, "ca.crt")); sp.TLS.Enabled && err != nil {
+		// The Secret (kustomize) and the mount (Compose) read tls.dir; without certificates the
+		// next command below fails far from its cause.
+		fmt.Fprintf(s.err, "note: %s holds no certificates yet; run `avatar-sync certs generate -f %s` before deploying\n", tlsDir, g.file)
+	}
+	pw, generated := keystorePassword(sp, g.file, os.Getenv)
 	if o.target == render.TargetCompose {
-		fmt.Fprintf(s.out, "Next: docker compose -f %s up -d\n", filepath.Join(o.outDir, render.ComposeFile))
+		start := fmt.Sprintf("docker compose -f %s up -d", filepath.Join(o.outDir, render.ComposeFile))
+		if generated && render.NeedsPasswordSecret(sp) {
+			// The Compose file reads $passwordEnv, which is unset: hand it the generated password.
+			start = fmt.Sprintf("%s=%s %s", sp.TLS.PasswordEnv, pw, start)
+		}
+		fmt.Fprintf(s.out, "Next: %s\n", start)
 		return nil
 	}
 	for _, c := range sp.Clusters {
@@ -215,22 +240,35 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 			if ns != "" {
 				nsFlag = " -n " + ns
 			}
-			// $(cat) rather than --from-file: the Secret must not keep the file's trailing newline.
-			pwFile := sp.TLS.PasswordFile
-			if !filepath.IsAbs(pwFile) {
-				pwFile = filepath.Join(filepath.Dir(g.file), pwFile)
-			}
-			from := fmt.Sprintf("--from-literal=%s=\"$(cat %s)\"", render.PasswordSecretKey, pwFile)
-			if sp.TLS.PasswordFile == "" {
-				env := sp.TLS.PasswordEnv
-				if env == "" {
-					env = "AVATAR_KEYSTORE_PASSWORD"
-				}
-				from = fmt.Sprintf("--from-literal=%s=\"$%s\"", render.PasswordSecretKey, env)
-			}
-			fmt.Fprintf(s.out, "  then, once per namespace: kubectl%s create secret generic %s %s\n",
-				nsFlag, render.PasswordSecret, from)
+			fmt.Fprintf(s.out, "  then, once per namespace: kubectl%s create secret generic %s --from-literal=%s=%s\n",
+				nsFlag, render.PasswordSecret, render.PasswordSecretKey, pw)
 		}
 	}
 	return nil
+}
+
+// keystorePassword is the shell expression that yields the keystore password the certs command
+// uses (same order as certs.ResolvePassword): tls.passwordFile; else $passwordEnv when it is set;
+// else the password certs generated into tls.dir/keystore.password because $passwordEnv was not
+// set (generated is then true). Printing "$AVATAR_KEYSTORE_PASSWORD" in that last case would have
+// the user create a Secret with an empty password. $(cat) rather than --from-file: the Secret must
+// not keep the file's trailing newline.
+func keystorePassword(sp *spec.Spec, file string, getenv func(string) string) (expr string, generated bool) {
+	if pwFile := sp.TLS.PasswordFile; pwFile != "" {
+		if !filepath.IsAbs(pwFile) {
+			pwFile = filepath.Join(filepath.Dir(file), pwFile)
+		}
+		return fmt.Sprintf("\"$(cat %s)\"", pwFile), false
+	}
+	env := sp.TLS.PasswordEnv
+	if env == "" {
+		env = "AVATAR_KEYSTORE_PASSWORD"
+	}
+	if getenv(env) == "" {
+		gen := filepath.Join(certs.SettingsOf(sp).Dir, certs.PasswordFileName)
+		if _, err := os.Stat(gen); err == nil {
+			return fmt.Sprintf("\"$(cat %s)\"", gen), true
+		}
+	}
+	return fmt.Sprintf("\"$%s\"", env), false
 }

@@ -250,3 +250,62 @@ func TestRenderWithGeneratedCerts(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderHintsFollowTheKeystorePassword: when $AVATAR_KEYSTORE_PASSWORD is unset, certs generate
+// writes the password into tls.dir/keystore.password, so the printed next steps must read that file;
+// "$AVATAR_KEYSTORE_PASSWORD" would create a Secret with an empty password. Without certificates,
+// render says to generate them first.
+func TestRenderHintsFollowTheKeystorePassword(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "")
+	specPath := renderRepo(t)
+	root := filepath.Dir(specPath)
+	dir := filepath.Join(root, "deploy")
+	pwFile := filepath.Join(root, "ssl-certs", "keystore.password")
+	if err := os.WriteFile(pwFile, []byte("generated-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "render", "-f", specPath, "-d", dir)
+	want := `kubectl -n avatar create secret generic kafka-tls-password --from-literal=password="$(cat ` + pwFile + `)"`
+	if code != exitOK || !strings.Contains(out, want) || strings.Contains(errOut, "no certificates") {
+		t.Errorf("code %d; want %q in stdout and no note:\n%s\nstderr: %s", code, want, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "render", "--target", "compose", "-f", specPath, "-d", dir)
+	want = `Next: AVATAR_KEYSTORE_PASSWORD="$(cat ` + pwFile + `)" docker compose -f`
+	if code != exitOK || !strings.Contains(out, want) {
+		t.Errorf("compose: code %d; want %q in:\n%s\nstderr: %s", code, want, out, errOut)
+	}
+
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "from-the-environment")
+	if _, out, _ := runCLI(t, "render", "-f", specPath, "-d", dir); !strings.Contains(out, `--from-literal=password="$AVATAR_KEYSTORE_PASSWORD"`) {
+		t.Errorf("with the variable set, the hint should use it:\n%s", out)
+	}
+
+	if err := os.Remove(filepath.Join(root, "ssl-certs", "ca.crt")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, "render", "-f", specPath, "-d", dir)
+	if code != exitOK || !strings.Contains(errOut, "holds no certificates yet; run `avatar-sync certs generate -f "+specPath+"`") {
+		t.Errorf("without ca.crt: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestRenderCreatesTLSDirPrivate: render may be the first to create tls.dir (it writes the Secret's
+// kustomization there, before any certs generate); the directory will hold private keys, so it is
+// created 0700 as the certs command does, not 0755.
+func TestRenderCreatesTLSDirPrivate(t *testing.T) {
+	specPath := renderRepo(t)
+	root := filepath.Dir(specPath)
+	if err := os.RemoveAll(filepath.Join(root, "ssl-certs")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "render", "-f", specPath, "-d", filepath.Join(root, "deploy")); code != exitOK {
+		t.Fatalf("render: code %d, stderr %s", code, errOut)
+	}
+	fi, err := os.Stat(filepath.Join(root, "ssl-certs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("ssl-certs created with mode %v, want 0700", fi.Mode().Perm())
+	}
+}

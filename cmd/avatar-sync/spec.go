@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/avatar-project/avatar-sync/spec"
@@ -14,21 +15,38 @@ import (
 // readSpec loads the file named by -f ("-" reads standard input), turning a missing file into a
 // diagnostic that names the flag.
 func readSpec(g *globalOptions, s *streams) (*spec.Spec, spec.Diagnostics) {
+	return readSpecWith(g, s, spec.Parse)
+}
+
+// readSpecWith is readSpec with the parser to use (validate wants spec.ParsePartial).
+func readSpecWith(g *globalOptions, s *streams, parse func(file string, data []byte) (*spec.Spec, spec.Diagnostics)) (*spec.Spec, spec.Diagnostics) {
 	if g.file == "-" {
 		data, err := io.ReadAll(s.in)
 		if err != nil {
 			return nil, spec.Diagnostics{{Pos: spec.Pos{File: "<stdin>"}, Message: fmt.Sprintf("read standard input: %v", err)}}
 		}
-		return spec.Parse("<stdin>", data)
+		return parse("<stdin>", data)
 	}
-	if _, err := os.Stat(g.file); errors.Is(err, fs.ErrNotExist) {
+	fi, err := os.Stat(g.file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, spec.Diagnostics{{
 			Pos:      spec.Pos{File: g.file},
 			Severity: spec.SeverityError,
 			Message:  "no such file (point -f/--file at your avatar.yaml)",
 		}}
+	case err == nil && fi.IsDir():
+		return nil, spec.Diagnostics{{
+			Pos:      spec.Pos{File: g.file},
+			Severity: spec.SeverityError,
+			Message:  fmt.Sprintf("is a directory; point -f/--file at the spec file in it (e.g. -f %s)", filepath.Join(g.file, "avatar.yaml")),
+		}}
 	}
-	return spec.LoadFile(g.file)
+	data, err := os.ReadFile(g.file)
+	if err != nil {
+		return spec.LoadFile(g.file) // its diagnostic says why the file cannot be read
+	}
+	return parse(g.file, data)
 }
 
 // loadSpec loads and validates the spec every command works from: warnings go to stderr, and an

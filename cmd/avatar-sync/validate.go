@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
@@ -40,10 +43,19 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			sp, diags := readSpec(g, s)
+			// ParsePartial: even when the spec has errors, the devices it could decode still get
+			// their plugins' checks, so one run reports every problem.
+			sp, diags := readSpecWith(g, s, spec.ParsePartial)
 			if sp != nil {
 				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
-				diags = append(diags, reconcile.ValidateDevices(sp.Devices, devices.NewRegistry())...)
+				devs := sp.Devices
+				if len(diags.Errors()) > 0 {
+					devs = decodedDevices(devs, diags)
+				}
+				diags = append(diags, reconcile.ValidateDevices(devs, devices.NewRegistry())...)
+				slices.SortStableFunc(diags, func(a, b spec.Diagnostic) int {
+					return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
+				})
 				if len(diags.Errors()) > 0 {
 					sp = nil
 				}
@@ -90,6 +102,32 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 	}
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "treat warnings as errors (exit 1)")
 	return cmd
+}
+
+// decodedDevices are the devices of a spec with errors whose common keys the loader accepted (name,
+// kind and address set and valid, name not repeated): the plugins judge their parameters. The others
+// already have the loader's message, which the plugins would only repeat.
+func decodedDevices(all []spec.Device, diags spec.Diagnostics) []spec.Device {
+	var out []spec.Device
+	seen := map[string]bool{}
+	for i, d := range all {
+		if d.Name == "" || d.Kind == "" || d.Address == "" || d.Timeout < 0 || seen[d.Name] {
+			continue
+		}
+		if slices.ContainsFunc(diags.Errors(), func(e spec.Diagnostic) bool {
+			for _, key := range []string{"name", "kind", "address"} {
+				if strings.HasPrefix(e.Message, fmt.Sprintf("devices[%d].%s ", i, key)) {
+					return true
+				}
+			}
+			return false
+		}) {
+			continue
+		}
+		seen[d.Name] = true
+		out = append(out, d)
+	}
+	return out
 }
 
 // count renders "1 error", "3 errors".

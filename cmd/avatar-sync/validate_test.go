@@ -209,3 +209,41 @@ func TestValidateCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateReportsSpecAndDeviceErrorsTogether: a spec error used to hide the device plugins'
+// parameter checks until it was fixed, so a second run found more. Now one run reports both, in
+// file order, without the plugins repeating what the loader already said about a device.
+func TestValidateReportsSpecAndDeviceErrorsTogether(t *testing.T) {
+	path := writeSpec(t, `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+brokers:
+  - { id: 1, host: b1, ports: { plaintext: 9092 } }
+topics:
+  - { name: eeg, partitions: 3, replicationFactor: 1, retension: 1h }
+devices:
+  - { name: tello-1, kind: tello, address: "127.0.0.1:8889", minBatery: 30 }
+  - { name: sock, kind: udp, address: "localhost:99999" }
+`)
+	code, _, errOut := runCLI(t, "validate", "-f", path)
+	want := path + ":7:55: topics[0].retension is not a known key; did you mean \"retention\"?\n" +
+		path + ":9:62: device \"tello-1\": unknown parameter \"minBatery\" for kind tello (did you mean \"minBattery\"?); known: minBattery, retries, stateStream, stateListen, stateTimeout\n" +
+		path + ":10:30: devices[1].address \"localhost:99999\" has an invalid port (use 1-65535); udp devices are reached at host:port\n" +
+		path + " is invalid: 3 errors, 0 warnings\n"
+	if code != exitError {
+		t.Errorf("code %d", code)
+	}
+	if diff := cmp.Diff(want, errOut); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+}
+
+// TestValidateDirectory: -f naming a directory says so and where the file would be.
+func TestValidateDirectory(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, "validate", "-f", dir)
+	want := dir + ": is a directory; point -f/--file at the spec file in it (e.g. -f " + filepath.Join(dir, "avatar.yaml") + ")\n"
+	if code != exitError || !strings.HasPrefix(errOut, want) {
+		t.Errorf("code %d, stderr %q; want it to start with %q", code, errOut, want)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -320,7 +321,10 @@ func httpGet(ctx context.Context, target string, insecure bool) (code int, statu
 	}
 	req.Header.Set("User-Agent", "avatar-sync-check")
 	start := time.Now()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	// One GET, as documented: a redirect is the device's answer (3xx counts for expectStatus), never
+	// a second request to wherever it points (a captive portal, a host not in the spec).
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirect}).Do(req)
 	lat = time.Since(start)
 	if err != nil {
 		return 0, "", nil, lat, err
@@ -333,11 +337,16 @@ func httpGet(ctx context.Context, target string, insecure bool) (code int, statu
 	return resp.StatusCode, resp.Status, body, lat, nil
 }
 
-// head quotes at most n bytes of b for a message.
+// head quotes at most n bytes of b for a message, never cutting a UTF-8 character in half (the
+// detail ends up in check -o json).
 func head(b []byte, n int) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > n {
-		return s[:n] + "…"
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }

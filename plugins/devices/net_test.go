@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -83,5 +84,19 @@ func TestUDP(t *testing.T) {
 				t.Errorf("got OK=%v %q, want OK=%v containing %q", res.OK, res.Detail, tc.wantOK, tc.wantDetail)
 			}
 		})
+	}
+}
+
+// TestHeadKeepsUTF8: a device's answer quoted in a detail is cut on a character boundary, so the
+// JSON report carries what the device said, not a replacement character.
+func TestHeadKeepsUTF8(t *testing.T) {
+	for n := 0; n < 12; n++ {
+		got := head([]byte("Gerät läuft — ok"), n)
+		if !utf8.ValidString(got) {
+			t.Errorf("head(…, %d) = %q is not valid UTF-8", n, got)
+		}
+	}
+	if got := head([]byte("short"), 60); got != "short" {
+		t.Errorf("head(short) = %q", got)
 	}
 }

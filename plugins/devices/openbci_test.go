@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,8 +115,13 @@ func TestOpenBCIWiFiUnreachable(t *testing.T) {
 }
 
 func TestHTTP(t *testing.T) {
+	var elsewhereHits atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhereHits.Add(1) }))
+	t.Cleanup(elsewhere.Close)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, elsewhere.URL+"/portal", http.StatusFound)
 		case "/health":
 			_, _ = w.Write([]byte(`{"status":"ready","model":"eeg-v3"}`))
 		case "/created":
@@ -141,6 +147,9 @@ func TestHTTP(t *testing.T) {
 		"status list":             {address: srv.URL + "/created", params: map[string]string{"expectStatus": "200, 201"}, wantOK: true},
 		"status list not matched": {address: srv.URL + "/created", params: map[string]string{"expectStatus": "200"}, wantDetail: []string{"answered 201 Created, want 200"}},
 		"refused":                 {address: "http://" + closedTCPPort(t) + "/", wantDetail: []string{"connection refused"}},
+		// One GET: the redirect is the answer, and its target is never requested.
+		"redirect is the answer": {address: srv.URL + "/moved", wantOK: true, wantDetail: []string{"302 Found"}},
+		"redirect not wanted":    {address: srv.URL + "/moved", params: map[string]string{"expectStatus": "200"}, wantDetail: []string{"answered 302 Found, want 200"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -154,5 +163,8 @@ func TestHTTP(t *testing.T) {
 			}
 			mustContain(t, "detail", res.Detail, tc.wantDetail...)
 		})
+	}
+	if n := elsewhereHits.Load(); n != 0 {
+		t.Errorf("the redirect's target got %d requests; a probe sends one GET to the device only", n)
 	}
 }
