@@ -16,6 +16,12 @@ import (
 func main() {
 	// SIGINT/SIGTERM cancel the context so every network call and wait unwinds cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default handling: a second Ctrl-C ends the process at
+		// once, as users expect when a clean shutdown takes longer than they want to wait.
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
