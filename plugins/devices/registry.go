@@ -7,6 +7,7 @@ package devices
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -51,7 +52,7 @@ func (r *Registry) Kinds() []string {
 // like a typo of a built-in kind: then the error suggests the right spelling.
 func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
 	if d.Plugin != "" {
-		return external.Find(d, r.LookPath), nil
+		return external.Find(withPluginPath(d), r.LookPath), nil
 	}
 	if d.Kind == "" {
 		return nil, fmt.Errorf("no kind: set kind: to one of %s, or to the name of an external plugin (avatar-sync-plugin-<kind> on PATH)",
@@ -60,11 +61,21 @@ func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
 	if c, ok := r.builtins[d.Kind]; ok {
 		return c, nil
 	}
-	p := external.Find(d, r.LookPath)
+	p := external.Find(withPluginPath(d), r.LookPath)
 	if p.Missing != nil {
 		if sug := suggest(d.Kind, r.Kinds()); sug != "" {
 			return nil, fmt.Errorf("unknown kind %q (did you mean %q?); built-in kinds: %s", d.Kind, sug, strings.Join(r.Kinds(), ", "))
 		}
 	}
 	return p, nil
+}
+
+// withPluginPath resolves a relative plugin: path against the spec file's directory, as tls.dir and
+// passwordFile are, so `check -f lab/avatar.yaml` finds lab/bin/plugin from any working directory.
+func withPluginPath(d spec.Device) spec.Device {
+	if d.Plugin == "" || filepath.IsAbs(d.Plugin) || d.Pos.File == "" || d.Pos.File == "<stdin>" {
+		return d
+	}
+	d.Plugin = filepath.Join(filepath.Dir(d.Pos.File), d.Plugin)
+	return d
 }
