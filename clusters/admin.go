@@ -33,6 +33,10 @@ import (
 const (
 	DefaultDialTimeout    = 5 * time.Second
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultConnectTimeout bounds the first exchange with one bootstrap broker. A port that
+	// accepts connections but never answers (not Kafka, or TLS expected) would otherwise hold
+	// the command for three request timeouts: ApiVersions, its v0 retry and Metadata.
+	DefaultConnectTimeout = 10 * time.Second
 	// DefaultStateDir is where the embedded cluster keeps its state, relative to the working directory.
 	DefaultStateDir = ".avatar-sync/embedded"
 )
@@ -49,6 +53,17 @@ type Options struct {
 	// RequestTimeout bounds each request's round trip and is the timeout sent to the broker for
 	// admin operations (0 = DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// ConnectTimeout bounds one bootstrap broker's whole first exchange: connect, TLS, ApiVersions,
+	// SASL and the first Metadata (0 = DefaultConnectTimeout).
+	ConnectTimeout time.Duration
+	// Advertise makes an embedded cluster that Open starts record its listeners in the state
+	// directory, as `dev up` does, so plan and apply in other processes join it instead of waiting
+	// for the directory. Long-lived holders (watch) set it; short-lived ones need not.
+	Advertise bool
+	// Waiting, when set, is told once that Open waits for another short-lived process (its error
+	// names the pid) to release the embedded cluster's state directory, so the command can say why
+	// it pauses for up to RequestTimeout.
+	Waiting func(busy error)
 	// ClientID is sent to the brokers so their logs name avatar-sync ("" = "avatar-sync").
 	ClientID string
 }
@@ -63,6 +78,9 @@ func (o Options) withDefaults() Options {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
 	if o.ClientID == "" {
 		o.ClientID = "avatar-sync"
 	}
@@ -75,6 +93,8 @@ type Admin struct {
 	bootstrap []string
 	conf      *sarama.Config
 	timeout   time.Duration
+	// connectTimeout bounds opening a connection to a broker (Options.ConnectTimeout).
+	connectTimeout time.Duration
 	// client is sarama's high-level client, used only by the apply lock's producer and consumer.
 	client sarama.Client
 	// seed answers requests any broker can serve; brokers and controllerID come from the latest
@@ -107,7 +127,11 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 			names = append(names, c.Name)
 		}
 		if target != "embedded" {
-			return nil, fmt.Errorf("--cluster %q: no such target in the spec (known: %s)", target, strings.Join(names, ", "))
+			hint := ""
+			if s := spec.Suggest(target, append(names, "embedded")); s != "" {
+				hint = fmt.Sprintf("; did you mean %q?", s)
+			}
+			return nil, fmt.Errorf("--cluster %q: no such target in the spec (known: %s)%s", target, strings.Join(names, ", "), hint)
 		}
 		// The embedded target needs no spec entry: it is the default of every command.
 		c = spec.Cluster{Name: "embedded"}
@@ -153,7 +177,7 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 	deadline := time.Now().Add(opts.RequestTimeout)
 	wait := 50 * time.Millisecond
 	for {
-		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir})
+		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise})
 		if !errors.Is(err, ErrEmbeddedBusy) {
 			return e, err
 		}
@@ -162,6 +186,10 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%w; waited %s for it to finish", err, opts.RequestTimeout)
+		}
+		if opts.Waiting != nil {
+			opts.Waiting(err)
+			opts.Waiting = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -175,23 +203,29 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 // connect asks the bootstrap brokers, in order, for the cluster's brokers and controller, and
 // turns a cluster where none answers into one line.
 func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.Config, opts Options) (*Admin, error) {
-	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, brokers: map[int32]*sarama.Broker{}}
+	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, connectTimeout: opts.ConnectTimeout, brokers: map[int32]*sarama.Broker{}}
 	var errs []error
 	for _, addr := range bootstrap {
 		seed := sarama.NewBroker(addr)
 		// Metadata for one (usually absent) topic: the cheapest request that names every broker
 		// and the controller. An empty topic list would mean "all topics" to sarama.
-		md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
+		attempt, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+		md, err := call(attempt, func() (*sarama.MetadataResponse, error) {
 			if _, err := a.open(seed); err != nil {
 				return nil, err
 			}
 			return seed.GetMetadata(sarama.NewMetadataRequest(conf.Version, []string{LockTopic}))
 		})
+		silent := attempt.Err() != nil
+		cancel()
 		if err != nil {
 			// Close waits for an abandoned in-flight request; never let that hold the caller.
 			go seed.Close() //nolint:errcheck // best effort on a failed connection
 			if ctx.Err() != nil {
 				return nil, unreachable(name, bootstrap, conf, ctx.Err())
+			}
+			if silent {
+				err = &noAnswerError{after: opts.ConnectTimeout}
 			}
 			errs = append(errs, err)
 			continue
@@ -260,7 +294,13 @@ func connectCause(err error, conf *sarama.Config) string {
 		certErr *tls.CertificateVerificationError
 		recErr  tls.RecordHeaderError
 	)
+	var silent *noAnswerError
 	switch {
+	case errors.As(err, &silent):
+		if conf != nil && !conf.Net.TLS.Enable {
+			return fmt.Sprintf("%v (is it a Kafka listener? does it need security: ssl or sasl_ssl?)", silent)
+		}
+		return fmt.Sprintf("%v (is it a Kafka listener?)", silent)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -287,6 +327,14 @@ func connectCause(err error, conf *sarama.Config) string {
 		return "no broker answered"
 	}
 	return err.Error()
+}
+
+// noAnswerError is a bootstrap broker that accepted the connection but did not complete the first
+// exchange within Options.ConnectTimeout.
+type noAnswerError struct{ after time.Duration }
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("no answer within %s", e.after)
 }
 
 // UnreachableError says a cluster could not be reached at all (nothing was changed).
@@ -407,7 +455,20 @@ func (a *Admin) broker(ctx context.Context, id int32) (*sarama.Broker, error) {
 	if !ok {
 		return nil, fmt.Errorf("cluster %q: broker %d is not in the cluster metadata", a.name, id)
 	}
-	return call(ctx, func() (*sarama.Broker, error) { return a.open(b) })
+	return a.openBounded(ctx, b)
+}
+
+// openBounded opens b within the connect timeout. sarama's Open waits up to three request
+// timeouts (ApiVersions, its retry, then the caller's request) on a broker that accepts the
+// connection but never answers, e.g. an advertised listener that is not the broker.
+func (a *Admin) openBounded(ctx context.Context, b *sarama.Broker) (*sarama.Broker, error) {
+	octx, cancel := context.WithTimeout(ctx, a.connectTimeout)
+	defer cancel()
+	ob, err := call(octx, func() (*sarama.Broker, error) { return a.open(b) })
+	if err != nil && ctx.Err() == nil && octx.Err() != nil {
+		return nil, fmt.Errorf("cluster %q: connect to broker %d at %s: %w", a.name, b.ID(), b.Addr(), &noAnswerError{after: a.connectTimeout})
+	}
+	return ob, err
 }
 
 // allBrokers lists the known brokers by id.
@@ -424,7 +485,7 @@ func (a *Admin) allBrokers() []*sarama.Broker {
 
 // anyBroker returns a connected broker for requests any broker can answer.
 func (a *Admin) anyBroker(ctx context.Context) (*sarama.Broker, error) {
-	return call(ctx, func() (*sarama.Broker, error) { return a.open(a.seed) })
+	return a.openBounded(ctx, a.seed)
 }
 
 // kafkaError is a per-item protocol error. Its text is Kafka's explanation plus the broker's

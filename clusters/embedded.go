@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,6 +76,37 @@ type Embedded struct {
 	counts map[API]int
 
 	closeOnce sync.Once
+	closeErr  error
+	// saveErrs are the failed saves kfake reported to its logger (it returns none of them).
+	saveErrs saveLog
+}
+
+// saveLog collects kfake's warnings and errors about persisting state, so Close can report a
+// state directory that stopped taking writes (disk full) instead of pretending all was saved.
+type saveLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// Logf implements kfake.Logger.
+func (l *saveLog) Logf(level kfake.LogLevel, msg string, args ...any) {
+	if level > kfake.LogLevelWarn || level == kfake.LogLevelNone {
+		return
+	}
+	for _, p := range []string{"persist", "save session state", "rebuildSegments", "compact pids.log", "compact groups.log"} {
+		if strings.HasPrefix(msg, p) {
+			l.mu.Lock()
+			l.errs = append(l.errs, fmt.Errorf(msg, args...))
+			l.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (l *saveLog) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return errors.Join(l.errs...)
 }
 
 // StartEmbedded starts the embedded cluster with one broker per spec broker (3 when the spec lists
@@ -114,7 +147,11 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 			}
 			e.clusterID = id
 		}
-		opts = append(opts, kfake.DataDir(filepath.Join(o.StateDir, stateData)))
+		if err := checkWritable(filepath.Join(o.StateDir, stateData)); err != nil {
+			e.unlock()
+			return nil, err
+		}
+		opts = append(opts, kfake.DataDir(filepath.Join(o.StateDir, stateData)), kfake.WithLogger(&e.saveErrs))
 	}
 	if e.clusterID == "" {
 		e.clusterID = newClusterID()
@@ -131,6 +168,9 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	}
 	e.c = c
 	e.bootstrap = c.ListenAddrs()
+	if o.StateDir != "" {
+		restoreLeaders(c, filepath.Join(o.StateDir, stateData))
+	}
 	// Count every request without handling it: returning handled=false lets kfake answer normally.
 	c.ControlKey(-1, func(req kmsg.Request) (kmsg.Response, error, bool) {
 		e.mu.Lock()
@@ -168,16 +208,20 @@ func (e *Embedded) Connect(ctx context.Context, opts Options) (*Admin, error) {
 	return connect(ctx, "embedded", e.bootstrap, conf, opts)
 }
 
-// Close stops the cluster, flushing its state to StateDir, and releases the directory lock.
+// Close stops the cluster, flushing its state to StateDir, and releases the directory lock. It
+// reports every save kfake could not make during the run or at shutdown.
 func (e *Embedded) Close() error {
 	e.closeOnce.Do(func() {
 		e.c.Close()
 		if e.stateDir != "" {
 			_ = os.Remove(filepath.Join(e.stateDir, stateServer))
+			if err := e.saveErrs.err(); err != nil {
+				e.closeErr = fmt.Errorf("embedded cluster: state not fully saved to %s; the next run may not see the latest changes: %w", e.stateDir, err)
+			}
 		}
 		e.unlock()
 	})
-	return nil
+	return e.closeErr
 }
 
 // API names a Kafka request type (its protocol API key) for Requests and Fail.
@@ -299,13 +343,74 @@ func (e *Embedded) CommitOffsets(ctx context.Context, group, topic string, offse
 	return a.commitOffsets(ctx, group, topic, offsets)
 }
 
+// checkWritable makes sure kfake can save into dataDir before the cluster starts. kfake only logs
+// a failed save, so an unwritable directory (read-only mount, another user's files) let apply
+// report success and converge while nothing reached the disk: the next command found the old
+// state again.
+func checkWritable(dataDir string) error {
+	for _, dir := range []string{dataDir, filepath.Join(dataDir, "partitions")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("embedded cluster state directory is not writable (--state-dir): %w", err)
+		}
+		f, err := os.CreateTemp(dir, ".write-check-*")
+		if err != nil {
+			return fmt.Errorf("embedded cluster state directory is not writable (--state-dir): %w", err)
+		}
+		f.Close()
+		_ = os.Remove(f.Name())
+	}
+	return nil
+}
+
+// restoreLeaders puts each partition's leader back where the previous run left it. kfake saves
+// every partition's leader in data/partitions/<topic>-<n>/snapshot.json on shutdown but reads that
+// file back only for partitions holding records, so an empty partition got a random leader on
+// every start. kfake derives the replica list from the leader, so the replicas of empty topics
+// changed between two commands: every plan saved with --out was stale for apply --plan, and a
+// replication-factor plan showed different assignments on each run. Best effort: a partition
+// whose snapshot is missing or unreadable keeps the leader kfake gave it.
+func restoreLeaders(c *kfake.Cluster, dataDir string) {
+	dir := filepath.Join(dataDir, "partitions")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, ent := range entries {
+		i := strings.LastIndexByte(ent.Name(), '-')
+		if !ent.IsDir() || i <= 0 {
+			continue
+		}
+		topic, err := url.PathUnescape(ent.Name()[:i])
+		if err != nil {
+			continue
+		}
+		part, err := strconv.ParseInt(ent.Name()[i+1:], 10, 32)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, ent.Name(), "snapshot.json"))
+		if err != nil {
+			continue
+		}
+		var snap struct {
+			Leader int32 `json:"leader_node"` // omitted by kfake when it is node 0
+		}
+		if json.Unmarshal(b, &snap) != nil {
+			continue
+		}
+		if cur := c.LeaderFor(topic, int32(part)); cur >= 0 && cur != snap.Leader {
+			_ = c.MoveTopicPartition(topic, int32(part), snap.Leader) // unknown node: keep kfake's choice
+		}
+	}
+}
+
 func (e *Embedded) lockState() error {
 	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
-		return fmt.Errorf("embedded cluster state dir: %w", err)
+		return fmt.Errorf("embedded cluster state directory (--state-dir): %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(e.stateDir, stateLock), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("embedded cluster state dir: %w", err)
+		return fmt.Errorf("embedded cluster state directory (--state-dir): %w", err)
 	}
 	// flock, not a pid file: the kernel drops it when the holder dies, so a crash never leaves
 	// the directory locked.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -333,6 +335,114 @@ func TestPersistence(t *testing.T) {
 	}
 }
 
+// TestUnwritableStateDirRefused: kfake only logs a failed save, so a state directory it cannot
+// write must be refused at start; otherwise apply reports success and the next command finds the
+// old state. (A regular file where kfake keeps partitions makes the directory unwritable even for
+// root, which chmod would not.)
+func TestUnwritableStateDirRefused(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	parts := filepath.Join(dir, stateData, "partitions")
+	if err := os.RemoveAll(parts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(parts, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err = StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err == nil {
+		e.Close()
+		t.Fatal("started on a state directory it cannot save to")
+	}
+	if !strings.Contains(err.Error(), "embedded cluster state directory is not writable (--state-dir)") {
+		t.Errorf("got %v", err)
+	}
+	// The refusal released the directory: a fixed directory starts again.
+	if err := os.Remove(parts); err != nil {
+		t.Fatal(err)
+	}
+	e, err = StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+}
+
+// TestFailedSaveReported: a state directory that stops taking writes during a run (disk full,
+// removed mount) makes Close fail instead of claiming the state was saved.
+func TestFailedSaveReported(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "lost", Partitions: 1, ReplicationFactor: 1}}))
+	a.Close()
+	parts := filepath.Join(dir, stateData, "partitions")
+	if err := os.RemoveAll(parts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(parts, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = e.Close()
+	if err == nil || !strings.Contains(err.Error(), "state not fully saved to "+dir) {
+		t.Fatalf("Close after a failed save: %v", err)
+	}
+	if again := e.Close(); again == nil {
+		t.Error("a second Close forgot the failure")
+	}
+}
+
+// TestReplicasStableAcrossRestarts: an empty topic keeps its replica lists when the embedded
+// cluster restarts, so a plan saved by one command is not stale for the next (plan --out, then
+// apply --plan). kfake re-drew the leaders of empty partitions at random on every start.
+func TestReplicasStableAcrossRestarts(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	replicas := func() map[int32][]int32 {
+		t.Helper()
+		e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		a, err := e.Connect(ctx, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		live, err := a.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := live.Topics["empty"]; !ok {
+			mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "empty", Partitions: 24, ReplicationFactor: 3}}))
+			if live, err = a.Describe(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return live.Topics["empty"].Replicas
+	}
+	want := replicas()
+	// 24 partitions on 3 brokers: a random re-draw keeps all of them with probability 3^-24.
+	for run := 1; run <= 2; run++ {
+		if got := replicas(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("restart %d changed the replicas of an empty topic:\n got %v\nwant %v", run, got, want)
+		}
+	}
+}
+
 // TestOpenEmbeddedJoinsRunningServer: while `dev up` holds the state dir, Open on the embedded
 // target talks to it instead of failing or opening the files twice.
 func TestOpenEmbeddedJoinsRunningServer(t *testing.T) {
@@ -369,10 +479,15 @@ func TestOpenEmbeddedWaitsForShortLivedHolder(t *testing.T) {
 		err error
 	}
 	second := make(chan result, 1)
+	waited := make(chan error, 2)
 	go func() {
-		a, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
+		a, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir, Waiting: func(busy error) { waited <- busy }})
 		second <- result{a, err}
 	}()
+	// The second process says once why it pauses, naming the holder.
+	if busy := <-waited; !errors.Is(busy, ErrEmbeddedBusy) || !strings.Contains(busy.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("waiting callback got %v", busy)
+	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -381,6 +496,9 @@ func TestOpenEmbeddedWaitsForShortLivedHolder(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	defer r.a.Close()
+	if len(waited) != 0 {
+		t.Errorf("waiting reported more than once")
+	}
 	live, err := r.a.Describe(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -412,6 +530,51 @@ func TestUnreachableIsOneLine(t *testing.T) {
 	var ue *UnreachableError
 	if !errors.As(err, &ue) {
 		t.Errorf("error is not an *UnreachableError: %T", err)
+	}
+}
+
+// silentListener accepts connections and never answers, like a port that is not Kafka.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// TestSilentBrokerIsUnreachable: a port that accepts but never answers is reported after
+// ConnectTimeout per bootstrap broker, not after sarama's three 30 s request timeouts.
+func TestSilentBrokerIsUnreachable(t *testing.T) {
+	addr := silentListener(t)
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: []string{addr}}}}
+	_, err := Open(testCtx(t), s, "dev", Options{ConnectTimeout: 200 * time.Millisecond, RequestTimeout: time.Hour})
+	want := fmt.Sprintf("cannot reach cluster %q at %s: no answer within 200ms (is it a Kafka listener? does it need security: ssl or sasl_ssl?)", "dev", addr)
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
 
@@ -457,7 +620,14 @@ func TestOpenHonoursContext(t *testing.T) {
 
 func TestUnknownTarget(t *testing.T) {
 	_, err := Open(testCtx(t), testSpec(), "prod", Options{})
-	if err == nil || !strings.Contains(err.Error(), `--cluster "prod"`) || !strings.Contains(err.Error(), "embedded") {
+	if err == nil || !strings.Contains(err.Error(), `--cluster "prod"`) || !strings.Contains(err.Error(), "embedded") || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("got %v", err)
+	}
+	// A typo names the target it is closest to.
+	s := testSpec()
+	s.Clusters = append(s.Clusters, spec.Cluster{Name: "dev", Bootstrap: []string{"localhost:9092"}})
+	_, err = Open(testCtx(t), s, "devv", Options{})
+	if err == nil || !strings.HasSuffix(err.Error(), `(known: embedded, dev); did you mean "dev"?`) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -195,5 +196,36 @@ func TestPlanThrottle(t *testing.T) {
 	}
 	if fmt.Sprint(tp.brokers) != "[1 2 3]" {
 		t.Errorf("brokers = %v", tp.brokers)
+	}
+}
+
+// TestSilentAdvertisedBrokerIsBounded: the bootstrap broker answers, but the controller it
+// advertises accepts connections and never answers (a wrong advertised listener). Creating topics
+// must fail after ConnectTimeout, naming the broker, instead of sarama's three request timeouts.
+func TestSilentAdvertisedBrokerIsBounded(t *testing.T) {
+	silent := silentListener(t)
+	seed := sarama.NewMockBroker(t, 1)
+	t.Cleanup(seed.Close)
+	md := &sarama.MetadataResponse{Version: 5, ControllerID: 2}
+	md.AddBroker(seed.Addr(), 1)
+	md.AddBroker(silent, 2)
+	seed.SetHandlerByMap(map[string]sarama.MockResponse{
+		"ApiVersionsRequest": sarama.NewMockApiVersionsResponse(t).SetApiKeys([]sarama.ApiVersionsResponseKey{
+			{ApiKey: 3, MinVersion: 0, MaxVersion: 5},  // Metadata
+			{ApiKey: 18, MinVersion: 0, MaxVersion: 3}, // ApiVersions
+			{ApiKey: 19, MinVersion: 0, MaxVersion: 4}, // CreateTopics
+		}),
+		"MetadataRequest": sarama.NewMockWrapper(md),
+	})
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "lab", Bootstrap: []string{seed.Addr()}}}}
+	a, err := Open(testCtx(t), s, "lab", Options{ConnectTimeout: 200 * time.Millisecond, RequestTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_, err = a.CreateTopics(testCtx(t), []spec.Topic{{Name: "x", Partitions: 1, ReplicationFactor: 1}})
+	want := fmt.Sprintf(`cluster "lab": connect to broker 2 at %s: no answer within 200ms`, silent)
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }

@@ -560,11 +560,11 @@ func (a *Admin) GroupsWithOffsets(ctx context.Context, names []string) (map[stri
 }
 
 func (a *Admin) brokerGroupOffsets(ctx context.Context, br *sarama.Broker, want map[string]bool) (map[string][]string, error) {
+	b, err := a.openBounded(ctx, br)
+	if err != nil {
+		return nil, err
+	}
 	return call(ctx, func() (map[string][]string, error) {
-		b, err := a.open(br)
-		if err != nil {
-			return nil, err
-		}
 		lg, err := b.ListGroups(&sarama.ListGroupsRequest{Version: 3})
 		if err != nil {
 			return nil, err

@@ -22,7 +22,7 @@ func TestCheckAllowed(t *testing.T) {
 		"data loss with opt-in":       {[]Change{lower}, ApplyOptions{AllowDataLoss: true}, nil},
 		"delete needs --allow-delete": {[]Change{del}, ApplyOptions{AllowDataLoss: true}, []string{"delete topic old needs --allow-delete"}},
 		"delete with opt-in":          {[]Change{del}, ApplyOptions{AllowDelete: true}, nil},
-		"unsupported never":           {[]Change{shrink}, ApplyOptions{AllowDataLoss: true, AllowDelete: true, Force: true}, []string{"unsupported topic b partitions is unsupported: recreate it"}},
+		"unsupported never":           {[]Change{shrink}, ApplyOptions{AllowDataLoss: true, AllowDelete: true, Force: true}, []string{"unsupported topic b partitions: recreate it"}},
 		"every problem reported":      {[]Change{lower, del, shrink}, ApplyOptions{}, []string{"--allow-data-loss", "--allow-delete", "recreate it"}},
 	}
 	for name, tc := range tests {

@@ -293,7 +293,8 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 		switch {
 		case !c.Pending(), c.Kind == KindCert:
 		case c.Action == Unsupported:
-			errs = append(errs, fmt.Errorf("%s is unsupported: %s", Headline(c), c.Reason))
+			// Headline already starts with "unsupported"; the reason says what to do instead.
+			errs = append(errs, fmt.Errorf("%s: %s", Headline(c), c.Reason))
 		case c.Action == Delete:
 			// A deletion has its own opt-in (and the spec's deletion: prune); asking for
 			// --allow-data-loss on top would only teach people to pass every flag.
@@ -312,6 +313,7 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 
 func acquire(ctx context.Context, cluster Cluster, opts ApplyOptions, progress Progress) (Lease, error) {
 	deadline := time.Now().Add(opts.LockWait)
+	var told LeaseHeldError // the holder last reported: one progress line per holder, not per poll
 	for {
 		lease, err := cluster.AcquireLease(ctx, opts.Holder, opts.LeaseTTL)
 		if err == nil {
@@ -321,7 +323,11 @@ func acquire(ctx context.Context, cluster Cluster, opts ApplyOptions, progress P
 		if !errors.As(err, &held) || time.Now().After(deadline) {
 			return nil, fmt.Errorf("take the apply lock: %w", err)
 		}
-		progress(Event{Status: Running, Message: fmt.Sprintf("waiting for the apply lock held by %s", held.Holder)})
+		if held.Holder != told.Holder || !held.Expires.Equal(told.Expires) {
+			told = *held
+			progress(Event{Status: Running, Message: fmt.Sprintf("waiting up to %s for the apply lock held by %s (expires %s)",
+				opts.LockWait, held.Holder, held.Expires.UTC().Format(time.RFC3339))})
+		}
 		if err := sleep(ctx, opts.PollInterval); err != nil {
 			return nil, fmt.Errorf("wait for the apply lock held by %s: %w", held.Holder, err)
 		}
@@ -522,13 +528,22 @@ func (ex *executor) reassign(ctx context.Context) bool {
 	}
 	wctx, cancel := context.WithTimeout(ctx, ex.opts.ReassignTimeout)
 	defer cancel()
+	// Report when the set of moving topics changes, and otherwise every 30 s: one line per poll
+	// (every second, for up to ReassignTimeout) buried the rest of the output.
+	start := time.Now()
+	var told string
+	var toldAt time.Time
 	for {
 		running, err := ex.cluster.ReassignmentsInProgress(wctx, names)
 		if err == nil && len(running) == 0 {
 			return ex.finish(idx, nil, nil)
 		}
 		if err == nil {
-			ex.progress(Event{Status: Running, Message: fmt.Sprintf("waiting for reassignment of %s", strings.Join(running, ", "))})
+			if now := strings.Join(running, ", "); now != told || time.Since(toldAt) >= 30*time.Second {
+				told, toldAt = now, time.Now()
+				ex.progress(Event{Status: Running, Message: fmt.Sprintf("waiting for reassignment of %s (%s elapsed, up to %s)",
+					now, time.Since(start).Round(time.Second), ex.opts.ReassignTimeout)})
+			}
 			err = sleep(wctx, ex.opts.PollInterval)
 		}
 		if err != nil {

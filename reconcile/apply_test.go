@@ -390,6 +390,7 @@ func TestConcurrentAppliesSerialize(t *testing.T) {
 	if !errors.Is(err, reconcile.ErrLeaseHeld) || !strings.Contains(err.Error(), "alice@lab pid 42") {
 		t.Fatalf("apply under a held lease: %v", err)
 	}
+
 	if err := held.Release(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -468,5 +469,89 @@ func TestApplySkipsCertChanges(t *testing.T) {
 	res, err := e.apply(p, want, reconcile.ApplyOptions{})
 	if err != nil || len(res.Changes) != 3 || !res.Converged() {
 		t.Fatalf("apply with a cert change: %v %+v", err, res)
+	}
+}
+
+// TestLockWaitReportsHolderOnce: an apply waiting for another's lock says whom it waits for, with
+// the expiry and its own budget, once, not once per poll (which printed a line a second).
+func TestLockWaitReportsHolderOnce(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	p := e.plan(want, reconcile.DiffOptions{})
+	held, err := e.admin.AcquireLease(e.ctx, "alice@lab pid 42", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		waits []string
+	)
+	released := make(chan error, 1)
+	progress := func(ev reconcile.Event) {
+		if !strings.Contains(ev.Message, "apply lock") {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, ev.Message)
+		if len(waits) > 1 {
+			return
+		}
+		// Let the waiting apply poll (each poll appends a claim) a few more times, then release.
+		base := e.cluster.Requests()[clusters.APIProduce]
+		go func() {
+			for i := 0; i < 3000 && e.cluster.Requests()[clusters.APIProduce] < base+3; i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
+			released <- held.Release(e.ctx)
+		}()
+	}
+	opts := reconcile.ApplyOptions{Want: want, LockWait: time.Minute, PollInterval: 10 * time.Millisecond}
+	if _, err := reconcile.Apply(e.ctx, p, e.admin, opts, progress); err != nil {
+		t.Fatalf("apply after the lock was released: %v", err)
+	}
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) != 1 || !strings.Contains(waits[0], "waiting up to 1m0s for the apply lock held by alice@lab pid 42 (expires ") {
+		t.Errorf("lock wait progress: %q", waits)
+	}
+}
+
+// slowMoves is the real Admin with one thing kfake cannot model: reassignments that take a while.
+// It reports the topics as still moving for the first polls.
+type slowMoves struct {
+	*clusters.Admin
+	polls int
+}
+
+func (s *slowMoves) ReassignmentsInProgress(ctx context.Context, topics []string) ([]string, error) {
+	if _, err := s.Admin.ReassignmentsInProgress(ctx, topics); err != nil {
+		return nil, err
+	}
+	if s.polls--; s.polls >= 0 {
+		return topics, nil
+	}
+	return nil, nil
+}
+
+// TestReassignmentWaitReportsChanges: waiting for a move says so when the set of moving topics
+// changes (and every 30 s), not on every poll.
+func TestReassignmentWaitReportsChanges(t *testing.T) {
+	e := newEnv(t)
+	want := &spec.Spec{Topics: []spec.Topic{{Name: "replays", Partitions: 2, ReplicationFactor: 1}}}
+	e.converge(want, reconcile.ApplyOptions{})
+	want.Topics[0].ReplicationFactor = 3
+	p := e.plan(want, reconcile.DiffOptions{})
+	var waits []string
+	_, _ = reconcile.Apply(e.ctx, p, &slowMoves{Admin: e.admin, polls: 5}, reconcile.ApplyOptions{PollInterval: time.Millisecond}, func(ev reconcile.Event) {
+		if strings.Contains(ev.Message, "reassignment") {
+			waits = append(waits, ev.Message)
+		}
+	})
+	if len(waits) != 1 || !strings.HasPrefix(waits[0], "waiting for reassignment of replays (") || !strings.HasSuffix(waits[0], "elapsed, up to 10m0s)") {
+		t.Errorf("reassignment wait progress: %q", waits)
 	}
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -32,8 +33,8 @@ type LoopOptions struct {
 
 // Loop runs pass once at start, then again on every trigger, every Interval, and after a failure
 // with exponential back-off. Passes never overlap: triggers that arrive during a pass collapse into
-// one follow-up pass. report sees every pass's outcome. Loop returns ctx.Err() when ctx ends, or an
-// error when the source cannot start.
+// one follow-up pass. report sees every pass's outcome. Loop returns ctx.Err() when ctx ends, an
+// error when the source cannot start, and ErrSourceClosed when the source stops with no Interval.
 func Loop(ctx context.Context, src Source, opts LoopOptions, pass func(context.Context, Trigger) error, report func(Trigger, error)) error {
 	now := opts.Now
 	if now == nil {
@@ -75,7 +76,11 @@ func Loop(ctx context.Context, src Source, opts LoopOptions, pass func(context.C
 		}
 		next = waitForNext(ctx, triggers, wait, reason, now)
 		if next.Reason == "" {
-			return ctx.Err()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// A daemon that stops watching must say so: returning nil here ended watch with exit 0.
+			return ErrSourceClosed
 		}
 		if next.Reason == sourceClosed {
 			triggers = nil
@@ -85,6 +90,10 @@ func Loop(ctx context.Context, src Source, opts LoopOptions, pass func(context.C
 }
 
 const sourceClosed = "source closed"
+
+// ErrSourceClosed is returned by Loop when the trigger source stops and no Interval is set, so
+// nothing would ever run another pass.
+var ErrSourceClosed = errors.New("the trigger source stopped and no interval is set: nothing would run another pass")
 
 // waitForNext blocks until a trigger, the timer (wait > 0) or the end of ctx. A zero Trigger means
 // stop: ctx ended, or the source closed with no timer to fall back on.

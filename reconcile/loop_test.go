@@ -97,3 +97,18 @@ type failingSource struct{}
 func (failingSource) Triggers(context.Context) (<-chan Trigger, error) {
 	return nil, errors.New("no inotify")
 }
+
+// TestLoopSourceClosedWithoutInterval: with no interval to fall back on, a source that stops ends
+// the loop with an error, never with nil (which let watch exit 0 as if asked to stop).
+func TestLoopSourceClosedWithoutInterval(t *testing.T) {
+	src := make(chanSource)
+	close(src)
+	passes := 0
+	err := Loop(context.Background(), src, LoopOptions{}, func(context.Context, Trigger) error {
+		passes++
+		return nil
+	}, nil)
+	if !errors.Is(err, ErrSourceClosed) || passes != 1 {
+		t.Fatalf("Loop = %v after %d pass(es), want ErrSourceClosed after 1", err, passes)
+	}
+}

@@ -16,6 +16,9 @@ import (
 type RenderOptions struct {
 	// Color adds ANSI colours (cmd decides: a terminal, no --no-color, no NO_COLOR).
 	Color bool
+	// AllowDataLoss and AllowDelete are the opt-ins apply was given. The summary then says the
+	// risky changes are allowed instead of telling the user to pass a flag they already passed.
+	AllowDataLoss, AllowDelete bool
 }
 
 const (
@@ -83,10 +86,18 @@ func RenderText(w io.Writer, p Plan, opts RenderOptions) error {
 		}
 		pw.linef("%s%s%s", pw.c(ansiBold), line, pw.c(ansiReset))
 		if n := countRisk(p, RiskDataLoss) - s.Delete; n > 0 {
-			pw.linef("%s%d change(s) can lose data: apply needs --allow-data-loss.%s", pw.c(ansiBold+ansiRed), n, pw.c(ansiReset))
+			opt := "apply needs --allow-data-loss"
+			if opts.AllowDataLoss {
+				opt = "allowed by --allow-data-loss"
+			}
+			pw.linef("%s%d change(s) can lose data: %s.%s", pw.c(ansiBold+ansiRed), n, opt, pw.c(ansiReset))
 		}
 		if s.Delete > 0 {
-			pw.linef("%s%d topic(s) and their records will be deleted: apply needs --allow-delete.%s", pw.c(ansiBold+ansiRed), s.Delete, pw.c(ansiReset))
+			opt := "apply needs --allow-delete"
+			if opts.AllowDelete {
+				opt = "allowed by --allow-delete"
+			}
+			pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), s.Delete, opt, pw.c(ansiReset))
 		}
 	}
 	return pw.err

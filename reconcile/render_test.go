@@ -89,6 +89,24 @@ func TestRenderTextSummaryLine(t *testing.T) {
 	}
 }
 
+// TestRenderTextOptInsGiven: apply shows the plan after the opt-ins were checked; the summary must
+// not ask for a flag the user already passed.
+func TestRenderTextOptInsGiven(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderText(&buf, samplePlan(), RenderOptions{AllowDataLoss: true, AllowDelete: true}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"2 change(s) can lose data: allowed by --allow-data-loss.", "1 topic(s) and their records will be deleted: allowed by --allow-delete."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "apply needs") {
+		t.Errorf("text plan asks for a flag already given:\n%s", out)
+	}
+}
+
 func TestPlanFileRoundTrip(t *testing.T) {
 	p := samplePlan()
 	var buf bytes.Buffer

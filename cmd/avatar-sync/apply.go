@@ -45,7 +45,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
   avatar-sync apply --auto-approve --cluster dev
   avatar-sync plan --out plan.json && avatar-sync apply --plan plan.json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ctx := cmd.Context()
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
@@ -84,7 +84,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			if err != nil {
 				return err
 			}
-			defer t.admin.Close()
+			defer closeTarget(t, &err)
 			if o.planFile == "" {
 				if p, err = t.computePlan(ctx, sp, o.allowDelete); err != nil {
 					return err
@@ -100,7 +100,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 				}
 				return err
 			}
-			if err := renderPlan(s.out, g, p); err != nil {
+			if err := renderPlan(s.out, g, p, reconcile.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete}); err != nil {
 				return err
 			}
 			res, err := o.run(ctx, s, t, sp, p, rate, s.out)
@@ -144,7 +144,7 @@ func (o *applyOptions) run(ctx context.Context, s *streams, t *target, sp *spec.
 	if err := reconcile.CheckAllowed(p, ao); err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := confirm(s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
+	if err := confirm(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
 		return reconcile.Result{}, err
 	}
 	fmt.Fprintln(prompt)
@@ -169,7 +169,9 @@ func loadPlanFile(path, cluster string) (reconcile.Plan, error) {
 }
 
 // confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
-func confirm(in io.Reader, prompt io.Writer, autoApprove, interactive bool, p reconcile.Plan) error {
+// Ctrl-C at the prompt cancels ctx and ends the wait: a terminal read is not interrupted by the
+// signal (main catches it), so the read runs aside and is abandoned.
+func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, interactive bool, p reconcile.Plan) error {
 	if autoApprove {
 		return nil
 	}
@@ -177,11 +179,26 @@ func confirm(in io.Reader, prompt io.Writer, autoApprove, interactive bool, p re
 		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
 	}
 	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, p.ClusterID)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && line == "" {
-		return fmt.Errorf("read confirmation: %w", err)
+	type answer struct {
+		line string
+		err  error
 	}
-	if strings.TrimSpace(line) != "yes" {
+	ch := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(in).ReadString('\n')
+		ch <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		fmt.Fprintln(prompt)
+		return fmt.Errorf("apply cancelled: nothing was changed: %w", ctx.Err())
+	}
+	if a.err != nil && a.line == "" {
+		return fmt.Errorf("read confirmation: %w", a.err)
+	}
+	if strings.TrimSpace(a.line) != "yes" {
 		return errors.New("apply cancelled: nothing was changed")
 	}
 	return nil

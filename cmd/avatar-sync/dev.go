@@ -113,6 +113,9 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	if err != nil {
 		return err
 	}
+	// Looked up before the banner, so whoever waits for the bootstrap line sees the cluster as it
+	// was when the note was written.
+	missing := missingTopics(ctx, e, sp)
 	bootstrap := strings.Join(e.Bootstrap(), ",")
 	if g.output == "json" {
 		_ = json.NewEncoder(s.out).Encode(map[string]any{
@@ -133,6 +136,10 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 			}
 		}
 	}
+	if len(missing) > 0 && g.output != "json" {
+		fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s), and topics are not created on first use: run `avatar-sync apply` in another terminal.\n",
+			len(missing), len(sp.Topics), strings.Join(missing, ", "))
+	}
 	<-ctx.Done()
 	if err := e.Close(); err != nil {
 		return fmt.Errorf("stop embedded cluster: %w", err)
@@ -141,4 +148,32 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		fmt.Fprintf(s.err, "Stopped; state saved in %s\n", o.stateDir)
 	}
 	return nil
+}
+
+// missingTopics lists the spec's topics the cluster lacks. Like the rendered brokers
+// (auto.create.topics.enable=false) the embedded cluster never creates a topic on first use, so a
+// producer started against a fresh dev up waits on a missing topic with no hint of why.
+// Best effort: a failure to look is not worth stopping the server for.
+func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec) []string {
+	if len(sp.Topics) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	a, err := e.Connect(ctx, clusters.Options{})
+	if err != nil {
+		return nil
+	}
+	defer a.Close()
+	live, err := a.Describe(ctx)
+	if err != nil {
+		return nil
+	}
+	var missing []string
+	for _, t := range sp.Topics {
+		if _, ok := live.Topics[t.Name]; !ok {
+			missing = append(missing, t.Name)
+		}
+	}
+	return missing
 }

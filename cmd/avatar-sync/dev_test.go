@@ -101,6 +101,10 @@ func TestDevUp(t *testing.T) {
 	if !strings.Contains(errOut.String(), "SSL ports 9192,9193,9194 are not served") {
 		t.Errorf("stderr %q does not say the SSL ports are not served", errOut.String())
 	}
+	// A fresh state directory has none of the spec's topics, and nothing creates them on first use.
+	if !strings.Contains(errOut.String(), "Note: 3 of the spec's 3 topics do not exist here yet (eeg-brainwave-data, prediction-results, drone-commands)") {
+		t.Errorf("stderr %q does not name the missing topics", errOut.String())
+	}
 	if !strings.Contains(errOut.String(), "Stopped; state saved in "+stateDir) {
 		t.Errorf("stderr %q lacks the stop line", errOut.String())
 	}

@@ -17,6 +17,10 @@ import (
 type clusterFlags struct {
 	stateDir           string
 	insecureSkipVerify bool
+	// serve is set by long-running commands (watch): an embedded cluster they start is announced
+	// in the state directory, so plan/apply in another terminal join it rather than wait 30 s
+	// for the directory and fail.
+	serve bool
 }
 
 func (f *clusterFlags) bind(cmdFlags interface {
@@ -39,7 +43,12 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 	if f.insecureSkipVerify {
 		warnInsecureSkipVerify(st.err)
 	}
-	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify})
+	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{
+		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve,
+		Waiting: func(busy error) {
+			fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy)
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -78,15 +87,16 @@ func (t *target) checkSaved(ctx context.Context, p reconcile.Plan) error {
 	return nil
 }
 
-// renderPlan writes p in the -o format.
-func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan) error {
+// renderPlan writes p in the -o format. ro carries the opt-ins apply was given (zero for plan).
+func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan, ro reconcile.RenderOptions) error {
 	switch g.output {
 	case "json":
 		return reconcile.RenderJSON(w, p)
 	case "markdown":
 		return reconcile.RenderMarkdown(w, p)
 	default:
-		return reconcile.RenderText(w, p, reconcile.RenderOptions{Color: g.color(w)})
+		ro.Color = g.color(w)
+		return reconcile.RenderText(w, p, ro)
 	}
 }
 
@@ -124,4 +134,12 @@ func parseRate(s string) (int64, error) {
 		return 0, fmt.Errorf("--throttle %q: want a rate such as 50MiB/s, 10MB/s or bytes per second (0 = no throttle)", s)
 	}
 	return n * mult, nil
+}
+
+// closeTarget closes t and keeps the command's first error. For the embedded target Close is
+// where the state is saved, so a failed save must not end an apply with exit 0.
+func closeTarget(t *target, err *error) {
+	if cerr := t.admin.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
 }

@@ -32,7 +32,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
   avatar-sync plan --detailed-exitcode -o markdown > plan.md
   avatar-sync plan --cluster dev --out plan.json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if err := g.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err != nil {
 				return err
 			}
-			defer t.admin.Close()
+			defer closeTarget(t, &err)
 			p, err := t.computePlan(cmd.Context(), sp, o.allowDelete)
 			if err != nil {
 				return err
@@ -59,7 +59,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err := addCertChanges(&p, sp, s.err); err != nil {
 				return err
 			}
-			if err := renderPlan(s.out, g, p); err != nil {
+			if err := renderPlan(s.out, g, p, reconcile.RenderOptions{}); err != nil {
 				return err
 			}
 			if o.out != "" {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,7 +230,7 @@ func TestConfirm(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
 			s := &streams{in: strings.NewReader(tc.input), out: &out, err: &out}
-			err := confirm(s.in, s.out, tc.auto, tc.inter, p)
+			err := confirm(context.Background(), s.in, s.out, tc.auto, tc.inter, p)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -238,6 +241,22 @@ func TestConfirm(t *testing.T) {
 				t.Errorf("prompt: %q", out.String())
 			}
 		})
+	}
+}
+
+// TestConfirmCtrlC: Ctrl-C (a cancelled context) at the prompt ends apply even though nobody
+// presses Enter; before, the read of the terminal went on until a line came.
+func TestConfirmCtrlC(t *testing.T) {
+	in, w := io.Pipe() // a terminal nobody types into
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- confirm(ctx, in, &out, false, true, reconcile.Plan{Cluster: "dev", ClusterID: "abc"}) }()
+	cancel()
+	err := <-done
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "apply cancelled: nothing was changed") {
+		t.Fatalf("got %v, want a cancellation that says nothing was changed", err)
 	}
 }
 
