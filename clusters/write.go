@@ -17,6 +17,38 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
+// errNoResult marks a topic that a batched response left out.
+var errNoResult = errors.New("the cluster returned no result for this topic")
+
+// outcome turns one batched response into per-topic results: lookup says whether the response
+// holds the topic and the error it carries (nil = done). It also returns the topics that
+// succeeded, in the order given.
+func outcome(names []string, lookup func(name string) (found bool, err error)) (reconcile.Outcome, []string) {
+	out := make(reconcile.Outcome, len(names))
+	var succeeded []string
+	for _, name := range names {
+		found, err := lookup(name)
+		switch {
+		case !found:
+			out[name] = errNoResult
+		case err != nil:
+			out[name] = err
+		default:
+			out[name] = nil
+			succeeded = append(succeeded, name)
+		}
+	}
+	return out, succeeded
+}
+
+func topicNames(ts []spec.Topic) []string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return names
+}
+
 // CreateTopics creates every topic, with its configs, in one CreateTopics request to the
 // controller, then waits (bounded) until metadata shows them so a re-read right after apply sees
 // what was created.
@@ -47,20 +79,13 @@ func (a *Admin) CreateTopics(ctx context.Context, create []spec.Topic) (reconcil
 	if err != nil {
 		return nil, fmt.Errorf("create topics on cluster %q: %w", a.name, err)
 	}
-	out := reconcile.Outcome{}
-	var created []string
-	for name := range details {
+	out, created := outcome(topicNames(create), func(name string) (bool, error) {
 		te, ok := resp.TopicErrors[name]
-		switch {
-		case !ok:
-			out[name] = errors.New("the cluster returned no result for this topic")
-		case te.Err != sarama.ErrNoError:
-			out[name] = kafkaErr(te.Err, te.ErrMsg)
-		default:
-			out[name] = nil
-			created = append(created, name)
+		if !ok {
+			return false, nil
 		}
-	}
+		return true, kafkaErr(te.Err, te.ErrMsg)
+	})
 	return out, a.awaitTopics(ctx, created, true)
 }
 
@@ -81,18 +106,17 @@ func (a *Admin) CreatePartitions(ctx context.Context, totals map[string]int) (re
 	if err != nil {
 		return nil, fmt.Errorf("create partitions on cluster %q: %w", a.name, err)
 	}
-	out := reconcile.Outcome{}
+	names := make([]string, 0, len(totals))
 	for name := range totals {
-		te, ok := resp.TopicPartitionErrors[name]
-		switch {
-		case !ok:
-			out[name] = errors.New("the cluster returned no result for this topic")
-		case te.Err != sarama.ErrNoError:
-			out[name] = kafkaErr(te.Err, te.ErrMsg)
-		default:
-			out[name] = nil
-		}
+		names = append(names, name)
 	}
+	out, _ := outcome(names, func(name string) (bool, error) {
+		te, ok := resp.TopicPartitionErrors[name]
+		if !ok {
+			return false, nil
+		}
+		return true, kafkaErr(te.Err, te.ErrMsg)
+	})
 	return out, nil
 }
 
@@ -115,16 +139,19 @@ func (a *Admin) AlterTopicConfigs(ctx context.Context, changes []reconcile.Confi
 	if err != nil {
 		return nil, fmt.Errorf("alter topic configs on cluster %q: %w", a.name, err)
 	}
-	out := reconcile.Outcome{}
-	for _, c := range changes {
-		out[c.Topic] = errors.New("the cluster returned no result for this topic")
-	}
+	results := make(map[string]error, len(resp.Resources))
 	for _, r := range resp.Resources {
-		if _, ok := out[r.Name]; ok {
-			msg := r.ErrorMsg
-			out[r.Name] = kafkaErr(sarama.KError(r.ErrorCode), &msg)
-		}
+		msg := r.ErrorMsg
+		results[r.Name] = kafkaErr(sarama.KError(r.ErrorCode), &msg)
 	}
+	names := make([]string, len(changes))
+	for i, c := range changes {
+		names[i] = c.Topic
+	}
+	out, _ := outcome(names, func(name string) (bool, error) {
+		err, ok := results[name]
+		return ok, err
+	})
 	return out, nil
 }
 
@@ -154,20 +181,10 @@ func (a *Admin) DeleteTopics(ctx context.Context, names []string) (reconcile.Out
 	if err != nil {
 		return nil, fmt.Errorf("delete topics on cluster %q: %w", a.name, err)
 	}
-	out := reconcile.Outcome{}
-	var deleted []string
-	for _, name := range names {
+	out, deleted := outcome(names, func(name string) (bool, error) {
 		code, ok := resp.TopicErrorCodes[name]
-		switch {
-		case !ok:
-			out[name] = errors.New("the cluster returned no result for this topic")
-		case code != sarama.ErrNoError:
-			out[name] = kafkaErr(code, nil)
-		default:
-			out[name] = nil
-			deleted = append(deleted, name)
-		}
-	}
+		return ok, kafkaErr(code, nil)
+	})
 	return out, a.awaitTopics(ctx, deleted, false)
 }
 

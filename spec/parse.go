@@ -306,7 +306,12 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 		return mp
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping of keys (%s), not %s", orTop(path), strings.Join(obj.keys(), ", "), describe(n))
+		d.bad[path] = true // validation skips what it never received, rather than piling on
+		hint := ""
+		if _, named := obj.lookup("name"); named && n.Kind == yaml.ScalarNode && strings.HasSuffix(path, "]") {
+			hint = fmt.Sprintf("; for a list of names write - { name: %s }", n.Value)
+		}
+		d.errorf(n, "%s must be a mapping of keys (%s), not %s%s", orTop(path), strings.Join(obj.keys(), ", "), describe(n), hint)
 		return mp
 	}
 	for _, e := range d.pairs(n) {

@@ -165,6 +165,9 @@ func (v *validator) brokers() {
 	racks := 0
 	for i, b := range s.Brokers {
 		path := fmt.Sprintf("brokers[%d]", i)
+		if v.at(path).bad {
+			continue // not a mapping: reported by the loader
+		}
 		switch {
 		case v.at(path + ".id").bad: // reported by the loader: missing or malformed
 		case b.ID < 0:
@@ -363,6 +366,9 @@ func (v *validator) topics() {
 	byMetric := map[string]int{}
 	for i, t := range s.Topics {
 		path := fmt.Sprintf("topics[%d]", i)
+		if v.at(path).bad {
+			continue // not a mapping: reported by the loader
+		}
 		if t.Name != "" {
 			if why := legalTopicName(t.Name); why != "" {
 				v.errorf(path+".name", "%s.name %q %s", path, t.Name, why)

@@ -256,8 +256,12 @@ func renderCheckText(w io.Writer, rep reconcile.Report, color bool) error {
 		if r.Required {
 			name += " *"
 		}
+		lat := latencyText(r.Latency)
+		if r.Status == reconcile.CheckError {
+			lat = "-" // the probe never ran: a time here would only measure the failure to start it
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneCell(name), oneCell(r.Kind), oneCell(dash(r.Address)),
-			statusText(r.Status, color), latencyText(r.Latency), oneCell(r.Detail))
+			statusText(r.Status, color), lat, oneCell(r.Detail))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -344,7 +344,7 @@ func TestRenderCheckText(t *testing.T) {
 	rep := reconcile.Report{Results: []reconcile.CheckResult{
 		{Device: "openbci-headset", Kind: "openbci-wifi", Address: "192.168.4.1:80", Required: true, Status: reconcile.CheckOK, Latency: 12300 * time.Microsecond, Detail: "cyton board, 8 channels"},
 		{Device: "tello-1", Kind: "tello", Address: "192.168.10.1:8889", Status: reconcile.CheckFail, Latency: 3 * time.Second, Detail: `no answer to "command" after 3 tries in 3s — is the laptop on the drone's Wi-Fi?`},
-		{Device: "lidar", Kind: "lidar", Status: reconcile.CheckError, Detail: "no built-in probe for kind \"lidar\" and no avatar-sync-plugin-lidar on PATH"},
+		{Device: "lidar", Kind: "lidar", Status: reconcile.CheckError, Latency: 20 * time.Microsecond, Detail: "no built-in probe for kind \"lidar\" and no avatar-sync-plugin-lidar on PATH"},
 		{Device: "svc", Kind: "http", Address: "http://127.0.0.1:5000/health", Status: reconcile.CheckOK, Latency: 400 * time.Microsecond, Detail: "200 OK in 400µs"},
 	}}
 	want := `DEVICE             KIND          ADDRESS                       STATUS  LATENCY  DETAIL

@@ -7,6 +7,7 @@ package devices
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -75,7 +76,17 @@ func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
 
 // external finds d's external plugin and lets it share the registry's validate answers.
 func (r *Registry) external(d spec.Device) *external.Plugin {
-	p := external.Find(d, r.LookPath)
+	p := external.Find(withPluginPath(d), r.LookPath)
 	p.Validations = r.validations
 	return p
+}
+
+// withPluginPath resolves a relative plugin: path against the spec file's directory, as tls.dir and
+// passwordFile are, so `check -f lab/avatar.yaml` finds lab/bin/plugin from any working directory.
+func withPluginPath(d spec.Device) spec.Device {
+	if d.Plugin == "" || filepath.IsAbs(d.Plugin) || d.Pos.File == "" || d.Pos.File == "<stdin>" {
+		return d
+	}
+	d.Plugin = filepath.Join(filepath.Dir(d.Pos.File), d.Plugin)
+	return d
 }

@@ -195,3 +195,25 @@ func validPlugin(t *testing.T) (path string, runs func() int) {
 		return strings.Count(string(raw), "\n")
 	}
 }
+
+// TestPluginPathRelativeToSpec: plugin: ./bin/x is found next to the spec file, as tls.dir and
+// passwordFile are, whatever the working directory (it used to be resolved against the latter).
+func TestPluginPathRelativeToSpec(t *testing.T) {
+	lab := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(lab, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lab, "bin", "plug"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := spec.Device{Name: "disk", Kind: "diskspace", Address: "/tmp", Plugin: "./bin/plug",
+		Pos: spec.Pos{File: filepath.Join(lab, "avatar.yaml"), Line: 7, Col: 5}}
+	c, err := NewRegistry().Checker(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := c.(*external.Plugin)
+	if !ok || p.Missing != nil || p.Path != filepath.Join(lab, "bin", "plug") {
+		t.Fatalf("checker %T %+v; want the plugin at %s", c, c, filepath.Join(lab, "bin", "plug"))
+	}
+}
