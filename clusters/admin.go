@@ -137,6 +137,7 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 		c = spec.Cluster{Name: "embedded"}
 	}
 	if !c.Embedded() {
+		c.CAFile = defaultCAFile(s, c)
 		conf, err := saramaConfig(c, s.File, opts)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)

@@ -79,6 +79,23 @@ func saramaConfig(c spec.Cluster, specFile string, o Options) (*sarama.Config, e
 	return conf, nil
 }
 
+// defaultCAFile is the CA a TLS target trusts: its caFile, else the CA `certs generate` wrote to
+// tls.dir (the lab's own cluster is signed by it), else "" for the system roots.
+func defaultCAFile(s *spec.Spec, c spec.Cluster) string {
+	if c.CAFile != "" || !s.TLS.Enabled || (c.Security != spec.SecuritySSL && c.Security != spec.SecuritySASLSSL) {
+		return c.CAFile
+	}
+	dir := s.TLS.Dir
+	if dir == "" {
+		dir = "ssl-certs"
+	}
+	ca := filepath.Join(resolve(s.File, dir), "ca.crt")
+	if _, err := os.Stat(ca); err != nil {
+		return ""
+	}
+	return ca
+}
+
 // tlsConfig trusts caFile (system roots when empty) and presents the client certificate if given.
 func tlsConfig(c spec.Cluster, specFile string, o Options) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // opt-in only, see Options

@@ -183,7 +183,8 @@ func TestDevUpServesTLS(t *testing.T) {
 		data, _ := os.ReadFile(specPath)
 		targets := "  embedded: {}\n" +
 			"  labca: { bootstrap: [" + bootstrap[1] + "], security: ssl, caFile: ssl-certs/ca.crt }\n" +
-			"  lab: { bootstrap: [" + bootstrap[1] + "], security: ssl }\n"
+			"  lab: { bootstrap: [" + bootstrap[1] + "], security: ssl }\n" +
+			"  foreign: { bootstrap: [" + bootstrap[1] + "], security: ssl, caFile: " + filepath.Join(otherDir, "ca.crt") + " }\n"
 		patched := strings.Replace(string(data), "  embedded: {}", targets, 1)
 		os.WriteFile(specPath, []byte(patched), 0o644)
 		defer os.WriteFile(specPath, data, 0o644)
@@ -191,12 +192,16 @@ func TestDevUpServesTLS(t *testing.T) {
 		if code, out, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "labca"); code != exitOK {
 			t.Fatalf("plan with caFile: code %d\n%s%s", code, out, errOut)
 		}
-		// System roots do not know our CA: refused, not silently trusted.
-		code, _, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "lab")
-		if code != exitError || !strings.Contains(errOut, "certificate") {
-			t.Fatalf("plan without caFile: code %d\n%s", code, errOut)
+		// Without caFile a TLS target trusts the CA `certs generate` wrote to tls.dir.
+		if code, out, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "lab"); code != exitOK {
+			t.Fatalf("plan without caFile (tls.dir's CA): code %d\n%s%s", code, out, errOut)
 		}
-		code, out, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "lab", "--insecure-skip-verify")
+		// A CA that did not sign the brokers: refused, not silently trusted.
+		code, _, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "foreign")
+		if code != exitError || !strings.Contains(errOut, "certificate") {
+			t.Fatalf("plan trusting another CA: code %d\n%s", code, errOut)
+		}
+		code, out, errOut := runCLI(t, "plan", "-f", specPath, "--cluster", "foreign", "--insecure-skip-verify")
 		if code != exitOK || !strings.Contains(errOut, "WARNING: --insecure-skip-verify: broker TLS certificates are NOT verified") {
 			t.Fatalf("plan --insecure-skip-verify: code %d\n%s%s", code, out, errOut)
 		}
