@@ -67,16 +67,20 @@ func ValidateDevices(devices []spec.Device, reg Registry) spec.Diagnostics {
 			if where == "" {
 				where = "earlier in the list"
 			}
-			errorf(d.Pos, "%s is declared twice (first at %s); device names must be unique", label, where)
+			errorf(d.PosOf("name"), "%s is declared twice (first at %s); device names must be unique", label, where)
 		} else {
-			seen[d.Name] = d.Pos
+			seen[d.Name] = d.PosOf("name")
 		}
 		if d.Timeout < 0 {
-			errorf(d.Pos, "%s: timeout %s is negative; leave it out for the default %s", label, d.Timeout, DefaultDeviceTimeout)
+			errorf(d.PosOf("timeout"), "%s: timeout %s is negative; leave it out for the default %s", label, d.Timeout, DefaultDeviceTimeout)
 		}
 		c, err := reg.Checker(d)
 		if err != nil {
-			errorf(d.Pos, "%s: %v", label, err)
+			key := "kind"
+			if d.Plugin != "" {
+				key = "plugin"
+			}
+			errorf(d.PosOf(key), "%s: %v", label, err)
 			continue
 		}
 		diags = append(diags, c.Validate(d)...)

@@ -29,7 +29,7 @@ func TestExampleLoadsClean(t *testing.T) {
 	}
 	ignorePos := cmp.FilterPath(func(p cmp.Path) bool {
 		f, ok := p.Last().(cmp.StructField)
-		return ok && (f.Name() == "Pos" || f.Name() == "ConfigPos" || f.Name() == "ParamsPos")
+		return ok && (f.Name() == "Pos" || f.Name() == "ConfigPos" || f.Name() == "ParamsPos" || f.Name() == "KeyPos")
 	}, cmp.Ignore())
 	if diff := cmp.Diff(wantBrokers, s.Brokers, ignorePos); diff != "" {
 		t.Errorf("brokers (-want +got):\n%s", diff)
@@ -161,13 +161,19 @@ func TestFullFile(t *testing.T) {
 	}
 	ignorePos := cmp.FilterPath(func(p cmp.Path) bool {
 		f, ok := p.Last().(cmp.StructField)
-		return ok && (f.Name() == "Pos" || f.Name() == "ConfigPos" || f.Name() == "ParamsPos")
+		return ok && (f.Name() == "Pos" || f.Name() == "ConfigPos" || f.Name() == "ParamsPos" || f.Name() == "KeyPos")
 	}, cmp.Ignore())
 	if diff := cmp.Diff(want, s, ignorePos); diff != "" {
 		t.Errorf("full.yaml (-want +got):\n%s", diff)
 	}
 	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 83 || p.Col != 5 {
 		t.Errorf("minBattery written at %v, want full.yaml:83:5", p)
+	}
+	if p := s.Devices[0].PosOf("address"); p.Line != 80 || p.Col != 5 {
+		t.Errorf("address written at %v, want full.yaml:80:5", p)
+	}
+	if p, d := s.Devices[0].PosOf("plugin"), s.Devices[0].Pos; p != d {
+		t.Errorf("an absent key falls back to the device at %v, got %v", d, p)
 	}
 	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 36 {
 		t.Errorf("compression.type (from topicDefaults) at %v, want line 36", p)

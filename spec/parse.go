@@ -1045,6 +1045,14 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 	m.boolean("required", &dev.Required)
 	m.duration("timeout", &dev.Timeout)
 	m.str("plugin", &dev.Plugin)
+	for _, k := range []string{"name", "kind", "address", "required", "timeout", "plugin"} {
+		if e, ok := m.m[k]; ok {
+			if dev.KeyPos == nil {
+				dev.KeyPos = map[string]Pos{}
+			}
+			dev.KeyPos[k] = d.nodePos(e.key)
+		}
+	}
 	for _, e := range m.extra {
 		v := d.resolve(e.val)
 		kp := join(path, e.key.Value)

@@ -238,7 +238,9 @@ type Device struct {
 	// for the device's kind validates them (unknown key → error with a suggestion).
 	Params    map[string]string `yaml:"-"`
 	ParamsPos map[string]Pos    `yaml:"-"`
-	Pos       Pos               `yaml:"-"`
+	// KeyPos is where each common key (name, kind, address, ...) was written.
+	KeyPos map[string]Pos `yaml:"-"`
+	Pos    Pos            `yaml:"-"`
 }
 
 // FindCluster returns the target with the given name.
@@ -249,4 +251,16 @@ func (s *Spec) FindCluster(name string) (Cluster, bool) {
 		}
 	}
 	return Cluster{}, false
+}
+
+// PosOf is where a device key (common key or plugin parameter) was written, so a plugin's message
+// points at the key it is about; the device's own position when the key is absent.
+func (d Device) PosOf(key string) Pos {
+	if p, ok := d.KeyPos[key]; ok {
+		return p
+	}
+	if p, ok := d.ParamsPos[key]; ok {
+		return p
+	}
+	return d.Pos
 }

@@ -447,3 +447,33 @@ echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"lida
 		t.Errorf("want two ERROR rows:\n%s", out)
 	}
 }
+
+// TestDeviceErrorsPointAtTheKey: a wrong kind, a bad address and a duplicate name are reported at
+// the key that is wrong, not at the start of the device entry.
+func TestDeviceErrorsPointAtTheKey(t *testing.T) {
+	f := specWithDevices(t, ""+
+		"  - name: drone\n"+
+		"    kind: tellow\n"+
+		"    address: 127.0.0.1\n"+
+		"  - name: probe\n"+
+		"    kind: tcp\n"+
+		"    address: not-an-address\n"+
+		"  - name: drone\n"+
+		"    kind: tcp\n"+
+		"    address: 127.0.0.1:1\n")
+	lines := strings.Count(string(mustRead(t, f)), "\n")
+	first := lines - 9 // the devices above start on the ninth line from the end
+	code, _, errOut := runCLI(t, "validate", "-f", f)
+	if code != exitError {
+		t.Fatalf("validate: code %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("avatar.yaml:%d:5: device \"drone\": unknown kind \"tellow\"", first+2),
+		fmt.Sprintf("avatar.yaml:%d:5: devices[1].address \"not-an-address\" is not host:port", first+6),
+		fmt.Sprintf("avatar.yaml:%d:5: devices[2].name \"drone\" is already the name of devices[0]", first+7),
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}

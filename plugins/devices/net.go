@@ -53,7 +53,7 @@ func splitAddress(addr string, defPort int) (host string, port int, err error) {
 // validateAddress returns an error diagnostic when addr does not parse.
 func validateAddress(d spec.Device, defPort int) spec.Diagnostics {
 	if _, _, err := splitAddress(d.Address, defPort); err != nil {
-		return spec.Diagnostics{diagErr(d.Pos, fmt.Sprintf("device %q (kind %s): %v", d.Name, d.Kind, err))}
+		return spec.Diagnostics{diagErr(d.PosOf("address"), fmt.Sprintf("device %q (kind %s): %v", d.Name, d.Kind, err))}
 	}
 	return nil
 }
@@ -211,7 +211,7 @@ func (HTTP) Name() string { return "http" }
 func (HTTP) Validate(d spec.Device) spec.Diagnostics {
 	var diags spec.Diagnostics
 	if _, err := httpURL(d); err != nil {
-		diags = append(diags, diagErr(d.Pos, fmt.Sprintf("device %q (kind http): %v", d.Name, err)))
+		diags = append(diags, diagErr(d.PosOf("address"), fmt.Sprintf("device %q (kind http): %v", d.Name, err)))
 	}
 	return append(diags, httpSchema.validate(d)...)
 }

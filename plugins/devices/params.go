@@ -152,12 +152,7 @@ func (p param) parseProblem(v string) string {
 	return ""
 }
 
-func paramPos(d spec.Device, key string) spec.Pos {
-	if p, ok := d.ParamsPos[key]; ok {
-		return p
-	}
-	return d.Pos
-}
+func paramPos(d spec.Device, key string) spec.Pos { return d.PosOf(key) }
 
 func diagErr(pos spec.Pos, msg string) spec.Diagnostic {
 	return spec.Diagnostic{Pos: pos, Severity: spec.SeverityError, Message: msg}

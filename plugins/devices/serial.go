@@ -61,7 +61,7 @@ func (OpenBCISerial) Validate(d spec.Device) spec.Diagnostics {
 		diags = append(diags, diagErr(d.Pos, fmt.Sprintf("device %q (kind openbci-serial): set path: (or address:) to the dongle's device, e.g. /dev/ttyUSB0", d.Name)))
 	case !filepath.IsAbs(p):
 		if _, isParam := d.Params["path"]; !isParam {
-			diags = append(diags, diagErr(d.Pos, fmt.Sprintf("device %q (kind openbci-serial): address %q must be an absolute device path such as /dev/ttyUSB0", d.Name, p)))
+			diags = append(diags, diagErr(d.PosOf("address"), fmt.Sprintf("device %q (kind openbci-serial): address %q must be an absolute device path such as /dev/ttyUSB0", d.Name, p)))
 		}
 	}
 	return diags
