@@ -14,8 +14,10 @@ import (
 type Checker interface {
 	// Name is the plugin's name as users see it: the built-in kind, or the external executable.
 	Name() string
-	// Validate checks the kind-specific parts of d (Params, Address format) without any I/O that
-	// could block, anchoring each problem at its position in the spec.
+	// Validate checks the kind-specific parts of d (Params, Address format) without probing the
+	// device or touching the network, anchoring each problem at its position in the spec. It runs
+	// on every validate/plan/apply, so it must be cheap: built-ins parse only, and an external
+	// plugin's validate op is a local process bounded by a short hard timeout.
 	Validate(d spec.Device) spec.Diagnostics
 	// Check probes one device. OK=false in the result is a finding (the device answered badly or
 	// not at all); a non-nil error means the probe itself could not run (bad plugin, no socket).

@@ -27,6 +27,7 @@ type watchOptions struct {
 	allowDelete   bool
 	force         bool
 	lockTimeout   time.Duration
+	metricsAddr   string
 }
 
 func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -42,7 +43,10 @@ scratch (level-triggered), so a missed event costs at most one interval.
 watch applies without asking, but never more than the flags allow: changes that can lose data still
 need --allow-data-loss and deletions --allow-delete (plus deletion: prune in the spec). A refused,
 invalid or failed pass is logged and retried with back-off; the daemon keeps running. Logs are one
-line per event on stderr (-o json: JSON lines for a log collector).`,
+line per event on stderr (-o json: JSON lines for a log collector).
+
+With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the process runs) and
+/readyz (the last pass succeeded) for the MicroK8s host's monitoring.`,
 		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,8 +54,15 @@ line per event on stderr (-o json: JSON lines for a log collector).`,
 				return err
 			}
 			log := newLogger(g, s)
-			w := &watcher{g: g, s: s, o: o, log: log}
+			w := &watcher{g: g, s: s, o: o, log: log, metrics: newWatchMetrics()}
 			defer w.close()
+			if o.metricsAddr != "" {
+				addr, err := w.metrics.serve(cmd.Context(), o.metricsAddr, log)
+				if err != nil {
+					return err
+				}
+				log.Info("serving metrics", "addr", addr.String(), "paths", "/metrics /healthz /readyz")
+			}
 			log.Info("watching", "file", g.file, "cluster", g.cluster, "interval", o.interval.String())
 			err := reconcile.Loop(cmd.Context(), &filewatch.Source{Path: g.file, Debounce: o.debounce},
 				reconcile.LoopOptions{Interval: o.interval}, w.pass, w.report)
@@ -73,6 +84,7 @@ line per event on stderr (-o json: JSON lines for a log collector).`,
 	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting unmanaged topics (also needs deletion: prune in the spec)")
 	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long a pass waits for another apply's lock")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9464)")
 	return cmd
 }
 
@@ -98,6 +110,10 @@ type watcher struct {
 	log    *slog.Logger
 	target *target
 	opened spec.Cluster // the target's settings the connection was opened with
+
+	metrics *watchMetrics
+	current passResult // filled by pass, recorded by report
+	started time.Time
 }
 
 func (w *watcher) close() {
@@ -110,6 +126,7 @@ func (w *watcher) close() {
 // pass is one level-triggered reconcile: load, connect, plan, apply what the flags allow.
 func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	w.log.Debug("pass", "trigger", tr.Reason)
+	w.current, w.started = passResult{}, time.Now()
 	sp, diags := readSpec(w.g, w.s)
 	for _, d := range diags.Warnings() {
 		w.log.Warn(d.String())
@@ -133,6 +150,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	for _, l := range certLines {
 		w.log.Warn("certificate needs work", "change", l)
 	}
+	w.current.certPending = len(certLines)
 	settings, _ := sp.FindCluster(w.g.cluster)
 	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
 		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)
@@ -152,9 +170,11 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	}
 	if !p.HasChanges() {
 		w.log.Info("in sync", "cluster", w.g.cluster, "clusterId", p.ClusterID)
+		w.current.inSync = true
 		return nil
 	}
 	sum := p.Summary()
+	w.current.pending = sum.Create + sum.Update + sum.Delete + sum.Unsupported
 	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
@@ -180,9 +200,11 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 			w.log.Error("change failed", "change", reconcile.Headline(ev.Change), "err", ev.Err)
 		}
 	})
+	w.current.applied = res.Count(reconcile.Applied)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
+	w.current.inSync = res.Converged()
 	w.log.Info("applied", "applied", res.Count(reconcile.Applied), "converged", res.Converged())
 	if res.Verified && !res.Converged() {
 		return fmt.Errorf("cluster has not converged: %d change(s) still pending", len(res.Residual))
@@ -191,6 +213,8 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 }
 
 func (w *watcher) report(tr reconcile.Trigger, err error) {
+	w.current.duration, w.current.err = time.Since(w.started), err
+	w.metrics.observe(w.current, time.Now())
 	if err != nil && !errors.Is(err, context.Canceled) {
 		w.log.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
 	}

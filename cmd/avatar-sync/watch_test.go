@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -87,6 +90,79 @@ func TestWatchReconcilesOnFileChanges(t *testing.T) {
 	code, out, errOut := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state)
 	if code != exitOK {
 		t.Fatalf("plan after watch: code %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestWatchServesMetricsAndReadiness scrapes the daemon's endpoints: /readyz turns ready after the
+// first good pass and unready with the error after an invalid edit; /metrics counts both passes.
+func TestWatchServesMetricsAndReadiness(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"watch", "-f", f, "--state-dir", state, "--interval", "0", "--debounce", "20ms",
+			"--metrics-addr", "127.0.0.1:0", "-o", "json"}, strings.NewReader(""), io.Discard, log)
+	}()
+	waitLog(t, log, `"msg":"serving metrics"`, 1)
+	m := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`).FindStringSubmatch(log.String())
+	if m == nil {
+		t.Fatalf("no metrics address in the log:\n%s", log.String())
+	}
+	base := "http://" + m[1]
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	waitLog(t, log, `"msg":"applied"`, 1)
+	waitFor(t, func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
+	_, metrics := get("/metrics")
+	for _, want := range []string{`avatar_sync_reconcile_passes_total{result="ok"} 1`, "avatar_sync_applied_changes_total 3",
+		"avatar_sync_in_sync 1", "avatar_sync_pending_changes 3", "avatar_sync_reconcile_duration_seconds_count 1"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	editSpec(t, f, "retention: 24h }", "retention: 24h, retension: 2h }")
+	waitFor(t, func() bool { code, _ := get("/readyz"); return code == http.StatusServiceUnavailable })
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `did you mean "retention"`) {
+		t.Errorf("/readyz after an invalid edit: %d %q", code, body)
+	}
+	if _, metrics := get("/metrics"); !strings.Contains(metrics, `avatar_sync_reconcile_passes_total{result="error"} 1`) {
+		t.Errorf("/metrics does not count the failed pass:\n%s", metrics)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d while running", code)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("watch exited %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("watch did not stop after cancel")
+	}
+}
+
+// waitFor polls cond (bounded) until it holds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -21,13 +21,17 @@ type Registry struct {
 	builtins map[string]reconcile.Checker
 	// LookPath finds external plugins; nil means exec.LookPath ($PATH). Tests point it elsewhere.
 	LookPath func(file string) (string, error)
+	// validations lets every external plugin this registry hands out share validate answers, so
+	// a command that validates a device before probing it (check, --preflight) runs the
+	// plugin's validate once.
+	validations *external.ValidationCache
 }
 
 var _ reconcile.Registry = (*Registry)(nil)
 
 // NewRegistry returns a registry holding every built-in probe.
 func NewRegistry() *Registry {
-	r := &Registry{builtins: map[string]reconcile.Checker{}}
+	r := &Registry{builtins: map[string]reconcile.Checker{}, validations: external.NewValidationCache()}
 	for _, c := range []reconcile.Checker{
 		Tello{}, OpenBCIWiFi{}, OpenBCISerial{}, TCP{}, UDP{}, HTTP{},
 	} {
@@ -51,7 +55,7 @@ func (r *Registry) Kinds() []string {
 // like a typo of a built-in kind: then the error suggests the right spelling.
 func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
 	if d.Plugin != "" {
-		return external.Find(d, r.LookPath), nil
+		return r.external(d), nil
 	}
 	if d.Kind == "" {
 		return nil, fmt.Errorf("no kind: set kind: to one of %s, or to the name of an external plugin (avatar-sync-plugin-<kind> on PATH)",
@@ -60,11 +64,18 @@ func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
 	if c, ok := r.builtins[d.Kind]; ok {
 		return c, nil
 	}
-	p := external.Find(d, r.LookPath)
+	p := r.external(d)
 	if p.Missing != nil {
 		if sug := suggest(d.Kind, r.Kinds()); sug != "" {
 			return nil, fmt.Errorf("unknown kind %q (did you mean %q?); built-in kinds: %s", d.Kind, sug, strings.Join(r.Kinds(), ", "))
 		}
 	}
 	return p, nil
+}
+
+// external finds d's external plugin and lets it share the registry's validate answers.
+func (r *Registry) external(d spec.Device) *external.Plugin {
+	p := external.Find(d, r.LookPath)
+	p.Validations = r.validations
+	return p
 }

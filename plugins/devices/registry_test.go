@@ -2,6 +2,7 @@ package devices
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,7 +109,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestRegistryChecker(t *testing.T) {
-	installed := filepath.Join(t.TempDir(), "avatar-sync-plugin-lidar")
+	installed, runs := validPlugin(t)
 	reg := NewRegistry()
 	reg.LookPath = func(file string) (string, error) {
 		if file == "avatar-sync-plugin-lidar" {
@@ -159,5 +160,38 @@ func TestRegistryChecker(t *testing.T) {
 				t.Errorf("checker is %T, want *external.Plugin", c)
 			}
 		})
+	}
+
+	// The plugins a registry hands out share validate answers: a command that validates a device
+	// and then probes it (which validates again) runs the plugin's validate once.
+	d := spec.Device{Name: "lidar-1", Kind: "lidar", Params: map[string]string{"rpm": "600"}}
+	for range 3 {
+		c, err := reg.Checker(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diags := c.Validate(d); len(diags) > 0 {
+			t.Fatalf("unexpected diagnostics %v", diags)
+		}
+	}
+	if n := runs(); n != 2 { // once for "installed plugin" above, once for lidar-1
+		t.Errorf("the plugin's validate ran %d times, want 2", n)
+	}
+}
+
+// validPlugin writes an external plugin that finds every entry valid, and a counter of its runs.
+func validPlugin(t *testing.T) (path string, runs func() int) {
+	t.Helper()
+	dir := t.TempDir()
+	path = filepath.Join(dir, "avatar-sync-plugin-lidar")
+	log := filepath.Join(dir, "runs")
+	script := "#!/bin/sh\ncat >/dev/null\necho run >>'" + log + "'\n" +
+		`echo '{"protocol":"avatar-sync.device/v1","diagnostics":[]}'` + "\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path, func() int {
+		raw, _ := os.ReadFile(log)
+		return strings.Count(string(raw), "\n")
 	}
 }

@@ -10,7 +10,10 @@
 //
 // Install it on PATH (go install ./examples/plugins/avatar-sync-plugin-diskspace) or point the
 // device's plugin: key at the built binary. The whole protocol is: read one JSON request from
-// stdin, print one JSON answer to stdout, exit 0. A failing device is a finding, not an exit code.
+// stdin, print one JSON answer to stdout, exit 0. Two ops exist:
+//   - "validate" (run by validate, plan, apply and check, every time): judge the entry's params
+//     and address as written, answering diagnostics; no disk or network access, it must be cheap;
+//   - "check": probe the device, answering findings. A failing device is a finding, not an exit code.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,13 +47,25 @@ type finding struct {
 	Message string `json:"message"`
 }
 
-type response struct {
-	Protocol  string            `json:"protocol"`
-	Findings  []finding         `json:"findings,omitempty"`
-	Facts     map[string]string `json:"facts,omitempty"`
-	LatencyMs float64           `json:"latencyMs,omitempty"`
-	Error     string            `json:"error,omitempty"`
+// diagnostic is one problem in the device's entry; param anchors it at that key in avatar.yaml.
+type diagnostic struct {
+	Param    string `json:"param,omitempty"`
+	Severity string `json:"severity,omitempty"` // "error" (default) or "warning"
+	Message  string `json:"message"`
 }
+
+type response struct {
+	Protocol    string            `json:"protocol"`
+	Findings    []finding         `json:"findings,omitempty"`
+	Facts       map[string]string `json:"facts,omitempty"`
+	LatencyMs   float64           `json:"latencyMs,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	Diagnostics *[]diagnostic     `json:"diagnostics,omitempty"` // a pointer, so a valid entry sends []
+	Unsupported bool              `json:"unsupported,omitempty"`
+}
+
+// params are the keys this kind accepts beside the common ones (name, kind, address, ...).
+var params = []string{"minFree"}
 
 func main() {
 	var req request
@@ -59,12 +75,84 @@ func main() {
 		os.Exit(1)
 	}
 	out := json.NewEncoder(os.Stdout)
-	if req.Protocol != protocol || req.Op != "check" {
-		// Unknown protocol or op: answer an error in the version we speak.
-		_ = out.Encode(response{Protocol: protocol, Error: fmt.Sprintf("unsupported protocol %q op %q", req.Protocol, req.Op)})
-		return
+	switch {
+	case req.Protocol != protocol:
+		_ = out.Encode(response{Protocol: protocol, Error: fmt.Sprintf("unsupported protocol %q (this plugin speaks %s)", req.Protocol, protocol)})
+	case req.Op == "validate":
+		diags := validate(req)
+		_ = out.Encode(response{Protocol: protocol, Diagnostics: &diags})
+	case req.Op == "check":
+		_ = out.Encode(check(req))
+	default:
+		// An op added to v1 after this plugin was written: say so, and avatar-sync carries on.
+		_ = out.Encode(response{Protocol: protocol, Unsupported: true, Error: fmt.Sprintf("unsupported op %q", req.Op)})
 	}
-	_ = out.Encode(check(req))
+}
+
+// validate judges the entry as written. It runs before every validate/plan/apply, possibly on a
+// CI machine without the recording disk, so it only parses: no stat, no statfs, no network.
+func validate(req request) []diagnostic {
+	diags := []diagnostic{}
+	for _, k := range sortedKeys(req.Device.Params) {
+		if !slices.Contains(params, k) {
+			msg := fmt.Sprintf("unknown parameter %q for kind diskspace", k)
+			if sug := closest(k, params); sug != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			diags = append(diags, diagnostic{Param: k, Message: msg + "; known: " + strings.Join(params, ", ")})
+		}
+	}
+	if v, ok := req.Device.Params["minFree"]; ok {
+		n, err := parseBytes(v)
+		switch {
+		case err != nil:
+			diags = append(diags, diagnostic{Param: "minFree", Message: "minFree: " + err.Error()})
+		case n < 1<<20:
+			diags = append(diags, diagnostic{Param: "minFree", Severity: "warning",
+				Message: fmt.Sprintf("minFree %s is under 1MiB, so the check passes on an almost full disk; a session needs gigabytes (e.g. 20GB)", v)})
+		}
+	}
+	if dir := req.Device.Address; !filepath.IsAbs(dir) {
+		diags = append(diags, diagnostic{Message: fmt.Sprintf("address %q must be the absolute path of the recordings directory, e.g. /data/eeg", dir)})
+	}
+	return diags
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// closest returns the candidate that differs from word only in case or by one edit, or "".
+func closest(word string, candidates []string) string {
+	for _, c := range candidates {
+		if strings.EqualFold(word, c) || oneEdit(strings.ToLower(word), strings.ToLower(c)) {
+			return c
+		}
+	}
+	return ""
+}
+
+// oneEdit reports whether a becomes b by inserting, deleting or replacing one byte.
+func oneEdit(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if len(b)-len(a) > 1 {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	if len(a) == len(b) {
+		return a[i+1:] == b[i+1:]
+	}
+	return a[i:] == b[i+1:]
 }
 
 // check never blocks for long (statfs on a local disk), so it does not need to watch the timeout;

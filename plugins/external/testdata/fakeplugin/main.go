@@ -1,5 +1,7 @@
 // Command fakeplugin is an external device plugin for tests. It speaks protocol
-// avatar-sync.device/v1 well or badly, as the request's "mode" param asks.
+// avatar-sync.device/v1 well or badly, as the request's "mode" param asks. For op "validate" the
+// "validate" param picks the behaviour instead; without it the plugin ignores op, like a plugin
+// written before validate existed, and answers as for check.
 package main
 
 import (
@@ -44,7 +46,29 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fakeplugin: bad request:", err)
 		os.Exit(4)
 	}
-	switch req.Device.Params["mode"] {
+	mode := req.Device.Params["mode"]
+	if v := req.Device.Params["validate"]; req.Op == "validate" && v != "" {
+		mode = v
+	}
+	switch mode {
+	case "valid":
+		answer(map[string]any{"protocol": protocol, "diagnostics": []any{}})
+	case "diags":
+		answer(map[string]any{"protocol": protocol, "diagnostics": []map[string]any{
+			{"param": "rate", "severity": "warning", "message": "rate: 5Hz is slow\nfor a lidar"},
+			{"param": "colour", "message": `unknown parameter "colour" (did you mean "color"?)`},
+			{"param": "ghost", "severity": "error", "message": "is required"},
+			{"severity": "info", "message": "address: use a host name the lab DNS knows"},
+		}})
+	case "unsupported":
+		answer(map[string]any{"protocol": protocol, "unsupported": true})
+	case "unknownop":
+		answer(map[string]any{"protocol": protocol, "error": fmt.Sprintf("unknown op %q", req.Op)})
+	case "unknownop-exit1":
+		answer(map[string]any{"protocol": protocol, "error": fmt.Sprintf("unknown op %q", req.Op)})
+		os.Exit(1)
+	case "cannot":
+		answer(map[string]any{"protocol": protocol, "error": "calibration table /etc/lidar.cal is unreadable"})
 	case "good":
 		answer(map[string]any{
 			"protocol": protocol,
