@@ -61,11 +61,12 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			for _, l := range certLines {
 				fmt.Fprintf(s.err, "note: %s\n", l)
 			}
-			if err := validateDevices(s, sp); err != nil {
+			deviceRegistry, err := validateDevices(s, sp)
+			if err != nil {
 				return err
 			}
 			// A failing required device stops apply before it changes anything (issue 6).
-			if err := runPreflight(ctx, g, s, sp, o.preflight, true); err != nil {
+			if err := runPreflight(ctx, g, s, sp, deviceRegistry, o.preflight, true); err != nil {
 				return err
 			}
 			rate := sp.Reassignment.ThrottleBytesPerSec

@@ -153,10 +153,13 @@ func stripDigits(s string) string {
 }
 
 // validateDevices runs each device plugin's spec validation (kinds, parameters with file:line:col
-// and "did you mean"). plan and apply call it right after loadSpec, always (issue 6): warnings go
-// to stderr, errors come back as one invalid-spec error listing each.
-func validateDevices(s *streams, sp *spec.Spec) error {
-	return reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(sp.Devices, devices.NewRegistry()))
+// and "did you mean"). plan, apply and watch call it right after loadSpec, always (issue 6):
+// warnings go to stderr, errors come back as one invalid-spec error listing each. It returns the
+// registry it validated with, so a following runPreflight reuses its cached plugin answers instead
+// of running external plugins (and printing their warnings) a second time.
+func validateDevices(s *streams, sp *spec.Spec) (reconcile.Registry, error) {
+	reg := devices.NewRegistry()
+	return reg, reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(sp.Devices, reg))
 }
 
 func reportDeviceDiagnostics(s *streams, file string, diags spec.Diagnostics) error {
@@ -191,8 +194,9 @@ const preflightTimeout = 30 * time.Second
 // preflight: true, unless --skip-preflight overrides both (it wins even over --preflight, so a
 // wrapper script that always passes --preflight can still be overridden). It prints the device table on stderr (stdout
 // stays the plan). With blocking (apply), a failed required device is an exit-1 error, returned
-// before anything changes; without it (plan) the failure is a warning.
-func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, f preflightFlags, blocking bool) error {
+// before anything changes; without it (plan) the failure is a warning. reg comes from
+// validateDevices, which the caller has run: the entries are not validated again here.
+func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, f preflightFlags, blocking bool) error {
 	target, _ := sp.FindCluster(g.cluster)
 	wanted := f.run || target.Preflight
 	switch {
@@ -204,10 +208,6 @@ func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Sp
 	case len(sp.Devices) == 0:
 		fmt.Fprintf(s.err, "Preflight: the spec declares no devices.\n")
 		return nil
-	}
-	reg := devices.NewRegistry()
-	if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(sp.Devices, reg)); err != nil {
-		return err
 	}
 	why := "--preflight"
 	if !f.run {

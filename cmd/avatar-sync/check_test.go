@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -251,18 +252,18 @@ func TestExampleSpecDevicesValidate(t *testing.T) {
 		t.Fatal(diags.Err())
 	}
 	var errOut bytes.Buffer
-	if err := validateDevices(&streams{err: &errOut}, sp); err != nil || errOut.Len() > 0 {
+	if _, err := validateDevices(&streams{err: &errOut}, sp); err != nil || errOut.Len() > 0 {
 		t.Fatalf("validateDevices: %v, stderr %q", err, errOut.String())
 	}
 	sp.Devices[1].Params = map[string]string{"minBatery": "30"}
-	err := validateDevices(&streams{err: &errOut}, sp)
+	_, err := validateDevices(&streams{err: &errOut}, sp)
 	if err == nil || !strings.Contains(err.Error(), `did you mean "minBattery"?`) {
 		t.Fatalf("validateDevices with a typo: %v", err)
 	}
 	sp.Devices[1].Params = nil
 	sp.Devices[1].Kind = "lidar" // not built in, not installed: a warning, not an error
 	errOut.Reset()
-	if err := validateDevices(&streams{err: &errOut}, sp); err != nil || !strings.Contains(errOut.String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
+	if _, err := validateDevices(&streams{err: &errOut}, sp); err != nil || !strings.Contains(errOut.String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
 		t.Fatalf("validateDevices with a missing plugin: %v, stderr %q", err, errOut.String())
 	}
 }
@@ -305,7 +306,7 @@ func TestRunPreflight(t *testing.T) {
 			g := &globalOptions{cluster: "embedded", output: "text", noColor: true}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := runPreflight(ctx, g, &streams{err: &errOut}, sp, tc.flags, tc.blocking)
+			err := runPreflight(ctx, g, &streams{err: &errOut}, sp, devices.NewRegistry(), tc.flags, tc.blocking)
 			if len(tc.wantErr) == 0 && err != nil {
 				t.Fatalf("err = %v", err)
 			}
@@ -475,5 +476,22 @@ func TestDeviceErrorsPointAtTheKey(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
+	}
+}
+
+// TestPlanPreflightValidatesOnce: plan --preflight validates the devices once (one registry for
+// validation and probes), so a device warning is printed once, not once per step.
+func TestPlanPreflightValidatesOnce(t *testing.T) {
+	f := specWithDevices(t, fmt.Sprintf("  - { name: lidar-1, kind: lidar, address: %q }\n", freeAddr(t, "tcp")))
+	code, out, errOut := runCLI(t, "plan", "--preflight", "-f", f, "--state-dir", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("plan --preflight: code %d\n%s\n%s", code, out, errOut)
+	}
+	const warning = `warning: device "lidar-1": no built-in probe`
+	if n := strings.Count(errOut, warning); n != 1 {
+		t.Errorf("the device warning was printed %d times, want once:\n%s", n, errOut)
+	}
+	if !strings.Contains(errOut, "Preflight (--preflight): checking 1 device") {
+		t.Errorf("preflight did not run:\n%s", errOut)
 	}
 }

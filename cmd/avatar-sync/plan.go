@@ -40,11 +40,12 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err != nil {
 				return err
 			}
-			if err := validateDevices(s, sp); err != nil {
+			deviceRegistry, err := validateDevices(s, sp)
+			if err != nil {
 				return err
 			}
 			// plan only reports: a failing device is a warning on stderr, the plan still prints.
-			if err := runPreflight(cmd.Context(), g, s, sp, o.preflight, false); err != nil {
+			if err := runPreflight(cmd.Context(), g, s, sp, deviceRegistry, o.preflight, false); err != nil {
 				return err
 			}
 			t, err := openTarget(cmd.Context(), g, s, sp, o.cluster)
