@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"io/fs"
 	"math/rand/v2"
 	"net"
@@ -477,9 +478,7 @@ func opensslVerify(t *testing.T, dir, leaf string, at time.Time) {
 
 func need(t *testing.T, tool string) {
 	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Fatalf("%s is not installed; .ci/run installs it (this cross-check is not optional)", tool)
-	}
+	tooltest.Require(t, tool, map[string]string{"openssl": "apt-get install openssl", "keytool": "apt-get install default-jre-headless"}[tool])
 }
 
 func keytoolList(t *testing.T, path, password string) string {

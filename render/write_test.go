@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"io"
 	"os"
 	"os/exec"
@@ -22,10 +23,7 @@ import (
 // TestKubectlBuildsTheSameObjects renders onto disk and compares `kubectl kustomize` (a kustomize no
 // one here wrote) with the in-process build, object by object.
 func TestKubectlBuildsTheSameObjects(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed; .ci/run installs it, so CI runs this cross-check")
-	}
+	kubectl := tooltest.Require(t, "kubectl", "the Kubernetes apt repository")
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()

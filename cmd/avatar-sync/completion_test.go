@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -70,10 +71,7 @@ devices:
 // TestCompletionInBash runs the generated bash script in a real bash against the built binary, the
 // way a user's shell does when they press TAB after --cluster.
 func TestCompletionInBash(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		skipUnlessRequired(t, "bash is not installed")
-	}
+	bash := tooltest.Require(t, "bash", "apt-get install bash")
 	dir := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "avatar-sync"), ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

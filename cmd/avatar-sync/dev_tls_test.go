@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,9 +66,7 @@ func startDevUp(t *testing.T, ctx context.Context, args ...string) []string {
 // kcat runs the real librdkafka client with a bounded time and returns its combined output.
 func kcat(t *testing.T, ctx context.Context, stdin string, args ...string) (string, error) {
 	t.Helper()
-	if _, err := exec.LookPath("kcat"); err != nil {
-		t.Fatal("kcat is not installed; .ci/run installs it (this cross-check is not optional)")
-	}
+	tooltest.Require(t, "kcat", "apt-get install kcat")
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kcat", args...)

@@ -3,21 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
 )
-
-// skipUnlessRequired skips a cross-check whose external tool is missing on a developer's machine,
-// but fails it under CI (.ci/run sets AVATAR_SYNC_REQUIRE_TOOLS=1 after installing the tools), so a
-// missing install step can never turn a cross-check into a silent skip.
-func skipUnlessRequired(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("AVATAR_SYNC_REQUIRE_TOOLS") != "" {
-		t.Fatalf("required tool missing under AVATAR_SYNC_REQUIRE_TOOLS: %s", why)
-	}
-	t.Skip(why)
-}
 
 // runCLI runs one avatar-sync invocation in-process and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,7 +239,8 @@ func TestRenderWithGeneratedCerts(t *testing.T) {
 				t.Errorf("TLS Secret keys %v, certs wrote %v", keys, want)
 			}
 			// The files render points kubectl at are the real ones.
-			if kubectl, err := exec.LookPath("kubectl"); err == nil {
+			{
+				kubectl := tooltest.Require(t, "kubectl", "the Kubernetes apt repository")
 				dir := filepath.Join(filepath.Dir(specPath), "deploy")
 				if code, _, errOut := runCLI(t, "render", "-f", specPath, "-d", dir); code != exitOK {
 					t.Fatal(errOut)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +56,7 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 		}
 	}
 	if python == "" {
-		skipUnlessRequired(t, "python3 with jsonschema and yaml is not installed (.ci/run installs python3-jsonschema python3-yaml)")
+		tooltest.Missing(t, "python3 with jsonschema and yaml is not installed (.ci/run installs python3-jsonschema python3-yaml)")
 	}
 	const check = `
 import json, sys, yaml, jsonschema
