@@ -13,9 +13,10 @@ import (
 	"github.com/avatar-project/avatar-sync/topics"
 )
 
-// Describe reads the whole live state in two requests, whatever the number of topics: one
-// Metadata for every topic (brokers, racks, controller, cluster id, replicas) and one
-// DescribeConfigs carrying every topic as a resource. Topic configs may be asked of any broker, so
+// Describe reads the whole live state in a fixed number of requests, whatever the number of
+// topics: one Metadata for every topic (brokers, racks, controller, cluster id, replicas), one
+// DescribeConfigs carrying every topic as a resource, and, once avatar-sync recorded any, the
+// inventory of managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any broker, so
 // a single request is the protocol's minimum.
 func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 	b, err := a.anyBroker(ctx)
@@ -65,6 +66,11 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 			live.Topics[r.Name] = t
 		}
 	}
+	inv, err := a.readInventory(ctx, md)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	live.Inventory = inv
 	if err := errors.Join(errs...); err != nil {
 		return live, fmt.Errorf("cluster %q: %w", a.name, err)
 	}

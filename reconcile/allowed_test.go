@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,7 @@ func TestCheckAllowed(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := CheckAllowed(Plan{Changes: tc.changes}, tc.opts)
+			err := CheckAllowed(Plan{Changes: tc.changes, ManagedTopics: 10}, tc.opts)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -46,23 +47,50 @@ func TestCheckAllowed(t *testing.T) {
 	}
 }
 
-func TestChangeRoundTripsToRequests(t *testing.T) {
-	cc := configChange(Change{Name: "t", Before: map[string]string{"a": "1", "gone": "x"}, After: map[string]string{"a": "2", "new": "3"}})
+func TestConfigPayloadToRequest(t *testing.T) {
+	cc := configChange(Change{Name: "t", Config: &ConfigPayload{Keys: map[string]ConfigEdit{
+		"a": {Before: "1", After: "2"}, "gone": {Before: "x", Delete: true}, "new": {After: "3"}}}})
 	if cc.Topic != "t" || cc.Set["a"] != "2" || cc.Set["new"] != "3" || len(cc.Set) != 2 || len(cc.Delete) != 1 || cc.Delete[0] != "gone" {
 		t.Errorf("configChange: %+v", cc)
 	}
-	top, err := topicFromChange(Change{Name: "t", After: map[string]string{"partitions": "3", "replication.factor": "2", "retention.ms": "1"}})
-	if err != nil || top.Partitions != 3 || top.ReplicationFactor != 2 || top.Config["retention.ms"] != "1" || len(top.Config) != 1 {
-		t.Errorf("topicFromChange: %+v %v", top, err)
+}
+
+// TestMassDeleteGuard: a plan deleting every managed topic, or more than half of them (and more
+// than one), needs AllowMassDelete (issue 10).
+func TestMassDeleteGuard(t *testing.T) {
+	del := func(n int) []Change {
+		var cs []Change
+		for i := range n {
+			cs = append(cs, Change{Kind: KindTopic, Name: fmt.Sprintf("t%d", i), Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{}})
+		}
+		return cs
 	}
-	if _, err := topicFromChange(Change{Name: "t", After: map[string]string{"partitions": "many"}}); err == nil {
-		t.Error("bad partitions accepted")
+	tests := map[string]struct {
+		deletes, managed int
+		massive          bool
+	}{
+		"one of ten":        {1, 10, false},
+		"half":              {5, 10, false},
+		"more than half":    {6, 10, true},
+		"every one":         {3, 3, true},
+		"the only one":      {1, 1, true},
+		"one of two":        {1, 2, false},
+		"two of three":      {2, 3, true},
+		"nothing to delete": {0, 0, false},
 	}
-	r, err := reassignmentFromChange(Change{Name: "t", After: map[string]string{"replication.factor": "2", "partition.0": "1,2", "partition.1": "2,0"}})
-	if err != nil || len(r.Replicas) != 2 || r.Replicas[1][0] != 2 || r.Replicas[1][1] != 0 {
-		t.Errorf("reassignmentFromChange: %+v %v", r, err)
-	}
-	if _, err := reassignmentFromChange(Change{Name: "t", After: map[string]string{"replication.factor": "2"}}); err == nil {
-		t.Error("reassignment without partitions accepted")
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := Plan{ManagedTopics: tc.managed, Changes: del(tc.deletes)}
+			if got := IsMassDelete(p); got != tc.massive {
+				t.Fatalf("IsMassDelete = %v, want %v", got, tc.massive)
+			}
+			err := CheckAllowed(p, ApplyOptions{AllowDelete: true})
+			if tc.massive != (err != nil && strings.Contains(err.Error(), "--allow-mass-delete")) {
+				t.Errorf("CheckAllowed without --allow-mass-delete: %v", err)
+			}
+			if err := CheckAllowed(p, ApplyOptions{AllowDelete: true, AllowMassDelete: true}); err != nil {
+				t.Errorf("CheckAllowed with --allow-mass-delete: %v", err)
+			}
+		})
 	}
 }

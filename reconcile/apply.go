@@ -8,11 +8,8 @@ import (
 	"os/user"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // ErrRefused is matched by every error Apply returns for a plan it will not execute (unsupported
@@ -42,12 +39,14 @@ type ApplyOptions struct {
 	LockWait time.Duration
 	// ReassignTimeout bounds the wait for reassignments to finish; default 10m.
 	ReassignTimeout time.Duration
+	// AllowMassDelete permits a plan that deletes every managed topic, or more than half of them
+	// (and more than one): --allow-mass-delete (issue 10). watch never sets it.
+	AllowMassDelete bool
 	// PollInterval is how often lock and reassignment waits re-check; default 1s.
 	PollInterval time.Duration
-	// Want and Diff are used to prove convergence: after applying, the live state is read again and
-	// Diff(Want, live, Diff) must have no pending changes. Without Want the check is skipped.
-	Want *spec.Spec
-	Diff DiffOptions
+	// CleanupTimeout bounds each step that must run even after ctx ended or a request timed out:
+	// re-reading the live state to settle what landed, releasing the lock; default 30s.
+	CleanupTimeout time.Duration
 }
 
 func (o *ApplyOptions) defaults() {
@@ -59,6 +58,9 @@ func (o *ApplyOptions) defaults() {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = 30 * time.Second
 	}
 	if o.Holder == "" {
 		o.Holder = DefaultHolder()
@@ -82,11 +84,14 @@ type Status int
 const (
 	NotAttempted Status = iota // never sent: an earlier step failed or the apply was refused
 	Running                    // sent, waiting for the cluster (progress events only)
-	Applied
-	Failed
+	Applied                    // the live state shows the change
+	Failed                     // not applied: the cluster refused it, or it is not in the live state
+	// Unknown: the request timed out or was interrupted and the live state could not be re-read
+	// to tell (issue 10); run plan to see.
+	Unknown
 )
 
-var statusNames = []string{"not attempted", "running", "applied", "failed"}
+var statusNames = []string{"not attempted", "running", "applied", "failed", "unknown"}
 
 // String names the status in progress lines and summaries.
 func (s Status) String() string { return enumName(statusNames, int(s)) }
@@ -99,7 +104,7 @@ type ChangeResult struct {
 }
 
 // Result says exactly what Apply did: every pending change of the plan with its status, and what
-// a fresh diff still finds afterwards.
+// a fresh diff of the plan's own snapshot still finds afterwards.
 type Result struct {
 	ClusterID string
 	Changes   []ChangeResult
@@ -142,36 +147,34 @@ type Progress func(Event)
 //  1. Read the live state and check the cluster's identity: refuse when the spec pins a clusterId
 //     or the plan was computed against a cluster and the live id differs. Nothing else happens
 //     before this check (a dev spec must never land on the lab cluster, issue #3).
-//  2. Check the plan against the opt-ins: unsupported changes are refused, data-loss changes need
-//     AllowDataLoss, deletions need AllowDelete. Every problem is reported, not just the first.
-//  3. Take the cluster-wide lease, so two applies never interleave (waiting up to LockWait).
-//  4. Read the live state again under the lease and refuse the plan as stale when its fingerprint
+//  2. Verify the plan against the live state (Verify): the fingerprint still matches, and the
+//     changes are exactly what the plan's own snapshot gives — a hand-edited plan is refused
+//     (issue 10).
+//  3. Check the plan against the opt-ins (CheckAllowed). Every problem is reported, not just the first.
+//  4. Take the cluster-wide lease, so two applies never interleave (waiting up to LockWait).
+//  5. Read the live state again under the lease and refuse the plan as stale when its fingerprint
 //     changed: the plan was reviewed against a state that no longer exists.
-//  5. Refuse deleting topics that consumer groups still hold offsets on, naming the groups,
+//  6. Refuse deleting topics that consumer groups still hold offsets on, naming the groups,
 //     unless Force.
-//  6. Execute by phase, one batched request per phase: create topics, add partitions, alter
-//     configs, reassign replicas (throttled, waiting up to ReassignTimeout, throttle cleared
-//     afterwards), delete topics. A failing phase stops the apply; the Result lists what was
-//     applied, what failed and what was not attempted. Every step is idempotent against the
-//     state it leaves, so running apply again finishes the job.
-//  7. Read the live state once more and diff it against Want: the Result's Residual is what did
-//     not converge.
+//  7. Execute the typed payloads by phase, one batched request per phase: record adopted and
+//     to-be-created topics in the inventory, create topics, add partitions, alter configs, reassign
+//     replicas (throttled, waiting up to ReassignTimeout), delete topics and drop them from the
+//     inventory. A failing phase stops the apply. When a request timed out or ctx ended, the live
+//     state is re-read with a fresh bounded context and each change of that phase is reported as
+//     what is now true: applied, failed (not applied) or unknown (issue 10).
+//  8. Read the live state once more and diff it against the plan's own snapshot: the Result's
+//     Residual is what did not converge. Today's spec file plays no part (issue 9).
 //
-// Changes of KindCert are skipped (the caller applies them with the certs package) and do not
-// appear in the Result. The returned error is nil only when every change was applied and the
-// cluster converged.
+// The lease is released with its own fresh bounded context, even when ctx was cancelled. The
+// returned error is nil only when every change was applied and the cluster converged.
 func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress) (Result, error) {
 	opts.defaults()
 	if progress == nil {
 		progress = func(Event) {}
 	}
 	var res Result
-	var pending []Change
 	for _, c := range plan.Changes {
-		// Certificate changes are carried out by the caller (cmd, with the certs package); Apply
-		// owns only what the Cluster can do.
-		if c.Pending() && c.Kind != KindCert {
-			pending = append(pending, c)
+		if c.Pending() {
 			res.Changes = append(res.Changes, ChangeResult{Change: c})
 		}
 	}
@@ -186,29 +189,34 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 		return res, err
 	}
 
-	// 2. Opt-ins.
+	// 2. The plan is what it claims to be.
+	if err := Verify(plan, live); err != nil {
+		return res, err
+	}
+
+	// 3. Opt-ins.
 	if err := CheckAllowed(plan, opts); err != nil {
 		return res, err
 	}
-	if len(pending) == 0 {
-		return verify(ctx, res, live, nil, opts)
+	if len(res.Changes) == 0 {
+		return verify(res, plan, live, nil)
 	}
 
-	// 3. Lease.
+	// 4. Lease.
 	lease, err := acquire(ctx, cluster, opts, progress)
 	if err != nil {
 		return res, err
 	}
 	defer func() {
 		// Release even when ctx is cancelled: a lingering lease blocks everyone until its TTL.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.CleanupTimeout)
 		defer cancel()
 		if err := lease.Release(rctx); err != nil {
 			progress(Event{Status: Failed, Err: err, Message: fmt.Sprintf("could not release the apply lock; other applies wait until it expires (TTL %s)", opts.LeaseTTL)})
 		}
 	}()
 
-	// 4. Staleness, under the lease.
+	// 5. Staleness, under the lease.
 	live, err = cluster.Describe(ctx)
 	if err != nil {
 		return res, fmt.Errorf("read live state: %w", err)
@@ -217,30 +225,33 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 		return res, fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(plan.Fingerprint), short(fp))
 	}
 
-	// 5. Consumer groups on topics to delete.
-	if err := checkGroups(ctx, cluster, pending, opts.Force); err != nil {
+	// 6. Consumer groups on topics to delete.
+	if err := checkGroups(ctx, cluster, res.Changes, opts.Force); err != nil {
 		return res, err
 	}
 
-	// 6. Execute.
+	// 7. Execute.
 	ex := &executor{cluster: cluster, opts: opts, progress: progress, res: &res}
-	for _, ph := range []func(context.Context) bool{ex.create, ex.partitions, ex.configs, ex.reassign, ex.delete} {
+	for _, ph := range []func(context.Context) bool{ex.inventory, ex.create, ex.partitions, ex.configs, ex.reassign, ex.delete, ex.forget} {
 		if !ph(ctx) {
 			break
 		}
 	}
+	// A timed-out or interrupted request may have landed anyway: say what is true now.
+	after, rerr := ex.settle(ctx)
 	var failed error
-	if n := res.Count(Failed); n > 0 {
-		failed = fmt.Errorf("apply stopped: %d applied, %d failed, %d not attempted; fix the cause and run apply again to finish", res.Count(Applied), n, res.Count(NotAttempted))
+	if n, u := res.Count(Failed), res.Count(Unknown); n+u > 0 {
+		failed = fmt.Errorf("apply stopped: %d applied, %d failed, %d unknown, %d not attempted; fix the cause and run apply again to finish", res.Count(Applied), n, u, res.Count(NotAttempted))
+	}
+	if ctx.Err() != nil {
+		failed = errors.Join(failed, fmt.Errorf("apply interrupted: %w", ctx.Err()))
 	}
 
-	// 7. Convergence.
-	after, err := cluster.Describe(ctx)
-	if err != nil {
-		return res, errors.Join(failed, fmt.Errorf("re-read live state to verify: %w", err))
+	// 8. Convergence.
+	if rerr != nil {
+		return res, errors.Join(failed, fmt.Errorf("re-read live state to verify: %w", rerr))
 	}
-	res, verr := verify(ctx, res, after, failed, opts)
-	return res, verr
+	return verify(res, plan, after, failed)
 }
 
 // CheckClusterID refuses a live cluster whose id differs from the spec's pinned id or from the id
@@ -255,12 +266,9 @@ func CheckClusterID(pinned string, plan Plan, liveID string) error {
 	return nil
 }
 
-func verify(_ context.Context, res Result, live Live, failed error, opts ApplyOptions) (Result, error) {
-	if opts.Want == nil {
-		return res, failed
-	}
+func verify(res Result, plan Plan, live Live, failed error) (Result, error) {
 	res.Verified = true
-	for _, c := range Diff(opts.Want, live, opts.Diff).Changes {
+	for _, c := range Diff(plan.Desired, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Changes {
 		if c.Pending() {
 			res.Residual = append(res.Residual, c)
 		}
@@ -270,7 +278,7 @@ func verify(_ context.Context, res Result, live Live, failed error, opts ApplyOp
 		for _, c := range res.Residual {
 			names = append(names, Headline(c))
 		}
-		return res, fmt.Errorf("the cluster did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))
+		return res, fmt.Errorf("the cluster did not converge: a fresh plan of the same desired state still has %d change(s): %s", len(names), strings.Join(names, "; "))
 	}
 	return res, failed
 }
@@ -282,16 +290,30 @@ func short(fp string) string {
 	return fp
 }
 
+// MassDeleteShare is the share of managed topics a plan may delete without AllowMassDelete: more
+// than half of them (when more than one), or all of them, needs the flag (issue 10).
+const MassDeleteShare = 0.5
+
+// IsMassDelete reports whether a plan deletes every managed topic, or more than MassDeleteShare of
+// them and more than one.
+func IsMassDelete(p Plan) bool {
+	n := p.Summary().Delete
+	if n == 0 {
+		return false
+	}
+	return n >= p.ManagedTopics || (n > 1 && float64(n) > MassDeleteShare*float64(p.ManagedTopics))
+}
+
 // CheckAllowed returns the ErrRefused error Apply would give the plan under opts' opt-ins
 // (unsupported changes, data loss without AllowDataLoss, topic deletions without AllowDelete — a
-// deletion needs only that opt-in) for the changes Apply executes (not KindCert), listing
-// every offending change; nil when the opt-ins cover the plan. It is pure, so apply can refuse before
+// deletion needs only that opt-in — and a mass delete without AllowMassDelete), listing every
+// offending change; nil when the opt-ins cover the plan. It is pure, so apply can refuse before
 // asking for confirmation.
 func CheckAllowed(plan Plan, opts ApplyOptions) error {
 	var errs []error
 	for _, c := range plan.Changes {
 		switch {
-		case !c.Pending(), c.Kind == KindCert:
+		case !c.Pending():
 		case c.Action == Unsupported:
 			// Headline already starts with "unsupported"; the reason says what to do instead.
 			errs = append(errs, fmt.Errorf("%s: %s", Headline(c), c.Reason))
@@ -304,6 +326,12 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 		case c.Risk == RiskDataLoss && !opts.AllowDataLoss:
 			errs = append(errs, fmt.Errorf("%s can lose data (%s): it needs --allow-data-loss", Headline(c), c.Reason))
 		}
+	}
+	if IsMassDelete(plan) && !opts.AllowMassDelete {
+		// An empty or truncated desired state must not wipe the cluster (issue 10, Argo CD's
+		// allow-empty guard).
+		errs = append(errs, fmt.Errorf("the plan deletes %d of the %d topics avatar-sync manages (all of them, or more than %d%%): a spec that lost its topics would wipe the cluster; check the spec, and pass --allow-mass-delete if this is intended (watch never does it)",
+			plan.Summary().Delete, plan.ManagedTopics, int(MassDeleteShare*100)))
 	}
 	if len(errs) == 0 {
 		return nil
@@ -346,10 +374,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func checkGroups(ctx context.Context, cluster Cluster, pending []Change, force bool) error {
+func checkGroups(ctx context.Context, cluster Cluster, pending []ChangeResult, force bool) error {
 	var deletes []string
-	for _, c := range pending {
-		if c.Action == Delete && c.Kind == KindTopic {
+	for _, cr := range pending {
+		if c := cr.Change; c.Action == Delete && c.Kind == KindTopic {
 			deletes = append(deletes, c.Name)
 		}
 	}
@@ -374,245 +402,7 @@ func checkGroups(ctx context.Context, cluster Cluster, pending []Change, force b
 	return fmt.Errorf("%w, nothing was changed:\n%w", ErrRefused, errors.Join(errs...))
 }
 
-// executor runs the phases of step 6, recording each change's status in res.
-type executor struct {
-	cluster  Cluster
-	opts     ApplyOptions
-	progress Progress
-	res      *Result
-}
-
-// pick returns the indexes in res.Changes of the changes one phase executes.
-func (ex *executor) pick(match func(Change) bool) []int {
-	var idx []int
-	for i, cr := range ex.res.Changes {
-		if match(cr.Change) {
-			idx = append(idx, i)
-		}
-	}
-	return idx
-}
-
-func (ex *executor) start(idx []int) {
-	for _, i := range idx {
-		ex.progress(Event{Index: i + 1, Total: len(ex.res.Changes), Change: ex.res.Changes[i].Change, Status: Running})
-	}
-}
-
-// finish records a phase's outcome; callErr fails every change of the phase. It reports whether
-// the apply may go on.
-func (ex *executor) finish(idx []int, out Outcome, callErr error) bool {
-	ok := true
-	for _, i := range idx {
-		cr := &ex.res.Changes[i]
-		err := callErr
-		if err == nil {
-			err = out[cr.Change.Name]
-		}
-		if err != nil {
-			cr.Status, cr.Err, ok = Failed, err, false
-		} else {
-			cr.Status = Applied
-		}
-		ex.progress(Event{Index: i + 1, Total: len(ex.res.Changes), Change: cr.Change, Status: cr.Status, Err: cr.Err})
-	}
-	return ok
-}
-
-// fail marks changes failed before any request was sent (a malformed plan).
-func (ex *executor) fail(idx []int, err error) bool {
-	return ex.finish(idx, nil, err)
-}
-
-func (ex *executor) create(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindTopic && c.Action == Create })
-	if len(idx) == 0 {
-		return true
-	}
-	var ts []spec.Topic
-	for _, i := range idx {
-		t, err := topicFromChange(ex.res.Changes[i].Change)
-		if err != nil {
-			return ex.fail(idx, err)
-		}
-		ts = append(ts, t)
-	}
-	ex.start(idx)
-	out, err := ex.cluster.CreateTopics(ctx, ts)
-	return ex.finish(idx, out, wrap("create topics", err))
-}
-
-func (ex *executor) partitions(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindPartitions && c.Action == Update })
-	if len(idx) == 0 {
-		return true
-	}
-	totals := map[string]int{}
-	for _, i := range idx {
-		c := ex.res.Changes[i].Change
-		n, err := strconv.Atoi(c.After[KeyPartitions])
-		if err != nil {
-			return ex.fail(idx, fmt.Errorf("plan: topic %s: partitions %q: %w", c.Name, c.After[KeyPartitions], err))
-		}
-		totals[c.Name] = n
-	}
-	ex.start(idx)
-	out, err := ex.cluster.CreatePartitions(ctx, totals)
-	return ex.finish(idx, out, wrap("add partitions", err))
-}
-
-func (ex *executor) configs(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindConfig && c.Action == Update })
-	if len(idx) == 0 {
-		return true
-	}
-	var changes []ConfigChange
-	for _, i := range idx {
-		changes = append(changes, configChange(ex.res.Changes[i].Change))
-	}
-	ex.start(idx)
-	out, err := ex.cluster.AlterTopicConfigs(ctx, changes)
-	return ex.finish(idx, out, wrap("alter topic configs", err))
-}
-
-// configChange turns a config Change into the incremental alteration: After's keys are set,
-// keys only in Before are deleted.
-func configChange(c Change) ConfigChange {
-	cc := ConfigChange{Topic: c.Name, Set: map[string]string{}}
-	for k, v := range c.After {
-		cc.Set[k] = v
-	}
-	for k := range c.Before {
-		if _, ok := c.After[k]; !ok {
-			cc.Delete = append(cc.Delete, k)
-		}
-	}
-	sort.Strings(cc.Delete)
-	return cc
-}
-
-func (ex *executor) reassign(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindReplication && c.Action == Update })
-	if len(idx) == 0 {
-		return true
-	}
-	var moves []Reassignment
-	for _, i := range idx {
-		m, err := reassignmentFromChange(ex.res.Changes[i].Change)
-		if err != nil {
-			return ex.fail(idx, err)
-		}
-		moves = append(moves, m)
-	}
-	ex.start(idx)
-	if rate := ex.opts.ThrottleBytesPerSec; rate > 0 {
-		if err := ex.cluster.SetReplicationThrottle(ctx, rate, moves); err != nil {
-			return ex.fail(idx, fmt.Errorf("set replication throttle: %w", err))
-		}
-		defer func() {
-			// The throttle must not outlive the move, even when the apply is interrupted.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := ex.cluster.ClearReplicationThrottle(cctx, moves); err != nil {
-				ex.progress(Event{Status: Failed, Err: err, Message: "could not clear the replication throttle; remove leader/follower.replication.throttled.* by hand"})
-			}
-		}()
-	}
-	out, err := ex.cluster.ReassignPartitions(ctx, moves)
-	if err != nil || slices.ContainsFunc(idx, func(i int) bool { return out[ex.res.Changes[i].Change.Name] != nil }) {
-		return ex.finish(idx, out, wrap("reassign partitions", err))
-	}
-	names := make([]string, len(moves))
-	for i, m := range moves {
-		names[i] = m.Topic
-	}
-	wctx, cancel := context.WithTimeout(ctx, ex.opts.ReassignTimeout)
-	defer cancel()
-	// Report when the set of moving topics changes, and otherwise every 30 s: one line per poll
-	// (every second, for up to ReassignTimeout) buried the rest of the output.
-	start := time.Now()
-	var told string
-	var toldAt time.Time
-	for {
-		running, err := ex.cluster.ReassignmentsInProgress(wctx, names)
-		if err == nil && len(running) == 0 {
-			return ex.finish(idx, nil, nil)
-		}
-		if err == nil {
-			if now := strings.Join(running, ", "); now != told || time.Since(toldAt) >= 30*time.Second {
-				told, toldAt = now, time.Now()
-				ex.progress(Event{Status: Running, Message: fmt.Sprintf("waiting for reassignment of %s (%s elapsed, up to %s)",
-					now, time.Since(start).Round(time.Second), ex.opts.ReassignTimeout)})
-			}
-			err = sleep(wctx, ex.opts.PollInterval)
-		}
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				err = fmt.Errorf("reassignment still running after %s; it continues in the background, run apply again to check on it", ex.opts.ReassignTimeout)
-			}
-			return ex.fail(idx, fmt.Errorf("wait for reassignment: %w", err))
-		}
-	}
-}
-
-func (ex *executor) delete(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindTopic && c.Action == Delete })
-	if len(idx) == 0 {
-		return true
-	}
-	names := make([]string, len(idx))
-	for j, i := range idx {
-		names[j] = ex.res.Changes[i].Change.Name
-	}
-	ex.start(idx)
-	out, err := ex.cluster.DeleteTopics(ctx, names)
-	return ex.finish(idx, out, wrap("delete topics", err))
-}
-
-func wrap(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// topicFromChange rebuilds the topic a create change describes (a saved plan carries no spec).
-func topicFromChange(c Change) (spec.Topic, error) {
-	t := spec.Topic{Name: c.Name, Config: map[string]string{}}
-	var err error
-	for k, v := range c.After {
-		switch k {
-		case KeyPartitions:
-			t.Partitions, err = strconv.Atoi(v)
-		case KeyReplicationFactor:
-			t.ReplicationFactor, err = strconv.Atoi(v)
-		default:
-			t.Config[k] = v
-		}
-		if err != nil {
-			return t, fmt.Errorf("plan: topic %s: %s %q: %w", c.Name, k, v, err)
-		}
-	}
-	return t, nil
-}
-
-func reassignmentFromChange(c Change) (Reassignment, error) {
-	r := Reassignment{Topic: c.Name, Replicas: map[int32][]int32{}}
-	for k, v := range c.After {
-		p, ok := strings.CutPrefix(k, KeyPartitionPrefix)
-		if !ok {
-			continue
-		}
-		id, err := strconv.Atoi(p)
-		if err != nil {
-			return r, fmt.Errorf("plan: topic %s: %s: %w", c.Name, k, err)
-		}
-		if r.Replicas[int32(id)], err = parseIDs(v); err != nil {
-			return r, fmt.Errorf("plan: topic %s: %s: %w", c.Name, k, err)
-		}
-	}
-	if len(r.Replicas) == 0 {
-		return r, fmt.Errorf("plan: topic %s: replication change without partition assignments", c.Name)
-	}
-	return r, nil
+// MarshalText is the status's JSON name: "not-attempted", "running", "applied", "failed", "unknown".
+func (s Status) MarshalText() ([]byte, error) {
+	return []byte(strings.ReplaceAll(s.String(), " ", "-")), nil
 }

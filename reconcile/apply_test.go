@@ -63,13 +63,13 @@ func (e *env) plan(want *spec.Spec, opts reconcile.DiffOptions) reconcile.Plan {
 		e.t.Fatal(err)
 	}
 	opts.Cluster = "embedded"
-	return reconcile.Diff(want, live, opts)
+	return reconcile.Diff(reconcile.DesiredOf(want), live, opts)
 }
 
-func (e *env) apply(p reconcile.Plan, want *spec.Spec, opts reconcile.ApplyOptions) (reconcile.Result, error) {
+// apply applies p; want is what the caller planned from (Apply itself checks convergence against
+// the plan's own snapshot, never against a spec).
+func (e *env) apply(p reconcile.Plan, _ *spec.Spec, opts reconcile.ApplyOptions) (reconcile.Result, error) {
 	e.t.Helper()
-	opts.Want = want
-	opts.Diff.AllowDelete = p.AllowDelete
 	opts.PollInterval = 10 * time.Millisecond
 	return reconcile.Apply(e.ctx, p, e.admin, opts, nil)
 }
@@ -106,12 +106,12 @@ func TestApplyCreatesThenNoOp(t *testing.T) {
 	}
 	e.cluster.ResetRequests()
 	var events []reconcile.Event
-	res, err := reconcile.Apply(e.ctx, p, e.admin, reconcile.ApplyOptions{Want: want}, func(ev reconcile.Event) { events = append(events, ev) })
+	res, err := reconcile.Apply(e.ctx, p, e.admin, reconcile.ApplyOptions{}, func(ev reconcile.Event) { events = append(events, ev) })
 	if err != nil || !res.Converged() || res.Count(reconcile.Applied) != 3 {
 		t.Fatalf("apply: %v, %+v", err, res)
 	}
 	// All three topics in one CreateTopics request.
-	if n := e.cluster.Requests()[clusters.APICreateTopics]; n > 2 { // the lock topic may take one
+	if n := e.cluster.Requests()[clusters.APICreateTopics]; n > 3 { // the lock and inventory topics may take one each
 		t.Errorf("%d CreateTopics requests for 3 topics: creates are not batched", n)
 	}
 	var done int
@@ -207,7 +207,7 @@ func TestUnmanagedAndDelete(t *testing.T) {
 	e.converge(want, reconcile.ApplyOptions{}) // listed, not deleted
 
 	p := e.plan(want, reconcile.DiffOptions{AllowDelete: true})
-	if p.HasChanges() || p.Changes[len(p.Changes)-1].Name != "legacy-scores" || !strings.Contains(p.Changes[len(p.Changes)-1].Reason, "unmanaged") {
+	if p.HasChanges() || p.Changes[len(p.Changes)-1].Name != "legacy-scores" || !strings.Contains(p.Changes[len(p.Changes)-1].Reason, "no longer in the spec; kept") {
 		t.Fatalf("without deletion: prune: %+v", p.Changes)
 	}
 	want.Deletion = spec.DeletionPrune
@@ -286,10 +286,10 @@ func TestDriftDetected(t *testing.T) {
 			drift = &p.Changes[i]
 		}
 	}
-	if update == nil || update.Before["retention.ms"] != "60000" || update.After["retention.ms"] != "21600000" || update.Notes["retention.ms"] != "live value: set on the topic" {
+	if update == nil || update.Config.Keys["retention.ms"] != (reconcile.ConfigEdit{Before: "60000", After: "21600000"}) || update.Notes["retention.ms"] != "live value: set on the topic" {
 		t.Fatalf("managed key changed by hand: %+v", update)
 	}
-	if drift == nil || drift.Before["max.message.bytes"] != "2097152" || !strings.Contains(drift.Reason, "prune") {
+	if drift == nil || drift.Config.Keys["max.message.bytes"].Before != "2097152" || !strings.Contains(drift.Reason, "prune") {
 		t.Fatalf("unmanaged key set by hand: %+v", drift)
 	}
 	e.converge(want, reconcile.ApplyOptions{})
@@ -310,7 +310,7 @@ func TestStalePlanRefused(t *testing.T) {
 	e := newEnv(t)
 	want := avatarSpec()
 	var saved bytes.Buffer
-	if err := reconcile.RenderJSON(&saved, e.plan(want, reconcile.DiffOptions{})); err != nil {
+	if err := reconcile.WritePlan(&saved, e.plan(want, reconcile.DiffOptions{})); err != nil {
 		t.Fatal(err)
 	}
 	// The cluster changes between plan and apply.
@@ -365,7 +365,7 @@ func TestFailureInTheMiddleThenReapply(t *testing.T) {
 			t.Errorf("%s: %v, want %v (all: %v)", h, status[h], s, status)
 		}
 	}
-	if !strings.Contains(err.Error(), "2 applied, 2 failed, 0 not attempted") {
+	if !strings.Contains(err.Error(), "2 applied, 2 failed, 0 unknown, 0 not attempted") {
 		t.Errorf("error %q does not say what was applied", err)
 	}
 	// Running apply again finishes the job.
@@ -409,7 +409,7 @@ func TestConcurrentAppliesSerialize(t *testing.T) {
 				return
 			}
 			defer a.Close()
-			_, errs[i] = reconcile.Apply(e.ctx, p, a, reconcile.ApplyOptions{Want: want, LockWait: 30 * time.Second, PollInterval: 20 * time.Millisecond}, nil)
+			_, errs[i] = reconcile.Apply(e.ctx, p, a, reconcile.ApplyOptions{LockWait: 30 * time.Second, PollInterval: 20 * time.Millisecond}, nil)
 		}()
 	}
 	wg.Wait()
@@ -459,19 +459,6 @@ func TestReassignmentRunsThrottled(t *testing.T) {
 	}
 }
 
-// TestApplySkipsCertChanges: certificate changes ride along in the plan for display, but the
-// caller applies them; Apply neither refuses nor reports them.
-func TestApplySkipsCertChanges(t *testing.T) {
-	e := newEnv(t)
-	want := avatarSpec()
-	p := e.plan(want, reconcile.DiffOptions{})
-	p.Changes = append(p.Changes, reconcile.Change{Kind: reconcile.KindCert, Name: "kafka-broker-1", Action: reconcile.Update, Risk: reconcile.RiskDataLoss})
-	res, err := e.apply(p, want, reconcile.ApplyOptions{})
-	if err != nil || len(res.Changes) != 3 || !res.Converged() {
-		t.Fatalf("apply with a cert change: %v %+v", err, res)
-	}
-}
-
 // TestLockWaitReportsHolderOnce: an apply waiting for another's lock says whom it waits for, with
 // the expiry and its own budget, once, not once per poll (which printed a line a second).
 func TestLockWaitReportsHolderOnce(t *testing.T) {
@@ -506,7 +493,7 @@ func TestLockWaitReportsHolderOnce(t *testing.T) {
 			released <- held.Release(e.ctx)
 		}()
 	}
-	opts := reconcile.ApplyOptions{Want: want, LockWait: time.Minute, PollInterval: 10 * time.Millisecond}
+	opts := reconcile.ApplyOptions{LockWait: time.Minute, PollInterval: 10 * time.Millisecond}
 	if _, err := reconcile.Apply(e.ctx, p, e.admin, opts, progress); err != nil {
 		t.Fatalf("apply after the lock was released: %v", err)
 	}

@@ -44,6 +44,7 @@ func benchLive(n int) reconcile.Live {
 			"max.message.bytes":   {Value: "1048588", Source: topics.SourceDefault},
 		}}
 		l.Topics[name] = o
+		l.Inventory = append(l.Inventory, name)
 	}
 	return l
 }
@@ -55,7 +56,7 @@ func BenchmarkDiff(b *testing.B) {
 		b.Run(fmt.Sprintf("topics=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				p := reconcile.Diff(want, have, reconcile.DiffOptions{})
+				p := reconcile.Diff(reconcile.DesiredOf(want), have, reconcile.DiffOptions{})
 				if p.Summary().Update != n/100 {
 					b.Fatalf("summary %+v", p.Summary())
 				}
@@ -72,14 +73,14 @@ func BenchmarkPlanEmbedded(b *testing.B) {
 			ctx := context.Background()
 			e, a := benchCluster(b)
 			want := benchSpec(n)
-			if _, err := reconcile.Apply(ctx, reconcile.Diff(want, mustDescribe(b, a), reconcile.DiffOptions{}), a, reconcile.ApplyOptions{ReassignTimeout: time.Minute}, nil); err != nil {
+			if _, err := reconcile.Apply(ctx, reconcile.Diff(reconcile.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{}), a, reconcile.ApplyOptions{ReassignTimeout: time.Minute}, nil); err != nil {
 				b.Fatal(err)
 			}
 			e.ResetRequests()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if p := reconcile.Diff(want, mustDescribe(b, a), reconcile.DiffOptions{}); p.HasChanges() {
+				if p := reconcile.Diff(reconcile.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{}); p.HasChanges() {
 					b.Fatal("plan after apply has changes")
 				}
 			}
@@ -104,7 +105,7 @@ func BenchmarkApplyCreate(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				e, a := benchCluster(b)
-				p := reconcile.Diff(want, mustDescribe(b, a), reconcile.DiffOptions{})
+				p := reconcile.Diff(reconcile.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{})
 				e.ResetRequests()
 				b.StartTimer()
 				if _, err := reconcile.Apply(ctx, p, a, reconcile.ApplyOptions{}, nil); err != nil {

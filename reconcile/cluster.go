@@ -19,6 +19,10 @@ type Live struct {
 	Controller int32                      `json:"controller"`
 	Brokers    []topics.Broker            `json:"brokers"`
 	Topics     map[string]topics.Observed `json:"topics"`
+	// Inventory names the topics avatar-sync manages (created or adopted), as recorded in the
+	// cluster itself; `deletion: prune` deletes only these (issue 9). It may name topics that no
+	// longer exist.
+	Inventory []string `json:"inventory,omitempty"`
 }
 
 // Outcome reports per-item results of a batched request: item name → nil or its error. The
@@ -58,6 +62,8 @@ type Cluster interface {
 	DeleteTopics(ctx context.Context, names []string) (Outcome, error)
 	// GroupsWithOffsets returns, per topic, the consumer groups holding committed offsets on it.
 	GroupsWithOffsets(ctx context.Context, topics []string) (map[string][]string, error)
+	// RecordInventory adds topics to, and removes topics from, the inventory Describe reads back.
+	RecordInventory(ctx context.Context, add, remove []string) error
 	// AcquireLease takes the cluster-wide apply lock or fails with a *LeaseHeldError.
 	AcquireLease(ctx context.Context, holder string, ttl time.Duration) (Lease, error)
 }

@@ -40,19 +40,20 @@ func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 // UnmarshalText parses a name written by MarshalText.
 func (a *Action) UnmarshalText(b []byte) error { return enumParse(actionNames, "action", b, (*int)(a)) }
 
-// Kind is what a Change is about.
+// Kind is what a Change is about. Each kind has exactly one payload type in Change.
 type Kind int
 
-// Kinds.
+// Kinds. The next planes add theirs here (Kubernetes objects, ACLs, users, quotas), each with its
+// payload field in Change (issue 9).
 const (
-	KindTopic       Kind = iota // a whole topic: create, delete, unmanaged
-	KindPartitions              // partition count
-	KindConfig                  // dynamic topic configs
-	KindReplication             // replication factor, via replica reassignment
-	KindCert                    // TLS material; appended to plans by cmd from the certs package
+	KindTopic       Kind = iota // a whole topic: create, delete, unmanaged; payload Topic
+	KindPartitions              // partition count; payload Partitions
+	KindConfig                  // dynamic topic configs; payload Config
+	KindReplication             // replication factor, via replica reassignment; payload Replication
+	KindInventory               // a topic recorded in avatar-sync's inventory; payload Adopt
 )
 
-var kindNames = []string{"topic", "partitions", "config", "replication", "cert"}
+var kindNames = []string{"topic", "partitions", "config", "replication", "inventory"}
 
 // String is the kind's name in plans and JSON.
 func (k Kind) String() string { return enumName(kindNames, int(k)) }
@@ -64,13 +65,14 @@ func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 func (k *Kind) UnmarshalText(b []byte) error { return enumParse(kindNames, "kind", b, (*int)(k)) }
 
 // Risk grades what can go wrong when a Change is applied. Apply refuses RiskDataLoss without
-// ApplyOptions.AllowDataLoss.
+// ApplyOptions.AllowDataLoss. A risk is always derived from the typed change and the live state
+// (DeriveRisk); a saved plan's risk is checked, never trusted (issue 10).
 type Risk int
 
 // Risks.
 const (
 	RiskNone Risk = iota
-	// RiskDataLoss: records are destroyed (retention lowered, compaction enabled, topic deleted).
+	// RiskDataLoss: records are destroyed (retention lowered, compaction turned on or off, topic deleted).
 	RiskDataLoss
 	// RiskHeavy: the change moves data between brokers (replica reassignment) and takes time.
 	RiskHeavy
@@ -118,35 +120,145 @@ func enumParse(names []string, what string, b []byte, dst *int) error {
 	return nil
 }
 
-// Keys used in Change.Before/After besides topic config names (which never contain these).
-const (
-	KeyPartitions        = "partitions"
-	KeyReplicationFactor = "replication.factor"
-	// KeyPartitionPrefix + partition id holds a replica list "1,2,3" (leader first).
-	KeyPartitionPrefix = "partition."
-)
+// TopicPayload is a whole topic: what a create makes, or what a delete (or an unmanaged topic
+// left alone) removes or keeps, as read live.
+type TopicPayload struct {
+	Partitions        int               `json:"partitions"`
+	ReplicationFactor int               `json:"replicationFactor"`
+	Configs           map[string]string `json:"configs,omitempty"`
+}
 
-// Change is one step of a Plan. It is self-contained (a saved plan is applied from its Changes
-// alone): Before holds the live values of the fields it touches, After the desired ones; a key in
-// Before but not in After is removed.
+// PartitionsPayload is a partition-count increase (or, Unsupported, a decrease).
+type PartitionsPayload struct {
+	From int `json:"from"`
+	To   int `json:"to"`
+}
+
+// ConfigEdit is one config key of a topic. Before is the live value ("" = none; masked when Kafka
+// marks it sensitive), After the desired one; Delete removes the key from the topic. A drift
+// (NoOp) entry has only Before.
+type ConfigEdit struct {
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	Delete bool   `json:"delete,omitempty"`
+}
+
+// ConfigPayload is a set of config keys to set or delete on one topic, by key.
+type ConfigPayload struct {
+	Keys map[string]ConfigEdit `json:"keys"`
+}
+
+// ReplicaMove is one partition's replica list before and after a reassignment (leader first).
+type ReplicaMove struct {
+	Before []int32 `json:"before,omitempty"`
+	After  []int32 `json:"after"`
+}
+
+// ReplicationPayload is a replication-factor change and the reassignment that carries it out.
+type ReplicationPayload struct {
+	From       int                   `json:"from"`
+	To         int                   `json:"to"`
+	Partitions map[int32]ReplicaMove `json:"partitions,omitempty"`
+}
+
+// AdoptPayload records an existing topic that the spec names in avatar-sync's inventory, so
+// `deletion: prune` may delete it once it leaves the spec (issue 9: migration without a flag day).
+type AdoptPayload struct{}
+
+// Change is one step of a Plan. It carries exactly one typed payload, the one of its Kind, and Apply
+// executes that payload as it is: nothing is re-parsed, so a plan cannot turn out malformed in the
+// middle of an apply (issue 9).
 type Change struct {
-	Kind   Kind              `json:"kind"`
-	Name   string            `json:"name"`
-	Action Action            `json:"action"`
-	Before map[string]string `json:"before,omitempty"`
-	After  map[string]string `json:"after,omitempty"`
-	Risk   Risk              `json:"risk"`
+	Kind   Kind   `json:"kind"`
+	Name   string `json:"name"`
+	Action Action `json:"action"`
+	Risk   Risk   `json:"risk"`
 	// Reason explains the change, or for Unsupported/NoOp why nothing will happen and what to do.
 	Reason string `json:"reason,omitempty"`
 	// Notes explain single keys: where a live value comes from, why a key is risky.
 	Notes map[string]string `json:"notes,omitempty"`
+
+	Topic       *TopicPayload       `json:"topic,omitempty"`
+	Partitions  *PartitionsPayload  `json:"partitions,omitempty"`
+	Config      *ConfigPayload      `json:"config,omitempty"`
+	Replication *ReplicationPayload `json:"replication,omitempty"`
+	Adopt       *AdoptPayload       `json:"adopt,omitempty"`
+	// The Kubernetes plane adds `Object *ObjectPayload` here, access control ACL/User/Quota
+	// payloads: one field per kind, checked by payloadErr.
 }
 
 // Pending reports whether the change asks for something to happen (everything but NoOp).
 func (c Change) Pending() bool { return c.Action != NoOp }
 
-// Plan is the ordered list of changes that takes a cluster from its live state to the spec. It is a
-// value: computing it (Diff) does no I/O, and Apply is the only thing that acts on it.
+// payloadErr reports a change whose payload does not match its kind (none, or more than one).
+func (c Change) payloadErr() error {
+	set := map[Kind]bool{KindTopic: c.Topic != nil, KindPartitions: c.Partitions != nil, KindConfig: c.Config != nil,
+		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil}
+	n := 0
+	for _, ok := range set {
+		if ok {
+			n++
+		}
+	}
+	if n != 1 || !set[c.Kind] {
+		return fmt.Errorf("%s: a %s change must carry exactly one payload, its %q", Headline(c), c.Kind, c.Kind)
+	}
+	if c.Kind == KindConfig && len(c.Config.Keys) == 0 {
+		return fmt.Errorf("%s: no config keys", Headline(c))
+	}
+	return nil
+}
+
+// DesiredTopic is one topic of the desired state as a plan records it.
+type DesiredTopic struct {
+	Name              string            `json:"name"`
+	Partitions        int               `json:"partitions"`
+	ReplicationFactor int               `json:"replicationFactor"`
+	Config            map[string]string `json:"config,omitempty"`
+	Prune             bool              `json:"prune,omitempty"`
+}
+
+// Desired is the snapshot of the spec a plan was computed from: everything Diff reads. A plan
+// carries it so apply checks convergence, and re-verifies a saved plan, against what was reviewed
+// rather than against today's file (issue 9).
+type Desired struct {
+	Topics   []DesiredTopic `json:"topics"`
+	Deletion string         `json:"deletion"`
+}
+
+// DesiredOf snapshots the parts of a validated spec that plans depend on.
+func DesiredOf(s *spec.Spec) Desired {
+	d := Desired{Topics: make([]DesiredTopic, 0, len(s.Topics)), Deletion: s.Deletion}
+	if d.Deletion == "" {
+		d.Deletion = spec.DeletionRetain
+	}
+	for _, t := range s.Topics {
+		d.Topics = append(d.Topics, DesiredTopic{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor,
+			Config: maps.Clone(t.Config), Prune: t.Prune})
+	}
+	sort.SliceStable(d.Topics, func(i, j int) bool { return d.Topics[i].Name < d.Topics[j].Name })
+	return d
+}
+
+func (d Desired) has(name string) bool {
+	return slices.ContainsFunc(d.Topics, func(t DesiredTopic) bool { return t.Name == name })
+}
+
+// Advisory is something a person should do that apply does not: renew a certificate, generate
+// missing TLS material. Advisories are shown apart from the changes, never counted as changes and
+// never make --detailed-exitcode exit 2 (issue 9).
+type Advisory struct {
+	// Subject names what the advisory is about: "certificate kafka-broker-1", "tls".
+	Subject string `json:"subject"`
+	// Status is a short state: missing, expiring, expired, mismatch.
+	Status string `json:"status,omitempty"`
+	// Reason says what is wrong and the command that fixes it.
+	Reason string `json:"reason"`
+}
+
+// Plan is the ordered list of changes that takes a cluster from its live state to the desired
+// state. It is self-contained: the snapshot it was computed from, the live state's fingerprint and
+// typed changes, so a saved plan is applied and verified from the plan alone.
 type Plan struct {
 	// Cluster is the target's name in the spec; ClusterID the live id the plan was computed against.
 	Cluster   string `json:"cluster"`
@@ -155,8 +267,15 @@ type Plan struct {
 	// refuses the plan once the live state no longer matches it.
 	Fingerprint string `json:"fingerprint"`
 	// AllowDelete records whether deletions were allowed when planning (--allow-delete).
-	AllowDelete bool     `json:"allowDelete"`
-	Changes     []Change `json:"changes"`
+	AllowDelete bool `json:"allowDelete"`
+	// ManagedTopics counts the live topics in avatar-sync's inventory: the base of the mass-delete
+	// guard (issue 10).
+	ManagedTopics int `json:"managedTopics"`
+	// Desired is the snapshot of the spec the plan was computed from.
+	Desired Desired  `json:"desired"`
+	Changes []Change `json:"changes"`
+	// Advisories are shown apart and never applied (certificates: `avatar-sync certs generate`).
+	Advisories []Advisory `json:"advisories,omitempty"`
 }
 
 // Summary counts a plan's changes by action.
@@ -188,7 +307,8 @@ func (p Plan) Summary() Summary {
 	return s
 }
 
-// HasChanges reports whether anything differs that is not only informational.
+// HasChanges reports whether anything differs that is not only informational. Advisories do not
+// count.
 func (p Plan) HasChanges() bool {
 	return slices.ContainsFunc(p.Changes, Change.Pending)
 }
@@ -197,15 +317,28 @@ func (p Plan) HasChanges() bool {
 type DiffOptions struct {
 	// Cluster is the target's name, recorded in the plan.
 	Cluster string
-	// AllowDelete is --allow-delete: with the spec's `deletion: prune`, unmanaged topics are deleted.
+	// AllowDelete is --allow-delete: with the snapshot's `deletion: prune`, managed topics that
+	// left the spec are deleted.
 	AllowDelete bool
 }
 
 // Diff computes the plan that takes have to want. It is pure. Every topic is examined, whatever
 // the others hold, so the plan shows all differences at once.
-func Diff(want *spec.Spec, have Live, opts DiffOptions) Plan {
-	p := Plan{Cluster: opts.Cluster, ClusterID: have.ClusterID, Fingerprint: Fingerprint(have), AllowDelete: opts.AllowDelete}
-	wantTopics := slices.Clone(want.Topics)
+func Diff(want Desired, have Live, opts DiffOptions) Plan {
+	p := Plan{Cluster: opts.Cluster, ClusterID: have.ClusterID, Fingerprint: Fingerprint(have), AllowDelete: opts.AllowDelete, Desired: want}
+	inventory := make(map[string]bool, len(have.Inventory))
+	for _, name := range have.Inventory {
+		inventory[name] = true
+	}
+	for name, o := range have.Topics {
+		if inventory[name] && !topics.IsInternal(name, o) {
+			p.ManagedTopics++
+		}
+	}
+	wantTopics := make([]spec.Topic, 0, len(want.Topics))
+	for _, dt := range want.Topics {
+		wantTopics = append(wantTopics, dt.topic())
+	}
 	sort.SliceStable(wantTopics, func(i, j int) bool { return wantTopics[i].Name < wantTopics[j].Name })
 	for _, t := range wantTopics {
 		var obs *topics.Observed
@@ -214,27 +347,35 @@ func Diff(want *spec.Spec, have Live, opts DiffOptions) Plan {
 		}
 		if topics.IsInternal(t.Name, topics.Observed{Internal: obs != nil && obs.Internal}) {
 			p.Changes = append(p.Changes, Change{Kind: KindTopic, Name: t.Name, Action: Unsupported, Risk: RiskUnsupported,
+				Topic:  &TopicPayload{Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor},
 				Reason: "internal topic: avatar-sync never changes Kafka's or the platform's own topics; remove it from the spec"})
 			continue
 		}
 		var current map[int32][]int32
 		if obs != nil {
 			current = obs.Replicas
+			if !inventory[t.Name] {
+				p.Changes = append(p.Changes, Change{Kind: KindInventory, Name: t.Name, Action: Update, Adopt: &AdoptPayload{},
+					Reason: "exists on the cluster and is named in the spec: recorded in avatar-sync's inventory, so deletion: prune may delete it once it leaves the spec"})
+			}
 		}
 		p.Changes = append(p.Changes, topicChanges(t, topics.DiffTopic(t, obs, have.Brokers), current, len(have.Brokers))...)
 	}
-	for _, name := range topics.Unmanaged(want.Topics, have.Topics) {
-		p.Changes = append(p.Changes, unmanagedChange(name, have.Topics[name], want.Deletion, opts.AllowDelete))
+	for _, name := range topics.Unmanaged(wantTopics, have.Topics) {
+		p.Changes = append(p.Changes, unmanagedChange(name, have.Topics[name], inventory[name], want.Deletion, opts.AllowDelete))
 	}
 	sortChanges(p.Changes)
 	return p
 }
 
+func (dt DesiredTopic) topic() spec.Topic {
+	return spec.Topic{Name: dt.Name, Partitions: dt.Partitions, ReplicationFactor: dt.ReplicationFactor, Config: dt.Config, Prune: dt.Prune}
+}
+
 func topicChanges(t spec.Topic, d topics.Diff, obsReplicas map[int32][]int32, brokers int) []Change {
 	if d.Create {
-		after := map[string]string{KeyPartitions: strconv.Itoa(t.Partitions), KeyReplicationFactor: strconv.Itoa(t.ReplicationFactor)}
-		maps.Copy(after, t.Config)
-		c := Change{Kind: KindTopic, Name: t.Name, Action: Create, After: after}
+		c := Change{Kind: KindTopic, Name: t.Name, Action: Create,
+			Topic: &TopicPayload{Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Configs: maps.Clone(t.Config)}}
 		if brokers > 0 && t.ReplicationFactor > brokers {
 			c.Action, c.Risk = Unsupported, RiskUnsupported
 			c.Reason = fmt.Sprintf("replication factor %d needs %d brokers, the cluster has %d: lower replicationFactor or add brokers", t.ReplicationFactor, t.ReplicationFactor, brokers)
@@ -243,8 +384,7 @@ func topicChanges(t spec.Topic, d topics.Diff, obsReplicas map[int32][]int32, br
 	}
 	var out []Change
 	if pd := d.Partitions; pd != nil {
-		c := Change{Kind: KindPartitions, Name: t.Name, Action: Update,
-			Before: map[string]string{KeyPartitions: strconv.Itoa(pd.From)}, After: map[string]string{KeyPartitions: strconv.Itoa(pd.To)},
+		c := Change{Kind: KindPartitions, Name: t.Name, Action: Update, Partitions: &PartitionsPayload{From: pd.From, To: pd.To},
 			Reason: "adds partitions: records with a key may land in a different partition from now on"}
 		if pd.Unsupported {
 			c.Action, c.Risk = Unsupported, RiskUnsupported
@@ -254,43 +394,35 @@ func topicChanges(t spec.Topic, d topics.Diff, obsReplicas map[int32][]int32, br
 	}
 	if rd := d.Replication; rd != nil {
 		c := Change{Kind: KindReplication, Name: t.Name, Action: Update, Risk: RiskHeavy,
-			Before: map[string]string{KeyReplicationFactor: strconv.Itoa(rd.From)}, After: map[string]string{KeyReplicationFactor: strconv.Itoa(rd.To)},
-			Reason: "replica reassignment copies partition data between brokers under a replication throttle"}
+			Replication: &ReplicationPayload{From: rd.From, To: rd.To},
+			Reason:      "replica reassignment copies partition data between brokers under a replication throttle"}
 		if rd.Unsupported {
 			c.Action, c.Risk = Unsupported, RiskUnsupported
 			c.Reason = fmt.Sprintf("cannot change the replication factor: %v", rd.Err)
 		} else {
+			c.Replication.Partitions = make(map[int32]ReplicaMove, len(rd.Assignment))
 			for p, reps := range rd.Assignment {
-				key := KeyPartitionPrefix + strconv.Itoa(int(p))
-				c.After[key] = joinIDs(reps)
-				if cur := obsReplicas[p]; len(cur) > 0 {
-					c.Before[key] = joinIDs(cur)
-				}
+				c.Replication.Partitions[p] = ReplicaMove{Before: slices.Clone(obsReplicas[p]), After: slices.Clone(reps)}
 			}
 		}
 		out = append(out, c)
 	}
-	update := Change{Kind: KindConfig, Name: t.Name, Action: Update, Before: map[string]string{}, After: map[string]string{}, Notes: map[string]string{}}
-	drift := Change{Kind: KindConfig, Name: t.Name, Action: NoOp, Before: map[string]string{}, After: map[string]string{},
+	update := Change{Kind: KindConfig, Name: t.Name, Action: Update, Config: &ConfigPayload{Keys: map[string]ConfigEdit{}}, Notes: map[string]string{}}
+	drift := Change{Kind: KindConfig, Name: t.Name, Action: NoOp, Config: &ConfigPayload{Keys: map[string]ConfigEdit{}},
 		Reason: "drift: set on the topic but not in the spec; left alone because the topic does not have prune: true (add it, or add the keys to the spec)"}
 	var losses []string
 	for _, cd := range d.Config {
 		// Kafka hides sensitive live values; never print what it returned. After comes from the
 		// spec and must stay intact: it is what apply sends.
-		before, after := cd.Before, cd.After
+		before := cd.Before
 		if cd.Sensitive {
 			before = maskSensitive(before)
 		}
 		if cd.Op == topics.ConfigDrift {
-			drift.Before[cd.Key], drift.After[cd.Key] = before, before
+			drift.Config.Keys[cd.Key] = ConfigEdit{Before: before}
 			continue
 		}
-		if cd.Before != "" || cd.Op != topics.ConfigSet {
-			update.Before[cd.Key] = before
-		}
-		if cd.Op != topics.ConfigRemove {
-			update.After[cd.Key] = after
-		}
+		update.Config.Keys[cd.Key] = ConfigEdit{Before: before, After: cd.After, Delete: cd.Op == topics.ConfigRemove}
 		// Say where the live value comes from: a value set on the topic by hand reads differently
 		// from a broker default the spec now overrides (issue #3).
 		switch {
@@ -306,7 +438,7 @@ func topicChanges(t spec.Topic, d topics.Diff, obsReplicas map[int32][]int32, br
 			update.Risk = RiskDataLoss
 		}
 	}
-	if len(update.After) > 0 || len(update.Before) > 0 {
+	if len(update.Config.Keys) > 0 {
 		if len(update.Notes) == 0 {
 			update.Notes = nil
 		}
@@ -316,29 +448,33 @@ func topicChanges(t spec.Topic, d topics.Diff, obsReplicas map[int32][]int32, br
 		}
 		out = append(out, update)
 	}
-	if len(drift.Before) > 0 {
+	if len(drift.Config.Keys) > 0 {
 		out = append(out, drift)
 	}
 	return out
 }
 
-func unmanagedChange(name string, o topics.Observed, deletion string, allowDelete bool) Change {
+func unmanagedChange(name string, o topics.Observed, managed bool, deletion string, allowDelete bool) Change {
 	c := Change{Kind: KindTopic, Name: name, Action: NoOp,
-		Before: map[string]string{KeyPartitions: strconv.Itoa(o.Partitions()), KeyReplicationFactor: strconv.Itoa(o.ReplicationFactor())}}
+		Topic: &TopicPayload{Partitions: o.Partitions(), ReplicationFactor: o.ReplicationFactor()}}
 	switch {
+	case !managed:
+		c.Reason = "unmanaged: not in the spec and not in avatar-sync's inventory (it did not create or adopt it); never deleted"
 	case deletion == spec.DeletionPrune && allowDelete:
 		c.Action, c.Risk = Delete, RiskDataLoss
-		c.Reason = "not in the spec, and the spec says deletion: prune and --allow-delete was given: the topic and its records are deleted"
+		c.Reason = "managed by avatar-sync and no longer in the spec, the spec says deletion: prune and --allow-delete was given: the topic and its records are deleted"
 	case deletion == spec.DeletionPrune:
-		c.Reason = "unmanaged: not in the spec; the spec says deletion: prune, but deleting also needs --allow-delete"
+		c.Reason = "managed by avatar-sync and no longer in the spec; the spec says deletion: prune, but deleting also needs --allow-delete"
 	default:
-		c.Reason = "unmanaged: not in the spec; kept (deleting needs deletion: prune in the spec and --allow-delete)"
+		c.Reason = "managed by avatar-sync and no longer in the spec; kept (deleting needs deletion: prune in the spec and --allow-delete)"
 	}
 	return c
 }
 
-// phase orders changes the way Apply executes them: topics are created before their partitions and
-// configs change, replicas move after that, deletions come last; informational changes close the list.
+// phase orders changes the way Apply executes them: inventory records first (a created topic is
+// recorded before it exists, so a crash never leaves a topic avatar-sync made but does not know),
+// topics are created before their partitions and configs change, replicas move after that,
+// deletions come last; informational changes close the list.
 func phase(c Change) int {
 	switch {
 	case c.Action == NoOp:
@@ -347,14 +483,16 @@ func phase(c Change) int {
 		return 8
 	case c.Action == Unsupported:
 		return 7
-	case c.Kind == KindTopic:
+	case c.Kind == KindInventory:
 		return 0
-	case c.Kind == KindPartitions:
+	case c.Kind == KindTopic:
 		return 1
-	case c.Kind == KindConfig:
+	case c.Kind == KindPartitions:
 		return 2
-	case c.Kind == KindReplication:
+	case c.Kind == KindConfig:
 		return 3
+	case c.Kind == KindReplication:
+		return 4
 	default:
 		return 6
 	}
@@ -379,28 +517,26 @@ func maskSensitive(v string) string {
 	return "(sensitive)"
 }
 
-func joinIDs(ids []int32) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.Itoa(int(id))
+// Headline is the one-line title of a change ("update topic x config"), shared by the views, by
+// apply's progress lines and by its errors.
+func Headline(c Change) string {
+	verb := c.Action.String()
+	if c.Action == NoOp {
+		verb = "keep"
 	}
-	return strings.Join(s, ",")
-}
-
-func parseIDs(s string) ([]int32, error) {
-	var out []int32
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("replica list %q: %w", s, err)
-		}
-		out = append(out, int32(n))
+	switch c.Kind {
+	case KindTopic:
+		return fmt.Sprintf("%s topic %s", verb, c.Name)
+	case KindInventory:
+		return fmt.Sprintf("adopt topic %s into the inventory", c.Name)
+	default:
+		return fmt.Sprintf("%s topic %s %s", verb, c.Name, c.Kind)
 	}
-	return out, nil
 }
 
 // Fingerprint hashes the parts of the live state a plan depends on: the cluster id, brokers and
-// their racks, and every non-internal topic's replicas and configs (value and source). Internal
+// their racks, every non-internal topic's replicas and configs (value and source), and the
+// inventory of managed topics. Internal
 // topics are left out so the apply lock, consumer offsets and the like do not make plans stale.
 func Fingerprint(l Live) string {
 	h := sha256.New()
@@ -468,5 +604,14 @@ func Fingerprint(l Live) string {
 		}
 		flush()
 	}
+	// The inventory decides what prune may delete: a plan computed before a topic was adopted
+	// must not be applied after.
+	inv := slices.Clone(l.Inventory)
+	slices.Sort(inv)
+	for _, name := range inv {
+		buf = append(buf, "\ninventory "...)
+		field(name)
+	}
+	flush()
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

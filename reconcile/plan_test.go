@@ -27,11 +27,21 @@ func obs(name string, parts, rf int, cfg map[string]string) topics.Observed {
 	return o
 }
 
+// live is a cluster holding ts, every one of them in avatar-sync's inventory (managed).
 func live(ts ...topics.Observed) Live {
 	l := Live{ClusterID: "test-cluster", Brokers: brokers3, Topics: map[string]topics.Observed{}}
 	for _, t := range ts {
 		l.Topics[t.Name] = t
+		if !topics.IsInternalName(t.Name) {
+			l.Inventory = append(l.Inventory, t.Name)
+		}
 	}
+	return l
+}
+
+// unrecorded is l with an empty inventory: a cluster avatar-sync has not recorded anything on.
+func unrecorded(l Live) Live {
+	l.Inventory = nil
 	return l
 }
 
@@ -41,6 +51,17 @@ func topic(name string, parts, rf int, cfg map[string]string) spec.Topic {
 
 func TestDiff(t *testing.T) {
 	retention := func(v string) map[string]string { return map[string]string{"retention.ms": v} }
+	edits := func(kv ...string) *ConfigPayload {
+		p := &ConfigPayload{Keys: map[string]ConfigEdit{}}
+		for i := 0; i < len(kv); i += 3 {
+			e := ConfigEdit{Before: kv[i+1], After: kv[i+2]}
+			if e.After == "-" {
+				e.After, e.Delete = "", true
+			}
+			p.Keys[kv[i]] = e
+		}
+		return p
+	}
 	tests := map[string]struct {
 		want    spec.Spec
 		have    Live
@@ -51,8 +72,8 @@ func TestDiff(t *testing.T) {
 			want: spec.Spec{Topics: []spec.Topic{topic("b", 3, 3, retention("3600000")), topic("a", 1, 1, nil)}},
 			have: live(),
 			changes: []Change{
-				{Kind: KindTopic, Name: "a", Action: Create, After: map[string]string{"partitions": "1", "replication.factor": "1"}},
-				{Kind: KindTopic, Name: "b", Action: Create, After: map[string]string{"partitions": "3", "replication.factor": "3", "retention.ms": "3600000"}},
+				{Kind: KindTopic, Name: "a", Action: Create, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}},
+				{Kind: KindTopic, Name: "b", Action: Create, Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 3, Configs: retention("3600000")}},
 			},
 		},
 		"in sync": {
@@ -60,11 +81,17 @@ func TestDiff(t *testing.T) {
 			have:    live(obs("a", 3, 3, retention("3600000"))),
 			changes: nil,
 		},
+		"in sync but not recorded: adopted": {
+			want: spec.Spec{Topics: []spec.Topic{topic("a", 3, 3, retention("3600000"))}},
+			have: unrecorded(live(obs("a", 3, 3, retention("3600000")))),
+			changes: []Change{{Kind: KindInventory, Name: "a", Action: Update, Adopt: &AdoptPayload{},
+				Reason: "exists on the cluster and is named in the spec: recorded in avatar-sync's inventory, so deletion: prune may delete it once it leaves the spec"}},
+		},
 		"retention lowered is data loss": {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 3, 3, retention("3600000"))}},
 			have: live(obs("a", 3, 3, retention("604800000"))),
 			changes: []Change{{Kind: KindConfig, Name: "a", Action: Update, Risk: RiskDataLoss,
-				Before: retention("604800000"), After: retention("3600000"),
+				Config: edits("retention.ms", "604800000", "3600000"),
 				Reason: "retention.ms lowered: records beyond the new limit are deleted",
 				Notes:  map[string]string{"retention.ms": "live value: set on the topic"}}},
 		},
@@ -72,81 +99,89 @@ func TestDiff(t *testing.T) {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 3, 3, retention("604800000"))}},
 			have: live(obs("a", 3, 3, retention("3600000"))),
 			changes: []Change{{Kind: KindConfig, Name: "a", Action: Update,
-				Before: retention("3600000"), After: retention("604800000"), Reason: "topic configs differ from the spec",
+				Config: edits("retention.ms", "3600000", "604800000"), Reason: "topic configs differ from the spec",
 				Notes: map[string]string{"retention.ms": "live value: set on the topic"}}},
+		},
+		"compact to delete is data loss": {
+			want: spec.Spec{Topics: []spec.Topic{topic("a", 3, 3, map[string]string{"cleanup.policy": "delete"})}},
+			have: live(obs("a", 3, 3, map[string]string{"cleanup.policy": "compact"})),
+			changes: []Change{{Kind: KindConfig, Name: "a", Action: Update, Risk: RiskDataLoss,
+				Config: edits("cleanup.policy", "compact", "delete"),
+				Reason: "cleanup.policy drops compact: retention now deletes old records, the latest value of every key included",
+				Notes:  map[string]string{"cleanup.policy": "live value: set on the topic"}}},
 		},
 		"partition increase": {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 6, 3, nil)}},
 			have: live(obs("a", 3, 3, nil)),
-			changes: []Change{{Kind: KindPartitions, Name: "a", Action: Update,
-				Before: map[string]string{"partitions": "3"}, After: map[string]string{"partitions": "6"},
+			changes: []Change{{Kind: KindPartitions, Name: "a", Action: Update, Partitions: &PartitionsPayload{From: 3, To: 6},
 				Reason: "adds partitions: records with a key may land in a different partition from now on"}},
 		},
 		"partition decrease unsupported": {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 1, 3, nil)}},
 			have: live(obs("a", 3, 3, nil)),
-			changes: []Change{{Kind: KindPartitions, Name: "a", Action: Unsupported, Risk: RiskUnsupported,
-				Before: map[string]string{"partitions": "3"}, After: map[string]string{"partitions": "1"},
+			changes: []Change{{Kind: KindPartitions, Name: "a", Action: Unsupported, Risk: RiskUnsupported, Partitions: &PartitionsPayload{From: 3, To: 1},
 				Reason: "Kafka cannot remove partitions: to shrink the topic, recreate it (delete it, then apply; its records are lost), or keep partitions: 3 in the spec"}},
 		},
 		"replication change is a heavy reassignment": {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 2, 2, nil)}},
 			have: live(obs("a", 2, 1, nil)),
 			changes: []Change{{Kind: KindReplication, Name: "a", Action: Update, Risk: RiskHeavy,
-				Before: map[string]string{"replication.factor": "1", "partition.0": "0", "partition.1": "1"},
-				After:  map[string]string{"replication.factor": "2", "partition.0": "0,2", "partition.1": "1,2"},
+				Replication: &ReplicationPayload{From: 1, To: 2, Partitions: map[int32]ReplicaMove{
+					0: {Before: []int32{0}, After: []int32{0, 2}}, 1: {Before: []int32{1}, After: []int32{1, 2}}}},
 				Reason: "replica reassignment copies partition data between brokers under a replication throttle"}},
 		},
 		"create needing more brokers than exist": {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 1, 5, nil)}},
 			have: live(),
 			changes: []Change{{Kind: KindTopic, Name: "a", Action: Unsupported, Risk: RiskUnsupported,
-				After:  map[string]string{"partitions": "1", "replication.factor": "5"},
+				Topic:  &TopicPayload{Partitions: 1, ReplicationFactor: 5},
 				Reason: "replication factor 5 needs 5 brokers, the cluster has 3: lower replicationFactor or add brokers"}},
 		},
 		"drift reported, not removed": {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 3, 3, nil)}},
 			have: live(obs("a", 3, 3, map[string]string{"segment.ms": "1000"})),
-			changes: []Change{{Kind: KindConfig, Name: "a", Action: NoOp,
-				Before: map[string]string{"segment.ms": "1000"}, After: map[string]string{"segment.ms": "1000"},
+			changes: []Change{{Kind: KindConfig, Name: "a", Action: NoOp, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"segment.ms": {Before: "1000"}}},
 				Reason: "drift: set on the topic but not in the spec; left alone because the topic does not have prune: true (add it, or add the keys to the spec)"}},
 		},
 		"drift removed with prune": {
 			want: spec.Spec{Topics: []spec.Topic{{Name: "a", Partitions: 3, ReplicationFactor: 3, Prune: true}}},
 			have: live(obs("a", 3, 3, map[string]string{"segment.ms": "1000"})),
 			changes: []Change{{Kind: KindConfig, Name: "a", Action: Update,
-				Before: map[string]string{"segment.ms": "1000"}, After: map[string]string{}, Reason: "topic configs differ from the spec",
+				Config: edits("segment.ms", "1000", "-"), Reason: "topic configs differ from the spec",
 				Notes: map[string]string{"segment.ms": "set on the topic, not in the spec; removed (prune: true)"}}},
 		},
-		"unmanaged kept by default": {
+		"managed topic that left the spec kept by default": {
 			want: spec.Spec{},
 			have: live(obs("legacy", 1, 1, nil), obs("__consumer_offsets", 50, 3, nil), obs("__avatar_sync_lock", 1, 3, nil)),
-			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: NoOp,
-				Before: map[string]string{"partitions": "1", "replication.factor": "1"},
-				Reason: "unmanaged: not in the spec; kept (deleting needs deletion: prune in the spec and --allow-delete)"}},
+			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: NoOp, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1},
+				Reason: "managed by avatar-sync and no longer in the spec; kept (deleting needs deletion: prune in the spec and --allow-delete)"}},
 		},
-		"unmanaged with prune but no --allow-delete": {
+		"managed with prune but no --allow-delete": {
 			want: spec.Spec{Deletion: spec.DeletionPrune},
 			have: live(obs("legacy", 1, 1, nil)),
-			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: NoOp,
-				Before: map[string]string{"partitions": "1", "replication.factor": "1"},
-				Reason: "unmanaged: not in the spec; the spec says deletion: prune, but deleting also needs --allow-delete"}},
+			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: NoOp, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1},
+				Reason: "managed by avatar-sync and no longer in the spec; the spec says deletion: prune, but deleting also needs --allow-delete"}},
 		},
-		"unmanaged with --allow-delete but no prune": {
+		"managed with --allow-delete but no prune": {
 			want: spec.Spec{Deletion: spec.DeletionRetain},
 			have: live(obs("legacy", 1, 1, nil)),
 			opts: DiffOptions{AllowDelete: true},
-			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: NoOp,
-				Before: map[string]string{"partitions": "1", "replication.factor": "1"},
-				Reason: "unmanaged: not in the spec; kept (deleting needs deletion: prune in the spec and --allow-delete)"}},
+			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: NoOp, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1},
+				Reason: "managed by avatar-sync and no longer in the spec; kept (deleting needs deletion: prune in the spec and --allow-delete)"}},
 		},
-		"unmanaged deleted with both opt-ins": {
+		"managed deleted with both opt-ins": {
 			want: spec.Spec{Deletion: spec.DeletionPrune},
 			have: live(obs("legacy", 1, 1, nil), obs("_schemas", 1, 3, nil)),
 			opts: DiffOptions{AllowDelete: true},
-			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: Delete, Risk: RiskDataLoss,
-				Before: map[string]string{"partitions": "1", "replication.factor": "1"},
-				Reason: "not in the spec, and the spec says deletion: prune and --allow-delete was given: the topic and its records are deleted"}},
+			changes: []Change{{Kind: KindTopic, Name: "legacy", Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1},
+				Reason: "managed by avatar-sync and no longer in the spec, the spec says deletion: prune and --allow-delete was given: the topic and its records are deleted"}},
+		},
+		"unmanaged never deleted, even with both opt-ins": {
+			want: spec.Spec{Deletion: spec.DeletionPrune},
+			have: unrecorded(live(obs("by-hand", 1, 1, nil))),
+			opts: DiffOptions{AllowDelete: true},
+			changes: []Change{{Kind: KindTopic, Name: "by-hand", Action: NoOp, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1},
+				Reason: "unmanaged: not in the spec and not in avatar-sync's inventory (it did not create or adopt it); never deleted"}},
 		},
 		"sensitive live value masked, desired value kept": {
 			want: spec.Spec{Topics: []spec.Topic{topic("a", 3, 3, map[string]string{"x.secret": "new"})}},
@@ -156,24 +191,33 @@ func TestDiff(t *testing.T) {
 				return live(o)
 			}(),
 			changes: []Change{{Kind: KindConfig, Name: "a", Action: Update,
-				Before: map[string]string{"x.secret": "(sensitive)"}, After: map[string]string{"x.secret": "new"},
+				Config: edits("x.secret", "(sensitive)", "new"),
 				Reason: "topic configs differ from the spec", Notes: map[string]string{"x.secret": "live value: set on the topic"}}},
 		},
 		"internal topic in the spec is refused": {
 			want: spec.Spec{Topics: []spec.Topic{topic("__consumer_offsets", 1, 1, nil)}},
 			have: live(),
 			changes: []Change{{Kind: KindTopic, Name: "__consumer_offsets", Action: Unsupported, Risk: RiskUnsupported,
+				Topic:  &TopicPayload{Partitions: 1, ReplicationFactor: 1},
 				Reason: "internal topic: avatar-sync never changes Kafka's or the platform's own topics; remove it from the spec"}},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := Diff(&tc.want, tc.have, tc.opts)
+			p := Diff(DesiredOf(&tc.want), tc.have, tc.opts)
 			if d := cmp.Diff(tc.changes, p.Changes); d != "" {
 				t.Errorf("changes (-want +got):\n%s", d)
 			}
 			if p.ClusterID != "test-cluster" || !strings.HasPrefix(p.Fingerprint, "sha256:") {
 				t.Errorf("plan header: id %q fingerprint %q", p.ClusterID, p.Fingerprint)
+			}
+			for _, c := range p.Changes {
+				if err := c.payloadErr(); err != nil {
+					t.Errorf("payload: %v", err)
+				}
+				if r, why := DeriveRisk(c, tc.have); r != c.Risk {
+					t.Errorf("%s: Diff says risk %s, DeriveRisk %s (%s)", Headline(c), c.Risk, r, why)
+				}
 			}
 		})
 	}
@@ -185,7 +229,7 @@ func TestDiffOrdersByPhase(t *testing.T) {
 	}}
 	have := live(obs("m", 3, 3, nil), obs("a", 3, 3, map[string]string{"x": "1"}), obs("old", 1, 1, nil))
 	var got []string
-	for _, c := range Diff(&want, have, DiffOptions{AllowDelete: true}).Changes {
+	for _, c := range Diff(DesiredOf(&want), have, DiffOptions{AllowDelete: true}).Changes {
 		got = append(got, c.Action.String()+" "+c.Kind.String()+" "+c.Name)
 	}
 	wantOrder := []string{"create topic z-new", "update partitions m", "update config m", "unsupported partitions a", "delete topic old", "no-op config a"}
@@ -206,6 +250,7 @@ func TestFingerprint(t *testing.T) {
 		"new topic":    func(l *Live) { l.Topics["b"] = obs("b", 1, 1, nil) },
 		"config value": func(l *Live) { l.Topics["a"] = obs("a", 3, 3, map[string]string{"retention.ms": "2"}) },
 		"partitions":   func(l *Live) { l.Topics["a"] = obs("a", 4, 3, map[string]string{"retention.ms": "1"}) },
+		"inventory":    func(l *Live) { l.Inventory = nil },
 	}
 	for name, mutate := range mutations {
 		l := live(obs("a", 3, 3, map[string]string{"retention.ms": "1"}))
@@ -229,7 +274,7 @@ func TestEnumsRoundTrip(t *testing.T) {
 			t.Errorf("action %v: %v %v", a, back, err)
 		}
 	}
-	for k := KindTopic; k <= KindCert; k++ {
+	for k := KindTopic; k <= KindInventory; k++ {
 		var back Kind
 		b, _ := k.MarshalText()
 		if err := back.UnmarshalText(b); err != nil || back != k {

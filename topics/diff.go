@@ -175,8 +175,9 @@ func Unmanaged(want []spec.Topic, have map[string]Observed) []string {
 
 // DataLoss explains why setting key from before to after can destroy data, or returns "".
 // Lowering retention.ms / retention.bytes deletes the records beyond the new limit at the next
-// cleanup; adding compact to cleanup.policy discards every record but the last per key; removing a
-// retention key falls back to a default that may be lower.
+// cleanup; adding compact to cleanup.policy discards every record but the last per key, and dropping
+// compact (compact → delete, compact,delete → delete) lets retention delete those last records
+// too; removing a retention key falls back to a default that may be lower.
 func DataLoss(key, before, after string, op ConfigOp) string {
 	switch key {
 	case "retention.ms", "retention.bytes":
@@ -195,14 +196,34 @@ func DataLoss(key, before, after string, op ConfigOp) string {
 			return fmt.Sprintf("%s lowered: records beyond the new limit are deleted", key)
 		}
 	case "cleanup.policy":
-		if op != ConfigSet && op != ConfigChange {
+		if op == ConfigDrift {
 			return ""
 		}
-		if strings.Contains(normalize(key, after), "compact") && !strings.Contains(normalize(key, before), "compact") {
+		if op == ConfigRemove {
+			// Without the key the topic falls back to the broker default, normally delete.
+			after = "delete"
+		}
+		wasCompact, isCompact := hasPolicy(before, "compact"), hasPolicy(after, "compact")
+		switch {
+		case isCompact && !wasCompact:
 			return "cleanup.policy gains compact: all but the latest record per key are discarded"
+		case wasCompact && !isCompact:
+			// issue 10: a compacted topic keeps the latest value of every key forever; once it is
+			// only "delete", retention removes those too.
+			return "cleanup.policy drops compact: retention now deletes old records, the latest value of every key included"
 		}
 	}
 	return ""
+}
+
+// hasPolicy reports whether a cleanup.policy value lists policy ("compact,delete" has both).
+func hasPolicy(value, policy string) bool {
+	for _, p := range strings.Split(normalize("cleanup.policy", value), ",") {
+		if strings.TrimSpace(p) == policy {
+			return true
+		}
+	}
+	return false
 }
 
 // lowered compares limits where -1 (or any negative) means unlimited.

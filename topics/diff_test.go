@@ -1,6 +1,7 @@
 package topics
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/avatar-project/avatar-sync/spec"
@@ -197,16 +198,25 @@ func TestDataLoss(t *testing.T) {
 		"retention drift only reported": {"retention.ms", "3600000", "", ConfigDrift, false},
 		"delete to compact":             {"cleanup.policy", "delete", "compact", ConfigChange, true},
 		"delete to compact,delete":      {"cleanup.policy", "delete", "compact,delete", ConfigChange, true},
-		"compact to delete":             {"cleanup.policy", "compact", "delete", ConfigChange, false},
-		"compact already":               {"cleanup.policy", "compact,delete", "compact", ConfigChange, false},
-		"other key":                     {"segment.ms", "100", "1", ConfigChange, false},
-		"unparsable":                    {"retention.ms", "x", "1", ConfigChange, false},
+		// issue 10: dropping compact lets retention delete the latest value of every key.
+		"compact to delete":               {"cleanup.policy", "compact", "delete", ConfigChange, true},
+		"compact,delete to delete":        {"cleanup.policy", "compact,delete", "delete", ConfigChange, true},
+		"compact from broker, set delete": {"cleanup.policy", "compact", "delete", ConfigSet, true},
+		"compact removed with prune":      {"cleanup.policy", "compact", "", ConfigRemove, true},
+		"compact drift only reported":     {"cleanup.policy", "compact", "", ConfigDrift, false},
+		"delete removed with prune":       {"cleanup.policy", "delete", "", ConfigRemove, false},
+		"compact already":                 {"cleanup.policy", "compact,delete", "compact", ConfigChange, false},
+		"other key":                       {"segment.ms", "100", "1", ConfigChange, false},
+		"unparsable":                      {"retention.ms", "x", "1", ConfigChange, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			got := DataLoss(tc.key, tc.before, tc.after, tc.op)
 			if (got != "") != tc.loss {
 				t.Errorf("DataLoss = %q, want loss=%v", got, tc.loss)
+			}
+			if tc.loss && tc.key == "cleanup.policy" && !strings.Contains(got, "compact") {
+				t.Errorf("DataLoss reason %q does not say what happens to compaction", got)
 			}
 		})
 	}

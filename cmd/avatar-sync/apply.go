@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
-	"github.com/avatar-project/avatar-sync/spec"
+	"github.com/avatar-project/avatar-sync/report"
 )
 
 type applyOptions struct {
@@ -23,6 +23,7 @@ type applyOptions struct {
 	autoApprove     bool
 	allowDataLoss   bool
 	allowDelete     bool
+	allowMassDelete bool
 	force           bool
 	throttle        string
 	lockTimeout     time.Duration
@@ -39,8 +40,13 @@ confirmation, and executes it under the cluster-wide apply lock, reporting progr
 stderr. Afterwards it reads the cluster again and proves that a fresh plan is empty.
 
 Nothing destructive happens without a flag: changes that can lose data (lowered retention,
-compaction turned on) need --allow-data-loss; deleting topics needs deletion: prune in the spec,
---allow-delete, and --force while consumer groups still hold offsets on them.`,
+compaction turned on or off) need --allow-data-loss; deleting topics needs deletion: prune in the spec,
+--allow-delete, and --force while consumer groups still hold offsets on them. Only topics in
+avatar-sync's inventory (created or adopted by it) are ever deleted; a plan that deletes every
+managed topic, or more than half of them, also needs --allow-mass-delete.
+
+With --plan FILE the saved plan is applied exactly as reviewed, whatever the spec file says now;
+it is refused when the cluster changed since, or when the file was edited.`,
 		Example: `  avatar-sync apply -f avatar.yaml
   avatar-sync apply --auto-approve --cluster dev
   avatar-sync plan --out plan.json && avatar-sync apply --plan plan.json`,
@@ -53,13 +59,6 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			sp, err := loadSpec(g, s)
 			if err != nil {
 				return err
-			}
-			certLines, err := certNotes(sp, s.err)
-			if err != nil {
-				return err
-			}
-			for _, l := range certLines {
-				fmt.Fprintf(s.err, "note: %s\n", l)
 			}
 			deviceRegistry, err := validateDevices(s, sp)
 			if err != nil {
@@ -87,24 +86,29 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			}
 			defer closeTarget(t, &err)
 			if o.planFile == "" {
-				if p, err = t.computePlan(ctx, sp, o.allowDelete); err != nil {
-					return err
-				}
-			} else if err := t.checkSaved(ctx, p); err != nil {
+				p, err = t.planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			} else {
+				// The saved plan is applied, not today's file: the file only supplies the advisories.
+				p, err = t.planner().CheckSaved(ctx, p, sp)
+			}
+			if err != nil {
 				return err
+			}
+			for _, a := range p.Advisories {
+				fmt.Fprintf(s.err, "note: %s: %s\n", a.Subject, a.Reason)
 			}
 			if g.output == "json" {
 				// One JSON document on stdout at the end; people-facing text goes to stderr.
-				res, err := o.run(ctx, s, t, sp, p, rate, s.err)
-				if rerr := reconcile.RenderResultJSON(s.out, p, res, err); rerr != nil {
+				res, err := o.run(ctx, s, t, p, rate, s.err)
+				if rerr := report.RenderResultJSON(s.out, p, res, err); rerr != nil {
 					return rerr
 				}
 				return err
 			}
-			if err := renderPlan(s.out, g, p, reconcile.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete}); err != nil {
+			if err := renderPlan(s.out, g, p, report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete}); err != nil {
 				return err
 			}
-			res, err := o.run(ctx, s, t, sp, p, rate, s.out)
+			res, err := o.run(ctx, s, t, p, rate, s.out)
 			if p.HasChanges() {
 				printResult(s, res, err)
 			}
@@ -117,7 +121,8 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 	f.StringVar(&o.planFile, "plan", "", "apply this saved plan (from plan --out) instead of computing one")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
-	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting unmanaged topics (also needs deletion: prune in the spec)")
+	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting managed topics that left the spec (also needs deletion: prune in the spec)")
+	f.BoolVar(&o.allowMassDelete, "allow-mass-delete", false, "allow a plan that deletes every managed topic, or more than half of them")
 	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
 	f.StringVar(&o.throttle, "throttle", "", "replication throttle during reassignments, e.g. 50MiB/s (default: the spec's reassignment.throttle)")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
@@ -126,7 +131,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 }
 
 // run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
-func (o *applyOptions) run(ctx context.Context, s *streams, t *target, sp *spec.Spec, p reconcile.Plan, rate int64, prompt io.Writer) (reconcile.Result, error) {
+func (o *applyOptions) run(ctx context.Context, s *streams, t *target, p reconcile.Plan, rate int64, prompt io.Writer) (reconcile.Result, error) {
 	if !p.HasChanges() {
 		return reconcile.Result{ClusterID: p.ClusterID}, nil
 	}
@@ -134,12 +139,11 @@ func (o *applyOptions) run(ctx context.Context, s *streams, t *target, sp *spec.
 		ExpectClusterID:     t.pinned,
 		AllowDataLoss:       o.allowDataLoss,
 		AllowDelete:         o.allowDelete,
+		AllowMassDelete:     o.allowMassDelete,
 		Force:               o.force,
 		ThrottleBytesPerSec: rate,
 		LockWait:            o.lockTimeout,
 		ReassignTimeout:     o.reassignTimeout,
-		Want:                sp,
-		Diff:                reconcile.DiffOptions{Cluster: t.name, AllowDelete: p.AllowDelete},
 	}
 	// Refuse what the flags do not allow before asking: a "yes" must never be wasted.
 	if err := reconcile.CheckAllowed(p, ao); err != nil {
@@ -219,6 +223,8 @@ func progressPrinter(s *streams) reconcile.Progress {
 			fmt.Fprintf(s.err, "[%d/%d] %s ...\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
 		case ev.Status == reconcile.Applied:
 			fmt.Fprintf(s.err, "[%d/%d] %s: done (%s)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), time.Since(start[ev.Index]).Round(time.Millisecond))
+		case ev.Status == reconcile.Unknown:
+			fmt.Fprintf(s.err, "[%d/%d] %s: NO ANSWER: %v (the live state is re-read to tell whether it landed)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), ev.Err)
 		case ev.Status == reconcile.Failed:
 			fmt.Fprintf(s.err, "[%d/%d] %s: FAILED: %v\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), ev.Err)
 		}
@@ -227,15 +233,15 @@ func progressPrinter(s *streams) reconcile.Progress {
 
 // printResult writes the final summary: counts, what was not done, and the convergence proof.
 func printResult(s *streams, res reconcile.Result, err error) {
-	applied, failed, skipped := res.Count(reconcile.Applied), res.Count(reconcile.Failed), res.Count(reconcile.NotAttempted)
-	if applied+failed == 0 && err != nil {
+	applied, failed, unknown, skipped := res.Count(reconcile.Applied), res.Count(reconcile.Failed), res.Count(reconcile.Unknown), res.Count(reconcile.NotAttempted)
+	if applied+failed+unknown == 0 && err != nil {
 		return // refused before anything ran: the error says why
 	}
 	state := "complete"
 	if err != nil {
 		state = "incomplete"
 	}
-	fmt.Fprintf(s.out, "Apply %s: %d applied, %d failed, %d not attempted.\n", state, applied, failed, skipped)
+	fmt.Fprintf(s.out, "Apply %s: %d applied, %d failed, %d unknown, %d not attempted.\n", state, applied, failed, unknown, skipped)
 	for _, cr := range res.Changes {
 		if cr.Status != reconcile.Applied {
 			fmt.Fprintf(s.out, "  %-13s %s\n", cr.Status.String()+":", reconcile.Headline(cr.Change))

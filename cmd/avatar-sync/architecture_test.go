@@ -52,6 +52,7 @@ func TestPackageBoundaries(t *testing.T) {
 		"certs":     {"spec"},
 		"render":    {"spec"},
 		"reconcile": {"spec", "topics"},
+		"report":    {"spec", "topics", "reconcile"},
 		"filewatch": {"reconcile"},
 	}
 	for p, imps := range imports {

@@ -2,72 +2,51 @@ package main
 
 import (
 	"fmt"
-	"io"
+	"time"
 
 	"github.com/avatar-project/avatar-sync/certs"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// addCertChanges appends the spec's TLS material that needs work (missing, expiring within
-// renewBefore, expired, SANs no longer matching the spec) to p as changes of kind Cert, so a
-// reviewer sees them in the same plan (issue 5). Before anything was generated at all (no CA yet)
-// it adds no changes, only a note on notes: a fresh clone, or CI, has no certificates by design,
-// and that must not make every plan report pending changes. apply does not make Cert changes;
-// `avatar-sync certs generate` does (it issues exactly what the plan lists).
-func addCertChanges(p *reconcile.Plan, sp *spec.Spec, notes io.Writer) error {
+// certAdvisories is the reconcile.CertAdvisor of every command: the spec's TLS material that needs
+// work (missing, expiring within renewBefore, expired, SANs no longer matching the spec), as
+// advisories. apply does not issue certificates, so they are never changes (issue 9):
+// `avatar-sync certs generate` issues exactly what they list. Before anything was generated at all
+// (no CA yet) it is one advisory, not one per certificate: a fresh clone, or CI, has no
+// certificates by design.
+func certAdvisories(sp *spec.Spec, now time.Time) ([]reconcile.Advisory, error) {
 	if !sp.TLS.Enabled {
-		return nil
+		return nil, nil
 	}
 	src, err := certs.Load(sp)
 	if err != nil {
-		return fmt.Errorf("read TLS material: %w", err)
+		return nil, fmt.Errorf("read TLS material: %w", err)
 	}
-	sts, err := certs.Status(sp, src, certsClock())
+	sts, err := certs.Status(sp, src, now)
 	if err != nil {
-		return fmt.Errorf("check TLS material: %w", err)
+		return nil, err
 	}
 	for _, st := range sts {
 		if st.Role == certs.RoleCA && st.Name == "ca" && st.Status == certs.StateMissing {
-			fmt.Fprintf(notes, "note: no TLS material in %s yet; run `avatar-sync certs generate` before serving SSL\n", certs.SettingsOf(sp).Dir)
-			return nil
+			return []reconcile.Advisory{{Subject: "tls", Status: string(certs.StateMissing),
+				Reason: fmt.Sprintf("no TLS material in %s yet; run `avatar-sync certs generate` before serving SSL", certs.SettingsOf(sp).Dir)}}, nil
 		}
 	}
+	var out []reconcile.Advisory
 	for _, st := range sts {
-		c := reconcile.Change{Kind: reconcile.KindCert, Name: st.Name, Reason: st.Reason}
-		switch st.Status {
-		case certs.StateOK:
+		if st.Status == certs.StateOK {
 			continue
-		case certs.StateMissing:
-			c.Action = reconcile.Create
-			c.After = map[string]string{"file": st.File, "status": string(certs.StateOK)}
-		default:
-			c.Action = reconcile.Update
-			c.Before = map[string]string{"status": string(st.Status)}
-			c.After = map[string]string{"status": string(certs.StateOK)}
 		}
-		if c.Reason == "" {
-			c.Reason = fmt.Sprintf("%s %s", st.File, st.Status)
+		reason := st.Reason
+		if reason == "" {
+			reason = fmt.Sprintf("%s %s", st.File, st.Status)
 		}
 		if !st.NotAfter.IsZero() {
-			c.Reason += fmt.Sprintf(" (expires %s, %d days left)", st.NotAfter.UTC().Format("2006-01-02"), st.DaysLeft)
+			reason += fmt.Sprintf(" (expires %s, %d days left)", st.NotAfter.UTC().Format("2006-01-02"), st.DaysLeft)
 		}
-		c.Reason += "; run `avatar-sync certs generate` (apply does not issue certificates)"
-		p.Changes = append(p.Changes, c)
+		reason += "; run `avatar-sync certs generate` (apply does not issue certificates)"
+		out = append(out, reconcile.Advisory{Subject: "certificate " + st.Name, Status: string(st.Status), Reason: reason})
 	}
-	return nil
-}
-
-// certNotes lists the Cert changes a plan would show, for commands that do not print a plan of
-// them (apply, watch): apply never issues certificates, but must not hide that some are due.
-func certNotes(sp *spec.Spec, notes io.Writer) ([]string, error) {
-	var p reconcile.Plan
-	if err := addCertChanges(&p, sp, notes); err != nil {
-		return nil, err
-	}
-	lines := make([]string, len(p.Changes))
-	for i, c := range p.Changes {
-		lines[i] = reconcile.Headline(c) + ": " + c.Reason
-	}
-	return lines, nil
+	return out, nil
 }

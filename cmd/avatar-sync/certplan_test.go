@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// TestPlanShowsCertificateChanges covers issue 5's "plan includes certificate changes": nothing
-// generated yet is a note, not a change; fresh material is in sync; a SAN added to the spec and a
-// certificate inside renewBefore are Cert updates that make --detailed-exitcode report changes,
-// and apply names them without issuing anything.
-func TestPlanShowsCertificateChanges(t *testing.T) {
+// TestPlanShowsCertificateAdvisories covers issue 5's "plan includes certificate work" as issue 9
+// settled it: certificates are advisories, shown apart, never counted as changes and never making
+// --detailed-exitcode exit 2, because apply does not issue them. Nothing generated yet is one
+// advisory; fresh material has none; a SAN added to the spec and a certificate inside renewBefore
+// are advisories, and apply names them without issuing anything.
+func TestPlanShowsCertificateAdvisories(t *testing.T) {
 	f, state := kafkaWorkspace(t)
 	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "lab-keystore-secret")
 	if code, out, errOut := runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state); code != exitOK {
@@ -18,8 +19,8 @@ func TestPlanShowsCertificateChanges(t *testing.T) {
 	}
 
 	code, out, errOut := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state)
-	if code != exitOK || strings.Contains(out, "certificate") || !strings.Contains(errOut, "no TLS material in") {
-		t.Fatalf("before certs generate: code %d, want 0 and only a note\n%s\n%s", code, out, errOut)
+	if code != exitOK || strings.Contains(out, "certificate kafka") || !strings.Contains(out, "* tls: no TLS material in") || !strings.Contains(out, "No changes.") {
+		t.Fatalf("before certs generate: code %d, want 0 and one advisory\n%s\n%s", code, out, errOut)
 	}
 
 	if code, out, errOut := runCLI(t, "certs", "generate", "-f", f); code != exitOK {
@@ -31,17 +32,17 @@ func TestPlanShowsCertificateChanges(t *testing.T) {
 
 	editSpec(t, f, "renewBefore: 30d }", "renewBefore: 30d, extraSANs: [avatar.lab] }")
 	code, out, errOut = runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state)
-	if code != exitChanges {
-		t.Fatalf("SAN added: code %d, want 2\n%s\n%s", code, out, errOut)
+	if code != exitOK {
+		t.Fatalf("SAN added: code %d, want 0 (advisories are not changes)\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"~ update certificate kafka-broker-1", "status:  mismatch → ok", "missing avatar.lab",
-		"run `avatar-sync certs generate`", "Plan: 0 to create, 3 to update, 0 to delete."} {
+	for _, want := range []string{"Advisories (not changes: apply does not act on them):", "* certificate kafka-broker-1: ", "missing avatar.lab",
+		"run `avatar-sync certs generate`", "No changes."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)
 		}
 	}
 	code, out, errOut = runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state)
-	if code != exitOK || !strings.Contains(errOut, "note: update certificate kafka-broker-2: SANs differ") {
+	if code != exitOK || !strings.Contains(errOut, "note: certificate kafka-broker-2: SANs differ") {
 		t.Fatalf("apply with cert work pending: code %d\n%s\n%s", code, out, errOut)
 	}
 	if code, out, errOut := runCLI(t, "certs", "generate", "-f", f); code != exitOK {
@@ -53,7 +54,7 @@ func TestPlanShowsCertificateChanges(t *testing.T) {
 	t.Cleanup(func() { certsClock = saved })
 	certsClock = func() time.Time { return time.Now().Add(810 * 24 * time.Hour) }
 	code, out, _ = runCLI(t, "plan", "--detailed-exitcode", "-o", "json", "-f", f, "--state-dir", state)
-	if code != exitChanges || !strings.Contains(out, `"kind": "cert"`) || !strings.Contains(out, `"status": "renew"`) {
-		t.Fatalf("renewal window: code %d, want 2 with cert changes in JSON\n%s", code, out)
+	if code != exitOK || !strings.Contains(out, `"advisories"`) || !strings.Contains(out, `"status": "renew"`) || !strings.Contains(out, `"hasChanges": false`) {
+		t.Fatalf("renewal window: code %d, want 0 with certificate advisories in JSON\n%s", code, out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -59,44 +60,22 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 	return t, nil
 }
 
-// computePlan reads the live state, checks the cluster's identity before anything else, and diffs.
-func (t *target) computePlan(ctx context.Context, s *spec.Spec, allowDelete bool) (reconcile.Plan, error) {
-	live, err := t.admin.Describe(ctx)
-	if err != nil {
-		return reconcile.Plan{}, fmt.Errorf("read cluster %q: %w", t.name, err)
-	}
-	if err := reconcile.CheckClusterID(t.pinned, reconcile.Plan{Cluster: t.name}, live.ClusterID); err != nil {
-		return reconcile.Plan{}, err
-	}
-	return reconcile.Diff(s, live, reconcile.DiffOptions{Cluster: t.name, AllowDelete: allowDelete}), nil
-}
-
-// checkSaved refuses a saved plan for another cluster, or one the cluster has moved on from,
-// before it is shown and confirmed; Apply checks both again under the lock.
-func (t *target) checkSaved(ctx context.Context, p reconcile.Plan) error {
-	live, err := t.admin.Describe(ctx)
-	if err != nil {
-		return fmt.Errorf("read cluster %q: %w", t.name, err)
-	}
-	if err := reconcile.CheckClusterID(t.pinned, p, live.ClusterID); err != nil {
-		return err
-	}
-	if fp := reconcile.Fingerprint(live); fp != p.Fingerprint {
-		return fmt.Errorf("%w: the cluster changed since the plan was saved; run plan again and review the new plan", reconcile.ErrStalePlan)
-	}
-	return nil
+// planner is the one producer of plans for this target (reconcile.Planner); commands only choose
+// what to do with the plan.
+func (t *target) planner() *reconcile.Planner {
+	return &reconcile.Planner{Cluster: t.admin, Target: t.name, PinnedClusterID: t.pinned, Certs: certAdvisories, Now: certsClock}
 }
 
 // renderPlan writes p in the -o format. ro carries the opt-ins apply was given (zero for plan).
-func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan, ro reconcile.RenderOptions) error {
+func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan, ro report.RenderOptions) error {
 	switch g.output {
 	case "json":
-		return reconcile.RenderJSON(w, p)
+		return report.RenderJSON(w, p)
 	case "markdown":
-		return reconcile.RenderMarkdown(w, p)
+		return report.RenderMarkdown(w, p)
 	default:
 		ro.Color = g.color(w)
-		return reconcile.RenderText(w, p, ro)
+		return report.RenderText(w, p, ro)
 	}
 }
 

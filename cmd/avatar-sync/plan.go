@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 )
 
 type planOptions struct {
@@ -26,8 +27,11 @@ func newPlanCmd(g *globalOptions, s *streams) *cobra.Command {
 		Long: `plan reads the live cluster, compares it with the spec and prints the changes apply would make:
 + create, ~ update, - delete, ! unsupported, with risks (DATA LOSS, HEAVY) marked. It changes nothing.
 
-With --out FILE the plan is saved (JSON, see docs/plan-json.md) together with a fingerprint of the
-live state; "apply --plan FILE" applies exactly that plan, and refuses it once the cluster changed.`,
+With --out FILE the plan is saved (JSON, see docs/plan-json.md) with the desired state it was
+computed from, a fingerprint of the live state and a digest of its content; "apply --plan FILE"
+applies exactly that plan, refuses it once the cluster changed, and refuses a file that was edited.
+Certificates that need work are listed as advisories: they are not changes (apply does not issue
+certificates; run "avatar-sync certs generate").`,
 		Example: `  avatar-sync plan -f avatar.yaml
   avatar-sync plan --detailed-exitcode -o markdown > plan.md
   avatar-sync plan --cluster dev --out plan.json`,
@@ -53,14 +57,11 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 				return err
 			}
 			defer closeTarget(t, &err)
-			p, err := t.computePlan(cmd.Context(), sp, o.allowDelete)
+			p, err := t.planner().Plan(cmd.Context(), sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			if err != nil {
 				return err
 			}
-			if err := addCertChanges(&p, sp, s.err); err != nil {
-				return err
-			}
-			if err := renderPlan(s.out, g, p, reconcile.RenderOptions{}); err != nil {
+			if err := renderPlan(s.out, g, p, report.RenderOptions{}); err != nil {
 				return err
 			}
 			if o.out != "" {
@@ -83,7 +84,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 	o.preflight.bind(f)
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 when in sync, 2 when changes are pending, 1 on error")
 	f.StringVar(&o.out, "out", "", "save the plan (JSON with the live-state fingerprint) for apply --plan")
-	f.BoolVar(&o.allowDelete, "allow-delete", false, "plan deleting unmanaged topics (also needs deletion: prune in the spec)")
+	f.BoolVar(&o.allowDelete, "allow-delete", false, "plan deleting managed topics that left the spec (also needs deletion: prune in the spec)")
 	return cmd
 }
 
@@ -94,7 +95,7 @@ func savePlan(path string, p reconcile.Plan) error {
 		return fmt.Errorf("--out %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := reconcile.RenderJSON(tmp, p); err != nil {
+	if err := reconcile.WritePlan(tmp, p); err != nil {
 		tmp.Close()
 		return fmt.Errorf("--out %s: %w", path, err)
 	}

@@ -53,7 +53,7 @@ func TestApplyThenPlanDetailedExitcode(t *testing.T) {
 		t.Fatalf("apply: code %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"+ create topic eeg-brainwave-data", "+ create topic prediction-results", "+ create topic drone-commands",
-		"Plan: 3 to create, 0 to update, 0 to delete.", "Apply complete: 3 applied, 0 failed, 0 not attempted.", "converged: a fresh plan has no changes"} {
+		"Plan: 3 to create, 0 to update, 0 to delete.", "Apply complete: 3 applied, 0 failed, 0 unknown, 0 not attempted.", "converged: a fresh plan has no changes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %q:\n%s", want, out)
 		}
@@ -117,7 +117,7 @@ func TestPlanFormatsAndSavedPlan(t *testing.T) {
 		HasChanges    bool   `json:"hasChanges"`
 		Summary       struct{ Create int }
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != 1 || doc.ClusterID == "" || !doc.HasChanges || doc.Summary.Create != 3 {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != 2 || doc.ClusterID == "" || !doc.HasChanges || doc.Summary.Create != 3 {
 		t.Fatalf("json plan %+v (%v):\n%s", doc, err, out)
 	}
 	code, out, _ = runCLI(t, "plan", "-o", "markdown", "-f", f, "--state-dir", state)
@@ -153,6 +153,54 @@ func TestPlanFormatsAndSavedPlan(t *testing.T) {
 	code, _, errOut = runCLI(t, "apply", "--plan", stale, "--auto-approve", "--cluster", "dev", "-f", f, "--state-dir", state)
 	if code != exitError || !strings.Contains(errOut, `computed for cluster target "embedded"`) {
 		t.Fatalf("plan for another target: %d %s", code, errOut)
+	}
+}
+
+// TestApplySavedPlanIgnoresLaterSpecEdits is issue 9's saved-plan case: the reviewed plan is
+// applied exactly, and its convergence proven against its own snapshot, even though avatar.yaml
+// changed since (before, apply exited 1 "did not converge" after applying it); a stale live state
+// is still refused, and so is an edited plan file.
+func TestApplySavedPlanIgnoresLaterSpecEdits(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	if code, out, errOut := runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	editSpec(t, f, "retention: 6h", "retention: 12h")
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	if code, _, errOut := runCLI(t, "plan", "--out", planFile, "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("plan --out: %d %s", code, errOut)
+	}
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(t.TempDir(), "edited.json")
+	if err := os.WriteFile(edited, []byte(strings.Replace(string(data), `"prediction-results"`, `"drone-commands"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "apply", "--plan", edited, "--auto-approve", "-f", f, "--state-dir", state)
+	if code != exitError || !strings.Contains(errOut, "the document was edited after plan saved it") {
+		t.Fatalf("edited plan file: %d\n%s\n%s", code, out, errOut)
+	}
+
+	// The spec moves on after the review: drone-commands 24h -> 48h is not in the plan.
+	editSpec(t, f, "retention: 24h", "retention: 48h")
+	code, out, errOut = runCLI(t, "apply", "--plan", planFile, "--auto-approve", "-f", f, "--state-dir", state)
+	if code != exitOK || !strings.Contains(out, "Apply complete: 1 applied") || !strings.Contains(out, "converged") {
+		t.Fatalf("apply --plan after the spec changed: %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out, "drone-commands") {
+		t.Errorf("apply --plan showed or applied a change that is not in the reviewed plan:\n%s", out)
+	}
+	// Only the reviewed change landed; the new edit is what a fresh plan shows.
+	code, out, _ = runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state)
+	if code != exitChanges || !strings.Contains(out, "update topic drone-commands config") || strings.Contains(out, "prediction-results config") {
+		t.Fatalf("plan after apply --plan: %d\n%s", code, out)
+	}
+	// The same file again is stale: the live state moved on.
+	code, _, errOut = runCLI(t, "apply", "--plan", planFile, "--auto-approve", "-f", f, "--state-dir", state)
+	if code != exitError || !strings.Contains(errOut, "stale plan") {
+		t.Fatalf("stale saved plan: %d %s", code, errOut)
 	}
 }
 
@@ -279,7 +327,7 @@ func TestApplyJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); err != nil || code != exitOK {
 		t.Fatalf("apply -o json: code %d, %v\n%s\n%s", code, err, out, errOut)
 	}
-	if d.FormatVersion != 1 || d.Plan.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
+	if d.FormatVersion != 2 || d.Plan.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
 		t.Fatalf("apply -o json: %+v", d)
 	}
 	if !strings.Contains(errOut, "done") {

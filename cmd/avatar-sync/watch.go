@@ -4,18 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
 	"reflect"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/filewatch"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -41,7 +38,9 @@ made by hand on the cluster), until SIGINT/SIGTERM. Each pass re-reads the file 
 scratch (level-triggered), so a missed event costs at most one interval.
 
 watch applies without asking, but never more than the flags allow: changes that can lose data still
-need --allow-data-loss and deletions --allow-delete (plus deletion: prune in the spec). A refused,
+need --allow-data-loss and deletions --allow-delete (plus deletion: prune in the spec). A plan that
+deletes every managed topic, or more than half of them, is always refused: watch has no
+--allow-mass-delete (run apply by hand for that). A refused,
 invalid or failed pass is logged and retried with back-off; the daemon keeps running. Logs are one
 line per event on stderr (-o json: JSON lines for a log collector).
 
@@ -52,6 +51,10 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
+			}
+			if g.file == "-" {
+				// stdin is read once and is then empty: every later pass would fail (issue 10).
+				return errors.New("watch cannot read the spec from stdin (-f -): it re-reads the file on every change; pass a file path")
 			}
 			log := newLogger(g, s)
 			w := &watcher{g: g, s: s, o: o, log: log, metrics: newWatchMetrics()}
@@ -144,14 +147,6 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, preflightFlags{}, true); err != nil {
 		return err
 	}
-	certLines, err := certNotes(sp, io.Discard)
-	if err != nil {
-		return err
-	}
-	for _, l := range certLines {
-		w.log.Warn("certificate needs work", "change", l)
-	}
-	w.current.certPending = len(certLines)
 	settings, _ := sp.FindCluster(w.g.cluster)
 	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
 		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)
@@ -164,53 +159,52 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		}
 		w.target, w.opened = t, settings
 	}
-	p, err := w.target.computePlan(ctx, sp, w.o.allowDelete)
+	ao := reconcile.ApplyOptions{
+		AllowDataLoss: w.o.allowDataLoss,
+		AllowDelete:   w.o.allowDelete,
+		Force:         w.o.force,
+		LockWait:      w.o.lockTimeout,
+	}
+	p, res, err := w.target.planner().Reconcile(ctx, sp, ao, w.logPlan, func(ev reconcile.Event) {
+		if ev.Status == reconcile.Failed || ev.Status == reconcile.Unknown {
+			w.log.Error("change failed", "change", reconcile.Headline(ev.Change), "status", ev.Status.String(), "err", ev.Err)
+		}
+	})
+	w.current.applied = res.Count(reconcile.Applied)
 	if err != nil {
-		w.close() // the next pass reconnects from scratch
-		return err
+		if p.Fingerprint == "" {
+			w.close() // planning failed: the next pass reconnects from scratch
+			return err
+		}
+		return fmt.Errorf("apply: %w", err)
 	}
 	if !p.HasChanges() {
 		w.log.Info("in sync", "cluster", w.g.cluster, "clusterId", p.ClusterID)
 		w.current.inSync = true
 		return nil
 	}
+	w.current.inSync = res.Converged()
+	w.log.Info("applied", "applied", res.Count(reconcile.Applied), "converged", res.Converged())
+	return nil
+}
+
+// logPlan logs a pass's plan before it is applied: advisories as warnings, then each change.
+func (w *watcher) logPlan(p reconcile.Plan) {
+	for _, a := range p.Advisories {
+		w.log.Warn("certificate needs work", "subject", a.Subject, "reason", a.Reason)
+	}
+	w.current.certPending = len(p.Advisories)
+	if !p.HasChanges() {
+		return
+	}
 	sum := p.Summary()
 	w.current.pending = sum.Create + sum.Update + sum.Delete + sum.Unsupported
 	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
-			w.log.Info("plan", "change", reconcile.Headline(c), "detail", changeDetail(c), "risk", c.Risk.String())
+			w.log.Info("plan", "change", reconcile.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())
 		}
 	}
-	ao := reconcile.ApplyOptions{
-		ExpectClusterID: w.target.pinned,
-		AllowDataLoss:   w.o.allowDataLoss,
-		AllowDelete:     w.o.allowDelete,
-		Force:           w.o.force,
-		LockWait:        w.o.lockTimeout,
-		ReassignTimeout: 10 * time.Minute,
-		Want:            sp,
-		Diff:            reconcile.DiffOptions{Cluster: w.g.cluster, AllowDelete: p.AllowDelete},
-	}
-	ao.ThrottleBytesPerSec = sp.Reassignment.ThrottleBytesPerSec
-	if err := reconcile.CheckAllowed(p, ao); err != nil {
-		return err
-	}
-	res, err := reconcile.Apply(ctx, p, w.target.admin, ao, func(ev reconcile.Event) {
-		if ev.Status == reconcile.Failed {
-			w.log.Error("change failed", "change", reconcile.Headline(ev.Change), "err", ev.Err)
-		}
-	})
-	w.current.applied = res.Count(reconcile.Applied)
-	if err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	w.current.inSync = res.Converged()
-	w.log.Info("applied", "applied", res.Count(reconcile.Applied), "converged", res.Converged())
-	if res.Verified && !res.Converged() {
-		return fmt.Errorf("cluster has not converged: %d change(s) still pending", len(res.Residual))
-	}
-	return nil
 }
 
 func (w *watcher) report(tr reconcile.Trigger, err error) {
@@ -221,32 +215,3 @@ func (w *watcher) report(tr reconcile.Trigger, err error) {
 	}
 }
 
-// changeDetail is what a change does to each key, "retention.ms: 86400000 → 172800000", so a
-// daemon's log says what it changed, not only which topic. Replica lists are left out: the
-// replication factor line says enough for a log.
-func changeDetail(c reconcile.Change) string {
-	keys := map[string]bool{}
-	for k := range c.Before {
-		keys[k] = true
-	}
-	for k := range c.After {
-		keys[k] = true
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		if strings.HasPrefix(k, reconcile.KeyPartitionPrefix) {
-			continue
-		}
-		b, inB := c.Before[k]
-		a, inA := c.After[k]
-		switch {
-		case !inB:
-			parts = append(parts, fmt.Sprintf("%s: %s", k, a))
-		case !inA:
-			parts = append(parts, fmt.Sprintf("%s: %s → (removed)", k, b))
-		default:
-			parts = append(parts, fmt.Sprintf("%s: %s → %s", k, b, a))
-		}
-	}
-	return strings.Join(parts, ", ")
-}

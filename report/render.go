@@ -1,4 +1,6 @@
-package reconcile
+// Package report holds avatar-sync's views: the text, JSON and markdown renderings of a plan and
+// of an apply result (issue 9: views in one place). Renderers are pure functions to an io.Writer.
+package report
 
 import (
 	"encoding/json"
@@ -10,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // RenderOptions tune the text renderer.
@@ -32,15 +36,15 @@ const (
 )
 
 // symbol is the terraform-style marker of an action.
-func symbol(a Action) (string, string) {
+func symbol(a reconcile.Action) (string, string) {
 	switch a {
-	case Create:
+	case reconcile.Create:
 		return "+", ansiGreen
-	case Update:
+	case reconcile.Update:
 		return "~", ansiYellow
-	case Delete:
+	case reconcile.Delete:
 		return "-", ansiRed
-	case Unsupported:
+	case reconcile.Unsupported:
 		return "!", ansiMagent
 	default:
 		return "?", ansiDim
@@ -49,10 +53,10 @@ func symbol(a Action) (string, string) {
 
 // RenderText writes the plan for people: one block per change, risks in capitals, a summary line.
 // It is what `plan` prints and what `apply` shows before asking.
-func RenderText(w io.Writer, p Plan, opts RenderOptions) error {
+func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	pw := &printer{w: w, color: opts.Color}
 	pw.linef("%sPlan for cluster %q (cluster id %s)%s", pw.c(ansiBold), p.Cluster, orNone(p.ClusterID), pw.c(ansiReset))
-	var pending, info []Change
+	var pending, info []reconcile.Change
 	for _, c := range p.Changes {
 		if c.Pending() {
 			pending = append(pending, c)
@@ -75,6 +79,13 @@ func RenderText(w io.Writer, p Plan, opts RenderOptions) error {
 			pw.info(c)
 		}
 	}
+	if len(p.Advisories) > 0 {
+		pw.linef("")
+		pw.linef("Advisories (not changes: apply does not act on them):")
+		for _, a := range p.Advisories {
+			pw.linef("  %s* %s%s: %s", pw.c(ansiYellow), a.Subject, pw.c(ansiReset), a.Reason)
+		}
+	}
 	pw.linef("")
 	s := p.Summary()
 	if !p.HasChanges() {
@@ -85,7 +96,7 @@ func RenderText(w io.Writer, p Plan, opts RenderOptions) error {
 			line += fmt.Sprintf(" %d unsupported (cannot be applied, see !).", s.Unsupported)
 		}
 		pw.linef("%s%s%s", pw.c(ansiBold), line, pw.c(ansiReset))
-		if n := countRisk(p, RiskDataLoss) - s.Delete; n > 0 {
+		if n := countRisk(p, reconcile.RiskDataLoss) - s.Delete; n > 0 {
 			opt := "apply needs --allow-data-loss"
 			if opts.AllowDataLoss {
 				opt = "allowed by --allow-data-loss"
@@ -103,7 +114,7 @@ func RenderText(w io.Writer, p Plan, opts RenderOptions) error {
 	return pw.err
 }
 
-func countRisk(p Plan, r Risk) int {
+func countRisk(p reconcile.Plan, r reconcile.Risk) int {
 	n := 0
 	for _, c := range p.Changes {
 		if c.Pending() && c.Risk == r {
@@ -140,43 +151,27 @@ func (pw *printer) linef(format string, args ...any) {
 	_, pw.err = fmt.Fprintf(pw.w, format+"\n", args...)
 }
 
-// Headline is the one-line title of a change ("update topic x config"), shared by the renderers
-// and by apply's progress lines.
-func Headline(c Change) string {
-	verb := c.Action.String()
-	if c.Action == NoOp {
-		verb = "keep"
-	}
-	switch c.Kind {
-	case KindTopic:
-		return fmt.Sprintf("%s topic %s", verb, c.Name)
-	case KindCert:
-		return fmt.Sprintf("%s certificate %s", verb, c.Name)
-	default:
-		return fmt.Sprintf("%s topic %s %s", verb, c.Name, c.Kind)
-	}
-}
-
-func (pw *printer) change(c Change) {
+func (pw *printer) change(c reconcile.Change) {
 	sym, col := symbol(c.Action)
 	risk := ""
-	if c.Risk != RiskNone {
+	if c.Risk != reconcile.RiskNone {
 		risk = fmt.Sprintf("  %s[%s]%s", pw.c(ansiBold+ansiRed), c.Risk.Label(), pw.c(ansiReset))
 	}
-	pw.linef("  %s%s %s%s%s", pw.c(col+ansiBold), sym, Headline(c), pw.c(ansiReset), risk)
-	keys := orderedKeys(c)
+	pw.linef("  %s%s %s%s%s", pw.c(col+ansiBold), sym, reconcile.Headline(c), pw.c(ansiReset), risk)
+	before, after := Fields(c)
+	keys := orderedKeys(before, after)
 	width := 0
 	for _, k := range keys {
 		width = max(width, len(k))
 	}
 	for _, k := range keys {
-		b, inB := c.Before[k]
-		a, inA := c.After[k]
+		b, inB := before[k]
+		a, inA := after[k]
 		var val string
 		switch {
-		case c.Action == Create || (inA && !inB):
+		case c.Action == reconcile.Create || (inA && !inB):
 			val = human(k, a)
-		case c.Action == Delete:
+		case c.Action == reconcile.Delete:
 			val = human(k, b)
 		case inB && !inA:
 			val = human(k, b) + " → (removed)"
@@ -194,24 +189,110 @@ func (pw *printer) change(c Change) {
 	}
 }
 
-func (pw *printer) info(c Change) {
+func (pw *printer) info(c reconcile.Change) {
 	sym, col := symbol(c.Action)
 	var kv []string
-	for _, k := range orderedKeys(c) {
-		kv = append(kv, k+"="+c.Before[k])
+	before, after := Fields(c)
+	for _, k := range orderedKeys(before, after) {
+		kv = append(kv, k+"="+before[k])
 	}
-	pw.linef("  %s%s %s%s: %s", pw.c(col), sym, Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
+	pw.linef("  %s%s %s%s: %s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
 	pw.linef("      %s", c.Reason)
+}
+
+// Keys of the flattened form of a change (Fields) besides topic config names, which never contain
+// these.
+const (
+	KeyPartitions        = "partitions"
+	KeyReplicationFactor = "replication.factor"
+	// KeyPartitionPrefix + partition id holds a replica list "1,2,3" (leader first).
+	KeyPartitionPrefix = "partition."
+)
+
+// Fields flattens a change's typed payload into before/after values by key, the form every view
+// prints: a key only in before is removed, only in after is added.
+func Fields(c reconcile.Change) (before, after map[string]string) {
+	before, after = map[string]string{}, map[string]string{}
+	switch {
+	case c.Topic != nil:
+		m := after
+		if c.Action != reconcile.Create && c.Action != reconcile.Unsupported {
+			m = before
+		}
+		m[KeyPartitions] = strconv.Itoa(c.Topic.Partitions)
+		m[KeyReplicationFactor] = strconv.Itoa(c.Topic.ReplicationFactor)
+		maps.Copy(m, c.Topic.Configs)
+	case c.Partitions != nil:
+		before[KeyPartitions] = strconv.Itoa(c.Partitions.From)
+		after[KeyPartitions] = strconv.Itoa(c.Partitions.To)
+	case c.Replication != nil:
+		before[KeyReplicationFactor] = strconv.Itoa(c.Replication.From)
+		after[KeyReplicationFactor] = strconv.Itoa(c.Replication.To)
+		for p, m := range c.Replication.Partitions {
+			key := KeyPartitionPrefix + strconv.Itoa(int(p))
+			after[key] = joinIDs(m.After)
+			if len(m.Before) > 0 {
+				before[key] = joinIDs(m.Before)
+			}
+		}
+	case c.Config != nil:
+		for k, e := range c.Config.Keys {
+			switch {
+			case c.Action == reconcile.NoOp:
+				before[k], after[k] = e.Before, e.Before
+			case e.Delete:
+				before[k] = e.Before
+			default:
+				if e.Before != "" {
+					before[k] = e.Before
+				}
+				after[k] = e.After
+			}
+		}
+	}
+	return before, after
+}
+
+func joinIDs(ids []int32) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.Itoa(int(id))
+	}
+	return strings.Join(s, ",")
+}
+
+// Detail is what a change does to each key on one line, "retention.ms: 86400000 → 172800000", so
+// a daemon's log says what it changed, not only which topic. Replica lists are left out: the
+// replication factor says enough for a log.
+func Detail(c reconcile.Change) string {
+	before, after := Fields(c)
+	var parts []string
+	for _, k := range orderedKeys(before, after) {
+		if strings.HasPrefix(k, KeyPartitionPrefix) {
+			continue
+		}
+		b, inB := before[k]
+		a, inA := after[k]
+		switch {
+		case !inB:
+			parts = append(parts, fmt.Sprintf("%s: %s", k, a))
+		case !inA:
+			parts = append(parts, fmt.Sprintf("%s: %s → (removed)", k, b))
+		default:
+			parts = append(parts, fmt.Sprintf("%s: %s → %s", k, b, a))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // orderedKeys lists a change's keys: partitions and replication factor first, then partition
 // assignments by number, then configs alphabetically.
-func orderedKeys(c Change) []string {
+func orderedKeys(before, after map[string]string) []string {
 	set := map[string]bool{}
-	for k := range c.Before {
+	for k := range before {
 		set[k] = true
 	}
-	for k := range c.After {
+	for k := range after {
 		set[k] = true
 	}
 	keys := slices.Collect(maps.Keys(set))
@@ -312,32 +393,13 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d%s", n, units[i])
 }
 
-// FormatVersion is the version of the JSON plan schema (docs/plan-json.md). It changes only when a
-// field is removed or its meaning changes; new fields are added without bumping it.
-const FormatVersion = 1
-
-// jsonPlan is the JSON document: the plan plus its version and summary.
-type jsonPlan struct {
-	FormatVersion int `json:"formatVersion"`
-	Plan
-	Summary    Summary `json:"summary"`
-	HasChanges bool    `json:"hasChanges"`
-}
-
-// RenderJSON writes the plan as the versioned JSON document of docs/plan-json.md. Saved plan files
-// (--out) are this document, so what a machine reads is what apply loads.
-func RenderJSON(w io.Writer, p Plan) error {
-	if p.Changes == nil {
-		p.Changes = []Change{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(jsonPlan{FormatVersion: FormatVersion, Plan: p, Summary: p.Summary(), HasChanges: p.HasChanges()})
-}
+// RenderJSON writes the plan document of docs/plan-json.md; it is the same document `plan --out`
+// saves, so what a machine reads is what apply loads.
+func RenderJSON(w io.Writer, p reconcile.Plan) error { return reconcile.WritePlan(w, p) }
 
 // RenderMarkdown writes the plan for a pull-request comment: a summary, a table of changes and
 // the details in a collapsible block.
-func RenderMarkdown(w io.Writer, p Plan) error {
+func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	pw := &printer{w: w}
 	s := p.Summary()
 	pw.linef("### avatar-sync plan: cluster `%s` (id `%s`)", p.Cluster, orNone(p.ClusterID))
@@ -349,25 +411,26 @@ func RenderMarkdown(w io.Writer, p Plan) error {
 		if s.Unsupported > 0 {
 			line += fmt.Sprintf(" **%d unsupported.**", s.Unsupported)
 		}
-		if n := countRisk(p, RiskDataLoss); n > 0 {
+		if n := countRisk(p, reconcile.RiskDataLoss); n > 0 {
 			line += fmt.Sprintf(" :warning: %d change(s) can lose data.", n)
 		}
 		pw.linef("%s", line)
 	}
 	if len(p.Changes) > 0 {
 		pw.linef("")
-		pw.linef("| | Change | Details | Risk |")
+		pw.linef("| | reconcile.Change | Details | reconcile.Risk |")
 		pw.linef("|---|---|---|---|")
 		for _, c := range p.Changes {
 			sym, _ := symbol(c.Action)
 			var details []string
-			for _, k := range orderedKeys(c) {
-				b, inB := c.Before[k]
-				a, inA := c.After[k]
+			before, after := Fields(c)
+			for _, k := range orderedKeys(before, after) {
+				b, inB := before[k]
+				a, inA := after[k]
 				switch {
-				case c.Action == NoOp || c.Action == Delete:
+				case c.Action == reconcile.NoOp || c.Action == reconcile.Delete:
 					details = append(details, fmt.Sprintf("`%s=%s`", k, b))
-				case c.Action == Create || (inA && !inB):
+				case c.Action == reconcile.Create || (inA && !inB):
 					details = append(details, fmt.Sprintf("`%s: %s`", k, human(k, a)))
 				case inB && !inA:
 					details = append(details, fmt.Sprintf("`%s` removed", k))
@@ -378,14 +441,22 @@ func RenderMarkdown(w io.Writer, p Plan) error {
 					details[len(details)-1] += " _(" + mdEscape(n) + ")_"
 				}
 			}
-			if c.Reason != "" && (c.Action == NoOp || c.Action == Unsupported || c.Risk != RiskNone) {
+			if c.Reason != "" && (c.Action == reconcile.NoOp || c.Action == reconcile.Unsupported || c.Risk != reconcile.RiskNone) {
 				details = append(details, mdEscape(c.Reason))
 			}
 			risk := ""
-			if c.Risk != RiskNone {
+			if c.Risk != reconcile.RiskNone {
 				risk = "**" + c.Risk.Label() + "**"
 			}
-			pw.linef("| `%s` | %s | %s | %s |", sym, mdEscape(Headline(c)), strings.Join(details, "<br>"), risk)
+			pw.linef("| `%s` | %s | %s | %s |", sym, mdEscape(reconcile.Headline(c)), strings.Join(details, "<br>"), risk)
+		}
+	}
+	if len(p.Advisories) > 0 {
+		pw.linef("")
+		pw.linef("**Advisories** (not changes: apply does not act on them):")
+		pw.linef("")
+		for _, a := range p.Advisories {
+			pw.linef("- %s: %s", mdEscape(a.Subject), mdEscape(a.Reason))
 		}
 	}
 	pw.linef("")
@@ -395,43 +466,35 @@ func RenderMarkdown(w io.Writer, p Plan) error {
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-// MarshalText is the status's JSON name: "not-attempted", "running", "applied", "failed".
-func (s Status) MarshalText() ([]byte, error) {
-	return []byte(strings.ReplaceAll(s.String(), " ", "-")), nil
-}
-
-// jsonChangeResult is one change of `apply -o json`.
-type jsonChangeResult struct {
-	Kind   Kind   `json:"kind"`
-	Name   string `json:"name"`
-	Action Action `json:"action"`
-	Status Status `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
 // RenderResultJSON writes the document `apply -o json` prints (docs/plan-json.md, "apply -o json"):
 // the plan, every pending change's status, the convergence proof and the error, if any.
-func RenderResultJSON(w io.Writer, p Plan, res Result, applyErr error) error {
-	doc := struct {
-		FormatVersion int                `json:"formatVersion"`
-		Plan          jsonPlan           `json:"plan"`
-		ClusterID     string             `json:"clusterId"`
-		Changes       []jsonChangeResult `json:"changes"`
-		Applied       int                `json:"applied"`
-		Failed        int                `json:"failed"`
-		NotAttempted  int                `json:"notAttempted"`
-		Verified      bool               `json:"verified"`
-		Converged     bool               `json:"converged"`
-		Residual      []Change           `json:"residual"`
-		Error         string             `json:"error,omitempty"`
-	}{FormatVersion: FormatVersion, Plan: jsonPlan{FormatVersion: FormatVersion, Plan: p, Summary: p.Summary(), HasChanges: p.HasChanges()},
-		ClusterID: res.ClusterID, Changes: []jsonChangeResult{}, Residual: res.Residual,
-		Applied: res.Count(Applied), Failed: res.Count(Failed), Verified: res.Verified, Converged: res.Converged()}
-	if doc.Plan.Changes == nil {
-		doc.Plan.Changes = []Change{}
+func RenderResultJSON(w io.Writer, p reconcile.Plan, res reconcile.Result, applyErr error) error {
+	type changeResult struct {
+		Kind   reconcile.Kind   `json:"kind"`
+		Name   string           `json:"name"`
+		Action reconcile.Action `json:"action"`
+		Status reconcile.Status `json:"status"`
+		Error  string           `json:"error,omitempty"`
 	}
+	doc := struct {
+		FormatVersion int                    `json:"formatVersion"`
+		Plan          reconcile.PlanDocument `json:"plan"`
+		ClusterID     string                 `json:"clusterId"`
+		Changes       []changeResult         `json:"changes"`
+		Applied       int                    `json:"applied"`
+		Failed        int                    `json:"failed"`
+		Unknown       int                    `json:"unknown"`
+		NotAttempted  int                    `json:"notAttempted"`
+		Verified      bool                   `json:"verified"`
+		Converged     bool                   `json:"converged"`
+		Residual      []reconcile.Change     `json:"residual"`
+		Error         string                 `json:"error,omitempty"`
+	}{FormatVersion: reconcile.FormatVersion, Plan: reconcile.Document(p),
+		ClusterID: res.ClusterID, Changes: []changeResult{}, Residual: res.Residual,
+		Applied: res.Count(reconcile.Applied), Failed: res.Count(reconcile.Failed), Unknown: res.Count(reconcile.Unknown),
+		Verified: res.Verified, Converged: res.Converged()}
 	if doc.Residual == nil {
-		doc.Residual = []Change{}
+		doc.Residual = []reconcile.Change{}
 	}
 	if doc.ClusterID == "" {
 		doc.ClusterID = p.ClusterID
@@ -441,16 +504,16 @@ func RenderResultJSON(w io.Writer, p Plan, res Result, applyErr error) error {
 	if len(results) == 0 {
 		for _, c := range p.Changes {
 			if c.Pending() {
-				results = append(results, ChangeResult{Change: c})
+				results = append(results, reconcile.ChangeResult{Change: c})
 			}
 		}
 	}
 	for _, cr := range results {
-		jc := jsonChangeResult{Kind: cr.Change.Kind, Name: cr.Change.Name, Action: cr.Change.Action, Status: cr.Status}
+		jc := changeResult{Kind: cr.Change.Kind, Name: cr.Change.Name, Action: cr.Change.Action, Status: cr.Status}
 		if cr.Err != nil {
 			jc.Error = cr.Err.Error()
 		}
-		if cr.Status == NotAttempted {
+		if cr.Status == reconcile.NotAttempted {
 			doc.NotAttempted++
 		}
 		doc.Changes = append(doc.Changes, jc)

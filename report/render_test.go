@@ -1,4 +1,4 @@
-package reconcile
+package report
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
 	"github.com/google/go-cmp/cmp"
@@ -15,8 +16,38 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// samplePlan exercises every action, kind and risk the renderers know.
-func samplePlan() Plan {
+// obs builds a live topic with parts partitions of rf replicas and topic-level configs.
+func obs(name string, parts, rf int, cfg map[string]string) topics.Observed {
+	o := topics.Observed{Name: name, Replicas: map[int32][]int32{}, Config: map[string]topics.ConfigValue{}}
+	for p := 0; p < parts; p++ {
+		var reps []int32
+		for r := 0; r < rf; r++ {
+			reps = append(reps, int32((p+r)%3))
+		}
+		o.Replicas[int32(p)] = reps
+	}
+	for k, v := range cfg {
+		o.Config[k] = topics.ConfigValue{Value: v, Source: topics.SourceTopic}
+	}
+	return o
+}
+
+// live is a cluster holding ts; managed names those in avatar-sync's inventory.
+func live(managed []string, ts ...topics.Observed) reconcile.Live {
+	l := reconcile.Live{ClusterID: "test-cluster", Brokers: []topics.Broker{{ID: 0, Rack: "a"}, {ID: 1, Rack: "b"}, {ID: 2, Rack: "c"}},
+		Topics: map[string]topics.Observed{}, Inventory: managed}
+	for _, t := range ts {
+		l.Topics[t.Name] = t
+	}
+	return l
+}
+
+func topic(name string, parts, rf int, cfg map[string]string) spec.Topic {
+	return spec.Topic{Name: name, Partitions: parts, ReplicationFactor: rf, Config: cfg}
+}
+
+// SamplePlan exercises every action, kind and risk the renderers know, and an advisory.
+func samplePlan() reconcile.Plan {
 	want := spec.Spec{Deletion: spec.DeletionPrune, Topics: []spec.Topic{
 		topic("eeg-brainwave-data", 3, 3, map[string]string{"retention.ms": "3600000", "segment.ms": "600000", "min.insync.replicas": "2"}),
 		topic("prediction-results", 6, 3, map[string]string{"retention.ms": "21600000", "retention.bytes": "1073741824"}),
@@ -28,24 +59,25 @@ func samplePlan() Plan {
 	pred.Config["retention.bytes"] = topics.ConfigValue{Value: "-1", Source: topics.SourceDefault}
 	drone := obs("drone-commands", 3, 3, map[string]string{"retention.ms": "86400000", "max.message.bytes": "2097152"})
 	drone.Config["cleanup.policy"] = topics.ConfigValue{Value: "delete", Source: topics.SourceStaticBroker}
-	have := live(pred, drone, obs("telemetry", 4, 3, nil), obs("replays", 2, 1, nil), obs("legacy-scores", 1, 1, nil), obs("__consumer_offsets", 50, 3, nil))
-	p := Diff(&want, have, DiffOptions{Cluster: "embedded", AllowDelete: true})
-	p.Changes = append(p.Changes, Change{Kind: KindCert, Name: "kafka-broker-1", Action: Update,
-		Before: map[string]string{"notAfter": "2026-12-01"}, After: map[string]string{"notAfter": "2029-03-01"}, Reason: "expires within renewBefore (30d)"})
+	have := live([]string{"prediction-results", "drone-commands", "telemetry", "legacy-scores", "old-a", "old-b", "old-c"},
+		pred, drone, obs("telemetry", 4, 3, nil), obs("replays", 2, 1, nil), obs("legacy-scores", 1, 1, nil), obs("by-hand", 1, 1, nil), obs("__consumer_offsets", 50, 3, nil))
+	p := reconcile.Diff(reconcile.DesiredOf(&want), have, reconcile.DiffOptions{Cluster: "embedded", AllowDelete: true})
+	p.Advisories = []reconcile.Advisory{{Subject: "certificate kafka-broker-1", Status: "renew",
+		Reason: "expires within renewBefore (30d) (expires 2026-12-01, 1 days left); run `avatar-sync certs generate` (apply does not issue certificates)"}}
 	return p
 }
 
 func TestRenderGolden(t *testing.T) {
-	empty := Diff(&spec.Spec{}, live(), DiffOptions{Cluster: "embedded"})
-	renderers := map[string]func(*bytes.Buffer, Plan) error{
-		"text":       func(b *bytes.Buffer, p Plan) error { return RenderText(b, p, RenderOptions{}) },
-		"text-color": func(b *bytes.Buffer, p Plan) error { return RenderText(b, p, RenderOptions{Color: true}) },
-		"json":       func(b *bytes.Buffer, p Plan) error { return RenderJSON(b, p) },
-		"markdown":   func(b *bytes.Buffer, p Plan) error { return RenderMarkdown(b, p) },
+	empty := reconcile.Diff(reconcile.DesiredOf(&spec.Spec{}), live(nil), reconcile.DiffOptions{Cluster: "embedded"})
+	renderers := map[string]func(*bytes.Buffer, reconcile.Plan) error{
+		"text":       func(b *bytes.Buffer, p reconcile.Plan) error { return RenderText(b, p, RenderOptions{}) },
+		"text-color": func(b *bytes.Buffer, p reconcile.Plan) error { return RenderText(b, p, RenderOptions{Color: true}) },
+		"json":       func(b *bytes.Buffer, p reconcile.Plan) error { return RenderJSON(b, p) },
+		"markdown":   func(b *bytes.Buffer, p reconcile.Plan) error { return RenderMarkdown(b, p) },
 	}
 	ext := map[string]string{"text": "txt", "text-color": "ansi", "json": "json", "markdown": "md"}
 	for name, render := range renderers {
-		for planName, p := range map[string]Plan{"plan": samplePlan(), "empty": empty} {
+		for planName, p := range map[string]reconcile.Plan{"plan": samplePlan(), "empty": empty} {
 			t.Run(name+"/"+planName, func(t *testing.T) {
 				var buf bytes.Buffer
 				if err := render(&buf, p); err != nil {
@@ -59,7 +91,7 @@ func TestRenderGolden(t *testing.T) {
 				}
 				want, err := os.ReadFile(golden)
 				if err != nil {
-					t.Fatalf("%v (run go test ./reconcile -update)", err)
+					t.Fatalf("%v (run go test ./report -update)", err)
 				}
 				if d := cmp.Diff(string(want), buf.String()); d != "" {
 					t.Errorf("%s differs (-golden +got); run with -update if intended:\n%s", golden, d)
@@ -104,39 +136,6 @@ func TestRenderTextOptInsGiven(t *testing.T) {
 	}
 	if strings.Contains(out, "apply needs") {
 		t.Errorf("text plan asks for a flag already given:\n%s", out)
-	}
-}
-
-func TestPlanFileRoundTrip(t *testing.T) {
-	p := samplePlan()
-	var buf bytes.Buffer
-	if err := RenderJSON(&buf, p); err != nil {
-		t.Fatal(err)
-	}
-	back, err := ReadPlan(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(p, back); d != "" {
-		t.Errorf("round trip (-saved +loaded):\n%s", d)
-	}
-}
-
-func TestReadPlanErrors(t *testing.T) {
-	tests := map[string]struct{ doc, want string }{
-		"not json":       {"plan", "not a plan file"},
-		"no version":     {`{"changes":[]}`, "no formatVersion"},
-		"future version": {`{"formatVersion":2}`, "formatVersion 2 is not supported"},
-		"no fingerprint": {`{"formatVersion":1,"changes":[]}`, "no fingerprint"},
-		"bad action":     {`{"formatVersion":1,"fingerprint":"x","changes":[{"action":"nuke"}]}`, `unknown action "nuke"`},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			_, err := ReadPlan(strings.NewReader(tc.doc))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ReadPlan error %v, want it to contain %q", err, tc.want)
-			}
-		})
 	}
 }
 

@@ -1,0 +1,194 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/avatar-project/avatar-sync/spec"
+	"github.com/google/go-cmp/cmp"
+)
+
+// fullPlan has a change of every kind with its payload, a snapshot and an advisory.
+func fullPlan() (Plan, Live) {
+	want := spec.Spec{Deletion: spec.DeletionPrune, Topics: []spec.Topic{
+		topic("new", 3, 3, map[string]string{"retention.ms": "3600000"}),
+		topic("grow", 6, 3, nil),
+		topic("cfg", 3, 3, map[string]string{"retention.ms": "3600000"}),
+		topic("rf", 2, 3, nil),
+		{Name: "pruned", Partitions: 1, ReplicationFactor: 1, Prune: true},
+		topic("adopt-me", 1, 1, nil),
+	}}
+	have := live(obs("grow", 3, 3, nil), obs("cfg", 3, 3, map[string]string{"retention.ms": "604800000"}), obs("rf", 2, 1, nil),
+		obs("pruned", 1, 1, map[string]string{"segment.ms": "1000"}), obs("gone", 1, 1, nil))
+	have.Topics["adopt-me"] = obs("adopt-me", 1, 1, nil)
+	p := Diff(DesiredOf(&want), have, DiffOptions{Cluster: "embedded", AllowDelete: true})
+	p.Advisories = []Advisory{{Subject: "certificate kafka-broker-1", Status: "renew", Reason: "renew it"}}
+	return p, have
+}
+
+func TestPlanFileRoundTrip(t *testing.T) {
+	p, _ := fullPlan()
+	kinds := map[Kind]bool{}
+	for _, c := range p.Changes {
+		kinds[c.Kind] = true
+	}
+	if len(kinds) != len(kindNames) || p.Summary().Delete != 1 {
+		t.Fatalf("sample plan lacks a kind: %v %+v", kinds, p.Summary())
+	}
+	var buf bytes.Buffer
+	if err := WritePlan(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadPlan(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(p, back); d != "" {
+		t.Errorf("round trip (-saved +loaded):\n%s", d)
+	}
+}
+
+func TestReadPlanErrors(t *testing.T) {
+	tests := map[string]struct{ doc, want string }{
+		"not json":         {"plan", "not a plan file"},
+		"no version":       {`{"changes":[]}`, "no formatVersion"},
+		"previous version": {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 2 only"},
+		"future version":   {`{"formatVersion":3}`, "the file has formatVersion 3"},
+		"no fingerprint":   {`{"formatVersion":2,"changes":[]}`, "no fingerprint"},
+		"bad action":       {`{"formatVersion":2,"fingerprint":"x","changes":[{"action":"nuke"}]}`, `unknown action "nuke"`},
+		"no payload":       {`{"formatVersion":2,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create"}]}`, "exactly one payload"},
+		"wrong payload":    {`{"formatVersion":2,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}]}`, "exactly one payload"},
+		"unknown field":    {`{"formatVersion":2,"fingerprint":"x","changes":[],"before":{}}`, "unknown field"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := ReadPlan(strings.NewReader(tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ReadPlan error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestReadPlanRefusesEditedDocument: any edit of a saved plan — a topic name, an added delete, a
+// lowered risk, the snapshot — breaks its digest (issue 10).
+func TestReadPlanRefusesEditedDocument(t *testing.T) {
+	p, _ := fullPlan()
+	var buf bytes.Buffer
+	if err := WritePlan(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	saved := buf.String()
+	edits := map[string]func(doc map[string]any){
+		"topic name": func(doc map[string]any) { change(doc, 0)["name"] = "renamed" },
+		"added delete": func(doc map[string]any) {
+			doc["changes"] = append(doc["changes"].([]any), map[string]any{"kind": "topic", "name": "cfg", "action": "delete", "risk": "data-loss", "topic": map[string]any{"partitions": 3, "replicationFactor": 3}})
+		},
+		"risk lowered": func(doc map[string]any) {
+			for i := range doc["changes"].([]any) {
+				change(doc, i)["risk"] = "none"
+			}
+		},
+		"snapshot":    func(doc map[string]any) { doc["desired"].(map[string]any)["deletion"] = "retain" },
+		"fingerprint": func(doc map[string]any) { doc["fingerprint"] = "sha256:0000" },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			var doc map[string]any
+			if err := json.Unmarshal([]byte(saved), &doc); err != nil {
+				t.Fatal(err)
+			}
+			edit(doc)
+			b, _ := json.Marshal(doc)
+			_, err := ReadPlan(bytes.NewReader(b))
+			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "edited after plan saved it") {
+				t.Fatalf("edited plan: %v", err)
+			}
+		})
+	}
+}
+
+func change(doc map[string]any, i int) map[string]any { return doc["changes"].([]any)[i].(map[string]any) }
+
+// TestVerifyRefusesTamperedPlans: a plan whose digest was recomputed after an edit (or that never
+// went through a file) is still re-derived from its snapshot and the live state; each hostile edit
+// of issue 10 is refused with what is wrong.
+func TestVerifyRefusesTamperedPlans(t *testing.T) {
+	retention := func(v string) map[string]string { return map[string]string{"retention.ms": v} }
+	forever := live(obs("keep", 3, 3, retention("-1")), obs("kept-too", 1, 1, nil))
+	forever.Topics["__avatar_sync_lock"] = obs("__avatar_sync_lock", 1, 3, nil)
+	want := spec.Spec{Topics: []spec.Topic{topic("keep", 3, 3, retention("-1")), topic("kept-too", 1, 1, nil)}}
+	base := Diff(DesiredOf(&want), forever, DiffOptions{Cluster: "embedded", AllowDelete: true})
+	if base.HasChanges() {
+		t.Fatalf("base plan not empty: %+v", base.Changes)
+	}
+	if err := Verify(base, forever); err != nil {
+		t.Fatalf("untouched plan refused: %v", err)
+	}
+	tests := map[string]struct {
+		edit func(p *Plan)
+		want string
+	}{
+		"edited topic name": {func(p *Plan) {
+			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "kep", Action: Update, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {After: "1"}}}})
+		}, "update topic kep config) is not called for"},
+		"added delete of a topic in the snapshot": {func(p *Plan) {
+			p.Changes = append(p.Changes, Change{Kind: KindTopic, Name: "keep", Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 3}})
+		}, "topic keep is in the plan's desired state"},
+		"added delete without deletion: prune": {func(p *Plan) {
+			p.Desired.Topics = p.Desired.Topics[:1]
+			p.Changes = append(p.Changes, Change{Kind: KindTopic, Name: "kept-too", Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}})
+		}, "deletion: retain, so nothing is deleted"},
+		"lowered retention with risk none": {func(p *Plan) {
+			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "keep", Action: Update, Risk: RiskNone, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {Before: "-1", After: "1"}}}})
+		}, `the plan says risk "none", but against the live cluster it is "data-loss" (retention.ms lowered`},
+		"compaction turned on with risk none": {func(p *Plan) {
+			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "keep", Action: Update, Risk: RiskNone, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"cleanup.policy": {After: "compact"}}}})
+		}, `it is "data-loss" (cleanup.policy gains compact`},
+		"change to the lock topic": {func(p *Plan) {
+			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "__avatar_sync_lock", Action: Update, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {After: "1"}}}})
+		}, "__avatar_sync_lock is an internal topic"},
+		"dropped change": {func(p *Plan) {
+			p.Desired.Topics[0].Config = retention("7200000")
+		}, "the plan lacks update topic keep config"},
+		"payload altered": {func(p *Plan) {
+			p.Desired.Topics[0].Partitions = 6
+			p.Changes = append(p.Changes, Change{Kind: KindPartitions, Name: "keep", Action: Update, Partitions: &PartitionsPayload{From: 3, To: 60},
+				Reason: "adds partitions: records with a key may land in a different partition from now on"})
+		}, "update topic keep partitions) differs"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := base
+			p.Desired = DesiredOf(&want)
+			p.Changes = nil
+			tc.edit(&p)
+			var buf bytes.Buffer
+			if err := WritePlan(&buf, p); err != nil { // a consistent digest: the attacker re-sealed it
+				t.Fatal(err)
+			}
+			sealed, err := ReadPlan(&buf)
+			if err != nil {
+				t.Fatalf("re-sealed plan unreadable: %v", err)
+			}
+			err = Verify(sealed, forever)
+			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Verify: %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestVerifyUnmanagedDeleteRefused: deleting a topic outside the inventory is refused even when
+// the snapshot says prune and the topic is not in it.
+func TestVerifyUnmanagedDeleteRefused(t *testing.T) {
+	have := unrecorded(live(obs("by-hand", 1, 1, nil)))
+	p := Diff(Desired{Deletion: spec.DeletionPrune, Topics: []DesiredTopic{}}, have, DiffOptions{AllowDelete: true})
+	p.Changes = []Change{{Kind: KindTopic, Name: "by-hand", Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}}}
+	if err := Verify(p, have); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "not in avatar-sync's inventory") {
+		t.Fatalf("Verify: %v", err)
+	}
+}

@@ -1,0 +1,272 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/spec"
+	"github.com/avatar-project/avatar-sync/topics"
+)
+
+// ErrTampered is matched by the error for a plan whose changes are not what its own desired-state
+// snapshot gives against the live cluster (an edited plan file), or whose document digest does not
+// match its content.
+var ErrTampered = errors.New("plan does not verify")
+
+// CertAdvisor lists the TLS material of a spec that needs work, judged at now. cmd wires it to
+// the certs package, which reconcile may not import (certs stays pure, docs/architecture.md).
+type CertAdvisor func(s *spec.Spec, now time.Time) ([]Advisory, error)
+
+// Planner is the one producer of plans (issue 9): plan, apply, watch and `apply --plan` all get
+// their Plan from it and differ only in what they do with it.
+type Planner struct {
+	// Cluster is the connected target; Target its name in the spec.
+	Cluster Cluster
+	Target  string
+	// PinnedClusterID is the target's clusterId in the spec ("" = not pinned).
+	PinnedClusterID string
+	// Certs computes the certificate advisories; nil = none.
+	Certs CertAdvisor
+	// Now is the clock certificates are judged by; nil = time.Now.
+	Now func() time.Time
+}
+
+// PlanOptions are the planning opt-ins.
+type PlanOptions struct {
+	// AllowDelete is --allow-delete: plan deleting managed topics that left the spec (with
+	// deletion: prune).
+	AllowDelete bool
+}
+
+// Plan computes the plan for the spec:
+//
+//  1. read the live state;
+//  2. refuse a cluster whose id is not the pinned one, before anything else (issue #3);
+//  3. diff the spec's snapshot against the live state (pure);
+//  4. add the certificate advisories (never changes: apply does not issue certificates).
+func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Plan, error) {
+	live, err := pl.Cluster.Describe(ctx)
+	if err != nil {
+		return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+	}
+	if err := CheckClusterID(pl.PinnedClusterID, Plan{Cluster: pl.Target}, live.ClusterID); err != nil {
+		return Plan{}, err
+	}
+	p := Diff(DesiredOf(s), live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
+	if p.Advisories, err = pl.advisories(s); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+func (pl *Planner) advisories(s *spec.Spec) ([]Advisory, error) {
+	if pl.Certs == nil {
+		return nil, nil
+	}
+	now := time.Now
+	if pl.Now != nil {
+		now = pl.Now
+	}
+	adv, err := pl.Certs(s, now())
+	if err != nil {
+		return nil, fmt.Errorf("check TLS material: %w", err)
+	}
+	return adv, nil
+}
+
+// CheckSaved refuses a saved plan for another cluster, one the cluster has moved on from, or one
+// that does not verify against the live state, before it is shown and confirmed. Apply checks all
+// of it again under the lock. The spec is read only for the advisories shown with the plan.
+func (pl *Planner) CheckSaved(ctx context.Context, p Plan, s *spec.Spec) (Plan, error) {
+	live, err := pl.Cluster.Describe(ctx)
+	if err != nil {
+		return p, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+	}
+	if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
+		return p, err
+	}
+	if err := Verify(p, live); err != nil {
+		return p, err
+	}
+	if p.Advisories, err = pl.advisories(s); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// Verify re-derives a plan from its own snapshot and the live state and refuses it unless it is
+// exactly what it claims to be (issue 10): the live state is the one it was computed against, no
+// change touches an internal topic, a deletion is of a managed topic that is not in the snapshot
+// and the snapshot says deletion: prune, every risk is the one the typed change has against the
+// live state, and the changes are those Diff gives — nothing added, dropped or altered.
+func Verify(p Plan, live Live) error {
+	if fp := Fingerprint(live); fp != p.Fingerprint {
+		return fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(p.Fingerprint), short(fp))
+	}
+	inventory := map[string]bool{}
+	for _, n := range live.Inventory {
+		inventory[n] = true
+	}
+	var errs []error
+	for i, c := range p.Changes {
+		if err := c.payloadErr(); err != nil {
+			errs = append(errs, fmt.Errorf("change %d: %w", i+1, err))
+			continue
+		}
+		if topics.IsInternal(c.Name, live.Topics[c.Name]) && c.Action != Unsupported {
+			errs = append(errs, fmt.Errorf("change %d (%s): %s is an internal topic; avatar-sync never changes it", i+1, Headline(c), c.Name))
+			continue
+		}
+		if c.Action == Delete {
+			switch {
+			case c.Kind != KindTopic:
+				errs = append(errs, fmt.Errorf("change %d (%s): only whole topics are deleted", i+1, Headline(c)))
+			case p.Desired.has(c.Name):
+				errs = append(errs, fmt.Errorf("change %d (%s): topic %s is in the plan's desired state; a plan never deletes a topic it wants", i+1, Headline(c), c.Name))
+			case p.Desired.Deletion != spec.DeletionPrune:
+				errs = append(errs, fmt.Errorf("change %d (%s): the plan's desired state says deletion: %s, so nothing is deleted", i+1, Headline(c), p.Desired.Deletion))
+			case !p.AllowDelete:
+				errs = append(errs, fmt.Errorf("change %d (%s): the plan was computed without --allow-delete", i+1, Headline(c)))
+			case !inventory[c.Name]:
+				errs = append(errs, fmt.Errorf("change %d (%s): topic %s is not in avatar-sync's inventory; unmanaged topics are never deleted", i+1, Headline(c), c.Name))
+			}
+		}
+		if r, why := DeriveRisk(c, live); r != c.Risk {
+			errs = append(errs, fmt.Errorf("change %d (%s): the plan says risk %q, but against the live cluster it is %q (%s)", i+1, Headline(c), c.Risk, r, why))
+		}
+	}
+	if len(errs) == 0 {
+		errs = compareChanges(p.Changes, Diff(p.Desired, live, DiffOptions{Cluster: p.Cluster, AllowDelete: p.AllowDelete}).Changes)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w, nothing was changed: it is not what its own desired state gives against the live cluster (was the plan file edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
+}
+
+// compareChanges reports every difference between the plan's changes and the derived ones.
+func compareChanges(got, derived []Change) []error {
+	key := func(c Change) string { return c.Kind.String() + "\x00" + c.Name + "\x00" + c.Action.String() }
+	want := map[string]Change{}
+	for _, c := range derived {
+		want[key(c)] = c
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i, c := range got {
+		k := key(c)
+		d, ok := want[k]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("change %d (%s) is not called for", i+1, Headline(c)))
+		case seen[k]:
+			errs = append(errs, fmt.Errorf("change %d (%s) appears twice", i+1, Headline(c)))
+		case canonical(c) != canonical(d):
+			errs = append(errs, fmt.Errorf("change %d (%s) differs: plan %s, derived %s", i+1, Headline(c), canonical(c), canonical(d)))
+		}
+		seen[k] = true
+	}
+	for _, d := range derived {
+		if !seen[key(d)] {
+			errs = append(errs, fmt.Errorf("the plan lacks %s", Headline(d)))
+		}
+	}
+	return errs
+}
+
+// canonical is a change's JSON, with empty maps and nil maps alike (a round trip through a file
+// turns one into the other).
+func canonical(c Change) string {
+	if len(c.Notes) == 0 {
+		c.Notes = nil
+	}
+	if c.Topic != nil && len(c.Topic.Configs) == 0 {
+		t := *c.Topic
+		t.Configs = nil
+		c.Topic = &t
+	}
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// DeriveRisk grades a change from its typed payload and the live state alone, and says why.
+func DeriveRisk(c Change, live Live) (Risk, string) {
+	switch {
+	case c.Action == Unsupported:
+		return RiskUnsupported, "Kafka cannot do it"
+	case c.Action == NoOp:
+		return RiskNone, ""
+	case c.Action == Delete:
+		return RiskDataLoss, "the topic and its records are deleted"
+	case c.Kind == KindReplication:
+		return RiskHeavy, "replicas move between brokers"
+	case c.Kind == KindConfig && c.Config != nil:
+		obs := live.Topics[c.Name]
+		var losses []string
+		for _, k := range sortedKeys(c.Config.Keys) {
+			e := c.Config.Keys[k]
+			lv, ok := obs.Config[k]
+			before := ""
+			op := topics.ConfigSet
+			switch {
+			case e.Delete:
+				op, before = topics.ConfigRemove, lv.Value
+			case ok && lv.Source == topics.SourceTopic:
+				op, before = topics.ConfigChange, lv.Value
+			case ok:
+				before = lv.Value
+			}
+			if loss := topics.DataLoss(k, before, e.After, op); loss != "" {
+				losses = append(losses, loss)
+			}
+		}
+		if len(losses) > 0 {
+			return RiskDataLoss, strings.Join(losses, "; ")
+		}
+	case c.Kind == KindTopic && c.Action == Create && c.Topic != nil:
+		// A create carries its configs; none of them can destroy records that do not exist yet.
+	}
+	return RiskNone, "nothing is destroyed"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Reconcile is one unattended pass, as watch runs it: plan, refuse what the opt-ins do not cover,
+// apply, and prove convergence against the plan's snapshot. planned sees the plan before anything
+// is applied (nil = nobody). A mass delete is always refused here, whatever opts says: a daemon
+// never empties a cluster on its own (issue 10); a person does it with apply --allow-mass-delete.
+// The spec's reassignment throttle applies unless opts sets one.
+func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOptions, planned func(Plan), progress Progress) (Plan, Result, error) {
+	p, err := pl.Plan(ctx, s, PlanOptions{AllowDelete: opts.AllowDelete})
+	if err != nil {
+		return p, Result{}, err
+	}
+	if planned != nil {
+		planned(p)
+	}
+	if !p.HasChanges() {
+		return p, Result{ClusterID: p.ClusterID, Verified: true}, nil
+	}
+	opts.AllowMassDelete = false
+	opts.ExpectClusterID = pl.PinnedClusterID
+	if opts.ThrottleBytesPerSec == 0 {
+		opts.ThrottleBytesPerSec = s.Reassignment.ThrottleBytesPerSec
+	}
+	if err := CheckAllowed(p, opts); err != nil {
+		return p, Result{}, err
+	}
+	res, err := Apply(ctx, p, pl.Cluster, opts, progress)
+	return p, res, err
+}
