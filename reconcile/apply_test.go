@@ -542,3 +542,89 @@ func TestReassignmentWaitReportsChanges(t *testing.T) {
 		t.Errorf("reassignment wait progress: %q", waits)
 	}
 }
+
+// timesOut is the real Admin whose config request does what Kafka did in issue 10's report: the
+// request lands (or, with lost, does not) but the answer never comes, so the call ends with a
+// time-out; with cancel, the caller's context is cancelled at that moment too (SIGTERM mid-apply).
+// kfake answers too fast to time out on its own, hence the wrapper around the real peer.
+type timesOut struct {
+	*clusters.Admin
+	lost     bool
+	cancel   context.CancelFunc
+	describe error // when set, every Describe after the time-out fails with it
+	timedOut bool
+}
+
+func (c *timesOut) AlterTopicConfigs(ctx context.Context, changes []reconcile.ConfigChange) (reconcile.Outcome, error) {
+	if !c.lost {
+		if _, err := c.Admin.AlterTopicConfigs(ctx, changes); err != nil {
+			return nil, err
+		}
+	}
+	c.timedOut = true
+	if c.cancel != nil {
+		c.cancel()
+		return nil, context.Canceled
+	}
+	return nil, context.DeadlineExceeded
+}
+
+func (c *timesOut) Describe(ctx context.Context) (reconcile.Live, error) {
+	if c.timedOut && c.describe != nil {
+		return reconcile.Live{}, c.describe
+	}
+	return c.Admin.Describe(ctx)
+}
+
+// TestApplyAfterTimeoutReportsWhatLanded is issue 10 item 3: a batched request that times out (or
+// an apply interrupted mid-request) is reported as what the live state shows — applied when it
+// landed, failed when it did not, unknown when the state cannot be read — never "failed" for
+// changes that landed; and the lock is released with a fresh context, so the next apply need not
+// wait for its TTL.
+func TestApplyAfterTimeoutReportsWhatLanded(t *testing.T) {
+	tests := map[string]struct {
+		cluster    func(*clusters.Admin, context.CancelFunc) *timesOut
+		wantStatus reconcile.Status
+		wantErr    string
+	}{
+		"timed out but landed": {func(a *clusters.Admin, _ context.CancelFunc) *timesOut { return &timesOut{Admin: a} },
+			reconcile.Applied, ""},
+		"timed out and lost": {func(a *clusters.Admin, _ context.CancelFunc) *timesOut { return &timesOut{Admin: a, lost: true} },
+			reconcile.Failed, "0 applied, 2 failed, 0 unknown"},
+		"interrupted but landed": {func(a *clusters.Admin, cancel context.CancelFunc) *timesOut {
+			return &timesOut{Admin: a, cancel: cancel}
+		}, reconcile.Applied, "apply interrupted"},
+		"state unreadable": {func(a *clusters.Admin, _ context.CancelFunc) *timesOut {
+			return &timesOut{Admin: a, describe: errors.New("broker gone")}
+		}, reconcile.Unknown, "broker gone"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			want := avatarSpec()
+			e.converge(want, reconcile.ApplyOptions{})
+			want.Topics[0].Config["retention.ms"] = "7200000"
+			want.Topics[1].Config["retention.ms"] = "43200000"
+			p := e.plan(want, reconcile.DiffOptions{})
+			ctx, cancel := context.WithCancel(e.ctx)
+			defer cancel()
+			c := tc.cluster(e.admin, cancel)
+			res, err := reconcile.Apply(ctx, p, c, reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond, CleanupTimeout: 10 * time.Second}, nil)
+			if got := res.Count(tc.wantStatus); got != 2 {
+				t.Errorf("%d of 2 changes %s, want 2: %+v", got, tc.wantStatus, res.Changes)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("apply: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("apply error %v, want it to contain %q", err, tc.wantErr)
+			}
+			// The lock is free at once: another apply takes it without waiting.
+			lease, err := e.admin.AcquireLease(e.ctx, "next apply", time.Minute)
+			if err != nil {
+				t.Fatalf("lock after an interrupted apply: %v", err)
+			}
+			lease.Release(e.ctx)
+		})
+	}
+}

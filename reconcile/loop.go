@@ -27,7 +27,8 @@ type LoopOptions struct {
 	Interval time.Duration
 	// RetryMin and RetryMax bound the back-off after a failed pass (defaults 1s and Interval or 5m).
 	RetryMin, RetryMax time.Duration
-	// Now is the clock (tests); nil means time.Now.
+	// Now stamps each Trigger's At; nil means time.Now. It does not drive the timers: Interval and
+	// the back-off wait in real time.
 	Now func() time.Time
 }
 

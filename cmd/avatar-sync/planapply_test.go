@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -342,5 +343,30 @@ func TestApplyJSON(t *testing.T) {
 	}
 	if d.NotAttempted != 1 || d.Changes[0].Status != "not-attempted" || !strings.Contains(d.Error, "--allow-data-loss") || d.Converged {
 		t.Fatalf("refused apply -o json: %+v", d)
+	}
+}
+
+// TestApplyMassDeleteNeedsFlag: apply refuses a plan deleting every managed topic unless
+// --allow-mass-delete is given (issue 10 item 12).
+func TestApplyMassDeleteNeedsFlag(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	if code, _, errOut := runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatal(errOut)
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emptied := regexp.MustCompile(`(?m)^topics:\n(.*\n)*?clusters:`).ReplaceAllString(string(data), "deletion: prune\ntopics: []\nclusters:")
+	if err := os.WriteFile(f, []byte(emptied), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "apply", "--auto-approve", "--allow-delete", "--force", "-f", f, "--state-dir", state)
+	if code != exitError || !strings.Contains(errOut, "the plan deletes 3 of the 3 topics avatar-sync manages") || !strings.Contains(errOut, "--allow-mass-delete") {
+		t.Fatalf("mass delete without the flag: %d\n%s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "apply", "--auto-approve", "--allow-delete", "--force", "--allow-mass-delete", "-f", f, "--state-dir", state)
+	if code != exitOK || !strings.Contains(out, "3 applied") {
+		t.Fatalf("mass delete with the flag: %d\n%s\n%s", code, out, errOut)
 	}
 }

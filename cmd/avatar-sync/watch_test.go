@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -188,5 +189,54 @@ func TestPlanWhileWatchRuns(t *testing.T) {
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Fatalf("watch exited %d:\n%s", code, log.String())
+	}
+}
+
+// TestWatchNeverMassDeletes is issue 10 item 12: a spec whose topics vanished (with deletion:
+// prune) makes a running `watch --allow-delete --force` delete nothing: the pass is refused as a
+// mass delete, which watch never does on its own, and the three topics survive.
+func TestWatchNeverMassDeletes(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	original, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"watch", "-f", f, "--state-dir", state, "--interval", "0", "--debounce", "20ms", "-o", "json", "--allow-delete", "--force"},
+			strings.NewReader(""), io.Discard, log)
+	}()
+	waitLog(t, log, `"msg":"applied"`, 1)
+
+	// One write, so no pass sees half the edit.
+	emptied := regexp.MustCompile(`(?m)^topics:\n(.*\n)*?clusters:`).ReplaceAllString(string(original), "deletion: prune\ntopics: []\nclusters:")
+	if emptied == string(original) {
+		t.Fatal("test spec edit did not apply")
+	}
+	if err := os.WriteFile(f, []byte(emptied), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, log, "--allow-mass-delete", 1)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("watch did not stop after cancel")
+	}
+	if err := os.WriteFile(f, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("the topics did not survive: plan code %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestWatchRefusesStdin(t *testing.T) {
+	code, _, errOut := runCLI(t, "watch", "-f", "-")
+	if code != exitError || !strings.Contains(errOut, "watch cannot read the spec from stdin (-f -)") {
+		t.Fatalf("watch -f -: code %d\n%s", code, errOut)
 	}
 }
