@@ -111,7 +111,9 @@ func TestReadPlanRefusesEditedDocument(t *testing.T) {
 	}
 }
 
-func change(doc map[string]any, i int) map[string]any { return doc["changes"].([]any)[i].(map[string]any) }
+func change(doc map[string]any, i int) map[string]any {
+	return doc["changes"].([]any)[i].(map[string]any)
+}
 
 // TestVerifyRefusesTamperedPlans: a plan whose digest was recomputed after an edit (or that never
 // went through a file) is still re-derived from its snapshot and the live state; each hostile edit

@@ -214,4 +214,3 @@ func (w *watcher) report(tr reconcile.Trigger, err error) {
 		w.log.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
 	}
 }
-
