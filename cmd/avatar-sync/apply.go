@@ -94,10 +94,11 @@ it is refused when the cluster changed since, or when the file was edited.`,
 			if err != nil {
 				return err
 			}
-			for _, a := range p.Advisories {
-				fmt.Fprintf(s.err, "note: %s: %s\n", a.Subject, a.Reason)
-			}
 			if g.output == "json" {
+				// The text plan shows the advisories; with -o json people see them on stderr.
+				for _, a := range p.Advisories {
+					fmt.Fprintf(s.err, "note: %s: %s\n", a.Subject, a.Reason)
+				}
 				// One JSON document on stdout at the end; people-facing text goes to stderr.
 				res, err := o.run(ctx, s, t, p, rate, s.err)
 				if rerr := report.RenderResultJSON(s.out, p, res, err); rerr != nil {

@@ -42,7 +42,7 @@ func TestPlanShowsCertificateAdvisories(t *testing.T) {
 		}
 	}
 	code, out, errOut = runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state)
-	if code != exitOK || !strings.Contains(errOut, "note: certificate kafka-broker-2: SANs differ") {
+	if code != exitOK || !strings.Contains(out, "* certificate kafka-broker-2: SANs differ") {
 		t.Fatalf("apply with cert work pending: code %d\n%s\n%s", code, out, errOut)
 	}
 	if code, out, errOut := runCLI(t, "certs", "generate", "-f", f); code != exitOK {
