@@ -55,38 +55,59 @@ func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) 
 	return names, nil
 }
 
-// replayInventory reads the partition from its oldest record up to (not including) end. It stops
-// at end rather than waiting for more, so no fetch long-polls.
+// replayInventory reads the partition from its start up to (not including) end with plain Fetch
+// requests that never wait (MaxWaitTime 0): sarama's consumer keeps a long-poll fetch in flight and
+// its Close waits for it, which cost every plan ~0.5 s.
 func (a *Admin) replayInventory(ctx context.Context, end int64, managed map[string]bool) error {
-	c, err := sarama.NewConsumerFromClient(a.client)
+	leader, err := call(ctx, func() (*sarama.Broker, error) { return a.client.Leader(InventoryTopic, 0) })
 	if err != nil {
-		return fmt.Errorf("read inventory: %w", err)
+		return fmt.Errorf("read inventory %s: leader: %w", InventoryTopic, err)
 	}
-	defer c.Close()
-	pc, err := c.ConsumePartition(InventoryTopic, 0, sarama.OffsetOldest)
-	if err != nil {
-		return fmt.Errorf("read inventory %s: %w", InventoryTopic, err)
-	}
-	defer pc.Close()
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	for {
-		select {
-		case m := <-pc.Messages():
-			if m.Value == nil {
-				delete(managed, string(m.Key))
-			} else {
-				managed[string(m.Key)] = true
-			}
-			if m.Offset >= end-1 {
-				return nil
-			}
-		case err := <-pc.Errors():
-			return fmt.Errorf("read inventory %s: %w", InventoryTopic, err)
-		case <-ctx.Done():
-			return fmt.Errorf("read inventory %s up to offset %d: %w", InventoryTopic, end, ctx.Err())
+	offset := int64(0)
+	for offset < end {
+		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 1, MaxBytes: 32 << 20, Isolation: sarama.ReadUncommitted}
+		req.AddBlock(InventoryTopic, 0, offset, 32<<20, -1)
+		resp, err := call(ctx, func() (*sarama.FetchResponse, error) { return leader.Fetch(req) })
+		if err != nil {
+			return fmt.Errorf("read inventory %s at offset %d: %w", InventoryTopic, offset, err)
 		}
+		block := resp.GetBlock(InventoryTopic, 0)
+		if block == nil {
+			return fmt.Errorf("read inventory %s at offset %d: no data in the answer", InventoryTopic, offset)
+		}
+		if block.Err == sarama.ErrOffsetOutOfRange && offset < block.LogStartOffset {
+			// Compaction or retention removed the start of the log: continue where it begins.
+			offset = block.LogStartOffset
+			continue
+		}
+		if block.Err != sarama.ErrNoError {
+			return fmt.Errorf("read inventory %s at offset %d: %w", InventoryTopic, offset, block.Err)
+		}
+		next := offset
+		for _, rs := range block.RecordsSet {
+			if rs == nil || rs.RecordBatch == nil {
+				continue
+			}
+			rb := rs.RecordBatch
+			for _, r := range rb.Records {
+				off := rb.FirstOffset + r.OffsetDelta
+				if off < offset || off >= end || rb.Control {
+					continue
+				}
+				if r.Value == nil {
+					delete(managed, string(r.Key))
+				} else {
+					managed[string(r.Key)] = true
+				}
+			}
+			next = max(next, rb.FirstOffset+int64(rb.LastOffsetDelta)+1)
+		}
+		if next == offset {
+			return fmt.Errorf("read inventory %s: no progress at offset %d of %d", InventoryTopic, offset, end)
+		}
+		offset = next
 	}
+	return nil
 }
 
 // RecordInventory adds topics to the inventory and removes others, in one produce request.
