@@ -19,6 +19,9 @@ var ErrStalePlan = errors.New("stale plan")
 // payloads and added the desired-state snapshot, the inventory count and the digest (issue 9).
 const FormatVersion = 2
 
+// MaxPlanBytes bounds what ReadPlan reads: a plan of 10,000 topics is a few MiB.
+const MaxPlanBytes = 256 << 20
+
 // PlanDocument is the plan as `plan -o json` prints it and `plan --out` saves it: the one JSON
 // encoding of a plan (this file is the only place that writes or reads it).
 type PlanDocument struct {
@@ -71,9 +74,12 @@ func WritePlan(w io.Writer, p Plan) error {
 // (edited by hand), and changes whose payload does not match their kind: whatever Apply later
 // executes was checked here, never halfway through an apply.
 func ReadPlan(r io.Reader) (Plan, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxPlanBytes+1))
 	if err != nil {
 		return Plan{}, fmt.Errorf("read plan: %w", err)
+	}
+	if len(data) > MaxPlanBytes {
+		return Plan{}, fmt.Errorf("read plan: larger than %d MiB; a plan file is never that large, is it the right file?", MaxPlanBytes>>20)
 	}
 	var head struct {
 		FormatVersion *int `json:"formatVersion"`

@@ -156,6 +156,9 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 		"dropped change": {func(p *Plan) {
 			p.Desired.Topics[0].Config = retention("7200000")
 		}, "the plan lacks update topic keep config"},
+		"managed count raised past the mass-delete guard": {func(p *Plan) {
+			p.ManagedTopics = 100
+		}, "the plan says 100 managed topics, the live inventory has 2"},
 		"payload altered": {func(p *Plan) {
 			p.Desired.Topics[0].Partitions = 6
 			p.Changes = append(p.Changes, Change{Kind: KindPartitions, Name: "keep", Action: Update, Partitions: &PartitionsPayload{From: 3, To: 60},

@@ -141,7 +141,12 @@ func Verify(p Plan, live Live) error {
 		}
 	}
 	if len(errs) == 0 {
-		errs = compareChanges(p.Changes, Diff(p.Desired, live, DiffOptions{Cluster: p.Cluster, AllowDelete: p.AllowDelete}).Changes)
+		derived := Diff(p.Desired, live, DiffOptions{Cluster: p.Cluster, AllowDelete: p.AllowDelete})
+		errs = compareChanges(p.Changes, derived.Changes)
+		if derived.ManagedTopics != p.ManagedTopics {
+			// The mass-delete guard counts on it.
+			errs = append(errs, fmt.Errorf("the plan says %d managed topics, the live inventory has %d", p.ManagedTopics, derived.ManagedTopics))
+		}
 	}
 	if len(errs) == 0 {
 		return nil
