@@ -418,7 +418,7 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	}
 	if len(p.Changes) > 0 {
 		pw.linef("")
-		pw.linef("| | reconcile.Change | Details | reconcile.Risk |")
+		pw.linef("| | Change | Details | Risk |")
 		pw.linef("|---|---|---|---|")
 		for _, c := range p.Changes {
 			sym, _ := symbol(c.Action)
