@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -157,5 +158,36 @@ func TestHumanUnits(t *testing.T) {
 				t.Errorf("humanUnit(%s, %s) = %q, want %q", tc.key, tc.v, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRenderResultJSONStatuses: apply -o json says per change what is true after a time-out:
+// applied, failed, unknown, not attempted (issue 10).
+func TestRenderResultJSONStatuses(t *testing.T) {
+	p := samplePlan()
+	var res reconcile.Result
+	statuses := []reconcile.Status{reconcile.Applied, reconcile.Failed, reconcile.Unknown, reconcile.NotAttempted}
+	for i, c := range p.Changes {
+		if c.Pending() {
+			res.Changes = append(res.Changes, reconcile.ChangeResult{Change: c, Status: statuses[i%len(statuses)]})
+		}
+	}
+	var buf bytes.Buffer
+	if err := RenderResultJSON(&buf, p, res, nil); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Applied, Failed, Unknown, NotAttempted int
+		Changes                                []struct{ Status string }
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, c := range doc.Changes {
+		seen[c.Status]++
+	}
+	if doc.Applied != seen["applied"] || doc.Failed != seen["failed"] || doc.Unknown != seen["unknown"] || doc.NotAttempted != seen["not-attempted"] || seen["unknown"] == 0 {
+		t.Errorf("counts %+v do not match statuses %v", doc, seen)
 	}
 }
