@@ -31,14 +31,36 @@ func TestReplayLock(t *testing.T) {
 		"claim just before expiry":    {[]lockEntry{claim("a", "alice", 0, time.Minute), claim("b", "bob", time.Minute-time.Millisecond, time.Minute)}, "alice"},
 		"rejected claim's release":    {[]lockEntry{claim("a", "alice", 0, time.Minute), claim("b", "bob", time.Second, time.Minute), release("b", 2*time.Second)}, "alice"},
 		"stale release after a steal": {[]lockEntry{claim("a", "alice", 0, time.Second), claim("b", "bob", 2*time.Second, time.Minute), release("a", 3*time.Second)}, "bob"},
+		// Issue 10 item 10: a century-long claim lasts MaxLeaseTTL from when it was written.
+		"100-year claim capped":         {[]lockEntry{claim("a", "mallory", 0, 100*365*24*time.Hour), claim("b", "bob", MaxLeaseTTL, time.Minute)}, "bob"},
+		"capped claim still holds":      {[]lockEntry{claim("a", "mallory", 0, 100*365*24*time.Hour), claim("b", "bob", MaxLeaseTTL-time.Second, time.Minute)}, "mallory"},
+		"negative TTL holds nothing":    {[]lockEntry{claim("a", "mallory", 0, -time.Hour), claim("b", "bob", time.Millisecond, time.Minute)}, "bob"},
+		"claim from the future ignored": {[]lockEntry{claim("a", "mallory", 10*365*24*time.Hour, time.Hour), claim("b", "bob", time.Second, time.Minute)}, "bob"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			st := replayLock(tc.log)
-			if st.holder != tc.holder || st.held != (tc.holder != "") {
-				t.Errorf("holder = %q (held %v), want %q", st.holder, st.held, tc.holder)
+			last := t0
+			for _, e := range tc.log {
+				if e.at.After(last) && e.at.Sub(t0) < 24*time.Hour {
+					last = e.at
+				}
+			}
+			st := replayLock(tc.log, last)
+			if st.Holder != tc.holder || st.held != (tc.holder != "") {
+				t.Errorf("holder = %q (held %v), want %q", st.Holder, st.held, tc.holder)
 			}
 		})
+	}
+}
+
+func TestReplayLockExpiredIsFree(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	log := []lockEntry{{at: t0, rec: lockRecord{Op: "claim", ID: "a", Holder: "mallory", TTLms: (100 * 365 * 24 * time.Hour).Milliseconds()}}}
+	if st := replayLock(log, t0.Add(MaxLeaseTTL-time.Second)); !st.held || !st.Expires.Equal(t0.Add(MaxLeaseTTL)) {
+		t.Errorf("just before the cap: held %v until %v, want held until %v", st.held, st.Expires, t0.Add(MaxLeaseTTL))
+	}
+	if st := replayLock(log, t0.Add(MaxLeaseTTL)); st.held {
+		t.Errorf("at the cap: still held by %q until %v", st.Holder, st.Expires)
 	}
 }
 
@@ -60,6 +82,10 @@ func TestLeaseExcludesSecondHolder(t *testing.T) {
 	if !strings.Contains(err.Error(), "alice@lab pid 1") {
 		t.Errorf("message does not name the holder: %v", err)
 	}
+	// The error carries the lock ID a user copies into `avatar-sync unlock`.
+	if id := l.(*lease).id; held.ID != id || !strings.Contains(err.Error(), "avatar-sync unlock "+id) {
+		t.Errorf("error names lock ID %q (%v), want %q and the unlock command", held.ID, err, id)
+	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -75,17 +101,20 @@ func TestLeaseExcludesSecondHolder(t *testing.T) {
 func TestLeaseExpires(t *testing.T) {
 	_, a := startTest(t)
 	ctx := testCtx(t)
-	// alice "crashes" without releasing; her short TTL lets bob in once it has passed.
-	if _, err := a.AcquireLease(ctx, "alice", 50*time.Millisecond); err != nil {
+	// alice "crashes" without releasing; her short TTL lets bob in once it has passed. The TTL
+	// is long enough that bob's first try surely falls inside it: the test must see the lease
+	// held first, or it would pass with a lease that was never held (issue 9).
+	const ttl = 2 * time.Second
+	if _, err := a.AcquireLease(ctx, "alice", ttl); err != nil {
 		t.Fatal(err)
 	}
 	var held *reconcile.LeaseHeldError
 	_, err := a.AcquireLease(ctx, "bob", time.Minute)
-	if errors.As(err, &held) {
-		time.Sleep(time.Until(held.Expires) + 10*time.Millisecond)
-		_, err = a.AcquireLease(ctx, "bob", time.Minute)
+	if !errors.As(err, &held) || held.Holder != "alice" {
+		t.Fatalf("acquire while alice holds the lease: got %v, want *LeaseHeldError naming alice", err)
 	}
-	if err != nil {
+	time.Sleep(time.Until(held.Expires) + 10*time.Millisecond)
+	if _, err = a.AcquireLease(ctx, "bob", time.Minute); err != nil {
 		t.Fatalf("acquire after expiry: %v", err)
 	}
 }
