@@ -1,14 +1,22 @@
 package clusters
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 func TestReplayLock(t *testing.T) {
@@ -163,5 +171,218 @@ func TestLeaseRace(t *testing.T) {
 		if h != winners[0] {
 			t.Errorf("a loser was told %q holds the lock, but %q won", h, winners[0])
 		}
+	}
+}
+
+// leaseChildEnv makes the test binary, re-executed by TestLeaseDeadHolderTakenOver, a process that
+// takes the apply lock on the cluster at the address it names and waits to be killed.
+const leaseChildEnv = "AVATAR_SYNC_TEST_LEASE_HOLDER"
+
+// TestMain runs the lock-holding child process of TestLeaseDeadHolderTakenOver when the test
+// binary is re-executed as one, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(leaseChildEnv); addr != "" {
+		holdLeaseUntilKilled(addr)
+	}
+	os.Exit(m.Run())
+}
+
+// holdLeaseUntilKilled takes the apply lock on the cluster at addr, prints its lock ID and waits
+// to be killed.
+func holdLeaseUntilKilled(addr string) {
+	ctx := context.Background()
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "parent", Bootstrap: strings.Split(addr, ",")}}}
+	a, err := Open(ctx, s, "parent", Options{})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	l, err := a.AcquireLease(ctx, "child apply", time.Hour)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("held %s\n", l.(*lease).id)
+	time.Sleep(time.Minute) // killed long before
+	os.Exit(1)
+}
+
+// TestLeaseDeadHolderTakenOver: an apply SIGKILLed while holding the lock (a real process, killed
+// for real) blocks the next apply only while it runs; once it is dead the next apply on the same
+// machine releases its claim and takes over at once, saying so, instead of waiting an hour for
+// the TTL (issue 10 item 10).
+func TestLeaseDeadHolderTakenOver(t *testing.T) {
+	e, _ := startTest(t)
+	ctx := testCtx(t)
+	var notices []string
+	a, err := e.Connect(ctx, Options{Notice: func(msg string) { notices = append(notices, msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	child := exec.CommandContext(ctx, os.Args[0])
+	child.Env = append(os.Environ(), leaseChildEnv+"="+strings.Join(e.Bootstrap(), ","))
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill() //nolint:errcheck // already dead in the normal case
+	line, err := bufio.NewReader(out).ReadString('\n')
+	id, ok := strings.CutPrefix(strings.TrimSpace(line), "held ")
+	if err != nil || !ok {
+		t.Fatalf("child did not take the lock: %q %v", line, err)
+	}
+
+	// While the child runs, the lock is its own and nobody takes it over.
+	_, err = a.AcquireLease(ctx, "parent apply", time.Minute)
+	var held *reconcile.LeaseHeldError
+	if !errors.As(err, &held) || held.ID != id {
+		t.Fatalf("acquire while the child holds the lock: got %v, want *LeaseHeldError with lock ID %s", err, id)
+	}
+	cur, err := a.ApplyLock(ctx)
+	if err != nil || cur == nil || cur.PID != child.Process.Pid || cur.Liveness() != LivenessRunning {
+		t.Fatalf("ApplyLock = %+v, %v; want the child's pid %d, running", cur, err, child.Process.Pid)
+	}
+
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	if cur.Liveness() != LivenessDead {
+		t.Fatalf("holder pid %d was killed, but Liveness = %v", cur.PID, cur.Liveness())
+	}
+	l, err := a.AcquireLease(ctx, "parent apply", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after the holder was killed: %v", err)
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], id) || !strings.Contains(notices[0], "no longer running") {
+		t.Errorf("notices = %q, want one naming lock %s and the dead process", notices, id)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeaseForeignClaimCapped: a claim written straight to the lock topic by another client
+// (franz-go, not avatar-sync's code) asking for a 100-year TTL lasts MaxLeaseTTL from its write
+// time, and one dated years ahead is ignored (issue 10 item 10).
+func TestLeaseForeignClaimCapped(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	// Create the lock topic the normal way first.
+	l, err := a.AcquireLease(ctx, "setup", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap()...), kgo.DefaultProduceTopic(LockTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	century := (100 * 365 * 24 * time.Hour).Milliseconds()
+	produce := func(id string, at time.Time) {
+		t.Helper()
+		v := fmt.Sprintf(`{"op":"claim","id":%q,"holder":"mallory","ttlMs":%d}`, id, century)
+		if err := raw.ProduceSync(ctx, &kgo.Record{Key: []byte("lock"), Value: []byte(v), Timestamp: at}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	produce("mallory-now", time.Now())
+	cur, err := a.ApplyLock(ctx)
+	if err != nil || cur == nil || cur.ID != "mallory-now" {
+		t.Fatalf("ApplyLock = %+v, %v; want mallory's claim", cur, err)
+	}
+	if got := cur.Expires.Sub(cur.Since); got != MaxLeaseTTL {
+		t.Errorf("a 100-year claim lasts %s, want MaxLeaseTTL %s", got, MaxLeaseTTL)
+	}
+	var held *reconcile.LeaseHeldError
+	if _, err := a.AcquireLease(ctx, "bob", time.Minute); !errors.As(err, &held) || time.Until(held.Expires) > MaxLeaseTTL {
+		t.Fatalf("acquire under mallory's fresh claim: got %v, want held for at most %s", err, MaxLeaseTTL)
+	}
+	if err := a.Unlock(ctx, "mallory-now", "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Written (by its timestamp) just over MaxLeaseTTL ago: already lapsed, whatever its TTL says.
+	produce("mallory-old", time.Now().Add(-MaxLeaseTTL-time.Minute))
+	l, err = a.AcquireLease(ctx, "bob", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after a 100-year claim older than MaxLeaseTTL: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Dated ten years ahead to escape the cap: ignored.
+	produce("mallory-future", time.Now().Add(10*365*24*time.Hour))
+	l, err = a.AcquireLease(ctx, "bob", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after a claim dated ten years ahead: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnlock(t *testing.T) {
+	_, a := startTest(t)
+	ctx := testCtx(t)
+	if err := a.Unlock(ctx, "0123abcd", "test"); !errors.Is(err, ErrNoSuchLock) || !strings.Contains(err.Error(), "free") {
+		t.Errorf("unlock with no lock held: got %v, want ErrNoSuchLock saying the lock is free", err)
+	}
+	l, err := a.AcquireLease(ctx, "alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := l.(*lease).id
+	if err := a.Unlock(ctx, "0123abcd", "test"); !errors.Is(err, ErrNoSuchLock) || !strings.Contains(err.Error(), id) {
+		t.Errorf("unlock of an unknown id: got %v, want ErrNoSuchLock naming the real lock ID %s", err, id)
+	}
+	cur, err := a.ApplyLock(ctx)
+	if err != nil || cur == nil || cur.ID != id || cur.Liveness() != LivenessRunning {
+		t.Fatalf("ApplyLock = %+v, %v; want alice (this process, running) under %s", cur, err, id)
+	}
+	if err := a.Unlock(ctx, id, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := a.ApplyLock(ctx); err != nil || cur != nil {
+		t.Fatalf("after unlock: %+v, %v; want a free lock", cur, err)
+	}
+	if _, err := a.AcquireLease(ctx, "bob", time.Hour); err != nil {
+		t.Fatalf("acquire after unlock: %v", err)
+	}
+}
+
+// TestLeaseReleaseAfterCancel: an apply whose context was cancelled (Ctrl-C, a time-out) still
+// releases the lock, so the next apply is not blocked for the TTL (issue 10 item 3).
+func TestLeaseReleaseAfterCancel(t *testing.T) {
+	_, a := startTest(t)
+	ctx := testCtx(t)
+	l, err := a.AcquireLease(ctx, "alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.Release(cancelled); err != nil {
+		t.Fatalf("release with a cancelled context: %v", err)
+	}
+	if _, err := a.AcquireLease(ctx, "bob", time.Hour); err != nil {
+		t.Fatalf("acquire after a release under a cancelled context: %v", err)
+	}
+}
+
+func TestLeaseTTLAboveMaximumRefused(t *testing.T) {
+	_, a := startTest(t)
+	if _, err := a.AcquireLease(testCtx(t), "alice", MaxLeaseTTL+time.Minute); err == nil || !strings.Contains(err.Error(), "maximum") {
+		t.Fatalf("lease of MaxLeaseTTL+1m: got %v, want a refusal naming the maximum", err)
 	}
 }
