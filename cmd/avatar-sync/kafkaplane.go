@@ -48,6 +48,7 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 		Waiting: func(busy error) {
 			fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy)
 		},
+		Notice: func(msg string) { fmt.Fprintf(st.err, "note: %s\n", msg) },
 	})
 	if err != nil {
 		return nil, err
