@@ -633,3 +633,43 @@ func TestUnknownTarget(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestAlterTopicConfigsChunked: config changes go out configChunk topics per request, and a
+// failure of one request stays with that request's topics (issue 10 item 3: one request over
+// 1,500 topics timed out on the embedded cluster and every change was reported failed).
+func TestAlterTopicConfigsChunked(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	n := 2*configChunk + configChunk/2
+	var create []spec.Topic
+	var changes []reconcile.ConfigChange
+	for i := range n {
+		name := fmt.Sprintf("t%04d", i)
+		create = append(create, spec.Topic{Name: name, Partitions: 1, ReplicationFactor: 1})
+		changes = append(changes, reconcile.ConfigChange{Topic: name, Set: map[string]string{"retention.ms": "7200000"}})
+	}
+	mustOK(t)(a.CreateTopics(ctx, create))
+	reqs := fakecontrol.CountRequests(e.c)
+	// The second request fails; the first and third go through.
+	if _, err := fakecontrol.Fail(e.c, fakecontrol.Failure{API: fakecontrol.APIIncrementalAlterConfigs, After: 1, Code: "POLICY_VIOLATION"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.AlterTopicConfigs(ctx, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reqs.Requests()[fakecontrol.APIIncrementalAlterConfigs]; got != 3 {
+		t.Errorf("%d IncrementalAlterConfigs requests for %d topics, want 3", got, n)
+	}
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range changes {
+		inFailed := i >= configChunk && i < 2*configChunk
+		applied := live.Topics[c.Topic].Config["retention.ms"].Value == "7200000"
+		if (out[c.Topic] != nil) != inFailed || applied == inFailed {
+			t.Fatalf("%s: outcome %v, applied %v; want failed=%v", c.Topic, out[c.Topic], applied, inFailed)
+		}
+	}
+}
