@@ -186,8 +186,8 @@ func (a *Admin) AcquireLease(ctx context.Context, holder string, ttl time.Durati
 		return nil, err
 	}
 	self := currentProcess()
-	// One takeover per dead holder at most; a second dead holder right behind it is unlikely
-	// enough that reporting it is better than looping.
+	// At most three claims: a takeover or a just-expired holder costs one more; a longer chain is
+	// unlikely enough that reporting it beats looping.
 	for attempt := 0; ; attempt++ {
 		id := make([]byte, 12)
 		_, _ = rand.Read(id)
@@ -203,23 +203,24 @@ func (a *Admin) AcquireLease(ctx context.Context, holder string, ttl time.Durati
 			return nil, err
 		}
 		st := replayLock(entries, time.Now())
-		if st.held && st.ID == claim.ID {
+		switch {
+		case st.held && st.ID == claim.ID:
 			return &lease{a: a, id: claim.ID}, nil
-		}
-		if !st.held {
-			// Our claim came after a holder that has expired by now: it lost, but the lock is
-			// free, so claim again.
-			if attempt < 2 {
-				continue
-			}
-		}
-		if attempt < 2 && st.held && st.Liveness() == LivenessDead {
+		case attempt >= 2:
+		case !st.held:
+			// Our claim came after a holder that has expired since: it lost, but the lock is
+			// free now, so claim again.
+			continue
+		case st.Liveness() == LivenessDead:
 			reason := fmt.Sprintf("taken over by %s: holder pid %d on %s is not running", holder, st.PID, st.Host)
 			if _, err := a.appendLock(ctx, lockRecord{Op: "release", ID: st.ID, Reason: reason}); err != nil {
 				return nil, err
 			}
 			a.notice(fmt.Sprintf("apply lock %s was held by %s, whose process (pid %d on %s) is no longer running: taking it over", st.ID, st.Holder, st.PID, st.Host))
 			continue
+		}
+		if !st.held {
+			return nil, fmt.Errorf("apply lock: lost three claims in a row to holders that expired at once; try again")
 		}
 		return nil, &reconcile.LeaseHeldError{Holder: st.Holder, Expires: st.Expires, ID: st.ID}
 	}
