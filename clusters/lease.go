@@ -462,7 +462,8 @@ func currentProcess() process {
 }
 
 // processStart reads a process's start time (field 22 of /proc/PID/stat, clock ticks since boot);
-// os.ErrNotExist when no such process runs.
+// os.ErrNotExist when no such process runs. A zombie (killed, not yet reaped by its parent) counts
+// as not running: it will never release the lock.
 func processStart(pid int) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -477,6 +478,9 @@ func processStart(pid int) (uint64, error) {
 	fields := strings.Fields(s[i+1:])
 	if len(fields) < 20 {
 		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	if state := fields[0]; state == "Z" || state == "X" {
+		return 0, fmt.Errorf("process %d has exited (state %s): %w", pid, state, os.ErrNotExist)
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
 }

@@ -251,7 +251,13 @@ func TestLeaseDeadHolderTakenOver(t *testing.T) {
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = child.Wait()
+	// Not reaped yet, the killed child is a zombie, as a killed apply is until its shell reaps
+	// it: it is dead all the same. (A first version of the check took a zombie for a live process.)
+	for deadline := time.Now().Add(10 * time.Second); !isZombie(child.Process.Pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("killed child never became a zombie")
+		}
+	}
 	if cur.Liveness() != LivenessDead {
 		t.Fatalf("holder pid %d was killed, but Liveness = %v", cur.PID, cur.Liveness())
 	}
@@ -259,12 +265,19 @@ func TestLeaseDeadHolderTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("acquire after the holder was killed: %v", err)
 	}
+	_ = child.Wait()
 	if len(notices) != 1 || !strings.Contains(notices[0], id) || !strings.Contains(notices[0], "no longer running") {
 		t.Errorf("notices = %q, want one naming lock %s and the dead process", notices, id)
 	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := strings.LastIndexByte(string(b), ')')
+	return err == nil && i > 0 && strings.HasPrefix(strings.TrimSpace(string(b[i+1:])), "Z")
 }
 
 // TestLeaseForeignClaimCapped: a claim written straight to the lock topic by another client
