@@ -66,6 +66,9 @@ type Options struct {
 	Waiting func(busy error)
 	// ClientID is sent to the brokers so their logs name avatar-sync ("" = "avatar-sync").
 	ClientID string
+	// Notice, when set, is told things the user should know that are not errors, such as an apply
+	// lock taken over from a holder whose process died (issue 10 item 10).
+	Notice func(msg string)
 }
 
 func (o Options) withDefaults() Options {
@@ -95,7 +98,7 @@ type Admin struct {
 	timeout   time.Duration
 	// connectTimeout bounds opening a connection to a broker (Options.ConnectTimeout).
 	connectTimeout time.Duration
-	// client is sarama's high-level client, used only by the apply lock's producer and consumer.
+	// client is sarama's high-level client, used only by the apply lock's producer.
 	client sarama.Client
 	// seed answers requests any broker can serve; brokers and controllerID come from the latest
 	// Metadata response. Our own requests never trigger sarama's background metadata refreshes.
@@ -105,6 +108,8 @@ type Admin struct {
 	controllerID int32
 	// embedded is the in-process cluster Open started for an embedded target; Close stops it.
 	embedded *Embedded
+	// noticeFn is Options.Notice.
+	noticeFn func(msg string)
 }
 
 var _ reconcile.Cluster = (*Admin)(nil)
@@ -204,7 +209,7 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 // connect asks the bootstrap brokers, in order, for the cluster's brokers and controller, and
 // turns a cluster where none answers into one line.
 func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.Config, opts Options) (*Admin, error) {
-	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, connectTimeout: opts.ConnectTimeout, brokers: map[int32]*sarama.Broker{}}
+	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, connectTimeout: opts.ConnectTimeout, brokers: map[int32]*sarama.Broker{}, noticeFn: opts.Notice}
 	var errs []error
 	for _, addr := range bootstrap {
 		seed := sarama.NewBroker(addr)
@@ -233,7 +238,7 @@ func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.
 		}
 		a.seed = seed
 		a.learn(md)
-		// sarama's client serves only the lock's producer/consumer; it dials lazily.
+		// sarama's client serves only the lock's producer; it dials lazily.
 		client, err := sarama.NewClient(bootstrap, conf)
 		if err != nil {
 			_ = a.Close()
@@ -429,7 +434,7 @@ func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 	}
 }
 
-// broker returns an open connection to b (sarama brokers from metadata start closed).
+// open connects b unless it already is (sarama brokers from metadata start closed) and returns it.
 func (a *Admin) open(b *sarama.Broker) (*sarama.Broker, error) {
 	if err := b.Open(a.conf); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
 		return nil, err

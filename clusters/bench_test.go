@@ -12,6 +12,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -132,7 +133,7 @@ func delayProxy(b *testing.B, target string, delay time.Duration) string {
 func benchDescribe(b *testing.B, n int, delay time.Duration) {
 	e, a := benchCluster(b, n, delay)
 	ctx := context.Background()
-	e.ResetRequests()
+	reqs := fakecontrol.CountRequests(e.c)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -146,7 +147,7 @@ func benchDescribe(b *testing.B, n int, delay time.Duration) {
 	}
 	b.StopTimer()
 	total := 0
-	for _, c := range e.Requests() {
+	for _, c := range reqs.Requests() {
 		total += c
 	}
 	b.ReportMetric(float64(total)/float64(b.N), "requests/op")
@@ -193,7 +194,7 @@ func BenchmarkDescribeNaiveDelayed(b *testing.B) {
 		b.Run(fmt.Sprintf("topics=%d/delay=2ms", n), func(b *testing.B) {
 			e, a := benchCluster(b, n, 2*time.Millisecond)
 			ctx := context.Background()
-			e.ResetRequests()
+			reqs := fakecontrol.CountRequests(e.c)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -207,7 +208,7 @@ func BenchmarkDescribeNaiveDelayed(b *testing.B) {
 			}
 			b.StopTimer()
 			total := 0
-			for _, c := range e.Requests() {
+			for _, c := range reqs.Requests() {
 				total += c
 			}
 			b.ReportMetric(float64(total)/float64(b.N), "requests/op")

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/IBM/sarama"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/topics"
 )
+
+// This file holds the reads; write.go holds the requests that change the cluster (issue 9).
 
 // Describe reads the whole live state in a fixed number of requests, whatever the number of
 // topics: one Metadata for every topic (brokers, racks, controller, cluster id, replicas), one
@@ -156,4 +159,151 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// ReassignmentsInProgress asks the controller, in one request, which of the topics still move.
+// ListPartitionReassignments needs partition ids, which one Metadata request supplies.
+func (a *Admin) ReassignmentsInProgress(ctx context.Context, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	md, err := a.topicMetadata(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	req := &sarama.ListPartitionReassignmentsRequest{TimeoutMs: int32(a.timeout.Milliseconds())}
+	for _, t := range md.Topics {
+		if t.Err != sarama.ErrNoError {
+			continue
+		}
+		ps := make([]int32, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			ps = append(ps, p.ID)
+		}
+		req.AddBlock(t.Name, ps)
+	}
+	b, err := a.controller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := call(ctx, func() (*sarama.ListPartitionReassignmentsResponse, error) { return b.ListPartitionReassignments(req) })
+	if err != nil {
+		return nil, fmt.Errorf("list reassignments on cluster %q: %w", a.name, err)
+	}
+	if resp.ErrorCode != sarama.ErrNoError {
+		return nil, fmt.Errorf("list reassignments on cluster %q: %w", a.name, kafkaErr(resp.ErrorCode, resp.ErrorMessage))
+	}
+	var moving []string
+	for _, name := range names {
+		for _, st := range resp.TopicStatus[name] {
+			if len(st.AddingReplicas) > 0 || len(st.RemovingReplicas) > 0 {
+				moving = append(moving, name)
+				break
+			}
+		}
+	}
+	return moving, nil
+}
+
+func (a *Admin) topicMetadata(ctx context.Context, names []string) (*sarama.MetadataResponse, error) {
+	b, err := a.anyBroker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
+		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, names))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
+	}
+	return md, nil
+}
+
+// GroupsWithOffsets finds the consumer groups holding committed offsets on the topics. Each broker
+// lists the groups it coordinates (ListGroups) and answers one OffsetFetch for all of them (v8
+// batches groups), so the cost is two requests per broker whatever the number of groups or topics.
+func (a *Admin) GroupsWithOffsets(ctx context.Context, names []string) (map[string][]string, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string][]string{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, br := range a.allBrokers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			found, err := a.brokerGroupOffsets(ctx, br, want)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("broker %d: %w", br.ID(), err))
+				return
+			}
+			for topic, groups := range found {
+				out[topic] = append(out[topic], groups...)
+			}
+		}()
+	}
+	wg.Wait()
+	for t := range out {
+		sort.Strings(out[t])
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, fmt.Errorf("read consumer group offsets on cluster %q: %w", a.name, err)
+	}
+	return out, nil
+}
+
+func (a *Admin) brokerGroupOffsets(ctx context.Context, br *sarama.Broker, want map[string]bool) (map[string][]string, error) {
+	b, err := a.openBounded(ctx, br)
+	if err != nil {
+		return nil, err
+	}
+	return call(ctx, func() (map[string][]string, error) {
+		lg, err := b.ListGroups(&sarama.ListGroupsRequest{Version: 3})
+		if err != nil {
+			return nil, err
+		}
+		if lg.Err != sarama.ErrNoError {
+			return nil, kafkaErr(lg.Err, nil)
+		}
+		if len(lg.Groups) == 0 {
+			return nil, nil
+		}
+		req := &sarama.OffsetFetchRequest{Version: 8}
+		for _, g := range sortedKeys(lg.Groups) {
+			// nil partitions = every topic the group has offsets for.
+			req.Groups = append(req.Groups, sarama.OffsetFetchRequestGroup{GroupId: g})
+		}
+		of, err := b.FetchOffset(req)
+		if err != nil {
+			return nil, err
+		}
+		found := map[string][]string{}
+		for _, g := range of.Groups {
+			if g.Err != sarama.ErrNoError {
+				return nil, fmt.Errorf("group %q: %w", g.GroupId, kafkaErr(g.Err, nil))
+			}
+			for topic, parts := range g.Blocks {
+				if !want[topic] {
+					continue
+				}
+				for _, blk := range parts {
+					if blk.Err == sarama.ErrNoError && blk.Offset >= 0 {
+						found[topic] = append(found[topic], g.GroupId)
+						break
+					}
+				}
+			}
+		}
+		return found, nil
+	})
 }

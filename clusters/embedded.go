@@ -17,12 +17,16 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/avatar-project/avatar-sync/clusters/internal/kfakeseam"
 	"github.com/avatar-project/avatar-sync/spec"
 )
+
+func init() {
+	// The one seam the test controls of clusters/clustertest need; see kfakeseam.
+	kfakeseam.ClusterOf = func(e any) *kfake.Cluster { return e.(*Embedded).c }
+}
 
 // ErrEmbeddedBusy means another process (usually `avatar-sync dev up`) is running the embedded
 // cluster from the same state directory. Open then connects to that process instead.
@@ -61,9 +65,8 @@ type EmbeddedOptions struct {
 
 // Embedded is a running in-process Kafka cluster (kfake) that follows the spec's broker count.
 //
-// Besides serving plan/apply, it is the protocol peer of integration tests, so it exposes two
-// test hooks that use kfake's request controls without changing what the cluster does:
-// Requests counts requests per API, Fail injects errors into chosen requests.
+// Besides serving plan/apply, it is the protocol peer of integration tests; their controls
+// (request counts, failure injection) live in clusters/clustertest, not here (issue 9).
 type Embedded struct {
 	c         *kfake.Cluster
 	caFile    string // non-empty when the listeners serve TLS
@@ -71,9 +74,6 @@ type Embedded struct {
 	lock      *os.File
 	clusterID string
 	bootstrap []string
-
-	mu     sync.Mutex
-	counts map[API]int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -124,7 +124,7 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	if len(o.Ports) > 0 && len(o.Ports) != n {
 		return nil, fmt.Errorf("embedded cluster: %d ports for %d brokers", len(o.Ports), n)
 	}
-	e := &Embedded{stateDir: o.StateDir, counts: map[API]int{}, clusterID: o.ClusterID, caFile: o.CAFile}
+	e := &Embedded{stateDir: o.StateDir, clusterID: o.ClusterID, caFile: o.CAFile}
 	opts := []kfake.Opt{kfake.NumBrokers(n)}
 	if len(o.Ports) > 0 {
 		opts = append(opts, kfake.Ports(o.Ports...))
@@ -171,13 +171,6 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	if o.StateDir != "" {
 		restoreLeaders(c, filepath.Join(o.StateDir, stateData))
 	}
-	// Count every request without handling it: returning handled=false lets kfake answer normally.
-	c.ControlKey(-1, func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.mu.Lock()
-		e.counts[API(req.Key())]++
-		e.mu.Unlock()
-		return nil, nil, false
-	})
 	if o.StateDir != "" {
 		// A server.json without a lock holder is left by a killed `dev up`: nobody serves it.
 		_ = os.Remove(filepath.Join(o.StateDir, stateServer))
@@ -222,125 +215,6 @@ func (e *Embedded) Close() error {
 		e.unlock()
 	})
 	return e.closeErr
-}
-
-// API names a Kafka request type (its protocol API key) for Requests and Fail.
-type API int16
-
-// The APIs avatar-sync sends; any other Kafka API key works too.
-const (
-	APIProduce                  = API(kmsg.Produce)
-	APIFetch                    = API(kmsg.Fetch)
-	APIListOffsets              = API(kmsg.ListOffsets)
-	APIMetadata                 = API(kmsg.Metadata)
-	APIOffsetCommit             = API(kmsg.OffsetCommit)
-	APIOffsetFetch              = API(kmsg.OffsetFetch)
-	APIFindCoordinator          = API(kmsg.FindCoordinator)
-	APIListGroups               = API(kmsg.ListGroups)
-	APIApiVersions              = API(kmsg.ApiVersions)
-	APICreateTopics             = API(kmsg.CreateTopics)
-	APIDeleteTopics             = API(kmsg.DeleteTopics)
-	APIDescribeConfigs          = API(kmsg.DescribeConfigs)
-	APIAlterConfigs             = API(kmsg.AlterConfigs)
-	APICreatePartitions         = API(kmsg.CreatePartitions)
-	APIIncrementalAlterConfigs  = API(kmsg.IncrementalAlterConfigs)
-	APIAlterPartitionAssignment = API(kmsg.AlterPartitionAssignments)
-	APIListPartitionAssignments = API(kmsg.ListPartitionReassignments)
-)
-
-// String is Kafka's name for the API ("CreateTopics").
-func (a API) String() string { return kmsg.NameForKey(int16(a)) }
-
-// Requests returns how many requests of each API the cluster has received since start or the last
-// ResetRequests. Tests use it to prove batching ("Describe sends the same number of requests for
-// 5 and 200 topics").
-func (e *Embedded) Requests() map[API]int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make(map[API]int, len(e.counts))
-	for k, v := range e.counts {
-		out[k] = v
-	}
-	return out
-}
-
-// ResetRequests zeroes the request counters.
-func (e *Embedded) ResetRequests() {
-	e.mu.Lock()
-	e.counts = map[API]int{}
-	e.mu.Unlock()
-}
-
-// Failure selects requests the embedded cluster answers with an error instead of acting on them
-// (the cluster state is left untouched for the failed items).
-type Failure struct {
-	// API is the request type to fail.
-	API API
-	// Topic limits the failure to one topic's item in the request ("" = every item). For config
-	// requests (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs) it names the topic resource.
-	Topic string
-	// After lets this many matching requests through first: After 1 fails the second one.
-	After int
-	// Times is how many requests fail (0 = one).
-	Times int
-	// Code is the Kafka error name to answer with, e.g. "POLICY_VIOLATION"
-	// ("" = UNKNOWN_SERVER_ERROR).
-	Code string
-}
-
-// Fail installs f and returns a function that removes it early. Use it to interrupt an apply in
-// the middle and prove that re-running it converges (issue 3).
-func (e *Embedded) Fail(f Failure) (remove func(), err error) {
-	fault := kfake.Fault{Keys: []kmsg.Key{kmsg.Key(f.API)}, Count: max(f.Times, 1)}
-	if f.Code != "" {
-		ke, ok := kafkaErrorByName(f.Code)
-		if !ok {
-			return nil, fmt.Errorf("unknown Kafka error name %q", f.Code)
-		}
-		fault.Err = ke
-	}
-	switch f.API {
-	case APIDescribeConfigs, APIAlterConfigs, APIIncrementalAlterConfigs:
-		fault.Resource = f.Topic
-	default:
-		fault.Topic = f.Topic
-	}
-	if f.After > 0 {
-		// When runs once per item on the cluster goroutine; count distinct requests.
-		var last kmsg.Request
-		seen := 0
-		fault.When = func(r kmsg.Request) bool {
-			if r != last {
-				last = r
-				seen++
-			}
-			return seen > f.After
-		}
-	}
-	h := e.c.Fault(fault)
-	return h.Remove, nil
-}
-
-// kafkaErrorByName finds a Kafka error by its protocol name (e.g. "POLICY_VIOLATION").
-func kafkaErrorByName(name string) (*kerr.Error, bool) {
-	for code := int16(-1); code < 256; code++ {
-		var ke *kerr.Error
-		if errors.As(kerr.ErrorForCode(code), &ke) && ke.Code == code && strings.EqualFold(ke.Message, name) {
-			return ke, true
-		}
-	}
-	return nil, false
-}
-
-// CommitOffsets commits offsets for a consumer group, as a consumer would. Tests use it to make a
-// topic "in use" (deletion is refused while groups hold offsets on it).
-func (e *Embedded) CommitOffsets(ctx context.Context, group, topic string, offsets map[int32]int64) error {
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return a.commitOffsets(ctx, group, topic, offsets)
 }
 
 // checkWritable makes sure kfake can save into dataDir before the cluster starts. kfake only logs

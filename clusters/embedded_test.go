@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
@@ -170,7 +171,7 @@ func TestPerItemErrors(t *testing.T) {
 
 // TestDescribeIsBatched proves Describe costs the same requests for 5 and 200 topics (issue 3).
 func TestDescribeIsBatched(t *testing.T) {
-	counts := map[int]map[API]int{}
+	counts := map[int]map[fakecontrol.API]int{}
 	for _, n := range []int{5, 200} {
 		e, a := startTest(t)
 		ctx := testCtx(t)
@@ -179,7 +180,7 @@ func TestDescribeIsBatched(t *testing.T) {
 			create = append(create, spec.Topic{Name: fmt.Sprintf("t%04d", i), Partitions: 3, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "60000"}})
 		}
 		mustOK(t)(a.CreateTopics(ctx, create))
-		e.ResetRequests()
+		reqs := fakecontrol.CountRequests(e.c)
 		live, err := a.Describe(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -192,12 +193,12 @@ func TestDescribeIsBatched(t *testing.T) {
 				t.Fatalf("%s: config not described: %+v", name, o.Config["retention.ms"])
 			}
 		}
-		counts[n] = e.Requests()
+		counts[n] = reqs.Requests()
 	}
 	if fmt.Sprint(counts[5]) != fmt.Sprint(counts[200]) {
 		t.Errorf("requests grow with topics: 5 topics %v, 200 topics %v", counts[5], counts[200])
 	}
-	if counts[200][APIMetadata] != 1 || counts[200][APIDescribeConfigs] != 1 {
+	if counts[200][fakecontrol.APIMetadata] != 1 || counts[200][fakecontrol.APIDescribeConfigs] != 1 {
 		t.Errorf("want 1 Metadata and 1 DescribeConfigs, got %v", counts[200])
 	}
 }
@@ -230,7 +231,7 @@ func TestInternalTopicsMarked(t *testing.T) {
 func TestFailureInjection(t *testing.T) {
 	e, a := startTest(t)
 	ctx := testCtx(t)
-	if _, err := e.Fail(Failure{API: APICreateTopics, Topic: "b", Code: "POLICY_VIOLATION"}); err != nil {
+	if _, err := fakecontrol.Fail(e.c, fakecontrol.Failure{API: fakecontrol.APICreateTopics, Topic: "b", Code: "POLICY_VIOLATION"}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := a.CreateTopics(ctx, []spec.Topic{{Name: "a", Partitions: 1, ReplicationFactor: 1}, {Name: "b", Partitions: 1, ReplicationFactor: 1}})
@@ -244,7 +245,7 @@ func TestFailureInjection(t *testing.T) {
 	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "b", Partitions: 1, ReplicationFactor: 1}}))
 
 	// After: 1 lets the first IncrementalAlterConfigs through and fails the second.
-	if _, err := e.Fail(Failure{API: APIIncrementalAlterConfigs, After: 1}); err != nil {
+	if _, err := fakecontrol.Fail(e.c, fakecontrol.Failure{API: fakecontrol.APIIncrementalAlterConfigs, After: 1}); err != nil {
 		t.Fatal(err)
 	}
 	mustOK(t)(a.AlterTopicConfigs(ctx, []reconcile.ConfigChange{{Topic: "a", Set: map[string]string{"retention.ms": "1000"}}}))
@@ -255,7 +256,7 @@ func TestFailureInjection(t *testing.T) {
 	if out["a"] == nil {
 		t.Error("second IncrementalAlterConfigs was not failed")
 	}
-	if _, err := e.Fail(Failure{API: APICreateTopics, Code: "NOT_A_KAFKA_ERROR"}); err == nil {
+	if _, err := fakecontrol.Fail(e.c, fakecontrol.Failure{API: fakecontrol.APICreateTopics, Code: "NOT_A_KAFKA_ERROR"}); err == nil {
 		t.Error("unknown error name accepted")
 	}
 }
@@ -265,11 +266,11 @@ func TestGroupsWithOffsets(t *testing.T) {
 	ctx := testCtx(t)
 	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "drone-commands", Partitions: 3, ReplicationFactor: 3}, {Name: "idle", Partitions: 1, ReplicationFactor: 1}}))
 	for _, g := range []string{"tello-1", "tello-2", "dashboard"} {
-		if err := e.CommitOffsets(ctx, g, "drone-commands", map[int32]int64{0: 5, 2: 1}); err != nil {
+		if err := fakecontrol.CommitOffsets(ctx, e.Bootstrap(), g, "drone-commands", map[int32]int64{0: 5, 2: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.ResetRequests()
+	reqs := fakecontrol.CountRequests(e.c)
 	got, err := a.GroupsWithOffsets(ctx, []string{"drone-commands", "idle"})
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +281,7 @@ func TestGroupsWithOffsets(t *testing.T) {
 	if len(got["idle"]) != 0 {
 		t.Errorf("idle groups = %v, want none", got["idle"])
 	}
-	if n := e.Requests()[APIOffsetFetch]; n > 3 {
+	if n := reqs.Requests()[fakecontrol.APIOffsetFetch]; n > 3 {
 		t.Errorf("%d OffsetFetch requests for 3 groups on 3 brokers; want at most one per broker", n)
 	}
 }
@@ -453,14 +454,15 @@ func TestOpenEmbeddedJoinsRunningServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	reqs := fakecontrol.CountRequests(e.c)
 	a1, err := Open(ctx, testSpec(), "embedded", Options{StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a1.Close()
 	mustOK(t)(a1.CreateTopics(ctx, []spec.Topic{{Name: "x", Partitions: 1, ReplicationFactor: 1}}))
-	if e.Requests()[APICreateTopics] != 1 {
-		t.Errorf("Open did not reach the running cluster: %v", e.Requests())
+	if reqs.Requests()[fakecontrol.APICreateTopics] != 1 {
+		t.Errorf("Open did not reach the running cluster: %v", reqs.Requests())
 	}
 }
 
@@ -629,5 +631,45 @@ func TestUnknownTarget(t *testing.T) {
 	_, err = Open(testCtx(t), s, "devv", Options{})
 	if err == nil || !strings.HasSuffix(err.Error(), `(known: embedded, dev); did you mean "dev"?`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestAlterTopicConfigsChunked: config changes go out configChunk topics per request, and a
+// failure of one request stays with that request's topics (issue 10 item 3: one request over
+// 1,500 topics timed out on the embedded cluster and every change was reported failed).
+func TestAlterTopicConfigsChunked(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	n := 2*configChunk + configChunk/2
+	var create []spec.Topic
+	var changes []reconcile.ConfigChange
+	for i := range n {
+		name := fmt.Sprintf("t%04d", i)
+		create = append(create, spec.Topic{Name: name, Partitions: 1, ReplicationFactor: 1})
+		changes = append(changes, reconcile.ConfigChange{Topic: name, Set: map[string]string{"retention.ms": "7200000"}})
+	}
+	mustOK(t)(a.CreateTopics(ctx, create))
+	reqs := fakecontrol.CountRequests(e.c)
+	// The second request fails; the first and third go through.
+	if _, err := fakecontrol.Fail(e.c, fakecontrol.Failure{API: fakecontrol.APIIncrementalAlterConfigs, After: 1, Code: "POLICY_VIOLATION"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.AlterTopicConfigs(ctx, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reqs.Requests()[fakecontrol.APIIncrementalAlterConfigs]; got != 3 {
+		t.Errorf("%d IncrementalAlterConfigs requests for %d topics, want 3", got, n)
+	}
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range changes {
+		inFailed := i >= configChunk && i < 2*configChunk
+		applied := live.Topics[c.Topic].Config["retention.ms"].Value == "7200000"
+		if (out[c.Topic] != nil) != inFailed || applied == inFailed {
+			t.Fatalf("%s: outcome %v, applied %v; want failed=%v", c.Topic, out[c.Topic], applied, inFailed)
+		}
 	}
 }

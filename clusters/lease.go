@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -18,39 +21,121 @@ import (
 // LockTopic holds the apply lock's log (see docs/operations.md, "Apply lock").
 const LockTopic = "__avatar_sync_lock"
 
+// MaxLeaseTTL is the longest any claim on the apply lock is honoured, counted from the time the
+// claim was written, whatever TTL the record asks for. Any client that can write to LockTopic
+// could otherwise lock every apply out for a century with one record (issue 10 item 10).
+// AcquireLease refuses to ask for more.
+const MaxLeaseTTL = 6 * time.Hour
+
+// maxClockSkew is how far in the future a claim's timestamp may lie before readers ignore it.
+// Real Kafka stamps lock records itself (LogAppendTime); kfake keeps the producer's timestamp, so
+// a claim dated ten years ahead would otherwise escape MaxLeaseTTL.
+const maxClockSkew = 5 * time.Minute
+
+// leaseIOTimeout bounds the lease's release and unlock exchanges, so a cancelled or timed-out
+// apply can still release within a fresh, bounded context (issue 10 item 3); acquiring is bounded
+// by the request timeout.
+const leaseIOTimeout = 10 * time.Second
+
 // lockRecord is one entry of the lock log.
 type lockRecord struct {
 	Op     string `json:"op"` // "claim" or "release"
 	ID     string `json:"id"` // random per claim; a release names the claim it ends
 	Holder string `json:"holder,omitempty"`
 	TTLms  int64  `json:"ttlMs,omitempty"`
+	// Host, Node, PID and Start identify the claiming process, so a later apply on the same
+	// machine can tell that it died (Node = boot id + pid namespace; Start = its start time in
+	// clock ticks, which tells a reused pid apart).
+	Host  string `json:"host,omitempty"`
+	Node  string `json:"node,omitempty"`
+	PID   int    `json:"pid,omitempty"`
+	Start uint64 `json:"start,omitempty"`
+	// Reason says why a release was written by someone other than the holder (unlock, takeover).
+	Reason string `json:"reason,omitempty"`
+}
+
+// LockHolder describes the current claim on the apply lock.
+type LockHolder struct {
+	// ID is the claim's lock ID: what `avatar-sync unlock` takes.
+	ID string
+	// Holder is the claimant's own description ("user@host pid N").
+	Holder string
+	// Host and PID name the claiming process ("" / 0 when an older or foreign client wrote it).
+	Host string
+	PID  int
+	// Since is when the claim was written; Expires when it lapses (TTL capped at MaxLeaseTTL).
+	Since, Expires time.Time
+
+	node  string
+	start uint64
+}
+
+// Liveness is what this machine can tell about a lock holder's process.
+type Liveness int
+
+const (
+	// LivenessUnknown: the holder runs on another machine (or did not record its process).
+	LivenessUnknown Liveness = iota
+	// LivenessRunning: the holder's process is running on this machine.
+	LivenessRunning
+	// LivenessDead: the holder ran on this machine and its process is gone.
+	LivenessDead
+)
+
+// Liveness checks the holder's process when it ran on this machine (same boot and pid namespace).
+// A pid that now belongs to a process started at another time counts as dead.
+func (h LockHolder) Liveness() Liveness {
+	self := currentProcess()
+	if h.node == "" || h.PID <= 0 || self.node == "" || h.node != self.node {
+		return LivenessUnknown
+	}
+	start, err := processStart(h.PID)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return LivenessDead
+	case err != nil:
+		return LivenessUnknown
+	case h.start != 0 && start != h.start:
+		return LivenessDead
+	}
+	return LivenessRunning
 }
 
 // lockState is the lock as of some offset of the log.
 type lockState struct {
-	held    bool
-	id      string
-	holder  string
-	expires time.Time
+	held bool
+	LockHolder
 }
 
 // replayLock decides who holds the lock from the log alone, so every reader agrees: a claim wins
-// if the lock is free or the current claim has expired at the claim's own (broker-assigned)
-// timestamp; a release ends only the claim it names. Pure; the ordering comes from the single
-// partition the records live in.
-func replayLock(records []lockEntry) lockState {
+// if the lock is free or the current claim has expired at the claim's own timestamp; a release
+// ends only the claim it names. A claim lasts its TTL, at most MaxLeaseTTL; one stamped more than
+// maxClockSkew after now is ignored. Pure; the ordering comes from the single partition the
+// records live in.
+func replayLock(records []lockEntry, now time.Time) lockState {
 	var st lockState
 	for _, e := range records {
 		switch e.rec.Op {
 		case "claim":
-			if !st.held || !e.at.Before(st.expires) {
-				st = lockState{held: true, id: e.rec.ID, holder: e.rec.Holder, expires: e.at.Add(time.Duration(e.rec.TTLms) * time.Millisecond)}
+			if e.at.After(now.Add(maxClockSkew)) {
+				continue
+			}
+			if !st.held || !e.at.Before(st.Expires) {
+				ttl := min(max(time.Duration(e.rec.TTLms)*time.Millisecond, 0), MaxLeaseTTL)
+				st = lockState{held: true, LockHolder: LockHolder{
+					ID: e.rec.ID, Holder: e.rec.Holder, Host: e.rec.Host, PID: e.rec.PID,
+					Since: e.at, Expires: e.at.Add(ttl), node: e.rec.Node, start: e.rec.Start,
+				}}
 			}
 		case "release":
-			if st.held && st.id == e.rec.ID {
+			if st.held && st.ID == e.rec.ID {
 				st = lockState{}
 			}
 		}
+	}
+	if st.held && !now.Before(st.Expires) {
+		// Expired: the next claim wins, so to a reader the lock is free.
+		return lockState{}
 	}
 	return st
 }
@@ -69,50 +154,166 @@ type lease struct {
 }
 
 // Release appends the release record; a lease that already expired and was taken over is left to
-// its new holder (the release names only this claim).
+// its new holder (the release names only this claim). It runs in its own bounded context, detached
+// from ctx's cancellation: an interrupted apply must still free the lock rather than block every
+// other apply until the TTL passes (issue 10 item 3).
 func (l *lease) Release(ctx context.Context) error {
-	_, err := l.a.appendLock(ctx, lockRecord{Op: "release", ID: l.id})
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseIOTimeout)
+	defer cancel()
+	_, err := l.a.appendLock(rctx, lockRecord{Op: "release", ID: l.id})
 	return err
 }
+
+// ID is the lease's lock ID (what `avatar-sync unlock` takes).
+func (l *lease) ID() string { return l.id }
 
 // AcquireLease takes the cluster-wide apply lock: it appends a claim to the single-partition
 // LockTopic, reads the log up to its claim and replays it. The partition's total order makes the
 // decision identical for every contender, so two racing applies never both win; the loser gets a
-// *reconcile.LeaseHeldError naming the holder and its expiry. A holder that crashes blocks others
-// only until its TTL passes.
+// *reconcile.LeaseHeldError naming the holder, its lock ID and its expiry.
+//
+// A holder that crashed blocks others until its TTL passes, except on the machine it ran on:
+// there a holder whose process is gone is released and the lock taken over at once, and
+// Options.Notice is told (issue 10 item 10).
 func (a *Admin) AcquireLease(ctx context.Context, holder string, ttl time.Duration) (reconcile.Lease, error) {
-	if err := a.ensureLockTopic(ctx); err != nil {
-		return nil, err
+	if ttl > MaxLeaseTTL {
+		return nil, fmt.Errorf("apply lock: a lease of %s exceeds the maximum of %s (shorten --reassign-timeout)", ttl, MaxLeaseTTL)
 	}
-	id := make([]byte, 12)
-	_, _ = rand.Read(id)
-	claim := lockRecord{Op: "claim", ID: hex.EncodeToString(id), Holder: holder, TTLms: ttl.Milliseconds()}
-	off, err := a.appendLock(ctx, claim)
+	// Bounded by the request timeout: the first acquire on a cluster also creates the lock topic.
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	leader, err := a.ensureLockTopic(ctx)
 	if err != nil {
 		return nil, err
 	}
-	entries, err := a.readLock(ctx, off)
-	if err != nil {
-		return nil, err
+	self := currentProcess()
+	// At most three claims: a takeover or a just-expired holder costs one more; a longer chain is
+	// unlikely enough that reporting it beats looping.
+	for attempt := 0; ; attempt++ {
+		id := make([]byte, 12)
+		_, _ = rand.Read(id)
+		claim := lockRecord{Op: "claim", ID: hex.EncodeToString(id), Holder: holder, TTLms: ttl.Milliseconds(),
+			Host: self.host, Node: self.node, PID: self.pid, Start: self.start}
+		off, err := a.appendLock(ctx, claim)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := a.readLock(ctx, leader, off)
+		if err != nil {
+			a.abandonClaim(ctx, claim.ID)
+			return nil, err
+		}
+		st := replayLock(entries, time.Now())
+		switch {
+		case st.held && st.ID == claim.ID:
+			return &lease{a: a, id: claim.ID}, nil
+		case attempt >= 2:
+		case !st.held:
+			// Our claim came after a holder that has expired since: it lost, but the lock is
+			// free now, so claim again.
+			continue
+		case st.Liveness() == LivenessDead:
+			reason := fmt.Sprintf("taken over by %s: holder pid %d on %s is not running", holder, st.PID, st.Host)
+			if _, err := a.appendLock(ctx, lockRecord{Op: "release", ID: st.ID, Reason: reason}); err != nil {
+				return nil, err
+			}
+			a.notice(fmt.Sprintf("apply lock %s was held by %s, whose process (pid %d on %s) is no longer running: taking it over", st.ID, st.Holder, st.PID, st.Host))
+			continue
+		}
+		if !st.held {
+			return nil, fmt.Errorf("apply lock: lost three claims in a row to holders that expired at once; try again")
+		}
+		return nil, &reconcile.LeaseHeldError{Holder: st.Holder, Expires: st.Expires, ID: st.ID}
 	}
-	st := replayLock(entries)
-	if st.held && st.id == claim.ID {
-		return &lease{a: a, id: claim.ID}, nil
-	}
-	return nil, &reconcile.LeaseHeldError{Holder: st.holder, Expires: st.expires}
 }
 
-// ensureLockTopic creates the lock topic once: one partition (the ordering is the point), as many
-// replicas as the cluster allows up to 3, never deleted by retention, broker timestamps.
-func (a *Admin) ensureLockTopic(ctx context.Context) error {
-	md, err := a.topicMetadata(ctx, []string{LockTopic})
+// abandonClaim releases a claim whose outcome we could not read, best effort and bounded: if it
+// won, nobody else could apply until its TTL passed.
+func (a *Admin) abandonClaim(ctx context.Context, id string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseIOTimeout)
+	defer cancel()
+	_, _ = a.appendLock(rctx, lockRecord{Op: "release", ID: id, Reason: "acquire failed before its outcome was read"})
+}
+
+// ApplyLock reads who holds the apply lock (nil when it is free).
+func (a *Admin) ApplyLock(ctx context.Context) (*LockHolder, error) {
+	ctx, cancel := context.WithTimeout(ctx, leaseIOTimeout)
+	defer cancel()
+	leader, ok, err := a.lockLeader(ctx)
+	if err != nil || !ok {
+		return nil, err
+	}
+	entries, err := a.readLock(ctx, leader, -1)
+	if err != nil {
+		return nil, err
+	}
+	st := replayLock(entries, time.Now())
+	if !st.held {
+		return nil, nil
+	}
+	return &st.LockHolder, nil
+}
+
+// ErrNoSuchLock means unlock named a lock ID that does not hold the apply lock.
+var ErrNoSuchLock = errors.New("no such apply lock")
+
+// Unlock releases the claim id on behalf of someone other than its holder (`avatar-sync unlock`),
+// recording reason in the log. It fails with ErrNoSuchLock unless id holds the lock right now;
+// deciding whether the holder may be released is the caller's job (see LockHolder.Liveness).
+func (a *Admin) Unlock(ctx context.Context, id, reason string) error {
+	cur, err := a.ApplyLock(ctx)
 	if err != nil {
 		return err
 	}
+	if cur == nil || cur.ID != id {
+		return noSuchLock(a.name, id, cur)
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaseIOTimeout)
+	defer cancel()
+	if _, err := a.appendLock(ctx, lockRecord{Op: "release", ID: id, Reason: reason}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func noSuchLock(cluster, id string, cur *LockHolder) error {
+	if cur == nil {
+		return fmt.Errorf("%w %q on cluster %q: the apply lock is free", ErrNoSuchLock, id, cluster)
+	}
+	return fmt.Errorf("%w %q on cluster %q: the lock is held by %s under lock ID %s", ErrNoSuchLock, id, cluster, cur.Holder, cur.ID)
+}
+
+// lockLeader returns the broker leading the lock partition; ok=false when the topic does not exist.
+func (a *Admin) lockLeader(ctx context.Context) (*sarama.Broker, bool, error) {
+	md, err := a.topicMetadata(ctx, []string{LockTopic})
+	if err != nil {
+		return nil, false, err
+	}
 	for _, t := range md.Topics {
-		if t.Name == LockTopic && t.Err == sarama.ErrNoError {
-			return nil
+		if t.Name != LockTopic || t.Err != sarama.ErrNoError {
+			continue
 		}
+		for _, p := range t.Partitions {
+			if p.ID == 0 {
+				a.learn(md)
+				b, err := a.broker(ctx, p.Leader)
+				return b, err == nil, err
+			}
+		}
+	}
+	return nil, false, nil
+}
+
+// ensureLockTopic creates the lock topic once — one partition (the ordering is the point), as many
+// replicas as the cluster allows up to 3, never deleted by retention, broker timestamps — and
+// returns its partition's leader.
+func (a *Admin) ensureLockTopic(ctx context.Context) (*sarama.Broker, error) {
+	if b, ok, err := a.lockLeader(ctx); err != nil || ok {
+		return b, err
+	}
+	md, err := a.topicMetadata(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
 	rf := min(3, len(md.Brokers))
 	out, err := a.CreateTopics(ctx, []spec.Topic{{
@@ -120,12 +321,16 @@ func (a *Admin) ensureLockTopic(ctx context.Context) error {
 		Config: map[string]string{"retention.ms": "-1", "cleanup.policy": "delete", "message.timestamp.type": "LogAppendTime"},
 	}})
 	if err != nil {
-		return fmt.Errorf("create apply lock topic: %w", err)
+		return nil, fmt.Errorf("create apply lock topic: %w", err)
 	}
 	if err := out[LockTopic]; err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-		return fmt.Errorf("create apply lock topic %s: %w", LockTopic, err)
+		return nil, fmt.Errorf("create apply lock topic %s: %w", LockTopic, err)
 	}
-	return a.awaitTopics(ctx, []string{LockTopic}, true)
+	b, ok, err := a.lockLeader(ctx)
+	if err == nil && !ok {
+		err = fmt.Errorf("apply lock topic %s has no leader yet", LockTopic)
+	}
+	return b, err
 }
 
 // appendLock writes one record to the lock partition and returns its offset.
@@ -145,35 +350,137 @@ func (a *Admin) appendLock(ctx context.Context, r lockRecord) (int64, error) {
 	})
 }
 
-// readLock reads the lock log from the start through offset upTo.
-func (a *Admin) readLock(ctx context.Context, upTo int64) ([]lockEntry, error) {
-	c, err := sarama.NewConsumerFromClient(a.client)
-	if err != nil {
-		return nil, fmt.Errorf("apply lock: %w", err)
-	}
-	defer c.Close()
-	pc, err := c.ConsumePartition(LockTopic, 0, sarama.OffsetOldest)
-	if err != nil {
-		return nil, fmt.Errorf("apply lock: read %s: %w", LockTopic, err)
-	}
-	defer pc.Close()
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	var out []lockEntry
-	for {
-		select {
-		case m := <-pc.Messages():
-			var r lockRecord
-			if json.Unmarshal(m.Value, &r) == nil {
-				out = append(out, lockEntry{offset: m.Offset, at: m.Timestamp, rec: r})
-			}
-			if m.Offset >= upTo {
-				return out, nil
-			}
-		case err := <-pc.Errors():
+// readLock reads the lock log from its start through offset upTo (-1 = through the high-water
+// mark) with plain Fetch requests that never wait on the broker: MaxWaitTime 0 and MinBytes 0
+// answer at once with what is there. A consumer's long poll (sarama's default MaxWaitTime of
+// 500 ms) cost every apply ~0.6 s (issue 9).
+func (a *Admin) readLock(ctx context.Context, leader *sarama.Broker, upTo int64) ([]lockEntry, error) {
+	const maxBytes = 4 << 20
+	var (
+		out  []lockEntry
+		next int64
+	)
+	for empty := 0; ; {
+		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: maxBytes, Isolation: sarama.ReadUncommitted}
+		req.AddBlock(LockTopic, 0, next, maxBytes, -1)
+		resp, err := call(ctx, func() (*sarama.FetchResponse, error) { return leader.Fetch(req) })
+		if err != nil {
 			return nil, fmt.Errorf("apply lock: read %s: %w", LockTopic, err)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("apply lock: read %s up to offset %d: %w", LockTopic, upTo, ctx.Err())
+		}
+		blk := resp.GetBlock(LockTopic, 0)
+		if blk == nil {
+			return nil, fmt.Errorf("apply lock: read %s: the broker returned no data for partition 0", LockTopic)
+		}
+		if errors.Is(blk.Err, sarama.ErrOffsetOutOfRange) && next < blk.LogStartOffset {
+			next = blk.LogStartOffset // records removed from the front: the log starts later
+			continue
+		}
+		if blk.Err != sarama.ErrNoError {
+			return nil, fmt.Errorf("apply lock: read %s: %w", LockTopic, kafkaErr(blk.Err, nil))
+		}
+		if upTo < 0 {
+			upTo = blk.HighWaterMarkOffset - 1
+		}
+		before := next
+		for _, recs := range blk.RecordsSet {
+			batch := recs.RecordBatch
+			if batch == nil || batch.Control {
+				if batch != nil {
+					next = max(next, batch.LastOffset()+1)
+				}
+				continue
+			}
+			for _, r := range batch.Records {
+				off := batch.FirstOffset + r.OffsetDelta
+				if off < next || off > upTo {
+					continue
+				}
+				at := batch.FirstTimestamp.Add(r.TimestampDelta)
+				if batch.LogAppendTime {
+					at = batch.MaxTimestamp
+				}
+				var rec lockRecord
+				if json.Unmarshal(r.Value, &rec) == nil {
+					out = append(out, lockEntry{offset: off, at: at, rec: rec})
+				}
+				next = off + 1
+			}
+		}
+		if next > upTo {
+			return out, nil
+		}
+		if next == before {
+			// The claim was acknowledged by all replicas, so it is below the high-water mark;
+			// an empty answer can only be a leader catching up. Retry a few times, briefly.
+			if empty++; empty > 50 {
+				return nil, fmt.Errorf("apply lock: read %s: offset %d not readable (high-water mark %d)", LockTopic, next, blk.HighWaterMarkOffset)
+			}
+			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+				return nil, fmt.Errorf("apply lock: read %s up to offset %d: %w", LockTopic, upTo, err)
+			}
 		}
 	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// notice tells the user something that is not an error, when the caller asked to hear it.
+func (a *Admin) notice(msg string) {
+	if a.noticeFn != nil {
+		a.noticeFn(msg)
+	}
+}
+
+// process identifies a running process well enough to tell, later and on the same machine,
+// whether it is still running.
+type process struct {
+	host  string
+	node  string // boot id + pid namespace: pids are comparable only within one
+	pid   int
+	start uint64
+}
+
+func currentProcess() process {
+	host, _ := os.Hostname()
+	p := process{host: host, pid: os.Getpid()}
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	ns, nerr := os.Readlink("/proc/self/ns/pid")
+	if err == nil && nerr == nil {
+		p.node = strings.TrimSpace(string(boot)) + "/" + ns
+	}
+	p.start, _ = processStart(p.pid)
+	return p
+}
+
+// processStart reads a process's start time (field 22 of /proc/PID/stat, clock ticks since boot);
+// os.ErrNotExist when no such process runs. A zombie (killed, not yet reaped by its parent) counts
+// as not running: it will never release the lock.
+func processStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	if state := fields[0]; state == "Z" || state == "X" {
+		return 0, fmt.Errorf("process %d has exited (state %s): %w", pid, state, os.ErrNotExist)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
 }

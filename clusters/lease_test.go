@@ -1,14 +1,22 @@
 package clusters
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 func TestReplayLock(t *testing.T) {
@@ -31,14 +39,36 @@ func TestReplayLock(t *testing.T) {
 		"claim just before expiry":    {[]lockEntry{claim("a", "alice", 0, time.Minute), claim("b", "bob", time.Minute-time.Millisecond, time.Minute)}, "alice"},
 		"rejected claim's release":    {[]lockEntry{claim("a", "alice", 0, time.Minute), claim("b", "bob", time.Second, time.Minute), release("b", 2*time.Second)}, "alice"},
 		"stale release after a steal": {[]lockEntry{claim("a", "alice", 0, time.Second), claim("b", "bob", 2*time.Second, time.Minute), release("a", 3*time.Second)}, "bob"},
+		// Issue 10 item 10: a century-long claim lasts MaxLeaseTTL from when it was written.
+		"100-year claim capped":         {[]lockEntry{claim("a", "mallory", 0, 100*365*24*time.Hour), claim("b", "bob", MaxLeaseTTL, time.Minute)}, "bob"},
+		"capped claim still holds":      {[]lockEntry{claim("a", "mallory", 0, 100*365*24*time.Hour), claim("b", "bob", MaxLeaseTTL-time.Second, time.Minute)}, "mallory"},
+		"negative TTL holds nothing":    {[]lockEntry{claim("a", "mallory", 0, -time.Hour), claim("b", "bob", time.Millisecond, time.Minute)}, "bob"},
+		"claim from the future ignored": {[]lockEntry{claim("a", "mallory", 10*365*24*time.Hour, time.Hour), claim("b", "bob", time.Second, time.Minute)}, "bob"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			st := replayLock(tc.log)
-			if st.holder != tc.holder || st.held != (tc.holder != "") {
-				t.Errorf("holder = %q (held %v), want %q", st.holder, st.held, tc.holder)
+			last := t0
+			for _, e := range tc.log {
+				if e.at.After(last) && e.at.Sub(t0) < 24*time.Hour {
+					last = e.at
+				}
+			}
+			st := replayLock(tc.log, last)
+			if st.Holder != tc.holder || st.held != (tc.holder != "") {
+				t.Errorf("holder = %q (held %v), want %q", st.Holder, st.held, tc.holder)
 			}
 		})
+	}
+}
+
+func TestReplayLockExpiredIsFree(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	log := []lockEntry{{at: t0, rec: lockRecord{Op: "claim", ID: "a", Holder: "mallory", TTLms: (100 * 365 * 24 * time.Hour).Milliseconds()}}}
+	if st := replayLock(log, t0.Add(MaxLeaseTTL-time.Second)); !st.held || !st.Expires.Equal(t0.Add(MaxLeaseTTL)) {
+		t.Errorf("just before the cap: held %v until %v, want held until %v", st.held, st.Expires, t0.Add(MaxLeaseTTL))
+	}
+	if st := replayLock(log, t0.Add(MaxLeaseTTL)); st.held {
+		t.Errorf("at the cap: still held by %q until %v", st.Holder, st.Expires)
 	}
 }
 
@@ -60,6 +90,10 @@ func TestLeaseExcludesSecondHolder(t *testing.T) {
 	if !strings.Contains(err.Error(), "alice@lab pid 1") {
 		t.Errorf("message does not name the holder: %v", err)
 	}
+	// The error carries the lock ID a user copies into `avatar-sync unlock`.
+	if id := l.(*lease).id; held.ID != id || !strings.Contains(err.Error(), "avatar-sync unlock "+id) {
+		t.Errorf("error names lock ID %q (%v), want %q and the unlock command", held.ID, err, id)
+	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -75,17 +109,20 @@ func TestLeaseExcludesSecondHolder(t *testing.T) {
 func TestLeaseExpires(t *testing.T) {
 	_, a := startTest(t)
 	ctx := testCtx(t)
-	// alice "crashes" without releasing; her short TTL lets bob in once it has passed.
-	if _, err := a.AcquireLease(ctx, "alice", 50*time.Millisecond); err != nil {
+	// alice "crashes" without releasing; her short TTL lets bob in once it has passed. The TTL
+	// is long enough that bob's first try surely falls inside it: the test must see the lease
+	// held first, or it would pass with a lease that was never held (issue 9).
+	const ttl = 2 * time.Second
+	if _, err := a.AcquireLease(ctx, "alice", ttl); err != nil {
 		t.Fatal(err)
 	}
 	var held *reconcile.LeaseHeldError
 	_, err := a.AcquireLease(ctx, "bob", time.Minute)
-	if errors.As(err, &held) {
-		time.Sleep(time.Until(held.Expires) + 10*time.Millisecond)
-		_, err = a.AcquireLease(ctx, "bob", time.Minute)
+	if !errors.As(err, &held) || held.Holder != "alice" {
+		t.Fatalf("acquire while alice holds the lease: got %v, want *LeaseHeldError naming alice", err)
 	}
-	if err != nil {
+	time.Sleep(time.Until(held.Expires) + 10*time.Millisecond)
+	if _, err = a.AcquireLease(ctx, "bob", time.Minute); err != nil {
 		t.Fatalf("acquire after expiry: %v", err)
 	}
 }
@@ -134,5 +171,231 @@ func TestLeaseRace(t *testing.T) {
 		if h != winners[0] {
 			t.Errorf("a loser was told %q holds the lock, but %q won", h, winners[0])
 		}
+	}
+}
+
+// leaseChildEnv makes the test binary, re-executed by TestLeaseDeadHolderTakenOver, a process that
+// takes the apply lock on the cluster at the address it names and waits to be killed.
+const leaseChildEnv = "AVATAR_SYNC_TEST_LEASE_HOLDER"
+
+// TestMain runs the lock-holding child process of TestLeaseDeadHolderTakenOver when the test
+// binary is re-executed as one, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(leaseChildEnv); addr != "" {
+		holdLeaseUntilKilled(addr)
+	}
+	os.Exit(m.Run())
+}
+
+// holdLeaseUntilKilled takes the apply lock on the cluster at addr, prints its lock ID and waits
+// to be killed.
+func holdLeaseUntilKilled(addr string) {
+	ctx := context.Background()
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "parent", Bootstrap: strings.Split(addr, ",")}}}
+	a, err := Open(ctx, s, "parent", Options{})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	l, err := a.AcquireLease(ctx, "child apply", time.Hour)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("held %s\n", l.(*lease).id)
+	time.Sleep(time.Minute) // killed long before
+	os.Exit(1)
+}
+
+// TestLeaseDeadHolderTakenOver: an apply SIGKILLed while holding the lock (a real process, killed
+// for real) blocks the next apply only while it runs; once it is dead the next apply on the same
+// machine releases its claim and takes over at once, saying so, instead of waiting an hour for
+// the TTL (issue 10 item 10).
+func TestLeaseDeadHolderTakenOver(t *testing.T) {
+	e, _ := startTest(t)
+	ctx := testCtx(t)
+	var notices []string
+	a, err := e.Connect(ctx, Options{Notice: func(msg string) { notices = append(notices, msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	child := exec.CommandContext(ctx, os.Args[0])
+	child.Env = append(os.Environ(), leaseChildEnv+"="+strings.Join(e.Bootstrap(), ","))
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill() //nolint:errcheck // already dead in the normal case
+	line, err := bufio.NewReader(out).ReadString('\n')
+	id, ok := strings.CutPrefix(strings.TrimSpace(line), "held ")
+	if err != nil || !ok {
+		t.Fatalf("child did not take the lock: %q %v", line, err)
+	}
+
+	// While the child runs, the lock is its own and nobody takes it over.
+	_, err = a.AcquireLease(ctx, "parent apply", time.Minute)
+	var held *reconcile.LeaseHeldError
+	if !errors.As(err, &held) || held.ID != id {
+		t.Fatalf("acquire while the child holds the lock: got %v, want *LeaseHeldError with lock ID %s", err, id)
+	}
+	cur, err := a.ApplyLock(ctx)
+	if err != nil || cur == nil || cur.PID != child.Process.Pid || cur.Liveness() != LivenessRunning {
+		t.Fatalf("ApplyLock = %+v, %v; want the child's pid %d, running", cur, err, child.Process.Pid)
+	}
+
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped yet, the killed child is a zombie, as a killed apply is until its shell reaps
+	// it: it is dead all the same. (A first version of the check took a zombie for a live process.)
+	for deadline := time.Now().Add(10 * time.Second); !isZombie(child.Process.Pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("killed child never became a zombie")
+		}
+	}
+	if cur.Liveness() != LivenessDead {
+		t.Fatalf("holder pid %d was killed, but Liveness = %v", cur.PID, cur.Liveness())
+	}
+	l, err := a.AcquireLease(ctx, "parent apply", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after the holder was killed: %v", err)
+	}
+	_ = child.Wait()
+	if len(notices) != 1 || !strings.Contains(notices[0], id) || !strings.Contains(notices[0], "no longer running") {
+		t.Errorf("notices = %q, want one naming lock %s and the dead process", notices, id)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := strings.LastIndexByte(string(b), ')')
+	return err == nil && i > 0 && strings.HasPrefix(strings.TrimSpace(string(b[i+1:])), "Z")
+}
+
+// TestLeaseForeignClaimCapped: a claim written straight to the lock topic by another client
+// (franz-go, not avatar-sync's code) asking for a 100-year TTL lasts MaxLeaseTTL from its write
+// time, and one dated years ahead is ignored (issue 10 item 10).
+func TestLeaseForeignClaimCapped(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	// Create the lock topic the normal way first.
+	l, err := a.AcquireLease(ctx, "setup", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap()...), kgo.DefaultProduceTopic(LockTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	century := (100 * 365 * 24 * time.Hour).Milliseconds()
+	produce := func(id string, at time.Time) {
+		t.Helper()
+		v := fmt.Sprintf(`{"op":"claim","id":%q,"holder":"mallory","ttlMs":%d}`, id, century)
+		if err := raw.ProduceSync(ctx, &kgo.Record{Key: []byte("lock"), Value: []byte(v), Timestamp: at}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	produce("mallory-now", time.Now())
+	cur, err := a.ApplyLock(ctx)
+	if err != nil || cur == nil || cur.ID != "mallory-now" {
+		t.Fatalf("ApplyLock = %+v, %v; want mallory's claim", cur, err)
+	}
+	if got := cur.Expires.Sub(cur.Since); got != MaxLeaseTTL {
+		t.Errorf("a 100-year claim lasts %s, want MaxLeaseTTL %s", got, MaxLeaseTTL)
+	}
+	var held *reconcile.LeaseHeldError
+	if _, err := a.AcquireLease(ctx, "bob", time.Minute); !errors.As(err, &held) || time.Until(held.Expires) > MaxLeaseTTL {
+		t.Fatalf("acquire under mallory's fresh claim: got %v, want held for at most %s", err, MaxLeaseTTL)
+	}
+	if err := a.Unlock(ctx, "mallory-now", "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Written (by its timestamp) just over MaxLeaseTTL ago: already lapsed, whatever its TTL says.
+	produce("mallory-old", time.Now().Add(-MaxLeaseTTL-time.Minute))
+	l, err = a.AcquireLease(ctx, "bob", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after a 100-year claim older than MaxLeaseTTL: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Dated ten years ahead to escape the cap: ignored.
+	produce("mallory-future", time.Now().Add(10*365*24*time.Hour))
+	l, err = a.AcquireLease(ctx, "bob", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after a claim dated ten years ahead: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnlock(t *testing.T) {
+	_, a := startTest(t)
+	ctx := testCtx(t)
+	if err := a.Unlock(ctx, "0123abcd", "test"); !errors.Is(err, ErrNoSuchLock) || !strings.Contains(err.Error(), "free") {
+		t.Errorf("unlock with no lock held: got %v, want ErrNoSuchLock saying the lock is free", err)
+	}
+	l, err := a.AcquireLease(ctx, "alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := l.(*lease).id
+	if err := a.Unlock(ctx, "0123abcd", "test"); !errors.Is(err, ErrNoSuchLock) || !strings.Contains(err.Error(), id) {
+		t.Errorf("unlock of an unknown id: got %v, want ErrNoSuchLock naming the real lock ID %s", err, id)
+	}
+	cur, err := a.ApplyLock(ctx)
+	if err != nil || cur == nil || cur.ID != id || cur.Liveness() != LivenessRunning {
+		t.Fatalf("ApplyLock = %+v, %v; want alice (this process, running) under %s", cur, err, id)
+	}
+	if err := a.Unlock(ctx, id, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := a.ApplyLock(ctx); err != nil || cur != nil {
+		t.Fatalf("after unlock: %+v, %v; want a free lock", cur, err)
+	}
+	if _, err := a.AcquireLease(ctx, "bob", time.Hour); err != nil {
+		t.Fatalf("acquire after unlock: %v", err)
+	}
+}
+
+// TestLeaseReleaseAfterCancel: an apply whose context was cancelled (Ctrl-C, a time-out) still
+// releases the lock, so the next apply is not blocked for the TTL (issue 10 item 3).
+func TestLeaseReleaseAfterCancel(t *testing.T) {
+	_, a := startTest(t)
+	ctx := testCtx(t)
+	l, err := a.AcquireLease(ctx, "alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.Release(cancelled); err != nil {
+		t.Fatalf("release with a cancelled context: %v", err)
+	}
+	if _, err := a.AcquireLease(ctx, "bob", time.Hour); err != nil {
+		t.Fatalf("acquire after a release under a cancelled context: %v", err)
+	}
+}
+
+func TestLeaseTTLAboveMaximumRefused(t *testing.T) {
+	_, a := startTest(t)
+	if _, err := a.AcquireLease(testCtx(t), "alice", MaxLeaseTTL+time.Minute); err == nil || !strings.Contains(err.Error(), "maximum") {
+		t.Fatalf("lease of MaxLeaseTTL+1m: got %v, want a refusal naming the maximum", err)
 	}
 }

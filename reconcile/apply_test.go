@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -21,7 +22,7 @@ import (
 type env struct {
 	t       *testing.T
 	ctx     context.Context
-	cluster *clusters.Embedded
+	cluster *clustertest.Cluster
 	admin   *clusters.Admin
 }
 
@@ -29,7 +30,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	e, err := clusters.StartEmbedded(ctx, nil, clusters.EmbeddedOptions{})
+	e, err := clustertest.Start(ctx, nil, clusters.EmbeddedOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestApplyCreatesThenNoOp(t *testing.T) {
 		t.Fatalf("apply: %v, %+v", err, res)
 	}
 	// All three topics in one CreateTopics request.
-	if n := e.cluster.Requests()[clusters.APICreateTopics]; n > 3 { // the lock and inventory topics may take one each
+	if n := e.cluster.Requests()[clustertest.APICreateTopics]; n > 3 { // the lock and inventory topics may take one each
 		t.Errorf("%d CreateTopics requests for 3 topics: creates are not batched", n)
 	}
 	var done int
@@ -340,7 +341,7 @@ func TestFailureInTheMiddleThenReapply(t *testing.T) {
 	want.Topics[0].Config["retention.ms"] = "7200000"
 	want.Topics[1].Config["retention.ms"] = "43200000"
 	want.Topics[1].Partitions = 4
-	remove, err := e.cluster.Fail(clusters.Failure{API: clusters.APIIncrementalAlterConfigs, Code: "POLICY_VIOLATION"})
+	remove, err := e.cluster.Fail(clustertest.Failure{API: clustertest.APIIncrementalAlterConfigs, Code: "POLICY_VIOLATION"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,12 +451,12 @@ func TestReassignmentRunsThrottled(t *testing.T) {
 		t.Fatalf("kfake does not move replicas, so apply must report non-convergence: %v %+v", err, res.Residual)
 	}
 	reqs := e.cluster.Requests()
-	if reqs[clusters.APIAlterPartitionAssignment] != 1 {
-		t.Errorf("%d AlterPartitionAssignments requests, want 1 (batched)", reqs[clusters.APIAlterPartitionAssignment])
+	if reqs[clustertest.APIAlterPartitionAssignment] != 1 {
+		t.Errorf("%d AlterPartitionAssignments requests, want 1 (batched)", reqs[clustertest.APIAlterPartitionAssignment])
 	}
 	// The throttle is set before the move and cleared after it: at least two config alterations.
-	if reqs[clusters.APIIncrementalAlterConfigs] < 2 {
-		t.Errorf("%d IncrementalAlterConfigs requests: throttle not set and cleared", reqs[clusters.APIIncrementalAlterConfigs])
+	if reqs[clustertest.APIIncrementalAlterConfigs] < 2 {
+		t.Errorf("%d IncrementalAlterConfigs requests: throttle not set and cleared", reqs[clustertest.APIIncrementalAlterConfigs])
 	}
 }
 
@@ -485,9 +486,9 @@ func TestLockWaitReportsHolderOnce(t *testing.T) {
 			return
 		}
 		// Let the waiting apply poll (each poll appends a claim) a few more times, then release.
-		base := e.cluster.Requests()[clusters.APIProduce]
+		base := e.cluster.Requests()[clustertest.APIProduce]
 		go func() {
-			for i := 0; i < 3000 && e.cluster.Requests()[clusters.APIProduce] < base+3; i++ {
+			for i := 0; i < 3000 && e.cluster.Requests()[clustertest.APIProduce] < base+3; i++ {
 				time.Sleep(5 * time.Millisecond)
 			}
 			released <- held.Release(e.ctx)

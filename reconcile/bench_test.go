@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
@@ -124,10 +125,10 @@ func BenchmarkApplyCreate(b *testing.B) {
 	}
 }
 
-func benchCluster(b *testing.B) (*clusters.Embedded, *clusters.Admin) {
+func benchCluster(b *testing.B) (*clustertest.Cluster, *clusters.Admin) {
 	b.Helper()
 	ctx := context.Background()
-	e, err := clusters.StartEmbedded(ctx, nil, clusters.EmbeddedOptions{})
+	e, err := clustertest.Start(ctx, nil, clusters.EmbeddedOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

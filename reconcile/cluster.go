@@ -76,14 +76,21 @@ type Lease interface {
 // ErrLeaseHeld is matched (errors.Is) by every *LeaseHeldError.
 var ErrLeaseHeld = errors.New("apply lock held")
 
-// LeaseHeldError says who holds the apply lock and until when.
+// LeaseHeldError says who holds the apply lock, under which lock ID and until when.
 type LeaseHeldError struct {
 	Holder  string
 	Expires time.Time
+	// ID is the holder's lock ID, printed so a user can copy it into `avatar-sync unlock ID` when
+	// the holder is gone (issue 10 item 10); "" when the cluster adapter has none.
+	ID string
 }
 
 func (e *LeaseHeldError) Error() string {
-	return fmt.Sprintf("another apply holds the lock on this cluster: %s (expires %s)", e.Holder, e.Expires.UTC().Format(time.RFC3339))
+	msg := fmt.Sprintf("another apply holds the lock on this cluster: %s (expires %s)", e.Holder, e.Expires.UTC().Format(time.RFC3339))
+	if e.ID != "" {
+		msg += fmt.Sprintf("; lock ID %s (if that apply is no longer running: avatar-sync unlock %s)", e.ID, e.ID)
+	}
+	return msg
 }
 
 // Is makes errors.Is(err, ErrLeaseHeld) true.

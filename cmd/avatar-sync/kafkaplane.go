@@ -22,6 +22,9 @@ type clusterFlags struct {
 	// in the state directory, so plan/apply in another terminal join it rather than wait 30 s
 	// for the directory and fail.
 	serve bool
+	// notice receives what the cluster adapter wants the user to know (an apply lock taken over
+	// from a dead holder); nil prints "note: ..." on stderr. watch logs it instead.
+	notice func(msg string)
 }
 
 func (f *clusterFlags) bind(cmdFlags interface {
@@ -44,11 +47,15 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 	if f.insecureSkipVerify {
 		warnInsecureSkipVerify(st.err)
 	}
+	if f.notice == nil {
+		f.notice = func(msg string) { fmt.Fprintf(st.err, "note: %s\n", msg) }
+	}
 	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{
 		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve,
 		Waiting: func(busy error) {
 			fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy)
 		},
+		Notice: f.notice,
 	})
 	if err != nil {
 		return nil, err

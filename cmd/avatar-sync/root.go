@@ -78,6 +78,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newWatchCmd(g, s),
 		newCheckCmd(g, s),
 		newRenderCmd(g, s),
+		newUnlockCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root

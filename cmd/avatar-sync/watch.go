@@ -153,7 +153,9 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		w.close()
 	}
 	if w.target == nil {
-		t, err := openTarget(ctx, w.g, w.s, sp, w.o.cluster)
+		flags := w.o.cluster
+		flags.notice = func(msg string) { w.log.Warn(msg, "cluster", w.g.cluster) }
+		t, err := openTarget(ctx, w.g, w.s, sp, flags)
 		if err != nil {
 			return err
 		}

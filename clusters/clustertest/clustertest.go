@@ -1,0 +1,74 @@
+// Package clustertest runs the embedded cluster as the protocol peer of other packages' tests
+// (reconcile, cmd), with the controls tests need and production must not carry: request counts,
+// failure injection, committing consumer offsets from outside (issue 9). Import it only from
+// _test.go files.
+package clustertest
+
+import (
+	"context"
+
+	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// API names a Kafka request type for Requests and Fail.
+type API = fakecontrol.API
+
+// The APIs avatar-sync sends.
+const (
+	APIProduce                  = fakecontrol.APIProduce
+	APIFetch                    = fakecontrol.APIFetch
+	APIListOffsets              = fakecontrol.APIListOffsets
+	APIMetadata                 = fakecontrol.APIMetadata
+	APIOffsetCommit             = fakecontrol.APIOffsetCommit
+	APIOffsetFetch              = fakecontrol.APIOffsetFetch
+	APIFindCoordinator          = fakecontrol.APIFindCoordinator
+	APIListGroups               = fakecontrol.APIListGroups
+	APIApiVersions              = fakecontrol.APIApiVersions
+	APICreateTopics             = fakecontrol.APICreateTopics
+	APIDeleteTopics             = fakecontrol.APIDeleteTopics
+	APIDescribeConfigs          = fakecontrol.APIDescribeConfigs
+	APIAlterConfigs             = fakecontrol.APIAlterConfigs
+	APICreatePartitions         = fakecontrol.APICreatePartitions
+	APIIncrementalAlterConfigs  = fakecontrol.APIIncrementalAlterConfigs
+	APIAlterPartitionAssignment = fakecontrol.APIAlterPartitionAssignment
+	APIListPartitionAssignments = fakecontrol.APIListPartitionAssignments
+)
+
+// Failure selects requests the cluster answers with an error; see fakecontrol.Failure.
+type Failure = fakecontrol.Failure
+
+// Cluster is a running embedded cluster with test controls. It is a *clusters.Embedded (Connect,
+// Bootstrap, Close, ...) that counts the requests it receives from its start.
+type Cluster struct {
+	*clusters.Embedded
+	counter *fakecontrol.Counter
+}
+
+// Start starts an embedded cluster as clusters.StartEmbedded does and begins counting requests.
+func Start(ctx context.Context, s *spec.Spec, o clusters.EmbeddedOptions) (*Cluster, error) {
+	e, err := clusters.StartEmbedded(ctx, s, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Embedded: e, counter: fakecontrol.CountRequests(fakecontrol.ClusterOf(e))}, nil
+}
+
+// Requests returns how many requests of each API the cluster has received since Start or the last
+// ResetRequests. Tests use it to prove batching.
+func (c *Cluster) Requests() map[API]int { return c.counter.Requests() }
+
+// ResetRequests zeroes the request counters.
+func (c *Cluster) ResetRequests() { c.counter.Reset() }
+
+// Fail installs f and returns a function that removes it early.
+func (c *Cluster) Fail(f Failure) (remove func(), err error) {
+	return fakecontrol.Fail(fakecontrol.ClusterOf(c.Embedded), f)
+}
+
+// CommitOffsets commits offsets for a consumer group, as a consumer would, through a client of
+// its own. Tests use it to make a topic "in use".
+func (c *Cluster) CommitOffsets(ctx context.Context, group, topic string, offsets map[int32]int64) error {
+	return fakecontrol.CommitOffsets(ctx, c.Bootstrap(), group, topic, offsets)
+}

@@ -1,0 +1,42 @@
+package clusters
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchmarkLease takes and releases the apply lock on a warm embedded cluster (the lock topic
+// exists): the fixed cost every apply pays (issue 9). Not part of `make test`:
+//
+//	go test -run '^$' -bench Lease -benchtime 20x ./clusters/
+func BenchmarkLease(b *testing.B) {
+	ctx := context.Background()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	warm, err := a.AcquireLease(ctx, "warm-up", time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := warm.Release(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		l, err := a.AcquireLease(ctx, "bench", time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

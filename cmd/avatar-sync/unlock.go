@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/reconcile"
+)
+
+type unlockOptions struct {
+	cluster     clusterFlags
+	force       bool
+	autoApprove bool
+}
+
+// newUnlockCmd releases an apply lock whose holder is gone, as terraform's force-unlock does
+// (issue 10 item 10).
+func newUnlockCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &unlockOptions{}
+	cmd := &cobra.Command{
+		Use:   "unlock LOCK-ID",
+		Short: "Release the cluster's apply lock left by an apply that is no longer running",
+		Long: `unlock releases the cluster-wide apply lock held under LOCK-ID (the ID an apply prints when
+it finds the lock held). It shows the holder and asks for confirmation first; without a terminal it
+needs --auto-approve. A holder whose process is still running on this machine is refused unless
+--force is given: releasing it would let two applies change the cluster at once.
+
+An apply on the machine where a dead holder ran takes its lock over by itself; unlock is for a
+holder on another machine (a killed CI job) or a stray claim.`,
+		Example: `  avatar-sync unlock 3f9c2a7d51e04b8c9a6d2e11 --cluster dev`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := g.checkOutput("text"); err != nil {
+				return err
+			}
+			sp, err := loadSpec(g, s)
+			if err != nil {
+				return err
+			}
+			t, err := openTarget(ctx, g, s, sp, o.cluster)
+			if err != nil {
+				return err
+			}
+			defer t.admin.Close()
+			return unlock(ctx, s, t, args[0], *o)
+		},
+	}
+	f := cmd.Flags()
+	o.cluster.bind(f)
+	f.BoolVar(&o.force, "force", false, "release the lock even though its holder is still running on this machine")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "release without asking for confirmation")
+	return cmd
+}
+
+// unlock shows the holder of id, refuses a live one without --force, asks, and releases.
+func unlock(ctx context.Context, s *streams, t *target, id string, o unlockOptions) error {
+	cur, err := t.admin.ApplyLock(ctx)
+	if err != nil {
+		return fmt.Errorf("read the apply lock of cluster %q: %w", t.name, err)
+	}
+	switch {
+	case cur == nil:
+		return fmt.Errorf("%w %q on cluster %q: the apply lock is free, nothing to unlock", clusters.ErrNoSuchLock, id, t.name)
+	case cur.ID != id:
+		return fmt.Errorf("%w %q on cluster %q: the lock is held under lock ID %s by %s; check the ID", clusters.ErrNoSuchLock, id, t.name, cur.ID, cur.Holder)
+	}
+	fmt.Fprintf(s.out, "Apply lock on cluster %q:\n  ID:      %s\n  Holder:  %s\n  Since:   %s\n  Expires: %s\n",
+		t.name, cur.ID, cur.Holder, cur.Since.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
+	switch cur.Liveness() {
+	case clusters.LivenessRunning:
+		fmt.Fprintf(s.out, "  Process: pid %d is running on this machine\n", cur.PID)
+		if !o.force {
+			return fmt.Errorf("refusing to unlock: the holder (pid %d on %s) is still running and may be changing the cluster; wait for it or stop it, or re-run with --force", cur.PID, cur.Host)
+		}
+	case clusters.LivenessDead:
+		fmt.Fprintf(s.out, "  Process: pid %d is no longer running on this machine\n", cur.PID)
+	default:
+		where := "an unknown machine"
+		if cur.Host != "" {
+			where = fmt.Sprintf("host %s", cur.Host)
+		}
+		fmt.Fprintf(s.out, "  Process: on %s; whether it still runs cannot be checked from here\n", where)
+	}
+	if !o.autoApprove {
+		if !isTerminal(s.in) {
+			return errors.New("unlock needs confirmation but stdin is not a terminal: make sure the holder above is gone and re-run with --auto-approve")
+		}
+		if err := askYes(ctx, s.in, s.out, "\nRelease this lock? Another apply may start at once.\n  Only 'yes' will be accepted: "); err != nil {
+			return fmt.Errorf("unlock cancelled, the lock is still held: %w", err)
+		}
+	}
+	if err := t.admin.Unlock(ctx, id, "avatar-sync unlock by "+reconcile.DefaultHolder()); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "Apply lock %s released.\n", id)
+	return nil
+}
+
+// askYes asks question on prompt and accepts only "yes". A terminal read is not interrupted by
+// Ctrl-C (main catches the signal), so the read runs aside and is abandoned when ctx ends.
+func askYes(ctx context.Context, in io.Reader, prompt io.Writer, question string) error {
+	fmt.Fprint(prompt, question)
+	type answer struct {
+		line string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(in).ReadString('\n')
+		ch <- answer{line, err}
+	}()
+	select {
+	case a := <-ch:
+		if a.err != nil && a.line == "" {
+			return fmt.Errorf("read confirmation: %w", a.err)
+		}
+		if strings.TrimSpace(a.line) != "yes" {
+			return errors.New("the answer was not 'yes'")
+		}
+		return nil
+	case <-ctx.Done():
+		fmt.Fprintln(prompt)
+		return ctx.Err()
+	}
+}
