@@ -2,11 +2,10 @@ package spec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,16 +15,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// LoadFile reads and parses one avatar.yaml. It is the only function in spec that touches the file
-// system; everything else works on bytes so tests and fuzzing need no files.
+// LoadFile reads (see Read) and parses one avatar.yaml. Read and LoadFile are the only functions in
+// spec that touch the file system; everything else works on bytes so tests and fuzzing need no files.
 func LoadFile(path string) (*Spec, Diagnostics) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		msg := fmt.Sprintf("cannot read the spec: %v", err)
-		if errors.Is(err, fs.ErrNotExist) {
-			msg = "no such file"
-		}
-		return nil, Diagnostics{{Pos: Pos{File: path, Line: 1, Col: 1}, Message: msg}}
+	data, diags := Read(context.Background(), path, nil)
+	if diags != nil {
+		return nil, diags
 	}
 	return Parse(path, data)
 }

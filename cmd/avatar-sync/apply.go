@@ -50,7 +50,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(ctx, g, s)
 			if err != nil {
 				return err
 			}

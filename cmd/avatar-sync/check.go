@@ -52,7 +52,7 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			if o.timeout <= 0 {
 				return fmt.Errorf("--timeout %s must be positive", o.timeout)
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(cmd.Context(), g, s)
 			if err != nil {
 				return err
 			}

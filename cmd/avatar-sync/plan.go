@@ -36,7 +36,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err := g.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(cmd.Context(), g, s)
 			if err != nil {
 				return err
 			}

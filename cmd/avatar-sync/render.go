@@ -87,7 +87,7 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 		}
 		return err
 	}
-	sp, err := loadSpec(g, s)
+	sp, err := loadSpec(cmd.Context(), g, s)
 	if err != nil {
 		return err
 	}

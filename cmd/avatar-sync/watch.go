@@ -127,7 +127,7 @@ func (w *watcher) close() {
 func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	w.log.Debug("pass", "trigger", tr.Reason)
 	w.current, w.started = passResult{}, time.Now()
-	sp, diags := readSpec(w.g, w.s)
+	sp, diags := readSpec(ctx, w.g, w.s)
 	for _, d := range diags.Warnings() {
 		w.log.Warn(d.String())
 	}
