@@ -352,13 +352,30 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 
 // missing reports every required key of obj that m lacks, at n, and marks it as reported so that
 // validation does not add a second message about its zero value (a missing id is not "id 0").
+// A required key written with no value (name:, name: ~, name: null) is missing too, reported at the
+// key (issue 10 item 8: a topic "name: null" loaded, planned "+ create topic " and created "").
 func (d *decoder) missing(n *yaml.Node, obj *object, path string, m map[string]entry) {
 	for _, f := range obj.fields {
-		if _, ok := m[f.key]; f.required && !ok {
+		if !f.required {
+			continue
+		}
+		e, ok := m[f.key]
+		if !ok {
 			d.bad[join(path, f.key)] = true
 			d.errorf(n, "%s is missing (%s)", join(path, f.key), f.doc)
+			continue
 		}
+		if v := d.resolve(e.val); v.Kind != yaml.ScalarNode || v.Tag != "!!null" || nestedRequired(f) {
+			continue // a null object with required keys of its own reports those instead
+		}
+		d.bad[join(path, f.key)] = true
+		d.errorf(e.key, "%s is missing: it is written with no value (%s)", join(path, f.key), f.doc)
 	}
+}
+
+// nestedRequired reports whether f is a mapping with required keys of its own.
+func nestedRequired(f field) bool {
+	return f.kind == vObject && f.elem != nil && slices.ContainsFunc(f.elem.fields, func(g field) bool { return g.required })
 }
 
 // closeTypo reports whether key is so close to the common key s (case, or about one edit in four

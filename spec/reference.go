@@ -139,7 +139,8 @@ func writeChecks(b *bytes.Buffer) {
   ` + "`passwordFile`" + ` (not both); ` + "`tls.clients`" + ` principals are unique and name files in ` + "`tls.dir`" + ` (letters, digits,
   ` + "`.`, `_`, `-`" + `; not ` + "`ca`" + `, ` + "`keystore`" + ` or a broker's host); extraSANs are host names, wildcards or IPs.
 - a written zero is refused where it would silently mean "off" or "the default": ` + "`ports.*: 0`" + ` (leave the
-  key out), ` + "`timeout`" + `/` + "`validity`" + `/` + "`renewBefore: 0s`" + `; an empty list item or ` + "`\"\"`" + ` for a required key is missing.
+  key out), ` + "`timeout`" + `/` + "`validity`" + `/` + "`renewBefore: 0s`" + `; an empty list item, ` + "`\"\"`" + `, ` + "`~`" + `, ` + "`null`" + ` or no value at all
+  for a required key is missing.
 - cluster names are DNS labels; ` + "`embedded`" + ` takes no bootstrap; bootstrap entries are host:port;
   ` + "`security: sasl_ssl`" + ` needs ` + "`sasl`" + ` (and ` + "`sasl`" + ` needs it); TLS files need ` + "`security: ssl`" + `;
   certFile and keyFile go together.
