@@ -120,25 +120,13 @@ func init() {
 // directory); Close stops what Open started.
 func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admin, error) {
 	opts = opts.withDefaults()
-	c, ok := s.FindCluster(target)
-	if !ok {
-		names := make([]string, 0, len(s.Clusters))
-		for _, c := range s.Clusters {
-			names = append(names, c.Name)
-		}
-		if target != "embedded" {
-			hint := ""
-			if s := spec.Suggest(target, append(names, "embedded")); s != "" {
-				hint = fmt.Sprintf("; did you mean %q?", s)
-			}
-			return nil, fmt.Errorf("--cluster %q: no such target in the spec (known: %s)%s", target, strings.Join(names, ", "), hint)
-		}
-		// The embedded target needs no spec entry: it is the default of every command.
-		c = spec.Cluster{Name: "embedded"}
+	c, err := s.Target(target)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster %w", err)
 	}
 	if !c.Embedded() {
 		c.CAFile = defaultCAFile(s, c)
-		conf, err := saramaConfig(c, s.File, opts)
+		conf, err := saramaConfig(c, opts)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
@@ -155,7 +143,7 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
-		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), "", opts)
+		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), opts)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
@@ -516,7 +504,7 @@ func kafkaErr(code sarama.KError, msg *string) error {
 	return &kafkaError{code: code, text: text}
 }
 
-func envOrFile(what, env, file, specFile string) (string, error) {
+func envOrFile(what, env, file string) (string, error) {
 	switch {
 	case env != "":
 		v, ok := os.LookupEnv(env)
@@ -525,7 +513,7 @@ func envOrFile(what, env, file, specFile string) (string, error) {
 		}
 		return v, nil
 	case file != "":
-		b, err := os.ReadFile(resolve(specFile, file))
+		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", what, err)
 		}

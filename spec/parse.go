@@ -61,6 +61,7 @@ func parsePartial(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 	s.File = file
 	if !d.aborted {
 		d.diags = append(d.diags, validate(s, d.at)...)
+		resolve(s)
 	}
 	d.diags = uniqueSorted(d.diags)
 	return s, d.diags, d

@@ -65,7 +65,7 @@ func TestReadRefusesWhatIsNotASpecFile(t *testing.T) {
 		path string
 		want string
 	}{
-		"/dev/zero is a device, refused before reading": {"/dev/zero", "/dev/zero: is not a regular file (a character device); avatar-sync reads the spec from a file, or from standard input with -f -"},
+		"/dev/zero is a device, refused before reading":   {"/dev/zero", "/dev/zero: is not a regular file (a character device); avatar-sync reads the spec from a file, or from standard input with -f -"},
 		"a FIFO with no writer is refused, not waited on": {fifo, fifo + ": is not a regular file (a named pipe (FIFO))"},
 		"a file over the limit names its size":            {big, big + ": the file is 4.0 MiB, more than a spec can sensibly be (limit 4MiB)"},
 		"a directory":                                     {dir, dir + ": is a directory"},

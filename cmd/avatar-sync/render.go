@@ -255,9 +255,6 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 // not keep the file's trailing newline.
 func keystorePassword(sp *spec.Spec, file string, getenv func(string) string) (expr string, generated bool) {
 	if pwFile := sp.TLS.PasswordFile; pwFile != "" {
-		if !filepath.IsAbs(pwFile) {
-			pwFile = filepath.Join(filepath.Dir(file), pwFile)
-		}
 		return fmt.Sprintf("\"$(cat %s)\"", pwFile), false
 	}
 	env := sp.TLS.PasswordEnv

@@ -72,17 +72,9 @@ func (e *specError) Is(target error) bool { return target == spec.ErrInvalid }
 // targetCluster returns the target named by --cluster, or an error naming the flag, the targets the
 // spec declares and the closest one.
 func targetCluster(g *globalOptions, sp *spec.Spec) (spec.Cluster, error) {
-	if c, ok := sp.FindCluster(g.cluster); ok {
-		return c, nil
+	c, err := sp.Target(g.cluster)
+	if err != nil {
+		return spec.Cluster{}, fmt.Errorf("--cluster %w", err)
 	}
-	names := make([]string, len(sp.Clusters))
-	for i, c := range sp.Clusters {
-		names[i] = c.Name
-	}
-	hint := ""
-	if s := spec.Suggest(g.cluster, names); s != "" {
-		hint = fmt.Sprintf("; did you mean %q?", s)
-	}
-	return spec.Cluster{}, fmt.Errorf("--cluster %q is not a target in %s (targets: %s)%s",
-		g.cluster, g.file, strings.Join(names, ", "), hint)
+	return c, nil
 }
