@@ -108,17 +108,27 @@ func ResolvePassword(s *spec.Spec, src Source, getenv func(string) string, rand 
 		p.Note = strings.Join(notes, "; ")
 		return p, nil
 	}
-	if t.PasswordEnv != "" {
-		if v := getenv(t.PasswordEnv); v != "" {
-			return check(Password{Value: v, From: "$" + t.PasswordEnv})
+	if t.PasswordEnv != "" || t.PasswordFile != "" {
+		// spec.ResolvePassword is the one resolver (issue 9); Load has read the file already.
+		readFile := func(string) ([]byte, error) {
+			if src.PasswordFile == nil {
+				return nil, fs.ErrNotExist
+			}
+			return src.PasswordFile, nil
 		}
-		notes = append(notes, fmt.Sprintf("$%s (tls.passwordEnv) is not set", t.PasswordEnv))
-	}
-	if t.PasswordFile != "" {
-		if v := strings.TrimRight(string(src.PasswordFile), "\n"); v != "" {
-			return check(Password{Value: v, From: t.PasswordFile})
+		v, from, err := spec.ResolvePassword(t.PasswordEnv, t.PasswordFile, getenv, readFile)
+		switch {
+		case err == nil:
+			return check(Password{Value: v, From: from})
+		case !errors.Is(err, spec.ErrNoPassword):
+			return Password{}, fmt.Errorf("keystore password: %w", err)
 		}
-		notes = append(notes, fmt.Sprintf("%s (tls.passwordFile) is missing or empty", t.PasswordFile))
+		if t.PasswordEnv != "" {
+			notes = append(notes, fmt.Sprintf("$%s (tls.passwordEnv) is not set", t.PasswordEnv))
+		}
+		if t.PasswordFile != "" {
+			notes = append(notes, fmt.Sprintf("%s (tls.passwordFile) is missing or empty", t.PasswordFile))
+		}
 	}
 	path := src.DirPath + string(os.PathSeparator) + PasswordFileName
 	if b, err := fs.ReadFile(src.Dir, PasswordFileName); err == nil {

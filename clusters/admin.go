@@ -504,20 +504,11 @@ func kafkaErr(code sarama.KError, msg *string) error {
 	return &kafkaError{code: code, text: text}
 }
 
+// envOrFile reads a password reference through spec.ResolvePassword, the one resolver (issue 9).
 func envOrFile(what, env, file string) (string, error) {
-	switch {
-	case env != "":
-		v, ok := os.LookupEnv(env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("%s: environment variable %s is not set (export it or use a password file)", what, env)
-		}
-		return v, nil
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", what, err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
+	pw, _, err := spec.ResolvePassword(env, file, os.Getenv, os.ReadFile)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	return "", fmt.Errorf("%s: neither passwordEnv nor passwordFile is set", what)
+	return pw, nil
 }

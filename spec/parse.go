@@ -674,19 +674,15 @@ func (mp *mapping) duration(key string, dst *time.Duration) {
 	*dst = dur
 }
 
-func (mp *mapping) size(key string, dst *int64) {
-	v, _, ok := mp.scalar(key, "a size")
+// rate reads a throughput in bytes per second (ParseRate, shared with --throttle).
+func (mp *mapping) rate(key string, dst *int64) {
+	v, _, ok := mp.scalar(key, "a rate")
 	if !ok {
 		return
 	}
-	s := strings.TrimSuffix(strings.TrimSpace(v.Value), "/s")
-	n, err := ParseBytes(s)
+	n, err := ParseRate(v.Value)
 	if err != nil {
-		mp.fail(key, v, "%s %q is not a size (bytes, or e.g. 512KiB, 10MiB, 1GB)", join(mp.path, key), v.Value)
-		return
-	}
-	if n < 0 {
-		mp.fail(key, v, "%s %s must not be negative", join(mp.path, key), v.Value)
+		mp.fail(key, v, "%s %v", join(mp.path, key), err)
 		return
 	}
 	*dst = n
@@ -810,7 +806,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 
 	top.str("deletion", &s.Deletion)
 	r := top.object("reassignment")
-	r.size("throttle", &s.Reassignment.ThrottleBytesPerSec)
+	r.rate("throttle", &s.Reassignment.ThrottleBytesPerSec)
 
 	s.Clusters = d.clusters(top)
 
