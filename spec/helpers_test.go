@@ -137,3 +137,46 @@ func TestSuggestOneHelper(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchPatternAgreesWithRegexp: the topic-name loop is the regexp it replaces.
+func TestMatchPatternAgreesWithRegexp(t *testing.T) {
+	for _, name := range []string{"", "a", "avatar.topic-00001", "a_b", "a b", "ä", "x/y", "-", "..", strings.Repeat("z", 300), "a\n"} {
+		if got, want := matchPattern(topicNamePattern, name), patterns[topicNamePattern].MatchString(name); got != want {
+			t.Errorf("matchPattern(%q) = %v, regexp says %v", name, got, want)
+		}
+	}
+}
+
+// TestDiagnosticClipsQuotedValues: a quoted user value is cut to maxQuoted bytes with its length
+// (issue 10 item 17: a 3 MB topic name was printed whole); unquoted text is ours and kept.
+func TestDiagnosticClipsQuotedValues(t *testing.T) {
+	long := strings.Repeat("x", 3<<20)
+	tests := map[string]struct {
+		format string
+		args   []any
+		want   string
+	}{
+		"short value kept":   {"name %q is bad", []any{"ok"}, `name "ok" is bad`},
+		"long value clipped": {"name %q is bad", []any{long}, `name "` + strings.Repeat("x", 80) + `"… (3145728 bytes) is bad`},
+		"unquoted text kept": {"%s: %q", []any{strings.Repeat("d", 100), "v"}, strings.Repeat("d", 100) + `: "v"`},
+		"%% does not shift":  {"100%% of %q", []any{long[:81]}, `100% of "` + strings.Repeat("x", 80) + `"… (81 bytes)`},
+		"rune boundary":      {"%q", []any{strings.Repeat("é", 50)}, `"` + strings.Repeat("é", 40) + `"… (100 bytes)`},
+		"numbers untouched":  {"%d %q", []any{7, "a"}, `7 "a"`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := diagnosticf(tc.format, tc.args...); got != tc.want {
+				t.Errorf("got  %.200s\nwant %.200s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestInvalidUTF8Position: the first invalid byte is found on its line and column.
+func TestInvalidUTF8Position(t *testing.T) {
+	data := []byte("apiVersion: avatar-sync/v1\nkind: KafkaCluster\nmetadata: { name: \"é\xff\" }\n")
+	_, diags := Parse("a.yaml", data)
+	if len(diags) == 0 || diags[0].Pos.Line != 3 || diags[0].Pos.Col != 21 || !strings.Contains(diags[0].Message, "0xff") {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+}

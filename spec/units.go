@@ -117,6 +117,9 @@ func parseUnits(s string, unit func(string) (int64, bool), multi bool) (int64, e
 	if s == "" {
 		return 0, fmt.Errorf("empty value: %w", errNotNumber)
 	}
+	if n, mult, ok := wholeTimesUnit(s, unit); ok {
+		return n * mult, nil
+	}
 	neg := false
 	if s[0] == '-' || s[0] == '+' {
 		neg = s[0] == '-'
@@ -165,6 +168,38 @@ func parseUnits(s string, unit func(string) (int64, bool), multi bool) (int64, e
 		return 0, fmt.Errorf("%q is too large", orig)
 	}
 	return n.Int64(), nil
+}
+
+// wholeTimesUnit is parseUnits' fast path for the common "7d" or "512MiB": one whole number and a
+// known unit whose product fits an int64. The big.Rat path cost a tenth of the parse of a spec of
+// 10,000 topics (issue 9).
+func wholeTimesUnit(s string, unit func(string) (int64, bool)) (n, mult int64, ok bool) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || i > 18 { // 18 digits always fit an int64
+		return 0, 0, false
+	}
+	j := i
+	for j < len(s) && s[j] == ' ' {
+		j++
+	}
+	u := s[j:]
+	for k := 0; k < len(u); k++ {
+		if c := u[k]; (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			return 0, 0, false
+		}
+	}
+	mult, ok = unit(u)
+	if !ok || u == "" {
+		return 0, 0, false
+	}
+	n, _ = strconv.ParseInt(s[:i], 10, 64)
+	if n > math.MaxInt64/mult {
+		return 0, 0, false
+	}
+	return n, mult, true
 }
 
 // FormatDurationMs renders milliseconds the way a person would write them (3600000 → "1h",
