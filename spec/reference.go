@@ -145,6 +145,8 @@ func writeChecks(b *bytes.Buffer) {
   ` + "`security: sasl_ssl`" + ` needs ` + "`sasl`" + ` (and ` + "`sasl`" + ` needs it); TLS files need ` + "`security: ssl`" + `;
   certFile and keyFile go together.
 - device names are unique; addresses parse for their kind (host:port, URL, or serial device path).
+- ` + "`deletion: prune`" + ` with no topics is a warning: the desired state is empty, so ` + "`apply --allow-delete`" + ` would
+  delete every topic avatar-sync manages.
 - deprecated Kafka configs are warnings (` + "`validate --strict`" + ` turns warnings into failures).
 
 `)

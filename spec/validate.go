@@ -113,6 +113,7 @@ func validate(s *Spec, at locate) Diagnostics {
 	v.tls()
 	v.topicDefaults()
 	v.topics()
+	v.pruneEverything()
 	v.clusters()
 	v.devices()
 	return v.diags
@@ -463,6 +464,14 @@ func (v *validator) topicConfig(path string, t Topic) {
 			// This catches specs built in Go.
 			v.errorf(path+".config."+key, "%s.config.%s: %v", path, key, err)
 		}
+	}
+}
+
+// pruneEverything warns about deletion: prune over an empty topic list (issue 10 item 12): the
+// desired state is then "no topics", and apply --allow-delete would delete every managed topic.
+func (v *validator) pruneEverything() {
+	if v.s.Deletion == DeletionPrune && len(v.s.Topics) == 0 {
+		v.warnf("deletion", "deletion: prune with no topics declared: the desired state is empty, so apply --allow-delete would delete every topic avatar-sync manages; declare the topics, or set deletion: retain")
 	}
 }
 
