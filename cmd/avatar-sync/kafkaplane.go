@@ -51,7 +51,7 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 		return nil, err
 	}
 	t := &target{name: g.cluster, admin: a}
-	if c, ok := s.FindCluster(g.cluster); ok {
+	if c, err := s.Target(g.cluster); err == nil {
 		t.pinned = c.ClusterID
 	}
 	return t, nil

@@ -152,7 +152,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		w.log.Warn("certificate needs work", "change", l)
 	}
 	w.current.certPending = len(certLines)
-	settings, _ := sp.FindCluster(w.g.cluster)
+	settings, _ := sp.Target(w.g.cluster)
 	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
 		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)
 		w.close()
