@@ -6,7 +6,7 @@ TESTFLAGS ?= -race -count=1 -timeout 12m
 BIN       ?= bin/avatar-sync
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test vet lint bench fuzz schema clean
+.PHONY: all build test vet lint bench bench-cli fuzz schema clean
 
 all: build
 
@@ -28,6 +28,11 @@ lint:
 # Benchmarks are kept out of `make test`; results are recorded in docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
+
+# bench-cli times the built binary end to end (process start and spec parse included): validate and a
+# no-op plan over 10,000 topics against `dev up` (issue 9). Takes a minute or two; not part of test.
+bench-cli:
+	$(GO) test ./cmd/avatar-sync -run '^$$' -bench CLI -benchtime 10x -timeout 20m
 
 # fuzz runs the spec loader's fuzz target for FUZZTIME (the corpus lives in spec/testdata/fuzz).
 FUZZTIME ?= 60s

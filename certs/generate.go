@@ -65,12 +65,14 @@ const (
 var ErrNoCAKey = errors.New("CA private key not available")
 
 // Generate decides which certificates and stores to (re)issue so that src matches s, and builds
-// them. It does no I/O: Write applies the Result. The flow:
+// them. It reads tls.dir only through src.Dir and writes nothing: Write applies the Result. The flow:
 //
-//  1. observe tls.dir (the same judgement Status reports);
+//  1. observe tls.dir (the same judgement Status reports); a generated keystore password becomes a
+//     file to write;
 //  2. settle the signing CA: keep it, create it when missing or expired, or run a rotation step;
 //  3. issue every leaf that is missing, expired, in its renew window, mismatched, or forced;
-//  4. rebuild ca.crt and every keystore/truststore whose decoded content differs from the wanted one.
+//  4. rebuild ca.crt and every keystore/truststore whose decoded content differs from the wanted one;
+//  5. name the certificates in tls.dir the spec no longer asks for (left alone).
 func Generate(s *spec.Spec, src Source, opts Options) (*Result, error) {
 	o, err := observe(s, src, opts.Now)
 	if err != nil {

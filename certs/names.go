@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 // Defaults for TLS settings the spec leaves empty; docs/tls.md lists them.
 const (
-	DefaultDir         = "ssl-certs"
 	DefaultValidity    = 825 * 24 * time.Hour // the CA/Browser Forum ceiling the example spec uses
 	DefaultRenewBefore = 30 * 24 * time.Hour
 	// CAValidity is how long a generated CA lives; leaves never outlive their CA.
@@ -65,15 +63,11 @@ type Settings struct {
 	RenewBefore  time.Duration
 }
 
-// SettingsOf fills defaults into the spec's tls block. Dir is resolved against the spec file's
-// directory when relative, so `-f deploy/avatar.yaml` finds deploy/ssl-certs from any working dir.
+// SettingsOf fills defaults into the spec's tls block. Dir is the spec's, which spec has already
+// defaulted and resolved against the spec file's directory (issue 9).
 func SettingsOf(s *spec.Spec) Settings {
 	t := s.TLS
 	st := Settings{Dir: t.Dir, KeystoreType: strings.ToUpper(t.KeystoreType), Validity: t.Validity, RenewBefore: t.RenewBefore}
-	if st.Dir == "" {
-		st.Dir = DefaultDir
-	}
-	st.Dir = resolve(s, st.Dir)
 	if st.KeystoreType == "" {
 		st.KeystoreType = spec.KeystorePKCS12
 	}
@@ -84,14 +78,6 @@ func SettingsOf(s *spec.Spec) Settings {
 		st.RenewBefore = DefaultRenewBefore
 	}
 	return st
-}
-
-// resolve makes a spec-relative path usable from the current working directory.
-func resolve(s *spec.Spec, p string) string {
-	if p == "" || filepath.IsAbs(p) || s.File == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(s.File), p)
 }
 
 // Namespaces are the Kubernetes namespaces a broker may be reached in: metadata.namespace and every

@@ -38,7 +38,7 @@ func Load(s *spec.Spec) (Source, error) {
 	src := Source{Dir: os.DirFS(st.Dir), DirPath: st.Dir}
 	var errs []error
 	if ca := s.TLS.CA; ca != nil && (ca.CertFile != "" || ca.KeyFile != "") {
-		ext := &ExternalCA{CertFile: resolve(s, ca.CertFile)}
+		ext := &ExternalCA{CertFile: ca.CertFile}
 		if ca.CertFile == "" {
 			errs = append(errs, errors.New("tls.ca.keyFile is set but tls.ca.certFile is not; name the CA certificate too"))
 		} else if b, err := os.ReadFile(ext.CertFile); err != nil {
@@ -47,7 +47,7 @@ func Load(s *spec.Spec) (Source, error) {
 			ext.Cert = b
 		}
 		if ca.KeyFile != "" {
-			b, err := os.ReadFile(resolve(s, ca.KeyFile))
+			b, err := os.ReadFile(ca.KeyFile)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("read tls.ca.keyFile: %w", err))
 			}
@@ -56,7 +56,7 @@ func Load(s *spec.Spec) (Source, error) {
 		src.ExternalCA = ext
 	}
 	if p := s.TLS.PasswordFile; p != "" {
-		b, err := os.ReadFile(resolve(s, p))
+		b, err := os.ReadFile(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			// Falls back to a generated password; ResolvePassword says so.
@@ -108,17 +108,27 @@ func ResolvePassword(s *spec.Spec, src Source, getenv func(string) string, rand 
 		p.Note = strings.Join(notes, "; ")
 		return p, nil
 	}
-	if t.PasswordEnv != "" {
-		if v := getenv(t.PasswordEnv); v != "" {
-			return check(Password{Value: v, From: "$" + t.PasswordEnv})
+	if t.PasswordEnv != "" || t.PasswordFile != "" {
+		// spec.ResolvePassword is the one resolver (issue 9); Load has read the file already.
+		readFile := func(string) ([]byte, error) {
+			if src.PasswordFile == nil {
+				return nil, fs.ErrNotExist
+			}
+			return src.PasswordFile, nil
 		}
-		notes = append(notes, fmt.Sprintf("$%s (tls.passwordEnv) is not set", t.PasswordEnv))
-	}
-	if t.PasswordFile != "" {
-		if v := strings.TrimRight(string(src.PasswordFile), "\n"); v != "" {
-			return check(Password{Value: v, From: resolve(s, t.PasswordFile)})
+		v, from, err := spec.ResolvePassword(t.PasswordEnv, t.PasswordFile, getenv, readFile)
+		switch {
+		case err == nil:
+			return check(Password{Value: v, From: from})
+		case !errors.Is(err, spec.ErrNoPassword):
+			return Password{}, fmt.Errorf("keystore password: %w", err)
 		}
-		notes = append(notes, fmt.Sprintf("%s (tls.passwordFile) is missing or empty", resolve(s, t.PasswordFile)))
+		if t.PasswordEnv != "" {
+			notes = append(notes, fmt.Sprintf("$%s (tls.passwordEnv) is not set", t.PasswordEnv))
+		}
+		if t.PasswordFile != "" {
+			notes = append(notes, fmt.Sprintf("%s (tls.passwordFile) is missing or empty", t.PasswordFile))
+		}
 	}
 	path := src.DirPath + string(os.PathSeparator) + PasswordFileName
 	if b, err := fs.ReadFile(src.Dir, PasswordFileName); err == nil {

@@ -125,25 +125,13 @@ func init() {
 // directory); Close stops what Open started.
 func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admin, error) {
 	opts = opts.withDefaults()
-	c, ok := s.FindCluster(target)
-	if !ok {
-		names := make([]string, 0, len(s.Clusters))
-		for _, c := range s.Clusters {
-			names = append(names, c.Name)
-		}
-		if target != "embedded" {
-			hint := ""
-			if s := spec.Suggest(target, append(names, "embedded")); s != "" {
-				hint = fmt.Sprintf("; did you mean %q?", s)
-			}
-			return nil, fmt.Errorf("--cluster %q: no such target in the spec (known: %s)%s", target, strings.Join(names, ", "), hint)
-		}
-		// The embedded target needs no spec entry: it is the default of every command.
-		c = spec.Cluster{Name: "embedded"}
+	c, err := s.Target(target)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster %w", err)
 	}
 	if !c.Embedded() {
 		c.CAFile = defaultCAFile(s, c)
-		conf, err := saramaConfig(c, s.File, opts)
+		conf, err := saramaConfig(c, opts)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
@@ -160,7 +148,7 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
-		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), "", opts)
+		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), opts)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
@@ -521,20 +509,11 @@ func kafkaErr(code sarama.KError, msg *string) error {
 	return &kafkaError{code: code, text: text}
 }
 
-func envOrFile(what, env, file, specFile string) (string, error) {
-	switch {
-	case env != "":
-		v, ok := os.LookupEnv(env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("%s: environment variable %s is not set (export it or use a password file)", what, env)
-		}
-		return v, nil
-	case file != "":
-		b, err := os.ReadFile(resolve(specFile, file))
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", what, err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
+// envOrFile reads a password reference through spec.ResolvePassword, the one resolver (issue 9).
+func envOrFile(what, env, file string) (string, error) {
+	pw, _, err := spec.ResolvePassword(env, file, os.Getenv, os.ReadFile)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	return "", fmt.Errorf("%s: neither passwordEnv nor passwordFile is set", what)
+	return pw, nil
 }

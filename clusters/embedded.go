@@ -194,7 +194,7 @@ func (e *Embedded) ClusterID() string { return e.clusterID }
 // does not stop the cluster.
 func (e *Embedded) Connect(ctx context.Context, opts Options) (*Admin, error) {
 	opts = opts.withDefaults()
-	conf, err := saramaConfig(clientCluster("embedded", e.caFile), "", opts)
+	conf, err := saramaConfig(clientCluster("embedded", e.caFile), opts)
 	if err != nil {
 		return nil, err
 	}

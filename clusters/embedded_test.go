@@ -629,7 +629,7 @@ func TestUnknownTarget(t *testing.T) {
 	s := testSpec()
 	s.Clusters = append(s.Clusters, spec.Cluster{Name: "dev", Bootstrap: []string{"localhost:9092"}})
 	_, err = Open(testCtx(t), s, "devv", Options{})
-	if err == nil || !strings.HasSuffix(err.Error(), `(known: embedded, dev); did you mean "dev"?`) {
+	if err == nil || !strings.HasSuffix(err.Error(), `(targets: embedded, dev); did you mean "dev"?`) {
 		t.Fatalf("got %v", err)
 	}
 }

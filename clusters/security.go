@@ -28,7 +28,7 @@ var minKafka = sarama.V3_0_0_0
 
 // saramaConfig builds the client configuration for one target: bounded timeouts, no retry storms,
 // and the target's security settings. Paths in the spec are relative to the spec file.
-func saramaConfig(c spec.Cluster, specFile string, o Options) (*sarama.Config, error) {
+func saramaConfig(c spec.Cluster, o Options) (*sarama.Config, error) {
 	conf := sarama.NewConfig()
 	conf.ClientID = o.ClientID
 	conf.Version = minKafka
@@ -57,7 +57,7 @@ func saramaConfig(c spec.Cluster, specFile string, o Options) (*sarama.Config, e
 	switch security {
 	case spec.SecurityPlaintext:
 	case spec.SecuritySSL, spec.SecuritySASLSSL:
-		tc, err := tlsConfig(c, specFile, o)
+		tc, err := tlsConfig(c, o)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -67,7 +67,7 @@ func saramaConfig(c spec.Cluster, specFile string, o Options) (*sarama.Config, e
 		errs = append(errs, fmt.Errorf("security %q is not one of plaintext, ssl, sasl_ssl", c.Security))
 	}
 	if security == spec.SecuritySASLSSL {
-		if err := saslConfig(conf, c, specFile); err != nil {
+		if err := saslConfig(conf, c); err != nil {
 			errs = append(errs, err)
 		}
 	} else if c.SASL != nil {
@@ -85,11 +85,7 @@ func defaultCAFile(s *spec.Spec, c spec.Cluster) string {
 	if c.CAFile != "" || !s.TLS.Enabled || (c.Security != spec.SecuritySSL && c.Security != spec.SecuritySASLSSL) {
 		return c.CAFile
 	}
-	dir := s.TLS.Dir
-	if dir == "" {
-		dir = "ssl-certs"
-	}
-	ca := filepath.Join(resolve(s.File, dir), "ca.crt")
+	ca := filepath.Join(s.TLS.Dir, "ca.crt") // spec resolved tls.dir (issue 9)
 	if _, err := os.Stat(ca); err != nil {
 		return ""
 	}
@@ -97,11 +93,11 @@ func defaultCAFile(s *spec.Spec, c spec.Cluster) string {
 }
 
 // tlsConfig trusts caFile (system roots when empty) and presents the client certificate if given.
-func tlsConfig(c spec.Cluster, specFile string, o Options) (*tls.Config, error) {
+func tlsConfig(c spec.Cluster, o Options) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // opt-in only, see Options
 	var errs []error
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(resolve(specFile, c.CAFile))
+		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("caFile: %w", err))
 		} else {
@@ -114,7 +110,7 @@ func tlsConfig(c spec.Cluster, specFile string, o Options) (*tls.Config, error) 
 	}
 	switch {
 	case c.CertFile != "" && c.KeyFile != "":
-		cert, err := tls.LoadX509KeyPair(resolve(specFile, c.CertFile), resolve(specFile, c.KeyFile))
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("client certificate: %w", err))
 		}
@@ -125,11 +121,11 @@ func tlsConfig(c spec.Cluster, specFile string, o Options) (*tls.Config, error) 
 	return tc, errors.Join(errs...)
 }
 
-func saslConfig(conf *sarama.Config, c spec.Cluster, specFile string) error {
+func saslConfig(conf *sarama.Config, c spec.Cluster) error {
 	if c.SASL == nil {
 		return errors.New("security sasl_ssl needs a sasl: block (mechanism, username, passwordEnv or passwordFile)")
 	}
-	pw, err := envOrFile("sasl password", c.SASL.PasswordEnv, c.SASL.PasswordFile, specFile)
+	pw, err := envOrFile("sasl password", c.SASL.PasswordEnv, c.SASL.PasswordFile)
 	if err != nil {
 		return err
 	}
@@ -150,14 +146,6 @@ func saslConfig(conf *sarama.Config, c spec.Cluster, specFile string) error {
 		return fmt.Errorf("sasl mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.SASL.Mechanism)
 	}
 	return nil
-}
-
-// resolve makes a spec-relative path usable from the working directory.
-func resolve(specFile, p string) string {
-	if p == "" || filepath.IsAbs(p) || specFile == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(specFile), p)
 }
 
 // scramClient is a SCRAM (RFC 5802/7677) client for sarama. sarama leaves the SCRAM state machine

@@ -18,7 +18,7 @@ func TestDefaultCAFile(t *testing.T) {
 	if err := os.WriteFile(generated, []byte("-----BEGIN CERTIFICATE-----\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tlsOn := spec.TLS{Enabled: true, Dir: "ssl-certs"}
+	tlsOn := spec.TLS{Enabled: true, Dir: filepath.Join(dir, "ssl-certs")} // as spec resolves it
 	tests := map[string]struct {
 		tls  spec.TLS
 		c    spec.Cluster
@@ -29,7 +29,7 @@ func TestDefaultCAFile(t *testing.T) {
 		"sasl_ssl trusts tls.dir's CA": {tlsOn, spec.Cluster{Security: spec.SecuritySASLSSL}, generated},
 		"plaintext needs no CA":        {tlsOn, spec.Cluster{Security: spec.SecurityPlaintext}, ""},
 		"tls off: system roots":        {spec.TLS{Dir: "ssl-certs"}, spec.Cluster{Security: spec.SecuritySSL}, ""},
-		"nothing generated: system roots": {spec.TLS{Enabled: true, Dir: "elsewhere"},
+		"nothing generated: system roots": {spec.TLS{Enabled: true, Dir: filepath.Join(dir, "elsewhere")},
 			spec.Cluster{Security: spec.SecuritySSL}, ""},
 	}
 	for name, tc := range tests {

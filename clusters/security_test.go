@@ -114,7 +114,7 @@ func TestSecurityAgainstTLSAndSASL(t *testing.T) {
 // before any connection is attempted.
 func TestSecurityConfigErrors(t *testing.T) {
 	c := spec.Cluster{Name: "lab", Bootstrap: []string{"127.0.0.1:1"}, Security: spec.SecuritySASLSSL,
-		CAFile: "missing-ca.pem", CertFile: "client.pem",
+		CAFile: "/work/missing-ca.pem", CertFile: "client.pem",
 		SASL: &spec.SASL{Mechanism: "GSSAPI", Username: "u", PasswordEnv: "AVATAR_TEST_UNSET_VAR"}}
 	_, err := Open(testCtx(t), &spec.Spec{File: "/work/avatar.yaml", Clusters: []spec.Cluster{c}}, "lab", Options{})
 	if err == nil {

@@ -57,7 +57,7 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 	var secrets omap
 	script := startScript
 	if m.needsPassword() && s.TLS.PasswordFile != "" {
-		rel, err := composeRel(dir, m.resolve(s.TLS.PasswordFile), "tls.passwordFile")
+		rel, err := composeRel(dir, filepath.Clean(s.TLS.PasswordFile), "tls.passwordFile")
 		if err != nil {
 			return nil, err
 		}

@@ -226,7 +226,7 @@ func TestComposeShape(t *testing.T) {
 
 func TestComposePasswordFile(t *testing.T) {
 	s := loadExample("/repo")
-	s.TLS.PasswordEnv, s.TLS.PasswordFile = "", "secrets/keystore-password"
+	s.TLS.PasswordEnv, s.TLS.PasswordFile = "", "/repo/secrets/keystore-password"
 	doc, files := renderCompose(t, s)
 	if got := doc.Secrets[PasswordSecret]["file"]; got != "../secrets/keystore-password" {
 		t.Errorf("secret file %q, want the password file relative to the compose file", got)

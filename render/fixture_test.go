@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,7 +11,8 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// exampleSpec mirrors examples/avatar.yaml after loading, with the microk8s target given the
+// exampleSpec mirrors examples/avatar.yaml after loading from root/avatar.yaml (paths resolved as spec
+// resolves them), with the microk8s target given the
 // per-cluster values an operator would set.
 func exampleSpec(root string) *spec.Spec {
 	s := &spec.Spec{
@@ -23,7 +25,7 @@ func exampleSpec(root string) *spec.Spec {
 			{ID: 2, Host: "kafka-broker-2", Rack: "lab-b", Ports: spec.BrokerPorts{Plaintext: 9093, SSL: 9193, Internal: 29093}},
 			{ID: 3, Host: "kafka-broker-3", Rack: "lab-c", Ports: spec.BrokerPorts{Plaintext: 9094, SSL: 9194, Internal: 29094}},
 		},
-		TLS: spec.TLS{Enabled: true, Dir: "ssl-certs", KeystoreType: spec.KeystorePKCS12, PasswordEnv: "AVATAR_KEYSTORE_PASSWORD"},
+		TLS: spec.TLS{Enabled: true, Dir: filepath.Join(root, "ssl-certs"), KeystoreType: spec.KeystorePKCS12, PasswordEnv: "AVATAR_KEYSTORE_PASSWORD"},
 		Clusters: []spec.Cluster{
 			{Name: "embedded"},
 			{Name: "dev", Bootstrap: []string{"localhost:9092", "localhost:9093", "localhost:9094"}},
@@ -76,10 +78,13 @@ func writeCerts(t testing.TB, fSys filesys.FileSystem, s *spec.Spec) {
 // (where the in-memory test repositories keep it). The loader runs in tests only; render's functions
 // take the loaded value.
 func loadExample(root string) *spec.Spec {
-	s, diags := spec.LoadFile(filepath.Join("..", "examples", "avatar.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "examples", "avatar.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	s, diags := spec.Parse(filepath.Join(root, "avatar.yaml"), data)
 	if errs := diags.Errors(); len(errs) > 0 || s == nil {
 		panic(fmt.Sprintf("examples/avatar.yaml does not load: %v", errs))
 	}
-	s.File = filepath.Join(root, "avatar.yaml")
 	return s
 }

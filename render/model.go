@@ -123,7 +123,7 @@ func newModel(s *spec.Spec) (*model, error) {
 		default:
 			errs = append(errs, fmt.Errorf("%stls.keystoreType %q is not one of PKCS12, JKS, PEM", at(s.TLS.Pos), m.keystoreType))
 		}
-		m.tlsDir = m.resolve(firstNonEmpty(s.TLS.Dir, "ssl-certs"))
+		m.tlsDir = filepath.Clean(s.TLS.Dir) // defaulted and resolved by spec (issue 9)
 	}
 
 	if len(s.Brokers) == 0 {
@@ -194,18 +194,6 @@ func newModel(s *spec.Spec) (*model, error) {
 		return nil, errors.Join(errs...)
 	}
 	return m, nil
-}
-
-// resolve makes a path from the spec relative to the spec file's directory, as the spec means it.
-func (m *model) resolve(p string) string {
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	base := "."
-	if m.spec.File != "" {
-		base = filepath.Dir(m.spec.File)
-	}
-	return filepath.Join(base, p)
 }
 
 // listenerPort is one client-facing listener of a broker.

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -110,6 +111,9 @@ func TestTLSDirPlacement(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := exampleSpec("/repo")
 			s.TLS.Dir = tc.dir
+			if !filepath.IsAbs(tc.dir) {
+				s.TLS.Dir = filepath.Join("/repo", tc.dir) // as spec resolves it
+			}
 			files, err := KustomizeFiles(s, "/repo/deploy")
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -11,9 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // RenderOptions tune the text renderer.
@@ -343,54 +343,11 @@ func human(key, v string) string {
 	return v
 }
 
-// humanUnit converts *.ms values to durations and *.bytes values to binary sizes.
+// humanUnit is spec.HumanTopicConfig, the one unit formatter (issue 9: plans printed "1000000B"
+// where the spec reference says "1MB"); ok is false when the value has no unit to show.
 func humanUnit(key, v string) (string, bool) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return "", false
-	}
-	switch {
-	case strings.HasSuffix(key, ".ms"):
-		if n < 0 {
-			return "forever", true
-		}
-		return humanDuration(time.Duration(n) * time.Millisecond), true
-	case strings.HasSuffix(key, ".bytes"):
-		if n < 0 {
-			return "unlimited", true
-		}
-		return humanBytes(n), true
-	}
-	return "", false
-}
-
-// humanDuration writes the largest exact units: 7d, 1h30m, 10m, 1500ms.
-func humanDuration(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	units := []struct {
-		d    time.Duration
-		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}}
-	var b strings.Builder
-	for _, u := range units {
-		if n := d / u.d; n > 0 {
-			fmt.Fprintf(&b, "%d%s", n, u.name)
-			d -= n * u.d
-		}
-	}
-	return b.String()
-}
-
-func humanBytes(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for n >= 1024 && n%1024 == 0 && i < len(units)-1 {
-		n /= 1024
-		i++
-	}
-	return fmt.Sprintf("%d%s", n, units[i])
+	h := spec.HumanTopicConfig(key, v)
+	return h, h != v
 }
 
 // RenderJSON writes the plan document of docs/plan-json.md; it is the same document `plan --out`

@@ -142,14 +142,15 @@ func TestRenderTextOptInsGiven(t *testing.T) {
 
 func TestHumanUnits(t *testing.T) {
 	tests := map[string]struct{ key, v, want string }{
-		"hours":      {"retention.ms", "3600000", "1h"},
-		"days":       {"retention.ms", "604800000", "7d"},
-		"mixed":      {"segment.ms", "5400000", "1h30m"},
-		"forever":    {"retention.ms", "-1", "forever"},
-		"gib":        {"retention.bytes", "1073741824", "1GiB"},
-		"odd bytes":  {"max.message.bytes", "1000", "1000B"},
-		"unlimited":  {"retention.bytes", "-1", "unlimited"},
-		"not a unit": {"min.insync.replicas", "2", ""},
+		"hours":         {"retention.ms", "3600000", "1h"},
+		"days":          {"retention.ms", "604800000", "7d"},
+		"mixed":         {"segment.ms", "5400000", "1h30m"},
+		"forever":       {"retention.ms", "-1", "forever"},
+		"gib":           {"retention.bytes", "1073741824", "1GiB"},
+		"decimal":       {"max.message.bytes", "1000000", "1MB"},
+		"no exact unit": {"max.message.bytes", "1048588", "1048588"},
+		"unlimited":     {"retention.bytes", "-1", "unlimited"},
+		"not a unit":    {"min.insync.replicas", "2", "2"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Severity grades a diagnostic: errors make a spec invalid, warnings only inform (unless --strict).
@@ -98,3 +99,63 @@ func (ds Diagnostics) Err() error {
 
 // ErrInvalid is matched by every error returned for an invalid spec.
 var ErrInvalid = errors.New("invalid spec")
+
+// maxQuoted is how much of one user value a diagnostic quotes; issue 10 item 17: a 3 MB topic name
+// was printed whole.
+const maxQuoted = 80
+
+// clipped is a user value in a diagnostic, cut to maxQuoted bytes (on a rune boundary) with its
+// length: "aaaa…" (3145728 bytes). It formats like the string it wraps for %s, %q and %v.
+type clipped string
+
+func (c clipped) Format(f fmt.State, verb rune) {
+	s := string(c)
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	head := s[:cut]
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q… (%d bytes)", head, len(s))
+		return
+	}
+	fmt.Fprintf(f, "%s… (%d bytes)", head, len(s))
+}
+
+// diagnosticf formats a diagnostic message, clipping every long string quoted with %q: quoted
+// strings are the user's values (names, keys, addresses); paths, docs and hints are printed with %s.
+func diagnosticf(format string, args ...any) string {
+	arg := 0
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+		i++
+		for i < len(format) && strings.IndexByte("+-# 0123456789.", format[i]) >= 0 {
+			i++
+		}
+		if i >= len(format) || format[i] == '%' {
+			continue
+		}
+		if s, ok := argAt(args, arg).(string); ok && format[i] == 'q' && len(s) > maxQuoted {
+			args[arg] = clipped(s)
+		}
+		arg++
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+func argAt(args []any, i int) any {
+	if i < len(args) {
+		return args[i]
+	}
+	return nil
+}
+
+// clip shortens a user value printed without quotes (an unknown key inside a path) like clipped.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return fmt.Sprintf("%s", clipped(s))
+}

@@ -159,7 +159,7 @@ var tlsObj = &object{
 	doc:  "Certificate material avatar-sync generates and the brokers serve. Passwords are never written here: name an environment variable (passwordEnv) or a file (passwordFile).",
 	fields: []field{
 		{key: "enabled", kind: vBool, def: "false", doc: "serve the SSL listeners"},
-		{key: "dir", kind: vString, def: "ssl-certs", doc: "directory the certificates and keystores are written to"},
+		{key: "dir", kind: vString, def: DefaultTLSDir, doc: "directory the certificates and keystores are written to"},
 		{key: "keystoreType", kind: vString, def: KeystorePKCS12, enum: []string{KeystorePKCS12, KeystoreJKS, KeystorePEM},
 			doc: "keystore format"},
 		{key: "passwordEnv", kind: vString, doc: "environment variable holding the keystore password"},

@@ -19,14 +19,23 @@ func Reference() []byte {
 avatar.yaml is the single source of truth for the Avatar project's Kafka cluster. ` + "`avatar-sync validate`" + `
 checks it; ` + "`avatar-sync schema`" + ` prints a JSON Schema editors can use (the example starts with
 ` + "`# yaml-language-server: $schema=../schema/avatar.schema.json`" + `). Unknown keys are errors, with a
-suggestion for near misses; every problem is reported with its line and column.
+suggestion for near misses; every problem is reported with its line and column. The file is read from a
+regular file or standard input (` + "`-f -`" + `) of at most 4 MiB.
+
+File paths in the spec (` + "`tls.dir`" + `, ` + "`tls.passwordFile`" + `, ` + "`tls.ca.certFile`" + `/` + "`keyFile`" + `, a target's
+` + "`caFile`" + `/` + "`certFile`" + `/` + "`keyFile`" + ` and ` + "`sasl.passwordFile`" + `) are relative to the directory of the spec file,
+whatever the working directory (relative to the working directory when the spec comes from standard
+input); absolute paths are taken as written. A password reference is read in one order everywhere:
+the ` + "`passwordEnv`" + ` variable when set, else the ` + "`passwordFile`" + ` (trailing line feeds dropped; a carriage
+return is refused).
 
 ## Units
 
 - **durations**: ` + "`90s`, `10m`, `1h`, `7d`, `2w`, `1h30m`, `1.5h`" + ` (units ms, s, m, h, d, w). In Kafka configs a
   bare integer is milliseconds and ` + "`-1`" + ` or ` + "`forever`" + ` means no limit; elsewhere a unit is required.
 - **sizes**: ` + "`512MiB`, `1GiB`" + ` (powers of 1024: KiB, MiB, GiB, TiB) or ` + "`500MB`, `1GB`" + ` (powers of 1000: KB, MB,
-  GB, TB), case-insensitive; a bare integer is bytes; ` + "`-1`" + ` or ` + "`unlimited`" + ` means no limit.
+  GB, TB), case-insensitive; a bare integer is bytes; ` + "`-1`" + ` or ` + "`unlimited`" + ` means no limit. Rates
+  (` + "`reassignment.throttle`" + `, and ` + "`--throttle`" + ` which reads them the same way) are sizes per second, ` + "`/s`" + ` optional.
 - Loaded values are Kafka's: ` + "`retention: 1h`" + ` becomes ` + "`retention.ms: 3600000`" + `, ` + "`segment.bytes: 512MiB`" + `
   becomes ` + "`536870912`" + `; plans compare these canonical values, so ` + "`7d`" + ` and ` + "`604800000`" + ` are the same.
 
@@ -139,11 +148,14 @@ func writeChecks(b *bytes.Buffer) {
   ` + "`passwordFile`" + ` (not both); ` + "`tls.clients`" + ` principals are unique and name files in ` + "`tls.dir`" + ` (letters, digits,
   ` + "`.`, `_`, `-`" + `; not ` + "`ca`" + `, ` + "`keystore`" + ` or a broker's host); extraSANs are host names, wildcards or IPs.
 - a written zero is refused where it would silently mean "off" or "the default": ` + "`ports.*: 0`" + ` (leave the
-  key out), ` + "`timeout`" + `/` + "`validity`" + `/` + "`renewBefore: 0s`" + `; an empty list item or ` + "`\"\"`" + ` for a required key is missing.
+  key out), ` + "`timeout`" + `/` + "`validity`" + `/` + "`renewBefore: 0s`" + `; an empty list item, ` + "`\"\"`" + `, ` + "`~`" + `, ` + "`null`" + ` or no value at all
+  for a required key is missing.
 - cluster names are DNS labels; ` + "`embedded`" + ` takes no bootstrap; bootstrap entries are host:port;
   ` + "`security: sasl_ssl`" + ` needs ` + "`sasl`" + ` (and ` + "`sasl`" + ` needs it); TLS files need ` + "`security: ssl`" + `;
   certFile and keyFile go together.
 - device names are unique; addresses parse for their kind (host:port, URL, or serial device path).
+- ` + "`deletion: prune`" + ` with no topics is a warning: the desired state is empty, so ` + "`apply --allow-delete`" + ` would
+  delete every topic avatar-sync manages.
 - deprecated Kafka configs are warnings (` + "`validate --strict`" + ` turns warnings into failures).
 
 `)

@@ -6,9 +6,11 @@ import (
 )
 
 // Suggest returns the candidate closest to word by edit distance, or "" when none is close enough to
-// be a plausible typo (at most a third of the word's length in edits, and always 2). Comparison
-// ignores case, so "Retention" suggests "retention". Plugins use it for their parameters' "did you
-// mean", commands for flag values such as --cluster.
+// be a plausible typo (at most a third of the word's length in edits, and always 2, so "tsl" finds
+// "tls"). Comparison ignores case, so "Retention" suggests "retention". It is the one "did you mean"
+// of avatar-sync (issue 9): spec keys and enum values, --cluster (Spec.Target), device names, the
+// built-in plugins' kinds and parameters all use it. The loader's closeTypo is deliberately stricter,
+// for one question only: whether an unknown device key is a typo or a plugin parameter.
 func Suggest(word string, candidates []string) string {
 	best, bestDist := "", -1
 	w := strings.ToLower(word)
@@ -30,13 +32,14 @@ func didYouMean(word string, candidates []string) string {
 	return ""
 }
 
-// levenshtein is the edit distance between a and b (insertions, deletions, substitutions), on bytes:
-// keys in avatar.yaml are ASCII, and for anything else the distance is merely pessimistic.
-func levenshtein(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
+// levenshtein is the edit distance between a and b (insertions, deletions, substitutions), counted
+// in runes so that a non-ASCII letter is one edit.
+func levenshtein(sa, sb string) int {
+	if len(sa) > 64 || len(sb) > 64 {
 		// Long strings are never typos of our short keys; skip the quadratic work (fuzzing finds this).
-		return max(len(a), len(b))
+		return max(len(sa), len(sb))
 	}
+	a, b := []rune(sa), []rune(sb)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

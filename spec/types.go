@@ -5,6 +5,8 @@ package spec
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -241,6 +243,41 @@ type Device struct {
 	// KeyPos is where each common key (name, kind, address, ...) was written.
 	KeyPos map[string]Pos `yaml:"-"`
 	Pos    Pos            `yaml:"-"`
+}
+
+// Target returns the cluster target named name (--cluster): the one lookup every command shares
+// (issue 9; it was written five times). The embedded target exists even in a Spec built without it.
+// An unknown name is an *UnknownTargetError listing the targets and the closest one.
+func (s *Spec) Target(name string) (Cluster, error) {
+	if c, ok := s.FindCluster(name); ok {
+		return c, nil
+	}
+	if name == EmbeddedCluster {
+		return Cluster{Name: EmbeddedCluster, Security: SecurityPlaintext}, nil
+	}
+	names := make([]string, len(s.Clusters))
+	for i, c := range s.Clusters {
+		names[i] = c.Name
+	}
+	if !slices.Contains(names, EmbeddedCluster) {
+		names = append(names, EmbeddedCluster)
+	}
+	return Cluster{}, &UnknownTargetError{Name: name, File: s.File, Targets: names}
+}
+
+// UnknownTargetError is a --cluster name the spec does not declare. Its message reads after the flag:
+// `--cluster "mikrok8s" is not a target in avatar.yaml (targets: embedded, microk8s); did you mean "microk8s"?`.
+type UnknownTargetError struct {
+	Name, File string
+	Targets    []string
+}
+
+func (e *UnknownTargetError) Error() string {
+	in := e.File
+	if in == "" {
+		in = "the spec"
+	}
+	return fmt.Sprintf("%q is not a target in %s (targets: %s)%s", e.Name, in, strings.Join(e.Targets, ", "), didYouMean(e.Name, e.Targets))
 }
 
 // FindCluster returns the target with the given name.

@@ -92,11 +92,11 @@ type isrFinding struct {
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
-	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityError, Message: fmt.Sprintf(format, args...)})
+	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityError, Message: diagnosticf(format, args...)})
 }
 
 func (v *validator) warnf(path, format string, args ...any) {
-	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...)})
+	v.diags = append(v.diags, Diagnostic{Pos: v.at(path).pos, Severity: SeverityWarning, Message: diagnosticf(format, args...)})
 }
 
 // from names where an inherited topic value came from, for messages: " (from topicDefaults)".
@@ -113,6 +113,7 @@ func validate(s *Spec, at locate) Diagnostics {
 	v.tls()
 	v.topicDefaults()
 	v.topics()
+	v.pruneEverything()
 	v.clusters()
 	v.devices()
 	return v.diags
@@ -134,6 +135,22 @@ var (
 		dnsSubdomainPattern:   regexp.MustCompile(dnsSubdomainPattern),
 	}
 )
+
+// matchPattern reports whether s matches the field pattern p. Topic names, checked 10,000 times in a
+// large spec, are matched by a loop equivalent to topicNamePattern instead of the regexp (issue 9).
+func matchPattern(p, s string) bool {
+	if p != topicNamePattern {
+		return patterns[p].MatchString(s)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 // clientNameRE and reservedTLSNames are the certs command's rules for tls.clients (certs/names.go):
 // each client's files are <name>.crt, <name>.key, ... in tls.dir, next to ca.crt and keystore.password.
@@ -313,7 +330,7 @@ func legalTopicName(name string) string {
 		return "is not a legal Kafka topic name ('.' and '..' are reserved)"
 	case len(name) > 249:
 		return fmt.Sprintf("is %d characters long; Kafka allows at most 249", len(name))
-	case !patterns[topicNamePattern].MatchString(name):
+	case !matchPattern(topicNamePattern, name):
 		return "is not a legal Kafka topic name (letters, digits, '.', '_' and '-' only)"
 	}
 	return ""
@@ -362,10 +379,11 @@ func (v *validator) isrDefaults() {
 func (v *validator) topics() {
 	defer v.isrDefaults()
 	s := v.s
-	byName := map[string]int{}
-	byMetric := map[string]int{}
+	byName := make(map[string]int, len(s.Topics))
+	byMetric := make(map[string]int, len(s.Topics))
+	defaultsBad := v.at("topicDefaults.partitions").bad || v.at("topicDefaults.replicationFactor").bad
 	for i, t := range s.Topics {
-		path := fmt.Sprintf("topics[%d]", i)
+		path := "topics[" + strconv.Itoa(i) + "]"
 		if v.at(path).bad {
 			continue // not a mapping: reported by the loader
 		}
@@ -393,14 +411,14 @@ func (v *validator) topics() {
 		}
 		pPath, rfPath := path+".partitions", path+".replicationFactor"
 		switch pl := v.at(pPath); {
-		case pl.bad || v.at("topicDefaults.partitions").bad:
+		case pl.bad || defaultsBad && v.at("topicDefaults.partitions").bad:
 		case t.Partitions == 0 && !pl.written:
 			v.errorf(path, "%s.partitions is not set; set it on the topic or in topicDefaults.partitions", path)
 		case t.Partitions < 1 && !pl.inherited: // topicDefaults itself is checked once, not per topic
 			v.errorf(pPath, "%s %d must be 1 or more", pPath, t.Partitions)
 		}
 		switch rl := v.at(rfPath); {
-		case rl.bad || v.at("topicDefaults.replicationFactor").bad:
+		case rl.bad || defaultsBad && v.at("topicDefaults.replicationFactor").bad:
 		case t.ReplicationFactor == 0 && !rl.written:
 			v.errorf(path, "%s.replicationFactor is not set; set it on the topic or in topicDefaults.replicationFactor", path)
 		case t.ReplicationFactor < 1:
@@ -439,10 +457,21 @@ func (v *validator) topicConfig(path string, t Topic) {
 		v.errorf(p, "%s %s exceeds max.compaction.lag.ms %s", p, FormatDurationMs(minLag), FormatDurationMs(maxLag))
 	}
 	for key, val := range t.Config {
-		if _, err := NormalizeTopicConfig(key, val); err != nil && t.ConfigPos[key].Line == 0 {
-			// Values from a file were checked while decoding; this catches specs built in Go.
+		if t.ConfigPos[key].Line > 0 {
+			continue // values from a file were checked while decoding
+		}
+		if _, err := NormalizeTopicConfig(key, val); err != nil {
+			// This catches specs built in Go.
 			v.errorf(path+".config."+key, "%s.config.%s: %v", path, key, err)
 		}
+	}
+}
+
+// pruneEverything warns about deletion: prune over an empty topic list (issue 10 item 12): the
+// desired state is then "no topics", and apply --allow-delete would delete every managed topic.
+func (v *validator) pruneEverything() {
+	if v.s.Deletion == DeletionPrune && len(v.s.Topics) == 0 {
+		v.warnf("deletion", "deletion: prune with no topics declared: the desired state is empty, so apply --allow-delete would delete every topic avatar-sync manages; declare the topics, or set deletion: retain")
 	}
 }
 

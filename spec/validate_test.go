@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,3 +75,31 @@ devices:
   - { name: openbci-headset, kind: openbci-wifi, address: 192.168.4.1:80, required: true }
   - { name: tello-1, kind: tello, address: 192.168.10.1:8889 }
 `
+
+// manyTopicsSpec is exampleForBench's header with n topics, two lines each (the 20,000-line spec of
+// issue 9 at n = 10,000).
+func manyTopicsSpec(n int) []byte {
+	var b strings.Builder
+	b.WriteString(exampleForBench[:strings.Index(exampleForBench, "topics:\n")])
+	b.WriteString("topics:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: avatar.topic-%05d\n    config: { retention.ms: 7d }\n", i)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkParseTopics measures loading and validating a spec of many topics, the part of a no-op
+// plan that is spec's (issue 9).
+func BenchmarkParseTopics(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		data := manyTopicsSpec(n)
+		b.Run(fmt.Sprintf("topics=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s, diags := Parse("avatar.yaml", data); s == nil || len(s.Topics) != n {
+					b.Fatal(diags)
+				}
+			}
+		})
+	}
+}

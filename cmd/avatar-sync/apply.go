@@ -56,7 +56,7 @@ it is refused when the cluster changed since, or when the file was edited.`,
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(ctx, g, s)
 			if err != nil {
 				return err
 			}

@@ -103,8 +103,8 @@ runs the new material, --drop-previous-ca removes the old CA from the trust bund
 }
 
 // certsSpec loads the spec and refuses to manage certificates for a spec without TLS.
-func certsSpec(g *globalOptions, s *streams) (*spec.Spec, error) {
-	sp, err := loadSpec(g, s)
+func certsSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, error) {
+	sp, err := loadSpec(ctx, g, s)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func runCertsGenerate(ctx context.Context, g *globalOptions, s *streams, o *cert
 	if err := g.checkOutput("text", "json"); err != nil {
 		return err
 	}
-	sp, err := certsSpec(g, s)
+	sp, err := certsSpec(ctx, g, s)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ missing (renew alone exits 0 with a note), 1 otherwise, so CI can gate on it.`,
 				}
 				at = t
 			}
-			sp, err := certsSpec(g, s)
+			sp, err := certsSpec(cmd.Context(), g, s)
 			if err != nil {
 				return err
 			}

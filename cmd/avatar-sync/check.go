@@ -52,7 +52,7 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			if o.timeout <= 0 {
 				return fmt.Errorf("--timeout %s must be positive", o.timeout)
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(cmd.Context(), g, s)
 			if err != nil {
 				return err
 			}
@@ -197,7 +197,7 @@ const preflightTimeout = 30 * time.Second
 // before anything changes; without it (plan) the failure is a warning. reg comes from
 // validateDevices, which the caller has run: the entries are not validated again here.
 func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, f preflightFlags, blocking bool) error {
-	target, _ := sp.FindCluster(g.cluster)
+	target, _ := sp.Target(g.cluster)
 	wanted := f.run || target.Preflight
 	switch {
 	case !wanted:

@@ -53,7 +53,7 @@ The embedded cluster advertises one address per broker, so it cannot also serve 
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(cmd.Context(), g, s)
 			if err != nil {
 				return err
 			}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/reconcile"
@@ -61,7 +59,7 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 		return nil, err
 	}
 	t := &target{name: g.cluster, admin: a}
-	if c, ok := s.FindCluster(g.cluster); ok {
+	if c, err := s.Target(g.cluster); err == nil {
 		t.pinned = c.ClusterID
 	}
 	return t, nil
@@ -103,23 +101,11 @@ func isTerminal(r io.Reader) bool {
 
 // parseRate reads a throttle such as "50MiB/s", "10MB", "1048576" into bytes per second.
 func parseRate(s string) (int64, error) {
-	v := strings.TrimSuffix(strings.TrimSpace(s), "/s")
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if n, ok := strings.CutSuffix(v, u.suffix); ok {
-			v, mult = strings.TrimSpace(n), u.mult
-			break
-		}
+	n, err := spec.ParseRate(s) // the file's reassignment.throttle reads the same way (issue 9)
+	if err != nil {
+		return 0, fmt.Errorf("--throttle %w", err)
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("--throttle %q: want a rate such as 50MiB/s, 10MB/s or bytes per second (0 = no throttle)", s)
-	}
-	return n * mult, nil
+	return n, nil
 }
 
 // closeTarget closes t and keeps the command's first error. For the embedded target Close is

@@ -40,7 +40,7 @@ certificates; run "avatar-sync certs generate").`,
 			if err := g.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(cmd.Context(), g, s)
 			if err != nil {
 				return err
 			}

@@ -87,7 +87,7 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 		}
 		return err
 	}
-	sp, err := loadSpec(g, s)
+	sp, err := loadSpec(cmd.Context(), g, s)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 		// next command below fails far from its cause.
 		fmt.Fprintf(s.err, "note: %s holds no certificates yet; run `avatar-sync certs generate -f %s` before deploying\n", tlsDir, g.file)
 	}
-	pw, generated := keystorePassword(sp, g.file, os.Getenv)
+	pw, generated := keystorePassword(sp, os.Getenv)
 	if o.target == render.TargetCompose {
 		start := fmt.Sprintf("docker compose -f %s up -d", filepath.Join(o.outDir, render.ComposeFile))
 		if generated && render.NeedsPasswordSecret(sp) {
@@ -248,16 +248,13 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 }
 
 // keystorePassword is the shell expression that yields the keystore password the certs command
-// uses (same order as certs.ResolvePassword): tls.passwordFile; else $passwordEnv when it is set;
-// else the password certs generated into tls.dir/keystore.password because $passwordEnv was not
-// set (generated is then true). Printing "$AVATAR_KEYSTORE_PASSWORD" in that last case would have
+// uses, in spec.ResolvePassword's order: $passwordEnv when it is set; else tls.passwordFile when no
+// variable is named; else the password certs generated into tls.dir/keystore.password because the
+// variable was not set (generated is then true). Printing "$AVATAR_KEYSTORE_PASSWORD" in that last case would have
 // the user create a Secret with an empty password. $(cat) rather than --from-file: the Secret must
 // not keep the file's trailing newline.
-func keystorePassword(sp *spec.Spec, file string, getenv func(string) string) (expr string, generated bool) {
-	if pwFile := sp.TLS.PasswordFile; pwFile != "" {
-		if !filepath.IsAbs(pwFile) {
-			pwFile = filepath.Join(filepath.Dir(file), pwFile)
-		}
+func keystorePassword(sp *spec.Spec, getenv func(string) string) (expr string, generated bool) {
+	if pwFile := sp.TLS.PasswordFile; pwFile != "" && sp.TLS.PasswordEnv == "" {
 		return fmt.Sprintf("\"$(cat %s)\"", pwFile), false
 	}
 	env := sp.TLS.PasswordEnv

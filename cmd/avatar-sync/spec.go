@@ -1,61 +1,42 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// readSpec loads the file named by -f ("-" reads standard input), turning a missing file into a
-// diagnostic that names the flag.
-func readSpec(g *globalOptions, s *streams) (*spec.Spec, spec.Diagnostics) {
-	return readSpecWith(g, s, spec.Parse)
+// readSpec loads the file named by -f ("-" reads standard input) through spec.Read, which bounds
+// the read and refuses FIFOs and devices (issue 10 item 6); ctx ends a wait on standard input.
+func readSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, spec.Diagnostics) {
+	return readSpecWith(ctx, g, s, spec.Parse)
 }
 
 // readSpecWith is readSpec with the parser to use (validate wants spec.ParsePartial).
-func readSpecWith(g *globalOptions, s *streams, parse func(file string, data []byte) (*spec.Spec, spec.Diagnostics)) (*spec.Spec, spec.Diagnostics) {
-	if g.file == "-" {
-		data, err := io.ReadAll(s.in)
-		if err != nil {
-			return nil, spec.Diagnostics{{Pos: spec.Pos{File: "<stdin>"}, Message: fmt.Sprintf("read standard input: %v", err)}}
-		}
-		return parse("<stdin>", data)
+func readSpecWith(ctx context.Context, g *globalOptions, s *streams, parse func(file string, data []byte) (*spec.Spec, spec.Diagnostics)) (*spec.Spec, spec.Diagnostics) {
+	data, diags := spec.Read(ctx, g.file, s.in)
+	if diags != nil {
+		return nil, diags
 	}
-	fi, err := os.Stat(g.file)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, spec.Diagnostics{{
-			Pos:      spec.Pos{File: g.file},
-			Severity: spec.SeverityError,
-			Message:  "no such file (point -f/--file at your avatar.yaml)",
-		}}
-	case err == nil && fi.IsDir():
-		return nil, spec.Diagnostics{{
-			Pos:      spec.Pos{File: g.file},
-			Severity: spec.SeverityError,
-			Message:  fmt.Sprintf("is a directory; point -f/--file at the spec file in it (e.g. -f %s)", filepath.Join(g.file, "avatar.yaml")),
-		}}
+	name := g.file
+	if name == spec.Stdin {
+		name = spec.StdinName
 	}
-	data, err := os.ReadFile(g.file)
-	if err != nil {
-		return spec.LoadFile(g.file) // its diagnostic says why the file cannot be read
-	}
-	return parse(g.file, data)
+	return parse(name, data)
 }
 
 // loadSpec loads and validates the spec every command works from: warnings go to stderr, and an
 // invalid spec becomes one error listing every problem as file:line:col: message.
-func loadSpec(g *globalOptions, s *streams) (*spec.Spec, error) {
-	if _, err := os.Stat(g.file); g.file != "-" && errors.Is(err, fs.ErrNotExist) {
+func loadSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, error) {
+	if _, err := os.Stat(g.file); g.file != spec.Stdin && errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: no such file (point -f/--file at your avatar.yaml): %w", g.file, fs.ErrNotExist)
 	}
-	sp, diags := readSpec(g, s)
+	sp, diags := readSpec(ctx, g, s)
 	for _, w := range diags.Warnings() {
 		fmt.Fprintln(s.err, w)
 	}
@@ -91,17 +72,9 @@ func (e *specError) Is(target error) bool { return target == spec.ErrInvalid }
 // targetCluster returns the target named by --cluster, or an error naming the flag, the targets the
 // spec declares and the closest one.
 func targetCluster(g *globalOptions, sp *spec.Spec) (spec.Cluster, error) {
-	if c, ok := sp.FindCluster(g.cluster); ok {
-		return c, nil
+	c, err := sp.Target(g.cluster)
+	if err != nil {
+		return spec.Cluster{}, fmt.Errorf("--cluster %w", err)
 	}
-	names := make([]string, len(sp.Clusters))
-	for i, c := range sp.Clusters {
-		names[i] = c.Name
-	}
-	hint := ""
-	if s := spec.Suggest(g.cluster, names); s != "" {
-		hint = fmt.Sprintf("; did you mean %q?", s)
-	}
-	return spec.Cluster{}, fmt.Errorf("--cluster %q is not a target in %s (targets: %s)%s",
-		g.cluster, g.file, strings.Join(names, ", "), hint)
+	return c, nil
 }

@@ -42,7 +42,7 @@ holder on another machine (a killed CI job) or a stray claim.`,
 			if err := g.checkOutput("text"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(g, s)
+			sp, err := loadSpec(ctx, g, s)
 			if err != nil {
 				return err
 			}

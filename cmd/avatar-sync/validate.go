@@ -45,7 +45,7 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 			}
 			// ParsePartial: even when the spec has errors, the devices it could decode still get
 			// their plugins' checks, so one run reports every problem.
-			sp, diags := readSpecWith(g, s, spec.ParsePartial)
+			sp, diags := readSpecWith(cmd.Context(), g, s, spec.ParsePartial)
 			if sp != nil {
 				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
 				devs := sp.Devices

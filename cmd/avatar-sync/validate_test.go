@@ -150,13 +150,13 @@ func TestLoadSpec(t *testing.T) {
 	var errOut strings.Builder
 	s := &streams{out: &strings.Builder{}, err: &errOut}
 
-	sp, err := loadSpec(&globalOptions{file: writeSpec(t, warningSpec)}, s)
+	sp, err := loadSpec(t.Context(), &globalOptions{file: writeSpec(t, warningSpec)}, s)
 	if err != nil || sp == nil || len(sp.Topics) != 1 || !strings.Contains(errOut.String(), ": warning: topics[0].config.min.insync.replicas") {
 		t.Errorf("warning spec: %v, %v, stderr %q", sp, err, errOut.String())
 	}
 
 	path := writeSpec(t, invalidSpec)
-	_, err = loadSpec(&globalOptions{file: path}, s)
+	_, err = loadSpec(t.Context(), &globalOptions{file: path}, s)
 	want := path + " is invalid (2 errors):\n" +
 		path + ":12:5: topics[1].replicationFactor 4 exceeds the 3 brokers\n" +
 		path + ":13:5: topics[1].retension is not a known key; did you mean \"retention\"?"
@@ -164,7 +164,7 @@ func TestLoadSpec(t *testing.T) {
 		t.Errorf("invalid spec error:\n%v\nwant:\n%s", err, want)
 	}
 
-	_, err = loadSpec(&globalOptions{file: "missing.yaml"}, s)
+	_, err = loadSpec(t.Context(), &globalOptions{file: "missing.yaml"}, s)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "missing.yaml: no such file (point -f/--file at your avatar.yaml)") {
 		t.Errorf("missing file: %v", err)
 	}

@@ -130,7 +130,7 @@ func (w *watcher) close() {
 func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	w.log.Debug("pass", "trigger", tr.Reason)
 	w.current, w.started = passResult{}, time.Now()
-	sp, diags := readSpec(w.g, w.s)
+	sp, diags := readSpec(ctx, w.g, w.s)
 	for _, d := range diags.Warnings() {
 		w.log.Warn(d.String())
 	}
@@ -147,7 +147,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, preflightFlags{}, true); err != nil {
 		return err
 	}
-	settings, _ := sp.FindCluster(w.g.cluster)
+	settings, _ := sp.Target(w.g.cluster)
 	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
 		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)
 		w.close()

@@ -194,41 +194,5 @@ func paramDur(d spec.Device, key string, def time.Duration) time.Duration {
 	return def
 }
 
-// suggest returns the candidate closest to word when it is close enough to be a likely typo
-// (case-insensitive match, or an edit distance of at most a third of the word, minimum 1).
-func suggest(word string, candidates []string) string {
-	best, bestDist := "", -1
-	limit := max(1, len(word)/3)
-	for _, c := range candidates {
-		if strings.EqualFold(word, c) {
-			return c
-		}
-		d := editDistance(strings.ToLower(word), strings.ToLower(c))
-		if d <= limit && (bestDist < 0 || d < bestDist) {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+// suggest is spec.Suggest, the one "did you mean" (issue 9).
+func suggest(word string, candidates []string) string { return spec.Suggest(word, candidates) }

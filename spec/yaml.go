@@ -1,0 +1,211 @@
+package spec
+
+// Reading YAML: bytes to a yaml.v3 node tree, with positioned messages for syntax and encoding
+// errors and a bound on alias expansion. The decoder type is shared by the field decoder
+// (decode.go) and the avatar.yaml model (parse.go).
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// maxNodes bounds how many YAML nodes one file may expand to, so aliases cannot make the loader
+// walk an exponential tree ("billion laughs"); real specs use a few hundred.
+const maxNodes = 100000
+
+// decoder walks yaml.v3 nodes into a Spec, collecting diagnostics instead of stopping at the first.
+type decoder struct {
+	file  string
+	diags Diagnostics
+	// pos records where each path ("topics[1].replicationFactor") was written; validation uses it to
+	// anchor messages. A topic key inherited from topicDefaults is not recorded per topic: at works
+	// it out from defaults and topics (recording it cost half the parse of 10,000 topics, issue 9).
+	pos      map[string]Pos
+	defaults topicFields
+	topics   int
+	// bad marks paths whose value was reported as malformed.
+	bad map[string]bool
+	// used records each object.key the decoder read, so a test can prove the tables and the decoder
+	// agree (a key in a table that nothing reads would be accepted and silently ignored).
+	used    map[string]bool
+	nodes   int
+	aborted bool
+	// split maps a key node that is probably the tail of a value split at a comma inside { } to the
+	// hint explaining it (see pairs).
+	split map[*yaml.Node]string
+}
+
+func (d *decoder) nodePos(n *yaml.Node) Pos {
+	if n == nil || n.Line == 0 {
+		return Pos{File: d.file, Line: 1, Col: 1}
+	}
+	return Pos{File: d.file, Line: n.Line, Col: n.Column}
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.diags = append(d.diags, Diagnostic{Pos: d.nodePos(n), Severity: SeverityError, Message: diagnosticf(format, args...)})
+}
+
+func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
+	d.diags = append(d.diags, Diagnostic{Pos: d.nodePos(n), Severity: SeverityWarning, Message: diagnosticf(format, args...)})
+}
+
+var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
+
+// maxFileBytes bounds the file the loader parses. yaml.v3 builds the whole node tree before
+// maxNodes can stop anything, so a multi-megabyte file (a log or dump passed to -f by mistake) would
+// take seconds of CPU and a lot of memory; real specs are a few KiB.
+const maxFileBytes = 4 << 20
+
+// parseYAML parses data into the document's root mapping, or reports why it cannot.
+func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
+	if len(data) > maxFileBytes {
+		d.errorf(nil, "the file is %.1f MiB, more than a spec can sensibly be (limit %s); is -f pointing at the right file?",
+			float64(len(data))/(1<<20), FormatBytes(maxFileBytes))
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		d.errorf(nil, "the file is empty; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
+		return nil
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := func() (err error) {
+		// yaml.v3 has panicked on pathological input before; a broken file must still get a message.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("yaml: cannot parse this file (%v)", r)
+			}
+		}()
+		return dec.Decode(&doc)
+	}()
+	if errors.Is(err, io.EOF) {
+		d.errorf(nil, "the file is empty; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
+		return nil
+	}
+	if err != nil {
+		d.yamlError(err, data)
+		return nil
+	}
+	var extra yaml.Node
+	if err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("yaml: cannot parse this file (%v)", r)
+			}
+		}()
+		return dec.Decode(&extra)
+	}(); err == nil {
+		d.errorf(&extra, "a second YAML document starts here; avatar.yaml holds exactly one (remove the '---')")
+	} else if !errors.Is(err, io.EOF) {
+		d.yamlError(err, data)
+	}
+	if len(doc.Content) == 0 {
+		d.errorf(&doc, "the file has no content; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
+		return nil
+	}
+	root = d.resolve(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "the top level must be a mapping of keys (apiVersion, kind, brokers, ...), not %s", describe(root))
+		return nil
+	}
+	return root
+}
+
+// yamlError turns a yaml.v3 syntax error into a positioned diagnostic. yaml.v3 reports only a line,
+// and for parser errors ("did not find expected ...") a 0-based one; the column is taken as the
+// first character of that line, or the offending tab for tab-indentation errors.
+func (d *decoder) yamlError(err error, data []byte) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.Contains(msg, "UTF-8") {
+		// yaml.v3 gives no line for encoding errors; find the byte (issue 10 item 17: invalid UTF-8
+		// on line 15 was reported at 1:1).
+		if pos, b, ok := firstInvalidUTF8(data); ok {
+			pos.File = d.file
+			d.diags = append(d.diags, Diagnostic{Pos: pos, Severity: SeverityError,
+				Message: fmt.Sprintf("invalid YAML: byte 0x%02x is not valid UTF-8 (%s); save the file as UTF-8", b, msg)})
+			return
+		}
+	}
+	n := 1
+	if m := yamlLineRE.FindStringSubmatch(strings.TrimSpace(err.Error())); m != nil {
+		n, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if strings.HasPrefix(msg, "did not find expected") {
+			// These name where the enclosing block or flow collection starts, not the bad line.
+			n++
+			msg += " in the block that starts here (check the lines below it: indentation, a missing '-', ',' or closing bracket)"
+		}
+	}
+	lines := strings.Split(string(data), "\n")
+	n = min(max(n, 1), len(lines))
+	col := len(lines[n-1]) - len(strings.TrimLeft(lines[n-1], " ")) + 1
+	if strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") {
+		for i := n - 1; i < len(lines) && i <= n; i++ {
+			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+			if t := strings.IndexByte(indent, '\t'); t >= 0 {
+				n, col = i+1, t+1
+				msg += "; indent with spaces, not tabs"
+				break
+			}
+		}
+	}
+	if col > len(lines[n-1]) {
+		col = 1
+	}
+	d.diags = append(d.diags, Diagnostic{Pos: Pos{File: d.file, Line: n, Col: col}, Severity: SeverityError, Message: "invalid YAML: " + msg})
+}
+
+// firstInvalidUTF8 is the line and column (in characters) of the first byte of data that is not
+// valid UTF-8, and that byte.
+func firstInvalidUTF8(data []byte) (Pos, byte, bool) {
+	line, lineStart := 1, 0
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return Pos{Line: line, Col: utf8.RuneCount(data[lineStart:i]) + 1}, data[i], true
+		}
+		if r == '\n' {
+			line, lineStart = line+1, i+1
+		}
+		i += size
+	}
+	return Pos{}, 0, false
+}
+
+// resolve follows aliases and counts nodes against maxNodes.
+func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	d.nodes++
+	if d.nodes > maxNodes && !d.aborted {
+		d.aborted = true
+		d.errorf(n, "the file expands to more than %d YAML nodes (through aliases?); avatar-sync stops reading here", maxNodes)
+	}
+	return n
+}
+
+// describe names a node's shape for error messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "empty (null)"
+		}
+		return diagnosticf("%q", n.Value)
+	}
+	return "this value"
+}
