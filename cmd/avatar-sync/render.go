@@ -247,9 +247,9 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 	return nil
 }
 
-// keystorePassword is the shell expression that yields the keystore password the certs command
-// uses (same order as certs.ResolvePassword): tls.passwordFile; else $passwordEnv when it is set;
-// else the password certs generated into tls.dir/keystore.password because $passwordEnv was not
+// keystorePassword is the shell expression that yields the keystore password certs.ResolvePassword
+// picks: tls.passwordFile when the spec names one (the spec allows it or tls.passwordEnv, never
+// both); else $passwordEnv when it is set; else the password certs generated into tls.dir/keystore.password because $passwordEnv was not
 // set (generated is then true). Printing "$AVATAR_KEYSTORE_PASSWORD" in that last case would have
 // the user create a Secret with an empty password. $(cat) rather than --from-file: the Secret must
 // not keep the file's trailing newline.
