@@ -219,6 +219,15 @@ type diskFS struct{ filesys.FileSystem }
 
 func (diskFS) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
 
+// WriteFile writes 0644 whatever the umask: one of the files lands in tls.dir, which certs refuses
+// when anything in it is group-writable (issue 10).
+func (diskFS) WriteFile(name string, data []byte) error {
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		return err
+	}
+	return os.Chmod(name, 0o644)
+}
+
 // checkNoLinks refuses p (relative to dir) when any path element below dir is a symbolic link or p
 // itself exists but is not a regular file or directory: a link committed into the tree would make
 // render write or delete wherever it points (issue 10). dir itself may be a link (the user named
