@@ -66,6 +66,9 @@ type Options struct {
 	Waiting func(busy error)
 	// ClientID is sent to the brokers so their logs name avatar-sync ("" = "avatar-sync").
 	ClientID string
+	// ReadOnly opens the embedded cluster on a private copy of its state, so nothing is saved
+	// (EmbeddedOptions.ReadOnly). plan sets it; a read-only open of a running `dev up` just joins.
+	ReadOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -178,7 +181,7 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 	deadline := time.Now().Add(opts.RequestTimeout)
 	wait := 50 * time.Millisecond
 	for {
-		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise})
+		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise && !opts.ReadOnly, ReadOnly: opts.ReadOnly})
 		if !errors.Is(err, ErrEmbeddedBusy) {
 			return e, err
 		}

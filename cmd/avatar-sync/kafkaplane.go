@@ -21,6 +21,9 @@ type clusterFlags struct {
 	// in the state directory, so plan/apply in another terminal join it rather than wait 30 s
 	// for the directory and fail.
 	serve bool
+	// readOnly is set by plan: the embedded cluster runs on a copy of its state and saves
+	// nothing (issue 10).
+	readOnly bool
 }
 
 func (f *clusterFlags) bind(cmdFlags interface {
@@ -44,7 +47,7 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 		warnInsecureSkipVerify(st.err)
 	}
 	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{
-		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve,
+		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve, ReadOnly: f.readOnly,
 		Waiting: func(busy error) {
 			fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy)
 		},

@@ -48,6 +48,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err := runPreflight(cmd.Context(), g, s, sp, deviceRegistry, o.preflight, false); err != nil {
 				return err
 			}
+			o.cluster.readOnly = true // plan never writes the embedded cluster's state
 			t, err := openTarget(cmd.Context(), g, s, sp, o.cluster)
 			if err != nil {
 				return err
