@@ -166,8 +166,8 @@ func framedLogPrefix(path string) (good, size int64, err error) {
 }
 
 // copyState copies dataDir into dst for a read-only start (plan): kfake then loads, and on Close
-// saves, the copy, never the user's files. Record segments and their indexes are not copied: plan
-// reads topics, configs, groups and leaders, never records.
+// saves, the copy, never the user's files. Records are copied too, so offsets read through the copy
+// are the real ones. Not hard links: kfake rewrites segments in place (compaction, index repair).
 func copyState(dataDir, dst string) error {
 	return filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -184,7 +184,7 @@ func copyState(dataDir, dst string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o700)
 		}
-		if !d.Type().IsRegular() || strings.HasSuffix(p, ".dat") || strings.HasSuffix(p, ".idx") {
+		if !d.Type().IsRegular() || d.Name() == stateLock {
 			return nil
 		}
 		return copyFile(p, target)
