@@ -106,9 +106,12 @@ func sslPorts(sp *spec.Spec) string {
 // runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
 // With tls.enabled it serves TLS on the SSL ports (devListeners, dev_tls.go).
 func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, o *devUpOptions) error {
-	eo, caFile, err := devListeners(sp, o, time.Now())
+	eo, caFile, expiring, err := devListeners(sp, o, time.Now())
 	if err != nil {
 		return err
+	}
+	for _, e := range expiring {
+		fmt.Fprintf(s.err, "Warning: serving %s; run `avatar-sync certs generate -f %s` and restart dev up before clients reject it.\n", terminalText(e), terminalText(g.file))
 	}
 	eo.Advertise = true // plan/apply in other processes join this cluster
 	e, err := clusters.StartEmbedded(ctx, sp, eo)
