@@ -219,6 +219,11 @@ func (e *Embedded) Close() error {
 			if err := e.saveErrs.err(); err != nil {
 				e.closeErr = fmt.Errorf("embedded cluster: state not fully saved to %s; the next run may not see the latest changes: %w", e.stateDir, err)
 			}
+			// kfake created its new files 0644 (unreachable below the 0700 directory); leave
+			// them 0600 at rest too.
+			if err := makePrivate(e.stateDir); err != nil && e.closeErr == nil {
+				e.closeErr = err
+			}
 		}
 		e.unlock()
 	})

@@ -243,6 +243,16 @@ func TestStateIsPrivate(t *testing.T) {
 			t.Errorf("%s: %v %v, want 0700", p, info.Mode(), err)
 		}
 	}
+	// What kfake wrote during the run (0644/0755) is private once the cluster is closed.
+	filepath.WalkDir(fresh, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if info, _ := d.Info(); info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: %s after Close", p, info.Mode())
+		}
+		return nil
+	})
 }
 
 // TestClusterIDHasOneSource (issue 10 item 16): the id the cluster reports is kfake's meta.json;
