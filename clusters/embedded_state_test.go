@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -291,5 +292,57 @@ func TestClusterIDHasOneSource(t *testing.T) {
 	_, err = StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: fresh})
 	if err == nil || !strings.Contains(err.Error(), `holds "\x1b[2J\agarbage", which is not a Kafka cluster id`) {
 		t.Fatalf("garbage cluster-id: %v", err)
+	}
+}
+
+// BenchmarkOpenEmbedded measures what the safety of opening a state directory costs: the damage
+// check (every segment's CRC) on a writable open, plus the private copy of a read-only one (plan).
+func BenchmarkOpenEmbedded(b *testing.B) {
+	for _, mb := range []int{0, 64} {
+		dir := b.TempDir()
+		ctx := context.Background()
+		e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := e.Connect(ctx, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "eeg-raw", Partitions: 1, ReplicationFactor: 3}}); err != nil {
+			b.Fatal(err)
+		}
+		a.Close()
+		if mb > 0 {
+			conf := sarama.NewConfig()
+			conf.Producer.Return.Successes = true
+			p, err := sarama.NewSyncProducer(e.Bootstrap(), conf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			value := sarama.ByteEncoder(make([]byte, 64<<10))
+			msgs := make([]*sarama.ProducerMessage, 16)
+			for i := 0; i < mb; i++ {
+				for j := range msgs {
+					msgs[j] = &sarama.ProducerMessage{Topic: "eeg-raw", Value: value}
+				}
+				if err := p.SendMessages(msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			p.Close()
+		}
+		e.Close()
+		for _, readOnly := range []bool{false, true} {
+			b.Run(fmt.Sprintf("records=%dMB/readOnly=%v", mb, readOnly), func(b *testing.B) {
+				for b.Loop() {
+					e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir, ReadOnly: readOnly})
+					if err != nil {
+						b.Fatal(err)
+					}
+					e.Close()
+				}
+			})
+		}
 	}
 }
