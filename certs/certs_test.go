@@ -395,7 +395,11 @@ func TestWrongKeystorePasswordIsRefused(t *testing.T) {
 		t.Errorf("a refused generate changed tls.dir:\n%s", d)
 	}
 
-	res := h.generate(t0, func(o *Options) { o.Force = true })
+	_, err = Generate(h.spec, src, Options{Now: t0, Rand: h.rand, Password: pw, Force: true})
+	if !errors.Is(err, ErrWrongKeystorePassword) {
+		t.Errorf("Force alone (certs rotate) must not change the password: %v", err)
+	}
+	res := h.generate(t0, func(o *Options) { o.Force, o.NewPassword = true, true })
 	var stores int
 	for _, f := range res.Files {
 		if strings.Contains(f.Name, "store.jks") {

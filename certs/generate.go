@@ -26,6 +26,9 @@ type Options struct {
 	RotateCA bool
 	// DropPreviousCA removes the CA retired by a rotation from ca.crt and every truststore.
 	DropPreviousCA bool
+	// NewPassword lets Generate rewrite stores the given password does not open (a deliberate
+	// password change, `certs generate --force`); without it they are refused (issue 10).
+	NewPassword bool
 }
 
 // File is one file Write creates or replaces inside tls.dir.
@@ -128,7 +131,7 @@ type generator struct {
 
 // ErrWrongKeystorePassword: existing stores do not open with the keystore password. Rewriting them
 // would re-key every store and break every broker still running with the old password (issue 10),
-// so Generate refuses unless Force is set.
+// so Generate refuses unless NewPassword is set.
 var ErrWrongKeystorePassword = errors.New("keystores do not open with the keystore password")
 
 func (g *generator) write(f File, verb, reason string) {
@@ -333,7 +336,7 @@ func (g *generator) storeReason(name string, mode fs.FileMode, leaf string, chec
 		return "missing", nil
 	}
 	r := check(data)
-	if strings.HasPrefix(r, wrongPassword) && !g.opts.Force {
+	if strings.HasPrefix(r, wrongPassword) && !g.opts.NewPassword {
 		g.locked = append(g.locked, name)
 		return "", nil
 	}

@@ -55,3 +55,36 @@ func TestCommandsRefuseAPlantedCA(t *testing.T) {
 		})
 	}
 }
+
+// TestCertsRefusesAWrongKeystorePassword (issue 10 item 13): a mistyped password re-keyed every
+// store and exited 0, breaking the running brokers. generate and rotate refuse, exit 1 and write
+// nothing; generate --force changes the password on purpose.
+func TestCertsRefusesAWrongKeystorePassword(t *testing.T) {
+	specPath, tlsDir := certsWorkspace(t)
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "lab-secret-42")
+	if code, out, errOut := runCLI(t, "certs", "generate", "-f", specPath); code != exitOK {
+		t.Fatalf("certs generate: %d\n%s%s", code, out, errOut)
+	}
+	store := filepath.Join(tlsDir, "kafka-broker-1.keystore.p12")
+	before, err := os.ReadFile(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "lab-secret-43")
+	for _, args := range [][]string{{"certs", "generate"}, {"certs", "rotate"}} {
+		code, _, errOut := runCLI(t, append(args, "-f", specPath)...)
+		if code != exitError || !strings.Contains(errOut, "keystores do not open with the keystore password from $AVATAR_KEYSTORE_PASSWORD") ||
+			!strings.Contains(errOut, "certs generate --force") {
+			t.Errorf("%v: code %d\n%s", args, code, errOut)
+		}
+		if after, _ := os.ReadFile(store); string(after) != string(before) {
+			t.Fatalf("%v rewrote %s", args, store)
+		}
+	}
+	if code, out, errOut := runCLI(t, "certs", "generate", "--force", "-f", specPath); code != exitOK {
+		t.Fatalf("certs generate --force: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "certs", "generate", "-f", specPath); code != exitOK || !strings.Contains(out, "up to date") {
+		t.Errorf("after --force the new password should open every store: %d\n%s", code, out)
+	}
+}
