@@ -83,6 +83,10 @@ func plan(fSys filesys.FileSystem, dir, target string, files Files) (writePlan, 
 	if target != TargetKustomize && target != TargetCompose {
 		return wp, fmt.Errorf("render: unknown target %q (want %s or %s)", target, TargetKustomize, TargetCompose)
 	}
+	// Checked before reading it: a marker linked to another file would echo that file's lines.
+	if err := checkNoLinks(fSys, dir, Marker); err != nil {
+		return wp, err
+	}
 	owned, err := readMarker(fSys, dir)
 	if err != nil {
 		return wp, err
@@ -96,9 +100,6 @@ func plan(fSys filesys.FileSystem, dir, target string, files Files) (writePlan, 
 				return wp, fmt.Errorf("%s lists %q, which is outside %s; render only removes files inside its directory, so delete that line from the marker", filepath.Join(dir, Marker), p, dir)
 			}
 		}
-	}
-	if err := checkNoLinks(fSys, dir, Marker); err != nil {
-		return wp, err
 	}
 	wp.owned = owned
 	known := map[string]bool{}
