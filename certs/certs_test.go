@@ -3,6 +3,7 @@ package certs
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"io/fs"
@@ -371,22 +372,48 @@ func TestLooseKeyModeIsReissued(t *testing.T) {
 	}
 }
 
-func TestPasswordChangeRewritesStoresOnly(t *testing.T) {
+// TestWrongKeystorePasswordIsRefused: a password that does not open the existing stores (a typo,
+// the wrong variable) must not re-key every store and break running brokers (issue 10 item 13);
+// only --force changes the password, and then every store opens with the new one.
+func TestWrongKeystorePasswordIsRefused(t *testing.T) {
 	h := newHarness(t, spec.KeystoreJKS)
 	h.generate(t0, nil) // generated password
+	before := snapshot(t, h.dir)
 	h.spec.TLS.PasswordEnv = "KS_PW"
 	h.env["KS_PW"] = "another-password"
-	res := h.generate(t0, nil)
+	src := h.source()
+	pw, err := ResolvePassword(h.spec, src, func(k string) string { return h.env[k] }, h.rand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Generate(h.spec, src, Options{Now: t0, Rand: h.rand, Password: pw})
+	if !errors.Is(err, ErrWrongKeystorePassword) || !strings.Contains(err.Error(), "from $KS_PW: 8 stores in "+h.dir+" (kafka-broker-1.keystore.jks,") ||
+		!strings.Contains(err.Error(), "certs generate --force") {
+		t.Fatalf("want a refusal naming the stores and --force, got %v", err)
+	}
+	if d := cmp.Diff(before, snapshot(t, h.dir)); d != "" {
+		t.Errorf("a refused generate changed tls.dir:\n%s", d)
+	}
+
+	_, err = Generate(h.spec, src, Options{Now: t0, Rand: h.rand, Password: pw, Force: true})
+	if !errors.Is(err, ErrWrongKeystorePassword) {
+		t.Errorf("Force alone (certs rotate) must not change the password: %v", err)
+	}
+	res := h.generate(t0, func(o *Options) { o.Force, o.NewPassword = true, true })
+	var stores int
 	for _, f := range res.Files {
-		if !strings.Contains(f.Name, "store.jks") {
-			t.Errorf("password change wrote %s", f.Name)
+		if strings.Contains(f.Name, "store.jks") {
+			stores++
 		}
 	}
-	if len(res.Files) != 8 {
-		t.Errorf("want 8 stores rewritten, got %v", files(res))
+	if stores != 8 {
+		t.Errorf("--force: want 8 stores rewritten, got %v", files(res))
 	}
 	if ks := keytoolList(t, filepath.Join(h.dir, "kafka-broker-1.keystore.jks"), "another-password"); !strings.Contains(ks, "PrivateKeyEntry") {
 		t.Errorf("keytool with the new password:\n%s", ks)
+	}
+	if res := h.generate(t0, nil); res.Changed() {
+		t.Errorf("after --force the new password opens everything, yet generate wrote %v", files(res))
 	}
 }
 

@@ -26,6 +26,9 @@ type Options struct {
 	RotateCA bool
 	// DropPreviousCA removes the CA retired by a rotation from ca.crt and every truststore.
 	DropPreviousCA bool
+	// NewPassword lets Generate rewrite stores the given password does not open (a deliberate
+	// password change, `certs generate --force`); without it they are refused (issue 10).
+	NewPassword bool
 }
 
 // File is one file Write creates or replaces inside tls.dir.
@@ -124,7 +127,14 @@ type generator struct {
 	caChanged string
 	// issued are the leaves (re)issued in this run.
 	issued map[string]bool
+	// locked are existing stores the given password does not open.
+	locked []string
 }
+
+// ErrWrongKeystorePassword: existing stores do not open with the keystore password. Rewriting them
+// would re-key every store and break every broker still running with the old password (issue 10),
+// so Generate refuses unless NewPassword is set.
+var ErrWrongKeystorePassword = errors.New("keystores do not open with the keystore password")
 
 func (g *generator) write(f File, verb, reason string) {
 	g.res.Files = append(g.res.Files, f)
@@ -195,7 +205,8 @@ func (g *generator) settleCA() error {
 		g.remove("ca.next.key", "CA rotation step 2: promoted to ca.key")
 		g.res.Notes = append(g.res.Notes, "CA rotation step 2 of 2 done: roll the new keystores out; once every peer runs them, drop the old CA with certs rotate --drop-previous-ca")
 	case o.ca.key != nil && strings.Contains(o.caStatus.Reason, "ca.key file mode"):
-		g.write(File{Name: "ca.key", Data: o.ca.keyPEM, Mode: modeSecret}, "write", "tighten file mode to 0600")
+		// Rewriting it 0600 would hide that others could read (or planted) it (issue 10).
+		return fmt.Errorf("%s: %s; others may have a copy of the CA key: replace the CA (certs rotate --ca), or chmod 600 it if you are sure it was not copied: %w", o.caStatus.File, o.caStatus.Reason, ErrUnsafeTLSDir)
 	}
 	if o.caStatus.Status == StateRenew && !g.opts.RotateCA {
 		g.res.Notes = append(g.res.Notes, "the CA "+o.caStatus.Reason)
@@ -309,6 +320,10 @@ func (g *generator) writeStores() error {
 			g.write(File{Name: name, Data: data, Mode: modePublic}, "write", reason)
 		}
 	}
+	if len(g.locked) > 0 {
+		return fmt.Errorf("%w from %s: %d stores in %s (%s). Provide the password they were written with; to change it on purpose, run certs generate --force (every broker and client then needs the new stores and password)",
+			ErrWrongKeystorePassword, g.opts.Password.From, len(g.locked), g.o.src.DirPath, strings.Join(g.locked, ", "))
+	}
 	return nil
 }
 
@@ -321,12 +336,19 @@ func (g *generator) storeReason(name string, mode fs.FileMode, leaf string, chec
 		return "", fmt.Errorf("read %s: %w", g.o.path(name), err)
 	case data == nil:
 		return "missing", nil
+	}
+	r := check(data)
+	if strings.HasPrefix(r, wrongPassword) && !g.opts.NewPassword {
+		g.locked = append(g.locked, name)
+		return "", nil
+	}
+	switch {
 	case leaf != "" && g.issued[leaf]:
 		return "carries the re-issued " + leaf + ".crt", nil
 	case g.opts.Force:
 		return "forced", nil
 	}
-	if r := check(data); r != "" {
+	if r != "" {
 		return r, nil
 	}
 	if mode == modeSecret {

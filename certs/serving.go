@@ -20,6 +20,9 @@ type Serving struct {
 	Brokers []tls.Certificate
 	// ClientCAs verifies client certificates (mutual TLS); it is the same bundle as CAFile.
 	ClientCAs *x509.CertPool
+	// Expiring names each served certificate (the CA included) that is inside tls.renewBefore:
+	// it is served, but the operator should re-issue it before clients start failing (issue 10).
+	Expiring []string
 }
 
 // LoadServing reads the broker certificates of s from src for serving TLS at time now. It refuses
@@ -31,15 +34,19 @@ func LoadServing(s *spec.Spec, src Source, now time.Time) (*Serving, error) {
 		return nil, err
 	}
 	var errs []error
+	var expiring []string
 	for _, cs := range o.statuses() {
 		if cs.Role != RoleClient && cs.Status.Bad() {
 			errs = append(errs, fmt.Errorf("%s: %s (%s)", cs.Name, cs.Status, cs.Reason))
+		}
+		if cs.Role != RoleClient && cs.Status == StateRenew {
+			expiring = append(expiring, fmt.Sprintf("%s expires %s (%d days left, inside tls.renewBefore)", cs.File, cs.NotAfter.UTC().Format(time.DateOnly), cs.DaysLeft))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("TLS material in %s is not ready; run avatar-sync certs generate: %w", src.DirPath, err)
 	}
-	sv := &Serving{CAFile: filepath.Join(src.DirPath, "ca.crt"), ClientCAs: x509.NewCertPool()}
+	sv := &Serving{CAFile: filepath.Join(src.DirPath, "ca.crt"), ClientCAs: x509.NewCertPool(), Expiring: expiring}
 	for _, t := range o.trust() {
 		sv.ClientCAs.AddCert(t.cert)
 	}

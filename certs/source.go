@@ -33,7 +33,11 @@ type ExternalCA struct {
 }
 
 // Load reads tls.dir, tls.ca and tls.passwordFile of s. It reports every unreadable file at once.
+// It first refuses material others could have planted or read (CheckPrivate).
 func Load(s *spec.Spec) (Source, error) {
+	if err := CheckPrivate(s); err != nil {
+		return Source{}, err
+	}
 	st := SettingsOf(s)
 	src := Source{Dir: os.DirFS(st.Dir), DirPath: st.Dir}
 	var errs []error

@@ -100,6 +100,10 @@ func encodeTruststore(keystoreType string, trust []trusted, password string, now
 
 // checkKeystore says why data is not the keystore k wants ("" when it is). Encodings are salted, so
 // stores are compared by what they decode to, never byte for byte.
+// wrongPassword starts the reason of a store the password does not open; Generate refuses to
+// rewrite such stores without Force (issue 10).
+const wrongPassword = "does not open with the keystore password: "
+
 func checkKeystore(keystoreType string, data []byte, k keystoreContent, password string) string {
 	wantChain := []*x509.Certificate{k.leaf.cert, k.ca}
 	switch keystoreType {
@@ -112,7 +116,7 @@ func checkKeystore(keystoreType string, data []byte, k keystoreContent, password
 	case spec.KeystoreJKS:
 		ks := keystore.New()
 		if err := ks.Load(bytes.NewReader(data), []byte(password)); err != nil {
-			return "does not open with the keystore password: " + err.Error()
+			return wrongPassword + err.Error()
 		}
 		if aliases := ks.Aliases(); len(aliases) != 1 || aliases[0] != k.alias {
 			return fmt.Sprintf("holds entries %v, want only %q", aliases, k.alias)
@@ -140,7 +144,7 @@ func checkKeystore(keystoreType string, data []byte, k keystoreContent, password
 	default:
 		key, cert, chain, err := pkcs12.DecodeChain(data, password)
 		if err != nil {
-			return "does not open with the keystore password: " + err.Error()
+			return wrongPassword + err.Error()
 		}
 		if !sameKey(key, k.leaf) || !sameCerts(append([]*x509.Certificate{cert}, chain...), wantChain) {
 			return "does not hold the current key and chain"
@@ -166,7 +170,7 @@ func checkTruststore(keystoreType string, data []byte, trust []trusted, password
 	case spec.KeystoreJKS:
 		ks := keystore.New()
 		if err := ks.Load(bytes.NewReader(data), []byte(password)); err != nil {
-			return "does not open with the keystore password: " + err.Error()
+			return wrongPassword + err.Error()
 		}
 		for _, a := range ks.Aliases() {
 			e, err := ks.GetTrustedCertificateEntry(a)
@@ -182,7 +186,7 @@ func checkTruststore(keystoreType string, data []byte, trust []trusted, password
 	default:
 		certs, err := pkcs12.DecodeTrustStore(data, password)
 		if err != nil {
-			return "does not open with the keystore password: " + err.Error()
+			return wrongPassword + err.Error()
 		}
 		got = certs
 	}

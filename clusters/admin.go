@@ -11,6 +11,7 @@ package clusters
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +70,9 @@ type Options struct {
 	// Notice, when set, is told things the user should know that are not errors, such as an apply
 	// lock taken over from a holder whose process died (issue 10 item 10).
 	Notice func(msg string)
+	// ReadOnly opens the embedded cluster on a private copy of its state, so nothing is saved
+	// (EmbeddedOptions.ReadOnly). plan sets it; a read-only open of a running `dev up` just joins.
+	ReadOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -171,7 +175,7 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, er
 	deadline := time.Now().Add(opts.RequestTimeout)
 	wait := 50 * time.Millisecond
 	for {
-		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise})
+		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise && !opts.ReadOnly, ReadOnly: opts.ReadOnly})
 		if !errors.Is(err, ErrEmbeddedBusy) {
 			return e, err
 		}
@@ -302,7 +306,7 @@ func connectCause(err error, conf *sarama.Config) string {
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("unknown host %q", dnsErr.Name)
 	case errors.As(err, &certErr):
-		return fmt.Sprintf("TLS certificate not trusted (%v); set caFile to the cluster's CA", certErr.Err)
+		return certificateCause(certErr)
 	case errors.As(err, &recErr):
 		return "the broker does not speak TLS on this port (security: ssl against a plaintext listener?)"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
@@ -321,6 +325,30 @@ func connectCause(err error, conf *sarama.Config) string {
 		return "no broker answered"
 	}
 	return err.Error()
+}
+
+// certificateCause tells a certificate the CA did not issue (caFile is wrong) from one it issued
+// that has expired or does not name the address dialled: those are fixed by re-issuing and
+// restarting the brokers, not by another caFile (issue 10).
+func certificateCause(certErr *tls.CertificateVerificationError) string {
+	var (
+		invalid  x509.CertificateInvalidError
+		hostname x509.HostnameError
+	)
+	var leaf *x509.Certificate
+	if len(certErr.UnverifiedCertificates) > 0 {
+		leaf = certErr.UnverifiedCertificates[0]
+	}
+	const reissue = "run `avatar-sync certs generate` (or `certs rotate`) and restart the brokers (dev up: restart it)"
+	switch {
+	case errors.As(certErr.Err, &invalid) && invalid.Reason == x509.Expired && leaf != nil && time.Now().After(leaf.NotAfter):
+		return fmt.Sprintf("the broker's TLS certificate expired on %s (%s); %s", leaf.NotAfter.UTC().Format(time.RFC3339), leaf.Subject.CommonName, reissue)
+	case errors.As(certErr.Err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Sprintf("the broker's TLS certificate (or its CA) is outside its validity period (%v; is this machine's clock right?); %s", invalid, reissue)
+	case errors.As(certErr.Err, &hostname):
+		return fmt.Sprintf("the broker's TLS certificate is not valid for %s (%v); add the address to the broker's host or tls.extraSANs, then %s", hostname.Host, hostname, reissue)
+	}
+	return fmt.Sprintf("TLS certificate not trusted (%v); set caFile to the cluster's CA", certErr.Err)
 }
 
 // noAnswerError is a bootstrap broker that accepted the connection but did not complete the first

@@ -61,6 +61,11 @@ type EmbeddedOptions struct {
 	// Advertise records the listeners in StateDir so other processes' Open joins this cluster
 	// instead of waiting for the directory (`dev up` sets it; a short-lived plan does not).
 	Advertise bool
+	// ReadOnly runs the cluster on a private copy of StateDir that is discarded on Close, so
+	// nothing the cluster does is saved (plan, issue 10). The directory lock is held only while
+	// copying. On a fresh directory only the cluster-id file is created, so a later apply agrees
+	// with the plan about the cluster's id.
+	ReadOnly bool
 }
 
 // Embedded is a running in-process Kafka cluster (kfake) that follows the spec's broker count.
@@ -68,9 +73,11 @@ type EmbeddedOptions struct {
 // Besides serving plan/apply, it is the protocol peer of integration tests; their controls
 // (request counts, failure injection) live in clusters/clustertest, not here (issue 9).
 type Embedded struct {
-	c         *kfake.Cluster
-	caFile    string // non-empty when the listeners serve TLS
-	stateDir  string
+	c        *kfake.Cluster
+	caFile   string // non-empty when the listeners serve TLS
+	stateDir string
+	// scratch is the private copy a ReadOnly cluster runs on; removed on Close.
+	scratch   string
 	lock      *os.File
 	clusterID string
 	bootstrap []string
@@ -135,23 +142,14 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	if o.ListenFn != nil {
 		opts = append(opts, kfake.ListenFn(o.ListenFn))
 	}
+	dataDir := ""
 	if o.StateDir != "" {
-		if err := e.lockState(); err != nil {
-			return nil, err
-		}
-		if e.clusterID == "" {
-			id, err := stableClusterID(o.StateDir)
-			if err != nil {
-				e.unlock()
-				return nil, err
-			}
-			e.clusterID = id
-		}
-		if err := checkWritable(filepath.Join(o.StateDir, stateData)); err != nil {
+		var err error
+		if dataDir, err = e.openState(o); err != nil {
 			e.unlock()
 			return nil, err
 		}
-		opts = append(opts, kfake.DataDir(filepath.Join(o.StateDir, stateData)), kfake.WithLogger(&e.saveErrs))
+		opts = append(opts, kfake.DataDir(dataDir), kfake.WithLogger(&e.saveErrs))
 	}
 	if e.clusterID == "" {
 		e.clusterID = newClusterID()
@@ -161,6 +159,7 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		e.unlock()
+		e.removeScratch()
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("start embedded cluster: a port is already in use (is `avatar-sync dev up` or a Kafka broker running?): %w", err)
 		}
@@ -168,10 +167,10 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	}
 	e.c = c
 	e.bootstrap = c.ListenAddrs()
-	if o.StateDir != "" {
-		restoreLeaders(c, filepath.Join(o.StateDir, stateData))
+	if dataDir != "" {
+		restoreLeaders(c, dataDir)
 	}
-	if o.StateDir != "" {
+	if o.StateDir != "" && !o.ReadOnly {
 		// A server.json without a lock holder is left by a killed `dev up`: nobody serves it.
 		_ = os.Remove(filepath.Join(o.StateDir, stateServer))
 		if o.Advertise {
@@ -206,10 +205,17 @@ func (e *Embedded) Connect(ctx context.Context, opts Options) (*Admin, error) {
 func (e *Embedded) Close() error {
 	e.closeOnce.Do(func() {
 		e.c.Close()
-		if e.stateDir != "" {
+		if e.scratch != "" {
+			e.removeScratch()
+		} else if e.stateDir != "" {
 			_ = os.Remove(filepath.Join(e.stateDir, stateServer))
 			if err := e.saveErrs.err(); err != nil {
 				e.closeErr = fmt.Errorf("embedded cluster: state not fully saved to %s; the next run may not see the latest changes: %w", e.stateDir, err)
+			}
+			// kfake created its new files 0644 (unreachable below the 0700 directory); leave
+			// them 0600 at rest too.
+			if err := makePrivate(e.stateDir); err != nil && e.closeErr == nil {
+				e.closeErr = err
 			}
 		}
 		e.unlock()
@@ -223,7 +229,7 @@ func (e *Embedded) Close() error {
 // state again.
 func checkWritable(dataDir string) error {
 	for _, dir := range []string{dataDir, filepath.Join(dataDir, "partitions")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("embedded cluster state directory is not writable (--state-dir): %w", err)
 		}
 		f, err := os.CreateTemp(dir, ".write-check-*")
@@ -278,11 +284,62 @@ func restoreLeaders(c *kfake.Cluster, dataDir string) {
 	}
 }
 
+// openState prepares StateDir for kfake and returns the data directory kfake is to use:
+//  1. lock the directory (ErrEmbeddedBusy if another process holds it);
+//  2. settle the cluster id (stableClusterID);
+//  3. refuse damaged state (checkState) before kfake can truncate or drop any of it;
+//  4. ReadOnly: copy the state to a private scratch directory and release the lock;
+//     otherwise make the directory private (0700/0600) and check kfake can write it.
+func (e *Embedded) openState(o EmbeddedOptions) (string, error) {
+	if err := e.lockState(); err != nil {
+		return "", err
+	}
+	dataDir := filepath.Join(o.StateDir, stateData)
+	id, err := stableClusterID(o.StateDir, o.ReadOnly)
+	if err != nil {
+		return "", err
+	}
+	if e.clusterID == "" {
+		e.clusterID = id
+	}
+	if err := checkState(dataDir); err != nil {
+		return "", err
+	}
+	if o.ReadOnly {
+		scratch, err := os.MkdirTemp("", "avatar-sync-plan-*")
+		if err != nil {
+			return "", fmt.Errorf("embedded cluster: read-only copy of %s: %w", o.StateDir, err)
+		}
+		e.scratch = scratch
+		copyDir := filepath.Join(scratch, stateData)
+		if err := copyState(dataDir, copyDir); err != nil {
+			e.removeScratch()
+			return "", fmt.Errorf("embedded cluster: read-only copy of %s: %w", o.StateDir, err)
+		}
+		e.unlock()
+		return copyDir, nil
+	}
+	if err := makePrivate(o.StateDir); err != nil {
+		return "", err
+	}
+	if err := checkWritable(dataDir); err != nil {
+		return "", err
+	}
+	return dataDir, nil
+}
+
+func (e *Embedded) removeScratch() {
+	if e.scratch != "" {
+		_ = os.RemoveAll(e.scratch)
+		e.scratch = ""
+	}
+}
+
 func (e *Embedded) lockState() error {
-	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
+	if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
 		return fmt.Errorf("embedded cluster state directory (--state-dir): %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(e.stateDir, stateLock), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(e.stateDir, stateLock), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("embedded cluster state directory (--state-dir): %w", err)
 	}
@@ -314,22 +371,57 @@ func (e *Embedded) unlock() {
 	}
 }
 
-// stableClusterID reads the directory's cluster id, creating it on first use, so the cluster-id
-// guard of plan/apply (issue 3) sees the same embedded cluster across processes.
-func stableClusterID(dir string) (string, error) {
+// stableClusterID returns the state directory's cluster id, so the cluster-id guard of plan/apply
+// (issue 3) sees the same embedded cluster across processes. There is one source of truth (issue
+// 10): kfake's data/meta.json, which kfake writes on first start and whose id it reports in
+// metadata whatever it is told. The cluster-id file only carries the id before kfake first saved
+// (a plan on a fresh directory); it is rewritten when it disagrees with meta.json (not when
+// readOnly) and refused when it holds anything but a Kafka cluster id.
+func stableClusterID(dir string, readOnly bool) (string, error) {
 	p := filepath.Join(dir, stateClusterID)
-	b, err := os.ReadFile(p)
-	if err == nil && strings.TrimSpace(string(b)) != "" {
-		return strings.TrimSpace(string(b)), nil
-	}
+	metaPath := filepath.Join(dir, stateData, "meta.json")
+	file, err := os.ReadFile(p)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("read embedded cluster id: %w", err)
 	}
+	fileID := strings.TrimSpace(string(file))
+	if b, err := os.ReadFile(metaPath); err == nil {
+		var meta struct {
+			ClusterID string `json:"cluster_id"`
+		}
+		if err := json.Unmarshal(b, &meta); err != nil {
+			return "", fmt.Errorf("%w in %s: %s does not parse: %v; avatar-sync will not start on it and has changed nothing", ErrDamagedState, dir, metaPath, err)
+		}
+		if !validClusterID(meta.ClusterID) {
+			return "", fmt.Errorf("%w in %s: %s holds cluster id %s, which is not a Kafka cluster id (22 characters of URL-safe base64)", ErrDamagedState, dir, metaPath, strconv.QuoteToASCII(meta.ClusterID))
+		}
+		if fileID != meta.ClusterID && !readOnly {
+			if err := os.WriteFile(p, []byte(meta.ClusterID+"\n"), 0o600); err != nil {
+				return "", fmt.Errorf("write embedded cluster id: %w", err)
+			}
+		}
+		return meta.ClusterID, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read embedded cluster id: %w", err)
+	}
+	if fileID != "" {
+		if !validClusterID(fileID) {
+			return "", fmt.Errorf("%s holds %s, which is not a Kafka cluster id (22 characters of URL-safe base64); delete the file to have a new id made", p, strconv.QuoteToASCII(fileID))
+		}
+		return fileID, nil
+	}
 	id := newClusterID()
-	if err := os.WriteFile(p, []byte(id+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write embedded cluster id: %w", err)
 	}
 	return id, nil
+}
+
+// validClusterID accepts what Kafka's kafka-storage.sh random-uuid prints: 16 bytes in 22
+// characters of unpadded URL-safe base64.
+func validClusterID(id string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	return err == nil && len(b) == 16
 }
 
 // newClusterID makes an id shaped like Kafka's (22 characters of URL-safe base64 of 16 random bytes).
@@ -354,7 +446,7 @@ func writeServerFile(dir string, bootstrap []string, caFile string) error {
 		}
 	}
 	b, _ := json.Marshal(serverFile{Bootstrap: bootstrap, PID: os.Getpid(), CAFile: caFile})
-	if err := os.WriteFile(filepath.Join(dir, stateServer), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, stateServer), b, 0o600); err != nil {
 		return fmt.Errorf("embedded cluster: %w", err)
 	}
 	return nil

@@ -5,7 +5,9 @@ package filewatch
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -15,6 +17,12 @@ import (
 
 // Source watches the directory holding one file. Editors and git replace files by rename, which
 // a watch on the file itself would lose; watching the directory and filtering by name survives it.
+//
+// The file may be a symbolic link, as a Kubernetes ConfigMap mounts it: avatar.yaml ->
+// ..data/avatar.yaml, ..data -> ..2026_11_30_10_00_00.123/, and an update swaps ..data atomically
+// (a rename over it) without touching avatar.yaml itself (issue 10). So, like config reloaders, the
+// Source watches every link on the way to the file and the file it resolves to, each through its
+// directory, and follows the chain anew after every change.
 type Source struct {
 	// Path is the watched file.
 	Path string
@@ -35,9 +43,10 @@ func (s *Source) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error)
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", s.Path, err)
 	}
-	if err := w.Add(filepath.Dir(abs)); err != nil {
+	chain := &watchedChain{w: w, path: abs, dirs: map[string]bool{}}
+	if err := chain.follow(); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("watch %s: %w", filepath.Dir(abs), err)
+		return nil, err
 	}
 	debounce := s.Debounce
 	if debounce <= 0 {
@@ -61,10 +70,17 @@ func (s *Source) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error)
 				if !ok {
 					return
 				}
-				if filepath.Clean(ev.Name) != abs || ev.Op == fsnotify.Chmod {
+				name := filepath.Clean(ev.Name)
+				if !chain.names[name] || ev.Op == fsnotify.Chmod {
 					continue
 				}
+				// The link may point elsewhere now: watch the new target before it can change.
+				// A chain that does not resolve (mid-swap) keeps the directories already watched.
+				_ = chain.follow()
 				pending = fmt.Sprintf("%s %s", filepath.Base(abs), opWord(ev.Op))
+				if name != abs {
+					pending = fmt.Sprintf("%s (via %s %s)", filepath.Base(abs), filepath.Base(name), opWord(ev.Op))
+				}
 				if timer != nil {
 					timer.Stop()
 				}
@@ -88,6 +104,85 @@ func (s *Source) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error)
 		}
 	}()
 	return out, nil
+}
+
+// watchedChain is the watched file, every symbolic link met on the way to it and the file it
+// resolves to; an event naming any of them is a change of the file.
+type watchedChain struct {
+	w     *fsnotify.Watcher
+	path  string
+	names map[string]bool
+	dirs  map[string]bool
+}
+
+// follow resolves the chain again and watches the directory of every name in it, dropping
+// directories no longer on the way. The first watch must succeed (the file's own directory).
+func (c *watchedChain) follow() error {
+	names := linkChain(c.path)
+	dirs := map[string]bool{}
+	for n := range names {
+		dirs[filepath.Dir(n)] = true
+	}
+	for d := range dirs {
+		if c.dirs[d] {
+			continue
+		}
+		if err := c.w.Add(d); err != nil {
+			if d == filepath.Dir(c.path) {
+				return fmt.Errorf("watch %s: %w", d, err)
+			}
+			delete(dirs, d) // gone already (an old ..2026_* directory): nothing to watch there
+		}
+	}
+	for d := range c.dirs {
+		if !dirs[d] {
+			_ = c.w.Remove(d)
+		}
+	}
+	c.names, c.dirs = names, dirs
+	return nil
+}
+
+// linkChain returns p, every symbolic link met while resolving it (whole path or a directory on
+// the way, such as ..data) and the path it finally names. Resolution stops at the first missing
+// element or after 40 links (a loop).
+func linkChain(p string) map[string]bool {
+	names := map[string]bool{p: true}
+	for hops := 0; hops < 40; hops++ {
+		link, target, rest, ok := firstLink(p)
+		if !ok {
+			break
+		}
+		names[link] = true
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(link), target)
+		}
+		p = filepath.Join(target, rest)
+		names[p] = true
+	}
+	return names
+}
+
+// firstLink finds the first element of the absolute path p that is a symbolic link: the link's
+// path, what it points to, and the rest of p after it.
+func firstLink(p string) (link, target, rest string, ok bool) {
+	parts := strings.Split(strings.TrimPrefix(p, string(filepath.Separator)), string(filepath.Separator))
+	cur := string(filepath.Separator)
+	for i, part := range parts {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return "", "", "", false
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			t, err := os.Readlink(cur)
+			if err != nil {
+				return "", "", "", false
+			}
+			return cur, t, filepath.Join(parts[i+1:]...), true
+		}
+	}
+	return "", "", "", false
 }
 
 func opWord(op fsnotify.Op) string {

@@ -144,3 +144,107 @@ func TestLoopRunsOnFileChange(t *testing.T) {
 		t.Errorf("passes ran for %q, want [start, avatar.yaml …]", reasons)
 	}
 }
+
+// kubeletUpdate swaps a ConfigMap volume's content exactly as the kubelet's AtomicWriter does: a
+// new timestamped directory with the files, a new ..data_tmp link to it renamed over ..data, then
+// the old directory removed.
+func kubeletUpdate(t *testing.T, dir, stamp, content string) {
+	t.Helper()
+	old, _ := os.Readlink(filepath.Join(dir, "..data"))
+	ts := "..2026_11_30_" + stamp
+	if err := os.Mkdir(filepath.Join(dir, ts), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ts, "avatar.yaml"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(ts, filepath.Join(dir, "..data_tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if old != "" {
+		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSourceFollowsConfigMapUpdates (issue 10 item 11): with the file mounted from a ConfigMap
+// (avatar.yaml -> ..data/avatar.yaml, ..data -> ..<timestamp>/), an update touches only ..data. Each
+// of two successive updates triggers, so watch with --interval 0 applies them.
+func TestSourceFollowsConfigMapUpdates(t *testing.T) {
+	dir := t.TempDir()
+	kubeletUpdate(t, dir, "10_00_00.000000001", "v: 1\n")
+	path := filepath.Join(dir, "avatar.yaml")
+	if err := os.Symlink(filepath.Join("..data", "avatar.yaml"), path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := (&Source{Path: path, Debounce: 50 * time.Millisecond}).Triggers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, stamp := range []string{"10_05_00.000000002", "10_10_00.000000003"} {
+		kubeletUpdate(t, dir, stamp, "v: 2\n")
+		tr := waitTrigger(t, ch)
+		if !strings.HasPrefix(tr.Reason, "avatar.yaml") {
+			t.Errorf("update %d: reason %q does not name the file", i+1, tr.Reason)
+		}
+	}
+}
+
+// TestSourceFollowsALinkToAnotherDirectory: avatar.yaml links to a file elsewhere; editing that
+// file in place triggers, and so does re-pointing the link.
+func TestSourceFollowsALinkToAnotherDirectory(t *testing.T) {
+	root := t.TempDir()
+	shared := filepath.Join(root, "shared")
+	for _, d := range []string{shared, filepath.Join(root, "repo")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := filepath.Join(shared, "avatar.yaml")
+	if err := os.WriteFile(target, []byte("v: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, "repo", "avatar.yaml")
+	if err := os.Symlink("../shared/avatar.yaml", path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := (&Source{Path: path, Debounce: 50 * time.Millisecond}).Triggers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, []byte("v: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitTrigger(t, ch)
+
+	other := filepath.Join(shared, "avatar-v3.yaml")
+	if err := os.WriteFile(other, []byte("v: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The unrelated new file alone is not a change; re-pointing the link is.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../shared/avatar-v3.yaml", path); err != nil {
+		t.Fatal(err)
+	}
+	waitTrigger(t, ch)
+	time.Sleep(200 * time.Millisecond) // let the re-point's events settle, then drop their trigger
+	select {
+	case <-ch:
+	default:
+	}
+	// From now on the new target is the watched file.
+	if err := os.WriteFile(other, []byte("v: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitTrigger(t, ch)
+}

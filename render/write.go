@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -81,9 +83,23 @@ func plan(fSys filesys.FileSystem, dir, target string, files Files) (writePlan, 
 	if target != TargetKustomize && target != TargetCompose {
 		return wp, fmt.Errorf("render: unknown target %q (want %s or %s)", target, TargetKustomize, TargetCompose)
 	}
+	// Checked before reading it: a marker linked to another file would echo that file's lines.
+	if err := checkNoLinks(fSys, dir, Marker); err != nil {
+		return wp, err
+	}
 	owned, err := readMarker(fSys, dir)
 	if err != nil {
 		return wp, err
+	}
+	// A marker arrives with the tree, possibly in someone's pull request: it may only name files
+	// inside dir (issue 10). The one file render keeps outside, beside the certificates, is accepted
+	// when render generates it now (markers of earlier versions listed it) and is never removed.
+	for t, ps := range owned {
+		for _, p := range ps {
+			if _, generated := files[p]; strings.HasPrefix(p, "../") && !(t == target && generated) {
+				return wp, fmt.Errorf("%s lists %q, which is outside %s; render only removes files inside its directory, so delete that line from the marker", filepath.Join(dir, Marker), p, dir)
+			}
+		}
 	}
 	wp.owned = owned
 	known := map[string]bool{}
@@ -95,6 +111,9 @@ func plan(fSys filesys.FileSystem, dir, target string, files Files) (writePlan, 
 	for _, p := range files.Paths() {
 		if !validRelPath(p) {
 			return wp, fmt.Errorf("render: refusing to write %q: not a clean relative path", p)
+		}
+		if err := checkNoLinks(fSys, dir, p); err != nil {
+			return wp, err
 		}
 		full := filepath.Join(dir, filepath.FromSlash(p))
 		if !fSys.Exists(full) || fSys.IsDir(full) {
@@ -117,9 +136,16 @@ func plan(fSys filesys.FileSystem, dir, target string, files Files) (writePlan, 
 		}
 	}
 	for _, p := range owned[target] {
-		if _, keep := files[p]; !keep && validRelPath(p) {
-			wp.Removed = append(wp.Removed, p)
+		if _, keep := files[p]; keep || strings.HasPrefix(p, "../") {
+			continue
 		}
+		if err := checkNoLinks(fSys, dir, p); err != nil {
+			return wp, err
+		}
+		if full := filepath.Join(dir, filepath.FromSlash(p)); fSys.IsDir(full) {
+			return wp, fmt.Errorf("%s lists %s, which is a directory; render only removes the regular files it wrote, so delete that line from the marker", filepath.Join(dir, Marker), full)
+		}
+		wp.Removed = append(wp.Removed, p)
 	}
 	sort.Strings(wp.Removed)
 	return wp, nil
@@ -141,7 +167,7 @@ func Write(fSys filesys.FileSystem, dir, target string, files Files) (Result, er
 	for _, p := range owned[target] {
 		union[p] = true
 	}
-	for p := range files {
+	for _, p := range insidePaths(files) {
 		union[p] = true
 	}
 	owned[target] = sortedKeys(union)
@@ -165,13 +191,11 @@ func Write(fSys filesys.FileSystem, dir, target string, files Files) (Result, er
 				return wp.Result, fmt.Errorf("remove stale %s: %w", full, err)
 			}
 		}
-		if !strings.HasPrefix(p, "../") {
-			removeEmptyParents(fSys, dir, path.Dir(p))
-		}
+		removeEmptyParents(fSys, dir, path.Dir(p))
 	}
 
-	owned[target] = files.Paths()
-	if len(files) == 0 {
+	owned[target] = insidePaths(files)
+	if len(owned[target]) == 0 {
 		delete(owned, target)
 	}
 	if err := writeMarker(fSys, dir, owned); err != nil {
@@ -183,8 +207,75 @@ func Write(fSys filesys.FileSystem, dir, target string, files Files) (Result, er
 // Changed reports whether the result wrote or removed anything.
 func (r Result) Changed() bool { return len(r.Written) > 0 || len(r.Removed) > 0 }
 
-// OnDisk is the real file system, for callers that must not import kustomize themselves (cmd).
-func OnDisk() filesys.FileSystem { return filesys.MakeFsOnDisk() }
+// OnDisk is the real file system, for callers that must not import kustomize themselves (cmd). It
+// lets render see symbolic links, which it refuses to write or remove through.
+func OnDisk() filesys.FileSystem { return diskFS{filesys.MakeFsOnDisk()} }
+
+// linkStater is a file system with symbolic links; kustomize's interface hides them.
+type linkStater interface {
+	Lstat(name string) (fs.FileInfo, error)
+}
+
+type diskFS struct{ filesys.FileSystem }
+
+func (diskFS) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
+
+// WriteFile writes 0644 whatever the umask: one of the files lands in tls.dir, which certs refuses
+// when anything in it is group-writable (issue 10).
+func (diskFS) WriteFile(name string, data []byte) error {
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		return err
+	}
+	return os.Chmod(name, 0o644)
+}
+
+// checkNoLinks refuses p (relative to dir) when any path element below dir is a symbolic link or p
+// itself exists but is not a regular file or directory: a link committed into the tree would make
+// render write or delete wherever it points (issue 10). dir itself may be a link (the user named
+// it), and so may the certificate directory above "../" paths (certs checks that one).
+func checkNoLinks(fSys filesys.FileSystem, dir, p string) error {
+	ls, ok := fSys.(linkStater)
+	if !ok {
+		return nil // in-memory trees have no links
+	}
+	base, rest := dir, p
+	for strings.HasPrefix(rest, "../") {
+		base, rest = filepath.Dir(base), strings.TrimPrefix(rest, "../")
+	}
+	if base != dir { // outside dir only the file itself is render's
+		base, rest = filepath.Join(base, filepath.FromSlash(path.Dir(rest))), path.Base(rest)
+	}
+	elems := strings.Split(rest, "/")
+	for i := range elems {
+		full := filepath.Join(base, filepath.FromSlash(strings.Join(elems[:i+1], "/")))
+		fi, err := ls.Lstat(full)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("render: %s is a symbolic link; render never writes or removes through a link in %s. Replace it with a regular file or directory, or remove it", full, dir)
+		case !fi.Mode().IsRegular() && !fi.IsDir():
+			return fmt.Errorf("render: %s is not a regular file (%s); render only writes and removes regular files. Remove it", full, fi.Mode().Type())
+		}
+	}
+	return nil
+}
+
+// insidePaths are the paths of files below dir, the only ones the marker records: render never
+// removes a file outside its directory, so it does not claim one.
+func insidePaths(files Files) []string {
+	var ps []string
+	for _, p := range files.Paths() {
+		if !strings.HasPrefix(p, "../") {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
 
 // validRelPath accepts clean slash paths relative to dir; "../" is allowed only as a prefix (the
 // kustomization beside the certificates).

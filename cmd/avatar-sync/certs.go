@@ -66,7 +66,7 @@ content or password no longer matches. Running it twice writes nothing the secon
 			return runCertsGenerate(cmd.Context(), g, s, o, "generate")
 		},
 	}
-	cmd.Flags().BoolVar(&o.force, "force", false, "re-issue every leaf certificate with a new key and rewrite every store (the CA is kept)")
+	cmd.Flags().BoolVar(&o.force, "force", false, "re-issue every leaf certificate with a new key and rewrite every store, also with a new password (the CA is kept)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "show what would be written without touching tls.dir")
 	return cmd
 }
@@ -144,6 +144,8 @@ func runCertsGenerate(ctx context.Context, g *globalOptions, s *streams, o *cert
 	res, err := certs.Generate(sp, src, certs.Options{
 		Now: certsClock(), Rand: rand.Reader, Password: pw,
 		Force: o.force, RotateCA: o.rotateCA, DropPreviousCA: o.dropPreviousCA,
+		// Only generate --force changes the password; rotate keeps refusing a wrong one.
+		NewPassword: o.force && verb == "generate",
 	})
 	if err != nil {
 		return fmt.Errorf("certs %s: %w", verb, err)

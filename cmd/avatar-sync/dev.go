@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -104,9 +106,12 @@ func sslPorts(sp *spec.Spec) string {
 // runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
 // With tls.enabled it serves TLS on the SSL ports (devListeners, dev_tls.go).
 func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, o *devUpOptions) error {
-	eo, caFile, err := devListeners(sp, o, time.Now())
+	eo, caFile, expiring, err := devListeners(sp, o, time.Now())
 	if err != nil {
 		return err
+	}
+	for _, e := range expiring {
+		fmt.Fprintf(s.err, "Warning: serving %s; run `avatar-sync certs generate -f %s` and restart dev up before clients reject it.\n", terminalText(e), terminalText(g.file))
 	}
 	eo.Advertise = true // plan/apply in other processes join this cluster
 	e, err := clusters.StartEmbedded(ctx, sp, eo)
@@ -123,11 +128,11 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 			"tls": caFile != "", "caFile": caFile,
 		})
 	} else {
-		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", e.ClusterID(), len(e.Bootstrap()), o.stateDir)
+		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", terminalText(e.ClusterID()), len(e.Bootstrap()), terminalText(o.stateDir))
 		fmt.Fprintf(s.out, "bootstrap: %s\n", bootstrap)
 		if caFile != "" {
-			fmt.Fprintf(s.out, "TLS: every listener serves SSL; verify with %s\n", caFile)
-			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], caFile)
+			fmt.Fprintf(s.out, "TLS: every listener serves SSL; verify with %s\n", terminalText(caFile))
+			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], terminalText(caFile))
 		} else {
 			fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
 			if ssl := sslPorts(sp); ssl != "" {
@@ -145,7 +150,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		return fmt.Errorf("stop embedded cluster: %w", err)
 	}
 	if g.output != "json" {
-		fmt.Fprintf(s.err, "Stopped; state saved in %s\n", o.stateDir)
+		fmt.Fprintf(s.err, "Stopped; state saved in %s\n", terminalText(o.stateDir))
 	}
 	return nil
 }
@@ -176,4 +181,23 @@ func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec) []s
 		}
 	}
 	return missing
+}
+
+// terminalText escapes every control character of s (C0, DEL, C1) as Go writes it in a quoted
+// string ("\a", "\x1b"), so a path or a file's bytes printed in the banner can never drive the
+// terminal (issue 10).
+func terminalText(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -127,5 +129,47 @@ func TestDevUpPortInUse(t *testing.T) {
 	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", fmt.Sprintf("0,%d,0", port), "--plaintext")
 	if code != exitError || !strings.Contains(errOut, "a port is already in use") {
 		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestDevUpBannerEscapesControlCharacters (issue 10 item 16): nothing dev up prints from a path or
+// a state file can drive the terminal. A state directory named with BEL and an escape sequence is
+// printed escaped; a cluster-id file holding such bytes is refused, quoted.
+func TestDevUpBannerEscapesControlCharacters(t *testing.T) {
+	stateDir := filepath.Join(t.TempDir(), "state\a\x1b[2J")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", stateDir, "--ports", "0,0,0", "--plaintext"},
+			strings.NewReader(""), &out, &errOut)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "bootstrap: "); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no bootstrap line after 30s: %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev up did not stop within 30s")
+	}
+	printed := out.String() + errOut.String()
+	if !strings.Contains(printed, `state in `+filepath.Dir(stateDir)+`/state\a\x1b[2J`) {
+		t.Errorf("banner does not show the escaped path:\n%q", printed)
+	}
+	if strings.ContainsAny(printed, "\a\x1b") {
+		t.Errorf("raw control characters reached the terminal:\n%q", printed)
+	}
+
+	fresh := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fresh, "cluster-id"), []byte("\x07\x1b]0;owned\x07\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", fresh, "--ports", "0,0,0", "--plaintext")
+	if code != exitError || !strings.Contains(stderr, `cluster-id holds "\a\x1b]0;owned\a", which is not a Kafka cluster id`) || strings.ContainsAny(stdout+stderr, "\a\x1b") {
+		t.Errorf("garbage cluster-id: code %d\nstdout %q\nstderr %q", code, stdout, stderr)
 	}
 }

@@ -14,22 +14,24 @@ import (
 // the embedded cluster is either all-plaintext or all-SSL: with tls.enabled (and no --plaintext)
 // it listens only on the brokers' SSL ports with their generated certificates, so a client that
 // bootstraps over SSL is handed SSL addresses in metadata. caFile is "" for plaintext.
-func devListeners(sp *spec.Spec, o *devUpOptions, now time.Time) (eo clusters.EmbeddedOptions, caFile string, err error) {
+//
+// expiring lists served certificates inside tls.renewBefore, for dev up to warn about (issue 10).
+func devListeners(sp *spec.Spec, o *devUpOptions, now time.Time) (eo clusters.EmbeddedOptions, caFile string, expiring []string, err error) {
 	eo.StateDir = o.stateDir
 	if !sp.TLS.Enabled || o.plaintext {
 		eo.Ports, err = devPorts(sp, o.ports)
-		return eo, "", err
+		return eo, "", nil, err
 	}
 	if eo.Ports, err = devSSLPorts(sp, o.ports); err != nil {
-		return eo, "", err
+		return eo, "", nil, err
 	}
 	src, err := certs.Load(sp)
 	if err != nil {
-		return eo, "", err
+		return eo, "", nil, err
 	}
 	sv, err := certs.LoadServing(sp, src, now)
 	if err != nil {
-		return eo, "", fmt.Errorf("dev up serves TLS because tls.enabled is true (--plaintext serves the plaintext ports instead): %w", err)
+		return eo, "", nil, fmt.Errorf("dev up serves TLS because tls.enabled is true (--plaintext serves the plaintext ports instead): %w", err)
 	}
 	var clientCAs *x509.CertPool
 	if len(sp.TLS.Clients) > 0 {
@@ -38,9 +40,9 @@ func devListeners(sp *spec.Spec, o *devUpOptions, now time.Time) (eo clusters.Em
 		clientCAs = sv.ClientCAs
 	}
 	if err := clusters.ServeTLS(&eo, sv.Brokers, clientCAs, sv.CAFile); err != nil {
-		return eo, "", err
+		return eo, "", nil, err
 	}
-	return eo, sv.CAFile, nil
+	return eo, sv.CAFile, sv.Expiring, nil
 }
 
 // devSSLPorts picks one port per broker: the flag if given, else each broker's SSL port.

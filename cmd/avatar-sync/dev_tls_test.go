@@ -239,3 +239,41 @@ func firstLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestDevUpWarnsAboutExpiringCertificates (issue 10 item 15): certificates issued 815 days ago
+// with validity 825d expire in 10 days, inside renewBefore 30d. dev up serves them, and says on
+// stderr which ones and what to run.
+func TestDevUpWarnsAboutExpiringCertificates(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "lab-secret-42")
+	issued := time.Now().AddDate(0, 0, -815)
+	saved := certsClock
+	certsClock = func() time.Time { return issued }
+	specPath, tlsDir := tlsWorkspace(t)
+	certsClock = saved
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "up", "-f", specPath, "--state-dir", t.TempDir(), "--ports", "0,0,0"}, strings.NewReader(""), &out, &errOut)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "bootstrap: "); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no bootstrap line after 30s: %q %q", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev up did not stop within 30s")
+	}
+	want := "Warning: serving " + filepath.Join(tlsDir, "kafka-broker-1.crt") + " expires "
+	if !strings.Contains(errOut.String(), want) || !strings.Contains(errOut.String(), "inside tls.renewBefore); run `avatar-sync certs generate -f "+specPath+"` and restart dev up") {
+		t.Errorf("stderr lacks the expiry warning %q:\n%s", want, errOut.String())
+	}
+	if strings.Contains(errOut.String(), "ca.crt expires") {
+		t.Errorf("the CA is not expiring, yet warned about:\n%s", errOut.String())
+	}
+}

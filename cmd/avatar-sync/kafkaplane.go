@@ -23,6 +23,9 @@ type clusterFlags struct {
 	// notice receives what the cluster adapter wants the user to know (an apply lock taken over
 	// from a dead holder); nil prints "note: ..." on stderr. watch logs it instead.
 	notice func(msg string)
+	// readOnly is set by plan: the embedded cluster runs on a copy of its state and saves
+	// nothing (issue 10).
+	readOnly bool
 }
 
 func (f *clusterFlags) bind(cmdFlags interface {
@@ -49,7 +52,7 @@ func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec
 		f.notice = func(msg string) { fmt.Fprintf(st.err, "note: %s\n", msg) }
 	}
 	a, err := clusters.Open(ctx, s, g.cluster, clusters.Options{
-		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve,
+		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Advertise: f.serve, ReadOnly: f.readOnly,
 		Waiting: func(busy error) {
 			fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy)
 		},

@@ -52,6 +52,7 @@ certificates; run "avatar-sync certs generate").`,
 			if err := runPreflight(cmd.Context(), g, s, sp, deviceRegistry, o.preflight, false); err != nil {
 				return err
 			}
+			o.cluster.readOnly = true // plan never writes the embedded cluster's state
 			t, err := openTarget(cmd.Context(), g, s, sp, o.cluster)
 			if err != nil {
 				return err

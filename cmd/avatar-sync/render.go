@@ -92,6 +92,12 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 		return err
 	}
 
+	if sp.TLS.Enabled {
+		// The brokers' Secret is made from tls.dir: never package a CA someone else planted there.
+		if err := certs.CheckPrivate(sp); err != nil {
+			return err
+		}
+	}
 	if o.build {
 		cluster, err := buildCluster(cmd, g, sp)
 		if err != nil {
