@@ -22,7 +22,7 @@ type scripted struct {
 
 func (s *scripted) Name() string { return "scripted" }
 
-func (s *scripted) Validate(d spec.Device) spec.Diagnostics {
+func (s *scripted) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	if d.Params["do"] == "invalid" {
 		return spec.Diagnostics{
 			{Pos: spec.Pos{File: "avatar.yaml", Line: 9, Col: 3}, Message: "bad param"},
@@ -209,7 +209,7 @@ func TestValidateDevices(t *testing.T) {
 		{Name: "params", Kind: "scripted", Params: map[string]string{"do": "invalid"}, Pos: at(35)},
 	}
 	var got []string
-	for _, d := range ValidateDevices(devices, reg) {
+	for _, d := range ValidateDevices(t.Context(), devices, reg) {
 		got = append(got, d.String())
 	}
 	want := []string{

@@ -61,7 +61,7 @@ compaction turned on) need --allow-data-loss; deleting topics needs deletion: pr
 			for _, l := range certLines {
 				fmt.Fprintf(s.err, "note: %s\n", l)
 			}
-			deviceRegistry, err := validateDevices(s, sp)
+			deviceRegistry, err := validateDevices(cmd.Context(), s, sp)
 			if err != nil {
 				return err
 			}

@@ -61,8 +61,11 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 				return err
 			}
 			reg := devices.NewRegistry()
-			if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(selected, reg)); err != nil {
+			if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(cmd.Context(), selected, reg)); err != nil {
 				return err
+			}
+			if err := cmd.Context().Err(); err != nil {
+				return fmt.Errorf("check interrupted while validating the devices: %w", err)
 			}
 			if len(selected) == 0 {
 				if g.output == "json" {
@@ -156,10 +159,17 @@ func stripDigits(s string) string {
 // and "did you mean"). plan, apply and watch call it right after loadSpec, always (issue 6):
 // warnings go to stderr, errors come back as one invalid-spec error listing each. It returns the
 // registry it validated with, so a following runPreflight reuses its cached plugin answers instead
-// of running external plugins (and printing their warnings) a second time.
-func validateDevices(s *streams, sp *spec.Spec) (reconcile.Registry, error) {
+// of running external plugins (and printing their warnings) a second time. ctx ends external
+// plugins' validate runs (Ctrl-C, issue 9); an interruption is returned as an error.
+func validateDevices(ctx context.Context, s *streams, sp *spec.Spec) (reconcile.Registry, error) {
 	reg := devices.NewRegistry()
-	return reg, reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(sp.Devices, reg))
+	if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, sp.Devices, reg)); err != nil {
+		return reg, err
+	}
+	if err := ctx.Err(); err != nil {
+		return reg, fmt.Errorf("interrupted while validating the devices: %w", err)
+	}
+	return reg, nil
 }
 
 func reportDeviceDiagnostics(s *streams, file string, diags spec.Diagnostics) error {
@@ -192,10 +202,12 @@ const preflightTimeout = 30 * time.Second
 
 // runPreflight probes the spec's devices when --preflight is given or the --cluster target sets
 // preflight: true, unless --skip-preflight overrides both (it wins even over --preflight, so a
-// wrapper script that always passes --preflight can still be overridden). It prints the device table on stderr (stdout
-// stays the plan). With blocking (apply), a failed required device is an exit-1 error, returned
-// before anything changes; without it (plan) the failure is a warning. reg comes from
-// validateDevices, which the caller has run: the entries are not validated again here.
+// wrapper script that always passes --preflight can still be overridden). It prints the device
+// table on stderr (stdout stays the plan). With blocking (apply), a failed required device is an
+// exit-1 error, returned before anything changes; without it (plan) the failure is a warning. reg
+// must be the registry validateDevices returned: Preflight validates each entry again before
+// probing it, and that registry answers from the first validation without running external
+// plugins or printing their warnings a second time.
 func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, f preflightFlags, blocking bool) error {
 	target, _ := sp.FindCluster(g.cluster)
 	wanted := f.run || target.Preflight

@@ -252,18 +252,18 @@ func TestExampleSpecDevicesValidate(t *testing.T) {
 		t.Fatal(diags.Err())
 	}
 	var errOut bytes.Buffer
-	if _, err := validateDevices(&streams{err: &errOut}, sp); err != nil || errOut.Len() > 0 {
+	if _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp); err != nil || errOut.Len() > 0 {
 		t.Fatalf("validateDevices: %v, stderr %q", err, errOut.String())
 	}
 	sp.Devices[1].Params = map[string]string{"minBatery": "30"}
-	_, err := validateDevices(&streams{err: &errOut}, sp)
+	_, err := validateDevices(t.Context(), &streams{err: &errOut}, sp)
 	if err == nil || !strings.Contains(err.Error(), `did you mean "minBattery"?`) {
 		t.Fatalf("validateDevices with a typo: %v", err)
 	}
 	sp.Devices[1].Params = nil
 	sp.Devices[1].Kind = "lidar" // not built in, not installed: a warning, not an error
 	errOut.Reset()
-	if _, err := validateDevices(&streams{err: &errOut}, sp); err != nil || !strings.Contains(errOut.String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
+	if _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp); err != nil || !strings.Contains(errOut.String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
 		t.Fatalf("validateDevices with a missing plugin: %v, stderr %q", err, errOut.String())
 	}
 }
@@ -409,7 +409,7 @@ func TestPreflightFlagsBind(t *testing.T) {
 
 // TestCheckExternalPlugins runs shell-script plugins through the whole command: a good one found on
 // PATH, one that hangs (with a child holding its stdout) and one that prints garbage. The run ends
-// within the device timeouts and reports each clearly.
+// within the device timeouts and reports each clearly; the hanging one is waited for once.
 func TestCheckExternalPlugins(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -422,7 +422,8 @@ func TestCheckExternalPlugins(t *testing.T) {
 	write("avatar-sync-plugin-lidar", `cat >/dev/null
 echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"lidar spinning"}],"facts":{"rpm":"600"}}'
 `)
-	hang := write("hang.sh", "sleep 30 &\nsleep 30\n")
+	starts := filepath.Join(dir, "hang.starts")
+	hang := write("hang.sh", "echo started >>"+starts+"\nsleep 30 &\nsleep 30\n")
 	garbage := write("garbage.sh", "cat >/dev/null\necho 'rpm=600 OK'\n")
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	path := specWithDevices(t, fmt.Sprintf(`
@@ -436,7 +437,9 @@ echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"lida
 	}
 	for _, want := range []string{
 		"lidar spinning",
-		"plugin hang.sh did not answer within 500ms; killed its process group",
+		// It hung in validate, within the device's 500ms, and was not started again to probe:
+		// before issue 10 check waited for it twice (validate's 2s, then the probe's timeout).
+		`plugin hang.sh did not answer op "validate" within 500ms (device "lidar-2"); killed its process group and did not run it again to probe`,
 		`plugin garbage.sh: answered invalid JSON`,
 		"3 devices: 1 ok, 2 failed (none required).",
 	} {
@@ -446,6 +449,9 @@ echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"lida
 	}
 	if strings.Count(out, "ERROR") != 2 {
 		t.Errorf("want two ERROR rows:\n%s", out)
+	}
+	if n := strings.Count(string(mustRead(t, starts)), "started"); n != 1 {
+		t.Errorf("the hanging plugin was started %d times, want once", n)
 	}
 }
 

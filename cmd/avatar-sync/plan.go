@@ -40,7 +40,7 @@ live state; "apply --plan FILE" applies exactly that plan, and refuses it once t
 			if err != nil {
 				return err
 			}
-			deviceRegistry, err := validateDevices(s, sp)
+			deviceRegistry, err := validateDevices(cmd.Context(), s, sp)
 			if err != nil {
 				return err
 			}

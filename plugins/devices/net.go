@@ -106,7 +106,7 @@ var _ reconcile.Checker = TCP{}
 func (TCP) Name() string { return "tcp" }
 
 // Validate requires host:port; tcp takes no parameters.
-func (TCP) Validate(d spec.Device) spec.Diagnostics {
+func (TCP) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	return append(validateAddress(d, 0), schema{}.validate(d)...)
 }
 
@@ -141,7 +141,7 @@ var udpSchema = schema{
 func (UDP) Name() string { return "udp" }
 
 // Validate requires host:port and known params.
-func (UDP) Validate(d spec.Device) spec.Diagnostics {
+func (UDP) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	return append(validateAddress(d, 0), udpSchema.validate(d)...)
 }
 
@@ -208,7 +208,7 @@ var httpSchema = schema{
 func (HTTP) Name() string { return "http" }
 
 // Validate requires a URL or host[:port] and known params.
-func (HTTP) Validate(d spec.Device) spec.Diagnostics {
+func (HTTP) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	var diags spec.Diagnostics
 	if _, err := httpURL(d); err != nil {
 		diags = append(diags, diagErr(d.PosOf("address"), fmt.Sprintf("device %q (kind http): %v", d.Name, err)))

@@ -25,7 +25,7 @@ var _ reconcile.Checker = OpenBCIWiFi{}
 func (OpenBCIWiFi) Name() string { return "openbci-wifi" }
 
 // Validate checks the address (port defaults to 80) and params.
-func (OpenBCIWiFi) Validate(d spec.Device) spec.Diagnostics {
+func (OpenBCIWiFi) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	return append(validateAddress(d, 80), wifiSchema.validate(d)...)
 }
 

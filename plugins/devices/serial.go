@@ -54,7 +54,7 @@ func (OpenBCISerial) Name() string { return "openbci-serial" }
 func serialPath(d spec.Device) string { return paramStr(d, "path", d.Address) }
 
 // Validate requires a device path (path: or address:) and known params.
-func (OpenBCISerial) Validate(d spec.Device) spec.Diagnostics {
+func (OpenBCISerial) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	diags := serialSchema.validate(d)
 	switch p := serialPath(d); {
 	case p == "":

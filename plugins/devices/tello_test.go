@@ -14,7 +14,7 @@ import (
 // probe validates d with c and runs its check under d.Timeout, as reconcile.Preflight would.
 func probe(t *testing.T, c reconcile.Checker, d spec.Device) (reconcile.CheckResult, error) {
 	t.Helper()
-	if errs := c.Validate(d).Errors(); len(errs) > 0 {
+	if errs := c.Validate(t.Context(), d).Errors(); len(errs) > 0 {
 		t.Fatalf("Validate(%+v): %v", d, errs)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.Timeout)
