@@ -47,7 +47,7 @@ func (OpenBCIWiFi) Check(ctx context.Context, d spec.Device) (reconcile.CheckRes
 	if err != nil {
 		return reconcile.CheckResult{Latency: lat, Detail: fmt.Sprintf(
 			"GET /board: %s — is the shield powered and the laptop on its network (OpenBCI-xxxx access point or the lab Wi-Fi)?",
-			describeNetErr(err, d.Timeout))}, nil
+			describeHTTPErr(err, d.Timeout))}, nil
 	}
 	switch {
 	case code >= 500:
