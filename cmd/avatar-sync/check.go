@@ -10,11 +10,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -241,7 +241,7 @@ func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Sp
 	}
 	lines := make([]string, len(failed))
 	for i, r := range failed {
-		lines[i] = "  " + r.Line()
+		lines[i] = "  " + printable.Line(r.Line())
 	}
 	if !blocking {
 		fmt.Fprintf(s.err, "warning: preflight: %s failed; apply will refuse to run until %s:\n%s\n",
@@ -329,14 +329,7 @@ func latencyText(d time.Duration) string {
 
 // oneCell keeps a table cell on its line: details come from devices and external plugins, and a
 // tab, line break or terminal escape sequence in them would break the table or the terminal.
-func oneCell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
+func oneCell(s string) string { return printable.Line(s) }
 
 func dash(s string) string {
 	if s == "" {

@@ -380,7 +380,7 @@ func TestRenderCheckTextOneLinePerDevice(t *testing.T) {
 	if len(lines) != 4 || strings.ContainsAny(b.String(), "\x1b\t") {
 		t.Errorf("want header, 2 device lines and the summary, no escapes or tabs; got:\n%q", b.String())
 	}
-	if !strings.Contains(lines[1], "only 3 GiB free  [2J archive old sessions") {
+	if !strings.Contains(lines[1], `only 3 GiB free \x1b[2J archive old sessions`) {
 		t.Errorf("detail cell: %q", lines[1])
 	}
 }

@@ -90,3 +90,40 @@ func TestPluginSeesNoSecrets(t *testing.T) {
 		t.Errorf("the plugin lacks the variables it is due:\n%s", env)
 	}
 }
+
+// TestPluginTextCannotReachTheTerminal: BEL, escape sequences and line breaks in a plugin's
+// diagnostics, findings and stderr are printed escaped (\x07), never raw (issue 10 item 16).
+func TestPluginTextCannotReachTheTerminal(t *testing.T) {
+	dir := t.TempDir()
+	plugin := filepath.Join(dir, "noisy.sh")
+	body := "#!/bin/sh\nreq=$(cat)\n" +
+		`case "$req" in *'"op":"validate"'*) printf '{"protocol":"avatar-sync.device/v1","diagnostics":[{"param":"rate","severity":"warning","message":"ring\u0007 \u001b[2Jcleared\\nforged line"}]}';; ` +
+		`*'"name":"a"'*) printf '{"protocol":"avatar-sync.device/v1","findings":[{"ok":false,"message":"bell\u0007\u001b]0;title\u0007"}]}';; ` +
+		`*) printf 'oops\a\033[31m\n' >&2; exit 3;; esac` + "\n"
+	if err := os.WriteFile(plugin, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := specWithDevices(t, `  - { name: a, kind: noisy, address: x, plugin: `+plugin+`, rate: 5 }
+  - { name: b, kind: noisy, address: x, plugin: `+plugin+` }
+`)
+	runs := map[string][]string{
+		"validate": {"validate", "--plugins", "-f", path},
+		"check":    {"check", "-f", path},
+	}
+	for name, args := range runs {
+		_, out, errOut := runCLI(t, args...)
+		all := out + errOut
+		for _, c := range all {
+			if c < 0x20 && c != '\n' || c == 0x7f {
+				t.Errorf("%s printed the control character %q:\n%q", name, c, all)
+				break
+			}
+		}
+		if !strings.Contains(all, `\x07`) || !strings.Contains(all, `\x1b[`) {
+			t.Errorf("%s does not show the escaped characters:\n%s", name, all)
+		}
+		if strings.Contains(all, "\nforged line") {
+			t.Errorf("%s let a plugin forge a line of output:\n%s", name, all)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -69,7 +70,7 @@ func (OpenBCIWiFi) Check(ctx context.Context, d spec.Device) (reconcile.CheckRes
 		res.Detail = "the shield answers but no board is connected — switch the Cyton/Ganglion on (PC position) and reseat the shield"
 		return res, nil
 	}
-	board := info.BoardType
+	board := printable.Line(info.BoardType)
 	if board == "" {
 		board = "unknown"
 	}

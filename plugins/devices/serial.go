@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -141,7 +142,7 @@ func oneLine(s string) string {
 			parts = append(parts, l)
 		}
 	}
-	out := strings.Join(parts, ", ")
+	out := printable.Line(strings.Join(parts, ", "))
 	if len(out) > 120 {
 		out = out[:120] + "…"
 	}

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -138,11 +139,11 @@ func ExplicitPath(d spec.Device) (string, error) {
 func (p *Plugin) Name() string {
 	switch {
 	case p.Path != "":
-		return filepath.Base(p.Path)
+		return printable.Line(filepath.Base(p.Path))
 	case p.Explicit != "":
-		return filepath.Base(p.Explicit)
+		return printable.Line(filepath.Base(p.Explicit))
 	}
-	return Prefix + p.Kind
+	return printable.Line(Prefix + p.Kind)
 }
 
 // Validate asks the plugin (op "validate") to judge d's entry and returns its diagnostics at the
@@ -286,7 +287,7 @@ func interpretValidate(plugin string, out []byte, stderr string, runErr error) v
 	case resp.Diagnostics != nil:
 		return validation{diags: resp.Diagnostics}
 	case resp.Error != "":
-		return validation{failure: fmt.Sprintf("plugin %s could not validate the device: %s", plugin, oneLine(resp.Error))}
+		return validation{failure: fmt.Sprintf("plugin %s could not validate the device: %s", plugin, printable.Line(resp.Error))}
 	case len(resp.Findings) > 0:
 		// A plugin written before validate existed that ignores op: it probed instead. Its answer
 		// says nothing about the spec, so there is nothing to report.
@@ -321,12 +322,12 @@ func (p *Plugin) diagnostics(d spec.Device, v validation) spec.Diagnostics {
 		if s := strings.ToLower(strings.TrimSpace(pd.Severity)); s != "" && s != "error" {
 			sev = spec.SeverityWarning
 		}
-		msg := oneLine(pd.Message)
+		msg := printable.Line(pd.Message)
 		if msg == "" {
 			msg = "(the plugin gave no message)"
 		}
-		if pd.Param != "" && !strings.Contains(msg, pd.Param) {
-			msg = pd.Param + ": " + msg
+		if param := printable.Line(pd.Param); param != "" && !strings.Contains(msg, param) {
+			msg = param + ": " + msg
 		}
 		diags = append(diags, spec.Diagnostic{Pos: pos, Severity: sev, Message: label + ": " + msg})
 	}
@@ -383,7 +384,7 @@ func (p *Plugin) Check(ctx context.Context, d spec.Device) (reconcile.CheckResul
 		return reconcile.CheckResult{}, fmt.Errorf("plugin %s: %w%s", p.Name(), err, stderr)
 	}
 	if resp.Error != "" {
-		return reconcile.CheckResult{}, fmt.Errorf("plugin %s could not probe the device: %s", p.Name(), resp.Error)
+		return reconcile.CheckResult{}, fmt.Errorf("plugin %s could not probe the device: %s", p.Name(), printable.Line(resp.Error))
 	}
 	return toResult(resp, elapsed), nil
 }
@@ -462,7 +463,7 @@ func (p *Plugin) exchange(ctx context.Context, req Request, timeout time.Duratio
 func toResult(resp Response, elapsed time.Duration) reconcile.CheckResult {
 	var good, bad []string
 	for _, f := range resp.Findings {
-		msg := strings.TrimSpace(strings.ReplaceAll(f.Message, "\n", " "))
+		msg := printable.Line(f.Message)
 		if msg == "" {
 			msg = "(no message)"
 		}
@@ -472,7 +473,13 @@ func toResult(resp Response, elapsed time.Duration) reconcile.CheckResult {
 			bad = append(bad, msg)
 		}
 	}
-	res := reconcile.CheckResult{OK: len(bad) == 0, Facts: resp.Facts, Latency: elapsed}
+	res := reconcile.CheckResult{OK: len(bad) == 0, Latency: elapsed}
+	for k, v := range resp.Facts {
+		if res.Facts == nil {
+			res.Facts = map[string]string{}
+		}
+		res.Facts[printable.Line(k)] = printable.Line(v)
+	}
 	if resp.LatencyMs > 0 {
 		res.Latency = time.Duration(resp.LatencyMs * float64(time.Millisecond))
 	}
@@ -530,12 +537,10 @@ func (b *tailBuffer) suffix() string {
 	if len(lines) > 3 {
 		lines = lines[len(lines)-3:]
 	}
+	for i, l := range lines {
+		lines[i] = printable.Line(l)
+	}
 	return "; stderr: " + strings.Join(lines, " | ")
-}
-
-// oneLine folds a plugin's message onto one line, so each diagnostic stays one line of output.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 func head(b []byte, n int) string {
