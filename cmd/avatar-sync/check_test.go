@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -394,16 +392,71 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-// TestPreflightFlagsBind is how plan/apply wire the flags: bind, parse, pass to runPreflight.
-func TestPreflightFlagsBind(t *testing.T) {
-	var f preflightFlags
-	fs := pflag.NewFlagSet("apply", pflag.ContinueOnError)
-	f.bind(fs)
-	if err := fs.Parse([]string{"--preflight"}); err != nil || !f.run || f.skip {
-		t.Fatalf("--preflight: %+v, %v", f, err)
+// countingPlugin writes a plugin that records each op it is asked (one line per run) in the
+// returned file; validate answers "valid", check a failed finding for a device named "down" and
+// an ok one otherwise.
+func countingPlugin(t *testing.T) (plugin, runs string) {
+	t.Helper()
+	dir := t.TempDir()
+	plugin, runs = filepath.Join(dir, "counting.sh"), filepath.Join(dir, "runs")
+	body := "#!/bin/sh\nreq=$(cat)\n" +
+		`case "$req" in *'"op":"validate"'*) echo validate >>` + runs + `; echo '{"protocol":"avatar-sync.device/v1","diagnostics":[]}'; exit 0;; esac` + "\n" +
+		`echo check >>` + runs + "\n" +
+		`case "$req" in *'"name":"down"'*) echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":false,"message":"sensor unplugged"}]}';; ` +
+		`*) echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"sensor ok"}]}';; esac` + "\n"
+	if err := os.WriteFile(plugin, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if err := fs.Parse([]string{"--skip-preflight"}); err != nil || !f.skip {
-		t.Fatalf("--skip-preflight: %+v, %v", f, err)
+	return plugin, runs
+}
+
+// opCounts counts the ops the counting plugin was asked since the file was last removed.
+func opCounts(t *testing.T, runs string) (validate, check int) {
+	t.Helper()
+	raw, err := os.ReadFile(runs)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	_ = os.Remove(runs)
+	return strings.Count(string(raw), "validate"), strings.Count(string(raw), "check")
+}
+
+// TestPreflightFlags is what --preflight and --skip-preflight do to plan and apply, seen from the
+// device's side (does the plugin probe it?) and the cluster's (did apply change anything?).
+func TestPreflightFlags(t *testing.T) {
+	plugin, runs := countingPlugin(t)
+	f := specWithDevices(t, fmt.Sprintf("  - { name: down, kind: sensor, address: x, plugin: %q, required: true }\n", plugin))
+	state := t.TempDir()
+
+	if code, out, errOut := runCLI(t, "plan", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if v, c := opCounts(t, runs); v != 1 || c != 0 {
+		t.Errorf("plan without --preflight: %d validate, %d check runs; want the entry validated, the device not probed", v, c)
+	}
+
+	code, out, errOut := runCLI(t, "apply", "--auto-approve", "--preflight", "-f", f, "--state-dir", state)
+	if code != exitError || !strings.Contains(errOut, "preflight: 1 required device failed, so nothing was changed") ||
+		!strings.Contains(errOut, "sensor unplugged") {
+		t.Fatalf("apply --preflight with a failed required device: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, c := opCounts(t, runs); c != 1 {
+		t.Errorf("apply --preflight probed the device %d times, want once", c)
+	}
+	if code, out, _ := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state); code != exitChanges {
+		t.Errorf("after the refused apply, plan exits %d, want 2 (every change still pending):\n%s", code, out)
+	}
+	opCounts(t, runs)
+
+	code, out, errOut = runCLI(t, "apply", "--auto-approve", "--preflight", "--skip-preflight", "-f", f, "--state-dir", state)
+	if code != exitOK || !strings.Contains(errOut, "Preflight skipped (--skip-preflight)") {
+		t.Fatalf("apply --preflight --skip-preflight: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, c := opCounts(t, runs); c != 0 {
+		t.Errorf("--skip-preflight still probed the device (%d runs)", c)
+	}
+	if code, out, _ := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state); code != exitOK {
+		t.Errorf("after apply --skip-preflight, plan exits %d, want 0 (applied):\n%s", code, out)
 	}
 }
 
@@ -486,18 +539,24 @@ func TestDeviceErrorsPointAtTheKey(t *testing.T) {
 }
 
 // TestPlanPreflightValidatesOnce: plan --preflight validates the devices once (one registry for
-// validation and probes), so a device warning is printed once, not once per step.
+// validation and probes): an external plugin's validate op runs once — counted by the plugin
+// itself, so a second, silent validation fails the test — and a device warning is printed once.
 func TestPlanPreflightValidatesOnce(t *testing.T) {
-	f := specWithDevices(t, fmt.Sprintf("  - { name: lidar-1, kind: lidar, address: %q }\n", freeAddr(t, "tcp")))
+	plugin, runs := countingPlugin(t)
+	f := specWithDevices(t, fmt.Sprintf("  - { name: lidar-1, kind: lidar, address: %q }\n  - { name: up, kind: sensor, address: x, plugin: %q }\n",
+		freeAddr(t, "tcp"), plugin))
 	code, out, errOut := runCLI(t, "plan", "--preflight", "-f", f, "--state-dir", t.TempDir())
 	if code != exitOK {
 		t.Fatalf("plan --preflight: code %d\n%s\n%s", code, out, errOut)
+	}
+	if v, c := opCounts(t, runs); v != 1 || c != 1 {
+		t.Errorf("the plugin was asked to validate %d times and to check %d times; want once each", v, c)
 	}
 	const warning = `warning: device "lidar-1": no built-in probe`
 	if n := strings.Count(errOut, warning); n != 1 {
 		t.Errorf("the device warning was printed %d times, want once:\n%s", n, errOut)
 	}
-	if !strings.Contains(errOut, "Preflight (--preflight): checking 1 device") {
+	if !strings.Contains(errOut, "Preflight (--preflight): checking 2 devices") {
 		t.Errorf("preflight did not run:\n%s", errOut)
 	}
 }
