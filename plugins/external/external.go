@@ -178,6 +178,8 @@ type validation struct {
 	diags []Diagnostic
 	// failure says why the plugin could not validate ("" when it answered or opted out).
 	failure string
+	// interrupted says the run was ended by ctx (Ctrl-C), not by the plugin's own doing.
+	interrupted bool
 }
 
 // ValidationCache remembers validate outcomes by plugin executable and device entry, and which
@@ -255,7 +257,8 @@ func (p *Plugin) validation(ctx context.Context, d spec.Device) validation {
 	defer cancel()
 	out, stderr, _, runErr := p.exchange(vctx, req, budget)
 	v := interpretValidate(p.Name(), out, stderr, runErr)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && runErr != nil {
+		v.interrupted = true
 		return v
 	}
 	if c := p.Validations; c != nil {
@@ -299,12 +302,15 @@ func interpretValidate(plugin string, out []byte, stderr string, runErr error) v
 // diagnostics turns a validation into spec diagnostics anchored in the spec file.
 func (p *Plugin) diagnostics(d spec.Device, v validation) spec.Diagnostics {
 	label := fmt.Sprintf("device %q (plugin %s)", d.Name, p.Name())
+	if v.interrupted {
+		return spec.Diagnostics{{Pos: d.Pos, Severity: spec.SeverityWarning, Message: fmt.Sprintf("%s: parameters not checked: %s", label, v.failure)}}
+	}
 	if v.failure != "" {
 		return spec.Diagnostics{{
 			Pos:      d.Pos,
 			Severity: spec.SeverityWarning,
 			Message: fmt.Sprintf("%s: parameters not checked: %s (op \"validate\" must answer within %s without touching the network; see docs/devices.md)",
-				label, v.failure, ValidateTimeout),
+				label, v.failure, round(validateBudget(d))),
 		}}
 	}
 	var diags spec.Diagnostics
