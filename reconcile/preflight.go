@@ -55,13 +55,13 @@ func (r Report) OK() bool { return len(r.RequiredFailures()) == 0 }
 // parallel, so several slow external plugins cost the slowest one's time, not the sum; ctx ends
 // them all (Ctrl-C, issue 9).
 func ValidateDevices(ctx context.Context, devices []spec.Device, reg Registry) spec.Diagnostics {
-	var diags spec.Diagnostics
-	errorf := func(pos spec.Pos, format string, args ...any) {
-		diags = append(diags, spec.Diagnostic{Pos: pos, Severity: spec.SeverityError, Message: fmt.Sprintf(format, args...)})
-	}
-	seen := map[string]spec.Pos{}
+	perDevice := make([]spec.Diagnostics, len(devices)) // reported in device order
 	checkers := make([]Checker, len(devices))
+	seen := map[string]spec.Pos{}
 	for i, d := range devices {
+		errorf := func(pos spec.Pos, format string, args ...any) {
+			perDevice[i] = append(perDevice[i], spec.Diagnostic{Pos: pos, Severity: spec.SeverityError, Message: fmt.Sprintf(format, args...)})
+		}
 		label := fmt.Sprintf("device %q", d.Name)
 		if d.Name == "" {
 			label = fmt.Sprintf("device #%d", i+1)
@@ -94,15 +94,14 @@ func ValidateDevices(ctx context.Context, devices []spec.Device, reg Registry) s
 		}
 		checkers[i] = c
 	}
-	perDevice := make([]spec.Diagnostics, len(devices))
 	var wg sync.WaitGroup
 	for i, c := range checkers {
-		if c == nil {
-			continue
+		if c != nil {
+			wg.Go(func() { perDevice[i] = append(perDevice[i], c.Validate(ctx, devices[i])...) })
 		}
-		wg.Go(func() { perDevice[i] = c.Validate(ctx, devices[i]) })
 	}
 	wg.Wait()
+	var diags spec.Diagnostics
 	for _, ds := range perDevice {
 		diags = append(diags, ds...)
 	}

@@ -207,6 +207,7 @@ func TestValidateDevices(t *testing.T) {
 		{Name: "slow", Kind: "scripted", Timeout: -time.Second, Pos: at(33)},
 		{Name: "typo", Kind: "tell", Pos: at(34)},
 		{Name: "params", Kind: "scripted", Params: map[string]string{"do": "invalid"}, Pos: at(35)},
+		{Name: "env", Kind: "scripted", Env: []string{"LIDAR_TOKEN", "TOKEN=abc", "1X"}, Pos: at(36)},
 	}
 	var got []string
 	for _, d := range ValidateDevices(t.Context(), devices, reg) {
@@ -220,6 +221,8 @@ func TestValidateDevices(t *testing.T) {
 		"avatar.yaml:9:3: bad param",
 		"avatar.yaml:10:3: another bad param",
 		"warning: just a warning",
+		`avatar.yaml:36:5: device "env": env entry "TOKEN=abc" is not the name of an environment variable (letters, digits and _, not starting with a digit; no =value: the plugin receives the variable's current value)`,
+		`avatar.yaml:36:5: device "env": env entry "1X" is not the name of an environment variable (letters, digits and _, not starting with a digit; no =value: the plugin receives the variable's current value)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

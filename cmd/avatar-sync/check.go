@@ -60,8 +60,11 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			if err != nil {
 				return err
 			}
+			// --timeout bounds the whole run, the plugins' validate runs included.
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			defer cancel()
 			reg := devices.NewRegistry()
-			if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(cmd.Context(), selected, reg)); err != nil {
+			if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, selected, reg)); err != nil {
 				return err
 			}
 			if err := cmd.Context().Err(); err != nil {
@@ -77,8 +80,6 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			if g.output == "text" {
 				fmt.Fprintf(s.err, "Checking %s (timeout %s)…\n", count(len(selected), "device"), o.timeout)
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
-			defer cancel()
 			rep, err := reconcile.Preflight(ctx, selected, reg)
 			if err != nil {
 				return err
