@@ -90,7 +90,7 @@ func Find(d spec.Device, lookPath func(string) (string, error)) *Plugin {
 	}
 	p := &Plugin{Kind: d.Kind, Explicit: d.Plugin, Env: d.Env}
 	if d.Plugin != "" {
-		path, err := ExplicitPath(d)
+		path, err := explicitPath(d)
 		if err != nil {
 			p.Missing = err
 			return p
@@ -121,9 +121,9 @@ func Find(d spec.Device, lookPath func(string) (string, error)) *Plugin {
 	return p
 }
 
-// ExplicitPath is the absolute path of d's plugin: key, resolved against the spec file's
+// explicitPath is the absolute path of d's plugin: key, resolved against the spec file's
 // directory (see Find).
-func ExplicitPath(d spec.Device) (string, error) {
+func explicitPath(d spec.Device) (string, error) {
 	path := d.Plugin
 	if !filepath.IsAbs(path) && d.Pos.File != "" && d.Pos.File != "<stdin>" {
 		path = filepath.Join(filepath.Dir(d.Pos.File), path)
