@@ -32,7 +32,8 @@ type Request struct {
 	// do not know.
 	Op string `json:"op"`
 	// TimeoutMs is the plugin's whole budget for this op; its process group is killed when it runs
-	// out (the device's timeout for check; for validate ValidateTimeout, or the device's timeout when shorter).
+	// out (the device's timeout for check; for validate ValidateTimeout, or the device's timeout
+	// when that is shorter).
 	TimeoutMs int64         `json:"timeoutMs"`
 	Device    RequestDevice `json:"device"`
 }
