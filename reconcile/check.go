@@ -17,8 +17,9 @@ type Checker interface {
 	// Validate checks the kind-specific parts of d (Params, Address format) without probing the
 	// device or touching the network, anchoring each problem at its position in the spec. It runs
 	// on every validate/plan/apply, so it must be cheap: built-ins parse only, and an external
-	// plugin's validate op is a local process bounded by a short hard timeout.
-	Validate(d spec.Device) spec.Diagnostics
+	// plugin's validate op is a local process bounded by a short hard timeout. ctx carries Ctrl-C
+	// to that process (issue 9): when ctx ends, Validate returns at once, its process killed.
+	Validate(ctx context.Context, d spec.Device) spec.Diagnostics
 	// Check probes one device. OK=false in the result is a finding (the device answered badly or
 	// not at all); a non-nil error means the probe itself could not run (bad plugin, no socket).
 	// d.Timeout is already the effective timeout, and ctx expires with it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
@@ -50,14 +51,17 @@ func (r Report) OK() bool { return len(r.RequiredFailures()) == 0 }
 
 // ValidateDevices checks the device entries of a spec without probing anything: names present and
 // unique, a plugin for every kind, sane timeouts, and each plugin's own rules for its parameters.
-// It reports every problem, so plan/apply can run it always (issue 6).
-func ValidateDevices(devices []spec.Device, reg Registry) spec.Diagnostics {
-	var diags spec.Diagnostics
-	errorf := func(pos spec.Pos, format string, args ...any) {
-		diags = append(diags, spec.Diagnostic{Pos: pos, Severity: spec.SeverityError, Message: fmt.Sprintf(format, args...)})
-	}
+// It reports every problem, so plan/apply can run it always (issue 6). The plugins validate in
+// parallel, so several slow external plugins cost the slowest one's time, not the sum; ctx ends
+// them all (Ctrl-C, issue 9).
+func ValidateDevices(ctx context.Context, devices []spec.Device, reg Registry) spec.Diagnostics {
+	perDevice := make([]spec.Diagnostics, len(devices)) // reported in device order
+	checkers := make([]Checker, len(devices))
 	seen := map[string]spec.Pos{}
 	for i, d := range devices {
+		errorf := func(pos spec.Pos, format string, args ...any) {
+			perDevice[i] = append(perDevice[i], spec.Diagnostic{Pos: pos, Severity: spec.SeverityError, Message: fmt.Sprintf(format, args...)})
+		}
 		label := fmt.Sprintf("device %q", d.Name)
 		if d.Name == "" {
 			label = fmt.Sprintf("device #%d", i+1)
@@ -74,6 +78,11 @@ func ValidateDevices(devices []spec.Device, reg Registry) spec.Diagnostics {
 		if d.Timeout < 0 {
 			errorf(d.PosOf("timeout"), "%s: timeout %s is negative; leave it out for the default %s", label, d.Timeout, DefaultDeviceTimeout)
 		}
+		for _, name := range d.Env {
+			if !envNamePattern.MatchString(name) {
+				errorf(d.PosOf("env"), "%s: env entry %q is not the name of an environment variable (letters, digits and _, not starting with a digit; no =value: the plugin receives the variable's current value)", label, name)
+			}
+		}
 		c, err := reg.Checker(d)
 		if err != nil {
 			key := "kind"
@@ -83,10 +92,25 @@ func ValidateDevices(devices []spec.Device, reg Registry) spec.Diagnostics {
 			errorf(d.PosOf(key), "%s: %v", label, err)
 			continue
 		}
-		diags = append(diags, c.Validate(d)...)
+		checkers[i] = c
+	}
+	var wg sync.WaitGroup
+	for i, c := range checkers {
+		if c != nil {
+			wg.Go(func() { perDevice[i] = append(perDevice[i], c.Validate(ctx, devices[i])...) })
+		}
+	}
+	wg.Wait()
+	var diags spec.Diagnostics
+	for _, ds := range perDevice {
+		diags = append(diags, ds...)
 	}
 	return diags
 }
+
+// envNamePattern is what a device's env: entry must look like: a variable's name, never NAME=value
+// (a value written in the spec would be a secret committed to git).
+var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Preflight probes every device in parallel and reports each outcome; a device's problems never
 // stop the others from being probed.
@@ -138,18 +162,20 @@ func checkOne(ctx context.Context, d spec.Device, reg Registry) CheckResult {
 	if err != nil {
 		return fail(CheckError, err.Error(), 0)
 	}
-	if errs := c.Validate(d).Errors(); len(errs) > 0 {
-		return fail(CheckError, "invalid device entry: "+errs[0].String()+moreSuffix(len(errs)-1), 0)
-	}
-
+	// Validation spends the device's own budget: a plugin that hangs must cost the device's
+	// timeout once, not once to validate and again to probe (issue 10).
 	dctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
+	if errs := c.Validate(dctx, d).Errors(); len(errs) > 0 {
+		return fail(CheckError, "invalid device entry: "+errs[0].String()+moreSuffix(len(errs)-1), 0)
+	}
 	type outcome struct {
 		res CheckResult
 		err error
 	}
 	done := make(chan outcome, 1) // buffered: an abandoned checker must not block forever on send
 	start := time.Now()
+	deadline, _ := dctx.Deadline()
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -162,7 +188,7 @@ func checkOne(ctx context.Context, d spec.Device, reg Registry) CheckResult {
 	var out outcome
 	select {
 	case out = <-done:
-	case <-time.After(d.Timeout + stragglerGrace):
+	case <-time.After(time.Until(deadline) + stragglerGrace):
 		return fail(CheckError, fmt.Sprintf("plugin %s did not return within %s and ignored cancellation; abandoned it", c.Name(), d.Timeout), time.Since(start))
 	}
 	elapsed := time.Since(start)

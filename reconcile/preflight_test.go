@@ -22,7 +22,17 @@ type scripted struct {
 
 func (s *scripted) Name() string { return "scripted" }
 
-func (s *scripted) Validate(d spec.Device) spec.Diagnostics {
+func (s *scripted) Validate(ctx context.Context, d spec.Device) spec.Diagnostics {
+	if d.Params["do"] == "validate-waits" {
+		// Like an external plugin hanging in validate: only ctx ends it (bounded, so a Preflight
+		// that gave Validate no deadline fails the test instead of hanging it).
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Second):
+			return spec.Diagnostics{{Message: "Validate had no deadline: still waiting 10s later"}}
+		}
+	}
 	if d.Params["do"] == "invalid" {
 		return spec.Diagnostics{
 			{Pos: spec.Pos{File: "avatar.yaml", Line: 9, Col: 3}, Message: "bad param"},
@@ -53,11 +63,20 @@ func (s *scripted) Check(ctx context.Context, d spec.Device) (CheckResult, error
 	case "wait":
 		<-ctx.Done()
 		return CheckResult{Detail: "no answer within " + d.Timeout.String()}, nil
+	case "validate-waits":
+		return CheckResult{Detail: "probe started with ctx " + errString(ctx.Err())}, nil
 	case "ignore":
 		<-s.release
 		return CheckResult{OK: true}, nil
 	}
 	return CheckResult{}, errors.New("unknown script")
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "live"
+	}
+	return err.Error()
 }
 
 type scriptRegistry struct{ c *scripted }
@@ -207,9 +226,10 @@ func TestValidateDevices(t *testing.T) {
 		{Name: "slow", Kind: "scripted", Timeout: -time.Second, Pos: at(33)},
 		{Name: "typo", Kind: "tell", Pos: at(34)},
 		{Name: "params", Kind: "scripted", Params: map[string]string{"do": "invalid"}, Pos: at(35)},
+		{Name: "env", Kind: "scripted", Env: []string{"LIDAR_TOKEN", "TOKEN=abc", "1X"}, Pos: at(36)},
 	}
 	var got []string
-	for _, d := range ValidateDevices(devices, reg) {
+	for _, d := range ValidateDevices(t.Context(), devices, reg) {
 		got = append(got, d.String())
 	}
 	want := []string{
@@ -220,6 +240,8 @@ func TestValidateDevices(t *testing.T) {
 		"avatar.yaml:9:3: bad param",
 		"avatar.yaml:10:3: another bad param",
 		"warning: just a warning",
+		`avatar.yaml:36:5: device "env": env entry "TOKEN=abc" is not the name of an environment variable (letters, digits and _, not starting with a digit; no =value: the plugin receives the variable's current value)`,
+		`avatar.yaml:36:5: device "env": env entry "1X" is not the name of an environment variable (letters, digits and _, not starting with a digit; no =value: the plugin receives the variable's current value)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -251,4 +273,20 @@ func names(rs []CheckResult) string {
 		out = append(out, r.Device)
 	}
 	return strings.Join(out, ",")
+}
+
+// TestPreflightValidationSpendsTheDeviceTimeout: a device's validation and probe share its
+// timeout, so a plugin that hangs in validate costs the device's timeout once, and the probe then
+// starts with its deadline already spent (issue 10: check used to wait for such a plugin twice).
+func TestPreflightValidationSpendsTheDeviceTimeout(t *testing.T) {
+	_, reg := newScripted(t)
+	d := dev("lidar-1", "validate-waits", false)
+	d.Timeout = 200 * time.Millisecond
+	rep, err := Preflight(t.Context(), []spec.Device{d}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Results[0].Detail; got != "probe started with ctx context deadline exceeded" {
+		t.Errorf("detail %q: the probe did not share the deadline its validation used up", got)
+	}
 }

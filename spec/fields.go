@@ -263,7 +263,9 @@ var deviceObj = &object{
 			doc: "host:port (tello, openbci-wifi, tcp, udp), a URL or host:port (http), a device path (openbci-serial)"},
 		{key: "required", kind: vBool, def: "false", doc: "a failed probe fails the preflight (otherwise it warns)"},
 		{key: "timeout", kind: vDuration, doc: "probe timeout, e.g. 2s (default: the plugin's)"},
-		{key: "plugin", kind: vString, doc: "path to an external plugin executable"},
+		{key: "plugin", kind: vString, doc: "path to an external plugin executable, relative to this file (never looked up on PATH)"},
+		{key: "env", kind: vStringList,
+			doc: "names of environment variables passed to the external plugin beyond the allow-list (PATH, HOME, LANG, LC_*, TZ, TMPDIR, ...); no other variable reaches it"},
 	},
 	extra: "Any other key is a parameter of the device's plugin (minBattery, path, baud, probe, expectStatus, expectBody, ...), given as a scalar; the plugin checks them.",
 }

@@ -435,7 +435,8 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 	m.boolean("required", &dev.Required)
 	m.duration("timeout", &dev.Timeout)
 	m.str("plugin", &dev.Plugin)
-	for _, k := range []string{"name", "kind", "address", "required", "timeout", "plugin"} {
+	m.strings("env", &dev.Env)
+	for _, k := range []string{"name", "kind", "address", "required", "timeout", "plugin", "env"} {
 		if e, ok := m.m[k]; ok {
 			if dev.KeyPos == nil {
 				dev.KeyPos = map[string]Pos{}

@@ -235,6 +235,10 @@ type Device struct {
 	Timeout  time.Duration `yaml:"timeout"`
 	// Plugin is an explicit path to an external plugin executable.
 	Plugin string `yaml:"plugin"`
+	// Env names the environment variables an external plugin receives beyond the fixed allow-list:
+	// plugins never inherit avatar-sync's whole environment, which holds keystore and SASL
+	// passwords (issue 10).
+	Env []string `yaml:"env"`
 	// Params are the kind-specific keys written beside the common ones (minBattery, path, baud,
 	// probe, expectStatus, expectBody, ...). spec cannot know every plugin's keys, so the plugin
 	// for the device's kind validates them (unknown key → error with a suggestion).

@@ -60,7 +60,7 @@ it is refused when the cluster changed since, or when the file was edited.`,
 			if err != nil {
 				return err
 			}
-			deviceRegistry, err := validateDevices(s, sp)
+			deviceRegistry, err := validateDevices(cmd.Context(), s, sp)
 			if err != nil {
 				return err
 			}

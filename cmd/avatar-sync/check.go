@@ -10,11 +10,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -60,9 +60,15 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			if err != nil {
 				return err
 			}
+			// --timeout bounds the whole run, the plugins' validate runs included.
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			defer cancel()
 			reg := devices.NewRegistry()
-			if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(selected, reg)); err != nil {
+			if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, selected, reg)); err != nil {
 				return err
+			}
+			if err := cmd.Context().Err(); err != nil {
+				return fmt.Errorf("check interrupted while validating the devices: %w", err)
 			}
 			if len(selected) == 0 {
 				if g.output == "json" {
@@ -74,8 +80,6 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			if g.output == "text" {
 				fmt.Fprintf(s.err, "Checking %s (timeout %s)…\n", count(len(selected), "device"), o.timeout)
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
-			defer cancel()
 			rep, err := reconcile.Preflight(ctx, selected, reg)
 			if err != nil {
 				return err
@@ -156,10 +160,17 @@ func stripDigits(s string) string {
 // and "did you mean"). plan, apply and watch call it right after loadSpec, always (issue 6):
 // warnings go to stderr, errors come back as one invalid-spec error listing each. It returns the
 // registry it validated with, so a following runPreflight reuses its cached plugin answers instead
-// of running external plugins (and printing their warnings) a second time.
-func validateDevices(s *streams, sp *spec.Spec) (reconcile.Registry, error) {
+// of running external plugins (and printing their warnings) a second time. ctx ends external
+// plugins' validate runs (Ctrl-C, issue 9); an interruption is returned as an error.
+func validateDevices(ctx context.Context, s *streams, sp *spec.Spec) (reconcile.Registry, error) {
 	reg := devices.NewRegistry()
-	return reg, reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(sp.Devices, reg))
+	if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, sp.Devices, reg)); err != nil {
+		return reg, err
+	}
+	if err := ctx.Err(); err != nil {
+		return reg, fmt.Errorf("interrupted while validating the devices: %w", err)
+	}
+	return reg, nil
 }
 
 func reportDeviceDiagnostics(s *streams, file string, diags spec.Diagnostics) error {
@@ -192,10 +203,12 @@ const preflightTimeout = 30 * time.Second
 
 // runPreflight probes the spec's devices when --preflight is given or the --cluster target sets
 // preflight: true, unless --skip-preflight overrides both (it wins even over --preflight, so a
-// wrapper script that always passes --preflight can still be overridden). It prints the device table on stderr (stdout
-// stays the plan). With blocking (apply), a failed required device is an exit-1 error, returned
-// before anything changes; without it (plan) the failure is a warning. reg comes from
-// validateDevices, which the caller has run: the entries are not validated again here.
+// wrapper script that always passes --preflight can still be overridden). It prints the device
+// table on stderr (stdout stays the plan). With blocking (apply), a failed required device is an
+// exit-1 error, returned before anything changes; without it (plan) the failure is a warning. reg
+// must be the registry validateDevices returned: Preflight validates each entry again before
+// probing it, and that registry answers from the first validation without running external
+// plugins or printing their warnings a second time.
 func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, f preflightFlags, blocking bool) error {
 	target, _ := sp.Target(g.cluster)
 	wanted := f.run || target.Preflight
@@ -229,7 +242,7 @@ func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Sp
 	}
 	lines := make([]string, len(failed))
 	for i, r := range failed {
-		lines[i] = "  " + r.Line()
+		lines[i] = "  " + printable.Line(r.Line())
 	}
 	if !blocking {
 		fmt.Fprintf(s.err, "warning: preflight: %s failed; apply will refuse to run until %s:\n%s\n",
@@ -317,14 +330,7 @@ func latencyText(d time.Duration) string {
 
 // oneCell keeps a table cell on its line: details come from devices and external plugins, and a
 // tab, line break or terminal escape sequence in them would break the table or the terminal.
-func oneCell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
+func oneCell(s string) string { return printable.Line(s) }
 
 func dash(s string) string {
 	if s == "" {

@@ -44,7 +44,7 @@ certificates; run "avatar-sync certs generate").`,
 			if err != nil {
 				return err
 			}
-			deviceRegistry, err := validateDevices(s, sp)
+			deviceRegistry, err := validateDevices(cmd.Context(), s, sp)
 			if err != nil {
 				return err
 			}

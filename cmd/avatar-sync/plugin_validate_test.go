@@ -41,7 +41,7 @@ func position(t *testing.T, path, needle string) string {
 	return fmt.Sprintf("%s:%d:%d", path, line, col)
 }
 
-// TestValidateExternalPluginParams: `avatar-sync validate` asks an external plugin (the worked
+// TestValidateExternalPluginParams: `avatar-sync validate --plugins` asks an external plugin (the worked
 // example, found on PATH) to judge its device's parameters, and reports its verdicts at the
 // parameter's file:line:col with exit 1, as it does for built-in kinds (issue 6). plan stops on
 // the same error before it touches any cluster.
@@ -53,7 +53,7 @@ func TestValidateExternalPluginParams(t *testing.T) {
 `)
 	want := position(t, path, "minFre:") + `: device "recordings" (plugin avatar-sync-plugin-diskspace): unknown parameter "minFre" for kind diskspace (did you mean "minFree"?); known: minFree`
 
-	code, out, errOut := runCLI(t, "validate", "-f", path)
+	code, out, errOut := runCLI(t, "validate", "--plugins", "-f", path)
 	if code != exitError {
 		t.Fatalf("validate: exit %d, want 1\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
@@ -61,7 +61,7 @@ func TestValidateExternalPluginParams(t *testing.T) {
 		t.Errorf("validate stderr lacks\n%s\ngot:\n%s", want, errOut)
 	}
 
-	code, out, _ = runCLI(t, "validate", "-f", path, "-o", "json")
+	code, out, _ = runCLI(t, "validate", "--plugins", "-f", path, "-o", "json")
 	var rep struct {
 		Valid       bool
 		Diagnostics []struct {
@@ -92,11 +92,11 @@ func TestValidateExternalPluginWarnings(t *testing.T) {
   - { name: archive, kind: diskspace, address: /data/archive, minFree: 500GB }
 `)
 	want := position(t, path, "minFree: 1KB") + `: warning: device "recordings" (plugin avatar-sync-plugin-diskspace): minFree 1KB is under 1MiB`
-	code, out, errOut := runCLI(t, "validate", "-f", path)
+	code, out, errOut := runCLI(t, "validate", "--plugins", "-f", path)
 	if code != exitOK || !strings.Contains(errOut, want) || strings.Count(errOut, "warning:") != 1 {
 		t.Errorf("validate: exit %d\nstdout: %s\nstderr: %s\nwant exit 0 and one warning %q", code, out, errOut, want)
 	}
-	if code, _, _ := runCLI(t, "validate", "--strict", "-f", path); code != exitError {
+	if code, _, _ := runCLI(t, "validate", "--plugins", "--strict", "-f", path); code != exitError {
 		t.Errorf("validate --strict: exit %d, want 1", code)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/avatar-project/avatar-sync/plugins/devices"
+	"github.com/avatar-project/avatar-sync/plugins/external"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/spf13/cobra"
@@ -16,6 +17,9 @@ import (
 // validateOptions are the flags of `avatar-sync validate`.
 type validateOptions struct {
 	strict bool
+	// plugins runs external device plugins' validate op; off by default because validate judges
+	// untrusted pull requests, and a plugin: path in one is code chosen by its author (issue 10).
+	plugins bool
 }
 
 // validateReport is validate's JSON output.
@@ -25,6 +29,9 @@ type validateReport struct {
 	Errors      int              `json:"errors"`
 	Warnings    int              `json:"warnings"`
 	Diagnostics spec.Diagnostics `json:"diagnostics"`
+	// PluginsNotRun are the devices whose external plugin was not run (no --plugins), so their
+	// parameters are unchecked.
+	PluginsNotRun []string `json:"pluginsNotRun,omitempty"`
 }
 
 func newValidateCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -34,10 +41,16 @@ func newValidateCmd(g *globalOptions, s *streams) *cobra.Command {
 		Short: "Check avatar.yaml and report every problem with its line and column",
 		Long: `validate loads the spec named by -f and reports every problem at once, one per line as
 file:line:col: message, so editors and CI can jump to each. Warnings are printed but only fail the
-run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`,
+run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).
+
+validate runs no code from the spec: the parameters of devices served by external plugins
+(avatar-sync-plugin-<kind>, plugin:) are only checked with --plugins, which runs each plugin's
+validate op. Leave it off when validating a pull request you have not reviewed; check, plan and
+apply always run the plugins.`,
 		Example: `  avatar-sync validate -f examples/avatar.yaml
   avatar-sync validate --strict -o json
-  git show HEAD:avatar.yaml | avatar-sync validate -f -`,
+  git show HEAD:avatar.yaml | avatar-sync validate -f -
+  avatar-sync validate --plugins`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
@@ -46,13 +59,19 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 			// ParsePartial: even when the spec has errors, the devices it could decode still get
 			// their plugins' checks, so one run reports every problem.
 			sp, diags := readSpecWith(cmd.Context(), g, s, spec.ParsePartial)
+			var notRun []string
 			if sp != nil {
 				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
 				devs := sp.Devices
 				if len(diags.Errors()) > 0 {
 					devs = decodedDevices(devs, diags)
 				}
-				diags = append(diags, reconcile.ValidateDevices(devs, devices.NewRegistry())...)
+				reg := devices.NewRegistry()
+				reg.NoExternalValidate = !o.plugins
+				diags = append(diags, reconcile.ValidateDevices(cmd.Context(), devs, reg)...)
+				if !o.plugins {
+					notRun = externalDevices(devs, reg)
+				}
 				slices.SortStableFunc(diags, func(a, b spec.Diagnostic) int {
 					return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
 				})
@@ -75,12 +94,16 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 				}
 				enc := json.NewEncoder(s.out)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(validateReport{File: g.file, Valid: valid, Errors: len(errs), Warnings: len(warns), Diagnostics: diags}); err != nil {
+				if err := enc.Encode(validateReport{File: g.file, Valid: valid, Errors: len(errs), Warnings: len(warns), Diagnostics: diags, PluginsNotRun: notRun}); err != nil {
 					return err
 				}
 			} else {
 				for _, d := range diags {
 					fmt.Fprintln(s.err, d)
+				}
+				if len(notRun) > 0 {
+					fmt.Fprintf(s.err, "note: the parameters of %s served by external plugins (%s) were not checked; --plugins runs the plugins' validate op (only for a spec you trust)\n",
+						count(len(notRun), "device"), strings.Join(notRun, ", "))
 				}
 				switch {
 				case len(errs) > 0:
@@ -101,7 +124,21 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).`
 		},
 	}
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "treat warnings as errors (exit 1)")
+	cmd.Flags().BoolVar(&o.plugins, "plugins", false, "also run external device plugins' validate op (executes the spec's plugins: use only on a spec you trust)")
 	return cmd
+}
+
+// externalDevices names the devices an installed external plugin serves.
+func externalDevices(devs []spec.Device, reg reconcile.Registry) []string {
+	var names []string
+	for _, d := range devs {
+		if c, err := reg.Checker(d); err == nil {
+			if p, ok := c.(*external.Plugin); ok && p.Missing == nil {
+				names = append(names, d.Name)
+			}
+		}
+	}
+	return names
 }
 
 // decodedDevices are the devices of a spec with errors whose common keys the loader accepted (name,

@@ -138,7 +138,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
 		return &specError{file: w.g.file, errs: errs}
 	}
-	deviceRegistry, err := validateDevices(w.s, sp)
+	deviceRegistry, err := validateDevices(ctx, w.s, sp)
 	if err != nil {
 		return err
 	}

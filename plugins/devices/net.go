@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -106,7 +108,7 @@ var _ reconcile.Checker = TCP{}
 func (TCP) Name() string { return "tcp" }
 
 // Validate requires host:port; tcp takes no parameters.
-func (TCP) Validate(d spec.Device) spec.Diagnostics {
+func (TCP) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	return append(validateAddress(d, 0), schema{}.validate(d)...)
 }
 
@@ -141,7 +143,7 @@ var udpSchema = schema{
 func (UDP) Name() string { return "udp" }
 
 // Validate requires host:port and known params.
-func (UDP) Validate(d spec.Device) spec.Diagnostics {
+func (UDP) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	return append(validateAddress(d, 0), udpSchema.validate(d)...)
 }
 
@@ -208,7 +210,7 @@ var httpSchema = schema{
 func (HTTP) Name() string { return "http" }
 
 // Validate requires a URL or host[:port] and known params.
-func (HTTP) Validate(d spec.Device) spec.Diagnostics {
+func (HTTP) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	var diags spec.Diagnostics
 	if _, err := httpURL(d); err != nil {
 		diags = append(diags, diagErr(d.PosOf("address"), fmt.Sprintf("device %q (kind http): %v", d.Name, err)))
@@ -290,7 +292,7 @@ func (HTTP) Check(ctx context.Context, d spec.Device) (reconcile.CheckResult, er
 	insecure := paramBoolean(d, "insecure", false)
 	code, status, body, lat, err := httpGet(ctx, target, insecure)
 	if err != nil {
-		return reconcile.CheckResult{Latency: lat, Detail: "GET " + target + ": " + describeNetErr(err, d.Timeout)}, nil
+		return reconcile.CheckResult{Latency: lat, Detail: "GET " + target + ": " + describeHTTPErr(err, d.Timeout)}, nil
 	}
 	res := reconcile.CheckResult{Latency: lat, Facts: map[string]string{"status": strconv.Itoa(code)}}
 	if !want.match(code) {
@@ -308,6 +310,7 @@ func (HTTP) Check(ctx context.Context, d spec.Device) (reconcile.CheckResult, er
 
 // httpGet performs one GET bounded by ctx, reading at most maxBody bytes of the answer. It never
 // reuses connections: a probe measures a fresh connection, as a client starting a session would.
+// When the answer began but did not finish, the error is an *httpStall saying how far it got.
 func httpGet(ctx context.Context, target string, insecure bool) (code int, status string, body []byte, lat time.Duration, err error) {
 	tr := &http.Transport{
 		DisableKeepAlives: true,
@@ -315,26 +318,78 @@ func httpGet(ctx context.Context, target string, insecure bool) (code int, statu
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: insecure}, //nolint:gosec // opt-in per device
 	}
 	defer tr.CloseIdleConnections()
+	start := time.Now()
+	var connected, firstByte atomic.Int64 // nanoseconds since start; 0 = not yet
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn:              func(httptrace.GotConnInfo) { connected.Store(int64(max(time.Since(start), 1))) },
+		GotFirstResponseByte: func() { firstByte.Store(int64(max(time.Since(start), 1))) },
+	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return 0, "", nil, 0, err
 	}
 	req.Header.Set("User-Agent", "avatar-sync-check")
-	start := time.Now()
 	// One GET, as documented: a redirect is the device's answer (3xx counts for expectStatus), never
 	// a second request to wherever it points (a captive portal, a host not in the spec).
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirect}).Do(req)
 	lat = time.Since(start)
 	if err != nil {
-		return 0, "", nil, lat, err
+		if connected.Load() == 0 {
+			return 0, "", nil, lat, err
+		}
+		return 0, "", nil, lat, &httpStall{connected: time.Duration(connected.Load()), firstByte: time.Duration(firstByte.Load()), err: err}
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return resp.StatusCode, resp.Status, body, lat, fmt.Errorf("read body: %w", err)
+		return resp.StatusCode, resp.Status, body, lat, &httpStall{connected: time.Duration(connected.Load()),
+			firstByte: time.Duration(firstByte.Load()), status: resp.Status, headers: lat, bodyBytes: len(body), err: err}
 	}
 	return resp.StatusCode, resp.Status, body, lat, nil
+}
+
+// httpStall is an HTTP answer that began and then stopped. An endpoint that sent its headers in
+// 323ms and then stalled is not "no answer within 2s" (issue 10): the report says what arrived.
+type httpStall struct {
+	connected time.Duration // when the connection was up
+	firstByte time.Duration // when the answer's first byte arrived (0: none did)
+	status    string        // the status line, when the headers were complete
+	headers   time.Duration // when they were
+	bodyBytes int           // how much of the body arrived
+	err       error
+}
+
+func (e *httpStall) Error() string { return e.describe(0) }
+func (e *httpStall) Unwrap() error { return e.err }
+
+// describe says how far the answer got; timeout is the probe's budget (0: unknown).
+func (e *httpStall) describe(timeout time.Duration) string {
+	within := ""
+	if timeout > 0 {
+		within = " within " + roundDur(timeout).String()
+	}
+	stalled := isTimeout(e.err) || errors.Is(e.err, context.DeadlineExceeded)
+	switch {
+	case e.status != "" && stalled:
+		return fmt.Sprintf("answered %s after %s, then the body stalled (%d bytes arrived%s)", e.status, roundDur(e.headers), e.bodyBytes, within)
+	case e.status != "":
+		return fmt.Sprintf("answered %s after %s, then reading the body failed after %d bytes: %s", e.status, roundDur(e.headers), e.bodyBytes, describeNetErr(e.err, timeout))
+	case e.firstByte > 0 && stalled:
+		return fmt.Sprintf("the answer began after %s but its status line and headers were not complete%s", roundDur(e.firstByte), within)
+	case stalled:
+		return fmt.Sprintf("connected in %s, but no answer%s", roundDur(e.connected), within)
+	}
+	return fmt.Sprintf("connected in %s, then %s", roundDur(e.connected), describeNetErr(e.err, timeout))
+}
+
+// describeHTTPErr is describeNetErr for httpGet's errors: a stalled answer says what arrived.
+func describeHTTPErr(err error, timeout time.Duration) string {
+	var stall *httpStall
+	if errors.As(err, &stall) {
+		return stall.describe(timeout)
+	}
+	return describeNetErr(err, timeout)
 }
 
 // head quotes at most n bytes of b for a message, never cutting a UTF-8 character in half (the

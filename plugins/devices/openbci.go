@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -25,7 +26,7 @@ var _ reconcile.Checker = OpenBCIWiFi{}
 func (OpenBCIWiFi) Name() string { return "openbci-wifi" }
 
 // Validate checks the address (port defaults to 80) and params.
-func (OpenBCIWiFi) Validate(d spec.Device) spec.Diagnostics {
+func (OpenBCIWiFi) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	return append(validateAddress(d, 80), wifiSchema.validate(d)...)
 }
 
@@ -47,7 +48,7 @@ func (OpenBCIWiFi) Check(ctx context.Context, d spec.Device) (reconcile.CheckRes
 	if err != nil {
 		return reconcile.CheckResult{Latency: lat, Detail: fmt.Sprintf(
 			"GET /board: %s — is the shield powered and the laptop on its network (OpenBCI-xxxx access point or the lab Wi-Fi)?",
-			describeNetErr(err, d.Timeout))}, nil
+			describeHTTPErr(err, d.Timeout))}, nil
 	}
 	switch {
 	case code >= 500:
@@ -69,7 +70,7 @@ func (OpenBCIWiFi) Check(ctx context.Context, d spec.Device) (reconcile.CheckRes
 		res.Detail = "the shield answers but no board is connected — switch the Cyton/Ganglion on (PC position) and reseat the shield"
 		return res, nil
 	}
-	board := info.BoardType
+	board := printable.Line(info.BoardType)
 	if board == "" {
 		board = "unknown"
 	}

@@ -1,6 +1,7 @@
 package devices
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,7 +78,7 @@ func TestOpenBCIWiFi(t *testing.T) {
 				}
 			},
 			timeout:    200 * time.Millisecond,
-			wantDetail: []string{"GET /board: no answer within 200ms", "is the shield powered"},
+			wantDetail: []string{"GET /board: connected in ", "but no answer within 200ms", "is the shield powered"},
 		},
 	}
 	for name, tc := range tests {
@@ -167,4 +168,67 @@ func TestHTTP(t *testing.T) {
 	if n := elsewhereHits.Load(); n != 0 {
 		t.Errorf("the redirect's target got %d requests; a probe sends one GET to the device only", n)
 	}
+}
+
+// TestHTTPReportsWhatArrived: an endpoint that answers part of the way and then stalls is reported
+// by how far it got — headers and status, the start of an answer, or only a connection — not as
+// "no answer within 300ms" (issue 10).
+func TestHTTPReportsWhatArrived(t *testing.T) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) }) // runs last; the handler returns earlier, when the probe hangs up
+	headersThenStall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select { // stall until the probe gives up (or the test ends)
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(headersThenStall.Close)
+	// Raw listeners: one sends half a status line, the other accepts and says nothing.
+	rawServer := func(greeting string) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for { // ends when the test closes l
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = c.Write([]byte(greeting))
+				go func() {
+					<-stop
+					c.Close()
+				}()
+			}
+		}()
+		return l.Addr().String()
+	}
+	tests := map[string]struct {
+		address string
+		want    string
+	}{
+		"headers then stall":  {address: headersThenStall.URL + "/", want: "answered 200 OK after "},
+		"half a status line":  {address: "http://" + rawServer("HTTP/1.1 2") + "/", want: "the answer began after "},
+		"silent after accept": {address: "http://" + rawServer("") + "/", want: "connected in "},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			d := spec.Device{Name: "prediction", Kind: "http", Address: tc.address, Timeout: 300 * time.Millisecond}
+			res, err := probe(t, HTTP{}, d)
+			if err != nil || res.OK {
+				t.Fatalf("got %+v, %v; want a failed finding", res, err)
+			}
+			mustContain(t, "detail", res.Detail, tc.want)
+			if strings.Contains(res.Detail, "no answer within") && name != "silent after accept" {
+				t.Errorf("detail %q says there was no answer", res.Detail)
+			}
+		})
+	}
+	res, _ := probe(t, HTTP{}, spec.Device{Name: "p", Kind: "http", Address: tests["headers then stall"].address, Timeout: 300 * time.Millisecond})
+	mustContain(t, "detail", res.Detail, "then the body stalled (7 bytes arrived within 300ms)")
 }

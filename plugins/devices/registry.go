@@ -7,7 +7,6 @@ package devices
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -22,6 +21,9 @@ type Registry struct {
 	builtins map[string]reconcile.Checker
 	// LookPath finds external plugins; nil means exec.LookPath ($PATH). Tests point it elsewhere.
 	LookPath func(file string) (string, error)
+	// NoExternalValidate validates external devices without running their plugins: only a
+	// missing plugin is reported (`validate` without --plugins, issue 10).
+	NoExternalValidate bool
 	// validations lets every external plugin this registry hands out share validate answers, so
 	// a command that validates a device before probing it (check, --preflight) runs the
 	// plugin's validate once.
@@ -76,17 +78,8 @@ func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
 
 // external finds d's external plugin and lets it share the registry's validate answers.
 func (r *Registry) external(d spec.Device) *external.Plugin {
-	p := external.Find(withPluginPath(d), r.LookPath)
+	p := external.Find(d, r.LookPath)
 	p.Validations = r.validations
+	p.NoValidateRun = r.NoExternalValidate
 	return p
-}
-
-// withPluginPath resolves a relative plugin: path against the spec file's directory, as tls.dir and
-// passwordFile are, so `check -f lab/avatar.yaml` finds lab/bin/plugin from any working directory.
-func withPluginPath(d spec.Device) spec.Device {
-	if d.Plugin == "" || filepath.IsAbs(d.Plugin) || d.Pos.File == "" || d.Pos.File == "<stdin>" {
-		return d
-	}
-	d.Plugin = filepath.Join(filepath.Dir(d.Pos.File), d.Plugin)
-	return d
 }

@@ -98,7 +98,7 @@ func TestValidate(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, d := range c.Validate(tc.device) {
+			for _, d := range c.Validate(t.Context(), tc.device) {
 				got = append(got, d.String())
 			}
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
@@ -146,7 +146,7 @@ func TestRegistryChecker(t *testing.T) {
 			if c.Name() != tc.wantName {
 				t.Errorf("Name() = %q, want %q", c.Name(), tc.wantName)
 			}
-			diags := c.Validate(tc.device)
+			diags := c.Validate(t.Context(), tc.device)
 			if tc.warning == "" {
 				if len(diags) > 0 {
 					t.Errorf("unexpected diagnostics %v", diags)
@@ -170,7 +170,7 @@ func TestRegistryChecker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diags := c.Validate(d); len(diags) > 0 {
+		if diags := c.Validate(t.Context(), d); len(diags) > 0 {
 			t.Fatalf("unexpected diagnostics %v", diags)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -54,7 +55,7 @@ func (OpenBCISerial) Name() string { return "openbci-serial" }
 func serialPath(d spec.Device) string { return paramStr(d, "path", d.Address) }
 
 // Validate requires a device path (path: or address:) and known params.
-func (OpenBCISerial) Validate(d spec.Device) spec.Diagnostics {
+func (OpenBCISerial) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	diags := serialSchema.validate(d)
 	switch p := serialPath(d); {
 	case p == "":
@@ -141,7 +142,7 @@ func oneLine(s string) string {
 			parts = append(parts, l)
 		}
 	}
-	out := strings.Join(parts, ", ")
+	out := printable.Line(strings.Join(parts, ", "))
 	if len(out) > 120 {
 		out = out[:120] + "…"
 	}

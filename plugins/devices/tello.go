@@ -42,7 +42,7 @@ var _ reconcile.Checker = Tello{}
 func (Tello) Name() string { return "tello" }
 
 // Validate checks the address (port defaults to 8889) and the tello params.
-func (Tello) Validate(d spec.Device) spec.Diagnostics {
+func (Tello) Validate(_ context.Context, d spec.Device) spec.Diagnostics {
 	return append(validateAddress(d, telloCommandPort), telloSchema.validate(d)...)
 }
 

@@ -14,7 +14,7 @@ import (
 // probe validates d with c and runs its check under d.Timeout, as reconcile.Preflight would.
 func probe(t *testing.T, c reconcile.Checker, d spec.Device) (reconcile.CheckResult, error) {
 	t.Helper()
-	if errs := c.Validate(d).Errors(); len(errs) > 0 {
+	if errs := c.Validate(t.Context(), d).Errors(); len(errs) > 0 {
 		t.Fatalf("Validate(%+v): %v", d, errs)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.Timeout)
@@ -153,13 +153,38 @@ func TestTelloStateListenBusyIsAnError(t *testing.T) {
 	}
 }
 
+// TestTelloHonoursCancellation: a cancelled context ends a probe whose own timeout is an hour,
+// whether it was cancelled before or during the probe. A probe that ignored ctx would run for
+// the hour, so the test bounds its wait and fails with the reason instead of hanging (issue 9).
 func TestTelloHonoursCancellation(t *testing.T) {
 	f := startFakeTello(t, telloSilent, "")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	d := spec.Device{Name: "tello-1", Kind: "tello", Address: f.addr, Timeout: time.Hour}
-	res, err := Tello{}.Check(ctx, d)
-	if err != nil || res.OK {
-		t.Fatalf("got %+v, %v; want a failed finding", res, err)
+	for name, cancelAfter := range map[string]time.Duration{"before": 0, "during": 50 * time.Millisecond} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if cancelAfter == 0 {
+				cancel()
+			} else {
+				time.AfterFunc(cancelAfter, cancel)
+			}
+			type outcome struct {
+				res reconcile.CheckResult
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				res, err := Tello{}.Check(ctx, d)
+				done <- outcome{res, err}
+			}()
+			select {
+			case o := <-done:
+				if o.err != nil || o.res.OK {
+					t.Fatalf("got %+v, %v; want a failed finding", o.res, o.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Tello.Check ignored its cancelled context: still probing 10s later (its timeout is an hour)")
+			}
+		})
 	}
 }

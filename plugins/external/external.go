@@ -6,6 +6,11 @@
 // parameter fails validate/plan/apply with its file:line:col like a built-in kind's would. The
 // executable runs in its own process group under a hard timeout, so a plugin that hangs, crashes
 // or prints garbage becomes a clear error (or warning), never a hang (issue 6).
+//
+// A plugin is code from outside avatar-sync, often arriving in a pull request, so it gets as
+// little as it needs (issue 10): an absolute path (never a PATH lookup for a path the spec
+// names), a minimal environment (no keystore or SASL passwords), and no run at all during a plain
+// `validate`.
 package external
 
 import (
@@ -23,16 +28,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
-
-// Protocol is the version string both sides of the exchange carry; a plugin answering another
-// version is refused rather than misread.
-const Protocol = "avatar-sync.device/v1"
-
-// Prefix is prepended to a device's kind to find its plugin on PATH.
-const Prefix = "avatar-sync-plugin-"
 
 // maxStdout bounds what a plugin may print: an answer is a few hundred bytes, so a megabyte means
 // the plugin is broken, and avatar-sync must not buffer an endless stream.
@@ -54,73 +53,6 @@ const ValidateTimeout = 2 * time.Second
 // cannot bury the rest of the report.
 const maxDiagnostics = 50
 
-// Operations of protocol v1. "validate" was added within v1: it is additive, and a plugin that
-// does not know it answers "unsupported" (or an unknown-op error), which means "no validation".
-const (
-	OpCheck    = "check"
-	OpValidate = "validate"
-)
-
-// Request is what avatar-sync writes to the plugin's stdin.
-type Request struct {
-	Protocol string `json:"protocol"`
-	// Op is OpCheck or OpValidate; plugins answer {"unsupported": true} (or an error) for ops they
-	// do not know.
-	Op string `json:"op"`
-	// TimeoutMs is the plugin's whole budget for this op; its process group is killed when it runs
-	// out (the device's timeout for check, ValidateTimeout for validate).
-	TimeoutMs int64         `json:"timeoutMs"`
-	Device    RequestDevice `json:"device"`
-}
-
-// RequestDevice is the device's spec entry as the plugin sees it.
-type RequestDevice struct {
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Address  string `json:"address"`
-	Required bool   `json:"required"`
-	// Timeout is the same budget as Request.TimeoutMs, as a Go duration string ("3s").
-	Timeout string `json:"timeout"`
-	// Params are the kind-specific keys of the entry, values as written in the spec.
-	Params map[string]string `json:"params"`
-}
-
-// Response is what the plugin must print on stdout (one JSON object) before exiting 0.
-type Response struct {
-	Protocol string `json:"protocol"`
-	// Findings are what the probe observed; the device passes only when every finding is ok.
-	Findings []Finding `json:"findings"`
-	// Facts are values for machines (battery, firmware, ...), shown in `check -o json`.
-	Facts map[string]string `json:"facts,omitempty"`
-	// LatencyMs is the probe's own measure of the device's response time (optional).
-	LatencyMs float64 `json:"latencyMs,omitempty"`
-	// Error, when set, means the plugin could not probe at all (as opposed to a failing finding).
-	Error string `json:"error,omitempty"`
-	// Diagnostics answer op "validate": every problem in the device's entry, [] when it is valid.
-	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
-	// Unsupported says the plugin does not implement the requested op.
-	Unsupported bool `json:"unsupported,omitempty"`
-}
-
-// Diagnostic is one problem a plugin found in a device's spec entry (op "validate").
-type Diagnostic struct {
-	// Param is the parameter the problem is about; avatar-sync reports it at that key's position,
-	// or at the device's when Param is empty or not a key of the entry.
-	Param string `json:"param,omitempty"`
-	// Severity is "error" (the default: the spec is invalid) or "warning"; any other value is read
-	// as a warning, so a severity added later never makes an older avatar-sync reject a spec.
-	Severity string `json:"severity,omitempty"`
-	// Message is one sentence naming the parameter and the fix, e.g.
-	// `unknown parameter "minFre" (did you mean "minFree"?)`.
-	Message string `json:"message"`
-}
-
-// Finding is one observation about the device.
-type Finding struct {
-	OK      bool   `json:"ok"`
-	Message string `json:"message"`
-}
-
 // Plugin is the external checker for one device. It is a reconcile.Checker.
 type Plugin struct {
 	// Kind is the device kind the plugin serves.
@@ -131,10 +63,15 @@ type Plugin struct {
 	Missing error
 	// Explicit is the device's plugin: path, if it named one.
 	Explicit string
+	// Env names the variables the plugin receives beyond the allow-list (the device's env:).
+	Env []string
 	// Validations, when set, remembers validate answers across the Plugin values a Registry hands
 	// out, so one command validating a device several times (check validates, then Preflight
 	// validates again before probing) runs the plugin once.
 	Validations *ValidationCache
+	// NoValidateRun makes Validate report only a missing plugin and never start the executable:
+	// `validate` without --plugins judges pull requests, whose plugins must not run (issue 10).
+	NoValidateRun bool
 }
 
 var _ reconcile.Checker = (*Plugin)(nil)
@@ -142,25 +79,40 @@ var _ reconcile.Checker = (*Plugin)(nil)
 // Find resolves the plugin for d: its explicit plugin: path, else avatar-sync-plugin-<kind> via
 // lookPath (nil means exec.LookPath, i.e. $PATH). A plugin that cannot be found is still returned,
 // with Missing set, so validation can warn and check can report it per device.
+//
+// Path is always absolute. plugin: is a file, never a command name: relative to the spec file's
+// directory (the working directory for a spec read from stdin), so `plugin: ./probe.sh` and
+// `plugin: probe.sh` both mean the probe.sh next to avatar.yaml. Before issue 10, `-f avatar.yaml`
+// turned ./probe.sh into the bare name probe.sh, which exec then looked up on $PATH.
 func Find(d spec.Device, lookPath func(string) (string, error)) *Plugin {
 	if lookPath == nil {
 		lookPath = exec.LookPath
 	}
-	p := &Plugin{Kind: d.Kind, Explicit: d.Plugin}
+	p := &Plugin{Kind: d.Kind, Explicit: d.Plugin, Env: d.Env}
 	if d.Plugin != "" {
-		st, err := os.Stat(d.Plugin)
+		path, err := explicitPath(d)
+		if err != nil {
+			p.Missing = err
+			return p
+		}
+		st, err := os.Stat(path)
 		switch {
 		case err != nil:
-			p.Missing = fmt.Errorf("plugin %s: %w", d.Plugin, err)
+			p.Missing = fmt.Errorf("plugin %s: %w", path, err)
 		case st.IsDir() || st.Mode().Perm()&0o111 == 0:
-			p.Missing = fmt.Errorf("plugin %s is not an executable file (chmod +x it)", d.Plugin)
+			p.Missing = fmt.Errorf("plugin %s is not an executable file (chmod +x it)", path)
 		default:
-			p.Path = d.Plugin
+			p.Path = path
 		}
 		return p
 	}
 	name := Prefix + d.Kind
 	path, err := lookPath(name)
+	if err == nil && !filepath.IsAbs(path) {
+		// A relative PATH entry ("." or "bin") would make the plugin depend on where avatar-sync
+		// was started; exec.LookPath refuses those too (exec.ErrDot).
+		err = fmt.Errorf("found %s, which is relative to the working directory", path)
+	}
 	if err != nil {
 		p.Missing = fmt.Errorf("no built-in probe for kind %q and no %s on PATH", d.Kind, name)
 		return p
@@ -169,15 +121,29 @@ func Find(d spec.Device, lookPath func(string) (string, error)) *Plugin {
 	return p
 }
 
+// explicitPath is the absolute path of d's plugin: key, resolved against the spec file's
+// directory (see Find).
+func explicitPath(d spec.Device) (string, error) {
+	path := d.Plugin
+	if !filepath.IsAbs(path) && d.Pos.File != "" && d.Pos.File != "<stdin>" {
+		path = filepath.Join(filepath.Dir(d.Pos.File), path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("plugin %s: %w", d.Plugin, err)
+	}
+	return abs, nil
+}
+
 // Name is the executable's file name, as users would look for it.
 func (p *Plugin) Name() string {
 	switch {
 	case p.Path != "":
-		return filepath.Base(p.Path)
+		return printable.Line(filepath.Base(p.Path))
 	case p.Explicit != "":
-		return filepath.Base(p.Explicit)
+		return printable.Line(filepath.Base(p.Explicit))
 	}
-	return Prefix + p.Kind
+	return printable.Line(Prefix + p.Kind)
 }
 
 // Validate asks the plugin (op "validate") to judge d's entry and returns its diagnostics at the
@@ -190,8 +156,9 @@ func (p *Plugin) Name() string {
 //   - a plugin that hangs, crashes or answers garbage is one warning at the device, saying its
 //     parameters were not checked; `check` then reports the same plugin as an ERROR row.
 //
-// Checker.Validate takes no context, so the exchange is bounded by ValidateTimeout alone.
-func (p *Plugin) Validate(d spec.Device) spec.Diagnostics {
+// The exchange is bounded by ValidateTimeout (or d's timeout, when shorter) and by ctx: Ctrl-C
+// kills the plugin's process group at once (issue 9).
+func (p *Plugin) Validate(ctx context.Context, d spec.Device) spec.Diagnostics {
 	if p.Missing != nil {
 		return spec.Diagnostics{{
 			Pos:      d.Pos,
@@ -199,7 +166,10 @@ func (p *Plugin) Validate(d spec.Device) spec.Diagnostics {
 			Message:  fmt.Sprintf("device %q: %v; `avatar-sync check` will report this device as an error until it is installed", d.Name, p.Missing),
 		}}
 	}
-	return p.diagnostics(d, p.validation(d))
+	if p.NoValidateRun {
+		return nil
+	}
+	return p.diagnostics(d, p.validation(ctx, d))
 }
 
 // validation is what one validate exchange established, before positions are attached.
@@ -208,37 +178,62 @@ type validation struct {
 	diags []Diagnostic
 	// failure says why the plugin could not validate ("" when it answered or opted out).
 	failure string
+	// interrupted says the run was ended by ctx (Ctrl-C), not by the plugin's own doing.
+	interrupted bool
 }
 
 // ValidationCache remembers validate outcomes by plugin executable and device entry, and which
 // executables hung: a plugin that ignored validate's 2s budget once is not given another 2s for
 // each further device of its kind, so a fleet of drones behind one broken plugin costs plan 2s,
-// not 2s a drone. It is safe for concurrent use (Preflight validates devices in parallel). Keep
+// not 2s a drone; nor is it run again for check, so a hanging plugin costs `check` one budget,
+// not two (issue 10). It is safe for concurrent use (Preflight validates devices in parallel). Keep
 // one per command run, since it never notices a plugin being reinstalled.
 type ValidationCache struct {
 	mu   sync.Mutex
 	m    map[string]validation
-	hung map[string]string // executable → the device it hung on
+	hung map[string]hang // by executable
+}
+
+// hang records the validate exchange a plugin did not finish.
+type hang struct {
+	device string
+	budget time.Duration
 }
 
 // NewValidationCache returns an empty cache.
 func NewValidationCache() *ValidationCache {
-	return &ValidationCache{m: map[string]validation{}, hung: map[string]string{}}
+	return &ValidationCache{m: map[string]validation{}, hung: map[string]hang{}}
+}
+
+// validateBudget is how long the validate exchange for d may take: ValidateTimeout, or d's own
+// timeout when that is shorter, so that in `check` a plugin hanging in validate costs at most the
+// device's timeout (issue 10: it used to cost 2s more than that).
+func validateBudget(d spec.Device) time.Duration {
+	if d.Timeout > 0 && d.Timeout < ValidateTimeout {
+		return d.Timeout
+	}
+	return ValidateTimeout
 }
 
 // validation runs (or recalls) the validate exchange for d.
 //
 //  1. Encode the request; its key without the timeout (which Preflight caps per run) finds a
 //     cached outcome.
-//  2. Run the plugin under ValidateTimeout with the same process-group kill as check.
-//  3. Interpret the answer (interpretValidate) and remember it.
-func (p *Plugin) validation(d spec.Device) validation {
+//  2. Run the plugin under its budget (validateBudget, capped by ctx) with the same
+//     process-group kill as check.
+//  3. Interpret the answer (interpretValidate) and remember it; an interrupted run is not
+//     remembered, since it says nothing about the plugin.
+func (p *Plugin) validation(ctx context.Context, d spec.Device) validation {
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = reconcile.DefaultDeviceTimeout
 	}
+	budget := validateBudget(d)
+	if dl, ok := ctx.Deadline(); ok {
+		budget = max(min(budget, time.Until(dl)), time.Millisecond)
+	}
 	dev := requestDevice(d, timeout)
-	req := Request{Protocol: Protocol, Op: OpValidate, TimeoutMs: ValidateTimeout.Milliseconds(), Device: dev}
+	req := Request{Protocol: Protocol, Op: OpValidate, TimeoutMs: budget.Milliseconds(), Device: dev}
 	dev.Timeout = ""
 	keyJSON, err := json.Marshal(dev)
 	if err != nil {
@@ -248,26 +243,30 @@ func (p *Plugin) validation(d spec.Device) validation {
 	if c := p.Validations; c != nil {
 		c.mu.Lock()
 		v, ok := c.m[key]
-		hungOn, hung := c.hung[p.Path]
+		h, hung := c.hung[p.Path]
 		c.mu.Unlock()
 		if ok {
 			return v
 		}
 		if hung {
 			return validation{failure: fmt.Sprintf("plugin %s did not answer within %s when validating device %q, so it was not run again",
-				p.Name(), round(ValidateTimeout), hungOn)}
+				p.Name(), round(h.budget), h.device)}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ValidateTimeout)
+	vctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	out, stderr, _, runErr := p.exchange(ctx, req, ValidateTimeout)
+	out, stderr, _, runErr := p.exchange(vctx, req, budget)
 	v := interpretValidate(p.Name(), out, stderr, runErr)
+	if ctx.Err() != nil && runErr != nil {
+		v.interrupted = true
+		return v
+	}
 	if c := p.Validations; c != nil {
 		c.mu.Lock()
 		c.m[key] = v
-		if runErr != nil && ctx.Err() != nil {
+		if runErr != nil && vctx.Err() != nil {
 			if _, seen := c.hung[p.Path]; !seen {
-				c.hung[p.Path] = d.Name
+				c.hung[p.Path] = hang{device: d.Name, budget: budget}
 			}
 		}
 		c.mu.Unlock()
@@ -291,7 +290,7 @@ func interpretValidate(plugin string, out []byte, stderr string, runErr error) v
 	case resp.Diagnostics != nil:
 		return validation{diags: resp.Diagnostics}
 	case resp.Error != "":
-		return validation{failure: fmt.Sprintf("plugin %s could not validate the device: %s", plugin, oneLine(resp.Error))}
+		return validation{failure: fmt.Sprintf("plugin %s could not validate the device: %s", plugin, printable.Line(resp.Error))}
 	case len(resp.Findings) > 0:
 		// A plugin written before validate existed that ignores op: it probed instead. Its answer
 		// says nothing about the spec, so there is nothing to report.
@@ -300,34 +299,18 @@ func interpretValidate(plugin string, out []byte, stderr string, runErr error) v
 	return validation{failure: fmt.Sprintf(`plugin %s answered op "validate" with neither diagnostics nor an error (want "diagnostics": [] when the entry is valid)`, plugin)}
 }
 
-// opUnsupported reports whether an answer means "this plugin does not implement the op": the
-// documented {"unsupported": true}, or an error in the words plugins use for an unknown op (the
-// v1 documentation asked for "an error" there without fixing its text).
-func opUnsupported(resp Response) bool {
-	if resp.Unsupported {
-		return true
-	}
-	if resp.Error == "" || resp.Diagnostics != nil {
-		return false
-	}
-	msg := strings.ToLower(resp.Error)
-	for _, w := range []string{"unknown op", "unsupported", "not supported", "not implemented", "unknown operation", "invalid op", `op "validate"`, "op validate", "op: validate"} {
-		if strings.Contains(msg, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // diagnostics turns a validation into spec diagnostics anchored in the spec file.
 func (p *Plugin) diagnostics(d spec.Device, v validation) spec.Diagnostics {
 	label := fmt.Sprintf("device %q (plugin %s)", d.Name, p.Name())
+	if v.interrupted {
+		return spec.Diagnostics{{Pos: d.Pos, Severity: spec.SeverityWarning, Message: fmt.Sprintf("%s: parameters not checked: %s", label, v.failure)}}
+	}
 	if v.failure != "" {
 		return spec.Diagnostics{{
 			Pos:      d.Pos,
 			Severity: spec.SeverityWarning,
 			Message: fmt.Sprintf("%s: parameters not checked: %s (op \"validate\" must answer within %s without touching the network; see docs/devices.md)",
-				label, v.failure, ValidateTimeout),
+				label, v.failure, round(validateBudget(d))),
 		}}
 	}
 	var diags spec.Diagnostics
@@ -345,12 +328,12 @@ func (p *Plugin) diagnostics(d spec.Device, v validation) spec.Diagnostics {
 		if s := strings.ToLower(strings.TrimSpace(pd.Severity)); s != "" && s != "error" {
 			sev = spec.SeverityWarning
 		}
-		msg := oneLine(pd.Message)
+		msg := printable.Line(pd.Message)
 		if msg == "" {
 			msg = "(the plugin gave no message)"
 		}
-		if pd.Param != "" && !strings.Contains(msg, pd.Param) {
-			msg = pd.Param + ": " + msg
+		if param := printable.Line(pd.Param); param != "" && !strings.Contains(msg, param) {
+			msg = param + ": " + msg
 		}
 		diags = append(diags, spec.Diagnostic{Pos: pos, Severity: sev, Message: label + ": " + msg})
 	}
@@ -375,6 +358,15 @@ func (p *Plugin) Check(ctx context.Context, d spec.Device) (reconcile.CheckResul
 	if p.Missing != nil {
 		return reconcile.CheckResult{}, p.Missing
 	}
+	if c := p.Validations; c != nil {
+		c.mu.Lock()
+		h, hung := c.hung[p.Path]
+		c.mu.Unlock()
+		if hung {
+			return reconcile.CheckResult{}, fmt.Errorf("plugin %s did not answer op \"validate\" within %s (device %q); killed its process group and did not run it again to probe",
+				p.Name(), round(h.budget), h.device)
+		}
+	}
 	timeout := d.Timeout
 	if dl, ok := ctx.Deadline(); ok {
 		// Preflight derives ctx's deadline from d.Timeout itself, so it is always a hair shorter;
@@ -398,7 +390,7 @@ func (p *Plugin) Check(ctx context.Context, d spec.Device) (reconcile.CheckResul
 		return reconcile.CheckResult{}, fmt.Errorf("plugin %s: %w%s", p.Name(), err, stderr)
 	}
 	if resp.Error != "" {
-		return reconcile.CheckResult{}, fmt.Errorf("plugin %s could not probe the device: %s", p.Name(), resp.Error)
+		return reconcile.CheckResult{}, fmt.Errorf("plugin %s could not probe the device: %s", p.Name(), printable.Line(resp.Error))
 	}
 	return toResult(resp, elapsed), nil
 }
@@ -427,6 +419,10 @@ func (p *Plugin) exchange(ctx context.Context, req Request, timeout time.Duratio
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("encode request for plugin %s: %w", p.Name(), err)
 	}
+	if !filepath.IsAbs(p.Path) {
+		// exec looks a name without a slash up on $PATH: never for a plugin (see Find).
+		return nil, "", 0, fmt.Errorf("plugin %s: path %q is not absolute; refusing to run it", p.Name(), p.Path)
+	}
 	cmd := exec.CommandContext(ctx, p.Path)
 	ownProcessGroup(cmd)
 	cmd.Cancel = func() error { return killProcessGroup(cmd) }
@@ -435,12 +431,15 @@ func (p *Plugin) exchange(ctx context.Context, req Request, timeout time.Duratio
 	stdout := &cappedBuffer{limit: maxStdout}
 	stderr := &tailBuffer{limit: stderrTail}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.Env = append(os.Environ(), "AVATAR_SYNC_PLUGIN_PROTOCOL="+Protocol)
+	cmd.Env = Environ(os.Environ(), p.Env)
 
 	start := time.Now()
 	runErr := cmd.Run()
 	elapsed = time.Since(start)
 	out, errTail = stdout.Bytes(), stderr.suffix()
+	if runErr != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return out, errTail, elapsed, fmt.Errorf("plugin %s was interrupted; killed its process group%s", p.Name(), errTail)
+	}
 	if runErr != nil && ctx.Err() != nil {
 		return out, errTail, elapsed, fmt.Errorf("plugin %s did not answer within %s; killed its process group%s",
 			p.Name(), round(timeout), errTail)
@@ -465,33 +464,12 @@ func (p *Plugin) exchange(ctx context.Context, req Request, timeout time.Duratio
 	return out, errTail, elapsed, nil
 }
 
-// decodeEnvelope parses a plugin's stdout as exactly one JSON object of our protocol version;
-// what the object must contain depends on the op and is checked by the caller.
-func decodeEnvelope(out []byte) (Response, error) {
-	var resp Response
-	trimmed := bytes.TrimSpace(out)
-	if len(trimmed) == 0 {
-		return resp, errors.New("answered nothing on stdout (want one JSON object, protocol " + Protocol + ")")
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := dec.Decode(&resp); err != nil {
-		return resp, fmt.Errorf("answered invalid JSON (%v); stdout began %q", err, head(trimmed, 80))
-	}
-	if dec.More() || dec.InputOffset() != int64(len(trimmed)) {
-		return resp, fmt.Errorf("answered extra output after the JSON object (stdout must hold exactly one object); stdout began %q", head(trimmed, 80))
-	}
-	if resp.Protocol != Protocol {
-		return resp, fmt.Errorf("answered protocol %q; this avatar-sync speaks %q", resp.Protocol, Protocol)
-	}
-	return resp, nil
-}
-
 // toResult folds findings into one result: OK only if all are; the detail lists the failing
 // messages (or all messages when everything passed).
 func toResult(resp Response, elapsed time.Duration) reconcile.CheckResult {
 	var good, bad []string
 	for _, f := range resp.Findings {
-		msg := strings.TrimSpace(strings.ReplaceAll(f.Message, "\n", " "))
+		msg := printable.Line(f.Message)
 		if msg == "" {
 			msg = "(no message)"
 		}
@@ -501,7 +479,13 @@ func toResult(resp Response, elapsed time.Duration) reconcile.CheckResult {
 			bad = append(bad, msg)
 		}
 	}
-	res := reconcile.CheckResult{OK: len(bad) == 0, Facts: resp.Facts, Latency: elapsed}
+	res := reconcile.CheckResult{OK: len(bad) == 0, Latency: elapsed}
+	for k, v := range resp.Facts {
+		if res.Facts == nil {
+			res.Facts = map[string]string{}
+		}
+		res.Facts[printable.Line(k)] = printable.Line(v)
+	}
 	if resp.LatencyMs > 0 {
 		res.Latency = time.Duration(resp.LatencyMs * float64(time.Millisecond))
 	}
@@ -559,12 +543,10 @@ func (b *tailBuffer) suffix() string {
 	if len(lines) > 3 {
 		lines = lines[len(lines)-3:]
 	}
+	for i, l := range lines {
+		lines[i] = printable.Line(l)
+	}
 	return "; stderr: " + strings.Join(lines, " | ")
-}
-
-// oneLine folds a plugin's message onto one line, so each diagnostic stays one line of output.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 func head(b []byte, n int) string {
@@ -579,4 +561,27 @@ func round(d time.Duration) time.Duration {
 		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(10 * time.Millisecond)
+}
+
+// allowedEnv are the variables every plugin receives from avatar-sync's environment (issue 10):
+// what a program needs to find its tools, its home, its locale and its temporary directory.
+// Anything else — AVATAR_KEYSTORE_PASSWORD, SASL passwords, cloud credentials — reaches a plugin
+// only when its device names it under env:. docs/devices.md lists the same names.
+var allowedEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+
+// Environ is the environment a plugin runs with: from environ (os.Environ()), the allow-listed
+// variables, every LC_* locale variable and the ones named in extra, plus
+// AVATAR_SYNC_PLUGIN_PROTOCOL.
+func Environ(environ []string, extra []string) []string {
+	var env []string
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || name == "AVATAR_SYNC_PLUGIN_PROTOCOL" {
+			continue
+		}
+		if slices.Contains(allowedEnv, name) || strings.HasPrefix(name, "LC_") || slices.Contains(extra, name) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "AVATAR_SYNC_PLUGIN_PROTOCOL="+Protocol)
 }

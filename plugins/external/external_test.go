@@ -200,7 +200,7 @@ func TestFindExplicitPathNotExecutable(t *testing.T) {
 	if p.Missing == nil || !strings.Contains(p.Missing.Error(), "is not an executable file (chmod +x it)") {
 		t.Fatalf("Missing = %v", p.Missing)
 	}
-	diags := p.Validate(spec.Device{Name: "x", Kind: "lidar", Plugin: f})
+	diags := p.Validate(t.Context(), spec.Device{Name: "x", Kind: "lidar", Plugin: f})
 	if len(diags) != 1 || diags[0].Severity != spec.SeverityWarning {
 		t.Errorf("Validate = %v, want one warning", diags)
 	}
@@ -305,7 +305,7 @@ func TestValidate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			d := validateDevice(tc.validate, map[string]string{"mode": tc.mode})
-			diags := Find(d, nil).Validate(d)
+			diags := Find(d, nil).Validate(t.Context(), d)
 			var got []string
 			for _, dg := range diags {
 				got = append(got, dg.String())
@@ -335,7 +335,7 @@ func TestValidate(t *testing.T) {
 func TestValidateHangKillsTheProcessGroup(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "child.pid")
 	d := validateDevice("hang", map[string]string{"pidfile": pidfile})
-	diags := Find(d, nil).Validate(d)
+	diags := Find(d, nil).Validate(t.Context(), d)
 	if len(diags) != 1 || !strings.Contains(diags[0].Message, "did not answer within 2s; killed its process group") {
 		t.Fatalf("Validate = %v, want the hang reported", diags)
 	}
@@ -365,7 +365,7 @@ func TestValidateHungPluginRunsOnce(t *testing.T) {
 		d.Name = name
 		p := Find(d, nil)
 		p.Validations = cache
-		diags := p.Validate(d)
+		diags := p.Validate(t.Context(), d)
 		if len(diags) != 1 || diags[0].Severity != spec.SeverityWarning {
 			t.Fatalf("Validate(%s) = %v, want one warning", name, diags)
 		}
@@ -401,7 +401,7 @@ func TestValidateRequestAndCache(t *testing.T) {
 		d.Timeout = timeout
 		p := Find(d, nil)
 		p.Validations = cache
-		diags := p.Validate(d)
+		diags := p.Validate(t.Context(), d)
 		if len(diags) != 1 || diags[0].String() != `a.yaml:3:9: device "drone" (plugin plugin.sh): minBatery: unknown parameter` {
 			t.Fatalf("Validate = %v", diags)
 		}
@@ -429,7 +429,7 @@ func TestValidateRequestAndCache(t *testing.T) {
 	d.Params = map[string]string{"minBattery": "30"}
 	p := Find(d, nil)
 	p.Validations = cache
-	p.Validate(d)
+	p.Validate(t.Context(), d)
 	if raw, _ := os.ReadFile(reqs); strings.Count(string(raw), "\n") != 2 {
 		t.Errorf("a changed entry was answered from the cache:\n%s", raw)
 	}
@@ -467,7 +467,7 @@ func TestExamplePluginValidate(t *testing.T) {
 				d.ParamsPos[k] = at(12, 60)
 			}
 			var got []string
-			for _, dg := range Find(d, nil).Validate(d) {
+			for _, dg := range Find(d, nil).Validate(t.Context(), d) {
 				got = append(got, dg.String())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

@@ -51,6 +51,23 @@ func main() {
 		mode = v
 	}
 	switch mode {
+	case "env":
+		// Appends its whole environment to the envfile param, for the tests that prove no
+		// secret reaches a plugin.
+		f, err := os.OpenFile(req.Device.Params["envfile"], os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(6)
+		}
+		for _, kv := range os.Environ() {
+			fmt.Fprintf(f, "%s %s\n", req.Op, kv)
+		}
+		_ = f.Close()
+		if req.Op == "validate" {
+			answer(map[string]any{"protocol": protocol, "diagnostics": []any{}})
+		} else {
+			answer(map[string]any{"protocol": protocol, "findings": []map[string]any{{"ok": true, "message": "environment written"}}})
+		}
 	case "valid":
 		answer(map[string]any{"protocol": protocol, "diagnostics": []any{}})
 	case "diags":
@@ -94,6 +111,9 @@ func main() {
 		if err := child.Start(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(5)
+		}
+		if pf := req.Device.Params["selfpidfile"]; pf != "" {
+			_ = os.WriteFile(pf, []byte(strconv.Itoa(os.Getpid())), 0o600)
 		}
 		if pf := req.Device.Params["pidfile"]; pf != "" {
 			_ = os.WriteFile(pf, []byte(strconv.Itoa(child.Process.Pid)), 0o600)
