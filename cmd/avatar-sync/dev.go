@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -111,7 +110,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		return err
 	}
 	for _, e := range expiring {
-		fmt.Fprintf(s.err, "Warning: serving %s; run `avatar-sync certs generate -f %s` and restart dev up before clients reject it.\n", terminalText(e), terminalText(g.file))
+		fmt.Fprintf(s.err, "Warning: serving %s; run `avatar-sync certs generate -f %s` and restart dev up before clients reject it.\n", printable.Text(e), printable.Text(g.file))
 	}
 	eo.Advertise = true // plan/apply in other processes join this cluster
 	e, err := clusters.StartEmbedded(ctx, sp, eo)
@@ -128,11 +127,11 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 			"tls": caFile != "", "caFile": caFile,
 		})
 	} else {
-		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", terminalText(e.ClusterID()), len(e.Bootstrap()), terminalText(o.stateDir))
+		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", printable.Text(e.ClusterID()), len(e.Bootstrap()), printable.Text(o.stateDir))
 		fmt.Fprintf(s.out, "bootstrap: %s\n", bootstrap)
 		if caFile != "" {
-			fmt.Fprintf(s.out, "TLS: every listener serves SSL; verify with %s\n", terminalText(caFile))
-			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], terminalText(caFile))
+			fmt.Fprintf(s.out, "TLS: every listener serves SSL; verify with %s\n", printable.Text(caFile))
+			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], printable.Text(caFile))
 		} else {
 			fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
 			if ssl := sslPorts(sp); ssl != "" {
@@ -150,7 +149,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		return fmt.Errorf("stop embedded cluster: %w", err)
 	}
 	if g.output != "json" {
-		fmt.Fprintf(s.err, "Stopped; state saved in %s\n", terminalText(o.stateDir))
+		fmt.Fprintf(s.err, "Stopped; state saved in %s\n", printable.Text(o.stateDir))
 	}
 	return nil
 }
@@ -183,21 +182,3 @@ func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec) []s
 	return missing
 }
 
-// terminalText escapes every control character of s (C0, DEL, C1) as Go writes it in a quoted
-// string ("\a", "\x1b"), so a path or a file's bytes printed in the banner can never drive the
-// terminal (issue 10).
-func terminalText(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}

@@ -157,7 +157,7 @@ func TestDevUpBannerEscapesControlCharacters(t *testing.T) {
 		t.Fatal("dev up did not stop within 30s")
 	}
 	printed := out.String() + errOut.String()
-	if !strings.Contains(printed, `state in `+filepath.Dir(stateDir)+`/state\a\x1b[2J`) {
+	if !strings.Contains(printed, `state in `+filepath.Dir(stateDir)+`/state\x07\x1b[2J`) {
 		t.Errorf("banner does not show the escaped path:\n%q", printed)
 	}
 	if strings.ContainsAny(printed, "\a\x1b") {

@@ -33,17 +33,41 @@ func Line(s string) string {
 			space = b.Len() > 0
 		case unicode.IsControl(r) || isBidiControl(r):
 			flushSpace(&b, &space)
-			if r < 0x80 {
-				fmt.Fprintf(&b, `\x%02x`, r)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
+			writeEscape(&b, r)
 		default:
 			flushSpace(&b, &space)
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// Text returns s with everything a terminal acts on escaped as Line escapes it, line breaks and tabs
+// included ("\x0a"), but every space kept: for a path or an id printed in a banner, where the exact
+// characters matter and collapsing white space would name another file.
+func Text(s string) string {
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		w = size
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) || isBidiControl(r):
+			writeEscape(&b, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func writeEscape(b *strings.Builder, r rune) {
+	if r < 0x80 {
+		fmt.Fprintf(b, `\x%02x`, r)
+	} else {
+		fmt.Fprintf(b, `\u%04x`, r)
+	}
 }
 
 func flushSpace(b *strings.Builder, pending *bool) {

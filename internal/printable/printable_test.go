@@ -28,3 +28,22 @@ func TestLine(t *testing.T) {
 		})
 	}
 }
+
+func TestText(t *testing.T) {
+	tests := map[string]struct{ in, want string }{
+		"path with spaces kept":  {"/srv/my  state dir", "/srv/my  state dir"},
+		"line break escaped":     {"state\nforged line", `state\x0aforged line`},
+		"tab escaped":            {"a\tb", `a\x09b`},
+		"bell and OSC":           {"\x07\x1b]0;owned\x07", `\x07\x1b]0;owned\x07`},
+		"C1 and invalid UTF-8":   {"a\u009bb\x9bc", `a\u009bb\x9bc`},
+		"bidi override":          {"ca\u202ekey.crt", `ca\u202ekey.crt`},
+		"non-ASCII letters kept": {"/home/jürgen/ssl-certs", "/home/jürgen/ssl-certs"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := Text(tc.in); got != tc.want {
+				t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
