@@ -78,3 +78,27 @@ func TestImmutableChangesCompareOnlyWhatTheRenderDeclares(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestChangeLinesAndSummary(t *testing.T) {
+	p := Plan{Changes: []ObjectChange{
+		{Object: ObjectRef{Kind: "Namespace", Name: "avatar"}, Action: NoOp},
+		{Object: ObjectRef{Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Action: Update,
+			Fields:    []FieldDiff{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
+			Conflicts: []Conflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}},
+		{Object: ObjectRef{Kind: "PodDisruptionBudget", Namespace: "avatar", Name: "kafka"}, Action: Delete, Reason: "left the render"},
+	}}
+	want := []string{
+		"~ StatefulSet avatar/kafka-broker-2",
+		"    spec.template.spec.containers[0].image: apache/kafka:3.8.1 → apache/kafka:3.9.0",
+		`    conflict: spec.template.spec.containers[name="kafka"].image is owned by kubectl-set (taking it needs --force-conflicts)`,
+	}
+	if diff := cmp.Diff(want, p.Changes[1].Lines()); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if got, want := p.Summary(), "Kubernetes: 0 to create, 1 to update, 0 to replace, 1 to delete, 1 with conflicts."; got != want {
+		t.Errorf("summary = %q, want %q", got, want)
+	}
+	if !p.Pending() || (Plan{Changes: p.Changes[:1]}).Pending() {
+		t.Error("Pending should be true exactly when a change is not a no-op")
+	}
+}

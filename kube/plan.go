@@ -412,3 +412,43 @@ func joinReason(a, b string) string {
 	}
 	return a + "; " + b
 }
+
+// Lines prints one change as plans show it: the headline, then one indented line per field, per
+// conflict and the reason, e.g.
+//
+//	~ StatefulSet avatar/kafka-broker-2
+//	    spec.template.spec.containers[0].image: apache/kafka:3.8.1 → 3.9.0
+func (c ObjectChange) Lines() []string {
+	out := []string{c.Headline()}
+	for _, f := range c.Fields {
+		out = append(out, "    "+f.String())
+	}
+	for _, cf := range c.Conflicts {
+		out = append(out, "    conflict: "+cf.String()+" (taking it needs --force-conflicts)")
+	}
+	if c.Reason != "" {
+		out = append(out, "    ("+c.Reason+")")
+	}
+	return out
+}
+
+// Summary counts the pending changes: "Kubernetes: 1 to create, 2 to update, 0 to replace, 0 to
+// delete."; unsupported changes and conflicts are counted when present.
+func (p Plan) Summary() string {
+	n := map[Action]int{}
+	conflicts := 0
+	for _, c := range p.Changes {
+		n[c.Action]++
+		if c.Action != NoOp && len(c.Conflicts) > 0 {
+			conflicts++
+		}
+	}
+	s := fmt.Sprintf("Kubernetes: %d to create, %d to update, %d to replace, %d to delete", n[Create], n[Update], n[Replace], n[Delete])
+	if n[Unsupported] > 0 {
+		s += fmt.Sprintf(", %d unsupported", n[Unsupported])
+	}
+	if conflicts > 0 {
+		s += fmt.Sprintf(", %d with conflicts", conflicts)
+	}
+	return s + "."
+}
