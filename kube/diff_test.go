@@ -1,6 +1,9 @@
 package kube
 
 import (
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -100,5 +103,42 @@ func TestChangeLinesAndSummary(t *testing.T) {
 	}
 	if !p.Pending() || (Plan{Changes: p.Changes[:1]}).Pending() {
 		t.Error("Pending should be true exactly when a change is not a no-op")
+	}
+}
+
+// A saved plan reads back from JSON and verifies against the same fresh plan; any difference in
+// what applying would do makes it stale.
+func TestSavedPlanRoundTripsAndVerifies(t *testing.T) {
+	saved := Plan{Target: "lab", Namespace: "avatar", Inventory: "avatar", Changes: []ObjectChange{
+		{Object: ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, Action: NoOp, Broker: -1, Live: "aa"},
+		{Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}, Action: Replace, Broker: 1, Live: "bb",
+			Fields: []FieldDiff{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}, Reason: "r"},
+	}}
+	data, err := json.Marshal(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read Plan
+	if err := json.Unmarshal(data, &read); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(read, saved); err != nil {
+		t.Fatalf("an unchanged plan does not verify: %v", err)
+	}
+	if read.Fingerprint() != saved.Fingerprint() {
+		t.Error("fingerprint changed by a JSON round trip")
+	}
+	edited := read
+	edited.Changes = append([]ObjectChange(nil), read.Changes...)
+	edited.Changes[1].Live = "cc" // someone edited the StatefulSet since
+	if err := Verify(read, edited); !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "kafka-broker-1") {
+		t.Errorf("Verify of a plan whose object changed = %v, want ErrStale naming it", err)
+	}
+	if edited.Fingerprint() == saved.Fingerprint() {
+		t.Error("the fingerprint does not cover the live versions")
+	}
+	var a Action
+	if err := a.UnmarshalText([]byte("bogus")); err == nil {
+		t.Error("an unknown action parsed")
 	}
 }
