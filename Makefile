@@ -24,8 +24,9 @@ test: vet
 # is built once (cold: ~1,100 CPU-seconds) into $${XDG_CACHE_HOME:-~/.cache}/avatar-sync/ and reused.
 K8S_PKGS ?= ./kube/... ./internal/kubetest/...
 test-k8s: kube-apiserver
-	$(GO) vet -tags kubeapiserver $(K8S_PKGS)
+	$(GO) vet -tags kubeapiserver $(K8S_PKGS) ./cmd/avatar-sync
 	$(GO) test -tags kubeapiserver $(TESTFLAGS) $(K8S_PKGS)
+	$(GO) test -tags kubeapiserver $(TESTFLAGS) -run 'TestKube' ./cmd/avatar-sync
 
 kube-apiserver:
 	@scripts/kube-apiserver.sh >/dev/null
