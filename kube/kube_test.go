@@ -424,3 +424,22 @@ func TestConnectionErrorsAreOneLineNamingTheTarget(t *testing.T) {
 		})
 	}
 }
+
+// An object the API server would refuse shows in the plan as unsupported with the server's
+// reason, and the apply refuses before changing anything.
+func TestObjectTheServerRefusesIsUnsupported(t *testing.T) {
+	c, ns := connectLab(t)
+	want := rendered{}.desired(t, ns)
+	mustApply(t, c, mustPlan(t, c, want, Options{}), ApplyOptions{NoWait: true})
+	bad := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "bad", "namespace": ns}, "data": map[string]any{"not a valid key!": "x"}}}
+	want.Objects = append(want.Objects, bad)
+	p := mustPlan(t, c, want, Options{})
+	ch := findChange(t, p, "ConfigMap", "bad")
+	if ch.Action != Unsupported || !strings.Contains(ch.Reason, "not a valid key!") {
+		t.Fatalf("change = %s (%s), want unsupported with the server's reason", ch.Headline(), ch.Reason)
+	}
+	if err := c.Apply(testCtx(t), p, ApplyOptions{NoWait: true}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("apply = %v, want a refusal", err)
+	}
+}

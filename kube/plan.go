@@ -231,6 +231,18 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 	}
 	if live == nil {
 		ch.Action = Create
+		// Ask the server now whether it would accept the object, so the plan shows a refusal
+		// instead of the apply failing half way. Not possible before its namespace exists; and a
+		// dry run does not catch everything (NodePort allocation happens only on a real create).
+		err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll)
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+		case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsForbidden(err):
+			ch.Action = Unsupported
+			ch.Reason = "the API server refuses the object: " + oneLine(err)
+		default:
+			return ch, fmt.Errorf("dry-run apply: %w", err)
+		}
 		return ch, nil
 	}
 	ch.Live = digest(live)
