@@ -662,7 +662,7 @@ func TestBuiltProblemsCatchesBreakage(t *testing.T) {
 		"no readiness probe":     {func(o *objects) { o.statefulSets[2].Spec.Template.Spec.Containers[0].ReadinessProbe = nil }, "lacks readiness or liveness probe"},
 		"keystore not in secret": {func(o *objects) { delete(o.secrets[0].Data, "kafka-broker-3.keystore.p12") }, "ssl.keystore.location=/etc/kafka/secrets/kafka-broker-3.keystore.p12 is not a key"},
 		"no PDB":                 {func(o *objects) { o.pdbs = nil }, "PodDisruptionBudget with maxUnavailable 1"},
-		"no seccomp profile": {func(o *objects) { o.statefulSets[1].Spec.Template.Spec.SecurityContext.SeccompProfile = nil }, "no seccompProfile RuntimeDefault"},
+		"no seccomp profile":     {func(o *objects) { o.statefulSets[1].Spec.Template.Spec.SecurityContext.SeccompProfile = nil }, "no seccompProfile RuntimeDefault"},
 		"capabilities kept": {func(o *objects) {
 			o.statefulSets[0].Spec.Template.Spec.Containers[0].SecurityContext.Capabilities = nil
 		}, "capabilities do not drop ALL"},
