@@ -111,11 +111,17 @@ func (c *Client) Apply(ctx context.Context, p Plan, opts ApplyOptions) error {
 	}
 	for i := len(deletes) - 1; i >= 0; i-- {
 		ch := deletes[i]
-		if _, err := c.rm.Delete(ctx, ch.Object.object(), ssa.DeleteOptions{
+		entry, err := c.rm.Delete(ctx, ch.Object.object(), ssa.DeleteOptions{
 			PropagationPolicy: metav1.DeletePropagationBackground,
 			Inclusions:        c.ownerLabels(p.Inventory, p.Namespace),
-		}); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("target %s: delete %s: %s", c.target, ch.Object, oneLine(err))
+		}
+		if entry != nil && entry.Action == ssa.SkippedAction {
+			// Its owner labels went away since the plan: it is no longer provably ours.
+			report(opts, ch, "left alone: it no longer carries avatar-sync's owner labels")
+			continue
 		}
 		delete(inv, ch.Object.key())
 		report(opts, ch, "deleted")
