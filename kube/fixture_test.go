@@ -52,6 +52,8 @@ func testCtx(t *testing.T) context.Context {
 // (the real render, not a copy of its output), plus the keystore-password Secret.
 type rendered struct {
 	image, storage, password string
+	// imageTag is the target's kubernetes.imageTag (the overlay's images: entry).
+	imageTag string
 }
 
 func (r rendered) objects(t *testing.T, ns string) []*unstructured.Unstructured {
@@ -65,6 +67,10 @@ func (r rendered) objects(t *testing.T, ns string) []*unstructured.Unstructured 
 		storage = "10Gi"
 	}
 	port := nodePorts(ns)
+	tag := ""
+	if r.imageTag != "" {
+		tag = ", imageTag: " + r.imageTag
+	}
 	src := fmt.Sprintf(`apiVersion: avatar-sync/v1
 kind: KafkaCluster
 metadata: { name: avatar, namespace: %[1]s }
@@ -74,8 +80,8 @@ brokers:
   - { id: 2, host: kafka-broker-2, ports: { plaintext: %[5]d, internal: 29093 } }
   - { id: 3, host: kafka-broker-3, ports: { plaintext: %[6]d, internal: 29094 } }
 clusters:
-  lab: { bootstrap: [lab:9092], kubernetes: { namespace: %[1]s, externalHost: lab.example } }
-`, ns, image, storage, port, port+1, port+2)
+  lab: { bootstrap: [lab:9092], kubernetes: { namespace: %[1]s, externalHost: lab.example%[7]s } }
+`, ns, image, storage, port, port+1, port+2, tag)
 	s, diags := spec.Parse("avatar.yaml", []byte(src))
 	if err := diags.Err(); err != nil {
 		t.Fatalf("test spec: %v", err)

@@ -118,7 +118,8 @@ func TestImageChangeRollsBrokersOneAtATime(t *testing.T) {
 	kl := startKubelet(t, c, ns, 300*time.Millisecond)
 	mustApply(t, c, mustPlan(t, c, rendered{password: "roll-pw"}.desired(t, ns), Options{}), quickWaits(Options{}))
 
-	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0", password: "roll-pw"}.desired(t, ns), Options{})
+	// The target's kubernetes.imageTag changes, as a lab would upgrade Kafka.
+	p := mustPlan(t, c, rendered{imageTag: "3.9.0", password: "roll-pw"}.desired(t, ns), Options{})
 	if got, want := changesOf(p), []string{"~ StatefulSet " + ns + "/kafka-broker-1", "~ StatefulSet " + ns + "/kafka-broker-2", "~ StatefulSet " + ns + "/kafka-broker-3"}; !slices.Equal(got, want) {
 		t.Fatalf("plan = %v, want %v", got, want)
 	}
