@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 
 // connectLab connects to the package's API server as a target named "lab" and returns a fresh
 // namespace name for the test.
-func connectLab(t *testing.T) (*Client, string) {
+func connectLab(t testing.TB) (*Client, string) {
 	t.Helper()
 	srv := kubetest.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -42,7 +42,7 @@ func connectLab(t *testing.T) (*Client, string) {
 }
 
 // testCtx bounds a test's calls to the API server.
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -56,7 +56,7 @@ type rendered struct {
 	imageTag string
 }
 
-func (r rendered) objects(t *testing.T, ns string) []*unstructured.Unstructured {
+func (r rendered) objects(t testing.TB, ns string) []*unstructured.Unstructured {
 	t.Helper()
 	image := r.image
 	if image == "" {
@@ -119,7 +119,7 @@ func nodePorts(ns string) int {
 	return portsOf[ns]
 }
 
-func (r rendered) desired(t *testing.T, ns string) Desired {
+func (r rendered) desired(t testing.TB, ns string) Desired {
 	return Desired{Inventory: "avatar", Objects: r.objects(t, ns)}
 }
 
@@ -219,7 +219,7 @@ func quickWaits(o Options) ApplyOptions {
 	return ApplyOptions{Options: o, WaitTimeout: time.Minute, Interval: 50 * time.Millisecond}
 }
 
-func mustPlan(t *testing.T, c *Client, want Desired, o Options) Plan {
+func mustPlan(t testing.TB, c *Client, want Desired, o Options) Plan {
 	t.Helper()
 	p, err := c.Plan(testCtx(t), want, o)
 	if err != nil {
@@ -228,7 +228,7 @@ func mustPlan(t *testing.T, c *Client, want Desired, o Options) Plan {
 	return p
 }
 
-func mustApply(t *testing.T, c *Client, p Plan, o ApplyOptions) {
+func mustApply(t testing.TB, c *Client, p Plan, o ApplyOptions) {
 	t.Helper()
 	if err := c.Apply(testCtx(t), p, o); err != nil {
 		t.Fatalf("apply: %v", err)
