@@ -18,7 +18,12 @@ func Build(fSys filesys.FileSystem, dir, cluster string) ([]byte, error) {
 	if !fSys.IsDir(overlay) {
 		return nil, fmt.Errorf("no overlay %s: render it first, or pick a cluster with a kubernetes: block", overlay)
 	}
-	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fSys, overlay)
+	// Legacy order, as `kustomize build` and `kubectl kustomize` print: the Namespace first, then
+	// config and Secrets, Services, workloads, so `render --build | kubectl apply -f -` works on a
+	// fresh cluster (issue 11: in file order the Namespace came last and the apply failed).
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy
+	resMap, err := krusty.MakeKustomizer(opts).Run(fSys, overlay)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", overlay, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -185,4 +186,39 @@ func BenchmarkKustomizeFiles(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestBuildPrintsTheNamespaceFirst: `render --build | kubectl apply -f -` creates objects in stream
+// order, so on a fresh cluster the Namespace must come before everything in it (issue 11), and the
+// workloads after what they mount.
+func TestBuildPrintsTheNamespaceFirst(t *testing.T) {
+	s := exampleSpec("/repo")
+	fSys := filesys.MakeFsInMemory()
+	writeCerts(t, fSys, s)
+	if _, err := Kustomize(s, fSys, "/repo/deploy"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Build(fSys, "/repo/deploy", "microk8s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, ok := strings.CutPrefix(line, "kind: "); ok {
+			kinds = append(kinds, k)
+		}
+	}
+	last := func(kind string) int { return len(kinds) - 1 - slices.Index(reverse(kinds), kind) }
+	if len(kinds) == 0 || kinds[0] != "Namespace" {
+		t.Fatalf("kinds in build order %v: the Namespace must be first", kinds)
+	}
+	if first := slices.Index(kinds, "StatefulSet"); first < last("Secret") || first < last("ConfigMap") || first < last("Service") {
+		t.Errorf("kinds in build order %v: StatefulSets must follow the Secrets, ConfigMaps and Services", kinds)
+	}
+}
+
+func reverse(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
 }

@@ -305,7 +305,10 @@ func (m *model) statefulSet(b broker) omap {
 				{"metadata", omap{{"labels", strMap(podLabels)}}},
 				{"spec", omap{
 					{"terminationGracePeriodSeconds", 60},
-					{"securityContext", omap{{"runAsNonRoot", true}, {"runAsUser", kafkaUID}, {"runAsGroup", kafkaUID}, {"fsGroup", kafkaUID}}},
+					// PodSecurity "restricted" (issue 11): the overlay's namespace enforces it, and the API
+					// server refuses a pod without a seccomp profile there.
+					{"securityContext", omap{{"runAsNonRoot", true}, {"runAsUser", kafkaUID}, {"runAsGroup", kafkaUID}, {"fsGroup", kafkaUID},
+						{"seccompProfile", omap{{"type", "RuntimeDefault"}}}}},
 					// Prefer spreading brokers over nodes; "preferred" keeps single-node MicroK8s working.
 					{"affinity", omap{{"podAntiAffinity", omap{{"preferredDuringSchedulingIgnoredDuringExecution", []any{omap{
 						{"weight", 100},
@@ -378,6 +381,15 @@ func (m *model) tlsKustomization() (string, error) {
 	})
 }
 
+// namespaceLabels mark the overlay's namespace as ours and make the API server enforce PodSecurity
+// "restricted" on it (issue 11): the broker pods are hardened to pass it, so a later edit that
+// weakens them is refused at admission instead of running.
+var namespaceLabels = map[string]string{
+	"app.kubernetes.io/managed-by":       "avatar-sync",
+	"app.kubernetes.io/part-of":          "avatar",
+	"pod-security.kubernetes.io/enforce": "restricted",
+}
+
 // overlay renders overlays/<cluster>/: only what differs per target (namespace, storage class, image
 // tag, resources, and the host outside clients dial).
 func (m *model) overlay(c spec.Cluster) (Files, error) {
@@ -397,7 +409,7 @@ func (m *model) overlay(c spec.Cluster) (Files, error) {
 		doc, err := yamlDocs(m.header("#"), omap{
 			{"apiVersion", "v1"},
 			{"kind", "Namespace"},
-			{"metadata", omap{{"name", ns}, {"labels", strMap(map[string]string{"app.kubernetes.io/managed-by": "avatar-sync", "app.kubernetes.io/part-of": "avatar"})}}},
+			{"metadata", omap{{"name", ns}, {"labels", strMap(namespaceLabels)}}},
 		})
 		if err != nil {
 			return nil, err

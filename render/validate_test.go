@@ -233,6 +233,11 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 	case wantNS != "" && (len(objs.namespaces) != 1 || objs.namespaces[0].Name != wantNS):
 		fail("want one Namespace %q, got %v", wantNS, objs.namespaces)
 	}
+	for _, ns := range objs.namespaces {
+		if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+			fail("Namespace %s does not enforce PodSecurity restricted (issue 11)", ns.Name)
+		}
+	}
 	services := map[string]*corev1.Service{}
 	for _, svc := range objs.services {
 		services[svc.Name] = svc
@@ -295,6 +300,9 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 		}
 		if ctr.ReadinessProbe == nil || ctr.LivenessProbe == nil {
 			fail("%s: container lacks readiness or liveness probe", sts.Name)
+		}
+		if why := notRestricted(pod.Spec); why != "" {
+			fail("%s: pods fail PodSecurity restricted: %s", sts.Name, why)
 		}
 		if len(sts.Spec.VolumeClaimTemplates) != 1 {
 			fail("%s: want one PersistentVolumeClaim template", sts.Name)
@@ -500,6 +508,28 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 	return problems
 }
 
+// notRestricted says why a pod would fail PodSecurity "restricted" (the parts the brokers need: the
+// API server's full check runs in make test-k8s), or "".
+func notRestricted(pod corev1.PodSpec) string {
+	sc := pod.SecurityContext
+	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		return "runAsNonRoot is not true"
+	}
+	if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		return "no seccompProfile RuntimeDefault"
+	}
+	for _, c := range pod.Containers {
+		csc := c.SecurityContext
+		if csc == nil || csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation {
+			return c.Name + ": allowPrivilegeEscalation is not false"
+		}
+		if csc.Capabilities == nil || !slices.Contains(csc.Capabilities.Drop, "ALL") || len(csc.Capabilities.Add) > 0 {
+			return c.Name + ": capabilities do not drop ALL"
+		}
+	}
+	return ""
+}
+
 func (o objects) all() []metav1.Object {
 	var out []metav1.Object
 	for _, x := range o.statefulSets {
@@ -632,6 +662,11 @@ func TestBuiltProblemsCatchesBreakage(t *testing.T) {
 		"no readiness probe":     {func(o *objects) { o.statefulSets[2].Spec.Template.Spec.Containers[0].ReadinessProbe = nil }, "lacks readiness or liveness probe"},
 		"keystore not in secret": {func(o *objects) { delete(o.secrets[0].Data, "kafka-broker-3.keystore.p12") }, "ssl.keystore.location=/etc/kafka/secrets/kafka-broker-3.keystore.p12 is not a key"},
 		"no PDB":                 {func(o *objects) { o.pdbs = nil }, "PodDisruptionBudget with maxUnavailable 1"},
+		"no seccomp profile":     {func(o *objects) { o.statefulSets[1].Spec.Template.Spec.SecurityContext.SeccompProfile = nil }, "no seccompProfile RuntimeDefault"},
+		"capabilities kept": {func(o *objects) {
+			o.statefulSets[0].Spec.Template.Spec.Containers[0].SecurityContext.Capabilities = nil
+		}, "capabilities do not drop ALL"},
+		"namespace not restricted": {func(o *objects) { delete(o.namespaces[0].Labels, "pod-security.kubernetes.io/enforce") }, "does not enforce PodSecurity restricted"},
 	}
 	if p := builtProblems(s, "microk8s", decodeAll(t, out)); len(p) > 0 {
 		t.Fatalf("the unmodified build has problems: %v", p)

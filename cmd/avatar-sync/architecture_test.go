@@ -42,6 +42,9 @@ func TestPackageBoundaries(t *testing.T) {
 			return "render"
 		case strings.HasPrefix(imp, "github.com/fsnotify/fsnotify"):
 			return "filewatch"
+		case strings.HasPrefix(imp, "k8s.io/client-go"), strings.HasPrefix(imp, "sigs.k8s.io/controller-runtime"),
+			strings.HasPrefix(imp, "github.com/fluxcd/"), strings.HasPrefix(imp, "k8s.io/apimachinery"):
+			return "kube"
 		}
 		return ""
 	}
@@ -54,6 +57,7 @@ func TestPackageBoundaries(t *testing.T) {
 		"reconcile": {"spec", "topics"},
 		"report":    {"spec", "topics", "reconcile"},
 		"filewatch": {"reconcile"},
+		"kube":      {"spec", "reconcile"},
 	}
 	for p, imps := range imports {
 		top := strings.SplitN(p, "/", 2)[0]

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/avatar-project/avatar-sync/certs"
+	"github.com/avatar-project/avatar-sync/kube"
+	"github.com/avatar-project/avatar-sync/render"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// kubeDesired is what the Kubernetes plane applies for a target with kubernetes: (issue 11): the
+// objects `render --build --cluster NAME` prints, plus the keystore-password Secret resolved as
+// `certs generate` resolves it (tls.passwordEnv, tls.passwordFile, tls.dir/keystore.password), so
+// nobody runs `kubectl create secret` by hand. The password goes only into the returned object.
+func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kube.Desired, error) {
+	c, ok := sp.FindCluster(cluster)
+	if !ok || c.Kubernetes == nil {
+		return kube.Desired{}, fmt.Errorf("--cluster %q has no kubernetes: block", cluster)
+	}
+	// The build resolves tls.dir relative to where render writes by default (beside the spec).
+	manifests, err := render.BuildSpec(sp, filepath.Join(filepath.Dir(sp.File), "deploy"), cluster, render.OnDisk())
+	if err != nil {
+		return kube.Desired{}, err
+	}
+	objs, err := kube.Parse(manifests)
+	if err != nil {
+		return kube.Desired{}, fmt.Errorf("render --build --cluster %s: %w", cluster, err)
+	}
+	want := kube.Desired{Inventory: sp.Metadata.Name, Objects: objs}
+	if want.Inventory == "" {
+		want.Inventory = "kafka" // render's default instance name
+	}
+	if !render.NeedsPasswordSecret(sp) {
+		return want, nil
+	}
+	src, err := certs.Load(sp)
+	if err != nil {
+		return kube.Desired{}, err
+	}
+	pw, err := certs.ResolvePassword(sp, src, getenv, rand.Reader)
+	if err != nil {
+		return kube.Desired{}, err
+	}
+	if pw.File != nil {
+		// A password would be generated now: no keystore was written with it, so brokers could not
+		// open theirs.
+		return kube.Desired{}, errors.New("no keystore password yet (tls.passwordEnv / tls.passwordFile unset or empty, no tls.dir/keystore.password): run `avatar-sync certs generate` first")
+	}
+	ns := c.Kubernetes.Namespace
+	if ns == "" {
+		ns = sp.Metadata.Namespace
+	}
+	labels := map[string]string{
+		"app.kubernetes.io/managed-by": "avatar-sync",
+		"app.kubernetes.io/part-of":    "avatar",
+		"app.kubernetes.io/name":       "kafka",
+		"app.kubernetes.io/instance":   want.Inventory,
+	}
+	want.Objects = append(want.Objects, kube.PasswordSecret(ns, render.PasswordSecret, render.PasswordSecretKey, pw.Value, labels))
+	return want, nil
+}

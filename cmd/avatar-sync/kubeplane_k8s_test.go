@@ -1,0 +1,63 @@
+//go:build kubeapiserver
+
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/internal/kubetest"
+	"github.com/avatar-project/avatar-sync/kube"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// TestMain stops this package's kube-apiserver (started by the first test that needs it).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	kubetest.Stop()
+	os.Exit(code)
+}
+
+// The example spec's whole Kubernetes side, as the plane will apply it for `--cluster microk8s`:
+// the rendered objects (TLS keystore Secret, configs, Services on NodePorts 9092-9194, brokers)
+// and the password Secret are admitted by a real API server into a PodSecurity-restricted
+// namespace, and the next plan is empty.
+func TestKubeExampleSpecAppliesToARealAPIServer(t *testing.T) {
+	srv := kubetest.Shared(t)
+	specPath := renderRepo(t)
+	sp, diags := spec.LoadFile(specPath)
+	if err := diags.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := kubeDesired(sp, "microk8s", func(k string) string {
+		return map[string]string{"AVATAR_KEYSTORE_PASSWORD": "example-password"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := kube.Connect(ctx, kube.Target{Name: "microk8s", Kubeconfig: srv.Kubeconfig, Context: kubetest.ContextName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Plan(ctx, want, kube.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Summary(); s != "Kubernetes: 17 to create, 0 to update, 0 to replace, 0 to delete." {
+		t.Errorf("first plan: %s", s)
+	}
+	if err := c.Apply(ctx, p, kube.ApplyOptions{NoWait: true}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Plan(ctx, want, kube.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Pending() {
+		t.Errorf("the second plan is not empty: %s", again.Summary())
+	}
+}

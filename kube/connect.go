@@ -1,0 +1,194 @@
+// Package kube is the Kubernetes plane (issue 11): it diffs the objects `render --build` produces
+// against a live API server and applies them. It is the only package that imports client-go,
+// controller-runtime and fluxcd/pkg/ssa.
+//
+// Deciding is separate from doing: Plan computes typed per-object changes by server-side apply dry
+// runs and never writes; Apply executes a Plan in stages (namespace, secrets and config, services,
+// workloads), rolls broker StatefulSets one at a time and prunes only what its inventory recorded.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// FieldManager is the server-side apply field manager of everything avatar-sync applies.
+const FieldManager = "avatar-sync"
+
+// ownerGroup prefixes the owner labels ssa puts on every applied object (<group>/name and
+// <group>/namespace): with the inventory they are how avatar-sync knows an object is its own.
+const ownerGroup = "avatar-sync.io"
+
+// Target says which cluster to talk to, as kubectl would.
+type Target struct {
+	// Name is the spec's target (clusters[].name); every error names it.
+	Name string
+	// Kubeconfig is an explicit kubeconfig path; empty means kubectl's rules ($KUBECONFIG, else
+	// ~/.kube/config).
+	Kubeconfig string
+	// Context is the kubeconfig context (the target's kubernetes.context); empty means the file's
+	// current-context.
+	Context string
+}
+
+// Client is a connection to one API server.
+type Client struct {
+	target string
+	host   string
+	client client.Client
+	rm     *ssa.ResourceManager
+}
+
+// connectTimeout bounds the probe Connect makes, so a server that does not answer fails fast.
+const connectTimeout = 15 * time.Second
+
+// Connect loads the kubeconfig, picks the context and checks that the API server answers and
+// accepts the credentials. Each failure is one line naming the target and what to do.
+func Connect(ctx context.Context, t Target) (*Client, error) {
+	cfg, err := restConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, t.Name, cfg)
+}
+
+func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = connectTimeout
+	// A plan makes three requests per object; client-go's default of 5 per second would make a
+	// 16-object plan take seconds of client-side throttling.
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	if err := probe(ctx, target, cfg); err != nil {
+		return nil, err
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: Kubernetes API discovery at %s: %w", target, cfg.Host, err)
+	}
+	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
+	}
+	// ssa's staged apply and waits need a kstatus poller; a nil one panics there.
+	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
+	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: ownerGroup})
+	return &Client{target: target, host: cfg.Host, client: c, rm: rm}, nil
+}
+
+// restConfig resolves the kubeconfig and context the way kubectl does.
+func restConfig(t Target) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if t.Kubeconfig != "" {
+		rules.ExplicitPath = t.Kubeconfig
+	}
+	where := kubeconfigName(rules)
+	raw, err := rules.Load()
+	if err != nil {
+		return nil, fmt.Errorf("target %s: kubeconfig %s cannot be read: %s; fix the file, or point KUBECONFIG at one (`microk8s config > ~/.kube/microk8s`)", t.Name, where, oneLine(err))
+	}
+	if len(raw.Contexts) == 0 {
+		return nil, fmt.Errorf("target %s: kubeconfig %s has no contexts; point KUBECONFIG at a cluster's config (`microk8s config > ~/.kube/microk8s`)", t.Name, where)
+	}
+	if t.Context != "" {
+		if _, ok := raw.Contexts[t.Context]; !ok {
+			return nil, fmt.Errorf("target %s: context %q is not in kubeconfig %s (it has: %s); fix clusters.%s.kubernetes.context", t.Name, t.Context, where, strings.Join(contextNames(raw), ", "), t.Name)
+		}
+	} else if raw.CurrentContext == "" {
+		return nil, fmt.Errorf("target %s: kubeconfig %s has no current-context; set clusters.%s.kubernetes.context to one of: %s", t.Name, where, t.Name, strings.Join(contextNames(raw), ", "))
+	}
+	cfg, err := clientcmd.NewNonInteractiveClientConfig(*raw, t.Context, &clientcmd.ConfigOverrides{}, rules).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("target %s: kubeconfig %s, context %q: %s", t.Name, where, firstNonEmpty(t.Context, raw.CurrentContext), oneLine(err))
+	}
+	return cfg, nil
+}
+
+func kubeconfigName(rules *clientcmd.ClientConfigLoadingRules) string {
+	if rules.ExplicitPath != "" {
+		return rules.ExplicitPath
+	}
+	if v := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); v != "" {
+		return "$KUBECONFIG (" + v + ")"
+	}
+	return clientcmd.RecommendedHomeFile
+}
+
+func contextNames(c *clientcmdapi.Config) []string {
+	var out []string
+	for n := range c.Contexts {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// probe asks for the API groups: unauthenticated requests get 401 (a bad token) or 403 (none), an
+// absent server a dial error, so each case can be told apart before any real work.
+func probe(ctx context.Context, target string, cfg *rest.Config) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("target %s: Kubernetes client for %s: %s", target, cfg.Host, oneLine(err))
+	}
+	done := make(chan error, 1)
+	go func() { _, err := dc.ServerGroups(); done <- err }()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("target %s: Kubernetes API server %s: %w", target, cfg.Host, ctx.Err())
+	case err = <-done:
+	}
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("target %s: Kubernetes API server %s refused the kubeconfig's credentials (401 Unauthorized); refresh them (`microk8s config > ~/.kube/microk8s`)", target, cfg.Host)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("target %s: Kubernetes API server %s does not let this user in (403 Forbidden); use a context with rights on the namespace", target, cfg.Host)
+	case isUnreachable(err):
+		return fmt.Errorf("target %s: Kubernetes API server %s is unreachable (%s); is the cluster running (`microk8s status`)?", target, cfg.Host, oneLine(err))
+	default:
+		return fmt.Errorf("target %s: Kubernetes API server %s: %s", target, cfg.Host, oneLine(err))
+	}
+}
+
+func isUnreachable(err error) bool {
+	var netErr net.Error
+	var urlErr *url.Error
+	return errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// oneLine keeps an error on one line: the user sees one line per problem.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
