@@ -181,4 +181,3 @@ func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec) []s
 	}
 	return missing
 }
-
