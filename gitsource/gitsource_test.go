@@ -1,0 +1,196 @@
+package gitsource
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/internal/gittest"
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func readTree(t *testing.T, tree, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tree, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestFetchFollowsPushesAndForcePushes: each push is fetched with its subject; a force-push that
+// rewrites the branch is followed, not refused as a non-fast-forward; each checkout holds exactly
+// its revision's files.
+func TestFetchFollowsPushesAndForcePushes(t *testing.T) {
+	ctx := testCtx(t)
+	remote := gittest.New(t)
+	first := remote.Commit("add the spec", map[string]string{"lab/avatar.yaml": "one\n"})
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(t.TempDir(), "clone")}
+
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Hash != first || rev.Subject != "add the spec" {
+		t.Fatalf("fetched %+v, want %s \"add the spec\"", rev, first)
+	}
+	tree1, err := repo.Checkout(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, tree1, "lab/avatar.yaml"); got != "one\n" {
+		t.Fatalf("checkout holds %q", got)
+	}
+
+	second := remote.Commit("second", map[string]string{"lab/avatar.yaml": "two\n", "lab/other": "x"})
+	if rev, err = repo.Fetch(ctx); err != nil || rev.Hash != second {
+		t.Fatalf("after a push: %+v %v, want %s", rev, err, second)
+	}
+	tree2, err := repo.Checkout(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readTree(t, tree2, "lab/avatar.yaml") != "two\n" || readTree(t, tree1, "lab/avatar.yaml") != "one\n" {
+		t.Fatal("the new tree must not overwrite the previous one, which stays in force until the switch")
+	}
+
+	// Rewrite history: drop "second", push a different commit with --force.
+	remote.Rewind(first)
+	rewritten := remote.Commit("rewritten", map[string]string{"lab/avatar.yaml": "three\n"})
+	rev, err = repo.Fetch(ctx)
+	if err != nil {
+		t.Fatalf("a force-pushed branch wedged the clone: %v", err)
+	}
+	if rev.Hash != rewritten || rev.Subject != "rewritten" {
+		t.Fatalf("after a force-push: %+v, want %s", rev, rewritten)
+	}
+	tree3, err := repo.Checkout(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readTree(t, tree3, "lab/avatar.yaml") != "three\n" {
+		t.Fatal("rewritten tree has the wrong content")
+	}
+	if _, err := os.Stat(filepath.Join(tree3, "lab/other")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file of the dropped commit is in the rewritten tree: %v", err)
+	}
+	// Only the current tree and the one before it are kept.
+	if _, err := os.Stat(tree1); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("tree of an old revision left behind: %v", err)
+	}
+}
+
+// TestCheckoutLeavesNoHalfTree: a checkout interrupted by its context leaves no directory a reader
+// could take for the revision's tree.
+func TestCheckoutLeavesNoHalfTree(t *testing.T) {
+	ctx := testCtx(t)
+	remote := gittest.New(t)
+	remote.Commit("spec", map[string]string{"avatar.yaml": "x\n"})
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(t.TempDir(), "clone")}
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := repo.Checkout(cancelled, rev); err == nil {
+		t.Fatal("checkout with a cancelled context succeeded")
+	}
+	entries, _ := os.ReadDir(filepath.Join(repo.Dir, "trees"))
+	for _, e := range entries {
+		t.Errorf("left behind: %s", e.Name())
+	}
+	if tree, err := repo.Checkout(ctx, rev); err != nil || readTree(t, tree, "avatar.yaml") != "x\n" {
+		t.Fatalf("checkout after an interrupted one: %v", err)
+	}
+}
+
+// TestFetchFailures: an unreachable remote and a missing branch are errors naming what failed,
+// and a password in the URL never appears in them.
+func TestFetchFailures(t *testing.T) {
+	ctx := testCtx(t)
+	remote := gittest.New(t)
+	remote.Commit("spec", map[string]string{"avatar.yaml": "x\n"})
+
+	missing := &Repo{URL: remote.URL, Branch: "release", Dir: filepath.Join(t.TempDir(), "clone")}
+	if _, err := missing.Fetch(ctx); !errors.Is(err, ErrBranchMissing) || !strings.Contains(err.Error(), "release") {
+		t.Errorf("missing branch: %v", err)
+	}
+
+	secret := &Repo{URL: "http://deploy:s3cr3t-token@127.0.0.1:1/avatar.git", Branch: "main", Dir: filepath.Join(t.TempDir(), "clone")}
+	_, err := secret.Fetch(ctx)
+	if err == nil {
+		t.Fatal("fetch from a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "s3cr3t-token") {
+		t.Errorf("error leaks the URL's password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "deploy:***@127.0.0.1:1") {
+		t.Errorf("error does not name the remote: %v", err)
+	}
+	if _, err := (&Repo{URL: remote.URL, Branch: "--upload-pack=touch", Dir: t.TempDir()}).Fetch(ctx); err == nil || !strings.Contains(err.Error(), "not a branch name") {
+		t.Errorf("option-like branch: %v", err)
+	}
+}
+
+func TestSpecFileStaysInTree(t *testing.T) {
+	tree := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tree, "lab"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "lab", "avatar.yaml"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("password"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(tree, "lab", "evil.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("avatar.yaml", filepath.Join(tree, "lab", "alias.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]string{
+		"lab/avatar.yaml": "",
+		"lab/alias.yaml":  "",
+		"lab/evil.yaml":   "leading out of the repository",
+		"../x":            "inside the repository",
+		"/etc/passwd":     "inside the repository",
+		"lab/missing":     "not in this revision",
+	}
+	for path, wantErr := range tests {
+		t.Run(path, func(t *testing.T) {
+			_, err := SpecFile(tree, path)
+			switch {
+			case wantErr == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+				t.Errorf("error %v, want %q", err, wantErr)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := map[string]string{
+		"https://deploy:tok@git.example.org/lab/avatar.git": "https://deploy:***@git.example.org/lab/avatar.git",
+		"https://git.example.org/lab/avatar.git":            "https://git.example.org/lab/avatar.git",
+		"git@github.com:lab/avatar.git":                     "git@github.com:lab/avatar.git",
+		"/srv/git/avatar.git":                               "/srv/git/avatar.git",
+	}
+	for in, want := range tests {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
