@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/avatar-project/avatar-sync/filewatch"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -25,6 +24,7 @@ type watchOptions struct {
 	force         bool
 	lockTimeout   time.Duration
 	metricsAddr   string
+	gitops        gitopsOptions // --git, --mode, --notify (issue 12): watch_gitops.go
 }
 
 func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -52,13 +52,18 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			if g.file == "-" {
+			if err := o.gitops.check(cmd); err != nil {
+				return err
+			}
+			if g.file == "-" && o.gitops.gitURL == "" {
 				// stdin is read once and is then empty: every later pass would fail (issue 10).
 				return errors.New("watch cannot read the spec from stdin (-f -): it re-reads the file on every change; pass a file path")
 			}
 			log := newLogger(g, s)
 			w := &watcher{g: g, s: s, o: o, log: log, metrics: newWatchMetrics()}
 			defer w.close()
+			w.gx = newGitops(&o.gitops, g, o.cluster.stateDir, log, w.metrics.reg)
+			defer w.gx.close()
 			if o.metricsAddr != "" {
 				addr, err := w.metrics.serve(cmd.Context(), o.metricsAddr, log)
 				if err != nil {
@@ -66,9 +71,9 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 				}
 				log.Info("serving metrics", "addr", addr.String(), "paths", "/metrics /healthz /readyz")
 			}
-			log.Info("watching", "file", g.file, "cluster", g.cluster, "interval", o.interval.String())
-			err := reconcile.Loop(cmd.Context(), &filewatch.Source{Path: g.file, Debounce: o.debounce},
-				reconcile.LoopOptions{Interval: o.interval}, w.pass, w.report)
+			log.Info("watching", append(w.gx.describe(g.file), "cluster", g.cluster, "interval", o.interval.String())...)
+			err := reconcile.Loop(cmd.Context(), w.gx.source(g.file, o.debounce),
+				w.gx.loopOptions(o.interval), w.pass, w.report)
 			if errors.Is(err, context.Canceled) {
 				log.Info("stopped")
 				return nil
@@ -88,6 +93,7 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long a pass waits for another apply's lock")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9464)")
+	o.gitops.bind(f)
 	return cmd
 }
 
@@ -117,6 +123,10 @@ type watcher struct {
 	metrics *watchMetrics
 	current passResult // filled by pass, recorded by report
 	started time.Time
+
+	gx              *gitops      // --git, --mode, --notify (issue 12)
+	passLog         *slog.Logger // log with the pass's revision on every line
+	drift, appliedC []string     // headlines the pass found pending and applied, for notifications
 }
 
 func (w *watcher) close() {
@@ -127,17 +137,29 @@ func (w *watcher) close() {
 }
 
 // pass is one level-triggered reconcile: load, connect, plan, apply what the flags allow.
-func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
+func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
+	w.current, w.started, w.drift, w.appliedC = passResult{}, time.Now(), nil, nil
+	defer func() { w.current.interrupted = ctx.Err() != nil }()
+	file, log, err := w.gx.specFile(ctx, w.g.file)
+	w.passLog = log
+	if err != nil {
+		return err
+	}
+	defer func(base *slog.Logger) { w.log = base }(w.log)
+	w.log = log
 	w.log.Debug("pass", "trigger", tr.Reason)
-	w.current, w.started = passResult{}, time.Now()
-	sp, diags := readSpec(ctx, w.g, w.s)
+	g := *w.g
+	g.file = file
+	sp, diags := readSpec(ctx, &g, w.s)
+	diags = w.gx.repoRelative(diags)
 	for _, d := range diags.Warnings() {
 		w.log.Warn(d.String())
 	}
 	if errs := diags.Errors(); len(errs) > 0 {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
-		return &specError{file: w.g.file, errs: errs}
+		return &specError{file: w.gx.specName(w.g.file), errs: errs}
 	}
+	w.gx.rememberSecrets(sp)
 	deviceRegistry, err := validateDevices(ctx, w.s, sp)
 	if err != nil {
 		return err
@@ -167,7 +189,13 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		Force:         w.o.force,
 		LockWait:      w.o.lockTimeout,
 	}
+	if w.o.gitops.mode == modeReport {
+		return w.reportDrift(ctx, sp, ao)
+	}
 	p, res, err := w.target.planner().Reconcile(ctx, sp, ao, w.logPlan, func(ev reconcile.Event) {
+		if ev.Status == reconcile.Applied {
+			w.appliedC = append(w.appliedC, reconcile.Headline(ev.Change))
+		}
 		if ev.Status == reconcile.Failed || ev.Status == reconcile.Unknown {
 			w.log.Error("change failed", "change", reconcile.Headline(ev.Change), "status", ev.Status.String(), "err", ev.Err)
 		}
@@ -196,6 +224,7 @@ func (w *watcher) logPlan(p reconcile.Plan) {
 		w.log.Warn("certificate needs work", "subject", a.Subject, "reason", a.Reason)
 	}
 	w.current.certPending = len(p.Advisories)
+	w.gx.observePlan(p)
 	if !p.HasChanges() {
 		return
 	}
@@ -212,7 +241,8 @@ func (w *watcher) logPlan(p reconcile.Plan) {
 func (w *watcher) report(tr reconcile.Trigger, err error) {
 	w.current.duration, w.current.err = time.Since(w.started), err
 	w.metrics.observe(w.current, time.Now())
-	if err != nil && !errors.Is(err, context.Canceled) {
-		w.log.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
+	w.gx.finish(w.passLog, tr, w.current, w.drift, w.appliedC)
+	if err != nil && !w.current.interrupted {
+		w.passLog.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
 	}
 }

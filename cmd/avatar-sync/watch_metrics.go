@@ -23,6 +23,7 @@ type passResult struct {
 	certPending int // certificate changes waiting for `certs generate`
 	applied     int
 	inSync      bool // the cluster matched the spec at the end of the pass
+	interrupted bool // shutdown cut the pass short (issue 12)
 }
 
 // watchMetrics are the daemon's Prometheus metrics and health state. They live in cmd because

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/internal/gittest"
+)
+
+// webhook is a local HTTP server recording every notification body.
+type webhook struct {
+	mu     sync.Mutex
+	bodies []string
+	srv    *httptest.Server
+}
+
+func newWebhook(t *testing.T) *webhook {
+	h := &webhook{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.bodies = append(h.bodies, string(b))
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// events returns the "event" field of every body received, in order.
+func (h *webhook) events(t *testing.T) (kinds []string, bodies []string) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, b := range h.bodies {
+		var ev struct {
+			Event string `json:"event"`
+			Text  string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(b), &ev); err != nil || ev.Text == "" {
+			t.Errorf("notification is not a Slack-style JSON message with text: %v %s", err, b)
+		}
+		kinds = append(kinds, ev.Event)
+	}
+	return kinds, append([]string(nil), h.bodies...)
+}
+
+// exampleSpec is examples/avatar.yaml with edits applied (old → new, in order).
+func exampleSpec(t *testing.T, edits ...string) string {
+	t.Helper()
+	data, err := os.ReadFile("../../examples/avatar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(s, edits[i]) {
+			t.Fatalf("example spec lacks %q", edits[i])
+		}
+		s = strings.Replace(s, edits[i], edits[i+1], 1)
+	}
+	return s
+}
+
+const telemetryTopic = "  - { name: drone-commands, retention: 24h }\n  - { name: drone-telemetry, retention: 2h }"
+
+// runWatch starts watch with args and returns its log, a stop function (which asserts a clean
+// exit) and the metrics base URL when --metrics-addr was given.
+func runWatch(t *testing.T, args ...string) (log *lockedBuffer, stop func(), base string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log = &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"watch", "-o", "json"}, args...), strings.NewReader(""), io.Discard, log)
+	}()
+	stopped := false
+	stop = func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			if code != exitOK {
+				t.Errorf("watch exited %d:\n%s", code, log.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("watch did not stop after cancel")
+		}
+	}
+	t.Cleanup(stop)
+	for _, a := range args {
+		if a == "--metrics-addr" {
+			waitLog(t, log, `"msg":"serving metrics"`, 1)
+			m := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`).FindStringSubmatch(log.String())
+			if m == nil {
+				t.Fatalf("no metrics address in the log:\n%s", log.String())
+			}
+			base = "http://" + m[1]
+		}
+	}
+	return log, stop, base
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// logLines returns the JSON log lines whose msg is msg.
+func logLines(t *testing.T, log *lockedBuffer, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(log.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestWatchFollowsGitBranch is issue 12's GitOps loop against a real repository: the first
+// commit is applied, a pushed commit adding a topic is applied with its revision in the log and in
+// /metrics, a pushed invalid spec applies nothing and is logged with file:line:col at its revision
+// while the previous revision stays in force, and a force-push that rewrites the branch is
+// followed. The webhook gets exactly one event per state change, and never the keystore password,
+// even though the invalid commit quotes it in a place the error message echoes.
+func TestWatchFollowsGitBranch(t *testing.T) {
+	const secret = "kEyst0re-s3cret"
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", secret)
+	remote := gittest.New(t)
+	first := remote.Commit("initial spec", map[string]string{"lab/avatar.yaml": exampleSpec(t)})
+	hook := newWebhook(t)
+	state := filepath.Join(t.TempDir(), "state")
+	log, stop, base := runWatch(t, "--git", remote.URL, "--branch", "main", "--path", "lab/avatar.yaml",
+		"--git-interval", "100ms", "--state-dir", state, "--metrics-addr", "127.0.0.1:0", "--notify", hook.srv.URL+"/hooks/T0K3N")
+
+	waitLog(t, log, `"msg":"applied"`, 1)
+	if applied := logLines(t, log, "applied"); applied[0]["revision"] != first[:12] || applied[0]["subject"] != "initial spec" {
+		t.Errorf("applied line lacks the revision: %v", applied[0])
+	}
+	if !strings.Contains(scrape(t, base), fmt.Sprintf(`avatar_sync_revision_info{branch="main",revision="%s",subject="initial spec"} 1`, first)) {
+		t.Errorf("/metrics lacks the first revision:\n%s", scrape(t, base))
+	}
+
+	second := remote.Commit("add drone-telemetry", map[string]string{"lab/avatar.yaml": exampleSpec(t, "  - { name: drone-commands, retention: 24h }", telemetryTopic)})
+	waitLog(t, log, `"change":"create topic drone-telemetry"`, 1)
+	waitLog(t, log, `"msg":"applied"`, 2)
+	applied := logLines(t, log, "applied")
+	if applied[1]["revision"] != second[:12] || applied[1]["subject"] != "add drone-telemetry" {
+		t.Errorf("second applied line: %v", applied[1])
+	}
+	for _, pending := range logLines(t, log, "changes pending") {
+		if pending["revision"] == nil {
+			t.Errorf("the plan header lacks the revision: %v", pending)
+		}
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(scrape(t, base), fmt.Sprintf(`avatar_sync_revision_info{branch="main",revision="%s",subject="add drone-telemetry"} 1`, second))
+	})
+
+	bad := remote.Commit("typo in retention", map[string]string{"lab/avatar.yaml": exampleSpec(t,
+		"  - { name: drone-commands, retention: 24h }", telemetryTopic, "retention: 6h }", "retention: "+secret+" }")})
+	waitLog(t, log, `lab/avatar.yaml:20:44: topics[1].retention`, 1)
+	failed := logLines(t, log, "pass failed; will retry")
+	if len(failed) == 0 || failed[0]["revision"] != bad[:12] {
+		t.Errorf("failure not logged at the bad revision %s: %v", bad[:12], failed)
+	}
+	metrics := scrape(t, base)
+	if !strings.Contains(metrics, fmt.Sprintf(`revision="%s"`, second)) || strings.Contains(metrics, bad) {
+		t.Errorf("the previous revision must stay in force after an invalid one:\n%s", metrics)
+	}
+
+	// Rewrite the branch: drop the bad commit and force-push another.
+	remote.Rewind(second)
+	rewritten := remote.Commit("rewritten: longer telemetry retention", map[string]string{"lab/avatar.yaml": exampleSpec(t,
+		"  - { name: drone-commands, retention: 24h }", strings.Replace(telemetryTopic, "retention: 2h", "retention: 3h", 1))})
+	waitLog(t, log, `"msg":"applied"`, 3)
+	if applied := logLines(t, log, "applied"); applied[2]["revision"] != rewritten[:12] {
+		t.Errorf("force-push not followed: %v", applied[2])
+	}
+	waitLog(t, log, `"msg":"in sync"`, 3) // a few quiet polls after the last change
+	stop()
+
+	kinds, bodies := hook.events(t)
+	if want := []string{"applied", "applied", "failed", "recovered"}; strings.Join(kinds, ",") != strings.Join(want, ",") {
+		t.Errorf("notifications %v, want exactly %v", kinds, want)
+	}
+	for _, b := range bodies {
+		if strings.Contains(b, secret) {
+			t.Errorf("a notification contains the keystore password: %s", b)
+		}
+	}
+	if len(bodies) == 4 && (!strings.Contains(bodies[1], "create topic drone-telemetry") || !strings.Contains(bodies[2], "lab/avatar.yaml:20:44") ||
+		!strings.Contains(bodies[3], rewritten)) {
+		t.Errorf("notification bodies lack the change list, the error or the revision:\n%s", strings.Join(bodies, "\n"))
+	}
+	if !strings.Contains(log.String(), `"msg":"notified"`) || strings.Contains(log.String(), "T0K3N") {
+		t.Errorf("the log must say it notified without the webhook's token:\n%s", log.String())
+	}
+}
+
+// TestWatchGitUnreachableBacksOff: a remote that cannot be fetched fails passes without crashing
+// the daemon, retried with growing back-off (not every --git-interval), and the daemon recovers
+// when the remote appears.
+func TestWatchGitUnreachableBacksOff(t *testing.T) {
+	remote := gittest.New(t)
+	remote.Commit("initial spec", map[string]string{"avatar.yaml": exampleSpec(t)})
+	later := filepath.Join(t.TempDir(), "later.git")
+	log, _, base := runWatch(t, "--git", later, "--git-interval", "50ms", "--state-dir", filepath.Join(t.TempDir(), "state"),
+		"--metrics-addr", "127.0.0.1:0")
+
+	waitLog(t, log, `"msg":"pass failed; will retry"`, 3)
+	failed := logLines(t, log, "pass failed; will retry")
+	t0, _ := time.Parse(time.RFC3339Nano, failed[0]["time"].(string))
+	t2, _ := time.Parse(time.RFC3339Nano, failed[2]["time"].(string))
+	// Back-off waits 1s, then 2s: the third failure comes 3s after the first at the earliest. With
+	// the 50ms poll cutting the back-off short it would come after about 0.1s.
+	if gap := t2.Sub(t0); gap < 2500*time.Millisecond {
+		t.Errorf("three failed fetches within %s: no back-off", gap)
+	}
+	if !strings.Contains(failed[0]["err"].(string), "later.git") {
+		t.Errorf("the error does not name the remote: %v", failed[0]["err"])
+	}
+	if !strings.Contains(scrape(t, base), "avatar_sync_git_fetch_failures_total 3") {
+		t.Errorf("/metrics does not count the failed fetches")
+	}
+
+	if err := os.Rename(remote.URL, later); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, log, `"msg":"applied"`, 1)
+}
+
+// TestWatchReportModeNeverChangesCluster: in report mode a pushed change is found, logged and
+// counted per kind in /metrics, and notified once, but the cluster is untouched: a second client
+// (plan, joining the embedded cluster the daemon serves) still sees every change pending, while
+// the daemon runs and after it stopped.
+func TestWatchReportModeNeverChangesCluster(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	if code, out, errOut := runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	changed := exampleSpec(t, "  - { name: drone-commands, retention: 24h }", telemetryTopic, "retention: 6h", "retention: 12h")
+	remote := gittest.New(t)
+	remote.Commit("telemetry and longer predictions", map[string]string{"avatar.yaml": changed})
+	hook := newWebhook(t)
+	log, stop, base := runWatch(t, "--git", remote.URL, "--git-interval", "50ms", "--mode", "report", "--state-dir", state,
+		"--metrics-addr", "127.0.0.1:0", "--notify", hook.srv.URL, "--allow-data-loss", "--allow-delete")
+
+	waitLog(t, log, `"msg":"drift: the cluster differs from the spec; report mode applies nothing"`, 3)
+	metrics := scrape(t, base)
+	for _, want := range []string{`avatar_sync_drift_changes{action="create",kind="topic"} 1`, `avatar_sync_drift_changes{action="update",kind="config"} 1`,
+		"avatar_sync_applied_changes_total 0", "avatar_sync_in_sync 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if err := os.WriteFile(f, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state)
+	if code != exitChanges || !strings.Contains(out, "+ create topic drone-telemetry") || !strings.Contains(out, "prediction-results") {
+		t.Errorf("second client while watch runs: code %d\n%s\n%s", code, out, errOut)
+	}
+	stop()
+	if code, out, _ := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state); code != exitChanges {
+		t.Errorf("after report mode the cluster changed: plan code %d\n%s", code, out)
+	}
+	if strings.Contains(log.String(), `"msg":"applied"`) {
+		t.Errorf("report mode applied:\n%s", log.String())
+	}
+	if kinds, _ := hook.events(t); strings.Join(kinds, ",") != "drift" {
+		t.Errorf("notifications %v, want exactly one drift", kinds)
+	}
+}
+
+func TestWatchGitFlags(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"mode":         {[]string{"--mode", "fix"}, `--mode "fix": want heal or report`},
+		"path no git":  {[]string{"--path", "x.yaml"}, "--path needs --git"},
+		"file and git": {[]string{"--git", "/nowhere", "-f", "a.yaml"}, "-f and --git exclude each other"},
+		"notify":       {[]string{"--notify", "hooks.example.org/x"}, "want an http:// or https:// webhook URL"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, append([]string{"watch"}, tc.args...)...)
+			if code != exitError || !strings.Contains(errOut, tc.want) {
+				t.Errorf("code %d, stderr %q, want %q", code, errOut, tc.want)
+			}
+		})
+	}
+}
