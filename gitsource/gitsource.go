@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -219,7 +220,11 @@ func (r *Repo) gitIn(ctx context.Context, gitDir string, args []string, env ...s
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), append([]string{"GIT_TERMINAL_PROMPT=0", "GCM_INTERACTIVE=never", "LC_ALL=C"}, env...)...)
-	// ssh, started by git, may keep the pipes open after git is killed: stop waiting for it.
+	// git fetches through helpers (git-remote-https, ssh) that outlive a killed git and keep the
+	// connection open: run git in a process group of its own and end the whole group on
+	// cancellation (shutdown, time-out), then stop waiting for stray pipes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

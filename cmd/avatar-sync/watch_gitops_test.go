@@ -314,3 +314,42 @@ func TestWatchGitFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchReportsInterruptedPass: SIGTERM (here: cancelling the context) during a pass that
+// hangs on a fetch ends the daemon cleanly, and the pass is logged as interrupted, not failed.
+func TestWatchReportsInterruptedPass(t *testing.T) {
+	gittest.New(t) // requires git
+	asked, released := make(chan struct{}, 1), make(chan struct{}, 1)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+		select {
+		case released <- struct{}{}:
+		default:
+		}
+	}))
+	defer hang.Close()
+	log, stop, _ := runWatch(t, "--git", hang.URL+"/avatar.git", "--state-dir", filepath.Join(t.TempDir(), "state"))
+	select {
+	case <-asked:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("git never asked the remote:\n%s", log.String())
+	}
+	stop()
+	// git's https helper must not outlive the daemon, holding the connection open.
+	select {
+	case <-released:
+	case <-time.After(15 * time.Second):
+		t.Error("git's remote helper still holds the connection after shutdown")
+		hang.CloseClientConnections()
+	}
+	if !strings.Contains(log.String(), `"msg":"pass interrupted by shutdown; the next start reconciles again"`) {
+		t.Errorf("the interrupted pass is not reported:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), `"msg":"pass failed; will retry"`) {
+		t.Errorf("an interrupted pass was reported as failed:\n%s", log.String())
+	}
+}
