@@ -228,6 +228,26 @@ var kubernetesObj = &object{
 		{key: "imageTag", kind: vString, pattern: imageTagPattern, doc: "overrides the tag of kafka.image"},
 		{key: "resources", kind: vObject, elem: resourcesObj, doc: "overrides kafka.resources"},
 		{key: "externalHost", kind: vString, doc: "address clients outside the cluster dial (the MicroK8s host)"},
+		{key: "watch", kind: vObject, elem: kubernetesWatchObj, doc: "run `avatar-sync watch --git` in the target's namespace (rendered Deployment)"},
+	},
+}
+
+var kubernetesWatchObj = &object{
+	name: "kubernetesWatch",
+	doc: "The watch daemon inside the cluster (docs/watch.md): with enabled, render adds to the target's overlay a " +
+		"Deployment running `avatar-sync watch --git`, its ServiceAccount, a Role and RoleBinding limited to the namespace, " +
+		"liveness/readiness probes on /healthz and /readyz and a Prometheus scrape annotation.",
+	fields: []field{
+		{key: "enabled", kind: vBool, def: "false", doc: "render the watch Deployment"},
+		{key: "image", kind: vString, def: "ghcr.io/avatar-project/avatar-sync:latest", pattern: imagePattern, doc: "avatar-sync container image"},
+		{key: "git", kind: vString, doc: "repository the daemon follows (watch --git); required when enabled"},
+		{key: "branch", kind: vString, def: "main", doc: "branch to follow (--branch)"},
+		{key: "path", kind: vString, def: "avatar.yaml", doc: "the spec's path in the repository (--path)"},
+		{key: "gitInterval", kind: vDuration, def: "1m", doc: "how often to fetch (--git-interval)"},
+		{key: "mode", kind: vString, def: WatchModeHeal, enum: []string{WatchModeHeal, WatchModeReport},
+			doc: "heal applies what the flags allow; report only reports drift"},
+		{key: "cluster", kind: vString, pattern: dnsLabelPattern, doc: "target the daemon reconciles (--cluster; default: this target)"},
+		{key: "metricsPort", kind: vInt, def: "9464", min: intBound(1), max: intBound(65535), doc: "port of /metrics, /healthz and /readyz"},
 	},
 }
 

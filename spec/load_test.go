@@ -147,7 +147,9 @@ func TestFullFile(t *testing.T) {
 			{Name: "microk8s", Bootstrap: []string{"kafka-broker-1:9192"}, Security: SecuritySSL, CAFile: "certs/ca.pem",
 				CertFile: "certs/client.pem", KeyFile: "certs/client-key.pem", ClusterID: "MkU3OEVBNTcwNTJENDM2Qk", Preflight: true,
 				Kubernetes: &Kubernetes{Context: "microk8s", Namespace: "avatar", StorageClass: "microk8s-hostpath",
-					ImageTag: "3.9.1", Resources: res, ExternalHost: "192.168.1.50"}},
+					ImageTag: "3.9.1", Resources: res, ExternalHost: "192.168.1.50",
+					Watch: &KubernetesWatch{Enabled: true, Image: "ghcr.io/avatar-project/avatar-sync:0.4.0", Git: "https://git.example.org/avatar/lab.git",
+						Branch: "lab", Path: "lab/avatar.yaml", GitInterval: 2 * time.Minute, Mode: WatchModeReport, Cluster: "cloud", MetricsPort: 9465}}},
 			{Name: "cloud", Bootstrap: []string{"kafka.example.org:9094"}, Security: SecuritySASLSSL,
 				SASL: &SASL{Mechanism: "SCRAM-SHA-512", Username: "avatar", PasswordEnv: "CLOUD_KAFKA_PASSWORD"}},
 			{Name: EmbeddedCluster, Security: SecurityPlaintext}, // implicit: --cluster defaults to it
@@ -167,16 +169,33 @@ func TestFullFile(t *testing.T) {
 	if diff := cmp.Diff(want, s, ignorePos); diff != "" {
 		t.Errorf("full.yaml (-want +got):\n%s", diff)
 	}
-	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 83 || p.Col != 5 {
-		t.Errorf("minBattery written at %v, want full.yaml:83:5", p)
+	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 84 || p.Col != 5 {
+		t.Errorf("minBattery written at %v, want full.yaml:84:5", p)
 	}
-	if p := s.Devices[0].PosOf("address"); p.Line != 80 || p.Col != 5 {
-		t.Errorf("address written at %v, want full.yaml:80:5", p)
+	if p := s.Devices[0].PosOf("address"); p.Line != 81 || p.Col != 5 {
+		t.Errorf("address written at %v, want full.yaml:81:5", p)
 	}
 	if p, d := s.Devices[0].PosOf("plugin"), s.Devices[0].Pos; p != d {
 		t.Errorf("an absent key falls back to the device at %v, got %v", d, p)
 	}
 	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 36 {
 		t.Errorf("compression.type (from topicDefaults) at %v, want line 36", p)
+	}
+}
+
+// TestKubernetesWatchDefaults: a watch block that only says enabled and git gets watch's defaults.
+func TestKubernetesWatchDefaults(t *testing.T) {
+	src := "apiVersion: avatar-sync/v1\nkind: KafkaCluster\nmetadata: { name: lab }\nbrokers: [ { id: 1, host: b1, ports: { plaintext: 9092 } } ]\n" +
+		"clusters:\n  lab: { bootstrap: [b1:9092], kubernetes: { watch: { enabled: true, git: https://git.example.org/lab.git } } }\n"
+	s, diags := Parse("avatar.yaml", []byte(src))
+	if errs := diags.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c, _ := s.FindCluster("lab")
+	w := c.Kubernetes.Watch
+	want := KubernetesWatch{Enabled: true, Image: "ghcr.io/avatar-project/avatar-sync:latest", Git: "https://git.example.org/lab.git",
+		Branch: "main", Path: "avatar.yaml", GitInterval: time.Minute, Mode: WatchModeHeal, MetricsPort: 9464, Pos: w.Pos}
+	if *w != want {
+		t.Errorf("watch = %+v\nwant %+v", *w, want)
 	}
 }

@@ -411,6 +411,23 @@ func (d *decoder) clusters(top *mapping) []Cluster {
 				km.str("imageTag", &c.Kubernetes.ImageTag)
 				d.resources(km.object("resources"), &c.Kubernetes.Resources)
 				km.str("externalHost", &c.Kubernetes.ExternalHost)
+				if wn, _, ok := km.get("watch"); ok {
+					wm := km.object("watch")
+					w := &KubernetesWatch{Pos: d.nodePos(wn)}
+					wm.boolean("enabled", &w.Enabled)
+					wm.str("image", &w.Image)
+					wm.str("git", &w.Git)
+					wm.str("branch", &w.Branch)
+					wm.str("path", &w.Path)
+					wm.duration("gitInterval", &w.GitInterval)
+					wm.str("mode", &w.Mode)
+					wm.str("cluster", &w.Cluster)
+					wm.port("metricsPort", &w.MetricsPort)
+					if w.MetricsPort == 0 {
+						w.MetricsPort = 9464
+					}
+					c.Kubernetes.Watch = w
+				}
 			}
 			out = append(out, c)
 		}

@@ -222,6 +222,35 @@ type Kubernetes struct {
 	Resources    Resources `yaml:"resources"`
 	// ExternalHost is the address clients outside the cluster dial (the MicroK8s host).
 	ExternalHost string `yaml:"externalHost"`
+	// Watch asks render for the in-cluster watch daemon (issue 12); nil = not asked.
+	Watch *KubernetesWatch `yaml:"watch"`
+}
+
+// Watch modes (watch --mode).
+const (
+	WatchModeHeal   = "heal"
+	WatchModeReport = "report"
+)
+
+// KubernetesWatch is `avatar-sync watch --git` run inside the target's namespace: render adds its
+// Deployment, ServiceAccount and namespaced RBAC to the overlay.
+type KubernetesWatch struct {
+	Enabled bool `yaml:"enabled"`
+	// Image is the avatar-sync container image.
+	Image string `yaml:"image"`
+	// Git, Branch, Path and GitInterval are watch's --git, --branch, --path and --git-interval.
+	Git         string        `yaml:"git"`
+	Branch      string        `yaml:"branch"`
+	Path        string        `yaml:"path"`
+	GitInterval time.Duration `yaml:"gitInterval"`
+	// Mode is heal or report (--mode).
+	Mode string `yaml:"mode"`
+	// Cluster is the target the daemon reconciles (--cluster); "" = this target. Inside the
+	// cluster the brokers are reached by their Service names, which may need a target of its own.
+	Cluster string `yaml:"cluster"`
+	// MetricsPort serves /metrics, /healthz and /readyz.
+	MetricsPort int `yaml:"metricsPort"`
+	Pos         Pos `yaml:"-"`
 }
 
 // Device is one lab device a plugin can probe.

@@ -487,6 +487,20 @@ func (v *validator) clusters() {
 			p := path + ".kubernetes.externalHost"
 			v.errorf(p, "%s %q is not a host name or IP address (brokers advertise it to clients outside the cluster)", p, k.ExternalHost)
 		}
+		if k := c.Kubernetes; k != nil && k.Watch != nil && k.Watch.Enabled {
+			p := path + ".kubernetes.watch"
+			if strings.TrimSpace(k.Watch.Git) == "" {
+				v.errorf(p, "%s.git is required with enabled: true (the repository the daemon follows)", p)
+			}
+			if n := k.Watch.MetricsPort; n < 1 || n > 65535 {
+				v.errorf(p+".metricsPort", "%s.metricsPort %d is not a port (1-65535)", p, n)
+			}
+			if t := k.Watch.Cluster; t != "" {
+				if _, ok := v.s.FindCluster(t); !ok {
+					v.errorf(p+".cluster", "%s.cluster %q is not a target under clusters:", p, t)
+				}
+			}
+		}
 		if c.Name == EmbeddedCluster && len(c.Bootstrap) > 0 {
 			v.errorf(path+".bootstrap", "%s is the in-process cluster and takes no bootstrap; give a remote cluster another name", path)
 		}
