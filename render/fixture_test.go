@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -53,7 +54,10 @@ func fiveBrokerSpec(root string) *spec.Spec {
 	s.TLS.Clients = []string{"prediction-service"}
 	s.Clusters = append(s.Clusters, spec.Cluster{Name: "lab", Bootstrap: []string{"10.0.0.5:9092"},
 		Kubernetes: &spec.Kubernetes{Namespace: "kafka-lab", StorageClass: "microk8s-hostpath", ImageTag: "3.9.1",
-			Resources: spec.Resources{RequestsMemory: "4Gi", LimitsMemory: "6Gi"}, ExternalHost: "10.0.0.5"}})
+			Resources: spec.Resources{RequestsMemory: "4Gi", LimitsMemory: "6Gi"}, ExternalHost: "10.0.0.5",
+			// The in-cluster daemon (issue 12), with watch's defaults as the loader fills them in.
+			Watch: &spec.KubernetesWatch{Enabled: true, Image: "ghcr.io/avatar-project/avatar-sync:0.4.0", Git: "https://git.example.org/avatar/lab.git",
+				Branch: "main", Path: "lab/avatar.yaml", GitInterval: time.Minute, Mode: spec.WatchModeHeal, MetricsPort: 9464}}})
 	return s
 }
 

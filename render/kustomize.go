@@ -417,6 +417,14 @@ func (m *model) overlay(c spec.Cluster) (Files, error) {
 		files["namespace.yaml"] = doc
 		res = append(res, "namespace.yaml")
 	}
+	if watchEnabled(c) {
+		doc, err := m.watchFile(c)
+		if err != nil {
+			return nil, err
+		}
+		files["watch.yaml"] = doc
+		res = append(res, "watch.yaml")
+	}
 	kust = append(kust, kv{"resources", res})
 	if k.ImageTag != "" {
 		name, _ := splitImage(m.image)

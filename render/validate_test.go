@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -35,6 +36,11 @@ type objects struct {
 	secrets      []*corev1.Secret
 	namespaces   []*corev1.Namespace
 	pdbs         []*policyv1.PodDisruptionBudget
+	// The in-cluster watch daemon (issue 12).
+	deployments     []*appsv1.Deployment
+	serviceAccounts []*corev1.ServiceAccount
+	roles           []*rbacv1.Role
+	roleBindings    []*rbacv1.RoleBinding
 }
 
 // splitDocs splits a YAML stream into its non-empty documents.
@@ -96,6 +102,22 @@ func decodeStrict(doc []byte, into *objects) error {
 		o := &policyv1.PodDisruptionBudget{}
 		obj, meta = o, &o.ObjectMeta
 		into.pdbs = append(into.pdbs, o)
+	case "apps/v1/Deployment":
+		o := &appsv1.Deployment{}
+		obj, meta = o, &o.ObjectMeta
+		into.deployments = append(into.deployments, o)
+	case "v1/ServiceAccount":
+		o := &corev1.ServiceAccount{}
+		obj, meta = o, &o.ObjectMeta
+		into.serviceAccounts = append(into.serviceAccounts, o)
+	case "rbac.authorization.k8s.io/v1/Role":
+		o := &rbacv1.Role{}
+		obj, meta = o, &o.ObjectMeta
+		into.roles = append(into.roles, o)
+	case "rbac.authorization.k8s.io/v1/RoleBinding":
+		o := &rbacv1.RoleBinding{}
+		obj, meta = o, &o.ObjectMeta
+		into.roleBindings = append(into.roleBindings, o)
 	default:
 		return fmt.Errorf("unexpected object %s %s", tm.APIVersion, tm.Kind)
 	}
@@ -223,6 +245,7 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	c, _ := s.FindCluster(clusterName)
 	wantNS := firstNonEmpty(c.Kubernetes.Namespace, s.Metadata.Namespace)
+	problems = append(problems, watchProblems(c, wantNS, objs)...)
 	if len(objs.statefulSets) != len(s.Brokers) {
 		fail("%d StatefulSets for %d brokers", len(objs.statefulSets), len(s.Brokers))
 		return problems
@@ -547,7 +570,97 @@ func (o objects) all() []metav1.Object {
 	for _, x := range o.pdbs {
 		out = append(out, x)
 	}
+	for _, x := range o.deployments {
+		out = append(out, x)
+	}
+	for _, x := range o.serviceAccounts {
+		out = append(out, x)
+	}
+	for _, x := range o.roles {
+		out = append(out, x)
+	}
+	for _, x := range o.roleBindings {
+		out = append(out, x)
+	}
 	return out
+}
+
+// watchProblems checks the in-cluster watch daemon (issue 12) of a built overlay: present exactly
+// when asked for; its ServiceAccount bound to a namespaced Role (no cluster-wide grant, no
+// wildcard); probes on /healthz and /readyz of the metrics port; the scrape annotation; the pod
+// admissible under PodSecurity restricted; the arguments watch's own flags.
+func watchProblems(c spec.Cluster, ns string, objs objects) (problems []string) {
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if !watchEnabled(c) {
+		if len(objs.deployments)+len(objs.serviceAccounts)+len(objs.roles)+len(objs.roleBindings) > 0 {
+			fail("watch not enabled, but the overlay has watch objects")
+		}
+		return problems
+	}
+	w := c.Kubernetes.Watch
+	if len(objs.deployments) != 1 || len(objs.serviceAccounts) != 1 || len(objs.roles) != 1 || len(objs.roleBindings) != 1 {
+		fail("want one Deployment, ServiceAccount, Role and RoleBinding for watch; got %d, %d, %d, %d",
+			len(objs.deployments), len(objs.serviceAccounts), len(objs.roles), len(objs.roleBindings))
+		return problems
+	}
+	d, sa, role, rb := objs.deployments[0], objs.serviceAccounts[0], objs.roles[0], objs.roleBindings[0]
+	for _, o := range []metav1.Object{d, sa, role, rb} {
+		if o.GetNamespace() != ns {
+			fail("%s is in namespace %q, want %q", o.GetName(), o.GetNamespace(), ns)
+		}
+	}
+	pod := d.Spec.Template.Spec
+	if pod.ServiceAccountName != sa.Name {
+		fail("Deployment runs as %q, not the ServiceAccount %q", pod.ServiceAccountName, sa.Name)
+	}
+	if rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != role.Name {
+		fail("RoleBinding refers to %s %s, want Role %s", rb.RoleRef.Kind, rb.RoleRef.Name, role.Name)
+	}
+	if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Name != sa.Name || rb.Subjects[0].Namespace != ns {
+		fail("RoleBinding subjects %+v, want the ServiceAccount %s in %s", rb.Subjects, sa.Name, ns)
+	}
+	for _, r := range role.Rules {
+		if slices.Contains(r.Verbs, "*") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
+			fail("Role rule %+v uses a wildcard", r)
+		}
+		if slices.Contains(r.Resources, "roles") || slices.Contains(r.Resources, "rolebindings") || slices.Contains(r.Verbs, "escalate") || slices.Contains(r.Verbs, "bind") {
+			fail("Role rule %+v lets the daemon grant itself more", r)
+		}
+	}
+	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err != nil || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+		fail("Deployment selector does not match its pods")
+	}
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		fail("watch must run as exactly one replica, replaced with Recreate")
+	}
+	if why := notRestricted(pod); why != "" {
+		fail("watch pod is not PodSecurity restricted: %s", why)
+	}
+	ann := d.Spec.Template.Annotations
+	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != strconv.Itoa(w.MetricsPort) || ann["prometheus.io/path"] != "/metrics" {
+		fail("scrape annotations %v", ann)
+	}
+	if len(pod.Containers) != 1 {
+		fail("want one watch container")
+		return problems
+	}
+	ctr := pod.Containers[0]
+	for probe, want := range map[*corev1.Probe]string{ctr.LivenessProbe: "/healthz", ctr.ReadinessProbe: "/readyz"} {
+		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != want || probe.HTTPGet.Port.String() != "metrics" {
+			fail("probe for %s: %+v", want, probe)
+		}
+	}
+	if len(ctr.Ports) != 1 || ctr.Ports[0].Name != "metrics" || int(ctr.Ports[0].ContainerPort) != w.MetricsPort {
+		fail("container ports %+v, want metrics on %d", ctr.Ports, w.MetricsPort)
+	}
+	args := strings.Join(ctr.Args, " ")
+	for _, want := range []string{"watch ", "--git " + w.Git, "--branch " + w.Branch, "--path " + w.Path, "--mode " + w.Mode,
+		"--metrics-addr :" + strconv.Itoa(w.MetricsPort), "--cluster " + firstNonEmpty(w.Cluster, c.Name)} {
+		if !strings.Contains(args, want) {
+			fail("watch args %q lack %q", args, want)
+		}
+	}
+	return problems
 }
 
 func firstNonZero(vals ...int) int {
@@ -678,6 +791,53 @@ func TestBuiltProblemsCatchesBreakage(t *testing.T) {
 			problems := builtProblems(s, "microk8s", objs)
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
 				t.Fatalf("want a problem containing %q, got %q", tc.want, problems)
+			}
+		})
+	}
+}
+
+// TestWatchProblemsCatchesBreakage proves watchProblems is not vacuous: each mutation of the
+// five-broker lab overlay's watch objects is a mistake a template change could make (issue 12).
+func TestWatchProblemsCatchesBreakage(t *testing.T) {
+	s := fiveBrokerSpec("/repo")
+	fSys := filesys.MakeFsInMemory()
+	writeCerts(t, fSys, s)
+	if _, err := Kustomize(s, fSys, "/repo/deploy"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Build(fSys, "/repo/deploy", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.FindCluster("lab")
+	if p := watchProblems(c, "kafka-lab", decodeAll(t, out)); len(p) > 0 {
+		t.Fatalf("the unmodified build has problems: %v", p)
+	}
+	cases := map[string]struct {
+		mutate func(*objects)
+		want   string
+	}{
+		"wildcard verb":         {func(o *objects) { o.roles[0].Rules[0].Verbs = []string{"*"} }, "uses a wildcard"},
+		"may bind roles":        {func(o *objects) { o.roles[0].Rules[0].Resources = append(o.roles[0].Rules[0].Resources, "rolebindings") }, "grant itself more"},
+		"other service account": {func(o *objects) { o.deployments[0].Spec.Template.Spec.ServiceAccountName = "default" }, "not the ServiceAccount"},
+		"binding elsewhere":     {func(o *objects) { o.roleBindings[0].Subjects[0].Namespace = "kube-system" }, "RoleBinding subjects"},
+		"no readiness":          {func(o *objects) { o.deployments[0].Spec.Template.Spec.Containers[0].ReadinessProbe = nil }, "probe for /readyz"},
+		"liveness on readyz": {func(o *objects) {
+			o.deployments[0].Spec.Template.Spec.Containers[0].LivenessProbe.HTTPGet.Path = "/readyz"
+		}, "probe for /healthz"},
+		"no scrape annotation": {func(o *objects) { delete(o.deployments[0].Spec.Template.Annotations, "prometheus.io/scrape") }, "scrape annotations"},
+		"root":                 {func(o *objects) { o.deployments[0].Spec.Template.Spec.SecurityContext.RunAsNonRoot = nil }, "not PodSecurity restricted"},
+		"two replicas":         {func(o *objects) { n := int32(2); o.deployments[0].Spec.Replicas = &n }, "exactly one replica"},
+		"wrong mode":           {func(o *objects) { o.deployments[0].Spec.Template.Spec.Containers[0].Args[12] = "report" }, `lack "--mode heal"`},
+		"no role":              {func(o *objects) { o.roles = nil }, "want one Deployment, ServiceAccount, Role and RoleBinding"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			objs := decodeAll(t, out)
+			tc.mutate(&objs)
+			problems := watchProblems(c, "kafka-lab", objs)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+				t.Errorf("want a problem containing %q, got %v", tc.want, problems)
 			}
 		})
 	}
