@@ -817,8 +817,10 @@ func TestWatchProblemsCatchesBreakage(t *testing.T) {
 		mutate func(*objects)
 		want   string
 	}{
-		"wildcard verb":         {func(o *objects) { o.roles[0].Rules[0].Verbs = []string{"*"} }, "uses a wildcard"},
-		"may bind roles":        {func(o *objects) { o.roles[0].Rules[0].Resources = append(o.roles[0].Rules[0].Resources, "rolebindings") }, "grant itself more"},
+		"wildcard verb": {func(o *objects) { o.roles[0].Rules[0].Verbs = []string{"*"} }, "uses a wildcard"},
+		"may bind roles": {func(o *objects) {
+			o.roles[0].Rules[0].Resources = append(o.roles[0].Rules[0].Resources, "rolebindings")
+		}, "grant itself more"},
 		"other service account": {func(o *objects) { o.deployments[0].Spec.Template.Spec.ServiceAccountName = "default" }, "not the ServiceAccount"},
 		"binding elsewhere":     {func(o *objects) { o.roleBindings[0].Subjects[0].Namespace = "kube-system" }, "RoleBinding subjects"},
 		"no readiness":          {func(o *objects) { o.deployments[0].Spec.Template.Spec.Containers[0].ReadinessProbe = nil }, "probe for /readyz"},
