@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +51,58 @@ func TestKubeExampleSpecAppliesToARealAPIServer(t *testing.T) {
 	}
 	if s := p.Summary(); s != "Kubernetes: 17 to create, 0 to update, 0 to replace, 0 to delete." {
 		t.Errorf("first plan: %s", s)
+	}
+	if err := c.Apply(ctx, p, kube.ApplyOptions{NoWait: true}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Plan(ctx, want, kube.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Pending() {
+		t.Errorf("the second plan is not empty: %s", again.Summary())
+	}
+}
+
+// TestKubeWatchDeploymentAppliesToARealAPIServer: with kubernetes.watch enabled, the rendered
+// watch daemon (ServiceAccount, Role, RoleBinding, Deployment; issue 12) is admitted by a real API
+// server next to the brokers, into the PodSecurity-restricted namespace, and the next plan is empty.
+// (The kube-apiserver fixture runs no controllers: the Deployment is admitted, not run.)
+func TestKubeWatchDeploymentAppliesToARealAPIServer(t *testing.T) {
+	srv := kubetest.Shared(t)
+	specPath := renderRepo(t)
+	editSpec(t, specPath, "kubernetes: { context: microk8s, namespace: avatar } }",
+		"kubernetes: { context: microk8s, namespace: avatar, watch: { enabled: true, git: \"https://git.example.org/avatar/lab.git\", path: lab/avatar.yaml } } }")
+	sp, diags := spec.LoadFile(specPath)
+	if err := diags.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := kubeDesired(sp, "microk8s", func(k string) string {
+		return map[string]string{"AVATAR_KEYSTORE_PASSWORD": "example-password"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := kube.Connect(ctx, kube.Target{Name: "microk8s", Kubeconfig: srv.Kubeconfig, Context: kubetest.ContextName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Plan(ctx, want, kube.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The brokers' objects may exist already (the test above shares the server and namespace).
+	var watchKinds []string
+	for _, ch := range p.Changes {
+		if ch.Object.Name == "avatar-sync-watch" && ch.Action == kube.Create {
+			watchKinds = append(watchKinds, ch.Object.Kind)
+		}
+	}
+	slices.Sort(watchKinds)
+	if got := strings.Join(watchKinds, ","); got != "Deployment,Role,RoleBinding,ServiceAccount" {
+		t.Errorf("the plan creates %q of watch, want its Deployment, Role, RoleBinding and ServiceAccount: %s", got, p.Summary())
 	}
 	if err := c.Apply(ctx, p, kube.ApplyOptions{NoWait: true}); err != nil {
 		t.Fatal(err)
