@@ -123,8 +123,8 @@ type GroupReport struct {
 	State   string `json:"state"`
 	Members int    `json:"members"`
 	// Lag is the sum over Topics.
-	Lag    int64            `json:"lag"`
-	Topics []GroupTopicLag  `json:"topics"`
+	Lag    int64           `json:"lag"`
+	Topics []GroupTopicLag `json:"topics"`
 	// LagRate is the change of Lag per second since the previous sample (status --watch, the
 	// status page); nil for a single sample.
 	LagRate *float64 `json:"lagRatePerSecond,omitempty"`

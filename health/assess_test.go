@@ -134,7 +134,6 @@ func TestAssessBrokers(t *testing.T) {
 
 func itoa(i int32) string { return strconv.Itoa(int(i)) }
 
-
 func TestAssessLag(t *testing.T) {
 	snap := Snapshot{
 		Brokers: threeBrokers(),
