@@ -154,3 +154,71 @@ func dash(s string) string {
 	}
 	return s
 }
+
+// RenderProbeJSON writes the `verify -o json` document (docs/status.md).
+func RenderProbeJSON(w io.Writer, r health.ProbeReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// RenderProbeText writes verify's result: one line per partition with its latencies, then the
+// failures naming topic and partition, then a summary line.
+func RenderProbeText(w io.Writer, r health.ProbeReport, color bool) error {
+	pw := &printer{w: w, color: color}
+	if r.ProduceOnly {
+		pw.linef("%sVerify on cluster %q: produce only (nothing is read back)%s", pw.c(ansiBold), r.Cluster, pw.c(ansiReset))
+	} else {
+		pw.linef("%sVerify on cluster %q through consumer group %s%s", pw.c(ansiBold), r.Cluster, printable.Line(r.Group), pw.c(ansiReset))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tOFFSET\tPRODUCE\tROUND-TRIP\tRESULT")
+	var maxRT, sumRT int64
+	topicsSeen := map[string]bool{}
+	ok := 0
+	for _, p := range r.Results {
+		topicsSeen[p.Topic] = true
+		part, off, prod, rt, res := fmt.Sprint(p.Partition), fmt.Sprint(p.Offset), ms(int64(p.Produce)), ms(int64(p.RoundTrip)), "ok"
+		if p.Partition < 0 {
+			part = "-"
+		}
+		if p.Offset < 0 {
+			off, prod = "-", "-"
+		}
+		if r.ProduceOnly || p.RoundTrip == 0 {
+			rt = "-"
+		}
+		if p.Error != "" {
+			res = "FAILED"
+		} else {
+			ok++
+			maxRT, sumRT = max(maxRT, int64(p.RoundTrip)), sumRT+int64(p.RoundTrip)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable.Line(p.Topic), part, off, prod, rt, res)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	pw.linef("")
+	for _, f := range r.Failures {
+		pw.linef("%sfailed:%s %s", pw.c(ansiRed), pw.c(ansiReset), printable.Line(f))
+	}
+	switch {
+	case !r.OK:
+		pw.linef("%sVerify failed: %d of %d partitions passed.%s", pw.c(ansiRed), ok, len(r.Results), pw.c(ansiReset))
+	case r.ProduceOnly:
+		pw.linef("%sVerified: a probe record was written to all %d partitions of %d topics.%s", pw.c(ansiGreen), ok, len(topicsSeen), pw.c(ansiReset))
+	default:
+		avg := int64(0)
+		if ok > 0 {
+			avg = sumRT / int64(ok)
+		}
+		pw.linef("%sVerified: all %d partitions of %d topics carried a record end to end (round trip avg %s, max %s); group %s deleted.%s",
+			pw.c(ansiGreen), ok, len(topicsSeen), ms(avg), ms(maxRT), printable.Line(r.Group), pw.c(ansiReset))
+	}
+	return pw.err
+}
+
+// ms prints a duration in nanoseconds as milliseconds with one decimal.
+func ms(ns int64) string { return fmt.Sprintf("%.1fms", float64(ns)/1e6) }
