@@ -161,3 +161,34 @@ func TestStatusNamesMissingBroker(t *testing.T) {
 		t.Errorf("broker 2: %+v", last)
 	}
 }
+
+// TestStatusAgreesWithKcatConsumer cross-checks lag with an independent client: kcat (librdkafka)
+// consumes 12 of 30 records as a balanced consumer in group kcat-prediction and commits on exit;
+// status reports committed 12, log end 30, lag 18 for that group and partition.
+func TestStatusAgreesWithKcatConsumer(t *testing.T) {
+	c, f := labCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := c.Produce(ctx, "eeg-brainwave-data", 2, 30); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kcat(t, ctx, "", "-b", strings.Join(c.Bootstrap(), ","), "-G", "kcat-prediction",
+		"-X", "auto.offset.reset=earliest", "-c", "12", "-q", "-f", "%p:%o\n", "eeg-brainwave-data")
+	if err != nil {
+		t.Fatalf("kcat -G: %v\n%s", err, out)
+	}
+	code, js, errOut := runCLI(t, "status", "-f", f, "--cluster", "lab", "-o", "json", "--group", "kcat-prediction")
+	if code != exitOK {
+		t.Fatalf("status: %d\n%s%s", code, js, errOut)
+	}
+	var r health.Report
+	if err := json.Unmarshal([]byte(js), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Groups) != 1 || r.Groups[0].Lag != 18 {
+		t.Fatalf("kcat consumed 12 of 30; status says %+v\nkcat printed:\n%s", r.Groups, out)
+	}
+	if p := r.Groups[0].Topics[0].Partitions; len(p) != 1 || p[0] != (health.PartitionLag{Partition: 2, Committed: 12, LogEnd: 30, Lag: 18}) {
+		t.Errorf("partition lag %+v", p)
+	}
+}
