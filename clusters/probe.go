@@ -336,4 +336,3 @@ func (a *Admin) deleteProbeGroup(ctx context.Context, client sarama.Client, grou
 	}
 	return nil
 }
-

@@ -120,7 +120,7 @@ type watcher struct {
 
 	metrics *watchMetrics
 	board   *statusBoard // the status page's data, with --metrics-addr
-	current passResult // filled by pass, recorded by report
+	current passResult   // filled by pass, recorded by report
 	started time.Time
 }
 
