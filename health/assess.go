@@ -173,18 +173,18 @@ func Assess(snap Snapshot, exp Expectation, at time.Time) Report {
 			r.Problems = append(r.Problems, fmt.Sprintf("topic %q: %s", name, tr.Error))
 		}
 		if len(tr.Offline) > 0 {
-			r.Problems = append(r.Problems, fmt.Sprintf("topic %q: partitions %s are offline (no leader)", name, ids(tr.Offline)))
+			r.Problems = append(r.Problems, fmt.Sprintf("topic %q: partition(s) %s offline (no leader)", name, ids(tr.Offline)))
 		}
 		if len(tr.UnderMinISR) > 0 {
-			r.Problems = append(r.Problems, fmt.Sprintf("topic %q: partitions %s have fewer in-sync replicas than min.insync.replicas %d (producers with acks=all fail)", name, ids(tr.UnderMinISR), tr.MinInSyncReplicas))
+			r.Problems = append(r.Problems, fmt.Sprintf("topic %q: partition(s) %s with fewer in-sync replicas than min.insync.replicas %d (producers with acks=all fail)", name, ids(tr.UnderMinISR), tr.MinInSyncReplicas))
 		}
 		if len(tr.UnderReplicated) > 0 {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("topic %q: partitions %s are under-replicated", name, ids(tr.UnderReplicated)))
+			r.Warnings = append(r.Warnings, fmt.Sprintf("topic %q: partition(s) %s under-replicated", name, ids(tr.UnderReplicated)))
 		}
 	}
 	r.Brokers, r.Problems = assessBrokers(snap, exp.Brokers, leaders, r.Problems)
 	if r.Summary.NotPreferredLeader > 0 {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%d partitions are not led by their preferred replica (leader balance)", r.Summary.NotPreferredLeader))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d partition(s) not led by their preferred replica (leader balance)", r.Summary.NotPreferredLeader))
 	}
 	r.Groups = assessGroups(snap, exp.Group)
 	if exp.Group != "" && len(r.Groups) == 0 {

@@ -63,7 +63,7 @@ func TestAssessPartitions(t *testing.T) {
 			minISR:  2,
 			healthy: false,
 			want:    func(r TopicReport) bool { return cmp.Equal(r.Offline, []int32{0}) && len(r.UnderMinISR) == 0 },
-			problem: "partitions 0 are offline",
+			problem: "partition(s) 0 offline",
 		},
 		"leader not the first replica": {
 			parts:   []PartitionState{part(0, 2, []int32{1, 2, 3}, []int32{1, 2, 3})},

@@ -55,7 +55,7 @@ func RenderStatusText(w io.Writer, r health.Report, color bool) error {
 	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tRF\tIN-SYNC\tMIN-ISR\tUNDER-REPLICATED\tOFFLINE\tUNDER-MIN-ISR\tNOT-PREFERRED-LEADER")
 	for _, t := range r.Topics {
 		if t.Missing {
-			fmt.Fprintf(tw, "%s\tmissing (apply creates it)\t\t\t\t\t\t\t\n", printable.Line(t.Name))
+			fmt.Fprintf(tw, "%s\tmissing\t\t\t\t\t\t\t\n", printable.Line(t.Name))
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", printable.Line(t.Name), t.Partitions, t.ReplicationFactor,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"regexp"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,5 +192,40 @@ func TestStatusAgreesWithKcatConsumer(t *testing.T) {
 	}
 	if p := r.Groups[0].Topics[0].Partitions; len(p) != 1 || p[0] != (health.PartitionLag{Partition: 2, Committed: 12, LogEnd: 30, Lag: 18}) {
 		t.Errorf("partition lag %+v", p)
+	}
+}
+
+// TestStatusWatchShowsLagRate samples twice through a pipe (plain blocks, no terminal control
+// codes); records produced between the samples show as a positive lag rate for the group.
+func TestStatusWatchShowsLagRate(t *testing.T) {
+	c, f := labCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := c.CommitOffsets(ctx, "prediction", "eeg-brainwave-data", map[int32]int64{0: 0}); err != nil {
+		t.Fatal(err)
+	}
+	out := &lockedBuffer{}
+	done := make(chan int, 1)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		done <- run(wctx, []string{"status", "-f", f, "--cluster", "lab", "--no-color", "--group", "prediction", "--watch", "1s"}, strings.NewReader(""), out, io.Discard)
+	}()
+	waitLog(t, out, "Healthy.", 1)
+	if err := c.Produce(ctx, "eeg-brainwave-data", 0, 20); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, out, "Healthy.", 2)
+	stop()
+	if code := <-done; code != exitOK {
+		t.Errorf("status --watch ended with %d", code)
+	}
+	text := out.String()
+	if strings.Count(text, "\n--- ") != 1 || !strings.HasPrefix(text, "--- ") || strings.Contains(text, "\x1b[") {
+		t.Errorf("piped --watch should print plain blocks headed by their time:\n%q", text)
+	}
+	second := text[strings.LastIndex(text, "--- "):]
+	if !regexp.MustCompile(`prediction\s+Empty\s+0\s+total\s+20 \(\+\d+\.\d/s\)`).MatchString(second) {
+		t.Errorf("second sample lacks a positive lag rate for prediction:\n%s", second)
 	}
 }
