@@ -80,6 +80,10 @@ func BenchmarkHealth(b *testing.B) {
 		b.Run(fmt.Sprintf("topics=%d/groups=%d", size.topics, size.groups), func(b *testing.B) {
 			a, reqs, names := healthCluster(b, size.topics, size.groups)
 			ctx := context.Background()
+			// Open the per-broker connections first: requests/op then counts the steady state.
+			if _, err := a.Health(ctx, names); err != nil {
+				b.Fatal(err)
+			}
 			b.ResetTimer()
 			reqs.Reset()
 			for b.Loop() {
