@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -138,10 +137,10 @@ func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *target, s
 	defer tick.Stop()
 	for {
 		r, err := sampleStatus(ctx, t, sp, g.cluster, o.group)
+		if ctx.Err() != nil && prev != nil {
+			return statusExit(*prev) // Ctrl-C during a sample: keep the last complete screen
+		}
 		if err != nil {
-			if errors.Is(err, context.Canceled) && prev != nil {
-				return statusExit(*prev)
-			}
 			return err
 		}
 		if prev != nil {
