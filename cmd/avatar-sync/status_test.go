@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/health"
@@ -227,5 +229,25 @@ func TestStatusWatchShowsLagRate(t *testing.T) {
 	second := text[strings.LastIndex(text, "--- "):]
 	if !regexp.MustCompile(`prediction\s+Empty\s+0\s+total\s+20 \(\+\d+\.\d/s\)`).MatchString(second) {
 		t.Errorf("second sample lacks a positive lag rate for prediction:\n%s", second)
+	}
+}
+
+// TestStatusAndVerifyNeverWriteEmbeddedState: like plan, status and verify open the embedded
+// cluster read-only: its state directory is unchanged afterwards, although verify produced probe
+// records to every partition (against that private copy).
+func TestStatusAndVerifyNeverWriteEmbeddedState(t *testing.T) {
+	f, state := kafkaWorkspace(t)
+	if code, out, errOut := runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("apply: %d\n%s%s", code, out, errOut)
+	}
+	before := stateFiles(t, state)
+	if code, out, errOut := runCLI(t, "status", "-f", f, "--state-dir", state); code != exitOK || !strings.Contains(out, "broker 3 (kafka-broker-3, embedded node 2)") {
+		t.Fatalf("status: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "verify", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("verify: %d\n%s%s", code, out, errOut)
+	}
+	if d := cmp.Diff(before, stateFiles(t, state)); d != "" {
+		t.Errorf("status/verify changed the state directory:\n%s", d)
 	}
 }
