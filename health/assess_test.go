@@ -194,3 +194,25 @@ func TestMissingManagedTopicIsAWarning(t *testing.T) {
 		t.Errorf("missing topic: %+v", r)
 	}
 }
+
+func TestProbeFinish(t *testing.T) {
+	r := ProbeReport{Failures: []string{"could not delete the probe's consumer group"}, Results: []ProbeResult{
+		{Topic: "b", Partition: 1, RoundTrip: 4 * time.Millisecond},
+		{Topic: "a", Partition: 0, RoundTrip: 2 * time.Millisecond},
+		{Topic: "b", Partition: 0, RoundTrip: 8 * time.Millisecond},
+		{Topic: "a", Partition: 1, Offset: -1, Error: "produce: NOT_ENOUGH_REPLICAS"},
+		{Topic: "c", Partition: -1, Offset: -1, Error: "topic does not exist"},
+	}}.Finish()
+	wantFailures := []string{`topic "a" partition 1: produce: NOT_ENOUGH_REPLICAS`, `topic "c": topic does not exist`, "could not delete the probe's consumer group"}
+	if r.OK || !cmp.Equal(r.Failures, wantFailures) {
+		t.Errorf("failures %q", r.Failures)
+	}
+	want := []ProbeTopic{
+		{Topic: "a", Partitions: 2, Passed: 1, MaxRoundTrip: 2 * time.Millisecond, AvgRoundTrip: 2 * time.Millisecond},
+		{Topic: "b", Partitions: 2, Passed: 2, MaxRoundTrip: 8 * time.Millisecond, AvgRoundTrip: 6 * time.Millisecond},
+		{Topic: "c"},
+	}
+	if d := cmp.Diff(want, r.Topics); d != "" {
+		t.Errorf("topics (-want +got):\n%s", d)
+	}
+}

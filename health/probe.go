@@ -39,12 +39,24 @@ type ProbeReport struct {
 	// Failures name topic and partition, one line each.
 	Failures []string      `json:"failures"`
 	Results  []ProbeResult `json:"results"`
+	// Topics sums Results per topic.
+	Topics []ProbeTopic `json:"topics"`
 	// GroupDeleted is false when the dedicated group could not be deleted afterwards (Failures
 	// then says how to delete it by hand).
 	GroupDeleted bool `json:"groupDeleted"`
 }
 
-// Finish sorts the results and derives OK and Failures from them.
+// ProbeTopic is one topic's probe summary.
+type ProbeTopic struct {
+	Topic      string `json:"topic"`
+	Partitions int    `json:"partitions"`
+	Passed     int    `json:"passed"`
+	// MaxRoundTrip and AvgRoundTrip are over the passed partitions (0 with --produce-only).
+	MaxRoundTrip time.Duration `json:"maxRoundTripNanos"`
+	AvgRoundTrip time.Duration `json:"avgRoundTripNanos"`
+}
+
+// Finish sorts the results and derives OK, Failures and the per-topic summary from them.
 func (r ProbeReport) Finish() ProbeReport {
 	sort.Slice(r.Results, func(i, j int) bool {
 		if r.Results[i].Topic != r.Results[j].Topic {
@@ -67,5 +79,25 @@ func (r ProbeReport) Finish() ProbeReport {
 		r.Failures = []string{}
 	}
 	r.OK = len(r.Failures) == 0
+	r.Topics = []ProbeTopic{}
+	for _, p := range r.Results {
+		if n := len(r.Topics); n == 0 || r.Topics[n-1].Topic != p.Topic {
+			r.Topics = append(r.Topics, ProbeTopic{Topic: p.Topic})
+		}
+		t := &r.Topics[len(r.Topics)-1]
+		if p.Partition >= 0 {
+			t.Partitions++
+		}
+		if p.Error == "" {
+			t.Passed++
+			t.MaxRoundTrip = max(t.MaxRoundTrip, p.RoundTrip)
+			t.AvgRoundTrip += p.RoundTrip
+		}
+	}
+	for i := range r.Topics {
+		if r.Topics[i].Passed > 0 {
+			r.Topics[i].AvgRoundTrip /= time.Duration(r.Topics[i].Passed)
+		}
+	}
 	return r
 }

@@ -200,6 +200,16 @@ func RenderProbeText(w io.Writer, r health.ProbeReport, color bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if !r.ProduceOnly && len(r.Topics) > 1 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "TOPIC\tPASSED\tROUND-TRIP AVG\tROUND-TRIP MAX")
+		for _, t := range r.Topics {
+			fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\n", printable.Line(t.Topic), t.Passed, t.Partitions, ms(int64(t.AvgRoundTrip)), ms(int64(t.MaxRoundTrip)))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	pw.linef("")
 	for _, f := range r.Failures {
 		pw.linef("%sfailed:%s %s", pw.c(ansiRed), pw.c(ansiReset), printable.Line(f))

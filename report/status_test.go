@@ -38,6 +38,7 @@ func statusFixture() health.Report {
 func probeFixture() health.ProbeReport {
 	return health.ProbeReport{Version: 1, Cluster: "microk8s", Group: "avatar-sync-verify-lab-0123456789ab", GroupDeleted: true, Results: []health.ProbeResult{
 		{Topic: "eeg-brainwave-data", Partition: 0, Offset: 120, Produce: 3 * time.Millisecond, RoundTrip: 9 * time.Millisecond},
+		{Topic: "drone-commands", Partition: 0, Offset: 7, Produce: 3 * time.Millisecond, RoundTrip: 5 * time.Millisecond},
 		{Topic: "eeg-brainwave-data", Partition: 1, Offset: -1, Error: "produce: kafka server: Messages are rejected since there are fewer in-sync replicas than required"},
 	}}.Finish()
 }
