@@ -190,9 +190,7 @@ func Assess(snap Snapshot, exp Expectation, at time.Time) Report {
 	if exp.Group != "" && len(r.Groups) == 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("consumer group %q does not exist on the cluster", exp.Group))
 	}
-	for _, e := range snap.Errors {
-		r.Problems = append(r.Problems, e)
-	}
+	r.Problems = append(r.Problems, snap.Errors...)
 	r.Healthy = len(r.Problems) == 0
 	return r
 }
