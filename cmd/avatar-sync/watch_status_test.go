@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,9 +18,10 @@ import (
 )
 
 // TestWatchStatusPageInChromium is the status page's test (issue 13): with a lag the test created
-// (40 records, group prediction committed 15), watch --metrics-addr serves "/", and headless
-// Chromium loads it and shows lag 25 for prediction on eeg-brainwave-data, the brokers and the
-// last pass. The screenshot is kept in the test's artifact directory for review:
+// (40 records, group prediction committed 15), freshly generated certificates and two devices (one
+// answering, one not), watch --metrics-addr serves "/", and headless Chromium loads it and shows
+// lag 25 for prediction on eeg-brainwave-data, the brokers, the last pass, the certificates' days
+// left and the device results. The screenshot is kept in the test's artifact directory for review:
 //
 //	go test -run TestWatchStatusPageInChromium -artifacts -outputdir /tmp/avatar-status ./cmd/avatar-sync/
 func TestWatchStatusPageInChromium(t *testing.T) {
@@ -34,6 +37,29 @@ func TestWatchStatusPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
+
+	// TLS material for the certificates section, and two devices for the device section: one
+	// answering (a listener of the test) and one not (a closed port).
+	for i, port := range []string{"9092", "9093", "9094"} {
+		editSpec(t, f, "plaintext: "+port+" }", fmt.Sprintf("plaintext: %s, ssl: 919%d }", port, 2+i))
+	}
+	editSpec(t, f, "topicDefaults:", "tls: { enabled: true, passwordEnv: AVATAR_KEYSTORE_PASSWORD, validity: 825d, renewBefore: 30d }\ntopicDefaults:")
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "lab-keystore-secret")
+	if code, out, errOut := runCLI(t, "certs", "generate", "-f", f); code != exitOK {
+		t.Fatalf("certs generate: %d\n%s%s", code, out, errOut)
+	}
+	api, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	appendFile(t, f, fmt.Sprintf("devices:\n  - { name: prediction-api, kind: tcp, address: %q, required: true }\n  - { name: tello-1, kind: tcp, address: %q, timeout: 1s }\n",
+		api.Addr().String(), closed.Addr().String()))
 
 	log := &lockedBuffer{}
 	done := make(chan int, 1)
@@ -62,12 +88,12 @@ func TestWatchStatusPageInChromium(t *testing.T) {
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if strings.Contains(string(body), `id="lag"`) {
+			if strings.Contains(string(body), `id="lag"`) && strings.Contains(string(body), `id="devices"`) {
 				break
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the page never showed the lag table; log:\n%s", log.String())
+			t.Fatalf("the page never showed the lag and device tables; log:\n%s", log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -94,6 +120,9 @@ func TestWatchStatusPageInChromium(t *testing.T) {
 		`No drift: the last plan was empty.`,
 		`0 under-replicated`,
 		`<code id="revision">sha256:`,
+		`<td>kafka-broker-1</td><td class="ok">ok</td><td class="n">824</td>`,
+		`<td>prediction-api (required)</td><td>tcp</td><td class="ok">ok</td>`,
+		`<td>tello-1</td><td>tcp</td><td class="bad">fail</td>`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page in Chromium lacks %q:\n%s", want, dom)
@@ -110,4 +139,16 @@ func TestWatchStatusPageInChromium(t *testing.T) {
 		t.Fatalf("no screenshot at %s: %v", shot, err)
 	}
 	t.Logf("screenshot: %s", shot)
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
 }
