@@ -74,6 +74,7 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, passErr error) 
 
 	var report *health.Report
 	healthErr := ""
+	read := true // false: keep the previous read (an invalid spec names no topics to look at)
 	if w.target != nil && sp != nil {
 		r, err := sampleStatus(ctx, w.target, sp, b.g.cluster, "")
 		if err != nil {
@@ -81,7 +82,9 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, passErr error) 
 		} else {
 			report = &r
 		}
-	} else if passErr != nil {
+	} else if sp == nil {
+		read = false
+	} else {
 		healthErr = "the last pass did not reach the cluster"
 	}
 	var certRows []statuspage.Cert
@@ -103,7 +106,12 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, passErr error) 
 		b.prev = report
 	}
 	b.data.LastPass, b.data.Revision, b.data.Pending = pass, revision, w.current.pending
-	b.data.Health, b.data.HealthError, b.data.Certs = report, healthErr, certRows
+	if read {
+		b.data.Health, b.data.HealthError = report, healthErr
+	}
+	if sp != nil {
+		b.data.Certs = certRows
+	}
 	startDevices := sp != nil && len(sp.Devices) > 0 && !b.devicesRunning
 	b.devicesRunning = b.devicesRunning || startDevices
 	b.mu.Unlock()
