@@ -55,6 +55,10 @@ func (c *Cluster) handleAlterConfigs(creq *clientReq) (kmsg.Response, error) {
 		resp.Resources = append(resp.Resources, st)
 	}
 
+	// avatar-sync patch: topics.json is rewritten once per request, after
+	// the loop, not once per topic resource (O(N) instead of O(N²) for N
+	// topics); see third_party/kfake/PATCHES.md.
+	var topicsChanged bool
 outer:
 	for i := range req.Resources {
 		rr := &req.Resources[i]
@@ -124,13 +128,16 @@ outer:
 				rc := &rr.Configs[i]
 				c.data.setTopicConfig(rr.ResourceName, rc.Name, rc.Value, false)
 			}
-			c.persistTopicsState()
+			topicsChanged = true // avatar-sync patch: saved once after the loop
 
 		default:
 			doner(rr.ResourceName, rr.ResourceType, kerr.InvalidRequest.Code)
 		}
 	}
 
+	if topicsChanged {
+		c.persistTopicsState()
+	}
 	c.refreshCompactTicker()
 	c.shareGroups.refreshSweepTicker()
 	return resp, nil

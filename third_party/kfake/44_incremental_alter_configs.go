@@ -58,6 +58,10 @@ func (c *Cluster) handleIncrementalAlterConfigs(creq *clientReq) (kmsg.Response,
 		resp.Resources = append(resp.Resources, st)
 	}
 
+	// avatar-sync patch: topics.json is rewritten once per request, after
+	// the loop, not once per topic resource (O(N) instead of O(N²) for N
+	// topics); see third_party/kfake/PATCHES.md.
+	var topicsChanged bool
 outer:
 	for i := range req.Resources {
 		rr := &req.Resources[i]
@@ -168,7 +172,7 @@ outer:
 					c.data.setTopicConfig(rr.ResourceName, rc.Name, configListSubtract(current, rc.Value), false)
 				}
 			}
-			c.persistTopicsState()
+			topicsChanged = true // avatar-sync patch: saved once after the loop
 
 		case kmsg.ConfigResourceTypeClientMetrics:
 			// A subscription is a cluster resource, like a broker:
@@ -245,6 +249,9 @@ outer:
 		}
 	}
 
+	if topicsChanged {
+		c.persistTopicsState()
+	}
 	c.refreshCompactTicker()
 	c.shareGroups.refreshSweepTicker()
 	return resp, nil
