@@ -176,3 +176,23 @@ func TestStateSavedOncePerRequest(t *testing.T) {
 	mustOK(t)(a.DeleteTopics(ctx, names))
 	check("deletion", fakecontrol.APIDeleteTopics)
 }
+
+// TestConfigChunkSize: a config change goes out in chunks of at least configChunk topics and in
+// at most maxConfigRequests requests, so its cost on the embedded cluster (one whole-state save
+// per request) stays linear in the number of topics (issue 10 item 3).
+func TestConfigChunkSize(t *testing.T) {
+	for n, want := range map[int]struct{ size, requests int }{
+		1:      {100, 1},
+		100:    {100, 1},
+		250:    {100, 3},
+		1000:   {100, 10},
+		1001:   {101, 10},
+		10000:  {1000, 10},
+		100001: {10001, 10},
+	} {
+		size := configChunkSize(n)
+		if requests := (n + size - 1) / size; size != want.size || requests != want.requests {
+			t.Errorf("%d topics: %d per request in %d requests, want %d in %d", n, size, requests, want.size, want.requests)
+		}
+	}
+}
