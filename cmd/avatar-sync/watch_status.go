@@ -127,7 +127,7 @@ func (b *statusBoard) checkDevices(ctx context.Context, sp *spec.Spec, quiet *st
 		b.devicesRunning = false
 		b.mu.Unlock()
 	}()
-	reg, err := validateDevices(ctx, quiet, sp)
+	reg, _, err := validateDevices(ctx, quiet, sp, true) // as watch itself: the daemon runs the spec it is given
 	if err != nil {
 		return
 	}
