@@ -79,6 +79,8 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newCheckCmd(g, s),
 		newRenderCmd(g, s),
 		newUnlockCmd(g, s),
+		newStatusCmd(g, s),
+		newVerifyCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root

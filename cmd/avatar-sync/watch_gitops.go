@@ -85,6 +85,7 @@ type gitops struct {
 
 	rev     gitsource.Revision // the revision of the running pass
 	tree    string             // its checkout
+	file    string             // the spec file in it
 	inForce gitsource.Revision // the revision of the last pass that succeeded
 
 	tracker notify.Tracker
@@ -183,7 +184,32 @@ func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logge
 	if err != nil {
 		return "", log, err
 	}
+	x.file = f
 	return f, log, nil
+}
+
+// lastSpecFile is the spec file the last pass read: -f, or its checkout with --git.
+func (x *gitops) lastSpecFile(file string) string {
+	if x.repo == nil || x.file == "" {
+		return file
+	}
+	return x.file
+}
+
+// revisionLabel names the revision of the last pass for the status page ("" without --git).
+func (x *gitops) revisionLabel() string {
+	if x.repo == nil || x.rev.IsZero() {
+		return ""
+	}
+	return x.rev.Short() + " " + x.rev.Subject
+}
+
+// specSource says where the spec comes from, for the status page.
+func (x *gitops) specSource(file string) string {
+	if x.repo == nil {
+		return file
+	}
+	return fmt.Sprintf("%s@%s:%s", gitsource.Redact(x.o.gitURL), x.o.branch, x.o.path)
 }
 
 func (x *gitops) withRevision(rev gitsource.Revision) *slog.Logger {
