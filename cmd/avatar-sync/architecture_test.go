@@ -61,8 +61,8 @@ func TestPackageBoundaries(t *testing.T) {
 		"filewatch":  {"reconcile"},
 		"kube":       {"spec", "reconcile"},
 		// watch's GitOps adapters (issue 12) stand alone: cmd hands them plain values.
-		"gitsource":  {},
-		"notify":     {},
+		"gitsource": {},
+		"notify":    {},
 	}
 	for p, imps := range imports {
 		top := strings.SplitN(p, "/", 2)[0]
