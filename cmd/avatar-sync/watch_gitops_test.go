@@ -163,6 +163,17 @@ func TestWatchFollowsGitBranch(t *testing.T) {
 		t.Errorf("/metrics lacks the first revision:\n%s", scrape(t, base))
 	}
 
+	// The status page on / (issue 13) names the commit and where the spec comes from.
+	waitFor(t, func() bool {
+		resp, err := http.Get(base + "/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		page, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(page), first[:12]) && strings.Contains(string(page), "main:lab/avatar.yaml")
+	})
+
 	second := remote.Commit("add drone-telemetry", map[string]string{"lab/avatar.yaml": exampleSpec(t, "  - { name: drone-commands, retention: 24h }", telemetryTopic)})
 	waitLog(t, log, `"change":"create topic drone-telemetry"`, 1)
 	waitLog(t, log, `"msg":"applied"`, 2)
