@@ -159,9 +159,10 @@ func TestWatchFollowsGitBranch(t *testing.T) {
 	if applied := logLines(t, log, "applied"); applied[0]["revision"] != first[:12] || applied[0]["subject"] != "initial spec" {
 		t.Errorf("applied line lacks the revision: %v", applied[0])
 	}
-	if !strings.Contains(scrape(t, base), fmt.Sprintf(`avatar_sync_revision_info{branch="main",revision="%s",subject="initial spec"} 1`, first)) {
-		t.Errorf("/metrics lacks the first revision:\n%s", scrape(t, base))
-	}
+	// The revision turns "in force" when the pass is recorded, just after its last log line.
+	waitFor(t, func() bool {
+		return strings.Contains(scrape(t, base), fmt.Sprintf(`avatar_sync_revision_info{branch="main",revision="%s",subject="initial spec"} 1`, first))
+	})
 
 	// The status page on / (issue 13) names the commit and where the spec comes from.
 	waitFor(t, func() bool {
