@@ -3,6 +3,7 @@ package gitsource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +193,48 @@ func TestRedact(t *testing.T) {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// BenchmarkFetchUnchanged is the cost of one poll of a branch that did not move (a local remote:
+// the git processes, not the network). Every watch --git pass pays it once.
+func BenchmarkFetchUnchanged(b *testing.B) {
+	remote := gittest.New(b)
+	remote.Commit("spec", map[string]string{"lab/avatar.yaml": strings.Repeat("x: 1\n", 1000)})
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(b.TempDir(), "clone")}
+	ctx := context.Background()
+	if _, err := repo.Fetch(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := repo.Fetch(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckoutNewRevision is the cost of materialising a new revision's tree (100 files).
+func BenchmarkCheckoutNewRevision(b *testing.B) {
+	remote := gittest.New(b)
+	files := map[string]string{}
+	for i := 0; i < 100; i++ {
+		files[fmt.Sprintf("dir%d/file%d.yaml", i%10, i)] = strings.Repeat("x: 1\n", 100)
+	}
+	remote.Commit("tree", files)
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(b.TempDir(), "clone")}
+	ctx := context.Background()
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		tree, err := repo.Checkout(ctx, rev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(tree) // the next iteration checks it out anew
+		repo.kept = ""
+		b.StartTimer()
 	}
 }
