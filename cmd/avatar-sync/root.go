@@ -79,6 +79,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newCheckCmd(g, s),
 		newRenderCmd(g, s),
 		newUnlockCmd(g, s),
+		newImportCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root
