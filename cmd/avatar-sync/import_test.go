@@ -56,7 +56,7 @@ func scriptCluster(t *testing.T) *clustertest.Cluster {
 		}},
 		{"prediction_results", 3, 2, map[string]*string{
 			"retention.ms":           str("-1"),
-			"retention.bytes":        str("-1"),        // equals Kafka's default, but set on the topic
+			"retention.bytes":        str("-1"), // equals Kafka's default, but set on the topic
 			"message.timestamp.type": str("LogAppendTime"),
 			"flush.messages":         str("9223372036854775807"),
 		}},
