@@ -188,3 +188,24 @@ func TestImportNeedsOneSource(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainCommand: explain prints one key, lists all, and refuses an unknown key with a hint.
+func TestExplainCommand(t *testing.T) {
+	code, out, _ := runCLI(t, "explain", "segment.bytes")
+	if code != exitOK || !strings.Contains(out, "1073741824 (1GiB)") || !strings.Contains(out, "512KiB") {
+		t.Errorf("explain segment.bytes: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "explain")
+	if code != exitOK || strings.Count(out, "\n") != len(spec.TopicConfigs()) {
+		t.Errorf("explain lists %d lines, want one per key (%d)", strings.Count(out, "\n"), len(spec.TopicConfigs()))
+	}
+	code, _, stderr := runCLI(t, "explain", "log.retention.hours")
+	if code != exitError || !strings.Contains(stderr, "retention.ms") {
+		t.Errorf("unknown key: exit %d, %q", code, stderr)
+	}
+	code, out, _ = runCLI(t, "explain", "cleanup.policy", "-o", "json")
+	var e spec.Explanation
+	if code != exitOK || json.Unmarshal([]byte(out), &e) != nil || e.Allowed != "compact, delete" {
+		t.Errorf("json: exit %d %q", code, out)
+	}
+}

@@ -80,6 +80,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newRenderCmd(g, s),
 		newUnlockCmd(g, s),
 		newImportCmd(g, s),
+		newExplainCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root
