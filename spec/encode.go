@@ -141,22 +141,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 	top.sub("kafka", k)
 
 	if len(s.Brokers) > 0 {
-		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for i, b := range s.Brokers {
-			bm := e.mapping(fmt.Sprintf("brokers[%d]", i))
-			bm.add("id", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(int(b.ID))})
-			bm.str("host", b.Host)
-			bm.str("rack", b.Rack)
-			p := bm.child("ports")
-			p.integer("plaintext", int64(b.Ports.Plaintext))
-			p.integer("ssl", int64(b.Ports.SSL))
-			p.integer("internal", int64(b.Ports.Internal))
-			p.integer("controller", int64(b.Ports.Controller))
-			bm.sub("ports", p)
-			e.itemComment(bm)
-			seq.Content = append(seq.Content, bm.n)
-		}
-		top.add("brokers", seq)
+		top.add("brokers", e.brokers("brokers", s.Brokers))
 	}
 
 	t := top.child("tls")
@@ -186,15 +171,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 	top.sub("topicDefaults", d)
 
 	if len(s.Topics) > 0 {
-		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for i, tp := range s.Topics {
-			tm := e.mapping(fmt.Sprintf("topics[%d]", i))
-			tm.str("name", tp.Name)
-			e.topicFields(tm, tp.Partitions, tp.ReplicationFactor, tp.Config, tp.Prune)
-			e.itemComment(tm)
-			seq.Content = append(seq.Content, tm.n)
-		}
-		top.add("topics", seq)
+		top.add("topics", e.topics("topics", s.Topics))
 	}
 
 	top.str("deletion", s.Deletion)
@@ -232,6 +209,22 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 			km.str("externalHost", k.ExternalHost)
 			cm.sub("kubernetes", km)
 		}
+		if o := c.Overrides; o != nil {
+			om := cm.child("overrides")
+			if o.Brokers != nil {
+				om.add("brokers", e.brokers(join(om.path, "brokers"), o.Brokers))
+			}
+			if o.TopicDefaults != nil {
+				d := om.child("topicDefaults")
+				e.topicFields(d, o.TopicDefaults.Partitions, o.TopicDefaults.ReplicationFactor, o.TopicDefaults.Config, o.TopicDefaults.Prune)
+				d.n.Style = 0
+				om.add("topicDefaults", d.n)
+			}
+			if len(o.Topics) > 0 {
+				om.add("topics", e.topics(join(om.path, "topics"), o.Topics))
+			}
+			cm.sub("overrides", om)
+		}
 		if len(cm.n.Content) == 0 {
 			cm.n.Style = yaml.FlowStyle // `embedded: {}`
 		}
@@ -261,6 +254,39 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 		top.add("devices", seq)
 	}
 	return top.n
+}
+
+// brokers is a list of brokers; path is where it stands ("brokers", "clusters.dev.overrides.brokers").
+func (e *encoder) brokers(path string, brokers []Broker) *yaml.Node {
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	for i, b := range brokers {
+		bm := e.mapping(fmt.Sprintf("%s[%d]", path, i))
+		bm.add("id", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(int(b.ID))})
+		bm.str("host", b.Host)
+		bm.str("rack", b.Rack)
+		p := bm.child("ports")
+		p.integer("plaintext", int64(b.Ports.Plaintext))
+		p.integer("ssl", int64(b.Ports.SSL))
+		p.integer("internal", int64(b.Ports.Internal))
+		p.integer("controller", int64(b.Ports.Controller))
+		bm.sub("ports", p)
+		e.itemComment(bm)
+		seq.Content = append(seq.Content, bm.n)
+	}
+	return seq
+}
+
+// topics is a list of topics (or of a target's topic overrides).
+func (e *encoder) topics(path string, topics []Topic) *yaml.Node {
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	for i, tp := range topics {
+		tm := e.mapping(fmt.Sprintf("%s[%d]", path, i))
+		tm.str("name", tp.Name)
+		e.topicFields(tm, tp.Partitions, tp.ReplicationFactor, tp.Config, tp.Prune)
+		e.itemComment(tm)
+		seq.Content = append(seq.Content, tm.n)
+	}
+	return seq
 }
 
 // itemComment puts the comment recorded for a list item's own path ("topics[2]") above it.

@@ -81,6 +81,7 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newUnlockCmd(g, s),
 		newImportCmd(g, s),
 		newExplainCmd(g, s),
+		newConfigCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root

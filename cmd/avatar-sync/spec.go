@@ -13,8 +13,11 @@ import (
 
 // readSpec loads the file named by -f ("-" reads standard input) through spec.Read, which bounds
 // the read and refuses FIFOs and devices (issue 10 item 6); ctx ends a wait on standard input.
+// The spec is loaded for --cluster: that target's overrides are merged in (issue 15).
 func readSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, spec.Diagnostics) {
-	return readSpecWith(ctx, g, s, spec.Parse)
+	return readSpecWith(ctx, g, s, func(file string, data []byte) (*spec.Spec, spec.Diagnostics) {
+		return spec.ParseTarget(file, data, g.cluster)
+	})
 }
 
 // readSpecWith is readSpec with the parser to use (validate wants spec.ParsePartial).

@@ -58,7 +58,16 @@ apply always run the plugins.`,
 			}
 			// ParsePartial: even when the spec has errors, the devices it could decode still get
 			// their plugins' checks, so one run reports every problem.
-			sp, diags := readSpecWith(cmd.Context(), g, s, spec.ParsePartial)
+			// With --cluster the spec is validated as that target sees it (its overrides merged,
+			// issue 15); without, as written and as every target with overrides sees it.
+			explicit := cmd.Flags().Changed("cluster")
+			sp, diags := readSpecWith(cmd.Context(), g, s, func(file string, data []byte) (*spec.Spec, spec.Diagnostics) {
+				if explicit {
+					return spec.ParsePartialTarget(file, data, g.cluster)
+				}
+				sp, diags := spec.ParsePartial(file, data)
+				return sp, append(diags, spec.ValidateTargets(file, data)...)
+			})
 			var notRun []string
 			if sp != nil {
 				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
