@@ -90,7 +90,7 @@ func (e Explanation) String() string {
 			fmt.Fprintf(&b, "  %-11s %s\n", label+":", v)
 		}
 	}
-	row("default", e.Default+" (Kafka's)")
+	row("default", e.Default)
 	row("allowed", e.Allowed)
 	row("write", e.Accepts)
 	row("shorthand", e.Shorthand)

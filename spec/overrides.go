@@ -45,15 +45,7 @@ func ParsePartialTarget(file string, data []byte, target string) (*Spec, Diagnos
 		return s, diags
 	}
 	_, base, _ := parsePartialTarget(file, data, "")
-	inBase := make(map[Diagnostic]bool, len(base))
-	for _, d := range base {
-		inBase[d] = true
-	}
-	for i, d := range diags {
-		if !inBase[d] {
-			diags[i].Message += fmt.Sprintf(" (target %s)", target)
-		}
-	}
+	annotateTarget(diags, base, target)
 	return s, diags
 }
 
@@ -61,28 +53,13 @@ func ParsePartialTarget(file string, data []byte, target string) (*Spec, Diagnos
 // not have: what `validate` without --cluster reports beyond Parse, so CI catches a target whose
 // merged spec is invalid.
 func ValidateTargets(file string, data []byte) Diagnostics {
-	s, base, _ := parsePartialTarget(file, data, "")
-	if s == nil {
-		return nil
-	}
-	seen := make(map[Diagnostic]bool, len(base))
-	for _, d := range base {
-		seen[d] = true
-	}
-	var out Diagnostics
-	for _, c := range s.Clusters {
-		if c.Overrides == nil {
-			continue
+	return validateTargets(func(target string) (*Spec, Diagnostics) {
+		if target == "" {
+			s, d, _ := parsePartialTarget(file, data, "")
+			return s, d
 		}
-		_, diags := ParsePartialTarget(file, data, c.Name)
-		for _, d := range diags {
-			if !seen[d] {
-				seen[d] = true
-				out = append(out, d)
-			}
-		}
-	}
-	return uniqueSorted(out)
+		return ParsePartialTarget(file, data, target)
+	})
 }
 
 // overrides decodes clusters.<name>.overrides (keys and types; merging is mergeTarget's).
@@ -138,7 +115,7 @@ func (d *merger) target(root *yaml.Node, target string) (*yaml.Node, bool) {
 	if ov == nil || ov.Kind != yaml.MappingNode {
 		return root, false
 	}
-	out := &yaml.Node{Kind: yaml.MappingNode, Tag: root.Tag, Line: root.Line, Column: root.Column}
+	out := d.d.derive(&yaml.Node{Kind: yaml.MappingNode, Tag: root.Tag}, root)
 	for _, e := range d.pairs(root) {
 		out.Content = append(out.Content, e.key, e.val)
 	}
@@ -176,7 +153,7 @@ func (d *merger) mergeTopics(base, over *yaml.Node, path string) *yaml.Node {
 			}
 		}
 	}
-	out := &yaml.Node{Kind: yaml.SequenceNode, Tag: base.Tag, Line: base.Line, Column: base.Column, Content: slices.Clone(base.Content)}
+	out := d.d.derive(&yaml.Node{Kind: yaml.SequenceNode, Tag: base.Tag, Content: slices.Clone(base.Content)}, base)
 	seen := map[string]int{}
 	for j, item := range over.Content {
 		item = d.resolve(item)
@@ -219,7 +196,7 @@ func (d *merger) mergeTopic(base, over *yaml.Node) *yaml.Node {
 	_, overRetention := overKeys["retention"]
 	overRetentionMs := overConfig != nil && valueOf(d, overConfig, "retention.ms") != nil
 
-	out := &yaml.Node{Kind: yaml.MappingNode, Tag: base.Tag, Line: base.Line, Column: base.Column}
+	out := d.d.derive(&yaml.Node{Kind: yaml.MappingNode, Tag: base.Tag}, base)
 	for _, e := range d.pairs(base) {
 		k := e.key.Value
 		switch {
@@ -256,13 +233,16 @@ func (d *merger) mergeTopic(base, over *yaml.Node) *yaml.Node {
 // mergeConfig is base's config with over's keys replacing or adding, dropping retention.ms when the
 // override sets the retention shorthand.
 func (d *merger) mergeConfig(base, over *yaml.Node, dropRetention bool) *yaml.Node {
-	out := &yaml.Node{Kind: yaml.MappingNode, Line: over.Line, Column: over.Column}
+	from := over
+	if base != nil && base.Kind == yaml.MappingNode {
+		from = base
+	}
+	out := d.d.derive(&yaml.Node{Kind: yaml.MappingNode}, from)
 	overKeys := map[string]bool{}
 	for _, e := range d.pairs(over) {
 		overKeys[e.key.Value] = true
 	}
 	if base != nil && base.Kind == yaml.MappingNode {
-		out.Line, out.Column = base.Line, base.Column
 		for _, e := range d.pairs(base) {
 			if overKeys[e.key.Value] || dropRetention && e.key.Value == "retention.ms" {
 				continue

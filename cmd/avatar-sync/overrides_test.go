@@ -101,3 +101,35 @@ func TestConfigCluster(t *testing.T) {
 		t.Errorf("unknown target: exit %d %s", code, stderr)
 	}
 }
+
+// TestSpecDirectory: -f DIR merges the *.yaml files in it for every command; a topic declared in
+// two files is refused naming both (issue 15).
+func TestSpecDirectory(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("00-cluster.yaml", "apiVersion: avatar-sync/v1\nkind: KafkaCluster\nmetadata: { name: avatar }\n"+
+		"brokers: [{ id: 1, host: kafka-1, ports: { plaintext: 9092 } }]\ntopicDefaults: { partitions: 1, replicationFactor: 1 }\n")
+	write("eeg.yaml", "topics:\n  - { name: eeg-raw, retention: 1h }\n")
+	write("drones.yaml", "topics:\n  - { name: drone-commands }\n")
+	state := filepath.Join(t.TempDir(), "state")
+	if code, out, stderr := runCLI(t, "validate", "-f", dir); code != exitOK || !strings.Contains(out, "2 topics") {
+		t.Fatalf("validate: exit %d %s%s", code, out, stderr)
+	}
+	if code, out, stderr := runCLI(t, "apply", "--auto-approve", "-f", dir, "--state-dir", state); code != exitOK {
+		t.Fatalf("apply: exit %d %s%s", code, out, stderr)
+	}
+	if code, out, stderr := runCLI(t, "plan", "--detailed-exitcode", "-f", dir, "--state-dir", state); code != exitOK {
+		t.Fatalf("plan: exit %d %s%s", code, out, stderr)
+	}
+	write("more.yaml", "topics:\n  - { name: eeg-raw }\n")
+	code, _, stderr := runCLI(t, "validate", "-f", dir)
+	want := filepath.Join(dir, "more.yaml") + `:2:13: topic "eeg-raw" is also declared in ` + filepath.Join(dir, "eeg.yaml") + ":2:13"
+	if code != exitError || !strings.Contains(stderr, want) {
+		t.Errorf("duplicate across files: exit %d\n%s\nwant %s", code, stderr, want)
+	}
+}

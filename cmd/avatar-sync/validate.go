@@ -61,12 +61,12 @@ apply always run the plugins.`,
 			// With --cluster the spec is validated as that target sees it (its overrides merged,
 			// issue 15); without, as written and as every target with overrides sees it.
 			explicit := cmd.Flags().Changed("cluster")
-			sp, diags := readSpecWith(cmd.Context(), g, s, func(file string, data []byte) (*spec.Spec, spec.Diagnostics) {
+			sp, diags := readSpecWith(cmd.Context(), g, s, func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics) {
 				if explicit {
-					return spec.ParsePartialTarget(file, data, g.cluster)
+					return spec.ParsePartialSources(name, srcs, g.cluster)
 				}
-				sp, diags := spec.ParsePartial(file, data)
-				return sp, append(diags, spec.ValidateTargets(file, data)...)
+				sp, diags := spec.ParsePartialSources(name, srcs, "")
+				return sp, append(diags, spec.ValidateSources(name, srcs)...)
 			})
 			var notRun []string
 			if sp != nil {
