@@ -87,7 +87,7 @@ func ParsePartialSources(name string, srcs []Source, target string) (*Spec, Diag
 		return ParsePartialTarget(srcs[0].Name, srcs[0].Data, target)
 	}
 	s, diags, _ := parseSources(name, srcs, target)
-	if s == nil || s.Overridden == "" {
+	if s == nil || s.Overridden == "" || len(diags) == 0 {
 		return s, diags
 	}
 	_, base, _ := parseSources(name, srcs, "")

@@ -41,8 +41,8 @@ func ParseTarget(file string, data []byte, target string) (*Spec, Diagnostics) {
 // ParsePartialTarget is ParsePartial for one target (see ParseTarget).
 func ParsePartialTarget(file string, data []byte, target string) (*Spec, Diagnostics) {
 	s, diags, _ := parsePartialTarget(file, data, target)
-	if s == nil || s.Overridden == "" {
-		return s, diags
+	if s == nil || s.Overridden == "" || len(diags) == 0 {
+		return s, diags // nothing to annotate: the spec is parsed once (plan of a valid spec)
 	}
 	_, base, _ := parsePartialTarget(file, data, "")
 	annotateTarget(diags, base, target)

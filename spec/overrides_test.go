@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -200,5 +201,21 @@ func TestOverrideShapeChecked(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+// BenchmarkParseTarget is BenchmarkParseTopics loaded for a target with overrides (topicDefaults
+// and one topic): the cost of the merge on the YAML tree (issue 15).
+func BenchmarkParseTarget(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		data := append(manyTopicsSpec(n), []byte("clusters:\n  dev:\n    overrides:\n      topicDefaults: { partitions: 1 }\n      topics: [{ name: avatar.topic-00007, retention: 1h }]\n")...)
+		b.Run(fmt.Sprintf("topics=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s, diags := ParseTarget("avatar.yaml", data, "dev"); s == nil || len(s.Topics) != n || s.Topics[1].Partitions != 1 {
+					b.Fatal(diags)
+				}
+			}
+		})
 	}
 }

@@ -209,3 +209,37 @@ func TestExplainCommand(t *testing.T) {
 		t.Errorf("json: exit %d %q", code, out)
 	}
 }
+
+// TestImportFromTarget: --cluster NAME reads through a target of an existing spec, keeps its
+// connection settings and the spec's metadata.name, and the result plans only adoptions.
+func TestImportFromTarget(t *testing.T) {
+	e := scriptCluster(t)
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.yaml")
+	body := "apiVersion: avatar-sync/v1\nkind: KafkaCluster\nmetadata: { name: avatar }\n" +
+		"brokers: [{ id: 1, host: kafka-1, ports: { plaintext: 9092 } }]\n" +
+		"clusters:\n  lab: { bootstrap: [" + strings.Join(e.Bootstrap(), ", ") + "] }\n"
+	if err := os.WriteFile(old, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out", "avatar.yaml")
+	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "import", "--cluster", "lab", "-f", old, "--out", out); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, stderr)
+	}
+	data, _ := os.ReadFile(out)
+	s, diags := spec.Parse(out, data)
+	if s == nil {
+		t.Fatalf("invalid: %v", diags)
+	}
+	lab, ok := s.FindCluster("lab")
+	if s.Metadata.Name != "avatar" || !ok || strings.Join(lab.Bootstrap, ",") != strings.Join(e.Bootstrap(), ",") || len(s.Topics) != 4 {
+		t.Errorf("imported spec: name %q, target %+v, %d topics\n%s", s.Metadata.Name, lab, len(s.Topics), data)
+	}
+	code, stdout, stderr := runCLI(t, "plan", "-f", out, "--cluster", "lab", "-o", "json")
+	if code != exitOK || strings.Count(stdout, `"kind": "inventory"`) != 4 || strings.Contains(stdout, `"kind": "config"`) || strings.Contains(stdout, `"kind": "topic"`) {
+		t.Errorf("plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
