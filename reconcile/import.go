@@ -69,6 +69,11 @@ func Import(live Live, o ImportOptions) spec.Document {
 		}
 		s.Brokers = append(s.Brokers, br)
 	}
+	if secure {
+		// Brokers serving TLS need tls.enabled in a valid spec; PEM needs no keystore password.
+		s.TLS = spec.TLS{Enabled: true, KeystoreType: spec.KeystorePEM}
+		doc.Comments["tls"] = []string{"The brokers serve TLS. certs generate would write PEM files to tls.dir; adjust before rendering deployments."}
+	}
 	if len(live.Brokers) > 0 {
 		doc.Comments["brokers"] = []string{"From the cluster's metadata: id, advertised host and port, rack."}
 	}

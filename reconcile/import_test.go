@@ -114,3 +114,20 @@ func TestImportThenDiffIsOnlyAdoption(t *testing.T) {
 		t.Error("internal topic imported")
 	}
 }
+
+// TestImportTLSTarget: brokers of a TLS target get ssl ports and the spec tls.enabled, so it loads.
+func TestImportTLSTarget(t *testing.T) {
+	live := importLive()
+	doc := Import(live, ImportOptions{Name: "lab", Source: "x", Target: spec.Cluster{Name: "lab",
+		Bootstrap: []string{"kafka-c:9094"}, Security: spec.SecuritySSL, CAFile: "ca.crt"}})
+	s, diags := spec.Parse("avatar.yaml", spec.Encode(doc))
+	if s == nil {
+		t.Fatalf("invalid: %v", diags)
+	}
+	if !s.TLS.Enabled || s.Brokers[2].Ports.SSL != 9094 || s.Brokers[2].Ports.Plaintext != 0 {
+		t.Errorf("tls %+v, broker %+v", s.TLS, s.Brokers[2])
+	}
+	if c, _ := s.FindCluster("lab"); c.CAFile != "ca.crt" || c.Security != spec.SecuritySSL {
+		t.Errorf("target lost its settings: %+v", c)
+	}
+}

@@ -187,6 +187,9 @@ func TestImportNeedsOneSource(t *testing.T) {
 			t.Errorf("%v: exit %d, %q", args, code, stderr)
 		}
 	}
+	if code, _, stderr := runCLI(t, "import", "--bootstrap", "x:1", "--topics", "(eeg"); code != exitError || !strings.Contains(stderr, "--topics \"(eeg\" is not a regular expression") {
+		t.Errorf("bad --topics: exit %d, %q", code, stderr)
+	}
 }
 
 // TestExplainCommand: explain prints one key, lists all, and refuses an unknown key with a hint.

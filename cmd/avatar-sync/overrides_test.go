@@ -133,3 +133,27 @@ func TestSpecDirectory(t *testing.T) {
 		t.Errorf("duplicate across files: exit %d\n%s\nwant %s", code, stderr, want)
 	}
 }
+
+// TestRenderIgnoresDefaultTargetOverrides: the kustomize tree's base is the spec as written, not
+// the one-broker laptop the default target's overrides describe; --cluster renders a target's merge.
+func TestRenderIgnoresDefaultTargetOverrides(t *testing.T) {
+	body := strings.Replace(environmentsSpec, "  microk8s: { bootstrap: [kafka-broker-1:9092] }",
+		"  microk8s: { bootstrap: [kafka-broker-1:9092], kubernetes: { namespace: avatar } }", 1)
+	path, _ := writeEnvironments(t, body)
+	count := func(dir string) int {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(dir, "base", "config", "*.properties"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m)
+	}
+	out := filepath.Join(filepath.Dir(path), "deploy")
+	if code, stdout, stderr := runCLI(t, "render", "-f", path, "-d", out); code != exitOK || count(out) != 3 {
+		t.Fatalf("render: exit %d, %d brokers in base, want 3\n%s%s", code, count(out), stdout, stderr)
+	}
+	laptop := filepath.Join(filepath.Dir(path), "deploy-laptop")
+	if code, stdout, stderr := runCLI(t, "render", "-f", path, "-d", laptop, "--cluster", "embedded"); code != exitOK || count(laptop) != 1 {
+		t.Fatalf("render --cluster embedded: exit %d, %d brokers, want 1\n%s%s", code, count(laptop), stdout, stderr)
+	}
+}
