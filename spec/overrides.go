@@ -131,11 +131,16 @@ func (d *merger) target(root *yaml.Node, target string) (*yaml.Node, bool) {
 				setValue(d, out, e.key, d.mergeTopic(valueOf(d, out, "topicDefaults"), v))
 			}
 		case "topics":
-			if v.Kind == yaml.SequenceNode {
-				if base := valueOf(d, out, "topics"); base != nil && base.Kind == yaml.SequenceNode {
-					setValue(d, out, e.key, d.mergeTopics(base, v, "clusters."+target+".overrides.topics"))
-				}
+			if v.Kind != yaml.SequenceNode {
+				break
 			}
+			base := valueOf(d, out, "topics")
+			if base == nil || base.Kind != yaml.SequenceNode {
+				// No topics to override: every override names a topic the spec lacks.
+				d.mergeTopics(&yaml.Node{Kind: yaml.SequenceNode}, v, "clusters."+target+".overrides.topics")
+				break
+			}
+			setValue(d, out, e.key, d.mergeTopics(base, v, "clusters."+target+".overrides.topics"))
 		}
 	}
 	return out, true

@@ -219,3 +219,42 @@ func BenchmarkParseTarget(b *testing.B) {
 		})
 	}
 }
+
+// TestOverrideWithoutTopics: overriding a topic of a spec that has none is reported, not ignored.
+func TestOverrideWithoutTopics(t *testing.T) {
+	base := strings.Replace(overridesBase, "topics:\n", "unused:\n", 1)
+	base = base[:strings.Index(base, "unused:")] + base[strings.Index(base, "clusters:"):]
+	_, diags := ParseTarget("avatar.yaml", []byte(base+"    overrides: { topics: [{ name: eeg-raw, partitions: 1 }] }\n"), "dev")
+	got := errorsOnly(diags)
+	if len(got) != 1 || !strings.Contains(got[0], `clusters.dev.overrides.topics[0].name "eeg-raw" is not a topic of the spec`) {
+		t.Errorf("errors %v", got)
+	}
+}
+
+// FuzzParseTarget: loading for a target (overrides merged) and as a directory of two files never
+// panics, positions every message, returns a spec exactly when there are no errors, and a spec that
+// loads also passes Validate (issue 15).
+func FuzzParseTarget(f *testing.F) {
+	f.Add([]byte(overridesBase+"    overrides:\n      topics: [{ name: eeg-raw, retention: 1m }]\n"), []byte(dirEEG))
+	f.Add([]byte(overridesBase+"    overrides: { brokers: [], topicDefaults: { config: { retention.ms: 1d } } }\n"), []byte(dirDrone))
+	f.Add([]byte(dirBase), []byte("topics: &t [{ name: a }]\nclusters: { dev: { overrides: { topics: *t } } }\n"))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		check := func(s *Spec, diags Diagnostics) {
+			for _, d := range diags {
+				if d.Pos.File == "" || d.Pos.Line < 1 || d.Pos.Col < 1 || d.Message == "" {
+					t.Fatalf("diagnostic without a position or message: %#v", d)
+				}
+			}
+			if (s == nil) != (len(diags.Errors()) > 0) {
+				t.Fatalf("spec returned = %v with %d errors", s != nil, len(diags.Errors()))
+			}
+			if s != nil {
+				if errs := Validate(s).Errors(); len(errs) > 0 {
+					t.Fatalf("a spec that loaded clean fails Validate: %v", errs)
+				}
+			}
+		}
+		check(ParseTarget("fuzz.yaml", a, "dev"))
+		check(ParseSources("dir", []Source{{"dir/a.yaml", a}, {"dir/b.yaml", b}}, "dev"))
+	})
+}
