@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -257,4 +258,22 @@ func FuzzParseTarget(f *testing.F) {
 		check(ParseTarget("fuzz.yaml", a, "dev"))
 		check(ParseSources("dir", []Source{{"dir/a.yaml", a}, {"dir/b.yaml", b}}, "dev"))
 	})
+}
+
+// TestEnvironmentsExample: examples/environments.yaml (the "done when": a one-broker laptop
+// and the three-broker MicroK8s target in one file) is valid for every target.
+func TestEnvironmentsExample(t *testing.T) {
+	data, err := os.ReadFile("../examples/environments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diags := ValidateTargets("environments.yaml", data); len(diags) > 0 {
+		t.Errorf("a target's merge has diagnostics: %v", diags)
+	}
+	for target, brokers := range map[string]int{"microk8s": 3, "laptop": 1, "embedded": 3} {
+		s, diags := ParseTarget("environments.yaml", data, target)
+		if s == nil || len(s.Brokers) != brokers || len(diags) > 0 {
+			t.Errorf("%s: %v", target, diags)
+		}
+	}
 }
