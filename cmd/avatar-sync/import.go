@@ -106,7 +106,7 @@ which is never overwritten without --force.`,
 			// The written spec must load: a file that import writes but validate refuses would be
 			// a trap for the person about to commit it.
 			if _, diags := spec.Parse(cmpOrStdout(o.out), data); len(diags.Errors()) > 0 {
-				return fmt.Errorf("the imported spec does not validate (check --name): %w", diags.Errors().Err())
+				return fmt.Errorf("the imported spec does not validate (a broker down, so fewer brokers than replicas? an invalid --name?); nothing was written: %w", diags.Errors().Err())
 			}
 			if o.out == "" {
 				_, err = s.out.Write(data)
