@@ -216,12 +216,18 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 			}
 			if o.TopicDefaults != nil {
 				d := om.child("topicDefaults")
-				e.topicFields(d, o.TopicDefaults.Partitions, o.TopicDefaults.ReplicationFactor, o.TopicDefaults.Config, o.TopicDefaults.Prune)
-				d.n.Style = 0
+				e.topicOverride(d, *o.TopicDefaults)
 				om.add("topicDefaults", d.n)
 			}
 			if len(o.Topics) > 0 {
-				om.add("topics", e.topics(join(om.path, "topics"), o.Topics))
+				seq := &yaml.Node{Kind: yaml.SequenceNode}
+				for i, to := range o.Topics {
+					tm := om.e.mapping(fmt.Sprintf("%s[%d]", join(om.path, "topics"), i))
+					tm.str("name", to.Name)
+					e.topicOverride(tm, to)
+					seq.Content = append(seq.Content, tm.n)
+				}
+				om.add("topics", seq)
 			}
 			cm.sub("overrides", om)
 		}
@@ -287,6 +293,14 @@ func (e *encoder) topics(path string, topics []Topic) *yaml.Node {
 		seq.Content = append(seq.Content, tm.n)
 	}
 	return seq
+}
+
+// topicOverride writes what an override sets; an explicit prune: false is kept.
+func (e *encoder) topicOverride(m *node, t TopicOverride) {
+	e.topicFields(m, t.Partitions, t.ReplicationFactor, t.Config, false)
+	if t.Prune != nil {
+		m.add("prune", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(*t.Prune)})
+	}
 }
 
 // itemComment puts the comment recorded for a list item's own path ("topics[2]") above it.

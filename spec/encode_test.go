@@ -74,3 +74,20 @@ func TestEncodeComments(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeOverridePruneFalse: an override that turns prune off is written, not dropped as a zero.
+func TestEncodeOverridePruneFalse(t *testing.T) {
+	no := false
+	s := &Spec{Metadata: Metadata{Name: "x"}, Brokers: []Broker{{ID: 1, Host: "a", Ports: BrokerPorts{Plaintext: 9092}}},
+		TopicDefaults: TopicDefaults{Prune: true},
+		Topics:        []Topic{{Name: "t", Partitions: 1, ReplicationFactor: 1}},
+		Clusters:      []Cluster{{Name: "dev", Bootstrap: []string{"a:9092"}, Overrides: &Overrides{Topics: []TopicOverride{{Name: "t", Prune: &no}}}}}}
+	out := Encode(Document{Spec: s})
+	dev, diags := ParseTarget("avatar.yaml", out, "dev")
+	if dev == nil || dev.Topics[0].Prune {
+		t.Errorf("prune: false override lost: %v\n%s", diags, out)
+	}
+	if base, _ := Parse("avatar.yaml", out); base == nil || !base.Topics[0].Prune {
+		t.Errorf("the spec's prune: true lost\n%s", out)
+	}
+}

@@ -113,6 +113,7 @@ func TestFullFile(t *testing.T) {
 	}
 	walk(specObj)
 
+	yes := true
 	res := Resources{RequestsCPU: "250m", RequestsMemory: "512Mi", LimitsCPU: "1", LimitsMemory: "1Gi"}
 	want := &Spec{
 		APIVersion: APIVersion, Kind: Kind, File: "full.yaml",
@@ -146,8 +147,8 @@ func TestFullFile(t *testing.T) {
 			{Name: "dev", Bootstrap: []string{"localhost:9092", "localhost:9093"}, Security: SecurityPlaintext,
 				Overrides: &Overrides{
 					Brokers:       []Broker{{ID: 1, Host: "localhost", Ports: BrokerPorts{Plaintext: 9092}}},
-					TopicDefaults: &TopicDefaults{ReplicationFactor: 1, Config: map[string]string{}},
-					Topics: []Topic{{Name: "drone-commands", Partitions: 1, ReplicationFactor: 1, Prune: true,
+					TopicDefaults: &TopicOverride{ReplicationFactor: 1, Config: map[string]string{}},
+					Topics: []TopicOverride{{Name: "drone-commands", Partitions: 1, ReplicationFactor: 1, Prune: &yes,
 						Config: map[string]string{"retention.ms": "3600000", "segment.ms": "3600000"}}},
 				}},
 			{Name: "microk8s", Bootstrap: []string{"kafka-broker-1:9192"}, Security: SecuritySSL, CAFile: "certs/ca.pem",

@@ -19,11 +19,21 @@ type Overrides struct {
 	// Brokers, when set, replace the spec's brokers for the target.
 	Brokers []Broker `yaml:"brokers"`
 	// TopicDefaults, when set, are merged over the spec's key by key (config key by key).
-	TopicDefaults *TopicDefaults `yaml:"topicDefaults"`
-	// Topics carry only what they set (a zero partitions/replicationFactor is not overridden);
-	// each is merged over the spec's topic of the same name.
-	Topics []Topic `yaml:"topics"`
-	Pos    Pos     `yaml:"-"`
+	TopicDefaults *TopicOverride `yaml:"topicDefaults"`
+	// Topics are merged over the spec's topics of the same name.
+	Topics []TopicOverride `yaml:"topics"`
+	Pos    Pos             `yaml:"-"`
+}
+
+// TopicOverride is what an override sets of a topic (or of topicDefaults, without Name): a zero
+// Partitions or ReplicationFactor and a nil Prune are not overridden.
+type TopicOverride struct {
+	Name              string            `yaml:"name"`
+	Partitions        int               `yaml:"partitions"`
+	ReplicationFactor int               `yaml:"replicationFactor"`
+	Config            map[string]string `yaml:"config"`
+	Prune             *bool             `yaml:"prune"`
+	Pos               Pos               `yaml:"-"`
 }
 
 // ParseTarget is Parse for one target: the spec with the overrides of clusters.<target> merged in,
@@ -73,19 +83,25 @@ func (d *decoder) overrides(m *mapping) *Overrides {
 		}
 	}
 	if _, _, ok := m.get("topicDefaults"); ok {
-		tf := d.topicFields(m.object("topicDefaults"))
-		o.TopicDefaults = &TopicDefaults{Partitions: tf.partitions, ReplicationFactor: tf.replicationFactor, Config: tf.config, Prune: tf.prune}
+		td := m.object("topicDefaults")
+		o.TopicDefaults = topicOverride(d.topicFields(td), "", d.nodePos(td.node))
 	}
 	items, paths := m.list("topics")
 	for i, item := range items {
 		tm := d.mapping(item, topicOverrideObj, paths[i])
-		t := Topic{Pos: d.nodePos(tm.node)}
-		tm.str("name", &t.Name)
-		tf := d.topicFields(tm)
-		t.Partitions, t.ReplicationFactor, t.Config, t.Prune, t.ConfigPos = tf.partitions, tf.replicationFactor, tf.config, tf.prune, tf.configPos
-		o.Topics = append(o.Topics, t)
+		var name string
+		tm.str("name", &name)
+		o.Topics = append(o.Topics, *topicOverride(d.topicFields(tm), name, d.nodePos(tm.node)))
 	}
 	return o
+}
+
+func topicOverride(tf topicFields, name string, pos Pos) *TopicOverride {
+	t := &TopicOverride{Name: name, Partitions: tf.partitions, ReplicationFactor: tf.replicationFactor, Config: tf.config, Pos: pos}
+	if tf.pruneSet {
+		t.Prune = &tf.prune
+	}
+	return t
 }
 
 // mergeTarget returns root with the overrides of clusters.<target> merged in, or root itself when
