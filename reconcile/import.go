@@ -103,7 +103,7 @@ func Import(live Live, o ImportOptions) spec.Document {
 		doc.Comments["topicDefaults"] = []string{"The partition count and replication factor most topics have; topics below state only how they differ."}
 	}
 	for i, ob := range kept {
-		t := spec.Topic{Name: ob.Name, Config: map[string]string{}}
+		t := spec.Topic{Name: ob.Name}
 		path := fmt.Sprintf("topics[%d]", i)
 		if p := ob.Partitions(); p != s.TopicDefaults.Partitions {
 			t.Partitions = p
@@ -114,41 +114,9 @@ func Import(live Live, o ImportOptions) spec.Document {
 		if uneven(ob) {
 			doc.Comments[path] = append(doc.Comments[path], fmt.Sprintf("partitions have different replica counts (a move in progress?); replicationFactor is the largest, %d", ob.ReplicationFactor()))
 		}
-		for _, key := range slices.Sorted(maps.Keys(ob.Config)) {
-			v := ob.Config[key]
-			if v.Source != topics.SourceTopic {
-				continue
-			}
-			cpath := path + ".config." + key
-			def, known := spec.LookupTopicConfig(key)
-			if !known {
-				leftOut = append(leftOut, fmt.Sprintf("%s: config %s=%s is not a Kafka topic config avatar-sync knows; the plan reports it as drift and leaves it alone", ob.Name, key, v.Value))
-				continue
-			}
-			if v.Sensitive && v.Value == "" {
-				leftOut = append(leftOut, fmt.Sprintf("%s: config %s is sensitive and the cluster does not return its value", ob.Name, key))
-				continue
-			}
-			norm, err := def.Normalize(v.Value)
-			if err != nil {
-				leftOut = append(leftOut, fmt.Sprintf("%s: config %s: the live value %v; set it in the spec by hand", ob.Name, key, err))
-				continue
-			}
-			t.Config[key] = norm
-			var notes []string
-			if h := spec.HumanTopicConfig(key, norm); h != norm {
-				notes = append(notes, fmt.Sprintf("%s on the cluster", norm))
-			}
-			if norm == def.Default {
-				notes = append(notes, "set on the topic although it equals Kafka's default")
-			}
-			if def.Deprecated != "" {
-				notes = append(notes, "deprecated: "+def.Deprecated)
-			}
-			if len(notes) > 0 {
-				doc.Comments[cpath] = []string{strings.Join(notes, "; ")}
-			}
-		}
+		var notes []string
+		t.Config, notes = importConfigs(ob, path, doc.Comments)
+		leftOut = append(leftOut, notes...)
 		s.Topics = append(s.Topics, t)
 	}
 
@@ -161,9 +129,9 @@ func Import(live Live, o ImportOptions) spec.Document {
 		leftOut = append(leftOut, fmt.Sprintf("clusters.%s.clusterId: the cluster's id %q is not a KRaft id of 22 characters, so it is not pinned", target.Name, live.ClusterID))
 	}
 	s.Clusters = []spec.Cluster{target}
-	doc.Comments["clusters."+target.Name] = []string{
-		"Where this spec was imported from; plan and apply take --cluster " + target.Name + ".",
-		"clusterId pins it: plan and apply refuse a cluster with another id.",
+	doc.Comments["clusters."+target.Name] = []string{"Where this spec was imported from; plan and apply take --cluster " + target.Name + "."}
+	if target.ClusterID != "" {
+		doc.Comments["clusters."+target.Name] = append(doc.Comments["clusters."+target.Name], "clusterId pins it: plan and apply refuse a cluster with another id.")
 	}
 
 	if len(skippedInternal) > 0 {
@@ -172,12 +140,59 @@ func Import(live Live, o ImportOptions) spec.Document {
 	if len(skippedFilter) > 0 {
 		leftOut = append(leftOut, fmt.Sprintf("topics not matching --topics %s (the plan lists them as unmanaged, never deletes them): %s", o.Topics, strings.Join(skippedFilter, ", ")))
 	}
+	sections := "kafka:, tls: and devices:"
+	if secure {
+		sections = "kafka:, tls: beyond enabled, and devices:"
+	}
 	leftOut = append(leftOut,
 		"configs inherited from broker or Kafka defaults: avatar-sync compares only configs set on a topic",
-		"kafka:, tls: and devices: (deployment, certificates and lab devices are not readable from Kafka)",
+		sections+" (deployment, certificates and lab devices are not readable from Kafka)",
 	)
 	doc.Footer = append([]string{"Left out:"}, bullet(leftOut)...)
 	return doc
+}
+
+// importConfigs returns the configs set on the topic, canonical, with a comment per value that
+// needs one (its raw value, equal to Kafka's default, deprecated) recorded under the config's path,
+// and what it left out and why.
+func importConfigs(ob topics.Observed, path string, comments map[string][]string) (config map[string]string, leftOut []string) {
+	config = map[string]string{}
+	for _, key := range slices.Sorted(maps.Keys(ob.Config)) {
+		v := ob.Config[key]
+		if v.Source != topics.SourceTopic {
+			continue
+		}
+		cpath := path + ".config." + key
+		def, known := spec.LookupTopicConfig(key)
+		if !known {
+			leftOut = append(leftOut, fmt.Sprintf("%s: config %s=%s is not a Kafka topic config avatar-sync knows; the plan reports it as drift and leaves it alone", ob.Name, key, v.Value))
+			continue
+		}
+		if v.Sensitive && v.Value == "" {
+			leftOut = append(leftOut, fmt.Sprintf("%s: config %s is sensitive and the cluster does not return its value", ob.Name, key))
+			continue
+		}
+		norm, err := def.Normalize(v.Value)
+		if err != nil {
+			leftOut = append(leftOut, fmt.Sprintf("%s: config %s: the live value %v; set it in the spec by hand", ob.Name, key, err))
+			continue
+		}
+		config[key] = norm
+		var notes []string
+		if h := spec.HumanTopicConfig(key, norm); h != norm {
+			notes = append(notes, fmt.Sprintf("%s on the cluster", norm))
+		}
+		if norm == def.Default {
+			notes = append(notes, "set on the topic although it equals Kafka's default")
+		}
+		if def.Deprecated != "" {
+			notes = append(notes, "deprecated: "+def.Deprecated)
+		}
+		if len(notes) > 0 {
+			comments[cpath] = []string{strings.Join(notes, "; ")}
+		}
+	}
+	return config, leftOut
 }
 
 func bullet(lines []string) []string {
