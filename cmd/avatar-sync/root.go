@@ -82,6 +82,8 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newImportCmd(g, s),
 		newExplainCmd(g, s),
 		newConfigCmd(g, s),
+		newStatusCmd(g, s),
+		newVerifyCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root
