@@ -157,6 +157,20 @@ func TestImportRefusesToOverwrite(t *testing.T) {
 	}
 }
 
+// TestImportNeverWritesAnInvalidSpec: a spec validate would refuse is not written (here an
+// invalid --name); the error says what is wrong.
+func TestImportNeverWritesAnInvalidSpec(t *testing.T) {
+	e := scriptCluster(t)
+	out := filepath.Join(t.TempDir(), "avatar.yaml")
+	code, _, stderr := runCLI(t, "import", "--bootstrap", strings.Join(e.Bootstrap(), ","), "--out", out, "--name", "Lab_1")
+	if code != exitError || !strings.Contains(stderr, "metadata.name") || !strings.Contains(stderr, "nothing was written") {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("an invalid spec was written: %v", err)
+	}
+}
+
 // TestImportTopicsFilter: --topics narrows the import, and the comment names what it left out.
 func TestImportTopicsFilter(t *testing.T) {
 	e := scriptCluster(t)
