@@ -207,6 +207,21 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 			km.str("imageTag", k.ImageTag)
 			km.sub("resources", e.resources(join(km.path, "resources"), k.Resources))
 			km.str("externalHost", k.ExternalHost)
+			if w := k.Watch; w != nil {
+				wm := km.child("watch")
+				wm.boolean("enabled", w.Enabled)
+				wm.str("image", w.Image)
+				wm.str("git", w.Git)
+				wm.str("branch", w.Branch)
+				wm.str("path", w.Path)
+				if w.GitInterval != 0 {
+					wm.str("gitInterval", formatDuration(w.GitInterval))
+				}
+				wm.str("mode", w.Mode)
+				wm.str("cluster", w.Cluster)
+				wm.integer("metricsPort", int64(w.MetricsPort))
+				km.sub("watch", wm)
+			}
 			cm.sub("kubernetes", km)
 		}
 		if o := c.Overrides; o != nil {
