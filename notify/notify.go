@@ -299,7 +299,7 @@ func Redact(raw string) string {
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--notify %s: want an http:// or https:// webhook URL", Redact(raw))
+		return fmt.Errorf("webhook %s (--notify or $AVATAR_SYNC_NOTIFY): want an http:// or https:// URL", Redact(raw))
 	}
 	return nil
 }

@@ -653,6 +653,15 @@ func watchProblems(c spec.Cluster, ns string, objs objects) (problems []string) 
 	if len(ctr.Ports) != 1 || ctr.Ports[0].Name != "metrics" || int(ctr.Ports[0].ContainerPort) != w.MetricsPort {
 		fail("container ports %+v, want metrics on %d", ctr.Ports, w.MetricsPort)
 	}
+	notifyFromSecret := false
+	for _, e := range ctr.Env {
+		if e.Name == "AVATAR_SYNC_NOTIFY" {
+			notifyFromSecret = e.Value == "" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
+		}
+	}
+	if !notifyFromSecret {
+		fail("AVATAR_SYNC_NOTIFY (webhook tokens) must come from a Secret")
+	}
 	args := strings.Join(ctr.Args, " ")
 	for _, want := range []string{"watch ", "--git " + w.Git, "--branch " + w.Branch, "--path " + w.Path, "--mode " + w.Mode,
 		"--metrics-addr :" + strconv.Itoa(w.MetricsPort), "--cluster " + firstNonEmpty(w.Cluster, c.Name)} {
@@ -832,6 +841,13 @@ func TestWatchProblemsCatchesBreakage(t *testing.T) {
 		"two replicas":         {func(o *objects) { n := int32(2); o.deployments[0].Spec.Replicas = &n }, "exactly one replica"},
 		"wrong mode":           {func(o *objects) { o.deployments[0].Spec.Template.Spec.Containers[0].Args[12] = "report" }, `lack "--mode heal"`},
 		"no role":              {func(o *objects) { o.roles = nil }, "want one Deployment, ServiceAccount, Role and RoleBinding"},
+		"webhook in the clear": {func(o *objects) {
+			for i, e := range o.deployments[0].Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "AVATAR_SYNC_NOTIFY" {
+					o.deployments[0].Spec.Template.Spec.Containers[0].Env[i] = corev1.EnvVar{Name: e.Name, Value: "https://hooks.example.org/T0K3N"}
+				}
+			}
+		}, "must come from a Secret"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

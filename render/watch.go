@@ -15,6 +15,9 @@ const (
 	watchStateDir = "/var/lib/avatar-sync"
 	// WatchTLSDir is where the watch pod mounts the TLS Secret (ca.crt for the target's caFile).
 	WatchTLSDir = "/etc/avatar-sync/tls"
+	// WatchNotifySecret holds the daemon's webhook URLs (space-separated) under WatchNotifySecretKey.
+	WatchNotifySecret    = "avatar-sync-watch-notify"
+	WatchNotifySecretKey = "urls"
 	// watchUID is the distroless "nonroot" user; the image needs no particular one.
 	watchUID = 65532
 )
@@ -76,7 +79,13 @@ func (m *model) watchObjects(c spec.Cluster) []any {
 	args := []string{"watch", "--cluster", target, "--git", w.Git, "--branch", w.Branch, "--path", w.Path,
 		"--git-interval", w.GitInterval.String(), "--mode", w.Mode, "--state-dir", watchStateDir,
 		"--metrics-addr", ":" + port, "-o", "json"}
-	env := []any{omap{{"name", "HOME"}, {"value", watchStateDir}}}
+	env := []any{
+		omap{{"name", "HOME"}, {"value", watchStateDir}},
+		// Webhook URLs hold tokens: from a Secret the operator creates, never from the spec. The
+		// Secret is optional, so the daemon runs without notifications until it exists.
+		omap{{"name", "AVATAR_SYNC_NOTIFY"}, {"valueFrom", omap{{"secretKeyRef", omap{
+			{"name", WatchNotifySecret}, {"key", WatchNotifySecretKey}, {"optional", true}}}}}},
+	}
 	if m.needsPassword() && m.spec.TLS.PasswordEnv != "" {
 		env = append(env, omap{{"name", m.spec.TLS.PasswordEnv}, {"valueFrom", omap{{"secretKeyRef", omap{
 			{"name", PasswordSecret}, {"key", PasswordSecretKey}}}}}})

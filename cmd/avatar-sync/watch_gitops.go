@@ -45,13 +45,21 @@ func (o *gitopsOptions) bind(f *pflag.FlagSet) {
 	f.StringVar(&o.path, "path", "avatar.yaml", "with --git: the spec's path relative to the repository root")
 	f.DurationVar(&o.gitInterval, "git-interval", time.Minute, "with --git: fetch this often")
 	f.StringVar(&o.mode, "mode", modeHeal, "heal: apply what the flags allow; report: plan and report drift, never change the cluster")
-	f.StringArrayVar(&o.notify, "notify", nil, "POST a JSON event (Slack/Mattermost compatible) to this webhook on each state change (repeatable)")
+	f.StringArrayVar(&o.notify, "notify", nil, "POST a JSON event (Slack/Mattermost compatible) to this webhook on each state change (repeatable; default $"+notifyEnv+")")
 }
+
+// notifyEnv holds webhook URLs (separated by spaces) when --notify is not given: Slack and
+// Mattermost put the token in the URL, and a command line is readable by every local user
+// (ps, /proc/<pid>/cmdline); an EnvironmentFile or a Secret is not.
+const notifyEnv = "AVATAR_SYNC_NOTIFY"
 
 // check refuses flag combinations that cannot mean what the user wants.
 func (o *gitopsOptions) check(cmd *cobra.Command) error {
 	if o.mode != modeHeal && o.mode != modeReport {
 		return fmt.Errorf("--mode %q: want heal or report", o.mode)
+	}
+	if len(o.notify) == 0 {
+		o.notify = strings.Fields(os.Getenv(notifyEnv))
 	}
 	for _, u := range o.notify {
 		if err := notify.CheckURL(u); err != nil {

@@ -277,8 +277,10 @@ func TestWatchReportModeNeverChangesCluster(t *testing.T) {
 	remote := gittest.New(t)
 	remote.Commit("telemetry and longer predictions", map[string]string{"avatar.yaml": changed})
 	hook := newWebhook(t)
+	// The webhook comes from the environment here, as the systemd unit and the Deployment pass it.
+	t.Setenv("AVATAR_SYNC_NOTIFY", hook.srv.URL)
 	log, stop, base := runWatch(t, "--git", remote.URL, "--git-interval", "50ms", "--mode", "report", "--state-dir", state,
-		"--metrics-addr", "127.0.0.1:0", "--notify", hook.srv.URL, "--allow-data-loss", "--allow-delete")
+		"--metrics-addr", "127.0.0.1:0", "--allow-data-loss", "--allow-delete")
 
 	waitLog(t, log, `"msg":"drift: the cluster differs from the spec; report mode applies nothing"`, 3)
 	metrics := scrape(t, base)
@@ -315,7 +317,7 @@ func TestWatchGitFlags(t *testing.T) {
 		"mode":         {[]string{"--mode", "fix"}, `--mode "fix": want heal or report`},
 		"path no git":  {[]string{"--path", "x.yaml"}, "--path needs --git"},
 		"file and git": {[]string{"--git", "/nowhere", "-f", "a.yaml"}, "-f and --git exclude each other"},
-		"notify":       {[]string{"--notify", "hooks.example.org/x"}, "want an http:// or https:// webhook URL"},
+		"notify":       {[]string{"--notify", "hooks.example.org/x"}, "want an http:// or https:// URL"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
