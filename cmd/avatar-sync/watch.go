@@ -46,8 +46,14 @@ line per event on stderr (-o json: JSON lines for a log collector).
 
 With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the process runs) and
 /readyz (the last pass succeeded) for the MicroK8s host's monitoring, and on / a status page
-(cluster health, consumer lag, last pass, drift, certificates, devices; docs/status.md).`,
-		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m`,
+(cluster health, consumer lag, last pass, drift, certificates, devices; docs/status.md).
+
+With --git it follows a branch instead of -f (GitOps, docs/watch.md): a private clone under
+--state-dir is fetched every --git-interval and the spec at --path of the newest commit is
+reconciled; the commit is named in every log line and in /metrics. --mode report plans and reports
+drift without changing the cluster; --notify posts webhooks on each state change.`,
+		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m
+  avatar-sync watch --git https://git.example.org/avatar/lab.git --path lab/avatar.yaml --cluster microk8s`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
