@@ -282,11 +282,10 @@ func (x *gitops) observePlan(p reconcile.Plan) {
 	}
 }
 
-// finish records a finished pass: the revision in force, the interrupted count, and the
+// finish records a finished pass: the revision in force and the
 // notification of a state change. An interrupted pass changes no state: it is logged as such.
 func (x *gitops) finish(log *slog.Logger, tr reconcile.Trigger, r passResult, drift, applied []string) {
 	if r.interrupted {
-		x.metrics.interrupted.Inc()
 		log.Warn("pass interrupted by shutdown; the next start reconciles again", "trigger", tr.Reason)
 		return
 	}
@@ -333,7 +332,6 @@ type gitopsMetrics struct {
 	fetchFailures prometheus.Counter
 	drift         *prometheus.GaugeVec
 	driftFound    *prometheus.CounterVec
-	interrupted   prometheus.Counter
 }
 
 func newGitopsMetrics(reg *prometheus.Registry) *gitopsMetrics {
@@ -350,11 +348,8 @@ func newGitopsMetrics(reg *prometheus.Registry) *gitopsMetrics {
 		driftFound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "avatar_sync_drift_changes_found_total", Help: "Changes found by all passes' plans, by kind and action.",
 		}, []string{"kind", "action"}),
-		interrupted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "avatar_sync_reconcile_interrupted_total", Help: "Passes cut short by shutdown (SIGINT/SIGTERM).",
-		}),
 	}
-	reg.MustRegister(m.revision, m.fetchFailures, m.drift, m.driftFound, m.interrupted)
+	reg.MustRegister(m.revision, m.fetchFailures, m.drift, m.driftFound)
 	return m
 }
 

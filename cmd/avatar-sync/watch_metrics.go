@@ -50,7 +50,7 @@ func newWatchMetrics() *watchMetrics {
 	m := &watchMetrics{
 		reg: prometheus.NewRegistry(),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "avatar_sync_reconcile_passes_total", Help: "Reconcile passes by result (ok, error).",
+			Name: "avatar_sync_reconcile_passes_total", Help: "Reconcile passes by result (ok, error, interrupted).",
 		}, []string{"result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "avatar_sync_reconcile_duration_seconds", Help: "Duration of one reconcile pass (load, plan, apply).",
@@ -74,6 +74,7 @@ func newWatchMetrics() *watchMetrics {
 	}
 	m.passes.WithLabelValues("ok")
 	m.passes.WithLabelValues("error")
+	m.passes.WithLabelValues("interrupted")
 	m.reg.MustRegister(m.passes, m.duration, m.pending, m.certPending, m.applied, m.inSync, m.lastSuccess,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -86,7 +87,10 @@ func (m *watchMetrics) observe(r passResult, now time.Time) {
 	m.certPending.Set(float64(r.certPending))
 	m.applied.Add(float64(r.applied))
 	result := "ok"
-	if r.err != nil {
+	switch {
+	case r.interrupted:
+		result = "interrupted" // shutdown, not a failure (issue 12)
+	case r.err != nil:
 		result = "error"
 	}
 	m.passes.WithLabelValues(result).Inc()
