@@ -54,7 +54,7 @@ reconciled; the commit is named in every log line and in /metrics. --mode report
 drift without changing the cluster; --notify posts webhooks on each state change.`,
 		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m
   avatar-sync watch --git https://git.example.org/avatar/lab.git --path lab/avatar.yaml --cluster microk8s`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
