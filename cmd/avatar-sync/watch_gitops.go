@@ -180,7 +180,11 @@ func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logge
 	}
 	log := x.withRevision(rev)
 	if rev != x.rev {
-		log.Info("new revision", "inForce", x.inForce.Short())
+		inForce := x.inForce.Short()
+		if inForce == "" {
+			inForce = "none"
+		}
+		log.Info("new revision", "inForce", inForce)
 	}
 	x.rev = rev
 	tree, err := x.repo.Checkout(ctx, rev)
@@ -224,7 +228,8 @@ func (x *gitops) withRevision(rev gitsource.Revision) *slog.Logger {
 	if rev.IsZero() {
 		return x.log.With("revision", "none")
 	}
-	return x.log.With("revision", rev.Short(), "subject", rev.Subject)
+	// "revisionSubject", not "subject": the certificate advisories log a subject of their own.
+	return x.log.With("revision", rev.Short(), "revisionSubject", rev.Subject)
 }
 
 // repoRelative makes the diagnostics of a spec read from a checkout name the file as the

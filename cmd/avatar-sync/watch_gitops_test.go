@@ -156,7 +156,7 @@ func TestWatchFollowsGitBranch(t *testing.T) {
 		"--git-interval", "100ms", "--state-dir", state, "--metrics-addr", "127.0.0.1:0", "--notify", hook.srv.URL+"/hooks/T0K3N")
 
 	waitLog(t, log, `"msg":"applied"`, 1)
-	if applied := logLines(t, log, "applied"); applied[0]["revision"] != first[:12] || applied[0]["subject"] != "initial spec" {
+	if applied := logLines(t, log, "applied"); applied[0]["revision"] != first[:12] || applied[0]["revisionSubject"] != "initial spec" {
 		t.Errorf("applied line lacks the revision: %v", applied[0])
 	}
 	// The revision turns "in force" when the pass is recorded, just after its last log line.
@@ -179,7 +179,7 @@ func TestWatchFollowsGitBranch(t *testing.T) {
 	waitLog(t, log, `"change":"create topic drone-telemetry"`, 1)
 	waitLog(t, log, `"msg":"applied"`, 2)
 	applied := logLines(t, log, "applied")
-	if applied[1]["revision"] != second[:12] || applied[1]["subject"] != "add drone-telemetry" {
+	if applied[1]["revision"] != second[:12] || applied[1]["revisionSubject"] != "add drone-telemetry" {
 		t.Errorf("second applied line: %v", applied[1])
 	}
 	for _, pending := range logLines(t, log, "changes pending") {
