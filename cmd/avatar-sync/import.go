@@ -82,7 +82,7 @@ which is never overwritten without --force.`,
 			} else {
 				for _, b := range o.bootstrap {
 					if strings.TrimSpace(b) == "" {
-						return errors.New("--bootstrap has an empty entry; give HOST:PORT,...")
+						return errors.New("--bootstrap has an empty entry: give HOST:PORT[,HOST:PORT]")
 					}
 				}
 				opts.Target = spec.Cluster{Name: o.name, Bootstrap: o.bootstrap, Security: spec.SecurityPlaintext}
