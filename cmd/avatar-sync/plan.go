@@ -20,7 +20,7 @@ type planOptions struct {
 }
 
 func newPlanCmd(g *globalOptions, s *streams) *cobra.Command {
-	o := &planOptions{}
+	o := &planOptions{cluster: clusterFlags{objects: true}}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would change on the cluster",
@@ -74,7 +74,8 @@ certificates; run "avatar-sync certs generate").`,
 			if n := p.Summary().Unsupported; n > 0 {
 				return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
 			}
-			if o.detailedExitcode && p.HasChanges() {
+			// Topics that could not be planned are not known to be in sync.
+			if o.detailedExitcode && (p.HasChanges() || p.TopicsDeferred) {
 				return withExitCode(exitChanges, nil)
 			}
 			return nil
