@@ -87,7 +87,9 @@ func object(action reconcile.Action, ref reconcile.ObjectRef, reason string, pay
 // sensitive object's data whatever the adapter did.
 func objectsPlan() reconcile.Plan {
 	p := reconcile.Diff(reconcile.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}), live(nil), reconcile.DiffOptions{Cluster: "microk8s"})
-	sts := func(n int32) reconcile.ObjectRef { return objectRef("apps/v1", "StatefulSet", fmt.Sprintf("kafka-broker-%d", n)) }
+	sts := func(n int32) reconcile.ObjectRef {
+		return objectRef("apps/v1", "StatefulSet", fmt.Sprintf("kafka-broker-%d", n))
+	}
 	replace := object(reconcile.Update, sts(3), "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)",
 		reconcile.ObjectPayload{Broker: 3, Replace: true, Live: "33333333", Fields: []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
 	replace.Risk = reconcile.RiskHeavy
