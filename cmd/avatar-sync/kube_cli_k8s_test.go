@@ -648,3 +648,38 @@ func mustLoad(t *testing.T, path string) *spec.Spec {
 	}
 	return sp
 }
+
+// Objects that left the render (a broker removed from the spec) are pruned with the same two
+// opt-ins as topics: kept under deletion: retain, kept without --allow-delete, deleted with both.
+func TestKubePruneNeedsDeletionPruneAndAllowDelete(t *testing.T) {
+	lab := newKubeLab(t)
+	lab.editSpec("replicationFactor: 3", "replicationFactor: 2")
+	lab.startBrokers()
+	lab.mustCLI(exitOK, "apply", "--auto-approve")
+	lab.editSpec("  - { id: 3, host: kafka-broker-3", "  # - { id: 3, host: kafka-broker-3")
+	orphan := "StatefulSet " + lab.ns + "/kafka-broker-3"
+
+	out, _ := lab.mustCLI(exitOK, "plan")
+	if !strings.Contains(out, "? keep "+orphan+"\n      left the render; kept (deleting needs deletion: prune in the spec and --allow-delete)") {
+		t.Errorf("plan under deletion: retain:\n%s", out)
+	}
+	lab.editSpec("topics:\n", "deletion: prune\ntopics:\n")
+	out, _ = lab.mustCLI(exitOK, "plan")
+	if !strings.Contains(out, "? keep "+orphan+"\n      left the render; the spec says deletion: prune, but deleting also needs --allow-delete") || strings.Contains(out, "- delete "+orphan) {
+		t.Errorf("plan under deletion: prune without --allow-delete:\n%s", out)
+	}
+	lab.mustCLI(exitOK, "apply", "--auto-approve")
+	lab.statefulSet("kafka-broker-3") // still there
+
+	out, _ = lab.mustCLI(exitOK, "apply", "--auto-approve", "--allow-delete")
+	if !strings.Contains(out, "- delete "+orphan) {
+		t.Errorf("apply --allow-delete:\n%s", out)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("apps/v1")
+	u.SetKind("StatefulSet")
+	err := lab.client.Get(context.Background(), client.ObjectKey{Namespace: lab.ns, Name: "kafka-broker-3"}, u)
+	if err == nil && u.GetDeletionTimestamp() == nil {
+		t.Error("kafka-broker-3 was not deleted")
+	}
+}
