@@ -256,24 +256,32 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		}
 		return res, err
 	}
+	objectResidual := res.Residual
 	if p.TopicsDeferred {
-		return res, nil
+		return res, notConverged(objectResidual)
 	}
 	// 4.
 	topicRes, err := Apply(ctx, topicPart(p), pl.Cluster, opts, progress)
 	res.ClusterID = topicRes.ClusterID
 	res.Changes = append(res.Changes, topicRes.Changes...)
-	objectResidual := res.Residual
 	res.Verified = topicRes.Verified
 	res.Residual = append(objectResidual, topicRes.Residual...)
-	if err == nil && len(objectResidual) > 0 {
-		var names []string
-		for _, c := range objectResidual {
-			names = append(names, Headline(c))
-		}
-		err = fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))
+	if err == nil {
+		err = notConverged(objectResidual)
 	}
 	return res, err
+}
+
+// notConverged is the error for object changes a fresh plan still finds after the objects phase.
+func notConverged(residual []Change) error {
+	if len(residual) == 0 {
+		return nil
+	}
+	var names []string
+	for _, c := range residual {
+		names = append(names, Headline(c))
+	}
+	return fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))
 }
 
 // applyObjects runs the objects phase (Apply's step 0): re-plan, verify against the plan, execute,
