@@ -230,7 +230,11 @@ func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, i
 	if !interactive {
 		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
 	}
-	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, p.ClusterID)
+	id := p.ClusterID
+	if p.TopicsDeferred {
+		id = "unknown: its brokers do not answer yet"
+	}
+	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, id)
 	type answer struct {
 		line string
 		err  error

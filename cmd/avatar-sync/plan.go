@@ -31,7 +31,14 @@ With --out FILE the plan is saved (JSON, see docs/plan-json.md) with the desired
 computed from, a fingerprint of the live state and a digest of its content; "apply --plan FILE"
 applies exactly that plan, refuses it once the cluster changed, and refuses a file that was edited.
 Certificates that need work are listed as advisories: they are not changes (apply does not issue
-certificates; run "avatar-sync certs generate").`,
+certificates; run "avatar-sync certs generate").
+
+For a target with kubernetes: the plan also holds the Kubernetes objects "render --build" makes,
+diffed against the live API server by server-side apply dry run (KUBECONFIG, the target's context):
+each changed field as "path: before → after", Secret values only as (sensitive), fields another
+field manager owns as conflicts naming it, and "! replace" for changes Kubernetes cannot make in
+place. While the brokers do not answer (a fresh cluster) the topics are not planned;
+--detailed-exitcode then exits 2.`,
 		Example: `  avatar-sync plan -f avatar.yaml
   avatar-sync plan --detailed-exitcode -o markdown > plan.md
   avatar-sync plan --cluster dev --out plan.json`,
