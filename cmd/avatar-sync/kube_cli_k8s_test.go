@@ -683,3 +683,20 @@ func TestKubePruneNeedsDeletionPruneAndAllowDelete(t *testing.T) {
 		t.Error("kafka-broker-3 was not deleted")
 	}
 }
+
+// Without brokers that answer nobody can tell whether a restart keeps every partition in sync, so
+// an existing broker is never rolled: the apply stops at the first broker, changing none.
+func TestKubeNoBrokerRestartWhileTheBrokersDoNotAnswer(t *testing.T) {
+	lab := deployed(t)
+	lab.brokers.Close()
+	lab.editSpec(`image: "apache/kafka:3.8.1"`, `image: "apache/kafka:3.9.0"`)
+	_, errOut := lab.mustCLI(exitError, "apply", "--auto-approve")
+	if !strings.Contains(errOut, "broker 1 (StatefulSet "+lab.ns+"/kafka-broker-1) is not restarted: the brokers do not answer") {
+		t.Errorf("apply without brokers:\n%s", errOut)
+	}
+	for _, n := range []string{"kafka-broker-1", "kafka-broker-2", "kafka-broker-3"} {
+		if got := image(lab.statefulSet(n)); got != "apache/kafka:3.8.1" {
+			t.Errorf("%s was rolled to %s without brokers to ask", n, got)
+		}
+	}
+}
