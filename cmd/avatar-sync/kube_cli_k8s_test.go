@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -51,21 +52,26 @@ var (
 	nextNodePort = 31000
 )
 
-// freePorts reserves n loopback ports for the brokers (closed again: kfake binds them later).
+// freePorts reserves n loopback ports for the brokers (closed again: kfake binds them later). They
+// are picked below the kernel's ephemeral range (32768-60999), so that no outgoing connection of
+// this or another process takes one in the meantime.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	var out []int
 	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for port := 20000 + rand.IntN(10000); len(out) < n && port < 32000; port++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
+		out = append(out, port)
 	}
 	for _, l := range ls {
 		l.Close()
+	}
+	if len(out) < n {
+		t.Fatalf("no %d free ports between 20000 and 32000", n)
 	}
 	return out
 }
@@ -105,6 +111,7 @@ func newKubeLab(t *testing.T) *kubeLab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.QPS, cfg.Burst = 100, 200 // the test kubelet polls; client-go's default 5/s would throttle it
 	if lab.client, err = client.New(cfg, client.Options{}); err != nil {
 		t.Fatal(err)
 	}
