@@ -34,13 +34,14 @@ func (pl *Plane) PlanObjects(ctx context.Context, opts reconcile.ObjectPlanOptio
 		if ch.Action == NoOp && ch.Reason == "" {
 			continue
 		}
-		out.Changes = append(out.Changes, Change(ch))
+		out.Changes = append(out.Changes, planChange(ch))
 	}
 	return out, nil
 }
 
-// Change converts one object change into the typed change of the reconcile plan.
-func Change(ch ObjectChange) reconcile.Change {
+// planChange converts one object change into the typed change of the reconcile plan (reconcile
+// grades its risk).
+func planChange(ch ObjectChange) reconcile.Change {
 	c := reconcile.Change{Kind: reconcile.KindObject, Name: ch.Object.String(), Reason: ch.Reason,
 		Object: &reconcile.ObjectPayload{
 			Object:    reconcile.ObjectRef(ch.Object),
@@ -58,7 +59,7 @@ func Change(ch ObjectChange) reconcile.Change {
 	case Delete:
 		c.Action = reconcile.Delete
 	case Unsupported:
-		c.Action, c.Risk = reconcile.Unsupported, reconcile.RiskUnsupported
+		c.Action = reconcile.Unsupported
 	default:
 		c.Action = reconcile.NoOp
 	}
