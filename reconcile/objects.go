@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -302,6 +303,9 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 	}
 	if err := verifyObjects(p, fresh); err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(objs, Change.Pending) {
+		return nil // verified unchanged; nothing to apply, nothing to re-plan
 	}
 	index := map[string]int{}
 	for i, cr := range res.Changes {
