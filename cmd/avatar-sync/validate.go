@@ -45,8 +45,8 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).
 
 validate runs no code from the spec: the parameters of devices served by external plugins
 (avatar-sync-plugin-<kind>, plugin:) are only checked with --plugins, which runs each plugin's
-validate op. Leave it off when validating a pull request you have not reviewed; check, plan and
-apply always run the plugins.`,
+validate op. Leave it off when validating a pull request you have not reviewed; plan runs them
+only with --plugins too; check, apply and watch always run the plugins.`,
 		Example: `  avatar-sync validate -f examples/avatar.yaml
   avatar-sync validate --strict -o json
   git show HEAD:avatar.yaml | avatar-sync validate -f -
@@ -58,7 +58,16 @@ apply always run the plugins.`,
 			}
 			// ParsePartial: even when the spec has errors, the devices it could decode still get
 			// their plugins' checks, so one run reports every problem.
-			sp, diags := readSpecWith(cmd.Context(), g, s, spec.ParsePartial)
+			// With --cluster the spec is validated as that target sees it (its overrides merged,
+			// issue 15); without, as written and as every target with overrides sees it.
+			explicit := cmd.Flags().Changed("cluster")
+			sp, diags := readSpecWith(cmd.Context(), g, s, func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics) {
+				if explicit {
+					return spec.ParsePartialSources(name, srcs, g.cluster)
+				}
+				sp, diags := spec.ParsePartialSources(name, srcs, "")
+				return sp, append(diags, spec.ValidateSources(name, srcs)...)
+			})
 			var notRun []string
 			if sp != nil {
 				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
@@ -67,7 +76,7 @@ apply always run the plugins.`,
 					devs = decodedDevices(devs, diags)
 				}
 				reg := devices.NewRegistry()
-				reg.NoExternalValidate = !o.plugins
+				reg.NoExternalRun = !o.plugins
 				diags = append(diags, reconcile.ValidateDevices(cmd.Context(), devs, reg)...)
 				if !o.plugins {
 					notRun = externalDevices(devs, reg)

@@ -55,7 +55,8 @@ kubectl set image) is reported as drift and restored; fields another field manag
 --force-conflicts, a replace needs --allow-replace, as with apply.
 
 With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the process runs) and
-/readyz (the last pass succeeded) for the MicroK8s host's monitoring.`,
+/readyz (the last pass succeeded) for the MicroK8s host's monitoring, and on / a status page
+(cluster health, consumer lag, last pass, drift, certificates, devices; docs/status.md).`,
 		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,16 +70,19 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 			log := newLogger(g, s)
 			w := &watcher{g: g, s: s, o: o, log: log, metrics: newWatchMetrics()}
 			defer w.close()
+			pass := w.pass
 			if o.metricsAddr != "" {
+				w.enableStatusPage() // "/" (issue 13): watch_status.go
+				pass = w.passAndRefreshStatus
 				addr, err := w.metrics.serve(cmd.Context(), o.metricsAddr, log)
 				if err != nil {
 					return err
 				}
-				log.Info("serving metrics", "addr", addr.String(), "paths", "/metrics /healthz /readyz")
+				log.Info("serving metrics", "addr", addr.String(), "paths", "/ /metrics /healthz /readyz")
 			}
 			log.Info("watching", "file", g.file, "cluster", g.cluster, "interval", o.interval.String())
 			err := reconcile.Loop(cmd.Context(), &filewatch.Source{Path: g.file, Debounce: o.debounce},
-				reconcile.LoopOptions{Interval: o.interval}, w.pass, w.report)
+				reconcile.LoopOptions{Interval: o.interval}, pass, w.report)
 			if errors.Is(err, context.Canceled) {
 				log.Info("stopped")
 				return nil
@@ -100,7 +104,7 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (heals kubectl edit / set image)")
 	f.BoolVar(&o.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready")
-	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9464)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz and the status page / on this address (e.g. :9464)")
 	return cmd
 }
 
@@ -128,7 +132,8 @@ type watcher struct {
 	opened spec.Cluster // the target's settings the connection was opened with
 
 	metrics *watchMetrics
-	current passResult // filled by pass, recorded by report
+	board   *statusBoard // the status page's data, with --metrics-addr
+	current passResult   // filled by pass, recorded by report
 	started time.Time
 }
 
@@ -153,13 +158,13 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
 		return &specError{file: w.g.file, errs: errs}
 	}
-	deviceRegistry, err := validateDevices(ctx, w.s, sp)
+	deviceRegistry, _, err := validateDevices(ctx, w.s, sp, true)
 	if err != nil {
 		return err
 	}
 	// A target with preflight: true is probed before every pass; a failing required device skips
 	// the pass (the daemon retries) rather than changing the cluster blind.
-	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, preflightFlags{}, true); err != nil {
+	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, nil, preflightFlags{}, true); err != nil {
 		return err
 	}
 	settings, _ := sp.Target(w.g.cluster)
