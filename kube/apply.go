@@ -146,7 +146,7 @@ func (c *Client) refuse(ctx context.Context, p Plan, opts ApplyOptions) error {
 		switch ch.Action {
 		case Replace:
 			if !opts.Replace {
-				problems = append(problems, fmt.Sprintf("%s must be replaced (%s); that needs the replace opt-in", ch.Object, fieldList(ch.Fields)))
+				problems = append(problems, fmt.Sprintf("%s must be replaced (%s); that needs --allow-replace", ch.Object, fieldList(ch.Fields)))
 			}
 		case Unsupported:
 			problems = append(problems, fmt.Sprintf("%s: %s", ch.Object, ch.Reason))

@@ -16,10 +16,12 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -27,6 +29,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // FieldManager is the server-side apply field manager of everything avatar-sync applies.
@@ -69,7 +72,12 @@ func Connect(ctx context.Context, t Target) (*Client, error) {
 	return connect(ctx, t.Name, cfg)
 }
 
+// quietLibraries gives controller-runtime a logger that discards: without one it prints a stack
+// trace to stderr 30 s after the first client is made, in the middle of a watch daemon's log.
+var quietLibraries sync.Once
+
 func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, error) {
+	quietLibraries.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	cfg = rest.CopyConfig(cfg)
 	cfg.Timeout = connectTimeout
 	// A plan makes three requests per object; client-go's default of 5 per second would make a

@@ -260,7 +260,7 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 	if fields := immutableChanges(obj, live); len(fields) > 0 {
 		ch.Action = Replace
 		ch.Fields = fields
-		ch.Reason = joinReason(ch.Reason, "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs the replace opt-in (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)")
+		ch.Reason = joinReason(ch.Reason, "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)")
 		return ch, nil
 	}
 	entry, before, after, err := c.rm.Diff(ctx, obj, ssa.DiffOptions{})

@@ -47,6 +47,12 @@ type ApplyOptions struct {
 	// CleanupTimeout bounds each step that must run even after ctx ended or a request timed out:
 	// re-reading the live state to settle what landed, releasing the lock; default 30s.
 	CleanupTimeout time.Duration
+	// The Kubernetes plane's opt-ins (issue 11): ForceConflicts takes fields another field
+	// manager owns (--force-conflicts); AllowReplace recreates objects Kubernetes cannot change in
+	// place (--allow-replace); NoWait skips waiting for workloads to become Ready (--no-wait);
+	// ObjectWaitTimeout bounds each such wait (0 = the plane's default).
+	ForceConflicts, AllowReplace, NoWait bool
+	ObjectWaitTimeout                    time.Duration
 }
 
 func (o *ApplyOptions) defaults() {
@@ -178,6 +184,10 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 			res.Changes = append(res.Changes, ChangeResult{Change: c})
 		}
 	}
+	if objs, _ := splitObjects(plan.Changes); len(objs) > 0 || plan.TopicsDeferred {
+		// Only Planner.Apply knows the Kubernetes plane; executing the topics alone would skip it.
+		return res, fmt.Errorf("%w: the plan has a Kubernetes side; apply it with Planner.Apply", ErrRefused)
+	}
 
 	// 1. Identity.
 	live, err := cluster.Describe(ctx)
@@ -297,11 +307,22 @@ const MassDeleteShare = 0.5
 // IsMassDelete reports whether a plan deletes every managed topic, or more than MassDeleteShare of
 // them and more than one.
 func IsMassDelete(p Plan) bool {
-	n := p.Summary().Delete
+	n := topicDeletes(p)
 	if n == 0 {
 		return false
 	}
 	return n >= p.ManagedTopics || (n > 1 && float64(n) > MassDeleteShare*float64(p.ManagedTopics))
+}
+
+// topicDeletes counts the topics a plan deletes (Kubernetes objects are not topics).
+func topicDeletes(p Plan) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == Delete && c.Kind == KindTopic {
+			n++
+		}
+	}
+	return n
 }
 
 // CheckAllowed returns the ErrRefused error Apply would give the plan under opts' opt-ins
@@ -326,12 +347,13 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 		case c.Risk == RiskDataLoss && !opts.AllowDataLoss:
 			errs = append(errs, fmt.Errorf("%s can lose data (%s): it needs --allow-data-loss", Headline(c), c.Reason))
 		}
+		errs = append(errs, checkObjectsAllowed(c, opts)...)
 	}
 	if IsMassDelete(plan) && !opts.AllowMassDelete {
 		// An empty or truncated desired state must not wipe the cluster (issue 10, Argo CD's
 		// allow-empty guard).
 		errs = append(errs, fmt.Errorf("the plan deletes %d of the %d topics avatar-sync manages (all of them, or more than %d%%): a spec that lost its topics would wipe the cluster; check the spec, and pass --allow-mass-delete if this is intended (watch never does it)",
-			plan.Summary().Delete, plan.ManagedTopics, int(MassDeleteShare*100)))
+			topicDeletes(plan), plan.ManagedTopics, int(MassDeleteShare*100)))
 	}
 	if len(errs) == 0 {
 		return nil

@@ -51,9 +51,10 @@ const (
 	KindConfig                  // dynamic topic configs; payload Config
 	KindReplication             // replication factor, via replica reassignment; payload Replication
 	KindInventory               // a topic recorded in avatar-sync's inventory; payload Adopt
+	KindObject                  // a Kubernetes object (issue 11); payload Object, see objects.go
 )
 
-var kindNames = []string{"topic", "partitions", "config", "replication", "inventory"}
+var kindNames = []string{"topic", "partitions", "config", "replication", "inventory", "object"}
 
 // String is the kind's name in plans and JSON.
 func (k Kind) String() string { return enumName(kindNames, int(k)) }
@@ -183,8 +184,9 @@ type Change struct {
 	Config      *ConfigPayload      `json:"config,omitempty"`
 	Replication *ReplicationPayload `json:"replication,omitempty"`
 	Adopt       *AdoptPayload       `json:"adopt,omitempty"`
-	// The Kubernetes plane adds `Object *ObjectPayload` here, access control ACL/User/Quota
-	// payloads: one field per kind, checked by payloadErr.
+	Object      *ObjectPayload      `json:"object,omitempty"`
+	// Access control adds its ACL/User/Quota payloads here: one field per kind, checked by
+	// payloadErr.
 }
 
 // Pending reports whether the change asks for something to happen (everything but NoOp).
@@ -193,7 +195,7 @@ func (c Change) Pending() bool { return c.Action != NoOp }
 // payloadErr reports a change whose payload does not match its kind (none, or more than one).
 func (c Change) payloadErr() error {
 	set := map[Kind]bool{KindTopic: c.Topic != nil, KindPartitions: c.Partitions != nil, KindConfig: c.Config != nil,
-		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil}
+		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil, KindObject: c.Object != nil}
 	n := 0
 	for _, ok := range set {
 		if ok {
@@ -276,12 +278,21 @@ type Plan struct {
 	Changes []Change `json:"changes"`
 	// Advisories are shown apart and never applied (certificates: `avatar-sync certs generate`).
 	Advisories []Advisory `json:"advisories,omitempty"`
+	// ObjectsFingerprint identifies the live Kubernetes objects the object changes were computed
+	// against ("" = the target has no kubernetes: block); apply refuses the plan once it differs.
+	ObjectsFingerprint string `json:"objectsFingerprint,omitempty"`
+	// TopicsDeferred is set when the brokers did not answer (a fresh cluster): the plan holds the
+	// Kubernetes side only, and the topics are planned once the brokers answer (issue 11).
+	TopicsDeferred bool `json:"topicsDeferred,omitempty"`
 }
 
 // Summary counts a plan's changes by action.
 type Summary struct {
-	Create      int `json:"create"`
-	Update      int `json:"update"`
+	Create int `json:"create"`
+	Update int `json:"update"`
+	// Replace counts Kubernetes objects recreated because they cannot change in place (not
+	// counted in Update).
+	Replace     int `json:"replace"`
 	Delete      int `json:"delete"`
 	Unsupported int `json:"unsupported"`
 	NoOp        int `json:"noOp"`
@@ -292,10 +303,14 @@ func (p Plan) Summary() Summary {
 	var s Summary
 	for _, c := range p.Changes {
 		switch c.Action {
+		case Update:
+			if c.Object != nil && c.Object.Replace {
+				s.Replace++
+			} else {
+				s.Update++
+			}
 		case Create:
 			s.Create++
-		case Update:
-			s.Update++
 		case Delete:
 			s.Delete++
 		case Unsupported:
@@ -529,6 +544,11 @@ func Headline(c Change) string {
 		return fmt.Sprintf("%s topic %s", verb, c.Name)
 	case KindInventory:
 		return fmt.Sprintf("adopt topic %s into the inventory", c.Name)
+	case KindObject:
+		if c.Object != nil && c.Object.Replace && c.Action == Update {
+			verb = "replace"
+		}
+		return verb + " " + c.Name
 	default:
 		return fmt.Sprintf("%s topic %s %s", verb, c.Name, c.Kind)
 	}

@@ -99,7 +99,7 @@ func ReadPlan(r io.Reader) (Plan, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return Plan{}, fmt.Errorf("read plan: %w", err)
 	}
-	if doc.Fingerprint == "" {
+	if doc.Fingerprint == "" && !(doc.TopicsDeferred && doc.ObjectsFingerprint != "") {
 		return Plan{}, fmt.Errorf("read plan: no fingerprint: a plan must record the live state it was computed against")
 	}
 	for i, c := range doc.Changes {

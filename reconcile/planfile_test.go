@@ -26,6 +26,11 @@ func fullPlan() (Plan, Live) {
 	have.Topics["adopt-me"] = obs("adopt-me", 1, 1, nil)
 	p := Diff(DesiredOf(&want), have, DiffOptions{Cluster: "embedded", AllowDelete: true})
 	p.Advisories = []Advisory{{Subject: "certificate kafka-broker-1", Status: "renew", Reason: "renew it"}}
+	p.Changes = append([]Change{{Kind: KindObject, Name: "StatefulSet avatar/kafka-broker-2", Action: Update,
+		Object: &ObjectPayload{Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Broker: 2,
+			Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
+			Conflicts: []ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}, Live: "0123abcd"}}}, p.Changes...)
+	p.ObjectsFingerprint = "objects-fp"
 	return p, have
 }
 

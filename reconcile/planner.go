@@ -25,9 +25,14 @@ type CertAdvisor func(s *spec.Spec, now time.Time) ([]Advisory, error)
 // Planner is the one producer of plans (issue 9): plan, apply, watch and `apply --plan` all get
 // their Plan from it and differ only in what they do with it.
 type Planner struct {
-	// Cluster is the connected target; Target its name in the spec.
-	Cluster Cluster
-	Target  string
+	// Cluster is the connected target; Target its name in the spec. Cluster is nil when the
+	// brokers did not answer (ClusterErr says why): only a target with Objects plans without them,
+	// its Kubernetes side alone (a fresh cluster, issue 11).
+	Cluster    Cluster
+	ClusterErr error
+	Target     string
+	// Objects is the target's Kubernetes plane (nil = the target has no kubernetes: block).
+	Objects Objects
 	// PinnedClusterID is the target's clusterId in the spec ("" = not pinned).
 	PinnedClusterID string
 	// Certs computes the certificate advisories; nil = none.
@@ -48,20 +53,54 @@ type PlanOptions struct {
 //  1. read the live state;
 //  2. refuse a cluster whose id is not the pinned one, before anything else (issue #3);
 //  3. diff the spec's snapshot against the live state (pure);
-//  4. add the certificate advisories (never changes: apply does not issue certificates).
+//  4. plan the Kubernetes objects, when the target has them, ahead of the topics (issue 11);
+//     without brokers that answer, the plan holds the objects only and an advisory says the
+//     topics are planned once they answer;
+//  5. add the certificate advisories (never changes: apply does not issue certificates).
 func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Plan, error) {
-	live, err := pl.Cluster.Describe(ctx)
-	if err != nil {
-		return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+	d := DesiredOf(s)
+	var p Plan
+	switch {
+	case pl.Cluster != nil:
+		live, err := pl.Cluster.Describe(ctx)
+		if err != nil {
+			return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+		}
+		if err := CheckClusterID(pl.PinnedClusterID, Plan{Cluster: pl.Target}, live.ClusterID); err != nil {
+			return Plan{}, err
+		}
+		p = Diff(d, live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
+	case pl.Objects != nil:
+		p = Plan{Cluster: pl.Target, AllowDelete: opts.AllowDelete, Desired: d, TopicsDeferred: true}
+	default:
+		return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
 	}
-	if err := CheckClusterID(pl.PinnedClusterID, Plan{Cluster: pl.Target}, live.ClusterID); err != nil {
-		return Plan{}, err
+	var err error
+	if pl.Objects != nil {
+		op, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: d.Deletion == spec.DeletionPrune, AllowDelete: opts.AllowDelete})
+		if err != nil {
+			return Plan{}, err
+		}
+		p.Changes = append(op.Changes, p.Changes...)
+		p.ObjectsFingerprint = op.Fingerprint
 	}
-	p := Diff(DesiredOf(s), live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return Plan{}, err
 	}
+	if p.TopicsDeferred {
+		p.Advisories = append([]Advisory{deferredAdvisory(pl.ClusterErr)}, p.Advisories...)
+	}
 	return p, nil
+}
+
+// deferredAdvisory says why a plan has no topics and when it will.
+func deferredAdvisory(why error) Advisory {
+	reason := "the brokers do not answer yet"
+	if why != nil {
+		reason += " (" + why.Error() + ")"
+	}
+	return Advisory{Subject: "topics", Status: "deferred",
+		Reason: reason + ": the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics"}
 }
 
 func (pl *Planner) advisories(s *spec.Spec) ([]Advisory, error) {
@@ -83,20 +122,58 @@ func (pl *Planner) advisories(s *spec.Spec) ([]Advisory, error) {
 // that does not verify against the live state, before it is shown and confirmed. Apply checks all
 // of it again under the lock. The spec is read only for the advisories shown with the plan.
 func (pl *Planner) CheckSaved(ctx context.Context, p Plan, s *spec.Spec) (Plan, error) {
-	live, err := pl.Cluster.Describe(ctx)
-	if err != nil {
-		return p, fmt.Errorf("read cluster %q: %w", pl.Target, err)
-	}
-	if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
+	if err := pl.verifyKafka(ctx, p); err != nil {
 		return p, err
 	}
-	if err := Verify(p, live); err != nil {
+	if err := pl.verifySavedObjects(ctx, p); err != nil {
 		return p, err
 	}
+	var err error
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return p, err
 	}
+	if p.TopicsDeferred {
+		p.Advisories = append([]Advisory{deferredAdvisory(pl.ClusterErr)}, p.Advisories...)
+	}
 	return p, nil
+}
+
+// verifyKafka checks the Kafka side of a plan against the live cluster: its id and Verify. A plan
+// whose topics were deferred has no Kafka side, and must not have grown one.
+func (pl *Planner) verifyKafka(ctx context.Context, p Plan) error {
+	if p.TopicsDeferred {
+		if _, topics := splitObjects(p.Changes); len(topics) > 0 {
+			return fmt.Errorf("%w, nothing was changed: the plan says its topics were not planned, yet it holds %d topic change(s) (was the plan file edited?); run plan again", ErrTampered, len(topics))
+		}
+		return nil
+	}
+	if pl.Cluster == nil {
+		return fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
+	}
+	live, err := pl.Cluster.Describe(ctx)
+	if err != nil {
+		return fmt.Errorf("read cluster %q: %w", pl.Target, err)
+	}
+	if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
+		return err
+	}
+	return Verify(p, live)
+}
+
+// verifySavedObjects re-plans the Kubernetes side and refuses a plan that no longer matches it.
+func (pl *Planner) verifySavedObjects(ctx context.Context, p Plan) error {
+	objs, _ := splitObjects(p.Changes)
+	if pl.Objects == nil {
+		if len(objs) > 0 || p.ObjectsFingerprint != "" {
+			return fmt.Errorf("%w: the plan has a Kubernetes side but target %q has no kubernetes: block", ErrRefused, p.Cluster)
+		}
+		return nil
+	}
+	fresh, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete})
+	if err != nil {
+		return err
+	}
+	return verifyObjects(p, fresh)
 }
 
 // Verify re-derives a plan from its own snapshot and the live state and refuses it unless it is
@@ -105,6 +182,7 @@ func (pl *Planner) CheckSaved(ctx context.Context, p Plan, s *spec.Spec) (Plan, 
 // and the snapshot says deletion: prune, every risk is the one the typed change has against the
 // live state, and the changes are those Diff gives — nothing added, dropped or altered.
 func Verify(p Plan, live Live) error {
+	p = topicPart(p) // the object side is verified against the API server (verifyObjects)
 	if fp := Fingerprint(live); fp != p.Fingerprint {
 		return fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(p.Fingerprint), short(fp))
 	}
@@ -262,7 +340,8 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 		planned(p)
 	}
 	if !p.HasChanges() {
-		return p, Result{ClusterID: p.ClusterID, Verified: true}, nil
+		// Deferred topics are not known to be in sync: the next pass plans them.
+		return p, Result{ClusterID: p.ClusterID, Verified: !p.TopicsDeferred}, nil
 	}
 	opts.AllowMassDelete = false
 	opts.ExpectClusterID = pl.PinnedClusterID
@@ -272,6 +351,6 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 	if err := CheckAllowed(p, opts); err != nil {
 		return p, Result{}, err
 	}
-	res, err := Apply(ctx, p, pl.Cluster, opts, progress)
+	res, err := pl.Apply(ctx, p, opts, progress)
 	return p, res, err
 }

@@ -23,6 +23,8 @@ type RenderOptions struct {
 	// AllowDataLoss and AllowDelete are the opt-ins apply was given. The summary then says the
 	// risky changes are allowed instead of telling the user to pass a flag they already passed.
 	AllowDataLoss, AllowDelete bool
+	// ForceConflicts and AllowReplace are the Kubernetes plane's opt-ins (issue 11).
+	ForceConflicts, AllowReplace bool
 }
 
 const (
@@ -65,17 +67,30 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 		}
 	}
 	if len(pending) > 0 {
+		legend := "! unsupported"
+		if p.Summary().Replace > 0 {
+			legend = "! replace or unsupported"
+		}
 		pw.linef("")
-		pw.linef("avatar-sync will perform these actions (+ create, ~ update, - delete, ! unsupported):")
+		pw.linef("avatar-sync will perform these actions (+ create, ~ update, - delete, %s):", legend)
 	}
 	for _, c := range pending {
 		pw.linef("")
+		if c.Object != nil {
+			pw.object(c)
+			continue
+		}
 		pw.change(c)
 	}
 	if len(info) > 0 {
 		pw.linef("")
 		pw.linef("Left alone (for your information):")
 		for _, c := range info {
+			if c.Object != nil {
+				pw.linef("  %s? %s%s", pw.c(ansiDim), reconcile.Headline(c), pw.c(ansiReset))
+				pw.linef("      %s", c.Reason)
+				continue
+			}
 			pw.info(c)
 		}
 	}
@@ -88,30 +103,54 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	}
 	pw.linef("")
 	s := p.Summary()
-	if !p.HasChanges() {
+	switch {
+	case !p.HasChanges() && p.TopicsDeferred:
+		pw.linef("%sNo Kubernetes changes.%s The topics of cluster %q were not planned: the brokers do not answer yet.", pw.c(ansiBold), pw.c(ansiReset), p.Cluster)
+	case !p.HasChanges():
 		pw.linef("%sNo changes.%s Cluster %q (id %s) matches the spec.", pw.c(ansiBold+ansiGreen), pw.c(ansiReset), p.Cluster, orNone(p.ClusterID))
-	} else {
-		line := fmt.Sprintf("Plan: %d to create, %d to update, %d to delete.", s.Create, s.Update, s.Delete)
+	default:
+		line := summaryLine(s)
 		if s.Unsupported > 0 {
 			line += fmt.Sprintf(" %d unsupported (cannot be applied, see !).", s.Unsupported)
 		}
 		pw.linef("%s%s%s", pw.c(ansiBold), line, pw.c(ansiReset))
-		if n := countRisk(p, reconcile.RiskDataLoss) - s.Delete; n > 0 {
+		if n := countRisk(p, reconcile.RiskDataLoss) - topicDeletes(p); n > 0 {
 			opt := "apply needs --allow-data-loss"
 			if opts.AllowDataLoss {
 				opt = "allowed by --allow-data-loss"
 			}
 			pw.linef("%s%d change(s) can lose data: %s.%s", pw.c(ansiBold+ansiRed), n, opt, pw.c(ansiReset))
 		}
-		if s.Delete > 0 {
+		if n := topicDeletes(p); n > 0 {
 			opt := "apply needs --allow-delete"
 			if opts.AllowDelete {
 				opt = "allowed by --allow-delete"
 			}
-			pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), s.Delete, opt, pw.c(ansiReset))
+			pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), n, opt, pw.c(ansiReset))
 		}
+		pw.objectSummary(p, opts)
 	}
 	return pw.err
+}
+
+// summaryLine is "Plan: 1 to create, 2 to update, 0 to delete."; replaces are counted only when
+// the plan has some (Kubernetes objects, issue 11).
+func summaryLine(s reconcile.Summary) string {
+	if s.Replace > 0 {
+		return fmt.Sprintf("Plan: %d to create, %d to update, %d to replace, %d to delete.", s.Create, s.Update, s.Replace, s.Delete)
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete.", s.Create, s.Update, s.Delete)
+}
+
+// topicDeletes counts the plan's topic deletions (records are lost; objects are pruned apart).
+func topicDeletes(p reconcile.Plan) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == reconcile.Delete && c.Kind != reconcile.KindObject {
+			n++
+		}
+	}
+	return n
 }
 
 func countRisk(p reconcile.Plan, r reconcile.Risk) int {
@@ -265,6 +304,9 @@ func joinIDs(ids []int32) string {
 // a daemon's log says what it changed, not only which topic. Replica lists are left out: the
 // replication factor says enough for a log.
 func Detail(c reconcile.Change) string {
+	if c.Object != nil {
+		return strings.Join(objectDetails(c, ""), ", ")
+	}
 	before, after := Fields(c)
 	var parts []string
 	for _, k := range orderedKeys(before, after) {
@@ -361,10 +403,13 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	s := p.Summary()
 	pw.linef("### avatar-sync plan: cluster `%s` (id `%s`)", p.Cluster, orNone(p.ClusterID))
 	pw.linef("")
-	if !p.HasChanges() {
+	switch {
+	case !p.HasChanges() && p.TopicsDeferred:
+		pw.linef("**No Kubernetes changes.** The topics were not planned: the brokers do not answer yet.")
+	case !p.HasChanges():
 		pw.linef("**No changes.** The cluster matches the spec.")
-	} else {
-		line := fmt.Sprintf("**Plan: %d to create, %d to update, %d to delete.**", s.Create, s.Update, s.Delete)
+	default:
+		line := "**" + summaryLine(s) + "**"
 		if s.Unsupported > 0 {
 			line += fmt.Sprintf(" **%d unsupported.**", s.Unsupported)
 		}
@@ -379,6 +424,11 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 		pw.linef("|---|---|---|---|")
 		for _, c := range p.Changes {
 			sym, _ := symbol(c.Action)
+			if c.Object != nil {
+				sym, _ = objectSymbol(c)
+				pw.linef("| `%s` | %s | %s | %s |", sym, mdEscape(reconcile.Headline(c)), strings.Join(objectDetails(c, "`"), "<br>"), riskCell(c))
+				continue
+			}
 			var details []string
 			before, after := Fields(c)
 			for _, k := range orderedKeys(before, after) {
@@ -417,7 +467,11 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 		}
 	}
 	pw.linef("")
-	pw.linef("<sub>Live state fingerprint `%s`.</sub>", p.Fingerprint)
+	if p.ObjectsFingerprint != "" {
+		pw.linef("<sub>Live state fingerprint `%s`, Kubernetes objects `%s`.</sub>", orNone(p.Fingerprint), p.ObjectsFingerprint)
+	} else {
+		pw.linef("<sub>Live state fingerprint `%s`.</sub>", p.Fingerprint)
+	}
 	return pw.err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,6 +69,108 @@ func samplePlan() reconcile.Plan {
 	return p
 }
 
+// objectRef names a namespaced object of the avatar namespace.
+func objectRef(apiVersion, kind, name string) reconcile.ObjectRef {
+	return reconcile.ObjectRef{APIVersion: apiVersion, Kind: kind, Namespace: "avatar", Name: name}
+}
+
+func object(action reconcile.Action, ref reconcile.ObjectRef, reason string, payload reconcile.ObjectPayload) reconcile.Change {
+	payload.Object = ref
+	if payload.Broker == 0 {
+		payload.Broker = -1
+	}
+	return reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(), Action: action, Reason: reason, Object: &payload}
+}
+
+// objectsPlan is a target with kubernetes: (issue 11): object changes of every sort ahead of a
+// topic change, in one plan. The Secret's payload carries a raw value on purpose: views mask a
+// sensitive object's data whatever the adapter did.
+func objectsPlan() reconcile.Plan {
+	p := reconcile.Diff(reconcile.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}), live(nil), reconcile.DiffOptions{Cluster: "microk8s"})
+	sts := func(n int32) reconcile.ObjectRef {
+		return objectRef("apps/v1", "StatefulSet", fmt.Sprintf("kafka-broker-%d", n))
+	}
+	replace := object(reconcile.Update, sts(3), "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)",
+		reconcile.ObjectPayload{Broker: 3, Replace: true, Live: "33333333", Fields: []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
+	replace.Risk = reconcile.RiskHeavy
+	objects := []reconcile.Change{
+		object(reconcile.Create, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", reconcile.ObjectPayload{}),
+		object(reconcile.Create, objectRef("v1", "Secret", "kafka-tls-password"), "", reconcile.ObjectPayload{Sensitive: true}),
+		object(reconcile.Update, objectRef("v1", "Secret", "kafka-tls"), "", reconcile.ObjectPayload{Sensitive: true, Live: "11111111",
+			Fields: []reconcile.ObjectField{{Path: "data.[kafka.keystore.jks]", Before: "c2VjcmV0", After: "bmV3LXNlY3JldA=="}}}),
+		object(reconcile.Update, sts(1), "", reconcile.ObjectPayload{Broker: 1, Live: "aaaaaaaa",
+			Fields: []reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}}),
+		object(reconcile.Update, sts(2), "", reconcile.ObjectPayload{Broker: 2, Live: "bbbbbbbb",
+			Fields:    []reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
+			Conflicts: []reconcile.ObjectConflict{{Field: `spec.template.spec.containers[name="kafka"].image`, Manager: "kubectl-set"}}}),
+		replace,
+		object(reconcile.Delete, objectRef("v1", "ConfigMap", "kafka-ui"), "left the render, and the spec says deletion: prune and --allow-delete was given", reconcile.ObjectPayload{Live: "cccccccc"}),
+		object(reconcile.NoOp, objectRef("v1", "Service", "kafka-old"), "left the render; kept (deleting needs deletion: prune in the spec and --allow-delete)", reconcile.ObjectPayload{Live: "dddddddd"}),
+	}
+	p.Changes = append(objects, p.Changes...)
+	p.ObjectsFingerprint = "kube:0123456789abcdef"
+	return p
+}
+
+// deferredPlan is a fresh cluster: the objects are planned, the brokers do not answer yet.
+func deferredPlan() reconcile.Plan {
+	return reconcile.Plan{Cluster: "microk8s", TopicsDeferred: true, ObjectsFingerprint: "kube:fedcba9876543210",
+		Desired: reconcile.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}),
+		Changes: []reconcile.Change{object(reconcile.Create, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", reconcile.ObjectPayload{})},
+		Advisories: []reconcile.Advisory{{Subject: "topics", Status: "deferred",
+			Reason: "the brokers do not answer yet (connection refused): the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics"}}}
+}
+
+// TestRenderObjects: the object plane reads as kubectl users expect: the exact field diff, Secret
+// values never shown, the other field manager named, the replace and its reason, the opt-ins.
+func TestRenderObjects(t *testing.T) {
+	p := objectsPlan()
+	var text, md bytes.Buffer
+	if err := RenderText(&text, p, RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMarkdown(&md, p); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		for _, want := range []string{
+			"update StatefulSet avatar/kafka-broker-1",
+			"spec.template.spec.containers[0].image: apache/kafka:3.8.1 → apache/kafka:3.9.0",
+			"data.[kafka.keystore.jks]: (sensitive) → (sensitive)",
+			`is owned by field manager "kubectl-set"`,
+			"replace StatefulSet avatar/kafka-broker-3",
+			"spec.volumeClaimTemplates[0].spec.resources.requests.storage: 10Gi → 20Gi",
+			"orphan-delete and recreate",
+			"1 to replace",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s plan lacks %q:\n%s", name, want, out)
+			}
+		}
+		for _, secret := range []string{"c2VjcmV0", "bmV3LXNlY3JldA=="} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s plan prints a Secret value %q", name, secret)
+			}
+		}
+	}
+	for _, want := range []string{
+		"  ~ update StatefulSet avatar/kafka-broker-1\n      spec.template.spec.containers[0].image: apache/kafka:3.8.1 → apache/kafka:3.9.0\n",
+		"1 Kubernetes object(s) take fields another field manager owns: apply needs --force-conflicts.",
+		"1 Kubernetes object(s) are deleted (orphaning pods and volumes) and recreated: apply needs --allow-replace.",
+		"1 Kubernetes object(s) left the render and are deleted: apply needs --allow-delete.",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text plan lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "topic(s) and their records will be deleted") {
+		t.Errorf("an object deletion is announced as a topic deletion:\n%s", text.String())
+	}
+	if got := Detail(p.Changes[3]); got != "spec.template.spec.containers[0].image: apache/kafka:3.8.1 → apache/kafka:3.9.0" {
+		t.Errorf("Detail (watch's log line) = %q", got)
+	}
+}
+
 func TestRenderGolden(t *testing.T) {
 	empty := reconcile.Diff(reconcile.DesiredOf(&spec.Spec{}), live(nil), reconcile.DiffOptions{Cluster: "embedded"})
 	renderers := map[string]func(*bytes.Buffer, reconcile.Plan) error{
@@ -78,7 +181,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 	ext := map[string]string{"text": "txt", "text-color": "ansi", "json": "json", "markdown": "md"}
 	for name, render := range renderers {
-		for planName, p := range map[string]reconcile.Plan{"plan": samplePlan(), "empty": empty} {
+		for planName, p := range map[string]reconcile.Plan{"plan": samplePlan(), "empty": empty, "objects": objectsPlan(), "deferred": deferredPlan()} {
 			t.Run(name+"/"+planName, func(t *testing.T) {
 				var buf bytes.Buffer
 				if err := render(&buf, p); err != nil {

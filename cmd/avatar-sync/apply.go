@@ -28,10 +28,15 @@ type applyOptions struct {
 	throttle        string
 	lockTimeout     time.Duration
 	reassignTimeout time.Duration
+	// The Kubernetes plane's opt-ins and waits (issue 11).
+	forceConflicts bool
+	allowReplace   bool
+	noWait         bool
+	waitTimeout    time.Duration
 }
 
 func newApplyCmd(g *globalOptions, s *streams) *cobra.Command {
-	o := &applyOptions{}
+	o := &applyOptions{cluster: clusterFlags{objects: true}}
 	cmd := &cobra.Command{
 		Use:   "apply",
 		Short: "Change the cluster to match the spec",
@@ -46,7 +51,16 @@ avatar-sync's inventory (created or adopted by it) are ever deleted; a plan that
 managed topic, or more than half of them, also needs --allow-mass-delete.
 
 With --plan FILE the saved plan is applied exactly as reviewed, whatever the spec file says now;
-it is refused when the cluster changed since, or when the file was edited.`,
+it is refused when the cluster changed since, or when the file was edited.
+
+For a target with kubernetes: the plan also holds the Kubernetes objects "render --build" makes,
+applied first by server-side apply (field manager avatar-sync): namespace, secrets and config, then
+the broker StatefulSets one at a time, each waited for until Ready and restarted only while every
+partition it hosts stays in sync. Fields another field manager owns need --force-conflicts; a
+change Kubernetes cannot make in place (volumeClaimTemplates) needs --allow-replace; objects that
+left the render are deleted only with deletion: prune and --allow-delete. On a fresh cluster whose
+brokers do not answer yet, apply creates the objects, waits for the brokers and then plans and
+applies the topics (asking again unless --auto-approve).`,
 		Example: `  avatar-sync apply -f avatar.yaml
   avatar-sync apply --auto-approve --cluster dev
   avatar-sync plan --out plan.json && avatar-sync apply --plan plan.json`,
@@ -106,14 +120,25 @@ it is refused when the cluster changed since, or when the file was edited.`,
 				}
 				return err
 			}
-			if err := renderPlan(s.out, g, p, report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete}); err != nil {
+			if err := o.round(ctx, g, s, t, p, rate); err != nil {
 				return err
 			}
-			res, err := o.run(ctx, s, t, p, rate, s.out)
-			if p.HasChanges() {
-				printResult(s, res, err)
+			if !p.TopicsDeferred || o.planFile != "" || o.noWait {
+				if p.TopicsDeferred {
+					fmt.Fprintf(s.out, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
+				}
+				return nil
 			}
-			return err
+			// A fresh cluster (issue 11): the brokers exist now; the topics need them.
+			fmt.Fprintf(s.out, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", o.waitTimeout, t.name)
+			if err := t.waitForKafka(ctx, s, sp, o.cluster, o.waitTimeout); err != nil {
+				return err
+			}
+			p, err = t.planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			if err != nil {
+				return err
+			}
+			return o.round(ctx, g, s, t, p, rate)
 		},
 	}
 	f := cmd.Flags()
@@ -128,7 +153,24 @@ it is refused when the cluster changed since, or when the file was edited.`,
 	f.StringVar(&o.throttle, "throttle", "", "replication throttle during reassignments, e.g. 50MiB/s (default: the spec's reassignment.throttle)")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
 	f.DurationVar(&o.reassignTimeout, "reassign-timeout", 10*time.Minute, "how long to wait for replica reassignments to finish")
+	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (kubectl edit, another tool)")
+	f.BoolVar(&o.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes so they survive")
+	f.BoolVar(&o.noWait, "no-wait", false, "do not wait for StatefulSets to become Ready (brokers roll without waiting; topics of a fresh cluster are left for the next apply)")
+	f.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready, and for the brokers of a fresh cluster to answer")
 	return cmd
+}
+
+// round shows a plan and, confirmed, applies it and prints the result.
+func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *target, p reconcile.Plan, rate int64) error {
+	if err := renderPlan(s.out, g, p, report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete,
+		ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}); err != nil {
+		return err
+	}
+	res, err := o.run(ctx, s, t, p, rate, s.out)
+	if p.HasChanges() {
+		printResult(s, res, err)
+	}
+	return err
 }
 
 // run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
@@ -145,6 +187,10 @@ func (o *applyOptions) run(ctx context.Context, s *streams, t *target, p reconci
 		ThrottleBytesPerSec: rate,
 		LockWait:            o.lockTimeout,
 		ReassignTimeout:     o.reassignTimeout,
+		ForceConflicts:      o.forceConflicts,
+		AllowReplace:        o.allowReplace,
+		NoWait:              o.noWait,
+		ObjectWaitTimeout:   o.waitTimeout,
 	}
 	// Refuse what the flags do not allow before asking: a "yes" must never be wasted.
 	if err := reconcile.CheckAllowed(p, ao); err != nil {
@@ -154,7 +200,7 @@ func (o *applyOptions) run(ctx context.Context, s *streams, t *target, p reconci
 		return reconcile.Result{}, err
 	}
 	fmt.Fprintln(prompt)
-	return reconcile.Apply(ctx, p, t.admin, ao, progressPrinter(s))
+	return t.planner().Apply(ctx, p, ao, progressPrinter(s))
 }
 
 // loadPlanFile reads a saved plan and checks it was made for the target apply talks to.
@@ -184,7 +230,11 @@ func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, i
 	if !interactive {
 		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
 	}
-	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, p.ClusterID)
+	id := p.ClusterID
+	if p.TopicsDeferred {
+		id = "unknown: its brokers do not answer yet"
+	}
+	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, id)
 	type answer struct {
 		line string
 		err  error
@@ -222,6 +272,9 @@ func progressPrinter(s *streams) reconcile.Progress {
 		case ev.Status == reconcile.Running:
 			start[ev.Index] = time.Now()
 			fmt.Fprintf(s.err, "[%d/%d] %s ...\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
+		case ev.Status == reconcile.Applied && start[ev.Index].IsZero():
+			// Kubernetes objects report only when applied.
+			fmt.Fprintf(s.err, "[%d/%d] %s: done\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
 		case ev.Status == reconcile.Applied:
 			fmt.Fprintf(s.err, "[%d/%d] %s: done (%s)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), time.Since(start[ev.Index]).Round(time.Millisecond))
 		case ev.Status == reconcile.Unknown:

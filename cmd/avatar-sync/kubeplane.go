@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/avatar-project/avatar-sync/certs"
@@ -62,4 +64,23 @@ func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kub
 	}
 	want.Objects = append(want.Objects, kube.PasswordSecret(ns, render.PasswordSecret, render.PasswordSecretKey, pw.Value, labels))
 	return want, nil
+}
+
+// openObjects connects the Kubernetes plane of a target with kubernetes: (nil for other targets):
+// the API server as kubectl finds it ($KUBECONFIG or ~/.kube/config, the target's context) and the
+// objects to apply. Every error is one line naming the target.
+func openObjects(ctx context.Context, sp *spec.Spec, cluster string) (*kube.Plane, error) {
+	c, ok := sp.FindCluster(cluster)
+	if !ok || c.Kubernetes == nil {
+		return nil, nil
+	}
+	client, err := kube.Connect(ctx, kube.Target{Name: cluster, Context: c.Kubernetes.Context})
+	if err != nil {
+		return nil, err
+	}
+	want, err := kubeDesired(sp, cluster, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", cluster, err)
+	}
+	return &kube.Plane{Client: client, Desired: want}, nil
 }

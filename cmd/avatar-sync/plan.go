@@ -24,7 +24,7 @@ type planOptions struct {
 }
 
 func newPlanCmd(g *globalOptions, s *streams) *cobra.Command {
-	o := &planOptions{}
+	o := &planOptions{cluster: clusterFlags{objects: true}}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would change on the cluster",
@@ -40,7 +40,14 @@ certificates; run "avatar-sync certs generate").
 plan runs no external device plugin (plugin:, avatar-sync-plugin-<kind>) unless --plugins is given:
 CI runs plan on pull requests, and a plugin named there is code chosen by its author. Without it,
 those devices' parameters are not checked and --preflight does not probe them (apply always runs
-them). See "Safety guarantees" in docs/operations.md for what plan on an untrusted spec does.`,
+them). See "Safety guarantees" in docs/operations.md for what plan on an untrusted spec does.
+
+For a target with kubernetes: the plan also holds the Kubernetes objects "render --build" makes,
+diffed against the live API server by server-side apply dry run (KUBECONFIG, the target's context):
+each changed field as "path: before → after", Secret values only as (sensitive), fields another
+field manager owns as conflicts naming it, and "! replace" for changes Kubernetes cannot make in
+place. While the brokers do not answer (a fresh cluster) the topics are not planned;
+--detailed-exitcode then exits 2.`,
 		Example: `  avatar-sync plan -f avatar.yaml
   avatar-sync plan --detailed-exitcode -o markdown > plan.md
   avatar-sync plan --cluster dev --out plan.json`,
@@ -83,7 +90,8 @@ them). See "Safety guarantees" in docs/operations.md for what plan on an untrust
 			if n := p.Summary().Unsupported; n > 0 {
 				return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
 			}
-			if o.detailedExitcode && p.HasChanges() {
+			// Topics that could not be planned are not known to be in sync.
+			if o.detailedExitcode && (p.HasChanges() || p.TopicsDeferred) {
 				return withExitCode(exitChanges, nil)
 			}
 			return nil

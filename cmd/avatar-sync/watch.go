@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"time"
 
@@ -25,11 +26,15 @@ type watchOptions struct {
 	lockTimeout   time.Duration
 	metricsAddr   string
 	gitops        gitopsOptions // --git, --mode, --notify (issue 12): watch_gitops.go
+	// The Kubernetes plane's opt-ins (issue 11).
+	forceConflicts bool
+	allowReplace   bool
+	waitTimeout    time.Duration
 }
 
 func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
 	// The daemon holds the embedded cluster for as long as it runs: serve it to other processes.
-	o := &watchOptions{cluster: clusterFlags{serve: true}}
+	o := &watchOptions{cluster: clusterFlags{serve: true, objects: true}}
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Keep the cluster in agreement with the spec, as a daemon",
@@ -43,6 +48,11 @@ deletes every managed topic, or more than half of them, is always refused: watch
 --allow-mass-delete (run apply by hand for that). A refused,
 invalid or failed pass is logged and retried with back-off; the daemon keeps running. Logs are one
 line per event on stderr (-o json: JSON lines for a log collector).
+
+For a target with kubernetes: each pass also plans and applies the Kubernetes objects (before the
+topics, brokers rolled one at a time): an object changed behind avatar-sync's back (kubectl edit,
+kubectl set image) is reported as drift and restored; fields another field manager took need
+--force-conflicts, a replace needs --allow-replace, as with apply.
 
 With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the process runs) and
 /readyz (the last pass succeeded) for the MicroK8s host's monitoring, and on / a status page
@@ -102,6 +112,9 @@ drift without changing the cluster; --notify posts webhooks on each state change
 	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting unmanaged topics (also needs deletion: prune in the spec)")
 	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long a pass waits for another apply's lock")
+	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (heals kubectl edit / set image)")
+	f.BoolVar(&o.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes")
+	f.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz and the status page / on this address (e.g. :9464)")
 	o.gitops.bind(f)
 	return cmd
@@ -142,7 +155,9 @@ type watcher struct {
 
 func (w *watcher) close() {
 	if w.target != nil {
-		w.target.admin.Close()
+		if w.target.admin != nil {
+			w.target.admin.Close()
+		}
 		w.target = nil
 	}
 }
@@ -194,11 +209,22 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 		}
 		w.target, w.opened = t, settings
 	}
+	if w.target.objects != nil {
+		// The objects follow the spec of this pass (an image change), not the one connected with.
+		want, err := kubeDesired(sp, w.g.cluster, os.Getenv)
+		if err != nil {
+			return fmt.Errorf("target %s: %w", w.g.cluster, err)
+		}
+		w.target.objects.Desired = want
+	}
 	ao := reconcile.ApplyOptions{
-		AllowDataLoss: w.o.allowDataLoss,
-		AllowDelete:   w.o.allowDelete,
-		Force:         w.o.force,
-		LockWait:      w.o.lockTimeout,
+		AllowDataLoss:     w.o.allowDataLoss,
+		AllowDelete:       w.o.allowDelete,
+		Force:             w.o.force,
+		LockWait:          w.o.lockTimeout,
+		ForceConflicts:    w.o.forceConflicts,
+		AllowReplace:      w.o.allowReplace,
+		ObjectWaitTimeout: w.o.waitTimeout,
 	}
 	if w.o.gitops.mode == modeReport {
 		return w.reportDrift(ctx, sp, ao)
@@ -207,11 +233,19 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 		if ev.Status == reconcile.Applied {
 			w.appliedC = append(w.appliedC, reconcile.Headline(ev.Change))
 		}
-		if ev.Status == reconcile.Failed || ev.Status == reconcile.Unknown {
+		switch {
+		case ev.Status == reconcile.Failed || ev.Status == reconcile.Unknown:
 			w.log.Error("change failed", "change", reconcile.Headline(ev.Change), "status", ev.Status.String(), "err", ev.Err)
+		case ev.Message != "":
+			w.log.Info("progress", "msg", ev.Message)
 		}
 	})
 	w.current.applied = res.Count(reconcile.Applied)
+	if p.TopicsDeferred {
+		// The brokers did not answer: the next pass connects to them afresh.
+		defer w.close()
+		w.log.Warn("topics not planned: the brokers do not answer yet", "cluster", w.g.cluster, "err", w.target.kafkaErr)
+	}
 	if err != nil {
 		if p.Fingerprint == "" {
 			w.close() // planning failed: the next pass reconnects from scratch
@@ -240,8 +274,8 @@ func (w *watcher) logPlan(p reconcile.Plan) {
 		return
 	}
 	sum := p.Summary()
-	w.current.pending = sum.Create + sum.Update + sum.Delete + sum.Unsupported
-	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "delete", sum.Delete, "unsupported", sum.Unsupported)
+	w.current.pending = sum.Create + sum.Update + sum.Replace + sum.Delete + sum.Unsupported
+	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
 			w.log.Info("plan", "change", reconcile.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())

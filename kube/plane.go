@@ -1,0 +1,99 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+)
+
+// Plane is one target's Kubernetes plane as reconcile sees it (reconcile.Objects): the connected
+// API server and the objects the render produced for the target. It turns kube's own plan into
+// KindObject changes of the one reconcile.Plan, so plan, apply and watch cover both planes
+// (issue 11).
+type Plane struct {
+	Client  *Client
+	Desired Desired
+	// Interval is how often waits poll status (0 = DefaultWaitInterval).
+	Interval time.Duration
+}
+
+var _ reconcile.Objects = (*Plane)(nil)
+
+// PlanObjects diffs the rendered objects against the API server. Objects in sync are left out of
+// the changes but are part of the fingerprint; orphans left alone stay in as information.
+func (pl *Plane) PlanObjects(ctx context.Context, opts reconcile.ObjectPlanOptions) (reconcile.ObjectPlan, error) {
+	kp, err := pl.Client.Plan(ctx, pl.Desired, Options{Prune: opts.Prune, AllowDelete: opts.AllowDelete})
+	if err != nil {
+		return reconcile.ObjectPlan{}, err
+	}
+	out := reconcile.ObjectPlan{Fingerprint: "kube:" + kp.Fingerprint(), Handle: kp}
+	for _, ch := range kp.Changes {
+		if ch.Action == NoOp && ch.Reason == "" {
+			continue
+		}
+		out.Changes = append(out.Changes, planChange(ch))
+	}
+	return out, nil
+}
+
+// planChange converts one object change into the typed change of the reconcile plan (reconcile
+// grades its risk).
+func planChange(ch ObjectChange) reconcile.Change {
+	c := reconcile.Change{Kind: reconcile.KindObject, Name: ch.Object.String(), Reason: ch.Reason,
+		Object: &reconcile.ObjectPayload{
+			Object:    reconcile.ObjectRef(ch.Object),
+			Broker:    ch.Broker,
+			Sensitive: ch.Object.Kind == "Secret",
+			Live:      ch.Live,
+		}}
+	switch ch.Action {
+	case Create:
+		c.Action = reconcile.Create
+	case Update:
+		c.Action = reconcile.Update
+	case Replace:
+		c.Action, c.Object.Replace = reconcile.Update, true
+	case Delete:
+		c.Action = reconcile.Delete
+	case Unsupported:
+		c.Action = reconcile.Unsupported
+	default:
+		c.Action = reconcile.NoOp
+	}
+	for _, f := range ch.Fields {
+		c.Object.Fields = append(c.Object.Fields, reconcile.ObjectField(f))
+	}
+	for _, cf := range ch.Conflicts {
+		c.Object.Conflicts = append(c.Object.Conflicts, reconcile.ObjectConflict(cf))
+	}
+	return c
+}
+
+// appliedMessages are the progress messages of Apply that mean the object now has its new form.
+var appliedMessages = map[string]bool{"created": true, "updated": true, "replaced": true, "deleted": true}
+
+// ApplyObjects executes the kube plan PlanObjects returned (its Handle), with reconcile's opt-ins.
+func (pl *Plane) ApplyObjects(ctx context.Context, p reconcile.ObjectPlan, opts reconcile.ObjectApplyOptions, progress func(reconcile.ObjectEvent)) error {
+	kp, ok := p.Handle.(Plan)
+	if !ok {
+		return errors.New("the Kubernetes side of the plan was not computed in this process; plan again")
+	}
+	ao := ApplyOptions{
+		Options: Options{Prune: opts.Prune, AllowDelete: opts.AllowDelete, ForceConflicts: opts.ForceConflicts, Replace: opts.AllowReplace},
+		NoWait:  opts.NoWait, WaitTimeout: opts.WaitTimeout, Interval: pl.Interval, SafeToRestart: opts.SafeToRestart,
+		Progress: func(pr Progress) {
+			ev := reconcile.ObjectEvent{Name: pr.Object.String(), Done: appliedMessages[pr.Message]}
+			if !ev.Done {
+				ev.Message = pr.Message
+				if pr.Broker >= 0 {
+					ev.Message = fmt.Sprintf("(broker %d) %s", pr.Broker, pr.Message)
+				}
+			}
+			progress(ev)
+		},
+	}
+	return pl.Client.Apply(ctx, kp, ao)
+}

@@ -1,0 +1,139 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// objectChange is a Kubernetes object change as the kube adapter returns it.
+func objectChange(action Action, kind, name string, p ObjectPayload) Change {
+	p.Object = ObjectRef{APIVersion: "apps/v1", Kind: kind, Namespace: "avatar", Name: name}
+	c := Change{Kind: KindObject, Name: p.Object.String(), Action: action, Object: &p}
+	c.Risk = objectRisk(c)
+	return c
+}
+
+// Every object opt-in refuses its change without the flag, names what it is about, and lets it
+// through with the flag (issue 11). A conflict names the other field manager.
+func TestCheckAllowedObjects(t *testing.T) {
+	conflict := objectChange(Update, "StatefulSet", "kafka-broker-2", ObjectPayload{Broker: 2,
+		Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.9.0", After: "apache/kafka:3.8.1"}},
+		Conflicts: []ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}})
+	replace := objectChange(Update, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1, Replace: true,
+		Fields: []ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
+	prune := objectChange(Delete, "ConfigMap", "kafka-ui", ObjectPayload{Broker: -1})
+	tests := map[string]struct {
+		c    Change
+		opts ApplyOptions
+		want string // "" = allowed
+	}{
+		"conflict refused":          {conflict, ApplyOptions{}, `update StatefulSet avatar/kafka-broker-2: spec.template.spec.containers[name="kafka"].image is owned by field manager "kubectl-set"; taking them needs --force-conflicts`},
+		"conflict forced":           {conflict, ApplyOptions{ForceConflicts: true}, ""},
+		"replace refused":           {replace, ApplyOptions{}, "replace StatefulSet avatar/kafka-broker-1 (spec.volumeClaimTemplates[0].spec.resources.requests.storage: 10Gi → 20Gi): Kubernetes cannot change this in place; it needs --allow-replace"},
+		"replace allowed":           {replace, ApplyOptions{AllowReplace: true}, ""},
+		"replace is not forced":     {replace, ApplyOptions{ForceConflicts: true, AllowDelete: true}, "needs --allow-replace"},
+		"prune refused":             {prune, ApplyOptions{}, "delete ConfigMap avatar/kafka-ui needs --allow-delete"},
+		"prune allowed":             {prune, ApplyOptions{AllowDelete: true}, ""},
+		"prune is not a mass topic": {prune, ApplyOptions{AllowDelete: true}, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := Plan{Cluster: "lab", ManagedTopics: 0, Changes: []Change{tc.c}}
+			err := CheckAllowed(p, tc.opts)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("error %v, want ErrRefused containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestObjectSummaryAndRisk(t *testing.T) {
+	p := Plan{Changes: []Change{
+		objectChange(Update, "StatefulSet", "a", ObjectPayload{Replace: true}),
+		objectChange(Update, "StatefulSet", "b", ObjectPayload{}),
+		objectChange(Create, "Namespace", "c", ObjectPayload{}),
+		objectChange(NoOp, "Service", "d", ObjectPayload{}),
+	}}
+	if s := p.Summary(); s.Replace != 1 || s.Update != 1 || s.Create != 1 || s.NoOp != 1 {
+		t.Errorf("summary %+v, want 1 replace (not counted as update), 1 update, 1 create, 1 no-op", s)
+	}
+	if p.Changes[0].Risk != RiskHeavy || p.Changes[1].Risk != RiskNone {
+		t.Errorf("risks %s, %s; want a replace HEAVY and an update none", p.Changes[0].Risk, p.Changes[1].Risk)
+	}
+	if h := Headline(p.Changes[0]); h != "replace StatefulSet avatar/a" {
+		t.Errorf("headline %q", h)
+	}
+}
+
+// A saved plan's object side is applied only while it is exactly what planning gives now: a live
+// object that changed makes it stale, an edited change (same live objects) makes it not verify.
+func TestVerifyObjects(t *testing.T) {
+	image := objectChange(Update, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1, Live: "aa",
+		Fields: []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}})
+	saved := Plan{ObjectsFingerprint: "kube:1", Changes: []Change{image}}
+	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:1", Changes: []Change{image}}); err != nil {
+		t.Errorf("an unchanged plan does not verify: %v", err)
+	}
+	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:2", Changes: []Change{image}}); !errors.Is(err, ErrStalePlan) {
+		t.Errorf("live objects changed: %v, want ErrStalePlan", err)
+	}
+	edited := image
+	payload := *image.Object
+	payload.Fields = []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
+	edited.Object = &payload
+	if err := verifyObjects(Plan{ObjectsFingerprint: "kube:1", Changes: []Change{edited}}, ObjectPlan{Fingerprint: "kube:1", Changes: []Change{image}}); !errors.Is(err, ErrTampered) {
+		t.Errorf("edited change: %v, want ErrTampered", err)
+	}
+	if err := verifyObjects(Plan{ObjectsFingerprint: "kube:1"}, ObjectPlan{Fingerprint: "kube:1", Changes: []Change{image}}); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "lacks update StatefulSet avatar/kafka-broker-1") {
+		t.Errorf("dropped change: %v, want ErrTampered naming it", err)
+	}
+}
+
+// The topic side's Verify ignores object changes (the API server verifies those), and a plan
+// whose topics were deferred may not carry topic changes.
+func TestVerifyWithObjects(t *testing.T) {
+	p, have := fullPlan()
+	if err := Verify(p, have); err != nil {
+		t.Errorf("a plan with an object change does not verify its topic side: %v", err)
+	}
+	deferred := Plan{Cluster: "lab", TopicsDeferred: true, ObjectsFingerprint: "kube:1", Changes: []Change{topicCreate("sneaky")}}
+	pl := &Planner{Target: "lab"}
+	if err := pl.verifyKafka(context.Background(), deferred); !errors.Is(err, ErrTampered) {
+		t.Errorf("deferred plan with a topic change: %v, want ErrTampered", err)
+	}
+	// The package's Apply knows the Kafka plane only: it refuses rather than skip the objects.
+	if _, err := Apply(context.Background(), p, nil, ApplyOptions{}, nil); !errors.Is(err, ErrRefused) {
+		t.Errorf("Apply with object changes: %v, want ErrRefused", err)
+	}
+}
+
+func topicCreate(name string) Change {
+	return Change{Kind: KindTopic, Name: name, Action: Create, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}}
+}
+
+// A fresh cluster's plan has no Kafka fingerprint: it saves and loads on its objects' fingerprint.
+func TestDeferredPlanFileRoundTrip(t *testing.T) {
+	p := Plan{Cluster: "lab", TopicsDeferred: true, ObjectsFingerprint: "kube:1",
+		Changes: []Change{objectChange(Create, "Namespace", "avatar", ObjectPayload{Broker: -1})}}
+	var buf bytes.Buffer
+	if err := WritePlan(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlan(&buf); err != nil {
+		t.Errorf("deferred plan: %v", err)
+	}
+	p.ObjectsFingerprint = ""
+	buf.Reset()
+	if err := WritePlan(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlan(&buf); err == nil || !strings.Contains(err.Error(), "no fingerprint") {
+		t.Errorf("a plan with no fingerprint at all: %v", err)
+	}
+}
