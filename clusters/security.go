@@ -55,7 +55,7 @@ func saramaConfig(c spec.Cluster, o Options) (*sarama.Config, error) {
 		security = spec.SecurityPlaintext
 	}
 	switch security {
-	case spec.SecurityPlaintext:
+	case spec.SecurityPlaintext, spec.SecuritySASLPlaintext:
 	case spec.SecuritySSL, spec.SecuritySASLSSL:
 		tc, err := tlsConfig(c, o)
 		if err != nil {
@@ -64,9 +64,9 @@ func saramaConfig(c spec.Cluster, o Options) (*sarama.Config, error) {
 		conf.Net.TLS.Enable = true
 		conf.Net.TLS.Config = tc
 	default:
-		errs = append(errs, fmt.Errorf("security %q is not one of plaintext, ssl, sasl_ssl", c.Security))
+		errs = append(errs, fmt.Errorf("security %q is not one of plaintext, ssl, sasl_ssl, sasl_plaintext", c.Security))
 	}
-	if security == spec.SecuritySASLSSL {
+	if security == spec.SecuritySASLSSL || security == spec.SecuritySASLPlaintext {
 		if err := saslConfig(conf, c); err != nil {
 			errs = append(errs, err)
 		}

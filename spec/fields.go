@@ -236,8 +236,8 @@ var clusterObj = &object{
 	doc:  "One target plan/apply can talk to, keyed by its name (a DNS label). A target without bootstrap is the embedded in-process cluster; `embedded` always exists, even when not declared.",
 	fields: []field{
 		{key: "bootstrap", kind: vStringList, doc: "host:port bootstrap servers (empty: the embedded cluster)"},
-		{key: "security", kind: vString, def: SecurityPlaintext, enum: []string{SecurityPlaintext, SecuritySSL, SecuritySASLSSL},
-			doc: "security protocol"},
+		{key: "security", kind: vString, def: SecurityPlaintext, enum: []string{SecurityPlaintext, SecuritySSL, SecuritySASLSSL, SecuritySASLPlaintext},
+			doc: "security protocol (sasl_plaintext only for the embedded cluster or `dev up` on this machine)"},
 		{key: "caFile", kind: vString, doc: "PEM CA to verify the brokers (default: tls.dir's CA, then system roots)"},
 		{key: "certFile", kind: vString, doc: "PEM client certificate for mutual TLS (with keyFile)"},
 		{key: "keyFile", kind: vString, doc: "PEM client key for mutual TLS (with certFile)"},
@@ -287,5 +287,9 @@ var specObj = &object{
 		{key: "reassignment", kind: vObject, elem: reassignmentObj, doc: "replica move settings"},
 		{key: "clusters", kind: vMap, elem: clusterObj, doc: "targets by name; --cluster picks one (default embedded)"},
 		{key: "devices", kind: vList, elem: deviceObj, doc: "lab devices to probe"},
+		{key: "users", kind: vList, elem: userObj, doc: "SCRAM users and mTLS principals (docs/access.md)"},
+		{key: "services", kind: vList, elem: serviceObj, doc: "Avatar components by role, expanded into the minimal ACLs"},
+		{key: "acls", kind: vList, elem: aclObj, doc: "raw ACL entries beyond the service roles"},
+		{key: "quotas", kind: vList, elem: quotaObj, doc: "client quotas per user and/or client id"},
 	},
 }

@@ -159,6 +159,18 @@ func TestFullFile(t *testing.T) {
 			{Name: "predictor", Kind: "http", Address: "http://predictor.lab:8000/health", Params: map[string]string{"expectStatus": "200"}},
 			{Name: "custom", Kind: "lidar", Address: "10.0.0.9:7000", Plugin: "./bin/avatar-sync-plugin-lidar"},
 		},
+		Users: []User{
+			{Name: "gui5", Mechanism: MechanismSCRAM512, PasswordEnv: "GUI5_PASSWORD", Iterations: 16384},
+			{Name: "drone", Mechanism: MechanismSCRAM256, PasswordFile: "/run/secrets/drone", Iterations: DefaultSCRAMIterations},
+			{Name: "CN=predictor", Mechanism: MechanismMTLS},
+		},
+		Services: []Service{
+			{Name: "gui5", User: "gui5", Produces: []string{"eeg-brainwave-data"}, IdempotentWrite: true},
+			{Name: "drone", User: "drone", Consumes: []string{"drone-commands"}, Groups: []string{"drones"}},
+		},
+		ACLs: []ACL{{Principal: "User:ops", Resource: ResourceTopic, Name: "eeg-", Pattern: PatternPrefixed,
+			Operations: []string{"Describe", "DescribeConfigs"}, Permission: PermissionAllow, Host: "10.0.0.7"}},
+		Quotas: []Quota{{User: "gui5", ClientID: "gui5-producer", ProducerByteRate: 2 << 20, ConsumerByteRate: 1 << 20, RequestPercentage: 50}},
 	}
 	ignorePos := cmp.FilterPath(func(p cmp.Path) bool {
 		f, ok := p.Last().(cmp.StructField)

@@ -203,6 +203,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	for i, item := range items {
 		s.Devices = append(s.Devices, d.device(item, paths[i]))
 	}
+	d.access(top, s)
 	return s
 }
 

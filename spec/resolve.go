@@ -42,4 +42,7 @@ func resolve(s *Spec) {
 			at(&c.SASL.PasswordFile)
 		}
 	}
+	for i := range s.Users {
+		at(&s.Users[i].PasswordFile)
+	}
 }

@@ -56,6 +56,11 @@ type Spec struct {
 	// Clusters are the targets plan/apply can talk to, in file order.
 	Clusters []Cluster `yaml:"clusters"`
 	Devices  []Device  `yaml:"devices"`
+	// Users, Services, ACLs and Quotas are access control as code (issue 14, docs/access.md).
+	Users    []User    `yaml:"users"`
+	Services []Service `yaml:"services"`
+	ACLs     []ACL     `yaml:"acls"`
+	Quotas   []Quota   `yaml:"quotas"`
 
 	// File is the path the spec was read from ("" for in-memory specs).
 	File string `yaml:"-"`
@@ -181,6 +186,9 @@ const (
 	SecurityPlaintext = "plaintext"
 	SecuritySSL       = "ssl"
 	SecuritySASLSSL   = "sasl_ssl"
+	// SecuritySASLPlaintext is SASL without TLS: the embedded cluster and `dev up` with users
+	// (issue 14); never for a cluster beyond the lab machine.
+	SecuritySASLPlaintext = "sasl_plaintext"
 )
 
 // Cluster is one target avatar-sync can plan against.
