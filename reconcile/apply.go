@@ -47,6 +47,9 @@ type ApplyOptions struct {
 	// CleanupTimeout bounds each step that must run even after ctx ended or a request timed out:
 	// re-reading the live state to settle what landed, releasing the lock; default 30s.
 	CleanupTimeout time.Duration
+	// Secrets reads SCRAM users' passwords at apply (nil = ProcessSecrets: the environment and
+	// files); a password whose fingerprint is not the planned one is refused (issue 14).
+	Secrets SecretReader
 }
 
 func (o *ApplyOptions) defaults() {
@@ -232,7 +235,7 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 
 	// 7. Execute.
 	ex := &executor{cluster: cluster, opts: opts, progress: progress, res: &res}
-	for _, ph := range []func(context.Context) bool{ex.inventory, ex.create, ex.partitions, ex.configs, ex.reassign, ex.delete, ex.forget} {
+	for _, ph := range []func(context.Context) bool{ex.inventory, ex.create, ex.partitions, ex.configs, ex.reassign, ex.grant, ex.delete, ex.revoke, ex.forget} {
 		if !ph(ctx) {
 			break
 		}
@@ -297,7 +300,7 @@ const MassDeleteShare = 0.5
 // IsMassDelete reports whether a plan deletes every managed topic, or more than MassDeleteShare of
 // them and more than one.
 func IsMassDelete(p Plan) bool {
-	n := p.Summary().Delete
+	n := topicDeletes(p)
 	if n == 0 {
 		return false
 	}
@@ -331,7 +334,7 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 		// An empty or truncated desired state must not wipe the cluster (issue 10, Argo CD's
 		// allow-empty guard).
 		errs = append(errs, fmt.Errorf("the plan deletes %d of the %d topics avatar-sync manages (all of them, or more than %d%%): a spec that lost its topics would wipe the cluster; check the spec, and pass --allow-mass-delete if this is intended (watch never does it)",
-			plan.Summary().Delete, plan.ManagedTopics, int(MassDeleteShare*100)))
+			topicDeletes(plan), plan.ManagedTopics, int(MassDeleteShare*100)))
 	}
 	if len(errs) == 0 {
 		return nil
@@ -405,4 +408,16 @@ func checkGroups(ctx context.Context, cluster Cluster, pending []ChangeResult, f
 // MarshalText is the status's JSON name: "not-attempted", "running", "applied", "failed", "unknown".
 func (s Status) MarshalText() ([]byte, error) {
 	return []byte(strings.ReplaceAll(s.String(), " ", "-")), nil
+}
+
+// topicDeletes counts the plan's topic deletions: the mass-delete guard is about topics (access
+// deletions are counted by nobody's inventory of topics).
+func topicDeletes(p Plan) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Kind == KindTopic && c.Action == Delete {
+			n++
+		}
+	}
+	return n
 }

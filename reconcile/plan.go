@@ -50,10 +50,13 @@ const (
 	KindPartitions              // partition count; payload Partitions
 	KindConfig                  // dynamic topic configs; payload Config
 	KindReplication             // replication factor, via replica reassignment; payload Replication
-	KindInventory               // a topic recorded in avatar-sync's inventory; payload Adopt
+	KindInventory               // a topic (or principal) recorded in avatar-sync's inventory; payload Adopt
+	KindACL                     // one ACL binding; payload ACL (issue 14)
+	KindUser                    // one SCRAM credential; payload User
+	KindQuota                   // one client-quota entity; payload Quota
 )
 
-var kindNames = []string{"topic", "partitions", "config", "replication", "inventory"}
+var kindNames = []string{"topic", "partitions", "config", "replication", "inventory", "acl", "user", "quota"}
 
 // String is the kind's name in plans and JSON.
 func (k Kind) String() string { return enumName(kindNames, int(k)) }
@@ -183,6 +186,9 @@ type Change struct {
 	Config      *ConfigPayload      `json:"config,omitempty"`
 	Replication *ReplicationPayload `json:"replication,omitempty"`
 	Adopt       *AdoptPayload       `json:"adopt,omitempty"`
+	ACL         *ACLPayload         `json:"acl,omitempty"`
+	User        *UserPayload        `json:"user,omitempty"`
+	Quota       *QuotaPayload       `json:"quota,omitempty"`
 	// The Kubernetes plane adds `Object *ObjectPayload` here, access control ACL/User/Quota
 	// payloads: one field per kind, checked by payloadErr.
 }
@@ -193,7 +199,8 @@ func (c Change) Pending() bool { return c.Action != NoOp }
 // payloadErr reports a change whose payload does not match its kind (none, or more than one).
 func (c Change) payloadErr() error {
 	set := map[Kind]bool{KindTopic: c.Topic != nil, KindPartitions: c.Partitions != nil, KindConfig: c.Config != nil,
-		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil}
+		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil,
+		KindACL: c.ACL != nil, KindUser: c.User != nil, KindQuota: c.Quota != nil}
 	n := 0
 	for _, ok := range set {
 		if ok {
@@ -224,6 +231,9 @@ type DesiredTopic struct {
 type Desired struct {
 	Topics   []DesiredTopic `json:"topics"`
 	Deletion string         `json:"deletion"`
+	// Access is the users, ACLs and quotas the spec declares; nil = the spec manages no access
+	// control, and the plan leaves the cluster's alone (issue 14).
+	Access *DesiredAccess `json:"access,omitempty"`
 }
 
 // DesiredOf snapshots the parts of a validated spec that plans depend on.
@@ -237,6 +247,7 @@ func DesiredOf(s *spec.Spec) Desired {
 			Config: maps.Clone(t.Config), Prune: t.Prune})
 	}
 	sort.SliceStable(d.Topics, func(i, j int) bool { return d.Topics[i].Name < d.Topics[j].Name })
+	d.Access = DesiredAccessOf(s, "")
 	return d
 }
 
@@ -363,6 +374,9 @@ func Diff(want Desired, have Live, opts DiffOptions) Plan {
 	}
 	for _, name := range topics.Unmanaged(wantTopics, have.Topics) {
 		p.Changes = append(p.Changes, unmanagedChange(name, have.Topics[name], inventory[name], want.Deletion, opts.AllowDelete))
+	}
+	if want.Access != nil {
+		p.Changes = append(p.Changes, accessChanges(want.Access, have, want.Deletion, opts.AllowDelete)...)
 	}
 	sortChanges(p.Changes)
 	return p
@@ -493,6 +507,8 @@ func phase(c Change) int {
 		return 3
 	case c.Kind == KindReplication:
 		return 4
+	case isAccess(c.Kind):
+		return accessPhase(c)
 	default:
 		return 6
 	}
@@ -528,7 +544,12 @@ func Headline(c Change) string {
 	case KindTopic:
 		return fmt.Sprintf("%s topic %s", verb, c.Name)
 	case KindInventory:
+		if strings.HasPrefix(c.Name, "User:") {
+			return fmt.Sprintf("adopt principal %s into the inventory", c.Name)
+		}
 		return fmt.Sprintf("adopt topic %s into the inventory", c.Name)
+	case KindACL, KindUser, KindQuota:
+		return fmt.Sprintf("%s %s %s", verb, c.Kind, c.Name)
 	default:
 		return fmt.Sprintf("%s topic %s %s", verb, c.Name, c.Kind)
 	}
@@ -612,6 +633,7 @@ func Fingerprint(l Live) string {
 		buf = append(buf, "\ninventory "...)
 		field(name)
 	}
+	accessFingerprint(l.Access, field)
 	flush()
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
