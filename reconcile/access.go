@@ -97,10 +97,10 @@ type LiveAccess struct {
 	NoAuthorizer bool `json:"noAuthorizer,omitempty"`
 	// Unreadable says why the access state could not be read (avatar-sync's user lacks Describe
 	// on the cluster); "" when it was read. Plans that manage access refuse to guess.
-	Unreadable   string           `json:"unreadable,omitempty"`
-	ACLs         []spec.ACLRule   `json:"acls,omitempty"`
-	Credentials  []LiveCredential `json:"credentials,omitempty"`
-	Quotas       []LiveQuota      `json:"quotas,omitempty"`
+	Unreadable  string           `json:"unreadable,omitempty"`
+	ACLs        []spec.ACLRule   `json:"acls,omitempty"`
+	Credentials []LiveCredential `json:"credentials,omitempty"`
+	Quotas      []LiveQuota      `json:"quotas,omitempty"`
 }
 
 // DesiredUser is one SCRAM credential of the snapshot: where its password comes from and, once
@@ -167,7 +167,9 @@ func DesiredAccessOf(s *spec.Spec, admin string) *DesiredAccess {
 	}
 	d.Principals = slices.Sorted(maps.Keys(principals))
 	sort.Slice(d.Users, func(i, j int) bool { return d.Users[i].Name < d.Users[j].Name })
-	sort.Slice(d.Quotas, func(i, j int) bool { return quotaEntity(d.Quotas[i].User, d.Quotas[i].ClientID) < quotaEntity(d.Quotas[j].User, d.Quotas[j].ClientID) })
+	sort.Slice(d.Quotas, func(i, j int) bool {
+		return quotaEntity(d.Quotas[i].User, d.Quotas[i].ClientID) < quotaEntity(d.Quotas[j].User, d.Quotas[j].ClientID)
+	})
 	return d
 }
 

@@ -3,10 +3,10 @@ package reconcile
 import (
 	"context"
 	"crypto/rand"
-	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"

@@ -39,7 +39,9 @@ const DefaultSCRAMIterations = 8192
 func (u User) Principal() string { return "User:" + u.Name }
 
 // SCRAM reports whether the user has a password credential on the cluster.
-func (u User) SCRAM() bool { return u.Mechanism == MechanismSCRAM256 || u.Mechanism == MechanismSCRAM512 }
+func (u User) SCRAM() bool {
+	return u.Mechanism == MechanismSCRAM256 || u.Mechanism == MechanismSCRAM512
+}
 
 // Service is one Avatar component by role. Its roles expand into the minimal ACL set (ExpandACLs).
 type Service struct {
