@@ -129,11 +129,16 @@ func saslConfig(conf *sarama.Config, c spec.Cluster) error {
 	if err != nil {
 		return err
 	}
+	return useSASL(conf, c.SASL.Mechanism, c.SASL.Username, pw)
+}
+
+// useSASL logs in as user with the mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
+func useSASL(conf *sarama.Config, mechanism, user, pw string) error {
 	conf.Net.SASL.Enable = true
 	conf.Net.SASL.Handshake = true
-	conf.Net.SASL.User = c.SASL.Username
+	conf.Net.SASL.User = user
 	conf.Net.SASL.Password = pw
-	switch strings.ToUpper(c.SASL.Mechanism) {
+	switch strings.ToUpper(mechanism) {
 	case "PLAIN", "":
 		conf.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 	case "SCRAM-SHA-256":
@@ -143,7 +148,7 @@ func saslConfig(conf *sarama.Config, c spec.Cluster) error {
 		conf.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
 		conf.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha512.New} }
 	default:
-		return fmt.Errorf("sasl mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.SASL.Mechanism)
+		return fmt.Errorf("sasl mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", mechanism)
 	}
 	return nil
 }

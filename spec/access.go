@@ -32,8 +32,8 @@ type User struct {
 	Pos        Pos `yaml:"-"`
 }
 
-// DefaultSCRAMIterations is Kafka's own default (kafka-configs --add-config SCRAM-SHA-256=[...]).
-const DefaultSCRAMIterations = 8192
+// DefaultSCRAMIterations is Kafka's own default and minimum (kafka-configs --add-config SCRAM-SHA-256=[password=...]).
+const DefaultSCRAMIterations = 4096
 
 // Principal is the user's Kafka principal, "User:<name>", as ACLs and quotas name it.
 func (u User) Principal() string { return "User:" + u.Name }
@@ -252,7 +252,7 @@ var userObj = &object{
 			doc: "how the user authenticates"},
 		{key: "passwordEnv", kind: vString, doc: "environment variable holding a SCRAM user's password"},
 		{key: "passwordFile", kind: vString, doc: "file holding a SCRAM user's password"},
-		{key: "iterations", kind: vInt, min: intBound(4096), def: "8192", doc: "SCRAM iterations (4096 or more)"},
+		{key: "iterations", kind: vInt, min: intBound(4096), def: "4096", doc: "SCRAM iterations (4096 or more)"},
 	},
 }
 
