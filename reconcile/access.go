@@ -388,12 +388,10 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 		if liveACL[r] {
 			continue
 		}
-		c := Change{Kind: KindACL, Name: r.String(), Action: Create, ACL: &ACLPayload{r}, Reason: "granted by the spec"}
+		c := Change{Kind: KindACL, Name: r.String(), Action: Create, ACL: &ACLPayload{r}}
 		if have.Access.NoAuthorizer {
 			c.Action, c.Risk = Unsupported, RiskUnsupported
 			c.Reason = "the cluster has no authorizer (authorizer.class.name is unset), so it cannot store ACLs: enable one (docs/access.md), or remove services/acls for this target"
-		} else if r.Permission == spec.PermissionDeny {
-			c.Reason = "denied by the spec"
 		}
 		out = append(out, c)
 	}

@@ -249,6 +249,8 @@ func Fields(c reconcile.Change) (before, after map[string]string) {
 				after[k] = e.After
 			}
 		}
+	case c.ACL != nil || c.User != nil || c.Quota != nil:
+		accessFields(c, before, after)
 	}
 	return before, after
 }
