@@ -183,6 +183,12 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	}
 	e.c = c
 	e.bootstrap = c.ListenAddrs()
+	if o.Admin != nil {
+		if err := advertiseHandshakeV0(ctx, c); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("start embedded cluster: %w", err)
+		}
+	}
 	if dataDir != "" {
 		restoreLeaders(c, dataDir)
 	}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // accessSpecYAML declares the Avatar services with SCRAM users on an embedded target that enforces
@@ -151,5 +153,35 @@ func TestExamplePlansAccess(t *testing.T) {
 	}
 	if code, out, errOut := runCLI(t, "plan", "--detailed-exitcode", "-f", f, "--state-dir", state); code != exitOK {
 		t.Errorf("plan after apply: code %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestDevUpEnforcesAccessWithKcat is the issue's cross-check with an independent client: `dev up`
+// of a spec with users and a sasl_plaintext embedded target serves SASL SCRAM with ACLs on, apply
+// (joining it as the admin) creates the services' users and ACLs, and librdkafka (kcat) as gui5 may
+// produce to eeg-brainwave-data but not to drone-commands; a wrong password is refused.
+func TestDevUpEnforcesAccessWithKcat(t *testing.T) {
+	f, state, _ := accessWorkspace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bootstrap := startDevUp(t, ctx, "-f", f, "--state-dir", state, "--ports", "0")
+	if code, out, errOut := runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("apply against dev up: code %d\n%s\n%s", code, out, errOut)
+	}
+	as := func(user, password string, args ...string) []string {
+		return append([]string{"-b", bootstrap[0], "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=SCRAM-SHA-512",
+			"-X", "sasl.username=" + user, "-X", "sasl.password=" + password, "-m", "10"}, args...)
+	}
+	gui5 := os.Getenv("AVATAR_GUI5_PASSWORD")
+	if out, err := kcat(t, ctx, "sample\n", as("gui5", gui5, "-P", "-t", "eeg-brainwave-data")...); err != nil {
+		t.Errorf("kcat as gui5 → eeg-brainwave-data: %v\n%s", err, out)
+	}
+	out, err := kcat(t, ctx, "takeoff\n", as("gui5", gui5, "-P", "-t", "drone-commands")...)
+	if err == nil || !strings.Contains(strings.ToLower(out), "authorization") {
+		t.Errorf("kcat as gui5 → drone-commands: %v, want an authorization failure\n%s", err, out)
+	}
+	// -m bounds how long kcat retries the failing login; it fails either way.
+	if out, err := kcat(t, ctx, "", append(as("gui5", "wrong-password", "-L"), "-m", "2")...); err == nil {
+		t.Errorf("kcat with a wrong password listed metadata:\n%s", out)
 	}
 }
