@@ -71,7 +71,7 @@ func TestSecurityAgainstTLSAndSASL(t *testing.T) {
 	}
 	t.Setenv("AVATAR_TEST_PW_PLAIN", "p1ain")
 	t.Setenv("AVATAR_TEST_PW_256", "s256-secret")
-	t.Setenv("AVATAR_TEST_PW_BAD", "wrong")
+	t.Setenv("AVATAR_TEST_PW_BAD", "wrong-pw-7d1e")
 
 	sasl := func(mech, user, env, file string) *spec.SASL {
 		return &spec.SASL{Mechanism: mech, Username: user, PasswordEnv: env, PasswordFile: file}
@@ -105,6 +105,12 @@ func TestSecurityAgainstTLSAndSASL(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
 			case err != nil && strings.Contains(err.Error(), "\n"):
 				t.Errorf("error is not one line: %q", err)
+			}
+			// A failed connection names the variable or file, never the password in it.
+			for _, pw := range []string{"wrong-pw-7d1e", "p1ain", "s256-secret", "s512-secret"} {
+				if err != nil && strings.Contains(err.Error(), pw) {
+					t.Errorf("the error shows a password: %v", err)
+				}
 			}
 		})
 	}

@@ -60,12 +60,12 @@ it is refused when the cluster changed since, or when the file was edited.`,
 			if err != nil {
 				return err
 			}
-			deviceRegistry, err := validateDevices(cmd.Context(), s, sp)
+			deviceRegistry, _, err := validateDevices(cmd.Context(), s, sp, true)
 			if err != nil {
 				return err
 			}
 			// A failing required device stops apply before it changes anything (issue 6).
-			if err := runPreflight(ctx, g, s, sp, deviceRegistry, o.preflight, true); err != nil {
+			if err := runPreflight(ctx, g, s, sp, deviceRegistry, nil, o.preflight, true); err != nil {
 				return err
 			}
 			rate := sp.Reassignment.ThrottleBytesPerSec

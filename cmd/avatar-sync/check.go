@@ -162,15 +162,27 @@ func stripDigits(s string) string {
 // registry it validated with, so a following runPreflight reuses its cached plugin answers instead
 // of running external plugins (and printing their warnings) a second time. ctx ends external
 // plugins' validate runs (Ctrl-C, issue 9); an interruption is returned as an error.
-func validateDevices(ctx context.Context, s *streams, sp *spec.Spec) (reconcile.Registry, error) {
-	reg := devices.NewRegistry()
-	if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, sp.Devices, reg)); err != nil {
-		return reg, err
+//
+// Without plugins (plan without --plugins) no external plugin is started, neither here nor by a
+// later preflight with this registry: CI runs plan on pull requests, and a plugin: path in one is
+// code its author chose (issue 10 item 7). It says on stderr which devices went unchecked and
+// returns their names.
+func validateDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) (reg reconcile.Registry, notRun []string, err error) {
+	r := devices.NewRegistry()
+	r.NoExternalRun = !plugins
+	if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, sp.Devices, r)); err != nil {
+		return r, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return reg, fmt.Errorf("interrupted while validating the devices: %w", err)
+		return r, nil, fmt.Errorf("interrupted while validating the devices: %w", err)
 	}
-	return reg, nil
+	if !plugins {
+		if notRun = externalDevices(sp.Devices, r); len(notRun) > 0 {
+			fmt.Fprintf(s.err, "note: %s served by external plugins (%s) not checked and not probed: --plugins runs the plugins (only for a spec you trust)\n",
+				count(len(notRun), "device"), strings.Join(notRun, ", "))
+		}
+	}
+	return r, notRun, nil
 }
 
 func reportDeviceDiagnostics(s *streams, file string, diags spec.Diagnostics) error {
@@ -208,10 +220,12 @@ const preflightTimeout = 30 * time.Second
 // exit-1 error, returned before anything changes; without it (plan) the failure is a warning. reg
 // must be the registry validateDevices returned: Preflight validates each entry again before
 // probing it, and that registry answers from the first validation without running external
-// plugins or printing their warnings a second time.
-func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, f preflightFlags, blocking bool) error {
+// plugins or printing their warnings a second time. The devices named in notRun (served by
+// external plugins that validateDevices was told not to run) are left out.
+func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, notRun []string, f preflightFlags, blocking bool) error {
 	target, _ := sp.Target(g.cluster)
 	wanted := f.run || target.Preflight
+	probed := slices.DeleteFunc(slices.Clone(sp.Devices), func(d spec.Device) bool { return slices.Contains(notRun, d.Name) })
 	switch {
 	case !wanted:
 		return nil
@@ -221,15 +235,18 @@ func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Sp
 	case len(sp.Devices) == 0:
 		fmt.Fprintf(s.err, "Preflight: the spec declares no devices.\n")
 		return nil
+	case len(probed) == 0:
+		fmt.Fprintf(s.err, "Preflight: every device is served by an external plugin, which runs only with --plugins.\n")
+		return nil
 	}
 	why := "--preflight"
 	if !f.run {
 		why = fmt.Sprintf("cluster %q sets preflight: true", g.cluster)
 	}
-	fmt.Fprintf(s.err, "Preflight (%s): checking %s…\n", why, count(len(sp.Devices), "device"))
+	fmt.Fprintf(s.err, "Preflight (%s): checking %s…\n", why, count(len(probed), "device"))
 	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
-	rep, err := reconcile.Preflight(pctx, sp.Devices, reg)
+	rep, err := reconcile.Preflight(pctx, probed, reg)
 	if err != nil {
 		return err
 	}

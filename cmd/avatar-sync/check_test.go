@@ -250,18 +250,18 @@ func TestExampleSpecDevicesValidate(t *testing.T) {
 		t.Fatal(diags.Err())
 	}
 	var errOut bytes.Buffer
-	if _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp); err != nil || errOut.Len() > 0 {
+	if _, _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp, true); err != nil || errOut.Len() > 0 {
 		t.Fatalf("validateDevices: %v, stderr %q", err, errOut.String())
 	}
 	sp.Devices[1].Params = map[string]string{"minBatery": "30"}
-	_, err := validateDevices(t.Context(), &streams{err: &errOut}, sp)
+	_, _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp, true)
 	if err == nil || !strings.Contains(err.Error(), `did you mean "minBattery"?`) {
 		t.Fatalf("validateDevices with a typo: %v", err)
 	}
 	sp.Devices[1].Params = nil
 	sp.Devices[1].Kind = "lidar" // not built in, not installed: a warning, not an error
 	errOut.Reset()
-	if _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp); err != nil || !strings.Contains(errOut.String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
+	if _, _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp, true); err != nil || !strings.Contains(errOut.String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
 		t.Fatalf("validateDevices with a missing plugin: %v, stderr %q", err, errOut.String())
 	}
 }
@@ -304,7 +304,7 @@ func TestRunPreflight(t *testing.T) {
 			g := &globalOptions{cluster: "embedded", output: "text", noColor: true}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := runPreflight(ctx, g, &streams{err: &errOut}, sp, devices.NewRegistry(), tc.flags, tc.blocking)
+			err := runPreflight(ctx, g, &streams{err: &errOut}, sp, devices.NewRegistry(), nil, tc.flags, tc.blocking)
 			if len(tc.wantErr) == 0 && err != nil {
 				t.Fatalf("err = %v", err)
 			}
@@ -428,11 +428,17 @@ func TestPreflightFlags(t *testing.T) {
 	f := specWithDevices(t, fmt.Sprintf("  - { name: down, kind: sensor, address: x, plugin: %q, required: true }\n", plugin))
 	state := t.TempDir()
 
-	if code, out, errOut := runCLI(t, "plan", "-f", f, "--state-dir", state); code != exitOK {
-		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	if code, out, errOut := runCLI(t, "plan", "--preflight", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("plan --preflight: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if v, c := opCounts(t, runs); v != 0 || c != 0 {
+		t.Errorf("plan --preflight without --plugins: %d validate, %d check runs; want none (issue 10 item 7)", v, c)
+	}
+	if code, out, errOut := runCLI(t, "plan", "--plugins", "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("plan --plugins: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if v, c := opCounts(t, runs); v != 1 || c != 0 {
-		t.Errorf("plan without --preflight: %d validate, %d check runs; want the entry validated, the device not probed", v, c)
+		t.Errorf("plan --plugins without --preflight: %d validate, %d check runs; want the entry validated, the device not probed", v, c)
 	}
 
 	code, out, errOut := runCLI(t, "apply", "--auto-approve", "--preflight", "-f", f, "--state-dir", state)
@@ -538,16 +544,16 @@ func TestDeviceErrorsPointAtTheKey(t *testing.T) {
 	}
 }
 
-// TestPlanPreflightValidatesOnce: plan --preflight validates the devices once (one registry for
+// TestPlanPreflightValidatesOnce: plan --preflight --plugins validates the devices once (one registry for
 // validation and probes): an external plugin's validate op runs once — counted by the plugin
 // itself, so a second, silent validation fails the test — and a device warning is printed once.
 func TestPlanPreflightValidatesOnce(t *testing.T) {
 	plugin, runs := countingPlugin(t)
 	f := specWithDevices(t, fmt.Sprintf("  - { name: lidar-1, kind: lidar, address: %q }\n  - { name: up, kind: sensor, address: x, plugin: %q }\n",
 		freeAddr(t, "tcp"), plugin))
-	code, out, errOut := runCLI(t, "plan", "--preflight", "-f", f, "--state-dir", t.TempDir())
+	code, out, errOut := runCLI(t, "plan", "--preflight", "--plugins", "-f", f, "--state-dir", t.TempDir())
 	if code != exitOK {
-		t.Fatalf("plan --preflight: code %d\n%s\n%s", code, out, errOut)
+		t.Fatalf("plan --preflight --plugins: code %d\n%s\n%s", code, out, errOut)
 	}
 	if v, c := opCounts(t, runs); v != 1 || c != 1 {
 		t.Errorf("the plugin was asked to validate %d times and to check %d times; want once each", v, c)

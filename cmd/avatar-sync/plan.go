@@ -17,6 +17,10 @@ type planOptions struct {
 	detailedExitcode bool
 	out              string
 	allowDelete      bool
+	// plugins runs external device plugins (validate op, and check op with --preflight); off by
+	// default because CI runs plan on pull requests, whose plugin: paths are code chosen by their
+	// author (issue 10 item 7), as validate does.
+	plugins bool
 }
 
 func newPlanCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -31,7 +35,12 @@ With --out FILE the plan is saved (JSON, see docs/plan-json.md) with the desired
 computed from, a fingerprint of the live state and a digest of its content; "apply --plan FILE"
 applies exactly that plan, refuses it once the cluster changed, and refuses a file that was edited.
 Certificates that need work are listed as advisories: they are not changes (apply does not issue
-certificates; run "avatar-sync certs generate").`,
+certificates; run "avatar-sync certs generate").
+
+plan runs no external device plugin (plugin:, avatar-sync-plugin-<kind>) unless --plugins is given:
+CI runs plan on pull requests, and a plugin named there is code chosen by its author. Without it,
+those devices' parameters are not checked and --preflight does not probe them (apply always runs
+them). See "Safety guarantees" in docs/operations.md for what plan on an untrusted spec does.`,
 		Example: `  avatar-sync plan -f avatar.yaml
   avatar-sync plan --detailed-exitcode -o markdown > plan.md
   avatar-sync plan --cluster dev --out plan.json`,
@@ -44,12 +53,12 @@ certificates; run "avatar-sync certs generate").`,
 			if err != nil {
 				return err
 			}
-			deviceRegistry, err := validateDevices(cmd.Context(), s, sp)
+			deviceRegistry, notRun, err := validateDevices(cmd.Context(), s, sp, o.plugins)
 			if err != nil {
 				return err
 			}
 			// plan only reports: a failing device is a warning on stderr, the plan still prints.
-			if err := runPreflight(cmd.Context(), g, s, sp, deviceRegistry, o.preflight, false); err != nil {
+			if err := runPreflight(cmd.Context(), g, s, sp, deviceRegistry, notRun, o.preflight, false); err != nil {
 				return err
 			}
 			o.cluster.readOnly = true // plan never writes the embedded cluster's state
@@ -85,6 +94,7 @@ certificates; run "avatar-sync certs generate").`,
 	o.preflight.bind(f)
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 when in sync, 2 when changes are pending, 1 on error")
 	f.StringVar(&o.out, "out", "", "save the plan (JSON with the live-state fingerprint) for apply --plan")
+	f.BoolVar(&o.plugins, "plugins", false, "also run external device plugins (their validate op; their probe with --preflight): executes the spec's plugins, use only on a spec you trust")
 	f.BoolVar(&o.allowDelete, "allow-delete", false, "plan deleting managed topics that left the spec (also needs deletion: prune in the spec)")
 	return cmd
 }

@@ -67,6 +67,42 @@ func TestValidateRunsNoPluginWithoutFlag(t *testing.T) {
 	}
 }
 
+// TestPlanRunsNoPluginWithoutFlag: CI runs plan on pull requests, so plan starts no external
+// plugin, neither to validate nor with --preflight to probe (issue 10 item 7, as validate); it says
+// which devices went unchecked. With --plugins it runs the one next to the spec, and probes it.
+func TestPlanRunsNoPluginWithoutFlag(t *testing.T) {
+	besideSpec, onPath := evilSpec(t)
+	state := t.TempDir()
+	code, out, errOut := runCLI(t, "plan", "--preflight", "-f", "avatar.yaml", "--state-dir", state)
+	if code != exitOK {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, f := range []string{besideSpec, onPath} {
+		if _, err := os.Stat(f); err == nil {
+			t.Fatalf("plan without --plugins ran a plugin (%s exists)\n%s", filepath.Base(f), errOut)
+		}
+	}
+	for _, want := range []string{
+		"note: 1 device served by external plugins (lidar-1) not checked and not probed: --plugins runs the plugins",
+		"Preflight: every device is served by an external plugin, which runs only with --plugins.",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("plan did not say %q:\n%s", want, errOut)
+		}
+	}
+
+	code, out, errOut = runCLI(t, "plan", "--preflight", "--plugins", "-f", "avatar.yaml", "--state-dir", state)
+	if code != exitOK || strings.Contains(errOut, "note:") || !strings.Contains(errOut, "probed") {
+		t.Fatalf("plan --plugins --preflight: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if ops := string(mustRead(t, besideSpec)); strings.Count(ops, "AVATAR_SYNC_PLUGIN_PROTOCOL=") != 2 {
+		t.Errorf("plan --plugins --preflight ran the plugin %d times, want 2 (validate, check)", strings.Count(ops, "AVATAR_SYNC_PLUGIN_PROTOCOL="))
+	}
+	if _, err := os.Stat(onPath); err == nil {
+		t.Error("plan --plugins ran the evil.sh found on $PATH")
+	}
+}
+
 // TestPluginSeesNoSecrets: check with a relative -f (the default avatar.yaml) runs ./evil.sh next to
 // the spec — never the evil.sh on $PATH — and the plugin's environment holds none of
 // avatar-sync's secrets, only the allow-list and the variable its device names under env:.

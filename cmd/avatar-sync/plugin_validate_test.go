@@ -43,8 +43,8 @@ func position(t *testing.T, path, needle string) string {
 
 // TestValidateExternalPluginParams: `avatar-sync validate --plugins` asks an external plugin (the worked
 // example, found on PATH) to judge its device's parameters, and reports its verdicts at the
-// parameter's file:line:col with exit 1, as it does for built-in kinds (issue 6). plan stops on
-// the same error before it touches any cluster.
+// parameter's file:line:col with exit 1, as it does for built-in kinds (issue 6). plan --plugins
+// stops on the same error before it touches any cluster.
 func TestValidateExternalPluginParams(t *testing.T) {
 	installExamplePlugin(t)
 	path := specWithDevices(t, `
@@ -77,9 +77,9 @@ func TestValidateExternalPluginParams(t *testing.T) {
 		t.Errorf("validate -o json: exit %d, %+v; want exit 1 and the one error %q", code, rep, want)
 	}
 
-	code, out, errOut = runCLI(t, "plan", "-f", path)
+	code, out, errOut = runCLI(t, "plan", "--plugins", "-f", path)
 	if code != exitError || !strings.Contains(errOut, want) || out != "" {
-		t.Errorf("plan: exit %d, stdout %q, stderr:\n%s\nwant exit 1 with %q", code, out, errOut, want)
+		t.Errorf("plan --plugins: exit %d, stdout %q, stderr:\n%s\nwant exit 1 with %q", code, out, errOut, want)
 	}
 }
 

@@ -45,8 +45,8 @@ run with --strict. Exit status: 0 valid, 1 invalid (or warnings with --strict).
 
 validate runs no code from the spec: the parameters of devices served by external plugins
 (avatar-sync-plugin-<kind>, plugin:) are only checked with --plugins, which runs each plugin's
-validate op. Leave it off when validating a pull request you have not reviewed; check, plan and
-apply always run the plugins.`,
+validate op. Leave it off when validating a pull request you have not reviewed; plan runs them
+only with --plugins too; check, apply and watch always run the plugins.`,
 		Example: `  avatar-sync validate -f examples/avatar.yaml
   avatar-sync validate --strict -o json
   git show HEAD:avatar.yaml | avatar-sync validate -f -
@@ -67,7 +67,7 @@ apply always run the plugins.`,
 					devs = decodedDevices(devs, diags)
 				}
 				reg := devices.NewRegistry()
-				reg.NoExternalValidate = !o.plugins
+				reg.NoExternalRun = !o.plugins
 				diags = append(diags, reconcile.ValidateDevices(cmd.Context(), devs, reg)...)
 				if !o.plugins {
 					notRun = externalDevices(devs, reg)

@@ -138,13 +138,13 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) error {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
 		return &specError{file: w.g.file, errs: errs}
 	}
-	deviceRegistry, err := validateDevices(ctx, w.s, sp)
+	deviceRegistry, _, err := validateDevices(ctx, w.s, sp, true)
 	if err != nil {
 		return err
 	}
 	// A target with preflight: true is probed before every pass; a failing required device skips
 	// the pass (the daemon retries) rather than changing the cluster blind.
-	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, preflightFlags{}, true); err != nil {
+	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, nil, preflightFlags{}, true); err != nil {
 		return err
 	}
 	settings, _ := sp.Target(w.g.cluster)

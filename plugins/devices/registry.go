@@ -21,9 +21,9 @@ type Registry struct {
 	builtins map[string]reconcile.Checker
 	// LookPath finds external plugins; nil means exec.LookPath ($PATH). Tests point it elsewhere.
 	LookPath func(file string) (string, error)
-	// NoExternalValidate validates external devices without running their plugins: only a
-	// missing plugin is reported (`validate` without --plugins, issue 10).
-	NoExternalValidate bool
+	// NoExternalRun never starts an external plugin: validation reports only a missing plugin,
+	// a probe is refused (`validate` and `plan` without --plugins, issue 10 item 7).
+	NoExternalRun bool
 	// validations lets every external plugin this registry hands out share validate answers, so
 	// a command that validates a device before probing it (check, --preflight) runs the
 	// plugin's validate once.
@@ -80,6 +80,6 @@ func (r *Registry) Checker(d spec.Device) (reconcile.Checker, error) {
 func (r *Registry) external(d spec.Device) *external.Plugin {
 	p := external.Find(d, r.LookPath)
 	p.Validations = r.validations
-	p.NoValidateRun = r.NoExternalValidate
+	p.NoRun = r.NoExternalRun
 	return p
 }

@@ -2,8 +2,11 @@ package devices
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +27,30 @@ func init() {
 // uid, which is what a user running avatar-sync has).
 func accessRW(path string) error { return unix.Access(path, unix.R_OK|unix.W_OK) }
 
+// requireTTY refuses to open a character device the kernel files under another class than tty.
+// The path comes from the spec, which may come from an unreviewed pull request (plan with
+// preflight: true in its target): opening some devices read-write acts by itself (/dev/watchdog
+// arms the machine's watchdog), so the class of the device number is read from sysfs first,
+// without opening the device (issue 10). Devices sysfs does not list (pseudo-terminals) are
+// opened and must then answer the terminal ioctl, as before.
+func requireTTY(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return err
+	}
+	link, err := os.Readlink(fmt.Sprintf("/sys/dev/char/%d:%d/subsystem", unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cannot tell whether it is a terminal (tty) device, so it is not opened: %w", err)
+	}
+	if sub := filepath.Base(link); sub != "tty" {
+		return fmt.Errorf("not a serial port: a %s device, not a terminal (tty) device, so it is not opened", sub)
+	}
+	return nil
+}
+
 // pollSlice bounds each poll(2) so cancellation is noticed promptly.
 const pollSlice = 100 * time.Millisecond
 
@@ -33,6 +60,9 @@ func querySerial(ctx context.Context, path string, baud int, cmd, eom string) (s
 	speed, ok := baudRates[baud]
 	if !ok {
 		return "", fmt.Errorf("unsupported baud rate %d", baud)
+	}
+	if err := requireTTY(path); err != nil {
+		return "", err
 	}
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -137,10 +137,11 @@ func TestOpenBCISerialDeviceNode(t *testing.T) {
 	tests := map[string]struct {
 		path, want string
 	}{
-		"missing":    {path: filepath.Join(t.TempDir(), "ttyUSB9"), want: "does not exist — is the dongle plugged in?"},
-		"not a tty":  {path: regular, want: "is not a character device"},
-		"directory":  {path: t.TempDir(), want: "is not a character device"},
-		"not serial": {path: "/dev/null", want: "not a serial port"},
+		"missing":   {path: filepath.Join(t.TempDir(), "ttyUSB9"), want: "does not exist — is the dongle plugged in?"},
+		"not a tty": {path: regular, want: "is not a character device"},
+		"directory": {path: t.TempDir(), want: "is not a character device"},
+		// Refused before it is opened (issue 10: a spec can name /dev/watchdog, which opening arms).
+		"not serial": {path: "/dev/null", want: "/dev/null: not a serial port: a mem device, not a terminal (tty) device, so it is not opened"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

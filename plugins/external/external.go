@@ -69,12 +69,16 @@ type Plugin struct {
 	// out, so one command validating a device several times (check validates, then Preflight
 	// validates again before probing) runs the plugin once.
 	Validations *ValidationCache
-	// NoValidateRun makes Validate report only a missing plugin and never start the executable:
-	// `validate` without --plugins judges pull requests, whose plugins must not run (issue 10).
-	NoValidateRun bool
+	// NoRun never starts the executable: Validate reports only a missing plugin, Check refuses
+	// with ErrNotRun. `validate` and `plan` without --plugins judge pull requests, whose plugins
+	// are code chosen by their author and must not run (issue 10 item 7).
+	NoRun bool
 }
 
 var _ reconcile.Checker = (*Plugin)(nil)
+
+// ErrNotRun is Check's error for a plugin with NoRun set.
+var ErrNotRun = errors.New("not run: external plugins run only with --plugins (use it only on a spec you trust)")
 
 // Find resolves the plugin for d: its explicit plugin: path, else avatar-sync-plugin-<kind> via
 // lookPath (nil means exec.LookPath, i.e. $PATH). A plugin that cannot be found is still returned,
@@ -166,7 +170,7 @@ func (p *Plugin) Validate(ctx context.Context, d spec.Device) spec.Diagnostics {
 			Message:  fmt.Sprintf("device %q: %v; `avatar-sync check` will report this device as an error until it is installed", d.Name, p.Missing),
 		}}
 	}
-	if p.NoValidateRun {
+	if p.NoRun {
 		return nil
 	}
 	return p.diagnostics(d, p.validation(ctx, d))
@@ -357,6 +361,9 @@ func (p *Plugin) diagnostics(d spec.Device, v validation) spec.Diagnostics {
 func (p *Plugin) Check(ctx context.Context, d spec.Device) (reconcile.CheckResult, error) {
 	if p.Missing != nil {
 		return reconcile.CheckResult{}, p.Missing
+	}
+	if p.NoRun {
+		return reconcile.CheckResult{}, fmt.Errorf("plugin %s: %w", p.Name(), ErrNotRun)
 	}
 	if c := p.Validations; c != nil {
 		c.mu.Lock()

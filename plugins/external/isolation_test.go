@@ -2,6 +2,7 @@ package external
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,22 +115,26 @@ func TestExplicitPluginNeverFromPath(t *testing.T) {
 	}
 }
 
-// TestNoValidateRunStartsNothing: `validate` without --plugins judges untrusted pull requests, so
-// the plugin must not start; a missing plugin is still reported (that needs no run).
-func TestNoValidateRunStartsNothing(t *testing.T) {
+// TestNoRunStartsNothing: `validate` and `plan` without --plugins judge untrusted pull requests,
+// so the plugin must not start, neither to validate nor to probe; a missing plugin is still
+// reported (that needs no run).
+func TestNoRunStartsNothing(t *testing.T) {
 	envfile := filepath.Join(t.TempDir(), "env")
 	d := spec.Device{Name: "x", Kind: "lidar", Plugin: fakePlugin, Params: map[string]string{"mode": "env", "envfile": envfile}}
 	p := Find(d, nil)
-	p.NoValidateRun = true
+	p.NoRun = true
 	if diags := p.Validate(t.Context(), d); len(diags) != 0 {
 		t.Errorf("Validate = %v, want nothing", diags)
 	}
+	if res, err := p.Check(t.Context(), d); !errors.Is(err, ErrNotRun) {
+		t.Errorf("Check = %+v, %v; want ErrNotRun", res, err)
+	}
 	if _, err := os.Stat(envfile); err == nil {
-		t.Fatal("the plugin ran although NoValidateRun was set")
+		t.Fatal("the plugin ran although NoRun was set")
 	}
 	d.Plugin = filepath.Join(t.TempDir(), "absent")
 	p = Find(d, nil)
-	p.NoValidateRun = true
+	p.NoRun = true
 	if diags := p.Validate(t.Context(), d); len(diags) != 1 || diags[0].Severity != spec.SeverityWarning {
 		t.Errorf("Validate of a missing plugin = %v, want one warning", diags)
 	}
