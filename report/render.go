@@ -108,7 +108,13 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 			if opts.AllowDelete {
 				opt = "allowed by --allow-delete"
 			}
-			pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), s.Delete, opt, pw.c(ansiReset))
+			topicDeletes, access := deleteCounts(p)
+			if topicDeletes > 0 {
+				pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), topicDeletes, opt, pw.c(ansiReset))
+			}
+			if access > 0 {
+				pw.linef("%s%d ACL(s), credential(s) or quota(s) will be removed: %s.%s", pw.c(ansiBold+ansiRed), access, opt, pw.c(ansiReset))
+			}
 		}
 	}
 	return pw.err
@@ -196,7 +202,12 @@ func (pw *printer) info(c reconcile.Change) {
 	for _, k := range orderedKeys(before, after) {
 		kv = append(kv, k+"="+before[k])
 	}
-	pw.linef("  %s%s %s%s: %s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
+	if len(kv) == 0 {
+		// An ACL's headline is the whole binding.
+		pw.linef("  %s%s %s%s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset))
+	} else {
+		pw.linef("  %s%s %s%s: %s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
+	}
 	pw.linef("      %s", c.Reason)
 }
 
