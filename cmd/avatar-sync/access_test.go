@@ -60,7 +60,7 @@ func accessWorkspace(t *testing.T) (specPath, stateDir string, secrets []string)
 }
 
 // TestNoSecretInAnyOutput runs every command that shows access control — validate, plan in text,
-// JSON and markdown, plan --out, apply of the saved plan, a password rotation's plan and apply —
+// JSON and markdown, plan --out, apply of the saved plan, a password rotation's plan and apply -o json —
 // against an embedded cluster enforcing SASL and ACLs, and greps everything they printed, the plan
 // file and the cluster's state directory for the test passwords. A password is shown only as
 // (sensitive); the plan file holds a salted fingerprint.
@@ -98,7 +98,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		t.Errorf("rotation plan:\n%s", rot)
 	}
 	runOK(exitChanges, "plan", "--detailed-exitcode", "-o", "json", "-f", f, "--state-dir", state)
-	runOK(exitOK, "apply", "--auto-approve", "-f", f, "--state-dir", state)
+	runOK(exitOK, "apply", "--auto-approve", "-o", "json", "-f", f, "--state-dir", state)
 
 	planJSON, err := os.ReadFile(planFile)
 	if err != nil {
