@@ -266,3 +266,21 @@ func changeIndex(p Plan, headline string) int {
 }
 
 func slicesClone(cs []Change) []Change { return append([]Change(nil), cs...) }
+
+// TestAccessUndeclaredLeavesClusterAlone: a spec without users, services, acls or quotas manages no
+// access control: even with deletion: prune and --allow-delete, the cluster's ACLs, credentials and
+// quotas — avatar-sync's own included — are neither listed nor deleted (removing the whole section
+// must not wipe access).
+func TestAccessUndeclaredLeavesClusterAlone(t *testing.T) {
+	have := live(obs("eeg", 1, 1, nil), obs("cmds", 1, 1, nil))
+	after := converged(desiredAccess(t, accessSpec(), have), have)
+	bare := accessSpec()
+	bare.Users, bare.Services, bare.Quotas = nil, nil, nil
+	bare.Deletion = spec.DeletionPrune
+	p := Diff(DesiredOf(bare), after, DiffOptions{AllowDelete: true})
+	for _, c := range p.Changes {
+		if isAccess(c.Kind) {
+			t.Errorf("access change without access in the spec: %s", Headline(c))
+		}
+	}
+}

@@ -185,3 +185,22 @@ func TestDevUpEnforcesAccessWithKcat(t *testing.T) {
 		t.Errorf("kcat with a wrong password listed metadata:\n%s", out)
 	}
 }
+
+// TestApplyRefusesAnotherPassword: a saved plan carries only the password's fingerprint; when the
+// reference holds another password at apply time (changed after plan --out), apply refuses to set
+// it rather than set a password nobody reviewed, and says to plan again.
+func TestApplyRefusesAnotherPassword(t *testing.T) {
+	f, state, _ := accessWorkspace(t)
+	planFile := filepath.Join(filepath.Dir(f), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--out", planFile, "-f", f, "--state-dir", state); code != exitOK {
+		t.Fatalf("plan --out: %d\n%s\n%s", code, out, errOut)
+	}
+	t.Setenv("AVATAR_GUI5_PASSWORD", "Gui5-swapped-6060")
+	code, out, errOut := runCLI(t, "apply", "--plan", planFile, "--auto-approve", "-f", f, "--state-dir", state)
+	if code != exitError || !strings.Contains(out+errOut, "the password of user gui5 is not the one planned") {
+		t.Errorf("apply with a swapped password: code %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, "Gui5-swapped-6060") {
+		t.Error("the swapped password was printed")
+	}
+}
