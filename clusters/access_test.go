@@ -277,3 +277,24 @@ func TestAccessEmbeddedAdminOf(t *testing.T) {
 		t.Errorf("a PLAIN admin: %v", err)
 	}
 }
+
+// TestAccessEmbeddedSASLOverTLS: dev up with tls.enabled and a sasl_plaintext embedded target serves
+// SASL_SSL; the admin connects with TLS and SCRAM.
+func TestAccessEmbeddedSASLOverTLS(t *testing.T) {
+	ctx := testCtx(t)
+	caFile, serverTLS := testPKI(t, t.TempDir())
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{TLS: serverTLS, CAFile: caFile,
+		Admin: &EmbeddedAdmin{Mechanism: spec.MechanismSCRAM512, User: "admin", Password: accessPasswords["ADMIN_PASSWORD"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.Describe(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

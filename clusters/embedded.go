@@ -184,7 +184,7 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	e.c = c
 	e.bootstrap = c.ListenAddrs()
 	if o.Admin != nil {
-		if err := advertiseHandshakeV0(ctx, c); err != nil {
+		if err := advertiseHandshakeV0(ctx, c, o.TLS != nil); err != nil {
 			e.Close()
 			return nil, fmt.Errorf("start embedded cluster: %w", err)
 		}

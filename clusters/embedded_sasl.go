@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -17,8 +18,15 @@ import (
 // kcat). The cluster's own ApiVersions answer is read once, before any client connects, and served
 // with that one range widened; requests of a version the cluster does not know still get its own
 // answer.
-func advertiseHandshakeV0(ctx context.Context, c *kfake.Cluster) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()[0]), kgo.RequestRetries(0))
+//
+// With TLS listeners the read skips certificate verification: it is this process's own listener,
+// and the request carries nothing but a client name.
+func advertiseHandshakeV0(ctx context.Context, c *kfake.Cluster, listenersTLS bool) error {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()[0]), kgo.RequestRetries(0)}
+	if listenersTLS {
+		opts = append(opts, kgo.DialTLSConfig(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})) //nolint:gosec // see above
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
