@@ -374,6 +374,11 @@ func (v *validator) access() {
 			if !strings.Contains(u.Name, "=") {
 				v.warnf(path+".name", "%s.name %q does not look like a certificate subject (CN=...); Kafka names an mTLS client by its certificate's subject", path, u.Name)
 			}
+			if cn, ok := strings.CutPrefix(u.Name, "CN="); ok && slices.Contains(v.s.TLS.Clients, cn) {
+				// certs generate issues client certificates with O=avatar-sync; Kafka's principal is
+				// the whole subject, so "CN=gui5" would match no client (issue 14).
+				v.warnf(path+".name", "%s.name %q: the certificate `certs generate` issues to client %q has the subject %q, which is the principal Kafka sees", path, u.Name, cn, "CN="+cn+",O=avatar-sync")
+			}
 		}
 	}
 	topicNames := map[string]bool{}

@@ -162,7 +162,7 @@ func TestFullFile(t *testing.T) {
 		Users: []User{
 			{Name: "gui5", Mechanism: MechanismSCRAM512, PasswordEnv: "GUI5_PASSWORD", Iterations: 16384},
 			{Name: "drone", Mechanism: MechanismSCRAM256, PasswordFile: "/run/secrets/drone", Iterations: DefaultSCRAMIterations},
-			{Name: "CN=predictor", Mechanism: MechanismMTLS},
+			{Name: "CN=predictor,O=avatar-sync", Mechanism: MechanismMTLS},
 		},
 		Services: []Service{
 			{Name: "gui5", User: "gui5", Produces: []string{"eeg-brainwave-data"}, IdempotentWrite: true},

@@ -145,8 +145,8 @@ func TestExamplePlansAccess(t *testing.T) {
 	if n := strings.Count(out, "+ create acl User:CN="); n != 12 {
 		t.Errorf("%d ACLs created, want the services' 12:\n%s", n, out)
 	}
-	for _, want := range []string{"adopt principal User:CN=gui5 into the inventory", "+ create acl User:CN=gui5 allow Write on topic eeg-brainwave-data",
-		"+ create quota user=CN=gui5", "Plan: 16 to create, 3 to update, 0 to delete."} {
+	for _, want := range []string{"adopt principal User:CN=gui5,O=avatar-sync into the inventory",
+		"+ create acl User:CN=gui5,O=avatar-sync allow Write on topic eeg-brainwave-data", "+ create quota user=CN=gui5,O=avatar-sync", "Plan: 16 to create, 3 to update, 0 to delete."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply lacks %q:\n%s", want, out)
 		}
