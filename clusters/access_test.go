@@ -279,7 +279,9 @@ func TestAccessEmbeddedAdminOf(t *testing.T) {
 }
 
 // TestAccessEmbeddedSASLOverTLS: dev up with tls.enabled and a sasl_plaintext embedded target serves
-// SASL_SSL; the admin connects with TLS and SCRAM.
+// SASL_SSL; the admin connects with TLS and SCRAM, and so does a remote `security: sasl_ssl` target
+// naming the admin user (the issue's "connect to SASL_SSL clusters with SCRAM as the admin user"),
+// while a wrong password is refused.
 func TestAccessEmbeddedSASLOverTLS(t *testing.T) {
 	ctx := testCtx(t)
 	caFile, serverTLS := testPKI(t, t.TempDir())
@@ -296,5 +298,24 @@ func TestAccessEmbeddedSASLOverTLS(t *testing.T) {
 	defer a.Close()
 	if _, err := a.Describe(ctx); err != nil {
 		t.Fatal(err)
+	}
+
+	t.Setenv("LAB_ADMIN_PASSWORD", accessPasswords["ADMIN_PASSWORD"])
+	t.Setenv("LAB_WRONG_PASSWORD", "not-the-admin-password")
+	target := func(env string) *spec.Spec {
+		return &spec.Spec{Clusters: []spec.Cluster{{Name: "lab", Bootstrap: e.Bootstrap(), Security: spec.SecuritySASLSSL, CAFile: caFile,
+			SASL: &spec.SASL{Mechanism: spec.MechanismSCRAM512, Username: "admin", PasswordEnv: env}}}}
+	}
+	remote, err := Open(ctx, target("LAB_ADMIN_PASSWORD"), "lab", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	if _, err := remote.Describe(ctx); err != nil {
+		t.Fatalf("sasl_ssl target: %v", err)
+	}
+	if bad, err := Open(ctx, target("LAB_WRONG_PASSWORD"), "lab", Options{}); err == nil {
+		bad.Close()
+		t.Error("a wrong SCRAM password connected")
 	}
 }
