@@ -71,14 +71,17 @@ func (s *Source) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error)
 					return
 				}
 				name := filepath.Clean(ev.Name)
-				if !chain.names[name] || ev.Op == fsnotify.Chmod {
+				inSpecDir := chain.specDirs[filepath.Dir(name)] && filepath.Ext(name) == ".yaml"
+				if !chain.names[name] && !inSpecDir || ev.Op == fsnotify.Chmod {
 					continue
 				}
 				// The link may point elsewhere now: watch the new target before it can change.
 				// A chain that does not resolve (mid-swap) keeps the directories already watched.
 				_ = chain.follow()
 				pending = fmt.Sprintf("%s %s", filepath.Base(abs), opWord(ev.Op))
-				if name != abs {
+				if inSpecDir {
+					pending = fmt.Sprintf("%s %s", filepath.Join(filepath.Base(abs), filepath.Base(name)), opWord(ev.Op))
+				} else if name != abs {
 					pending = fmt.Sprintf("%s (via %s %s)", filepath.Base(abs), filepath.Base(name), opWord(ev.Op))
 				}
 				if timer != nil {
@@ -113,6 +116,9 @@ type watchedChain struct {
 	path  string
 	names map[string]bool
 	dirs  map[string]bool
+	// specDirs are the names in the chain that are directories: -f DIR merges the *.yaml files
+	// in it (issue 15), so a change of any of them is a change of the spec.
+	specDirs map[string]bool
 }
 
 // follow resolves the chain again and watches the directory of every name in it, dropping
@@ -120,8 +126,12 @@ type watchedChain struct {
 func (c *watchedChain) follow() error {
 	names := linkChain(c.path)
 	dirs := map[string]bool{}
+	specDirs := map[string]bool{}
 	for n := range names {
 		dirs[filepath.Dir(n)] = true
+		if fi, err := os.Stat(n); err == nil && fi.IsDir() {
+			dirs[n], specDirs[n] = true, true
+		}
 	}
 	for d := range dirs {
 		if c.dirs[d] {
@@ -139,7 +149,7 @@ func (c *watchedChain) follow() error {
 			_ = c.w.Remove(d)
 		}
 	}
-	c.names, c.dirs = names, dirs
+	c.names, c.dirs, c.specDirs = names, dirs, specDirs
 	return nil
 }
 

@@ -248,3 +248,32 @@ func TestSourceFollowsALinkToAnotherDirectory(t *testing.T) {
 	}
 	waitTrigger(t, ch)
 }
+
+// TestSourceWatchesASpecDirectory: with -f DIR (issue 15) a change of any *.yaml file in DIR
+// triggers a pass; other files do not.
+func TestSourceWatchesASpecDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spec")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := (&Source{Path: dir, Debounce: 20 * time.Millisecond}).Triggers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case tr := <-ch:
+		t.Fatalf("a non-yaml file triggered %+v", tr)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := os.WriteFile(filepath.Join(dir, "drones.yaml"), []byte("topics: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tr := waitTrigger(t, ch); !strings.Contains(tr.Reason, "drones.yaml") {
+		t.Errorf("reason %q does not name the file", tr.Reason)
+	}
+}

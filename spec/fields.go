@@ -246,6 +246,28 @@ var clusterObj = &object{
 			doc: "the live cluster's id; plan/apply refuse a cluster whose id differs"},
 		{key: "preflight", kind: vBool, def: "false", doc: "probe the devices before plan/apply against this target"},
 		{key: "kubernetes", kind: vObject, elem: kubernetesObj, doc: "deployment settings for render"},
+		{key: "overrides", kind: vObject, elem: overridesObj,
+			doc: "this target's own brokers, topicDefaults and topic settings, merged over the spec's for --cluster NAME"},
+	},
+}
+
+var topicOverrideObj = &object{
+	name: "topic override",
+	doc:  "Settings of one topic of the spec, for this target only: matched by name; the keys given replace the topic's, config key by key.",
+	fields: append([]field{
+		{key: "name", kind: vString, required: true, pattern: topicNamePattern, doc: "the topic of the spec this overrides"},
+	}, topicCommon()...),
+}
+
+var overridesObj = &object{
+	name: "overrides",
+	doc: "A target's own settings, kustomize-style (issue 15): loading the spec for `--cluster NAME` merges them over the spec's, " +
+		"then validates the result (replicationFactor within this target's brokers, ...) with positions in this file. " +
+		"`avatar-sync config --cluster NAME` prints the merged spec.",
+	fields: []field{
+		{key: "brokers", kind: vList, elem: brokerObj, doc: "replaces the whole brokers list for this target (a one-broker laptop, three on MicroK8s)"},
+		{key: "topicDefaults", kind: vObject, elem: topicDefaultsObj, doc: "merged over topicDefaults key by key (config key by key)"},
+		{key: "topics", kind: vList, elem: topicOverrideObj, doc: "merged over the spec's topic of the same name; a name the spec lacks is an error"},
 	},
 }
 

@@ -113,6 +113,7 @@ func TestFullFile(t *testing.T) {
 	}
 	walk(specObj)
 
+	yes := true
 	res := Resources{RequestsCPU: "250m", RequestsMemory: "512Mi", LimitsCPU: "1", LimitsMemory: "1Gi"}
 	want := &Spec{
 		APIVersion: APIVersion, Kind: Kind, File: "full.yaml",
@@ -143,7 +144,13 @@ func TestFullFile(t *testing.T) {
 		Deletion:     DeletionPrune,
 		Reassignment: Reassignment{ThrottleBytesPerSec: 10 << 20},
 		Clusters: []Cluster{
-			{Name: "dev", Bootstrap: []string{"localhost:9092", "localhost:9093"}, Security: SecurityPlaintext},
+			{Name: "dev", Bootstrap: []string{"localhost:9092", "localhost:9093"}, Security: SecurityPlaintext,
+				Overrides: &Overrides{
+					Brokers:       []Broker{{ID: 1, Host: "localhost", Ports: BrokerPorts{Plaintext: 9092}}},
+					TopicDefaults: &TopicOverride{ReplicationFactor: 1, Config: map[string]string{}},
+					Topics: []TopicOverride{{Name: "drone-commands", Partitions: 1, ReplicationFactor: 1, Prune: &yes,
+						Config: map[string]string{"retention.ms": "3600000", "segment.ms": "3600000"}}},
+				}},
 			{Name: "microk8s", Bootstrap: []string{"kafka-broker-1:9192"}, Security: SecuritySSL, CAFile: "certs/ca.pem",
 				CertFile: "certs/client.pem", KeyFile: "certs/client-key.pem", ClusterID: "MkU3OEVBNTcwNTJENDM2Qk", Preflight: true,
 				Kubernetes: &Kubernetes{Context: "microk8s", Namespace: "avatar", StorageClass: "microk8s-hostpath",

@@ -3,6 +3,7 @@ package spec
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -46,18 +47,41 @@ func parse(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 }
 
 func parsePartial(file string, data []byte) (*Spec, Diagnostics, *decoder) {
-	// About one recorded position per 30 bytes of a topic list; sizing the map up front saves the
-	// rehashing that showed in the profile of a 10,000-topic spec (issue 9).
-	d := &decoder{file: file, pos: make(map[string]Pos, len(data)/30), bad: map[string]bool{}, used: map[string]bool{}}
-	root := d.parseYAML(data)
+	return parsePartialTarget(file, data, "")
+}
+
+// parsePartialTarget decodes and validates the spec with the overrides of target merged in (none
+// when target is "").
+func parsePartialTarget(file string, data []byte, target string) (*Spec, Diagnostics, *decoder) {
+	d := newDecoder(file, len(data))
+	return d.decode(d.parseYAML(data), target, filepath.Dir(file))
+}
+
+// newDecoder sizes the position map: about one recorded position per 30 bytes of a topic list;
+// sizing it up front saves the rehashing that showed in the profile of a 10,000-topic spec (issue 9).
+func newDecoder(file string, size int) *decoder {
+	return &decoder{file: file, pos: make(map[string]Pos, size/30), bad: map[string]bool{}, used: map[string]bool{}}
+}
+
+// decode turns the root mapping into a validated Spec, merging target's overrides first; base is
+// the directory the spec's relative paths are relative to.
+func (d *decoder) decode(root *yaml.Node, target, base string) (*Spec, Diagnostics, *decoder) {
 	if root == nil {
+		d.diags = uniqueSorted(d.diags)
 		return nil, d.diags, d
 	}
+	merged := false
+	if target != "" {
+		root, merged = d.mergeTarget(root, target)
+	}
 	s := d.spec(root)
-	s.File = file
+	s.File = d.file
+	if merged {
+		s.Overridden = target
+	}
 	if !d.aborted {
 		d.diags = append(d.diags, validate(s, d.at)...)
-		resolve(s)
+		resolve(s, base)
 	}
 	d.diags = uniqueSorted(d.diags)
 	return s, d.diags, d
@@ -67,6 +91,10 @@ func parsePartial(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 // drops exact repeats, which arise when one topicDefaults value is wrong for several topics.
 func uniqueSorted(ds Diagnostics) Diagnostics {
 	slices.SortStableFunc(ds, func(a, b Diagnostic) int {
+		if a.Pos.File != b.Pos.File {
+			// A spec directory (issue 15): one file after the other.
+			return strings.Compare(a.Pos.File, b.Pos.File)
+		}
 		if a.Pos.Line != b.Pos.Line {
 			return a.Pos.Line - b.Pos.Line
 		}
@@ -151,18 +179,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 
 	items, paths := top.list("brokers")
 	for i, item := range items {
-		b := d.mapping(item, brokerObj, paths[i])
-		var br Broker
-		b.int32("id", &br.ID)
-		b.str("host", &br.Host)
-		b.str("rack", &br.Rack)
-		p := b.object("ports")
-		p.port("plaintext", &br.Ports.Plaintext)
-		p.port("ssl", &br.Ports.SSL)
-		p.port("internal", &br.Ports.Internal)
-		p.port("controller", &br.Ports.Controller)
-		br.Pos = d.nodePos(b.node)
-		s.Brokers = append(s.Brokers, br)
+		s.Brokers = append(s.Brokers, d.broker(item, paths[i]))
 	}
 
 	t := top.object("tls")
@@ -205,6 +222,22 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	}
 	d.access(top, s)
 	return s
+}
+
+// broker decodes one broker (of brokers, or of a target's overrides.brokers).
+func (d *decoder) broker(item *yaml.Node, path string) Broker {
+	b := d.mapping(item, brokerObj, path)
+	var br Broker
+	b.int32("id", &br.ID)
+	b.str("host", &br.Host)
+	b.str("rack", &br.Rack)
+	p := b.object("ports")
+	p.port("plaintext", &br.Ports.Plaintext)
+	p.port("ssl", &br.Ports.SSL)
+	p.port("internal", &br.Ports.Internal)
+	p.port("controller", &br.Ports.Controller)
+	br.Pos = d.nodePos(b.node)
+	return br
 }
 
 func (d *decoder) resources(m *mapping, r *Resources) {
@@ -412,6 +445,9 @@ func (d *decoder) clusters(top *mapping) []Cluster {
 				km.str("imageTag", &c.Kubernetes.ImageTag)
 				d.resources(km.object("resources"), &c.Kubernetes.Resources)
 				km.str("externalHost", &c.Kubernetes.ExternalHost)
+			}
+			if _, _, ok := m.get("overrides"); ok {
+				c.Overrides = d.overrides(m.object("overrides"))
 			}
 			out = append(out, c)
 		}

@@ -29,6 +29,12 @@ input); absolute paths are taken as written. A password reference is read in one
 the ` + "`passwordEnv`" + ` variable when set, else the ` + "`passwordFile`" + ` (trailing line feeds dropped; a carriage
 return is refused).
 
+A spec may also be a directory (` + "`-f DIR`" + `): every ` + "`*.yaml`" + ` file in it is merged, one team per file; lists
+(` + "`topics`" + `, ` + "`brokers`" + `, ` + "`devices`" + `) and ` + "`clusters`" + ` are joined, any other top-level key is set by one file,
+and a topic, broker, device or target declared in two files is an error naming both. A target's
+` + "`overrides`" + ` (brokers, ` + "`topicDefaults`" + `, topic settings) are merged over the spec for ` + "`--cluster NAME`" + ` and
+the result is validated as a whole (docs/adoption.md; ` + "`avatar-sync config --cluster NAME`" + ` prints it).
+
 ## Units
 
 - **durations**: ` + "`90s`, `10m`, `1h`, `7d`, `2w`, `1h30m`, `1.5h`" + ` (units ms, s, m, h, d, w). In Kafka configs a

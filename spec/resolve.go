@@ -14,10 +14,11 @@ const DefaultTLSDir = "ssl-certs"
 // Parse reads these. A device's plugin path is the plugin registry's to resolve.
 //
 // A Spec built in memory (tests) is taken as already resolved: write its paths as they are meant.
-func resolve(s *Spec) {
-	base := ""
-	if s.File != "" && s.File != StdinName {
-		base = filepath.Dir(s.File)
+//
+// base is the spec file's directory, or the spec directory itself when -f names one (issue 15).
+func resolve(s *Spec, base string) {
+	if s.File == "" || s.File == StdinName {
+		base = ""
 	}
 	at := func(p *string) {
 		if *p != "" && !filepath.IsAbs(*p) && base != "" {

@@ -64,6 +64,9 @@ type Spec struct {
 
 	// File is the path the spec was read from ("" for in-memory specs).
 	File string `yaml:"-"`
+	// Overridden names the target whose overrides were merged in ("" when none were: Parse, or a
+	// target without overrides), issue 15.
+	Overridden string `yaml:"-"`
 }
 
 // Deletion policies.
@@ -206,7 +209,10 @@ type Cluster struct {
 	// Preflight runs device probes before plan/apply against this target.
 	Preflight  bool        `yaml:"preflight"`
 	Kubernetes *Kubernetes `yaml:"kubernetes"`
-	Pos        Pos         `yaml:"-"`
+	// Overrides are this target's own brokers, topicDefaults and topic settings, merged over the
+	// spec's when it is loaded for the target (ParseTarget, issue 15).
+	Overrides *Overrides `yaml:"overrides"`
+	Pos       Pos        `yaml:"-"`
 }
 
 // Embedded reports whether the target is avatar-sync's in-process cluster.

@@ -41,13 +41,29 @@ type decoder struct {
 	// split maps a key node that is probably the tail of a value split at a comma inside { } to the
 	// hint explaining it (see pairs).
 	split map[*yaml.Node]string
+	// files names the file of every node when the spec is a directory of files (issue 15); nil
+	// for one file, whose nodes are all d.file's.
+	files map[*yaml.Node]string
 }
 
 func (d *decoder) nodePos(n *yaml.Node) Pos {
 	if n == nil || n.Line == 0 {
 		return Pos{File: d.file, Line: 1, Col: 1}
 	}
-	return Pos{File: d.file, Line: n.Line, Col: n.Column}
+	file := d.file
+	if f, ok := d.files[n]; ok {
+		file = f
+	}
+	return Pos{File: file, Line: n.Line, Col: n.Column}
+}
+
+// derive records that a node built while merging stands where from does, in from's file.
+func (d *decoder) derive(n, from *yaml.Node) *yaml.Node {
+	n.Line, n.Column = from.Line, from.Column
+	if f, ok := d.files[from]; ok {
+		d.files[n] = f
+	}
+	return n
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {

@@ -72,3 +72,25 @@ func (c *Cluster) Fail(f Failure) (remove func(), err error) {
 func (c *Cluster) CommitOffsets(ctx context.Context, group, topic string, offsets map[int32]int64) error {
 	return fakecontrol.CommitOffsets(ctx, c.Bootstrap(), group, topic, offsets)
 }
+
+// Produce writes n records to one partition, as a lab producer would.
+func (c *Cluster) Produce(ctx context.Context, topic string, partition int32, n int) error {
+	return fakecontrol.Produce(ctx, c.Bootstrap(), topic, partition, n)
+}
+
+// ConsumeAndCommit runs a real member of group that consumes m records of topic from the start and
+// commits them; the member stays until stop (issue 13: lag the test created).
+func (c *Cluster) ConsumeAndCommit(ctx context.Context, group, topic string, m int) (stop func(), err error) {
+	return fakecontrol.ConsumeAndCommit(ctx, c.Bootstrap(), group, topic, m)
+}
+
+// ListGroups lists every consumer group, through a client of its own.
+func (c *Cluster) ListGroups(ctx context.Context) ([]string, error) {
+	return fakecontrol.ListGroups(ctx, c.Bootstrap())
+}
+
+// RemoveBroker takes broker id away, as a crashed broker: its listener closes and the metadata
+// stops naming it (kfake moves its partitions' leadership to the others).
+func (c *Cluster) RemoveBroker(id int32) error {
+	return fakecontrol.ClusterOf(c.Embedded).RemoveNode(id)
+}

@@ -87,9 +87,25 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 		}
 		return err
 	}
-	sp, err := loadSpec(cmd.Context(), g, s)
+	// A tree of one base and an overlay per target is rendered from the spec as written: the
+	// default target's overrides (a one-broker laptop) must not shape every overlay's base. --cluster
+	// renders that target's merge (issue 15).
+	load := *g
+	if !cmd.Flags().Changed("cluster") {
+		load.cluster = ""
+	}
+	sp, err := loadSpec(cmd.Context(), &load, s)
 	if err != nil {
 		return err
+	}
+	if o.build && load.cluster == "" {
+		// --build without --cluster builds the one kubernetes target: load the spec as it sees it.
+		if load.cluster, err = buildCluster(cmd, g, sp); err != nil {
+			return err
+		}
+		if sp, err = loadSpec(cmd.Context(), &load, s); err != nil {
+			return err
+		}
 	}
 
 	if sp.TLS.Enabled {

@@ -79,6 +79,11 @@ probes the lab's devices (EEG headset, Tello drones).`,
 		newCheckCmd(g, s),
 		newRenderCmd(g, s),
 		newUnlockCmd(g, s),
+		newImportCmd(g, s),
+		newExplainCmd(g, s),
+		newConfigCmd(g, s),
+		newStatusCmd(g, s),
+		newVerifyCmd(g, s),
 	)
 	registerCompletions(root, g)
 	return root

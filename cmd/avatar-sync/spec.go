@@ -11,15 +11,19 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// readSpec loads the file named by -f ("-" reads standard input) through spec.Read, which bounds
-// the read and refuses FIFOs and devices (issue 10 item 6); ctx ends a wait on standard input.
+// readSpec loads the spec named by -f ("-" reads standard input, a directory merges its *.yaml files,
+// issue 15) through spec.ReadSources, which bounds the read and refuses FIFOs and devices (issue 10
+// item 6); ctx ends a wait on standard input. The spec is loaded for --cluster: that target's
+// overrides are merged in (issue 15).
 func readSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, spec.Diagnostics) {
-	return readSpecWith(ctx, g, s, spec.Parse)
+	return readSpecWith(ctx, g, s, func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics) {
+		return spec.ParseSources(name, srcs, g.cluster)
+	})
 }
 
-// readSpecWith is readSpec with the parser to use (validate wants spec.ParsePartial).
-func readSpecWith(ctx context.Context, g *globalOptions, s *streams, parse func(file string, data []byte) (*spec.Spec, spec.Diagnostics)) (*spec.Spec, spec.Diagnostics) {
-	data, diags := spec.Read(ctx, g.file, s.in)
+// readSpecWith is readSpec with the parser to use (validate wants partial results).
+func readSpecWith(ctx context.Context, g *globalOptions, s *streams, parse func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics)) (*spec.Spec, spec.Diagnostics) {
+	srcs, diags := spec.ReadSources(ctx, g.file, s.in)
 	if diags != nil {
 		return nil, diags
 	}
@@ -27,7 +31,7 @@ func readSpecWith(ctx context.Context, g *globalOptions, s *streams, parse func(
 	if name == spec.Stdin {
 		name = spec.StdinName
 	}
-	return parse(name, data)
+	return parse(name, srcs)
 }
 
 // loadSpec loads and validates the spec every command works from: warnings go to stderr, and an

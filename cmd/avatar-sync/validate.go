@@ -58,7 +58,16 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 			}
 			// ParsePartial: even when the spec has errors, the devices it could decode still get
 			// their plugins' checks, so one run reports every problem.
-			sp, diags := readSpecWith(cmd.Context(), g, s, spec.ParsePartial)
+			// With --cluster the spec is validated as that target sees it (its overrides merged,
+			// issue 15); without, as written and as every target with overrides sees it.
+			explicit := cmd.Flags().Changed("cluster")
+			sp, diags := readSpecWith(cmd.Context(), g, s, func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics) {
+				if explicit {
+					return spec.ParsePartialSources(name, srcs, g.cluster)
+				}
+				sp, diags := spec.ParsePartialSources(name, srcs, "")
+				return sp, append(diags, spec.ValidateSources(name, srcs)...)
+			})
 			var notRun []string
 			if sp != nil {
 				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).

@@ -238,11 +238,12 @@ devices:
 	}
 }
 
-// TestValidateDirectory: -f naming a directory says so and where the file would be.
+// TestValidateDirectory: -f naming a directory without spec files says so and what to do (a
+// directory of *.yaml files is a spec, issue 15).
 func TestValidateDirectory(t *testing.T) {
 	dir := t.TempDir()
 	code, _, errOut := runCLI(t, "validate", "-f", dir)
-	want := dir + ": is a directory; point -f/--file at the spec file in it (e.g. -f " + filepath.Join(dir, "avatar.yaml") + ")\n"
+	want := dir + ": is a directory without *.yaml files; point -f/--file at avatar.yaml or at a directory of spec files\n"
 	if code != exitError || !strings.HasPrefix(errOut, want) {
 		t.Errorf("code %d, stderr %q; want it to start with %q", code, errOut, want)
 	}

@@ -45,7 +45,8 @@ invalid or failed pass is logged and retried with back-off; the daemon keeps run
 line per event on stderr (-o json: JSON lines for a log collector).
 
 With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the process runs) and
-/readyz (the last pass succeeded) for the MicroK8s host's monitoring.`,
+/readyz (the last pass succeeded) for the MicroK8s host's monitoring, and on / a status page
+(cluster health, consumer lag, last pass, drift, certificates, devices; docs/status.md).`,
 		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,16 +60,19 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 			log := newLogger(g, s)
 			w := &watcher{g: g, s: s, o: o, log: log, metrics: newWatchMetrics()}
 			defer w.close()
+			pass := w.pass
 			if o.metricsAddr != "" {
+				w.enableStatusPage() // "/" (issue 13): watch_status.go
+				pass = w.passAndRefreshStatus
 				addr, err := w.metrics.serve(cmd.Context(), o.metricsAddr, log)
 				if err != nil {
 					return err
 				}
-				log.Info("serving metrics", "addr", addr.String(), "paths", "/metrics /healthz /readyz")
+				log.Info("serving metrics", "addr", addr.String(), "paths", "/ /metrics /healthz /readyz")
 			}
 			log.Info("watching", "file", g.file, "cluster", g.cluster, "interval", o.interval.String())
 			err := reconcile.Loop(cmd.Context(), &filewatch.Source{Path: g.file, Debounce: o.debounce},
-				reconcile.LoopOptions{Interval: o.interval}, w.pass, w.report)
+				reconcile.LoopOptions{Interval: o.interval}, pass, w.report)
 			if errors.Is(err, context.Canceled) {
 				log.Info("stopped")
 				return nil
@@ -87,7 +91,7 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting unmanaged topics (also needs deletion: prune in the spec)")
 	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long a pass waits for another apply's lock")
-	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9464)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz and the status page / on this address (e.g. :9464)")
 	return cmd
 }
 
@@ -115,7 +119,8 @@ type watcher struct {
 	opened spec.Cluster // the target's settings the connection was opened with
 
 	metrics *watchMetrics
-	current passResult // filled by pass, recorded by report
+	board   *statusBoard // the status page's data, with --metrics-addr
+	current passResult   // filled by pass, recorded by report
 	started time.Time
 }
 

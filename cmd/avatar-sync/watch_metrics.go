@@ -37,6 +37,9 @@ type watchMetrics struct {
 	inSync      prometheus.Gauge
 	lastSuccess prometheus.Gauge
 
+	// page, when set, is served on "/" (the status page, issue 13).
+	page http.Handler
+
 	mu      sync.Mutex
 	passed  bool   // at least one pass finished
 	lastErr string // "" when the last pass succeeded
@@ -107,6 +110,9 @@ func (m *watchMetrics) observe(r passResult, now time.Time) {
 func (m *watchMetrics) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	if m.page != nil {
+		mux.Handle("/{$}", m.page)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

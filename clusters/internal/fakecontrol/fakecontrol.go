@@ -183,3 +183,70 @@ func CommitOffsets(ctx context.Context, bootstrap []string, group, topic string,
 	}
 	return nil
 }
+
+// Produce writes n records to one partition of topic through its own franz-go client, as a lab
+// producer would, and waits for every acknowledgement.
+func Produce(ctx context.Context, bootstrap []string, topic string, partition int32, n int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Partition: partition, Value: fmt.Appendf(nil, "record %d", i)}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce %d records to %s/%d: %w", n, topic, partition, err)
+	}
+	return nil
+}
+
+// ConsumeAndCommit joins group as a real consumer-group member subscribed to topic, consumes from
+// the start until it has m records and commits exactly those (per partition, the offset after the
+// last of them). The member stays in the group, as a running service would, until stop is called.
+func ConsumeAndCommit(ctx context.Context, bootstrap []string, group, topic string, m int) (stop func(), err error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	if err != nil {
+		return nil, err
+	}
+	var got []*kgo.Record
+	for len(got) < m {
+		fs := cl.PollRecords(ctx, m-len(got))
+		if err := ctx.Err(); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("group %q consumed %d of %d records: %w", group, len(got), m, err)
+		}
+		for _, e := range fs.Errors() {
+			cl.Close()
+			return nil, fmt.Errorf("group %q: consume %s/%d: %w", group, e.Topic, e.Partition, e.Err)
+		}
+		got = append(got, fs.Records()...)
+	}
+	if err := cl.CommitRecords(ctx, got[:m]...); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("group %q: commit: %w", group, err)
+	}
+	return cl.Close, nil
+}
+
+// ListGroups lists every group the cluster knows, through its own client: a second opinion that
+// a command left no consumer group behind.
+func ListGroups(ctx context.Context, bootstrap []string) ([]string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var names []string
+	for _, shard := range cl.RequestSharded(ctx, kmsg.NewPtrListGroupsRequest()) {
+		if shard.Err != nil {
+			return nil, fmt.Errorf("list groups on broker %d: %w", shard.Meta.NodeID, shard.Err)
+		}
+		for _, g := range shard.Resp.(*kmsg.ListGroupsResponse).Groups {
+			names = append(names, g.Group)
+		}
+	}
+	return names, nil
+}

@@ -1,0 +1,290 @@
+package clusters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/IBM/sarama"
+
+	"github.com/avatar-project/avatar-sync/health"
+)
+
+// Health reads what `avatar-sync status` reports (issue 13) in a number of requests that does not
+// grow with topics or groups: one Metadata (every topic, with leaders, ISR and offline replicas),
+// one DescribeConfigs for the managed topics' min.insync.replicas, then per broker one ListGroups,
+// one DescribeGroups and one OffsetFetch (v8 batches groups) for the groups it coordinates, and one
+// ListOffsets for the log ends of the partitions it leads. A broker that cannot be reached is
+// reported as such in the snapshot, not as an error: status is for looking at a sick cluster.
+func (a *Admin) Health(ctx context.Context, managed []string) (health.Snapshot, error) {
+	b, err := a.anyBroker(ctx)
+	if err != nil {
+		return health.Snapshot{}, err
+	}
+	md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
+		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, nil))
+	})
+	if err != nil {
+		return health.Snapshot{}, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
+	}
+	a.learn(md)
+	snap := snapshotFromMetadata(md)
+
+	if err := a.readMinISR(ctx, b, managed, &snap); err != nil {
+		snap.Errors = append(snap.Errors, err.Error())
+	}
+
+	brokers := a.allBrokers()
+	groups := make([][]health.GroupState, len(brokers))
+	errs := make([]error, len(brokers))
+	reach := make([]error, len(brokers))
+	var wg sync.WaitGroup
+	for i, br := range brokers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := a.openBounded(ctx, br)
+			if err != nil {
+				reach[i] = err
+				return
+			}
+			groups[i], errs[i] = brokerGroups(ctx, conn)
+		}()
+	}
+	wg.Wait()
+	reachable := map[int32]error{}
+	for i, br := range brokers {
+		reachable[br.ID()] = reach[i]
+		snap.Groups = append(snap.Groups, groups[i]...)
+		if errs[i] != nil {
+			snap.Errors = append(snap.Errors, fmt.Sprintf("consumer groups on broker %d: %v", br.ID(), errs[i]))
+		}
+	}
+	for i, bs := range snap.Brokers {
+		err, known := reachable[bs.ID]
+		snap.Brokers[i].Reachable = known && err == nil
+		if err != nil {
+			snap.Brokers[i].Err = connectCause(err, a.conf)
+		} else if !known {
+			snap.Brokers[i].Err = "not connected"
+		}
+	}
+	sort.Slice(snap.Groups, func(i, j int) bool { return snap.Groups[i].Name < snap.Groups[j].Name })
+
+	a.readLogEnds(ctx, brokers, reachable, managed, &snap)
+	return snap, nil
+}
+
+// snapshotFromMetadata converts a Metadata response; pure, so it is table-tested.
+func snapshotFromMetadata(md *sarama.MetadataResponse) health.Snapshot {
+	snap := health.Snapshot{Controller: md.ControllerID, Topics: map[string]health.TopicState{}}
+	if md.ClusterID != nil {
+		snap.ClusterID = *md.ClusterID
+	}
+	for _, b := range md.Brokers {
+		host, port := splitHostPort(b.Addr())
+		snap.Brokers = append(snap.Brokers, health.BrokerState{ID: b.ID(), Host: host, Port: port, Rack: b.Rack()})
+	}
+	sort.Slice(snap.Brokers, func(i, j int) bool { return snap.Brokers[i].ID < snap.Brokers[j].ID })
+	for _, t := range md.Topics {
+		ts := health.TopicState{Name: t.Name, Internal: t.IsInternal}
+		if !topicReadable(t.Err) {
+			ts.Err = kafkaErr(t.Err, nil).Error()
+		}
+		for _, p := range t.Partitions {
+			ps := health.PartitionState{
+				ID: p.ID, Leader: p.Leader, LogEnd: -1,
+				Replicas: append([]int32(nil), p.Replicas...),
+				ISR:      append([]int32(nil), p.Isr...),
+				Offline:  append([]int32(nil), p.OfflineReplicas...),
+			}
+			if errors.Is(p.Err, sarama.ErrLeaderNotAvailable) {
+				ps.Leader = -1
+			}
+			ts.Partitions = append(ts.Partitions, ps)
+		}
+		snap.Topics[t.Name] = ts
+	}
+	return snap
+}
+
+// readMinISR asks one broker for min.insync.replicas of every managed topic, in one request.
+func (a *Admin) readMinISR(ctx context.Context, b *sarama.Broker, managed []string, snap *health.Snapshot) error {
+	req := &sarama.DescribeConfigsRequest{Version: 4}
+	for _, name := range managed {
+		if _, ok := snap.Topics[name]; ok {
+			req.Resources = append(req.Resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name, ConfigNames: []string{"min.insync.replicas"}})
+		}
+	}
+	if len(req.Resources) == 0 {
+		return nil
+	}
+	resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
+	if err != nil {
+		return fmt.Errorf("describe min.insync.replicas on cluster %q: %w", a.name, err)
+	}
+	for _, r := range resp.Resources {
+		t, ok := snap.Topics[r.Name]
+		if !ok || r.ErrorCode != 0 {
+			continue
+		}
+		for _, c := range r.Configs {
+			if c.Name == "min.insync.replicas" {
+				t.MinISR, _ = strconv.Atoi(c.Value)
+			}
+		}
+		snap.Topics[r.Name] = t
+	}
+	return nil
+}
+
+// brokerGroups lists the groups one broker coordinates, with state, members and committed
+// offsets: three requests whatever the number of groups.
+func brokerGroups(ctx context.Context, b *sarama.Broker) ([]health.GroupState, error) {
+	return call(ctx, func() ([]health.GroupState, error) {
+		lg, err := b.ListGroups(&sarama.ListGroupsRequest{Version: 3})
+		if err != nil {
+			return nil, err
+		}
+		if lg.Err != sarama.ErrNoError {
+			return nil, kafkaErr(lg.Err, nil)
+		}
+		names := []string{}
+		for name, protocolType := range lg.Groups {
+			// Only consumer groups have offsets and lag; "" is a group that only commits offsets.
+			if protocolType == "consumer" || protocolType == "" {
+				names = append(names, name)
+			}
+		}
+		if len(names) == 0 {
+			return nil, nil
+		}
+		sort.Strings(names)
+		dg, err := b.DescribeGroups(&sarama.DescribeGroupsRequest{Version: 4, Groups: names})
+		if err != nil {
+			return nil, fmt.Errorf("describe groups: %w", err)
+		}
+		byName := map[string]*health.GroupState{}
+		out := make([]health.GroupState, 0, len(names))
+		for _, name := range names {
+			out = append(out, health.GroupState{Name: name, Committed: map[string]map[int32]int64{}})
+		}
+		for i := range out {
+			byName[out[i].Name] = &out[i]
+		}
+		for _, d := range dg.Groups {
+			if g := byName[d.GroupId]; g != nil && d.Err == sarama.ErrNoError {
+				g.State, g.Members = d.State, len(d.Members)
+			}
+		}
+		req := &sarama.OffsetFetchRequest{Version: 8}
+		for _, name := range names {
+			req.Groups = append(req.Groups, sarama.OffsetFetchRequestGroup{GroupId: name})
+		}
+		of, err := b.FetchOffset(req)
+		if err != nil {
+			return nil, fmt.Errorf("fetch committed offsets: %w", err)
+		}
+		for _, r := range of.Groups {
+			g := byName[r.GroupId]
+			if g == nil {
+				continue
+			}
+			if r.Err != sarama.ErrNoError {
+				return nil, fmt.Errorf("group %q: %w", r.GroupId, kafkaErr(r.Err, nil))
+			}
+			for topic, parts := range r.Blocks {
+				for p, blk := range parts {
+					if blk.Err != sarama.ErrNoError || blk.Offset < 0 {
+						continue
+					}
+					if g.Committed[topic] == nil {
+						g.Committed[topic] = map[int32]int64{}
+					}
+					g.Committed[topic][p] = blk.Offset
+				}
+			}
+		}
+		return out, nil
+	})
+}
+
+// readLogEnds asks each leader, in one ListOffsets, for the log-end offsets of the partitions it
+// leads among the managed topics and the topics some group committed offsets on.
+func (a *Admin) readLogEnds(ctx context.Context, brokers []*sarama.Broker, reachable map[int32]error, managed []string, snap *health.Snapshot) {
+	wanted := map[string]bool{}
+	for _, t := range managed {
+		wanted[t] = true
+	}
+	for _, g := range snap.Groups {
+		for t := range g.Committed {
+			wanted[t] = true
+		}
+	}
+	reqs := map[int32]*sarama.OffsetRequest{}
+	for name := range wanted {
+		t, ok := snap.Topics[name]
+		if !ok {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if p.Leader < 0 {
+				continue
+			}
+			if reqs[p.Leader] == nil {
+				reqs[p.Leader] = &sarama.OffsetRequest{Version: 1}
+			}
+			reqs[p.Leader].AddBlock(name, p.ID, sarama.OffsetNewest, 1)
+		}
+	}
+	byID := map[int32]*sarama.Broker{}
+	for _, b := range brokers {
+		byID[b.ID()] = b
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	ends := map[string]map[int32]int64{}
+	for leader, req := range reqs {
+		br := byID[leader]
+		if br == nil || reachable[leader] != nil {
+			continue // its partitions keep LogEnd -1; the broker is reported unreachable or missing
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := call(ctx, func() (*sarama.OffsetResponse, error) { return br.GetAvailableOffsets(req) })
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				snap.Errors = append(snap.Errors, fmt.Sprintf("log-end offsets from broker %d: %v", leader, err))
+				return
+			}
+			for topic, parts := range resp.Blocks {
+				for p, blk := range parts {
+					if blk.Err != sarama.ErrNoError {
+						continue
+					}
+					if ends[topic] == nil {
+						ends[topic] = map[int32]int64{}
+					}
+					ends[topic][p] = blk.Offset
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for topic, parts := range ends {
+		t := snap.Topics[topic]
+		for i, p := range t.Partitions {
+			if end, ok := parts[p.ID]; ok {
+				t.Partitions[i].LogEnd = end
+			}
+		}
+	}
+	sort.Strings(snap.Errors)
+}

@@ -1,0 +1,119 @@
+package clusters
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/avatar-project/avatar-sync/health"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// TestHealthUnderReplicatedAndOfflineMockBroker uses sarama's MockBroker, not kfake: kfake reports
+// every replica in sync and always elects a leader, so it cannot show an under-replicated, an
+// under-min-ISR or an offline partition. The metadata here has partition 0 with one of three
+// replicas in sync (min.insync.replicas 2) and partition 1 with no leader; status must report the
+// first as under-replicated and under min ISR, the second as offline, and be unhealthy.
+func TestHealthUnderReplicatedAndOfflineMockBroker(t *testing.T) {
+	a, _ := healthMockCluster(t, nil)
+	snap, err := a.Health(testCtx(t), []string{"eeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Topics["eeg"]; got.MinISR != 2 || got.Partitions[0].LogEnd != 40 || got.Partitions[1].Leader != -1 || got.Partitions[2].LogEnd != 7 {
+		t.Errorf("snapshot of eeg: %+v", got)
+	}
+	exp := health.Expectation{Cluster: "mock", Topics: []string{"eeg"}, Brokers: []health.ExpectedBroker{{ID: 1, Name: "broker 1"}, {ID: 2, Name: "broker 2"}, {ID: 3, Name: "broker 3"}}}
+	r := health.Assess(snap, exp, time.Now())
+	tr := r.Topics[0]
+	if d := cmp.Diff([][]int32{{0, 1}, {1}, {0}}, [][]int32{tr.UnderReplicated, tr.Offline, tr.UnderMinISR}); d != "" {
+		t.Errorf("under-replicated, offline, under-min-ISR (-want +got):\n%s", d)
+	}
+	if r.Healthy || len(r.Problems) != 2 {
+		t.Errorf("want unhealthy with 2 problems (offline, under min ISR): %q", r.Problems)
+	}
+	for _, b := range r.Brokers {
+		if b.State != "up" {
+			t.Errorf("broker %d: %+v", b.ID, b)
+		}
+	}
+}
+
+// healthMockCluster is three MockBrokers whose metadata has topic "eeg": partition 0 with one of
+// three replicas in sync, partition 1 without a leader, partition 2 healthy; min.insync.replicas 2.
+func healthMockCluster(t *testing.T, extraBrokers map[int32]string) (*Admin, []*sarama.MockBroker) {
+	t.Helper()
+	var mbs []*sarama.MockBroker
+	for id := int32(1); id <= 3; id++ {
+		mb := sarama.NewMockBroker(t, id)
+		t.Cleanup(mb.Close)
+		mbs = append(mbs, mb)
+	}
+	md := &sarama.MetadataResponse{Version: 5, ControllerID: 1}
+	for _, mb := range mbs {
+		md.AddBroker(mb.Addr(), mb.BrokerID())
+	}
+	for id, addr := range extraBrokers {
+		md.AddBroker(addr, id)
+	}
+	md.AddTopicPartition("eeg", 0, 1, []int32{1, 2, 3}, []int32{1}, []int32{2, 3}, sarama.ErrNoError)
+	md.AddTopicPartition("eeg", 1, -1, []int32{2, 3, 1}, []int32{}, []int32{2, 3}, sarama.ErrLeaderNotAvailable)
+	md.AddTopicPartition("eeg", 2, 2, []int32{2, 3, 1}, []int32{2, 3, 1}, nil, sarama.ErrNoError)
+	configs := &sarama.DescribeConfigsResponse{Version: 4, Resources: []*sarama.ResourceResponse{{
+		Type: sarama.TopicResource, Name: "eeg",
+		Configs: []*sarama.ConfigEntry{{Name: "min.insync.replicas", Value: "2", Source: sarama.SourceTopic}},
+	}}}
+	versions := sarama.NewMockApiVersionsResponse(t).SetApiKeys([]sarama.ApiVersionsResponseKey{
+		{ApiKey: 2, MinVersion: 0, MaxVersion: 1},  // ListOffsets
+		{ApiKey: 3, MinVersion: 0, MaxVersion: 5},  // Metadata
+		{ApiKey: 16, MinVersion: 0, MaxVersion: 3}, // ListGroups
+		{ApiKey: 18, MinVersion: 0, MaxVersion: 3}, // ApiVersions
+		{ApiKey: 32, MinVersion: 0, MaxVersion: 4}, // DescribeConfigs
+	})
+	for _, mb := range mbs {
+		mb.SetHandlerByMap(map[string]sarama.MockResponse{
+			"ApiVersionsRequest":     versions,
+			"MetadataRequest":        sarama.NewMockWrapper(md),
+			"DescribeConfigsRequest": sarama.NewMockWrapper(configs),
+			"ListGroupsRequest":      sarama.NewMockListGroupsResponse(t),
+			"OffsetRequest": sarama.NewMockOffsetResponse(t).
+				SetOffset("eeg", 0, sarama.OffsetNewest, 40).SetOffset("eeg", 2, sarama.OffsetNewest, 7),
+		})
+	}
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "mock", Bootstrap: []string{mbs[0].Addr()}}}}
+	a, err := Open(testCtx(t), s, "mock", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+
+	return a, mbs
+}
+
+// TestHealthUnreachableBrokerMockBroker: a broker the metadata names (MockBroker metadata; kfake
+// drops a removed broker from its metadata) but that refuses connections is reported unreachable
+// with the cause, the read still completes, and status is unhealthy.
+func TestHealthUnreachableBrokerMockBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := ln.Addr().String()
+	ln.Close() // a broker that crashed after registering: its port refuses connections
+	a, _ := healthMockCluster(t, map[int32]string{4: gone})
+	snap, err := a.Health(testCtx(t), []string{"eeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := health.Assess(snap, health.Expectation{Topics: []string{"eeg"}, Brokers: []health.ExpectedBroker{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}}}, time.Now())
+	if b := r.Brokers[3]; b.ID != 4 || b.State != "unreachable" || !strings.Contains(b.Error, "connection refused") {
+		t.Errorf("broker 4: %+v", b)
+	}
+	if r.Healthy || !strings.Contains(strings.Join(r.Problems, "\n"), "broker 4 at "+gone+" is unreachable: connection refused") {
+		t.Errorf("problems %q", r.Problems)
+	}
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// importOptions are the flags of `avatar-sync import` (issue 15).
+type importOptions struct {
+	cluster   clusterFlags
+	bootstrap []string
+	out       string
+	force     bool
+	topics    string
+	name      string
+}
+
+func newImportCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &importOptions{}
+	cmd := &cobra.Command{
+		Use:   "import",
+		Short: "Write avatar.yaml from a live cluster (adopt a cluster built by hand or by scripts)",
+		Long: `import reads a live cluster (brokers, topics with partitions, replication factor and the configs
+set on each topic, in human units) and writes a spec that, applied back to the same cluster, plans no
+change: its first apply only records the topics in avatar-sync's inventory, so they become managed
+(and prunable) once they are in a committed spec. Internal topics are skipped. The output is
+commented: where values came from, what was left out and why.
+
+Read from --bootstrap HOST:PORT,... (plaintext), or from --cluster NAME, a target of the spec named
+by -f with its security settings (TLS, SASL). The spec goes to standard output, or to --out FILE,
+which is never overwritten without --force.`,
+		Example: `  avatar-sync import --bootstrap localhost:9092 --out avatar.yaml
+  avatar-sync import --cluster lab -f old.yaml --topics '^avatar\.' --out avatar.yaml --force`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if err := g.checkOutput("text"); err != nil {
+				return err
+			}
+			byCluster := cmd.Flags().Changed("cluster")
+			if byCluster == (len(o.bootstrap) > 0) {
+				return errors.New("name the cluster to import: --bootstrap HOST:PORT,... or --cluster NAME (a target of the spec given by -f), not both")
+			}
+			var filter *regexp.Regexp
+			if o.topics != "" {
+				if filter, err = regexp.Compile(o.topics); err != nil {
+					return fmt.Errorf("--topics %q is not a regular expression: %w", o.topics, err)
+				}
+			}
+			if o.out != "" && !o.force {
+				if _, err := os.Lstat(o.out); err == nil {
+					return fmt.Errorf("--out %s exists; import never overwrites a file without --force", o.out)
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("--out %s: %w", o.out, err)
+				}
+			}
+
+			var sp *spec.Spec
+			opts := reconcile.ImportOptions{Name: o.name, Topics: filter}
+			if byCluster {
+				if sp, err = loadSpec(cmd.Context(), g, s); err != nil {
+					return err
+				}
+				c, err := targetCluster(g, sp)
+				if err != nil {
+					return err
+				}
+				opts.Target = relativeTarget(c, o.out)
+				opts.Source = fmt.Sprintf("target %s of %s", c.Name, g.file)
+				if !cmd.Flags().Changed("name") {
+					opts.Name = sp.Metadata.Name
+				}
+			} else {
+				for _, b := range o.bootstrap {
+					if strings.TrimSpace(b) == "" {
+						return errors.New("--bootstrap has an empty entry; give HOST:PORT,...")
+					}
+				}
+				opts.Target = spec.Cluster{Name: o.name, Bootstrap: o.bootstrap, Security: spec.SecurityPlaintext}
+				opts.Source = strings.Join(o.bootstrap, ",")
+				sp = &spec.Spec{Clusters: []spec.Cluster{opts.Target}}
+				g.cluster = o.name
+			}
+
+			o.cluster.readOnly = true // import only reads
+			t, err := openTarget(cmd.Context(), g, s, sp, o.cluster)
+			if err != nil {
+				return err
+			}
+			defer closeTarget(t, &err)
+			live, err := t.admin.Describe(cmd.Context())
+			if err != nil {
+				return err
+			}
+			doc := reconcile.Import(live, opts)
+			data := spec.Encode(doc)
+			// The written spec must load: a file that import writes but validate refuses would be
+			// a trap for the person about to commit it.
+			if _, diags := spec.Parse(cmpOrStdout(o.out), data); len(diags.Errors()) > 0 {
+				return fmt.Errorf("the imported spec does not validate (a broker down, so fewer brokers than replicas? an invalid --name?); nothing was written: %w", diags.Errors().Err())
+			}
+			if o.out == "" {
+				_, err = s.out.Write(data)
+				return err
+			}
+			if err := writeFileAtomic(o.out, data, o.force); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.err, "Wrote %s: %d topics, %d brokers, target %s. Next: avatar-sync plan -f %s --cluster %s\n",
+				o.out, len(doc.Spec.Topics), len(doc.Spec.Brokers), opts.Target.Name, o.out, opts.Target.Name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.bootstrap, "bootstrap", nil, "HOST:PORT,... of the cluster to read (plaintext)")
+	f.StringVar(&o.out, "out", "", "write the spec to this file (default: standard output)")
+	f.BoolVar(&o.force, "force", false, "overwrite --out when it exists")
+	f.StringVar(&o.topics, "topics", "", "import only topics whose name matches this regular expression")
+	f.StringVar(&o.name, "name", "imported", "metadata.name of the spec, and the target name with --bootstrap")
+	o.cluster.bind(f)
+	return cmd
+}
+
+func cmpOrStdout(out string) string {
+	if out == "" {
+		return spec.StdinName
+	}
+	return out
+}
+
+// relativeTarget rewrites a target's files relative to the directory of the written spec: the
+// loaded spec resolved them against its own directory, and the new file may live elsewhere.
+func relativeTarget(c spec.Cluster, out string) spec.Cluster {
+	base := "."
+	if out != "" {
+		base = filepath.Dir(out)
+	}
+	rel := func(p *string) {
+		if *p == "" {
+			return
+		}
+		abs, err1 := filepath.Abs(*p)
+		absBase, err2 := filepath.Abs(base)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		if r, err := filepath.Rel(absBase, abs); err == nil {
+			*p = r
+		}
+	}
+	rel(&c.CAFile)
+	rel(&c.CertFile)
+	rel(&c.KeyFile)
+	if c.SASL != nil {
+		sasl := *c.SASL
+		rel(&sasl.PasswordFile)
+		c.SASL = &sasl
+	}
+	c.Kubernetes = nil // deployment settings describe how the spec is rendered, not where it came from
+	return c
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same directory, so an
+// interrupted import never leaves half a spec; without overwrite an existing path is refused at the
+// last moment too (O_EXCL on the link).
+func writeFileAtomic(path string, data []byte, overwrite bool) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".avatar-sync-import-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if overwrite {
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("--out %s exists; import never overwrites a file without --force", path)
+		}
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

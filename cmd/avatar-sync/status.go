@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/health"
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+type statusOptions struct {
+	cluster clusterFlags
+	group   string
+	watch   time.Duration
+}
+
+func newStatusCmd(g *globalOptions, s *streams) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Is the cluster healthy, in sync with the spec, and are the consumers keeping up?",
+		Long: `status reads the live cluster and answers in one screen (issue 13): brokers against the spec
+(a missing broker is named), per managed topic its partitions, replicas and in-sync replicas with
+under-replicated, offline and under-min-ISR partitions and leader balance, consumer groups with
+their lag per topic and partition (committed offset against log-end offset), and whether the cluster
+agrees with the spec (the same plan as "avatar-sync plan"). It changes nothing.
+
+Exit 0 when healthy, 1 when unhealthy: a spec broker missing or unreachable, an offline or
+under-min-ISR partition of a managed topic, or a part of the cluster that could not be read.
+Under-replicated partitions, pending changes and lag are shown but do not fail.
+
+--watch 5s samples again every 5 seconds, redrawing in place in a terminal and printing plain
+blocks when piped, and shows how fast each group's lag grows (+) or shrinks (-).
+The JSON document (-o json) is described in docs/status.md.`,
+		Example: `  avatar-sync status --cluster microk8s
+  avatar-sync status --group prediction --watch 5s
+  avatar-sync status -o json | jq '.groups[] | {name, lag}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if err := g.checkOutput("text", "json"); err != nil {
+				return err
+			}
+			if o.watch < 0 || (o.watch > 0 && o.watch < time.Second) {
+				return fmt.Errorf("--watch %s: use at least 1s", o.watch)
+			}
+			ctx := cmd.Context()
+			sp, err := loadSpec(ctx, g, s)
+			if err != nil {
+				return err
+			}
+			o.cluster.readOnly = true // like plan: never writes the embedded cluster's state
+			t, err := openTarget(ctx, g, s, sp, o.cluster)
+			if err != nil {
+				return err
+			}
+			defer closeTarget(t, &err)
+			if o.watch == 0 {
+				r, err := sampleStatus(ctx, t, sp, g.cluster, o.group)
+				if err != nil {
+					return err
+				}
+				if err := renderStatus(s.out, g, r); err != nil {
+					return err
+				}
+				return statusExit(r)
+			}
+			return watchStatus(ctx, g, s, t, sp, o)
+		},
+	}
+	f := cmd.Flags()
+	o.cluster.bind(f)
+	f.StringVar(&o.group, "group", "", "show only this consumer group")
+	f.DurationVar(&o.watch, "watch", 0, "sample again at this interval until Ctrl-C, with lag rates (e.g. 5s)")
+	return cmd
+}
+
+// sampleStatus reads the cluster once and plans against the spec: the health snapshot in a fixed
+// number of requests, the plan through the one Planner.
+func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group string) (health.Report, error) {
+	managed := make([]string, 0, len(sp.Topics))
+	for _, tp := range sp.Topics {
+		managed = append(managed, tp.Name)
+	}
+	snap, err := t.admin.Health(ctx, managed)
+	if err != nil {
+		return health.Report{}, err
+	}
+	tc, _ := sp.Target(cluster)
+	r := health.Assess(snap, health.Expectation{
+		Cluster: cluster, Brokers: health.ExpectedBrokers(sp, tc.Embedded()), Topics: managed, Group: group,
+	}, time.Now())
+	r.Spec = specAgreement(ctx, t, sp)
+	return r, nil
+}
+
+// specAgreement runs the same plan as `plan`. A plan that cannot be made (a pinned cluster id
+// that differs, a damaged inventory) is reported in the line, not as status's own failure.
+func specAgreement(ctx context.Context, t *target, sp *spec.Spec) *health.SpecAgreement {
+	p, err := t.planner().Plan(ctx, sp, reconcile.PlanOptions{})
+	if err != nil {
+		return &health.SpecAgreement{Error: err.Error()}
+	}
+	sum := p.Summary()
+	n := sum.Create + sum.Update + sum.Delete + sum.Unsupported
+	return &health.SpecAgreement{InSync: n == 0, PendingChanges: n}
+}
+
+func renderStatus(w io.Writer, g *globalOptions, r health.Report) error {
+	if g.output == "json" {
+		return report.RenderStatusJSON(w, r)
+	}
+	return report.RenderStatusText(w, r, g.color(w))
+}
+
+// statusExit maps the report to the exit code: 1 when unhealthy, with the problems already printed.
+func statusExit(r health.Report) error {
+	if !r.Healthy {
+		return withExitCode(exitError, nil)
+	}
+	return nil
+}
+
+// watchStatus samples every o.watch until Ctrl-C. In a terminal each sample replaces the previous
+// screen; piped, samples follow each other as plain blocks headed by their time. The exit code is
+// the last sample's.
+func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *target, sp *spec.Spec, o *statusOptions) error {
+	inPlace := g.output == "text" && isTerminalWriter(s.out)
+	var prev *health.Report
+	tick := time.NewTicker(o.watch)
+	defer tick.Stop()
+	for {
+		r, err := sampleStatus(ctx, t, sp, g.cluster, o.group)
+		if ctx.Err() != nil && prev != nil {
+			return statusExit(*prev) // Ctrl-C during a sample: keep the last complete screen
+		}
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			r = health.WithLagRates(*prev, r)
+		}
+		switch {
+		case inPlace:
+			fmt.Fprint(s.out, "\x1b[H\x1b[2J") // home + clear: redraw in place
+		case g.output == "text" && prev != nil:
+			fmt.Fprintln(s.out)
+		}
+		if g.output == "text" && !inPlace {
+			fmt.Fprintf(s.out, "--- %s\n", r.Time.Format(time.RFC3339))
+		}
+		if err := renderStatus(s.out, g, r); err != nil {
+			return err
+		}
+		prev = &r
+		select {
+		case <-ctx.Done():
+			return statusExit(r)
+		case <-tick.C:
+		}
+	}
+}
+
+// isTerminalWriter reports whether w is a terminal (status --watch redraws in place there).
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

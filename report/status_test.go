@@ -1,0 +1,74 @@
+package report
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/avatar-project/avatar-sync/health"
+)
+
+// statusFixture is an unhealthy cluster: broker 3 missing, one partition under min ISR, one group
+// lagging with a rate, and pending changes.
+func statusFixture() health.Report {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	snap := health.Snapshot{
+		ClusterID: "lab-cluster-id", Controller: 1,
+		Brokers: []health.BrokerState{{ID: 1, Host: "kafka-broker-1", Port: 9092, Rack: "lab-a", Reachable: true}, {ID: 2, Host: "kafka-broker-2", Port: 9093, Rack: "lab-b", Reachable: true}},
+		Topics: map[string]health.TopicState{"eeg-brainwave-data": {Name: "eeg-brainwave-data", MinISR: 2, Partitions: []health.PartitionState{
+			{ID: 0, Leader: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, LogEnd: 120},
+			{ID: 1, Leader: 1, Replicas: []int32{2, 3, 1}, ISR: []int32{1}, LogEnd: 80},
+		}}},
+		Groups: []health.GroupState{{Name: "prediction", State: "Stable", Members: 2, Committed: map[string]map[int32]int64{"eeg-brainwave-data": {0: 100, 1: 80}}}},
+	}
+	exp := health.Expectation{Cluster: "microk8s", Topics: []string{"eeg-brainwave-data", "drone-commands"}, Brokers: []health.ExpectedBroker{
+		{ID: 1, Name: "broker 1 (kafka-broker-1)"}, {ID: 2, Name: "broker 2 (kafka-broker-2)"}, {ID: 3, Name: "broker 3 (kafka-broker-3)"}}}
+	prev := health.Assess(snap, exp, at.Add(-5*time.Second))
+	prev.Groups[0].Lag = 10
+	r := health.WithLagRates(prev, health.Assess(snap, exp, at))
+	r.Spec = &health.SpecAgreement{PendingChanges: 1}
+	return r
+}
+
+func probeFixture() health.ProbeReport {
+	return health.ProbeReport{Version: 1, Cluster: "microk8s", Group: "avatar-sync-verify-lab-0123456789ab", GroupDeleted: true, Results: []health.ProbeResult{
+		{Topic: "eeg-brainwave-data", Partition: 0, Offset: 120, Produce: 3 * time.Millisecond, RoundTrip: 9 * time.Millisecond},
+		{Topic: "drone-commands", Partition: 0, Offset: 7, Produce: 3 * time.Millisecond, RoundTrip: 5 * time.Millisecond},
+		{Topic: "eeg-brainwave-data", Partition: 1, Offset: -1, Error: "produce: kafka server: Messages are rejected since there are fewer in-sync replicas than required"},
+	}}.Finish()
+}
+
+func TestStatusAndVerifyGolden(t *testing.T) {
+	renders := map[string]func(io.Writer) error{
+		"status.txt":  func(w io.Writer) error { return RenderStatusText(w, statusFixture(), false) },
+		"status.json": func(w io.Writer) error { return RenderStatusJSON(w, statusFixture()) },
+		"verify.txt":  func(w io.Writer) error { return RenderProbeText(w, probeFixture(), false) },
+		"verify.json": func(w io.Writer) error { return RenderProbeJSON(w, probeFixture()) },
+	}
+	for name, render := range renders {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := render(&buf); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./report -update)", err)
+			}
+			if d := cmp.Diff(string(want), buf.String()); d != "" {
+				t.Errorf("%s differs (-golden +got); run with -update if intended:\n%s", golden, d)
+			}
+		})
+	}
+}

@@ -1,0 +1,277 @@
+package spec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// A spec directory (issue 15): `-f DIR` merges every *.yaml file in DIR, one team per file. The files
+// are read as one spec: lists (brokers, topics, devices) and the clusters mapping are joined, every
+// other top-level key may be set by one file only (apiVersion and kind may repeat with the same
+// value), and a topic, broker, device or target declared in two files is an error naming both files
+// and lines. Positions keep naming the file each value was written in.
+
+// Source is one file of a spec.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// ReadSources reads the spec at path: the file (or standard input for Stdin) as Read does, or,
+// when path is a directory, every regular *.yaml file directly in it, in name order, each through
+// Read's limits and all together within the same 4 MiB.
+func ReadSources(ctx context.Context, path string, stdin io.Reader) ([]Source, Diagnostics) {
+	if path != Stdin {
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return readDir(ctx, path)
+		}
+	}
+	data, diags := Read(ctx, path, stdin)
+	if diags != nil {
+		return nil, diags
+	}
+	name := path
+	if path == Stdin {
+		name = StdinName
+	}
+	return []Source{{Name: name, Data: data}}, nil
+}
+
+func readDir(ctx context.Context, dir string) ([]Source, Diagnostics) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, readFailure(dir, fmt.Sprintf("cannot list the spec directory: %v", err))
+	}
+	slices.Sort(names)
+	var out []Source
+	total := 0
+	for _, name := range names {
+		if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
+			continue // a directory called x.yaml, a FIFO: not a team's file
+		}
+		data, diags := Read(ctx, name, nil)
+		if diags != nil {
+			return nil, diags
+		}
+		if total += len(data); total > maxFileBytes {
+			return nil, readFailure(dir, fmt.Sprintf("the *.yaml files hold more than %s together, more than a spec can sensibly be; is -f pointing at the right directory?", FormatBytes(maxFileBytes)))
+		}
+		out = append(out, Source{Name: name, Data: data})
+	}
+	if len(out) == 0 {
+		return nil, readFailure(dir, "is a directory without *.yaml files; point -f/--file at avatar.yaml or at a directory of spec files")
+	}
+	return out, nil
+}
+
+// ParseSources is ParseTarget for a spec read by ReadSources: name is what -f named (the directory).
+// One source is exactly ParseTarget of that file.
+func ParseSources(name string, srcs []Source, target string) (*Spec, Diagnostics) {
+	s, diags := ParsePartialSources(name, srcs, target)
+	if len(diags.Errors()) > 0 {
+		return nil, diags
+	}
+	return s, diags
+}
+
+// ParsePartialSources is ParsePartialTarget for a spec read by ReadSources.
+func ParsePartialSources(name string, srcs []Source, target string) (*Spec, Diagnostics) {
+	if len(srcs) == 1 {
+		return ParsePartialTarget(srcs[0].Name, srcs[0].Data, target)
+	}
+	s, diags, _ := parseSources(name, srcs, target)
+	if s == nil || s.Overridden == "" || len(diags) == 0 {
+		return s, diags
+	}
+	_, base, _ := parseSources(name, srcs, "")
+	annotateTarget(diags, base, target)
+	return s, diags
+}
+
+// ValidateSources is ValidateTargets for a spec read by ReadSources.
+func ValidateSources(name string, srcs []Source) Diagnostics {
+	if len(srcs) == 1 {
+		return ValidateTargets(srcs[0].Name, srcs[0].Data)
+	}
+	return validateTargets(func(target string) (*Spec, Diagnostics) {
+		if target == "" {
+			s, d, _ := parseSources(name, srcs, "")
+			return s, d
+		}
+		return ParsePartialSources(name, srcs, target)
+	})
+}
+
+// parseSources parses each file, merges the roots and decodes the result as one spec.
+func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics, *decoder) {
+	size := 0
+	for _, src := range srcs {
+		size += len(src.Data)
+	}
+	d := newDecoder(name, size)
+	d.files = map[*yaml.Node]string{}
+	var roots []*yaml.Node
+	for _, src := range srcs {
+		// Each file's syntax errors carry its own name.
+		fd := newDecoder(src.Name, 0)
+		root := fd.parseYAML(src.Data)
+		d.diags = append(d.diags, fd.diags...)
+		if root == nil {
+			continue
+		}
+		d.recordFile(root, src.Name, map[*yaml.Node]bool{})
+		roots = append(roots, root)
+	}
+	if len(roots) == 0 {
+		return d.decode(nil, target, name)
+	}
+	return d.decode(d.mergeFiles(roots), target, name)
+}
+
+// recordFile names file as the file of n and everything under it.
+func (d *decoder) recordFile(n *yaml.Node, file string, seen map[*yaml.Node]bool) {
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	d.files[n] = file
+	for _, c := range n.Content {
+		d.recordFile(c, file, seen)
+	}
+	d.recordFile(n.Alias, file, seen)
+}
+
+// identities say what makes an item of a joined list the same across files.
+var identities = map[string]string{"brokers": "id", "topics": "name", "devices": "name"}
+
+// mergeFiles joins the files' root mappings into one (see the package comment above).
+func (d *decoder) mergeFiles(roots []*yaml.Node) *yaml.Node {
+	m := &merger{d: d}
+	out := d.derive(&yaml.Node{Kind: yaml.MappingNode}, roots[0])
+	type first struct{ key, val *yaml.Node }
+	firsts := map[string]first{}
+	// seen remembers, per joined list (or the clusters mapping), where each identity was declared.
+	seen := map[string]map[string]*yaml.Node{}
+	where := func(n *yaml.Node) string {
+		p := d.nodePos(n)
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+	for _, root := range roots {
+		for _, e := range m.pairs(root) {
+			key := e.key.Value
+			v := m.resolve(e.val)
+			f, again := firsts[key]
+			_, joined := identities[key]
+			switch {
+			case !again:
+				val := v
+				if joined && v.Kind == yaml.SequenceNode || key == "clusters" && v.Kind == yaml.MappingNode {
+					// A fresh node to join into, so the file's own list is never changed.
+					val = d.derive(&yaml.Node{Kind: v.Kind, Tag: v.Tag, Style: v.Style}, v)
+				}
+				firsts[key] = first{e.key, val}
+				out.Content = append(out.Content, e.key, val)
+				f = firsts[key]
+			case key == "apiVersion" || key == "kind":
+				if v.Kind == yaml.ScalarNode && f.val.Kind == yaml.ScalarNode && v.Value == f.val.Value {
+					continue
+				}
+				d.errorf(e.key, "%s differs from the one in %s; every file of a spec directory has the same %s", key, where(f.key), key)
+				continue
+			case (joined && (v.Kind != yaml.SequenceNode || f.val.Kind != yaml.SequenceNode)) ||
+				(key == "clusters" && (v.Kind != yaml.MappingNode || f.val.Kind != yaml.MappingNode)) ||
+				(!joined && key != "clusters"):
+				d.errorf(e.key, "%s is also set in %s; in a spec directory only one file may set it (lists such as topics and the clusters mapping are joined)", key, where(f.key))
+				continue
+			}
+			switch {
+			case joined && v.Kind == yaml.SequenceNode:
+				ids := seen[key]
+				if ids == nil {
+					ids = map[string]*yaml.Node{}
+					seen[key] = ids
+				}
+				for _, item := range v.Content {
+					id := m.resolve(item)
+					if idv := valueOf(m, id, identities[key]); idv != nil && idv.Kind == yaml.ScalarNode {
+						if prev, dup := ids[idv.Value]; dup && d.files[prev] != d.files[idv] {
+							label := fmt.Sprintf("%s %q", strings.TrimSuffix(key, "s"), idv.Value)
+							if key == "brokers" {
+								label = "broker id " + idv.Value
+							}
+							d.errorf(idv, "%s is also declared in %s; declare it in one file", label, where(prev))
+							continue
+						}
+						if _, dup := ids[idv.Value]; !dup {
+							ids[idv.Value] = idv
+						}
+					}
+					f.val.Content = append(f.val.Content, item)
+				}
+			case key == "clusters" && v.Kind == yaml.MappingNode:
+				ids := seen[key]
+				if ids == nil {
+					ids = map[string]*yaml.Node{}
+					seen[key] = ids
+				}
+				for _, c := range m.pairs(v) {
+					if prev, dup := ids[c.key.Value]; dup && d.files[prev] != d.files[c.key] {
+						d.errorf(c.key, "clusters.%s is also declared in %s; declare a target in one file", c.key.Value, where(prev))
+						continue
+					}
+					if _, dup := ids[c.key.Value]; !dup {
+						ids[c.key.Value] = c.key
+					}
+					f.val.Content = append(f.val.Content, c.key, c.val)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// validateTargets is ValidateTargets over any parser: target "" parses the spec as written.
+func validateTargets(parse func(target string) (*Spec, Diagnostics)) Diagnostics {
+	s, base := parse("")
+	if s == nil {
+		return nil
+	}
+	seen := make(map[Diagnostic]bool, len(base))
+	for _, d := range base {
+		seen[d] = true
+	}
+	var out Diagnostics
+	for _, c := range s.Clusters {
+		if c.Overrides == nil {
+			continue
+		}
+		_, diags := parse(c.Name)
+		for _, d := range diags {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return uniqueSorted(out)
+}
+
+// annotateTarget marks the diagnostics only the target's merge has with the target's name.
+func annotateTarget(diags, base Diagnostics, target string) {
+	inBase := make(map[Diagnostic]bool, len(base))
+	for _, d := range base {
+		inBase[d] = true
+	}
+	for i, d := range diags {
+		if !inBase[d] && !strings.HasSuffix(d.Message, " (target "+target+")") {
+			diags[i].Message += fmt.Sprintf(" (target %s)", target)
+		}
+	}
+}

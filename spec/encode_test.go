@@ -1,0 +1,93 @@
+package spec
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// TestEncodeRoundTrip: Encode writes what Parse reads back to the same Spec, for the example and
+// the fullest valid spec (every key set) — import and config --cluster rely on it (issue 15).
+func TestEncodeRoundTrip(t *testing.T) {
+	for _, path := range []string{"../examples/avatar.yaml", "testdata/valid/full.yaml"} {
+		t.Run(path, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// One name for both parses: resolve joins paths to the file's directory once.
+			first, diags := Parse("avatar.yaml", data)
+			if first == nil {
+				t.Fatalf("%v", diags)
+			}
+			first.TopicDefaults = TopicDefaults{} // topics already carry the merged values
+			out := Encode(Document{Spec: first, Header: []string{"header"}, Footer: []string{"footer"}})
+			second, diags := Parse("avatar.yaml", out)
+			if second == nil {
+				t.Fatalf("encoded spec is invalid: %v\n%s", diags, out)
+			}
+			second.TopicDefaults = TopicDefaults{}
+			ignore := cmpopts.IgnoreTypes(Pos{}, map[string]Pos{})
+			if d := cmp.Diff(first, second, ignore, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("round trip differs (-parsed +reparsed):\n%s\n%s", d, out)
+			}
+		})
+	}
+}
+
+// TestEncodeHumanUnitsReadBack: every config value is written through HumanTopicConfig and must
+// normalise back to the same canonical value, for awkward values of every duration and size key.
+func TestEncodeHumanUnitsReadBack(t *testing.T) {
+	values := []string{"0", "1", "999", "1000", "1001", "90061001", "5400000", "604800000", "1000000", "1048576",
+		"536870912", "1073741825", "-1", "-2", "9223372036854775807", "9223372036854775806", "2147483647"}
+	for _, def := range TopicConfigs() {
+		if def.Type != ConfigMs && def.Type != ConfigBytes && def.Type != ConfigIntBytes {
+			continue
+		}
+		for _, v := range values {
+			canon, err := def.Normalize(v)
+			if err != nil {
+				continue // outside the key's range: Kafka would not hold it
+			}
+			human := HumanTopicConfig(def.Key, canon)
+			back, err := def.Normalize(human)
+			if err != nil || back != canon {
+				t.Errorf("%s: %s written as %q reads back as %q (%v)", def.Key, canon, human, back, err)
+			}
+		}
+	}
+}
+
+// TestEncodeComments: comments land above the paths they name.
+func TestEncodeComments(t *testing.T) {
+	s := &Spec{Metadata: Metadata{Name: "x"}, Brokers: []Broker{{ID: 1, Host: "a", Ports: BrokerPorts{Plaintext: 9092}}},
+		Topics:   []Topic{{Name: "t", Partitions: 1, ReplicationFactor: 1, Config: map[string]string{"retention.ms": "3600000"}}},
+		Clusters: []Cluster{{Name: "lab", Bootstrap: []string{"a:9092"}}}}
+	out := string(Encode(Document{Spec: s, Header: []string{"top"}, Footer: []string{"bottom"},
+		Comments: map[string][]string{"topics[0]": {"the topic"}, "topics[0].config.retention.ms": {"was 3600000"}, "clusters.lab": {"target"}}}))
+	for _, want := range []string{"# top\n", "  # the topic\n  - name: t\n", "      # was 3600000\n      retention.ms: 1h\n", "  # target\n  lab:\n", "# bottom\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestEncodeOverridePruneFalse: an override that turns prune off is written, not dropped as a zero.
+func TestEncodeOverridePruneFalse(t *testing.T) {
+	no := false
+	s := &Spec{Metadata: Metadata{Name: "x"}, Brokers: []Broker{{ID: 1, Host: "a", Ports: BrokerPorts{Plaintext: 9092}}},
+		TopicDefaults: TopicDefaults{Prune: true},
+		Topics:        []Topic{{Name: "t", Partitions: 1, ReplicationFactor: 1}},
+		Clusters:      []Cluster{{Name: "dev", Bootstrap: []string{"a:9092"}, Overrides: &Overrides{Topics: []TopicOverride{{Name: "t", Prune: &no}}}}}}
+	out := Encode(Document{Spec: s})
+	dev, diags := ParseTarget("avatar.yaml", out, "dev")
+	if dev == nil || dev.Topics[0].Prune {
+		t.Errorf("prune: false override lost: %v\n%s", diags, out)
+	}
+	if base, _ := Parse("avatar.yaml", out); base == nil || !base.Topics[0].Prune {
+		t.Errorf("the spec's prune: true lost\n%s", out)
+	}
+}
