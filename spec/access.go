@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // User mechanisms. SCRAM users get a credential on the cluster; an mTLS user is only a principal
@@ -499,4 +501,58 @@ func mapKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// access writes users, services, acls and quotas (Encode), each only when declared.
+func (e *encoder) access(top *node, s *Spec) {
+	list := func(key string, n int, item func(m *node, i int)) {
+		if n == 0 {
+			return
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for i := range n {
+			m := e.mapping(fmt.Sprintf("%s[%d]", key, i))
+			item(m, i)
+			e.itemComment(m)
+			seq.Content = append(seq.Content, m.n)
+		}
+		top.add(key, seq)
+	}
+	list("users", len(s.Users), func(m *node, i int) {
+		u := s.Users[i]
+		m.str("name", u.Name)
+		m.str("mechanism", u.Mechanism)
+		m.str("passwordEnv", u.PasswordEnv)
+		m.str("passwordFile", u.PasswordFile)
+		if u.Iterations != DefaultSCRAMIterations {
+			m.integer("iterations", int64(u.Iterations))
+		}
+	})
+	list("services", len(s.Services), func(m *node, i int) {
+		svc := s.Services[i]
+		m.str("name", svc.Name)
+		m.str("user", svc.User)
+		m.strings("produces", svc.Produces)
+		m.strings("consumes", svc.Consumes)
+		m.strings("groups", svc.Groups)
+		m.boolean("idempotentWrite", svc.IdempotentWrite)
+	})
+	list("acls", len(s.ACLs), func(m *node, i int) {
+		a := s.ACLs[i]
+		m.str("principal", a.Principal)
+		m.str("resource", a.Resource)
+		m.str("name", a.Name)
+		m.str("pattern", a.Pattern)
+		m.strings("operations", a.Operations)
+		m.str("permission", a.Permission)
+		m.str("host", a.Host)
+	})
+	list("quotas", len(s.Quotas), func(m *node, i int) {
+		q := s.Quotas[i]
+		m.str("user", q.User)
+		m.str("clientId", q.ClientID)
+		m.integer("producerByteRate", q.ProducerByteRate)
+		m.integer("consumerByteRate", q.ConsumerByteRate)
+		m.integer("requestPercentage", int64(q.RequestPercentage))
+	})
 }

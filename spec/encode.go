@@ -259,6 +259,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 		}
 		top.add("devices", seq)
 	}
+	e.access(top, s)
 	return top.n
 }
 
