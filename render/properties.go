@@ -53,6 +53,9 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 	listeners := []string{fmt.Sprintf("%s://:%d", ListenerInternal, b.internal)}
 	advertised := []string{fmt.Sprintf("%s://%s:%d", ListenerInternal, net.internalHost(b), b.internal)}
 	protocols := map[string]string{ListenerInternal: "PLAINTEXT", ListenerController: "PLAINTEXT"}
+	if m.internalTLS() {
+		protocols[ListenerInternal], protocols[ListenerController] = "SSL", "SSL"
+	}
 	if b.voter {
 		listeners = append(listeners, fmt.Sprintf("%s://:%d", ListenerController, b.controller))
 	}
@@ -113,9 +116,20 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 			auth = "requested"
 		}
 		props = append(props, Property{"ssl.client.auth", auth})
+		if m.internalTLS() {
+			// Brokers and controllers prove who they are to each other with their certificates (the
+			// same keystore serves the client side), so nothing reaches INTERNAL or CONTROLLER
+			// without one signed by the CA (issue 14, tls.internal).
+			props = append(props,
+				Property{"listener.name." + strings.ToLower(ListenerInternal) + ".ssl.client.auth", "required"},
+				Property{"listener.name." + strings.ToLower(ListenerController) + ".ssl.client.auth", "required"})
+		}
 	}
 	return props
 }
+
+// internalTLS reports whether the INTERNAL and CONTROLLER listeners serve TLS (tls.internal).
+func (m *model) internalTLS() bool { return m.tls && m.spec.TLS.Internal }
 
 // formatProperties writes properties in the java.util.Properties text format.
 func (m *model) formatProperties(b broker, props []Property) string {

@@ -164,6 +164,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 		ca.str("keyFile", s.TLS.CA.KeyFile)
 		t.sub("ca", ca)
 	}
+	t.boolean("internal", s.TLS.Internal)
 	top.sub("tls", t)
 
 	d := top.child("topicDefaults")

@@ -169,6 +169,8 @@ var tlsObj = &object{
 		{key: "extraSANs", kind: vStringList, doc: "extra names and IPs added to every broker certificate"},
 		{key: "clients", kind: vStringList, doc: "principals that get client certificates (mutual TLS)"},
 		{key: "ca", kind: vObject, elem: caObj, doc: "sign with this CA instead of a generated self-signed one"},
+		{key: "internal", kind: vBool, def: "false",
+			doc: "rendered brokers also serve the INTERNAL and CONTROLLER listeners with TLS and client certificates (no plaintext between brokers)"},
 	},
 }
 

@@ -127,7 +127,7 @@ func TestFullFile(t *testing.T) {
 		TLS: TLS{Enabled: true, Dir: "certs", KeystoreType: KeystoreJKS, PasswordFile: "/run/secrets/keystore",
 			Validity: 365 * 24 * time.Hour, RenewBefore: 14 * 24 * time.Hour,
 			ExtraSANs: []string{"kafka.lab.example", "*.lab.example", "10.0.0.5"}, Clients: []string{"gui5", "predictor"},
-			CA: &CARef{CertFile: "ca.pem", KeyFile: "ca-key.pem"}},
+			CA: &CARef{CertFile: "ca.pem", KeyFile: "ca-key.pem"}, Internal: true},
 		TopicDefaults: TopicDefaults{Partitions: 6, ReplicationFactor: 2, Prune: true,
 			Config: map[string]string{"min.insync.replicas": "1", "compression.type": "lz4", "retention.ms": "604800000"}},
 		Topics: []Topic{
@@ -186,16 +186,16 @@ func TestFullFile(t *testing.T) {
 	if diff := cmp.Diff(want, s, ignorePos); diff != "" {
 		t.Errorf("full.yaml (-want +got):\n%s", diff)
 	}
-	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 83 || p.Col != 5 {
-		t.Errorf("minBattery written at %v, want full.yaml:83:5", p)
+	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 84 || p.Col != 5 {
+		t.Errorf("minBattery written at %v, want full.yaml:84:5", p)
 	}
-	if p := s.Devices[0].PosOf("address"); p.Line != 80 || p.Col != 5 {
-		t.Errorf("address written at %v, want full.yaml:80:5", p)
+	if p := s.Devices[0].PosOf("address"); p.Line != 81 || p.Col != 5 {
+		t.Errorf("address written at %v, want full.yaml:81:5", p)
 	}
 	if p, d := s.Devices[0].PosOf("plugin"), s.Devices[0].Pos; p != d {
 		t.Errorf("an absent key falls back to the device at %v, got %v", d, p)
 	}
-	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 36 {
-		t.Errorf("compression.type (from topicDefaults) at %v, want line 36", p)
+	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 37 {
+		t.Errorf("compression.type (from topicDefaults) at %v, want line 37", p)
 	}
 }

@@ -198,6 +198,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 		ca.str("certFile", &s.TLS.CA.CertFile)
 		ca.str("keyFile", &s.TLS.CA.KeyFile)
 	}
+	t.boolean("internal", &s.TLS.Internal)
 	s.TLS.Pos = d.nodePos(t.node)
 
 	defs := d.topicFields(top.object("topicDefaults"))

@@ -163,6 +163,7 @@ func writeChecks(b *bytes.Buffer) {
 - ` + "`deletion: prune`" + ` with no topics is a warning: the desired state is empty, so ` + "`apply --allow-delete`" + ` would
   delete every topic avatar-sync manages.
 - deprecated Kafka configs are warnings (` + "`validate --strict`" + ` turns warnings into failures).
+- ` + "`tls.internal`" + ` needs ` + "`tls.enabled`" + `.
 - access control ([access.md](access.md)): user names are unique; SCRAM users need ` + "`passwordEnv`" + ` or
   ` + "`passwordFile`" + ` and at least 4096 iterations, mtls principals take no password; services, quotas name
   declared users and services and acls name declared topics (a literal topic ACL); a consumer names its

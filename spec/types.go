@@ -137,8 +137,11 @@ type TLS struct {
 	// Clients are principals that get client certificates for mutual TLS.
 	Clients []string `yaml:"clients"`
 	// CA, when set, is an existing CA to sign with instead of a generated self-signed one.
-	CA  *CARef `yaml:"ca"`
-	Pos Pos    `yaml:"-"`
+	CA *CARef `yaml:"ca"`
+	// Internal makes the rendered INTERNAL and CONTROLLER listeners TLS with client certificates,
+	// so no broker-to-broker traffic is plaintext (issue 14).
+	Internal bool `yaml:"internal"`
+	Pos      Pos  `yaml:"-"`
 }
 
 // Keystore types.

@@ -260,6 +260,9 @@ func (v *validator) brokers() {
 
 func (v *validator) tls() {
 	t := v.s.TLS
+	if t.Internal && !t.Enabled {
+		v.errorf("tls.internal", "tls.internal needs tls.enabled: the brokers' certificates secure the INTERNAL and CONTROLLER listeners")
+	}
 	v.passwordRef("tls", t.PasswordEnv, t.PasswordFile, t.Enabled && t.KeystoreType != KeystorePEM,
 		fmt.Sprintf("the %s keystore password", t.KeystoreType))
 	for i, san := range t.ExtraSANs {
