@@ -7,10 +7,16 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// internalTLSSpec is the example with tls.internal: no plaintext between brokers (issue 14).
+// internalTLSSpec is the example with tls.internal (no plaintext between brokers) and its access
+// control, which the brokers then enforce: mTLS service principals and avatar-sync's own client
+// certificate as super user (issue 14).
 func internalTLSSpec(root string) *spec.Spec {
 	s := exampleSpec(root)
 	s.TLS.Internal = true
+	s.TLS.Clients = []string{"avatar-sync", "gui5"}
+	s.Kafka.SuperUsers = []string{"User:CN=avatar-sync,O=avatar-sync"}
+	s.Users = []spec.User{{Name: "CN=gui5,O=avatar-sync", Mechanism: spec.MechanismMTLS}}
+	s.Services = []spec.Service{{Name: "gui5", User: "CN=gui5,O=avatar-sync", Produces: []string{"eeg-brainwave-data"}}}
 	return s
 }
 
@@ -53,5 +59,43 @@ func TestInternalTLSProperties(t *testing.T) {
 				t.Errorf("health check %q", got)
 			}
 		})
+	}
+}
+
+// TestRenderedAuthorizer: the brokers enforce ACLs only when the spec declares access control and
+// tls.internal is on; the super users are the brokers' certificate subjects, kafka.superUsers and
+// the targets' SASL users — never User:ANONYMOUS, which every plaintext client is.
+func TestRenderedAuthorizer(t *testing.T) {
+	props := func(s *spec.Spec) string {
+		t.Helper()
+		m, err := newModel(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.formatProperties(m.brokers[0], m.brokerProperties(m.brokers[0], composeNetwork()))
+	}
+	s := internalTLSSpec("/repo")
+	s.Clusters = append(s.Clusters, spec.Cluster{Name: "cloud", Bootstrap: []string{"kafka.example.org:9094"}, Security: spec.SecuritySASLSSL,
+		SASL: &spec.SASL{Mechanism: spec.MechanismSCRAM512, Username: "avatar", PasswordEnv: "X"}})
+	got := props(s)
+	for _, want := range []string{
+		"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n",
+		"super.users=User:CN=avatar-sync,O=avatar-sync;User:CN=kafka-broker-1,O=avatar-sync;User:CN=kafka-broker-2,O=avatar-sync;User:CN=kafka-broker-3,O=avatar-sync;User:avatar\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("server.properties lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ANONYMOUS") {
+		t.Error("User:ANONYMOUS is a super user")
+	}
+	noInternal := internalTLSSpec("/repo")
+	noInternal.TLS.Internal = false
+	noAccess := internalTLSSpec("/repo")
+	noAccess.Users, noAccess.Services = nil, nil
+	for name, s := range map[string]*spec.Spec{"without tls.internal": noInternal, "without access control": noAccess} {
+		if strings.Contains(props(s), "authorizer.class.name") {
+			t.Errorf("%s: an authorizer is rendered", name)
+		}
 	}
 }

@@ -125,7 +125,39 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 				Property{"listener.name." + strings.ToLower(ListenerController) + ".ssl.client.auth", "required"})
 		}
 	}
+	if m.authorizes() {
+		props = append(props,
+			Property{"authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
+			Property{"super.users", strings.Join(m.superUsers(), ";")})
+	}
 	return props
+}
+
+// authorizes reports whether the rendered brokers enforce ACLs: when the spec declares access
+// control and the brokers authenticate each other by certificate (tls.internal). Without
+// tls.internal the brokers would be User:ANONYMOUS to each other, and making ANONYMOUS a super user
+// would make every plaintext client one: access control is then not rendered (docs/access.md).
+func (m *model) authorizes() bool {
+	s := m.spec
+	return m.internalTLS() && len(s.Users)+len(s.Services)+len(s.ACLs)+len(s.Quotas) > 0
+}
+
+// superUsers are the brokers (their certificates' subjects, as certs generate issues them),
+// kafka.superUsers and every target's SASL user, sorted and without duplicates.
+func (m *model) superUsers() []string {
+	set := map[string]bool{}
+	for _, b := range m.brokers {
+		set["User:CN="+b.Host+",O=avatar-sync"] = true
+	}
+	for _, p := range m.spec.Kafka.SuperUsers {
+		set[p] = true
+	}
+	for _, c := range m.spec.Clusters {
+		if c.SASL != nil && c.SASL.Username != "" {
+			set["User:"+c.SASL.Username] = true
+		}
+	}
+	return sortedKeys(set)
 }
 
 // internalTLS reports whether the INTERNAL and CONTROLLER listeners serve TLS (tls.internal).

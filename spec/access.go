@@ -437,6 +437,12 @@ func (v *validator) access() {
 		}
 	}
 	v.aclConflicts()
+	for i, p := range v.s.Kafka.SuperUsers {
+		if !strings.HasPrefix(p, "User:") || len(p) == len("User:") {
+			path := fmt.Sprintf("kafka.superUsers[%d]", i)
+			v.errorf(path, "%s %q must be User:<name>", path, p)
+		}
+	}
 	quotas := map[string]string{}
 	for i, q := range v.s.Quotas {
 		path := fmt.Sprintf("quotas[%d]", i)

@@ -138,6 +138,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 	k.sub("resources", e.resources(join(k.path, "resources"), s.Kafka.Resources))
 	k.boolean("ui", s.Kafka.UI)
 	k.str("clusterId", s.Kafka.ClusterID)
+	k.strings("superUsers", s.Kafka.SuperUsers)
 	top.sub("kafka", k)
 
 	if len(s.Brokers) > 0 {

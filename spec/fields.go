@@ -120,6 +120,8 @@ var kafkaObj = &object{
 		{key: "ui", kind: vBool, def: "false", doc: "also deploy the Kafka UI container (port 8080)"},
 		{key: "clusterId", kind: vString, pattern: kraftClusterIDPattern,
 			doc: "KRaft cluster id for rendered deployments (22 characters, as `kafka-storage random-uuid` prints)"},
+		{key: "superUsers", kind: vStringList,
+			doc: "principals (User:...) the rendered brokers' authorizer lets do everything, e.g. avatar-sync's own client certificate; the brokers and every target's sasl user are added"},
 	},
 }
 

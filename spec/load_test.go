@@ -118,7 +118,7 @@ func TestFullFile(t *testing.T) {
 	want := &Spec{
 		APIVersion: APIVersion, Kind: Kind, File: "full.yaml",
 		Metadata: Metadata{Name: "avatar", Namespace: "avatar-lab"},
-		Kafka: Kafka{Image: "apache/kafka:3.9.0", StorageSize: "20Gi", UI: true, ClusterID: "MkU3OEVBNTcwNTJENDM2Qk",
+		Kafka: Kafka{Image: "apache/kafka:3.9.0", StorageSize: "20Gi", UI: true, ClusterID: "MkU3OEVBNTcwNTJENDM2Qk", SuperUsers: []string{"User:CN=avatar-sync,O=avatar-sync"},
 			Resources: Resources{RequestsCPU: "500m", RequestsMemory: "1Gi", LimitsCPU: "2", LimitsMemory: "2Gi"}},
 		Brokers: []Broker{
 			{ID: 1, Host: "kafka-broker-1", Rack: "lab-a", Ports: BrokerPorts{Plaintext: 9092, SSL: 9192, Internal: 29092, Controller: 29192}},
@@ -186,16 +186,16 @@ func TestFullFile(t *testing.T) {
 	if diff := cmp.Diff(want, s, ignorePos); diff != "" {
 		t.Errorf("full.yaml (-want +got):\n%s", diff)
 	}
-	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 84 || p.Col != 5 {
-		t.Errorf("minBattery written at %v, want full.yaml:84:5", p)
+	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 85 || p.Col != 5 {
+		t.Errorf("minBattery written at %v, want full.yaml:85:5", p)
 	}
-	if p := s.Devices[0].PosOf("address"); p.Line != 81 || p.Col != 5 {
-		t.Errorf("address written at %v, want full.yaml:81:5", p)
+	if p := s.Devices[0].PosOf("address"); p.Line != 82 || p.Col != 5 {
+		t.Errorf("address written at %v, want full.yaml:82:5", p)
 	}
 	if p, d := s.Devices[0].PosOf("plugin"), s.Devices[0].Pos; p != d {
 		t.Errorf("an absent key falls back to the device at %v, got %v", d, p)
 	}
-	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 37 {
-		t.Errorf("compression.type (from topicDefaults) at %v, want line 37", p)
+	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 38 {
+		t.Errorf("compression.type (from topicDefaults) at %v, want line 38", p)
 	}
 }

@@ -175,6 +175,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	d.resources(k.object("resources"), &s.Kafka.Resources)
 	k.boolean("ui", &s.Kafka.UI)
 	k.str("clusterId", &s.Kafka.ClusterID)
+	k.strings("superUsers", &s.Kafka.SuperUsers)
 	s.Kafka.Pos = d.nodePos(k.node)
 
 	items, paths := top.list("brokers")

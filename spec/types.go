@@ -93,7 +93,10 @@ type Kafka struct {
 	UI bool `yaml:"ui"`
 	// ClusterID is the KRaft cluster id used when rendering deployments.
 	ClusterID string `yaml:"clusterId"`
-	Pos       Pos    `yaml:"-"`
+	// SuperUsers are principals the rendered brokers' authorizer lets do everything (avatar-sync's
+	// own admin); render adds the brokers and every target's SASL user (issue 14).
+	SuperUsers []string `yaml:"superUsers"`
+	Pos        Pos      `yaml:"-"`
 }
 
 // Resources are Kubernetes resource quantities.
