@@ -99,3 +99,13 @@ func TestRenderedAuthorizer(t *testing.T) {
 		}
 	}
 }
+
+// TestInternalTLSRefusesUI: the rendered Kafka UI reads INTERNAL without a client certificate, so
+// render refuses the combination instead of deploying a UI that cannot connect.
+func TestInternalTLSRefusesUI(t *testing.T) {
+	s := internalTLSSpec("/repo")
+	s.Kafka.UI = true
+	if _, err := newModel(s); err == nil || !strings.Contains(err.Error(), "kafka.ui with tls.internal") {
+		t.Errorf("newModel: %v", err)
+	}
+}
