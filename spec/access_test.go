@@ -120,3 +120,29 @@ clusters:
 		t.Errorf("quota = %+v (%s)", q, q.Entity())
 	}
 }
+
+// TestAccessRenderedWithoutSuperUser: tls.internal makes rendered brokers enforce the ACLs; a spec
+// that gives avatar-sync no super user there is warned before apply would be denied.
+func TestAccessRenderedWithoutSuperUser(t *testing.T) {
+	s := &Spec{
+		Brokers: []Broker{{ID: 1, Host: "b1", Ports: BrokerPorts{SSL: 9192}}},
+		TLS:     TLS{Enabled: true, Internal: true, KeystoreType: KeystorePEM},
+		Topics:  []Topic{{Name: "eeg", Partitions: 1, ReplicationFactor: 1}},
+		Users:   []User{{Name: "CN=gui5,O=avatar-sync", Mechanism: MechanismMTLS}},
+	}
+	warned := func() bool {
+		for _, d := range Validate(s) {
+			if strings.Contains(d.Message, "no principal of avatar-sync's is a super user") {
+				return true
+			}
+		}
+		return false
+	}
+	if !warned() {
+		t.Error("no warning without a super user")
+	}
+	s.Kafka.SuperUsers = []string{"User:CN=avatar-sync,O=avatar-sync"}
+	if warned() {
+		t.Error("warned although kafka.superUsers names avatar-sync")
+	}
+}
