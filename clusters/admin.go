@@ -142,7 +142,11 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 		return connect(ctx, c.Name, c.Bootstrap, conf, opts)
 	}
 
-	e, err := startOrJoin(ctx, s, opts)
+	admin, err := EmbeddedAdminOf(c)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	e, err := startOrJoin(ctx, s, opts, admin)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
@@ -153,6 +157,9 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
 		conf, err := saramaConfig(clientCluster(c.Name, runningCAFile(opts.StateDir)), opts)
+		if err == nil && admin != nil {
+			err = useSASL(conf, admin.Mechanism, admin.User, admin.Password)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
@@ -171,11 +178,11 @@ func Open(ctx context.Context, s *spec.Spec, target string, opts Options) (*Admi
 // startOrJoin starts the embedded cluster from opts.StateDir. When another process holds the
 // directory it returns (nil, nil) if that process serves the cluster (`dev up`), and otherwise
 // waits, bounded by the request timeout and ctx, for it (a concurrent plan or apply) to finish.
-func startOrJoin(ctx context.Context, s *spec.Spec, opts Options) (*Embedded, error) {
+func startOrJoin(ctx context.Context, s *spec.Spec, opts Options, admin *EmbeddedAdmin) (*Embedded, error) {
 	deadline := time.Now().Add(opts.RequestTimeout)
 	wait := 50 * time.Millisecond
 	for {
-		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise && !opts.ReadOnly, ReadOnly: opts.ReadOnly})
+		e, err := StartEmbedded(ctx, s, EmbeddedOptions{StateDir: opts.StateDir, Advertise: opts.Advertise && !opts.ReadOnly, ReadOnly: opts.ReadOnly, Admin: admin})
 		if !errors.Is(err, ErrEmbeddedBusy) {
 			return e, err
 		}
@@ -544,4 +551,17 @@ func envOrFile(what, env, file string) (string, error) {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	return pw, nil
+}
+
+// EmbeddedAdminOf is the super user of an embedded target with security: sasl_plaintext (issue
+// 14), its password read from the reference; nil for a plaintext target.
+func EmbeddedAdminOf(c spec.Cluster) (*EmbeddedAdmin, error) {
+	if c.Security != spec.SecuritySASLPlaintext || c.SASL == nil {
+		return nil, nil
+	}
+	pw, err := envOrFile("sasl password", c.SASL.PasswordEnv, c.SASL.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	return &EmbeddedAdmin{Mechanism: strings.ToUpper(c.SASL.Mechanism), User: c.SASL.Username, Password: pw}, nil
 }

@@ -74,6 +74,9 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 		errs = append(errs, err)
 	}
 	live.Inventory = inv
+	if live.Access, err = a.readAccess(ctx, b, inv); err != nil {
+		errs = append(errs, fmt.Errorf("read access control: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return live, fmt.Errorf("cluster %q: %w", a.name, err)
 	}

@@ -66,6 +66,15 @@ type EmbeddedOptions struct {
 	// copying. On a fresh directory only the cluster-id file is created, so a later apply agrees
 	// with the plan about the cluster's id.
 	ReadOnly bool
+	// Admin, when set, makes the cluster enforce access control as the spec declares it (issue
+	// 14): SASL (SCRAM-SHA-256/512) on every listener and ACL authorization, with Admin as the one
+	// super user. Users and ACLs are then whatever apply creates.
+	Admin *EmbeddedAdmin
+}
+
+// EmbeddedAdmin is the embedded cluster's super user: the target's sasl: user and its password.
+type EmbeddedAdmin struct {
+	Mechanism, User, Password string
 }
 
 // Embedded is a running in-process Kafka cluster (kfake) that follows the spec's broker count.
@@ -75,6 +84,7 @@ type EmbeddedOptions struct {
 type Embedded struct {
 	c        *kfake.Cluster
 	caFile   string // non-empty when the listeners serve TLS
+	admin    *EmbeddedAdmin
 	stateDir string
 	// scratch is the private copy a ReadOnly cluster runs on; removed on Close.
 	scratch   string
@@ -131,8 +141,14 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	if len(o.Ports) > 0 && len(o.Ports) != n {
 		return nil, fmt.Errorf("embedded cluster: %d ports for %d brokers", len(o.Ports), n)
 	}
-	e := &Embedded{stateDir: o.StateDir, clusterID: o.ClusterID, caFile: o.CAFile}
+	e := &Embedded{stateDir: o.StateDir, clusterID: o.ClusterID, caFile: o.CAFile, admin: o.Admin}
 	opts := []kfake.Opt{kfake.NumBrokers(n)}
+	if a := o.Admin; a != nil {
+		if a.Mechanism != spec.MechanismSCRAM256 && a.Mechanism != spec.MechanismSCRAM512 {
+			return nil, fmt.Errorf("embedded cluster: admin mechanism %q is not SCRAM-SHA-256 or SCRAM-SHA-512", a.Mechanism)
+		}
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(a.Mechanism, a.User, a.Password), kfake.EnableACLs())
+	}
 	if len(o.Ports) > 0 {
 		opts = append(opts, kfake.Ports(o.Ports...))
 	}
@@ -167,6 +183,12 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	}
 	e.c = c
 	e.bootstrap = c.ListenAddrs()
+	if o.Admin != nil {
+		if err := advertiseHandshakeV0(ctx, c, o.TLS != nil); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("start embedded cluster: %w", err)
+		}
+	}
 	if dataDir != "" {
 		restoreLeaders(c, dataDir)
 	}
@@ -196,6 +218,11 @@ func (e *Embedded) Connect(ctx context.Context, opts Options) (*Admin, error) {
 	conf, err := saramaConfig(clientCluster("embedded", e.caFile), opts)
 	if err != nil {
 		return nil, err
+	}
+	if e.admin != nil {
+		if err := useSASL(conf, e.admin.Mechanism, e.admin.User, e.admin.Password); err != nil {
+			return nil, err
+		}
 	}
 	return connect(ctx, "embedded", e.bootstrap, conf, opts)
 }

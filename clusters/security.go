@@ -55,7 +55,7 @@ func saramaConfig(c spec.Cluster, o Options) (*sarama.Config, error) {
 		security = spec.SecurityPlaintext
 	}
 	switch security {
-	case spec.SecurityPlaintext:
+	case spec.SecurityPlaintext, spec.SecuritySASLPlaintext:
 	case spec.SecuritySSL, spec.SecuritySASLSSL:
 		tc, err := tlsConfig(c, o)
 		if err != nil {
@@ -64,9 +64,9 @@ func saramaConfig(c spec.Cluster, o Options) (*sarama.Config, error) {
 		conf.Net.TLS.Enable = true
 		conf.Net.TLS.Config = tc
 	default:
-		errs = append(errs, fmt.Errorf("security %q is not one of plaintext, ssl, sasl_ssl", c.Security))
+		errs = append(errs, fmt.Errorf("security %q is not one of plaintext, ssl, sasl_ssl, sasl_plaintext", c.Security))
 	}
-	if security == spec.SecuritySASLSSL {
+	if security == spec.SecuritySASLSSL || security == spec.SecuritySASLPlaintext {
 		if err := saslConfig(conf, c); err != nil {
 			errs = append(errs, err)
 		}
@@ -129,11 +129,16 @@ func saslConfig(conf *sarama.Config, c spec.Cluster) error {
 	if err != nil {
 		return err
 	}
+	return useSASL(conf, c.SASL.Mechanism, c.SASL.Username, pw)
+}
+
+// useSASL logs in as user with the mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
+func useSASL(conf *sarama.Config, mechanism, user, pw string) error {
 	conf.Net.SASL.Enable = true
 	conf.Net.SASL.Handshake = true
-	conf.Net.SASL.User = c.SASL.Username
+	conf.Net.SASL.User = user
 	conf.Net.SASL.Password = pw
-	switch strings.ToUpper(c.SASL.Mechanism) {
+	switch strings.ToUpper(mechanism) {
 	case "PLAIN", "":
 		conf.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 	case "SCRAM-SHA-256":
@@ -143,7 +148,7 @@ func saslConfig(conf *sarama.Config, c spec.Cluster) error {
 		conf.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
 		conf.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha512.New} }
 	default:
-		return fmt.Errorf("sasl mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.SASL.Mechanism)
+		return fmt.Errorf("sasl mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", mechanism)
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ type ApplyOptions struct {
 	// ObjectWaitTimeout bounds each such wait (0 = the plane's default).
 	ForceConflicts, AllowReplace, NoWait bool
 	ObjectWaitTimeout                    time.Duration
+	// Secrets reads SCRAM users' passwords at apply (nil = ProcessSecrets: the environment and
+	// files); a password whose fingerprint is not the planned one is refused (issue 14).
+	Secrets SecretReader
 }
 
 func (o *ApplyOptions) defaults() {
@@ -242,7 +245,7 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 
 	// 7. Execute.
 	ex := &executor{cluster: cluster, opts: opts, progress: progress, res: &res}
-	for _, ph := range []func(context.Context) bool{ex.inventory, ex.create, ex.partitions, ex.configs, ex.reassign, ex.delete, ex.forget} {
+	for _, ph := range []func(context.Context) bool{ex.inventory, ex.create, ex.partitions, ex.configs, ex.reassign, ex.grant, ex.delete, ex.revoke, ex.forget} {
 		if !ph(ctx) {
 			break
 		}
@@ -428,3 +431,4 @@ func checkGroups(ctx context.Context, cluster Cluster, pending []ChangeResult, f
 func (s Status) MarshalText() ([]byte, error) {
 	return []byte(strings.ReplaceAll(s.String(), " ", "-")), nil
 }
+

@@ -23,6 +23,8 @@ type Live struct {
 	// cluster itself; `deletion: prune` deletes only these (issue 9). It may name topics that no
 	// longer exist.
 	Inventory []string `json:"inventory,omitempty"`
+	// Access is the cluster's ACLs, SCRAM credentials and quotas (issue 14).
+	Access LiveAccess `json:"access"`
 }
 
 // Outcome reports per-item results of a batched request: item name → nil or its error. The

@@ -95,6 +95,8 @@ func (ex *executor) settle(ctx context.Context) (Live, error) {
 func landed(c Change, live Live) bool {
 	obs, exists := live.Topics[c.Name]
 	switch {
+	case isAccess(c.Kind):
+		return accessLanded(c, live)
 	case c.Kind == KindInventory:
 		return slices.Contains(live.Inventory, c.Name)
 	case c.Kind == KindTopic && c.Action == Create:

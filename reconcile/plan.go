@@ -50,11 +50,14 @@ const (
 	KindPartitions              // partition count; payload Partitions
 	KindConfig                  // dynamic topic configs; payload Config
 	KindReplication             // replication factor, via replica reassignment; payload Replication
-	KindInventory               // a topic recorded in avatar-sync's inventory; payload Adopt
+	KindInventory               // a topic (or principal) recorded in avatar-sync's inventory; payload Adopt
 	KindObject                  // a Kubernetes object (issue 11); payload Object, see objects.go
+	KindACL                     // one ACL binding; payload ACL (issue 14), see access.go
+	KindUser                    // one SCRAM credential; payload User
+	KindQuota                   // one client-quota entity; payload Quota
 )
 
-var kindNames = []string{"topic", "partitions", "config", "replication", "inventory", "object"}
+var kindNames = []string{"topic", "partitions", "config", "replication", "inventory", "object", "acl", "user", "quota"}
 
 // String is the kind's name in plans and JSON.
 func (k Kind) String() string { return enumName(kindNames, int(k)) }
@@ -185,8 +188,10 @@ type Change struct {
 	Replication *ReplicationPayload `json:"replication,omitempty"`
 	Adopt       *AdoptPayload       `json:"adopt,omitempty"`
 	Object      *ObjectPayload      `json:"object,omitempty"`
-	// Access control adds its ACL/User/Quota payloads here: one field per kind, checked by
-	// payloadErr.
+	ACL         *ACLPayload         `json:"acl,omitempty"`
+	User        *UserPayload        `json:"user,omitempty"`
+	Quota       *QuotaPayload       `json:"quota,omitempty"`
+	// One field per kind, checked by payloadErr.
 }
 
 // Pending reports whether the change asks for something to happen (everything but NoOp).
@@ -195,7 +200,8 @@ func (c Change) Pending() bool { return c.Action != NoOp }
 // payloadErr reports a change whose payload does not match its kind (none, or more than one).
 func (c Change) payloadErr() error {
 	set := map[Kind]bool{KindTopic: c.Topic != nil, KindPartitions: c.Partitions != nil, KindConfig: c.Config != nil,
-		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil, KindObject: c.Object != nil}
+		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil, KindObject: c.Object != nil,
+		KindACL: c.ACL != nil, KindUser: c.User != nil, KindQuota: c.Quota != nil}
 	n := 0
 	for _, ok := range set {
 		if ok {
@@ -226,6 +232,9 @@ type DesiredTopic struct {
 type Desired struct {
 	Topics   []DesiredTopic `json:"topics"`
 	Deletion string         `json:"deletion"`
+	// Access is the users, ACLs and quotas the spec declares; nil = the spec manages no access
+	// control, and the plan leaves the cluster's alone (issue 14).
+	Access *DesiredAccess `json:"access,omitempty"`
 }
 
 // DesiredOf snapshots the parts of a validated spec that plans depend on.
@@ -239,6 +248,7 @@ func DesiredOf(s *spec.Spec) Desired {
 			Config: maps.Clone(t.Config), Prune: t.Prune})
 	}
 	sort.SliceStable(d.Topics, func(i, j int) bool { return d.Topics[i].Name < d.Topics[j].Name })
+	d.Access = DesiredAccessOf(s, "")
 	return d
 }
 
@@ -379,6 +389,9 @@ func Diff(want Desired, have Live, opts DiffOptions) Plan {
 	for _, name := range topics.Unmanaged(wantTopics, have.Topics) {
 		p.Changes = append(p.Changes, unmanagedChange(name, have.Topics[name], inventory[name], want.Deletion, opts.AllowDelete))
 	}
+	if want.Access != nil {
+		p.Changes = append(p.Changes, accessChanges(want.Access, have, want.Deletion, opts.AllowDelete)...)
+	}
 	sortChanges(p.Changes)
 	return p
 }
@@ -508,6 +521,8 @@ func phase(c Change) int {
 		return 3
 	case c.Kind == KindReplication:
 		return 4
+	case isAccess(c.Kind):
+		return accessPhase(c)
 	default:
 		return 6
 	}
@@ -543,12 +558,17 @@ func Headline(c Change) string {
 	case KindTopic:
 		return fmt.Sprintf("%s topic %s", verb, c.Name)
 	case KindInventory:
+		if strings.HasPrefix(c.Name, "User:") {
+			return fmt.Sprintf("adopt principal %s into the inventory", c.Name)
+		}
 		return fmt.Sprintf("adopt topic %s into the inventory", c.Name)
 	case KindObject:
 		if c.Object != nil && c.Object.Replace && c.Action == Update {
 			verb = "replace"
 		}
 		return verb + " " + c.Name
+	case KindACL, KindUser, KindQuota:
+		return fmt.Sprintf("%s %s %s", verb, c.Kind, c.Name)
 	default:
 		return fmt.Sprintf("%s topic %s %s", verb, c.Name, c.Kind)
 	}
@@ -632,6 +652,7 @@ func Fingerprint(l Live) string {
 		buf = append(buf, "\ninventory "...)
 		field(name)
 	}
+	accessFingerprint(l.Access, field)
 	flush()
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

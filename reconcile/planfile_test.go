@@ -20,11 +20,20 @@ func fullPlan() (Plan, Live) {
 		topic("rf", 2, 3, nil),
 		{Name: "pruned", Partitions: 1, ReplicationFactor: 1, Prune: true},
 		topic("adopt-me", 1, 1, nil),
-	}}
+	},
+		Users:    []spec.User{{Name: "gui5", Mechanism: spec.MechanismSCRAM512, PasswordEnv: "GUI5_PASSWORD", Iterations: 8192}},
+		Services: []spec.Service{{Name: "gui5", User: "gui5", Produces: []string{"new"}}},
+		Quotas:   []spec.Quota{{User: "gui5", ProducerByteRate: 2048}},
+	}
 	have := live(obs("grow", 3, 3, nil), obs("cfg", 3, 3, map[string]string{"retention.ms": "604800000"}), obs("rf", 2, 1, nil),
 		obs("pruned", 1, 1, map[string]string{"segment.ms": "1000"}), obs("gone", 1, 1, nil))
 	have.Topics["adopt-me"] = obs("adopt-me", 1, 1, nil)
-	p := Diff(DesiredOf(&want), have, DiffOptions{Cluster: "embedded", AllowDelete: true})
+	have.Access.Quotas = []LiveQuota{{User: "gui5", Values: map[string]float64{QuotaProducerByteRate: 1024}}}
+	d := DesiredOf(&want)
+	if err := FingerprintCredentials(d.Access, have.Inventory, testSecrets, zeroSalt()); err != nil {
+		panic(err)
+	}
+	p := Diff(d, have, DiffOptions{Cluster: "embedded", AllowDelete: true})
 	p.Advisories = []Advisory{{Subject: "certificate kafka-broker-1", Status: "renew", Reason: "renew it"}}
 	p.Changes = append([]Change{{Kind: KindObject, Name: "StatefulSet avatar/kafka-broker-2", Action: Update,
 		Object: &ObjectPayload{Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Broker: 2,

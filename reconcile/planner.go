@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -39,6 +41,10 @@ type Planner struct {
 	Certs CertAdvisor
 	// Now is the clock certificates are judged by; nil = time.Now.
 	Now func() time.Time
+	// Secrets reads SCRAM users' passwords to fingerprint them (nil = ProcessSecrets); Rand is
+	// the salt source (nil = crypto/rand). Issue 14.
+	Secrets SecretReader
+	Rand    io.Reader
 }
 
 // PlanOptions are the planning opt-ins.
@@ -68,6 +74,21 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 		}
 		if err := CheckClusterID(pl.PinnedClusterID, Plan{Cluster: pl.Target}, live.ClusterID); err != nil {
 			return Plan{}, err
+		}
+		if d.Access != nil {
+			if c, err := s.Target(pl.Target); err == nil && c.SASL != nil {
+				d.Access.Admin = c.SASL.Username
+			}
+			secrets, random := pl.Secrets, pl.Rand
+			if secrets == nil {
+				secrets = ProcessSecrets
+			}
+			if random == nil {
+				random = rand.Reader
+			}
+			if err := FingerprintCredentials(d.Access, live.Inventory, secrets, random); err != nil {
+				return Plan{}, fmt.Errorf("plan the users of %q: %w", pl.Target, err)
+			}
 		}
 		p = Diff(d, live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
 	case pl.Objects != nil:
@@ -200,7 +221,11 @@ func Verify(p Plan, live Live) error {
 			errs = append(errs, fmt.Errorf("change %d (%s): %s is an internal topic; avatar-sync never changes it", i+1, Headline(c), c.Name))
 			continue
 		}
-		if c.Action == Delete {
+		if c.Action == Delete && isAccess(c.Kind) {
+			if err := verifyAccessDelete(p, c, inventory); err != nil {
+				errs = append(errs, fmt.Errorf("change %d (%s): %w", i+1, Headline(c), err))
+			}
+		} else if c.Action == Delete {
 			switch {
 			case c.Kind != KindTopic:
 				errs = append(errs, fmt.Errorf("change %d (%s): only whole topics are deleted", i+1, Headline(c)))
@@ -284,6 +309,9 @@ func DeriveRisk(c Change, live Live) (Risk, string) {
 		return RiskUnsupported, "Kafka cannot do it"
 	case c.Action == NoOp:
 		return RiskNone, ""
+	case isAccess(c.Kind):
+		// Access changes destroy no records; a deletion has its own opt-in (--allow-delete).
+		return RiskNone, "no records are destroyed"
 	case c.Action == Delete:
 		return RiskDataLoss, "the topic and its records are deleted"
 	case c.Kind == KindReplication:

@@ -102,7 +102,7 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 			{"ports", ports},
 			{"volumes", vols},
 			{"healthcheck", omap{
-				{"test", []string{"CMD-SHELL", fmt.Sprintf("/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:%d >/dev/null 2>&1", b.internal)}},
+				{"test", []string{"CMD-SHELL", m.healthCommand(b)}},
 				{"interval", "10s"},
 				{"timeout", "10s"},
 				{"retries", 12},
@@ -174,4 +174,14 @@ func composeRel(dir, target, what string) (string, error) {
 		rel = "./" + rel
 	}
 	return rel, nil
+}
+
+// healthCommand checks a broker from inside its container. With tls.internal the INTERNAL listener
+// asks for a client certificate that the Kafka tools would need a client configuration for, so the
+// check is whether the listener accepts connections, like the Kubernetes tcpSocket probes.
+func (m *model) healthCommand(b broker) string {
+	if m.internalTLS() {
+		return fmt.Sprintf("bash -c 'exec 3<>/dev/tcp/localhost/%d' >/dev/null 2>&1", b.internal)
+	}
+	return fmt.Sprintf("/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:%d >/dev/null 2>&1", b.internal)
 }

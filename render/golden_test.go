@@ -27,6 +27,7 @@ func goldenCases() []goldenCase {
 	return []goldenCase{
 		{"avatar", loadExample},
 		{"five-brokers", fiveBrokerSpec},
+		{"internal-tls", internalTLSSpec},
 	}
 }
 

@@ -125,6 +125,11 @@ func newModel(s *spec.Spec) (*model, error) {
 		}
 		m.tlsDir = filepath.Clean(s.TLS.Dir) // defaulted and resolved by spec (issue 9)
 	}
+	if m.internalTLS() && s.Kafka.UI {
+		// The UI container reads the cluster through INTERNAL, which then asks for a client
+		// certificate the rendered UI does not have (issue 14).
+		errs = append(errs, fmt.Errorf("%skafka.ui with tls.internal: the Kafka UI would need a client certificate for the INTERNAL listener, which render does not configure; turn one of them off", at(s.Kafka.Pos)))
+	}
 
 	if len(s.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers: the spec has no brokers to render; add at least one broker"))

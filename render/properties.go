@@ -53,6 +53,9 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 	listeners := []string{fmt.Sprintf("%s://:%d", ListenerInternal, b.internal)}
 	advertised := []string{fmt.Sprintf("%s://%s:%d", ListenerInternal, net.internalHost(b), b.internal)}
 	protocols := map[string]string{ListenerInternal: "PLAINTEXT", ListenerController: "PLAINTEXT"}
+	if m.internalTLS() {
+		protocols[ListenerInternal], protocols[ListenerController] = "SSL", "SSL"
+	}
 	if b.voter {
 		listeners = append(listeners, fmt.Sprintf("%s://:%d", ListenerController, b.controller))
 	}
@@ -113,9 +116,52 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 			auth = "requested"
 		}
 		props = append(props, Property{"ssl.client.auth", auth})
+		if m.internalTLS() {
+			// Brokers and controllers prove who they are to each other with their certificates (the
+			// same keystore serves the client side), so nothing reaches INTERNAL or CONTROLLER
+			// without one signed by the CA (issue 14, tls.internal).
+			props = append(props,
+				Property{"listener.name." + strings.ToLower(ListenerInternal) + ".ssl.client.auth", "required"},
+				Property{"listener.name." + strings.ToLower(ListenerController) + ".ssl.client.auth", "required"})
+		}
+	}
+	if m.authorizes() {
+		props = append(props,
+			Property{"authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
+			Property{"super.users", strings.Join(m.superUsers(), ";")})
 	}
 	return props
 }
+
+// authorizes reports whether the rendered brokers enforce ACLs: when the spec declares access
+// control and the brokers authenticate each other by certificate (tls.internal). Without
+// tls.internal the brokers would be User:ANONYMOUS to each other, and making ANONYMOUS a super user
+// would make every plaintext client one: access control is then not rendered (docs/access.md).
+func (m *model) authorizes() bool {
+	s := m.spec
+	return m.internalTLS() && len(s.Users)+len(s.Services)+len(s.ACLs)+len(s.Quotas) > 0
+}
+
+// superUsers are the brokers (their certificates' subjects, as certs generate issues them),
+// kafka.superUsers and every target's SASL user, sorted and without duplicates.
+func (m *model) superUsers() []string {
+	set := map[string]bool{}
+	for _, b := range m.brokers {
+		set["User:CN="+b.Host+",O=avatar-sync"] = true
+	}
+	for _, p := range m.spec.Kafka.SuperUsers {
+		set[p] = true
+	}
+	for _, c := range m.spec.Clusters {
+		if c.SASL != nil && c.SASL.Username != "" {
+			set["User:"+c.SASL.Username] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+// internalTLS reports whether the INTERNAL and CONTROLLER listeners serve TLS (tls.internal).
+func (m *model) internalTLS() bool { return m.tls && m.spec.TLS.Internal }
 
 // formatProperties writes properties in the java.util.Properties text format.
 func (m *model) formatProperties(b broker, props []Property) string {

@@ -126,7 +126,13 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 			if opts.AllowDelete {
 				opt = "allowed by --allow-delete"
 			}
-			pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), n, opt, pw.c(ansiReset))
+			topicDeletes, access := deleteCounts(p)
+			if topicDeletes > 0 {
+				pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), topicDeletes, opt, pw.c(ansiReset))
+			}
+			if access > 0 {
+				pw.linef("%s%d ACL(s), credential(s) or quota(s) will be removed: %s.%s", pw.c(ansiBold+ansiRed), access, opt, pw.c(ansiReset))
+			}
 		}
 		pw.objectSummary(p, opts)
 	}
@@ -235,7 +241,12 @@ func (pw *printer) info(c reconcile.Change) {
 	for _, k := range orderedKeys(before, after) {
 		kv = append(kv, k+"="+before[k])
 	}
-	pw.linef("  %s%s %s%s: %s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
+	if len(kv) == 0 {
+		// An ACL's headline is the whole binding.
+		pw.linef("  %s%s %s%s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset))
+	} else {
+		pw.linef("  %s%s %s%s: %s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
+	}
 	pw.linef("      %s", c.Reason)
 }
 
@@ -288,6 +299,8 @@ func Fields(c reconcile.Change) (before, after map[string]string) {
 				after[k] = e.After
 			}
 		}
+	case c.ACL != nil || c.User != nil || c.Quota != nil:
+		accessFields(c, before, after)
 	}
 	return before, after
 }

@@ -138,6 +138,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 	k.sub("resources", e.resources(join(k.path, "resources"), s.Kafka.Resources))
 	k.boolean("ui", s.Kafka.UI)
 	k.str("clusterId", s.Kafka.ClusterID)
+	k.strings("superUsers", s.Kafka.SuperUsers)
 	top.sub("kafka", k)
 
 	if len(s.Brokers) > 0 {
@@ -164,6 +165,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 		ca.str("keyFile", s.TLS.CA.KeyFile)
 		t.sub("ca", ca)
 	}
+	t.boolean("internal", s.TLS.Internal)
 	top.sub("tls", t)
 
 	d := top.child("topicDefaults")
@@ -274,6 +276,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 		}
 		top.add("devices", seq)
 	}
+	e.access(top, s)
 	return top.n
 }
 

@@ -120,6 +120,8 @@ var kafkaObj = &object{
 		{key: "ui", kind: vBool, def: "false", doc: "also deploy the Kafka UI container (port 8080)"},
 		{key: "clusterId", kind: vString, pattern: kraftClusterIDPattern,
 			doc: "KRaft cluster id for rendered deployments (22 characters, as `kafka-storage random-uuid` prints)"},
+		{key: "superUsers", kind: vStringList,
+			doc: "principals (User:...) the rendered brokers' authorizer lets do everything, e.g. avatar-sync's own client certificate; the brokers and every target's sasl user are added"},
 	},
 }
 
@@ -169,6 +171,8 @@ var tlsObj = &object{
 		{key: "extraSANs", kind: vStringList, doc: "extra names and IPs added to every broker certificate"},
 		{key: "clients", kind: vStringList, doc: "principals that get client certificates (mutual TLS)"},
 		{key: "ca", kind: vObject, elem: caObj, doc: "sign with this CA instead of a generated self-signed one"},
+		{key: "internal", kind: vBool, def: "false",
+			doc: "rendered brokers also serve the INTERNAL and CONTROLLER listeners with TLS and client certificates (no plaintext between brokers)"},
 	},
 }
 
@@ -256,8 +260,8 @@ var clusterObj = &object{
 	doc:  "One target plan/apply can talk to, keyed by its name (a DNS label). A target without bootstrap is the embedded in-process cluster; `embedded` always exists, even when not declared.",
 	fields: []field{
 		{key: "bootstrap", kind: vStringList, doc: "host:port bootstrap servers (empty: the embedded cluster)"},
-		{key: "security", kind: vString, def: SecurityPlaintext, enum: []string{SecurityPlaintext, SecuritySSL, SecuritySASLSSL},
-			doc: "security protocol"},
+		{key: "security", kind: vString, def: SecurityPlaintext, enum: []string{SecurityPlaintext, SecuritySSL, SecuritySASLSSL, SecuritySASLPlaintext},
+			doc: "security protocol (sasl_plaintext only for the embedded cluster or `dev up` on this machine)"},
 		{key: "caFile", kind: vString, doc: "PEM CA to verify the brokers (default: tls.dir's CA, then system roots)"},
 		{key: "certFile", kind: vString, doc: "PEM client certificate for mutual TLS (with keyFile)"},
 		{key: "keyFile", kind: vString, doc: "PEM client key for mutual TLS (with certFile)"},
@@ -329,5 +333,9 @@ var specObj = &object{
 		{key: "reassignment", kind: vObject, elem: reassignmentObj, doc: "replica move settings"},
 		{key: "clusters", kind: vMap, elem: clusterObj, doc: "targets by name; --cluster picks one (default embedded)"},
 		{key: "devices", kind: vList, elem: deviceObj, doc: "lab devices to probe"},
+		{key: "users", kind: vList, elem: userObj, doc: "SCRAM users and mTLS principals (docs/access.md)"},
+		{key: "services", kind: vList, elem: serviceObj, doc: "Avatar components by role, expanded into the minimal ACLs"},
+		{key: "acls", kind: vList, elem: aclObj, doc: "raw ACL entries beyond the service roles"},
+		{key: "quotas", kind: vList, elem: quotaObj, doc: "client quotas per user and/or client id"},
 	},
 }

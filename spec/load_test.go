@@ -118,7 +118,7 @@ func TestFullFile(t *testing.T) {
 	want := &Spec{
 		APIVersion: APIVersion, Kind: Kind, File: "full.yaml",
 		Metadata: Metadata{Name: "avatar", Namespace: "avatar-lab"},
-		Kafka: Kafka{Image: "apache/kafka:3.9.0", StorageSize: "20Gi", UI: true, ClusterID: "MkU3OEVBNTcwNTJENDM2Qk",
+		Kafka: Kafka{Image: "apache/kafka:3.9.0", StorageSize: "20Gi", UI: true, ClusterID: "MkU3OEVBNTcwNTJENDM2Qk", SuperUsers: []string{"User:CN=avatar-sync,O=avatar-sync"},
 			Resources: Resources{RequestsCPU: "500m", RequestsMemory: "1Gi", LimitsCPU: "2", LimitsMemory: "2Gi"}},
 		Brokers: []Broker{
 			{ID: 1, Host: "kafka-broker-1", Rack: "lab-a", Ports: BrokerPorts{Plaintext: 9092, SSL: 9192, Internal: 29092, Controller: 29192}},
@@ -127,7 +127,7 @@ func TestFullFile(t *testing.T) {
 		TLS: TLS{Enabled: true, Dir: "certs", KeystoreType: KeystoreJKS, PasswordFile: "/run/secrets/keystore",
 			Validity: 365 * 24 * time.Hour, RenewBefore: 14 * 24 * time.Hour,
 			ExtraSANs: []string{"kafka.lab.example", "*.lab.example", "10.0.0.5"}, Clients: []string{"gui5", "predictor"},
-			CA: &CARef{CertFile: "ca.pem", KeyFile: "ca-key.pem"}},
+			CA: &CARef{CertFile: "ca.pem", KeyFile: "ca-key.pem"}, Internal: true},
 		TopicDefaults: TopicDefaults{Partitions: 6, ReplicationFactor: 2, Prune: true,
 			Config: map[string]string{"min.insync.replicas": "1", "compression.type": "lz4", "retention.ms": "604800000"}},
 		Topics: []Topic{
@@ -168,6 +168,18 @@ func TestFullFile(t *testing.T) {
 			{Name: "predictor", Kind: "http", Address: "http://predictor.lab:8000/health", Params: map[string]string{"expectStatus": "200"}},
 			{Name: "custom", Kind: "lidar", Address: "10.0.0.9:7000", Plugin: "./bin/avatar-sync-plugin-lidar"},
 		},
+		Users: []User{
+			{Name: "gui5", Mechanism: MechanismSCRAM512, PasswordEnv: "GUI5_PASSWORD", Iterations: 16384},
+			{Name: "drone", Mechanism: MechanismSCRAM256, PasswordFile: "/run/secrets/drone", Iterations: DefaultSCRAMIterations},
+			{Name: "CN=predictor,O=avatar-sync", Mechanism: MechanismMTLS},
+		},
+		Services: []Service{
+			{Name: "gui5", User: "gui5", Produces: []string{"eeg-brainwave-data"}, IdempotentWrite: true},
+			{Name: "drone", User: "drone", Consumes: []string{"drone-commands"}, Groups: []string{"drones"}},
+		},
+		ACLs: []ACL{{Principal: "User:ops", Resource: ResourceTopic, Name: "eeg-", Pattern: PatternPrefixed,
+			Operations: []string{"Describe", "DescribeConfigs"}, Permission: PermissionAllow, Host: "10.0.0.7"}},
+		Quotas: []Quota{{User: "gui5", ClientID: "gui5-producer", ProducerByteRate: 2 << 20, ConsumerByteRate: 1 << 20, RequestPercentage: 50}},
 	}
 	ignorePos := cmp.FilterPath(func(p cmp.Path) bool {
 		f, ok := p.Last().(cmp.StructField)
@@ -176,17 +188,17 @@ func TestFullFile(t *testing.T) {
 	if diff := cmp.Diff(want, s, ignorePos); diff != "" {
 		t.Errorf("full.yaml (-want +got):\n%s", diff)
 	}
-	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 84 || p.Col != 5 {
-		t.Errorf("minBattery written at %v, want full.yaml:84:5", p)
+	if p := s.Devices[0].ParamsPos["minBattery"]; p.Line != 86 || p.Col != 5 {
+		t.Errorf("minBattery written at %v, want full.yaml:86:5", p)
 	}
-	if p := s.Devices[0].PosOf("address"); p.Line != 81 || p.Col != 5 {
-		t.Errorf("address written at %v, want full.yaml:81:5", p)
+	if p := s.Devices[0].PosOf("address"); p.Line != 83 || p.Col != 5 {
+		t.Errorf("address written at %v, want full.yaml:83:5", p)
 	}
 	if p, d := s.Devices[0].PosOf("plugin"), s.Devices[0].Pos; p != d {
 		t.Errorf("an absent key falls back to the device at %v, got %v", d, p)
 	}
-	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 36 {
-		t.Errorf("compression.type (from topicDefaults) at %v, want line 36", p)
+	if p := s.Topics[1].ConfigPos["compression.type"]; p.Line != 38 {
+		t.Errorf("compression.type (from topicDefaults) at %v, want line 38", p)
 	}
 }
 

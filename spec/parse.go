@@ -175,6 +175,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	d.resources(k.object("resources"), &s.Kafka.Resources)
 	k.boolean("ui", &s.Kafka.UI)
 	k.str("clusterId", &s.Kafka.ClusterID)
+	k.strings("superUsers", &s.Kafka.SuperUsers)
 	s.Kafka.Pos = d.nodePos(k.node)
 
 	items, paths := top.list("brokers")
@@ -198,6 +199,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 		ca.str("certFile", &s.TLS.CA.CertFile)
 		ca.str("keyFile", &s.TLS.CA.KeyFile)
 	}
+	t.boolean("internal", &s.TLS.Internal)
 	s.TLS.Pos = d.nodePos(t.node)
 
 	defs := d.topicFields(top.object("topicDefaults"))
@@ -220,6 +222,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	for i, item := range items {
 		s.Devices = append(s.Devices, d.device(item, paths[i]))
 	}
+	d.access(top, s)
 	return s
 }
 

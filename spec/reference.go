@@ -23,7 +23,7 @@ suggestion for near misses; every problem is reported with its line and column. 
 regular file or standard input (` + "`-f -`" + `) of at most 4 MiB.
 
 File paths in the spec (` + "`tls.dir`" + `, ` + "`tls.passwordFile`" + `, ` + "`tls.ca.certFile`" + `/` + "`keyFile`" + `, a target's
-` + "`caFile`" + `/` + "`certFile`" + `/` + "`keyFile`" + ` and ` + "`sasl.passwordFile`" + `) are relative to the directory of the spec file,
+` + "`caFile`" + `/` + "`certFile`" + `/` + "`keyFile`" + `, ` + "`sasl.passwordFile`" + ` and ` + "`users[].passwordFile`" + `) are relative to the directory of the spec file,
 whatever the working directory (relative to the working directory when the spec comes from standard
 input); absolute paths are taken as written. A password reference is read in one order everywhere:
 the ` + "`passwordEnv`" + ` variable when set, else the ` + "`passwordFile`" + ` (trailing line feeds dropped; a carriage
@@ -163,6 +163,14 @@ func writeChecks(b *bytes.Buffer) {
 - ` + "`deletion: prune`" + ` with no topics is a warning: the desired state is empty, so ` + "`apply --allow-delete`" + ` would
   delete every topic avatar-sync manages.
 - deprecated Kafka configs are warnings (` + "`validate --strict`" + ` turns warnings into failures).
+- ` + "`tls.internal`" + ` needs ` + "`tls.enabled`" + `.
+- access control ([access.md](access.md)): user names are unique; SCRAM users need ` + "`passwordEnv`" + ` or
+  ` + "`passwordFile`" + ` and at least 4096 iterations, mtls principals take no password; services, quotas name
+  declared users and services and acls name declared topics (a literal topic ACL); a consumer names its
+  groups; a service has a role; an ACL principal is ` + "`User:<name>`" + ` and its operations are Kafka's; no ACL is asked
+  for twice (by two entries, or an entry and a service role) and no allow contradicts a deny; a quota sets
+  a limit and names an entity once. ` + "`security: sasl_plaintext`" + ` is for the embedded target (which then
+  enforces SASL SCRAM and ACLs, its ` + "`sasl`" + ` user the super user) or a ` + "`dev up`" + ` on this machine.
 
 `)
 }

@@ -43,4 +43,7 @@ func resolve(s *Spec, base string) {
 			at(&c.SASL.PasswordFile)
 		}
 	}
+	for i := range s.Users {
+		at(&s.Users[i].PasswordFile)
+	}
 }

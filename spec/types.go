@@ -56,6 +56,11 @@ type Spec struct {
 	// Clusters are the targets plan/apply can talk to, in file order.
 	Clusters []Cluster `yaml:"clusters"`
 	Devices  []Device  `yaml:"devices"`
+	// Users, Services, ACLs and Quotas are access control as code (issue 14, docs/access.md).
+	Users    []User    `yaml:"users"`
+	Services []Service `yaml:"services"`
+	ACLs     []ACL     `yaml:"acls"`
+	Quotas   []Quota   `yaml:"quotas"`
 
 	// File is the path the spec was read from ("" for in-memory specs).
 	File string `yaml:"-"`
@@ -88,7 +93,10 @@ type Kafka struct {
 	UI bool `yaml:"ui"`
 	// ClusterID is the KRaft cluster id used when rendering deployments.
 	ClusterID string `yaml:"clusterId"`
-	Pos       Pos    `yaml:"-"`
+	// SuperUsers are principals the rendered brokers' authorizer lets do everything (avatar-sync's
+	// own admin); render adds the brokers and every target's SASL user (issue 14).
+	SuperUsers []string `yaml:"superUsers"`
+	Pos        Pos      `yaml:"-"`
 }
 
 // Resources are Kubernetes resource quantities.
@@ -132,8 +140,11 @@ type TLS struct {
 	// Clients are principals that get client certificates for mutual TLS.
 	Clients []string `yaml:"clients"`
 	// CA, when set, is an existing CA to sign with instead of a generated self-signed one.
-	CA  *CARef `yaml:"ca"`
-	Pos Pos    `yaml:"-"`
+	CA *CARef `yaml:"ca"`
+	// Internal makes the rendered INTERNAL and CONTROLLER listeners TLS with client certificates,
+	// so no broker-to-broker traffic is plaintext (issue 14).
+	Internal bool `yaml:"internal"`
+	Pos      Pos  `yaml:"-"`
 }
 
 // Keystore types.
@@ -184,6 +195,9 @@ const (
 	SecurityPlaintext = "plaintext"
 	SecuritySSL       = "ssl"
 	SecuritySASLSSL   = "sasl_ssl"
+	// SecuritySASLPlaintext is SASL without TLS: the embedded cluster and `dev up` with users
+	// (issue 14); never for a cluster beyond the lab machine.
+	SecuritySASLPlaintext = "sasl_plaintext"
 )
 
 // Cluster is one target avatar-sync can plan against.

@@ -44,6 +44,14 @@ func structLocator(s *Spec) locate {
 			return s.Brokers[i].Pos
 		case scanIndex(path, "devices[", &i) && i < len(s.Devices):
 			return s.Devices[i].Pos
+		case scanIndex(path, "users[", &i) && i < len(s.Users):
+			return s.Users[i].Pos
+		case scanIndex(path, "services[", &i) && i < len(s.Services):
+			return s.Services[i].Pos
+		case scanIndex(path, "acls[", &i) && i < len(s.ACLs):
+			return s.ACLs[i].Pos
+		case scanIndex(path, "quotas[", &i) && i < len(s.Quotas):
+			return s.Quotas[i].Pos
 		case strings.HasPrefix(path, "tls"):
 			return s.TLS.Pos
 		case strings.HasPrefix(path, "clusters."):
@@ -116,6 +124,7 @@ func validate(s *Spec, at locate) Diagnostics {
 	v.pruneEverything()
 	v.clusters()
 	v.devices()
+	v.access()
 	return v.diags
 }
 
@@ -251,6 +260,9 @@ func (v *validator) brokers() {
 
 func (v *validator) tls() {
 	t := v.s.TLS
+	if t.Internal && !t.Enabled {
+		v.errorf("tls.internal", "tls.internal needs tls.enabled: the brokers' certificates secure the INTERNAL and CONTROLLER listeners")
+	}
 	v.passwordRef("tls", t.PasswordEnv, t.PasswordFile, t.Enabled && t.KeystoreType != KeystorePEM,
 		fmt.Sprintf("the %s keystore password", t.KeystoreType))
 	for i, san := range t.ExtraSANs {
@@ -510,9 +522,10 @@ func (v *validator) clusters() {
 				v.errorf(p, "%s %q %s", p, addr, why)
 			}
 		}
-		if c.Embedded() && c.Security != "" && c.Security != SecurityPlaintext {
-			v.errorf(path+".security", "%s.security %s needs bootstrap servers; the embedded cluster speaks plaintext only", path, c.Security)
+		if c.Embedded() && c.Security != "" && c.Security != SecurityPlaintext && c.Security != SecuritySASLPlaintext {
+			v.errorf(path+".security", "%s.security %s needs bootstrap servers; the embedded cluster speaks plaintext or sasl_plaintext only", path, c.Security)
 		}
+
 		tlsFiles := c.CAFile != "" || c.CertFile != "" || c.KeyFile != ""
 		if tlsFiles && (c.Security == "" || c.Security == SecurityPlaintext) {
 			v.errorf(path+".security", "%s has caFile/certFile/keyFile but security is plaintext; set security: ssl", path)
@@ -521,10 +534,12 @@ func (v *validator) clusters() {
 			v.errorf(path, "%s needs both certFile and keyFile for mutual TLS, or neither", path)
 		}
 		switch {
-		case c.Security == SecuritySASLSSL && c.SASL == nil:
-			v.errorf(path+".security", "%s.security sasl_ssl needs a sasl: section (mechanism, username, passwordEnv)", path)
-		case c.Security != SecuritySASLSSL && c.SASL != nil:
+		case (c.Security == SecuritySASLSSL || c.Security == SecuritySASLPlaintext) && c.SASL == nil:
+			v.errorf(path+".security", "%s.security %s needs a sasl: section (mechanism, username, passwordEnv)", path, c.Security)
+		case c.Security != SecuritySASLSSL && c.Security != SecuritySASLPlaintext && c.SASL != nil:
 			v.errorf(path+".sasl", "%s.sasl is set but security is %q; set security: sasl_ssl", path, c.Security)
+		case c.Security == SecuritySASLPlaintext && c.Embedded() && c.SASL.Mechanism == "PLAIN":
+			v.errorf(path+".sasl.mechanism", "%s.sasl.mechanism: the embedded cluster serves SCRAM-SHA-256 and SCRAM-SHA-512 to its admin user, not PLAIN", path)
 		}
 		if c.SASL != nil {
 			v.passwordRef(path+".sasl", c.SASL.PasswordEnv, c.SASL.PasswordFile, true, "the SASL password")

@@ -113,6 +113,15 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		fmt.Fprintf(s.err, "Warning: serving %s; run `avatar-sync certs generate -f %s` and restart dev up before clients reject it.\n", printable.Text(e), printable.Text(g.file))
 	}
 	eo.Advertise = true // plan/apply in other processes join this cluster
+	target, err := sp.Target(spec.EmbeddedCluster)
+	if err != nil {
+		return err
+	}
+	// An embedded target with security: sasl_plaintext enforces what the spec declares: SASL SCRAM
+	// and ACLs, its sasl user the super user (issue 14).
+	if eo.Admin, err = clusters.EmbeddedAdminOf(target); err != nil {
+		return fmt.Errorf("embedded target: %w", err)
+	}
 	e, err := clusters.StartEmbedded(ctx, sp, eo)
 	if err != nil {
 		return err
@@ -129,7 +138,15 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	} else {
 		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", printable.Text(e.ClusterID()), len(e.Bootstrap()), printable.Text(o.stateDir))
 		fmt.Fprintf(s.out, "bootstrap: %s\n", bootstrap)
-		if caFile != "" {
+		if eo.Admin != nil {
+			protocol, extra := "SASL_PLAINTEXT", ""
+			if caFile != "" {
+				protocol, extra = "SASL_SSL", " -X ssl.ca.location="+printable.Text(caFile)
+			}
+			fmt.Fprintf(s.out, "SASL: every listener asks for SCRAM (SCRAM-SHA-256, SCRAM-SHA-512) and ACLs are enforced; super user %s\n", printable.Text(eo.Admin.User))
+			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=%s%s -X sasl.mechanism=%s -X sasl.username=%s -X sasl.password=\"%s\" -L    (Ctrl-C stops the cluster)\n",
+				e.Bootstrap()[0], protocol, extra, printable.Text(eo.Admin.Mechanism), printable.Text(eo.Admin.User), printable.Text(passwordHint(target.SASL)))
+		} else if caFile != "" {
 			fmt.Fprintf(s.out, "TLS: every listener serves SSL; verify with %s\n", printable.Text(caFile))
 			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], printable.Text(caFile))
 		} else {
@@ -180,4 +197,13 @@ func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec) []s
 		}
 	}
 	return missing
+}
+
+// passwordHint is how the banner's kcat line gets the password without printing it: the
+// variable or the file it is read from.
+func passwordHint(sasl *spec.SASL) string {
+	if sasl.PasswordEnv != "" {
+		return "$" + sasl.PasswordEnv
+	}
+	return "$(cat " + sasl.PasswordFile + ")"
 }

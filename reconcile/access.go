@@ -1,0 +1,741 @@
+package reconcile
+
+// Access control as kinds of change (issue 14): ACLs, SCRAM users and client quotas join the one
+// typed plan with the topics' semantics — create and update freely, delete only what avatar-sync
+// manages and only with `deletion: prune` and --allow-delete, list the rest.
+//
+// Ownership. A principal is managed once it is recorded in avatar-sync's inventory (the same
+// cluster-side record as managed topics: an entry "User:gui5", which can never be a topic name, as
+// ':' is not legal in one). Only ACLs and quotas of managed principals are ever deleted.
+//
+// Passwords. Kafka never returns a SCRAM password, and a plan must never hold one. avatar-sync
+// keeps, per credential it set, a salted fingerprint (PBKDF2-SHA-256 over the password with a
+// random salt) in the inventory. The planner recomputes the fingerprint of the spec's password
+// with the recorded salt: equal means unchanged. The plan carries only the fingerprint; apply
+// reads the password again from its reference and refuses to send one whose fingerprint is not
+// the planned one.
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// ACLPayload is one ACL binding to create, or to delete (or, NoOp, an unmanaged one left alone).
+type ACLPayload struct {
+	spec.ACLRule
+}
+
+// Sensitive is how every view shows a password: never the value, never its length.
+const Sensitive = "(sensitive)"
+
+// UserPayload is one SCRAM credential. It holds no password: Fingerprint is the salted hash of the
+// planned one, and PasswordEnv/PasswordFile say where apply reads it again.
+type UserPayload struct {
+	User       string `json:"user"`
+	Mechanism  string `json:"mechanism"`
+	Iterations int    `json:"iterations,omitempty"`
+	// Fingerprint is "pbkdf2-sha256$<iterations>$<salt>$<hash>" of the planned password (creates
+	// and updates only).
+	Fingerprint  string `json:"fingerprint,omitempty"`
+	PasswordEnv  string `json:"passwordEnv,omitempty"`
+	PasswordFile string `json:"passwordFile,omitempty"`
+	// Replaces are the fingerprint records this credential supersedes (removed when it is set).
+	Replaces []string `json:"replaces,omitempty"`
+}
+
+// Quota keys, as Kafka names them.
+const (
+	QuotaProducerByteRate  = "producer_byte_rate"
+	QuotaConsumerByteRate  = "consumer_byte_rate"
+	QuotaRequestPercentage = "request_percentage"
+)
+
+// QuotaPayload is one quota entity's values before and after (a key only in Before is removed).
+type QuotaPayload struct {
+	User     string             `json:"user,omitempty"`
+	ClientID string             `json:"clientId,omitempty"`
+	Before   map[string]float64 `json:"before,omitempty"`
+	After    map[string]float64 `json:"after,omitempty"`
+}
+
+// LiveCredential is a SCRAM credential as Kafka describes it: no password, no salt.
+type LiveCredential struct {
+	User       string `json:"user"`
+	Mechanism  string `json:"mechanism"`
+	Iterations int    `json:"iterations"`
+}
+
+// LiveQuota is one quota entity as read live.
+type LiveQuota struct {
+	User     string             `json:"user,omitempty"`
+	ClientID string             `json:"clientId,omitempty"`
+	Values   map[string]float64 `json:"values"`
+}
+
+// Entity names the quota's entity the way spec.Quota does.
+func (q LiveQuota) Entity() string {
+	return spec.Quota{User: q.User, ClientID: q.ClientID}.Entity()
+}
+
+// LiveAccess is the access control state read in Describe.
+type LiveAccess struct {
+	// NoAuthorizer is set when the cluster answers ACL requests with "security disabled": it has
+	// no authorizer, so ACLs cannot be stored, let alone enforced.
+	NoAuthorizer bool `json:"noAuthorizer,omitempty"`
+	// Unreadable says why the access state could not be read (avatar-sync's user lacks Describe
+	// on the cluster); "" when it was read. Plans that manage access refuse to guess.
+	Unreadable  string           `json:"unreadable,omitempty"`
+	ACLs        []spec.ACLRule   `json:"acls,omitempty"`
+	Credentials []LiveCredential `json:"credentials,omitempty"`
+	Quotas      []LiveQuota      `json:"quotas,omitempty"`
+}
+
+// DesiredUser is one SCRAM credential of the snapshot: where its password comes from and, once
+// the planner has read it, its fingerprint.
+type DesiredUser struct {
+	Name         string `json:"name"`
+	Mechanism    string `json:"mechanism"`
+	Iterations   int    `json:"iterations"`
+	PasswordEnv  string `json:"passwordEnv,omitempty"`
+	PasswordFile string `json:"passwordFile,omitempty"`
+	Fingerprint  string `json:"fingerprint,omitempty"`
+}
+
+// DesiredQuota is one quota entity of the snapshot.
+type DesiredQuota struct {
+	User     string             `json:"user,omitempty"`
+	ClientID string             `json:"clientId,omitempty"`
+	Values   map[string]float64 `json:"values"`
+}
+
+// DesiredAccess is the access part of the snapshot a plan is computed from.
+type DesiredAccess struct {
+	// Principals are every principal the spec names; each is recorded as managed.
+	Principals []string       `json:"principals"`
+	ACLs       []spec.ACLRule `json:"acls,omitempty"`
+	Users      []DesiredUser  `json:"users,omitempty"`
+	Quotas     []DesiredQuota `json:"quotas,omitempty"`
+	// Admin is the user avatar-sync connects as: its credential is never deleted or replaced by a
+	// plan, whatever the spec says, so an apply cannot lock avatar-sync out.
+	Admin string `json:"admin,omitempty"`
+}
+
+// DesiredAccessOf snapshots the access part of a validated spec; nil when it declares none.
+// Fingerprints are filled by the planner (Planner.fingerprint), which reads the passwords.
+func DesiredAccessOf(s *spec.Spec, admin string) *DesiredAccess {
+	if len(s.Users)+len(s.Services)+len(s.ACLs)+len(s.Quotas) == 0 {
+		return nil
+	}
+	d := &DesiredAccess{Admin: admin}
+	principals := map[string]bool{}
+	for _, u := range s.Users {
+		principals[u.Principal()] = true
+		if u.SCRAM() {
+			d.Users = append(d.Users, DesiredUser{Name: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations,
+				PasswordEnv: u.PasswordEnv, PasswordFile: u.PasswordFile})
+		}
+	}
+	for _, r := range spec.ExpandACLs(s) {
+		d.ACLs = append(d.ACLs, r.ACLRule)
+		principals[r.Principal] = true
+	}
+	for _, q := range s.Quotas {
+		v := map[string]float64{}
+		if q.ProducerByteRate > 0 {
+			v[QuotaProducerByteRate] = float64(q.ProducerByteRate)
+		}
+		if q.ConsumerByteRate > 0 {
+			v[QuotaConsumerByteRate] = float64(q.ConsumerByteRate)
+		}
+		if q.RequestPercentage > 0 {
+			v[QuotaRequestPercentage] = float64(q.RequestPercentage)
+		}
+		d.Quotas = append(d.Quotas, DesiredQuota{User: q.User, ClientID: q.ClientID, Values: v})
+	}
+	d.Principals = slices.Sorted(maps.Keys(principals))
+	sort.Slice(d.Users, func(i, j int) bool { return d.Users[i].Name < d.Users[j].Name })
+	sort.Slice(d.Quotas, func(i, j int) bool {
+		return quotaEntity(d.Quotas[i].User, d.Quotas[i].ClientID) < quotaEntity(d.Quotas[j].User, d.Quotas[j].ClientID)
+	})
+	return d
+}
+
+func quotaEntity(user, clientID string) string {
+	return spec.Quota{User: user, ClientID: clientID}.Entity()
+}
+
+// isAccess reports whether a kind is one of the access kinds.
+func isAccess(k Kind) bool { return k == KindACL || k == KindUser || k == KindQuota }
+
+// credentialKey names a user's credential in plans: "gui5 (SCRAM-SHA-512)".
+func credentialKey(user, mechanism string) string { return user + " (" + mechanism + ")" }
+
+// Fingerprint records in the inventory: "scram:<mechanism>:<fingerprint>:<user>". Neither the
+// mechanism nor the fingerprint holds ':', so the user name (which may) is everything after.
+const scramRecordPrefix = "scram:"
+
+func scramRecord(user, mechanism, fp string) string {
+	return scramRecordPrefix + mechanism + ":" + fp + ":" + user
+}
+
+func parseScramRecord(entry string) (user, mechanism, fp string, ok bool) {
+	rest, ok := strings.CutPrefix(entry, scramRecordPrefix)
+	if !ok {
+		return "", "", "", false
+	}
+	parts := strings.SplitN(rest, ":", 3)
+	if len(parts) != 3 {
+		return "", "", "", false
+	}
+	return parts[2], parts[0], parts[1], true
+}
+
+// scramRecords maps credentialKey → the fingerprint records the inventory holds for it.
+func scramRecords(inventory []string) map[string][]string {
+	out := map[string][]string{}
+	for _, e := range inventory {
+		if user, mech, _, ok := parseScramRecord(e); ok {
+			out[credentialKey(user, mech)] = append(out[credentialKey(user, mech)], e)
+		}
+	}
+	return out
+}
+
+// FingerprintIterations is the PBKDF2 cost of a password fingerprint: what someone who reads the
+// inventory (or a plan file) must pay per guess (docs/access.md, "Limits").
+const FingerprintIterations = 4096
+
+// PasswordFingerprint is the salted fingerprint of a password: "pbkdf2-sha256$4096$<salt>$<hash>".
+func PasswordFingerprint(password string, salt []byte) string {
+	key, err := pbkdf2.Key(sha256.New, password, salt, FingerprintIterations, 32)
+	if err != nil {
+		// Only FIPS-mode length limits fail here, and 32 bytes of SHA-256 is within them.
+		panic(fmt.Sprintf("pbkdf2: %v", err))
+	}
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("pbkdf2-sha256$%d$%s$%s", FingerprintIterations, enc.EncodeToString(salt), enc.EncodeToString(key))
+}
+
+// fingerprintMatches reports whether password is the one fp was computed from.
+func fingerprintMatches(fp, password string) bool {
+	parts := strings.Split(fp, "$")
+	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" || parts[1] != strconv.Itoa(FingerprintIterations) {
+		return false
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[2])
+	if err != nil {
+		return false
+	}
+	return PasswordFingerprint(password, salt) == fp
+}
+
+// SecretReader reads a password from its reference (passwordEnv, passwordFile).
+type SecretReader func(env, file string) (string, error)
+
+// ProcessSecrets reads passwords from the process's environment and files.
+func ProcessSecrets(env, file string) (string, error) {
+	v, _, err := spec.ResolvePassword(env, file, os.Getenv, os.ReadFile)
+	return v, err
+}
+
+// FingerprintCredentials reads each desired SCRAM user's password and records its fingerprint in
+// the snapshot: the recorded one when the password is unchanged (so the plan is empty), a fresh
+// salted one otherwise. The password itself goes nowhere.
+func FingerprintCredentials(d *DesiredAccess, inventory []string, read SecretReader, random io.Reader) error {
+	if d == nil {
+		return nil
+	}
+	records := scramRecords(inventory)
+	var errs []error
+	for i := range d.Users {
+		u := &d.Users[i]
+		pw, err := read(u.PasswordEnv, u.PasswordFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("password of user %s: %w", u.Name, err))
+			continue
+		}
+		u.Fingerprint = ""
+		for _, rec := range records[credentialKey(u.Name, u.Mechanism)] {
+			if _, _, fp, _ := parseScramRecord(rec); fingerprintMatches(fp, pw) {
+				u.Fingerprint = fp
+			}
+		}
+		if u.Fingerprint == "" {
+			salt := make([]byte, 16)
+			if _, err := io.ReadFull(random, salt); err != nil {
+				return fmt.Errorf("salt for user %s: %w", u.Name, err)
+			}
+			u.Fingerprint = PasswordFingerprint(pw, salt)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// accessChanges diffs the access part of the snapshot against the live state. It is pure.
+func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete bool) []Change {
+	inventory := map[string]bool{}
+	for _, e := range have.Inventory {
+		inventory[e] = true
+	}
+	prune := deletion == spec.DeletionPrune
+	removal := func(c Change, managed bool, what string) Change {
+		switch {
+		case !managed:
+			c.Reason = "unmanaged: " + what + " is not avatar-sync's (its principal is not in the inventory); never deleted"
+		case prune && allowDelete:
+			c.Action = Delete
+			c.Reason = "managed by avatar-sync and no longer in the spec, deletion: prune and --allow-delete: removed (clients relying on it lose access)"
+		case prune:
+			c.Reason = "managed by avatar-sync and no longer in the spec; deleting also needs --allow-delete"
+		default:
+			c.Reason = "managed by avatar-sync and no longer in the spec; kept (deleting needs deletion: prune in the spec and --allow-delete)"
+		}
+		return c
+	}
+	var out []Change
+	if have.Access.Unreadable != "" {
+		return []Change{{Kind: KindACL, Name: "access control", Action: Unsupported, Risk: RiskUnsupported, ACL: &ACLPayload{},
+			Reason: "cannot read the cluster's ACLs, credentials and quotas (" + have.Access.Unreadable + "); the target's user must be a super user or have Describe and DescribeConfigs on the cluster"}}
+	}
+	for _, p := range want.Principals {
+		if !inventory[p] {
+			out = append(out, Change{Kind: KindInventory, Name: p, Action: Update, Adopt: &AdoptPayload{},
+				Reason: "principal named in the spec: recorded in avatar-sync's inventory, so its ACLs and quotas are managed (and may be pruned once they leave the spec)"})
+		}
+	}
+
+	// Users before the ACLs that name them: phase orders them, this only lists.
+	records := scramRecords(have.Inventory)
+	live := map[string]LiveCredential{}
+	for _, c := range have.Access.Credentials {
+		live[credentialKey(c.User, c.Mechanism)] = c
+	}
+	wantCreds := map[string]bool{}
+	for _, u := range want.Users {
+		key := credentialKey(u.Name, u.Mechanism)
+		wantCreds[key] = true
+		var stale []string
+		recorded := false
+		for _, rec := range records[key] {
+			if _, _, fp, _ := parseScramRecord(rec); fp == u.Fingerprint {
+				recorded = true
+			} else {
+				stale = append(stale, rec)
+			}
+		}
+		payload := &UserPayload{User: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations, Fingerprint: u.Fingerprint,
+			PasswordEnv: u.PasswordEnv, PasswordFile: u.PasswordFile, Replaces: stale}
+		lc, exists := live[key]
+		c := Change{Kind: KindUser, Name: key, User: payload}
+		switch {
+		case u.Name == want.Admin && want.Admin != "" && exists:
+			// Rotating the credential avatar-sync is logged in with would cut the apply off halfway.
+			if !recorded || lc.Iterations != u.Iterations {
+				c.Action, c.Risk = Unsupported, RiskUnsupported
+				c.Reason = "this is the user avatar-sync connects as: it never changes its own credential; rotate it by hand, then update the password reference"
+				out = append(out, c)
+			}
+		case !exists:
+			c.Action, c.Reason = Create, "new SCRAM credential; the password is read from its reference at apply and never shown"
+			out = append(out, c)
+		case !recorded && len(stale) == 0:
+			c.Action, c.Reason = Update, "the credential was set outside avatar-sync (no fingerprint recorded), so its password cannot be compared: it is set to the spec's"
+			out = append(out, c)
+		case !recorded:
+			c.Action, c.Reason = Update, "the password in the spec's reference changed: the credential is replaced"
+			out = append(out, c)
+		case lc.Iterations != u.Iterations:
+			c.Action, c.Reason = Update, fmt.Sprintf("iterations %d → %d: the credential is recomputed", lc.Iterations, u.Iterations)
+			out = append(out, c)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(live)) {
+		if wantCreds[key] {
+			continue
+		}
+		lc := live[key]
+		c := Change{Kind: KindUser, Name: key, Action: NoOp, User: &UserPayload{User: lc.User, Mechanism: lc.Mechanism, Iterations: lc.Iterations, Replaces: records[key]}}
+		if lc.User == want.Admin && want.Admin != "" {
+			c.Reason = "the user avatar-sync connects as; never deleted"
+			out = append(out, c)
+			continue
+		}
+		out = append(out, removal(c, len(records[key]) > 0 && inventory["User:"+lc.User], "a credential avatar-sync did not set"))
+	}
+
+	wantACL := map[spec.ACLRule]bool{}
+	for _, r := range want.ACLs {
+		wantACL[r] = true
+	}
+	liveACL := map[spec.ACLRule]bool{}
+	for _, r := range have.Access.ACLs {
+		liveACL[r] = true
+	}
+	for _, r := range want.ACLs {
+		if liveACL[r] {
+			continue
+		}
+		c := Change{Kind: KindACL, Name: r.String(), Action: Create, ACL: &ACLPayload{r}}
+		if have.Access.NoAuthorizer {
+			c.Action, c.Risk = Unsupported, RiskUnsupported
+			c.Reason = "the cluster has no authorizer (authorizer.class.name is unset), so it cannot store ACLs: enable one (docs/access.md), or remove services/acls for this target"
+		}
+		out = append(out, c)
+	}
+	for _, r := range have.Access.ACLs {
+		if wantACL[r] {
+			continue
+		}
+		c := Change{Kind: KindACL, Name: r.String(), Action: NoOp, ACL: &ACLPayload{r}}
+		out = append(out, removal(c, inventory[r.Principal], "an ACL of "+r.Principal))
+	}
+
+	liveQuota := map[string]LiveQuota{}
+	for _, q := range have.Access.Quotas {
+		liveQuota[q.Entity()] = q
+	}
+	wantQuota := map[string]bool{}
+	for _, q := range want.Quotas {
+		e := quotaEntity(q.User, q.ClientID)
+		wantQuota[e] = true
+		lq, exists := liveQuota[e]
+		if exists && maps.Equal(lq.Values, q.Values) {
+			continue
+		}
+		c := Change{Kind: KindQuota, Name: e, Action: Update, Reason: "quota values differ from the spec",
+			Quota: &QuotaPayload{User: q.User, ClientID: q.ClientID, Before: maps.Clone(lq.Values), After: maps.Clone(q.Values)}}
+		if !exists {
+			c.Action, c.Reason = Create, "new quota"
+		}
+		out = append(out, c)
+	}
+	for _, e := range slices.Sorted(maps.Keys(liveQuota)) {
+		if wantQuota[e] {
+			continue
+		}
+		lq := liveQuota[e]
+		c := Change{Kind: KindQuota, Name: e, Action: NoOp, Quota: &QuotaPayload{User: lq.User, ClientID: lq.ClientID, Before: maps.Clone(lq.Values)}}
+		// A client-id-only quota has no principal to own it: never deleted.
+		out = append(out, removal(c, lq.User != "" && inventory["User:"+lq.User], "a quota of "+e))
+	}
+	return out
+}
+
+// accessPhase orders access changes among the rest (see phase): users first, then the ACLs that
+// name them, then quotas; all after topics exist.
+func accessPhase(c Change) int {
+	switch c.Kind {
+	case KindUser:
+		return 5
+	case KindACL:
+		return 6
+	default:
+		return 6
+	}
+}
+
+// verifyAccessDelete is Verify's rule for deleting access: only with deletion: prune and
+// --allow-delete, only of managed principals, never the admin's credential.
+func verifyAccessDelete(p Plan, c Change, inventory map[string]bool) error {
+	principal := ""
+	switch {
+	case c.ACL != nil:
+		principal = c.ACL.Principal
+	case c.User != nil:
+		principal = "User:" + c.User.User
+		if a := p.Desired.Access; a != nil && a.Admin == c.User.User {
+			return fmt.Errorf("%s is the user avatar-sync connects as; it is never deleted", c.User.User)
+		}
+	case c.Quota != nil:
+		if c.Quota.User == "" {
+			return errors.New("a client-id quota is never deleted")
+		}
+		principal = "User:" + c.Quota.User
+	}
+	switch {
+	case p.Desired.Deletion != spec.DeletionPrune:
+		return fmt.Errorf("the plan's desired state says deletion: %s, so nothing is deleted", p.Desired.Deletion)
+	case !p.AllowDelete:
+		return errors.New("the plan was computed without --allow-delete")
+	case !inventory[principal]:
+		return fmt.Errorf("principal %s is not in avatar-sync's inventory; unmanaged access is never deleted", principal)
+	}
+	return nil
+}
+
+// accessFingerprint adds the access state to the live fingerprint; nothing when there is none, so
+// plans of clusters without access control keep their fingerprints.
+func accessFingerprint(a LiveAccess, field func(string)) {
+	if !a.NoAuthorizer && len(a.ACLs)+len(a.Credentials)+len(a.Quotas) == 0 {
+		return
+	}
+	field("access")
+	field(strconv.FormatBool(a.NoAuthorizer))
+	acls := slices.Clone(a.ACLs)
+	sort.Slice(acls, func(i, j int) bool { return acls[i].String() < acls[j].String() })
+	for _, r := range acls {
+		field(r.String())
+	}
+	creds := slices.Clone(a.Credentials)
+	sort.Slice(creds, func(i, j int) bool {
+		return credentialKey(creds[i].User, creds[i].Mechanism) < credentialKey(creds[j].User, creds[j].Mechanism)
+	})
+	for _, c := range creds {
+		field(credentialKey(c.User, c.Mechanism))
+		field(strconv.Itoa(c.Iterations))
+	}
+	qs := slices.Clone(a.Quotas)
+	sort.Slice(qs, func(i, j int) bool { return qs[i].Entity() < qs[j].Entity() })
+	for _, q := range qs {
+		field(q.Entity())
+		for _, k := range slices.Sorted(maps.Keys(q.Values)) {
+			field(k + "=" + strconv.FormatFloat(q.Values[k], 'g', -1, 64))
+		}
+	}
+}
+
+// accessLanded reports whether the live state shows an access change (for settle).
+func accessLanded(c Change, live Live) bool {
+	switch {
+	case c.ACL != nil:
+		return slices.Contains(live.Access.ACLs, c.ACL.ACLRule) == (c.Action != Delete)
+	case c.User != nil:
+		found := slices.ContainsFunc(live.Access.Credentials, func(lc LiveCredential) bool {
+			return lc.User == c.User.User && lc.Mechanism == c.User.Mechanism
+		})
+		if c.Action == Delete {
+			return !found
+		}
+		return found && slices.Contains(live.Inventory, scramRecord(c.User.User, c.User.Mechanism, c.User.Fingerprint))
+	case c.Quota != nil:
+		i := slices.IndexFunc(live.Access.Quotas, func(q LiveQuota) bool { return q.User == c.Quota.User && q.ClientID == c.Quota.ClientID })
+		if c.Action == Delete {
+			return i < 0
+		}
+		return i >= 0 && maps.Equal(live.Access.Quotas[i].Values, c.Quota.After)
+	}
+	return false
+}
+
+// ACLChange, CredentialUpsert, CredentialDelete and QuotaChange are the access requests
+// AccessCluster executes; Outcome keys are the change names.
+type CredentialUpsert struct {
+	Key        string // the change's name, for the Outcome
+	User       string
+	Mechanism  string
+	Iterations int
+	Password   string
+}
+
+// CredentialDelete removes one SCRAM credential.
+type CredentialDelete struct {
+	Key       string
+	User      string
+	Mechanism string
+}
+
+// QuotaChange sets and removes one entity's quota values.
+type QuotaChange struct {
+	Key      string
+	User     string
+	ClientID string
+	Set      map[string]float64
+	Remove   []string
+}
+
+// AccessCluster is what reconcile needs to manage access control. The clusters package implements
+// it beside Cluster; Describe fills Live.Access.
+type AccessCluster interface {
+	// CreateACLs and DeleteACLs key their Outcome by ACLRule.String().
+	CreateACLs(ctx context.Context, rules []spec.ACLRule) (Outcome, error)
+	DeleteACLs(ctx context.Context, rules []spec.ACLRule) (Outcome, error)
+	UpsertCredentials(ctx context.Context, creds []CredentialUpsert) (Outcome, error)
+	DeleteCredentials(ctx context.Context, creds []CredentialDelete) (Outcome, error)
+	AlterQuotas(ctx context.Context, changes []QuotaChange) (Outcome, error)
+}
+
+// accessCluster returns the cluster's access side, or an error for every access change when the
+// adapter has none.
+func (ex *executor) accessCluster(idx []int) (AccessCluster, bool) {
+	ac, ok := ex.cluster.(AccessCluster)
+	if !ok {
+		ex.start(idx)
+		ex.finish(idx, nil, errors.New("this cluster adapter cannot manage access control"))
+	}
+	return ac, ok
+}
+
+// grant runs the access creates and updates: credentials (then their fingerprint records), ACLs,
+// quotas.
+func (ex *executor) grant(ctx context.Context) bool {
+	pending := func(k Kind) func(Change) bool {
+		return func(c Change) bool { return c.Kind == k && (c.Action == Create || c.Action == Update) }
+	}
+	users, acls, quotas := ex.pick(pending(KindUser)), ex.pick(pending(KindACL)), ex.pick(pending(KindQuota))
+	if len(users)+len(acls)+len(quotas) == 0 {
+		return true
+	}
+	ac, ok := ex.accessCluster(slices.Concat(users, acls, quotas))
+	if !ok {
+		return false
+	}
+	if len(users) > 0 && !ex.upsertUsers(ctx, ac, users) {
+		return false
+	}
+	if len(acls) > 0 {
+		var rules []spec.ACLRule
+		for _, i := range acls {
+			rules = append(rules, ex.res.Changes[i].Change.ACL.ACLRule)
+		}
+		ex.start(acls)
+		out, err := ac.CreateACLs(ctx, rules)
+		if !ex.finish(acls, out, wrap("create ACLs", err)) {
+			return false
+		}
+	}
+	if len(quotas) > 0 {
+		ex.start(quotas)
+		out, err := ac.AlterQuotas(ctx, quotaChanges(ex.res.Changes, quotas, false))
+		return ex.finish(quotas, out, wrap("alter quotas", err))
+	}
+	return true
+}
+
+// upsertUsers reads each password again, refuses one that is not the planned one, sets the
+// credentials and then records their fingerprints: a crash between the two leaves a credential
+// without a record, which the next plan shows as "set outside avatar-sync" and sets again — never
+// a record claiming a password the cluster does not have.
+func (ex *executor) upsertUsers(ctx context.Context, ac AccessCluster, idx []int) bool {
+	read := ex.opts.Secrets
+	if read == nil {
+		read = ProcessSecrets
+	}
+	ex.start(idx)
+	var creds []CredentialUpsert
+	var sendable []int
+	out := Outcome{}
+	for _, i := range idx {
+		c := ex.res.Changes[i].Change
+		u := c.User
+		pw, err := read(u.PasswordEnv, u.PasswordFile)
+		switch {
+		case err != nil:
+			out[c.Name] = fmt.Errorf("read the password of user %s: %w", u.User, err)
+			continue
+		case !fingerprintMatches(u.Fingerprint, pw):
+			out[c.Name] = fmt.Errorf("the password of user %s is not the one planned (its reference changed since the plan was computed); run plan again", u.User)
+			continue
+		}
+		creds = append(creds, CredentialUpsert{Key: c.Name, User: u.User, Mechanism: u.Mechanism, Iterations: u.Iterations, Password: pw})
+		sendable = append(sendable, i)
+	}
+	if len(creds) > 0 {
+		got, err := ac.UpsertCredentials(ctx, creds)
+		if err != nil {
+			return ex.finish(idx, out, wrap("set SCRAM credentials", err))
+		}
+		maps.Copy(out, got)
+	}
+	var add, remove []string
+	for _, i := range sendable {
+		c := ex.res.Changes[i].Change
+		if out[c.Name] == nil {
+			add = append(add, scramRecord(c.User.User, c.User.Mechanism, c.User.Fingerprint))
+			remove = append(remove, c.User.Replaces...)
+		}
+	}
+	if len(add) > 0 {
+		if err := ex.cluster.RecordInventory(ctx, add, remove); err != nil {
+			for _, i := range sendable {
+				if name := ex.res.Changes[i].Change.Name; out[name] == nil {
+					out[name] = fmt.Errorf("the credential is set, but its fingerprint could not be recorded (the next plan sets it again): %w", err)
+				}
+			}
+		}
+	}
+	return ex.finish(idx, out, nil)
+}
+
+func quotaChanges(crs []ChangeResult, idx []int, remove bool) []QuotaChange {
+	var out []QuotaChange
+	for _, i := range idx {
+		c := crs[i].Change
+		q := QuotaChange{Key: c.Name, User: c.Quota.User, ClientID: c.Quota.ClientID, Set: map[string]float64{}}
+		if !remove {
+			maps.Copy(q.Set, c.Quota.After)
+		}
+		for k := range c.Quota.Before {
+			if _, keep := q.Set[k]; !keep {
+				q.Remove = append(q.Remove, k)
+			}
+		}
+		sort.Strings(q.Remove)
+		out = append(out, q)
+	}
+	return out
+}
+
+// revoke runs the access deletions (after topic deletions): ACLs, quotas, then credentials and
+// their fingerprint records.
+func (ex *executor) revoke(ctx context.Context) bool {
+	deleting := func(k Kind) func(Change) bool {
+		return func(c Change) bool { return c.Kind == k && c.Action == Delete }
+	}
+	acls, quotas, users := ex.pick(deleting(KindACL)), ex.pick(deleting(KindQuota)), ex.pick(deleting(KindUser))
+	if len(users)+len(acls)+len(quotas) == 0 {
+		return true
+	}
+	ac, ok := ex.accessCluster(slices.Concat(acls, quotas, users))
+	if !ok {
+		return false
+	}
+	if len(acls) > 0 {
+		var rules []spec.ACLRule
+		for _, i := range acls {
+			rules = append(rules, ex.res.Changes[i].Change.ACL.ACLRule)
+		}
+		ex.start(acls)
+		out, err := ac.DeleteACLs(ctx, rules)
+		if !ex.finish(acls, out, wrap("delete ACLs", err)) {
+			return false
+		}
+	}
+	if len(quotas) > 0 {
+		ex.start(quotas)
+		out, err := ac.AlterQuotas(ctx, quotaChanges(ex.res.Changes, quotas, true))
+		if !ex.finish(quotas, out, wrap("remove quotas", err)) {
+			return false
+		}
+	}
+	if len(users) > 0 {
+		var dels []CredentialDelete
+		var records []string
+		for _, i := range users {
+			c := ex.res.Changes[i].Change
+			dels = append(dels, CredentialDelete{Key: c.Name, User: c.User.User, Mechanism: c.User.Mechanism})
+			records = append(records, c.User.Replaces...)
+		}
+		ex.start(users)
+		out, err := ac.DeleteCredentials(ctx, dels)
+		if !ex.finish(users, out, wrap("delete SCRAM credentials", err)) {
+			return false
+		}
+		if err := ex.cluster.RecordInventory(ctx, nil, records); err != nil {
+			ex.progress(Event{Status: Failed, Err: err, Message: "could not drop the deleted credentials' fingerprints from the inventory; run apply again"})
+		}
+	}
+	return true
+}

@@ -1,0 +1,286 @@
+package reconcile
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// testPasswords are the passwords the tests' users have; no output may ever contain one.
+var testPasswords = map[string]string{"GUI5_PASSWORD": "gui5-Secret-pw", "DRONE_PASSWORD": "drone-Secret-pw"}
+
+func testSecrets(env, _ string) (string, error) {
+	if pw, ok := testPasswords[env]; ok {
+		return pw, nil
+	}
+	return "", errors.New(env + " is not set")
+}
+
+func zeroSalt() io.Reader { return bytes.NewReader(make([]byte, 1<<10)) }
+
+// accessSpec is the three Avatar services with SCRAM users (the integration tests use the same).
+func accessSpec() *spec.Spec {
+	return &spec.Spec{Deletion: spec.DeletionRetain,
+		Topics: []spec.Topic{topic("eeg", 1, 1, nil), topic("cmds", 1, 1, nil)},
+		Users: []spec.User{
+			{Name: "gui5", Mechanism: spec.MechanismSCRAM512, PasswordEnv: "GUI5_PASSWORD", Iterations: 8192},
+			{Name: "drone", Mechanism: spec.MechanismSCRAM256, PasswordEnv: "DRONE_PASSWORD", Iterations: 8192},
+		},
+		Services: []spec.Service{
+			{Name: "gui5", User: "gui5", Produces: []string{"eeg"}},
+			{Name: "drone", User: "drone", Consumes: []string{"eeg"}, Groups: []string{"drone"}, Produces: []string{"cmds"}},
+		},
+		Quotas: []spec.Quota{{User: "gui5", ProducerByteRate: 1 << 20}},
+	}
+}
+
+// desiredAccess snapshots s with fingerprints against have.
+func desiredAccess(t *testing.T, s *spec.Spec, have Live) Desired {
+	t.Helper()
+	d := DesiredOf(s)
+	if err := FingerprintCredentials(d.Access, have.Inventory, testSecrets, zeroSalt()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// converged is the live state after applying d: every ACL, credential (with its fingerprint
+// record), quota and principal in place.
+func converged(d Desired, have Live) Live {
+	for _, p := range d.Access.Principals {
+		have.Inventory = append(have.Inventory, p)
+	}
+	have.Access.ACLs = append(have.Access.ACLs, d.Access.ACLs...)
+	for _, u := range d.Access.Users {
+		have.Access.Credentials = append(have.Access.Credentials, LiveCredential{User: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations})
+		have.Inventory = append(have.Inventory, scramRecord(u.Name, u.Mechanism, u.Fingerprint))
+	}
+	for _, q := range d.Access.Quotas {
+		have.Access.Quotas = append(have.Access.Quotas, LiveQuota{User: q.User, ClientID: q.ClientID, Values: q.Values})
+	}
+	return have
+}
+
+func headlines(p Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, Headline(c))
+	}
+	return out
+}
+
+// TestAccessDiffFresh: a cluster without access gets principals adopted, users created before
+// the ACLs that name them, ACLs and the quota; applying that leaves nothing to do.
+func TestAccessDiffFresh(t *testing.T) {
+	have := live(obs("eeg", 1, 1, nil), obs("cmds", 1, 1, nil))
+	have.Inventory = []string{"eeg", "cmds"}
+	d := desiredAccess(t, accessSpec(), have)
+	p := Diff(d, have, DiffOptions{})
+	want := []string{
+		"adopt principal User:drone into the inventory",
+		"adopt principal User:gui5 into the inventory",
+		"create user drone (SCRAM-SHA-256)",
+		"create user gui5 (SCRAM-SHA-512)",
+		"create acl User:drone allow Describe on topic cmds",
+		"create acl User:drone allow Describe on topic eeg",
+		"create acl User:drone allow Read on group drone",
+		"create acl User:drone allow Read on topic eeg",
+		"create acl User:drone allow Write on topic cmds",
+		"create acl User:gui5 allow Describe on topic eeg",
+		"create acl User:gui5 allow Write on topic eeg",
+		"create quota user=gui5",
+	}
+	if diff := cmp.Diff(want, headlines(p)); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if err := Verify(p, have); err != nil {
+		t.Errorf("Verify of a fresh plan: %v", err)
+	}
+	after := converged(d, have)
+	again := Diff(desiredAccess(t, accessSpec(), after), after, DiffOptions{})
+	if again.HasChanges() {
+		t.Errorf("converged cluster still has changes: %v", headlines(again))
+	}
+}
+
+// TestAccessDiffPasswords: a password change in the reference is detected without reading it back,
+// shown as an update, and the plan holds only a salted fingerprint; a credential set outside
+// avatar-sync (no record) is set again; the admin's own credential is never touched.
+func TestAccessDiffPasswords(t *testing.T) {
+	s := accessSpec()
+	have := live(obs("eeg", 1, 1, nil), obs("cmds", 1, 1, nil))
+	after := converged(desiredAccess(t, s, have), have)
+
+	defer func(old string) { testPasswords["GUI5_PASSWORD"] = old }(testPasswords["GUI5_PASSWORD"])
+	testPasswords["GUI5_PASSWORD"] = "gui5-Rotated-pw"
+	p := Diff(desiredAccess(t, s, after), after, DiffOptions{})
+	if diff := cmp.Diff([]string{"update user gui5 (SCRAM-SHA-512)"}, pendingHeadlines(p)); diff != "" {
+		t.Fatalf("rotation plan (-want +got):\n%s", diff)
+	}
+	c := p.Changes[changeIndex(p, "update user gui5 (SCRAM-SHA-512)")]
+	if !strings.HasPrefix(c.User.Fingerprint, "pbkdf2-sha256$4096$") || len(c.User.Replaces) != 1 {
+		t.Errorf("payload = %+v, want a fresh fingerprint replacing the old record", c.User)
+	}
+	if !fingerprintMatches(c.User.Fingerprint, "gui5-Rotated-pw") || fingerprintMatches(c.User.Fingerprint, "gui5-Secret-pw") {
+		t.Errorf("the fingerprint does not identify the new password")
+	}
+
+	outside := after
+	outside.Inventory = []string{"eeg", "cmds", "User:gui5", "User:drone"} // credentials exist, no fingerprint recorded
+	p = Diff(desiredAccess(t, s, outside), outside, DiffOptions{})
+	if diff := cmp.Diff([]string{"update user drone (SCRAM-SHA-256)", "update user gui5 (SCRAM-SHA-512)"}, pendingHeadlines(p)); diff != "" {
+		t.Errorf("credentials without a record (-want +got):\n%s", diff)
+	}
+	for _, c := range p.Changes {
+		if c.Kind == KindUser && !strings.Contains(c.Reason, "set outside avatar-sync") {
+			t.Errorf("%s: reason %q", Headline(c), c.Reason)
+		}
+	}
+
+	d := desiredAccess(t, s, outside)
+	d.Access.Admin = "gui5"
+	p = Diff(d, outside, DiffOptions{})
+	if i := changeIndex(p, "unsupported user gui5 (SCRAM-SHA-512)"); i < 0 {
+		t.Errorf("the admin's credential would be changed: %v", headlines(p))
+	}
+}
+
+// TestAccessDiffRemoval: a removed service's ACLs are listed, and deleted only with deletion: prune
+// and --allow-delete; ACLs of a principal avatar-sync never managed are never deleted; the admin's
+// credential is never deleted; Verify refuses a plan edited to delete unmanaged access.
+func TestAccessDiffRemoval(t *testing.T) {
+	s := accessSpec()
+	have := live(obs("eeg", 1, 1, nil), obs("cmds", 1, 1, nil))
+	after := converged(desiredAccess(t, s, have), have)
+	foreign := spec.ACLRule{Principal: "User:ops", Host: "*", Resource: "topic", Name: "eeg", Pattern: "literal", Operation: "Read", Permission: "allow"}
+	after.Access.ACLs = append(after.Access.ACLs, foreign)
+
+	s.Services = s.Services[:1] // the drone service is gone; its user stays
+	for name, tc := range map[string]struct {
+		deletion    string
+		allowDelete bool
+		want        Action
+	}{
+		"retain":                    {spec.DeletionRetain, true, NoOp},
+		"prune without the flag":    {spec.DeletionPrune, false, NoOp},
+		"prune with --allow-delete": {spec.DeletionPrune, true, Delete},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s.Deletion = tc.deletion
+			p := Diff(desiredAccess(t, s, after), after, DiffOptions{AllowDelete: tc.allowDelete})
+			var drone, ops int
+			for _, c := range p.Changes {
+				switch {
+				case c.Kind == KindACL && c.ACL.Principal == "User:drone":
+					drone++
+					if c.Action != tc.want {
+						t.Errorf("%s: %s, want %s", c.Name, c.Action, tc.want)
+					}
+				case c.Kind == KindACL && c.ACL.Principal == "User:ops":
+					ops++
+					if c.Action != NoOp || !strings.HasPrefix(c.Reason, "unmanaged") {
+						t.Errorf("foreign ACL: %s (%s)", c.Action, c.Reason)
+					}
+				}
+			}
+			if drone != 5 || ops != 1 {
+				t.Errorf("listed %d drone and %d foreign ACLs, want 5 and 1", drone, ops)
+			}
+			if err := Verify(p, after); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+			if tc.want == Delete {
+				if IsMassDelete(p) {
+					t.Errorf("access deletions counted as a mass delete of topics")
+				}
+				edited := p
+				edited.Changes = append(slicesClone(p.Changes), Change{Kind: KindACL, Name: foreign.String(), Action: Delete, ACL: &ACLPayload{foreign}})
+				if err := Verify(edited, after); err == nil || !strings.Contains(err.Error(), "not in avatar-sync's inventory") {
+					t.Errorf("Verify of a plan deleting an unmanaged ACL: %v", err)
+				}
+			}
+		})
+	}
+
+	s.Users = s.Users[:1] // drone's user leaves too, and it is the admin
+	s.Deletion = spec.DeletionPrune
+	d := desiredAccess(t, s, after)
+	d.Access.Admin = "drone"
+	p := Diff(d, after, DiffOptions{AllowDelete: true})
+	i := changeIndex(p, "keep user drone (SCRAM-SHA-256)")
+	if i < 0 || !strings.Contains(p.Changes[i].Reason, "connects as") {
+		t.Errorf("the admin's credential: %v", headlines(p))
+	}
+}
+
+// TestAccessDiffQuotasAndAuthorizer: a quota change is an update with before and after; a cluster
+// without an authorizer makes every ACL unsupported, and apply refuses the plan.
+func TestAccessDiffQuotasAndAuthorizer(t *testing.T) {
+	s := accessSpec()
+	have := live(obs("eeg", 1, 1, nil), obs("cmds", 1, 1, nil))
+	after := converged(desiredAccess(t, s, have), have)
+	s.Quotas[0].ProducerByteRate = 2 << 20
+	s.Quotas[0].RequestPercentage = 50
+	p := Diff(desiredAccess(t, s, after), after, DiffOptions{})
+	if diff := cmp.Diff([]string{"update quota user=gui5"}, pendingHeadlines(p)); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	q := p.Changes[changeIndex(p, "update quota user=gui5")].Quota
+	if q.Before[QuotaProducerByteRate] != 1<<20 || q.After[QuotaProducerByteRate] != 2<<20 || q.After[QuotaRequestPercentage] != 50 {
+		t.Errorf("quota payload %+v", q)
+	}
+
+	have.Access.NoAuthorizer = true
+	p = Diff(desiredAccess(t, accessSpec(), have), have, DiffOptions{})
+	if n := p.Summary().Unsupported; n != 7 {
+		t.Errorf("%d unsupported changes, want the 7 ACLs: %v", n, headlines(p))
+	}
+	if err := CheckAllowed(p, ApplyOptions{}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no authorizer") {
+		t.Errorf("CheckAllowed: %v", err)
+	}
+}
+
+func pendingHeadlines(p Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		if c.Pending() {
+			out = append(out, Headline(c))
+		}
+	}
+	return out
+}
+
+func changeIndex(p Plan, headline string) int {
+	for i, c := range p.Changes {
+		if Headline(c) == headline {
+			return i
+		}
+	}
+	return -1
+}
+
+func slicesClone(cs []Change) []Change { return append([]Change(nil), cs...) }
+
+// TestAccessUndeclaredLeavesClusterAlone: a spec without users, services, acls or quotas manages no
+// access control: even with deletion: prune and --allow-delete, the cluster's ACLs, credentials and
+// quotas — avatar-sync's own included — are neither listed nor deleted (removing the whole section
+// must not wipe access).
+func TestAccessUndeclaredLeavesClusterAlone(t *testing.T) {
+	have := live(obs("eeg", 1, 1, nil), obs("cmds", 1, 1, nil))
+	after := converged(desiredAccess(t, accessSpec(), have), have)
+	bare := accessSpec()
+	bare.Users, bare.Services, bare.Quotas = nil, nil, nil
+	bare.Deletion = spec.DeletionPrune
+	p := Diff(DesiredOf(bare), after, DiffOptions{AllowDelete: true})
+	for _, c := range p.Changes {
+		if isAccess(c.Kind) {
+			t.Errorf("access change without access in the spec: %s", Headline(c))
+		}
+	}
+}

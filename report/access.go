@@ -1,0 +1,61 @@
+package report
+
+import (
+	"strconv"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+)
+
+// Keys of an access change's flattened form (issue 14).
+const (
+	KeyPassword   = "password"
+	KeyMechanism  = "mechanism"
+	KeyIterations = "iterations"
+)
+
+// accessFields flattens ACL, user and quota payloads. A user's password is always
+// reconcile.Sensitive: views never print a password, its fingerprint or its length.
+func accessFields(c reconcile.Change, before, after map[string]string) {
+	side := after
+	if c.Action == reconcile.Delete || c.Action == reconcile.NoOp {
+		side = before
+	}
+	switch {
+	case c.ACL != nil:
+		// The headline is the whole binding ("User:gui5 allow Write on topic eeg"): one line per
+		// ACL reads like a topic change, six keys per ACL buried the plan.
+	case c.User != nil:
+		side[KeyMechanism] = c.User.Mechanism
+		if c.User.Iterations > 0 {
+			side[KeyIterations] = strconv.Itoa(c.User.Iterations)
+		}
+		switch c.Action {
+		case reconcile.Create:
+			after[KeyPassword] = reconcile.Sensitive
+		case reconcile.Update, reconcile.Unsupported:
+			before[KeyPassword], after[KeyPassword] = reconcile.Sensitive, reconcile.Sensitive+" (new)"
+		}
+	case c.Quota != nil:
+		for k, v := range c.Quota.Before {
+			before[k] = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		for k, v := range c.Quota.After {
+			after[k] = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+}
+
+// deleteCounts splits a plan's deletions into topics and access control (issue 14): the warning
+// under the summary must not call an ACL "a topic and its records".
+func deleteCounts(p reconcile.Plan) (topicDeletes, access int) {
+	for _, c := range p.Changes {
+		switch {
+		case c.Action != reconcile.Delete:
+		case c.Kind == reconcile.KindTopic:
+			topicDeletes++
+		case c.Kind == reconcile.KindACL, c.Kind == reconcile.KindUser, c.Kind == reconcile.KindQuota:
+			access++
+		}
+	}
+	return topicDeletes, access
+}
