@@ -596,12 +596,8 @@ func (ex *executor) grant(ctx context.Context) bool {
 		return false
 	}
 	if len(acls) > 0 {
-		var rules []spec.ACLRule
-		for _, i := range acls {
-			rules = append(rules, ex.res.Changes[i].Change.ACL.ACLRule)
-		}
 		ex.start(acls)
-		out, err := ac.CreateACLs(ctx, rules)
+		out, err := ac.CreateACLs(ctx, ex.aclRules(acls))
 		if !ex.finish(acls, out, wrap("create ACLs", err)) {
 			return false
 		}
@@ -703,12 +699,8 @@ func (ex *executor) revoke(ctx context.Context) bool {
 		return false
 	}
 	if len(acls) > 0 {
-		var rules []spec.ACLRule
-		for _, i := range acls {
-			rules = append(rules, ex.res.Changes[i].Change.ACL.ACLRule)
-		}
 		ex.start(acls)
-		out, err := ac.DeleteACLs(ctx, rules)
+		out, err := ac.DeleteACLs(ctx, ex.aclRules(acls))
 		if !ex.finish(acls, out, wrap("delete ACLs", err)) {
 			return false
 		}
@@ -738,4 +730,13 @@ func (ex *executor) revoke(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// aclRules are the bindings of the ACL changes at the given result indices, in that order.
+func (ex *executor) aclRules(indices []int) []spec.ACLRule {
+	rules := make([]spec.ACLRule, 0, len(indices))
+	for _, i := range indices {
+		rules = append(rules, ex.res.Changes[i].Change.ACL.ACLRule)
+	}
+	return rules
 }

@@ -431,4 +431,3 @@ func checkGroups(ctx context.Context, cluster Cluster, pending []ChangeResult, f
 func (s Status) MarshalText() ([]byte, error) {
 	return []byte(strings.ReplaceAll(s.String(), " ", "-")), nil
 }
-
