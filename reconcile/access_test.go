@@ -53,16 +53,14 @@ func desiredAccess(t *testing.T, s *spec.Spec, have Live) Desired {
 // converged is the live state after applying d: every ACL, credential (with its fingerprint
 // record), quota and principal in place.
 func converged(d Desired, have Live) Live {
-	for _, p := range d.Access.Principals {
-		have.Inventory = append(have.Inventory, p)
-	}
+	have.Inventory = append(have.Inventory, d.Access.Principals...)
 	have.Access.ACLs = append(have.Access.ACLs, d.Access.ACLs...)
 	for _, u := range d.Access.Users {
 		have.Access.Credentials = append(have.Access.Credentials, LiveCredential{User: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations})
 		have.Inventory = append(have.Inventory, scramRecord(u.Name, u.Mechanism, u.Fingerprint))
 	}
 	for _, q := range d.Access.Quotas {
-		have.Access.Quotas = append(have.Access.Quotas, LiveQuota{User: q.User, ClientID: q.ClientID, Values: q.Values})
+		have.Access.Quotas = append(have.Access.Quotas, LiveQuota(q))
 	}
 	return have
 }
