@@ -139,6 +139,14 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 	k.boolean("ui", s.Kafka.UI)
 	k.str("clusterId", s.Kafka.ClusterID)
 	k.strings("superUsers", s.Kafka.SuperUsers)
+	if a := s.Kafka.SASL; a != nil {
+		sm := k.child("sasl")
+		sm.str("mechanism", a.Mechanism)
+		sm.str("username", a.Username)
+		sm.str("passwordEnv", a.PasswordEnv)
+		sm.str("passwordFile", a.PasswordFile)
+		k.sub("sasl", sm)
+	}
 	top.sub("kafka", k)
 
 	if len(s.Brokers) > 0 {
@@ -291,6 +299,7 @@ func (e *encoder) brokers(path string, brokers []Broker) *yaml.Node {
 		p := bm.child("ports")
 		p.integer("plaintext", int64(b.Ports.Plaintext))
 		p.integer("ssl", int64(b.Ports.SSL))
+		p.integer("sasl", int64(b.Ports.SASL))
 		p.integer("internal", int64(b.Ports.Internal))
 		p.integer("controller", int64(b.Ports.Controller))
 		bm.sub("ports", p)

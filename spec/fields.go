@@ -121,7 +121,9 @@ var kafkaObj = &object{
 		{key: "clusterId", kind: vString, pattern: kraftClusterIDPattern,
 			doc: "KRaft cluster id for rendered deployments (22 characters, as `kafka-storage random-uuid` prints)"},
 		{key: "superUsers", kind: vStringList,
-			doc: "principals (User:...) the rendered brokers' authorizer lets do everything, e.g. avatar-sync's own client certificate; the brokers and every target's sasl user are added"},
+			doc: "principals (User:...) the rendered brokers' authorizer lets do everything, e.g. avatar-sync's own client certificate; the brokers, kafka.sasl's user and every target's sasl user are added"},
+		{key: "sasl", kind: vObject, elem: kafkaSASLObj,
+			doc: "the SCRAM admin rendered brokers are formatted with (SCRAM-SHA-256 or SCRAM-SHA-512, password by passwordEnv or passwordFile); required when a broker has ports.sasl, and a super user"},
 	},
 }
 
@@ -131,6 +133,7 @@ var portsObj = &object{
 	fields: []field{
 		{key: "plaintext", kind: vInt, min: intBound(1), max: intBound(65535), doc: "PLAINTEXT client listener (9092 in the reference)"},
 		{key: "ssl", kind: vInt, min: intBound(1), max: intBound(65535), doc: "SSL client listener (9192 in the reference); needs tls.enabled"},
+		{key: "sasl", kind: vInt, min: intBound(1), max: intBound(65535), doc: "SASL_SSL client listener (SCRAM over TLS) of rendered deployments; needs tls.enabled, tls.internal and kafka.sasl"},
 		{key: "internal", kind: vInt, min: intBound(1), max: intBound(65535), doc: "inter-broker listener"},
 		{key: "controller", kind: vInt, min: intBound(1), max: intBound(65535), doc: "KRaft controller listener"},
 	},
@@ -219,6 +222,19 @@ var saslObj = &object{
 		{key: "username", kind: vString, required: true, doc: "user name"},
 		{key: "passwordEnv", kind: vString, doc: "environment variable holding the password"},
 		{key: "passwordFile", kind: vString, doc: "file holding the password"},
+	},
+}
+
+// kafkaSASLObj is the rendered cluster's SCRAM admin (issue 14): the brokers store SCRAM
+// credentials only, so PLAIN is not offered.
+var kafkaSASLObj = &object{
+	name: "sasl",
+	doc:  "The SCRAM admin the rendered brokers' storage is formatted with (`kafka-storage format --add-scram`), so a cluster with SASL listeners has one user before `avatar-sync apply` creates the others; a super user. The password is referenced, never written inline.",
+	fields: []field{
+		{key: "mechanism", kind: vString, required: true, enum: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}, doc: "SCRAM mechanism of the admin credential"},
+		{key: "username", kind: vString, required: true, doc: "admin user name (letters, digits, '.', '_', '@', '-')"},
+		{key: "passwordEnv", kind: vString, doc: "environment variable holding the password (Compose reads it at `docker compose up`)"},
+		{key: "passwordFile", kind: vString, doc: "file holding the password (Compose mounts it as a secret)"},
 	},
 }
 

@@ -176,6 +176,14 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	k.boolean("ui", &s.Kafka.UI)
 	k.str("clusterId", &s.Kafka.ClusterID)
 	k.strings("superUsers", &s.Kafka.SuperUsers)
+	if _, _, ok := k.get("sasl"); ok {
+		sm := k.object("sasl")
+		s.Kafka.SASL = &SASL{}
+		sm.str("mechanism", &s.Kafka.SASL.Mechanism)
+		sm.str("username", &s.Kafka.SASL.Username)
+		sm.str("passwordEnv", &s.Kafka.SASL.PasswordEnv)
+		sm.str("passwordFile", &s.Kafka.SASL.PasswordFile)
+	}
 	s.Kafka.Pos = d.nodePos(k.node)
 
 	items, paths := top.list("brokers")
@@ -236,6 +244,7 @@ func (d *decoder) broker(item *yaml.Node, path string) Broker {
 	p := b.object("ports")
 	p.port("plaintext", &br.Ports.Plaintext)
 	p.port("ssl", &br.Ports.SSL)
+	p.port("sasl", &br.Ports.SASL)
 	p.port("internal", &br.Ports.Internal)
 	p.port("controller", &br.Ports.Controller)
 	br.Pos = d.nodePos(b.node)

@@ -164,6 +164,10 @@ func writeChecks(b *bytes.Buffer) {
   delete every topic avatar-sync manages.
 - deprecated Kafka configs are warnings (` + "`validate --strict`" + ` turns warnings into failures).
 - ` + "`tls.internal`" + ` needs ` + "`tls.enabled`" + `.
+- a broker's ` + "`ports.sasl`" + ` (SASL_SSL, SCRAM over TLS; [access.md](access.md#rendered-deployments)) needs
+  ` + "`tls.enabled`" + `, ` + "`tls.internal`" + ` and ` + "`kafka.sasl`" + `, the SCRAM admin (SCRAM-SHA-256/512, a user name
+  ` + "`kafka-storage format --add-scram`" + ` can carry, a password reference); ` + "`kafka.sasl`" + ` without a SASL
+  listener is a warning.
 - access control ([access.md](access.md)): user names are unique; SCRAM users need ` + "`passwordEnv`" + ` or
   ` + "`passwordFile`" + ` and at least 4096 iterations, mtls principals take no password; services, quotas name
   declared users and services and acls name declared topics (a literal topic ACL); a consumer names its

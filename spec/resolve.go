@@ -30,6 +30,9 @@ func resolve(s *Spec, base string) {
 	}
 	at(&s.TLS.Dir)
 	at(&s.TLS.PasswordFile)
+	if s.Kafka.SASL != nil {
+		at(&s.Kafka.SASL.PasswordFile)
+	}
 	if s.TLS.CA != nil {
 		at(&s.TLS.CA.CertFile)
 		at(&s.TLS.CA.KeyFile)

@@ -96,7 +96,11 @@ type Kafka struct {
 	// SuperUsers are principals the rendered brokers' authorizer lets do everything (avatar-sync's
 	// own admin); render adds the brokers and every target's SASL user (issue 14).
 	SuperUsers []string `yaml:"superUsers"`
-	Pos        Pos      `yaml:"-"`
+	// SASL is the SCRAM admin the rendered brokers are formatted with (kafka-storage format
+	// --add-scram), so a cluster with SASL listeners (brokers' ports.sasl) has one user that can log
+	// in before avatar-sync apply creates the others (issue 14). It becomes a super user.
+	SASL *SASL `yaml:"sasl"`
+	Pos  Pos   `yaml:"-"`
 }
 
 // Resources are Kubernetes resource quantities.
@@ -118,8 +122,10 @@ type Broker struct {
 
 // BrokerPorts are the listener ports of one broker; 0 means the listener is off.
 type BrokerPorts struct {
-	Plaintext  int `yaml:"plaintext"`
-	SSL        int `yaml:"ssl"`
+	Plaintext int `yaml:"plaintext"`
+	SSL       int `yaml:"ssl"`
+	// SASL is the SASL_SSL client listener (SCRAM over TLS) of rendered deployments (issue 14).
+	SASL       int `yaml:"sasl"`
 	Internal   int `yaml:"internal"`
 	Controller int `yaml:"controller"`
 }

@@ -119,6 +119,7 @@ func validate(s *Spec, at locate) Diagnostics {
 	v := &validator{s: s, at: at}
 	v.brokers()
 	v.tls()
+	v.kafkaSASL()
 	v.topicDefaults()
 	v.topics()
 	v.pruneEverything()
@@ -220,7 +221,7 @@ func (v *validator) brokers() {
 		for _, p := range []struct {
 			name string
 			port int
-		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}, {"internal", b.Ports.Internal}, {"controller", b.Ports.Controller}} {
+		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}, {"sasl", b.Ports.SASL}, {"internal", b.Ports.Internal}, {"controller", b.Ports.Controller}} {
 			pp := path + ".ports." + p.name
 			switch other, dup := ports[p.port]; {
 			case p.port == 0:
@@ -235,17 +236,20 @@ func (v *validator) brokers() {
 		for _, p := range []struct {
 			name string
 			port int
-		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}} {
+		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}, {"sasl", b.Ports.SASL}} {
 			if s.Kafka.UI && p.port == kafkaUIPort {
 				pp := path + ".ports." + p.name
 				v.errorf(pp, "%s %d is also Kafka UI's port (kafka.ui: true publishes %d on the same host); pick another port", pp, p.port, kafkaUIPort)
 			}
 		}
-		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 && !v.at(path+".ports").bad {
-			v.errorf(path+".ports", "%s.ports has neither plaintext nor ssl; clients could not connect to this broker", path)
+		if b.Ports.Plaintext == 0 && b.Ports.SSL == 0 && b.Ports.SASL == 0 && !v.at(path+".ports").bad {
+			v.errorf(path+".ports", "%s.ports has neither plaintext nor ssl nor sasl; clients could not connect to this broker", path)
 		}
 		if b.Ports.SSL != 0 && !s.TLS.Enabled && !v.at("tls.enabled").bad {
 			v.errorf(path+".ports.ssl", "%s.ports.ssl is set but tls.enabled is false; enable TLS or remove the port", path)
+		}
+		if b.Ports.SASL != 0 {
+			v.saslListener(path + ".ports.sasl")
 		}
 	}
 	if racks > 0 && racks < len(s.Brokers) {
@@ -309,6 +313,47 @@ func (v *validator) tls() {
 	case t.RenewBefore >= t.Validity:
 		v.errorf("tls.renewBefore", "tls.renewBefore %s must be shorter than tls.validity %s",
 			formatDuration(t.RenewBefore), formatDuration(t.Validity))
+	}
+}
+
+// saslListener checks what a broker's SASL_SSL listener (ports.sasl, issue 14) needs in the
+// rendered deployment: TLS, because SCRAM is never rendered over plaintext; tls.internal, because
+// only brokers that authenticate each other by certificate can run an authorizer without making
+// User:ANONYMOUS a super user, and SCRAM users on a cluster that enforces no ACLs would protect
+// nothing; and kafka.sasl, the admin the storage is formatted with.
+func (v *validator) saslListener(path string) {
+	t := v.s.TLS
+	switch {
+	case v.at("tls.enabled").bad || v.at("tls.internal").bad: // reported by the loader
+	case !t.Enabled:
+		v.errorf(path, "%s is a SASL_SSL listener but tls.enabled is false; SCRAM is never rendered over plaintext: enable TLS or remove the port", path)
+	case !t.Internal:
+		v.errorf(path, "%s needs tls.internal: true; without it the brokers are User:ANONYMOUS to each other, so the rendered cluster cannot enforce ACLs for the SCRAM users", path)
+	}
+	if v.s.Kafka.SASL == nil {
+		v.errorf(path, "%s needs kafka.sasl: the SCRAM admin the brokers are formatted with (mechanism, username, passwordEnv or passwordFile)", path)
+	}
+}
+
+// saslUserRE is what kafka-storage format --add-scram carries unchanged: it splits its argument at
+// commas and strips surrounding quotes, with no escape.
+var saslUserRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
+
+// kafkaSASL checks the rendered cluster's SCRAM admin (kafka.sasl, issue 14).
+func (v *validator) kafkaSASL() {
+	a := v.s.Kafka.SASL
+	if a == nil {
+		return
+	}
+	if a.Mechanism != MechanismSCRAM256 && a.Mechanism != MechanismSCRAM512 && !v.at("kafka.sasl.mechanism").bad {
+		v.errorf("kafka.sasl.mechanism", "kafka.sasl.mechanism %q: the rendered brokers store SCRAM credentials; use SCRAM-SHA-256 or SCRAM-SHA-512", a.Mechanism)
+	}
+	if a.Username != "" && !saslUserRE.MatchString(a.Username) {
+		v.errorf("kafka.sasl.username", "kafka.sasl.username %q: kafka-storage format --add-scram cannot carry it; use letters, digits, '.', '_', '@' and '-'", a.Username)
+	}
+	v.passwordRef("kafka.sasl", a.PasswordEnv, a.PasswordFile, true, "the SCRAM admin password")
+	if !slices.ContainsFunc(v.s.Brokers, func(b Broker) bool { return b.Ports.SASL != 0 }) {
+		v.warnf("kafka.sasl", "kafka.sasl is set but no broker has ports.sasl; render formats no SCRAM admin without a SASL listener")
 	}
 }
 
