@@ -51,19 +51,35 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 		}
 		tlsMount = rel + ":" + secretsDir + ":ro"
 	}
-	passwordEnv := firstNonEmpty(s.TLS.PasswordEnv, defaultPasswordEnv)
-	// tls.passwordFile becomes a Compose secret; the start script reads it into the environment
-	// (command substitution drops the trailing newline editors add).
+	// Passwords never appear in the Compose file: each comes from the variable the spec names
+	// (interpolated by `docker compose up`) or, for a password file, from a Compose secret that the
+	// start script reads into the environment (command substitution drops the trailing newline
+	// editors add, as spec.ResolvePassword does).
+	var passwords []composePassword
+	if m.needsPassword() {
+		passwords = append(passwords, composePassword{envTLSPassword, PasswordSecret, firstNonEmpty(s.TLS.PasswordEnv, defaultPasswordEnv),
+			s.TLS.PasswordFile, "tls.passwordFile", "the keystore password"})
+	}
+	if a := m.saslAdmin; a != nil {
+		passwords = append(passwords, composePassword{envSASLAdminPassword, SASLAdminSecret, a.PasswordEnv,
+			a.PasswordFile, "kafka.sasl.passwordFile", "the SCRAM admin password (kafka.sasl)"})
+	}
 	var secrets omap
-	script := startScript
-	if m.needsPassword() && s.TLS.PasswordFile != "" {
-		rel, err := composeRel(dir, filepath.Clean(s.TLS.PasswordFile), "tls.passwordFile")
+	script := m.startScript()
+	var readFiles string
+	for i, pw := range passwords {
+		if pw.file == "" {
+			continue
+		}
+		rel, err := composeRel(dir, filepath.Clean(pw.file), pw.fileKey)
 		if err != nil {
 			return nil, err
 		}
-		secrets = omap{{PasswordSecret, omap{{"file", rel}}}}
-		script = `if [ -n "${` + envTLSPassword + `_FILE:-}" ]; then ` + envTLSPassword + `="$(cat "$` + envTLSPassword + `_FILE")"; export ` + envTLSPassword + "; fi\n" + script
+		secrets = append(secrets, kv{pw.secret, omap{{"file", rel}}})
+		passwords[i].file = rel
+		readFiles += `if [ -n "${` + pw.container + `_FILE:-}" ]; then ` + pw.container + `="$(cat "$` + pw.container + `_FILE")"; export ` + pw.container + "; fi\n"
 	}
+	script = readFiles + script
 	net := composeNetwork()
 	for _, b := range m.brokers {
 		propsPath := composeConfigDir + "/" + b.name + ".properties"
@@ -74,11 +90,14 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 			{envExternalHost, "${" + ExternalHostVar + ":-localhost}"},
 			{envClusterID, m.clusterID},
 		}
-		switch {
-		case secrets != nil:
-			env = append(env, kv{envTLSPassword + "_FILE", "/run/secrets/" + PasswordSecret})
-		case m.needsPassword():
-			env = append(env, kv{envTLSPassword, fmt.Sprintf("${%s:?set %s to the keystore password}", passwordEnv, passwordEnv)})
+		var svcSecrets []string
+		for _, pw := range passwords {
+			if pw.file != "" {
+				env = append(env, kv{pw.container + "_FILE", "/run/secrets/" + pw.secret})
+				svcSecrets = append(svcSecrets, pw.secret)
+			} else {
+				env = append(env, kv{pw.container, fmt.Sprintf("${%s:?set %s to %s}", pw.env, pw.env, pw.what)})
+			}
 		}
 		var ports []any
 		for _, p := range m.externalPorts(b) {
@@ -110,8 +129,8 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 			}},
 			{"restart", "unless-stopped"},
 		}
-		if secrets != nil {
-			svc = append(svc, kv{"secrets", []string{PasswordSecret}})
+		if svcSecrets != nil {
+			svc = append(svc, kv{"secrets", svcSecrets})
 		}
 		services = append(services, kv{b.name, svc})
 	}
@@ -139,6 +158,16 @@ func ComposeFiles(s *spec.Spec, dir string) (Files, error) {
 	}
 	files[ComposeFile] = doc
 	return files, nil
+}
+
+// composePassword is one password a broker container needs, and where the spec says it comes from.
+type composePassword struct {
+	container string // the variable the start script or properties read
+	secret    string // the Compose secret's name, for a password file
+	env       string // the laptop's variable, for passwordEnv
+	file      string // the password file (made relative to the Compose file), or ""
+	fileKey   string // the spec key of file, for errors
+	what      string // for the message when env is unset
 }
 
 // secretsEntry is the top-level secrets: of the Compose file, absent when there are none.

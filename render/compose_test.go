@@ -92,6 +92,9 @@ func composeProblems(s *spec.Spec, doc composeDoc, files Files) (problems []stri
 		if s.TLS.Enabled && b.Ports.SSL != 0 {
 			wantPorts["ssl"] = b.Ports.SSL
 		}
+		if s.TLS.Enabled && b.Ports.SASL != 0 {
+			wantPorts["sasl"] = b.Ports.SASL
+		}
 		if !cmp.Equal(wantPorts, published) {
 			fail("%s: published ports %v, spec says %v", name, published, wantPorts)
 		}
@@ -118,7 +121,7 @@ func composeProblems(s *spec.Spec, doc composeDoc, files Files) (problems []stri
 		}
 		listeners := parseListeners(props["listeners"], fail)
 		advertised := parseListeners(props["advertised.listeners"], fail)
-		for lname, port := range map[string]int{ListenerPlaintext: wantPorts["plaintext"], ListenerSSL: wantPorts["ssl"], ListenerInternal: firstNonZero(b.Ports.Internal, DefaultInternalPort)} {
+		for lname, port := range map[string]int{ListenerPlaintext: wantPorts["plaintext"], ListenerSSL: wantPorts["ssl"], ListenerSASLSSL: wantPorts["sasl"], ListenerInternal: firstNonZero(b.Ports.Internal, DefaultInternalPort)} {
 			if port == 0 {
 				if _, ok := listeners[lname]; ok {
 					fail("%s: listener %s is on although the spec has no port for it", name, lname)
@@ -127,6 +130,14 @@ func composeProblems(s *spec.Spec, doc composeDoc, files Files) (problems []stri
 			}
 			if listeners[lname].port != port || advertised[lname].port != port {
 				fail("%s: %s listens on %d and advertises %d, spec says %d", name, lname, listeners[lname].port, advertised[lname].port, port)
+			}
+		}
+		if a := s.Kafka.SASL; a != nil && b.Ports.SASL != 0 {
+			if a.PasswordFile == "" && !strings.Contains(svc.Environment[envSASLAdminPassword], "${"+a.PasswordEnv+":?") {
+				fail("%s: %s does not come from $%s", name, envSASLAdminPassword, a.PasswordEnv)
+			}
+			if a.PasswordFile != "" && svc.Environment[envSASLAdminPassword+"_FILE"] != "/run/secrets/"+SASLAdminSecret {
+				fail("%s: %s does not come from the secret %s", name, envSASLAdminPassword, SASLAdminSecret)
 			}
 		}
 		if h := advertised[ListenerInternal].host; h != name {
@@ -158,6 +169,11 @@ func TestComposeTracesBackToSpec(t *testing.T) {
 			s.Brokers = append(s.Brokers, spec.Broker{ID: 4, Host: "kafka-broker-4", Rack: "lab-d", Ports: spec.BrokerPorts{Plaintext: 9095, SSL: 9195, Internal: 29095}})
 		},
 		"password variable": func(s *spec.Spec) { s.TLS.PasswordEnv = "LAB_KEYSTORE_PW" },
+		"sasl":              func(s *spec.Spec) { *s = *saslSpec("/repo") },
+		"sasl password file": func(s *spec.Spec) {
+			*s = *saslSpec("/repo")
+			s.Kafka.SASL.PasswordEnv, s.Kafka.SASL.PasswordFile = "", "/repo/secrets/admin.password"
+		},
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -184,6 +200,7 @@ func TestComposeProblemsCatchesBreakage(t *testing.T) {
 		"rack":           {func(s *spec.Spec) { s.Brokers[0].Rack = "bench-7" }, `broker.rack "lab-a", spec says "bench-7"`},
 		"ui":             {func(s *spec.Spec) { s.Kafka.UI = true }, "services"},
 		"tls":            {func(s *spec.Spec) { s.TLS.Enabled = false }, "TLS material mounted = true"},
+		"sasl":           {func(s *spec.Spec) { *s = *saslSpec("/repo") }, "kafka-broker-1: published ports"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -221,6 +238,31 @@ func TestComposeShape(t *testing.T) {
 	}
 	if len(doc.Volumes) != 3 {
 		t.Errorf("volumes: %v", doc.Volumes)
+	}
+}
+
+// TestComposeSASLPasswordFile: kafka.sasl.passwordFile becomes a Compose secret beside the
+// keystore's, read by the start script; neither password is expected from the environment.
+func TestComposeSASLPasswordFile(t *testing.T) {
+	s := saslSpec("/repo")
+	s.TLS.PasswordEnv, s.TLS.PasswordFile = "", "/repo/secrets/keystore-password"
+	s.Kafka.SASL.PasswordEnv, s.Kafka.SASL.PasswordFile = "", "/repo/secrets/admin.password"
+	doc, files := renderCompose(t, s)
+	if got := doc.Secrets[SASLAdminSecret]["file"]; got != "../secrets/admin.password" {
+		t.Errorf("secret file %q, want the admin password file relative to the compose file", got)
+	}
+	svc := doc.Services["kafka-broker-1"]
+	if !slices.Equal(svc.Secrets, []string{PasswordSecret, SASLAdminSecret}) || svc.Environment[envSASLAdminPassword+"_FILE"] != "/run/secrets/"+SASLAdminSecret {
+		t.Errorf("secrets %v, environment %v", svc.Secrets, svc.Environment)
+	}
+	if _, ok := svc.Environment[envSASLAdminPassword]; ok {
+		t.Error("admin password also expected from the environment")
+	}
+	if script := svc.Command[len(svc.Command)-1]; !strings.Contains(script, `KAFKA_SASL_ADMIN_PASSWORD="$$(cat "$$KAFKA_SASL_ADMIN_PASSWORD_FILE")"`) {
+		t.Errorf("start script does not read the admin password file:\n%s", script)
+	}
+	for _, p := range composeProblems(s, doc, files) {
+		t.Error(p)
 	}
 }
 

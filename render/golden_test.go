@@ -28,6 +28,7 @@ func goldenCases() []goldenCase {
 		{"avatar", loadExample},
 		{"five-brokers", fiveBrokerSpec},
 		{"internal-tls", internalTLSSpec},
+		{"sasl", saslSpec},
 	}
 }
 

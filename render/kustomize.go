@@ -244,9 +244,41 @@ func (m *model) externalService(b broker) omap {
 
 // startScript formats the storage on first start (KRaft needs it; --ignore-formatted makes restarts a
 // no-op) and then execs the broker so it receives SIGTERM directly for a controlled shutdown.
-const startScript = `/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" --config ` + configDir + `/server.properties
-exec /opt/kafka/bin/kafka-server-start.sh ` + configDir + `/server.properties
-`
+//
+// With SASL listeners the format also stores the SCRAM admin's credential (KIP-900 --add-scram), the
+// one user that can log in before avatar-sync apply creates the others (issue 14). The password comes
+// from the environment inside double quotes, so the shell never re-reads it; Kafka's parser splits the
+// argument at commas and strips a pair of enclosing double quotes without any escape, so such a
+// password is refused instead of being stored as something else. It is unset before the broker starts:
+// only the format needs it.
+func (m *model) startScript() string {
+	var b strings.Builder
+	format := `/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" --config ` + configDir + `/server.properties`
+	if a := m.saslAdmin; a != nil {
+		fmt.Fprintf(&b, `case "${%[1]s:-}" in ''|*,*|\"*\") echo "%[1]s (the SCRAM admin password of kafka.sasl) is empty, contains a comma or is enclosed in double quotes; kafka-storage format --add-scram cannot store it unchanged, so choose another" >&2; exit 1;; esac`+"\n", envSASLAdminPassword)
+		format += fmt.Sprintf(` --add-scram "%s=[name=%s,password=${%s}]"`, a.Mechanism, a.Username, envSASLAdminPassword)
+	}
+	b.WriteString(format + "\n")
+	if m.saslAdmin != nil {
+		b.WriteString("unset " + envSASLAdminPassword + "\n")
+	}
+	b.WriteString(`exec /opt/kafka/bin/kafka-server-start.sh ` + configDir + "/server.properties\n")
+	return b.String()
+}
+
+// CheckSCRAMAdminPassword refuses what the start script refuses (see startScript), so a command that
+// creates the SASLAdminSecret can say so before any broker fails to start.
+func CheckSCRAMAdminPassword(pw string) error {
+	switch {
+	case pw == "":
+		return errors.New("the SCRAM admin password is empty")
+	case strings.Contains(pw, ","):
+		return errors.New("the SCRAM admin password contains a comma, which kafka-storage format --add-scram cannot carry; choose another")
+	case len(pw) >= 2 && strings.HasPrefix(pw, `"`) && strings.HasSuffix(pw, `"`):
+		return errors.New("the SCRAM admin password is enclosed in double quotes, which kafka-storage format --add-scram strips; choose another")
+	}
+	return nil
+}
 
 func (m *model) statefulSet(b broker) omap {
 	env := []any{
@@ -258,6 +290,10 @@ func (m *model) statefulSet(b broker) omap {
 	if m.needsPassword() {
 		env = append(env, omap{{"name", envTLSPassword}, {"valueFrom", omap{{"secretKeyRef", omap{
 			{"name", PasswordSecret}, {"key", PasswordSecretKey}}}}}})
+	}
+	if m.saslAdmin != nil {
+		env = append(env, omap{{"name", envSASLAdminPassword}, {"valueFrom", omap{{"secretKeyRef", omap{
+			{"name", SASLAdminSecret}, {"key", SASLAdminSecretKey}}}}}})
 	}
 	ports := []any{omap{{"name", "internal"}, {"containerPort", b.internal}}}
 	if b.voter {
@@ -280,7 +316,7 @@ func (m *model) statefulSet(b broker) omap {
 	container := omap{
 		{"name", "kafka"},
 		{"image", m.image},
-		{"command", []string{"/bin/sh", "-ec", startScript}},
+		{"command", []string{"/bin/sh", "-ec", m.startScript()}},
 		{"env", env},
 		{"ports", ports},
 		{"resources", resources(m.resources)},

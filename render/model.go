@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/avatar-project/avatar-sync/spec"
@@ -43,6 +44,9 @@ const (
 	ListenerController = "CONTROLLER"
 	ListenerPlaintext  = "PLAINTEXT"
 	ListenerSSL        = "SSL"
+	// ListenerSASLSSL is the SCRAM client listener (ports.sasl); it is named after its protocol like
+	// PLAINTEXT and SSL, and is never rendered without TLS (issue 14).
+	ListenerSASLSSL = "SASL_SSL"
 )
 
 // Fixed object names. One cluster per namespace, named as in the reference README so its commands
@@ -54,9 +58,13 @@ const (
 	// password to disk, so the operator creates it (docs/render.md).
 	PasswordSecret    = "kafka-tls-password"
 	PasswordSecretKey = "password"
-	configDir         = "/etc/kafka/avatar"
-	secretsDir        = "/etc/kafka/secrets"
-	dataDir           = "/var/lib/kafka/data"
+	// SASLAdminSecret holds the SCRAM admin's password (kafka.sasl) under SASLAdminSecretKey; like the
+	// keystore password it is never rendered, so the operator or the Kubernetes plane creates it.
+	SASLAdminSecret    = "kafka-sasl-admin"
+	SASLAdminSecretKey = "password"
+	configDir          = "/etc/kafka/avatar"
+	secretsDir         = "/etc/kafka/secrets"
+	dataDir            = "/var/lib/kafka/data"
 	// logDir is a subdirectory of the volume: a fresh ext4 volume has lost+found at its root, which
 	// Kafka would refuse as a log directory.
 	logDir   = dataDir + "/kafka-logs"
@@ -86,7 +94,14 @@ type model struct {
 	keystoreType string
 	// tlsDir is the certs directory, resolved against the spec file's directory.
 	tlsDir string
+	// saslAdmin is kafka.sasl, the SCRAM admin the storage is formatted with; nil when no broker
+	// has a SASL listener.
+	saslAdmin *spec.SASL
 }
+
+// saslUser is what kafka-storage format --add-scram carries unchanged (spec checks the same rule
+// with positions; render checks again because a Spec may be built in memory).
+var saslUser = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -134,6 +149,10 @@ func newModel(s *spec.Spec) (*model, error) {
 	if len(s.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers: the spec has no brokers to render; add at least one broker"))
 	}
+	if slices.ContainsFunc(s.Brokers, func(b spec.Broker) bool { return b.Ports.SASL != 0 }) {
+		m.saslAdmin = s.Kafka.SASL
+		errs = append(errs, m.checkSASL()...)
+	}
 	ids := map[int32]bool{}
 	for _, sb := range s.Brokers {
 		b := broker{
@@ -160,14 +179,14 @@ func newModel(s *spec.Spec) (*model, error) {
 		if sb.Host == "" {
 			errs = append(errs, fmt.Errorf("%s: host is empty; it names the address clients dial and the keystore files", where))
 		}
-		if sb.Ports.Plaintext == 0 && !(m.tls && sb.Ports.SSL != 0) {
-			errs = append(errs, fmt.Errorf("%s: no client listener: set ports.plaintext, or ports.ssl with tls.enabled", where))
+		if sb.Ports.Plaintext == 0 && !(m.tls && (sb.Ports.SSL != 0 || sb.Ports.SASL != 0)) {
+			errs = append(errs, fmt.Errorf("%s: no client listener: set ports.plaintext, or ports.ssl or ports.sasl with tls.enabled", where))
 		}
 		seen := map[int]string{}
 		for _, p := range []struct {
 			name string
 			port int
-		}{{"internal", b.internal}, {"controller", b.controller}, {"plaintext", sb.Ports.Plaintext}, {"ssl", sb.Ports.SSL}} {
+		}{{"internal", b.internal}, {"controller", b.controller}, {"plaintext", sb.Ports.Plaintext}, {"ssl", sb.Ports.SSL}, {"sasl", sb.Ports.SASL}} {
 			if p.port == 0 {
 				continue
 			}
@@ -201,9 +220,42 @@ func newModel(s *spec.Spec) (*model, error) {
 	return m, nil
 }
 
+// checkSASL is what a SASL_SSL listener needs (issue 14): TLS (SCRAM is never rendered over
+// plaintext), tls.internal (brokers that authenticate each other, so an authorizer can run without
+// User:ANONYMOUS as a super user) and a SCRAM admin to format the storage with.
+func (m *model) checkSASL() []error {
+	var errs []error
+	s := m.spec
+	switch {
+	case !m.tls:
+		errs = append(errs, fmt.Errorf("%sports.sasl is a SASL_SSL listener but tls.enabled is false; SCRAM is never rendered over plaintext", at(s.TLS.Pos)))
+	case !m.internalTLS():
+		errs = append(errs, fmt.Errorf("%sports.sasl needs tls.internal: true; without it the brokers cannot enforce ACLs for the SCRAM users", at(s.TLS.Pos)))
+	}
+	a := m.saslAdmin
+	switch {
+	case a == nil:
+		errs = append(errs, fmt.Errorf("%sports.sasl needs kafka.sasl, the SCRAM admin the brokers are formatted with", at(s.Kafka.Pos)))
+	case a.Mechanism != spec.MechanismSCRAM256 && a.Mechanism != spec.MechanismSCRAM512:
+		errs = append(errs, fmt.Errorf("%skafka.sasl.mechanism %q: use SCRAM-SHA-256 or SCRAM-SHA-512", at(s.Kafka.Pos), a.Mechanism))
+	case !saslUser.MatchString(a.Username):
+		errs = append(errs, fmt.Errorf("%skafka.sasl.username %q: kafka-storage format --add-scram cannot carry it; use letters, digits, '.', '_', '@' and '-'", at(s.Kafka.Pos), a.Username))
+	case a.PasswordEnv == "" && a.PasswordFile == "":
+		errs = append(errs, fmt.Errorf("%skafka.sasl needs passwordEnv or passwordFile for the SCRAM admin password", at(s.Kafka.Pos)))
+	}
+	return errs
+}
+
+// NeedsSASLAdminSecret reports whether the rendered brokers read the SCRAM admin's password from
+// the SASLAdminSecret, which the operator (or the Kubernetes plane) creates.
+func NeedsSASLAdminSecret(s *spec.Spec) bool {
+	m, err := newModel(s)
+	return err == nil && m.saslAdmin != nil
+}
+
 // listenerPort is one client-facing listener of a broker.
 type listenerPort struct {
-	listener string // PLAINTEXT or SSL
+	listener string // PLAINTEXT, SSL or SASL_SSL
 	name     string // container/service port name
 	port     int
 }
@@ -216,6 +268,9 @@ func (m *model) externalPorts(b broker) []listenerPort {
 	}
 	if m.tls && b.Ports.SSL != 0 {
 		out = append(out, listenerPort{ListenerSSL, "ssl", b.Ports.SSL})
+	}
+	if m.saslAdmin != nil && b.Ports.SASL != 0 {
+		out = append(out, listenerPort{ListenerSASLSSL, "sasl", b.Ports.SASL})
 	}
 	return out
 }

@@ -27,6 +27,24 @@ func TestModelRejectsWhatWouldRenderWrong(t *testing.T) {
 		"bad instance name": {func(s *spec.Spec) { s.Metadata.Name = "Avatar_Lab" }, []string{`metadata.name "Avatar_Lab"`}},
 		"no brokers":        {func(s *spec.Spec) { s.Brokers = nil }, []string{"the spec has no brokers"}},
 		"port out of range": {func(s *spec.Spec) { s.Brokers[0].Ports.Internal = 70000 }, []string{"ports.internal 70000 is not a TCP port"}},
+		// SASL listeners (issue 14): never over plaintext, only where ACLs can be enforced, and only
+		// with an admin to format the storage with, whose name --add-scram can carry.
+		"sasl without tls": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.TLS.Enabled = false },
+			[]string{"ports.sasl is a SASL_SSL listener but tls.enabled is false"}},
+		"sasl without tls.internal": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.TLS.Internal = false },
+			[]string{"ports.sasl needs tls.internal: true"}},
+		"sasl without admin": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.Kafka.SASL = nil },
+			[]string{"ports.sasl needs kafka.sasl"}},
+		"sasl admin PLAIN": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.Kafka.SASL.Mechanism = "PLAIN" },
+			[]string{`kafka.sasl.mechanism "PLAIN"`}},
+		"sasl admin name": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.Kafka.SASL.Username = "ad,min" },
+			[]string{`kafka.sasl.username "ad,min"`}},
+		"sasl admin without password": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.Kafka.SASL.PasswordEnv = "" },
+			[]string{"kafka.sasl needs passwordEnv or passwordFile"}},
+		"sasl port clash": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.Brokers[1].Ports.SASL = 9292 },
+			[]string{"broker 2: port 9292 is also used by broker 1"}},
+		"sasl on the ssl port": {func(s *spec.Spec) { *s = *saslSpec("/repo"); s.Brokers[0].Ports.SASL = 9192 },
+			[]string{"broker 1: ports.ssl and ports.sasl are both 9192"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

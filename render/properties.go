@@ -35,7 +35,19 @@ const (
 	envNamespace    = "POD_NAMESPACE"
 	envClusterID    = "CLUSTER_ID"
 	envTLSPassword  = "KAFKA_TLS_PASSWORD"
+	// envSASLAdminPassword is read by the start script only (kafka-storage format --add-scram);
+	// no property references it, so the broker process never needs it.
+	envSASLAdminPassword = "KAFKA_SASL_ADMIN_PASSWORD"
 )
+
+// SCRAMMechanisms are the SASL mechanisms the SASL_SSL listener offers: both, so a users: entry of
+// either mechanism can log in once apply created its credential (a mechanism without credentials
+// lets nobody in).
+var SCRAMMechanisms = []string{spec.MechanismSCRAM256, spec.MechanismSCRAM512}
+
+// scramLoginModule is the broker side of SCRAM: it needs no user name or password because no broker
+// logs in to another over SASL (INTERNAL and CONTROLLER are SSL with client certificates).
+const scramLoginModule = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 
 // brokerProperties computes a broker's configuration. Topics are deliberately absent: avatar-sync
 // apply owns them, so automatic topic creation is off.
@@ -125,6 +137,16 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 				Property{"listener.name." + strings.ToLower(ListenerController) + ".ssl.client.auth", "required"})
 		}
 	}
+	if m.saslAdmin != nil {
+		// Per-listener JAAS, as Kafka's documentation configures SCRAM brokers:
+		// listener.name.<listener>.<mechanism>.sasl.jaas.config. The SASL_SSL listener ignores
+		// ssl.client.auth (KIP-684: only a listener-prefixed setting applies to it), so SCRAM clients
+		// need no certificate while mTLS principals keep using the SSL listener.
+		props = append(props, Property{"sasl.enabled.mechanisms", strings.Join(SCRAMMechanisms, ",")})
+		for _, mech := range SCRAMMechanisms {
+			props = append(props, Property{"listener.name." + strings.ToLower(ListenerSASLSSL) + "." + strings.ToLower(mech) + ".sasl.jaas.config", scramLoginModule})
+		}
+	}
 	if m.authorizes() {
 		props = append(props,
 			Property{"authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
@@ -134,16 +156,18 @@ func (m *model) brokerProperties(b broker, net network) []Property {
 }
 
 // authorizes reports whether the rendered brokers enforce ACLs: when the spec declares access
-// control and the brokers authenticate each other by certificate (tls.internal). Without
-// tls.internal the brokers would be User:ANONYMOUS to each other, and making ANONYMOUS a super user
-// would make every plaintext client one: access control is then not rendered (docs/access.md).
+// control or a SCRAM admin (SASL listeners), and the brokers authenticate each other by
+// certificate (tls.internal). Without tls.internal the brokers would be User:ANONYMOUS to each
+// other, and making ANONYMOUS a super user would make every plaintext client one: access control is
+// then not rendered (docs/access.md), and SASL listeners are refused (newModel).
 func (m *model) authorizes() bool {
 	s := m.spec
-	return m.internalTLS() && len(s.Users)+len(s.Services)+len(s.ACLs)+len(s.Quotas) > 0
+	return m.internalTLS() && (m.saslAdmin != nil || len(s.Users)+len(s.Services)+len(s.ACLs)+len(s.Quotas) > 0)
 }
 
 // superUsers are the brokers (their certificates' subjects, as certs generate issues them),
-// kafka.superUsers and every target's SASL user, sorted and without duplicates.
+// kafka.superUsers, the SCRAM admin (kafka.sasl) and every target's SASL user, sorted and without
+// duplicates.
 func (m *model) superUsers() []string {
 	set := map[string]bool{}
 	for _, b := range m.brokers {
@@ -151,6 +175,9 @@ func (m *model) superUsers() []string {
 	}
 	for _, p := range m.spec.Kafka.SuperUsers {
 		set[p] = true
+	}
+	if m.saslAdmin != nil {
+		set["User:"+m.saslAdmin.Username] = true
 	}
 	for _, c := range m.spec.Clusters {
 		if c.SASL != nil && c.SASL.Username != "" {

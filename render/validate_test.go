@@ -237,7 +237,7 @@ func parseListeners(v string, fail func(string, ...any)) map[string]listener {
 }
 
 // clientPortNames maps listener names to the port names the container and Services use.
-var clientPortNames = map[string]string{ListenerInternal: "internal", ListenerController: "controller", ListenerPlaintext: "plaintext", ListenerSSL: "ssl"}
+var clientPortNames = map[string]string{ListenerInternal: "internal", ListenerController: "controller", ListenerPlaintext: "plaintext", ListenerSSL: "ssl", ListenerSASLSSL: "sasl"}
 
 // builtProblems checks one built overlay against itself and against the spec: every port, rack and
 // listener must trace back to avatar.yaml, and the broker properties must agree with the objects.
@@ -414,6 +414,10 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 		wantPorts := map[string]int{ListenerInternal: firstNonZero(sb.Ports.Internal, DefaultInternalPort), ListenerPlaintext: sb.Ports.Plaintext}
 		if s.TLS.Enabled {
 			wantPorts[ListenerSSL] = sb.Ports.SSL
+			wantPorts[ListenerSASLSSL] = sb.Ports.SASL
+		}
+		if _, on := listeners[ListenerSASLSSL]; on && sb.Ports.SASL == 0 {
+			fail("%s: SASL_SSL listener without ports.sasl", sts.Name)
 		}
 		for name, want := range wantPorts {
 			if want == 0 {
@@ -441,7 +445,7 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 			}
 			published[int(p.Port)] = true
 		}
-		for _, name := range []string{ListenerPlaintext, ListenerSSL} {
+		for _, name := range []string{ListenerPlaintext, ListenerSSL, ListenerSASLSSL} {
 			a, ok := advertised[name]
 			if !ok {
 				continue
@@ -467,6 +471,17 @@ func builtProblems(s *spec.Spec, clusterName string, objs objects) (problems []s
 			fail("%s: broker-only node listens on CONTROLLER", sts.Name)
 		}
 		votersSeen = append(votersSeen, props["controller.quorum.voters"])
+		// SASL: the listener is SASL_SSL, and the admin password comes from its Secret (issue 14).
+		if sb.Ports.SASL != 0 {
+			if protocols[ListenerSASLSSL] != "SASL_SSL" {
+				fail("%s: %s maps to %q, want SASL_SSL", sts.Name, ListenerSASLSSL, protocols[ListenerSASLSSL])
+			}
+			if f := env[envSASLAdminPassword].ValueFrom; env[envSASLAdminPassword].Value != "" || f == nil || f.SecretKeyRef == nil || f.SecretKeyRef.Name != SASLAdminSecret {
+				fail("%s: the SCRAM admin password is not read from Secret %s", sts.Name, SASLAdminSecret)
+			}
+		} else if _, ok := env[envSASLAdminPassword]; ok {
+			fail("%s: the pod reads a SCRAM admin password without a SASL listener", sts.Name)
+		}
 		// TLS: the keystores the properties name are keys of the mounted Secret.
 		if s.TLS.Enabled {
 			sec := secrets[tlsSecretName]
