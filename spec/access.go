@@ -438,7 +438,7 @@ func (v *validator) access() {
 	}
 	v.aclConflicts()
 	declared := len(v.s.Users)+len(v.s.Services)+len(v.s.ACLs)+len(v.s.Quotas) > 0
-	saslAdmin := slices.ContainsFunc(v.s.Clusters, func(c Cluster) bool { return c.SASL != nil })
+	saslAdmin := v.s.Kafka.SASL != nil || slices.ContainsFunc(v.s.Clusters, func(c Cluster) bool { return c.SASL != nil })
 	if declared && v.s.TLS.Enabled && v.s.TLS.Internal && len(v.s.Kafka.SuperUsers) == 0 && !saslAdmin {
 		v.warnf("tls.internal", "rendered brokers will enforce the ACLs (tls.internal), but no principal of avatar-sync's is a super user: add its client certificate's subject to kafka.superUsers (User:CN=<client>,O=avatar-sync), or apply will be denied")
 	}

@@ -16,8 +16,9 @@ import (
 
 // kubeDesired is what the Kubernetes plane applies for a target with kubernetes: (issue 11): the
 // objects `render --build --cluster NAME` prints, plus the keystore-password Secret resolved as
-// `certs generate` resolves it (tls.passwordEnv, tls.passwordFile, tls.dir/keystore.password), so
-// nobody runs `kubectl create secret` by hand. The password goes only into the returned object.
+// `certs generate` resolves it (tls.passwordEnv, tls.passwordFile, tls.dir/keystore.password) and,
+// with SASL listeners, the SCRAM admin's Secret from kafka.sasl, so nobody runs `kubectl create
+// secret` by hand. The password goes only into the returned object.
 func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kube.Desired, error) {
 	c, ok := sp.FindCluster(cluster)
 	if !ok || c.Kubernetes == nil {
@@ -36,22 +37,6 @@ func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kub
 	if want.Inventory == "" {
 		want.Inventory = "kafka" // render's default instance name
 	}
-	if !render.NeedsPasswordSecret(sp) {
-		return want, nil
-	}
-	src, err := certs.Load(sp)
-	if err != nil {
-		return kube.Desired{}, err
-	}
-	pw, err := certs.ResolvePassword(sp, src, getenv, rand.Reader)
-	if err != nil {
-		return kube.Desired{}, err
-	}
-	if pw.File != nil {
-		// A password would be generated now: no keystore was written with it, so brokers could not
-		// open theirs.
-		return kube.Desired{}, errors.New("no keystore password yet (tls.passwordEnv / tls.passwordFile unset or empty, no tls.dir/keystore.password): run `avatar-sync certs generate` first")
-	}
 	ns := c.Kubernetes.Namespace
 	if ns == "" {
 		ns = sp.Metadata.Namespace
@@ -62,7 +47,35 @@ func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kub
 		"app.kubernetes.io/name":       "kafka",
 		"app.kubernetes.io/instance":   want.Inventory,
 	}
-	want.Objects = append(want.Objects, kube.PasswordSecret(ns, render.PasswordSecret, render.PasswordSecretKey, pw.Value, labels))
+	if render.NeedsPasswordSecret(sp) {
+		src, err := certs.Load(sp)
+		if err != nil {
+			return kube.Desired{}, err
+		}
+		pw, err := certs.ResolvePassword(sp, src, getenv, rand.Reader)
+		if err != nil {
+			return kube.Desired{}, err
+		}
+		if pw.File != nil {
+			// A password would be generated now: no keystore was written with it, so brokers could not
+			// open theirs.
+			return kube.Desired{}, errors.New("no keystore password yet (tls.passwordEnv / tls.passwordFile unset or empty, no tls.dir/keystore.password): run `avatar-sync certs generate` first")
+		}
+		want.Objects = append(want.Objects, kube.PasswordSecret(ns, render.PasswordSecret, render.PasswordSecretKey, pw.Value, labels))
+	}
+	if render.NeedsSASLAdminSecret(sp) {
+		// The SCRAM admin the brokers format their storage with (issue 14), from kafka.sasl's
+		// reference; refused here rather than by a broker that will not start.
+		a := sp.Kafka.SASL
+		pw, from, err := spec.ResolvePassword(a.PasswordEnv, a.PasswordFile, getenv, os.ReadFile)
+		if err != nil {
+			return kube.Desired{}, fmt.Errorf("kafka.sasl (the SCRAM admin): %w", err)
+		}
+		if err := render.CheckSCRAMAdminPassword(pw); err != nil {
+			return kube.Desired{}, fmt.Errorf("kafka.sasl password from %s: %w", from, err)
+		}
+		want.Objects = append(want.Objects, kube.PasswordSecret(ns, render.SASLAdminSecret, render.SASLAdminSecretKey, pw, labels))
+	}
 	return want, nil
 }
 

@@ -265,8 +265,26 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 			fmt.Fprintf(s.out, "  then, once per namespace: kubectl%s create secret generic %s --from-literal=%s=%s\n",
 				nsFlag, render.PasswordSecret, render.PasswordSecretKey, pw)
 		}
+		if render.NeedsSASLAdminSecret(sp) {
+			nsFlag := ""
+			if ns != "" {
+				nsFlag = " -n " + ns
+			}
+			fmt.Fprintf(s.out, "  and the SCRAM admin's: kubectl%s create secret generic %s --from-literal=%s=%s\n",
+				nsFlag, render.SASLAdminSecret, render.SASLAdminSecretKey, saslAdminPassword(sp.Kafka.SASL))
+		}
 	}
 	return nil
+}
+
+// saslAdminPassword is the shell expression that yields kafka.sasl's password, never its value.
+// $(cat) rather than --from-file: the Secret must not keep the file's trailing newline, as
+// spec.ResolvePassword drops it.
+func saslAdminPassword(a *spec.SASL) string {
+	if a.PasswordEnv != "" {
+		return fmt.Sprintf("\"$%s\"", a.PasswordEnv)
+	}
+	return fmt.Sprintf("\"$(cat %s)\"", a.PasswordFile)
 }
 
 // keystorePassword is the shell expression that yields the keystore password the certs command

@@ -311,3 +311,20 @@ func TestRenderCreatesTLSDirPrivate(t *testing.T) {
 		t.Errorf("ssl-certs created with mode %v, want 0700", fi.Mode().Perm())
 	}
 }
+
+// render names the SCRAM admin's Secret and how to create it, by the variable it comes from and
+// never by its value (issue 14).
+func TestRenderPrintsTheSASLAdminSecretCommand(t *testing.T) {
+	specPath := saslRepo(t)
+	t.Setenv("AVATAR_ADMIN_PASSWORD", "never-printed-pw")
+	code, out, errOut := runCLI(t, "render", "-f", specPath, "-d", filepath.Join(filepath.Dir(specPath), "deploy"))
+	if code != exitOK {
+		t.Fatalf("render: exit %d\n%s%s", code, out, errOut)
+	}
+	if want := `kubectl -n avatar create secret generic kafka-sasl-admin --from-literal=password="$AVATAR_ADMIN_PASSWORD"`; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out+errOut, "never-printed-pw") {
+		t.Error("render printed the SCRAM admin password")
+	}
+}
