@@ -167,7 +167,7 @@ func writeChecks(b *bytes.Buffer) {
 - a broker's ` + "`ports.sasl`" + ` (SASL_SSL, SCRAM over TLS; [access.md](access.md#rendered-deployments)) needs
   ` + "`tls.enabled`" + `, ` + "`tls.internal`" + ` and ` + "`kafka.sasl`" + `, the SCRAM admin (SCRAM-SHA-256/512, a user name
   ` + "`kafka-storage format --add-scram`" + ` can carry, a password reference); ` + "`kafka.sasl`" + ` without a SASL
-  listener is a warning.
+  listener, and a Kubernetes target whose ` + "`sasl`" + ` user is not ` + "`kafka.sasl`" + `'s, are warnings.
 - access control ([access.md](access.md)): user names are unique; SCRAM users need ` + "`passwordEnv`" + ` or
   ` + "`passwordFile`" + ` and at least 4096 iterations, mtls principals take no password; services, quotas name
   declared users and services and acls name declared topics (a literal topic ACL); a consumer names its

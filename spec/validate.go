@@ -355,6 +355,13 @@ func (v *validator) kafkaSASL() {
 	if !slices.ContainsFunc(v.s.Brokers, func(b Broker) bool { return b.Ports.SASL != 0 }) {
 		v.warnf("kafka.sasl", "kafka.sasl is set but no broker has ports.sasl; render formats no SCRAM admin without a SASL listener")
 	}
+	for _, c := range v.s.Clusters {
+		if c.Kubernetes != nil && c.Security == SecuritySASLSSL && c.SASL != nil && c.SASL.Username != a.Username {
+			p := "clusters." + c.Name + ".sasl.username"
+			v.warnf(p, "%s %q is not kafka.sasl's user %q: the rendered cluster starts with only %q, so avatar-sync cannot log in to it as %q until that user is created",
+				p, c.SASL.Username, a.Username, a.Username, c.SASL.Username)
+		}
+	}
 }
 
 // passwordRef checks a passwordEnv/passwordFile pair: at most one, a legal variable name, and one of
