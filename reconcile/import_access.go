@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -54,7 +55,7 @@ func importAccess(acc LiveAccess, topicNames map[string]bool, admin string, s *s
 
 	// Quotas come before the ACLs here because one may need a users entry (an mTLS subject).
 	quotaLeftOut := importQuotas(acc.Quotas, admin, scram, s, doc, &skippedAdmin)
-	aclLeftOut := importACLs(acc, topicNames, adminPrincipal, s, &skippedAdmin)
+	aclLeftOut := importACLs(acc, topicNames, adminPrincipal, s, doc, &skippedAdmin)
 	leftOut = append(leftOut, quotaLeftOut...)
 	leftOut = append(leftOut, aclLeftOut...)
 
@@ -140,7 +141,7 @@ func importQuotas(quotas []LiveQuota, admin string, scram map[string]bool, s *sp
 // importACLs groups the live bindings into raw acls: entries. A literal topic binding is written
 // only when its topic is declared (validate requires it): bindings of topics --topics left out,
 // internal topics or topics that do not exist are listed instead.
-func importACLs(acc LiveAccess, topicNames map[string]bool, adminPrincipal string, s *spec.Spec, skippedAdmin *[]string) (leftOut []string) {
+func importACLs(acc LiveAccess, topicNames map[string]bool, adminPrincipal string, s *spec.Spec, doc spec.Document, skippedAdmin *[]string) (leftOut []string) {
 	denied := map[spec.ACLRule]bool{}
 	for _, r := range acc.ACLs {
 		if r.Permission == spec.PermissionDeny {
@@ -152,6 +153,7 @@ func importACLs(acc LiveAccess, topicNames map[string]bool, adminPrincipal strin
 	entries := map[entryKey][]string{}
 	var order []entryKey
 	var undeclaredTopics []string
+	var kept []spec.ACLRule
 	adminACLs := 0
 	for _, r := range acc.ACLs {
 		grant := r
@@ -173,6 +175,14 @@ func importACLs(acc LiveAccess, topicNames map[string]bool, adminPrincipal strin
 			leftOut = append(leftOut, fmt.Sprintf("ACL %s: a deny of the same grant wins over it, and avatar.yaml refuses both at once; the deny is declared", r))
 			continue
 		}
+		kept = append(kept, r)
+	}
+	var rest []spec.ACLRule
+	s.Services, rest = recogniseServices(kept, s.Users, topicNames)
+	for i, svc := range s.Services {
+		doc.Comments[fmt.Sprintf("services[%d]", i)] = []string{fmt.Sprintf("User:%s's bindings are exactly this role's minimal ACL set (docs/access.md), so the role is declared instead of raw acls", svc.User)}
+	}
+	for _, r := range rest {
 		k := entryKey{r.Principal, r.Resource, r.Name, r.Pattern, r.Permission, r.Host}
 		if r.Resource == spec.ResourceCluster && r.Name == spec.ClusterResourceName {
 			k.name = ""
@@ -214,4 +224,85 @@ func importACLs(acc LiveAccess, topicNames map[string]bool, adminPrincipal strin
 			strings.Join(undeclaredTopics, "; ")))
 	}
 	return leftOut
+}
+
+var serviceNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// recogniseServices finds users whose allow bindings (literal, any host) are exactly the minimal
+// ACL set of a service role — spec.ExpandACLs of it, nothing more, nothing less — and returns those
+// roles as services (named after the user) and every other binding as it was. A user's deny and
+// other bindings stay raw entries beside its service. Only a declared user whose name is a valid
+// service name (a DNS label) qualifies, and every topic must be declared.
+func recogniseServices(rules []spec.ACLRule, users []spec.User, topicNames map[string]bool) (services []spec.Service, rest []spec.ACLRule) {
+	declared := map[string]bool{}
+	for _, u := range users {
+		declared[u.Principal()] = true
+	}
+	roleShaped := func(r spec.ACLRule) bool {
+		return declared[r.Principal] && r.Permission == spec.PermissionAllow && r.Host == "*" && r.Pattern == spec.PatternLiteral &&
+			(r.Resource == spec.ResourceTopic || r.Resource == spec.ResourceGroup || r.Resource == spec.ResourceCluster)
+	}
+	byPrincipal := map[string][]spec.ACLRule{}
+	for _, r := range rules {
+		if roleShaped(r) {
+			byPrincipal[r.Principal] = append(byPrincipal[r.Principal], r)
+		}
+	}
+	converted := map[string]bool{}
+	for _, principal := range slices.Sorted(maps.Keys(byPrincipal)) {
+		name := strings.TrimPrefix(principal, "User:")
+		if !serviceNameRE.MatchString(name) {
+			continue
+		}
+		svc := spec.Service{Name: name, User: name}
+		ops := map[string]map[string]bool{} // topic → operations
+		for _, r := range byPrincipal[principal] {
+			switch {
+			case r.Resource == spec.ResourceTopic:
+				if ops[r.Name] == nil {
+					ops[r.Name] = map[string]bool{}
+				}
+				ops[r.Name][r.Operation] = true
+			case r.Resource == spec.ResourceGroup && r.Operation == "Read":
+				svc.Groups = append(svc.Groups, r.Name)
+			case r.Resource == spec.ResourceCluster && r.Operation == "IdempotentWrite":
+				svc.IdempotentWrite = true
+			}
+		}
+		for _, t := range slices.Sorted(maps.Keys(ops)) {
+			if ops[t]["Write"] {
+				svc.Produces = append(svc.Produces, t)
+			}
+			if ops[t]["Read"] {
+				svc.Consumes = append(svc.Consumes, t)
+			}
+		}
+		slices.Sort(svc.Groups)
+		allDeclared := !slices.ContainsFunc(append(slices.Clone(svc.Produces), svc.Consumes...), func(t string) bool { return !topicNames[t] })
+		if !allDeclared || (len(svc.Consumes) > 0 && len(svc.Groups) == 0) || len(svc.Produces)+len(svc.Consumes)+len(svc.Groups) == 0 {
+			continue // not a role validate would accept
+		}
+		// The role's expansion must be exactly the bindings: a Describe without Read or Write, an
+		// extra operation, a missing Describe all keep the raw entries.
+		var want, got []string
+		for _, r := range spec.ExpandACLs(&spec.Spec{Users: users, Services: []spec.Service{svc}}) {
+			want = append(want, r.String())
+		}
+		for _, r := range byPrincipal[principal] {
+			got = append(got, r.String())
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, slices.Compact(got)) {
+			continue
+		}
+		services = append(services, svc)
+		converted[principal] = true
+	}
+	for _, r := range rules {
+		if !(converted[r.Principal] && roleShaped(r)) {
+			rest = append(rest, r)
+		}
+	}
+	return services, rest
 }

@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -230,6 +232,51 @@ func TestImportAccessCases(t *testing.T) {
 			}
 			if s, diags := spec.Parse("avatar.yaml", []byte(text)); s == nil || len(diags.Errors()) > 0 {
 				t.Errorf("invalid: %v\n%s", diags, text)
+			}
+		})
+	}
+}
+
+// TestRecogniseServices: a user's allow bindings become a services: entry only when they are
+// exactly a role's minimal ACL set; anything more, less or different stays raw acls.
+func TestRecogniseServices(t *testing.T) {
+	lit := spec.PatternLiteral
+	users := []spec.User{{Name: "gui5", Mechanism: spec.MechanismSCRAM512}, {Name: "Drone", Mechanism: spec.MechanismSCRAM512}}
+	topicNames := map[string]bool{"eeg": true, "cmds": true}
+	producer := []spec.ACLRule{acl("User:gui5", "allow", "Write", "topic", "eeg", lit), acl("User:gui5", "allow", "Describe", "topic", "eeg", lit)}
+	tests := map[string]struct {
+		rules    []spec.ACLRule
+		services []string // name: produces / consumes / groups / idempotent
+		rest     int
+	}{
+		"exact producer": {rules: producer, services: []string{"gui5: [eeg] [] [] false"}},
+		"producer and consumer with a group, idempotent": {rules: append(slices.Clone(producer),
+			acl("User:gui5", "allow", "Read", "topic", "cmds", lit), acl("User:gui5", "allow", "Describe", "topic", "cmds", lit),
+			acl("User:gui5", "allow", "Read", "group", "g", lit), acl("User:gui5", "allow", "IdempotentWrite", "cluster", spec.ClusterResourceName, lit)),
+			services: []string{"gui5: [eeg] [cmds] [g] true"}},
+		"a deny beside the role stays raw, the role is recognised": {rules: append(slices.Clone(producer), acl("User:gui5", "deny", "Write", "topic", "cmds", lit)),
+			services: []string{"gui5: [eeg] [] [] false"}, rest: 1},
+		"Write without Describe": {rules: producer[:1], rest: 1},
+		"Describe alone":         {rules: producer[1:], rest: 1},
+		"an extra operation":     {rules: append(slices.Clone(producer), acl("User:gui5", "allow", "Alter", "topic", "eeg", lit)), rest: 3},
+		"a consumer without a group": {rules: []spec.ACLRule{acl("User:gui5", "allow", "Read", "topic", "eeg", lit), acl("User:gui5", "allow", "Describe", "topic", "eeg", lit)},
+			rest: 2},
+		"from one host only":                      {rules: []spec.ACLRule{acl("User:gui5", "allow", "Write", "topic", "eeg", lit, "10.0.0.1"), acl("User:gui5", "allow", "Describe", "topic", "eeg", lit, "10.0.0.1")}, rest: 2},
+		"a user name that is no DNS label":        {rules: []spec.ACLRule{acl("User:Drone", "allow", "Write", "topic", "eeg", lit), acl("User:Drone", "allow", "Describe", "topic", "eeg", lit)}, rest: 2},
+		"a principal that is not a declared user": {rules: []spec.ACLRule{acl("User:ops", "allow", "Write", "topic", "eeg", lit), acl("User:ops", "allow", "Describe", "topic", "eeg", lit)}, rest: 2},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			svcs, rest := recogniseServices(tc.rules, users, topicNames)
+			var got []string
+			for _, s := range svcs {
+				got = append(got, fmt.Sprintf("%s: %v %v %v %v", s.Name, s.Produces, s.Consumes, s.Groups, s.IdempotentWrite))
+			}
+			if diff := cmp.Diff(tc.services, got); diff != "" {
+				t.Errorf("services (-want +got):\n%s", diff)
+			}
+			if len(rest) != tc.rest {
+				t.Errorf("%d raw bindings left, want %d: %v", len(rest), tc.rest, rest)
 			}
 		})
 	}

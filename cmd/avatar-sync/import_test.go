@@ -421,6 +421,15 @@ func TestImportAccessRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(wantRules, rules); diff != "" {
 		t.Errorf("ACLs (-want +got):\n%s", diff)
 	}
+	var services []string
+	for _, svc := range sp.Services {
+		services = append(services, fmt.Sprintf("%s produces %v consumes %v groups %v", svc.Name, svc.Produces, svc.Consumes, svc.Groups))
+	}
+	wantServices := []string{"gui5 produces [eeg-brainwave-data] consumes [] groups []",
+		"prediction-service produces [] consumes [eeg-brainwave-data] groups [prediction]"}
+	if diff := cmp.Diff(wantServices, services); diff != "" {
+		t.Errorf("recognised services (-want +got):\n%s", diff)
+	}
 	for _, w := range []string{"producerByteRate: 1MiB", "consumerByteRate: 5MB", "requestPercentage: 25", "admin, the user avatar-sync connects as", "add passwordEnv"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("imported file lacks %q:\n%s", w, text)
@@ -493,7 +502,7 @@ func TestImportedUserMissingIsAPlanError(t *testing.T) {
 	data, _ := os.ReadFile(out)
 	line := 0
 	for i, l := range strings.Split(string(data), "\n") {
-		if strings.TrimSpace(l) == "- name: gui5" {
+		if strings.TrimSpace(l) == "- name: gui5" && line == 0 { // users: comes before services:
 			line = i + 1
 		}
 	}
