@@ -83,17 +83,25 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 	return live, nil
 }
 
+// metadataBrokers lists a Metadata response's brokers by ID; plan (Live) and status (Snapshot) both
+// start from it.
+func metadataBrokers(md *sarama.MetadataResponse) []topics.Broker {
+	out := make([]topics.Broker, 0, len(md.Brokers))
+	for _, b := range md.Brokers {
+		host, port := splitHostPort(b.Addr())
+		out = append(out, topics.Broker{ID: b.ID(), Host: host, Port: port, Rack: b.Rack()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 // liveFromMetadata converts a Metadata response; pure, so it is table-tested.
 func liveFromMetadata(md *sarama.MetadataResponse) reconcile.Live {
 	live := reconcile.Live{Controller: md.ControllerID, Topics: map[string]topics.Observed{}}
 	if md.ClusterID != nil {
 		live.ClusterID = *md.ClusterID
 	}
-	for _, b := range md.Brokers {
-		host, port := splitHostPort(b.Addr())
-		live.Brokers = append(live.Brokers, topics.Broker{ID: b.ID(), Host: host, Port: port, Rack: b.Rack()})
-	}
-	sort.Slice(live.Brokers, func(i, j int) bool { return live.Brokers[i].ID < live.Brokers[j].ID })
+	live.Brokers = metadataBrokers(md)
 	for _, t := range md.Topics {
 		if !topicReadable(t.Err) {
 			continue

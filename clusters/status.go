@@ -84,11 +84,9 @@ func snapshotFromMetadata(md *sarama.MetadataResponse) health.Snapshot {
 	if md.ClusterID != nil {
 		snap.ClusterID = *md.ClusterID
 	}
-	for _, b := range md.Brokers {
-		host, port := splitHostPort(b.Addr())
-		snap.Brokers = append(snap.Brokers, health.BrokerState{ID: b.ID(), Host: host, Port: port, Rack: b.Rack()})
+	for _, b := range metadataBrokers(md) {
+		snap.Brokers = append(snap.Brokers, health.BrokerState{ID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack})
 	}
-	sort.Slice(snap.Brokers, func(i, j int) bool { return snap.Brokers[i].ID < snap.Brokers[j].ID })
 	for _, t := range md.Topics {
 		ts := health.TopicState{Name: t.Name, Internal: t.IsInternal}
 		if !topicReadable(t.Err) {
