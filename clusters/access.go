@@ -53,12 +53,15 @@ func reverse[K comparable, V comparable](m map[K]V) map[V]K {
 	return out
 }
 
-// readAccess reads every ACL and quota, and the SCRAM credentials of the users avatar-sync manages
-// (the principals in its inventory): Kafka reads "no users" as "all users" but kfake as "none",
-// so the request always names them, and credentials of users avatar-sync never managed are not
-// read at all. A cluster without an authorizer is reported as such (NoAuthorizer); a user without
-// the right to read them as Unreadable, so that plans of specs without access control still work.
-func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker, inventory []string) (reconcile.LiveAccess, error) {
+// readAccess reads every ACL, every quota and every SCRAM credential (user, mechanism and
+// iterations; Kafka never returns a password or salt). Every credential, not only those of
+// managed users: `avatar-sync import` writes them all, and a plan must see a credential of a user
+// the spec names before that user is in the inventory (issue 15), or it would plan to create a
+// credential that exists. The request names no user, which Kafka answers with every one (the
+// embedded kfake is patched to do the same, third_party/kfake/PATCHES.md). A cluster without an
+// authorizer is reported as such (NoAuthorizer); a user without the right to read them as
+// Unreadable, so that plans of specs without access control still work.
+func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (reconcile.LiveAccess, error) {
 	var acc reconcile.LiveAccess
 	denied := func(err error) bool {
 		return errors.Is(err, sarama.ErrClusterAuthorizationFailed) || errors.Is(err, sarama.ErrTopicAuthorizationFailed)
@@ -83,18 +86,9 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker, inventory []st
 		acc.ACLs = aclRules(acls.ResourceAcls)
 	}
 
-	var users []sarama.DescribeUserScramCredentialsRequestUser
-	for _, e := range inventory {
-		if name, ok := strings.CutPrefix(e, "User:"); ok {
-			users = append(users, sarama.DescribeUserScramCredentialsRequestUser{Name: name})
-		}
-	}
-	creds := &sarama.DescribeUserScramCredentialsResponse{}
-	if len(users) > 0 {
-		creds, err = call(ctx, func() (*sarama.DescribeUserScramCredentialsResponse, error) {
-			return b.DescribeUserScramCredentials(&sarama.DescribeUserScramCredentialsRequest{DescribeUsers: users})
-		})
-	}
+	creds, err := call(ctx, func() (*sarama.DescribeUserScramCredentialsResponse, error) {
+		return b.DescribeUserScramCredentials(&sarama.DescribeUserScramCredentialsRequest{})
+	})
 	switch {
 	case err != nil:
 		return acc, fmt.Errorf("describe SCRAM credentials: %w", err)

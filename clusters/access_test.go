@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -317,5 +318,33 @@ func TestAccessEmbeddedSASLOverTLS(t *testing.T) {
 	if bad, err := Open(ctx, target("LAB_WRONG_PASSWORD"), "lab", Options{}); err == nil {
 		bad.Close()
 		t.Error("a wrong SCRAM password connected")
+	}
+}
+
+// TestDescribeReadsEveryCredential: a SCRAM credential another client (franz-go's kadm) made for a
+// user avatar-sync never heard of is read, with its mechanism and iterations — import writes it,
+// and a plan of a spec naming that user must see it before the user is in the inventory (issue
+// 15). Against kfake without the PATCHES.md change (an empty user list answered with none) it fails.
+func TestDescribeReadsEveryCredential(t *testing.T) {
+	e, a := startSecured(t, avatarAccessSpec())
+	ctx := testCtx(t)
+	auth := scram.Auth{User: "admin", Pass: accessPasswords["ADMIN_PASSWORD"]}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap()...), kgo.SASL(auth.AsSha256Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	res, err := kadm.NewClient(cl).AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
+		{User: "legacy-etl", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: "legacy-Secret-9"}})
+	if err != nil || res.Error() != nil {
+		t.Fatalf("kadm: %v %v", err, res.Error())
+	}
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reconcile.LiveCredential{User: "legacy-etl", Mechanism: spec.MechanismSCRAM512, Iterations: 8192}
+	if !slices.Contains(live.Access.Credentials, want) {
+		t.Errorf("credentials %+v lack %+v", live.Access.Credentials, want)
 	}
 }

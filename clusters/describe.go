@@ -74,7 +74,7 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 		errs = append(errs, err)
 	}
 	live.Inventory = inv
-	if live.Access, err = a.readAccess(ctx, b, inv); err != nil {
+	if live.Access, err = a.readAccess(ctx, b); err != nil {
 		errs = append(errs, fmt.Errorf("read access control: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {

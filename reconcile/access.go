@@ -114,6 +114,12 @@ type DesiredUser struct {
 	Fingerprint  string `json:"fingerprint,omitempty"`
 }
 
+// SetsPassword reports whether the spec references the user's password. A SCRAM user without a
+// reference (what `avatar-sync import` writes, issue 15: Kafka never returns a password) is managed
+// only in that it exists with its mechanism and iterations; avatar-sync never sets, compares or
+// fingerprints its password, and cannot create it.
+func (u DesiredUser) SetsPassword() bool { return u.PasswordEnv != "" || u.PasswordFile != "" }
+
 // DesiredQuota is one quota entity of the snapshot.
 type DesiredQuota struct {
 	User     string             `json:"user,omitempty"`
@@ -262,6 +268,10 @@ func FingerprintCredentials(d *DesiredAccess, inventory []string, read SecretRea
 	var errs []error
 	for i := range d.Users {
 		u := &d.Users[i]
+		if !u.SetsPassword() {
+			u.Fingerprint = ""
+			continue
+		}
 		pw, err := read(u.PasswordEnv, u.PasswordFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("password of user %s: %w", u.Name, err))
@@ -341,6 +351,20 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 		lc, exists := live[key]
 		c := Change{Kind: KindUser, Name: key, User: payload}
 		switch {
+		case !u.SetsPassword() && !exists:
+			// Planner.Plan reports this with the user's position before Diff runs; the pure
+			// Diff still refuses, for callers that diff a snapshot themselves.
+			c.Action, c.Risk = Unsupported, RiskUnsupported
+			c.Reason = "the user does not exist on the cluster and the spec gives no password to create it with: add passwordEnv or passwordFile"
+			out = append(out, c)
+		case !u.SetsPassword():
+			// Exists, password managed elsewhere (issue 15): nothing to compare but iterations,
+			// and recomputing a credential needs the password.
+			if lc.Iterations != u.Iterations {
+				c.Action, c.Risk = Unsupported, RiskUnsupported
+				c.Reason = fmt.Sprintf("iterations %d → %d needs the password, which the spec does not reference: add passwordEnv or passwordFile (apply then sets it), or keep iterations %d", lc.Iterations, u.Iterations, lc.Iterations)
+				out = append(out, c)
+			}
 		case u.Name == want.Admin && want.Admin != "" && exists:
 			// Rotating the credential avatar-sync is logged in with would cut the apply off halfway.
 			if !recorded || lc.Iterations != u.Iterations {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -280,5 +281,91 @@ func TestAccessUndeclaredLeavesClusterAlone(t *testing.T) {
 		if isAccess(c.Kind) {
 			t.Errorf("access change without access in the spec: %s", Headline(c))
 		}
+	}
+}
+
+// TestAccessDiffUnreferencedUsers: a SCRAM user without a password reference (what import writes,
+// issue 15) plans nothing while it exists with its mechanism and iterations, never reads a
+// password, is never created, never has its credential replaced, and is never deleted (avatar-sync
+// did not set it); giving it a reference hands the password over to avatar-sync.
+func TestAccessDiffUnreferencedUsers(t *testing.T) {
+	noSecrets := func(env, file string) (string, error) {
+		t.Errorf("a password was read (%q %q) for a user without a reference", env, file)
+		return "", errors.New("no")
+	}
+	legacy := spec.User{Name: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 8192, Pos: spec.Pos{File: "avatar.yaml", Line: 7, Col: 5}}
+	cred := LiveCredential{User: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 8192}
+	oldRecord := scramRecord("legacy", spec.MechanismSCRAM512, PasswordFingerprint("earlier", make([]byte, 16)))
+	tests := map[string]struct {
+		user     spec.User
+		creds    []LiveCredential
+		records  []string
+		deletion string
+		want     []string // pending headlines
+		reason   string   // in the one pending change's reason
+	}{
+		"exists: nothing to do": {user: legacy, creds: []LiveCredential{cred}},
+		"exists, avatar-sync set it once: its record is left alone": {user: legacy, creds: []LiveCredential{cred}, records: []string{oldRecord}},
+		"exists with other iterations: needs the password": {user: legacy, creds: []LiveCredential{{User: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}},
+			want: []string{"unsupported user legacy (SCRAM-SHA-512)"}, reason: "needs the password"},
+		"exists with the other mechanism only: cannot be created": {user: legacy, creds: []LiveCredential{{User: "legacy", Mechanism: spec.MechanismSCRAM256, Iterations: 8192}},
+			want: []string{"unsupported user legacy (SCRAM-SHA-512)"}, reason: "add passwordEnv or passwordFile"},
+		"missing: cannot be created": {user: legacy,
+			want: []string{"unsupported user legacy (SCRAM-SHA-512)"}, reason: "does not exist on the cluster"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := &spec.Spec{Deletion: spec.DeletionPrune, Users: []spec.User{tc.user}}
+			have := live()
+			have.Inventory = append([]string{"User:legacy"}, tc.records...)
+			have.Access.Credentials = tc.creds
+			d := DesiredOf(s)
+			if err := FingerprintCredentials(d.Access, have.Inventory, noSecrets, zeroSalt()); err != nil {
+				t.Fatal(err)
+			}
+			p := Diff(d, have, DiffOptions{AllowDelete: true})
+			if diff := cmp.Diff(tc.want, pendingHeadlines(p)); diff != "" {
+				t.Fatalf("pending (-want +got):\n%s", diff)
+			}
+			for _, c := range p.Changes {
+				if c.Pending() && !strings.Contains(c.Reason, tc.reason) {
+					t.Errorf("%s: reason %q lacks %q", Headline(c), c.Reason, tc.reason)
+				}
+				if c.User != nil && len(c.User.Replaces) > 0 && c.Pending() {
+					t.Errorf("%s would drop records %v", Headline(c), c.User.Replaces)
+				}
+			}
+			err := uncreatableUsers(s, have, "lab")
+			exists := slices.ContainsFunc(tc.creds, func(c LiveCredential) bool { return c.Mechanism == tc.user.Mechanism })
+			switch {
+			case exists && err != nil:
+				t.Errorf("uncreatableUsers: %v, want nil", err)
+			case !exists && (err == nil || !strings.HasPrefix(err.Error(), `avatar.yaml:7:5: users[0] legacy (SCRAM-SHA-512) does not exist on cluster "lab"`) ||
+				!strings.Contains(err.Error(), "add one")):
+				t.Errorf("uncreatableUsers: %v, want the positioned error", err)
+			}
+		})
+	}
+
+	// Left out of the spec, with deletion: prune and --allow-delete: avatar-sync never set it, so it
+	// is listed and kept.
+	have := live()
+	have.Inventory = []string{"User:legacy", "User:gui5"}
+	have.Access.Credentials = []LiveCredential{cred}
+	s := &spec.Spec{Deletion: spec.DeletionPrune, Users: []spec.User{{Name: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}}}
+	have.Access.Credentials = append(have.Access.Credentials, LiveCredential{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096})
+	d := DesiredOf(s)
+	if err := FingerprintCredentials(d.Access, have.Inventory, noSecrets, zeroSalt()); err != nil {
+		t.Fatal(err)
+	}
+	if p := Diff(d, have, DiffOptions{AllowDelete: true}); len(pendingHeadlines(p)) > 0 {
+		t.Errorf("an unreferenced credential avatar-sync never set would change: %v", pendingHeadlines(p))
+	}
+
+	// Handing the password over: a reference on an existing user sets it once and records it.
+	s.Users[0].PasswordEnv = "GUI5_PASSWORD"
+	p := Diff(desiredAccess(t, s, have), have, DiffOptions{})
+	if diff := cmp.Diff([]string{"update user gui5 (SCRAM-SHA-512)"}, pendingHeadlines(p)); diff != "" {
+		t.Errorf("adding passwordEnv (-want +got):\n%s", diff)
 	}
 }

@@ -29,7 +29,9 @@ type ImportOptions struct {
 // plans no topic, partition, replication or config change (issue 15): every topic with its
 // partitions and replication factor, and exactly the configs set on the topic (source "set on the
 // topic"); values inherited from broker or Kafka defaults are left out, since the plan never compares
-// them. It is pure: clusters reads the Live, cmd writes the file. The document's comments say where
+// them. Access control comes along (importAccess): SCRAM users without any password (a user
+// without a reference plans nothing while it exists), raw ACL entries, and quotas in human units;
+// never the target's own admin user. It is pure: clusters reads the Live, cmd writes the file. The document's comments say where
 // each value came from and what was left out and why.
 //
 // The imported topics are not managed yet: the first apply of the spec records them in the inventory
@@ -118,6 +120,21 @@ func Import(live Live, o ImportOptions) spec.Document {
 		t.Config, notes = importConfigs(ob, path, doc.Comments)
 		leftOut = append(leftOut, notes...)
 		s.Topics = append(s.Topics, t)
+	}
+
+	declared := map[string]bool{}
+	for _, t := range s.Topics {
+		declared[t.Name] = true
+	}
+	admin := ""
+	if o.Target.SASL != nil {
+		admin = o.Target.SASL.Username
+	}
+	leftOut = append(leftOut, importAccess(live.Access, declared, admin, s, doc)...)
+	if len(s.Users)+len(s.ACLs)+len(s.Quotas) > 0 {
+		doc.Header = append(doc.Header,
+			"Users, ACLs and quotas are the cluster's, without any password (see users: below);",
+			"the first apply also records their principals in the inventory.")
 	}
 
 	target := o.Target

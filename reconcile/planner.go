@@ -89,6 +89,9 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 			if err := FingerprintCredentials(d.Access, live.Inventory, secrets, random); err != nil {
 				return Plan{}, fmt.Errorf("plan the users of %q: %w", pl.Target, err)
 			}
+			if err := uncreatableUsers(s, live, pl.Target); err != nil {
+				return Plan{}, err
+			}
 		}
 		p = Diff(d, live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
 	case pl.Objects != nil:
@@ -381,4 +384,31 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 	}
 	res, err := pl.Apply(ctx, p, opts, progress)
 	return p, res, err
+}
+
+// uncreatableUsers refuses SCRAM users that the spec declares without a password reference and
+// that do not exist on the cluster (issue 15): avatar-sync manages only their existence, so it has
+// no password to create them with. The error points at each entry in the file. A cluster whose
+// credentials cannot be read is left to the diff, which reports that instead.
+func uncreatableUsers(s *spec.Spec, live Live, target string) error {
+	if live.Access.Unreadable != "" {
+		return nil
+	}
+	exists := map[string]bool{}
+	for _, c := range live.Access.Credentials {
+		exists[credentialKey(c.User, c.Mechanism)] = true
+	}
+	var errs []error
+	for i, u := range s.Users {
+		if !u.SCRAM() || u.PasswordEnv != "" || u.PasswordFile != "" || exists[credentialKey(u.Name, u.Mechanism)] {
+			continue
+		}
+		where := u.Pos.String()
+		if where != "" {
+			where += ": "
+		}
+		errs = append(errs, fmt.Errorf("%susers[%d] %s (%s) does not exist on cluster %q, and without passwordEnv or passwordFile avatar-sync has no password to create it with: add one (apply reads the password from it and never shows it)",
+			where, i, u.Name, u.Mechanism, target))
+	}
+	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -246,13 +247,13 @@ func (s *Spec) SCRAMUser(name string) (User, bool) {
 
 var userObj = &object{
 	name: "user",
-	doc:  "One principal of the cluster: a SCRAM user whose password avatar-sync sets (referenced, never inline), or an mTLS principal (a client certificate's subject).",
+	doc:  "One principal of the cluster: a SCRAM user whose password avatar-sync sets (referenced, never inline; without a reference the user must exist and its password is managed elsewhere), or an mTLS principal (a client certificate's subject).",
 	fields: []field{
 		{key: "name", kind: vString, required: true,
 			doc: "SCRAM user name, or for mtls the certificate subject as Kafka names it (CN=drone-controller)"},
 		{key: "mechanism", kind: vString, required: true, enum: []string{MechanismSCRAM256, MechanismSCRAM512, MechanismMTLS},
 			doc: "how the user authenticates"},
-		{key: "passwordEnv", kind: vString, doc: "environment variable holding a SCRAM user's password"},
+		{key: "passwordEnv", kind: vString, doc: "environment variable holding a SCRAM user's password (without passwordEnv/passwordFile avatar-sync never sets the password, and the user must already exist)"},
 		{key: "passwordFile", kind: vString, doc: "file holding a SCRAM user's password"},
 		{key: "iterations", kind: vInt, min: intBound(4096), def: "4096", doc: "SCRAM iterations (4096 or more)"},
 	},
@@ -365,7 +366,10 @@ func (v *validator) access() {
 		users[u.Name] = u
 		switch {
 		case u.SCRAM():
-			v.passwordRef(path, u.PasswordEnv, u.PasswordFile, true, "the SCRAM credential")
+			// A SCRAM user without a reference is valid: avatar-sync then manages that the user
+			// exists with this mechanism and leaves its password to whoever set it (issue 15:
+			// `import` cannot read passwords back). The planner refuses to create such a user.
+			v.passwordRef(path, u.PasswordEnv, u.PasswordFile, false, "the SCRAM credential")
 			if u.Iterations != 0 && u.Iterations < 4096 {
 				v.errorf(path+".iterations", "%s.iterations %d is below 4096, the least SCRAM allows", path, u.Iterations)
 			}
@@ -562,8 +566,22 @@ func (e *encoder) access(top *node, s *Spec) {
 		q := s.Quotas[i]
 		m.str("user", q.User)
 		m.str("clientId", q.ClientID)
-		m.integer("producerByteRate", q.ProducerByteRate)
-		m.integer("consumerByteRate", q.ConsumerByteRate)
+		m.byteRate("producerByteRate", q.ProducerByteRate)
+		m.byteRate("consumerByteRate", q.ConsumerByteRate)
 		m.integer("requestPercentage", int64(q.RequestPercentage))
 	})
+}
+
+// byteRate writes a quota's bytes per second in the largest exact unit (1MiB), as a person writes
+// it and Parse reads it back; a count no unit divides stays a plain integer (issue 15: import
+// writes live quotas in human units).
+func (m *node) byteRate(key string, v int64) {
+	if v == 0 {
+		return
+	}
+	if h := FormatBytes(v); h != strconv.FormatInt(v, 10) && v > 0 {
+		m.str(key, h)
+		return
+	}
+	m.integer(key, v)
 }

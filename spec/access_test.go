@@ -146,3 +146,36 @@ func TestAccessRenderedWithoutSuperUser(t *testing.T) {
 		t.Error("warned although kafka.superUsers names avatar-sync")
 	}
 }
+
+// TestSCRAMUserWithoutReference: a SCRAM user without passwordEnv/passwordFile is valid — its
+// password is managed elsewhere and avatar-sync only checks that it exists (issue 15, what import
+// writes) — while both references at once, or a reference on an mtls principal, stay errors.
+func TestSCRAMUserWithoutReference(t *testing.T) {
+	base := func(u User) *Spec {
+		return &Spec{APIVersion: APIVersion, Kind: Kind, Metadata: Metadata{Name: "lab"},
+			Brokers: []Broker{{ID: 1, Host: "b1", Ports: BrokerPorts{Plaintext: 9092}}}, Users: []User{u}}
+	}
+	tests := map[string]struct {
+		user User
+		want string // "" = valid
+	}{
+		"scram without reference": {user: User{Name: "legacy", Mechanism: MechanismSCRAM512, Iterations: 8192}},
+		"scram with env":          {user: User{Name: "gui5", Mechanism: MechanismSCRAM256, PasswordEnv: "GUI5", Iterations: 4096}},
+		"both references":         {user: User{Name: "x", Mechanism: MechanismSCRAM256, PasswordEnv: "X", PasswordFile: "x", Iterations: 4096}, want: "both set"},
+		"mtls with a password":    {user: User{Name: "CN=x", Mechanism: MechanismMTLS, PasswordEnv: "X"}, want: "has no password"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, d := range Validate(base(tc.user)).Errors() {
+				got = append(got, d.Message)
+			}
+			switch {
+			case tc.want == "" && len(got) > 0:
+				t.Errorf("errors %v, want none", got)
+			case tc.want != "" && !strings.Contains(strings.Join(got, "\n"), tc.want):
+				t.Errorf("errors %v, want one with %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -91,3 +91,24 @@ func TestEncodeOverridePruneFalse(t *testing.T) {
 		t.Errorf("the spec's prune: true lost\n%s", out)
 	}
 }
+
+// TestEncodeQuotaHumanUnits: quota byte rates are written in the largest exact unit, as import
+// promises (issue 15), and a rate no unit divides stays a number; both read back unchanged.
+func TestEncodeQuotaHumanUnits(t *testing.T) {
+	s := &Spec{APIVersion: APIVersion, Kind: Kind, Metadata: Metadata{Name: "lab"},
+		Brokers: []Broker{{ID: 1, Host: "b1", Ports: BrokerPorts{Plaintext: 9092}}},
+		Quotas:  []Quota{{ClientID: "eeg", ProducerByteRate: 1 << 20, ConsumerByteRate: 1000001}}}
+	out := string(Encode(Document{Spec: s}))
+	for _, want := range []string{"producerByteRate: 1MiB", "consumerByteRate: 1000001"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("encoded quota lacks %q:\n%s", want, out)
+		}
+	}
+	back, diags := Parse("avatar.yaml", []byte(out))
+	if back == nil {
+		t.Fatalf("%v\n%s", diags, out)
+	}
+	if q := back.Quotas[0]; q.ProducerByteRate != 1<<20 || q.ConsumerByteRate != 1000001 {
+		t.Errorf("read back %+v", q)
+	}
+}

@@ -172,6 +172,7 @@ func TestFullFile(t *testing.T) {
 			{Name: "gui5", Mechanism: MechanismSCRAM512, PasswordEnv: "GUI5_PASSWORD", Iterations: 16384},
 			{Name: "drone", Mechanism: MechanismSCRAM256, PasswordFile: "/run/secrets/drone", Iterations: DefaultSCRAMIterations},
 			{Name: "CN=predictor,O=avatar-sync", Mechanism: MechanismMTLS},
+			{Name: "legacy-etl", Mechanism: MechanismSCRAM512, Iterations: DefaultSCRAMIterations},
 		},
 		Services: []Service{
 			{Name: "gui5", User: "gui5", Produces: []string{"eeg-brainwave-data"}, IdempotentWrite: true},
@@ -179,7 +180,8 @@ func TestFullFile(t *testing.T) {
 		},
 		ACLs: []ACL{{Principal: "User:ops", Resource: ResourceTopic, Name: "eeg-", Pattern: PatternPrefixed,
 			Operations: []string{"Describe", "DescribeConfigs"}, Permission: PermissionAllow, Host: "10.0.0.7"}},
-		Quotas: []Quota{{User: "gui5", ClientID: "gui5-producer", ProducerByteRate: 2 << 20, ConsumerByteRate: 1 << 20, RequestPercentage: 50}},
+		Quotas: []Quota{{User: "gui5", ClientID: "gui5-producer", ProducerByteRate: 2 << 20, ConsumerByteRate: 1 << 20, RequestPercentage: 50},
+			{ClientID: "etl", ConsumerByteRate: 1000001}},
 	}
 	ignorePos := cmp.FilterPath(func(p cmp.Path) bool {
 		f, ok := p.Last().(cmp.StructField)

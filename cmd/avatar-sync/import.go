@@ -31,10 +31,13 @@ func newImportCmd(g *globalOptions, s *streams) *cobra.Command {
 		Use:   "import",
 		Short: "Write avatar.yaml from a live cluster (adopt a cluster built by hand or by scripts)",
 		Long: `import reads a live cluster (brokers, topics with partitions, replication factor and the configs
-set on each topic, in human units) and writes a spec that, applied back to the same cluster, plans no
-change: its first apply only records the topics in avatar-sync's inventory, so they become managed
-(and prunable) once they are in a committed spec. Internal topics are skipped. The output is
-commented: where values came from, what was left out and why.
+set on each topic, in human units; SCRAM users without passwords, ACLs and quotas) and writes a spec
+that, applied back to the same cluster, plans no change: its first apply only records the topics and
+principals in avatar-sync's inventory, so they become managed (and prunable) once they are in a
+committed spec. Internal topics and the target's own admin user are skipped. Kafka never returns a
+password, so imported users have no passwordEnv: avatar-sync then only checks that they exist; add
+passwordEnv to let it set the password. The output is commented: where values came from, what was
+left out and why.
 
 Read from --bootstrap HOST:PORT,... (plaintext), or from --cluster NAME, a target of the spec named
 by -f with its security settings (TLS, SASL). The spec goes to standard output, or to --out FILE,
@@ -115,8 +118,12 @@ which is never overwritten without --force.`,
 			if err := writeFileAtomic(o.out, data, o.force); err != nil {
 				return err
 			}
-			fmt.Fprintf(s.err, "Wrote %s: %d topics, %d brokers, target %s. Next: avatar-sync plan -f %s --cluster %s\n",
-				o.out, len(doc.Spec.Topics), len(doc.Spec.Brokers), opts.Target.Name, o.out, opts.Target.Name)
+			access := ""
+			if sp := doc.Spec; len(sp.Users)+len(sp.ACLs)+len(sp.Quotas) > 0 {
+				access = fmt.Sprintf(", %d users (no passwords), %d ACL entries, %d quotas", len(sp.Users), len(sp.ACLs), len(sp.Quotas))
+			}
+			fmt.Fprintf(s.err, "Wrote %s: %d topics, %d brokers%s, target %s. Next: avatar-sync plan -f %s --cluster %s\n",
+				o.out, len(doc.Spec.Topics), len(doc.Spec.Brokers), access, opts.Target.Name, o.out, opts.Target.Name)
 			return nil
 		},
 	}

@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
@@ -258,5 +262,253 @@ func TestImportFromTarget(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "plan", "-f", out, "--cluster", "lab", "-o", "json")
 	if code != exitOK || strings.Count(stdout, `"kind": "inventory"`) != 4 || strings.Contains(stdout, `"kind": "config"`) || strings.Contains(stdout, `"kind": "topic"`) {
 		t.Errorf("plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// scriptAccessPasswords are the passwords of the secured script cluster's users; no imported file
+// or output may contain one.
+var scriptAccessPasswords = map[string]string{"admin": "Admin-pw-4410", "gui5": "Gui5-pw-2291",
+	"prediction-service": "Prediction-pw-6617", "drone-controller": "Drone-pw-8853"}
+
+// scriptAccessCluster is a cluster that enforces SASL SCRAM and ACLs, whose topics, SCRAM users,
+// ACLs and quotas were all made by another client (franz-go's kadm as the admin), as a lab's
+// hand-written scripts would, plus the old spec whose target reaches it as the admin.
+func scriptAccessCluster(t *testing.T) (e *clustertest.Cluster, oldSpec string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := clustertest.Start(ctx, nil, clusters.EmbeddedOptions{Admin: &clusters.EmbeddedAdmin{
+		Mechanism: spec.MechanismSCRAM256, User: "admin", Password: scriptAccessPasswords["admin"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	auth := scram.Auth{User: "admin", Pass: scriptAccessPasswords["admin"]}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap()...), kgo.SASL(auth.AsSha256Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for _, name := range []string{"eeg-brainwave-data", "prediction-results", "drone-commands", "scratch"} {
+		if resp, err := adm.CreateTopic(ctx, 3, 1, nil, name); err != nil || resp.Err != nil {
+			t.Fatalf("kadm create %s: %v %v", name, err, resp.Err)
+		}
+	}
+	up, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
+		{User: "gui5", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: scriptAccessPasswords["gui5"]},
+		{User: "prediction-service", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: scriptAccessPasswords["prediction-service"]},
+		{User: "drone-controller", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: scriptAccessPasswords["drone-controller"]},
+	})
+	if err != nil || up.Error() != nil {
+		t.Fatalf("kadm users: %v %v", err, up.Error())
+	}
+	for _, b := range []*kadm.ACLBuilder{
+		kadm.NewACLs().Allow("User:gui5").AllowHosts("*").Topics("eeg-brainwave-data").Operations(kadm.OpWrite, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral),
+		kadm.NewACLs().Allow("User:prediction-service").AllowHosts("*").Topics("eeg-brainwave-data").Operations(kadm.OpRead, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral),
+		kadm.NewACLs().Allow("User:prediction-service").AllowHosts("*").Groups("prediction").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral),
+		kadm.NewACLs().Allow("User:drone-controller").AllowHosts("*").Topics("drone-").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternPrefixed),
+		kadm.NewACLs().Deny("User:gui5").DenyHosts("*").Topics("drone-commands").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral),
+		kadm.NewACLs().Allow("User:ops").AllowHosts("10.0.0.7").Topics("scratch").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral),
+	} {
+		res, err := adm.CreateACLs(ctx, b)
+		if err != nil {
+			t.Fatalf("kadm ACLs: %v", err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatalf("kadm ACL %+v: %v", r, r.Err)
+			}
+		}
+	}
+	name := func(s string) *string { return &s }
+	qs, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{
+		{Entity: kadm.ClientQuotaEntity{{Type: "user", Name: name("gui5")}}, Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1 << 20}}},
+		{Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: name("eeg-dashboard")}}, Ops: []kadm.AlterClientQuotaOp{{Key: "consumer_byte_rate", Value: 5e6}, {Key: "request_percentage", Value: 25}}},
+	})
+	if err != nil {
+		t.Fatalf("kadm quotas: %v", err)
+	}
+	for _, q := range qs {
+		if q.Err != nil {
+			t.Fatalf("kadm quota %v: %v", q.Entity, q.Err)
+		}
+	}
+
+	t.Setenv("LAB_ADMIN_PASSWORD", scriptAccessPasswords["admin"])
+	oldSpec = filepath.Join(t.TempDir(), "old.yaml")
+	body := "apiVersion: avatar-sync/v1\nkind: KafkaCluster\nmetadata: { name: avatar }\n" +
+		"brokers: [{ id: 1, host: kafka-1, ports: { plaintext: 9092 } }]\n" +
+		"clusters:\n  lab: { bootstrap: [" + strings.Join(e.Bootstrap(), ", ") + "], security: sasl_plaintext,\n" +
+		"         sasl: { mechanism: SCRAM-SHA-256, username: admin, passwordEnv: LAB_ADMIN_PASSWORD } }\n"
+	if err := os.WriteFile(oldSpec, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e, oldSpec
+}
+
+// pendingChanges runs plan -o json and returns "kind action name" of every change that is not a
+// no-op.
+func pendingChanges(t *testing.T, args ...string) []string {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, append([]string{"plan", "-o", "json"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("plan exit %d: %s", code, stderr)
+	}
+	var plan struct {
+		Changes []struct{ Kind, Name, Action string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
+		t.Fatalf("plan json: %v\n%s", err, stdout)
+	}
+	var out []string
+	for _, c := range plan.Changes {
+		if c.Action != "no-op" {
+			out = append(out, c.Kind+" "+c.Action+" "+c.Name)
+		}
+	}
+	return out
+}
+
+// TestImportAccessRoundTrip is issue 15's round trip with access control: a cluster enforcing SASL
+// and ACLs whose users, ACLs and quotas another client made is imported through a SASL target;
+// the file declares them without any password (and never the admin), and the plan of it against
+// the same cluster changes nothing but adopting topics and principals; after that apply the plan
+// is empty (exit 0 with --detailed-exitcode). No test password appears in the file or any output.
+func TestImportAccessRoundTrip(t *testing.T) {
+	e, old := scriptAccessCluster(t)
+	out := filepath.Join(filepath.Dir(old), "avatar.yaml")
+	var seen strings.Builder
+	code, stdout, stderr := runCLI(t, "import", "--cluster", "lab", "-f", old, "--out", out)
+	seen.WriteString(stdout + stderr)
+	if code != exitOK {
+		t.Fatalf("import exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "3 users (no passwords)") {
+		t.Errorf("import summary: %q", stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	sp, diags := spec.Parse(out, data)
+	if sp == nil || len(diags.Errors()) > 0 {
+		t.Fatalf("imported spec is invalid: %v\n%s", diags, text)
+	}
+	var users []string
+	for _, u := range sp.Users {
+		users = append(users, fmt.Sprintf("%s %s %d %q%q", u.Name, u.Mechanism, u.Iterations, u.PasswordEnv, u.PasswordFile))
+	}
+	want := []string{`drone-controller SCRAM-SHA-256 4096 """"`, `gui5 SCRAM-SHA-512 4096 """"`, `prediction-service SCRAM-SHA-512 8192 """"`}
+	if diff := cmp.Diff(want, users); diff != "" {
+		t.Errorf("users (-want +got):\n%s\n%s", diff, text)
+	}
+	var rules []string
+	for _, r := range spec.ExpandACLs(sp) {
+		rules = append(rules, r.String())
+	}
+	wantRules := []string{
+		"User:drone-controller allow Write on topic drone-*",
+		"User:gui5 deny Write on topic drone-commands",
+		"User:gui5 allow Describe on topic eeg-brainwave-data",
+		"User:gui5 allow Write on topic eeg-brainwave-data",
+		"User:ops allow Read on topic scratch from 10.0.0.7",
+		"User:prediction-service allow Read on group prediction",
+		"User:prediction-service allow Describe on topic eeg-brainwave-data",
+		"User:prediction-service allow Read on topic eeg-brainwave-data",
+	}
+	if diff := cmp.Diff(wantRules, rules); diff != "" {
+		t.Errorf("ACLs (-want +got):\n%s", diff)
+	}
+	var services []string
+	for _, svc := range sp.Services {
+		services = append(services, fmt.Sprintf("%s produces %v consumes %v groups %v", svc.Name, svc.Produces, svc.Consumes, svc.Groups))
+	}
+	wantServices := []string{"gui5 produces [eeg-brainwave-data] consumes [] groups []",
+		"prediction-service produces [] consumes [eeg-brainwave-data] groups [prediction]"}
+	if diff := cmp.Diff(wantServices, services); diff != "" {
+		t.Errorf("recognised services (-want +got):\n%s", diff)
+	}
+	for _, w := range []string{"producerByteRate: 1MiB", "consumerByteRate: 5MB", "requestPercentage: 25", "admin, the user avatar-sync connects as", "add passwordEnv"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("imported file lacks %q:\n%s", w, text)
+		}
+	}
+
+	// Applied back: only adoptions of topics and principals, no user, ACL or quota change.
+	pending := pendingChanges(t, "-f", out, "--cluster", "lab")
+	for _, c := range pending {
+		if !strings.HasPrefix(c, "inventory update ") {
+			t.Errorf("the imported spec plans %s", c)
+		}
+	}
+	for _, w := range []string{"inventory update User:gui5", "inventory update User:ops", "inventory update eeg-brainwave-data"} {
+		if !slices.Contains(pending, w) {
+			t.Errorf("plan lacks %q: %v", w, pending)
+		}
+	}
+	code, stdout, stderr = runCLI(t, "apply", "--auto-approve", "-f", out, "--cluster", "lab")
+	seen.WriteString(stdout + stderr)
+	if code != exitOK {
+		t.Fatalf("apply exit %d: %s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "plan", "--detailed-exitcode", "-f", out, "--cluster", "lab")
+	seen.WriteString(stdout + stderr)
+	if code != exitOK {
+		t.Fatalf("plan after the adopting apply: exit %d, want 0 (empty)\n%s%s", code, stdout, stderr)
+	}
+	// The users' passwords were never touched: each still logs in with the one kadm set.
+	gui5 := scram.Auth{User: "gui5", Pass: scriptAccessPasswords["gui5"]}
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap()...), kgo.SASL(gui5.AsSha512Mechanism()), kgo.RecordRetries(0), kgo.RequestRetries(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := pcl.ProduceSync(ctx, &kgo.Record{Topic: "eeg-brainwave-data", Value: []byte("sample")}).FirstErr(); err != nil {
+		t.Errorf("gui5 with the password kadm set, producing as its imported ACLs allow: %v", err)
+	}
+	outputs := seen.String() + text
+	for user, pw := range scriptAccessPasswords {
+		if strings.Contains(outputs, pw) {
+			t.Errorf("the password of %s appears in the imported file or an output", user)
+		}
+	}
+}
+
+// TestImportedUserMissingIsAPlanError: an imported user (no password reference) that no longer
+// exists on the cluster cannot be created — avatar-sync has no password for it — so plan fails
+// with the entry's position in the file and says to add passwordEnv or passwordFile.
+func TestImportedUserMissingIsAPlanError(t *testing.T) {
+	e, old := scriptAccessCluster(t)
+	out := filepath.Join(filepath.Dir(old), "avatar.yaml")
+	if code, _, stderr := runCLI(t, "import", "--cluster", "lab", "-f", old, "--out", out); code != exitOK {
+		t.Fatalf("import exit %d: %s", code, stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	auth := scram.Auth{User: "admin", Pass: scriptAccessPasswords["admin"]}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap()...), kgo.SASL(auth.AsSha256Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	del, err := kadm.NewClient(cl).AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: "gui5", Mechanism: kadm.ScramSha512}}, nil)
+	if err != nil || del.Error() != nil {
+		t.Fatalf("kadm delete: %v %v", err, del.Error())
+	}
+	data, _ := os.ReadFile(out)
+	line := 0
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(l) == "- name: gui5" && line == 0 { // users: comes before services:
+			line = i + 1
+		}
+	}
+	code, stdout, stderr := runCLI(t, "plan", "-f", out, "--cluster", "lab")
+	wantPrefix := fmt.Sprintf("%s:%d:5: users[1] gui5 (SCRAM-SHA-512) does not exist on cluster \"lab\"", out, line)
+	if code != exitError || line == 0 || !strings.Contains(stderr, wantPrefix) || !strings.Contains(stderr, "passwordEnv or passwordFile") {
+		t.Errorf("plan: exit %d, want an error at %s\n%s%s", code, wantPrefix, stdout, stderr)
 	}
 }

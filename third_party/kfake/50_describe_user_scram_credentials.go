@@ -37,7 +37,9 @@ func (c *Cluster) handleDescribeUserSCRAMCredentials(creq *clientReq) (kmsg.Resp
 			describe[u.Name] = false
 		}
 	}
-	if req.Users == nil { // null returns all
+	// avatar-sync patch: an empty list returns all too, as Kafka's brokers answer it (their
+	// describe treats "null or empty" alike); sarama cannot send a null array. See PATCHES.md.
+	if len(req.Users) == 0 { // null returns all
 		for u := range c.sasls.scram256 {
 			describe[u] = false
 		}
