@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -129,5 +130,26 @@ func TestImportTLSTarget(t *testing.T) {
 	}
 	if c, _ := s.FindCluster("lab"); c.CAFile != "ca.crt" || c.Security != spec.SecuritySSL {
 		t.Errorf("target lost its settings: %+v", c)
+	}
+}
+
+// TestImportMultiHostCluster: a cluster whose brokers run on their own machines on the same port
+// (kafka-1:9092, kafka-2:9092, ...) imports to a spec that loads (issue 15); before, validation
+// demanded ports unique across brokers and import wrote a file it could not read back.
+func TestImportMultiHostCluster(t *testing.T) {
+	live := importLive()
+	for i := range live.Brokers {
+		live.Brokers[i].Host = fmt.Sprintf("kafka-%d.lab.example", live.Brokers[i].ID)
+		live.Brokers[i].Port = 9092
+	}
+	s, diags := spec.Parse("avatar.yaml", spec.Encode(Import(live, ImportOptions{Name: "lab", Source: "x",
+		Target: spec.Cluster{Name: "lab", Bootstrap: []string{"kafka-1.lab.example:9092"}}})))
+	if s == nil {
+		t.Fatalf("invalid: %v", diags)
+	}
+	for i, b := range s.Brokers {
+		if b.Host != live.Brokers[i].Host || b.Ports.Plaintext != 9092 {
+			t.Errorf("brokers[%d] = %s:%d, want %s:9092", i, b.Host, b.Ports.Plaintext, live.Brokers[i].Host)
+		}
 	}
 }

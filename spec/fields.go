@@ -129,7 +129,7 @@ var kafkaObj = &object{
 
 var portsObj = &object{
 	name: "ports",
-	doc:  "Listener ports of one broker; a port left out means that listener is off. Every port is unique across all brokers, because the Docker Compose rendering publishes them on one host.",
+	doc:  "Listener ports of one broker; a port left out means that listener is off. Ports are unique per host: one broker's listeners differ, and brokers on different hosts may share port numbers (a multi-host cluster). `render` and `dev up` publish every broker on one machine, so they also refuse a port two brokers share.",
 	fields: []field{
 		{key: "plaintext", kind: vInt, min: intBound(1), max: intBound(65535), doc: "PLAINTEXT client listener (9092 in the reference)"},
 		{key: "ssl", kind: vInt, min: intBound(1), max: intBound(65535), doc: "SSL client listener (9192 in the reference); needs tls.enabled"},

@@ -138,7 +138,7 @@ func kindText(f field) string {
 func writeChecks(b *bytes.Buffer) {
 	b.WriteString(`## Checks beyond types
 
-- broker ids, hosts and every listener port are unique; each broker has a plaintext or ssl port;
+- broker ids and hosts are unique, and listener ports are unique per host (render and dev up: across brokers); each broker has a plaintext or ssl port;
   an ssl port needs ` + "`tls.enabled`" + `, and ` + "`tls.enabled`" + ` needs an ssl port; a rack on some brokers but not all
   is a warning.
 - every topic has partitions (1 or more) and a replicationFactor no larger than the number of brokers,

@@ -188,7 +188,14 @@ func (v *validator) brokers() {
 	s := v.s
 	ids := map[int32]int{}
 	hosts := map[string]int{}
-	ports := map[int]string{}
+	// Ports are unique per host: brokers on different machines (an imported multi-host cluster,
+	// issue 15) may share port numbers. Brokers without a host share one key, as before. Render and
+	// dev up, which publish every broker on one machine, refuse shared ports themselves.
+	type hostPort struct {
+		host string
+		port int
+	}
+	ports := map[hostPort]string{}
 	racks := 0
 	for i, b := range s.Brokers {
 		path := fmt.Sprintf("brokers[%d]", i)
@@ -223,14 +230,15 @@ func (v *validator) brokers() {
 			port int
 		}{{"plaintext", b.Ports.Plaintext}, {"ssl", b.Ports.SSL}, {"sasl", b.Ports.SASL}, {"internal", b.Ports.Internal}, {"controller", b.Ports.Controller}} {
 			pp := path + ".ports." + p.name
-			switch other, dup := ports[p.port]; {
+			key := hostPort{strings.ToLower(b.Host), p.port}
+			switch other, dup := ports[key]; {
 			case p.port == 0:
 			case p.port < 0 || p.port > 65535:
 				v.errorf(pp, "%s %d is not a port (1-65535)", pp, p.port)
 			case dup:
 				v.errorf(pp, "%s %d is already used by %s; every listener needs its own port", pp, p.port, other)
 			default:
-				ports[p.port] = pp
+				ports[key] = pp
 			}
 		}
 		for _, p := range []struct {

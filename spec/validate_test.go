@@ -44,6 +44,28 @@ func TestValidateInMemory(t *testing.T) {
 	}
 }
 
+// TestPortsAreUniquePerHost: brokers on different machines may share port numbers, as an imported
+// multi-host cluster does (issue 15); one broker's listeners may not.
+func TestPortsAreUniquePerHost(t *testing.T) {
+	multiHost := &Spec{Brokers: []Broker{
+		{ID: 1, Host: "kafka-1.lab", Ports: BrokerPorts{Plaintext: 9092, Internal: 9091}},
+		{ID: 2, Host: "kafka-2.lab", Ports: BrokerPorts{Plaintext: 9092, Internal: 9091}},
+		{ID: 3, Host: "KAFKA-3.lab", Ports: BrokerPorts{Plaintext: 9092, Internal: 9091}},
+	}}
+	if diags := Validate(multiHost); len(diags) != 0 {
+		t.Errorf("brokers on three hosts sharing 9092: %v", diags)
+	}
+	oneBroker := &Spec{Brokers: []Broker{{ID: 1, Host: "b", Ports: BrokerPorts{Plaintext: 9092, Internal: 9092}}}}
+	var got []string
+	for _, d := range Validate(oneBroker) {
+		got = append(got, d.String())
+	}
+	want := []string{"brokers[0].ports.internal 9092 is already used by brokers[0].ports.plaintext; every listener needs its own port"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("one broker, one port twice (-want +got):\n%s", diff)
+	}
+}
+
 // BenchmarkParseExample measures loading the example (kept out of make test; run make bench).
 func BenchmarkParseExample(b *testing.B) {
 	data := []byte(exampleForBench)

@@ -79,7 +79,7 @@ func devPorts(sp *spec.Spec, flag []int) ([]int, error) {
 		if len(flag) != n {
 			return nil, fmt.Errorf("--ports: %d ports for %d brokers", len(flag), n)
 		}
-		return flag, nil
+		return flag, distinctPorts(flag, "--ports")
 	}
 	ports := make([]int, n)
 	for i := range ports {
@@ -88,7 +88,25 @@ func devPorts(sp *spec.Spec, flag []int) ([]int, error) {
 			ports[i] = sp.Brokers[i].Ports.Plaintext
 		}
 	}
-	return ports, nil
+	return ports, distinctPorts(ports, "plaintext")
+}
+
+// distinctPorts refuses brokers that share a port: avatar.yaml allows it for brokers on different
+// hosts (issue 15), but dev up serves every broker on this machine. 0 (any free port) may repeat.
+func distinctPorts(ports []int, listener string) error {
+	first := map[int]int{}
+	for i, p := range ports {
+		if p == 0 {
+			continue // any free port
+		}
+		if j, dup := first[p]; dup && listener == "--ports" {
+			return fmt.Errorf("--ports: port %d is given twice; each broker needs its own", p)
+		} else if dup {
+			return fmt.Errorf("brokers[%d] and brokers[%d] both use %s port %d; dev up serves every broker on this machine, so pass --ports with one port per broker", j, i, listener, p)
+		}
+		first[p] = i
+	}
+	return nil
 }
 
 // sslPorts lists the spec's SSL listener ports, so dev up can say they are not served.

@@ -119,6 +119,32 @@ func TestDevUpPortsMustMatchBrokers(t *testing.T) {
 	}
 }
 
+// TestDevUpRefusesSharedPorts: brokers on different hosts may share a port in avatar.yaml (issue
+// 15), but dev up serves them all on this machine, so it says so before binding anything.
+func TestDevUpRefusesSharedPorts(t *testing.T) {
+	multiHost := writeSpec(t, `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+brokers:
+  - { id: 1, host: kafka-1.lab, ports: { plaintext: 9092 } }
+  - { id: 2, host: kafka-2.lab, ports: { plaintext: 9092 } }
+topics:
+  - { name: t1, partitions: 1, replicationFactor: 2 }
+`)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-f", multiHost}, "brokers[0] and brokers[1] both use plaintext port 9092; dev up serves every broker on this machine, so pass --ports with one port per broker"},
+		{[]string{"-f", "../../examples/avatar.yaml", "--ports", "0,19092,19092"}, "--ports: port 19092 is given twice; each broker needs its own"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"dev", "up", "--state-dir", t.TempDir()}, tc.args...)...)
+		if code != exitError || !strings.Contains(errOut, tc.want) {
+			t.Errorf("dev up %v: code %d, stderr %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
 func TestDevUpPortInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

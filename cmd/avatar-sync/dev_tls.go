@@ -51,7 +51,7 @@ func devSSLPorts(sp *spec.Spec, flag []int) ([]int, error) {
 		if len(flag) != len(sp.Brokers) {
 			return nil, fmt.Errorf("--ports: %d ports for %d brokers", len(flag), len(sp.Brokers))
 		}
-		return flag, nil
+		return flag, distinctPorts(flag, "--ports")
 	}
 	ports := make([]int, len(sp.Brokers))
 	for i, b := range sp.Brokers {
@@ -60,5 +60,5 @@ func devSSLPorts(sp *spec.Spec, flag []int) ([]int, error) {
 		}
 		ports[i] = b.Ports.SSL
 	}
-	return ports, nil
+	return ports, distinctPorts(ports, "ssl")
 }
