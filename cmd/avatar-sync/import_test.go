@@ -107,18 +107,8 @@ func TestImportRoundTrip(t *testing.T) {
 	}
 
 	// Applied back to the same cluster: no change to any topic, only the adoption.
-	code, stdout, stderr := runCLI(t, "plan", "-f", out, "--cluster", "lab", "-o", "json")
-	if code != exitOK {
-		t.Fatalf("plan exit %d: %s", code, stderr)
-	}
-	var plan struct {
-		Changes []struct{ Kind, Name, Action string }
-	}
-	if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
-		t.Fatalf("plan json: %v\n%s", err, stdout)
-	}
 	adopted := map[string]bool{}
-	for _, c := range plan.Changes {
+	for _, c := range planChanges(t, "-f", out, "--cluster", "lab") {
 		if c.Kind != "inventory" {
 			t.Errorf("plan of the imported spec changes %s %s (%s); want only adoptions", c.Kind, c.Name, c.Action)
 			continue
@@ -347,22 +337,29 @@ func scriptAccessCluster(t *testing.T) (e *clustertest.Cluster, oldSpec string) 
 	return e, oldSpec
 }
 
-// pendingChanges runs plan -o json and returns "kind action name" of every change that is not a
-// no-op.
-func pendingChanges(t *testing.T, args ...string) []string {
+// plannedChange is what these tests read of a change in plan -o json.
+type plannedChange struct{ Kind, Name, Action string }
+
+// planChanges runs plan -o json with args and returns its changes; any exit but 0 fails the test.
+func planChanges(t *testing.T, args ...string) []plannedChange {
 	t.Helper()
 	code, stdout, stderr := runCLI(t, append([]string{"plan", "-o", "json"}, args...)...)
 	if code != exitOK {
 		t.Fatalf("plan exit %d: %s", code, stderr)
 	}
-	var plan struct {
-		Changes []struct{ Kind, Name, Action string }
-	}
+	var plan struct{ Changes []plannedChange }
 	if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
 		t.Fatalf("plan json: %v\n%s", err, stdout)
 	}
+	return plan.Changes
+}
+
+// pendingChanges runs plan -o json and returns "kind action name" of every change that is not a
+// no-op.
+func pendingChanges(t *testing.T, args ...string) []string {
+	t.Helper()
 	var out []string
-	for _, c := range plan.Changes {
+	for _, c := range planChanges(t, args...) {
 		if c.Action != "no-op" {
 			out = append(out, c.Kind+" "+c.Action+" "+c.Name)
 		}
