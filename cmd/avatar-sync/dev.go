@@ -36,10 +36,11 @@ func newDevUpCmd(g *globalOptions, s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Serve the embedded cluster on the spec's SSL (or plaintext) ports until Ctrl-C",
-		Long: `dev up runs the embedded Kafka cluster (the default --cluster target) as a long-lived server on
-the plaintext ports of the spec's brokers (9092-9094 in examples/avatar.yaml), so kcat, a Python
-producer or the ML service can use it. State lives in --state-dir and is shared with plan/apply:
-while dev up runs, plan and apply against the embedded target talk to it. Ctrl-C or SIGTERM stops
+		Long: `dev up runs the embedded Kafka cluster as a long-lived server on the plaintext ports of the spec's
+brokers (9092-9094 in examples/avatar.yaml), so kcat, a Python producer or the ML service can use it.
+It serves the --cluster target (default embedded), which must have no bootstrap:; its security
+(sasl_plaintext: SCRAM and ACLs) and overrides apply. State lives in --state-dir and is shared with
+plan/apply: while dev up runs, plan and apply against that target talk to it. Ctrl-C or SIGTERM stops
 it cleanly, saving the state.
 
 With tls.enabled the cluster serves TLS only, on the brokers' SSL ports (9192-9194), each port with its
@@ -120,9 +121,28 @@ func sslPorts(sp *spec.Spec) string {
 	return strings.Join(ports, ",")
 }
 
+// devTarget is the --cluster target dev up serves. Any target without bootstrap: is embedded, so a
+// spec may keep a `laptop` target with its own security and overrides beside `embedded`; a target
+// that names brokers elsewhere is refused rather than quietly replaced by the embedded one.
+func devTarget(sp *spec.Spec, name string) (spec.Cluster, error) {
+	target, err := sp.Target(name)
+	if err != nil {
+		return spec.Cluster{}, fmt.Errorf("--cluster %w", err)
+	}
+	if !target.Embedded() {
+		return spec.Cluster{}, fmt.Errorf("--cluster %s: dev up serves an embedded target (one without bootstrap:), and clusters.%s points at brokers that run elsewhere (%s); pass --cluster %s or another target without bootstrap",
+			printable.Text(name), printable.Text(name), printable.Text(strings.Join(target.Bootstrap, ",")), spec.EmbeddedCluster)
+	}
+	return target, nil
+}
+
 // runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
 // With tls.enabled it serves TLS on the SSL ports (devListeners, dev_tls.go).
 func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, o *devUpOptions) error {
+	target, err := devTarget(sp, g.cluster)
+	if err != nil {
+		return err
+	}
 	eo, caFile, expiring, err := devListeners(sp, o, time.Now())
 	if err != nil {
 		return err
@@ -131,14 +151,10 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		fmt.Fprintf(s.err, "Warning: serving %s; run `avatar-sync certs generate -f %s` and restart dev up before clients reject it.\n", printable.Text(e), printable.Text(g.file))
 	}
 	eo.Advertise = true // plan/apply in other processes join this cluster
-	target, err := sp.Target(spec.EmbeddedCluster)
-	if err != nil {
-		return err
-	}
 	// An embedded target with security: sasl_plaintext enforces what the spec declares: SASL SCRAM
 	// and ACLs, its sasl user the super user (issue 14).
 	if eo.Admin, err = clusters.EmbeddedAdminOf(target); err != nil {
-		return fmt.Errorf("embedded target: %w", err)
+		return fmt.Errorf("cluster %q: %w", target.Name, err)
 	}
 	e, err := clusters.StartEmbedded(ctx, sp, eo)
 	if err != nil {

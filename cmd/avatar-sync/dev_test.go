@@ -145,6 +145,60 @@ topics:
 	}
 }
 
+// TestDevUpServesTheClusterTarget: dev up serves the --cluster target when it is embedded (no
+// bootstrap:), with that target's SASL, and refuses a target whose brokers run elsewhere instead
+// of quietly serving the plaintext `embedded` one (it used to ignore --cluster).
+func TestDevUpServesTheClusterTarget(t *testing.T) {
+	f, state, _ := accessWorkspace(t)
+	body, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The spec's embedded target serves SASL; rename it and add one that points elsewhere.
+	renamed := strings.Replace(string(body), "  embedded:", "  laptop:", 1)
+	if renamed == string(body) {
+		t.Fatal("the access spec has no embedded target to rename")
+	}
+	renamed += "  lab: { bootstrap: [\"kafka-1.lab:9092\"] }\n"
+	if err := os.WriteFile(f, []byte(renamed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "dev", "up", "-f", f, "--cluster", "lab", "--state-dir", state, "--ports", "0,0,0")
+	if want := "--cluster lab: dev up serves an embedded target (one without bootstrap:), and clusters.lab points at brokers that run elsewhere (kafka-1.lab:9092)"; code != exitError || !strings.Contains(errOut, want) {
+		t.Errorf("dev up --cluster lab: code %d, stderr %q; want %q", code, errOut, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errs syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "up", "-f", f, "--cluster", "laptop", "--state-dir", state, "--ports", "0"}, strings.NewReader(""), &out, &errs)
+	}()
+	for !strings.Contains(out.String(), "bootstrap: ") {
+		select {
+		case code := <-done:
+			t.Fatalf("dev up --cluster laptop exited with %d: %s%s", code, out.String(), errs.String())
+		case <-ctx.Done():
+			t.Fatalf("no bootstrap line: %q", out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if !strings.Contains(out.String(), "SASL: every listener asks for SCRAM") {
+		t.Errorf("dev up --cluster laptop does not serve the laptop target's SASL:\n%s", out.String())
+	}
+	// plan against the same target joins it as that target's admin.
+	if code, pout, perr := runCLI(t, "plan", "-f", f, "--cluster", "laptop", "--state-dir", state); code != exitOK {
+		t.Errorf("plan --cluster laptop against dev up: code %d\n%s\n%s", code, pout, perr)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev up did not stop within 30s")
+	}
+}
+
 func TestDevUpPortInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
