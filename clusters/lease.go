@@ -22,9 +22,9 @@ import (
 const LockTopic = "__avatar_sync_lock"
 
 // MaxLeaseTTL is the longest any claim on the apply lock is honoured, counted from the time the
-// claim was written, whatever TTL the record asks for. Any client that can write to LockTopic
-// could otherwise lock every apply out for a century with one record (issue 10 item 10).
-// AcquireLease refuses to ask for more.
+// claim (or its latest renewal) was written, whatever TTL the record asks for. Any client that can
+// write to LockTopic could otherwise lock every apply out for a century with one record (issue 10
+// item 10). AcquireLease refuses to ask for more.
 const MaxLeaseTTL = 6 * time.Hour
 
 // maxClockSkew is how far in the future a claim's timestamp may lie before readers ignore it.
@@ -39,8 +39,8 @@ const leaseIOTimeout = 10 * time.Second
 
 // lockRecord is one entry of the lock log.
 type lockRecord struct {
-	Op     string `json:"op"` // "claim" or "release"
-	ID     string `json:"id"` // random per claim; a release names the claim it ends
+	Op     string `json:"op"` // "claim", "renew" or "release"
+	ID     string `json:"id"` // random per claim; a renew or release names the claim it extends or ends
 	Holder string `json:"holder,omitempty"`
 	TTLms  int64  `json:"ttlMs,omitempty"`
 	// Host, Node, PID and Start identify the claiming process, so a later apply on the same
@@ -63,7 +63,8 @@ type LockHolder struct {
 	// Host and PID name the claiming process ("" / 0 when an older or foreign client wrote it).
 	Host string
 	PID  int
-	// Since is when the claim was written; Expires when it lapses (TTL capped at MaxLeaseTTL).
+	// Since is when the claim was written; Expires when it lapses: its latest renewal's (or the
+	// claim's) timestamp plus the TTL, capped at MaxLeaseTTL.
 	Since, Expires time.Time
 
 	node  string
@@ -108,37 +109,74 @@ type lockState struct {
 }
 
 // replayLock decides who holds the lock from the log alone, so every reader agrees: a claim wins
-// if the lock is free or the current claim has expired at the claim's own timestamp; a release
-// ends only the claim it names. A claim lasts its TTL, at most MaxLeaseTTL; one stamped more than
-// maxClockSkew after now is ignored. Pure; the ordering comes from the single partition the
-// records live in.
+// if the lock is free or the current claim has expired at the claim's own timestamp; a renew
+// extends only the current claim it names, and only while that claim has not expired at the
+// renew's timestamp; a release ends only the claim it names. A claim or renew lasts its TTL from
+// its own timestamp, at most MaxLeaseTTL; one stamped more than maxClockSkew after now is ignored.
+// Pure; the ordering comes from the single partition the records live in.
 func replayLock(records []lockEntry, now time.Time) lockState {
-	var st lockState
+	st, _ := replayFor(records, now, "")
+	return st
+}
+
+// replayFor is replayLock that also says how the claim id stopped holding the lock (for
+// Lease.Renew's error); "" while it holds the lock, or when id is "".
+func replayFor(records []lockEntry, now time.Time, id string) (lockState, string) {
+	var (
+		st    lockState
+		ended string
+	)
+	ttlOf := func(r lockRecord) time.Duration {
+		return min(max(time.Duration(r.TTLms)*time.Millisecond, 0), MaxLeaseTTL)
+	}
 	for _, e := range records {
+		if e.rec.Op != "release" && e.at.After(now.Add(maxClockSkew)) {
+			continue
+		}
 		switch e.rec.Op {
 		case "claim":
-			if e.at.After(now.Add(maxClockSkew)) {
-				continue
-			}
 			if !st.held || !e.at.Before(st.Expires) {
-				ttl := min(max(time.Duration(e.rec.TTLms)*time.Millisecond, 0), MaxLeaseTTL)
+				if st.held && id != "" && st.ID == id {
+					ended = fmt.Sprintf("lock ID %s expired at %s without a renewal and %s took the lock under lock ID %s",
+						id, stamp(st.Expires), e.rec.Holder, e.rec.ID)
+				}
 				st = lockState{held: true, LockHolder: LockHolder{
 					ID: e.rec.ID, Holder: e.rec.Holder, Host: e.rec.Host, PID: e.rec.PID,
-					Since: e.at, Expires: e.at.Add(ttl), node: e.rec.Node, start: e.rec.Start,
+					Since: e.at, Expires: e.at.Add(ttlOf(e.rec)), node: e.rec.Node, start: e.rec.Start,
 				}}
+			}
+		case "renew":
+			// Only the live holder's renewal counts: an expired claim stays expired (someone may
+			// have started an apply in the meantime), a released one stays released (issue 10).
+			if st.held && st.ID == e.rec.ID && e.at.Before(st.Expires) {
+				st.Expires = e.at.Add(ttlOf(e.rec))
 			}
 		case "release":
 			if st.held && st.ID == e.rec.ID {
+				if id != "" && st.ID == id {
+					ended = fmt.Sprintf("lock ID %s was released at %s", id, stamp(e.at))
+					if e.rec.Reason != "" {
+						ended += " (" + e.rec.Reason + ")"
+					}
+				}
 				st = lockState{}
 			}
 		}
 	}
 	if st.held && !now.Before(st.Expires) {
+		if id != "" && st.ID == id {
+			ended = fmt.Sprintf("lock ID %s expired at %s without a renewal", id, stamp(st.Expires))
+		}
 		// Expired: the next claim wins, so to a reader the lock is free.
-		return lockState{}
+		return lockState{}, ended
 	}
-	return st
+	if id != "" && (!st.held || st.ID != id) && ended == "" {
+		ended = fmt.Sprintf("lock ID %s does not hold the lock", id)
+	}
+	return st, ended
 }
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // lockEntry is a decoded record with its log position and timestamp.
 type lockEntry struct {
@@ -149,8 +187,9 @@ type lockEntry struct {
 
 // lease is a held apply lock.
 type lease struct {
-	a  *Admin
-	id string
+	a   *Admin
+	id  string
+	ttl time.Duration
 }
 
 // Release appends the release record; a lease that already expired and was taken over is left to
@@ -162,6 +201,36 @@ func (l *lease) Release(ctx context.Context) error {
 	defer cancel()
 	_, err := l.a.appendLock(rctx, lockRecord{Op: "release", ID: l.id})
 	return err
+}
+
+// Renew appends a renew record, extending the claim to the renew's timestamp plus the TTL, reads
+// the log up to it and replays it. When the claim no longer holds the lock — released by
+// `avatar-sync unlock` or a takeover, or expired and perhaps taken by another apply — it returns an
+// error matching reconcile.ErrLeaseLost that says which; the renew record then changes nothing.
+// Bounded by ctx and leaseIOTimeout.
+func (l *lease) Renew(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, leaseIOTimeout)
+	defer cancel()
+	leader, ok, err := l.a.lockLeader(ctx)
+	if err != nil {
+		return fmt.Errorf("apply lock: renew %s: %w", l.id, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: the lock topic %s no longer exists", reconcile.ErrLeaseLost, LockTopic)
+	}
+	off, err := l.a.appendLock(ctx, lockRecord{Op: "renew", ID: l.id, TTLms: l.ttl.Milliseconds()})
+	if err != nil {
+		return err
+	}
+	entries, err := l.a.readLock(ctx, leader, off)
+	if err != nil {
+		return err
+	}
+	st, ended := replayFor(entries, time.Now(), l.id)
+	if st.held && st.ID == l.id {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", reconcile.ErrLeaseLost, ended)
 }
 
 // ID is the lease's lock ID (what `avatar-sync unlock` takes).
@@ -177,7 +246,7 @@ func (l *lease) ID() string { return l.id }
 // Options.Notice is told (issue 10 item 10).
 func (a *Admin) AcquireLease(ctx context.Context, holder string, ttl time.Duration) (reconcile.Lease, error) {
 	if ttl > MaxLeaseTTL {
-		return nil, fmt.Errorf("apply lock: a lease of %s exceeds the maximum of %s (shorten --reassign-timeout)", ttl, MaxLeaseTTL)
+		return nil, fmt.Errorf("apply lock: a lease of %s exceeds the maximum of %s; a running apply renews a shorter one", ttl, MaxLeaseTTL)
 	}
 	// Bounded by the request timeout: the first acquire on a cluster also creates the lock topic.
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
@@ -206,7 +275,7 @@ func (a *Admin) AcquireLease(ctx context.Context, holder string, ttl time.Durati
 		st := replayLock(entries, time.Now())
 		switch {
 		case st.held && st.ID == claim.ID:
-			return &lease{a: a, id: claim.ID}, nil
+			return &lease{a: a, id: claim.ID, ttl: ttl}, nil
 		case attempt >= 2:
 		case !st.held:
 			// Our claim came after a holder that has expired since: it lost, but the lock is

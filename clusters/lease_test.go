@@ -27,6 +27,9 @@ func TestReplayLock(t *testing.T) {
 	release := func(id string, at time.Duration) lockEntry {
 		return lockEntry{at: t0.Add(at), rec: lockRecord{Op: "release", ID: id}}
 	}
+	renew := func(id string, at time.Duration, ttl time.Duration) lockEntry {
+		return lockEntry{at: t0.Add(at), rec: lockRecord{Op: "renew", ID: id, TTLms: ttl.Milliseconds()}}
+	}
 	tests := map[string]struct {
 		log    []lockEntry
 		holder string // "" = free
@@ -44,6 +47,22 @@ func TestReplayLock(t *testing.T) {
 		"capped claim still holds":      {[]lockEntry{claim("a", "mallory", 0, 100*365*24*time.Hour), claim("b", "bob", MaxLeaseTTL-time.Second, time.Minute)}, "mallory"},
 		"negative TTL holds nothing":    {[]lockEntry{claim("a", "mallory", 0, -time.Hour), claim("b", "bob", time.Millisecond, time.Minute)}, "bob"},
 		"claim from the future ignored": {[]lockEntry{claim("a", "mallory", 10*365*24*time.Hour, time.Hour), claim("b", "bob", time.Second, time.Minute)}, "bob"},
+		// A running apply renews its lease: the renew counts from its own timestamp.
+		"renewed claim holds past its TTL": {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", 50*time.Second, time.Minute), claim("b", "bob", 70*time.Second, time.Minute)}, "alice"},
+		"renewed claim expires":            {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", 50*time.Second, time.Minute), claim("b", "bob", 110*time.Second, time.Minute)}, "bob"},
+		"renewals chain":                   {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", 50*time.Second, time.Minute), renew("a", 100*time.Second, time.Minute), claim("b", "bob", 140*time.Second, time.Minute)}, "alice"},
+		// An expired claim stays expired: someone may have applied in between.
+		"renew after expiry ignored":      {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", 61*time.Second, time.Minute), claim("b", "bob", 62*time.Second, time.Minute)}, "bob"},
+		"renew at the expiry ignored":     {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", time.Minute, time.Minute), claim("b", "bob", time.Minute, time.Minute)}, "bob"},
+		"renew after release ignored":     {[]lockEntry{claim("a", "alice", 0, time.Minute), release("a", time.Second), renew("a", 2*time.Second, time.Minute)}, ""},
+		"renew after a steal ignored":     {[]lockEntry{claim("a", "alice", 0, time.Second), claim("b", "bob", 2*time.Second, time.Minute), renew("a", 3*time.Second, time.Hour), claim("c", "carol", 62*time.Second, time.Minute)}, "carol"},
+		"renew of another claim ignored":  {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("b", 50*time.Second, time.Hour), claim("b", "bob", 70*time.Second, time.Minute)}, "bob"},
+		"renew of a rejected claim":       {[]lockEntry{claim("a", "alice", 0, time.Minute), claim("b", "bob", time.Second, time.Minute), renew("b", 50*time.Second, time.Hour), claim("c", "carol", 70*time.Second, time.Minute)}, "carol"},
+		"renew from the future ignored":   {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", 10*365*24*time.Hour, time.Minute), claim("b", "bob", 70*time.Second, time.Minute)}, "bob"},
+		"100-year renew capped":           {[]lockEntry{claim("a", "mallory", 0, time.Minute), renew("a", 30*time.Second, 100*365*24*time.Hour), claim("b", "bob", 30*time.Second+MaxLeaseTTL, time.Minute)}, "bob"},
+		"capped renew still holds":        {[]lockEntry{claim("a", "mallory", 0, time.Minute), renew("a", 30*time.Second, 100*365*24*time.Hour), claim("b", "bob", 30*time.Second+MaxLeaseTTL-time.Second, time.Minute)}, "mallory"},
+		"renew then release frees":        {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", 30*time.Second, time.Minute), release("a", 40*time.Second)}, ""},
+		"renewed claim free once expired": {[]lockEntry{claim("a", "alice", 0, time.Minute), renew("a", 30*time.Second, time.Minute), renew("b", 90*time.Second, time.Minute)}, ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -58,6 +77,46 @@ func TestReplayLock(t *testing.T) {
 				t.Errorf("holder = %q (held %v), want %q", st.Holder, st.held, tc.holder)
 			}
 		})
+	}
+}
+
+// TestReplayForSaysHowTheClaimEnded: a renewal that finds the lease lost says what happened, so the
+// stopped apply can tell its user who to ask (issue 10).
+func TestReplayForSaysHowTheClaimEnded(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	at := func(d time.Duration, r lockRecord) lockEntry { return lockEntry{at: t0.Add(d), rec: r} }
+	claimA := at(0, lockRecord{Op: "claim", ID: "a", Holder: "alice", TTLms: time.Minute.Milliseconds()})
+	tests := map[string]struct {
+		log   []lockEntry
+		now   time.Duration
+		held  bool
+		ended string
+	}{
+		"held":     {[]lockEntry{claimA, at(30*time.Second, lockRecord{Op: "renew", ID: "a", TTLms: time.Minute.Milliseconds()})}, 80 * time.Second, true, ""},
+		"unlocked": {[]lockEntry{claimA, at(10*time.Second, lockRecord{Op: "release", ID: "a", Reason: "avatar-sync unlock by bob@ci pid 7"})}, 20 * time.Second, false, "lock ID a was released at 2026-11-25T04:00:10Z (avatar-sync unlock by bob@ci pid 7)"},
+		"taken":    {[]lockEntry{claimA, at(70*time.Second, lockRecord{Op: "claim", ID: "b", Holder: "bob@ci pid 7", TTLms: time.Minute.Milliseconds()})}, 80 * time.Second, false, "lock ID a expired at 2026-11-25T04:01:00Z without a renewal and bob@ci pid 7 took the lock under lock ID b"},
+		"expired":  {[]lockEntry{claimA}, 80 * time.Second, false, "lock ID a expired at 2026-11-25T04:01:00Z without a renewal"},
+		"never":    {[]lockEntry{at(0, lockRecord{Op: "claim", ID: "b", Holder: "bob", TTLms: time.Minute.Milliseconds()}), claimA}, time.Second, false, "lock ID a does not hold the lock"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st, ended := replayFor(tc.log, t0.Add(tc.now), "a")
+			if held := st.held && st.ID == "a"; held != tc.held || ended != tc.ended {
+				t.Errorf("held %v, ended %q; want held %v, ended %q", held, ended, tc.held, tc.ended)
+			}
+		})
+	}
+}
+
+func TestReplayLockRenewMovesExpiry(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	log := []lockEntry{
+		{at: t0, rec: lockRecord{Op: "claim", ID: "a", Holder: "alice", TTLms: time.Minute.Milliseconds()}},
+		{at: t0.Add(40 * time.Second), rec: lockRecord{Op: "renew", ID: "a", TTLms: time.Minute.Milliseconds()}},
+	}
+	st := replayLock(log, t0.Add(50*time.Second))
+	if !st.held || !st.Since.Equal(t0) || !st.Expires.Equal(t0.Add(100*time.Second)) {
+		t.Errorf("held %v since %v until %v; want held since %v until %v", st.held, st.Since, st.Expires, t0, t0.Add(100*time.Second))
 	}
 }
 
@@ -397,5 +456,71 @@ func TestLeaseTTLAboveMaximumRefused(t *testing.T) {
 	_, a := startTest(t)
 	if _, err := a.AcquireLease(testCtx(t), "alice", MaxLeaseTTL+time.Minute); err == nil || !strings.Contains(err.Error(), "maximum") {
 		t.Fatalf("lease of MaxLeaseTTL+1m: got %v, want a refusal naming the maximum", err)
+	}
+}
+
+// TestLeaseRenew: a renewed lease holds the lock past its TTL (nobody else gets it), and a renewal
+// of a lease that was unlocked, or that expired and was taken, fails with ErrLeaseLost saying so —
+// without giving the lock back to the renewer.
+func TestLeaseRenew(t *testing.T) {
+	_, a := startTest(t)
+	ctx := testCtx(t)
+	const ttl = 2 * time.Second
+	l, err := a.AcquireLease(ctx, "alice", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := a.ApplyLock(ctx)
+	if err != nil || cur == nil {
+		t.Fatalf("ApplyLock after acquire: %+v, %v", cur, err)
+	}
+	// Renew until the claim's own TTL is well past; bounded by the test context.
+	for time.Now().Before(cur.Since.Add(ttl + 500*time.Millisecond)) {
+		if err := l.Renew(ctx); err != nil {
+			t.Fatalf("renew: %v", err)
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held *reconcile.LeaseHeldError
+	if _, err := a.AcquireLease(ctx, "bob", time.Minute); !errors.As(err, &held) || held.Holder != "alice" || !held.Expires.After(cur.Since.Add(ttl)) {
+		t.Fatalf("acquire after alice's TTL while she renews: got %v, want *LeaseHeldError naming alice, expiring after her claim's TTL", err)
+	}
+
+	// Unlocked by someone else: the renewal says so, and does not take the lock back.
+	if err := a.Unlock(ctx, l.(*lease).id, "avatar-sync unlock by bob@ci pid 7"); err != nil {
+		t.Fatal(err)
+	}
+	err = l.Renew(ctx)
+	if !errors.Is(err, reconcile.ErrLeaseLost) || !strings.Contains(err.Error(), "avatar-sync unlock by bob@ci pid 7") {
+		t.Fatalf("renew after unlock: got %v, want ErrLeaseLost naming the unlock", err)
+	}
+	if cur, err := a.ApplyLock(ctx); err != nil || cur != nil {
+		t.Fatalf("after a renew of an unlocked lease: %+v, %v; want a free lock", cur, err)
+	}
+
+	// Expired and taken by carol: the renewal names her, and she keeps the lock.
+	l2, err := a.AcquireLease(ctx, "alice", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.AcquireLease(ctx, "carol", time.Minute)
+	if !errors.As(err, &held) || held.Holder != "alice" {
+		t.Fatalf("acquire while alice holds the lease: got %v, want *LeaseHeldError naming alice", err)
+	}
+	if err := sleepCtx(ctx, time.Until(held.Expires)+10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := a.AcquireLease(ctx, "carol", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after alice's lease expired: %v", err)
+	}
+	err = l2.Renew(ctx)
+	if !errors.Is(err, reconcile.ErrLeaseLost) || !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), "carol took the lock under lock ID "+carol.(*lease).id) {
+		t.Fatalf("renew after expiry: got %v, want ErrLeaseLost saying it expired and carol took it", err)
+	}
+	if cur, err := a.ApplyLock(ctx); err != nil || cur == nil || cur.Holder != "carol" {
+		t.Fatalf("after alice's late renewal: %+v, %v; want carol to hold the lock", cur, err)
 	}
 }

@@ -33,7 +33,8 @@ type ApplyOptions struct {
 	ThrottleBytesPerSec int64
 	// Holder names this apply in the lease; default "user@host pid N".
 	Holder string
-	// LeaseTTL bounds how long a crashed apply keeps the lock; default ReassignTimeout + 5m.
+	// LeaseTTL bounds how long a crashed apply keeps the lock; a running apply renews it every
+	// LeaseTTL/3 and stops when it cannot. Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// LockWait is how long to wait for another apply's lease before giving up (0 = fail at once).
 	LockWait time.Duration
@@ -58,12 +59,17 @@ type ApplyOptions struct {
 	Secrets SecretReader
 }
 
+// DefaultLeaseTTL is the apply lock's TTL unless ApplyOptions.LeaseTTL says otherwise. A running
+// apply renews its lease, so the TTL need not cover the slowest apply: it is what a crashed holder
+// on another machine costs everyone else.
+const DefaultLeaseTTL = 2 * time.Minute
+
 func (o *ApplyOptions) defaults() {
 	if o.ReassignTimeout <= 0 {
 		o.ReassignTimeout = 10 * time.Minute
 	}
 	if o.LeaseTTL <= 0 {
-		o.LeaseTTL = o.ReassignTimeout + 5*time.Minute
+		o.LeaseTTL = DefaultLeaseTTL
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
@@ -160,7 +166,10 @@ type Progress func(Event)
 //     changes are exactly what the plan's own snapshot gives — a hand-edited plan is refused
 //     (issue 10).
 //  3. Check the plan against the opt-ins (CheckAllowed). Every problem is reported, not just the first.
-//  4. Take the cluster-wide lease, so two applies never interleave (waiting up to LockWait).
+//  4. Take the cluster-wide lease, so two applies never interleave (waiting up to LockWait), and
+//     renew it every LeaseTTL/3 while the apply runs. When it is lost (released by `avatar-sync
+//     unlock`, or not renewed before it expired), the steps still running are cancelled, no
+//     further step starts, and the error matches ErrLeaseLost.
 //  5. Read the live state again under the lease and refuse the plan as stale when its fingerprint
 //     changed: the plan was reviewed against a state that no longer exists.
 //  6. Refuse deleting topics that consumer groups still hold offsets on, naming the groups,
@@ -174,13 +183,20 @@ type Progress func(Event)
 //  8. Read the live state once more and diff it against the plan's own snapshot: the Result's
 //     Residual is what did not converge. Today's spec file plays no part (issue 9).
 //
-// The lease is released with its own fresh bounded context, even when ctx was cancelled. The
-// returned error is nil only when every change was applied and the cluster converged.
+// The lease's keeper is stopped, and the lease released with its own fresh bounded context, even
+// when ctx was cancelled. The returned error is nil only when every change was applied and the
+// cluster converged.
 func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress) (Result, error) {
 	opts.defaults()
 	if progress == nil {
 		progress = func(Event) {}
 	}
+	return applyTopics(ctx, plan, cluster, opts, progress, nil)
+}
+
+// applyTopics is Apply; with held, the apply lock is already held (by Planner.Apply, across both
+// planes) and step 4 is skipped.
+func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease) (Result, error) {
 	var res Result
 	for _, c := range plan.Changes {
 		if c.Pending() {
@@ -215,22 +231,23 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 		return verify(res, plan, live, nil)
 	}
 
-	// 4. Lease.
-	lease, err := acquire(ctx, cluster, opts, progress)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		// Release even when ctx is cancelled: a lingering lease blocks everyone until its TTL.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.CleanupTimeout)
-		defer cancel()
-		if err := lease.Release(rctx); err != nil {
-			progress(Event{Status: Failed, Err: err, Message: fmt.Sprintf("could not release the apply lock; other applies wait until it expires (TTL %s)", opts.LeaseTTL)})
+	// 4. Lease, renewed until the apply ends.
+	if held == nil {
+		if held, err = takeLease(ctx, cluster, opts, progress); err != nil {
+			return res, err
 		}
-	}()
+		defer held.release(ctx, opts, progress)
+	}
+	wctx := held.ctx
 
 	// 5. Staleness, under the lease.
-	live, err = cluster.Describe(ctx)
+	if err := held.stoppedBefore("checking whether the plan is stale"); err != nil {
+		return res, err
+	}
+	live, err = cluster.Describe(wctx)
+	if lost := held.stoppedBefore("checking whether the plan is stale"); lost != nil {
+		return res, lost
+	}
 	if err != nil {
 		return res, fmt.Errorf("read live state: %w", err)
 	}
@@ -239,22 +256,29 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 	}
 
 	// 6. Consumer groups on topics to delete.
-	if err := checkGroups(ctx, cluster, res.Changes, opts.Force); err != nil {
+	err = checkGroups(wctx, cluster, res.Changes, opts.Force)
+	if lost := held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
+		return res, lost
+	}
+	if err != nil {
 		return res, err
 	}
 
-	// 7. Execute.
+	// 7. Execute; a lost lease cancels wctx, which ends the phase in flight and starts no other.
 	ex := &executor{cluster: cluster, opts: opts, progress: progress, res: &res}
 	for _, ph := range []func(context.Context) bool{ex.inventory, ex.create, ex.partitions, ex.configs, ex.reassign, ex.grant, ex.delete, ex.revoke, ex.forget} {
-		if !ph(ctx) {
+		if wctx.Err() != nil || !ph(wctx) {
 			break
 		}
 	}
 	// A timed-out or interrupted request may have landed anyway: say what is true now.
 	after, rerr := ex.settle(ctx)
 	var failed error
+	if lost := held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
+		failed = lost
+	}
 	if n, u := res.Count(Failed), res.Count(Unknown); n+u > 0 {
-		failed = fmt.Errorf("apply stopped: %d applied, %d failed, %d unknown, %d not attempted; fix the cause and run apply again to finish", res.Count(Applied), n, u, res.Count(NotAttempted))
+		failed = errors.Join(failed, fmt.Errorf("apply stopped: %d applied, %d failed, %d unknown, %d not attempted; fix the cause and run apply again to finish", res.Count(Applied), n, u, res.Count(NotAttempted)))
 	}
 	if ctx.Err() != nil {
 		failed = errors.Join(failed, fmt.Errorf("apply interrupted: %w", ctx.Err()))
@@ -364,25 +388,29 @@ func CheckAllowed(plan Plan, opts ApplyOptions) error {
 	return fmt.Errorf("%w, nothing was changed:\n%w", ErrRefused, errors.Join(errs...))
 }
 
-func acquire(ctx context.Context, cluster Cluster, opts ApplyOptions, progress Progress) (Lease, error) {
+// acquire takes the lease, waiting up to opts.LockWait for another holder; it returns when the
+// successful claim was sent, which the keeper counts the TTL from.
+func acquire(ctx context.Context, cluster Cluster, opts ApplyOptions, progress Progress) (Lease, time.Time, error) {
 	deadline := time.Now().Add(opts.LockWait)
-	var told LeaseHeldError // the holder last reported: one progress line per holder, not per poll
+	// The holder last reported: one progress line per claim, not per poll, nor per renewal of it.
+	var told LeaseHeldError
 	for {
+		sent := time.Now()
 		lease, err := cluster.AcquireLease(ctx, opts.Holder, opts.LeaseTTL)
 		if err == nil {
-			return lease, nil
+			return lease, sent, nil
 		}
 		var held *LeaseHeldError
 		if !errors.As(err, &held) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("take the apply lock: %w", err)
+			return nil, sent, fmt.Errorf("take the apply lock: %w", err)
 		}
-		if held.Holder != told.Holder || !held.Expires.Equal(told.Expires) {
+		if held.Holder != told.Holder || held.ID != told.ID {
 			told = *held
 			progress(Event{Status: Running, Message: fmt.Sprintf("waiting up to %s for the apply lock held by %s (expires %s)",
 				opts.LockWait, held.Holder, held.Expires.UTC().Format(time.RFC3339))})
 		}
 		if err := sleep(ctx, opts.PollInterval); err != nil {
-			return nil, fmt.Errorf("wait for the apply lock held by %s: %w", held.Holder, err)
+			return nil, sent, fmt.Errorf("wait for the apply lock held by %s: %w", held.Holder, err)
 		}
 	}
 }

@@ -70,10 +70,20 @@ type Cluster interface {
 	AcquireLease(ctx context.Context, holder string, ttl time.Duration) (Lease, error)
 }
 
-// Lease is a held apply lock.
+// Lease is a held apply lock. Apply renews it while it runs, so its TTL can be short: a crashed
+// holder blocks others only that long.
 type Lease interface {
+	// Renew extends the lease by its TTL from now. It fails with an error matching ErrLeaseLost,
+	// saying what happened, when the lease no longer holds the lock (released by someone else, or
+	// expired and perhaps taken); any other error means the renewal could not be told.
+	Renew(ctx context.Context) error
 	Release(ctx context.Context) error
 }
+
+// ErrLeaseLost is matched when an apply's lease no longer holds the apply lock: it was released
+// by someone else (`avatar-sync unlock`, a takeover) or expired without a renewal. The apply stops
+// before its next step, since another apply may now change the cluster.
+var ErrLeaseLost = errors.New("lost the apply lock")
 
 // ErrLeaseHeld is matched (errors.Is) by every *LeaseHeldError.
 var ErrLeaseHeld = errors.New("apply lock held")
