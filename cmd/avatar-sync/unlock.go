@@ -31,7 +31,8 @@ func newUnlockCmd(g *globalOptions, s *streams) *cobra.Command {
 		Long: `unlock releases the cluster-wide apply lock held under LOCK-ID (the ID an apply prints when
 it finds the lock held). It shows the holder and asks for confirmation first; without a terminal it
 needs --auto-approve. A holder whose process is still running on this machine is refused unless
---force is given: releasing it would let two applies change the cluster at once.
+--force is given: that apply then stops before its next step when it next renews its lease
+(within a third of its TTL), and only the request it has in flight may still land.
 
 An apply on the machine where a dead holder ran takes its lock over by itself; unlock is for a
 holder on another machine (a killed CI job) or a stray claim.`,
