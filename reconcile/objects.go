@@ -221,15 +221,20 @@ func verifyObjects(p Plan, fresh ObjectPlan) error {
 //  1. check the opt-ins for every change of both planes (CheckAllowed), before anything else;
 //  2. unless the topics were deferred: check the Kafka cluster's identity and verify the topic
 //     side against it, so a stale or foreign plan is refused before any object changes;
-//  3. the objects phase: re-plan the Kubernetes side, refuse it unless it is exactly the plan's
+//  3. unless the topics were deferred, take the apply lock (held and renewed through both phases,
+//     as Apply does) before the objects phase when it has changes: two applies — CI and watch —
+//     must never roll two brokers' StatefulSets at once, nor change objects and topics at once;
+//  4. the objects phase: re-plan the Kubernetes side, refuse it unless it is exactly the plan's
 //     (fingerprint and changes), then apply namespace, secrets and config, and workloads, broker
 //     StatefulSets one at a time, each gated by the Kafka plane's SafeToRestart and waited for;
-//  4. the topics phase: Apply (lock, staleness, payloads, convergence) — after the rollout, as
-//     topic changes need the brokers.
+//  5. the topics phase: Apply's steps under the same lease (staleness, payloads, convergence) —
+//     after the rollout, as topic changes need the brokers.
 //
-// A failing objects phase stops the apply before any topic changes. With deferred topics the
-// result is not Verified: the topics were never looked at.
+// A failing objects phase, or a lost lease, stops the apply before any topic changes. With
+// deferred topics there is no Kafka to hold a lock in (a fresh deploy), so the objects phase runs
+// unlocked; and the result is not Verified: the topics were never looked at.
 func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progress Progress) (Result, error) {
+	opts.defaults()
 	if progress == nil {
 		progress = func(Event) {}
 	}
@@ -249,11 +254,27 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		return res, err
 	}
 	// 3.
-	if err := pl.applyObjects(ctx, p, opts, &res, progress); err != nil {
+	var held *heldLease
+	if !p.TopicsDeferred && len(res.Changes) > 0 {
+		var err error
+		if held, err = takeLease(ctx, pl.Cluster, opts, progress); err != nil {
+			return res, err
+		}
+		defer held.release(ctx, opts, progress)
+	}
+	octx := ctx
+	if held != nil {
+		octx = held.ctx
+	}
+	// 4.
+	if err := pl.applyObjects(octx, p, opts, &res, progress); err != nil {
 		for i := range res.Changes {
 			if res.Changes[i].Status != Applied {
 				res.Changes[i].Status = NotAttempted
 			}
+		}
+		if lost := held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
+			return res, lost
 		}
 		return res, err
 	}
@@ -261,8 +282,17 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 	if p.TopicsDeferred {
 		return res, notConverged(objectResidual)
 	}
-	// 4.
-	topicRes, err := Apply(ctx, topicPart(p), pl.Cluster, opts, progress)
+	// 5.
+	topics := topicPart(p)
+	if lost := held.lost(); lost != nil {
+		for _, c := range topics.Changes {
+			if c.Pending() {
+				res.Changes = append(res.Changes, ChangeResult{Change: c})
+			}
+		}
+		return res, held.stoppedBefore(notAttemptedFrom(res))
+	}
+	topicRes, err := applyTopics(ctx, topics, pl.Cluster, opts, progress, held)
 	res.ClusterID = topicRes.ClusterID
 	res.Changes = append(res.Changes, topicRes.Changes...)
 	res.Verified = topicRes.Verified
@@ -285,7 +315,7 @@ func notConverged(residual []Change) error {
 	return fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))
 }
 
-// applyObjects runs the objects phase (Apply's step 0): re-plan, verify against the plan, execute,
+// applyObjects runs the objects phase (Planner.Apply's step 4): re-plan, verify against the plan, execute,
 // and record each pending object change's outcome in res. The fresh plan's Handle is what is
 // applied: a saved plan never carries Secret values.
 func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, res *Result, progress Progress) error {

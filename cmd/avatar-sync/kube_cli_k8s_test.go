@@ -707,3 +707,41 @@ func TestKubeNoBrokerRestartWhileTheBrokersDoNotAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestKubeApplyUnderAnotherAppliesLockChangesNoObject: the objects phase runs under the apply lock,
+// so an apply (CI) while another (watch) holds it rolls no broker; it used to roll every
+// StatefulSet and fail only at the topics (two applies could roll two brokers at once).
+func TestKubeApplyUnderAnotherAppliesLockChangesNoObject(t *testing.T) {
+	lab := deployed(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := lab.brokers.Connect(ctx, clusters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	other, err := a.AcquireLease(ctx, "watch@lab pid 4242", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab.editSpec(`image: "apache/kafka:3.8.1"`, `image: "apache/kafka:3.9.0"`)
+	_, errOut := lab.mustCLI(exitError, "apply", "--auto-approve", "--lock-timeout", "0s")
+	if !strings.Contains(errOut, "another apply holds the lock on this cluster: watch@lab pid 4242") {
+		t.Errorf("apply under another apply's lock:\n%s", errOut)
+	}
+	for _, n := range []string{"kafka-broker-1", "kafka-broker-2", "kafka-broker-3"} {
+		if got := image(lab.statefulSet(n)); got != "apache/kafka:3.8.1" {
+			t.Errorf("%s was rolled to %s while another apply held the lock", n, got)
+		}
+	}
+	if _, started := lab.kubelet.result(); len(started) > 0 {
+		t.Errorf("brokers restarted while another apply held the lock: %v", started)
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lab.mustCLI(exitOK, "apply", "--auto-approve")
+	if got := image(lab.statefulSet("kafka-broker-2")); got != "apache/kafka:3.9.0" {
+		t.Errorf("after the lock was released, kafka-broker-2 runs %s", got)
+	}
+}
