@@ -137,7 +137,7 @@ func notAttemptedFrom(res Result) string {
 	}
 	switch n {
 	case 0:
-		return "verifying (every change had been sent)"
+		return "verifying (every change had been attempted)"
 	case 1:
 		return first + " (1 change not attempted)"
 	}

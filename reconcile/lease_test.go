@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -253,5 +254,48 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 		return ctx.Err()
 	case <-timer.C:
 		return nil
+	}
+}
+
+// TestApplyStopsWhenItCannotRenew: when no renewal succeeds before the lease would expire (here the
+// lock partition refuses every write), the apply stops at the expiry instead of running on
+// unlocked: another apply may take the lock from then on.
+func TestApplyStopsWhenItCannotRenew(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	e.converge(want, reconcile.ApplyOptions{})
+	want.Topics[0].Config["retention.ms"] = "7200000"
+	p := e.plan(want, reconcile.DiffOptions{})
+
+	slow := &pausedConfigs{Admin: e.admin, reached: make(chan struct{}), resume: make(chan struct{})}
+	defer close(slow.resume)
+	done := make(chan applyResult, 1)
+	go func() {
+		res, err := reconcile.Apply(e.ctx, p, slow, reconcile.ApplyOptions{LeaseTTL: 2 * time.Second, PollInterval: 10 * time.Millisecond, CleanupTimeout: 5 * time.Second}, nil)
+		done <- applyResult{res, err}
+	}()
+	waitFor(t, e.ctx, "the apply to reach its config request", slow.reached)
+	// Only the keeper produces while the apply waits: every renewal fails from now on.
+	remove, err := e.cluster.Fail(clustertest.Failure{API: clustertest.APIProduce, Times: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remove()
+	bound, cancel := context.WithTimeout(e.ctx, 30*time.Second) // without fencing, the apply waits on
+	defer cancel()
+	r := waitFor(t, bound, "the apply to stop at its lease's expiry", done)
+	if !errors.Is(r.err, reconcile.ErrLeaseLost) || !strings.Contains(r.err.Error(), "no renewal succeeded before it expired") {
+		t.Fatalf("apply that could not renew: %v; want ErrLeaseLost saying no renewal succeeded", r.err)
+	}
+	// The config request was in flight (cancelled before it was sent): settled from the live state.
+	if n := r.res.Count(reconcile.Failed); n != 1 {
+		t.Errorf("statuses %+v; want the cancelled config change settled as failed (not applied)", r.res.Changes)
+	}
+	live, err := e.admin.Describe(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := live.Topics["eeg-brainwave-data"].Config["retention.ms"].Value; v != "3600000" {
+		t.Errorf("retention.ms of eeg-brainwave-data is %s after the apply's lease lapsed; want it unchanged", v)
 	}
 }
