@@ -190,7 +190,7 @@ func TestAppliesNeverOverlapPastTheTTL(t *testing.T) {
 	want.Topics[0].Config["retention.ms"] = "7200000"
 	p := e.plan(want, reconcile.DiffOptions{})
 
-	const ttl = time.Second
+	const ttl = 2 * time.Second
 	slow := &pausedConfigs{Admin: e.admin, reached: make(chan struct{}), resume: make(chan struct{})}
 	first := make(chan applyResult, 1)
 	go func() {
@@ -220,7 +220,7 @@ func TestAppliesNeverOverlapPastTheTTL(t *testing.T) {
 		})
 		second <- applyResult{res, err}
 	}()
-	// Hold the first apply well past three TTLs while the second polls for the lock.
+	// Hold the first apply past three TTLs while the second polls for the lock.
 	if err := sleepUntil(e.ctx, time.Now().Add(3*ttl)); err != nil {
 		t.Fatal(err)
 	}
