@@ -114,7 +114,25 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 	if p.TopicsDeferred {
 		p.Advisories = append([]Advisory{deferredAdvisory(pl.ClusterErr)}, p.Advisories...)
 	}
+	if a, ok := UnenforcedAccess(s, pl.Target); ok {
+		p.Advisories = append(p.Advisories, a)
+	}
 	return p, nil
+}
+
+// UnenforcedAccess warns when the spec declares access control and the target is an embedded
+// cluster without SASL: kfake then stores the users and ACLs apply creates but authenticates
+// nobody and enforces nothing, and a plan full of ACLs would suggest otherwise (issue 14).
+func UnenforcedAccess(s *spec.Spec, target string) (Advisory, bool) {
+	c, err := s.Target(target)
+	if err != nil || !c.Embedded() || c.Security == spec.SecuritySASLPlaintext {
+		return Advisory{}, false
+	}
+	if len(s.Users)+len(s.Services)+len(s.ACLs) == 0 {
+		return Advisory{}, false
+	}
+	return Advisory{Subject: "access", Status: "not enforced",
+		Reason: fmt.Sprintf("target %q is the embedded cluster without SASL: it stores the users and ACLs apply creates but authenticates no one and enforces nothing; to try them, give the target security: sasl_plaintext and a SCRAM sasl: user (docs/access.md)", target)}, true
 }
 
 // deferredAdvisory says why a plan has no topics and when it will.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/internal/printable"
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -194,6 +195,9 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	if len(missing) > 0 && g.output != "json" {
 		fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s), and topics are not created on first use: run `avatar-sync apply` in another terminal.\n",
 			len(missing), len(sp.Topics), strings.Join(missing, ", "))
+	}
+	if a, ok := reconcile.UnenforcedAccess(sp, target.Name); ok && g.output != "json" {
+		fmt.Fprintf(s.err, "Note: %s.\n", a.Reason)
 	}
 	<-ctx.Done()
 	if err := e.Close(); err != nil {

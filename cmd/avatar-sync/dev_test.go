@@ -107,6 +107,10 @@ func TestDevUp(t *testing.T) {
 	if !strings.Contains(errOut.String(), "Note: 3 of the spec's 3 topics do not exist here yet (eeg-brainwave-data, prediction-results, drone-commands)") {
 		t.Errorf("stderr %q does not name the missing topics", errOut.String())
 	}
+	// The example declares services, and this embedded target has no SASL: dev up says so (issue 14).
+	if !strings.Contains(errOut.String(), `Note: target "embedded" is the embedded cluster without SASL: it stores the users and ACLs apply creates but authenticates no one and enforces nothing`) {
+		t.Errorf("stderr %q does not say that access control is not enforced", errOut.String())
+	}
 	if !strings.Contains(errOut.String(), "Stopped; state saved in "+stateDir) {
 		t.Errorf("stderr %q lacks the stop line", errOut.String())
 	}
