@@ -12,16 +12,7 @@ import (
 //	go test -run '^$' -bench Lease -benchtime 20x ./clusters/
 func BenchmarkLease(b *testing.B) {
 	ctx := context.Background()
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { a.Close() })
+	a := benchAdmin(b, ctx)
 	warm, err := a.AcquireLease(ctx, "warm-up", time.Minute)
 	if err != nil {
 		b.Fatal(err)
@@ -48,16 +39,7 @@ func BenchmarkLease(b *testing.B) {
 //	go test -run '^$' -bench LeaseRenew -benchtime 200x ./clusters/
 func BenchmarkLeaseRenew(b *testing.B) {
 	ctx := context.Background()
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { a.Close() })
+	a := benchAdmin(b, ctx)
 	l, err := a.AcquireLease(ctx, "bench", time.Hour)
 	if err != nil {
 		b.Fatal(err)
@@ -69,4 +51,20 @@ func BenchmarkLeaseRenew(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchAdmin connects to a fresh embedded cluster that lives until the benchmark ends.
+func benchAdmin(b *testing.B, ctx context.Context) *Admin {
+	b.Helper()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	return a
 }
