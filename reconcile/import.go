@@ -23,6 +23,10 @@ type ImportOptions struct {
 	Topics *regexp.Regexp
 	// Source describes where the state was read, for the header ("127.0.0.1:9092" or `--cluster lab`).
 	Source string
+	// CertSubject is the subject of the client certificate Target connects with ("CN=…,O=…", as
+	// Kafka names the principal; "" without one). Without a SASL user it is who avatar-sync is on
+	// the cluster, and like a SASL admin it is never imported.
+	CertSubject string
 }
 
 // Import turns the live state of a cluster into a spec that, applied back to the same cluster,
@@ -126,11 +130,11 @@ func Import(live Live, o ImportOptions) spec.Document {
 	for _, t := range s.Topics {
 		declared[t.Name] = true
 	}
-	admin := ""
+	admin, adminFrom := o.CertSubject, "the subject of the target's certFile"
 	if o.Target.SASL != nil {
-		admin = o.Target.SASL.Username
+		admin, adminFrom = o.Target.SASL.Username, "the target's sasl.username"
 	}
-	leftOut = append(leftOut, importAccess(live.Access, declared, admin, s, doc)...)
+	leftOut = append(leftOut, importAccess(live.Access, declared, admin, adminFrom, s, doc)...)
 	if len(s.Users)+len(s.ACLs)+len(s.Quotas) > 0 {
 		doc.Header = append(doc.Header,
 			"Users, ACLs and quotas are the cluster's, without any password (see users: below);",

@@ -18,8 +18,9 @@ import (
 
 // importAccess adds the live users, ACLs and quotas to s, with their comments, and returns what it
 // left out and why. topicNames are the topics the spec declares (a literal topic ACL must name one
-// to validate); admin is the user avatar-sync connects as ("" when the target has no SASL user).
-func importAccess(acc LiveAccess, topicNames map[string]bool, admin string, s *spec.Spec, doc spec.Document) (leftOut []string) {
+// to validate); admin is the user avatar-sync connects as: the target's SASL user, else its client
+// certificate's subject ("" with neither), and adminFrom says which.
+func importAccess(acc LiveAccess, topicNames map[string]bool, admin, adminFrom string, s *spec.Spec, doc spec.Document) (leftOut []string) {
 	if acc.Unreadable != "" {
 		// Writing part of it would make the spec manage access (and adopt principals) from an
 		// incomplete picture; the plan would refuse it anyway while the state is unreadable.
@@ -84,8 +85,8 @@ func importAccess(acc LiveAccess, topicNames map[string]bool, admin string, s *s
 		leftOut = append(leftOut, "acls: the cluster has no authorizer (authorizer.class.name is unset), so it holds no ACLs; declaring some would make plan refuse them until one is enabled (docs/access.md)")
 	}
 	if len(skippedAdmin) > 0 {
-		leftOut = append(leftOut, fmt.Sprintf("%s, the user avatar-sync connects as (the target's sasl.username): %s. Declared, its ACLs and quotas would become managed, and one edit of this file could lock avatar-sync out; they stay as they are, listed as unmanaged",
-			admin, strings.Join(slices.Compact(skippedAdmin), ", ")))
+		leftOut = append(leftOut, fmt.Sprintf("%s, the user avatar-sync connects as (%s): %s. Declared, its ACLs and quotas would become managed, and one edit of this file could lock avatar-sync out; they stay as they are, listed as unmanaged",
+			admin, adminFrom, strings.Join(slices.Compact(skippedAdmin), ", ")))
 	}
 	return leftOut
 }

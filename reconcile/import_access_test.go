@@ -169,6 +169,17 @@ func TestImportAccessCases(t *testing.T) {
 			noSections: true,
 			inFile:     []string{"admin, the user avatar-sync connects as (the target's sasl.username): its SCRAM-SHA-256 credential, its quota user=admin, its ACLs (1)"},
 		},
+		"an mTLS target: its certificate's subject is the admin, never imported": {
+			access: LiveAccess{
+				ACLs: []spec.ACLRule{acl("User:CN=avatar-sync,O=avatar-sync", "allow", "Alter", "cluster", spec.ClusterResourceName, spec.PatternLiteral),
+					acl("User:CN=gui5,O=avatar-sync", "allow", "Describe", "topic", "eeg", spec.PatternLiteral)},
+				Quotas: []LiveQuota{{User: "CN=avatar-sync,O=avatar-sync", Values: map[string]float64{QuotaRequestPercentage: 50}}}},
+			opts: ImportOptions{Name: "lab", CertSubject: "CN=avatar-sync,O=avatar-sync", Target: spec.Cluster{Name: "lab",
+				Bootstrap: []string{"b:9192"}, Security: spec.SecuritySSL, CertFile: "client.crt", KeyFile: "client.key"}},
+			acls:      1,
+			inFile:    []string{"CN=avatar-sync,O=avatar-sync, the user avatar-sync connects as (the subject of the target's certFile)", "its quota user=CN=avatar-sync,O=avatar-sync, its ACLs (1)", "principal: User:CN=gui5,O=avatar-sync"},
+			notInFile: []string{"principal: User:CN=avatar-sync"},
+		},
 		"without a SASL target the admin is unknown, so admin is a user like any": {
 			access: LiveAccess{Credentials: []LiveCredential{{User: "admin", Mechanism: spec.MechanismSCRAM256, Iterations: 4096}}},
 			opts:   ImportOptions{Name: "lab", Target: spec.Cluster{Name: "lab", Bootstrap: []string{"b:9092"}}},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/certs"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -79,6 +80,12 @@ which is never overwritten without --force.`,
 				}
 				opts.Target = relativeTarget(c, o.out)
 				opts.Source = fmt.Sprintf("target %s of %s", c.Name, g.file)
+				if c.CertFile != "" {
+					// Who avatar-sync is on an mTLS cluster: never imported, like a SASL admin.
+					if opts.CertSubject, err = certs.SubjectOfCertFile(c.CertFile); err != nil {
+						return fmt.Errorf("clusters.%s.certFile: %w", c.Name, err)
+					}
+				}
 				if !cmd.Flags().Changed("name") {
 					opts.Name = sp.Metadata.Name
 				}
