@@ -240,10 +240,7 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 	}
 	wctx := held.ctx
 
-	// 5. Staleness, under the lease.
-	if err := held.stoppedBefore("checking whether the plan is stale"); err != nil {
-		return res, err
-	}
+	// 5. Staleness, under the lease (a lease already lost has cancelled wctx: Describe fails fast).
 	live, err = cluster.Describe(wctx)
 	if lost := held.stoppedBefore("checking whether the plan is stale"); lost != nil {
 		return res, lost
