@@ -274,7 +274,7 @@ func (w *watcher) logPlan(p reconcile.Plan) {
 		return
 	}
 	sum := p.Summary()
-	w.current.pending = sum.Create + sum.Update + sum.Replace + sum.Delete + sum.Unsupported
+	w.current.pending = sum.Create + sum.Update + sum.Replace + sum.Adopt + sum.Delete + sum.Unsupported
 	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
