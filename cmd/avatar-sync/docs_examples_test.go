@@ -399,3 +399,28 @@ func checkDocFlags(t *testing.T, blocks []docBlock) {
 		}
 	}
 }
+
+// TestMakeTestQuick keeps the inner-loop target README.md offers what it says (issue 21): the
+// whole tree, without -race and without -count=1 (so Go's test cache skips unchanged packages).
+func TestMakeTestQuick(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recipe, ok := strings.Cut(string(mk), "\ntest-quick:\n")
+	recipe, _, _ = strings.Cut(recipe, "\n\n")
+	vars := regexp.MustCompile(`(?m)^QUICKFLAGS \?= (.*)$`).FindStringSubmatch(string(mk))
+	if !ok || vars == nil || !strings.Contains(recipe, "$(GO) test $(QUICKFLAGS) $(PKGS)") {
+		t.Fatalf("Makefile has no test-quick target running $(GO) test $(QUICKFLAGS) $(PKGS):\n%s", recipe)
+	}
+	if flags := vars[1]; strings.Contains(flags, "-race") || strings.Contains(flags, "-count") || !strings.Contains(flags, "-short") {
+		t.Errorf("QUICKFLAGS %q: want -short, without -race and -count (the test cache)", flags)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "make test-quick") {
+		t.Error("README.md does not offer make test-quick")
+	}
+}
