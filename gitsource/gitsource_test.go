@@ -238,3 +238,88 @@ func BenchmarkCheckoutNewRevision(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestCheckoutRelativeDir is issue 21's default: watch's --state-dir is relative, so the clone's
+// directory is too. git resolved the relative private index inside --work-tree and every checkout
+// was empty ("not in this revision"). Run from a working directory, as users run it.
+func TestCheckoutRelativeDir(t *testing.T) {
+	ctx := testCtx(t)
+	remote := gittest.New(t)
+	remote.Commit("add the spec", map[string]string{"lab/avatar.yaml": "one\n"})
+	t.Chdir(t.TempDir())
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: DirFor(filepath.Join(".avatar-sync", "git"), remote.URL, "main")}
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.Checkout(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := SpecFile(tree, "lab/avatar.yaml")
+	if err != nil {
+		t.Fatalf("the spec is not in the checkout made under a relative directory: %v", err)
+	}
+	if got := readTree(t, filepath.Dir(f), "avatar.yaml"); got != "one\n" {
+		t.Fatalf("checkout holds %q", got)
+	}
+	if !filepath.IsAbs(tree) {
+		t.Errorf("tree %s is relative: a later chdir would lose it", tree)
+	}
+}
+
+// TestCheckoutSkipsLinksOutOfTree is issue 21's hostile commit: symbolic links to a host file
+// (absolute, climbing with .., through another in-tree link, dangling) are left out of the
+// checkout, so no reader of the tree (a spec directory, tls.dir, passwordFile) can reach the host
+// file; a link inside the tree stays.
+func TestCheckoutSkipsLinksOutOfTree(t *testing.T) {
+	ctx := testCtx(t)
+	host := filepath.Join(t.TempDir(), "host.env")
+	if err := os.WriteFile(host, []byte("KEYSTORE_PASSWORD=hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := gittest.New(t)
+	remote.Commit("add the spec", map[string]string{"lab/avatar.yaml": "one\n"})
+	remote.Link("absolute", "lab/host.yaml", host)
+	remote.Link("climbing", "lab/up.yaml", strings.Repeat("../", 30)+strings.TrimPrefix(host, "/"))
+	remote.Link("dot", "lab/here", ".")
+	remote.Link("through a link", "lab/via.yaml", "here/"+strings.Repeat("../", 30)+strings.TrimPrefix(host, "/"))
+	remote.Link("dir out", "lab/etc", filepath.Dir(host))
+	remote.Link("dangling", "lab/gone.yaml", "nowhere.yaml")
+	remote.Link("alias", "lab/alias.yaml", "avatar.yaml")
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(t.TempDir(), "clone")}
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.Checkout(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"lab/etc", "lab/gone.yaml", "lab/host.yaml", "lab/up.yaml", "lab/via.yaml"}
+	if got := repo.Skipped(rev); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("Skipped = %v, want %v", got, want)
+	}
+	err = filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Type()&os.ModeSymlink == 0 {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), "hunter2") {
+			t.Errorf("%s reads the host file", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, tree, "lab/alias.yaml"); got != "one\n" {
+		t.Errorf("the in-tree link must stay: %q", got)
+	}
+	if _, err := os.Lstat(filepath.Join(tree, "lab", "here")); err != nil {
+		t.Errorf("the in-tree link to its own directory must stay: %v", err)
+	}
+}

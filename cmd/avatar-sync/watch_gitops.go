@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -95,6 +96,8 @@ type gitops struct {
 	tree    string             // its checkout
 	file    string             // the spec file in it
 	inForce gitsource.Revision // the revision of the last pass that succeeded
+	// warnedLinks is the last revision whose skipped links were logged (once per revision).
+	warnedLinks gitsource.Revision
 
 	tracker notify.Tracker
 	sender  *notify.Sender
@@ -192,6 +195,20 @@ func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logge
 		return "", log, err
 	}
 	x.tree = tree
+	// issue 21: committed links leading out of the repository were left out of the checkout; a
+	// --path through one is refused, others are named (never their targets: host paths).
+	if skipped := x.repo.Skipped(rev); len(skipped) > 0 {
+		clean := path.Clean(filepath.ToSlash(x.o.path))
+		for _, l := range skipped {
+			if clean == l || strings.HasPrefix(clean, l+"/") {
+				return "", log, fmt.Errorf("%s: %s is a symbolic link leading out of the repository; the daemon reads only files the revision holds", x.o.path, l)
+			}
+		}
+		if rev != x.warnedLinks {
+			x.warnedLinks = rev
+			log.Warn("symbolic links leading out of the repository were left out of the checkout; nothing outside the repository is read", "links", skipped)
+		}
+	}
 	f, err := gitsource.SpecFile(tree, x.o.path)
 	if err != nil {
 		return "", log, err

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/internal/gittest"
 )
 
@@ -365,5 +366,91 @@ func TestWatchReportsInterruptedPass(t *testing.T) {
 	}
 	if strings.Contains(log.String(), `"msg":"pass failed; will retry"`) {
 		t.Errorf("an interrupted pass was reported as failed:\n%s", log.String())
+	}
+}
+
+// TestWatchGitDefaultStateDir is issue 21's new-user run: watch --git with the default, relative
+// --state-dir, from the directory the user is in. git resolved the relative private index inside
+// the checkout and every pass failed with "lab/avatar.yaml: not in this revision".
+func TestWatchGitDefaultStateDir(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "kEyst0re-s3cret")
+	remote := gittest.New(t)
+	remote.Commit("initial spec", map[string]string{"lab/avatar.yaml": exampleSpec(t)})
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	log, stop, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "100ms")
+	waitLog(t, log, `"msg":"applied"`, 1)
+	stop()
+	if strings.Contains(log.String(), "not in this revision") {
+		t.Errorf("a pass failed with the default --state-dir:\n%s", log.String())
+	}
+	if _, err := os.Stat(filepath.Join(cwd, clusters.DefaultStateDir, "git")); err != nil {
+		t.Errorf("the private clone is not under the default state dir in the working directory: %v", err)
+	}
+}
+
+// TestWatchGitNeverReadsOutsideTree is issue 21's hostile commit: --path names a directory, and
+// the branch commits symbolic links in it to host files (a spec fragment with a topic, an env file
+// with a password). Neither is read: the host topic is never created and no byte of the env file
+// reaches the log, a webhook or the status page; the links are named in one warning.
+func TestWatchGitNeverReadsOutsideTree(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "kEyst0re-s3cret")
+	hostDir := t.TempDir()
+	const hostSecret = "h0st-env-s3cret"
+	hostTopics := filepath.Join(hostDir, "topics.yaml")
+	hostEnv := filepath.Join(hostDir, "kafka.env")
+	if err := os.WriteFile(hostTopics, []byte("topics:\n  - { name: host-topic }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hostEnv, []byte("KEYSTORE_PASSWORD="+hostSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := gittest.New(t)
+	remote.Commit("initial spec", map[string]string{"lab/avatar.yaml": exampleSpec(t)})
+	remote.Link("host topics", "lab/host.yaml", hostTopics)
+	remote.Link("host env", "lab/zz-env.yaml", strings.Repeat("../", 40)+strings.TrimPrefix(hostEnv, "/"))
+	hook := newWebhook(t)
+	log, stop, base := runWatch(t, "--git", remote.URL, "--path", "lab", "--git-interval", "100ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--metrics-addr", "127.0.0.1:0", "--notify", hook.srv.URL)
+	waitLog(t, log, `"msg":"applied"`, 1)
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	stop()
+	_, bodies := hook.events(t)
+	for where, text := range map[string]string{"log": log.String(), "status page": string(page), "webhook": strings.Join(bodies, "\n")} {
+		if strings.Contains(text, hostSecret) || strings.Contains(text, "KEYSTORE_PASSWORD=") {
+			t.Errorf("the %s holds bytes of the host file:\n%s", where, text)
+		}
+		if strings.Contains(text, "host-topic") {
+			t.Errorf("the %s names the host file's topic:\n%s", where, text)
+		}
+	}
+	warned := logLines(t, log, "symbolic links leading out of the repository were left out of the checkout; nothing outside the repository is read")
+	if len(warned) != 1 || fmt.Sprint(warned[0]["links"]) != "[lab/host.yaml lab/zz-env.yaml]" {
+		t.Errorf("want one warning naming both links, got %v", warned)
+	}
+	if strings.Contains(log.String(), hostDir) {
+		t.Errorf("the log names the host path the links point at:\n%s", log.String())
+	}
+}
+
+// TestWatchGitPathThroughLinkRefused: a --path that is itself a committed link out of the
+// repository fails the pass, saying so (issue 21).
+func TestWatchGitPathThroughLinkRefused(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "avatar.yaml")
+	if err := os.WriteFile(host, []byte(exampleSpec(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := gittest.New(t)
+	remote.Link("spec from the host", "lab/avatar.yaml", host)
+	log, _, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "100ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"))
+	waitLog(t, log, `lab/avatar.yaml: lab/avatar.yaml is a symbolic link leading out of the repository`, 1)
+	if strings.Contains(log.String(), `"msg":"applied"`) {
+		t.Errorf("a spec read through a link out of the repository was applied:\n%s", log.String())
 	}
 }
