@@ -344,29 +344,36 @@ func (r *Repo) gitIn(ctx context.Context, gitDir string, args []string, env ...s
 	return stdout.String(), nil
 }
 
-// redactText removes the URL's password from git's messages (git 2.39 quotes the URL as given).
+// redactText removes the URL's credentials from git's messages (git 2.39 quotes the URL as given):
+// the whole user information before "@", and the password wherever it appears.
 func (r *Repo) redactText(s string) string {
-	if u, err := url.Parse(r.URL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			s = strings.ReplaceAll(s, pw, "***")
-		}
+	u, err := url.Parse(r.URL)
+	if err != nil || u.User == nil {
+		return s
+	}
+	s = strings.ReplaceAll(s, r.URL, Redact(r.URL))
+	s = strings.ReplaceAll(s, u.User.String()+"@", "***@")
+	if raw, _, ok := strings.Cut(strings.TrimPrefix(r.URL, u.Scheme+"://"), "@"); ok && !strings.Contains(raw, "/") {
+		s = strings.ReplaceAll(s, raw+"@", "***@")
+	}
+	for _, c := range Credentials(r.URL) {
+		s = strings.ReplaceAll(s, c, "***")
 	}
 	return s
 }
 
-// Redact returns rawURL without the password of its user information, for logs and
-// notifications: https://deploy:token@host/repo becomes https://deploy:***@host/repo.
+// Redact returns rawURL without its user information, for logs and notifications:
+// https://deploy:token@host/repo and https://token@host/repo (GitHub's token-as-user form) both
+// become https://***@host/repo. Any user information is hidden (issue 21): a user name can be the
+// token itself.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.User == nil {
 		return rawURL
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "***")
-		// url.String escapes the asterisks; they are ours, keep them readable.
-		return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
-	}
-	return rawURL
+	u.User = url.User("***")
+	// url.String escapes the asterisks; they are ours, keep them readable.
+	return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
 }
 
 // Password returns the password written into rawURL, if any, so callers can keep it out of
@@ -377,4 +384,22 @@ func Password(rawURL string) string {
 		return pw
 	}
 	return ""
+}
+
+// Credentials returns the secrets written into rawURL's user information: the password, and for
+// http(s) the user name too (https://<token>@host/… puts the token there). An ssh user name
+// (ssh://git@host/…) is no secret and is not returned: scrubbing "git" would mangle every text.
+func Credentials(rawURL string) []string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	var out []string
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		out = append(out, pw)
+	}
+	if name := u.User.Username(); name != "" && (u.Scheme == "http" || u.Scheme == "https") {
+		out = append(out, name)
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,15 +186,36 @@ func TestSpecFileStaysInTree(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	tests := map[string]string{
-		"https://deploy:tok@git.example.org/lab/avatar.git": "https://deploy:***@git.example.org/lab/avatar.git",
-		"https://git.example.org/lab/avatar.git":            "https://git.example.org/lab/avatar.git",
-		"git@github.com:lab/avatar.git":                     "git@github.com:lab/avatar.git",
-		"/srv/git/avatar.git":                               "/srv/git/avatar.git",
+		"https://deploy:tok@git.example.org/lab/avatar.git": "https://***@git.example.org/lab/avatar.git",
+		// issue 21: GitHub's token-as-user form, and any other user information.
+		"https://ghp_T0KEN@github.com/lab/avatar.git":     "https://***@github.com/lab/avatar.git",
+		"https://x-access-token:ghs_T0KEN@github.com/lab": "https://***@github.com/lab",
+		"ssh://git@git.example.org/lab/avatar.git":        "ssh://***@git.example.org/lab/avatar.git",
+		"https://git.example.org/lab/avatar.git":          "https://git.example.org/lab/avatar.git",
+		"git@github.com:lab/avatar.git":                   "git@github.com:lab/avatar.git",
+		"/srv/git/avatar.git":                             "/srv/git/avatar.git",
 	}
 	for in, want := range tests {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestGitErrorsHideTheToken: git quotes the remote's URL in its errors; a token written as the
+// user name (https://<token>@host/…) never reaches the returned error (issue 21).
+func TestGitErrorsHideTheToken(t *testing.T) {
+	gittest.New(t) // requires git
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	const token = "ghp_T0KEN4u5er"
+	u := strings.Replace(srv.URL, "http://", "http://"+token+"@", 1) + "/lab.git"
+	_, err := (&Repo{URL: u, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t))
+	if err == nil {
+		t.Fatal("fetch from a 404 server succeeded")
+	}
+	if strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "***@") {
+		t.Errorf("error %q shows the token (or names no URL at all)", err)
 	}
 }
 

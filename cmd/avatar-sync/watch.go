@@ -127,10 +127,11 @@ func newLogger(g *globalOptions, s *streams) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// Any URL's user information is hidden from every line (issue 21): watch_redact.go.
 	if g.output == "json" {
-		return slog.New(slog.NewJSONHandler(s.err, opts))
+		return slog.New(redactingHandler{slog.NewJSONHandler(s.err, opts)})
 	}
-	return slog.New(slog.NewTextHandler(s.err, opts))
+	return slog.New(redactingHandler{slog.NewTextHandler(s.err, opts)})
 }
 
 // watcher holds what outlives one pass: the connection, reopened only when the target's settings

@@ -111,7 +111,7 @@ func newGitops(o *gitopsOptions, g *globalOptions, stateDir string, log *slog.Lo
 	}
 	if len(o.notify) > 0 {
 		x.sender = &notify.Sender{URLs: o.notify, Log: log, Secrets: func() []string {
-			return append([]string{gitsource.Password(o.gitURL)}, x.secrets...)
+			return append(gitsource.Credentials(o.gitURL), x.secrets...)
 		}}
 	}
 	return x

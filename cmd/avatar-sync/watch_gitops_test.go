@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -452,5 +453,44 @@ func TestWatchGitPathThroughLinkRefused(t *testing.T) {
 	waitLog(t, log, `lab/avatar.yaml: lab/avatar.yaml is a symbolic link leading out of the repository`, 1)
 	if strings.Contains(log.String(), `"msg":"applied"`) {
 		t.Errorf("a spec read through a link out of the repository was applied:\n%s", log.String())
+	}
+}
+
+// TestWatchHidesURLUserinfo is issue 21: a token written as the user name of the --git URL
+// (https://<token>@host/…, GitHub's usual form) appears in no log line and no webhook body, though
+// git quotes the URL in its error.
+func TestWatchHidesURLUserinfo(t *testing.T) {
+	gittest.New(t) // requires git
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	const token = "ghp_T0KEN4u5er"
+	hook := newWebhook(t)
+	log, stop, _ := runWatch(t, "--git", strings.Replace(srv.URL, "http://", "http://"+token+"@", 1)+"/lab.git",
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--notify", hook.srv.URL)
+	waitLog(t, log, `"msg":"pass failed; will retry"`, 1)
+	stop()
+	_, bodies := hook.events(t)
+	if len(bodies) != 1 {
+		t.Fatalf("want one failed event, got %q", bodies)
+	}
+	for where, text := range map[string]string{"log": log.String(), "webhook": bodies[0]} {
+		if strings.Contains(text, token) {
+			t.Errorf("the %s shows the token:\n%s", where, text)
+		}
+		if !strings.Contains(text, "***@127.0.0.1") {
+			t.Errorf("the %s does not name the redacted URL:\n%s", where, text)
+		}
+	}
+}
+
+// TestRedactingHandler: every message and attribute of the daemon's log, errors and groups
+// included, has URL user information hidden (issue 21).
+func TestRedactingHandler(t *testing.T) {
+	var buf strings.Builder
+	g := &globalOptions{output: "json"}
+	log := newLogger(g, &streams{err: &buf}).With("git", "https://a:b@h/x")
+	log.Info("fetch https://tok@h/x", "err", fmt.Errorf("repository 'https://tok@h/x/' not found"), slog.Group("g", "u", "ssh://git@h/y"))
+	if out := buf.String(); strings.Contains(out, "tok@") || strings.Contains(out, "a:b@") || strings.Contains(out, "git@") || strings.Count(out, "***@") != 4 {
+		t.Errorf("log line: %s", out)
 	}
 }
