@@ -635,6 +635,7 @@ func (v *validator) devices() {
 				names[d.Name] = i
 			}
 		}
+		v.deviceEnv(path, d) // issue 21: spec/secretenv.go
 		if d.Kind != "" && !pluginKindRE.MatchString(d.Kind) {
 			v.errorf(path+".kind", "%s.kind %q is not a plugin name (lower-case letters, digits and '-')", path, d.Kind)
 		}
