@@ -187,13 +187,15 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 		return &specError{file: w.gx.specName(w.g.file), errs: errs}
 	}
 	w.gx.rememberSecrets(sp)
-	deviceRegistry, _, err := validateDevices(ctx, w.s, sp, true)
+	// A plugin committed to the followed branch runs only with --plugins (issue 21): watch_gitops.go.
+	deviceRegistry, notRun, err := checkDevices(ctx, w.s, sp, w.gx.runPlugins())
 	if err != nil {
 		return err
 	}
+	w.gx.notePluginsNotRun(notRun)
 	// A target with preflight: true is probed before every pass; a failing required device skips
 	// the pass (the daemon retries) rather than changing the cluster blind.
-	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, nil, preflightFlags{}, true); err != nil {
+	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, notRun, preflightFlags{}, true); err != nil {
 		return err
 	}
 	settings, _ := sp.Target(w.g.cluster)

@@ -316,10 +316,11 @@ func TestWatchGitFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		"mode":         {[]string{"--mode", "fix"}, `--mode "fix": want heal or report`},
-		"path no git":  {[]string{"--path", "x.yaml"}, "--path needs --git"},
-		"file and git": {[]string{"--git", "/nowhere", "-f", "a.yaml"}, "-f and --git exclude each other"},
-		"notify":       {[]string{"--notify", "hooks.example.org/x"}, "want an http:// or https:// URL"},
+		"mode":           {[]string{"--mode", "fix"}, `--mode "fix": want heal or report`},
+		"path no git":    {[]string{"--path", "x.yaml"}, "--path needs --git"},
+		"file and git":   {[]string{"--git", "/nowhere", "-f", "a.yaml"}, "-f and --git exclude each other"},
+		"notify":         {[]string{"--notify", "hooks.example.org/x"}, "want an http:// or https:// URL"},
+		"plugins no git": {[]string{"--plugins"}, "--plugins needs --git"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -492,5 +493,38 @@ func TestRedactingHandler(t *testing.T) {
 	log.Info("fetch https://tok@h/x", "err", fmt.Errorf("repository 'https://tok@h/x/' not found"), slog.Group("g", "u", "ssh://git@h/y"))
 	if out := buf.String(); strings.Contains(out, "tok@") || strings.Contains(out, "a:b@") || strings.Contains(out, "git@") || strings.Count(out, "***@") != 4 {
 		t.Errorf("log line: %s", out)
+	}
+}
+
+// TestWatchGitRunsBranchPluginsOnlyWithFlag is issue 21: a plugin: committed to the followed
+// branch is code from whoever can push; the daemon runs it only with --plugins on its own command
+// line. Without the flag the pass still applies, names the device once, and nothing runs.
+func TestWatchGitRunsBranchPluginsOnlyWithFlag(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "kEyst0re-s3cret")
+	marker := filepath.Join(t.TempDir(), "plugin-ran")
+	remote := gittest.New(t)
+	remote.Executable("a probe", "lab/probe.sh", "#!/bin/sh\ntouch "+marker+"\ncat >/dev/null\n"+
+		`echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"ok"}]}'`+"\n")
+	remote.Commit("spec with a plugin", map[string]string{"lab/avatar.yaml": exampleSpec(t,
+		"devices:\n", "devices:\n  - { name: lidar, kind: lidar, address: 'lidar:7000', plugin: ./probe.sh }\n")})
+
+	log, stop, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "50ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"))
+	waitLog(t, log, `"msg":"in sync"`, 3)
+	stop()
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatalf("watch --git ran a plugin from the branch without --plugins:\n%s", log.String())
+	}
+	notes := logLines(t, log, "device plugins from the followed branch not run: watch runs a branch's plugins only with --plugins (code from the branch on this host)")
+	if len(notes) != 1 || fmt.Sprint(notes[0]["devices"]) != "[lidar]" {
+		t.Errorf("want one note naming the device, got %v\n%s", notes, log.String())
+	}
+
+	log, stop, _ = runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "50ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--plugins")
+	waitLog(t, log, `"msg":"applied"`, 1)
+	stop()
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("with --plugins the branch's plugin did not run: %v\n%s", err, log.String())
 	}
 }
