@@ -216,6 +216,10 @@ func TestWatchFollowsGitBranch(t *testing.T) {
 	waitLog(t, log, `"msg":"in sync"`, 3) // a few quiet polls after the last change
 	stop()
 
+	// issue 21: the commits changed topics only, never the target's connection settings.
+	if strings.Contains(log.String(), "cluster target settings changed; reconnecting") {
+		t.Errorf("a topic-only commit was logged as a change of the target's settings:\n%s", log.String())
+	}
 	kinds, bodies := hook.events(t)
 	if want := []string{"applied", "applied", "failed", "recovered"}; strings.Join(kinds, ",") != strings.Join(want, ",") {
 		t.Errorf("notifications %v, want exactly %v", kinds, want)
@@ -241,8 +245,9 @@ func TestWatchGitUnreachableBacksOff(t *testing.T) {
 	remote := gittest.New(t)
 	remote.Commit("initial spec", map[string]string{"avatar.yaml": exampleSpec(t)})
 	later := filepath.Join(t.TempDir(), "later.git")
+	// -v: a failure that repeats is logged at ERROR once, its repeats at DEBUG (issue 21).
 	log, _, base := runWatch(t, "--git", later, "--git-interval", "50ms", "--state-dir", filepath.Join(t.TempDir(), "state"),
-		"--metrics-addr", "127.0.0.1:0")
+		"--metrics-addr", "127.0.0.1:0", "-v")
 
 	waitLog(t, log, `"msg":"pass failed; will retry"`, 3)
 	failed := logLines(t, log, "pass failed; will retry")
