@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/cgi"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -344,5 +346,45 @@ func TestCheckoutSkipsLinksOutOfTree(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(tree, "lab", "here")); err != nil {
 		t.Errorf("the in-tree link to its own directory must stay: %v", err)
+	}
+}
+
+// TestFetchWithCredentialStore proves the rendered watch Deployment's way of authenticating
+// (issue 21, render/watch.go): the URL carries no credentials; git's credential store reads them
+// from the file the Secret avatar-sync-watch-git is mounted as, configured through GIT_CONFIG_* in
+// the environment. The server (git http-backend) demands basic authentication.
+func TestFetchWithCredentialStore(t *testing.T) {
+	remote := gittest.New(t)
+	head := remote.Commit("add the spec", map[string]string{"avatar.yaml": "one\n"})
+	gitBin, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &cgi.Handler{Path: gitBin, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(remote.URL), "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pw, ok := r.BasicAuth(); !ok || user != "deploy" || pw != "T0KEN" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="lab"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	repoURL := srv.URL + "/" + filepath.Base(remote.URL)
+
+	if _, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t)); err == nil {
+		t.Fatal("the server let a fetch without credentials through: the test proves nothing")
+	}
+	store := filepath.Join(t.TempDir(), "credentials") // the Secret's key, as mounted
+	if err := os.WriteFile(store, []byte(strings.Replace(srv.URL, "http://", "http://deploy:T0KEN@", 1)+"\n"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GIT_CONFIG_COUNT", "1")
+	t.Setenv("GIT_CONFIG_KEY_0", "credential.helper")
+	t.Setenv("GIT_CONFIG_VALUE_0", "store --file="+store)
+	rev, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t))
+	if err != nil || rev.Hash != head {
+		t.Fatalf("fetch with the credential store: %+v %v", rev, err)
 	}
 }
