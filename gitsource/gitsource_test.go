@@ -139,7 +139,7 @@ func TestFetchFailures(t *testing.T) {
 	if strings.Contains(err.Error(), "s3cr3t-token") {
 		t.Errorf("error leaks the URL's password: %v", err)
 	}
-	if !strings.Contains(err.Error(), "deploy:***@127.0.0.1:1") {
+	if !strings.Contains(err.Error(), "http://***@127.0.0.1:1") || strings.Contains(err.Error(), "deploy") { // issue 21: all user information hidden
 		t.Errorf("error does not name the remote: %v", err)
 	}
 	if _, err := (&Repo{URL: remote.URL, Branch: "--upload-pack=touch", Dir: t.TempDir()}).Fetch(ctx); err == nil || !strings.Contains(err.Error(), "not a branch name") {
