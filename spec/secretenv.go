@@ -11,6 +11,10 @@ import (
 // refuses such a name at its position, and the plugin runner drops it even if named
 // (Device.SecretEnv), so a spec that slipped past validation still leaks nothing.
 
+// DefaultKeystorePasswordEnv is the variable the keystore password is read from when
+// tls.passwordEnv and tls.passwordFile are both unset.
+const DefaultKeystorePasswordEnv = "AVATAR_KEYSTORE_PASSWORD"
+
 // SecretEnvNames returns the environment variables s reads passwords from, each with the key
 // that names it (tls.passwordEnv, clusters.lab.sasl.passwordEnv, users[0].passwordEnv, ...).
 func (s *Spec) SecretEnvNames() map[string]string {
@@ -21,6 +25,11 @@ func (s *Spec) SecretEnvNames() map[string]string {
 		}
 	}
 	add(s.TLS.PasswordEnv, "tls.passwordEnv")
+	if s.TLS.PasswordEnv == "" && s.TLS.PasswordFile == "" {
+		// render, certs and dev read the keystore password from this variable when the spec names
+		// none.
+		add(DefaultKeystorePasswordEnv, "tls.passwordEnv (its default)")
+	}
 	if s.Kafka.SASL != nil {
 		add(s.Kafka.SASL.PasswordEnv, "kafka.sasl.passwordEnv")
 	}

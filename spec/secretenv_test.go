@@ -29,3 +29,25 @@ func TestDeviceEnvNamesNoSecret(t *testing.T) {
 		t.Errorf("want one error at the env entry, got %v", errs)
 	}
 }
+
+// TestSecretEnvNamesDefaultKeystoreVariable: with neither tls.passwordEnv nor tls.passwordFile the
+// keystore password is read from AVATAR_KEYSTORE_PASSWORD, so a device may not name that either.
+func TestSecretEnvNamesDefaultKeystoreVariable(t *testing.T) {
+	tests := map[string]struct {
+		tls  TLS
+		want bool
+	}{
+		"defaulted":        {TLS{Enabled: true}, true},
+		"named elsewhere":  {TLS{Enabled: true, PasswordEnv: "LAB_PW"}, false},
+		"from a file":      {TLS{Enabled: true, PasswordFile: "/run/secrets/pw"}, false},
+		"named explicitly": {TLS{Enabled: true, PasswordEnv: DefaultKeystorePasswordEnv}, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, got := (&Spec{TLS: tc.tls}).SecretEnvNames()[DefaultKeystorePasswordEnv]
+			if got != tc.want {
+				t.Errorf("AVATAR_KEYSTORE_PASSWORD secret = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
