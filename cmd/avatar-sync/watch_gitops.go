@@ -112,7 +112,11 @@ type gitops struct {
 func newGitops(o *gitopsOptions, g *globalOptions, stateDir string, log *slog.Logger, reg *prometheus.Registry) *gitops {
 	x := &gitops{o: o, cluster: g.cluster, log: log, metrics: newGitopsMetrics(reg)}
 	if o.gitURL != "" {
-		x.repo = &gitsource.Repo{URL: o.gitURL, Branch: o.branch, Dir: gitsource.DirFor(filepath.Join(stateDir, "git"), o.gitURL, o.branch)}
+		dir := gitsource.DirFor(filepath.Join(stateDir, "git"), o.gitURL, o.branch)
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs // the start-up line names the clone as it is on disk (issue 21: relative --state-dir)
+		}
+		x.repo = &gitsource.Repo{URL: o.gitURL, Branch: o.branch, Dir: dir}
 	}
 	if len(o.notify) > 0 {
 		x.sender = &notify.Sender{URLs: o.notify, Log: log, Secrets: func() []string {
