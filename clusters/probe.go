@@ -98,13 +98,29 @@ func (a *Admin) Probe(ctx context.Context, names []string, o ProbeOptions) (heal
 	return a.finishProbe(ctx, client, reader, rep), nil
 }
 
-// finishProbe deletes the probe group (whatever happened before) and completes the report.
+// finishProbe deletes the probe group (whatever happened before) and completes the report. The
+// delete runs on a fresh context bounded by cleanupTimeout: after Ctrl-C (ctx cancelled) the group
+// must still go, or every interrupted verify leaves one behind (issue 21). An interrupted probe says
+// so in its failures.
 func (a *Admin) finishProbe(ctx context.Context, client sarama.Client, reader *probeReader, rep health.ProbeReport) health.ProbeReport {
-	if err := a.deleteProbeGroup(ctx, client, rep.Group, reader); err != nil {
+	if err := ctx.Err(); err != nil {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("verify was interrupted (%v) before every probe record came back", err))
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cleanupTimeout())
+	defer cancel()
+	if err := a.deleteProbeGroup(dctx, client, rep.Group, reader); err != nil {
 		rep.GroupDeleted = false
 		rep.Failures = append(rep.Failures, err.Error())
 	}
 	return rep.Finish()
+}
+
+// cleanupTimeout bounds deleting the probe group: the member's leave plus the delete request.
+func (a *Admin) cleanupTimeout() time.Duration {
+	if a.timeout <= 0 {
+		return 20 * time.Second
+	}
+	return 2 * a.timeout
 }
 
 // probeGroupName is unique per run: a lab member can tell whose probe a leftover group was.
@@ -259,7 +275,12 @@ func (r *probeReader) await(ctx context.Context, results []health.ProbeResult, s
 			continue
 		}
 		at := r.arrived[fmt.Sprintf("%s/%d", res.Topic, res.Partition)]
-		if at.IsZero() {
+		switch {
+		case at.IsZero() && ctx.Err() != nil:
+			// Interrupted: not a finding about the cluster (issue 21).
+			results[i].Error = fmt.Sprintf("produced at offset %d; verify was interrupted before it came back", res.Offset)
+			continue
+		case at.IsZero():
 			results[i].Error = fmt.Sprintf("produced at offset %d but not consumed back within %s", res.Offset, timeout)
 			continue
 		}
