@@ -65,11 +65,20 @@ type EmbeddedOptions struct {
 	// copying. On a fresh directory only the cluster-id file is created, so a later apply agrees
 	// with the plan about the cluster's id.
 	ReadOnly bool
+	// AutoCreateTopics creates a topic on first use (a Metadata request that allows it, as
+	// producers send), with AutoCreatePartitions partitions and min(3, brokers) replicas, as a
+	// legacy cluster with auto.create.topics.enable=true does (`dev up --auto-create-topics`).
+	// Off by default, like the rendered brokers.
+	AutoCreateTopics bool
 	// Admin, when set, makes the cluster enforce access control as the spec declares it (issue
 	// 14): SASL (SCRAM-SHA-256/512) on every listener and ACL authorization, with Admin as the one
 	// super user. Users and ACLs are then whatever apply creates.
 	Admin *EmbeddedAdmin
 }
+
+// AutoCreatePartitions is the partition count of a topic the embedded cluster creates on first
+// use (EmbeddedOptions.AutoCreateTopics): Kafka's num.partitions default.
+const AutoCreatePartitions = 1
 
 // EmbeddedAdmin is the embedded cluster's super user: the target's sasl: user and its password.
 type EmbeddedAdmin struct {
@@ -154,6 +163,9 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	}
 	if len(o.Ports) > 0 {
 		opts = append(opts, kfake.Ports(o.Ports...))
+	}
+	if o.AutoCreateTopics {
+		opts = append(opts, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(AutoCreatePartitions))
 	}
 	if o.TLS != nil {
 		opts = append(opts, kfake.TLS(o.TLS))
