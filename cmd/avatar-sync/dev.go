@@ -198,7 +198,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	switch {
 	case g.output == "json":
 	case o.autoCreateTopics:
-		fmt.Fprintf(s.err, "Note: --auto-create-topics: a producer creates a missing topic on first use, with %d partition(s) and %d replica(s), as a legacy cluster would; avatar-sync lists such topics as unmanaged (adopt them with import, docs/import.md).\n",
+		fmt.Fprintf(s.err, "Note: --auto-create-topics: a producer creates a missing topic on first use, with %d partition(s) and %d replica(s), as a legacy cluster would; avatar-sync lists such topics as unmanaged (adopt them with import, docs/adoption.md).\n",
 			clusters.AutoCreatePartitions, min(3, len(e.Bootstrap())))
 		if len(missing) > 0 {
 			fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s): run `avatar-sync apply` in another terminal to create them as the spec declares.\n",
