@@ -48,7 +48,10 @@ it cleanly, saving the state.
 With tls.enabled the cluster serves TLS only, on the brokers' SSL ports (9192-9194), each port with its
 broker's certificate from tls.dir (run avatar-sync certs generate first); clients verify with ca.crt.
 The embedded cluster advertises one address per broker, so it cannot also serve the plaintext ports;
---plaintext serves those instead (docs/tls.md).`,
+--plaintext serves those instead (docs/tls.md).
+
+The brokers carry the spec's ids and racks. Like the rendered brokers it creates no topic on first use;
+--auto-create-topics does, as a legacy cluster with auto.create.topics.enable=true would.`,
 		Example: `  avatar-sync dev up
   kcat -b 127.0.0.1:9192 -X security.protocol=ssl -X ssl.ca.location=ssl-certs/ca.crt -L
   avatar-sync dev up --plaintext && kcat -b 127.0.0.1:9092 -L`,
