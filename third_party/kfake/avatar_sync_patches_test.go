@@ -66,4 +66,7 @@ func TestCheckBrokerIDs(t *testing.T) {
 			t.Errorf("ids %v racks %v: %v", tc.ids, tc.racks, err)
 		}
 	}
+	if err := checkBrokerIDs(cfg{brokerIDs: []int32{1, 2, 3}, nbrokers: 4}); err == nil {
+		t.Error("3 ids for 4 brokers accepted")
+	}
 }
