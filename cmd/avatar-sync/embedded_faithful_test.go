@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,7 +53,7 @@ func TestDevUpServesTheSpecsBrokers(t *testing.T) {
 		if b.Rack != nil {
 			rack = *b.Rack
 		}
-		got = append(got, strings.Join([]string{string(rune('0' + b.NodeID)), rack}, "@"))
+		got = append(got, fmt.Sprintf("%d@%s", b.NodeID, rack))
 	}
 	slices.Sort(got)
 	if want := []string{"1@lab-a", "2@lab-b", "3@lab-c"}; !slices.Equal(got, want) {
