@@ -92,9 +92,8 @@ func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group 
 	if err != nil {
 		return health.Report{}, err
 	}
-	tc, _ := sp.Target(cluster)
 	r := health.Assess(snap, health.Expectation{
-		Cluster: cluster, Brokers: health.ExpectedBrokers(sp, tc.Embedded()), Topics: managed, Group: group,
+		Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
 	}, time.Now())
 	r.Spec = specAgreement(ctx, t, sp)
 	return r, nil
