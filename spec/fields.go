@@ -105,7 +105,7 @@ var metadataObj = &object{
 		{key: "name", kind: vString, required: true, pattern: dnsLabelPattern,
 			doc: "name of the deployment (a DNS label: lower-case letters, digits, '-')"},
 		{key: "namespace", kind: vString, pattern: dnsLabelPattern,
-			doc: "Kubernetes namespace rendered manifests go to"},
+			doc: "Kubernetes namespace rendered manifests go to (not default or kube-*)"},
 	},
 }
 
@@ -243,7 +243,7 @@ var kubernetesObj = &object{
 	doc:  "How a target is deployed on Kubernetes; drives the rendered overlay.",
 	fields: []field{
 		{key: "context", kind: vString, doc: "kubectl context"},
-		{key: "namespace", kind: vString, pattern: dnsLabelPattern, doc: "namespace (default: metadata.namespace)"},
+		{key: "namespace", kind: vString, pattern: dnsLabelPattern, doc: "namespace (default: metadata.namespace; not default or kube-*)"},
 		{key: "storageClass", kind: vString, pattern: dnsSubdomainPattern, doc: "StorageClass of the broker volumes"},
 		{key: "imageTag", kind: vString, pattern: imageTagPattern, doc: "overrides the tag of kafka.image"},
 		{key: "resources", kind: vObject, elem: resourcesObj, doc: "overrides kafka.resources"},
