@@ -92,7 +92,9 @@ func (c *Client) Apply(ctx context.Context, p Plan, opts ApplyOptions) error {
 		}
 	}
 	for _, ch := range p.Changes {
-		if ch.desired != nil {
+		// Only what may ever be pruned is recorded: a cluster-scoped object the render holds
+		// (the watch daemon's ClusterRole) is applied but never deleted (issue 21).
+		if ch.desired != nil && outOfScope(ch.Object, p.Namespace) == "" {
 			inv.add(ch.Object)
 		}
 	}
