@@ -54,6 +54,8 @@ type rendered struct {
 	image, storage, password string
 	// imageTag is the target's kubernetes.imageTag (the overlay's images: entry).
 	imageTag string
+	// watch renders the in-cluster watch daemon (kubernetes.watch.enabled) with its RBAC.
+	watch bool
 }
 
 func (r rendered) objects(t testing.TB, ns string) []*unstructured.Unstructured {
@@ -70,6 +72,9 @@ func (r rendered) objects(t testing.TB, ns string) []*unstructured.Unstructured 
 	tag := ""
 	if r.imageTag != "" {
 		tag = ", imageTag: " + r.imageTag
+	}
+	if r.watch {
+		tag += `, watch: { enabled: true, git: "https://git.example.org/avatar/lab.git", path: lab/avatar.yaml }`
 	}
 	src := fmt.Sprintf(`apiVersion: avatar-sync/v1
 kind: KafkaCluster
