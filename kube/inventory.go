@@ -87,7 +87,7 @@ func (c *Client) inventoryIgnored(ns, name string, ignored []ignoredEntry) []Obj
 	out := make([]ObjectChange, 0, len(ignored))
 	for _, e := range ignored {
 		out = append(out, ObjectChange{Object: e.ref, Action: NoOp, Broker: -1,
-			Reason: fmt.Sprintf("listed in the inventory ConfigMap %s/%s but %s: ignored, never deleted (someone edited the inventory; the next apply drops the entry)", ns, InventoryName(name), e.why)})
+			Reason: fmt.Sprintf("listed in the inventory ConfigMap %s/%s but %s: ignored, never deleted (someone edited the inventory; the next apply that changes an object drops the entry)", ns, InventoryName(name), e.why)})
 	}
 	return out
 }
