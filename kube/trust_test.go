@@ -28,10 +28,10 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 
 	owner := c.ownerLabels("avatar", ns)
 	victimNS := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{"name": "victim-" + ns}}}
+		"metadata": map[string]any{"name": "victim-" + ns[len(ns)-6:]}}}
 	victimNS.SetLabels(owner)
 	victimCM := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": "precious", "namespace": "victim-" + ns}, "data": map[string]any{"k": "v"}}}
+		"metadata": map[string]any{"name": "precious", "namespace": victimNS.GetName()}, "data": map[string]any{"k": "v"}}}
 	victimCM.SetLabels(owner)
 	for _, o := range []*unstructured.Unstructured{victimNS, victimCM} {
 		if err := c.client.Create(ctx, o); err != nil {
