@@ -255,7 +255,7 @@ var kubernetesObj = &object{
 var kubernetesWatchObj = &object{
 	name: "kubernetesWatch",
 	doc: "The watch daemon inside the cluster (docs/watch.md): with enabled, render adds to the target's overlay a " +
-		"Deployment running `avatar-sync watch --git`, its ServiceAccount, a Role and RoleBinding limited to the namespace, " +
+		"Deployment running `avatar-sync watch --git`, its ServiceAccount, a Role and RoleBinding limited to the namespace (and a ClusterRole naming only that Namespace), " +
 		"liveness/readiness probes on /healthz and /readyz and a Prometheus scrape annotation.",
 	fields: []field{
 		{key: "enabled", kind: vBool, def: "false", doc: "render the watch Deployment"},
