@@ -56,9 +56,10 @@ var ErrRefused = errors.New("apply refused")
 //     applied), so a failure half way never leaves an object avatar-sync cannot prune;
 //  3. apply Secrets and ConfigMaps, then Services, then other objects, by server-side apply;
 //  4. create new StatefulSets and wait for them; roll changed broker StatefulSets one at a time,
-//     each after SafeToRestart allows it and waited for until Ready (bounded);
-//  5. delete pruned objects (only listed ones still carrying the owner labels) and write the final
-//     inventory.
+//     each only while every other broker's StatefulSet is Ready and after SafeToRestart allows it,
+//     and waited for until Ready (bounded; an interrupt is reported as one);
+//  5. delete pruned objects (only listed ones in the target, still carrying the owner labels) and
+//     write the final inventory.
 func (c *Client) Apply(ctx context.Context, p Plan, opts ApplyOptions) error {
 	if opts.WaitTimeout <= 0 {
 		opts.WaitTimeout = DefaultWaitTimeout
