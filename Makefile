@@ -6,7 +6,7 @@ TESTFLAGS ?= -race -count=1 -timeout 12m
 BIN       ?= bin/avatar-sync
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test test-k8s kube-apiserver vet lint bench bench-cli fuzz schema clean
+.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli fuzz schema clean
 
 all: build
 
@@ -18,6 +18,14 @@ vet:
 
 test: vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# test-quick is the inner loop (issue 21; `make test` takes ~17 min on a loaded 2-core machine):
+# no -race (it roughly doubles the time), no vet, -short, and Go's test cache (no -count=1), so
+# packages whose code and inputs did not change are not run again. Narrow it with PKGS=./spec/...
+# Run `make test` before pushing: CI does.
+QUICKFLAGS ?= -short -timeout 10m
+test-quick:
+	$(GO) test $(QUICKFLAGS) $(PKGS)
 
 # test-k8s runs the Kubernetes plane's tests against a real kube-apiserver + etcd (issue 11); they
 # carry the build tag kubeapiserver so `make test` neither needs nor waits for them. The API server

@@ -302,7 +302,10 @@ type Summary struct {
 	Update int `json:"update"`
 	// Replace counts Kubernetes objects recreated because they cannot change in place (not
 	// counted in Update).
-	Replace     int `json:"replace"`
+	Replace int `json:"replace"`
+	// Adopt counts existing topics and principals recorded in the inventory (not counted in
+	// Update: nothing on the cluster changes, issue 21); absent when zero.
+	Adopt       int `json:"adopt,omitempty"`
 	Delete      int `json:"delete"`
 	Unsupported int `json:"unsupported"`
 	NoOp        int `json:"noOp"`
@@ -314,9 +317,12 @@ func (p Plan) Summary() Summary {
 	for _, c := range p.Changes {
 		switch c.Action {
 		case Update:
-			if c.Object != nil && c.Object.Replace {
+			switch {
+			case c.Object != nil && c.Object.Replace:
 				s.Replace++
-			} else {
+			case c.Adopt != nil:
+				s.Adopt++
+			default:
 				s.Update++
 			}
 		case Create:

@@ -57,7 +57,7 @@ func symbol(a reconcile.Action) (string, string) {
 // It is what `plan` prints and what `apply` shows before asking.
 func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	pw := &printer{w: w, color: opts.Color}
-	pw.linef("%sPlan for cluster %q (cluster id %s)%s", pw.c(ansiBold), p.Cluster, orNone(p.ClusterID), pw.c(ansiReset))
+	pw.linef("%sPlan for cluster %q (%s)%s", pw.c(ansiBold), p.Cluster, clusterIDText(p.ClusterID, "cluster id %s"), pw.c(ansiReset))
 	var pending, info []reconcile.Change
 	for _, c := range p.Changes {
 		if c.Pending() {
@@ -139,13 +139,18 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	return pw.err
 }
 
-// summaryLine is "Plan: 1 to create, 2 to update, 0 to delete."; replaces are counted only when
-// the plan has some (Kubernetes objects, issue 11).
+// summaryLine is "Plan: 1 to create, 2 to update, 0 to delete."; replaces (Kubernetes objects,
+// issue 11) and adoptions into the inventory (issue 21: not updates, nothing on the cluster
+// changes) are counted only when the plan has some.
 func summaryLine(s reconcile.Summary) string {
+	line := fmt.Sprintf("Plan: %d to create, %d to update, ", s.Create, s.Update)
 	if s.Replace > 0 {
-		return fmt.Sprintf("Plan: %d to create, %d to update, %d to replace, %d to delete.", s.Create, s.Update, s.Replace, s.Delete)
+		line += fmt.Sprintf("%d to replace, ", s.Replace)
 	}
-	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete.", s.Create, s.Update, s.Delete)
+	if s.Adopt > 0 {
+		line += fmt.Sprintf("%d to adopt, ", s.Adopt)
+	}
+	return line + fmt.Sprintf("%d to delete.", s.Delete)
 }
 
 // topicDeletes counts the plan's topic deletions (records are lost; objects are pruned apart).
@@ -167,6 +172,15 @@ func countRisk(p reconcile.Plan, r reconcile.Risk) int {
 		}
 	}
 	return n
+}
+
+// clusterIDText names the live cluster id in a plan's header, as format says ("cluster id %s"). A plan without one was made while the brokers did not answer (a fresh cluster whose
+// topics are deferred): the header says so instead of "id (unknown)" (issue 21).
+func clusterIDText(id, format string) string {
+	if id == "" {
+		return "brokers did not answer; cluster id not read"
+	}
+	return fmt.Sprintf(format, id)
 }
 
 func orNone(s string) string {
@@ -414,7 +428,7 @@ func RenderJSON(w io.Writer, p reconcile.Plan) error { return reconcile.WritePla
 func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	pw := &printer{w: w}
 	s := p.Summary()
-	pw.linef("### avatar-sync plan: cluster `%s` (id `%s`)", p.Cluster, orNone(p.ClusterID))
+	pw.linef("### avatar-sync plan: cluster `%s` (%s)", p.Cluster, clusterIDText(p.ClusterID, "id `%s`"))
 	pw.linef("")
 	switch {
 	case !p.HasChanges() && p.TopicsDeferred:
@@ -481,7 +495,11 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	}
 	pw.linef("")
 	if p.ObjectsFingerprint != "" {
-		pw.linef("<sub>Live state fingerprint `%s`, Kubernetes objects `%s`.</sub>", orNone(p.Fingerprint), p.ObjectsFingerprint)
+		if p.Fingerprint == "" {
+			pw.linef("<sub>Kubernetes objects `%s`; no Kafka state read.</sub>", p.ObjectsFingerprint)
+		} else {
+			pw.linef("<sub>Live state fingerprint `%s`, Kubernetes objects `%s`.</sub>", p.Fingerprint, p.ObjectsFingerprint)
+		}
 	} else {
 		pw.linef("<sub>Live state fingerprint `%s`.</sub>", p.Fingerprint)
 	}

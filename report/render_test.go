@@ -212,7 +212,7 @@ func TestRenderTextSummaryLine(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"Plan: 1 to create, 5 to update, 1 to delete. 1 unsupported",
+		"Plan: 1 to create, 4 to update, 1 to adopt, 1 to delete. 1 unsupported",
 		"retention.ms:",
 		"7d → 6h (604800000 → 21600000)",
 		"cluster id test-cluster",
@@ -293,5 +293,54 @@ func TestRenderResultJSONStatuses(t *testing.T) {
 	}
 	if doc.Applied != seen["applied"] || doc.Failed != seen["failed"] || doc.Unknown != seen["unknown"] || doc.NotAttempted != seen["not-attempted"] || seen["unknown"] == 0 {
 		t.Errorf("counts %+v do not match statuses %v", doc, seen)
+	}
+}
+
+// TestRenderCountsAdoptions: adopting existing topics into the inventory changes nothing on the
+// cluster, so every view counts them as adopt, not update (issue 21).
+func TestRenderCountsAdoptions(t *testing.T) {
+	want := spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil), topic("prediction-results", 3, 3, nil), topic("drone-commands", 3, 3, nil)}}
+	have := live(nil, obs("eeg-brainwave-data", 3, 3, nil), obs("prediction-results", 3, 3, nil), obs("drone-commands", 3, 3, nil))
+	p := reconcile.Diff(reconcile.DesiredOf(&want), have, reconcile.DiffOptions{Cluster: "lab"})
+	const line = "Plan: 0 to create, 0 to update, 3 to adopt, 0 to delete."
+	var text, md, js bytes.Buffer
+	if err := RenderText(&text, p, RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMarkdown(&md, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	for view, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		if !strings.Contains(out, line) {
+			t.Errorf("%s plan lacks %q:\n%s", view, line, out)
+		}
+	}
+	var doc struct{ Summary map[string]int }
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Summary["adopt"] != 3 || doc.Summary["update"] != 0 {
+		t.Errorf("JSON summary %v; want adopt 3, update 0", doc.Summary)
+	}
+}
+
+// TestRenderDeferredHeaderSaysWhy: a plan made while the brokers did not answer has no cluster id;
+// its header says that, not "id (unknown)" (issue 21).
+func TestRenderDeferredHeaderSaysWhy(t *testing.T) {
+	var text, md bytes.Buffer
+	if err := RenderText(&text, deferredPlan(), RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMarkdown(&md, deferredPlan()); err != nil {
+		t.Fatal(err)
+	}
+	for view, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		header, _, _ := strings.Cut(out, "\n")
+		if !strings.Contains(header, "brokers did not answer; cluster id not read") || strings.Contains(out, "(unknown)") {
+			t.Errorf("%s header %q (or the plan) does not say the brokers did not answer:\n%s", view, header, out)
+		}
 	}
 }

@@ -32,7 +32,13 @@ func Explain(key string) (Explanation, error) {
 	}
 	def, ok := LookupTopicConfig(k)
 	if !ok {
-		return Explanation{}, fmt.Errorf("%q is not a Kafka topic config%s: %w", key, topicConfigHint(k), ErrUnknownTopicConfig)
+		// explain also takes the topic key retention, so a typo of it gets its suggestion too
+		// (`explain retension`, issue 21).
+		hint := topicConfigHint(k)
+		if hint == "" {
+			hint = didYouMean(k, append([]string{"retention"}, topicConfigKeys()...))
+		}
+		return Explanation{}, fmt.Errorf("%q is not a Kafka topic config%s: %w", key, hint, ErrUnknownTopicConfig)
 	}
 	e := Explanation{Key: def.Key, Type: def.Type.String(), Default: humanDefault(def), Accepts: def.accepts(), Doc: def.Doc, Deprecated: def.Deprecated}
 	switch {

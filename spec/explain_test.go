@@ -59,6 +59,10 @@ func TestExplainUnknownAndShorthand(t *testing.T) {
 	if _, err := Explain("retension.ms"); err == nil || !strings.Contains(err.Error(), `did you mean "retention.ms"`) {
 		t.Errorf("typo: %v", err)
 	}
+	// A typo of the topic key explain also takes (issue 21).
+	if _, err := Explain("retension"); !errors.Is(err, ErrUnknownTopicConfig) || !strings.Contains(err.Error(), `did you mean "retention"?`) {
+		t.Errorf("retension: %v; want did you mean \"retention\"", err)
+	}
 	e, err := Explain("retention")
 	if err != nil || e.Key != "retention.ms" || e.Shorthand == "" {
 		t.Errorf("retention: %+v %v", e, err)

@@ -146,7 +146,7 @@ func TestExamplePlansAccess(t *testing.T) {
 		t.Errorf("%d ACLs created, want the services' 12:\n%s", n, out)
 	}
 	for _, want := range []string{"adopt principal User:CN=gui5,O=avatar-sync into the inventory",
-		"+ create acl User:CN=gui5,O=avatar-sync allow Write on topic eeg-brainwave-data", "+ create quota user=CN=gui5,O=avatar-sync", "Plan: 16 to create, 3 to update, 0 to delete."} {
+		"+ create acl User:CN=gui5,O=avatar-sync allow Write on topic eeg-brainwave-data", "+ create quota user=CN=gui5,O=avatar-sync", "Plan: 16 to create, 0 to update, 3 to adopt, 0 to delete."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply lacks %q:\n%s", want, out)
 		}

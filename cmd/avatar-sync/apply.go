@@ -99,6 +99,11 @@ applies the topics (asking again unless --auto-approve).`,
 				return err
 			}
 			defer closeTarget(t, &err)
+			defer func() {
+				if err == nil { // once applied, the cluster is the one to pin (issue 21)
+					adviseClusterPin(s.err, sp, t.name, p.ClusterID)
+				}
+			}()
 			if o.planFile == "" {
 				p, err = t.planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			} else {

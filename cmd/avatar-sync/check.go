@@ -193,7 +193,7 @@ func reportDeviceDiagnostics(s *streams, file string, diags spec.Diagnostics) er
 		if file == "" {
 			file = "the spec"
 		}
-		return &specError{file: file, errs: errs}
+		return &specError{file: file, errs: errs, warnings: len(diags.Warnings())}
 	}
 	return nil
 }

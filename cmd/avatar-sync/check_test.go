@@ -227,7 +227,7 @@ func TestCheckReportsParamMistakesWithPosition(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf(`%s:%d:5: device "tello-1": unknown parameter "minBatery" for kind tello (did you mean "minBattery"?)`, path, line),
 		fmt.Sprintf(`%s:%d:5: device "tello-1": retries: 50 is out of range [1, 10]`, path, line+1),
-		"is invalid (2 errors)",
+		"is invalid: 2 errors, 0 warnings",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)

@@ -24,12 +24,9 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// TestMain stops this package's kube-apiserver (started by the first test that needs it).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	kubetest.Stop()
-	os.Exit(code)
-}
+// Once the tests are done, stop this package's kube-apiserver (started by the first test that
+// needs it); TestMain (testmain_test.go) runs afterTests.
+func init() { afterTests = append(afterTests, kubetest.Stop) }
 
 // The example spec's whole Kubernetes side, as the plane will apply it for `--cluster microk8s`:
 // the rendered objects (TLS keystore Secret, configs, Services on NodePorts 9092-9194, brokers)

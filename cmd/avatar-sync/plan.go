@@ -81,6 +81,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 			if err := renderPlan(s.out, g, p, report.RenderOptions{}); err != nil {
 				return err
 			}
+			adviseClusterPin(s.err, sp, t.name, p.ClusterID)
 			if o.out != "" {
 				if err := savePlan(o.out, p); err != nil {
 					return err

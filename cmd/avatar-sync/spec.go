@@ -1,13 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/avatar-project/avatar-sync/plugins/devices"
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -40,29 +44,41 @@ func loadSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, er
 	if _, err := os.Stat(g.file); g.file != spec.Stdin && errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: no such file (point -f/--file at your avatar.yaml): %w", g.file, fs.ErrNotExist)
 	}
-	sp, diags := readSpec(ctx, g, s)
+	sp, diags := readSpecWith(ctx, g, s, func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics) {
+		return spec.ParsePartialSources(name, srcs, g.cluster)
+	})
+	if sp != nil && len(diags.Errors()) > 0 {
+		// An invalid spec is refused with every problem validate reports for it, so plan and
+		// validate count the same errors (issue 21): the built-in device checks too, which
+		// otherwise only run once the rest is valid. No external plugin runs here.
+		reg := devices.NewRegistry()
+		reg.NoExternalRun = true
+		diags = append(diags, reconcile.ValidateDevices(ctx, decodedDevices(sp.Devices, diags), reg)...)
+		slices.SortStableFunc(diags, func(a, b spec.Diagnostic) int {
+			return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
+		})
+	}
 	for _, w := range diags.Warnings() {
 		fmt.Fprintln(s.err, w)
 	}
 	if errs := diags.Errors(); len(errs) > 0 {
-		return nil, &specError{file: g.file, errs: errs}
+		return nil, &specError{file: g.file, errs: errs, warnings: len(diags.Warnings())}
 	}
 	return sp, nil
 }
 
 // specError is an invalid spec: every error diagnostic, one per line so editors can jump to each.
+// Its first line is validate's summary ("avatar.yaml is invalid: 2 errors, 1 warning"), counted
+// the same way (issue 21).
 type specError struct {
-	file string
-	errs spec.Diagnostics
+	file     string
+	errs     spec.Diagnostics
+	warnings int
 }
 
 func (e *specError) Error() string {
 	var b strings.Builder
-	if len(e.errs) == 1 {
-		fmt.Fprintf(&b, "%s is invalid:", e.file)
-	} else {
-		fmt.Fprintf(&b, "%s is invalid (%d errors):", e.file, len(e.errs))
-	}
+	fmt.Fprintf(&b, "%s is invalid: %s, %s:", e.file, count(len(e.errs), "error"), count(e.warnings, "warning"))
 	for _, d := range e.errs {
 		b.WriteString("\n")
 		b.WriteString(d.String())

@@ -108,7 +108,7 @@ func specAgreement(ctx context.Context, t *target, sp *spec.Spec) *health.SpecAg
 		return &health.SpecAgreement{Error: err.Error()}
 	}
 	sum := p.Summary()
-	n := sum.Create + sum.Update + sum.Delete + sum.Unsupported
+	n := sum.Create + sum.Update + sum.Adopt + sum.Delete + sum.Unsupported
 	return &health.SpecAgreement{InSync: n == 0, PendingChanges: n}
 }
 

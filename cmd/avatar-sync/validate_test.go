@@ -157,7 +157,7 @@ func TestLoadSpec(t *testing.T) {
 
 	path := writeSpec(t, invalidSpec)
 	_, err = loadSpec(t.Context(), &globalOptions{file: path}, s)
-	want := path + " is invalid (2 errors):\n" +
+	want := path + " is invalid: 2 errors, 0 warnings:\n" +
 		path + ":12:5: topics[1].replicationFactor 4 exceeds the 3 brokers\n" +
 		path + ":13:5: topics[1].retension is not a known key; did you mean \"retention\"?"
 	if !errors.Is(err, spec.ErrInvalid) || err.Error() != want {
@@ -246,5 +246,44 @@ func TestValidateDirectory(t *testing.T) {
 	want := dir + ": is a directory without *.yaml files; point -f/--file at avatar.yaml or at a directory of spec files\n"
 	if code != exitError || !strings.HasPrefix(errOut, want) {
 		t.Errorf("code %d, stderr %q; want it to start with %q", code, errOut, want)
+	}
+}
+
+// TestPlanAndValidateCountTheSameErrors: a spec with a topic error, a device parameter error and a
+// warning is refused by plan, apply and status with the problems and the count validate reports
+// (issue 21: plan used to stop at the topic error and say "is invalid:" with no device error).
+func TestPlanAndValidateCountTheSameErrors(t *testing.T) {
+	path := writeSpec(t, `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+brokers:
+  - { id: 1, host: b1, ports: { plaintext: 9092 } }
+  - { id: 2, host: b2, ports: { plaintext: 9093 } }
+  - { id: 3, host: b3, ports: { plaintext: 9094 } }
+topics:
+  - { name: eeg, partitions: 3, replicationFactor: 4 }
+  - { name: drones, partitions: 1, replicationFactor: 3, config: { min.insync.replicas: 3 } }
+devices:
+  - { name: tello-1, kind: tello, address: 192.168.10.1:8889, minBatery: 20 }
+`)
+	summary := path + " is invalid: 2 errors, 1 warning"
+	problems := []string{
+		path + ":9:33: topics[0].replicationFactor 4 exceeds the 3 brokers",
+		path + `:12:63: device "tello-1": unknown parameter "minBatery" for kind tello (did you mean "minBattery"?)`,
+	}
+	code, _, errOut := runCLI(t, "validate", "-f", path)
+	if code != exitError || !strings.Contains(errOut, summary) {
+		t.Fatalf("validate: exit %d; want 1 and %q:\n%s", code, summary, errOut)
+	}
+	for _, args := range [][]string{{"plan"}, {"apply", "--auto-approve"}, {"status"}} {
+		code, _, errOut := runCLI(t, append(args, "-f", path, "--state-dir", t.TempDir())...)
+		if code != exitError || !strings.Contains(errOut, summary) {
+			t.Errorf("%s: exit %d; want 1 and validate's %q:\n%s", args[0], code, summary, errOut)
+		}
+		for _, p := range problems {
+			if !strings.Contains(errOut, p) {
+				t.Errorf("%s: stderr lacks %q:\n%s", args[0], p, errOut)
+			}
+		}
 	}
 }

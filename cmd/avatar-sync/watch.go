@@ -183,7 +183,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 	}
 	if errs := diags.Errors(); len(errs) > 0 {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
-		return &specError{file: w.gx.specName(w.g.file), errs: errs}
+		return &specError{file: w.gx.specName(w.g.file), errs: errs, warnings: len(diags.Warnings())}
 	}
 	w.gx.rememberSecrets(sp)
 	deviceRegistry, _, err := validateDevices(ctx, w.s, sp, true)
@@ -274,7 +274,7 @@ func (w *watcher) logPlan(p reconcile.Plan) {
 		return
 	}
 	sum := p.Summary()
-	w.current.pending = sum.Create + sum.Update + sum.Replace + sum.Delete + sum.Unsupported
+	w.current.pending = sum.Create + sum.Update + sum.Replace + sum.Adopt + sum.Delete + sum.Unsupported
 	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
