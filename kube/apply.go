@@ -56,9 +56,10 @@ var ErrRefused = errors.New("apply refused")
 //     applied), so a failure half way never leaves an object avatar-sync cannot prune;
 //  3. apply Secrets and ConfigMaps, then Services, then other objects, by server-side apply;
 //  4. create new StatefulSets and wait for them; roll changed broker StatefulSets one at a time,
-//     each after SafeToRestart allows it and waited for until Ready (bounded);
-//  5. delete pruned objects (only listed ones still carrying the owner labels) and write the final
-//     inventory.
+//     each only while every other broker's StatefulSet is Ready and after SafeToRestart allows it,
+//     and waited for until Ready (bounded; an interrupt is reported as one);
+//  5. delete pruned objects (only listed ones in the target, still carrying the owner labels) and
+//     write the final inventory.
 func (c *Client) Apply(ctx context.Context, p Plan, opts ApplyOptions) error {
 	if opts.WaitTimeout <= 0 {
 		opts.WaitTimeout = DefaultWaitTimeout
@@ -92,7 +93,9 @@ func (c *Client) Apply(ctx context.Context, p Plan, opts ApplyOptions) error {
 		}
 	}
 	for _, ch := range p.Changes {
-		if ch.desired != nil {
+		// Only what may ever be pruned is recorded: a cluster-scoped object the render holds
+		// (the watch daemon's ClusterRole) is applied but never deleted (issue 21).
+		if ch.desired != nil && outOfScope(ch.Object, p.Namespace) == "" {
 			inv.add(ch.Object)
 		}
 	}
@@ -106,7 +109,7 @@ func (c *Client) Apply(ctx context.Context, p Plan, opts ApplyOptions) error {
 			}
 		}
 	}
-	if err := c.rollWorkloads(ctx, byStage[4], opts); err != nil {
+	if err := c.rollWorkloads(ctx, byStage[4], brokerRefs(p), opts); err != nil {
 		return err
 	}
 	for i := len(deletes) - 1; i >= 0; i-- {
@@ -154,6 +157,9 @@ func (c *Client) refuse(ctx context.Context, p Plan, opts ApplyOptions) error {
 			if !opts.Prune || !opts.AllowDelete {
 				problems = append(problems, fmt.Sprintf("%s: deleting needs deletion: prune in the spec and --allow-delete", ch.Object))
 			}
+			if why := outOfScope(ch.Object, p.Namespace); why != "" {
+				problems = append(problems, fmt.Sprintf("%s is %s: avatar-sync never deletes it", ch.Object, why))
+			}
 		}
 		if ch.Action != Delete && ch.desired == nil {
 			problems = append(problems, fmt.Sprintf("%s: the plan carries no object to apply; plan again", ch.Object))
@@ -196,8 +202,11 @@ func (c *Client) applyOne(ctx context.Context, ch ObjectChange, opts ApplyOption
 
 // rollWorkloads creates new workloads together (nothing runs yet, so nothing restarts) and then
 // changes existing ones one at a time in plan order (brokers by id), as Strimzi rolls a cluster:
-// each waits until Ready before the next may restart.
-func (c *Client) rollWorkloads(ctx context.Context, changes []ObjectChange, opts ApplyOptions) error {
+// each waits until Ready before the next may restart. A broker restarts only while every other
+// broker's StatefulSet is Ready in Kubernetes (issue 21: with broker 2 at 0/1 an image change
+// rolled broker 1) and the Kafka plane says it is safe; so with --no-wait, which does not wait for
+// the broker it restarted, an apply restarts at most one broker.
+func (c *Client) rollWorkloads(ctx context.Context, changes []ObjectChange, brokers []brokerRef, opts ApplyOptions) error {
 	var created []ObjectChange
 	for _, ch := range changes {
 		if ch.Action == Create {
@@ -212,9 +221,19 @@ func (c *Client) rollWorkloads(ctx context.Context, changes []ObjectChange, opts
 			return err
 		}
 	}
+	var restarted []int32
 	for _, ch := range changes {
 		if ch.Action == Create {
 			continue
+		}
+		if ch.Broker >= 0 {
+			if err := c.othersReady(ctx, ch, brokers); err != nil {
+				msg := fmt.Sprintf("target %s: broker %d (%s) is not restarted: %s", c.target, ch.Broker, ch.Object, err)
+				if opts.NoWait && len(restarted) > 0 {
+					msg += fmt.Sprintf("; --no-wait does not wait for broker %d, restarted by this apply, so no other broker restarts now: apply again once it is Ready", restarted[len(restarted)-1])
+				}
+				return errors.New(msg + "; the remaining brokers were left as they are")
+			}
 		}
 		if ch.Broker >= 0 && opts.SafeToRestart != nil {
 			if err := opts.SafeToRestart(ctx, ch.Broker); err != nil {
@@ -229,9 +248,65 @@ func (c *Client) rollWorkloads(ctx context.Context, changes []ObjectChange, opts
 		if err := c.applyOne(ctx, ch, opts); err != nil {
 			return err
 		}
+		if ch.Broker >= 0 {
+			restarted = append(restarted, ch.Broker)
+		}
 		if err := c.waitReady(ctx, ch, opts); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// brokerRef is one broker StatefulSet of a plan.
+type brokerRef struct {
+	id  int32
+	ref ObjectRef
+}
+
+// brokerRefs lists every broker StatefulSet the plan examined, whatever its action: a broker in
+// sync must be Ready too before another restarts.
+func brokerRefs(p Plan) []brokerRef {
+	var out []brokerRef
+	for _, ch := range p.Changes {
+		if ch.Broker >= 0 && ch.Action != Delete {
+			out = append(out, brokerRef{id: ch.Broker, ref: ch.Object})
+		}
+	}
+	return out
+}
+
+// othersReady says which other broker's StatefulSet is not Ready (kstatus Current: observed
+// generation, ready and updated replicas, current revision), nil when all are.
+func (c *Client) othersReady(ctx context.Context, ch ObjectChange, brokers []brokerRef) error {
+	var notReady []string
+	for _, b := range brokers {
+		if b.id == ch.Broker {
+			continue
+		}
+		live, err := c.get(ctx, b.ref)
+		if err != nil {
+			return fmt.Errorf("cannot tell whether broker %d is ready: %s", b.id, oneLine(err))
+		}
+		why := ""
+		switch {
+		case live == nil:
+			why = "not found"
+		default:
+			res, err := status.Compute(live)
+			switch {
+			case err != nil:
+				why = oneLine(err)
+			case res.Status != status.CurrentStatus:
+				why = res.Status.String() + ": " + res.Message
+			}
+		}
+		if why != "" {
+			notReady = append(notReady, fmt.Sprintf("broker %d (%s) is not ready in Kubernetes (%s)", b.id, b.ref, why))
+		}
+	}
+	if len(notReady) > 0 {
+		return errors.New(strings.Join(notReady, ", "))
 	}
 	return nil
 }
@@ -242,15 +317,18 @@ func (c *Client) orphanDelete(ctx context.Context, ch ObjectChange, opts ApplyOp
 		return fmt.Errorf("target %s: replace %s: orphan delete: %s", c.target, ch.Object, oneLine(err))
 	}
 	report(opts, ch, "deleted with --cascade=orphan (pods and volumes kept)")
-	ctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+	wctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
 	defer cancel()
 	for {
-		live, err := c.get(ctx, ch.Object)
+		live, err := c.get(wctx, ch.Object)
 		if err == nil && live == nil {
 			return nil
 		}
 		select {
-		case <-ctx.Done():
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return fmt.Errorf("target %s: replace %s: interrupted while waiting for the orphan delete: %w", c.target, ch.Object, context.Cause(ctx))
+			}
 			return fmt.Errorf("target %s: replace %s: still present %s after the orphan delete", c.target, ch.Object, opts.WaitTimeout)
 		case <-time.After(opts.Interval):
 		}
@@ -262,11 +340,11 @@ func (c *Client) waitReady(ctx context.Context, ch ObjectChange, opts ApplyOptio
 	if opts.NoWait {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+	wctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
 	defer cancel()
 	last := ""
 	for {
-		live, err := c.get(ctx, ch.Object)
+		live, err := c.get(wctx, ch.Object)
 		msg := ""
 		switch {
 		case err != nil:
@@ -284,15 +362,19 @@ func (c *Client) waitReady(ctx context.Context, ch ObjectChange, opts ApplyOptio
 				msg = res.Status.String() + ": " + res.Message
 			}
 		}
-		if msg != last {
+		if msg != last && wctx.Err() == nil {
 			report(opts, ch, "waiting: "+msg)
 			last = msg
 		}
 		select {
-		case <-ctx.Done():
+		case <-wctx.Done():
 			what := ch.Object.String()
 			if ch.Broker >= 0 {
 				what = fmt.Sprintf("broker %d (%s)", ch.Broker, ch.Object)
+			}
+			if ctx.Err() != nil {
+				// Issue 21: an interrupt (SIGINT, a cancelled pass) is not a time-out.
+				return fmt.Errorf("target %s: interrupted while waiting for %s to become ready (last: %s); it was applied and may still be rolling: %w", c.target, what, last, context.Cause(ctx))
 			}
 			return fmt.Errorf("target %s: %s not ready after %s (%s); see `kubectl -n %s describe %s %s`", c.target, what, opts.WaitTimeout, last, ch.Object.Namespace, strings.ToLower(ch.Object.Kind), ch.Object.Name)
 		case <-time.After(opts.Interval):

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -44,7 +45,7 @@ type Target struct {
 	// Name is the spec's target (clusters[].name); every error names it.
 	Name string
 	// Kubeconfig is an explicit kubeconfig path; empty means kubectl's rules ($KUBECONFIG, else
-	// ~/.kube/config).
+	// ~/.kube/config), and inside a pod with neither, the pod's service account (in-cluster).
 	Kubeconfig string
 	// Context is the kubeconfig context (the target's kubernetes.context); empty means the file's
 	// current-context.
@@ -106,13 +107,26 @@ func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, err
 	return &Client{target: target, host: cfg.Host, client: c, rm: rm}, nil
 }
 
-// restConfig resolves the kubeconfig and context the way kubectl does.
+// serviceAccountDir is where Kubernetes mounts a pod's service account token and CA (tests point
+// it elsewhere).
+var serviceAccountDir = defaultServiceAccountDir
+
+// restConfig resolves the kubeconfig and context the way kubectl does. With no kubeconfig file at
+// all (no explicit path, $KUBECONFIG unset or naming no existing file, no ~/.kube/config) inside a
+// pod, it uses the pod's service account as client-go's in-cluster configuration does: the
+// rendered watch Deployment runs the Kubernetes plane that way (issue 21).
 func restConfig(t Target) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if t.Kubeconfig != "" {
 		rules.ExplicitPath = t.Kubeconfig
 	}
 	where := kubeconfigName(rules)
+	if !anyFileExists(rules) {
+		if os.Getenv("KUBERNETES_SERVICE_HOST") != "" && os.Getenv("KUBERNETES_SERVICE_PORT") != "" && t.Kubeconfig == "" {
+			return inClusterConfig(t.Name)
+		}
+		return nil, fmt.Errorf("target %s: kubeconfig %s does not exist; write one (`microk8s config > ~/.kube/config`), point KUBECONFIG at one, or run inside a pod with a service account", t.Name, where)
+	}
 	raw, err := rules.Load()
 	if err != nil {
 		return nil, fmt.Errorf("target %s: kubeconfig %s cannot be read: %s; fix the file, or point KUBECONFIG at one (`microk8s config > ~/.kube/microk8s`)", t.Name, where, oneLine(err))
@@ -133,6 +147,46 @@ func restConfig(t Target) (*rest.Config, error) {
 	}
 	return cfg, nil
 }
+
+// anyFileExists reports whether a kubeconfig file the rules would read exists (client-go skips
+// missing files on $KUBECONFIG silently, and a missing ~/.kube/config reads as an empty config).
+func anyFileExists(rules *clientcmd.ClientConfigLoadingRules) bool {
+	paths := rules.Precedence
+	if rules.ExplicitPath != "" {
+		paths = []string{rules.ExplicitPath}
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// inClusterConfig is client-go's rest.InClusterConfig, reading the token and CA from
+// serviceAccountDir: the API server at $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, the
+// token file re-read as the kubelet rotates it.
+func inClusterConfig(target string) (*rest.Config, error) {
+	if serviceAccountDir == defaultServiceAccountDir {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("target %s: no kubeconfig, and the pod's service account cannot be used: %s", target, oneLine(err))
+		}
+		return cfg, nil
+	}
+	token := filepath.Join(serviceAccountDir, "token")
+	if _, err := os.Stat(token); err != nil {
+		return nil, fmt.Errorf("target %s: no kubeconfig, and the pod's service account cannot be used: %s", target, oneLine(err))
+	}
+	host := net.JoinHostPort(os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT"))
+	return &rest.Config{
+		Host:            "https://" + host,
+		BearerTokenFile: token,
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(serviceAccountDir, "ca.crt")},
+	}, nil
+}
+
+const defaultServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 func kubeconfigName(rules *clientcmd.ClientConfigLoadingRules) string {
 	if rules.ExplicitPath != "" {

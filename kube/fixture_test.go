@@ -54,6 +54,8 @@ type rendered struct {
 	image, storage, password string
 	// imageTag is the target's kubernetes.imageTag (the overlay's images: entry).
 	imageTag string
+	// watch renders the in-cluster watch daemon (kubernetes.watch.enabled) with its RBAC.
+	watch bool
 }
 
 func (r rendered) objects(t testing.TB, ns string) []*unstructured.Unstructured {
@@ -70,6 +72,9 @@ func (r rendered) objects(t testing.TB, ns string) []*unstructured.Unstructured 
 	tag := ""
 	if r.imageTag != "" {
 		tag = ", imageTag: " + r.imageTag
+	}
+	if r.watch {
+		tag += `, watch: { enabled: true, git: "https://git.example.org/avatar/lab.git", path: lab/avatar.yaml }`
 	}
 	src := fmt.Sprintf(`apiVersion: avatar-sync/v1
 kind: KafkaCluster
@@ -199,6 +204,34 @@ func (k *kubelet) poll(ctx context.Context, c *Client, ns string, delay time.Dur
 		_ = c.client.Status().Update(ctx, sts)
 	}
 	k.maxRolling = max(k.maxRolling, rolling)
+	k.deployments(ctx, c, ns)
+}
+
+// deployments reports every Deployment (the watch daemon) as rolled out at once; they are not
+// brokers, so nothing is recorded.
+func (k *kubelet) deployments(ctx context.Context, c *Client, ns string) {
+	list := &unstructured.UnstructuredList{}
+	list.SetAPIVersion("apps/v1")
+	list.SetKind("DeploymentList")
+	if err := c.client.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		d := &list.Items[i]
+		observed, _, _ := unstructured.NestedInt64(d.Object, "status", "observedGeneration")
+		if observed == d.GetGeneration() {
+			continue
+		}
+		_ = unstructured.SetNestedMap(d.Object, map[string]any{
+			"observedGeneration": d.GetGeneration(), "replicas": int64(1), "updatedReplicas": int64(1),
+			"readyReplicas": int64(1), "availableReplicas": int64(1),
+			"conditions": []any{
+				map[string]any{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+				map[string]any{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+			},
+		}, "status")
+		_ = c.client.Status().Update(ctx, d)
+	}
 }
 
 // reset forgets what was recorded so far (the creation of the brokers, which start together).

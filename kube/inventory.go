@@ -39,21 +39,81 @@ func (inv inventory) refs() []ObjectRef {
 	return out
 }
 
+// prunableKinds are the kinds render produces inside a target's namespace (group/kind): the only
+// namespaced kinds an inventory entry may name.
+var prunableKinds = map[string]bool{
+	"/ConfigMap": true, "/Secret": true, "/Service": true, "/ServiceAccount": true,
+	"apps/StatefulSet": true, "apps/Deployment": true, "policy/PodDisruptionBudget": true,
+	"rbac.authorization.k8s.io/Role": true, "rbac.authorization.k8s.io/RoleBinding": true,
+}
+
+// outOfScope says why an inventory entry is not avatar-sync's to prune for a target in namespace
+// ns ("" when it is). The inventory ConfigMap can be edited by anyone who can edit ConfigMaps there,
+// so it is trusted only within the target (issue 21: hand-added entries for an object in another
+// namespace and for a cluster-scoped Namespace, with copied owner labels, were deleted): objects of
+// the rendered kinds in ns, and the Namespace ns itself.
+func outOfScope(r ObjectRef, ns string) string {
+	gk := groupOf(r.APIVersion) + "/" + r.Kind
+	switch {
+	case gk == "/Namespace" && r.Namespace == "" && r.Name == ns:
+		return ""
+	case gk == "/Namespace":
+		return "another namespace than the target's " + ns
+	case r.Namespace == "":
+		return "a cluster-scoped object"
+	case r.Namespace != ns:
+		return "an object in namespace " + r.Namespace + ", not the target's " + ns
+	case !prunableKinds[gk]:
+		return "a kind avatar-sync does not render (" + gk + ")"
+	}
+	return ""
+}
+
+// ignoredEntry is an inventory entry outOfScope refused, for the plan to report.
+type ignoredEntry struct {
+	ref ObjectRef
+	why string
+}
+
+// readInventory reads the entries avatar-sync may act on; entries outside the target are left out
+// (readInventoryReport says which).
 func (c *Client) readInventory(ctx context.Context, ns, name string) (inventory, error) {
+	inv, _, err := c.readInventoryReport(ctx, ns, name)
+	return inv, err
+}
+
+// inventoryIgnored turns the ignored entries into plan lines: never acted on, said once per plan.
+func (c *Client) inventoryIgnored(ns, name string, ignored []ignoredEntry) []ObjectChange {
+	out := make([]ObjectChange, 0, len(ignored))
+	for _, e := range ignored {
+		out = append(out, ObjectChange{Object: e.ref, Action: NoOp, Broker: -1,
+			Reason: fmt.Sprintf("listed in the inventory ConfigMap %s/%s but %s: ignored, never deleted (someone edited the inventory; the next apply that changes an object drops the entry)", ns, InventoryName(name), e.why)})
+	}
+	return out
+}
+
+// readInventoryReport reads the inventory and the entries it ignores (outOfScope).
+func (c *Client) readInventoryReport(ctx context.Context, ns, name string) (inventory, []ignoredEntry, error) {
 	inv := inventory{}
 	cm, err := c.get(ctx, ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)})
 	if err != nil || cm == nil {
-		return inv, err
+		return inv, nil, err
 	}
 	raw, _, _ := unstructured.NestedString(cm.Object, "data", inventoryKey)
 	var refs []ObjectRef
 	if err := json.Unmarshal([]byte(raw), &refs); err != nil {
-		return nil, fmt.Errorf("target %s: inventory ConfigMap %s/%s is damaged (%v); delete it and re-apply to rebuild it", c.target, ns, InventoryName(name), err)
+		return nil, nil, fmt.Errorf("target %s: inventory ConfigMap %s/%s is damaged (%v); delete it and re-apply to rebuild it", c.target, ns, InventoryName(name), err)
 	}
+	var ignored []ignoredEntry
 	for _, r := range refs {
+		if why := outOfScope(r, ns); why != "" {
+			ignored = append(ignored, ignoredEntry{ref: r, why: why})
+			continue
+		}
 		inv.add(r)
 	}
-	return inv, nil
+	sort.Slice(ignored, func(i, j int) bool { return ignored[i].ref.key() < ignored[j].ref.key() })
+	return inv, ignored, nil
 }
 
 // writeInventory records inv by server-side apply (the ConfigMap carries the owner labels too).

@@ -151,7 +151,7 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 		return Plan{}, err
 	}
 	p := Plan{Target: c.target, Namespace: ns, Inventory: want.Inventory}
-	inv, err := c.readInventory(ctx, ns, want.Inventory)
+	inv, ignored, err := c.readInventoryReport(ctx, ns, want.Inventory)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -179,6 +179,7 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 			p.Changes = append(p.Changes, *ch)
 		}
 	}
+	p.Changes = append(p.Changes, c.inventoryIgnored(ns, want.Inventory, ignored)...)
 	if len(errs) > 0 {
 		return p, fmt.Errorf("target %s: plan Kubernetes objects: %s", c.target, strings.Join(errs, "; "))
 	}

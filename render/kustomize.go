@@ -253,7 +253,10 @@ func (m *model) externalService(b broker) omap {
 // only the format needs it.
 func (m *model) startScript() string {
 	var b strings.Builder
-	format := `/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" --config ` + configDir + `/server.properties`
+	// --cluster-id=VALUE, one argument: Kafka's argument parser (argparse4j) reads a separate value
+	// that starts with '-' as another flag, and a derived id starts with '-' for 1 name in 64
+	// (issue 21), so "--cluster-id $CLUSTER_ID" would fail the format and the pod.
+	format := `/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id="$CLUSTER_ID" --config ` + configDir + `/server.properties`
 	if a := m.saslAdmin; a != nil {
 		fmt.Fprintf(&b, `case "${%[1]s:-}" in ''|*,*|\"*\") echo "%[1]s (the SCRAM admin password of kafka.sasl) is empty, contains a comma or is enclosed in double quotes; kafka-storage format --add-scram cannot store it unchanged, so choose another" >&2; exit 1;; esac`+"\n", envSASLAdminPassword)
 		format += fmt.Sprintf(` --add-scram "%s=[name=%s,password=${%s}]"`, a.Mechanism, a.Username, envSASLAdminPassword)

@@ -186,7 +186,7 @@ func TestSASLStartScriptFormatsTheAdmin(t *testing.T) {
 			if i := slices.Index(args, "--add-scram"); i < 0 || i+1 >= len(args) || args[i+1] != want {
 				t.Errorf("%s: kafka-storage format got %q, want --add-scram %q", target, args, want)
 			}
-			if !slices.Contains(args, "--ignore-formatted") || !slices.Contains(args, "test-cluster") {
+			if !slices.Contains(args, "--ignore-formatted") || !slices.Contains(args, "--cluster-id=test-cluster") {
 				t.Errorf("%s: format arguments %q", target, args)
 			}
 			if serverEnv != "unset" {

@@ -42,6 +42,9 @@ type objects struct {
 	serviceAccounts []*corev1.ServiceAccount
 	roles           []*rbacv1.Role
 	roleBindings    []*rbacv1.RoleBinding
+	// The daemon's grant on its own Namespace (issue 21).
+	clusterRoles        []*rbacv1.ClusterRole
+	clusterRoleBindings []*rbacv1.ClusterRoleBinding
 }
 
 // splitDocs splits a YAML stream into its non-empty documents.
@@ -119,6 +122,14 @@ func decodeStrict(doc []byte, into *objects) error {
 		o := &rbacv1.RoleBinding{}
 		obj, meta = o, &o.ObjectMeta
 		into.roleBindings = append(into.roleBindings, o)
+	case "rbac.authorization.k8s.io/v1/ClusterRole":
+		o := &rbacv1.ClusterRole{}
+		obj, meta = o, &o.ObjectMeta
+		into.clusterRoles = append(into.clusterRoles, o)
+	case "rbac.authorization.k8s.io/v1/ClusterRoleBinding":
+		o := &rbacv1.ClusterRoleBinding{}
+		obj, meta = o, &o.ObjectMeta
+		into.clusterRoleBindings = append(into.clusterRoleBindings, o)
 	default:
 		return fmt.Errorf("unexpected object %s %s", tm.APIVersion, tm.Kind)
 	}
@@ -126,7 +137,7 @@ func decodeStrict(doc []byte, into *objects) error {
 		return fmt.Errorf("%s: strict decode: %w", tm.Kind, err)
 	}
 	// Namespaced objects carry a namespace once an overlay set it; the base leaves it to the overlay.
-	namespaced := tm.Kind != "Namespace" && meta.Namespace != ""
+	namespaced := tm.Kind != "Namespace" && !strings.HasPrefix(tm.Kind, "Cluster") && meta.Namespace != ""
 	errs := apivalidation.ValidateObjectMeta(meta, namespaced, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	errs = append(errs, metavalidation.ValidateLabels(meta.Labels, field.NewPath("metadata", "labels"))...)
 	if len(errs) > 0 {
@@ -636,11 +647,32 @@ func watchProblems(c spec.Cluster, ns string, objs objects) (problems []string) 
 		fail("RoleBinding subjects %+v, want the ServiceAccount %s in %s", rb.Subjects, sa.Name, ns)
 	}
 	for _, r := range role.Rules {
-		if slices.Contains(r.Verbs, "*") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
-			fail("Role rule %+v uses a wildcard", r)
+		ruleProblems(fail, "Role", r, sa.Name)
+		if slices.Contains(r.Resources, "secrets") && (len(r.ResourceNames) == 0 || slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "patch" })) {
+			fail("Role rule %+v reaches Secrets beyond reading and applying the ones avatar-sync renders", r)
 		}
-		if slices.Contains(r.Resources, "roles") || slices.Contains(r.Resources, "rolebindings") || slices.Contains(r.Verbs, "escalate") || slices.Contains(r.Verbs, "bind") {
-			fail("Role rule %+v lets the daemon grant itself more", r)
+		if slices.ContainsFunc(r.Verbs, func(v string) bool { return v == "list" || v == "watch" || v == "update" || v == "deletecollection" }) {
+			fail("Role rule %+v grants a verb the Kubernetes plane never uses", r)
+		}
+	}
+	// The Namespace is cluster-scoped: a ClusterRole names it, and nothing else cluster-wide.
+	if ns != "" {
+		if len(objs.clusterRoles) != 1 || len(objs.clusterRoleBindings) != 1 {
+			fail("want one ClusterRole and ClusterRoleBinding for the daemon's Namespace; got %d, %d", len(objs.clusterRoles), len(objs.clusterRoleBindings))
+			return problems
+		}
+		cr, crb := objs.clusterRoles[0], objs.clusterRoleBindings[0]
+		for _, r := range cr.Rules {
+			ruleProblems(fail, "ClusterRole", r, cr.Name)
+			if len(r.ResourceNames) == 0 {
+				fail("ClusterRole rule %+v is not limited by name", r)
+			}
+			if slices.Contains(r.Resources, "namespaces") && !slices.Equal(r.ResourceNames, []string{ns}) {
+				fail("ClusterRole rule %+v reaches another namespace than %s", r, ns)
+			}
+		}
+		if crb.RoleRef.Kind != "ClusterRole" || crb.RoleRef.Name != cr.Name || len(crb.Subjects) != 1 || crb.Subjects[0].Name != sa.Name || crb.Subjects[0].Namespace != ns {
+			fail("ClusterRoleBinding %+v does not bind the ClusterRole %s to the ServiceAccount %s in %s", crb, cr.Name, sa.Name, ns)
 		}
 	}
 	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err != nil || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
@@ -717,6 +749,22 @@ func gitCredentialsProblem(pod corev1.PodSpec) string {
 		}
 	}
 	return ""
+}
+
+// ruleProblems checks one rule of the daemon's RBAC: no wildcard, no bind or escalate, and RBAC
+// objects only its own (by name, get and patch): Kubernetes' escalation check then stops it from
+// granting itself more than it holds.
+func ruleProblems(fail func(string, ...any), kind string, r rbacv1.PolicyRule, own string) {
+	if slices.Contains(r.Verbs, "*") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
+		fail("%s rule %+v uses a wildcard", kind, r)
+	}
+	rbac := slices.ContainsFunc(r.Resources, func(res string) bool {
+		return strings.HasSuffix(res, "roles") || strings.HasSuffix(res, "rolebindings")
+	})
+	if slices.Contains(r.Verbs, "escalate") || slices.Contains(r.Verbs, "bind") ||
+		rbac && (!slices.Equal(r.ResourceNames, []string{own}) || slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "patch" })) {
+		fail("%s rule %+v lets the daemon grant itself more", kind, r)
+	}
 }
 
 func firstNonZero(vals ...int) int {
@@ -877,6 +925,23 @@ func TestWatchProblemsCatchesBreakage(t *testing.T) {
 		"may bind roles": {func(o *objects) {
 			o.roles[0].Rules[0].Resources = append(o.roles[0].Rules[0].Resources, "rolebindings")
 		}, "grant itself more"},
+		"may create roles": {func(o *objects) {
+			for i, r := range o.roles[0].Rules {
+				if slices.Contains(r.Resources, "roles") {
+					o.roles[0].Rules[i].Verbs = append(o.roles[0].Rules[i].Verbs, "create")
+				}
+			}
+		}, "grant itself more"},
+		"every secret": {func(o *objects) {
+			for i, r := range o.roles[0].Rules {
+				if slices.Contains(r.Resources, "secrets") {
+					o.roles[0].Rules[i].ResourceNames = nil
+				}
+			}
+		}, "reaches Secrets"},
+		"lists everything":      {func(o *objects) { o.roles[0].Rules[0].Verbs = append(o.roles[0].Rules[0].Verbs, "list") }, "never uses"},
+		"every namespace":       {func(o *objects) { o.clusterRoles[0].Rules[0].ResourceNames = []string{"kafka-lab", "kube-system"} }, "another namespace"},
+		"cluster-wide":          {func(o *objects) { o.clusterRoles[0].Rules[0].ResourceNames = nil }, "not limited by name"},
 		"other service account": {func(o *objects) { o.deployments[0].Spec.Template.Spec.ServiceAccountName = "default" }, "not the ServiceAccount"},
 		"binding elsewhere":     {func(o *objects) { o.roleBindings[0].Subjects[0].Namespace = "kube-system" }, "RoleBinding subjects"},
 		"no readiness":          {func(o *objects) { o.deployments[0].Spec.Template.Spec.Containers[0].ReadinessProbe = nil }, "probe for /readyz"},

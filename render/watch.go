@@ -45,32 +45,58 @@ func (m *model) watchSelector() map[string]string {
 		"app.kubernetes.io/instance": m.instance}
 }
 
-// watchObjects are the ServiceAccount, Role, RoleBinding and Deployment of the daemon.
+// watchObjects are the ServiceAccount, Role, RoleBinding and Deployment of the daemon, and the
+// ClusterRole and ClusterRoleBinding that let it read and label its own Namespace.
 //
-// The Role is namespaced (no ClusterRole: the daemon never needs to see another namespace) and
-// grants only the kinds the Kubernetes plane manages in it (docs/kubernetes.md): the brokers'
-// StatefulSets, Services, ConfigMaps (configuration and the inventory), Secrets (the TLS Secret),
-// the PodDisruptionBudget, and read access to Pods to follow a rolling restart. The Namespace
-// itself is created by whoever installs the overlay.
+// RBAC is exactly what the Kubernetes plane does with the objects it manages (issue 21): read one
+// by name (get), diff and apply it by server-side apply (patch, also its dry runs), create a new
+// one (which Kubernetes cannot limit by name), and delete one that left the render (prune, and the
+// orphan delete of a StatefulSet replace); no list, watch or update. Where names are stable the
+// grant names them: the password Secrets and the TLS Secret (kustomize rewrites kafka-tls to its
+// generated name), the daemon's own ServiceAccount, Deployment and RBAC objects (Kubernetes'
+// escalation check stops it from granting itself more than it holds), and the Namespace, which is
+// cluster-scoped, through a ClusterRole that names it. ConfigMaps (their generated names change
+// with every configuration change), Services, StatefulSets and the PodDisruptionBudget are granted
+// by kind within the namespace, so brokers can be added and pruned.
 func (m *model) watchObjects(c spec.Cluster) []any {
 	w := c.Kubernetes.Watch
 	target := firstNonEmpty(w.Cluster, c.Name)
-	manage := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	ns := firstNonEmpty(c.Kubernetes.Namespace, m.spec.Metadata.Namespace)
+	manage := []string{"get", "create", "patch", "delete"}
+	own := []string{"get", "patch"}
 	sa := omap{
 		{"apiVersion", "v1"},
 		{"kind", "ServiceAccount"},
 		{"metadata", omap{{"name", watchName}, {"labels", strMap(m.watchLabels())}}},
 	}
+	var secrets []string
+	if m.tls {
+		secrets = append(secrets, tlsSecret)
+	}
+	if m.needsPassword() {
+		secrets = append(secrets, PasswordSecret)
+	}
+	if m.saslAdmin != nil {
+		secrets = append(secrets, SASLAdminSecret)
+	}
+	rules := []any{
+		omap{{"apiGroups", []string{""}}, {"resources", []string{"configmaps", "services"}}, {"verbs", manage}},
+		omap{{"apiGroups", []string{"apps"}}, {"resources", []string{"statefulsets"}}, {"verbs", manage}},
+		omap{{"apiGroups", []string{"policy"}}, {"resources", []string{"poddisruptionbudgets"}}, {"verbs", manage}},
+	}
+	if len(secrets) > 0 {
+		rules = append(rules, omap{{"apiGroups", []string{""}}, {"resources", []string{"secrets"}}, {"resourceNames", secrets}, {"verbs", own}})
+	}
+	rules = append(rules,
+		omap{{"apiGroups", []string{""}}, {"resources", []string{"serviceaccounts"}}, {"resourceNames", []string{watchName}}, {"verbs", own}},
+		omap{{"apiGroups", []string{"apps"}}, {"resources", []string{"deployments"}}, {"resourceNames", []string{watchName}}, {"verbs", own}},
+		omap{{"apiGroups", []string{"rbac.authorization.k8s.io"}}, {"resources", []string{"roles", "rolebindings"}}, {"resourceNames", []string{watchName}}, {"verbs", own}},
+	)
 	role := omap{
 		{"apiVersion", "rbac.authorization.k8s.io/v1"},
 		{"kind", "Role"},
 		{"metadata", omap{{"name", watchName}, {"labels", strMap(m.watchLabels())}}},
-		{"rules", []any{
-			omap{{"apiGroups", []string{""}}, {"resources", []string{"configmaps", "secrets", "services"}}, {"verbs", manage}},
-			omap{{"apiGroups", []string{"apps"}}, {"resources", []string{"statefulsets"}}, {"verbs", manage}},
-			omap{{"apiGroups", []string{"policy"}}, {"resources", []string{"poddisruptionbudgets"}}, {"verbs", manage}},
-			omap{{"apiGroups", []string{""}}, {"resources", []string{"pods"}}, {"verbs", []string{"get", "list", "watch"}}},
-		}},
+		{"rules", rules},
 	}
 	binding := omap{
 		{"apiVersion", "rbac.authorization.k8s.io/v1"},
@@ -79,6 +105,28 @@ func (m *model) watchObjects(c spec.Cluster) []any {
 		{"roleRef", omap{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", watchName}}},
 		// kustomize's namespace transformer fills in the subject's namespace with the overlay's.
 		{"subjects", []any{omap{{"kind", "ServiceAccount"}, {"name", watchName}}}},
+	}
+	out := []any{sa, role, binding}
+	if ns != "" {
+		// The Namespace is cluster-scoped: only a ClusterRole can grant it, limited to its name.
+		cluster := WatchClusterRoleName(ns)
+		clusterRole := omap{
+			{"apiVersion", "rbac.authorization.k8s.io/v1"},
+			{"kind", "ClusterRole"},
+			{"metadata", omap{{"name", cluster}, {"labels", strMap(m.watchLabels())}}},
+			{"rules", []any{
+				omap{{"apiGroups", []string{""}}, {"resources", []string{"namespaces"}}, {"resourceNames", []string{ns}}, {"verbs", own}},
+				omap{{"apiGroups", []string{"rbac.authorization.k8s.io"}}, {"resources", []string{"clusterroles", "clusterrolebindings"}}, {"resourceNames", []string{cluster}}, {"verbs", own}},
+			}},
+		}
+		clusterBinding := omap{
+			{"apiVersion", "rbac.authorization.k8s.io/v1"},
+			{"kind", "ClusterRoleBinding"},
+			{"metadata", omap{{"name", cluster}, {"labels", strMap(m.watchLabels())}}},
+			{"roleRef", omap{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", cluster}}},
+			{"subjects", []any{omap{{"kind", "ServiceAccount"}, {"name", watchName}, {"namespace", ns}}}},
+		}
+		out = append(out, clusterRole, clusterBinding)
 	}
 
 	port := strconv.Itoa(w.MetricsPort)
@@ -167,8 +215,12 @@ func (m *model) watchObjects(c spec.Cluster) []any {
 			}},
 		}},
 	}
-	return []any{sa, role, binding, deployment}
+	return append(out, deployment)
 }
+
+// WatchClusterRoleName names the ClusterRole (and ClusterRoleBinding) that lets the watch daemon of
+// namespace ns read and label that Namespace: cluster-wide names, so one per namespace.
+func WatchClusterRoleName(ns string) string { return watchName + "-" + ns }
 
 // watchEnabled reports whether the target asks for the in-cluster daemon.
 func watchEnabled(c spec.Cluster) bool {

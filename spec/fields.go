@@ -105,7 +105,7 @@ var metadataObj = &object{
 		{key: "name", kind: vString, required: true, pattern: dnsLabelPattern,
 			doc: "name of the deployment (a DNS label: lower-case letters, digits, '-')"},
 		{key: "namespace", kind: vString, pattern: dnsLabelPattern,
-			doc: "Kubernetes namespace rendered manifests go to"},
+			doc: "Kubernetes namespace rendered manifests go to (not default or kube-*)"},
 	},
 }
 
@@ -243,7 +243,7 @@ var kubernetesObj = &object{
 	doc:  "How a target is deployed on Kubernetes; drives the rendered overlay.",
 	fields: []field{
 		{key: "context", kind: vString, doc: "kubectl context"},
-		{key: "namespace", kind: vString, pattern: dnsLabelPattern, doc: "namespace (default: metadata.namespace)"},
+		{key: "namespace", kind: vString, pattern: dnsLabelPattern, doc: "namespace (default: metadata.namespace; not default or kube-*)"},
 		{key: "storageClass", kind: vString, pattern: dnsSubdomainPattern, doc: "StorageClass of the broker volumes"},
 		{key: "imageTag", kind: vString, pattern: imageTagPattern, doc: "overrides the tag of kafka.image"},
 		{key: "resources", kind: vObject, elem: resourcesObj, doc: "overrides kafka.resources"},
@@ -255,7 +255,7 @@ var kubernetesObj = &object{
 var kubernetesWatchObj = &object{
 	name: "kubernetesWatch",
 	doc: "The watch daemon inside the cluster (docs/watch.md): with enabled, render adds to the target's overlay a " +
-		"Deployment running `avatar-sync watch --git`, its ServiceAccount, a Role and RoleBinding limited to the namespace, " +
+		"Deployment running `avatar-sync watch --git`, its ServiceAccount, a Role and RoleBinding limited to the namespace (and a ClusterRole naming only that Namespace), " +
 		"liveness/readiness probes on /healthz and /readyz and a Prometheus scrape annotation.",
 	fields: []field{
 		{key: "enabled", kind: vBool, def: "false", doc: "render the watch Deployment"},

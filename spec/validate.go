@@ -124,6 +124,7 @@ func validate(s *Spec, at locate) Diagnostics {
 	v.topics()
 	v.pruneEverything()
 	v.clusters()
+	v.namespaces()
 	v.devices()
 	v.access()
 	return v.diags

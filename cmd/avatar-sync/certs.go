@@ -204,7 +204,10 @@ type certsInspectReport struct {
 	Dir          string             `json:"dir"`
 	At           time.Time          `json:"at"`
 	Certificates []certs.CertStatus `json:"certificates"`
-	OK           bool               `json:"ok"`
+	// Password is why the keystore password does not open the stores ("" when it does, or when
+	// there is no password to check yet).
+	Password string `json:"password,omitempty"`
+	OK       bool   `json:"ok"`
 }
 
 func newCertsInspectCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -214,8 +217,10 @@ func newCertsInspectCmd(g *globalOptions, s *streams) *cobra.Command {
 		Short: "Show every certificate with its names, expiry and whether it needs action",
 		Long: `inspect lists the CA, broker and client certificates under tls.dir with subject, SANs, issuer,
 expiry and a status: ok, renew (inside tls.renewBefore), expired, mismatch (names, issuer or file
-mode no longer fit the spec) or missing. Exit status: 0 when nothing is expired, mismatched or
-missing (renew alone exits 0 with a note), 1 otherwise, so CI can gate on it.`,
+mode no longer fit the spec) or missing. It also opens every keystore and truststore with the keystore
+password (tls.passwordEnv, tls.passwordFile or tls.dir/keystore.password) and names the stores it
+does not open. Exit status: 0 when nothing is expired, mismatched or missing and the password opens
+every store (renew alone exits 0 with a note), 1 otherwise, so CI can gate on it.`,
 		Example: `  avatar-sync certs inspect
   avatar-sync certs inspect --at 2027-06-01 -o json   # what will have expired by then?`,
 		Args: cobra.NoArgs,
@@ -249,10 +254,16 @@ missing (renew alone exits 0 with a note), 1 otherwise, so CI can gate on it.`,
 					bad = append(bad, fmt.Sprintf("%s %s", c.Name, c.Status))
 				}
 			}
+			// Issue 21: the brokers open their stores with the password the Secret carries; one
+			// that does not open them fails the brokers at their next restart.
+			pwProblem := ""
+			if err := inspectPassword(sp, src); err != nil {
+				pwProblem = err.Error()
+			}
 			if g.output == "json" {
 				enc := json.NewEncoder(s.out)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(certsInspectReport{Dir: src.DirPath, At: at.UTC(), Certificates: sts, OK: len(bad) == 0}); err != nil {
+				if err := enc.Encode(certsInspectReport{Dir: src.DirPath, At: at.UTC(), Certificates: sts, Password: pwProblem, OK: len(bad) == 0 && pwProblem == ""}); err != nil {
 					return err
 				}
 			} else {
@@ -265,14 +276,34 @@ missing (renew alone exits 0 with a note), 1 otherwise, so CI can gate on it.`,
 				if len(bad) > 1 {
 					verb = "need"
 				}
-				return withExitCode(exitError, fmt.Errorf("%s %s attention (%s): run avatar-sync certs generate",
-					count(len(bad), "certificate"), verb, strings.Join(bad, ", ")))
+				err := fmt.Errorf("%s %s attention (%s): run avatar-sync certs generate",
+					count(len(bad), "certificate"), verb, strings.Join(bad, ", "))
+				if pwProblem != "" {
+					err = fmt.Errorf("%w; and %s", err, pwProblem)
+				}
+				return withExitCode(exitError, err)
+			}
+			if pwProblem != "" {
+				return withExitCode(exitError, errors.New(pwProblem))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&o.at, "at", "", "judge expiry as of this date (2006-01-02 or RFC 3339) instead of now")
 	return cmd
+}
+
+// inspectPassword opens the stores in tls.dir with the keystore password as `certs generate`
+// resolves it. No password yet (generate would invent one) leaves nothing to check.
+func inspectPassword(sp *spec.Spec, src certs.Source) error {
+	pw, err := certs.ResolvePassword(sp, src, os.Getenv, rand.Reader)
+	if err != nil {
+		return err
+	}
+	if pw.File != nil {
+		return nil
+	}
+	return certs.CheckPassword(sp, src, pw)
 }
 
 // parseAt reads --at as a date or an RFC 3339 time.

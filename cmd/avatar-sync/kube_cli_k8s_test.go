@@ -745,3 +745,22 @@ func TestKubeApplyUnderAnotherAppliesLockChangesNoObject(t *testing.T) {
 		t.Errorf("after the lock was released, kafka-broker-2 runs %s", got)
 	}
 }
+
+// Issue 21: `apply --no-wait` restarted all three brokers in the same second. It restarts one, and
+// says the others wait until it is Ready; the next apply goes on from there.
+func TestKubeNoWaitRestartsOneBrokerPerApply(t *testing.T) {
+	lab := deployed(t)
+	lab.editSpec(`image: "apache/kafka:3.8.1"`, `image: "apache/kafka:3.9.0"`)
+	_, errOut := lab.mustCLI(exitError, "apply", "--auto-approve", "--no-wait")
+	if !strings.Contains(errOut, "broker 2 (StatefulSet "+lab.ns+"/kafka-broker-2) is not restarted: broker 1") || !strings.Contains(errOut, "--no-wait does not wait for broker 1") {
+		t.Errorf("apply --no-wait:\n%s", errOut)
+	}
+	for name, want := range map[string]string{"kafka-broker-1": "apache/kafka:3.9.0", "kafka-broker-2": "apache/kafka:3.8.1", "kafka-broker-3": "apache/kafka:3.8.1"} {
+		if got := image(lab.statefulSet(name)); got != want {
+			t.Errorf("%s runs %s after one apply --no-wait, want %s", name, got, want)
+		}
+	}
+	if maxRolling, started := lab.kubelet.result(); maxRolling > 1 || len(started) > 1 {
+		t.Errorf("apply --no-wait rolled %v (%d at once), want one broker", started, maxRolling)
+	}
+}

@@ -61,6 +61,10 @@ func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kub
 			// open theirs.
 			return kube.Desired{}, errors.New("no keystore password yet (tls.passwordEnv / tls.passwordFile unset or empty, no tls.dir/keystore.password): run `avatar-sync certs generate` first")
 		}
+		// Issue 21: a password the stores reject would reach the brokers only at their next restart.
+		if err := certs.CheckPassword(sp, src, pw); err != nil {
+			return kube.Desired{}, err
+		}
 		want.Objects = append(want.Objects, kube.PasswordSecret(ns, render.PasswordSecret, render.PasswordSecretKey, pw.Value, labels))
 	}
 	if render.NeedsSASLAdminSecret(sp) {

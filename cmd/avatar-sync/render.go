@@ -256,7 +256,25 @@ func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions,
 		if ns == "" {
 			ns = sp.Metadata.Namespace
 		}
-		fmt.Fprintf(s.out, "Next (%s): kubectl apply -k %s\n", c.Name, filepath.Join(o.outDir, "overlays", c.Name))
+		// Issue 21: `avatar-sync apply` makes the password Secrets itself (docs/kubernetes.md), so it
+		// comes first; the kubectl commands are the alternative, not a step to add to it (a Secret
+		// made by hand is not avatar-sync's, and its next apply reports it as a conflict).
+		var secrets []string
+		if render.NeedsPasswordSecret(sp) {
+			secrets = append(secrets, render.PasswordSecret)
+		}
+		if render.NeedsSASLAdminSecret(sp) {
+			secrets = append(secrets, render.SASLAdminSecret)
+		}
+		fmt.Fprintf(s.out, "Next (%s): avatar-sync apply -f %s --cluster %s\n", c.Name, g.file, c.Name)
+		if len(secrets) > 0 {
+			what := "the Secret "
+			if len(secrets) > 1 {
+				what = "the Secrets "
+			}
+			fmt.Fprintf(s.out, "  (it applies the overlay and makes %s%s from the spec's password references)\n", what, strings.Join(secrets, " and "))
+		}
+		fmt.Fprintf(s.out, "  or, deploying with kubectl instead: kubectl apply -k %s\n", filepath.Join(o.outDir, "overlays", c.Name))
 		if render.NeedsPasswordSecret(sp) {
 			nsFlag := ""
 			if ns != "" {

@@ -47,6 +47,9 @@ type Server struct {
 	Token string
 	// Kubeconfig is a kubeconfig file with one context, ContextName, for this server.
 	Kubeconfig string
+	// CAFile verifies the server's self-signed certificate (kube-apiserver writes it with its CA
+	// into --cert-dir), as a pod's service account ca.crt does.
+	CAFile string
 
 	dir        string
 	etcd, kube *exec.Cmd
@@ -159,6 +162,7 @@ func start(etcdBin, kubeBin string) (_ *Server, err error) {
 	if err := s.waitReady(); err != nil {
 		return nil, err
 	}
+	s.CAFile = filepath.Join(dir, "certs", "apiserver.crt")
 	s.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(s.Kubeconfig, []byte(KubeconfigYAML(ContextName, s.URL, s.Token)), 0o600); err != nil {
 		return nil, err
