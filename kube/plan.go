@@ -2,6 +2,8 @@ package kube
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -112,6 +114,8 @@ type Plan struct {
 	// Inventory names the inventory: the spec's metadata.name.
 	Inventory string         `json:"inventory"`
 	Changes   []ObjectChange `json:"changes"`
+	// Salt keys every Live digest (issue 20): random per plan unless Options.Salt pins it.
+	Salt []byte `json:"salt,omitempty"`
 }
 
 // Pending reports whether applying the plan would change anything.
@@ -140,6 +144,9 @@ type Options struct {
 	ForceConflicts bool
 	// Replace allows orphan-delete and recreate for changes Kubernetes cannot make in place.
 	Replace bool
+	// Salt keys the live digests (HMAC-SHA256), so no plan holds a plain hash of a Secret's
+	// content (issue 20); empty = a random one. A saved plan's salt is passed back to re-plan it.
+	Salt []byte
 }
 
 // Plan diffs desired against the live cluster by server-side apply dry runs (field manager
@@ -150,7 +157,13 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 	if err != nil {
 		return Plan{}, err
 	}
-	p := Plan{Target: c.target, Namespace: ns, Inventory: want.Inventory}
+	p := Plan{Target: c.target, Namespace: ns, Inventory: want.Inventory, Salt: opts.Salt}
+	if len(p.Salt) == 0 {
+		p.Salt = make([]byte, 16)
+		if _, err := rand.Read(p.Salt); err != nil {
+			return Plan{}, fmt.Errorf("target %s: salt: %w", c.target, err)
+		}
+	}
 	inv, err := c.readInventory(ctx, ns, want.Inventory)
 	if err != nil {
 		return Plan{}, err
@@ -159,7 +172,7 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 	wanted := map[string]bool{}
 	for _, obj := range objs {
 		wanted[refOf(obj).key()] = true
-		ch, err := c.planObject(ctx, obj, inv)
+		ch, err := c.planObject(ctx, obj, inv, p.Salt)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", refOf(obj), oneLine(err)))
 			continue
@@ -170,7 +183,7 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 		if wanted[ref.key()] {
 			continue
 		}
-		ch, err := c.planOrphan(ctx, ref, want.Inventory, ns, opts)
+		ch, err := c.planOrphan(ctx, ref, want.Inventory, ns, opts, p.Salt)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", ref, oneLine(err)))
 			continue
@@ -223,7 +236,7 @@ func (c *Client) ownerLabels(inventory, ns string) map[string]string {
 }
 
 // planObject diffs one desired object against its live version.
-func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, inv inventory) (ObjectChange, error) {
+func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, inv inventory, salt []byte) (ObjectChange, error) {
 	ch := ObjectChange{Object: refOf(obj), Broker: brokerID(obj), desired: obj}
 	live, err := c.get(ctx, ch.Object)
 	if err != nil {
@@ -245,7 +258,7 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 		}
 		return ch, nil
 	}
-	ch.Live = digest(live)
+	ch.Live = digest(live, salt)
 	// An object avatar-sync did not create (not in its inventory, no owner labels) is never taken
 	// over silently: it is a conflict with whoever manages it.
 	if !inv.has(ch.Object) && !hasLabels(live, obj.GetLabels(), ownerGroup) {
@@ -297,12 +310,12 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 }
 
 // planOrphan decides about an inventory object that left the render.
-func (c *Client) planOrphan(ctx context.Context, ref ObjectRef, inventory, ns string, opts Options) (*ObjectChange, error) {
+func (c *Client) planOrphan(ctx context.Context, ref ObjectRef, inventory, ns string, opts Options, salt []byte) (*ObjectChange, error) {
 	live, err := c.get(ctx, ref)
 	if err != nil || live == nil {
 		return nil, err
 	}
-	ch := &ObjectChange{Object: ref, Broker: brokerID(live), Live: digest(live)}
+	ch := &ObjectChange{Object: ref, Broker: brokerID(live), Live: digest(live, salt)}
 	switch {
 	case !hasLabels(live, c.ownerLabels(inventory, ns), ""):
 		ch.Reason = "left the render, but the live object lacks avatar-sync's owner labels (someone recreated it): left alone"
@@ -397,16 +410,19 @@ func hasLabels(live *unstructured.Unstructured, want map[string]string, prefix s
 }
 
 // digest fingerprints what a plan decided from: the object without status and server bookkeeping
-// (a kubelet's status writes do not make a plan stale; an edit does).
-func digest(u *unstructured.Unstructured) string {
+// (a kubelet's status writes do not make a plan stale; an edit does), as an HMAC-SHA256 keyed by
+// the plan's salt: a Secret's digest is never a plain hash of its content, which an offline guess
+// of the password could match (issue 20).
+func digest(u *unstructured.Unstructured, salt []byte) string {
 	cp := u.DeepCopy()
 	unstructured.RemoveNestedField(cp.Object, "status")
 	for _, f := range []string{"managedFields", "resourceVersion", "generation", "creationTimestamp", "uid"} {
 		unstructured.RemoveNestedField(cp.Object, "metadata", f)
 	}
 	b, _ := json.Marshal(cp.Object)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	m := hmac.New(sha256.New, salt)
+	m.Write(b)
+	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func joinReason(a, b string) string {

@@ -23,13 +23,31 @@ type Plane struct {
 var _ reconcile.Objects = (*Plane)(nil)
 
 // PlanObjects diffs the rendered objects against the API server. Objects in sync are left out of
-// the changes but are part of the fingerprint; orphans left alone stay in as information.
+// the changes but are part of the fingerprint; orphans left alone stay in as information. With
+// opts.Pinned it plans the plan's own manifests instead of the render (issue 20), the Secret
+// values taken from the render and refused unless they are the planned ones.
 func (pl *Plane) PlanObjects(ctx context.Context, opts reconcile.ObjectPlanOptions) (reconcile.ObjectPlan, error) {
-	kp, err := pl.Client.Plan(ctx, pl.Desired, Options{Prune: opts.Prune, AllowDelete: opts.AllowDelete})
+	want, salt, snap := pl.Desired, opts.Salt, opts.Pinned
+	if snap != nil {
+		var err error
+		if want, salt, err = Unseal(*snap, pl.Desired); err != nil {
+			return reconcile.ObjectPlan{}, fmt.Errorf("target %s: %w", pl.Client.target, err)
+		}
+	} else {
+		if len(salt) < minSalt {
+			return reconcile.ObjectPlan{}, fmt.Errorf("target %s: a plan of the Kubernetes side needs a salt of %d bytes or more", pl.Client.target, minSalt)
+		}
+		sealed, err := Seal(want, salt)
+		if err != nil {
+			return reconcile.ObjectPlan{}, fmt.Errorf("target %s: %w", pl.Client.target, err)
+		}
+		snap = &sealed
+	}
+	kp, err := pl.Client.Plan(ctx, want, Options{Prune: opts.Prune, AllowDelete: opts.AllowDelete, Salt: salt})
 	if err != nil {
 		return reconcile.ObjectPlan{}, err
 	}
-	out := reconcile.ObjectPlan{Fingerprint: "kube:" + kp.Fingerprint(), Handle: kp}
+	out := reconcile.ObjectPlan{Fingerprint: "kube:" + kp.Fingerprint(), Handle: kp, Desired: snap}
 	for _, ch := range kp.Changes {
 		if ch.Action == NoOp && ch.Reason == "" {
 			continue

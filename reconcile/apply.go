@@ -127,6 +127,11 @@ type Result struct {
 	Verified bool
 	// Residual are the pending changes the verifying diff still found (empty = converged).
 	Residual []Change
+	// Continued is the Kafka plane of a plan that deferred it, planned under the apply lock after
+	// the objects phase because the brokers answered at apply (issue 20). It is reported, never
+	// applied: it was not part of the reviewed plan. nil when nothing was deferred or the brokers
+	// still do not answer.
+	Continued *Plan
 }
 
 // Count returns how many changes ended with status s.
@@ -203,7 +208,7 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 			res.Changes = append(res.Changes, ChangeResult{Change: c})
 		}
 	}
-	if objs, _ := splitObjects(plan.Changes); len(objs) > 0 || plan.TopicsDeferred {
+	if objs, _ := splitObjects(plan.Changes); len(objs) > 0 || plan.TopicsDeferred() {
 		// Only Planner.Apply knows the Kubernetes plane; executing the topics alone would skip it.
 		return res, fmt.Errorf("%w: the plan has a Kubernetes side; apply it with Planner.Apply", ErrRefused)
 	}

@@ -2,6 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -69,11 +73,43 @@ type ObjectPayload struct {
 	Live string `json:"live,omitempty"`
 }
 
+// DesiredObjects is the Kubernetes half of a plan's desired-state snapshot (issue 20): the exact
+// manifests the render produced when the plan was made, so `apply --plan` applies them and never
+// today's render. A Secret's values never enter it: each is replaced by SecretFingerprint under
+// Salt, and apply re-supplies the value from the spec's source (environment or file) and refuses
+// it unless it has the planned fingerprint.
+type DesiredObjects struct {
+	// Inventory names the set of objects avatar-sync owns in the namespace (the spec's
+	// metadata.name).
+	Inventory string `json:"inventory"`
+	// Salt is random per plan (base64); it keys every fingerprint of the plan's Kubernetes side:
+	// Secret values and live-object digests, so none is a plain hash of a Secret's content.
+	Salt string `json:"salt"`
+	// Manifests are the objects in render order, Secret values replaced by their fingerprints.
+	Manifests []json.RawMessage `json:"manifests"`
+}
+
+// SecretFingerprint is the salted fingerprint of one Secret value, the only form a plan holds it
+// in: "hmac-sha256:" and the hex HMAC-SHA256, keyed by the plan's salt, of where the value lives
+// (object, field, key) and the value.
+func SecretFingerprint(salt []byte, object, field, key, value string) string {
+	m := hmac.New(sha256.New, salt)
+	for _, s := range []string{object, field, key, value} {
+		fmt.Fprintf(m, "%d:%s", len(s), s)
+	}
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
+}
+
 // ObjectPlanOptions are the opt-ins that change what the object plan contains.
 type ObjectPlanOptions struct {
 	// Prune is the desired state's `deletion: prune`; AllowDelete is --allow-delete. An object
 	// that left the render is planned for deletion only with both, as topics are.
 	Prune, AllowDelete bool
+	// Salt keys the fingerprints of a new plan (random per plan); ignored with Pinned.
+	Salt []byte
+	// Pinned is the snapshot of a plan being verified or applied: the adapter plans exactly these
+	// manifests (their Secret values re-supplied and checked) under their salt, not its render.
+	Pinned *DesiredObjects
 }
 
 // ObjectPlan is the Kubernetes side as an adapter computed it.
@@ -87,6 +123,8 @@ type ObjectPlan struct {
 	// Handle is the adapter's own plan (the objects to apply, Secret values included); it never
 	// leaves the process and is never saved.
 	Handle any
+	// Desired is the snapshot planned from: the plan records it, and apply pins it.
+	Desired *DesiredObjects
 }
 
 // ObjectApplyOptions are the opt-ins and waits of the objects phase.
@@ -195,8 +233,8 @@ func (pl *Planner) planObjects(ctx context.Context, opts ObjectPlanOptions) (Obj
 			return op, err
 		}
 	}
-	if op.Fingerprint == "" {
-		return op, fmt.Errorf("target %s: the Kubernetes plane returned no fingerprint", pl.Target)
+	if op.Fingerprint == "" || op.Desired == nil {
+		return op, fmt.Errorf("target %s: the Kubernetes plane returned no fingerprint or no manifests", pl.Target)
 	}
 	return op, nil
 }
@@ -221,18 +259,25 @@ func verifyObjects(p Plan, fresh ObjectPlan) error {
 //  1. check the opt-ins for every change of both planes (CheckAllowed), before anything else;
 //  2. unless the topics were deferred: check the Kafka cluster's identity and verify the topic
 //     side against it, so a stale or foreign plan is refused before any object changes;
-//  3. unless the topics were deferred, take the apply lock (held and renewed through both phases,
-//     as Apply does) before the objects phase when it has changes: two applies — CI and watch —
-//     must never roll two brokers' StatefulSets at once, nor change objects and topics at once;
-//  4. the objects phase: re-plan the Kubernetes side, refuse it unless it is exactly the plan's
-//     (fingerprint and changes), then apply namespace, secrets and config, and workloads, broker
-//     StatefulSets one at a time, each gated by the Kafka plane's SafeToRestart and waited for;
+//  3. whenever the brokers answer, take the apply lock (held and renewed through both phases, as
+//     Apply does) before the objects phase: two applies — CI and watch — must never roll two
+//     brokers' StatefulSets at once, nor change objects and topics at once. A plan that deferred
+//     its topics is no exception once the brokers answer (issue 20): its identity is checked and
+//     the lock taken before any object changes;
+//  4. the objects phase: re-plan the Kubernetes side from the plan's own manifests (never today's
+//     render; Secret values re-supplied and checked against their fingerprints), refuse it unless
+//     it is exactly the plan's (fingerprint and changes), then apply namespace, secrets and
+//     config, and workloads, broker StatefulSets one at a time, each gated by the Kafka plane's
+//     SafeToRestart and waited for;
 //  5. the topics phase: Apply's steps under the same lease (staleness, payloads, convergence) —
-//     after the rollout, as topic changes need the brokers.
+//     after the rollout, as topic changes need the brokers. A deferred Kafka plane is planned
+//     here under the lease when the brokers answer, and reported in Result.Continued, not
+//     applied: it was never reviewed.
 //
 // A failing objects phase, or a lost lease, stops the apply before any topic changes. With
-// deferred topics there is no Kafka to hold a lock in (a fresh deploy), so the objects phase runs
-// unlocked; and the result is not Verified: the topics were never looked at.
+// deferred topics and brokers that do not answer there is no Kafka to hold a lock in (a fresh
+// deploy), so the objects phase runs unlocked; and the result is not Verified: the topics were
+// never looked at.
 func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progress Progress) (Result, error) {
 	opts.defaults()
 	if progress == nil {
@@ -254,8 +299,19 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		return res, err
 	}
 	// 3.
+	deferred := p.TopicsDeferred()
+	answering := deferred && pl.Cluster != nil
+	if answering {
+		live, err := pl.Cluster.Describe(ctx)
+		if err != nil {
+			return res, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+		}
+		if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
+			return res, err
+		}
+	}
 	var held *heldLease
-	if !p.TopicsDeferred && len(res.Changes) > 0 {
+	if answering || (!deferred && len(res.Changes) > 0) {
 		var err error
 		if held, err = takeLease(ctx, pl.Cluster, opts, progress); err != nil {
 			return res, err
@@ -279,7 +335,12 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		return res, err
 	}
 	objectResidual := res.Residual
-	if p.TopicsDeferred {
+	if deferred {
+		if answering {
+			if err := pl.continueDeferred(p, held, &res); err != nil {
+				return res, err
+			}
+		}
 		return res, notConverged(objectResidual)
 	}
 	// 5.
@@ -303,6 +364,30 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 	return res, err
 }
 
+// continueDeferred plans the Kafka plane a plan deferred, from the plan's own snapshot, under the
+// held lease (Apply's step 5 for a deferred plan): Result.Continued, reported and never applied.
+func (pl *Planner) continueDeferred(p Plan, held *heldLease, res *Result) error {
+	if lost := held.stoppedBefore("planning the deferred topics"); lost != nil {
+		return lost
+	}
+	live, err := pl.Cluster.Describe(held.ctx)
+	if err != nil {
+		return fmt.Errorf("read cluster %q to plan the deferred topics: %w", pl.Target, err)
+	}
+	d := p.Desired
+	if d.Access != nil {
+		a := *d.Access
+		if err := FingerprintCredentials(&a, live.Inventory, pl.secrets(), pl.random()); err != nil {
+			return fmt.Errorf("plan the users of %q: %w", pl.Target, err)
+		}
+		d.Access = &a
+	}
+	topics := Diff(d, live, DiffOptions{Cluster: p.Cluster, AllowDelete: p.AllowDelete})
+	res.ClusterID = live.ClusterID
+	res.Continued = &topics
+	return nil
+}
+
 // notConverged is the error for object changes a fresh plan still finds after the objects phase.
 func notConverged(residual []Change) error {
 	if len(residual) == 0 {
@@ -315,9 +400,10 @@ func notConverged(residual []Change) error {
 	return fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))
 }
 
-// applyObjects runs the objects phase (Planner.Apply's step 4): re-plan, verify against the plan, execute,
-// and record each pending object change's outcome in res. The fresh plan's Handle is what is
-// applied: a saved plan never carries Secret values.
+// applyObjects runs the objects phase (Planner.Apply's step 4): re-plan the plan's own manifests,
+// verify against the plan, execute, and record each pending object change's outcome in res. The
+// fresh plan's Handle is what is applied: the saved manifests with the Secret values re-supplied
+// (a plan never carries them) and checked against their fingerprints.
 func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, res *Result, progress Progress) error {
 	objs, _ := splitObjects(p.Changes)
 	if pl.Objects == nil {
@@ -326,7 +412,10 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 		}
 		return nil
 	}
-	po := ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete}
+	po, err := pinnedOptions(p)
+	if err != nil {
+		return err
+	}
 	fresh, err := pl.planObjects(ctx, po)
 	if err != nil {
 		return err
@@ -369,6 +458,14 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 		}
 	}
 	return nil
+}
+
+// pinnedOptions plans a plan's own Kubernetes snapshot, as verifying and applying it do.
+func pinnedOptions(p Plan) (ObjectPlanOptions, error) {
+	if p.Desired.Objects == nil {
+		return ObjectPlanOptions{}, fmt.Errorf("%w, nothing was changed: the plan has no Kubernetes manifests (desired.objects) to apply; run plan again", ErrTampered)
+	}
+	return ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete, Pinned: p.Desired.Objects}, nil
 }
 
 // restartGate is the Kafka plane's answer to "may broker N restart now". Without brokers that

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -102,7 +103,7 @@ func TestVerifyWithObjects(t *testing.T) {
 	if err := Verify(p, have); err != nil {
 		t.Errorf("a plan with an object change does not verify its topic side: %v", err)
 	}
-	deferred := Plan{Cluster: "lab", TopicsDeferred: true, ObjectsFingerprint: "kube:1", Changes: []Change{topicCreate("sneaky")}}
+	deferred := Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1", Changes: []Change{topicCreate("sneaky")}}
 	pl := &Planner{Target: "lab"}
 	if err := pl.verifyKafka(context.Background(), deferred); !errors.Is(err, ErrTampered) {
 		t.Errorf("deferred plan with a topic change: %v, want ErrTampered", err)
@@ -113,20 +114,37 @@ func TestVerifyWithObjects(t *testing.T) {
 	}
 }
 
+var kafkaDeferred = []Deferral{{Plane: PlaneKafka, Reason: "the brokers do not answer yet"}}
+
 func topicCreate(name string) Change {
 	return Change{Kind: KindTopic, Name: name, Action: Create, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}}
 }
 
 // A fresh cluster's plan has no Kafka fingerprint: it saves and loads on its objects' fingerprint.
 func TestDeferredPlanFileRoundTrip(t *testing.T) {
-	p := Plan{Cluster: "lab", TopicsDeferred: true, ObjectsFingerprint: "kube:1",
+	p := Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1",
+		Desired: Desired{Objects: &DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==", Manifests: []json.RawMessage{[]byte(`{"kind":"Namespace"}`)}}},
 		Changes: []Change{objectChange(Create, "Namespace", "avatar", ObjectPayload{Broker: -1})}}
 	var buf bytes.Buffer
 	if err := WritePlan(&buf, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPlan(&buf); err != nil {
+	read, err := ReadPlan(&buf)
+	if err != nil {
 		t.Errorf("deferred plan: %v", err)
+	}
+	if !read.TopicsDeferred() || read.Desired.Objects == nil || len(read.Desired.Objects.Manifests) != 1 {
+		t.Errorf("the deferral or the manifests did not round-trip: %+v", read)
+	}
+	// A Kubernetes side without its manifests is not a plan apply can pin.
+	noManifests := p
+	noManifests.Desired.Objects = nil
+	buf.Reset()
+	if err := WritePlan(&buf, noManifests); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlan(&buf); err == nil || !strings.Contains(err.Error(), "no manifests") {
+		t.Errorf("a Kubernetes side without manifests: %v", err)
 	}
 	p.ObjectsFingerprint = ""
 	buf.Reset()

@@ -235,6 +235,9 @@ type Desired struct {
 	// Access is the users, ACLs and quotas the spec declares; nil = the spec manages no access
 	// control, and the plan leaves the cluster's alone (issue 14).
 	Access *DesiredAccess `json:"access,omitempty"`
+	// Objects is the Kubernetes half: the exact manifests the plan applies (issue 20); nil = the
+	// target has no kubernetes: block.
+	Objects *DesiredObjects `json:"objects,omitempty"`
 }
 
 // DesiredOf snapshots the parts of a validated spec that plans depend on.
@@ -291,9 +294,45 @@ type Plan struct {
 	// ObjectsFingerprint identifies the live Kubernetes objects the object changes were computed
 	// against ("" = the target has no kubernetes: block); apply refuses the plan once it differs.
 	ObjectsFingerprint string `json:"objectsFingerprint,omitempty"`
-	// TopicsDeferred is set when the brokers did not answer (a fresh cluster): the plan holds the
-	// Kubernetes side only, and the topics are planned once the brokers answer (issue 11).
-	TopicsDeferred bool `json:"topicsDeferred,omitempty"`
+	// Deferred lists the planes that could not be planned, each with why (issue 20): a Kafka
+	// deferral when the brokers did not answer (a fresh cluster), so the plan holds the
+	// Kubernetes side only and the topics are planned once the brokers answer — under the apply
+	// lock, never around it.
+	Deferred []Deferral `json:"deferred,omitempty"`
+}
+
+// Plane is one half of a target: the Kafka cluster (topics, access) or its Kubernetes objects.
+type Plane int
+
+// Planes.
+const (
+	PlaneKafka Plane = iota
+	PlaneKubernetes
+)
+
+var planeNames = []string{"kafka", "kubernetes"}
+
+// String is the plane's name in plans and JSON.
+func (pl Plane) String() string { return enumName(planeNames, int(pl)) }
+
+// MarshalText makes the JSON form the name.
+func (pl Plane) MarshalText() ([]byte, error) { return []byte(pl.String()), nil }
+
+// UnmarshalText parses a name written by MarshalText.
+func (pl *Plane) UnmarshalText(b []byte) error { return enumParse(planeNames, "plane", b, (*int)(pl)) }
+
+// Deferral is a plane a plan could not cover and why: data, never a bypass (issue 20). Apply
+// plans a deferred Kafka plane once the brokers answer, under the apply lock it takes before any
+// object changes, and reports it; it never applies what was not reviewed.
+type Deferral struct {
+	Plane  Plane  `json:"plane"`
+	Reason string `json:"reason"`
+}
+
+// TopicsDeferred reports whether the Kafka plane was deferred: the plan holds no topic or access
+// changes, and no Kafka fingerprint.
+func (p Plan) TopicsDeferred() bool {
+	return slices.ContainsFunc(p.Deferred, func(d Deferral) bool { return d.Plane == PlaneKafka })
 }
 
 // Summary counts a plan's changes by action.

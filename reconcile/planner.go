@@ -65,6 +65,11 @@ type PlanOptions struct {
 //  5. add the certificate advisories (never changes: apply does not issue certificates).
 func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Plan, error) {
 	d := DesiredOf(s)
+	if d.Access != nil {
+		if c, err := s.Target(pl.Target); err == nil && c.SASL != nil {
+			d.Access.Admin = c.SASL.Username
+		}
+	}
 	var p Plan
 	switch {
 	case pl.Cluster != nil:
@@ -76,17 +81,7 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 			return Plan{}, err
 		}
 		if d.Access != nil {
-			if c, err := s.Target(pl.Target); err == nil && c.SASL != nil {
-				d.Access.Admin = c.SASL.Username
-			}
-			secrets, random := pl.Secrets, pl.Rand
-			if secrets == nil {
-				secrets = ProcessSecrets
-			}
-			if random == nil {
-				random = rand.Reader
-			}
-			if err := FingerprintCredentials(d.Access, live.Inventory, secrets, random); err != nil {
+			if err := FingerprintCredentials(d.Access, live.Inventory, pl.secrets(), pl.random()); err != nil {
 				return Plan{}, fmt.Errorf("plan the users of %q: %w", pl.Target, err)
 			}
 			if err := uncreatableUsers(s, live, pl.Target); err != nil {
@@ -95,29 +90,48 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 		}
 		p = Diff(d, live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
 	case pl.Objects != nil:
-		p = Plan{Cluster: pl.Target, AllowDelete: opts.AllowDelete, Desired: d, TopicsDeferred: true}
+		p = Plan{Cluster: pl.Target, AllowDelete: opts.AllowDelete, Desired: d,
+			Deferred: []Deferral{{Plane: PlaneKafka, Reason: deferredReason(pl.ClusterErr)}}}
 	default:
 		return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
 	}
 	var err error
 	if pl.Objects != nil {
-		op, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: d.Deletion == spec.DeletionPrune, AllowDelete: opts.AllowDelete})
+		// A salt per plan keys every fingerprint of its Kubernetes side (issue 20).
+		salt := make([]byte, 16)
+		if _, err := io.ReadFull(pl.random(), salt); err != nil {
+			return Plan{}, fmt.Errorf("salt for the Kubernetes side of %q: %w", pl.Target, err)
+		}
+		op, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: d.Deletion == spec.DeletionPrune, AllowDelete: opts.AllowDelete, Salt: salt})
 		if err != nil {
 			return Plan{}, err
 		}
 		p.Changes = append(op.Changes, p.Changes...)
 		p.ObjectsFingerprint = op.Fingerprint
+		p.Desired.Objects = op.Desired
 	}
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return Plan{}, err
 	}
-	if p.TopicsDeferred {
-		p.Advisories = append([]Advisory{deferredAdvisory(pl.ClusterErr)}, p.Advisories...)
-	}
+	p.Advisories = append(deferredAdvisories(p), p.Advisories...)
 	if a, ok := UnenforcedAccess(s, pl.Target); ok {
 		p.Advisories = append(p.Advisories, a)
 	}
 	return p, nil
+}
+
+func (pl *Planner) secrets() SecretReader {
+	if pl.Secrets == nil {
+		return ProcessSecrets
+	}
+	return pl.Secrets
+}
+
+func (pl *Planner) random() io.Reader {
+	if pl.Rand == nil {
+		return rand.Reader
+	}
+	return pl.Rand
 }
 
 // UnenforcedAccess warns when the spec declares access control and the target is an embedded
@@ -135,14 +149,23 @@ func UnenforcedAccess(s *spec.Spec, target string) (Advisory, bool) {
 		Reason: fmt.Sprintf("target %q is the embedded cluster without SASL: it stores the users and ACLs apply creates but authenticates no one and enforces nothing; to try them, give the target security: sasl_plaintext and a SCRAM sasl: user (docs/access.md)", target)}, true
 }
 
-// deferredAdvisory says why a plan has no topics and when it will.
-func deferredAdvisory(why error) Advisory {
+// deferredReason says why the Kafka plane was deferred.
+func deferredReason(why error) string {
 	reason := "the brokers do not answer yet"
 	if why != nil {
 		reason += " (" + why.Error() + ")"
 	}
-	return Advisory{Subject: "topics", Status: "deferred",
-		Reason: reason + ": the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics"}
+	return reason
+}
+
+// deferredAdvisories say, for each deferred plane, why a plan lacks it and when it comes.
+func deferredAdvisories(p Plan) []Advisory {
+	var out []Advisory
+	for _, d := range p.Deferred {
+		out = append(out, Advisory{Subject: "topics", Status: "deferred",
+			Reason: d.Reason + ": the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics under the apply lock"})
+	}
+	return out
 }
 
 func (pl *Planner) advisories(s *spec.Spec) ([]Advisory, error) {
@@ -174,16 +197,21 @@ func (pl *Planner) CheckSaved(ctx context.Context, p Plan, s *spec.Spec) (Plan, 
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return p, err
 	}
-	if p.TopicsDeferred {
-		p.Advisories = append([]Advisory{deferredAdvisory(pl.ClusterErr)}, p.Advisories...)
+	deferred := deferredAdvisories(p)
+	if pl.Cluster != nil {
+		// The brokers answer now: say so rather than repeat what was true when planning.
+		for i := range deferred {
+			deferred[i].Reason = "when the plan was made, " + p.Deferred[i].Reason + "; the brokers answer now: apply takes the apply lock before any object changes and plans the topics under it, but changes none of them (they are not part of this plan): run plan again for them"
+		}
 	}
+	p.Advisories = append(deferred, p.Advisories...)
 	return p, nil
 }
 
 // verifyKafka checks the Kafka side of a plan against the live cluster: its id and Verify. A plan
 // whose topics were deferred has no Kafka side, and must not have grown one.
 func (pl *Planner) verifyKafka(ctx context.Context, p Plan) error {
-	if p.TopicsDeferred {
+	if p.TopicsDeferred() {
 		if _, topics := splitObjects(p.Changes); len(topics) > 0 {
 			return fmt.Errorf("%w, nothing was changed: the plan says its topics were not planned, yet it holds %d topic change(s) (was the plan file edited?); run plan again", ErrTampered, len(topics))
 		}
@@ -211,7 +239,11 @@ func (pl *Planner) verifySavedObjects(ctx context.Context, p Plan) error {
 		}
 		return nil
 	}
-	fresh, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete})
+	po, err := pinnedOptions(p)
+	if err != nil {
+		return err
+	}
+	fresh, err := pl.planObjects(ctx, po)
 	if err != nil {
 		return err
 	}
@@ -390,7 +422,7 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 	}
 	if !p.HasChanges() {
 		// Deferred topics are not known to be in sync: the next pass plans them.
-		return p, Result{ClusterID: p.ClusterID, Verified: !p.TopicsDeferred}, nil
+		return p, Result{ClusterID: p.ClusterID, Verified: !p.TopicsDeferred()}, nil
 	}
 	opts.AllowMassDelete = false
 	opts.ExpectClusterID = pl.PinnedClusterID

@@ -104,7 +104,7 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	pw.linef("")
 	s := p.Summary()
 	switch {
-	case !p.HasChanges() && p.TopicsDeferred:
+	case !p.HasChanges() && p.TopicsDeferred():
 		pw.linef("%sNo Kubernetes changes.%s The topics of cluster %q were not planned: the brokers do not answer yet.", pw.c(ansiBold), pw.c(ansiReset), p.Cluster)
 	case !p.HasChanges():
 		pw.linef("%sNo changes.%s Cluster %q (id %s) matches the spec.", pw.c(ansiBold+ansiGreen), pw.c(ansiReset), p.Cluster, orNone(p.ClusterID))
@@ -417,7 +417,7 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	pw.linef("### avatar-sync plan: cluster `%s` (id `%s`)", p.Cluster, orNone(p.ClusterID))
 	pw.linef("")
 	switch {
-	case !p.HasChanges() && p.TopicsDeferred:
+	case !p.HasChanges() && p.TopicsDeferred():
 		pw.linef("**No Kubernetes changes.** The topics were not planned: the brokers do not answer yet.")
 	case !p.HasChanges():
 		pw.linef("**No changes.** The cluster matches the spec.")
@@ -512,13 +512,19 @@ func RenderResultJSON(w io.Writer, p reconcile.Plan, res reconcile.Result, apply
 		Verified      bool                   `json:"verified"`
 		Converged     bool                   `json:"converged"`
 		Residual      []reconcile.Change     `json:"residual"`
-		Error         string                 `json:"error,omitempty"`
+		// Continued is the deferred Kafka plane, planned under the lock once the brokers
+		// answered (issue 20): reported, not applied.
+		Continued []reconcile.Change `json:"continued,omitempty"`
+		Error     string             `json:"error,omitempty"`
 	}{FormatVersion: reconcile.FormatVersion, Plan: reconcile.Document(p),
 		ClusterID: res.ClusterID, Changes: []changeResult{}, Residual: res.Residual,
 		Applied: res.Count(reconcile.Applied), Failed: res.Count(reconcile.Failed), Unknown: res.Count(reconcile.Unknown),
 		Verified: res.Verified, Converged: res.Converged()}
 	if doc.Residual == nil {
 		doc.Residual = []reconcile.Change{}
+	}
+	if res.Continued != nil {
+		doc.Continued = res.Continued.Changes
 	}
 	if doc.ClusterID == "" {
 		doc.ClusterID = p.ClusterID

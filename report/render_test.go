@@ -114,7 +114,7 @@ func objectsPlan() reconcile.Plan {
 
 // deferredPlan is a fresh cluster: the objects are planned, the brokers do not answer yet.
 func deferredPlan() reconcile.Plan {
-	return reconcile.Plan{Cluster: "microk8s", TopicsDeferred: true, ObjectsFingerprint: "kube:fedcba9876543210",
+	return reconcile.Plan{Cluster: "microk8s", Deferred: []reconcile.Deferral{{Plane: reconcile.PlaneKafka, Reason: "the brokers do not answer yet"}}, ObjectsFingerprint: "kube:fedcba9876543210",
 		Desired: reconcile.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}),
 		Changes: []reconcile.Change{object(reconcile.Create, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", reconcile.ObjectPayload{})},
 		Advisories: []reconcile.Advisory{{Subject: "topics", Status: "deferred",

@@ -120,12 +120,13 @@ applies the topics (asking again unless --auto-approve).`,
 				}
 				return err
 			}
-			if err := o.round(ctx, g, s, t, p, rate); err != nil {
+			res, err := o.round(ctx, g, s, t, p, rate)
+			if err != nil {
 				return err
 			}
-			if !p.TopicsDeferred || o.planFile != "" || o.noWait {
-				if p.TopicsDeferred {
-					fmt.Fprintf(s.out, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
+			if !p.TopicsDeferred() || o.planFile != "" || o.noWait {
+				if p.TopicsDeferred() {
+					printDeferred(s, t.name, res)
 				}
 				return nil
 			}
@@ -138,7 +139,8 @@ applies the topics (asking again unless --auto-approve).`,
 			if err != nil {
 				return err
 			}
-			return o.round(ctx, g, s, t, p, rate)
+			_, err = o.round(ctx, g, s, t, p, rate)
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -161,16 +163,39 @@ applies the topics (asking again unless --auto-approve).`,
 }
 
 // round shows a plan and, confirmed, applies it and prints the result.
-func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *target, p reconcile.Plan, rate int64) error {
+func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *target, p reconcile.Plan, rate int64) (reconcile.Result, error) {
 	if err := renderPlan(s.out, g, p, report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete,
 		ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}); err != nil {
-		return err
+		return reconcile.Result{}, err
 	}
 	res, err := o.run(ctx, s, t, p, rate, s.out)
 	if p.HasChanges() {
 		printResult(s, res, err)
 	}
-	return err
+	return res, err
+}
+
+// printDeferred says what became of the topics a plan deferred: planned under the apply lock
+// when the brokers answered at apply (issue 20), and never changed, as they were not reviewed.
+func printDeferred(s *streams, target string, res reconcile.Result) {
+	if res.Continued == nil {
+		fmt.Fprintf(s.out, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
+		return
+	}
+	var pending []string
+	for _, c := range res.Continued.Changes {
+		if c.Pending() {
+			pending = append(pending, reconcile.Headline(c))
+		}
+	}
+	if len(pending) == 0 {
+		fmt.Fprintf(s.out, "The brokers of %q answered: the topics, planned under the apply lock, are in sync.\n", target)
+		return
+	}
+	fmt.Fprintf(s.out, "The brokers of %q answered: the topics were planned under the apply lock but are not part of this plan, so none was changed; %d change(s) pending (run plan and apply again):\n", target, len(pending))
+	for _, h := range pending {
+		fmt.Fprintf(s.out, "  %s\n", h)
+	}
 }
 
 // run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
@@ -231,8 +256,8 @@ func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, i
 		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
 	}
 	id := p.ClusterID
-	if p.TopicsDeferred {
-		id = "unknown: its brokers do not answer yet"
+	if p.TopicsDeferred() {
+		id = "unknown: its brokers did not answer when the plan was made"
 	}
 	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, id)
 	type answer struct {

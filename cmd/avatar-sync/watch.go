@@ -241,7 +241,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 		}
 	})
 	w.current.applied = res.Count(reconcile.Applied)
-	if p.TopicsDeferred {
+	if p.TopicsDeferred() {
 		// The brokers did not answer: the next pass connects to them afresh.
 		defer w.close()
 		w.log.Warn("topics not planned: the brokers do not answer yet", "cluster", w.g.cluster, "err", w.target.kafkaErr)
