@@ -114,25 +114,23 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 			line += fmt.Sprintf(" %d unsupported (cannot be applied, see !).", s.Unsupported)
 		}
 		pw.linef("%s%s%s", pw.c(ansiBold), line, pw.c(ansiReset))
-		if n := countRisk(p, reconcile.RiskDataLoss) - topicDeletes(p); n > 0 {
+		n := countRisks(p)
+		if n.dataLoss > 0 {
 			opt := "apply needs --allow-data-loss"
 			if opts.AllowDataLoss {
 				opt = "allowed by --allow-data-loss"
 			}
-			pw.linef("%s%d change(s) can lose data: %s.%s", pw.c(ansiBold+ansiRed), n, opt, pw.c(ansiReset))
+			pw.linef("%s%d change(s) can lose data: %s.%s", pw.c(ansiBold+ansiRed), n.dataLoss, opt, pw.c(ansiReset))
 		}
-		if n := topicDeletes(p); n > 0 {
-			opt := "apply needs --allow-delete"
-			if opts.AllowDelete {
-				opt = "allowed by --allow-delete"
-			}
-			topicDeletes, access := deleteCounts(p)
-			if topicDeletes > 0 {
-				pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), topicDeletes, opt, pw.c(ansiReset))
-			}
-			if access > 0 {
-				pw.linef("%s%d ACL(s), credential(s) or quota(s) will be removed: %s.%s", pw.c(ansiBold+ansiRed), access, opt, pw.c(ansiReset))
-			}
+		opt := "apply needs --allow-delete"
+		if opts.AllowDelete {
+			opt = "allowed by --allow-delete"
+		}
+		if n.topicDeletes > 0 {
+			pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), n.topicDeletes, opt, pw.c(ansiReset))
+		}
+		if n.accessDeletes > 0 {
+			pw.linef("%s%d ACL(s), credential(s) or quota(s) will be removed: %s.%s", pw.c(ansiBold+ansiRed), n.accessDeletes, opt, pw.c(ansiReset))
 		}
 		pw.objectSummary(p, opts)
 	}
@@ -148,22 +146,29 @@ func summaryLine(s reconcile.Summary) string {
 	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete.", s.Create, s.Update, s.Delete)
 }
 
-// topicDeletes counts the plan's topic deletions (records are lost; objects are pruned apart).
-func topicDeletes(p reconcile.Plan) int {
-	n := 0
-	for _, c := range p.Changes {
-		if c.Action == reconcile.Delete && c.Kind != reconcile.KindObject {
-			n++
-		}
-	}
-	return n
+// riskCounts is the one count of a plan's risky changes that every view prints (issue 20: deletions
+// were counted three ways, and a plan that lowered a retention and deleted an ACL lost its
+// "apply needs --allow-data-loss" line).
+type riskCounts struct {
+	// dataLoss counts pending changes that can destroy records and need --allow-data-loss; a
+	// deletion has its own opt-in (--allow-delete) and is counted by what it deletes instead.
+	dataLoss                    int
+	topicDeletes, accessDeletes int
 }
 
-func countRisk(p reconcile.Plan, r reconcile.Risk) int {
-	n := 0
+func countRisks(p reconcile.Plan) riskCounts {
+	var n riskCounts
 	for _, c := range p.Changes {
-		if c.Pending() && c.Risk == r {
-			n++
+		switch {
+		case !c.Pending():
+		case c.Action == reconcile.Delete && c.Kind == reconcile.KindTopic:
+			n.topicDeletes++
+		case c.Action == reconcile.Delete && (c.Kind == reconcile.KindACL || c.Kind == reconcile.KindUser || c.Kind == reconcile.KindQuota):
+			n.accessDeletes++
+		case c.Action == reconcile.Delete:
+			// Kubernetes objects: objectSummary counts them.
+		case c.Risk == reconcile.RiskDataLoss:
+			n.dataLoss++
 		}
 	}
 	return n
@@ -426,8 +431,9 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 		if s.Unsupported > 0 {
 			line += fmt.Sprintf(" **%d unsupported.**", s.Unsupported)
 		}
-		if n := countRisk(p, reconcile.RiskDataLoss); n > 0 {
-			line += fmt.Sprintf(" :warning: %d change(s) can lose data.", n)
+		// A deleted topic loses its records too.
+		if n := countRisks(p); n.dataLoss+n.topicDeletes > 0 {
+			line += fmt.Sprintf(" :warning: %d change(s) can lose data.", n.dataLoss+n.topicDeletes)
 		}
 		pw.linef("%s", line)
 	}
