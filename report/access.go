@@ -44,4 +44,3 @@ func accessFields(c reconcile.Change, before, after map[string]string) {
 		}
 	}
 }
-
