@@ -7,9 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -494,37 +492,4 @@ func (p Plan) Fingerprint() string {
 		fmt.Fprintf(h, "%s\x00%s\x00", c.Object.key(), c.Live)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// ErrStale is matched by Verify's error for a saved plan that no longer describes what applying
-// would do.
-var ErrStale = errors.New("the Kubernetes side of the plan is stale")
-
-// Verify compares a saved (reviewed) plan with a fresh one computed now, and refuses the saved one
-// unless it is exactly what applying would do: the same objects, actions, fields, conflicts and
-// live versions. Apply then executes the fresh plan, which carries the objects themselves (a saved
-// plan never holds Secret values).
-func Verify(saved, fresh Plan) error {
-	if saved.Target != fresh.Target || saved.Namespace != fresh.Namespace || saved.Inventory != fresh.Inventory {
-		return fmt.Errorf("%w: it is for target %s, namespace %s, inventory %s; now %s, %s, %s", ErrStale,
-			saved.Target, saved.Namespace, saved.Inventory, fresh.Target, fresh.Namespace, fresh.Inventory)
-	}
-	strip := func(p Plan) []ObjectChange {
-		out := make([]ObjectChange, len(p.Changes))
-		for i, c := range p.Changes {
-			c.desired = nil
-			out[i] = c
-		}
-		return out
-	}
-	a, b := strip(saved), strip(fresh)
-	if len(a) != len(b) {
-		return fmt.Errorf("%w: it has %d objects, applying now would examine %d; plan again", ErrStale, len(a), len(b))
-	}
-	for i := range a {
-		if !reflect.DeepEqual(a[i], b[i]) {
-			return fmt.Errorf("%w: %s: planned %q, now %q; plan again", ErrStale, a[i].Object, strings.Join(a[i].Lines(), " "), strings.Join(b[i].Lines(), " "))
-		}
-	}
-	return nil
 }

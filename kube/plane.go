@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
@@ -18,6 +19,12 @@ type Plane struct {
 	Desired Desired
 	// Interval is how often waits poll status (0 = DefaultWaitInterval).
 	Interval time.Duration
+
+	// last is the plan PlanObjects returned last, with the objects to apply (Secret values
+	// included): ApplyObjects executes it, and nothing of it leaves the plane (issue 20: no
+	// untyped handle through reconcile).
+	mu   sync.Mutex
+	last *Plan
 }
 
 var _ reconcile.Objects = (*Plane)(nil)
@@ -47,7 +54,10 @@ func (pl *Plane) PlanObjects(ctx context.Context, opts reconcile.ObjectPlanOptio
 	if err != nil {
 		return reconcile.ObjectPlan{}, err
 	}
-	out := reconcile.ObjectPlan{Fingerprint: "kube:" + kp.Fingerprint(), Handle: kp, Desired: snap}
+	out := reconcile.ObjectPlan{Fingerprint: "kube:" + kp.Fingerprint(), Desired: snap}
+	pl.mu.Lock()
+	pl.last = &kp
+	pl.mu.Unlock()
 	for _, ch := range kp.Changes {
 		if ch.Action == NoOp && ch.Reason == "" {
 			continue
@@ -73,7 +83,7 @@ func planChange(ch ObjectChange) reconcile.Change {
 	case Update:
 		c.Action = reconcile.Update
 	case Replace:
-		c.Action, c.Object.Replace = reconcile.Update, true
+		c.Action = reconcile.Replace
 	case Delete:
 		c.Action = reconcile.Delete
 	case Unsupported:
@@ -93,12 +103,15 @@ func planChange(ch ObjectChange) reconcile.Change {
 // appliedMessages are the progress messages of Apply that mean the object now has its new form.
 var appliedMessages = map[string]bool{"created": true, "updated": true, "replaced": true, "deleted": true}
 
-// ApplyObjects executes the kube plan PlanObjects returned (its Handle), with reconcile's opt-ins.
+// ApplyObjects executes the kube plan PlanObjects returned last, with reconcile's opt-ins.
 func (pl *Plane) ApplyObjects(ctx context.Context, p reconcile.ObjectPlan, opts reconcile.ObjectApplyOptions, progress func(reconcile.ObjectEvent)) error {
-	kp, ok := p.Handle.(Plan)
-	if !ok {
-		return errors.New("the Kubernetes side of the plan was not computed in this process; plan again")
+	pl.mu.Lock()
+	last := pl.last
+	pl.mu.Unlock()
+	if last == nil || "kube:"+last.Fingerprint() != p.Fingerprint {
+		return errors.New("the Kubernetes side of the plan is not the one this plane computed last; plan again")
 	}
+	kp := *last
 	ao := ApplyOptions{
 		Options: Options{Prune: opts.Prune, AllowDelete: opts.AllowDelete, ForceConflicts: opts.ForceConflicts, Replace: opts.AllowReplace},
 		NoWait:  opts.NoWait, WaitTimeout: opts.WaitTimeout, Interval: pl.Interval, SafeToRestart: opts.SafeToRestart,

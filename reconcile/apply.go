@@ -347,7 +347,7 @@ func IsMassDelete(p Plan) bool {
 func topicDeletes(p Plan) int {
 	n := 0
 	for _, c := range p.Changes {
-		if c.Action == Delete && c.Kind == KindTopic {
+		if c.Action == Delete && c.Kind.Removes() == RemovesRecords {
 			n++
 		}
 	}

@@ -53,14 +53,11 @@ type ObjectConflict struct {
 }
 
 // ObjectPayload is a Kubernetes object change. The change's Action says create, update, delete,
-// unsupported or no-op (an orphan left alone); Replace marks an update Kubernetes cannot make in
-// place (a StatefulSet's volumeClaimTemplates), executed only with ApplyOptions.AllowReplace as
-// orphan-delete and recreate; the change's Reason says why.
+// replace (a change Kubernetes cannot make in place, a StatefulSet's volumeClaimTemplates, executed
+// only with ApplyOptions.AllowReplace as orphan-delete and recreate), unsupported or no-op (an
+// orphan left alone); the change's Reason says why.
 type ObjectPayload struct {
 	Object ObjectRef `json:"object"`
-	// Replace is set on an Update that needs the object deleted (orphaning pods and volumes) and
-	// recreated.
-	Replace bool `json:"replace,omitempty"`
 	// Broker is the node id when Object is a broker StatefulSet (rolled one at a time, gated by
 	// the Kafka plane's SafeToRestart), -1 otherwise.
 	Broker int32 `json:"broker"`
@@ -120,9 +117,6 @@ type ObjectPlan struct {
 	// (namespace, secrets and config, services, workloads by broker id). Objects already in sync
 	// are covered by Fingerprint, not listed.
 	Changes []Change
-	// Handle is the adapter's own plan (the objects to apply, Secret values included); it never
-	// leaves the process and is never saved.
-	Handle any
 	// Desired is the snapshot planned from: the plan records it, and apply pins it.
 	Desired *DesiredObjects
 }
@@ -150,7 +144,8 @@ type ObjectEvent struct {
 type Objects interface {
 	// PlanObjects diffs the rendered objects against the live API server. It writes nothing.
 	PlanObjects(ctx context.Context, opts ObjectPlanOptions) (ObjectPlan, error)
-	// ApplyObjects executes a plan PlanObjects returned in this process (its Handle): namespace,
+	// ApplyObjects executes the plan PlanObjects last returned (identified by its Fingerprint;
+	// the adapter keeps the objects, Secret values included, which never leave it): namespace,
 	// secrets and config, then workloads, broker StatefulSets one at a time. It refuses, changing
 	// nothing, what the opt-ins do not cover or an object that changed since the plan.
 	ApplyObjects(ctx context.Context, p ObjectPlan, opts ObjectApplyOptions, progress func(ObjectEvent)) error
@@ -164,11 +159,22 @@ type RestartGate interface {
 
 // objectRisk grades an object change: a replace recreates the StatefulSet (RiskHeavy); nothing in
 // the object plane destroys records (deleting a StatefulSet leaves its volumes).
-func objectRisk(c Change) Risk {
+func objectRisk(c Change, _ Live) (Risk, string) {
+	switch objectRiskOf(c) {
+	case RiskHeavy:
+		return RiskHeavy, "the object is deleted (orphaning pods and volumes) and created again"
+	case RiskUnsupported:
+		return RiskUnsupported, "the API server refuses it"
+	}
+	return RiskNone, "no records are destroyed"
+}
+
+// objectRiskOf grades an object change by its action.
+func objectRiskOf(c Change) Risk {
 	switch {
 	case c.Action == Unsupported:
 		return RiskUnsupported
-	case c.Object != nil && c.Object.Replace && c.Action == Update:
+	case c.Action == Replace:
 		return RiskHeavy
 	}
 	return RiskNone
@@ -207,7 +213,7 @@ func checkObjectsAllowed(c Change, opts ApplyOptions) []error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %s; taking them needs --force-conflicts", Headline(c), strings.Join(cs, ", ")))
 	}
-	if c.Object.Replace && !opts.AllowReplace {
+	if c.Action == Replace && !opts.AllowReplace {
 		var fs []string
 		for _, f := range c.Object.Fields {
 			fs = append(fs, f.Path+": "+f.Before+" → "+f.After)
@@ -225,7 +231,7 @@ func (pl *Planner) planObjects(ctx context.Context, opts ObjectPlanOptions) (Obj
 	}
 	for i := range op.Changes {
 		c := &op.Changes[i]
-		c.Risk = objectRisk(*c)
+		c.Risk = objectRiskOf(*c)
 		if c.Kind != KindObject {
 			return op, fmt.Errorf("target %s: the Kubernetes plane returned a %s change", pl.Target, c.Kind)
 		}
@@ -402,7 +408,7 @@ func notConverged(residual []Change) error {
 
 // applyObjects runs the objects phase (Planner.Apply's step 4): re-plan the plan's own manifests,
 // verify against the plan, execute, and record each pending object change's outcome in res. The
-// fresh plan's Handle is what is applied: the saved manifests with the Secret values re-supplied
+// fresh plan is what is applied: the saved manifests with the Secret values re-supplied
 // (a plan never carries them) and checked against their fingerprints.
 func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, res *Result, progress Progress) error {
 	objs, _ := splitObjects(p.Changes)

@@ -13,7 +13,7 @@ import (
 func objectChange(action Action, kind, name string, p ObjectPayload) Change {
 	p.Object = ObjectRef{APIVersion: "apps/v1", Kind: kind, Namespace: "avatar", Name: name}
 	c := Change{Kind: KindObject, Name: p.Object.String(), Action: action, Object: &p}
-	c.Risk = objectRisk(c)
+	c.Risk = objectRiskOf(c)
 	return c
 }
 
@@ -23,7 +23,7 @@ func TestCheckAllowedObjects(t *testing.T) {
 	conflict := objectChange(Update, "StatefulSet", "kafka-broker-2", ObjectPayload{Broker: 2,
 		Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.9.0", After: "apache/kafka:3.8.1"}},
 		Conflicts: []ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}})
-	replace := objectChange(Update, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1, Replace: true,
+	replace := objectChange(Replace, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1,
 		Fields: []ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
 	prune := objectChange(Delete, "ConfigMap", "kafka-ui", ObjectPayload{Broker: -1})
 	tests := map[string]struct {
@@ -56,7 +56,7 @@ func TestCheckAllowedObjects(t *testing.T) {
 
 func TestObjectSummaryAndRisk(t *testing.T) {
 	p := Plan{Changes: []Change{
-		objectChange(Update, "StatefulSet", "a", ObjectPayload{Replace: true}),
+		objectChange(Replace, "StatefulSet", "a", ObjectPayload{}),
 		objectChange(Update, "StatefulSet", "b", ObjectPayload{}),
 		objectChange(Create, "Namespace", "c", ObjectPayload{}),
 		objectChange(NoOp, "Service", "d", ObjectPayload{}),

@@ -51,7 +51,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	for _, c := range p.Changes {
 		kinds[c.Kind] = true
 	}
-	if len(kinds) != len(kindNames) || p.Summary().Delete != 1 {
+	if len(kinds) != len(kindNames()) || p.Summary().Delete != 1 {
 		t.Fatalf("sample plan lacks a kind: %v %+v", kinds, p.Summary())
 	}
 	var buf bytes.Buffer

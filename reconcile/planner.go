@@ -355,45 +355,30 @@ func canonical(c Change) string {
 	return string(b)
 }
 
-// DeriveRisk grades a change from its typed payload and the live state alone, and says why.
-func DeriveRisk(c Change, live Live) (Risk, string) {
-	switch {
-	case c.Action == Unsupported:
-		return RiskUnsupported, "Kafka cannot do it"
-	case c.Action == NoOp:
-		return RiskNone, ""
-	case isAccess(c.Kind):
-		// Access changes destroy no records; a deletion has its own opt-in (--allow-delete).
-		return RiskNone, "no records are destroyed"
-	case c.Action == Delete:
-		return RiskDataLoss, "the topic and its records are deleted"
-	case c.Kind == KindReplication:
-		return RiskHeavy, "replicas move between brokers"
-	case c.Kind == KindConfig && c.Config != nil:
-		obs := live.Topics[c.Name]
-		var losses []string
-		for _, k := range sortedKeys(c.Config.Keys) {
-			e := c.Config.Keys[k]
-			lv, ok := obs.Config[k]
-			before := ""
-			op := topics.ConfigSet
-			switch {
-			case e.Delete:
-				op, before = topics.ConfigRemove, lv.Value
-			case ok && lv.Source == topics.SourceTopic:
-				op, before = topics.ConfigChange, lv.Value
-			case ok:
-				before = lv.Value
-			}
-			if loss := topics.DataLoss(k, before, e.After, op); loss != "" {
-				losses = append(losses, loss)
-			}
+// configRisk grades a config change: data loss when a key it sets or removes can destroy records
+// against the live value (retention lowered, compaction switched).
+func configRisk(c Change, live Live) (Risk, string) {
+	obs := live.Topics[c.Name]
+	var losses []string
+	for _, k := range sortedKeys(c.Config.Keys) {
+		e := c.Config.Keys[k]
+		lv, ok := obs.Config[k]
+		before := ""
+		op := topics.ConfigSet
+		switch {
+		case e.Delete:
+			op, before = topics.ConfigRemove, lv.Value
+		case ok && lv.Source == topics.SourceTopic:
+			op, before = topics.ConfigChange, lv.Value
+		case ok:
+			before = lv.Value
 		}
-		if len(losses) > 0 {
-			return RiskDataLoss, strings.Join(losses, "; ")
+		if loss := topics.DataLoss(k, before, e.After, op); loss != "" {
+			losses = append(losses, loss)
 		}
-	case c.Kind == KindTopic && c.Action == Create && c.Topic != nil:
-		// A create carries its configs; none of them can destroy records that do not exist yet.
+	}
+	if len(losses) > 0 {
+		return RiskDataLoss, strings.Join(losses, "; ")
 	}
 	return RiskNone, "nothing is destroyed"
 }

@@ -46,7 +46,9 @@ func symbol(a reconcile.Action) (string, string) {
 		return "~", ansiYellow
 	case reconcile.Delete:
 		return "-", ansiRed
-	case reconcile.Unsupported:
+	case reconcile.Unsupported, reconcile.Replace:
+		// Replace shares "!" with unsupported (neither happens without the user doing
+		// something); the headline says which.
 		return "!", ansiMagent
 	default:
 		return "?", ansiDim
@@ -161,9 +163,9 @@ func countRisks(p reconcile.Plan) riskCounts {
 	for _, c := range p.Changes {
 		switch {
 		case !c.Pending():
-		case c.Action == reconcile.Delete && c.Kind == reconcile.KindTopic:
+		case c.Action == reconcile.Delete && c.Kind.Removes() == reconcile.RemovesRecords:
 			n.topicDeletes++
-		case c.Action == reconcile.Delete && (c.Kind == reconcile.KindACL || c.Kind == reconcile.KindUser || c.Kind == reconcile.KindQuota):
+		case c.Action == reconcile.Delete && c.Kind.Removes() == reconcile.RemovesAccess:
 			n.accessDeletes++
 		case c.Action == reconcile.Delete:
 			// Kubernetes objects: objectSummary counts them.

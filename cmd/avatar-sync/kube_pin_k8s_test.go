@@ -127,7 +127,8 @@ topics:
 `
 
 // secretLab is a lab whose render needs both password Secrets (TLS and a SCRAM admin); its brokers
-// never answer, so every plan defers the topics.
+// never answer, so every plan defers the topics. The keystores are made by `certs generate`
+// (lab.certs) with the keystore password of the moment, so they open with it.
 func secretLab(t *testing.T) *kubeLab {
 	lab := newKubeLab(t)
 	nodePortMu.Lock()
@@ -138,17 +139,34 @@ func secretLab(t *testing.T) *kubeLab {
 	if err := os.WriteFile(lab.specPath, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	certs := filepath.Join(filepath.Dir(lab.specPath), "ssl-certs")
-	if err := os.MkdirAll(certs, 0o755); err != nil {
+	return lab
+}
+
+// certs runs `certs generate`: the stores are rewritten for the current keystore password.
+func (lab *kubeLab) certs() {
+	lab.t.Helper()
+	lab.mustCLI(exitOK, "certs", "generate")
+}
+
+// copyDir copies the files of one directory into another (created).
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"ca.crt", "kafka-broker-1.keystore.p12", "kafka-broker-1.truststore.p12", "kafka-broker-2.keystore.p12",
-		"kafka-broker-2.truststore.p12", "kafka-broker-3.keystore.p12", "kafka-broker-3.truststore.p12"} {
-		if err := os.WriteFile(filepath.Join(certs, f), []byte("placeholder\n"), 0o600); err != nil {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return lab
 }
 
 // passwords sets the two passwords apply reads.
@@ -210,7 +228,10 @@ func (lab *kubeLab) unsaltedDigests(name, password string) []string {
 // guess matched).
 func TestKubeSavedPlanRefusesAnUnplannedPassword(t *testing.T) {
 	lab := secretLab(t)
+	certsDir := filepath.Join(filepath.Dir(lab.specPath), "ssl-certs")
+	planned := filepath.Join(t.TempDir(), "planned-certs")
 	passwords(t, "admin-pw-1-Qz", "keystore-pw-1-Qz")
+	lab.certs()
 	lab.mustCLI(exitOK, "apply", "--auto-approve", "--wait-timeout", "2m")
 	if lab.secretValue("kafka-sasl-admin") != "admin-pw-1-Qz" || lab.secretValue("kafka-tls-password") != "keystore-pw-1-Qz" {
 		t.Fatal("the first apply did not write the passwords")
@@ -223,7 +244,10 @@ func TestKubeSavedPlanRefusesAnUnplannedPassword(t *testing.T) {
 	forbidden = append(forbidden, lab.unsaltedDigests("kafka-sasl-admin", "admin-pw-1-Qz")...)
 	forbidden = append(forbidden, lab.unsaltedDigests("kafka-tls-password", "keystore-pw-1-Qz")...)
 
+	// New passwords: the stores are rewritten for the new keystore password, and kept as planned.
 	passwords(t, "admin-pw-2-Qz", "keystore-pw-2-Qz")
+	lab.certs()
+	copyDir(t, certsDir, planned)
 	saved := filepath.Join(t.TempDir(), "plan.json")
 	text, _ := lab.mustCLI(exitOK, "plan", "--out", saved)
 	for _, name := range []string{"kafka-sasl-admin", "kafka-tls-password"} {
@@ -239,7 +263,10 @@ func TestKubeSavedPlanRefusesAnUnplannedPassword(t *testing.T) {
 	}
 	outputs = append(outputs, text, js, md, string(file))
 
+	// Other passwords at apply (the stores rewritten for the other keystore password, so they open
+	// with it): refused, naming both Secrets.
 	passwords(t, "admin-pw-3-Qz", "keystore-pw-3-Qz")
+	lab.certs()
 	out, errOut := lab.mustCLI(exitError, "apply", "--plan", saved, "--auto-approve")
 	outputs = append(outputs, out, errOut)
 	for _, name := range []string{"kafka-sasl-admin", "kafka-tls-password"} {
@@ -251,7 +278,12 @@ func TestKubeSavedPlanRefusesAnUnplannedPassword(t *testing.T) {
 		t.Error("a refused plan changed a password")
 	}
 
+	// The planned passwords and stores: applied.
 	passwords(t, "admin-pw-2-Qz", "keystore-pw-2-Qz")
+	if err := os.RemoveAll(certsDir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, planned, certsDir)
 	out, errOut = lab.mustCLI(exitOK, "apply", "--plan", saved, "--auto-approve")
 	outputs = append(outputs, out, errOut)
 	if lab.secretValue("kafka-sasl-admin") != "admin-pw-2-Qz" || lab.secretValue("kafka-tls-password") != "keystore-pw-2-Qz" {
