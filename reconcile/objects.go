@@ -254,7 +254,7 @@ func verifyObjects(p Plan, fresh ObjectPlan) error {
 		return fmt.Errorf("%w: the Kubernetes objects changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(p.ObjectsFingerprint), short(fresh.Fingerprint))
 	}
 	if errs := compareChanges(saved, fresh.Changes); len(errs) > 0 {
-		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what the spec gives against the live API server (was the plan file or the spec edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
+		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what its own manifests give against the live API server (was the plan file edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
 	}
 	return nil
 }
