@@ -11,28 +11,46 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 )
 
 type applyOptions struct {
+	applyFlags
 	cluster         clusterFlags
 	preflight       preflightFlags
 	planFile        string
 	autoApprove     bool
-	allowDataLoss   bool
-	allowDelete     bool
 	allowMassDelete bool
-	force           bool
 	throttle        string
-	lockTimeout     time.Duration
 	reassignTimeout time.Duration
+	noWait          bool
+}
+
+// applyFlags are the opt-ins and waits apply and watch share, bound once so that both commands
+// say the same thing about them (issue 20: watch --help described --allow-delete as "deleting
+// unmanaged topics", the opposite of the invariant).
+type applyFlags struct {
+	allowDataLoss bool
+	allowDelete   bool
+	force         bool
+	lockTimeout   time.Duration
 	// The Kubernetes plane's opt-ins and waits (issue 11).
 	forceConflicts bool
 	allowReplace   bool
-	noWait         bool
 	waitTimeout    time.Duration
+}
+
+func (a *applyFlags) bind(f *pflag.FlagSet) {
+	f.BoolVar(&a.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
+	f.BoolVar(&a.allowDelete, "allow-delete", false, "allow deleting managed topics and principals that left the spec (also needs deletion: prune in the spec; unmanaged ones are never deleted)")
+	f.BoolVar(&a.force, "force", false, "delete topics even while consumer groups hold offsets on them")
+	f.DurationVar(&a.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
+	f.BoolVar(&a.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (kubectl edit, kubectl set image, another tool)")
+	f.BoolVar(&a.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes so they survive")
+	f.DurationVar(&a.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready (apply: also for the brokers of a fresh cluster to answer)")
 }
 
 func newApplyCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -146,19 +164,13 @@ applies the topics (asking again unless --auto-approve).`,
 	f := cmd.Flags()
 	o.cluster.bind(f)
 	o.preflight.bind(f)
+	o.applyFlags.bind(f)
 	f.StringVar(&o.planFile, "plan", "", "apply this saved plan (from plan --out) instead of computing one")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
-	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
-	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting managed topics that left the spec (also needs deletion: prune in the spec)")
 	f.BoolVar(&o.allowMassDelete, "allow-mass-delete", false, "allow a plan that deletes every managed topic, or more than half of them")
-	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
 	f.StringVar(&o.throttle, "throttle", "", "replication throttle during reassignments, e.g. 50MiB/s (default: the spec's reassignment.throttle)")
-	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
 	f.DurationVar(&o.reassignTimeout, "reassign-timeout", 10*time.Minute, "how long to wait for replica reassignments to finish")
-	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (kubectl edit, another tool)")
-	f.BoolVar(&o.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes so they survive")
 	f.BoolVar(&o.noWait, "no-wait", false, "do not wait for StatefulSets to become Ready (brokers roll without waiting; topics of a fresh cluster are left for the next apply)")
-	f.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready, and for the brokers of a fresh cluster to answer")
 	return cmd
 }
 
