@@ -262,9 +262,12 @@ func verifyObjects(p Plan, fresh ObjectPlan) error {
 // Apply executes a plan of both planes (issue 11); commands call it rather than the package's
 // Apply, which knows the Kafka plane only:
 //
-//  1. check the opt-ins for every change of both planes (CheckAllowed), before anything else;
+//  1. check the opt-ins for every change of both planes (CheckAllowed, the only time), before
+//     anything else;
 //  2. unless the topics were deferred: check the Kafka cluster's identity and verify the topic
-//     side against it, so a stale or foreign plan is refused before any object changes;
+//     side against it, so a stale or foreign plan is refused before any object changes — against
+//     the live state the planner read for the plan, not a second read (the fingerprint is checked
+//     against a fresh read under the lease); then ask opts.Confirm, when set;
 //  3. whenever the brokers answer, take the apply lock (held and renewed through both phases, as
 //     Apply does) before the objects phase: two applies — CI and watch — must never roll two
 //     brokers' StatefulSets at once, nor change objects and topics at once. A plan that deferred
@@ -303,6 +306,11 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 	// 2.
 	if err := pl.verifyKafka(ctx, p); err != nil {
 		return res, err
+	}
+	if opts.Confirm != nil {
+		if err := opts.Confirm(ctx); err != nil {
+			return res, err
+		}
 	}
 	// 3.
 	deferred := p.TopicsDeferred()
@@ -359,7 +367,7 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		}
 		return res, held.stoppedBefore(notAttemptedFrom(res))
 	}
-	topicRes, err := applyTopics(ctx, topics, pl.Cluster, opts, progress, held)
+	topicRes, err := applyTopics(ctx, topics, pl.Cluster, opts, progress, held, true)
 	res.ClusterID = topicRes.ClusterID
 	res.Changes = append(res.Changes, topicRes.Changes...)
 	res.Verified = topicRes.Verified

@@ -45,6 +45,31 @@ type Planner struct {
 	// the salt source (nil = crypto/rand). Issue 14.
 	Secrets SecretReader
 	Rand    io.Reader
+
+	// observed is the live state the planner read last, with its fingerprint: verifying a plan
+	// against the state it was planned from needs no second read (issue 20: apply read the
+	// cluster four times). Anything that changed since is caught under the lease, where the
+	// fingerprint is checked against a fresh read.
+	observed *observation
+}
+
+type observation struct {
+	live        Live
+	fingerprint string
+}
+
+// observe returns the live state whose fingerprint is want when the planner read it last, and
+// reads the cluster otherwise.
+func (pl *Planner) observe(ctx context.Context, want string) (Live, error) {
+	if o := pl.observed; o != nil && want != "" && o.fingerprint == want {
+		return o.live, nil
+	}
+	live, err := pl.Cluster.Describe(ctx)
+	if err != nil {
+		return Live{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+	}
+	pl.observed = &observation{live: live, fingerprint: Fingerprint(live)}
+	return live, nil
 }
 
 // PlanOptions are the planning opt-ins.
@@ -73,9 +98,9 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 	var p Plan
 	switch {
 	case pl.Cluster != nil:
-		live, err := pl.Cluster.Describe(ctx)
+		live, err := pl.observe(ctx, "")
 		if err != nil {
-			return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+			return Plan{}, err
 		}
 		if err := CheckClusterID(pl.PinnedClusterID, Plan{Cluster: pl.Target}, live.ClusterID); err != nil {
 			return Plan{}, err
@@ -220,9 +245,9 @@ func (pl *Planner) verifyKafka(ctx context.Context, p Plan) error {
 	if pl.Cluster == nil {
 		return fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
 	}
-	live, err := pl.Cluster.Describe(ctx)
+	live, err := pl.observe(ctx, p.Fingerprint)
 	if err != nil {
-		return fmt.Errorf("read cluster %q: %w", pl.Target, err)
+		return err
 	}
 	if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
 		return err
@@ -413,9 +438,6 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 	opts.ExpectClusterID = pl.PinnedClusterID
 	if opts.ThrottleBytesPerSec == 0 {
 		opts.ThrottleBytesPerSec = s.Reassignment.ThrottleBytesPerSec
-	}
-	if err := CheckAllowed(p, opts); err != nil {
-		return p, Result{}, err
 	}
 	res, err := pl.Apply(ctx, p, opts, progress)
 	return p, res, err

@@ -229,14 +229,15 @@ func (o *applyOptions) run(ctx context.Context, s *streams, t *target, p reconci
 		NoWait:              o.noWait,
 		ObjectWaitTimeout:   o.waitTimeout,
 	}
-	// Refuse what the flags do not allow before asking: a "yes" must never be wasted.
-	if err := reconcile.CheckAllowed(p, ao); err != nil {
-		return reconcile.Result{}, err
+	// Apply asks once the plan is checked (opt-ins, identity, verification): a "yes" is never
+	// wasted on a plan it would refuse, and the opt-ins are checked once (issue 20).
+	ao.Confirm = func(ctx context.Context) error {
+		if err := confirm(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
+			return err
+		}
+		fmt.Fprintln(prompt)
+		return nil
 	}
-	if err := confirm(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
-		return reconcile.Result{}, err
-	}
-	fmt.Fprintln(prompt)
 	return t.planner().Apply(ctx, p, ao, progressPrinter(s))
 }
 
