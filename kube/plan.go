@@ -17,33 +17,28 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
-// Action is what applying a change does to one object.
-type Action int
+// Action is what applying a change does to one object: the core's closed set (issue 20: kube kept
+// a second enum whose Replace the core lost). Replace is a change Kubernetes cannot make in place
+// (a StatefulSet's volumeClaimTemplates): executed only with Options.Replace, as orphan-delete and
+// recreate so pods and volumes survive; Unsupported is one the API server refuses.
+type Action = reconcile.Action
 
-// The closed set of actions.
+// The actions kube plans.
 const (
-	NoOp Action = iota
-	Create
-	Update
-	Delete
-	// Replace is a change Kubernetes cannot make in place (a StatefulSet's volumeClaimTemplates):
-	// executed only with Options.Replace, as orphan-delete and recreate so pods and volumes survive.
-	Replace
-	// Unsupported is a change the API server refuses and avatar-sync has no way to make.
-	Unsupported
+	NoOp        = reconcile.NoOp
+	Create      = reconcile.Create
+	Update      = reconcile.Update
+	Delete      = reconcile.Delete
+	Replace     = reconcile.Replace
+	Unsupported = reconcile.Unsupported
 )
 
-func (a Action) String() string {
-	if a < 0 || int(a) >= len(actionNames) {
-		return fmt.Sprintf("Action(%d)", int(a))
-	}
-	return actionNames[a]
-}
-
-// Symbol is the one-character prefix plans print.
-func (a Action) Symbol() string {
+// symbol is the one-character prefix plans print.
+func symbol(a Action) string {
 	switch a {
 	case Create:
 		return "+"
@@ -58,9 +53,6 @@ func (a Action) Symbol() string {
 	}
 	return " "
 }
-
-// MarshalText makes plans' JSON say "update", not 2.
-func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
 // Sensitive replaces a Secret's values in every diff: plans are printed and saved.
 const Sensitive = "(sensitive)"
@@ -103,7 +95,7 @@ type ObjectChange struct {
 }
 
 // Headline is "~ StatefulSet avatar/kafka-broker-2".
-func (c ObjectChange) Headline() string { return c.Action.Symbol() + " " + c.Object.String() }
+func (c ObjectChange) Headline() string { return symbol(c.Action) + " " + c.Object.String() }
 
 // Plan is the Kubernetes side of a target's plan: a plain value; Apply is the only mutator.
 type Plan struct {
@@ -468,19 +460,6 @@ func (p Plan) Summary() string {
 		s += fmt.Sprintf(", %d with conflicts", conflicts)
 	}
 	return s + "."
-}
-
-var actionNames = []string{"unchanged", "create", "update", "delete", "replace", "unsupported"}
-
-// UnmarshalText parses what MarshalText wrote, so saved plans read back.
-func (a *Action) UnmarshalText(b []byte) error {
-	for i, n := range actionNames {
-		if n == string(b) {
-			*a = Action(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown Kubernetes action %q (want one of %s)", b, strings.Join(actionNames, ", "))
 }
 
 // Fingerprint identifies the live state a plan was computed against: every object it examined and

@@ -70,27 +70,13 @@ func (pl *Plane) PlanObjects(ctx context.Context, opts reconcile.ObjectPlanOptio
 // planChange converts one object change into the typed change of the reconcile plan (reconcile
 // grades its risk).
 func planChange(ch ObjectChange) reconcile.Change {
-	c := reconcile.Change{Kind: reconcile.KindObject, Name: ch.Object.String(), Reason: ch.Reason,
+	c := reconcile.Change{Kind: reconcile.KindObject, Name: ch.Object.String(), Reason: ch.Reason, Action: ch.Action,
 		Object: &reconcile.ObjectPayload{
 			Object:    reconcile.ObjectRef(ch.Object),
 			Broker:    ch.Broker,
 			Sensitive: ch.Object.Kind == "Secret",
 			Live:      ch.Live,
 		}}
-	switch ch.Action {
-	case Create:
-		c.Action = reconcile.Create
-	case Update:
-		c.Action = reconcile.Update
-	case Replace:
-		c.Action = reconcile.Replace
-	case Delete:
-		c.Action = reconcile.Delete
-	case Unsupported:
-		c.Action = reconcile.Unsupported
-	default:
-		c.Action = reconcile.NoOp
-	}
 	for _, f := range ch.Fields {
 		c.Object.Fields = append(c.Object.Fields, reconcile.ObjectField(f))
 	}
