@@ -68,7 +68,9 @@ func (pl *Planner) observe(ctx context.Context, want string) (Live, error) {
 	if err != nil {
 		return Live{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
 	}
-	pl.observed = &observation{live: live, fingerprint: Fingerprint(live)}
+	// The fingerprint is filled in by Plan, whose Diff computes it anyway (10,000 topics: no
+	// second hash); a read for verification alone is not reused.
+	pl.observed = &observation{live: live}
 	return live, nil
 }
 
@@ -114,6 +116,7 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 			}
 		}
 		p = Diff(d, live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
+		pl.observed.fingerprint = p.Fingerprint
 	case pl.Objects != nil:
 		p = Plan{Cluster: pl.Target, AllowDelete: opts.AllowDelete, Desired: d,
 			Deferred: []Deferral{{Plane: PlaneKafka, Reason: deferredReason(pl.ClusterErr)}}}
@@ -252,7 +255,13 @@ func (pl *Planner) verifyKafka(ctx context.Context, p Plan) error {
 	if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
 		return err
 	}
-	return Verify(p, live)
+	if err := Verify(p, live); err != nil {
+		return err
+	}
+	// Verified, so the live state has the plan's fingerprint: the next check of this plan (apply
+	// after CheckSaved) needs no second read.
+	pl.observed.fingerprint = p.Fingerprint
+	return nil
 }
 
 // verifySavedObjects re-plans the Kubernetes side and refuses a plan that no longer matches it.

@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -59,6 +60,31 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 	}
 	if got, want := spy.calls, []string{"describe", "lease", "describe", "describe"}; !slices.Equal(got, want) || confirmed != 1 {
 		t.Errorf("calls %v, confirmed %d times; want %v and once", got, confirmed, want)
+	}
+
+	// A saved plan: apply --plan reads the cluster once to check it (CheckSaved), and Apply
+	// verifies against that read.
+	want.Topics[0].Partitions = 6
+	if p, err = pl.Plan(e.ctx, want, reconcile.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var saved bytes.Buffer
+	if err := reconcile.WritePlan(&saved, p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = reconcile.ReadPlan(&saved); err != nil {
+		t.Fatal(err)
+	}
+	spy.calls = nil
+	fresh := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	if p, err = fresh.CheckSaved(e.ctx, p, want); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Apply(e.ctx, p, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := spy.calls, []string{"describe", "lease", "describe", "describe"}; !slices.Equal(got, want) {
+		t.Errorf("apply --plan: calls %v, want %v", got, want)
 	}
 
 	// Stale between plan and lease: the plan verifies against the planned state, the read under
