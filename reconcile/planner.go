@@ -86,9 +86,11 @@ type PlanOptions struct {
 //  1. read the live state;
 //  2. refuse a cluster whose id is not the pinned one, before anything else (issue #3);
 //  3. diff the spec's snapshot against the live state (pure);
-//  4. plan the Kubernetes objects, when the target has them, ahead of the topics (issue 11);
-//     without brokers that answer, the plan holds the objects only and an advisory says the
-//     topics are planned once they answer;
+//  4. plan the Kubernetes objects, when the target has them, ahead of the topics (issue 11),
+//     under a new random salt, and pin their manifests in the snapshot (Secret values only as
+//     salted fingerprints, issue 20); without brokers that answer, the plan holds the objects only,
+//     a typed deferral of the Kafka plane, and an advisory saying the topics are planned once
+//     they answer;
 //  5. add the certificate advisories (never changes: apply does not issue certificates).
 func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Plan, error) {
 	d := DesiredOf(s)
