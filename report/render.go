@@ -107,7 +107,7 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	s := p.Summary()
 	switch {
 	case !p.HasChanges() && p.TopicsDeferred():
-		pw.linef("%sNo Kubernetes changes.%s The topics of cluster %q were not planned: the brokers do not answer yet.", pw.c(ansiBold), pw.c(ansiReset), p.Cluster)
+		pw.linef("%sNo Kubernetes changes.%s The topics of cluster %q are not part of this plan: its brokers were not answering when it was made.", pw.c(ansiBold), pw.c(ansiReset), p.Cluster)
 	case !p.HasChanges():
 		pw.linef("%sNo changes.%s Cluster %q (id %s) matches the spec.", pw.c(ansiBold+ansiGreen), pw.c(ansiReset), p.Cluster, orNone(p.ClusterID))
 	default:
@@ -425,7 +425,7 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	pw.linef("")
 	switch {
 	case !p.HasChanges() && p.TopicsDeferred():
-		pw.linef("**No Kubernetes changes.** The topics were not planned: the brokers do not answer yet.")
+		pw.linef("**No Kubernetes changes.** The topics are not part of this plan: its brokers were not answering when it was made.")
 	case !p.HasChanges():
 		pw.linef("**No changes.** The cluster matches the spec.")
 	default:
