@@ -171,7 +171,7 @@ func (c *Client) refuse(ctx context.Context, p Plan, opts ApplyOptions) error {
 		}
 		now := ""
 		if live != nil {
-			now = digest(live)
+			now = digest(live, p.Salt)
 		}
 		if now != ch.Live {
 			problems = append(problems, fmt.Sprintf("%s changed on the cluster since the plan; plan again", ch.Object))

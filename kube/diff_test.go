@@ -2,8 +2,6 @@ package kube
 
 import (
 	"encoding/json"
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -106,9 +104,9 @@ func TestChangeLinesAndSummary(t *testing.T) {
 	}
 }
 
-// A saved plan reads back from JSON and verifies against the same fresh plan; any difference in
-// what applying would do makes it stale.
-func TestSavedPlanRoundTripsAndVerifies(t *testing.T) {
+// A plan reads back from JSON with the same fingerprint; the fingerprint covers the live versions.
+// (Verifying a saved plan is reconcile's: it re-plans the pinned manifests, issue 20.)
+func TestPlanFingerprintRoundTrips(t *testing.T) {
 	saved := Plan{Target: "lab", Namespace: "avatar", Inventory: "avatar", Changes: []ObjectChange{
 		{Object: ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, Action: NoOp, Broker: -1, Live: "aa"},
 		{Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}, Action: Replace, Broker: 1, Live: "bb",
@@ -122,18 +120,12 @@ func TestSavedPlanRoundTripsAndVerifies(t *testing.T) {
 	if err := json.Unmarshal(data, &read); err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(read, saved); err != nil {
-		t.Fatalf("an unchanged plan does not verify: %v", err)
-	}
 	if read.Fingerprint() != saved.Fingerprint() {
 		t.Error("fingerprint changed by a JSON round trip")
 	}
 	edited := read
 	edited.Changes = append([]ObjectChange(nil), read.Changes...)
 	edited.Changes[1].Live = "cc" // someone edited the StatefulSet since
-	if err := Verify(read, edited); !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "kafka-broker-1") {
-		t.Errorf("Verify of a plan whose object changed = %v, want ErrStale naming it", err)
-	}
 	if edited.Fingerprint() == saved.Fingerprint() {
 		t.Error("the fingerprint does not cover the live versions")
 	}

@@ -2,12 +2,12 @@ package kube
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -17,33 +17,28 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
-// Action is what applying a change does to one object.
-type Action int
+// Action is what applying a change does to one object: the core's closed set (issue 20: kube kept
+// a second enum whose Replace the core lost). Replace is a change Kubernetes cannot make in place
+// (a StatefulSet's volumeClaimTemplates): executed only with Options.Replace, as orphan-delete and
+// recreate so pods and volumes survive; Unsupported is one the API server refuses.
+type Action = reconcile.Action
 
-// The closed set of actions.
+// The actions kube plans.
 const (
-	NoOp Action = iota
-	Create
-	Update
-	Delete
-	// Replace is a change Kubernetes cannot make in place (a StatefulSet's volumeClaimTemplates):
-	// executed only with Options.Replace, as orphan-delete and recreate so pods and volumes survive.
-	Replace
-	// Unsupported is a change the API server refuses and avatar-sync has no way to make.
-	Unsupported
+	NoOp        = reconcile.NoOp
+	Create      = reconcile.Create
+	Update      = reconcile.Update
+	Delete      = reconcile.Delete
+	Replace     = reconcile.Replace
+	Unsupported = reconcile.Unsupported
 )
 
-func (a Action) String() string {
-	if a < 0 || int(a) >= len(actionNames) {
-		return fmt.Sprintf("Action(%d)", int(a))
-	}
-	return actionNames[a]
-}
-
-// Symbol is the one-character prefix plans print.
-func (a Action) Symbol() string {
+// symbol is the one-character prefix plans print.
+func symbol(a Action) string {
 	switch a {
 	case Create:
 		return "+"
@@ -58,9 +53,6 @@ func (a Action) Symbol() string {
 	}
 	return " "
 }
-
-// MarshalText makes plans' JSON say "update", not 2.
-func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
 // Sensitive replaces a Secret's values in every diff: plans are printed and saved.
 const Sensitive = "(sensitive)"
@@ -103,7 +95,7 @@ type ObjectChange struct {
 }
 
 // Headline is "~ StatefulSet avatar/kafka-broker-2".
-func (c ObjectChange) Headline() string { return c.Action.Symbol() + " " + c.Object.String() }
+func (c ObjectChange) Headline() string { return symbol(c.Action) + " " + c.Object.String() }
 
 // Plan is the Kubernetes side of a target's plan: a plain value; Apply is the only mutator.
 type Plan struct {
@@ -112,6 +104,8 @@ type Plan struct {
 	// Inventory names the inventory: the spec's metadata.name.
 	Inventory string         `json:"inventory"`
 	Changes   []ObjectChange `json:"changes"`
+	// Salt keys every Live digest (issue 20): random per plan unless Options.Salt pins it.
+	Salt []byte `json:"salt,omitempty"`
 }
 
 // Pending reports whether applying the plan would change anything.
@@ -140,6 +134,9 @@ type Options struct {
 	ForceConflicts bool
 	// Replace allows orphan-delete and recreate for changes Kubernetes cannot make in place.
 	Replace bool
+	// Salt keys the live digests (HMAC-SHA256), so no plan holds a plain hash of a Secret's
+	// content (issue 20); empty = a random one. A saved plan's salt is passed back to re-plan it.
+	Salt []byte
 }
 
 // Plan diffs desired against the live cluster by server-side apply dry runs (field manager
@@ -150,7 +147,13 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 	if err != nil {
 		return Plan{}, err
 	}
-	p := Plan{Target: c.target, Namespace: ns, Inventory: want.Inventory}
+	p := Plan{Target: c.target, Namespace: ns, Inventory: want.Inventory, Salt: opts.Salt}
+	if len(p.Salt) == 0 {
+		p.Salt = make([]byte, 16)
+		if _, err := rand.Read(p.Salt); err != nil {
+			return Plan{}, fmt.Errorf("target %s: salt: %w", c.target, err)
+		}
+	}
 	inv, ignored, err := c.readInventoryReport(ctx, ns, want.Inventory)
 	if err != nil {
 		return Plan{}, err
@@ -159,7 +162,7 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 	wanted := map[string]bool{}
 	for _, obj := range objs {
 		wanted[refOf(obj).key()] = true
-		ch, err := c.planObject(ctx, obj, inv)
+		ch, err := c.planObject(ctx, obj, inv, p.Salt)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", refOf(obj), oneLine(err)))
 			continue
@@ -170,7 +173,7 @@ func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, er
 		if wanted[ref.key()] {
 			continue
 		}
-		ch, err := c.planOrphan(ctx, ref, want.Inventory, ns, opts)
+		ch, err := c.planOrphan(ctx, ref, want.Inventory, ns, opts, p.Salt)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", ref, oneLine(err)))
 			continue
@@ -224,7 +227,7 @@ func (c *Client) ownerLabels(inventory, ns string) map[string]string {
 }
 
 // planObject diffs one desired object against its live version.
-func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, inv inventory) (ObjectChange, error) {
+func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, inv inventory, salt []byte) (ObjectChange, error) {
 	ch := ObjectChange{Object: refOf(obj), Broker: brokerID(obj), desired: obj}
 	live, err := c.get(ctx, ch.Object)
 	if err != nil {
@@ -246,7 +249,7 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 		}
 		return ch, nil
 	}
-	ch.Live = digest(live)
+	ch.Live = digest(live, salt)
 	// An object avatar-sync did not create (not in its inventory, no owner labels) is never taken
 	// over silently: it is a conflict with whoever manages it.
 	if !inv.has(ch.Object) && !hasLabels(live, obj.GetLabels(), ownerGroup) {
@@ -298,12 +301,12 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 }
 
 // planOrphan decides about an inventory object that left the render.
-func (c *Client) planOrphan(ctx context.Context, ref ObjectRef, inventory, ns string, opts Options) (*ObjectChange, error) {
+func (c *Client) planOrphan(ctx context.Context, ref ObjectRef, inventory, ns string, opts Options, salt []byte) (*ObjectChange, error) {
 	live, err := c.get(ctx, ref)
 	if err != nil || live == nil {
 		return nil, err
 	}
-	ch := &ObjectChange{Object: ref, Broker: brokerID(live), Live: digest(live)}
+	ch := &ObjectChange{Object: ref, Broker: brokerID(live), Live: digest(live, salt)}
 	switch {
 	case !hasLabels(live, c.ownerLabels(inventory, ns), ""):
 		ch.Reason = "left the render, but the live object lacks avatar-sync's owner labels (someone recreated it): left alone"
@@ -398,16 +401,19 @@ func hasLabels(live *unstructured.Unstructured, want map[string]string, prefix s
 }
 
 // digest fingerprints what a plan decided from: the object without status and server bookkeeping
-// (a kubelet's status writes do not make a plan stale; an edit does).
-func digest(u *unstructured.Unstructured) string {
+// (a kubelet's status writes do not make a plan stale; an edit does), as an HMAC-SHA256 keyed by
+// the plan's salt: a Secret's digest is never a plain hash of its content, which an offline guess
+// of the password could match (issue 20).
+func digest(u *unstructured.Unstructured, salt []byte) string {
 	cp := u.DeepCopy()
 	unstructured.RemoveNestedField(cp.Object, "status")
 	for _, f := range []string{"managedFields", "resourceVersion", "generation", "creationTimestamp", "uid"} {
 		unstructured.RemoveNestedField(cp.Object, "metadata", f)
 	}
 	b, _ := json.Marshal(cp.Object)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	m := hmac.New(sha256.New, salt)
+	m.Write(b)
+	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func joinReason(a, b string) string {
@@ -457,19 +463,6 @@ func (p Plan) Summary() string {
 	return s + "."
 }
 
-var actionNames = []string{"unchanged", "create", "update", "delete", "replace", "unsupported"}
-
-// UnmarshalText parses what MarshalText wrote, so saved plans read back.
-func (a *Action) UnmarshalText(b []byte) error {
-	for i, n := range actionNames {
-		if n == string(b) {
-			*a = Action(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown Kubernetes action %q (want one of %s)", b, strings.Join(actionNames, ", "))
-}
-
 // Fingerprint identifies the live state a plan was computed against: every object it examined and
 // the digest of its live version ("" when absent). Two plans with the same fingerprint saw the same
 // cluster.
@@ -479,37 +472,4 @@ func (p Plan) Fingerprint() string {
 		fmt.Fprintf(h, "%s\x00%s\x00", c.Object.key(), c.Live)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// ErrStale is matched by Verify's error for a saved plan that no longer describes what applying
-// would do.
-var ErrStale = errors.New("the Kubernetes side of the plan is stale")
-
-// Verify compares a saved (reviewed) plan with a fresh one computed now, and refuses the saved one
-// unless it is exactly what applying would do: the same objects, actions, fields, conflicts and
-// live versions. Apply then executes the fresh plan, which carries the objects themselves (a saved
-// plan never holds Secret values).
-func Verify(saved, fresh Plan) error {
-	if saved.Target != fresh.Target || saved.Namespace != fresh.Namespace || saved.Inventory != fresh.Inventory {
-		return fmt.Errorf("%w: it is for target %s, namespace %s, inventory %s; now %s, %s, %s", ErrStale,
-			saved.Target, saved.Namespace, saved.Inventory, fresh.Target, fresh.Namespace, fresh.Inventory)
-	}
-	strip := func(p Plan) []ObjectChange {
-		out := make([]ObjectChange, len(p.Changes))
-		for i, c := range p.Changes {
-			c.desired = nil
-			out[i] = c
-		}
-		return out
-	}
-	a, b := strip(saved), strip(fresh)
-	if len(a) != len(b) {
-		return fmt.Errorf("%w: it has %d objects, applying now would examine %d; plan again", ErrStale, len(a), len(b))
-	}
-	for i := range a {
-		if !reflect.DeepEqual(a[i], b[i]) {
-			return fmt.Errorf("%w: %s: planned %q, now %q; plan again", ErrStale, a[i].Object, strings.Join(a[i].Lines(), " "), strings.Join(b[i].Lines(), " "))
-		}
-	}
-	return nil
 }

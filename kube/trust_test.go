@@ -79,7 +79,7 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 	for i, ch := range forged.Changes {
 		if ch.Object == refOf(victimNS) {
 			live, _ := c.get(ctx, ch.Object)
-			forged.Changes[i].Action, forged.Changes[i].Live = Delete, digest(live)
+			forged.Changes[i].Action, forged.Changes[i].Live = Delete, digest(live, p.Salt)
 		}
 	}
 	if err := c.Apply(ctx, forged, ApplyOptions{Options: both, NoWait: true}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "avatar-sync never deletes it") {

@@ -184,7 +184,6 @@ func quotaEntity(user, clientID string) string {
 }
 
 // isAccess reports whether a kind is one of the access kinds.
-func isAccess(k Kind) bool { return k == KindACL || k == KindUser || k == KindQuota }
 
 // credentialKey names a user's credential in plans: "gui5 (SCRAM-SHA-512)".
 func credentialKey(user, mechanism string) string { return user + " (" + mechanism + ")" }
@@ -456,19 +455,6 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 		out = append(out, removal(c, lq.User != "" && inventory["User:"+lq.User], "a quota of "+e))
 	}
 	return out
-}
-
-// accessPhase orders access changes among the rest (see phase): users first, then the ACLs that
-// name them, then quotas; all after topics exist.
-func accessPhase(c Change) int {
-	switch c.Kind {
-	case KindUser:
-		return 5
-	case KindACL:
-		return 6
-	default:
-		return 6
-	}
 }
 
 // verifyAccessDelete is Verify's rule for deleting access: only with deletion: prune and

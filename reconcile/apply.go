@@ -57,6 +57,10 @@ type ApplyOptions struct {
 	// Secrets reads SCRAM users' passwords at apply (nil = ProcessSecrets: the environment and
 	// files); a password whose fingerprint is not the planned one is refused (issue 14).
 	Secrets SecretReader
+	// Confirm, when set, is asked by Planner.Apply once the plan has been checked (opt-ins,
+	// identity, verification) and before anything changes; an error stops the apply, nothing
+	// changed (apply's prompt: a "yes" is never wasted on a plan that would be refused).
+	Confirm func(ctx context.Context) error
 }
 
 // DefaultLeaseTTL is the apply lock's TTL unless ApplyOptions.LeaseTTL says otherwise. A running
@@ -127,6 +131,11 @@ type Result struct {
 	Verified bool
 	// Residual are the pending changes the verifying diff still found (empty = converged).
 	Residual []Change
+	// Continued is the Kafka plane of a plan that deferred it, planned under the apply lock after
+	// the objects phase because the brokers answered at apply (issue 20). It is reported, never
+	// applied: it was not part of the reviewed plan. nil when nothing was deferred or the brokers
+	// still do not answer.
+	Continued *Plan
 }
 
 // Count returns how many changes ended with status s.
@@ -191,43 +200,54 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 	if progress == nil {
 		progress = func(Event) {}
 	}
-	return applyTopics(ctx, plan, cluster, opts, progress, nil)
+	return applyTopics(ctx, plan, cluster, opts, progress, nil, false)
 }
 
 // applyTopics is Apply; with held, the apply lock is already held (by Planner.Apply, across both
-// planes) and step 4 is skipped.
-func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease) (Result, error) {
+// planes) and step 4 is skipped; with checked, Planner.Apply has done steps 1 to 3 already (against
+// the live state the plan was made from) and only the fingerprint is checked, under the lease.
+func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked bool) (Result, error) {
 	var res Result
 	for _, c := range plan.Changes {
 		if c.Pending() {
 			res.Changes = append(res.Changes, ChangeResult{Change: c})
 		}
 	}
-	if objs, _ := splitObjects(plan.Changes); len(objs) > 0 || plan.TopicsDeferred {
+	if objs, _ := splitObjects(plan.Changes); len(objs) > 0 || plan.TopicsDeferred() {
 		// Only Planner.Apply knows the Kubernetes plane; executing the topics alone would skip it.
 		return res, fmt.Errorf("%w: the plan has a Kubernetes side; apply it with Planner.Apply", ErrRefused)
 	}
 
-	// 1. Identity.
-	live, err := cluster.Describe(ctx)
-	if err != nil {
-		return res, fmt.Errorf("read live state: %w", err)
-	}
-	res.ClusterID = live.ClusterID
-	if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
-		return res, err
-	}
+	var live Live
+	var err error
+	if !checked {
+		// 1. Identity.
+		if live, err = cluster.Describe(ctx); err != nil {
+			return res, fmt.Errorf("read live state: %w", err)
+		}
+		res.ClusterID = live.ClusterID
+		if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
+			return res, err
+		}
 
-	// 2. The plan is what it claims to be.
-	if err := Verify(plan, live); err != nil {
-		return res, err
-	}
+		// 2. The plan is what it claims to be.
+		if err := Verify(plan, live); err != nil {
+			return res, err
+		}
 
-	// 3. Opt-ins.
-	if err := CheckAllowed(plan, opts); err != nil {
-		return res, err
-	}
-	if len(res.Changes) == 0 {
+		// 3. Opt-ins.
+		if err := CheckAllowed(plan, opts); err != nil {
+			return res, err
+		}
+		if len(res.Changes) == 0 {
+			return verify(res, plan, live, nil)
+		}
+	} else if len(res.Changes) == 0 {
+		// Checked, nothing to do: the one read is the convergence proof.
+		if live, err = cluster.Describe(ctx); err != nil {
+			return res, fmt.Errorf("read live state: %w", err)
+		}
+		res.ClusterID = live.ClusterID
 		return verify(res, plan, live, nil)
 	}
 
@@ -247,6 +267,10 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 	}
 	if err != nil {
 		return res, fmt.Errorf("read live state: %w", err)
+	}
+	res.ClusterID = live.ClusterID
+	if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
+		return res, err
 	}
 	if fp := Fingerprint(live); fp != plan.Fingerprint {
 		return res, fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(plan.Fingerprint), short(fp))
@@ -342,7 +366,7 @@ func IsMassDelete(p Plan) bool {
 func topicDeletes(p Plan) int {
 	n := 0
 	for _, c := range p.Changes {
-		if c.Action == Delete && c.Kind == KindTopic {
+		if c.Action == Delete && c.Kind.Removes() == RemovesRecords {
 			n++
 		}
 	}

@@ -91,47 +91,48 @@ func (ex *executor) settle(ctx context.Context) (Live, error) {
 	return live, nil
 }
 
-// landed reports whether the live state shows a change's payload.
-func landed(c Change, live Live) bool {
+// topicLanded: a created topic exists, a deleted one does not.
+func topicLanded(c Change, live Live) bool {
+	_, exists := live.Topics[c.Name]
+	return exists == (c.Action != Delete)
+}
+
+func inventoryLanded(c Change, live Live) bool { return slices.Contains(live.Inventory, c.Name) }
+
+func partitionsLanded(c Change, live Live) bool {
 	obs, exists := live.Topics[c.Name]
-	switch {
-	case isAccess(c.Kind):
-		return accessLanded(c, live)
-	case c.Kind == KindInventory:
-		return slices.Contains(live.Inventory, c.Name)
-	case c.Kind == KindTopic && c.Action == Create:
-		return exists
-	case c.Kind == KindTopic && c.Action == Delete:
-		return !exists
-	case c.Kind == KindPartitions:
-		return exists && obs.Partitions() >= c.Partitions.To
-	case c.Kind == KindConfig:
-		if !exists {
+	return exists && obs.Partitions() >= c.Partitions.To
+}
+
+func configLanded(c Change, live Live) bool {
+	obs, exists := live.Topics[c.Name]
+	if !exists {
+		return false
+	}
+	for k, e := range c.Config.Keys {
+		lv, set := obs.Config[k]
+		set = set && lv.Source == topics.SourceTopic
+		if e.Delete == set {
 			return false
 		}
-		for k, e := range c.Config.Keys {
-			lv, set := obs.Config[k]
-			set = set && lv.Source == topics.SourceTopic
-			if e.Delete == set {
-				return false
-			}
-			if !e.Delete {
-				t := spec.Topic{Name: c.Name, Config: map[string]string{k: e.After}}
-				if len(topics.DiffTopic(t, &topics.Observed{Replicas: obs.Replicas, Config: map[string]topics.ConfigValue{k: lv}}, nil).Config) > 0 {
-					return false
-				}
-			}
-		}
-		return true
-	case c.Kind == KindReplication:
-		for p, m := range c.Replication.Partitions {
-			if !exists || !slices.Equal(obs.Replicas[p], m.After) {
+		if !e.Delete {
+			t := spec.Topic{Name: c.Name, Config: map[string]string{k: e.After}}
+			if len(topics.DiffTopic(t, &topics.Observed{Replicas: obs.Replicas, Config: map[string]topics.ConfigValue{k: lv}}, nil).Config) > 0 {
 				return false
 			}
 		}
-		return exists
 	}
-	return false
+	return true
+}
+
+func replicationLanded(c Change, live Live) bool {
+	obs, exists := live.Topics[c.Name]
+	for p, m := range c.Replication.Partitions {
+		if !exists || !slices.Equal(obs.Replicas[p], m.After) {
+			return false
+		}
+	}
+	return exists
 }
 
 // inventory records adopted topics and, ahead of creating them, the topics to create: a crash

@@ -2,6 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,14 +53,11 @@ type ObjectConflict struct {
 }
 
 // ObjectPayload is a Kubernetes object change. The change's Action says create, update, delete,
-// unsupported or no-op (an orphan left alone); Replace marks an update Kubernetes cannot make in
-// place (a StatefulSet's volumeClaimTemplates), executed only with ApplyOptions.AllowReplace as
-// orphan-delete and recreate; the change's Reason says why.
+// replace (a change Kubernetes cannot make in place, a StatefulSet's volumeClaimTemplates, executed
+// only with ApplyOptions.AllowReplace as orphan-delete and recreate), unsupported or no-op (an
+// orphan left alone); the change's Reason says why.
 type ObjectPayload struct {
 	Object ObjectRef `json:"object"`
-	// Replace is set on an Update that needs the object deleted (orphaning pods and volumes) and
-	// recreated.
-	Replace bool `json:"replace,omitempty"`
 	// Broker is the node id when Object is a broker StatefulSet (rolled one at a time, gated by
 	// the Kafka plane's SafeToRestart), -1 otherwise.
 	Broker int32 `json:"broker"`
@@ -69,11 +70,43 @@ type ObjectPayload struct {
 	Live string `json:"live,omitempty"`
 }
 
+// DesiredObjects is the Kubernetes half of a plan's desired-state snapshot (issue 20): the exact
+// manifests the render produced when the plan was made, so `apply --plan` applies them and never
+// today's render. A Secret's values never enter it: each is replaced by SecretFingerprint under
+// Salt, and apply re-supplies the value from the spec's source (environment or file) and refuses
+// it unless it has the planned fingerprint.
+type DesiredObjects struct {
+	// Inventory names the set of objects avatar-sync owns in the namespace (the spec's
+	// metadata.name).
+	Inventory string `json:"inventory"`
+	// Salt is random per plan (base64); it keys every fingerprint of the plan's Kubernetes side:
+	// Secret values and live-object digests, so none is a plain hash of a Secret's content.
+	Salt string `json:"salt"`
+	// Manifests are the objects in render order, Secret values replaced by their fingerprints.
+	Manifests []json.RawMessage `json:"manifests"`
+}
+
+// SecretFingerprint is the salted fingerprint of one Secret value, the only form a plan holds it
+// in: "hmac-sha256:" and the hex HMAC-SHA256, keyed by the plan's salt, of where the value lives
+// (object, field, key) and the value.
+func SecretFingerprint(salt []byte, object, field, key, value string) string {
+	m := hmac.New(sha256.New, salt)
+	for _, s := range []string{object, field, key, value} {
+		fmt.Fprintf(m, "%d:%s", len(s), s)
+	}
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
+}
+
 // ObjectPlanOptions are the opt-ins that change what the object plan contains.
 type ObjectPlanOptions struct {
 	// Prune is the desired state's `deletion: prune`; AllowDelete is --allow-delete. An object
 	// that left the render is planned for deletion only with both, as topics are.
 	Prune, AllowDelete bool
+	// Salt keys the fingerprints of a new plan (random per plan); ignored with Pinned.
+	Salt []byte
+	// Pinned is the snapshot of a plan being verified or applied: the adapter plans exactly these
+	// manifests (their Secret values re-supplied and checked) under their salt, not its render.
+	Pinned *DesiredObjects
 }
 
 // ObjectPlan is the Kubernetes side as an adapter computed it.
@@ -84,9 +117,8 @@ type ObjectPlan struct {
 	// (namespace, secrets and config, services, workloads by broker id). Objects already in sync
 	// are covered by Fingerprint, not listed.
 	Changes []Change
-	// Handle is the adapter's own plan (the objects to apply, Secret values included); it never
-	// leaves the process and is never saved.
-	Handle any
+	// Desired is the snapshot planned from: the plan records it, and apply pins it.
+	Desired *DesiredObjects
 }
 
 // ObjectApplyOptions are the opt-ins and waits of the objects phase.
@@ -112,7 +144,8 @@ type ObjectEvent struct {
 type Objects interface {
 	// PlanObjects diffs the rendered objects against the live API server. It writes nothing.
 	PlanObjects(ctx context.Context, opts ObjectPlanOptions) (ObjectPlan, error)
-	// ApplyObjects executes a plan PlanObjects returned in this process (its Handle): namespace,
+	// ApplyObjects executes the plan PlanObjects last returned (identified by its Fingerprint;
+	// the adapter keeps the objects, Secret values included, which never leave it): namespace,
 	// secrets and config, then workloads, broker StatefulSets one at a time. It refuses, changing
 	// nothing, what the opt-ins do not cover or an object that changed since the plan.
 	ApplyObjects(ctx context.Context, p ObjectPlan, opts ObjectApplyOptions, progress func(ObjectEvent)) error
@@ -126,11 +159,22 @@ type RestartGate interface {
 
 // objectRisk grades an object change: a replace recreates the StatefulSet (RiskHeavy); nothing in
 // the object plane destroys records (deleting a StatefulSet leaves its volumes).
-func objectRisk(c Change) Risk {
+func objectRisk(c Change, _ Live) (Risk, string) {
+	switch objectRiskOf(c) {
+	case RiskHeavy:
+		return RiskHeavy, "the object is deleted (orphaning pods and volumes) and created again"
+	case RiskUnsupported:
+		return RiskUnsupported, "the API server refuses it"
+	}
+	return RiskNone, "no records are destroyed"
+}
+
+// objectRiskOf grades an object change by its action.
+func objectRiskOf(c Change) Risk {
 	switch {
 	case c.Action == Unsupported:
 		return RiskUnsupported
-	case c.Object != nil && c.Object.Replace && c.Action == Update:
+	case c.Action == Replace:
 		return RiskHeavy
 	}
 	return RiskNone
@@ -169,7 +213,7 @@ func checkObjectsAllowed(c Change, opts ApplyOptions) []error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %s; taking them needs --force-conflicts", Headline(c), strings.Join(cs, ", ")))
 	}
-	if c.Object.Replace && !opts.AllowReplace {
+	if c.Action == Replace && !opts.AllowReplace {
 		var fs []string
 		for _, f := range c.Object.Fields {
 			fs = append(fs, f.Path+": "+f.Before+" → "+f.After)
@@ -187,7 +231,7 @@ func (pl *Planner) planObjects(ctx context.Context, opts ObjectPlanOptions) (Obj
 	}
 	for i := range op.Changes {
 		c := &op.Changes[i]
-		c.Risk = objectRisk(*c)
+		c.Risk = objectRiskOf(*c)
 		if c.Kind != KindObject {
 			return op, fmt.Errorf("target %s: the Kubernetes plane returned a %s change", pl.Target, c.Kind)
 		}
@@ -195,8 +239,8 @@ func (pl *Planner) planObjects(ctx context.Context, opts ObjectPlanOptions) (Obj
 			return op, err
 		}
 	}
-	if op.Fingerprint == "" {
-		return op, fmt.Errorf("target %s: the Kubernetes plane returned no fingerprint", pl.Target)
+	if op.Fingerprint == "" || op.Desired == nil {
+		return op, fmt.Errorf("target %s: the Kubernetes plane returned no fingerprint or no manifests", pl.Target)
 	}
 	return op, nil
 }
@@ -210,7 +254,7 @@ func verifyObjects(p Plan, fresh ObjectPlan) error {
 		return fmt.Errorf("%w: the Kubernetes objects changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(p.ObjectsFingerprint), short(fresh.Fingerprint))
 	}
 	if errs := compareChanges(saved, fresh.Changes); len(errs) > 0 {
-		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what the spec gives against the live API server (was the plan file or the spec edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
+		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what its own manifests give against the live API server (was the plan file edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
 	}
 	return nil
 }
@@ -218,21 +262,31 @@ func verifyObjects(p Plan, fresh ObjectPlan) error {
 // Apply executes a plan of both planes (issue 11); commands call it rather than the package's
 // Apply, which knows the Kafka plane only:
 //
-//  1. check the opt-ins for every change of both planes (CheckAllowed), before anything else;
+//  1. check the opt-ins for every change of both planes (CheckAllowed, the only time), before
+//     anything else;
 //  2. unless the topics were deferred: check the Kafka cluster's identity and verify the topic
-//     side against it, so a stale or foreign plan is refused before any object changes;
-//  3. unless the topics were deferred, take the apply lock (held and renewed through both phases,
-//     as Apply does) before the objects phase when it has changes: two applies — CI and watch —
-//     must never roll two brokers' StatefulSets at once, nor change objects and topics at once;
-//  4. the objects phase: re-plan the Kubernetes side, refuse it unless it is exactly the plan's
-//     (fingerprint and changes), then apply namespace, secrets and config, and workloads, broker
-//     StatefulSets one at a time, each gated by the Kafka plane's SafeToRestart and waited for;
+//     side against it, so a stale or foreign plan is refused before any object changes — against
+//     the live state the planner read for the plan, not a second read (the fingerprint is checked
+//     against a fresh read under the lease); then ask opts.Confirm, when set;
+//  3. whenever the brokers answer, take the apply lock (held and renewed through both phases, as
+//     Apply does) before the objects phase: two applies — CI and watch — must never roll two
+//     brokers' StatefulSets at once, nor change objects and topics at once. A plan that deferred
+//     its topics is no exception once the brokers answer (issue 20): its identity is checked and
+//     the lock taken before any object changes;
+//  4. the objects phase: re-plan the Kubernetes side from the plan's own manifests (never today's
+//     render; Secret values re-supplied and checked against their fingerprints), refuse it unless
+//     it is exactly the plan's (fingerprint and changes), then apply namespace, secrets and
+//     config, and workloads, broker StatefulSets one at a time, each gated by the Kafka plane's
+//     SafeToRestart and waited for;
 //  5. the topics phase: Apply's steps under the same lease (staleness, payloads, convergence) —
-//     after the rollout, as topic changes need the brokers.
+//     after the rollout, as topic changes need the brokers. A deferred Kafka plane is planned
+//     here under the lease when the brokers answer, and reported in Result.Continued, not
+//     applied: it was never reviewed.
 //
 // A failing objects phase, or a lost lease, stops the apply before any topic changes. With
-// deferred topics there is no Kafka to hold a lock in (a fresh deploy), so the objects phase runs
-// unlocked; and the result is not Verified: the topics were never looked at.
+// deferred topics and brokers that do not answer there is no Kafka to hold a lock in (a fresh
+// deploy), so the objects phase runs unlocked; and the result is not Verified: the topics were
+// never looked at.
 func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progress Progress) (Result, error) {
 	opts.defaults()
 	if progress == nil {
@@ -253,9 +307,25 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 	if err := pl.verifyKafka(ctx, p); err != nil {
 		return res, err
 	}
+	if opts.Confirm != nil {
+		if err := opts.Confirm(ctx); err != nil {
+			return res, err
+		}
+	}
 	// 3.
+	deferred := p.TopicsDeferred()
+	answering := deferred && pl.Cluster != nil
+	if answering {
+		live, err := pl.Cluster.Describe(ctx)
+		if err != nil {
+			return res, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+		}
+		if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
+			return res, err
+		}
+	}
 	var held *heldLease
-	if !p.TopicsDeferred && len(res.Changes) > 0 {
+	if answering || (!deferred && len(res.Changes) > 0) {
 		var err error
 		if held, err = takeLease(ctx, pl.Cluster, opts, progress); err != nil {
 			return res, err
@@ -279,7 +349,12 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		return res, err
 	}
 	objectResidual := res.Residual
-	if p.TopicsDeferred {
+	if deferred {
+		if answering {
+			if err := pl.continueDeferred(p, held, &res); err != nil {
+				return res, err
+			}
+		}
 		return res, notConverged(objectResidual)
 	}
 	// 5.
@@ -292,7 +367,7 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		}
 		return res, held.stoppedBefore(notAttemptedFrom(res))
 	}
-	topicRes, err := applyTopics(ctx, topics, pl.Cluster, opts, progress, held)
+	topicRes, err := applyTopics(ctx, topics, pl.Cluster, opts, progress, held, true)
 	res.ClusterID = topicRes.ClusterID
 	res.Changes = append(res.Changes, topicRes.Changes...)
 	res.Verified = topicRes.Verified
@@ -301,6 +376,30 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		err = notConverged(objectResidual)
 	}
 	return res, err
+}
+
+// continueDeferred plans the Kafka plane a plan deferred, from the plan's own snapshot, under the
+// held lease (Apply's step 5 for a deferred plan): Result.Continued, reported and never applied.
+func (pl *Planner) continueDeferred(p Plan, held *heldLease, res *Result) error {
+	if lost := held.stoppedBefore("planning the deferred topics"); lost != nil {
+		return lost
+	}
+	live, err := pl.Cluster.Describe(held.ctx)
+	if err != nil {
+		return fmt.Errorf("read cluster %q to plan the deferred topics: %w", pl.Target, err)
+	}
+	d := p.Desired
+	if d.Access != nil {
+		a := *d.Access
+		if err := FingerprintCredentials(&a, live.Inventory, pl.secrets(), pl.random()); err != nil {
+			return fmt.Errorf("plan the users of %q: %w", pl.Target, err)
+		}
+		d.Access = &a
+	}
+	topics := Diff(d, live, DiffOptions{Cluster: p.Cluster, AllowDelete: p.AllowDelete})
+	res.ClusterID = live.ClusterID
+	res.Continued = &topics
+	return nil
 }
 
 // notConverged is the error for object changes a fresh plan still finds after the objects phase.
@@ -315,9 +414,10 @@ func notConverged(residual []Change) error {
 	return fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))
 }
 
-// applyObjects runs the objects phase (Planner.Apply's step 4): re-plan, verify against the plan, execute,
-// and record each pending object change's outcome in res. The fresh plan's Handle is what is
-// applied: a saved plan never carries Secret values.
+// applyObjects runs the objects phase (Planner.Apply's step 4): re-plan the plan's own manifests,
+// verify against the plan, execute, and record each pending object change's outcome in res. The
+// fresh plan is what is applied: the saved manifests with the Secret values re-supplied
+// (a plan never carries them) and checked against their fingerprints.
 func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, res *Result, progress Progress) error {
 	objs, _ := splitObjects(p.Changes)
 	if pl.Objects == nil {
@@ -326,7 +426,10 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 		}
 		return nil
 	}
-	po := ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete}
+	po, err := pinnedOptions(p)
+	if err != nil {
+		return err
+	}
 	fresh, err := pl.planObjects(ctx, po)
 	if err != nil {
 		return err
@@ -369,6 +472,14 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 		}
 	}
 	return nil
+}
+
+// pinnedOptions plans a plan's own Kubernetes snapshot, as verifying and applying it do.
+func pinnedOptions(p Plan) (ObjectPlanOptions, error) {
+	if p.Desired.Objects == nil {
+		return ObjectPlanOptions{}, fmt.Errorf("%w, nothing was changed: the plan has no Kubernetes manifests (desired.objects) to apply; run plan again", ErrTampered)
+	}
+	return ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete, Pinned: p.Desired.Objects}, nil
 }
 
 // restartGate is the Kafka plane's answer to "may broker N restart now". Without brokers that

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 func objectChange(action Action, kind, name string, p ObjectPayload) Change {
 	p.Object = ObjectRef{APIVersion: "apps/v1", Kind: kind, Namespace: "avatar", Name: name}
 	c := Change{Kind: KindObject, Name: p.Object.String(), Action: action, Object: &p}
-	c.Risk = objectRisk(c)
+	c.Risk = objectRiskOf(c)
 	return c
 }
 
@@ -22,7 +23,7 @@ func TestCheckAllowedObjects(t *testing.T) {
 	conflict := objectChange(Update, "StatefulSet", "kafka-broker-2", ObjectPayload{Broker: 2,
 		Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.9.0", After: "apache/kafka:3.8.1"}},
 		Conflicts: []ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}})
-	replace := objectChange(Update, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1, Replace: true,
+	replace := objectChange(Replace, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1,
 		Fields: []ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
 	prune := objectChange(Delete, "ConfigMap", "kafka-ui", ObjectPayload{Broker: -1})
 	tests := map[string]struct {
@@ -55,7 +56,7 @@ func TestCheckAllowedObjects(t *testing.T) {
 
 func TestObjectSummaryAndRisk(t *testing.T) {
 	p := Plan{Changes: []Change{
-		objectChange(Update, "StatefulSet", "a", ObjectPayload{Replace: true}),
+		objectChange(Replace, "StatefulSet", "a", ObjectPayload{}),
 		objectChange(Update, "StatefulSet", "b", ObjectPayload{}),
 		objectChange(Create, "Namespace", "c", ObjectPayload{}),
 		objectChange(NoOp, "Service", "d", ObjectPayload{}),
@@ -102,7 +103,7 @@ func TestVerifyWithObjects(t *testing.T) {
 	if err := Verify(p, have); err != nil {
 		t.Errorf("a plan with an object change does not verify its topic side: %v", err)
 	}
-	deferred := Plan{Cluster: "lab", TopicsDeferred: true, ObjectsFingerprint: "kube:1", Changes: []Change{topicCreate("sneaky")}}
+	deferred := Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1", Changes: []Change{topicCreate("sneaky")}}
 	pl := &Planner{Target: "lab"}
 	if err := pl.verifyKafka(context.Background(), deferred); !errors.Is(err, ErrTampered) {
 		t.Errorf("deferred plan with a topic change: %v, want ErrTampered", err)
@@ -113,20 +114,37 @@ func TestVerifyWithObjects(t *testing.T) {
 	}
 }
 
+var kafkaDeferred = []Deferral{{Plane: PlaneKafka, Reason: "the brokers do not answer yet"}}
+
 func topicCreate(name string) Change {
 	return Change{Kind: KindTopic, Name: name, Action: Create, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}}
 }
 
 // A fresh cluster's plan has no Kafka fingerprint: it saves and loads on its objects' fingerprint.
 func TestDeferredPlanFileRoundTrip(t *testing.T) {
-	p := Plan{Cluster: "lab", TopicsDeferred: true, ObjectsFingerprint: "kube:1",
+	p := Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1",
+		Desired: Desired{Objects: &DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==", Manifests: []json.RawMessage{[]byte(`{"kind":"Namespace"}`)}}},
 		Changes: []Change{objectChange(Create, "Namespace", "avatar", ObjectPayload{Broker: -1})}}
 	var buf bytes.Buffer
 	if err := WritePlan(&buf, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPlan(&buf); err != nil {
+	read, err := ReadPlan(&buf)
+	if err != nil {
 		t.Errorf("deferred plan: %v", err)
+	}
+	if !read.TopicsDeferred() || read.Desired.Objects == nil || len(read.Desired.Objects.Manifests) != 1 {
+		t.Errorf("the deferral or the manifests did not round-trip: %+v", read)
+	}
+	// A Kubernetes side without its manifests is not a plan apply can pin.
+	noManifests := p
+	noManifests.Desired.Objects = nil
+	buf.Reset()
+	if err := WritePlan(&buf, noManifests); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlan(&buf); err == nil || !strings.Contains(err.Error(), "no manifests") {
+		t.Errorf("a Kubernetes side without manifests: %v", err)
 	}
 	p.ObjectsFingerprint = ""
 	buf.Reset()

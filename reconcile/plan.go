@@ -27,9 +27,13 @@ const (
 	// Unsupported is a difference Kafka cannot resolve (shrinking partitions, more replicas than
 	// brokers); it is shown with what to do instead, and Apply refuses a plan holding one.
 	Unsupported
+	// Replace is a change that cannot be made in place: the thing is deleted and created again
+	// (a StatefulSet's volumeClaimTemplates, orphaning pods and volumes so they survive; needs
+	// ApplyOptions.AllowReplace).
+	Replace
 )
 
-var actionNames = []string{"no-op", "create", "update", "delete", "unsupported"}
+var actionNames = []string{"no-op", "create", "update", "delete", "unsupported", "replace"}
 
 // String is the action's name in plans and JSON.
 func (a Action) String() string { return enumName(actionNames, int(a)) }
@@ -57,16 +61,23 @@ const (
 	KindQuota                   // one client-quota entity; payload Quota
 )
 
-var kindNames = []string{"topic", "partitions", "config", "replication", "inventory", "object", "acl", "user", "quota"}
-
-// String is the kind's name in plans and JSON.
-func (k Kind) String() string { return enumName(kindNames, int(k)) }
+// String is the kind's name in plans and JSON (the kind table's).
+func (k Kind) String() string { return k.info().name }
 
 // MarshalText makes the JSON form the name.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // UnmarshalText parses a name written by MarshalText.
-func (k *Kind) UnmarshalText(b []byte) error { return enumParse(kindNames, "kind", b, (*int)(k)) }
+func (k *Kind) UnmarshalText(b []byte) error { return enumParse(kindNames(), "kind", b, (*int)(k)) }
+
+// kindNames lists the kind table's names, by Kind.
+func kindNames() []string {
+	out := make([]string, len(kinds))
+	for i, info := range kinds {
+		out[i] = info.name
+	}
+	return out
+}
 
 // Risk grades what can go wrong when a Change is applied. Apply refuses RiskDataLoss without
 // ApplyOptions.AllowDataLoss. A risk is always derived from the typed change and the live state
@@ -199,20 +210,21 @@ func (c Change) Pending() bool { return c.Action != NoOp }
 
 // payloadErr reports a change whose payload does not match its kind (none, or more than one).
 func (c Change) payloadErr() error {
-	set := map[Kind]bool{KindTopic: c.Topic != nil, KindPartitions: c.Partitions != nil, KindConfig: c.Config != nil,
-		KindReplication: c.Replication != nil, KindInventory: c.Adopt != nil, KindObject: c.Object != nil,
-		KindACL: c.ACL != nil, KindUser: c.User != nil, KindQuota: c.Quota != nil}
-	n := 0
-	for _, ok := range set {
-		if ok {
+	n, own := 0, false
+	for k, info := range kinds {
+		if info.payload(c) {
 			n++
+			own = own || Kind(k) == c.Kind
 		}
 	}
-	if n != 1 || !set[c.Kind] {
+	if n != 1 || !own {
 		return fmt.Errorf("%s: a %s change must carry exactly one payload, its %q", Headline(c), c.Kind, c.Kind)
 	}
 	if c.Kind == KindConfig && len(c.Config.Keys) == 0 {
 		return fmt.Errorf("%s: no config keys", Headline(c))
+	}
+	if c.Action == Replace && c.Kind != KindObject {
+		return fmt.Errorf("%s: only Kubernetes objects are replaced", Headline(c))
 	}
 	return nil
 }
@@ -235,6 +247,9 @@ type Desired struct {
 	// Access is the users, ACLs and quotas the spec declares; nil = the spec manages no access
 	// control, and the plan leaves the cluster's alone (issue 14).
 	Access *DesiredAccess `json:"access,omitempty"`
+	// Objects is the Kubernetes half: the exact manifests the plan applies (issue 20); nil = the
+	// target has no kubernetes: block.
+	Objects *DesiredObjects `json:"objects,omitempty"`
 }
 
 // DesiredOf snapshots the parts of a validated spec that plans depend on.
@@ -291,9 +306,45 @@ type Plan struct {
 	// ObjectsFingerprint identifies the live Kubernetes objects the object changes were computed
 	// against ("" = the target has no kubernetes: block); apply refuses the plan once it differs.
 	ObjectsFingerprint string `json:"objectsFingerprint,omitempty"`
-	// TopicsDeferred is set when the brokers did not answer (a fresh cluster): the plan holds the
-	// Kubernetes side only, and the topics are planned once the brokers answer (issue 11).
-	TopicsDeferred bool `json:"topicsDeferred,omitempty"`
+	// Deferred lists the planes that could not be planned, each with why (issue 20): a Kafka
+	// deferral when the brokers did not answer (a fresh cluster), so the plan holds the
+	// Kubernetes side only and the topics are planned once the brokers answer — under the apply
+	// lock, never around it.
+	Deferred []Deferral `json:"deferred,omitempty"`
+}
+
+// Plane is one half of a target: the Kafka cluster (topics, access) or its Kubernetes objects.
+type Plane int
+
+// Planes.
+const (
+	PlaneKafka Plane = iota
+	PlaneKubernetes
+)
+
+var planeNames = []string{"kafka", "kubernetes"}
+
+// String is the plane's name in plans and JSON.
+func (pl Plane) String() string { return enumName(planeNames, int(pl)) }
+
+// MarshalText makes the JSON form the name.
+func (pl Plane) MarshalText() ([]byte, error) { return []byte(pl.String()), nil }
+
+// UnmarshalText parses a name written by MarshalText.
+func (pl *Plane) UnmarshalText(b []byte) error { return enumParse(planeNames, "plane", b, (*int)(pl)) }
+
+// Deferral is a plane a plan could not cover and why: data, never a bypass (issue 20). Apply
+// plans a deferred Kafka plane once the brokers answer, under the apply lock it takes before any
+// object changes, and reports it; it never applies what was not reviewed.
+type Deferral struct {
+	Plane  Plane  `json:"plane"`
+	Reason string `json:"reason"`
+}
+
+// TopicsDeferred reports whether the Kafka plane was deferred: the plan holds no topic or access
+// changes, and no Kafka fingerprint.
+func (p Plan) TopicsDeferred() bool {
+	return slices.ContainsFunc(p.Deferred, func(d Deferral) bool { return d.Plane == PlaneKafka })
 }
 
 // Summary counts a plan's changes by action.
@@ -317,14 +368,13 @@ func (p Plan) Summary() Summary {
 	for _, c := range p.Changes {
 		switch c.Action {
 		case Update:
-			switch {
-			case c.Object != nil && c.Object.Replace:
-				s.Replace++
-			case c.Adopt != nil:
+			if c.Adopt != nil {
 				s.Adopt++
-			default:
+			} else {
 				s.Update++
 			}
+		case Replace:
+			s.Replace++
 		case Create:
 			s.Create++
 		case Delete:
@@ -505,79 +555,11 @@ func unmanagedChange(name string, o topics.Observed, managed bool, deletion stri
 	return c
 }
 
-// phase orders changes the way Apply executes them: inventory records first (a created topic is
-// recorded before it exists, so a crash never leaves a topic avatar-sync made but does not know),
-// topics are created before their partitions and configs change, replicas move after that,
-// deletions come last; informational changes close the list.
-func phase(c Change) int {
-	switch {
-	case c.Action == NoOp:
-		return 9
-	case c.Action == Delete:
-		return 8
-	case c.Action == Unsupported:
-		return 7
-	case c.Kind == KindInventory:
-		return 0
-	case c.Kind == KindTopic:
-		return 1
-	case c.Kind == KindPartitions:
-		return 2
-	case c.Kind == KindConfig:
-		return 3
-	case c.Kind == KindReplication:
-		return 4
-	case isAccess(c.Kind):
-		return accessPhase(c)
-	default:
-		return 6
-	}
-}
-
-func sortChanges(cs []Change) {
-	sort.SliceStable(cs, func(i, j int) bool {
-		if pi, pj := phase(cs[i]), phase(cs[j]); pi != pj {
-			return pi < pj
-		}
-		if cs[i].Name != cs[j].Name {
-			return cs[i].Name < cs[j].Name
-		}
-		return cs[i].Kind < cs[j].Kind
-	})
-}
-
 func maskSensitive(v string) string {
 	if v == "" {
 		return ""
 	}
 	return "(sensitive)"
-}
-
-// Headline is the one-line title of a change ("update topic x config"), shared by the views, by
-// apply's progress lines and by its errors.
-func Headline(c Change) string {
-	verb := c.Action.String()
-	if c.Action == NoOp {
-		verb = "keep"
-	}
-	switch c.Kind {
-	case KindTopic:
-		return fmt.Sprintf("%s topic %s", verb, c.Name)
-	case KindInventory:
-		if strings.HasPrefix(c.Name, "User:") {
-			return fmt.Sprintf("adopt principal %s into the inventory", c.Name)
-		}
-		return fmt.Sprintf("adopt topic %s into the inventory", c.Name)
-	case KindObject:
-		if c.Object != nil && c.Object.Replace && c.Action == Update {
-			verb = "replace"
-		}
-		return verb + " " + c.Name
-	case KindACL, KindUser, KindQuota:
-		return fmt.Sprintf("%s %s %s", verb, c.Kind, c.Name)
-	default:
-		return fmt.Sprintf("%s topic %s %s", verb, c.Name, c.Kind)
-	}
 }
 
 // Fingerprint hashes the parts of the live state a plan depends on: the cluster id, brokers and

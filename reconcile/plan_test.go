@@ -267,18 +267,35 @@ func TestFingerprint(t *testing.T) {
 }
 
 func TestEnumsRoundTrip(t *testing.T) {
-	for a := NoOp; a <= Unsupported; a++ {
+	for a := NoOp; a <= Replace; a++ {
 		var back Action
 		b, _ := a.MarshalText()
 		if err := back.UnmarshalText(b); err != nil || back != a {
 			t.Errorf("action %v: %v %v", a, back, err)
 		}
 	}
-	for k := KindTopic; k <= KindInventory; k++ {
+	// Every kind, up to the last one declared: a kind added without a name fails here (issue 20:
+	// this loop used to stop at KindInventory).
+	if len(kinds) != int(KindQuota)+1 {
+		t.Errorf("%d rows in the kind table for %d kinds", len(kinds), int(KindQuota)+1)
+	}
+	for k := Kind(0); int(k) < len(kinds); k++ {
 		var back Kind
 		b, _ := k.MarshalText()
-		if err := back.UnmarshalText(b); err != nil || back != k {
+		if err := back.UnmarshalText(b); err != nil || back != k || strings.HasPrefix(string(b), "unknown") {
 			t.Errorf("kind %v: %v %v", k, back, err)
+		}
+	}
+	for pl := PlaneKafka; pl <= PlaneKubernetes; pl++ {
+		var back Plane
+		b, _ := pl.MarshalText()
+		if err := back.UnmarshalText(b); err != nil || back != pl {
+			t.Errorf("plane %v: %v %v", pl, back, err)
+		}
+	}
+	for st := NotAttempted; st <= Unknown; st++ {
+		if b, _ := st.MarshalText(); strings.HasPrefix(string(b), "unknown(") {
+			t.Errorf("status %d has no name", st)
 		}
 	}
 	for r := RiskNone; r <= RiskUnsupported; r++ {

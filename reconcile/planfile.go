@@ -16,8 +16,11 @@ var ErrStalePlan = errors.New("stale plan")
 
 // FormatVersion is the version of the plan document (docs/plan-json.md). It changes whenever the
 // document changes; version 2 replaced the before/after string maps of version 1 by typed
-// payloads and added the desired-state snapshot, the inventory count and the digest (issue 9).
-const FormatVersion = 2
+// payloads and added the desired-state snapshot, the inventory count and the digest (issue 9);
+// version 3 pins the Kubernetes manifests in the snapshot (desired.objects, Secret values only as
+// salted fingerprints), salts every live-object digest and turns topicsDeferred into typed
+// deferrals (issue 20).
+const FormatVersion = 3
 
 // MaxPlanBytes bounds what ReadPlan reads: a plan of 10,000 topics is a few MiB.
 const MaxPlanBytes = 256 << 20
@@ -99,8 +102,21 @@ func ReadPlan(r io.Reader) (Plan, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return Plan{}, fmt.Errorf("read plan: %w", err)
 	}
-	if doc.Fingerprint == "" && !(doc.TopicsDeferred && doc.ObjectsFingerprint != "") {
+	if doc.Fingerprint == "" && !(doc.TopicsDeferred() && doc.ObjectsFingerprint != "") {
 		return Plan{}, fmt.Errorf("read plan: no fingerprint: a plan must record the live state it was computed against")
+	}
+	if doc.ObjectsFingerprint != "" && doc.Desired.Objects == nil {
+		return Plan{}, fmt.Errorf("read plan: it has a Kubernetes side but no manifests (desired.objects) to apply; run plan --out again")
+	}
+	if o := doc.Desired.Objects; o != nil {
+		// The document is indented; a manifest reads back as the compact JSON it was planned as.
+		for i, m := range o.Manifests {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, m); err != nil {
+				return Plan{}, fmt.Errorf("read plan: manifest %d: %w", i+1, err)
+			}
+			o.Manifests[i] = buf.Bytes()
+		}
 	}
 	for i, c := range doc.Changes {
 		if err := c.payloadErr(); err != nil {

@@ -40,6 +40,8 @@ func fullPlan() (Plan, Live) {
 			Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
 			Conflicts: []ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}, Live: "0123abcd"}}}, p.Changes...)
 	p.ObjectsFingerprint = "objects-fp"
+	p.Desired.Objects = &DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==",
+		Manifests: []json.RawMessage{[]byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"avatar"}}`)}}
 	return p, have
 }
 
@@ -49,7 +51,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	for _, c := range p.Changes {
 		kinds[c.Kind] = true
 	}
-	if len(kinds) != len(kindNames) || p.Summary().Delete != 1 {
+	if len(kinds) != len(kindNames()) || p.Summary().Delete != 1 {
 		t.Fatalf("sample plan lacks a kind: %v %+v", kinds, p.Summary())
 	}
 	var buf bytes.Buffer
@@ -69,13 +71,14 @@ func TestReadPlanErrors(t *testing.T) {
 	tests := map[string]struct{ doc, want string }{
 		"not json":         {"plan", "not a plan file"},
 		"no version":       {`{"changes":[]}`, "no formatVersion"},
-		"previous version": {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 2 only"},
-		"future version":   {`{"formatVersion":3}`, "the file has formatVersion 3"},
-		"no fingerprint":   {`{"formatVersion":2,"changes":[]}`, "no fingerprint"},
-		"bad action":       {`{"formatVersion":2,"fingerprint":"x","changes":[{"action":"nuke"}]}`, `unknown action "nuke"`},
-		"no payload":       {`{"formatVersion":2,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create"}]}`, "exactly one payload"},
-		"wrong payload":    {`{"formatVersion":2,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}]}`, "exactly one payload"},
-		"unknown field":    {`{"formatVersion":2,"fingerprint":"x","changes":[],"before":{}}`, "unknown field"},
+		"previous version": {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 3 only"},
+		"version 2":        {`{"formatVersion":2,"fingerprint":"x","changes":[]}`, "the file has formatVersion 2, this avatar-sync reads formatVersion 3 only"},
+		"future version":   {`{"formatVersion":4}`, "the file has formatVersion 4"},
+		"no fingerprint":   {`{"formatVersion":3,"changes":[]}`, "no fingerprint"},
+		"bad action":       {`{"formatVersion":3,"fingerprint":"x","changes":[{"action":"nuke"}]}`, `unknown action "nuke"`},
+		"no payload":       {`{"formatVersion":3,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create"}]}`, "exactly one payload"},
+		"wrong payload":    {`{"formatVersion":3,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}]}`, "exactly one payload"},
+		"unknown field":    {`{"formatVersion":3,"fingerprint":"x","changes":[],"before":{}}`, "unknown field"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -45,6 +45,33 @@ type Planner struct {
 	// the salt source (nil = crypto/rand). Issue 14.
 	Secrets SecretReader
 	Rand    io.Reader
+
+	// observed is the live state the planner read last, with its fingerprint: verifying a plan
+	// against the state it was planned from needs no second read (issue 20: apply read the
+	// cluster four times). Anything that changed since is caught under the lease, where the
+	// fingerprint is checked against a fresh read.
+	observed *observation
+}
+
+type observation struct {
+	live        Live
+	fingerprint string
+}
+
+// observe returns the live state whose fingerprint is want when the planner read it last, and
+// reads the cluster otherwise.
+func (pl *Planner) observe(ctx context.Context, want string) (Live, error) {
+	if o := pl.observed; o != nil && want != "" && o.fingerprint == want {
+		return o.live, nil
+	}
+	live, err := pl.Cluster.Describe(ctx)
+	if err != nil {
+		return Live{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+	}
+	// The fingerprint is filled in by Plan, whose Diff computes it anyway (10,000 topics: no
+	// second hash); a read for verification alone is not reused.
+	pl.observed = &observation{live: live}
+	return live, nil
 }
 
 // PlanOptions are the planning opt-ins.
@@ -59,34 +86,31 @@ type PlanOptions struct {
 //  1. read the live state;
 //  2. refuse a cluster whose id is not the pinned one, before anything else (issue #3);
 //  3. diff the spec's snapshot against the live state (pure);
-//  4. plan the Kubernetes objects, when the target has them, ahead of the topics (issue 11);
-//     without brokers that answer, the plan holds the objects only and an advisory says the
-//     topics are planned once they answer;
+//  4. plan the Kubernetes objects, when the target has them, ahead of the topics (issue 11),
+//     under a new random salt, and pin their manifests in the snapshot (Secret values only as
+//     salted fingerprints, issue 20); without brokers that answer, the plan holds the objects only,
+//     a typed deferral of the Kafka plane, and an advisory saying the topics are planned once
+//     they answer;
 //  5. add the certificate advisories (never changes: apply does not issue certificates).
 func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Plan, error) {
 	d := DesiredOf(s)
+	if d.Access != nil {
+		if c, err := s.Target(pl.Target); err == nil && c.SASL != nil {
+			d.Access.Admin = c.SASL.Username
+		}
+	}
 	var p Plan
 	switch {
 	case pl.Cluster != nil:
-		live, err := pl.Cluster.Describe(ctx)
+		live, err := pl.observe(ctx, "")
 		if err != nil {
-			return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
+			return Plan{}, err
 		}
 		if err := CheckClusterID(pl.PinnedClusterID, Plan{Cluster: pl.Target}, live.ClusterID); err != nil {
 			return Plan{}, err
 		}
 		if d.Access != nil {
-			if c, err := s.Target(pl.Target); err == nil && c.SASL != nil {
-				d.Access.Admin = c.SASL.Username
-			}
-			secrets, random := pl.Secrets, pl.Rand
-			if secrets == nil {
-				secrets = ProcessSecrets
-			}
-			if random == nil {
-				random = rand.Reader
-			}
-			if err := FingerprintCredentials(d.Access, live.Inventory, secrets, random); err != nil {
+			if err := FingerprintCredentials(d.Access, live.Inventory, pl.secrets(), pl.random()); err != nil {
 				return Plan{}, fmt.Errorf("plan the users of %q: %w", pl.Target, err)
 			}
 			if err := uncreatableUsers(s, live, pl.Target); err != nil {
@@ -94,30 +118,50 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 			}
 		}
 		p = Diff(d, live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
+		pl.observed.fingerprint = p.Fingerprint
 	case pl.Objects != nil:
-		p = Plan{Cluster: pl.Target, AllowDelete: opts.AllowDelete, Desired: d, TopicsDeferred: true}
+		p = Plan{Cluster: pl.Target, AllowDelete: opts.AllowDelete, Desired: d,
+			Deferred: []Deferral{{Plane: PlaneKafka, Reason: deferredReason(pl.ClusterErr)}}}
 	default:
 		return Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
 	}
 	var err error
 	if pl.Objects != nil {
-		op, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: d.Deletion == spec.DeletionPrune, AllowDelete: opts.AllowDelete})
+		// A salt per plan keys every fingerprint of its Kubernetes side (issue 20).
+		salt := make([]byte, 16)
+		if _, err := io.ReadFull(pl.random(), salt); err != nil {
+			return Plan{}, fmt.Errorf("salt for the Kubernetes side of %q: %w", pl.Target, err)
+		}
+		op, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: d.Deletion == spec.DeletionPrune, AllowDelete: opts.AllowDelete, Salt: salt})
 		if err != nil {
 			return Plan{}, err
 		}
 		p.Changes = append(op.Changes, p.Changes...)
 		p.ObjectsFingerprint = op.Fingerprint
+		p.Desired.Objects = op.Desired
 	}
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return Plan{}, err
 	}
-	if p.TopicsDeferred {
-		p.Advisories = append([]Advisory{deferredAdvisory(pl.ClusterErr)}, p.Advisories...)
-	}
+	p.Advisories = append(deferredAdvisories(p), p.Advisories...)
 	if a, ok := UnenforcedAccess(s, pl.Target); ok {
 		p.Advisories = append(p.Advisories, a)
 	}
 	return p, nil
+}
+
+func (pl *Planner) secrets() SecretReader {
+	if pl.Secrets == nil {
+		return ProcessSecrets
+	}
+	return pl.Secrets
+}
+
+func (pl *Planner) random() io.Reader {
+	if pl.Rand == nil {
+		return rand.Reader
+	}
+	return pl.Rand
 }
 
 // UnenforcedAccess warns when the spec declares access control and the target is an embedded
@@ -135,14 +179,23 @@ func UnenforcedAccess(s *spec.Spec, target string) (Advisory, bool) {
 		Reason: fmt.Sprintf("target %q is the embedded cluster without SASL: it stores the users and ACLs apply creates but authenticates no one and enforces nothing; to try them, give the target security: sasl_plaintext and a SCRAM sasl: user (docs/access.md)", target)}, true
 }
 
-// deferredAdvisory says why a plan has no topics and when it will.
-func deferredAdvisory(why error) Advisory {
+// deferredReason says why the Kafka plane was deferred.
+func deferredReason(why error) string {
 	reason := "the brokers do not answer yet"
 	if why != nil {
 		reason += " (" + why.Error() + ")"
 	}
-	return Advisory{Subject: "topics", Status: "deferred",
-		Reason: reason + ": the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics"}
+	return reason
+}
+
+// deferredAdvisories say, for each deferred plane, why a plan lacks it and when it comes.
+func deferredAdvisories(p Plan) []Advisory {
+	var out []Advisory
+	for _, d := range p.Deferred {
+		out = append(out, Advisory{Subject: "topics", Status: "deferred",
+			Reason: d.Reason + ": the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics under the apply lock"})
+	}
+	return out
 }
 
 func (pl *Planner) advisories(s *spec.Spec) ([]Advisory, error) {
@@ -174,16 +227,21 @@ func (pl *Planner) CheckSaved(ctx context.Context, p Plan, s *spec.Spec) (Plan, 
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return p, err
 	}
-	if p.TopicsDeferred {
-		p.Advisories = append([]Advisory{deferredAdvisory(pl.ClusterErr)}, p.Advisories...)
+	deferred := deferredAdvisories(p)
+	if pl.Cluster != nil {
+		// The brokers answer now: say so rather than repeat what was true when planning.
+		for i := range deferred {
+			deferred[i].Reason = "when the plan was made, " + p.Deferred[i].Reason + "; the brokers answer now: apply takes the apply lock before any object changes and plans the topics under it, but changes none of them (they are not part of this plan): run plan again for them"
+		}
 	}
+	p.Advisories = append(deferred, p.Advisories...)
 	return p, nil
 }
 
 // verifyKafka checks the Kafka side of a plan against the live cluster: its id and Verify. A plan
 // whose topics were deferred has no Kafka side, and must not have grown one.
 func (pl *Planner) verifyKafka(ctx context.Context, p Plan) error {
-	if p.TopicsDeferred {
+	if p.TopicsDeferred() {
 		if _, topics := splitObjects(p.Changes); len(topics) > 0 {
 			return fmt.Errorf("%w, nothing was changed: the plan says its topics were not planned, yet it holds %d topic change(s) (was the plan file edited?); run plan again", ErrTampered, len(topics))
 		}
@@ -192,14 +250,20 @@ func (pl *Planner) verifyKafka(ctx context.Context, p Plan) error {
 	if pl.Cluster == nil {
 		return fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
 	}
-	live, err := pl.Cluster.Describe(ctx)
+	live, err := pl.observe(ctx, p.Fingerprint)
 	if err != nil {
-		return fmt.Errorf("read cluster %q: %w", pl.Target, err)
+		return err
 	}
 	if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
 		return err
 	}
-	return Verify(p, live)
+	if err := Verify(p, live); err != nil {
+		return err
+	}
+	// Verified, so the live state has the plan's fingerprint: the next check of this plan (apply
+	// after CheckSaved) needs no second read.
+	pl.observed.fingerprint = p.Fingerprint
+	return nil
 }
 
 // verifySavedObjects re-plans the Kubernetes side and refuses a plan that no longer matches it.
@@ -211,7 +275,11 @@ func (pl *Planner) verifySavedObjects(ctx context.Context, p Plan) error {
 		}
 		return nil
 	}
-	fresh, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete})
+	po, err := pinnedOptions(p)
+	if err != nil {
+		return err
+	}
+	fresh, err := pl.planObjects(ctx, po)
 	if err != nil {
 		return err
 	}
@@ -323,45 +391,30 @@ func canonical(c Change) string {
 	return string(b)
 }
 
-// DeriveRisk grades a change from its typed payload and the live state alone, and says why.
-func DeriveRisk(c Change, live Live) (Risk, string) {
-	switch {
-	case c.Action == Unsupported:
-		return RiskUnsupported, "Kafka cannot do it"
-	case c.Action == NoOp:
-		return RiskNone, ""
-	case isAccess(c.Kind):
-		// Access changes destroy no records; a deletion has its own opt-in (--allow-delete).
-		return RiskNone, "no records are destroyed"
-	case c.Action == Delete:
-		return RiskDataLoss, "the topic and its records are deleted"
-	case c.Kind == KindReplication:
-		return RiskHeavy, "replicas move between brokers"
-	case c.Kind == KindConfig && c.Config != nil:
-		obs := live.Topics[c.Name]
-		var losses []string
-		for _, k := range sortedKeys(c.Config.Keys) {
-			e := c.Config.Keys[k]
-			lv, ok := obs.Config[k]
-			before := ""
-			op := topics.ConfigSet
-			switch {
-			case e.Delete:
-				op, before = topics.ConfigRemove, lv.Value
-			case ok && lv.Source == topics.SourceTopic:
-				op, before = topics.ConfigChange, lv.Value
-			case ok:
-				before = lv.Value
-			}
-			if loss := topics.DataLoss(k, before, e.After, op); loss != "" {
-				losses = append(losses, loss)
-			}
+// configRisk grades a config change: data loss when a key it sets or removes can destroy records
+// against the live value (retention lowered, compaction switched).
+func configRisk(c Change, live Live) (Risk, string) {
+	obs := live.Topics[c.Name]
+	var losses []string
+	for _, k := range sortedKeys(c.Config.Keys) {
+		e := c.Config.Keys[k]
+		lv, ok := obs.Config[k]
+		before := ""
+		op := topics.ConfigSet
+		switch {
+		case e.Delete:
+			op, before = topics.ConfigRemove, lv.Value
+		case ok && lv.Source == topics.SourceTopic:
+			op, before = topics.ConfigChange, lv.Value
+		case ok:
+			before = lv.Value
 		}
-		if len(losses) > 0 {
-			return RiskDataLoss, strings.Join(losses, "; ")
+		if loss := topics.DataLoss(k, before, e.After, op); loss != "" {
+			losses = append(losses, loss)
 		}
-	case c.Kind == KindTopic && c.Action == Create && c.Topic != nil:
-		// A create carries its configs; none of them can destroy records that do not exist yet.
+	}
+	if len(losses) > 0 {
+		return RiskDataLoss, strings.Join(losses, "; ")
 	}
 	return RiskNone, "nothing is destroyed"
 }
@@ -390,15 +443,12 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 	}
 	if !p.HasChanges() {
 		// Deferred topics are not known to be in sync: the next pass plans them.
-		return p, Result{ClusterID: p.ClusterID, Verified: !p.TopicsDeferred}, nil
+		return p, Result{ClusterID: p.ClusterID, Verified: !p.TopicsDeferred()}, nil
 	}
 	opts.AllowMassDelete = false
 	opts.ExpectClusterID = pl.PinnedClusterID
 	if opts.ThrottleBytesPerSec == 0 {
 		opts.ThrottleBytesPerSec = s.Reassignment.ThrottleBytesPerSec
-	}
-	if err := CheckAllowed(p, opts); err != nil {
-		return p, Result{}, err
 	}
 	res, err := pl.Apply(ctx, p, opts, progress)
 	return p, res, err

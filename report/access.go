@@ -44,18 +44,3 @@ func accessFields(c reconcile.Change, before, after map[string]string) {
 		}
 	}
 }
-
-// deleteCounts splits a plan's deletions into topics and access control (issue 14): the warning
-// under the summary must not call an ACL "a topic and its records".
-func deleteCounts(p reconcile.Plan) (topicDeletes, access int) {
-	for _, c := range p.Changes {
-		switch {
-		case c.Action != reconcile.Delete:
-		case c.Kind == reconcile.KindTopic:
-			topicDeletes++
-		case c.Kind == reconcile.KindACL, c.Kind == reconcile.KindUser, c.Kind == reconcile.KindQuota:
-			access++
-		}
-	}
-	return topicDeletes, access
-}

@@ -81,3 +81,40 @@ func TestRenderAccessGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestDataLossWarningBesideAccessDeletions: a plan that lowers a retention and deletes an ACL
+// still says "apply needs --allow-data-loss" (issue 20). The warning used to subtract every
+// deletion, access ones included, from the data-loss count, and printed nothing.
+func TestDataLossWarningBesideAccessDeletions(t *testing.T) {
+	p := accessPlan(t)
+	lowered := reconcile.Change{Kind: reconcile.KindConfig, Name: "eeg-brainwave-data", Action: reconcile.Update, Risk: reconcile.RiskDataLoss,
+		Reason: "retention.ms lowered", Config: &reconcile.ConfigPayload{Keys: map[string]reconcile.ConfigEdit{"retention.ms": {Before: "604800000", After: "3600000"}}}}
+	p.Changes = append([]reconcile.Change{lowered}, p.Changes...)
+	accessDeletes := 0
+	for _, c := range p.Changes {
+		if c.Action == reconcile.Delete && c.Kind != reconcile.KindTopic {
+			accessDeletes++
+		}
+	}
+	if accessDeletes == 0 {
+		t.Fatal("the access plan deletes nothing; the test needs an ACL deletion")
+	}
+	var text, md bytes.Buffer
+	if err := RenderText(&text, p, RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 change(s) can lose data: apply needs --allow-data-loss.", "ACL(s), credential(s) or quota(s) will be removed: apply needs --allow-delete."} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text plan lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "topic(s) and their records will be deleted") {
+		t.Errorf("text plan calls an ACL a topic:\n%s", text.String())
+	}
+	if err := RenderMarkdown(&md, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), ":warning: 1 change(s) can lose data.") {
+		t.Errorf("markdown plan lacks the data-loss warning:\n%s", md.String())
+	}
+}

@@ -16,14 +16,8 @@ import (
 // and a view never relies on that alone.
 const sensitive = "(sensitive)"
 
-// objectSymbol is the marker of an object change: replace shares "!" with unsupported (neither
-// happens without the user doing something), its headline says which.
-func objectSymbol(c reconcile.Change) (string, string) {
-	if c.Object.Replace && c.Action == reconcile.Update {
-		return "!", ansiMagent
-	}
-	return symbol(c.Action)
-}
+// objectSymbol is the marker of an object change (symbol's).
+func objectSymbol(c reconcile.Change) (string, string) { return symbol(c.Action) }
 
 // objectFields lists "path: before → after" per field, a Secret's values masked.
 func objectFields(c reconcile.Change) []string {
@@ -112,7 +106,7 @@ func (pw *printer) objectSummary(p reconcile.Plan, opts RenderOptions) {
 		if len(c.Object.Conflicts) > 0 {
 			conflicts++
 		}
-		if c.Object.Replace && c.Action == reconcile.Update {
+		if c.Action == reconcile.Replace {
 			replaces++
 		}
 		if c.Action == reconcile.Delete {

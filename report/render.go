@@ -46,7 +46,9 @@ func symbol(a reconcile.Action) (string, string) {
 		return "~", ansiYellow
 	case reconcile.Delete:
 		return "-", ansiRed
-	case reconcile.Unsupported:
+	case reconcile.Unsupported, reconcile.Replace:
+		// Replace shares "!" with unsupported (neither happens without the user doing
+		// something); the headline says which.
 		return "!", ansiMagent
 	default:
 		return "?", ansiDim
@@ -104,8 +106,8 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	pw.linef("")
 	s := p.Summary()
 	switch {
-	case !p.HasChanges() && p.TopicsDeferred:
-		pw.linef("%sNo Kubernetes changes.%s The topics of cluster %q were not planned: the brokers do not answer yet.", pw.c(ansiBold), pw.c(ansiReset), p.Cluster)
+	case !p.HasChanges() && p.TopicsDeferred():
+		pw.linef("%sNo Kubernetes changes.%s The topics of cluster %q are not part of this plan: its brokers were not answering when it was made.", pw.c(ansiBold), pw.c(ansiReset), p.Cluster)
 	case !p.HasChanges():
 		pw.linef("%sNo changes.%s Cluster %q (id %s) matches the spec.", pw.c(ansiBold+ansiGreen), pw.c(ansiReset), p.Cluster, orNone(p.ClusterID))
 	default:
@@ -114,25 +116,23 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 			line += fmt.Sprintf(" %d unsupported (cannot be applied, see !).", s.Unsupported)
 		}
 		pw.linef("%s%s%s", pw.c(ansiBold), line, pw.c(ansiReset))
-		if n := countRisk(p, reconcile.RiskDataLoss) - topicDeletes(p); n > 0 {
+		n := countRisks(p)
+		if n.dataLoss > 0 {
 			opt := "apply needs --allow-data-loss"
 			if opts.AllowDataLoss {
 				opt = "allowed by --allow-data-loss"
 			}
-			pw.linef("%s%d change(s) can lose data: %s.%s", pw.c(ansiBold+ansiRed), n, opt, pw.c(ansiReset))
+			pw.linef("%s%d change(s) can lose data: %s.%s", pw.c(ansiBold+ansiRed), n.dataLoss, opt, pw.c(ansiReset))
 		}
-		if n := topicDeletes(p); n > 0 {
-			opt := "apply needs --allow-delete"
-			if opts.AllowDelete {
-				opt = "allowed by --allow-delete"
-			}
-			topicDeletes, access := deleteCounts(p)
-			if topicDeletes > 0 {
-				pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), topicDeletes, opt, pw.c(ansiReset))
-			}
-			if access > 0 {
-				pw.linef("%s%d ACL(s), credential(s) or quota(s) will be removed: %s.%s", pw.c(ansiBold+ansiRed), access, opt, pw.c(ansiReset))
-			}
+		opt := "apply needs --allow-delete"
+		if opts.AllowDelete {
+			opt = "allowed by --allow-delete"
+		}
+		if n.topicDeletes > 0 {
+			pw.linef("%s%d topic(s) and their records will be deleted: %s.%s", pw.c(ansiBold+ansiRed), n.topicDeletes, opt, pw.c(ansiReset))
+		}
+		if n.accessDeletes > 0 {
+			pw.linef("%s%d ACL(s), credential(s) or quota(s) will be removed: %s.%s", pw.c(ansiBold+ansiRed), n.accessDeletes, opt, pw.c(ansiReset))
 		}
 		pw.objectSummary(p, opts)
 	}
@@ -153,22 +153,29 @@ func summaryLine(s reconcile.Summary) string {
 	return line + fmt.Sprintf("%d to delete.", s.Delete)
 }
 
-// topicDeletes counts the plan's topic deletions (records are lost; objects are pruned apart).
-func topicDeletes(p reconcile.Plan) int {
-	n := 0
-	for _, c := range p.Changes {
-		if c.Action == reconcile.Delete && c.Kind != reconcile.KindObject {
-			n++
-		}
-	}
-	return n
+// riskCounts is the one count of a plan's risky changes that every view prints (issue 20: deletions
+// were counted three ways, and a plan that lowered a retention and deleted an ACL lost its
+// "apply needs --allow-data-loss" line).
+type riskCounts struct {
+	// dataLoss counts pending changes that can destroy records and need --allow-data-loss; a
+	// deletion has its own opt-in (--allow-delete) and is counted by what it deletes instead.
+	dataLoss                    int
+	topicDeletes, accessDeletes int
 }
 
-func countRisk(p reconcile.Plan, r reconcile.Risk) int {
-	n := 0
+func countRisks(p reconcile.Plan) riskCounts {
+	var n riskCounts
 	for _, c := range p.Changes {
-		if c.Pending() && c.Risk == r {
-			n++
+		switch {
+		case !c.Pending():
+		case c.Action == reconcile.Delete && c.Kind.Removes() == reconcile.RemovesRecords:
+			n.topicDeletes++
+		case c.Action == reconcile.Delete && c.Kind.Removes() == reconcile.RemovesAccess:
+			n.accessDeletes++
+		case c.Action == reconcile.Delete:
+			// Kubernetes objects: objectSummary counts them.
+		case c.Risk == reconcile.RiskDataLoss:
+			n.dataLoss++
 		}
 	}
 	return n
@@ -431,8 +438,8 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	pw.linef("### avatar-sync plan: cluster `%s` (%s)", p.Cluster, clusterIDText(p.ClusterID, "id `%s`"))
 	pw.linef("")
 	switch {
-	case !p.HasChanges() && p.TopicsDeferred:
-		pw.linef("**No Kubernetes changes.** The topics were not planned: the brokers do not answer yet.")
+	case !p.HasChanges() && p.TopicsDeferred():
+		pw.linef("**No Kubernetes changes.** The topics are not part of this plan: its brokers were not answering when it was made.")
 	case !p.HasChanges():
 		pw.linef("**No changes.** The cluster matches the spec.")
 	default:
@@ -440,8 +447,9 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 		if s.Unsupported > 0 {
 			line += fmt.Sprintf(" **%d unsupported.**", s.Unsupported)
 		}
-		if n := countRisk(p, reconcile.RiskDataLoss); n > 0 {
-			line += fmt.Sprintf(" :warning: %d change(s) can lose data.", n)
+		// A deleted topic loses its records too.
+		if n := countRisks(p); n.dataLoss+n.topicDeletes > 0 {
+			line += fmt.Sprintf(" :warning: %d change(s) can lose data.", n.dataLoss+n.topicDeletes)
 		}
 		pw.linef("%s", line)
 	}
@@ -530,13 +538,19 @@ func RenderResultJSON(w io.Writer, p reconcile.Plan, res reconcile.Result, apply
 		Verified      bool                   `json:"verified"`
 		Converged     bool                   `json:"converged"`
 		Residual      []reconcile.Change     `json:"residual"`
-		Error         string                 `json:"error,omitempty"`
+		// Continued is the deferred Kafka plane, planned under the lock once the brokers
+		// answered (issue 20): reported, not applied.
+		Continued []reconcile.Change `json:"continued,omitempty"`
+		Error     string             `json:"error,omitempty"`
 	}{FormatVersion: reconcile.FormatVersion, Plan: reconcile.Document(p),
 		ClusterID: res.ClusterID, Changes: []changeResult{}, Residual: res.Residual,
 		Applied: res.Count(reconcile.Applied), Failed: res.Count(reconcile.Failed), Unknown: res.Count(reconcile.Unknown),
 		Verified: res.Verified, Converged: res.Converged()}
 	if doc.Residual == nil {
 		doc.Residual = []reconcile.Change{}
+	}
+	if res.Continued != nil {
+		doc.Continued = res.Continued.Changes
 	}
 	if doc.ClusterID == "" {
 		doc.ClusterID = p.ClusterID

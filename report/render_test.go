@@ -90,8 +90,8 @@ func objectsPlan() reconcile.Plan {
 	sts := func(n int32) reconcile.ObjectRef {
 		return objectRef("apps/v1", "StatefulSet", fmt.Sprintf("kafka-broker-%d", n))
 	}
-	replace := object(reconcile.Update, sts(3), "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)",
-		reconcile.ObjectPayload{Broker: 3, Replace: true, Live: "33333333", Fields: []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
+	replace := object(reconcile.Replace, sts(3), "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)",
+		reconcile.ObjectPayload{Broker: 3, Live: "33333333", Fields: []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
 	replace.Risk = reconcile.RiskHeavy
 	objects := []reconcile.Change{
 		object(reconcile.Create, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", reconcile.ObjectPayload{}),
@@ -114,7 +114,7 @@ func objectsPlan() reconcile.Plan {
 
 // deferredPlan is a fresh cluster: the objects are planned, the brokers do not answer yet.
 func deferredPlan() reconcile.Plan {
-	return reconcile.Plan{Cluster: "microk8s", TopicsDeferred: true, ObjectsFingerprint: "kube:fedcba9876543210",
+	return reconcile.Plan{Cluster: "microk8s", Deferred: []reconcile.Deferral{{Plane: reconcile.PlaneKafka, Reason: "the brokers do not answer yet"}}, ObjectsFingerprint: "kube:fedcba9876543210",
 		Desired: reconcile.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}),
 		Changes: []reconcile.Change{object(reconcile.Create, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", reconcile.ObjectPayload{})},
 		Advisories: []reconcile.Advisory{{Subject: "topics", Status: "deferred",

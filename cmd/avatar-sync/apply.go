@@ -11,28 +11,46 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 )
 
 type applyOptions struct {
+	applyFlags
 	cluster         clusterFlags
 	preflight       preflightFlags
 	planFile        string
 	autoApprove     bool
-	allowDataLoss   bool
-	allowDelete     bool
 	allowMassDelete bool
-	force           bool
 	throttle        string
-	lockTimeout     time.Duration
 	reassignTimeout time.Duration
+	noWait          bool
+}
+
+// applyFlags are the opt-ins and waits apply and watch share, bound once so that both commands
+// say the same thing about them (issue 20: watch --help described --allow-delete as "deleting
+// unmanaged topics", the opposite of the invariant).
+type applyFlags struct {
+	allowDataLoss bool
+	allowDelete   bool
+	force         bool
+	lockTimeout   time.Duration
 	// The Kubernetes plane's opt-ins and waits (issue 11).
 	forceConflicts bool
 	allowReplace   bool
-	noWait         bool
 	waitTimeout    time.Duration
+}
+
+func (a *applyFlags) bind(f *pflag.FlagSet) {
+	f.BoolVar(&a.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
+	f.BoolVar(&a.allowDelete, "allow-delete", false, "allow deleting managed topics and principals that left the spec (also needs deletion: prune in the spec; unmanaged ones are never deleted)")
+	f.BoolVar(&a.force, "force", false, "delete topics even while consumer groups hold offsets on them")
+	f.DurationVar(&a.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
+	f.BoolVar(&a.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (kubectl edit, kubectl set image, another tool)")
+	f.BoolVar(&a.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes so they survive")
+	f.DurationVar(&a.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready (apply: also for the brokers of a fresh cluster to answer)")
 }
 
 func newApplyCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -125,12 +143,13 @@ applies the topics (asking again unless --auto-approve).`,
 				}
 				return err
 			}
-			if err := o.round(ctx, g, s, t, p, rate); err != nil {
+			res, err := o.round(ctx, g, s, t, p, rate)
+			if err != nil {
 				return err
 			}
-			if !p.TopicsDeferred || o.planFile != "" || o.noWait {
-				if p.TopicsDeferred {
-					fmt.Fprintf(s.out, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
+			if !p.TopicsDeferred() || o.planFile != "" || o.noWait {
+				if p.TopicsDeferred() {
+					printDeferred(s, t.name, res)
 				}
 				return nil
 			}
@@ -143,39 +162,57 @@ applies the topics (asking again unless --auto-approve).`,
 			if err != nil {
 				return err
 			}
-			return o.round(ctx, g, s, t, p, rate)
+			_, err = o.round(ctx, g, s, t, p, rate)
+			return err
 		},
 	}
 	f := cmd.Flags()
 	o.cluster.bind(f)
 	o.preflight.bind(f)
+	o.applyFlags.bind(f)
 	f.StringVar(&o.planFile, "plan", "", "apply this saved plan (from plan --out) instead of computing one")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
-	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
-	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting managed topics that left the spec (also needs deletion: prune in the spec)")
 	f.BoolVar(&o.allowMassDelete, "allow-mass-delete", false, "allow a plan that deletes every managed topic, or more than half of them")
-	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
 	f.StringVar(&o.throttle, "throttle", "", "replication throttle during reassignments, e.g. 50MiB/s (default: the spec's reassignment.throttle)")
-	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another apply's lock")
 	f.DurationVar(&o.reassignTimeout, "reassign-timeout", 10*time.Minute, "how long to wait for replica reassignments to finish")
-	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (kubectl edit, another tool)")
-	f.BoolVar(&o.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes so they survive")
 	f.BoolVar(&o.noWait, "no-wait", false, "do not wait for StatefulSets to become Ready (brokers roll without waiting; topics of a fresh cluster are left for the next apply)")
-	f.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready, and for the brokers of a fresh cluster to answer")
 	return cmd
 }
 
 // round shows a plan and, confirmed, applies it and prints the result.
-func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *target, p reconcile.Plan, rate int64) error {
+func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *target, p reconcile.Plan, rate int64) (reconcile.Result, error) {
 	if err := renderPlan(s.out, g, p, report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete,
 		ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}); err != nil {
-		return err
+		return reconcile.Result{}, err
 	}
 	res, err := o.run(ctx, s, t, p, rate, s.out)
 	if p.HasChanges() {
 		printResult(s, res, err)
 	}
-	return err
+	return res, err
+}
+
+// printDeferred says what became of the topics a plan deferred: planned under the apply lock
+// when the brokers answered at apply (issue 20), and never changed, as they were not reviewed.
+func printDeferred(s *streams, target string, res reconcile.Result) {
+	if res.Continued == nil {
+		fmt.Fprintf(s.out, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
+		return
+	}
+	var pending []string
+	for _, c := range res.Continued.Changes {
+		if c.Pending() {
+			pending = append(pending, reconcile.Headline(c))
+		}
+	}
+	if len(pending) == 0 {
+		fmt.Fprintf(s.out, "The brokers of %q answered: the topics, planned under the apply lock, are in sync.\n", target)
+		return
+	}
+	fmt.Fprintf(s.out, "The brokers of %q answered: the topics were planned under the apply lock but are not part of this plan, so none was changed; %d change(s) pending (run plan and apply again):\n", target, len(pending))
+	for _, h := range pending {
+		fmt.Fprintf(s.out, "  %s\n", h)
+	}
 }
 
 // run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
@@ -197,14 +234,15 @@ func (o *applyOptions) run(ctx context.Context, s *streams, t *target, p reconci
 		NoWait:              o.noWait,
 		ObjectWaitTimeout:   o.waitTimeout,
 	}
-	// Refuse what the flags do not allow before asking: a "yes" must never be wasted.
-	if err := reconcile.CheckAllowed(p, ao); err != nil {
-		return reconcile.Result{}, err
+	// Apply asks once the plan is checked (opt-ins, identity, verification): a "yes" is never
+	// wasted on a plan it would refuse, and the opt-ins are checked once (issue 20).
+	ao.Confirm = func(ctx context.Context) error {
+		if err := confirm(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
+			return err
+		}
+		fmt.Fprintln(prompt)
+		return nil
 	}
-	if err := confirm(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
-		return reconcile.Result{}, err
-	}
-	fmt.Fprintln(prompt)
 	return t.planner().Apply(ctx, p, ao, progressPrinter(s))
 }
 
@@ -236,8 +274,8 @@ func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, i
 		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
 	}
 	id := p.ClusterID
-	if p.TopicsDeferred {
-		id = "unknown: its brokers do not answer yet"
+	if p.TopicsDeferred() {
+		id = "unknown: its brokers did not answer when the plan was made"
 	}
 	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, id)
 	type answer struct {

@@ -51,6 +51,10 @@ type target struct {
 	kafkaErr error
 	// objects is the Kubernetes plane (nil = no kubernetes: block, or not asked for).
 	objects *kube.Plane
+	// pl is the target's one planner: it remembers the live state it planned from, so apply
+	// verifies the plan without reading the cluster again (issue 20). Rebuilt when the Kafka
+	// plane connects later (a fresh cluster).
+	pl *reconcile.Planner
 }
 
 // openTarget connects to --cluster (starting the embedded cluster when that is the target).
@@ -94,6 +98,9 @@ func (t *target) openKafka(ctx context.Context, st *streams, s *spec.Spec, f clu
 // planner is the one producer of plans for this target (reconcile.Planner); commands only choose
 // what to do with the plan.
 func (t *target) planner() *reconcile.Planner {
+	if t.pl != nil && (t.pl.Cluster != nil) == (t.admin != nil) {
+		return t.pl
+	}
 	pl := &reconcile.Planner{Target: t.name, PinnedClusterID: t.pinned, Certs: certAdvisories, Now: certsClock, ClusterErr: t.kafkaErr}
 	// Interface fields stay nil unless set: a nil *Admin in an interface is not a nil Cluster.
 	if t.admin != nil {
@@ -102,6 +109,7 @@ func (t *target) planner() *reconcile.Planner {
 	if t.objects != nil {
 		pl.Objects = t.objects
 	}
+	t.pl = pl
 	return pl
 }
 

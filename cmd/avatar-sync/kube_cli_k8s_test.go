@@ -581,7 +581,7 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut := lab.mustCLI(exitError, "apply", "--plan", saved, "--auto-approve")
-	if !strings.Contains(errOut, "its Kubernetes changes are not what the spec gives against the live API server") || !strings.Contains(errOut, "kafka-broker-2") {
+	if !strings.Contains(errOut, "its Kubernetes changes are not what its own manifests give against the live API server") || !strings.Contains(errOut, "kafka-broker-2") {
 		t.Errorf("edited saved plan with a fresh digest:\n%s", errOut)
 	}
 	if got := image(lab.statefulSet("kafka-broker-1")); got != "apache/kafka:3.8.1" {

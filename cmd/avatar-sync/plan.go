@@ -92,7 +92,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 				return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
 			}
 			// Topics that could not be planned are not known to be in sync.
-			if o.detailedExitcode && (p.HasChanges() || p.TopicsDeferred) {
+			if o.detailedExitcode && (p.HasChanges() || p.TopicsDeferred()) {
 				return withExitCode(exitChanges, nil)
 			}
 			return nil

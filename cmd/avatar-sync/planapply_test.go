@@ -121,7 +121,7 @@ func TestPlanFormatsAndSavedPlan(t *testing.T) {
 		HasChanges    bool   `json:"hasChanges"`
 		Summary       struct{ Create int }
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != 2 || doc.ClusterID == "" || !doc.HasChanges || doc.Summary.Create != 3 {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != reconcile.FormatVersion || doc.ClusterID == "" || !doc.HasChanges || doc.Summary.Create != 3 {
 		t.Fatalf("json plan %+v (%v):\n%s", doc, err, out)
 	}
 	code, out, _ = runCLI(t, "plan", "-o", "markdown", "-f", f, "--state-dir", state)
@@ -331,7 +331,7 @@ func TestApplyJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); err != nil || code != exitOK {
 		t.Fatalf("apply -o json: code %d, %v\n%s\n%s", code, err, out, errOut)
 	}
-	if d.FormatVersion != 2 || d.Plan.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
+	if d.FormatVersion != reconcile.FormatVersion || d.Plan.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
 		t.Fatalf("apply -o json: %+v", d)
 	}
 	if !strings.Contains(errOut, "done") {

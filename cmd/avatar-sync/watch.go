@@ -17,19 +17,12 @@ import (
 )
 
 type watchOptions struct {
-	cluster       clusterFlags
-	interval      time.Duration
-	debounce      time.Duration
-	allowDataLoss bool
-	allowDelete   bool
-	force         bool
-	lockTimeout   time.Duration
-	metricsAddr   string
-	gitops        gitopsOptions // --git, --mode, --notify (issue 12): watch_gitops.go
-	// The Kubernetes plane's opt-ins (issue 11).
-	forceConflicts bool
-	allowReplace   bool
-	waitTimeout    time.Duration
+	applyFlags  // the opt-ins apply has too, bound by the same code (issue 20)
+	cluster     clusterFlags
+	interval    time.Duration
+	debounce    time.Duration
+	metricsAddr string
+	gitops      gitopsOptions // --git, --mode, --notify (issue 12): watch_gitops.go
 }
 
 func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -114,13 +107,7 @@ drift without changing the cluster; --notify posts webhooks on each state change
 	o.cluster.bind(f)
 	f.DurationVar(&o.interval, "interval", 5*time.Minute, "also reconcile this often, to undo drift (0 = only on file changes)")
 	f.DurationVar(&o.debounce, "debounce", 300*time.Millisecond, "wait for the file to settle this long after a change")
-	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "allow changes that can destroy records (lowered retention, compaction)")
-	f.BoolVar(&o.allowDelete, "allow-delete", false, "allow deleting unmanaged topics (also needs deletion: prune in the spec)")
-	f.BoolVar(&o.force, "force", false, "delete topics even while consumer groups hold offsets on them")
-	f.DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long a pass waits for another apply's lock")
-	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take Kubernetes fields owned by another field manager (heals kubectl edit / set image)")
-	f.BoolVar(&o.allowReplace, "allow-replace", false, "recreate objects Kubernetes cannot change in place (volumeClaimTemplates), orphaning pods and volumes")
-	f.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long to wait for each StatefulSet to become Ready")
+	o.applyFlags.bind(f)
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz and the status page / on this address (e.g. :9464)")
 	o.gitops.bind(f)
 	return cmd
@@ -248,7 +235,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 	}
 	p, res, err := w.target.planner().Reconcile(ctx, sp, ao, w.logPlan, w.logEvent)
 	w.current.applied = res.Count(reconcile.Applied)
-	if p.TopicsDeferred {
+	if p.TopicsDeferred() {
 		// The brokers did not answer: the next pass connects to them afresh.
 		defer w.close()
 		w.log.Warn("topics not planned: the brokers do not answer yet", "cluster", w.g.cluster, "err", w.target.kafkaErr)

@@ -1,0 +1,154 @@
+package reconcile_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+)
+
+// fakePlane is a stateful Kubernetes plane (issue 20 asks for one): named objects with a content
+// each, live and rendered, so the engine's ordering, the lease across planes and deferrals are
+// tested without an API server. It records when it changes anything in the spy's log.
+type fakePlane struct {
+	spy      *readSpy
+	mu       sync.Mutex
+	live     map[string]string
+	rendered map[string]string
+}
+
+func (f *fakePlane) PlanObjects(_ context.Context, opts reconcile.ObjectPlanOptions) (reconcile.ObjectPlan, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	want, snap := f.rendered, opts.Pinned
+	if snap != nil {
+		want = map[string]string{}
+		for _, m := range snap.Manifests {
+			var o map[string]string
+			if err := json.Unmarshal(m, &o); err != nil {
+				return reconcile.ObjectPlan{}, err
+			}
+			want[o["name"]] = o["content"]
+		}
+	} else {
+		snap = &reconcile.DesiredObjects{Inventory: "avatar", Salt: base64.StdEncoding.EncodeToString(opts.Salt)}
+		for _, name := range sortedNames(want) {
+			m, _ := json.Marshal(map[string]string{"name": name, "content": want[name]})
+			snap.Manifests = append(snap.Manifests, m)
+		}
+	}
+	h := sha256.New()
+	out := reconcile.ObjectPlan{Desired: snap}
+	for _, name := range sortedNames(want) {
+		have, ok := f.live[name]
+		fmt.Fprintf(h, "%s=%s;", name, have)
+		action := reconcile.Update
+		switch {
+		case !ok:
+			action = reconcile.Create
+		case have == want[name]:
+			continue
+		}
+		ref := reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "avatar", Name: name}
+		out.Changes = append(out.Changes, reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(), Action: action,
+			Object: &reconcile.ObjectPayload{Object: ref, Broker: -1}})
+	}
+	out.Fingerprint = "fake:" + hex.EncodeToString(h.Sum(nil))
+	return out, nil
+}
+
+func (f *fakePlane) ApplyObjects(ctx context.Context, p reconcile.ObjectPlan, _ reconcile.ObjectApplyOptions, progress func(reconcile.ObjectEvent)) error {
+	f.spy.record("apply objects")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range p.Desired.Manifests {
+		var o map[string]string
+		if err := json.Unmarshal(m, &o); err != nil {
+			return err
+		}
+		f.live[o["name"]] = o["content"]
+	}
+	for _, c := range p.Changes {
+		progress(reconcile.ObjectEvent{Name: c.Name, Done: true})
+	}
+	return nil
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestDeferredPlanTakesTheLockOnceTheBrokersAnswer: a plan made while the brokers did not answer
+// (the Kafka plane deferred) never bypasses the apply lock. Applied once they answer, while another
+// apply holds the lock, it changes no object; released, it takes the lock before the objects
+// phase, applies the planned objects (not what the render says by then) and plans the topics
+// under the lock, reporting them without applying them (issue 20).
+func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
+	down := &reconcile.Planner{Target: "lab", Objects: plane, ClusterErr: errors.New("connection refused")}
+	p, err := down.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.TopicsDeferred() || len(p.Changes) != 1 || p.Changes[0].Action != reconcile.Create {
+		t.Fatalf("a plan without brokers: deferred %v, changes %+v", p.TopicsDeferred(), p.Changes)
+	}
+	plane.rendered["kafka-config"] = "image=9.9.9" // the spec edited after the plan: not applied
+
+	// The brokers answer now; another apply holds the lock.
+	other, err := e.admin.AcquireLease(e.ctx, "watch@lab pid 4242", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &reconcile.Planner{Target: "lab", Objects: plane, Cluster: spy}
+	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
+	if _, err := up.Apply(e.ctx, p, opts, nil); err == nil || !strings.Contains(err.Error(), "watch@lab pid 4242") {
+		t.Fatalf("apply under another's lock: %v", err)
+	}
+	if slices.Contains(spy.calls, "apply objects") || len(plane.live) != 0 {
+		t.Fatalf("objects changed under another apply's lock: %v, live %v", spy.calls, plane.live)
+	}
+	if err := other.Release(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	spy.calls = nil
+	res, err := up.Apply(e.ctx, p, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, objects := slices.Index(spy.calls, "lease"), slices.Index(spy.calls, "apply objects")
+	if lease < 0 || objects < lease {
+		t.Errorf("calls %v: want the lease before the objects phase", spy.calls)
+	}
+	if plane.live["kafka-config"] != "image=3.8.1" {
+		t.Errorf("applied %q, want the planned image=3.8.1", plane.live["kafka-config"])
+	}
+	if res.Continued == nil || len(res.Continued.Changes) != 3 || res.Continued.Changes[0].Action != reconcile.Create {
+		t.Fatalf("the topics planned under the lock: %+v", res.Continued)
+	}
+	live, err := e.admin.Describe(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Topics["eeg-brainwave-data"]; ok {
+		t.Error("the deferred topics were applied: they were never reviewed")
+	}
+}
