@@ -43,6 +43,33 @@ func TestHealthUnderReplicatedAndOfflineMockBroker(t *testing.T) {
 	}
 }
 
+// TestHealthDiskUseMockBroker reads the replica sizes with sarama's MockBroker: kfake (as vendored
+// when this was written) answers DescribeLogDirs on every broker with every partition, whatever its
+// replicas, so it cannot show what one broker holds. Each broker's disk use is the sum of its
+// replicas (temporary ones left out), and the topic's size the sum over all replicas.
+func TestHealthDiskUseMockBroker(t *testing.T) {
+	a, _ := healthMockCluster(t, nil)
+	snap, err := a.Health(testCtx(t), []string{"eeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range snap.Brokers {
+		if want := 3000*int64(b.ID) + 3; b.DiskUsed != want {
+			t.Errorf("broker %d disk used %d, want %d", b.ID, b.DiskUsed, want)
+		}
+	}
+	if got := snap.Topics["eeg"].Partitions[2].Sizes; !cmp.Equal(got, map[int32]int64{1: 1002, 2: 2002, 3: 3002}) {
+		t.Errorf("sizes of eeg/2: %v", got)
+	}
+	r := health.Assess(snap, health.Expectation{Topics: []string{"eeg"}}, time.Now())
+	if tr := r.Topics[0]; tr.SizeBytes != 3*6000+3*3 || tr.RetentionMs != 0 {
+		t.Errorf("eeg size %d, want %d", tr.SizeBytes, 3*6000+3*3)
+	}
+	if len(r.Warnings) > 1 { // leader balance only
+		t.Errorf("warnings: %q", r.Warnings)
+	}
+}
+
 // healthMockCluster is three MockBrokers whose metadata has topic "eeg": partition 0 with one of
 // three replicas in sync, partition 1 without a leader, partition 2 healthy; min.insync.replicas 2.
 func healthMockCluster(t *testing.T, extraBrokers map[int32]string) (*Admin, []*sarama.MockBroker) {
@@ -73,9 +100,20 @@ func healthMockCluster(t *testing.T, extraBrokers map[int32]string) (*Admin, []*
 		{ApiKey: 16, MinVersion: 0, MaxVersion: 3}, // ListGroups
 		{ApiKey: 18, MinVersion: 0, MaxVersion: 3}, // ApiVersions
 		{ApiKey: 32, MinVersion: 0, MaxVersion: 4}, // DescribeConfigs
+		{ApiKey: 35, MinVersion: 0, MaxVersion: 1}, // DescribeLogDirs
 	})
 	for _, mb := range mbs {
+		// Each broker holds a replica of every eeg partition, of 1000×broker id + partition bytes,
+		// in two log directories, plus a temporary (moving) replica that must not count.
+		id := int64(mb.BrokerID())
+		dirs := &sarama.DescribeLogDirsResponse{Version: 1, LogDirs: []sarama.DescribeLogDirsResponseDirMetadata{
+			{Path: "/var/lib/kafka/a", Topics: []sarama.DescribeLogDirsResponseTopic{{Topic: "eeg", Partitions: []sarama.DescribeLogDirsResponsePartition{
+				{PartitionID: 0, Size: 1000 * id}, {PartitionID: 1, Size: 1000*id + 1}}}}},
+			{Path: "/var/lib/kafka/b", Topics: []sarama.DescribeLogDirsResponseTopic{{Topic: "eeg", Partitions: []sarama.DescribeLogDirsResponsePartition{
+				{PartitionID: 2, Size: 1000*id + 2}, {PartitionID: 0, Size: 99999, IsTemporary: true}}}}},
+		}}
 		mb.SetHandlerByMap(map[string]sarama.MockResponse{
+			"DescribeLogDirsRequest": sarama.NewMockWrapper(dirs),
 			"ApiVersionsRequest":     versions,
 			"MetadataRequest":        sarama.NewMockWrapper(md),
 			"DescribeConfigsRequest": sarama.NewMockWrapper(configs),

@@ -171,7 +171,7 @@ func TestAssessLag(t *testing.T) {
 
 	later := snap
 	later.Groups = []GroupState{{Name: "prediction", Committed: map[string]map[int32]int64{"eeg": {0: 0, 1: 7, 2: 3}}}}
-	next := WithLagRates(r, Assess(later, Expectation{}, at.Add(2*time.Second)))
+	next := WithRates(r, Assess(later, Expectation{}, at.Add(2*time.Second)))
 	if next.Groups[0].LagRate == nil || *next.Groups[0].LagRate != 2 {
 		t.Errorf("lag 6 -> 10 in 2s: rate %v, want 2/s", next.Groups[0].LagRate)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
@@ -81,29 +82,32 @@ The JSON document (-o json) is described in docs/status.md.`,
 	return cmd
 }
 
-// sampleStatus reads the cluster once and plans against the spec: the health snapshot in a fixed
-// number of requests, the plan through the one Planner.
+// sampleStatus reads the cluster once and plans against the spec: the health snapshot and the
+// plan's live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through
+// the one Planner.
 func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group string) (health.Report, error) {
 	managed := make([]string, 0, len(sp.Topics))
 	for _, tp := range sp.Topics {
 		managed = append(managed, tp.Name)
 	}
-	snap, err := t.admin.Health(ctx, managed)
+	read, err := t.admin.Status(ctx, managed)
 	if err != nil {
 		return health.Report{}, err
 	}
 	tc, _ := sp.Target(cluster)
-	r := health.Assess(snap, health.Expectation{
+	r := health.Assess(read.Snapshot, health.Expectation{
 		Cluster: cluster, Brokers: health.ExpectedBrokers(sp, tc.Embedded()), Topics: managed, Group: group,
 	}, time.Now())
-	r.Spec = specAgreement(ctx, t, sp)
+	pl := t.planner()
+	pl.Cluster = clusters.NewPreRead(t.admin, read)
+	r.Spec = specAgreement(ctx, pl, sp)
 	return r, nil
 }
 
 // specAgreement runs the same plan as `plan`. A plan that cannot be made (a pinned cluster id
 // that differs, a damaged inventory) is reported in the line, not as status's own failure.
-func specAgreement(ctx context.Context, t *target, sp *spec.Spec) *health.SpecAgreement {
-	p, err := t.planner().Plan(ctx, sp, reconcile.PlanOptions{})
+func specAgreement(ctx context.Context, pl *reconcile.Planner, sp *spec.Spec) *health.SpecAgreement {
+	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
 	if err != nil {
 		return &health.SpecAgreement{Error: err.Error()}
 	}
@@ -144,7 +148,7 @@ func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *target, s
 			return err
 		}
 		if prev != nil {
-			r = health.WithLagRates(*prev, r)
+			r = health.WithRates(*prev, r)
 		}
 		switch {
 		case inPlace:

@@ -103,7 +103,7 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, passErr error) 
 
 	b.mu.Lock()
 	if report != nil && b.prev != nil {
-		*report = health.WithLagRates(*b.prev, *report)
+		*report = health.WithRates(*b.prev, *report)
 	}
 	if report != nil {
 		b.prev = report
