@@ -71,6 +71,8 @@ type Report struct {
 	Summary  PartitionTotal `json:"partitions"`
 	Topics   []TopicReport  `json:"topics"`
 	Groups   []GroupReport  `json:"groups"`
+	// Kubernetes is the Kubernetes plane, for a target with kubernetes: (nil otherwise).
+	Kubernetes *KubeReport `json:"kubernetes,omitempty"`
 }
 
 // BrokerReport is one broker, live or expected.
