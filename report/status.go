@@ -80,6 +80,32 @@ func RenderStatusText(w io.Writer, r health.Report, color bool) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\ttotal\t\t\t\t%d%s\n", name, dash(g.State), g.Members, g.Lag, rate(g.LagRate))
 	}
+	if k := r.Kubernetes; k != nil {
+		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "KUBERNETES (namespace %s)\n", dash(printable.Line(k.Namespace)))
+		fmt.Fprintln(tw, "STATEFULSET\tREADY\tIMAGE\tROLLOUT")
+		for _, st := range k.StatefulSets {
+			rollout := "done"
+			if st.Rollout {
+				rollout = fmt.Sprintf("in progress (%d/%d updated)", st.Updated, st.Desired)
+			}
+			fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\n", printable.Line(st.Name), st.Ready, st.Desired, dash(printable.Line(strings.Join(st.Images, ", "))), rollout)
+		}
+		if len(k.Drift) == 0 && k.Error == "" {
+			fmt.Fprintln(tw, "No object drifts from the plan.")
+		}
+		if len(k.Drift) > 0 {
+			verb := "the daemon heals them"
+			if k.Mode == "report" {
+				verb = "reported, not healed"
+			}
+			fmt.Fprintf(tw, "\nDrifting from the plan (%s):\n", verb)
+			fmt.Fprintln(tw, "KIND\tNAME\tFIELD\tLIVE → WANTED\tACTION")
+			for _, d := range k.Drift {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\n", printable.Line(d.Kind), printable.Line(d.Name), printable.Line(d.Field), printable.Line(d.Live), printable.Line(d.Wanted), d.Action)
+			}
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

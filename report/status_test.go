@@ -34,6 +34,12 @@ func statusFixture() health.Report {
 	prev.Topics[0].LogBytes -= 5120 // 1 KiB/s in
 	r := health.WithRates(prev, health.Assess(snap, exp, at))
 	r.Spec = &health.SpecAgreement{PendingChanges: 1}
+	r.Kubernetes = &health.KubeReport{Namespace: "avatar", Mode: "report",
+		StatefulSets: []health.StatefulSetState{
+			{Name: "kafka-broker-1", Ready: 1, Desired: 1, Updated: 1, Images: []string{"apache/kafka:3.9.0"}},
+			{Name: "kafka-broker-2", Ready: 0, Desired: 1, Updated: 0, Images: []string{"apache/kafka:3.8.0"}, Rollout: true}},
+		Drift: []health.ObjectDrift{{Kind: "StatefulSet", Name: "kafka-broker-2", Field: "spec.template.spec.containers[0].image",
+			Live: "apache/kafka:3.8.0", Wanted: "apache/kafka:3.9.0", Action: "update"}}}
 	return r
 }
 

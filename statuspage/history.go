@@ -72,6 +72,7 @@ type Chart struct {
 	Points int
 	Last   float64
 	Max    float64
+	Span   time.Duration // the time the x axis spans
 	SVG    template.HTML
 }
 
@@ -89,8 +90,8 @@ func Charts(m map[string][]Point, now time.Time, w, h int, unit string) []Chart 
 	return out
 }
 
-// drawChart renders a series as an inline SVG line over the last HistoryWindow ending at now,
-// scaled from 0 to the series' maximum. Only numbers the code computes go into the markup; the
+// drawChart renders a series as an inline SVG line ending at now, scaled from 0 to the series'
+// maximum. Only numbers the code computes go into the markup; the
 // series name is rendered by the template (escaped) beside it, and the SVG's accessible label
 // is built from numbers only.
 func drawChart(name string, ps []Point, now time.Time, w, h int, unit string) Chart {
@@ -105,16 +106,23 @@ func drawChart(name string, ps []Point, now time.Time, w, h int, unit string) Ch
 	if top <= 0 {
 		top = 1
 	}
-	start := now.Add(-HistoryWindow)
+	// The x axis ends now and spans the series' age, between 10 s and the window: a daemon that
+	// started ten minutes ago draws ten minutes across the whole width.
+	span := 10 * time.Second
+	if len(ps) > 0 {
+		span = min(HistoryWindow, max(span, now.Sub(ps[0].At)))
+	}
+	c.Span = span
+	start := now.Add(-span)
 	var pts []string
 	for _, p := range ps {
-		x := float64(w) * p.At.Sub(start).Seconds() / HistoryWindow.Seconds()
+		x := float64(w) * p.At.Sub(start).Seconds() / span.Seconds()
 		y := float64(h-2) - float64(h-4)*p.Value/top
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", math.Max(0, math.Min(float64(w), x)), y))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="last hour: %d points, latest %s, max %s%s">`,
-		w, h, w, h, len(ps), num(c.Last), num(c.Max), unit)
+	fmt.Fprintf(&b, `<svg class="chart" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="last %s: %d points, latest %s, max %s%s">`,
+		w, h, w, h, span.Round(time.Second), len(ps), num(c.Last), num(c.Max), unit)
 	fmt.Fprintf(&b, `<line class="axis" x1="0" y1="%d" x2="%d" y2="%d"/>`, h-1, w, h-1)
 	if len(pts) == 1 {
 		xy := strings.Split(pts[0], ",")

@@ -152,10 +152,10 @@ func specTile(d Data) Tile {
 	return t
 }
 
+// firstLine makes a reason of a message: its lines joined ("spec is invalid:\n  a.yaml:3:1: …"
+// reads as one sentence), cut at 160 characters.
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
+	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > 160 {
 		s = string(r[:157]) + "…"
 	}

@@ -57,13 +57,14 @@ The JSON document (-o json) is described in docs/status.md.`,
 				return err
 			}
 			o.cluster.readOnly = true // like plan: never writes the embedded cluster's state
+			o.cluster.objects = true  // a target with kubernetes: shows its StatefulSets and drift
 			t, err := openTarget(ctx, g, s, sp, o.cluster)
 			if err != nil {
 				return err
 			}
 			defer closeTarget(t, &err)
 			if o.watch == 0 {
-				r, err := sampleStatus(ctx, t, sp, g.cluster, o.group)
+				r, err := sampleStatus(ctx, t, sp, g.cluster, o.group, "report")
 				if err != nil {
 					return err
 				}
@@ -84,35 +85,49 @@ The JSON document (-o json) is described in docs/status.md.`,
 
 // sampleStatus reads the cluster once and plans against the spec: the health snapshot and the
 // plan's live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through
-// the one Planner.
-func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group string) (health.Report, error) {
+// the one Planner, and for a target with kubernetes: the StatefulSets and the objects drifting
+// from the plan (issue 24). mode is what the caller does with drift: "report" for status.
+func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
 	managed := make([]string, 0, len(sp.Topics))
 	for _, tp := range sp.Topics {
 		managed = append(managed, tp.Name)
 	}
-	read, err := t.admin.Status(ctx, managed)
-	if err != nil {
-		return health.Report{}, err
-	}
-	tc, _ := sp.Target(cluster)
-	r := health.Assess(read.Snapshot, health.Expectation{
-		Cluster: cluster, Brokers: health.ExpectedBrokers(sp, tc.Embedded()), Topics: managed, Group: group,
-	}, time.Now())
 	pl := t.planner()
-	pl.Cluster = clusters.NewPreRead(t.admin, read)
-	r.Spec = specAgreement(ctx, pl, sp)
+	var r health.Report
+	if t.admin != nil {
+		read, err := t.admin.Status(ctx, managed)
+		if err != nil {
+			return health.Report{}, err
+		}
+		tc, _ := sp.Target(cluster)
+		r = health.Assess(read.Snapshot, health.Expectation{
+			Cluster: cluster, Brokers: health.ExpectedBrokers(sp, tc.Embedded()), Topics: managed, Group: group,
+		}, time.Now())
+		pl.Cluster = clusters.NewPreRead(t.admin, read)
+	} else {
+		// A target with kubernetes: whose brokers do not answer: the Kubernetes plane still shows.
+		r = health.Report{Version: health.ReportVersion, Cluster: cluster, Time: time.Now().UTC(),
+			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.kafkaErr)}, Warnings: []string{},
+			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
+	}
+	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
+	r.Spec = specAgreement(p, err)
+	r.Kubernetes = kubeStatus(ctx, t, &p, err, mode)
+	if k := r.Kubernetes; k != nil && k.Error != "" {
+		r.Problems = append(r.Problems, "Kubernetes: "+k.Error)
+		r.Healthy = false
+	}
 	return r, nil
 }
 
-// specAgreement runs the same plan as `plan`. A plan that cannot be made (a pinned cluster id
-// that differs, a damaged inventory) is reported in the line, not as status's own failure.
-func specAgreement(ctx context.Context, pl *reconcile.Planner, sp *spec.Spec) *health.SpecAgreement {
-	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
+// specAgreement is the plan's verdict. A plan that cannot be made (a pinned cluster id that
+// differs, a damaged inventory) is reported in the line, not as status's own failure.
+func specAgreement(p reconcile.Plan, err error) *health.SpecAgreement {
 	if err != nil {
 		return &health.SpecAgreement{Error: err.Error()}
 	}
 	sum := p.Summary()
-	n := sum.Create + sum.Update + sum.Delete + sum.Unsupported
+	n := sum.Create + sum.Update + sum.Replace + sum.Delete + sum.Unsupported
 	return &health.SpecAgreement{InSync: n == 0, PendingChanges: n}
 }
 
@@ -140,7 +155,7 @@ func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *target, s
 	tick := time.NewTicker(o.watch)
 	defer tick.Stop()
 	for {
-		r, err := sampleStatus(ctx, t, sp, g.cluster, o.group)
+		r, err := sampleStatus(ctx, t, sp, g.cluster, o.group, "report")
 		if ctx.Err() != nil && prev != nil {
 			return statusExit(*prev) // Ctrl-C during a sample: keep the last complete screen
 		}
