@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,11 +65,20 @@ type EmbeddedOptions struct {
 	// copying. On a fresh directory only the cluster-id file is created, so a later apply agrees
 	// with the plan about the cluster's id.
 	ReadOnly bool
+	// AutoCreateTopics creates a topic on first use (a Metadata request that allows it, as
+	// producers send), with AutoCreatePartitions partitions and min(3, brokers) replicas, as a
+	// legacy cluster with auto.create.topics.enable=true does (`dev up --auto-create-topics`).
+	// Off by default, like the rendered brokers.
+	AutoCreateTopics bool
 	// Admin, when set, makes the cluster enforce access control as the spec declares it (issue
 	// 14): SASL (SCRAM-SHA-256/512) on every listener and ACL authorization, with Admin as the one
 	// super user. Users and ACLs are then whatever apply creates.
 	Admin *EmbeddedAdmin
 }
+
+// AutoCreatePartitions is the partition count of a topic the embedded cluster creates on first
+// use (EmbeddedOptions.AutoCreateTopics): Kafka's num.partitions default.
+const AutoCreatePartitions = 1
 
 // EmbeddedAdmin is the embedded cluster's super user: the target's sasl: user and its password.
 type EmbeddedAdmin struct {
@@ -126,23 +134,27 @@ func (l *saveLog) err() error {
 	return errors.Join(l.errs...)
 }
 
-// StartEmbedded starts the embedded cluster with one broker per spec broker (3 when the spec lists
-// none). kfake numbers brokers 0..n-1 itself, so the spec's broker ids are not reproduced; the
-// count is. With a StateDir it takes an exclusive lock on the directory (ErrEmbeddedBusy if held)
-// and reloads whatever an earlier run left there.
+// StartEmbedded starts the embedded cluster with one broker per spec broker, each with the spec's
+// node id and rack (3 brokers 1..3 without racks when the spec lists none; racks default to kfake's
+// "krack"). With a StateDir it takes an exclusive lock on the directory (ErrEmbeddedBusy if held)
+// and reloads whatever an earlier run left there. State saved before brokers carried the spec's
+// ids (their ids were 0..n-1) is read by position, the spec's first broker being the old broker
+// 0, and saved with the spec's ids; state saved by other broker ids is refused (ErrBrokersChanged)
+// with the command that starts afresh.
 func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embedded, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n := 3
-	if s != nil && len(s.Brokers) > 0 {
-		n = len(s.Brokers)
-	}
+	ids, racks := embeddedBrokers(s)
+	n := len(ids)
 	if len(o.Ports) > 0 && len(o.Ports) != n {
 		return nil, fmt.Errorf("embedded cluster: %d ports for %d brokers", len(o.Ports), n)
 	}
 	e := &Embedded{stateDir: o.StateDir, clusterID: o.ClusterID, caFile: o.CAFile, admin: o.Admin}
-	opts := []kfake.Opt{kfake.NumBrokers(n)}
+	opts := []kfake.Opt{kfake.BrokerIDs(ids...)}
+	if racks != nil {
+		opts = append(opts, kfake.BrokerRacks(racks...))
+	}
 	if a := o.Admin; a != nil {
 		if a.Mechanism != spec.MechanismSCRAM256 && a.Mechanism != spec.MechanismSCRAM512 {
 			return nil, fmt.Errorf("embedded cluster: admin mechanism %q is not SCRAM-SHA-256 or SCRAM-SHA-512", a.Mechanism)
@@ -151,6 +163,9 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 	}
 	if len(o.Ports) > 0 {
 		opts = append(opts, kfake.Ports(o.Ports...))
+	}
+	if o.AutoCreateTopics {
+		opts = append(opts, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(AutoCreatePartitions))
 	}
 	if o.TLS != nil {
 		opts = append(opts, kfake.TLS(o.TLS))
@@ -179,6 +194,9 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("start embedded cluster: a port is already in use (is `avatar-sync dev up` or a Kafka broker running?): %w", err)
 		}
+		if errors.Is(err, kfake.ErrBrokersChanged) {
+			return nil, fmt.Errorf("start embedded cluster from %s: %w; the spec's broker ids changed since this state was saved, and its partitions cannot be given to other brokers. Start afresh with `rm -rf %s` (every topic and offset in it is lost) or pass another --state-dir", o.StateDir, err, o.StateDir)
+		}
 		return nil, fmt.Errorf("start embedded cluster: %w", err)
 	}
 	e.c = c
@@ -188,9 +206,6 @@ func StartEmbedded(ctx context.Context, s *spec.Spec, o EmbeddedOptions) (*Embed
 			e.Close()
 			return nil, fmt.Errorf("start embedded cluster: %w", err)
 		}
-	}
-	if dataDir != "" {
-		restoreLeaders(c, dataDir)
 	}
 	if o.StateDir != "" && !o.ReadOnly {
 		// A server.json without a lock holder is left by a killed `dev up`: nobody serves it.
@@ -269,46 +284,23 @@ func checkWritable(dataDir string) error {
 	return nil
 }
 
-// restoreLeaders puts each partition's leader back where the previous run left it. kfake saves
-// every partition's leader in data/partitions/<topic>-<n>/snapshot.json on shutdown but reads that
-// file back only for partitions holding records, so an empty partition got a random leader on
-// every start. kfake derives the replica list from the leader, so the replicas of empty topics
-// changed between two commands: every plan saved with --out was stale for apply --plan, and a
-// replication-factor plan showed different assignments on each run. Best effort: a partition
-// whose snapshot is missing or unreadable keeps the leader kfake gave it.
-func restoreLeaders(c *kfake.Cluster, dataDir string) {
-	dir := filepath.Join(dataDir, "partitions")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
+// embeddedBrokers returns the node ids and racks of the spec's brokers (1..3 and no racks when the
+// spec lists none; racks nil unless every broker has one, which validation requires of a spec).
+func embeddedBrokers(s *spec.Spec) ([]int32, []string) {
+	if s == nil || len(s.Brokers) == 0 {
+		return []int32{1, 2, 3}, nil
 	}
-	for _, ent := range entries {
-		i := strings.LastIndexByte(ent.Name(), '-')
-		if !ent.IsDir() || i <= 0 {
-			continue
-		}
-		topic, err := url.PathUnescape(ent.Name()[:i])
-		if err != nil {
-			continue
-		}
-		part, err := strconv.ParseInt(ent.Name()[i+1:], 10, 32)
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, ent.Name(), "snapshot.json"))
-		if err != nil {
-			continue
-		}
-		var snap struct {
-			Leader int32 `json:"leader_node"` // omitted by kfake when it is node 0
-		}
-		if json.Unmarshal(b, &snap) != nil {
-			continue
-		}
-		if cur := c.LeaderFor(topic, int32(part)); cur >= 0 && cur != snap.Leader {
-			_ = c.MoveTopicPartition(topic, int32(part), snap.Leader) // unknown node: keep kfake's choice
-		}
+	ids := make([]int32, len(s.Brokers))
+	racks := make([]string, len(s.Brokers))
+	allRacks := true
+	for i, b := range s.Brokers {
+		ids[i], racks[i] = b.ID, b.Rack
+		allRacks = allRacks && b.Rack != ""
 	}
+	if !allRacks {
+		return ids, nil
+	}
+	return ids, racks
 }
 
 // openState prepares StateDir for kfake and returns the data directory kfake is to use:

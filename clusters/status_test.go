@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"net"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -43,10 +45,10 @@ func TestHealthUnderReplicatedAndOfflineMockBroker(t *testing.T) {
 	}
 }
 
-// TestHealthDiskUseMockBroker reads the replica sizes with sarama's MockBroker: kfake (as vendored
-// when this was written) answers DescribeLogDirs on every broker with every partition, whatever its
-// replicas, so it cannot show what one broker holds. Each broker's disk use is the sum of its
-// replicas (temporary ones left out), and the topic's size the sum over all replicas.
+// TestHealthDiskUseMockBroker reads the replica sizes with sarama's MockBroker, for what kfake
+// cannot produce: several log directories per broker and a temporary (moving) replica. Each
+// broker's disk use is the sum of its replicas (temporary ones left out), and the topic's size the
+// sum over all replicas. TestHealthDiskUseEmbedded reads them from kfake.
 func TestHealthDiskUseMockBroker(t *testing.T) {
 	a, _ := healthMockCluster(t, nil)
 	snap, err := a.Health(testCtx(t), []string{"eeg"})
@@ -153,5 +155,47 @@ func TestHealthUnreachableBrokerMockBroker(t *testing.T) {
 	}
 	if r.Healthy || !strings.Contains(strings.Join(r.Problems, "\n"), "broker 4 at "+gone+" is unreachable: connection refused") {
 		t.Errorf("problems %q", r.Problems)
+	}
+}
+
+// TestHealthDiskUseEmbedded reads replica sizes from the embedded cluster (kfake patched to answer
+// DescribeLogDirs per broker, issue 22): with one replica per partition, each partition's size is
+// reported by its replica's broker only, grows with what was produced to it, and the topic's size
+// is the sum the brokers report for it.
+func TestHealthDiskUseEmbedded(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "eeg", Partitions: 3, ReplicationFactor: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(3) {
+		if err := fakecontrol.Produce(ctx, e.Bootstrap(), "eeg", p, 20*int(p+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := a.Health(ctx, []string{"eeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := snap.Topics["eeg"].Partitions
+	sort.Slice(parts, func(i, j int) bool { return parts[i].ID < parts[j].ID })
+	var prev, total int64
+	for _, p := range parts {
+		if len(p.Sizes) != 1 || p.Sizes[p.Replicas[0]] <= prev {
+			t.Errorf("partition %d (replica on %d): sizes %v, want one size above %d", p.ID, p.Replicas[0], p.Sizes, prev)
+		}
+		prev = p.Sizes[p.Replicas[0]]
+		total += prev
+	}
+	var used int64
+	for _, b := range snap.Brokers {
+		if b.DiskUsed < 0 {
+			t.Errorf("broker %d disk use not read", b.ID)
+		}
+		used += b.DiskUsed
+	}
+	r := health.Assess(snap, health.Expectation{Topics: []string{"eeg"}}, time.Now())
+	if r.Topics[0].SizeBytes != total || used < total || len(r.Warnings) > 0 {
+		t.Errorf("topic size %d, partitions %d, brokers %d, warnings %q", r.Topics[0].SizeBytes, total, used, r.Warnings)
 	}
 }

@@ -21,18 +21,13 @@ type ExpectedBroker struct {
 	Rack string `json:"rack,omitempty"`
 }
 
-// ExpectedBrokers lists the spec's brokers as the target reports them. The embedded cluster
-// numbers its brokers from 0 in the spec's order (node i serves brokers[i]'s ports under
-// `dev up`), so for it the ids are mapped; a real cluster reports the spec's ids.
-func ExpectedBrokers(s *spec.Spec, embedded bool) []ExpectedBroker {
+// ExpectedBrokers lists the spec's brokers as the target reports them: under the spec's ids, on
+// a real cluster and on the embedded one alike (its brokers carry the spec's ids and racks since
+// issue 22).
+func ExpectedBrokers(s *spec.Spec) []ExpectedBroker {
 	out := make([]ExpectedBroker, 0, len(s.Brokers))
-	for i, b := range s.Brokers {
-		e := ExpectedBroker{ID: b.ID, Name: fmt.Sprintf("broker %d (%s)", b.ID, b.Host), Rack: b.Rack}
-		if embedded {
-			e.ID = int32(i)
-			e.Name = fmt.Sprintf("broker %d (%s, embedded node %d)", b.ID, b.Host, i)
-		}
-		out = append(out, e)
+	for _, b := range s.Brokers {
+		out = append(out, ExpectedBroker{ID: b.ID, Name: fmt.Sprintf("broker %d (%s)", b.ID, b.Host), Rack: b.Rack})
 	}
 	return out
 }

@@ -177,14 +177,10 @@ func TestAssessLag(t *testing.T) {
 	}
 }
 
-func TestExpectedBrokersEmbeddedNumbering(t *testing.T) {
-	s := &spec.Spec{Brokers: []spec.Broker{{ID: 1, Host: "kafka-broker-1"}, {ID: 2, Host: "kafka-broker-2"}}}
-	got := ExpectedBrokers(s, true)
-	if got[1].ID != 1 || !strings.Contains(got[1].Name, "broker 2 (kafka-broker-2, embedded node 1)") {
-		t.Errorf("embedded: %+v", got)
-	}
-	if real := ExpectedBrokers(s, false); real[1].ID != 2 || real[1].Name != "broker 2 (kafka-broker-2)" {
-		t.Errorf("real: %+v", real)
+func TestExpectedBrokersAreTheSpecs(t *testing.T) {
+	s := &spec.Spec{Brokers: []spec.Broker{{ID: 1, Host: "kafka-broker-1"}, {ID: 2, Host: "kafka-broker-2", Rack: "lab-b"}}}
+	if got := ExpectedBrokers(s); got[1] != (ExpectedBroker{ID: 2, Name: "broker 2 (kafka-broker-2)", Rack: "lab-b"}) {
+		t.Errorf("expected brokers: %+v", got)
 	}
 }
 

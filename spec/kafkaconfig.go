@@ -72,6 +72,11 @@ type TopicConfigDef struct {
 	Doc  string
 	// Deprecated says why a key should no longer be set (empty when it is current).
 	Deprecated string
+	// Check, for a string config, is Kafka's validator of the value (message.format.version).
+	Check func(value string) error
+	// Refused maps canonical values Kafka's ConfigDef accepts but that the brokers avatar-sync
+	// renders refuse at apply to why (remote.storage.enable: true without tiered storage).
+	Refused map[string]string
 }
 
 func bound(v float64) *float64 { return &v }
@@ -120,8 +125,8 @@ var topicConfigs = []TopicConfigDef{
 	{Key: "message.downconversion.enable", Type: ConfigBool, Default: "true",
 		Doc:        "convert messages down for old consumers",
 		Deprecated: "message.downconversion.enable is deprecated since Kafka 3.0 and removed in 4.0"},
-	{Key: "message.format.version", Type: ConfigString, Default: "3.0-IV1",
-		Doc:        "on-disk message format version",
+	{Key: "message.format.version", Type: ConfigString, Default: "3.0-IV1", Check: checkMetadataVersion,
+		Doc:        "on-disk message format version (a Kafka version such as 2.8 or 3.0-IV1)",
 		Deprecated: "message.format.version is deprecated since Kafka 3.0 and ignored with inter.broker.protocol.version 3.0 or newer"},
 	{Key: "message.timestamp.after.max.ms", Type: ConfigMs, Default: maxLong, Min: bound(0),
 		Doc: "how far in the future a CreateTime timestamp may be"},
@@ -145,7 +150,11 @@ var topicConfigs = []TopicConfigDef{
 	{Key: "remote.log.delete.on.disable", Type: ConfigBool, Default: "false",
 		Doc: "tiered storage: delete remote segments when remote storage is disabled (Kafka 3.9)"},
 	{Key: "remote.storage.enable", Type: ConfigBool, Default: "false",
-		Doc: "tiered storage: enable remote storage for the topic"},
+		Doc: "tiered storage: enable remote storage for the topic",
+		Refused: map[string]string{"true": "the brokers avatar-sync renders have no tiered storage " +
+			"(remote.log.storage.system.enable is false), so Kafka refuses the topic at apply: " +
+			"\"Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.\"; " +
+			"remove the key or set it to false"}},
 	{Key: "retention.bytes", Type: ConfigBytes, Default: "-1", Min: bound(-1),
 		Doc: "largest size a partition may grow to before old segments are deleted (-1: unlimited)"},
 	{Key: "retention.ms", Type: ConfigMs, Default: "604800000", Min: bound(-1),
@@ -272,8 +281,55 @@ func (d TopicConfigDef) Normalize(value string) (string, error) {
 	case ConfigReplicaList:
 		return normalizeReplicaList(value)
 	default:
+		if d.Check != nil {
+			if err := d.Check(v); err != nil {
+				return "", err
+			}
+		}
 		return v, nil
 	}
+}
+
+// Unsupported says why avatar-sync refuses a canonical value Kafka's ConfigDef would accept (see
+// Refused), or "" when the value is fine.
+func (d TopicConfigDef) Unsupported(canonical string) string { return d.Refused[canonical] }
+
+// metadataVersions are the ibpVersion strings of Kafka 3.9's MetadataVersion enum
+// (server-common org.apache.kafka.server.common.MetadataVersion, 0.8.0 through 4.0-IV1).
+var metadataVersions = []string{
+	"0.8.0", "0.8.1", "0.8.2", "0.9.0",
+	"0.10.0-IV0", "0.10.0-IV1", "0.10.1-IV0", "0.10.1-IV1", "0.10.1-IV2", "0.10.2-IV0",
+	"0.11.0-IV0", "0.11.0-IV1", "0.11.0-IV2",
+	"1.0-IV0", "1.1-IV0", "2.0-IV0", "2.0-IV1", "2.1-IV0", "2.1-IV1", "2.1-IV2", "2.2-IV0", "2.2-IV1",
+	"2.3-IV0", "2.3-IV1", "2.4-IV0", "2.4-IV1", "2.5-IV0", "2.6-IV0", "2.7-IV0", "2.7-IV1", "2.7-IV2",
+	"2.8-IV0", "2.8-IV1", "3.0-IV0", "3.0-IV1", "3.1-IV0", "3.2-IV0",
+	"3.3-IV0", "3.3-IV1", "3.3-IV2", "3.3-IV3", "3.4-IV0", "3.5-IV0", "3.5-IV1", "3.5-IV2",
+	"3.6-IV0", "3.6-IV1", "3.6-IV2", "3.7-IV0", "3.7-IV1", "3.7-IV2", "3.7-IV3", "3.7-IV4",
+	"3.8-IV0", "3.9-IV0", "4.0-IV0", "4.0-IV1",
+}
+
+// checkMetadataVersion is Kafka 3.9's MetadataVersionValidator: MetadataVersion.fromVersionString
+// keeps the first three dot-separated parts of a version starting with "0." and the first two of
+// any other, and looks that up among the ibpVersions and the releases up to the latest production
+// one (3.9; "4.0" alone is not a version, "4.0-IV0" is). So "2.8", "2.8.1", "3.0-IV1" and "0.10.2"
+// are versions; "3", "latest" and "4.0" are not. The error is Kafka's.
+func checkMetadataVersion(v string) error {
+	parts := strings.Split(v, ".")
+	n := 2
+	if strings.HasPrefix(v, "0.") {
+		n = 3
+	}
+	key := v
+	if len(parts) > n {
+		key = strings.Join(parts[:n], ".")
+	}
+	for _, mv := range metadataVersions {
+		release, _, _ := strings.Cut(mv, "-")
+		if mv == key || (release == key && release != "4.0") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a Kafka version (Kafka: \"Version %s is not a valid version\"); write one such as 2.8, 3.0 or 3.0-IV1", v, v)
 }
 
 // checkRange applies Min/Max (and the int32 limit of Kafka INT configs) to a parsed integer.

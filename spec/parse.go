@@ -311,6 +311,10 @@ func (d *decoder) topicFields(m *mapping) topicFields {
 					d.errorf(e.val, "%s %v", kp, err)
 					continue
 				}
+				if why := def.Unsupported(norm); why != "" {
+					d.errorf(e.val, "%s %s: %s", kp, norm, why)
+					continue
+				}
 				tf.config[key] = norm
 				tf.configPos[key] = d.nodePos(e.key)
 				d.pos[kp] = d.nodePos(e.key)

@@ -532,9 +532,12 @@ func (v *validator) topicConfig(path string, t Topic) {
 		if t.ConfigPos[key].Line > 0 {
 			continue // values from a file were checked while decoding
 		}
-		if _, err := NormalizeTopicConfig(key, val); err != nil {
+		norm, err := NormalizeTopicConfig(key, val)
+		if err != nil {
 			// This catches specs built in Go.
 			v.errorf(path+".config."+key, "%s.config.%s: %v", path, key, err)
+		} else if def, _ := LookupTopicConfig(key); def.Unsupported(norm) != "" {
+			v.errorf(path+".config."+key, "%s.config.%s %s: %s", path, key, norm, def.Unsupported(norm))
 		}
 	}
 }

@@ -6,6 +6,7 @@ package clustertest
 
 import (
 	"context"
+	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
@@ -93,4 +94,18 @@ func (c *Cluster) ListGroups(ctx context.Context) ([]string, error) {
 // stops naming it (kfake moves its partitions' leadership to the others).
 func (c *Cluster) RemoveBroker(id int32) error {
 	return fakecontrol.ClusterOf(c.Embedded).RemoveNode(id)
+}
+
+// FallBehind makes the replicas on brokers of one partition fall behind their leader, as a slow
+// or stuck follower does: they leave the ISR, so the partition is under-replicated (and under its
+// min.insync.replicas when few enough stay; then acks=all producers get NOT_ENOUGH_REPLICAS).
+// FallBehind with no brokers brings every replica back in sync. The leader cannot fall behind.
+func (c *Cluster) FallBehind(topic string, partition int32, brokers ...int32) error {
+	return fakecontrol.ClusterOf(c.Embedded).SetOutOfSync(topic, partition, brokers...)
+}
+
+// SetReassignmentDelay sets how long a partition reassignment stays in progress before it
+// completes (default 250ms), also for reassignments already running.
+func (c *Cluster) SetReassignmentDelay(d time.Duration) {
+	fakecontrol.ClusterOf(c.Embedded).SetReassignmentDelay(d)
 }

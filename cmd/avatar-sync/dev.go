@@ -17,9 +17,10 @@ import (
 
 // devUpOptions are the flags of `dev up`.
 type devUpOptions struct {
-	stateDir  string
-	ports     []int
-	plaintext bool
+	stateDir         string
+	ports            []int
+	plaintext        bool
+	autoCreateTopics bool
 }
 
 // newDevCmd groups the local-development commands.
@@ -67,6 +68,7 @@ The embedded cluster advertises one address per broker, so it cannot also serve 
 	f.StringVar(&o.stateDir, "state-dir", clusters.DefaultStateDir, "where the embedded cluster keeps its state")
 	f.IntSliceVar(&o.ports, "ports", nil, "listener ports, one per broker (default: the brokers' SSL ports with tls.enabled, else plaintext ports; 0 = any free port)")
 	f.BoolVar(&o.plaintext, "plaintext", false, "serve the plaintext ports even when tls.enabled is true")
+	f.BoolVar(&o.autoCreateTopics, "auto-create-topics", false, "create a topic on first use (a producer's metadata request), as a legacy cluster with auto.create.topics.enable=true does; off by default, like the rendered brokers")
 	return cmd
 }
 
@@ -152,6 +154,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		fmt.Fprintf(s.err, "Warning: serving %s; run `avatar-sync certs generate -f %s` and restart dev up before clients reject it.\n", printable.Text(e), printable.Text(g.file))
 	}
 	eo.Advertise = true // plan/apply in other processes join this cluster
+	eo.AutoCreateTopics = o.autoCreateTopics
 	// An embedded target with security: sasl_plaintext enforces what the spec declares: SASL SCRAM
 	// and ACLs, its sasl user the super user (issue 14).
 	if eo.Admin, err = clusters.EmbeddedAdminOf(target); err != nil {
@@ -168,7 +171,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	if g.output == "json" {
 		_ = json.NewEncoder(s.out).Encode(map[string]any{
 			"bootstrap": e.Bootstrap(), "clusterId": e.ClusterID(), "stateDir": o.stateDir,
-			"tls": caFile != "", "caFile": caFile,
+			"tls": caFile != "", "caFile": caFile, "autoCreateTopics": o.autoCreateTopics,
 		})
 	} else {
 		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", printable.Text(e.ClusterID()), len(e.Bootstrap()), printable.Text(o.stateDir))
@@ -192,7 +195,16 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 			}
 		}
 	}
-	if len(missing) > 0 && g.output != "json" {
+	switch {
+	case g.output == "json":
+	case o.autoCreateTopics:
+		fmt.Fprintf(s.err, "Note: --auto-create-topics: a producer creates a missing topic on first use, with %d partition(s) and %d replica(s), as a legacy cluster would; avatar-sync lists such topics as unmanaged (adopt them with import, docs/import.md).\n",
+			clusters.AutoCreatePartitions, min(3, len(e.Bootstrap())))
+		if len(missing) > 0 {
+			fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s): run `avatar-sync apply` in another terminal to create them as the spec declares.\n",
+				len(missing), len(sp.Topics), strings.Join(missing, ", "))
+		}
+	case len(missing) > 0:
 		fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s), and topics are not created on first use: run `avatar-sync apply` in another terminal.\n",
 			len(missing), len(sp.Topics), strings.Join(missing, ", "))
 	}

@@ -99,9 +99,8 @@ func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group,
 		if err != nil {
 			return health.Report{}, err
 		}
-		tc, _ := sp.Target(cluster)
 		r = health.Assess(read.Snapshot, health.Expectation{
-			Cluster: cluster, Brokers: health.ExpectedBrokers(sp, tc.Embedded()), Topics: managed, Group: group,
+			Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
 		}, time.Now())
 		pl.Cluster = clusters.NewPreRead(t.admin, read)
 	} else {

@@ -17,16 +17,18 @@ import (
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/health"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// labCluster starts an in-process 3-broker cluster and writes a spec whose target "lab"
-// bootstraps from it, with broker ids as the cluster reports them (0, 1, 2), then applies the spec
-// so the three managed topics exist.
+// labCluster starts an in-process 3-broker cluster with the lab's broker ids and racks (1-3 on
+// lab-a..c, as the spec below names them) and writes a spec whose target "lab" bootstraps from it,
+// then applies the spec so the three managed topics exist.
 func labCluster(t *testing.T) (c *clustertest.Cluster, specPath string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	c, err := clustertest.Start(ctx, nil, clusters.EmbeddedOptions{})
+	brokers := &spec.Spec{Brokers: []spec.Broker{{ID: 1, Rack: "lab-a"}, {ID: 2, Rack: "lab-b"}, {ID: 3, Rack: "lab-c"}}}
+	c, err := clustertest.Start(ctx, brokers, clusters.EmbeddedOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,9 +51,9 @@ func writeLabSpec(t *testing.T, path string, bootstrap []string, targetExtra str
 kind: KafkaCluster
 metadata: { name: avatar, namespace: avatar }
 brokers:
-  - { id: 0, host: kafka-broker-1, rack: lab-a, ports: { plaintext: 9092 } }
-  - { id: 1, host: kafka-broker-2, rack: lab-b, ports: { plaintext: 9093 } }
-  - { id: 2, host: kafka-broker-3, rack: lab-c, ports: { plaintext: 9094 } }
+  - { id: 1, host: kafka-broker-1, rack: lab-a, ports: { plaintext: 9092 } }
+  - { id: 2, host: kafka-broker-2, rack: lab-b, ports: { plaintext: 9093 } }
+  - { id: 3, host: kafka-broker-3, rack: lab-c, ports: { plaintext: 9094 } }
 topicDefaults: { partitions: 3, replicationFactor: 3, config: { min.insync.replicas: 2 } }
 topics:
   - { name: eeg-brainwave-data, retention: 1h }
@@ -144,14 +146,14 @@ func containsFields(out string, fields ...string) bool {
 // metadata stops naming it): status exits 1 and names the spec's broker.
 func TestStatusNamesMissingBroker(t *testing.T) {
 	c, f := labCluster(t)
-	if err := c.RemoveBroker(2); err != nil {
+	if err := c.RemoveBroker(3); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, "status", "-f", f, "--cluster", "lab", "--no-color")
 	if code != exitError {
 		t.Fatalf("status with a broker gone: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"UNHEALTHY", "problem: broker 2 (kafka-broker-3) is missing from the cluster (2 of 3 spec brokers present)"} {
+	for _, want := range []string{"UNHEALTHY", "problem: broker 3 (kafka-broker-3) is missing from the cluster (2 of 3 spec brokers present)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
@@ -161,8 +163,8 @@ func TestStatusNamesMissingBroker(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitError || r.Healthy {
 		t.Fatalf("json: code %d err %v healthy %v", code, err, r.Healthy)
 	}
-	if last := r.Brokers[len(r.Brokers)-1]; last.ID != 2 || last.State != "missing" {
-		t.Errorf("broker 2: %+v", last)
+	if last := r.Brokers[len(r.Brokers)-1]; last.ID != 3 || last.State != "missing" {
+		t.Errorf("broker 3: %+v", last)
 	}
 }
 
@@ -241,7 +243,7 @@ func TestStatusAndVerifyNeverWriteEmbeddedState(t *testing.T) {
 		t.Fatalf("apply: %d\n%s%s", code, out, errOut)
 	}
 	before := stateFiles(t, state)
-	if code, out, errOut := runCLI(t, "status", "-f", f, "--state-dir", state); code != exitOK || !strings.Contains(out, "broker 3 (kafka-broker-3, embedded node 2)") {
+	if code, out, errOut := runCLI(t, "status", "-f", f, "--state-dir", state); code != exitOK || !strings.Contains(out, "broker 3 (kafka-broker-3)") {
 		t.Fatalf("status: %d\n%s%s", code, out, errOut)
 	}
 	if code, out, errOut := runCLI(t, "verify", "-f", f, "--state-dir", state); code != exitOK {

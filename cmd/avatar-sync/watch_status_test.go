@@ -115,7 +115,7 @@ func TestWatchStatusPageInChromium(t *testing.T) {
 		`http-equiv="refresh" content="15"`,
 		`<td>prediction</td><td class="opt">Stable</td><td class="n opt">1</td><td>eeg-brainwave-data</td><td class="n">25</td>`,
 		`<span class="ok" id="verdict">HEALTHY</span>`,
-		`broker 2 (kafka-broker-3)`,
+		`broker 3 (kafka-broker-3)`,
 		`<p id="last-pass">Last pass <span class="ok">ok</span>`,
 		`No drift: the last plan was empty.`,
 		`0 under-replicated`,

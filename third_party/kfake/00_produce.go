@@ -1,6 +1,7 @@
 package kfake
 
 import (
+	"fmt"
 	"hash/crc32"
 	"time"
 
@@ -88,7 +89,7 @@ func (c *Cluster) handleProduce(creq *clientReq) (kmsg.Response, error) {
 				sb := kmsg.NewProduceResponseBroker()
 				sb.NodeID = b.node
 				sb.Host, sb.Port = b.hostport()
-				sb.Rack = &brokerRack
+				sb.Rack = b.rack
 				resp.Brokers = append(resp.Brokers, sb)
 			}
 		}
@@ -187,6 +188,13 @@ func (c *Cluster) handleProduce(creq *clientReq) (kmsg.Response, error) {
 			}
 			if b.LastOffsetDelta != b.NumRecords-1 {
 				donep(rt, rp, kerr.CorruptMessage.Code, "Last offset delta mismatch.")
+				continue
+			}
+
+			// avatar-sync patch: acks=all needs min.insync.replicas
+			// in sync, as in Kafka.
+			if isr := c.isr(pd); req.Acks == -1 && len(isr) < c.minInsync(rt.Topic) {
+				donep(rt, rp, kerr.NotEnoughReplicas.Code, fmt.Sprintf("The size of the current ISR %v is insufficient to satisfy the min.isr requirement of %d for partition %s-%d", isr, c.minInsync(rt.Topic), rt.Topic, rp.Partition))
 				continue
 			}
 

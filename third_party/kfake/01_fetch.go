@@ -352,7 +352,7 @@ func (c *Cluster) handleFetch(creq *clientReq, w *watchFetch) (kmsg.Response, er
 				sb := kmsg.NewFetchResponseBroker()
 				sb.NodeID = b.node
 				sb.Host, sb.Port = b.hostport()
-				sb.Rack = &brokerRack
+				sb.Rack = b.rack
 				resp.Brokers = append(resp.Brokers, sb)
 			}
 		}

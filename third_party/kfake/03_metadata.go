@@ -38,7 +38,7 @@ func (c *Cluster) handleMetadata(creq *clientReq) (kmsg.Response, error) {
 		sb := kmsg.NewMetadataResponseBroker()
 		sb.NodeID = b.node
 		sb.Host, sb.Port = b.hostport()
-		sb.Rack = &brokerRack
+		sb.Rack = b.rack
 		resp.Brokers = append(resp.Brokers, sb)
 	}
 
@@ -82,20 +82,13 @@ func (c *Cluster) handleMetadata(creq *clientReq) (kmsg.Response, error) {
 			donep(t, id, p, e.Code)
 			return
 		}
-		nreplicas := c.data.treplicas[t]
-		if nreplicas > len(c.bs) {
-			nreplicas = len(c.bs)
-		}
-
 		sp := donep(t, id, p, 0)
 		sp.Leader = pd.leader.node
 		sp.LeaderEpoch = pd.epoch
-
-		for i := 0; i < nreplicas; i++ {
-			idx := (pd.leader.bsIdx + i) % len(c.bs)
-			sp.Replicas = append(sp.Replicas, c.bs[idx].node)
-		}
-		sp.ISR = sp.Replicas
+		// avatar-sync patch: the partition's own assignment and ISR.
+		sp.Replicas = append([]int32(nil), pd.replicas...)
+		sp.ISR = c.isr(pd)
+		sp.OfflineReplicas = c.offline(pd)
 	}
 
 	allowAuto := req.AllowAutoTopicCreation && c.cfg.allowAutoTopic

@@ -95,6 +95,12 @@ func (c *Cluster) handleCreateTopics(creq *clientReq) (kmsg.Response, error) {
 			nreplicas int
 			configs   map[string]*string
 		)
+		// avatar-sync patch: configs are validated as Kafka 3.9 does.
+		if e, msg := createTopicConfigsInvalid(rt.Configs); e != nil {
+			st := donet(rt.Topic, e.Code)
+			st.ErrorMessage = &msg
+			continue
+		}
 		if nparts, nreplicas, configs, e = c.createTopic(&rt, normalizedInReq, req.ValidateOnly); e != nil {
 			donet(rt.Topic, e.Code)
 			continue
@@ -207,6 +213,16 @@ func (c *Cluster) createTopic(rt *kmsg.CreateTopicsRequestTopic, inReq map[strin
 	// ValidateOnly (v1+): skip actual creation
 	if !validateOnly {
 		c.data.mkt(rt.Topic, nparts, nreplicas, configs)
+		// avatar-sync patch: keep an explicit assignment, its first
+		// replica the leader.
+		for _, ra := range rt.ReplicaAssignment {
+			if pd, ok := c.data.tps.getp(rt.Topic, ra.Partition); ok {
+				pd.replicas = append([]int32(nil), ra.Replicas...)
+				if b := c.brokerByNode(ra.Replicas[0]); b != nil {
+					pd.leader = b
+				}
+			}
+		}
 	}
 	return nparts, nreplicas, configs, nil
 }

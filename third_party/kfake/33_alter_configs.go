@@ -111,9 +111,19 @@ outer:
 				continue
 			}
 			var invalid bool
+			set := make(map[string]*string, len(rr.Configs))
 			for i := range rr.Configs {
 				rc := &rr.Configs[i]
 				invalid = invalid || !c.data.setTopicConfig(rr.ResourceName, rc.Name, rc.Value, true)
+				set[rc.Name] = rc.Value
+			}
+			// avatar-sync patch: validated as Kafka 3.9 does.
+			if e, msg := topicConfigsInvalid(set); e != nil {
+				if !answered[resource{rr.ResourceName, rr.ResourceType}] {
+					doner(rr.ResourceName, rr.ResourceType, e.Code)
+					resp.Resources[len(resp.Resources)-1].ErrorMessage = &msg
+				}
+				continue
 			}
 			if invalid {
 				doner(rr.ResourceName, rr.ResourceType, kerr.InvalidRequest.Code)

@@ -1,6 +1,8 @@
 package kfake
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -37,6 +39,14 @@ func (c *Cluster) handleDescribeLogDirs(creq *clientReq) (kmsg.Response, error) 
 	totalSpace := make(map[string]int64)
 	individual := make(map[string]map[string]map[int32]int64)
 
+	// avatar-sync patch: a broker describes the replicas it hosts, as
+	// Kafka's brokers do (upstream answered every partition on every
+	// broker, so summing brokers counted each partition n times).
+	node := int32(-1)
+	if creq.cc != nil && creq.cc.b != nil {
+		node = creq.cc.b.node
+	}
+	hosts := func(d *partData) bool { return node < 0 || slices.Contains(d.replicas, node) }
 	add := func(d, t string, p int32, s int64) {
 		totalSpace[d] += s
 		ts, ok := individual[d]
@@ -54,13 +64,15 @@ func (c *Cluster) handleDescribeLogDirs(creq *clientReq) (kmsg.Response, error) 
 
 	if req.Topics == nil {
 		c.data.tps.each(func(t string, p int32, d *partData) {
-			add(d.dir, t, p, d.nbytes)
+			if hosts(d) {
+				add(d.dir, t, p, d.nbytes)
+			}
 		})
 	} else {
 		for _, t := range req.Topics {
 			for _, p := range t.Partitions {
 				d, ok := c.data.tps.getp(t.Topic, p)
-				if ok {
+				if ok && hosts(d) {
 					add(d.dir, t.Topic, p, d.nbytes)
 				}
 			}

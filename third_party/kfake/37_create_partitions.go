@@ -145,9 +145,11 @@ func (c *Cluster) handleCreatePartitions(creq *clientReq) (kmsg.Response, error)
 						}
 					})
 					pd.t = rt.Topic
+					pd.replicas = append([]int32(nil), a.Replicas...)
 				} else {
 					pd := c.data.tps.mkp(rt.Topic, partNum, c.newPartData(partNum))
 					pd.t = rt.Topic
+					pd.replicas = c.defaultReplicas(pd.leader, c.data.treplicas[rt.Topic])
 				}
 			}
 		}

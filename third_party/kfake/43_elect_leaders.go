@@ -1,6 +1,8 @@
 package kfake
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -61,10 +63,34 @@ func (c *Cluster) handleElectLeaders(creq *clientReq) (kmsg.Response, error) {
 		resp.Topics = append(resp.Topics, st)
 	}
 
+	// avatar-sync patch: a preferred election makes the first replica the
+	// leader (ELECTION_NOT_NEEDED if it already is, as in Kafka); an
+	// unclean one moves leadership to the next live replica.
 	elect := func(t string, p int32, pd *partData) {
-		next := (pd.leader.bsIdx + 1) % len(c.bs)
-		pd.leader = c.bs[next]
-		pd.epoch++
+		if req.ElectionType == 0 && len(pd.replicas) > 0 {
+			b := c.brokerByNode(pd.replicas[0])
+			switch {
+			case b == pd.leader:
+				donep(t, p, kerr.ElectionNotNeeded.Code)
+			case b == nil:
+				donep(t, p, kerr.PreferredLeaderNotAvailable.Code)
+			default:
+				pd.leader = b
+				pd.epoch++
+				donep(t, p, 0)
+			}
+			return
+		}
+		for i := 1; i <= len(pd.replicas); i++ {
+			idx := (slices.Index(pd.replicas, pd.leader.node) + i) % len(pd.replicas)
+			if b := c.brokerByNode(pd.replicas[idx]); b != nil {
+				if b != pd.leader {
+					pd.leader = b
+					pd.epoch++
+				}
+				break
+			}
+		}
 		donep(t, p, 0)
 	}
 

@@ -135,6 +135,35 @@ outer:
 				continue
 			}
 			var invalid bool
+			// avatar-sync patch: the values a SET, APPEND or SUBTRACT
+			// leaves are validated as Kafka 3.9 does.
+			set := make(map[string]*string, len(rr.Configs))
+			for i := range rr.Configs {
+				rc := &rr.Configs[i]
+				cur, ok := set[rc.Name]
+				if !ok {
+					cur = c.data.tcfgs[rr.ResourceName][rc.Name]
+				}
+				switch rc.Op {
+				case kmsg.IncrementalAlterConfigOpSet:
+					set[rc.Name] = rc.Value
+				case kmsg.IncrementalAlterConfigOpAppend:
+					set[rc.Name] = configListAppend(cur, rc.Value)
+				case kmsg.IncrementalAlterConfigOpSubtract:
+					set[rc.Name] = configListSubtract(cur, rc.Value)
+				case kmsg.IncrementalAlterConfigOpDelete:
+					if _, known := kafkaTopicConfigs[rc.Name]; !known {
+						set[rc.Name] = nil // an unknown name is refused even to delete
+					}
+				}
+			}
+			if e, msg := topicConfigsInvalid(set); e != nil {
+				if !answered[resource{rr.ResourceName, rr.ResourceType}] {
+					doner(rr.ResourceName, rr.ResourceType, e.Code)
+					resp.Resources[len(resp.Resources)-1].ErrorMessage = &msg
+				}
+				continue
+			}
 			for i := range rr.Configs {
 				rc := &rr.Configs[i]
 				switch rc.Op {

@@ -10,7 +10,8 @@ import (
 //
 // Behavior:
 // * ACL: DESCRIBE on CLUSTER
-// * Since kfake never has reassignments in progress, always returns empty
+// * Lists the reassignments in progress (avatar-sync patch, reassign.go):
+//   every one when Topics is null, else those of the named partitions
 //
 // Version notes:
 // * v0 only
@@ -30,9 +31,37 @@ func (c *Cluster) handleListPartitionReassignments(creq *clientReq) (kmsg.Respon
 		return resp, nil
 	}
 
-	// kfake never has any reassignments in progress, so we always return
-	// an empty Topics slice. The response Topics field is already nil/empty
-	// by default, which is correct.
+	add := func(t string, p int32, pd *partData) {
+		if pd.reassign == nil {
+			return
+		}
+		sp := kmsg.NewListPartitionReassignmentsResponseTopicPartition()
+		sp.Partition = p
+		sp.Replicas = append([]int32(nil), pd.replicas...)
+		sp.AddingReplicas = append([]int32(nil), pd.reassign.adding...)
+		sp.RemovingReplicas = append([]int32(nil), pd.reassign.removing...)
+		for i := range resp.Topics {
+			if resp.Topics[i].Topic == t {
+				resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, sp)
+				return
+			}
+		}
+		st := kmsg.NewListPartitionReassignmentsResponseTopic()
+		st.Topic = t
+		st.Partitions = append(st.Partitions, sp)
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Topics == nil {
+		c.data.tps.each(add)
+	} else {
+		for _, rt := range req.Topics {
+			for _, p := range rt.Partitions {
+				if pd, ok := c.data.tps.getp(rt.Topic, p); ok {
+					add(rt.Topic, p, pd)
+				}
+			}
+		}
+	}
 
 	return resp, nil
 }

@@ -26,7 +26,7 @@ func (c *Cluster) handleDescribeCluster(creq *clientReq) (kmsg.Response, error) 
 		sb := kmsg.NewDescribeClusterResponseBroker()
 		sb.NodeID = b.node
 		sb.Host, sb.Port = b.hostport()
-		sb.Rack = &brokerRack
+		sb.Rack = b.rack
 		resp.Brokers = append(resp.Brokers, sb)
 	}
 

@@ -475,7 +475,7 @@ func (c *Cluster) handleShareFetch(creq *clientReq, w *watchShareFetch) (kmsg.Re
 			ne := kmsg.NewShareFetchResponseNodeEndpoint()
 			ne.NodeID = b.node
 			ne.Host, ne.Port = b.hostport()
-			ne.Rack = &brokerRack
+			ne.Rack = b.rack
 			resp.NodeEndpoints = append(resp.NodeEndpoints, ne)
 		}
 	}

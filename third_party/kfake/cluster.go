@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,12 @@ type (
 		cfg cfg
 
 		controller *broker
-		bs         []*broker
+		// reassigning counts partitions with a reassignment in
+		// progress (avatar-sync patch, reassign.go).
+		reassigning int
+		// legacyIDs: the loaded state predates recorded broker ids.
+		legacyIDs bool
+		bs        []*broker
 
 		coordinatorGen atomic.Uint64
 
@@ -88,6 +94,7 @@ type (
 		ln    net.Listener
 		node  int32
 		bsIdx int
+		rack  *string // avatar-sync patch: BrokerRacks, default "krack"
 	}
 
 	controlFn func(kmsg.Request) (kmsg.Response, error, bool)
@@ -260,6 +267,9 @@ func NewCluster(opts ...Opt) (*Cluster, error) {
 		}
 	}
 
+	if err = checkBrokerIDs(cfg); err != nil {
+		return nil, err
+	}
 	for i := 0; i < cfg.nbrokers; i++ {
 		var port int
 		if len(cfg.ports) > 0 {
@@ -275,6 +285,13 @@ func NewCluster(opts ...Opt) (*Cluster, error) {
 			ln:    ln,
 			node:  int32(i),
 			bsIdx: len(c.bs),
+			rack:  &brokerRack,
+		}
+		if len(cfg.brokerIDs) > 0 {
+			b.node = cfg.brokerIDs[i]
+		}
+		if len(cfg.brokerRacks) > 0 {
+			b.rack = &cfg.brokerRacks[i]
 		}
 		c.bs = append(c.bs, b)
 		defer func() { go b.listen() }() //nolint:gocritic,revive // intentional - each broker's listener starts after loop iter
@@ -289,6 +306,15 @@ func NewCluster(opts ...Opt) (*Cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading persisted state: %w", err)
 		}
+	}
+
+	// avatar-sync patch: state without broker ids is saved with them
+	// right away, so it is read by position only once.
+	if loaded && c.legacyIDs {
+		if err = c.saveToDisk(); err != nil {
+			return nil, fmt.Errorf("persisting migrated state: %w", err)
+		}
+		c.legacyIDs = false
 	}
 
 	if !loaded {
@@ -605,6 +631,7 @@ outer:
 			}
 		}
 
+		c.progressReassignments() // avatar-sync patch, reassign.go
 		kreq = creq.kreq
 		// A parked fetch comes back through here with the same
 		// clientReq. Keeping its fault check keeps the request one
@@ -1327,6 +1354,9 @@ func (c *Cluster) MoveTopicPartition(topic string, partition, nodeID int32) erro
 		}
 		pd.leader = br
 		pd.epoch++
+		if !slices.Contains(pd.replicas, br.node) { // avatar-sync patch
+			pd.replicas = c.defaultReplicas(br, len(pd.replicas))
+		}
 	})
 	return err
 }
@@ -1409,6 +1439,7 @@ func (c *Cluster) AddNode(nodeID int32, port int) (int32, int, error) {
 			ln:    ln,
 			node:  nodeID,
 			bsIdx: len(c.bs),
+			rack:  &brokerRack,
 		}
 		c.bs = append(c.bs, b)
 		c.cfg.nbrokers++
@@ -1436,7 +1467,7 @@ func (c *Cluster) RemoveNode(nodeID int32) error {
 			c.bs[i] = c.bs[len(c.bs)-1]
 			c.bs[i].bsIdx = i
 			c.bs = c.bs[:len(c.bs)-1]
-			c.shufflePartitions()
+			c.failOver(nodeID) // avatar-sync patch, reassign.go
 			return
 		}
 		err = fmt.Errorf("node %d not found", nodeID)
@@ -1463,6 +1494,9 @@ func (c *Cluster) shufflePartitions() {
 		}
 		p.leader = leader
 		p.epoch++
+		if leader.node >= 0 { // avatar-sync patch
+			p.replicas = c.defaultReplicas(leader, len(p.replicas))
+		}
 	})
 }
 

@@ -61,6 +61,37 @@ type cfg struct {
 
 	blackholeProduce bool
 	synthetic        *syntheticFetch
+
+	// avatar-sync patch: broker node ids and racks, and how long a
+	// partition reassignment takes to complete.
+	brokerIDs     []int32
+	brokerRacks   []string
+	reassignDelay time.Duration
+}
+
+// BrokerIDs sets the node ids of the brokers, one per broker, instead of
+// 0..n-1; it implies NumBrokers(len(ids)). Ids must be distinct and not
+// negative. (avatar-sync patch)
+func BrokerIDs(ids ...int32) Opt {
+	return opt{func(cfg *cfg) {
+		cfg.brokerIDs = append([]int32(nil), ids...)
+		cfg.nbrokers = len(ids)
+	}}
+}
+
+// BrokerRacks sets each broker's rack (broker.rack), one per broker in the
+// order of BrokerIDs (or 0..n-1); without it every broker is on rack
+// "krack". (avatar-sync patch)
+func BrokerRacks(racks ...string) Opt {
+	return opt{func(cfg *cfg) { cfg.brokerRacks = append([]string(nil), racks...) }}
+}
+
+// ReassignmentDelay sets how long an accepted partition reassignment stays
+// in progress (adding replicas catching up) before it completes; the
+// default is 250ms; SetReassignmentDelay changes it later. (avatar-sync
+// patch)
+func ReassignmentDelay(d time.Duration) Opt {
+	return opt{func(cfg *cfg) { cfg.reassignDelay = d }}
 }
 
 // NumBrokers sets the number of brokers to start in the fake cluster.

@@ -124,6 +124,13 @@ type (
 		leader    *broker
 		followers followers
 
+		// avatar-sync patch: the partition's replica assignment
+		// (preferred leader first), the replicas out of the ISR, and a
+		// reassignment in progress; see reassign.go.
+		replicas  []int32
+		outOfSync map[int32]bool
+		reassign  *reassignment
+
 		watch      map[*watchFetch]struct{}
 		shareWatch map[*watchShareFetch]struct{}
 
@@ -232,6 +239,7 @@ func (d *data) mkt(t string, nparts, nreplicas int, configs map[string]*string) 
 		p := int32(i)
 		pd := d.tps.mkp(t, p, d.c.newPartData(p))
 		pd.t = t
+		pd.replicas = d.c.defaultReplicas(pd.leader, nreplicas)
 	}
 }
 
@@ -673,11 +681,13 @@ func (pd *partData) recalculateLSO() {
 //   - default configs
 //   - dynamic broker configs
 func (c *Cluster) brokerConfigs(node int32, fn func(k string, v *string, src kmsg.ConfigSource, sensitive bool)) {
+	rack := brokerRack
 	if node >= 0 {
 		for _, b := range c.bs {
 			if b.node == node {
 				id := strconv.Itoa(int(node))
 				fn("broker.id", &id, kmsg.ConfigSourceStaticBrokerConfig, false)
+				rack = *b.rack
 				break
 			}
 		}
@@ -687,7 +697,7 @@ func (c *Cluster) brokerConfigs(node int32, fn func(k string, v *string, src kms
 		v    string
 		sens bool
 	}{
-		{k: "broker.rack", v: "krack"},
+		{k: "broker.rack", v: rack},
 		{k: "sasl.enabled.mechanisms", v: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"},
 		{k: "super.users", sens: true},
 	} {
@@ -1086,7 +1096,7 @@ func (c *Cluster) segmentBytes(topic string) int64 {
 			return n
 		}
 	}
-	return 100 << 20 // 100MiB default
+	return 1 << 30 // Kafka's default, 1GiB (avatar-sync patch; upstream 100MiB)
 }
 
 func (c *Cluster) consumerHeartbeatIntervalMs() int32 {

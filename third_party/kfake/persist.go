@@ -132,6 +132,10 @@ type (
 	persistMeta struct {
 		Version   int    `json:"version"`
 		ClusterID string `json:"cluster_id"`
+		// Brokers are the node ids the state was saved by (avatar-sync
+		// patch). Absent in state saved before: its ids were the
+		// broker positions 0..n-1, see legacyNode.
+		Brokers []int32 `json:"brokers,omitempty"`
 	}
 
 	persistTopics struct {
@@ -145,6 +149,9 @@ type (
 		Partitions int               `json:"partitions"`
 		Replicas   int               `json:"replicas"`
 		Configs    map[string]string `json:"configs,omitempty"`
+		// Assignment is each partition's replicas, by node id
+		// (avatar-sync patch); absent in older state.
+		Assignment [][]int32 `json:"assignment,omitempty"`
 	}
 
 	persistACLs struct {
@@ -571,6 +578,7 @@ func (c *Cluster) saveToDisk() error {
 		writeJSONFile(fsys, filepath.Join(dir, "meta.json"), persistMeta{
 			Version:   currentPersistVersion,
 			ClusterID: c.cfg.clusterID,
+			Brokers:   c.nodeIDs(),
 		}),
 		c.saveTopics(fsys, dir),
 		c.saveACLs(fsys, dir),
@@ -597,8 +605,19 @@ func (c *Cluster) saveTopics(fsys fs, dir string) error {
 			}
 		}
 		nparts := 0
+		var assignment [][]int32
 		if ps, ok := c.data.tps[t]; ok {
 			nparts = len(ps)
+			// A reassignment in progress is saved as completed.
+			assignment = make([][]int32, nparts)
+			for p, pd := range ps {
+				if int(p) < nparts {
+					assignment[p] = pd.replicas
+					if pd.reassign != nil {
+						assignment[p] = pd.reassign.target
+					}
+				}
+			}
 		}
 		pts = append(pts, persistTopic{
 			Name:       t,
@@ -606,6 +625,7 @@ func (c *Cluster) saveTopics(fsys fs, dir string) error {
 			Partitions: nparts,
 			Replicas:   c.data.treplicas[t],
 			Configs:    cfgs,
+			Assignment: assignment,
 		})
 	}
 	return writeJSONFile(fsys, filepath.Join(dir, "topics.json"), persistTopics{
@@ -1058,6 +1078,9 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 		return false, fmt.Errorf("meta.json version %d is newer than supported %d", meta.Version, currentPersistVersion)
 	}
 	c.cfg.clusterID = meta.ClusterID
+	if err := c.checkSavedBrokers(meta.Brokers); err != nil {
+		return false, err
+	}
 
 	// Clean up orphaned .tmp files from interrupted writeJSONFile calls
 	cleanupTmpFiles(fsys, dir)
@@ -1151,6 +1174,14 @@ func (c *Cluster) loadTopics(fsys fs, dir string) error {
 		for p := range t.Partitions {
 			pd := c.data.tps.mkp(t.Name, int32(p), c.newPartData(int32(p)))
 			pd.t = t.Name
+			if p < len(t.Assignment) && len(t.Assignment[p]) > 0 {
+				pd.replicas = append([]int32(nil), t.Assignment[p]...)
+				if b := c.brokerByNode(pd.replicas[0]); b != nil {
+					pd.leader = b
+				}
+			} else {
+				pd.replicas = c.defaultReplicas(pd.leader, t.Replicas)
+			}
 		}
 	}
 	return nil
@@ -1169,6 +1200,15 @@ func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *part
 	snapData, err := fsys.ReadFile(filepath.Join(pdir, "snapshot.json"))
 	if err != nil && !os.IsNotExist(err) {
 		return err
+	}
+	// avatar-sync patch: every partition gets its saved leader back,
+	// also one without records (upstream restored it only with the
+	// segments, so an empty partition's leader changed on each start).
+	if snapData != nil {
+		var snap persistPartSnapshot
+		if json.Unmarshal(snapData, &snap) == nil {
+			c.restoreLeader(pd, snap.LeaderNode)
+		}
 	}
 
 	// Find segment files
@@ -1227,9 +1267,7 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 	pd.lastStableOffset = snap.LastStableOffset
 	pd.logStartOffset = snap.LogStartOffset
 	pd.epoch = snap.Epoch
-	if snap.LeaderNode >= 0 && int(snap.LeaderNode) < len(c.bs) {
-		pd.leader = c.bs[snap.LeaderNode]
-	}
+	c.restoreLeader(pd, snap.LeaderNode)
 	pd.createdAt = snap.CreatedAt
 	pd.rolledAt = snap.CreatedAt
 	for i, base := range segFiles {
