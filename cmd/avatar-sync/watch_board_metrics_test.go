@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -89,5 +94,46 @@ func TestGrafanaDashboardQueriesExist(t *testing.T) {
 	dashboard, err := render.GrafanaDashboard()
 	if err != nil || !strings.Contains(dashboard, `"uid": "avatar-sync-watch"`) {
 		t.Fatalf("dashboard: %v", err)
+	}
+}
+
+// TestBoardKeepsPasswordsOffThePage: a spec error that quotes the keystore password (a typo put it
+// where a retention belongs) reaches neither the status page nor the journal on disk; *** stands
+// in for it.
+func TestBoardKeepsPasswordsOffThePage(t *testing.T) {
+	const secret = "kEyst0re-s3cret"
+	_, f := labCluster(t)
+	for i, port := range []string{"9092", "9093", "9094"} {
+		editSpec(t, f, "plaintext: "+port+" }", fmt.Sprintf("plaintext: %s, ssl: 919%d }", port, 2+i))
+	}
+	editSpec(t, f, "topicDefaults:", "tls: { enabled: true, passwordEnv: AVATAR_KEYSTORE_PASSWORD, validity: 825d, renewBefore: 30d }\ntopicDefaults:")
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", secret)
+	if code, out, errOut := runCLI(t, "certs", "generate", "-f", f); code != exitOK {
+		t.Fatalf("certs generate: %d\n%s%s", code, out, errOut)
+	}
+	state := t.TempDir()
+	log, _, base := runWatch(t, "-f", f, "--cluster", "lab", "--interval", "1s", "--state-dir", state, "--metrics-addr", "127.0.0.1:0")
+	waitLog(t, log, `"msg":"in sync"`, 1)
+	editSpec(t, f, "retention: 6h }", "retention: "+secret+" }")
+	var page string
+	waitFor(t, func() bool {
+		resp, err := http.Get(base + "/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		page = string(b)
+		return strings.Contains(page, `<p id="failed-revision">`)
+	})
+	journal, err := os.ReadFile(filepath.Join(state, "watch-journal-lab.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(page, secret) || strings.Contains(string(journal), secret) {
+		t.Errorf("the keystore password reached the page or the journal:\n%s\n%s", page, journal)
+	}
+	if !strings.Contains(page, "***") || !strings.Contains(string(journal), "***") {
+		t.Errorf("the error lost its place for the password (want ***):\n%s\n%s", page, journal)
 	}
 }

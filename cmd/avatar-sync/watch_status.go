@@ -33,6 +33,7 @@ type statusBoard struct {
 	metrics *boardMetrics
 
 	mu             sync.Mutex
+	secrets        []string // the last valid spec's passwords, kept off the page and the journal
 	data           statuspage.Data
 	prev           *health.Report
 	history        statuspage.History
@@ -116,6 +117,18 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Tr
 	if len(diags.Errors()) > 0 {
 		sp = nil
 	}
+	// An error can quote a password (a spec error echoes the value it rejects): the page is read
+	// by anyone on the lab's network and the journal is kept on disk, so neither shows one.
+	if sp != nil {
+		b.mu.Lock()
+		b.secrets = specSecrets(sp)
+		b.mu.Unlock()
+	}
+	b.mu.Lock()
+	scrub := secretScrubber(b.secrets)
+	b.mu.Unlock()
+	pass.Error, entry.Error, entry.Subject = scrub(pass.Error), scrub(entry.Error), scrub(entry.Subject)
+	revision = scrub(revision)
 
 	var report *health.Report
 	healthErr := ""
@@ -176,6 +189,37 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Tr
 	b.mu.Unlock()
 	if startDevices {
 		go b.checkDevices(ctx, sp, quiet)
+	}
+}
+
+// specSecrets are the passwords a spec makes the daemon hold: the keystore's and the targets'
+// SASL passwords.
+func specSecrets(sp *spec.Spec) []string {
+	var out []string
+	if v, _, err := spec.ResolvePassword(sp.TLS.PasswordEnv, sp.TLS.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
+		out = append(out, v)
+	}
+	for _, c := range sp.Clusters {
+		if c.SASL == nil {
+			continue
+		}
+		if v, _, err := spec.ResolvePassword(c.SASL.PasswordEnv, c.SASL.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// secretScrubber replaces every secret (of 3 characters or more: shorter ones would blank out
+// ordinary words) with ***.
+func secretScrubber(secrets []string) func(string) string {
+	return func(s string) string {
+		for _, v := range secrets {
+			if len(v) >= 3 {
+				s = strings.ReplaceAll(s, v, "***")
+			}
+		}
+		return s
 	}
 }
 
