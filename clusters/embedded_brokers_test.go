@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
+	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -455,4 +456,63 @@ func produceOnce(_ context.Context, t *testing.T, bootstrap []string, topic stri
 	defer p.Close()
 	_, _, err = p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("eeg sample")})
 	return err
+}
+
+// TestFallenBehindFollowerInHealthAndRollGuard: on the embedded cluster (no MockBroker), a
+// follower made to fall behind shows in status's health read as under-replicated and under min
+// ISR, and the broker-roll guard refuses to restart a broker whose partitions would lose their
+// last in-sync copies; a broker that is gone leaves its partitions offline when it was their only
+// replica. When the follower catches up, both clear.
+func TestFallenBehindFollowerInHealthAndRollGuard(t *testing.T) {
+	ctx := testCtx(t)
+	e, a := startTest(t)
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{
+		{Name: "eeg", Partitions: 2, ReplicationFactor: 3, Config: map[string]string{"min.insync.replicas": "2"}},
+		{Name: "single", Partitions: 1, ReplicationFactor: 1},
+	}))
+	parts := partitionsOf(t, ctx, e.Bootstrap(), "eeg")
+	p0 := parts[0]
+	kc := fakecontrol.ClusterOf(e)
+	if err := kc.SetOutOfSync("eeg", 0, p0.Replicas[1], p0.Replicas[2]); err != nil {
+		t.Fatal(err)
+	}
+	exp := health.Expectation{Cluster: "embedded", Topics: []string{"eeg", "single"}, Brokers: health.ExpectedBrokers(testSpec())}
+	assess := func() health.TopicReport {
+		t.Helper()
+		snap, err := a.Health(ctx, []string{"eeg", "single"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := health.Assess(snap, exp, time.Now())
+		return r.Topics[0]
+	}
+	if tr := assess(); !slices.Equal(tr.UnderReplicated, []int32{0}) || !slices.Equal(tr.UnderMinISR, []int32{0}) {
+		t.Errorf("health with a follower behind: under-replicated %v, under min ISR %v; want partition 0 in both", tr.UnderReplicated, tr.UnderMinISR)
+	}
+	err := a.SafeToRestart(ctx, p0.Leader)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("broker %d must not restart", p0.Leader)) || !strings.Contains(err.Error(), "eeg-0") {
+		t.Errorf("roll guard for the leader of an under-replicated partition: %v", err)
+	}
+	if err := kc.SetOutOfSync("eeg", 0); err != nil {
+		t.Fatal(err)
+	}
+	if tr := assess(); len(tr.UnderReplicated) != 0 || len(tr.UnderMinISR) != 0 {
+		t.Errorf("health after catching up: %+v", tr)
+	}
+	if err := a.SafeToRestart(ctx, p0.Leader); err != nil {
+		t.Errorf("roll guard after catching up: %v", err)
+	}
+
+	lone := partitionsOf(t, ctx, e.Bootstrap(), "single")[0].Leader
+	if err := kc.RemoveNode(lone); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := a.Health(ctx, []string{"eeg", "single"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := health.Assess(snap, exp, time.Now())
+	if r.Healthy || !slices.Equal(r.Topics[1].Offline, []int32{0}) || len(r.Topics[0].UnderReplicated) != 2 {
+		t.Errorf("broker %d gone: healthy %v, single offline %v, eeg under-replicated %v", lone, r.Healthy, r.Topics[1].Offline, r.Topics[0].UnderReplicated)
+	}
 }

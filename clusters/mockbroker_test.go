@@ -13,9 +13,10 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// These tests use sarama's MockBroker, not kfake: kfake accepts AlterPartitionReassignments but
-// never moves replicas, and it rejects the replication throttle configs (it supports a subset of
-// configs). MockBroker lets us check the exact requests we send and answer with partition errors.
+// These tests use sarama's MockBroker to check the exact requests avatar-sync sends (which brokers
+// and topics the throttles name, one reassignment request) and to answer with chosen partition
+// errors. The embedded cluster moves replicas and accepts the throttles since issue 22: the same
+// calls run against it in TestReassignmentMovesReplicas.
 
 // mockCluster is three MockBrokers (ids 1-3, broker 1 the controller) whose metadata lists topic
 // "eeg" with partition 0 on [1 2] and partition 1 on [2 3].

@@ -7,9 +7,9 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// Against kfake every replica is always in sync (it never lags), so this checks the
-// min.insync.replicas side end to end; the under-replicated side is table-tested in
-// topics.TestRestartBlockers.
+// This checks the min.insync.replicas side end to end; the under-replicated side is table-tested
+// in topics.TestRestartBlockers and runs on the embedded cluster (a follower made to fall behind)
+// in TestFallenBehindFollowerInHealthAndRollGuard.
 func TestSafeToRestartHonoursMinInsyncReplicas(t *testing.T) {
 	_, a := startTest(t)
 	ctx := testCtx(t)

@@ -15,9 +15,9 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// TestHealthUnderReplicatedAndOfflineMockBroker uses sarama's MockBroker, not kfake: kfake reports
-// every replica in sync and always elects a leader, so it cannot show an under-replicated, an
-// under-min-ISR or an offline partition. The metadata here has partition 0 with one of three
+// TestHealthUnderReplicatedAndOfflineMockBroker uses sarama's MockBroker to answer exact metadata
+// (the embedded cluster's own case, a follower made to fall behind with the test hook and a broker
+// removed, is TestFallenBehindFollowerInHealthAndRollGuard). The metadata here has partition 0 with one of three
 // replicas in sync (min.insync.replicas 2) and partition 1 with no leader; status must report the
 // first as under-replicated and under min ISR, the second as offline, and be unhealthy.
 func TestHealthUnderReplicatedAndOfflineMockBroker(t *testing.T) {

@@ -165,6 +165,41 @@ func TestTopicConfigTableAgreesWithEmbedded(t *testing.T) {
 	refuse("retention.milliseconds", "1", "Unknown topic config name: retention.milliseconds")
 }
 
+// TestTopicDescribesBrokerDefaultsUnderItsOwnNames: a dynamic broker config that is a topic
+// config's default (log.retention.ms for retention.ms) shows in a topic's DescribeConfigs under the
+// topic config's name with the broker source, as Kafka shows it, not as an extra key.
+func TestTopicDescribesBrokerDefaultsUnderItsOwnNames(t *testing.T) {
+	ctx := testCtx(t)
+	e, a := startTest(t)
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "eeg", Partitions: 1, ReplicationFactor: 1}}))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	v := "3600000"
+	if _, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "log.retention.ms", Value: &v}}); err != nil {
+		t.Fatal(err)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, "eeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On("eeg", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "log.retention.ms" {
+			t.Errorf("topic eeg lists the broker key log.retention.ms")
+		}
+		if c.Key == "retention.ms" && (c.MaybeValue() != v || c.Source != kmsg.ConfigSourceDynamicBrokerConfig) {
+			t.Errorf("retention.ms = %q from %v, want %s from the broker", c.MaybeValue(), c.Source, v)
+		}
+	}
+}
+
 // TestConfigsBeyondTheOldTenApply: topic configs the embedded cluster refused before issue 22 are
 // created, read back and changed through avatar-sync's Admin; a value Kafka refuses comes back with
 // Kafka's message.

@@ -430,9 +430,9 @@ func TestConcurrentAppliesSerialize(t *testing.T) {
 	}
 }
 
-// TestReassignmentRunsThrottled drives a replication-factor change through Apply. kfake accepts
-// the reassignment but never moves replicas, so the honest outcome here is "applied, did not
-// converge": Apply must say so instead of claiming success. Real clusters converge.
+// TestReassignmentRunsThrottled drives a replication-factor change through Apply on the embedded
+// cluster, which moves replicas as Kafka does (issue 22): one batched reassignment, throttled (set
+// before the move, cleared after it), converges, and the next plan is empty.
 func TestReassignmentRunsThrottled(t *testing.T) {
 	e := newEnv(t)
 	want := &spec.Spec{Topics: []spec.Topic{{Name: "replays", Partitions: 2, ReplicationFactor: 1}}}
@@ -447,8 +447,11 @@ func TestReassignmentRunsThrottled(t *testing.T) {
 	if res.Count(reconcile.Applied) != 1 {
 		t.Fatalf("reassignment not applied: %+v", res)
 	}
-	if err == nil || !strings.Contains(err.Error(), "did not converge") || len(res.Residual) != 1 {
-		t.Fatalf("kfake does not move replicas, so apply must report non-convergence: %v %+v", err, res.Residual)
+	if err != nil || !res.Converged() {
+		t.Fatalf("replication 1 -> 3 did not converge: %v %+v", err, res.Residual)
+	}
+	if again := pendingNames(e.plan(want, reconcile.DiffOptions{})); len(again) != 0 {
+		t.Errorf("plan after the move: %v, want none", again)
 	}
 	reqs := e.cluster.Requests()
 	if reqs[clustertest.APIAlterPartitionAssignment] != 1 {
@@ -457,6 +460,33 @@ func TestReassignmentRunsThrottled(t *testing.T) {
 	// The throttle is set before the move and cleared after it: at least two config alterations.
 	if reqs[clustertest.APIIncrementalAlterConfigs] < 2 {
 		t.Errorf("%d IncrementalAlterConfigs requests: throttle not set and cleared", reqs[clustertest.APIIncrementalAlterConfigs])
+	}
+}
+
+// TestCancelledReassignmentDoesNotConverge: an operator cancels the move while Apply waits for it
+// (kafka-reassign-partitions --cancel); the reassignment ends without the new replicas, and Apply
+// must report "applied, did not converge" with the change still pending, not claim success.
+func TestCancelledReassignmentDoesNotConverge(t *testing.T) {
+	e := newEnv(t)
+	want := &spec.Spec{Topics: []spec.Topic{{Name: "replays", Partitions: 1, ReplicationFactor: 1}}}
+	e.converge(want, reconcile.ApplyOptions{})
+	want.Topics[0].ReplicationFactor = 3
+	p := e.plan(want, reconcile.DiffOptions{})
+	e.cluster.SetReassignmentDelay(time.Hour)
+	var cancelErr error
+	cancelled := false
+	progress := func(ev reconcile.Event) {
+		if strings.Contains(ev.Message, "waiting for reassignment") && !cancelled {
+			cancelled = true
+			cancelErr = e.cluster.CancelReassignment(e.ctx, "replays", 0)
+		}
+	}
+	res, err := reconcile.Apply(e.ctx, p, e.admin, reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}, progress)
+	if !cancelled || cancelErr != nil {
+		t.Fatalf("the move was not cancelled while apply waited: %v", cancelErr)
+	}
+	if res.Count(reconcile.Applied) != 1 || err == nil || !strings.Contains(err.Error(), "did not converge") || len(res.Residual) != 1 {
+		t.Fatalf("a cancelled move must be reported as not converged: %v %+v", err, res.Residual)
 	}
 }
 

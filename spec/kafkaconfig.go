@@ -150,7 +150,7 @@ var topicConfigs = []TopicConfigDef{
 	{Key: "remote.log.delete.on.disable", Type: ConfigBool, Default: "false",
 		Doc: "tiered storage: delete remote segments when remote storage is disabled (Kafka 3.9)"},
 	{Key: "remote.storage.enable", Type: ConfigBool, Default: "false",
-		Doc: "tiered storage: enable remote storage for the topic",
+		Doc: "tiered storage: enable remote storage for the topic; true is refused (the rendered brokers have no tiered storage)",
 		Refused: map[string]string{"true": "the brokers avatar-sync renders have no tiered storage " +
 			"(remote.log.storage.system.enable is false), so Kafka refuses the topic at apply: " +
 			"\"Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.\"; " +

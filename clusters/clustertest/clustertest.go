@@ -109,3 +109,9 @@ func (c *Cluster) FallBehind(topic string, partition int32, brokers ...int32) er
 func (c *Cluster) SetReassignmentDelay(d time.Duration) {
 	fakecontrol.ClusterOf(c.Embedded).SetReassignmentDelay(d)
 }
+
+// CancelReassignment cancels the reassignment of the partitions of topic, as an operator's
+// `kafka-reassign-partitions.sh --cancel` does: they go back to their replicas before it.
+func (c *Cluster) CancelReassignment(ctx context.Context, topic string, partitions ...int32) error {
+	return fakecontrol.CancelReassignment(ctx, c.Bootstrap(), topic, partitions...)
+}

@@ -48,7 +48,10 @@ it cleanly, saving the state.
 With tls.enabled the cluster serves TLS only, on the brokers' SSL ports (9192-9194), each port with its
 broker's certificate from tls.dir (run avatar-sync certs generate first); clients verify with ca.crt.
 The embedded cluster advertises one address per broker, so it cannot also serve the plaintext ports;
---plaintext serves those instead (docs/tls.md).`,
+--plaintext serves those instead (docs/tls.md).
+
+The brokers carry the spec's ids and racks. Like the rendered brokers it creates no topic on first use;
+--auto-create-topics does, as a legacy cluster with auto.create.topics.enable=true would.`,
 		Example: `  avatar-sync dev up
   kcat -b 127.0.0.1:9192 -X security.protocol=ssl -X ssl.ca.location=ssl-certs/ca.crt -L
   avatar-sync dev up --plaintext && kcat -b 127.0.0.1:9092 -L`,
@@ -198,7 +201,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	switch {
 	case g.output == "json":
 	case o.autoCreateTopics:
-		fmt.Fprintf(s.err, "Note: --auto-create-topics: a producer creates a missing topic on first use, with %d partition(s) and %d replica(s), as a legacy cluster would; avatar-sync lists such topics as unmanaged (adopt them with import, docs/import.md).\n",
+		fmt.Fprintf(s.err, "Note: --auto-create-topics: a producer creates a missing topic on first use, with %d partition(s) and %d replica(s), as a legacy cluster would; avatar-sync lists such topics as unmanaged (adopt them with import, docs/adoption.md).\n",
 			clusters.AutoCreatePartitions, min(3, len(e.Bootstrap())))
 		if len(missing) > 0 {
 			fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s): run `avatar-sync apply` in another terminal to create them as the spec declares.\n",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,7 +53,7 @@ func TestDevUpServesTheSpecsBrokers(t *testing.T) {
 		if b.Rack != nil {
 			rack = *b.Rack
 		}
-		got = append(got, strings.Join([]string{string(rune('0' + b.NodeID)), rack}, "@"))
+		got = append(got, fmt.Sprintf("%d@%s", b.NodeID, rack))
 	}
 	slices.Sort(got)
 	if want := []string{"1@lab-a", "2@lab-b", "3@lab-c"}; !slices.Equal(got, want) {
@@ -186,5 +187,35 @@ func TestDevUpAutoCreateTopics(t *testing.T) {
 	code, out, errOut := runCLI(t, "plan", "-f", f2, "--state-dir", state2, "--no-color")
 	if code != exitOK || !strings.Contains(out, "legacy-sensor") {
 		t.Errorf("plan does not list the auto-created topic as unmanaged: %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestStatusShowsAFollowerFallenBehind: with the test hook making followers of one partition fall
+// behind on the embedded cluster, status reports the partition under-replicated and under its
+// min.insync.replicas and exits 1; once they catch up it exits 0 again.
+func TestStatusShowsAFollowerFallenBehind(t *testing.T) {
+	c, f := labCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	md, err := independentAdmin(t, c.Bootstrap()).Metadata(ctx, "eeg-brainwave-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := md.Topics["eeg-brainwave-data"].Partitions[1]
+	if err := c.FallBehind("eeg-brainwave-data", 1, p1.Replicas[1], p1.Replicas[2]); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "status", "-f", f, "--cluster", "lab", "--no-color")
+	if code != exitError || !strings.Contains(out, "UNHEALTHY") {
+		t.Fatalf("status with followers behind: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if !containsFields(out, "eeg-brainwave-data", "3", "3", "7/9", "2", "1", "[1]", "0", "1", "[1]", "0") {
+		t.Errorf("status does not show eeg-brainwave-data with 7/9 in sync, 1 under-replicated, 1 under min ISR:\n%s", out)
+	}
+	if err := c.FallBehind("eeg-brainwave-data", 1); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "status", "-f", f, "--cluster", "lab", "--no-color"); code != exitOK {
+		t.Errorf("status after catching up: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -11,6 +11,7 @@ import (
 // Behavior:
 // * Returns log directory info for requested partitions
 // * If Topics is null, returns all partitions
+// * A broker answers only the replicas it hosts (avatar-sync patch)
 // * Returns in-memory size tracking, not actual disk usage
 //
 // Version notes:

@@ -733,7 +733,11 @@ func (d *data) configs(t string, fn func(k string, v *string, src kmsg.ConfigSou
 	}
 	for k, v := range d.c.bcfgs {
 		if topicEquiv, ok := validBrokerConfigs[k]; ok && topicEquiv != "" {
-			fn(k, v, kmsg.ConfigSourceDynamicBrokerConfig, false)
+			// avatar-sync patch: a topic describes the broker
+			// value under the topic config's name, as Kafka does
+			// (upstream listed the broker key, e.g. log.retention.ms,
+			// among the topic's configs).
+			fn(topicEquiv, v, kmsg.ConfigSourceDynamicBrokerConfig, false)
 		}
 	}
 	for k, v := range d.tcfgs[t] {

@@ -27,6 +27,9 @@ type reassignment struct {
 }
 
 func checkBrokerIDs(cfg cfg) error {
+	if len(cfg.brokerIDs) > 0 && len(cfg.brokerIDs) != cfg.nbrokers {
+		return fmt.Errorf("%d broker ids for %d brokers (NumBrokers after BrokerIDs?)", len(cfg.brokerIDs), cfg.nbrokers)
+	}
 	if len(cfg.brokerIDs) > 0 {
 		seen := make(map[int32]bool, len(cfg.brokerIDs))
 		for _, id := range cfg.brokerIDs {

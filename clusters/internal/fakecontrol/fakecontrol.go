@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -249,4 +250,28 @@ func ListGroups(ctx context.Context, bootstrap []string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// CancelReassignment cancels the reassignment of the partitions of topic through a client of its
+// own, as an operator's `kafka-reassign-partitions.sh --cancel` does.
+func CancelReassignment(ctx context.Context, bootstrap []string, topic string, partitions ...int32) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var req kadm.AlterPartitionAssignmentsReq
+	for _, p := range partitions {
+		req.CancelAssign(topic, p)
+	}
+	res, err := kadm.NewClient(cl).AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		return fmt.Errorf("cancel reassignment of %s: %w", topic, err)
+	}
+	for _, p := range partitions {
+		if err := res[topic][p].Err; err != nil {
+			return fmt.Errorf("cancel reassignment of %s/%d: %w", topic, p, err)
+		}
+	}
+	return nil
 }
