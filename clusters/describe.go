@@ -22,15 +22,22 @@ import (
 // inventory of managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any broker, so
 // a single request is the protocol's minimum.
 func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
+	live, _, err := a.describe(ctx)
+	return live, err
+}
+
+// describe is Describe that also returns the Metadata response it read (nil when that read
+// failed), so status builds its health snapshot from the same read (issue 23).
+func (a *Admin) describe(ctx context.Context) (reconcile.Live, *sarama.MetadataResponse, error) {
 	b, err := a.anyBroker(ctx)
 	if err != nil {
-		return reconcile.Live{}, err
+		return reconcile.Live{}, nil, err
 	}
 	md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
 		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, nil))
 	})
 	if err != nil {
-		return reconcile.Live{}, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
+		return reconcile.Live{}, nil, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
 	}
 	a.learn(md)
 	live := liveFromMetadata(md)
@@ -48,7 +55,7 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 		}
 		resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
 		if err != nil {
-			return reconcile.Live{}, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
+			return reconcile.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
 		}
 		for _, r := range resp.Resources {
 			t, ok := live.Topics[r.Name]
@@ -78,9 +85,9 @@ func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
 		errs = append(errs, fmt.Errorf("read access control: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return live, fmt.Errorf("cluster %q: %w", a.name, err)
+		return live, md, fmt.Errorf("cluster %q: %w", a.name, err)
 	}
-	return live, nil
+	return live, md, nil
 }
 
 // metadataBrokers lists a Metadata response's brokers by ID; plan (Live) and status (Snapshot) both

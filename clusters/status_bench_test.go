@@ -99,3 +99,44 @@ func BenchmarkHealth(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStatusRead is what `status` reads at 1,000 topics × 50 groups (issue 23): "twice" is
+// the read before, Health and then the plan's Describe, each with its own Metadata and
+// DescribeConfigs; "shared" is Status, whose Live the plan uses (PreRead). Not part of `make test`:
+//
+//	go test -run '^$' -bench StatusRead -benchtime 5x -benchmem ./clusters/
+func BenchmarkStatusRead(b *testing.B) {
+	a, reqs, names := healthCluster(b, 1000, 50)
+	ctx := context.Background()
+	if _, err := a.Status(ctx, names); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"twice", "shared"} {
+		b.Run(mode, func(b *testing.B) {
+			reqs.Reset()
+			for b.Loop() {
+				if mode == "twice" {
+					if _, err := a.Health(ctx, names); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := a.Describe(ctx); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				r, err := a.Status(ctx, names)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := NewPreRead(a, r).Describe(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			total := 0
+			for _, n := range reqs.Requests() {
+				total += n
+			}
+			b.ReportMetric(float64(total)/float64(b.N), "requests/op")
+		})
+	}
+}

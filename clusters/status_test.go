@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"net"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -43,6 +45,33 @@ func TestHealthUnderReplicatedAndOfflineMockBroker(t *testing.T) {
 	}
 }
 
+// TestHealthDiskUseMockBroker reads the replica sizes with sarama's MockBroker, for what kfake
+// cannot produce: several log directories per broker and a temporary (moving) replica. Each
+// broker's disk use is the sum of its replicas (temporary ones left out), and the topic's size the
+// sum over all replicas. TestHealthDiskUseEmbedded reads them from kfake.
+func TestHealthDiskUseMockBroker(t *testing.T) {
+	a, _ := healthMockCluster(t, nil)
+	snap, err := a.Health(testCtx(t), []string{"eeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range snap.Brokers {
+		if want := 3000*int64(b.ID) + 3; b.DiskUsed != want {
+			t.Errorf("broker %d disk used %d, want %d", b.ID, b.DiskUsed, want)
+		}
+	}
+	if got := snap.Topics["eeg"].Partitions[2].Sizes; !cmp.Equal(got, map[int32]int64{1: 1002, 2: 2002, 3: 3002}) {
+		t.Errorf("sizes of eeg/2: %v", got)
+	}
+	r := health.Assess(snap, health.Expectation{Topics: []string{"eeg"}}, time.Now())
+	if tr := r.Topics[0]; tr.SizeBytes != 3*6000+3*3 || tr.RetentionMs != 0 {
+		t.Errorf("eeg size %d, want %d", tr.SizeBytes, 3*6000+3*3)
+	}
+	if len(r.Warnings) > 1 { // leader balance only
+		t.Errorf("warnings: %q", r.Warnings)
+	}
+}
+
 // healthMockCluster is three MockBrokers whose metadata has topic "eeg": partition 0 with one of
 // three replicas in sync, partition 1 without a leader, partition 2 healthy; min.insync.replicas 2.
 func healthMockCluster(t *testing.T, extraBrokers map[int32]string) (*Admin, []*sarama.MockBroker) {
@@ -73,9 +102,20 @@ func healthMockCluster(t *testing.T, extraBrokers map[int32]string) (*Admin, []*
 		{ApiKey: 16, MinVersion: 0, MaxVersion: 3}, // ListGroups
 		{ApiKey: 18, MinVersion: 0, MaxVersion: 3}, // ApiVersions
 		{ApiKey: 32, MinVersion: 0, MaxVersion: 4}, // DescribeConfigs
+		{ApiKey: 35, MinVersion: 0, MaxVersion: 1}, // DescribeLogDirs
 	})
 	for _, mb := range mbs {
+		// Each broker holds a replica of every eeg partition, of 1000×broker id + partition bytes,
+		// in two log directories, plus a temporary (moving) replica that must not count.
+		id := int64(mb.BrokerID())
+		dirs := &sarama.DescribeLogDirsResponse{Version: 1, LogDirs: []sarama.DescribeLogDirsResponseDirMetadata{
+			{Path: "/var/lib/kafka/a", Topics: []sarama.DescribeLogDirsResponseTopic{{Topic: "eeg", Partitions: []sarama.DescribeLogDirsResponsePartition{
+				{PartitionID: 0, Size: 1000 * id}, {PartitionID: 1, Size: 1000*id + 1}}}}},
+			{Path: "/var/lib/kafka/b", Topics: []sarama.DescribeLogDirsResponseTopic{{Topic: "eeg", Partitions: []sarama.DescribeLogDirsResponsePartition{
+				{PartitionID: 2, Size: 1000*id + 2}, {PartitionID: 0, Size: 99999, IsTemporary: true}}}}},
+		}}
 		mb.SetHandlerByMap(map[string]sarama.MockResponse{
+			"DescribeLogDirsRequest": sarama.NewMockWrapper(dirs),
 			"ApiVersionsRequest":     versions,
 			"MetadataRequest":        sarama.NewMockWrapper(md),
 			"DescribeConfigsRequest": sarama.NewMockWrapper(configs),
@@ -115,5 +155,47 @@ func TestHealthUnreachableBrokerMockBroker(t *testing.T) {
 	}
 	if r.Healthy || !strings.Contains(strings.Join(r.Problems, "\n"), "broker 4 at "+gone+" is unreachable: connection refused") {
 		t.Errorf("problems %q", r.Problems)
+	}
+}
+
+// TestHealthDiskUseEmbedded reads replica sizes from the embedded cluster (kfake patched to answer
+// DescribeLogDirs per broker, issue 22): with one replica per partition, each partition's size is
+// reported by its replica's broker only, grows with what was produced to it, and the topic's size
+// is the sum the brokers report for it.
+func TestHealthDiskUseEmbedded(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "eeg", Partitions: 3, ReplicationFactor: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(3) {
+		if err := fakecontrol.Produce(ctx, e.Bootstrap(), "eeg", p, 20*int(p+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := a.Health(ctx, []string{"eeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := snap.Topics["eeg"].Partitions
+	sort.Slice(parts, func(i, j int) bool { return parts[i].ID < parts[j].ID })
+	var prev, total int64
+	for _, p := range parts {
+		if len(p.Sizes) != 1 || p.Sizes[p.Replicas[0]] <= prev {
+			t.Errorf("partition %d (replica on %d): sizes %v, want one size above %d", p.ID, p.Replicas[0], p.Sizes, prev)
+		}
+		prev = p.Sizes[p.Replicas[0]]
+		total += prev
+	}
+	var used int64
+	for _, b := range snap.Brokers {
+		if b.DiskUsed < 0 {
+			t.Errorf("broker %d disk use not read", b.ID)
+		}
+		used += b.DiskUsed
+	}
+	r := health.Assess(snap, health.Expectation{Topics: []string{"eeg"}}, time.Now())
+	if r.Topics[0].SizeBytes != total || used < total || len(r.Warnings) > 0 {
+		t.Errorf("topic size %d, partitions %d, brokers %d, warnings %q", r.Topics[0].SizeBytes, total, used, r.Warnings)
 	}
 }

@@ -66,6 +66,8 @@ type Report struct {
 	Summary  PartitionTotal `json:"partitions"`
 	Topics   []TopicReport  `json:"topics"`
 	Groups   []GroupReport  `json:"groups"`
+	// Kubernetes is the Kubernetes plane, for a target with kubernetes: (nil otherwise).
+	Kubernetes *KubeReport `json:"kubernetes,omitempty"`
 }
 
 // BrokerReport is one broker, live or expected.
@@ -81,6 +83,8 @@ type BrokerReport struct {
 	Error string `json:"error,omitempty"`
 	// Leaders counts the managed partitions this broker leads.
 	Leaders int `json:"leaders"`
+	// DiskUsedBytes is the size of every replica the broker holds (DescribeLogDirs); -1 = not read.
+	DiskUsedBytes int64 `json:"diskUsedBytes"`
 }
 
 // PartitionTotal sums the managed topics' partitions.
@@ -110,6 +114,19 @@ type TopicReport struct {
 	// NotPreferredLeader lists partitions not led by their first replica.
 	NotPreferredLeader []int32 `json:"notPreferredLeader"`
 	Error              string  `json:"error,omitempty"`
+	// RetentionMs and RetentionBytes are retention.ms and retention.bytes (-1 = unlimited, 0 = not read).
+	RetentionMs    int64 `json:"retentionMs"`
+	RetentionBytes int64 `json:"retentionBytes"`
+	// SizeBytes is the topic's size on disk over all its replicas; LogBytes one copy of its log
+	// (the leaders' replicas), whose growth is the bytes/s in. -1 = not (fully) read.
+	SizeBytes int64 `json:"sizeBytes"`
+	LogBytes  int64 `json:"logBytes"`
+	// LogEnd sums the partitions' log-end offsets (-1 = not all read); its growth is messages/s in.
+	LogEnd int64 `json:"logEnd"`
+	// MessagesPerSec and BytesPerSec are the rates in since the previous sample (status --watch,
+	// the status page); nil for a single sample.
+	MessagesPerSec *float64 `json:"messagesPerSecond,omitempty"`
+	BytesPerSec    *float64 `json:"bytesPerSecond,omitempty"`
 }
 
 // GroupReport is one consumer group with its lag.
@@ -186,12 +203,14 @@ func Assess(snap Snapshot, exp Expectation, at time.Time) Report {
 		r.Problems = append(r.Problems, fmt.Sprintf("consumer group %q does not exist on the cluster", exp.Group))
 	}
 	r.Problems = append(r.Problems, snap.Errors...)
+	r.Warnings = append(r.Warnings, snap.Warnings...)
 	r.Healthy = len(r.Problems) == 0
 	return r
 }
 
 func assessMissingTopic(name string) TopicReport {
-	return TopicReport{Name: name, Missing: true, UnderReplicated: []int32{}, Offline: []int32{}, UnderMinISR: []int32{}, NotPreferredLeader: []int32{}}
+	return TopicReport{Name: name, Missing: true, UnderReplicated: []int32{}, Offline: []int32{}, UnderMinISR: []int32{}, NotPreferredLeader: []int32{},
+		SizeBytes: -1, LogBytes: -1, LogEnd: -1}
 }
 
 // assessTopic classifies each partition. Offline: no leader, or no in-sync replica left.
@@ -199,9 +218,11 @@ func assessMissingTopic(name string) TopicReport {
 // refused). Under-replicated: fewer in-sync replicas than replicas.
 func assessTopic(t TopicState, leaders map[int32]int) TopicReport {
 	tr := TopicReport{Name: t.Name, Partitions: len(t.Partitions), MinInSyncReplicas: t.MinISR, Error: t.Err,
-		UnderReplicated: []int32{}, Offline: []int32{}, UnderMinISR: []int32{}, NotPreferredLeader: []int32{}}
+		UnderReplicated: []int32{}, Offline: []int32{}, UnderMinISR: []int32{}, NotPreferredLeader: []int32{},
+		RetentionMs: t.RetentionMs, RetentionBytes: t.RetentionBytes}
 	parts := slices.Clone(t.Partitions)
 	sort.Slice(parts, func(i, j int) bool { return parts[i].ID < parts[j].ID })
+	tr.SizeBytes, tr.LogBytes, tr.LogEnd = sizesOf(parts)
 	for _, p := range parts {
 		tr.ReplicationFactor = max(tr.ReplicationFactor, len(p.Replicas))
 		tr.Replicas += len(p.Replicas)
@@ -223,6 +244,38 @@ func assessTopic(t TopicState, leaders map[int32]int) TopicReport {
 		}
 	}
 	return tr
+}
+
+// sizesOf sums a topic's replica sizes (all replicas, and the leaders' only) and log-end
+// offsets; each is -1 when a part of it was not read.
+func sizesOf(parts []PartitionState) (size, logBytes, logEnd int64) {
+	for _, p := range parts {
+		if size >= 0 {
+			for _, r := range p.Replicas {
+				n, ok := p.Sizes[r]
+				if !ok {
+					size = -1
+					break
+				}
+				size += n
+			}
+		}
+		if logBytes >= 0 {
+			if n, ok := p.Sizes[p.Leader]; ok && p.Leader >= 0 {
+				logBytes += n
+			} else {
+				logBytes = -1
+			}
+		}
+		if logEnd >= 0 {
+			if p.LogEnd >= 0 {
+				logEnd += p.LogEnd
+			} else {
+				logEnd = -1
+			}
+		}
+	}
+	return size, logBytes, logEnd
 }
 
 // assessBrokers compares the live brokers with the spec's, by id. A spec broker absent from the
@@ -250,7 +303,7 @@ func assessBrokers(snap Snapshot, expected []ExpectedBroker, leaders map[int32]i
 	for _, id := range ids {
 		e, wanted := inSpec[id]
 		b, up := live[id]
-		br := BrokerReport{ID: id, Name: e.Name, Rack: e.Rack, Controller: up && id == snap.Controller, Leaders: leaders[id]}
+		br := BrokerReport{ID: id, Name: e.Name, Rack: e.Rack, Controller: up && id == snap.Controller, Leaders: leaders[id], DiskUsedBytes: -1}
 		switch {
 		case !up:
 			br.State = "missing"
@@ -265,6 +318,7 @@ func assessBrokers(snap Snapshot, expected []ExpectedBroker, leaders map[int32]i
 			br.State = "up"
 		}
 		if up {
+			br.DiskUsedBytes = b.DiskUsed
 			br.Address = fmt.Sprintf("%s:%d", b.Host, b.Port)
 			if b.Rack != "" {
 				br.Rack = b.Rack
@@ -332,9 +386,12 @@ func sortedTopics(m map[string]map[int32]int64) []string {
 	return out
 }
 
-// WithLagRates sets each group's LagRate from the previous report: positive when the group falls
-// behind, negative when it catches up. Groups new since prev get none.
-func WithLagRates(prev, cur Report) Report {
+// WithRates sets the rates between the previous report and this one: each group's LagRate
+// (positive when the group falls behind, negative when it catches up) and each topic's messages/s
+// and bytes/s in, from the growth of its log-end offsets and of its log's size. Groups and topics
+// new since prev, or not fully read in either, get none. Bytes/s is never negative: retention
+// deleting a segment is not traffic.
+func WithRates(prev, cur Report) Report {
 	secs := cur.Time.Sub(prev.Time).Seconds()
 	if secs <= 0 {
 		return cur
@@ -347,6 +404,24 @@ func WithLagRates(prev, cur Report) Report {
 		if lag, ok := before[g.Name]; ok {
 			rate := float64(g.Lag-lag) / secs
 			cur.Groups[i].LagRate = &rate
+		}
+	}
+	topics := map[string]TopicReport{}
+	for _, t := range prev.Topics {
+		topics[t.Name] = t
+	}
+	for i, t := range cur.Topics {
+		p, ok := topics[t.Name]
+		if !ok || p.Partitions != t.Partitions {
+			continue // new, or partitions added: the sums are not comparable
+		}
+		if p.LogEnd >= 0 && t.LogEnd >= 0 {
+			rate := max(0, float64(t.LogEnd-p.LogEnd)/secs)
+			cur.Topics[i].MessagesPerSec = &rate
+		}
+		if p.LogBytes >= 0 && t.LogBytes >= 0 {
+			rate := max(0, float64(t.LogBytes-p.LogBytes)/secs)
+			cur.Topics[i].BytesPerSec = &rate
 		}
 	}
 	return cur

@@ -171,7 +171,7 @@ func TestAssessLag(t *testing.T) {
 
 	later := snap
 	later.Groups = []GroupState{{Name: "prediction", Committed: map[string]map[int32]int64{"eeg": {0: 0, 1: 7, 2: 3}}}}
-	next := WithLagRates(r, Assess(later, Expectation{}, at.Add(2*time.Second)))
+	next := WithRates(r, Assess(later, Expectation{}, at.Add(2*time.Second)))
 	if next.Groups[0].LagRate == nil || *next.Groups[0].LagRate != 2 {
 		t.Errorf("lag 6 -> 10 in 2s: rate %v, want 2/s", next.Groups[0].LagRate)
 	}
@@ -211,4 +211,53 @@ func TestProbeFinish(t *testing.T) {
 	if d := cmp.Diff(want, r.Topics); d != "" {
 		t.Errorf("topics (-want +got):\n%s", d)
 	}
+}
+
+func TestWithRatesTopics(t *testing.T) {
+	topic := func(parts int, logEnd, logBytes int64) TopicReport {
+		return TopicReport{Name: "eeg", Partitions: parts, LogEnd: logEnd, LogBytes: logBytes}
+	}
+	tests := map[string]struct {
+		prev, cur      TopicReport
+		msgs, bytesSec *float64
+	}{
+		"growth":                    {topic(3, 100, 1000), topic(3, 300, 5000), ptr(100.0), ptr(2000.0)},
+		"retention deleted a log":   {topic(3, 100, 9000), topic(3, 120, 1000), ptr(10.0), ptr(0.0)},
+		"partitions added":          {topic(3, 100, 1000), topic(6, 300, 5000), nil, nil},
+		"a log end not read before": {topic(3, -1, 1000), topic(3, 300, 5000), nil, ptr(2000.0)},
+		"sizes not read now":        {topic(3, 100, 1000), topic(3, 300, -1), ptr(100.0), nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := WithRates(Report{Time: at, Topics: []TopicReport{tc.prev}}, Report{Time: at.Add(2 * time.Second), Topics: []TopicReport{tc.cur}})
+			got := r.Topics[0]
+			if !cmp.Equal(got.MessagesPerSec, tc.msgs) || !cmp.Equal(got.BytesPerSec, tc.bytesSec) {
+				t.Errorf("messages/s %v, bytes/s %v; want %v, %v", deref(got.MessagesPerSec), deref(got.BytesPerSec), deref(tc.msgs), deref(tc.bytesSec))
+			}
+		})
+	}
+}
+
+func TestSizesOf(t *testing.T) {
+	parts := []PartitionState{
+		{ID: 0, Leader: 1, Replicas: []int32{1, 2}, LogEnd: 10, Sizes: map[int32]int64{1: 100, 2: 90}},
+		{ID: 1, Leader: 2, Replicas: []int32{2, 1}, LogEnd: 5, Sizes: map[int32]int64{1: 40, 2: 50}},
+	}
+	if size, logBytes, logEnd := sizesOf(parts); size != 280 || logBytes != 150 || logEnd != 15 {
+		t.Errorf("sizes %d, %d, %d; want 280, 150, 15", size, logBytes, logEnd)
+	}
+	parts[1].Sizes = map[int32]int64{1: 40} // broker 2 not read
+	parts[0].LogEnd = -1
+	if size, logBytes, logEnd := sizesOf(parts); size != -1 || logBytes != -1 || logEnd != -1 {
+		t.Errorf("partly read: %d, %d, %d; want -1 each", size, logBytes, logEnd)
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -21,6 +21,9 @@ type Snapshot struct {
 	// Errors are parts of the read that failed (one broker's groups, one topic's offsets); the
 	// rest of the snapshot is still valid and the report marks the cluster unhealthy.
 	Errors []string
+	// Warnings are parts of the read that only add detail (a broker's disk use): shown, never
+	// unhealthy.
+	Warnings []string
 }
 
 // BrokerState is one broker of the metadata.
@@ -32,6 +35,8 @@ type BrokerState struct {
 	Reachable bool
 	// Err says why a connection failed ("" when Reachable).
 	Err string
+	// DiskUsed is the bytes of every replica the broker holds (DescribeLogDirs); -1 = not read.
+	DiskUsed int64
 }
 
 // TopicState is one live topic.
@@ -39,8 +44,12 @@ type TopicState struct {
 	Name       string
 	Partitions []PartitionState
 	// MinISR is the topic's min.insync.replicas (0 = not read).
-	MinISR   int
-	Internal bool
+	MinISR int
+	// RetentionMs and RetentionBytes are the topic's retention.ms and retention.bytes (-1 =
+	// unlimited, 0 = not read).
+	RetentionMs    int64
+	RetentionBytes int64
+	Internal       bool
 	// Err is the metadata error of the topic ("" = none).
 	Err string
 }
@@ -56,6 +65,9 @@ type PartitionState struct {
 	Offline []int32
 	// LogEnd is the partition's log-end offset (high watermark); -1 when it was not read.
 	LogEnd int64
+	// Sizes maps broker id → bytes of this partition's replica on it (DescribeLogDirs); brokers
+	// not read are absent.
+	Sizes map[int32]int64
 }
 
 // GroupState is one consumer group.

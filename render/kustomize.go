@@ -71,6 +71,9 @@ func KustomizeFiles(s *spec.Spec, dir string) (Files, error) {
 			tlsPath = path.Join("base", rel, "kustomization.yaml")
 		}
 	}
+	dashboard, err := GrafanaDashboard()
+	errs = append(errs, err)
+	files[GrafanaDashboardFile] = dashboard
 	kust, err := yamlDocs(m.header("#"), omap{
 		{"apiVersion", "kustomize.config.k8s.io/v1beta1"},
 		{"kind", "Kustomization"},
@@ -463,6 +466,16 @@ func (m *model) overlay(c spec.Cluster) (Files, error) {
 		}
 		files["watch.yaml"] = doc
 		res = append(res, "watch.yaml")
+		// The daemon serves /metrics: its Grafana dashboard for the sidecar (issue 24).
+		dashboard, err := GrafanaDashboard()
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = m.grafanaConfigMapDoc(dashboard); err != nil {
+			return nil, err
+		}
+		files["grafana-dashboard.yaml"] = doc
+		res = append(res, "grafana-dashboard.yaml")
 	}
 	kust = append(kust, kv{"resources", res})
 	if k.ImageTag != "" {

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -208,6 +209,14 @@ func TestTreeDecodesStrictly(t *testing.T) {
 						if err := decodeStrict(doc, &objects{}); err != nil {
 							t.Errorf("%s: %v", p, err)
 						}
+					}
+				case p == GrafanaDashboardFile:
+					var d struct {
+						UID    string           `json:"uid"`
+						Panels []map[string]any `json:"panels"`
+					}
+					if err := json.Unmarshal(data, &d); err != nil || d.UID != GrafanaDashboardUID || len(d.Panels) == 0 {
+						t.Errorf("%s: %v (%d panels)", p, err, len(d.Panels))
 					}
 				case strings.HasSuffix(p, ".properties"):
 					if len(ParseProperties(files[p])) == 0 {

@@ -124,7 +124,7 @@ func TestStaleFilesAreRemoved(t *testing.T) {
 	wantRemoved := []string{
 		"base/config/kafka-broker-4.properties", "base/config/kafka-broker-5.properties",
 		"base/kafka-broker-4.yaml", "base/kafka-broker-5.yaml",
-		"overlays/lab/kafka-statefulsets.patch.yaml", "overlays/lab/kustomization.yaml", "overlays/lab/namespace.yaml",
+		"overlays/lab/grafana-dashboard.yaml", "overlays/lab/kafka-statefulsets.patch.yaml", "overlays/lab/kustomization.yaml", "overlays/lab/namespace.yaml",
 		"overlays/lab/watch.yaml",
 	}
 	if diff := cmp.Diff(wantRemoved, res.Removed); diff != "" {

@@ -34,7 +34,7 @@ func RenderStatusText(w io.Writer, r health.Report, color bool) error {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "BROKER\tADDRESS\tRACK\tCONTROLLER\tSTATE\tLEADERS")
+	fmt.Fprintln(tw, "BROKER\tADDRESS\tRACK\tCONTROLLER\tSTATE\tLEADERS\tDISK")
 	for _, b := range r.Brokers {
 		ctl := ""
 		if b.Controller {
@@ -48,21 +48,22 @@ func RenderStatusText(w io.Writer, r health.Report, color bool) error {
 		if b.Name != "" {
 			name = b.Name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", name, dash(printable.Line(b.Address)), dash(printable.Line(b.Rack)), ctl, state, b.Leaders)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", name, dash(printable.Line(b.Address)), dash(printable.Line(b.Rack)), ctl, state, b.Leaders, health.Bytes(b.DiskUsedBytes))
 	}
 
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tRF\tIN-SYNC\tMIN-ISR\tUNDER-REPLICATED\tOFFLINE\tUNDER-MIN-ISR\tNOT-PREFERRED-LEADER")
+	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tRF\tIN-SYNC\tMIN-ISR\tUNDER-REPLICATED\tOFFLINE\tUNDER-MIN-ISR\tNOT-PREFERRED-LEADER\tSIZE\tRETENTION\tMSG/S IN\tBYTES/S IN")
 	for _, t := range r.Topics {
 		if t.Missing {
 			fmt.Fprintf(tw, "%s\tmissing\t\t\t\t\t\t\t\n", printable.Line(t.Name))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", printable.Line(t.Name), t.Partitions, t.ReplicationFactor,
-			t.InSyncReplicas, t.Replicas, minISR(t.MinInSyncReplicas), partList(t.UnderReplicated), partList(t.Offline), partList(t.UnderMinISR), partList(t.NotPreferredLeader))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable.Line(t.Name), t.Partitions, t.ReplicationFactor,
+			t.InSyncReplicas, t.Replicas, minISR(t.MinInSyncReplicas), partList(t.UnderReplicated), partList(t.Offline), partList(t.UnderMinISR), partList(t.NotPreferredLeader),
+			health.Bytes(t.SizeBytes), health.Retention(t.RetentionMs, t.RetentionBytes), health.PerSecond(t.MessagesPerSec), health.BytesPerSecond(t.BytesPerSec))
 	}
 	s := r.Summary
-	fmt.Fprintf(tw, "total: %d topics\t%d\t\t\t\t%d\t%d\t%d\t%d\n", s.Topics, s.Partitions, s.UnderReplicated, s.Offline, s.UnderMinISR, s.NotPreferredLeader)
+	fmt.Fprintf(tw, "total: %d topics\t%d\t\t\t\t%d\t%d\t%d\t%d\t\t\t\t\n", s.Topics, s.Partitions, s.UnderReplicated, s.Offline, s.UnderMinISR, s.NotPreferredLeader)
 
 	fmt.Fprintln(tw)
 	if len(r.Groups) == 0 {
@@ -78,6 +79,32 @@ func RenderStatusText(w io.Writer, r health.Report, color bool) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\ttotal\t\t\t\t%d%s\n", name, dash(g.State), g.Members, g.Lag, rate(g.LagRate))
+	}
+	if k := r.Kubernetes; k != nil {
+		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "KUBERNETES (namespace %s)\n", dash(printable.Line(k.Namespace)))
+		fmt.Fprintln(tw, "STATEFULSET\tREADY\tIMAGE\tROLLOUT")
+		for _, st := range k.StatefulSets {
+			rollout := "done"
+			if st.Rollout {
+				rollout = fmt.Sprintf("in progress (%d/%d updated)", st.Updated, st.Desired)
+			}
+			fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\n", printable.Line(st.Name), st.Ready, st.Desired, dash(printable.Line(strings.Join(st.Images, ", "))), rollout)
+		}
+		if len(k.Drift) == 0 && k.Error == "" {
+			fmt.Fprintln(tw, "No object drifts from the plan.")
+		}
+		if len(k.Drift) > 0 {
+			verb := "the daemon heals them"
+			if k.Mode == "report" {
+				verb = "reported, not healed"
+			}
+			fmt.Fprintf(tw, "\nDrifting from the plan (%s):\n", verb)
+			fmt.Fprintln(tw, "KIND\tNAME\tFIELD\tLIVE → WANTED\tACTION")
+			for _, d := range k.Drift {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\n", printable.Line(d.Kind), printable.Line(d.Name), printable.Line(d.Field), printable.Line(d.Live), printable.Line(d.Wanted), d.Action)
+			}
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -19,10 +19,10 @@ func statusFixture() health.Report {
 	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	snap := health.Snapshot{
 		ClusterID: "lab-cluster-id", Controller: 1,
-		Brokers: []health.BrokerState{{ID: 1, Host: "kafka-broker-1", Port: 9092, Rack: "lab-a", Reachable: true}, {ID: 2, Host: "kafka-broker-2", Port: 9093, Rack: "lab-b", Reachable: true}},
-		Topics: map[string]health.TopicState{"eeg-brainwave-data": {Name: "eeg-brainwave-data", MinISR: 2, Partitions: []health.PartitionState{
-			{ID: 0, Leader: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, LogEnd: 120},
-			{ID: 1, Leader: 1, Replicas: []int32{2, 3, 1}, ISR: []int32{1}, LogEnd: 80},
+		Brokers: []health.BrokerState{{ID: 1, Host: "kafka-broker-1", Port: 9092, Rack: "lab-a", Reachable: true, DiskUsed: 3 << 20}, {ID: 2, Host: "kafka-broker-2", Port: 9093, Rack: "lab-b", Reachable: true, DiskUsed: -1}},
+		Topics: map[string]health.TopicState{"eeg-brainwave-data": {Name: "eeg-brainwave-data", MinISR: 2, RetentionMs: 7 * 24 * 3600 * 1000, RetentionBytes: -1, Partitions: []health.PartitionState{
+			{ID: 0, Leader: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, LogEnd: 120, Sizes: map[int32]int64{1: 12000, 2: 12000, 3: 11000}},
+			{ID: 1, Leader: 1, Replicas: []int32{2, 3, 1}, ISR: []int32{1}, LogEnd: 80, Sizes: map[int32]int64{1: 8000, 2: 8000, 3: 8000}},
 		}}},
 		Groups: []health.GroupState{{Name: "prediction", State: "Stable", Members: 2, Committed: map[string]map[int32]int64{"eeg-brainwave-data": {0: 100, 1: 80}}}},
 	}
@@ -30,8 +30,16 @@ func statusFixture() health.Report {
 		{ID: 1, Name: "broker 1 (kafka-broker-1)"}, {ID: 2, Name: "broker 2 (kafka-broker-2)"}, {ID: 3, Name: "broker 3 (kafka-broker-3)"}}}
 	prev := health.Assess(snap, exp, at.Add(-5*time.Second))
 	prev.Groups[0].Lag = 10
-	r := health.WithLagRates(prev, health.Assess(snap, exp, at))
+	prev.Topics[0].LogEnd -= 50     // 10 messages/s in
+	prev.Topics[0].LogBytes -= 5120 // 1 KiB/s in
+	r := health.WithRates(prev, health.Assess(snap, exp, at))
 	r.Spec = &health.SpecAgreement{PendingChanges: 1}
+	r.Kubernetes = &health.KubeReport{Namespace: "avatar", Mode: "report",
+		StatefulSets: []health.StatefulSetState{
+			{Name: "kafka-broker-1", Ready: 1, Desired: 1, Updated: 1, Images: []string{"apache/kafka:3.9.0"}},
+			{Name: "kafka-broker-2", Ready: 0, Desired: 1, Updated: 0, Images: []string{"apache/kafka:3.8.0"}, Rollout: true}},
+		Drift: []health.ObjectDrift{{Kind: "StatefulSet", Name: "kafka-broker-2", Field: "spec.template.spec.containers[0].image",
+			Live: "apache/kafka:3.8.0", Wanted: "apache/kafka:3.9.0", Action: "update"}}}
 	return r
 }
 

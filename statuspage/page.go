@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/health"
@@ -22,21 +23,35 @@ type Data struct {
 	SpecFile string
 	// Revision identifies the spec the last pass read (a digest of the file, or a git commit).
 	Revision string
-	// Now is when the page was rendered; Refresh how often the browser reloads it.
+	// Now is when the page was rendered; Refresh how often it updates itself.
 	Now     time.Time
 	Refresh time.Duration
 	// LastPass is the last finished watch pass (nil before the first).
 	LastPass *Pass
 	// Pending is the number of changes (drift) the last pass's plan found before applying.
 	Pending int
+	// InForce is the newest successful pass (its revision is the one in force); Failed the newest
+	// pass when it failed on another revision (nil otherwise). Journal is the last passes, newest
+	// last; the page shows the newest JournalShown.
+	InForce, Failed *Entry
+	Journal         []Entry
 	// Certs are the spec's certificates (nil when tls is off).
 	Certs []Cert
-	// Devices are the last device check results (nil before the first check).
-	Devices []Device
+	// Devices are the last device check results (nil before the first check); NoDevices is true
+	// when the spec declares none.
+	Devices   []Device
+	NoDevices bool
 	// Health is the last status read of the cluster; HealthError why it failed.
 	Health      *health.Report
 	HealthError string
+	// Kubernetes is the Kubernetes plane of a target with kubernetes: (nil otherwise).
+	Kubernetes *health.KubeReport
+	// History is the last hour of lag and messages/s.
+	History History
 }
+
+// JournalShown is how many passes of the journal the page lists.
+const JournalShown = 10
 
 // Pass is one finished watch pass.
 type Pass struct {
@@ -63,6 +78,8 @@ type Device struct {
 	OK       bool
 	Status   string
 	Detail   string
+	// ProbedAt is when the device was last probed.
+	ProbedAt time.Time
 }
 
 //go:embed page.html.tmpl
@@ -84,6 +101,19 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%+.1f/s", *r)
 	},
+	"bytes":     health.Bytes,
+	"retention": health.Retention,
+	"perSec":    health.PerSecond,
+	"bytesSec":  health.BytesPerSecond,
+	"lagChart": func(charts []Chart, name string) *Chart {
+		for i := range charts {
+			if charts[i].Name == name {
+				return &charts[i]
+			}
+		}
+		return nil
+	},
+	"join": strings.Join,
 	"ids": func(ps []int32) string {
 		s := ""
 		for i, p := range ps {
@@ -96,12 +126,28 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	},
 }).Parse(pageSource))
 
+// view is Data with what the template derives from it.
+type view struct {
+	Data
+	Tiles       []Tile
+	LagCharts   []Chart
+	TopicCharts []Chart
+	Recent      []Entry // the journal's newest passes, newest first
+}
+
 // Render writes the page.
 func Render(w io.Writer, d Data) error {
 	if d.Refresh <= 0 {
 		d.Refresh = 30 * time.Second
 	}
-	return page.Execute(w, d)
+	v := view{Data: d, Tiles: Tiles(d),
+		LagCharts:   Charts(d.History.Lag, d.Now, 240, 40, " messages"),
+		TopicCharts: Charts(d.History.Messages, d.Now, 240, 40, " messages/s"),
+	}
+	for i := len(d.Journal) - 1; i >= 0 && len(v.Recent) < JournalShown; i-- {
+		v.Recent = append(v.Recent, d.Journal[i])
+	}
+	return page.Execute(w, v)
 }
 
 // Handler serves the page at "/" from data, called once per request.

@@ -209,7 +209,8 @@ func TestStatusShowsAFollowerFallenBehind(t *testing.T) {
 	if code != exitError || !strings.Contains(out, "UNHEALTHY") {
 		t.Fatalf("status with followers behind: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	if !containsFields(out, "eeg-brainwave-data", "3", "3", "7/9", "2", "1", "[1]", "0", "1", "[1]", "0") {
+	// … then size on disk (nothing produced), retention, and no rates (one sample): issue 24's columns.
+	if !containsFields(out, "eeg-brainwave-data", "3", "3", "7/9", "2", "1", "[1]", "0", "1", "[1]", "0", "0", "B", "1h", "-", "-") {
 		t.Errorf("status does not show eeg-brainwave-data with 7/9 in sync, 1 under-replicated, 1 under min ISR:\n%s", out)
 	}
 	if err := c.FallBehind("eeg-brainwave-data", 1); err != nil {

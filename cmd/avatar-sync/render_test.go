@@ -48,7 +48,7 @@ func TestRenderCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("render: code %d, stderr %s", code, errOut)
 	}
-	for _, want := range []string{"Rendered kustomize tree into " + dir + ": 12 written, 0 removed, 0 unchanged.",
+	for _, want := range []string{"Rendered kustomize tree into " + dir + ": 13 written, 0 removed, 0 unchanged.",
 		"kubectl apply -k " + filepath.Join(dir, "overlays", "microk8s"),
 		`kubectl -n avatar create secret generic kafka-tls-password --from-literal=password="$AVATAR_KEYSTORE_PASSWORD"`} {
 		if !strings.Contains(out, want) {
@@ -63,11 +63,11 @@ func TestRenderCommand(t *testing.T) {
 
 	// Unchanged spec: nothing written, and --check agrees.
 	code, out, _ = runCLI(t, "render", "-f", specPath, "-d", dir)
-	if code != exitOK || !strings.Contains(out, "0 written, 0 removed, 12 unchanged") {
+	if code != exitOK || !strings.Contains(out, "0 written, 0 removed, 13 unchanged") {
 		t.Errorf("re-render: code %d\n%s", code, out)
 	}
 	code, out, _ = runCLI(t, "render", "--check", "-f", specPath, "-d", dir)
-	if code != exitOK || !strings.Contains(out, "is up to date (12 files)") {
+	if code != exitOK || !strings.Contains(out, "is up to date (13 files)") {
 		t.Errorf("--check on a fresh tree: code %d\n%s", code, out)
 	}
 

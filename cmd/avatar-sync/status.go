@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
@@ -56,13 +57,14 @@ The JSON document (-o json) is described in docs/status.md.`,
 				return err
 			}
 			o.cluster.readOnly = true // like plan: never writes the embedded cluster's state
+			o.cluster.objects = true  // a target with kubernetes: shows its StatefulSets and drift
 			t, err := openTarget(ctx, g, s, sp, o.cluster)
 			if err != nil {
 				return err
 			}
 			defer closeTarget(t, &err)
 			if o.watch == 0 {
-				r, err := sampleStatus(ctx, t, sp, g.cluster, o.group)
+				r, err := sampleStatus(ctx, t, sp, g.cluster, o.group, "report")
 				if err != nil {
 					return err
 				}
@@ -81,33 +83,50 @@ The JSON document (-o json) is described in docs/status.md.`,
 	return cmd
 }
 
-// sampleStatus reads the cluster once and plans against the spec: the health snapshot in a fixed
-// number of requests, the plan through the one Planner.
-func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group string) (health.Report, error) {
+// sampleStatus reads the cluster once and plans against the spec: the health snapshot and the
+// plan's live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through
+// the one Planner, and for a target with kubernetes: the StatefulSets and the objects drifting
+// from the plan (issue 24). mode is what the caller does with drift: "report" for status.
+func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
 	managed := make([]string, 0, len(sp.Topics))
 	for _, tp := range sp.Topics {
 		managed = append(managed, tp.Name)
 	}
-	snap, err := t.admin.Health(ctx, managed)
-	if err != nil {
-		return health.Report{}, err
+	pl := t.planner()
+	var r health.Report
+	if t.admin != nil {
+		read, err := t.admin.Status(ctx, managed)
+		if err != nil {
+			return health.Report{}, err
+		}
+		r = health.Assess(read.Snapshot, health.Expectation{
+			Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
+		}, time.Now())
+		pl.Cluster = clusters.NewPreRead(t.admin, read)
+	} else {
+		// A target with kubernetes: whose brokers do not answer: the Kubernetes plane still shows.
+		r = health.Report{Version: health.ReportVersion, Cluster: cluster, Time: time.Now().UTC(),
+			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.kafkaErr)}, Warnings: []string{},
+			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
 	}
-	r := health.Assess(snap, health.Expectation{
-		Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
-	}, time.Now())
-	r.Spec = specAgreement(ctx, t, sp)
+	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
+	r.Spec = specAgreement(p, err)
+	r.Kubernetes = kubeStatus(ctx, t, &p, err, mode)
+	if k := r.Kubernetes; k != nil && k.Error != "" {
+		r.Problems = append(r.Problems, "Kubernetes: "+k.Error)
+		r.Healthy = false
+	}
 	return r, nil
 }
 
-// specAgreement runs the same plan as `plan`. A plan that cannot be made (a pinned cluster id
-// that differs, a damaged inventory) is reported in the line, not as status's own failure.
-func specAgreement(ctx context.Context, t *target, sp *spec.Spec) *health.SpecAgreement {
-	p, err := t.planner().Plan(ctx, sp, reconcile.PlanOptions{})
+// specAgreement is the plan's verdict. A plan that cannot be made (a pinned cluster id that
+// differs, a damaged inventory) is reported in the line, not as status's own failure.
+func specAgreement(p reconcile.Plan, err error) *health.SpecAgreement {
 	if err != nil {
 		return &health.SpecAgreement{Error: err.Error()}
 	}
 	sum := p.Summary()
-	n := sum.Create + sum.Update + sum.Adopt + sum.Delete + sum.Unsupported
+	n := sum.Create + sum.Update + sum.Adopt + sum.Replace + sum.Delete + sum.Unsupported
 	return &health.SpecAgreement{InSync: n == 0, PendingChanges: n}
 }
 
@@ -135,7 +154,7 @@ func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *target, s
 	tick := time.NewTicker(o.watch)
 	defer tick.Stop()
 	for {
-		r, err := sampleStatus(ctx, t, sp, g.cluster, o.group)
+		r, err := sampleStatus(ctx, t, sp, g.cluster, o.group, "report")
 		if ctx.Err() != nil && prev != nil {
 			return statusExit(*prev) // Ctrl-C during a sample: keep the last complete screen
 		}
@@ -143,7 +162,7 @@ func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *target, s
 			return err
 		}
 		if prev != nil {
-			r = health.WithLagRates(*prev, r)
+			r = health.WithRates(*prev, r)
 		}
 		switch {
 		case inPlace:

@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/avatar-project/avatar-sync/certs"
 	"github.com/avatar-project/avatar-sync/health"
@@ -17,26 +20,57 @@ import (
 	"github.com/avatar-project/avatar-sync/statuspage"
 )
 
-// statusBoard holds what the watch status page shows (issue 13), refreshed after every pass: the
-// pass itself, the spec revision, the cluster's health and lag (the same read as `status`),
-// certificate days left and, in the background so a slow device never delays a pass, the device
-// check results.
+// statusBoard holds what the watch status page shows (issues 13 and 24), refreshed after every
+// pass: the pass itself and the journal of the last passes (kept in the state directory across
+// restarts), the revision in force and a failed one, the cluster's health, throughput and lag
+// (the same read as `status`) with their last hour, the Kubernetes plane, certificate days left
+// and, in the background so a slow device never delays a pass, the device check results. The
+// same numbers are exported on /metrics (boardMetrics).
 type statusBoard struct {
 	g       *globalOptions
 	refresh time.Duration
+	log     *slog.Logger
+	metrics *boardMetrics
 
 	mu             sync.Mutex
+	secrets        []string // the last valid spec's passwords, kept off the page and the journal
 	data           statuspage.Data
 	prev           *health.Report
+	history        statuspage.History
+	journal        *statuspage.Journal
 	devicesRunning bool
 }
 
-func newStatusBoard(g *globalOptions, interval time.Duration) *statusBoard {
+func newStatusBoard(g *globalOptions, interval time.Duration, stateDir string, log *slog.Logger, reg *prometheus.Registry) *statusBoard {
+	// The page updates with the passes, but never more often than every 5 s: a browser left open
+	// on a wall screen must not become load.
 	refresh := 15 * time.Second
 	if interval > 0 && interval < refresh {
-		refresh = interval
+		refresh = max(5*time.Second, interval)
 	}
-	return &statusBoard{g: g, refresh: refresh, data: statuspage.Data{Cluster: g.cluster, SpecFile: g.file}}
+	b := &statusBoard{g: g, refresh: refresh, log: log, metrics: newBoardMetrics(reg), data: statuspage.Data{Cluster: g.cluster, SpecFile: g.file}}
+	j, err := statuspage.LoadJournal(statuspage.JournalPath(stateDir, g.cluster))
+	if err != nil {
+		log.Warn("starting a new pass journal", "err", err)
+	}
+	b.journal = j
+	b.data.InForce, b.data.Failed = revisions(j.Entries)
+	b.data.Journal = append([]statuspage.Entry(nil), j.Entries...)
+	return b
+}
+
+// revisions is statuspage.Revisions with copies, safe to keep while the journal grows.
+func revisions(es []statuspage.Entry) (inForce, failed *statuspage.Entry) {
+	in, f := statuspage.Revisions(es)
+	if in != nil {
+		c := *in
+		inForce = &c
+	}
+	if f != nil {
+		c := *f
+		failed = &c
+	}
+	return inForce, failed
 }
 
 // page is what the handler renders, as of now.
@@ -45,47 +79,68 @@ func (b *statusBoard) page() statuspage.Data {
 	defer b.mu.Unlock()
 	d := b.data
 	d.Now, d.Refresh = time.Now(), b.refresh
+	d.History = b.history.Copy()
+	d.Journal = append([]statuspage.Entry(nil), b.data.Journal...)
 	return d
 }
 
 // passAndRefreshStatus is the watch pass when the page is served: the pass, then the page's data.
 func (w *watcher) passAndRefreshStatus(ctx context.Context, tr reconcile.Trigger) error {
 	err := w.pass(ctx, tr)
-	w.board.afterPass(ctx, w, err)
+	w.board.afterPass(ctx, w, tr, err)
 	return err
 }
 
-func (b *statusBoard) afterPass(ctx context.Context, w *watcher, passErr error) {
+func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Trigger, passErr error) {
 	now := time.Now()
 	pass := &statuspage.Pass{At: now, Duration: now.Sub(w.started), Applied: w.current.applied, InSync: w.current.inSync}
-	if passErr != nil {
+	entry := statuspage.Entry{At: now, Trigger: tr.Reason, Applied: w.current.applied, Result: "ok", Duration: pass.Duration}
+	switch {
+	case w.current.interrupted || ctx.Err() != nil:
+		entry.Result = "interrupted"
+	case passErr != nil:
 		pass.Error = passErr.Error()
+		entry.Result, entry.Error = "error", passErr.Error()
 	}
 	// With --git the spec is the checkout the pass read and the revision its commit (issue 12).
 	g := *b.g
 	g.file = w.gx.lastSpecFile(b.g.file)
 	revision := w.gx.revisionLabel()
+	entry.Revision, entry.Subject = w.gx.rev.Short(), w.gx.rev.Subject
 	if data, err := os.ReadFile(g.file); err == nil && revision == "" {
 		sum := sha256.Sum256(data)
 		revision = "sha256:" + hex.EncodeToString(sum[:6])
+		entry.Revision = revision
 	}
 	quiet := &streams{in: strings.NewReader(""), out: io.Discard, err: io.Discard}
 	sp, diags := readSpec(ctx, &g, quiet)
 	if len(diags.Errors()) > 0 {
 		sp = nil
 	}
+	// An error can quote a password (a spec error echoes the value it rejects): the page is read
+	// by anyone on the lab's network and the journal is kept on disk, so neither shows one.
+	if sp != nil {
+		b.mu.Lock()
+		b.secrets = specSecrets(sp)
+		b.mu.Unlock()
+	}
+	b.mu.Lock()
+	scrub := secretScrubber(b.secrets)
+	b.mu.Unlock()
+	pass.Error, entry.Error, entry.Subject = scrub(pass.Error), scrub(entry.Error), scrub(entry.Subject)
+	revision = scrub(revision)
 
 	var report *health.Report
 	healthErr := ""
 	read := true // false: keep the previous read (an invalid spec names no topics to look at)
-	if w.target != nil && sp != nil {
-		r, err := sampleStatus(ctx, w.target, sp, b.g.cluster, "")
+	if w.target != nil && sp != nil && ctx.Err() == nil {
+		r, err := sampleStatus(ctx, w.target, sp, b.g.cluster, "", w.o.gitops.mode)
 		if err != nil {
 			healthErr = err.Error()
 		} else {
 			report = &r
 		}
-	} else if sp == nil {
+	} else if sp == nil || ctx.Err() != nil {
 		read = false
 	} else {
 		healthErr = "the last pass did not reach the cluster"
@@ -102,24 +157,69 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, passErr error) 
 	}
 
 	b.mu.Lock()
+	if err := b.journal.Append(entry); err != nil {
+		b.log.Warn("pass journal not written", "err", err)
+	}
+	b.data.Journal = append([]statuspage.Entry(nil), b.journal.Entries...)
+	b.data.InForce, b.data.Failed = revisions(b.journal.Entries)
 	if report != nil && b.prev != nil {
-		*report = health.WithLagRates(*b.prev, *report)
+		*report = health.WithRates(*b.prev, *report)
 	}
 	if report != nil {
 		b.prev = report
+		b.history.Add(*report)
+		b.metrics.observe(*report)
 	}
 	b.data.LastPass, b.data.Revision, b.data.Pending = pass, revision, w.current.pending
 	if read {
 		b.data.Health, b.data.HealthError = report, healthErr
+		if report != nil {
+			b.data.Kubernetes = report.Kubernetes
+		}
 	}
 	if sp != nil {
 		b.data.Certs = certRows
+		b.data.NoDevices = len(sp.Devices) == 0
+		if b.data.NoDevices {
+			b.data.Devices = nil
+		}
 	}
-	startDevices := sp != nil && len(sp.Devices) > 0 && !b.devicesRunning
+	startDevices := sp != nil && len(sp.Devices) > 0 && !b.devicesRunning && ctx.Err() == nil
 	b.devicesRunning = b.devicesRunning || startDevices
 	b.mu.Unlock()
 	if startDevices {
 		go b.checkDevices(ctx, sp, quiet)
+	}
+}
+
+// specSecrets are the passwords a spec makes the daemon hold: the keystore's and the targets'
+// SASL passwords.
+func specSecrets(sp *spec.Spec) []string {
+	var out []string
+	if v, _, err := spec.ResolvePassword(sp.TLS.PasswordEnv, sp.TLS.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
+		out = append(out, v)
+	}
+	for _, c := range sp.Clusters {
+		if c.SASL == nil {
+			continue
+		}
+		if v, _, err := spec.ResolvePassword(c.SASL.PasswordEnv, c.SASL.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// secretScrubber replaces every secret (of 3 characters or more: shorter ones would blank out
+// ordinary words) with ***.
+func secretScrubber(secrets []string) func(string) string {
+	return func(s string) string {
+		for _, v := range secrets {
+			if len(v) >= 3 {
+				s = strings.ReplaceAll(s, v, "***")
+			}
+		}
+		return s
 	}
 }
 
@@ -140,10 +240,12 @@ func (b *statusBoard) checkDevices(ctx context.Context, sp *spec.Spec, quiet *st
 	if err != nil {
 		return
 	}
+	probed := time.Now()
 	rows := make([]statuspage.Device, 0, len(rep.Results))
 	for _, r := range rep.Results {
-		rows = append(rows, statuspage.Device{Name: r.Device, Kind: r.Kind, Required: r.Required, OK: !r.Failed(), Status: r.Status.String(), Detail: r.Detail})
+		rows = append(rows, statuspage.Device{Name: r.Device, Kind: r.Kind, Required: r.Required, OK: !r.Failed(), Status: r.Status.String(), Detail: r.Detail, ProbedAt: probed})
 	}
+	b.metrics.observeDevices(rows)
 	b.mu.Lock()
 	b.data.Devices = rows
 	b.mu.Unlock()
@@ -151,7 +253,7 @@ func (b *statusBoard) checkDevices(ctx context.Context, sp *spec.Spec, quiet *st
 
 // enableStatusPage makes the metrics server also serve the status page on "/".
 func (w *watcher) enableStatusPage() {
-	w.board = newStatusBoard(w.g, w.o.interval)
+	w.board = newStatusBoard(w.g, w.o.interval, w.o.cluster.stateDir, w.log, w.metrics.reg)
 	w.board.data.SpecFile = w.gx.specSource(w.g.file)
 	w.metrics.page = statuspage.Handler(w.board.page)
 }
