@@ -26,7 +26,7 @@ type Source struct {
 
 // ReadSources reads the spec at path: the file (or standard input for Stdin) as Read does, or,
 // when path is a directory, every regular *.yaml file directly in it, in name order, each through
-// Read's limits and all together within the same 4 MiB.
+// Read's limits and all together within the same 16 MiB.
 func ReadSources(ctx context.Context, path string, stdin io.Reader) ([]Source, Diagnostics) {
 	if path != Stdin {
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {

@@ -79,10 +79,8 @@ func (d *decoder) decode(root *yaml.Node, target, base string) (*Spec, Diagnosti
 	if merged {
 		s.Overridden = target
 	}
-	if !d.aborted {
-		d.diags = append(d.diags, validate(s, d.at)...)
-		resolve(s, base)
-	}
+	d.diags = append(d.diags, validate(s, d.at)...)
+	resolve(s, base)
 	d.diags = uniqueSorted(d.diags)
 	return s, d.diags, d
 }
