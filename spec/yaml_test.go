@@ -30,8 +30,8 @@ topicDefaults: { config: *a6 }
 	// A bomb padded with a megabyte of comment gets a budget of two million nodes, and still
 	// expands to a billion.
 	"billion laughs after 1 MiB of comment": {strings.Repeat("#"+strings.Repeat(".", 1023)+"\n", 1024) + laughs("[*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]", 9), "1035:25"},
-	"an alias inside its own anchor": {"apiVersion: avatar-sync/v1\nkind: KafkaCluster\ntopics: &t [ { name: a }, *t ]\n", "3:27"},
-	"a merge of its own mapping":     {"apiVersion: avatar-sync/v1\nkind: KafkaCluster\ntopicDefaults: &d { config: { <<: *d } }\n", "3:35"},
+	"an alias inside its own anchor":        {"apiVersion: avatar-sync/v1\nkind: KafkaCluster\ntopics: &t [ { name: a }, *t ]\n", "3:27"},
+	"a merge of its own mapping":            {"apiVersion: avatar-sync/v1\nkind: KafkaCluster\ntopicDefaults: &d { config: { <<: *d } }\n", "3:35"},
 }
 
 // laughs is the classic bomb: a0 is a string, each further level lists its predecessor 9 times.
