@@ -28,6 +28,7 @@ type mapping struct {
 	node  *yaml.Node
 	m     map[string]entry
 	extra []entry // keys beyond obj.fields when obj.extra is set, in file order
+	used  []bool  // d.used[obj]
 }
 
 // join builds child paths: "" + "kafka" = "kafka", "topics[1]" + "name" = "topics[1].name".
@@ -260,11 +261,18 @@ func (mp *mapping) fail(key string, n *yaml.Node, format string, args ...any) {
 // get returns the value node of a known key; asking for a key the object does not declare is a
 // programming error, caught by the tests that load a file using every key.
 func (mp *mapping) get(key string) (*yaml.Node, field, bool) {
-	f, known := mp.obj.lookup(key)
-	if !known {
+	i := slices.IndexFunc(mp.obj.fields, func(f field) bool { return f.key == key })
+	if i < 0 {
 		panic(fmt.Sprintf("spec: %s has no field %q in its table", mp.obj.name, key))
 	}
-	mp.d.used[mp.obj.name+"."+key] = true
+	f := mp.obj.fields[i]
+	if mp.used == nil {
+		if mp.used = mp.d.used[mp.obj]; mp.used == nil {
+			mp.used = make([]bool, len(mp.obj.fields))
+			mp.d.used[mp.obj] = mp.used
+		}
+	}
+	mp.used[i] = true
 	e, ok := mp.m[key]
 	if !ok {
 		return nil, f, false
