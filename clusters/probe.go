@@ -104,6 +104,10 @@ func (a *Admin) Probe(ctx context.Context, names []string, o ProbeOptions) (heal
 		}
 	}
 	rep.Results = append(rep.Results, results...)
+	if err := ctx.Err(); err != nil {
+		// issue 21: an interrupt is not a finding about the cluster, and says so.
+		rep.Failures = append(rep.Failures, fmt.Sprintf("verify was interrupted (%v) before every probe record came back", err))
+	}
 	return rep.Finish(), nil
 }
 
@@ -414,6 +418,9 @@ func (r *probeReader) await(ctx context.Context, results []health.ProbeResult, s
 		switch {
 		case !at.IsZero():
 			results[i].RoundTrip = at.Sub(start)
+		case ctx.Err() != nil:
+			// Interrupted: not a finding about the cluster (issue 21).
+			results[i].Error = fmt.Sprintf("produced at offset %d; verify was interrupted before it came back", res.Offset)
 		case r.errs[tp] != nil:
 			results[i].Error = fmt.Sprintf("produced at offset %d but not read back: %v", res.Offset, r.errs[tp])
 		default:
@@ -450,8 +457,9 @@ func (a *Admin) checkOffsetCommit(ctx context.Context, client sarama.Client, gro
 	} else {
 		checkErr = fmt.Errorf("offset-commit check: the coordinator of group %q: %w", group, err)
 	}
-	// The commit may have landed even when its answer did not: always delete.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+	// The commit may have landed even when its answer did not: always delete, on a fresh context
+	// bounded by cleanupTimeout, so that after Ctrl-C the group still goes (issue 21).
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cleanupTimeout())
 	defer cancel()
 	return checkErr, a.deleteProbeGroup(cctx, client, group)
 }
@@ -484,6 +492,14 @@ func commitAndReadBack(ctx context.Context, coord *sarama.Broker, commit *sarama
 		}
 	}
 	return nil
+}
+
+// cleanupTimeout bounds deleting the probe group.
+func (a *Admin) cleanupTimeout() time.Duration {
+	if a.timeout <= 0 {
+		return 20 * time.Second
+	}
+	return 2 * a.timeout
 }
 
 // deleteProbeGroup deletes the probe's group at its coordinator. A group that is already gone is

@@ -11,6 +11,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
 	"github.com/avatar-project/avatar-sync/health"
@@ -253,5 +254,55 @@ func TestProbeRequestsGrowWithBrokers(t *testing.T) {
 		if counts[fakecontrol.APIOffsetCommit] != 1 || counts[fakecontrol.APIOffsetFetch] != 1 || counts[fakecontrol.API(42)] != 1 {
 			t.Errorf("%s: want one OffsetCommit, OffsetFetch and DeleteGroups (the offset-commit check): %v", name, counts)
 		}
+	}
+}
+
+// TestProbeInterruptedCleansUp is issue 21: verify interrupted (Ctrl-C cancels its context, here
+// as the probe records are produced) still deletes its probe group, on a fresh bounded context, and
+// reports the interrupt as such, never as "not consumed back within 30s".
+func TestProbeInterruptedCleansUp(t *testing.T) {
+	e, err := StartEmbedded(testCtx(t), testSpec(), EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a, err := e.Connect(testCtx(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	names := probeTopics(t, a, e.Bootstrap())
+
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	// The first Produce request is the probe's: the group has joined and owns every partition.
+	fakecontrol.ClusterOf(e).ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cancel()
+		return nil, nil, false
+	})
+	rep, err := a.Probe(ctx, names, ProbeOptions{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() == nil {
+		t.Fatal("the probe was not interrupted")
+	}
+	if !rep.GroupDeleted || rep.OK {
+		t.Errorf("interrupted probe: GroupDeleted=%v OK=%v failures=%v", rep.GroupDeleted, rep.OK, rep.Failures)
+	}
+	if !slices.ContainsFunc(rep.Failures, func(f string) bool { return strings.Contains(f, "interrupted") }) {
+		t.Errorf("failures do not say the probe was interrupted: %v", rep.Failures)
+	}
+	for _, r := range rep.Results {
+		if strings.Contains(r.Error, "within") {
+			t.Errorf("%s/%d reported as a time-out after an interrupt: %s", r.Topic, r.Partition, r.Error)
+		}
+	}
+	groups, err := fakecontrol.ListGroups(testCtx(t), e.Bootstrap())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(groups, []string{"prediction"}) {
+		t.Errorf("groups after an interrupted verify: %v, want only prediction", groups)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -61,7 +62,90 @@ type Repo struct {
 	// Timeout bounds one git command (default 2m) so a hanging remote fails the pass.
 	Timeout time.Duration
 
-	kept string // the tree of the last revision handed out, kept while a newer one is checked out
+	kept    string              // the tree of the last revision handed out, kept while a newer one is checked out
+	skipped map[string][]string // per revision, the committed links removed from its tree (see scrubLinks)
+}
+
+// absDir makes Dir absolute once, before any git command runs: git resolves a relative
+// GIT_INDEX_FILE against the --work-tree, not against the daemon's working directory, so with
+// the default relative --state-dir every checkout failed (issue 21).
+func (r *Repo) absDir() error {
+	if filepath.IsAbs(r.Dir) {
+		return nil
+	}
+	abs, err := filepath.Abs(r.Dir)
+	if err != nil {
+		return fmt.Errorf("the private clone's directory %s: %w", r.Dir, err)
+	}
+	r.Dir = abs
+	return nil
+}
+
+func (r *Repo) remember(rev Revision, skipped []string) {
+	if r.skipped == nil {
+		r.skipped = map[string][]string{}
+	}
+	r.skipped[rev.Hash] = skipped
+}
+
+// Skipped lists the symbolic links (paths relative to the repository root) that rev's checkout
+// left out because they lead out of the repository or nowhere: a committed link to a host file
+// must never make the daemon read that file (issue 21). Empty when none, or when the tree was
+// checked out by an earlier process.
+func (r *Repo) Skipped(rev Revision) []string { return r.skipped[rev.Hash] }
+
+// scrubLinks removes from tree every symbolic link that does not resolve to a file or directory
+// inside tree: absolute links, links climbing out with .., links through other links that do, and
+// dangling ones (a later link could make them lead out). What stays is a tree in which any path,
+// followed by the kernel, stays inside the tree: the spec directory's *.yaml files, tls.dir,
+// passwordFile, everything. It returns the removed links relative to tree, sorted.
+func scrubLinks(tree string) ([]string, error) {
+	root, err := filepath.EvalSymlinks(tree)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	// Removing a link can leave another dangling (it pointed through it): repeat until stable.
+	for {
+		var bad []string
+		err := filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type()&os.ModeSymlink == 0 {
+				return nil // WalkDir never follows links, so the walk itself stays inside
+			}
+			if !inside(root, p) {
+				bad = append(bad, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("check the tree's symbolic links: %w", err)
+		}
+		if len(bad) == 0 {
+			break
+		}
+		for _, p := range bad {
+			if err := os.Remove(p); err != nil {
+				return nil, fmt.Errorf("remove the symbolic link %s leading out of the repository: %w", p, err)
+			}
+			rel, _ := filepath.Rel(tree, p)
+			removed = append(removed, filepath.ToSlash(rel))
+		}
+	}
+	slices.Sort(removed)
+	return removed, nil
+}
+
+// inside reports whether the link at p resolves to an existing path under root.
+func inside(root, p string) bool {
+	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(root, resolved)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // DirFor names the private clone of url's branch under base: readable, and distinct for every
@@ -81,6 +165,9 @@ var ErrBranchMissing = errors.New("branch not found on the remote")
 // Fetch brings the branch up to date and returns its head. The refspec forces the update, so a
 // force-pushed or rewritten branch is followed rather than refused as a non-fast-forward.
 func (r *Repo) Fetch(ctx context.Context) (Revision, error) {
+	if err := r.absDir(); err != nil {
+		return Revision{}, err
+	}
 	if err := r.init(ctx); err != nil {
 		return Revision{}, err
 	}
@@ -125,9 +212,20 @@ func (r *Repo) init(ctx context.Context) error {
 // tree, even after a crash mid-checkout (issue 12). It keeps the previous tree (the revision in
 // force until the caller switches) and removes older ones and leftovers.
 func (r *Repo) Checkout(ctx context.Context, rev Revision) (string, error) {
+	if err := r.absDir(); err != nil {
+		return "", err
+	}
 	trees := filepath.Join(r.Dir, "trees")
 	final := filepath.Join(trees, rev.Hash)
 	if fi, err := os.Stat(final); err == nil && fi.IsDir() {
+		if _, seen := r.skipped[rev.Hash]; !seen {
+			// A tree checked out by an earlier process (an older version) may still hold links out of it.
+			skipped, err := scrubLinks(final)
+			if err != nil {
+				return "", fmt.Errorf("check out %s: %w", rev.Short(), err)
+			}
+			r.remember(rev, skipped)
+		}
 		r.cleanTrees(final)
 		return final, nil
 	}
@@ -145,6 +243,10 @@ func (r *Repo) Checkout(ctx context.Context, rev Revision) (string, error) {
 	if _, err = r.git(ctx, env, "--work-tree="+tmp, "read-tree", rev.Hash); err == nil {
 		_, err = r.git(ctx, env, "--work-tree="+tmp, "checkout-index", "--all", "--force")
 	}
+	var skipped []string
+	if err == nil {
+		skipped, err = scrubLinks(tmp)
+	}
 	if err == nil {
 		err = os.Rename(tmp, final)
 	}
@@ -152,6 +254,7 @@ func (r *Repo) Checkout(ctx context.Context, rev Revision) (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("check out %s: %w", rev.Short(), err)
 	}
+	r.remember(rev, skipped)
 	r.cleanTrees(final)
 	return final, nil
 }
@@ -241,29 +344,36 @@ func (r *Repo) gitIn(ctx context.Context, gitDir string, args []string, env ...s
 	return stdout.String(), nil
 }
 
-// redactText removes the URL's password from git's messages (git 2.39 quotes the URL as given).
+// redactText removes the URL's credentials from git's messages (git 2.39 quotes the URL as given):
+// the whole user information before "@", and the password wherever it appears.
 func (r *Repo) redactText(s string) string {
-	if u, err := url.Parse(r.URL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			s = strings.ReplaceAll(s, pw, "***")
-		}
+	u, err := url.Parse(r.URL)
+	if err != nil || u.User == nil {
+		return s
+	}
+	s = strings.ReplaceAll(s, r.URL, Redact(r.URL))
+	s = strings.ReplaceAll(s, u.User.String()+"@", "***@")
+	if raw, _, ok := strings.Cut(strings.TrimPrefix(r.URL, u.Scheme+"://"), "@"); ok && !strings.Contains(raw, "/") {
+		s = strings.ReplaceAll(s, raw+"@", "***@")
+	}
+	for _, c := range Credentials(r.URL) {
+		s = strings.ReplaceAll(s, c, "***")
 	}
 	return s
 }
 
-// Redact returns rawURL without the password of its user information, for logs and
-// notifications: https://deploy:token@host/repo becomes https://deploy:***@host/repo.
+// Redact returns rawURL without its user information, for logs and notifications:
+// https://deploy:token@host/repo and https://token@host/repo (GitHub's token-as-user form) both
+// become https://***@host/repo. Any user information is hidden (issue 21): a user name can be the
+// token itself.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.User == nil {
 		return rawURL
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "***")
-		// url.String escapes the asterisks; they are ours, keep them readable.
-		return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
-	}
-	return rawURL
+	u.User = url.User("***")
+	// url.String escapes the asterisks; they are ours, keep them readable.
+	return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
 }
 
 // Password returns the password written into rawURL, if any, so callers can keep it out of
@@ -274,4 +384,22 @@ func Password(rawURL string) string {
 		return pw
 	}
 	return ""
+}
+
+// Credentials returns the secrets written into rawURL's user information: the password, and for
+// http(s) the user name too (https://<token>@host/… puts the token there). An ssh user name
+// (ssh://git@host/…) is no secret and is not returned: scrubbing "git" would mangle every text.
+func Credentials(rawURL string) []string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	var out []string
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		out = append(out, pw)
+	}
+	if name := u.User.Username(); name != "" && (u.Scheme == "http" || u.Scheme == "https") {
+		out = append(out, name)
+	}
+	return out
 }

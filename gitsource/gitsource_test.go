@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,7 +139,7 @@ func TestFetchFailures(t *testing.T) {
 	if strings.Contains(err.Error(), "s3cr3t-token") {
 		t.Errorf("error leaks the URL's password: %v", err)
 	}
-	if !strings.Contains(err.Error(), "deploy:***@127.0.0.1:1") {
+	if !strings.Contains(err.Error(), "http://***@127.0.0.1:1") || strings.Contains(err.Error(), "deploy") { // issue 21: all user information hidden
 		t.Errorf("error does not name the remote: %v", err)
 	}
 	if _, err := (&Repo{URL: remote.URL, Branch: "--upload-pack=touch", Dir: t.TempDir()}).Fetch(ctx); err == nil || !strings.Contains(err.Error(), "not a branch name") {
@@ -184,15 +188,36 @@ func TestSpecFileStaysInTree(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	tests := map[string]string{
-		"https://deploy:tok@git.example.org/lab/avatar.git": "https://deploy:***@git.example.org/lab/avatar.git",
-		"https://git.example.org/lab/avatar.git":            "https://git.example.org/lab/avatar.git",
-		"git@github.com:lab/avatar.git":                     "git@github.com:lab/avatar.git",
-		"/srv/git/avatar.git":                               "/srv/git/avatar.git",
+		"https://deploy:tok@git.example.org/lab/avatar.git": "https://***@git.example.org/lab/avatar.git",
+		// issue 21: GitHub's token-as-user form, and any other user information.
+		"https://ghp_T0KEN@github.com/lab/avatar.git":     "https://***@github.com/lab/avatar.git",
+		"https://x-access-token:ghs_T0KEN@github.com/lab": "https://***@github.com/lab",
+		"ssh://git@git.example.org/lab/avatar.git":        "ssh://***@git.example.org/lab/avatar.git",
+		"https://git.example.org/lab/avatar.git":          "https://git.example.org/lab/avatar.git",
+		"git@github.com:lab/avatar.git":                   "git@github.com:lab/avatar.git",
+		"/srv/git/avatar.git":                             "/srv/git/avatar.git",
 	}
 	for in, want := range tests {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestGitErrorsHideTheToken: git quotes the remote's URL in its errors; a token written as the
+// user name (https://<token>@host/…) never reaches the returned error (issue 21).
+func TestGitErrorsHideTheToken(t *testing.T) {
+	gittest.New(t) // requires git
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	const token = "ghp_T0KEN4u5er"
+	u := strings.Replace(srv.URL, "http://", "http://"+token+"@", 1) + "/lab.git"
+	_, err := (&Repo{URL: u, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t))
+	if err == nil {
+		t.Fatal("fetch from a 404 server succeeded")
+	}
+	if strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "***@") {
+		t.Errorf("error %q shows the token (or names no URL at all)", err)
 	}
 }
 
@@ -236,5 +261,130 @@ func BenchmarkCheckoutNewRevision(b *testing.B) {
 		os.RemoveAll(tree) // the next iteration checks it out anew
 		repo.kept = ""
 		b.StartTimer()
+	}
+}
+
+// TestCheckoutRelativeDir is issue 21's default: watch's --state-dir is relative, so the clone's
+// directory is too. git resolved the relative private index inside --work-tree and every checkout
+// was empty ("not in this revision"). Run from a working directory, as users run it.
+func TestCheckoutRelativeDir(t *testing.T) {
+	ctx := testCtx(t)
+	remote := gittest.New(t)
+	remote.Commit("add the spec", map[string]string{"lab/avatar.yaml": "one\n"})
+	t.Chdir(t.TempDir())
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: DirFor(filepath.Join(".avatar-sync", "git"), remote.URL, "main")}
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.Checkout(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := SpecFile(tree, "lab/avatar.yaml")
+	if err != nil {
+		t.Fatalf("the spec is not in the checkout made under a relative directory: %v", err)
+	}
+	if got := readTree(t, filepath.Dir(f), "avatar.yaml"); got != "one\n" {
+		t.Fatalf("checkout holds %q", got)
+	}
+	if !filepath.IsAbs(tree) {
+		t.Errorf("tree %s is relative: a later chdir would lose it", tree)
+	}
+}
+
+// TestCheckoutSkipsLinksOutOfTree is issue 21's hostile commit: symbolic links to a host file
+// (absolute, climbing with .., through another in-tree link, dangling) are left out of the
+// checkout, so no reader of the tree (a spec directory, tls.dir, passwordFile) can reach the host
+// file; a link inside the tree stays.
+func TestCheckoutSkipsLinksOutOfTree(t *testing.T) {
+	ctx := testCtx(t)
+	host := filepath.Join(t.TempDir(), "host.env")
+	if err := os.WriteFile(host, []byte("KEYSTORE_PASSWORD=hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := gittest.New(t)
+	remote.Commit("add the spec", map[string]string{"lab/avatar.yaml": "one\n"})
+	remote.Link("absolute", "lab/host.yaml", host)
+	remote.Link("climbing", "lab/up.yaml", strings.Repeat("../", 30)+strings.TrimPrefix(host, "/"))
+	remote.Link("dot", "lab/here", ".")
+	remote.Link("through a link", "lab/via.yaml", "here/"+strings.Repeat("../", 30)+strings.TrimPrefix(host, "/"))
+	remote.Link("dir out", "lab/etc", filepath.Dir(host))
+	remote.Link("dangling", "lab/gone.yaml", "nowhere.yaml")
+	remote.Link("alias", "lab/alias.yaml", "avatar.yaml")
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(t.TempDir(), "clone")}
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.Checkout(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"lab/etc", "lab/gone.yaml", "lab/host.yaml", "lab/up.yaml", "lab/via.yaml"}
+	if got := repo.Skipped(rev); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("Skipped = %v, want %v", got, want)
+	}
+	err = filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Type()&os.ModeSymlink == 0 {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), "hunter2") {
+			t.Errorf("%s reads the host file", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, tree, "lab/alias.yaml"); got != "one\n" {
+		t.Errorf("the in-tree link must stay: %q", got)
+	}
+	if _, err := os.Lstat(filepath.Join(tree, "lab", "here")); err != nil {
+		t.Errorf("the in-tree link to its own directory must stay: %v", err)
+	}
+}
+
+// TestFetchWithCredentialStore proves the rendered watch Deployment's way of authenticating
+// (issue 21, render/watch.go): the URL carries no credentials; git's credential store reads them
+// from the file the Secret avatar-sync-watch-git is mounted as, configured through GIT_CONFIG_* in
+// the environment. The server (git http-backend) demands basic authentication.
+func TestFetchWithCredentialStore(t *testing.T) {
+	remote := gittest.New(t)
+	head := remote.Commit("add the spec", map[string]string{"avatar.yaml": "one\n"})
+	gitBin, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &cgi.Handler{Path: gitBin, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(remote.URL), "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pw, ok := r.BasicAuth(); !ok || user != "deploy" || pw != "T0KEN" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="lab"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	repoURL := srv.URL + "/" + filepath.Base(remote.URL)
+
+	if _, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t)); err == nil {
+		t.Fatal("the server let a fetch without credentials through: the test proves nothing")
+	}
+	store := filepath.Join(t.TempDir(), "credentials") // the Secret's key, as mounted
+	if err := os.WriteFile(store, []byte(strings.Replace(srv.URL, "http://", "http://deploy:T0KEN@", 1)+"\n"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GIT_CONFIG_COUNT", "1")
+	t.Setenv("GIT_CONFIG_KEY_0", "credential.helper")
+	t.Setenv("GIT_CONFIG_VALUE_0", "store --file="+store)
+	rev, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t))
+	if err != nil || rev.Hash != head {
+		t.Fatalf("fetch with the credential store: %+v %v", rev, err)
 	}
 }

@@ -3,20 +3,24 @@
 // webhook message (its "text" field) that also carries the structured event, so one URL serves a
 // chat channel and a program alike.
 //
-// Delivery never blocks a pass: events go through a bounded queue to one sender goroutine, each
-// POST has a time-out and is retried with back-off, and a full queue drops the oldest event with a
-// log line rather than making the daemon wait for a slow receiver.
+// Delivery never blocks a pass: events go through a bounded queue per webhook URL to that URL's
+// own sender goroutine, so a hanging receiver delays only itself (issue 21); each POST has a
+// time-out and is retried with back-off, and a full queue drops its oldest event with a log line
+// rather than making the daemon wait for a slow receiver. A redirect is followed only to the same
+// host: the body never goes anywhere the operator did not name.
 package notify
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -110,14 +114,25 @@ type Sender struct {
 	// password); each is replaced by *** in every field before sending.
 	Secrets func() []string
 	Log     *slog.Logger
-	// QueueSize bounds the events waiting for delivery (default 32).
+	// QueueSize bounds the events waiting for delivery to each URL (default 32).
 	QueueSize int
 
-	once  sync.Once
+	once      sync.Once
+	receivers []*receiverQueue
+	stop      context.CancelFunc
+}
+
+// receiverQueue is one URL's own queue and sender goroutine (issue 21): a receiver that hangs
+// delays only its own events, never another receiver's.
+type receiverQueue struct {
+	url   string
 	queue chan Event
 	done  chan struct{}
-	stop  context.CancelFunc
 }
+
+// errCrossHost refuses a redirect to another host: the body (the cluster's state, the pass's
+// errors) goes only where the operator pointed it (issue 21).
+var errCrossHost = errors.New("the webhook redirects to another host; not followed")
 
 func (s *Sender) start() {
 	s.once.Do(func() {
@@ -125,62 +140,94 @@ func (s *Sender) start() {
 		if size <= 0 {
 			size = 32
 		}
-		s.queue, s.done = make(chan Event, size), make(chan struct{})
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stop = cancel
-		go s.deliverAll(ctx)
+		client := &http.Client{Timeout: s.timeout(), CheckRedirect: sameHostRedirect}
+		for _, u := range s.URLs {
+			r := &receiverQueue{url: u, queue: make(chan Event, size), done: make(chan struct{})}
+			s.receivers = append(s.receivers, r)
+			go s.deliverAll(ctx, client, r)
+		}
 	})
 }
 
-// Send queues ev for every URL and returns at once.
+// sameHostRedirect follows at most 3 redirects, each to the same scheme and host as the request
+// it answers; anything else is errCrossHost.
+func sameHostRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return errCrossHost
+	}
+	if len(via) >= 3 {
+		return errors.New("the webhook redirects more than 3 times; not followed")
+	}
+	return nil
+}
+
+// Send queues ev for every URL and returns at once. A full queue drops its oldest event.
 func (s *Sender) Send(ev Event) {
 	if len(s.URLs) == 0 {
 		return
 	}
 	s.start()
 	ev = s.scrub(ev)
+	for _, r := range s.receivers {
+		s.push(r, ev)
+	}
+}
+
+// push queues ev for one receiver, dropping that receiver's oldest event while its queue is full.
+func (s *Sender) push(r *receiverQueue, ev Event) {
 	for {
 		select {
-		case s.queue <- ev:
+		case r.queue <- ev:
 			return
 		default:
 		}
 		select {
-		case old := <-s.queue:
-			s.logger().Warn("notification queue full; dropped the oldest event", "event", string(old.Event), "time", old.Time)
+		case old := <-r.queue:
+			s.logger().Warn("notification queue full; dropped the oldest event", "url", Redact(r.url), "event", string(old.Event), "time", old.Time)
 		default:
 		}
 	}
 }
 
-// Close delivers what is queued, waiting at most wait, then stops the sender.
+// Close delivers what is queued, waiting at most wait in all (not per receiver), then stops the
+// sender.
 func (s *Sender) Close(wait time.Duration) {
-	if s.queue == nil {
+	if s.receivers == nil {
 		return
 	}
-	close(s.queue)
-	select {
-	case <-s.done:
-	case <-time.After(wait):
-		s.stop()
-		<-s.done
-		s.logger().Warn("stopped with notifications undelivered", "waited", wait.String())
+	for _, r := range s.receivers {
+		close(r.queue)
 	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for _, r := range s.receivers {
+		select {
+		case <-r.done:
+		case <-deadline.C:
+			s.stop()
+			for _, r := range s.receivers {
+				<-r.done
+			}
+			s.logger().Warn("stopped with notifications undelivered", "waited", wait.String())
+			return
+		}
+	}
+	s.stop()
 }
 
-func (s *Sender) deliverAll(ctx context.Context) {
-	defer close(s.done)
-	client := &http.Client{Timeout: s.timeout()}
-	for ev := range s.queue {
+func (s *Sender) deliverAll(ctx context.Context, client *http.Client, r *receiverQueue) {
+	defer close(r.done)
+	for ev := range r.queue {
 		body, err := json.Marshal(ev)
 		if err != nil {
 			s.logger().Error("encode notification", "err", err)
 			continue
 		}
-		for _, u := range s.URLs {
-			if err := s.post(ctx, client, u, body); err != nil {
-				s.logger().Error("notification not delivered", "url", Redact(u), "event", string(ev.Event), "err", err)
-			}
+		if err := s.post(ctx, client, r.url, body); err != nil {
+			s.logger().Error("notification not delivered", "url", Redact(r.url), "event", string(ev.Event), "err", err)
 		}
 	}
 }
@@ -230,7 +277,7 @@ func (s *Sender) postOnce(ctx context.Context, client *http.Client, u string, bo
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
-		return false, err
+		return errors.Is(err, errCrossHost), err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -255,13 +302,14 @@ func (s *Sender) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// scrub replaces every secret in every text field of ev.
+// scrub replaces every secret, and the user information of every URL, in every text field of ev.
 func (s *Sender) scrub(ev Event) Event {
-	if s.Secrets == nil {
-		return ev
-	}
 	var secrets []string
-	for _, v := range s.Secrets() {
+	var known []string
+	if s.Secrets != nil {
+		known = s.Secrets()
+	}
+	for _, v := range known {
 		// A one- or two-character "secret" would blank out ordinary words; such a password is no
 		// secret anyway.
 		if len(v) >= 3 {
@@ -272,7 +320,7 @@ func (s *Sender) scrub(ev Event) Event {
 		for _, v := range secrets {
 			x = strings.ReplaceAll(x, v, "***")
 		}
-		return x
+		return RedactUserinfo(x)
 	}
 	ev.Text, ev.Error, ev.Subject, ev.Cluster = clean(ev.Text), clean(ev.Error), clean(ev.Subject), clean(ev.Cluster)
 	changes := make([]string, len(ev.Changes))
@@ -283,6 +331,19 @@ func (s *Sender) scrub(ev Event) Event {
 		ev.Changes = changes
 	}
 	return ev
+}
+
+// userinfo matches the user information of a URL in free text: scheme://<userinfo>@.
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s"']+@`)
+
+// RedactUserinfo hides the user information of every URL in text (https://<token>@host/… becomes
+// https://***@host/…): a user name can be the token itself (issue 21), and an error quoting a URL
+// must not carry it to a log or a webhook.
+func RedactUserinfo(text string) string {
+	if !strings.Contains(text, "@") {
+		return text
+	}
+	return userinfo.ReplaceAllString(text, "${1}***@")
 }
 
 // Redact shows a webhook URL as scheme://host/… only: Slack and Mattermost put the webhook's

@@ -3,7 +3,9 @@ package notify
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,5 +142,109 @@ func TestCheckURLAndRedact(t *testing.T) {
 	}
 	if got := Redact("https://hooks.slack.com/services/T/B/secret"); got != "https://hooks.slack.com/…" {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+// TestHangingReceiverDelaysNoOther is issue 21: with one receiver that never answers, the other
+// receives every event at once, not one per time-out of the hanging one.
+func TestHangingReceiverDelaysNoOther(t *testing.T) {
+	hanging := &receiver{hang: make(chan struct{})}
+	slow := httptest.NewServer(hanging)
+	defer slow.Close()
+	defer close(hanging.hang)
+	fast := &receiver{}
+	srv := httptest.NewServer(fast)
+	defer srv.Close()
+	s := &Sender{URLs: []string{slow.URL, srv.URL}, Timeout: 2 * time.Second, Attempts: 3, Backoff: time.Second}
+	start := time.Now()
+	for i := 0; i < 3; i++ {
+		s.Send(Compose(Applied, Event{Cluster: "lab", Changes: []string{fmt.Sprint("create topic t", i)}}))
+	}
+	for len(fast.got()) < 3 {
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("the healthy receiver got %d of 3 events in %s: the hanging one holds it up", len(fast.got()), time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Close(100 * time.Millisecond)
+}
+
+// TestRedirects is issue 21: a redirect to another host is not followed (the body stays where the
+// operator sent it) and is reported; a redirect on the same host is followed.
+func TestRedirects(t *testing.T) {
+	elsewhere := &receiver{}
+	other := httptest.NewServer(elsewhere)
+	defer other.Close()
+	home := &receiver{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		// 127.0.0.1 and localhost are different hosts to a browser and to us.
+		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/stolen", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/here", http.StatusPermanentRedirect)
+	})
+	mux.Handle("/here", home)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(p)
+	}), nil))
+	s := &Sender{URLs: []string{srv.URL + "/away", srv.URL + "/moved"}, Backoff: 10 * time.Millisecond, Log: log}
+	s.Send(Compose(Failed, Event{Cluster: "lab", Error: "boom"}))
+	s.Close(10 * time.Second)
+	if got := elsewhere.got(); len(got) != 0 {
+		t.Errorf("the body followed a redirect to another host: %q", got)
+	}
+	if got := home.got(); len(got) != 1 || !strings.Contains(got[0], "boom") {
+		t.Errorf("a same-host redirect was not followed with the body: %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "redirects to another host") || strings.Count(logged.String(), "notification not delivered") != 1 {
+		t.Errorf("the refused redirect is not logged once:\n%s", logged.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestScrubHidesURLUserinfo is issue 21: a token written as a URL's user name
+// (https://<token>@host/…) never reaches a webhook body, whatever field quotes it.
+func TestScrubHidesURLUserinfo(t *testing.T) {
+	rec := &receiver{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	s := &Sender{URLs: []string{srv.URL}}
+	s.Send(Compose(Failed, Event{Cluster: "lab", Subject: "see https://ghp_SUBJ3CT@github.com/x",
+		Error: "fetch branch main of https://ghp_T0KEN@github.com/lab.git: repository 'https://ghp_T0KEN@github.com/lab.git/' not found"}))
+	s.Close(10 * time.Second)
+	got := rec.got()
+	if len(got) != 1 {
+		t.Fatalf("got %d bodies", len(got))
+	}
+	if strings.Contains(got[0], "ghp_") || !strings.Contains(got[0], "https://***@github.com/lab.git") {
+		t.Errorf("body shows a URL's user information: %s", got[0])
+	}
+}
+
+func TestRedactUserinfo(t *testing.T) {
+	tests := map[string]string{
+		"https://tok@h/x":                   "https://***@h/x",
+		"a https://u:p@h/x b ssh://git@h/y": "a https://***@h/x b ssh://***@h/y",
+		"mail me: someone@example.org":      "mail me: someone@example.org",
+		"https://h/x?u=a@b":                 "https://h/x?u=a@b",
+		"'https://tok@h/x'":                 "'https://***@h/x'",
+	}
+	for in, want := range tests {
+		if got := RedactUserinfo(in); got != want {
+			t.Errorf("RedactUserinfo(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

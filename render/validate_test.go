@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -677,6 +678,9 @@ func watchProblems(c spec.Cluster, ns string, objs objects) (problems []string) 
 	if !notifyFromSecret {
 		fail("AVATAR_SYNC_NOTIFY (webhook tokens) must come from a Secret")
 	}
+	if why := gitCredentialsProblem(pod); why != "" {
+		fail("git credentials: %s", why)
+	}
 	args := strings.Join(ctr.Args, " ")
 	for _, want := range []string{"watch ", "--git " + w.Git, "--branch " + w.Branch, "--path " + w.Path, "--mode " + w.Mode,
 		"--metrics-addr :" + strconv.Itoa(w.MetricsPort), "--cluster " + firstNonEmpty(w.Cluster, c.Name)} {
@@ -685,6 +689,34 @@ func watchProblems(c spec.Cluster, ns string, objs objects) (problems []string) 
 		}
 	}
 	return problems
+}
+
+// gitCredentialsProblem checks issue 21's promise: the watch pod reads git credentials from the
+// optional Secret WatchGitSecret, mounted read-only at WatchGitDir, through git's credential store
+// (GIT_CONFIG_* = credential.helper), and no argument carries a URL's user information.
+func gitCredentialsProblem(pod corev1.PodSpec) string {
+	ctr := pod.Containers[0]
+	env := map[string]string{}
+	for _, e := range ctr.Env {
+		env[e.Name] = e.Value
+	}
+	if env["GIT_CONFIG_COUNT"] != "1" || env["GIT_CONFIG_KEY_0"] != "credential.helper" || env["GIT_CONFIG_VALUE_0"] != "store --file="+WatchGitDir+"/"+WatchGitSecretKey {
+		return fmt.Sprintf("git is not configured to read %s/%s (env %v)", WatchGitDir, WatchGitSecretKey, env)
+	}
+	mounted := slices.ContainsFunc(ctr.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.MountPath == WatchGitDir && m.ReadOnly && slices.ContainsFunc(pod.Volumes, func(v corev1.Volume) bool {
+			return v.Name == m.Name && v.Secret != nil && v.Secret.SecretName == WatchGitSecret && v.Secret.Optional != nil && *v.Secret.Optional
+		})
+	})
+	if !mounted {
+		return fmt.Sprintf("the optional Secret %s is not mounted read-only at %s", WatchGitSecret, WatchGitDir)
+	}
+	for _, a := range ctr.Args {
+		if u, err := url.Parse(a); err == nil && u.User != nil {
+			return fmt.Sprintf("argument %q carries credentials", a)
+		}
+	}
+	return ""
 }
 
 func firstNonZero(vals ...int) int {
@@ -856,6 +888,15 @@ func TestWatchProblemsCatchesBreakage(t *testing.T) {
 		"two replicas":         {func(o *objects) { n := int32(2); o.deployments[0].Spec.Replicas = &n }, "exactly one replica"},
 		"wrong mode":           {func(o *objects) { o.deployments[0].Spec.Template.Spec.Containers[0].Args[12] = "report" }, `lack "--mode heal"`},
 		"no role":              {func(o *objects) { o.roles = nil }, "want one Deployment, ServiceAccount, Role and RoleBinding"},
+		"git credentials not mounted": {func(o *objects) {
+			o.deployments[0].Spec.Template.Spec.Containers[0].VolumeMounts = slices.DeleteFunc(o.deployments[0].Spec.Template.Spec.Containers[0].VolumeMounts,
+				func(m corev1.VolumeMount) bool { return m.MountPath == WatchGitDir })
+		}, "is not mounted read-only"},
+		"git token in the arguments": {func(o *objects) {
+			args := o.deployments[0].Spec.Template.Spec.Containers[0].Args
+			i := slices.Index(args, "--git")
+			args[i+1] = strings.Replace(args[i+1], "https://", "https://deploy:T0KEN@", 1)
+		}, "carries credentials"},
 		"webhook in the clear": {func(o *objects) {
 			for i, e := range o.deployments[0].Spec.Template.Spec.Containers[0].Env {
 				if e.Name == "AVATAR_SYNC_NOTIFY" {

@@ -18,6 +18,12 @@ const (
 	// WatchNotifySecret holds the daemon's webhook URLs (space-separated) under WatchNotifySecretKey.
 	WatchNotifySecret    = "avatar-sync-watch-notify"
 	WatchNotifySecretKey = "urls"
+	// WatchGitSecret holds the git credentials of the followed repository, under WatchGitSecretKey
+	// in git's credential-store format (one https://user:token@host line per host), never the
+	// spec's URL (issue 21). It is mounted at WatchGitDir; git reads it through credential.helper.
+	WatchGitSecret    = "avatar-sync-watch-git"
+	WatchGitSecretKey = "credentials"
+	WatchGitDir       = "/etc/avatar-sync/git"
 	// watchUID is the distroless "nonroot" user; the image needs no particular one.
 	watchUID = 65532
 )
@@ -86,6 +92,14 @@ func (m *model) watchObjects(c spec.Cluster) []any {
 		omap{{"name", "AVATAR_SYNC_NOTIFY"}, {"valueFrom", omap{{"secretKeyRef", omap{
 			{"name", WatchNotifySecret}, {"key", WatchNotifySecretKey}, {"optional", true}}}}}},
 	}
+	// Git credentials (issue 21): git's own credential store reads the optional Secret's file, so
+	// the token is in no argument, no environment variable and no log. GIT_CONFIG_* is git's
+	// environment form of `git config`, honoured by every git the daemon starts.
+	env = append(env,
+		omap{{"name", "GIT_CONFIG_COUNT"}, {"value", "1"}},
+		omap{{"name", "GIT_CONFIG_KEY_0"}, {"value", "credential.helper"}},
+		omap{{"name", "GIT_CONFIG_VALUE_0"}, {"value", "store --file=" + WatchGitDir + "/" + WatchGitSecretKey}},
+	)
 	if m.needsPassword() && m.spec.TLS.PasswordEnv != "" {
 		env = append(env, omap{{"name", m.spec.TLS.PasswordEnv}, {"valueFrom", omap{{"secretKeyRef", omap{
 			{"name", PasswordSecret}, {"key", PasswordSecretKey}}}}}})
@@ -93,12 +107,15 @@ func (m *model) watchObjects(c spec.Cluster) []any {
 	mounts := []any{
 		omap{{"name", "state"}, {"mountPath", watchStateDir}},
 		omap{{"name", "tmp"}, {"mountPath", "/tmp"}},
+		omap{{"name", "git-credentials"}, {"mountPath", WatchGitDir}, {"readOnly", true}},
 	}
 	volumes := []any{
 		// The private git clone and the embedded cluster's state: rebuilt from the remote after a
 		// restart, so an emptyDir is enough.
 		omap{{"name", "state"}, {"emptyDir", omap{}}},
 		omap{{"name", "tmp"}, {"emptyDir", omap{}}},
+		// Optional: a public repository (or one reached without credentials) needs no Secret.
+		omap{{"name", "git-credentials"}, {"secret", omap{{"secretName", WatchGitSecret}, {"defaultMode", 0o440}, {"optional", true}}}},
 	}
 	if m.tls {
 		mounts = append(mounts, omap{{"name", "tls"}, {"mountPath", WatchTLSDir}, {"readOnly", true}})

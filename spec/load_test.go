@@ -124,6 +124,8 @@ func TestFullFile(t *testing.T) {
 
 	yes := true
 	res := Resources{RequestsCPU: "250m", RequestsMemory: "512Mi", LimitsCPU: "1", LimitsMemory: "1Gi"}
+	// issue 21: every device carries the spec's password variables, which its plugin never gets.
+	secretEnv := []string{"CLOUD_KAFKA_PASSWORD", "GUI5_PASSWORD"}
 	want := &Spec{
 		APIVersion: APIVersion, Kind: Kind, File: "full.yaml",
 		Metadata: Metadata{Name: "avatar", Namespace: "avatar-lab"},
@@ -172,10 +174,10 @@ func TestFullFile(t *testing.T) {
 		},
 		Devices: []Device{
 			{Name: "tello-1", Kind: "tello", Address: "192.168.10.1:8889", Required: true, Timeout: 1500 * time.Millisecond,
-				Params: map[string]string{"minBattery": "30"}},
-			{Name: "cyton", Kind: "openbci-serial", Address: "/dev/ttyUSB0", Params: map[string]string{"baud": "115200"}},
-			{Name: "predictor", Kind: "http", Address: "http://predictor.lab:8000/health", Params: map[string]string{"expectStatus": "200"}},
-			{Name: "custom", Kind: "lidar", Address: "10.0.0.9:7000", Plugin: "./bin/avatar-sync-plugin-lidar"},
+				Params: map[string]string{"minBattery": "30"}, SecretEnv: secretEnv},
+			{Name: "cyton", Kind: "openbci-serial", Address: "/dev/ttyUSB0", Params: map[string]string{"baud": "115200"}, SecretEnv: secretEnv},
+			{Name: "predictor", Kind: "http", Address: "http://predictor.lab:8000/health", Params: map[string]string{"expectStatus": "200"}, SecretEnv: secretEnv},
+			{Name: "custom", Kind: "lidar", Address: "10.0.0.9:7000", Plugin: "./bin/avatar-sync-plugin-lidar", SecretEnv: secretEnv},
 		},
 		Users: []User{
 			{Name: "gui5", Mechanism: MechanismSCRAM512, PasswordEnv: "GUI5_PASSWORD", Iterations: 16384},

@@ -81,6 +81,7 @@ func (d *decoder) decode(root *yaml.Node, target, base string) (*Spec, Diagnosti
 	}
 	d.diags = append(d.diags, validate(s, d.at)...)
 	resolve(s, base)
+	markSecretEnv(s)
 	d.diags = uniqueSorted(d.diags)
 	return s, d.diags, d
 }

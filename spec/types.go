@@ -294,6 +294,9 @@ type Device struct {
 	// plugins never inherit avatar-sync's whole environment, which holds keystore and SASL
 	// passwords (issue 10).
 	Env []string `yaml:"env"`
+	// SecretEnv are the variables the spec reads passwords from (set when the spec is parsed):
+	// the plugin runner never passes them, even when Env names them (issue 21).
+	SecretEnv []string `yaml:"-"`
 	// Params are the kind-specific keys written beside the common ones (minBattery, path, baud,
 	// probe, expectStatus, expectBody, ...). spec cannot know every plugin's keys, so the plugin
 	// for the device's kind validates them (unknown key → error with a suggestion).

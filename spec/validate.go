@@ -564,6 +564,8 @@ func (v *validator) clusters() {
 			if strings.TrimSpace(k.Watch.Git) == "" {
 				v.errorf(p, "%s.git is required with enabled: true (the repository the daemon follows)", p)
 			}
+			// issue 21: spec/urlcreds.go
+			v.noURLCredentials(p+".git", k.Watch.Git, "put them in the Secret avatar-sync-watch-git (docs/watch.md) and write the URL without them")
 			if n := k.Watch.MetricsPort; n < 1 || n > 65535 {
 				v.errorf(p+".metricsPort", "%s.metricsPort %d is not a port (1-65535)", p, n)
 			}
@@ -635,6 +637,7 @@ func (v *validator) devices() {
 				names[d.Name] = i
 			}
 		}
+		v.deviceEnv(path, d) // issue 21: spec/secretenv.go
 		if d.Kind != "" && !pluginKindRE.MatchString(d.Kind) {
 			v.errorf(path+".kind", "%s.kind %q is not a plugin name (lower-case letters, digits and '-')", path, d.Kind)
 		}
@@ -648,6 +651,7 @@ func (v *validator) devices() {
 				v.errorf(ap, "%s %q %s; %s devices are reached at host:port", ap, d.Address, why, d.Kind)
 			}
 		case d.Kind == "http":
+			v.noURLCredentials(ap, d.Address, "probe a health URL that needs none") // issue 21
 			if strings.Contains(d.Address, "://") {
 				u, err := url.Parse(d.Address)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -176,8 +176,8 @@ func Unmanaged(want []spec.Topic, have map[string]Observed) []string {
 // DataLoss explains why setting key from before to after can destroy data, or returns "".
 // Lowering retention.ms / retention.bytes deletes the records beyond the new limit at the next
 // cleanup; adding compact to cleanup.policy discards every record but the last per key, and dropping
-// compact (compact → delete, compact,delete → delete) lets retention delete those last records
-// too; removing a retention key falls back to a default that may be lower.
+// compact (compact → delete, compact,delete → delete) or adding delete beside it (compact →
+// compact,delete) lets retention delete those last records too; removing a retention key falls back to a default that may be lower.
 func DataLoss(key, before, after string, op ConfigOp) string {
 	switch key {
 	case "retention.ms", "retention.bytes":
@@ -211,6 +211,10 @@ func DataLoss(key, before, after string, op ConfigOp) string {
 			// issue 10: a compacted topic keeps the latest value of every key forever; once it is
 			// only "delete", retention removes those too.
 			return "cleanup.policy drops compact: retention now deletes old records, the latest value of every key included"
+		case isCompact && hasPolicy(after, "delete") && !hasPolicy(before, "delete"):
+			// issue 21: compact → compact,delete keeps compacting but also lets retention delete
+			// whole old segments, and with them the last value of every key not written since.
+			return "cleanup.policy adds delete to compact: retention now deletes old segments, the latest value of old keys included"
 		}
 	}
 	return ""

@@ -206,8 +206,13 @@ func TestDataLoss(t *testing.T) {
 		"compact drift only reported":     {"cleanup.policy", "compact", "", ConfigDrift, false},
 		"delete removed with prune":       {"cleanup.policy", "delete", "", ConfigRemove, false},
 		"compact already":                 {"cleanup.policy", "compact,delete", "compact", ConfigChange, false},
-		"other key":                       {"segment.ms", "100", "1", ConfigChange, false},
-		"unparsable":                      {"retention.ms", "x", "1", ConfigChange, false},
+		// issue 21: adding delete to a compacted topic lets retention delete old keys' last values.
+		"compact to compact,delete":         {"cleanup.policy", "compact", "compact,delete", ConfigChange, true},
+		"compact to delete,compact":         {"cleanup.policy", "compact", "delete,compact", ConfigChange, true},
+		"compact from broker, set both":     {"cleanup.policy", "compact", "compact,delete", ConfigSet, true},
+		"compact,delete unchanged in order": {"cleanup.policy", "compact,delete", "delete,compact", ConfigChange, false},
+		"other key":                         {"segment.ms", "100", "1", ConfigChange, false},
+		"unparsable":                        {"retention.ms", "x", "1", ConfigChange, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -168,6 +168,17 @@ func stripDigits(s string) string {
 // code its author chose (issue 10 item 7). It says on stderr which devices went unchecked and
 // returns their names.
 func validateDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) (reg reconcile.Registry, notRun []string, err error) {
+	reg, notRun, err = checkDevices(ctx, s, sp, plugins)
+	if err == nil && len(notRun) > 0 {
+		fmt.Fprintf(s.err, "note: %s served by external plugins (%s) not checked and not probed: --plugins runs the plugins (only for a spec you trust)\n",
+			count(len(notRun), "device"), strings.Join(notRun, ", "))
+	}
+	return reg, notRun, err
+}
+
+// checkDevices is validateDevices without the note on plugins not run: watch logs that itself,
+// once, rather than on every pass (issue 21).
+func checkDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) (reg reconcile.Registry, notRun []string, err error) {
 	r := devices.NewRegistry()
 	r.NoExternalRun = !plugins
 	if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, sp.Devices, r)); err != nil {
@@ -177,10 +188,7 @@ func validateDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins boo
 		return r, nil, fmt.Errorf("interrupted while validating the devices: %w", err)
 	}
 	if !plugins {
-		if notRun = externalDevices(sp.Devices, r); len(notRun) > 0 {
-			fmt.Fprintf(s.err, "note: %s served by external plugins (%s) not checked and not probed: --plugins runs the plugins (only for a spec you trust)\n",
-				count(len(notRun), "device"), strings.Join(notRun, ", "))
-		}
+		notRun = externalDevices(sp.Devices, r)
 	}
 	return r, notRun, nil
 }

@@ -81,19 +81,25 @@ drift without changing the cluster; --notify posts webhooks on each state change
 			defer w.close()
 			w.gx = newGitops(&o.gitops, g, o.cluster.stateDir, log, w.metrics.reg)
 			defer w.gx.close()
+			// A --cluster typo ends the daemon at start (issue 21): watch_logging.go.
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
 			pass := w.pass
 			if o.metricsAddr != "" {
 				w.enableStatusPage() // "/" (issue 13): watch_status.go
 				pass = w.passAndRefreshStatus
-				addr, err := w.metrics.serve(cmd.Context(), o.metricsAddr, log)
+				addr, err := w.metrics.serve(ctx, o.metricsAddr, log)
 				if err != nil {
 					return err
 				}
 				log.Info("serving metrics", "addr", addr.String(), "paths", "/ /metrics /healthz /readyz")
 			}
 			log.Info("watching", append(w.gx.describe(g.file), "cluster", g.cluster, "interval", o.interval.String())...)
-			err := reconcile.Loop(cmd.Context(), w.gx.source(g.file, o.debounce),
-				w.gx.loopOptions(o.interval), pass, w.report)
+			err := reconcile.Loop(ctx, w.gx.source(g.file, o.debounce),
+				w.gx.loopOptions(o.interval), w.stopOnUnknownTarget(pass, stop), w.report)
+			if w.fatal != nil {
+				return w.fatal
+			}
 			if errors.Is(err, context.Canceled) {
 				log.Info("stopped")
 				return nil
@@ -127,10 +133,11 @@ func newLogger(g *globalOptions, s *streams) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// Any URL's user information is hidden from every line (issue 21): watch_redact.go.
 	if g.output == "json" {
-		return slog.New(slog.NewJSONHandler(s.err, opts))
+		return slog.New(redactingHandler{slog.NewJSONHandler(s.err, opts)})
 	}
-	return slog.New(slog.NewTextHandler(s.err, opts))
+	return slog.New(redactingHandler{slog.NewTextHandler(s.err, opts)})
 }
 
 // watcher holds what outlives one pass: the connection, reopened only when the target's settings
@@ -147,6 +154,10 @@ type watcher struct {
 	board   *statusBoard // the status page's data, with --metrics-addr
 	current passResult   // filled by pass, recorded by report
 	started time.Time
+
+	specRead bool       // a pass has read a valid spec (stopOnUnknownTarget)
+	fatal    error      // stops the daemon: a --cluster the spec does not declare, at start
+	failures failureLog // which failed passes are logged at ERROR (watch_logging.go)
 
 	gx              *gitops      // --git, --mode, --notify (issue 12)
 	passLog         *slog.Logger // log with the pass's revision on every line
@@ -186,17 +197,23 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 		return &specError{file: w.gx.specName(w.g.file), errs: errs}
 	}
 	w.gx.rememberSecrets(sp)
-	deviceRegistry, _, err := validateDevices(ctx, w.s, sp, true)
+	settings, err := targetCluster(w.g, sp)
 	if err != nil {
 		return err
 	}
-	// A target with preflight: true is probed before every pass; a failing required device skips
-	// the pass (the daemon retries) rather than changing the cluster blind.
-	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, nil, preflightFlags{}, true); err != nil {
+	w.specRead = true // a spec with this target was read: from now on its absence is a bad commit
+	// A plugin committed to the followed branch runs only with --plugins (issue 21): watch_gitops.go.
+	deviceRegistry, notRun, err := checkDevices(ctx, w.s, sp, w.gx.runPlugins())
+	if err != nil {
 		return err
 	}
-	settings, _ := sp.Target(w.g.cluster)
-	if w.target != nil && !reflect.DeepEqual(settings, w.opened) {
+	w.gx.notePluginsNotRun(notRun)
+	// A target with preflight: true is probed before every pass; a failing required device skips
+	// the pass (the daemon retries) rather than changing the cluster blind.
+	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, notRun, preflightFlags{}, true); err != nil {
+		return err
+	}
+	if w.target != nil && !reflect.DeepEqual(connectionSettings(settings), connectionSettings(w.opened)) {
 		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)
 		w.close()
 	}
@@ -229,17 +246,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 	if w.o.gitops.mode == modeReport {
 		return w.reportDrift(ctx, sp, ao)
 	}
-	p, res, err := w.target.planner().Reconcile(ctx, sp, ao, w.logPlan, func(ev reconcile.Event) {
-		if ev.Status == reconcile.Applied {
-			w.appliedC = append(w.appliedC, reconcile.Headline(ev.Change))
-		}
-		switch {
-		case ev.Status == reconcile.Failed || ev.Status == reconcile.Unknown:
-			w.log.Error("change failed", "change", reconcile.Headline(ev.Change), "status", ev.Status.String(), "err", ev.Err)
-		case ev.Message != "":
-			w.log.Info("progress", "msg", ev.Message)
-		}
-	})
+	p, res, err := w.target.planner().Reconcile(ctx, sp, ao, w.logPlan, w.logEvent)
 	w.current.applied = res.Count(reconcile.Applied)
 	if p.TopicsDeferred {
 		// The brokers did not answer: the next pass connects to them afresh.
@@ -284,10 +291,13 @@ func (w *watcher) logPlan(p reconcile.Plan) {
 }
 
 func (w *watcher) report(tr reconcile.Trigger, err error) {
+	if w.fatal != nil {
+		return // the daemon stops with this error (stopOnUnknownTarget)
+	}
 	w.current.duration, w.current.err = time.Since(w.started), err
 	w.metrics.observe(w.current, time.Now())
 	w.gx.finish(w.passLog, tr, w.current, w.drift, w.appliedC)
-	if err != nil && !w.current.interrupted {
-		w.passLog.Error("pass failed; will retry", "trigger", tr.Reason, "err", err)
+	if !w.current.interrupted {
+		w.logFailure(w.passLog, tr, err) // once, then periodically with a count (issue 21)
 	}
 }

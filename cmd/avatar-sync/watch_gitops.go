@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,6 +38,7 @@ type gitopsOptions struct {
 	gitInterval time.Duration
 	mode        string
 	notify      []string
+	plugins     bool
 }
 
 func (o *gitopsOptions) bind(f *pflag.FlagSet) {
@@ -45,6 +47,7 @@ func (o *gitopsOptions) bind(f *pflag.FlagSet) {
 	f.StringVar(&o.path, "path", "avatar.yaml", "with --git: the spec's path relative to the repository root")
 	f.DurationVar(&o.gitInterval, "git-interval", time.Minute, "with --git: fetch this often")
 	f.StringVar(&o.mode, "mode", modeHeal, "heal: apply what the flags allow; report: plan and report drift, never change the cluster")
+	f.BoolVar(&o.plugins, "plugins", false, "with --git: run the external device plugins the followed branch names (code from the branch runs on this host: only for a branch you trust as you trust this host)")
 	f.StringArrayVar(&o.notify, "notify", nil, "POST a JSON event (Slack/Mattermost compatible) to this webhook on each state change (repeatable; default $"+notifyEnv+")")
 }
 
@@ -67,7 +70,8 @@ func (o *gitopsOptions) check(cmd *cobra.Command) error {
 		}
 	}
 	if o.gitURL == "" {
-		for _, name := range []string{"branch", "path", "git-interval"} {
+		// Without --git watch runs the plugins of the file it is given, as apply does.
+		for _, name := range []string{"branch", "path", "git-interval", "plugins"} {
 			if cmd.Flags().Changed(name) {
 				return fmt.Errorf("--%s needs --git", name)
 			}
@@ -95,6 +99,10 @@ type gitops struct {
 	tree    string             // its checkout
 	file    string             // the spec file in it
 	inForce gitsource.Revision // the revision of the last pass that succeeded
+	// notRun are the devices whose plugins the last note named (see notePluginsNotRun).
+	notRun string
+	// warnedLinks is the last revision whose skipped links were logged (once per revision).
+	warnedLinks gitsource.Revision
 
 	tracker notify.Tracker
 	sender  *notify.Sender
@@ -108,7 +116,7 @@ func newGitops(o *gitopsOptions, g *globalOptions, stateDir string, log *slog.Lo
 	}
 	if len(o.notify) > 0 {
 		x.sender = &notify.Sender{URLs: o.notify, Log: log, Secrets: func() []string {
-			return append([]string{gitsource.Password(o.gitURL)}, x.secrets...)
+			return append(gitsource.Credentials(o.gitURL), x.secrets...)
 		}}
 	}
 	return x
@@ -192,12 +200,46 @@ func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logge
 		return "", log, err
 	}
 	x.tree = tree
+	// issue 21: committed links leading out of the repository were left out of the checkout; a
+	// --path through one is refused, others are named (never their targets: host paths).
+	if skipped := x.repo.Skipped(rev); len(skipped) > 0 {
+		clean := path.Clean(filepath.ToSlash(x.o.path))
+		for _, l := range skipped {
+			if clean == l || strings.HasPrefix(clean, l+"/") {
+				return "", log, fmt.Errorf("%s: %s is a symbolic link leading out of the repository; the daemon reads only files the revision holds", x.o.path, l)
+			}
+		}
+		if rev != x.warnedLinks {
+			x.warnedLinks = rev
+			log.Warn("symbolic links leading out of the repository were left out of the checkout; nothing outside the repository is read", "links", skipped)
+		}
+	}
 	f, err := gitsource.SpecFile(tree, x.o.path)
 	if err != nil {
 		return "", log, err
 	}
 	x.file = f
 	return f, log, nil
+}
+
+// runPlugins reports whether this pass may run external device plugins: always for -f (a file on
+// this host, as apply), with --git only with --plugins (issue 21). Whoever can push to the branch
+// chooses plugin: and its arguments; running that on the daemon's host hands them the host, and
+// the daemon's credentials, without review.
+func (x *gitops) runPlugins() bool {
+	return x.repo == nil || x.o.plugins
+}
+
+// notePluginsNotRun logs the devices whose plugins the pass did not run, once per different list.
+func (x *gitops) notePluginsNotRun(notRun []string) {
+	key := strings.Join(notRun, ",")
+	if key == x.notRun {
+		return
+	}
+	x.notRun = key
+	if len(notRun) > 0 {
+		x.withRevision(x.rev).Warn("device plugins from the followed branch not run: watch runs a branch's plugins only with --plugins (code from the branch on this host)", "devices", notRun)
+	}
 }
 
 // lastSpecFile is the spec file the last pass read: -f, or its checkout with --git.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/internal/gittest"
 )
 
@@ -214,6 +216,10 @@ func TestWatchFollowsGitBranch(t *testing.T) {
 	waitLog(t, log, `"msg":"in sync"`, 3) // a few quiet polls after the last change
 	stop()
 
+	// issue 21: the commits changed topics only, never the target's connection settings.
+	if strings.Contains(log.String(), "cluster target settings changed; reconnecting") {
+		t.Errorf("a topic-only commit was logged as a change of the target's settings:\n%s", log.String())
+	}
 	kinds, bodies := hook.events(t)
 	if want := []string{"applied", "applied", "failed", "recovered"}; strings.Join(kinds, ",") != strings.Join(want, ",") {
 		t.Errorf("notifications %v, want exactly %v", kinds, want)
@@ -239,8 +245,9 @@ func TestWatchGitUnreachableBacksOff(t *testing.T) {
 	remote := gittest.New(t)
 	remote.Commit("initial spec", map[string]string{"avatar.yaml": exampleSpec(t)})
 	later := filepath.Join(t.TempDir(), "later.git")
+	// -v: a failure that repeats is logged at ERROR once, its repeats at DEBUG (issue 21).
 	log, _, base := runWatch(t, "--git", later, "--git-interval", "50ms", "--state-dir", filepath.Join(t.TempDir(), "state"),
-		"--metrics-addr", "127.0.0.1:0")
+		"--metrics-addr", "127.0.0.1:0", "-v")
 
 	waitLog(t, log, `"msg":"pass failed; will retry"`, 3)
 	failed := logLines(t, log, "pass failed; will retry")
@@ -314,10 +321,11 @@ func TestWatchGitFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		"mode":         {[]string{"--mode", "fix"}, `--mode "fix": want heal or report`},
-		"path no git":  {[]string{"--path", "x.yaml"}, "--path needs --git"},
-		"file and git": {[]string{"--git", "/nowhere", "-f", "a.yaml"}, "-f and --git exclude each other"},
-		"notify":       {[]string{"--notify", "hooks.example.org/x"}, "want an http:// or https:// URL"},
+		"mode":           {[]string{"--mode", "fix"}, `--mode "fix": want heal or report`},
+		"path no git":    {[]string{"--path", "x.yaml"}, "--path needs --git"},
+		"file and git":   {[]string{"--git", "/nowhere", "-f", "a.yaml"}, "-f and --git exclude each other"},
+		"notify":         {[]string{"--notify", "hooks.example.org/x"}, "want an http:// or https:// URL"},
+		"plugins no git": {[]string{"--plugins"}, "--plugins needs --git"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -365,5 +373,163 @@ func TestWatchReportsInterruptedPass(t *testing.T) {
 	}
 	if strings.Contains(log.String(), `"msg":"pass failed; will retry"`) {
 		t.Errorf("an interrupted pass was reported as failed:\n%s", log.String())
+	}
+}
+
+// TestWatchGitDefaultStateDir is issue 21's new-user run: watch --git with the default, relative
+// --state-dir, from the directory the user is in. git resolved the relative private index inside
+// the checkout and every pass failed with "lab/avatar.yaml: not in this revision".
+func TestWatchGitDefaultStateDir(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "kEyst0re-s3cret")
+	remote := gittest.New(t)
+	remote.Commit("initial spec", map[string]string{"lab/avatar.yaml": exampleSpec(t)})
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	log, stop, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "100ms")
+	waitLog(t, log, `"msg":"applied"`, 1)
+	stop()
+	if strings.Contains(log.String(), "not in this revision") {
+		t.Errorf("a pass failed with the default --state-dir:\n%s", log.String())
+	}
+	if _, err := os.Stat(filepath.Join(cwd, clusters.DefaultStateDir, "git")); err != nil {
+		t.Errorf("the private clone is not under the default state dir in the working directory: %v", err)
+	}
+}
+
+// TestWatchGitNeverReadsOutsideTree is issue 21's hostile commit: --path names a directory, and
+// the branch commits symbolic links in it to host files (a spec fragment with a topic, an env file
+// with a password). Neither is read: the host topic is never created and no byte of the env file
+// reaches the log, a webhook or the status page; the links are named in one warning.
+func TestWatchGitNeverReadsOutsideTree(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "kEyst0re-s3cret")
+	hostDir := t.TempDir()
+	const hostSecret = "h0st-env-s3cret"
+	hostTopics := filepath.Join(hostDir, "topics.yaml")
+	hostEnv := filepath.Join(hostDir, "kafka.env")
+	if err := os.WriteFile(hostTopics, []byte("topics:\n  - { name: host-topic }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hostEnv, []byte("KEYSTORE_PASSWORD="+hostSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := gittest.New(t)
+	remote.Commit("initial spec", map[string]string{"lab/avatar.yaml": exampleSpec(t)})
+	remote.Link("host topics", "lab/host.yaml", hostTopics)
+	remote.Link("host env", "lab/zz-env.yaml", strings.Repeat("../", 40)+strings.TrimPrefix(hostEnv, "/"))
+	hook := newWebhook(t)
+	log, stop, base := runWatch(t, "--git", remote.URL, "--path", "lab", "--git-interval", "100ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--metrics-addr", "127.0.0.1:0", "--notify", hook.srv.URL)
+	waitLog(t, log, `"msg":"applied"`, 1)
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	stop()
+	_, bodies := hook.events(t)
+	for where, text := range map[string]string{"log": log.String(), "status page": string(page), "webhook": strings.Join(bodies, "\n")} {
+		if strings.Contains(text, hostSecret) || strings.Contains(text, "KEYSTORE_PASSWORD=") {
+			t.Errorf("the %s holds bytes of the host file:\n%s", where, text)
+		}
+		if strings.Contains(text, "host-topic") {
+			t.Errorf("the %s names the host file's topic:\n%s", where, text)
+		}
+	}
+	warned := logLines(t, log, "symbolic links leading out of the repository were left out of the checkout; nothing outside the repository is read")
+	if len(warned) != 1 || fmt.Sprint(warned[0]["links"]) != "[lab/host.yaml lab/zz-env.yaml]" {
+		t.Errorf("want one warning naming both links, got %v", warned)
+	}
+	if strings.Contains(log.String(), hostDir) {
+		t.Errorf("the log names the host path the links point at:\n%s", log.String())
+	}
+}
+
+// TestWatchGitPathThroughLinkRefused: a --path that is itself a committed link out of the
+// repository fails the pass, saying so (issue 21).
+func TestWatchGitPathThroughLinkRefused(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "avatar.yaml")
+	if err := os.WriteFile(host, []byte(exampleSpec(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := gittest.New(t)
+	remote.Link("spec from the host", "lab/avatar.yaml", host)
+	log, _, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "100ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"))
+	waitLog(t, log, `lab/avatar.yaml: lab/avatar.yaml is a symbolic link leading out of the repository`, 1)
+	if strings.Contains(log.String(), `"msg":"applied"`) {
+		t.Errorf("a spec read through a link out of the repository was applied:\n%s", log.String())
+	}
+}
+
+// TestWatchHidesURLUserinfo is issue 21: a token written as the user name of the --git URL
+// (https://<token>@host/…, GitHub's usual form) appears in no log line and no webhook body, though
+// git quotes the URL in its error.
+func TestWatchHidesURLUserinfo(t *testing.T) {
+	gittest.New(t) // requires git
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	const token = "ghp_T0KEN4u5er"
+	hook := newWebhook(t)
+	log, stop, _ := runWatch(t, "--git", strings.Replace(srv.URL, "http://", "http://"+token+"@", 1)+"/lab.git",
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--notify", hook.srv.URL)
+	waitLog(t, log, `"msg":"pass failed; will retry"`, 1)
+	stop()
+	_, bodies := hook.events(t)
+	if len(bodies) != 1 {
+		t.Fatalf("want one failed event, got %q", bodies)
+	}
+	for where, text := range map[string]string{"log": log.String(), "webhook": bodies[0]} {
+		if strings.Contains(text, token) {
+			t.Errorf("the %s shows the token:\n%s", where, text)
+		}
+		if !strings.Contains(text, "***@127.0.0.1") {
+			t.Errorf("the %s does not name the redacted URL:\n%s", where, text)
+		}
+	}
+}
+
+// TestRedactingHandler: every message and attribute of the daemon's log, errors and groups
+// included, has URL user information hidden (issue 21).
+func TestRedactingHandler(t *testing.T) {
+	var buf strings.Builder
+	g := &globalOptions{output: "json"}
+	log := newLogger(g, &streams{err: &buf}).With("git", "https://a:b@h/x")
+	log.Info("fetch https://tok@h/x", "err", fmt.Errorf("repository 'https://tok@h/x/' not found"), slog.Group("g", "u", "ssh://git@h/y"))
+	if out := buf.String(); strings.Contains(out, "tok@") || strings.Contains(out, "a:b@") || strings.Contains(out, "git@") || strings.Count(out, "***@") != 4 {
+		t.Errorf("log line: %s", out)
+	}
+}
+
+// TestWatchGitRunsBranchPluginsOnlyWithFlag is issue 21: a plugin: committed to the followed
+// branch is code from whoever can push; the daemon runs it only with --plugins on its own command
+// line. Without the flag the pass still applies, names the device once, and nothing runs.
+func TestWatchGitRunsBranchPluginsOnlyWithFlag(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "kEyst0re-s3cret")
+	marker := filepath.Join(t.TempDir(), "plugin-ran")
+	remote := gittest.New(t)
+	remote.Executable("a probe", "lab/probe.sh", "#!/bin/sh\ntouch "+marker+"\ncat >/dev/null\n"+
+		`echo '{"protocol":"avatar-sync.device/v1","findings":[{"ok":true,"message":"ok"}]}'`+"\n")
+	remote.Commit("spec with a plugin", map[string]string{"lab/avatar.yaml": exampleSpec(t,
+		"devices:\n", "devices:\n  - { name: lidar, kind: lidar, address: 'lidar:7000', plugin: ./probe.sh }\n")})
+
+	log, stop, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "50ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"))
+	waitLog(t, log, `"msg":"in sync"`, 3)
+	stop()
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatalf("watch --git ran a plugin from the branch without --plugins:\n%s", log.String())
+	}
+	notes := logLines(t, log, "device plugins from the followed branch not run: watch runs a branch's plugins only with --plugins (code from the branch on this host)")
+	if len(notes) != 1 || fmt.Sprint(notes[0]["devices"]) != "[lidar]" {
+		t.Errorf("want one note naming the device, got %v\n%s", notes, log.String())
+	}
+
+	log, stop, _ = runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "50ms",
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--plugins")
+	waitLog(t, log, `"msg":"applied"`, 1)
+	stop()
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("with --plugins the branch's plugin did not run: %v\n%s", err, log.String())
 	}
 }

@@ -55,6 +55,41 @@ func (r *Remote) Commit(subject string, files map[string]string) string {
 	return r.Head()
 }
 
+// Link commits a symbolic link at path (relative to the repository root) pointing at target, as
+// given (absolute or relative), and pushes; it returns the commit's full hash. git stores the
+// link itself (mode 120000), never the file it points at (issue 21's hostile commit).
+func (r *Remote) Link(subject, path, target string) string {
+	r.t.Helper()
+	full := filepath.Join(r.work, filepath.FromSlash(path))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Symlink(target, full); err != nil {
+		r.t.Fatal(err)
+	}
+	r.run(r.work, "add", "--", path)
+	r.run(r.work, "commit", "--quiet", "-m", subject)
+	r.run(r.work, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/"+r.Branch)
+	return r.Head()
+}
+
+// Executable commits an executable file (mode 100755: a script a spec's plugin: names) and
+// pushes; it returns the commit's full hash.
+func (r *Remote) Executable(subject, path, content string) string {
+	r.t.Helper()
+	full := filepath.Join(r.work, filepath.FromSlash(path))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	r.run(r.work, "add", "--chmod=+x", "--", path)
+	r.run(r.work, "commit", "--quiet", "-m", subject)
+	r.run(r.work, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/"+r.Branch)
+	return r.Head()
+}
+
 // Rewind resets the working clone to rev (a hash or HEAD~1), so the next Commit force-pushes a
 // rewritten branch.
 func (r *Remote) Rewind(rev string) {

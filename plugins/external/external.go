@@ -65,6 +65,9 @@ type Plugin struct {
 	Explicit string
 	// Env names the variables the plugin receives beyond the allow-list (the device's env:).
 	Env []string
+	// SecretEnv are the spec's password variables: never passed, even when Env names them
+	// (issue 21; validate refuses such an env: entry first).
+	SecretEnv []string
 	// Validations, when set, remembers validate answers across the Plugin values a Registry hands
 	// out, so one command validating a device several times (check validates, then Preflight
 	// validates again before probing) runs the plugin once.
@@ -92,7 +95,7 @@ func Find(d spec.Device, lookPath func(string) (string, error)) *Plugin {
 	if lookPath == nil {
 		lookPath = exec.LookPath
 	}
-	p := &Plugin{Kind: d.Kind, Explicit: d.Plugin, Env: d.Env}
+	p := &Plugin{Kind: d.Kind, Explicit: d.Plugin, Env: d.Env, SecretEnv: d.SecretEnv}
 	if d.Plugin != "" {
 		path, err := explicitPath(d)
 		if err != nil {
@@ -438,7 +441,9 @@ func (p *Plugin) exchange(ctx context.Context, req Request, timeout time.Duratio
 	stdout := &cappedBuffer{limit: maxStdout}
 	stderr := &tailBuffer{limit: stderrTail}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.Env = Environ(os.Environ(), p.Env)
+	cmd.Env = Environ(os.Environ(), slices.DeleteFunc(slices.Clone(p.Env), func(name string) bool {
+		return slices.Contains(p.SecretEnv, name)
+	}))
 
 	start := time.Now()
 	runErr := cmd.Run()

@@ -71,6 +71,38 @@ func TestPluginEnvironmentHoldsNoSecrets(t *testing.T) {
 	}
 }
 
+// TestPluginNeverGetsTheSpecsSecrets (issue 21): even when a device's env: names the spec's own
+// password variable (validate refuses that; here the spec is used as parsed, errors and all), the
+// plugin runs without it and still gets the other variables the device names.
+func TestPluginNeverGetsTheSpecsSecrets(t *testing.T) {
+	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "keystore-secret")
+	t.Setenv("LIDAR_TOKEN", "named-by-the-device")
+	s, diags := spec.ParsePartial("avatar.yaml", []byte(`apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+brokers: [ { id: 1, host: b1, ports: { plaintext: 9092, ssl: 9192 } } ]
+tls: { enabled: true, passwordEnv: AVATAR_KEYSTORE_PASSWORD }
+topics: [ { name: t1, partitions: 1, replicationFactor: 1 } ]
+devices: [ { name: lidar-1, kind: lidar, address: 'lidar:7000', env: [LIDAR_TOKEN, AVATAR_KEYSTORE_PASSWORD] } ]
+`))
+	if s == nil || len(diags.Errors()) != 1 {
+		t.Fatalf("want the spec with one error (the env entry), got %v", diags)
+	}
+	envfile := filepath.Join(t.TempDir(), "env")
+	d := s.Devices[0]
+	d.Plugin, d.Timeout, d.Params = fakePlugin, 20*time.Second, map[string]string{"mode": "env", "envfile": envfile}
+	if _, err := Find(d, nil).Check(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(envfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "keystore-secret") || !strings.Contains(string(raw), "LIDAR_TOKEN=named-by-the-device") {
+		t.Errorf("the plugin's environment:\n%s", raw)
+	}
+}
+
 // TestExplicitPluginNeverFromPath: with the spec given as a relative path in the working
 // directory (the default -f avatar.yaml), plugin: ./probe.sh is the probe.sh next to the spec,
 // by absolute path; a probe.sh on $PATH never runs, whether or not the spec's file exists.
