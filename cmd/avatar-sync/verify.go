@@ -30,7 +30,7 @@ group; it touches no other group's offsets. Its requests grow with the brokers, 
 
 Probe records carry the header "avatar-sync-probe" (value: the run's group name) so the lab's
 consumers can skip them; their value is a small JSON object naming the probe. Use --produce-only
-for topics whose consumers must not see probes read back (nothing joins a group then).
+for topics whose consumers must not see probes read back (no group is created then).
 
 Exit 0 when every partition passed, 1 otherwise, naming the topic and partition.`,
 		Example: `  avatar-sync verify --cluster microk8s
