@@ -6,7 +6,7 @@ TESTFLAGS ?= -race -count=1 -timeout 12m
 BIN       ?= bin/avatar-sync
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli fuzz schema clean
+.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli bench-cli-old fuzz schema clean
 
 all: build
 
@@ -49,10 +49,16 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
 
-# bench-cli times the built binary end to end (process start and spec parse included): validate and a
-# no-op plan over 10,000 topics against `dev up` (issue 9). Takes a minute or two; not part of test.
+# bench-cli times the built binary end to end (process start and spec parse included) against `dev up`,
+# next to the floor program (clusters/internal/floor: franz-go sending only the requests each command
+# needs), and prints issue 23's table: medians of BENCH_RUNS runs of wall time, CPU and peak RSS.
+# Takes several minutes; not part of test. bench-cli-old runs issue 9's validate/plan benchmarks.
+BENCH_RUNS ?= 5
 bench-cli:
-	$(GO) test ./cmd/avatar-sync -run '^$$' -bench CLI -benchtime 10x -timeout 20m
+	AVATAR_BENCH_RUNS=$(BENCH_RUNS) $(GO) test ./cmd/avatar-sync -run '^$$' -bench CLITable -benchtime 1x -timeout 60m
+
+bench-cli-old:
+	$(GO) test ./cmd/avatar-sync -run '^$$' -bench 'CLIValidate|CLIPlanNoop' -benchtime 10x -timeout 20m
 
 # fuzz runs the spec loader's fuzz target for FUZZTIME (the corpus lives in spec/testdata/fuzz).
 FUZZTIME ?= 60s

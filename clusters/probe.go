@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -20,20 +21,29 @@ type ProbeOptions struct {
 	// ProduceOnly writes the probe records and reads nothing back (topics whose consumers must
 	// not see probes cannot be read back without them seeing it either).
 	ProduceOnly bool
-	// Timeout bounds joining the probe group and reading every record back (0 = 30s).
+	// Timeout bounds reading every record back (0 = 30s).
 	Timeout time.Duration
 }
 
-// Probe proves each topic carries data end to end (issue 13, `avatar-sync verify`):
+// probeFetchWait is how long one Fetch of the probe's reader waits for a record at the broker. The
+// broker answers as soon as a record arrives; the wait only bounds how often an idle reader asks.
+const probeFetchWait = 100 * time.Millisecond
+
+// Probe proves each topic carries data end to end (issue 13, `avatar-sync verify`). Its requests
+// grow with the brokers, not the partitions (issue 23: it was a consumer-group claim, OffsetFetch
+// and ListOffsets per partition, 7,014 requests for 3,000 partitions):
 //
 //  1. read the topics' partitions (one Metadata);
-//  2. unless ProduceOnly, join a dedicated, uniquely named consumer group subscribed to the topics
-//     and wait until it owns every partition, positioned at the log end;
+//  2. unless ProduceOnly, ask each leader for the log end of its partitions (one ListOffsets per
+//     broker) and start one reader per leader on a connection of its own, fetching all of that
+//     leader's partitions from there in one Fetch at a time;
 //  3. produce one record marked with the health.ProbeHeader header to every partition, acks=all,
-//     in one batch per leader;
-//  4. wait for each record to come back to the group, recording the round trip;
-//  5. leave and delete the group. The probe never commits an offset, and it names no other group,
-//     so no other group's offsets can change.
+//     with one producer (one batch per leader);
+//  4. wait for each record to come back to the readers, recording the round trip;
+//  5. the offset-commit check: commit the offset after each record read back to the run's own
+//     group, named for the run, read the commits back (one OffsetCommit and one OffsetFetch at its
+//     coordinator), and delete the group, also after a failure or an interrupt. It never names
+//     another group, so no other group's offsets can change.
 func (a *Admin) Probe(ctx context.Context, names []string, o ProbeOptions) (health.ProbeReport, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
@@ -44,6 +54,7 @@ func (a *Admin) Probe(ctx context.Context, names []string, o ProbeOptions) (heal
 		return rep, err
 	}
 	parts := map[string][]int32{}
+	leaders := map[probePartition]int32{}
 	for _, t := range md.Topics {
 		if !topicReadable(t.Err) {
 			rep.Results = append(rep.Results, health.ProbeResult{Topic: t.Name, Partition: -1, Offset: -1, Error: kafkaErr(t.Err, nil).Error()})
@@ -51,6 +62,7 @@ func (a *Admin) Probe(ctx context.Context, names []string, o ProbeOptions) (heal
 		}
 		for _, p := range t.Partitions {
 			parts[t.Name] = append(parts[t.Name], p.ID)
+			leaders[probePartition{t.Name, p.ID}] = p.Leader
 		}
 	}
 	if len(parts) == 0 {
@@ -59,16 +71,6 @@ func (a *Admin) Probe(ctx context.Context, names []string, o ProbeOptions) (heal
 
 	conf := *a.conf
 	conf.ClientID = a.conf.ClientID + "-verify"
-	conf.Producer.Partitioner = sarama.NewManualPartitioner
-	conf.Producer.Return.Successes = true
-	conf.Producer.Return.Errors = true
-	conf.Producer.RequiredAcks = sarama.WaitForAll
-	conf.Consumer.Offsets.Initial = sarama.OffsetNewest
-	// The probe group never commits: it has no offsets to leave behind on any topic.
-	conf.Consumer.Offsets.AutoCommit.Enable = false
-	conf.Consumer.Return.Errors = true
-	// A short fetch wait, so the round trip measures the cluster rather than the client's poll.
-	conf.Consumer.MaxWaitTime = 10 * time.Millisecond
 	conf.Metadata.Retry.Max = 3
 	conf.Metadata.Retry.Backoff = 100 * time.Millisecond
 	client, err := sarama.NewClient(a.bootstrap, &conf)
@@ -76,51 +78,43 @@ func (a *Admin) Probe(ctx context.Context, names []string, o ProbeOptions) (heal
 		return rep, unreachable(a.name, a.bootstrap, a.conf, err)
 	}
 	defer client.Close()
+	// One Metadata for every topic, for the leaders' addresses.
+	if _, err := call(ctx, func() (struct{}, error) { return struct{}{}, client.RefreshMetadata(sortedKeys(parts)...) }); err != nil {
+		return rep, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
+	}
 
+	runID := probeGroupName()
 	var reader *probeReader
 	if !o.ProduceOnly {
-		rep.Group = probeGroupName()
-		reader, err = startProbeReader(ctx, client, rep.Group, parts, o.Timeout)
-		if err != nil {
-			rep.Failures = append(rep.Failures, err.Error())
-			return a.finishProbe(ctx, client, reader, rep), nil
-		}
+		rep.Group = runID
+		reader = startProbeReader(ctx, client, &conf, parts, leaders, runID)
+		defer reader.stop()
 	}
-	runID := rep.Group
-	if runID == "" {
-		runID = probeGroupName()
-	}
-	results, start := produceProbes(client, parts, runID)
+	results, start := produceProbes(ctx, client, &conf, parts, leaders, runID)
 	if reader != nil {
 		reader.await(ctx, results, start, o.Timeout)
+		reader.stop()
+		checkErr, deleteErr := a.checkOffsetCommit(ctx, client, rep.Group, results)
+		if checkErr != nil {
+			rep.Failures = append(rep.Failures, checkErr.Error())
+		}
+		if deleteErr != nil {
+			rep.GroupDeleted = false
+			rep.Failures = append(rep.Failures, deleteErr.Error())
+		}
 	}
 	rep.Results = append(rep.Results, results...)
-	return a.finishProbe(ctx, client, reader, rep), nil
-}
-
-// finishProbe deletes the probe group (whatever happened before) and completes the report. The
-// delete runs on a fresh context bounded by cleanupTimeout: after Ctrl-C (ctx cancelled) the group
-// must still go, or every interrupted verify leaves one behind (issue 21). An interrupted probe says
-// so in its failures.
-func (a *Admin) finishProbe(ctx context.Context, client sarama.Client, reader *probeReader, rep health.ProbeReport) health.ProbeReport {
 	if err := ctx.Err(); err != nil {
+		// issue 21: an interrupt is not a finding about the cluster, and says so.
 		rep.Failures = append(rep.Failures, fmt.Sprintf("verify was interrupted (%v) before every probe record came back", err))
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cleanupTimeout())
-	defer cancel()
-	if err := a.deleteProbeGroup(dctx, client, rep.Group, reader); err != nil {
-		rep.GroupDeleted = false
-		rep.Failures = append(rep.Failures, err.Error())
-	}
-	return rep.Finish()
+	return rep.Finish(), nil
 }
 
-// cleanupTimeout bounds deleting the probe group: the member's leave plus the delete request.
-func (a *Admin) cleanupTimeout() time.Duration {
-	if a.timeout <= 0 {
-		return 20 * time.Second
-	}
-	return 2 * a.timeout
+// probePartition names one partition.
+type probePartition struct {
+	topic string
+	id    int32
 }
 
 // probeGroupName is unique per run: a lab member can tell whose probe a leftover group was.
@@ -131,131 +125,276 @@ func probeGroupName() string {
 	return fmt.Sprintf("avatar-sync-verify-%s-%s", host, hex.EncodeToString(b[:]))
 }
 
-// produceProbes writes one marked record to every partition in one SendMessages call (sarama
-// batches per leader) and returns a result per partition.
-func produceProbes(client sarama.Client, parts map[string][]int32, runID string) ([]health.ProbeResult, time.Time) {
-	var msgs []*sarama.ProducerMessage
+// produceProbes writes one marked record to every partition, acks=all, in one Produce request per
+// leader, all leaders at once, and returns a result per partition and when the produce started.
+// (sarama's producer sent a request per partition unless told to wait for more records.)
+func produceProbes(ctx context.Context, client sarama.Client, conf *sarama.Config, parts map[string][]int32, leaders map[probePartition]int32, runID string) ([]health.ProbeResult, time.Time) {
+	var results []health.ProbeResult
+	byLeader := map[int32]*sarama.ProduceRequest{}
+	sent := map[int32][]probePartition{}
+	index := map[probePartition]int{}
+	now := time.Now()
 	for _, topic := range sortedKeys(parts) {
 		for _, p := range parts[topic] {
-			msgs = append(msgs, &sarama.ProducerMessage{
-				Topic: topic, Partition: p,
-				Headers: []sarama.RecordHeader{{Key: []byte(health.ProbeHeader), Value: []byte(runID)}},
-				Value:   sarama.StringEncoder(fmt.Sprintf(`{"avatarSyncProbe":%q,"topic":%q,"partition":%d}`, runID, topic, p)),
+			tp := probePartition{topic, p}
+			index[tp] = len(results)
+			results = append(results, health.ProbeResult{Topic: topic, Partition: p, Offset: -1})
+			leader := leaders[tp]
+			if leader < 0 {
+				results[index[tp]].Error = "produce: the partition has no leader"
+				continue
+			}
+			req := byLeader[leader]
+			if req == nil {
+				req = &sarama.ProduceRequest{Version: 7, RequiredAcks: sarama.WaitForAll, Timeout: int32(conf.Producer.Timeout / time.Millisecond)}
+				byLeader[leader] = req
+			}
+			sent[leader] = append(sent[leader], tp)
+			req.AddBatch(topic, p, &sarama.RecordBatch{
+				Version: 2, FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
+				Records: []*sarama.Record{{
+					Headers: []*sarama.RecordHeader{{Key: []byte(health.ProbeHeader), Value: []byte(runID)}},
+					Value:   []byte(fmt.Sprintf(`{"avatarSyncProbe":%q,"topic":%q,"partition":%d}`, runID, topic, p)),
+				}},
 			})
 		}
 	}
-	results := make([]health.ProbeResult, len(msgs))
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
 	start := time.Now()
-	producer, err := sarama.NewSyncProducerFromClient(client)
-	if err != nil {
-		for i, m := range msgs {
-			results[i] = health.ProbeResult{Topic: m.Topic, Partition: m.Partition, Offset: -1, Error: "produce: " + err.Error()}
-		}
-		return results, start
+	for leader, req := range byLeader {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := call(ctx, func() (*sarama.ProduceResponse, error) {
+				b, err := client.Broker(leader)
+				if err != nil {
+					return nil, err
+				}
+				if err := b.Open(conf); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
+					return nil, err
+				}
+				return b.Produce(req)
+			})
+			took := time.Since(start)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, tp := range sent[leader] {
+				res := &results[index[tp]]
+				res.Produce = took
+				var blk *sarama.ProduceResponseBlock
+				if err == nil {
+					blk = resp.GetBlock(tp.topic, tp.id)
+				}
+				switch {
+				case err != nil:
+					res.Error = fmt.Sprintf("produce: broker %d: %v", leader, err)
+				case blk == nil:
+					res.Error = fmt.Sprintf("produce: broker %d did not answer for the partition", leader)
+				case blk.Err != sarama.ErrNoError:
+					res.Error = "produce: " + kafkaErr(blk.Err, nil).Error()
+				default:
+					res.Offset = blk.Offset
+				}
+			}
+		}()
 	}
-	defer producer.Close()
-	start = time.Now()
-	err = producer.SendMessages(msgs)
-	took := time.Since(start)
-	failed := map[*sarama.ProducerMessage]error{}
-	var perrs sarama.ProducerErrors
-	if errors.As(err, &perrs) {
-		for _, pe := range perrs {
-			failed[pe.Msg] = pe.Err
-		}
-	} else if err != nil {
-		for _, m := range msgs {
-			failed[m] = err
-		}
-	}
-	for i, m := range msgs {
-		results[i] = health.ProbeResult{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Produce: took}
-		if ferr := failed[m]; ferr != nil {
-			results[i].Offset = -1
-			results[i].Error = "produce: " + ferr.Error()
-		}
-	}
+	wg.Wait()
 	return results, start
 }
 
-// probeReader is the probe's consumer-group member.
+// probeReader reads the probe records back: one goroutine per leader, each fetching every
+// partition that leader leads in one Fetch request at a time, on a connection of its own (a broker
+// answers one connection's requests in order, so a waiting Fetch must not hold up the produce).
 type probeReader struct {
-	group   sarama.ConsumerGroup
-	cancel  context.CancelFunc
-	done    chan struct{}
-	mu      sync.Mutex
-	arrived map[string]time.Time // "topic/partition" → arrival of the run's record
 	runID   string
-	errs    []error
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	arrived map[probePartition]time.Time // arrival of the run's record
+	// errs is the last error reading each partition (positioning or fetching), for the report.
+	errs map[probePartition]error
 }
 
-// startProbeReader joins the group and returns once it consumes every expected partition from
-// the log end, or fails after timeout.
-func startProbeReader(ctx context.Context, client sarama.Client, group string, parts map[string][]int32, timeout time.Duration) (*probeReader, error) {
-	cg, err := sarama.NewConsumerGroupFromClient(group, client)
-	if err != nil {
-		return nil, fmt.Errorf("consumer group %q: %w", group, err)
-	}
-	want := 0
-	for _, ps := range parts {
-		want += len(ps)
-	}
+// startProbeReader positions a reader at the log end of every partition (one ListOffsets per
+// leader) and starts fetching. A partition that cannot be positioned keeps its error in r.errs.
+func startProbeReader(ctx context.Context, client sarama.Client, conf *sarama.Config, parts map[string][]int32, leaders map[probePartition]int32, runID string) *probeReader {
 	rctx, cancel := context.WithCancel(ctx)
-	r := &probeReader{group: cg, cancel: cancel, done: make(chan struct{}), arrived: map[string]time.Time{}, runID: group}
-	h := &probeHandler{r: r, claimed: make(chan string, want)}
-	go func() {
-		defer close(r.done)
-		for rctx.Err() == nil {
-			if err := cg.Consume(rctx, sortedKeys(parts), h); err != nil && rctx.Err() == nil {
+	r := &probeReader{runID: runID, cancel: cancel, arrived: map[probePartition]time.Time{}, errs: map[probePartition]error{}}
+	byLeader := map[int32][]probePartition{}
+	for _, topic := range sortedKeys(parts) {
+		for _, p := range parts[topic] {
+			tp := probePartition{topic, p}
+			byLeader[leaders[tp]] = append(byLeader[leaders[tp]], tp)
+		}
+	}
+	var positioned sync.WaitGroup
+	for leader, tps := range byLeader {
+		positioned.Add(1)
+		r.wg.Add(1)
+		ready := func() { positioned.Done() }
+		go func() {
+			defer r.wg.Done()
+			r.readLeader(rctx, client, conf, leader, tps, ready)
+		}()
+	}
+	positioned.Wait()
+	return r
+}
+
+// fail records err for every partition of tps.
+func (r *probeReader) fail(tps []probePartition, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, tp := range tps {
+		r.errs[tp] = err
+	}
+}
+
+// readLeader positions tps at their log ends on leader, calls ready, and fetches until every
+// partition's probe record arrived or ctx ends.
+func (r *probeReader) readLeader(ctx context.Context, client sarama.Client, conf *sarama.Config, leader int32, tps []probePartition, ready func()) {
+	once := sync.OnceFunc(ready)
+	defer once()
+	if leader < 0 {
+		r.fail(tps, errors.New("the partition has no leader"))
+		return
+	}
+	known, err := client.Broker(leader)
+	if err != nil {
+		r.fail(tps, fmt.Errorf("leader %d: %w", leader, err))
+		return
+	}
+	lreq := &sarama.OffsetRequest{Version: 1}
+	for _, tp := range tps {
+		lreq.AddBlock(tp.topic, tp.id, sarama.OffsetNewest, 1)
+	}
+	lresp, err := call(ctx, func() (*sarama.OffsetResponse, error) {
+		if err := known.Open(conf); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
+			return nil, err
+		}
+		return known.GetAvailableOffsets(lreq)
+	})
+	if err != nil {
+		r.fail(tps, fmt.Errorf("log-end offsets from broker %d: %w", leader, err))
+		return
+	}
+	next := map[probePartition]int64{}
+	for _, tp := range tps {
+		blk := lresp.GetBlock(tp.topic, tp.id)
+		switch {
+		case blk == nil:
+			r.fail([]probePartition{tp}, fmt.Errorf("broker %d did not answer for its log end", leader))
+		case blk.Err != sarama.ErrNoError:
+			r.fail([]probePartition{tp}, fmt.Errorf("log end: %w", kafkaErr(blk.Err, nil)))
+		default:
+			next[tp] = blk.Offset
+		}
+	}
+	if len(next) == 0 {
+		return
+	}
+	// A connection of the reader's own to the leader.
+	b := sarama.NewBroker(known.Addr())
+	if err := b.Open(conf); err != nil {
+		r.fail(tps, fmt.Errorf("connect to broker %d: %w", leader, err))
+		return
+	}
+	defer b.Close()
+	once()
+	for len(next) > 0 && ctx.Err() == nil {
+		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: int32(probeFetchWait / time.Millisecond), MinBytes: 1, MaxBytes: 16 << 20, Isolation: sarama.ReadUncommitted}
+		for _, tp := range sortedProbePartitions(next) {
+			req.AddBlock(tp.topic, tp.id, next[tp], 64<<10, -1)
+		}
+		resp, err := call(ctx, func() (*sarama.FetchResponse, error) { return b.Fetch(req) })
+		if err != nil {
+			if ctx.Err() == nil {
+				r.fail(tps, fmt.Errorf("fetch from broker %d: %w", leader, err))
+			}
+			return
+		}
+		now := time.Now()
+		for tp, offset := range next {
+			blk := resp.GetBlock(tp.topic, tp.id)
+			if blk == nil {
+				continue
+			}
+			if blk.Err != sarama.ErrNoError {
+				r.fail([]probePartition{tp}, fmt.Errorf("fetch: %w", kafkaErr(blk.Err, nil)))
+				continue
+			}
+			pos, found := r.scan(blk, offset)
+			if found {
 				r.mu.Lock()
-				r.errs = append(r.errs, err)
+				r.arrived[tp] = now
 				r.mu.Unlock()
-				return
+				delete(next, tp)
+				continue
+			}
+			next[tp] = pos
+		}
+	}
+}
+
+// scan looks through a fetched block from offset on for the run's probe record, returning where
+// the next fetch starts.
+func (r *probeReader) scan(blk *sarama.FetchResponseBlock, offset int64) (int64, bool) {
+	next := offset
+	for _, rs := range blk.RecordsSet {
+		if rs == nil || rs.RecordBatch == nil {
+			continue
+		}
+		rb := rs.RecordBatch
+		for _, rec := range rb.Records {
+			if off := rb.FirstOffset + rec.OffsetDelta; off < offset || rb.Control {
+				continue
+			}
+			for _, h := range rec.Headers {
+				if h != nil && string(h.Key) == health.ProbeHeader && string(h.Value) == r.runID {
+					return next, true
+				}
 			}
 		}
-	}()
-	go func() {
-		for err := range cg.Errors() {
-			r.mu.Lock()
-			r.errs = append(r.errs, err)
-			r.mu.Unlock()
-		}
-	}()
-	seen := map[string]bool{}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for len(seen) < want {
-		select {
-		case tp := <-h.claimed:
-			seen[tp] = true
-		case <-r.done:
-			return r, fmt.Errorf("consumer group %q stopped before owning every partition: %w", group, errors.Join(r.errs...))
-		case <-deadline.C:
-			return r, fmt.Errorf("consumer group %q did not get all %d partitions within %s (got %d)", group, want, timeout, len(seen))
-		case <-ctx.Done():
-			return r, ctx.Err()
-		}
+		next = max(next, rb.FirstOffset+int64(rb.LastOffsetDelta)+1)
 	}
-	// sarama starts a claimed partition's fetches in batches every 100 ms; a record produced
-	// before the first fetch would make the round trip measure that start-up, not the cluster.
-	select {
-	case <-time.After(150 * time.Millisecond):
-	case <-ctx.Done():
-		return r, ctx.Err()
+	return next, false
+}
+
+// sortedProbePartitions orders a fetch's partitions (Fetch v3+ answers them in request order).
+func sortedProbePartitions(m map[probePartition]int64) []probePartition {
+	out := make([]probePartition, 0, len(m))
+	for tp := range m {
+		out = append(out, tp)
 	}
-	return r, nil
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].topic != out[j].topic {
+			return out[i].topic < out[j].topic
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+// stop ends the readers and waits for them (each Fetch waits at most probeFetchWait at the broker).
+func (r *probeReader) stop() {
+	r.cancel()
+	r.wg.Wait()
 }
 
 // await waits until every produced record came back, or timeout, and fills in round trips and
-// failures. A round trip runs from the start of the produce request, as the consumer may see a
-// record before the producer has its acknowledgement.
+// failures. A round trip runs from the start of the produce request, as a reader may see a record
+// before the producer has its acknowledgement.
 func (r *probeReader) await(ctx context.Context, results []health.ProbeResult, start time.Time, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		r.mu.Lock()
 		missing := 0
 		for _, res := range results {
-			if res.Error == "" && r.arrived[fmt.Sprintf("%s/%d", res.Topic, res.Partition)].IsZero() {
+			tp := probePartition{res.Topic, res.Partition}
+			if res.Error == "" && r.arrived[tp].IsZero() && r.errs[tp] == nil {
 				missing++
 			}
 		}
@@ -274,75 +413,100 @@ func (r *probeReader) await(ctx context.Context, results []health.ProbeResult, s
 		if res.Error != "" {
 			continue
 		}
-		at := r.arrived[fmt.Sprintf("%s/%d", res.Topic, res.Partition)]
+		tp := probePartition{res.Topic, res.Partition}
+		at := r.arrived[tp]
 		switch {
-		case at.IsZero() && ctx.Err() != nil:
+		case !at.IsZero():
+			results[i].RoundTrip = at.Sub(start)
+		case ctx.Err() != nil:
 			// Interrupted: not a finding about the cluster (issue 21).
 			results[i].Error = fmt.Sprintf("produced at offset %d; verify was interrupted before it came back", res.Offset)
-			continue
-		case at.IsZero():
+		case r.errs[tp] != nil:
+			results[i].Error = fmt.Sprintf("produced at offset %d but not read back: %v", res.Offset, r.errs[tp])
+		default:
 			results[i].Error = fmt.Sprintf("produced at offset %d but not consumed back within %s", res.Offset, timeout)
-			continue
-		}
-		results[i].RoundTrip = at.Sub(start)
-	}
-}
-
-// probeHandler is the sarama.ConsumerGroupHandler of the probe group.
-type probeHandler struct {
-	r       *probeReader
-	claimed chan string
-}
-
-func (h *probeHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
-func (h *probeHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
-
-// ConsumeClaim runs once the partition consumer is positioned (at the log end: the group has no
-// offsets), so a record produced after every claim started is seen.
-func (h *probeHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	key := fmt.Sprintf("%s/%d", claim.Topic(), claim.Partition())
-	select {
-	case h.claimed <- key:
-	default:
-	}
-	for {
-		select {
-		case m, ok := <-claim.Messages():
-			if !ok {
-				return nil
-			}
-			for _, hd := range m.Headers {
-				if string(hd.Key) == health.ProbeHeader {
-					h.r.mu.Lock()
-					if string(hd.Value) == h.r.runID && h.r.arrived[key].IsZero() {
-						h.r.arrived[key] = time.Now()
-					}
-					h.r.mu.Unlock()
-				}
-			}
-		case <-sess.Context().Done():
-			return nil
 		}
 	}
 }
 
-// deleteProbeGroup stops the member (it leaves the group) and deletes the group at its
-// coordinator. A group that is already gone is fine.
-func (a *Admin) deleteProbeGroup(ctx context.Context, client sarama.Client, group string, r *probeReader) error {
-	if r == nil {
-		return nil
+// checkOffsetCommit is the probe's consumer-group check: it commits, in the run's own group, the
+// offset after each record read back (one OffsetCommit at the group's coordinator, as a consumer
+// that has processed it would), reads the commits back (one OffsetFetch), and deletes the group.
+// The group is deleted whatever happened before, with a context of its own when ctx was
+// interrupted, so Ctrl-C leaves no group behind.
+func (a *Admin) checkOffsetCommit(ctx context.Context, client sarama.Client, group string, results []health.ProbeResult) (checkErr, deleteErr error) {
+	commit := &sarama.OffsetCommitRequest{Version: 2, ConsumerGroup: group, ConsumerGroupGeneration: -1, RetentionTime: -1}
+	want := map[probePartition]int64{}
+	for _, res := range results {
+		if res.Error == "" && res.RoundTrip > 0 {
+			commit.AddBlock(res.Topic, res.Partition, res.Offset+1, 0, "")
+			want[probePartition{res.Topic, res.Partition}] = res.Offset + 1
+		}
 	}
-	r.cancel()
-	_ = r.group.Close()
-	select {
-	case <-r.done:
-	case <-time.After(a.timeout):
+	if len(want) == 0 {
+		return nil, nil // nothing was read back: no group was created
 	}
-	how := fmt.Sprintf("delete it with: kafka-consumer-groups --delete --group %s", group)
-	resp, err := call(ctx, func() (*sarama.DeleteGroupsResponse, error) {
+	coord, err := call(ctx, func() (*sarama.Broker, error) {
 		if err := client.RefreshCoordinator(group); err != nil {
 			return nil, err
 		}
+		return client.Coordinator(group)
+	})
+	if err == nil {
+		checkErr = commitAndReadBack(ctx, coord, commit, group, want)
+	} else {
+		checkErr = fmt.Errorf("offset-commit check: the coordinator of group %q: %w", group, err)
+	}
+	// The commit may have landed even when its answer did not: always delete, on a fresh context
+	// bounded by cleanupTimeout, so that after Ctrl-C the group still goes (issue 21).
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cleanupTimeout())
+	defer cancel()
+	return checkErr, a.deleteProbeGroup(cctx, client, group)
+}
+
+// commitAndReadBack commits at coord and checks that an OffsetFetch returns every commit.
+func commitAndReadBack(ctx context.Context, coord *sarama.Broker, commit *sarama.OffsetCommitRequest, group string, want map[probePartition]int64) error {
+	cresp, err := call(ctx, func() (*sarama.OffsetCommitResponse, error) { return coord.CommitOffset(commit) })
+	if err != nil {
+		return fmt.Errorf("offset-commit check: commit in group %q: %w", group, err)
+	}
+	fetch := &sarama.OffsetFetchRequest{Version: 1, ConsumerGroup: group}
+	for tp := range want {
+		if kerr := cresp.Errors[tp.topic][tp.id]; kerr != sarama.ErrNoError {
+			return fmt.Errorf("offset-commit check: commit of topic %q partition %d in group %q: %w", tp.topic, tp.id, group, kafkaErr(kerr, nil))
+		}
+		fetch.AddPartition(tp.topic, tp.id)
+	}
+	fresp, err := call(ctx, func() (*sarama.OffsetFetchResponse, error) { return coord.FetchOffset(fetch) })
+	if err != nil {
+		return fmt.Errorf("offset-commit check: read back group %q: %w", group, err)
+	}
+	for tp, off := range want {
+		blk := fresp.GetBlock(tp.topic, tp.id)
+		if blk == nil || blk.Err != sarama.ErrNoError || blk.Offset != off {
+			got := "no answer"
+			if blk != nil {
+				got = fmt.Sprintf("offset %d (%v)", blk.Offset, blk.Err)
+			}
+			return fmt.Errorf("offset-commit check: group %q committed offset %d on topic %q partition %d but reads back %s", group, off, tp.topic, tp.id, got)
+		}
+	}
+	return nil
+}
+
+// cleanupTimeout bounds deleting the probe group.
+func (a *Admin) cleanupTimeout() time.Duration {
+	if a.timeout <= 0 {
+		return 20 * time.Second
+	}
+	return 2 * a.timeout
+}
+
+// deleteProbeGroup deletes the probe's group at its coordinator. A group that is already gone is
+// fine.
+func (a *Admin) deleteProbeGroup(ctx context.Context, client sarama.Client, group string) error {
+	how := fmt.Sprintf("delete it with: kafka-consumer-groups --delete --group %s", group)
+	resp, err := call(ctx, func() (*sarama.DeleteGroupsResponse, error) {
 		coord, err := client.Coordinator(group)
 		if err != nil {
 			return nil, err

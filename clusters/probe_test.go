@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -187,6 +188,72 @@ func TestProbeOverTLSAndSASL(t *testing.T) {
 				t.Fatalf("probe over %s: %v %+v", name, err, rep)
 			}
 		})
+	}
+}
+
+// TestProbeRequestsGrowWithBrokers: verify's requests do not grow with the partitions (issue 23:
+// a consumer-group claim, OffsetFetch and ListOffsets per partition made 7,014 requests for 3,000
+// partitions). Probing 9 or 1,200 partitions on 3 brokers stays within the same per-broker bounds:
+// one Produce, ListOffsets and reader connection per leader, Fetch rounds that follow the time the
+// records take to arrive, and the consumer group used for one OffsetCommit and one OffsetFetch only;
+// no group is ever joined.
+func TestProbeRequestsGrowWithBrokers(t *testing.T) {
+	e, err := StartEmbedded(testCtx(t), testSpec(), EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a, err := e.Connect(testCtx(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	probe := func(topics, partitions int) (map[fakecontrol.API]int, time.Duration) {
+		var names []string
+		var create []spec.Topic
+		for i := range topics {
+			name := fmt.Sprintf("probe-%d-%03d", partitions, i)
+			names = append(names, name)
+			create = append(create, spec.Topic{Name: name, Partitions: partitions, ReplicationFactor: 3})
+		}
+		if _, err := a.CreateTopics(testCtx(t), create); err != nil {
+			t.Fatal(err)
+		}
+		reqs := fakecontrol.CountRequests(e.c)
+		start := time.Now()
+		rep, err := a.Probe(testCtx(t), names, ProbeOptions{Timeout: time.Minute})
+		took := time.Since(start)
+		counts := reqs.Requests()
+		if err != nil || !rep.OK || len(rep.Results) != topics*partitions || !rep.GroupDeleted {
+			t.Fatalf("probe of %d×%d: %v %+v", topics, partitions, err, rep.Failures)
+		}
+		return counts, took
+	}
+	const brokers = 3
+	for _, size := range []struct{ topics, partitions int }{{3, 3}, {60, 20}} {
+		counts, took := probe(size.topics, size.partitions)
+		name := fmt.Sprintf("%d partitions", size.topics*size.partitions)
+		t.Logf("%s: %v in %s", name, counts, took)
+		bounds := map[fakecontrol.API]int{
+			fakecontrol.APIMetadata:        2,
+			fakecontrol.APIListOffsets:     brokers,
+			fakecontrol.APIProduce:         brokers,
+			fakecontrol.APIApiVersions:     1 + 2*brokers, // bootstrap, a client and a reader connection per broker
+			fakecontrol.APIFindCoordinator: 1,
+			fakecontrol.APIOffsetCommit:    1,
+			fakecontrol.APIOffsetFetch:     1,
+			fakecontrol.API(42):            1, // DeleteGroups
+			// Each reader's Fetch waits at most probeFetchWait at the broker, or returns with records.
+			fakecontrol.APIFetch: brokers * (int(took/probeFetchWait) + 3),
+		}
+		for api, n := range counts {
+			if limit, ok := bounds[api]; !ok || n > limit {
+				t.Errorf("%s: %d %s requests; want at most %d", name, n, api, limit)
+			}
+		}
+		if counts[fakecontrol.APIOffsetCommit] != 1 || counts[fakecontrol.APIOffsetFetch] != 1 || counts[fakecontrol.API(42)] != 1 {
+			t.Errorf("%s: want one OffsetCommit, OffsetFetch and DeleteGroups (the offset-commit check): %v", name, counts)
+		}
 	}
 }
 

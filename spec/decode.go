@@ -28,6 +28,7 @@ type mapping struct {
 	node  *yaml.Node
 	m     map[string]entry
 	extra []entry // keys beyond obj.fields when obj.extra is set, in file order
+	used  []bool  // d.used[obj]
 }
 
 // join builds child paths: "" + "kafka" = "kafka", "topics[1]" + "name" = "topics[1].name".
@@ -42,7 +43,7 @@ func join(path, key string) string {
 // too. A nil or null node is an empty mapping (so `embedded: {}` and `embedded:` mean the same).
 func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 	mp := &mapping{d: d, obj: obj, path: path, node: n, m: map[string]entry{}}
-	if n == nil || d.aborted {
+	if n == nil {
 		return mp
 	}
 	n = d.resolve(n)
@@ -175,9 +176,6 @@ func isSecretKey(key string) bool {
 // explicit keys win over merged ones, as YAML specifies.
 func (d *decoder) pairs(n *yaml.Node) []entry {
 	var out, merged []entry
-	if d.aborted {
-		return nil
-	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), n.Content[i+1]
 		if k.Tag == "!!merge" {
@@ -203,8 +201,23 @@ func (d *decoder) pairs(n *yaml.Node) []entry {
 		d.noteSplit(n, i, k, v)
 		out = append(out, entry{k, v})
 	}
+	return withMerged(out, merged)
+}
+
+// withMerged appends to a mapping's explicit pairs the merged pairs whose key is not there yet: an
+// explicit key wins, then the first merged one (YAML's merge key). A set keeps a merge of large
+// mappings linear.
+func withMerged(out, merged []entry) []entry {
+	if len(merged) == 0 {
+		return out
+	}
+	have := make(map[string]bool, len(out)+len(merged))
+	for _, e := range out {
+		have[e.key.Value] = true
+	}
 	for _, m := range merged {
-		if !slices.ContainsFunc(out, func(e entry) bool { return e.key.Value == m.key.Value }) {
+		if !have[m.key.Value] {
+			have[m.key.Value] = true
 			out = append(out, m)
 		}
 	}
@@ -248,11 +261,18 @@ func (mp *mapping) fail(key string, n *yaml.Node, format string, args ...any) {
 // get returns the value node of a known key; asking for a key the object does not declare is a
 // programming error, caught by the tests that load a file using every key.
 func (mp *mapping) get(key string) (*yaml.Node, field, bool) {
-	f, known := mp.obj.lookup(key)
-	if !known {
+	i := slices.IndexFunc(mp.obj.fields, func(f field) bool { return f.key == key })
+	if i < 0 {
 		panic(fmt.Sprintf("spec: %s has no field %q in its table", mp.obj.name, key))
 	}
-	mp.d.used[mp.obj.name+"."+key] = true
+	f := mp.obj.fields[i]
+	if mp.used == nil {
+		if mp.used = mp.d.used[mp.obj]; mp.used == nil {
+			mp.used = make([]bool, len(mp.obj.fields))
+			mp.d.used[mp.obj] = mp.used
+		}
+	}
+	mp.used[i] = true
 	e, ok := mp.m[key]
 	if !ok {
 		return nil, f, false

@@ -26,7 +26,7 @@ type Source struct {
 
 // ReadSources reads the spec at path: the file (or standard input for Stdin) as Read does, or,
 // when path is a directory, every regular *.yaml file directly in it, in name order, each through
-// Read's limits and all together within the same 4 MiB.
+// Read's limits and all together within the same 16 MiB.
 func ReadSources(ctx context.Context, path string, stdin io.Reader) ([]Source, Diagnostics) {
 	if path != Stdin {
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
@@ -97,16 +97,36 @@ func ParsePartialSources(name string, srcs []Source, target string) (*Spec, Diag
 
 // ValidateSources is ValidateTargets for a spec read by ReadSources.
 func ValidateSources(name string, srcs []Source) Diagnostics {
+	return validateTargets(sourcesParser(name, srcs))
+}
+
+// ParsePartialAllTargets is ParsePartialSources of the spec as written together with what
+// ValidateSources adds: what `validate` without --cluster reports, with the spec as written parsed
+// once (issue 23: it was parsed twice, once for each).
+func ParsePartialAllTargets(name string, srcs []Source) (*Spec, Diagnostics) {
+	parse := sourcesParser(name, srcs)
+	s, diags := parse("")
+	return s, append(diags, targetDiagnostics(s, diags, parse)...)
+}
+
+// sourcesParser parses the spec as written (target "") or as a target sees it.
+func sourcesParser(name string, srcs []Source) func(target string) (*Spec, Diagnostics) {
 	if len(srcs) == 1 {
-		return ValidateTargets(srcs[0].Name, srcs[0].Data)
+		return func(target string) (*Spec, Diagnostics) {
+			if target == "" {
+				s, d, _ := parsePartialTarget(srcs[0].Name, srcs[0].Data, "")
+				return s, d
+			}
+			return ParsePartialTarget(srcs[0].Name, srcs[0].Data, target)
+		}
 	}
-	return validateTargets(func(target string) (*Spec, Diagnostics) {
+	return func(target string) (*Spec, Diagnostics) {
 		if target == "" {
 			s, d, _ := parseSources(name, srcs, "")
 			return s, d
 		}
 		return ParsePartialSources(name, srcs, target)
-	})
+	}
 }
 
 // parseSources parses each file, merges the roots and decodes the result as one spec.
@@ -240,6 +260,12 @@ func (d *decoder) mergeFiles(roots []*yaml.Node) *yaml.Node {
 // validateTargets is ValidateTargets over any parser: target "" parses the spec as written.
 func validateTargets(parse func(target string) (*Spec, Diagnostics)) Diagnostics {
 	s, base := parse("")
+	return targetDiagnostics(s, base, parse)
+}
+
+// targetDiagnostics is validateTargets for the spec as written already parsed: s with diagnostics
+// base.
+func targetDiagnostics(s *Spec, base Diagnostics, parse func(target string) (*Spec, Diagnostics)) Diagnostics {
 	if s == nil {
 		return nil
 	}

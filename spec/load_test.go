@@ -95,6 +95,15 @@ func TestFullFile(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatalf("diagnostics:\n%v", diags)
 	}
+	// Objects that share a name (sasl) share their keys' record, as their documentation does.
+	usedKeys := map[string]bool{}
+	for o, used := range d.used {
+		for i, u := range used {
+			if u {
+				usedKeys[o.name+"."+o.fields[i].key] = true
+			}
+		}
+	}
 	var walk func(o *object)
 	seen := map[*object]bool{}
 	walk = func(o *object) {
@@ -103,7 +112,7 @@ func TestFullFile(t *testing.T) {
 		}
 		seen[o] = true
 		for _, f := range o.fields {
-			if !d.used[o.name+"."+f.key] {
+			if !usedKeys[o.name+"."+f.key] {
 				t.Errorf("%s.%s is in the table but the decoder never read it (or full.yaml does not set it)", o.name, f.key)
 			}
 			if f.elem != nil {

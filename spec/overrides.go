@@ -304,19 +304,16 @@ func setValue(d *merger, m *yaml.Node, key, v *yaml.Node) {
 }
 
 // merger walks the YAML tree for mergeTarget. It expands aliases and merge keys as the decoder does,
-// but reports nothing (the decoder reports shape problems when it reads the merged tree) and keeps a
-// node budget of its own, so merging adds nothing to the decoder's alias-bomb count and an
-// exponential tree stops merging as it stops decoding.
+// but reports nothing (the decoder reports shape problems when it reads the merged tree). The
+// file's expansion was bounded before (boundExpansion), so merging walks no more than decoding.
 type merger struct {
-	d     *decoder
-	nodes int
+	d *decoder
 }
 
 func (d *merger) resolve(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	d.nodes++
 	return n
 }
 
@@ -324,7 +321,7 @@ func (d *merger) errorf(n *yaml.Node, format string, args ...any) { d.d.errorf(n
 
 // pairs is decoder.pairs without diagnostics: explicit keys first, then merged ones they lack.
 func (d *merger) pairs(n *yaml.Node) []entry {
-	if d.nodes > maxNodes || n == nil {
+	if n == nil {
 		return nil
 	}
 	var out, merged []entry
@@ -347,10 +344,5 @@ func (d *merger) pairs(n *yaml.Node) []entry {
 			out = append(out, entry{k, v})
 		}
 	}
-	for _, m := range merged {
-		if !slices.ContainsFunc(out, func(e entry) bool { return e.key.Value == m.key.Value }) {
-			out = append(out, m)
-		}
-	}
-	return out
+	return withMerged(out, merged)
 }

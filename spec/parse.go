@@ -60,7 +60,7 @@ func parsePartialTarget(file string, data []byte, target string) (*Spec, Diagnos
 // newDecoder sizes the position map: about one recorded position per 30 bytes of a topic list;
 // sizing it up front saves the rehashing that showed in the profile of a 10,000-topic spec (issue 9).
 func newDecoder(file string, size int) *decoder {
-	return &decoder{file: file, pos: make(map[string]Pos, size/30), bad: map[string]bool{}, used: map[string]bool{}}
+	return &decoder{file: file, pos: make(map[string]Pos, size/30), bad: map[string]bool{}, used: map[*object][]bool{}}
 }
 
 // decode turns the root mapping into a validated Spec, merging target's overrides first; base is
@@ -79,11 +79,9 @@ func (d *decoder) decode(root *yaml.Node, target, base string) (*Spec, Diagnosti
 	if merged {
 		s.Overridden = target
 	}
-	if !d.aborted {
-		d.diags = append(d.diags, validate(s, d.at)...)
-		resolve(s, base)
-		markSecretEnv(s)
-	}
+	d.diags = append(d.diags, validate(s, d.at)...)
+	resolve(s, base)
+	markSecretEnv(s)
 	d.diags = uniqueSorted(d.diags)
 	return s, d.diags, d
 }

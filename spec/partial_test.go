@@ -40,7 +40,7 @@ func TestHugeFileRefused(t *testing.T) {
 	if s != nil || len(diags) != 1 || diags[0].Pos.Line != 1 {
 		t.Fatalf("spec %v, diagnostics %v; want one error at line 1", s != nil, diags)
 	}
-	if want := "more than a spec can sensibly be (limit 4MiB)"; !strings.Contains(diags[0].Message, want) {
+	if want := "more than a spec can sensibly be (limit 16MiB)"; !strings.Contains(diags[0].Message, want) {
 		t.Errorf("message %q lacks %q", diags[0].Message, want)
 	}
 }

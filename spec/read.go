@@ -18,7 +18,7 @@ const Stdin = "-"
 const StdinName = "<stdin>"
 
 // Read returns the bytes of the spec at path, or of stdin when path is Stdin, reading at most
-// maxFileBytes+1 bytes so that /dev/zero or a 200 MB dump costs 4 MiB, not all memory (issue 10
+// maxFileBytes+1 bytes so that /dev/zero or a 200 MB dump costs 16 MiB, not all memory (issue 10
 // item 6). Only regular files are read: a FIFO, device or socket is refused with a message naming
 // the path, since it may never end or never answer. The file is opened non-blocking so a FIFO with
 // no writer is refused at once rather than hanging in open(2). Reading standard input stops when ctx

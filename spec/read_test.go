@@ -67,7 +67,7 @@ func TestReadRefusesWhatIsNotASpecFile(t *testing.T) {
 	}{
 		"/dev/zero is a device, refused before reading":   {"/dev/zero", "/dev/zero: is not a regular file (a character device); avatar-sync reads the spec from a file, or from standard input with -f -"},
 		"a FIFO with no writer is refused, not waited on": {fifo, fifo + ": is not a regular file (a named pipe (FIFO))"},
-		"a file over the limit names its size":            {big, big + ": the file is 4.0 MiB, more than a spec can sensibly be (limit 4MiB)"},
+		"a file over the limit names its size":            {big, big + ": the file is 16.0 MiB, more than a spec can sensibly be (limit 16MiB)"},
 		"a directory":                                     {dir, dir + ": is a directory"},
 		"a missing file":                                  {filepath.Join(dir, "nope.yaml"), "nope.yaml: no such file (point -f/--file at your avatar.yaml)"},
 	}
@@ -86,7 +86,7 @@ func TestReadRefusesWhatIsNotASpecFile(t *testing.T) {
 func TestReadStdinStopsAtTheLimit(t *testing.T) {
 	r := &countingReader{left: 50 << 20}
 	data, diags := readWithin(t, t.Context(), Stdin, r)
-	if data != nil || len(diags) != 1 || !strings.Contains(diags[0].String(), "<stdin>: standard input holds more than 4MiB") {
+	if data != nil || len(diags) != 1 || !strings.Contains(diags[0].String(), "<stdin>: standard input holds more than 16MiB") {
 		t.Fatalf("Read = %d bytes, %v; want a refusal", len(data), diags)
 	}
 	if r.read > maxFileBytes+1 {

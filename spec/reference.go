@@ -20,7 +20,7 @@ avatar.yaml is the single source of truth for the Avatar project's Kafka cluster
 checks it; ` + "`avatar-sync schema`" + ` prints a JSON Schema editors can use (the example starts with
 ` + "`# yaml-language-server: $schema=../schema/avatar.schema.json`" + `). Unknown keys are errors, with a
 suggestion for near misses; every problem is reported with its line and column. The file is read from a
-regular file or standard input (` + "`-f -`" + `) of at most 4 MiB.
+regular file or standard input (` + "`-f -`" + `) of at most 16 MiB.
 
 File paths in the spec (` + "`tls.dir`" + `, ` + "`tls.passwordFile`" + `, ` + "`tls.ca.certFile`" + `/` + "`keyFile`" + `, a target's
 ` + "`caFile`" + `/` + "`certFile`" + `/` + "`keyFile`" + `, ` + "`sasl.passwordFile`" + ` and ` + "`users[].passwordFile`" + `) are relative to the directory of the spec file,

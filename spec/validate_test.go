@@ -113,7 +113,7 @@ func manyTopicsSpec(n int) []byte {
 // BenchmarkParseTopics measures loading and validating a spec of many topics, the part of a no-op
 // plan that is spec's (issue 9).
 func BenchmarkParseTopics(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	for _, n := range []int{1000, 10000, 100000} {
 		data := manyTopicsSpec(n)
 		b.Run(fmt.Sprintf("topics=%d", n), func(b *testing.B) {
 			b.ReportAllocs()

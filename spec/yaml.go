@@ -17,9 +17,19 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxNodes bounds how many YAML nodes one file may expand to, so aliases cannot make the loader
-// walk an exponential tree ("billion laughs"); real specs use a few hundred.
-const maxNodes = 100000
+// A file may expand, aliases followed, to at most minExpansion nodes plus expansionPerByte nodes for
+// every byte read (expansionLimit). Without aliases a file never comes near it: even the densest
+// YAML ({a,b,c}) needs a byte per node. So aliases can make the loader walk at most about what a
+// file of three times the size would cost, whatever they nest to ("billion laughs" is refused
+// before anything is decoded), while the number of topics is bounded only by maxFileBytes (a fixed
+// cap of 100,000 nodes used to stop a spec at about 16,600 topics; issue 23).
+const (
+	minExpansion     = 100000
+	expansionPerByte = 2
+)
+
+// expansionLimit is how many nodes a file of size bytes may expand to.
+func expansionLimit(size int) int { return minExpansion + expansionPerByte*size }
 
 // decoder walks yaml.v3 nodes into a Spec, collecting diagnostics instead of stopping at the first.
 type decoder struct {
@@ -35,9 +45,9 @@ type decoder struct {
 	bad map[string]bool
 	// used records each object.key the decoder read, so a test can prove the tables and the decoder
 	// agree (a key in a table that nothing reads would be accepted and silently ignored).
-	used    map[string]bool
-	nodes   int
-	aborted bool
+	// used[obj][i] is whether obj.fields[i] was read (a slice per object: a map write per key read
+	// was a tenth of the parse of 10,000 topics; issue 23).
+	used map[*object][]bool
 	// split maps a key node that is probably the tail of a value split at a comma inside { } to the
 	// hint explaining it (see pairs).
 	split map[*yaml.Node]string
@@ -76,10 +86,11 @@ func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
 
 var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
 
-// maxFileBytes bounds the file the loader parses. yaml.v3 builds the whole node tree before
-// maxNodes can stop anything, so a multi-megabyte file (a log or dump passed to -f by mistake) would
-// take seconds of CPU and a lot of memory; real specs are a few KiB.
-const maxFileBytes = 4 << 20
+// maxFileBytes bounds the file (or a directory's files together) the loader parses: yaml.v3 builds
+// the whole node tree before anything can be checked, so a log or dump passed to -f by mistake costs
+// CPU and memory in proportion. 16 MiB holds 100,000 topics with a few config lines each (a topic
+// written in two lines takes ~45 bytes; issue 23); a hand-written spec is a few KiB.
+const maxFileBytes = 16 << 20
 
 // parseYAML parses data into the document's root mapping, or reports why it cannot.
 func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
@@ -126,6 +137,9 @@ func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
 	}
 	if len(doc.Content) == 0 {
 		d.errorf(&doc, "the file has no content; start it with apiVersion: %s and kind: %s", APIVersion, Kind)
+		return nil
+	}
+	if !d.boundExpansion(&doc, len(data)) {
 		return nil
 	}
 	root = d.resolve(doc.Content[0])
@@ -197,17 +211,77 @@ func firstInvalidUTF8(data []byte) (Pos, byte, bool) {
 	return Pos{}, 0, false
 }
 
-// resolve follows aliases and counts nodes against maxNodes.
+// resolve follows aliases. boundExpansion made sure they end and how far they expand.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	d.nodes++
-	if d.nodes > maxNodes && !d.aborted {
-		d.aborted = true
-		d.errorf(n, "the file expands to more than %d YAML nodes (through aliases?); avatar-sync stops reading here", maxNodes)
-	}
 	return n
+}
+
+// boundExpansion reports, before anything is decoded, a document whose aliases expand it past
+// expansionLimit(size) nodes or refer back into their own anchor (which would expand forever).
+// Counting is linear in the nodes yaml.v3 built: each anchored node's expansion is counted once.
+func (d *decoder) boundExpansion(doc *yaml.Node, size int) bool {
+	x := expansion{limit: expansionLimit(size), memo: map[*yaml.Node]int{}}
+	n := x.count(doc)
+	switch {
+	case x.cycle:
+		d.errorf(x.at, "this alias (*%s) refers to a node that contains it, which would expand forever; avatar-sync stops reading here", x.at.Value)
+		return false
+	case n > x.limit:
+		d.errorf(x.at, "aliases expand the file to more than %d YAML nodes (at most %d plus %d per byte read; the file is %d bytes); avatar-sync stops reading here",
+			x.limit, minExpansion, expansionPerByte, size)
+		return false
+	}
+	return true
+}
+
+// expansion counts the nodes of a tree with aliases followed.
+type expansion struct {
+	limit int
+	// memo holds the expanded size of every anchored node counted so far, -1 while it is counted.
+	memo map[*yaml.Node]int
+	// at is the alias (or node) that took the count past limit, or the alias of a cycle.
+	at    *yaml.Node
+	cycle bool
+}
+
+// count is the number of nodes n expands to, or any number above limit once it is past it.
+func (x *expansion) count(n *yaml.Node) int {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		c, counted := x.memo[n.Alias]
+		if !counted {
+			c = x.count(n.Alias)
+		}
+		if c < 0 && x.at == nil {
+			x.cycle, x.at = true, n
+		}
+		if c < 0 || c > x.limit {
+			if x.at == nil {
+				x.at = n
+			}
+			return x.limit + 1
+		}
+		return c
+	}
+	if n.Anchor != "" {
+		x.memo[n] = -1
+	}
+	total := 1
+	for _, c := range n.Content {
+		if total += x.count(c); total > x.limit {
+			if x.at == nil {
+				x.at = c
+			}
+			total = x.limit + 1
+			break
+		}
+	}
+	if n.Anchor != "" {
+		x.memo[n] = total
+	}
+	return total
 }
 
 // describe names a node's shape for error messages.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,8 +91,19 @@ func BenchmarkCLIPlanNoop(b *testing.B) {
 	}
 	runCLIBinary(b, exitOK, bin, "apply", "--auto-approve", "-f", file, "--state-dir", state)
 
-	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
-	defer cancel()
+	devUp(b, bin, file, state)
+
+	b.ResetTimer()
+	for b.Loop() {
+		runCLIBinary(b, exitOK, bin, "plan", "--detailed-exitcode", "-f", file, "--state-dir", state)
+	}
+}
+
+// devUp starts `dev up` on state (its embedded cluster serving file's target) for the rest of the
+// benchmark and returns its bootstrap addresses.
+func devUp(b *testing.B, bin, file, state string) string {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	up := exec.CommandContext(ctx, bin, "dev", "up", "-f", file, "--state-dir", state, "--ports", "0,0,0")
 	up.Cancel = func() error { return up.Process.Signal(syscall.SIGINT) }
 	up.WaitDelay = time.Minute // saving 10,000 topics' state takes a few seconds
@@ -101,31 +114,197 @@ func BenchmarkCLIPlanNoop(b *testing.B) {
 	if err := up.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
+	b.Cleanup(func() {
 		cancel()
 		_ = up.Wait()
-	}()
-	ready := make(chan bool, 1)
+	})
+	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "bootstrap:") {
-				ready <- true
+			if addrs, ok := strings.CutPrefix(sc.Text(), "bootstrap: "); ok {
+				ready <- addrs
 			}
 		}
-		ready <- false
+		close(ready)
 	}()
 	select {
-	case ok := <-ready:
+	case addrs, ok := <-ready:
 		if !ok {
 			b.Fatal("dev up ended before serving")
 		}
-	case <-time.After(2 * time.Minute):
-		b.Fatal("dev up did not serve within 2 minutes")
+		return addrs
+	case <-time.After(5 * time.Minute):
+		b.Fatal("dev up did not serve within 5 minutes")
 	}
+	return ""
+}
 
-	b.ResetTimer()
-	for b.Loop() {
-		runCLIBinary(b, exitOK, bin, "plan", "--detailed-exitcode", "-f", file, "--state-dir", state)
+// BenchmarkCLITable prints issue 23's table: each command through the built binary against `dev up`,
+// next to the floor (clusters/internal/floor: franz-go doing only the requests the command needs,
+// as a process of its own), the two run alternately in the same run. Every figure is the median of
+// AVATAR_BENCH_RUNS runs (default 5): wall time, CPU time (user + system, from the child's rusage)
+// and peak RSS. Run it with `make bench-cli`; docs/benchmarks.md records the figures.
+func BenchmarkCLITable(b *testing.B) {
+	runs := 5
+	if v, err := strconv.Atoi(os.Getenv("AVATAR_BENCH_RUNS")); err == nil && v > 0 {
+		runs = v
 	}
+	dir := b.TempDir()
+	bin := buildCLI(b, dir)
+	floor := filepath.Join(dir, "floor")
+	if out, err := exec.Command("go", "build", "-o", floor, "../../clusters/internal/floor").CombinedOutput(); err != nil {
+		b.Fatalf("go build floor: %v\n%s", err, out)
+	}
+	write := func(name, data string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return path
+	}
+	cluster := func(n int) (file, state, addrs string) {
+		file = write(fmt.Sprintf("avatar-%d.yaml", n), cliBenchSpec(n))
+		state = filepath.Join(dir, fmt.Sprintf("state-%d", n))
+		runCLIBinary(b, exitOK, bin, "apply", "--auto-approve", "-f", file, "--state-dir", state)
+		return file, state, devUp(b, bin, file, state)
+	}
+	var rows []cliRow
+	measure := func(row cliRow) {
+		for i := range runs {
+			row.avatar = append(row.avatar, runMeasured(b, row.codes, bin, row.cmd(i)...))
+			if row.floor != nil {
+				row.floorRuns = append(row.floorRuns, runMeasured(b, []int{exitOK}, floor, row.floor(i)...))
+			}
+		}
+		rows = append(rows, row)
+		fmt.Fprintf(os.Stderr, "measured %s\n", row.name)
+	}
+	b.ResetTimer()
+
+	file1k, state1k, addrs1k := cluster(1000)
+	fb1k := func(args ...string) func(int) []string {
+		return func(int) []string { return append([]string{"-b", addrs1k}, args...) }
+	}
+	measure(cliRow{name: "no-op plan, 1,000 topics", codes: []int{exitOK},
+		cmd: func(int) []string {
+			return []string{"plan", "--detailed-exitcode", "-f", file1k, "--state-dir", state1k}
+		},
+		floor: fb1k("describe")})
+	measure(cliRow{name: "verify, 3,000 partitions", codes: []int{exitOK},
+		cmd:   func(int) []string { return []string{"verify", "-f", file1k, "--state-dir", state1k} },
+		floor: fb1k("verify")})
+	runMeasured(b, []int{exitOK}, floor, "-b", addrs1k, "groups", "50")
+	measure(cliRow{name: "status, 1,000 topics × 50 groups", codes: []int{exitOK, exitError},
+		cmd:   func(int) []string { return []string{"status", "-f", file1k, "--state-dir", state1k} },
+		floor: fb1k("status")})
+	measure(cliRow{name: "apply creating 1 topic on 1,000", codes: []int{exitOK},
+		cmd: func(i int) []string {
+			var extra strings.Builder
+			for j := range i + 1 {
+				fmt.Fprintf(&extra, "  - name: bench.new-%d\n", j)
+			}
+			f := write(fmt.Sprintf("apply-one-%d.yaml", i), cliBenchSpec(1000)+extra.String())
+			return []string{"apply", "--auto-approve", "-f", f, "--state-dir", state1k}
+		},
+		floor: func(i int) []string { return []string{"-b", addrs1k, "create", fmt.Sprintf("floor.new-%d", i)} }})
+
+	file10k, state10k, addrs10k := cluster(10000)
+	measure(cliRow{name: "no-op plan, 10,000 topics", codes: []int{exitOK},
+		cmd: func(int) []string {
+			return []string{"plan", "--detailed-exitcode", "-f", file10k, "--state-dir", state10k}
+		},
+		floor: func(int) []string { return []string{"-b", addrs10k, "describe"} }})
+	measure(cliRow{name: "validate, 10,000 topics", codes: []int{exitOK},
+		cmd: func(int) []string { return []string{"validate", "-f", file10k} }})
+	measure(cliRow{name: "config, 10,000 topics", codes: []int{exitOK},
+		cmd: func(int) []string { return []string{"config", "-f", file10k} }})
+	measure(cliRow{name: "config change on 10,000 topics", codes: []int{exitOK},
+		cmd: func(i int) []string {
+			f := write("config-change.yaml", strings.ReplaceAll(cliBenchSpec(10000), "retention: 7d", fmt.Sprintf("retention: %dd", 8+i%2)))
+			return []string{"apply", "--auto-approve", "-f", f, "--state-dir", state10k}
+		},
+		floor: func(i int) []string {
+			return []string{"-b", addrs10k, "alter", fmt.Sprintf("retention.ms=%d", (100+i)*3600000)}
+		}})
+
+	fmt.Printf("\n| command | avatar-sync wall | floor wall | ratio | avatar-sync CPU | floor CPU | avatar-sync RSS | floor RSS |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		a := medianSample(r.avatar)
+		if r.floorRuns == nil {
+			fmt.Printf("| %s | %s | — | — | %s | — | %d MB | — |\n", r.name, ms(a.wall), ms(a.cpu), a.rss>>20)
+			continue
+		}
+		f := medianSample(r.floorRuns)
+		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %d MB | %d MB |\n", r.name, ms(a.wall), ms(f.wall),
+			float64(a.wall)/float64(f.wall), ms(a.cpu), ms(f.cpu), a.rss>>20, f.rss>>20)
+	}
+	fmt.Printf("(medians of %d runs each, alternating avatar-sync and the floor; load average %s)\n", runs, loadAverage())
+}
+
+// cliRow is one row of BenchmarkCLITable.
+type cliRow struct {
+	name       string
+	codes      []int // exit codes that count as success
+	cmd, floor func(i int) []string
+	avatar     []cliSample
+	floorRuns  []cliSample
+}
+
+// cliSample is one run of a process: wall time, CPU time (user + system) and peak RSS in bytes.
+type cliSample struct {
+	wall, cpu time.Duration
+	rss       int64
+}
+
+// runMeasured runs the binary once and measures it from its rusage.
+func runMeasured(b *testing.B, codes []int, bin string, args ...string) cliSample {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		b.Fatalf("%s %v: %v", filepath.Base(bin), args, err)
+	}
+	if !slices.Contains(codes, code) {
+		b.Fatalf("%s %v: exit %d, want %v\n%s", filepath.Base(bin), args, code, codes, out.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return cliSample{
+		wall: wall,
+		cpu:  time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		rss:  ru.Maxrss << 10, // kilobytes on Linux
+	}
+}
+
+// medianSample is the median of each measure on its own.
+func medianSample(ss []cliSample) cliSample {
+	var w, c []time.Duration
+	var r []int64
+	for _, s := range ss {
+		w, c, r = append(w, s.wall), append(c, s.cpu), append(r, s.rss)
+	}
+	slices.Sort(w)
+	slices.Sort(c)
+	slices.Sort(r)
+	return cliSample{wall: w[len(w)/2], cpu: c[len(c)/2], rss: r[len(r)/2]}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+// loadAverage is the first field of /proc/loadavg: how busy the machine was.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(data))[0]
 }

@@ -22,7 +22,10 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	out := newOutputs(os.Stdout, os.Stderr, notTerminal, flushDelay)
+	stdout, stderr := out.writers()
+	code := run(ctx, os.Args[1:], os.Stdin, stdout, stderr)
+	_ = out.Flush() // nothing is left to report a failed write to
 	stop()
 	os.Exit(code)
 }

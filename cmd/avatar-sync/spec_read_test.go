@@ -29,7 +29,7 @@ func TestSpecReadIsBounded(t *testing.T) {
 		"validate /dev/zero":         {[]string{"validate", "-f", "/dev/zero"}, nil, "/dev/zero: is not a regular file (a character device)"},
 		"plan on a FIFO":             {[]string{"plan", "-f", fifo}, nil, fifo + ": is not a regular file (a named pipe (FIFO))"},
 		"validate a FIFO":            {[]string{"validate", "-f", fifo}, nil, fifo + ": is not a regular file (a named pipe (FIFO))"},
-		"big stdin":                  {[]string{"validate", "-f", "-"}, strings.NewReader(strings.Repeat("#", 5<<20)), "<stdin>: standard input holds more than 4MiB"},
+		"big stdin":                  {[]string{"validate", "-f", "-"}, strings.NewReader(strings.Repeat("#", 17<<20)), "<stdin>: standard input holds more than 16MiB"},
 		"silent stdin, then SIGTERM": {[]string{"validate", "-f", "-"}, never, "<stdin>: read standard input: interrupted"},
 	}
 	for name, tc := range tests {

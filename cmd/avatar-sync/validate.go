@@ -65,8 +65,7 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 				if explicit {
 					return spec.ParsePartialSources(name, srcs, g.cluster)
 				}
-				sp, diags := spec.ParsePartialSources(name, srcs, "")
-				return sp, append(diags, spec.ValidateSources(name, srcs)...)
+				return spec.ParsePartialAllTargets(name, srcs)
 			})
 			var notRun []string
 			if sp != nil {

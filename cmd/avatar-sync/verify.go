@@ -23,14 +23,14 @@ func newVerifyCmd(g *globalOptions, s *streams) *cobra.Command {
 		Use:   "verify",
 		Short: "Prove each topic carries data end to end: produce a probe record and read it back",
 		Long: `verify writes one probe record to every partition of every managed topic (or of --topics),
-with acks=all, and reads each one back through a dedicated consumer group named
-avatar-sync-verify-<host>-<random>, reporting per partition the produce and round-trip latency
-(issue 13). The group commits no offsets, touches no other group's offsets, and is deleted
-afterwards.
+with acks=all, and reads each one back from its leader, reporting per partition the produce and
+round-trip latency (issue 13). It then commits the records' offsets in a consumer group of its own,
+avatar-sync-verify-<host>-<random>, reads them back (the offset-commit check) and deletes the
+group; it touches no other group's offsets. Its requests grow with the brokers, not the partitions.
 
 Probe records carry the header "avatar-sync-probe" (value: the run's group name) so the lab's
 consumers can skip them; their value is a small JSON object naming the probe. Use --produce-only
-for topics whose consumers must not see probes read back (nothing joins a group then).
+for topics whose consumers must not see probes read back (no group is created then).
 
 Exit 0 when every partition passed, 1 otherwise, naming the topic and partition.`,
 		Example: `  avatar-sync verify --cluster microk8s
@@ -94,7 +94,7 @@ Exit 0 when every partition passed, 1 otherwise, naming the topic and partition.
 	f := cmd.Flags()
 	o.cluster.bind(f)
 	f.StringSliceVar(&o.topics, "topics", nil, "verify only these topics (comma-separated; default: every topic in the spec)")
-	f.BoolVar(&o.produceOnly, "produce-only", false, "only write the probe records; read nothing back and join no group")
-	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for the probe group and for each record to come back")
+	f.BoolVar(&o.produceOnly, "produce-only", false, "only write the probe records; read nothing back and create no group")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for each record to come back")
 	return cmd
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -80,5 +81,36 @@ func TestVerifyNamesFailingTopicAndPartition(t *testing.T) {
 	}
 	if passed != 6 {
 		t.Errorf("the 6 partitions of the other topics should pass, %d did:\n%s", passed, out)
+	}
+}
+
+// TestVerifyRecordsReadByKcat cross-checks verify with an independent client: after verify, kcat
+// (librdkafka) reads every partition of a topic from the start and finds one probe record in each,
+// carrying the avatar-sync-probe header with the run's id and the JSON value docs/status.md shows.
+func TestVerifyRecordsReadByKcat(t *testing.T) {
+	c, f := labCluster(t)
+	code, out, errOut := runCLI(t, "verify", "-f", f, "--cluster", "lab", "--topics", "drone-commands", "-o", "json")
+	if code != exitOK {
+		t.Fatalf("verify: %d\n%s%s", code, out, errOut)
+	}
+	var rep health.ProbeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	got, err := kcat(t, ctx, "", "-b", strings.Join(c.Bootstrap(), ","), "-C", "-t", "drone-commands", "-o", "beginning", "-e", "-q",
+		"-f", "%p|%h|%s\n")
+	if err != nil {
+		t.Fatalf("kcat -C: %v\n%s", err, got)
+	}
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	slices.Sort(lines)
+	var want []string
+	for p := range 3 {
+		want = append(want, fmt.Sprintf(`%d|%s=%s|{"avatarSyncProbe":%q,"topic":"drone-commands","partition":%d}`, p, health.ProbeHeader, rep.Group, rep.Group, p))
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("kcat reads:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
