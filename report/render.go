@@ -185,7 +185,7 @@ func countRisks(p reconcile.Plan) riskCounts {
 // topics are deferred): the header says so instead of "id (unknown)" (issue 21).
 func clusterIDText(id, format string) string {
 	if id == "" {
-		return "brokers did not answer; cluster id not read"
+		return "cluster id not read: the brokers did not answer when this plan was made"
 	}
 	return fmt.Sprintf(format, id)
 }

@@ -339,7 +339,7 @@ func TestRenderDeferredHeaderSaysWhy(t *testing.T) {
 	}
 	for view, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
 		header, _, _ := strings.Cut(out, "\n")
-		if !strings.Contains(header, "brokers did not answer; cluster id not read") || strings.Contains(out, "(unknown)") {
+		if !strings.Contains(header, "cluster id not read: the brokers did not answer when this plan was made") || strings.Contains(out, "(unknown)") {
 			t.Errorf("%s header %q (or the plan) does not say the brokers did not answer:\n%s", view, header, out)
 		}
 	}
