@@ -56,7 +56,8 @@ type Repo struct {
 	Branch string
 	// Dir is the clone's directory (cmd puts it under --state-dir).
 	Dir string
-	// Git is the git executable; "" finds git on PATH.
+	// Git is the git executable; "" finds git on PATH, or uses the built-in client (go-git,
+	// builtin.go) when there is none, as in the container image; Builtin forces it.
 	Git string
 	// Timeout bounds one git command (default 2m) so a hanging remote fails the pass.
 	Timeout time.Duration
@@ -81,6 +82,9 @@ var ErrBranchMissing = errors.New("branch not found on the remote")
 // Fetch brings the branch up to date and returns its head. The refspec forces the update, so a
 // force-pushed or rewritten branch is followed rather than refused as a non-fast-forward.
 func (r *Repo) Fetch(ctx context.Context) (Revision, error) {
+	if r.UsesBuiltin() {
+		return r.fetchBuiltin(ctx)
+	}
 	if err := r.init(ctx); err != nil {
 		return Revision{}, err
 	}
@@ -142,7 +146,9 @@ func (r *Repo) Checkout(ctx context.Context, rev Revision) (string, error) {
 	// revision's files.
 	env := []string{"GIT_INDEX_FILE=" + tmp + ".index"}
 	defer os.Remove(tmp + ".index")
-	if _, err = r.git(ctx, env, "--work-tree="+tmp, "read-tree", rev.Hash); err == nil {
+	if r.UsesBuiltin() {
+		err = r.writeTreeBuiltin(ctx, rev.Hash, tmp)
+	} else if _, err = r.git(ctx, env, "--work-tree="+tmp, "read-tree", rev.Hash); err == nil {
 		_, err = r.git(ctx, env, "--work-tree="+tmp, "checkout-index", "--all", "--force")
 	}
 	if err == nil {
