@@ -8,7 +8,8 @@
 // helpers, url.<base>.insteadOf, proxies. go-git implements only part of that (no credential
 // helpers, no ssh_config Include/ProxyJump), so a repository the operator can `git fetch` by hand
 // could fail in the daemon; with the CLI what works by hand works here. git is on every host the
-// daemon runs on, and the tests drive the same binary.
+// daemon runs on, and the tests drive the same binary. Where there is no git binary (the container
+// image, issue 25), builtin.go does the same with go-git.
 package gitsource
 
 import (
