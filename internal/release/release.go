@@ -106,12 +106,17 @@ func ReadSBOM(path, version, timestamp string) (*SBOM, error) {
 	doc := &SBOM{BOMFormat: "CycloneDX", SpecVersion: "1.5", Version: 1,
 		Metadata: Metadata{Timestamp: timestamp, Component: main}, Components: []Component{}}
 	for _, d := range bi.Deps {
-		m := d
-		if d.Replace != nil {
-			m = d.Replace
-		}
-		c := component("library", m.Path, m.Version, m.Sum)
-		if d.Replace != nil {
+		var c Component
+		switch {
+		case d.Replace == nil:
+			c = component("library", d.Path, d.Version, d.Sum)
+		case d.Replace.Version == "":
+			// Replaced by a directory of this repository (third_party/kfake): the code is
+			// the module's, patched; name it and say where it came from.
+			c = component("library", d.Path, d.Version, "")
+			c.Properties = append(c.Properties, Property{"go:replaced-by", d.Replace.Path})
+		default:
+			c = component("library", d.Replace.Path, d.Replace.Version, d.Replace.Sum)
 			c.Properties = append(c.Properties, Property{"go:replaces", d.Path + "@" + d.Version})
 		}
 		doc.Components = append(doc.Components, c)
