@@ -38,13 +38,7 @@ func TestMakeRelease(t *testing.T) {
 	tooltest.Require(t, "make", "apt-get install make")
 	tooltest.Require(t, "git", "apt-get install git")
 	sha256sum := tooltest.Require(t, "sha256sum", "apt-get install coreutils")
-	dir := t.TempDir()
-	cmd := exec.Command("make", "--no-print-directory", "release", "RELEASE_DIR="+dir)
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make release: %v\n%s", err, out)
-	}
+	// The commit the binaries are built from (read first: a commit made meanwhile is not theirs).
 	commit := gitOut(t, "rev-parse", "HEAD")
 	epoch := gitOut(t, "log", "-1", "--format=%ct")
 	var secs int64
@@ -52,6 +46,13 @@ func TestMakeRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	date := time.Unix(secs, 0).UTC().Format(time.RFC3339)
+	dir := t.TempDir()
+	cmd := exec.Command("make", "--no-print-directory", "release", "RELEASE_DIR="+dir)
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make release: %v\n%s", err, out)
+	}
 
 	check := exec.Command(sha256sum, "-c", "--strict", "SHA256SUMS")
 	check.Dir = dir
