@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -94,6 +95,11 @@ func ReadSBOM(path, version, timestamp string) (*SBOM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: no Go build information: %w", path, err)
 	}
+	return fromBuildInfo(bi, version, timestamp), nil
+}
+
+// fromBuildInfo is the SBOM of one build's information.
+func fromBuildInfo(bi *debug.BuildInfo, version, timestamp string) *SBOM {
 	mainVersion := version
 	if mainVersion == "" {
 		mainVersion = bi.Main.Version
@@ -110,7 +116,7 @@ func ReadSBOM(path, version, timestamp string) (*SBOM, error) {
 		switch {
 		case d.Replace == nil:
 			c = component("library", d.Path, d.Version, d.Sum)
-		case d.Replace.Version == "":
+		case d.Replace.Version == "" || d.Replace.Version == "(devel)" || strings.HasPrefix(d.Replace.Path, "."):
 			// Replaced by a directory of this repository (third_party/kfake): the code is
 			// the module's, patched; name it and say where it came from.
 			c = component("library", d.Path, d.Version, "")
@@ -122,7 +128,7 @@ func ReadSBOM(path, version, timestamp string) (*SBOM, error) {
 		doc.Components = append(doc.Components, c)
 	}
 	sort.Slice(doc.Components, func(i, j int) bool { return doc.Components[i].PURL < doc.Components[j].PURL })
-	return doc, nil
+	return doc
 }
 
 func component(kind, path, version, sum string) Component {

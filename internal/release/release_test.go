@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"testing"
 
 	"github.com/avatar-project/avatar-sync/internal/tooltest"
@@ -98,5 +100,31 @@ func TestComponentHashFromGoSum(t *testing.T) {
 	if c.PURL != "pkg:golang/github.com/IBM/sarama@v1.61.1" || len(c.Hashes) != 1 || c.Hashes[0].Alg != "SHA-256" ||
 		c.Hashes[0].Content != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
 		t.Errorf("component %+v", c)
+	}
+}
+
+// TestSBOMOfReplacedModules: a module replaced by a directory of this repository (kfake, as `go
+// version -m` shows it: "=> ./third_party/kfake (devel)") keeps its module path and version and
+// names the directory; a module replaced by another module is listed as the replacement.
+func TestSBOMOfReplacedModules(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/avatar-project/avatar-sync", Version: "(devel)"},
+		Deps: []*debug.Module{
+			{Path: "github.com/twmb/franz-go/pkg/kfake", Version: "v0.0.0-20260918054303-01f206a7e32c",
+				Replace: &debug.Module{Path: "./third_party/kfake", Version: "(devel)"}},
+			{Path: "example.org/old", Version: "v1.0.0", Replace: &debug.Module{Path: "example.org/fork", Version: "v1.0.1", Sum: "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}},
+		}}
+	doc := fromBuildInfo(bi, "v1.2.3", "")
+	want := map[string]Property{
+		"pkg:golang/example.org/fork@v1.0.1":                                               {"go:replaces", "example.org/old@v1.0.0"},
+		"pkg:golang/github.com/twmb/franz-go/pkg/kfake@v0.0.0-20260918054303-01f206a7e32c": {"go:replaced-by", "./third_party/kfake"},
+	}
+	if len(doc.Components) != len(want) {
+		t.Fatalf("components %+v", doc.Components)
+	}
+	for _, c := range doc.Components {
+		p, ok := want[c.PURL]
+		if !ok || !slices.Contains(c.Properties, p) {
+			t.Errorf("component %+v, want %s with %v", c, c.PURL, p)
+		}
 	}
 }
