@@ -5,13 +5,50 @@ PKGS      ?= ./...
 TESTFLAGS ?= -race -count=1 -timeout 12m
 BIN       ?= bin/avatar-sync
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Every date in a build is the commit's (reproducible builds: same commit, same bytes).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1)
+DATE      ?= $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r $(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   ?= -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli bench-cli-old fuzz schema clean
+.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli bench-cli-old fuzz schema clean image release
 
 all: build
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/avatar-sync
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/avatar-sync
+
+# static-build builds a static, path-free binary for platform $(1) (os/arch) into $(2).
+static-build = CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(1))) GOARCH=$(word 2,$(subst /, ,$(1))) \
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(2) ./cmd/avatar-sync
+
+# image writes the watch daemon's OCI image (issue 25) without Docker: static binaries for
+# IMAGE_PLATFORMS in one image index, the host's CA certificates, user 65532, OCI labels; all
+# timestamps are the commit's, so the same commit gives the same digest. Tagged
+# $(IMAGE_NAME):$(VERSION), the image `render` names for a binary of the same version.
+# Load it with `microk8s images import < bin/image.tar` (docs/watch.md).
+IMAGE_NAME      ?= ghcr.io/avatar-project/avatar-sync
+IMAGE_TAR       ?= bin/image.tar
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_BIN_DIR   ?= bin/image
+CA_CERTS        ?= /etc/ssl/certs/ca-certificates.crt
+SOURCE_URL      ?= https://github.com/avatar-project/avatar-sync
+image:
+	@$(foreach p,$(IMAGE_PLATFORMS),echo "build $(p)" && $(call static-build,$(p),$(IMAGE_BIN_DIR)/$(subst /,-,$(p))/avatar-sync) &&) true
+	$(GO) run ./tools/ship image -o $(IMAGE_TAR) -name $(IMAGE_NAME) -version $(VERSION) -revision $(COMMIT) \
+		-source $(SOURCE_URL) -created $(SOURCE_DATE_EPOCH) -ca $(CA_CERTS) \
+		$(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_BIN_DIR)/$(subst /,-,$(p))/avatar-sync)
+
+# release writes RELEASE_DIR/avatar-sync-<version>-<os>-<arch> for RELEASE_PLATFORMS (version,
+# commit and date stamped: `avatar-sync version -o json`), a CycloneDX SBOM of each binary's Go
+# modules (<binary>.cdx.json, from its build information) and SHA256SUMS (`sha256sum -c`).
+RELEASE_DIR       ?= bin/release
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64
+release:
+	rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
+	@$(foreach p,$(RELEASE_PLATFORMS),echo "build $(p)" && $(call static-build,$(p),$(RELEASE_DIR)/avatar-sync-$(VERSION)-$(subst /,-,$(p))) &&) true
+	$(GO) run ./tools/ship release -dir $(RELEASE_DIR) -version $(VERSION) -created $(SOURCE_DATE_EPOCH) \
+		$(foreach p,$(RELEASE_PLATFORMS),$(RELEASE_DIR)/avatar-sync-$(VERSION)-$(subst /,-,$(p)))
 
 vet:
 	$(GO) vet $(PKGS)

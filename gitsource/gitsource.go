@@ -8,7 +8,8 @@
 // helpers, url.<base>.insteadOf, proxies. go-git implements only part of that (no credential
 // helpers, no ssh_config Include/ProxyJump), so a repository the operator can `git fetch` by hand
 // could fail in the daemon; with the CLI what works by hand works here. git is on every host the
-// daemon runs on, and the tests drive the same binary.
+// daemon runs on, and the tests drive the same binary. Where there is no git binary (the container
+// image, issue 25), builtin.go does the same with go-git.
 package gitsource
 
 import (
@@ -57,7 +58,8 @@ type Repo struct {
 	Branch string
 	// Dir is the clone's directory (cmd puts it under --state-dir).
 	Dir string
-	// Git is the git executable; "" finds git on PATH.
+	// Git is the git executable; "" finds git on PATH, or uses the built-in client (go-git,
+	// builtin.go) when there is none, as in the container image; Builtin forces it.
 	Git string
 	// Timeout bounds one git command (default 2m) so a hanging remote fails the pass.
 	Timeout time.Duration
@@ -168,6 +170,9 @@ func (r *Repo) Fetch(ctx context.Context) (Revision, error) {
 	if err := r.absDir(); err != nil {
 		return Revision{}, err
 	}
+	if r.UsesBuiltin() {
+		return r.fetchBuiltin(ctx)
+	}
 	if err := r.init(ctx); err != nil {
 		return Revision{}, err
 	}
@@ -240,7 +245,9 @@ func (r *Repo) Checkout(ctx context.Context, rev Revision) (string, error) {
 	// revision's files.
 	env := []string{"GIT_INDEX_FILE=" + tmp + ".index"}
 	defer os.Remove(tmp + ".index")
-	if _, err = r.git(ctx, env, "--work-tree="+tmp, "read-tree", rev.Hash); err == nil {
+	if r.UsesBuiltin() {
+		err = r.writeTreeBuiltin(ctx, rev.Hash, tmp)
+	} else if _, err = r.git(ctx, env, "--work-tree="+tmp, "read-tree", rev.Hash); err == nil {
 		_, err = r.git(ctx, env, "--work-tree="+tmp, "checkout-index", "--all", "--force")
 	}
 	var skipped []string

@@ -28,6 +28,18 @@ const (
 	watchUID = 65532
 )
 
+// ImageName is the repository `make image` tags the daemon's image with (issue 25).
+const ImageName = "ghcr.io/avatar-project/avatar-sync"
+
+// BuildVersion is the version of the avatar-sync binary that renders; cmd sets it from the
+// version stamped at build time ("dev" in tests and plain `go build`).
+var BuildVersion = "dev"
+
+// DefaultWatchImage is the image the watch Deployment runs when the spec names none: the one
+// `make image` built from the same commit as this binary (ImageName:BuildVersion), which the
+// lab imports with `microk8s images import` rather than pulls.
+func DefaultWatchImage() string { return ImageName + ":" + BuildVersion }
+
 // watchLabels are the labels of every watch object; the Kafka selectors (app.kubernetes.io/name
 // kafka) never match them, so no broker patch or PDB reaches the daemon.
 func (m *model) watchLabels() map[string]string {
@@ -174,7 +186,10 @@ func (m *model) watchObjects(c spec.Cluster) []any {
 	}
 	container := omap{
 		{"name", "watch"},
-		{"image", w.Image},
+		{"image", firstNonEmpty(w.Image, DefaultWatchImage())},
+		// An imported image is in the node's containerd already and in no registry: never pull
+		// what is present (a :latest tag would otherwise default to Always and fail).
+		{"imagePullPolicy", "IfNotPresent"},
 		{"args", args},
 		{"env", env},
 		{"ports", []any{omap{{"name", "metrics"}, {"containerPort", w.MetricsPort}}}},

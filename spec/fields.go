@@ -259,7 +259,7 @@ var kubernetesWatchObj = &object{
 		"liveness/readiness probes on /healthz and /readyz and a Prometheus scrape annotation.",
 	fields: []field{
 		{key: "enabled", kind: vBool, def: "false", doc: "render the watch Deployment"},
-		{key: "image", kind: vString, def: "ghcr.io/avatar-project/avatar-sync:latest", pattern: imagePattern, doc: "avatar-sync container image"},
+		{key: "image", kind: vString, pattern: imagePattern, doc: "avatar-sync container image (default: ghcr.io/avatar-project/avatar-sync:<version of the avatar-sync that renders>, the image `make image` tags from the same commit)"},
 		{key: "git", kind: vString, doc: "repository the daemon follows (watch --git); required when enabled"},
 		{key: "branch", kind: vString, def: "main", doc: "branch to follow (--branch)"},
 		{key: "path", kind: vString, def: "avatar.yaml", doc: "the spec's path in the repository (--path)"},

@@ -225,7 +225,8 @@ func TestKubernetesWatchDefaults(t *testing.T) {
 	}
 	c, _ := s.FindCluster("lab")
 	w := c.Kubernetes.Watch
-	want := KubernetesWatch{Enabled: true, Image: "ghcr.io/avatar-project/avatar-sync:latest", Git: "https://git.example.org/lab.git",
+	// No image: render names the image of its own version (issue 25).
+	want := KubernetesWatch{Enabled: true, Git: "https://git.example.org/lab.git",
 		Branch: "main", Path: "avatar.yaml", GitInterval: time.Minute, Mode: WatchModeHeal, MetricsPort: 9464, Pos: w.Pos}
 	if *w != want {
 		t.Errorf("watch = %+v\nwant %+v", *w, want)

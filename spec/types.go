@@ -262,7 +262,8 @@ const (
 // Deployment, ServiceAccount and namespaced RBAC to the overlay.
 type KubernetesWatch struct {
 	Enabled bool `yaml:"enabled"`
-	// Image is the avatar-sync container image.
+	// Image is the avatar-sync container image; "" lets render name the image `make image` tags
+	// for the rendering binary's version.
 	Image string `yaml:"image"`
 	// Git, Branch, Path and GitInterval are watch's --git, --branch, --path and --git-interval.
 	Git         string        `yaml:"git"`

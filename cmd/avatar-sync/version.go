@@ -7,35 +7,65 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/render"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version, commit and date are stamped at build time (`make build`, `make image`, `make release`):
+// -ldflags "-X main.version=v1.2.3 -X main.commit=<hash> -X main.date=<RFC 3339>". A plain
+// `go build` leaves version "dev" and takes commit and date from the build's VCS information.
+var (
+	version = "dev"
+	commit  = ""
+	date    = ""
+)
+
+// The watch Deployment render writes defaults to the image `make image` built from this same
+// commit: ghcr.io/avatar-project/avatar-sync:<version> (issue 25).
+func init() { render.BuildVersion = version }
+
+// versionInfo is what `version -o json` prints.
+func versionInfo() map[string]string {
+	info := map[string]string{"version": version, "commit": commit, "date": date, "go": runtime.Version(),
+		"platform": runtime.GOOS + "/" + runtime.GOARCH, "image": render.DefaultWatchImage()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, setting := range bi.Settings {
+			switch {
+			case setting.Key == "vcs.revision" && info["commit"] == "":
+				info["commit"] = setting.Value
+			case setting.Key == "vcs.time" && info["date"] == "":
+				info["date"] = setting.Value
+			}
+		}
+	}
+	return info
+}
 
 func newVersionCmd(g *globalOptions, s *streams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print avatar-sync's version",
+		Short: "Print avatar-sync's version, commit and build date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			info := map[string]string{"version": version, "go": runtime.Version()}
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, setting := range bi.Settings {
-					if setting.Key == "vcs.revision" {
-						info["commit"] = setting.Value
-					}
-				}
-			}
+			info := versionInfo()
 			if g.output == "json" {
 				enc := json.NewEncoder(s.out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(info)
 			}
-			_, err := fmt.Fprintf(s.out, "avatar-sync %s (%s)\n", info["version"], info["go"])
+			_, err := fmt.Fprintf(s.out, "avatar-sync %s (commit %s, built %s, %s, %s)\n", info["version"],
+				orUnknown(info["commit"]), orUnknown(info["date"]), info["go"], info["platform"])
 			return err
 		},
 	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
