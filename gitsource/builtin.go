@@ -6,7 +6,9 @@ package gitsource
 // whole-tree checkouts), so either client can continue a clone the other made.
 //
 // What it cannot do is what go-git cannot: credential helpers, ssh_config Include/ProxyJump,
-// url.<base>.insteadOf. It authenticates with a password in an https URL, and over ssh with the
+// url.<base>.insteadOf. It authenticates with a password in an https URL, with the one credential
+// helper the rendered Deployment configures (git-credential-store's file, through GIT_CONFIG_*, so a
+// pod follows a private repository with the Secret avatar-sync-watch-git), and over ssh with the
 // ssh-agent and ~/.ssh/known_hosts (docs/watch.md).
 
 import (
@@ -14,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +32,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 )
 
@@ -122,8 +127,12 @@ func (r *Repo) fetchBuiltin(ctx context.Context) (Revision, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
+	auth, err := storedCredentials(url)
+	if err != nil {
+		return Revision{}, err
+	}
 	err = repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{refspec},
-		Tags: git.NoTags, Force: true, Prune: true})
+		Tags: git.NoTags, Force: true, Prune: true, Auth: auth})
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, git.NoMatchingRefSpecError{}):
@@ -143,6 +152,58 @@ func (r *Repo) fetchBuiltin(ctx context.Context) (Revision, error) {
 		return Revision{}, fmt.Errorf("read the head of %s: %w", r.Branch, err)
 	}
 	return Revision{Hash: head.Hash().String(), Subject: subject(commit.Message)}, nil
+}
+
+// storedCredentials is git-credential-store for the built-in client: when the environment
+// configures `credential.helper = store --file=F` (GIT_CONFIG_COUNT/KEY_n/VALUE_n, as the rendered
+// watch Deployment does, issue 21), the first line of F whose scheme and host (and path, when the
+// line has one) match the http(s) remote gives the user name and password, percent-decoded as git
+// writes them. A URL that carries its own user information keeps it; any other helper is git's
+// alone. nil means no credentials.
+func storedCredentials(remote string) (transport.AuthMethod, error) {
+	u, err := neturl.Parse(remote)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+		return nil, nil
+	}
+	n, _ := strconv.Atoi(os.Getenv("GIT_CONFIG_COUNT"))
+	for i := 0; i < n; i++ {
+		if !strings.EqualFold(os.Getenv(fmt.Sprintf("GIT_CONFIG_KEY_%d", i)), "credential.helper") {
+			continue
+		}
+		args := strings.Fields(os.Getenv(fmt.Sprintf("GIT_CONFIG_VALUE_%d", i)))
+		if len(args) == 0 || args[0] != "store" {
+			continue
+		}
+		file := ""
+		for j, a := range args[1:] {
+			if f, ok := strings.CutPrefix(a, "--file="); ok {
+				file = f
+			} else if a == "--file" && j+2 < len(args) {
+				file = args[j+2]
+			}
+		}
+		if file == "" {
+			home, _ := os.UserHomeDir()
+			file = filepath.Join(home, ".git-credentials")
+		}
+		data, err := os.ReadFile(file)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // an optional Secret that is not there: no credentials, as with git
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the git credential store: %w", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			c, err := neturl.Parse(strings.TrimSpace(line))
+			if err != nil || c.User == nil || c.Scheme != u.Scheme || c.Host != u.Host ||
+				(strings.Trim(c.Path, "/") != "" && strings.Trim(c.Path, "/") != strings.Trim(u.Path, "/")) {
+				continue
+			}
+			pw, _ := c.User.Password()
+			return &githttp.BasicAuth{Username: c.User.Username(), Password: pw}, nil
+		}
+	}
+	return nil, nil
 }
 
 // subject is what git's %s prints: the message's first paragraph on one line.

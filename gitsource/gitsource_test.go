@@ -363,7 +363,7 @@ func TestFetchWithCredentialStore(t *testing.T) {
 	backend := &cgi.Handler{Path: gitBin, Args: []string{"http-backend"},
 		Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(remote.URL), "GIT_HTTP_EXPORT_ALL=1"}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if user, pw, ok := r.BasicAuth(); !ok || user != "deploy" || pw != "T0KEN" {
+		if user, pw, ok := r.BasicAuth(); !ok || user != "deploy" || pw != "T0K/EN" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="lab"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
@@ -373,18 +373,25 @@ func TestFetchWithCredentialStore(t *testing.T) {
 	defer srv.Close()
 	repoURL := srv.URL + "/" + filepath.Base(remote.URL)
 
-	if _, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t)); err == nil {
-		t.Fatal("the server let a fetch without credentials through: the test proves nothing")
-	}
-	store := filepath.Join(t.TempDir(), "credentials") // the Secret's key, as mounted
-	if err := os.WriteFile(store, []byte(strings.Replace(srv.URL, "http://", "http://deploy:T0KEN@", 1)+"\n"), 0o440); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GIT_CONFIG_COUNT", "1")
-	t.Setenv("GIT_CONFIG_KEY_0", "credential.helper")
-	t.Setenv("GIT_CONFIG_VALUE_0", "store --file="+store)
-	rev, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir()}).Fetch(testCtx(t))
-	if err != nil || rev.Hash != head {
-		t.Fatalf("fetch with the credential store: %+v %v", rev, err)
+	// The git CLI (a host) and the built-in client (the container image, issue 25) read the same
+	// mounted Secret: git-credential-store's file, a percent-encoded URL per line.
+	for name, client := range map[string]string{"git": "", "built-in": Builtin} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir(), Git: client}).Fetch(testCtx(t)); err == nil {
+				t.Fatal("the server let a fetch without credentials through: the test proves nothing")
+			}
+			store := filepath.Join(t.TempDir(), "credentials") // the Secret's key, as mounted
+			lines := "https://other:wrong@example.invalid\n" + strings.Replace(srv.URL, "http://", "http://deploy:T0K%2FEN@", 1) + "\n"
+			if err := os.WriteFile(store, []byte(lines), 0o440); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("GIT_CONFIG_COUNT", "1")
+			t.Setenv("GIT_CONFIG_KEY_0", "credential.helper")
+			t.Setenv("GIT_CONFIG_VALUE_0", "store --file="+store)
+			rev, err := (&Repo{URL: repoURL, Branch: "main", Dir: t.TempDir(), Git: client}).Fetch(testCtx(t))
+			if err != nil || rev.Hash != head {
+				t.Fatalf("fetch with the credential store: %+v %v", rev, err)
+			}
+		})
 	}
 }
