@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -88,6 +89,7 @@ func TestMakeImage(t *testing.T) {
 	if !strings.HasPrefix(ref, "ghcr.io/avatar-project/avatar-sync:") {
 		t.Fatalf("the image is named %q", ref)
 	}
+	t.Run("containerd", func(t *testing.T) { importIntoContainerd(t, tmp+"/a.tar", ref) })
 
 	dir := filepath.Join(tmp, "layout")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -301,5 +303,91 @@ func copyTree(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// importIntoContainerd is the one import command of docs/watch.md done by the real thing: a
+// private containerd (Debian's, its own root, state and socket under the test's temp dir, the CRI
+// plugin off) imports the tarball into the k8s.io namespace as `microk8s images import` does, lists
+// it under the name render gives the Deployment with both platforms, and runc runs the imported
+// image's entrypoint (`version -o json` naming that image).
+func importIntoContainerd(t *testing.T, tarball, ref string) {
+	if os.Geteuid() != 0 {
+		tooltest.Missing(t, "root: containerd and runc run as root")
+		return
+	}
+	containerd := tooltest.Require(t, "containerd", "apt-get install containerd")
+	ctrBin := tooltest.Require(t, "ctr", "apt-get install containerd")
+	tooltest.Require(t, "runc", "apt-get install runc")
+	dir, err := os.MkdirTemp("", "ctd") // a short path: a unix socket's name is limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"+
+		"[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n[debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
+		filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var daemonLog bytes.Buffer
+	daemon := exec.Command(containerd, "--config", filepath.Join(dir, "config.toml"))
+	daemon.Stdout, daemon.Stderr = &daemonLog, &daemonLog
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = daemon.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- daemon.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = daemon.Process.Kill()
+			<-done
+		}
+	})
+	ctr := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, ctrBin, append([]string{"--address", sock, "-n", "k8s.io"}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := ctr("version"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("containerd did not answer within 30s: %v\n%s", err, daemonLog.String())
+		}
+	}
+	// The native snapshotter: overlayfs inside a temp dir is not available everywhere tests run.
+	if out, err := ctr("images", "import", "--snapshotter", "native", tarball); err != nil {
+		t.Fatalf("ctr images import: %v\n%s", err, out)
+	}
+	out, err := ctr("images", "ls")
+	if err != nil {
+		t.Fatalf("ctr images ls: %v\n%s", err, out)
+	}
+	listed := false
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == ref {
+			listed = strings.Contains(line, "linux/amd64") && strings.Contains(line, "linux/arm64")
+		}
+	}
+	if !listed {
+		t.Fatalf("containerd does not list %s with linux/amd64 and linux/arm64:\n%s", ref, out)
+	}
+	if runtime.GOARCH != "amd64" {
+		return
+	}
+	out, err = ctr("run", "--rm", "--snapshotter", "native", ref, "avatar-sync-image-test", Entrypoint, "version", "-o", "json")
+	if err != nil {
+		t.Fatalf("runc running the imported image: %v\n%s\n%s", err, out, daemonLog.String())
+	}
+	var info map[string]string
+	start := max(strings.Index(out, "{"), 0)
+	if err := json.Unmarshal([]byte(out[start:]), &info); err != nil || info["image"] != ref || info["platform"] != "linux/amd64" {
+		t.Fatalf("version in the imported image = %v %v, want image %s on linux/amd64:\n%s", info, err, ref, out)
 	}
 }
