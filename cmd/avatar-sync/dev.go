@@ -169,7 +169,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	}
 	// Looked up before the banner, so whoever waits for the bootstrap line sees the cluster as it
 	// was when the note was written.
-	missing := missingTopics(ctx, e, sp)
+	missing := missingTopics(ctx, e, sp, target.Name)
 	bootstrap := strings.Join(e.Bootstrap(), ",")
 	if g.output == "json" {
 		_ = json.NewEncoder(s.out).Encode(map[string]any{
@@ -226,9 +226,10 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 
 // missingTopics lists the spec's topics the cluster lacks. Like the rendered brokers
 // (auto.create.topics.enable=false) the embedded cluster never creates a topic on first use, so a
-// producer started against a fresh dev up waits on a missing topic with no hint of why.
-// Best effort: a failure to look is not worth stopping the server for.
-func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec) []string {
+// producer started against a fresh dev up waits on a missing topic with no hint of why. cmd reads
+// no cluster itself (issue 20): the planner's topic creates are the answer. Best effort: a failure
+// to look is not worth stopping the server for.
+func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec, target string) []string {
 	if len(sp.Topics) == 0 {
 		return nil
 	}
@@ -239,13 +240,19 @@ func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec) []s
 		return nil
 	}
 	defer a.Close()
-	live, err := a.Describe(ctx)
+	p, err := (&reconcile.Planner{Cluster: a, Target: target}).Plan(ctx, sp, reconcile.PlanOptions{})
 	if err != nil {
 		return nil
 	}
-	var missing []string
+	creates := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Kind == reconcile.KindTopic && c.Action == reconcile.Create {
+			creates[c.Name] = true
+		}
+	}
+	var missing []string // in the spec's order, as the user wrote them
 	for _, t := range sp.Topics {
-		if _, ok := live.Topics[t.Name]; !ok {
+		if creates[t.Name] {
 			missing = append(missing, t.Name)
 		}
 	}

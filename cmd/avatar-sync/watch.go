@@ -269,7 +269,7 @@ func (w *watcher) logPlan(p reconcile.Plan) {
 	}
 	sum := p.Summary()
 	w.current.pending = sum.Create + sum.Update + sum.Replace + sum.Adopt + sum.Delete + sum.Unsupported
-	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "delete", sum.Delete, "unsupported", sum.Unsupported)
+	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "adopt", sum.Adopt, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
 		if c.Action != reconcile.NoOp {
 			w.log.Info("plan", "change", reconcile.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())
