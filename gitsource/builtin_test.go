@@ -12,69 +12,6 @@ import (
 	"github.com/avatar-project/avatar-sync/internal/tooltest"
 )
 
-// TestBuiltinFollowsPushesAndForcePushes is TestFetchFollowsPushesAndForcePushes for the built-in
-// client (issue 25: the container image has no git binary): pushes fetched with their subjects, a
-// force-push followed, each checkout holding exactly its revision's files.
-func TestBuiltinFollowsPushesAndForcePushes(t *testing.T) {
-	ctx := testCtx(t)
-	remote := gittest.New(t)
-	first := remote.Commit("add the spec", map[string]string{"lab/avatar.yaml": "one\n"})
-	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(t.TempDir(), "clone"), Git: Builtin}
-
-	rev, err := repo.Fetch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rev.Hash != first || rev.Subject != "add the spec" {
-		t.Fatalf("fetched %+v, want %s \"add the spec\"", rev, first)
-	}
-	tree1, err := repo.Checkout(ctx, rev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readTree(t, tree1, "lab/avatar.yaml"); got != "one\n" {
-		t.Fatalf("checkout holds %q", got)
-	}
-	if rev, err = repo.Fetch(ctx); err != nil || rev.Hash != first {
-		t.Fatalf("a fetch with nothing new: %+v %v", rev, err)
-	}
-
-	second := remote.Commit("second", map[string]string{"lab/avatar.yaml": "two\n", "lab/other": "x"})
-	if rev, err = repo.Fetch(ctx); err != nil || rev.Hash != second {
-		t.Fatalf("after a push: %+v %v, want %s", rev, err, second)
-	}
-	tree2, err := repo.Checkout(ctx, rev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if readTree(t, tree2, "lab/avatar.yaml") != "two\n" || readTree(t, tree1, "lab/avatar.yaml") != "one\n" {
-		t.Fatal("the new tree must not overwrite the previous one")
-	}
-
-	remote.Rewind(first)
-	rewritten := remote.Commit("rewritten", map[string]string{"lab/avatar.yaml": "three\n"})
-	rev, err = repo.Fetch(ctx)
-	if err != nil {
-		t.Fatalf("a force-pushed branch wedged the clone: %v", err)
-	}
-	if rev.Hash != rewritten || rev.Subject != "rewritten" {
-		t.Fatalf("after a force-push: %+v, want %s", rev, rewritten)
-	}
-	tree3, err := repo.Checkout(ctx, rev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if readTree(t, tree3, "lab/avatar.yaml") != "three\n" {
-		t.Fatal("rewritten tree has the wrong content")
-	}
-	if _, err := os.Stat(filepath.Join(tree3, "lab/other")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a file of the dropped commit is in the rewritten tree: %v", err)
-	}
-	if _, err := os.Stat(tree1); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("tree of an old revision left behind: %v", err)
-	}
-}
-
 // TestBuiltinWithoutGitOnPath: with no git binary on PATH and Repo.Git unset (the image), Fetch
 // and Checkout use the built-in client, and a relative --git path resolves against the working
 // directory as git would.

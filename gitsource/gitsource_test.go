@@ -34,12 +34,19 @@ func readTree(t *testing.T, tree, path string) string {
 
 // TestFetchFollowsPushesAndForcePushes: each push is fetched with its subject; a force-push that
 // rewrites the branch is followed, not refused as a non-fast-forward; each checkout holds exactly
-// its revision's files.
+// its revision's files — with the git CLI and with the built-in client (issue 25: the container
+// image has no git binary).
 func TestFetchFollowsPushesAndForcePushes(t *testing.T) {
+	for name, client := range map[string]string{"git": "", "built-in": Builtin} {
+		t.Run(name, func(t *testing.T) { followsPushes(t, client) })
+	}
+}
+
+func followsPushes(t *testing.T, client string) {
 	ctx := testCtx(t)
 	remote := gittest.New(t)
 	first := remote.Commit("add the spec", map[string]string{"lab/avatar.yaml": "one\n"})
-	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(t.TempDir(), "clone")}
+	repo := &Repo{URL: remote.URL, Branch: "main", Dir: filepath.Join(t.TempDir(), "clone"), Git: client}
 
 	rev, err := repo.Fetch(ctx)
 	if err != nil {
@@ -54,6 +61,9 @@ func TestFetchFollowsPushesAndForcePushes(t *testing.T) {
 	}
 	if got := readTree(t, tree1, "lab/avatar.yaml"); got != "one\n" {
 		t.Fatalf("checkout holds %q", got)
+	}
+	if rev, err = repo.Fetch(ctx); err != nil || rev.Hash != first {
+		t.Fatalf("a fetch with nothing new: %+v %v", rev, err)
 	}
 
 	second := remote.Commit("second", map[string]string{"lab/avatar.yaml": "two\n", "lab/other": "x"})
