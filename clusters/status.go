@@ -102,10 +102,7 @@ func (p *PreRead) Describe(ctx context.Context) (reconcile.Live, error) {
 	if r == nil {
 		return p.Admin.Describe(ctx)
 	}
-	if r.LiveErr != nil {
-		return r.Live, r.LiveErr
-	}
-	return r.Live, nil
+	return r.Live, r.LiveErr
 }
 
 // readBrokers asks every broker, in parallel, for the groups it coordinates and the sizes of its

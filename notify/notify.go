@@ -304,24 +304,11 @@ func (s *Sender) logger() *slog.Logger {
 
 // scrub replaces every secret, and the user information of every URL, in every text field of ev.
 func (s *Sender) scrub(ev Event) Event {
-	var secrets []string
 	var known []string
 	if s.Secrets != nil {
 		known = s.Secrets()
 	}
-	for _, v := range known {
-		// A one- or two-character "secret" would blank out ordinary words; such a password is no
-		// secret anyway.
-		if len(v) >= 3 {
-			secrets = append(secrets, v)
-		}
-	}
-	clean := func(x string) string {
-		for _, v := range secrets {
-			x = strings.ReplaceAll(x, v, "***")
-		}
-		return RedactUserinfo(x)
-	}
+	clean := Scrubber(known)
 	ev.Text, ev.Error, ev.Subject, ev.Cluster = clean(ev.Text), clean(ev.Error), clean(ev.Subject), clean(ev.Cluster)
 	changes := make([]string, len(ev.Changes))
 	for i, c := range ev.Changes {
@@ -331,6 +318,25 @@ func (s *Sender) scrub(ev Event) Event {
 		ev.Changes = changes
 	}
 	return ev
+}
+
+// Scrubber returns the one cleaning every text the daemon sends or shows goes through (webhook
+// bodies, the status page, the pass journal): each secret becomes *** and so does the user
+// information of every URL. A secret shorter than 3 characters is left alone: it would blank out
+// ordinary words, and such a password is no secret anyway.
+func Scrubber(secrets []string) func(string) string {
+	var kept []string
+	for _, v := range secrets {
+		if len(v) >= 3 {
+			kept = append(kept, v)
+		}
+	}
+	return func(x string) string {
+		for _, v := range kept {
+			x = strings.ReplaceAll(x, v, "***")
+		}
+		return RedactUserinfo(x)
+	}
 }
 
 // userinfo matches the user information of a URL in free text: scheme://<userinfo>@.

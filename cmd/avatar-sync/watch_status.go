@@ -15,6 +15,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/certs"
 	"github.com/avatar-project/avatar-sync/health"
+	"github.com/avatar-project/avatar-sync/notify"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/statuspage"
@@ -125,7 +126,7 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Tr
 		b.mu.Unlock()
 	}
 	b.mu.Lock()
-	scrub := secretScrubber(b.secrets)
+	scrub := notify.Scrubber(b.secrets) // the webhooks' cleaning: secrets and URL user information
 	b.mu.Unlock()
 	pass.Error, entry.Error, entry.Subject = scrub(pass.Error), scrub(entry.Error), scrub(entry.Subject)
 	revision = scrub(revision)
@@ -208,19 +209,6 @@ func specSecrets(sp *spec.Spec) []string {
 		}
 	}
 	return out
-}
-
-// secretScrubber replaces every secret (of 3 characters or more: shorter ones would blank out
-// ordinary words) with ***.
-func secretScrubber(secrets []string) func(string) string {
-	return func(s string) string {
-		for _, v := range secrets {
-			if len(v) >= 3 {
-				s = strings.ReplaceAll(s, v, "***")
-			}
-		}
-		return s
-	}
 }
 
 // checkDevices probes the spec's devices (bounded like a preflight) and records the results.
