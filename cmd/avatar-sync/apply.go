@@ -15,6 +15,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
 )
 
 type applyOptions struct {
@@ -119,14 +120,14 @@ applies the topics (asking again unless --auto-approve).`,
 			defer closeTarget(t, &err)
 			defer func() {
 				if err == nil { // once applied, the cluster is the one to pin (issue 21)
-					adviseClusterPin(s.err, sp, t.name, p.ClusterID)
+					adviseClusterPin(s.err, sp, t.Name, p.ClusterID)
 				}
 			}()
 			if o.planFile == "" {
-				p, err = t.planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+				p, err = t.Planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			} else {
 				// The saved plan is applied, not today's file: the file only supplies the advisories.
-				p, err = t.planner().CheckSaved(ctx, p, sp)
+				p, err = t.Planner().CheckSaved(ctx, p, sp)
 			}
 			if err != nil {
 				return err
@@ -149,16 +150,16 @@ applies the topics (asking again unless --auto-approve).`,
 			}
 			if !p.TopicsDeferred() || o.planFile != "" || o.noWait {
 				if p.TopicsDeferred() {
-					printDeferred(s, t.name, res)
+					printDeferred(s, t.Name, res)
 				}
 				return nil
 			}
 			// A fresh cluster (issue 11): the brokers exist now; the topics need them.
-			fmt.Fprintf(s.out, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", o.waitTimeout, t.name)
-			if err := t.waitForKafka(ctx, s, sp, o.cluster, o.waitTimeout); err != nil {
+			fmt.Fprintf(s.out, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", o.waitTimeout, t.Name)
+			if err := t.WaitForKafka(ctx, sp, o.waitTimeout); err != nil {
 				return err
 			}
-			p, err = t.planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			p, err = t.Planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			if err != nil {
 				return err
 			}
@@ -180,7 +181,7 @@ applies the topics (asking again unless --auto-approve).`,
 }
 
 // round shows a plan and, confirmed, applies it and prints the result.
-func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *target, p reconcile.Plan, rate int64) (reconcile.Result, error) {
+func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *session.Target, p reconcile.Plan, rate int64) (reconcile.Result, error) {
 	if err := renderPlan(s.out, g, p, report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete,
 		ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}); err != nil {
 		return reconcile.Result{}, err
@@ -216,12 +217,12 @@ func printDeferred(s *streams, target string, res reconcile.Result) {
 }
 
 // run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
-func (o *applyOptions) run(ctx context.Context, s *streams, t *target, p reconcile.Plan, rate int64, prompt io.Writer) (reconcile.Result, error) {
+func (o *applyOptions) run(ctx context.Context, s *streams, t *session.Target, p reconcile.Plan, rate int64, prompt io.Writer) (reconcile.Result, error) {
 	if !p.HasChanges() {
 		return reconcile.Result{ClusterID: p.ClusterID}, nil
 	}
 	ao := reconcile.ApplyOptions{
-		ExpectClusterID:     t.pinned,
+		ExpectClusterID:     t.Pinned,
 		AllowDataLoss:       o.allowDataLoss,
 		AllowDelete:         o.allowDelete,
 		AllowMassDelete:     o.allowMassDelete,
@@ -243,7 +244,7 @@ func (o *applyOptions) run(ctx context.Context, s *streams, t *target, p reconci
 		fmt.Fprintln(prompt)
 		return nil
 	}
-	return t.planner().Apply(ctx, p, ao, progressPrinter(s))
+	return t.Planner().Apply(ctx, p, ao, progressPrinter(s))
 }
 
 // loadPlanFile reads a saved plan and checks it was made for the target apply talks to.

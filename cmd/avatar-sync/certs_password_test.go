@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/avatar-project/avatar-sync/certs"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -26,7 +27,7 @@ func TestWrongKeystorePasswordIsRefusedByInspectAndThePlan(t *testing.T) {
 	if err := diags.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kubeDesired(sp, "microk8s", func(string) string { return "lab-secret-42" }); err != nil {
+	if _, err := session.KubeDesired(sp, "microk8s", func(string) string { return "lab-secret-42" }); err != nil {
 		t.Fatalf("the Kubernetes plane with the right password: %v", err)
 	}
 
@@ -42,7 +43,7 @@ func TestWrongKeystorePasswordIsRefusedByInspectAndThePlan(t *testing.T) {
 	if code != exitError || !strings.Contains(out, `"password": "the keystore password does not open`) || !strings.Contains(out, `"ok": false`) {
 		t.Errorf("inspect -o json with a wrong password: code %d\n%s", code, out)
 	}
-	_, err := kubeDesired(sp, "microk8s", func(string) string { return "typo-secret-42" })
+	_, err := session.KubeDesired(sp, "microk8s", func(string) string { return "typo-secret-42" })
 	if !errors.Is(err, certs.ErrPasswordDoesNotOpen) || !strings.Contains(err.Error(), "kafka-broker-1.keystore.p12") {
 		t.Fatalf("the Kubernetes plane with a wrong password: %v, want a refusal naming the store", err)
 	}

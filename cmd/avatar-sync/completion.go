@@ -7,8 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // registerCompletions finishes shell completion: cobra's `completion` command (bash, zsh, fish,

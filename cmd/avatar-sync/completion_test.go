@@ -1,11 +1,12 @@
 package main
 
 import (
-	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 )
 
 // TestCompletionScripts: cobra's completion command prints a script for each shell it supports.

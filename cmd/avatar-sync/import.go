@@ -107,7 +107,7 @@ which is never overwritten without --force.`,
 				return err
 			}
 			defer closeTarget(t, &err)
-			live, err := t.admin.Describe(cmd.Context())
+			live, err := t.Admin.Describe(cmd.Context())
 			if err != nil {
 				return err
 			}

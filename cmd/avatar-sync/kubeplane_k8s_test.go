@@ -21,6 +21,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
 	"github.com/avatar-project/avatar-sync/kube"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -39,7 +40,7 @@ func TestKubeExampleSpecAppliesToARealAPIServer(t *testing.T) {
 	if err := diags.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want, err := kubeDesired(sp, "microk8s", func(k string) string {
+	want, err := session.KubeDesired(sp, "microk8s", func(k string) string {
 		return map[string]string{"AVATAR_KEYSTORE_PASSWORD": "example-password"}[k]
 	})
 	if err != nil {
@@ -83,7 +84,7 @@ func TestKubeWatchDeploymentAppliesToARealAPIServer(t *testing.T) {
 	if err := diags.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want, err := kubeDesired(sp, "microk8s", func(k string) string {
+	want, err := session.KubeDesired(sp, "microk8s", func(k string) string {
 		return map[string]string{"AVATAR_KEYSTORE_PASSWORD": "example-password"}[k]
 	})
 	if err != nil {

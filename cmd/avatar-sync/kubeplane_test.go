@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -22,7 +23,7 @@ func TestKubeDesiredCarriesThePasswordSecret(t *testing.T) {
 		return sp
 	}
 	env := map[string]string{"AVATAR_KEYSTORE_PASSWORD": "from-the-env"}
-	want, err := kubeDesired(load(), "microk8s", func(k string) string { return env[k] })
+	want, err := session.KubeDesired(load(), "microk8s", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,14 +40,14 @@ func TestKubeDesiredCarriesThePasswordSecret(t *testing.T) {
 	}
 
 	// No password anywhere: refuse rather than invent one the keystores were not written with.
-	if _, err := kubeDesired(load(), "microk8s", func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "AVATAR_KEYSTORE_PASSWORD (tls.passwordEnv) is not set") {
+	if _, err := session.KubeDesired(load(), "microk8s", func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "AVATAR_KEYSTORE_PASSWORD (tls.passwordEnv) is not set") {
 		t.Errorf("without a password: %v, want the unset variable named", err)
 	}
 	// The password certs generate wrote into tls.dir is used when the variable is unset.
 	if err := os.WriteFile(filepath.Join(filepath.Dir(specPath), "ssl-certs", "keystore.password"), []byte("generated-pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want, err = kubeDesired(load(), "microk8s", func(string) string { return "" })
+	want, err = session.KubeDesired(load(), "microk8s", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestKubeDesiredCarriesThePasswordSecret(t *testing.T) {
 	if data["password"] != base64.StdEncoding.EncodeToString([]byte("generated-pw")) {
 		t.Errorf("password from tls.dir/keystore.password = %v", data["password"])
 	}
-	if _, err := kubeDesired(load(), "dev", os.Getenv); err == nil {
+	if _, err := session.KubeDesired(load(), "dev", os.Getenv); err == nil {
 		t.Error("a target without kubernetes: should be refused")
 	}
 }
@@ -96,7 +97,7 @@ func TestKubeDesiredCarriesTheSASLAdminSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"AVATAR_KEYSTORE_PASSWORD": "keystore-pw", "AVATAR_ADMIN_PASSWORD": "admin pw $x"}
-	want, err := kubeDesired(sp, "microk8s", func(k string) string { return env[k] })
+	want, err := session.KubeDesired(sp, "microk8s", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestKubeDesiredCarriesTheSASLAdminSecret(t *testing.T) {
 		"unset": {"", "AVATAR_ADMIN_PASSWORD is not set"},
 	} {
 		env["AVATAR_ADMIN_PASSWORD"] = tc.password
-		if _, err := kubeDesired(sp, "microk8s", func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := session.KubeDesired(sp, "microk8s", func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
 	}

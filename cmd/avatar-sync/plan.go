@@ -74,14 +74,14 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 				return err
 			}
 			defer closeTarget(t, &err)
-			p, err := t.planner().Plan(cmd.Context(), sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			p, err := t.Planner().Plan(cmd.Context(), sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			if err != nil {
 				return err
 			}
 			if err := renderPlan(s.out, g, p, report.RenderOptions{}); err != nil {
 				return err
 			}
-			adviseClusterPin(s.err, sp, t.name, p.ClusterID)
+			adviseClusterPin(s.err, sp, t.Name, p.ClusterID)
 			if o.out != "" {
 				if err := savePlan(o.out, p); err != nil {
 					return err

@@ -2,13 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 
 	"gopkg.in/yaml.v3"
 )

@@ -1,8 +1,9 @@
 package main
 
 import (
-	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/spf13/cobra"
+
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 func newSchemaCmd(g *globalOptions, s *streams) *cobra.Command {

@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/avatar-project/avatar-sync/internal/tooltest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/internal/tooltest"
 )
 
 // TestSchemaCommand: `schema` prints exactly the committed schema/avatar.schema.json (the spec

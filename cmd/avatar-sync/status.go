@@ -13,6 +13,7 @@ import (
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -87,26 +88,26 @@ The JSON document (-o json) is described in docs/status.md.`,
 // plan's live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through
 // the one Planner, and for a target with kubernetes: the StatefulSets and the objects drifting
 // from the plan (issue 24). mode is what the caller does with drift: "report" for status.
-func sampleStatus(ctx context.Context, t *target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
+func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
 	managed := make([]string, 0, len(sp.Topics))
 	for _, tp := range sp.Topics {
 		managed = append(managed, tp.Name)
 	}
-	pl := t.planner()
+	pl := t.Planner()
 	var r health.Report
-	if t.admin != nil {
-		read, err := t.admin.Status(ctx, managed)
+	if t.Admin != nil {
+		read, err := t.Admin.Status(ctx, managed)
 		if err != nil {
 			return health.Report{}, err
 		}
 		r = health.Assess(read.Snapshot, health.Expectation{
 			Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
 		}, time.Now())
-		pl.Cluster = clusters.NewPreRead(t.admin, read)
+		pl.Cluster = clusters.NewPreRead(t.Admin, read)
 	} else {
 		// A target with kubernetes: whose brokers do not answer: the Kubernetes plane still shows.
 		r = health.Report{Version: health.ReportVersion, Cluster: cluster, Time: time.Now().UTC(),
-			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.kafkaErr)}, Warnings: []string{},
+			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.KafkaErr)}, Warnings: []string{},
 			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
 	}
 	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
@@ -148,7 +149,7 @@ func statusExit(r health.Report) error {
 // watchStatus samples every o.watch until Ctrl-C. In a terminal each sample replaces the previous
 // screen; piped, samples follow each other as plain blocks headed by their time. The exit code is
 // the last sample's.
-func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *target, sp *spec.Spec, o *statusOptions) error {
+func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *session.Target, sp *spec.Spec, o *statusOptions) error {
 	inPlace := g.output == "text" && isTerminalWriter(s.out)
 	var prev *health.Report
 	tick := time.NewTicker(o.watch)

@@ -5,18 +5,19 @@ import (
 
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/session"
 )
 
 // kubeStatus reads the Kubernetes plane of a target with kubernetes: for `status` and the status
 // page (issue 24): each StatefulSet's rollout, and the objects the plan p would change, field by
 // field. mode is what the daemon does with drift ("heal" or "report"); planErr is why the plan
 // could not be made (then the drift is unknown; the spec line says why). nil without kubernetes:.
-func kubeStatus(ctx context.Context, t *target, p *reconcile.Plan, planErr error, mode string) *health.KubeReport {
-	if t == nil || t.objects == nil {
+func kubeStatus(ctx context.Context, t *session.Target, p *reconcile.Plan, planErr error, mode string) *health.KubeReport {
+	if t == nil || t.Objects == nil {
 		return nil
 	}
 	k := &health.KubeReport{Mode: mode, StatefulSets: []health.StatefulSetState{}, Drift: []health.ObjectDrift{}}
-	ws, err := t.objects.Workloads(ctx)
+	ws, err := t.Objects.Workloads(ctx)
 	for _, w := range ws {
 		k.Namespace = w.Namespace
 		k.StatefulSets = append(k.StatefulSets, health.StatefulSetState{Name: w.Name, Ready: w.Ready, Desired: w.Desired, Images: w.Images, Updated: w.Updated, Rollout: w.Rollout})

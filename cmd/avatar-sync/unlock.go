@@ -13,6 +13,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/session"
 )
 
 type unlockOptions struct {
@@ -51,7 +52,7 @@ holder on another machine (a killed CI job) or a stray claim.`,
 			if err != nil {
 				return err
 			}
-			defer t.admin.Close()
+			defer t.Admin.Close()
 			return unlock(ctx, s, t, args[0], *o)
 		},
 	}
@@ -63,19 +64,19 @@ holder on another machine (a killed CI job) or a stray claim.`,
 }
 
 // unlock shows the holder of id, refuses a live one without --force, asks, and releases.
-func unlock(ctx context.Context, s *streams, t *target, id string, o unlockOptions) error {
-	cur, err := t.admin.ApplyLock(ctx)
+func unlock(ctx context.Context, s *streams, t *session.Target, id string, o unlockOptions) error {
+	cur, err := t.Admin.ApplyLock(ctx)
 	if err != nil {
-		return fmt.Errorf("read the apply lock of cluster %q: %w", t.name, err)
+		return fmt.Errorf("read the apply lock of cluster %q: %w", t.Name, err)
 	}
 	switch {
 	case cur == nil:
-		return fmt.Errorf("%w %q on cluster %q: the apply lock is free, nothing to unlock", clusters.ErrNoSuchLock, id, t.name)
+		return fmt.Errorf("%w %q on cluster %q: the apply lock is free, nothing to unlock", clusters.ErrNoSuchLock, id, t.Name)
 	case cur.ID != id:
-		return fmt.Errorf("%w %q on cluster %q: the lock is held under lock ID %s by %s; check the ID", clusters.ErrNoSuchLock, id, t.name, cur.ID, cur.Holder)
+		return fmt.Errorf("%w %q on cluster %q: the lock is held under lock ID %s by %s; check the ID", clusters.ErrNoSuchLock, id, t.Name, cur.ID, cur.Holder)
 	}
 	fmt.Fprintf(s.out, "Apply lock on cluster %q:\n  ID:      %s\n  Holder:  %s\n  Since:   %s\n  Expires: %s\n",
-		t.name, cur.ID, cur.Holder, cur.Since.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
+		t.Name, cur.ID, cur.Holder, cur.Since.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
 	switch cur.Liveness() {
 	case clusters.LivenessRunning:
 		fmt.Fprintf(s.out, "  Process: pid %d is running on this machine\n", cur.PID)
@@ -99,7 +100,7 @@ func unlock(ctx context.Context, s *streams, t *target, id string, o unlockOptio
 			return fmt.Errorf("unlock cancelled, the lock is still held: %w", err)
 		}
 	}
-	if err := t.admin.Unlock(ctx, id, "avatar-sync unlock by "+reconcile.DefaultHolder()); err != nil {
+	if err := t.Admin.Unlock(ctx, id, "avatar-sync unlock by "+reconcile.DefaultHolder()); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "Apply lock %s released.\n", id)

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 const example = "../../examples/avatar.yaml"

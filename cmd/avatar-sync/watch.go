@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -134,7 +134,7 @@ type watcher struct {
 	s      *streams
 	o      *watchOptions
 	log    *slog.Logger
-	target *target
+	target *session.Target
 	opened spec.Cluster // the target's settings the connection was opened with
 
 	metrics *watchMetrics
@@ -152,12 +152,8 @@ type watcher struct {
 }
 
 func (w *watcher) close() {
-	if w.target != nil {
-		if w.target.admin != nil {
-			w.target.admin.Close()
-		}
-		w.target = nil
-	}
+	w.target.Close()
+	w.target = nil
 }
 
 // pass is one level-triggered reconcile: load, connect, plan, apply what the flags allow.
@@ -213,13 +209,9 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 		}
 		w.target, w.opened = t, settings
 	}
-	if w.target.objects != nil {
-		// The objects follow the spec of this pass (an image change), not the one connected with.
-		want, err := kubeDesired(sp, w.g.cluster, os.Getenv)
-		if err != nil {
-			return fmt.Errorf("target %s: %w", w.g.cluster, err)
-		}
-		w.target.objects.Desired = want
+	// The objects follow the spec of this pass (an image change), not the one connected with.
+	if err := w.target.Follow(sp); err != nil {
+		return err
 	}
 	ao := reconcile.ApplyOptions{
 		AllowDataLoss:     w.o.allowDataLoss,
@@ -233,12 +225,12 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 	if w.o.gitops.mode == modeReport {
 		return w.reportDrift(ctx, sp, ao)
 	}
-	p, res, err := w.target.planner().Reconcile(ctx, sp, ao, w.logPlan, w.logEvent)
+	p, res, err := w.target.Planner().Reconcile(ctx, sp, ao, w.logPlan, w.logEvent)
 	w.current.applied = res.Count(reconcile.Applied)
 	if p.TopicsDeferred() {
 		// The brokers did not answer: the next pass connects to them afresh.
 		defer w.close()
-		w.log.Warn("topics not planned: the brokers do not answer yet", "cluster", w.g.cluster, "err", w.target.kafkaErr)
+		w.log.Warn("topics not planned: the brokers do not answer yet", "cluster", w.g.cluster, "err", w.target.KafkaErr)
 	}
 	if err != nil {
 		if p.Fingerprint == "" {

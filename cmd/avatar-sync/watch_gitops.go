@@ -415,7 +415,7 @@ func (x *gitops) specName(file string) string {
 // reportDrift is a report-mode pass: plan, log and count the drift, never apply (issue 12).
 // Planning only reads the cluster: Describe creates nothing, not even the inventory topic.
 func (w *watcher) reportDrift(ctx context.Context, sp *spec.Spec, ao reconcile.ApplyOptions) error {
-	p, err := w.target.planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: ao.AllowDelete})
+	p, err := w.target.Planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: ao.AllowDelete})
 	if err != nil {
 		w.close() // the next pass reconnects from scratch
 		return err

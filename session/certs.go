@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"fmt"
@@ -9,13 +9,13 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// certAdvisories is the reconcile.CertAdvisor of every command: the spec's TLS material that needs
+// CertAdvisories is the reconcile.CertAdvisor of every target: the spec's TLS material that needs
 // work (missing, expiring within renewBefore, expired, SANs no longer matching the spec), as
 // advisories. apply does not issue certificates, so they are never changes (issue 9):
 // `avatar-sync certs generate` issues exactly what they list. Before anything was generated at all
 // (no CA yet) it is one advisory, not one per certificate: a fresh clone, or CI, has no
 // certificates by design.
-func certAdvisories(sp *spec.Spec, now time.Time) ([]reconcile.Advisory, error) {
+func CertAdvisories(sp *spec.Spec, now time.Time) ([]reconcile.Advisory, error) {
 	if !sp.TLS.Enabled {
 		return nil, nil
 	}

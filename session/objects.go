@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// kubeDesired is what the Kubernetes plane applies for a target with kubernetes: (issue 11): the
+// KubeDesired is what the Kubernetes plane applies for a target with kubernetes: (issue 11): the
 // objects `render --build --cluster NAME` prints, plus the keystore-password Secret resolved as
 // `certs generate` resolves it (tls.passwordEnv, tls.passwordFile, tls.dir/keystore.password) and,
 // with SASL listeners, the SCRAM admin's Secret from kafka.sasl, so nobody runs `kubectl create
 // secret` by hand. The password goes only into the returned object.
-func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kube.Desired, error) {
+func KubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kube.Desired, error) {
 	c, ok := sp.FindCluster(cluster)
 	if !ok || c.Kubernetes == nil {
 		return kube.Desired{}, fmt.Errorf("--cluster %q has no kubernetes: block", cluster)
@@ -86,7 +86,7 @@ func kubeDesired(sp *spec.Spec, cluster string, getenv func(string) string) (kub
 // openObjects connects the Kubernetes plane of a target with kubernetes: (nil for other targets):
 // the API server as kubectl finds it ($KUBECONFIG or ~/.kube/config, the target's context) and the
 // objects to apply. Every error is one line naming the target.
-func openObjects(ctx context.Context, sp *spec.Spec, cluster string) (*kube.Plane, error) {
+func openObjects(ctx context.Context, sp *spec.Spec, cluster string, getenv func(string) string) (*kube.Plane, error) {
 	c, ok := sp.FindCluster(cluster)
 	if !ok || c.Kubernetes == nil {
 		return nil, nil
@@ -95,7 +95,7 @@ func openObjects(ctx context.Context, sp *spec.Spec, cluster string) (*kube.Plan
 	if err != nil {
 		return nil, err
 	}
-	want, err := kubeDesired(sp, cluster, os.Getenv)
+	want, err := KubeDesired(sp, cluster, getenv)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", cluster, err)
 	}
