@@ -16,6 +16,7 @@ import (
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 type applyOptions struct {
@@ -93,6 +94,10 @@ applies the topics (asking again unless --auto-approve).`,
 			if err != nil {
 				return err
 			}
+			names, err := session.ParseTargets(sp, g.cluster)
+			if err != nil {
+				return err
+			}
 			deviceRegistry, _, err := validateDevices(cmd.Context(), s, sp, true)
 			if err != nil {
 				return err
@@ -107,63 +112,30 @@ applies the topics (asking again unless --auto-approve).`,
 					return err
 				}
 			}
-			var p reconcile.Plan
+			var saved reconcile.Run
 			if o.planFile != "" {
-				if p, err = loadPlanFile(o.planFile, g.cluster); err != nil {
+				if saved, err = loadPlanFile(o.planFile, names); err != nil {
 					return err
 				}
 			}
-			t, err := openTarget(ctx, g, s, sp, o.cluster)
-			if err != nil {
-				return err
-			}
-			defer closeTarget(t, &err)
-			defer func() {
-				if err == nil { // once applied, the cluster is the one to pin (issue 21)
-					adviseClusterPin(s.err, sp, t.Name, p.ClusterID)
-				}
-			}()
+			fleet := openFleet(ctx, s, sp, names, o.cluster)
+			defer closeFleet(fleet, &err)
+			var run reconcile.Run
 			if o.planFile == "" {
-				p, err = t.Planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
-			} else {
+				run = fleet.Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			} else if run, err = fleet.CheckSaved(ctx, saved, sp); err != nil {
 				// The saved plan is applied, not today's file: the file only supplies the advisories.
-				p, err = t.Planner().CheckSaved(ctx, p, sp)
-			}
-			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				// The text plan shows the advisories; with -o json people see them on stderr.
-				for _, a := range p.Advisories {
-					fmt.Fprintf(s.err, "note: %s: %s\n", a.Subject, a.Reason)
+			if len(run.Targets) == 1 && run.Targets[0].Err != nil {
+				return run.Targets[0].Err
+			}
+			results, err := o.apply(ctx, g, s, sp, fleet, run, rate)
+			if err == nil { // once applied, the cluster is the one to pin (issue 21)
+				for i, tp := range run.Targets {
+					adviseClusterPin(s.err, sp, tp.Target, results[i].ClusterID)
 				}
-				// One JSON document on stdout at the end; people-facing text goes to stderr.
-				res, err := o.run(ctx, s, t, p, rate, s.err)
-				if rerr := report.RenderResultJSON(s.out, p, res, err); rerr != nil {
-					return rerr
-				}
-				return err
 			}
-			res, err := o.round(ctx, g, s, t, p, rate)
-			if err != nil {
-				return err
-			}
-			if !p.TopicsDeferred() || o.planFile != "" || o.noWait {
-				if p.TopicsDeferred() {
-					printDeferred(s, t.Name, res)
-				}
-				return nil
-			}
-			// A fresh cluster (issue 11): the brokers exist now; the topics need them.
-			fmt.Fprintf(s.out, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", o.waitTimeout, t.Name)
-			if err := t.WaitForKafka(ctx, sp, o.waitTimeout); err != nil {
-				return err
-			}
-			p, err = t.Planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
-			if err != nil {
-				return err
-			}
-			_, err = o.round(ctx, g, s, t, p, rate)
 			return err
 		},
 	}
@@ -180,24 +152,93 @@ applies the topics (asking again unless --auto-approve).`,
 	return cmd
 }
 
-// round shows a plan and, confirmed, applies it and prints the result.
-func (o *applyOptions) round(ctx context.Context, g *globalOptions, s *streams, t *session.Target, p reconcile.Plan, rate int64) (reconcile.Result, error) {
-	if err := renderPlan(s.out, g, p, report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete,
-		ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}); err != nil {
-		return reconcile.Result{}, err
+// apply shows the run, asks once, and applies it target by target through the session; with
+// -o json one document on stdout at the end, people-facing text on stderr.
+func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, fleet *session.Fleet, run reconcile.Run, rate int64) ([]reconcile.Result, error) {
+	multi := len(run.Targets) > 1
+	out, prompt := s.out, s.out
+	ro := report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete, ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}
+	if g.output == "json" {
+		out, prompt = s.err, s.err
+		// The text plan shows the advisories; with -o json people see them on stderr.
+		for _, tp := range run.Targets {
+			for _, a := range tp.Plan.Advisories {
+				fmt.Fprintf(s.err, "note: %s: %s\n", a.Subject, a.Reason)
+			}
+		}
+	} else if err := renderRun(s.out, g, run, ro); err != nil {
+		return nil, err
 	}
-	res, err := o.run(ctx, s, t, p, rate, s.out)
-	if p.HasChanges() {
-		printResult(s, res, err)
+	hooks := session.ApplyHooks{
+		Confirm: func(ctx context.Context, run reconcile.Run) error {
+			if err := confirmRun(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), run); err != nil {
+				return err
+			}
+			fmt.Fprintln(prompt)
+			return nil
+		},
+		Progress: func(string) reconcile.Progress { return progressPrinter(s) },
+		Applied: func(target string, p reconcile.Plan, res reconcile.Result, err error) {
+			if multi {
+				fmt.Fprintf(out, "=== target %s ===\n", target)
+			}
+			if p.HasChanges() {
+				printResult(out, res, err)
+			}
+			if p.TopicsDeferred() && (o.planFile != "" || o.noWait) {
+				printDeferred(out, target, res)
+			}
+		},
+		Waiting: func(target string, timeout time.Duration) {
+			fmt.Fprintf(out, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", timeout, target)
+		},
+		Replanned: func(ctx context.Context, target string, p reconcile.Plan) error {
+			one := reconcile.Run{Targets: []reconcile.TargetPlan{{Target: target, Plan: p}}}
+			if err := renderRun(s.out, g, one, ro); err != nil {
+				return err
+			}
+			if !p.HasChanges() {
+				return nil
+			}
+			return confirmRun(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), one)
+		},
 	}
-	return res, err
+	if g.output == "json" {
+		hooks.Applied, hooks.Waiting, hooks.Replanned = nil, nil, nil
+	}
+	results, err := fleet.Apply(ctx, sp, run, session.ApplyOptions{
+		Apply: reconcile.ApplyOptions{
+			AllowDataLoss:       o.allowDataLoss,
+			AllowDelete:         o.allowDelete,
+			AllowMassDelete:     o.allowMassDelete,
+			Force:               o.force,
+			ThrottleBytesPerSec: rate,
+			LockWait:            o.lockTimeout,
+			ReassignTimeout:     o.reassignTimeout,
+			ForceConflicts:      o.forceConflicts,
+			AllowReplace:        o.allowReplace,
+			NoWait:              o.noWait,
+			ObjectWaitTimeout:   o.waitTimeout,
+		},
+		// A fresh cluster (issue 11): once the objects are applied the brokers exist; the topics
+		// need them. Not for a saved plan (its topics were not reviewed), nor with -o json.
+		Continue:    o.planFile == "" && !o.noWait && g.output != "json",
+		WaitTimeout: o.waitTimeout,
+		Plan:        reconcile.PlanOptions{AllowDelete: o.allowDelete},
+	}, hooks)
+	if g.output == "json" {
+		if rerr := renderRunResultJSON(s.out, run, results, err); rerr != nil {
+			return results, rerr
+		}
+	}
+	return results, err
 }
 
 // printDeferred says what became of the topics a plan deferred: planned under the apply lock
 // when the brokers answered at apply (issue 20), and never changed, as they were not reviewed.
-func printDeferred(s *streams, target string, res reconcile.Result) {
+func printDeferred(w io.Writer, target string, res reconcile.Result) {
 	if res.Continued == nil {
-		fmt.Fprintf(s.out, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
+		fmt.Fprintf(w, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
 		return
 	}
 	var pending []string
@@ -207,78 +248,68 @@ func printDeferred(s *streams, target string, res reconcile.Result) {
 		}
 	}
 	if len(pending) == 0 {
-		fmt.Fprintf(s.out, "The brokers of %q answered: the topics, planned under the apply lock, are in sync.\n", target)
+		fmt.Fprintf(w, "The brokers of %q answered: the topics, planned under the apply lock, are in sync.\n", target)
 		return
 	}
-	fmt.Fprintf(s.out, "The brokers of %q answered: the topics were planned under the apply lock but are not part of this plan, so none was changed; %d change(s) pending (run plan and apply again):\n", target, len(pending))
+	fmt.Fprintf(w, "The brokers of %q answered: the topics were planned under the apply lock but are not part of this plan, so none was changed; %d change(s) pending (run plan and apply again):\n", target, len(pending))
 	for _, h := range pending {
-		fmt.Fprintf(s.out, "  %s\n", h)
+		fmt.Fprintf(w, "  %s\n", h)
 	}
 }
 
-// run checks the opt-ins, asks for confirmation (prompting on prompt), and applies p.
-func (o *applyOptions) run(ctx context.Context, s *streams, t *session.Target, p reconcile.Plan, rate int64, prompt io.Writer) (reconcile.Result, error) {
-	if !p.HasChanges() {
-		return reconcile.Result{ClusterID: p.ClusterID}, nil
-	}
-	ao := reconcile.ApplyOptions{
-		ExpectClusterID:     t.Pinned,
-		AllowDataLoss:       o.allowDataLoss,
-		AllowDelete:         o.allowDelete,
-		AllowMassDelete:     o.allowMassDelete,
-		Force:               o.force,
-		ThrottleBytesPerSec: rate,
-		LockWait:            o.lockTimeout,
-		ReassignTimeout:     o.reassignTimeout,
-		ForceConflicts:      o.forceConflicts,
-		AllowReplace:        o.allowReplace,
-		NoWait:              o.noWait,
-		ObjectWaitTimeout:   o.waitTimeout,
-	}
-	// Apply asks once the plan is checked (opt-ins, identity, verification): a "yes" is never
-	// wasted on a plan it would refuse, and the opt-ins are checked once (issue 20).
-	ao.Confirm = func(ctx context.Context) error {
-		if err := confirm(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), p); err != nil {
-			return err
-		}
-		fmt.Fprintln(prompt)
-		return nil
-	}
-	return t.Planner().Apply(ctx, p, ao, progressPrinter(s))
-}
-
-// loadPlanFile reads a saved plan and checks it was made for the target apply talks to.
-func loadPlanFile(path, cluster string) (reconcile.Plan, error) {
+// loadPlanFile reads a saved plan and checks it was made for the targets --cluster names, in
+// the same order (the order apply promotes in).
+func loadPlanFile(path string, names []string) (reconcile.Run, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return reconcile.Plan{}, fmt.Errorf("--plan: %w", err)
+		return reconcile.Run{}, fmt.Errorf("--plan: %w", err)
 	}
 	defer f.Close()
-	p, err := reconcile.ReadPlan(f)
+	run, err := readRun(f)
 	if err != nil {
-		return reconcile.Plan{}, fmt.Errorf("--plan %s: %w", path, err)
+		return reconcile.Run{}, fmt.Errorf("--plan %s: %w", path, err)
 	}
-	if p.Cluster != cluster {
-		return reconcile.Plan{}, fmt.Errorf("--plan %s was computed for cluster target %q, but --cluster is %q", path, p.Cluster, cluster)
+	planned := make([]string, len(run.Targets))
+	for i, tp := range run.Targets {
+		planned[i] = tp.Target
 	}
-	return p, nil
+	if got, want := strings.Join(planned, ","), strings.Join(names, ","); got != want {
+		if len(planned) == 1 && len(names) == 1 {
+			return reconcile.Run{}, fmt.Errorf("--plan %s was computed for cluster target %q, but --cluster is %q", path, got, want)
+		}
+		return reconcile.Run{}, fmt.Errorf("--plan %s was computed for targets %s, but --cluster is %s: give --cluster %s (the plan's targets, in its order), or plan again", path, got, want, got)
+	}
+	return run, nil
 }
 
 // confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
 // Ctrl-C at the prompt cancels ctx and ends the wait: a terminal read is not interrupted by the
 // signal (main catches it), so the read runs aside and is abandoned.
 func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, interactive bool, p reconcile.Plan) error {
+	return confirmRun(ctx, in, prompt, autoApprove, interactive, reconcile.Run{Targets: []reconcile.TargetPlan{{Target: p.Cluster, Plan: p}}})
+}
+
+// confirmRun asks once for a whole run, naming every target in the order it is applied.
+func confirmRun(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, interactive bool, run reconcile.Run) error {
 	if autoApprove {
 		return nil
 	}
 	if !interactive {
 		return errors.New("apply needs confirmation but stdin is not a terminal: review the plan above and re-run with --auto-approve (or save it with plan --out FILE and apply --plan FILE --auto-approve)")
 	}
-	id := p.ClusterID
-	if p.TopicsDeferred() {
-		id = "unknown: its brokers did not answer when the plan was made"
+	var targets []string
+	for _, tp := range run.Targets {
+		id := tp.Plan.ClusterID
+		if tp.Plan.TopicsDeferred() {
+			id = "unknown: its brokers did not answer when the plan was made"
+		}
+		targets = append(targets, fmt.Sprintf("%q (id %s)", tp.Target, id))
 	}
-	fmt.Fprintf(prompt, "\nApply these changes to cluster %q (id %s)?\n  Only 'yes' will be accepted: ", p.Cluster, id)
+	if len(targets) == 1 {
+		fmt.Fprintf(prompt, "\nApply these changes to cluster %s?\n  Only 'yes' will be accepted: ", targets[0])
+	} else {
+		fmt.Fprintf(prompt, "\nApply these changes to %d targets, in this order, stopping at the first that fails: %s?\n  Only 'yes' will be accepted: ", len(targets), strings.Join(targets, ", "))
+	}
 	type answer struct {
 		line string
 		err  error
@@ -330,7 +361,7 @@ func progressPrinter(s *streams) reconcile.Progress {
 }
 
 // printResult writes the final summary: counts, what was not done, and the convergence proof.
-func printResult(s *streams, res reconcile.Result, err error) {
+func printResult(w io.Writer, res reconcile.Result, err error) {
 	applied, failed, unknown, skipped := res.Count(reconcile.Applied), res.Count(reconcile.Failed), res.Count(reconcile.Unknown), res.Count(reconcile.NotAttempted)
 	if applied+failed+unknown == 0 && err != nil {
 		return // refused before anything ran: the error says why
@@ -339,19 +370,19 @@ func printResult(s *streams, res reconcile.Result, err error) {
 	if err != nil {
 		state = "incomplete"
 	}
-	fmt.Fprintf(s.out, "Apply %s: %d applied, %d failed, %d unknown, %d not attempted.\n", state, applied, failed, unknown, skipped)
+	fmt.Fprintf(w, "Apply %s: %d applied, %d failed, %d unknown, %d not attempted.\n", state, applied, failed, unknown, skipped)
 	for _, cr := range res.Changes {
 		if cr.Status != reconcile.Applied {
-			fmt.Fprintf(s.out, "  %-13s %s\n", cr.Status.String()+":", reconcile.Headline(cr.Change))
+			fmt.Fprintf(w, "  %-13s %s\n", cr.Status.String()+":", reconcile.Headline(cr.Change))
 		}
 	}
 	switch {
 	case res.Converged():
-		fmt.Fprintf(s.out, "Cluster %s converged: a fresh plan has no changes.\n", res.ClusterID)
+		fmt.Fprintf(w, "Cluster %s converged: a fresh plan has no changes.\n", res.ClusterID)
 	case res.Verified:
-		fmt.Fprintf(s.out, "Cluster %s has not converged; still pending:\n", res.ClusterID)
+		fmt.Fprintf(w, "Cluster %s has not converged; still pending:\n", res.ClusterID)
 		for _, c := range res.Residual {
-			fmt.Fprintf(s.out, "  %s\n", reconcile.Headline(c))
+			fmt.Fprintf(w, "  %s\n", reconcile.Headline(c))
 		}
 	}
 }

@@ -43,18 +43,29 @@ func (f *clusterFlags) bind(cmdFlags interface {
 
 // openTarget connects to --cluster (starting the embedded cluster when that is the target).
 func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec, f clusterFlags) (*session.Target, error) {
+	return session.Open(ctx, s, g.cluster, sessionOptions(st, f))
+}
+
+// openFleet connects every target of names concurrently (--cluster dev,lab); a target that
+// cannot be reached keeps its error in the fleet.
+func openFleet(ctx context.Context, st *streams, s *spec.Spec, names []string, f clusterFlags) *session.Fleet {
+	return session.OpenFleet(ctx, s, names, sessionOptions(st, f))
+}
+
+// sessionOptions are the session's connection options from the flags, with the notices on stderr.
+func sessionOptions(st *streams, f clusterFlags) session.Options {
 	if f.insecureSkipVerify {
 		warnInsecureSkipVerify(st.err)
 	}
 	if f.notice == nil {
 		f.notice = func(msg string) { fmt.Fprintf(st.err, "note: %s\n", msg) }
 	}
-	return session.Open(ctx, s, g.cluster, session.Options{
+	return session.Options{
 		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Serve: f.serve, ReadOnly: f.readOnly, Objects: f.objects,
 		Notice:  f.notice,
 		Waiting: func(busy error) { fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy) },
 		Now:     func() time.Time { return certsClock() },
-	})
+	}
 }
 
 // adviseClusterPin prints session.PinAdvice on w.
@@ -62,16 +73,17 @@ func adviseClusterPin(w io.Writer, sp *spec.Spec, target, clusterID string) {
 	fmt.Fprint(w, session.PinAdvice(sp, target, clusterID))
 }
 
-// renderPlan writes p in the -o format. ro carries the opt-ins apply was given (zero for plan).
-func renderPlan(w io.Writer, g *globalOptions, p reconcile.Plan, ro report.RenderOptions) error {
+// renderRun writes the run in the -o format: one section per target and the fleet's summary (a
+// one-target run is that target's plan). ro carries the opt-ins apply was given (zero for plan).
+func renderRun(w io.Writer, g *globalOptions, run reconcile.Run, ro report.RenderOptions) error {
 	switch g.output {
 	case "json":
-		return report.RenderJSON(w, p)
+		return renderRunJSON(w, run)
 	case "markdown":
-		return report.RenderMarkdown(w, p)
+		return renderRunMarkdown(w, run)
 	default:
 		ro.Color = g.color(w)
-		return report.RenderText(w, p, ro)
+		return renderRunText(w, run, ro)
 	}
 }
 
@@ -103,6 +115,14 @@ func parseRate(s string) (int64, error) {
 // where the state is saved, so a failed save must not end an apply with exit 0.
 func closeTarget(t *session.Target, err *error) {
 	if cerr := t.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
+
+// closeFleet closes every target and keeps the command's first error (the embedded target saves
+// its state on Close).
+func closeFleet(f *session.Fleet, err *error) {
+	if cerr := f.Close(); cerr != nil && *err == nil {
 		*err = cerr
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 type planOptions struct {
@@ -60,6 +63,10 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 			if err != nil {
 				return err
 			}
+			names, err := session.ParseTargets(sp, g.cluster)
+			if err != nil {
+				return err
+			}
 			deviceRegistry, notRun, err := validateDevices(cmd.Context(), s, sp, o.plugins)
 			if err != nil {
 				return err
@@ -69,33 +76,16 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 				return err
 			}
 			o.cluster.readOnly = true // plan never writes the embedded cluster's state
-			t, err := openTarget(cmd.Context(), g, s, sp, o.cluster)
-			if err != nil {
+			fleet := openFleet(cmd.Context(), s, sp, names, o.cluster)
+			defer closeFleet(fleet, &err)
+			run := fleet.Plan(cmd.Context(), sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			if len(run.Targets) == 1 && run.Targets[0].Err != nil {
+				return run.Targets[0].Err
+			}
+			if err := renderRun(s.out, g, run, report.RenderOptions{}); err != nil {
 				return err
 			}
-			defer closeTarget(t, &err)
-			p, err := t.Planner().Plan(cmd.Context(), sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
-			if err != nil {
-				return err
-			}
-			if err := renderPlan(s.out, g, p, report.RenderOptions{}); err != nil {
-				return err
-			}
-			adviseClusterPin(s.err, sp, t.Name, p.ClusterID)
-			if o.out != "" {
-				if err := savePlan(o.out, p); err != nil {
-					return err
-				}
-				fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: avatar-sync apply --plan %s\n", o.out, o.out)
-			}
-			if n := p.Summary().Unsupported; n > 0 {
-				return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
-			}
-			// Topics that could not be planned are not known to be in sync.
-			if o.detailedExitcode && (p.HasChanges() || p.TopicsDeferred()) {
-				return withExitCode(exitChanges, nil)
-			}
-			return nil
+			return o.conclude(s, sp, run)
 		},
 	}
 	f := cmd.Flags()
@@ -108,14 +98,62 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 	return cmd
 }
 
+// conclude advises pins, saves the run and picks the exit code: 1 when a target could not be
+// planned or has unsupported changes, else with --detailed-exitcode 2 when any target has changes
+// or topics that could not be planned (they are not known to be in sync).
+func (o *planOptions) conclude(s *streams, sp *spec.Spec, run reconcile.Run) error {
+	var failed []string
+	unsupported, pending := 0, false
+	for _, tp := range run.Targets {
+		if tp.Err != nil {
+			failed = append(failed, tp.Target)
+			continue
+		}
+		adviseClusterPin(s.err, sp, tp.Target, tp.Plan.ClusterID)
+		unsupported += tp.Plan.Summary().Unsupported
+		pending = pending || tp.Plan.HasChanges() || tp.Plan.TopicsDeferred()
+	}
+	if len(failed) > 0 {
+		if o.out != "" {
+			fmt.Fprintf(s.err, "The plan was not saved to %s: every target must be planned.\n", o.out)
+		}
+		return fmt.Errorf("%d of %d targets could not be planned (%s): see their sections above", len(failed), len(run.Targets), strings.Join(failed, ", "))
+	}
+	if o.out != "" {
+		if err := savePlan(o.out, run); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: avatar-sync apply --plan %s%s\n", o.out, o.out, clusterArg(run))
+	}
+	if unsupported > 0 {
+		return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", unsupported)
+	}
+	if o.detailedExitcode && pending {
+		return withExitCode(exitChanges, nil)
+	}
+	return nil
+}
+
+// clusterArg is the --cluster a saved fleet plan must be applied with ("" for one target).
+func clusterArg(run reconcile.Run) string {
+	if len(run.Targets) < 2 {
+		return ""
+	}
+	names := make([]string, len(run.Targets))
+	for i, tp := range run.Targets {
+		names[i] = tp.Target
+	}
+	return " --cluster " + strings.Join(names, ",")
+}
+
 // savePlan writes the plan file atomically, so a crash never leaves half a plan to apply.
-func savePlan(path string, p reconcile.Plan) error {
+func savePlan(path string, run reconcile.Run) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := reconcile.WritePlan(tmp, p); err != nil {
+	if err := writeRun(tmp, run); err != nil {
 		tmp.Close()
 		return fmt.Errorf("--out %s: %w", path, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -46,6 +47,17 @@ func (g *globalOptions) checkOutput(allowed ...string) error {
 	return fmt.Errorf("-o/--output %q is not supported by this command (use one of %v)", g.output, allowed)
 }
 
+// fleetCommands take a comma-separated --cluster list (a fleet, issue 20).
+var fleetCommands = map[string]bool{"plan": true, "apply": true, "status": true, "watch": true}
+
+// checkClusterList refuses --cluster a,b for a command that acts on one target.
+func checkClusterList(cmd *cobra.Command, cluster string) error {
+	if !strings.Contains(cluster, ",") || fleetCommands[cmd.Name()] && cmd.Parent() == cmd.Root() {
+		return nil
+	}
+	return fmt.Errorf("--cluster %q: %s acts on one target; a comma-separated list of targets is taken by plan, apply, status and watch", cluster, cmd.CommandPath())
+}
+
 func newRootCmd(s *streams) *cobra.Command {
 	g := &globalOptions{}
 	root := &cobra.Command{
@@ -56,6 +68,9 @@ plans and applies topic changes against a live or embedded Kafka cluster, manage
 probes the lab's devices (EEG headset, Tello drones).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return checkClusterList(cmd, g.cluster)
+		},
 	}
 	root.SetIn(s.in)
 	root.SetOut(s.out)

@@ -1,0 +1,307 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// ParseTargets reads a --cluster value: one target, or a comma-separated list of them (a fleet,
+// issue 20: `--cluster dev,lab`). Every name is checked against the spec, and duplicates are
+// refused, before anything connects.
+func ParseTargets(sp *spec.Spec, list string) ([]string, error) {
+	var names []string
+	seen := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+			return nil, fmt.Errorf("--cluster %q has an empty target name: give target names separated by commas, e.g. --cluster dev,lab", list)
+		case seen[n]:
+			return nil, fmt.Errorf("--cluster %q names target %q twice: each target is planned and applied once", list, n)
+		}
+		seen[n] = true
+		if _, err := sp.Target(n); err != nil {
+			return nil, fmt.Errorf("--cluster %w", err)
+		}
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+// Fleet is the targets one command names, in the order given: the order a run is shown and
+// applied in (promotion order, e.g. dev before lab). A target that could not be opened keeps its
+// error and fails its own part of the run; the others go on.
+type Fleet struct {
+	Names []string
+	// Targets[i] is the open target Names[i], nil when Errs[i] says why it could not be opened.
+	Targets []*Target
+	Errs    []error
+}
+
+// OpenFleet opens every target of names concurrently, each with its own bounded reads (ctx).
+func OpenFleet(ctx context.Context, sp *spec.Spec, names []string, o Options) *Fleet {
+	f := &Fleet{Names: names, Targets: make([]*Target, len(names)), Errs: make([]error, len(names))}
+	each(len(names), func(i int) {
+		f.Targets[i], f.Errs[i] = Open(ctx, sp, names[i], o)
+		if f.Errs[i] != nil {
+			f.Errs[i] = fmt.Errorf("target %s: %w", names[i], f.Errs[i])
+		}
+	})
+	return f
+}
+
+// each runs fn(0..n-1) concurrently, one goroutine per target, and waits for all.
+func each(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { fn(i) })
+	}
+	wg.Wait()
+}
+
+// Close closes every open target; for embedded targets this is where the state is saved.
+func (f *Fleet) Close() error {
+	var errs []error
+	for _, t := range f.Targets {
+		if err := t.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("target %s: %w", t.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Plan plans every target concurrently. A target that could not be opened or planned carries its
+// error in its TargetPlan; the others' plans are complete.
+func (f *Fleet) Plan(ctx context.Context, sp *spec.Spec, po reconcile.PlanOptions) reconcile.Run {
+	run := reconcile.Run{Targets: make([]reconcile.TargetPlan, len(f.Names))}
+	each(len(f.Names), func(i int) {
+		tp := reconcile.TargetPlan{Target: f.Names[i], Err: f.Errs[i]}
+		if t := f.Targets[i]; t != nil {
+			tp.Plan, tp.Err = t.Planner().Plan(ctx, sp, po)
+		}
+		run.Targets[i] = tp
+	})
+	return run
+}
+
+// CheckSaved verifies every target of a saved run against its live cluster (identity, the
+// fingerprints, the Kubernetes objects, the passwords: reconcile.Planner.CheckSaved) before any
+// target is changed. The run must name the fleet's targets in the fleet's order: apply promotes
+// in that order, and a target left out or added would go unreviewed.
+func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run, sp *spec.Spec) (reconcile.Run, error) {
+	var planned []string
+	for _, tp := range run.Targets {
+		planned = append(planned, tp.Target)
+	}
+	if !slicesEqual(planned, f.Names) {
+		return run, fmt.Errorf("the plan is for targets %s, but --cluster is %s: give --cluster %s (the plan's targets, in its order) or plan again for %s",
+			strings.Join(planned, ","), strings.Join(f.Names, ","), strings.Join(planned, ","), strings.Join(f.Names, ","))
+	}
+	out := reconcile.Run{Targets: make([]reconcile.TargetPlan, len(run.Targets))}
+	each(len(run.Targets), func(i int) {
+		tp := run.Targets[i]
+		switch t := f.Targets[i]; {
+		case tp.Err != nil:
+			tp.Err = fmt.Errorf("target %s was not planned (%w): plan again", tp.Target, tp.Err)
+		case t == nil:
+			tp.Err = f.Errs[i]
+		default:
+			if p, err := t.Planner().CheckSaved(ctx, tp.Plan, sp); err != nil {
+				tp.Err = fmt.Errorf("target %s: %w", tp.Target, err)
+			} else {
+				tp.Plan = p
+			}
+		}
+		out.Targets[i] = tp
+	})
+	if err := runErr(out); err != nil {
+		return out, fmt.Errorf("the saved plan is refused, no target was changed: %w", err)
+	}
+	return out, nil
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ApplyOptions are a fleet apply's opt-ins, shared by every target.
+type ApplyOptions struct {
+	// Apply are reconcile's opt-ins and limits; ExpectClusterID and Confirm are set per target by
+	// Fleet.Apply (the target's pin; the run is confirmed once, by ApplyHooks.Confirm).
+	Apply reconcile.ApplyOptions
+	// Continue, for a target whose plan deferred its topics (a fresh cluster: the brokers did not
+	// answer), waits up to WaitTimeout once its objects are applied for the brokers to answer,
+	// plans the topics and applies them in a second round (ApplyHooks.Replanned confirms it).
+	// Never set for a saved plan: its topics were not reviewed.
+	Continue    bool
+	WaitTimeout time.Duration
+	// Plan are the options of the second round's plan.
+	Plan reconcile.PlanOptions
+}
+
+// ApplyHooks are what the command decides while a run is applied; session prints nothing.
+type ApplyHooks struct {
+	// Confirm is asked once for the whole run, after every target's plan is checked (opt-ins,
+	// identity, verification) and before anything changes. nil = confirmed.
+	Confirm func(ctx context.Context, run reconcile.Run) error
+	// Progress is the progress reporter for one target's apply (nil = none).
+	Progress func(target string) reconcile.Progress
+	// Applied is told each target's result as soon as its apply ends, before the next starts.
+	Applied func(target string, p reconcile.Plan, res reconcile.Result, err error)
+	// Waiting is told before Continue waits for a fresh cluster's brokers.
+	Waiting func(target string, timeout time.Duration)
+	// Replanned shows and confirms the second round's plan of a fresh cluster (its topics); an
+	// error stops the run. nil = confirmed.
+	Replanned func(ctx context.Context, target string, p reconcile.Plan) error
+}
+
+// ErrNotAttempted is matched by the error of a run that stopped before some of its targets.
+var ErrNotAttempted = errors.New("not attempted")
+
+// Apply applies a checked run (from Plan, or a saved run from CheckSaved) target by target in the
+// run's order, one apply lock per target (reconcile.Planner.Apply takes it), and stops at the
+// first target that fails: the targets after it are not attempted, and their results say so
+// (every pending change NotAttempted). Before anything changes, every target's plan must be
+// planned and allowed by the opt-ins, and the run is confirmed once.
+//
+// results[i] is the last round's result of run.Targets[i] (the second round's for a fresh
+// cluster that continued).
+func (f *Fleet) Apply(ctx context.Context, sp *spec.Spec, run reconcile.Run, o ApplyOptions, h ApplyHooks) ([]reconcile.Result, error) {
+	results := make([]reconcile.Result, len(run.Targets))
+	for i, tp := range run.Targets {
+		results[i] = notAttempted(tp.Plan)
+	}
+	if err := runErr(run); err != nil {
+		return results, fmt.Errorf("nothing was changed: %w", err)
+	}
+	if len(run.Targets) != len(f.Names) {
+		return results, fmt.Errorf("the run has %d target(s), the fleet %d: nothing was changed", len(run.Targets), len(f.Names))
+	}
+	var refused []error
+	for _, tp := range run.Targets {
+		if err := reconcile.CheckAllowed(tp.Plan, o.Apply); err != nil {
+			refused = append(refused, fmt.Errorf("target %s: %w", tp.Target, err))
+		}
+	}
+	if err := errors.Join(refused...); err != nil {
+		return results, err
+	}
+	if h.Confirm != nil && runHasChanges(run) {
+		if err := h.Confirm(ctx, run); err != nil {
+			return results, err
+		}
+	}
+	for i, tp := range run.Targets {
+		t := f.Targets[i]
+		res, err := f.applyTarget(ctx, t, tp.Plan, o, h)
+		results[i] = res
+		if err == nil && o.Continue && tp.Plan.TopicsDeferred() {
+			results[i], err = f.continueDeferred(ctx, sp, t, o, h)
+		}
+		if err != nil {
+			var rest []string
+			for _, later := range run.Targets[i+1:] {
+				rest = append(rest, later.Target)
+			}
+			if len(rest) > 0 {
+				err = fmt.Errorf("target %s: %w\n(%w: %s; fix %s and apply again)", tp.Target, err, ErrNotAttempted, strings.Join(rest, ", "), tp.Target)
+			} else if len(run.Targets) > 1 {
+				err = fmt.Errorf("target %s: %w", tp.Target, err)
+			}
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// applyTarget applies one target's plan (already confirmed) and tells the hooks.
+func (f *Fleet) applyTarget(ctx context.Context, t *Target, p reconcile.Plan, o ApplyOptions, h ApplyHooks) (reconcile.Result, error) {
+	res := reconcile.Result{ClusterID: p.ClusterID}
+	var err error
+	if p.HasChanges() {
+		ao := o.Apply
+		ao.ExpectClusterID, ao.Confirm = t.Pinned, nil
+		var progress reconcile.Progress
+		if h.Progress != nil {
+			progress = h.Progress(t.Name)
+		}
+		res, err = t.Planner().Apply(ctx, p, ao, progress)
+	}
+	if h.Applied != nil {
+		h.Applied(t.Name, p, res, err)
+	}
+	return res, err
+}
+
+// continueDeferred is a fresh cluster's second round (issue 11): the brokers exist once the
+// objects are applied; the topics need them.
+func (f *Fleet) continueDeferred(ctx context.Context, sp *spec.Spec, t *Target, o ApplyOptions, h ApplyHooks) (reconcile.Result, error) {
+	if h.Waiting != nil {
+		h.Waiting(t.Name, o.WaitTimeout)
+	}
+	if err := t.WaitForKafka(ctx, sp, o.WaitTimeout); err != nil {
+		return reconcile.Result{}, err
+	}
+	p, err := t.Planner().Plan(ctx, sp, o.Plan)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if h.Replanned != nil {
+		if err := h.Replanned(ctx, t.Name, p); err != nil {
+			return reconcile.Result{ClusterID: p.ClusterID}, err
+		}
+	}
+	return f.applyTarget(ctx, t, p, o, h)
+}
+
+// notAttempted is the result of a target the run never reached: every pending change NotAttempted.
+func notAttempted(p reconcile.Plan) reconcile.Result {
+	res := reconcile.Result{ClusterID: p.ClusterID}
+	for _, c := range p.Changes {
+		if c.Pending() {
+			res.Changes = append(res.Changes, reconcile.ChangeResult{Change: c, Status: reconcile.NotAttempted})
+		}
+	}
+	return res
+}
+
+// runErr joins the errors of the run's targets that could not be planned (nil = every target has
+// its plan).
+func runErr(run reconcile.Run) error {
+	var errs []error
+	for _, tp := range run.Targets {
+		if tp.Err != nil {
+			errs = append(errs, tp.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runHasChanges reports whether any target of the run has a pending change.
+func runHasChanges(run reconcile.Run) bool {
+	for _, tp := range run.Targets {
+		if tp.Plan.HasChanges() {
+			return true
+		}
+	}
+	return false
+}
