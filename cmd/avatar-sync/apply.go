@@ -181,6 +181,9 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 		Applied: func(target string, p reconcile.Plan, res reconcile.Result, err error) {
 			if multi {
 				fmt.Fprintf(out, "=== target %s ===\n", target)
+				if err != nil && res.Count(reconcile.Applied)+res.Count(reconcile.Failed)+res.Count(reconcile.Unknown) == 0 {
+					fmt.Fprintln(out, "Nothing was changed on this target (the error below says why).")
+				}
 			}
 			if p.HasChanges() {
 				printResult(out, res, err)

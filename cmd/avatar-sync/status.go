@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,8 +59,18 @@ The JSON document (-o json) is described in docs/status.md.`,
 			if err != nil {
 				return err
 			}
+			names, err := session.ParseTargets(sp, g.cluster)
+			if err != nil {
+				return err
+			}
 			o.cluster.readOnly = true // like plan: never writes the embedded cluster's state
 			o.cluster.objects = true  // a target with kubernetes: shows its StatefulSets and drift
+			if len(names) > 1 {
+				if o.watch > 0 {
+					return fmt.Errorf("--watch samples one target; --cluster %s names %d: run one status --watch per target", g.cluster, len(names))
+				}
+				return fleetStatus(ctx, g, s, sp, names, o)
+			}
 			t, err := openTarget(ctx, g, s, sp, o.cluster)
 			if err != nil {
 				return err
@@ -118,6 +130,63 @@ func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, cluster
 		r.Healthy = false
 	}
 	return r, nil
+}
+
+// fleetStatus is status --cluster a,b: every target sampled concurrently, one section per target
+// (text) or one document with every target's report (JSON); a target that cannot be reached is an
+// unhealthy report of its own. Exit 1 when any target is unhealthy.
+func fleetStatus(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, names []string, o *statusOptions) (err error) {
+	fleet := openFleet(ctx, s, sp, names, o.cluster)
+	defer closeFleet(fleet, &err)
+	reports := make([]health.Report, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			err := fleet.Errs[i]
+			if t := fleet.Targets[i]; t != nil {
+				if reports[i], err = sampleStatus(ctx, t, sp, name, o.group, "report"); err == nil {
+					return
+				}
+			}
+			reports[i] = health.Report{Version: health.ReportVersion, Cluster: name, Time: time.Now().UTC(),
+				Problems: []string{fmt.Sprintf("cannot read the cluster: %v", err)}, Warnings: []string{},
+				Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
+		})
+	}
+	wg.Wait()
+	healthy := true
+	for _, r := range reports {
+		healthy = healthy && r.Healthy
+	}
+	if g.output == "json" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(fleetStatusDoc{Version: health.ReportVersion, Healthy: healthy, Targets: reports}); err != nil {
+			return err
+		}
+	} else {
+		for i, r := range reports {
+			if i > 0 {
+				fmt.Fprintln(s.out)
+			}
+			fmt.Fprintf(s.out, "=== target %s ===\n", r.Cluster)
+			if err := report.RenderStatusText(s.out, r, g.color(s.out)); err != nil {
+				return err
+			}
+		}
+	}
+	if !healthy {
+		return withExitCode(exitError, nil)
+	}
+	return nil
+}
+
+// fleetStatusDoc is status -o json for several targets (docs/status.md): every target's report,
+// in the order given, and healthy when all are.
+type fleetStatusDoc struct {
+	Version int             `json:"version"`
+	Healthy bool            `json:"healthy"`
+	Targets []health.Report `json:"targets"`
 }
 
 // specAgreement is the plan's verdict. A plan that cannot be made (a pinned cluster id that
