@@ -246,7 +246,7 @@ func TestFleetApplyJSON(t *testing.T) {
 	}
 	var doc struct {
 		Targets []struct {
-			Plan    struct{ Cluster string } `json:"plan"`
+			Plan    struct{ Cluster string }  `json:"plan"`
 			Changes []struct{ Status string } `json:"changes"`
 		} `json:"targets"`
 	}
