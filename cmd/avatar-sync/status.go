@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/health"
-	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -77,7 +74,7 @@ The JSON document (-o json) is described in docs/status.md.`,
 			}
 			defer closeTarget(t, &err)
 			if o.watch == 0 {
-				r, err := sampleStatus(ctx, t, sp, g.cluster, o.group, "report")
+				r, err := t.Status(ctx, sp, o.group, "report")
 				if err != nil {
 					return err
 				}
@@ -96,40 +93,10 @@ The JSON document (-o json) is described in docs/status.md.`,
 	return cmd
 }
 
-// sampleStatus reads the cluster once and plans against the spec: the health snapshot and the
-// plan's live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through
-// the one Planner, and for a target with kubernetes: the StatefulSets and the objects drifting
-// from the plan (issue 24). mode is what the caller does with drift: "report" for status.
-func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
-	managed := make([]string, 0, len(sp.Topics))
-	for _, tp := range sp.Topics {
-		managed = append(managed, tp.Name)
-	}
-	pl := t.Planner()
-	var r health.Report
-	if t.Admin != nil {
-		read, err := t.Admin.Status(ctx, managed)
-		if err != nil {
-			return health.Report{}, err
-		}
-		r = health.Assess(read.Snapshot, health.Expectation{
-			Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
-		}, time.Now())
-		pl.Cluster = clusters.NewPreRead(t.Admin, read)
-	} else {
-		// A target with kubernetes: whose brokers do not answer: the Kubernetes plane still shows.
-		r = health.Report{Version: health.ReportVersion, Cluster: cluster, Time: time.Now().UTC(),
-			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.KafkaErr)}, Warnings: []string{},
-			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
-	}
-	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
-	r.Spec = specAgreement(p, err)
-	r.Kubernetes = kubeStatus(ctx, t, &p, err, mode)
-	if k := r.Kubernetes; k != nil && k.Error != "" {
-		r.Problems = append(r.Problems, "Kubernetes: "+k.Error)
-		r.Healthy = false
-	}
-	return r, nil
+// sampleStatus is session's Target.Status, kept for the watch daemon's status page until it
+// moves out of cmd (engineer "daemon"); cluster is the target's name.
+func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, _ string, group, mode string) (health.Report, error) {
+	return t.Status(ctx, sp, group, mode)
 }
 
 // fleetStatus is status --cluster a,b: every target sampled concurrently, one section per target
@@ -138,22 +105,7 @@ func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, cluster
 func fleetStatus(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, names []string, o *statusOptions) (err error) {
 	fleet := openFleet(ctx, s, sp, names, o.cluster)
 	defer closeFleet(fleet, &err)
-	reports := make([]health.Report, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			err := fleet.Errs[i]
-			if t := fleet.Targets[i]; t != nil {
-				if reports[i], err = sampleStatus(ctx, t, sp, name, o.group, "report"); err == nil {
-					return
-				}
-			}
-			reports[i] = health.Report{Version: health.ReportVersion, Cluster: name, Time: time.Now().UTC(),
-				Problems: []string{fmt.Sprintf("cannot read the cluster: %v", err)}, Warnings: []string{},
-				Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
-		})
-	}
-	wg.Wait()
+	reports := fleet.Status(ctx, sp, o.group, "report")
 	healthy := true
 	for _, r := range reports {
 		healthy = healthy && r.Healthy
@@ -189,17 +141,6 @@ type fleetStatusDoc struct {
 	Targets []health.Report `json:"targets"`
 }
 
-// specAgreement is the plan's verdict. A plan that cannot be made (a pinned cluster id that
-// differs, a damaged inventory) is reported in the line, not as status's own failure.
-func specAgreement(p reconcile.Plan, err error) *health.SpecAgreement {
-	if err != nil {
-		return &health.SpecAgreement{Error: err.Error()}
-	}
-	sum := p.Summary()
-	n := sum.Create + sum.Update + sum.Adopt + sum.Replace + sum.Delete + sum.Unsupported
-	return &health.SpecAgreement{InSync: n == 0, PendingChanges: n}
-}
-
 func renderStatus(w io.Writer, g *globalOptions, r health.Report) error {
 	if g.output == "json" {
 		return report.RenderStatusJSON(w, r)
@@ -224,7 +165,7 @@ func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *session.T
 	tick := time.NewTicker(o.watch)
 	defer tick.Stop()
 	for {
-		r, err := sampleStatus(ctx, t, sp, g.cluster, o.group, "report")
+		r, err := t.Status(ctx, sp, o.group, "report")
 		if ctx.Err() != nil && prev != nil {
 			return statusExit(*prev) // Ctrl-C during a sample: keep the last complete screen
 		}
