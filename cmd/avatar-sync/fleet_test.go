@@ -111,6 +111,12 @@ func TestFleetPlanSectionsAndExitcode(t *testing.T) {
 		t.Errorf("plan -o json: %+v", doc)
 	}
 
+	// The pull-request comment of docs/ci.md: every environment's plan in one markdown document.
+	code, out, errOut = runCLI(t, "plan", "-f", f, "--cluster", "east,west", "-o", "markdown", "--detailed-exitcode")
+	if code != exitChanges || !strings.Contains(out, "cluster `east`") || !strings.Contains(out, "cluster `west`") || !strings.Contains(out, "Fleet: 2 target(s)") {
+		t.Errorf("plan -o markdown: code %d\n%s%s", code, out, errOut)
+	}
+
 	// east in sync, west pending: still 2; both in sync: 0.
 	if code, out, errOut := runCLI(t, "apply", "-f", f, "--cluster", "east", "--auto-approve"); code != exitOK {
 		t.Fatalf("apply east: code %d\n%s%s", code, out, errOut)
