@@ -100,13 +100,8 @@ func (f *Fleet) Plan(ctx context.Context, sp *spec.Spec, po reconcile.PlanOption
 // target is changed. The run must name the fleet's targets in the fleet's order: apply promotes
 // in that order, and a target left out or added would go unreviewed.
 func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run, sp *spec.Spec) (reconcile.Run, error) {
-	var planned []string
-	for _, tp := range run.Targets {
-		planned = append(planned, tp.Target)
-	}
-	if !slicesEqual(planned, f.Names) {
-		return run, fmt.Errorf("the plan is for targets %s, but --cluster is %s: give --cluster %s (the plan's targets, in its order) or plan again for %s",
-			strings.Join(planned, ","), strings.Join(f.Names, ","), strings.Join(planned, ","), strings.Join(f.Names, ","))
+	if err := sameTargets(run, f.Names); err != nil {
+		return run, fmt.Errorf("the plan %w", err)
 	}
 	out := reconcile.Run{Targets: make([]reconcile.TargetPlan, len(run.Targets))}
 	each(len(run.Targets), func(i int) {
@@ -129,18 +124,6 @@ func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run, sp *spec.Spec
 		return out, fmt.Errorf("the saved plan is refused, no target was changed: %w", err)
 	}
 	return out, nil
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ApplyOptions are a fleet apply's opt-ins, shared by every target.

@@ -148,7 +148,10 @@ func TestFleetApplyOrderAndStop(t *testing.T) {
 	var events []string
 	log := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
 	results, err := f.Apply(t.Context(), sp, run, ApplyOptions{Apply: reconcile.ApplyOptions{LockWait: time.Second}}, ApplyHooks{
-		Confirm: func(_ context.Context, r reconcile.Run) error { log(fmt.Sprintf("confirm %d", len(r.Targets))); return nil },
+		Confirm: func(_ context.Context, r reconcile.Run) error {
+			log(fmt.Sprintf("confirm %d", len(r.Targets)))
+			return nil
+		},
 		Progress: func(target string) reconcile.Progress {
 			return func(ev reconcile.Event) {
 				if ev.Status == reconcile.Running {
@@ -156,7 +159,9 @@ func TestFleetApplyOrderAndStop(t *testing.T) {
 				}
 			}
 		},
-		Applied: func(target string, _ reconcile.Plan, _ reconcile.Result, err error) { log(fmt.Sprintf("applied %s %v", target, err != nil)) },
+		Applied: func(target string, _ reconcile.Plan, _ reconcile.Result, err error) {
+			log(fmt.Sprintf("applied %s %v", target, err != nil))
+		},
 	})
 	if !errors.Is(err, ErrNotAttempted) || !strings.Contains(err.Error(), "target east:") || !strings.Contains(err.Error(), "not attempted: west") {
 		t.Errorf("Apply: %v", err)
@@ -196,7 +201,7 @@ func TestFleetCheckSavedTargets(t *testing.T) {
 	f := openTestFleet(t, sp, "east", "west")
 	run := f.Plan(t.Context(), sp, reconcile.PlanOptions{})
 	swapped := reconcile.Run{Targets: []reconcile.TargetPlan{run.Targets[1], run.Targets[0]}}
-	if _, err := f.CheckSaved(t.Context(), swapped, sp); err == nil || !strings.Contains(err.Error(), "the plan is for targets west,east, but --cluster is east,west") {
+	if _, err := f.CheckSaved(t.Context(), swapped, sp); err == nil || !strings.Contains(err.Error(), "the plan was computed for targets west,east, but --cluster is east,west") {
 		t.Errorf("CheckSaved of another order: %v", err)
 	}
 	if _, err := f.CheckSaved(t.Context(), run, sp); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -114,8 +113,8 @@ applies the topics (asking again unless --auto-approve).`,
 			}
 			var saved reconcile.Run
 			if o.planFile != "" {
-				if saved, err = loadPlanFile(o.planFile, names); err != nil {
-					return err
+				if saved, err = session.LoadRun(o.planFile, names); err != nil {
+					return fmt.Errorf("--plan %w", err)
 				}
 			}
 			fleet := openFleet(ctx, s, sp, names, o.cluster)
@@ -258,31 +257,6 @@ func printDeferred(w io.Writer, target string, res reconcile.Result) {
 	for _, h := range pending {
 		fmt.Fprintf(w, "  %s\n", h)
 	}
-}
-
-// loadPlanFile reads a saved plan and checks it was made for the targets --cluster names, in
-// the same order (the order apply promotes in).
-func loadPlanFile(path string, names []string) (reconcile.Run, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return reconcile.Run{}, fmt.Errorf("--plan: %w", err)
-	}
-	defer f.Close()
-	run, err := readRun(f)
-	if err != nil {
-		return reconcile.Run{}, fmt.Errorf("--plan %s: %w", path, err)
-	}
-	planned := make([]string, len(run.Targets))
-	for i, tp := range run.Targets {
-		planned[i] = tp.Target
-	}
-	if got, want := strings.Join(planned, ","), strings.Join(names, ","); got != want {
-		if len(planned) == 1 && len(names) == 1 {
-			return reconcile.Run{}, fmt.Errorf("--plan %s was computed for cluster target %q, but --cluster is %q", path, got, want)
-		}
-		return reconcile.Run{}, fmt.Errorf("--plan %s was computed for targets %s, but --cluster is %s: give --cluster %s (the plan's targets, in its order), or plan again", path, got, want, got)
-	}
-	return run, nil
 }
 
 // confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -120,8 +118,8 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run reconcile.Run) err
 		return fmt.Errorf("%d of %d targets could not be planned (%s): see their sections above", len(failed), len(run.Targets), strings.Join(failed, ", "))
 	}
 	if o.out != "" {
-		if err := savePlan(o.out, run); err != nil {
-			return err
+		if err := session.SaveRun(o.out, run); err != nil {
+			return fmt.Errorf("--out %s: %w", o.out, err)
 		}
 		fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: avatar-sync apply --plan %s%s\n", o.out, o.out, clusterArg(run))
 	}
@@ -144,28 +142,4 @@ func clusterArg(run reconcile.Run) string {
 		names[i] = tp.Target
 	}
 	return " --cluster " + strings.Join(names, ",")
-}
-
-// savePlan writes the plan file atomically, so a crash never leaves half a plan to apply.
-func savePlan(path string, run reconcile.Run) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := writeRun(tmp, run); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--out %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--out %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--out %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("--out %s: %w", path, err)
-	}
-	return nil
 }

@@ -8,74 +8,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
 )
-
-type runTargetDoc struct {
-	Target string          `json:"target"`
-	Plan   json.RawMessage `json:"plan,omitempty"`
-	Error  string          `json:"error,omitempty"`
-}
-
-func writeRun(w io.Writer, run reconcile.Run) error {
-	if len(run.Targets) == 1 && run.Targets[0].Err == nil {
-		return reconcile.WritePlan(w, run.Targets[0].Plan)
-	}
-	doc := struct {
-		Targets []runTargetDoc `json:"targets"`
-	}{}
-	for _, tp := range run.Targets {
-		td := runTargetDoc{Target: tp.Target}
-		if tp.Err != nil {
-			td.Error = tp.Err.Error()
-		} else {
-			var b bytes.Buffer
-			if err := reconcile.WritePlan(&b, tp.Plan); err != nil {
-				return err
-			}
-			td.Plan = b.Bytes()
-		}
-		doc.Targets = append(doc.Targets, td)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
-}
-
-func readRun(r io.Reader) (reconcile.Run, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return reconcile.Run{}, err
-	}
-	var doc struct {
-		Targets []runTargetDoc `json:"targets"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil || doc.Targets == nil {
-		p, err := reconcile.ReadPlan(bytes.NewReader(data))
-		if err != nil {
-			return reconcile.Run{}, err
-		}
-		return reconcile.Run{Targets: []reconcile.TargetPlan{{Target: p.Cluster, Plan: p}}}, nil
-	}
-	var run reconcile.Run
-	for _, td := range doc.Targets {
-		tp := reconcile.TargetPlan{Target: td.Target}
-		if td.Error != "" {
-			tp.Err = errors.New(td.Error)
-		} else if tp.Plan, err = reconcile.ReadPlan(bytes.NewReader(td.Plan)); err != nil {
-			return reconcile.Run{}, fmt.Errorf("target %s: %w", td.Target, err)
-		} else if tp.Plan.Cluster != td.Target {
-			return reconcile.Run{}, fmt.Errorf("target %s: its plan was computed for target %q: %w", td.Target, tp.Plan.Cluster, reconcile.ErrTampered)
-		}
-		run.Targets = append(run.Targets, tp)
-	}
-	return run, nil
-}
 
 func renderRunText(w io.Writer, run reconcile.Run, ro report.RenderOptions) error {
 	if len(run.Targets) == 1 && run.Targets[0].Err == nil {
@@ -96,7 +35,7 @@ func renderRunText(w io.Writer, run reconcile.Run, ro report.RenderOptions) erro
 	return err
 }
 
-func renderRunJSON(w io.Writer, run reconcile.Run) error { return writeRun(w, run) }
+func renderRunJSON(w io.Writer, run reconcile.Run) error { return session.WriteRun(w, run) }
 
 func renderRunMarkdown(w io.Writer, run reconcile.Run) error {
 	if len(run.Targets) == 1 && run.Targets[0].Err == nil {
