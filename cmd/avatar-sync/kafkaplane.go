@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
@@ -57,14 +58,21 @@ func sessionOptions(st *streams, f clusterFlags) session.Options {
 	if f.insecureSkipVerify {
 		warnInsecureSkipVerify(st.err)
 	}
+	// A fleet's targets open concurrently: one line at a time on stderr.
+	var mu sync.Mutex
 	if f.notice == nil {
 		f.notice = func(msg string) { fmt.Fprintf(st.err, "note: %s\n", msg) }
 	}
+	notice := f.notice
 	return session.Options{
 		StateDir: f.stateDir, InsecureSkipVerify: f.insecureSkipVerify, Serve: f.serve, ReadOnly: f.readOnly, Objects: f.objects,
-		Notice:  f.notice,
-		Waiting: func(busy error) { fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy) },
-		Now:     func() time.Time { return certsClock() },
+		Notice: func(msg string) { mu.Lock(); defer mu.Unlock(); notice(msg) },
+		Waiting: func(busy error) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(st.err, "%v; waiting for it to finish ...\n", busy)
+		},
+		Now: func() time.Time { return certsClock() },
 	}
 }
 
