@@ -3,7 +3,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -426,9 +425,8 @@ func humanUnit(key, v string) (string, bool) {
 	return h, h != v
 }
 
-// RenderJSON writes the plan document of docs/plan-json.md; it is the same document `plan --out`
-// saves, so what a machine reads is what apply loads.
-func RenderJSON(w io.Writer, p reconcile.Plan) error { return reconcile.WritePlan(w, p) }
+// RenderJSON is RenderRunJSON of a one-target run (reconcile.SingleRun).
+func RenderJSON(w io.Writer, p reconcile.Plan) error { return RenderRunJSON(w, reconcile.SingleRun(p)) }
 
 // RenderMarkdown writes the plan for a pull-request comment: a summary, a table of changes and
 // the details in a collapsible block.
@@ -515,69 +513,3 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-
-// RenderResultJSON writes the document `apply -o json` prints (docs/plan-json.md, "apply -o json"):
-// the plan, every pending change's status, the convergence proof and the error, if any.
-func RenderResultJSON(w io.Writer, p reconcile.Plan, res reconcile.Result, applyErr error) error {
-	type changeResult struct {
-		Kind   reconcile.Kind   `json:"kind"`
-		Name   string           `json:"name"`
-		Action reconcile.Action `json:"action"`
-		Status reconcile.Status `json:"status"`
-		Error  string           `json:"error,omitempty"`
-	}
-	doc := struct {
-		FormatVersion int                    `json:"formatVersion"`
-		Plan          reconcile.PlanDocument `json:"plan"`
-		ClusterID     string                 `json:"clusterId"`
-		Changes       []changeResult         `json:"changes"`
-		Applied       int                    `json:"applied"`
-		Failed        int                    `json:"failed"`
-		Unknown       int                    `json:"unknown"`
-		NotAttempted  int                    `json:"notAttempted"`
-		Verified      bool                   `json:"verified"`
-		Converged     bool                   `json:"converged"`
-		Residual      []reconcile.Change     `json:"residual"`
-		// Continued is the deferred Kafka plane, planned under the lock once the brokers
-		// answered (issue 20): reported, not applied.
-		Continued []reconcile.Change `json:"continued,omitempty"`
-		Error     string             `json:"error,omitempty"`
-	}{FormatVersion: reconcile.FormatVersion, Plan: reconcile.Document(p),
-		ClusterID: res.ClusterID, Changes: []changeResult{}, Residual: res.Residual,
-		Applied: res.Count(reconcile.Applied), Failed: res.Count(reconcile.Failed), Unknown: res.Count(reconcile.Unknown),
-		Verified: res.Verified, Converged: res.Converged()}
-	if doc.Residual == nil {
-		doc.Residual = []reconcile.Change{}
-	}
-	if res.Continued != nil {
-		doc.Continued = res.Continued.Changes
-	}
-	if doc.ClusterID == "" {
-		doc.ClusterID = p.ClusterID
-	}
-	// A refused apply returns no per-change results: every pending change was not attempted.
-	results := res.Changes
-	if len(results) == 0 {
-		for _, c := range p.Changes {
-			if c.Pending() {
-				results = append(results, reconcile.ChangeResult{Change: c})
-			}
-		}
-	}
-	for _, cr := range results {
-		jc := changeResult{Kind: cr.Change.Kind, Name: cr.Change.Name, Action: cr.Change.Action, Status: cr.Status}
-		if cr.Err != nil {
-			jc.Error = cr.Err.Error()
-		}
-		if cr.Status == reconcile.NotAttempted {
-			doc.NotAttempted++
-		}
-		doc.Changes = append(doc.Changes, jc)
-	}
-	if applyErr != nil {
-		doc.Error = applyErr.Error()
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
-}
