@@ -59,6 +59,13 @@ func symbol(a reconcile.Action) (string, string) {
 func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	pw := &printer{w: w, color: opts.Color}
 	pw.linef("%sPlan for cluster %q (%s)%s", pw.c(ansiBold), p.Cluster, clusterIDText(p.ClusterID, "cluster id %s"), pw.c(ansiReset))
+	pw.planText(p, opts)
+	return pw.err
+}
+
+// planText is a plan's text below its header: the changes, what is left alone, the advisories
+// and the summary with the opt-ins it needs.
+func (pw *printer) planText(p reconcile.Plan, opts RenderOptions) {
 	var pending, info []reconcile.Change
 	for _, c := range p.Changes {
 		if c.Pending() {
@@ -135,21 +142,24 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 		}
 		pw.objectSummary(p, opts)
 	}
-	return pw.err
 }
 
 // summaryLine is "Plan: 1 to create, 2 to update, 0 to delete."; replaces (Kubernetes objects,
 // issue 11) and adoptions into the inventory (issue 21: not updates, nothing on the cluster
 // changes) are counted only when the plan has some.
-func summaryLine(s reconcile.Summary) string {
-	line := fmt.Sprintf("Plan: %d to create, %d to update, ", s.Create, s.Update)
+func summaryLine(s reconcile.Summary) string { return "Plan: " + counts(s) + "." }
+
+// counts is "1 to create, 2 to update, 0 to delete", with replaces and adoptions when there are
+// some.
+func counts(s reconcile.Summary) string {
+	line := fmt.Sprintf("%d to create, %d to update, ", s.Create, s.Update)
 	if s.Replace > 0 {
 		line += fmt.Sprintf("%d to replace, ", s.Replace)
 	}
 	if s.Adopt > 0 {
 		line += fmt.Sprintf("%d to adopt, ", s.Adopt)
 	}
-	return line + fmt.Sprintf("%d to delete.", s.Delete)
+	return line + fmt.Sprintf("%d to delete", s.Delete)
 }
 
 // riskCounts is the one count of a plan's risky changes that every view prints (issue 20: deletions
@@ -432,9 +442,16 @@ func RenderJSON(w io.Writer, p reconcile.Plan) error { return RenderRunJSON(w, r
 // the details in a collapsible block.
 func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	pw := &printer{w: w}
-	s := p.Summary()
 	pw.linef("### avatar-sync plan: cluster `%s` (%s)", p.Cluster, clusterIDText(p.ClusterID, "id `%s`"))
 	pw.linef("")
+	pw.planMarkdown(p)
+	return pw.err
+}
+
+// planMarkdown is a plan's markdown below its heading: the summary, the table of changes, the
+// advisories and the fingerprints.
+func (pw *printer) planMarkdown(p reconcile.Plan) {
+	s := p.Summary()
 	switch {
 	case !p.HasChanges() && p.TopicsDeferred():
 		pw.linef("**No Kubernetes changes.** The topics are not part of this plan: its brokers were not answering when it was made.")
@@ -509,7 +526,6 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	} else {
 		pw.linef("<sub>Live state fingerprint `%s`.</sub>", p.Fingerprint)
 	}
-	return pw.err
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
