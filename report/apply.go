@@ -52,7 +52,7 @@ func RenderApplyResultText(w io.Writer, res reconcile.Result, err error) error {
 	pw.linef("Apply %s: %d applied, %d failed, %d unknown, %d not attempted.", state, applied, failed, unknown, skipped)
 	for _, cr := range res.Changes {
 		if cr.Status != reconcile.Applied {
-			pw.linef("  %-13s %s", cr.Status.String()+":", reconcile.Headline(cr.Change))
+			pw.linef("  %-14s %s", cr.Status.String()+":", reconcile.Headline(cr.Change))
 		}
 	}
 	switch {
