@@ -141,11 +141,11 @@ type applyDoc struct {
 	FormatVersion int
 	PlanDigest    string
 	Targets       []struct {
-		Target, ClusterID, State, Error      string
+		Target, ClusterID, State, Error        string
 		Applied, Failed, Unknown, NotAttempted int
-		Converged, HasChanges                bool
-		Summary                              *reconcile.Summary
-		Changes                              []struct{ Name, Status string }
+		Converged, HasChanges                  bool
+		Summary                                *reconcile.Summary
+		Changes                                []struct{ Name, Status string }
 	}
 	Summary   reconcile.RunSummary
 	Converged bool
