@@ -162,44 +162,51 @@ var ErrNotAttempted = errors.New("not attempted")
 
 // Apply applies a checked run (from Plan, or a saved run from CheckSaved) target by target in the
 // run's order, one apply lock per target (reconcile.Planner.Apply takes it), and stops at the
-// first target that fails: the targets after it are not attempted, and their results say so
-// (every pending change NotAttempted). Before anything changes, every target's plan must be
-// planned and allowed by the opt-ins, and the run is confirmed once.
+// first target that fails: the targets after it are not attempted. Before anything changes, every
+// target's plan must be planned and allowed by the opt-ins, and the run is confirmed once.
 //
-// results[i] is the last round's result of run.Targets[i] (the second round's for a fresh
-// cluster that continued).
+// results holds one Result per target apply went through, in order (the last round's for a fresh
+// cluster that continued); on an error it belongs to the last of them (report.RenderRunResultJSON
+// reads them so). A run refused before any change has no results, except a one-target run: its
+// target was the one refused, and its result lists every pending change NotAttempted.
 func (f *Fleet) Apply(ctx context.Context, sp *spec.Spec, run reconcile.Run, o ApplyOptions, h ApplyHooks) ([]reconcile.Result, error) {
-	results := make([]reconcile.Result, len(run.Targets))
-	for i, tp := range run.Targets {
-		results[i] = notAttempted(tp.Plan)
+	refused := func(err error) ([]reconcile.Result, error) {
+		if len(run.Targets) == 1 {
+			return []reconcile.Result{notAttempted(run.Targets[0].Plan)}, err
+		}
+		return nil, err
 	}
 	if err := runErr(run); err != nil {
-		return results, fmt.Errorf("nothing was changed: %w", err)
+		return refused(fmt.Errorf("nothing was changed: %w", err))
 	}
 	if len(run.Targets) != len(f.Names) {
-		return results, fmt.Errorf("the run has %d target(s), the fleet %d: nothing was changed", len(run.Targets), len(f.Names))
+		return refused(fmt.Errorf("the run has %d target(s), the fleet %d: nothing was changed", len(run.Targets), len(f.Names)))
 	}
-	var refused []error
+	var errs []error
 	for _, tp := range run.Targets {
 		if err := reconcile.CheckAllowed(tp.Plan, o.Apply); err != nil {
-			refused = append(refused, fmt.Errorf("target %s: %w", tp.Target, err))
+			if len(run.Targets) > 1 {
+				err = fmt.Errorf("target %s: %w", tp.Target, err)
+			}
+			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(refused...); err != nil {
-		return results, err
+	if err := errors.Join(errs...); err != nil {
+		return refused(err)
 	}
-	if h.Confirm != nil && runHasChanges(run) {
+	if h.Confirm != nil && run.HasChanges() {
 		if err := h.Confirm(ctx, run); err != nil {
-			return results, err
+			return refused(err)
 		}
 	}
+	var results []reconcile.Result
 	for i, tp := range run.Targets {
 		t := f.Targets[i]
 		res, err := f.applyTarget(ctx, t, tp.Plan, o, h)
-		results[i] = res
 		if err == nil && o.Continue && tp.Plan.TopicsDeferred() {
-			results[i], err = f.continueDeferred(ctx, sp, t, o, h)
+			res, err = f.continueDeferred(ctx, sp, t, o, h)
 		}
+		results = append(results, res)
 		if err != nil {
 			var rest []string
 			for _, later := range run.Targets[i+1:] {
@@ -277,14 +284,4 @@ func runErr(run reconcile.Run) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// runHasChanges reports whether any target of the run has a pending change.
-func runHasChanges(run reconcile.Run) bool {
-	for _, tp := range run.Targets {
-		if tp.Plan.HasChanges() {
-			return true
-		}
-	}
-	return false
 }

@@ -1,11 +1,8 @@
 package session
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +18,7 @@ func SaveRun(path string, run reconcile.Run) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := WriteRun(tmp, run); err != nil {
+	if err := reconcile.WriteRun(tmp, run); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -45,7 +42,7 @@ func LoadRun(path string, names []string) (reconcile.Run, error) {
 		return reconcile.Run{}, err
 	}
 	defer f.Close()
-	run, err := ReadRun(f)
+	run, err := reconcile.ReadRun(f)
 	if err != nil {
 		return reconcile.Run{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -69,69 +66,4 @@ func sameTargets(run reconcile.Run, names []string) error {
 		return fmt.Errorf("was computed for cluster target %q, but --cluster is %q", got, want)
 	}
 	return fmt.Errorf("was computed for targets %s, but --cluster is %s: give --cluster %s (the plan's targets, in its order), or plan again", got, want, got)
-}
-
-// WriteRun and ReadRun stand in for reconcile.WriteRun/ReadRun (formatVersion 4, engineer
-// "runviews") until they land: a one-target run is today's plan document, a fleet a list of them.
-type runTargetDoc struct {
-	Target string          `json:"target"`
-	Plan   json.RawMessage `json:"plan,omitempty"`
-	Error  string          `json:"error,omitempty"`
-}
-
-// WriteRun writes the run's document (see runTargetDoc).
-func WriteRun(w io.Writer, run reconcile.Run) error {
-	if len(run.Targets) == 1 && run.Targets[0].Err == nil {
-		return reconcile.WritePlan(w, run.Targets[0].Plan)
-	}
-	doc := struct {
-		Targets []runTargetDoc `json:"targets"`
-	}{}
-	for _, tp := range run.Targets {
-		td := runTargetDoc{Target: tp.Target}
-		if tp.Err != nil {
-			td.Error = tp.Err.Error()
-		} else {
-			var b bytes.Buffer
-			if err := reconcile.WritePlan(&b, tp.Plan); err != nil {
-				return err
-			}
-			td.Plan = b.Bytes()
-		}
-		doc.Targets = append(doc.Targets, td)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
-}
-
-// ReadRun reads what WriteRun wrote; every target's plan is checked as reconcile.ReadPlan does.
-func ReadRun(r io.Reader) (reconcile.Run, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return reconcile.Run{}, err
-	}
-	var doc struct {
-		Targets []runTargetDoc `json:"targets"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil || doc.Targets == nil {
-		p, err := reconcile.ReadPlan(bytes.NewReader(data))
-		if err != nil {
-			return reconcile.Run{}, err
-		}
-		return reconcile.Run{Targets: []reconcile.TargetPlan{{Target: p.Cluster, Plan: p}}}, nil
-	}
-	var run reconcile.Run
-	for _, td := range doc.Targets {
-		tp := reconcile.TargetPlan{Target: td.Target}
-		if td.Error != "" {
-			tp.Err = errors.New(td.Error)
-		} else if tp.Plan, err = reconcile.ReadPlan(bytes.NewReader(td.Plan)); err != nil {
-			return reconcile.Run{}, fmt.Errorf("target %s: %w", td.Target, err)
-		} else if tp.Plan.Cluster != td.Target {
-			return reconcile.Run{}, fmt.Errorf("target %s: its plan was computed for target %q: %w", td.Target, tp.Plan.Cluster, reconcile.ErrTampered)
-		}
-		run.Targets = append(run.Targets, tp)
-	}
-	return run, nil
 }

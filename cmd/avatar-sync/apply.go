@@ -176,19 +176,19 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 			fmt.Fprintln(prompt)
 			return nil
 		},
-		Progress: func(string) reconcile.Progress { return progressPrinter(s) },
+		Progress: func(string) reconcile.Progress { return report.ApplyProgress(s.err) },
 		Applied: func(target string, p reconcile.Plan, res reconcile.Result, err error) {
 			if multi {
-				fmt.Fprintf(out, "=== target %s ===\n", target)
+				fmt.Fprintf(out, "\nTarget %s:\n", target)
 				if err != nil && res.Count(reconcile.Applied)+res.Count(reconcile.Failed)+res.Count(reconcile.Unknown) == 0 {
 					fmt.Fprintln(out, "Nothing was changed on this target (the error below says why).")
 				}
 			}
 			if p.HasChanges() {
-				printResult(out, res, err)
+				report.RenderApplyResultText(out, res, err)
 			}
 			if p.TopicsDeferred() && (o.planFile != "" || o.noWait) {
-				printDeferred(out, target, res)
+				report.RenderDeferredText(out, target, res)
 			}
 		},
 		Waiting: func(target string, timeout time.Duration) {
@@ -229,34 +229,11 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 		Plan:        reconcile.PlanOptions{AllowDelete: o.allowDelete},
 	}, hooks)
 	if g.output == "json" {
-		if rerr := renderRunResultJSON(s.out, run, results, err); rerr != nil {
+		if rerr := report.RenderRunResultJSON(s.out, run, results, err); rerr != nil {
 			return results, rerr
 		}
 	}
 	return results, err
-}
-
-// printDeferred says what became of the topics a plan deferred: planned under the apply lock
-// when the brokers answered at apply (issue 20), and never changed, as they were not reviewed.
-func printDeferred(w io.Writer, target string, res reconcile.Result) {
-	if res.Continued == nil {
-		fmt.Fprintf(w, "The topics were not planned (the brokers did not answer): run apply again once they do.\n")
-		return
-	}
-	var pending []string
-	for _, c := range res.Continued.Changes {
-		if c.Pending() {
-			pending = append(pending, reconcile.Headline(c))
-		}
-	}
-	if len(pending) == 0 {
-		fmt.Fprintf(w, "The brokers of %q answered: the topics, planned under the apply lock, are in sync.\n", target)
-		return
-	}
-	fmt.Fprintf(w, "The brokers of %q answered: the topics were planned under the apply lock but are not part of this plan, so none was changed; %d change(s) pending (run plan and apply again):\n", target, len(pending))
-	for _, h := range pending {
-		fmt.Fprintf(w, "  %s\n", h)
-	}
 }
 
 // confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
@@ -310,56 +287,4 @@ func confirmRun(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove
 		return errors.New("apply cancelled: nothing was changed")
 	}
 	return nil
-}
-
-// progressPrinter writes one line per change on stderr as apply runs.
-func progressPrinter(s *streams) reconcile.Progress {
-	start := map[int]time.Time{}
-	return func(ev reconcile.Event) {
-		switch {
-		case ev.Message != "" && ev.Err != nil:
-			fmt.Fprintf(s.err, "  %s: %v\n", ev.Message, ev.Err)
-		case ev.Message != "":
-			fmt.Fprintf(s.err, "  ... %s\n", ev.Message)
-		case ev.Status == reconcile.Running:
-			start[ev.Index] = time.Now()
-			fmt.Fprintf(s.err, "[%d/%d] %s ...\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
-		case ev.Status == reconcile.Applied && start[ev.Index].IsZero():
-			// Kubernetes objects report only when applied.
-			fmt.Fprintf(s.err, "[%d/%d] %s: done\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
-		case ev.Status == reconcile.Applied:
-			fmt.Fprintf(s.err, "[%d/%d] %s: done (%s)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), time.Since(start[ev.Index]).Round(time.Millisecond))
-		case ev.Status == reconcile.Unknown:
-			fmt.Fprintf(s.err, "[%d/%d] %s: NO ANSWER: %v (the live state is re-read to tell whether it landed)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), ev.Err)
-		case ev.Status == reconcile.Failed:
-			fmt.Fprintf(s.err, "[%d/%d] %s: FAILED: %v\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), ev.Err)
-		}
-	}
-}
-
-// printResult writes the final summary: counts, what was not done, and the convergence proof.
-func printResult(w io.Writer, res reconcile.Result, err error) {
-	applied, failed, unknown, skipped := res.Count(reconcile.Applied), res.Count(reconcile.Failed), res.Count(reconcile.Unknown), res.Count(reconcile.NotAttempted)
-	if applied+failed+unknown == 0 && err != nil {
-		return // refused before anything ran: the error says why
-	}
-	state := "complete"
-	if err != nil {
-		state = "incomplete"
-	}
-	fmt.Fprintf(w, "Apply %s: %d applied, %d failed, %d unknown, %d not attempted.\n", state, applied, failed, unknown, skipped)
-	for _, cr := range res.Changes {
-		if cr.Status != reconcile.Applied {
-			fmt.Fprintf(w, "  %-13s %s\n", cr.Status.String()+":", reconcile.Headline(cr.Change))
-		}
-	}
-	switch {
-	case res.Converged():
-		fmt.Fprintf(w, "Cluster %s converged: a fresh plan has no changes.\n", res.ClusterID)
-	case res.Verified:
-		fmt.Fprintf(w, "Cluster %s has not converged; still pending:\n", res.ClusterID)
-		for _, c := range res.Residual {
-			fmt.Fprintf(w, "  %s\n", reconcile.Headline(c))
-		}
-	}
 }

@@ -77,13 +77,12 @@ func TestFleetPlanSectionsAndExitcode(t *testing.T) {
 	if code != exitChanges {
 		t.Fatalf("plan: code %d, want %d\n%s%s", code, exitChanges, out, errOut)
 	}
-	for _, want := range []string{"=== target east ===", `Plan for cluster "east"`, "=== target west ===", `Plan for cluster "west"`,
-		"Fleet: 2 target(s): 2 with changes, 0 in sync"} {
+	for _, want := range []string{"Target east (cluster id ", "Target west (cluster id ", "Fleet: 2 targets, 2 with changes (6 to create, 0 to update, 0 to delete)."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Index(out, "target east") > strings.Index(out, "target west") {
+	if strings.Index(out, "Target east") > strings.Index(out, "Target west") {
 		t.Errorf("sections are not in --cluster order:\n%s", out)
 	}
 	if n := strings.Count(out, threeCreates); n != 2 {
@@ -96,24 +95,23 @@ func TestFleetPlanSectionsAndExitcode(t *testing.T) {
 	}
 	var doc struct {
 		Targets []struct {
-			Target string `json:"target"`
-			Plan   struct {
-				Cluster string            `json:"cluster"`
-				Changes []json.RawMessage `json:"changes"`
-			} `json:"plan"`
+			Target  string            `json:"target"`
+			Cluster string            `json:"cluster"`
+			Changes []json.RawMessage `json:"changes"`
 		} `json:"targets"`
+		Summary struct{ Targets, WithChanges, Create int }
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("plan -o json: %v\n%s", err, out)
 	}
 	if len(doc.Targets) != 2 || doc.Targets[0].Target != "east" || doc.Targets[1].Target != "west" ||
-		doc.Targets[0].Plan.Cluster != "east" || len(doc.Targets[1].Plan.Changes) != 3 {
+		doc.Targets[0].Cluster != "east" || len(doc.Targets[1].Changes) != 3 || doc.Summary.WithChanges != 2 || doc.Summary.Create != 6 {
 		t.Errorf("plan -o json: %+v", doc)
 	}
 
 	// The pull-request comment of docs/ci.md: every environment's plan in one markdown document.
 	code, out, errOut = runCLI(t, "plan", "-f", f, "--cluster", "east,west", "-o", "markdown", "--detailed-exitcode")
-	if code != exitChanges || !strings.Contains(out, "cluster `east`") || !strings.Contains(out, "cluster `west`") || !strings.Contains(out, "Fleet: 2 target(s)") {
+	if code != exitChanges || !strings.Contains(out, "<b>east</b>") || !strings.Contains(out, "<b>west</b>") || !strings.Contains(out, "**Fleet: 2 targets, 2 with changes") {
 		t.Errorf("plan -o markdown: code %d\n%s%s", code, out, errOut)
 	}
 
@@ -122,7 +120,7 @@ func TestFleetPlanSectionsAndExitcode(t *testing.T) {
 		t.Fatalf("apply east: code %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, "plan", "-f", f, "--cluster", "east,west", "--detailed-exitcode")
-	if code != exitChanges || !strings.Contains(out, "Fleet: 2 target(s): 1 with changes, 1 in sync") {
+	if code != exitChanges || !strings.Contains(out, "Fleet: 2 targets, 1 with changes (3 to create, 0 to update, 0 to delete).") {
 		t.Errorf("plan with west pending: code %d, want %d\n%s", code, exitChanges, out)
 	}
 	if code, out, errOut := runCLI(t, "apply", "-f", f, "--cluster", "west", "--auto-approve"); code != exitOK {
@@ -143,7 +141,7 @@ func TestFleetUnreachableTargetFailsItsSection(t *testing.T) {
 	if code != exitError {
 		t.Errorf("plan east,gone: code %d, want %d", code, exitError)
 	}
-	for _, want := range []string{"=== target east ===", threeCreates, "=== target gone ===", "Error: target gone:", "1 failed"} {
+	for _, want := range []string{"Target east (cluster id ", threeCreates, "Target gone: not planned", "target gone: ", "1 failed (gone)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
@@ -182,7 +180,7 @@ func TestFleetSavedPlanAppliesEveryTarget(t *testing.T) {
 	if n := strings.Count(out, "Apply complete: 3 applied, 0 failed, 0 unknown, 0 not attempted."); n != 2 {
 		t.Errorf("%d targets applied completely, want 2:\n%s", n, out)
 	}
-	if strings.Index(out, "=== target east ===\nApply complete") > strings.Index(out, "=== target west ===\nApply complete") {
+	if strings.Index(out, "Target east:\nApply complete") > strings.Index(out, "Target west:\nApply complete") {
 		t.Errorf("west was not applied after east:\n%s", out)
 	}
 	for _, target := range []string{"east", "west"} {
@@ -228,14 +226,26 @@ func TestFleetPromotionStopsAtFirstFailure(t *testing.T) {
 	if code != exitError {
 		t.Errorf("apply: code %d, want %d", code, exitError)
 	}
-	if !strings.Contains(out, "=== target east ===\nApply incomplete") {
+	if !strings.Contains(out, "Target east:\nApply incomplete") {
 		t.Errorf("east's result is not shown as incomplete:\n%s%s", out, errOut)
 	}
-	if strings.Contains(out, "=== target west ===\nApply") {
+	if strings.Contains(out, "Target west:") {
 		t.Errorf("west was applied after east failed:\n%s", out)
 	}
 	if want := "(not attempted: west; fix east and apply again)"; !strings.Contains(errOut, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+	// -o json says the same per target: east failed, west not attempted.
+	code, out, errOut = runCLI(t, "apply", "-f", f, "--cluster", "east,west", "--auto-approve", "-o", "json")
+	var doc struct {
+		Targets []struct{ Target, State, Error string }
+		Error   string
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitError {
+		t.Fatalf("apply -o json: code %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if len(doc.Targets) != 2 || doc.Targets[0].State != "failed" || doc.Targets[1].State != "not-attempted" || !strings.Contains(doc.Error, "not attempted: west") {
+		t.Errorf("apply -o json after east failed: %+v", doc)
 	}
 	remove()
 	if got := planLine(t, f, "west"); got != threeCreates {
@@ -252,14 +262,16 @@ func TestFleetApplyJSON(t *testing.T) {
 	}
 	var doc struct {
 		Targets []struct {
-			Plan    struct{ Cluster string }  `json:"plan"`
-			Changes []struct{ Status string } `json:"changes"`
-		} `json:"targets"`
+			Target, State string
+			Changes       []struct{ Status string }
+		}
+		Converged bool
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(doc.Targets) != 2 || doc.Targets[1].Plan.Cluster != "west" || len(doc.Targets[1].Changes) != 3 || doc.Targets[1].Changes[0].Status != "applied" {
+	if len(doc.Targets) != 2 || doc.Targets[1].Target != "west" || doc.Targets[1].State != "applied" || !doc.Converged ||
+		len(doc.Targets[1].Changes) != 3 || doc.Targets[1].Changes[0].Status != "applied" {
 		t.Errorf("apply -o json: %+v\n%s", doc, out)
 	}
 }
@@ -269,7 +281,7 @@ func TestFleetApplyJSON(t *testing.T) {
 func TestFleetStatus(t *testing.T) {
 	_, _, f := fleetClusters(t)
 	code, out, errOut := runCLI(t, "status", "-f", f, "--cluster", "east,west")
-	if code != exitOK || !strings.Contains(out, "=== target east ===") || !strings.Contains(out, `Cluster "west"`) {
+	if code != exitOK || !strings.Contains(out, `Cluster "east"`) || !strings.Contains(out, `Cluster "west"`) {
 		t.Errorf("status: code %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "status", "-f", f, "--cluster", "west,gone", "-o", "json")

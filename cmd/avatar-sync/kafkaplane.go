@@ -86,12 +86,12 @@ func adviseClusterPin(w io.Writer, sp *spec.Spec, target, clusterID string) {
 func renderRun(w io.Writer, g *globalOptions, run reconcile.Run, ro report.RenderOptions) error {
 	switch g.output {
 	case "json":
-		return renderRunJSON(w, run)
+		return report.RenderRunJSON(w, run)
 	case "markdown":
-		return renderRunMarkdown(w, run)
+		return report.RenderRunMarkdown(w, run)
 	default:
 		ro.Color = g.color(w)
-		return renderRunText(w, run, ro)
+		return report.RenderRunText(w, run, ro)
 	}
 }
 

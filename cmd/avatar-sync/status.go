@@ -121,7 +121,6 @@ func fleetStatus(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spe
 			if i > 0 {
 				fmt.Fprintln(s.out)
 			}
-			fmt.Fprintf(s.out, "=== target %s ===\n", r.Cluster)
 			if err := report.RenderStatusText(s.out, r, g.color(s.out)); err != nil {
 				return err
 			}
