@@ -113,14 +113,19 @@ func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run, sp *spec.Spec
 			tp.Err = f.Errs[i]
 		default:
 			if p, err := t.Planner().CheckSaved(ctx, tp.Plan, sp); err != nil {
-				tp.Err = fmt.Errorf("target %s: %w", tp.Target, err)
+				tp.Err = err
+				if len(run.Targets) > 1 {
+					tp.Err = fmt.Errorf("target %s: %w", tp.Target, err)
+				}
 			} else {
 				tp.Plan = p
 			}
 		}
 		out.Targets[i] = tp
 	})
-	if err := runErr(out); err != nil {
+	if err := runErr(out); err != nil && len(out.Targets) == 1 {
+		return out, err // one target: the planner's own words, as before fleets
+	} else if err != nil {
 		return out, fmt.Errorf("the saved plan is refused, no target was changed: %w", err)
 	}
 	return out, nil
