@@ -176,7 +176,12 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 			fmt.Fprintln(prompt)
 			return nil
 		},
-		Progress: func(string) reconcile.Progress { return report.ApplyProgress(s.err) },
+		Progress: func(target string) reconcile.Progress {
+			if multi { // the progress lines of several targets follow each other on stderr
+				fmt.Fprintf(s.err, "Applying target %s:\n", target)
+			}
+			return report.ApplyProgress(s.err)
+		},
 		Applied: func(target string, p reconcile.Plan, res reconcile.Result, err error) {
 			if multi {
 				fmt.Fprintf(out, "\nTarget %s:\n", target)

@@ -183,6 +183,9 @@ func TestFleetSavedPlanAppliesEveryTarget(t *testing.T) {
 	if strings.Index(out, "Target east:\nApply complete") > strings.Index(out, "Target west:\nApply complete") {
 		t.Errorf("west was not applied after east:\n%s", out)
 	}
+	if e, w := strings.Index(errOut, "Applying target east:\n[1/3]"), strings.Index(errOut, "Applying target west:\n[1/3]"); e < 0 || w < e {
+		t.Errorf("the progress on stderr does not say which target it is about, in order:\n%s", errOut)
+	}
 	for _, target := range []string{"east", "west"} {
 		if got := planLine(t, f, target); !strings.HasPrefix(got, "No changes.") {
 			t.Errorf("after apply, plan --cluster %s: %q", target, got)
