@@ -100,22 +100,22 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 // planned or has unsupported changes, else with --detailed-exitcode 2 when any target has changes
 // or topics that could not be planned (they are not known to be in sync).
 func (o *planOptions) conclude(s *streams, sp *spec.Spec, run reconcile.Run) error {
-	var failed []string
-	unsupported, pending := 0, false
+	pending := false
 	for _, tp := range run.Targets {
-		if tp.Err != nil {
-			failed = append(failed, tp.Target)
-			continue
+		if tp.Err == nil {
+			adviseClusterPin(s.err, sp, tp.Target, tp.Plan.ClusterID)
+			pending = pending || tp.Plan.HasChanges() || tp.Plan.TopicsDeferred()
 		}
-		adviseClusterPin(s.err, sp, tp.Target, tp.Plan.ClusterID)
-		unsupported += tp.Plan.Summary().Unsupported
-		pending = pending || tp.Plan.HasChanges() || tp.Plan.TopicsDeferred()
 	}
-	if len(failed) > 0 {
+	if failed := run.Failed(); len(failed) > 0 {
 		if o.out != "" {
 			fmt.Fprintf(s.err, "The plan was not saved to %s: every target must be planned.\n", o.out)
 		}
-		return fmt.Errorf("%d of %d targets could not be planned (%s): see their sections above", len(failed), len(run.Targets), strings.Join(failed, ", "))
+		names := make([]string, len(failed))
+		for i, tp := range failed {
+			names[i] = tp.Target
+		}
+		return fmt.Errorf("%d of %d targets could not be planned (%s): see their sections above", len(failed), len(run.Targets), strings.Join(names, ", "))
 	}
 	if o.out != "" {
 		if err := session.SaveRun(o.out, run); err != nil {
@@ -123,8 +123,8 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run reconcile.Run) err
 		}
 		fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: avatar-sync apply --plan %s%s\n", o.out, o.out, clusterArg(run))
 	}
-	if unsupported > 0 {
-		return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", unsupported)
+	if n := run.Summary().Unsupported; n > 0 {
+		return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
 	}
 	if o.detailedExitcode && pending {
 		return withExitCode(exitChanges, nil)
