@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +13,7 @@ import (
 	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -56,7 +53,7 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			if err != nil {
 				return err
 			}
-			selected, err := selectDevices(sp.Devices, names)
+			selected, err := reconcile.SelectDevices(sp.Devices, names)
 			if err != nil {
 				return err
 			}
@@ -72,7 +69,7 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 			}
 			if len(selected) == 0 {
 				if g.output == "json" {
-					return renderCheckJSON(s.out, reconcile.Report{})
+					return report.RenderCheckJSON(s.out, reconcile.Report{})
 				}
 				_, err := fmt.Fprintf(s.out, "%s declares no devices; add them under devices: (see docs/devices.md)\n", sp.File)
 				return err
@@ -85,15 +82,15 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 				return err
 			}
 			if g.output == "json" {
-				err = renderCheckJSON(s.out, rep)
+				err = report.RenderCheckJSON(s.out, rep)
 			} else {
-				err = renderCheckText(s.out, rep, g.color(s.out))
+				err = report.RenderCheckText(s.out, rep, g.color(s.out))
 			}
 			if err != nil {
 				return err
 			}
 			if failed := rep.RequiredFailures(); len(failed) > 0 {
-				return withExitCode(exitError, fmt.Errorf("%s failed: %s", count(len(failed), "required device"), resultNames(failed)))
+				return withExitCode(exitError, fmt.Errorf("%s failed: %s", count(len(failed), "required device"), strings.Join(reconcile.DeviceNames(failed), ", ")))
 			}
 			return nil
 		},
@@ -103,57 +100,6 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 	}
 	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "bound on the whole run (each device also has its own timeout, default 3s)")
 	return cmd
-}
-
-// selectDevices returns the devices named (all of them when names is empty), in spec order.
-// Unknown names are reported together, with the known ones, so a typo is fixed in one go.
-func selectDevices(all []spec.Device, names []string) ([]spec.Device, error) {
-	if len(names) == 0 {
-		return all, nil
-	}
-	known := make([]string, len(all))
-	for i, d := range all {
-		known[i] = d.Name
-	}
-	var unknown []string
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			u := fmt.Sprintf("%q", n)
-			// tello-3 is not a typo of tello-1: names differing only in digits are other devices.
-			if sug := spec.Suggest(n, known); sug != "" && stripDigits(sug) != stripDigits(n) {
-				u += fmt.Sprintf(" (did you mean %q?)", sug)
-			}
-			unknown = append(unknown, u)
-		}
-	}
-	if len(unknown) > 0 {
-		list := "none: the spec declares no devices"
-		if len(known) > 0 {
-			list = strings.Join(known, ", ")
-		}
-		noun := "device"
-		if len(unknown) > 1 {
-			noun = "devices"
-		}
-		return nil, fmt.Errorf("unknown %s %s; known devices: %s", noun, strings.Join(unknown, ", "), list)
-	}
-	var out []spec.Device
-	for _, d := range all {
-		if slices.Contains(names, d.Name) {
-			out = append(out, d)
-		}
-	}
-	return out, nil
-}
-
-// stripDigits drops the digits of s.
-func stripDigits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // validateDevices runs each device plugin's spec validation (kinds, parameters with file:line:col
@@ -258,7 +204,7 @@ func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Sp
 	if err != nil {
 		return err
 	}
-	if err := renderCheckText(s.err, rep, g.color(s.err)); err != nil {
+	if err := report.RenderCheckText(s.err, rep, g.color(s.err)); err != nil {
 		return err
 	}
 	failed := rep.RequiredFailures()
@@ -283,130 +229,4 @@ func passOrSkip(n int) string {
 		return "it passes (or --skip-preflight is given)"
 	}
 	return "they pass (or --skip-preflight is given)"
-}
-
-// renderCheckText writes the device table and a summary line. It is pure apart from writing to w.
-func renderCheckText(w io.Writer, rep reconcile.Report, color bool) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tKIND\tADDRESS\tSTATUS\tLATENCY\tDETAIL")
-	for _, r := range rep.Results {
-		name := r.Device
-		if r.Required {
-			name += " *"
-		}
-		lat := latencyText(r.Latency)
-		if r.Status == reconcile.CheckError {
-			lat = "-" // the probe never ran: a time here would only measure the failure to start it
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneCell(name), oneCell(r.Kind), oneCell(dash(r.Address)),
-			statusText(r.Status, color), lat, oneCell(r.Detail))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintln(w, checkSummary(rep))
-	return err
-}
-
-// checkSummary is the line under the table: "* required. 3 devices: 2 ok, 1 failed (required: tello-1)."
-func checkSummary(rep reconcile.Report) string {
-	n := len(rep.Results)
-	failed := rep.Failures()
-	var b strings.Builder
-	if slices.ContainsFunc(rep.Results, func(r reconcile.CheckResult) bool { return r.Required }) {
-		b.WriteString("* required. ")
-	}
-	if len(failed) == 0 {
-		fmt.Fprintf(&b, "%s: all ok.", count(n, "device"))
-		return b.String()
-	}
-	fmt.Fprintf(&b, "%s: %d ok, %d failed", count(n, "device"), n-len(failed), len(failed))
-	if req := rep.RequiredFailures(); len(req) > 0 {
-		fmt.Fprintf(&b, " (required: %s)", resultNames(req))
-	} else {
-		b.WriteString(" (none required)")
-	}
-	b.WriteString(".")
-	return b.String()
-}
-
-func statusText(st reconcile.CheckStatus, color bool) string {
-	s := strings.ToUpper(st.String())
-	if !color {
-		return s
-	}
-	code := map[reconcile.CheckStatus]string{reconcile.CheckOK: "32", reconcile.CheckFail: "31", reconcile.CheckError: "33"}[st]
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
-}
-
-// latencyText prints 3.0s, 12ms, 0.4ms; "-" when the probe never got as far as measuring.
-func latencyText(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d >= time.Second:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d >= 10*time.Millisecond:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	default:
-		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
-	}
-}
-
-// oneCell keeps a table cell on its line: details come from devices and external plugins, and a
-// tab, line break or terminal escape sequence in them would break the table or the terminal.
-func oneCell(s string) string { return printable.Line(s) }
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func resultNames(rs []reconcile.CheckResult) string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Device
-	}
-	return strings.Join(out, ", ")
-}
-
-// checkJSON is `check -o json`: stable keys for scripts (documented in docs/devices.md).
-type checkJSON struct {
-	OK             bool              `json:"ok"`
-	Devices        []checkDeviceJSON `json:"devices"`
-	Failed         []string          `json:"failed"`
-	RequiredFailed []string          `json:"requiredFailed"`
-}
-
-type checkDeviceJSON struct {
-	Name      string                `json:"name"`
-	Kind      string                `json:"kind"`
-	Address   string                `json:"address"`
-	Required  bool                  `json:"required"`
-	Status    reconcile.CheckStatus `json:"status"`
-	LatencyMs float64               `json:"latencyMs"`
-	Detail    string                `json:"detail"`
-	Facts     map[string]string     `json:"facts,omitempty"`
-}
-
-func renderCheckJSON(w io.Writer, rep reconcile.Report) error {
-	out := checkJSON{OK: rep.OK(), Devices: []checkDeviceJSON{}, Failed: []string{}, RequiredFailed: []string{}}
-	for _, r := range rep.Results {
-		out.Devices = append(out.Devices, checkDeviceJSON{
-			Name: r.Device, Kind: r.Kind, Address: r.Address, Required: r.Required, Status: r.Status,
-			LatencyMs: math.Round(float64(r.Latency)/float64(time.Millisecond)*100) / 100,
-			Detail:    r.Detail, Facts: r.Facts,
-		})
-	}
-	for _, r := range rep.Failures() {
-		out.Failed = append(out.Failed, r.Device)
-	}
-	for _, r := range rep.RequiredFailures() {
-		out.RequiredFailed = append(out.RequiredFailed, r.Device)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }
