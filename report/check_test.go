@@ -53,7 +53,6 @@ func TestRenderCheckTextOneLinePerDevice(t *testing.T) {
 	}
 }
 
-
 func TestLatencyText(t *testing.T) {
 	for _, tc := range []struct {
 		in   time.Duration
