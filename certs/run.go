@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -209,4 +212,33 @@ func RenderInspectJSON(w io.Writer, r InspectReport) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// MakeDir creates tls.dir as generate would (0700: it will hold private keys) when it does not
+// exist yet: render writes a kustomization into it and may be the first to create it.
+func MakeDir(sp *spec.Spec) error {
+	dir := SettingsOf(sp).Dir
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create tls.dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// HasCA reports whether tls.dir holds a CA certificate yet.
+func HasCA(sp *spec.Spec) bool {
+	_, err := os.Stat(filepath.Join(SettingsOf(sp).Dir, "ca.crt"))
+	return err == nil
+}
+
+// GeneratedPasswordFile is the file in tls.dir that generate wrote a keystore password into, ""
+// when there is none.
+func GeneratedPasswordFile(sp *spec.Spec) string {
+	gen := filepath.Join(SettingsOf(sp).Dir, PasswordFileName)
+	if _, err := os.Stat(gen); err != nil {
+		return ""
+	}
+	return gen
 }
