@@ -134,7 +134,7 @@ func checkDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) 
 		return r, nil, fmt.Errorf("interrupted while validating the devices: %w", err)
 	}
 	if !plugins {
-		notRun = externalDevices(sp.Devices, r)
+		notRun = devices.ExternalDevices(sp.Devices, r)
 	}
 	return r, notRun, nil
 }

@@ -53,7 +53,7 @@ func loadSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, er
 		// otherwise only run once the rest is valid. No external plugin runs here.
 		reg := devices.NewRegistry()
 		reg.NoExternalRun = true
-		diags = append(diags, reconcile.ValidateDevices(ctx, decodedDevices(sp.Devices, diags), reg)...)
+		diags = append(diags, reconcile.ValidateDevices(ctx, spec.DecodedDevices(sp.Devices, diags), reg)...)
 		slices.SortStableFunc(diags, func(a, b spec.Diagnostic) int {
 			return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
 		})
