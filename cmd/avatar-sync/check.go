@@ -96,7 +96,7 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 		},
 	}
 	cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
-		return withPrefix(deviceNames(g.file, args), prefix), cobra.ShellCompDirectiveNoFileComp
+		return withPrefix(spec.CompleteDevices(g.file, args), prefix), cobra.ShellCompDirectiveNoFileComp
 	}
 	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "bound on the whole run (each device also has its own timeout, default 3s)")
 	return cmd
