@@ -42,3 +42,13 @@ topics:
 		}
 	}
 }
+
+func TestKubernetesTargets(t *testing.T) {
+	s := &Spec{Clusters: []Cluster{{Name: "embedded"}, {Name: "lab", Kubernetes: &Kubernetes{}}, {Name: "dev"}, {Name: "microk8s", Kubernetes: &Kubernetes{}}}}
+	if got := s.KubernetesTargets(); !slices.Equal(got, []string{"lab", "microk8s"}) {
+		t.Errorf("got %v", got)
+	}
+	if got := (&Spec{}).KubernetesTargets(); got != nil {
+		t.Errorf("none: %v", got)
+	}
+}

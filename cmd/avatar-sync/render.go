@@ -162,12 +162,7 @@ func buildCluster(cmd *cobra.Command, g *globalOptions, sp *spec.Spec) (string, 
 	if f := cmd.Flag("cluster"); f != nil && f.Changed {
 		return g.cluster, nil
 	}
-	var names []string
-	for _, c := range sp.Clusters {
-		if c.Kubernetes != nil {
-			names = append(names, c.Name)
-		}
-	}
+	names := sp.KubernetesTargets()
 	switch len(names) {
 	case 1:
 		return names[0], nil
