@@ -1,14 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/plugins/devices"
-	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -56,20 +53,7 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 			})
 			var notRun []string
 			if sp != nil {
-				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
-				devs := sp.Devices
-				if len(diags.Errors()) > 0 {
-					devs = spec.DecodedDevices(devs, diags)
-				}
-				reg := devices.NewRegistry()
-				reg.NoExternalRun = !o.plugins
-				diags = append(diags, reconcile.ValidateDevices(cmd.Context(), devs, reg)...)
-				if !o.plugins {
-					notRun = devices.ExternalDevices(devs, reg)
-				}
-				slices.SortStableFunc(diags, func(a, b spec.Diagnostic) int {
-					return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
-				})
+				diags, notRun = devices.ValidateSpec(cmd.Context(), sp, diags, o.plugins)
 				if len(diags.Errors()) > 0 {
 					sp = nil
 				}
