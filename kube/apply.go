@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -59,10 +60,6 @@ func (c *Client) apply(ctx context.Context, p reconcile.ObjectPlan, ex *executio
 	if !slices.ContainsFunc(p.Changes, reconcile.Change.Pending) {
 		return nil
 	}
-	inv, err := c.readInventory(ctx, ex.namespace, ex.inventory)
-	if err != nil {
-		return err
-	}
 	byStage := map[int][]step{}
 	var deletes []step
 	for _, ch := range p.Changes {
@@ -75,10 +72,11 @@ func (c *Client) apply(ctx context.Context, p reconcile.ObjectPlan, ex *executio
 		}
 	}
 	for _, st := range byStage[0] {
-		if err := c.applyOne(ctx, st, opts); err != nil {
+		if _, err := c.applyOne(ctx, st, opts); err != nil {
 			return err
 		}
 	}
+	inv := maps.Clone(ex.stored)
 	for _, e := range ex.examined {
 		// Every object of the render, in sync or not. Only what may ever be pruned is recorded: a
 		// cluster-scoped object the render holds (the watch daemon's ClusterRole) is applied but
@@ -87,18 +85,24 @@ func (c *Client) apply(ctx context.Context, p reconcile.ObjectPlan, ex *executio
 			inv.add(e.ref)
 		}
 	}
-	if err := c.writeInventory(ctx, ex.namespace, ex.inventory, inv); err != nil {
-		return err
+	// Written only when it changes (issue 23): a new object, or entries outside the target to drop.
+	if !inv.equal(ex.stored) || ex.ignored > 0 {
+		if err := c.writeInventory(ctx, ex.namespace, ex.inventory, inv); err != nil {
+			return err
+		}
 	}
 	for s := 1; s <= 3; s++ {
 		for _, st := range byStage[s] {
-			if err := c.applyOne(ctx, st, opts); err != nil {
+			if _, err := c.applyOne(ctx, st, opts); err != nil {
 				return err
 			}
 		}
 	}
 	if err := c.rollWorkloads(ctx, byStage[4], brokerRefs(ex), opts); err != nil {
 		return err
+	}
+	if len(deletes) == 0 {
+		return nil
 	}
 	for i := len(deletes) - 1; i >= 0; i-- {
 		st := deletes[i]
@@ -131,6 +135,16 @@ type step struct {
 
 // refuse checks every change first and reports every problem, not just the first.
 func (c *Client) refuse(ctx context.Context, p reconcile.ObjectPlan, ex *execution, opts execOptions) error {
+	var pending []reconcile.ObjectRef
+	for _, ch := range p.Changes {
+		if ch.Action != noOp && ch.Object != nil {
+			pending = append(pending, ch.Object.Object)
+		}
+	}
+	snap, err := c.observe(ctx, ex.namespace, pending)
+	if err != nil {
+		return err
+	}
 	var problems []string
 	for _, ch := range p.Changes {
 		if ch.Action == noOp {
@@ -167,7 +181,7 @@ func (c *Client) refuse(ctx context.Context, p reconcile.ObjectPlan, ex *executi
 			problems = append(problems, fmt.Sprintf("%s: the plan carries no object to apply; plan again", o.Object))
 			continue
 		}
-		live, err := c.get(ctx, o.Object)
+		live, err := snap.get(o.Object)
 		if err != nil {
 			return fmt.Errorf("target %s: %s", c.target, oneLine(err))
 		}
@@ -193,13 +207,15 @@ func fieldList(fs []reconcile.ObjectField) string {
 	return strings.Join(out, ", ")
 }
 
-// applyOne server-side applies one object (ssa forces ownership; conflicts were refused before).
-func (c *Client) applyOne(ctx context.Context, st step, opts execOptions) error {
-	if _, err := c.rm.Apply(ctx, st.desired, ssa.DefaultApplyOptions()); err != nil {
-		return fmt.Errorf("target %s: apply %s: %s", c.target, st.ref, oneLine(err))
+// applyOne server-side applies one object (forcing ownership: conflicts were refused before) and
+// returns the object as the server stored it.
+func (c *Client) applyOne(ctx context.Context, st step, opts execOptions) (*unstructured.Unstructured, error) {
+	applied := st.desired.DeepCopy()
+	if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return nil, fmt.Errorf("target %s: apply %s: %s", c.target, st.ref, oneLine(err))
 	}
 	report(opts, st, st.action.String()+"d")
-	return nil
+	return applied, nil
 }
 
 // rollWorkloads creates new workloads together (nothing runs yet, so nothing restarts) and then
@@ -209,17 +225,40 @@ func (c *Client) applyOne(ctx context.Context, st step, opts execOptions) error 
 // rolled broker 1) and the Kafka plane says it is safe; so with --no-wait, which does not wait for
 // the broker it restarted, an apply restarts at most one broker.
 func (c *Client) rollWorkloads(ctx context.Context, changes []step, brokers []brokerRef, opts execOptions) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	followers := map[string]*follower{}
+	defer func() {
+		for _, f := range followers {
+			f.close()
+		}
+	}()
+	follow := func(r reconcile.ObjectRef) *follower {
+		gk := groupKind(r)
+		if followers[gk] == nil {
+			followers[gk] = c.follow(ctx, r.Namespace, r.APIVersion, r.Kind)
+		}
+		return followers[gk]
+	}
+	apply := func(st step) error {
+		applied, err := c.applyOne(ctx, st, opts)
+		if err == nil {
+			follow(st.ref).wrote(applied)
+		}
+		return err
+	}
 	var created []step
 	for _, st := range changes {
 		if st.action == create {
-			if err := c.applyOne(ctx, st, opts); err != nil {
+			if err := apply(st); err != nil {
 				return err
 			}
 			created = append(created, st)
 		}
 	}
 	for _, st := range created {
-		if err := c.waitReady(ctx, st, opts); err != nil {
+		if err := c.waitReady(ctx, follow(st.ref), st, opts); err != nil {
 			return err
 		}
 	}
@@ -229,7 +268,7 @@ func (c *Client) rollWorkloads(ctx context.Context, changes []step, brokers []br
 			continue
 		}
 		if st.broker >= 0 {
-			if err := c.othersReady(ctx, st, brokers); err != nil {
+			if err := c.othersReady(ctx, follow(st.ref), st, brokers); err != nil {
 				msg := fmt.Sprintf("target %s: broker %d (%s) is not restarted: %s", c.target, st.broker, st.ref, err)
 				if opts.NoWait && len(restarted) > 0 {
 					msg += fmt.Sprintf("; --no-wait does not wait for broker %d, restarted by this apply, so no other broker restarts now: apply again once it is Ready", restarted[len(restarted)-1])
@@ -247,13 +286,13 @@ func (c *Client) rollWorkloads(ctx context.Context, changes []step, brokers []br
 				return err
 			}
 		}
-		if err := c.applyOne(ctx, st, opts); err != nil {
+		if err := apply(st); err != nil {
 			return err
 		}
 		if st.broker >= 0 {
 			restarted = append(restarted, st.broker)
 		}
-		if err := c.waitReady(ctx, st, opts); err != nil {
+		if err := c.waitReady(ctx, follow(st.ref), st, opts); err != nil {
 			return err
 		}
 	}
@@ -280,13 +319,13 @@ func brokerRefs(ex *execution) []brokerRef {
 
 // othersReady says which other broker's StatefulSet is not Ready (kstatus Current: observed
 // generation, ready and updated replicas, current revision), nil when all are.
-func (c *Client) othersReady(ctx context.Context, st step, brokers []brokerRef) error {
+func (c *Client) othersReady(ctx context.Context, f *follower, st step, brokers []brokerRef) error {
 	var notReady []string
 	for _, b := range brokers {
 		if b.id == st.broker {
 			continue
 		}
-		live, err := c.get(ctx, b.ref)
+		live, err := f.get(ctx, b.ref)
 		if err != nil {
 			return fmt.Errorf("cannot tell whether broker %d is ready: %s", b.id, oneLine(err))
 		}
@@ -337,8 +376,8 @@ func (c *Client) orphanDelete(ctx context.Context, st step, opts execOptions) er
 	}
 }
 
-// waitReady polls the object's kstatus until Current, reporting each new status message.
-func (c *Client) waitReady(ctx context.Context, st step, opts execOptions) error {
+// waitReady follows the object's kstatus until Current, reporting each new status message.
+func (c *Client) waitReady(ctx context.Context, f *follower, st step, opts execOptions) error {
 	if opts.NoWait {
 		return nil
 	}
@@ -346,7 +385,7 @@ func (c *Client) waitReady(ctx context.Context, st step, opts execOptions) error
 	defer cancel()
 	last := ""
 	for {
-		live, err := c.get(wctx, st.ref)
+		live, err := f.get(wctx, st.ref)
 		msg := ""
 		switch {
 		case err != nil:
@@ -379,8 +418,9 @@ func (c *Client) waitReady(ctx context.Context, st step, opts execOptions) error
 				return fmt.Errorf("target %s: interrupted while waiting for %s to become ready (last: %s); it was applied and may still be rolling: %w", c.target, what, last, context.Cause(ctx))
 			}
 			return fmt.Errorf("target %s: %s not ready after %s (%s); see `kubectl -n %s describe %s %s`", c.target, what, opts.WaitTimeout, last, st.ref.Namespace, strings.ToLower(st.ref.Kind), st.ref.Name)
-		case <-time.After(opts.interval):
+		default:
 		}
+		f.wait(wctx, opts.interval)
 	}
 }
 

@@ -78,10 +78,19 @@ type ignoredEntry struct {
 }
 
 // readInventory reads the entries avatar-sync may act on; entries outside the target are left out
-// (readInventoryReport says which).
+// (parseInventory says which).
 func (c *Client) readInventory(ctx context.Context, ns, name string) (inventory, error) {
-	inv, _, err := c.readInventoryReport(ctx, ns, name)
+	cm, err := c.get(ctx, inventoryRef(ns, name))
+	if err != nil {
+		return nil, err
+	}
+	inv, _, err := c.parseInventory(ns, name, cm)
 	return inv, err
+}
+
+// inventoryRef names the inventory ConfigMap.
+func inventoryRef(ns, name string) reconcile.ObjectRef {
+	return reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)}
 }
 
 // inventoryIgnored turns the ignored entries into plan lines: never acted on, said once per plan.
@@ -95,12 +104,12 @@ func (c *Client) inventoryIgnored(ns, name string, ignored []ignoredEntry) []rec
 	return out
 }
 
-// readInventoryReport reads the inventory and the entries it ignores (outOfScope).
-func (c *Client) readInventoryReport(ctx context.Context, ns, name string) (inventory, []ignoredEntry, error) {
+// parseInventory reads the inventory ConfigMap cm (nil: none yet) and the entries it ignores
+// (outOfScope).
+func (c *Client) parseInventory(ns, name string, cm *unstructured.Unstructured) (inventory, []ignoredEntry, error) {
 	inv := inventory{}
-	cm, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)})
-	if err != nil || cm == nil {
-		return inv, nil, err
+	if cm == nil {
+		return inv, nil, nil
 	}
 	raw, _, _ := unstructured.NestedString(cm.Object, "data", inventoryKey)
 	var refs []reconcile.ObjectRef
@@ -152,4 +161,17 @@ func toAny(m map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// equal reports whether inv and other hold the same entries.
+func (inv inventory) equal(other inventory) bool {
+	if len(inv) != len(other) {
+		return false
+	}
+	for k := range inv {
+		if _, ok := other[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

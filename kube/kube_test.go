@@ -445,3 +445,40 @@ func TestObjectTheServerRefusesIsUnsupported(t *testing.T) {
 		t.Fatalf("apply = %v, want a refusal", err)
 	}
 }
+
+// Issue 23: a plan of objects in sync asks the server nothing beyond reading them (no dry run:
+// inSync recognises every rendered object as the real server stores it), yet a field the render
+// drops is still planned, as the apply would remove it.
+func TestPlanInSyncMakesNoDryRunAndStillSeesADroppedField(t *testing.T) {
+	c, ns := connectLab(t)
+	want := rendered{password: "in-sync-pw", watch: true}.desired(t, ns)
+	mustApply(t, c, mustPlan(t, c, want, planOpts{}), applyOpts{NoWait: true})
+
+	fresh, _ := connectLab(t)
+	if p := mustPlan(t, fresh, want, planOpts{}); p.Pending() {
+		t.Fatalf("plan after apply = %v, want nothing to do", changesOf(p))
+	}
+	if len(fresh.dryRuns) != 0 {
+		t.Errorf("a plan of objects in sync dry-ran %d of them, want none", len(fresh.dryRuns))
+	}
+
+	dropped := rendered{password: "in-sync-pw", watch: true}.desired(t, ns)
+	var label string
+	for _, o := range dropped.Objects {
+		if o.GetKind() == "PodDisruptionBudget" {
+			labels := o.GetLabels()
+			for k := range labels {
+				if label == "" || k < label {
+					label = k
+				}
+			}
+			delete(labels, label)
+			o.SetLabels(labels)
+		}
+	}
+	p := mustPlan(t, fresh, dropped, planOpts{})
+	ch := findChange(t, p, "PodDisruptionBudget", "kafka")
+	if ch.Action != reconcile.Update || len(ch.Object.Fields) != 1 || ch.Object.Fields[0].After != absent || !strings.Contains(ch.Object.Fields[0].Path, label) {
+		t.Errorf("a label the render dropped: %s %v, want an update removing %s", headline(ch), ch.Object.Fields, label)
+	}
+}

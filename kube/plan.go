@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -69,6 +68,10 @@ type execution struct {
 	examined []examined
 	// fingerprint is reconcile.ObjectPlan.Fingerprint of the plan.
 	fingerprint string
+	// stored is the inventory as the plan read it (entries within the target), ignored how many
+	// entries it ignored: apply writes the inventory only when that changes it.
+	stored  inventory
+	ignored int
 }
 
 // examined is one object a plan looked at and what it decided.
@@ -99,26 +102,46 @@ func (c *Client) plan(ctx context.Context, want Desired, opts planOptions) (reco
 		return reconcile.ObjectPlan{}, nil, fmt.Errorf("target %s: a plan of the Kubernetes side needs a salt of %d bytes or more", c.target, minSalt)
 	}
 	ex := &execution{namespace: ns, inventory: want.Inventory, salt: opts.salt, objects: map[string]*unstructured.Unstructured{}}
-	inv, ignored, err := c.readInventoryReport(ctx, ns, want.Inventory)
+	invRef := inventoryRef(ns, want.Inventory)
+	refs := []reconcile.ObjectRef{invRef}
+	for _, obj := range objs {
+		ex.objects[refKey(refOf(obj))] = obj
+		refs = append(refs, refOf(obj))
+	}
+	snap, err := c.observe(ctx, ns, refs)
 	if err != nil {
 		return reconcile.ObjectPlan{}, nil, err
 	}
+	invCM, err := snap.get(invRef)
+	if err != nil {
+		return reconcile.ObjectPlan{}, nil, fmt.Errorf("target %s: %w", c.target, err)
+	}
+	inv, ignored, err := c.parseInventory(ns, want.Inventory, invCM)
+	if err != nil {
+		return reconcile.ObjectPlan{}, nil, err
+	}
+	ex.stored, ex.ignored = inv, len(ignored)
 	var all []reconcile.Change
 	var errs []string
 	for _, obj := range objs {
-		ex.objects[refKey(refOf(obj))] = obj
-		ch, err := c.planObject(ctx, obj, inv, opts.salt)
+		ch, err := c.planObject(ctx, obj, snap, inv, opts.salt)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", refOf(obj), oneLine(err)))
 			continue
 		}
 		all = append(all, ch)
 	}
+	var orphans []reconcile.ObjectRef
 	for _, ref := range inv.refs() {
-		if _, ok := ex.objects[refKey(ref)]; ok {
-			continue
+		if _, ok := ex.objects[refKey(ref)]; !ok {
+			orphans = append(orphans, ref)
 		}
-		ch, err := c.planOrphan(ctx, ref, want.Inventory, ns, opts)
+	}
+	if err := snap.read(ctx, c, orphans); err != nil {
+		return reconcile.ObjectPlan{}, nil, err
+	}
+	for _, ref := range orphans {
+		ch, err := c.planOrphan(ref, snap, want.Inventory, ns, opts)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", ref, oneLine(err)))
 			continue
@@ -181,12 +204,13 @@ func (c *Client) ownerLabels(inventory, ns string) map[string]string {
 	return c.rm.GetOwnerLabels(inventory, ns)
 }
 
-// planObject diffs one desired object against its live version.
-func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, inv inventory, salt []byte) (reconcile.Change, error) {
+// planObject diffs one desired object against its live version: locally when it is in sync
+// (inSync), else by asking the server.
+func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, snap *snapshot, inv inventory, salt []byte) (reconcile.Change, error) {
 	ref := refOf(obj)
 	ch := newChange(ref, brokerID(obj))
 	p := ch.Object
-	live, err := c.get(ctx, ref)
+	live, err := snap.get(ref)
 	if err != nil {
 		return ch, err
 	}
@@ -209,7 +233,8 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 	p.Live = digest(live, salt)
 	// An object avatar-sync did not create (not in its inventory, no owner labels) is never taken
 	// over silently: it is a conflict with whoever manages it.
-	if !inv.has(ref) && !hasLabels(live, obj.GetLabels(), ownerGroup) {
+	foreign := !inv.has(ref) && !hasLabels(live, obj.GetLabels(), ownerGroup)
+	if foreign {
 		for _, m := range managers(live) {
 			p.Conflicts = append(p.Conflicts, reconcile.ObjectConflict{Field: "(whole object)", Manager: m})
 		}
@@ -224,42 +249,80 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 		ch.Reason = joinReason(ch.Reason, "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)")
 		return ch, nil
 	}
-	entry, before, after, err := c.rm.Diff(ctx, obj, ssa.DiffOptions{})
+	ch.Action = noOp
+	if foreign {
+		ch.Action = update
+	}
+	if inSync(obj, live) {
+		return ch, nil
+	}
+	answer, err := c.dryRun(ctx, obj, live)
 	if err != nil {
 		if apierrors.IsInvalid(err) || strings.Contains(err.Error(), "Forbidden") {
 			ch.Action = unsupported
 			ch.Reason = joinReason(ch.Reason, "the API server refuses the change: "+oneLine(err))
 			return ch, nil
 		}
-		return ch, err
+		return ch, fmt.Errorf("dry-run apply: %w", err)
 	}
-	switch entry.Action {
-	case ssa.UnchangedAction, ssa.SkippedAction:
-		if len(p.Conflicts) > 0 {
-			ch.Action = update
-		} else {
-			ch.Action = noOp
-		}
-		return ch, nil
-	case ssa.CreatedAction:
-		ch.Action = create
+	if len(answer.fields) == 0 {
 		return ch, nil
 	}
 	ch.Action = update
-	p.Fields = fieldDiffs(before, after)
-	if len(p.Conflicts) == 0 {
-		conflicts, err := c.conflicts(ctx, obj)
-		if err != nil {
-			return ch, err
-		}
-		p.Conflicts = conflicts
+	p.Fields = answer.fields
+	if !foreign {
+		p.Conflicts = answer.conflicts
 	}
 	return ch, nil
 }
 
+// dryRunAnswer is what the server said about applying one desired object to one live version.
+type dryRunAnswer struct {
+	// liveVersion and desired (a SHA-256 of the desired object) say what was asked.
+	liveVersion, desired string
+	fields               []reconcile.ObjectField
+	conflicts            []reconcile.ObjectConflict
+}
+
+// dryRun asks the server what server-side applying obj would change on live (DryRun=All): first
+// without force, so a 409 names each field another manager owns, then, only then, forced, for the
+// result. The answer is remembered per object: a plan that asks again about the same live version
+// (its resourceVersion) and the same desired object (apply re-plans what plan just planned) gets
+// it without a request.
+func (c *Client) dryRun(ctx context.Context, obj, live *unstructured.Unstructured) (dryRunAnswer, error) {
+	key := refKey(refOf(obj))
+	b, err := json.Marshal(obj.Object)
+	if err != nil {
+		return dryRunAnswer{}, err
+	}
+	sum := sha256.Sum256(b)
+	asked := dryRunAnswer{liveVersion: live.GetResourceVersion(), desired: hex.EncodeToString(sum[:])}
+	c.mu.Lock()
+	prev, ok := c.dryRuns[key]
+	c.mu.Unlock()
+	if ok && asked.liveVersion != "" && prev.liveVersion == asked.liveVersion && prev.desired == asked.desired {
+		return prev, nil
+	}
+	after := obj.DeepCopy()
+	err = c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(after), client.FieldOwner(FieldManager), client.DryRunAll)
+	if apierrors.IsConflict(err) {
+		asked.conflicts = conflictsOf(err)
+		after = obj.DeepCopy()
+		err = c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(after), client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll)
+	}
+	if err != nil {
+		return dryRunAnswer{}, err
+	}
+	asked.fields = fieldDiffs(live, after)
+	c.mu.Lock()
+	c.dryRuns[key] = asked
+	c.mu.Unlock()
+	return asked, nil
+}
+
 // planOrphan decides about an inventory object that left the render.
-func (c *Client) planOrphan(ctx context.Context, ref reconcile.ObjectRef, inventory, ns string, opts planOptions) (*reconcile.Change, error) {
-	live, err := c.get(ctx, ref)
+func (c *Client) planOrphan(ref reconcile.ObjectRef, snap *snapshot, inventory, ns string, opts planOptions) (*reconcile.Change, error) {
+	live, err := snap.get(ref)
 	if err != nil || live == nil {
 		return nil, err
 	}
@@ -283,16 +346,9 @@ func (c *Client) planOrphan(ctx context.Context, ref reconcile.ObjectRef, invent
 // `conflict with "kubectl-set" using apps/v1`.
 var conflictManager = regexp.MustCompile(`conflict with "([^"]+)"`)
 
-// conflicts asks the API server which fields an unforced apply would take from other managers:
-// the same dry run without force ownership answers 409 with one cause per contested field.
-func (c *Client) conflicts(ctx context.Context, obj *unstructured.Unstructured) ([]reconcile.ObjectConflict, error) {
-	err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), client.FieldOwner(FieldManager), client.DryRunAll)
-	if err == nil {
-		return nil, nil
-	}
-	if !apierrors.IsConflict(err) {
-		return nil, fmt.Errorf("dry-run apply: %w", err)
-	}
+// conflictsOf reads the fields an unforced apply would take from other managers out of the API
+// server's 409 answer: one cause per contested field.
+func conflictsOf(err error) []reconcile.ObjectConflict {
 	var out []reconcile.ObjectConflict
 	if st, ok := err.(apierrors.APIStatus); ok && st.Status().Details != nil {
 		for _, cause := range st.Status().Details.Causes {
@@ -310,7 +366,7 @@ func (c *Client) conflicts(ctx context.Context, obj *unstructured.Unstructured) 
 		out = []reconcile.ObjectConflict{{Field: "(unknown)", Manager: oneLine(err)}}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
-	return out, nil
+	return out
 }
 
 // get returns the live object, or nil when it does not exist.
