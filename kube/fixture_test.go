@@ -329,3 +329,13 @@ func findChange(t *testing.T, p testPlan, kind, name string) reconcile.Change {
 	t.Fatalf("plan has no %s %s: %v", kind, name, changesOf(p))
 	return reconcile.Change{}
 }
+
+// readInventory reads the entries avatar-sync may act on, as the next plan will.
+func (c *Client) readInventory(ctx context.Context, ns, name string) (inventory, error) {
+	cm, err := c.get(ctx, inventoryRef(ns, name))
+	if err != nil {
+		return nil, err
+	}
+	inv, _, err := c.parseInventory(ns, name, cm)
+	return inv, err
+}

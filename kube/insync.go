@@ -56,7 +56,7 @@ func inSync(desired, live *unstructured.Unstructured) bool {
 			return false
 		}
 		var set map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &set); err != nil || !declared(set, desired.Object) {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &set); err != nil || !declared(set, desired.Object) {
 			return false
 		}
 	}

@@ -34,9 +34,9 @@ func TestInSync(t *testing.T) {
 		if owned != "" {
 			u.SetManagedFields([]metav1.ManagedFieldsEntry{
 				{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status",
-					FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:readyReplicas":{}}}`)}},
+					FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:status":{"f:readyReplicas":{}}}`)},
 				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-					FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(owned)}},
+					FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(owned)},
 			})
 		}
 		return u

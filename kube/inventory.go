@@ -77,17 +77,6 @@ type ignoredEntry struct {
 	why string
 }
 
-// readInventory reads the entries avatar-sync may act on; entries outside the target are left out
-// (parseInventory says which).
-func (c *Client) readInventory(ctx context.Context, ns, name string) (inventory, error) {
-	cm, err := c.get(ctx, inventoryRef(ns, name))
-	if err != nil {
-		return nil, err
-	}
-	inv, _, err := c.parseInventory(ns, name, cm)
-	return inv, err
-}
-
 // inventoryRef names the inventory ConfigMap.
 func inventoryRef(ns, name string) reconcile.ObjectRef {
 	return reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)}

@@ -89,7 +89,8 @@ func newChange(ref reconcile.ObjectRef, broker int32) reconcile.Change {
 		Object: &reconcile.ObjectPayload{Object: ref, Broker: broker, Sensitive: ref.Kind == "Secret"}}
 }
 
-// plan diffs desired against the live cluster by server-side apply dry runs (field manager
+// plan diffs desired against the live cluster, read once (observe): an object in sync is
+// recognised locally (inSync); any other is diffed by a server-side apply dry run (field manager
 // avatar-sync), as `kubectl diff` and Flux do, so server defaults never show as changes. It writes
 // nothing. Every object is diffed even after one fails; the errors are joined. The plan's changes
 // are the pending ones and the orphans left alone; objects in sync are only in the fingerprint.
@@ -278,7 +279,8 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 
 // dryRunAnswer is what the server said about applying one desired object to one live version.
 type dryRunAnswer struct {
-	// liveVersion and desired (a SHA-256 of the desired object) say what was asked.
+	// liveVersion and desired (the desired object as JSON, kept in memory only, as the object
+	// itself is) say what was asked.
 	liveVersion, desired string
 	fields               []reconcile.ObjectField
 	conflicts            []reconcile.ObjectConflict
@@ -295,8 +297,7 @@ func (c *Client) dryRun(ctx context.Context, obj, live *unstructured.Unstructure
 	if err != nil {
 		return dryRunAnswer{}, err
 	}
-	sum := sha256.Sum256(b)
-	asked := dryRunAnswer{liveVersion: live.GetResourceVersion(), desired: hex.EncodeToString(sum[:])}
+	asked := dryRunAnswer{liveVersion: live.GetResourceVersion(), desired: string(b)}
 	c.mu.Lock()
 	prev, ok := c.dryRuns[key]
 	c.mu.Unlock()

@@ -17,7 +17,7 @@ import (
 type Plane struct {
 	Client  *Client
 	Desired Desired
-	// Interval is how often waits poll status (0 = DefaultWaitInterval).
+	// Interval is how often waits poll status when they cannot watch it (0 = DefaultWaitInterval).
 	Interval time.Duration
 
 	// last is what PlanObjects computed last beside the plan it returned: the objects to apply
