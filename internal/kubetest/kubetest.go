@@ -3,7 +3,8 @@
 // no nodes, so nothing is scheduled; tests that need a rollout act as the kubelet by writing status.
 //
 // One server serves a whole test package: the first test that calls Shared starts it, and the
-// package's TestMain calls Stop after m.Run. A missing binary fails the test under
+// package's TestMain calls Stop after m.Run. A test that needs options (an audit log to count its
+// requests, issue 23) starts one of its own with Start. A missing binary fails the test under
 // AVATAR_SYNC_REQUIRE_TOOLS=1 (CI) and skips it otherwise, as internal/tooltest decides.
 package kubetest
 
