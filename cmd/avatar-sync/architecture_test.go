@@ -65,7 +65,7 @@ func TestPackageBoundaries(t *testing.T) {
 		"filewatch":  {"reconcile"},
 		"kube":       {"spec", "reconcile"},
 		// The engine's pipeline below cmd (issue 20) composes the planes; it prints nothing.
-		"session": {"spec", "topics", "reconcile", "clusters", "kube", "render", "certs", "health"},
+		"session": {"spec", "topics", "reconcile", "clusters", "kube", "render", "certs", "health", "plugins"},
 		// watch's GitOps adapters (issue 12) stand alone: cmd hands them plain values.
 		"gitsource": {},
 		"notify":    {},

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/plugins/devices"
-	"github.com/avatar-project/avatar-sync/plugins/external"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -137,43 +137,14 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 	return cmd
 }
 
-// externalDevices names the devices an installed external plugin serves.
+// externalDevices names the devices an installed external plugin serves (session.ExternalDevices).
 func externalDevices(devs []spec.Device, reg reconcile.Registry) []string {
-	var names []string
-	for _, d := range devs {
-		if c, err := reg.Checker(d); err == nil {
-			if p, ok := c.(*external.Plugin); ok && p.Missing == nil {
-				names = append(names, d.Name)
-			}
-		}
-	}
-	return names
+	return session.ExternalDevices(devs, reg)
 }
 
-// decodedDevices are the devices of a spec with errors whose common keys the loader accepted (name,
-// kind and address set and valid, name not repeated): the plugins judge their parameters. The others
-// already have the loader's message, which the plugins would only repeat.
+// decodedDevices are the devices the plugins judge in a spec with errors (session.DecodedDevices).
 func decodedDevices(all []spec.Device, diags spec.Diagnostics) []spec.Device {
-	var out []spec.Device
-	seen := map[string]bool{}
-	for i, d := range all {
-		if d.Name == "" || d.Kind == "" || d.Address == "" || d.Timeout < 0 || seen[d.Name] {
-			continue
-		}
-		if slices.ContainsFunc(diags.Errors(), func(e spec.Diagnostic) bool {
-			for _, key := range []string{"name", "kind", "address"} {
-				if strings.HasPrefix(e.Message, fmt.Sprintf("devices[%d].%s ", i, key)) {
-					return true
-				}
-			}
-			return false
-		}) {
-			continue
-		}
-		seen[d.Name] = true
-		out = append(out, d)
-	}
-	return out
+	return session.DecodedDevices(all, diags)
 }
 
 // count renders "1 error", "3 errors".

@@ -177,7 +177,7 @@ func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
 	}
 	if errs := diags.Errors(); len(errs) > 0 {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
-		return &specError{file: w.gx.specName(w.g.file), errs: errs, warnings: len(diags.Warnings())}
+		return &specError{File: w.gx.specName(w.g.file), Errs: errs, Warnings: len(diags.Warnings())}
 	}
 	w.gx.rememberSecrets(sp)
 	settings, err := targetCluster(w.g, sp)

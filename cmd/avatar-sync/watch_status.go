@@ -17,6 +17,7 @@ import (
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/notify"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/statuspage"
 )
@@ -222,7 +223,7 @@ func (b *statusBoard) checkDevices(ctx context.Context, sp *spec.Spec, quiet *st
 	if err != nil {
 		return
 	}
-	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	pctx, cancel := context.WithTimeout(ctx, session.PreflightTimeout)
 	defer cancel()
 	rep, err := reconcile.Preflight(pctx, sp.Devices, reg)
 	if err != nil {
