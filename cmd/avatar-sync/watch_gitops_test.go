@@ -500,8 +500,9 @@ func TestWatchGitRunsBranchPluginsOnlyWithFlag(t *testing.T) {
 	remote.Commit("spec with a plugin", map[string]string{"lab/avatar.yaml": exampleSpec(t,
 		"devices:\n", "devices:\n  - { name: lidar, kind: lidar, address: 'lidar:7000', plugin: ./probe.sh }\n")})
 
+	// With the status page, whose device check once ran every plugin (issue 20).
 	log, stop, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "50ms",
-		"--state-dir", filepath.Join(t.TempDir(), "state"))
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--metrics-addr", "127.0.0.1:0")
 	waitLog(t, log, `"msg":"in sync"`, 3)
 	stop()
 	if _, err := os.Stat(marker); err == nil {
