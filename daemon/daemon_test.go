@@ -23,6 +23,7 @@ import (
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/health"
+	"github.com/avatar-project/avatar-sync/notify"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/session"
@@ -290,13 +291,21 @@ func startCluster(t *testing.T) *clustertest.Cluster {
 // server's base URL and a stop function that asserts a clean exit.
 func runDaemon(t *testing.T, file string, targets ...string) (log *lockedBuffer, base string, stop func()) {
 	t.Helper()
+	return runDaemonWith(t, Config{File: file, Targets: targets})
+}
+
+// runDaemonWith is runDaemon with more of the Config set.
+func runDaemonWith(t *testing.T, cfg Config) (log *lockedBuffer, base string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log = &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{File: file, Targets: targets, Interval: 300 * time.Millisecond, Debounce: 50 * time.Millisecond,
-			MetricsAddr: "127.0.0.1:0", Apply: reconcile.ApplyOptions{LockWait: 10 * time.Second},
-			Session: session.Options{StateDir: t.TempDir(), Serve: true, Objects: true}, Log: NewLogger(log, true, true)})
+		cfg.Interval, cfg.Debounce, cfg.MetricsAddr = 300*time.Millisecond, 50*time.Millisecond, "127.0.0.1:0"
+		cfg.Apply = reconcile.ApplyOptions{LockWait: 10 * time.Second}
+		cfg.Session = session.Options{StateDir: t.TempDir(), Serve: true, Objects: true}
+		cfg.Log = NewLogger(log, true, true)
+		done <- Run(ctx, cfg)
 	}()
 	stopped := false
 	stop = func() {
@@ -401,5 +410,42 @@ func TestFleetWatchFailingTargetDoesNotStopOthers(t *testing.T) {
 	}
 	if !regexp.MustCompile(`"level":"ERROR","msg":"pass failed; will retry".*"cluster":"down"`).MatchString(log.String()) {
 		t.Errorf("the failed target is not logged with its name:\n%s", log.String())
+	}
+}
+
+// TestFleetWatchNotifiesPerTarget: each target has its own state for the webhooks: the target
+// that fails sends "failed" naming it, the one that converges "applied" naming it, and neither
+// repeats on later passes.
+func TestFleetWatchNotifiesPerTarget(t *testing.T) {
+	var mu sync.Mutex
+	var events []notify.Event
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev notify.Event
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	west := startCluster(t)
+	f := fleetSpec(t, map[string][]string{"west": west.Bootstrap()}, []string{"down", "west"})
+	log, base, stop := runDaemonWith(t, Config{File: f, Targets: []string{"down", "west"}, Notify: []string{hook.URL}})
+	waitFor(t, "three passes", func() bool {
+		return regexp.MustCompile(`avatar_sync_reconcile_passes_total\{cluster="west",result="ok"\} [3-9]`).MatchString(get(t, base+"/metrics"))
+	})
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	got := map[string]int{}
+	for _, ev := range events {
+		got[ev.Cluster+" "+string(ev.Event)]++
+		if ev.Cluster == "west" && ev.Event == notify.Applied && len(ev.Changes) != 2 {
+			t.Errorf("west applied %v, want its two topics", ev.Changes)
+		}
+	}
+	if len(got) != 2 || got["down failed"] != 1 || got["west applied"] != 1 {
+		t.Errorf("webhook events %v, want one failed for down and one applied for west\n%s", got, log.String())
 	}
 }
