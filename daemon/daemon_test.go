@@ -449,3 +449,25 @@ func TestFleetWatchNotifiesPerTarget(t *testing.T) {
 		t.Errorf("webhook events %v, want one failed for down and one applied for west\n%s", got, log.String())
 	}
 }
+
+// TestPreflightFailureSkipsThePass: without Config.Preflight the daemon probes a target with
+// preflight: true itself; a failing required device fails the pass before anything changes.
+func TestPreflightFailureSkipsThePass(t *testing.T) {
+	c := startCluster(t)
+	f := fleetSpec(t, map[string][]string{"lab": c.Bootstrap()}, []string{"lab"})
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), `"] }`, `"], preflight: true }`, 1) +
+		"devices:\n  - { name: door, kind: tcp, address: \"127.0.0.1:1\", required: true, timeout: 1s }\n"
+	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, _, stop := runDaemon(t, f, "lab")
+	waitFor(t, "the refused pass", func() bool { return strings.Contains(log.String(), `preflight: 1 required device failed, so nothing was changed: door`) })
+	stop()
+	if inSync(t, f, "lab") {
+		t.Errorf("the pass changed the cluster although a required device failed:\n%s", log.String())
+	}
+}
