@@ -465,7 +465,9 @@ func TestPreflightFailureSkipsThePass(t *testing.T) {
 		t.Fatal(err)
 	}
 	log, _, stop := runDaemon(t, f, "lab")
-	waitFor(t, "the refused pass", func() bool { return strings.Contains(log.String(), `preflight: 1 required device failed, so nothing was changed: door`) })
+	waitFor(t, "the refused pass", func() bool {
+		return strings.Contains(log.String(), `preflight: 1 required device failed, so nothing was changed: door`)
+	})
 	stop()
 	if inSync(t, f, "lab") {
 		t.Errorf("the pass changed the cluster although a required device failed:\n%s", log.String())
