@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -102,17 +102,12 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 	return cmd
 }
 
-// validateDevices runs each device plugin's spec validation (kinds, parameters with file:line:col
-// and "did you mean"). plan, apply and watch call it right after loadSpec, always (issue 6):
-// warnings go to stderr, errors come back as one invalid-spec error listing each. It returns the
-// registry it validated with, so a following runPreflight reuses its cached plugin answers instead
-// of running external plugins (and printing their warnings) a second time. ctx ends external
-// plugins' validate runs (Ctrl-C, issue 9); an interruption is returned as an error.
-//
-// Without plugins (plan without --plugins) no external plugin is started, neither here nor by a
-// later preflight with this registry: CI runs plan on pull requests, and a plugin: path in one is
-// code its author chose (issue 10 item 7). It says on stderr which devices went unchecked and
-// returns their names.
+// validateDevices runs each device plugin's spec validation (session.CheckDevices). plan, apply
+// and watch call it right after loadSpec, always (issue 6): warnings go to stderr, errors come
+// back as one invalid-spec error listing each. It returns the registry it validated with, so a
+// following runPreflight reuses its cached plugin answers. Without plugins (plan without
+// --plugins) no external plugin is started (issue 10 item 7); it says on stderr which devices
+// went unchecked and returns their names.
 func validateDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) (reg reconcile.Registry, notRun []string, err error) {
 	reg, notRun, err = checkDevices(ctx, s, sp, plugins)
 	if err == nil && len(notRun) > 0 {
@@ -122,34 +117,20 @@ func validateDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins boo
 	return reg, notRun, err
 }
 
-// checkDevices is validateDevices without the note on plugins not run: watch logs that itself,
-// once, rather than on every pass (issue 21).
+// checkDevices is validateDevices without the note on plugins not run.
 func checkDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) (reg reconcile.Registry, notRun []string, err error) {
-	r := devices.NewRegistry()
-	r.NoExternalRun = !plugins
-	if err := reportDeviceDiagnostics(s, sp.File, reconcile.ValidateDevices(ctx, sp.Devices, r)); err != nil {
-		return r, nil, err
+	dc, err := session.CheckDevices(ctx, sp, plugins)
+	for _, w := range dc.Warnings {
+		fmt.Fprintln(s.err, w)
 	}
-	if err := ctx.Err(); err != nil {
-		return r, nil, fmt.Errorf("interrupted while validating the devices: %w", err)
-	}
-	if !plugins {
-		notRun = devices.ExternalDevices(sp.Devices, r)
-	}
-	return r, notRun, nil
+	return dc.Registry, dc.NotRun, err
 }
 
 func reportDeviceDiagnostics(s *streams, file string, diags spec.Diagnostics) error {
 	for _, w := range diags.Warnings() {
 		fmt.Fprintln(s.err, w)
 	}
-	if errs := diags.Errors(); len(errs) > 0 {
-		if file == "" {
-			file = "the spec"
-		}
-		return &specError{file: file, errs: errs, warnings: len(diags.Warnings())}
-	}
-	return nil
+	return session.DiagnosticsErr(file, diags)
 }
 
 // preflightFlags are the flags plan and apply bind to opt in to (or out of) device probes.
@@ -164,50 +145,35 @@ func (f *preflightFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.skip, "skip-preflight", false, "do not probe devices, overriding --preflight and the cluster target's preflight: true")
 }
 
-// preflightTimeout bounds the whole preflight; every device is also bounded by its own timeout.
-const preflightTimeout = 30 * time.Second
-
-// runPreflight probes the spec's devices when --preflight is given or the --cluster target sets
-// preflight: true, unless --skip-preflight overrides both (it wins even over --preflight, so a
-// wrapper script that always passes --preflight can still be overridden). It prints the device
-// table on stderr (stdout stays the plan). With blocking (apply), a failed required device is an
-// exit-1 error, returned before anything changes; without it (plan) the failure is a warning. reg
-// must be the registry validateDevices returned: Preflight validates each entry again before
-// probing it, and that registry answers from the first validation without running external
-// plugins or printing their warnings a second time. The devices named in notRun (served by
-// external plugins that validateDevices was told not to run) are left out.
+// runPreflight probes the spec's devices when session.DecidePreflight says so (--preflight, or
+// the --cluster target's preflight: true, unless --skip-preflight). It prints the device table on
+// stderr (stdout stays the plan). With blocking (apply), a failed required device is an exit-1
+// error, returned before anything changes; without it (plan) the failure is a warning. reg must be
+// the registry validateDevices returned, so no external plugin runs a second time; the devices
+// named in notRun are left out.
 func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, notRun []string, f preflightFlags, blocking bool) error {
-	target, _ := sp.Target(g.cluster)
-	wanted := f.run || target.Preflight
-	probed := slices.DeleteFunc(slices.Clone(sp.Devices), func(d spec.Device) bool { return slices.Contains(notRun, d.Name) })
-	switch {
-	case !wanted:
+	d := session.DecidePreflight(sp, g.cluster, notRun, f.run, f.skip)
+	switch d.Skip {
+	case session.PreflightNotWanted:
 		return nil
-	case f.skip:
+	case session.PreflightSkipped:
 		fmt.Fprintf(s.err, "Preflight skipped (--skip-preflight): devices were not probed.\n")
 		return nil
-	case len(sp.Devices) == 0:
+	case session.PreflightNoDevices:
 		fmt.Fprintf(s.err, "Preflight: the spec declares no devices.\n")
 		return nil
-	case len(probed) == 0:
+	case session.PreflightAllExternal:
 		fmt.Fprintf(s.err, "Preflight: every device is served by an external plugin, which runs only with --plugins.\n")
 		return nil
 	}
-	why := "--preflight"
-	if !f.run {
-		why = fmt.Sprintf("cluster %q sets preflight: true", g.cluster)
-	}
-	fmt.Fprintf(s.err, "Preflight (%s): checking %s…\n", why, count(len(probed), "device"))
-	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
-	defer cancel()
-	rep, err := reconcile.Preflight(pctx, probed, reg)
+	fmt.Fprintf(s.err, "Preflight (%s): checking %s…\n", d.Why, count(len(d.Devices), "device"))
+	rep, failed, err := session.Probe(ctx, d.Devices, reg)
 	if err != nil {
 		return err
 	}
 	if err := report.RenderCheckText(s.err, rep, g.color(s.err)); err != nil {
 		return err
 	}
-	failed := rep.RequiredFailures()
 	if len(failed) == 0 {
 		return nil
 	}
