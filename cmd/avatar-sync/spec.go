@@ -8,12 +8,7 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// readSpec loads the spec named by -f for --cluster (session.ReadSpec).
-func readSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, spec.Diagnostics) {
-	return session.ReadSpec(ctx, g.file, s.in, g.cluster)
-}
-
-// readSpecWith is readSpec with the parser to use (validate wants partial results).
+// readSpecWith reads the spec named by -f with the parser to use (validate wants partial results).
 func readSpecWith(ctx context.Context, g *globalOptions, s *streams, parse func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics)) (*spec.Spec, spec.Diagnostics) {
 	return session.ReadSpecWith(ctx, g.file, s.in, parse)
 }
@@ -27,9 +22,6 @@ func loadSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, er
 	}
 	return sp, err
 }
-
-// specError is an invalid spec (session.SpecError).
-type specError = session.SpecError
 
 // targetCluster returns the target named by --cluster, or an error naming the flag, the targets the
 // spec declares and the closest one.
