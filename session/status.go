@@ -11,12 +11,12 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// Status reads the target once and plans against the spec: the health snapshot and the plan's
-// live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through the one
-// Planner, and for a target with kubernetes: the StatefulSets and the objects drifting from the
-// plan (issue 24). mode is what the caller does with drift: "report" for status, the daemon's
-// mode for watch.
-func (t *Target) Status(ctx context.Context, sp *spec.Spec, group, mode string) (health.Report, error) {
+// Sample reads the target once and plans against the spec: the health snapshot and the plan's
+// live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through the
+// one Planner, and for a target with kubernetes: the StatefulSets and the objects drifting from
+// the plan (issue 24). mode is what the caller does with drift: "report" for status, the watch
+// daemon's --mode for its status page.
+func Sample(ctx context.Context, t *Target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
 	managed := make([]string, 0, len(sp.Topics))
 	for _, tp := range sp.Topics {
 		managed = append(managed, tp.Name)
@@ -29,44 +29,23 @@ func (t *Target) Status(ctx context.Context, sp *spec.Spec, group, mode string) 
 			return health.Report{}, err
 		}
 		r = health.Assess(read.Snapshot, health.Expectation{
-			Cluster: t.Name, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
+			Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
 		}, time.Now())
 		pl.Cluster = clusters.NewPreRead(t.Admin, read)
 	} else {
 		// A target with kubernetes: whose brokers do not answer: the Kubernetes plane still shows.
-		r = unreadable(t.Name, fmt.Sprintf("the brokers do not answer: %v", t.KafkaErr))
+		r = health.Report{Version: health.ReportVersion, Cluster: cluster, Time: time.Now().UTC(),
+			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.KafkaErr)}, Warnings: []string{},
+			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
 	}
 	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
 	r.Spec = specAgreement(p, err)
-	r.Kubernetes = t.kubeStatus(ctx, &p, err, mode)
+	r.Kubernetes = kubeStatus(ctx, t, &p, err, mode)
 	if k := r.Kubernetes; k != nil && k.Error != "" {
 		r.Problems = append(r.Problems, "Kubernetes: "+k.Error)
 		r.Healthy = false
 	}
 	return r, nil
-}
-
-// Status samples every target of the fleet concurrently (status --cluster a,b). A target that
-// cannot be opened or read is an unhealthy report of its own naming why; the others are complete.
-func (f *Fleet) Status(ctx context.Context, sp *spec.Spec, group, mode string) []health.Report {
-	reports := make([]health.Report, len(f.Names))
-	each(len(f.Names), func(i int) {
-		err := f.Errs[i]
-		if t := f.Targets[i]; t != nil {
-			if reports[i], err = t.Status(ctx, sp, group, mode); err == nil {
-				return
-			}
-		}
-		reports[i] = unreadable(f.Names[i], fmt.Sprintf("cannot read the cluster: %v", err))
-	})
-	return reports
-}
-
-// unreadable is the report of a target whose brokers could not be read: unhealthy, saying why.
-func unreadable(target, problem string) health.Report {
-	return health.Report{Version: health.ReportVersion, Cluster: target, Time: time.Now().UTC(),
-		Problems: []string{problem}, Warnings: []string{},
-		Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
 }
 
 // specAgreement is the plan's verdict. A plan that cannot be made (a pinned cluster id that
@@ -84,7 +63,7 @@ func specAgreement(p reconcile.Plan, err error) *health.SpecAgreement {
 // page (issue 24): each StatefulSet's rollout, and the objects the plan p would change, field by
 // field. mode is what the daemon does with drift ("heal" or "report"); planErr is why the plan
 // could not be made (then the drift is unknown; the spec line says why). nil without kubernetes:.
-func (t *Target) kubeStatus(ctx context.Context, p *reconcile.Plan, planErr error, mode string) *health.KubeReport {
+func kubeStatus(ctx context.Context, t *Target, p *reconcile.Plan, planErr error, mode string) *health.KubeReport {
 	if t == nil || t.Objects == nil {
 		return nil
 	}
@@ -98,14 +77,14 @@ func (t *Target) kubeStatus(ctx context.Context, p *reconcile.Plan, planErr erro
 	case err != nil:
 		k.Error = err.Error()
 	case planErr == nil && p != nil: // a plan that failed says so in the spec line
-		k.Drift = objectDrift(*p)
+		k.Drift = ObjectDrift(*p)
 	}
 	return k
 }
 
-// objectDrift lists, per object change of a plan, the fields it sets (a create or delete names
+// ObjectDrift lists, per object change of a plan, the fields it sets (a create or delete names
 // the whole object); pure, so it is table-tested.
-func objectDrift(p reconcile.Plan) []health.ObjectDrift {
+func ObjectDrift(p reconcile.Plan) []health.ObjectDrift {
 	out := []health.ObjectDrift{}
 	for _, c := range p.Changes {
 		if c.Kind != reconcile.KindObject || c.Object == nil || !c.Pending() {
@@ -122,4 +101,23 @@ func objectDrift(p reconcile.Plan) []health.ObjectDrift {
 		}
 	}
 	return out
+}
+
+// Status samples every target of the fleet concurrently (status --cluster a,b, issue 20). A target
+// that cannot be opened or read is an unhealthy report of its own naming why; the others are
+// complete.
+func (f *Fleet) Status(ctx context.Context, sp *spec.Spec, group, mode string) []health.Report {
+	reports := make([]health.Report, len(f.Names))
+	each(len(f.Names), func(i int) {
+		err := f.Errs[i]
+		if t := f.Targets[i]; t != nil {
+			if reports[i], err = Sample(ctx, t, sp, f.Names[i], group, mode); err == nil {
+				return
+			}
+		}
+		reports[i] = health.Report{Version: health.ReportVersion, Cluster: f.Names[i], Time: time.Now().UTC(),
+			Problems: []string{fmt.Sprintf("cannot read the cluster: %v", err)}, Warnings: []string{},
+			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
+	})
+	return reports
 }

@@ -74,7 +74,7 @@ The JSON document (-o json) is described in docs/status.md.`,
 			}
 			defer closeTarget(t, &err)
 			if o.watch == 0 {
-				r, err := t.Status(ctx, sp, o.group, "report")
+				r, err := sampleStatus(ctx, t, sp, t.Name, o.group, "report")
 				if err != nil {
 					return err
 				}
@@ -93,10 +93,9 @@ The JSON document (-o json) is described in docs/status.md.`,
 	return cmd
 }
 
-// sampleStatus is session's Target.Status, kept for the watch daemon's status page until it
-// moves out of cmd (engineer "daemon"); cluster is the target's name.
-func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, _ string, group, mode string) (health.Report, error) {
-	return t.Status(ctx, sp, group, mode)
+// sampleStatus is session.Sample: one read of the target, planned against the spec.
+func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
+	return session.Sample(ctx, t, sp, cluster, group, mode)
 }
 
 // fleetStatus is status --cluster a,b: every target sampled concurrently, one section per target
@@ -164,7 +163,7 @@ func watchStatus(ctx context.Context, g *globalOptions, s *streams, t *session.T
 	tick := time.NewTicker(o.watch)
 	defer tick.Stop()
 	for {
-		r, err := t.Status(ctx, sp, o.group, "report")
+		r, err := sampleStatus(ctx, t, sp, t.Name, o.group, "report")
 		if ctx.Err() != nil && prev != nil {
 			return statusExit(*prev) // Ctrl-C during a sample: keep the last complete screen
 		}
