@@ -40,16 +40,20 @@ func ParseTargets(sp *spec.Spec, list string) ([]string, error) {
 // error and fails its own part of the run; the others go on.
 type Fleet struct {
 	Names []string
+	// Specs[i] is the spec as target Names[i] sees it: its overrides merged in (one parse per
+	// target; a target is planned, checked and applied against its own).
+	Specs []*spec.Spec
 	// Targets[i] is the open target Names[i], nil when Errs[i] says why it could not be opened.
 	Targets []*Target
 	Errs    []error
 }
 
-// OpenFleet opens every target of names concurrently, each with its own bounded reads (ctx).
-func OpenFleet(ctx context.Context, sp *spec.Spec, names []string, o Options) *Fleet {
-	f := &Fleet{Names: names, Targets: make([]*Target, len(names)), Errs: make([]error, len(names))}
+// OpenFleet opens every target of names concurrently, each with its own bounded reads (ctx);
+// specs[i] is the spec as names[i] sees it (its overrides merged in).
+func OpenFleet(ctx context.Context, specs []*spec.Spec, names []string, o Options) *Fleet {
+	f := &Fleet{Names: names, Specs: specs, Targets: make([]*Target, len(names)), Errs: make([]error, len(names))}
 	each(len(names), func(i int) {
-		f.Targets[i], f.Errs[i] = Open(ctx, sp, names[i], o)
+		f.Targets[i], f.Errs[i] = Open(ctx, specs[i], names[i], o)
 		if f.Errs[i] != nil {
 			f.Errs[i] = fmt.Errorf("target %s: %w", names[i], f.Errs[i])
 		}
@@ -83,12 +87,12 @@ func (f *Fleet) Close() error {
 
 // Plan plans every target concurrently. A target that could not be opened or planned carries its
 // error in its TargetPlan; the others' plans are complete.
-func (f *Fleet) Plan(ctx context.Context, sp *spec.Spec, po reconcile.PlanOptions) reconcile.Run {
+func (f *Fleet) Plan(ctx context.Context, po reconcile.PlanOptions) reconcile.Run {
 	run := reconcile.Run{Targets: make([]reconcile.TargetPlan, len(f.Names))}
 	each(len(f.Names), func(i int) {
 		tp := reconcile.TargetPlan{Target: f.Names[i], Err: f.Errs[i]}
 		if t := f.Targets[i]; t != nil {
-			tp.Plan, tp.Err = t.Planner().Plan(ctx, sp, po)
+			tp.Plan, tp.Err = t.Planner().Plan(ctx, f.Specs[i], po)
 		}
 		run.Targets[i] = tp
 	})
@@ -99,7 +103,7 @@ func (f *Fleet) Plan(ctx context.Context, sp *spec.Spec, po reconcile.PlanOption
 // fingerprints, the Kubernetes objects, the passwords: reconcile.Planner.CheckSaved) before any
 // target is changed. The run must name the fleet's targets in the fleet's order: apply promotes
 // in that order, and a target left out or added would go unreviewed.
-func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run, sp *spec.Spec) (reconcile.Run, error) {
+func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run) (reconcile.Run, error) {
 	if err := sameTargets(run, f.Names); err != nil {
 		return run, fmt.Errorf("the plan %w", err)
 	}
@@ -112,7 +116,7 @@ func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run, sp *spec.Spec
 		case t == nil:
 			tp.Err = f.Errs[i]
 		default:
-			if p, err := t.Planner().CheckSaved(ctx, tp.Plan, sp); err != nil {
+			if p, err := t.Planner().CheckSaved(ctx, tp.Plan, f.Specs[i]); err != nil {
 				tp.Err = err
 				if len(run.Targets) > 1 {
 					tp.Err = fmt.Errorf("target %s: %w", tp.Target, err)
@@ -174,7 +178,7 @@ var ErrNotAttempted = errors.New("not attempted")
 // cluster that continued); on an error it belongs to the last of them (report.RenderRunResultJSON
 // reads them so). A run refused before any change has no results, except a one-target run: its
 // target was the one refused, and its result lists every pending change NotAttempted.
-func (f *Fleet) Apply(ctx context.Context, sp *spec.Spec, run reconcile.Run, o ApplyOptions, h ApplyHooks) ([]reconcile.Result, error) {
+func (f *Fleet) Apply(ctx context.Context, run reconcile.Run, o ApplyOptions, h ApplyHooks) ([]reconcile.Result, error) {
 	refused := func(err error) ([]reconcile.Result, error) {
 		if len(run.Targets) == 1 {
 			return []reconcile.Result{notAttempted(run.Targets[0].Plan)}, err
@@ -209,7 +213,7 @@ func (f *Fleet) Apply(ctx context.Context, sp *spec.Spec, run reconcile.Run, o A
 		t := f.Targets[i]
 		res, err := f.applyTarget(ctx, t, tp.Plan, o, h)
 		if err == nil && o.Continue && tp.Plan.TopicsDeferred() {
-			res, err = f.continueDeferred(ctx, sp, t, o, h)
+			res, err = f.continueDeferred(ctx, f.Specs[i], t, o, h)
 		}
 		results = append(results, res)
 		if err != nil {

@@ -71,7 +71,11 @@ func openTestFleet(t *testing.T, sp *spec.Spec, names ...string) *Fleet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	f := OpenFleet(ctx, sp, names, Options{Notice: func(string) {}})
+	specs := make([]*spec.Spec, len(names))
+	for i := range names {
+		specs[i] = sp
+	}
+	f := OpenFleet(ctx, specs, names, Options{Notice: func(string) {}})
 	t.Cleanup(func() {
 		if err := f.Close(); err != nil {
 			t.Error(err)
@@ -113,7 +117,7 @@ func TestParseTargets(t *testing.T) {
 func TestFleetPlanUnreachableTarget(t *testing.T) {
 	_, _, sp := fleetSpec(t)
 	f := openTestFleet(t, sp, "gone", "east")
-	run := f.Plan(t.Context(), sp, reconcile.PlanOptions{})
+	run := f.Plan(t.Context(), reconcile.PlanOptions{})
 	if len(run.Targets) != 2 || run.Targets[0].Target != "gone" || run.Targets[1].Target != "east" {
 		t.Fatalf("run targets: %+v", run.Targets)
 	}
@@ -123,7 +127,7 @@ func TestFleetPlanUnreachableTarget(t *testing.T) {
 	if tp := run.Targets[1]; tp.Err != nil || tp.Plan.Summary().Create != 2 {
 		t.Errorf("east: %v, %+v; want a plan creating 2 topics", tp.Err, tp.Plan.Summary())
 	}
-	_, err := f.Apply(t.Context(), sp, run, ApplyOptions{}, ApplyHooks{Confirm: func(context.Context, reconcile.Run) error {
+	_, err := f.Apply(t.Context(), run, ApplyOptions{}, ApplyHooks{Confirm: func(context.Context, reconcile.Run) error {
 		t.Error("a run with an unplanned target was confirmed")
 		return nil
 	}})
@@ -143,11 +147,11 @@ func TestFleetApplyOrderAndStop(t *testing.T) {
 	}
 	defer remove()
 	f := openTestFleet(t, sp, "east", "west")
-	run := f.Plan(t.Context(), sp, reconcile.PlanOptions{})
+	run := f.Plan(t.Context(), reconcile.PlanOptions{})
 	var mu sync.Mutex
 	var events []string
 	log := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
-	results, err := f.Apply(t.Context(), sp, run, ApplyOptions{Apply: reconcile.ApplyOptions{LockWait: time.Second}}, ApplyHooks{
+	results, err := f.Apply(t.Context(), run, ApplyOptions{Apply: reconcile.ApplyOptions{LockWait: time.Second}}, ApplyHooks{
 		Confirm: func(_ context.Context, r reconcile.Run) error {
 			log(fmt.Sprintf("confirm %d", len(r.Targets)))
 			return nil
@@ -178,7 +182,7 @@ func TestFleetApplyOrderAndStop(t *testing.T) {
 	remove()
 	// west is untouched: its plan still creates both topics.
 	w := openTestFleet(t, sp, "west")
-	if p := w.Plan(t.Context(), sp, reconcile.PlanOptions{}).Targets[0]; p.Err != nil || p.Plan.Summary().Create != 2 {
+	if p := w.Plan(t.Context(), reconcile.PlanOptions{}).Targets[0]; p.Err != nil || p.Plan.Summary().Create != 2 {
 		t.Errorf("west after the stopped run: %v %+v", p.Err, p.Plan.Summary())
 	}
 }
@@ -199,21 +203,21 @@ func compact(s []string) []string {
 func TestFleetCheckSavedTargets(t *testing.T) {
 	_, _, sp := fleetSpec(t)
 	f := openTestFleet(t, sp, "east", "west")
-	run := f.Plan(t.Context(), sp, reconcile.PlanOptions{})
+	run := f.Plan(t.Context(), reconcile.PlanOptions{})
 	swapped := reconcile.Run{Targets: []reconcile.TargetPlan{run.Targets[1], run.Targets[0]}}
-	if _, err := f.CheckSaved(t.Context(), swapped, sp); err == nil || !strings.Contains(err.Error(), "the plan was computed for targets west,east, but --cluster is east,west") {
+	if _, err := f.CheckSaved(t.Context(), swapped); err == nil || !strings.Contains(err.Error(), "the plan was computed for targets west,east, but --cluster is east,west") {
 		t.Errorf("CheckSaved of another order: %v", err)
 	}
-	if _, err := f.CheckSaved(t.Context(), run, sp); err != nil {
+	if _, err := f.CheckSaved(t.Context(), run); err != nil {
 		t.Fatalf("CheckSaved of a fresh run: %v", err)
 	}
 	// west moves on: its topics are created by another apply.
 	g := openTestFleet(t, sp, "west")
-	if _, err := g.Targets[0].Planner().Apply(t.Context(), g.Plan(t.Context(), sp, reconcile.PlanOptions{}).Targets[0].Plan, reconcile.ApplyOptions{}, nil); err != nil {
+	if _, err := g.Targets[0].Planner().Apply(t.Context(), g.Plan(t.Context(), reconcile.PlanOptions{}).Targets[0].Plan, reconcile.ApplyOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f2 := openTestFleet(t, sp, "east", "west")
-	_, err := f2.CheckSaved(t.Context(), run, sp)
+	_, err := f2.CheckSaved(t.Context(), run)
 	if err == nil || !strings.Contains(err.Error(), "no target was changed") || !strings.Contains(err.Error(), "target west:") || strings.Contains(err.Error(), "target east:") {
 		t.Errorf("CheckSaved with west stale: %v", err)
 	}

@@ -106,12 +106,12 @@ func ObjectDrift(p reconcile.Plan) []health.ObjectDrift {
 // Status samples every target of the fleet concurrently (status --cluster a,b, issue 20). A target
 // that cannot be opened or read is an unhealthy report of its own naming why; the others are
 // complete.
-func (f *Fleet) Status(ctx context.Context, sp *spec.Spec, group, mode string) []health.Report {
+func (f *Fleet) Status(ctx context.Context, group, mode string) []health.Report {
 	reports := make([]health.Report, len(f.Names))
 	each(len(f.Names), func(i int) {
 		err := f.Errs[i]
 		if t := f.Targets[i]; t != nil {
-			if reports[i], err = Sample(ctx, t, sp, f.Names[i], group, mode); err == nil {
+			if reports[i], err = Sample(ctx, t, f.Specs[i], f.Names[i], group, mode); err == nil {
 				return
 			}
 		}

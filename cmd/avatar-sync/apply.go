@@ -89,14 +89,11 @@ applies the topics (asking again unless --auto-approve).`,
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(ctx, g, s)
+			names, specs, err := loadFleet(ctx, g, s)
 			if err != nil {
 				return err
 			}
-			names, err := session.ParseTargets(sp, g.cluster)
-			if err != nil {
-				return err
-			}
+			sp := specs[0] // the devices and the preflight are the lab's, whatever the target
 			deviceRegistry, _, err := validateDevices(cmd.Context(), s, sp, true)
 			if err != nil {
 				return err
@@ -117,12 +114,12 @@ applies the topics (asking again unless --auto-approve).`,
 					return fmt.Errorf("--plan %w", err)
 				}
 			}
-			fleet := openFleet(ctx, s, sp, names, o.cluster)
+			fleet := openFleet(ctx, s, specs, names, o.cluster)
 			defer closeFleet(fleet, &err)
 			var run reconcile.Run
 			if o.planFile == "" {
-				run = fleet.Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
-			} else if run, err = fleet.CheckSaved(ctx, saved, sp); err != nil {
+				run = fleet.Plan(ctx, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			} else if run, err = fleet.CheckSaved(ctx, saved); err != nil {
 				// The saved plan is applied, not today's file: the file only supplies the advisories.
 				return err
 			}
@@ -213,7 +210,7 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 	if g.output == "json" {
 		hooks.Applied, hooks.Waiting, hooks.Replanned = nil, nil, nil
 	}
-	results, err := fleet.Apply(ctx, sp, run, session.ApplyOptions{
+	results, err := fleet.Apply(ctx, run, session.ApplyOptions{
 		Apply: reconcile.ApplyOptions{
 			AllowDataLoss:       o.allowDataLoss,
 			AllowDelete:         o.allowDelete,

@@ -329,3 +329,32 @@ func TestClusterListChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetTargetOverrides: each target of a fleet is planned against the spec as it sees it, its
+// own overrides merged in (west keeps eeg-brainwave-data 10 minutes, east an hour), also when the
+// spec comes from standard input.
+func TestFleetTargetOverrides(t *testing.T) {
+	_, _, f := fleetClusters(t)
+	editSpec(t, f, "  west: { bootstrap: [", "  west: { overrides: { topics: [{ name: eeg-brainwave-data, retention: 10m }] }, bootstrap: [")
+	check := func(what, out string) {
+		t.Helper()
+		east, west, ok := strings.Cut(out, "Target west")
+		if !ok || !strings.Contains(east, "retention.ms:         3600000 (1h)") || strings.Contains(east, "(10m)") || !strings.Contains(west, "retention.ms:         600000 (10m)") {
+			t.Errorf("%s: the targets are not planned with their own overrides:\n%s", what, out)
+		}
+	}
+	code, out, errOut := runCLI(t, "plan", "-f", f, "--cluster", "east,west")
+	if code != exitOK {
+		t.Fatalf("plan: code %d\n%s%s", code, out, errOut)
+	}
+	check("plan -f FILE", out)
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if code := run(t.Context(), []string{"plan", "-f", "-", "--cluster", "east,west"}, strings.NewReader(string(data)), &stdout, &stderr); code != exitOK {
+		t.Fatalf("plan -f -: code %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	check("plan -f -", stdout.String())
+}

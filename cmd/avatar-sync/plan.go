@@ -57,14 +57,11 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 			if err := g.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
-			sp, err := loadSpec(cmd.Context(), g, s)
+			names, specs, err := loadFleet(cmd.Context(), g, s)
 			if err != nil {
 				return err
 			}
-			names, err := session.ParseTargets(sp, g.cluster)
-			if err != nil {
-				return err
-			}
+			sp := specs[0] // the devices and the preflight are the lab's, whatever the target
 			deviceRegistry, notRun, err := validateDevices(cmd.Context(), s, sp, o.plugins)
 			if err != nil {
 				return err
@@ -74,9 +71,9 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 				return err
 			}
 			o.cluster.readOnly = true // plan never writes the embedded cluster's state
-			fleet := openFleet(cmd.Context(), s, sp, names, o.cluster)
+			fleet := openFleet(cmd.Context(), s, specs, names, o.cluster)
 			defer closeFleet(fleet, &err)
-			run := fleet.Plan(cmd.Context(), sp, reconcile.PlanOptions{AllowDelete: o.allowDelete})
+			run := fleet.Plan(cmd.Context(), reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			if len(run.Targets) == 1 && run.Targets[0].Err != nil {
 				return run.Targets[0].Err
 			}

@@ -52,21 +52,18 @@ The JSON document (-o json) is described in docs/status.md.`,
 				return fmt.Errorf("--watch %s: use at least 1s", o.watch)
 			}
 			ctx := cmd.Context()
-			sp, err := loadSpec(ctx, g, s)
+			names, specs, err := loadFleet(ctx, g, s)
 			if err != nil {
 				return err
 			}
-			names, err := session.ParseTargets(sp, g.cluster)
-			if err != nil {
-				return err
-			}
+			sp := specs[0]
 			o.cluster.readOnly = true // like plan: never writes the embedded cluster's state
 			o.cluster.objects = true  // a target with kubernetes: shows its StatefulSets and drift
 			if len(names) > 1 {
 				if o.watch > 0 {
 					return fmt.Errorf("--watch samples one target; --cluster %s names %d: run one status --watch per target", g.cluster, len(names))
 				}
-				return fleetStatus(ctx, g, s, sp, names, o)
+				return fleetStatus(ctx, g, s, specs, names, o)
 			}
 			t, err := openTarget(ctx, g, s, sp, o.cluster)
 			if err != nil {
@@ -101,10 +98,10 @@ func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, cluster
 // fleetStatus is status --cluster a,b: every target sampled concurrently, one section per target
 // (text) or one document with every target's report (JSON); a target that cannot be reached is an
 // unhealthy report of its own. Exit 1 when any target is unhealthy.
-func fleetStatus(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, names []string, o *statusOptions) (err error) {
-	fleet := openFleet(ctx, s, sp, names, o.cluster)
+func fleetStatus(ctx context.Context, g *globalOptions, s *streams, specs []*spec.Spec, names []string, o *statusOptions) (err error) {
+	fleet := openFleet(ctx, s, specs, names, o.cluster)
 	defer closeFleet(fleet, &err)
-	reports := fleet.Status(ctx, sp, o.group, "report")
+	reports := fleet.Status(ctx, o.group, "report")
 	healthy := true
 	for _, r := range reports {
 		healthy = healthy && r.Healthy
