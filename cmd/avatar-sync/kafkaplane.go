@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,46 +53,13 @@ func openFleet(ctx context.Context, st *streams, specs []*spec.Spec, names []str
 	return session.OpenFleet(ctx, specs, names, sessionOptions(st, f))
 }
 
-// loadFleet loads the spec and checks the --cluster names against it before anything connects.
-// For several targets the spec is parsed once per target, each with its own overrides merged in
-// (as "config --cluster NAME" shows it): specs[i] is names[i]'s. A spec on standard input is read
-// once (spec.ReadSources bounds each parse to its 16 MiB).
-func loadFleet(ctx context.Context, g *globalOptions, s *streams) (names []string, specs []*spec.Spec, err error) {
-	in := s.in
-	if g.file == spec.Stdin && strings.Contains(g.cluster, ",") {
-		data, err := io.ReadAll(io.LimitReader(s.in, 16<<20+1))
-		if err != nil {
-			return nil, nil, fmt.Errorf("read the spec from standard input: %w", err)
-		}
-		in = bytes.NewReader(data)
+// loadFleet is session.LoadFleet with the warnings on stderr, as loadSpec shows them.
+func loadFleet(ctx context.Context, g *globalOptions, s *streams) ([]string, []*spec.Spec, error) {
+	names, specs, warnings, err := session.LoadFleet(ctx, g.file, s.in, g.cluster)
+	for _, w := range warnings {
+		fmt.Fprintln(s.err, w)
 	}
-	load := func(target string, warnings io.Writer) (*spec.Spec, error) {
-		one := *g
-		one.cluster = target
-		if r, ok := in.(*bytes.Reader); ok {
-			r.Seek(0, io.SeekStart)
-		}
-		return loadSpec(ctx, &one, &streams{in: in, out: s.out, err: warnings})
-	}
-	first := g.cluster // one target: exactly as before fleets
-	if i := strings.Index(g.cluster, ","); i >= 0 {
-		first = strings.TrimSpace(g.cluster[:i])
-	}
-	sp, err := load(first, s.err) // the spec's warnings, shown once
-	if err != nil {
-		return nil, nil, err
-	}
-	if names, err = session.ParseTargets(sp, g.cluster); err != nil {
-		return nil, nil, err
-	}
-	specs = []*spec.Spec{sp}
-	for _, name := range names[1:] {
-		if sp, err = load(name, io.Discard); err != nil {
-			return nil, nil, fmt.Errorf("target %s: %w", name, err)
-		}
-		specs = append(specs, sp)
-	}
-	return names, specs, nil
+	return names, specs, err
 }
 
 // sessionOptions are the session's connection options from the flags, with the notices on stderr.
