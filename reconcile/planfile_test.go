@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // fullPlan has a change of every kind with its payload, a snapshot and an advisory.
@@ -45,6 +49,19 @@ func fullPlan() (Plan, Live) {
 	return p, have
 }
 
+// westPlan is a second target's plan: one topic to create.
+func westPlan() Plan {
+	want := spec.Spec{Topics: []spec.Topic{topic("orders", 3, 1, map[string]string{"retention.ms": "86400000"})}}
+	return Diff(DesiredOf(&want), live(), DiffOptions{Cluster: "lab-west"})
+}
+
+// fleetRun is a two-target run: every kind of change on lab-east, one topic on lab-west.
+func fleetRun() Run {
+	east, _ := fullPlan()
+	east.Cluster = "lab-east"
+	return Run{Targets: []TargetPlan{{Target: "lab-east", Plan: east}, {Target: "lab-west", Plan: westPlan()}}}
+}
+
 func TestPlanFileRoundTrip(t *testing.T) {
 	p, _ := fullPlan()
 	kinds := map[Kind]bool{}
@@ -67,50 +84,222 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	}
 }
 
-func TestReadPlanErrors(t *testing.T) {
-	tests := map[string]struct{ doc, want string }{
-		"not json":         {"plan", "not a plan file"},
-		"no version":       {`{"changes":[]}`, "no formatVersion"},
-		"previous version": {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 3 only"},
-		"version 2":        {`{"formatVersion":2,"fingerprint":"x","changes":[]}`, "the file has formatVersion 2, this avatar-sync reads formatVersion 3 only"},
-		"future version":   {`{"formatVersion":4}`, "the file has formatVersion 4"},
-		"no fingerprint":   {`{"formatVersion":3,"changes":[]}`, "no fingerprint"},
-		"bad action":       {`{"formatVersion":3,"fingerprint":"x","changes":[{"action":"nuke"}]}`, `unknown action "nuke"`},
-		"no payload":       {`{"formatVersion":3,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create"}]}`, "exactly one payload"},
-		"wrong payload":    {`{"formatVersion":3,"fingerprint":"x","changes":[{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}]}`, "exactly one payload"},
-		"unknown field":    {`{"formatVersion":3,"fingerprint":"x","changes":[],"before":{}}`, "unknown field"},
+// TestRunFileGolden: the two-target document as plan --out saves it (docs/plan-json.md), read back
+// as written. Rewrite with go test ./reconcile -run TestRunFileGolden -update.
+func TestRunFileGolden(t *testing.T) {
+	run := fleetRun()
+	var buf bytes.Buffer
+	if err := WriteRun(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "run.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reconcile -run TestRunFileGolden -update)", err)
+	}
+	if d := cmp.Diff(string(want), buf.String()); d != "" {
+		t.Errorf("%s differs (-golden +got):\n%s", golden, d)
+	}
+	back, err := ReadRun(bytes.NewReader(want))
+	if err != nil {
+		t.Fatalf("golden document unreadable: %v", err)
+	}
+	if d := cmp.Diff(run, back, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("round trip (-saved +loaded):\n%s", d)
+	}
+	var doc struct {
+		Targets []struct {
+			Target, ClusterID, Fingerprint string
+			Summary                        Summary
+			HasChanges                     bool
+		}
+		Summary    RunSummary
+		HasChanges bool
+	}
+	if err := json.Unmarshal(want, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Targets) != 2 || doc.Targets[0].Target != "lab-east" || doc.Targets[1].Target != "lab-west" || doc.Targets[1].Summary.Create != 1 ||
+		doc.Targets[0].Fingerprint == "" || !doc.HasChanges || doc.Summary != run.Summary() || doc.Summary.Targets != 2 || doc.Summary.WithChanges != 2 {
+		t.Errorf("document shape: %+v", doc)
+	}
+}
+
+func TestRunHelpers(t *testing.T) {
+	east, _ := fullPlan()
+	empty := Diff(Desired{Topics: []DesiredTopic{}}, live(), DiffOptions{Cluster: "lab-south"})
+	down := errors.New("lab-north: no broker answered")
+	tests := map[string]struct {
+		run        Run
+		hasChanges bool
+		failed     []string
+		summary    RunSummary
+	}{
+		"no targets": {Run{}, false, nil, RunSummary{}},
+		"one empty":  {SingleRun(empty), false, nil, RunSummary{Targets: 1}},
+		"fleet": {Run{Targets: []TargetPlan{{Target: "lab-east", Plan: east}, {Target: "lab-west", Plan: westPlan()}, {Target: "lab-north", Err: down}, {Target: "lab-south", Plan: empty}}},
+			true, []string{"lab-north"}, func() RunSummary {
+				s := RunSummary{Targets: 4, WithChanges: 2, Failed: 1, Summary: east.Summary()}
+				s.Create++
+				return s
+			}()},
+		"failed only": {Run{Targets: []TargetPlan{{Target: "lab-north", Err: down}}}, false, []string{"lab-north"}, RunSummary{Targets: 1, Failed: 1}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := ReadPlan(strings.NewReader(tc.doc))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ReadPlan error %v, want it to contain %q", err, tc.want)
+			if got := tc.run.HasChanges(); got != tc.hasChanges {
+				t.Errorf("HasChanges = %v, want %v", got, tc.hasChanges)
+			}
+			var failed []string
+			for _, f := range tc.run.Failed() {
+				failed = append(failed, f.Target)
+			}
+			if d := cmp.Diff(tc.failed, failed); d != "" {
+				t.Errorf("Failed (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.summary, tc.run.Summary()); d != "" {
+				t.Errorf("Summary (-want +got):\n%s", d)
 			}
 		})
 	}
 }
 
-// TestReadPlanRefusesEditedDocument: any edit of a saved plan — a topic name, an added delete, a
-// lowered risk, the snapshot — breaks its digest (issue 10).
-func TestReadPlanRefusesEditedDocument(t *testing.T) {
-	p, _ := fullPlan()
+// sealed is a hand-made document with a correct digest: what ReadRun must refuse for what it says,
+// not for its digest.
+func sealed(t *testing.T, doc string) string {
+	t.Helper()
+	var d RunDocument
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return doc // not a document: the test is about that
+	}
+	var probe map[string]any
+	if err := json.Unmarshal([]byte(doc), &probe); err != nil {
+		t.Fatal(err)
+	}
+	probe["digest"] = d.digest()
+	b, err := json.Marshal(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestReadRunErrors(t *testing.T) {
+	const fp = `"cluster":"a","fingerprint":"x","desired":{"topics":[],"deletion":"retain"}`
+	tests := map[string]struct{ doc, want string }{
+		"not json":         {"plan", "not a plan file"},
+		"no version":       {`{"targets":[]}`, "no formatVersion"},
+		"previous version": {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 4 only; run plan --out again"},
+		"version 3":        {`{"formatVersion":3,"cluster":"a","fingerprint":"x","changes":[]}`, "the file has formatVersion 3, this avatar-sync reads formatVersion 4 only; run plan --out again"},
+		"future version":   {`{"formatVersion":5}`, "the file has formatVersion 5"},
+		"no targets":       {`{"formatVersion":4,"targets":[]}`, "no targets"},
+		"nameless target":  {`{"formatVersion":4,"targets":[{` + fp + `,"changes":[]}]}`, "target 1 has no name"},
+		"duplicate target": {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[]},{"target":"a",` + fp + `,"changes":[]}]}`, `target "a" appears twice`},
+		"other cluster":    {`{"formatVersion":4,"targets":[{"target":"b",` + fp + `,"changes":[]}]}`, `target "b" holds a plan computed for cluster target "a"`},
+		"failed target":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[]},{"target":"b","error":"no broker answered"}]}`, `target "b": it failed when planned (no broker answered)`},
+		"no plan":          {`{"formatVersion":4,"targets":[{"target":"a"}]}`, `target "a": no plan`},
+		"no fingerprint":   {`{"formatVersion":4,"targets":[{"target":"a","cluster":"a","changes":[]}]}`, `target "a": no fingerprint`},
+		"no manifests":     {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"objectsFingerprint":"o","changes":[]}]}`, "no manifests"},
+		"bad action":       {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"action":"nuke"}]}]}`, `unknown action "nuke"`},
+		"no payload":       {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"kind":"topic","name":"a","action":"create"}]}]}`, "change 1: create topic a: a topic change must carry exactly one payload"},
+		"wrong payload":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}]}]}`, "exactly one payload"},
+		"unknown field":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[],"before":{}}]}`, "unknown field"},
+		"top-level plan":   {`{"formatVersion":4,` + fp + `,"changes":[]}`, "unknown field"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := ReadRun(strings.NewReader(sealed(t, tc.doc)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ReadRun error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	// The sealed documents are well formed otherwise: one with nothing wrong reads.
+	if _, err := ReadRun(strings.NewReader(sealed(t, `{"formatVersion":4,"targets":[{"target":"a",`+fp+`,"changes":[]}]}`))); err != nil {
+		t.Errorf("a well-formed hand-made document: %v", err)
+	}
+}
+
+// TestReadPlanRefusesFleet: the one-target reader names the targets of a fleet's document.
+func TestReadPlanRefusesFleet(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WritePlan(&buf, p); err != nil {
+	if err := WriteRun(&buf, fleetRun()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlan(&buf); err == nil || !strings.Contains(err.Error(), "holds 2 targets (lab-east, lab-west)") {
+		t.Fatalf("ReadPlan of a fleet: %v", err)
+	}
+}
+
+// TestWriteRunRefuses: a plan with a failed target is never saved (the target is named), nor one
+// that names a target twice or not at all.
+func TestWriteRunRefuses(t *testing.T) {
+	west := westPlan()
+	down := errors.New("dial tcp 10.0.0.9:9092: connection refused")
+	tests := map[string]struct {
+		run  Run
+		want string
+	}{
+		"failed target": {Run{Targets: []TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-north", Err: down}}},
+			`target "lab-north" could not be planned (dial tcp 10.0.0.9:9092: connection refused)`},
+		"duplicate":     {Run{Targets: []TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-west", Plan: west}}}, `target "lab-west" appears twice`},
+		"no name":       {Run{Targets: []TargetPlan{{Plan: Plan{Fingerprint: "x"}}}}, "target 1 has no name"},
+		"other cluster": {Run{Targets: []TargetPlan{{Target: "lab-east", Plan: west}}}, `target "lab-east" holds a plan computed for cluster target "lab-west"`},
+		"no targets":    {Run{}, "no targets"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			err := WriteRun(&buf, tc.run)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("WriteRun error %v, want it to contain %q", err, tc.want)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("a refused plan was written:\n%s", buf.String())
+			}
+		})
+	}
+	if !errors.Is(WriteRun(io.Discard, tests["failed target"].run), down) {
+		t.Error("the failed target's error is not wrapped")
+	}
+}
+
+// TestReadRunRefusesEditedDocument: any edit of a saved plan — in any target: a topic name, an
+// added delete, a lowered risk, the snapshot; the targets' order; a target dropped — breaks its
+// digest (issue 10).
+func TestReadRunRefusesEditedDocument(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteRun(&buf, fleetRun()); err != nil {
 		t.Fatal(err)
 	}
 	saved := buf.String()
 	edits := map[string]func(doc map[string]any){
-		"topic name": func(doc map[string]any) { change(doc, 0)["name"] = "renamed" },
+		"topic name": func(doc map[string]any) { change(doc, 0, 0)["name"] = "renamed" },
 		"added delete": func(doc map[string]any) {
-			doc["changes"] = append(doc["changes"].([]any), map[string]any{"kind": "topic", "name": "cfg", "action": "delete", "risk": "data-loss", "topic": map[string]any{"partitions": 3, "replicationFactor": 3}})
+			tg := target(doc, 1)
+			tg["changes"] = append(tg["changes"].([]any), map[string]any{"kind": "topic", "name": "cfg", "action": "delete", "risk": "data-loss", "topic": map[string]any{"partitions": 3, "replicationFactor": 3}})
 		},
 		"risk lowered": func(doc map[string]any) {
-			for i := range doc["changes"].([]any) {
-				change(doc, i)["risk"] = "none"
+			for i := range target(doc, 0)["changes"].([]any) {
+				change(doc, 0, i)["risk"] = "none"
 			}
 		},
-		"snapshot":    func(doc map[string]any) { doc["desired"].(map[string]any)["deletion"] = "retain" },
-		"fingerprint": func(doc map[string]any) { doc["fingerprint"] = "sha256:0000" },
+		"snapshot":    func(doc map[string]any) { target(doc, 0)["desired"].(map[string]any)["deletion"] = "retain" },
+		"fingerprint": func(doc map[string]any) { target(doc, 1)["fingerprint"] = "sha256:0000" },
+		"second target name": func(doc map[string]any) {
+			target(doc, 1)["target"], target(doc, 1)["cluster"] = "lab-south", "lab-south"
+		},
+		"order": func(doc map[string]any) {
+			ts := doc["targets"].([]any)
+			ts[0], ts[1] = ts[1], ts[0]
+		},
+		"target dropped": func(doc map[string]any) { doc["targets"] = doc["targets"].([]any)[:1] },
+		"fleet summary":  func(doc map[string]any) { doc["summary"].(map[string]any)["delete"] = 0 },
 	}
 	for name, edit := range edits {
 		t.Run(name, func(t *testing.T) {
@@ -120,7 +309,7 @@ func TestReadPlanRefusesEditedDocument(t *testing.T) {
 			}
 			edit(doc)
 			b, _ := json.Marshal(doc)
-			_, err := ReadPlan(bytes.NewReader(b))
+			_, err := ReadRun(bytes.NewReader(b))
 			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "edited after plan saved it") {
 				t.Fatalf("edited plan: %v", err)
 			}
@@ -128,8 +317,12 @@ func TestReadPlanRefusesEditedDocument(t *testing.T) {
 	}
 }
 
-func change(doc map[string]any, i int) map[string]any {
-	return doc["changes"].([]any)[i].(map[string]any)
+func target(doc map[string]any, i int) map[string]any {
+	return doc["targets"].([]any)[i].(map[string]any)
+}
+
+func change(doc map[string]any, tg, i int) map[string]any {
+	return target(doc, tg)["changes"].([]any)[i].(map[string]any)
 }
 
 // TestVerifyRefusesTamperedPlans: a plan whose digest was recomputed after an edit (or that never

@@ -3,7 +3,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -60,6 +59,13 @@ func symbol(a reconcile.Action) (string, string) {
 func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 	pw := &printer{w: w, color: opts.Color}
 	pw.linef("%sPlan for cluster %q (%s)%s", pw.c(ansiBold), p.Cluster, clusterIDText(p.ClusterID, "cluster id %s"), pw.c(ansiReset))
+	pw.planText(p, opts)
+	return pw.err
+}
+
+// planText is a plan's text below its header: the changes, what is left alone, the advisories
+// and the summary with the opt-ins it needs.
+func (pw *printer) planText(p reconcile.Plan, opts RenderOptions) {
 	var pending, info []reconcile.Change
 	for _, c := range p.Changes {
 		if c.Pending() {
@@ -136,21 +142,24 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 		}
 		pw.objectSummary(p, opts)
 	}
-	return pw.err
 }
 
 // summaryLine is "Plan: 1 to create, 2 to update, 0 to delete."; replaces (Kubernetes objects,
 // issue 11) and adoptions into the inventory (issue 21: not updates, nothing on the cluster
 // changes) are counted only when the plan has some.
-func summaryLine(s reconcile.Summary) string {
-	line := fmt.Sprintf("Plan: %d to create, %d to update, ", s.Create, s.Update)
+func summaryLine(s reconcile.Summary) string { return "Plan: " + counts(s) + "." }
+
+// counts is "1 to create, 2 to update, 0 to delete", with replaces and adoptions when there are
+// some.
+func counts(s reconcile.Summary) string {
+	line := fmt.Sprintf("%d to create, %d to update, ", s.Create, s.Update)
 	if s.Replace > 0 {
 		line += fmt.Sprintf("%d to replace, ", s.Replace)
 	}
 	if s.Adopt > 0 {
 		line += fmt.Sprintf("%d to adopt, ", s.Adopt)
 	}
-	return line + fmt.Sprintf("%d to delete.", s.Delete)
+	return line + fmt.Sprintf("%d to delete", s.Delete)
 }
 
 // riskCounts is the one count of a plan's risky changes that every view prints (issue 20: deletions
@@ -426,17 +435,23 @@ func humanUnit(key, v string) (string, bool) {
 	return h, h != v
 }
 
-// RenderJSON writes the plan document of docs/plan-json.md; it is the same document `plan --out`
-// saves, so what a machine reads is what apply loads.
-func RenderJSON(w io.Writer, p reconcile.Plan) error { return reconcile.WritePlan(w, p) }
+// RenderJSON is RenderRunJSON of a one-target run (reconcile.SingleRun).
+func RenderJSON(w io.Writer, p reconcile.Plan) error { return RenderRunJSON(w, reconcile.SingleRun(p)) }
 
 // RenderMarkdown writes the plan for a pull-request comment: a summary, a table of changes and
 // the details in a collapsible block.
 func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	pw := &printer{w: w}
-	s := p.Summary()
 	pw.linef("### avatar-sync plan: cluster `%s` (%s)", p.Cluster, clusterIDText(p.ClusterID, "id `%s`"))
 	pw.linef("")
+	pw.planMarkdown(p)
+	return pw.err
+}
+
+// planMarkdown is a plan's markdown below its heading: the summary, the table of changes, the
+// advisories and the fingerprints.
+func (pw *printer) planMarkdown(p reconcile.Plan) {
+	s := p.Summary()
 	switch {
 	case !p.HasChanges() && p.TopicsDeferred():
 		pw.linef("**No Kubernetes changes.** The topics are not part of this plan: its brokers were not answering when it was made.")
@@ -511,73 +526,6 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 	} else {
 		pw.linef("<sub>Live state fingerprint `%s`.</sub>", p.Fingerprint)
 	}
-	return pw.err
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-
-// RenderResultJSON writes the document `apply -o json` prints (docs/plan-json.md, "apply -o json"):
-// the plan, every pending change's status, the convergence proof and the error, if any.
-func RenderResultJSON(w io.Writer, p reconcile.Plan, res reconcile.Result, applyErr error) error {
-	type changeResult struct {
-		Kind   reconcile.Kind   `json:"kind"`
-		Name   string           `json:"name"`
-		Action reconcile.Action `json:"action"`
-		Status reconcile.Status `json:"status"`
-		Error  string           `json:"error,omitempty"`
-	}
-	doc := struct {
-		FormatVersion int                    `json:"formatVersion"`
-		Plan          reconcile.PlanDocument `json:"plan"`
-		ClusterID     string                 `json:"clusterId"`
-		Changes       []changeResult         `json:"changes"`
-		Applied       int                    `json:"applied"`
-		Failed        int                    `json:"failed"`
-		Unknown       int                    `json:"unknown"`
-		NotAttempted  int                    `json:"notAttempted"`
-		Verified      bool                   `json:"verified"`
-		Converged     bool                   `json:"converged"`
-		Residual      []reconcile.Change     `json:"residual"`
-		// Continued is the deferred Kafka plane, planned under the lock once the brokers
-		// answered (issue 20): reported, not applied.
-		Continued []reconcile.Change `json:"continued,omitempty"`
-		Error     string             `json:"error,omitempty"`
-	}{FormatVersion: reconcile.FormatVersion, Plan: reconcile.Document(p),
-		ClusterID: res.ClusterID, Changes: []changeResult{}, Residual: res.Residual,
-		Applied: res.Count(reconcile.Applied), Failed: res.Count(reconcile.Failed), Unknown: res.Count(reconcile.Unknown),
-		Verified: res.Verified, Converged: res.Converged()}
-	if doc.Residual == nil {
-		doc.Residual = []reconcile.Change{}
-	}
-	if res.Continued != nil {
-		doc.Continued = res.Continued.Changes
-	}
-	if doc.ClusterID == "" {
-		doc.ClusterID = p.ClusterID
-	}
-	// A refused apply returns no per-change results: every pending change was not attempted.
-	results := res.Changes
-	if len(results) == 0 {
-		for _, c := range p.Changes {
-			if c.Pending() {
-				results = append(results, reconcile.ChangeResult{Change: c})
-			}
-		}
-	}
-	for _, cr := range results {
-		jc := changeResult{Kind: cr.Change.Kind, Name: cr.Change.Name, Action: cr.Change.Action, Status: cr.Status}
-		if cr.Err != nil {
-			jc.Error = cr.Err.Error()
-		}
-		if cr.Status == reconcile.NotAttempted {
-			doc.NotAttempted++
-		}
-		doc.Changes = append(doc.Changes, jc)
-	}
-	if applyErr != nil {
-		doc.Error = applyErr.Error()
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
-}

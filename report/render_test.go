@@ -280,13 +280,16 @@ func TestRenderResultJSONStatuses(t *testing.T) {
 	if err := RenderResultJSON(&buf, p, res, nil); err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Applied, Failed, Unknown, NotAttempted int
-		Changes                                []struct{ Status string }
+	var run struct {
+		Targets []struct {
+			Applied, Failed, Unknown, NotAttempted int
+			Changes                                []struct{ Status string }
+		}
 	}
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(buf.Bytes(), &run); err != nil || len(run.Targets) != 1 {
+		t.Fatalf("%v:\n%s", err, buf.String())
 	}
+	doc := run.Targets[0]
 	seen := map[string]int{}
 	for _, c := range doc.Changes {
 		seen[c.Status]++

@@ -347,11 +347,13 @@ func planChanges(t *testing.T, args ...string) []plannedChange {
 	if code != exitOK {
 		t.Fatalf("plan exit %d: %s", code, stderr)
 	}
-	var plan struct{ Changes []plannedChange }
-	if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
+	var plan struct {
+		Targets []struct{ Changes []plannedChange }
+	}
+	if err := json.Unmarshal([]byte(stdout), &plan); err != nil || len(plan.Targets) != 1 {
 		t.Fatalf("plan json: %v\n%s", err, stdout)
 	}
-	return plan.Changes
+	return plan.Targets[0].Changes
 }
 
 // pendingChanges runs plan -o json and returns "kind action name" of every change that is not a

@@ -374,20 +374,22 @@ func TestKubeImageChangeShowsTheFieldAndRollsOneAtATime(t *testing.T) {
 		t.Errorf("markdown plan:\n%s", md)
 	}
 	js, _ := lab.mustCLI(exitOK, "plan", "-o", "json")
-	var doc struct {
-		Changes []struct {
-			Kind, Name, Action string
-			Object             struct {
-				Broker int32
-				Fields []struct{ Path, Before, After string }
+	var run struct {
+		Targets []struct {
+			Changes []struct {
+				Kind, Name, Action string
+				Object             struct {
+					Broker int32
+					Fields []struct{ Path, Before, After string }
+				}
 			}
 		}
 	}
-	if err := json.Unmarshal([]byte(js), &doc); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(js), &run); err != nil || len(run.Targets) != 1 {
+		t.Fatalf("%v:\n%s", err, js)
 	}
 	var brokers []int32
-	for _, c := range doc.Changes {
+	for _, c := range run.Targets[0].Changes {
 		if c.Kind == "object" && c.Action == "update" && len(c.Object.Fields) == 1 && c.Object.Fields[0].After == "apache/kafka:3.9.0" && c.Object.Fields[0].Path == "spec.template.spec.containers[0].image" {
 			brokers = append(brokers, c.Object.Broker)
 		}

@@ -116,12 +116,17 @@ func TestPlanFormatsAndSavedPlan(t *testing.T) {
 		t.Fatalf("plan -o json: %d %s", code, errOut)
 	}
 	var doc struct {
-		FormatVersion int    `json:"formatVersion"`
-		ClusterID     string `json:"clusterId"`
-		HasChanges    bool   `json:"hasChanges"`
-		Summary       struct{ Create int }
+		FormatVersion int `json:"formatVersion"`
+		Targets       []struct {
+			Target     string `json:"target"`
+			ClusterID  string `json:"clusterId"`
+			HasChanges bool   `json:"hasChanges"`
+		}
+		HasChanges bool `json:"hasChanges"`
+		Summary    struct{ Targets, Create int }
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != reconcile.FormatVersion || doc.ClusterID == "" || !doc.HasChanges || doc.Summary.Create != 3 {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != reconcile.FormatVersion || len(doc.Targets) != 1 || doc.Targets[0].ClusterID == "" ||
+		!doc.HasChanges || !doc.Targets[0].HasChanges || doc.Summary.Targets != 1 || doc.Summary.Create != 3 {
 		t.Fatalf("json plan %+v (%v):\n%s", doc, err, out)
 	}
 	code, out, _ = runCLI(t, "plan", "-o", "markdown", "-f", f, "--state-dir", state)
@@ -314,11 +319,9 @@ func TestConfirmCtrlC(t *testing.T) {
 
 func TestApplyJSON(t *testing.T) {
 	f, state := kafkaWorkspace(t)
-	type doc struct {
-		FormatVersion int `json:"formatVersion"`
-		Plan          struct {
-			Summary struct{ Create, Update int }
-		}
+	type target struct {
+		State   string
+		Summary struct{ Create, Update int }
 		Changes []struct {
 			Name, Action, Status, Error string
 		}
@@ -326,13 +329,20 @@ func TestApplyJSON(t *testing.T) {
 		Converged                     bool
 		Error                         string
 	}
+	type doc struct {
+		FormatVersion int `json:"formatVersion"`
+		Targets       []target
+		Converged     bool
+		Error         string
+	}
 	code, out, errOut := runCLI(t, "apply", "-o", "json", "--auto-approve", "-f", f, "--state-dir", state)
-	var d doc
-	if err := json.Unmarshal([]byte(out), &d); err != nil || code != exitOK {
+	var run doc
+	if err := json.Unmarshal([]byte(out), &run); err != nil || code != exitOK || len(run.Targets) != 1 {
 		t.Fatalf("apply -o json: code %d, %v\n%s\n%s", code, err, out, errOut)
 	}
-	if d.FormatVersion != reconcile.FormatVersion || d.Plan.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
-		t.Fatalf("apply -o json: %+v", d)
+	d := run.Targets[0]
+	if run.FormatVersion != reconcile.FormatVersion || !run.Converged || d.State != "applied" || d.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
+		t.Fatalf("apply -o json: %+v", run)
 	}
 	if !strings.Contains(errOut, "done") {
 		t.Errorf("progress should stay on stderr with -o json:\n%s", errOut)
@@ -340,12 +350,14 @@ func TestApplyJSON(t *testing.T) {
 
 	editSpec(t, f, "retention: 24h", "retention: 1h")
 	code, out, _ = runCLI(t, "apply", "-o", "json", "--auto-approve", "-f", f, "--state-dir", state)
-	d = doc{}
-	if err := json.Unmarshal([]byte(out), &d); err != nil || code != exitError {
+	run = doc{}
+	if err := json.Unmarshal([]byte(out), &run); err != nil || code != exitError || len(run.Targets) != 1 {
 		t.Fatalf("refused apply -o json: code %d, %v\n%s", code, err, out)
 	}
-	if d.NotAttempted != 1 || d.Changes[0].Status != "not-attempted" || !strings.Contains(d.Error, "--allow-data-loss") || d.Converged {
-		t.Fatalf("refused apply -o json: %+v", d)
+	d = run.Targets[0]
+	if d.State != "failed" || d.NotAttempted != 1 || d.Changes[0].Status != "not-attempted" || !strings.Contains(d.Error, "--allow-data-loss") || d.Converged ||
+		run.Converged || run.Error != d.Error {
+		t.Fatalf("refused apply -o json: %+v", run)
 	}
 }
 

@@ -1,0 +1,209 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/google/go-cmp/cmp"
+)
+
+// pending is p's pending changes.
+func pending(p reconcile.Plan) []reconcile.Change {
+	var out []reconcile.Change
+	for _, c := range p.Changes {
+		if c.Pending() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestApplyProgressGolden: one line per change as apply runs, a wait's messages indented, the
+// time each change took (a fixed clock here).
+func TestApplyProgressGolden(t *testing.T) {
+	changes := pending(samplePlan())
+	objects := pending(objectsPlan())
+	clock := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	now := func() time.Time { clock = clock.Add(1500 * time.Millisecond); return clock }
+	var buf bytes.Buffer
+	progress := applyProgress(&buf, now)
+	n := len(changes)
+	for _, ev := range []reconcile.Event{
+		{Status: reconcile.Running, Message: "waiting up to 30s for the apply lock held by ops@lab (expires 01:00:30)"},
+		{Index: 1, Total: n, Change: objects[0], Status: reconcile.Applied},
+		{Index: 2, Total: n, Change: changes[0], Status: reconcile.Running},
+		{Index: 2, Total: n, Change: changes[0], Status: reconcile.Applied},
+		{Index: 3, Total: n, Change: changes[1], Status: reconcile.Running},
+		{Index: 3, Total: n, Change: changes[1], Status: reconcile.Unknown, Err: errors.New("request timed out after 10s")},
+		{Index: 4, Total: n, Change: changes[5], Status: reconcile.Running},
+		{Message: "reassignment of replays: 1 of 2 partitions moved"},
+		{Message: "waiting for the reassignment", Err: errors.New("broker 2 did not answer")},
+		{Index: 4, Total: n, Change: changes[5], Status: reconcile.Failed, Err: errors.New("INVALID_REPLICA_ASSIGNMENT")},
+	} {
+		progress(ev)
+	}
+	checkGolden(t, "apply-progress.txt.golden", buf.Bytes())
+}
+
+// TestRenderApplyResultTextGolden: the end of an apply says what happened to each change that was
+// not applied and proves convergence; a refused apply prints nothing (its error says why).
+func TestRenderApplyResultTextGolden(t *testing.T) {
+	c := pending(samplePlan())
+	applied := func(cs ...reconcile.Change) []reconcile.ChangeResult {
+		var out []reconcile.ChangeResult
+		for _, c := range cs {
+			out = append(out, reconcile.ChangeResult{Change: c, Status: reconcile.Applied})
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		res  reconcile.Result
+		err  error
+	}{
+		{"converged", reconcile.Result{ClusterID: "test-cluster", Changes: applied(c[0], c[1]), Verified: true}, nil},
+		{"incomplete", reconcile.Result{ClusterID: "test-cluster", Verified: true, Residual: c[3:5], Changes: append(applied(c[0]),
+			reconcile.ChangeResult{Change: c[1], Status: reconcile.Unknown, Err: errors.New("timed out")},
+			reconcile.ChangeResult{Change: c[3], Status: reconcile.Failed, Err: errors.New("POLICY_VIOLATION")},
+			reconcile.ChangeResult{Change: c[4], Status: reconcile.NotAttempted})}, errors.New("apply stopped")},
+		{"unverified", reconcile.Result{ClusterID: "test-cluster", Changes: applied(c[0])}, nil},
+		{"refused", reconcile.Result{}, errors.New("apply needs --allow-data-loss")},
+	}
+	var buf bytes.Buffer
+	for _, tc := range cases {
+		fmt.Fprintf(&buf, "== %s ==\n", tc.name)
+		if err := RenderApplyResultText(&buf, tc.res, tc.err); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkGolden(t, "apply-result.txt.golden", buf.Bytes())
+	if strings.Contains(buf.String(), "== refused ==\nApply") {
+		t.Errorf("a refused apply printed a result:\n%s", buf.String())
+	}
+}
+
+// TestRenderDeferredTextGolden: what became of the topics a plan deferred.
+func TestRenderDeferredTextGolden(t *testing.T) {
+	inSync := emptyPlan()
+	behind := samplePlan()
+	var buf bytes.Buffer
+	for _, tc := range []struct {
+		name string
+		res  reconcile.Result
+	}{
+		{"brokers still down", reconcile.Result{}},
+		{"in sync", reconcile.Result{Continued: &inSync}},
+		{"changes pending", reconcile.Result{Continued: &behind}},
+	} {
+		fmt.Fprintf(&buf, "== %s ==\n", tc.name)
+		if err := RenderDeferredText(&buf, "microk8s", tc.res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkGolden(t, "deferred-apply.txt.golden", buf.Bytes())
+}
+
+// fleetResult is a promotion that stopped at its second target: lab-east applied and converged,
+// lab-west failed halfway, lab-south never reached.
+func fleetResult() (reconcile.Run, []reconcile.Result, error) {
+	run := reconcile.Run{Targets: []reconcile.TargetPlan{named(deferredPlan(), "lab-east"), named(samplePlan(), "lab-west"), named(objectsPlan(), "lab-south")}}
+	east := pending(run.Targets[0].Plan)
+	west := pending(run.Targets[1].Plan)
+	continued := emptyPlan()
+	results := []reconcile.Result{
+		{ClusterID: "east-id", Verified: true, Changes: []reconcile.ChangeResult{{Change: east[0], Status: reconcile.Applied}}, Continued: &continued},
+		{ClusterID: "test-cluster", Verified: true, Residual: west[1:2], Changes: []reconcile.ChangeResult{
+			{Change: west[0], Status: reconcile.Applied},
+			{Change: west[1], Status: reconcile.Failed, Err: errors.New("INVALID_PARTITIONS: Topic already has 6 partitions")},
+			{Change: west[2], Status: reconcile.NotAttempted},
+		}},
+	}
+	return run, results, errors.New(`target "lab-west": apply stopped: 1 applied, 1 failed, 0 unknown, 1 not attempted; fix the cause and run apply again to finish`)
+}
+
+func TestRenderRunResultJSONGolden(t *testing.T) {
+	run, results, err := fleetResult()
+	var buf bytes.Buffer
+	if err := RenderRunResultJSON(&buf, run, results, err); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "apply-result.json.golden", buf.Bytes())
+}
+
+// applyDoc is what the tests read of the apply result document.
+type applyDoc struct {
+	FormatVersion int
+	PlanDigest    string
+	Targets       []struct {
+		Target, ClusterID, State, Error        string
+		Applied, Failed, Unknown, NotAttempted int
+		Converged, HasChanges                  bool
+		Summary                                *reconcile.Summary
+		Changes                                []struct{ Name, Status string }
+	}
+	Summary   reconcile.RunSummary
+	Converged bool
+	Error     string
+}
+
+// TestRenderRunResultJSONStates: per target what is true after an apply: applied, failed (with
+// the error), not attempted (every change not attempted), not planned; the whole run converged
+// only when every target did.
+func TestRenderRunResultJSONStates(t *testing.T) {
+	run, results, applyErr := fleetResult()
+	down := errors.New("no broker answered")
+	withUnplanned := reconcile.Run{Targets: append([]reconcile.TargetPlan{{Target: "lab-north", Err: down}}, run.Targets...)}
+	tests := map[string]struct {
+		run       reconcile.Run
+		results   []reconcile.Result
+		err       error
+		states    []string
+		converged bool
+	}{
+		"stopped at the second":  {run, results, applyErr, []string{StateApplied, StateFailed, StateNotAttempted}, false},
+		"all applied":            {reconcile.Run{Targets: run.Targets[:1]}, results[:1], nil, []string{StateApplied}, true},
+		"refused before any":     {run, nil, errors.New(`target "lab-west": the plan is stale`), []string{StateNotAttempted, StateNotAttempted, StateNotAttempted}, false},
+		"refused, one target":    {reconcile.Run{Targets: run.Targets[1:2]}, []reconcile.Result{{}}, errors.New("apply needs --allow-data-loss"), []string{StateFailed}, false},
+		"a target not planned":   {withUnplanned, nil, nil, []string{StateNotPlanned, StateNotAttempted, StateNotAttempted, StateNotAttempted}, false},
+		"no changes, unverified": {reconcile.Run{Targets: []reconcile.TargetPlan{named(emptyPlan(), "lab")}}, []reconcile.Result{{ClusterID: "test-cluster"}}, nil, []string{StateApplied}, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := RenderRunResultJSON(&buf, tc.run, tc.results, tc.err); err != nil {
+				t.Fatal(err)
+			}
+			var doc applyDoc
+			if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var states []string
+			for _, td := range doc.Targets {
+				states = append(states, td.State)
+				switch td.State {
+				case StateNotAttempted:
+					if td.NotAttempted != len(td.Changes) || td.Applied+td.Failed+td.Unknown != 0 || td.Converged {
+						t.Errorf("target %s not attempted, yet %+v", td.Target, td)
+					}
+				case StateFailed, StateNotPlanned:
+					if td.Error == "" {
+						t.Errorf("target %s %s without its error", td.Target, td.State)
+					}
+				}
+			}
+			if d := cmp.Diff(tc.states, states); d != "" {
+				t.Errorf("states (-want +got):\n%s", d)
+			}
+			if doc.Converged != tc.converged || (tc.err != nil) != (doc.Error != "") || doc.FormatVersion != reconcile.FormatVersion ||
+				doc.PlanDigest != reconcile.DocumentOf(tc.run).Digest || doc.Summary != tc.run.Summary() {
+				t.Errorf("document: %+v", doc)
+			}
+		})
+	}
+}
