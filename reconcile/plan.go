@@ -406,8 +406,12 @@ type DiffOptions struct {
 // Diff computes the plan that takes have to want. It is pure. Every topic is examined, whatever
 // the others hold, so the plan shows all differences at once.
 func Diff(want Desired, have Live, opts DiffOptions) Plan {
+	// The hash and the diff only read have: on a second core the hash costs no wall time (at
+	// 10,000 topics each is about a tenth of a no-op plan's CPU; issue 23).
+	fp := make(chan string, 1)
+	go func() { fp <- Fingerprint(have) }()
 	p := diff(want, have, opts)
-	p.Fingerprint = Fingerprint(have)
+	p.Fingerprint = <-fp
 	return p
 }
 
