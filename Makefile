@@ -11,7 +11,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1)
 DATE      ?= $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r $(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   ?= -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli bench-cli-100k bench-cli-old fuzz schema clean image release
+.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli bench-cli-100k bench-cli-old bench-k8s fuzz schema clean image release
 
 all: build
 
@@ -101,6 +101,12 @@ bench-cli-100k:
 
 bench-cli-old:
 	$(GO) test ./cmd/avatar-sync -run '^$$' -bench 'CLIValidate|CLIPlanNoop' -benchtime 10x -timeout 20m
+
+# bench-k8s counts the Kubernetes plane's API requests against kubectl's on the same objects, from
+# the audit log of an API server of its own (issue 23): `plan` vs `kubectl diff --server-side`,
+# `apply` of one image change vs `kubectl apply --server-side`. Figures: docs/benchmarks.md.
+bench-k8s: kube-apiserver
+	$(GO) test -tags kubeapiserver ./cmd/avatar-sync -run '^$$' -bench KubeRequests -benchtime 1x -v -timeout 10m
 
 # fuzz runs the spec loader's fuzz target for FUZZTIME (the corpus lives in spec/testdata/fuzz).
 FUZZTIME ?= 60s

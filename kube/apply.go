@@ -4,51 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/pkg/ssa"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
-// Defaults for ApplyOptions' waits.
+// Defaults for the waits of an apply.
 const (
 	DefaultWaitTimeout  = 5 * time.Minute
 	DefaultWaitInterval = 2 * time.Second
 )
 
-// ApplyOptions are Options plus how Apply waits.
-type ApplyOptions struct {
-	Options
-	// NoWait skips every wait (--no-wait): objects are applied in stage order, brokers without
-	// waiting for one to be Ready before the next.
-	NoWait bool
-	// WaitTimeout bounds each wait for an object to become Ready (one broker, one replace).
-	WaitTimeout time.Duration
-	// Interval is how often status is polled while waiting.
-	Interval time.Duration
-	// SafeToRestart is asked before a broker's StatefulSet is changed. It returns an error while the
-	// broker must not restart (issue 11: a partition it leads or follows is under-replicated or
-	// would fall below min.insync.replicas); the Kafka plane provides it. Nil means no check.
-	SafeToRestart func(ctx context.Context, broker int32) error
-	// Progress, when set, hears about every step (applied, waiting, ready, deleted).
-	Progress func(Progress)
+// execOptions are reconcile's opt-ins and waits plus what the Plane adds: how often waits poll and
+// who hears about every step.
+type execOptions struct {
+	reconcile.ObjectApplyOptions
+	// interval is how often status is polled while waiting.
+	interval time.Duration
+	// progress, when set, hears about every step (applied, waiting, ready, deleted).
+	progress func(reconcile.ObjectEvent)
 }
 
-// Progress is one step of an apply, for the command to print.
-type Progress struct {
-	Object ObjectRef
-	// Broker is the node id when Object is a broker StatefulSet, else -1.
-	Broker  int32
-	Message string
-}
-
-// ErrRefused wraps every reason Apply refuses a plan before changing anything.
-var ErrRefused = errors.New("apply refused")
-
-// Apply executes a plan made by Plan, and only it (issue 11):
+// apply executes the changes of a plan made by plan, and only them (issue 11), with the objects
+// the plan prepared (ex):
 //
 //  1. refuse, before changing anything, when a change needs an opt-in it was not given (conflicts,
 //     replace, delete), is unsupported, or its object changed since the plan;
@@ -60,144 +47,175 @@ var ErrRefused = errors.New("apply refused")
 //     and waited for until Ready (bounded; an interrupt is reported as one);
 //  5. delete pruned objects (only listed ones in the target, still carrying the owner labels) and
 //     write the final inventory.
-func (c *Client) Apply(ctx context.Context, p Plan, opts ApplyOptions) error {
+func (c *Client) apply(ctx context.Context, p reconcile.ObjectPlan, ex *execution, opts execOptions) error {
 	if opts.WaitTimeout <= 0 {
 		opts.WaitTimeout = DefaultWaitTimeout
 	}
-	if opts.Interval <= 0 {
-		opts.Interval = DefaultWaitInterval
+	if opts.interval <= 0 {
+		opts.interval = DefaultWaitInterval
 	}
-	if err := c.refuse(ctx, p, opts); err != nil {
+	if err := c.refuse(ctx, p, ex, opts); err != nil {
 		return err
 	}
-	if !p.Pending() {
+	if !slices.ContainsFunc(p.Changes, reconcile.Change.Pending) {
 		return nil
 	}
-	inv, err := c.readInventory(ctx, p.Namespace, p.Inventory)
-	if err != nil {
-		return err
-	}
-	byStage := map[int][]ObjectChange{}
-	var deletes []ObjectChange
+	byStage := map[int][]step{}
+	var deletes []step
 	for _, ch := range p.Changes {
+		st := step{ref: ch.Object.Object, broker: ch.Object.Broker, action: ch.Action, desired: ex.objects[refKey(ch.Object.Object)]}
 		switch ch.Action {
-		case Create, Update, Replace:
-			byStage[stage(ch.desired)] = append(byStage[stage(ch.desired)], ch)
-		case Delete:
-			deletes = append(deletes, ch)
+		case create, update, replace:
+			byStage[stage(st.desired)] = append(byStage[stage(st.desired)], st)
+		case remove:
+			deletes = append(deletes, st)
 		}
 	}
-	for _, ch := range byStage[0] {
-		if err := c.applyOne(ctx, ch, opts); err != nil {
+	for _, st := range byStage[0] {
+		if _, err := c.applyOne(ctx, st, opts); err != nil {
 			return err
 		}
 	}
-	for _, ch := range p.Changes {
-		// Only what may ever be pruned is recorded: a cluster-scoped object the render holds
-		// (the watch daemon's ClusterRole) is applied but never deleted (issue 21).
-		if ch.desired != nil && outOfScope(ch.Object, p.Namespace) == "" {
-			inv.add(ch.Object)
+	inv := maps.Clone(ex.stored)
+	for _, e := range ex.examined {
+		// Every object of the render, in sync or not. Only what may ever be pruned is recorded: a
+		// cluster-scoped object the render holds (the watch daemon's ClusterRole) is applied but
+		// never deleted (issue 21).
+		if _, ok := ex.objects[refKey(e.ref)]; ok && outOfScope(e.ref, ex.namespace) == "" {
+			inv.add(e.ref)
 		}
 	}
-	if err := c.writeInventory(ctx, p.Namespace, p.Inventory, inv); err != nil {
-		return err
+	// Written only when it changes (issue 23): a new object, or entries outside the target to drop.
+	if !inv.equal(ex.stored) || ex.ignored > 0 {
+		if err := c.writeInventory(ctx, ex.namespace, ex.inventory, inv); err != nil {
+			return err
+		}
 	}
 	for s := 1; s <= 3; s++ {
-		for _, ch := range byStage[s] {
-			if err := c.applyOne(ctx, ch, opts); err != nil {
+		for _, st := range byStage[s] {
+			if _, err := c.applyOne(ctx, st, opts); err != nil {
 				return err
 			}
 		}
 	}
-	if err := c.rollWorkloads(ctx, byStage[4], brokerRefs(p), opts); err != nil {
+	if err := c.rollWorkloads(ctx, byStage[4], brokerRefs(ex), opts); err != nil {
 		return err
 	}
+	if len(deletes) == 0 {
+		return nil
+	}
 	for i := len(deletes) - 1; i >= 0; i-- {
-		ch := deletes[i]
-		entry, err := c.rm.Delete(ctx, ch.Object.object(), ssa.DeleteOptions{
+		st := deletes[i]
+		entry, err := c.rm.Delete(ctx, objectFor(st.ref), ssa.DeleteOptions{
 			PropagationPolicy: metav1.DeletePropagationBackground,
-			Inclusions:        c.ownerLabels(p.Inventory, p.Namespace),
+			Inclusions:        c.ownerLabels(ex.inventory, ex.namespace),
 		})
 		if err != nil {
-			return fmt.Errorf("target %s: delete %s: %s", c.target, ch.Object, oneLine(err))
+			return fmt.Errorf("target %s: delete %s: %s", c.target, st.ref, oneLine(err))
 		}
 		if entry != nil && entry.Action == ssa.SkippedAction {
 			// Its owner labels went away since the plan: it is no longer provably ours.
-			report(opts, ch, "left alone: it no longer carries avatar-sync's owner labels")
+			report(opts, st, "left alone: it no longer carries avatar-sync's owner labels")
 			continue
 		}
-		delete(inv, ch.Object.key())
-		report(opts, ch, "deleted")
+		delete(inv, refKey(st.ref))
+		report(opts, st, "deleted")
 	}
-	return c.writeInventory(ctx, p.Namespace, p.Inventory, inv)
+	return c.writeInventory(ctx, ex.namespace, ex.inventory, inv)
+}
+
+// step is one pending change as apply executes it: the object, what to do, and the prepared
+// object to apply (nil for a delete).
+type step struct {
+	ref     reconcile.ObjectRef
+	broker  int32
+	action  reconcile.Action
+	desired *unstructured.Unstructured
 }
 
 // refuse checks every change first and reports every problem, not just the first.
-func (c *Client) refuse(ctx context.Context, p Plan, opts ApplyOptions) error {
+func (c *Client) refuse(ctx context.Context, p reconcile.ObjectPlan, ex *execution, opts execOptions) error {
+	var pending []reconcile.ObjectRef
+	for _, ch := range p.Changes {
+		if ch.Action != noOp && ch.Object != nil {
+			pending = append(pending, ch.Object.Object)
+		}
+	}
+	snap, err := c.observe(ctx, ex.namespace, pending)
+	if err != nil {
+		return err
+	}
 	var problems []string
 	for _, ch := range p.Changes {
-		if ch.Action == NoOp {
+		if ch.Action == noOp {
 			continue
 		}
-		if len(ch.Conflicts) > 0 && !opts.ForceConflicts {
+		if ch.Kind != reconcile.KindObject || ch.Object == nil {
+			problems = append(problems, fmt.Sprintf("%s: not a Kubernetes object change; plan again", ch.Name))
+			continue
+		}
+		o := ch.Object
+		if len(o.Conflicts) > 0 && !opts.ForceConflicts {
 			var cs []string
-			for _, cf := range ch.Conflicts {
-				cs = append(cs, cf.String())
+			for _, cf := range o.Conflicts {
+				cs = append(cs, cf.Field+" is owned by "+cf.Manager)
 			}
-			problems = append(problems, fmt.Sprintf("%s: %s; taking them needs --force-conflicts", ch.Object, strings.Join(cs, ", ")))
+			problems = append(problems, fmt.Sprintf("%s: %s; taking them needs --force-conflicts", o.Object, strings.Join(cs, ", ")))
 		}
 		switch ch.Action {
-		case Replace:
-			if !opts.Replace {
-				problems = append(problems, fmt.Sprintf("%s must be replaced (%s); that needs --allow-replace", ch.Object, fieldList(ch.Fields)))
+		case replace:
+			if !opts.AllowReplace {
+				problems = append(problems, fmt.Sprintf("%s must be replaced (%s); that needs --allow-replace", o.Object, fieldList(o.Fields)))
 			}
-		case Unsupported:
-			problems = append(problems, fmt.Sprintf("%s: %s", ch.Object, ch.Reason))
-		case Delete:
+		case unsupported:
+			problems = append(problems, fmt.Sprintf("%s: %s", o.Object, ch.Reason))
+		case remove:
 			if !opts.Prune || !opts.AllowDelete {
-				problems = append(problems, fmt.Sprintf("%s: deleting needs deletion: prune in the spec and --allow-delete", ch.Object))
+				problems = append(problems, fmt.Sprintf("%s: deleting needs deletion: prune in the spec and --allow-delete", o.Object))
 			}
-			if why := outOfScope(ch.Object, p.Namespace); why != "" {
-				problems = append(problems, fmt.Sprintf("%s is %s: avatar-sync never deletes it", ch.Object, why))
+			if why := outOfScope(o.Object, ex.namespace); why != "" {
+				problems = append(problems, fmt.Sprintf("%s is %s: avatar-sync never deletes it", o.Object, why))
 			}
 		}
-		if ch.Action != Delete && ch.desired == nil {
-			problems = append(problems, fmt.Sprintf("%s: the plan carries no object to apply; plan again", ch.Object))
+		if _, ok := ex.objects[refKey(o.Object)]; ch.Action != remove && !ok {
+			problems = append(problems, fmt.Sprintf("%s: the plan carries no object to apply; plan again", o.Object))
 			continue
 		}
-		live, err := c.get(ctx, ch.Object)
+		live, err := snap.get(o.Object)
 		if err != nil {
 			return fmt.Errorf("target %s: %s", c.target, oneLine(err))
 		}
 		now := ""
 		if live != nil {
-			now = digest(live, p.Salt)
+			now = digest(live, ex.salt)
 		}
-		if now != ch.Live {
-			problems = append(problems, fmt.Sprintf("%s changed on the cluster since the plan; plan again", ch.Object))
+		if now != o.Live {
+			problems = append(problems, fmt.Sprintf("%s changed on the cluster since the plan; plan again", o.Object))
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("target %s: %w: %s", c.target, ErrRefused, strings.Join(problems, "; "))
+		return fmt.Errorf("target %s: %w: %s", c.target, reconcile.ErrRefused, strings.Join(problems, "; "))
 	}
 	return nil
 }
 
-func fieldList(fs []FieldDiff) string {
+func fieldList(fs []reconcile.ObjectField) string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.String())
+		out = append(out, f.Path+": "+f.Before+" → "+f.After)
 	}
 	return strings.Join(out, ", ")
 }
 
-// applyOne server-side applies one object (ssa forces ownership; conflicts were refused before).
-func (c *Client) applyOne(ctx context.Context, ch ObjectChange, opts ApplyOptions) error {
-	if _, err := c.rm.Apply(ctx, ch.desired, ssa.DefaultApplyOptions()); err != nil {
-		return fmt.Errorf("target %s: apply %s: %s", c.target, ch.Object, oneLine(err))
+// applyOne server-side applies one object (forcing ownership: conflicts were refused before) and
+// returns the object as the server stored it.
+func (c *Client) applyOne(ctx context.Context, st step, opts execOptions) (*unstructured.Unstructured, error) {
+	applied := st.desired.DeepCopy()
+	if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return nil, fmt.Errorf("target %s: apply %s: %s", c.target, st.ref, oneLine(err))
 	}
-	report(opts, ch, ch.Action.String()+"d")
-	return nil
+	report(opts, st, st.action.String()+"d")
+	return applied, nil
 }
 
 // rollWorkloads creates new workloads together (nothing runs yet, so nothing restarts) and then
@@ -206,52 +224,75 @@ func (c *Client) applyOne(ctx context.Context, ch ObjectChange, opts ApplyOption
 // broker's StatefulSet is Ready in Kubernetes (issue 21: with broker 2 at 0/1 an image change
 // rolled broker 1) and the Kafka plane says it is safe; so with --no-wait, which does not wait for
 // the broker it restarted, an apply restarts at most one broker.
-func (c *Client) rollWorkloads(ctx context.Context, changes []ObjectChange, brokers []brokerRef, opts ApplyOptions) error {
-	var created []ObjectChange
-	for _, ch := range changes {
-		if ch.Action == Create {
-			if err := c.applyOne(ctx, ch, opts); err != nil {
+func (c *Client) rollWorkloads(ctx context.Context, changes []step, brokers []brokerRef, opts execOptions) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	followers := map[string]*follower{}
+	defer func() {
+		for _, f := range followers {
+			f.close()
+		}
+	}()
+	follow := func(r reconcile.ObjectRef) *follower {
+		gk := groupKind(r)
+		if followers[gk] == nil {
+			followers[gk] = c.follow(ctx, r.Namespace, r.APIVersion, r.Kind)
+		}
+		return followers[gk]
+	}
+	apply := func(st step) error {
+		applied, err := c.applyOne(ctx, st, opts)
+		if err == nil {
+			follow(st.ref).wrote(applied)
+		}
+		return err
+	}
+	var created []step
+	for _, st := range changes {
+		if st.action == create {
+			if err := apply(st); err != nil {
 				return err
 			}
-			created = append(created, ch)
+			created = append(created, st)
 		}
 	}
-	for _, ch := range created {
-		if err := c.waitReady(ctx, ch, opts); err != nil {
+	for _, st := range created {
+		if err := c.waitReady(ctx, follow(st.ref), st, opts); err != nil {
 			return err
 		}
 	}
 	var restarted []int32
-	for _, ch := range changes {
-		if ch.Action == Create {
+	for _, st := range changes {
+		if st.action == create {
 			continue
 		}
-		if ch.Broker >= 0 {
-			if err := c.othersReady(ctx, ch, brokers); err != nil {
-				msg := fmt.Sprintf("target %s: broker %d (%s) is not restarted: %s", c.target, ch.Broker, ch.Object, err)
+		if st.broker >= 0 {
+			if err := c.othersReady(ctx, follow(st.ref), st, brokers); err != nil {
+				msg := fmt.Sprintf("target %s: broker %d (%s) is not restarted: %s", c.target, st.broker, st.ref, err)
 				if opts.NoWait && len(restarted) > 0 {
 					msg += fmt.Sprintf("; --no-wait does not wait for broker %d, restarted by this apply, so no other broker restarts now: apply again once it is Ready", restarted[len(restarted)-1])
 				}
 				return errors.New(msg + "; the remaining brokers were left as they are")
 			}
 		}
-		if ch.Broker >= 0 && opts.SafeToRestart != nil {
-			if err := opts.SafeToRestart(ctx, ch.Broker); err != nil {
-				return fmt.Errorf("target %s: broker %d (%s) is not restarted: %s; the remaining brokers were left as they are", c.target, ch.Broker, ch.Object, oneLine(err))
+		if st.broker >= 0 && opts.SafeToRestart != nil {
+			if err := opts.SafeToRestart(ctx, st.broker); err != nil {
+				return fmt.Errorf("target %s: broker %d (%s) is not restarted: %s; the remaining brokers were left as they are", c.target, st.broker, st.ref, oneLine(err))
 			}
 		}
-		if ch.Action == Replace {
-			if err := c.orphanDelete(ctx, ch, opts); err != nil {
+		if st.action == replace {
+			if err := c.orphanDelete(ctx, st, opts); err != nil {
 				return err
 			}
 		}
-		if err := c.applyOne(ctx, ch, opts); err != nil {
+		if err := apply(st); err != nil {
 			return err
 		}
-		if ch.Broker >= 0 {
-			restarted = append(restarted, ch.Broker)
+		if st.broker >= 0 {
+			restarted = append(restarted, st.broker)
 		}
-		if err := c.waitReady(ctx, ch, opts); err != nil {
+		if err := c.waitReady(ctx, follow(st.ref), st, opts); err != nil {
 			return err
 		}
 	}
@@ -261,16 +302,16 @@ func (c *Client) rollWorkloads(ctx context.Context, changes []ObjectChange, brok
 // brokerRef is one broker StatefulSet of a plan.
 type brokerRef struct {
 	id  int32
-	ref ObjectRef
+	ref reconcile.ObjectRef
 }
 
 // brokerRefs lists every broker StatefulSet the plan examined, whatever its action: a broker in
 // sync must be Ready too before another restarts.
-func brokerRefs(p Plan) []brokerRef {
+func brokerRefs(ex *execution) []brokerRef {
 	var out []brokerRef
-	for _, ch := range p.Changes {
-		if ch.Broker >= 0 && ch.Action != Delete {
-			out = append(out, brokerRef{id: ch.Broker, ref: ch.Object})
+	for _, e := range ex.examined {
+		if e.broker >= 0 && e.action != remove {
+			out = append(out, brokerRef{id: e.broker, ref: e.ref})
 		}
 	}
 	return out
@@ -278,13 +319,13 @@ func brokerRefs(p Plan) []brokerRef {
 
 // othersReady says which other broker's StatefulSet is not Ready (kstatus Current: observed
 // generation, ready and updated replicas, current revision), nil when all are.
-func (c *Client) othersReady(ctx context.Context, ch ObjectChange, brokers []brokerRef) error {
+func (c *Client) othersReady(ctx context.Context, f *follower, st step, brokers []brokerRef) error {
 	var notReady []string
 	for _, b := range brokers {
-		if b.id == ch.Broker {
+		if b.id == st.broker {
 			continue
 		}
-		live, err := c.get(ctx, b.ref)
+		live, err := f.get(ctx, b.ref)
 		if err != nil {
 			return fmt.Errorf("cannot tell whether broker %d is ready: %s", b.id, oneLine(err))
 		}
@@ -312,31 +353,31 @@ func (c *Client) othersReady(ctx context.Context, ch ObjectChange, brokers []bro
 }
 
 // orphanDelete removes a StatefulSet but not its pods and volumes, so the recreated one adopts them.
-func (c *Client) orphanDelete(ctx context.Context, ch ObjectChange, opts ApplyOptions) error {
-	if err := c.client.Delete(ctx, ch.Object.object(), client.PropagationPolicy(metav1.DeletePropagationOrphan)); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("target %s: replace %s: orphan delete: %s", c.target, ch.Object, oneLine(err))
+func (c *Client) orphanDelete(ctx context.Context, st step, opts execOptions) error {
+	if err := c.client.Delete(ctx, objectFor(st.ref), client.PropagationPolicy(metav1.DeletePropagationOrphan)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("target %s: replace %s: orphan delete: %s", c.target, st.ref, oneLine(err))
 	}
-	report(opts, ch, "deleted with --cascade=orphan (pods and volumes kept)")
+	report(opts, st, "deleted with --cascade=orphan (pods and volumes kept)")
 	wctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
 	defer cancel()
 	for {
-		live, err := c.get(wctx, ch.Object)
+		live, err := c.get(wctx, st.ref)
 		if err == nil && live == nil {
 			return nil
 		}
 		select {
 		case <-wctx.Done():
 			if ctx.Err() != nil {
-				return fmt.Errorf("target %s: replace %s: interrupted while waiting for the orphan delete: %w", c.target, ch.Object, context.Cause(ctx))
+				return fmt.Errorf("target %s: replace %s: interrupted while waiting for the orphan delete: %w", c.target, st.ref, context.Cause(ctx))
 			}
-			return fmt.Errorf("target %s: replace %s: still present %s after the orphan delete", c.target, ch.Object, opts.WaitTimeout)
-		case <-time.After(opts.Interval):
+			return fmt.Errorf("target %s: replace %s: still present %s after the orphan delete", c.target, st.ref, opts.WaitTimeout)
+		case <-time.After(opts.interval):
 		}
 	}
 }
 
-// waitReady polls the object's kstatus until Current, reporting each new status message.
-func (c *Client) waitReady(ctx context.Context, ch ObjectChange, opts ApplyOptions) error {
+// waitReady follows the object's kstatus until Current, reporting each new status message.
+func (c *Client) waitReady(ctx context.Context, f *follower, st step, opts execOptions) error {
 	if opts.NoWait {
 		return nil
 	}
@@ -344,7 +385,7 @@ func (c *Client) waitReady(ctx context.Context, ch ObjectChange, opts ApplyOptio
 	defer cancel()
 	last := ""
 	for {
-		live, err := c.get(wctx, ch.Object)
+		live, err := f.get(wctx, st.ref)
 		msg := ""
 		switch {
 		case err != nil:
@@ -356,34 +397,48 @@ func (c *Client) waitReady(ctx context.Context, ch ObjectChange, opts ApplyOptio
 			if err != nil {
 				msg = oneLine(err)
 			} else if res.Status == status.CurrentStatus {
-				report(opts, ch, "ready")
+				report(opts, st, "ready")
 				return nil
 			} else {
 				msg = res.Status.String() + ": " + res.Message
 			}
 		}
 		if msg != last && wctx.Err() == nil {
-			report(opts, ch, "waiting: "+msg)
+			report(opts, st, "waiting: "+msg)
 			last = msg
 		}
 		select {
 		case <-wctx.Done():
-			what := ch.Object.String()
-			if ch.Broker >= 0 {
-				what = fmt.Sprintf("broker %d (%s)", ch.Broker, ch.Object)
+			what := st.ref.String()
+			if st.broker >= 0 {
+				what = fmt.Sprintf("broker %d (%s)", st.broker, st.ref)
 			}
 			if ctx.Err() != nil {
 				// Issue 21: an interrupt (SIGINT, a cancelled pass) is not a time-out.
 				return fmt.Errorf("target %s: interrupted while waiting for %s to become ready (last: %s); it was applied and may still be rolling: %w", c.target, what, last, context.Cause(ctx))
 			}
-			return fmt.Errorf("target %s: %s not ready after %s (%s); see `kubectl -n %s describe %s %s`", c.target, what, opts.WaitTimeout, last, ch.Object.Namespace, strings.ToLower(ch.Object.Kind), ch.Object.Name)
-		case <-time.After(opts.Interval):
+			return fmt.Errorf("target %s: %s not ready after %s (%s); see `kubectl -n %s describe %s %s`", c.target, what, opts.WaitTimeout, last, st.ref.Namespace, strings.ToLower(st.ref.Kind), st.ref.Name)
+		default:
 		}
+		f.wait(wctx, opts.interval)
 	}
 }
 
-func report(opts ApplyOptions, ch ObjectChange, msg string) {
-	if opts.Progress != nil {
-		opts.Progress(Progress{Object: ch.Object, Broker: ch.Broker, Message: msg})
+// appliedMessages are the progress messages that mean the object now has its new form.
+var appliedMessages = map[string]bool{"created": true, "updated": true, "replaced": true, "deleted": true}
+
+// report tells opts.progress about one step: an object applied (Done) or what happens to it,
+// a broker's messages prefixed with its id.
+func report(opts execOptions, st step, msg string) {
+	if opts.progress == nil {
+		return
 	}
+	ev := reconcile.ObjectEvent{Name: st.ref.String(), Done: appliedMessages[msg]}
+	if !ev.Done {
+		ev.Message = msg
+		if st.broker >= 0 {
+			ev.Message = fmt.Sprintf("(broker %d) %s", st.broker, msg)
+		}
+	}
+	opts.progress(ev)
 }

@@ -10,9 +10,9 @@ import "testing"
 func BenchmarkPlanInSync(b *testing.B) {
 	c, ns := connectLab(b)
 	want := rendered{password: "bench-password"}.desired(b, ns)
-	mustApply(b, c, mustPlan(b, c, want, Options{}), ApplyOptions{NoWait: true})
+	mustApply(b, c, mustPlan(b, c, want, planOpts{}), applyOpts{NoWait: true})
 	for b.Loop() {
-		if p := mustPlan(b, c, want, Options{}); p.Pending() {
+		if p := mustPlan(b, c, want, planOpts{}); p.Pending() {
 			b.Fatalf("plan not empty: %v", changesOf(p))
 		}
 	}

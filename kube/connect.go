@@ -25,11 +25,12 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
@@ -39,6 +40,10 @@ const FieldManager = "avatar-sync"
 // ownerGroup prefixes the owner labels ssa puts on every applied object (<group>/name and
 // <group>/namespace): with the inventory they are how avatar-sync knows an object is its own.
 const ownerGroup = "avatar-sync.io"
+
+// UserAgent is the user agent of every request avatar-sync sends to an API server, so an audit log
+// tells its requests apart (the request-count test counts them so, issue 23).
+const UserAgent = "avatar-sync/kubernetes-plane"
 
 // Target says which cluster to talk to, as kubectl would.
 type Target struct {
@@ -57,7 +62,19 @@ type Client struct {
 	target string
 	host   string
 	client client.Client
-	rm     *ssa.ResourceManager
+	// watcher watches workloads while an apply rolls them: the same credentials without the
+	// client's request time-out, which would cut a watch short (waits are bounded by their context).
+	watcher client.WithWatch
+	rm      *ssa.ResourceManager
+
+	// mu guards the request savers below (issue 23).
+	mu sync.Mutex
+	// listForbidden are the kinds (group/kind) this user may not list in the target namespace (the
+	// watch daemon's Role grants get by name): read one GET per object.
+	listForbidden map[string]bool
+	// dryRuns are the last server answer per object (refKey), for a plan that asks again about
+	// the same live version and the same desired object (apply re-plans what plan planned).
+	dryRuns map[string]dryRunAnswer
 }
 
 // connectTimeout bounds the probe Connect makes, so a server that does not answer fails fast.
@@ -81,30 +98,45 @@ func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, err
 	quietLibraries.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	cfg = rest.CopyConfig(cfg)
 	cfg.Timeout = connectTimeout
-	// A plan makes three requests per object; client-go's default of 5 per second would make a
-	// 16-object plan take seconds of client-side throttling.
+	cfg.UserAgent = UserAgent
+	// A fresh deploy's plan dry-runs every object; client-go's default of 5 per second would make
+	// a 16-object plan take seconds of client-side throttling.
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 50, 100
 	}
-	if err := probe(ctx, target, cfg); err != nil {
+	// One discovery serves the probe and the REST mapper (two requests with aggregated discovery).
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %s", target, cfg.Host, oneLine(err))
+	}
+	cached := memory.NewMemCacheClient(dc)
+	if err := probe(ctx, target, cfg.Host, cached); err != nil {
 		return nil, err
 	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cached)
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: Kubernetes API discovery at %s: %w", target, cfg.Host, err)
-	}
 	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
+	}
+	wcfg := rest.CopyConfig(cfg)
+	wcfg.Timeout = 0
+	whttp, err := rest.HTTPClientFor(wcfg)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
+	}
+	watcher, err := client.NewWithWatch(wcfg, client.Options{HTTPClient: whttp, Mapper: mapper})
 	if err != nil {
 		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
 	}
 	// ssa's staged apply and waits need a kstatus poller; a nil one panics there.
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
 	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: ownerGroup})
-	return &Client{target: target, host: cfg.Host, client: c, rm: rm}, nil
+	return &Client{target: target, host: cfg.Host, client: c, watcher: watcher, rm: rm,
+		listForbidden: map[string]bool{}, dryRuns: map[string]dryRunAnswer{}}, nil
 }
 
 // serviceAccountDir is where Kubernetes mounts a pod's service account token and CA (tests point
@@ -209,29 +241,26 @@ func contextNames(c *clientcmdapi.Config) []string {
 
 // probe asks for the API groups: unauthenticated requests get 401 (a bad token) or 403 (none), an
 // absent server a dial error, so each case can be told apart before any real work.
-func probe(ctx context.Context, target string, cfg *rest.Config) error {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("target %s: Kubernetes client for %s: %s", target, cfg.Host, oneLine(err))
-	}
+func probe(ctx context.Context, target, host string, dc discovery.DiscoveryInterface) error {
+	var err error
 	done := make(chan error, 1)
 	go func() { _, err := dc.ServerGroups(); done <- err }()
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("target %s: Kubernetes API server %s: %w", target, cfg.Host, ctx.Err())
+		return fmt.Errorf("target %s: Kubernetes API server %s: %w", target, host, ctx.Err())
 	case err = <-done:
 	}
 	switch {
 	case err == nil:
 		return nil
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("target %s: Kubernetes API server %s refused the kubeconfig's credentials (401 Unauthorized); refresh them (`microk8s config > ~/.kube/microk8s`)", target, cfg.Host)
+		return fmt.Errorf("target %s: Kubernetes API server %s refused the kubeconfig's credentials (401 Unauthorized); refresh them (`microk8s config > ~/.kube/microk8s`)", target, host)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("target %s: Kubernetes API server %s does not let this user in (403 Forbidden); use a context with rights on the namespace", target, cfg.Host)
+		return fmt.Errorf("target %s: Kubernetes API server %s does not let this user in (403 Forbidden); use a context with rights on the namespace", target, host)
 	case isUnreachable(err):
-		return fmt.Errorf("target %s: Kubernetes API server %s is unreachable (%s); is the cluster running (`microk8s status`)?", target, cfg.Host, oneLine(err))
+		return fmt.Errorf("target %s: Kubernetes API server %s is unreachable (%s); is the cluster running (`microk8s status`)?", target, host, oneLine(err))
 	default:
-		return fmt.Errorf("target %s: Kubernetes API server %s: %s", target, cfg.Host, oneLine(err))
+		return fmt.Errorf("target %s: Kubernetes API server %s: %s", target, host, oneLine(err))
 	}
 }
 

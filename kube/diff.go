@@ -8,17 +8,19 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // fieldDiffs lists the fields that differ between the live object and the server's dry-run result,
 // leaf by leaf, e.g. `spec.template.spec.containers[0].image: apache/kafka:3.8.1 → 3.9.0`. What the
 // server alone writes (status, managedFields, resourceVersion, ...) is left out, and a Secret's
 // values are shown as (sensitive) only.
-func fieldDiffs(before, after *unstructured.Unstructured) []FieldDiff {
+func fieldDiffs(before, after *unstructured.Unstructured) []reconcile.ObjectField {
 	secret := after.GetKind() == "Secret"
-	var out []FieldDiff
+	var out []reconcile.ObjectField
 	walk(comparable(before), comparable(after), "", func(path string, b, a any, hasB, hasA bool) {
-		d := FieldDiff{Path: path, Before: show(b, hasB), After: show(a, hasA)}
+		d := reconcile.ObjectField{Path: path, Before: show(b, hasB), After: show(a, hasA)}
 		if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.")) {
 			if hasB {
 				d.Before = Sensitive
@@ -140,15 +142,15 @@ func show(v any, present bool) string {
 // immutableChanges lists the volumeClaimTemplates fields the render sets differently from the live
 // StatefulSet. Only the fields the render declares are compared: the server fills in defaults
 // (volumeMode, status) that are not changes.
-func immutableChanges(desired, live *unstructured.Unstructured) []FieldDiff {
+func immutableChanges(desired, live *unstructured.Unstructured) []reconcile.ObjectField {
 	if desired.GetKind() != "StatefulSet" {
 		return nil
 	}
 	want, _, _ := unstructured.NestedSlice(desired.Object, "spec", "volumeClaimTemplates")
 	have, _, _ := unstructured.NestedSlice(live.Object, "spec", "volumeClaimTemplates")
-	var out []FieldDiff
+	var out []reconcile.ObjectField
 	if len(want) != len(have) {
-		return []FieldDiff{{Path: "spec.volumeClaimTemplates", Before: fmt.Sprintf("%d templates", len(have)), After: fmt.Sprintf("%d templates", len(want))}}
+		return []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates", Before: fmt.Sprintf("%d templates", len(have)), After: fmt.Sprintf("%d templates", len(want))}}
 	}
 	for i := range want {
 		subset(want[i], have[i], fmt.Sprintf("spec.volumeClaimTemplates[%d]", i), &out)
@@ -157,7 +159,7 @@ func immutableChanges(desired, live *unstructured.Unstructured) []FieldDiff {
 }
 
 // subset records every leaf of want whose value in have differs or is missing.
-func subset(want, have any, path string, out *[]FieldDiff) {
+func subset(want, have any, path string, out *[]reconcile.ObjectField) {
 	switch w := want.(type) {
 	case map[string]any:
 		h, _ := have.(map[string]any)
@@ -169,7 +171,7 @@ func subset(want, have any, path string, out *[]FieldDiff) {
 		for _, k := range keys {
 			hv, ok := h[k]
 			if !ok {
-				*out = append(*out, FieldDiff{Path: joinPath(path, k), Before: absent, After: show(w[k], true)})
+				*out = append(*out, reconcile.ObjectField{Path: joinPath(path, k), Before: absent, After: show(w[k], true)})
 				continue
 			}
 			subset(w[k], hv, joinPath(path, k), out)
@@ -177,7 +179,7 @@ func subset(want, have any, path string, out *[]FieldDiff) {
 	case []any:
 		h, _ := have.([]any)
 		if len(h) != len(w) {
-			*out = append(*out, FieldDiff{Path: path, Before: show(have, have != nil), After: show(want, true)})
+			*out = append(*out, reconcile.ObjectField{Path: path, Before: show(have, have != nil), After: show(want, true)})
 			return
 		}
 		for i := range w {
@@ -185,7 +187,7 @@ func subset(want, have any, path string, out *[]FieldDiff) {
 		}
 	default:
 		if fmt.Sprint(want) != fmt.Sprint(have) {
-			*out = append(*out, FieldDiff{Path: path, Before: show(have, true), After: show(want, true)})
+			*out = append(*out, reconcile.ObjectField{Path: path, Before: show(have, true), After: show(want, true)})
 		}
 	}
 }

@@ -1,11 +1,13 @@
 package kube
 
 import (
-	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 func obj(kind string, fields map[string]any) *unstructured.Unstructured {
@@ -23,12 +25,12 @@ func TestFieldDiffs(t *testing.T) {
 	}
 	cases := map[string]struct {
 		before, after *unstructured.Unstructured
-		want          []FieldDiff
+		want          []reconcile.ObjectField
 	}{
 		"list element by index": {
 			obj("StatefulSet", map[string]any{"spec": containers("apache/kafka:3.8.1")}),
 			obj("StatefulSet", map[string]any{"spec": containers("apache/kafka:3.9.0")}),
-			[]FieldDiff{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
+			[]reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
 		},
 		"status and server bookkeeping are not changes": {
 			obj("Service", map[string]any{"spec": map[string]any{"type": "NodePort"}, "status": map[string]any{"x": 1}}),
@@ -38,17 +40,17 @@ func TestFieldDiffs(t *testing.T) {
 		"label keys with dots and slashes are bracketed": {
 			&unstructured.Unstructured{Object: map[string]any{"kind": "Service", "metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/name": "kafka"}}}},
 			&unstructured.Unstructured{Object: map[string]any{"kind": "Service", "metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/name": "kafka2"}}}},
-			[]FieldDiff{{Path: "metadata.labels[app.kubernetes.io/name]", Before: "kafka", After: "kafka2"}},
+			[]reconcile.ObjectField{{Path: "metadata.labels[app.kubernetes.io/name]", Before: "kafka", After: "kafka2"}},
 		},
 		"added and removed fields": {
 			obj("ConfigMap", map[string]any{"data": map[string]any{"old": "1"}}),
 			obj("ConfigMap", map[string]any{"data": map[string]any{"new": "2"}}),
-			[]FieldDiff{{Path: "data.new", Before: absent, After: "2"}, {Path: "data.old", Before: "1", After: absent}},
+			[]reconcile.ObjectField{{Path: "data.new", Before: absent, After: "2"}, {Path: "data.old", Before: "1", After: absent}},
 		},
 		"secret values are never shown": {
 			obj("Secret", map[string]any{"data": map[string]any{"password": "b2xk", "gone": "eA=="}}),
 			obj("Secret", map[string]any{"data": map[string]any{"password": "bmV3", "added": "eQ=="}}),
-			[]FieldDiff{{Path: "data.added", Before: absent, After: Sensitive}, {Path: "data.gone", Before: Sensitive, After: absent}, {Path: "data.password", Before: Sensitive, After: Sensitive}},
+			[]reconcile.ObjectField{{Path: "data.added", Before: absent, After: Sensitive}, {Path: "data.gone", Before: Sensitive, After: absent}, {Path: "data.password", Before: Sensitive, After: Sensitive}},
 		},
 	}
 	for name, tc := range cases {
@@ -74,63 +76,31 @@ func TestImmutableChangesCompareOnlyWhatTheRenderDeclares(t *testing.T) {
 		t.Errorf("server defaults reported as changes: %v", got)
 	}
 	bigger := obj("StatefulSet", map[string]any{"spec": vct("20Gi", nil)})
-	want := []FieldDiff{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}
+	want := []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}
 	if diff := cmp.Diff(want, immutableChanges(bigger, live)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 
-func TestChangeLinesAndSummary(t *testing.T) {
-	p := Plan{Changes: []ObjectChange{
-		{Object: ObjectRef{Kind: "Namespace", Name: "avatar"}, Action: NoOp},
-		{Object: ObjectRef{Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Action: Update,
-			Fields:    []FieldDiff{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
-			Conflicts: []Conflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}},
-		{Object: ObjectRef{Kind: "PodDisruptionBudget", Namespace: "avatar", Name: "kafka"}, Action: Delete, Reason: "left the render"},
-	}}
-	want := []string{
-		"~ StatefulSet avatar/kafka-broker-2",
-		"    spec.template.spec.containers[0].image: apache/kafka:3.8.1 → apache/kafka:3.9.0",
-		`    conflict: spec.template.spec.containers[name="kafka"].image is owned by kubectl-set (taking it needs --force-conflicts)`,
-	}
-	if diff := cmp.Diff(want, p.Changes[1].Lines()); diff != "" {
-		t.Errorf("lines (-want +got):\n%s", diff)
-	}
-	if got, want := p.Summary(), "Kubernetes: 0 to create, 1 to update, 0 to replace, 1 to delete, 1 with conflicts."; got != want {
-		t.Errorf("summary = %q, want %q", got, want)
-	}
-	if !p.Pending() || (Plan{Changes: p.Changes[:1]}).Pending() {
-		t.Error("Pending should be true exactly when a change is not a no-op")
-	}
-}
-
-// A plan reads back from JSON with the same fingerprint; the fingerprint covers the live versions.
+// The fingerprint covers every object examined and its live version, in sync ones included.
 // (Verifying a saved plan is reconcile's: it re-plans the pinned manifests, issue 20.)
-func TestPlanFingerprintRoundTrips(t *testing.T) {
-	saved := Plan{Target: "lab", Namespace: "avatar", Inventory: "avatar", Changes: []ObjectChange{
-		{Object: ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, Action: NoOp, Broker: -1, Live: "aa"},
-		{Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}, Action: Replace, Broker: 1, Live: "bb",
-			Fields: []FieldDiff{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}, Reason: "r"},
-	}}
-	data, err := json.Marshal(saved)
-	if err != nil {
-		t.Fatal(err)
+func TestFingerprintCoversTheLiveVersions(t *testing.T) {
+	ns := reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}
+	sts := reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}
+	saved := []examined{{ref: ns, broker: -1, live: "aa"}, {ref: sts, broker: 1, action: reconcile.Replace, live: "bb"}}
+	if fingerprint(saved) != fingerprint(slices.Clone(saved)) {
+		t.Error("the fingerprint is not stable")
 	}
-	var read Plan
-	if err := json.Unmarshal(data, &read); err != nil {
-		t.Fatal(err)
-	}
-	if read.Fingerprint() != saved.Fingerprint() {
-		t.Error("fingerprint changed by a JSON round trip")
-	}
-	edited := read
-	edited.Changes = append([]ObjectChange(nil), read.Changes...)
-	edited.Changes[1].Live = "cc" // someone edited the StatefulSet since
-	if edited.Fingerprint() == saved.Fingerprint() {
+	edited := slices.Clone(saved)
+	edited[1].live = "cc" // someone edited the StatefulSet since
+	if fingerprint(edited) == fingerprint(saved) {
 		t.Error("the fingerprint does not cover the live versions")
 	}
-	var a Action
-	if err := a.UnmarshalText([]byte("bogus")); err == nil {
-		t.Error("an unknown action parsed")
+	if fingerprint(saved[:1]) == fingerprint(saved) {
+		t.Error("the fingerprint does not cover every object examined")
+	}
+	sts.APIVersion = "apps/v1beta2"
+	if fingerprint([]examined{saved[0], {ref: sts, broker: 1, live: "bb"}}) != fingerprint(saved) {
+		t.Error("the fingerprint depends on the API version an object was read with")
 	}
 }

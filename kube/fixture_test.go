@@ -3,9 +3,11 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -247,45 +250,92 @@ func (k *kubelet) result() (maxRolling int, started []string) {
 	return k.maxRolling, append([]string(nil), k.started...)
 }
 
-// quickWaits keeps rollouts in tests short but bounded.
-func quickWaits(o Options) ApplyOptions {
-	return ApplyOptions{Options: o, WaitTimeout: time.Minute, Interval: 50 * time.Millisecond}
+// planOpts and applyOpts are the tests' opt-ins; plan and apply take reconcile's.
+type planOpts struct{ Prune, AllowDelete, ForceConflicts, Replace bool }
+
+type applyOpts struct {
+	planOpts
+	NoWait                bool
+	WaitTimeout, Interval time.Duration
+	SafeToRestart         func(context.Context, int32) error
+	Progress              func(reconcile.ObjectEvent)
 }
 
-func mustPlan(t testing.TB, c *Client, want Desired, o Options) Plan {
+// quickWaits keeps rollouts in tests short but bounded.
+func quickWaits(o planOpts) applyOpts {
+	return applyOpts{planOpts: o, WaitTimeout: time.Minute, Interval: 50 * time.Millisecond}
+}
+
+// testPlan is a plan as the Plane keeps it: reconcile's object plan and the execution record.
+type testPlan struct {
+	reconcile.ObjectPlan
+	ex *execution
+}
+
+// Pending reports whether applying the plan would change anything.
+func (p testPlan) Pending() bool { return slices.ContainsFunc(p.Changes, reconcile.Change.Pending) }
+
+func mustPlan(t testing.TB, c *Client, want Desired, o planOpts) testPlan {
 	t.Helper()
-	p, err := c.Plan(testCtx(t), want, o)
+	op, ex, err := c.plan(testCtx(t), want, planOptions{prune: o.Prune, allowDelete: o.AllowDelete, salt: testSalt})
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	return p
+	return testPlan{op, ex}
 }
 
-func mustApply(t testing.TB, c *Client, p Plan, o ApplyOptions) {
+// applyPlan executes p as the Plane does.
+func applyPlan(ctx context.Context, c *Client, p testPlan, o applyOpts) error {
+	ao := reconcile.ObjectApplyOptions{
+		ObjectPlanOptions: reconcile.ObjectPlanOptions{Prune: o.Prune, AllowDelete: o.AllowDelete},
+		ForceConflicts:    o.ForceConflicts, AllowReplace: o.Replace,
+		NoWait: o.NoWait, WaitTimeout: o.WaitTimeout, SafeToRestart: o.SafeToRestart,
+	}
+	return c.apply(ctx, p.ObjectPlan, p.ex, execOptions{ObjectApplyOptions: ao, interval: o.Interval, progress: o.Progress})
+}
+
+func mustApply(t testing.TB, c *Client, p testPlan, o applyOpts) {
 	t.Helper()
-	if err := c.Apply(testCtx(t), p, o); err != nil {
+	if err := applyPlan(testCtx(t), c, p, o); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 }
 
+// headline is "~ StatefulSet avatar/kafka-broker-2": the action's symbol and the object.
+func headline(ch reconcile.Change) string {
+	symbol := map[reconcile.Action]string{reconcile.Create: "+", reconcile.Update: "~", reconcile.Delete: "-",
+		reconcile.Replace: "!", reconcile.Unsupported: "x"}[ch.Action]
+	return cmp.Or(symbol, " ") + " " + ch.Object.Object.String()
+}
+
 // changesOf lists "<symbol> Kind ns/name" for the plan's pending changes, in plan order.
-func changesOf(p Plan) []string {
+func changesOf(p testPlan) []string {
 	var out []string
 	for _, ch := range p.Changes {
-		if ch.Action != NoOp {
-			out = append(out, ch.Headline())
+		if ch.Action != reconcile.NoOp {
+			out = append(out, headline(ch))
 		}
 	}
 	return out
 }
 
-func findChange(t *testing.T, p Plan, kind, name string) ObjectChange {
+func findChange(t *testing.T, p testPlan, kind, name string) reconcile.Change {
 	t.Helper()
 	for _, ch := range p.Changes {
-		if ch.Object.Kind == kind && ch.Object.Name == name {
+		if ch.Object.Object.Kind == kind && ch.Object.Object.Name == name {
 			return ch
 		}
 	}
 	t.Fatalf("plan has no %s %s: %v", kind, name, changesOf(p))
-	return ObjectChange{}
+	return reconcile.Change{}
+}
+
+// readInventory reads the entries avatar-sync may act on, as the next plan will.
+func (c *Client) readInventory(ctx context.Context, ns, name string) (inventory, error) {
+	cm, err := c.get(ctx, inventoryRef(ns, name))
+	if err != nil {
+		return nil, err
+	}
+	inv, _, err := c.parseInventory(ns, name, cm)
+	return inv, err
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // serviceAccountToken asks the API server for a token of the rendered watch daemon's
@@ -69,7 +70,7 @@ func TestRenderedWatchServiceAccountRunsPlanAndApply(t *testing.T) {
 	srv := kubetest.Shared(t)
 	startKubelet(t, admin, ns, 50*time.Millisecond)
 	want := rendered{watch: true}.desired(t, ns)
-	mustApply(t, admin, mustPlan(t, admin, want, Options{}), quickWaits(Options{}))
+	mustApply(t, admin, mustPlan(t, admin, want, planOpts{}), quickWaits(planOpts{}))
 	foreign := PasswordSecret(ns, "not-avatar-syncs", "password", "keep-out", nil)
 	if err := admin.client.Create(testCtx(t), foreign); err != nil {
 		t.Fatal(err)
@@ -80,24 +81,24 @@ func TestRenderedWatchServiceAccountRunsPlanAndApply(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect in the pod: %v", err)
 	}
-	if again := mustPlan(t, sa, want, Options{}); again.Pending() {
+	if again := mustPlan(t, sa, want, planOpts{}); again.Pending() {
 		t.Errorf("the daemon's plan of the applied render should be empty, got %v", changesOf(again))
 	}
 	upgrade := rendered{watch: true, imageTag: "3.9.0"}.desired(t, ns)
-	p := mustPlan(t, sa, upgrade, Options{})
+	p := mustPlan(t, sa, upgrade, planOpts{})
 	if got := changesOf(p); len(got) != 3 || !strings.Contains(got[0], "StatefulSet "+ns+"/kafka-broker-1") {
 		t.Fatalf("the daemon's plan of an image change = %v, want the three brokers", got)
 	}
-	mustApply(t, sa, p, quickWaits(Options{}))
+	mustApply(t, sa, p, quickWaits(planOpts{}))
 	if got := stsImage(t, admin, ns, "kafka-broker-3"); got != "apache/kafka:3.9.0" {
 		t.Errorf("after the daemon's apply kafka-broker-3 runs %s", got)
 	}
-	if again := mustPlan(t, sa, upgrade, Options{}); again.Pending() {
+	if again := mustPlan(t, sa, upgrade, planOpts{}); again.Pending() {
 		t.Errorf("after the daemon's apply the plan should be empty, got %v", changesOf(again))
 	}
 
 	// Exactly what the plane needs: nothing else.
-	for _, ref := range []ObjectRef{
+	for _, ref := range []reconcile.ObjectRef{
 		refOf(foreign),
 		{APIVersion: "v1", Kind: "Namespace", Name: "kube-system"},
 		{APIVersion: "v1", Kind: "ConfigMap", Namespace: "kube-system", Name: "extension-apiserver-authentication"},

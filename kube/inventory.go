@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // inventoryKey is the ConfigMap key holding the applied objects as JSON.
@@ -19,20 +21,20 @@ const inventoryKey = "objects.json"
 func InventoryName(inventory string) string { return "avatar-sync-inventory-" + inventory }
 
 // inventory is the set of objects recorded by earlier applies.
-type inventory map[string]ObjectRef
+type inventory map[string]reconcile.ObjectRef
 
-func (inv inventory) has(r ObjectRef) bool { _, ok := inv[r.key()]; return ok }
+func (inv inventory) has(r reconcile.ObjectRef) bool { _, ok := inv[refKey(r)]; return ok }
 
-func (inv inventory) add(r ObjectRef) { inv[r.key()] = r }
+func (inv inventory) add(r reconcile.ObjectRef) { inv[refKey(r)] = r }
 
 // refs lists the entries in apply order (namespace first), for plans that read the same each time.
-func (inv inventory) refs() []ObjectRef {
+func (inv inventory) refs() []reconcile.ObjectRef {
 	objs := make([]*unstructured.Unstructured, 0, len(inv))
 	for _, r := range inv {
-		objs = append(objs, r.object())
+		objs = append(objs, objectFor(r))
 	}
 	sortObjects(objs)
-	out := make([]ObjectRef, len(objs))
+	out := make([]reconcile.ObjectRef, len(objs))
 	for i, o := range objs {
 		out[i] = refOf(o)
 	}
@@ -52,7 +54,7 @@ var prunableKinds = map[string]bool{
 // so it is trusted only within the target (issue 21: hand-added entries for an object in another
 // namespace and for a cluster-scoped Namespace, with copied owner labels, were deleted): objects of
 // the rendered kinds in ns, and the Namespace ns itself.
-func outOfScope(r ObjectRef, ns string) string {
+func outOfScope(r reconcile.ObjectRef, ns string) string {
 	gk := groupOf(r.APIVersion) + "/" + r.Kind
 	switch {
 	case gk == "/Namespace" && r.Namespace == "" && r.Name == ns:
@@ -71,36 +73,35 @@ func outOfScope(r ObjectRef, ns string) string {
 
 // ignoredEntry is an inventory entry outOfScope refused, for the plan to report.
 type ignoredEntry struct {
-	ref ObjectRef
+	ref reconcile.ObjectRef
 	why string
 }
 
-// readInventory reads the entries avatar-sync may act on; entries outside the target are left out
-// (readInventoryReport says which).
-func (c *Client) readInventory(ctx context.Context, ns, name string) (inventory, error) {
-	inv, _, err := c.readInventoryReport(ctx, ns, name)
-	return inv, err
+// inventoryRef names the inventory ConfigMap.
+func inventoryRef(ns, name string) reconcile.ObjectRef {
+	return reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)}
 }
 
 // inventoryIgnored turns the ignored entries into plan lines: never acted on, said once per plan.
-func (c *Client) inventoryIgnored(ns, name string, ignored []ignoredEntry) []ObjectChange {
-	out := make([]ObjectChange, 0, len(ignored))
+func (c *Client) inventoryIgnored(ns, name string, ignored []ignoredEntry) []reconcile.Change {
+	out := make([]reconcile.Change, 0, len(ignored))
 	for _, e := range ignored {
-		out = append(out, ObjectChange{Object: e.ref, Action: NoOp, Broker: -1,
-			Reason: fmt.Sprintf("listed in the inventory ConfigMap %s/%s but %s: ignored, never deleted (someone edited the inventory; the next apply that changes an object drops the entry)", ns, InventoryName(name), e.why)})
+		ch := newChange(e.ref, -1)
+		ch.Reason = fmt.Sprintf("listed in the inventory ConfigMap %s/%s but %s: ignored, never deleted (someone edited the inventory; the next apply that changes an object drops the entry)", ns, InventoryName(name), e.why)
+		out = append(out, ch)
 	}
 	return out
 }
 
-// readInventoryReport reads the inventory and the entries it ignores (outOfScope).
-func (c *Client) readInventoryReport(ctx context.Context, ns, name string) (inventory, []ignoredEntry, error) {
+// parseInventory reads the inventory ConfigMap cm (nil: none yet) and the entries it ignores
+// (outOfScope).
+func (c *Client) parseInventory(ns, name string, cm *unstructured.Unstructured) (inventory, []ignoredEntry, error) {
 	inv := inventory{}
-	cm, err := c.get(ctx, ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)})
-	if err != nil || cm == nil {
-		return inv, nil, err
+	if cm == nil {
+		return inv, nil, nil
 	}
 	raw, _, _ := unstructured.NestedString(cm.Object, "data", inventoryKey)
-	var refs []ObjectRef
+	var refs []reconcile.ObjectRef
 	if err := json.Unmarshal([]byte(raw), &refs); err != nil {
 		return nil, nil, fmt.Errorf("target %s: inventory ConfigMap %s/%s is damaged (%v); delete it and re-apply to rebuild it", c.target, ns, InventoryName(name), err)
 	}
@@ -112,17 +113,17 @@ func (c *Client) readInventoryReport(ctx context.Context, ns, name string) (inve
 		}
 		inv.add(r)
 	}
-	sort.Slice(ignored, func(i, j int) bool { return ignored[i].ref.key() < ignored[j].ref.key() })
+	sort.Slice(ignored, func(i, j int) bool { return refKey(ignored[i].ref) < refKey(ignored[j].ref) })
 	return inv, ignored, nil
 }
 
 // writeInventory records inv by server-side apply (the ConfigMap carries the owner labels too).
 func (c *Client) writeInventory(ctx context.Context, ns, name string, inv inventory) error {
-	refs := make([]ObjectRef, 0, len(inv))
+	refs := make([]reconcile.ObjectRef, 0, len(inv))
 	for _, r := range inv {
 		refs = append(refs, r)
 	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].key() < refs[j].key() })
+	sort.Slice(refs, func(i, j int) bool { return refKey(refs[i]) < refKey(refs[j]) })
 	data, err := json.MarshalIndent(refs, "", "  ")
 	if err != nil {
 		return err
@@ -149,4 +150,17 @@ func toAny(m map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// equal reports whether inv and other hold the same entries.
+func (inv inventory) equal(other inventory) bool {
+	if len(inv) != len(other) {
+		return false
+	}
+	for k := range inv {
+		if _, ok := other[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // A fresh namespace: the first plan creates every object, namespace first and workloads last; the
@@ -29,7 +30,7 @@ import (
 func TestFirstApplyCreatesEverythingInOrderThenPlansNothing(t *testing.T) {
 	c, ns := connectLab(t)
 	want := rendered{password: "first-password"}.desired(t, ns)
-	p := mustPlan(t, c, want, Options{})
+	p := mustPlan(t, c, want, planOpts{})
 	got := changesOf(p)
 	if len(got) != 16 || got[0] != "+ Namespace "+ns {
 		t.Fatalf("first plan should create the namespace first and 16 objects in all, got %d: %v", len(got), got)
@@ -42,19 +43,19 @@ func TestFirstApplyCreatesEverythingInOrderThenPlansNothing(t *testing.T) {
 	startKubelet(t, c, ns, 100*time.Millisecond)
 	var mu sync.Mutex
 	var ready []string
-	opts := quickWaits(Options{})
-	opts.Progress = func(p Progress) {
+	opts := quickWaits(planOpts{})
+	opts.Progress = func(ev reconcile.ObjectEvent) {
 		mu.Lock()
 		defer mu.Unlock()
-		if p.Message == "ready" {
-			ready = append(ready, p.Object.Name)
+		if strings.HasSuffix(ev.Message, ") ready") {
+			ready = append(ready, strings.TrimPrefix(ev.Name, "StatefulSet "+ns+"/"))
 		}
 	}
 	mustApply(t, c, p, opts)
 	if want := []string{"kafka-broker-1", "kafka-broker-2", "kafka-broker-3"}; !slices.Equal(ready, want) {
 		t.Errorf("apply reported ready %v, want every broker %v", ready, want)
 	}
-	if again := mustPlan(t, c, want, Options{}); again.Pending() {
+	if again := mustPlan(t, c, want, planOpts{}); again.Pending() {
 		t.Errorf("a second plan should be empty, got %v", changesOf(again))
 	}
 	inv, err := c.readInventory(testCtx(t), ns, "avatar")
@@ -70,16 +71,16 @@ func TestFirstApplyCreatesEverythingInOrderThenPlansNothing(t *testing.T) {
 func TestRestrictedNamespaceAdmitsTheBrokerPods(t *testing.T) {
 	c, ns := connectLab(t)
 	ctx := testCtx(t)
-	mustApply(t, c, mustPlan(t, c, rendered{password: "restricted-pw"}.desired(t, ns), Options{}), ApplyOptions{NoWait: true})
+	mustApply(t, c, mustPlan(t, c, rendered{password: "restricted-pw"}.desired(t, ns), planOpts{}), applyOpts{NoWait: true})
 
-	nsObj, err := c.get(ctx, ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: ns})
+	nsObj, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: ns})
 	if err != nil || nsObj == nil {
 		t.Fatalf("namespace: %v", err)
 	}
 	if got := nsObj.GetLabels()["pod-security.kubernetes.io/enforce"]; got != "restricted" {
 		t.Fatalf("namespace enforces %q, want restricted", got)
 	}
-	sts, err := c.get(ctx, ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
+	sts, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
 	if err != nil || sts == nil {
 		t.Fatalf("statefulset: %v", err)
 	}
@@ -116,24 +117,24 @@ func TestRestrictedNamespaceAdmitsTheBrokerPods(t *testing.T) {
 func TestImageChangeRollsBrokersOneAtATime(t *testing.T) {
 	c, ns := connectLab(t)
 	kl := startKubelet(t, c, ns, 300*time.Millisecond)
-	mustApply(t, c, mustPlan(t, c, rendered{password: "roll-pw"}.desired(t, ns), Options{}), quickWaits(Options{}))
+	mustApply(t, c, mustPlan(t, c, rendered{password: "roll-pw"}.desired(t, ns), planOpts{}), quickWaits(planOpts{}))
 
 	// The target's kubernetes.imageTag changes, as a lab would upgrade Kafka.
-	p := mustPlan(t, c, rendered{imageTag: "3.9.0", password: "roll-pw"}.desired(t, ns), Options{})
+	p := mustPlan(t, c, rendered{imageTag: "3.9.0", password: "roll-pw"}.desired(t, ns), planOpts{})
 	if got, want := changesOf(p), []string{"~ StatefulSet " + ns + "/kafka-broker-1", "~ StatefulSet " + ns + "/kafka-broker-2", "~ StatefulSet " + ns + "/kafka-broker-3"}; !slices.Equal(got, want) {
 		t.Fatalf("plan = %v, want %v", got, want)
 	}
 	ch := findChange(t, p, "StatefulSet", "kafka-broker-2")
-	want := []FieldDiff{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}
-	if diff := cmp.Diff(want, ch.Fields); diff != "" {
+	want := []reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}
+	if diff := cmp.Diff(want, ch.Object.Fields); diff != "" {
 		t.Errorf("field diff (-want +got):\n%s", diff)
 	}
-	if ch.Broker != 2 || len(ch.Conflicts) != 0 {
-		t.Errorf("broker = %d, conflicts = %v; want broker 2 and no conflicts", ch.Broker, ch.Conflicts)
+	if ch.Object.Broker != 2 || len(ch.Object.Conflicts) != 0 {
+		t.Errorf("broker = %d, conflicts = %v; want broker 2 and no conflicts", ch.Object.Broker, ch.Object.Conflicts)
 	}
 
 	var asked []int32
-	opts := quickWaits(Options{})
+	opts := quickWaits(planOpts{})
 	opts.SafeToRestart = func(_ context.Context, broker int32) error {
 		asked = append(asked, broker)
 		return nil
@@ -157,21 +158,21 @@ func TestImageChangeRollsBrokersOneAtATime(t *testing.T) {
 func TestRollStopsAtABrokerThatIsNotSafeToRestart(t *testing.T) {
 	c, ns := connectLab(t)
 	startKubelet(t, c, ns, 50*time.Millisecond)
-	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), Options{}), quickWaits(Options{}))
-	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), Options{})
-	opts := quickWaits(Options{})
+	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), quickWaits(planOpts{}))
+	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), planOpts{})
+	opts := quickWaits(planOpts{})
 	opts.SafeToRestart = func(_ context.Context, broker int32) error {
 		if broker == 2 {
 			return errors.New("partition drone-commands-0 is under-replicated")
 		}
 		return nil
 	}
-	err := c.Apply(testCtx(t), p, opts)
+	err := applyPlan(testCtx(t), c, p, opts)
 	if err == nil || !strings.Contains(err.Error(), "broker 2") || !strings.Contains(err.Error(), "under-replicated") {
 		t.Fatalf("apply error = %v, want broker 2 refused with the reason", err)
 	}
 	for name, image := range map[string]string{"kafka-broker-1": "apache/kafka:3.9.0", "kafka-broker-2": "apache/kafka:3.8.1", "kafka-broker-3": "apache/kafka:3.8.1"} {
-		sts, _ := c.get(testCtx(t), ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: name})
+		sts, _ := c.get(testCtx(t), reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: name})
 		cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
 		if got := cs[0].(map[string]any)["image"]; got != image {
 			t.Errorf("%s runs %v, want %s", name, got, image)
@@ -185,32 +186,32 @@ func TestFieldChangedByAnotherManagerIsAConflict(t *testing.T) {
 	c, ns := connectLab(t)
 	startKubelet(t, c, ns, 50*time.Millisecond)
 	want := rendered{}.desired(t, ns)
-	mustApply(t, c, mustPlan(t, c, want, Options{}), quickWaits(Options{}))
+	mustApply(t, c, mustPlan(t, c, want, planOpts{}), quickWaits(planOpts{}))
 
 	ctx := testCtx(t)
-	sts := ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-3"}.object()
+	sts := objectFor(reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-3"})
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"kafka","image":"apache/kafka:edited"}]}}}}`)
 	if err := c.client.Patch(ctx, sts, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner("kubectl-set")); err != nil {
 		t.Fatal(err)
 	}
 
-	p := mustPlan(t, c, want, Options{})
+	p := mustPlan(t, c, want, planOpts{})
 	ch := findChange(t, p, "StatefulSet", "kafka-broker-3")
-	if ch.Action != Update || len(changesOf(p)) != 1 {
+	if ch.Action != reconcile.Update || len(changesOf(p)) != 1 {
 		t.Fatalf("plan = %v, want only an update of kafka-broker-3", changesOf(p))
 	}
-	if diff := cmp.Diff([]FieldDiff{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:edited", After: "apache/kafka:3.8.1"}}, ch.Fields); diff != "" {
+	if diff := cmp.Diff([]reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:edited", After: "apache/kafka:3.8.1"}}, ch.Object.Fields); diff != "" {
 		t.Errorf("drift (-want +got):\n%s", diff)
 	}
-	if len(ch.Conflicts) != 1 || ch.Conflicts[0].Manager != "kubectl-set" || !strings.Contains(ch.Conflicts[0].Field, "image") {
-		t.Fatalf("conflicts = %v, want the image owned by kubectl-set", ch.Conflicts)
+	if len(ch.Object.Conflicts) != 1 || ch.Object.Conflicts[0].Manager != "kubectl-set" || !strings.Contains(ch.Object.Conflicts[0].Field, "image") {
+		t.Fatalf("conflicts = %v, want the image owned by kubectl-set", ch.Object.Conflicts)
 	}
-	err := c.Apply(ctx, p, quickWaits(Options{}))
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "kubectl-set") || !strings.Contains(err.Error(), "--force-conflicts") {
+	err := applyPlan(ctx, c, p, quickWaits(planOpts{}))
+	if !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "kubectl-set") || !strings.Contains(err.Error(), "--force-conflicts") {
 		t.Fatalf("apply without ForceConflicts = %v, want a refusal naming kubectl-set", err)
 	}
-	mustApply(t, c, p, quickWaits(Options{ForceConflicts: true}))
-	if again := mustPlan(t, c, want, Options{}); again.Pending() {
+	mustApply(t, c, p, quickWaits(planOpts{ForceConflicts: true}))
+	if again := mustPlan(t, c, want, planOpts{}); again.Pending() {
 		t.Errorf("after the forced apply the plan should be empty, got %v", changesOf(again))
 	}
 }
@@ -221,7 +222,7 @@ func TestPruneNeedsBothOptInsAndNeverTouchesForeignObjects(t *testing.T) {
 	c, ns := connectLab(t)
 	ctx := testCtx(t)
 	full := rendered{}.desired(t, ns)
-	mustApply(t, c, mustPlan(t, c, full, Options{}), ApplyOptions{NoWait: true})
+	mustApply(t, c, mustPlan(t, c, full, planOpts{}), applyOpts{NoWait: true})
 
 	// A ConfigMap someone else created, labelled like the render's objects.
 	foreign := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
@@ -233,8 +234,8 @@ func TestPruneNeedsBothOptInsAndNeverTouchesForeignObjects(t *testing.T) {
 
 	less := full
 	less.Objects = slices.DeleteFunc(slices.Clone(full.Objects), func(u *unstructured.Unstructured) bool { return u.GetKind() == "PodDisruptionBudget" })
-	pdb := ObjectRef{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: ns, Name: "kafka"}
-	for name, o := range map[string]Options{"retain": {}, "prune without --allow-delete": {Prune: true}, "--allow-delete without prune": {AllowDelete: true}} {
+	pdb := reconcile.ObjectRef{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: ns, Name: "kafka"}
+	for name, o := range map[string]planOpts{"retain": {}, "prune without --allow-delete": {Prune: true}, "--allow-delete without prune": {AllowDelete: true}} {
 		p := mustPlan(t, c, less, o)
 		if p.Pending() {
 			t.Errorf("%s: plan = %v, want nothing to do", name, changesOf(p))
@@ -242,21 +243,21 @@ func TestPruneNeedsBothOptInsAndNeverTouchesForeignObjects(t *testing.T) {
 		if ch := findChange(t, p, "PodDisruptionBudget", "kafka"); !strings.Contains(ch.Reason, "left the render") {
 			t.Errorf("%s: the PDB's reason %q should say it left the render", name, ch.Reason)
 		}
-		mustApply(t, c, p, ApplyOptions{Options: o, NoWait: true})
+		mustApply(t, c, p, applyOpts{planOpts: o, NoWait: true})
 		if live, _ := c.get(ctx, pdb); live == nil {
 			t.Fatalf("%s: the PDB was deleted without both opt-ins", name)
 		}
 	}
-	both := Options{Prune: true, AllowDelete: true}
+	both := planOpts{Prune: true, AllowDelete: true}
 	p := mustPlan(t, c, less, both)
 	if got := changesOf(p); !slices.Equal(got, []string{"- PodDisruptionBudget " + ns + "/kafka"}) {
 		t.Fatalf("plan with both opt-ins = %v, want only the PDB deleted", got)
 	}
 	// A plan made with the opt-ins is still refused by an apply that lacks them.
-	if err := c.Apply(ctx, p, ApplyOptions{Options: Options{Prune: true}, NoWait: true}); !errors.Is(err, ErrRefused) {
+	if err := applyPlan(ctx, c, p, applyOpts{planOpts: planOpts{Prune: true}, NoWait: true}); !errors.Is(err, reconcile.ErrRefused) {
 		t.Fatalf("apply without --allow-delete = %v, want a refusal", err)
 	}
-	mustApply(t, c, p, ApplyOptions{Options: both, NoWait: true})
+	mustApply(t, c, p, applyOpts{planOpts: both, NoWait: true})
 	if live, _ := c.get(ctx, pdb); live != nil {
 		t.Error("the PDB is still there after a prune with both opt-ins")
 	}
@@ -286,15 +287,15 @@ func TestExistingForeignObjectIsAConflict(t *testing.T) {
 	if err := c.client.Create(ctx, manual, client.FieldOwner("kubectl-create")); err != nil {
 		t.Fatal(err)
 	}
-	p := mustPlan(t, c, want, Options{})
+	p := mustPlan(t, c, want, planOpts{})
 	ch := findChange(t, p, "Secret", "kafka-tls-password")
-	if ch.Action != Update || len(ch.Conflicts) == 0 || ch.Conflicts[0].Manager != "kubectl-create" || !strings.Contains(ch.Reason, "not created by avatar-sync") {
+	if ch.Action != reconcile.Update || len(ch.Object.Conflicts) == 0 || ch.Object.Conflicts[0].Manager != "kubectl-create" || !strings.Contains(ch.Reason, "not created by avatar-sync") {
 		t.Fatalf("the hand-made Secret: %+v, want an update conflicting with kubectl-create", ch)
 	}
-	if err := c.Apply(ctx, p, ApplyOptions{NoWait: true}); !errors.Is(err, ErrRefused) {
+	if err := applyPlan(ctx, c, p, applyOpts{NoWait: true}); !errors.Is(err, reconcile.ErrRefused) {
 		t.Fatalf("apply = %v, want a refusal", err)
 	}
-	if live, _ := c.get(ctx, ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}); live != nil {
+	if live, _ := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}); live != nil {
 		t.Error("a refused apply created objects; refusals must come before any change")
 	}
 }
@@ -302,10 +303,10 @@ func TestExistingForeignObjectIsAConflict(t *testing.T) {
 // Secret values never appear in a plan, only that they change.
 func TestSecretValuesAreSensitive(t *testing.T) {
 	c, ns := connectLab(t)
-	mustApply(t, c, mustPlan(t, c, rendered{password: "old-secret-pw"}.desired(t, ns), Options{}), ApplyOptions{NoWait: true})
-	p := mustPlan(t, c, rendered{password: "new-secret-pw"}.desired(t, ns), Options{})
+	mustApply(t, c, mustPlan(t, c, rendered{password: "old-secret-pw"}.desired(t, ns), planOpts{}), applyOpts{NoWait: true})
+	p := mustPlan(t, c, rendered{password: "new-secret-pw"}.desired(t, ns), planOpts{})
 	ch := findChange(t, p, "Secret", "kafka-tls-password")
-	if diff := cmp.Diff([]FieldDiff{{Path: "data.password", Before: Sensitive, After: Sensitive}}, ch.Fields); diff != "" {
+	if diff := cmp.Diff([]reconcile.ObjectField{{Path: "data.password", Before: Sensitive, After: Sensitive}}, ch.Object.Fields); diff != "" {
 		t.Errorf("secret diff (-want +got):\n%s", diff)
 	}
 	out, _ := json.Marshal(p)
@@ -320,14 +321,14 @@ func TestSecretValuesAreSensitive(t *testing.T) {
 func TestStalePlanIsRefused(t *testing.T) {
 	c, ns := connectLab(t)
 	ctx := testCtx(t)
-	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), Options{}), ApplyOptions{NoWait: true})
-	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), Options{})
-	svc := ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}.object()
+	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), applyOpts{NoWait: true})
+	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), planOpts{})
+	svc := objectFor(reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
 	if err := c.client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"edited":"yes"}}}`)), client.FieldOwner("kubectl-annotate")); err != nil {
 		t.Fatal(err)
 	}
-	err := c.Apply(ctx, p, ApplyOptions{NoWait: true})
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "kafka-broker-1 changed on the cluster since the plan") {
+	err := applyPlan(ctx, c, p, applyOpts{NoWait: true})
+	if !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "kafka-broker-1 changed on the cluster since the plan") {
 		t.Fatalf("apply of a stale plan = %v, want a refusal", err)
 	}
 }
@@ -338,27 +339,27 @@ func TestVolumeClaimTemplateChangeIsAReplace(t *testing.T) {
 	c, ns := connectLab(t)
 	ctx := testCtx(t)
 	startKubelet(t, c, ns, 50*time.Millisecond)
-	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), Options{}), quickWaits(Options{}))
-	ref := ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}
+	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), quickWaits(planOpts{}))
+	ref := reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}
 	old, _ := c.get(ctx, ref)
 
 	bigger := rendered{storage: "20Gi"}.desired(t, ns)
-	p := mustPlan(t, c, bigger, Options{})
+	p := mustPlan(t, c, bigger, planOpts{})
 	ch := findChange(t, p, "StatefulSet", "kafka-broker-1")
-	if ch.Headline() != "! StatefulSet "+ns+"/kafka-broker-1" || !strings.Contains(ch.Reason, "volumeClaimTemplates") {
-		t.Fatalf("change = %s (%s), want a replace explaining volumeClaimTemplates", ch.Headline(), ch.Reason)
+	if headline(ch) != "! StatefulSet "+ns+"/kafka-broker-1" || !strings.Contains(ch.Reason, "volumeClaimTemplates") {
+		t.Fatalf("change = %s (%s), want a replace explaining volumeClaimTemplates", headline(ch), ch.Reason)
 	}
-	if diff := cmp.Diff([]FieldDiff{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}, ch.Fields); diff != "" {
+	if diff := cmp.Diff([]reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}, ch.Object.Fields); diff != "" {
 		t.Errorf("replace fields (-want +got):\n%s", diff)
 	}
-	if err := c.Apply(ctx, p, quickWaits(Options{})); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "replace") {
+	if err := applyPlan(ctx, c, p, quickWaits(planOpts{})); !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "replace") {
 		t.Fatalf("apply without Replace = %v, want a refusal", err)
 	}
 	var steps []string
-	opts := quickWaits(Options{Replace: true})
-	opts.Progress = func(p Progress) {
-		if p.Object.Name == "kafka-broker-1" {
-			steps = append(steps, p.Message)
+	opts := quickWaits(planOpts{Replace: true})
+	opts.Progress = func(ev reconcile.ObjectEvent) {
+		if ev.Name == "StatefulSet "+ns+"/kafka-broker-1" {
+			steps = append(steps, ev.Message)
 		}
 	}
 	mustApply(t, c, p, opts)
@@ -366,10 +367,10 @@ func TestVolumeClaimTemplateChangeIsAReplace(t *testing.T) {
 	if now == nil || now.GetUID() == old.GetUID() {
 		t.Fatal("kafka-broker-1 was not recreated")
 	}
-	if !slices.Contains(steps, "deleted with --cascade=orphan (pods and volumes kept)") {
+	if !slices.Contains(steps, "(broker 1) deleted with --cascade=orphan (pods and volumes kept)") {
 		t.Errorf("progress %v does not report the orphan delete", steps)
 	}
-	if again := mustPlan(t, c, bigger, Options{}); again.Pending() {
+	if again := mustPlan(t, c, bigger, planOpts{}); again.Pending() {
 		t.Errorf("after the replace the plan should be empty, got %v", changesOf(again))
 	}
 }
@@ -431,16 +432,53 @@ func TestConnectionErrorsAreOneLineNamingTheTarget(t *testing.T) {
 func TestObjectTheServerRefusesIsUnsupported(t *testing.T) {
 	c, ns := connectLab(t)
 	want := rendered{}.desired(t, ns)
-	mustApply(t, c, mustPlan(t, c, want, Options{}), ApplyOptions{NoWait: true})
+	mustApply(t, c, mustPlan(t, c, want, planOpts{}), applyOpts{NoWait: true})
 	bad := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "bad", "namespace": ns}, "data": map[string]any{"not a valid key!": "x"}}}
 	want.Objects = append(want.Objects, bad)
-	p := mustPlan(t, c, want, Options{})
+	p := mustPlan(t, c, want, planOpts{})
 	ch := findChange(t, p, "ConfigMap", "bad")
-	if ch.Action != Unsupported || !strings.Contains(ch.Reason, "not a valid key!") {
-		t.Fatalf("change = %s (%s), want unsupported with the server's reason", ch.Headline(), ch.Reason)
+	if ch.Action != reconcile.Unsupported || !strings.Contains(ch.Reason, "not a valid key!") {
+		t.Fatalf("change = %s (%s), want unsupported with the server's reason", headline(ch), ch.Reason)
 	}
-	if err := c.Apply(testCtx(t), p, ApplyOptions{NoWait: true}); !errors.Is(err, ErrRefused) {
+	if err := applyPlan(testCtx(t), c, p, applyOpts{NoWait: true}); !errors.Is(err, reconcile.ErrRefused) {
 		t.Fatalf("apply = %v, want a refusal", err)
+	}
+}
+
+// Issue 23: a plan of objects in sync asks the server nothing beyond reading them (no dry run:
+// inSync recognises every rendered object as the real server stores it), yet a field the render
+// drops is still planned, as the apply would remove it.
+func TestPlanInSyncMakesNoDryRunAndStillSeesADroppedField(t *testing.T) {
+	c, ns := connectLab(t)
+	want := rendered{password: "in-sync-pw", watch: true}.desired(t, ns)
+	mustApply(t, c, mustPlan(t, c, want, planOpts{}), applyOpts{NoWait: true})
+
+	fresh, _ := connectLab(t)
+	if p := mustPlan(t, fresh, want, planOpts{}); p.Pending() {
+		t.Fatalf("plan after apply = %v, want nothing to do", changesOf(p))
+	}
+	if len(fresh.dryRuns) != 0 {
+		t.Errorf("a plan of objects in sync dry-ran %d of them, want none", len(fresh.dryRuns))
+	}
+
+	dropped := rendered{password: "in-sync-pw", watch: true}.desired(t, ns)
+	var label string
+	for _, o := range dropped.Objects {
+		if o.GetKind() == "PodDisruptionBudget" {
+			labels := o.GetLabels()
+			for k := range labels {
+				if label == "" || k < label {
+					label = k
+				}
+			}
+			delete(labels, label)
+			o.SetLabels(labels)
+		}
+	}
+	p := mustPlan(t, fresh, dropped, planOpts{})
+	ch := findChange(t, p, "PodDisruptionBudget", "kafka")
+	if ch.Action != reconcile.Update || len(ch.Object.Fields) != 1 || ch.Object.Fields[0].After != absent || !strings.Contains(ch.Object.Fields[0].Path, label) {
+		t.Errorf("a label the render dropped: %s %v, want an update removing %s", headline(ch), ch.Object.Fields, label)
 	}
 }

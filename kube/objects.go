@@ -11,6 +11,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // BrokerLabel carries a broker StatefulSet's node id (render puts it on every broker object).
@@ -86,28 +88,13 @@ func brokerID(u *unstructured.Unstructured) int32 {
 	return int32(id)
 }
 
-// ObjectRef names one object as plans and the inventory print it.
-type ObjectRef struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Namespace  string `json:"namespace,omitempty"`
-	Name       string `json:"name"`
+// refOf names an object as plans and the inventory do.
+func refOf(u *unstructured.Unstructured) reconcile.ObjectRef {
+	return reconcile.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
-func refOf(u *unstructured.Unstructured) ObjectRef {
-	return ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
-}
-
-// String is "Kind namespace/name" (or "Kind name" for cluster-scoped objects).
-func (r ObjectRef) String() string {
-	if r.Namespace == "" {
-		return r.Kind + " " + r.Name
-	}
-	return r.Kind + " " + r.Namespace + "/" + r.Name
-}
-
-// key identifies an object regardless of its API version.
-func (r ObjectRef) key() string {
+// refKey identifies an object regardless of its API version.
+func refKey(r reconcile.ObjectRef) string {
 	return groupOf(r.APIVersion) + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
 }
 
@@ -120,7 +107,8 @@ func groupOf(apiVersion string) string {
 	return ""
 }
 
-func (r ObjectRef) object() *unstructured.Unstructured {
+// objectFor is an empty object of r's kind and name, to read or delete it.
+func objectFor(r reconcile.ObjectRef) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(r.APIVersion)
 	u.SetKind(r.Kind)

@@ -91,7 +91,7 @@ func Unseal(snap reconcile.DesiredObjects, supplied Desired) (Desired, []byte, e
 	today := map[string]*unstructured.Unstructured{}
 	for _, o := range supplied.Objects {
 		if o.GetKind() == "Secret" {
-			today[refOf(o).key()] = o
+			today[refKey(refOf(o))] = o
 		}
 	}
 	out := Desired{Inventory: snap.Inventory, Objects: make([]*unstructured.Unstructured, 0, len(snap.Manifests))}
@@ -107,7 +107,7 @@ func Unseal(snap reconcile.DesiredObjects, supplied Desired) (Desired, []byte, e
 			continue
 		}
 		ref := refOf(u)
-		now, ok := today[ref.key()]
+		now, ok := today[refKey(ref)]
 		if !ok {
 			errs = append(errs, fmt.Errorf("%s: the plan needs its values re-supplied at apply, but the spec gives no such Secret now", ref))
 			continue

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,102 +19,24 @@ import (
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
-// Action is what applying a change does to one object: the core's closed set (issue 20: kube kept
-// a second enum whose Replace the core lost). Replace is a change Kubernetes cannot make in place
-// (a StatefulSet's volumeClaimTemplates): executed only with Options.Replace, as orphan-delete and
-// recreate so pods and volumes survive; Unsupported is one the API server refuses.
-type Action = reconcile.Action
-
-// The actions kube plans.
+// The actions kube plans: reconcile's closed set (issue 20: kube declares no plan model of its
+// own). Replace is a change Kubernetes cannot make in place (a StatefulSet's volumeClaimTemplates):
+// executed only with AllowReplace, as orphan-delete and recreate so pods and volumes survive;
+// Unsupported is one the API server refuses.
 const (
-	NoOp        = reconcile.NoOp
-	Create      = reconcile.Create
-	Update      = reconcile.Update
-	Delete      = reconcile.Delete
-	Replace     = reconcile.Replace
-	Unsupported = reconcile.Unsupported
+	noOp        = reconcile.NoOp
+	create      = reconcile.Create
+	update      = reconcile.Update
+	remove      = reconcile.Delete
+	replace     = reconcile.Replace
+	unsupported = reconcile.Unsupported
 )
-
-// symbol is the one-character prefix plans print.
-func symbol(a Action) string {
-	switch a {
-	case Create:
-		return "+"
-	case Update:
-		return "~"
-	case Delete:
-		return "-"
-	case Replace:
-		return "!"
-	case Unsupported:
-		return "x"
-	}
-	return " "
-}
 
 // Sensitive replaces a Secret's values in every diff: plans are printed and saved.
 const Sensitive = "(sensitive)"
 
 // absent is how a diff shows a field that does not exist on one side.
 const absent = "(none)"
-
-// FieldDiff is one changed field: path as kubectl's JSONPath-like notation, values compact.
-type FieldDiff struct {
-	Path   string `json:"path"`
-	Before string `json:"before"`
-	After  string `json:"after"`
-}
-
-func (d FieldDiff) String() string { return d.Path + ": " + d.Before + " → " + d.After }
-
-// Conflict is a field another field manager owns: applying it takes the field over, which only
-// Options.ForceConflicts allows.
-type Conflict struct {
-	Field   string `json:"field"`
-	Manager string `json:"manager"`
-}
-
-func (c Conflict) String() string { return c.Field + " is owned by " + c.Manager }
-
-// ObjectChange is the plan for one object.
-type ObjectChange struct {
-	Object ObjectRef `json:"object"`
-	Action Action    `json:"action"`
-	// Broker is the node id of a broker StatefulSet, -1 for every other object.
-	Broker    int32       `json:"broker"`
-	Reason    string      `json:"reason,omitempty"`
-	Fields    []FieldDiff `json:"fields,omitempty"`
-	Conflicts []Conflict  `json:"conflicts,omitempty"`
-	// Live is a digest of the live object (without status and server bookkeeping) when the plan
-	// was made; Apply refuses an object that changed since, so it never acts on a stale decision.
-	Live string `json:"live,omitempty"`
-
-	desired *unstructured.Unstructured
-}
-
-// Headline is "~ StatefulSet avatar/kafka-broker-2".
-func (c ObjectChange) Headline() string { return symbol(c.Action) + " " + c.Object.String() }
-
-// Plan is the Kubernetes side of a target's plan: a plain value; Apply is the only mutator.
-type Plan struct {
-	Target    string `json:"target"`
-	Namespace string `json:"namespace"`
-	// Inventory names the inventory: the spec's metadata.name.
-	Inventory string         `json:"inventory"`
-	Changes   []ObjectChange `json:"changes"`
-	// Salt keys every Live digest (issue 20): random per plan unless Options.Salt pins it.
-	Salt []byte `json:"salt,omitempty"`
-}
-
-// Pending reports whether applying the plan would change anything.
-func (p Plan) Pending() bool {
-	for _, c := range p.Changes {
-		if c.Action != NoOp {
-			return true
-		}
-	}
-	return false
-}
 
 // Desired is what the render produced for one target.
 type Desired struct {
@@ -125,68 +45,127 @@ type Desired struct {
 	Objects   []*unstructured.Unstructured
 }
 
-// Options are the opt-ins of a plan and its apply.
-type Options struct {
-	// Prune is the spec's `deletion: prune`; AllowDelete is --allow-delete. Objects that left the
+// planOptions are the opt-ins that change what a plan contains.
+type planOptions struct {
+	// prune is the spec's `deletion: prune`; allowDelete is --allow-delete. Objects that left the
 	// render are deleted only with both, as topics are.
-	Prune, AllowDelete bool
-	// ForceConflicts takes fields owned by another field manager (--force-conflicts).
-	ForceConflicts bool
-	// Replace allows orphan-delete and recreate for changes Kubernetes cannot make in place.
-	Replace bool
-	// Salt keys the live digests (HMAC-SHA256), so no plan holds a plain hash of a Secret's
-	// content (issue 20); empty = a random one. A saved plan's salt is passed back to re-plan it.
-	Salt []byte
+	prune, allowDelete bool
+	// salt keys the live digests (HMAC-SHA256), so no plan holds a plain hash of a Secret's
+	// content (issue 20).
+	salt []byte
 }
 
-// Plan diffs desired against the live cluster by server-side apply dry runs (field manager
+// execution is what the adapter keeps of a plan to execute it, beside reconcile's changes: the
+// prepared objects (Secret values included, so it never leaves the plane) and every object the
+// plan examined, in sync ones included (the fingerprint covers them, and a broker in sync must be
+// Ready too before another restarts). It is no plan model: the changes are reconcile's.
+type execution struct {
+	namespace, inventory string
+	salt                 []byte
+	// objects are the desired objects by refKey, owner labels added.
+	objects map[string]*unstructured.Unstructured
+	// examined is every object the plan looked at, in apply order.
+	examined []examined
+	// fingerprint is reconcile.ObjectPlan.Fingerprint of the plan.
+	fingerprint string
+	// stored is the inventory as the plan read it (entries within the target), ignored how many
+	// entries it ignored: apply writes the inventory only when that changes it.
+	stored  inventory
+	ignored int
+}
+
+// examined is one object a plan looked at and what it decided.
+type examined struct {
+	ref    reconcile.ObjectRef
+	broker int32
+	action reconcile.Action
+	// live is the salted digest of the live object, "" when absent.
+	live string
+}
+
+// newChange is the reconcile change of one object, before the plan decides about it.
+func newChange(ref reconcile.ObjectRef, broker int32) reconcile.Change {
+	return reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(),
+		Object: &reconcile.ObjectPayload{Object: ref, Broker: broker, Sensitive: ref.Kind == "Secret"}}
+}
+
+// plan diffs desired against the live cluster, read once (observe): an object in sync is
+// recognised locally (inSync); any other is diffed by a server-side apply dry run (field manager
 // avatar-sync), as `kubectl diff` and Flux do, so server defaults never show as changes. It writes
-// nothing. Every object is diffed even after one fails; the errors are joined.
-func (c *Client) Plan(ctx context.Context, want Desired, opts Options) (Plan, error) {
+// nothing. Every object is diffed even after one fails; the errors are joined. The plan's changes
+// are the pending ones and the orphans left alone; objects in sync are only in the fingerprint.
+func (c *Client) plan(ctx context.Context, want Desired, opts planOptions) (reconcile.ObjectPlan, *execution, error) {
 	objs, ns, err := c.prepare(want)
 	if err != nil {
-		return Plan{}, err
+		return reconcile.ObjectPlan{}, nil, err
 	}
-	p := Plan{Target: c.target, Namespace: ns, Inventory: want.Inventory, Salt: opts.Salt}
-	if len(p.Salt) == 0 {
-		p.Salt = make([]byte, 16)
-		if _, err := rand.Read(p.Salt); err != nil {
-			return Plan{}, fmt.Errorf("target %s: salt: %w", c.target, err)
-		}
+	if len(opts.salt) < minSalt {
+		return reconcile.ObjectPlan{}, nil, fmt.Errorf("target %s: a plan of the Kubernetes side needs a salt of %d bytes or more", c.target, minSalt)
 	}
-	inv, ignored, err := c.readInventoryReport(ctx, ns, want.Inventory)
-	if err != nil {
-		return Plan{}, err
-	}
-	var errs []string
-	wanted := map[string]bool{}
+	ex := &execution{namespace: ns, inventory: want.Inventory, salt: opts.salt, objects: map[string]*unstructured.Unstructured{}}
+	invRef := inventoryRef(ns, want.Inventory)
+	refs := []reconcile.ObjectRef{invRef}
 	for _, obj := range objs {
-		wanted[refOf(obj).key()] = true
-		ch, err := c.planObject(ctx, obj, inv, p.Salt)
+		ex.objects[refKey(refOf(obj))] = obj
+		refs = append(refs, refOf(obj))
+	}
+	snap, err := c.observe(ctx, ns, refs)
+	if err != nil {
+		return reconcile.ObjectPlan{}, nil, err
+	}
+	invCM, err := snap.get(invRef)
+	if err != nil {
+		return reconcile.ObjectPlan{}, nil, fmt.Errorf("target %s: %w", c.target, err)
+	}
+	inv, ignored, err := c.parseInventory(ns, want.Inventory, invCM)
+	if err != nil {
+		return reconcile.ObjectPlan{}, nil, err
+	}
+	ex.stored, ex.ignored = inv, len(ignored)
+	var all []reconcile.Change
+	var errs []string
+	for _, obj := range objs {
+		ch, err := c.planObject(ctx, obj, snap, inv, opts.salt)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", refOf(obj), oneLine(err)))
 			continue
 		}
-		p.Changes = append(p.Changes, ch)
+		all = append(all, ch)
 	}
+	var orphans []reconcile.ObjectRef
 	for _, ref := range inv.refs() {
-		if wanted[ref.key()] {
-			continue
+		if _, ok := ex.objects[refKey(ref)]; !ok {
+			orphans = append(orphans, ref)
 		}
-		ch, err := c.planOrphan(ctx, ref, want.Inventory, ns, opts, p.Salt)
+	}
+	if err := snap.read(ctx, c, orphans); err != nil {
+		return reconcile.ObjectPlan{}, nil, err
+	}
+	for _, ref := range orphans {
+		ch, err := c.planOrphan(ref, snap, want.Inventory, ns, opts)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", ref, oneLine(err)))
 			continue
 		}
 		if ch != nil {
-			p.Changes = append(p.Changes, *ch)
+			all = append(all, *ch)
 		}
 	}
-	p.Changes = append(p.Changes, c.inventoryIgnored(ns, want.Inventory, ignored)...)
-	if len(errs) > 0 {
-		return p, fmt.Errorf("target %s: plan Kubernetes objects: %s", c.target, strings.Join(errs, "; "))
+	all = append(all, c.inventoryIgnored(ns, want.Inventory, ignored)...)
+	var op reconcile.ObjectPlan
+	for _, ch := range all {
+		p := ch.Object
+		ex.examined = append(ex.examined, examined{ref: p.Object, broker: p.Broker, action: ch.Action, live: p.Live})
+		if ch.Action != noOp || ch.Reason != "" {
+			op.Changes = append(op.Changes, ch)
+		}
 	}
-	return p, nil
+	ex.fingerprint = fingerprint(ex.examined)
+	op.Fingerprint = ex.fingerprint
+	if len(errs) > 0 {
+		return op, ex, fmt.Errorf("target %s: plan Kubernetes objects: %s", c.target, strings.Join(errs, "; "))
+	}
+	return op, ex, nil
 }
 
 // prepare checks the render (one namespace, every namespaced object in it), adds the owner labels
@@ -226,15 +205,18 @@ func (c *Client) ownerLabels(inventory, ns string) map[string]string {
 	return c.rm.GetOwnerLabels(inventory, ns)
 }
 
-// planObject diffs one desired object against its live version.
-func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, inv inventory, salt []byte) (ObjectChange, error) {
-	ch := ObjectChange{Object: refOf(obj), Broker: brokerID(obj), desired: obj}
-	live, err := c.get(ctx, ch.Object)
+// planObject diffs one desired object against its live version: locally when it is in sync
+// (inSync), else by asking the server.
+func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, snap *snapshot, inv inventory, salt []byte) (reconcile.Change, error) {
+	ref := refOf(obj)
+	ch := newChange(ref, brokerID(obj))
+	p := ch.Object
+	live, err := snap.get(ref)
 	if err != nil {
 		return ch, err
 	}
 	if live == nil {
-		ch.Action = Create
+		ch.Action = create
 		// Ask the server now whether it would accept the object, so the plan shows a refusal
 		// instead of the apply failing half way. Not possible before its namespace exists; and a
 		// dry run does not catch everything (NodePort allocation happens only on a real create).
@@ -242,100 +224,133 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
 		case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsForbidden(err):
-			ch.Action = Unsupported
+			ch.Action = unsupported
 			ch.Reason = "the API server refuses the object: " + oneLine(err)
 		default:
 			return ch, fmt.Errorf("dry-run apply: %w", err)
 		}
 		return ch, nil
 	}
-	ch.Live = digest(live, salt)
+	p.Live = digest(live, salt)
 	// An object avatar-sync did not create (not in its inventory, no owner labels) is never taken
 	// over silently: it is a conflict with whoever manages it.
-	if !inv.has(ch.Object) && !hasLabels(live, obj.GetLabels(), ownerGroup) {
+	foreign := !inv.has(ref) && !hasLabels(live, obj.GetLabels(), ownerGroup)
+	if foreign {
 		for _, m := range managers(live) {
-			ch.Conflicts = append(ch.Conflicts, Conflict{Field: "(whole object)", Manager: m})
+			p.Conflicts = append(p.Conflicts, reconcile.ObjectConflict{Field: "(whole object)", Manager: m})
 		}
-		if len(ch.Conflicts) == 0 {
-			ch.Conflicts = []Conflict{{Field: "(whole object)", Manager: "unknown (no managedFields)"}}
+		if len(p.Conflicts) == 0 {
+			p.Conflicts = []reconcile.ObjectConflict{{Field: "(whole object)", Manager: "unknown (no managedFields)"}}
 		}
 		ch.Reason = "exists and was not created by avatar-sync"
 	}
 	if fields := immutableChanges(obj, live); len(fields) > 0 {
-		ch.Action = Replace
-		ch.Fields = fields
+		ch.Action = replace
+		p.Fields = fields
 		ch.Reason = joinReason(ch.Reason, "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)")
 		return ch, nil
 	}
-	entry, before, after, err := c.rm.Diff(ctx, obj, ssa.DiffOptions{})
+	ch.Action = noOp
+	if foreign {
+		ch.Action = update
+	}
+	if inSync(obj, live) {
+		return ch, nil
+	}
+	answer, err := c.dryRun(ctx, obj, live)
 	if err != nil {
 		if apierrors.IsInvalid(err) || strings.Contains(err.Error(), "Forbidden") {
-			ch.Action = Unsupported
+			ch.Action = unsupported
 			ch.Reason = joinReason(ch.Reason, "the API server refuses the change: "+oneLine(err))
 			return ch, nil
 		}
-		return ch, err
+		return ch, fmt.Errorf("dry-run apply: %w", err)
 	}
-	switch entry.Action {
-	case ssa.UnchangedAction, ssa.SkippedAction:
-		if len(ch.Conflicts) > 0 {
-			ch.Action = Update
-		} else {
-			ch.Action = NoOp
-		}
-		return ch, nil
-	case ssa.CreatedAction:
-		ch.Action = Create
+	if len(answer.fields) == 0 {
 		return ch, nil
 	}
-	ch.Action = Update
-	ch.Fields = fieldDiffs(before, after)
-	if len(ch.Conflicts) == 0 {
-		conflicts, err := c.conflicts(ctx, obj)
-		if err != nil {
-			return ch, err
-		}
-		ch.Conflicts = conflicts
+	ch.Action = update
+	p.Fields = answer.fields
+	if !foreign {
+		p.Conflicts = answer.conflicts
 	}
 	return ch, nil
 }
 
+// dryRunAnswer is what the server said about applying one desired object to one live version.
+type dryRunAnswer struct {
+	// liveVersion and desired (the desired object as JSON, kept in memory only, as the object
+	// itself is) say what was asked.
+	liveVersion, desired string
+	fields               []reconcile.ObjectField
+	conflicts            []reconcile.ObjectConflict
+}
+
+// dryRun asks the server what server-side applying obj would change on live (DryRun=All): first
+// without force, so a 409 names each field another manager owns, then, only then, forced, for the
+// result. The answer is remembered per object: a plan that asks again about the same live version
+// (its resourceVersion) and the same desired object (apply re-plans what plan just planned) gets
+// it without a request.
+func (c *Client) dryRun(ctx context.Context, obj, live *unstructured.Unstructured) (dryRunAnswer, error) {
+	key := refKey(refOf(obj))
+	b, err := json.Marshal(obj.Object)
+	if err != nil {
+		return dryRunAnswer{}, err
+	}
+	asked := dryRunAnswer{liveVersion: live.GetResourceVersion(), desired: string(b)}
+	c.mu.Lock()
+	prev, ok := c.dryRuns[key]
+	c.mu.Unlock()
+	if ok && asked.liveVersion != "" && prev.liveVersion == asked.liveVersion && prev.desired == asked.desired {
+		return prev, nil
+	}
+	after := obj.DeepCopy()
+	err = c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(after), client.FieldOwner(FieldManager), client.DryRunAll)
+	if apierrors.IsConflict(err) {
+		asked.conflicts = conflictsOf(err)
+		after = obj.DeepCopy()
+		err = c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(after), client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll)
+	}
+	if err != nil {
+		return dryRunAnswer{}, err
+	}
+	asked.fields = fieldDiffs(live, after)
+	c.mu.Lock()
+	c.dryRuns[key] = asked
+	c.mu.Unlock()
+	return asked, nil
+}
+
 // planOrphan decides about an inventory object that left the render.
-func (c *Client) planOrphan(ctx context.Context, ref ObjectRef, inventory, ns string, opts Options, salt []byte) (*ObjectChange, error) {
-	live, err := c.get(ctx, ref)
+func (c *Client) planOrphan(ref reconcile.ObjectRef, snap *snapshot, inventory, ns string, opts planOptions) (*reconcile.Change, error) {
+	live, err := snap.get(ref)
 	if err != nil || live == nil {
 		return nil, err
 	}
-	ch := &ObjectChange{Object: ref, Broker: brokerID(live), Live: digest(live, salt)}
+	ch := newChange(ref, brokerID(live))
+	ch.Object.Live = digest(live, opts.salt)
 	switch {
 	case !hasLabels(live, c.ownerLabels(inventory, ns), ""):
 		ch.Reason = "left the render, but the live object lacks avatar-sync's owner labels (someone recreated it): left alone"
-	case opts.Prune && opts.AllowDelete:
-		ch.Action = Delete
+	case opts.prune && opts.allowDelete:
+		ch.Action = remove
 		ch.Reason = "left the render, and the spec says deletion: prune and --allow-delete was given"
-	case opts.Prune:
+	case opts.prune:
 		ch.Reason = "left the render; the spec says deletion: prune, but deleting also needs --allow-delete"
 	default:
 		ch.Reason = "left the render; kept (deleting needs deletion: prune in the spec and --allow-delete)"
 	}
-	return ch, nil
+	return &ch, nil
 }
 
 // conflictManager pulls the manager out of the API server's conflict message:
 // `conflict with "kubectl-set" using apps/v1`.
 var conflictManager = regexp.MustCompile(`conflict with "([^"]+)"`)
 
-// conflicts asks the API server which fields an unforced apply would take from other managers:
-// the same dry run without force ownership answers 409 with one cause per contested field.
-func (c *Client) conflicts(ctx context.Context, obj *unstructured.Unstructured) ([]Conflict, error) {
-	err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), client.FieldOwner(FieldManager), client.DryRunAll)
-	if err == nil {
-		return nil, nil
-	}
-	if !apierrors.IsConflict(err) {
-		return nil, fmt.Errorf("dry-run apply: %w", err)
-	}
-	var out []Conflict
+// conflictsOf reads the fields an unforced apply would take from other managers out of the API
+// server's 409 answer: one cause per contested field.
+func conflictsOf(err error) []reconcile.ObjectConflict {
+	var out []reconcile.ObjectConflict
 	if st, ok := err.(apierrors.APIStatus); ok && st.Status().Details != nil {
 		for _, cause := range st.Status().Details.Causes {
 			if cause.Type != metav1.CauseTypeFieldManagerConflict {
@@ -345,19 +360,19 @@ func (c *Client) conflicts(ctx context.Context, obj *unstructured.Unstructured) 
 			if sub := conflictManager.FindStringSubmatch(m); sub != nil {
 				m = sub[1]
 			}
-			out = append(out, Conflict{Field: strings.TrimPrefix(cause.Field, "."), Manager: m})
+			out = append(out, reconcile.ObjectConflict{Field: strings.TrimPrefix(cause.Field, "."), Manager: m})
 		}
 	}
 	if len(out) == 0 {
-		out = []Conflict{{Field: "(unknown)", Manager: oneLine(err)}}
+		out = []reconcile.ObjectConflict{{Field: "(unknown)", Manager: oneLine(err)}}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
-	return out, nil
+	return out
 }
 
 // get returns the live object, or nil when it does not exist.
-func (c *Client) get(ctx context.Context, ref ObjectRef) (*unstructured.Unstructured, error) {
-	live := ref.object()
+func (c *Client) get(ctx context.Context, ref reconcile.ObjectRef) (*unstructured.Unstructured, error) {
+	live := objectFor(ref)
 	err := c.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, live)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -423,53 +438,13 @@ func joinReason(a, b string) string {
 	return a + "; " + b
 }
 
-// Lines prints one change as plans show it: the headline, then one indented line per field, per
-// conflict and the reason, e.g.
-//
-//	~ StatefulSet avatar/kafka-broker-2
-//	    spec.template.spec.containers[0].image: apache/kafka:3.8.1 → 3.9.0
-func (c ObjectChange) Lines() []string {
-	out := []string{c.Headline()}
-	for _, f := range c.Fields {
-		out = append(out, "    "+f.String())
-	}
-	for _, cf := range c.Conflicts {
-		out = append(out, "    conflict: "+cf.String()+" (taking it needs --force-conflicts)")
-	}
-	if c.Reason != "" {
-		out = append(out, "    ("+c.Reason+")")
-	}
-	return out
-}
-
-// Summary counts the pending changes: "Kubernetes: 1 to create, 2 to update, 0 to replace, 0 to
-// delete."; unsupported changes and conflicts are counted when present.
-func (p Plan) Summary() string {
-	n := map[Action]int{}
-	conflicts := 0
-	for _, c := range p.Changes {
-		n[c.Action]++
-		if c.Action != NoOp && len(c.Conflicts) > 0 {
-			conflicts++
-		}
-	}
-	s := fmt.Sprintf("Kubernetes: %d to create, %d to update, %d to replace, %d to delete", n[Create], n[Update], n[Replace], n[Delete])
-	if n[Unsupported] > 0 {
-		s += fmt.Sprintf(", %d unsupported", n[Unsupported])
-	}
-	if conflicts > 0 {
-		s += fmt.Sprintf(", %d with conflicts", conflicts)
-	}
-	return s + "."
-}
-
-// Fingerprint identifies the live state a plan was computed against: every object it examined and
+// fingerprint identifies the live state a plan was computed against: every object it examined and
 // the digest of its live version ("" when absent). Two plans with the same fingerprint saw the same
 // cluster.
-func (p Plan) Fingerprint() string {
+func fingerprint(objs []examined) string {
 	h := sha256.New()
-	for _, c := range p.Changes {
-		fmt.Fprintf(h, "%s\x00%s\x00", c.Object.key(), c.Live)
+	for _, e := range objs {
+		fmt.Fprintf(h, "%s\x00%s\x00", refKey(e.ref), e.live)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return "kube:" + hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -11,20 +11,20 @@ import (
 )
 
 // Plane is one target's Kubernetes plane as reconcile sees it (reconcile.Objects): the connected
-// API server and the objects the render produced for the target. It turns kube's own plan into
-// KindObject changes of the one reconcile.Plan, so plan, apply and watch cover both planes
-// (issue 11).
+// API server and the objects the render produced for the target. Its plans are reconcile's
+// (KindObject changes of the one reconcile.Plan, issue 11); kube declares no plan model of its own
+// (issue 20), only the private execution record of the plan it computed last.
 type Plane struct {
 	Client  *Client
 	Desired Desired
-	// Interval is how often waits poll status (0 = DefaultWaitInterval).
+	// Interval is how often waits poll status when they cannot watch it (0 = DefaultWaitInterval).
 	Interval time.Duration
 
-	// last is the plan PlanObjects returned last, with the objects to apply (Secret values
-	// included): ApplyObjects executes it, and nothing of it leaves the plane (issue 20: no
-	// untyped handle through reconcile).
+	// last is what PlanObjects computed last beside the plan it returned: the objects to apply
+	// (Secret values included) and every object examined. ApplyObjects executes the plan with it,
+	// and nothing of it leaves the plane (issue 20: no untyped handle through reconcile).
 	mu   sync.Mutex
-	last *Plan
+	last *execution
 }
 
 var _ reconcile.Objects = (*Plane)(nil)
@@ -50,67 +50,25 @@ func (pl *Plane) PlanObjects(ctx context.Context, opts reconcile.ObjectPlanOptio
 		}
 		snap = &sealed
 	}
-	kp, err := pl.Client.Plan(ctx, want, Options{Prune: opts.Prune, AllowDelete: opts.AllowDelete, Salt: salt})
+	op, ex, err := pl.Client.plan(ctx, want, planOptions{prune: opts.Prune, allowDelete: opts.AllowDelete, salt: salt})
 	if err != nil {
 		return reconcile.ObjectPlan{}, err
 	}
-	out := reconcile.ObjectPlan{Fingerprint: "kube:" + kp.Fingerprint(), Desired: snap}
+	op.Desired = snap
 	pl.mu.Lock()
-	pl.last = &kp
+	pl.last = ex
 	pl.mu.Unlock()
-	for _, ch := range kp.Changes {
-		if ch.Action == NoOp && ch.Reason == "" {
-			continue
-		}
-		out.Changes = append(out.Changes, planChange(ch))
-	}
-	return out, nil
+	return op, nil
 }
 
-// planChange converts one object change into the typed change of the reconcile plan (reconcile
-// grades its risk).
-func planChange(ch ObjectChange) reconcile.Change {
-	c := reconcile.Change{Kind: reconcile.KindObject, Name: ch.Object.String(), Reason: ch.Reason, Action: ch.Action,
-		Object: &reconcile.ObjectPayload{
-			Object:    reconcile.ObjectRef(ch.Object),
-			Broker:    ch.Broker,
-			Sensitive: ch.Object.Kind == "Secret",
-			Live:      ch.Live,
-		}}
-	for _, f := range ch.Fields {
-		c.Object.Fields = append(c.Object.Fields, reconcile.ObjectField(f))
-	}
-	for _, cf := range ch.Conflicts {
-		c.Object.Conflicts = append(c.Object.Conflicts, reconcile.ObjectConflict(cf))
-	}
-	return c
-}
-
-// appliedMessages are the progress messages of Apply that mean the object now has its new form.
-var appliedMessages = map[string]bool{"created": true, "updated": true, "replaced": true, "deleted": true}
-
-// ApplyObjects executes the kube plan PlanObjects returned last, with reconcile's opt-ins.
+// ApplyObjects executes p, which must be the plan PlanObjects returned last (its fingerprint), with
+// the objects that plan prepared and reconcile's opt-ins.
 func (pl *Plane) ApplyObjects(ctx context.Context, p reconcile.ObjectPlan, opts reconcile.ObjectApplyOptions, progress func(reconcile.ObjectEvent)) error {
 	pl.mu.Lock()
 	last := pl.last
 	pl.mu.Unlock()
-	if last == nil || "kube:"+last.Fingerprint() != p.Fingerprint {
+	if last == nil || last.fingerprint != p.Fingerprint {
 		return errors.New("the Kubernetes side of the plan is not the one this plane computed last; plan again")
 	}
-	kp := *last
-	ao := ApplyOptions{
-		Options: Options{Prune: opts.Prune, AllowDelete: opts.AllowDelete, ForceConflicts: opts.ForceConflicts, Replace: opts.AllowReplace},
-		NoWait:  opts.NoWait, WaitTimeout: opts.WaitTimeout, Interval: pl.Interval, SafeToRestart: opts.SafeToRestart,
-		Progress: func(pr Progress) {
-			ev := reconcile.ObjectEvent{Name: pr.Object.String(), Done: appliedMessages[pr.Message]}
-			if !ev.Done {
-				ev.Message = pr.Message
-				if pr.Broker >= 0 {
-					ev.Message = fmt.Sprintf("(broker %d) %s", pr.Broker, pr.Message)
-				}
-			}
-			progress(ev)
-		},
-	}
-	return pl.Client.Apply(ctx, kp, ao)
+	return pl.Client.apply(ctx, p, last, execOptions{ObjectApplyOptions: opts, interval: pl.Interval, progress: progress})
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -65,12 +66,12 @@ clusters:
 		PasswordSecret(ns, render.PasswordSecret, render.PasswordSecretKey, "keystore-pw", labels),
 		PasswordSecret(ns, render.SASLAdminSecret, render.SASLAdminSecretKey, "admin-pw", labels))
 	want := Desired{Inventory: "avatar", Objects: objs}
-	mustApply(t, c, mustPlan(t, c, want, Options{}), ApplyOptions{NoWait: true})
-	if pending := changesOf(mustPlan(t, c, want, Options{})); len(pending) != 0 {
+	mustApply(t, c, mustPlan(t, c, want, planOpts{}), applyOpts{NoWait: true})
+	if pending := changesOf(mustPlan(t, c, want, planOpts{})); len(pending) != 0 {
 		t.Errorf("after apply the plan still has %v", pending)
 	}
 
-	svc, err := c.get(ctx, ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ns, Name: "kafka-broker-2-external"})
+	svc, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ns, Name: "kafka-broker-2-external"})
 	if err != nil || svc == nil {
 		t.Fatalf("external Service: %v", err)
 	}
@@ -84,7 +85,7 @@ clusters:
 		t.Errorf("kafka-broker-2-external publishes %v, want sasl on %d", published, sasl+1)
 	}
 
-	sts, err := c.get(ctx, ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
+	sts, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
 	if err != nil || sts == nil {
 		t.Fatalf("statefulset: %v", err)
 	}
@@ -103,7 +104,7 @@ clusters:
 	if err := c.client.Create(ctx, pod); err != nil {
 		t.Fatalf("the rendered SASL broker pod is refused: %v", err)
 	}
-	created, err := c.get(ctx, ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: "kafka-broker-1-0"})
+	created, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: "kafka-broker-1-0"})
 	if err != nil || created == nil {
 		t.Fatalf("pod: %v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // WorkloadStatus is one StatefulSet's rollout as its status says (the status page and `status`,
@@ -21,15 +23,28 @@ type WorkloadStatus struct {
 	Missing bool
 }
 
-// Workloads reads the StatefulSets among the desired objects: one GET each, nothing written.
+// Workloads reads the StatefulSets among the desired objects (one LIST, or a GET each for a user
+// who may not list them), nothing written.
 func (pl *Plane) Workloads(ctx context.Context) ([]WorkloadStatus, error) {
-	var out []WorkloadStatus
+	var sets []*unstructured.Unstructured
+	var refs []reconcile.ObjectRef
 	for _, o := range pl.Desired.Objects {
-		if o.GetKind() != "StatefulSet" {
-			continue
+		if o.GetKind() == "StatefulSet" {
+			sets = append(sets, o)
+			refs = append(refs, refOf(o))
 		}
-		ref := refOf(o)
-		live, err := pl.Client.get(ctx, ref)
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	snap, err := pl.Client.observe(ctx, refs[0].Namespace, refs)
+	if err != nil {
+		return nil, err
+	}
+	var out []WorkloadStatus
+	for i, o := range sets {
+		ref := refs[i]
+		live, err := snap.get(ref)
 		if err != nil {
 			return out, fmt.Errorf("target %s: %w", pl.Client.target, err)
 		}

@@ -13,6 +13,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // Issue 21: entries added by hand to the inventory ConfigMap, for an object in another namespace
@@ -24,7 +26,7 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 	c, ns := connectLab(t)
 	ctx := testCtx(t)
 	want := rendered{}.desired(t, ns)
-	mustApply(t, c, mustPlan(t, c, want, Options{}), ApplyOptions{NoWait: true})
+	mustApply(t, c, mustPlan(t, c, want, planOpts{}), applyOpts{NoWait: true})
 
 	owner := c.ownerLabels("avatar", ns)
 	victimNS := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
@@ -41,13 +43,13 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 	t.Cleanup(func() { _ = c.client.Delete(context.Background(), victimNS) })
 
 	// Someone who can edit ConfigMaps in the target's namespace adds both to the inventory.
-	invRef := ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName("avatar")}
+	invRef := reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName("avatar")}
 	cm, err := c.get(ctx, invRef)
 	if err != nil || cm == nil {
 		t.Fatalf("inventory: %v", err)
 	}
 	raw, _, _ := unstructured.NestedString(cm.Object, "data", inventoryKey)
-	var refs []ObjectRef
+	var refs []reconcile.ObjectRef
 	if err := json.Unmarshal([]byte(raw), &refs); err != nil {
 		t.Fatal(err)
 	}
@@ -60,29 +62,31 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	both := Options{Prune: true, AllowDelete: true}
+	both := planOpts{Prune: true, AllowDelete: true}
 	p := mustPlan(t, c, want, both)
 	if p.Pending() {
 		t.Fatalf("plan with both opt-ins = %v, want nothing to do", changesOf(p))
 	}
 	for _, victim := range []*unstructured.Unstructured{victimNS, victimCM} {
 		ch := findChange(t, p, victim.GetKind(), victim.GetName())
-		if ch.Action != NoOp || !strings.Contains(ch.Reason, "ignored, never deleted") {
-			t.Errorf("%s: %s (%s), want it ignored and said so", refOf(victim), ch.Headline(), ch.Reason)
+		if ch.Action != reconcile.NoOp || !strings.Contains(ch.Reason, "ignored, never deleted") {
+			t.Errorf("%s: %s (%s), want it ignored and said so", refOf(victim), headline(ch), ch.Reason)
 		}
 	}
-	mustApply(t, c, p, ApplyOptions{Options: both, NoWait: true})
+	mustApply(t, c, p, applyOpts{planOpts: both, NoWait: true})
 
 	// Also a plan that names them for deletion (one made by hand) is refused before any change.
 	forged := p
 	forged.Changes = slices.Clone(p.Changes)
 	for i, ch := range forged.Changes {
-		if ch.Object == refOf(victimNS) {
-			live, _ := c.get(ctx, ch.Object)
-			forged.Changes[i].Action, forged.Changes[i].Live = Delete, digest(live, p.Salt)
+		if ch.Object.Object == refOf(victimNS) {
+			live, _ := c.get(ctx, ch.Object.Object)
+			payload := *ch.Object
+			payload.Live = digest(live, p.ex.salt)
+			forged.Changes[i].Action, forged.Changes[i].Object = reconcile.Delete, &payload
 		}
 	}
-	if err := c.Apply(ctx, forged, ApplyOptions{Options: both, NoWait: true}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "avatar-sync never deletes it") {
+	if err := applyPlan(ctx, c, forged, applyOpts{planOpts: both, NoWait: true}); !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "avatar-sync never deletes it") {
 		t.Errorf("a plan deleting another namespace = %v, want a refusal", err)
 	}
 
@@ -99,7 +103,7 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 			_ = unstructured.SetNestedField(o.Object, int64(2), "spec", "maxUnavailable")
 		}
 	}
-	mustApply(t, c, mustPlan(t, c, changed, both), ApplyOptions{Options: both, NoWait: true})
+	mustApply(t, c, mustPlan(t, c, changed, both), applyOpts{planOpts: both, NoWait: true})
 	cm, _ = c.get(ctx, invRef)
 	raw, _, _ = unstructured.NestedString(cm.Object, "data", inventoryKey)
 	if inv, err := c.readInventory(ctx, ns, "avatar"); err != nil || strings.Contains(raw, "victim-") || len(inv) != 15 {
@@ -113,10 +117,10 @@ func TestRollWaitsForEveryOtherBrokerToBeReady(t *testing.T) {
 	c, ns := connectLab(t)
 	ctx := testCtx(t)
 	startKubelet(t, c, ns, 50*time.Millisecond)
-	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), Options{}), quickWaits(Options{}))
+	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), quickWaits(planOpts{}))
 
 	// Broker 2's pod stops being ready (a crash loop, a node down).
-	sts, err := c.get(ctx, ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-2"})
+	sts, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-2"})
 	if err != nil || sts == nil {
 		t.Fatal(err)
 	}
@@ -126,11 +130,11 @@ func TestRollWaitsForEveryOtherBrokerToBeReady(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), Options{})
-	opts := quickWaits(Options{})
+	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), planOpts{})
+	opts := quickWaits(planOpts{})
 	var asked []int32
 	opts.SafeToRestart = func(_ context.Context, broker int32) error { asked = append(asked, broker); return nil }
-	err = c.Apply(ctx, p, opts)
+	err = applyPlan(ctx, c, p, opts)
 	if err == nil || !strings.Contains(err.Error(), "broker 1 (StatefulSet "+ns+"/kafka-broker-1) is not restarted: broker 2 (StatefulSet "+ns+"/kafka-broker-2) is not ready in Kubernetes") {
 		t.Fatalf("apply = %v, want broker 1 refused because broker 2 is not ready", err)
 	}
@@ -149,10 +153,10 @@ func TestRollWaitsForEveryOtherBrokerToBeReady(t *testing.T) {
 func TestNoWaitNeverRestartsTwoBrokers(t *testing.T) {
 	c, ns := connectLab(t)
 	kl := startKubelet(t, c, ns, 2*time.Second)
-	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), Options{}), quickWaits(Options{}))
+	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), quickWaits(planOpts{}))
 	kl.reset()
-	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), Options{})
-	err := c.Apply(testCtx(t), p, ApplyOptions{NoWait: true, Interval: 50 * time.Millisecond})
+	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), planOpts{})
+	err := applyPlan(testCtx(t), c, p, applyOpts{NoWait: true, Interval: 50 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "broker 2 (StatefulSet "+ns+"/kafka-broker-2) is not restarted: broker 1") || !strings.Contains(err.Error(), "--no-wait does not wait for broker 1") {
 		t.Fatalf("apply --no-wait = %v, want broker 2 held back until broker 1 is ready", err)
 	}
@@ -171,16 +175,16 @@ func TestNoWaitNeverRestartsTwoBrokers(t *testing.T) {
 // after 5m0s".
 func TestInterruptWhileWaitingIsReportedAsInterrupted(t *testing.T) {
 	c, ns := connectLab(t)
-	p := mustPlan(t, c, rendered{}.desired(t, ns), Options{})
+	p := mustPlan(t, c, rendered{}.desired(t, ns), planOpts{})
 	ctx, cancel := context.WithCancel(testCtx(t))
-	opts := ApplyOptions{Interval: 50 * time.Millisecond} // the default 5 minute wait: no kubelet runs
-	opts.Progress = func(pr Progress) {
-		if strings.HasPrefix(pr.Message, "waiting") {
+	opts := applyOpts{Interval: 50 * time.Millisecond} // the default 5 minute wait: no kubelet runs
+	opts.Progress = func(ev reconcile.ObjectEvent) {
+		if strings.HasPrefix(ev.Message, "(broker 1) waiting") {
 			cancel() // SIGINT while waiting for the brokers
 		}
 	}
 	start := time.Now()
-	err := c.Apply(ctx, p, opts)
+	err := applyPlan(ctx, c, p, opts)
 	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted while waiting for broker 1") || strings.Contains(err.Error(), "not ready after") {
 		t.Fatalf("apply interrupted while waiting = %v, want an interrupt naming the broker", err)
 	}

@@ -103,3 +103,16 @@ func (e Explanation) String() string {
 	row("deprecated", e.Deprecated)
 	return b.String()
 }
+
+// ExplainAll explains every topic config key, in the table's order (`explain` without a key).
+func ExplainAll() ([]Explanation, error) {
+	var list []Explanation
+	for _, d := range TopicConfigs() {
+		e, err := Explain(d.Key)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, e)
+	}
+	return list, nil
+}

@@ -65,7 +65,10 @@ func TestPackageBoundaries(t *testing.T) {
 		"filewatch":  {"reconcile"},
 		"kube":       {"spec", "reconcile"},
 		// The engine's pipeline below cmd (issue 20) composes the planes; it prints nothing.
-		"session": {"spec", "topics", "reconcile", "clusters", "kube", "render", "certs", "health"},
+		"session": {"spec", "topics", "reconcile", "clusters", "kube", "render", "certs", "health", "plugins"},
+		// The watch daemon (issue 20): the loop, passes over targets through session, git tracking,
+		// notify, metrics and the status page. It renders no plan view but the change detail.
+		"daemon": {"spec", "reconcile", "session", "report", "health", "certs", "statuspage", "filewatch", "gitsource", "notify"},
 		// watch's GitOps adapters (issue 12) stand alone: cmd hands them plain values.
 		"gitsource": {},
 		"notify":    {},

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -114,17 +111,6 @@ func certsSpec(ctx context.Context, g *globalOptions, s *streams) (*spec.Spec, e
 	return sp, nil
 }
 
-// certsGenerateReport is the JSON output of generate and rotate.
-type certsGenerateReport struct {
-	Dir      string         `json:"dir"`
-	DryRun   bool           `json:"dryRun"`
-	Password string         `json:"passwordFrom,omitempty"`
-	Actions  []certs.Action `json:"actions"`
-	Removed  int            `json:"removed"`
-	Written  int            `json:"written"`
-	Notes    []string       `json:"notes"`
-}
-
 func runCertsGenerate(ctx context.Context, g *globalOptions, s *streams, o *certsGenerateOptions, verb string) error {
 	if err := g.checkOutput("text", "json"); err != nil {
 		return err
@@ -133,81 +119,17 @@ func runCertsGenerate(ctx context.Context, g *globalOptions, s *streams, o *cert
 	if err != nil {
 		return err
 	}
-	src, err := certs.Load(sp)
-	if err != nil {
-		return err
-	}
-	pw, err := certs.ResolvePassword(sp, src, os.Getenv, rand.Reader)
-	if err != nil {
-		return err
-	}
-	res, err := certs.Generate(sp, src, certs.Options{
-		Now: certsClock(), Rand: rand.Reader, Password: pw,
-		Force: o.force, RotateCA: o.rotateCA, DropPreviousCA: o.dropPreviousCA,
-		// Only generate --force changes the password; rotate keeps refusing a wrong one.
-		NewPassword: o.force && verb == "generate",
+	rep, err := certs.Run(ctx, sp, certs.RunOptions{
+		Verb: verb, Now: certsClock(), Rand: rand.Reader, Getenv: os.Getenv,
+		Force: o.force, RotateCA: o.rotateCA, DropPreviousCA: o.dropPreviousCA, DryRun: o.dryRun,
 	})
 	if err != nil {
-		return fmt.Errorf("certs %s: %w", verb, err)
-	}
-	dir := certs.SettingsOf(sp).Dir
-	if !o.dryRun {
-		if err := certs.Write(ctx, dir, res); err != nil {
-			return fmt.Errorf("certs %s: %w", verb, err)
-		}
+		return err
 	}
 	if g.output == "json" {
-		rep := certsGenerateReport{Dir: dir, DryRun: o.dryRun, Password: pw.From, Actions: res.Actions,
-			Written: len(res.Files), Removed: len(res.Remove), Notes: res.Notes}
-		if rep.Actions == nil {
-			rep.Actions = []certs.Action{}
-		}
-		if rep.Notes == nil {
-			rep.Notes = []string{}
-		}
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return certs.RenderGenerateJSON(s.out, rep)
 	}
-	printActions(s.out, res.Actions)
-	for _, n := range res.Notes {
-		fmt.Fprintf(s.err, "note: %s\n", n)
-	}
-	switch {
-	case !res.Changed():
-		fmt.Fprintf(s.out, "%s is up to date; nothing to write.\n", dir)
-	case o.dryRun:
-		fmt.Fprintf(s.out, "Dry run: would write %s and remove %s in %s.\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir)
-	default:
-		from := "keystore password from " + pw.From
-		if pw.Value == "" {
-			from = "PEM keystores: no password"
-		}
-		fmt.Fprintf(s.out, "Wrote %s, removed %s in %s (%s).\n", count(len(res.Files), "file"), count(len(res.Remove), "file"), dir, from)
-	}
-	return nil
-}
-
-func printActions(w io.Writer, actions []certs.Action) {
-	if len(actions) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, a := range actions {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Verb, a.File, a.Reason)
-	}
-	tw.Flush()
-}
-
-// certsInspectReport is the JSON output of inspect.
-type certsInspectReport struct {
-	Dir          string             `json:"dir"`
-	At           time.Time          `json:"at"`
-	Certificates []certs.CertStatus `json:"certificates"`
-	// Password is why the keystore password does not open the stores ("" when it does, or when
-	// there is no password to check yet).
-	Password string `json:"password,omitempty"`
-	OK       bool   `json:"ok"`
+	return certs.RenderGenerateText(s.out, s.err, rep)
 }
 
 func newCertsInspectCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -240,70 +162,26 @@ every store (renew alone exits 0 with a note), 1 otherwise, so CI can gate on it
 			if err != nil {
 				return err
 			}
-			src, err := certs.Load(sp)
+			rep, err := certs.Inspect(sp, at, os.Getenv, rand.Reader)
 			if err != nil {
 				return err
 			}
-			sts, err := certs.Status(sp, src, at)
-			if err != nil {
-				return fmt.Errorf("certs inspect: %w", err)
-			}
-			var bad []string
-			for _, c := range sts {
-				if c.Status.Bad() {
-					bad = append(bad, fmt.Sprintf("%s %s", c.Name, c.Status))
-				}
-			}
-			// Issue 21: the brokers open their stores with the password the Secret carries; one
-			// that does not open them fails the brokers at their next restart.
-			pwProblem := ""
-			if err := inspectPassword(sp, src); err != nil {
-				pwProblem = err.Error()
-			}
 			if g.output == "json" {
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(certsInspectReport{Dir: src.DirPath, At: at.UTC(), Certificates: sts, Password: pwProblem, OK: len(bad) == 0 && pwProblem == ""}); err != nil {
-					return err
-				}
+				err = certs.RenderInspectJSON(s.out, rep)
 			} else {
-				if err := certs.RenderStatus(s.out, sts); err != nil {
-					return err
-				}
+				err = certs.RenderStatus(s.out, rep.Certificates)
 			}
-			if len(bad) > 0 {
-				verb := "needs"
-				if len(bad) > 1 {
-					verb = "need"
-				}
-				err := fmt.Errorf("%s %s attention (%s): run avatar-sync certs generate",
-					count(len(bad), "certificate"), verb, strings.Join(bad, ", "))
-				if pwProblem != "" {
-					err = fmt.Errorf("%w; and %s", err, pwProblem)
-				}
+			if err != nil {
+				return err
+			}
+			if err := rep.Problem(); err != nil {
 				return withExitCode(exitError, err)
-			}
-			if pwProblem != "" {
-				return withExitCode(exitError, errors.New(pwProblem))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&o.at, "at", "", "judge expiry as of this date (2006-01-02 or RFC 3339) instead of now")
 	return cmd
-}
-
-// inspectPassword opens the stores in tls.dir with the keystore password as `certs generate`
-// resolves it. No password yet (generate would invent one) leaves nothing to check.
-func inspectPassword(sp *spec.Spec, src certs.Source) error {
-	pw, err := certs.ResolvePassword(sp, src, os.Getenv, rand.Reader)
-	if err != nil {
-		return err
-	}
-	if pw.File != nil {
-		return nil
-	}
-	return certs.CheckPassword(sp, src, pw)
 }
 
 // parseAt reads --at as a date or an RFC 3339 time.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/certs"
 )
 
 // certsWorkspace copies the example spec into a temp dir, so tls.dir (ssl-certs, relative to the
@@ -56,7 +58,7 @@ func TestCertsGenerateInspectRotate(t *testing.T) {
 	if code != exitError || !strings.Contains(errOut, "3 certificates need attention (kafka-broker-1 expired") {
 		t.Fatalf("inspect --at 2030: code %d\nstderr %s", code, errOut)
 	}
-	var rep certsInspectReport
+	var rep certs.InspectReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("inspect -o json: %v\n%s", err, out)
 	}
@@ -68,7 +70,7 @@ func TestCertsGenerateInspectRotate(t *testing.T) {
 	data, _ := os.ReadFile(specPath)
 	os.WriteFile(specPath, []byte(strings.Replace(string(data), "host: kafka-broker-3", "host: kafka-broker-9", 1)), 0o644)
 	code, out, _ = runCLI(t, "certs", "generate", "-f", specPath, "-o", "json")
-	var gen certsGenerateReport
+	var gen certs.GenerateReport
 	if err := json.Unmarshal([]byte(out), &gen); err != nil || code != exitOK {
 		t.Fatalf("generate -o json: code %d, %v\n%s", code, err, out)
 	}

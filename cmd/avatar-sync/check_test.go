@@ -17,6 +17,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -173,7 +174,7 @@ func TestCheckJSON(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	var got checkJSON
+	var got report.CheckJSON
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
 	}
@@ -337,50 +338,6 @@ func exitCodeOf(err error) int {
 		return ec.code
 	}
 	return exitError
-}
-
-func TestRenderCheckText(t *testing.T) {
-	rep := reconcile.Report{Results: []reconcile.CheckResult{
-		{Device: "openbci-headset", Kind: "openbci-wifi", Address: "192.168.4.1:80", Required: true, Status: reconcile.CheckOK, Latency: 12300 * time.Microsecond, Detail: "cyton board, 8 channels"},
-		{Device: "tello-1", Kind: "tello", Address: "192.168.10.1:8889", Status: reconcile.CheckFail, Latency: 3 * time.Second, Detail: `no answer to "command" after 3 tries in 3s — is the laptop on the drone's Wi-Fi?`},
-		{Device: "lidar", Kind: "lidar", Status: reconcile.CheckError, Latency: 20 * time.Microsecond, Detail: "no built-in probe for kind \"lidar\" and no avatar-sync-plugin-lidar on PATH"},
-		{Device: "svc", Kind: "http", Address: "http://127.0.0.1:5000/health", Status: reconcile.CheckOK, Latency: 400 * time.Microsecond, Detail: "200 OK in 400µs"},
-	}}
-	want := `DEVICE             KIND          ADDRESS                       STATUS  LATENCY  DETAIL
-openbci-headset *  openbci-wifi  192.168.4.1:80                OK      12ms     cyton board, 8 channels
-tello-1            tello         192.168.10.1:8889             FAIL    3.0s     no answer to "command" after 3 tries in 3s — is the laptop on the drone's Wi-Fi?
-lidar              lidar         -                             ERROR   -        no built-in probe for kind "lidar" and no avatar-sync-plugin-lidar on PATH
-svc                http          http://127.0.0.1:5000/health  OK      0.4ms    200 OK in 400µs
-* required. 4 devices: 2 ok, 2 failed (none required).
-`
-	var b bytes.Buffer
-	if err := renderCheckText(&b, rep, false); err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != want {
-		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
-	}
-}
-
-// TestRenderCheckTextOneLinePerDevice: a plugin's message with a line break, a tab or a terminal
-// escape sequence stays in its cell; the table keeps one line per device and no escape reaches the
-// terminal.
-func TestRenderCheckTextOneLinePerDevice(t *testing.T) {
-	rep := reconcile.Report{Results: []reconcile.CheckResult{
-		{Device: "disk", Kind: "diskspace", Address: "/data", Status: reconcile.CheckFail, Detail: "only 3 GiB free\n\x1b[2J\tarchive old sessions"},
-		{Device: "tello-1", Kind: "tello", Address: "127.0.0.1:8889", Status: reconcile.CheckOK, Latency: time.Millisecond, Detail: "battery 87%"},
-	}}
-	var b bytes.Buffer
-	if err := renderCheckText(&b, rep, false); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	if len(lines) != 4 || strings.ContainsAny(b.String(), "\x1b\t") {
-		t.Errorf("want header, 2 device lines and the summary, no escapes or tabs; got:\n%q", b.String())
-	}
-	if !strings.Contains(lines[1], `only 3 GiB free \x1b[2J archive old sessions`) {
-		t.Errorf("detail cell: %q", lines[1])
-	}
 }
 
 func mustRead(t *testing.T, path string) []byte {

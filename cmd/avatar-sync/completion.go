@@ -1,10 +1,7 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,7 +29,7 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		}
 	}
 	_ = root.RegisterFlagCompletionFunc("cluster", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-		return withPrefix(clusterNames(g.file), prefix), cobra.ShellCompDirectiveNoFileComp
+		return withPrefix(spec.CompleteTargets(g.file), prefix), cobra.ShellCompDirectiveNoFileComp
 	})
 	_ = root.RegisterFlagCompletionFunc("output", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
 		formats := []string{"text\thuman-readable", "json\tmachine-readable", "markdown\tdocuments (some commands)"}
@@ -48,59 +45,6 @@ func withPrefix(candidates []string, prefix string) []string {
 		if strings.HasPrefix(c, prefix) {
 			out = append(out, c)
 		}
-	}
-	return out
-}
-
-// completionSpec is what completion knows of the spec at path: whatever the loader could decode,
-// since the file is often mid-edit (and invalid) exactly when someone presses TAB. Nil when the file
-// cannot be read or is not a YAML mapping.
-func completionSpec(path string) *spec.Spec {
-	if path == "-" {
-		return nil // standard input is the command's, not completion's
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	s, _ := spec.ParsePartial(path, data)
-	return s
-}
-
-// clusterNames lists the targets of the spec at path with a short description; an unreadable spec
-// still offers the embedded target, which every spec has.
-func clusterNames(path string) []string {
-	s := completionSpec(path)
-	if s == nil {
-		return []string{spec.EmbeddedCluster + "\tin-process cluster"}
-	}
-	out := make([]string, 0, len(s.Clusters))
-	for _, c := range s.Clusters {
-		if c.Name == "" {
-			continue
-		}
-		desc := "in-process cluster"
-		if !c.Embedded() {
-			desc = strings.TrimSpace(cmp.Or(c.Security, spec.SecurityPlaintext) + " " + c.Bootstrap[0])
-		}
-		out = append(out, c.Name+"\t"+desc)
-	}
-	return out
-}
-
-// deviceNames lists the devices of the spec at path (for `check NAME`), with kind and address,
-// leaving out those already on the command line.
-func deviceNames(path string, given []string) []string {
-	s := completionSpec(path)
-	if s == nil {
-		return nil
-	}
-	var out []string
-	for _, d := range s.Devices {
-		if d.Name == "" || slices.Contains(given, d.Name) {
-			continue
-		}
-		out = append(out, d.Name+"\t"+strings.TrimSpace(d.Kind+" "+d.Address))
 	}
 	return out
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/spec"
@@ -30,33 +28,8 @@ them (relative to the working directory). The output is itself a valid spec.`,
 			if _, err := targetCluster(g, sp); err != nil {
 				return err
 			}
-			_, err = s.out.Write(spec.Encode(mergedDocument(sp, g.file, g.cluster)))
+			_, err = s.out.Write(spec.Encode(spec.MergedDocument(sp, g.file, g.cluster)))
 			return err
 		},
 	}
-}
-
-// mergedDocument is what config prints: the loaded spec with the overrides it merged taken out of
-// its targets (they are applied) and topicDefaults folded into the topics.
-func mergedDocument(sp *spec.Spec, file, target string) spec.Document {
-	out := *sp
-	out.TopicDefaults = spec.TopicDefaults{}
-	out.Clusters = make([]spec.Cluster, 0, len(sp.Clusters))
-	for _, c := range sp.Clusters {
-		if c.Name == spec.EmbeddedCluster && c.Overrides == nil && len(c.Bootstrap) == 0 && c.Kubernetes == nil && !c.Preflight {
-			continue // implicit; every spec has it
-		}
-		if c.Name == sp.Overridden {
-			c.Overrides = nil
-		}
-		out.Clusters = append(out.Clusters, c)
-	}
-	how := fmt.Sprintf("no overrides of target %s", target)
-	if sp.Overridden != "" {
-		how = fmt.Sprintf("clusters.%s.overrides merged in", sp.Overridden)
-	}
-	return spec.Document{Spec: &out, Header: []string{
-		fmt.Sprintf("%s as --cluster %s sees it: %s.", file, target, how),
-		"Topics show their effective values (topicDefaults merged in).",
-	}}
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +10,7 @@ import (
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -75,77 +74,10 @@ The brokers carry the spec's ids and racks. Like the rendered brokers it creates
 	return cmd
 }
 
-// devPorts picks one port per broker: the flag if given, else each broker's plaintext port, else
-// Kafka's usual 9092 upwards.
-func devPorts(sp *spec.Spec, flag []int) ([]int, error) {
-	n := len(sp.Brokers)
-	if n == 0 {
-		n = 3 // the embedded cluster's default, as in clusters.StartEmbedded
-	}
-	if len(flag) > 0 {
-		if len(flag) != n {
-			return nil, fmt.Errorf("--ports: %d ports for %d brokers", len(flag), n)
-		}
-		return flag, distinctPorts(flag, "--ports")
-	}
-	ports := make([]int, n)
-	for i := range ports {
-		ports[i] = 9092 + i
-		if i < len(sp.Brokers) && sp.Brokers[i].Ports.Plaintext > 0 {
-			ports[i] = sp.Brokers[i].Ports.Plaintext
-		}
-	}
-	return ports, distinctPorts(ports, "plaintext")
-}
-
-// distinctPorts refuses brokers that share a port: avatar.yaml allows it for brokers on different
-// hosts (issue 15), but dev up serves every broker on this machine. 0 (any free port) may repeat.
-func distinctPorts(ports []int, listener string) error {
-	first := map[int]int{}
-	for i, p := range ports {
-		if p == 0 {
-			continue // any free port
-		}
-		if j, dup := first[p]; dup && listener == "--ports" {
-			return fmt.Errorf("--ports: port %d is given twice; each broker needs its own", p)
-		} else if dup {
-			return fmt.Errorf("brokers[%d] and brokers[%d] both use %s port %d; dev up serves every broker on this machine, so pass --ports with one port per broker", j, i, listener, p)
-		}
-		first[p] = i
-	}
-	return nil
-}
-
-// sslPorts lists the spec's SSL listener ports, so dev up can say they are not served.
-func sslPorts(sp *spec.Spec) string {
-	var ports []string
-	for _, b := range sp.Brokers {
-		if b.Ports.SSL > 0 {
-			ports = append(ports, fmt.Sprint(b.Ports.SSL))
-		}
-	}
-	return strings.Join(ports, ",")
-}
-
-// devTarget is the --cluster target dev up serves. Any target without bootstrap: is embedded, so a
-// spec may keep a `laptop` target with its own security and overrides beside `embedded`; a target
-// that names brokers elsewhere is refused rather than quietly replaced by the embedded one.
-func devTarget(sp *spec.Spec, name string) (spec.Cluster, error) {
-	target, err := sp.Target(name)
-	if err != nil {
-		return spec.Cluster{}, fmt.Errorf("--cluster %w", err)
-	}
-	if !target.Embedded() {
-		return spec.Cluster{}, fmt.Errorf("--cluster %s: dev up serves an embedded target (one without bootstrap:), and clusters.%s points at brokers that run elsewhere (%s); pass --cluster %s or another target without bootstrap",
-			printable.Text(name), printable.Text(name), printable.Text(strings.Join(target.Bootstrap, ",")), spec.EmbeddedCluster)
-	}
-	return target, nil
-}
-
 // runDevUp serves until ctx ends (main cancels it on SIGINT/SIGTERM), then stops and saves.
 // With tls.enabled it serves TLS on the SSL ports (devListeners, dev_tls.go).
 func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, o *devUpOptions) error {
-	target, err := devTarget(sp, g.cluster)
+	target, err := clusters.DevTarget(sp, g.cluster)
 	if err != nil {
 		return err
 	}
@@ -170,49 +102,21 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	// Looked up before the banner, so whoever waits for the bootstrap line sees the cluster as it
 	// was when the note was written.
 	missing := missingTopics(ctx, e, sp, target.Name)
-	bootstrap := strings.Join(e.Bootstrap(), ",")
+	d := report.DevUp{Bootstrap: e.Bootstrap(), ClusterID: e.ClusterID(), StateDir: o.stateDir, CAFile: caFile,
+		AutoCreateTopics: o.autoCreateTopics, AutoCreatePartitions: clusters.AutoCreatePartitions, Missing: missing, Topics: len(sp.Topics)}
 	if g.output == "json" {
-		_ = json.NewEncoder(s.out).Encode(map[string]any{
-			"bootstrap": e.Bootstrap(), "clusterId": e.ClusterID(), "stateDir": o.stateDir,
-			"tls": caFile != "", "caFile": caFile, "autoCreateTopics": o.autoCreateTopics,
-		})
+		_ = report.RenderDevUpJSON(s.out, d)
 	} else {
-		fmt.Fprintf(s.out, "Embedded Kafka cluster %s: %d brokers, state in %s\n", printable.Text(e.ClusterID()), len(e.Bootstrap()), printable.Text(o.stateDir))
-		fmt.Fprintf(s.out, "bootstrap: %s\n", bootstrap)
 		if eo.Admin != nil {
-			protocol, extra := "SASL_PLAINTEXT", ""
-			if caFile != "" {
-				protocol, extra = "SASL_SSL", " -X ssl.ca.location="+printable.Text(caFile)
-			}
-			fmt.Fprintf(s.out, "SASL: every listener asks for SCRAM (SCRAM-SHA-256, SCRAM-SHA-512) and ACLs are enforced; super user %s\n", printable.Text(eo.Admin.User))
-			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=%s%s -X sasl.mechanism=%s -X sasl.username=%s -X sasl.password=\"%s\" -L    (Ctrl-C stops the cluster)\n",
-				e.Bootstrap()[0], protocol, extra, printable.Text(eo.Admin.Mechanism), printable.Text(eo.Admin.User), printable.Text(passwordHint(target.SASL)))
-		} else if caFile != "" {
-			fmt.Fprintf(s.out, "TLS: every listener serves SSL; verify with %s\n", printable.Text(caFile))
-			fmt.Fprintf(s.out, "Try: kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0], printable.Text(caFile))
-		} else {
-			fmt.Fprintf(s.out, "Try: kcat -b %s -L    (Ctrl-C stops the cluster)\n", e.Bootstrap()[0])
-			if ssl := sslPorts(sp); ssl != "" {
-				// kfake advertises one address per broker: plaintext and SSL cannot be served together.
-				fmt.Fprintf(s.err, "Note: the SSL ports %s are not served with --plaintext; without it dev up serves SSL only (docs/tls.md).\n", ssl)
-			}
+			d.AdminUser, d.AdminMechanism, d.PasswordHint = eo.Admin.User, eo.Admin.Mechanism, passwordHint(target.SASL)
 		}
-	}
-	switch {
-	case g.output == "json":
-	case o.autoCreateTopics:
-		fmt.Fprintf(s.err, "Note: --auto-create-topics: a producer creates a missing topic on first use, with %d partition(s) and %d replica(s), as a legacy cluster would; avatar-sync lists such topics as unmanaged (adopt them with import, docs/adoption.md).\n",
-			clusters.AutoCreatePartitions, min(3, len(e.Bootstrap())))
-		if len(missing) > 0 {
-			fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s): run `avatar-sync apply` in another terminal to create them as the spec declares.\n",
-				len(missing), len(sp.Topics), strings.Join(missing, ", "))
+		if caFile == "" {
+			d.SSLPorts = clusters.SSLPorts(sp)
 		}
-	case len(missing) > 0:
-		fmt.Fprintf(s.err, "Note: %d of the spec's %d topics do not exist here yet (%s), and topics are not created on first use: run `avatar-sync apply` in another terminal.\n",
-			len(missing), len(sp.Topics), strings.Join(missing, ", "))
-	}
-	if a, ok := reconcile.UnenforcedAccess(sp, target.Name); ok && g.output != "json" {
-		fmt.Fprintf(s.err, "Note: %s.\n", a.Reason)
+		if a, ok := reconcile.UnenforcedAccess(sp, target.Name); ok {
+			d.Unenforced = a.Reason
+		}
+		_ = report.RenderDevUpText(s.out, s.err, d)
 	}
 	<-ctx.Done()
 	if err := e.Close(); err != nil {
@@ -244,19 +148,7 @@ func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec, tar
 	if err != nil {
 		return nil
 	}
-	creates := map[string]bool{}
-	for _, c := range p.Changes {
-		if c.Kind == reconcile.KindTopic && c.Action == reconcile.Create {
-			creates[c.Name] = true
-		}
-	}
-	var missing []string // in the spec's order, as the user wrote them
-	for _, t := range sp.Topics {
-		if creates[t.Name] {
-			missing = append(missing, t.Name)
-		}
-	}
-	return missing
+	return reconcile.MissingTopics(p, sp.Topics)
 }
 
 // passwordHint is how the banner's kcat line gets the password without printing it: the

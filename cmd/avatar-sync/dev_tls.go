@@ -19,10 +19,10 @@ import (
 func devListeners(sp *spec.Spec, o *devUpOptions, now time.Time) (eo clusters.EmbeddedOptions, caFile string, expiring []string, err error) {
 	eo.StateDir = o.stateDir
 	if !sp.TLS.Enabled || o.plaintext {
-		eo.Ports, err = devPorts(sp, o.ports)
+		eo.Ports, err = clusters.DevPorts(sp, o.ports)
 		return eo, "", nil, err
 	}
-	if eo.Ports, err = devSSLPorts(sp, o.ports); err != nil {
+	if eo.Ports, err = clusters.DevSSLPorts(sp, o.ports); err != nil {
 		return eo, "", nil, err
 	}
 	src, err := certs.Load(sp)
@@ -43,22 +43,4 @@ func devListeners(sp *spec.Spec, o *devUpOptions, now time.Time) (eo clusters.Em
 		return eo, "", nil, err
 	}
 	return eo, sv.CAFile, sv.Expiring, nil
-}
-
-// devSSLPorts picks one port per broker: the flag if given, else each broker's SSL port.
-func devSSLPorts(sp *spec.Spec, flag []int) ([]int, error) {
-	if len(flag) > 0 {
-		if len(flag) != len(sp.Brokers) {
-			return nil, fmt.Errorf("--ports: %d ports for %d brokers", len(flag), len(sp.Brokers))
-		}
-		return flag, distinctPorts(flag, "--ports")
-	}
-	ports := make([]int, len(sp.Brokers))
-	for i, b := range sp.Brokers {
-		if b.Ports.SSL == 0 {
-			return nil, fmt.Errorf("brokers[%d] (%s) has no ports.ssl but tls.enabled is true; add one, or run dev up --plaintext", i, b.Host)
-		}
-		ports[i] = b.Ports.SSL
-	}
-	return ports, distinctPorts(ports, "ssl")
 }

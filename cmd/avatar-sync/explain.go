@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -28,13 +26,11 @@ Without KEY it lists every key.`,
 			}
 			var list []spec.Explanation
 			if len(args) == 0 {
-				for _, d := range spec.TopicConfigs() {
-					e, err := spec.Explain(d.Key)
-					if err != nil {
-						return err
-					}
-					list = append(list, e)
+				all, err := spec.ExplainAll()
+				if err != nil {
+					return err
 				}
+				list = all
 			} else {
 				e, err := spec.Explain(args[0])
 				if err != nil {
@@ -43,21 +39,9 @@ Without KEY it lists every key.`,
 				list = append(list, e)
 			}
 			if g.output == "json" {
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				if len(args) == 1 {
-					return enc.Encode(list[0])
-				}
-				return enc.Encode(list)
+				return report.RenderExplainJSON(s.out, list, len(args) == 1)
 			}
-			if len(args) == 0 {
-				for _, e := range list {
-					fmt.Fprintf(s.out, "%-40s %s\n", e.Key, e.Doc)
-				}
-				return nil
-			}
-			_, err := fmt.Fprint(s.out, list[0])
-			return err
+			return report.RenderExplainText(s.out, list, len(args) == 1)
 		},
 	}
 }

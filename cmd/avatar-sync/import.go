@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/certs"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -78,7 +78,7 @@ which is never overwritten without --force.`,
 				if err != nil {
 					return err
 				}
-				opts.Target = relativeTarget(c, o.out)
+				opts.Target = reconcile.ImportTarget(c, o.out)
 				opts.Source = fmt.Sprintf("target %s of %s", c.Name, g.file)
 				if c.CertFile != "" {
 					// Who avatar-sync is on an mTLS cluster: never imported, like a SASL admin.
@@ -122,16 +122,12 @@ which is never overwritten without --force.`,
 				_, err = s.out.Write(data)
 				return err
 			}
-			if err := writeFileAtomic(o.out, data, o.force); err != nil {
+			if err := spec.WriteFile(o.out, data, o.force); errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("--out %s exists; import never overwrites a file without --force", o.out)
+			} else if err != nil {
 				return err
 			}
-			access := ""
-			if sp := doc.Spec; len(sp.Users)+len(sp.ACLs)+len(sp.Quotas) > 0 {
-				access = fmt.Sprintf(", %d users (no passwords), %d ACL entries, %d quotas", len(sp.Users), len(sp.ACLs), len(sp.Quotas))
-			}
-			fmt.Fprintf(s.err, "Wrote %s: %d topics, %d brokers%s, target %s. Next: avatar-sync plan -f %s --cluster %s\n",
-				o.out, len(doc.Spec.Topics), len(doc.Spec.Brokers), access, opts.Target.Name, o.out, opts.Target.Name)
-			return nil
+			return report.RenderImportSummary(s.err, o.out, doc, opts.Target.Name)
 		},
 	}
 	f := cmd.Flags()
@@ -149,71 +145,4 @@ func cmpOrStdout(out string) string {
 		return spec.StdinName
 	}
 	return out
-}
-
-// relativeTarget rewrites a target's files relative to the directory of the written spec: the
-// loaded spec resolved them against its own directory, and the new file may live elsewhere.
-func relativeTarget(c spec.Cluster, out string) spec.Cluster {
-	base := "."
-	if out != "" {
-		base = filepath.Dir(out)
-	}
-	rel := func(p *string) {
-		if *p == "" {
-			return
-		}
-		abs, err1 := filepath.Abs(*p)
-		absBase, err2 := filepath.Abs(base)
-		if err1 != nil || err2 != nil {
-			return
-		}
-		if r, err := filepath.Rel(absBase, abs); err == nil {
-			*p = r
-		}
-	}
-	rel(&c.CAFile)
-	rel(&c.CertFile)
-	rel(&c.KeyFile)
-	if c.SASL != nil {
-		sasl := *c.SASL
-		rel(&sasl.PasswordFile)
-		c.SASL = &sasl
-	}
-	c.Kubernetes = nil // deployment settings describe how the spec is rendered, not where it came from
-	return c
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same directory, so an
-// interrupted import never leaves half a spec; without overwrite an existing path is refused at the
-// last moment too (O_EXCL on the link).
-func writeFileAtomic(path string, data []byte, overwrite bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".avatar-sync-import-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if overwrite {
-		if err := os.Rename(tmp.Name(), path); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("--out %s exists; import never overwrites a file without --force", path)
-		}
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

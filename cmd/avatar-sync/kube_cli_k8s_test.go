@@ -38,7 +38,7 @@ import (
 // kubeLab is one test's target "lab": a namespace of the shared API server, its spec and the
 // addresses its brokers will answer on.
 type kubeLab struct {
-	t         *testing.T
+	t         testing.TB
 	ns        string
 	specPath  string
 	bootstrap []int
@@ -55,7 +55,7 @@ var (
 // freePorts reserves n loopback ports for the brokers (closed again: kfake binds them later). They
 // are picked below the kernel's ephemeral range (32768-60999), so that no outgoing connection of
 // this or another process takes one in the meantime.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var out []int
 	var ls []net.Listener
@@ -95,7 +95,12 @@ topics:
 // newKubeLab writes the spec, points KUBECONFIG at the API server and starts the test kubelet.
 func newKubeLab(t *testing.T) *kubeLab {
 	t.Helper()
-	srv := kubetest.Shared(t)
+	return newKubeLabOn(t, kubetest.Shared(t))
+}
+
+// newKubeLabOn is newKubeLab on a given API server (one with an audit log, say).
+func newKubeLabOn(t testing.TB, srv *kubetest.Server) *kubeLab {
+	t.Helper()
 	t.Setenv("KUBECONFIG", srv.Kubeconfig)
 	lab := &kubeLab{t: t, ns: kubetest.Namespace(t), bootstrap: freePorts(t, 3)}
 	nodePortMu.Lock()
@@ -206,7 +211,7 @@ type testKubelet struct {
 	seen       map[string]time.Time
 }
 
-func startTestKubelet(t *testing.T, c client.Client, ns string) *testKubelet {
+func startTestKubelet(t testing.TB, c client.Client, ns string) *testKubelet {
 	k := &testKubelet{seen: map[string]time.Time{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
 	"github.com/avatar-project/avatar-sync/kube"
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -52,23 +55,46 @@ func TestKubeExampleSpecAppliesToARealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.Plan(ctx, want, kube.Options{})
+	pl := &kube.Plane{Client: c, Desired: want}
+	p := planKube(t, pl)
+	if got := kubeSummary(p); got != "17 create" {
+		t.Errorf("first plan: %s", got)
+	}
+	applyKube(t, pl, p)
+	if again := planKube(t, pl); len(again.Changes) > 0 {
+		t.Errorf("the second plan is not empty: %s", kubeSummary(again))
+	}
+}
+
+// planKube plans the Kubernetes plane alone, as plan does for its objects.
+func planKube(t *testing.T, pl *kube.Plane) reconcile.ObjectPlan {
+	t.Helper()
+	p, err := pl.PlanObjects(context.Background(), reconcile.ObjectPlanOptions{Salt: []byte("0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := p.Summary(); s != "Kubernetes: 17 to create, 0 to update, 0 to replace, 0 to delete." {
-		t.Errorf("first plan: %s", s)
-	}
-	if err := c.Apply(ctx, p, kube.ApplyOptions{NoWait: true}); err != nil {
+	return p
+}
+
+// applyKube applies the objects of p without waiting (this API server runs no controllers).
+func applyKube(t *testing.T, pl *kube.Plane, p reconcile.ObjectPlan) {
+	t.Helper()
+	if err := pl.ApplyObjects(context.Background(), p, reconcile.ObjectApplyOptions{NoWait: true}, func(reconcile.ObjectEvent) {}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := c.Plan(ctx, want, kube.Options{})
-	if err != nil {
-		t.Fatal(err)
+}
+
+// kubeSummary counts a plan's changes by action: "17 create".
+func kubeSummary(p reconcile.ObjectPlan) string {
+	n := map[reconcile.Action]int{}
+	for _, c := range p.Changes {
+		n[c.Action]++
 	}
-	if again.Pending() {
-		t.Errorf("the second plan is not empty: %s", again.Summary())
+	var out []string
+	for _, a := range slices.Sorted(maps.Keys(n)) {
+		out = append(out, fmt.Sprintf("%d %s", n[a], a))
 	}
+	return strings.Join(out, ", ")
 }
 
 // TestKubeWatchDeploymentAppliesToARealAPIServer: with kubernetes.watch enabled, the rendered
@@ -96,36 +122,28 @@ func TestKubeWatchDeploymentAppliesToARealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.Plan(ctx, want, kube.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl := &kube.Plane{Client: c, Desired: want}
+	p := planKube(t, pl)
 	// The brokers' objects may exist already (the test above shares the server and namespace).
 	var watchKinds []string
 	for _, ch := range p.Changes {
-		if ch.Object.Name == "avatar-sync-watch" && ch.Action == kube.Create {
-			watchKinds = append(watchKinds, ch.Object.Kind)
+		if ch.Object.Object.Name == "avatar-sync-watch" && ch.Action == reconcile.Create {
+			watchKinds = append(watchKinds, ch.Object.Object.Kind)
 		}
 	}
 	slices.Sort(watchKinds)
 	for _, ch := range p.Changes {
-		if ch.Object.Name == "avatar-sync-watch-avatar" && ch.Action == kube.Create {
-			watchKinds = append(watchKinds, ch.Object.Kind)
+		if ch.Object.Object.Name == "avatar-sync-watch-avatar" && ch.Action == reconcile.Create {
+			watchKinds = append(watchKinds, ch.Object.Object.Kind)
 		}
 	}
 	slices.Sort(watchKinds)
 	if got := strings.Join(watchKinds, ","); got != "ClusterRole,ClusterRoleBinding,Deployment,Role,RoleBinding,ServiceAccount" {
-		t.Errorf("the plan creates %q of watch, want its Deployment, Role, RoleBinding, ServiceAccount, and the ClusterRole(Binding) of its Namespace: %s", got, p.Summary())
+		t.Errorf("the plan creates %q of watch, want its Deployment, Role, RoleBinding, ServiceAccount, and the ClusterRole(Binding) of its Namespace: %s", got, kubeSummary(p))
 	}
-	if err := c.Apply(ctx, p, kube.ApplyOptions{NoWait: true}); err != nil {
-		t.Fatal(err)
-	}
-	again, err := c.Plan(ctx, want, kube.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.Pending() {
-		t.Errorf("the second plan is not empty: %s", again.Summary())
+	applyKube(t, pl, p)
+	if again := planKube(t, pl); len(again.Changes) > 0 {
+		t.Errorf("the second plan is not empty: %s", kubeSummary(again))
 	}
 
 	// Issue 21: the daemon runs the same plan and apply with its own ServiceAccount's token and
@@ -152,17 +170,16 @@ func TestKubeWatchDeploymentAppliesToARealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err = daemon.Plan(ctx, want, kube.Options{})
-	if err != nil {
-		t.Fatalf("the daemon's plan with the rendered RBAC: %v", err)
+	dpl := &kube.Plane{Client: daemon, Desired: want}
+	p = planKube(t, dpl)
+	if len(p.Changes) > 0 {
+		t.Errorf("the daemon's plan is not empty: %s", kubeSummary(p))
 	}
-	if p.Pending() {
-		t.Errorf("the daemon's plan is not empty: %s", p.Summary())
-	}
-	if err := daemon.Apply(ctx, p, kube.ApplyOptions{NoWait: true}); err != nil {
+	if err := dpl.ApplyObjects(ctx, p, reconcile.ObjectApplyOptions{NoWait: true}, func(reconcile.ObjectEvent) {}); err != nil {
 		t.Errorf("the daemon's apply with the rendered RBAC: %v", err)
 	}
-	if _, err := daemon.Plan(ctx, kube.Desired{Inventory: want.Inventory, Objects: append(slices.Clone(want.Objects), foreign)}, kube.Options{}); err == nil || !strings.Contains(err.Error(), "forbidden") {
+	dpl.Desired = kube.Desired{Inventory: want.Inventory, Objects: append(slices.Clone(want.Objects), foreign)}
+	if _, err := dpl.PlanObjects(ctx, reconcile.ObjectPlanOptions{Salt: []byte("0123456789abcdef")}); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("the daemon reads a Secret the render does not hold: %v, want forbidden", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/avatar-project/avatar-sync/internal/outbuf"
 )
 
 func main() {
@@ -22,8 +24,8 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	out := newOutputs(os.Stdout, os.Stderr, notTerminal, flushDelay)
-	stdout, stderr := out.writers()
+	out := outbuf.New(os.Stdout, os.Stderr, outbuf.NotTerminal, outbuf.FlushDelay)
+	stdout, stderr := out.Writers()
 	code := run(ctx, os.Args[1:], os.Stdin, stdout, stderr)
 	_ = out.Flush() // nothing is left to report a failed write to
 	stop()

@@ -8,7 +8,7 @@ import (
 )
 
 // runCLI runs one avatar-sync invocation in-process and returns its exit code and output.
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func runCLI(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), args, strings.NewReader(""), &out, &errOut)

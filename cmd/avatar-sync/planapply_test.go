@@ -34,7 +34,7 @@ func kafkaWorkspace(t *testing.T) (specPath, stateDir string) {
 	return specPath, filepath.Join(dir, "state")
 }
 
-func editSpec(t *testing.T, path, old, new string) {
+func editSpec(t testing.TB, path, old, new string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

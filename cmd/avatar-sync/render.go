@@ -1,12 +1,8 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -140,13 +136,11 @@ func runRender(cmd *cobra.Command, g *globalOptions, s *streams, o *renderOption
 	if o.check {
 		res, err = render.Plan(render.OnDisk(), o.outDir, o.target, files)
 	} else {
-		if dir := certs.SettingsOf(sp).Dir; sp.TLS.Enabled && o.target == render.TargetKustomize {
+		if sp.TLS.Enabled && o.target == render.TargetKustomize {
 			// render writes a kustomization into tls.dir; when it is the first to create that
-			// directory, create it as the certs command would (0700: it will hold private keys).
-			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return fmt.Errorf("create tls.dir %s: %w", dir, err)
-				}
+			// directory, it creates it as the certs command would.
+			if err := certs.MakeDir(sp); err != nil {
+				return err
 			}
 		}
 		res, err = render.Write(render.OnDisk(), o.outDir, o.target, files)
@@ -168,12 +162,7 @@ func buildCluster(cmd *cobra.Command, g *globalOptions, sp *spec.Spec) (string, 
 	if f := cmd.Flag("cluster"); f != nil && f.Changed {
 		return g.cluster, nil
 	}
-	var names []string
-	for _, c := range sp.Clusters {
-		if c.Kubernetes != nil {
-			names = append(names, c.Name)
-		}
-	}
+	names := sp.KubernetesTargets()
 	switch len(names) {
 	case 1:
 		return names[0], nil
@@ -184,146 +173,13 @@ func buildCluster(cmd *cobra.Command, g *globalOptions, sp *spec.Spec) (string, 
 	}
 }
 
-// renderReport is render's JSON output.
-type renderReport struct {
-	render.Result
-	Check   bool `json:"check"`
-	Changed bool `json:"changed"`
-}
-
+// reportRender writes render's report in the view -o chose.
 func reportRender(g *globalOptions, s *streams, sp *spec.Spec, o *renderOptions, res render.Result) error {
 	if g.output == "json" {
-		for _, l := range []*[]string{&res.Written, &res.Unchanged, &res.Removed} {
-			if *l == nil {
-				*l = []string{}
-			}
-		}
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(renderReport{Result: res, Check: o.check, Changed: res.Changed()})
+		return render.RenderResultJSON(s.out, res, o.check)
 	}
-	verbWrite, verbRemove := "wrote  ", "removed"
-	if o.check {
-		verbWrite, verbRemove = "would write ", "would remove"
-	}
-	for _, p := range res.Written {
-		fmt.Fprintf(s.out, "  %s %s\n", verbWrite, filepath.Join(o.outDir, filepath.FromSlash(p)))
-	}
-	for _, p := range res.Removed {
-		fmt.Fprintf(s.out, "  %s %s\n", verbRemove, filepath.Join(o.outDir, filepath.FromSlash(p)))
-	}
-	if g.verbose > 0 {
-		for _, p := range res.Unchanged {
-			fmt.Fprintf(s.out, "  unchanged %s\n", filepath.Join(o.outDir, filepath.FromSlash(p)))
-		}
-	}
-	what := "kustomize tree"
-	if o.target == render.TargetCompose {
-		what = "Docker Compose deployment"
-	}
-	switch {
-	case o.check && res.Changed():
-		fmt.Fprintf(s.out, "%s in %s is stale: %d to write, %d to remove. Run `avatar-sync render --target %s -d %s`.\n",
-			what, o.outDir, len(res.Written), len(res.Removed), o.target, o.outDir)
-		return nil
-	case o.check:
-		fmt.Fprintf(s.out, "%s in %s is up to date (%d files).\n", what, o.outDir, len(res.Unchanged))
-		return nil
-	}
-	fmt.Fprintf(s.out, "Rendered %s into %s: %d written, %d removed, %d unchanged.\n",
-		what, o.outDir, len(res.Written), len(res.Removed), len(res.Unchanged))
-	tlsDir := certs.SettingsOf(sp).Dir
-	if _, err := os.Stat(filepath.Join(tlsDir, "ca.crt")); sp.TLS.Enabled && err != nil {
-		// The Secret (kustomize) and the mount (Compose) read tls.dir; without certificates the
-		// next command below fails far from its cause.
-		fmt.Fprintf(s.err, "note: %s holds no certificates yet; run `avatar-sync certs generate -f %s` before deploying\n", tlsDir, g.file)
-	}
-	pw, generated := keystorePassword(sp, os.Getenv)
-	if o.target == render.TargetCompose {
-		start := fmt.Sprintf("docker compose -f %s up -d", filepath.Join(o.outDir, render.ComposeFile))
-		if generated && render.NeedsPasswordSecret(sp) {
-			// The Compose file reads $passwordEnv, which is unset: hand it the generated password.
-			start = fmt.Sprintf("%s=%s %s", sp.TLS.PasswordEnv, pw, start)
-		}
-		fmt.Fprintf(s.out, "Next: %s\n", start)
-		return nil
-	}
-	for _, c := range sp.Clusters {
-		if c.Kubernetes == nil {
-			continue
-		}
-		ns := c.Kubernetes.Namespace
-		if ns == "" {
-			ns = sp.Metadata.Namespace
-		}
-		// Issue 21: `avatar-sync apply` makes the password Secrets itself (docs/kubernetes.md), so it
-		// comes first; the kubectl commands are the alternative, not a step to add to it (a Secret
-		// made by hand is not avatar-sync's, and its next apply reports it as a conflict).
-		var secrets []string
-		if render.NeedsPasswordSecret(sp) {
-			secrets = append(secrets, render.PasswordSecret)
-		}
-		if render.NeedsSASLAdminSecret(sp) {
-			secrets = append(secrets, render.SASLAdminSecret)
-		}
-		fmt.Fprintf(s.out, "Next (%s): avatar-sync apply -f %s --cluster %s\n", c.Name, g.file, c.Name)
-		if len(secrets) > 0 {
-			what := "the Secret "
-			if len(secrets) > 1 {
-				what = "the Secrets "
-			}
-			fmt.Fprintf(s.out, "  (it applies the overlay and makes %s%s from the spec's password references)\n", what, strings.Join(secrets, " and "))
-		}
-		fmt.Fprintf(s.out, "  or, deploying with kubectl instead: kubectl apply -k %s\n", filepath.Join(o.outDir, "overlays", c.Name))
-		if render.NeedsPasswordSecret(sp) {
-			nsFlag := ""
-			if ns != "" {
-				nsFlag = " -n " + ns
-			}
-			fmt.Fprintf(s.out, "  then, once per namespace: kubectl%s create secret generic %s --from-literal=%s=%s\n",
-				nsFlag, render.PasswordSecret, render.PasswordSecretKey, pw)
-		}
-		if render.NeedsSASLAdminSecret(sp) {
-			nsFlag := ""
-			if ns != "" {
-				nsFlag = " -n " + ns
-			}
-			fmt.Fprintf(s.out, "  and the SCRAM admin's: kubectl%s create secret generic %s --from-literal=%s=%s\n",
-				nsFlag, render.SASLAdminSecret, render.SASLAdminSecretKey, saslAdminPassword(sp.Kafka.SASL))
-		}
-	}
-	return nil
-}
-
-// saslAdminPassword is the shell expression that yields kafka.sasl's password, never its value.
-// $(cat) rather than --from-file: the Secret must not keep the file's trailing newline, as
-// spec.ResolvePassword drops it.
-func saslAdminPassword(a *spec.SASL) string {
-	if a.PasswordEnv != "" {
-		return fmt.Sprintf("\"$%s\"", a.PasswordEnv)
-	}
-	return fmt.Sprintf("\"$(cat %s)\"", a.PasswordFile)
-}
-
-// keystorePassword is the shell expression that yields the keystore password the certs command
-// uses, in spec.ResolvePassword's order: $passwordEnv when it is set; else tls.passwordFile when no
-// variable is named; else the password certs generated into tls.dir/keystore.password because the
-// variable was not set (generated is then true). Printing "$AVATAR_KEYSTORE_PASSWORD" in that last case would have
-// the user create a Secret with an empty password. $(cat) rather than --from-file: the Secret must
-// not keep the file's trailing newline.
-func keystorePassword(sp *spec.Spec, getenv func(string) string) (expr string, generated bool) {
-	if pwFile := sp.TLS.PasswordFile; pwFile != "" && sp.TLS.PasswordEnv == "" {
-		return fmt.Sprintf("\"$(cat %s)\"", pwFile), false
-	}
-	env := sp.TLS.PasswordEnv
-	if env == "" {
-		env = "AVATAR_KEYSTORE_PASSWORD"
-	}
-	if getenv(env) == "" {
-		gen := filepath.Join(certs.SettingsOf(sp).Dir, certs.PasswordFileName)
-		if _, err := os.Stat(gen); err == nil {
-			return fmt.Sprintf("\"$(cat %s)\"", gen), true
-		}
-	}
-	return fmt.Sprintf("\"$%s\"", env), false
+	return render.RenderResultText(s.out, s.err, sp, res, render.ReportOptions{
+		OutDir: o.outDir, Target: o.target, Check: o.check, Verbose: g.verbose > 0, File: g.file,
+		TLSDir: certs.SettingsOf(sp).Dir, NoCA: !certs.HasCA(sp), GeneratedPassword: certs.GeneratedPasswordFile(sp), Getenv: os.Getenv,
+	})
 }

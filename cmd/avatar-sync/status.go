@@ -9,9 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/health"
-	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -84,51 +82,9 @@ The JSON document (-o json) is described in docs/status.md.`,
 	return cmd
 }
 
-// sampleStatus reads the cluster once and plans against the spec: the health snapshot and the
-// plan's live state from one read (one Metadata, one DescribeConfigs: issue 23), the plan through
-// the one Planner, and for a target with kubernetes: the StatefulSets and the objects drifting
-// from the plan (issue 24). mode is what the caller does with drift: "report" for status.
+// sampleStatus is session.Sample: one read of the target, planned against the spec.
 func sampleStatus(ctx context.Context, t *session.Target, sp *spec.Spec, cluster, group, mode string) (health.Report, error) {
-	managed := make([]string, 0, len(sp.Topics))
-	for _, tp := range sp.Topics {
-		managed = append(managed, tp.Name)
-	}
-	pl := t.Planner()
-	var r health.Report
-	if t.Admin != nil {
-		read, err := t.Admin.Status(ctx, managed)
-		if err != nil {
-			return health.Report{}, err
-		}
-		r = health.Assess(read.Snapshot, health.Expectation{
-			Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
-		}, time.Now())
-		pl.Cluster = clusters.NewPreRead(t.Admin, read)
-	} else {
-		// A target with kubernetes: whose brokers do not answer: the Kubernetes plane still shows.
-		r = health.Report{Version: health.ReportVersion, Cluster: cluster, Time: time.Now().UTC(),
-			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.KafkaErr)}, Warnings: []string{},
-			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
-	}
-	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
-	r.Spec = specAgreement(p, err)
-	r.Kubernetes = kubeStatus(ctx, t, &p, err, mode)
-	if k := r.Kubernetes; k != nil && k.Error != "" {
-		r.Problems = append(r.Problems, "Kubernetes: "+k.Error)
-		r.Healthy = false
-	}
-	return r, nil
-}
-
-// specAgreement is the plan's verdict. A plan that cannot be made (a pinned cluster id that
-// differs, a damaged inventory) is reported in the line, not as status's own failure.
-func specAgreement(p reconcile.Plan, err error) *health.SpecAgreement {
-	if err != nil {
-		return &health.SpecAgreement{Error: err.Error()}
-	}
-	sum := p.Summary()
-	n := sum.Create + sum.Update + sum.Adopt + sum.Replace + sum.Delete + sum.Unsupported
-	return &health.SpecAgreement{InSync: n == 0, PendingChanges: n}
+	return session.Sample(ctx, t, sp, cluster, group, mode)
 }
 
 func renderStatus(w io.Writer, g *globalOptions, r health.Report) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -69,28 +68,13 @@ func unlock(ctx context.Context, s *streams, t *session.Target, id string, o unl
 	if err != nil {
 		return fmt.Errorf("read the apply lock of cluster %q: %w", t.Name, err)
 	}
-	switch {
-	case cur == nil:
-		return fmt.Errorf("%w %q on cluster %q: the apply lock is free, nothing to unlock", clusters.ErrNoSuchLock, id, t.Name)
-	case cur.ID != id:
-		return fmt.Errorf("%w %q on cluster %q: the lock is held under lock ID %s by %s; check the ID", clusters.ErrNoSuchLock, id, t.Name, cur.ID, cur.Holder)
+	if err := clusters.HeldAs(cur, id, t.Name); err != nil {
+		return err
 	}
-	fmt.Fprintf(s.out, "Apply lock on cluster %q:\n  ID:      %s\n  Holder:  %s\n  Since:   %s\n  Expires: %s\n",
-		t.Name, cur.ID, cur.Holder, cur.Since.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
-	switch cur.Liveness() {
-	case clusters.LivenessRunning:
-		fmt.Fprintf(s.out, "  Process: pid %d is running on this machine\n", cur.PID)
-		if !o.force {
-			return fmt.Errorf("refusing to unlock: the holder (pid %d on %s) is still running and may be changing the cluster; wait for it or stop it, or re-run with --force", cur.PID, cur.Host)
-		}
-	case clusters.LivenessDead:
-		fmt.Fprintf(s.out, "  Process: pid %d is no longer running on this machine\n", cur.PID)
-	default:
-		where := "an unknown machine"
-		if cur.Host != "" {
-			where = fmt.Sprintf("host %s", cur.Host)
-		}
-		fmt.Fprintf(s.out, "  Process: on %s; whether it still runs cannot be checked from here\n", where)
+	live := cur.Liveness()
+	fmt.Fprint(s.out, cur.Describe(t.Name, live))
+	if live == clusters.LivenessRunning && !o.force {
+		return fmt.Errorf("refusing to unlock: the holder (pid %d on %s) is still running and may be changing the cluster; wait for it or stop it, or re-run with --force", cur.PID, cur.Host)
 	}
 	if !o.autoApprove {
 		if !isTerminal(s.in) {

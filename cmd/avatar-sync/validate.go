@@ -1,17 +1,12 @@
 package main
 
 import (
-	"cmp"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/plugins/devices"
-	"github.com/avatar-project/avatar-sync/plugins/external"
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -21,18 +16,6 @@ type validateOptions struct {
 	// plugins runs external device plugins' validate op; off by default because validate judges
 	// untrusted pull requests, and a plugin: path in one is code chosen by its author (issue 10).
 	plugins bool
-}
-
-// validateReport is validate's JSON output.
-type validateReport struct {
-	File        string           `json:"file"`
-	Valid       bool             `json:"valid"`
-	Errors      int              `json:"errors"`
-	Warnings    int              `json:"warnings"`
-	Diagnostics spec.Diagnostics `json:"diagnostics"`
-	// PluginsNotRun are the devices whose external plugin was not run (no --plugins), so their
-	// parameters are unchecked.
-	PluginsNotRun []string `json:"pluginsNotRun,omitempty"`
 }
 
 func newValidateCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -70,20 +53,7 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 			})
 			var notRun []string
 			if sp != nil {
-				// Kind-specific device keys are the plugins' to judge (minBattery, expectStatus, ...).
-				devs := sp.Devices
-				if len(diags.Errors()) > 0 {
-					devs = decodedDevices(devs, diags)
-				}
-				reg := devices.NewRegistry()
-				reg.NoExternalRun = !o.plugins
-				diags = append(diags, reconcile.ValidateDevices(cmd.Context(), devs, reg)...)
-				if !o.plugins {
-					notRun = externalDevices(devs, reg)
-				}
-				slices.SortStableFunc(diags, func(a, b spec.Diagnostic) int {
-					return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
-				})
+				diags, notRun = devices.ValidateSpec(cmd.Context(), sp, diags, o.plugins)
 				if len(diags.Errors()) > 0 {
 					sp = nil
 				}
@@ -95,38 +65,17 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 					sp = nil
 				}
 			}
-			errs, warns := diags.Errors(), diags.Warnings()
-			valid := len(errs) == 0 && (!o.strict || len(warns) == 0)
+			rep := report.NewValidateReport(g.file, sp, diags, notRun, o.strict)
+			var err error
 			if g.output == "json" {
-				if diags == nil {
-					diags = spec.Diagnostics{}
-				}
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(validateReport{File: g.file, Valid: valid, Errors: len(errs), Warnings: len(warns), Diagnostics: diags, PluginsNotRun: notRun}); err != nil {
-					return err
-				}
+				err = report.RenderValidateJSON(s.out, rep)
 			} else {
-				for _, d := range diags {
-					fmt.Fprintln(s.err, d)
-				}
-				if len(notRun) > 0 {
-					fmt.Fprintf(s.err, "note: the parameters of %s served by external plugins (%s) were not checked; --plugins runs the plugins' validate op (only for a spec you trust)\n",
-						count(len(notRun), "device"), strings.Join(notRun, ", "))
-				}
-				switch {
-				case len(errs) > 0:
-					fmt.Fprintf(s.err, "%s is invalid: %s, %s\n", g.file, count(len(errs), "error"), count(len(warns), "warning"))
-				case !valid:
-					fmt.Fprintf(s.err, "%s has %s and --strict is set\n", g.file, count(len(warns), "warning"))
-				default:
-					fmt.Fprintf(s.out, "%s is valid: %s, %s, %s, %s%s\n", g.file,
-						count(len(sp.Brokers), "broker"), count(len(sp.Topics), "topic"),
-						count(len(sp.Clusters), "cluster target"), count(len(sp.Devices), "device"),
-						warningsTail(len(warns)))
-				}
+				err = report.RenderValidateText(s.out, s.err, rep)
 			}
-			if !valid {
+			if err != nil {
+				return err
+			}
+			if !rep.Valid {
 				return withExitCode(exitError, nil)
 			}
 			return nil
@@ -137,56 +86,10 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 	return cmd
 }
 
-// externalDevices names the devices an installed external plugin serves.
-func externalDevices(devs []spec.Device, reg reconcile.Registry) []string {
-	var names []string
-	for _, d := range devs {
-		if c, err := reg.Checker(d); err == nil {
-			if p, ok := c.(*external.Plugin); ok && p.Missing == nil {
-				names = append(names, d.Name)
-			}
-		}
-	}
-	return names
-}
-
-// decodedDevices are the devices of a spec with errors whose common keys the loader accepted (name,
-// kind and address set and valid, name not repeated): the plugins judge their parameters. The others
-// already have the loader's message, which the plugins would only repeat.
-func decodedDevices(all []spec.Device, diags spec.Diagnostics) []spec.Device {
-	var out []spec.Device
-	seen := map[string]bool{}
-	for i, d := range all {
-		if d.Name == "" || d.Kind == "" || d.Address == "" || d.Timeout < 0 || seen[d.Name] {
-			continue
-		}
-		if slices.ContainsFunc(diags.Errors(), func(e spec.Diagnostic) bool {
-			for _, key := range []string{"name", "kind", "address"} {
-				if strings.HasPrefix(e.Message, fmt.Sprintf("devices[%d].%s ", i, key)) {
-					return true
-				}
-			}
-			return false
-		}) {
-			continue
-		}
-		seen[d.Name] = true
-		out = append(out, d)
-	}
-	return out
-}
-
 // count renders "1 error", "3 errors".
 func count(n int, word string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-func warningsTail(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return " (" + count(n, "warning") + ")"
 }

@@ -76,14 +76,7 @@ Exit 0 when every partition passed, 1 otherwise, naming the topic and partition.
 			if err := ctx.Err(); err != nil {
 				// issue 21: Ctrl-C is an interrupt, not a failing cluster; the report above shows
 				// what came back before it, and the group was deleted on a fresh context.
-				left := "nothing was left behind"
-				switch {
-				case !rep.GroupDeleted:
-					left = fmt.Sprintf("its probe group %s could not be deleted (see above)", rep.Group)
-				case rep.Group != "":
-					left = fmt.Sprintf("its probe group %s was deleted", rep.Group)
-				}
-				return fmt.Errorf("verify interrupted (%w): %s", err, left)
+				return fmt.Errorf("verify interrupted (%w): %s", err, report.ProbeLeftBehind(rep))
 			}
 			if !rep.OK {
 				return withExitCode(exitError, nil)

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avatar-project/avatar-sync/render"
+	"github.com/avatar-project/avatar-sync/report"
 )
 
 // version, commit and date are stamped at build time (`make build`, `make image`, `make release`):
@@ -50,22 +49,10 @@ func newVersionCmd(g *globalOptions, s *streams) *cobra.Command {
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			info := versionInfo()
 			if g.output == "json" {
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return report.RenderVersionJSON(s.out, versionInfo())
 			}
-			_, err := fmt.Fprintf(s.out, "avatar-sync %s (commit %s, built %s, %s, %s)\n", info["version"],
-				orUnknown(info["commit"]), orUnknown(info["date"]), info["go"], info["platform"])
-			return err
+			return report.RenderVersionText(s.out, versionInfo())
 		},
 	}
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }

@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"reflect"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/avatar-project/avatar-sync/daemon"
+	"github.com/avatar-project/avatar-sync/notify"
 	"github.com/avatar-project/avatar-sync/reconcile"
-	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -22,12 +24,11 @@ type watchOptions struct {
 	interval    time.Duration
 	debounce    time.Duration
 	metricsAddr string
-	gitops      gitopsOptions // --git, --mode, --notify (issue 12): watch_gitops.go
+	gitops      gitopsOptions // --git, --mode, --notify (issue 12)
 }
 
 func newWatchCmd(g *globalOptions, s *streams) *cobra.Command {
-	// The daemon holds the embedded cluster for as long as it runs: serve it to other processes.
-	o := &watchOptions{cluster: clusterFlags{serve: true, objects: true}}
+	o := &watchOptions{}
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Keep the cluster in agreement with the spec, as a daemon",
@@ -41,6 +42,10 @@ deletes every managed topic, or more than half of them, is always refused: watch
 --allow-mass-delete (run apply by hand for that). A refused,
 invalid or failed pass is logged and retried with back-off; the daemon keeps running. Logs are one
 line per event on stderr (-o json: JSON lines for a log collector).
+
+--cluster takes a comma-separated list of targets (--cluster lab-east,lab-west): each pass
+reconciles every target in the order given, each over its own connection; a failing target is
+logged and retried without stopping the others, and keeps /readyz not ready.
 
 For a target with kubernetes: each pass also plans and applies the Kubernetes objects (before the
 topics, brokers rolled one at a time): an object changed behind avatar-sync's back (kubectl edit,
@@ -56,7 +61,8 @@ With --git it follows a branch instead of -f (GitOps, docs/watch.md): a private 
 reconciled; the commit is named in every log line and in /metrics. --mode report plans and reports
 drift without changing the cluster; --notify posts webhooks on each state change.`,
 		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m
-  avatar-sync watch --git https://git.example.org/avatar/lab.git --path lab/avatar.yaml --cluster microk8s`,
+  avatar-sync watch --git https://git.example.org/avatar/lab.git --path lab/avatar.yaml --cluster microk8s
+  avatar-sync watch -f avatar.yaml --cluster lab-east,lab-west --metrics-addr :9464`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json"); err != nil {
@@ -69,38 +75,37 @@ drift without changing the cluster; --notify posts webhooks on each state change
 				// stdin is read once and is then empty: every later pass would fail (issue 10).
 				return errors.New("watch cannot read the spec from stdin (-f -): it re-reads the file on every change; pass a file path")
 			}
-			log := newLogger(g, s)
-			w := &watcher{g: g, s: s, o: o, log: log, metrics: newWatchMetrics()}
-			defer w.close()
-			w.gx = newGitops(&o.gitops, g, o.cluster.stateDir, log, w.metrics.reg)
-			defer w.gx.close()
-			// A --cluster typo ends the daemon at start (issue 21): watch_logging.go.
-			ctx, stop := context.WithCancel(cmd.Context())
-			defer stop()
-			pass := w.pass
-			if o.metricsAddr != "" {
-				w.enableStatusPage() // "/" (issue 13): watch_status.go
-				pass = w.passAndRefreshStatus
-				addr, err := w.metrics.serve(ctx, o.metricsAddr, log)
-				if err != nil {
-					return err
-				}
-				log.Info("serving metrics", "addr", addr.String(), "paths", "/ /metrics /healthz /readyz")
+			targets, err := watchTargets(g.cluster)
+			if err != nil {
+				return err
 			}
-			log.Info("watching", append(w.gx.describe(g.file), "cluster", g.cluster, "interval", o.interval.String())...)
-			err := reconcile.Loop(ctx, w.gx.source(g.file, o.debounce),
-				w.gx.loopOptions(o.interval), w.stopOnUnknownTarget(pass, stop), w.report)
-			if w.fatal != nil {
-				return w.fatal
+			if o.cluster.insecureSkipVerify {
+				warnInsecureSkipVerify(s.err)
 			}
-			if errors.Is(err, context.Canceled) {
-				log.Info("stopped")
-				return nil
-			}
-			if errors.Is(err, reconcile.ErrSourceClosed) {
-				return fmt.Errorf("stopped watching %s: %w; with --interval watch keeps reconciling on the timer", g.file, err)
-			}
-			return err
+			return daemon.Run(cmd.Context(), daemon.Config{
+				File: g.file, Targets: targets, Interval: o.interval, Debounce: o.debounce, MetricsAddr: o.metricsAddr,
+				Apply: reconcile.ApplyOptions{
+					AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete, Force: o.force, LockWait: o.lockTimeout,
+					ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace, ObjectWaitTimeout: o.waitTimeout,
+				},
+				Mode: o.gitops.mode,
+				Git: daemon.Git{URL: o.gitops.gitURL, Branch: o.gitops.branch, Path: o.gitops.path,
+					Interval: o.gitops.gitInterval, Plugins: o.gitops.plugins},
+				Notify: o.gitops.notify,
+				// The daemon holds the embedded cluster for as long as it runs: serve it to other processes.
+				Session: session.Options{
+					StateDir: o.cluster.stateDir, InsecureSkipVerify: o.cluster.insecureSkipVerify, Serve: true, Objects: true,
+					Waiting: func(busy error) { fmt.Fprintf(s.err, "%v; waiting for it to finish ...\n", busy) },
+					Now:     func() time.Time { return certsClock() },
+				},
+				// The device table of a target with preflight: true goes to stderr, as apply's.
+				Preflight: func(ctx context.Context, sp *spec.Spec, target string, reg reconcile.Registry, notRun []string) error {
+					tg := *g
+					tg.cluster = target
+					return runPreflight(ctx, &tg, s, sp, reg, notRun, preflightFlags{}, true)
+				},
+				Log: daemon.NewLogger(s.err, g.output == "json", g.verbose > 0),
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -113,170 +118,77 @@ drift without changing the cluster; --notify posts webhooks on each state change
 	return cmd
 }
 
-// newLogger logs to stderr: text for people, JSON lines with -o json.
-func newLogger(g *globalOptions, s *streams) *slog.Logger {
-	level := slog.LevelInfo
-	if g.verbose > 0 {
-		level = slog.LevelDebug
+// watchTargets splits --cluster a,b into the targets watch follows, in order.
+func watchTargets(flag string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(flag, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil, fmt.Errorf("--cluster %q: an empty target name; give comma-separated names (--cluster lab-east,lab-west)", flag)
+		}
+		for _, seen := range out {
+			if seen == name {
+				return nil, fmt.Errorf("--cluster %q: %s is named twice", flag, name)
+			}
+		}
+		out = append(out, name)
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	// Any URL's user information is hidden from every line (issue 21): watch_redact.go.
-	if g.output == "json" {
-		return slog.New(redactingHandler{slog.NewJSONHandler(s.err, opts)})
-	}
-	return slog.New(redactingHandler{slog.NewTextHandler(s.err, opts)})
+	return out, nil
 }
 
-// watcher holds what outlives one pass: the connection, reopened only when the target's settings
-// in the spec change or the connection fails.
-type watcher struct {
-	g      *globalOptions
-	s      *streams
-	o      *watchOptions
-	log    *slog.Logger
-	target *session.Target
-	opened spec.Cluster // the target's settings the connection was opened with
-
-	metrics *watchMetrics
-	board   *statusBoard // the status page's data, with --metrics-addr
-	current passResult   // filled by pass, recorded by report
-	started time.Time
-
-	specRead bool       // a pass has read a valid spec (stopOnUnknownTarget)
-	fatal    error      // stops the daemon: a --cluster the spec does not declare, at start
-	failures failureLog // which failed passes are logged at ERROR (watch_logging.go)
-
-	gx              *gitops      // --git, --mode, --notify (issue 12)
-	passLog         *slog.Logger // log with the pass's revision on every line
-	drift, appliedC []string     // headlines the pass found pending and applied, for notifications
+// gitopsOptions are the flags of watch's GitOps half (issue 12).
+type gitopsOptions struct {
+	gitURL      string
+	branch      string
+	path        string
+	gitInterval time.Duration
+	mode        string
+	notify      []string
+	plugins     bool
 }
 
-func (w *watcher) close() {
-	w.target.Close()
-	w.target = nil
+func (o *gitopsOptions) bind(f *pflag.FlagSet) {
+	f.StringVar(&o.gitURL, "git", "", "follow a git repository (URL or path) instead of -f: fetch it every --git-interval and reconcile the spec at its newest commit")
+	f.StringVar(&o.branch, "branch", "main", "with --git: the branch to follow")
+	f.StringVar(&o.path, "path", "avatar.yaml", "with --git: the spec's path relative to the repository root")
+	f.DurationVar(&o.gitInterval, "git-interval", time.Minute, "with --git: fetch this often")
+	f.StringVar(&o.mode, "mode", daemon.ModeHeal, "heal: apply what the flags allow; report: plan and report drift, never change the cluster")
+	f.BoolVar(&o.plugins, "plugins", false, "with --git: run the external device plugins the followed branch names (code from the branch runs on this host: only for a branch you trust as you trust this host)")
+	f.StringArrayVar(&o.notify, "notify", nil, "POST a JSON event (Slack/Mattermost compatible) to this webhook on each state change (repeatable; default $"+notifyEnv+")")
 }
 
-// pass is one level-triggered reconcile: load, connect, plan, apply what the flags allow.
-func (w *watcher) pass(ctx context.Context, tr reconcile.Trigger) (err error) {
-	w.current, w.started, w.drift, w.appliedC = passResult{}, time.Now(), nil, nil
-	defer func() { w.current.interrupted = ctx.Err() != nil }()
-	file, log, err := w.gx.specFile(ctx, w.g.file)
-	w.passLog = log
-	if err != nil {
-		return err
+// notifyEnv holds webhook URLs (separated by spaces) when --notify is not given: Slack and
+// Mattermost put the token in the URL, and a command line is readable by every local user
+// (ps, /proc/<pid>/cmdline); an EnvironmentFile or a Secret is not.
+const notifyEnv = "AVATAR_SYNC_NOTIFY"
+
+// check refuses flag combinations that cannot mean what the user wants.
+func (o *gitopsOptions) check(cmd *cobra.Command) error {
+	if o.mode != daemon.ModeHeal && o.mode != daemon.ModeReport {
+		return fmt.Errorf("--mode %q: want heal or report", o.mode)
 	}
-	defer func(base *slog.Logger) { w.log = base }(w.log)
-	w.log = log
-	w.log.Debug("pass", "trigger", tr.Reason)
-	g := *w.g
-	g.file = file
-	sp, diags := readSpec(ctx, &g, w.s)
-	diags = w.gx.repoRelative(diags)
-	for _, d := range diags.Warnings() {
-		w.log.Warn(d.String())
+	if len(o.notify) == 0 {
+		o.notify = strings.Fields(os.Getenv(notifyEnv))
 	}
-	if errs := diags.Errors(); len(errs) > 0 {
-		// Keep the cluster as it is: an invalid file must never be half-applied.
-		return &specError{file: w.gx.specName(w.g.file), errs: errs, warnings: len(diags.Warnings())}
-	}
-	w.gx.rememberSecrets(sp)
-	settings, err := targetCluster(w.g, sp)
-	if err != nil {
-		return err
-	}
-	w.specRead = true // a spec with this target was read: from now on its absence is a bad commit
-	// A plugin committed to the followed branch runs only with --plugins (issue 21): watch_gitops.go.
-	deviceRegistry, notRun, err := checkDevices(ctx, w.s, sp, w.gx.runPlugins())
-	if err != nil {
-		return err
-	}
-	w.gx.notePluginsNotRun(notRun)
-	// A target with preflight: true is probed before every pass; a failing required device skips
-	// the pass (the daemon retries) rather than changing the cluster blind.
-	if err := runPreflight(ctx, w.g, w.s, sp, deviceRegistry, notRun, preflightFlags{}, true); err != nil {
-		return err
-	}
-	if w.target != nil && !reflect.DeepEqual(connectionSettings(settings), connectionSettings(w.opened)) {
-		w.log.Info("cluster target settings changed; reconnecting", "cluster", w.g.cluster)
-		w.close()
-	}
-	if w.target == nil {
-		flags := w.o.cluster
-		flags.notice = func(msg string) { w.log.Warn(msg, "cluster", w.g.cluster) }
-		t, err := openTarget(ctx, w.g, w.s, sp, flags)
-		if err != nil {
+	for _, u := range o.notify {
+		if err := notify.CheckURL(u); err != nil {
 			return err
 		}
-		w.target, w.opened = t, settings
 	}
-	// The objects follow the spec of this pass (an image change), not the one connected with.
-	if err := w.target.Follow(sp); err != nil {
-		return err
-	}
-	ao := reconcile.ApplyOptions{
-		AllowDataLoss:     w.o.allowDataLoss,
-		AllowDelete:       w.o.allowDelete,
-		Force:             w.o.force,
-		LockWait:          w.o.lockTimeout,
-		ForceConflicts:    w.o.forceConflicts,
-		AllowReplace:      w.o.allowReplace,
-		ObjectWaitTimeout: w.o.waitTimeout,
-	}
-	if w.o.gitops.mode == modeReport {
-		return w.reportDrift(ctx, sp, ao)
-	}
-	p, res, err := w.target.Planner().Reconcile(ctx, sp, ao, w.logPlan, w.logEvent)
-	w.current.applied = res.Count(reconcile.Applied)
-	if p.TopicsDeferred() {
-		// The brokers did not answer: the next pass connects to them afresh.
-		defer w.close()
-		w.log.Warn("topics not planned: the brokers do not answer yet", "cluster", w.g.cluster, "err", w.target.KafkaErr)
-	}
-	if err != nil {
-		if p.Fingerprint == "" {
-			w.close() // planning failed: the next pass reconnects from scratch
-			return err
+	if o.gitURL == "" {
+		// Without --git watch runs the plugins of the file it is given, as apply does.
+		for _, name := range []string{"branch", "path", "git-interval", "plugins"} {
+			if cmd.Flags().Changed(name) {
+				return fmt.Errorf("--%s needs --git", name)
+			}
 		}
-		return fmt.Errorf("apply: %w", err)
-	}
-	if !p.HasChanges() {
-		w.log.Info("in sync", "cluster", w.g.cluster, "clusterId", p.ClusterID)
-		w.current.inSync = true
 		return nil
 	}
-	w.current.inSync = res.Converged()
-	w.log.Info("applied", "applied", res.Count(reconcile.Applied), "converged", res.Converged())
+	if f := cmd.Flag("file"); f != nil && f.Changed {
+		return errors.New("-f and --git exclude each other: with --git the spec is --path inside the repository")
+	}
+	if o.gitInterval <= 0 {
+		return fmt.Errorf("--git-interval %s: want a positive duration", o.gitInterval)
+	}
 	return nil
-}
-
-// logPlan logs a pass's plan before it is applied: advisories as warnings, then each change.
-func (w *watcher) logPlan(p reconcile.Plan) {
-	for _, a := range p.Advisories {
-		w.log.Warn("certificate needs work", "subject", a.Subject, "reason", a.Reason)
-	}
-	w.current.certPending = len(p.Advisories)
-	w.gx.observePlan(p)
-	if !p.HasChanges() {
-		return
-	}
-	sum := p.Summary()
-	w.current.pending = sum.Create + sum.Update + sum.Replace + sum.Adopt + sum.Delete + sum.Unsupported
-	w.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "adopt", sum.Adopt, "delete", sum.Delete, "unsupported", sum.Unsupported)
-	for _, c := range p.Changes {
-		if c.Action != reconcile.NoOp {
-			w.log.Info("plan", "change", reconcile.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())
-		}
-	}
-}
-
-func (w *watcher) report(tr reconcile.Trigger, err error) {
-	if w.fatal != nil {
-		return // the daemon stops with this error (stopOnUnknownTarget)
-	}
-	w.current.duration, w.current.err = time.Since(w.started), err
-	w.metrics.observe(w.current, time.Now())
-	w.gx.finish(w.passLog, tr, w.current, w.drift, w.appliedC)
-	if !w.current.interrupted {
-		w.logFailure(w.passLog, tr, err) // once, then periodically with a count (issue 21)
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -238,5 +239,32 @@ func TestWatchRefusesStdin(t *testing.T) {
 	code, _, errOut := runCLI(t, "watch", "-f", "-")
 	if code != exitError || !strings.Contains(errOut, "watch cannot read the spec from stdin (-f -)") {
 		t.Fatalf("watch -f -: code %d\n%s", code, errOut)
+	}
+}
+
+// TestWatchClusterList: --cluster takes the targets of a fleet in order; an empty or repeated name
+// is refused before the daemon starts, and an unknown one ends it at start with the did-you-mean
+// error, as for one target.
+func TestWatchClusterList(t *testing.T) {
+	for flag, want := range map[string]string{
+		"lab,,embedded":     `--cluster "lab,,embedded": an empty target name`,
+		"lab,embedded,":     `--cluster "lab,embedded,": an empty target name`,
+		"embedded,embedded": `--cluster "embedded,embedded": embedded is named twice`,
+	} {
+		code, _, errOut := runCLI(t, "watch", "--cluster", flag, "--state-dir", t.TempDir())
+		if code != exitError || !strings.Contains(errOut, want) {
+			t.Errorf("--cluster %s: code %d\n%s", flag, code, errOut)
+		}
+	}
+	f := filepath.Join(t.TempDir(), "avatar.yaml")
+	if err := os.WriteFile(f, []byte(exampleSpec(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "watch", "-f", f, "--cluster", "embedded,mikrok8s", "--state-dir", t.TempDir())
+	if code != exitError || !strings.Contains(errOut, `did you mean "microk8s"?`) {
+		t.Errorf("--cluster embedded,mikrok8s: code %d\n%s", code, errOut)
+	}
+	if got, err := watchTargets("lab-east, lab-west"); err != nil || strings.Join(got, "|") != "lab-east|lab-west" {
+		t.Errorf("watchTargets: %v %v", got, err)
 	}
 }

@@ -3,7 +3,8 @@
 // no nodes, so nothing is scheduled; tests that need a rollout act as the kubelet by writing status.
 //
 // One server serves a whole test package: the first test that calls Shared starts it, and the
-// package's TestMain calls Stop after m.Run. A missing binary fails the test under
+// package's TestMain calls Stop after m.Run. A test that needs options (an audit log to count its
+// requests, issue 23) starts one of its own with Start. A missing binary fails the test under
 // AVATAR_SYNC_REQUIRE_TOOLS=1 (CI) and skips it otherwise, as internal/tooltest decides.
 package kubetest
 
@@ -51,9 +52,20 @@ type Server struct {
 	// into --cert-dir), as a pod's service account ca.crt does.
 	CAFile string
 
+	// AuditLog is the API server's audit log (JSON lines, level Metadata, every request), when
+	// started with Options.Audit; Requests reads it.
+	AuditLog string
+
 	dir        string
 	etcd, kube *exec.Cmd
 	waits      []chan struct{}
+}
+
+// Options are how Start starts a server.
+type Options struct {
+	// Audit makes kube-apiserver log every request at level Metadata (--audit-policy-file,
+	// --audit-log-path) to Server.AuditLog, so a test can count the requests a client made.
+	Audit bool
 }
 
 // ContextName is the context the kubeconfig file defines.
@@ -87,11 +99,28 @@ func Shared(t testing.TB) *Server {
 	if _, err := os.Stat(bin); err != nil {
 		tooltest.Missing(t, fmt.Sprintf("kube-apiserver %s is not built at %s (scripts/kube-apiserver.sh builds it once; `make test-k8s` runs it)", Version, bin))
 	}
-	once.Do(func() { shared, sharedErr = start(etcd, bin) })
+	once.Do(func() { shared, sharedErr = start(etcd, bin, Options{}) })
 	if sharedErr != nil {
 		t.Fatalf("start kube-apiserver: %v", sharedErr)
 	}
 	return shared
+}
+
+// Start starts a server of the test's own (not the shared one), stopped when the test ends: for a
+// test that needs options, such as an audit log only its own requests reach.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	etcd := tooltest.Require(t, "etcd", "apt-get install etcd-server")
+	bin := Binary()
+	if _, err := os.Stat(bin); err != nil {
+		tooltest.Missing(t, fmt.Sprintf("kube-apiserver %s is not built at %s (scripts/kube-apiserver.sh builds it once; `make test-k8s` runs it)", Version, bin))
+	}
+	s, err := start(etcd, bin, opts)
+	if err != nil {
+		t.Fatalf("start kube-apiserver: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return s
 }
 
 // Stop ends the shared server, if one was started; TestMain calls it after m.Run.
@@ -101,7 +130,7 @@ func Stop() {
 	}
 }
 
-func start(etcdBin, kubeBin string) (_ *Server, err error) {
+func start(etcdBin, kubeBin string, opts Options) (_ *Server, err error) {
 	dir, err := os.MkdirTemp("", "kubetest-")
 	if err != nil {
 		return nil, err
@@ -142,7 +171,17 @@ func start(etcdBin, kubeBin string) (_ *Server, err error) {
 		return nil, err
 	}
 	s.URL = fmt.Sprintf("https://127.0.0.1:%d", ports[2])
-	s.kube, err = s.run("kube-apiserver", kubeBin,
+	var audit []string
+	if opts.Audit {
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return nil, err
+		}
+		s.AuditLog = filepath.Join(dir, "audit.log")
+		audit = []string{"--audit-policy-file", policy, "--audit-log-path", s.AuditLog,
+			"--audit-log-format", "json", "--audit-log-mode", "blocking"}
+	}
+	s.kube, err = s.run("kube-apiserver", kubeBin, append([]string{
 		"--etcd-servers", clientURL,
 		"--bind-address", "127.0.0.1",
 		"--advertise-address", "127.0.0.1",
@@ -155,7 +194,7 @@ func start(etcdBin, kubeBin string) (_ *Server, err error) {
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-cluster-ip-range", "10.152.183.0/24",
 		// MicroK8s' setting that docs/render.md requires: the broker NodePorts are 9092-9094.
-		"--service-node-port-range", "9000-32767")
+		"--service-node-port-range", "9000-32767"}, audit...)...)
 	if err != nil {
 		return nil, err
 	}

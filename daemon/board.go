@@ -1,34 +1,34 @@
-package main
+package daemon
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/avatar-project/avatar-sync/certs"
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/notify"
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/statuspage"
 )
 
-// statusBoard holds what the watch status page shows (issues 13 and 24), refreshed after every
+// statusBoard holds what a target's status page shows (issues 13 and 24), refreshed after every
 // pass: the pass itself and the journal of the last passes (kept in the state directory across
 // restarts), the revision in force and a failed one, the cluster's health, throughput and lag
 // (the same read as `status`) with their last hour, the Kubernetes plane, certificate days left
 // and, in the background so a slow device never delays a pass, the device check results. The
 // same numbers are exported on /metrics (boardMetrics).
 type statusBoard struct {
-	g       *globalOptions
+	name    string
 	refresh time.Duration
 	log     *slog.Logger
 	metrics *boardMetrics
@@ -42,15 +42,15 @@ type statusBoard struct {
 	devicesRunning bool
 }
 
-func newStatusBoard(g *globalOptions, interval time.Duration, stateDir string, log *slog.Logger, reg *prometheus.Registry) *statusBoard {
+func newStatusBoard(name, file string, interval time.Duration, stateDir string, log *slog.Logger, metrics *boardMetrics) *statusBoard {
 	// The page updates with the passes, but never more often than every 5 s: a browser left open
 	// on a wall screen must not become load.
 	refresh := 15 * time.Second
 	if interval > 0 && interval < refresh {
 		refresh = max(5*time.Second, interval)
 	}
-	b := &statusBoard{g: g, refresh: refresh, log: log, metrics: newBoardMetrics(reg), data: statuspage.Data{Cluster: g.cluster, SpecFile: g.file}}
-	j, err := statuspage.LoadJournal(statuspage.JournalPath(stateDir, g.cluster))
+	b := &statusBoard{name: name, refresh: refresh, log: log, metrics: metrics, data: statuspage.Data{Cluster: name, SpecFile: file}}
+	j, err := statuspage.LoadJournal(statuspage.JournalPath(stateDir, name))
 	if err != nil {
 		log.Warn("starting a new pass journal", "err", err)
 	}
@@ -85,36 +85,48 @@ func (b *statusBoard) page() statuspage.Data {
 	return d
 }
 
-// passAndRefreshStatus is the watch pass when the page is served: the pass, then the page's data.
-func (w *watcher) passAndRefreshStatus(ctx context.Context, tr reconcile.Trigger) error {
-	err := w.pass(ctx, tr)
-	w.board.afterPass(ctx, w, tr, err)
-	return err
+// enableStatusPage makes the metrics server also serve the status page: "/" for the first target
+// and, in a fleet, /clusters/<name> for each.
+func (d *daemon) enableStatusPage() {
+	bm := newBoardMetrics(d.metrics.reg, d.fleet)
+	d.metrics.pages, d.metrics.first = map[string]http.Handler{}, d.cfg.Targets[0]
+	for _, f := range d.targets {
+		f.board = newStatusBoard(f.name, d.gx.specSource(d.cfg.File), d.cfg.Interval, d.cfg.Session.StateDir, d.log, bm)
+		d.metrics.pages[f.name] = statuspage.Handler(f.board.page)
+	}
 }
 
-func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Trigger, passErr error) {
+// paths are the server's paths, for the start-up line.
+func (d *daemon) paths() string {
+	p := "/ /metrics /healthz /readyz"
+	if d.fleet && d.cfg.MetricsAddr != "" {
+		p += " /clusters/{" + strings.Join(d.cfg.Targets, ",") + "}"
+	}
+	return p
+}
+
+func (b *statusBoard) afterPass(ctx context.Context, f *follower, tr reconcile.Trigger, passErr error) {
 	now := time.Now()
-	pass := &statuspage.Pass{At: now, Duration: now.Sub(w.started), Applied: w.current.applied, InSync: w.current.inSync}
-	entry := statuspage.Entry{At: now, Trigger: tr.Reason, Applied: w.current.applied, Result: "ok", Duration: pass.Duration}
+	gx := f.d.gx
+	pass := &statuspage.Pass{At: now, Duration: now.Sub(f.started), Applied: f.current.applied, InSync: f.current.inSync}
+	entry := statuspage.Entry{At: now, Trigger: tr.Reason, Applied: f.current.applied, Result: "ok", Duration: pass.Duration}
 	switch {
-	case w.current.interrupted || ctx.Err() != nil:
+	case f.current.interrupted || ctx.Err() != nil:
 		entry.Result = "interrupted"
 	case passErr != nil:
 		pass.Error = passErr.Error()
 		entry.Result, entry.Error = "error", passErr.Error()
 	}
 	// With --git the spec is the checkout the pass read and the revision its commit (issue 12).
-	g := *b.g
-	g.file = w.gx.lastSpecFile(b.g.file)
-	revision := w.gx.revisionLabel()
-	entry.Revision, entry.Subject = w.gx.rev.Short(), w.gx.rev.Subject
-	if data, err := os.ReadFile(g.file); err == nil && revision == "" {
+	file := gx.lastSpecFile(f.d.cfg.File)
+	revision := gx.revisionLabel()
+	entry.Revision, entry.Subject = gx.rev.Short(), gx.rev.Subject
+	if data, err := os.ReadFile(file); err == nil && revision == "" {
 		sum := sha256.Sum256(data)
 		revision = "sha256:" + hex.EncodeToString(sum[:6])
 		entry.Revision = revision
 	}
-	quiet := &streams{in: strings.NewReader(""), out: io.Discard, err: io.Discard}
-	sp, diags := readSpec(ctx, &g, quiet)
+	sp, diags := session.ReadSpec(ctx, file, strings.NewReader(""), b.name)
 	if len(diags.Errors()) > 0 {
 		sp = nil
 	}
@@ -134,8 +146,8 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Tr
 	var report *health.Report
 	healthErr := ""
 	read := true // false: keep the previous read (an invalid spec names no topics to look at)
-	if w.target != nil && sp != nil && ctx.Err() == nil {
-		r, err := sampleStatus(ctx, w.target, sp, b.g.cluster, "", w.o.gitops.mode)
+	if f.target != nil && sp != nil && ctx.Err() == nil {
+		r, err := session.Sample(ctx, f.target, sp, b.name, "", f.d.cfg.Mode)
 		if err != nil {
 			healthErr = err.Error()
 		} else {
@@ -169,9 +181,9 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Tr
 	if report != nil {
 		b.prev = report
 		b.history.Add(*report)
-		b.metrics.observe(*report)
+		b.metrics.observe(b.name, *report)
 	}
-	b.data.LastPass, b.data.Revision, b.data.Pending = pass, revision, w.current.pending
+	b.data.LastPass, b.data.Revision, b.data.Pending = pass, revision, f.current.pending
 	if read {
 		b.data.Health, b.data.HealthError = report, healthErr
 		if report != nil {
@@ -189,42 +201,25 @@ func (b *statusBoard) afterPass(ctx context.Context, w *watcher, tr reconcile.Tr
 	b.devicesRunning = b.devicesRunning || startDevices
 	b.mu.Unlock()
 	if startDevices {
-		go b.checkDevices(ctx, sp, quiet)
+		go b.checkDevices(ctx, sp, f.d.gx.runPlugins())
 	}
 }
 
-// specSecrets are the passwords a spec makes the daemon hold: the keystore's and the targets'
-// SASL passwords.
-func specSecrets(sp *spec.Spec) []string {
-	var out []string
-	if v, _, err := spec.ResolvePassword(sp.TLS.PasswordEnv, sp.TLS.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
-		out = append(out, v)
-	}
-	for _, c := range sp.Clusters {
-		if c.SASL == nil {
-			continue
-		}
-		if v, _, err := spec.ResolvePassword(c.SASL.PasswordEnv, c.SASL.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// checkDevices probes the spec's devices (bounded like a preflight) and records the results.
-func (b *statusBoard) checkDevices(ctx context.Context, sp *spec.Spec, quiet *streams) {
+// checkDevices probes the spec's devices (bounded like a preflight) and records the results. Like
+// the pass, it runs the external plugins a followed branch names only with --plugins (plugins):
+// the devices they serve are then left off the page.
+func (b *statusBoard) checkDevices(ctx context.Context, sp *spec.Spec, plugins bool) {
 	defer func() {
 		b.mu.Lock()
 		b.devicesRunning = false
 		b.mu.Unlock()
 	}()
-	reg, _, err := validateDevices(ctx, quiet, sp, true) // as watch itself: the daemon runs the spec it is given
+	dc, err := session.CheckDevices(ctx, sp, plugins)
 	if err != nil {
 		return
 	}
-	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
-	defer cancel()
-	rep, err := reconcile.Preflight(pctx, sp.Devices, reg)
+	probe := slices.DeleteFunc(slices.Clone(sp.Devices), func(d spec.Device) bool { return slices.Contains(dc.NotRun, d.Name) })
+	rep, _, err := session.Probe(ctx, probe, dc.Registry)
 	if err != nil {
 		return
 	}
@@ -233,15 +228,8 @@ func (b *statusBoard) checkDevices(ctx context.Context, sp *spec.Spec, quiet *st
 	for _, r := range rep.Results {
 		rows = append(rows, statuspage.Device{Name: r.Device, Kind: r.Kind, Required: r.Required, OK: !r.Failed(), Status: r.Status.String(), Detail: r.Detail, ProbedAt: probed})
 	}
-	b.metrics.observeDevices(rows)
+	b.metrics.observeDevices(b.name, rows)
 	b.mu.Lock()
 	b.data.Devices = rows
 	b.mu.Unlock()
-}
-
-// enableStatusPage makes the metrics server also serve the status page on "/".
-func (w *watcher) enableStatusPage() {
-	w.board = newStatusBoard(w.g, w.o.interval, w.o.cluster.stateDir, w.log, w.metrics.reg)
-	w.board.data.SpecFile = w.gx.specSource(w.g.file)
-	w.metrics.page = statuspage.Handler(w.board.page)
 }

@@ -1,4 +1,5 @@
-package main
+// Package outbuf batches a command's writes to stdout and stderr when they are files or pipes.
+package outbuf
 
 import (
 	"bufio"
@@ -10,34 +11,34 @@ import (
 
 // Output buffering (issue 23): creating 10,000 topics wrote 60,008 times to stdout and stderr, one
 // system call per line. When stdout or stderr is a file or a pipe (CI logs, `| tee`, the watch
-// daemon under systemd), main batches its writes: each stream is flushed when its buffer fills,
+// daemon under systemd), avatar-sync's main batches its writes: each stream is flushed when its buffer fills,
 // within flushDelay of the first unflushed byte (so progress, the watch daemon's log and dev up's
 // "bootstrap:" line still appear as they happen), before the other stream is written (so
 // `2>&1` keeps the order lines were written in), and at exit. A terminal is written directly: colours,
 // in-place redraws and prompts behave as before.
 
-// flushDelay bounds how long a written line may wait in the buffer.
-const flushDelay = 50 * time.Millisecond
+// FlushDelay bounds how long a written line may wait in the buffer.
+const FlushDelay = 50 * time.Millisecond
 
-// outputs are stdout and stderr behind one lock, so that a write to one flushes the other first.
-type outputs struct {
+// Outputs are stdout and stderr behind one lock, so that a write to one flushes the other first.
+type Outputs struct {
 	mu      sync.Mutex
 	streams [2]*outputStream
 	delay   time.Duration
 	timer   *time.Timer
 }
 
-// outputStream is one of outputs' streams; buf is nil for a stream written directly (and then
+// outputStream is one of Outputs' streams; buf is nil for a stream written directly (and then
 // never written through outputStream).
 type outputStream struct {
-	o   *outputs
+	o   *Outputs
 	w   io.Writer
 	buf *bufio.Writer
 }
 
-// newOutputs wraps stdout and stderr; a stream is buffered only where buffer says so.
-func newOutputs(stdout, stderr io.Writer, buffer func(io.Writer) bool, delay time.Duration) *outputs {
-	o := &outputs{delay: delay}
+// New wraps stdout and stderr; a stream is buffered only where buffer says so.
+func New(stdout, stderr io.Writer, buffer func(io.Writer) bool, delay time.Duration) *Outputs {
+	o := &Outputs{delay: delay}
 	for i, w := range []io.Writer{stdout, stderr} {
 		s := &outputStream{o: o, w: w}
 		if buffer(w) {
@@ -48,10 +49,10 @@ func newOutputs(stdout, stderr io.Writer, buffer func(io.Writer) bool, delay tim
 	return o
 }
 
-// writers are the streams to hand to the commands. A stream that is not buffered is the original
+// Writers are the streams to hand to the commands. A stream that is not buffered is the original
 // writer, so terminal detection (colour, in-place redraws) still sees the *os.File; its order with
 // a buffered stream does not matter, since a terminal and a file are not the same destination.
-func (o *outputs) writers() (stdout, stderr io.Writer) {
+func (o *Outputs) Writers() (stdout, stderr io.Writer) {
 	var ws [2]io.Writer
 	for i, s := range o.streams {
 		ws[i] = s.w
@@ -79,7 +80,7 @@ func (s *outputStream) Write(p []byte) (int, error) {
 }
 
 // Flush writes out whatever both streams hold.
-func (o *outputs) Flush() error {
+func (o *Outputs) Flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.timer != nil {
@@ -97,8 +98,8 @@ func (o *outputs) Flush() error {
 	return first
 }
 
-// notTerminal reports whether w is a file or pipe rather than a terminal: what main buffers.
-func notTerminal(w io.Writer) bool {
+// NotTerminal reports whether w is a file or pipe rather than a terminal: what main buffers.
+func NotTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -1,4 +1,4 @@
-package main
+package outbuf
 
 import (
 	"bytes"
@@ -37,8 +37,8 @@ func always(io.Writer) bool { return true }
 // writes, not 10,000 (issue 23).
 func TestOutputsBatchWrites(t *testing.T) {
 	var file countingWriter
-	o := newOutputs(&file, io.Discard, always, time.Hour)
-	stdout, _ := o.writers()
+	o := New(&file, io.Discard, always, time.Hour)
+	stdout, _ := o.Writers()
 	var want strings.Builder
 	for i := range 10000 {
 		line := fmt.Sprintf("  + create topic avatar.topic-%05d (3 partitions × 3 replicas)\n", i)
@@ -60,8 +60,8 @@ func TestOutputsBatchWrites(t *testing.T) {
 // they were written, whichever stream each went to.
 func TestOutputsKeepOrder(t *testing.T) {
 	var file countingWriter
-	o := newOutputs(&file, &file, always, time.Hour)
-	stdout, stderr := o.writers()
+	o := New(&file, &file, always, time.Hour)
+	stdout, stderr := o.Writers()
 	var want strings.Builder
 	for i := range 300 {
 		w, name := stdout, "out"
@@ -84,8 +84,8 @@ func TestOutputsKeepOrder(t *testing.T) {
 // up's "bootstrap:" line, a prompt) appears without an explicit flush.
 func TestOutputsFlushSoon(t *testing.T) {
 	var file countingWriter
-	o := newOutputs(&file, io.Discard, always, 10*time.Millisecond)
-	stdout, _ := o.writers()
+	o := New(&file, io.Discard, always, 10*time.Millisecond)
+	stdout, _ := o.Writers()
 	fmt.Fprintln(stdout, "bootstrap: 127.0.0.1:9092")
 	deadline := time.Now().Add(10 * time.Second)
 	for file.String() == "" {
@@ -107,7 +107,7 @@ func TestOutputsLeaveTerminalsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if !notTerminal(f) {
+	if !NotTerminal(f) {
 		t.Error("a regular file is not buffered")
 	}
 	r, w, err := os.Pipe()
@@ -116,18 +116,18 @@ func TestOutputsLeaveTerminalsAlone(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	if !notTerminal(w) {
+	if !NotTerminal(w) {
 		t.Error("a pipe is not buffered")
 	}
 	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		if notTerminal(tty) {
+		if NotTerminal(tty) {
 			t.Error("a terminal is buffered")
 		}
 		tty.Close()
 	}
 	var buf bytes.Buffer
-	o := newOutputs(f, &buf, notTerminal, time.Hour)
-	stdout, stderr := o.writers()
+	o := New(f, &buf, NotTerminal, time.Hour)
+	stdout, stderr := o.Writers()
 	if stdout == io.Writer(f) || stderr != io.Writer(&buf) {
 		t.Errorf("writers() = %T, %T; want the file buffered and the rest as given", stdout, stderr)
 	}

@@ -1,19 +1,17 @@
-package main
+package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/avatar-project/avatar-sync/filewatch"
 	"github.com/avatar-project/avatar-sync/gitsource"
@@ -22,78 +20,16 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// The GitOps half of watch (issue 12): follow a git branch, heal or only report, notify webhooks.
-// It lives apart from watch.go, which calls it at a few hooks, so the other watch work (the
-// Kubernetes plane, the status page) does not collide with it.
-
-const (
-	modeHeal   = "heal"
-	modeReport = "report"
-)
-
-type gitopsOptions struct {
-	gitURL      string
-	branch      string
-	path        string
-	gitInterval time.Duration
-	mode        string
-	notify      []string
-	plugins     bool
-}
-
-func (o *gitopsOptions) bind(f *pflag.FlagSet) {
-	f.StringVar(&o.gitURL, "git", "", "follow a git repository (URL or path) instead of -f: fetch it every --git-interval and reconcile the spec at its newest commit")
-	f.StringVar(&o.branch, "branch", "main", "with --git: the branch to follow")
-	f.StringVar(&o.path, "path", "avatar.yaml", "with --git: the spec's path relative to the repository root")
-	f.DurationVar(&o.gitInterval, "git-interval", time.Minute, "with --git: fetch this often")
-	f.StringVar(&o.mode, "mode", modeHeal, "heal: apply what the flags allow; report: plan and report drift, never change the cluster")
-	f.BoolVar(&o.plugins, "plugins", false, "with --git: run the external device plugins the followed branch names (code from the branch runs on this host: only for a branch you trust as you trust this host)")
-	f.StringArrayVar(&o.notify, "notify", nil, "POST a JSON event (Slack/Mattermost compatible) to this webhook on each state change (repeatable; default $"+notifyEnv+")")
-}
-
-// notifyEnv holds webhook URLs (separated by spaces) when --notify is not given: Slack and
-// Mattermost put the token in the URL, and a command line is readable by every local user
-// (ps, /proc/<pid>/cmdline); an EnvironmentFile or a Secret is not.
-const notifyEnv = "AVATAR_SYNC_NOTIFY"
-
-// check refuses flag combinations that cannot mean what the user wants.
-func (o *gitopsOptions) check(cmd *cobra.Command) error {
-	if o.mode != modeHeal && o.mode != modeReport {
-		return fmt.Errorf("--mode %q: want heal or report", o.mode)
-	}
-	if len(o.notify) == 0 {
-		o.notify = strings.Fields(os.Getenv(notifyEnv))
-	}
-	for _, u := range o.notify {
-		if err := notify.CheckURL(u); err != nil {
-			return err
-		}
-	}
-	if o.gitURL == "" {
-		// Without --git watch runs the plugins of the file it is given, as apply does.
-		for _, name := range []string{"branch", "path", "git-interval", "plugins"} {
-			if cmd.Flags().Changed(name) {
-				return fmt.Errorf("--%s needs --git", name)
-			}
-		}
-		return nil
-	}
-	if f := cmd.Flag("file"); f != nil && f.Changed {
-		return errors.New("-f and --git exclude each other: with --git the spec is --path inside the repository")
-	}
-	if o.gitInterval <= 0 {
-		return fmt.Errorf("--git-interval %s: want a positive duration", o.gitInterval)
-	}
-	return nil
-}
+// The GitOps half of the daemon (issue 12): follow a git branch, heal or only report, notify
+// webhooks. The pass calls it at a few hooks.
 
 // gitops is the per-daemon state of the GitOps half.
 type gitops struct {
-	o       *gitopsOptions
-	cluster string
+	cfg     *Config
 	log     *slog.Logger
 	repo    *gitsource.Repo // nil without --git
 	metrics *gitopsMetrics
+	fleet   bool
 
 	rev     gitsource.Revision // the revision of the running pass
 	tree    string             // its checkout
@@ -104,23 +40,30 @@ type gitops struct {
 	// warnedLinks is the last revision whose skipped links were logged (once per revision).
 	warnedLinks gitsource.Revision
 
-	tracker notify.Tracker
-	sender  *notify.Sender
-	secrets []string // the last spec's passwords, kept out of notifications
+	trackers  map[string]*notify.Tracker // per target
+	sender    *notify.Sender
+	secretsMu sync.Mutex
+	secrets   map[string][]string // per target, the last valid spec's passwords, kept out of notifications
 }
 
-func newGitops(o *gitopsOptions, g *globalOptions, stateDir string, log *slog.Logger, reg *prometheus.Registry) *gitops {
-	x := &gitops{o: o, cluster: g.cluster, log: log, metrics: newGitopsMetrics(reg)}
-	if o.gitURL != "" {
-		dir := gitsource.DirFor(filepath.Join(stateDir, "git"), o.gitURL, o.branch)
+func newGitops(cfg *Config, log *slog.Logger, reg *prometheus.Registry, fleet bool) *gitops {
+	x := &gitops{cfg: cfg, log: log, metrics: newGitopsMetrics(reg, fleet), fleet: fleet, trackers: map[string]*notify.Tracker{}, secrets: map[string][]string{}}
+	if cfg.Git.URL != "" {
+		dir := gitsource.DirFor(filepath.Join(cfg.Session.StateDir, "git"), cfg.Git.URL, cfg.Git.Branch)
 		if abs, err := filepath.Abs(dir); err == nil {
 			dir = abs // the start-up line names the clone as it is on disk (issue 21: relative --state-dir)
 		}
-		x.repo = &gitsource.Repo{URL: o.gitURL, Branch: o.branch, Dir: dir}
+		x.repo = &gitsource.Repo{URL: cfg.Git.URL, Branch: cfg.Git.Branch, Dir: dir}
 	}
-	if len(o.notify) > 0 {
-		x.sender = &notify.Sender{URLs: o.notify, Log: log, Secrets: func() []string {
-			return append(gitsource.Credentials(o.gitURL), x.secrets...)
+	if len(cfg.Notify) > 0 {
+		x.sender = &notify.Sender{URLs: cfg.Notify, Log: log, Secrets: func() []string {
+			out := gitsource.Credentials(cfg.Git.URL)
+			x.secretsMu.Lock()
+			defer x.secretsMu.Unlock()
+			for _, name := range cfg.Targets {
+				out = append(out, x.secrets[name]...)
+			}
+			return out
 		}}
 	}
 	return x
@@ -143,17 +86,17 @@ func (x *gitops) loopOptions(interval time.Duration) reconcile.LoopOptions {
 	// The back-off after a failure grows from 1s to a minute (or --git-interval when longer), not
 	// to the short poll interval: an unreachable remote is not fetched every few seconds, and a
 	// fix pushed after a bad commit is still picked up within a minute.
-	return reconcile.LoopOptions{Interval: x.interval(interval), RetryMax: max(time.Minute, x.o.gitInterval)}
+	return reconcile.LoopOptions{Interval: x.interval(interval), RetryMax: max(time.Minute, x.cfg.Git.Interval)}
 }
 
 // interval is the loop's timer. With --git every pass fetches, so the timer is the poll: every
 // --git-interval (or --interval when that is shorter). A separate poll trigger would cut the
 // loop's back-off short, and an unreachable remote would be hammered every interval.
 func (x *gitops) interval(interval time.Duration) time.Duration {
-	if x.repo == nil || (interval > 0 && interval < x.o.gitInterval) {
+	if x.repo == nil || (interval > 0 && interval < x.cfg.Git.Interval) {
 		return interval
 	}
-	return x.o.gitInterval
+	return x.cfg.Git.Interval
 }
 
 // timerOnly is a reconcile.Source without triggers: the loop runs on its timer alone.
@@ -171,10 +114,10 @@ func (timerOnly) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error)
 // describe is what the daemon follows, for the start-up log line.
 func (x *gitops) describe(file string) []any {
 	if x.repo == nil {
-		return []any{"file", file, "mode", x.o.mode}
+		return []any{"file", file, "mode", x.cfg.Mode}
 	}
-	return []any{"git", gitsource.Redact(x.o.gitURL), "branch", x.o.branch, "path", x.o.path,
-		"gitInterval", x.o.gitInterval.String(), "clone", x.repo.Dir, "mode", x.o.mode}
+	return []any{"git", gitsource.Redact(x.cfg.Git.URL), "branch", x.cfg.Git.Branch, "path", x.cfg.Git.Path,
+		"gitInterval", x.cfg.Git.Interval.String(), "clone", x.repo.Dir, "mode", x.cfg.Mode}
 }
 
 // specFile fetches the branch and checks out its head (with --git) and returns the spec file the
@@ -207,10 +150,10 @@ func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logge
 	// issue 21: committed links leading out of the repository were left out of the checkout; a
 	// --path through one is refused, others are named (never their targets: host paths).
 	if skipped := x.repo.Skipped(rev); len(skipped) > 0 {
-		clean := path.Clean(filepath.ToSlash(x.o.path))
+		clean := path.Clean(filepath.ToSlash(x.cfg.Git.Path))
 		for _, l := range skipped {
 			if clean == l || strings.HasPrefix(clean, l+"/") {
-				return "", log, fmt.Errorf("%s: %s is a symbolic link leading out of the repository; the daemon reads only files the revision holds", x.o.path, l)
+				return "", log, fmt.Errorf("%s: %s is a symbolic link leading out of the repository; the daemon reads only files the revision holds", x.cfg.Git.Path, l)
 			}
 		}
 		if rev != x.warnedLinks {
@@ -218,7 +161,7 @@ func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logge
 			log.Warn("symbolic links leading out of the repository were left out of the checkout; nothing outside the repository is read", "links", skipped)
 		}
 	}
-	f, err := gitsource.SpecFile(tree, x.o.path)
+	f, err := gitsource.SpecFile(tree, x.cfg.Git.Path)
 	if err != nil {
 		return "", log, err
 	}
@@ -231,7 +174,7 @@ func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logge
 // chooses plugin: and its arguments; running that on the daemon's host hands them the host, and
 // the daemon's credentials, without review.
 func (x *gitops) runPlugins() bool {
-	return x.repo == nil || x.o.plugins
+	return x.repo == nil || x.cfg.Git.Plugins
 }
 
 // notePluginsNotRun logs the devices whose plugins the pass did not run, once per different list.
@@ -267,7 +210,7 @@ func (x *gitops) specSource(file string) string {
 	if x.repo == nil {
 		return file
 	}
-	return fmt.Sprintf("%s@%s:%s", gitsource.Redact(x.o.gitURL), x.o.branch, x.o.path)
+	return fmt.Sprintf("%s@%s:%s", gitsource.Redact(x.cfg.Git.URL), x.cfg.Git.Branch, x.cfg.Git.Path)
 }
 
 func (x *gitops) withRevision(rev gitsource.Revision) *slog.Logger {
@@ -294,80 +237,83 @@ func (x *gitops) repoRelative(diags spec.Diagnostics) spec.Diagnostics {
 	return out
 }
 
-// rememberSecrets keeps the spec's passwords (keystore, SASL) to scrub from notifications.
-func (x *gitops) rememberSecrets(sp *spec.Spec) {
+// rememberSecrets keeps the passwords (keystore, SASL) of target's spec to scrub from
+// notifications, until the next valid spec.
+func (x *gitops) rememberSecrets(target string, sp *spec.Spec) {
 	if x.sender == nil || sp == nil {
 		return
 	}
-	var secrets []string
-	if v := os.Getenv(sp.TLS.PasswordEnv); sp.TLS.PasswordEnv != "" && v != "" {
-		secrets = append(secrets, v)
-	}
-	if sp.TLS.PasswordFile != "" {
-		if b, err := os.ReadFile(sp.TLS.PasswordFile); err == nil {
-			secrets = append(secrets, strings.TrimSpace(string(b)))
-		}
-	}
-	for _, c := range sp.Clusters {
-		if c.SASL == nil {
-			continue
-		}
-		v, _, err := spec.ResolvePassword(c.SASL.PasswordEnv, c.SASL.PasswordFile, os.Getenv, os.ReadFile)
-		if err == nil && v != "" {
-			secrets = append(secrets, v)
-		}
-	}
-	x.secrets = secrets
+	secrets := specSecrets(sp)
+	x.secretsMu.Lock()
+	defer x.secretsMu.Unlock()
+	x.secrets[target] = secrets
 }
 
 // observePlan counts the plan's changes by kind and action: the drift the pass found, in heal mode
 // before applying it.
-func (x *gitops) observePlan(p reconcile.Plan) {
-	x.metrics.drift.Reset()
+func (x *gitops) observePlan(labels []string, name string, p reconcile.Plan) {
+	if x.fleet {
+		x.metrics.drift.DeletePartialMatch(prometheus.Labels{"cluster": name})
+	} else {
+		x.metrics.drift.Reset()
+	}
 	for _, c := range p.Changes {
 		if c.Action == reconcile.NoOp {
 			continue
 		}
-		x.metrics.drift.WithLabelValues(c.Kind.String(), c.Action.String()).Inc()
-		x.metrics.driftFound.WithLabelValues(c.Kind.String(), c.Action.String()).Inc()
+		lv := append([]string{c.Kind.String(), c.Action.String()}, labels...)
+		x.metrics.drift.WithLabelValues(lv...).Inc()
+		x.metrics.driftFound.WithLabelValues(lv...).Inc()
 	}
 }
 
-// finish records a finished pass: the revision in force and the
-// notification of a state change. An interrupted pass changes no state: it is logged as such.
-func (x *gitops) finish(log *slog.Logger, tr reconcile.Trigger, r passResult, drift, applied []string) {
+// finish records a target's finished pass: the notification of a state change. An interrupted
+// pass changes no state: it is logged as such.
+func (x *gitops) finish(log *slog.Logger, tr reconcile.Trigger, f *follower) {
+	log = f.logger(log)
+	r := f.current
 	if r.interrupted {
 		log.Warn("pass interrupted by shutdown; the next start reconciles again", "trigger", tr.Reason)
 		return
 	}
-	if r.err == nil && x.repo != nil && x.rev != x.inForce {
-		x.inForce = x.rev
-		x.metrics.revision.Reset()
-		x.metrics.revision.WithLabelValues(x.rev.Hash, x.rev.Subject, x.o.branch).Set(1)
-	}
-	if x.o.mode == modeHeal {
+	drift := f.drift
+	if x.cfg.Mode == ModeHeal {
 		drift = nil // healed, or refused (then the pass failed and says why)
 	}
-	kind, changed := x.tracker.Next(notify.Outcome{Err: r.err, Drift: drift, Applied: applied})
+	tracker := x.trackers[f.name]
+	if tracker == nil {
+		tracker = &notify.Tracker{}
+		x.trackers[f.name] = tracker
+	}
+	kind, changed := tracker.Next(notify.Outcome{Err: r.err, Drift: drift, Applied: f.applied})
 	if !changed || x.sender == nil {
 		return
 	}
-	ev := notify.Event{Cluster: x.cluster, Mode: x.o.mode, Time: time.Now().UTC(), Revision: x.rev.Hash, Subject: x.rev.Subject}
+	ev := notify.Event{Cluster: f.name, Mode: x.cfg.Mode, Time: time.Now().UTC(), Revision: x.rev.Hash, Subject: x.rev.Subject}
 	switch kind {
 	case notify.Failed:
 		ev.Error = r.err.Error()
 	case notify.Drift:
 		ev.Changes = drift
 	case notify.Applied:
-		ev.Changes = applied
+		ev.Changes = f.applied
 	case notify.Recovered:
-		ev.Changes = applied
-		if x.o.mode == modeReport {
+		ev.Changes = f.applied
+		if x.cfg.Mode == ModeReport {
 			ev.Changes = drift
 		}
 	}
 	x.sender.Send(notify.Compose(kind, ev))
-	log.Info("notified", "event", string(kind), "webhooks", len(x.o.notify))
+	log.Info("notified", "event", string(kind), "webhooks", len(x.cfg.Notify))
+}
+
+// inForceNow makes the pass's revision the one in force: every target reconciled it.
+func (x *gitops) inForceNow() {
+	if x.repo != nil && x.rev != x.inForce {
+		x.inForce = x.rev
+		x.metrics.revision.Reset()
+		x.metrics.revision.WithLabelValues(x.rev.Hash, x.rev.Subject, x.cfg.Git.Branch).Set(1)
+	}
 }
 
 // close delivers the notifications still queued, for at most 10 s.
@@ -385,7 +331,7 @@ type gitopsMetrics struct {
 	driftFound    *prometheus.CounterVec
 }
 
-func newGitopsMetrics(reg *prometheus.Registry) *gitopsMetrics {
+func newGitopsMetrics(reg *prometheus.Registry, fleet bool) *gitopsMetrics {
 	m := &gitopsMetrics{
 		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "avatar_sync_revision_info", Help: "The git revision in force (watch --git): the last one a pass reconciled successfully.",
@@ -395,10 +341,10 @@ func newGitopsMetrics(reg *prometheus.Registry) *gitopsMetrics {
 		}),
 		drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "avatar_sync_drift_changes", Help: "Changes the last pass's plan found, by kind and action (in heal mode, before applying them).",
-		}, []string{"kind", "action"}),
+		}, targetLabels(fleet, "kind", "action")),
 		driftFound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "avatar_sync_drift_changes_found_total", Help: "Changes found by all passes' plans, by kind and action.",
-		}, []string{"kind", "action"}),
+		}, targetLabels(fleet, "kind", "action")),
 	}
 	reg.MustRegister(m.revision, m.fetchFailures, m.drift, m.driftFound)
 	return m
@@ -407,30 +353,25 @@ func newGitopsMetrics(reg *prometheus.Registry) *gitopsMetrics {
 // specName is the spec as people name it: -f, or --path inside the repository.
 func (x *gitops) specName(file string) string {
 	if x.repo != nil {
-		return x.o.path
+		return x.cfg.Git.Path
 	}
 	return file
 }
 
-// reportDrift is a report-mode pass: plan, log and count the drift, never apply (issue 12).
-// Planning only reads the cluster: Describe creates nothing, not even the inventory topic.
-func (w *watcher) reportDrift(ctx context.Context, sp *spec.Spec, ao reconcile.ApplyOptions) error {
-	p, err := w.target.Planner().Plan(ctx, sp, reconcile.PlanOptions{AllowDelete: ao.AllowDelete})
-	if err != nil {
-		w.close() // the next pass reconnects from scratch
-		return err
+// specSecrets are the passwords a spec makes the daemon hold: the keystore's and the targets'
+// SASL passwords.
+func specSecrets(sp *spec.Spec) []string {
+	var out []string
+	if v, _, err := spec.ResolvePassword(sp.TLS.PasswordEnv, sp.TLS.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
+		out = append(out, v)
 	}
-	w.logPlan(p)
-	if !p.HasChanges() {
-		w.log.Info("in sync", "cluster", w.g.cluster, "clusterId", p.ClusterID)
-		w.current.inSync = true
-		return nil
-	}
-	for _, c := range p.Changes {
-		if c.Pending() {
-			w.drift = append(w.drift, reconcile.Headline(c))
+	for _, c := range sp.Clusters {
+		if c.SASL == nil {
+			continue
+		}
+		if v, _, err := spec.ResolvePassword(c.SASL.PasswordEnv, c.SASL.PasswordFile, os.Getenv, os.ReadFile); err == nil && v != "" {
+			out = append(out, v)
 		}
 	}
-	w.log.Warn("drift: the cluster differs from the spec; report mode applies nothing", "cluster", w.g.cluster, "changes", len(w.drift))
-	return nil
+	return out
 }

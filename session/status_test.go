@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"testing"
@@ -28,7 +28,7 @@ func TestObjectDrift(t *testing.T) {
 		{Kind: "ConfigMap", Name: "kafka-broker-1-config", Field: "(whole object)", Action: "create"},
 		{Kind: "StatefulSet", Name: "kafka-broker-1", Field: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Live: "10Gi", Wanted: "20Gi", Action: "replace"},
 	}
-	if d := cmp.Diff(want, objectDrift(p)); d != "" {
+	if d := cmp.Diff(want, ObjectDrift(p)); d != "" {
 		t.Errorf("drift (-want +got):\n%s", d)
 	}
 }
