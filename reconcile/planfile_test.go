@@ -448,4 +448,33 @@ func TestSameChangeIsCanonicalEquality(t *testing.T) {
 	if !sameChange(cases["second payload"], cfg(func(c *Change) { c.Topic = &TopicPayload{Partitions: 1} })) {
 		t.Error("equal changes outside the config fast path differ")
 	}
+
+	create := func(mut func(c *Change)) Change {
+		c := Change{Kind: KindTopic, Name: "a", Action: Create,
+			Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"retention.ms": "1"}}}
+		if mut != nil {
+			mut(&c)
+		}
+		return c
+	}
+	baseCreate := create(nil)
+	creates := map[string]Change{
+		"same":          create(nil),
+		"partitions":    create(func(c *Change) { c.Topic.Partitions = 6 }),
+		"replication":   create(func(c *Change) { c.Topic.ReplicationFactor = 1 }),
+		"config value":  create(func(c *Change) { c.Topic.Configs["retention.ms"] = "2" }),
+		"no configs":    create(func(c *Change) { c.Topic.Configs = nil }),
+		"empty configs": create(func(c *Change) { c.Topic.Configs = map[string]string{} }),
+		"reason":        create(func(c *Change) { c.Reason = "why" }),
+		"note":          create(func(c *Change) { c.Notes = map[string]string{"x": "y"} }),
+		"config too":    create(func(c *Change) { c.Config = &ConfigPayload{Keys: map[string]ConfigEdit{}} }),
+	}
+	for name, c := range creates {
+		if got, want := sameChange(baseCreate, c), canonical(baseCreate) == canonical(c); got != want {
+			t.Errorf("create, %s: sameChange = %v, canonical equality %v", name, got, want)
+		}
+	}
+	if !sameChange(creates["no configs"], creates["empty configs"]) {
+		t.Error("nil and empty topic configs differ; a plan file's round trip turns one into the other")
+	}
 }

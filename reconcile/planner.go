@@ -388,17 +388,28 @@ func compareChanges(got, derived []Change) []error {
 	return errs
 }
 
-// sameChange reports whether two changes have the same canonical form. A config change (10,000 of
-// them in a plan that changes every topic) is compared field by field, without encoding it twice;
-// anything else, or a config change that differs, by its canonical JSON.
+// sameChange reports whether two changes have the same canonical form. A config change or a topic
+// creation (10,000 of them in a plan that changes or creates every topic) is compared field by
+// field, without encoding it twice; anything else, or one that differs, by its canonical JSON.
 func sameChange(a, b Change) bool {
-	onlyConfig := func(c Change) bool {
-		return c.Kind == KindConfig && c.Config != nil && c.Config.Keys != nil &&
-			c.Topic == nil && c.Partitions == nil && c.Replication == nil && c.Adopt == nil &&
+	others := func(c Change) bool {
+		return c.Partitions == nil && c.Replication == nil && c.Adopt == nil &&
 			c.Object == nil && c.ACL == nil && c.User == nil && c.Quota == nil
 	}
-	if onlyConfig(a) && onlyConfig(b) && a.Name == b.Name && a.Action == b.Action && a.Risk == b.Risk &&
-		a.Reason == b.Reason && maps.Equal(a.Notes, b.Notes) && maps.Equal(a.Config.Keys, b.Config.Keys) {
+	onlyConfig := func(c Change) bool {
+		return c.Kind == KindConfig && c.Config != nil && c.Config.Keys != nil && c.Topic == nil && others(c)
+	}
+	onlyTopic := func(c Change) bool {
+		return c.Kind == KindTopic && c.Topic != nil && c.Config == nil && others(c)
+	}
+	if a.Name != b.Name || a.Action != b.Action || a.Risk != b.Risk || a.Reason != b.Reason || !maps.Equal(a.Notes, b.Notes) {
+		return canonical(a) == canonical(b)
+	}
+	switch {
+	case onlyConfig(a) && onlyConfig(b) && maps.Equal(a.Config.Keys, b.Config.Keys):
+		return true
+	case onlyTopic(a) && onlyTopic(b) && a.Topic.Partitions == b.Topic.Partitions &&
+		a.Topic.ReplicationFactor == b.Topic.ReplicationFactor && maps.Equal(a.Topic.Configs, b.Topic.Configs):
 		return true
 	}
 	return canonical(a) == canonical(b)
