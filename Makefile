@@ -11,7 +11,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1)
 DATE      ?= $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r $(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   ?= -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli bench-cli-old bench-k8s fuzz schema clean image release
+.PHONY: all build test test-quick test-k8s kube-apiserver vet lint bench bench-cli bench-cli-100k bench-cli-old bench-k8s fuzz schema clean image release
 
 all: build
 
@@ -93,6 +93,11 @@ bench:
 BENCH_RUNS ?= 5
 bench-cli:
 	AVATAR_BENCH_RUNS=$(BENCH_RUNS) $(GO) test ./cmd/avatar-sync -run '^$$' -bench CLITable -benchtime 1x -timeout 60m
+
+# bench-cli-100k: issue 23's scale row (100,000 topics, one file and a directory); creating the
+# topics takes minutes.
+bench-cli-100k:
+	AVATAR_BENCH_RUNS=$(BENCH_RUNS) $(GO) test ./cmd/avatar-sync -run '^$$' -bench CLIHundredThousand -benchtime 1x -timeout 60m
 
 bench-cli-old:
 	$(GO) test ./cmd/avatar-sync -run '^$$' -bench 'CLIValidate|CLIPlanNoop' -benchtime 10x -timeout 20m

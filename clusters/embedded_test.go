@@ -673,3 +673,32 @@ func TestAlterTopicConfigsChunked(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeConfigsInBatches: past describeConfigsBatch topics, Describe asks for their configs
+// in several DescribeConfigs requests, and reads every topic's (issue 23: 100,000 topics in one
+// request answered 141 MB, past what sarama accepts, and could not be planned).
+func TestDescribeConfigsInBatches(t *testing.T) {
+	defer func(n int) { describeConfigsBatch = n }(describeConfigsBatch)
+	describeConfigsBatch = 2
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	var create []spec.Topic
+	for i := range 5 {
+		create = append(create, spec.Topic{Name: fmt.Sprintf("t%d", i), Partitions: 1, ReplicationFactor: 1, Config: map[string]string{"retention.ms": fmt.Sprint(60000 + i)}})
+	}
+	mustOK(t)(a.CreateTopics(ctx, create))
+	reqs := fakecontrol.CountRequests(e.c)
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		name := fmt.Sprintf("t%d", i)
+		if got, want := live.Topics[name].Config["retention.ms"].Value, fmt.Sprint(60000+i); got != want {
+			t.Errorf("%s: retention.ms %q, want %q", name, got, want)
+		}
+	}
+	if n := reqs.Requests()[fakecontrol.APIDescribeConfigs]; n != 3 {
+		t.Errorf("%d DescribeConfigs requests for 5 topics in batches of 2, want 3", n)
+	}
+}

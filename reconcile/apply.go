@@ -326,7 +326,7 @@ func CheckClusterID(pinned string, plan Plan, liveID string) error {
 
 func verify(res Result, plan Plan, live Live, failed error) (Result, error) {
 	res.Verified = true
-	for _, c := range Diff(plan.Desired, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Changes {
+	for _, c := range diff(plan.Desired, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Changes {
 		if c.Pending() {
 			res.Residual = append(res.Residual, c)
 		}

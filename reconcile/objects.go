@@ -312,6 +312,10 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 			return res, err
 		}
 	}
+	// The read the plan was verified against is not trusted from here on: the apply reads the
+	// cluster again under the lease, and what it read before is stale once anything changes. Nor
+	// is it held while the apply runs (at 10,000 topics it is the largest structure in memory).
+	pl.observed = nil
 	// 3.
 	deferred := p.TopicsDeferred()
 	answering := deferred && pl.Cluster != nil

@@ -407,3 +407,74 @@ func TestVerifyUnmanagedDeleteRefused(t *testing.T) {
 		t.Fatalf("Verify: %v", err)
 	}
 }
+
+// TestSameChangeIsCanonicalEquality holds the field-by-field comparison of config changes that
+// Verify uses (issue 23: no JSON encoding of 10,000 changes twice) to what it replaces: two
+// changes are the same exactly when their canonical JSON is.
+func TestSameChangeIsCanonicalEquality(t *testing.T) {
+	cfg := func(mut func(c *Change)) Change {
+		c := Change{Kind: KindConfig, Name: "a", Action: Update, Risk: RiskNone, Reason: "topic configs differ from the spec",
+			Notes:  map[string]string{"retention.ms": "live value: set on the topic"},
+			Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {Before: "1", After: "2"}}}}
+		if mut != nil {
+			mut(&c)
+		}
+		return c
+	}
+	base := cfg(nil)
+	cases := map[string]Change{
+		"same":           cfg(nil),
+		"name":           cfg(func(c *Change) { c.Name = "b" }),
+		"action":         cfg(func(c *Change) { c.Action = NoOp }),
+		"risk":           cfg(func(c *Change) { c.Risk = RiskDataLoss }),
+		"reason":         cfg(func(c *Change) { c.Reason = "other" }),
+		"note":           cfg(func(c *Change) { c.Notes["retention.ms"] = "other" }),
+		"no notes":       cfg(func(c *Change) { c.Notes = nil }),
+		"before":         cfg(func(c *Change) { c.Config.Keys["retention.ms"] = ConfigEdit{Before: "3", After: "2"} }),
+		"delete":         cfg(func(c *Change) { c.Config.Keys["retention.ms"] = ConfigEdit{Before: "1", After: "2", Delete: true} }),
+		"extra key":      cfg(func(c *Change) { c.Config.Keys["segment.ms"] = ConfigEdit{After: "1"} }),
+		"second payload": cfg(func(c *Change) { c.Topic = &TopicPayload{Partitions: 1} }),
+		"other kind":     cfg(func(c *Change) { c.Kind = KindTopic }),
+	}
+	emptyNotes := [2]Change{cfg(func(c *Change) { c.Notes = nil }), cfg(func(c *Change) { c.Notes = map[string]string{} })}
+	for name, c := range cases {
+		if got, want := sameChange(base, c), canonical(base) == canonical(c); got != want {
+			t.Errorf("%s: sameChange = %v, canonical equality %v", name, got, want)
+		}
+	}
+	if !sameChange(emptyNotes[0], emptyNotes[1]) {
+		t.Error("nil and empty notes differ; a plan file's round trip turns one into the other")
+	}
+	if !sameChange(cases["second payload"], cfg(func(c *Change) { c.Topic = &TopicPayload{Partitions: 1} })) {
+		t.Error("equal changes outside the config fast path differ")
+	}
+
+	create := func(mut func(c *Change)) Change {
+		c := Change{Kind: KindTopic, Name: "a", Action: Create,
+			Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"retention.ms": "1"}}}
+		if mut != nil {
+			mut(&c)
+		}
+		return c
+	}
+	baseCreate := create(nil)
+	creates := map[string]Change{
+		"same":          create(nil),
+		"partitions":    create(func(c *Change) { c.Topic.Partitions = 6 }),
+		"replication":   create(func(c *Change) { c.Topic.ReplicationFactor = 1 }),
+		"config value":  create(func(c *Change) { c.Topic.Configs["retention.ms"] = "2" }),
+		"no configs":    create(func(c *Change) { c.Topic.Configs = nil }),
+		"empty configs": create(func(c *Change) { c.Topic.Configs = map[string]string{} }),
+		"reason":        create(func(c *Change) { c.Reason = "why" }),
+		"note":          create(func(c *Change) { c.Notes = map[string]string{"x": "y"} }),
+		"config too":    create(func(c *Change) { c.Config = &ConfigPayload{Keys: map[string]ConfigEdit{}} }),
+	}
+	for name, c := range creates {
+		if got, want := sameChange(baseCreate, c), canonical(baseCreate) == canonical(c); got != want {
+			t.Errorf("create, %s: sameChange = %v, canonical equality %v", name, got, want)
+		}
+	}
+	if !sameChange(creates["no configs"], creates["empty configs"]) {
+		t.Error("nil and empty topic configs differ; a plan file's round trip turns one into the other")
+	}
+}

@@ -118,3 +118,29 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 		t.Errorf("a data-loss plan without the opt-in: %v, confirmed %d times; want ErrRefused before asking", err, confirmed)
 	}
 }
+
+// TestApplyDropsTheReadItVerifiedAgainst: once Apply goes ahead it no longer trusts (nor holds in
+// memory, issue 23) the read the plan was verified against, so applying the same plan again on the
+// same planner reads the cluster before the lease and refuses the plan as stale there, without
+// taking the lease.
+func TestApplyDropsTheReadItVerifiedAgainst(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
+	if res, err := pl.Apply(e.ctx, p, opts, nil); err != nil || !res.Converged() {
+		t.Fatalf("apply: %v, converged %v", err, res.Converged())
+	}
+	spy.calls = nil
+	_, err = pl.Apply(e.ctx, p, opts, nil)
+	if !errors.Is(err, reconcile.ErrStalePlan) {
+		t.Fatalf("second apply of the same plan: %v, want ErrStalePlan", err)
+	}
+	if got, want := spy.calls, []string{"describe"}; !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v (a fresh read, no lease)", got, want)
+	}
+}

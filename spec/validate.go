@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // loc is what the validator knows about a path ("topics[1].replicationFactor"): where to anchor a
@@ -131,27 +132,33 @@ func validate(s *Spec, at locate) Diagnostics {
 }
 
 var (
-	hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$`)
-	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	dnsLabelRE = regexp.MustCompile(dnsLabelPattern)
-	serialRE   = regexp.MustCompile(`^COM[0-9]+$`)
-	// patterns are the fields' patterns (fields.go), compiled once.
-	patterns = map[string]*regexp.Regexp{
+	hostnameRE = lazyRegexp(`^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$`)
+	envNameRE  = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	dnsLabelRE = lazyRegexp(dnsLabelPattern)
+	serialRE   = lazyRegexp(`^COM[0-9]+$`)
+	// patterns are the fields' patterns (fields.go), compiled once, when first matched.
+	patterns = map[string]func() *regexp.Regexp{
 		dnsLabelPattern:       dnsLabelRE,
-		topicNamePattern:      regexp.MustCompile(topicNamePattern),
-		quantityPattern:       regexp.MustCompile(quantityPattern),
-		kraftClusterIDPattern: regexp.MustCompile(kraftClusterIDPattern),
-		imagePattern:          regexp.MustCompile(imagePattern),
-		imageTagPattern:       regexp.MustCompile(imageTagPattern),
-		dnsSubdomainPattern:   regexp.MustCompile(dnsSubdomainPattern),
+		topicNamePattern:      lazyRegexp(topicNamePattern),
+		quantityPattern:       lazyRegexp(quantityPattern),
+		kraftClusterIDPattern: lazyRegexp(kraftClusterIDPattern),
+		imagePattern:          lazyRegexp(imagePattern),
+		imageTagPattern:       lazyRegexp(imageTagPattern),
+		dnsSubdomainPattern:   lazyRegexp(dnsSubdomainPattern),
 	}
 )
+
+// lazyRegexp compiles expr when it is first used rather than when the program starts: every
+// command pays for package initialisation, most never validate a hostname (issue 23).
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // matchPattern reports whether s matches the field pattern p. Topic names, checked 10,000 times in a
 // large spec, are matched by a loop equivalent to topicNamePattern instead of the regexp (issue 9).
 func matchPattern(p, s string) bool {
 	if p != topicNamePattern {
-		return patterns[p].MatchString(s)
+		return patterns[p]().MatchString(s)
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -166,7 +173,7 @@ func matchPattern(p, s string) bool {
 // clientNameRE and reservedTLSNames are the certs command's rules for tls.clients (certs/names.go):
 // each client's files are <name>.crt, <name>.key, ... in tls.dir, next to ca.crt and keystore.password.
 var (
-	clientNameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	clientNameRE     = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	reservedTLSNames = []string{"ca", "ca.next", "ca.previous", "keystore"}
 )
 
@@ -175,7 +182,7 @@ const kafkaUIPort = 8080
 
 // validHost accepts host names and IP addresses.
 func validHost(h string) bool {
-	return len(h) <= 253 && (hostnameRE.MatchString(h) || net.ParseIP(h) != nil)
+	return len(h) <= 253 && (hostnameRE().MatchString(h) || net.ParseIP(h) != nil)
 }
 
 func plural(n int, word string) string {
@@ -298,7 +305,7 @@ func (v *validator) tls() {
 			v.errorf(path, "%s %q is already listed as tls.clients[%d]", path, c, j)
 		case strings.TrimSpace(c) == "":
 			v.errorf(path, "%s is empty; name the client principal", path)
-		case !clientNameRE.MatchString(c):
+		case !clientNameRE().MatchString(c):
 			v.errorf(path, "%s %q names the certificate files in tls.dir; use only letters, digits, '.', '_' and '-', starting with a letter or digit", path, c)
 		case slices.Contains(reservedTLSNames, strings.ToLower(c)):
 			v.errorf(path, "%s %q is reserved for the CA and password files in tls.dir; pick another name", path, c)
@@ -346,7 +353,7 @@ func (v *validator) saslListener(path string) {
 
 // saslUserRE is what kafka-storage format --add-scram carries unchanged: it splits its argument at
 // commas and strips surrounding quotes, with no escape.
-var saslUserRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
+var saslUserRE = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
 
 // kafkaSASL checks the rendered cluster's SCRAM admin (kafka.sasl, issue 14).
 func (v *validator) kafkaSASL() {
@@ -357,7 +364,7 @@ func (v *validator) kafkaSASL() {
 	if a.Mechanism != MechanismSCRAM256 && a.Mechanism != MechanismSCRAM512 && !v.at("kafka.sasl.mechanism").bad {
 		v.errorf("kafka.sasl.mechanism", "kafka.sasl.mechanism %q: the rendered brokers store SCRAM credentials; use SCRAM-SHA-256 or SCRAM-SHA-512", a.Mechanism)
 	}
-	if a.Username != "" && !saslUserRE.MatchString(a.Username) {
+	if a.Username != "" && !saslUserRE().MatchString(a.Username) {
 		v.errorf("kafka.sasl.username", "kafka.sasl.username %q: kafka-storage format --add-scram cannot carry it; use letters, digits, '.', '_', '@' and '-'", a.Username)
 	}
 	v.passwordRef("kafka.sasl", a.PasswordEnv, a.PasswordFile, true, "the SCRAM admin password")
@@ -379,7 +386,7 @@ func (v *validator) passwordRef(path, env, file string, required bool, what stri
 	switch {
 	case env != "" && file != "":
 		v.errorf(path+".passwordFile", "%s.passwordEnv and %s.passwordFile are both set; keep one", path, path)
-	case env != "" && !envNameRE.MatchString(env):
+	case env != "" && !envNameRE().MatchString(env):
 		v.errorf(path+".passwordEnv", "%s.passwordEnv %q is not an environment variable name (letters, digits, '_')", path, env)
 	case env == "" && file == "" && required:
 		v.errorf(path, "%s needs passwordEnv or passwordFile for %s (the password itself never goes in avatar.yaml)", path, what)
@@ -556,7 +563,7 @@ func (v *validator) clusters() {
 		path := "clusters." + c.Name
 		if len(c.Name) > 63 {
 			v.errorf(path, "cluster name %q is %d characters long; a DNS label has at most 63", c.Name, len(c.Name))
-		} else if !dnsLabelRE.MatchString(c.Name) {
+		} else if !dnsLabelRE().MatchString(c.Name) {
 			v.errorf(path, "cluster name %q is not a DNS label (lower-case letters, digits and '-')", c.Name)
 		}
 		if k := c.Kubernetes; k != nil && k.ExternalHost != "" && !validHost(k.ExternalHost) {
@@ -628,7 +635,7 @@ func checkHostPort(addr string) string {
 	return ""
 }
 
-var pluginKindRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var pluginKindRE = lazyRegexp(`^[a-z0-9][a-z0-9-]*$`)
 
 func (v *validator) devices() {
 	names := map[string]int{}
@@ -642,7 +649,7 @@ func (v *validator) devices() {
 			}
 		}
 		v.deviceEnv(path, d) // issue 21: spec/secretenv.go
-		if d.Kind != "" && !pluginKindRE.MatchString(d.Kind) {
+		if d.Kind != "" && !pluginKindRE().MatchString(d.Kind) {
 			v.errorf(path+".kind", "%s.kind %q is not a plugin name (lower-case letters, digits and '-')", path, d.Kind)
 		}
 		if d.Address == "" || d.Kind == "" {
@@ -665,7 +672,7 @@ func (v *validator) devices() {
 				v.errorf(ap, "%s %q %s; http devices take a URL or host:port", ap, d.Address, why)
 			}
 		case d.Kind == "openbci-serial":
-			if !strings.HasPrefix(d.Address, "/") && !serialRE.MatchString(d.Address) {
+			if !strings.HasPrefix(d.Address, "/") && !serialRE().MatchString(d.Address) {
 				v.errorf(ap, "%s %q is not a serial device path (e.g. /dev/ttyUSB0 or COM3)", ap, d.Address)
 			}
 		}

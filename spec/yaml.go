@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -84,7 +83,7 @@ func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
 	d.diags = append(d.diags, Diagnostic{Pos: d.nodePos(n), Severity: SeverityWarning, Message: diagnosticf(format, args...)})
 }
 
-var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
+var yamlLineRE = lazyRegexp(`(?s)^yaml: line (\d+): (.*)$`)
 
 // maxFileBytes bounds the file (or a directory's files together) the loader parses: yaml.v3 builds
 // the whole node tree before anything can be checked, so a log or dump passed to -f by mistake costs
@@ -166,7 +165,7 @@ func (d *decoder) yamlError(err error, data []byte) {
 		}
 	}
 	n := 1
-	if m := yamlLineRE.FindStringSubmatch(strings.TrimSpace(err.Error())); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(strings.TrimSpace(err.Error())); m != nil {
 		n, _ = strconv.Atoi(m[1])
 		msg = m[2]
 		if strings.HasPrefix(msg, "did not find expected") {

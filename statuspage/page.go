@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/health"
@@ -85,46 +86,50 @@ type Device struct {
 //go:embed page.html.tmpl
 var pageSource string
 
-var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"ago": func(now, t time.Time) string {
-		d := now.Sub(t).Round(time.Second)
-		if d < 0 {
-			d = 0
-		}
-		return d.String() + " ago"
-	},
-	"seconds": func(d time.Duration) int { return int(d.Seconds()) },
-	"ms":      func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/1e6) },
-	"rate": func(r *float64) string {
-		if r == nil {
-			return ""
-		}
-		return fmt.Sprintf("%+.1f/s", *r)
-	},
-	"bytes":     health.Bytes,
-	"retention": health.Retention,
-	"perSec":    health.PerSecond,
-	"bytesSec":  health.BytesPerSecond,
-	"lagChart": func(charts []Chart, name string) *Chart {
-		for i := range charts {
-			if charts[i].Name == name {
-				return &charts[i]
+// page is parsed when a page is first rendered, not when the program starts: every command pays for
+// package initialisation, and only watch serves the page (issue 23).
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Funcs(template.FuncMap{
+		"ago": func(now, t time.Time) string {
+			d := now.Sub(t).Round(time.Second)
+			if d < 0 {
+				d = 0
 			}
-		}
-		return nil
-	},
-	"join": strings.Join,
-	"ids": func(ps []int32) string {
-		s := ""
-		for i, p := range ps {
-			if i > 0 {
-				s += ", "
+			return d.String() + " ago"
+		},
+		"seconds": func(d time.Duration) int { return int(d.Seconds()) },
+		"ms":      func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/1e6) },
+		"rate": func(r *float64) string {
+			if r == nil {
+				return ""
 			}
-			s += fmt.Sprint(p)
-		}
-		return s
-	},
-}).Parse(pageSource))
+			return fmt.Sprintf("%+.1f/s", *r)
+		},
+		"bytes":     health.Bytes,
+		"retention": health.Retention,
+		"perSec":    health.PerSecond,
+		"bytesSec":  health.BytesPerSecond,
+		"lagChart": func(charts []Chart, name string) *Chart {
+			for i := range charts {
+				if charts[i].Name == name {
+					return &charts[i]
+				}
+			}
+			return nil
+		},
+		"join": strings.Join,
+		"ids": func(ps []int32) string {
+			s := ""
+			for i, p := range ps {
+				if i > 0 {
+					s += ", "
+				}
+				s += fmt.Sprint(p)
+			}
+			return s
+		},
+	}).Parse(pageSource))
+})
 
 // view is Data with what the template derives from it.
 type view struct {
@@ -147,7 +152,7 @@ func Render(w io.Writer, d Data) error {
 	for i := len(d.Journal) - 1; i >= 0 && len(v.Recent) < JournalShown; i-- {
 		v.Recent = append(v.Recent, d.Journal[i])
 	}
-	return page.Execute(w, v)
+	return page().Execute(w, v)
 }
 
 // Handler serves the page at "/" from data, called once per request.

@@ -2,6 +2,7 @@ package topics
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -153,7 +154,9 @@ func diffConfig(want spec.Topic, live map[string]ConfigValue) []ConfigDiff {
 		}
 		out = append(out, ConfigDiff{Key: k, Op: op, Before: lv.Value, BeforeSource: SourceTopic, Sensitive: lv.Sensitive})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b ConfigDiff) int { return strings.Compare(a.Key, b.Key) })
+	}
 	return out
 }
 
