@@ -14,10 +14,10 @@ import (
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// ParseTargets reads a --cluster value: one target, or a comma-separated list of them (a fleet,
-// issue 20: `--cluster dev,lab`). Every name is checked against the spec, and duplicates are
-// refused, before anything connects.
-func ParseTargets(sp *spec.Spec, list string) ([]string, error) {
+// SplitTargets reads a --cluster value: one target, or a comma-separated list of them (a fleet,
+// issue 20: `--cluster dev,lab`), in order. Empty and repeated names are refused; whether the spec
+// declares them is ParseTargets' question (watch asks it of every spec it reads).
+func SplitTargets(list string) ([]string, error) {
 	var names []string
 	seen := map[string]bool{}
 	for _, n := range strings.Split(list, ",") {
@@ -29,10 +29,22 @@ func ParseTargets(sp *spec.Spec, list string) ([]string, error) {
 			return nil, fmt.Errorf("--cluster %q names target %q twice: each target is planned and applied once", list, n)
 		}
 		seen[n] = true
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+// ParseTargets is SplitTargets with every name checked against the spec, before anything
+// connects.
+func ParseTargets(sp *spec.Spec, list string) ([]string, error) {
+	names, err := SplitTargets(list)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
 		if _, err := sp.Target(n); err != nil {
 			return nil, fmt.Errorf("--cluster %w", err)
 		}
-		names = append(names, n)
 	}
 	return names, nil
 }

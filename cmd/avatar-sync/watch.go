@@ -75,7 +75,7 @@ drift without changing the cluster; --notify posts webhooks on each state change
 				// stdin is read once and is then empty: every later pass would fail (issue 10).
 				return errors.New("watch cannot read the spec from stdin (-f -): it re-reads the file on every change; pass a file path")
 			}
-			targets, err := watchTargets(g.cluster)
+			targets, err := session.SplitTargets(g.cluster)
 			if err != nil {
 				return err
 			}
@@ -116,24 +116,6 @@ drift without changing the cluster; --notify posts webhooks on each state change
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz and the status page / on this address (e.g. :9464)")
 	o.gitops.bind(f)
 	return cmd
-}
-
-// watchTargets splits --cluster a,b into the targets watch follows, in order.
-func watchTargets(flag string) ([]string, error) {
-	var out []string
-	for _, name := range strings.Split(flag, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			return nil, fmt.Errorf("--cluster %q: an empty target name; give comma-separated names (--cluster lab-east,lab-west)", flag)
-		}
-		for _, seen := range out {
-			if seen == name {
-				return nil, fmt.Errorf("--cluster %q: %s is named twice", flag, name)
-			}
-		}
-		out = append(out, name)
-	}
-	return out, nil
 }
 
 // gitopsOptions are the flags of watch's GitOps half (issue 12).

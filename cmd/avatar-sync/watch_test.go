@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/avatar-project/avatar-sync/session"
 )
 
 // lockedBuffer is an io.Writer the watch goroutine writes while the test reads.
@@ -247,9 +249,9 @@ func TestWatchRefusesStdin(t *testing.T) {
 // error, as for one target.
 func TestWatchClusterList(t *testing.T) {
 	for flag, want := range map[string]string{
-		"lab,,embedded":     `--cluster "lab,,embedded": an empty target name`,
-		"lab,embedded,":     `--cluster "lab,embedded,": an empty target name`,
-		"embedded,embedded": `--cluster "embedded,embedded": embedded is named twice`,
+		"lab,,embedded":     `--cluster "lab,,embedded" has an empty target name`,
+		"lab,embedded,":     `--cluster "lab,embedded," has an empty target name`,
+		"embedded,embedded": `--cluster "embedded,embedded" names target "embedded" twice`,
 	} {
 		code, _, errOut := runCLI(t, "watch", "--cluster", flag, "--state-dir", t.TempDir())
 		if code != exitError || !strings.Contains(errOut, want) {
@@ -264,7 +266,7 @@ func TestWatchClusterList(t *testing.T) {
 	if code != exitError || !strings.Contains(errOut, `did you mean "microk8s"?`) {
 		t.Errorf("--cluster embedded,mikrok8s: code %d\n%s", code, errOut)
 	}
-	if got, err := watchTargets("lab-east, lab-west"); err != nil || strings.Join(got, "|") != "lab-east|lab-west" {
-		t.Errorf("watchTargets: %v %v", got, err)
+	if got, err := session.SplitTargets("lab-east, lab-west"); err != nil || strings.Join(got, "|") != "lab-east|lab-west" {
+		t.Errorf("SplitTargets: %v %v", got, err)
 	}
 }
