@@ -46,8 +46,12 @@ func TestPackageBoundaries(t *testing.T) {
 			return "gitsource"
 		case strings.HasPrefix(imp, "github.com/google/go-containerregistry"):
 			return "internal/imagebuild"
-		case strings.HasPrefix(imp, "k8s.io/client-go"), strings.HasPrefix(imp, "sigs.k8s.io/controller-runtime"),
-			strings.HasPrefix(imp, "github.com/fluxcd/"), strings.HasPrefix(imp, "k8s.io/apimachinery"):
+		case strings.HasPrefix(imp, "sigs.k8s.io/controller-runtime"), strings.HasPrefix(imp, "github.com/fluxcd/pkg/"),
+			strings.HasPrefix(imp, "github.com/fluxcd/cli-utils/pkg/kstatus/polling"), strings.HasPrefix(imp, "k8s.io/kubectl"):
+			// Their package init cost every command ~10 ms before main (issue 23): tests only.
+			return "(tests only)"
+		case strings.HasPrefix(imp, "k8s.io/client-go"), strings.HasPrefix(imp, "github.com/fluxcd/cli-utils/pkg/kstatus/status"),
+			strings.HasPrefix(imp, "k8s.io/apimachinery"):
 			return "kube"
 		}
 		return ""
@@ -96,6 +100,29 @@ func TestPackageBoundaries(t *testing.T) {
 			}
 			if !ok {
 				t.Errorf("%s imports %s: %s may import only %v from this project", p, rel, top, allowed)
+			}
+		}
+	}
+}
+
+// TestNoHeavyKubernetesInit keeps the command's start-up cheap (issue 23): every avatar-sync command
+// runs the package init of everything linked in, Kubernetes or not. controller-runtime's client,
+// fluxcd/pkg/ssa and kstatus's poller (through kubectl's scheme) cost ~10 ms of it; the
+// Kubernetes plane uses client-go's dynamic client instead, and none of them may come back.
+func TestNoHeavyKubernetesInit(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/avatar-project/avatar-sync/cmd/avatar-sync").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	heavy := []string{"k8s.io/kubectl/", "sigs.k8s.io/controller-runtime/", "github.com/fluxcd/pkg/", "github.com/fluxcd/cli-utils/pkg/kstatus/polling"}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 {
+		t.Fatalf("go list -deps printed %d packages, want the command's whole dependency graph", len(deps))
+	}
+	for _, d := range deps {
+		for _, h := range heavy {
+			if strings.HasPrefix(d, h) {
+				t.Errorf("avatar-sync links %s: its package init slows every command's start (docs/benchmarks.md, Process start); use client-go in kube/ instead", d)
 			}
 		}
 	}
