@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
-	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
@@ -106,14 +106,11 @@ func (c *Client) apply(ctx context.Context, p reconcile.ObjectPlan, ex *executio
 	}
 	for i := len(deletes) - 1; i >= 0; i-- {
 		st := deletes[i]
-		entry, err := c.rm.Delete(ctx, objectFor(st.ref), ssa.DeleteOptions{
-			PropagationPolicy: metav1.DeletePropagationBackground,
-			Inclusions:        c.ownerLabels(ex.inventory, ex.namespace),
-		})
+		deleted, err := c.deleteIfOwned(ctx, objectFor(st.ref), c.ownerLabels(ex.inventory, ex.namespace), metav1.DeletePropagationBackground)
 		if err != nil {
 			return fmt.Errorf("target %s: delete %s: %s", c.target, st.ref, oneLine(err))
 		}
-		if entry != nil && entry.Action == ssa.SkippedAction {
+		if !deleted {
 			// Its owner labels went away since the plan: it is no longer provably ours.
 			report(opts, st, "left alone: it no longer carries avatar-sync's owner labels")
 			continue
@@ -210,8 +207,8 @@ func fieldList(fs []reconcile.ObjectField) string {
 // applyOne server-side applies one object (forcing ownership: conflicts were refused before) and
 // returns the object as the server stored it.
 func (c *Client) applyOne(ctx context.Context, st step, opts execOptions) (*unstructured.Unstructured, error) {
-	applied := st.desired.DeepCopy()
-	if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	applied, err := c.serverApply(ctx, st.desired, applyMode{force: true})
+	if err != nil {
 		return nil, fmt.Errorf("target %s: apply %s: %s", c.target, st.ref, oneLine(err))
 	}
 	report(opts, st, st.action.String()+"d")
@@ -354,7 +351,8 @@ func (c *Client) othersReady(ctx context.Context, f *follower, st step, brokers 
 
 // orphanDelete removes a StatefulSet but not its pods and volumes, so the recreated one adopts them.
 func (c *Client) orphanDelete(ctx context.Context, st step, opts execOptions) error {
-	if err := c.client.Delete(ctx, objectFor(st.ref), client.PropagationPolicy(metav1.DeletePropagationOrphan)); client.IgnoreNotFound(err) != nil {
+	ref := st.ref
+	if err := c.deleteObject(ctx, schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind), ref.Namespace, ref.Name, metav1.DeletePropagationOrphan); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("target %s: replace %s: orphan delete: %s", c.target, st.ref, oneLine(err))
 	}
 	report(opts, st, "deleted with --cascade=orphan (pods and volumes kept)")

@@ -1,6 +1,8 @@
 // Package kube is the Kubernetes plane (issue 11): it diffs the objects `render --build` produces
 // against a live API server and applies them. It is the only package that imports client-go,
-// controller-runtime and fluxcd/pkg/ssa.
+// apimachinery and kstatus's status computation. It talks to the API server through client-go's
+// dynamic client alone: controller-runtime, fluxcd/pkg/ssa and kstatus's poller cost every command
+// ~10 ms of package init (kubectl's scheme among them) for four calls (issue 23).
 //
 // Deciding is separate from doing: Plan computes typed per-object changes by server-side apply dry
 // runs and never writes; Apply executes a Plan in stages (namespace, secrets and config, services,
@@ -20,25 +22,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
-	"github.com/fluxcd/pkg/ssa"
-	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // FieldManager is the server-side apply field manager of everything avatar-sync applies.
 const FieldManager = "avatar-sync"
 
-// ownerGroup prefixes the owner labels ssa puts on every applied object (<group>/name and
-// <group>/namespace): with the inventory they are how avatar-sync knows an object is its own.
+// ownerGroup prefixes the owner labels put on every applied object (<group>/name and
+// <group>/namespace, the labels fluxcd/pkg/ssa put there before issue 23, so objects applied by
+// earlier versions stay ours): with the inventory they are how avatar-sync knows an object is its own.
 const ownerGroup = "avatar-sync.io"
 
 // UserAgent is the user agent of every request avatar-sync sends to an API server, so an audit log
@@ -61,11 +61,13 @@ type Target struct {
 type Client struct {
 	target string
 	host   string
-	client client.Client
+	// cfg is the connection's configuration (user agent, time-out, rate limits).
+	cfg    *rest.Config
+	dyn    dynamic.Interface
+	mapper meta.RESTMapper
 	// watcher watches workloads while an apply rolls them: the same credentials without the
 	// client's request time-out, which would cut a watch short (waits are bounded by their context).
-	watcher client.WithWatch
-	rm      *ssa.ResourceManager
+	watcher dynamic.Interface
 
 	// mu guards the request savers below (issue 23).
 	mu sync.Mutex
@@ -90,12 +92,7 @@ func Connect(ctx context.Context, t Target) (*Client, error) {
 	return connect(ctx, t.Name, cfg)
 }
 
-// quietLibraries gives controller-runtime a logger that discards: without one it prints a stack
-// trace to stderr 30 s after the first client is made, in the middle of a watch daemon's log.
-var quietLibraries sync.Once
-
 func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, error) {
-	quietLibraries.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	cfg = rest.CopyConfig(cfg)
 	cfg.Timeout = connectTimeout
 	cfg.UserAgent = UserAgent
@@ -118,7 +115,7 @@ func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
 	}
-	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
+	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
 	}
@@ -128,14 +125,11 @@ func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
 	}
-	watcher, err := client.NewWithWatch(wcfg, client.Options{HTTPClient: whttp, Mapper: mapper})
+	watcher, err := dynamic.NewForConfigAndClient(wcfg, whttp)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
 	}
-	// ssa's staged apply and waits need a kstatus poller; a nil one panics there.
-	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
-	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: ownerGroup})
-	return &Client{target: target, host: cfg.Host, client: c, watcher: watcher, rm: rm,
+	return &Client{target: target, host: cfg.Host, cfg: cfg, dyn: dyn, mapper: mapper, watcher: watcher,
 		listForbidden: map[string]bool{}, dryRuns: map[string]dryRunAnswer{}}, nil
 }
 

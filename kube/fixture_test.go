@@ -165,7 +165,7 @@ func (k *kubelet) poll(ctx context.Context, c *Client, ns string, delay time.Dur
 	list := &unstructured.UnstructuredList{}
 	list.SetAPIVersion("apps/v1")
 	list.SetKind("StatefulSetList")
-	if err := c.client.List(ctx, list, client.InNamespace(ns)); err != nil {
+	if err := c.client().List(ctx, list, client.InNamespace(ns)); err != nil {
 		return
 	}
 	k.mu.Lock()
@@ -175,7 +175,7 @@ func (k *kubelet) poll(ctx context.Context, c *Client, ns string, delay time.Dur
 		sts := &list.Items[i]
 		if sts.GetDeletionTimestamp() != nil {
 			sts.SetFinalizers(nil)
-			_ = c.client.Update(ctx, sts)
+			_ = c.client().Update(ctx, sts)
 			continue
 		}
 		observed, _, _ := unstructured.NestedInt64(sts.Object, "status", "observedGeneration")
@@ -204,7 +204,7 @@ func (k *kubelet) poll(ctx context.Context, c *Client, ns string, delay time.Dur
 			"currentRevision":    rev,
 			"updateRevision":     rev,
 		}, "status")
-		_ = c.client.Status().Update(ctx, sts)
+		_ = c.client().Status().Update(ctx, sts)
 	}
 	k.maxRolling = max(k.maxRolling, rolling)
 	k.deployments(ctx, c, ns)
@@ -216,7 +216,7 @@ func (k *kubelet) deployments(ctx context.Context, c *Client, ns string) {
 	list := &unstructured.UnstructuredList{}
 	list.SetAPIVersion("apps/v1")
 	list.SetKind("DeploymentList")
-	if err := c.client.List(ctx, list, client.InNamespace(ns)); err != nil {
+	if err := c.client().List(ctx, list, client.InNamespace(ns)); err != nil {
 		return
 	}
 	for i := range list.Items {
@@ -233,7 +233,7 @@ func (k *kubelet) deployments(ctx context.Context, c *Client, ns string) {
 				map[string]any{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
 			},
 		}, "status")
-		_ = c.client.Status().Update(ctx, d)
+		_ = c.client().Status().Update(ctx, d)
 	}
 }
 

@@ -6,10 +6,8 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
@@ -40,13 +38,11 @@ func (c *Client) follow(ctx context.Context, ns, apiVersion, kind string) *follo
 	f := &follower{c: c, objs: map[string]*unstructured.Unstructured{}, applied: map[string]*unstructured.Unstructured{},
 		notify: make(chan struct{}), stop: func() {}, done: make(chan struct{})}
 	gk := groupOf(apiVersion) + "/" + kind
-	list := &unstructured.UnstructuredList{}
-	list.SetAPIVersion(apiVersion)
-	list.SetKind(kind + "List")
 	if c.cannotList(gk) {
 		return f.poll()
 	}
-	if err := c.client.List(ctx, list, client.InNamespace(ns)); err != nil {
+	list, err := c.list(ctx, ns, apiVersion, kind)
+	if err != nil {
 		if apierrors.IsForbidden(err) {
 			c.mu.Lock()
 			c.listForbidden[gk] = true
@@ -59,10 +55,7 @@ func (c *Client) follow(ctx context.Context, ns, apiVersion, kind string) *follo
 		f.objs[it.GetName()] = it
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	watched := &unstructured.UnstructuredList{}
-	watched.SetAPIVersion(apiVersion)
-	watched.SetKind(kind + "List")
-	w, err := c.watcher.Watch(wctx, watched, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.GetResourceVersion()}})
+	w, err := c.watch(wctx, ns, apiVersion, kind, list.GetResourceVersion())
 	if err != nil {
 		cancel()
 		return f.poll()

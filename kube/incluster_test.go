@@ -27,7 +27,7 @@ func serviceAccountToken(t *testing.T, c *Client, ns string) string {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "avatar-sync-watch", Namespace: ns}}
 	expiry := int64(3600)
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}
-	if err := c.client.SubResource("token").Create(testCtx(t), sa, tr); err != nil {
+	if err := c.client().SubResource("token").Create(testCtx(t), sa, tr); err != nil {
 		t.Fatalf("TokenRequest for %s/avatar-sync-watch: %v", ns, err)
 	}
 	return tr.Status.Token
@@ -72,7 +72,7 @@ func TestRenderedWatchServiceAccountRunsPlanAndApply(t *testing.T) {
 	want := rendered{watch: true}.desired(t, ns)
 	mustApply(t, admin, mustPlan(t, admin, want, planOpts{}), quickWaits(planOpts{}))
 	foreign := PasswordSecret(ns, "not-avatar-syncs", "password", "keep-out", nil)
-	if err := admin.client.Create(testCtx(t), foreign); err != nil {
+	if err := admin.client().Create(testCtx(t), foreign); err != nil {
 		t.Fatal(err)
 	}
 
@@ -110,7 +110,7 @@ func TestRenderedWatchServiceAccountRunsPlanAndApply(t *testing.T) {
 	list := &unstructured.UnstructuredList{}
 	list.SetAPIVersion("v1")
 	list.SetKind("SecretList")
-	if err := sa.client.List(testCtx(t), list); !apierrors.IsForbidden(err) {
+	if err := sa.client().List(testCtx(t), list); !apierrors.IsForbidden(err) {
 		t.Errorf("the daemon lists Secrets: %v, want 403 Forbidden", err)
 	}
 }

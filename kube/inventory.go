@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
@@ -138,7 +137,7 @@ func (c *Client) writeInventory(ctx context.Context, ns, name string, inv invent
 		},
 		"data": map[string]any{inventoryKey: string(data)},
 	}}
-	if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(cm), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if _, err := c.serverApply(ctx, cm, applyMode{force: true}); err != nil {
 		return fmt.Errorf("target %s: write inventory %s/%s: %w", c.target, ns, InventoryName(name), err)
 	}
 	return nil

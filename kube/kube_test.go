@@ -97,16 +97,16 @@ func TestRestrictedNamespaceAdmitsTheBrokerPods(t *testing.T) {
 	}
 	// The service-account controller would create "default"; this server runs no controllers.
 	sa := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "default", "namespace": ns}}}
-	if err := c.client.Create(ctx, sa); err != nil {
+	if err := c.client().Create(ctx, sa); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.client.Create(ctx, pod("kafka-broker-1-0")); err != nil {
+	if err := c.client().Create(ctx, pod("kafka-broker-1-0")); err != nil {
 		t.Fatalf("the rendered broker pod is refused in its restricted namespace: %v", err)
 	}
 	// The check has teeth: the same pod without its seccomp profile is refused.
 	weak := pod("weakened-0")
 	unstructured.RemoveNestedField(weak.Object, "spec", "securityContext", "seccompProfile")
-	err = c.client.Create(ctx, weak)
+	err = c.client().Create(ctx, weak)
 	if err == nil || !strings.Contains(err.Error(), "restricted") {
 		t.Fatalf("a pod without seccompProfile should be refused by PodSecurity restricted, got %v", err)
 	}
@@ -191,7 +191,7 @@ func TestFieldChangedByAnotherManagerIsAConflict(t *testing.T) {
 	ctx := testCtx(t)
 	sts := objectFor(reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-3"})
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"kafka","image":"apache/kafka:edited"}]}}}}`)
-	if err := c.client.Patch(ctx, sts, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner("kubectl-set")); err != nil {
+	if err := c.client().Patch(ctx, sts, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner("kubectl-set")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -228,7 +228,7 @@ func TestPruneNeedsBothOptInsAndNeverTouchesForeignObjects(t *testing.T) {
 	foreign := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "kafka-broker-9-config", "namespace": ns}, "data": map[string]any{"k": "v"}}}
 	foreign.SetLabels(full.Objects[len(full.Objects)-1].GetLabels())
-	if err := c.client.Create(ctx, foreign); err != nil {
+	if err := c.client().Create(ctx, foreign); err != nil {
 		t.Fatal(err)
 	}
 
@@ -280,11 +280,11 @@ func TestExistingForeignObjectIsAConflict(t *testing.T) {
 			nsObj = o.DeepCopy()
 		}
 	}
-	if err := c.client.Create(ctx, nsObj, client.FieldOwner("kubectl-create")); err != nil {
+	if err := c.client().Create(ctx, nsObj, client.FieldOwner("kubectl-create")); err != nil {
 		t.Fatal(err)
 	}
 	manual := PasswordSecret(ns, "kafka-tls-password", "password", "typed-by-hand", nil)
-	if err := c.client.Create(ctx, manual, client.FieldOwner("kubectl-create")); err != nil {
+	if err := c.client().Create(ctx, manual, client.FieldOwner("kubectl-create")); err != nil {
 		t.Fatal(err)
 	}
 	p := mustPlan(t, c, want, planOpts{})
@@ -324,7 +324,7 @@ func TestStalePlanIsRefused(t *testing.T) {
 	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), applyOpts{NoWait: true})
 	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), planOpts{})
 	svc := objectFor(reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
-	if err := c.client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"edited":"yes"}}}`)), client.FieldOwner("kubectl-annotate")); err != nil {
+	if err := c.client().Patch(ctx, svc, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"edited":"yes"}}}`)), client.FieldOwner("kubectl-annotate")); err != nil {
 		t.Fatal(err)
 	}
 	err := applyPlan(ctx, c, p, applyOpts{NoWait: true})

@@ -8,7 +8,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
@@ -64,10 +63,7 @@ func (s *snapshot) read(ctx context.Context, c *Client, refs []reconcile.ObjectR
 			singles = append(singles, rs...)
 			continue
 		}
-		list := &unstructured.UnstructuredList{}
-		list.SetAPIVersion(rs[0].APIVersion)
-		list.SetKind(rs[0].Kind + "List")
-		err := c.client.List(ctx, list, client.InNamespace(s.ns))
+		list, err := c.list(ctx, s.ns, rs[0].APIVersion, rs[0].Kind)
 		if apierrors.IsForbidden(err) {
 			c.mu.Lock()
 			c.listForbidden[gk] = true

@@ -14,7 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
@@ -178,7 +178,7 @@ func (c *Client) prepare(want Desired) ([]*unstructured.Unstructured, string, er
 	objs := make([]*unstructured.Unstructured, 0, len(want.Objects))
 	for _, o := range want.Objects {
 		o = o.DeepCopy()
-		namespaced, err := c.client.IsObjectNamespaced(o)
+		namespaced, err := c.isNamespaced(o)
 		if err != nil {
 			return nil, "", fmt.Errorf("target %s: %s: the API server does not know this kind: %s", c.target, refOf(o), oneLine(err))
 		}
@@ -196,13 +196,9 @@ func (c *Client) prepare(want Desired) ([]*unstructured.Unstructured, string, er
 	if ns == "" {
 		return nil, "", fmt.Errorf("target %s: the render has no namespaced objects; set clusters.%s.kubernetes.namespace", c.target, c.target)
 	}
-	c.rm.SetOwnerLabels(objs, want.Inventory, ns)
+	c.setOwnerLabels(objs, want.Inventory, ns)
 	sortObjects(objs)
 	return objs, ns, nil
-}
-
-func (c *Client) ownerLabels(inventory, ns string) map[string]string {
-	return c.rm.GetOwnerLabels(inventory, ns)
 }
 
 // planObject diffs one desired object against its live version: locally when it is in sync
@@ -220,7 +216,7 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 		// Ask the server now whether it would accept the object, so the plan shows a refusal
 		// instead of the apply failing half way. Not possible before its namespace exists; and a
 		// dry run does not catch everything (NodePort allocation happens only on a real create).
-		err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll)
+		_, err := c.serverApply(ctx, obj, applyMode{force: true, dryRun: true})
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
 		case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsForbidden(err):
@@ -304,12 +300,10 @@ func (c *Client) dryRun(ctx context.Context, obj, live *unstructured.Unstructure
 	if ok && asked.liveVersion != "" && prev.liveVersion == asked.liveVersion && prev.desired == asked.desired {
 		return prev, nil
 	}
-	after := obj.DeepCopy()
-	err = c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(after), client.FieldOwner(FieldManager), client.DryRunAll)
+	after, err := c.serverApply(ctx, obj, applyMode{dryRun: true})
 	if apierrors.IsConflict(err) {
 		asked.conflicts = conflictsOf(err)
-		after = obj.DeepCopy()
-		err = c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(after), client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll)
+		after, err = c.serverApply(ctx, obj, applyMode{force: true, dryRun: true})
 	}
 	if err != nil {
 		return dryRunAnswer{}, err
@@ -372,8 +366,7 @@ func conflictsOf(err error) []reconcile.ObjectConflict {
 
 // get returns the live object, or nil when it does not exist.
 func (c *Client) get(ctx context.Context, ref reconcile.ObjectRef) (*unstructured.Unstructured, error) {
-	live := objectFor(ref)
-	err := c.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, live)
+	live, err := c.getObject(ctx, schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind), ref.Namespace, ref.Name)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

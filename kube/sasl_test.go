@@ -98,10 +98,10 @@ clusters:
 	_ = unstructured.SetNestedSlice(pod.Object, vols, "spec", "volumes")
 	// The service-account controller would create "default"; this server runs no controllers.
 	sa := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "default", "namespace": ns}}}
-	if err := c.client.Create(ctx, sa); err != nil {
+	if err := c.client().Create(ctx, sa); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.client.Create(ctx, pod); err != nil {
+	if err := c.client().Create(ctx, pod); err != nil {
 		t.Fatalf("the rendered SASL broker pod is refused: %v", err)
 	}
 	created, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: "kafka-broker-1-0"})

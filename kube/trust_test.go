@@ -36,11 +36,11 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 		"metadata": map[string]any{"name": "precious", "namespace": victimNS.GetName()}, "data": map[string]any{"k": "v"}}}
 	victimCM.SetLabels(owner)
 	for _, o := range []*unstructured.Unstructured{victimNS, victimCM} {
-		if err := c.client.Create(ctx, o); err != nil {
+		if err := c.client().Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { _ = c.client.Delete(context.Background(), victimNS) })
+	t.Cleanup(func() { _ = c.client().Delete(context.Background(), victimNS) })
 
 	// Someone who can edit ConfigMaps in the target's namespace adds both to the inventory.
 	invRef := reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName("avatar")}
@@ -58,7 +58,7 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 	if err := unstructured.SetNestedField(cm.Object, string(edited), "data", inventoryKey); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.client.Update(ctx, cm); err != nil {
+	if err := c.client().Update(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
 
@@ -126,7 +126,7 @@ func TestRollWaitsForEveryOtherBrokerToBeReady(t *testing.T) {
 	}
 	_ = unstructured.SetNestedField(sts.Object, int64(0), "status", "readyReplicas")
 	_ = unstructured.SetNestedField(sts.Object, int64(0), "status", "availableReplicas")
-	if err := c.client.Status().Update(ctx, sts); err != nil {
+	if err := c.client().Status().Update(ctx, sts); err != nil {
 		t.Fatal(err)
 	}
 
@@ -198,7 +198,7 @@ func stsImage(t *testing.T, c *Client, ns, name string) string {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion("apps/v1")
 	u.SetKind("StatefulSet")
-	if err := c.client.Get(testCtx(t), client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+	if err := c.client().Get(testCtx(t), client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
 		t.Fatal(err)
 	}
 	cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")

@@ -33,7 +33,9 @@ func TestPackageBoundaries(t *testing.T) {
 		imports[strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")] = p.Imports
 	}
 
-	// owner reports which project package may import a third-party path ("" = anyone).
+	// owner reports which project package may import a third-party path ("" = anyone, testsOnly =
+	// no package, only tests).
+	const testsOnly = "(tests only)"
 	owner := func(imp string) string {
 		switch {
 		case strings.HasPrefix(imp, "github.com/IBM/sarama"), strings.HasPrefix(imp, "github.com/twmb/franz-go"):
@@ -46,8 +48,12 @@ func TestPackageBoundaries(t *testing.T) {
 			return "gitsource"
 		case strings.HasPrefix(imp, "github.com/google/go-containerregistry"):
 			return "internal/imagebuild"
-		case strings.HasPrefix(imp, "k8s.io/client-go"), strings.HasPrefix(imp, "sigs.k8s.io/controller-runtime"),
-			strings.HasPrefix(imp, "github.com/fluxcd/"), strings.HasPrefix(imp, "k8s.io/apimachinery"):
+		case strings.HasPrefix(imp, "sigs.k8s.io/controller-runtime"), strings.HasPrefix(imp, "github.com/fluxcd/pkg/"),
+			strings.HasPrefix(imp, "github.com/fluxcd/cli-utils/pkg/kstatus/polling"), strings.HasPrefix(imp, "k8s.io/kubectl"):
+			// Their package init cost every command ~10 ms before main (issue 23): tests only.
+			return testsOnly
+		case strings.HasPrefix(imp, "k8s.io/client-go"), strings.HasPrefix(imp, "github.com/fluxcd/cli-utils/pkg/kstatus/status"),
+			strings.HasPrefix(imp, "k8s.io/apimachinery"):
 			return "kube"
 		}
 		return ""
@@ -77,7 +83,11 @@ func TestPackageBoundaries(t *testing.T) {
 		top := strings.SplitN(p, "/", 2)[0]
 		for _, imp := range imps {
 			if o := owner(imp); o != "" && top != o && p != o && !strings.HasPrefix(p, o+"/") {
-				t.Errorf("%s imports %s: only %s/ may", p, imp, o)
+				if o == testsOnly {
+					t.Errorf("%s imports %s: only tests may (its package init slows every command, issue 23)", p, imp)
+				} else {
+					t.Errorf("%s imports %s: only %s/ may", p, imp, o)
+				}
 			}
 			if !strings.HasPrefix(imp, module+"/") {
 				continue
@@ -96,6 +106,29 @@ func TestPackageBoundaries(t *testing.T) {
 			}
 			if !ok {
 				t.Errorf("%s imports %s: %s may import only %v from this project", p, rel, top, allowed)
+			}
+		}
+	}
+}
+
+// TestNoHeavyKubernetesInit keeps the command's start-up cheap (issue 23): every avatar-sync command
+// runs the package init of everything linked in, Kubernetes or not. controller-runtime's client,
+// fluxcd/pkg/ssa and kstatus's poller (through kubectl's scheme) cost ~10 ms of it; the
+// Kubernetes plane uses client-go's dynamic client instead, and none of them may come back.
+func TestNoHeavyKubernetesInit(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/avatar-project/avatar-sync/cmd/avatar-sync").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	heavy := []string{"k8s.io/kubectl/", "sigs.k8s.io/controller-runtime/", "github.com/fluxcd/pkg/", "github.com/fluxcd/cli-utils/pkg/kstatus/polling"}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 {
+		t.Fatalf("go list -deps printed %d packages, want the command's whole dependency graph", len(deps))
+	}
+	for _, d := range deps {
+		for _, h := range heavy {
+			if strings.HasPrefix(d, h) {
+				t.Errorf("avatar-sync links %s: its package init slows every command's start (docs/benchmarks.md, Process start); use client-go in kube/ instead", d)
 			}
 		}
 	}

@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
@@ -28,6 +30,10 @@ import (
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
+
+// The tests' controller-runtime client prints a stack trace 30 s after it is made unless a logger is
+// set (the command itself no longer links controller-runtime, issue 23).
+func init() { ctrllog.SetLogger(logr.Discard()) }
 
 // The whole deployment through the CLI (issue 11), against a real kube-apiserver. There are no
 // nodes, so a test kubelet writes each StatefulSet's status as a kubelet would. The brokers are an
