@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -22,24 +20,9 @@ import (
 // "west" bootstrap from them and "gone" from a port nothing listens on.
 func fleetSpec(t *testing.T) (east, west *clustertest.Cluster, sp *spec.Spec) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
 	brokers := &spec.Spec{Brokers: []spec.Broker{{ID: 1}, {ID: 2}, {ID: 3}}}
-	start := func() *clustertest.Cluster {
-		c, err := clustertest.Start(ctx, brokers, clusters.EmbeddedOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	east, west = start(), start()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := l.Addr().String()
-	l.Close()
+	east, west = clustertest.StartFor(t, brokers), clustertest.StartFor(t, brokers)
+	gone := clustertest.Unreachable(t)
 	path := filepath.Join(t.TempDir(), "avatar.yaml")
 	doc := fmt.Sprintf(`apiVersion: avatar-sync/v1
 kind: KafkaCluster

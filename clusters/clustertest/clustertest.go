@@ -6,6 +6,8 @@ package clustertest
 
 import (
 	"context"
+	"net"
+	"testing"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
@@ -54,6 +56,32 @@ func Start(ctx context.Context, s *spec.Spec, o clusters.EmbeddedOptions) (*Clus
 		return nil, err
 	}
 	return &Cluster{Embedded: e, counter: fakecontrol.CountRequests(fakecontrol.ClusterOf(e))}, nil
+}
+
+// StartFor starts a cluster of s's brokers for the test t (default options, a minute to start) and
+// closes it when t ends.
+func StartFor(t testing.TB, s *spec.Spec) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, s, clusters.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Unreachable returns a loopback address nothing listens on: the bootstrap of a target that cannot
+// be reached (a port just freed; tests never pick fixed ports).
+func Unreachable(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // Requests returns how many requests of each API the cluster has received since Start or the last

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -21,24 +17,9 @@ import (
 // 20: a fleet in one run). Nothing is applied yet: each target's plan creates the three topics.
 func fleetClusters(t *testing.T) (east, west *clustertest.Cluster, specPath string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
 	brokers := &spec.Spec{Brokers: []spec.Broker{{ID: 1, Rack: "lab-a"}, {ID: 2, Rack: "lab-b"}, {ID: 3, Rack: "lab-c"}}}
-	start := func() *clustertest.Cluster {
-		c, err := clustertest.Start(ctx, brokers, clusters.EmbeddedOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	east, west = start(), start()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := l.Addr().String()
-	l.Close()
+	east, west = clustertest.StartFor(t, brokers), clustertest.StartFor(t, brokers)
+	gone := clustertest.Unreachable(t)
 	specPath = filepath.Join(t.TempDir(), "avatar.yaml")
 	writeLabSpec(t, specPath, east.Bootstrap(), "")
 	data, err := os.ReadFile(specPath)
