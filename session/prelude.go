@@ -168,11 +168,21 @@ type PreflightDecision struct {
 // sets preflight: true, unless skip (--skip-preflight) overrides both (it wins even over
 // --preflight, so a wrapper script that always passes --preflight can still be overridden). The
 // devices named in notRun (external plugins not run) are left out.
-func DecidePreflight(sp *spec.Spec, target string, notRun []string, run, skip bool) PreflightDecision {
-	c, _ := sp.Target(target)
+func DecidePreflight(sp *spec.Spec, targets string, notRun []string, run, skip bool) PreflightDecision {
+	// A fleet (--cluster dev,lab) is probed when any of its targets asks: the devices are the
+	// lab's, and a target that wants them probed before every apply is not skipped because
+	// another target came first in the list.
+	wantedBy := ""
+	for _, name := range strings.Split(targets, ",") {
+		name = strings.TrimSpace(name)
+		if c, err := sp.Target(name); err == nil && c.Preflight {
+			wantedBy = name
+			break
+		}
+	}
 	probed := slices.DeleteFunc(slices.Clone(sp.Devices), func(d spec.Device) bool { return slices.Contains(notRun, d.Name) })
 	switch {
-	case !run && !c.Preflight:
+	case !run && wantedBy == "":
 		return PreflightDecision{Skip: PreflightNotWanted}
 	case skip:
 		return PreflightDecision{Skip: PreflightSkipped}
@@ -183,7 +193,7 @@ func DecidePreflight(sp *spec.Spec, target string, notRun []string, run, skip bo
 	}
 	why := "--preflight"
 	if !run {
-		why = fmt.Sprintf("cluster %q sets preflight: true", target)
+		why = fmt.Sprintf("cluster %q sets preflight: true", wantedBy)
 	}
 	return PreflightDecision{Why: why, Devices: probed}
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // TestDecidePreflight: the devices are probed for --preflight or a target's preflight: true,
-// never with --skip-preflight, and never the devices whose external plugins were not run.
+// never with --skip-preflight, and never the devices whose external plugins were not run; a fleet
+// when any of its targets sets preflight: true.
 func TestDecidePreflight(t *testing.T) {
 	sp := &spec.Spec{
 		Clusters: []spec.Cluster{{Name: "lab", Preflight: true}, {Name: "dev"}},
@@ -33,6 +34,9 @@ func TestDecidePreflight(t *testing.T) {
 		{"no devices", noDevices, "lab", nil, false, false, PreflightNoDevices, "", ""},
 		{"plugins not run are left out", sp, "lab", []string{"lidar"}, false, false, "", `cluster "lab" sets preflight: true`, "tello-1"},
 		{"every device a plugin not run", sp, "lab", []string{"lidar", "tello-1"}, false, false, PreflightAllExternal, "", ""},
+		// A fleet is probed when any of its targets asks, wherever it stands in the list.
+		{"fleet, second target sets preflight", sp, "dev,lab", nil, false, false, "", `cluster "lab" sets preflight: true`, "tello-1,lidar"},
+		{"fleet, none sets preflight", sp, "dev, dev2", nil, false, false, PreflightNotWanted, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
