@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,6 +166,7 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 	} else if err := renderRun(s.out, g, run, ro); err != nil {
 		return nil, err
 	}
+	var viewErr error // the first result that could not be written: the apply goes on, the exit code says so
 	hooks := session.ApplyHooks{
 		Confirm: func(ctx context.Context, run reconcile.Run) error {
 			if err := confirmRun(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), run); err != nil {
@@ -187,10 +189,10 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 				}
 			}
 			if p.HasChanges() {
-				report.RenderApplyResultText(out, res, err)
+				viewErr = cmp.Or(viewErr, report.RenderApplyResultText(out, res, err))
 			}
 			if p.TopicsDeferred() && (o.planFile != "" || o.noWait) {
-				report.RenderDeferredText(out, target, res)
+				viewErr = cmp.Or(viewErr, report.RenderDeferredText(out, target, res))
 			}
 		},
 		Waiting: func(target string, timeout time.Duration) {
@@ -235,7 +237,7 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 			return results, rerr
 		}
 	}
-	return results, err
+	return results, cmp.Or(err, viewErr)
 }
 
 // confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
