@@ -23,12 +23,8 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -64,7 +60,7 @@ type Client struct {
 	// cfg is the connection's configuration (user agent, time-out, rate limits).
 	cfg    *rest.Config
 	dyn    dynamic.Interface
-	mapper meta.RESTMapper
+	mapper *mapper
 	// watcher watches workloads while an apply rolls them: the same credentials without the
 	// client's request time-out, which would cut a watch short (waits are bounded by their context).
 	watcher dynamic.Interface
@@ -101,19 +97,19 @@ func connect(ctx context.Context, target string, cfg *rest.Config) (*Client, err
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 50, 100
 	}
-	// One discovery serves the probe and the REST mapper (two requests with aggregated discovery).
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %s", target, cfg.Host, oneLine(err))
-	}
-	cached := memory.NewMemCacheClient(dc)
-	if err := probe(ctx, target, cfg.Host, cached); err != nil {
-		return nil, err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cached)
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %w", target, cfg.Host, err)
+	}
+	// One discovery serves the probe and the REST mapper (two requests with aggregated discovery),
+	// read by kube's own mapper: client-go's discovery client and restmapper would link
+	// k8s.io/client-go/kubernetes/scheme into every command (issue 23).
+	mapper, err := newMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: Kubernetes client for %s: %s", target, cfg.Host, oneLine(err))
+	}
+	if err := probe(ctx, target, cfg.Host, mapper); err != nil {
+		return nil, err
 	}
 	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
@@ -233,12 +229,13 @@ func contextNames(c *clientcmdapi.Config) []string {
 	return out
 }
 
-// probe asks for the API groups: unauthenticated requests get 401 (a bad token) or 403 (none), an
-// absent server a dial error, so each case can be told apart before any real work.
-func probe(ctx context.Context, target, host string, dc discovery.DiscoveryInterface) error {
+// probe reads the core group's discovery document (the mapper keeps it): unauthenticated requests
+// get 401 (a bad token) or 403 (none), an absent server a dial error, so each case can be told
+// apart before any real work.
+func probe(ctx context.Context, target, host string, m *mapper) error {
 	var err error
 	done := make(chan error, 1)
-	go func() { _, err := dc.ServerGroups(); done <- err }()
+	go func() { done <- m.probe(ctx) }()
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("target %s: Kubernetes API server %s: %w", target, host, ctx.Err())

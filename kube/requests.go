@@ -15,12 +15,13 @@ import (
 	"k8s.io/client-go/dynamic"
 )
 
-// The requests the plane sends, on client-go's dynamic client and the discovery REST mapper
-// (issue 23: they replaced controller-runtime's client and fluxcd/pkg/ssa, whose package init cost
-// every avatar-sync command, Kubernetes or not, ~10 ms before main ran).
+// The requests the plane sends, on client-go's dynamic client and kube's own REST mapper
+// (mapper.go) (issue 23: they replaced controller-runtime's client and fluxcd/pkg/ssa, whose package
+// init cost every avatar-sync command, Kubernetes or not, ~10 ms before main ran; the mapper
+// replaced client-go's discovery and restmapper, which link client-go's typed scheme).
 
-// mapping resolves a kind to its resource through the cached discovery (no request once discovery
-// is read; one more read when the kind is new to it).
+// mapping resolves a kind to its resource through the discovery the mapper keeps (no request once
+// the document listing the kind's group-version is read; one read when it is new).
 func (c *Client) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	return c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 }

@@ -27,7 +27,7 @@ func (c *Client) client() client.Client {
 	}
 	cfg := rest.CopyConfig(c.cfg)
 	cfg.UserAgent = "avatar-sync/kube-tests"
-	cl, err := client.New(cfg, client.Options{Mapper: c.mapper})
+	cl, err := client.New(cfg, client.Options{})
 	if err != nil {
 		panic("test client for " + c.host + ": " + err.Error())
 	}

@@ -114,13 +114,17 @@ func TestPackageBoundaries(t *testing.T) {
 // TestNoHeavyKubernetesInit keeps the command's start-up cheap (issue 23): every avatar-sync command
 // runs the package init of everything linked in, Kubernetes or not. controller-runtime's client,
 // fluxcd/pkg/ssa and kstatus's poller (through kubectl's scheme) cost ~10 ms of it; the
-// Kubernetes plane uses client-go's dynamic client instead, and none of them may come back.
+// Kubernetes plane uses client-go's dynamic client instead, and none of them may come back. Nor may
+// client-go's typed scheme (k8s.io/client-go/kubernetes/scheme: every typed API group registered,
+// ~4-10 ms), which client-go's discovery client and restmapper import: kube/ reads discovery with
+// its own mapper (kube/mapper.go).
 func TestNoHeavyKubernetesInit(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/avatar-project/avatar-sync/cmd/avatar-sync").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
-	heavy := []string{"k8s.io/kubectl/", "sigs.k8s.io/controller-runtime/", "github.com/fluxcd/pkg/", "github.com/fluxcd/cli-utils/pkg/kstatus/polling"}
+	heavy := []string{"k8s.io/kubectl/", "sigs.k8s.io/controller-runtime/", "github.com/fluxcd/pkg/", "github.com/fluxcd/cli-utils/pkg/kstatus/polling",
+		"k8s.io/client-go/kubernetes/scheme", "k8s.io/client-go/discovery", "k8s.io/client-go/restmapper"}
 	deps := strings.Fields(string(out))
 	if len(deps) < 100 {
 		t.Fatalf("go list -deps printed %d packages, want the command's whole dependency graph", len(deps))
