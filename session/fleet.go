@@ -316,7 +316,7 @@ func runErr(run reconcile.Run) error {
 // warnings are the first target's: the spec's own, shown once.
 func LoadFleet(ctx context.Context, file string, stdin io.Reader, list string) (names []string, specs []*spec.Spec, warnings spec.Diagnostics, err error) {
 	if file == spec.Stdin && strings.Contains(list, ",") {
-		data, err := io.ReadAll(io.LimitReader(stdin, 16<<20+1))
+		data, err := io.ReadAll(io.LimitReader(stdin, spec.MaxFileBytes+1))
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read the spec from standard input: %w", err)
 		}

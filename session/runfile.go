@@ -1,35 +1,24 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
-// SaveRun writes the run's plan document (plan --out) atomically: a crash never leaves half a
-// plan to apply.
+// SaveRun writes the run's plan document (plan --out) atomically (spec.WriteFile): a crash never
+// leaves half a plan to apply.
 func SaveRun(path string, run reconcile.Run) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
-	if err != nil {
+	var buf bytes.Buffer
+	if err := reconcile.WriteRun(&buf, run); err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := reconcile.WriteRun(tmp, run); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return spec.WriteFile(path, buf.Bytes(), true)
 }
 
 // LoadRun reads a saved run (apply --plan) and checks, before anything connects, that it was made

@@ -60,8 +60,8 @@ func readDir(ctx context.Context, dir string) ([]Source, Diagnostics) {
 		if diags != nil {
 			return nil, diags
 		}
-		if total += len(data); total > maxFileBytes {
-			return nil, readFailure(dir, fmt.Sprintf("the *.yaml files hold more than %s together, more than a spec can sensibly be; is -f pointing at the right directory?", FormatBytes(maxFileBytes)))
+		if total += len(data); total > MaxFileBytes {
+			return nil, readFailure(dir, fmt.Sprintf("the *.yaml files hold more than %s together, more than a spec can sensibly be; is -f pointing at the right directory?", FormatBytes(MaxFileBytes)))
 		}
 		out = append(out, Source{Name: name, Data: data})
 	}

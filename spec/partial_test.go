@@ -31,9 +31,9 @@ func TestParsePartial(t *testing.T) {
 // TestHugeFileRefused: a file far beyond any real spec is refused up front, with its size, instead
 // of being parsed for seconds (yaml.v3 builds the whole tree before the node limit applies).
 func TestHugeFileRefused(t *testing.T) {
-	data := make([]byte, 0, maxFileBytes+64)
+	data := make([]byte, 0, MaxFileBytes+64)
 	data = append(data, "apiVersion: avatar-sync/v1\nkind: KafkaCluster\ntopics:\n"...)
-	for len(data) <= maxFileBytes {
+	for len(data) <= MaxFileBytes {
 		data = append(data, "  - { name: t, partitions: 1, replicationFactor: 1 }\n"...)
 	}
 	s, diags := ParsePartial("big.yaml", data)

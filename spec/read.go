@@ -18,7 +18,7 @@ const Stdin = "-"
 const StdinName = "<stdin>"
 
 // Read returns the bytes of the spec at path, or of stdin when path is Stdin, reading at most
-// maxFileBytes+1 bytes so that /dev/zero or a 200 MB dump costs 16 MiB, not all memory (issue 10
+// MaxFileBytes+1 bytes so that /dev/zero or a 200 MB dump costs 16 MiB, not all memory (issue 10
 // item 6). Only regular files are read: a FIFO, device or socket is refused with a message naming
 // the path, since it may never end or never answer. The file is opened non-blocking so a FIFO with
 // no writer is refused at once rather than hanging in open(2). Reading standard input stops when ctx
@@ -29,7 +29,7 @@ func Read(ctx context.Context, path string, stdin io.Reader) ([]byte, Diagnostic
 		if err != nil {
 			return nil, readFailure(StdinName, fmt.Sprintf("read standard input: %v", err))
 		}
-		if len(data) > maxFileBytes {
+		if len(data) > MaxFileBytes {
 			return nil, tooBig(StdinName, "standard input holds")
 		}
 		return data, nil
@@ -49,20 +49,20 @@ func Read(ctx context.Context, path string, stdin io.Reader) ([]byte, Diagnostic
 	if !fi.Mode().IsRegular() {
 		return nil, readFailure(path, fmt.Sprintf("is not a regular file (%s); avatar-sync reads the spec from a file, or from standard input with -f -", fileType(fi.Mode())))
 	}
-	if fi.Size() > maxFileBytes {
-		return nil, readFailure(path, fmt.Sprintf("the file is %.1f MiB, more than a spec can sensibly be (limit %s); is -f pointing at the right file?", float64(fi.Size())/(1<<20), FormatBytes(maxFileBytes)))
+	if fi.Size() > MaxFileBytes {
+		return nil, readFailure(path, fmt.Sprintf("the file is %.1f MiB, more than a spec can sensibly be (limit %s); is -f pointing at the right file?", float64(fi.Size())/(1<<20), FormatBytes(MaxFileBytes)))
 	}
 	data, err := readLimited(ctx, f)
 	if err != nil {
 		return nil, readFailure(path, fmt.Sprintf("cannot read the spec: %v", err))
 	}
-	if len(data) > maxFileBytes { // the file grew after the stat
+	if len(data) > MaxFileBytes { // the file grew after the stat
 		return nil, tooBig(path, "the file holds")
 	}
 	return data, nil
 }
 
-// readLimited reads r up to maxFileBytes+1 bytes, giving up when ctx ends. A read from a pipe cannot
+// readLimited reads r up to MaxFileBytes+1 bytes, giving up when ctx ends. A read from a pipe cannot
 // be interrupted, so it runs in a goroutine that is abandoned on cancellation; the process is about to
 // exit then anyway.
 func readLimited(ctx context.Context, r io.Reader) ([]byte, error) {
@@ -75,7 +75,7 @@ func readLimited(ctx context.Context, r io.Reader) ([]byte, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		data, err := io.ReadAll(io.LimitReader(r, maxFileBytes+1))
+		data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
 		done <- result{data, err}
 	}()
 	select {
@@ -92,7 +92,7 @@ func readFailure(file, msg string) Diagnostics {
 }
 
 func tooBig(file, what string) Diagnostics {
-	return readFailure(file, fmt.Sprintf("%s more than %s, more than a spec can sensibly be; avatar-sync stopped reading there", what, FormatBytes(maxFileBytes)))
+	return readFailure(file, fmt.Sprintf("%s more than %s, more than a spec can sensibly be; avatar-sync stopped reading there", what, FormatBytes(MaxFileBytes)))
 }
 
 func openMessage(path string, err error) string {

@@ -58,7 +58,7 @@ func TestReadRefusesWhatIsNotASpecFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := filepath.Join(dir, "big.yaml")
-	if err := os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), maxFileBytes/10+1), 0o600); err != nil {
+	if err := os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), MaxFileBytes/10+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := map[string]struct {
@@ -89,12 +89,12 @@ func TestReadStdinStopsAtTheLimit(t *testing.T) {
 	if data != nil || len(diags) != 1 || !strings.Contains(diags[0].String(), "<stdin>: standard input holds more than 16MiB") {
 		t.Fatalf("Read = %d bytes, %v; want a refusal", len(data), diags)
 	}
-	if r.read > maxFileBytes+1 {
-		t.Errorf("read %d bytes of standard input; want at most %d", r.read, maxFileBytes+1)
+	if r.read > MaxFileBytes+1 {
+		t.Errorf("read %d bytes of standard input; want at most %d", r.read, MaxFileBytes+1)
 	}
 
-	exact := &countingReader{left: maxFileBytes}
-	if data, diags := readWithin(t, t.Context(), Stdin, exact); len(data) != maxFileBytes || diags != nil {
+	exact := &countingReader{left: MaxFileBytes}
+	if data, diags := readWithin(t, t.Context(), Stdin, exact); len(data) != MaxFileBytes || diags != nil {
 		t.Errorf("a spec of exactly the limit: %d bytes, %v", len(data), diags)
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 )
 
-// WriteFile writes a spec (data) to path through a temporary file in the same directory, so an
-// interruption never leaves half a spec. Without overwrite an existing path is refused at the last
+// WriteFile writes data (a spec from import, a plan from plan --out) to path through a temporary
+// file in the same directory, so an interruption never leaves half a file. Without overwrite an existing path is refused at the last
 // moment too (a hard link fails on an existing name): the error then wraps fs.ErrExist.
 func WriteFile(path string, data []byte, overwrite bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".avatar-sync-import-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".avatar-sync-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

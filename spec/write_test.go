@@ -28,7 +28,7 @@ func TestWriteFile(t *testing.T) {
 	if err != nil || string(got) != "a: 3\n" || st.Mode().Perm() != 0o644 {
 		t.Fatalf("overwrite: %q, mode %v, %v", got, st.Mode(), err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".avatar-sync-import-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".avatar-sync-*")); len(left) > 0 {
 		t.Errorf("temporary files left behind: %v", left)
 	}
 	if err := WriteFile(filepath.Join(dir, "missing", "x.yaml"), nil, false); err == nil {

@@ -20,7 +20,7 @@ import (
 // every byte read (expansionLimit). Without aliases a file never comes near it: even the densest
 // YAML ({a,b,c}) needs a byte per node. So aliases can make the loader walk at most about what a
 // file of three times the size would cost, whatever they nest to ("billion laughs" is refused
-// before anything is decoded), while the number of topics is bounded only by maxFileBytes (a fixed
+// before anything is decoded), while the number of topics is bounded only by MaxFileBytes (a fixed
 // cap of 100,000 nodes used to stop a spec at about 16,600 topics; issue 23).
 const (
 	minExpansion     = 100000
@@ -85,17 +85,17 @@ func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
 
 var yamlLineRE = lazyRegexp(`(?s)^yaml: line (\d+): (.*)$`)
 
-// maxFileBytes bounds the file (or a directory's files together) the loader parses: yaml.v3 builds
+// MaxFileBytes bounds the file (or a directory's files together) the loader parses: yaml.v3 builds
 // the whole node tree before anything can be checked, so a log or dump passed to -f by mistake costs
 // CPU and memory in proportion. 16 MiB holds 100,000 topics with a few config lines each (a topic
 // written in two lines takes ~45 bytes; issue 23); a hand-written spec is a few KiB.
-const maxFileBytes = 16 << 20
+const MaxFileBytes = 16 << 20
 
 // parseYAML parses data into the document's root mapping, or reports why it cannot.
 func (d *decoder) parseYAML(data []byte) (root *yaml.Node) {
-	if len(data) > maxFileBytes {
+	if len(data) > MaxFileBytes {
 		d.errorf(nil, "the file is %.1f MiB, more than a spec can sensibly be (limit %s); is -f pointing at the right file?",
-			float64(len(data))/(1<<20), FormatBytes(maxFileBytes))
+			float64(len(data))/(1<<20), FormatBytes(MaxFileBytes))
 		return nil
 	}
 	if len(bytes.TrimSpace(data)) == 0 {

@@ -116,7 +116,7 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run reconcile.Run) err
 	}
 	if o.out != "" {
 		if err := session.SaveRun(o.out, run); err != nil {
-			return fmt.Errorf("--out %s: %w", o.out, err)
+			return fmt.Errorf("--out: %w", err)
 		}
 		fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: avatar-sync apply --plan %s%s\n", o.out, o.out, clusterArg(run))
 	}
