@@ -195,14 +195,7 @@ func TestLegacyStateMigratesByPosition(t *testing.T) {
 func TestChangedBrokerIDsRefused(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, a := startIn(t, ctx, dir)
 	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "eeg", Partitions: 3, ReplicationFactor: 3}}))
 	a.Close()
 	e.Close()
@@ -237,14 +230,7 @@ func TestChangedBrokerIDsRefused(t *testing.T) {
 func TestReassignmentMovesReplicas(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, a := startIn(t, ctx, dir)
 	adm := kadmOf(t, e.Bootstrap())
 	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "eeg", Partitions: 3, ReplicationFactor: 2}}))
 	before := partitionsOf(t, ctx, e.Bootstrap(), "eeg")

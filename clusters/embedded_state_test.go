@@ -22,14 +22,7 @@ func stateWithRecords(t *testing.T) string {
 	t.Helper()
 	ctx := testCtx(t)
 	dir := t.TempDir()
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, a := startIn(t, ctx, dir)
 	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "eeg-raw", Partitions: 1, ReplicationFactor: 3}}))
 	a.Close()
 	conf := sarama.NewConfig()
@@ -266,14 +259,7 @@ func TestClusterIDHasOneSource(t *testing.T) {
 	if err := os.WriteFile(idFile, []byte("\x1b[2J\x07garbage\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, a := startIn(t, ctx, dir)
 	live, err := a.Describe(ctx)
 	a.Close()
 	e.Close()

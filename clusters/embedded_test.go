@@ -53,6 +53,22 @@ func startTest(t *testing.T) (*Embedded, *Admin) {
 	return e, a
 }
 
+// startIn starts the 3-broker cluster on the state directory dir and an Admin on it; the caller
+// closes both (tests of saved state close and start again midway).
+func startIn(t *testing.T, ctx context.Context, dir string) (*Embedded, *Admin) {
+	t.Helper()
+	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.Connect(ctx, Options{})
+	if err != nil {
+		e.Close()
+		t.Fatal(err)
+	}
+	return e, a
+}
+
 // mustOK fails the test on a request error or any per-item error: mustOK(t)(a.CreateTopics(...)).
 func mustOK(t *testing.T) func(reconcile.Outcome, error) {
 	t.Helper()
@@ -379,14 +395,7 @@ func TestUnwritableStateDirRefused(t *testing.T) {
 func TestFailedSaveReported(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
-	e, err := StartEmbedded(ctx, testSpec(), EmbeddedOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := e.Connect(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, a := startIn(t, ctx, dir)
 	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "lost", Partitions: 1, ReplicationFactor: 1}}))
 	a.Close()
 	parts := filepath.Join(dir, stateData, "partitions")
@@ -396,7 +405,7 @@ func TestFailedSaveReported(t *testing.T) {
 	if err := os.WriteFile(parts, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = e.Close()
+	err := e.Close()
 	if err == nil || !strings.Contains(err.Error(), "state not fully saved to "+dir) {
 		t.Fatalf("Close after a failed save: %v", err)
 	}
