@@ -56,16 +56,7 @@ func committed(t *testing.T, a *Admin) map[string]map[string]map[int32]int64 {
 // topic through a dedicated group, deletes that group (a second client listing groups sees only
 // "prediction"), and leaves prediction's committed offsets exactly as they were.
 func TestProbeRoundTripsAndLeavesNoGroup(t *testing.T) {
-	e, err := StartEmbedded(testCtx(t), testSpec(), EmbeddedOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	a, err := e.Connect(testCtx(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	e, a := startTest(t)
 	names := probeTopics(t, a, e.Bootstrap())
 	before := committed(t, a)
 
@@ -119,16 +110,7 @@ func TestProbeRoundTripsAndLeavesNoGroup(t *testing.T) {
 // TestProbeProduceOnlyJoinsNoGroup: --produce-only writes to every partition and never joins a
 // group; a failure (a topic that does not exist) is named.
 func TestProbeProduceOnlyJoinsNoGroup(t *testing.T) {
-	e, err := StartEmbedded(testCtx(t), testSpec(), EmbeddedOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	a, err := e.Connect(testCtx(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	e, a := startTest(t)
 	names := probeTopics(t, a, e.Bootstrap())
 	reqs := fakecontrol.CountRequests(e.c)
 	rep, err := a.Probe(testCtx(t), append(names, "no-such-topic"), ProbeOptions{ProduceOnly: true})
@@ -198,16 +180,7 @@ func TestProbeOverTLSAndSASL(t *testing.T) {
 // records take to arrive, and the consumer group used for one OffsetCommit and one OffsetFetch only;
 // no group is ever joined.
 func TestProbeRequestsGrowWithBrokers(t *testing.T) {
-	e, err := StartEmbedded(testCtx(t), testSpec(), EmbeddedOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	a, err := e.Connect(testCtx(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	e, a := startTest(t)
 	probe := func(topics, partitions int) (map[fakecontrol.API]int, time.Duration) {
 		var names []string
 		var create []spec.Topic
@@ -261,16 +234,7 @@ func TestProbeRequestsGrowWithBrokers(t *testing.T) {
 // as the probe records are produced) still deletes its probe group, on a fresh bounded context, and
 // reports the interrupt as such, never as "not consumed back within 30s".
 func TestProbeInterruptedCleansUp(t *testing.T) {
-	e, err := StartEmbedded(testCtx(t), testSpec(), EmbeddedOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	a, err := e.Connect(testCtx(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	e, a := startTest(t)
 	names := probeTopics(t, a, e.Bootstrap())
 
 	ctx, cancel := context.WithCancel(testCtx(t))
