@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // ErrStalePlan is matched by the error Apply returns when the live state changed after the plan
@@ -142,9 +141,6 @@ func WriteRun(w io.Writer, r Run) error {
 	return enc.Encode(doc)
 }
 
-// WritePlan writes the document of a one-target Run (SingleRun).
-func WritePlan(w io.Writer, p Plan) error { return WriteRun(w, SingleRun(p)) }
-
 // ReadRun loads a plan saved with WriteRun (`plan --out FILE`). It refuses documents of another
 // format version rather than guessing at their meaning, a document whose digest does not match
 // (edited by hand), a failed or duplicate target, and changes whose payload does not match their
@@ -223,21 +219,4 @@ func checkTarget(t TargetDocument) error {
 		}
 	}
 	return nil
-}
-
-// ReadPlan loads a one-target plan document (ReadRun) and returns its plan; a fleet's document is
-// refused, naming its targets.
-func ReadPlan(r io.Reader) (Plan, error) {
-	run, err := ReadRun(r)
-	if err != nil {
-		return Plan{}, err
-	}
-	if len(run.Targets) != 1 {
-		names := make([]string, len(run.Targets))
-		for i, t := range run.Targets {
-			names[i] = t.Target
-		}
-		return Plan{}, fmt.Errorf("read plan: the file holds %d targets (%s), this command applies one", len(names), strings.Join(names, ", "))
-	}
-	return run.Targets[0].Plan, nil
 }

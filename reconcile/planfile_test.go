@@ -10,9 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // fullPlan has a change of every kind with its payload, a snapshot and an advisory.
@@ -222,17 +223,6 @@ func TestReadRunErrors(t *testing.T) {
 	// The sealed documents are well formed otherwise: one with nothing wrong reads.
 	if _, err := ReadRun(strings.NewReader(sealed(t, `{"formatVersion":4,"targets":[{"target":"a",`+fp+`,"changes":[]}]}`))); err != nil {
 		t.Errorf("a well-formed hand-made document: %v", err)
-	}
-}
-
-// TestReadPlanRefusesFleet: the one-target reader names the targets of a fleet's document.
-func TestReadPlanRefusesFleet(t *testing.T) {
-	var buf bytes.Buffer
-	if err := WriteRun(&buf, fleetRun()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadPlan(&buf); err == nil || !strings.Contains(err.Error(), "holds 2 targets (lab-east, lab-west)") {
-		t.Fatalf("ReadPlan of a fleet: %v", err)
 	}
 }
 

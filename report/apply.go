@@ -213,8 +213,3 @@ func RenderRunResultJSON(w io.Writer, run reconcile.Run, results []reconcile.Res
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
-
-// RenderResultJSON is RenderRunResultJSON of a one-target run (reconcile.SingleRun).
-func RenderResultJSON(w io.Writer, p reconcile.Plan, res reconcile.Result, applyErr error) error {
-	return RenderRunResultJSON(w, reconcile.SingleRun(p), []reconcile.Result{res}, applyErr)
-}

@@ -435,9 +435,6 @@ func humanUnit(key, v string) (string, bool) {
 	return h, h != v
 }
 
-// RenderJSON is RenderRunJSON of a one-target run (reconcile.SingleRun).
-func RenderJSON(w io.Writer, p reconcile.Plan) error { return RenderRunJSON(w, reconcile.SingleRun(p)) }
-
 // RenderMarkdown writes the plan for a pull-request comment: a summary, a table of changes and
 // the details in a collapsible block.
 func RenderMarkdown(w io.Writer, p reconcile.Plan) error {

@@ -82,7 +82,7 @@ func TestRenderRunOneTargetIsThePlan(t *testing.T) {
 		}
 	}
 	var saved, shown bytes.Buffer
-	if err := reconcile.WritePlan(&saved, samplePlan()); err != nil {
+	if err := reconcile.WriteRun(&saved, reconcile.SingleRun(samplePlan())); err != nil {
 		t.Fatal(err)
 	}
 	if err := RenderRunJSON(&shown, reconcile.SingleRun(samplePlan())); err != nil {

@@ -569,11 +569,12 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := reconcile.ReadPlan(f)
+	run, err := reconcile.ReadRun(f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := run.Targets[0].Plan
 	edited := false
 	for i, c := range p.Changes {
 		if c.Object != nil && c.Object.Object.Name == "kafka-broker-2" {
@@ -587,7 +588,7 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 		t.Fatal("the saved plan does not change kafka-broker-2")
 	}
 	var buf bytes.Buffer
-	if err := reconcile.WritePlan(&buf, p); err != nil {
+	if err := reconcile.WriteRun(&buf, reconcile.SingleRun(p)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(saved, buf.Bytes(), 0o644); err != nil {
