@@ -200,13 +200,26 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 	if progress == nil {
 		progress = func(Event) {}
 	}
-	return applyTopics(ctx, plan, cluster, opts, progress, nil, false)
+	return applyTopics(ctx, plan, cluster, opts, progress, nil, unchecked)
 }
 
+// checkLevel is how much of Apply's steps 1 to 5 a caller has done already.
+type checkLevel int
+
+const (
+	// unchecked: nothing; Apply does every step.
+	unchecked checkLevel = iota
+	// checkedBeforeLease: steps 1 to 3, against a read made before the lease (the plan's own);
+	// only the fingerprint is checked, against a fresh read under the lease.
+	checkedBeforeLease
+	// checkedUnderLease: steps 1 to 3 against a read made under the held lease, which has not
+	// changed since (Planner.Lock, issue 23): step 5 needs no read.
+	checkedUnderLease
+)
+
 // applyTopics is Apply; with held, the apply lock is already held (by Planner.Apply, across both
-// planes) and step 4 is skipped; with checked, Planner.Apply has done steps 1 to 3 already (against
-// the live state the plan was made from) and only the fingerprint is checked, under the lease.
-func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked bool) (Result, error) {
+// planes) and step 4 is skipped; checked says which steps Planner.Apply has done already.
+func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked checkLevel) (Result, error) {
 	var res Result
 	for _, c := range plan.Changes {
 		if c.Pending() {
@@ -220,7 +233,8 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 
 	var live Live
 	var err error
-	if !checked {
+	switch {
+	case checked == unchecked:
 		// 1. Identity.
 		if live, err = cluster.Describe(ctx); err != nil {
 			return res, fmt.Errorf("read live state: %w", err)
@@ -240,15 +254,19 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 			return res, err
 		}
 		if len(res.Changes) == 0 {
-			return verify(res, plan, live, nil)
+			return verify(res, plan, plan.Desired, live, nil)
 		}
-	} else if len(res.Changes) == 0 {
+	case len(res.Changes) == 0 && checked == checkedUnderLease:
+		// Nothing to do, and the read under the lease showed it: nothing has changed since.
+		res.ClusterID, res.Verified = plan.ClusterID, true
+		return res, held.stoppedBefore("verifying (nothing to change)")
+	case len(res.Changes) == 0:
 		// Checked, nothing to do: the one read is the convergence proof.
 		if live, err = cluster.Describe(ctx); err != nil {
 			return res, fmt.Errorf("read live state: %w", err)
 		}
 		res.ClusterID = live.ClusterID
-		return verify(res, plan, live, nil)
+		return verify(res, plan, plan.Desired, live, nil)
 	}
 
 	// 4. Lease, renewed until the apply ends.
@@ -261,19 +279,28 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 	wctx := held.ctx
 
 	// 5. Staleness, under the lease (a lease already lost has cancelled wctx: Describe fails fast).
-	live, err = cluster.Describe(wctx)
-	if lost := held.stoppedBefore("checking whether the plan is stale"); lost != nil {
-		return res, lost
-	}
-	if err != nil {
-		return res, fmt.Errorf("read live state: %w", err)
-	}
-	res.ClusterID = live.ClusterID
-	if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
-		return res, err
-	}
-	if fp := Fingerprint(live); fp != plan.Fingerprint {
-		return res, fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(plan.Fingerprint), short(fp))
+	// A plan verified against a read under this lease is not stale: nothing changed since.
+	if checked == checkedUnderLease {
+		if lost := held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
+			return res, lost
+		}
+		res.ClusterID = plan.ClusterID
+	} else {
+		live, err = cluster.Describe(wctx)
+		if lost := held.stoppedBefore("checking whether the plan is stale"); lost != nil {
+			return res, lost
+		}
+		if err != nil {
+			return res, fmt.Errorf("read live state: %w", err)
+		}
+		res.ClusterID = live.ClusterID
+		if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
+			return res, err
+		}
+		if fp := Fingerprint(live); fp != plan.Fingerprint {
+			return res, fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(plan.Fingerprint), short(fp))
+		}
+		live = Live{} // not needed from here on; at 10,000 topics the largest structure in memory
 	}
 
 	// 6. Consumer groups on topics to delete.
@@ -293,7 +320,7 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 		}
 	}
 	// A timed-out or interrupted request may have landed anyway: say what is true now.
-	after, rerr := ex.settle(ctx)
+	after, want, rerr := ex.settle(ctx, plan)
 	var failed error
 	if lost := held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
 		failed = lost
@@ -309,7 +336,7 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 	if rerr != nil {
 		return res, errors.Join(failed, fmt.Errorf("re-read live state to verify: %w", rerr))
 	}
-	return verify(res, plan, after, failed)
+	return verify(res, plan, want, after, failed)
 }
 
 // CheckClusterID refuses a live cluster whose id differs from the spec's pinned id or from the id
@@ -324,9 +351,11 @@ func CheckClusterID(pinned string, plan Plan, liveID string) error {
 	return nil
 }
 
-func verify(res Result, plan Plan, live Live, failed error) (Result, error) {
+// verify diffs want (the plan's desired state, or the part of it a scoped settle read) against
+// live: what is still pending is the Result's Residual.
+func verify(res Result, plan Plan, want Desired, live Live, failed error) (Result, error) {
 	res.Verified = true
-	for _, c := range diff(plan.Desired, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Changes {
+	for _, c := range diff(want, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Changes {
 		if c.Pending() {
 			res.Residual = append(res.Residual, c)
 		}

@@ -607,6 +607,14 @@ func (c *timesOut) Describe(ctx context.Context) (reconcile.Live, error) {
 	return c.Admin.Describe(ctx)
 }
 
+// DescribeScope is the settle read (issue 23): it fails like Describe after the time-out.
+func (c *timesOut) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (reconcile.Live, error) {
+	if c.timedOut && c.describe != nil {
+		return reconcile.Live{}, c.describe
+	}
+	return c.Admin.DescribeScope(ctx, scope)
+}
+
 // TestApplyAfterTimeoutReportsWhatLanded is issue 10 item 3: a batched request that times out (or
 // an apply interrupted mid-request) is reported as what the live state shows — applied when it
 // landed, failed when it did not, unknown when the state cannot be read — never "failed" for

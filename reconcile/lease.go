@@ -143,3 +143,53 @@ func notAttemptedFrom(res Result) string {
 	}
 	return fmt.Sprintf("%s (%d changes not attempted)", first, n)
 }
+
+// plannerLock is the apply lock a Planner took before reading the cluster (Planner.Lock), with
+// what releasing it needs.
+type plannerLock struct {
+	held     *heldLease
+	opts     ApplyOptions
+	progress Progress
+}
+
+// Lock takes the apply lock (waiting up to opts.LockWait, renewed every LeaseTTL/3) before the
+// planner reads the cluster, for an apply that nobody confirms between its plan and its execution
+// (`apply --auto-approve`; terraform, likewise, locks its state before it refreshes): the read Plan
+// or CheckSaved makes next is then the read under the lock, and Apply executes the plan without
+// reading the cluster again to check its fingerprint (issue 23: one full read per apply instead of
+// two). A change made after that read by another apply is impossible while the lock is held.
+// Apply takes the lock over and releases it when it ends; Unlock releases it otherwise (nothing
+// to apply, a refused plan). Without brokers that answer there is no lock to take: Lock does
+// nothing, and Apply takes the lock itself once they answer.
+func (pl *Planner) Lock(ctx context.Context, opts ApplyOptions, progress Progress) error {
+	if pl.Cluster == nil || pl.lock != nil {
+		return nil
+	}
+	opts.defaults()
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	held, err := takeLease(ctx, pl.Cluster, opts, progress)
+	if err != nil {
+		return err
+	}
+	// A read made before the lock is not the read under it.
+	pl.observed = nil
+	pl.lock = &plannerLock{held: held, opts: opts, progress: progress}
+	return nil
+}
+
+// Unlock releases the apply lock Lock took and Apply did not (a no-op otherwise), with its own
+// fresh bounded context even when ctx was cancelled.
+func (pl *Planner) Unlock(ctx context.Context) {
+	if lk := pl.takeLock(); lk != nil {
+		lk.held.release(ctx, lk.opts, lk.progress)
+	}
+}
+
+// takeLock hands the lock Lock took to its caller, who releases it; nil when none is held.
+func (pl *Planner) takeLock() *plannerLock {
+	lk := pl.lock
+	pl.lock = nil
+	return lk
+}

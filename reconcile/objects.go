@@ -312,12 +312,21 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 			return res, err
 		}
 	}
+	deferred := p.TopicsDeferred()
+	// Verified against a read made under the lock Lock took, which is still held: nothing can
+	// have changed since, so the topics phase does not read the cluster again (issue 23) — unless
+	// the objects phase rolls brokers first.
+	checked := checkedBeforeLease
+	if o, lk := pl.observed, pl.lock; o != nil && lk != nil && o.lease == lk.held && o.fingerprint == p.Fingerprint && !deferred &&
+		!slices.ContainsFunc(objs, Change.Pending) {
+		checked = checkedUnderLease
+	}
 	// The read the plan was verified against is not trusted from here on: the apply reads the
-	// cluster again under the lease, and what it read before is stale once anything changes. Nor
-	// is it held while the apply runs (at 10,000 topics it is the largest structure in memory).
+	// cluster again under the lease (unless it was read under it), and what it read before is
+	// stale once anything changes. Nor is it held while the apply runs (at 10,000 topics it is
+	// the largest structure in memory).
 	pl.observed = nil
 	// 3.
-	deferred := p.TopicsDeferred()
 	answering := deferred && pl.Cluster != nil
 	if answering {
 		live, err := pl.Cluster.Describe(ctx)
@@ -329,7 +338,10 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		}
 	}
 	var held *heldLease
-	if answering || (!deferred && len(res.Changes) > 0) {
+	if lk := pl.takeLock(); lk != nil {
+		held = lk.held
+		defer held.release(ctx, opts, progress)
+	} else if answering || (!deferred && len(res.Changes) > 0) {
 		var err error
 		if held, err = takeLease(ctx, pl.Cluster, opts, progress); err != nil {
 			return res, err
@@ -371,7 +383,7 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 		}
 		return res, held.stoppedBefore(notAttemptedFrom(res))
 	}
-	topicRes, err := applyTopics(ctx, topics, pl.Cluster, opts, progress, held, true)
+	topicRes, err := applyTopics(ctx, topics, pl.Cluster, opts, progress, held, checked)
 	res.ClusterID = topicRes.ClusterID
 	res.Changes = append(res.Changes, topicRes.Changes...)
 	res.Verified = topicRes.Verified

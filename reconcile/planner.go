@@ -52,11 +52,16 @@ type Planner struct {
 	// cluster four times). Anything that changed since is caught under the lease, where the
 	// fingerprint is checked against a fresh read.
 	observed *observation
+	// lock is the apply lock Lock took before the planner read the cluster (nil = none): the
+	// plan's read is then the read under it, and Apply does not read the cluster again (issue 23).
+	lock *plannerLock
 }
 
 type observation struct {
 	live        Live
 	fingerprint string
+	// lease is the apply lock held while the state was read (nil = read without it).
+	lease *heldLease
 }
 
 // observe returns the live state whose fingerprint is want when the planner read it last, and
@@ -72,6 +77,9 @@ func (pl *Planner) observe(ctx context.Context, want string) (Live, error) {
 	// The fingerprint is filled in by Plan, whose Diff computes it anyway (10,000 topics: no
 	// second hash); a read for verification alone is not reused.
 	pl.observed = &observation{live: live}
+	if pl.lock != nil {
+		pl.observed.lease = pl.lock.held
+	}
 	return live, nil
 }
 

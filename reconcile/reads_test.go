@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -33,14 +35,19 @@ func (s *readSpy) Describe(ctx context.Context) (reconcile.Live, error) {
 	return s.Admin.Describe(ctx)
 }
 
+func (s *readSpy) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (reconcile.Live, error) {
+	s.record("settle")
+	return s.Admin.DescribeScope(ctx, scope)
+}
+
 func (s *readSpy) AcquireLease(ctx context.Context, holder string, ttl time.Duration) (reconcile.Lease, error) {
 	s.record("lease")
 	return s.Admin.AcquireLease(ctx, holder, ttl)
 }
 
 // TestApplyReadsTheClusterOnceBeforeTheLease: plan then apply reads the cluster once before the
-// lease (the plan's read; apply verifies against it), once under it (the fingerprint) and once to
-// prove convergence, and asks for confirmation once, after every check (issue 20: apply used to
+// lease (the plan's read; apply verifies against it), once under it (the fingerprint) and, to
+// prove convergence, what the apply changed (the settle read, issue 23), and asks for confirmation once, after every check (issue 20: apply used to
 // read it four times and check the opt-ins three times). A change made between the plan and the
 // lease is still refused: the fingerprint is checked against the read under the lease.
 func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
@@ -58,7 +65,7 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 	if err != nil || !res.Converged() {
 		t.Fatalf("apply: %v, converged %v", err, res.Converged())
 	}
-	if got, want := spy.calls, []string{"describe", "lease", "describe", "describe"}; !slices.Equal(got, want) || confirmed != 1 {
+	if got, want := spy.calls, []string{"describe", "lease", "describe", "settle"}; !slices.Equal(got, want) || confirmed != 1 {
 		t.Errorf("calls %v, confirmed %d times; want %v and once", got, confirmed, want)
 	}
 
@@ -83,7 +90,7 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 	if _, err := fresh.Apply(e.ctx, p, opts, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := spy.calls, []string{"describe", "lease", "describe", "describe"}; !slices.Equal(got, want) {
+	if got, want := spy.calls, []string{"describe", "lease", "describe", "settle"}; !slices.Equal(got, want) {
 		t.Errorf("apply --plan: calls %v, want %v", got, want)
 	}
 
@@ -142,5 +149,183 @@ func TestApplyDropsTheReadItVerifiedAgainst(t *testing.T) {
 	}
 	if got, want := spy.calls, []string{"describe"}; !slices.Equal(got, want) {
 		t.Errorf("calls %v, want %v (a fresh read, no lease)", got, want)
+	}
+}
+
+// TestLockedApplyReadsTheClusterOnce is issue 23: an apply nobody confirms between its plan and its
+// execution (apply --auto-approve) takes the lock first (Planner.Lock), plans from the read under
+// it and executes without reading the whole cluster again: one DescribeConfigs of every topic per
+// apply, where the prompt's order sends two, and a settle read of what changed. The lock is
+// released when the apply ends. A saved plan (apply --plan --auto-approve) likewise: lock, the
+// read that checks it, execute, settle.
+func TestLockedApplyReadsTheClusterOnce(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	want := avatarSpec()
+	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
+	e.cluster.ResetRequests()
+	if err := pl.Lock(e.ctx, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pl.Plan(e.ctx, want, reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pl.Apply(e.ctx, p, opts, nil)
+	if err != nil || !res.Converged() || res.Count(reconcile.Applied) != 3 {
+		t.Fatalf("apply: %v, converged %v, %d applied", err, res.Converged(), res.Count(reconcile.Applied))
+	}
+	if got, want := spy.calls, []string{"lease", "describe", "settle"}; !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v", got, want)
+	}
+	if n := e.cluster.Requests()[clustertest.APIDescribeConfigs]; n != 2 {
+		t.Errorf("%d DescribeConfigs requests; want 2: the plan's read under the lock and the settle read", n)
+	}
+	lease, err := e.admin.AcquireLease(e.ctx, "next apply", time.Minute)
+	if err != nil {
+		t.Fatalf("the lock after a locked apply: %v", err)
+	}
+	if err := lease.Release(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	want.Topics[0].Partitions = 6
+	if p, err = pl.Plan(e.ctx, want, reconcile.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var saved bytes.Buffer
+	if err := reconcile.WritePlan(&saved, p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = reconcile.ReadPlan(&saved); err != nil {
+		t.Fatal(err)
+	}
+	spy.calls = nil
+	fresh := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	if err := fresh.Lock(e.ctx, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = fresh.CheckSaved(e.ctx, p, want); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := fresh.Apply(e.ctx, p, opts, nil); err != nil || !res.Converged() {
+		t.Fatalf("apply --plan: %v, converged %v", err, res.Converged())
+	}
+	if got, want := spy.calls, []string{"lease", "describe", "settle"}; !slices.Equal(got, want) {
+		t.Errorf("apply --plan: calls %v, want %v", got, want)
+	}
+}
+
+// TestLockedApplyExcludesOthersFromItsRead: while a planner holds the lock it took before reading,
+// no other apply can change the cluster between that read and the execution: a lock that is held
+// refuses the other apply, naming the holder, before it reads anything; once released (Unlock,
+// here after a plan the opt-ins refuse) the next apply takes it at once.
+func TestLockedApplyExcludesOthersFromItsRead(t *testing.T) {
+	e := newEnv(t)
+	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond, Holder: "alice@lab pid 42"}
+	pl := &reconcile.Planner{Cluster: e.admin, Target: "embedded"}
+	if err := pl.Lock(e.ctx, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	spy := &readSpy{Admin: e.admin}
+	other := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	err = other.Lock(e.ctx, reconcile.ApplyOptions{Holder: "bob@ci pid 7"}, nil)
+	if !errors.Is(err, reconcile.ErrLeaseHeld) || !strings.Contains(err.Error(), "alice@lab pid 42") {
+		t.Fatalf("a second locked apply: %v; want ErrLeaseHeld naming alice@lab pid 42", err)
+	}
+	if got, want := spy.calls, []string{"lease"}; !slices.Equal(got, want) {
+		t.Errorf("the refused apply: calls %v, want %v (nothing read)", got, want)
+	}
+	sneaky := avatarSpec()
+	sneaky.Topics = []spec.Topic{{Name: "sneaky", Partitions: 1, ReplicationFactor: 1}}
+	op, err := other.Plan(e.ctx, sneaky, reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Apply(e.ctx, op, reconcile.ApplyOptions{}, nil); !errors.Is(err, reconcile.ErrLeaseHeld) {
+		t.Fatalf("an apply between the locked read and its execution: %v; want ErrLeaseHeld", err)
+	}
+	if res, err := pl.Apply(e.ctx, p, opts, nil); err != nil || !res.Converged() {
+		t.Fatalf("the locked apply: %v, converged %v", err, res.Converged())
+	}
+	live, err := e.admin.Describe(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Topics["sneaky"]; ok {
+		t.Error("the other apply changed the cluster while the lock was held")
+	}
+
+	// A plan the opt-ins refuse leaves the lock held until Unlock.
+	lowered := avatarSpec()
+	lowered.Topics[0].Config["retention.ms"] = "60000"
+	if err := pl.Lock(e.ctx, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = pl.Plan(e.ctx, lowered, reconcile.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.Apply(e.ctx, p, opts, nil); !errors.Is(err, reconcile.ErrRefused) {
+		t.Fatalf("a data-loss plan without the opt-in: %v, want ErrRefused", err)
+	}
+	pl.Unlock(e.ctx)
+	lease, err := e.admin.AcquireLease(e.ctx, "next apply", time.Minute)
+	if err != nil {
+		t.Fatalf("the lock after Unlock: %v", err)
+	}
+	if err := lease.Release(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lyingCluster is the real Admin that reports config changes and creations as done while the
+// cluster did not make them as asked: a config change is not sent, a topic is created with one
+// partition and none of its configs.
+type lyingCluster struct{ *clusters.Admin }
+
+func (c lyingCluster) AlterTopicConfigs(_ context.Context, changes []reconcile.ConfigChange) (reconcile.Outcome, error) {
+	out := reconcile.Outcome{}
+	for _, ch := range changes {
+		out[ch.Topic] = nil
+	}
+	return out, nil
+}
+
+func (c lyingCluster) CreateTopics(ctx context.Context, create []spec.Topic) (reconcile.Outcome, error) {
+	var bare []spec.Topic
+	for _, t := range create {
+		bare = append(bare, spec.Topic{Name: t.Name, Partitions: 1, ReplicationFactor: t.ReplicationFactor})
+	}
+	return c.Admin.CreateTopics(ctx, bare)
+}
+
+// TestSettleReadJudgesConvergence: the settle read (issue 23) reads only what the apply touched,
+// and a change that did not land as planned is still found there: a config change the cluster
+// did not make, a created topic with fewer partitions and without its configs. The apply fails
+// saying what did not converge.
+func TestSettleReadJudgesConvergence(t *testing.T) {
+	e := newEnv(t)
+	want := avatarSpec()
+	e.converge(want, reconcile.ApplyOptions{})
+	want.Topics[0].Config["retention.ms"] = "7200000"
+	want.Topics = append(want.Topics, spec.Topic{Name: "replays", Partitions: 3, ReplicationFactor: 1, Config: map[string]string{"retention.ms": "60000"}})
+	p := e.plan(want, reconcile.DiffOptions{})
+	res, err := reconcile.Apply(e.ctx, p, lyingCluster{e.admin}, reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}, nil)
+	if err == nil || !strings.Contains(err.Error(), "did not converge") {
+		t.Fatalf("apply: %v; want the cluster not to converge", err)
+	}
+	var residual []string
+	for _, c := range res.Residual {
+		residual = append(residual, reconcile.Headline(c))
+	}
+	slices.Sort(residual)
+	if want := []string{"update topic eeg-brainwave-data config", "update topic replays config", "update topic replays partitions"}; !slices.Equal(residual, want) {
+		t.Errorf("residual %v, want %v", residual, want)
 	}
 }

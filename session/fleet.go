@@ -88,8 +88,10 @@ func each(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// Close closes every open target; for embedded targets this is where the state is saved.
+// Close releases the apply locks Lock took that are still held, then closes every open target;
+// for embedded targets this is where the state is saved.
 func (f *Fleet) Close() error {
+	f.Unlock(context.Background())
 	var errs []error
 	for _, t := range f.Targets {
 		if err := t.Close(); err != nil {
@@ -147,6 +149,39 @@ func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run) (reconcile.Ru
 		return out, fmt.Errorf("the saved plan is refused, no target was changed: %w", err)
 	}
 	return out, nil
+}
+
+// Lock takes the apply lock of every target whose brokers answer, in the fleet's order, before
+// the run is planned or a saved run checked (reconcile.Planner.Lock): for an apply nobody confirms
+// between its plan and its execution (`apply --auto-approve`), so that each target's plan is made
+// from the read under its lock and applying it reads the cluster only to settle (issue 23). When a
+// lock cannot be taken (another apply holds it past opts.LockWait) the locks already taken are
+// released and nothing was read. Apply releases each target's lock when its apply ends; Unlock
+// releases the rest.
+func (f *Fleet) Lock(ctx context.Context, opts reconcile.ApplyOptions, progress reconcile.Progress) error {
+	for i, t := range f.Targets {
+		if t == nil {
+			continue
+		}
+		if err := t.Planner().Lock(ctx, opts, progress); err != nil {
+			f.Unlock(ctx)
+			if len(f.Names) > 1 {
+				err = fmt.Errorf("target %s: %w", f.Names[i], err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Unlock releases every apply lock Lock took that an apply did not (a target with nothing to
+// apply, a run refused or stopped before it).
+func (f *Fleet) Unlock(ctx context.Context) {
+	for _, t := range f.Targets {
+		if t != nil {
+			t.Planner().Unlock(ctx)
+		}
+	}
 }
 
 // ApplyOptions are a fleet apply's opt-ins, shared by every target.
@@ -259,6 +294,8 @@ func (f *Fleet) applyTarget(ctx context.Context, t *Target, p reconcile.Plan, o 
 		}
 		res, err = t.Planner().Apply(ctx, p, ao, progress)
 	}
+	// A lock Lock took is released as soon as the target is done, not at the end of the run.
+	t.Planner().Unlock(ctx)
 	if h.Applied != nil {
 		h.Applied(t.Name, p, res, err)
 	}

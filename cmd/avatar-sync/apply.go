@@ -116,7 +116,17 @@ applies the topics (asking again unless --auto-approve).`,
 				}
 			}
 			fleet := openFleet(ctx, s, specs, names, o.cluster)
-			defer closeFleet(fleet, &err)
+			defer closeFleet(fleet, &err) // also releases a lock taken below and not applied under
+			if o.autoApprove {
+				// Nobody reviews the plan between its read and its execution: take each target's
+				// apply lock first, so that the plan's read (or the saved plan's check) is the read
+				// under the lock and applying reads the cluster only to settle (issue 23; terraform
+				// locks its state before refreshing). With a prompt the lock is taken after the
+				// "yes": an answer may take minutes, and must not hold every other apply up.
+				if err := fleet.Lock(ctx, o.options(rate), report.ApplyProgress(s.err)); err != nil {
+					return err
+				}
+			}
 			var run reconcile.Run
 			if o.planFile == "" {
 				run = fleet.Plan(ctx, reconcile.PlanOptions{AllowDelete: o.allowDelete})
@@ -213,19 +223,7 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 		hooks.Applied, hooks.Waiting, hooks.Replanned = nil, nil, nil
 	}
 	results, err := fleet.Apply(ctx, run, session.ApplyOptions{
-		Apply: reconcile.ApplyOptions{
-			AllowDataLoss:       o.allowDataLoss,
-			AllowDelete:         o.allowDelete,
-			AllowMassDelete:     o.allowMassDelete,
-			Force:               o.force,
-			ThrottleBytesPerSec: rate,
-			LockWait:            o.lockTimeout,
-			ReassignTimeout:     o.reassignTimeout,
-			ForceConflicts:      o.forceConflicts,
-			AllowReplace:        o.allowReplace,
-			NoWait:              o.noWait,
-			ObjectWaitTimeout:   o.waitTimeout,
-		},
+		Apply: o.options(rate),
 		// A fresh cluster (issue 11): once the objects are applied the brokers exist; the topics
 		// need them. Not for a saved plan (its topics were not reviewed), nor with -o json.
 		Continue:    o.planFile == "" && !o.noWait && g.output != "json",
@@ -238,6 +236,23 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 		}
 	}
 	return results, cmp.Or(err, viewErr)
+}
+
+// options are reconcile's opt-ins and limits of this apply; rate is the replication throttle.
+func (o *applyOptions) options(rate int64) reconcile.ApplyOptions {
+	return reconcile.ApplyOptions{
+		AllowDataLoss:       o.allowDataLoss,
+		AllowDelete:         o.allowDelete,
+		AllowMassDelete:     o.allowMassDelete,
+		Force:               o.force,
+		ThrottleBytesPerSec: rate,
+		LockWait:            o.lockTimeout,
+		ReassignTimeout:     o.reassignTimeout,
+		ForceConflicts:      o.forceConflicts,
+		AllowReplace:        o.allowReplace,
+		NoWait:              o.noWait,
+		ObjectWaitTimeout:   o.waitTimeout,
+	}
 }
 
 // confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
