@@ -220,7 +220,7 @@ const (
 // applyTopics is Apply; with held, the apply lock is already held (by Planner.Apply, across both
 // planes) and step 4 is skipped; checked says which steps Planner.Apply has done already.
 func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked checkLevel) (Result, error) {
-	var res Result
+	res := Result{Changes: make([]ChangeResult, 0, len(plan.Changes))}
 	for _, c := range plan.Changes {
 		if c.Pending() {
 			res.Changes = append(res.Changes, ChangeResult{Change: c})

@@ -180,8 +180,12 @@ func objectRiskOf(c Change) Risk {
 	return RiskNone
 }
 
-// splitObjects returns the plan's object changes and the rest.
+// splitObjects returns the plan's object changes and the rest; without object changes the rest
+// is cs itself, not a copy (10,000 config changes, three calls per apply; issue 23).
 func splitObjects(cs []Change) (objects, others []Change) {
+	if !slices.ContainsFunc(cs, func(c Change) bool { return c.Kind == KindObject }) {
+		return nil, cs
+	}
 	for _, c := range cs {
 		if c.Kind == KindObject {
 			objects = append(objects, c)

@@ -62,12 +62,25 @@ type observation struct {
 	fingerprint string
 	// lease is the apply lock held while the state was read (nil = read without it).
 	lease *heldLease
+	// planned are the changes of the plan Plan made from this read under lease; the live state
+	// is then dropped (issue 23: at 10,000 topics it is the largest structure in memory), since
+	// that plan needs no verification while the lock is held, and any other is read for afresh.
+	planned []Change
+}
+
+// madeUnderLock reports whether p is the plan this planner made from its read under the lock
+// it still holds (the same changes, not a copy): nobody else can have changed the cluster since,
+// and the plan is its own derivation, so verifying it again would only repeat the diff.
+func (pl *Planner) madeUnderLock(p Plan) bool {
+	o := pl.observed
+	return o != nil && o.planned != nil && pl.lock != nil && o.lease == pl.lock.held && o.fingerprint == p.Fingerprint &&
+		len(o.planned) == len(p.Changes) && (len(p.Changes) == 0 || &o.planned[0] == &p.Changes[0])
 }
 
 // observe returns the live state whose fingerprint is want when the planner read it last, and
 // reads the cluster otherwise.
 func (pl *Planner) observe(ctx context.Context, want string) (Live, error) {
-	if o := pl.observed; o != nil && want != "" && o.fingerprint == want {
+	if o := pl.observed; o != nil && o.planned == nil && want != "" && o.fingerprint == want {
 		return o.live, nil
 	}
 	live, err := pl.Cluster.Describe(ctx)
@@ -155,6 +168,12 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 	p.Advisories = append(deferredAdvisories(p), p.Advisories...)
 	if a, ok := UnenforcedAccess(s, pl.Target); ok {
 		p.Advisories = append(p.Advisories, a)
+	}
+	if o := pl.observed; o != nil && o.lease != nil && pl.Cluster != nil {
+		o.planned, o.live = p.Changes, Live{}
+		if o.planned == nil {
+			o.planned = []Change{}
+		}
 	}
 	return p, nil
 }
@@ -258,6 +277,9 @@ func (pl *Planner) verifyKafka(ctx context.Context, p Plan) error {
 	}
 	if pl.Cluster == nil {
 		return fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
+	}
+	if pl.madeUnderLock(p) {
+		return nil
 	}
 	// A live state this planner read and hashed to the plan's fingerprint needs no second hash.
 	var known string

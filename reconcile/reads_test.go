@@ -329,3 +329,38 @@ func TestSettleReadJudgesConvergence(t *testing.T) {
 		t.Errorf("residual %v, want %v", residual, want)
 	}
 }
+
+// TestLockedPlanEditedIsVerified: the plan a planner made under its lock is applied without being
+// derived again, but only that plan: one with other changes is read for afresh and verified
+// (issue 23 dropped the read the locked plan was made from), and refused as edited.
+func TestLockedPlanEditedIsVerified(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
+	if err := pl.Lock(e.ctx, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Unlock(e.ctx)
+	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := p
+	edited.Changes = slices.Clone(p.Changes[1:])
+	if _, err := pl.Apply(e.ctx, edited, opts, nil); !errors.Is(err, reconcile.ErrTampered) {
+		t.Fatalf("a plan with a change dropped: %v, want ErrTampered", err)
+	}
+	if got, want := spy.calls, []string{"lease", "describe", "describe"}; !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v (the edited plan read for afresh)", got, want)
+	}
+	live, err := e.admin.Describe(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range avatarSpec().Topics {
+		if _, ok := live.Topics[topic.Name]; ok {
+			t.Errorf("the edited plan changed the cluster: topic %s exists", topic.Name)
+		}
+	}
+}
