@@ -46,38 +46,6 @@ type QuotaPayload struct {
 	After    map[string]float64 `json:"after,omitempty"`
 }
 
-// LiveCredential is a SCRAM credential as Kafka describes it: no password, no salt.
-type LiveCredential struct {
-	User       string `json:"user"`
-	Mechanism  string `json:"mechanism"`
-	Iterations int    `json:"iterations"`
-}
-
-// LiveQuota is one quota entity as read live.
-type LiveQuota struct {
-	User     string             `json:"user,omitempty"`
-	ClientID string             `json:"clientId,omitempty"`
-	Values   map[string]float64 `json:"values"`
-}
-
-// Entity names the quota's entity the way spec.Quota does.
-func (q LiveQuota) Entity() string {
-	return spec.Quota{User: q.User, ClientID: q.ClientID}.Entity()
-}
-
-// LiveAccess is the access control state read in Describe.
-type LiveAccess struct {
-	// NoAuthorizer is set when the cluster answers ACL requests with "security disabled": it has
-	// no authorizer, so ACLs cannot be stored, let alone enforced.
-	NoAuthorizer bool `json:"noAuthorizer,omitempty"`
-	// Unreadable says why the access state could not be read (avatar-sync's user lacks Describe
-	// on the cluster); "" when it was read. Plans that manage access refuse to guess.
-	Unreadable  string           `json:"unreadable,omitempty"`
-	ACLs        []spec.ACLRule   `json:"acls,omitempty"`
-	Credentials []LiveCredential `json:"credentials,omitempty"`
-	Quotas      []LiveQuota      `json:"quotas,omitempty"`
-}
-
 // DesiredUser is one SCRAM credential of the snapshot: where its password comes from and, once
 // the planner has read it, its fingerprint.
 type DesiredUser struct {

@@ -37,9 +37,9 @@ type ObjectConflict struct {
 }
 
 // ObjectPayload is a Kubernetes object change. The change's Action says create, update, delete,
-// replace (a change Kubernetes cannot make in place, a StatefulSet's volumeClaimTemplates, executed
-// only with reconcile.ApplyOptions.AllowReplace as orphan-delete and recreate), unsupported or no-op (an
-// orphan left alone); the change's Reason says why.
+// replace (a change Kubernetes cannot make in place, a StatefulSet's volumeClaimTemplates,
+// executed only with reconcile.ApplyOptions.AllowReplace as orphan-delete and recreate),
+// unsupported or no-op (an orphan left alone); the change's Reason says why.
 type ObjectPayload struct {
 	Object ObjectRef `json:"object"`
 	// Broker is the node id when Object is a broker StatefulSet (rolled one at a time, gated by
@@ -56,9 +56,9 @@ type ObjectPayload struct {
 
 // DesiredObjects is the Kubernetes half of a plan's desired-state snapshot (issue 20): the exact
 // manifests the render produced when the plan was made, so `apply --plan` applies them and never
-// today's render. A Secret's values never enter it: each is replaced by reconcile.SecretFingerprint under
-// Salt, and apply re-supplies the value from the spec's source (environment or file) and refuses
-// it unless it has the planned fingerprint.
+// today's render. A Secret's values never enter it: each is replaced by
+// reconcile.SecretFingerprint under Salt, and apply re-supplies the value from the spec's source
+// (environment or file) and refuses it unless it has the planned fingerprint.
 type DesiredObjects struct {
 	// Inventory names the set of objects avatar-sync owns in the namespace (the spec's
 	// metadata.name).

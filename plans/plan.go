@@ -75,8 +75,8 @@ func kindNames() []string {
 }
 
 // Risk grades what can go wrong when a Change is applied. Apply refuses RiskDataLoss without
-// reconcile.ApplyOptions.AllowDataLoss. A risk is always derived from the typed change and the live state
-// (DeriveRisk); a saved plan's risk is checked, never trusted (issue 10).
+// reconcile.ApplyOptions.AllowDataLoss. A risk is always derived from the typed change and the
+// live state (DeriveRisk); a saved plan's risk is checked, never trusted (issue 10).
 type Risk int
 
 // Risks.
