@@ -8,6 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -17,17 +18,17 @@ import (
 // topics a request), and the inventory and access control when the scope asks for them. A named
 // topic that does not exist is left out of Live.Topics. Describe reads everything; at 10,000
 // topics a config change's settle read now carries two config entries a topic instead of ~35.
-func (a *Admin) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (reconcile.Live, error) {
+func (a *Admin) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (plans.Live, error) {
 	b, err := a.anyBroker(ctx)
 	if err != nil {
-		return reconcile.Live{}, err
+		return plans.Live{}, err
 	}
 	// The inventory topic is always asked for: a Metadata request naming no topic would list
 	// every topic of the cluster.
 	names := append(sortedKeys(scope.Topics), InventoryTopic)
 	md, err := a.topicMetadata(ctx, names)
 	if err != nil {
-		return reconcile.Live{}, err
+		return plans.Live{}, err
 	}
 	a.learn(md)
 	live := liveFromMetadata(md)
@@ -53,7 +54,7 @@ func (a *Admin) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (r
 		}
 		resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
 		if err != nil {
-			return reconcile.Live{}, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
+			return plans.Live{}, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
 		}
 		for _, r := range resp.Resources {
 			t, ok := live.Topics[r.Name]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -30,12 +31,12 @@ func (s *readSpy) record(c string) {
 	s.calls = append(s.calls, c)
 }
 
-func (s *readSpy) Describe(ctx context.Context) (reconcile.Live, error) {
+func (s *readSpy) Describe(ctx context.Context) (plans.Live, error) {
 	s.record("describe")
 	return s.Admin.Describe(ctx)
 }
 
-func (s *readSpy) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (reconcile.Live, error) {
+func (s *readSpy) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (plans.Live, error) {
 	s.record("settle")
 	return s.Admin.DescribeScope(ctx, scope)
 }
@@ -173,8 +174,8 @@ func TestLockedApplyReadsTheClusterOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := pl.Apply(e.ctx, p, opts, nil)
-	if err != nil || !res.Converged() || res.Count(reconcile.Applied) != 3 {
-		t.Fatalf("apply: %v, converged %v, %d applied", err, res.Converged(), res.Count(reconcile.Applied))
+	if err != nil || !res.Converged() || res.Count(plans.Applied) != 3 {
+		t.Fatalf("apply: %v, converged %v, %d applied", err, res.Converged(), res.Count(plans.Applied))
 	}
 	if got, want := spy.calls, []string{"lease", "describe", "settle"}; !slices.Equal(got, want) {
 		t.Errorf("calls %v, want %v", got, want)
@@ -322,7 +323,7 @@ func TestSettleReadJudgesConvergence(t *testing.T) {
 	}
 	var residual []string
 	for _, c := range res.Residual {
-		residual = append(residual, reconcile.Headline(c))
+		residual = append(residual, plans.Headline(c))
 	}
 	slices.Sort(residual)
 	if want := []string{"update topic eeg-brainwave-data config", "update topic replays config", "update topic replays partitions"}; !slices.Equal(residual, want) {
@@ -348,7 +349,7 @@ func TestLockedPlanEditedIsVerified(t *testing.T) {
 	}
 	edited := p
 	edited.Changes = slices.Clone(p.Changes[1:])
-	if _, err := pl.Apply(e.ctx, edited, opts, nil); !errors.Is(err, reconcile.ErrTampered) {
+	if _, err := pl.Apply(e.ctx, edited, opts, nil); !errors.Is(err, plans.ErrTampered) {
 		t.Fatalf("a plan with a change dropped: %v, want ErrTampered", err)
 	}
 	if got, want := spy.calls, []string{"lease", "describe", "describe"}; !slices.Equal(got, want) {

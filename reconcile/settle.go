@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"slices"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // ReadScope names the part of the live state an apply changed: what its settle read needs to
@@ -24,7 +26,7 @@ type ScopedReader interface {
 	// DescribeScope reads the cluster id, the brokers, the named topics that exist (partitions,
 	// replicas, and only the named config keys), and the inventory and access when asked. A named
 	// topic that does not exist is absent from Live.Topics.
-	DescribeScope(ctx context.Context, scope ReadScope) (Live, error)
+	DescribeScope(ctx context.Context, scope ReadScope) (plans.Live, error)
 }
 
 // settleScope is what the settle read of a plan's pending changes must see to judge them: every
@@ -32,15 +34,15 @@ type ScopedReader interface {
 // or removes (a key that neither names was not touched: the read under the lease showed it as the
 // plan found it); the inventory when any topic is touched (a topic present but not in the
 // inventory would be adopted again); access when an access change is pending.
-func settleScope(p Plan, pending []ChangeResult) ReadScope {
+func settleScope(p plans.Plan, pending []plans.ChangeResult) ReadScope {
 	scope := ReadScope{Topics: map[string][]string{}}
 	for _, cr := range pending {
 		c := cr.Change
 		switch {
-		case isAccess(c.Kind):
+		case plans.IsAccess(c.Kind):
 			scope.Access, scope.Inventory = true, true // a SCRAM user's record lives in the inventory
 			continue
-		case c.Kind == KindObject:
+		case c.Kind == plans.KindObject:
 			continue
 		}
 		scope.Inventory = true
@@ -75,8 +77,8 @@ func settleScope(p Plan, pending []ChangeResult) ReadScope {
 // scopedDesired is the plan's desired state cut down to what a scoped read saw: the topics in the
 // scope, and access only when it was read. Diffed against that read, it finds exactly what a fresh
 // plan of the whole desired state would find among the changes applied.
-func scopedDesired(d Desired, scope ReadScope) Desired {
-	out := Desired{Deletion: d.Deletion}
+func scopedDesired(d plans.Desired, scope ReadScope) plans.Desired {
+	out := plans.Desired{Deletion: d.Deletion}
 	for _, dt := range d.Topics {
 		if _, ok := scope.Topics[dt.Name]; ok {
 			out.Topics = append(out.Topics, dt)
