@@ -56,15 +56,26 @@ type observation struct {
 	fingerprint string
 	// lease is the apply lock held while the state was read (nil = read without it).
 	lease *heldLease
-	// planned are the changes of the plan Plan made from this read under lease; the live state
-	// is then dropped (issue 23: at 10,000 topics it is the largest structure in memory), since
-	// that plan needs no verification while the lock is held, and any other is read for afresh.
+	// planned are the changes of the plan Plan made, or CheckSaved verified, from this read
+	// under lease; the live state is then dropped (issue 23: at 10,000 topics it is the largest
+	// structure in memory), since that plan needs no second verification while the lock is held,
+	// and any other is read for afresh.
 	planned []plans.Change
 }
 
-// madeUnderLock reports whether p is the plan this planner made from its read under the lock
-// it still holds (the same changes, not a copy): nobody else can have changed the cluster since,
-// and the plan is its own derivation, so verifying it again would only repeat the diff.
+// keep records p as the plan made or verified from the observation read under the lock, and
+// drops the live state.
+func (o *observation) keep(p plans.Plan) {
+	o.planned, o.live = p.Changes, plans.Live{}
+	if o.planned == nil {
+		o.planned = []plans.Change{}
+	}
+}
+
+// madeUnderLock reports whether p is the plan this planner made (or verified) from its read under
+// the lock it still holds (the same changes, not a copy): nobody else can have changed the cluster
+// since, and the plan is its derivation from that read, so verifying it again would only repeat
+// the diff.
 func (pl *Planner) madeUnderLock(p plans.Plan) bool {
 	o := pl.observed
 	return o != nil && o.planned != nil && pl.lock != nil && o.lease == pl.lock.held && o.fingerprint == p.Fingerprint &&
@@ -164,10 +175,7 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (pl
 		p.Advisories = append(p.Advisories, a)
 	}
 	if o := pl.observed; o != nil && o.lease != nil && pl.Cluster != nil {
-		o.planned, o.live = p.Changes, plans.Live{}
-		if o.planned == nil {
-			o.planned = []plans.Change{}
-		}
+		o.keep(p)
 	}
 	return p, nil
 }
@@ -291,8 +299,11 @@ func (pl *Planner) verifyKafka(ctx context.Context, p plans.Plan) error {
 		return err
 	}
 	// Verified, so the live state has the plan's fingerprint: the next check of this plan (apply
-	// after CheckSaved) needs no second read.
+	// after CheckSaved) needs no second read; under the lock, no second verification either.
 	pl.observed.fingerprint = p.Fingerprint
+	if o := pl.observed; pl.lock != nil && o.lease == pl.lock.held {
+		o.keep(p)
+	}
 	return nil
 }
 
