@@ -189,6 +189,19 @@ func Landed(c Change, live Live) bool {
 	return false
 }
 
+// Deletes counts the plan's deletions whose kind removes r: the one count of deletions, by the
+// kind table (issue 20: deletions were counted three ways, and a plan that lowered a retention and
+// deleted an ACL lost its "apply needs --allow-data-loss" line).
+func (p Plan) Deletes(r Removal) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == Delete && c.Kind.Removes() == r {
+			n++
+		}
+	}
+	return n
+}
+
 // IsAccess reports whether a kind is access control (ACLs, credentials, quotas).
 func IsAccess(k Kind) bool { return k.Removes() == RemovesAccess }
 

@@ -108,3 +108,16 @@ func TestEnumsRoundTrip(t *testing.T) {
 		t.Errorf("Action(42) = %q", s)
 	}
 }
+
+// TestDeletesCountedByTheKindTable: deletions are counted one way, by what the kind table says a
+// deletion of the kind removes (the views' warnings and the mass-delete guard read it).
+func TestDeletesCountedByTheKindTable(t *testing.T) {
+	del := func(k Kind) Change { return Change{Kind: k, Name: k.String(), Action: Delete} }
+	p := Plan{Changes: []Change{del(KindTopic), del(KindTopic), del(KindACL), del(KindUser), del(KindQuota), del(KindObject),
+		{Kind: KindConfig, Name: "a", Action: Update}, {Kind: KindTopic, Name: "unmanaged", Action: NoOp}}}
+	for r, want := range map[Removal]int{RemovesRecords: 2, RemovesAccess: 3, RemovesObject: 1, RemovesNothing: 0} {
+		if got := p.Deletes(r); got != want {
+			t.Errorf("Deletes(%d) = %d, want %d", r, got, want)
+		}
+	}
+}
