@@ -70,11 +70,11 @@ var kinds = [...]kindInfo{
 	KindObject: {name: "object", plane: PlaneKubernetes, wave: constWave(-1), deleteWave: -1, payload: func(c Change) bool { return c.Object != nil },
 		removes: RemovesObject, risk: objectRisk, headline: func(verb string, c Change) string { return verb + " " + c.Name }},
 	KindACL: {name: "acl", plane: PlaneKafka, wave: constWave(6), deleteWave: 10, payload: func(c Change) bool { return c.ACL != nil },
-		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: accessLanded},
+		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: aclLanded},
 	KindUser: {name: "user", plane: PlaneKafka, wave: constWave(5), deleteWave: 12, payload: func(c Change) bool { return c.User != nil },
-		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: accessLanded},
+		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: userLanded},
 	KindQuota: {name: "quota", plane: PlaneKafka, wave: constWave(7), deleteWave: 11, payload: func(c Change) bool { return c.Quota != nil },
-		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: accessLanded},
+		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: quotaLanded},
 }
 
 // info is the kind's row; a kind outside the table has an empty one (no payload, no headline).
@@ -181,12 +181,15 @@ func DeriveRisk(c Change, live Live) (Risk, string) {
 	return RiskNone, "nothing is destroyed"
 }
 
-// landed reports whether the live state shows a change's payload.
+// Landed reports whether the live state shows a change's payload (apply's settle after a
+// time-out), by the kind's row; false for a kind that proves convergence by re-planning, and for a
+// change without its kind's payload.
 func Landed(c Change, live Live) bool {
-	if f := c.Kind.info().landed; f != nil {
-		return f(c, live)
+	info := c.Kind.info()
+	if info.landed == nil || !info.payload(c) {
+		return false
 	}
-	return false
+	return info.landed(c, live)
 }
 
 // Deletes counts the plan's deletions whose kind removes r: the one count of deletions, by the

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // declared counts the constants of type typ that the package declares in its iota blocks, read
@@ -119,5 +121,34 @@ func TestDeletesCountedByTheKindTable(t *testing.T) {
 		if got := p.Deletes(r); got != want {
 			t.Errorf("Deletes(%d) = %d, want %d", r, got, want)
 		}
+	}
+}
+
+// TestAccessLanded: each access kind's row recognises its change in the live state, created or
+// deleted; a change without its payload never counts as landed.
+func TestAccessLanded(t *testing.T) {
+	rule := spec.ACLRule{Principal: "User:gui5", Host: "*", Resource: "topic", Name: "a", Pattern: "literal", Operation: "Write", Permission: "allow"}
+	user := UserPayload{User: "gui5", Mechanism: spec.MechanismSCRAM512, Fingerprint: "fp"}
+	quota := QuotaPayload{User: "gui5", After: map[string]float64{QuotaProducerByteRate: 2048}}
+	there := Live{Inventory: []string{ScramRecord("gui5", spec.MechanismSCRAM512, "fp")}, Access: LiveAccess{ACLs: []spec.ACLRule{rule},
+		Credentials: []LiveCredential{{User: "gui5", Mechanism: spec.MechanismSCRAM512}},
+		Quotas:      []LiveQuota{{User: "gui5", Values: map[string]float64{QuotaProducerByteRate: 2048}}}}}
+	for _, c := range []Change{{Kind: KindACL, ACL: &ACLPayload{rule}}, {Kind: KindUser, User: &user}, {Kind: KindQuota, Quota: &quota}} {
+		for _, tc := range []struct {
+			action Action
+			live   Live
+			want   bool
+		}{{Create, there, true}, {Create, Live{}, false}, {Delete, there, false}, {Delete, Live{}, true}} {
+			c.Action = tc.action
+			if got := Landed(c, tc.live); got != tc.want {
+				t.Errorf("%s %s landed = %v, want %v", tc.action, c.Kind, got, tc.want)
+			}
+		}
+	}
+	if Landed(Change{Kind: KindQuota, Action: Delete}, Live{}) {
+		t.Error("a quota change without its payload counts as landed")
+	}
+	if Landed(Change{Kind: KindObject, Action: Create, Object: &ObjectPayload{}}, there) {
+		t.Error("an object change counts as landed; its plane re-plans instead")
 	}
 }
