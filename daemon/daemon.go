@@ -137,7 +137,7 @@ func (d *daemon) pass(ctx context.Context, tr reconcile.Trigger, stop context.Ca
 	for _, f := range d.targets {
 		f.reset()
 	}
-	file, log, err := d.gx.specFile(ctx, d.cfg.File)
+	file, log, err := d.gx.specFile(ctx, tr, d.cfg.File)
 	d.passLog = log
 	if err != nil {
 		for _, f := range d.targets {
