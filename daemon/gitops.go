@@ -97,6 +97,13 @@ func (x *gitops) loopOptions(interval time.Duration) reconcile.LoopOptions {
 	return reconcile.LoopOptions{Interval: interval, RetryMax: max(time.Minute, x.cfg.Git.Interval)}
 }
 
+// wait returns when the branch's poller has stopped (the loop's ctx ended).
+func (x *gitops) wait() {
+	if x.src != nil {
+		x.src.Wait()
+	}
+}
+
 // describe is what the daemon follows, for the start-up log line.
 func (x *gitops) describe(file string) []any {
 	if x.repo == nil {

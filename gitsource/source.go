@@ -31,6 +31,7 @@ type Source struct {
 	head    Revision   // the newest fetched head; a pass covers it (Current) or a trigger names it
 	failed  bool       // the last fetch failed (a trigger or Current reported it): polls pause
 	out     chan reconcile.Trigger
+	polling sync.WaitGroup
 }
 
 var _ reconcile.Source = (*Source)(nil)
@@ -48,7 +49,9 @@ func (s *Source) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error)
 	s.out = make(chan reconcile.Trigger, 1)
 	out := s.out
 	s.mu.Unlock()
+	s.polling.Add(1)
 	go func() {
+		defer s.polling.Done()
 		defer close(out)
 		timer := time.NewTimer(s.Interval)
 		defer timer.Stop()
@@ -64,6 +67,10 @@ func (s *Source) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error)
 	}()
 	return out, nil
 }
+
+// Wait returns when the polling Triggers started has ended (its ctx ended): no git of the Source
+// runs after it, so the clone can be removed.
+func (s *Source) Wait() { s.polling.Wait() }
 
 // poll fetches once, when the Source has a good head to compare with, and sends a trigger when
 // the head moved or the fetch failed.

@@ -139,6 +139,7 @@ func runLoop(t *testing.T, src *Source, opts reconcile.LoopOptions, hold func(n 
 		case <-time.After(30 * time.Second):
 			t.Fatal("Loop did not stop")
 		}
+		src.Wait() // no poll runs after stop: the counts below are final
 	}
 	t.Cleanup(stop)
 	return passes, stop
