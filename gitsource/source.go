@@ -96,7 +96,7 @@ func (s *Source) poll(ctx context.Context) {
 		s.send(reconcile.Trigger{Reason: "fetch failed", At: time.Now(), Err: err})
 	case rev != s.head:
 		s.head = rev
-		s.send(reconcile.Trigger{Reason: fmt.Sprintf("new revision %s (%s)", rev.Short(), rev.Subject), At: time.Now()})
+		s.send(reconcile.Trigger{Reason: "new revision " + rev.Short(), At: time.Now()})
 	}
 }
 

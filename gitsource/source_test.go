@@ -172,7 +172,7 @@ func TestSourceTriggersOnlyWhenBranchMoves(t *testing.T) {
 			eventually(t, "the pass on the new revision", func() bool { return len(passes.all()) == 2 })
 			before := fetches.count()
 			got := passes.all()[1]
-			if got.rev.Hash != second || got.reason != "new revision "+second[:12]+" (add a topic)" {
+			if got.rev.Hash != second || got.reason != "new revision "+second[:12] {
 				t.Errorf("second pass %+v, want revision %s named in its trigger", got, second)
 			}
 			eventually(t, "four more polls", func() bool { return fetches.count() >= before+4 })
