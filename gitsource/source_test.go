@@ -100,8 +100,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// runLoop runs reconcile.Loop over src with a pass that reconciles src.Current (as the daemon's
-// does: a trigger's Err is the pass's error), calling hold first when set. It returns the passes
+// runLoop runs reconcile.Loop over src with a pass that checks out src.Current (as the daemon's
+// does: a trigger's Err is the pass's error), calling hold after when set. It returns the passes
 // and a stop function.
 func runLoop(t *testing.T, src *Source, opts reconcile.LoopOptions, hold func(n int)) (*passLog, func()) {
 	t.Helper()
@@ -117,6 +117,13 @@ func runLoop(t *testing.T, src *Source, opts reconcile.LoopOptions, hold func(n 
 				return tr.Err
 			}
 			rev, err := src.Current(ctx)
+			if err == nil {
+				// As the daemon's pass: the checkout runs while the Source polls (and fetches).
+				var tree string
+				if tree, err = src.Repo.Checkout(ctx, rev); err == nil {
+					_, err = os.Stat(filepath.Join(tree, "avatar.yaml"))
+				}
+			}
 			passes.add(passRecord{reason: tr.Reason, rev: rev, err: err})
 			if hold != nil {
 				hold(n)
