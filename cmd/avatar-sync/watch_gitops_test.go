@@ -160,7 +160,8 @@ func logLines(t *testing.T, log *lockedBuffer, msg string) []map[string]any {
 // /metrics, a pushed invalid spec applies nothing and is logged with file:line:col at its revision
 // while the previous revision stays in force, and a force-push that rewrites the branch is
 // followed. The webhook gets exactly one event per state change, and never the keystore password,
-// even though the invalid commit quotes it in a place the error message echoes.
+// even though the invalid commit quotes it in a place the error message echoes. Once the branch
+// stands still it is polled without passes (issue 20).
 func TestWatchFollowsGitBranch(t *testing.T) {
 	const secret = "kEyst0re-s3cret"
 	t.Setenv("AVATAR_KEYSTORE_PASSWORD", secret)
