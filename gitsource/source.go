@@ -40,7 +40,7 @@ var _ reconcile.Source = (*Source)(nil)
 // one replaces it (a pass reads the newest head anyway), so moves during a pass collapse into one.
 func (s *Source) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error) {
 	if s.Interval <= 0 {
-		return nil, fmt.Errorf("poll %s: the interval must be positive, not %s", Redact(s.Repo.URL), s.Interval)
+		return nil, fmt.Errorf("poll %s: --git-interval %s: want a positive duration", Redact(s.Repo.URL), s.Interval)
 	}
 	if err := s.Repo.absDir(); err != nil {
 		return nil, err
