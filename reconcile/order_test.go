@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"crypto/rand"
 	"errors"
 	"slices"
 	"testing"
@@ -26,7 +27,20 @@ func TestApplyExecutesInThePlansOrder(t *testing.T) {
 		}
 		return "", errors.New(env + " is not set")
 	}
-	pl := &reconcile.Planner{Cluster: e.admin, Target: "embedded", Secrets: secrets}
+	// The package's own plan and Apply (the Kafka plane alone): the order under test is the kind
+	// table's and the executor's, whoever drives them.
+	plan := func(want *spec.Spec) plans.Plan {
+		t.Helper()
+		live, err := e.admin.Describe(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := plans.DesiredOf(want)
+		if err := reconcile.FingerprintCredentials(d.Access, live.Inventory, secrets, rand.Reader); err != nil {
+			t.Fatal(err)
+		}
+		return reconcile.Diff(d, live, reconcile.DiffOptions{Cluster: "embedded", AllowDelete: true})
+	}
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond, Secrets: secrets, AllowDelete: true, AllowDataLoss: true}
 	user := func(name, env string) spec.User {
 		return spec.User{Name: name, Mechanism: spec.MechanismSCRAM256, PasswordEnv: env, Iterations: 4096}
@@ -38,11 +52,7 @@ func TestApplyExecutesInThePlansOrder(t *testing.T) {
 		Services: []spec.Service{{Name: "gui5", User: "gui5", Produces: []string{"a"}}, {Name: "drone", User: "drone", Consumes: []string{"a"}}},
 		Quotas:   []spec.Quota{{User: "drone", ProducerByteRate: 1 << 20}},
 	}
-	p, err := pl.Plan(e.ctx, first, reconcile.PlanOptions{AllowDelete: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res, err := pl.Apply(e.ctx, p, opts, nil); err != nil || !res.Converged() {
+	if res, err := reconcile.Apply(e.ctx, plan(first), e.admin, opts, nil); err != nil || !res.Converged() {
 		t.Fatalf("first apply: %v, converged %v", err, res.Converged())
 	}
 	if _, err := e.admin.CreateTopics(e.ctx, []spec.Topic{{Name: "adopted", Partitions: 1, ReplicationFactor: 1}}); err != nil {
@@ -57,9 +67,7 @@ func TestApplyExecutesInThePlansOrder(t *testing.T) {
 		Services: []spec.Service{{Name: "gui5", User: "gui5", Produces: []string{"a"}}, {Name: "ops", User: "ops", Consumes: []string{"new"}}},
 		Quotas:   []spec.Quota{{User: "gui5", ProducerByteRate: 1 << 20}},
 	}
-	if p, err = pl.Plan(e.ctx, second, reconcile.PlanOptions{AllowDelete: true}); err != nil {
-		t.Fatal(err)
-	}
+	p := plan(second)
 	var listed []string
 	kinds := map[string]bool{}
 	for _, c := range p.Changes {
@@ -80,7 +88,7 @@ func TestApplyExecutesInThePlansOrder(t *testing.T) {
 			executed = append(executed, plans.Headline(ev.Change))
 		}
 	}
-	res, err := pl.Apply(e.ctx, p, opts, progress)
+	res, err := reconcile.Apply(e.ctx, p, e.admin, opts, progress)
 	if err != nil || !res.Converged() {
 		t.Fatalf("second apply: %v, converged %v, residual %v", err, res.Converged(), res.Residual)
 	}
