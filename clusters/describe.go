@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"strings"
@@ -55,6 +56,7 @@ func (a *Admin) describe(ctx context.Context) (reconcile.Live, *sarama.MetadataR
 			errs = append(errs, fmt.Errorf("topic %q: %w", t.Name, kafkaErr(t.Err, nil)))
 		}
 	}
+	configs := newConfigDecoder()
 	for names := range slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch) {
 		req := &sarama.DescribeConfigsRequest{Version: 4, Resources: make([]*sarama.ConfigResource, 0, len(names))}
 		for _, name := range names {
@@ -79,7 +81,7 @@ func (a *Admin) describe(ctx context.Context) (reconcile.Live, *sarama.MetadataR
 				errs = append(errs, fmt.Errorf("describe configs of topic %q: %w", r.Name, kafkaErr(sarama.KError(r.ErrorCode), &msg)))
 				continue
 			}
-			t.Config = configFromEntries(r.Configs)
+			t.Config = configs.config(r.Configs)
 			live.Topics[r.Name] = t
 		}
 	}
@@ -141,14 +143,102 @@ func topicReadable(err sarama.KError) bool {
 	return errors.Is(err, sarama.ErrNoError) || errors.Is(err, sarama.ErrLeaderNotAvailable)
 }
 
-// configFromEntries keeps every described entry with where its value comes from; only a dynamic
-// topic config counts as "set on the topic", so broker or Kafka defaults never look like drift.
-func configFromEntries(entries []*sarama.ConfigEntry) map[string]topics.ConfigValue {
-	out := make(map[string]topics.ConfigValue, len(entries))
-	for _, e := range entries {
-		out[e.Name] = topics.ConfigValue{Value: e.Value, Source: configSource(e), Sensitive: e.Sensitive}
+// configDecoder turns the DescribeConfigs answers of one Describe into topic configs, holding each
+// distinct name, value and set of entries once (issue 23). A topic answers about 35 entries, nearly
+// all the same for every topic (the defaults, and the topicDefaults a spec gives them all): at
+// 100,000 topics a map and two strings per entry and topic were 450 MB of a plan's live state.
+// Names and values are interned, and topics whose entries are equal (names, values, sources, in the
+// broker's order) share one map. Every described entry is kept with where its value comes from;
+// only a dynamic topic config counts as "set on the topic", so broker or Kafka defaults never look
+// like drift. Live's config maps are read only, as they always were: nothing changes a described
+// topic's map.
+type configDecoder struct {
+	strs map[string]string
+	sets map[uint64][]configSet // by the hash of their entries; at most maxConfigSets
+	n    int                    // sets remembered
+	seed maphash.Seed
+	last configSet     // the previous topic's: the next topic's entries are nearly always the same
+	buf  []configEntry // this topic's entries
+}
+
+// maxConfigSets bounds the sets a Describe remembers beyond the previous topic's (each costs its
+// entries, about 1.4 KB): a cluster whose topics all differ shares nothing and must not pay for
+// trying.
+const maxConfigSets = 1000
+
+// configEntry is one described entry, its strings interned.
+type configEntry struct {
+	name string
+	v    topics.ConfigValue
+}
+
+// configSet is the entries of a topic and the map every topic with exactly these entries shares.
+type configSet struct {
+	entries []configEntry
+	config  map[string]topics.ConfigValue
+}
+
+func newConfigDecoder() *configDecoder {
+	return &configDecoder{strs: map[string]string{}, sets: map[uint64][]configSet{}, seed: maphash.MakeSeed()}
+}
+
+// intern returns s, or the equal string met before; at is what the previous topic had at the same
+// position, compared first, so the common case needs no map.
+func (d *configDecoder) intern(s, at string) string {
+	if s == at {
+		return at
 	}
-	return out
+	if v, ok := d.strs[s]; ok {
+		return v
+	}
+	d.strs[s] = s
+	return s
+}
+
+// config is the topic config of one resource's entries.
+func (d *configDecoder) config(entries []*sarama.ConfigEntry) map[string]topics.ConfigValue {
+	cur := d.buf[:0]
+	for i, e := range entries {
+		var at configEntry
+		if i < len(d.last.entries) {
+			at = d.last.entries[i]
+		}
+		cur = append(cur, configEntry{name: d.intern(e.Name, at.name),
+			v: topics.ConfigValue{Value: d.intern(e.Value, at.v.Value), Source: configSource(e), Sensitive: e.Sensitive}})
+	}
+	d.buf = cur
+	if d.last.config != nil && slices.Equal(cur, d.last.entries) {
+		return d.last.config
+	}
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	for _, c := range cur {
+		h.WriteString(c.name)
+		h.WriteByte(0)
+		h.WriteString(c.v.Value)
+		h.WriteByte(0)
+		h.WriteByte(byte(c.v.Source))
+		if c.v.Sensitive {
+			h.WriteByte(1)
+		}
+	}
+	sum := h.Sum64()
+	for _, set := range d.sets[sum] {
+		if slices.Equal(cur, set.entries) {
+			d.last = set
+			return set.config
+		}
+	}
+	set := configSet{entries: slices.Clone(cur), config: make(map[string]topics.ConfigValue, len(cur))}
+	for _, c := range cur {
+		set.config[c.name] = c.v
+	}
+	if d.n < maxConfigSets {
+		d.sets[sum] = append(d.sets[sum], set)
+		d.n++
+	}
+	d.last = set
+	return set.config
 }
 
 func configSource(e *sarama.ConfigEntry) topics.ConfigSource {
