@@ -19,10 +19,11 @@ import (
 // This file holds the reads; write.go holds the requests that change the cluster (issue 9).
 
 // Describe reads the whole live state in a fixed number of requests, whatever the number of
-// topics: one Metadata for every topic (brokers, racks, controller, cluster id, replicas), one
-// DescribeConfigs carrying every topic as a resource, and, once avatar-sync recorded any, the
-// inventory of managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any broker, so
-// a single request is the protocol's minimum.
+// topics up to 10,000: one Metadata for every topic (brokers, racks, controller, cluster id,
+// replicas), one DescribeConfigs carrying every topic as a resource (one per 10,000 topics beyond,
+// the next asked while the last is read), and, once avatar-sync recorded any, the inventory of
+// managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any
+// broker, so a single request is the protocol's minimum.
 func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 	live, _, err := a.describe(ctx)
 	return live, err
@@ -33,6 +34,12 @@ func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 // answered 141 MB, past the 100 MB sarama accepts (sarama.MaxResponseSize), so a cluster that large
 // could not be planned (issue 23). Up to 10,000 topics it is still one request.
 var describeConfigsBatch = 10000
+
+// describeConfigsAnswer is one DescribeConfigs request's outcome.
+type describeConfigsAnswer struct {
+	resp *sarama.DescribeConfigsResponse
+	err  error
+}
 
 // describe is Describe that also returns the Metadata response it read (nil when that read
 // failed), so status builds its health snapshot from the same read (issue 23).
@@ -57,16 +64,34 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 		}
 	}
 	configs := newConfigDecoder()
-	for names := range slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch) {
+	batches := slices.Collect(slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch))
+	// The next batch is asked for while this one is read into the live state: the broker answers
+	// (and sarama decodes) one while the other is folded in, two answers held at most (issue 23).
+	ask := func(names []string) <-chan describeConfigsAnswer {
 		req := &sarama.DescribeConfigsRequest{Version: 4, Resources: make([]*sarama.ConfigResource, 0, len(names))}
 		for _, name := range names {
 			req.Resources = append(req.Resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
 		}
-		resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
-		if err != nil {
-			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
+		out := make(chan describeConfigsAnswer, 1) // never blocks: an abandoned answer is dropped
+		go func() {
+			resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
+			out <- describeConfigsAnswer{resp, err}
+		}()
+		return out
+	}
+	var next <-chan describeConfigsAnswer
+	if len(batches) > 0 {
+		next = ask(batches[0])
+	}
+	for i := range batches {
+		ans := <-next
+		if ans.err != nil {
+			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, ans.err)
 		}
-		for _, r := range resp.Resources {
+		if i+1 < len(batches) {
+			next = ask(batches[i+1])
+		}
+		for _, r := range ans.resp.Resources {
 			t, ok := live.Topics[r.Name]
 			if !ok {
 				continue
