@@ -84,14 +84,14 @@ func (d *decoder) overrides(m *mapping) *Overrides {
 	}
 	if _, _, ok := m.get("topicDefaults"); ok {
 		td := m.object("topicDefaults")
-		o.TopicDefaults = topicOverride(d.topicFields(td), "", d.nodePos(td.node))
+		o.TopicDefaults = topicOverride(d.topicFields(td, nil, nil), "", d.nodePos(td.node))
 	}
 	items, paths := m.list("topics")
 	for i, item := range items {
 		tm := d.mapping(item, topicOverrideObj, paths[i])
 		var name string
 		tm.str("name", &name)
-		o.Topics = append(o.Topics, *topicOverride(d.topicFields(tm), name, d.nodePos(tm.node)))
+		o.Topics = append(o.Topics, *topicOverride(d.topicFields(tm, nil, nil), name, d.nodePos(tm.node)))
 	}
 	return o
 }
