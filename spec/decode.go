@@ -66,17 +66,20 @@ func join(path, key string) string {
 // too. A nil or null node is an empty mapping (so `embedded: {}` and `embedded:` mean the same).
 // Where each key was written is recorded under its path.
 func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
-	return d.readMapping(n, obj, path, true)
+	return d.readMapping(nil, n, obj, path, true)
 }
 
-// unrecordedMapping is mapping for a topic of the topics list, whose key positions are found
-// through the returned mapping's m (decoder.topics) rather than recorded under their paths.
-func (d *decoder) unrecordedMapping(n *yaml.Node, obj *object, path string) *mapping {
-	return d.readMapping(n, obj, path, false)
+// unrecordedMapping is mapping for a topic of the topics list, read into mp: its key positions
+// are found through mp.m (decoder.topics) rather than recorded under their paths.
+func (d *decoder) unrecordedMapping(mp *mapping, n *yaml.Node, obj *object, path string) {
+	d.readMapping(mp, n, obj, path, false)
 }
 
-func (d *decoder) readMapping(n *yaml.Node, obj *object, path string, record bool) *mapping {
-	mp := &mapping{d: d, obj: obj, path: path, node: n}
+func (d *decoder) readMapping(mp *mapping, n *yaml.Node, obj *object, path string, record bool) *mapping {
+	if mp == nil {
+		mp = &mapping{}
+	}
+	*mp = mapping{d: d, obj: obj, path: path, node: n}
 	mp.m.obj = obj
 	if len(obj.fields) <= len(mp.few) {
 		mp.m.e = mp.few[:len(obj.fields)]

@@ -136,9 +136,11 @@ func (d *decoder) at(path string) loc {
 // keys it sets itself. decoder.topicAt answers a topic path from it.
 type topicNodes struct {
 	item *yaml.Node
-	// keys are the topic's known keys (name, partitions, config, ...), first occurrence of each.
-	keys fieldEntries
-	// config are the config keys the topic sets itself, in file order (retention as retention.ms).
+	// mapping is the topic's mapping: mapping.m holds its known keys (name, partitions, config,
+	// ...), the first occurrence of each.
+	mapping mapping
+	// config are the config keys the topic sets itself, in file order (retention as retention.ms):
+	// a window of decoder.topicConfig.
 	config []configKey
 }
 
@@ -209,7 +211,7 @@ func (d *decoder) topicPos(i int, key string) (Pos, bool) {
 			}
 		}
 	}
-	if e, ok := t.keys.get(key); ok {
+	if e, ok := t.mapping.m.get(key); ok {
 		return d.nodePos(e.key), true
 	}
 	return Pos{}, false
@@ -545,11 +547,13 @@ func (d *decoder) configValue(n *yaml.Node, def TopicConfigDef, config func() st
 // d.topics[i], not to d.pos.
 func (d *decoder) topic(i int, n *yaml.Node, defs *topicFields) Topic {
 	tn := &d.topics[i]
-	m := d.unrecordedMapping(n, topicObj, topicKeyPath(i, ""))
-	tn.keys = m.m
+	m := &tn.mapping
+	d.unrecordedMapping(m, n, topicObj, topicKeyPath(i, ""))
 	t := Topic{Pos: d.nodePos(m.node)}
 	m.str("name", &t.Name)
-	own := d.topicFields(m, defs, &tn.config)
+	first := len(d.topicConfig)
+	own := d.topicFields(m, defs, &d.topicConfig)
+	tn.config = d.topicConfig[first:len(d.topicConfig):len(d.topicConfig)]
 	t.Partitions, t.ReplicationFactor, t.Prune = own.partitions, own.replicationFactor, own.prune
 	// What the topic leaves out comes from topicDefaults; decoder.at finds those positions.
 	if _, set := m.m.get("partitions"); !set && defs.partitions != 0 {

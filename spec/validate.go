@@ -471,8 +471,11 @@ func (v *validator) isrDefaults() {
 func (v *validator) topics() {
 	defer v.isrDefaults()
 	s := v.s
-	byName := make(map[string]int, len(s.Topics))
+	// byMetric holds the first topic of each metric name ('.' read as '_'). Equal names have equal
+	// metric names, so a repeated name is either that first topic's or one of those whose metric
+	// name was taken (clashed, by name): no second map of every name (issue 23).
 	byMetric := make(map[string]int, len(s.Topics))
+	var clashed map[string]int
 	defaultsBad := v.at("topicDefaults.partitions").bad || v.at("topicDefaults.replicationFactor").bad
 	for i, t := range s.Topics {
 		if v.topicAt(i, "").bad {
@@ -481,19 +484,27 @@ func (v *validator) topics() {
 		// Paths name keys in messages: they are built when there is a message to write.
 		path := func() string { return topicKeyPath(i, "") }
 		if t.Name != "" {
+			metric := strings.ReplaceAll(t.Name, ".", "_")
+			owner, taken := byMetric[metric]
+			j, dup := owner, taken && s.Topics[owner].Name == t.Name
+			if taken && !dup {
+				j, dup = clashed[t.Name]
+			}
 			if why := legalTopicName(t.Name); why != "" {
 				v.errorf(path()+".name", "%s.name %q %s", path(), t.Name, why)
-			} else if j, dup := byName[t.Name]; dup {
+			} else if dup {
 				where := ""
 				if p := v.topicAt(j, "").pos; p.Line > 0 {
 					where = fmt.Sprintf(" (line %d)", p.Line)
 				}
 				v.errorf(path()+".name", "%s.name %q is already declared by topics[%d]%s", path(), t.Name, j, where)
 			} else {
-				byName[t.Name] = i
-				metric := strings.ReplaceAll(t.Name, ".", "_")
-				if j, clash := byMetric[metric]; clash {
-					v.warnf(path()+".name", "%s.name %q collides with %q (topics[%d]): Kafka's metric names replace '.' with '_'", path(), t.Name, s.Topics[j].Name, j)
+				if taken {
+					if clashed == nil {
+						clashed = map[string]int{}
+					}
+					clashed[t.Name] = i
+					v.warnf(path()+".name", "%s.name %q collides with %q (topics[%d]): Kafka's metric names replace '.' with '_'", path(), t.Name, s.Topics[owner].Name, owner)
 				} else {
 					byMetric[metric] = i
 				}

@@ -45,6 +45,8 @@ type decoder struct {
 	// inherited caches inheritedPos's answers by topic key.
 	inherited map[string]Pos
 	topics    []topicNodes
+	// topicConfig holds the config keys of every topic, each topic's a window of it.
+	topicConfig []configKey
 	// bad marks paths whose value was reported as malformed.
 	bad map[string]bool
 	// used records each object.key the decoder read, so a test can prove the tables and the decoder
