@@ -109,7 +109,7 @@ func (d *decoder) readMapping(mp *mapping, n *yaml.Node, obj *object, path strin
 	for _, e := range d.pairs(n) {
 		key := e.key.Value
 		if prev, dup := mp.m.get(key); dup {
-			d.errorf(e.key, "%s is repeated (first set on line %d)", join(path, key), prev.key.Line)
+			d.errorf(e.key, "%s is repeated (first set on line %d)", join(path, key), lineOf(prev.key))
 			continue
 		}
 		if i := obj.index(key); i >= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,9 +137,11 @@ func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 		size += len(src.Data)
 	}
 	d := newDecoder(name, size)
-	// About one node per 10 bytes of a topic list: sized up front, the map is not rehashed as it
-	// grows to every node of 100,000 topics (issue 23).
-	d.files = make(map[*yaml.Node]string, size/10)
+	if len(srcs) >= math.MaxInt/lineStride {
+		// Only where int has 32 bits: lines are numbered per file (see lineStride).
+		d.errorf(nil, "the spec directory has %d files; at most %d can be read together here", len(srcs), math.MaxInt/lineStride-1)
+		return d.decode(nil, target, name)
+	}
 	var roots []*yaml.Node
 	for _, src := range srcs {
 		// Each file's syntax errors carry its own name.
@@ -148,7 +151,8 @@ func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 		if root == nil {
 			continue
 		}
-		d.recordFile(root, src.Name)
+		d.files = append(d.files, src.Name)
+		d.recordFile(root, len(d.files))
 		roots = append(roots, root)
 	}
 	if len(roots) == 0 {
@@ -157,21 +161,18 @@ func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 	return d.decode(d.mergeFiles(roots), target, name)
 }
 
-// recordFile names file as the file of n and everything under it. A node already named was visited
-// (an alias's target, or the anchor of a cycle): each file is a tree of its own, so no node is
-// named twice.
-func (d *decoder) recordFile(n *yaml.Node, file string) {
-	if n == nil {
+// recordFile marks n and everything under it as nodes of d.files[k-1], numbering their lines from
+// k*lineStride. A node already marked was visited (an alias's target, or the anchor of a cycle):
+// each file is a tree of its own, so no node is marked twice.
+func (d *decoder) recordFile(n *yaml.Node, k int) {
+	if n == nil || n.Line >= lineStride {
 		return
 	}
-	if _, seen := d.files[n]; seen {
-		return
-	}
-	d.files[n] = file
+	n.Line += k * lineStride
 	for _, c := range n.Content {
-		d.recordFile(c, file)
+		d.recordFile(c, k)
 	}
-	d.recordFile(n.Alias, file)
+	d.recordFile(n.Alias, k)
 }
 
 // identities say what makes an item of a joined list the same across files.
@@ -227,7 +228,7 @@ func (d *decoder) mergeFiles(roots []*yaml.Node) *yaml.Node {
 				for _, item := range v.Content {
 					id := m.resolve(item)
 					if idv := valueOf(m, id, identities[key]); idv != nil && idv.Kind == yaml.ScalarNode {
-						if prev, dup := ids[idv.Value]; dup && d.files[prev] != d.files[idv] {
+						if prev, dup := ids[idv.Value]; dup && !sameFile(prev, idv) {
 							label := fmt.Sprintf("%s %q", strings.TrimSuffix(key, "s"), idv.Value)
 							if key == "brokers" {
 								label = "broker id " + idv.Value
@@ -248,7 +249,7 @@ func (d *decoder) mergeFiles(roots []*yaml.Node) *yaml.Node {
 					seen[key] = ids
 				}
 				for _, c := range m.pairs(v) {
-					if prev, dup := ids[c.key.Value]; dup && d.files[prev] != d.files[c.key] {
+					if prev, dup := ids[c.key.Value]; dup && !sameFile(prev, c.key) {
 						d.errorf(c.key, "clusters.%s is also declared in %s; declare a target in one file", c.key.Value, where(prev))
 						continue
 					}

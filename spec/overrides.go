@@ -187,7 +187,7 @@ func (d *merger) mergeTopics(base, over *yaml.Node, path string) *yaml.Node {
 			d.errorf(n, "%s %q is already overridden on line %d; merge the two", p, n.Value, line)
 			continue
 		}
-		seen[n.Value] = n.Line
+		seen[n.Value] = lineOf(n)
 		i, ok := index[n.Value]
 		if !ok {
 			d.errorf(n, "%s %q is not a topic of the spec%s; a target overrides topics, it does not add them", p, n.Value, didYouMean(n.Value, names))

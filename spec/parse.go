@@ -398,7 +398,7 @@ func (d *decoder) topicFields(m *mapping, inherit *topicFields, own *[]configKey
 			seen := newKeyLines(len(pairs))
 			for _, e := range pairs {
 				key := e.key.Value
-				if line, dup := seen.first(key, e.key.Line); dup {
+				if line, dup := seen.first(key, lineOf(e.key)); dup {
 					d.errorf(e.key, "%s is repeated (first set on line %d)", keyPath(key), line)
 					continue
 				}
@@ -586,7 +586,7 @@ func (d *decoder) clusters(top *mapping) []Cluster {
 				d.errorf(e.key, "%s is repeated (first set on line %d)", path, line)
 				continue
 			}
-			seen[name] = e.key.Line
+			seen[name] = lineOf(e.key)
 			d.pos[path] = d.nodePos(e.key)
 			m := d.mapping(e.val, clusterObj, path)
 			c := Cluster{Name: name, Pos: d.nodePos(e.key)}
