@@ -60,9 +60,10 @@ func parsePartialTarget(file string, data []byte, target string) (*Spec, Diagnos
 }
 
 // newDecoder makes a decoder for a file of size bytes. The topics, the one part of a spec that grows
-// with its size, keep their positions in decoder.topics rather than in the path map.
+// with its size, keep their positions in decoder.topics rather than in the path map, so the map
+// needs room for the other sections' keys only.
 func newDecoder(file string, size int) *decoder {
-	return &decoder{file: file, pos: make(map[string]Pos, 64), bad: map[string]bool{}, used: map[*object][]bool{}}
+	return &decoder{file: file, pos: make(map[string]Pos, min(size/32, 64)), bad: map[string]bool{}, used: map[*object][]bool{}}
 }
 
 // decode turns the root mapping into a validated Spec, merging target's overrides first; base is
