@@ -7,8 +7,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -143,22 +145,73 @@ func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 		return d.decode(nil, target, name)
 	}
 	var roots []*yaml.Node
-	for _, src := range srcs {
-		// Each file's syntax errors carry its own name.
-		fd := newDecoder(src.Name, 0)
-		root := fd.parseYAML(src.Data)
-		d.diags = append(d.diags, fd.diags...)
-		if root == nil {
+	for i, f := range parseFiles(srcs) {
+		d.diags = append(d.diags, f.diags...)
+		if f.root == nil {
 			continue
 		}
-		d.files = append(d.files, src.Name)
-		d.recordFile(root, len(d.files))
-		roots = append(roots, root)
+		d.files = append(d.files, srcs[i].Name)
+		d.recordFile(f.root, len(d.files))
+		roots = append(roots, f.root)
 	}
 	if len(roots) == 0 {
 		return d.decode(nil, target, name)
 	}
 	return d.decode(d.mergeFiles(roots), target, name)
+}
+
+// parsedFile is one file of a spec directory read into its root mapping, with its syntax errors
+// (each carrying the file's own name).
+type parsedFile struct {
+	root  *yaml.Node
+	diags Diagnostics
+}
+
+// parseFiles parses the files of a spec directory, as many at a time as the process has CPUs: the
+// files are independent until merged, and yaml.v3 building each one's node tree is most of the
+// load of a large directory (issue 23). A panic in one is raised again here, as if the files had
+// been parsed one after the other.
+func parseFiles(srcs []Source) []parsedFile {
+	out := make([]parsedFile, len(srcs))
+	parse := func(i int) {
+		fd := newDecoder(srcs[i].Name, 0)
+		out[i] = parsedFile{root: fd.parseYAML(srcs[i].Data), diags: fd.diags}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(srcs))
+	if workers <= 1 {
+		for i := range srcs {
+			parse(i)
+		}
+		return out
+	}
+	next := make(chan int)
+	panics := make([]any, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panics[w] = r
+					for range next { // let the feeder finish
+					}
+				}
+			}()
+			for i := range next {
+				parse(i)
+			}
+		})
+	}
+	for i := range srcs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, r := range panics {
+		if r != nil {
+			panic(r)
+		}
+	}
+	return out
 }
 
 // recordFile marks n and everything under it as nodes of d.files[k-1], numbering their lines from

@@ -201,3 +201,31 @@ func TestDirectoryLinesPerFile(t *testing.T) {
 		t.Errorf("diagnostics (-want +got):\n%s", d)
 	}
 }
+
+// TestParseFilesInOrder: a spec directory's files are parsed side by side (issue 23), yet each
+// result, and each file's syntax error with its own name and line, is where a parse of one file
+// after the other puts it.
+func TestParseFilesInOrder(t *testing.T) {
+	var srcs []Source
+	for i := range 9 {
+		data := fmt.Sprintf("topics:\n  - name: t%d\n", i)
+		if i%3 == 1 {
+			data += "  - name: [broken\n" // a syntax error on line 3
+		}
+		srcs = append(srcs, Source{Name: fmt.Sprintf("team/%02d.yaml", i), Data: []byte(data)})
+	}
+	got := parseFiles(srcs)
+	for i, src := range srcs {
+		fd := newDecoder(src.Name, 0)
+		root := fd.parseYAML(src.Data)
+		if (root == nil) != (got[i].root == nil) || cmp.Diff(fd.diags, got[i].diags) != "" {
+			t.Errorf("%s: parsed alone %v %v, with the others %v %v", src.Name, root != nil, fd.diags, got[i].root != nil, got[i].diags)
+		}
+		if root != nil && got[i].root.Content[1].Content[0].Content[1].Value != fmt.Sprintf("t%d", i) {
+			t.Errorf("%s: its result holds another file's topics", src.Name)
+		}
+		if i%3 == 1 && (len(got[i].diags) != 1 || got[i].diags[0].Pos.File != src.Name) {
+			t.Errorf("%s: want its own syntax error, got %v", src.Name, got[i].diags)
+		}
+	}
+}
