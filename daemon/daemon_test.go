@@ -24,6 +24,7 @@ import (
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/notify"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/session"
@@ -146,7 +147,7 @@ func TestConnectionSettings(t *testing.T) {
 func TestProgressLineHasOneMsg(t *testing.T) {
 	var buf lockedBuffer
 	f := &follower{d: &daemon{}, log: NewLogger(&buf, true, false)}
-	f.logEvent(reconcile.Event{Status: reconcile.Running, Message: "waiting up to 30s for the apply lock held by ops"})
+	f.logEvent(plans.Event{Status: plans.Running, Message: "waiting up to 30s for the apply lock held by ops"})
 	line := strings.TrimSpace(buf.String())
 	if strings.Count(line, `"msg"`) != 1 {
 		t.Fatalf("line has %d msg keys: %s", strings.Count(line, `"msg"`), line)
@@ -301,7 +302,10 @@ func runDaemonWith(t *testing.T, cfg Config) (log *lockedBuffer, base string, st
 	log = &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		cfg.Interval, cfg.Debounce, cfg.MetricsAddr = 300*time.Millisecond, 50*time.Millisecond, "127.0.0.1:0"
+		if cfg.Interval == 0 {
+			cfg.Interval = 300 * time.Millisecond
+		}
+		cfg.Debounce, cfg.MetricsAddr = 50*time.Millisecond, "127.0.0.1:0"
 		cfg.Apply = reconcile.ApplyOptions{LockWait: 10 * time.Second}
 		cfg.Session = session.Options{StateDir: t.TempDir(), Serve: true, Objects: true}
 		cfg.Log = NewLogger(log, true, true)

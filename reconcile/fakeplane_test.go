@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -41,7 +42,7 @@ func (f *fakePlane) PlanObjects(_ context.Context, opts reconcile.ObjectPlanOpti
 			want[o["name"]] = o["content"]
 		}
 	} else {
-		snap = &reconcile.DesiredObjects{Inventory: "avatar", Salt: base64.StdEncoding.EncodeToString(opts.Salt)}
+		snap = &plans.DesiredObjects{Inventory: "avatar", Salt: base64.StdEncoding.EncodeToString(opts.Salt)}
 		for _, name := range sortedNames(want) {
 			m, _ := json.Marshal(map[string]string{"name": name, "content": want[name]})
 			snap.Manifests = append(snap.Manifests, m)
@@ -52,16 +53,16 @@ func (f *fakePlane) PlanObjects(_ context.Context, opts reconcile.ObjectPlanOpti
 	for _, name := range sortedNames(want) {
 		have, ok := f.live[name]
 		fmt.Fprintf(h, "%s=%s;", name, have)
-		action := reconcile.Update
+		action := plans.Update
 		switch {
 		case !ok:
-			action = reconcile.Create
+			action = plans.Create
 		case have == want[name]:
 			continue
 		}
-		ref := reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "avatar", Name: name}
-		out.Changes = append(out.Changes, reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(), Action: action,
-			Object: &reconcile.ObjectPayload{Object: ref, Broker: -1}})
+		ref := plans.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "avatar", Name: name}
+		out.Changes = append(out.Changes, plans.Change{Kind: plans.KindObject, Name: ref.String(), Action: action,
+			Object: &plans.ObjectPayload{Object: ref, Broker: -1}})
 	}
 	out.Fingerprint = "fake:" + hex.EncodeToString(h.Sum(nil))
 	return out, nil
@@ -107,7 +108,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.TopicsDeferred() || len(p.Changes) != 1 || p.Changes[0].Action != reconcile.Create {
+	if !p.TopicsDeferred() || len(p.Changes) != 1 || p.Changes[0].Action != plans.Create {
 		t.Fatalf("a plan without brokers: deferred %v, changes %+v", p.TopicsDeferred(), p.Changes)
 	}
 	plane.rendered["kafka-config"] = "image=9.9.9" // the spec edited after the plan: not applied
@@ -141,7 +142,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if plane.live["kafka-config"] != "image=3.8.1" {
 		t.Errorf("applied %q, want the planned image=3.8.1", plane.live["kafka-config"])
 	}
-	if res.Continued == nil || len(res.Continued.Changes) != 3 || res.Continued.Changes[0].Action != reconcile.Create {
+	if res.Continued == nil || len(res.Continued.Changes) != 3 || res.Continued.Changes[0].Action != plans.Create {
 		t.Fatalf("the topics planned under the lock: %+v", res.Continued)
 	}
 	live, err := e.admin.Describe(e.ctx)

@@ -5,13 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -19,72 +19,6 @@ import (
 // produces are changes of the same Plan as the topics, of kind KindObject. reconcile only declares
 // what it needs (ObjectPayload, Objects); the kube package implements it and is the only one that
 // speaks to an API server.
-
-// ObjectRef names one Kubernetes object.
-type ObjectRef struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Namespace  string `json:"namespace,omitempty"`
-	Name       string `json:"name"`
-}
-
-// String is "Kind namespace/name" ("Kind name" for cluster-scoped objects), as plans print it.
-func (r ObjectRef) String() string {
-	if r.Namespace == "" {
-		return r.Kind + " " + r.Name
-	}
-	return r.Kind + " " + r.Namespace + "/" + r.Name
-}
-
-// ObjectField is one field a change sets: its path as kubectl prints it
-// (spec.template.spec.containers[0].image) and the live and desired values, compact. A Secret's
-// values are "(sensitive)" on both sides: plans are printed and saved.
-type ObjectField struct {
-	Path   string `json:"path"`
-	Before string `json:"before"`
-	After  string `json:"after"`
-}
-
-// ObjectConflict is a field another field manager owns; applying takes it over, which only
-// ApplyOptions.ForceConflicts allows.
-type ObjectConflict struct {
-	Field   string `json:"field"`
-	Manager string `json:"manager"`
-}
-
-// ObjectPayload is a Kubernetes object change. The change's Action says create, update, delete,
-// replace (a change Kubernetes cannot make in place, a StatefulSet's volumeClaimTemplates, executed
-// only with ApplyOptions.AllowReplace as orphan-delete and recreate), unsupported or no-op (an
-// orphan left alone); the change's Reason says why.
-type ObjectPayload struct {
-	Object ObjectRef `json:"object"`
-	// Broker is the node id when Object is a broker StatefulSet (rolled one at a time, gated by
-	// the Kafka plane's SafeToRestart), -1 otherwise.
-	Broker int32 `json:"broker"`
-	// Sensitive marks a Secret: its values never appear in a plan, only "(sensitive)".
-	Sensitive bool             `json:"sensitive,omitempty"`
-	Fields    []ObjectField    `json:"fields,omitempty"`
-	Conflicts []ObjectConflict `json:"conflicts,omitempty"`
-	// Live is a digest of the live object (without status and server bookkeeping) when planned,
-	// "" when absent: apply refuses an object that changed since.
-	Live string `json:"live,omitempty"`
-}
-
-// DesiredObjects is the Kubernetes half of a plan's desired-state snapshot (issue 20): the exact
-// manifests the render produced when the plan was made, so `apply --plan` applies them and never
-// today's render. A Secret's values never enter it: each is replaced by SecretFingerprint under
-// Salt, and apply re-supplies the value from the spec's source (environment or file) and refuses
-// it unless it has the planned fingerprint.
-type DesiredObjects struct {
-	// Inventory names the set of objects avatar-sync owns in the namespace (the spec's
-	// metadata.name).
-	Inventory string `json:"inventory"`
-	// Salt is random per plan (base64); it keys every fingerprint of the plan's Kubernetes side:
-	// Secret values and live-object digests, so none is a plain hash of a Secret's content.
-	Salt string `json:"salt"`
-	// Manifests are the objects in render order, Secret values replaced by their fingerprints.
-	Manifests []json.RawMessage `json:"manifests"`
-}
 
 // SecretFingerprint is the salted fingerprint of one Secret value, the only form a plan holds it
 // in: "hmac-sha256:" and the hex HMAC-SHA256, keyed by the plan's salt, of where the value lives
@@ -106,7 +40,7 @@ type ObjectPlanOptions struct {
 	Salt []byte
 	// Pinned is the snapshot of a plan being verified or applied: the adapter plans exactly these
 	// manifests (their Secret values re-supplied and checked) under their salt, not its render.
-	Pinned *DesiredObjects
+	Pinned *plans.DesiredObjects
 }
 
 // ObjectPlan is the Kubernetes side as an adapter computed it.
@@ -116,9 +50,9 @@ type ObjectPlan struct {
 	// Changes are the KindObject changes: pending ones and orphans left alone, in apply order
 	// (namespace, secrets and config, services, workloads by broker id). Objects already in sync
 	// are covered by Fingerprint, not listed.
-	Changes []Change
+	Changes []plans.Change
 	// Desired is the snapshot planned from: the plan records it, and apply pins it.
-	Desired *DesiredObjects
+	Desired *plans.DesiredObjects
 }
 
 // ObjectApplyOptions are the opt-ins and waits of the objects phase.
@@ -157,33 +91,10 @@ type RestartGate interface {
 	SafeToRestart(ctx context.Context, broker int32) error
 }
 
-// objectRisk grades an object change: a replace recreates the StatefulSet (RiskHeavy); nothing in
-// the object plane destroys records (deleting a StatefulSet leaves its volumes).
-func objectRisk(c Change, _ Live) (Risk, string) {
-	switch objectRiskOf(c) {
-	case RiskHeavy:
-		return RiskHeavy, "the object is deleted (orphaning pods and volumes) and created again"
-	case RiskUnsupported:
-		return RiskUnsupported, "the API server refuses it"
-	}
-	return RiskNone, "no records are destroyed"
-}
-
-// objectRiskOf grades an object change by its action.
-func objectRiskOf(c Change) Risk {
-	switch {
-	case c.Action == Unsupported:
-		return RiskUnsupported
-	case c.Action == Replace:
-		return RiskHeavy
-	}
-	return RiskNone
-}
-
 // splitObjects returns the plan's object changes and the rest.
-func splitObjects(cs []Change) (objects, others []Change) {
+func splitObjects(cs []plans.Change) (objects, others []plans.Change) {
 	for _, c := range cs {
-		if c.Kind == KindObject {
+		if c.Kind == plans.KindObject {
 			objects = append(objects, c)
 		} else {
 			others = append(others, c)
@@ -193,7 +104,7 @@ func splitObjects(cs []Change) (objects, others []Change) {
 }
 
 // topicPart is the plan without its object changes: what the Kafka plane verifies and applies.
-func topicPart(p Plan) Plan {
+func topicPart(p plans.Plan) plans.Plan {
 	_, p.Changes = splitObjects(p.Changes)
 	return p
 }
@@ -201,8 +112,8 @@ func topicPart(p Plan) Plan {
 // checkObjectsAllowed lists the object changes the opt-ins do not cover: conflicts (naming the
 // other manager) without ForceConflicts, replaces without AllowReplace. Deletions and unsupported
 // changes are refused by CheckAllowed like topics'.
-func checkObjectsAllowed(c Change, opts ApplyOptions) []error {
-	if c.Kind != KindObject || c.Object == nil || !c.Pending() || c.Action == Unsupported {
+func checkObjectsAllowed(c plans.Change, opts ApplyOptions) []error {
+	if c.Kind != plans.KindObject || c.Object == nil || !c.Pending() || c.Action == plans.Unsupported {
 		return nil
 	}
 	var errs []error
@@ -211,14 +122,14 @@ func checkObjectsAllowed(c Change, opts ApplyOptions) []error {
 		for _, cf := range c.Object.Conflicts {
 			cs = append(cs, fmt.Sprintf("%s is owned by field manager %q", cf.Field, cf.Manager))
 		}
-		errs = append(errs, fmt.Errorf("%s: %s; taking them needs --force-conflicts", Headline(c), strings.Join(cs, ", ")))
+		errs = append(errs, fmt.Errorf("%s: %s; taking them needs --force-conflicts", plans.Headline(c), strings.Join(cs, ", ")))
 	}
-	if c.Action == Replace && !opts.AllowReplace {
+	if c.Action == plans.Replace && !opts.AllowReplace {
 		var fs []string
 		for _, f := range c.Object.Fields {
 			fs = append(fs, f.Path+": "+f.Before+" → "+f.After)
 		}
-		errs = append(errs, fmt.Errorf("%s (%s): Kubernetes cannot change this in place; it needs --allow-replace (orphan-delete and recreate: pods and volumes survive)", Headline(c), strings.Join(fs, ", ")))
+		errs = append(errs, fmt.Errorf("%s (%s): Kubernetes cannot change this in place; it needs --allow-replace (orphan-delete and recreate: pods and volumes survive)", plans.Headline(c), strings.Join(fs, ", ")))
 	}
 	return errs
 }
@@ -231,11 +142,11 @@ func (pl *Planner) planObjects(ctx context.Context, opts ObjectPlanOptions) (Obj
 	}
 	for i := range op.Changes {
 		c := &op.Changes[i]
-		c.Risk = objectRiskOf(*c)
-		if c.Kind != KindObject {
+		c.Risk = plans.ObjectRiskOf(*c)
+		if c.Kind != plans.KindObject {
 			return op, fmt.Errorf("target %s: the Kubernetes plane returned a %s change", pl.Target, c.Kind)
 		}
-		if err := c.payloadErr(); err != nil {
+		if err := c.PayloadErr(); err != nil {
 			return op, err
 		}
 	}
@@ -248,13 +159,13 @@ func (pl *Planner) planObjects(ctx context.Context, opts ObjectPlanOptions) (Obj
 // verifyObjects refuses a plan whose object side is not what planning now gives: ErrStalePlan when
 // the live objects changed (fingerprint), ErrTampered when they did not but the changes differ (the
 // plan file was edited, or the spec changed since it was saved).
-func verifyObjects(p Plan, fresh ObjectPlan) error {
+func verifyObjects(p plans.Plan, fresh ObjectPlan) error {
 	saved, _ := splitObjects(p.Changes)
 	if p.ObjectsFingerprint != fresh.Fingerprint {
-		return fmt.Errorf("%w: the Kubernetes objects changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(p.ObjectsFingerprint), short(fresh.Fingerprint))
+		return fmt.Errorf("%w: the Kubernetes objects changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, plans.ShortDigest(p.ObjectsFingerprint), plans.ShortDigest(fresh.Fingerprint))
 	}
 	if errs := compareChanges(saved, fresh.Changes); len(errs) > 0 {
-		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what its own manifests give against the live API server (was the plan file edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
+		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what its own manifests give against the live API server (was the plan file edited?); run plan again:\n%w", plans.ErrTampered, errors.Join(errs...))
 	}
 	return nil
 }
@@ -287,16 +198,16 @@ func verifyObjects(p Plan, fresh ObjectPlan) error {
 // deferred topics and brokers that do not answer there is no Kafka to hold a lock in (a fresh
 // deploy), so the objects phase runs unlocked; and the result is not Verified: the topics were
 // never looked at.
-func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progress Progress) (Result, error) {
+func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, progress Progress) (plans.Result, error) {
 	opts.defaults()
 	if progress == nil {
-		progress = func(Event) {}
+		progress = func(plans.Event) {}
 	}
 	objs, _ := splitObjects(p.Changes)
-	var res Result
+	var res plans.Result
 	for _, c := range objs {
 		if c.Pending() {
-			res.Changes = append(res.Changes, ChangeResult{Change: c})
+			res.Changes = append(res.Changes, plans.ChangeResult{Change: c})
 		}
 	}
 	// 1.
@@ -343,8 +254,8 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 	// 4.
 	if err := pl.applyObjects(octx, p, opts, &res, progress); err != nil {
 		for i := range res.Changes {
-			if res.Changes[i].Status != Applied {
-				res.Changes[i].Status = NotAttempted
+			if res.Changes[i].Status != plans.Applied {
+				res.Changes[i].Status = plans.NotAttempted
 			}
 		}
 		if lost := held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
@@ -366,7 +277,7 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 	if lost := held.lost(); lost != nil {
 		for _, c := range topics.Changes {
 			if c.Pending() {
-				res.Changes = append(res.Changes, ChangeResult{Change: c})
+				res.Changes = append(res.Changes, plans.ChangeResult{Change: c})
 			}
 		}
 		return res, held.stoppedBefore(notAttemptedFrom(res))
@@ -384,7 +295,7 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 
 // continueDeferred plans the Kafka plane a plan deferred, from the plan's own snapshot, under the
 // held lease (Apply's step 5 for a deferred plan): Result.Continued, reported and never applied.
-func (pl *Planner) continueDeferred(p Plan, held *heldLease, res *Result) error {
+func (pl *Planner) continueDeferred(p plans.Plan, held *heldLease, res *plans.Result) error {
 	if lost := held.stoppedBefore("planning the deferred topics"); lost != nil {
 		return lost
 	}
@@ -407,13 +318,13 @@ func (pl *Planner) continueDeferred(p Plan, held *heldLease, res *Result) error 
 }
 
 // notConverged is the error for object changes a fresh plan still finds after the objects phase.
-func notConverged(residual []Change) error {
+func notConverged(residual []plans.Change) error {
 	if len(residual) == 0 {
 		return nil
 	}
 	var names []string
 	for _, c := range residual {
-		names = append(names, Headline(c))
+		names = append(names, plans.Headline(c))
 	}
 	return fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))
 }
@@ -422,7 +333,7 @@ func notConverged(residual []Change) error {
 // verify against the plan, execute, and record each pending object change's outcome in res. The
 // fresh plan is what is applied: the saved manifests with the Secret values re-supplied
 // (a plan never carries them) and checked against their fingerprints.
-func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, res *Result, progress Progress) error {
+func (pl *Planner) applyObjects(ctx context.Context, p plans.Plan, opts ApplyOptions, res *plans.Result, progress Progress) error {
 	objs, _ := splitObjects(p.Changes)
 	if pl.Objects == nil {
 		if len(objs) > 0 || p.ObjectsFingerprint != "" {
@@ -441,12 +352,12 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 	if err := verifyObjects(p, fresh); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(objs, Change.Pending) {
+	if !slices.ContainsFunc(objs, plans.Change.Pending) {
 		return nil // verified unchanged; nothing to apply, nothing to re-plan
 	}
 	index := map[string]int{}
 	for i, cr := range res.Changes {
-		if cr.Change.Kind == KindObject {
+		if cr.Change.Kind == plans.KindObject {
 			index[cr.Change.Name] = i
 		}
 	}
@@ -455,11 +366,11 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 	err = pl.Objects.ApplyObjects(ctx, fresh, ao, func(ev ObjectEvent) {
 		i, ok := index[ev.Name]
 		switch {
-		case ev.Done && ok && res.Changes[i].Status != Applied:
-			res.Changes[i].Status = Applied
-			progress(Event{Index: i + 1, Total: len(res.Changes), Change: res.Changes[i].Change, Status: Applied})
+		case ev.Done && ok && res.Changes[i].Status != plans.Applied:
+			res.Changes[i].Status = plans.Applied
+			progress(plans.Event{Index: i + 1, Total: len(res.Changes), Change: res.Changes[i].Change, Status: plans.Applied})
 		case ev.Message != "":
-			progress(Event{Status: Running, Message: ev.Name + ": " + ev.Message})
+			progress(plans.Event{Status: plans.Running, Message: ev.Name + ": " + ev.Message})
 		}
 	})
 	if err != nil {
@@ -479,9 +390,9 @@ func (pl *Planner) applyObjects(ctx context.Context, p Plan, opts ApplyOptions, 
 }
 
 // pinnedOptions plans a plan's own Kubernetes snapshot, as verifying and applying it do.
-func pinnedOptions(p Plan) (ObjectPlanOptions, error) {
+func pinnedOptions(p plans.Plan) (ObjectPlanOptions, error) {
 	if p.Desired.Objects == nil {
-		return ObjectPlanOptions{}, fmt.Errorf("%w, nothing was changed: the plan has no Kubernetes manifests (desired.objects) to apply; run plan again", ErrTampered)
+		return ObjectPlanOptions{}, fmt.Errorf("%w, nothing was changed: the plan has no Kubernetes manifests (desired.objects) to apply; run plan again", plans.ErrTampered)
 	}
 	return ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete, Pinned: p.Desired.Objects}, nil
 }
