@@ -86,16 +86,7 @@ func ParseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 
 // ParsePartialSources is ParsePartialTarget for a spec read by ReadSources.
 func ParsePartialSources(name string, srcs []Source, target string) (*Spec, Diagnostics) {
-	if len(srcs) == 1 {
-		return ParsePartialTarget(srcs[0].Name, srcs[0].Data, target)
-	}
-	s, diags, _ := parseSources(name, srcs, target)
-	if s == nil || s.Overridden == "" || len(diags) == 0 {
-		return s, diags
-	}
-	_, base, _ := parseSources(name, srcs, "")
-	annotateTarget(diags, base, target)
-	return s, diags
+	return sourcesTree(name, srcs).partial(target)
 }
 
 // ValidateSources is ValidateTargets for a spec read by ReadSources.
@@ -112,28 +103,18 @@ func ParsePartialAllTargets(name string, srcs []Source) (*Spec, Diagnostics) {
 	return s, append(diags, targetDiagnostics(s, diags, parse)...)
 }
 
-// sourcesParser parses the spec as written (target "") or as a target sees it.
+// sourcesParser parses the spec as written (target "") or as a target sees it, reading the YAML
+// once for all.
 func sourcesParser(name string, srcs []Source) func(target string) (*Spec, Diagnostics) {
-	if len(srcs) == 1 {
-		return func(target string) (*Spec, Diagnostics) {
-			if target == "" {
-				s, d, _ := parsePartialTarget(srcs[0].Name, srcs[0].Data, "")
-				return s, d
-			}
-			return ParsePartialTarget(srcs[0].Name, srcs[0].Data, target)
-		}
-	}
-	return func(target string) (*Spec, Diagnostics) {
-		if target == "" {
-			s, d, _ := parseSources(name, srcs, "")
-			return s, d
-		}
-		return ParsePartialSources(name, srcs, target)
-	}
+	return sourcesTree(name, srcs).parser()
 }
 
-// parseSources parses each file, merges the roots and decodes the result as one spec.
-func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics, *decoder) {
+// sourcesTree reads the sources of a spec: one file as itself (relative paths relative to its
+// directory), several as a spec directory, their roots merged (relative paths relative to name).
+func sourcesTree(name string, srcs []Source) *tree {
+	if len(srcs) == 1 {
+		return parseTree(srcs[0].Name, srcs[0].Data)
+	}
 	size := 0
 	for _, src := range srcs {
 		size += len(src.Data)
@@ -142,7 +123,7 @@ func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 	if len(srcs) >= math.MaxInt/lineStride {
 		// Only where int has 32 bits: lines are numbered per file (see lineStride).
 		d.errorf(nil, "the spec directory has %d files; at most %d can be read together here", len(srcs), math.MaxInt/lineStride-1)
-		return d.decode(nil, target, name)
+		return &tree{file: name, size: size, diags: d.diags, base: name}
 	}
 	var roots []*yaml.Node
 	for i, f := range parseFiles(srcs) {
@@ -154,10 +135,12 @@ func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 		d.recordFile(f.root, len(d.files))
 		roots = append(roots, f.root)
 	}
-	if len(roots) == 0 {
-		return d.decode(nil, target, name)
+	t := &tree{file: name, size: size, files: d.files, base: name}
+	if len(roots) > 0 {
+		t.root = d.mergeFiles(roots)
 	}
-	return d.decode(d.mergeFiles(roots), target, name)
+	t.diags = d.diags
+	return t
 }
 
 // parsedFile is one file of a spec directory read into its root mapping, with its syntax errors

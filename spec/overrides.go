@@ -50,26 +50,14 @@ func ParseTarget(file string, data []byte, target string) (*Spec, Diagnostics) {
 
 // ParsePartialTarget is ParsePartial for one target (see ParseTarget).
 func ParsePartialTarget(file string, data []byte, target string) (*Spec, Diagnostics) {
-	s, diags, _ := parsePartialTarget(file, data, target)
-	if s == nil || s.Overridden == "" || len(diags) == 0 {
-		return s, diags // nothing to annotate: the spec is parsed once (plan of a valid spec)
-	}
-	_, base, _ := parsePartialTarget(file, data, "")
-	annotateTarget(diags, base, target)
-	return s, diags
+	return parseTree(file, data).partial(target)
 }
 
 // ValidateTargets returns the diagnostics of every target with overrides that the spec alone does
 // not have: what `validate` without --cluster reports beyond Parse, so CI catches a target whose
 // merged spec is invalid.
 func ValidateTargets(file string, data []byte) Diagnostics {
-	return validateTargets(func(target string) (*Spec, Diagnostics) {
-		if target == "" {
-			s, d, _ := parsePartialTarget(file, data, "")
-			return s, d
-		}
-		return ParsePartialTarget(file, data, target)
-	})
+	return validateTargets(parseTree(file, data).parser())
 }
 
 // overrides decodes clusters.<name>.overrides (keys and types; merging is mergeTarget's).

@@ -55,8 +55,58 @@ func parsePartial(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 // parsePartialTarget decodes and validates the spec with the overrides of target merged in (none
 // when target is "").
 func parsePartialTarget(file string, data []byte, target string) (*Spec, Diagnostics, *decoder) {
+	return parseTree(file, data).decode(target)
+}
+
+// tree is a spec's YAML read once (one file, or a directory's files merged), to be decoded for as
+// many targets as asked: merging a target's overrides builds new nodes and never changes the tree
+// (mergeTarget), so validating every target, or annotating one target's messages against the spec
+// as written, costs one parse rather than one per target (issue 23).
+type tree struct {
+	file  string // what positions without a file of their own name
+	size  int
+	root  *yaml.Node  // nil when there is nothing to decode
+	diags Diagnostics // what reading (and merging) the files found
+	files []string    // a directory's files (decoder.files)
+	base  string      // the directory relative paths are relative to
+}
+
+// parseTree reads one file.
+func parseTree(file string, data []byte) *tree {
 	d := newDecoder(file, len(data))
-	return d.decode(d.parseYAML(data), target, filepath.Dir(file))
+	root := d.parseYAML(data)
+	return &tree{file: file, size: len(data), root: root, diags: d.diags, base: filepath.Dir(file)}
+}
+
+// decode decodes and validates the tree for target ("" for the spec as written).
+func (t *tree) decode(target string) (*Spec, Diagnostics, *decoder) {
+	d := newDecoder(t.file, t.size)
+	d.diags = slices.Clone(t.diags)
+	d.files = t.files
+	return d.decode(t.root, target, t.base)
+}
+
+// partial is ParsePartialTarget of the tree: a message only the target's merge has names the
+// target.
+func (t *tree) partial(target string) (*Spec, Diagnostics) {
+	s, diags, _ := t.decode(target)
+	if s == nil || s.Overridden == "" || len(diags) == 0 {
+		return s, diags // nothing to annotate
+	}
+	_, base, _ := t.decode("")
+	annotateTarget(diags, base, target)
+	return s, diags
+}
+
+// parser is parse for target on t: the spec as written for "", else as target sees it.
+func (t *tree) parser() func(target string) (*Spec, Diagnostics) {
+	return func(target string) (*Spec, Diagnostics) {
+		if target == "" {
+			s, d, _ := t.decode("")
+			return s, d
+		}
+		return t.partial(target)
+	}
 }
 
 // newDecoder makes a decoder for a file of size bytes. The topics, the one part of a spec that grows
