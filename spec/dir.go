@@ -103,6 +103,13 @@ func ParsePartialAllTargets(name string, srcs []Source) (*Spec, Diagnostics) {
 	return s, append(diags, targetDiagnostics(s, diags, parse)...)
 }
 
+// SourcesParser is ParsePartialSources for each target asked ("" for the spec as written), reading
+// the YAML once for all of them: a fleet (--cluster dev,lab) parses it once, not once per target
+// (issue 23).
+func SourcesParser(name string, srcs []Source) func(target string) (*Spec, Diagnostics) {
+	return sourcesParser(name, srcs)
+}
+
 // sourcesParser parses the spec as written (target "") or as a target sees it, reading the YAML
 // once for all.
 func sourcesParser(name string, srcs []Source) func(target string) (*Spec, Diagnostics) {
