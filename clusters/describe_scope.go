@@ -47,6 +47,7 @@ func (a *Admin) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (p
 			ask = append(ask, name)
 		}
 	}
+	dec := newConfigDecoder()
 	for chunk := range slices.Chunk(ask, describeConfigsBatch) {
 		req := &sarama.DescribeConfigsRequest{Version: 4, Resources: make([]*sarama.ConfigResource, 0, len(chunk))}
 		for _, name := range chunk {
@@ -66,7 +67,7 @@ func (a *Admin) DescribeScope(ctx context.Context, scope reconcile.ReadScope) (p
 				msg := r.ErrorMsg
 				errs = append(errs, fmt.Errorf("describe configs of topic %q: %w", r.Name, kafkaErr(sarama.KError(r.ErrorCode), &msg)))
 			default:
-				t.Config = configFromEntries(r.Configs)
+				t.Config = dec.config(r.Configs)
 				live.Topics[r.Name] = t
 			}
 		}
