@@ -102,7 +102,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
 	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
-	down := &reconcile.Planner{Target: "lab", Objects: plane, ClusterErr: errors.New("connection refused")}
+	down := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.TargetPlane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(nil, errors.New("connection refused"))}}}
 	p, err := down.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &reconcile.Planner{Target: "lab", Objects: plane, Cluster: spy}
+	up := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.TargetPlane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}}
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
 	if _, err := up.Apply(e.ctx, p, opts, nil); err == nil || !strings.Contains(err.Error(), "watch@lab pid 4242") {
 		t.Fatalf("apply under another's lock: %v", err)

@@ -21,7 +21,7 @@ type heldLease struct {
 }
 
 // takeLease acquires the apply lock (waiting up to opts.LockWait) and starts renewing it.
-func takeLease(ctx context.Context, cluster Cluster, opts ApplyOptions, progress Progress) (*heldLease, error) {
+func takeLease(ctx context.Context, cluster Locker, opts ApplyOptions, progress Progress) (*heldLease, error) {
 	lease, sent, err := acquire(ctx, cluster, opts, progress)
 	if err != nil {
 		return nil, err

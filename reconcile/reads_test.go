@@ -46,7 +46,7 @@ func (s *readSpy) AcquireLease(ctx context.Context, holder string, ttl time.Dura
 func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	want := avatarSpec()
 	p, err := pl.Plan(e.ctx, want, reconcile.PlanOptions{})
 	if err != nil {
@@ -76,7 +76,7 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	spy.calls = nil
-	fresh := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	fresh := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	if p, err = fresh.CheckSaved(e.ctx, p, want); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 func TestApplyDropsTheReadItVerifiedAgainst(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
