@@ -464,8 +464,8 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 		planned(p)
 	}
 	if !p.HasChanges() {
-		// Deferred topics are not known to be in sync: the next pass plans them.
-		return p, Result{ClusterID: p.ClusterID, Verified: !p.TopicsDeferred()}, nil
+		// A deferred plane is not known to be in sync: the next pass plans it.
+		return p, Result{ClusterID: p.ClusterID, Verified: len(p.Deferred) == 0}, nil
 	}
 	opts.AllowMassDelete = false
 	opts.ExpectClusterID = pl.Target.ClusterID
