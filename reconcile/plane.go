@@ -23,9 +23,11 @@ type Target struct {
 	Name string
 	// ClusterID is the Kafka cluster id the spec pins for the target ("" = not pinned): the Kafka
 	// plane refuses a cluster with another id before anything is planned or changed (issue #3).
-	// The Kubernetes side is pinned by its connection (the target's kube context) and the
-	// namespace its manifests name.
 	ClusterID string
+	// Namespace is the Kubernetes namespace the spec gives the target ("" = none): the Kubernetes
+	// plane refuses a saved plan whose objects live in another (the kube context it connects
+	// with is the spec's too, so a plan reaches no other API server than the target's).
+	Namespace string
 	// Planes are the target's planes in the order apply executes them: a plane's changes need
 	// those of the planes before it (topic changes need the brokers the objects run).
 	Planes []TargetPlane

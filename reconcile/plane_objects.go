@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -29,6 +31,9 @@ func (o *objectsPlane) Kind() Plane { return PlaneKubernetes }
 func (o *objectsPlane) Observe(ctx context.Context, q Query) (Observation, error) {
 	var po ObjectPlanOptions
 	if q.Saved != nil {
+		if err := checkNamespace(q.Target, *q.Saved); err != nil {
+			return nil, err
+		}
 		var err error
 		if po, err = pinnedOptions(*q.Saved); err != nil {
 			return nil, err
@@ -179,6 +184,37 @@ func notConverged(residual []Change) error {
 		names = append(names, Headline(c))
 	}
 	return &NotConvergedError{Err: fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))}
+}
+
+// checkNamespace refuses a saved plan whose objects (changes or manifests) live in another
+// namespace than the target's: the Kubernetes half of the target's pinned identity, checked before
+// the API server is asked anything.
+func checkNamespace(t Target, p Plan) error {
+	if t.Namespace == "" {
+		return nil
+	}
+	other := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Object != nil && c.Object.Object.Namespace != "" && c.Object.Object.Namespace != t.Namespace {
+			other[c.Object.Object.Namespace] = true
+		}
+	}
+	if p.Desired.Objects != nil {
+		for _, m := range p.Desired.Objects.Manifests {
+			var o struct {
+				Metadata struct {
+					Namespace string `json:"namespace"`
+				} `json:"metadata"`
+			}
+			if json.Unmarshal(m, &o) == nil && o.Metadata.Namespace != "" && o.Metadata.Namespace != t.Namespace {
+				other[o.Metadata.Namespace] = true
+			}
+		}
+	}
+	if len(other) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the plan's Kubernetes objects are in namespace %s, but target %q's is %q; run plan against this target", ErrClusterMismatch, strings.Join(slices.Sorted(maps.Keys(other)), ", "), t.Name, t.Namespace)
 }
 
 // pinnedOptions plans a plan's own Kubernetes snapshot, as verifying and applying it do.

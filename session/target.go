@@ -45,6 +45,9 @@ type Options struct {
 type Target struct {
 	Name   string
 	Pinned string // the spec's clusterId for this target ("" = not pinned)
+	// Namespace is the Kubernetes namespace of a target with kubernetes: ("" otherwise): the
+	// Kubernetes half of its pinned identity.
+	Namespace string
 	// Admin is the Kafka plane; nil when the brokers of a target with kubernetes: did not answer
 	// (KafkaErr says why).
 	Admin    *clusters.Admin
@@ -80,6 +83,9 @@ func Open(ctx context.Context, sp *spec.Spec, name string, o Options) (*Target, 
 	}
 	if c, err := sp.Target(name); err == nil {
 		t.Pinned = c.ClusterID
+		if c.Kubernetes != nil {
+			t.Namespace = firstNonEmpty(c.Kubernetes.Namespace, sp.Metadata.Namespace)
+		}
 	}
 	return t, nil
 }
@@ -114,7 +120,7 @@ func (t *Target) Planner() *reconcile.Planner {
 // did not answer; KafkaErr says why): the reconcile.Target of this target's name, pin and planes,
 // the Kubernetes objects first (topic changes need the brokers they run).
 func (t *Target) plannerOn(kafka reconcile.Cluster) *reconcile.Planner {
-	rt := reconcile.Target{Name: t.Name, ClusterID: t.Pinned}
+	rt := reconcile.Target{Name: t.Name, ClusterID: t.Pinned, Namespace: t.Namespace}
 	if t.Objects != nil {
 		rt.Planes = append(rt.Planes, reconcile.ObjectsPlane(t.Objects))
 	}
@@ -163,4 +169,13 @@ func (t *Target) WaitForKafka(ctx context.Context, sp *spec.Spec, timeout time.D
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
