@@ -15,6 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -61,8 +62,8 @@ func reverse[K comparable, V comparable](m map[K]V) map[V]K {
 // embedded kfake is patched to do the same, third_party/kfake/PATCHES.md). A cluster without an
 // authorizer is reported as such (NoAuthorizer); a user without the right to read them as
 // Unreadable, so that plans of specs without access control still work.
-func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (reconcile.LiveAccess, error) {
-	var acc reconcile.LiveAccess
+func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAccess, error) {
+	var acc plans.LiveAccess
 	denied := func(err error) bool {
 		return errors.Is(err, sarama.ErrClusterAuthorizationFailed) || errors.Is(err, sarama.ErrTopicAuthorizationFailed)
 	}
@@ -104,7 +105,7 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (reconcile.Liv
 			}
 			for _, ci := range r.CredentialInfos {
 				if m, ok := names[ci.Mechanism]; ok {
-					acc.Credentials = append(acc.Credentials, reconcile.LiveCredential{User: r.User, Mechanism: m, Iterations: int(ci.Iterations)})
+					acc.Credentials = append(acc.Credentials, plans.LiveCredential{User: r.User, Mechanism: m, Iterations: int(ci.Iterations)})
 				}
 			}
 		}
@@ -125,7 +126,7 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (reconcile.Liv
 		return acc, fmt.Errorf("describe client quotas: %w", kafkaErr(quotas.ErrorCode, quotas.ErrorMsg))
 	default:
 		for _, e := range quotas.Entries {
-			q := reconcile.LiveQuota{Values: maps.Clone(e.Values)}
+			q := plans.LiveQuota{Values: maps.Clone(e.Values)}
 			defaults := false
 			for _, c := range e.Entity {
 				defaults = defaults || c.MatchType == sarama.QuotaMatchDefault

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -76,7 +77,7 @@ func startSecured(t *testing.T, s *spec.Spec) (*Embedded, *Admin) {
 }
 
 // applyAccess plans s against the cluster and applies it, failing the test unless it converges.
-func applyAccess(t *testing.T, a *Admin, s *spec.Spec, allowDelete bool) reconcile.Plan {
+func applyAccess(t *testing.T, a *Admin, s *spec.Spec, allowDelete bool) plans.Plan {
 	t.Helper()
 	ctx := testCtx(t)
 	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", a), Secrets: accessSecrets}
@@ -96,7 +97,7 @@ func applyAccess(t *testing.T, a *Admin, s *spec.Spec, allowDelete bool) reconci
 		var hs []string
 		for _, c := range again.Changes {
 			if c.Pending() {
-				hs = append(hs, reconcile.Headline(c))
+				hs = append(hs, plans.Headline(c))
 			}
 		}
 		t.Fatalf("a fresh plan after apply still has changes: %v", hs)
@@ -142,7 +143,7 @@ func TestAccessAuthorization(t *testing.T) {
 	p := applyAccess(t, a, s, false)
 	var creates int
 	for _, c := range p.Changes {
-		if c.Kind == reconcile.KindACL && c.Action == reconcile.Create {
+		if c.Kind == plans.KindACL && c.Action == plans.Create {
 			creates++
 		}
 	}
@@ -204,7 +205,7 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q := live.Access.Quotas; len(q) != 1 || q[0].Values[reconcile.QuotaProducerByteRate] != 2<<20 || q[0].Values[reconcile.QuotaConsumerByteRate] != 512<<10 {
+	if q := live.Access.Quotas; len(q) != 1 || q[0].Values[plans.QuotaProducerByteRate] != 2<<20 || q[0].Values[plans.QuotaConsumerByteRate] != 512<<10 {
 		t.Errorf("live quotas %+v", q)
 	}
 
@@ -220,7 +221,7 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 	}
 	var listed int
 	for _, c := range kept.Changes {
-		if c.Kind == reconcile.KindACL && c.Action == reconcile.NoOp && c.ACL.Principal == "User:gui5" {
+		if c.Kind == plans.KindACL && c.Action == plans.NoOp && c.ACL.Principal == "User:gui5" {
 			listed++
 		}
 	}
@@ -231,11 +232,11 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 	p = applyAccess(t, a, s, true)
 	var deleted []string
 	for _, c := range p.Changes {
-		if c.Action == reconcile.Delete {
+		if c.Action == plans.Delete {
 			deleted = append(deleted, c.Name)
 		}
-		if c.Kind == reconcile.KindACL && c.ACL.Principal == "User:ops" && c.Action != reconcile.NoOp {
-			t.Errorf("the foreign ACL: %s", reconcile.Headline(c))
+		if c.Kind == plans.KindACL && c.ACL.Principal == "User:ops" && c.Action != plans.NoOp {
+			t.Errorf("the foreign ACL: %s", plans.Headline(c))
 		}
 	}
 	if len(deleted) != 2 {
@@ -253,11 +254,11 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 	}
 }
 
-func pending(p reconcile.Plan) []string {
+func pending(p plans.Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
 		if c.Pending() {
-			out = append(out, reconcile.Headline(c))
+			out = append(out, plans.Headline(c))
 		}
 	}
 	return out
@@ -343,7 +344,7 @@ func TestDescribeReadsEveryCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := reconcile.LiveCredential{User: "legacy-etl", Mechanism: spec.MechanismSCRAM512, Iterations: 8192}
+	want := plans.LiveCredential{User: "legacy-etl", Mechanism: spec.MechanismSCRAM512, Iterations: 8192}
 	if !slices.Contains(live.Access.Credentials, want) {
 		t.Errorf("credentials %+v lack %+v", live.Access.Credentials, want)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/topics"
 )
 
@@ -22,7 +22,7 @@ import (
 // DescribeConfigs carrying every topic as a resource, and, once avatar-sync recorded any, the
 // inventory of managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any broker, so
 // a single request is the protocol's minimum.
-func (a *Admin) Describe(ctx context.Context) (reconcile.Live, error) {
+func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 	live, _, err := a.describe(ctx)
 	return live, err
 }
@@ -35,16 +35,16 @@ var describeConfigsBatch = 10000
 
 // describe is Describe that also returns the Metadata response it read (nil when that read
 // failed), so status builds its health snapshot from the same read (issue 23).
-func (a *Admin) describe(ctx context.Context) (reconcile.Live, *sarama.MetadataResponse, error) {
+func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataResponse, error) {
 	b, err := a.anyBroker(ctx)
 	if err != nil {
-		return reconcile.Live{}, nil, err
+		return plans.Live{}, nil, err
 	}
 	md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
 		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, nil))
 	})
 	if err != nil {
-		return reconcile.Live{}, nil, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
+		return plans.Live{}, nil, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
 	}
 	a.learn(md)
 	live := liveFromMetadata(md)
@@ -62,7 +62,7 @@ func (a *Admin) describe(ctx context.Context) (reconcile.Live, *sarama.MetadataR
 		}
 		resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
 		if err != nil {
-			return reconcile.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
+			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
 		}
 		for _, r := range resp.Resources {
 			t, ok := live.Topics[r.Name]
@@ -110,8 +110,8 @@ func metadataBrokers(md *sarama.MetadataResponse) []topics.Broker {
 }
 
 // liveFromMetadata converts a Metadata response; pure, so it is table-tested.
-func liveFromMetadata(md *sarama.MetadataResponse) reconcile.Live {
-	live := reconcile.Live{Controller: md.ControllerID, Topics: map[string]topics.Observed{}}
+func liveFromMetadata(md *sarama.MetadataResponse) plans.Live {
+	live := plans.Live{Controller: md.ControllerID, Topics: map[string]topics.Observed{}}
 	if md.ClusterID != nil {
 		live.ClusterID = *md.ClusterID
 	}

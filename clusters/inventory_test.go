@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -45,7 +46,7 @@ func TestPruneDeletesOnlyInventoryTopics(t *testing.T) {
 		}
 	}
 	planner := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", a)}
-	apply := func(s *spec.Spec, allowDelete bool) reconcile.Plan {
+	apply := func(s *spec.Spec, allowDelete bool) plans.Plan {
 		t.Helper()
 		p, err := planner.Plan(ctx, s, reconcile.PlanOptions{AllowDelete: allowDelete})
 		if err != nil {
@@ -81,7 +82,7 @@ func TestPruneDeletesOnlyInventoryTopics(t *testing.T) {
 	}
 	for _, c := range p.Changes {
 		if c.Name == "team-b-scratch" && !strings.Contains(c.Reason, "unmanaged") {
-			t.Errorf("hand-made topic: %s: %s", reconcile.Headline(c), c.Reason)
+			t.Errorf("hand-made topic: %s: %s", plans.Headline(c), c.Reason)
 		}
 	}
 	live, err = a.Describe(ctx)
@@ -101,10 +102,10 @@ func TestPruneDeletesOnlyInventoryTopics(t *testing.T) {
 	}
 }
 
-func headlines(p reconcile.Plan) []string {
+func headlines(p plans.Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
-		out = append(out, reconcile.Headline(c))
+		out = append(out, plans.Headline(c))
 	}
 	return out
 }

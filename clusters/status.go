@@ -13,7 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/avatar-project/avatar-sync/health"
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // Health reads what `avatar-sync status` reports (issue 13) in a number of requests that does not
@@ -47,7 +47,7 @@ func (a *Admin) Health(ctx context.Context, managed []string) (health.Snapshot, 
 // the live state the plan needs, from one Metadata and one DescribeConfigs (issue 23).
 type StatusRead struct {
 	Snapshot health.Snapshot
-	Live     reconcile.Live
+	Live     plans.Live
 	// LiveErr is why the plan's part of the read failed after the Metadata (topic configs, the
 	// inventory, access control); the snapshot is still valid and the plan reports it.
 	LiveErr error
@@ -94,7 +94,7 @@ type PreRead struct {
 func NewPreRead(a *Admin, r StatusRead) *PreRead { return &PreRead{Admin: a, read: &r} }
 
 // Describe returns the pre-read live state once, then reads the cluster.
-func (p *PreRead) Describe(ctx context.Context) (reconcile.Live, error) {
+func (p *PreRead) Describe(ctx context.Context) (plans.Live, error) {
 	p.mu.Lock()
 	r := p.read
 	p.read = nil

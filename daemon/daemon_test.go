@@ -24,6 +24,7 @@ import (
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/notify"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/session"
@@ -146,7 +147,7 @@ func TestConnectionSettings(t *testing.T) {
 func TestProgressLineHasOneMsg(t *testing.T) {
 	var buf lockedBuffer
 	f := &follower{d: &daemon{}, log: NewLogger(&buf, true, false)}
-	f.logEvent(reconcile.Event{Status: reconcile.Running, Message: "waiting up to 30s for the apply lock held by ops"})
+	f.logEvent(plans.Event{Status: plans.Running, Message: "waiting up to 30s for the apply lock held by ops"})
 	line := strings.TrimSpace(buf.String())
 	if strings.Count(line, `"msg"`) != 1 {
 		t.Fatalf("line has %d msg keys: %s", strings.Count(line, `"msg"`), line)

@@ -16,6 +16,7 @@ import (
 	"github.com/avatar-project/avatar-sync/filewatch"
 	"github.com/avatar-project/avatar-sync/gitsource"
 	"github.com/avatar-project/avatar-sync/notify"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -251,14 +252,14 @@ func (x *gitops) rememberSecrets(target string, sp *spec.Spec) {
 
 // observePlan counts the plan's changes by kind and action: the drift the pass found, in heal mode
 // before applying it.
-func (x *gitops) observePlan(labels []string, name string, p reconcile.Plan) {
+func (x *gitops) observePlan(labels []string, name string, p plans.Plan) {
 	if x.fleet {
 		x.metrics.drift.DeletePartialMatch(prometheus.Labels{"cluster": name})
 	} else {
 		x.metrics.drift.Reset()
 	}
 	for _, c := range p.Changes {
-		if c.Action == reconcile.NoOp {
+		if c.Action == plans.NoOp {
 			continue
 		}
 		lv := append([]string{c.Kind.String(), c.Action.String()}, labels...)

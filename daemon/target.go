@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
@@ -133,7 +134,7 @@ func (f *follower) pass(ctx context.Context, file string, base *slog.Logger) err
 		return f.reportDrift(ctx, sp)
 	}
 	p, res, err := f.target.Planner().Reconcile(ctx, sp, d.cfg.Apply, f.logPlan, f.logEvent)
-	f.current.applied = res.Count(reconcile.Applied)
+	f.current.applied = res.Count(plans.Applied)
 	if p.TopicsDeferred() {
 		// The brokers did not answer: the next pass connects to them afresh.
 		defer f.close()
@@ -152,7 +153,7 @@ func (f *follower) pass(ctx context.Context, file string, base *slog.Logger) err
 		return nil
 	}
 	f.current.inSync = res.Converged()
-	f.log.Info("applied", "applied", res.Count(reconcile.Applied), "converged", res.Converged())
+	f.log.Info("applied", "applied", res.Count(plans.Applied), "converged", res.Converged())
 	return nil
 }
 
@@ -181,7 +182,7 @@ func (f *follower) preflight(ctx context.Context, sp *spec.Spec, dc session.Devi
 }
 
 // logPlan logs a pass's plan before it is applied: advisories as warnings, then each change.
-func (f *follower) logPlan(p reconcile.Plan) {
+func (f *follower) logPlan(p plans.Plan) {
 	for _, a := range p.Advisories {
 		f.log.Warn("certificate needs work", "subject", a.Subject, "reason", a.Reason)
 	}
@@ -194,8 +195,8 @@ func (f *follower) logPlan(p reconcile.Plan) {
 	f.current.pending = sum.Create + sum.Update + sum.Replace + sum.Adopt + sum.Delete + sum.Unsupported
 	f.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "adopt", sum.Adopt, "delete", sum.Delete, "unsupported", sum.Unsupported)
 	for _, c := range p.Changes {
-		if c.Action != reconcile.NoOp {
-			f.log.Info("plan", "change", reconcile.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())
+		if c.Action != plans.NoOp {
+			f.log.Info("plan", "change", plans.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())
 		}
 	}
 }
@@ -203,13 +204,13 @@ func (f *follower) logPlan(p reconcile.Plan) {
 // logEvent logs one event of an apply: failures at ERROR, progress (waiting for the lock, a
 // reassignment, a StatefulSet) at INFO with the text under "detail" — under "msg" it was a second
 // msg key on the line (issue 21), which log collectors keep only one of.
-func (f *follower) logEvent(ev reconcile.Event) {
-	if ev.Status == reconcile.Applied {
-		f.applied = append(f.applied, reconcile.Headline(ev.Change))
+func (f *follower) logEvent(ev plans.Event) {
+	if ev.Status == plans.Applied {
+		f.applied = append(f.applied, plans.Headline(ev.Change))
 	}
 	switch {
-	case ev.Status == reconcile.Failed || ev.Status == reconcile.Unknown:
-		f.log.Error("change failed", "change", reconcile.Headline(ev.Change), "status", ev.Status.String(), "err", ev.Err)
+	case ev.Status == plans.Failed || ev.Status == plans.Unknown:
+		f.log.Error("change failed", "change", plans.Headline(ev.Change), "status", ev.Status.String(), "err", ev.Err)
 	case ev.Message != "":
 		f.log.Info("progress", "detail", ev.Message)
 	}
@@ -231,7 +232,7 @@ func (f *follower) reportDrift(ctx context.Context, sp *spec.Spec) error {
 	}
 	for _, c := range p.Changes {
 		if c.Pending() {
-			f.drift = append(f.drift, reconcile.Headline(c))
+			f.drift = append(f.drift, plans.Headline(c))
 		}
 	}
 	f.log.Warn("drift: the cluster differs from the spec; report mode applies nothing", append(f.clusterAttr(), "changes", len(f.drift))...)

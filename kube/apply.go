@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -57,7 +58,7 @@ func (c *Client) apply(ctx context.Context, p reconcile.ObjectPlan, ex *executio
 	if err := c.refuse(ctx, p, ex, opts); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(p.Changes, reconcile.Change.Pending) {
+	if !slices.ContainsFunc(p.Changes, plans.Change.Pending) {
 		return nil
 	}
 	byStage := map[int][]step{}
@@ -124,15 +125,15 @@ func (c *Client) apply(ctx context.Context, p reconcile.ObjectPlan, ex *executio
 // step is one pending change as apply executes it: the object, what to do, and the prepared
 // object to apply (nil for a delete).
 type step struct {
-	ref     reconcile.ObjectRef
+	ref     plans.ObjectRef
 	broker  int32
-	action  reconcile.Action
+	action  plans.Action
 	desired *unstructured.Unstructured
 }
 
 // refuse checks every change first and reports every problem, not just the first.
 func (c *Client) refuse(ctx context.Context, p reconcile.ObjectPlan, ex *execution, opts execOptions) error {
-	var pending []reconcile.ObjectRef
+	var pending []plans.ObjectRef
 	for _, ch := range p.Changes {
 		if ch.Action != noOp && ch.Object != nil {
 			pending = append(pending, ch.Object.Object)
@@ -147,7 +148,7 @@ func (c *Client) refuse(ctx context.Context, p reconcile.ObjectPlan, ex *executi
 		if ch.Action == noOp {
 			continue
 		}
-		if ch.Kind != reconcile.KindObject || ch.Object == nil {
+		if ch.Kind != plans.KindObject || ch.Object == nil {
 			problems = append(problems, fmt.Sprintf("%s: not a Kubernetes object change; plan again", ch.Name))
 			continue
 		}
@@ -196,7 +197,7 @@ func (c *Client) refuse(ctx context.Context, p reconcile.ObjectPlan, ex *executi
 	return nil
 }
 
-func fieldList(fs []reconcile.ObjectField) string {
+func fieldList(fs []plans.ObjectField) string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Path+": "+f.Before+" → "+f.After)
@@ -231,7 +232,7 @@ func (c *Client) rollWorkloads(ctx context.Context, changes []step, brokers []br
 			f.close()
 		}
 	}()
-	follow := func(r reconcile.ObjectRef) *follower {
+	follow := func(r plans.ObjectRef) *follower {
 		gk := groupKind(r)
 		if followers[gk] == nil {
 			followers[gk] = c.follow(ctx, r.Namespace, r.APIVersion, r.Kind)
@@ -299,7 +300,7 @@ func (c *Client) rollWorkloads(ctx context.Context, changes []step, brokers []br
 // brokerRef is one broker StatefulSet of a plan.
 type brokerRef struct {
 	id  int32
-	ref reconcile.ObjectRef
+	ref plans.ObjectRef
 }
 
 // brokerRefs lists every broker StatefulSet the plan examined, whatever its action: a broker in

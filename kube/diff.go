@@ -9,18 +9,18 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // fieldDiffs lists the fields that differ between the live object and the server's dry-run result,
 // leaf by leaf, e.g. `spec.template.spec.containers[0].image: apache/kafka:3.8.1 → 3.9.0`. What the
 // server alone writes (status, managedFields, resourceVersion, ...) is left out, and a Secret's
 // values are shown as (sensitive) only.
-func fieldDiffs(before, after *unstructured.Unstructured) []reconcile.ObjectField {
+func fieldDiffs(before, after *unstructured.Unstructured) []plans.ObjectField {
 	secret := after.GetKind() == "Secret"
-	var out []reconcile.ObjectField
+	var out []plans.ObjectField
 	walk(comparable(before), comparable(after), "", func(path string, b, a any, hasB, hasA bool) {
-		d := reconcile.ObjectField{Path: path, Before: show(b, hasB), After: show(a, hasA)}
+		d := plans.ObjectField{Path: path, Before: show(b, hasB), After: show(a, hasA)}
 		if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.")) {
 			if hasB {
 				d.Before = Sensitive
@@ -142,15 +142,15 @@ func show(v any, present bool) string {
 // immutableChanges lists the volumeClaimTemplates fields the render sets differently from the live
 // StatefulSet. Only the fields the render declares are compared: the server fills in defaults
 // (volumeMode, status) that are not changes.
-func immutableChanges(desired, live *unstructured.Unstructured) []reconcile.ObjectField {
+func immutableChanges(desired, live *unstructured.Unstructured) []plans.ObjectField {
 	if desired.GetKind() != "StatefulSet" {
 		return nil
 	}
 	want, _, _ := unstructured.NestedSlice(desired.Object, "spec", "volumeClaimTemplates")
 	have, _, _ := unstructured.NestedSlice(live.Object, "spec", "volumeClaimTemplates")
-	var out []reconcile.ObjectField
+	var out []plans.ObjectField
 	if len(want) != len(have) {
-		return []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates", Before: fmt.Sprintf("%d templates", len(have)), After: fmt.Sprintf("%d templates", len(want))}}
+		return []plans.ObjectField{{Path: "spec.volumeClaimTemplates", Before: fmt.Sprintf("%d templates", len(have)), After: fmt.Sprintf("%d templates", len(want))}}
 	}
 	for i := range want {
 		subset(want[i], have[i], fmt.Sprintf("spec.volumeClaimTemplates[%d]", i), &out)
@@ -159,7 +159,7 @@ func immutableChanges(desired, live *unstructured.Unstructured) []reconcile.Obje
 }
 
 // subset records every leaf of want whose value in have differs or is missing.
-func subset(want, have any, path string, out *[]reconcile.ObjectField) {
+func subset(want, have any, path string, out *[]plans.ObjectField) {
 	switch w := want.(type) {
 	case map[string]any:
 		h, _ := have.(map[string]any)
@@ -171,7 +171,7 @@ func subset(want, have any, path string, out *[]reconcile.ObjectField) {
 		for _, k := range keys {
 			hv, ok := h[k]
 			if !ok {
-				*out = append(*out, reconcile.ObjectField{Path: joinPath(path, k), Before: absent, After: show(w[k], true)})
+				*out = append(*out, plans.ObjectField{Path: joinPath(path, k), Before: absent, After: show(w[k], true)})
 				continue
 			}
 			subset(w[k], hv, joinPath(path, k), out)
@@ -179,7 +179,7 @@ func subset(want, have any, path string, out *[]reconcile.ObjectField) {
 	case []any:
 		h, _ := have.([]any)
 		if len(h) != len(w) {
-			*out = append(*out, reconcile.ObjectField{Path: path, Before: show(have, have != nil), After: show(want, true)})
+			*out = append(*out, plans.ObjectField{Path: path, Before: show(have, have != nil), After: show(want, true)})
 			return
 		}
 		for i := range w {
@@ -187,7 +187,7 @@ func subset(want, have any, path string, out *[]reconcile.ObjectField) {
 		}
 	default:
 		if fmt.Sprint(want) != fmt.Sprint(have) {
-			*out = append(*out, reconcile.ObjectField{Path: path, Before: show(have, true), After: show(want, true)})
+			*out = append(*out, plans.ObjectField{Path: path, Before: show(have, true), After: show(want, true)})
 		}
 	}
 }

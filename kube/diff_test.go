@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 func obj(kind string, fields map[string]any) *unstructured.Unstructured {
@@ -25,12 +25,12 @@ func TestFieldDiffs(t *testing.T) {
 	}
 	cases := map[string]struct {
 		before, after *unstructured.Unstructured
-		want          []reconcile.ObjectField
+		want          []plans.ObjectField
 	}{
 		"list element by index": {
 			obj("StatefulSet", map[string]any{"spec": containers("apache/kafka:3.8.1")}),
 			obj("StatefulSet", map[string]any{"spec": containers("apache/kafka:3.9.0")}),
-			[]reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
+			[]plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
 		},
 		"status and server bookkeeping are not changes": {
 			obj("Service", map[string]any{"spec": map[string]any{"type": "NodePort"}, "status": map[string]any{"x": 1}}),
@@ -40,17 +40,17 @@ func TestFieldDiffs(t *testing.T) {
 		"label keys with dots and slashes are bracketed": {
 			&unstructured.Unstructured{Object: map[string]any{"kind": "Service", "metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/name": "kafka"}}}},
 			&unstructured.Unstructured{Object: map[string]any{"kind": "Service", "metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/name": "kafka2"}}}},
-			[]reconcile.ObjectField{{Path: "metadata.labels[app.kubernetes.io/name]", Before: "kafka", After: "kafka2"}},
+			[]plans.ObjectField{{Path: "metadata.labels[app.kubernetes.io/name]", Before: "kafka", After: "kafka2"}},
 		},
 		"added and removed fields": {
 			obj("ConfigMap", map[string]any{"data": map[string]any{"old": "1"}}),
 			obj("ConfigMap", map[string]any{"data": map[string]any{"new": "2"}}),
-			[]reconcile.ObjectField{{Path: "data.new", Before: absent, After: "2"}, {Path: "data.old", Before: "1", After: absent}},
+			[]plans.ObjectField{{Path: "data.new", Before: absent, After: "2"}, {Path: "data.old", Before: "1", After: absent}},
 		},
 		"secret values are never shown": {
 			obj("Secret", map[string]any{"data": map[string]any{"password": "b2xk", "gone": "eA=="}}),
 			obj("Secret", map[string]any{"data": map[string]any{"password": "bmV3", "added": "eQ=="}}),
-			[]reconcile.ObjectField{{Path: "data.added", Before: absent, After: Sensitive}, {Path: "data.gone", Before: Sensitive, After: absent}, {Path: "data.password", Before: Sensitive, After: Sensitive}},
+			[]plans.ObjectField{{Path: "data.added", Before: absent, After: Sensitive}, {Path: "data.gone", Before: Sensitive, After: absent}, {Path: "data.password", Before: Sensitive, After: Sensitive}},
 		},
 	}
 	for name, tc := range cases {
@@ -76,7 +76,7 @@ func TestImmutableChangesCompareOnlyWhatTheRenderDeclares(t *testing.T) {
 		t.Errorf("server defaults reported as changes: %v", got)
 	}
 	bigger := obj("StatefulSet", map[string]any{"spec": vct("20Gi", nil)})
-	want := []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}
+	want := []plans.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}
 	if diff := cmp.Diff(want, immutableChanges(bigger, live)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -85,9 +85,9 @@ func TestImmutableChangesCompareOnlyWhatTheRenderDeclares(t *testing.T) {
 // The fingerprint covers every object examined and its live version, in sync ones included.
 // (Verifying a saved plan is reconcile's: it re-plans the pinned manifests, issue 20.)
 func TestFingerprintCoversTheLiveVersions(t *testing.T) {
-	ns := reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}
-	sts := reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}
-	saved := []examined{{ref: ns, broker: -1, live: "aa"}, {ref: sts, broker: 1, action: reconcile.Replace, live: "bb"}}
+	ns := plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}
+	sts := plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}
+	saved := []examined{{ref: ns, broker: -1, live: "aa"}, {ref: sts, broker: 1, action: plans.Replace, live: "bb"}}
 	if fingerprint(saved) != fingerprint(slices.Clone(saved)) {
 		t.Error("the fingerprint is not stable")
 	}

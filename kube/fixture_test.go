@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -273,7 +274,7 @@ type testPlan struct {
 }
 
 // Pending reports whether applying the plan would change anything.
-func (p testPlan) Pending() bool { return slices.ContainsFunc(p.Changes, reconcile.Change.Pending) }
+func (p testPlan) Pending() bool { return slices.ContainsFunc(p.Changes, plans.Change.Pending) }
 
 func mustPlan(t testing.TB, c *Client, want Desired, o planOpts) testPlan {
 	t.Helper()
@@ -302,9 +303,9 @@ func mustApply(t testing.TB, c *Client, p testPlan, o applyOpts) {
 }
 
 // headline is "~ StatefulSet avatar/kafka-broker-2": the action's symbol and the object.
-func headline(ch reconcile.Change) string {
-	symbol := map[reconcile.Action]string{reconcile.Create: "+", reconcile.Update: "~", reconcile.Delete: "-",
-		reconcile.Replace: "!", reconcile.Unsupported: "x"}[ch.Action]
+func headline(ch plans.Change) string {
+	symbol := map[plans.Action]string{plans.Create: "+", plans.Update: "~", plans.Delete: "-",
+		plans.Replace: "!", plans.Unsupported: "x"}[ch.Action]
 	return cmp.Or(symbol, " ") + " " + ch.Object.Object.String()
 }
 
@@ -312,14 +313,14 @@ func headline(ch reconcile.Change) string {
 func changesOf(p testPlan) []string {
 	var out []string
 	for _, ch := range p.Changes {
-		if ch.Action != reconcile.NoOp {
+		if ch.Action != plans.NoOp {
 			out = append(out, headline(ch))
 		}
 	}
 	return out
 }
 
-func findChange(t *testing.T, p testPlan, kind, name string) reconcile.Change {
+func findChange(t *testing.T, p testPlan, kind, name string) plans.Change {
 	t.Helper()
 	for _, ch := range p.Changes {
 		if ch.Object.Object.Kind == kind && ch.Object.Object.Name == name {
@@ -327,7 +328,7 @@ func findChange(t *testing.T, p testPlan, kind, name string) reconcile.Change {
 		}
 	}
 	t.Fatalf("plan has no %s %s: %v", kind, name, changesOf(p))
-	return reconcile.Change{}
+	return plans.Change{}
 }
 
 // readInventory reads the entries avatar-sync may act on, as the next plan will.

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // follower reads the workloads of one kind in the target namespace while an apply rolls them
@@ -117,7 +117,7 @@ func (f *follower) wrote(u *unstructured.Unstructured) {
 }
 
 // get is the object as last known, nil when absent.
-func (f *follower) get(ctx context.Context, ref reconcile.ObjectRef) (*unstructured.Unstructured, error) {
+func (f *follower) get(ctx context.Context, ref plans.ObjectRef) (*unstructured.Unstructured, error) {
 	f.mu.Lock()
 	if !f.polling {
 		u, mine := f.objs[ref.Name], f.applied[ref.Name]

@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // serviceAccountToken asks the API server for a token of the rendered watch daemon's
@@ -98,7 +98,7 @@ func TestRenderedWatchServiceAccountRunsPlanAndApply(t *testing.T) {
 	}
 
 	// Exactly what the plane needs: nothing else.
-	for _, ref := range []reconcile.ObjectRef{
+	for _, ref := range []plans.ObjectRef{
 		refOf(foreign),
 		{APIVersion: "v1", Kind: "Namespace", Name: "kube-system"},
 		{APIVersion: "v1", Kind: "ConfigMap", Namespace: "kube-system", Name: "extension-apiserver-authentication"},

@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // inventoryKey is the ConfigMap key holding the applied objects as JSON.
@@ -20,20 +20,20 @@ const inventoryKey = "objects.json"
 func InventoryName(inventory string) string { return "avatar-sync-inventory-" + inventory }
 
 // inventory is the set of objects recorded by earlier applies.
-type inventory map[string]reconcile.ObjectRef
+type inventory map[string]plans.ObjectRef
 
-func (inv inventory) has(r reconcile.ObjectRef) bool { _, ok := inv[refKey(r)]; return ok }
+func (inv inventory) has(r plans.ObjectRef) bool { _, ok := inv[refKey(r)]; return ok }
 
-func (inv inventory) add(r reconcile.ObjectRef) { inv[refKey(r)] = r }
+func (inv inventory) add(r plans.ObjectRef) { inv[refKey(r)] = r }
 
 // refs lists the entries in apply order (namespace first), for plans that read the same each time.
-func (inv inventory) refs() []reconcile.ObjectRef {
+func (inv inventory) refs() []plans.ObjectRef {
 	objs := make([]*unstructured.Unstructured, 0, len(inv))
 	for _, r := range inv {
 		objs = append(objs, objectFor(r))
 	}
 	sortObjects(objs)
-	out := make([]reconcile.ObjectRef, len(objs))
+	out := make([]plans.ObjectRef, len(objs))
 	for i, o := range objs {
 		out[i] = refOf(o)
 	}
@@ -53,7 +53,7 @@ var prunableKinds = map[string]bool{
 // so it is trusted only within the target (issue 21: hand-added entries for an object in another
 // namespace and for a cluster-scoped Namespace, with copied owner labels, were deleted): objects of
 // the rendered kinds in ns, and the Namespace ns itself.
-func outOfScope(r reconcile.ObjectRef, ns string) string {
+func outOfScope(r plans.ObjectRef, ns string) string {
 	gk := groupOf(r.APIVersion) + "/" + r.Kind
 	switch {
 	case gk == "/Namespace" && r.Namespace == "" && r.Name == ns:
@@ -72,18 +72,18 @@ func outOfScope(r reconcile.ObjectRef, ns string) string {
 
 // ignoredEntry is an inventory entry outOfScope refused, for the plan to report.
 type ignoredEntry struct {
-	ref reconcile.ObjectRef
+	ref plans.ObjectRef
 	why string
 }
 
 // inventoryRef names the inventory ConfigMap.
-func inventoryRef(ns, name string) reconcile.ObjectRef {
-	return reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)}
+func inventoryRef(ns, name string) plans.ObjectRef {
+	return plans.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName(name)}
 }
 
 // inventoryIgnored turns the ignored entries into plan lines: never acted on, said once per plan.
-func (c *Client) inventoryIgnored(ns, name string, ignored []ignoredEntry) []reconcile.Change {
-	out := make([]reconcile.Change, 0, len(ignored))
+func (c *Client) inventoryIgnored(ns, name string, ignored []ignoredEntry) []plans.Change {
+	out := make([]plans.Change, 0, len(ignored))
 	for _, e := range ignored {
 		ch := newChange(e.ref, -1)
 		ch.Reason = fmt.Sprintf("listed in the inventory ConfigMap %s/%s but %s: ignored, never deleted (someone edited the inventory; the next apply that changes an object drops the entry)", ns, InventoryName(name), e.why)
@@ -100,7 +100,7 @@ func (c *Client) parseInventory(ns, name string, cm *unstructured.Unstructured) 
 		return inv, nil, nil
 	}
 	raw, _, _ := unstructured.NestedString(cm.Object, "data", inventoryKey)
-	var refs []reconcile.ObjectRef
+	var refs []plans.ObjectRef
 	if err := json.Unmarshal([]byte(raw), &refs); err != nil {
 		return nil, nil, fmt.Errorf("target %s: inventory ConfigMap %s/%s is damaged (%v); delete it and re-apply to rebuild it", c.target, ns, InventoryName(name), err)
 	}
@@ -118,7 +118,7 @@ func (c *Client) parseInventory(ns, name string, cm *unstructured.Unstructured) 
 
 // writeInventory records inv by server-side apply (the ConfigMap carries the owner labels too).
 func (c *Client) writeInventory(ctx context.Context, ns, name string, inv inventory) error {
-	refs := make([]reconcile.ObjectRef, 0, len(inv))
+	refs := make([]plans.ObjectRef, 0, len(inv))
 	for _, r := range inv {
 		refs = append(refs, r)
 	}

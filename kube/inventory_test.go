@@ -6,7 +6,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -15,19 +15,19 @@ import (
 // pruned from an inventory (issue 21); everything else a hand-edited inventory lists is ignored.
 func TestOutOfScope(t *testing.T) {
 	cases := map[string]struct {
-		ref  reconcile.ObjectRef
+		ref  plans.ObjectRef
 		want string
 	}{
-		"the target's namespace":       {reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, ""},
-		"a broker StatefulSet":         {reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}, ""},
-		"a PodDisruptionBudget":        {reconcile.ObjectRef{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: "avatar", Name: "kafka"}, ""},
-		"the watch Role":               {reconcile.ObjectRef{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role", Namespace: "avatar", Name: "avatar-sync-watch"}, ""},
-		"another namespace":            {reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "victim-ns"}, "another namespace than the target's avatar"},
-		"a Namespace with a namespace": {reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Namespace: "avatar", Name: "avatar"}, "another namespace than the target's avatar"},
-		"an object elsewhere":          {reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "victim-ns", Name: "data"}, "an object in namespace victim-ns, not the target's avatar"},
-		"a cluster-scoped object":      {reconcile.ObjectRef{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole", Name: "cluster-admin"}, "a cluster-scoped object"},
-		"a kind render never makes":    {reconcile.ObjectRef{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: "avatar", Name: "data-kafka-broker-1-0"}, "a kind avatar-sync does not render (/PersistentVolumeClaim)"},
-		"a kind in another group":      {reconcile.ObjectRef{APIVersion: "example.com/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}, "a kind avatar-sync does not render (example.com/StatefulSet)"},
+		"the target's namespace":       {plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, ""},
+		"a broker StatefulSet":         {plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}, ""},
+		"a PodDisruptionBudget":        {plans.ObjectRef{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: "avatar", Name: "kafka"}, ""},
+		"the watch Role":               {plans.ObjectRef{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role", Namespace: "avatar", Name: "avatar-sync-watch"}, ""},
+		"another namespace":            {plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "victim-ns"}, "another namespace than the target's avatar"},
+		"a Namespace with a namespace": {plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Namespace: "avatar", Name: "avatar"}, "another namespace than the target's avatar"},
+		"an object elsewhere":          {plans.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "victim-ns", Name: "data"}, "an object in namespace victim-ns, not the target's avatar"},
+		"a cluster-scoped object":      {plans.ObjectRef{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole", Name: "cluster-admin"}, "a cluster-scoped object"},
+		"a kind render never makes":    {plans.ObjectRef{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: "avatar", Name: "data-kafka-broker-1-0"}, "a kind avatar-sync does not render (/PersistentVolumeClaim)"},
+		"a kind in another group":      {plans.ObjectRef{APIVersion: "example.com/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}, "a kind avatar-sync does not render (example.com/StatefulSet)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -73,14 +74,14 @@ func TestRestrictedNamespaceAdmitsTheBrokerPods(t *testing.T) {
 	ctx := testCtx(t)
 	mustApply(t, c, mustPlan(t, c, rendered{password: "restricted-pw"}.desired(t, ns), planOpts{}), applyOpts{NoWait: true})
 
-	nsObj, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: ns})
+	nsObj, err := c.get(ctx, plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: ns})
 	if err != nil || nsObj == nil {
 		t.Fatalf("namespace: %v", err)
 	}
 	if got := nsObj.GetLabels()["pod-security.kubernetes.io/enforce"]; got != "restricted" {
 		t.Fatalf("namespace enforces %q, want restricted", got)
 	}
-	sts, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
+	sts, err := c.get(ctx, plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
 	if err != nil || sts == nil {
 		t.Fatalf("statefulset: %v", err)
 	}
@@ -125,7 +126,7 @@ func TestImageChangeRollsBrokersOneAtATime(t *testing.T) {
 		t.Fatalf("plan = %v, want %v", got, want)
 	}
 	ch := findChange(t, p, "StatefulSet", "kafka-broker-2")
-	want := []reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}
+	want := []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}
 	if diff := cmp.Diff(want, ch.Object.Fields); diff != "" {
 		t.Errorf("field diff (-want +got):\n%s", diff)
 	}
@@ -172,7 +173,7 @@ func TestRollStopsAtABrokerThatIsNotSafeToRestart(t *testing.T) {
 		t.Fatalf("apply error = %v, want broker 2 refused with the reason", err)
 	}
 	for name, image := range map[string]string{"kafka-broker-1": "apache/kafka:3.9.0", "kafka-broker-2": "apache/kafka:3.8.1", "kafka-broker-3": "apache/kafka:3.8.1"} {
-		sts, _ := c.get(testCtx(t), reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: name})
+		sts, _ := c.get(testCtx(t), plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: name})
 		cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
 		if got := cs[0].(map[string]any)["image"]; got != image {
 			t.Errorf("%s runs %v, want %s", name, got, image)
@@ -189,7 +190,7 @@ func TestFieldChangedByAnotherManagerIsAConflict(t *testing.T) {
 	mustApply(t, c, mustPlan(t, c, want, planOpts{}), quickWaits(planOpts{}))
 
 	ctx := testCtx(t)
-	sts := objectFor(reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-3"})
+	sts := objectFor(plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-3"})
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"kafka","image":"apache/kafka:edited"}]}}}}`)
 	if err := c.client().Patch(ctx, sts, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner("kubectl-set")); err != nil {
 		t.Fatal(err)
@@ -197,10 +198,10 @@ func TestFieldChangedByAnotherManagerIsAConflict(t *testing.T) {
 
 	p := mustPlan(t, c, want, planOpts{})
 	ch := findChange(t, p, "StatefulSet", "kafka-broker-3")
-	if ch.Action != reconcile.Update || len(changesOf(p)) != 1 {
+	if ch.Action != plans.Update || len(changesOf(p)) != 1 {
 		t.Fatalf("plan = %v, want only an update of kafka-broker-3", changesOf(p))
 	}
-	if diff := cmp.Diff([]reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:edited", After: "apache/kafka:3.8.1"}}, ch.Object.Fields); diff != "" {
+	if diff := cmp.Diff([]plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:edited", After: "apache/kafka:3.8.1"}}, ch.Object.Fields); diff != "" {
 		t.Errorf("drift (-want +got):\n%s", diff)
 	}
 	if len(ch.Object.Conflicts) != 1 || ch.Object.Conflicts[0].Manager != "kubectl-set" || !strings.Contains(ch.Object.Conflicts[0].Field, "image") {
@@ -234,7 +235,7 @@ func TestPruneNeedsBothOptInsAndNeverTouchesForeignObjects(t *testing.T) {
 
 	less := full
 	less.Objects = slices.DeleteFunc(slices.Clone(full.Objects), func(u *unstructured.Unstructured) bool { return u.GetKind() == "PodDisruptionBudget" })
-	pdb := reconcile.ObjectRef{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: ns, Name: "kafka"}
+	pdb := plans.ObjectRef{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: ns, Name: "kafka"}
 	for name, o := range map[string]planOpts{"retain": {}, "prune without --allow-delete": {Prune: true}, "--allow-delete without prune": {AllowDelete: true}} {
 		p := mustPlan(t, c, less, o)
 		if p.Pending() {
@@ -289,13 +290,13 @@ func TestExistingForeignObjectIsAConflict(t *testing.T) {
 	}
 	p := mustPlan(t, c, want, planOpts{})
 	ch := findChange(t, p, "Secret", "kafka-tls-password")
-	if ch.Action != reconcile.Update || len(ch.Object.Conflicts) == 0 || ch.Object.Conflicts[0].Manager != "kubectl-create" || !strings.Contains(ch.Reason, "not created by avatar-sync") {
+	if ch.Action != plans.Update || len(ch.Object.Conflicts) == 0 || ch.Object.Conflicts[0].Manager != "kubectl-create" || !strings.Contains(ch.Reason, "not created by avatar-sync") {
 		t.Fatalf("the hand-made Secret: %+v, want an update conflicting with kubectl-create", ch)
 	}
 	if err := applyPlan(ctx, c, p, applyOpts{NoWait: true}); !errors.Is(err, reconcile.ErrRefused) {
 		t.Fatalf("apply = %v, want a refusal", err)
 	}
-	if live, _ := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}); live != nil {
+	if live, _ := c.get(ctx, plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}); live != nil {
 		t.Error("a refused apply created objects; refusals must come before any change")
 	}
 }
@@ -306,7 +307,7 @@ func TestSecretValuesAreSensitive(t *testing.T) {
 	mustApply(t, c, mustPlan(t, c, rendered{password: "old-secret-pw"}.desired(t, ns), planOpts{}), applyOpts{NoWait: true})
 	p := mustPlan(t, c, rendered{password: "new-secret-pw"}.desired(t, ns), planOpts{})
 	ch := findChange(t, p, "Secret", "kafka-tls-password")
-	if diff := cmp.Diff([]reconcile.ObjectField{{Path: "data.password", Before: Sensitive, After: Sensitive}}, ch.Object.Fields); diff != "" {
+	if diff := cmp.Diff([]plans.ObjectField{{Path: "data.password", Before: Sensitive, After: Sensitive}}, ch.Object.Fields); diff != "" {
 		t.Errorf("secret diff (-want +got):\n%s", diff)
 	}
 	out, _ := json.Marshal(p)
@@ -323,7 +324,7 @@ func TestStalePlanIsRefused(t *testing.T) {
 	ctx := testCtx(t)
 	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), applyOpts{NoWait: true})
 	p := mustPlan(t, c, rendered{image: "apache/kafka:3.9.0"}.desired(t, ns), planOpts{})
-	svc := objectFor(reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
+	svc := objectFor(plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
 	if err := c.client().Patch(ctx, svc, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"edited":"yes"}}}`)), client.FieldOwner("kubectl-annotate")); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestVolumeClaimTemplateChangeIsAReplace(t *testing.T) {
 	ctx := testCtx(t)
 	startKubelet(t, c, ns, 50*time.Millisecond)
 	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), quickWaits(planOpts{}))
-	ref := reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}
+	ref := plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"}
 	old, _ := c.get(ctx, ref)
 
 	bigger := rendered{storage: "20Gi"}.desired(t, ns)
@@ -349,7 +350,7 @@ func TestVolumeClaimTemplateChangeIsAReplace(t *testing.T) {
 	if headline(ch) != "! StatefulSet "+ns+"/kafka-broker-1" || !strings.Contains(ch.Reason, "volumeClaimTemplates") {
 		t.Fatalf("change = %s (%s), want a replace explaining volumeClaimTemplates", headline(ch), ch.Reason)
 	}
-	if diff := cmp.Diff([]reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}, ch.Object.Fields); diff != "" {
+	if diff := cmp.Diff([]plans.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}, ch.Object.Fields); diff != "" {
 		t.Errorf("replace fields (-want +got):\n%s", diff)
 	}
 	if err := applyPlan(ctx, c, p, quickWaits(planOpts{})); !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "replace") {
@@ -438,7 +439,7 @@ func TestObjectTheServerRefusesIsUnsupported(t *testing.T) {
 	want.Objects = append(want.Objects, bad)
 	p := mustPlan(t, c, want, planOpts{})
 	ch := findChange(t, p, "ConfigMap", "bad")
-	if ch.Action != reconcile.Unsupported || !strings.Contains(ch.Reason, "not a valid key!") {
+	if ch.Action != plans.Unsupported || !strings.Contains(ch.Reason, "not a valid key!") {
 		t.Fatalf("change = %s (%s), want unsupported with the server's reason", headline(ch), ch.Reason)
 	}
 	if err := applyPlan(testCtx(t), c, p, applyOpts{NoWait: true}); !errors.Is(err, reconcile.ErrRefused) {
@@ -478,7 +479,7 @@ func TestPlanInSyncMakesNoDryRunAndStillSeesADroppedField(t *testing.T) {
 	}
 	p := mustPlan(t, fresh, dropped, planOpts{})
 	ch := findChange(t, p, "PodDisruptionBudget", "kafka")
-	if ch.Action != reconcile.Update || len(ch.Object.Fields) != 1 || ch.Object.Fields[0].After != absent || !strings.Contains(ch.Object.Fields[0].Path, label) {
+	if ch.Action != plans.Update || len(ch.Object.Fields) != 1 || ch.Object.Fields[0].After != absent || !strings.Contains(ch.Object.Fields[0].Path, label) {
 		t.Errorf("a label the render dropped: %s %v, want an update removing %s", headline(ch), ch.Object.Fields, label)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // BrokerLabel carries a broker StatefulSet's node id (render puts it on every broker object).
@@ -89,12 +89,12 @@ func brokerID(u *unstructured.Unstructured) int32 {
 }
 
 // refOf names an object as plans and the inventory do.
-func refOf(u *unstructured.Unstructured) reconcile.ObjectRef {
-	return reconcile.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+func refOf(u *unstructured.Unstructured) plans.ObjectRef {
+	return plans.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
 // refKey identifies an object regardless of its API version.
-func refKey(r reconcile.ObjectRef) string {
+func refKey(r plans.ObjectRef) string {
 	return groupOf(r.APIVersion) + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
 }
 
@@ -108,7 +108,7 @@ func groupOf(apiVersion string) string {
 }
 
 // objectFor is an empty object of r's kind and name, to read or delete it.
-func objectFor(r reconcile.ObjectRef) *unstructured.Unstructured {
+func objectFor(r plans.ObjectRef) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(r.APIVersion)
 	u.SetKind(r.Kind)

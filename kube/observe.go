@@ -9,7 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // snapshot is the live state a plan or an apply read (issue 23: the API requests a plan makes,
@@ -30,24 +30,24 @@ type snapshot struct {
 }
 
 // observe reads refs.
-func (c *Client) observe(ctx context.Context, ns string, refs []reconcile.ObjectRef) (*snapshot, error) {
+func (c *Client) observe(ctx context.Context, ns string, refs []plans.ObjectRef) (*snapshot, error) {
 	s := &snapshot{ns: ns, objects: map[string]*unstructured.Unstructured{}, listed: map[string]bool{}, got: map[string]bool{}, errs: map[string]error{}}
 	return s, s.read(ctx, c, refs)
 }
 
-func groupKind(r reconcile.ObjectRef) string { return groupOf(r.APIVersion) + "/" + r.Kind }
+func groupKind(r plans.ObjectRef) string { return groupOf(r.APIVersion) + "/" + r.Kind }
 
 // covered reports whether the snapshot answers for r.
-func (s *snapshot) covered(r reconcile.ObjectRef) bool {
+func (s *snapshot) covered(r plans.ObjectRef) bool {
 	k := refKey(r)
 	return s.got[k] || (r.Namespace == s.ns && s.listed[groupKind(r)])
 }
 
 // read adds the objects of refs the snapshot does not cover yet. A failed LIST is an error; a
 // failed GET is the object's own (get returns it), so a plan reports every object it could not read.
-func (s *snapshot) read(ctx context.Context, c *Client, refs []reconcile.ObjectRef) error {
-	byKind := map[string][]reconcile.ObjectRef{}
-	var singles []reconcile.ObjectRef
+func (s *snapshot) read(ctx context.Context, c *Client, refs []plans.ObjectRef) error {
+	byKind := map[string][]plans.ObjectRef{}
+	var singles []plans.ObjectRef
 	for _, r := range refs {
 		switch {
 		case s.covered(r):
@@ -99,7 +99,7 @@ func (s *snapshot) read(ctx context.Context, c *Client, refs []reconcile.ObjectR
 }
 
 // get is the live object r, nil when absent; r must be covered.
-func (s *snapshot) get(r reconcile.ObjectRef) (*unstructured.Unstructured, error) {
+func (s *snapshot) get(r plans.ObjectRef) (*unstructured.Unstructured, error) {
 	k := refKey(r)
 	if err := s.errs[k]; err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -28,15 +29,15 @@ const minSalt = 16
 
 // Seal is the snapshot of want a plan records: every object as rendered, each Secret value
 // replaced by its fingerprint under salt.
-func Seal(want Desired, salt []byte) (reconcile.DesiredObjects, error) {
-	out := reconcile.DesiredObjects{Inventory: want.Inventory, Salt: base64.StdEncoding.EncodeToString(salt),
+func Seal(want Desired, salt []byte) (plans.DesiredObjects, error) {
+	out := plans.DesiredObjects{Inventory: want.Inventory, Salt: base64.StdEncoding.EncodeToString(salt),
 		Manifests: make([]json.RawMessage, 0, len(want.Objects))}
 	for _, o := range want.Objects {
 		if o.GetKind() == "Secret" {
 			o = o.DeepCopy()
 			sealed, err := secretPrints(o, salt)
 			if err != nil {
-				return reconcile.DesiredObjects{}, err
+				return plans.DesiredObjects{}, err
 			}
 			for _, f := range secretFields {
 				if m, ok := sealed[f]; ok {
@@ -46,7 +47,7 @@ func Seal(want Desired, salt []byte) (reconcile.DesiredObjects, error) {
 		}
 		b, err := json.Marshal(o.Object)
 		if err != nil {
-			return reconcile.DesiredObjects{}, fmt.Errorf("%s: %w", refOf(o), err)
+			return plans.DesiredObjects{}, fmt.Errorf("%s: %w", refOf(o), err)
 		}
 		out.Manifests = append(out.Manifests, b)
 	}
@@ -83,10 +84,10 @@ func secretPrints(u *unstructured.Unstructured, salt []byte) (map[string]map[str
 // Secret's values taken from supplied (today's render, which reads the spec's password sources)
 // and refused unless they have the planned fingerprints. Every Secret that does not match is
 // named; nothing of supplied but the Secrets' values is used.
-func Unseal(snap reconcile.DesiredObjects, supplied Desired) (Desired, []byte, error) {
+func Unseal(snap plans.DesiredObjects, supplied Desired) (Desired, []byte, error) {
 	salt, err := base64.StdEncoding.DecodeString(snap.Salt)
 	if err != nil || len(salt) < minSalt {
-		return Desired{}, nil, fmt.Errorf("%w, nothing was changed: the plan's Kubernetes salt is missing or malformed; run plan again", reconcile.ErrTampered)
+		return Desired{}, nil, fmt.Errorf("%w, nothing was changed: the plan's Kubernetes salt is missing or malformed; run plan again", plans.ErrTampered)
 	}
 	today := map[string]*unstructured.Unstructured{}
 	for _, o := range supplied.Objects {
@@ -99,7 +100,7 @@ func Unseal(snap reconcile.DesiredObjects, supplied Desired) (Desired, []byte, e
 	for i, raw := range snap.Manifests {
 		var obj map[string]any
 		if err := json.Unmarshal(raw, &obj); err != nil {
-			return Desired{}, nil, fmt.Errorf("%w: manifest %d: %w", reconcile.ErrTampered, i+1, err)
+			return Desired{}, nil, fmt.Errorf("%w: manifest %d: %w", plans.ErrTampered, i+1, err)
 		}
 		u := &unstructured.Unstructured{Object: obj}
 		if u.GetKind() != "Secret" {

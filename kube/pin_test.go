@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -65,14 +66,14 @@ func TestSealAndUnseal(t *testing.T) {
 	}
 
 	tests := map[string]struct {
-		snap  reconcile.DesiredObjects
+		snap  plans.DesiredObjects
 		today Desired
 		is    error
 		want  string
 	}{
 		"another password": {snap, pinFixture("other-pw"), reconcile.ErrRefused, "Secret avatar/kafka-sasl-admin: the value supplied now for data.password is not the one the plan was made with"},
 		"no Secret now":    {snap, Desired{Objects: pinFixture("planned-pw").Objects[:1]}, reconcile.ErrRefused, "Secret avatar/kafka-sasl-admin: the plan needs its values re-supplied"},
-		"no salt":          {reconcile.DesiredObjects{Inventory: "avatar", Manifests: snap.Manifests}, pinFixture("planned-pw"), reconcile.ErrTampered, "salt is missing"},
+		"no salt":          {plans.DesiredObjects{Inventory: "avatar", Manifests: snap.Manifests}, pinFixture("planned-pw"), plans.ErrTampered, "salt is missing"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

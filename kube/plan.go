@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -24,12 +25,12 @@ import (
 // executed only with AllowReplace, as orphan-delete and recreate so pods and volumes survive;
 // Unsupported is one the API server refuses.
 const (
-	noOp        = reconcile.NoOp
-	create      = reconcile.Create
-	update      = reconcile.Update
-	remove      = reconcile.Delete
-	replace     = reconcile.Replace
-	unsupported = reconcile.Unsupported
+	noOp        = plans.NoOp
+	create      = plans.Create
+	update      = plans.Update
+	remove      = plans.Delete
+	replace     = plans.Replace
+	unsupported = plans.Unsupported
 )
 
 // Sensitive replaces a Secret's values in every diff: plans are printed and saved.
@@ -76,17 +77,17 @@ type execution struct {
 
 // examined is one object a plan looked at and what it decided.
 type examined struct {
-	ref    reconcile.ObjectRef
+	ref    plans.ObjectRef
 	broker int32
-	action reconcile.Action
+	action plans.Action
 	// live is the salted digest of the live object, "" when absent.
 	live string
 }
 
 // newChange is the reconcile change of one object, before the plan decides about it.
-func newChange(ref reconcile.ObjectRef, broker int32) reconcile.Change {
-	return reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(),
-		Object: &reconcile.ObjectPayload{Object: ref, Broker: broker, Sensitive: ref.Kind == "Secret"}}
+func newChange(ref plans.ObjectRef, broker int32) plans.Change {
+	return plans.Change{Kind: plans.KindObject, Name: ref.String(),
+		Object: &plans.ObjectPayload{Object: ref, Broker: broker, Sensitive: ref.Kind == "Secret"}}
 }
 
 // plan diffs desired against the live cluster, read once (observe): an object in sync is
@@ -104,7 +105,7 @@ func (c *Client) plan(ctx context.Context, want Desired, opts planOptions) (reco
 	}
 	ex := &execution{namespace: ns, inventory: want.Inventory, salt: opts.salt, objects: map[string]*unstructured.Unstructured{}}
 	invRef := inventoryRef(ns, want.Inventory)
-	refs := []reconcile.ObjectRef{invRef}
+	refs := []plans.ObjectRef{invRef}
 	for _, obj := range objs {
 		ex.objects[refKey(refOf(obj))] = obj
 		refs = append(refs, refOf(obj))
@@ -122,7 +123,7 @@ func (c *Client) plan(ctx context.Context, want Desired, opts planOptions) (reco
 		return reconcile.ObjectPlan{}, nil, err
 	}
 	ex.stored, ex.ignored = inv, len(ignored)
-	var all []reconcile.Change
+	var all []plans.Change
 	var errs []string
 	for _, obj := range objs {
 		ch, err := c.planObject(ctx, obj, snap, inv, opts.salt)
@@ -132,7 +133,7 @@ func (c *Client) plan(ctx context.Context, want Desired, opts planOptions) (reco
 		}
 		all = append(all, ch)
 	}
-	var orphans []reconcile.ObjectRef
+	var orphans []plans.ObjectRef
 	for _, ref := range inv.refs() {
 		if _, ok := ex.objects[refKey(ref)]; !ok {
 			orphans = append(orphans, ref)
@@ -203,7 +204,7 @@ func (c *Client) prepare(want Desired) ([]*unstructured.Unstructured, string, er
 
 // planObject diffs one desired object against its live version: locally when it is in sync
 // (inSync), else by asking the server.
-func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, snap *snapshot, inv inventory, salt []byte) (reconcile.Change, error) {
+func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured, snap *snapshot, inv inventory, salt []byte) (plans.Change, error) {
 	ref := refOf(obj)
 	ch := newChange(ref, brokerID(obj))
 	p := ch.Object
@@ -233,10 +234,10 @@ func (c *Client) planObject(ctx context.Context, obj *unstructured.Unstructured,
 	foreign := !inv.has(ref) && !hasLabels(live, obj.GetLabels(), ownerGroup)
 	if foreign {
 		for _, m := range managers(live) {
-			p.Conflicts = append(p.Conflicts, reconcile.ObjectConflict{Field: "(whole object)", Manager: m})
+			p.Conflicts = append(p.Conflicts, plans.ObjectConflict{Field: "(whole object)", Manager: m})
 		}
 		if len(p.Conflicts) == 0 {
-			p.Conflicts = []reconcile.ObjectConflict{{Field: "(whole object)", Manager: "unknown (no managedFields)"}}
+			p.Conflicts = []plans.ObjectConflict{{Field: "(whole object)", Manager: "unknown (no managedFields)"}}
 		}
 		ch.Reason = "exists and was not created by avatar-sync"
 	}
@@ -278,8 +279,8 @@ type dryRunAnswer struct {
 	// liveVersion and desired (the desired object as JSON, kept in memory only, as the object
 	// itself is) say what was asked.
 	liveVersion, desired string
-	fields               []reconcile.ObjectField
-	conflicts            []reconcile.ObjectConflict
+	fields               []plans.ObjectField
+	conflicts            []plans.ObjectConflict
 }
 
 // dryRun asks the server what server-side applying obj would change on live (DryRun=All): first
@@ -316,7 +317,7 @@ func (c *Client) dryRun(ctx context.Context, obj, live *unstructured.Unstructure
 }
 
 // planOrphan decides about an inventory object that left the render.
-func (c *Client) planOrphan(ref reconcile.ObjectRef, snap *snapshot, inventory, ns string, opts planOptions) (*reconcile.Change, error) {
+func (c *Client) planOrphan(ref plans.ObjectRef, snap *snapshot, inventory, ns string, opts planOptions) (*plans.Change, error) {
 	live, err := snap.get(ref)
 	if err != nil || live == nil {
 		return nil, err
@@ -343,8 +344,8 @@ var conflictManager = regexp.MustCompile(`conflict with "([^"]+)"`)
 
 // conflictsOf reads the fields an unforced apply would take from other managers out of the API
 // server's 409 answer: one cause per contested field.
-func conflictsOf(err error) []reconcile.ObjectConflict {
-	var out []reconcile.ObjectConflict
+func conflictsOf(err error) []plans.ObjectConflict {
+	var out []plans.ObjectConflict
 	if st, ok := err.(apierrors.APIStatus); ok && st.Status().Details != nil {
 		for _, cause := range st.Status().Details.Causes {
 			if cause.Type != metav1.CauseTypeFieldManagerConflict {
@@ -354,18 +355,18 @@ func conflictsOf(err error) []reconcile.ObjectConflict {
 			if sub := conflictManager.FindStringSubmatch(m); sub != nil {
 				m = sub[1]
 			}
-			out = append(out, reconcile.ObjectConflict{Field: strings.TrimPrefix(cause.Field, "."), Manager: m})
+			out = append(out, plans.ObjectConflict{Field: strings.TrimPrefix(cause.Field, "."), Manager: m})
 		}
 	}
 	if len(out) == 0 {
-		out = []reconcile.ObjectConflict{{Field: "(unknown)", Manager: oneLine(err)}}
+		out = []plans.ObjectConflict{{Field: "(unknown)", Manager: oneLine(err)}}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
 }
 
 // get returns the live object, or nil when it does not exist.
-func (c *Client) get(ctx context.Context, ref reconcile.ObjectRef) (*unstructured.Unstructured, error) {
+func (c *Client) get(ctx context.Context, ref plans.ObjectRef) (*unstructured.Unstructured, error) {
 	live, err := c.getObject(ctx, schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind), ref.Namespace, ref.Name)
 	if apierrors.IsNotFound(err) {
 		return nil, nil

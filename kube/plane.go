@@ -12,7 +12,7 @@ import (
 
 // Plane is one target's Kubernetes plane as reconcile sees it (reconcile.Objects): the connected
 // API server and the objects the render produced for the target. Its plans are reconcile's
-// (KindObject changes of the one reconcile.Plan, issue 11); kube declares no plan model of its own
+// (KindObject changes of the one plans.Plan, issue 11); kube declares no plan model of its own
 // (issue 20), only the private execution record of the plan it computed last.
 type Plane struct {
 	Client  *Client

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/render"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -71,7 +71,7 @@ clusters:
 		t.Errorf("after apply the plan still has %v", pending)
 	}
 
-	svc, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ns, Name: "kafka-broker-2-external"})
+	svc, err := c.get(ctx, plans.ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ns, Name: "kafka-broker-2-external"})
 	if err != nil || svc == nil {
 		t.Fatalf("external Service: %v", err)
 	}
@@ -85,7 +85,7 @@ clusters:
 		t.Errorf("kafka-broker-2-external publishes %v, want sasl on %d", published, sasl+1)
 	}
 
-	sts, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
+	sts, err := c.get(ctx, plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-1"})
 	if err != nil || sts == nil {
 		t.Fatalf("statefulset: %v", err)
 	}
@@ -104,7 +104,7 @@ clusters:
 	if err := c.client().Create(ctx, pod); err != nil {
 		t.Fatalf("the rendered SASL broker pod is refused: %v", err)
 	}
-	created, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: "kafka-broker-1-0"})
+	created, err := c.get(ctx, plans.ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: "kafka-broker-1-0"})
 	if err != nil || created == nil {
 		t.Fatalf("pod: %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // WorkloadStatus is one StatefulSet's rollout as its status says (the status page and `status`,
@@ -27,7 +27,7 @@ type WorkloadStatus struct {
 // who may not list them), nothing written.
 func (pl *Plane) Workloads(ctx context.Context) ([]WorkloadStatus, error) {
 	var sets []*unstructured.Unstructured
-	var refs []reconcile.ObjectRef
+	var refs []plans.ObjectRef
 	for _, o := range pl.Desired.Objects {
 		if o.GetKind() == "StatefulSet" {
 			sets = append(sets, o)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -43,13 +44,13 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 	t.Cleanup(func() { _ = c.client().Delete(context.Background(), victimNS) })
 
 	// Someone who can edit ConfigMaps in the target's namespace adds both to the inventory.
-	invRef := reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName("avatar")}
+	invRef := plans.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: InventoryName("avatar")}
 	cm, err := c.get(ctx, invRef)
 	if err != nil || cm == nil {
 		t.Fatalf("inventory: %v", err)
 	}
 	raw, _, _ := unstructured.NestedString(cm.Object, "data", inventoryKey)
-	var refs []reconcile.ObjectRef
+	var refs []plans.ObjectRef
 	if err := json.Unmarshal([]byte(raw), &refs); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 	}
 	for _, victim := range []*unstructured.Unstructured{victimNS, victimCM} {
 		ch := findChange(t, p, victim.GetKind(), victim.GetName())
-		if ch.Action != reconcile.NoOp || !strings.Contains(ch.Reason, "ignored, never deleted") {
+		if ch.Action != plans.NoOp || !strings.Contains(ch.Reason, "ignored, never deleted") {
 			t.Errorf("%s: %s (%s), want it ignored and said so", refOf(victim), headline(ch), ch.Reason)
 		}
 	}
@@ -83,7 +84,7 @@ func TestInventoryEntriesOutsideTheTargetAreNeverPruned(t *testing.T) {
 			live, _ := c.get(ctx, ch.Object.Object)
 			payload := *ch.Object
 			payload.Live = digest(live, p.ex.salt)
-			forged.Changes[i].Action, forged.Changes[i].Object = reconcile.Delete, &payload
+			forged.Changes[i].Action, forged.Changes[i].Object = plans.Delete, &payload
 		}
 	}
 	if err := applyPlan(ctx, c, forged, applyOpts{planOpts: both, NoWait: true}); !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "avatar-sync never deletes it") {
@@ -120,7 +121,7 @@ func TestRollWaitsForEveryOtherBrokerToBeReady(t *testing.T) {
 	mustApply(t, c, mustPlan(t, c, rendered{}.desired(t, ns), planOpts{}), quickWaits(planOpts{}))
 
 	// Broker 2's pod stops being ready (a crash loop, a node down).
-	sts, err := c.get(ctx, reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-2"})
+	sts, err := c.get(ctx, plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "kafka-broker-2"})
 	if err != nil || sts == nil {
 		t.Fatal(err)
 	}

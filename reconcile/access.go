@@ -30,174 +30,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
-
-// ACLPayload is one ACL binding to create, or to delete (or, NoOp, an unmanaged one left alone).
-type ACLPayload struct {
-	spec.ACLRule
-}
-
-// Sensitive is how every view shows a password: never the value, never its length.
-const Sensitive = "(sensitive)"
-
-// UserPayload is one SCRAM credential. It holds no password: Fingerprint is the salted hash of the
-// planned one, and PasswordEnv/PasswordFile say where apply reads it again.
-type UserPayload struct {
-	User       string `json:"user"`
-	Mechanism  string `json:"mechanism"`
-	Iterations int    `json:"iterations,omitempty"`
-	// Fingerprint is "pbkdf2-sha256$<iterations>$<salt>$<hash>" of the planned password (creates
-	// and updates only).
-	Fingerprint  string `json:"fingerprint,omitempty"`
-	PasswordEnv  string `json:"passwordEnv,omitempty"`
-	PasswordFile string `json:"passwordFile,omitempty"`
-	// Replaces are the fingerprint records this credential supersedes (removed when it is set).
-	Replaces []string `json:"replaces,omitempty"`
-}
-
-// Quota keys, as Kafka names them.
-const (
-	QuotaProducerByteRate  = "producer_byte_rate"
-	QuotaConsumerByteRate  = "consumer_byte_rate"
-	QuotaRequestPercentage = "request_percentage"
-)
-
-// QuotaPayload is one quota entity's values before and after (a key only in Before is removed).
-type QuotaPayload struct {
-	User     string             `json:"user,omitempty"`
-	ClientID string             `json:"clientId,omitempty"`
-	Before   map[string]float64 `json:"before,omitempty"`
-	After    map[string]float64 `json:"after,omitempty"`
-}
-
-// LiveCredential is a SCRAM credential as Kafka describes it: no password, no salt.
-type LiveCredential struct {
-	User       string `json:"user"`
-	Mechanism  string `json:"mechanism"`
-	Iterations int    `json:"iterations"`
-}
-
-// LiveQuota is one quota entity as read live.
-type LiveQuota struct {
-	User     string             `json:"user,omitempty"`
-	ClientID string             `json:"clientId,omitempty"`
-	Values   map[string]float64 `json:"values"`
-}
-
-// Entity names the quota's entity the way spec.Quota does.
-func (q LiveQuota) Entity() string {
-	return spec.Quota{User: q.User, ClientID: q.ClientID}.Entity()
-}
-
-// LiveAccess is the access control state read in Describe.
-type LiveAccess struct {
-	// NoAuthorizer is set when the cluster answers ACL requests with "security disabled": it has
-	// no authorizer, so ACLs cannot be stored, let alone enforced.
-	NoAuthorizer bool `json:"noAuthorizer,omitempty"`
-	// Unreadable says why the access state could not be read (avatar-sync's user lacks Describe
-	// on the cluster); "" when it was read. Plans that manage access refuse to guess.
-	Unreadable  string           `json:"unreadable,omitempty"`
-	ACLs        []spec.ACLRule   `json:"acls,omitempty"`
-	Credentials []LiveCredential `json:"credentials,omitempty"`
-	Quotas      []LiveQuota      `json:"quotas,omitempty"`
-}
-
-// DesiredUser is one SCRAM credential of the snapshot: where its password comes from and, once
-// the planner has read it, its fingerprint.
-type DesiredUser struct {
-	Name         string `json:"name"`
-	Mechanism    string `json:"mechanism"`
-	Iterations   int    `json:"iterations"`
-	PasswordEnv  string `json:"passwordEnv,omitempty"`
-	PasswordFile string `json:"passwordFile,omitempty"`
-	Fingerprint  string `json:"fingerprint,omitempty"`
-}
-
-// SetsPassword reports whether the spec references the user's password. A SCRAM user without a
-// reference (what `avatar-sync import` writes, issue 15: Kafka never returns a password) is managed
-// only in that it exists with its mechanism and iterations; avatar-sync never sets, compares or
-// fingerprints its password, and cannot create it.
-func (u DesiredUser) SetsPassword() bool { return u.PasswordEnv != "" || u.PasswordFile != "" }
-
-// DesiredQuota is one quota entity of the snapshot.
-type DesiredQuota struct {
-	User     string             `json:"user,omitempty"`
-	ClientID string             `json:"clientId,omitempty"`
-	Values   map[string]float64 `json:"values"`
-}
-
-// DesiredAccess is the access part of the snapshot a plan is computed from.
-type DesiredAccess struct {
-	// Principals are every principal the spec names; each is recorded as managed.
-	Principals []string       `json:"principals"`
-	ACLs       []spec.ACLRule `json:"acls,omitempty"`
-	Users      []DesiredUser  `json:"users,omitempty"`
-	Quotas     []DesiredQuota `json:"quotas,omitempty"`
-	// Admin is the user avatar-sync connects as: its credential is never deleted or replaced by a
-	// plan, whatever the spec says, so an apply cannot lock avatar-sync out.
-	Admin string `json:"admin,omitempty"`
-}
-
-// DesiredAccessOf snapshots the access part of a validated spec; nil when it declares none.
-// Fingerprints are filled by the planner (Planner.fingerprint), which reads the passwords.
-func DesiredAccessOf(s *spec.Spec, admin string) *DesiredAccess {
-	if len(s.Users)+len(s.Services)+len(s.ACLs)+len(s.Quotas) == 0 {
-		return nil
-	}
-	d := &DesiredAccess{Admin: admin}
-	principals := map[string]bool{}
-	for _, u := range s.Users {
-		principals[u.Principal()] = true
-		if u.SCRAM() {
-			d.Users = append(d.Users, DesiredUser{Name: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations,
-				PasswordEnv: u.PasswordEnv, PasswordFile: u.PasswordFile})
-		}
-	}
-	for _, r := range spec.ExpandACLs(s) {
-		d.ACLs = append(d.ACLs, r.ACLRule)
-		principals[r.Principal] = true
-	}
-	for _, q := range s.Quotas {
-		v := map[string]float64{}
-		if q.ProducerByteRate > 0 {
-			v[QuotaProducerByteRate] = float64(q.ProducerByteRate)
-		}
-		if q.ConsumerByteRate > 0 {
-			v[QuotaConsumerByteRate] = float64(q.ConsumerByteRate)
-		}
-		if q.RequestPercentage > 0 {
-			v[QuotaRequestPercentage] = float64(q.RequestPercentage)
-		}
-		d.Quotas = append(d.Quotas, DesiredQuota{User: q.User, ClientID: q.ClientID, Values: v})
-	}
-	d.Principals = slices.Sorted(maps.Keys(principals))
-	sort.Slice(d.Users, func(i, j int) bool { return d.Users[i].Name < d.Users[j].Name })
-	sort.Slice(d.Quotas, func(i, j int) bool {
-		return quotaEntity(d.Quotas[i].User, d.Quotas[i].ClientID) < quotaEntity(d.Quotas[j].User, d.Quotas[j].ClientID)
-	})
-	return d
-}
-
-func quotaEntity(user, clientID string) string {
-	return spec.Quota{User: user, ClientID: clientID}.Entity()
-}
-
-// isAccess reports whether a kind is one of the access kinds.
 
 // credentialKey names a user's credential in plans: "gui5 (SCRAM-SHA-512)".
 func credentialKey(user, mechanism string) string { return user + " (" + mechanism + ")" }
 
-// Fingerprint records in the inventory: "scram:<mechanism>:<fingerprint>:<user>". Neither the
-// mechanism nor the fingerprint holds ':', so the user name (which may) is everything after.
-const scramRecordPrefix = "scram:"
-
-func scramRecord(user, mechanism, fp string) string {
-	return scramRecordPrefix + mechanism + ":" + fp + ":" + user
-}
-
 func parseScramRecord(entry string) (user, mechanism, fp string, ok bool) {
-	rest, ok := strings.CutPrefix(entry, scramRecordPrefix)
+	rest, ok := strings.CutPrefix(entry, plans.ScramRecordPrefix)
 	if !ok {
 		return "", "", "", false
 	}
@@ -259,7 +100,7 @@ func ProcessSecrets(env, file string) (string, error) {
 // FingerprintCredentials reads each desired SCRAM user's password and records its fingerprint in
 // the snapshot: the recorded one when the password is unchanged (so the plan is empty), a fresh
 // salted one otherwise. The password itself goes nowhere.
-func FingerprintCredentials(d *DesiredAccess, inventory []string, read SecretReader, random io.Reader) error {
+func FingerprintCredentials(d *plans.DesiredAccess, inventory []string, read SecretReader, random io.Reader) error {
 	if d == nil {
 		return nil
 	}
@@ -294,18 +135,18 @@ func FingerprintCredentials(d *DesiredAccess, inventory []string, read SecretRea
 }
 
 // accessChanges diffs the access part of the snapshot against the live state. It is pure.
-func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete bool) []Change {
+func accessChanges(want *plans.DesiredAccess, have plans.Live, deletion string, allowDelete bool) []plans.Change {
 	inventory := map[string]bool{}
 	for _, e := range have.Inventory {
 		inventory[e] = true
 	}
 	prune := deletion == spec.DeletionPrune
-	removal := func(c Change, managed bool, what string) Change {
+	removal := func(c plans.Change, managed bool, what string) plans.Change {
 		switch {
 		case !managed:
 			c.Reason = "unmanaged: " + what + " is not avatar-sync's (its principal is not in the inventory); never deleted"
 		case prune && allowDelete:
-			c.Action = Delete
+			c.Action = plans.Delete
 			c.Reason = "managed by avatar-sync and no longer in the spec, deletion: prune and --allow-delete: removed (clients relying on it lose access)"
 		case prune:
 			c.Reason = "managed by avatar-sync and no longer in the spec; deleting also needs --allow-delete"
@@ -314,21 +155,21 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 		}
 		return c
 	}
-	var out []Change
+	var out []plans.Change
 	if have.Access.Unreadable != "" {
-		return []Change{{Kind: KindACL, Name: "access control", Action: Unsupported, Risk: RiskUnsupported, ACL: &ACLPayload{},
+		return []plans.Change{{Kind: plans.KindACL, Name: "access control", Action: plans.Unsupported, Risk: plans.RiskUnsupported, ACL: &plans.ACLPayload{},
 			Reason: "cannot read the cluster's ACLs, credentials and quotas (" + have.Access.Unreadable + "); the target's user must be a super user or have Describe and DescribeConfigs on the cluster"}}
 	}
 	for _, p := range want.Principals {
 		if !inventory[p] {
-			out = append(out, Change{Kind: KindInventory, Name: p, Action: Update, Adopt: &AdoptPayload{},
+			out = append(out, plans.Change{Kind: plans.KindInventory, Name: p, Action: plans.Update, Adopt: &plans.AdoptPayload{},
 				Reason: "principal named in the spec: recorded in avatar-sync's inventory, so its ACLs and quotas are managed (and may be pruned once they leave the spec)"})
 		}
 	}
 
 	// Users before the ACLs that name them: phase orders them, this only lists.
 	records := scramRecords(have.Inventory)
-	live := map[string]LiveCredential{}
+	live := map[string]plans.LiveCredential{}
 	for _, c := range have.Access.Credentials {
 		live[credentialKey(c.User, c.Mechanism)] = c
 	}
@@ -345,43 +186,43 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 				stale = append(stale, rec)
 			}
 		}
-		payload := &UserPayload{User: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations, Fingerprint: u.Fingerprint,
+		payload := &plans.UserPayload{User: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations, Fingerprint: u.Fingerprint,
 			PasswordEnv: u.PasswordEnv, PasswordFile: u.PasswordFile, Replaces: stale}
 		lc, exists := live[key]
-		c := Change{Kind: KindUser, Name: key, User: payload}
+		c := plans.Change{Kind: plans.KindUser, Name: key, User: payload}
 		switch {
 		case !u.SetsPassword() && !exists:
 			// Planner.Plan reports this with the user's position before Diff runs; the pure
 			// Diff still refuses, for callers that diff a snapshot themselves.
-			c.Action, c.Risk = Unsupported, RiskUnsupported
+			c.Action, c.Risk = plans.Unsupported, plans.RiskUnsupported
 			c.Reason = "the user does not exist on the cluster and the spec gives no password to create it with: add passwordEnv or passwordFile"
 			out = append(out, c)
 		case !u.SetsPassword():
 			// Exists, password managed elsewhere (issue 15): nothing to compare but iterations,
 			// and recomputing a credential needs the password.
 			if lc.Iterations != u.Iterations {
-				c.Action, c.Risk = Unsupported, RiskUnsupported
+				c.Action, c.Risk = plans.Unsupported, plans.RiskUnsupported
 				c.Reason = fmt.Sprintf("iterations %d → %d needs the password, which the spec does not reference: add passwordEnv or passwordFile (apply then sets it), or keep iterations %d", lc.Iterations, u.Iterations, lc.Iterations)
 				out = append(out, c)
 			}
 		case u.Name == want.Admin && want.Admin != "" && exists:
 			// Rotating the credential avatar-sync is logged in with would cut the apply off halfway.
 			if !recorded || lc.Iterations != u.Iterations {
-				c.Action, c.Risk = Unsupported, RiskUnsupported
+				c.Action, c.Risk = plans.Unsupported, plans.RiskUnsupported
 				c.Reason = "this is the user avatar-sync connects as: it never changes its own credential; rotate it by hand, then update the password reference"
 				out = append(out, c)
 			}
 		case !exists:
-			c.Action, c.Reason = Create, "new SCRAM credential; the password is read from its reference at apply and never shown"
+			c.Action, c.Reason = plans.Create, "new SCRAM credential; the password is read from its reference at apply and never shown"
 			out = append(out, c)
 		case !recorded && len(stale) == 0:
-			c.Action, c.Reason = Update, "the credential was set outside avatar-sync (no fingerprint recorded), so its password cannot be compared: it is set to the spec's"
+			c.Action, c.Reason = plans.Update, "the credential was set outside avatar-sync (no fingerprint recorded), so its password cannot be compared: it is set to the spec's"
 			out = append(out, c)
 		case !recorded:
-			c.Action, c.Reason = Update, "the password in the spec's reference changed: the credential is replaced"
+			c.Action, c.Reason = plans.Update, "the password in the spec's reference changed: the credential is replaced"
 			out = append(out, c)
 		case lc.Iterations != u.Iterations:
-			c.Action, c.Reason = Update, fmt.Sprintf("iterations %d → %d: the credential is recomputed", lc.Iterations, u.Iterations)
+			c.Action, c.Reason = plans.Update, fmt.Sprintf("iterations %d → %d: the credential is recomputed", lc.Iterations, u.Iterations)
 			out = append(out, c)
 		}
 	}
@@ -390,7 +231,7 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 			continue
 		}
 		lc := live[key]
-		c := Change{Kind: KindUser, Name: key, Action: NoOp, User: &UserPayload{User: lc.User, Mechanism: lc.Mechanism, Iterations: lc.Iterations, Replaces: records[key]}}
+		c := plans.Change{Kind: plans.KindUser, Name: key, Action: plans.NoOp, User: &plans.UserPayload{User: lc.User, Mechanism: lc.Mechanism, Iterations: lc.Iterations, Replaces: records[key]}}
 		if lc.User == want.Admin && want.Admin != "" {
 			c.Reason = "the user avatar-sync connects as; never deleted"
 			out = append(out, c)
@@ -411,9 +252,9 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 		if liveACL[r] {
 			continue
 		}
-		c := Change{Kind: KindACL, Name: r.String(), Action: Create, ACL: &ACLPayload{r}}
+		c := plans.Change{Kind: plans.KindACL, Name: r.String(), Action: plans.Create, ACL: &plans.ACLPayload{ACLRule: r}}
 		if have.Access.NoAuthorizer {
-			c.Action, c.Risk = Unsupported, RiskUnsupported
+			c.Action, c.Risk = plans.Unsupported, plans.RiskUnsupported
 			c.Reason = "the cluster has no authorizer (authorizer.class.name is unset), so it cannot store ACLs: enable one (docs/access.md), or remove services/acls for this target"
 		}
 		out = append(out, c)
@@ -422,26 +263,26 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 		if wantACL[r] {
 			continue
 		}
-		c := Change{Kind: KindACL, Name: r.String(), Action: NoOp, ACL: &ACLPayload{r}}
+		c := plans.Change{Kind: plans.KindACL, Name: r.String(), Action: plans.NoOp, ACL: &plans.ACLPayload{ACLRule: r}}
 		out = append(out, removal(c, inventory[r.Principal], "an ACL of "+r.Principal))
 	}
 
-	liveQuota := map[string]LiveQuota{}
+	liveQuota := map[string]plans.LiveQuota{}
 	for _, q := range have.Access.Quotas {
 		liveQuota[q.Entity()] = q
 	}
 	wantQuota := map[string]bool{}
 	for _, q := range want.Quotas {
-		e := quotaEntity(q.User, q.ClientID)
+		e := plans.QuotaEntity(q.User, q.ClientID)
 		wantQuota[e] = true
 		lq, exists := liveQuota[e]
 		if exists && maps.Equal(lq.Values, q.Values) {
 			continue
 		}
-		c := Change{Kind: KindQuota, Name: e, Action: Update, Reason: "quota values differ from the spec",
-			Quota: &QuotaPayload{User: q.User, ClientID: q.ClientID, Before: maps.Clone(lq.Values), After: maps.Clone(q.Values)}}
+		c := plans.Change{Kind: plans.KindQuota, Name: e, Action: plans.Update, Reason: "quota values differ from the spec",
+			Quota: &plans.QuotaPayload{User: q.User, ClientID: q.ClientID, Before: maps.Clone(lq.Values), After: maps.Clone(q.Values)}}
 		if !exists {
-			c.Action, c.Reason = Create, "new quota"
+			c.Action, c.Reason = plans.Create, "new quota"
 		}
 		out = append(out, c)
 	}
@@ -450,7 +291,7 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 			continue
 		}
 		lq := liveQuota[e]
-		c := Change{Kind: KindQuota, Name: e, Action: NoOp, Quota: &QuotaPayload{User: lq.User, ClientID: lq.ClientID, Before: maps.Clone(lq.Values)}}
+		c := plans.Change{Kind: plans.KindQuota, Name: e, Action: plans.NoOp, Quota: &plans.QuotaPayload{User: lq.User, ClientID: lq.ClientID, Before: maps.Clone(lq.Values)}}
 		// A client-id-only quota has no principal to own it: never deleted.
 		out = append(out, removal(c, lq.User != "" && inventory["User:"+lq.User], "a quota of "+e))
 	}
@@ -459,7 +300,7 @@ func accessChanges(want *DesiredAccess, have Live, deletion string, allowDelete 
 
 // verifyAccessDelete is Verify's rule for deleting access: only with deletion: prune and
 // --allow-delete, only of managed principals, never the admin's credential.
-func verifyAccessDelete(p Plan, c Change, inventory map[string]bool) error {
+func verifyAccessDelete(p plans.Plan, c plans.Change, inventory map[string]bool) error {
 	principal := ""
 	switch {
 	case c.ACL != nil:
@@ -488,7 +329,7 @@ func verifyAccessDelete(p Plan, c Change, inventory map[string]bool) error {
 
 // accessFingerprint adds the access state to the live fingerprint; nothing when there is none, so
 // plans of clusters without access control keep their fingerprints.
-func accessFingerprint(a LiveAccess, field func(string)) {
+func accessFingerprint(a plans.LiveAccess, field func(string)) {
 	if !a.NoAuthorizer && len(a.ACLs)+len(a.Credentials)+len(a.Quotas) == 0 {
 		return
 	}
@@ -515,29 +356,6 @@ func accessFingerprint(a LiveAccess, field func(string)) {
 			field(k + "=" + strconv.FormatFloat(q.Values[k], 'g', -1, 64))
 		}
 	}
-}
-
-// accessLanded reports whether the live state shows an access change (for settle).
-func accessLanded(c Change, live Live) bool {
-	switch {
-	case c.ACL != nil:
-		return slices.Contains(live.Access.ACLs, c.ACL.ACLRule) == (c.Action != Delete)
-	case c.User != nil:
-		found := slices.ContainsFunc(live.Access.Credentials, func(lc LiveCredential) bool {
-			return lc.User == c.User.User && lc.Mechanism == c.User.Mechanism
-		})
-		if c.Action == Delete {
-			return !found
-		}
-		return found && slices.Contains(live.Inventory, scramRecord(c.User.User, c.User.Mechanism, c.User.Fingerprint))
-	case c.Quota != nil:
-		i := slices.IndexFunc(live.Access.Quotas, func(q LiveQuota) bool { return q.User == c.Quota.User && q.ClientID == c.Quota.ClientID })
-		if c.Action == Delete {
-			return i < 0
-		}
-		return i >= 0 && maps.Equal(live.Access.Quotas[i].Values, c.Quota.After)
-	}
-	return false
 }
 
 // ACLChange, CredentialUpsert, CredentialDelete and QuotaChange are the access requests
@@ -591,10 +409,12 @@ func (ex *executor) accessCluster(idx []int) (AccessCluster, bool) {
 // grant runs the access creates and updates: credentials (then their fingerprint records), ACLs,
 // quotas.
 func (ex *executor) grant(ctx context.Context) bool {
-	pending := func(k Kind) func(Change) bool {
-		return func(c Change) bool { return c.Kind == k && (c.Action == Create || c.Action == Update) }
+	pending := func(k plans.Kind) func(plans.Change) bool {
+		return func(c plans.Change) bool {
+			return c.Kind == k && (c.Action == plans.Create || c.Action == plans.Update)
+		}
 	}
-	users, acls, quotas := ex.pick(pending(KindUser)), ex.pick(pending(KindACL)), ex.pick(pending(KindQuota))
+	users, acls, quotas := ex.pick(pending(plans.KindUser)), ex.pick(pending(plans.KindACL)), ex.pick(pending(plans.KindQuota))
 	if len(users)+len(acls)+len(quotas) == 0 {
 		return true
 	}
@@ -659,7 +479,7 @@ func (ex *executor) upsertUsers(ctx context.Context, ac AccessCluster, idx []int
 	for _, i := range sendable {
 		c := ex.res.Changes[i].Change
 		if out[c.Name] == nil {
-			add = append(add, scramRecord(c.User.User, c.User.Mechanism, c.User.Fingerprint))
+			add = append(add, plans.ScramRecord(c.User.User, c.User.Mechanism, c.User.Fingerprint))
 			remove = append(remove, c.User.Replaces...)
 		}
 	}
@@ -675,7 +495,7 @@ func (ex *executor) upsertUsers(ctx context.Context, ac AccessCluster, idx []int
 	return ex.finish(idx, out, nil)
 }
 
-func quotaChanges(crs []ChangeResult, idx []int, remove bool) []QuotaChange {
+func quotaChanges(crs []plans.ChangeResult, idx []int, remove bool) []QuotaChange {
 	var out []QuotaChange
 	for _, i := range idx {
 		c := crs[i].Change
@@ -697,10 +517,10 @@ func quotaChanges(crs []ChangeResult, idx []int, remove bool) []QuotaChange {
 // revoke runs the access deletions (after topic deletions): ACLs, quotas, then credentials and
 // their fingerprint records.
 func (ex *executor) revoke(ctx context.Context) bool {
-	deleting := func(k Kind) func(Change) bool {
-		return func(c Change) bool { return c.Kind == k && c.Action == Delete }
+	deleting := func(k plans.Kind) func(plans.Change) bool {
+		return func(c plans.Change) bool { return c.Kind == k && c.Action == plans.Delete }
 	}
-	acls, quotas, users := ex.pick(deleting(KindACL)), ex.pick(deleting(KindQuota)), ex.pick(deleting(KindUser))
+	acls, quotas, users := ex.pick(deleting(plans.KindACL)), ex.pick(deleting(plans.KindQuota)), ex.pick(deleting(plans.KindUser))
 	if len(users)+len(acls)+len(quotas) == 0 {
 		return true
 	}
@@ -736,7 +556,7 @@ func (ex *executor) revoke(ctx context.Context) bool {
 			return false
 		}
 		if err := ex.cluster.RecordInventory(ctx, nil, records); err != nil {
-			ex.progress(Event{Status: Failed, Err: err, Message: "could not drop the deleted credentials' fingerprints from the inventory; run apply again"})
+			ex.progress(plans.Event{Status: plans.Failed, Err: err, Message: "could not drop the deleted credentials' fingerprints from the inventory; run apply again"})
 		}
 	}
 	return true

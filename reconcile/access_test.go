@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -42,9 +43,9 @@ func accessSpec() *spec.Spec {
 }
 
 // desiredAccess snapshots s with fingerprints against have.
-func desiredAccess(t *testing.T, s *spec.Spec, have Live) Desired {
+func desiredAccess(t *testing.T, s *spec.Spec, have plans.Live) plans.Desired {
 	t.Helper()
-	d := DesiredOf(s)
+	d := plans.DesiredOf(s)
 	if err := FingerprintCredentials(d.Access, have.Inventory, testSecrets, zeroSalt()); err != nil {
 		t.Fatal(err)
 	}
@@ -53,23 +54,23 @@ func desiredAccess(t *testing.T, s *spec.Spec, have Live) Desired {
 
 // converged is the live state after applying d: every ACL, credential (with its fingerprint
 // record), quota and principal in place.
-func converged(d Desired, have Live) Live {
+func converged(d plans.Desired, have plans.Live) plans.Live {
 	have.Inventory = append(have.Inventory, d.Access.Principals...)
 	have.Access.ACLs = append(have.Access.ACLs, d.Access.ACLs...)
 	for _, u := range d.Access.Users {
-		have.Access.Credentials = append(have.Access.Credentials, LiveCredential{User: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations})
-		have.Inventory = append(have.Inventory, scramRecord(u.Name, u.Mechanism, u.Fingerprint))
+		have.Access.Credentials = append(have.Access.Credentials, plans.LiveCredential{User: u.Name, Mechanism: u.Mechanism, Iterations: u.Iterations})
+		have.Inventory = append(have.Inventory, plans.ScramRecord(u.Name, u.Mechanism, u.Fingerprint))
 	}
 	for _, q := range d.Access.Quotas {
-		have.Access.Quotas = append(have.Access.Quotas, LiveQuota(q))
+		have.Access.Quotas = append(have.Access.Quotas, plans.LiveQuota(q))
 	}
 	return have
 }
 
-func headlines(p Plan) []string {
+func headlines(p plans.Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
-		out = append(out, Headline(c))
+		out = append(out, plans.Headline(c))
 	}
 	return out
 }
@@ -137,8 +138,8 @@ func TestAccessDiffPasswords(t *testing.T) {
 		t.Errorf("credentials without a record (-want +got):\n%s", diff)
 	}
 	for _, c := range p.Changes {
-		if c.Kind == KindUser && !strings.Contains(c.Reason, "set outside avatar-sync") {
-			t.Errorf("%s: reason %q", Headline(c), c.Reason)
+		if c.Kind == plans.KindUser && !strings.Contains(c.Reason, "set outside avatar-sync") {
+			t.Errorf("%s: reason %q", plans.Headline(c), c.Reason)
 		}
 	}
 
@@ -164,11 +165,11 @@ func TestAccessDiffRemoval(t *testing.T) {
 	for name, tc := range map[string]struct {
 		deletion    string
 		allowDelete bool
-		want        Action
+		want        plans.Action
 	}{
-		"retain":                    {spec.DeletionRetain, true, NoOp},
-		"prune without the flag":    {spec.DeletionPrune, false, NoOp},
-		"prune with --allow-delete": {spec.DeletionPrune, true, Delete},
+		"retain":                    {spec.DeletionRetain, true, plans.NoOp},
+		"prune without the flag":    {spec.DeletionPrune, false, plans.NoOp},
+		"prune with --allow-delete": {spec.DeletionPrune, true, plans.Delete},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s.Deletion = tc.deletion
@@ -176,14 +177,14 @@ func TestAccessDiffRemoval(t *testing.T) {
 			var drone, ops int
 			for _, c := range p.Changes {
 				switch {
-				case c.Kind == KindACL && c.ACL.Principal == "User:drone":
+				case c.Kind == plans.KindACL && c.ACL.Principal == "User:drone":
 					drone++
 					if c.Action != tc.want {
 						t.Errorf("%s: %s, want %s", c.Name, c.Action, tc.want)
 					}
-				case c.Kind == KindACL && c.ACL.Principal == "User:ops":
+				case c.Kind == plans.KindACL && c.ACL.Principal == "User:ops":
 					ops++
-					if c.Action != NoOp || !strings.HasPrefix(c.Reason, "unmanaged") {
+					if c.Action != plans.NoOp || !strings.HasPrefix(c.Reason, "unmanaged") {
 						t.Errorf("foreign ACL: %s (%s)", c.Action, c.Reason)
 					}
 				}
@@ -194,12 +195,12 @@ func TestAccessDiffRemoval(t *testing.T) {
 			if err := Verify(p, after); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
-			if tc.want == Delete {
+			if tc.want == plans.Delete {
 				if IsMassDelete(p) {
 					t.Errorf("access deletions counted as a mass delete of topics")
 				}
 				edited := p
-				edited.Changes = append(slicesClone(p.Changes), Change{Kind: KindACL, Name: foreign.String(), Action: Delete, ACL: &ACLPayload{foreign}})
+				edited.Changes = append(slicesClone(p.Changes), plans.Change{Kind: plans.KindACL, Name: foreign.String(), Action: plans.Delete, ACL: &plans.ACLPayload{ACLRule: foreign}})
 				if err := Verify(edited, after); err == nil || !strings.Contains(err.Error(), "not in avatar-sync's inventory") {
 					t.Errorf("Verify of a plan deleting an unmanaged ACL: %v", err)
 				}
@@ -231,7 +232,7 @@ func TestAccessDiffQuotasAndAuthorizer(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 	q := p.Changes[changeIndex(p, "update quota user=gui5")].Quota
-	if q.Before[QuotaProducerByteRate] != 1<<20 || q.After[QuotaProducerByteRate] != 2<<20 || q.After[QuotaRequestPercentage] != 50 {
+	if q.Before[plans.QuotaProducerByteRate] != 1<<20 || q.After[plans.QuotaProducerByteRate] != 2<<20 || q.After[plans.QuotaRequestPercentage] != 50 {
 		t.Errorf("quota payload %+v", q)
 	}
 
@@ -245,26 +246,26 @@ func TestAccessDiffQuotasAndAuthorizer(t *testing.T) {
 	}
 }
 
-func pendingHeadlines(p Plan) []string {
+func pendingHeadlines(p plans.Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
 		if c.Pending() {
-			out = append(out, Headline(c))
+			out = append(out, plans.Headline(c))
 		}
 	}
 	return out
 }
 
-func changeIndex(p Plan, headline string) int {
+func changeIndex(p plans.Plan, headline string) int {
 	for i, c := range p.Changes {
-		if Headline(c) == headline {
+		if plans.Headline(c) == headline {
 			return i
 		}
 	}
 	return -1
 }
 
-func slicesClone(cs []Change) []Change { return append([]Change(nil), cs...) }
+func slicesClone(cs []plans.Change) []plans.Change { return append([]plans.Change(nil), cs...) }
 
 // TestAccessUndeclaredLeavesClusterAlone: a spec without users, services, acls or quotas manages no
 // access control: even with deletion: prune and --allow-delete, the cluster's ACLs, credentials and
@@ -276,10 +277,10 @@ func TestAccessUndeclaredLeavesClusterAlone(t *testing.T) {
 	bare := accessSpec()
 	bare.Users, bare.Services, bare.Quotas = nil, nil, nil
 	bare.Deletion = spec.DeletionPrune
-	p := Diff(DesiredOf(bare), after, DiffOptions{AllowDelete: true})
+	p := Diff(plans.DesiredOf(bare), after, DiffOptions{AllowDelete: true})
 	for _, c := range p.Changes {
-		if isAccess(c.Kind) {
-			t.Errorf("access change without access in the spec: %s", Headline(c))
+		if plans.IsAccess(c.Kind) {
+			t.Errorf("access change without access in the spec: %s", plans.Headline(c))
 		}
 	}
 }
@@ -294,21 +295,21 @@ func TestAccessDiffUnreferencedUsers(t *testing.T) {
 		return "", errors.New("no")
 	}
 	legacy := spec.User{Name: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 8192, Pos: spec.Pos{File: "avatar.yaml", Line: 7, Col: 5}}
-	cred := LiveCredential{User: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 8192}
-	oldRecord := scramRecord("legacy", spec.MechanismSCRAM512, PasswordFingerprint("earlier", make([]byte, 16)))
+	cred := plans.LiveCredential{User: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 8192}
+	oldRecord := plans.ScramRecord("legacy", spec.MechanismSCRAM512, PasswordFingerprint("earlier", make([]byte, 16)))
 	tests := map[string]struct {
 		user     spec.User
-		creds    []LiveCredential
+		creds    []plans.LiveCredential
 		records  []string
 		deletion string
 		want     []string // pending headlines
 		reason   string   // in the one pending change's reason
 	}{
-		"exists: nothing to do": {user: legacy, creds: []LiveCredential{cred}},
-		"exists, avatar-sync set it once: its record is left alone": {user: legacy, creds: []LiveCredential{cred}, records: []string{oldRecord}},
-		"exists with other iterations: needs the password": {user: legacy, creds: []LiveCredential{{User: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}},
+		"exists: nothing to do": {user: legacy, creds: []plans.LiveCredential{cred}},
+		"exists, avatar-sync set it once: its record is left alone": {user: legacy, creds: []plans.LiveCredential{cred}, records: []string{oldRecord}},
+		"exists with other iterations: needs the password": {user: legacy, creds: []plans.LiveCredential{{User: "legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}},
 			want: []string{"unsupported user legacy (SCRAM-SHA-512)"}, reason: "needs the password"},
-		"exists with the other mechanism only: cannot be created": {user: legacy, creds: []LiveCredential{{User: "legacy", Mechanism: spec.MechanismSCRAM256, Iterations: 8192}},
+		"exists with the other mechanism only: cannot be created": {user: legacy, creds: []plans.LiveCredential{{User: "legacy", Mechanism: spec.MechanismSCRAM256, Iterations: 8192}},
 			want: []string{"unsupported user legacy (SCRAM-SHA-512)"}, reason: "add passwordEnv or passwordFile"},
 		"missing: cannot be created": {user: legacy,
 			want: []string{"unsupported user legacy (SCRAM-SHA-512)"}, reason: "does not exist on the cluster"},
@@ -319,7 +320,7 @@ func TestAccessDiffUnreferencedUsers(t *testing.T) {
 			have := live()
 			have.Inventory = append([]string{"User:legacy"}, tc.records...)
 			have.Access.Credentials = tc.creds
-			d := DesiredOf(s)
+			d := plans.DesiredOf(s)
 			if err := FingerprintCredentials(d.Access, have.Inventory, noSecrets, zeroSalt()); err != nil {
 				t.Fatal(err)
 			}
@@ -329,14 +330,14 @@ func TestAccessDiffUnreferencedUsers(t *testing.T) {
 			}
 			for _, c := range p.Changes {
 				if c.Pending() && !strings.Contains(c.Reason, tc.reason) {
-					t.Errorf("%s: reason %q lacks %q", Headline(c), c.Reason, tc.reason)
+					t.Errorf("%s: reason %q lacks %q", plans.Headline(c), c.Reason, tc.reason)
 				}
 				if c.User != nil && len(c.User.Replaces) > 0 && c.Pending() {
-					t.Errorf("%s would drop records %v", Headline(c), c.User.Replaces)
+					t.Errorf("%s would drop records %v", plans.Headline(c), c.User.Replaces)
 				}
 			}
 			err := uncreatableUsers(s, have, "lab")
-			exists := slices.ContainsFunc(tc.creds, func(c LiveCredential) bool { return c.Mechanism == tc.user.Mechanism })
+			exists := slices.ContainsFunc(tc.creds, func(c plans.LiveCredential) bool { return c.Mechanism == tc.user.Mechanism })
 			switch {
 			case exists && err != nil:
 				t.Errorf("uncreatableUsers: %v, want nil", err)
@@ -351,10 +352,10 @@ func TestAccessDiffUnreferencedUsers(t *testing.T) {
 	// is listed and kept.
 	have := live()
 	have.Inventory = []string{"User:legacy", "User:gui5"}
-	have.Access.Credentials = []LiveCredential{cred}
+	have.Access.Credentials = []plans.LiveCredential{cred}
 	s := &spec.Spec{Deletion: spec.DeletionPrune, Users: []spec.User{{Name: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}}}
-	have.Access.Credentials = append(have.Access.Credentials, LiveCredential{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096})
-	d := DesiredOf(s)
+	have.Access.Credentials = append(have.Access.Credentials, plans.LiveCredential{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096})
+	d := plans.DesiredOf(s)
 	if err := FingerprintCredentials(d.Access, have.Inventory, noSecrets, zeroSalt()); err != nil {
 		t.Fatal(err)
 	}

@@ -5,30 +5,32 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 func TestCheckAllowed(t *testing.T) {
-	lower := Change{Kind: KindConfig, Name: "a", Action: Update, Risk: RiskDataLoss, Reason: "retention.ms lowered"}
-	del := Change{Kind: KindTopic, Name: "old", Action: Delete, Risk: RiskDataLoss}
-	shrink := Change{Kind: KindPartitions, Name: "b", Action: Unsupported, Risk: RiskUnsupported, Reason: "recreate it"}
-	safe := Change{Kind: KindConfig, Name: "c", Action: Update}
-	drift := Change{Kind: KindConfig, Name: "d", Action: NoOp, Risk: RiskDataLoss}
+	lower := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update, Risk: plans.RiskDataLoss, Reason: "retention.ms lowered"}
+	del := plans.Change{Kind: plans.KindTopic, Name: "old", Action: plans.Delete, Risk: plans.RiskDataLoss}
+	shrink := plans.Change{Kind: plans.KindPartitions, Name: "b", Action: plans.Unsupported, Risk: plans.RiskUnsupported, Reason: "recreate it"}
+	safe := plans.Change{Kind: plans.KindConfig, Name: "c", Action: plans.Update}
+	drift := plans.Change{Kind: plans.KindConfig, Name: "d", Action: plans.NoOp, Risk: plans.RiskDataLoss}
 	tests := map[string]struct {
-		changes []Change
+		changes []plans.Change
 		opts    ApplyOptions
 		want    []string // substrings of the error; nil = allowed
 	}{
-		"safe change":                 {[]Change{safe, drift}, ApplyOptions{}, nil},
-		"data loss needs opt-in":      {[]Change{lower}, ApplyOptions{}, []string{"update topic a config can lose data (retention.ms lowered): it needs --allow-data-loss"}},
-		"data loss with opt-in":       {[]Change{lower}, ApplyOptions{AllowDataLoss: true}, nil},
-		"delete needs --allow-delete": {[]Change{del}, ApplyOptions{AllowDataLoss: true}, []string{"delete topic old needs --allow-delete"}},
-		"delete with opt-in":          {[]Change{del}, ApplyOptions{AllowDelete: true}, nil},
-		"unsupported never":           {[]Change{shrink}, ApplyOptions{AllowDataLoss: true, AllowDelete: true, Force: true}, []string{"unsupported topic b partitions: recreate it"}},
-		"every problem reported":      {[]Change{lower, del, shrink}, ApplyOptions{}, []string{"--allow-data-loss", "--allow-delete", "recreate it"}},
+		"safe change":                 {[]plans.Change{safe, drift}, ApplyOptions{}, nil},
+		"data loss needs opt-in":      {[]plans.Change{lower}, ApplyOptions{}, []string{"update topic a config can lose data (retention.ms lowered): it needs --allow-data-loss"}},
+		"data loss with opt-in":       {[]plans.Change{lower}, ApplyOptions{AllowDataLoss: true}, nil},
+		"delete needs --allow-delete": {[]plans.Change{del}, ApplyOptions{AllowDataLoss: true}, []string{"delete topic old needs --allow-delete"}},
+		"delete with opt-in":          {[]plans.Change{del}, ApplyOptions{AllowDelete: true}, nil},
+		"unsupported never":           {[]plans.Change{shrink}, ApplyOptions{AllowDataLoss: true, AllowDelete: true, Force: true}, []string{"unsupported topic b partitions: recreate it"}},
+		"every problem reported":      {[]plans.Change{lower, del, shrink}, ApplyOptions{}, []string{"--allow-data-loss", "--allow-delete", "recreate it"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := CheckAllowed(Plan{Changes: tc.changes, ManagedTopics: 10}, tc.opts)
+			err := CheckAllowed(plans.Plan{Changes: tc.changes, ManagedTopics: 10}, tc.opts)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -48,7 +50,7 @@ func TestCheckAllowed(t *testing.T) {
 }
 
 func TestConfigPayloadToRequest(t *testing.T) {
-	cc := configChange(Change{Name: "t", Config: &ConfigPayload{Keys: map[string]ConfigEdit{
+	cc := configChange(plans.Change{Name: "t", Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{
 		"a": {Before: "1", After: "2"}, "gone": {Before: "x", Delete: true}, "new": {After: "3"}}}})
 	if cc.Topic != "t" || cc.Set["a"] != "2" || cc.Set["new"] != "3" || len(cc.Set) != 2 || len(cc.Delete) != 1 || cc.Delete[0] != "gone" {
 		t.Errorf("configChange: %+v", cc)
@@ -58,10 +60,10 @@ func TestConfigPayloadToRequest(t *testing.T) {
 // TestMassDeleteGuard: a plan deleting every managed topic, or more than half of them (and more
 // than one), needs AllowMassDelete (issue 10).
 func TestMassDeleteGuard(t *testing.T) {
-	del := func(n int) []Change {
-		var cs []Change
+	del := func(n int) []plans.Change {
+		var cs []plans.Change
 		for i := range n {
-			cs = append(cs, Change{Kind: KindTopic, Name: fmt.Sprintf("t%d", i), Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{}})
+			cs = append(cs, plans.Change{Kind: plans.KindTopic, Name: fmt.Sprintf("t%d", i), Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{}})
 		}
 		return cs
 	}
@@ -80,7 +82,7 @@ func TestMassDeleteGuard(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := Plan{ManagedTopics: tc.managed, Changes: del(tc.deletes)}
+			p := plans.Plan{ManagedTopics: tc.managed, Changes: del(tc.deletes)}
 			if got := IsMassDelete(p); got != tc.massive {
 				t.Fatalf("IsMassDelete = %v, want %v", got, tc.massive)
 			}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // ErrRefused is matched by every error Apply returns for a plan it will not execute (unsupported
@@ -96,74 +98,8 @@ func DefaultHolder() string {
 	return fmt.Sprintf("%s@%s pid %d", name, host, os.Getpid())
 }
 
-// Status is where one change stands after Apply.
-type Status int
-
-// Statuses.
-const (
-	NotAttempted Status = iota // never sent: an earlier step failed or the apply was refused
-	Running                    // sent, waiting for the cluster (progress events only)
-	Applied                    // the live state shows the change
-	Failed                     // not applied: the cluster refused it, or it is not in the live state
-	// Unknown: the request timed out or was interrupted and the live state could not be re-read
-	// to tell (issue 10); run plan to see.
-	Unknown
-)
-
-var statusNames = []string{"not attempted", "running", "applied", "failed", "unknown"}
-
-// String names the status in progress lines and summaries.
-func (s Status) String() string { return enumName(statusNames, int(s)) }
-
-// ChangeResult is the outcome of one pending change.
-type ChangeResult struct {
-	Change Change
-	Status Status
-	Err    error
-}
-
-// Result says exactly what Apply did: every pending change of the plan with its status, and what
-// a fresh diff of the plan's own snapshot still finds afterwards.
-type Result struct {
-	ClusterID string
-	Changes   []ChangeResult
-	// Verified is set when the live state was re-read and diffed after applying.
-	Verified bool
-	// Residual are the pending changes the verifying diff still found (empty = converged).
-	Residual []Change
-	// Continued is the Kafka plane of a plan that deferred it, planned under the apply lock after
-	// the objects phase because the brokers answered at apply (issue 20). It is reported, never
-	// applied: it was not part of the reviewed plan. nil when nothing was deferred or the brokers
-	// still do not answer.
-	Continued *Plan
-}
-
-// Count returns how many changes ended with status s.
-func (r Result) Count(s Status) int {
-	n := 0
-	for _, c := range r.Changes {
-		if c.Status == s {
-			n++
-		}
-	}
-	return n
-}
-
-// Converged reports whether the verifying diff found nothing left to do.
-func (r Result) Converged() bool { return r.Verified && len(r.Residual) == 0 }
-
-// Event is one progress report: a change started (Running) or finished (Applied/Failed), or a
-// wait made progress (Message set).
-type Event struct {
-	Index, Total int
-	Change       Change
-	Status       Status
-	Err          error
-	Message      string
-}
-
 // Progress receives events; it is called synchronously from Apply and must not block for long.
-type Progress func(Event)
+type Progress func(plans.Event)
 
 // Apply executes a plan against a cluster. It is the only function in avatar-sync that changes a
 // cluster, and it does so in this order:
@@ -195,10 +131,10 @@ type Progress func(Event)
 // The lease's keeper is stopped, and the lease released with its own fresh bounded context, even
 // when ctx was cancelled. The returned error is nil only when every change was applied and the
 // cluster converged.
-func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress) (Result, error) {
+func Apply(ctx context.Context, plan plans.Plan, cluster Cluster, opts ApplyOptions, progress Progress) (plans.Result, error) {
 	opts.defaults()
 	if progress == nil {
-		progress = func(Event) {}
+		progress = func(plans.Event) {}
 	}
 	return applyTopics(ctx, plan, cluster, opts, progress, nil, false)
 }
@@ -206,11 +142,11 @@ func Apply(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, p
 // applyTopics is Apply; with held, the apply lock is already held (by Planner.Apply, across both
 // planes) and step 4 is skipped; with checked, Planner.Apply has done steps 1 to 3 already (against
 // the live state the plan was made from) and only the fingerprint is checked, under the lease.
-func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked bool) (Result, error) {
-	var res Result
+func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked bool) (plans.Result, error) {
+	var res plans.Result
 	for _, c := range plan.Changes {
 		if c.Pending() {
-			res.Changes = append(res.Changes, ChangeResult{Change: c})
+			res.Changes = append(res.Changes, plans.ChangeResult{Change: c})
 		}
 	}
 	if objs, _ := splitObjects(plan.Changes); len(objs) > 0 || plan.TopicsDeferred() {
@@ -218,7 +154,7 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 		return res, fmt.Errorf("%w: the plan has a Kubernetes side; apply it with Planner.Apply", ErrRefused)
 	}
 
-	var live Live
+	var live plans.Live
 	var err error
 	if !checked {
 		// 1. Identity.
@@ -273,7 +209,7 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 		return res, err
 	}
 	if fp := Fingerprint(live); fp != plan.Fingerprint {
-		return res, fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(plan.Fingerprint), short(fp))
+		return res, fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, plans.ShortDigest(plan.Fingerprint), plans.ShortDigest(fp))
 	}
 
 	// 6. Consumer groups on topics to delete.
@@ -298,8 +234,8 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 	if lost := held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
 		failed = lost
 	}
-	if n, u := res.Count(Failed), res.Count(Unknown); n+u > 0 {
-		failed = errors.Join(failed, fmt.Errorf("apply stopped: %d applied, %d failed, %d unknown, %d not attempted; fix the cause and run apply again to finish", res.Count(Applied), n, u, res.Count(NotAttempted)))
+	if n, u := res.Count(plans.Failed), res.Count(plans.Unknown); n+u > 0 {
+		failed = errors.Join(failed, fmt.Errorf("apply stopped: %d applied, %d failed, %d unknown, %d not attempted; fix the cause and run apply again to finish", res.Count(plans.Applied), n, u, res.Count(plans.NotAttempted)))
 	}
 	if ctx.Err() != nil {
 		failed = errors.Join(failed, fmt.Errorf("apply interrupted: %w", ctx.Err()))
@@ -314,7 +250,7 @@ func applyTopics(ctx context.Context, plan Plan, cluster Cluster, opts ApplyOpti
 
 // CheckClusterID refuses a live cluster whose id differs from the spec's pinned id or from the id
 // the plan was computed against. plan and apply call it before anything else.
-func CheckClusterID(pinned string, plan Plan, liveID string) error {
+func CheckClusterID(pinned string, plan plans.Plan, liveID string) error {
 	if pinned != "" && liveID != pinned {
 		return fmt.Errorf("%w: the spec pins clusterId %q for target %q but the live cluster id is %q; check --cluster and the bootstrap addresses", ErrClusterMismatch, pinned, plan.Cluster, liveID)
 	}
@@ -324,7 +260,7 @@ func CheckClusterID(pinned string, plan Plan, liveID string) error {
 	return nil
 }
 
-func verify(res Result, plan Plan, live Live, failed error) (Result, error) {
+func verify(res plans.Result, plan plans.Plan, live plans.Live, failed error) (plans.Result, error) {
 	res.Verified = true
 	for _, c := range diff(plan.Desired, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Changes {
 		if c.Pending() {
@@ -334,18 +270,11 @@ func verify(res Result, plan Plan, live Live, failed error) (Result, error) {
 	if len(res.Residual) > 0 && failed == nil {
 		var names []string
 		for _, c := range res.Residual {
-			names = append(names, Headline(c))
+			names = append(names, plans.Headline(c))
 		}
 		return res, fmt.Errorf("the cluster did not converge: a fresh plan of the same desired state still has %d change(s): %s", len(names), strings.Join(names, "; "))
 	}
 	return res, failed
-}
-
-func short(fp string) string {
-	if len(fp) > 19 {
-		return fp[:19]
-	}
-	return fp
 }
 
 // MassDeleteShare is the share of managed topics a plan may delete without AllowMassDelete: more
@@ -354,7 +283,7 @@ const MassDeleteShare = 0.5
 
 // IsMassDelete reports whether a plan deletes every managed topic, or more than MassDeleteShare of
 // them and more than one.
-func IsMassDelete(p Plan) bool {
+func IsMassDelete(p plans.Plan) bool {
 	n := topicDeletes(p)
 	if n == 0 {
 		return false
@@ -363,10 +292,10 @@ func IsMassDelete(p Plan) bool {
 }
 
 // topicDeletes counts the topics a plan deletes (Kubernetes objects are not topics).
-func topicDeletes(p Plan) int {
+func topicDeletes(p plans.Plan) int {
 	n := 0
 	for _, c := range p.Changes {
-		if c.Action == Delete && c.Kind.Removes() == RemovesRecords {
+		if c.Action == plans.Delete && c.Kind.Removes() == plans.RemovesRecords {
 			n++
 		}
 	}
@@ -378,22 +307,22 @@ func topicDeletes(p Plan) int {
 // deletion needs only that opt-in — and a mass delete without AllowMassDelete), listing every
 // offending change; nil when the opt-ins cover the plan. It is pure, so apply can refuse before
 // asking for confirmation.
-func CheckAllowed(plan Plan, opts ApplyOptions) error {
+func CheckAllowed(plan plans.Plan, opts ApplyOptions) error {
 	var errs []error
 	for _, c := range plan.Changes {
 		switch {
 		case !c.Pending():
-		case c.Action == Unsupported:
+		case c.Action == plans.Unsupported:
 			// Headline already starts with "unsupported"; the reason says what to do instead.
-			errs = append(errs, fmt.Errorf("%s: %s", Headline(c), c.Reason))
-		case c.Action == Delete:
+			errs = append(errs, fmt.Errorf("%s: %s", plans.Headline(c), c.Reason))
+		case c.Action == plans.Delete:
 			// A deletion has its own opt-in (and the spec's deletion: prune); asking for
 			// --allow-data-loss on top would only teach people to pass every flag.
 			if !opts.AllowDelete {
-				errs = append(errs, fmt.Errorf("%s needs --allow-delete", Headline(c)))
+				errs = append(errs, fmt.Errorf("%s needs --allow-delete", plans.Headline(c)))
 			}
-		case c.Risk == RiskDataLoss && !opts.AllowDataLoss:
-			errs = append(errs, fmt.Errorf("%s can lose data (%s): it needs --allow-data-loss", Headline(c), c.Reason))
+		case c.Risk == plans.RiskDataLoss && !opts.AllowDataLoss:
+			errs = append(errs, fmt.Errorf("%s can lose data (%s): it needs --allow-data-loss", plans.Headline(c), c.Reason))
 		}
 		errs = append(errs, checkObjectsAllowed(c, opts)...)
 	}
@@ -427,7 +356,7 @@ func acquire(ctx context.Context, cluster Locker, opts ApplyOptions, progress Pr
 		}
 		if held.Holder != told.Holder || held.ID != told.ID {
 			told = *held
-			progress(Event{Status: Running, Message: fmt.Sprintf("waiting up to %s for the apply lock held by %s (expires %s)",
+			progress(plans.Event{Status: plans.Running, Message: fmt.Sprintf("waiting up to %s for the apply lock held by %s (expires %s)",
 				opts.LockWait, held.Holder, held.Expires.UTC().Format(time.RFC3339))})
 		}
 		if err := sleep(ctx, opts.PollInterval); err != nil {
@@ -448,10 +377,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func checkGroups(ctx context.Context, cluster Cluster, pending []ChangeResult, force bool) error {
+func checkGroups(ctx context.Context, cluster Cluster, pending []plans.ChangeResult, force bool) error {
 	var deletes []string
 	for _, cr := range pending {
-		if c := cr.Change; c.Action == Delete && c.Kind == KindTopic {
+		if c := cr.Change; c.Action == plans.Delete && c.Kind == plans.KindTopic {
 			deletes = append(deletes, c.Name)
 		}
 	}
@@ -474,9 +403,4 @@ func checkGroups(ctx context.Context, cluster Cluster, pending []ChangeResult, f
 		return nil
 	}
 	return fmt.Errorf("%w, nothing was changed:\n%w", ErrRefused, errors.Join(errs...))
-}
-
-// MarshalText is the status's JSON name: "not-attempted", "running", "applied", "failed", "unknown".
-func (s Status) MarshalText() ([]byte, error) {
-	return []byte(strings.ReplaceAll(s.String(), " ", "-")), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -57,26 +58,26 @@ func avatarSpec() *spec.Spec {
 	}}
 }
 
-func (e *env) plan(want *spec.Spec, opts reconcile.DiffOptions) reconcile.Plan {
+func (e *env) plan(want *spec.Spec, opts reconcile.DiffOptions) plans.Plan {
 	e.t.Helper()
 	live, err := e.admin.Describe(e.ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	opts.Cluster = "embedded"
-	return reconcile.Diff(reconcile.DesiredOf(want), live, opts)
+	return reconcile.Diff(plans.DesiredOf(want), live, opts)
 }
 
 // apply applies p; want is what the caller planned from (Apply itself checks convergence against
 // the plan's own snapshot, never against a spec).
-func (e *env) apply(p reconcile.Plan, _ *spec.Spec, opts reconcile.ApplyOptions) (reconcile.Result, error) {
+func (e *env) apply(p plans.Plan, _ *spec.Spec, opts reconcile.ApplyOptions) (plans.Result, error) {
 	e.t.Helper()
 	opts.PollInterval = 10 * time.Millisecond
 	return reconcile.Apply(e.ctx, p, e.admin, opts, nil)
 }
 
 // converge plans and applies want, and fails the test unless the cluster converged.
-func (e *env) converge(want *spec.Spec, opts reconcile.ApplyOptions) reconcile.Result {
+func (e *env) converge(want *spec.Spec, opts reconcile.ApplyOptions) plans.Result {
 	e.t.Helper()
 	res, err := e.apply(e.plan(want, reconcile.DiffOptions{AllowDelete: opts.AllowDelete}), want, opts)
 	if err != nil {
@@ -88,11 +89,11 @@ func (e *env) converge(want *spec.Spec, opts reconcile.ApplyOptions) reconcile.R
 	return res
 }
 
-func pendingNames(p reconcile.Plan) []string {
+func pendingNames(p plans.Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
 		if c.Pending() {
-			out = append(out, reconcile.Headline(c))
+			out = append(out, plans.Headline(c))
 		}
 	}
 	return out
@@ -106,9 +107,9 @@ func TestApplyCreatesThenNoOp(t *testing.T) {
 		t.Fatalf("plan from empty: %+v", s)
 	}
 	e.cluster.ResetRequests()
-	var events []reconcile.Event
-	res, err := reconcile.Apply(e.ctx, p, e.admin, reconcile.ApplyOptions{}, func(ev reconcile.Event) { events = append(events, ev) })
-	if err != nil || !res.Converged() || res.Count(reconcile.Applied) != 3 {
+	var events []plans.Event
+	res, err := reconcile.Apply(e.ctx, p, e.admin, reconcile.ApplyOptions{}, func(ev plans.Event) { events = append(events, ev) })
+	if err != nil || !res.Converged() || res.Count(plans.Applied) != 3 {
 		t.Fatalf("apply: %v, %+v", err, res)
 	}
 	// All three topics in one CreateTopics request.
@@ -117,7 +118,7 @@ func TestApplyCreatesThenNoOp(t *testing.T) {
 	}
 	var done int
 	for _, ev := range events {
-		if ev.Status == reconcile.Applied {
+		if ev.Status == plans.Applied {
 			done++
 		}
 	}
@@ -151,7 +152,7 @@ func TestApplyRetentionChange(t *testing.T) {
 	// Raising retention is safe.
 	want.Topics[2].Config["retention.ms"] = "172800000"
 	p := e.plan(want, reconcile.DiffOptions{})
-	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic drone-commands config" || p.Changes[0].Risk != reconcile.RiskNone {
+	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic drone-commands config" || p.Changes[0].Risk != plans.RiskNone {
 		t.Fatalf("plan: %v %+v", got, p.Changes)
 	}
 	e.converge(want, reconcile.ApplyOptions{})
@@ -278,16 +279,16 @@ func TestDriftDetected(t *testing.T) {
 		t.Fatal(err, out)
 	}
 	p := e.plan(want, reconcile.DiffOptions{})
-	var update, drift *reconcile.Change
+	var update, drift *plans.Change
 	for i, c := range p.Changes {
 		switch {
-		case c.Name == "prediction-results" && c.Action == reconcile.Update:
+		case c.Name == "prediction-results" && c.Action == plans.Update:
 			update = &p.Changes[i]
-		case c.Name == "prediction-results" && c.Action == reconcile.NoOp:
+		case c.Name == "prediction-results" && c.Action == plans.NoOp:
 			drift = &p.Changes[i]
 		}
 	}
-	if update == nil || update.Config.Keys["retention.ms"] != (reconcile.ConfigEdit{Before: "60000", After: "21600000"}) || update.Notes["retention.ms"] != "live value: set on the topic" {
+	if update == nil || update.Config.Keys["retention.ms"] != (plans.ConfigEdit{Before: "60000", After: "21600000"}) || update.Notes["retention.ms"] != "live value: set on the topic" {
 		t.Fatalf("managed key changed by hand: %+v", update)
 	}
 	if drift == nil || drift.Config.Keys["max.message.bytes"].Before != "2097152" || !strings.Contains(drift.Reason, "prune") {
@@ -351,15 +352,15 @@ func TestFailureInTheMiddleThenReapply(t *testing.T) {
 	if err == nil {
 		t.Fatal("apply with a failing request succeeded")
 	}
-	status := map[string]reconcile.Status{}
+	status := map[string]plans.Status{}
 	for _, cr := range res.Changes {
-		status[reconcile.Headline(cr.Change)] = cr.Status
+		status[plans.Headline(cr.Change)] = cr.Status
 	}
-	wantStatus := map[string]reconcile.Status{
-		"create topic drone-telemetry":               reconcile.Applied,
-		"update topic prediction-results partitions": reconcile.Applied,
-		"update topic eeg-brainwave-data config":     reconcile.Failed,
-		"update topic prediction-results config":     reconcile.Failed,
+	wantStatus := map[string]plans.Status{
+		"create topic drone-telemetry":               plans.Applied,
+		"update topic prediction-results partitions": plans.Applied,
+		"update topic eeg-brainwave-data config":     plans.Failed,
+		"update topic prediction-results config":     plans.Failed,
 	}
 	for h, s := range wantStatus {
 		if status[h] != s {
@@ -439,12 +440,12 @@ func TestReassignmentRunsThrottled(t *testing.T) {
 	e.converge(want, reconcile.ApplyOptions{})
 	want.Topics[0].ReplicationFactor = 3
 	p := e.plan(want, reconcile.DiffOptions{})
-	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic replays replication" || p.Changes[0].Risk != reconcile.RiskHeavy {
+	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic replays replication" || p.Changes[0].Risk != plans.RiskHeavy {
 		t.Fatalf("plan: %v", p.Changes)
 	}
 	e.cluster.ResetRequests()
 	res, err := e.apply(p, want, reconcile.ApplyOptions{ThrottleBytesPerSec: 10 << 20})
-	if res.Count(reconcile.Applied) != 1 {
+	if res.Count(plans.Applied) != 1 {
 		t.Fatalf("reassignment not applied: %+v", res)
 	}
 	if err != nil || !res.Converged() {
@@ -475,7 +476,7 @@ func TestCancelledReassignmentDoesNotConverge(t *testing.T) {
 	e.cluster.SetReassignmentDelay(time.Hour)
 	var cancelErr error
 	cancelled := false
-	progress := func(ev reconcile.Event) {
+	progress := func(ev plans.Event) {
 		if strings.Contains(ev.Message, "waiting for reassignment") && !cancelled {
 			cancelled = true
 			cancelErr = e.cluster.CancelReassignment(e.ctx, "replays", 0)
@@ -485,7 +486,7 @@ func TestCancelledReassignmentDoesNotConverge(t *testing.T) {
 	if !cancelled || cancelErr != nil {
 		t.Fatalf("the move was not cancelled while apply waited: %v", cancelErr)
 	}
-	if res.Count(reconcile.Applied) != 1 || err == nil || !strings.Contains(err.Error(), "did not converge") || len(res.Residual) != 1 {
+	if res.Count(plans.Applied) != 1 || err == nil || !strings.Contains(err.Error(), "did not converge") || len(res.Residual) != 1 {
 		t.Fatalf("a cancelled move must be reported as not converged: %v %+v", err, res.Residual)
 	}
 }
@@ -505,7 +506,7 @@ func TestLockWaitReportsHolderOnce(t *testing.T) {
 		waits []string
 	)
 	released := make(chan error, 1)
-	progress := func(ev reconcile.Event) {
+	progress := func(ev plans.Event) {
 		if !strings.Contains(ev.Message, "apply lock") {
 			return
 		}
@@ -564,7 +565,7 @@ func TestReassignmentWaitReportsChanges(t *testing.T) {
 	want.Topics[0].ReplicationFactor = 3
 	p := e.plan(want, reconcile.DiffOptions{})
 	var waits []string
-	_, _ = reconcile.Apply(e.ctx, p, &slowMoves{Admin: e.admin, polls: 5}, reconcile.ApplyOptions{PollInterval: time.Millisecond}, func(ev reconcile.Event) {
+	_, _ = reconcile.Apply(e.ctx, p, &slowMoves{Admin: e.admin, polls: 5}, reconcile.ApplyOptions{PollInterval: time.Millisecond}, func(ev plans.Event) {
 		if strings.Contains(ev.Message, "reassignment") {
 			waits = append(waits, ev.Message)
 		}
@@ -600,9 +601,9 @@ func (c *timesOut) AlterTopicConfigs(ctx context.Context, changes []reconcile.Co
 	return nil, context.DeadlineExceeded
 }
 
-func (c *timesOut) Describe(ctx context.Context) (reconcile.Live, error) {
+func (c *timesOut) Describe(ctx context.Context) (plans.Live, error) {
 	if c.timedOut && c.describe != nil {
-		return reconcile.Live{}, c.describe
+		return plans.Live{}, c.describe
 	}
 	return c.Admin.Describe(ctx)
 }
@@ -615,19 +616,19 @@ func (c *timesOut) Describe(ctx context.Context) (reconcile.Live, error) {
 func TestApplyAfterTimeoutReportsWhatLanded(t *testing.T) {
 	tests := map[string]struct {
 		cluster    func(*clusters.Admin, context.CancelFunc) *timesOut
-		wantStatus reconcile.Status
+		wantStatus plans.Status
 		wantErr    string
 	}{
 		"timed out but landed": {func(a *clusters.Admin, _ context.CancelFunc) *timesOut { return &timesOut{Admin: a} },
-			reconcile.Applied, ""},
+			plans.Applied, ""},
 		"timed out and lost": {func(a *clusters.Admin, _ context.CancelFunc) *timesOut { return &timesOut{Admin: a, lost: true} },
-			reconcile.Failed, "0 applied, 2 failed, 0 unknown"},
+			plans.Failed, "0 applied, 2 failed, 0 unknown"},
 		"interrupted but landed": {func(a *clusters.Admin, cancel context.CancelFunc) *timesOut {
 			return &timesOut{Admin: a, cancel: cancel}
-		}, reconcile.Applied, "apply interrupted"},
+		}, plans.Applied, "apply interrupted"},
 		"state unreadable": {func(a *clusters.Admin, _ context.CancelFunc) *timesOut {
 			return &timesOut{Admin: a, describe: errors.New("broker gone")}
-		}, reconcile.Unknown, "broker gone"},
+		}, plans.Unknown, "broker gone"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

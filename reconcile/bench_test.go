@@ -8,6 +8,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
@@ -29,8 +30,8 @@ func benchSpec(n int) *spec.Spec {
 
 // benchLive is the live state matching benchSpec, with one retention differing per 100 topics and
 // the default-sourced entries a real DescribeConfigs returns.
-func benchLive(n int) reconcile.Live {
-	l := reconcile.Live{ClusterID: "bench", Brokers: []topics.Broker{{ID: 0}, {ID: 1}, {ID: 2}}, Topics: map[string]topics.Observed{}}
+func benchLive(n int) plans.Live {
+	l := plans.Live{ClusterID: "bench", Brokers: []topics.Broker{{ID: 0}, {ID: 1}, {ID: 2}}, Topics: map[string]topics.Observed{}}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("topic-%05d", i)
 		ret := "3600000"
@@ -57,7 +58,7 @@ func BenchmarkDiff(b *testing.B) {
 		b.Run(fmt.Sprintf("topics=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				p := reconcile.Diff(reconcile.DesiredOf(want), have, reconcile.DiffOptions{})
+				p := reconcile.Diff(plans.DesiredOf(want), have, reconcile.DiffOptions{})
 				if p.Summary().Update != n/100 {
 					b.Fatalf("summary %+v", p.Summary())
 				}
@@ -74,14 +75,14 @@ func BenchmarkPlanEmbedded(b *testing.B) {
 			ctx := context.Background()
 			e, a := benchCluster(b)
 			want := benchSpec(n)
-			if _, err := reconcile.Apply(ctx, reconcile.Diff(reconcile.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{}), a, reconcile.ApplyOptions{ReassignTimeout: time.Minute}, nil); err != nil {
+			if _, err := reconcile.Apply(ctx, reconcile.Diff(plans.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{}), a, reconcile.ApplyOptions{ReassignTimeout: time.Minute}, nil); err != nil {
 				b.Fatal(err)
 			}
 			e.ResetRequests()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if p := reconcile.Diff(reconcile.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{}); p.HasChanges() {
+				if p := reconcile.Diff(plans.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{}); p.HasChanges() {
 					b.Fatal("plan after apply has changes")
 				}
 			}
@@ -106,7 +107,7 @@ func BenchmarkApplyCreate(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				e, a := benchCluster(b)
-				p := reconcile.Diff(reconcile.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{})
+				p := reconcile.Diff(plans.DesiredOf(want), mustDescribe(b, a), reconcile.DiffOptions{})
 				e.ResetRequests()
 				b.StartTimer()
 				if _, err := reconcile.Apply(ctx, p, a, reconcile.ApplyOptions{}, nil); err != nil {
@@ -141,7 +142,7 @@ func benchCluster(b *testing.B) (*clustertest.Cluster, *clusters.Admin) {
 	return e, a
 }
 
-func mustDescribe(b *testing.B, a *clusters.Admin) reconcile.Live {
+func mustDescribe(b *testing.B, a *clusters.Admin) plans.Live {
 	b.Helper()
 	l, err := a.Describe(context.Background())
 	if err != nil {

@@ -1,5 +1,5 @@
-// Package reconcile composes avatar-sync's work: compute a Plan from (desired, live) with pure
-// functions, then Apply it to a Cluster. It declares the interfaces its adapters implement
+// Package reconcile composes avatar-sync's work: compute a plans.Plan from (desired, live) with
+// pure functions, then Apply it to a Cluster. It declares the interfaces its adapters implement
 // (Cluster here, Checker for device probes) and never imports them, sarama, kustomize or fsnotify.
 package reconcile
 
@@ -9,23 +9,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
-	"github.com/avatar-project/avatar-sync/topics"
 )
-
-// Live is the state of a cluster as read in one batched Describe.
-type Live struct {
-	ClusterID  string                     `json:"clusterId"`
-	Controller int32                      `json:"controller"`
-	Brokers    []topics.Broker            `json:"brokers"`
-	Topics     map[string]topics.Observed `json:"topics"`
-	// Inventory names the topics avatar-sync manages (created or adopted), as recorded in the
-	// cluster itself; `deletion: prune` deletes only these (issue 9). It may name topics that no
-	// longer exist.
-	Inventory []string `json:"inventory,omitempty"`
-	// Access is the cluster's ACLs, SCRAM credentials and quotas (issue 14).
-	Access LiveAccess `json:"access"`
-}
 
 // Outcome reports per-item results of a batched request: item name → nil or its error. The
 // call's own error is reserved for the request as a whole failing.
@@ -49,7 +35,7 @@ type Reassignment struct {
 // one request per broker or per operation, never one per topic.
 type Cluster interface {
 	// Describe reads brokers, cluster id, every topic's partitions and its configs.
-	Describe(ctx context.Context) (Live, error)
+	Describe(ctx context.Context) (plans.Live, error)
 	CreateTopics(ctx context.Context, create []spec.Topic) (Outcome, error)
 	// CreatePartitions raises topics' partition counts to the given totals.
 	CreatePartitions(ctx context.Context, totals map[string]int) (Outcome, error)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
-	"github.com/avatar-project/avatar-sync/topics"
 )
 
 // executor runs the phases of Apply's step 7, recording each change's status in res. Every phase
@@ -20,14 +20,14 @@ type executor struct {
 	cluster  Cluster
 	opts     ApplyOptions
 	progress Progress
-	res      *Result
+	res      *plans.Result
 	// uncertain are the indexes of changes whose request as a whole failed (timed out, ctx
 	// ended): they may have landed, and settle decides from the live state.
 	uncertain []int
 }
 
 // pick returns the indexes in res.Changes of the changes one phase executes.
-func (ex *executor) pick(match func(Change) bool) []int {
+func (ex *executor) pick(match func(plans.Change) bool) []int {
 	var idx []int
 	for i, cr := range ex.res.Changes {
 		if match(cr.Change) {
@@ -39,7 +39,7 @@ func (ex *executor) pick(match func(Change) bool) []int {
 
 func (ex *executor) start(idx []int) {
 	for _, i := range idx {
-		ex.progress(Event{Index: i + 1, Total: len(ex.res.Changes), Change: ex.res.Changes[i].Change, Status: Running})
+		ex.progress(plans.Event{Index: i + 1, Total: len(ex.res.Changes), Change: ex.res.Changes[i].Change, Status: plans.Running})
 	}
 }
 
@@ -55,15 +55,15 @@ func (ex *executor) finish(idx []int, out Outcome, callErr error) bool {
 		}
 		switch {
 		case err == nil:
-			cr.Status = Applied
+			cr.Status = plans.Applied
 		case callErr != nil:
 			// The request as a whole failed: whether it landed is for settle to find out.
-			cr.Status, cr.Err, ok = Unknown, err, false
+			cr.Status, cr.Err, ok = plans.Unknown, err, false
 			ex.uncertain = append(ex.uncertain, i)
 		default:
-			cr.Status, cr.Err, ok = Failed, err, false
+			cr.Status, cr.Err, ok = plans.Failed, err, false
 		}
-		ex.progress(Event{Index: i + 1, Total: len(ex.res.Changes), Change: cr.Change, Status: cr.Status, Err: cr.Err})
+		ex.progress(plans.Event{Index: i + 1, Total: len(ex.res.Changes), Change: cr.Change, Status: cr.Status, Err: cr.Err})
 	}
 	return ok
 }
@@ -71,7 +71,7 @@ func (ex *executor) finish(idx []int, out Outcome, callErr error) bool {
 // settle re-reads the live state with a fresh bounded context (ctx may have ended) and turns each
 // uncertain change into what is now true: applied, or failed (not applied); unknown stays when
 // the state cannot be read. It returns the live state for the convergence check.
-func (ex *executor) settle(ctx context.Context) (Live, error) {
+func (ex *executor) settle(ctx context.Context) (plans.Live, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ex.opts.CleanupTimeout)
 	defer cancel()
 	live, err := ex.cluster.Describe(rctx)
@@ -80,71 +80,27 @@ func (ex *executor) settle(ctx context.Context) (Live, error) {
 	}
 	for _, i := range ex.uncertain {
 		cr := &ex.res.Changes[i]
-		if landed(cr.Change, live) {
-			cr.Status, cr.Err = Applied, nil
-			ex.progress(Event{Index: i + 1, Total: len(ex.res.Changes), Change: cr.Change, Status: Applied,
-				Message: fmt.Sprintf("%s: the request did not answer in time, but the live state shows it applied", Headline(cr.Change))})
+		if plans.Landed(cr.Change, live) {
+			cr.Status, cr.Err = plans.Applied, nil
+			ex.progress(plans.Event{Index: i + 1, Total: len(ex.res.Changes), Change: cr.Change, Status: plans.Applied,
+				Message: fmt.Sprintf("%s: the request did not answer in time, but the live state shows it applied", plans.Headline(cr.Change))})
 		} else {
-			cr.Status = Failed
+			cr.Status = plans.Failed
 		}
 	}
 	return live, nil
-}
-
-// topicLanded: a created topic exists, a deleted one does not.
-func topicLanded(c Change, live Live) bool {
-	_, exists := live.Topics[c.Name]
-	return exists == (c.Action != Delete)
-}
-
-func inventoryLanded(c Change, live Live) bool { return slices.Contains(live.Inventory, c.Name) }
-
-func partitionsLanded(c Change, live Live) bool {
-	obs, exists := live.Topics[c.Name]
-	return exists && obs.Partitions() >= c.Partitions.To
-}
-
-func configLanded(c Change, live Live) bool {
-	obs, exists := live.Topics[c.Name]
-	if !exists {
-		return false
-	}
-	for k, e := range c.Config.Keys {
-		lv, set := obs.Config[k]
-		set = set && lv.Source == topics.SourceTopic
-		if e.Delete == set {
-			return false
-		}
-		if !e.Delete {
-			t := spec.Topic{Name: c.Name, Config: map[string]string{k: e.After}}
-			if len(topics.DiffTopic(t, &topics.Observed{Replicas: obs.Replicas, Config: map[string]topics.ConfigValue{k: lv}}, nil).Config) > 0 {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func replicationLanded(c Change, live Live) bool {
-	obs, exists := live.Topics[c.Name]
-	for p, m := range c.Replication.Partitions {
-		if !exists || !slices.Equal(obs.Replicas[p], m.After) {
-			return false
-		}
-	}
-	return exists
 }
 
 // inventory records adopted topics and, ahead of creating them, the topics to create: a crash
 // between the two leaves an inventory entry for a topic that does not exist (harmless), never a
 // topic avatar-sync made but does not know it manages.
 func (ex *executor) inventory(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindInventory && c.Action == Update })
+	idx := ex.pick(func(c plans.Change) bool { return c.Kind == plans.KindInventory && c.Action == plans.Update })
 	var add []string
 	for _, i := range idx {
 		add = append(add, ex.res.Changes[i].Change.Name)
 	}
-	creates := ex.pick(func(c Change) bool { return c.Kind == KindTopic && c.Action == Create })
+	creates := ex.pick(func(c plans.Change) bool { return c.Kind == plans.KindTopic && c.Action == plans.Create })
 	for _, i := range creates {
 		add = append(add, ex.res.Changes[i].Change.Name)
 	}
@@ -161,7 +117,7 @@ func (ex *executor) inventory(ctx context.Context) bool {
 }
 
 func (ex *executor) create(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindTopic && c.Action == Create })
+	idx := ex.pick(func(c plans.Change) bool { return c.Kind == plans.KindTopic && c.Action == plans.Create })
 	if len(idx) == 0 {
 		return true
 	}
@@ -176,7 +132,7 @@ func (ex *executor) create(ctx context.Context) bool {
 }
 
 func (ex *executor) partitions(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindPartitions && c.Action == Update })
+	idx := ex.pick(func(c plans.Change) bool { return c.Kind == plans.KindPartitions && c.Action == plans.Update })
 	if len(idx) == 0 {
 		return true
 	}
@@ -191,7 +147,7 @@ func (ex *executor) partitions(ctx context.Context) bool {
 }
 
 func (ex *executor) configs(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindConfig && c.Action == Update })
+	idx := ex.pick(func(c plans.Change) bool { return c.Kind == plans.KindConfig && c.Action == plans.Update })
 	if len(idx) == 0 {
 		return true
 	}
@@ -205,7 +161,7 @@ func (ex *executor) configs(ctx context.Context) bool {
 }
 
 // configChange turns a config payload into the incremental alteration.
-func configChange(c Change) ConfigChange {
+func configChange(c plans.Change) ConfigChange {
 	cc := ConfigChange{Topic: c.Name, Set: map[string]string{}}
 	for k, e := range c.Config.Keys {
 		if e.Delete {
@@ -219,7 +175,7 @@ func configChange(c Change) ConfigChange {
 }
 
 func (ex *executor) reassign(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindReplication && c.Action == Update })
+	idx := ex.pick(func(c plans.Change) bool { return c.Kind == plans.KindReplication && c.Action == plans.Update })
 	if len(idx) == 0 {
 		return true
 	}
@@ -242,7 +198,7 @@ func (ex *executor) reassign(ctx context.Context) bool {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ex.opts.CleanupTimeout)
 			defer cancel()
 			if err := ex.cluster.ClearReplicationThrottle(cctx, moves); err != nil {
-				ex.progress(Event{Status: Failed, Err: err, Message: "could not clear the replication throttle; remove leader/follower.replication.throttled.* by hand"})
+				ex.progress(plans.Event{Status: plans.Failed, Err: err, Message: "could not clear the replication throttle; remove leader/follower.replication.throttled.* by hand"})
 			}
 		}()
 	}
@@ -269,7 +225,7 @@ func (ex *executor) reassign(ctx context.Context) bool {
 		if err == nil {
 			if now := strings.Join(running, ", "); now != told || time.Since(toldAt) >= 30*time.Second {
 				told, toldAt = now, time.Now()
-				ex.progress(Event{Status: Running, Message: fmt.Sprintf("waiting for reassignment of %s (%s elapsed, up to %s)",
+				ex.progress(plans.Event{Status: plans.Running, Message: fmt.Sprintf("waiting for reassignment of %s (%s elapsed, up to %s)",
 					now, time.Since(start).Round(time.Second), ex.opts.ReassignTimeout)})
 			}
 			err = sleep(wctx, ex.opts.PollInterval)
@@ -284,7 +240,7 @@ func (ex *executor) reassign(ctx context.Context) bool {
 }
 
 func (ex *executor) delete(ctx context.Context) bool {
-	idx := ex.pick(func(c Change) bool { return c.Kind == KindTopic && c.Action == Delete })
+	idx := ex.pick(func(c plans.Change) bool { return c.Kind == plans.KindTopic && c.Action == plans.Delete })
 	if len(idx) == 0 {
 		return true
 	}
@@ -303,7 +259,7 @@ func (ex *executor) delete(ctx context.Context) bool {
 func (ex *executor) forget(ctx context.Context) bool {
 	var gone []string
 	for _, cr := range ex.res.Changes {
-		if cr.Change.Kind == KindTopic && cr.Change.Action == Delete && cr.Status == Applied {
+		if cr.Change.Kind == plans.KindTopic && cr.Change.Action == plans.Delete && cr.Status == plans.Applied {
 			gone = append(gone, cr.Change.Name)
 		}
 	}
@@ -311,7 +267,7 @@ func (ex *executor) forget(ctx context.Context) bool {
 		return true
 	}
 	if err := ex.cluster.RecordInventory(ctx, nil, gone); err != nil {
-		ex.progress(Event{Status: Failed, Err: err, Message: "could not drop deleted topics from the inventory; run apply again"})
+		ex.progress(plans.Event{Status: plans.Failed, Err: err, Message: "could not drop deleted topics from the inventory; run apply again"})
 	}
 	return true
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -41,7 +42,7 @@ func (f *fakePlane) PlanObjects(_ context.Context, opts reconcile.ObjectPlanOpti
 			want[o["name"]] = o["content"]
 		}
 	} else {
-		snap = &reconcile.DesiredObjects{Inventory: "avatar", Salt: base64.StdEncoding.EncodeToString(opts.Salt)}
+		snap = &plans.DesiredObjects{Inventory: "avatar", Salt: base64.StdEncoding.EncodeToString(opts.Salt)}
 		for _, name := range sortedNames(want) {
 			m, _ := json.Marshal(map[string]string{"name": name, "content": want[name]})
 			snap.Manifests = append(snap.Manifests, m)
@@ -52,16 +53,16 @@ func (f *fakePlane) PlanObjects(_ context.Context, opts reconcile.ObjectPlanOpti
 	for _, name := range sortedNames(want) {
 		have, ok := f.live[name]
 		fmt.Fprintf(h, "%s=%s;", name, have)
-		action := reconcile.Update
+		action := plans.Update
 		switch {
 		case !ok:
-			action = reconcile.Create
+			action = plans.Create
 		case have == want[name]:
 			continue
 		}
-		ref := reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "avatar", Name: name}
-		out.Changes = append(out.Changes, reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(), Action: action,
-			Object: &reconcile.ObjectPayload{Object: ref, Broker: -1}})
+		ref := plans.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "avatar", Name: name}
+		out.Changes = append(out.Changes, plans.Change{Kind: plans.KindObject, Name: ref.String(), Action: action,
+			Object: &plans.ObjectPayload{Object: ref, Broker: -1}})
 	}
 	out.Fingerprint = "fake:" + hex.EncodeToString(h.Sum(nil))
 	return out, nil
@@ -102,12 +103,12 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
 	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
-	down := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.TargetPlane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(nil, errors.New("connection refused"))}}}
+	down := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(nil, errors.New("connection refused"))}}}
 	p, err := down.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.TopicsDeferred() || len(p.Changes) != 1 || p.Changes[0].Action != reconcile.Create {
+	if !p.TopicsDeferred() || len(p.Changes) != 1 || p.Changes[0].Action != plans.Create {
 		t.Fatalf("a plan without brokers: deferred %v, changes %+v", p.TopicsDeferred(), p.Changes)
 	}
 	plane.rendered["kafka-config"] = "image=9.9.9" // the spec edited after the plan: not applied
@@ -117,7 +118,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.TargetPlane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}}
+	up := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}}
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
 	if _, err := up.Apply(e.ctx, p, opts, nil); err == nil || !strings.Contains(err.Error(), "watch@lab pid 4242") {
 		t.Fatalf("apply under another's lock: %v", err)
@@ -141,7 +142,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if plane.live["kafka-config"] != "image=3.8.1" {
 		t.Errorf("applied %q, want the planned image=3.8.1", plane.live["kafka-config"])
 	}
-	if res.Continued == nil || len(res.Continued.Changes) != 3 || res.Continued.Changes[0].Action != reconcile.Create {
+	if res.Continued == nil || len(res.Continued.Changes) != 3 || res.Continued.Changes[0].Action != plans.Create {
 		t.Fatalf("the topics planned under the lock: %+v", res.Continued)
 	}
 	live, err := e.admin.Describe(e.ctx)
@@ -162,7 +163,7 @@ func TestSavedPlanPinsTheTargetsNamespace(t *testing.T) {
 	spy := &readSpy{Admin: e.admin}
 	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
 	target := func(ns string) reconcile.Target {
-		return reconcile.Target{Name: "lab", Namespace: ns, Planes: []reconcile.TargetPlane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}
+		return reconcile.Target{Name: "lab", Namespace: ns, Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}
 	}
 	p, err := (&reconcile.Planner{Target: target("avatar")}).Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
 )
@@ -41,7 +42,7 @@ type ImportOptions struct {
 // The imported topics are not managed yet: the first apply of the spec records them in the inventory
 // (the plan shows `~ adopt topic … into the inventory`), so deletion: prune can only ever delete a
 // topic once it is in a committed spec.
-func Import(live Live, o ImportOptions) spec.Document {
+func Import(live plans.Live, o ImportOptions) spec.Document {
 	s := &spec.Spec{APIVersion: spec.APIVersion, Kind: spec.Kind, Metadata: spec.Metadata{Name: o.Name}}
 	doc := spec.Document{Spec: s, Comments: map[string][]string{}}
 	doc.Header = []string{

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -20,7 +21,7 @@ import (
 // left out and why. topicNames are the topics the spec declares (a literal topic ACL must name one
 // to validate); admin is the user avatar-sync connects as: the target's SASL user, else its client
 // certificate's subject ("" with neither), and adminFrom says which.
-func importAccess(acc LiveAccess, topicNames map[string]bool, admin, adminFrom string, s *spec.Spec, doc spec.Document) (leftOut []string) {
+func importAccess(acc plans.LiveAccess, topicNames map[string]bool, admin, adminFrom string, s *spec.Spec, doc spec.Document) (leftOut []string) {
 	if acc.Unreadable != "" {
 		// Writing part of it would make the spec manage access (and adopt principals) from an
 		// incomplete picture; the plan would refuse it anyway while the state is unreadable.
@@ -37,7 +38,7 @@ func importAccess(acc LiveAccess, topicNames map[string]bool, admin, adminFrom s
 	// one per user). No passwordEnv/passwordFile: Kafka never returns a password, and a reference
 	// invented here would make the first apply set a password nobody chose.
 	creds := slices.Clone(acc.Credentials)
-	slices.SortFunc(creds, func(a, b LiveCredential) int {
+	slices.SortFunc(creds, func(a, b plans.LiveCredential) int {
 		return cmp.Or(strings.Compare(a.User, b.User), strings.Compare(b.Mechanism, a.Mechanism))
 	})
 	scram := map[string]bool{}
@@ -94,7 +95,7 @@ func importAccess(acc LiveAccess, topicNames map[string]bool, admin, adminFrom s
 // importQuotas writes the quotas avatar.yaml can express exactly; an entity with anything else
 // (another key, a fraction) is left out whole, since declaring part of it would plan removing
 // the rest.
-func importQuotas(quotas []LiveQuota, admin string, scram map[string]bool, s *spec.Spec, doc spec.Document, skippedAdmin *[]string) (leftOut []string) {
+func importQuotas(quotas []plans.LiveQuota, admin string, scram map[string]bool, s *spec.Spec, doc spec.Document, skippedAdmin *[]string) (leftOut []string) {
 	mtls := map[string]bool{}
 	for _, lq := range quotas {
 		if lq.User != "" && lq.User == admin {
@@ -107,13 +108,13 @@ func importQuotas(quotas []LiveQuota, admin string, scram map[string]bool, s *sp
 			v := lq.Values[key]
 			whole := v >= 1 && v == math.Trunc(v) && v <= math.MaxInt32
 			switch {
-			case key == QuotaProducerByteRate && whole:
+			case key == plans.QuotaProducerByteRate && whole:
 				q.ProducerByteRate = int64(v)
-			case key == QuotaConsumerByteRate && whole:
+			case key == plans.QuotaConsumerByteRate && whole:
 				q.ConsumerByteRate = int64(v)
-			case key == QuotaRequestPercentage && whole:
+			case key == plans.QuotaRequestPercentage && whole:
 				q.RequestPercentage = int(v)
-			case key == QuotaProducerByteRate || key == QuotaConsumerByteRate || key == QuotaRequestPercentage:
+			case key == plans.QuotaProducerByteRate || key == plans.QuotaConsumerByteRate || key == plans.QuotaRequestPercentage:
 				bad = append(bad, fmt.Sprintf("%s=%g is not a whole number of at least 1", key, v))
 			default:
 				bad = append(bad, key+" is not a quota avatar.yaml declares")
@@ -142,7 +143,7 @@ func importQuotas(quotas []LiveQuota, admin string, scram map[string]bool, s *sp
 // importACLs groups the live bindings into raw acls: entries. A literal topic binding is written
 // only when its topic is declared (validate requires it): bindings of topics --topics left out,
 // internal topics or topics that do not exist are listed instead.
-func importACLs(acc LiveAccess, topicNames map[string]bool, adminPrincipal string, s *spec.Spec, doc spec.Document, skippedAdmin *[]string) (leftOut []string) {
+func importACLs(acc plans.LiveAccess, topicNames map[string]bool, adminPrincipal string, s *spec.Spec, doc spec.Document, skippedAdmin *[]string) (leftOut []string) {
 	denied := map[spec.ACLRule]bool{}
 	for _, r := range acc.ACLs {
 		if r.Permission == spec.PermissionDeny {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
 )
@@ -30,13 +31,13 @@ func acl(principal, perm, op, resource, name, pattern string, host ...string) sp
 // bindings, a prefixed deny from one host, a cluster permission, an allow shadowed by a deny, the
 // admin's own user, ACL and quota, a binding on a topic --topics leaves out, a non-User principal,
 // a user with both mechanisms, and quotas avatar.yaml can and cannot express.
-func importAccessLive() Live {
+func importAccessLive() plans.Live {
 	l := live(obs("eeg-brainwave-data", 3, 3, nil), obs("prediction-results", 3, 3, nil), obs("drone-commands", 3, 3, nil), obs("legacy", 1, 3, nil))
 	l.Inventory = nil
 	l.ClusterID = "MkU3OEVBNTcwNTJENDM2Qk"
 	l.Brokers = importBrokers
 	lit, pre := spec.PatternLiteral, spec.PatternPrefixed
-	l.Access = LiveAccess{
+	l.Access = plans.LiveAccess{
 		ACLs: []spec.ACLRule{
 			acl("User:gui5", "allow", "Write", "topic", "eeg-brainwave-data", lit),
 			acl("User:gui5", "allow", "Describe", "topic", "eeg-brainwave-data", lit),
@@ -56,22 +57,22 @@ func importAccessLive() Live {
 			acl("User:admin", "allow", "All", "cluster", spec.ClusterResourceName, lit),
 			acl("Group:ops", "allow", "Read", "topic", "eeg-brainwave-data", lit),
 		},
-		Credentials: []LiveCredential{
+		Credentials: []plans.LiveCredential{
 			{User: "admin", Mechanism: spec.MechanismSCRAM256, Iterations: 4096},
 			{User: "drone-legacy", Mechanism: spec.MechanismSCRAM256, Iterations: 4096},
 			{User: "drone-legacy", Mechanism: spec.MechanismSCRAM512, Iterations: 4096},
 			{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096},
 			{User: "prediction-service", Mechanism: spec.MechanismSCRAM512, Iterations: 8192},
 		},
-		Quotas: []LiveQuota{
-			{User: "gui5", Values: map[string]float64{QuotaProducerByteRate: 1 << 20}},
-			{User: "gui5", ClientID: "gui5-producer", Values: map[string]float64{QuotaConsumerByteRate: 1000001, QuotaRequestPercentage: 25}},
-			{ClientID: "eeg-dashboard", Values: map[string]float64{QuotaConsumerByteRate: 5 << 20}},
-			{User: "CN=drone-controller,O=avatar-sync", Values: map[string]float64{QuotaProducerByteRate: 64 << 10}},
-			{User: "admin", Values: map[string]float64{QuotaRequestPercentage: 100}},
-			{User: "nobody", Values: map[string]float64{QuotaProducerByteRate: 1024}},
-			{ClientID: "bursty", Values: map[string]float64{QuotaRequestPercentage: 12.5}},
-			{ClientID: "churny", Values: map[string]float64{"controller_mutation_rate": 10, QuotaProducerByteRate: 1024}},
+		Quotas: []plans.LiveQuota{
+			{User: "gui5", Values: map[string]float64{plans.QuotaProducerByteRate: 1 << 20}},
+			{User: "gui5", ClientID: "gui5-producer", Values: map[string]float64{plans.QuotaConsumerByteRate: 1000001, plans.QuotaRequestPercentage: 25}},
+			{ClientID: "eeg-dashboard", Values: map[string]float64{plans.QuotaConsumerByteRate: 5 << 20}},
+			{User: "CN=drone-controller,O=avatar-sync", Values: map[string]float64{plans.QuotaProducerByteRate: 64 << 10}},
+			{User: "admin", Values: map[string]float64{plans.QuotaRequestPercentage: 100}},
+			{User: "nobody", Values: map[string]float64{plans.QuotaProducerByteRate: 1024}},
+			{ClientID: "bursty", Values: map[string]float64{plans.QuotaRequestPercentage: 12.5}},
+			{ClientID: "churny", Values: map[string]float64{"controller_mutation_rate": 10, plans.QuotaProducerByteRate: 1024}},
 		},
 	}
 	return l
@@ -117,7 +118,7 @@ func TestImportAccessGolden(t *testing.T) {
 			t.Error("the admin user was imported")
 		}
 	}
-	d := DesiredOf(s)
+	d := plans.DesiredOf(s)
 	d.Access.Admin = "admin"
 	noSecrets := func(env, file string) (string, error) { return "", errors.New("no password may be read") }
 	if err := FingerprintCredentials(d.Access, l.Inventory, noSecrets, zeroSalt()); err != nil {
@@ -128,8 +129,8 @@ func TestImportAccessGolden(t *testing.T) {
 	}
 	p := Diff(d, l, DiffOptions{})
 	for _, c := range p.Changes {
-		if c.Pending() && c.Kind != KindInventory {
-			t.Errorf("the imported spec plans %s (%s)", Headline(c), c.Reason)
+		if c.Pending() && c.Kind != plans.KindInventory {
+			t.Errorf("the imported spec plans %s (%s)", plans.Headline(c), c.Reason)
 		}
 	}
 }
@@ -139,7 +140,7 @@ func TestImportAccessCases(t *testing.T) {
 	opts := importAccessOptions()
 	opts.Topics = nil
 	tests := map[string]struct {
-		access     LiveAccess
+		access     plans.LiveAccess
 		opts       ImportOptions
 		users      []string // name/mechanism/iterations
 		acls       int
@@ -149,13 +150,13 @@ func TestImportAccessCases(t *testing.T) {
 		noSections bool
 	}{
 		"no authorizer: acls left out, said so": {
-			access:    LiveAccess{NoAuthorizer: true, Credentials: []LiveCredential{{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}}},
+			access:    plans.LiveAccess{NoAuthorizer: true, Credentials: []plans.LiveCredential{{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}}},
 			users:     []string{"gui5/SCRAM-SHA-512/4096"},
 			inFile:    []string{"the cluster has no authorizer"},
 			notInFile: []string{"\nacls:"},
 		},
 		"unreadable: nothing of access, said why": {
-			access:     LiveAccess{Unreadable: "ACLs: CLUSTER_AUTHORIZATION_FAILED", Credentials: []LiveCredential{{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}}},
+			access:     plans.LiveAccess{Unreadable: "ACLs: CLUSTER_AUTHORIZATION_FAILED", Credentials: []plans.LiveCredential{{User: "gui5", Mechanism: spec.MechanismSCRAM512, Iterations: 4096}}},
 			inFile:     []string{"did not let avatar-sync read them (ACLs: CLUSTER_AUTHORIZATION_FAILED)"},
 			noSections: true,
 		},
@@ -163,17 +164,17 @@ func TestImportAccessCases(t *testing.T) {
 			noSections: true, notInFile: []string{"without any password"},
 		},
 		"the admin is never imported, whatever it has": {
-			access: LiveAccess{Credentials: []LiveCredential{{User: "admin", Mechanism: spec.MechanismSCRAM256, Iterations: 4096}},
+			access: plans.LiveAccess{Credentials: []plans.LiveCredential{{User: "admin", Mechanism: spec.MechanismSCRAM256, Iterations: 4096}},
 				ACLs:   []spec.ACLRule{acl("User:admin", "allow", "Describe", "cluster", spec.ClusterResourceName, spec.PatternLiteral)},
-				Quotas: []LiveQuota{{User: "admin", Values: map[string]float64{QuotaRequestPercentage: 50}}}},
+				Quotas: []plans.LiveQuota{{User: "admin", Values: map[string]float64{plans.QuotaRequestPercentage: 50}}}},
 			noSections: true,
 			inFile:     []string{"admin, the user avatar-sync connects as (the target's sasl.username): its SCRAM-SHA-256 credential, its quota user=admin, its ACLs (1)"},
 		},
 		"an mTLS target: its certificate's subject is the admin, never imported": {
-			access: LiveAccess{
+			access: plans.LiveAccess{
 				ACLs: []spec.ACLRule{acl("User:CN=avatar-sync,O=avatar-sync", "allow", "Alter", "cluster", spec.ClusterResourceName, spec.PatternLiteral),
 					acl("User:CN=gui5,O=avatar-sync", "allow", "Describe", "topic", "eeg", spec.PatternLiteral)},
-				Quotas: []LiveQuota{{User: "CN=avatar-sync,O=avatar-sync", Values: map[string]float64{QuotaRequestPercentage: 50}}}},
+				Quotas: []plans.LiveQuota{{User: "CN=avatar-sync,O=avatar-sync", Values: map[string]float64{plans.QuotaRequestPercentage: 50}}}},
 			opts: ImportOptions{Name: "lab", CertSubject: "CN=avatar-sync,O=avatar-sync", Target: spec.Cluster{Name: "lab",
 				Bootstrap: []string{"b:9192"}, Security: spec.SecuritySSL, CertFile: "client.crt", KeyFile: "client.key"}},
 			acls:      1,
@@ -181,22 +182,22 @@ func TestImportAccessCases(t *testing.T) {
 			notInFile: []string{"principal: User:CN=avatar-sync"},
 		},
 		"without a SASL target the admin is unknown, so admin is a user like any": {
-			access: LiveAccess{Credentials: []LiveCredential{{User: "admin", Mechanism: spec.MechanismSCRAM256, Iterations: 4096}}},
+			access: plans.LiveAccess{Credentials: []plans.LiveCredential{{User: "admin", Mechanism: spec.MechanismSCRAM256, Iterations: 4096}}},
 			opts:   ImportOptions{Name: "lab", Target: spec.Cluster{Name: "lab", Bootstrap: []string{"b:9092"}}},
 			users:  []string{"admin/SCRAM-SHA-256/4096"},
 		},
 		"iterations kept as they are": {
-			access: LiveAccess{Credentials: []LiveCredential{{User: "etl", Mechanism: spec.MechanismSCRAM256, Iterations: 10000}}},
+			access: plans.LiveAccess{Credentials: []plans.LiveCredential{{User: "etl", Mechanism: spec.MechanismSCRAM256, Iterations: 10000}}},
 			users:  []string{"etl/SCRAM-SHA-256/10000"},
 			inFile: []string{"iterations: 10000"},
 		},
 		"a literal ACL on an undeclared topic is listed, not declared": {
-			access:    LiveAccess{ACLs: []spec.ACLRule{acl("User:ops", "allow", "Read", "topic", "gone", spec.PatternLiteral)}},
+			access:    plans.LiveAccess{ACLs: []spec.ACLRule{acl("User:ops", "allow", "Read", "topic", "gone", spec.PatternLiteral)}},
 			inFile:    []string{"User:ops allow Read on topic gone", "before turning on deletion: prune"},
 			notInFile: []string{"\nacls:"},
 		},
 		"quota byte rates in human units": {
-			access: LiveAccess{Quotas: []LiveQuota{{ClientID: "eeg", Values: map[string]float64{QuotaProducerByteRate: 2 << 20, QuotaConsumerByteRate: 1e6}}}},
+			access: plans.LiveAccess{Quotas: []plans.LiveQuota{{ClientID: "eeg", Values: map[string]float64{plans.QuotaProducerByteRate: 2 << 20, plans.QuotaConsumerByteRate: 1e6}}}},
 			quotas: []string{"client-id=eeg"},
 			inFile: []string{"producerByteRate: 2MiB", "consumerByteRate: 1MB"},
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
 )
@@ -19,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // importLive is a cluster as Describe reads it: odd units, a key avatar-sync does not know, values
 // inherited from defaults, internal topics, a topic mid-move and brokers sharing one address.
-func importLive() Live {
+func importLive() plans.Live {
 	set := func(v string) topics.ConfigValue { return topics.ConfigValue{Value: v, Source: topics.SourceTopic} }
 	inherited := func(v string) topics.ConfigValue { return topics.ConfigValue{Value: v, Source: topics.SourceDefault} }
 	reps := func(parts, rf int) map[int32][]int32 {
@@ -33,7 +34,7 @@ func importLive() Live {
 	}
 	moving := reps(3, 2)
 	moving[1] = append(moving[1], 2)
-	return Live{
+	return plans.Live{
 		ClusterID: "MkU3OEVBNTcwNTJENDM2Qk",
 		Brokers:   []topics.Broker{{ID: 0, Host: "localhost", Port: 9092}, {ID: 1, Host: "localhost", Port: 9093}, {ID: 2, Host: "kafka-c", Port: 9094, Rack: "r2"}},
 		Topics: map[string]topics.Observed{
@@ -102,10 +103,10 @@ func TestImportThenDiffIsOnlyAdoption(t *testing.T) {
 	if s == nil {
 		t.Fatalf("invalid: %v", diags)
 	}
-	p := Diff(DesiredOf(s), live, DiffOptions{})
+	p := Diff(plans.DesiredOf(s), live, DiffOptions{})
 	for _, c := range p.Changes {
-		if c.Kind != KindInventory {
-			t.Errorf("unexpected change %s", Headline(c))
+		if c.Kind != plans.KindInventory {
+			t.Errorf("unexpected change %s", plans.Headline(c))
 		}
 	}
 	if n := len(p.Changes); n != 4 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // heldLease is the apply lock while an apply holds it. A keeper goroutine renews it every TTL/3;
@@ -119,18 +121,18 @@ func (h *heldLease) release(ctx context.Context, opts ApplyOptions, progress Pro
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.CleanupTimeout)
 	defer cancel()
 	if err := h.lease.Release(rctx); err != nil {
-		progress(Event{Status: Failed, Err: err, Message: fmt.Sprintf("could not release the apply lock; other applies wait until it expires (TTL %s)", opts.LeaseTTL)})
+		progress(plans.Event{Status: plans.Failed, Err: err, Message: fmt.Sprintf("could not release the apply lock; other applies wait until it expires (TTL %s)", opts.LeaseTTL)})
 	}
 }
 
 // notAttemptedFrom names where an apply that lost its lease stopped: the first change it never
 // sent, and how many it did not send.
-func notAttemptedFrom(res Result) string {
+func notAttemptedFrom(res plans.Result) string {
 	n, first := 0, ""
 	for _, cr := range res.Changes {
-		if cr.Status == NotAttempted {
+		if cr.Status == plans.NotAttempted {
 			if n == 0 {
-				first = Headline(cr.Change)
+				first = plans.Headline(cr.Change)
 			}
 			n++
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -36,7 +37,7 @@ func (c *pausedConfigs) AlterTopicConfigs(ctx context.Context, changes []reconci
 
 // applyResult is what an apply running in the background returned.
 type applyResult struct {
-	res reconcile.Result
+	res plans.Result
 	err error
 }
 
@@ -92,7 +93,7 @@ func TestApplyRenewsItsLease(t *testing.T) {
 	}
 	close(slow.resume)
 	r := waitFor(t, e.ctx, "the apply to finish", done)
-	if r.err != nil || !r.res.Converged() || r.res.Count(reconcile.Applied) != 2 {
+	if r.err != nil || !r.res.Converged() || r.res.Count(plans.Applied) != 2 {
 		t.Fatalf("apply that renewed its lease: %v, %+v", r.err, r.res)
 	}
 	if cur, err := e.admin.ApplyLock(e.ctx); err != nil || cur != nil {
@@ -165,11 +166,11 @@ func TestUnlockStopsRunningApply(t *testing.T) {
 	if n := c.configs.Load(); n != 0 {
 		t.Errorf("%d config requests sent after the lock was lost", n)
 	}
-	status := map[string]reconcile.Status{}
+	status := map[string]plans.Status{}
 	for _, cr := range r.res.Changes {
-		status[reconcile.Headline(cr.Change)] = cr.Status
+		status[plans.Headline(cr.Change)] = cr.Status
 	}
-	if status["create topic replays"] != reconcile.Applied || status["update topic eeg-brainwave-data config"] != reconcile.NotAttempted {
+	if status["create topic replays"] != plans.Applied || status["update topic eeg-brainwave-data config"] != plans.NotAttempted {
 		t.Errorf("statuses: %v; want the creation in flight settled as applied, the config change not attempted", status)
 	}
 	live, err := e.admin.Describe(e.ctx)
@@ -211,7 +212,7 @@ func TestAppliesNeverOverlapPastTheTTL(t *testing.T) {
 			return
 		}
 		defer a.Close()
-		res, err := reconcile.Apply(e.ctx, p, a, reconcile.ApplyOptions{Holder: "second", LeaseTTL: ttl, LockWait: time.Minute, PollInterval: 20 * time.Millisecond}, func(ev reconcile.Event) {
+		res, err := reconcile.Apply(e.ctx, p, a, reconcile.ApplyOptions{Holder: "second", LeaseTTL: ttl, LockWait: time.Minute, PollInterval: 20 * time.Millisecond}, func(ev plans.Event) {
 			if strings.Contains(ev.Message, "apply lock") {
 				mu.Lock()
 				waiting = append(waiting, ev.Message)
@@ -288,7 +289,7 @@ func TestApplyStopsWhenItCannotRenew(t *testing.T) {
 		t.Fatalf("apply that could not renew: %v; want ErrLeaseLost saying no renewal succeeded", r.err)
 	}
 	// The config request was in flight (cancelled before it was sent): settled from the live state.
-	if n := r.res.Count(reconcile.Failed); n != 1 {
+	if n := r.res.Count(plans.Failed); n != 1 {
 		t.Errorf("statuses %+v; want the cancelled config change settled as failed (not applied)", r.res.Changes)
 	}
 	live, err := e.admin.Describe(e.ctx)

@@ -1,13 +1,16 @@
 package reconcile
 
-import "github.com/avatar-project/avatar-sync/spec"
+import (
+	"github.com/avatar-project/avatar-sync/plans"
+	"github.com/avatar-project/avatar-sync/spec"
+)
 
 // MissingTopics are the spec's topics p creates, in the spec's order (as the user wrote them):
 // those the cluster p was planned against lacks.
-func MissingTopics(p Plan, topics []spec.Topic) []string {
+func MissingTopics(p plans.Plan, topics []spec.Topic) []string {
 	creates := map[string]bool{}
 	for _, c := range p.Changes {
-		if c.Kind == KindTopic && c.Action == Create {
+		if c.Kind == plans.KindTopic && c.Action == plans.Create {
 			creates[c.Name] = true
 		}
 	}

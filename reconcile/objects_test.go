@@ -7,27 +7,29 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // objectChange is a Kubernetes object change as the kube adapter returns it.
-func objectChange(action Action, kind, name string, p ObjectPayload) Change {
-	p.Object = ObjectRef{APIVersion: "apps/v1", Kind: kind, Namespace: "avatar", Name: name}
-	c := Change{Kind: KindObject, Name: p.Object.String(), Action: action, Object: &p}
-	c.Risk = objectRiskOf(c)
+func objectChange(action plans.Action, kind, name string, p plans.ObjectPayload) plans.Change {
+	p.Object = plans.ObjectRef{APIVersion: "apps/v1", Kind: kind, Namespace: "avatar", Name: name}
+	c := plans.Change{Kind: plans.KindObject, Name: p.Object.String(), Action: action, Object: &p}
+	c.Risk = plans.ObjectRiskOf(c)
 	return c
 }
 
 // Every object opt-in refuses its change without the flag, names what it is about, and lets it
 // through with the flag (issue 11). A conflict names the other field manager.
 func TestCheckAllowedObjects(t *testing.T) {
-	conflict := objectChange(Update, "StatefulSet", "kafka-broker-2", ObjectPayload{Broker: 2,
-		Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.9.0", After: "apache/kafka:3.8.1"}},
-		Conflicts: []ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}})
-	replace := objectChange(Replace, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1,
-		Fields: []ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
-	prune := objectChange(Delete, "ConfigMap", "kafka-ui", ObjectPayload{Broker: -1})
+	conflict := objectChange(plans.Update, "StatefulSet", "kafka-broker-2", plans.ObjectPayload{Broker: 2,
+		Fields:    []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.9.0", After: "apache/kafka:3.8.1"}},
+		Conflicts: []plans.ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}})
+	replace := objectChange(plans.Replace, "StatefulSet", "kafka-broker-1", plans.ObjectPayload{Broker: 1,
+		Fields: []plans.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
+	prune := objectChange(plans.Delete, "ConfigMap", "kafka-ui", plans.ObjectPayload{Broker: -1})
 	tests := map[string]struct {
-		c    Change
+		c    plans.Change
 		opts ApplyOptions
 		want string // "" = allowed
 	}{
@@ -42,7 +44,7 @@ func TestCheckAllowedObjects(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := Plan{Cluster: "lab", ManagedTopics: 0, Changes: []Change{tc.c}}
+			p := plans.Plan{Cluster: "lab", ManagedTopics: 0, Changes: []plans.Change{tc.c}}
 			err := CheckAllowed(p, tc.opts)
 			switch {
 			case tc.want == "" && err != nil:
@@ -55,19 +57,19 @@ func TestCheckAllowedObjects(t *testing.T) {
 }
 
 func TestObjectSummaryAndRisk(t *testing.T) {
-	p := Plan{Changes: []Change{
-		objectChange(Replace, "StatefulSet", "a", ObjectPayload{}),
-		objectChange(Update, "StatefulSet", "b", ObjectPayload{}),
-		objectChange(Create, "Namespace", "c", ObjectPayload{}),
-		objectChange(NoOp, "Service", "d", ObjectPayload{}),
+	p := plans.Plan{Changes: []plans.Change{
+		objectChange(plans.Replace, "StatefulSet", "a", plans.ObjectPayload{}),
+		objectChange(plans.Update, "StatefulSet", "b", plans.ObjectPayload{}),
+		objectChange(plans.Create, "Namespace", "c", plans.ObjectPayload{}),
+		objectChange(plans.NoOp, "Service", "d", plans.ObjectPayload{}),
 	}}
 	if s := p.Summary(); s.Replace != 1 || s.Update != 1 || s.Create != 1 || s.NoOp != 1 {
 		t.Errorf("summary %+v, want 1 replace (not counted as update), 1 update, 1 create, 1 no-op", s)
 	}
-	if p.Changes[0].Risk != RiskHeavy || p.Changes[1].Risk != RiskNone {
+	if p.Changes[0].Risk != plans.RiskHeavy || p.Changes[1].Risk != plans.RiskNone {
 		t.Errorf("risks %s, %s; want a replace HEAVY and an update none", p.Changes[0].Risk, p.Changes[1].Risk)
 	}
-	if h := Headline(p.Changes[0]); h != "replace StatefulSet avatar/a" {
+	if h := plans.Headline(p.Changes[0]); h != "replace StatefulSet avatar/a" {
 		t.Errorf("headline %q", h)
 	}
 }
@@ -75,23 +77,23 @@ func TestObjectSummaryAndRisk(t *testing.T) {
 // A saved plan's object side is applied only while it is exactly what planning gives now: a live
 // object that changed makes it stale, an edited change (same live objects) makes it not verify.
 func TestVerifyObjects(t *testing.T) {
-	image := objectChange(Update, "StatefulSet", "kafka-broker-1", ObjectPayload{Broker: 1, Live: "aa",
-		Fields: []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}})
-	saved := Plan{ObjectsFingerprint: "kube:1", Changes: []Change{image}}
-	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:1", Changes: []Change{image}}); err != nil {
+	image := objectChange(plans.Update, "StatefulSet", "kafka-broker-1", plans.ObjectPayload{Broker: 1, Live: "aa",
+		Fields: []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}})
+	saved := plans.Plan{ObjectsFingerprint: "kube:1", Changes: []plans.Change{image}}
+	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); err != nil {
 		t.Errorf("an unchanged plan does not verify: %v", err)
 	}
-	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:2", Changes: []Change{image}}); !errors.Is(err, ErrStalePlan) {
+	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:2", Changes: []plans.Change{image}}); !errors.Is(err, ErrStalePlan) {
 		t.Errorf("live objects changed: %v, want ErrStalePlan", err)
 	}
 	edited := image
 	payload := *image.Object
-	payload.Fields = []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
+	payload.Fields = []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
 	edited.Object = &payload
-	if err := verifyObjects(Plan{ObjectsFingerprint: "kube:1", Changes: []Change{edited}}, ObjectPlan{Fingerprint: "kube:1", Changes: []Change{image}}); !errors.Is(err, ErrTampered) {
+	if err := verifyObjects(plans.Plan{ObjectsFingerprint: "kube:1", Changes: []plans.Change{edited}}, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); !errors.Is(err, plans.ErrTampered) {
 		t.Errorf("edited change: %v, want ErrTampered", err)
 	}
-	if err := verifyObjects(Plan{ObjectsFingerprint: "kube:1"}, ObjectPlan{Fingerprint: "kube:1", Changes: []Change{image}}); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "lacks update StatefulSet avatar/kafka-broker-1") {
+	if err := verifyObjects(plans.Plan{ObjectsFingerprint: "kube:1"}, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); !errors.Is(err, plans.ErrTampered) || !strings.Contains(err.Error(), "lacks update StatefulSet avatar/kafka-broker-1") {
 		t.Errorf("dropped change: %v, want ErrTampered naming it", err)
 	}
 }
@@ -103,9 +105,9 @@ func TestVerifyWithObjects(t *testing.T) {
 	if err := Verify(p, have); err != nil {
 		t.Errorf("a plan with an object change does not verify its topic side: %v", err)
 	}
-	deferred := Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1", Changes: []Change{topicCreate("sneaky")}}
-	pl := &Planner{Target: Target{Name: "lab", Planes: []TargetPlane{KafkaPlane(nil, errors.New("connection refused"))}}}
-	if err := pl.verifySaved(context.Background(), deferred); !errors.Is(err, ErrTampered) {
+	deferred := plans.Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1", Changes: []plans.Change{topicCreate("sneaky")}}
+	pl := &Planner{Target: Target{Name: "lab", Planes: []Plane{KafkaPlane(nil, errors.New("connection refused"))}}}
+	if err := pl.verifySaved(context.Background(), deferred); !errors.Is(err, plans.ErrTampered) {
 		t.Errorf("deferred plan with a topic change: %v, want ErrTampered", err)
 	}
 	// The package's Apply knows the Kafka plane only: it refuses rather than skip the objects.
@@ -114,17 +116,17 @@ func TestVerifyWithObjects(t *testing.T) {
 	}
 }
 
-var kafkaDeferred = []Deferral{{Plane: PlaneKafka, Reason: "the brokers do not answer yet"}}
+var kafkaDeferred = []plans.Deferral{{Plane: plans.PlaneKafka, Reason: "the brokers do not answer yet"}}
 
-func topicCreate(name string) Change {
-	return Change{Kind: KindTopic, Name: name, Action: Create, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}}
+func topicCreate(name string) plans.Change {
+	return plans.Change{Kind: plans.KindTopic, Name: name, Action: plans.Create, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}}
 }
 
 // A fresh cluster's plan has no Kafka fingerprint: it saves and loads on its objects' fingerprint.
 func TestDeferredPlanFileRoundTrip(t *testing.T) {
-	p := Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1",
-		Desired: Desired{Objects: &DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==", Manifests: []json.RawMessage{[]byte(`{"kind":"Namespace"}`)}}},
-		Changes: []Change{objectChange(Create, "Namespace", "avatar", ObjectPayload{Broker: -1})}}
+	p := plans.Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1",
+		Desired: plans.Desired{Objects: &plans.DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==", Manifests: []json.RawMessage{[]byte(`{"kind":"Namespace"}`)}}},
+		Changes: []plans.Change{objectChange(plans.Create, "Namespace", "avatar", plans.ObjectPayload{Broker: -1})}}
 	var buf bytes.Buffer
 	if err := WritePlan(&buf, p); err != nil {
 		t.Fatal(err)

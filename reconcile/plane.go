@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -30,23 +31,23 @@ type Target struct {
 	Namespace string
 	// Planes are the target's planes in the order apply executes them: a plane's changes need
 	// those of the planes before it (topic changes need the brokers the objects run).
-	Planes []TargetPlane
+	Planes []Plane
 }
 
 // KafkaTarget is a target with the Kafka plane alone (no kubernetes: block).
 func KafkaTarget(name string, c Cluster) Target {
-	return Target{Name: name, Planes: []TargetPlane{KafkaPlane(c, nil)}}
+	return Target{Name: name, Planes: []Plane{KafkaPlane(c, nil)}}
 }
 
-// TargetPlane is one plane of a target: the Kafka cluster (KafkaPlane, over the clusters
+// Plane is one plane of a target: the Kafka cluster (KafkaPlane, over the clusters
 // package's Cluster), the Kubernetes objects (ObjectsPlane, over kube's Objects), or any other
 // system a target's state lives in. The Planner reads no plane's state and executes no change
 // itself: it orders the planes' steps, holds the apply lock across them and keeps the rules
 // (identity and verification before anything changes, deferral never bypassing the lock).
-type TargetPlane interface {
+type Plane interface {
 	// Kind is the plane's name in the kind table: a plan's changes of the kinds the table places
 	// in it, the fingerprint the plan records for it and its deferral are the plane's part.
-	Kind() Plane
+	Kind() plans.PlaneID
 	// Observe reads the plane's live state, for a new plan (q.Saved nil) or for checking and
 	// applying q.Saved, and refuses a live state that is not the pinned target's. It changes
 	// nothing. A plane that cannot be read yet but may be planned later (a fresh cluster's
@@ -59,10 +60,10 @@ type TargetPlane interface {
 	// pending changes with their status, numbered within the part. ctx is the lock's working
 	// context: it ends when the lock is lost. A plane whose changes were made but did not
 	// converge returns a *NotConvergedError, and the planes after it still run.
-	Execute(ctx context.Context, part Plan, x Execution) (Result, error)
+	Execute(ctx context.Context, part plans.Plan, x Execution) (plans.Result, error)
 	// Deferred says what a plan's deferral of this plane means to the person reading the plan
 	// now: when the plane is planned, and whether it can be read at this moment.
-	Deferred(d Deferral) Advisory
+	Deferred(d plans.Deferral) plans.Advisory
 }
 
 // Observation is one read of a plane's live state.
@@ -73,11 +74,11 @@ type Observation interface {
 	// Diff is the pure step: the plan's desired snapshot (p.Desired) against the observation. It
 	// records the plane's part in p: its changes, appended in the plane's order, its fingerprint
 	// and its half of the snapshot.
-	Diff(p *Plan) error
+	Diff(p *plans.Plan) error
 	// Verify refuses a saved plan's part that the observation does not bear out: ErrStalePlan when
 	// the live state is not the one the plan was made from (its fingerprint), ErrTampered when
 	// its changes are not what its own snapshot gives against it.
-	Verify(p Plan) error
+	Verify(p plans.Plan) error
 }
 
 // Query is what a plane is observed for.
@@ -88,7 +89,7 @@ type Query struct {
 	// plane is continued.
 	Spec *spec.Spec
 	// Saved is the plan being checked or applied; nil for a new plan.
-	Saved *Plan
+	Saved *plans.Plan
 	// AllowDelete is --allow-delete for a new plan (a saved plan records its own).
 	AllowDelete bool
 	// Secrets reads the passwords a plan fingerprints; Rand is the source of its salts.
@@ -121,7 +122,7 @@ type Locker interface {
 // A plan records its Deferral when another plane of the target can be planned, and fails with Err
 // otherwise; apply plans the plane under the apply lock once it answers, and never applies it.
 type DeferredError struct {
-	Deferral Deferral
+	Deferral plans.Deferral
 	Err      error
 }
 
@@ -141,8 +142,8 @@ func (e *NotConvergedError) Error() string { return e.Err.Error() }
 func (e *NotConvergedError) Unwrap() error { return e.Err }
 
 // partOf is the plan with only the changes of plane k: what the plane verifies and executes.
-func partOf(p Plan, k Plane) Plan {
-	var cs []Change
+func partOf(p plans.Plan, k plans.PlaneID) plans.Plan {
+	var cs []plans.Change
 	for _, c := range p.Changes {
 		if c.Kind.Plane() == k {
 			cs = append(cs, c)
@@ -153,18 +154,18 @@ func partOf(p Plan, k Plane) Plan {
 }
 
 // fingerprintOf is the fingerprint a plan records for plane k ("" = none).
-func fingerprintOf(p Plan, k Plane) string {
+func fingerprintOf(p plans.Plan, k plans.PlaneID) string {
 	switch k {
-	case PlaneKafka:
+	case plans.PlaneKafka:
 		return p.Fingerprint
-	case PlaneKubernetes:
+	case plans.PlaneKubernetes:
 		return p.ObjectsFingerprint
 	}
 	return ""
 }
 
 // deferredIn reports whether the plan deferred plane k.
-func deferredIn(p Plan, k Plane) bool {
+func deferredIn(p plans.Plan, k plans.PlaneID) bool {
 	for _, d := range p.Deferred {
 		if d.Plane == k {
 			return true

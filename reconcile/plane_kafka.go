@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // kafkaPlane is the Kafka plane of a target: topics, their configs, the inventory and access
@@ -18,22 +20,22 @@ type kafkaPlane struct {
 
 // KafkaPlane is the Kafka plane over c; c is nil when the brokers did not answer (down says why).
 // It holds the target's apply lock and answers whether a broker may restart.
-func KafkaPlane(c Cluster, down error) TargetPlane { return &kafkaPlane{cluster: c, down: down} }
+func KafkaPlane(c Cluster, down error) Plane { return &kafkaPlane{cluster: c, down: down} }
 
-func (k *kafkaPlane) Kind() Plane { return PlaneKafka }
+func (k *kafkaPlane) Kind() plans.PlaneID { return plans.PlaneKafka }
 
 // Observe reads the cluster (one Describe) and checks its id against the pinned one and the
 // saved plan's.
 func (k *kafkaPlane) Observe(ctx context.Context, q Query) (Observation, error) {
 	if k.cluster == nil {
-		return nil, &DeferredError{Deferral: Deferral{Plane: PlaneKafka, Reason: deferredReason(k.down)},
+		return nil, &DeferredError{Deferral: plans.Deferral{Plane: plans.PlaneKafka, Reason: deferredReason(k.down)},
 			Err: fmt.Errorf("read cluster %q: %w", q.Target.Name, k.down)}
 	}
 	live, err := k.cluster.Describe(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read cluster %q: %w", q.Target.Name, err)
 	}
-	against := Plan{Cluster: q.Target.Name}
+	against := plans.Plan{Cluster: q.Target.Name}
 	if q.Saved != nil {
 		against = *q.Saved
 	}
@@ -45,17 +47,17 @@ func (k *kafkaPlane) Observe(ctx context.Context, q Query) (Observation, error) 
 
 // Execute is Apply's steps under the Planner's lock: the fingerprint against a fresh read,
 // consumer groups, the payloads by phase, settling and convergence (applyTopics).
-func (k *kafkaPlane) Execute(_ context.Context, part Plan, x Execution) (Result, error) {
+func (k *kafkaPlane) Execute(_ context.Context, part plans.Plan, x Execution) (plans.Result, error) {
 	if k.cluster == nil {
-		return Result{}, fmt.Errorf("read cluster %q: %w", part.Cluster, k.down)
+		return plans.Result{}, fmt.Errorf("read cluster %q: %w", part.Cluster, k.down)
 	}
 	return applyTopics(x.outer, part, k.cluster, x.Options, x.Progress, x.held, true)
 }
 
 // Deferred is the advisory of a plan that deferred the topics: when they are planned, and
 // whether the brokers answer now.
-func (k *kafkaPlane) Deferred(d Deferral) Advisory {
-	a := Advisory{Subject: "topics", Status: "deferred",
+func (k *kafkaPlane) Deferred(d plans.Deferral) plans.Advisory {
+	a := plans.Advisory{Subject: "topics", Status: "deferred",
 		Reason: d.Reason + ": the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics under the apply lock"}
 	if k.cluster != nil {
 		// The brokers answer now: say so rather than repeat what was true when planning.
@@ -87,7 +89,7 @@ func (k *kafkaPlane) SafeToRestart(ctx context.Context, broker int32) error {
 
 // kafkaObservation is one Describe of the cluster, with its fingerprint once computed.
 type kafkaObservation struct {
-	live Live
+	live plans.Live
 	fp   string
 	q    Query
 }
@@ -97,7 +99,7 @@ func (o *kafkaObservation) Fingerprint() string { return o.fp }
 // Diff diffs the plan's snapshot against the live state: the topics and access changes, sorted
 // by the kind table's waves. The desired SCRAM users' passwords are read to fingerprint them
 // (never stored); a new plan also refuses users it has no password to create.
-func (o *kafkaObservation) Diff(p *Plan) error {
+func (o *kafkaObservation) Diff(p *plans.Plan) error {
 	d := p.Desired
 	if d.Access != nil {
 		a := *d.Access
@@ -126,7 +128,7 @@ func (o *kafkaObservation) Diff(p *Plan) error {
 // Verify checks the plan's Kafka part against the live state (verifyPlan); verified, the live
 // state has the plan's fingerprint, so the next check of this plan (apply after CheckSaved) needs
 // no second read or hash.
-func (o *kafkaObservation) Verify(p Plan) error {
+func (o *kafkaObservation) Verify(p plans.Plan) error {
 	if err := verifyPlan(p, o.live, o.fp); err != nil {
 		return err
 	}

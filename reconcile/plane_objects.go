@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -21,9 +22,9 @@ type objectsPlane struct {
 }
 
 // ObjectsPlane is the Kubernetes plane over o.
-func ObjectsPlane(o Objects) TargetPlane { return &objectsPlane{objects: o} }
+func ObjectsPlane(o Objects) Plane { return &objectsPlane{objects: o} }
 
-func (o *objectsPlane) Kind() Plane { return PlaneKubernetes }
+func (o *objectsPlane) Kind() plans.PlaneID { return plans.PlaneKubernetes }
 
 // Observe plans the objects against the API server: for a new plan the adapter's render under a
 // new random salt (a salt per plan keys every fingerprint of the Kubernetes side, issue 20), for a
@@ -60,11 +61,11 @@ func (o *objectsPlane) plan(ctx context.Context, target string, opts ObjectPlanO
 	}
 	for i := range op.Changes {
 		c := &op.Changes[i]
-		c.Risk = objectRiskOf(*c)
-		if c.Kind != KindObject {
+		c.Risk = plans.ObjectRiskOf(*c)
+		if c.Kind != plans.KindObject {
 			return op, fmt.Errorf("target %s: the Kubernetes plane returned a %s change", target, c.Kind)
 		}
-		if err := c.payloadErr(); err != nil {
+		if err := c.PayloadErr(); err != nil {
 			return op, err
 		}
 	}
@@ -79,18 +80,18 @@ func (o *objectsPlane) plan(ctx context.Context, target string, opts ObjectPlanO
 // part (fingerprint and changes), then apply namespace, secrets and config, and workloads, broker
 // StatefulSets one at a time, each gated by x.SafeToRestart and waited for; then re-plan to prove
 // convergence. The fresh plan is what is applied: a plan never carries Secret values.
-func (o *objectsPlane) Execute(ctx context.Context, part Plan, x Execution) (Result, error) {
-	var res Result
+func (o *objectsPlane) Execute(ctx context.Context, part plans.Plan, x Execution) (plans.Result, error) {
+	var res plans.Result
 	for _, c := range part.Changes {
 		if c.Pending() {
-			res.Changes = append(res.Changes, ChangeResult{Change: c})
+			res.Changes = append(res.Changes, plans.ChangeResult{Change: c})
 		}
 	}
 	err := o.execute(ctx, part, x, &res)
 	if err != nil && !isNotConverged(err) {
 		for i := range res.Changes {
-			if res.Changes[i].Status != Applied {
-				res.Changes[i].Status = NotAttempted
+			if res.Changes[i].Status != plans.Applied {
+				res.Changes[i].Status = plans.NotAttempted
 			}
 		}
 		if lost := x.held.stoppedBefore(notAttemptedFrom(res)); lost != nil {
@@ -100,7 +101,7 @@ func (o *objectsPlane) Execute(ctx context.Context, part Plan, x Execution) (Res
 	return res, err
 }
 
-func (o *objectsPlane) execute(ctx context.Context, part Plan, x Execution, res *Result) error {
+func (o *objectsPlane) execute(ctx context.Context, part plans.Plan, x Execution, res *plans.Result) error {
 	po, err := pinnedOptions(part)
 	if err != nil {
 		return err
@@ -112,7 +113,7 @@ func (o *objectsPlane) execute(ctx context.Context, part Plan, x Execution, res 
 	if err := verifyObjects(part, fresh); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(part.Changes, Change.Pending) {
+	if !slices.ContainsFunc(part.Changes, plans.Change.Pending) {
 		res.Verified = true
 		return nil // verified unchanged; nothing to apply, nothing to re-plan
 	}
@@ -126,11 +127,11 @@ func (o *objectsPlane) execute(ctx context.Context, part Plan, x Execution, res 
 	err = o.objects.ApplyObjects(ctx, fresh, ao, func(ev ObjectEvent) {
 		i, ok := index[ev.Name]
 		switch {
-		case ev.Done && ok && res.Changes[i].Status != Applied:
-			res.Changes[i].Status = Applied
-			x.Progress(Event{Index: i + 1, Total: len(res.Changes), Change: res.Changes[i].Change, Status: Applied})
+		case ev.Done && ok && res.Changes[i].Status != plans.Applied:
+			res.Changes[i].Status = plans.Applied
+			x.Progress(plans.Event{Index: i + 1, Total: len(res.Changes), Change: res.Changes[i].Change, Status: plans.Applied})
 		case ev.Message != "":
-			x.Progress(Event{Status: Running, Message: ev.Name + ": " + ev.Message})
+			x.Progress(plans.Event{Status: plans.Running, Message: ev.Name + ": " + ev.Message})
 		}
 	})
 	if err != nil {
@@ -152,8 +153,8 @@ func (o *objectsPlane) execute(ctx context.Context, part Plan, x Execution, res 
 
 // Deferred is the advisory of a plan that deferred the objects; no target defers them today (an
 // API server that does not answer fails the plan), so it only names the deferral.
-func (o *objectsPlane) Deferred(d Deferral) Advisory {
-	return Advisory{Subject: "kubernetes", Status: "deferred", Reason: d.Reason}
+func (o *objectsPlane) Deferred(d plans.Deferral) plans.Advisory {
+	return plans.Advisory{Subject: "kubernetes", Status: "deferred", Reason: d.Reason}
 }
 
 // objectsObservation is the object plan the adapter computed: the API server's dry run of the
@@ -164,7 +165,7 @@ func (o objectsObservation) Fingerprint() string { return o.plan.Fingerprint }
 
 // Diff records the object changes (in the plane's order), their fingerprint and the manifests
 // they were planned from.
-func (o objectsObservation) Diff(p *Plan) error {
+func (o objectsObservation) Diff(p *plans.Plan) error {
 	p.Changes = append(p.Changes, o.plan.Changes...)
 	p.ObjectsFingerprint = o.plan.Fingerprint
 	p.Desired.Objects = o.plan.Desired
@@ -172,16 +173,16 @@ func (o objectsObservation) Diff(p *Plan) error {
 }
 
 // Verify is verifyObjects.
-func (o objectsObservation) Verify(p Plan) error { return verifyObjects(p, o.plan) }
+func (o objectsObservation) Verify(p plans.Plan) error { return verifyObjects(p, o.plan) }
 
 // notConverged is the error for object changes a fresh plan still finds after the objects phase.
-func notConverged(residual []Change) error {
+func notConverged(residual []plans.Change) error {
 	if len(residual) == 0 {
 		return nil
 	}
 	var names []string
 	for _, c := range residual {
-		names = append(names, Headline(c))
+		names = append(names, plans.Headline(c))
 	}
 	return &NotConvergedError{Err: fmt.Errorf("the Kubernetes objects did not converge: a fresh plan still has %d change(s): %s", len(names), strings.Join(names, "; "))}
 }
@@ -189,7 +190,7 @@ func notConverged(residual []Change) error {
 // checkNamespace refuses a saved plan whose objects (changes or manifests) live in another
 // namespace than the target's: the Kubernetes half of the target's pinned identity, checked before
 // the API server is asked anything.
-func checkNamespace(t Target, p Plan) error {
+func checkNamespace(t Target, p plans.Plan) error {
 	if t.Namespace == "" {
 		return nil
 	}
@@ -218,9 +219,9 @@ func checkNamespace(t Target, p Plan) error {
 }
 
 // pinnedOptions plans a plan's own Kubernetes snapshot, as verifying and applying it do.
-func pinnedOptions(p Plan) (ObjectPlanOptions, error) {
+func pinnedOptions(p plans.Plan) (ObjectPlanOptions, error) {
 	if p.Desired.Objects == nil {
-		return ObjectPlanOptions{}, fmt.Errorf("%w, nothing was changed: the plan has no Kubernetes manifests (desired.objects) to apply; run plan again", ErrTampered)
+		return ObjectPlanOptions{}, fmt.Errorf("%w, nothing was changed: the plan has no Kubernetes manifests (desired.objects) to apply; run plan again", plans.ErrTampered)
 	}
 	return ObjectPlanOptions{Prune: p.Desired.Deletion == spec.DeletionPrune, AllowDelete: p.AllowDelete, Pinned: p.Desired.Objects}, nil
 }
@@ -228,13 +229,13 @@ func pinnedOptions(p Plan) (ObjectPlanOptions, error) {
 // verifyObjects refuses a plan whose object side is not what planning now gives: ErrStalePlan when
 // the live objects changed (fingerprint), ErrTampered when they did not but the changes differ (the
 // plan file was edited, or the spec changed since it was saved).
-func verifyObjects(p Plan, fresh ObjectPlan) error {
+func verifyObjects(p plans.Plan, fresh ObjectPlan) error {
 	saved, _ := splitObjects(p.Changes)
 	if p.ObjectsFingerprint != fresh.Fingerprint {
-		return fmt.Errorf("%w: the Kubernetes objects changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(p.ObjectsFingerprint), short(fresh.Fingerprint))
+		return fmt.Errorf("%w: the Kubernetes objects changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, plans.ShortDigest(p.ObjectsFingerprint), plans.ShortDigest(fresh.Fingerprint))
 	}
 	if errs := compareChanges(saved, fresh.Changes); len(errs) > 0 {
-		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what its own manifests give against the live API server (was the plan file edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
+		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what its own manifests give against the live API server (was the plan file edited?); run plan again:\n%w", plans.ErrTampered, errors.Join(errs...))
 	}
 	return nil
 }

@@ -13,11 +13,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // fullPlan has a change of every kind with its payload, a snapshot and an advisory.
-func fullPlan() (Plan, Live) {
+func fullPlan() (plans.Plan, plans.Live) {
 	want := spec.Spec{Deletion: spec.DeletionPrune, Topics: []spec.Topic{
 		topic("new", 3, 3, map[string]string{"retention.ms": "3600000"}),
 		topic("grow", 6, 3, nil),
@@ -33,43 +34,43 @@ func fullPlan() (Plan, Live) {
 	have := live(obs("grow", 3, 3, nil), obs("cfg", 3, 3, map[string]string{"retention.ms": "604800000"}), obs("rf", 2, 1, nil),
 		obs("pruned", 1, 1, map[string]string{"segment.ms": "1000"}), obs("gone", 1, 1, nil))
 	have.Topics["adopt-me"] = obs("adopt-me", 1, 1, nil)
-	have.Access.Quotas = []LiveQuota{{User: "gui5", Values: map[string]float64{QuotaProducerByteRate: 1024}}}
-	d := DesiredOf(&want)
+	have.Access.Quotas = []plans.LiveQuota{{User: "gui5", Values: map[string]float64{plans.QuotaProducerByteRate: 1024}}}
+	d := plans.DesiredOf(&want)
 	if err := FingerprintCredentials(d.Access, have.Inventory, testSecrets, zeroSalt()); err != nil {
 		panic(err)
 	}
 	p := Diff(d, have, DiffOptions{Cluster: "embedded", AllowDelete: true})
-	p.Advisories = []Advisory{{Subject: "certificate kafka-broker-1", Status: "renew", Reason: "renew it"}}
-	p.Changes = append([]Change{{Kind: KindObject, Name: "StatefulSet avatar/kafka-broker-2", Action: Update,
-		Object: &ObjectPayload{Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Broker: 2,
-			Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
-			Conflicts: []ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}, Live: "0123abcd"}}}, p.Changes...)
+	p.Advisories = []plans.Advisory{{Subject: "certificate kafka-broker-1", Status: "renew", Reason: "renew it"}}
+	p.Changes = append([]plans.Change{{Kind: plans.KindObject, Name: "StatefulSet avatar/kafka-broker-2", Action: plans.Update,
+		Object: &plans.ObjectPayload{Object: plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Broker: 2,
+			Fields:    []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
+			Conflicts: []plans.ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}, Live: "0123abcd"}}}, p.Changes...)
 	p.ObjectsFingerprint = "objects-fp"
-	p.Desired.Objects = &DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==",
+	p.Desired.Objects = &plans.DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==",
 		Manifests: []json.RawMessage{[]byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"avatar"}}`)}}
 	return p, have
 }
 
 // westPlan is a second target's plan: one topic to create.
-func westPlan() Plan {
+func westPlan() plans.Plan {
 	want := spec.Spec{Topics: []spec.Topic{topic("orders", 3, 1, map[string]string{"retention.ms": "86400000"})}}
-	return Diff(DesiredOf(&want), live(), DiffOptions{Cluster: "lab-west"})
+	return Diff(plans.DesiredOf(&want), live(), DiffOptions{Cluster: "lab-west"})
 }
 
 // fleetRun is a two-target run: every kind of change on lab-east, one topic on lab-west.
-func fleetRun() Run {
+func fleetRun() plans.Run {
 	east, _ := fullPlan()
 	east.Cluster = "lab-east"
-	return Run{Targets: []TargetPlan{{Target: "lab-east", Plan: east}, {Target: "lab-west", Plan: westPlan()}}}
+	return plans.Run{Targets: []plans.TargetPlan{{Target: "lab-east", Plan: east}, {Target: "lab-west", Plan: westPlan()}}}
 }
 
 func TestPlanFileRoundTrip(t *testing.T) {
 	p, _ := fullPlan()
-	kinds := map[Kind]bool{}
+	kinds := map[plans.Kind]bool{}
 	for _, c := range p.Changes {
 		kinds[c.Kind] = true
 	}
-	if len(kinds) != len(kindNames()) || p.Summary().Delete != 1 {
+	if len(kinds) != int(plans.KindQuota)+1 || p.Summary().Delete != 1 {
 		t.Fatalf("sample plan lacks a kind: %v %+v", kinds, p.Summary())
 	}
 	var buf bytes.Buffer
@@ -90,7 +91,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 func TestRunFileGolden(t *testing.T) {
 	run := fleetRun()
 	var buf bytes.Buffer
-	if err := WriteRun(&buf, run); err != nil {
+	if err := plans.WriteRun(&buf, run); err != nil {
 		t.Fatal(err)
 	}
 	golden := filepath.Join("testdata", "run.golden.json")
@@ -106,7 +107,7 @@ func TestRunFileGolden(t *testing.T) {
 	if d := cmp.Diff(string(want), buf.String()); d != "" {
 		t.Errorf("%s differs (-golden +got):\n%s", golden, d)
 	}
-	back, err := ReadRun(bytes.NewReader(want))
+	back, err := plans.ReadRun(bytes.NewReader(want))
 	if err != nil {
 		t.Fatalf("golden document unreadable: %v", err)
 	}
@@ -116,10 +117,10 @@ func TestRunFileGolden(t *testing.T) {
 	var doc struct {
 		Targets []struct {
 			Target, ClusterID, Fingerprint string
-			Summary                        Summary
+			Summary                        plans.Summary
 			HasChanges                     bool
 		}
-		Summary    RunSummary
+		Summary    plans.RunSummary
 		HasChanges bool
 	}
 	if err := json.Unmarshal(want, &doc); err != nil {
@@ -133,23 +134,23 @@ func TestRunFileGolden(t *testing.T) {
 
 func TestRunHelpers(t *testing.T) {
 	east, _ := fullPlan()
-	empty := Diff(Desired{Topics: []DesiredTopic{}}, live(), DiffOptions{Cluster: "lab-south"})
+	empty := Diff(plans.Desired{Topics: []plans.DesiredTopic{}}, live(), DiffOptions{Cluster: "lab-south"})
 	down := errors.New("lab-north: no broker answered")
 	tests := map[string]struct {
-		run        Run
+		run        plans.Run
 		hasChanges bool
 		failed     []string
-		summary    RunSummary
+		summary    plans.RunSummary
 	}{
-		"no targets": {Run{}, false, nil, RunSummary{}},
-		"one empty":  {SingleRun(empty), false, nil, RunSummary{Targets: 1}},
-		"fleet": {Run{Targets: []TargetPlan{{Target: "lab-east", Plan: east}, {Target: "lab-west", Plan: westPlan()}, {Target: "lab-north", Err: down}, {Target: "lab-south", Plan: empty}}},
-			true, []string{"lab-north"}, func() RunSummary {
-				s := RunSummary{Targets: 4, WithChanges: 2, Failed: 1, Summary: east.Summary()}
+		"no targets": {plans.Run{}, false, nil, plans.RunSummary{}},
+		"one empty":  {plans.SingleRun(empty), false, nil, plans.RunSummary{Targets: 1}},
+		"fleet": {plans.Run{Targets: []plans.TargetPlan{{Target: "lab-east", Plan: east}, {Target: "lab-west", Plan: westPlan()}, {Target: "lab-north", Err: down}, {Target: "lab-south", Plan: empty}}},
+			true, []string{"lab-north"}, func() plans.RunSummary {
+				s := plans.RunSummary{Targets: 4, WithChanges: 2, Failed: 1, Summary: east.Summary()}
 				s.Create++
 				return s
 			}()},
-		"failed only": {Run{Targets: []TargetPlan{{Target: "lab-north", Err: down}}}, false, []string{"lab-north"}, RunSummary{Targets: 1, Failed: 1}},
+		"failed only": {plans.Run{Targets: []plans.TargetPlan{{Target: "lab-north", Err: down}}}, false, []string{"lab-north"}, plans.RunSummary{Targets: 1, Failed: 1}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -170,82 +171,26 @@ func TestRunHelpers(t *testing.T) {
 	}
 }
 
-// sealed is a hand-made document with a correct digest: what ReadRun must refuse for what it says,
-// not for its digest.
-func sealed(t *testing.T, doc string) string {
-	t.Helper()
-	var d RunDocument
-	if err := json.Unmarshal([]byte(doc), &d); err != nil {
-		return doc // not a document: the test is about that
-	}
-	var probe map[string]any
-	if err := json.Unmarshal([]byte(doc), &probe); err != nil {
-		t.Fatal(err)
-	}
-	probe["digest"] = d.digest()
-	b, err := json.Marshal(probe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func TestReadRunErrors(t *testing.T) {
-	const fp = `"cluster":"a","fingerprint":"x","desired":{"topics":[],"deletion":"retain"}`
-	tests := map[string]struct{ doc, want string }{
-		"not json":         {"plan", "not a plan file"},
-		"no version":       {`{"targets":[]}`, "no formatVersion"},
-		"previous version": {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 4 only; run plan --out again"},
-		"version 3":        {`{"formatVersion":3,"cluster":"a","fingerprint":"x","changes":[]}`, "the file has formatVersion 3, this avatar-sync reads formatVersion 4 only; run plan --out again"},
-		"future version":   {`{"formatVersion":5}`, "the file has formatVersion 5"},
-		"no targets":       {`{"formatVersion":4,"targets":[]}`, "no targets"},
-		"nameless target":  {`{"formatVersion":4,"targets":[{` + fp + `,"changes":[]}]}`, "target 1 has no name"},
-		"duplicate target": {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[]},{"target":"a",` + fp + `,"changes":[]}]}`, `target "a" appears twice`},
-		"other cluster":    {`{"formatVersion":4,"targets":[{"target":"b",` + fp + `,"changes":[]}]}`, `target "b" holds a plan computed for cluster target "a"`},
-		"failed target":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[]},{"target":"b","error":"no broker answered"}]}`, `target "b": it failed when planned (no broker answered)`},
-		"no plan":          {`{"formatVersion":4,"targets":[{"target":"a"}]}`, `target "a": no plan`},
-		"no fingerprint":   {`{"formatVersion":4,"targets":[{"target":"a","cluster":"a","changes":[]}]}`, `target "a": no fingerprint`},
-		"no manifests":     {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"objectsFingerprint":"o","changes":[]}]}`, "no manifests"},
-		"bad action":       {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"action":"nuke"}]}]}`, `unknown action "nuke"`},
-		"no payload":       {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"kind":"topic","name":"a","action":"create"}]}]}`, "change 1: create topic a: a topic change must carry exactly one payload"},
-		"wrong payload":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}]}]}`, "exactly one payload"},
-		"unknown field":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[],"before":{}}]}`, "unknown field"},
-		"top-level plan":   {`{"formatVersion":4,` + fp + `,"changes":[]}`, "unknown field"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			_, err := ReadRun(strings.NewReader(sealed(t, tc.doc)))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ReadRun error %v, want it to contain %q", err, tc.want)
-			}
-		})
-	}
-	// The sealed documents are well formed otherwise: one with nothing wrong reads.
-	if _, err := ReadRun(strings.NewReader(sealed(t, `{"formatVersion":4,"targets":[{"target":"a",`+fp+`,"changes":[]}]}`))); err != nil {
-		t.Errorf("a well-formed hand-made document: %v", err)
-	}
-}
-
 // TestWriteRunRefuses: a plan with a failed target is never saved (the target is named), nor one
 // that names a target twice or not at all.
 func TestWriteRunRefuses(t *testing.T) {
 	west := westPlan()
 	down := errors.New("dial tcp 10.0.0.9:9092: connection refused")
 	tests := map[string]struct {
-		run  Run
+		run  plans.Run
 		want string
 	}{
-		"failed target": {Run{Targets: []TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-north", Err: down}}},
+		"failed target": {plans.Run{Targets: []plans.TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-north", Err: down}}},
 			`target "lab-north" could not be planned (dial tcp 10.0.0.9:9092: connection refused)`},
-		"duplicate":     {Run{Targets: []TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-west", Plan: west}}}, `target "lab-west" appears twice`},
-		"no name":       {Run{Targets: []TargetPlan{{Plan: Plan{Fingerprint: "x"}}}}, "target 1 has no name"},
-		"other cluster": {Run{Targets: []TargetPlan{{Target: "lab-east", Plan: west}}}, `target "lab-east" holds a plan computed for cluster target "lab-west"`},
-		"no targets":    {Run{}, "no targets"},
+		"duplicate":     {plans.Run{Targets: []plans.TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-west", Plan: west}}}, `target "lab-west" appears twice`},
+		"no name":       {plans.Run{Targets: []plans.TargetPlan{{Plan: plans.Plan{Fingerprint: "x"}}}}, "target 1 has no name"},
+		"other cluster": {plans.Run{Targets: []plans.TargetPlan{{Target: "lab-east", Plan: west}}}, `target "lab-east" holds a plan computed for cluster target "lab-west"`},
+		"no targets":    {plans.Run{}, "no targets"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			err := WriteRun(&buf, tc.run)
+			err := plans.WriteRun(&buf, tc.run)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("WriteRun error %v, want it to contain %q", err, tc.want)
 			}
@@ -254,7 +199,7 @@ func TestWriteRunRefuses(t *testing.T) {
 			}
 		})
 	}
-	if !errors.Is(WriteRun(io.Discard, tests["failed target"].run), down) {
+	if !errors.Is(plans.WriteRun(io.Discard, tests["failed target"].run), down) {
 		t.Error("the failed target's error is not wrapped")
 	}
 }
@@ -264,7 +209,7 @@ func TestWriteRunRefuses(t *testing.T) {
 // digest (issue 10).
 func TestReadRunRefusesEditedDocument(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WriteRun(&buf, fleetRun()); err != nil {
+	if err := plans.WriteRun(&buf, fleetRun()); err != nil {
 		t.Fatal(err)
 	}
 	saved := buf.String()
@@ -299,8 +244,8 @@ func TestReadRunRefusesEditedDocument(t *testing.T) {
 			}
 			edit(doc)
 			b, _ := json.Marshal(doc)
-			_, err := ReadRun(bytes.NewReader(b))
-			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "edited after plan saved it") {
+			_, err := plans.ReadRun(bytes.NewReader(b))
+			if !errors.Is(err, plans.ErrTampered) || !strings.Contains(err.Error(), "edited after plan saved it") {
 				t.Fatalf("edited plan: %v", err)
 			}
 		})
@@ -323,7 +268,7 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 	forever := live(obs("keep", 3, 3, retention("-1")), obs("kept-too", 1, 1, nil))
 	forever.Topics["__avatar_sync_lock"] = obs("__avatar_sync_lock", 1, 3, nil)
 	want := spec.Spec{Topics: []spec.Topic{topic("keep", 3, 3, retention("-1")), topic("kept-too", 1, 1, nil)}}
-	base := Diff(DesiredOf(&want), forever, DiffOptions{Cluster: "embedded", AllowDelete: true})
+	base := Diff(plans.DesiredOf(&want), forever, DiffOptions{Cluster: "embedded", AllowDelete: true})
 	if base.HasChanges() {
 		t.Fatalf("base plan not empty: %+v", base.Changes)
 	}
@@ -331,44 +276,44 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 		t.Fatalf("untouched plan refused: %v", err)
 	}
 	tests := map[string]struct {
-		edit func(p *Plan)
+		edit func(p *plans.Plan)
 		want string
 	}{
-		"edited topic name": {func(p *Plan) {
-			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "kep", Action: Update, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {After: "1"}}}})
+		"edited topic name": {func(p *plans.Plan) {
+			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "kep", Action: plans.Update, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {After: "1"}}}})
 		}, "update topic kep config) is not called for"},
-		"added delete of a topic in the snapshot": {func(p *Plan) {
-			p.Changes = append(p.Changes, Change{Kind: KindTopic, Name: "keep", Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 3}})
+		"added delete of a topic in the snapshot": {func(p *plans.Plan) {
+			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindTopic, Name: "keep", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 3, ReplicationFactor: 3}})
 		}, "topic keep is in the plan's desired state"},
-		"added delete without deletion: prune": {func(p *Plan) {
+		"added delete without deletion: prune": {func(p *plans.Plan) {
 			p.Desired.Topics = p.Desired.Topics[:1]
-			p.Changes = append(p.Changes, Change{Kind: KindTopic, Name: "kept-too", Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}})
+			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindTopic, Name: "kept-too", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}})
 		}, "deletion: retain, so nothing is deleted"},
-		"lowered retention with risk none": {func(p *Plan) {
-			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "keep", Action: Update, Risk: RiskNone, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {Before: "-1", After: "1"}}}})
+		"lowered retention with risk none": {func(p *plans.Plan) {
+			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "keep", Action: plans.Update, Risk: plans.RiskNone, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {Before: "-1", After: "1"}}}})
 		}, `the plan says risk "none", but against the live cluster it is "data-loss" (retention.ms lowered`},
-		"compaction turned on with risk none": {func(p *Plan) {
-			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "keep", Action: Update, Risk: RiskNone, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"cleanup.policy": {After: "compact"}}}})
+		"compaction turned on with risk none": {func(p *plans.Plan) {
+			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "keep", Action: plans.Update, Risk: plans.RiskNone, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"cleanup.policy": {After: "compact"}}}})
 		}, `it is "data-loss" (cleanup.policy gains compact`},
-		"change to the lock topic": {func(p *Plan) {
-			p.Changes = append(p.Changes, Change{Kind: KindConfig, Name: "__avatar_sync_lock", Action: Update, Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {After: "1"}}}})
+		"change to the lock topic": {func(p *plans.Plan) {
+			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "__avatar_sync_lock", Action: plans.Update, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {After: "1"}}}})
 		}, "__avatar_sync_lock is an internal topic"},
-		"dropped change": {func(p *Plan) {
+		"dropped change": {func(p *plans.Plan) {
 			p.Desired.Topics[0].Config = retention("7200000")
 		}, "the plan lacks update topic keep config"},
-		"managed count raised past the mass-delete guard": {func(p *Plan) {
+		"managed count raised past the mass-delete guard": {func(p *plans.Plan) {
 			p.ManagedTopics = 100
 		}, "the plan says 100 managed topics, the live inventory has 2"},
-		"payload altered": {func(p *Plan) {
+		"payload altered": {func(p *plans.Plan) {
 			p.Desired.Topics[0].Partitions = 6
-			p.Changes = append(p.Changes, Change{Kind: KindPartitions, Name: "keep", Action: Update, Partitions: &PartitionsPayload{From: 3, To: 60},
+			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindPartitions, Name: "keep", Action: plans.Update, Partitions: &plans.PartitionsPayload{From: 3, To: 60},
 				Reason: "adds partitions: records with a key may land in a different partition from now on"})
 		}, "update topic keep partitions) differs"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			p := base
-			p.Desired = DesiredOf(&want)
+			p.Desired = plans.DesiredOf(&want)
 			p.Changes = nil
 			tc.edit(&p)
 			var buf bytes.Buffer
@@ -380,7 +325,7 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 				t.Fatalf("re-sealed plan unreadable: %v", err)
 			}
 			err = Verify(sealed, forever)
-			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, plans.ErrTampered) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Verify: %v\nwant it to contain %q", err, tc.want)
 			}
 		})
@@ -391,9 +336,9 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 // the snapshot says prune and the topic is not in it.
 func TestVerifyUnmanagedDeleteRefused(t *testing.T) {
 	have := unrecorded(live(obs("by-hand", 1, 1, nil)))
-	p := Diff(Desired{Deletion: spec.DeletionPrune, Topics: []DesiredTopic{}}, have, DiffOptions{AllowDelete: true})
-	p.Changes = []Change{{Kind: KindTopic, Name: "by-hand", Action: Delete, Risk: RiskDataLoss, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1}}}
-	if err := Verify(p, have); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "not in avatar-sync's inventory") {
+	p := Diff(plans.Desired{Deletion: spec.DeletionPrune, Topics: []plans.DesiredTopic{}}, have, DiffOptions{AllowDelete: true})
+	p.Changes = []plans.Change{{Kind: plans.KindTopic, Name: "by-hand", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}}}
+	if err := Verify(p, have); !errors.Is(err, plans.ErrTampered) || !strings.Contains(err.Error(), "not in avatar-sync's inventory") {
 		t.Fatalf("Verify: %v", err)
 	}
 }
@@ -402,31 +347,33 @@ func TestVerifyUnmanagedDeleteRefused(t *testing.T) {
 // Verify uses (issue 23: no JSON encoding of 10,000 changes twice) to what it replaces: two
 // changes are the same exactly when their canonical JSON is.
 func TestSameChangeIsCanonicalEquality(t *testing.T) {
-	cfg := func(mut func(c *Change)) Change {
-		c := Change{Kind: KindConfig, Name: "a", Action: Update, Risk: RiskNone, Reason: "topic configs differ from the spec",
+	cfg := func(mut func(c *plans.Change)) plans.Change {
+		c := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update, Risk: plans.RiskNone, Reason: "topic configs differ from the spec",
 			Notes:  map[string]string{"retention.ms": "live value: set on the topic"},
-			Config: &ConfigPayload{Keys: map[string]ConfigEdit{"retention.ms": {Before: "1", After: "2"}}}}
+			Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {Before: "1", After: "2"}}}}
 		if mut != nil {
 			mut(&c)
 		}
 		return c
 	}
 	base := cfg(nil)
-	cases := map[string]Change{
-		"same":           cfg(nil),
-		"name":           cfg(func(c *Change) { c.Name = "b" }),
-		"action":         cfg(func(c *Change) { c.Action = NoOp }),
-		"risk":           cfg(func(c *Change) { c.Risk = RiskDataLoss }),
-		"reason":         cfg(func(c *Change) { c.Reason = "other" }),
-		"note":           cfg(func(c *Change) { c.Notes["retention.ms"] = "other" }),
-		"no notes":       cfg(func(c *Change) { c.Notes = nil }),
-		"before":         cfg(func(c *Change) { c.Config.Keys["retention.ms"] = ConfigEdit{Before: "3", After: "2"} }),
-		"delete":         cfg(func(c *Change) { c.Config.Keys["retention.ms"] = ConfigEdit{Before: "1", After: "2", Delete: true} }),
-		"extra key":      cfg(func(c *Change) { c.Config.Keys["segment.ms"] = ConfigEdit{After: "1"} }),
-		"second payload": cfg(func(c *Change) { c.Topic = &TopicPayload{Partitions: 1} }),
-		"other kind":     cfg(func(c *Change) { c.Kind = KindTopic }),
+	cases := map[string]plans.Change{
+		"same":     cfg(nil),
+		"name":     cfg(func(c *plans.Change) { c.Name = "b" }),
+		"action":   cfg(func(c *plans.Change) { c.Action = plans.NoOp }),
+		"risk":     cfg(func(c *plans.Change) { c.Risk = plans.RiskDataLoss }),
+		"reason":   cfg(func(c *plans.Change) { c.Reason = "other" }),
+		"note":     cfg(func(c *plans.Change) { c.Notes["retention.ms"] = "other" }),
+		"no notes": cfg(func(c *plans.Change) { c.Notes = nil }),
+		"before":   cfg(func(c *plans.Change) { c.Config.Keys["retention.ms"] = plans.ConfigEdit{Before: "3", After: "2"} }),
+		"delete": cfg(func(c *plans.Change) {
+			c.Config.Keys["retention.ms"] = plans.ConfigEdit{Before: "1", After: "2", Delete: true}
+		}),
+		"extra key":      cfg(func(c *plans.Change) { c.Config.Keys["segment.ms"] = plans.ConfigEdit{After: "1"} }),
+		"second payload": cfg(func(c *plans.Change) { c.Topic = &plans.TopicPayload{Partitions: 1} }),
+		"other kind":     cfg(func(c *plans.Change) { c.Kind = plans.KindTopic }),
 	}
-	emptyNotes := [2]Change{cfg(func(c *Change) { c.Notes = nil }), cfg(func(c *Change) { c.Notes = map[string]string{} })}
+	emptyNotes := [2]plans.Change{cfg(func(c *plans.Change) { c.Notes = nil }), cfg(func(c *plans.Change) { c.Notes = map[string]string{} })}
 	for name, c := range cases {
 		if got, want := sameChange(base, c), canonical(base) == canonical(c); got != want {
 			t.Errorf("%s: sameChange = %v, canonical equality %v", name, got, want)
@@ -435,29 +382,29 @@ func TestSameChangeIsCanonicalEquality(t *testing.T) {
 	if !sameChange(emptyNotes[0], emptyNotes[1]) {
 		t.Error("nil and empty notes differ; a plan file's round trip turns one into the other")
 	}
-	if !sameChange(cases["second payload"], cfg(func(c *Change) { c.Topic = &TopicPayload{Partitions: 1} })) {
+	if !sameChange(cases["second payload"], cfg(func(c *plans.Change) { c.Topic = &plans.TopicPayload{Partitions: 1} })) {
 		t.Error("equal changes outside the config fast path differ")
 	}
 
-	create := func(mut func(c *Change)) Change {
-		c := Change{Kind: KindTopic, Name: "a", Action: Create,
-			Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"retention.ms": "1"}}}
+	create := func(mut func(c *plans.Change)) plans.Change {
+		c := plans.Change{Kind: plans.KindTopic, Name: "a", Action: plans.Create,
+			Topic: &plans.TopicPayload{Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"retention.ms": "1"}}}
 		if mut != nil {
 			mut(&c)
 		}
 		return c
 	}
 	baseCreate := create(nil)
-	creates := map[string]Change{
+	creates := map[string]plans.Change{
 		"same":          create(nil),
-		"partitions":    create(func(c *Change) { c.Topic.Partitions = 6 }),
-		"replication":   create(func(c *Change) { c.Topic.ReplicationFactor = 1 }),
-		"config value":  create(func(c *Change) { c.Topic.Configs["retention.ms"] = "2" }),
-		"no configs":    create(func(c *Change) { c.Topic.Configs = nil }),
-		"empty configs": create(func(c *Change) { c.Topic.Configs = map[string]string{} }),
-		"reason":        create(func(c *Change) { c.Reason = "why" }),
-		"note":          create(func(c *Change) { c.Notes = map[string]string{"x": "y"} }),
-		"config too":    create(func(c *Change) { c.Config = &ConfigPayload{Keys: map[string]ConfigEdit{}} }),
+		"partitions":    create(func(c *plans.Change) { c.Topic.Partitions = 6 }),
+		"replication":   create(func(c *plans.Change) { c.Topic.ReplicationFactor = 1 }),
+		"config value":  create(func(c *plans.Change) { c.Topic.Configs["retention.ms"] = "2" }),
+		"no configs":    create(func(c *plans.Change) { c.Topic.Configs = nil }),
+		"empty configs": create(func(c *plans.Change) { c.Topic.Configs = map[string]string{} }),
+		"reason":        create(func(c *plans.Change) { c.Reason = "why" }),
+		"note":          create(func(c *plans.Change) { c.Notes = map[string]string{"x": "y"} }),
+		"config too":    create(func(c *plans.Change) { c.Config = &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{}} }),
 	}
 	for name, c := range creates {
 		if got, want := sameChange(baseCreate, c), canonical(baseCreate) == canonical(c); got != want {

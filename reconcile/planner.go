@@ -8,26 +8,20 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"sort"
-	"strings"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
 )
 
-// ErrTampered is matched by the error for a plan whose changes are not what its own desired-state
-// snapshot gives against the live cluster (an edited plan file), or whose document digest does not
-// match its content.
-var ErrTampered = errors.New("plan does not verify")
-
 // CertAdvisor lists the TLS material of a spec that needs work, judged at now. cmd wires it to
 // the certs package, which reconcile may not import (certs stays pure, docs/architecture.md).
-type CertAdvisor func(s *spec.Spec, now time.Time) ([]Advisory, error)
+type CertAdvisor func(s *spec.Spec, now time.Time) ([]plans.Advisory, error)
 
 // Planner is the one producer of plans (issue 9): plan, apply, watch and `apply --plan` all get
 // their Plan from it and differ only in what they do with it. It drives a target's planes through
-// the TargetPlane interface (issue 20) and knows none of them.
+// the Plane interface (issue 20) and knows none of them.
 type Planner struct {
 	// Target is the target planned: its name, pinned identity and planes in order.
 	Target Target
@@ -55,7 +49,7 @@ type PlanOptions struct {
 }
 
 // query is the Query of this planner's target for the spec s (nil: checking saved).
-func (pl *Planner) query(s *spec.Spec, saved *Plan, allowDelete bool) Query {
+func (pl *Planner) query(s *spec.Spec, saved *plans.Plan, allowDelete bool) Query {
 	t := pl.Target
 	t.Planes = nil
 	return Query{Target: t, Spec: s, Saved: saved, AllowDelete: allowDelete, Secrets: pl.secrets(), Rand: pl.random()}
@@ -71,7 +65,7 @@ func (pl *Planner) remember(i int, o Observation) {
 
 // observeSaved returns plane i's observation for checking the saved plan p: the one the planner
 // made last when its fingerprint is the one p records for the plane, a fresh read otherwise.
-func (pl *Planner) observeSaved(ctx context.Context, i int, p *Plan) (Observation, error) {
+func (pl *Planner) observeSaved(ctx context.Context, i int, p *plans.Plan) (Observation, error) {
 	plane := pl.Target.Planes[i]
 	if i < len(pl.observed) {
 		if o := pl.observed[i]; o != nil && o.Fingerprint() != "" && o.Fingerprint() == fingerprintOf(*p, plane.Kind()) {
@@ -97,8 +91,8 @@ func (pl *Planner) observeSaved(ctx context.Context, i int, p *Plan) (Observatio
 //     Kubernetes objects first (issue 11), under a new random salt, their manifests pinned in the
 //     snapshot (Secret values only as salted fingerprints, issue 20); then the topics and access;
 //  3. add the certificate advisories (never changes: apply does not issue certificates).
-func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Plan, error) {
-	d := DesiredOf(s)
+func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (plans.Plan, error) {
+	d := plans.DesiredOf(s)
 	if d.Access != nil {
 		if c, err := s.Target(pl.Target.Name); err == nil && c.SASL != nil {
 			d.Access.Admin = c.SASL.Username
@@ -114,17 +108,17 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 		case errors.As(err, &de):
 			deferred = append(deferred, de)
 		case err != nil:
-			return Plan{}, err
+			return plans.Plan{}, err
 		}
 		observed[i] = o
 	}
 	if len(deferred) == len(pl.Target.Planes) {
 		if len(deferred) == 0 {
-			return Plan{}, fmt.Errorf("target %q has no plane to plan", pl.Target.Name)
+			return plans.Plan{}, fmt.Errorf("target %q has no plane to plan", pl.Target.Name)
 		}
-		return Plan{}, deferred[0].Err
+		return plans.Plan{}, deferred[0].Err
 	}
-	p := Plan{Cluster: pl.Target.Name, AllowDelete: opts.AllowDelete, Desired: d}
+	p := plans.Plan{Cluster: pl.Target.Name, AllowDelete: opts.AllowDelete, Desired: d}
 	for _, de := range deferred {
 		p.Deferred = append(p.Deferred, de.Deferral)
 	}
@@ -133,13 +127,13 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (Pl
 			continue
 		}
 		if err := o.Diff(&p); err != nil {
-			return Plan{}, err
+			return plans.Plan{}, err
 		}
 	}
 	pl.observed = observed
 	var err error
 	if p.Advisories, err = pl.advisories(s); err != nil {
-		return Plan{}, err
+		return plans.Plan{}, err
 	}
 	p.Advisories = append(pl.deferredAdvisories(p), p.Advisories...)
 	if a, ok := UnenforcedAccess(s, pl.Target.Name); ok {
@@ -165,15 +159,15 @@ func (pl *Planner) random() io.Reader {
 // UnenforcedAccess warns when the spec declares access control and the target is an embedded
 // cluster without SASL: kfake then stores the users and ACLs apply creates but authenticates
 // nobody and enforces nothing, and a plan full of ACLs would suggest otherwise (issue 14).
-func UnenforcedAccess(s *spec.Spec, target string) (Advisory, bool) {
+func UnenforcedAccess(s *spec.Spec, target string) (plans.Advisory, bool) {
 	c, err := s.Target(target)
 	if err != nil || !c.Embedded() || c.Security == spec.SecuritySASLPlaintext {
-		return Advisory{}, false
+		return plans.Advisory{}, false
 	}
 	if len(s.Users)+len(s.Services)+len(s.ACLs) == 0 {
-		return Advisory{}, false
+		return plans.Advisory{}, false
 	}
-	return Advisory{Subject: "access", Status: "not enforced",
+	return plans.Advisory{Subject: "access", Status: "not enforced",
 		Reason: fmt.Sprintf("target %q is the embedded cluster without SASL: it stores the users and ACLs apply creates but authenticates no one and enforces nothing; to try them, give the target security: sasl_plaintext and a SCRAM sasl: user (docs/access.md)", target)}, true
 }
 
@@ -188,8 +182,8 @@ func deferredReason(why error) string {
 
 // deferredAdvisories say, for each deferred plane, why a plan lacks it and when it comes: the
 // plane's own words, which tell whether it answers now.
-func (pl *Planner) deferredAdvisories(p Plan) []Advisory {
-	var out []Advisory
+func (pl *Planner) deferredAdvisories(p plans.Plan) []plans.Advisory {
+	var out []plans.Advisory
 	for _, d := range p.Deferred {
 		if i := pl.planeIndex(d.Plane); i >= 0 {
 			out = append(out, pl.Target.Planes[i].Deferred(d))
@@ -199,7 +193,7 @@ func (pl *Planner) deferredAdvisories(p Plan) []Advisory {
 }
 
 // planeIndex is the index of the target's plane of kind k, -1 when it has none.
-func (pl *Planner) planeIndex(k Plane) int {
+func (pl *Planner) planeIndex(k plans.PlaneID) int {
 	for i, plane := range pl.Target.Planes {
 		if plane.Kind() == k {
 			return i
@@ -208,7 +202,7 @@ func (pl *Planner) planeIndex(k Plane) int {
 	return -1
 }
 
-func (pl *Planner) advisories(s *spec.Spec) ([]Advisory, error) {
+func (pl *Planner) advisories(s *spec.Spec) ([]plans.Advisory, error) {
 	if pl.Certs == nil {
 		return nil, nil
 	}
@@ -226,7 +220,7 @@ func (pl *Planner) advisories(s *spec.Spec) ([]Advisory, error) {
 // CheckSaved refuses a saved plan for another cluster, one the cluster has moved on from, or one
 // that does not verify against the live state, before it is shown and confirmed. Apply checks all
 // of it again under the lock. The spec is read only for the advisories shown with the plan.
-func (pl *Planner) CheckSaved(ctx context.Context, p Plan, s *spec.Spec) (Plan, error) {
+func (pl *Planner) CheckSaved(ctx context.Context, p plans.Plan, s *spec.Spec) (plans.Plan, error) {
 	if err := pl.verifySaved(ctx, p); err != nil {
 		return p, err
 	}
@@ -242,12 +236,12 @@ func (pl *Planner) CheckSaved(ctx context.Context, p Plan, s *spec.Spec) (Plan, 
 // plan was made or last checked from when the planner has it), in the planes' order. A deferred
 // plane has no part and must not have grown one; a plan with a part for a plane the target lacks
 // is refused.
-func (pl *Planner) verifySaved(ctx context.Context, p Plan) error {
+func (pl *Planner) verifySaved(ctx context.Context, p plans.Plan) error {
 	for i, plane := range pl.Target.Planes {
 		k := plane.Kind()
 		if deferredIn(p, k) {
 			if n := len(partOf(p, k).Changes); n > 0 {
-				return fmt.Errorf("%w, nothing was changed: the plan says its %s plane was not planned (deferred), yet it holds %d change(s) of it (was the plan file edited?); run plan again", ErrTampered, k, n)
+				return fmt.Errorf("%w, nothing was changed: the plan says its %s plane was not planned (deferred), yet it holds %d change(s) of it (was the plan file edited?); run plan again", plans.ErrTampered, k, n)
 			}
 			continue
 		}
@@ -263,8 +257,8 @@ func (pl *Planner) verifySaved(ctx context.Context, p Plan) error {
 }
 
 // checkPlanes refuses a plan with changes or a fingerprint for a plane the target does not have.
-func (pl *Planner) checkPlanes(p Plan) error {
-	for _, k := range []Plane{PlaneKafka, PlaneKubernetes} {
+func (pl *Planner) checkPlanes(p plans.Plan) error {
+	for _, k := range []plans.PlaneID{plans.PlaneKafka, plans.PlaneKubernetes} {
 		if pl.planeIndex(k) >= 0 {
 			continue
 		}
@@ -280,16 +274,16 @@ func (pl *Planner) checkPlanes(p Plan) error {
 // change touches an internal topic, a deletion is of a managed topic that is not in the snapshot
 // and the snapshot says deletion: prune, every risk is the one the typed change has against the
 // live state, and the changes are those Diff gives — nothing added, dropped or altered.
-func Verify(p Plan, live Live) error { return verifyPlan(p, live, "") }
+func Verify(p plans.Plan, live plans.Live) error { return verifyPlan(p, live, "") }
 
 // verifyPlan is Verify; fp, when not empty, is live's fingerprint, computed already.
-func verifyPlan(p Plan, live Live, fp string) error {
+func verifyPlan(p plans.Plan, live plans.Live, fp string) error {
 	p = topicPart(p) // the object side is verified against the API server (verifyObjects)
 	if fp == "" {
 		fp = Fingerprint(live)
 	}
 	if fp != p.Fingerprint {
-		return fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, short(p.Fingerprint), short(fp))
+		return fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, plans.ShortDigest(p.Fingerprint), plans.ShortDigest(fp))
 	}
 	inventory := map[string]bool{}
 	for _, n := range live.Inventory {
@@ -297,34 +291,34 @@ func verifyPlan(p Plan, live Live, fp string) error {
 	}
 	var errs []error
 	for i, c := range p.Changes {
-		if err := c.payloadErr(); err != nil {
+		if err := c.PayloadErr(); err != nil {
 			errs = append(errs, fmt.Errorf("change %d: %w", i+1, err))
 			continue
 		}
-		if topics.IsInternal(c.Name, live.Topics[c.Name]) && c.Action != Unsupported {
-			errs = append(errs, fmt.Errorf("change %d (%s): %s is an internal topic; avatar-sync never changes it", i+1, Headline(c), c.Name))
+		if topics.IsInternal(c.Name, live.Topics[c.Name]) && c.Action != plans.Unsupported {
+			errs = append(errs, fmt.Errorf("change %d (%s): %s is an internal topic; avatar-sync never changes it", i+1, plans.Headline(c), c.Name))
 			continue
 		}
-		if c.Action == Delete && isAccess(c.Kind) {
+		if c.Action == plans.Delete && plans.IsAccess(c.Kind) {
 			if err := verifyAccessDelete(p, c, inventory); err != nil {
-				errs = append(errs, fmt.Errorf("change %d (%s): %w", i+1, Headline(c), err))
+				errs = append(errs, fmt.Errorf("change %d (%s): %w", i+1, plans.Headline(c), err))
 			}
-		} else if c.Action == Delete {
+		} else if c.Action == plans.Delete {
 			switch {
-			case c.Kind != KindTopic:
-				errs = append(errs, fmt.Errorf("change %d (%s): only whole topics are deleted", i+1, Headline(c)))
-			case p.Desired.has(c.Name):
-				errs = append(errs, fmt.Errorf("change %d (%s): topic %s is in the plan's desired state; a plan never deletes a topic it wants", i+1, Headline(c), c.Name))
+			case c.Kind != plans.KindTopic:
+				errs = append(errs, fmt.Errorf("change %d (%s): only whole topics are deleted", i+1, plans.Headline(c)))
+			case p.Desired.Has(c.Name):
+				errs = append(errs, fmt.Errorf("change %d (%s): topic %s is in the plan's desired state; a plan never deletes a topic it wants", i+1, plans.Headline(c), c.Name))
 			case p.Desired.Deletion != spec.DeletionPrune:
-				errs = append(errs, fmt.Errorf("change %d (%s): the plan's desired state says deletion: %s, so nothing is deleted", i+1, Headline(c), p.Desired.Deletion))
+				errs = append(errs, fmt.Errorf("change %d (%s): the plan's desired state says deletion: %s, so nothing is deleted", i+1, plans.Headline(c), p.Desired.Deletion))
 			case !p.AllowDelete:
-				errs = append(errs, fmt.Errorf("change %d (%s): the plan was computed without --allow-delete", i+1, Headline(c)))
+				errs = append(errs, fmt.Errorf("change %d (%s): the plan was computed without --allow-delete", i+1, plans.Headline(c)))
 			case !inventory[c.Name]:
-				errs = append(errs, fmt.Errorf("change %d (%s): topic %s is not in avatar-sync's inventory; unmanaged topics are never deleted", i+1, Headline(c), c.Name))
+				errs = append(errs, fmt.Errorf("change %d (%s): topic %s is not in avatar-sync's inventory; unmanaged topics are never deleted", i+1, plans.Headline(c), c.Name))
 			}
 		}
-		if r, why := DeriveRisk(c, live); r != c.Risk {
-			errs = append(errs, fmt.Errorf("change %d (%s): the plan says risk %q, but against the live cluster it is %q (%s)", i+1, Headline(c), c.Risk, r, why))
+		if r, why := plans.DeriveRisk(c, live); r != c.Risk {
+			errs = append(errs, fmt.Errorf("change %d (%s): the plan says risk %q, but against the live cluster it is %q (%s)", i+1, plans.Headline(c), c.Risk, r, why))
 		}
 	}
 	if len(errs) == 0 {
@@ -338,13 +332,13 @@ func verifyPlan(p Plan, live Live, fp string) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w, nothing was changed: it is not what its own desired state gives against the live cluster (was the plan file edited?); run plan again:\n%w", ErrTampered, errors.Join(errs...))
+	return fmt.Errorf("%w, nothing was changed: it is not what its own desired state gives against the live cluster (was the plan file edited?); run plan again:\n%w", plans.ErrTampered, errors.Join(errs...))
 }
 
 // compareChanges reports every difference between the plan's changes and the derived ones.
-func compareChanges(got, derived []Change) []error {
-	key := func(c Change) string { return c.Kind.String() + "\x00" + c.Name + "\x00" + c.Action.String() }
-	want := map[string]Change{}
+func compareChanges(got, derived []plans.Change) []error {
+	key := func(c plans.Change) string { return c.Kind.String() + "\x00" + c.Name + "\x00" + c.Action.String() }
+	want := map[string]plans.Change{}
 	for _, c := range derived {
 		want[key(c)] = c
 	}
@@ -355,17 +349,17 @@ func compareChanges(got, derived []Change) []error {
 		d, ok := want[k]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("change %d (%s) is not called for", i+1, Headline(c)))
+			errs = append(errs, fmt.Errorf("change %d (%s) is not called for", i+1, plans.Headline(c)))
 		case seen[k]:
-			errs = append(errs, fmt.Errorf("change %d (%s) appears twice", i+1, Headline(c)))
+			errs = append(errs, fmt.Errorf("change %d (%s) appears twice", i+1, plans.Headline(c)))
 		case !sameChange(c, d):
-			errs = append(errs, fmt.Errorf("change %d (%s) differs: plan %s, derived %s", i+1, Headline(c), canonical(c), canonical(d)))
+			errs = append(errs, fmt.Errorf("change %d (%s) differs: plan %s, derived %s", i+1, plans.Headline(c), canonical(c), canonical(d)))
 		}
 		seen[k] = true
 	}
 	for _, d := range derived {
 		if !seen[key(d)] {
-			errs = append(errs, fmt.Errorf("the plan lacks %s", Headline(d)))
+			errs = append(errs, fmt.Errorf("the plan lacks %s", plans.Headline(d)))
 		}
 	}
 	return errs
@@ -374,16 +368,16 @@ func compareChanges(got, derived []Change) []error {
 // sameChange reports whether two changes have the same canonical form. A config change or a topic
 // creation (10,000 of them in a plan that changes or creates every topic) is compared field by
 // field, without encoding it twice; anything else, or one that differs, by its canonical JSON.
-func sameChange(a, b Change) bool {
-	others := func(c Change) bool {
+func sameChange(a, b plans.Change) bool {
+	others := func(c plans.Change) bool {
 		return c.Partitions == nil && c.Replication == nil && c.Adopt == nil &&
 			c.Object == nil && c.ACL == nil && c.User == nil && c.Quota == nil
 	}
-	onlyConfig := func(c Change) bool {
-		return c.Kind == KindConfig && c.Config != nil && c.Config.Keys != nil && c.Topic == nil && others(c)
+	onlyConfig := func(c plans.Change) bool {
+		return c.Kind == plans.KindConfig && c.Config != nil && c.Config.Keys != nil && c.Topic == nil && others(c)
 	}
-	onlyTopic := func(c Change) bool {
-		return c.Kind == KindTopic && c.Topic != nil && c.Config == nil && others(c)
+	onlyTopic := func(c plans.Change) bool {
+		return c.Kind == plans.KindTopic && c.Topic != nil && c.Config == nil && others(c)
 	}
 	if a.Name != b.Name || a.Action != b.Action || a.Risk != b.Risk || a.Reason != b.Reason || !maps.Equal(a.Notes, b.Notes) {
 		return canonical(a) == canonical(b)
@@ -400,7 +394,7 @@ func sameChange(a, b Change) bool {
 
 // canonical is a change's JSON, with empty maps and nil maps alike (a round trip through a file
 // turns one into the other).
-func canonical(c Change) string {
+func canonical(c plans.Change) string {
 	if len(c.Notes) == 0 {
 		c.Notes = nil
 	}
@@ -413,59 +407,22 @@ func canonical(c Change) string {
 	return string(b)
 }
 
-// configRisk grades a config change: data loss when a key it sets or removes can destroy records
-// against the live value (retention lowered, compaction switched).
-func configRisk(c Change, live Live) (Risk, string) {
-	obs := live.Topics[c.Name]
-	var losses []string
-	for _, k := range sortedKeys(c.Config.Keys) {
-		e := c.Config.Keys[k]
-		lv, ok := obs.Config[k]
-		before := ""
-		op := topics.ConfigSet
-		switch {
-		case e.Delete:
-			op, before = topics.ConfigRemove, lv.Value
-		case ok && lv.Source == topics.SourceTopic:
-			op, before = topics.ConfigChange, lv.Value
-		case ok:
-			before = lv.Value
-		}
-		if loss := topics.DataLoss(k, before, e.After, op); loss != "" {
-			losses = append(losses, loss)
-		}
-	}
-	if len(losses) > 0 {
-		return RiskDataLoss, strings.Join(losses, "; ")
-	}
-	return RiskNone, "nothing is destroyed"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // Reconcile is one unattended pass, as watch runs it: plan, refuse what the opt-ins do not cover,
 // apply, and prove convergence against the plan's snapshot. planned sees the plan before anything
 // is applied (nil = nobody). A mass delete is always refused here, whatever opts says: a daemon
 // never empties a cluster on its own (issue 10); a person does it with apply --allow-mass-delete.
 // The spec's reassignment throttle applies unless opts sets one.
-func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOptions, planned func(Plan), progress Progress) (Plan, Result, error) {
+func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOptions, planned func(plans.Plan), progress Progress) (plans.Plan, plans.Result, error) {
 	p, err := pl.Plan(ctx, s, PlanOptions{AllowDelete: opts.AllowDelete})
 	if err != nil {
-		return p, Result{}, err
+		return p, plans.Result{}, err
 	}
 	if planned != nil {
 		planned(p)
 	}
 	if !p.HasChanges() {
 		// A deferred plane is not known to be in sync: the next pass plans it.
-		return p, Result{ClusterID: p.ClusterID, Verified: len(p.Deferred) == 0}, nil
+		return p, plans.Result{ClusterID: p.ClusterID, Verified: len(p.Deferred) == 0}, nil
 	}
 	opts.AllowMassDelete = false
 	opts.ExpectClusterID = pl.Target.ClusterID
@@ -480,7 +437,7 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 // that do not exist on the cluster (issue 15): avatar-sync manages only their existence, so it has
 // no password to create them with. The error points at each entry in the file. A cluster whose
 // credentials cannot be read is left to the diff, which reports that instead.
-func uncreatableUsers(s *spec.Spec, live Live, target string) error {
+func uncreatableUsers(s *spec.Spec, live plans.Live, target string) error {
 	if live.Access.Unreadable != "" {
 		return nil
 	}

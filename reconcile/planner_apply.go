@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // Apply executes a plan over the target's planes (issues 11, 20); commands call it rather than
@@ -25,7 +27,7 @@ import (
 //     its topics is no exception once the brokers answer (issue 20). With the Locker deferred and
 //     not answering (a fresh deploy) there is nothing to hold a lock in, and the planes run
 //     unlocked;
-//  5. execute the planes in order (TargetPlane.Execute): the objects phase, then the topics
+//  5. execute the planes in order (Plane.Execute): the objects phase, then the topics
 //     phase under the same lease, after the rollout, as topic changes need the brokers. A
 //     deferred plane that answers is planned here, under the lease, from the plan's own
 //     snapshot, and reported in Result.Continued, never applied: it was never reviewed.
@@ -35,22 +37,22 @@ import (
 // apply reaches the plane; those of the planes ahead of the lock's are reached at once, so a
 // refusal lists them not attempted. With a deferred plane the result is not Verified: it was never
 // looked at.
-func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progress Progress) (Result, error) {
+func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, progress Progress) (plans.Result, error) {
 	opts.defaults()
 	if progress == nil {
-		progress = func(Event) {}
+		progress = func(plans.Event) {}
 	}
 	planes := pl.Target.Planes
-	lock := slices.IndexFunc(planes, func(plane TargetPlane) bool { _, ok := plane.(Locker); return ok })
-	parts := make([][]ChangeResult, len(planes))
+	lock := slices.IndexFunc(planes, func(plane Plane) bool { _, ok := plane.(Locker); return ok })
+	parts := make([][]plans.ChangeResult, len(planes))
 	for i, plane := range planes {
 		if lock >= 0 && i >= lock {
 			break
 		}
 		parts[i] = pendingOf(partOf(p, plane.Kind()))
 	}
-	var res Result
-	result := func() Result {
+	var res plans.Result
+	result := func() plans.Result {
 		res.Changes = nil
 		for _, cs := range parts {
 			res.Changes = append(res.Changes, cs...)
@@ -147,7 +149,7 @@ func (pl *Planner) Apply(ctx context.Context, p Plan, opts ApplyOptions, progres
 
 // continueDeferred plans plane i, which the plan deferred, from the plan's own snapshot under the
 // held lease (Apply's step 5 for a deferred plane): Result.Continued, reported and never applied.
-func (pl *Planner) continueDeferred(ctx context.Context, p Plan, i int, held *heldLease, res *Result) error {
+func (pl *Planner) continueDeferred(ctx context.Context, p plans.Plan, i int, held *heldLease, res *plans.Result) error {
 	k := pl.Target.Planes[i].Kind()
 	if lost := held.stoppedBefore(fmt.Sprintf("planning the deferred %s plane", k)); lost != nil {
 		return lost
@@ -157,7 +159,7 @@ func (pl *Planner) continueDeferred(ctx context.Context, p Plan, i int, held *he
 		return fmt.Errorf("plan the deferred %s plane: %w", k, err)
 	}
 	if res.Continued == nil {
-		res.Continued = &Plan{Cluster: p.Cluster, AllowDelete: p.AllowDelete, Desired: p.Desired}
+		res.Continued = &plans.Plan{Cluster: p.Cluster, AllowDelete: p.AllowDelete, Desired: p.Desired}
 	}
 	if err := o.Diff(res.Continued); err != nil {
 		return err
@@ -180,11 +182,11 @@ func (pl *Planner) restartGate() func(context.Context, int32) error {
 }
 
 // pendingOf lists a plan's pending changes, not attempted.
-func pendingOf(p Plan) []ChangeResult {
-	var out []ChangeResult
+func pendingOf(p plans.Plan) []plans.ChangeResult {
+	var out []plans.ChangeResult
 	for _, c := range p.Changes {
 		if c.Pending() {
-			out = append(out, ChangeResult{Change: c})
+			out = append(out, plans.ChangeResult{Change: c})
 		}
 	}
 	return out

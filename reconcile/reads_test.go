@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -28,7 +29,7 @@ func (s *readSpy) record(c string) {
 	s.calls = append(s.calls, c)
 }
 
-func (s *readSpy) Describe(ctx context.Context) (reconcile.Live, error) {
+func (s *readSpy) Describe(ctx context.Context) (plans.Live, error) {
 	s.record("describe")
 	return s.Admin.Describe(ctx)
 }

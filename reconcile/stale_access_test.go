@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -27,7 +28,7 @@ func TestAccessChangeMakesSavedPlanStale(t *testing.T) {
 		},
 		"quota set": func(e *env) error {
 			_, err := e.admin.AlterQuotas(e.ctx, []reconcile.QuotaChange{{Key: "user=intruder", User: "intruder",
-				Set: map[string]float64{reconcile.QuotaProducerByteRate: 1024}}})
+				Set: map[string]float64{plans.QuotaProducerByteRate: 1024}}})
 			return err
 		},
 	}

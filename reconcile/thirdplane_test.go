@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
 // registryPlane is a plane the Planner was not written for: a schema registry's subjects, each
 // with a schema, kept in memory. It sits after the Kafka plane in its target (subjects follow
 // their topics), the opposite of the Kubernetes plane's place, and implements reconcile's
-// TargetPlane directly, not through an adapter the Planner knows. The kind table is closed, so its
+// Plane directly, not through an adapter the Planner knows. The kind table is closed, so its
 // changes travel as object changes (its target has no Kubernetes plane). It records its calls in
 // the spy's log.
 type registryPlane struct {
@@ -32,7 +33,7 @@ type registryPlane struct {
 	heldErr    error
 }
 
-func (r *registryPlane) Kind() reconcile.Plane { return reconcile.PlaneKubernetes }
+func (r *registryPlane) Kind() plans.PlaneID { return plans.PlaneKubernetes }
 
 func (r *registryPlane) Observe(_ context.Context, q reconcile.Query) (reconcile.Observation, error) {
 	r.spy.record("registry observe")
@@ -53,23 +54,23 @@ func (r *registryPlane) Observe(_ context.Context, q reconcile.Query) (reconcile
 	return &registryObservation{live: maps.Clone(r.live), want: want}, nil
 }
 
-func (r *registryPlane) Execute(ctx context.Context, part reconcile.Plan, x reconcile.Execution) (reconcile.Result, error) {
+func (r *registryPlane) Execute(ctx context.Context, part plans.Plan, x reconcile.Execution) (plans.Result, error) {
 	r.spy.record("registry execute")
 	r.heldErr = r.held(ctx)
 	o, err := r.Observe(ctx, reconcile.Query{Saved: &part})
 	if err != nil {
-		return reconcile.Result{}, err
+		return plans.Result{}, err
 	}
 	if err := o.Verify(part); err != nil {
-		return reconcile.Result{}, err
+		return plans.Result{}, err
 	}
-	var res reconcile.Result
+	var res plans.Result
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, c := range part.Changes {
 		r.live[c.Object.Object.Name] = o.(*registryObservation).want[c.Object.Object.Name]
-		res.Changes = append(res.Changes, reconcile.ChangeResult{Change: c, Status: reconcile.Applied})
-		x.Progress(reconcile.Event{Index: i + 1, Total: len(part.Changes), Change: c, Status: reconcile.Applied})
+		res.Changes = append(res.Changes, plans.ChangeResult{Change: c, Status: plans.Applied})
+		x.Progress(plans.Event{Index: i + 1, Total: len(part.Changes), Change: c, Status: plans.Applied})
 	}
 	// Converged: a fresh read has nothing left.
 	r.mu.Unlock()
@@ -85,8 +86,8 @@ func (r *registryPlane) Execute(ctx context.Context, part reconcile.Plan, x reco
 	return res, nil
 }
 
-func (r *registryPlane) Deferred(d reconcile.Deferral) reconcile.Advisory {
-	return reconcile.Advisory{Subject: "subjects", Status: "deferred", Reason: d.Reason}
+func (r *registryPlane) Deferred(d plans.Deferral) plans.Advisory {
+	return plans.Advisory{Subject: "subjects", Status: "deferred", Reason: d.Reason}
 }
 
 // registryObservation is one read of the registry: the live subjects and the wanted ones.
@@ -100,27 +101,27 @@ func (o *registryObservation) Fingerprint() string {
 	return "registry:" + hex.EncodeToString(h.Sum(nil))
 }
 
-func (o *registryObservation) changes() []reconcile.Change {
-	var out []reconcile.Change
+func (o *registryObservation) changes() []plans.Change {
+	var out []plans.Change
 	for _, s := range sortedNames(o.want) {
-		action := reconcile.Update
+		action := plans.Update
 		switch have, ok := o.live[s]; {
 		case !ok:
-			action = reconcile.Create
+			action = plans.Create
 		case have == o.want[s]:
 			continue
 		}
-		ref := reconcile.ObjectRef{APIVersion: "registry/v1", Kind: "Subject", Name: s}
-		out = append(out, reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(), Action: action,
-			Object: &reconcile.ObjectPayload{Object: ref, Broker: -1}})
+		ref := plans.ObjectRef{APIVersion: "registry/v1", Kind: "Subject", Name: s}
+		out = append(out, plans.Change{Kind: plans.KindObject, Name: ref.String(), Action: action,
+			Object: &plans.ObjectPayload{Object: ref, Broker: -1}})
 	}
 	return out
 }
 
-func (o *registryObservation) Diff(p *reconcile.Plan) error {
+func (o *registryObservation) Diff(p *plans.Plan) error {
 	p.Changes = append(p.Changes, o.changes()...)
 	p.ObjectsFingerprint = o.Fingerprint()
-	snap := &reconcile.DesiredObjects{Inventory: "registry"}
+	snap := &plans.DesiredObjects{Inventory: "registry"}
 	for _, s := range sortedNames(o.want) {
 		m, _ := json.Marshal(map[string]string{"subject": s, "schema": o.want[s]})
 		snap.Manifests = append(snap.Manifests, m)
@@ -129,13 +130,13 @@ func (o *registryObservation) Diff(p *reconcile.Plan) error {
 	return nil
 }
 
-func (o *registryObservation) Verify(p reconcile.Plan) error {
+func (o *registryObservation) Verify(p plans.Plan) error {
 	if fp := o.Fingerprint(); fp != p.ObjectsFingerprint {
 		return fmt.Errorf("%w: the registry changed since the plan (plan %s, live %s)", reconcile.ErrStalePlan, p.ObjectsFingerprint, fp)
 	}
 	var saved []string
 	for _, c := range p.Changes {
-		if c.Kind == reconcile.KindObject {
+		if c.Kind == plans.KindObject {
 			saved = append(saved, c.Name+" "+c.Action.String())
 		}
 	}
@@ -144,7 +145,7 @@ func (o *registryObservation) Verify(p reconcile.Plan) error {
 		fresh = append(fresh, c.Name+" "+c.Action.String())
 	}
 	if !slices.Equal(saved, fresh) {
-		return fmt.Errorf("%w: registry changes %v, its subjects give %v", reconcile.ErrTampered, saved, fresh)
+		return fmt.Errorf("%w: registry changes %v, its subjects give %v", plans.ErrTampered, saved, fresh)
 	}
 	return nil
 }
@@ -163,7 +164,7 @@ func TestPlannerDrivesAPlaneItDoesNotKnow(t *testing.T) {
 		_, err := e.admin.AcquireLease(ctx, "another apply", time.Minute)
 		return err
 	}
-	target := reconcile.Target{Name: "embedded", Planes: []reconcile.TargetPlane{reconcile.KafkaPlane(spy, nil), reg}}
+	target := reconcile.Target{Name: "embedded", Planes: []reconcile.Plane{reconcile.KafkaPlane(spy, nil), reg}}
 	pl := &reconcile.Planner{Target: target}
 	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {
@@ -171,7 +172,7 @@ func TestPlannerDrivesAPlaneItDoesNotKnow(t *testing.T) {
 	}
 	var order []string
 	for _, c := range p.Changes {
-		order = append(order, reconcile.Headline(c))
+		order = append(order, plans.Headline(c))
 	}
 	want := []string{"create topic drone-commands", "create topic eeg-brainwave-data", "create topic prediction-results",
 		"update Subject eeg-value", "create Subject prediction-value"}
@@ -211,9 +212,9 @@ func TestPlannerDrivesAPlaneItDoesNotKnow(t *testing.T) {
 	}
 	spy.calls = nil
 	var applied []string
-	res, err := pl.Apply(e.ctx, p, reconcile.ApplyOptions{}, func(ev reconcile.Event) {
-		if ev.Status == reconcile.Applied {
-			applied = append(applied, reconcile.Headline(ev.Change))
+	res, err := pl.Apply(e.ctx, p, reconcile.ApplyOptions{}, func(ev plans.Event) {
+		if ev.Status == plans.Applied {
+			applied = append(applied, plans.Headline(ev.Change))
 		}
 	})
 	if err != nil || !res.Converged() {

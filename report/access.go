@@ -3,7 +3,7 @@ package report
 import (
 	"strconv"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // Keys of an access change's flattened form (issue 14).
@@ -15,9 +15,9 @@ const (
 
 // accessFields flattens ACL, user and quota payloads. A user's password is always
 // reconcile.Sensitive: views never print a password, its fingerprint or its length.
-func accessFields(c reconcile.Change, before, after map[string]string) {
+func accessFields(c plans.Change, before, after map[string]string) {
 	side := after
-	if c.Action == reconcile.Delete || c.Action == reconcile.NoOp {
+	if c.Action == plans.Delete || c.Action == plans.NoOp {
 		side = before
 	}
 	switch {
@@ -30,10 +30,10 @@ func accessFields(c reconcile.Change, before, after map[string]string) {
 			side[KeyIterations] = strconv.Itoa(c.User.Iterations)
 		}
 		switch c.Action {
-		case reconcile.Create:
-			after[KeyPassword] = reconcile.Sensitive
-		case reconcile.Update, reconcile.Unsupported:
-			before[KeyPassword], after[KeyPassword] = reconcile.Sensitive, reconcile.Sensitive+" (new)"
+		case plans.Create:
+			after[KeyPassword] = plans.Sensitive
+		case plans.Update, plans.Unsupported:
+			before[KeyPassword], after[KeyPassword] = plans.Sensitive, plans.Sensitive+" (new)"
 		}
 	case c.Quota != nil:
 		for k, v := range c.Quota.Before {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
@@ -16,7 +17,7 @@ import (
 
 // accessPlan has every access change a view shows: principals adopted, a credential created and
 // one rotated, ACLs created, listed as unmanaged and deleted, a quota created and one updated.
-func accessPlan(t *testing.T) reconcile.Plan {
+func accessPlan(t *testing.T) plans.Plan {
 	t.Helper()
 	const pw = "Report-pw-4242"
 	want := spec.Spec{Deletion: spec.DeletionPrune,
@@ -31,15 +32,15 @@ func accessPlan(t *testing.T) reconcile.Plan {
 	have := live([]string{"eeg-brainwave-data", "drone-commands", "User:drone-controller", "scram:SCRAM-SHA-256:pbkdf2-sha256$4096$AAAAAAAAAAAAAAAAAAAAAA$old:drone-controller"},
 		obs("eeg-brainwave-data", 3, 3, nil), obs("drone-commands", 3, 3, nil))
 	have.Topics = map[string]topics.Observed{"eeg-brainwave-data": obs("eeg-brainwave-data", 3, 3, nil), "drone-commands": obs("drone-commands", 3, 3, nil)}
-	have.Access = reconcile.LiveAccess{
+	have.Access = plans.LiveAccess{
 		ACLs: []spec.ACLRule{
 			{Principal: "User:drone-controller", Host: "*", Resource: "topic", Name: "drone-commands", Pattern: "literal", Operation: "Write", Permission: "allow"},
 			{Principal: "User:ops", Host: "10.0.0.7", Resource: "topic", Name: "eeg-", Pattern: "prefixed", Operation: "Read", Permission: "deny"},
 		},
-		Credentials: []reconcile.LiveCredential{{User: "drone-controller", Mechanism: spec.MechanismSCRAM256, Iterations: 4096}},
-		Quotas:      []reconcile.LiveQuota{{User: "gui5", Values: map[string]float64{reconcile.QuotaProducerByteRate: 1 << 20}}},
+		Credentials: []plans.LiveCredential{{User: "drone-controller", Mechanism: spec.MechanismSCRAM256, Iterations: 4096}},
+		Quotas:      []plans.LiveQuota{{User: "gui5", Values: map[string]float64{plans.QuotaProducerByteRate: 1 << 20}}},
 	}
-	d := reconcile.DesiredOf(&want)
+	d := plans.DesiredOf(&want)
 	if err := reconcile.FingerprintCredentials(d.Access, have.Inventory, func(string, string) (string, error) { return pw, nil },
 		bytes.NewReader(make([]byte, 64))); err != nil {
 		t.Fatal(err)
@@ -87,12 +88,12 @@ func TestRenderAccessGolden(t *testing.T) {
 // deletion, access ones included, from the data-loss count, and printed nothing.
 func TestDataLossWarningBesideAccessDeletions(t *testing.T) {
 	p := accessPlan(t)
-	lowered := reconcile.Change{Kind: reconcile.KindConfig, Name: "eeg-brainwave-data", Action: reconcile.Update, Risk: reconcile.RiskDataLoss,
-		Reason: "retention.ms lowered", Config: &reconcile.ConfigPayload{Keys: map[string]reconcile.ConfigEdit{"retention.ms": {Before: "604800000", After: "3600000"}}}}
-	p.Changes = append([]reconcile.Change{lowered}, p.Changes...)
+	lowered := plans.Change{Kind: plans.KindConfig, Name: "eeg-brainwave-data", Action: plans.Update, Risk: plans.RiskDataLoss,
+		Reason: "retention.ms lowered", Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {Before: "604800000", After: "3600000"}}}}
+	p.Changes = append([]plans.Change{lowered}, p.Changes...)
 	accessDeletes := 0
 	for _, c := range p.Changes {
-		if c.Action == reconcile.Delete && c.Kind != reconcile.KindTopic {
+		if c.Action == plans.Delete && c.Kind != plans.KindTopic {
 			accessDeletes++
 		}
 	}

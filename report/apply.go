@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
 
@@ -15,33 +16,33 @@ func ApplyProgress(w io.Writer) reconcile.Progress { return applyProgress(w, tim
 
 func applyProgress(w io.Writer, now func() time.Time) reconcile.Progress {
 	start := map[int]time.Time{}
-	return func(ev reconcile.Event) {
+	return func(ev plans.Event) {
 		switch {
 		case ev.Message != "" && ev.Err != nil:
 			fmt.Fprintf(w, "  %s: %v\n", ev.Message, ev.Err)
 		case ev.Message != "":
 			fmt.Fprintf(w, "  ... %s\n", ev.Message)
-		case ev.Status == reconcile.Running:
+		case ev.Status == plans.Running:
 			start[ev.Index] = now()
-			fmt.Fprintf(w, "[%d/%d] %s ...\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
-		case ev.Status == reconcile.Applied && start[ev.Index].IsZero():
+			fmt.Fprintf(w, "[%d/%d] %s ...\n", ev.Index, ev.Total, plans.Headline(ev.Change))
+		case ev.Status == plans.Applied && start[ev.Index].IsZero():
 			// Kubernetes objects report only when applied.
-			fmt.Fprintf(w, "[%d/%d] %s: done\n", ev.Index, ev.Total, reconcile.Headline(ev.Change))
-		case ev.Status == reconcile.Applied:
-			fmt.Fprintf(w, "[%d/%d] %s: done (%s)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), now().Sub(start[ev.Index]).Round(time.Millisecond))
-		case ev.Status == reconcile.Unknown:
-			fmt.Fprintf(w, "[%d/%d] %s: NO ANSWER: %v (the live state is re-read to tell whether it landed)\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), ev.Err)
-		case ev.Status == reconcile.Failed:
-			fmt.Fprintf(w, "[%d/%d] %s: FAILED: %v\n", ev.Index, ev.Total, reconcile.Headline(ev.Change), ev.Err)
+			fmt.Fprintf(w, "[%d/%d] %s: done\n", ev.Index, ev.Total, plans.Headline(ev.Change))
+		case ev.Status == plans.Applied:
+			fmt.Fprintf(w, "[%d/%d] %s: done (%s)\n", ev.Index, ev.Total, plans.Headline(ev.Change), now().Sub(start[ev.Index]).Round(time.Millisecond))
+		case ev.Status == plans.Unknown:
+			fmt.Fprintf(w, "[%d/%d] %s: NO ANSWER: %v (the live state is re-read to tell whether it landed)\n", ev.Index, ev.Total, plans.Headline(ev.Change), ev.Err)
+		case ev.Status == plans.Failed:
+			fmt.Fprintf(w, "[%d/%d] %s: FAILED: %v\n", ev.Index, ev.Total, plans.Headline(ev.Change), ev.Err)
 		}
 	}
 }
 
 // RenderApplyResultText writes the end of an apply: counts, what was not done, and the
 // convergence proof. An apply refused before anything ran writes nothing: its error says why.
-func RenderApplyResultText(w io.Writer, res reconcile.Result, err error) error {
+func RenderApplyResultText(w io.Writer, res plans.Result, err error) error {
 	pw := &printer{w: w}
-	applied, failed, unknown, skipped := res.Count(reconcile.Applied), res.Count(reconcile.Failed), res.Count(reconcile.Unknown), res.Count(reconcile.NotAttempted)
+	applied, failed, unknown, skipped := res.Count(plans.Applied), res.Count(plans.Failed), res.Count(plans.Unknown), res.Count(plans.NotAttempted)
 	if applied+failed+unknown == 0 && err != nil {
 		return nil
 	}
@@ -51,8 +52,8 @@ func RenderApplyResultText(w io.Writer, res reconcile.Result, err error) error {
 	}
 	pw.linef("Apply %s: %d applied, %d failed, %d unknown, %d not attempted.", state, applied, failed, unknown, skipped)
 	for _, cr := range res.Changes {
-		if cr.Status != reconcile.Applied {
-			pw.linef("  %-14s %s", cr.Status.String()+":", reconcile.Headline(cr.Change))
+		if cr.Status != plans.Applied {
+			pw.linef("  %-14s %s", cr.Status.String()+":", plans.Headline(cr.Change))
 		}
 	}
 	switch {
@@ -61,7 +62,7 @@ func RenderApplyResultText(w io.Writer, res reconcile.Result, err error) error {
 	case res.Verified:
 		pw.linef("Cluster %s has not converged; still pending:", res.ClusterID)
 		for _, c := range res.Residual {
-			pw.linef("  %s", reconcile.Headline(c))
+			pw.linef("  %s", plans.Headline(c))
 		}
 	}
 	return pw.err
@@ -69,7 +70,7 @@ func RenderApplyResultText(w io.Writer, res reconcile.Result, err error) error {
 
 // RenderDeferredText says what became of the topics a plan deferred: planned under the apply lock
 // when the brokers answered at apply (issue 20), and never changed, as they were not reviewed.
-func RenderDeferredText(w io.Writer, target string, res reconcile.Result) error {
+func RenderDeferredText(w io.Writer, target string, res plans.Result) error {
 	pw := &printer{w: w}
 	if res.Continued == nil {
 		pw.linef("The topics were not planned (the brokers did not answer): run apply again once they do.")
@@ -78,7 +79,7 @@ func RenderDeferredText(w io.Writer, target string, res reconcile.Result) error 
 	var pending []string
 	for _, c := range res.Continued.Changes {
 		if c.Pending() {
-			pending = append(pending, reconcile.Headline(c))
+			pending = append(pending, plans.Headline(c))
 		}
 	}
 	if len(pending) == 0 {
@@ -105,11 +106,11 @@ const (
 )
 
 type changeResultDoc struct {
-	Kind   reconcile.Kind   `json:"kind"`
-	Name   string           `json:"name"`
-	Action reconcile.Action `json:"action"`
-	Status reconcile.Status `json:"status"`
-	Error  string           `json:"error,omitempty"`
+	Kind   plans.Kind   `json:"kind"`
+	Name   string       `json:"name"`
+	Action plans.Action `json:"action"`
+	Status plans.Status `json:"status"`
+	Error  string       `json:"error,omitempty"`
 }
 
 type targetResultDoc struct {
@@ -117,20 +118,20 @@ type targetResultDoc struct {
 	ClusterID string `json:"clusterId"`
 	State     string `json:"state"`
 	// Summary and HasChanges are the target's plan's (absent for a target not planned).
-	Summary      *reconcile.Summary `json:"summary,omitempty"`
-	HasChanges   bool               `json:"hasChanges"`
-	Changes      []changeResultDoc  `json:"changes"`
-	Applied      int                `json:"applied"`
-	Failed       int                `json:"failed"`
-	Unknown      int                `json:"unknown"`
-	NotAttempted int                `json:"notAttempted"`
-	Verified     bool               `json:"verified"`
-	Converged    bool               `json:"converged"`
-	Residual     []reconcile.Change `json:"residual"`
+	Summary      *plans.Summary    `json:"summary,omitempty"`
+	HasChanges   bool              `json:"hasChanges"`
+	Changes      []changeResultDoc `json:"changes"`
+	Applied      int               `json:"applied"`
+	Failed       int               `json:"failed"`
+	Unknown      int               `json:"unknown"`
+	NotAttempted int               `json:"notAttempted"`
+	Verified     bool              `json:"verified"`
+	Converged    bool              `json:"converged"`
+	Residual     []plans.Change    `json:"residual"`
 	// Continued is the deferred Kafka plane, planned under the lock once the brokers answered
 	// (issue 20): reported, not applied.
-	Continued []reconcile.Change `json:"continued,omitempty"`
-	Error     string             `json:"error,omitempty"`
+	Continued []plans.Change `json:"continued,omitempty"`
+	Error     string         `json:"error,omitempty"`
 }
 
 // RenderRunResultJSON writes the document `apply -o json` prints (docs/plan-json.md, "apply -o
@@ -138,24 +139,24 @@ type targetResultDoc struct {
 // the convergence proof and its error; targets apply never reached are "not-attempted". results
 // holds one Result per target apply went through, in order; err is the apply's error, which
 // belongs to the last of them (or to the whole run when there is none: refused before any change).
-func RenderRunResultJSON(w io.Writer, run reconcile.Run, results []reconcile.Result, applyErr error) error {
+func RenderRunResultJSON(w io.Writer, run plans.Run, results []plans.Result, applyErr error) error {
 	doc := struct {
 		FormatVersion int `json:"formatVersion"`
 		// PlanDigest is the digest of the plan document applied (plan -o json, plan --out).
-		PlanDigest string               `json:"planDigest"`
-		Targets    []targetResultDoc    `json:"targets"`
-		Summary    reconcile.RunSummary `json:"summary"`
+		PlanDigest string            `json:"planDigest"`
+		Targets    []targetResultDoc `json:"targets"`
+		Summary    plans.RunSummary  `json:"summary"`
 		// Converged: every target was applied and a fresh plan of each has no changes.
 		Converged bool   `json:"converged"`
 		Error     string `json:"error,omitempty"`
-	}{FormatVersion: reconcile.FormatVersion, PlanDigest: reconcile.DocumentOf(run).Digest, Targets: []targetResultDoc{},
+	}{FormatVersion: plans.FormatVersion, PlanDigest: plans.DocumentOf(run).Digest, Targets: []targetResultDoc{},
 		Summary: run.Summary(), Converged: len(run.Targets) > 0}
 	if applyErr != nil {
 		doc.Error = applyErr.Error()
 		doc.Converged = false
 	}
 	for i, t := range run.Targets {
-		td := targetResultDoc{Target: t.Target, ClusterID: t.Plan.ClusterID, Changes: []changeResultDoc{}, Residual: []reconcile.Change{}}
+		td := targetResultDoc{Target: t.Target, ClusterID: t.Plan.ClusterID, Changes: []changeResultDoc{}, Residual: []plans.Change{}}
 		if t.Err != nil {
 			td.State, td.Error = StateNotPlanned, t.Err.Error()
 			doc.Targets = append(doc.Targets, td)
@@ -164,7 +165,7 @@ func RenderRunResultJSON(w io.Writer, run reconcile.Run, results []reconcile.Res
 		}
 		s := t.Plan.Summary()
 		td.Summary, td.HasChanges = &s, t.Plan.HasChanges()
-		var res reconcile.Result
+		var res plans.Result
 		switch {
 		case i >= len(results):
 			td.State = StateNotAttempted
@@ -176,7 +177,7 @@ func RenderRunResultJSON(w io.Writer, run reconcile.Run, results []reconcile.Res
 		if res.ClusterID != "" {
 			td.ClusterID = res.ClusterID
 		}
-		td.Applied, td.Failed, td.Unknown = res.Count(reconcile.Applied), res.Count(reconcile.Failed), res.Count(reconcile.Unknown)
+		td.Applied, td.Failed, td.Unknown = res.Count(plans.Applied), res.Count(plans.Failed), res.Count(plans.Unknown)
 		td.Verified, td.Converged = res.Verified, res.Converged()
 		if res.Residual != nil {
 			td.Residual = res.Residual
@@ -193,7 +194,7 @@ func RenderRunResultJSON(w io.Writer, run reconcile.Run, results []reconcile.Res
 		if len(changes) == 0 {
 			for _, c := range t.Plan.Changes {
 				if c.Pending() {
-					changes = append(changes, reconcile.ChangeResult{Change: c})
+					changes = append(changes, plans.ChangeResult{Change: c})
 				}
 			}
 		}
@@ -202,7 +203,7 @@ func RenderRunResultJSON(w io.Writer, run reconcile.Run, results []reconcile.Res
 			if cr.Err != nil {
 				jc.Error = cr.Err.Error()
 			}
-			if cr.Status == reconcile.NotAttempted {
+			if cr.Status == plans.NotAttempted {
 				td.NotAttempted++
 			}
 			td.Changes = append(td.Changes, jc)

@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // pending is p's pending changes.
-func pending(p reconcile.Plan) []reconcile.Change {
-	var out []reconcile.Change
+func pending(p plans.Plan) []plans.Change {
+	var out []plans.Change
 	for _, c := range p.Changes {
 		if c.Pending() {
 			out = append(out, c)
@@ -34,17 +35,17 @@ func TestApplyProgressGolden(t *testing.T) {
 	var buf bytes.Buffer
 	progress := applyProgress(&buf, now)
 	n := len(changes)
-	for _, ev := range []reconcile.Event{
-		{Status: reconcile.Running, Message: "waiting up to 30s for the apply lock held by ops@lab (expires 01:00:30)"},
-		{Index: 1, Total: n, Change: objects[0], Status: reconcile.Applied},
-		{Index: 2, Total: n, Change: changes[0], Status: reconcile.Running},
-		{Index: 2, Total: n, Change: changes[0], Status: reconcile.Applied},
-		{Index: 3, Total: n, Change: changes[1], Status: reconcile.Running},
-		{Index: 3, Total: n, Change: changes[1], Status: reconcile.Unknown, Err: errors.New("request timed out after 10s")},
-		{Index: 4, Total: n, Change: changes[5], Status: reconcile.Running},
+	for _, ev := range []plans.Event{
+		{Status: plans.Running, Message: "waiting up to 30s for the apply lock held by ops@lab (expires 01:00:30)"},
+		{Index: 1, Total: n, Change: objects[0], Status: plans.Applied},
+		{Index: 2, Total: n, Change: changes[0], Status: plans.Running},
+		{Index: 2, Total: n, Change: changes[0], Status: plans.Applied},
+		{Index: 3, Total: n, Change: changes[1], Status: plans.Running},
+		{Index: 3, Total: n, Change: changes[1], Status: plans.Unknown, Err: errors.New("request timed out after 10s")},
+		{Index: 4, Total: n, Change: changes[5], Status: plans.Running},
 		{Message: "reassignment of replays: 1 of 2 partitions moved"},
 		{Message: "waiting for the reassignment", Err: errors.New("broker 2 did not answer")},
-		{Index: 4, Total: n, Change: changes[5], Status: reconcile.Failed, Err: errors.New("INVALID_REPLICA_ASSIGNMENT")},
+		{Index: 4, Total: n, Change: changes[5], Status: plans.Failed, Err: errors.New("INVALID_REPLICA_ASSIGNMENT")},
 	} {
 		progress(ev)
 	}
@@ -55,25 +56,25 @@ func TestApplyProgressGolden(t *testing.T) {
 // not applied and proves convergence; a refused apply prints nothing (its error says why).
 func TestRenderApplyResultTextGolden(t *testing.T) {
 	c := pending(samplePlan())
-	applied := func(cs ...reconcile.Change) []reconcile.ChangeResult {
-		var out []reconcile.ChangeResult
+	applied := func(cs ...plans.Change) []plans.ChangeResult {
+		var out []plans.ChangeResult
 		for _, c := range cs {
-			out = append(out, reconcile.ChangeResult{Change: c, Status: reconcile.Applied})
+			out = append(out, plans.ChangeResult{Change: c, Status: plans.Applied})
 		}
 		return out
 	}
 	cases := []struct {
 		name string
-		res  reconcile.Result
+		res  plans.Result
 		err  error
 	}{
-		{"converged", reconcile.Result{ClusterID: "test-cluster", Changes: applied(c[0], c[1]), Verified: true}, nil},
-		{"incomplete", reconcile.Result{ClusterID: "test-cluster", Verified: true, Residual: c[3:5], Changes: append(applied(c[0]),
-			reconcile.ChangeResult{Change: c[1], Status: reconcile.Unknown, Err: errors.New("timed out")},
-			reconcile.ChangeResult{Change: c[3], Status: reconcile.Failed, Err: errors.New("POLICY_VIOLATION")},
-			reconcile.ChangeResult{Change: c[4], Status: reconcile.NotAttempted})}, errors.New("apply stopped")},
-		{"unverified", reconcile.Result{ClusterID: "test-cluster", Changes: applied(c[0])}, nil},
-		{"refused", reconcile.Result{}, errors.New("apply needs --allow-data-loss")},
+		{"converged", plans.Result{ClusterID: "test-cluster", Changes: applied(c[0], c[1]), Verified: true}, nil},
+		{"incomplete", plans.Result{ClusterID: "test-cluster", Verified: true, Residual: c[3:5], Changes: append(applied(c[0]),
+			plans.ChangeResult{Change: c[1], Status: plans.Unknown, Err: errors.New("timed out")},
+			plans.ChangeResult{Change: c[3], Status: plans.Failed, Err: errors.New("POLICY_VIOLATION")},
+			plans.ChangeResult{Change: c[4], Status: plans.NotAttempted})}, errors.New("apply stopped")},
+		{"unverified", plans.Result{ClusterID: "test-cluster", Changes: applied(c[0])}, nil},
+		{"refused", plans.Result{}, errors.New("apply needs --allow-data-loss")},
 	}
 	var buf bytes.Buffer
 	for _, tc := range cases {
@@ -95,11 +96,11 @@ func TestRenderDeferredTextGolden(t *testing.T) {
 	var buf bytes.Buffer
 	for _, tc := range []struct {
 		name string
-		res  reconcile.Result
+		res  plans.Result
 	}{
-		{"brokers still down", reconcile.Result{}},
-		{"in sync", reconcile.Result{Continued: &inSync}},
-		{"changes pending", reconcile.Result{Continued: &behind}},
+		{"brokers still down", plans.Result{}},
+		{"in sync", plans.Result{Continued: &inSync}},
+		{"changes pending", plans.Result{Continued: &behind}},
 	} {
 		fmt.Fprintf(&buf, "== %s ==\n", tc.name)
 		if err := RenderDeferredText(&buf, "microk8s", tc.res); err != nil {
@@ -111,17 +112,17 @@ func TestRenderDeferredTextGolden(t *testing.T) {
 
 // fleetResult is a promotion that stopped at its second target: lab-east applied and converged,
 // lab-west failed halfway, lab-south never reached.
-func fleetResult() (reconcile.Run, []reconcile.Result, error) {
-	run := reconcile.Run{Targets: []reconcile.TargetPlan{named(deferredPlan(), "lab-east"), named(samplePlan(), "lab-west"), named(objectsPlan(), "lab-south")}}
+func fleetResult() (plans.Run, []plans.Result, error) {
+	run := plans.Run{Targets: []plans.TargetPlan{named(deferredPlan(), "lab-east"), named(samplePlan(), "lab-west"), named(objectsPlan(), "lab-south")}}
 	east := pending(run.Targets[0].Plan)
 	west := pending(run.Targets[1].Plan)
 	continued := emptyPlan()
-	results := []reconcile.Result{
-		{ClusterID: "east-id", Verified: true, Changes: []reconcile.ChangeResult{{Change: east[0], Status: reconcile.Applied}}, Continued: &continued},
-		{ClusterID: "test-cluster", Verified: true, Residual: west[1:2], Changes: []reconcile.ChangeResult{
-			{Change: west[0], Status: reconcile.Applied},
-			{Change: west[1], Status: reconcile.Failed, Err: errors.New("INVALID_PARTITIONS: Topic already has 6 partitions")},
-			{Change: west[2], Status: reconcile.NotAttempted},
+	results := []plans.Result{
+		{ClusterID: "east-id", Verified: true, Changes: []plans.ChangeResult{{Change: east[0], Status: plans.Applied}}, Continued: &continued},
+		{ClusterID: "test-cluster", Verified: true, Residual: west[1:2], Changes: []plans.ChangeResult{
+			{Change: west[0], Status: plans.Applied},
+			{Change: west[1], Status: plans.Failed, Err: errors.New("INVALID_PARTITIONS: Topic already has 6 partitions")},
+			{Change: west[2], Status: plans.NotAttempted},
 		}},
 	}
 	return run, results, errors.New(`target "lab-west": apply stopped: 1 applied, 1 failed, 0 unknown, 1 not attempted; fix the cause and run apply again to finish`)
@@ -144,10 +145,10 @@ type applyDoc struct {
 		Target, ClusterID, State, Error        string
 		Applied, Failed, Unknown, NotAttempted int
 		Converged, HasChanges                  bool
-		Summary                                *reconcile.Summary
+		Summary                                *plans.Summary
 		Changes                                []struct{ Name, Status string }
 	}
-	Summary   reconcile.RunSummary
+	Summary   plans.RunSummary
 	Converged bool
 	Error     string
 }
@@ -158,20 +159,20 @@ type applyDoc struct {
 func TestRenderRunResultJSONStates(t *testing.T) {
 	run, results, applyErr := fleetResult()
 	down := errors.New("no broker answered")
-	withUnplanned := reconcile.Run{Targets: append([]reconcile.TargetPlan{{Target: "lab-north", Err: down}}, run.Targets...)}
+	withUnplanned := plans.Run{Targets: append([]plans.TargetPlan{{Target: "lab-north", Err: down}}, run.Targets...)}
 	tests := map[string]struct {
-		run       reconcile.Run
-		results   []reconcile.Result
+		run       plans.Run
+		results   []plans.Result
 		err       error
 		states    []string
 		converged bool
 	}{
 		"stopped at the second":  {run, results, applyErr, []string{StateApplied, StateFailed, StateNotAttempted}, false},
-		"all applied":            {reconcile.Run{Targets: run.Targets[:1]}, results[:1], nil, []string{StateApplied}, true},
+		"all applied":            {plans.Run{Targets: run.Targets[:1]}, results[:1], nil, []string{StateApplied}, true},
 		"refused before any":     {run, nil, errors.New(`target "lab-west": the plan is stale`), []string{StateNotAttempted, StateNotAttempted, StateNotAttempted}, false},
-		"refused, one target":    {reconcile.Run{Targets: run.Targets[1:2]}, []reconcile.Result{{}}, errors.New("apply needs --allow-data-loss"), []string{StateFailed}, false},
+		"refused, one target":    {plans.Run{Targets: run.Targets[1:2]}, []plans.Result{{}}, errors.New("apply needs --allow-data-loss"), []string{StateFailed}, false},
 		"a target not planned":   {withUnplanned, nil, nil, []string{StateNotPlanned, StateNotAttempted, StateNotAttempted, StateNotAttempted}, false},
-		"no changes, unverified": {reconcile.Run{Targets: []reconcile.TargetPlan{named(emptyPlan(), "lab")}}, []reconcile.Result{{ClusterID: "test-cluster"}}, nil, []string{StateApplied}, true},
+		"no changes, unverified": {plans.Run{Targets: []plans.TargetPlan{named(emptyPlan(), "lab")}}, []plans.Result{{ClusterID: "test-cluster"}}, nil, []string{StateApplied}, true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -200,8 +201,8 @@ func TestRenderRunResultJSONStates(t *testing.T) {
 			if d := cmp.Diff(tc.states, states); d != "" {
 				t.Errorf("states (-want +got):\n%s", d)
 			}
-			if doc.Converged != tc.converged || (tc.err != nil) != (doc.Error != "") || doc.FormatVersion != reconcile.FormatVersion ||
-				doc.PlanDigest != reconcile.DocumentOf(tc.run).Digest || doc.Summary != tc.run.Summary() {
+			if doc.Converged != tc.converged || (tc.err != nil) != (doc.Error != "") || doc.FormatVersion != plans.FormatVersion ||
+				doc.PlanDigest != plans.DocumentOf(tc.run).Digest || doc.Summary != tc.run.Summary() {
 				t.Errorf("document: %+v", doc)
 			}
 		})

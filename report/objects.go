@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // The Kubernetes objects of a plan (issue 11), shown as kubectl users read them:
@@ -17,10 +17,10 @@ import (
 const sensitive = "(sensitive)"
 
 // objectSymbol is the marker of an object change (symbol's).
-func objectSymbol(c reconcile.Change) (string, string) { return symbol(c.Action) }
+func objectSymbol(c plans.Change) (string, string) { return symbol(c.Action) }
 
 // objectFields lists "path: before → after" per field, a Secret's values masked.
-func objectFields(c reconcile.Change) []string {
+func objectFields(c plans.Change) []string {
 	var out []string
 	for _, f := range c.Object.Fields {
 		b, a := f.Before, f.After
@@ -33,7 +33,7 @@ func objectFields(c reconcile.Change) []string {
 }
 
 // objectConflicts lists the fields another field manager owns, naming it.
-func objectConflicts(c reconcile.Change) []string {
+func objectConflicts(c plans.Change) []string {
 	var out []string
 	for _, cf := range c.Object.Conflicts {
 		out = append(out, fmt.Sprintf("conflict: %s is owned by field manager %q", cf.Field, cf.Manager))
@@ -43,7 +43,7 @@ func objectConflicts(c reconcile.Change) []string {
 
 // objectDetails is every line of an object change for one-line views (markdown cells, logs); quote
 // wraps each field, e.g. in backticks.
-func objectDetails(c reconcile.Change, quote string) []string {
+func objectDetails(c plans.Change, quote string) []string {
 	var out []string
 	for _, f := range objectFields(c) {
 		out = append(out, quote+f+quote)
@@ -51,7 +51,7 @@ func objectDetails(c reconcile.Change, quote string) []string {
 	for _, cf := range objectConflicts(c) {
 		out = append(out, mdEscapeIf(quote, cf))
 	}
-	if c.Object.Sensitive && c.Action == reconcile.Create {
+	if c.Object.Sensitive && c.Action == plans.Create {
 		out = append(out, "values "+sensitive)
 	}
 	if c.Reason != "" {
@@ -67,25 +67,25 @@ func mdEscapeIf(quote, s string) string {
 	return mdEscape(s)
 }
 
-func riskCell(c reconcile.Change) string {
-	if c.Risk == reconcile.RiskNone {
+func riskCell(c plans.Change) string {
+	if c.Risk == plans.RiskNone {
 		return ""
 	}
 	return "**" + c.Risk.Label() + "**"
 }
 
 // object prints one pending object change: headline, fields, conflicts, reason.
-func (pw *printer) object(c reconcile.Change) {
+func (pw *printer) object(c plans.Change) {
 	sym, col := objectSymbol(c)
 	risk := ""
-	if c.Risk != reconcile.RiskNone {
+	if c.Risk != plans.RiskNone {
 		risk = fmt.Sprintf("  %s[%s]%s", pw.c(ansiBold+ansiRed), c.Risk.Label(), pw.c(ansiReset))
 	}
-	pw.linef("  %s%s %s%s%s", pw.c(col+ansiBold), sym, reconcile.Headline(c), pw.c(ansiReset), risk)
+	pw.linef("  %s%s %s%s%s", pw.c(col+ansiBold), sym, plans.Headline(c), pw.c(ansiReset), risk)
 	for _, f := range objectFields(c) {
 		pw.linef("      %s", f)
 	}
-	if c.Object.Sensitive && c.Action == reconcile.Create {
+	if c.Object.Sensitive && c.Action == plans.Create {
 		pw.linef("      values %s", sensitive)
 	}
 	for _, cf := range objectConflicts(c) {
@@ -97,7 +97,7 @@ func (pw *printer) object(c reconcile.Change) {
 }
 
 // objectSummary adds the lines that say which object changes need an opt-in.
-func (pw *printer) objectSummary(p reconcile.Plan, opts RenderOptions) {
+func (pw *printer) objectSummary(p plans.Plan, opts RenderOptions) {
 	var conflicts, replaces, deletes int
 	for _, c := range p.Changes {
 		if c.Object == nil || !c.Pending() {
@@ -106,10 +106,10 @@ func (pw *printer) objectSummary(p reconcile.Plan, opts RenderOptions) {
 		if len(c.Object.Conflicts) > 0 {
 			conflicts++
 		}
-		if c.Action == reconcile.Replace {
+		if c.Action == plans.Replace {
 			replaces++
 		}
-		if c.Action == reconcile.Delete {
+		if c.Action == plans.Delete {
 			deletes++
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -37,15 +37,15 @@ const (
 )
 
 // symbol is the terraform-style marker of an action.
-func symbol(a reconcile.Action) (string, string) {
+func symbol(a plans.Action) (string, string) {
 	switch a {
-	case reconcile.Create:
+	case plans.Create:
 		return "+", ansiGreen
-	case reconcile.Update:
+	case plans.Update:
 		return "~", ansiYellow
-	case reconcile.Delete:
+	case plans.Delete:
 		return "-", ansiRed
-	case reconcile.Unsupported, reconcile.Replace:
+	case plans.Unsupported, plans.Replace:
 		// Replace shares "!" with unsupported (neither happens without the user doing
 		// something); the headline says which.
 		return "!", ansiMagent
@@ -56,7 +56,7 @@ func symbol(a reconcile.Action) (string, string) {
 
 // RenderText writes the plan for people: one block per change, risks in capitals, a summary line.
 // It is what `plan` prints and what `apply` shows before asking.
-func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
+func RenderText(w io.Writer, p plans.Plan, opts RenderOptions) error {
 	pw := &printer{w: w, color: opts.Color}
 	pw.linef("%sPlan for cluster %q (%s)%s", pw.c(ansiBold), p.Cluster, clusterIDText(p.ClusterID, "cluster id %s"), pw.c(ansiReset))
 	pw.planText(p, opts)
@@ -65,8 +65,8 @@ func RenderText(w io.Writer, p reconcile.Plan, opts RenderOptions) error {
 
 // planText is a plan's text below its header: the changes, what is left alone, the advisories
 // and the summary with the opt-ins it needs.
-func (pw *printer) planText(p reconcile.Plan, opts RenderOptions) {
-	var pending, info []reconcile.Change
+func (pw *printer) planText(p plans.Plan, opts RenderOptions) {
+	var pending, info []plans.Change
 	for _, c := range p.Changes {
 		if c.Pending() {
 			pending = append(pending, c)
@@ -95,7 +95,7 @@ func (pw *printer) planText(p reconcile.Plan, opts RenderOptions) {
 		pw.linef("Left alone (for your information):")
 		for _, c := range info {
 			if c.Object != nil {
-				pw.linef("  %s? %s%s", pw.c(ansiDim), reconcile.Headline(c), pw.c(ansiReset))
+				pw.linef("  %s? %s%s", pw.c(ansiDim), plans.Headline(c), pw.c(ansiReset))
 				pw.linef("      %s", c.Reason)
 				continue
 			}
@@ -147,11 +147,11 @@ func (pw *printer) planText(p reconcile.Plan, opts RenderOptions) {
 // summaryLine is "Plan: 1 to create, 2 to update, 0 to delete."; replaces (Kubernetes objects,
 // issue 11) and adoptions into the inventory (issue 21: not updates, nothing on the cluster
 // changes) are counted only when the plan has some.
-func summaryLine(s reconcile.Summary) string { return "Plan: " + counts(s) + "." }
+func summaryLine(s plans.Summary) string { return "Plan: " + counts(s) + "." }
 
 // counts is "1 to create, 2 to update, 0 to delete", with replaces and adoptions when there are
 // some.
-func counts(s reconcile.Summary) string {
+func counts(s plans.Summary) string {
 	line := fmt.Sprintf("%d to create, %d to update, ", s.Create, s.Update)
 	if s.Replace > 0 {
 		line += fmt.Sprintf("%d to replace, ", s.Replace)
@@ -172,18 +172,18 @@ type riskCounts struct {
 	topicDeletes, accessDeletes int
 }
 
-func countRisks(p reconcile.Plan) riskCounts {
+func countRisks(p plans.Plan) riskCounts {
 	var n riskCounts
 	for _, c := range p.Changes {
 		switch {
 		case !c.Pending():
-		case c.Action == reconcile.Delete && c.Kind.Removes() == reconcile.RemovesRecords:
+		case c.Action == plans.Delete && c.Kind.Removes() == plans.RemovesRecords:
 			n.topicDeletes++
-		case c.Action == reconcile.Delete && c.Kind.Removes() == reconcile.RemovesAccess:
+		case c.Action == plans.Delete && c.Kind.Removes() == plans.RemovesAccess:
 			n.accessDeletes++
-		case c.Action == reconcile.Delete:
+		case c.Action == plans.Delete:
 			// Kubernetes objects: objectSummary counts them.
-		case c.Risk == reconcile.RiskDataLoss:
+		case c.Risk == plans.RiskDataLoss:
 			n.dataLoss++
 		}
 	}
@@ -226,13 +226,13 @@ func (pw *printer) linef(format string, args ...any) {
 	_, pw.err = fmt.Fprintf(pw.w, format+"\n", args...)
 }
 
-func (pw *printer) change(c reconcile.Change) {
+func (pw *printer) change(c plans.Change) {
 	sym, col := symbol(c.Action)
 	risk := ""
-	if c.Risk != reconcile.RiskNone {
+	if c.Risk != plans.RiskNone {
 		risk = fmt.Sprintf("  %s[%s]%s", pw.c(ansiBold+ansiRed), c.Risk.Label(), pw.c(ansiReset))
 	}
-	pw.linef("  %s%s %s%s%s", pw.c(col+ansiBold), sym, reconcile.Headline(c), pw.c(ansiReset), risk)
+	pw.linef("  %s%s %s%s%s", pw.c(col+ansiBold), sym, plans.Headline(c), pw.c(ansiReset), risk)
 	before, after := Fields(c)
 	keys := orderedKeys(before, after)
 	width := 0
@@ -244,9 +244,9 @@ func (pw *printer) change(c reconcile.Change) {
 		a, inA := after[k]
 		var val string
 		switch {
-		case c.Action == reconcile.Create || (inA && !inB):
+		case c.Action == plans.Create || (inA && !inB):
 			val = human(k, a)
-		case c.Action == reconcile.Delete:
+		case c.Action == plans.Delete:
 			val = human(k, b)
 		case inB && !inA:
 			val = human(k, b) + " → (removed)"
@@ -264,7 +264,7 @@ func (pw *printer) change(c reconcile.Change) {
 	}
 }
 
-func (pw *printer) info(c reconcile.Change) {
+func (pw *printer) info(c plans.Change) {
 	sym, col := symbol(c.Action)
 	var kv []string
 	before, after := Fields(c)
@@ -273,9 +273,9 @@ func (pw *printer) info(c reconcile.Change) {
 	}
 	if len(kv) == 0 {
 		// An ACL's headline is the whole binding.
-		pw.linef("  %s%s %s%s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset))
+		pw.linef("  %s%s %s%s", pw.c(col), sym, plans.Headline(c), pw.c(ansiReset))
 	} else {
-		pw.linef("  %s%s %s%s: %s", pw.c(col), sym, reconcile.Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
+		pw.linef("  %s%s %s%s: %s", pw.c(col), sym, plans.Headline(c), pw.c(ansiReset), strings.Join(kv, ", "))
 	}
 	pw.linef("      %s", c.Reason)
 }
@@ -291,12 +291,12 @@ const (
 
 // Fields flattens a change's typed payload into before/after values by key, the form every view
 // prints: a key only in before is removed, only in after is added.
-func Fields(c reconcile.Change) (before, after map[string]string) {
+func Fields(c plans.Change) (before, after map[string]string) {
 	before, after = map[string]string{}, map[string]string{}
 	switch {
 	case c.Topic != nil:
 		m := after
-		if c.Action != reconcile.Create && c.Action != reconcile.Unsupported {
+		if c.Action != plans.Create && c.Action != plans.Unsupported {
 			m = before
 		}
 		m[KeyPartitions] = strconv.Itoa(c.Topic.Partitions)
@@ -318,7 +318,7 @@ func Fields(c reconcile.Change) (before, after map[string]string) {
 	case c.Config != nil:
 		for k, e := range c.Config.Keys {
 			switch {
-			case c.Action == reconcile.NoOp:
+			case c.Action == plans.NoOp:
 				before[k], after[k] = e.Before, e.Before
 			case e.Delete:
 				before[k] = e.Before
@@ -346,7 +346,7 @@ func joinIDs(ids []int32) string {
 // Detail is what a change does to each key on one line, "retention.ms: 86400000 → 172800000", so
 // a daemon's log says what it changed, not only which topic. Replica lists are left out: the
 // replication factor says enough for a log.
-func Detail(c reconcile.Change) string {
+func Detail(c plans.Change) string {
 	if c.Object != nil {
 		return strings.Join(objectDetails(c, ""), ", ")
 	}
@@ -437,7 +437,7 @@ func humanUnit(key, v string) (string, bool) {
 
 // RenderMarkdown writes the plan for a pull-request comment: a summary, a table of changes and
 // the details in a collapsible block.
-func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
+func RenderMarkdown(w io.Writer, p plans.Plan) error {
 	pw := &printer{w: w}
 	pw.linef("### avatar-sync plan: cluster `%s` (%s)", p.Cluster, clusterIDText(p.ClusterID, "id `%s`"))
 	pw.linef("")
@@ -447,7 +447,7 @@ func RenderMarkdown(w io.Writer, p reconcile.Plan) error {
 
 // planMarkdown is a plan's markdown below its heading: the summary, the table of changes, the
 // advisories and the fingerprints.
-func (pw *printer) planMarkdown(p reconcile.Plan) {
+func (pw *printer) planMarkdown(p plans.Plan) {
 	s := p.Summary()
 	switch {
 	case !p.HasChanges() && p.TopicsDeferred():
@@ -473,7 +473,7 @@ func (pw *printer) planMarkdown(p reconcile.Plan) {
 			sym, _ := symbol(c.Action)
 			if c.Object != nil {
 				sym, _ = objectSymbol(c)
-				pw.linef("| `%s` | %s | %s | %s |", sym, mdEscape(reconcile.Headline(c)), strings.Join(objectDetails(c, "`"), "<br>"), riskCell(c))
+				pw.linef("| `%s` | %s | %s | %s |", sym, mdEscape(plans.Headline(c)), strings.Join(objectDetails(c, "`"), "<br>"), riskCell(c))
 				continue
 			}
 			var details []string
@@ -482,9 +482,9 @@ func (pw *printer) planMarkdown(p reconcile.Plan) {
 				b, inB := before[k]
 				a, inA := after[k]
 				switch {
-				case c.Action == reconcile.NoOp || c.Action == reconcile.Delete:
+				case c.Action == plans.NoOp || c.Action == plans.Delete:
 					details = append(details, fmt.Sprintf("`%s=%s`", k, b))
-				case c.Action == reconcile.Create || (inA && !inB):
+				case c.Action == plans.Create || (inA && !inB):
 					details = append(details, fmt.Sprintf("`%s: %s`", k, human(k, a)))
 				case inB && !inA:
 					details = append(details, fmt.Sprintf("`%s` removed", k))
@@ -495,14 +495,14 @@ func (pw *printer) planMarkdown(p reconcile.Plan) {
 					details[len(details)-1] += " _(" + mdEscape(n) + ")_"
 				}
 			}
-			if c.Reason != "" && (c.Action == reconcile.NoOp || c.Action == reconcile.Unsupported || c.Risk != reconcile.RiskNone) {
+			if c.Reason != "" && (c.Action == plans.NoOp || c.Action == plans.Unsupported || c.Risk != plans.RiskNone) {
 				details = append(details, mdEscape(c.Reason))
 			}
 			risk := ""
-			if c.Risk != reconcile.RiskNone {
+			if c.Risk != plans.RiskNone {
 				risk = "**" + c.Risk.Label() + "**"
 			}
-			pw.linef("| `%s` | %s | %s | %s |", sym, mdEscape(reconcile.Headline(c)), strings.Join(details, "<br>"), risk)
+			pw.linef("| `%s` | %s | %s | %s |", sym, mdEscape(plans.Headline(c)), strings.Join(details, "<br>"), risk)
 		}
 	}
 	if len(p.Advisories) > 0 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/avatar-project/avatar-sync/topics"
@@ -35,8 +36,8 @@ func obs(name string, parts, rf int, cfg map[string]string) topics.Observed {
 }
 
 // live is a cluster holding ts; managed names those in avatar-sync's inventory.
-func live(managed []string, ts ...topics.Observed) reconcile.Live {
-	l := reconcile.Live{ClusterID: "test-cluster", Brokers: []topics.Broker{{ID: 0, Rack: "a"}, {ID: 1, Rack: "b"}, {ID: 2, Rack: "c"}},
+func live(managed []string, ts ...topics.Observed) plans.Live {
+	l := plans.Live{ClusterID: "test-cluster", Brokers: []topics.Broker{{ID: 0, Rack: "a"}, {ID: 1, Rack: "b"}, {ID: 2, Rack: "c"}},
 		Topics: map[string]topics.Observed{}, Inventory: managed}
 	for _, t := range ts {
 		l.Topics[t.Name] = t
@@ -49,7 +50,7 @@ func topic(name string, parts, rf int, cfg map[string]string) spec.Topic {
 }
 
 // SamplePlan exercises every action, kind and risk the renderers know, and an advisory.
-func samplePlan() reconcile.Plan {
+func samplePlan() plans.Plan {
 	want := spec.Spec{Deletion: spec.DeletionPrune, Topics: []spec.Topic{
 		topic("eeg-brainwave-data", 3, 3, map[string]string{"retention.ms": "3600000", "segment.ms": "600000", "min.insync.replicas": "2"}),
 		topic("prediction-results", 6, 3, map[string]string{"retention.ms": "21600000", "retention.bytes": "1073741824"}),
@@ -63,49 +64,49 @@ func samplePlan() reconcile.Plan {
 	drone.Config["cleanup.policy"] = topics.ConfigValue{Value: "delete", Source: topics.SourceStaticBroker}
 	have := live([]string{"prediction-results", "drone-commands", "telemetry", "legacy-scores", "old-a", "old-b", "old-c"},
 		pred, drone, obs("telemetry", 4, 3, nil), obs("replays", 2, 1, nil), obs("legacy-scores", 1, 1, nil), obs("by-hand", 1, 1, nil), obs("__consumer_offsets", 50, 3, nil))
-	p := reconcile.Diff(reconcile.DesiredOf(&want), have, reconcile.DiffOptions{Cluster: "embedded", AllowDelete: true})
-	p.Advisories = []reconcile.Advisory{{Subject: "certificate kafka-broker-1", Status: "renew",
+	p := reconcile.Diff(plans.DesiredOf(&want), have, reconcile.DiffOptions{Cluster: "embedded", AllowDelete: true})
+	p.Advisories = []plans.Advisory{{Subject: "certificate kafka-broker-1", Status: "renew",
 		Reason: "expires within renewBefore (30d) (expires 2026-12-01, 1 days left); run `avatar-sync certs generate` (apply does not issue certificates)"}}
 	return p
 }
 
 // objectRef names a namespaced object of the avatar namespace.
-func objectRef(apiVersion, kind, name string) reconcile.ObjectRef {
-	return reconcile.ObjectRef{APIVersion: apiVersion, Kind: kind, Namespace: "avatar", Name: name}
+func objectRef(apiVersion, kind, name string) plans.ObjectRef {
+	return plans.ObjectRef{APIVersion: apiVersion, Kind: kind, Namespace: "avatar", Name: name}
 }
 
-func object(action reconcile.Action, ref reconcile.ObjectRef, reason string, payload reconcile.ObjectPayload) reconcile.Change {
+func object(action plans.Action, ref plans.ObjectRef, reason string, payload plans.ObjectPayload) plans.Change {
 	payload.Object = ref
 	if payload.Broker == 0 {
 		payload.Broker = -1
 	}
-	return reconcile.Change{Kind: reconcile.KindObject, Name: ref.String(), Action: action, Reason: reason, Object: &payload}
+	return plans.Change{Kind: plans.KindObject, Name: ref.String(), Action: action, Reason: reason, Object: &payload}
 }
 
 // objectsPlan is a target with kubernetes: (issue 11): object changes of every sort ahead of a
 // topic change, in one plan. The Secret's payload carries a raw value on purpose: views mask a
 // sensitive object's data whatever the adapter did.
-func objectsPlan() reconcile.Plan {
-	p := reconcile.Diff(reconcile.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}), live(nil), reconcile.DiffOptions{Cluster: "microk8s"})
-	sts := func(n int32) reconcile.ObjectRef {
+func objectsPlan() plans.Plan {
+	p := reconcile.Diff(plans.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}), live(nil), reconcile.DiffOptions{Cluster: "microk8s"})
+	sts := func(n int32) plans.ObjectRef {
 		return objectRef("apps/v1", "StatefulSet", fmt.Sprintf("kafka-broker-%d", n))
 	}
-	replace := object(reconcile.Replace, sts(3), "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)",
-		reconcile.ObjectPayload{Broker: 3, Live: "33333333", Fields: []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
-	replace.Risk = reconcile.RiskHeavy
-	objects := []reconcile.Change{
-		object(reconcile.Create, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", reconcile.ObjectPayload{}),
-		object(reconcile.Create, objectRef("v1", "Secret", "kafka-tls-password"), "", reconcile.ObjectPayload{Sensitive: true}),
-		object(reconcile.Update, objectRef("v1", "Secret", "kafka-tls"), "", reconcile.ObjectPayload{Sensitive: true, Live: "11111111",
-			Fields: []reconcile.ObjectField{{Path: "data.[kafka.keystore.jks]", Before: "c2VjcmV0", After: "bmV3LXNlY3JldA=="}}}),
-		object(reconcile.Update, sts(1), "", reconcile.ObjectPayload{Broker: 1, Live: "aaaaaaaa",
-			Fields: []reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}}),
-		object(reconcile.Update, sts(2), "", reconcile.ObjectPayload{Broker: 2, Live: "bbbbbbbb",
-			Fields:    []reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
-			Conflicts: []reconcile.ObjectConflict{{Field: `spec.template.spec.containers[name="kafka"].image`, Manager: "kubectl-set"}}}),
+	replace := object(plans.Replace, sts(3), "Kubernetes cannot change a StatefulSet's volumeClaimTemplates in place; applying needs --allow-replace (orphan-delete and recreate: pods and volumes survive, existing volumes keep their size)",
+		plans.ObjectPayload{Broker: 3, Live: "33333333", Fields: []plans.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}})
+	replace.Risk = plans.RiskHeavy
+	objects := []plans.Change{
+		object(plans.Create, plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", plans.ObjectPayload{}),
+		object(plans.Create, objectRef("v1", "Secret", "kafka-tls-password"), "", plans.ObjectPayload{Sensitive: true}),
+		object(plans.Update, objectRef("v1", "Secret", "kafka-tls"), "", plans.ObjectPayload{Sensitive: true, Live: "11111111",
+			Fields: []plans.ObjectField{{Path: "data.[kafka.keystore.jks]", Before: "c2VjcmV0", After: "bmV3LXNlY3JldA=="}}}),
+		object(plans.Update, sts(1), "", plans.ObjectPayload{Broker: 1, Live: "aaaaaaaa",
+			Fields: []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}}),
+		object(plans.Update, sts(2), "", plans.ObjectPayload{Broker: 2, Live: "bbbbbbbb",
+			Fields:    []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
+			Conflicts: []plans.ObjectConflict{{Field: `spec.template.spec.containers[name="kafka"].image`, Manager: "kubectl-set"}}}),
 		replace,
-		object(reconcile.Delete, objectRef("v1", "ConfigMap", "kafka-ui"), "left the render, and the spec says deletion: prune and --allow-delete was given", reconcile.ObjectPayload{Live: "cccccccc"}),
-		object(reconcile.NoOp, objectRef("v1", "Service", "kafka-old"), "left the render; kept (deleting needs deletion: prune in the spec and --allow-delete)", reconcile.ObjectPayload{Live: "dddddddd"}),
+		object(plans.Delete, objectRef("v1", "ConfigMap", "kafka-ui"), "left the render, and the spec says deletion: prune and --allow-delete was given", plans.ObjectPayload{Live: "cccccccc"}),
+		object(plans.NoOp, objectRef("v1", "Service", "kafka-old"), "left the render; kept (deleting needs deletion: prune in the spec and --allow-delete)", plans.ObjectPayload{Live: "dddddddd"}),
 	}
 	p.Changes = append(objects, p.Changes...)
 	p.ObjectsFingerprint = "kube:0123456789abcdef"
@@ -113,11 +114,11 @@ func objectsPlan() reconcile.Plan {
 }
 
 // deferredPlan is a fresh cluster: the objects are planned, the brokers do not answer yet.
-func deferredPlan() reconcile.Plan {
-	return reconcile.Plan{Cluster: "microk8s", Deferred: []reconcile.Deferral{{Plane: reconcile.PlaneKafka, Reason: "the brokers do not answer yet"}}, ObjectsFingerprint: "kube:fedcba9876543210",
-		Desired: reconcile.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}),
-		Changes: []reconcile.Change{object(reconcile.Create, reconcile.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", reconcile.ObjectPayload{})},
-		Advisories: []reconcile.Advisory{{Subject: "topics", Status: "deferred",
+func deferredPlan() plans.Plan {
+	return plans.Plan{Cluster: "microk8s", Deferred: []plans.Deferral{{Plane: plans.PlaneKafka, Reason: "the brokers do not answer yet"}}, ObjectsFingerprint: "kube:fedcba9876543210",
+		Desired: plans.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}),
+		Changes: []plans.Change{object(plans.Create, plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", plans.ObjectPayload{})},
+		Advisories: []plans.Advisory{{Subject: "topics", Status: "deferred",
 			Reason: "the brokers do not answer yet (connection refused): the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics"}}}
 }
 
@@ -172,16 +173,16 @@ func TestRenderObjects(t *testing.T) {
 }
 
 func TestRenderGolden(t *testing.T) {
-	empty := reconcile.Diff(reconcile.DesiredOf(&spec.Spec{}), live(nil), reconcile.DiffOptions{Cluster: "embedded"})
-	renderers := map[string]func(*bytes.Buffer, reconcile.Plan) error{
-		"text":       func(b *bytes.Buffer, p reconcile.Plan) error { return RenderText(b, p, RenderOptions{}) },
-		"text-color": func(b *bytes.Buffer, p reconcile.Plan) error { return RenderText(b, p, RenderOptions{Color: true}) },
-		"json":       func(b *bytes.Buffer, p reconcile.Plan) error { return RenderJSON(b, p) },
-		"markdown":   func(b *bytes.Buffer, p reconcile.Plan) error { return RenderMarkdown(b, p) },
+	empty := reconcile.Diff(plans.DesiredOf(&spec.Spec{}), live(nil), reconcile.DiffOptions{Cluster: "embedded"})
+	renderers := map[string]func(*bytes.Buffer, plans.Plan) error{
+		"text":       func(b *bytes.Buffer, p plans.Plan) error { return RenderText(b, p, RenderOptions{}) },
+		"text-color": func(b *bytes.Buffer, p plans.Plan) error { return RenderText(b, p, RenderOptions{Color: true}) },
+		"json":       func(b *bytes.Buffer, p plans.Plan) error { return RenderJSON(b, p) },
+		"markdown":   func(b *bytes.Buffer, p plans.Plan) error { return RenderMarkdown(b, p) },
 	}
 	ext := map[string]string{"text": "txt", "text-color": "ansi", "json": "json", "markdown": "md"}
 	for name, render := range renderers {
-		for planName, p := range map[string]reconcile.Plan{"plan": samplePlan(), "empty": empty, "objects": objectsPlan(), "deferred": deferredPlan()} {
+		for planName, p := range map[string]plans.Plan{"plan": samplePlan(), "empty": empty, "objects": objectsPlan(), "deferred": deferredPlan()} {
 			t.Run(name+"/"+planName, func(t *testing.T) {
 				var buf bytes.Buffer
 				if err := render(&buf, p); err != nil {
@@ -269,11 +270,11 @@ func TestHumanUnits(t *testing.T) {
 // applied, failed, unknown, not attempted (issue 10).
 func TestRenderResultJSONStatuses(t *testing.T) {
 	p := samplePlan()
-	var res reconcile.Result
-	statuses := []reconcile.Status{reconcile.Applied, reconcile.Failed, reconcile.Unknown, reconcile.NotAttempted}
+	var res plans.Result
+	statuses := []plans.Status{plans.Applied, plans.Failed, plans.Unknown, plans.NotAttempted}
 	for i, c := range p.Changes {
 		if c.Pending() {
-			res.Changes = append(res.Changes, reconcile.ChangeResult{Change: c, Status: statuses[i%len(statuses)]})
+			res.Changes = append(res.Changes, plans.ChangeResult{Change: c, Status: statuses[i%len(statuses)]})
 		}
 	}
 	var buf bytes.Buffer
@@ -304,7 +305,7 @@ func TestRenderResultJSONStatuses(t *testing.T) {
 func TestRenderCountsAdoptions(t *testing.T) {
 	want := spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil), topic("prediction-results", 3, 3, nil), topic("drone-commands", 3, 3, nil)}}
 	have := live(nil, obs("eeg-brainwave-data", 3, 3, nil), obs("prediction-results", 3, 3, nil), obs("drone-commands", 3, 3, nil))
-	p := reconcile.Diff(reconcile.DesiredOf(&want), have, reconcile.DiffOptions{Cluster: "lab"})
+	p := reconcile.Diff(plans.DesiredOf(&want), have, reconcile.DiffOptions{Cluster: "lab"})
 	const line = "Plan: 0 to create, 0 to update, 3 to adopt, 0 to delete."
 	var text, md, js bytes.Buffer
 	if err := RenderText(&text, p, RenderOptions{}); err != nil {

@@ -7,13 +7,13 @@ import (
 	"io"
 	"strings"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // RenderRunText writes a run for people. A one-target run is exactly RenderText of its plan; a
 // fleet has one section per target ("Target lab-east (cluster id …)") with its plan or the error
 // that kept it from being planned, then the fleet summary line.
-func RenderRunText(w io.Writer, run reconcile.Run, opts RenderOptions) error {
+func RenderRunText(w io.Writer, run plans.Run, opts RenderOptions) error {
 	if len(run.Targets) == 1 && run.Targets[0].Err == nil {
 		return RenderText(w, run.Targets[0].Plan, opts)
 	}
@@ -40,7 +40,7 @@ func RenderRunText(w io.Writer, run reconcile.Run, opts RenderOptions) error {
 
 // fleetLine is "Fleet: 3 targets, 1 with changes (1 to create, 0 to update, 0 to delete), 1 failed
 // (lab-north)."
-func fleetLine(run reconcile.Run) string {
+func fleetLine(run plans.Run) string {
 	s := run.Summary()
 	line := fmt.Sprintf("Fleet: %d targets", s.Targets)
 	if s.WithChanges > 0 {
@@ -69,17 +69,17 @@ func indent(s, prefix string) string {
 // RenderRunJSON writes the plan document of docs/plan-json.md (reconcile.DocumentOf): for a run
 // whose every target was planned it is byte for byte the document `plan --out` saves, so what a
 // machine reads is what apply loads. A target that could not be planned appears with its error
-// (such a document is never saved: reconcile.WriteRun refuses it).
-func RenderRunJSON(w io.Writer, run reconcile.Run) error {
+// (such a document is never saved: plans.WriteRun refuses it).
+func RenderRunJSON(w io.Writer, run plans.Run) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(reconcile.DocumentOf(run))
+	return enc.Encode(plans.DocumentOf(run))
 }
 
 // RenderRunMarkdown writes a run for a pull-request comment. A one-target run is exactly
 // RenderMarkdown of its plan; a fleet starts with its summary line, then one collapsible block per
 // target whose title says what it does (or that it failed) and whose body is its plan or error.
-func RenderRunMarkdown(w io.Writer, run reconcile.Run) error {
+func RenderRunMarkdown(w io.Writer, run plans.Run) error {
 	if len(run.Targets) == 1 && run.Targets[0].Err == nil {
 		return RenderMarkdown(w, run.Targets[0].Plan)
 	}
@@ -116,7 +116,7 @@ func RenderRunMarkdown(w io.Writer, run reconcile.Run) error {
 
 // planTitle is a target's one-line plan in a fleet's markdown: its summary line and whether it
 // can lose data.
-func planTitle(p reconcile.Plan) string {
+func planTitle(p plans.Plan) string {
 	switch {
 	case !p.HasChanges() && p.TopicsDeferred():
 		return "no Kubernetes changes, topics not planned (brokers not answering)"

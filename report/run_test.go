@@ -8,25 +8,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 	"github.com/google/go-cmp/cmp"
 )
 
 // named is p as the plan of target name.
-func named(p reconcile.Plan, name string) reconcile.TargetPlan {
+func named(p plans.Plan, name string) plans.TargetPlan {
 	p.Cluster = name
-	return reconcile.TargetPlan{Target: name, Plan: p}
+	return plans.TargetPlan{Target: name, Plan: p}
 }
 
-func emptyPlan() reconcile.Plan {
-	return reconcile.Diff(reconcile.DesiredOf(&spec.Spec{}), live(nil), reconcile.DiffOptions{Cluster: "embedded"})
+func emptyPlan() plans.Plan {
+	return reconcile.Diff(plans.DesiredOf(&spec.Spec{}), live(nil), reconcile.DiffOptions{Cluster: "embedded"})
 }
 
 // fleetRun is a fleet of four: changes of every sort, a deferred fresh cluster, a target that
 // could not be reached and one that matches its spec.
-func fleetRun() reconcile.Run {
-	return reconcile.Run{Targets: []reconcile.TargetPlan{
+func fleetRun() plans.Run {
+	return plans.Run{Targets: []plans.TargetPlan{
 		named(samplePlan(), "lab-east"),
 		named(deferredPlan(), "lab-west"),
 		{Target: "lab-north", Err: errors.New(`target "lab-north": no broker answered at 10.0.0.9:9092 within 10s: dial tcp 10.0.0.9:9092: connection refused`)},
@@ -52,23 +53,23 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
-var runRenderers = map[string]func(*bytes.Buffer, reconcile.Run) error{
-	"txt":  func(b *bytes.Buffer, r reconcile.Run) error { return RenderRunText(b, r, RenderOptions{}) },
-	"ansi": func(b *bytes.Buffer, r reconcile.Run) error { return RenderRunText(b, r, RenderOptions{Color: true}) },
-	"json": func(b *bytes.Buffer, r reconcile.Run) error { return RenderRunJSON(b, r) },
-	"md":   func(b *bytes.Buffer, r reconcile.Run) error { return RenderRunMarkdown(b, r) },
+var runRenderers = map[string]func(*bytes.Buffer, plans.Run) error{
+	"txt":  func(b *bytes.Buffer, r plans.Run) error { return RenderRunText(b, r, RenderOptions{}) },
+	"ansi": func(b *bytes.Buffer, r plans.Run) error { return RenderRunText(b, r, RenderOptions{Color: true}) },
+	"json": func(b *bytes.Buffer, r plans.Run) error { return RenderRunJSON(b, r) },
+	"md":   func(b *bytes.Buffer, r plans.Run) error { return RenderRunMarkdown(b, r) },
 }
 
 // TestRenderRunOneTargetIsThePlan: a one-target run prints exactly what a single plan printed
 // before fleets: the goldens of TestRenderGolden, unchanged. Its JSON is the document plan --out
 // saves, byte for byte.
 func TestRenderRunOneTargetIsThePlan(t *testing.T) {
-	plans := map[string]reconcile.Plan{"plan": samplePlan(), "empty": emptyPlan(), "objects": objectsPlan(), "deferred": deferredPlan()}
+	samples := map[string]plans.Plan{"plan": samplePlan(), "empty": emptyPlan(), "objects": objectsPlan(), "deferred": deferredPlan()}
 	for ext, render := range runRenderers {
-		for name, p := range plans {
+		for name, p := range samples {
 			t.Run(ext+"/"+name, func(t *testing.T) {
 				var got bytes.Buffer
-				if err := render(&got, reconcile.SingleRun(p)); err != nil {
+				if err := render(&got, plans.SingleRun(p)); err != nil {
 					t.Fatal(err)
 				}
 				want, err := os.ReadFile(filepath.Join("testdata", name+"."+ext+".golden"))
@@ -82,10 +83,10 @@ func TestRenderRunOneTargetIsThePlan(t *testing.T) {
 		}
 	}
 	var saved, shown bytes.Buffer
-	if err := reconcile.WriteRun(&saved, reconcile.SingleRun(samplePlan())); err != nil {
+	if err := plans.WriteRun(&saved, plans.SingleRun(samplePlan())); err != nil {
 		t.Fatal(err)
 	}
-	if err := RenderRunJSON(&shown, reconcile.SingleRun(samplePlan())); err != nil {
+	if err := RenderRunJSON(&shown, plans.SingleRun(samplePlan())); err != nil {
 		t.Fatal(err)
 	}
 	if saved.String() != shown.String() {
@@ -150,14 +151,14 @@ func TestRenderRunSections(t *testing.T) {
 func TestFleetLine(t *testing.T) {
 	down := errors.New("unreachable")
 	tests := map[string]struct {
-		run  reconcile.Run
+		run  plans.Run
 		want string
 	}{
-		"in sync": {reconcile.Run{Targets: []reconcile.TargetPlan{named(emptyPlan(), "a"), named(emptyPlan(), "b")}},
+		"in sync": {plans.Run{Targets: []plans.TargetPlan{named(emptyPlan(), "a"), named(emptyPlan(), "b")}},
 			"Fleet: 2 targets, none with changes."},
-		"one with changes": {reconcile.Run{Targets: []reconcile.TargetPlan{named(emptyPlan(), "a"), named(deferredPlan(), "b")}},
+		"one with changes": {plans.Run{Targets: []plans.TargetPlan{named(emptyPlan(), "a"), named(deferredPlan(), "b")}},
 			"Fleet: 2 targets, 1 with changes (1 to create, 0 to update, 0 to delete)."},
-		"all failed": {reconcile.Run{Targets: []reconcile.TargetPlan{{Target: "a", Err: down}, {Target: "b", Err: down}}},
+		"all failed": {plans.Run{Targets: []plans.TargetPlan{{Target: "a", Err: down}, {Target: "b", Err: down}}},
 			"Fleet: 2 targets, none with changes, 2 failed (a, b)."},
 	}
 	for name, tc := range tests {
@@ -170,9 +171,9 @@ func TestFleetLine(t *testing.T) {
 }
 
 // TestRenderRunOneFailedTarget: a one-target run whose target could not be planned says so in
-// every view (the JSON with its error, which reconcile.ReadRun refuses).
+// every view (the JSON with its error, which plans.ReadRun refuses).
 func TestRenderRunOneFailedTarget(t *testing.T) {
-	run := reconcile.Run{Targets: []reconcile.TargetPlan{{Target: "lab", Err: errors.New("no broker answered")}}}
+	run := plans.Run{Targets: []plans.TargetPlan{{Target: "lab", Err: errors.New("no broker answered")}}}
 	for ext, render := range runRenderers {
 		var buf bytes.Buffer
 		if err := render(&buf, run); err != nil {
@@ -182,7 +183,7 @@ func TestRenderRunOneFailedTarget(t *testing.T) {
 			t.Errorf("%s view of a failed target:\n%s", ext, buf.String())
 		}
 		if ext == "json" {
-			if _, err := reconcile.ReadRun(&buf); err == nil || !strings.Contains(err.Error(), "failed when planned") {
+			if _, err := plans.ReadRun(&buf); err == nil || !strings.Contains(err.Error(), "failed when planned") {
 				t.Errorf("a document with a failed target read back: %v", err)
 			}
 		}

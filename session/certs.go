@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/avatar-project/avatar-sync/certs"
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -15,7 +15,7 @@ import (
 // `avatar-sync certs generate` issues exactly what they list. Before anything was generated at all
 // (no CA yet) it is one advisory, not one per certificate: a fresh clone, or CI, has no
 // certificates by design.
-func CertAdvisories(sp *spec.Spec, now time.Time) ([]reconcile.Advisory, error) {
+func CertAdvisories(sp *spec.Spec, now time.Time) ([]plans.Advisory, error) {
 	if !sp.TLS.Enabled {
 		return nil, nil
 	}
@@ -29,11 +29,11 @@ func CertAdvisories(sp *spec.Spec, now time.Time) ([]reconcile.Advisory, error) 
 	}
 	for _, st := range sts {
 		if st.Role == certs.RoleCA && st.Name == "ca" && st.Status == certs.StateMissing {
-			return []reconcile.Advisory{{Subject: "tls", Status: string(certs.StateMissing),
+			return []plans.Advisory{{Subject: "tls", Status: string(certs.StateMissing),
 				Reason: fmt.Sprintf("no TLS material in %s yet; run `avatar-sync certs generate` before serving SSL", certs.SettingsOf(sp).Dir)}}, nil
 		}
 	}
-	var out []reconcile.Advisory
+	var out []plans.Advisory
 	for _, st := range sts {
 		if st.Status == certs.StateOK {
 			continue
@@ -46,7 +46,7 @@ func CertAdvisories(sp *spec.Spec, now time.Time) ([]reconcile.Advisory, error) 
 			reason += fmt.Sprintf(" (expires %s, %d days left)", st.NotAfter.UTC().Format("2006-01-02"), st.DaysLeft)
 		}
 		reason += "; run `avatar-sync certs generate` (apply does not issue certificates)"
-		out = append(out, reconcile.Advisory{Subject: "certificate " + st.Name, Status: string(st.Status), Reason: reason})
+		out = append(out, plans.Advisory{Subject: "certificate " + st.Name, Status: string(st.Status), Reason: reason})
 	}
 	return out, nil
 }

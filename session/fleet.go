@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -101,10 +102,10 @@ func (f *Fleet) Close() error {
 
 // Plan plans every target concurrently. A target that could not be opened or planned carries its
 // error in its TargetPlan; the others' plans are complete.
-func (f *Fleet) Plan(ctx context.Context, po reconcile.PlanOptions) reconcile.Run {
-	run := reconcile.Run{Targets: make([]reconcile.TargetPlan, len(f.Names))}
+func (f *Fleet) Plan(ctx context.Context, po reconcile.PlanOptions) plans.Run {
+	run := plans.Run{Targets: make([]plans.TargetPlan, len(f.Names))}
 	each(len(f.Names), func(i int) {
-		tp := reconcile.TargetPlan{Target: f.Names[i], Err: f.Errs[i]}
+		tp := plans.TargetPlan{Target: f.Names[i], Err: f.Errs[i]}
 		if t := f.Targets[i]; t != nil {
 			tp.Plan, tp.Err = t.Planner().Plan(ctx, f.Specs[i], po)
 		}
@@ -117,11 +118,11 @@ func (f *Fleet) Plan(ctx context.Context, po reconcile.PlanOptions) reconcile.Ru
 // fingerprints, the Kubernetes objects, the passwords: reconcile.Planner.CheckSaved) before any
 // target is changed. The run must name the fleet's targets in the fleet's order: apply promotes
 // in that order, and a target left out or added would go unreviewed.
-func (f *Fleet) CheckSaved(ctx context.Context, run reconcile.Run) (reconcile.Run, error) {
+func (f *Fleet) CheckSaved(ctx context.Context, run plans.Run) (plans.Run, error) {
 	if err := sameTargets(run, f.Names); err != nil {
 		return run, fmt.Errorf("the plan %w", err)
 	}
-	out := reconcile.Run{Targets: make([]reconcile.TargetPlan, len(run.Targets))}
+	out := plans.Run{Targets: make([]plans.TargetPlan, len(run.Targets))}
 	each(len(run.Targets), func(i int) {
 		tp := run.Targets[i]
 		switch t := f.Targets[i]; {
@@ -168,16 +169,16 @@ type ApplyOptions struct {
 type ApplyHooks struct {
 	// Confirm is asked once for the whole run, after every target's plan is checked (opt-ins,
 	// identity, verification) and before anything changes. nil = confirmed.
-	Confirm func(ctx context.Context, run reconcile.Run) error
+	Confirm func(ctx context.Context, run plans.Run) error
 	// Progress is the progress reporter for one target's apply (nil = none).
 	Progress func(target string) reconcile.Progress
 	// Applied is told each target's result as soon as its apply ends, before the next starts.
-	Applied func(target string, p reconcile.Plan, res reconcile.Result, err error)
+	Applied func(target string, p plans.Plan, res plans.Result, err error)
 	// Waiting is told before Continue waits for a fresh cluster's brokers.
 	Waiting func(target string, timeout time.Duration)
 	// Replanned shows and confirms the second round's plan of a fresh cluster (its topics); an
 	// error stops the run. nil = confirmed.
-	Replanned func(ctx context.Context, target string, p reconcile.Plan) error
+	Replanned func(ctx context.Context, target string, p plans.Plan) error
 }
 
 // ErrNotAttempted is matched by the error of a run that stopped before some of its targets.
@@ -192,10 +193,10 @@ var ErrNotAttempted = errors.New("not attempted")
 // cluster that continued); on an error it belongs to the last of them (report.RenderRunResultJSON
 // reads them so). A run refused before any change has no results, except a one-target run: its
 // target was the one refused, and its result lists every pending change NotAttempted.
-func (f *Fleet) Apply(ctx context.Context, run reconcile.Run, o ApplyOptions, h ApplyHooks) ([]reconcile.Result, error) {
-	refused := func(err error) ([]reconcile.Result, error) {
+func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h ApplyHooks) ([]plans.Result, error) {
+	refused := func(err error) ([]plans.Result, error) {
 		if len(run.Targets) == 1 {
-			return []reconcile.Result{notAttempted(run.Targets[0].Plan)}, err
+			return []plans.Result{notAttempted(run.Targets[0].Plan)}, err
 		}
 		return nil, err
 	}
@@ -222,7 +223,7 @@ func (f *Fleet) Apply(ctx context.Context, run reconcile.Run, o ApplyOptions, h 
 			return refused(err)
 		}
 	}
-	var results []reconcile.Result
+	var results []plans.Result
 	for i, tp := range run.Targets {
 		t := f.Targets[i]
 		res, err := f.applyTarget(ctx, t, tp.Plan, o, h)
@@ -247,8 +248,8 @@ func (f *Fleet) Apply(ctx context.Context, run reconcile.Run, o ApplyOptions, h 
 }
 
 // applyTarget applies one target's plan (already confirmed) and tells the hooks.
-func (f *Fleet) applyTarget(ctx context.Context, t *Target, p reconcile.Plan, o ApplyOptions, h ApplyHooks) (reconcile.Result, error) {
-	res := reconcile.Result{ClusterID: p.ClusterID}
+func (f *Fleet) applyTarget(ctx context.Context, t *Target, p plans.Plan, o ApplyOptions, h ApplyHooks) (plans.Result, error) {
+	res := plans.Result{ClusterID: p.ClusterID}
 	var err error
 	if p.HasChanges() {
 		ao := o.Apply
@@ -267,31 +268,31 @@ func (f *Fleet) applyTarget(ctx context.Context, t *Target, p reconcile.Plan, o 
 
 // continueDeferred is a fresh cluster's second round (issue 11): the brokers exist once the
 // objects are applied; the topics need them.
-func (f *Fleet) continueDeferred(ctx context.Context, sp *spec.Spec, t *Target, o ApplyOptions, h ApplyHooks) (reconcile.Result, error) {
+func (f *Fleet) continueDeferred(ctx context.Context, sp *spec.Spec, t *Target, o ApplyOptions, h ApplyHooks) (plans.Result, error) {
 	if h.Waiting != nil {
 		h.Waiting(t.Name, o.WaitTimeout)
 	}
 	if err := t.WaitForKafka(ctx, sp, o.WaitTimeout); err != nil {
-		return reconcile.Result{}, err
+		return plans.Result{}, err
 	}
 	p, err := t.Planner().Plan(ctx, sp, o.Plan)
 	if err != nil {
-		return reconcile.Result{}, err
+		return plans.Result{}, err
 	}
 	if h.Replanned != nil {
 		if err := h.Replanned(ctx, t.Name, p); err != nil {
-			return reconcile.Result{ClusterID: p.ClusterID}, err
+			return plans.Result{ClusterID: p.ClusterID}, err
 		}
 	}
 	return f.applyTarget(ctx, t, p, o, h)
 }
 
 // notAttempted is the result of a target the run never reached: every pending change NotAttempted.
-func notAttempted(p reconcile.Plan) reconcile.Result {
-	res := reconcile.Result{ClusterID: p.ClusterID}
+func notAttempted(p plans.Plan) plans.Result {
+	res := plans.Result{ClusterID: p.ClusterID}
 	for _, c := range p.Changes {
 		if c.Pending() {
-			res.Changes = append(res.Changes, reconcile.ChangeResult{Change: c, Status: reconcile.NotAttempted})
+			res.Changes = append(res.Changes, plans.ChangeResult{Change: c, Status: plans.NotAttempted})
 		}
 	}
 	return res
@@ -299,7 +300,7 @@ func notAttempted(p reconcile.Plan) reconcile.Result {
 
 // runErr joins the errors of the run's targets that could not be planned (nil = every target has
 // its plan).
-func runErr(run reconcile.Run) error {
+func runErr(run plans.Run) error {
 	var errs []error
 	for _, tp := range run.Targets {
 		if tp.Err != nil {

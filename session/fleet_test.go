@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters/clustertest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -110,7 +111,7 @@ func TestFleetPlanUnreachableTarget(t *testing.T) {
 	if tp := run.Targets[1]; tp.Err != nil || tp.Plan.Summary().Create != 2 {
 		t.Errorf("east: %v, %+v; want a plan creating 2 topics", tp.Err, tp.Plan.Summary())
 	}
-	_, err := f.Apply(t.Context(), run, ApplyOptions{}, ApplyHooks{Confirm: func(context.Context, reconcile.Run) error {
+	_, err := f.Apply(t.Context(), run, ApplyOptions{}, ApplyHooks{Confirm: func(context.Context, plans.Run) error {
 		t.Error("a run with an unplanned target was confirmed")
 		return nil
 	}})
@@ -135,18 +136,18 @@ func TestFleetApplyOrderAndStop(t *testing.T) {
 	var events []string
 	log := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
 	results, err := f.Apply(t.Context(), run, ApplyOptions{Apply: reconcile.ApplyOptions{LockWait: time.Second}}, ApplyHooks{
-		Confirm: func(_ context.Context, r reconcile.Run) error {
+		Confirm: func(_ context.Context, r plans.Run) error {
 			log(fmt.Sprintf("confirm %d", len(r.Targets)))
 			return nil
 		},
 		Progress: func(target string) reconcile.Progress {
-			return func(ev reconcile.Event) {
-				if ev.Status == reconcile.Running {
+			return func(ev plans.Event) {
+				if ev.Status == plans.Running {
 					log("run " + target)
 				}
 			}
 		},
-		Applied: func(target string, _ reconcile.Plan, _ reconcile.Result, err error) {
+		Applied: func(target string, _ plans.Plan, _ plans.Result, err error) {
 			log(fmt.Sprintf("applied %s %v", target, err != nil))
 		},
 	})
@@ -159,7 +160,7 @@ func TestFleetApplyOrderAndStop(t *testing.T) {
 	if len(results) != 1 {
 		t.Fatalf("%d results, want east's only (west was not attempted): %+v", len(results), results)
 	}
-	if results[0].Count(reconcile.Failed) == 0 {
+	if results[0].Count(plans.Failed) == 0 {
 		t.Errorf("east's result has no failed change: %+v", results[0])
 	}
 	remove()
@@ -187,7 +188,7 @@ func TestFleetCheckSavedTargets(t *testing.T) {
 	_, _, sp := fleetSpec(t)
 	f := openTestFleet(t, sp, "east", "west")
 	run := f.Plan(t.Context(), reconcile.PlanOptions{})
-	swapped := reconcile.Run{Targets: []reconcile.TargetPlan{run.Targets[1], run.Targets[0]}}
+	swapped := plans.Run{Targets: []plans.TargetPlan{run.Targets[1], run.Targets[0]}}
 	if _, err := f.CheckSaved(t.Context(), swapped); err == nil || !strings.Contains(err.Error(), "the plan was computed for targets west,east, but --cluster is east,west") {
 		t.Errorf("CheckSaved of another order: %v", err)
 	}

@@ -7,15 +7,15 @@ import (
 	"os"
 	"strings"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // SaveRun writes the run's plan document (plan --out) atomically (spec.WriteFile): a crash never
 // leaves half a plan to apply.
-func SaveRun(path string, run reconcile.Run) error {
+func SaveRun(path string, run plans.Run) error {
 	var buf bytes.Buffer
-	if err := reconcile.WriteRun(&buf, run); err != nil {
+	if err := plans.WriteRun(&buf, run); err != nil {
 		return err
 	}
 	return spec.WriteFile(path, buf.Bytes(), true)
@@ -23,26 +23,26 @@ func SaveRun(path string, run reconcile.Run) error {
 
 // LoadRun reads a saved run (apply --plan) and checks, before anything connects, that it was made
 // for the targets names, in the same order: apply promotes in that order.
-func LoadRun(path string, names []string) (reconcile.Run, error) {
+func LoadRun(path string, names []string) (plans.Run, error) {
 	f, err := os.Open(path)
 	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
-		return reconcile.Run{}, fmt.Errorf("%s: %w", path, pe.Err)
+		return plans.Run{}, fmt.Errorf("%s: %w", path, pe.Err)
 	} else if err != nil {
-		return reconcile.Run{}, err
+		return plans.Run{}, err
 	}
 	defer f.Close()
-	run, err := reconcile.ReadRun(f)
+	run, err := plans.ReadRun(f)
 	if err != nil {
-		return reconcile.Run{}, fmt.Errorf("%s: %w", path, err)
+		return plans.Run{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := sameTargets(run, names); err != nil {
-		return reconcile.Run{}, fmt.Errorf("%s %w", path, err)
+		return plans.Run{}, fmt.Errorf("%s %w", path, err)
 	}
 	return run, nil
 }
 
 // sameTargets refuses a run whose targets are not names, in the same order.
-func sameTargets(run reconcile.Run, names []string) error {
+func sameTargets(run plans.Run, names []string) error {
 	planned := make([]string, len(run.Targets))
 	for i, tp := range run.Targets {
 		planned[i] = tp.Target

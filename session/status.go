@@ -7,6 +7,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/health"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -55,7 +56,7 @@ func Sample(ctx context.Context, t *Target, sp *spec.Spec, cluster, group, mode 
 
 // specAgreement is the plan's verdict. A plan that cannot be made (a pinned cluster id that
 // differs, a damaged inventory) is reported in the line, not as status's own failure.
-func specAgreement(p reconcile.Plan, err error) *health.SpecAgreement {
+func specAgreement(p plans.Plan, err error) *health.SpecAgreement {
 	if err != nil {
 		return &health.SpecAgreement{Error: err.Error()}
 	}
@@ -68,7 +69,7 @@ func specAgreement(p reconcile.Plan, err error) *health.SpecAgreement {
 // page (issue 24): each StatefulSet's rollout, and the objects the plan p would change, field by
 // field. mode is what the daemon does with drift ("heal" or "report"); planErr is why the plan
 // could not be made (then the drift is unknown; the spec line says why). nil without kubernetes:.
-func kubeStatus(ctx context.Context, t *Target, p *reconcile.Plan, planErr error, mode string) *health.KubeReport {
+func kubeStatus(ctx context.Context, t *Target, p *plans.Plan, planErr error, mode string) *health.KubeReport {
 	if t == nil || t.Objects == nil {
 		return nil
 	}
@@ -89,10 +90,10 @@ func kubeStatus(ctx context.Context, t *Target, p *reconcile.Plan, planErr error
 
 // ObjectDrift lists, per object change of a plan, the fields it sets (a create or delete names
 // the whole object); pure, so it is table-tested.
-func ObjectDrift(p reconcile.Plan) []health.ObjectDrift {
+func ObjectDrift(p plans.Plan) []health.ObjectDrift {
 	out := []health.ObjectDrift{}
 	for _, c := range p.Changes {
-		if c.Kind != reconcile.KindObject || c.Object == nil || !c.Pending() {
+		if c.Kind != plans.KindObject || c.Object == nil || !c.Pending() {
 			continue
 		}
 		ref := c.Object.Object

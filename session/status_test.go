@@ -6,21 +6,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/avatar-project/avatar-sync/health"
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 func TestObjectDrift(t *testing.T) {
-	sts := reconcile.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}
-	cm := reconcile.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "avatar", Name: "kafka-broker-1-config"}
-	p := reconcile.Plan{Changes: []reconcile.Change{
-		{Kind: reconcile.KindObject, Action: reconcile.Update, Object: &reconcile.ObjectPayload{Object: sts, Fields: []reconcile.ObjectField{
+	sts := plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-1"}
+	cm := plans.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "avatar", Name: "kafka-broker-1-config"}
+	p := plans.Plan{Changes: []plans.Change{
+		{Kind: plans.KindObject, Action: plans.Update, Object: &plans.ObjectPayload{Object: sts, Fields: []plans.ObjectField{
 			{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.0", After: "apache/kafka:3.9.0"},
 			{Path: "spec.replicas", Before: "2", After: "1"}}}},
-		{Kind: reconcile.KindObject, Action: reconcile.Create, Object: &reconcile.ObjectPayload{Object: cm}},
-		{Kind: reconcile.KindObject, Action: reconcile.Replace, Object: &reconcile.ObjectPayload{Object: sts,
-			Fields: []reconcile.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}}},
-		{Kind: reconcile.KindObject, Action: reconcile.NoOp, Object: &reconcile.ObjectPayload{Object: cm}},
-		{Kind: reconcile.KindTopic, Name: "eeg", Action: reconcile.Create, Topic: &reconcile.TopicPayload{}},
+		{Kind: plans.KindObject, Action: plans.Create, Object: &plans.ObjectPayload{Object: cm}},
+		{Kind: plans.KindObject, Action: plans.Replace, Object: &plans.ObjectPayload{Object: sts,
+			Fields: []plans.ObjectField{{Path: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Before: "10Gi", After: "20Gi"}}}},
+		{Kind: plans.KindObject, Action: plans.NoOp, Object: &plans.ObjectPayload{Object: cm}},
+		{Kind: plans.KindTopic, Name: "eeg", Action: plans.Create, Topic: &plans.TopicPayload{}},
 	}}
 	want := []health.ObjectDrift{
 		{Kind: "StatefulSet", Name: "kafka-broker-1", Field: "spec.template.spec.containers[0].image", Live: "apache/kafka:3.8.0", Wanted: "apache/kafka:3.9.0", Action: "update"},

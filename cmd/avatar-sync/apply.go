@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
@@ -109,7 +110,7 @@ applies the topics (asking again unless --auto-approve).`,
 					return err
 				}
 			}
-			var saved reconcile.Run
+			var saved plans.Run
 			if o.planFile != "" {
 				if saved, err = session.LoadRun(o.planFile, names); err != nil {
 					return fmt.Errorf("--plan %w", err)
@@ -117,7 +118,7 @@ applies the topics (asking again unless --auto-approve).`,
 			}
 			fleet := openFleet(ctx, s, specs, names, o.cluster)
 			defer closeFleet(fleet, &err)
-			var run reconcile.Run
+			var run plans.Run
 			if o.planFile == "" {
 				run = fleet.Plan(ctx, reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			} else if run, err = fleet.CheckSaved(ctx, saved); err != nil {
@@ -151,7 +152,7 @@ applies the topics (asking again unless --auto-approve).`,
 
 // apply shows the run, asks once, and applies it target by target through the session; with
 // -o json one document on stdout at the end, people-facing text on stderr.
-func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, fleet *session.Fleet, run reconcile.Run, rate int64) ([]reconcile.Result, error) {
+func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, fleet *session.Fleet, run plans.Run, rate int64) ([]plans.Result, error) {
 	multi := len(run.Targets) > 1
 	out, prompt := s.out, s.out
 	ro := report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete, ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}
@@ -168,7 +169,7 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 	}
 	var viewErr error // the first result that could not be written: the apply goes on, the exit code says so
 	hooks := session.ApplyHooks{
-		Confirm: func(ctx context.Context, run reconcile.Run) error {
+		Confirm: func(ctx context.Context, run plans.Run) error {
 			if err := confirmRun(ctx, s.in, prompt, o.autoApprove, isTerminal(s.in), run); err != nil {
 				return err
 			}
@@ -181,10 +182,10 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 			}
 			return report.ApplyProgress(s.err)
 		},
-		Applied: func(target string, p reconcile.Plan, res reconcile.Result, err error) {
+		Applied: func(target string, p plans.Plan, res plans.Result, err error) {
 			if multi {
 				fmt.Fprintf(out, "\nTarget %s:\n", target)
-				if err != nil && res.Count(reconcile.Applied)+res.Count(reconcile.Failed)+res.Count(reconcile.Unknown) == 0 {
+				if err != nil && res.Count(plans.Applied)+res.Count(plans.Failed)+res.Count(plans.Unknown) == 0 {
 					fmt.Fprintln(out, "Nothing was changed on this target (the error below says why).")
 				}
 			}
@@ -198,8 +199,8 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 		Waiting: func(target string, timeout time.Duration) {
 			fmt.Fprintf(out, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", timeout, target)
 		},
-		Replanned: func(ctx context.Context, target string, p reconcile.Plan) error {
-			one := reconcile.Run{Targets: []reconcile.TargetPlan{{Target: target, Plan: p}}}
+		Replanned: func(ctx context.Context, target string, p plans.Plan) error {
+			one := plans.Run{Targets: []plans.TargetPlan{{Target: target, Plan: p}}}
 			if err := renderRun(s.out, g, one, ro); err != nil {
 				return err
 			}
@@ -243,12 +244,12 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 // confirm asks when stdin is interactive; otherwise it refuses rather than guess (issue #3).
 // Ctrl-C at the prompt cancels ctx and ends the wait: a terminal read is not interrupted by the
 // signal (main catches it), so the read runs aside and is abandoned.
-func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, interactive bool, p reconcile.Plan) error {
-	return confirmRun(ctx, in, prompt, autoApprove, interactive, reconcile.Run{Targets: []reconcile.TargetPlan{{Target: p.Cluster, Plan: p}}})
+func confirm(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, interactive bool, p plans.Plan) error {
+	return confirmRun(ctx, in, prompt, autoApprove, interactive, plans.Run{Targets: []plans.TargetPlan{{Target: p.Cluster, Plan: p}}})
 }
 
 // confirmRun asks once for a whole run, naming every target in the order it is applied.
-func confirmRun(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, interactive bool, run reconcile.Run) error {
+func confirmRun(ctx context.Context, in io.Reader, prompt io.Writer, autoApprove, interactive bool, run plans.Run) error {
 	if autoApprove {
 		return nil
 	}

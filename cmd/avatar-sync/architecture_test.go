@@ -64,17 +64,18 @@ func TestPackageBoundaries(t *testing.T) {
 		"topics":     {"spec"},
 		"certs":      {"spec"},
 		"render":     {"spec"},
-		"reconcile":  {"spec", "topics"},
-		"report":     {"spec", "topics", "reconcile", "health", "internal/printable"},
+		"plans":      {"spec", "topics"}, // the plan as pure data: what a plan is, its kind table, its file (issue 20)
+		"reconcile":  {"spec", "topics", "plans"},
+		"report":     {"spec", "topics", "reconcile", "plans", "health", "internal/printable"},
 		"health":     {"spec"},
 		"statuspage": {"health"},
 		"filewatch":  {"reconcile"},
-		"kube":       {"spec", "reconcile"},
+		"kube":       {"spec", "reconcile", "plans"},
 		// The engine's pipeline below cmd (issue 20) composes the planes; it prints nothing.
-		"session": {"spec", "topics", "reconcile", "clusters", "kube", "render", "certs", "health", "plugins"},
+		"session": {"spec", "topics", "reconcile", "plans", "clusters", "kube", "render", "certs", "health", "plugins"},
 		// The watch daemon (issue 20): the loop, passes over targets through session, git tracking,
 		// notify, metrics and the status page. It renders no plan view but the change detail.
-		"daemon": {"spec", "reconcile", "session", "report", "health", "certs", "statuspage", "filewatch", "gitsource", "notify"},
+		"daemon": {"spec", "reconcile", "plans", "session", "report", "health", "certs", "statuspage", "filewatch", "gitsource", "notify"},
 		// watch's GitOps adapters (issue 12) stand alone: cmd hands them plain values.
 		"gitsource": {},
 		"notify":    {},

@@ -107,11 +107,10 @@ which is never overwritten without --force.`,
 				return err
 			}
 			defer closeTarget(t, &err)
-			live, err := t.Admin.Describe(cmd.Context())
+			doc, err := t.Import(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			doc := reconcile.Import(live, opts)
 			data := spec.Encode(doc)
 			// The written spec must load: a file that import writes but validate refuses would be
 			// a trap for the person about to commit it.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/avatar-project/avatar-sync/clusters"
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -92,7 +92,7 @@ func adviseClusterPin(w io.Writer, sp *spec.Spec, target, clusterID string) {
 
 // renderRun writes the run in the -o format: one section per target and the fleet's summary (a
 // one-target run is that target's plan). ro carries the opt-ins apply was given (zero for plan).
-func renderRun(w io.Writer, g *globalOptions, run reconcile.Run, ro report.RenderOptions) error {
+func renderRun(w io.Writer, g *globalOptions, run plans.Run, ro report.RenderOptions) error {
 	switch g.output {
 	case "json":
 		return report.RenderRunJSON(w, run)

@@ -27,6 +27,7 @@ import (
 	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
 	"github.com/avatar-project/avatar-sync/internal/tooltest"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -569,7 +570,7 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := reconcile.ReadRun(f)
+	run, err := plans.ReadRun(f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -579,7 +580,7 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 	for i, c := range p.Changes {
 		if c.Object != nil && c.Object.Object.Name == "kafka-broker-2" {
 			payload := *c.Object
-			payload.Fields = []reconcile.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
+			payload.Fields = []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
 			p.Changes[i].Object = &payload
 			edited = true
 		}
@@ -588,7 +589,7 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 		t.Fatal("the saved plan does not change kafka-broker-2")
 	}
 	var buf bytes.Buffer
-	if err := reconcile.WriteRun(&buf, reconcile.SingleRun(p)); err != nil {
+	if err := plans.WriteRun(&buf, plans.SingleRun(p)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(saved, buf.Bytes(), 0o644); err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/avatar-project/avatar-sync/internal/kubetest"
 	"github.com/avatar-project/avatar-sync/kube"
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -86,7 +87,7 @@ func applyKube(t *testing.T, pl *kube.Plane, p reconcile.ObjectPlan) {
 
 // kubeSummary counts a plan's changes by action: "17 create".
 func kubeSummary(p reconcile.ObjectPlan) string {
-	n := map[reconcile.Action]int{}
+	n := map[plans.Action]int{}
 	for _, c := range p.Changes {
 		n[c.Action]++
 	}
@@ -127,13 +128,13 @@ func TestKubeWatchDeploymentAppliesToARealAPIServer(t *testing.T) {
 	// The brokers' objects may exist already (the test above shares the server and namespace).
 	var watchKinds []string
 	for _, ch := range p.Changes {
-		if ch.Object.Object.Name == "avatar-sync-watch" && ch.Action == reconcile.Create {
+		if ch.Object.Object.Name == "avatar-sync-watch" && ch.Action == plans.Create {
 			watchKinds = append(watchKinds, ch.Object.Object.Kind)
 		}
 	}
 	slices.Sort(watchKinds)
 	for _, ch := range p.Changes {
-		if ch.Object.Object.Name == "avatar-sync-watch-avatar" && ch.Action == reconcile.Create {
+		if ch.Object.Object.Name == "avatar-sync-watch-avatar" && ch.Action == plans.Create {
 			watchKinds = append(watchKinds, ch.Object.Object.Kind)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/session"
@@ -96,7 +97,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 // conclude advises pins, saves the run and picks the exit code: 1 when a target could not be
 // planned or has unsupported changes, else with --detailed-exitcode 2 when any target has changes
 // or topics that could not be planned (they are not known to be in sync).
-func (o *planOptions) conclude(s *streams, sp *spec.Spec, run reconcile.Run) error {
+func (o *planOptions) conclude(s *streams, sp *spec.Spec, run plans.Run) error {
 	pending := false
 	for _, tp := range run.Targets {
 		if tp.Err == nil {
@@ -130,7 +131,7 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run reconcile.Run) err
 }
 
 // clusterArg is the --cluster a saved fleet plan must be applied with ("" for one target).
-func clusterArg(run reconcile.Run) string {
+func clusterArg(run plans.Run) string {
 	if len(run.Targets) < 2 {
 		return ""
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/avatar-project/avatar-sync/reconcile"
+	"github.com/avatar-project/avatar-sync/plans"
 )
 
 // kafkaWorkspace copies examples/avatar.yaml into a temp dir and returns the spec path and a
@@ -125,7 +125,7 @@ func TestPlanFormatsAndSavedPlan(t *testing.T) {
 		HasChanges bool `json:"hasChanges"`
 		Summary    struct{ Targets, Create int }
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != reconcile.FormatVersion || len(doc.Targets) != 1 || doc.Targets[0].ClusterID == "" ||
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.FormatVersion != plans.FormatVersion || len(doc.Targets) != 1 || doc.Targets[0].ClusterID == "" ||
 		!doc.HasChanges || !doc.Targets[0].HasChanges || doc.Summary.Targets != 1 || doc.Summary.Create != 3 {
 		t.Fatalf("json plan %+v (%v):\n%s", doc, err, out)
 	}
@@ -268,7 +268,7 @@ func TestPinnedClusterIDRefused(t *testing.T) {
 }
 
 func TestConfirm(t *testing.T) {
-	p := reconcile.Plan{Cluster: "dev", ClusterID: "abc"}
+	p := plans.Plan{Cluster: "dev", ClusterID: "abc"}
 	tests := map[string]struct {
 		input       string
 		auto, inter bool
@@ -309,7 +309,7 @@ func TestConfirmCtrlC(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- confirm(ctx, in, &out, false, true, reconcile.Plan{Cluster: "dev", ClusterID: "abc"}) }()
+	go func() { done <- confirm(ctx, in, &out, false, true, plans.Plan{Cluster: "dev", ClusterID: "abc"}) }()
 	cancel()
 	err := <-done
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "apply cancelled: nothing was changed") {
@@ -341,7 +341,7 @@ func TestApplyJSON(t *testing.T) {
 		t.Fatalf("apply -o json: code %d, %v\n%s\n%s", code, err, out, errOut)
 	}
 	d := run.Targets[0]
-	if run.FormatVersion != reconcile.FormatVersion || !run.Converged || d.State != "applied" || d.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
+	if run.FormatVersion != plans.FormatVersion || !run.Converged || d.State != "applied" || d.Summary.Create != 3 || d.Applied != 3 || !d.Converged || len(d.Changes) != 3 || d.Changes[0].Status != "applied" {
 		t.Fatalf("apply -o json: %+v", run)
 	}
 	if !strings.Contains(errOut, "done") {

@@ -64,11 +64,8 @@ holder on another machine (a killed CI job) or a stray claim.`,
 
 // unlock shows the holder of id, refuses a live one without --force, asks, and releases.
 func unlock(ctx context.Context, s *streams, t *session.Target, id string, o unlockOptions) error {
-	cur, err := t.Admin.ApplyLock(ctx)
+	cur, err := t.HeldLock(ctx, id)
 	if err != nil {
-		return fmt.Errorf("read the apply lock of cluster %q: %w", t.Name, err)
-	}
-	if err := clusters.HeldAs(cur, id, t.Name); err != nil {
 		return err
 	}
 	live := cur.Liveness()

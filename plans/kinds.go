@@ -1,16 +1,19 @@
-package reconcile
+package plans
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/avatar-project/avatar-sync/topics"
 )
 
 // The kind table (issue 20): everything avatar-sync knows about one kind of change, read by every
 // place that used to switch over kinds on its own (names, payload check, ordering, risk, headline,
 // what a deletion removes, how a change is recognised as landed). Adding a kind touches four
-// places: its Kind constant, its payload type and Change field, its row here, and its adapter code
-// (the executor phase in apply, or its plane) and view (report).
+// places (docs/architecture.md): its Kind constant, its payload type and Change field, its row
+// here, and its adapter code (the executor phase in reconcile's apply, or its plane) and view
+// (report).
 
 // Removal is what deleting a change of a kind removes; the views count deletions by it, one way.
 type Removal int
@@ -30,7 +33,7 @@ const (
 // kindInfo is one row of the kind table.
 type kindInfo struct {
 	name  string
-	plane Plane
+	plane PlaneID
 	// wave orders a pending, supported, non-delete change among the others (see phase): lower
 	// first, the order apply executes them in.
 	wave func(c Change) int
@@ -43,7 +46,7 @@ type kindInfo struct {
 	risk func(c Change, live Live) (Risk, string)
 	// headline is the change's title, given the action's verb ("update topic x config").
 	headline func(verb string, c Change) string
-	// landed reports whether the live state shows the change (apply's settle after a time-out);
+	// Landed reports whether the live state shows the change (apply's settle after a time-out);
 	// nil for a kind whose plane proves convergence by re-planning (Kubernetes objects).
 	landed func(c Change, live Live) bool
 }
@@ -81,7 +84,7 @@ func (k Kind) info() kindInfo {
 }
 
 // Plane is the plane a kind's changes belong to.
-func (k Kind) Plane() Plane { return k.info().plane }
+func (k Kind) Plane() PlaneID { return k.info().plane }
 
 // Removes is what deleting a change of the kind removes.
 func (k Kind) Removes() Removal { return k.info().removes }
@@ -130,9 +133,9 @@ func phase(c Change) int {
 	return info.wave(c)
 }
 
-// sortChanges puts changes in phase order; within a phase by name, then kind. Kubernetes objects
+// SortChanges puts changes in phase order; within a phase by name, then kind. Kubernetes objects
 // keep the order their plane gave them.
-func sortChanges(cs []Change) {
+func SortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool {
 		if pi, pj := phase(cs[i]), phase(cs[j]); pi != pj {
 			return pi < pj
@@ -176,17 +179,54 @@ func DeriveRisk(c Change, live Live) (Risk, string) {
 }
 
 // landed reports whether the live state shows a change's payload.
-func landed(c Change, live Live) bool {
+func Landed(c Change, live Live) bool {
 	if f := c.Kind.info().landed; f != nil {
 		return f(c, live)
 	}
 	return false
 }
 
-// isAccess reports whether a kind is access control (ACLs, credentials, quotas).
-func isAccess(k Kind) bool { return k.Removes() == RemovesAccess }
+// IsAccess reports whether a kind is access control (ACLs, credentials, quotas).
+func IsAccess(k Kind) bool { return k.Removes() == RemovesAccess }
 
 func accessRisk(Change, Live) (Risk, string) {
 	// Access changes destroy no records; a deletion has its own opt-in (--allow-delete).
 	return RiskNone, "no records are destroyed"
+}
+
+// configRisk grades a config change: data loss when a key it sets or removes can destroy records
+// against the live value (retention lowered, compaction switched).
+func configRisk(c Change, live Live) (Risk, string) {
+	obs := live.Topics[c.Name]
+	var losses []string
+	for _, k := range sortedKeys(c.Config.Keys) {
+		e := c.Config.Keys[k]
+		lv, ok := obs.Config[k]
+		before := ""
+		op := topics.ConfigSet
+		switch {
+		case e.Delete:
+			op, before = topics.ConfigRemove, lv.Value
+		case ok && lv.Source == topics.SourceTopic:
+			op, before = topics.ConfigChange, lv.Value
+		case ok:
+			before = lv.Value
+		}
+		if loss := topics.DataLoss(k, before, e.After, op); loss != "" {
+			losses = append(losses, loss)
+		}
+	}
+	if len(losses) > 0 {
+		return RiskDataLoss, strings.Join(losses, "; ")
+	}
+	return RiskNone, "nothing is destroyed"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
