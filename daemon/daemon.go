@@ -110,6 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 	d.log.Info("watching", append(d.gx.describe(cfg.File), "cluster", strings.Join(cfg.Targets, ","), "interval", cfg.Interval.String())...)
 	err := reconcile.Loop(ctx, d.gx.source(cfg.File, cfg.Debounce), d.gx.loopOptions(cfg.Interval),
 		func(ctx context.Context, tr reconcile.Trigger) error { return d.pass(ctx, tr, stop) }, d.report)
+	stop()
+	d.gx.wait() // the poller's git ends with the daemon, not after it
 	if d.fatal != nil {
 		return d.fatal
 	}
@@ -137,7 +139,7 @@ func (d *daemon) pass(ctx context.Context, tr reconcile.Trigger, stop context.Ca
 	for _, f := range d.targets {
 		f.reset()
 	}
-	file, log, err := d.gx.specFile(ctx, d.cfg.File)
+	file, log, err := d.gx.specFile(ctx, tr, d.cfg.File)
 	d.passLog = log
 	if err != nil {
 		for _, f := range d.targets {

@@ -302,7 +302,10 @@ func runDaemonWith(t *testing.T, cfg Config) (log *lockedBuffer, base string, st
 	log = &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		cfg.Interval, cfg.Debounce, cfg.MetricsAddr = 300*time.Millisecond, 50*time.Millisecond, "127.0.0.1:0"
+		if cfg.Interval == 0 {
+			cfg.Interval = 300 * time.Millisecond
+		}
+		cfg.Debounce, cfg.MetricsAddr = 50*time.Millisecond, "127.0.0.1:0"
 		cfg.Apply = reconcile.ApplyOptions{LockWait: 10 * time.Second}
 		cfg.Session = session.Options{StateDir: t.TempDir(), Serve: true, Objects: true}
 		cfg.Log = NewLogger(log, true, true)

@@ -28,7 +28,8 @@ import (
 type gitops struct {
 	cfg     *Config
 	log     *slog.Logger
-	repo    *gitsource.Repo // nil without --git
+	repo    *gitsource.Repo   // nil without --git
+	src     *gitsource.Source // polls repo: the loop's source with --git
 	metrics *gitopsMetrics
 	fleet   bool
 
@@ -55,6 +56,12 @@ func newGitops(cfg *Config, log *slog.Logger, reg *prometheus.Registry, fleet bo
 			dir = abs // the start-up line names the clone as it is on disk (issue 21: relative --state-dir)
 		}
 		x.repo = &gitsource.Repo{URL: cfg.Git.URL, Branch: cfg.Git.Branch, Dir: dir}
+		x.src = &gitsource.Source{Repo: x.repo, Interval: cfg.Git.Interval, Fetched: func(_ gitsource.Revision, err error) {
+			x.metrics.fetches.Inc()
+			if err != nil {
+				x.metrics.fetchFailures.Inc()
+			}
+		}}
 	}
 	if len(cfg.Notify) > 0 {
 		x.sender = &notify.Sender{URLs: cfg.Notify, Log: log, Secrets: func() []string {
@@ -70,46 +77,32 @@ func newGitops(cfg *Config, log *slog.Logger, reg *prometheus.Registry, fleet bo
 	return x
 }
 
-// source is what triggers passes besides the timer: the spec file's watcher, or nothing with
-// --git, where the loop's timer is the poll (see interval).
+// source is what triggers passes besides the timer: the spec file's watcher, or with --git the
+// branch's poller, which triggers a pass when the branch moves or a fetch fails (issue 20).
 func (x *gitops) source(file string, debounce time.Duration) reconcile.Source {
-	if x.repo != nil {
-		return timerOnly{}
+	if x.src != nil {
+		return x.src
 	}
 	return &filewatch.Source{Path: file, Debounce: debounce}
 }
 
-// loopOptions are the loop's timer and back-off. Without --git they are watch's own.
+// loopOptions are the loop's timer and back-off: the timer is --interval (the resync that heals
+// drift made by hand), also with --git, whose polls are the source's.
 func (x *gitops) loopOptions(interval time.Duration) reconcile.LoopOptions {
 	if x.repo == nil {
 		return reconcile.LoopOptions{Interval: interval}
 	}
 	// The back-off after a failure grows from 1s to a minute (or --git-interval when longer), not
-	// to the short poll interval: an unreachable remote is not fetched every few seconds, and a
-	// fix pushed after a bad commit is still picked up within a minute.
-	return reconcile.LoopOptions{Interval: x.interval(interval), RetryMax: max(time.Minute, x.cfg.Git.Interval)}
+	// to --interval: a fix pushed after a bad commit is picked up by the next poll anyway, and an
+	// unreachable remote is fetched again only on the loop's retries (the source pauses).
+	return reconcile.LoopOptions{Interval: interval, RetryMax: max(time.Minute, x.cfg.Git.Interval)}
 }
 
-// interval is the loop's timer. With --git every pass fetches, so the timer is the poll: every
-// --git-interval (or --interval when that is shorter). A separate poll trigger would cut the
-// loop's back-off short, and an unreachable remote would be hammered every interval.
-func (x *gitops) interval(interval time.Duration) time.Duration {
-	if x.repo == nil || (interval > 0 && interval < x.cfg.Git.Interval) {
-		return interval
+// wait returns when the branch's poller has stopped (the loop's ctx ended).
+func (x *gitops) wait() {
+	if x.src != nil {
+		x.src.Wait()
 	}
-	return x.cfg.Git.Interval
-}
-
-// timerOnly is a reconcile.Source without triggers: the loop runs on its timer alone.
-type timerOnly struct{}
-
-func (timerOnly) Triggers(ctx context.Context) (<-chan reconcile.Trigger, error) {
-	ch := make(chan reconcile.Trigger)
-	go func() {
-		<-ctx.Done()
-		close(ch)
-	}()
-	return ch, nil
 }
 
 // describe is what the daemon follows, for the start-up log line.
@@ -121,17 +114,20 @@ func (x *gitops) describe(file string) []any {
 		"gitInterval", x.cfg.Git.Interval.String(), "clone", x.repo.Dir, "mode", x.cfg.Mode}
 }
 
-// specFile fetches the branch and checks out its head (with --git) and returns the spec file the
-// pass reads and the pass's logger, which names the revision on every line. Without --git it is
-// -f. A fetch failure fails the pass: the loop retries with back-off, and the cluster stays as the
-// revision in force left it.
-func (x *gitops) specFile(ctx context.Context, file string) (string, *slog.Logger, error) {
+// specFile checks out the branch's newest head (with --git) and returns the spec file the pass
+// reads and the pass's logger, which names the revision on every line. Without --git it is -f.
+// The head is the source's last poll, fetched now only at start and after a failed fetch. A fetch
+// failure (the trigger's, or this pass's) fails the pass: the loop retries with back-off, and the
+// cluster stays as the revision in force left it.
+func (x *gitops) specFile(ctx context.Context, tr reconcile.Trigger, file string) (string, *slog.Logger, error) {
 	if x.repo == nil {
 		return file, x.log, nil
 	}
-	rev, err := x.repo.Fetch(ctx)
+	if tr.Err != nil {
+		return "", x.withRevision(x.inForce), tr.Err
+	}
+	rev, err := x.src.Current(ctx)
 	if err != nil {
-		x.metrics.fetchFailures.Inc()
 		return "", x.withRevision(x.inForce), err
 	}
 	log := x.withRevision(rev)
@@ -327,6 +323,7 @@ func (x *gitops) close() {
 // gitopsMetrics are the series issue 12 adds to /metrics.
 type gitopsMetrics struct {
 	revision      *prometheus.GaugeVec
+	fetches       prometheus.Counter
 	fetchFailures prometheus.Counter
 	drift         *prometheus.GaugeVec
 	driftFound    *prometheus.CounterVec
@@ -337,6 +334,9 @@ func newGitopsMetrics(reg *prometheus.Registry, fleet bool) *gitopsMetrics {
 		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "avatar_sync_revision_info", Help: "The git revision in force (watch --git): the last one a pass reconciled successfully.",
 		}, []string{"revision", "subject", "branch"}),
+		fetches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "avatar_sync_git_fetches_total", Help: "Fetches of the followed branch: one per --git-interval, and a pass's own at start and after a failed fetch.",
+		}),
 		fetchFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "avatar_sync_git_fetch_failures_total", Help: "Fetches of the followed branch that failed (the pass failed and was retried).",
 		}),
@@ -347,7 +347,7 @@ func newGitopsMetrics(reg *prometheus.Registry, fleet bool) *gitopsMetrics {
 			Name: "avatar_sync_drift_changes_found_total", Help: "Changes found by all passes' plans, by kind and action.",
 		}, targetLabels(fleet, "kind", "action")),
 	}
-	reg.MustRegister(m.revision, m.fetchFailures, m.drift, m.driftFound)
+	reg.MustRegister(m.revision, m.fetches, m.fetchFailures, m.drift, m.driftFound)
 	return m
 }
 

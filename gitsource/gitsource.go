@@ -1,7 +1,8 @@
 // Package gitsource follows one branch of a git repository for `watch --git` (issue 12): a
 // private bare clone fetched on demand, and each revision checked out whole into its own
-// directory before anything reads it. It imports nothing from the project: the watch loop's timer
-// is the poll, so a fetch failure is a failed pass, retried with the loop's back-off.
+// directory before anything reads it. Source (source.go) polls the branch for the watch loop: it
+// implements reconcile.Source, the only project package gitsource imports (issue 20), and reports a
+// failed fetch through the loop, so it is a failed pass retried with the loop's back-off.
 //
 // It drives the git command-line tool rather than go-git, so fetching authenticates exactly as
 // the host's git is configured: ~/.ssh/config and keys, ssh-agent, known_hosts, credential

@@ -11,10 +11,15 @@ import (
 type Trigger struct {
 	Reason string
 	At     time.Time
+	// Err is a failure of the source itself, such as a git fetch that failed (issue 20): the pass
+	// still runs, to record the failure where every failed pass is recorded (metrics, /readyz,
+	// webhooks), and Loop counts it as a failed pass whatever pass returns, so the back-off
+	// applies to consecutive failures whatever their source.
+	Err error
 }
 
-// Source produces triggers, for example on file changes. fsnotify stays behind the filewatch
-// package so reconcile never imports it.
+// Source produces triggers: filewatch on file changes, gitsource when the followed branch moves
+// or its fetch fails. fsnotify and git stay behind those packages so reconcile imports neither.
 type Source interface {
 	// Triggers starts watching; the channel closes when ctx ends or the source fails for good.
 	Triggers(ctx context.Context) (<-chan Trigger, error)
@@ -34,7 +39,8 @@ type LoopOptions struct {
 
 // Loop runs pass once at start, then again on every trigger, every Interval, and after a failure
 // with exponential back-off. Passes never overlap: triggers that arrive during a pass collapse into
-// one follow-up pass. report sees every pass's outcome. Loop returns ctx.Err() when ctx ends, an
+// one follow-up pass. A trigger with Err is a failed pass even when pass returns nil. report sees
+// every pass's outcome. Loop returns ctx.Err() when ctx ends, an
 // error when the source cannot start, and ErrSourceClosed when the source stops with no Interval.
 func Loop(ctx context.Context, src Source, opts LoopOptions, pass func(context.Context, Trigger) error, report func(Trigger, error)) error {
 	now := opts.Now
@@ -60,6 +66,9 @@ func Loop(ctx context.Context, src Source, opts LoopOptions, pass func(context.C
 	backoff := time.Duration(0)
 	for {
 		err := pass(ctx, next)
+		if err == nil {
+			err = next.Err
+		}
 		if report != nil {
 			report(next, err)
 		}

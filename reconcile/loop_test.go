@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,5 +111,47 @@ func TestLoopSourceClosedWithoutInterval(t *testing.T) {
 	}, nil)
 	if !errors.Is(err, ErrSourceClosed) || passes != 1 {
 		t.Fatalf("Loop = %v after %d pass(es), want ErrSourceClosed after 1", err, passes)
+	}
+}
+
+// TestLoopCountsSourceFailureAsFailedPass: a trigger with Err (a git fetch that failed) runs the
+// pass, which records it, and is a failed pass even when pass returns nil: the loop reports the
+// error and backs off, and consecutive failures back off longer whatever their source (issue 20).
+func TestLoopCountsSourceFailureAsFailedPass(t *testing.T) {
+	src := make(chanSource, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fetchErr := errors.New("fetch branch main of lab.git: unreachable")
+	var reasons []string
+	var reported []error
+	var at []time.Time
+	err := Loop(ctx, src, LoopOptions{RetryMin: 50 * time.Millisecond, RetryMax: time.Second},
+		func(ctx context.Context, tr Trigger) error {
+			reasons = append(reasons, tr.Reason)
+			at = append(at, time.Now())
+			switch len(reasons) {
+			case 1:
+				src <- Trigger{Reason: "fetch failed", Err: fetchErr}
+				return nil
+			case 2:
+				return nil // the pass recorded tr.Err and returns nothing of its own
+			case 3:
+				return errors.New("cluster unreachable")
+			default:
+				cancel()
+				return nil
+			}
+		}, func(_ Trigger, err error) { reported = append(reported, err) })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Loop = %v", err)
+	}
+	if want := "start,fetch failed,retry after error,retry after error"; strings.Join(reasons, ",") != want {
+		t.Fatalf("passes %q, want %s", reasons, want)
+	}
+	if len(reported) != 4 || reported[0] != nil || !errors.Is(reported[1], fetchErr) || reported[2] == nil || reported[3] != nil {
+		t.Fatalf("reported %v, want nil, the fetch error, the pass error, nil", reported)
+	}
+	if first, second := at[2].Sub(at[1]), at[3].Sub(at[2]); first < 50*time.Millisecond || second < 100*time.Millisecond {
+		t.Errorf("retries %s then %s after the failures: want the back-off, 50ms then 100ms", first, second)
 	}
 }

@@ -76,8 +76,9 @@ func TestPackageBoundaries(t *testing.T) {
 		// The watch daemon (issue 20): the loop, passes over targets through session, git tracking,
 		// notify, metrics and the status page. It renders no plan view but the change detail.
 		"daemon": {"spec", "reconcile", "plans", "session", "report", "health", "certs", "statuspage", "filewatch", "gitsource", "notify"},
-		// watch's GitOps adapters (issue 12) stand alone: cmd hands them plain values.
-		"gitsource": {},
+		// watch's GitOps adapters (issue 12) stand alone: cmd hands them plain values. gitsource
+		// implements the loop's reconcile.Source, as filewatch does (issue 20).
+		"gitsource": {"reconcile"},
 		"notify":    {},
 	}
 	for p, imps := range imports {

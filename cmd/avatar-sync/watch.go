@@ -58,7 +58,7 @@ With --metrics-addr it serves Prometheus metrics on /metrics, /healthz (the proc
 
 With --git it follows a branch instead of -f (GitOps, docs/watch.md): a private clone under
 --state-dir is fetched every --git-interval and the spec at --path of the newest commit is
-reconciled; the commit is named in every log line and in /metrics. --mode report plans and reports
+reconciled when the branch moves (and every --interval); the commit is named in every log line and in /metrics. --mode report plans and reports
 drift without changing the cluster; --notify posts webhooks on each state change.`,
 		Example: `  avatar-sync watch -f /etc/avatar/avatar.yaml --cluster microk8s --interval 5m
   avatar-sync watch --git https://git.example.org/avatar/lab.git --path lab/avatar.yaml --cluster microk8s

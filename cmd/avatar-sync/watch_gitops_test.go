@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +128,20 @@ func scrape(t *testing.T, base string) string {
 	return string(b)
 }
 
+// counter sums the samples of a counter in /metrics (every label set).
+func counter(t *testing.T, base, name string) float64 {
+	t.Helper()
+	sum := 0.0
+	for _, m := range regexp.MustCompile(`(?m)^`+name+`(?:\{[^}]*\})? (\S+)$`).FindAllStringSubmatch(scrape(t, base), -1) {
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sum += v
+	}
+	return sum
+}
+
 // logLines returns the JSON log lines whose msg is msg.
 func logLines(t *testing.T, log *lockedBuffer, msg string) []map[string]any {
 	t.Helper()
@@ -145,7 +160,8 @@ func logLines(t *testing.T, log *lockedBuffer, msg string) []map[string]any {
 // /metrics, a pushed invalid spec applies nothing and is logged with file:line:col at its revision
 // while the previous revision stays in force, and a force-push that rewrites the branch is
 // followed. The webhook gets exactly one event per state change, and never the keystore password,
-// even though the invalid commit quotes it in a place the error message echoes.
+// even though the invalid commit quotes it in a place the error message echoes. Once the branch
+// stands still it is polled without passes (issue 20).
 func TestWatchFollowsGitBranch(t *testing.T) {
 	const secret = "kEyst0re-s3cret"
 	t.Setenv("AVATAR_KEYSTORE_PASSWORD", secret)
@@ -212,7 +228,14 @@ func TestWatchFollowsGitBranch(t *testing.T) {
 	if applied := logLines(t, log, "applied"); applied[2]["revision"] != rewritten[:12] {
 		t.Errorf("force-push not followed: %v", applied[2])
 	}
-	waitLog(t, log, `"msg":"in sync"`, 3) // a few quiet polls after the last change
+	// A branch that stands still is polled, not reconciled (issue 20): three more fetches after the
+	// last change, and not one more pass.
+	waitFor(t, func() bool { kinds, _ := hook.events(t); return len(kinds) >= 4 })
+	fetches, passes := counter(t, base, "avatar_sync_git_fetches_total"), counter(t, base, "avatar_sync_reconcile_passes_total")
+	waitFor(t, func() bool { return counter(t, base, "avatar_sync_git_fetches_total") >= fetches+3 })
+	if now := counter(t, base, "avatar_sync_reconcile_passes_total"); now != passes {
+		t.Errorf("%.0f passes while the branch did not move (every poll ran a pass)", now-passes)
+	}
 	stop()
 
 	// issue 21: the commits changed topics only, never the target's connection settings.
@@ -285,7 +308,9 @@ func TestWatchReportModeNeverChangesCluster(t *testing.T) {
 	hook := newWebhook(t)
 	// The webhook comes from the environment here, as the systemd unit and the Deployment pass it.
 	t.Setenv("AVATAR_SYNC_NOTIFY", hook.srv.URL)
-	log, stop, base := runWatch(t, "--git", remote.URL, "--git-interval", "50ms", "--mode", "report", "--state-dir", state,
+	// --interval: the branch does not move, so only the resync runs the passes after the first;
+	// each finds the same drift and none notifies again.
+	log, stop, base := runWatch(t, "--git", remote.URL, "--git-interval", "50ms", "--interval", "50ms", "--mode", "report", "--state-dir", state,
 		"--metrics-addr", "127.0.0.1:0", "--allow-data-loss", "--allow-delete")
 
 	waitLog(t, log, `"msg":"drift: the cluster differs from the spec; report mode applies nothing"`, 3)
@@ -501,7 +526,8 @@ func TestWatchGitRunsBranchPluginsOnlyWithFlag(t *testing.T) {
 		"devices:\n", "devices:\n  - { name: lidar, kind: lidar, address: 'lidar:7000', plugin: ./probe.sh }\n")})
 
 	// With the status page, whose device check once ran every plugin (issue 20).
-	log, stop, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "50ms",
+	// --interval: resync passes on a branch that stands still, which must not repeat the note.
+	log, stop, _ := runWatch(t, "--git", remote.URL, "--path", "lab/avatar.yaml", "--git-interval", "50ms", "--interval", "50ms",
 		"--state-dir", filepath.Join(t.TempDir(), "state"), "--metrics-addr", "127.0.0.1:0")
 	waitLog(t, log, `"msg":"in sync"`, 3)
 	stop()
