@@ -47,11 +47,16 @@ func (k *kafkaPlane) Observe(ctx context.Context, q Query) (Observation, error) 
 
 // Execute is Apply's steps under the Planner's lock: the fingerprint against a fresh read,
 // consumer groups, the payloads by phase, settling and convergence (applyTopics).
-func (k *kafkaPlane) Execute(_ context.Context, part plans.Plan, x Execution) (plans.Result, error) {
+func (k *kafkaPlane) Execute(ctx context.Context, part plans.Plan, x Execution) (plans.Result, error) {
 	if k.cluster == nil {
 		return plans.Result{}, fmt.Errorf("read cluster %q: %w", part.Cluster, k.down)
 	}
-	return applyTopics(x.outer, part, k.cluster, x.Options, x.Progress, x.held, true)
+	// Settling what landed after a time-out needs the apply's own context, not the lock's.
+	outer := x.outer
+	if outer == nil {
+		outer = ctx
+	}
+	return applyTopics(outer, part, k.cluster, x.Options, x.Progress, x.held, true)
 }
 
 // Deferred is the advisory of a plan that deferred the topics: when they are planned, and
