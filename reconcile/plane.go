@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -143,6 +144,9 @@ func (e *NotConvergedError) Unwrap() error { return e.Err }
 
 // partOf is the plan with only the changes of plane k: what the plane verifies and executes.
 func partOf(p plans.Plan, k plans.PlaneID) plans.Plan {
+	if !slices.ContainsFunc(p.Changes, func(c plans.Change) bool { return c.Kind.Plane() != k }) {
+		return p // all of it (10,000 topic changes: no copy)
+	}
 	var cs []plans.Change
 	for _, c := range p.Changes {
 		if c.Kind.Plane() == k {
