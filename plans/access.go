@@ -137,25 +137,30 @@ func ScramRecord(user, mechanism, fp string) string {
 	return ScramRecordPrefix + mechanism + ":" + fp + ":" + user
 }
 
-// accessLanded reports whether the live state shows an access change (for settle).
-func accessLanded(c Change, live Live) bool {
-	switch {
-	case c.ACL != nil:
-		return slices.Contains(live.Access.ACLs, c.ACL.ACLRule) == (c.Action != Delete)
-	case c.User != nil:
-		found := slices.ContainsFunc(live.Access.Credentials, func(lc LiveCredential) bool {
-			return lc.User == c.User.User && lc.Mechanism == c.User.Mechanism
-		})
-		if c.Action == Delete {
-			return !found
-		}
-		return found && slices.Contains(live.Inventory, ScramRecord(c.User.User, c.User.Mechanism, c.User.Fingerprint))
-	case c.Quota != nil:
-		i := slices.IndexFunc(live.Access.Quotas, func(q LiveQuota) bool { return q.User == c.Quota.User && q.ClientID == c.Quota.ClientID })
-		if c.Action == Delete {
-			return i < 0
-		}
-		return i >= 0 && maps.Equal(live.Access.Quotas[i].Values, c.Quota.After)
+// aclLanded reports whether the live state shows an ACL change (for settle): the binding is there,
+// or gone for a delete.
+func aclLanded(c Change, live Live) bool {
+	return slices.Contains(live.Access.ACLs, c.ACL.ACLRule) == (c.Action != Delete)
+}
+
+// userLanded reports whether the live state shows a credential change: gone for a delete, else
+// present with the planned fingerprint's record in the inventory.
+func userLanded(c Change, live Live) bool {
+	found := slices.ContainsFunc(live.Access.Credentials, func(lc LiveCredential) bool {
+		return lc.User == c.User.User && lc.Mechanism == c.User.Mechanism
+	})
+	if c.Action == Delete {
+		return !found
 	}
-	return false
+	return found && slices.Contains(live.Inventory, ScramRecord(c.User.User, c.User.Mechanism, c.User.Fingerprint))
+}
+
+// quotaLanded reports whether the live state shows a quota change: gone for a delete, else the
+// entity's values are the planned ones.
+func quotaLanded(c Change, live Live) bool {
+	i := slices.IndexFunc(live.Access.Quotas, func(q LiveQuota) bool { return q.User == c.Quota.User && q.ClientID == c.Quota.ClientID })
+	if c.Action == Delete {
+		return i < 0
+	}
+	return i >= 0 && maps.Equal(live.Access.Quotas[i].Values, c.Quota.After)
 }

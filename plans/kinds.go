@@ -37,6 +37,9 @@ type kindInfo struct {
 	// wave orders a pending, supported, non-delete change among the others (see phase): lower
 	// first, the order apply executes them in.
 	wave func(c Change) int
+	// deleteWave orders the kind's deletions the same way: after every other change, topics
+	// first, then ACLs, quotas and credentials (a credential last: nothing refers to it then).
+	deleteWave int
 	// payload reports whether the change carries this kind's payload.
 	payload func(c Change) bool
 	// removes is what a Delete of the kind removes.
@@ -53,32 +56,32 @@ type kindInfo struct {
 
 // kinds is the kind table, indexed by Kind.
 var kinds = [...]kindInfo{
-	KindTopic: {name: "topic", plane: PlaneKafka, wave: constWave(1), payload: func(c Change) bool { return c.Topic != nil },
+	KindTopic: {name: "topic", plane: PlaneKafka, wave: constWave(1), deleteWave: 9, payload: func(c Change) bool { return c.Topic != nil },
 		removes: RemovesRecords, headline: func(verb string, c Change) string { return verb + " topic " + c.Name }, landed: topicLanded},
-	KindPartitions: {name: "partitions", plane: PlaneKafka, wave: constWave(2), payload: func(c Change) bool { return c.Partitions != nil },
+	KindPartitions: {name: "partitions", plane: PlaneKafka, wave: constWave(2), deleteWave: 9, payload: func(c Change) bool { return c.Partitions != nil },
 		removes: RemovesNothing, headline: topicHeadline("partitions"), landed: partitionsLanded},
-	KindConfig: {name: "config", plane: PlaneKafka, wave: constWave(3), payload: func(c Change) bool { return c.Config != nil },
+	KindConfig: {name: "config", plane: PlaneKafka, wave: constWave(3), deleteWave: 9, payload: func(c Change) bool { return c.Config != nil },
 		removes: RemovesNothing, risk: configRisk, headline: topicHeadline("config"), landed: configLanded},
-	KindReplication: {name: "replication", plane: PlaneKafka, wave: constWave(4), payload: func(c Change) bool { return c.Replication != nil },
+	KindReplication: {name: "replication", plane: PlaneKafka, wave: constWave(4), deleteWave: 9, payload: func(c Change) bool { return c.Replication != nil },
 		removes: RemovesNothing, risk: func(Change, Live) (Risk, string) { return RiskHeavy, "replicas move between brokers" },
 		headline: topicHeadline("replication"), landed: replicationLanded},
-	KindInventory: {name: "inventory", plane: PlaneKafka, wave: constWave(0), payload: func(c Change) bool { return c.Adopt != nil },
+	KindInventory: {name: "inventory", plane: PlaneKafka, wave: constWave(0), deleteWave: 9, payload: func(c Change) bool { return c.Adopt != nil },
 		removes: RemovesNothing, headline: inventoryHeadline, landed: inventoryLanded},
-	KindObject: {name: "object", plane: PlaneKubernetes, wave: constWave(-1), payload: func(c Change) bool { return c.Object != nil },
+	KindObject: {name: "object", plane: PlaneKubernetes, wave: constWave(-1), deleteWave: -1, payload: func(c Change) bool { return c.Object != nil },
 		removes: RemovesObject, risk: objectRisk, headline: func(verb string, c Change) string { return verb + " " + c.Name }},
-	KindACL: {name: "acl", plane: PlaneKafka, wave: constWave(6), payload: func(c Change) bool { return c.ACL != nil },
-		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: accessLanded},
-	KindUser: {name: "user", plane: PlaneKafka, wave: constWave(5), payload: func(c Change) bool { return c.User != nil },
-		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: accessLanded},
-	KindQuota: {name: "quota", plane: PlaneKafka, wave: constWave(6), payload: func(c Change) bool { return c.Quota != nil },
-		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: accessLanded},
+	KindACL: {name: "acl", plane: PlaneKafka, wave: constWave(6), deleteWave: 10, payload: func(c Change) bool { return c.ACL != nil },
+		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: aclLanded},
+	KindUser: {name: "user", plane: PlaneKafka, wave: constWave(5), deleteWave: 12, payload: func(c Change) bool { return c.User != nil },
+		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: userLanded},
+	KindQuota: {name: "quota", plane: PlaneKafka, wave: constWave(7), deleteWave: 11, payload: func(c Change) bool { return c.Quota != nil },
+		removes: RemovesAccess, risk: accessRisk, headline: accessHeadline, landed: quotaLanded},
 }
 
 // info is the kind's row; a kind outside the table has an empty one (no payload, no headline).
 func (k Kind) info() kindInfo {
 	if k < 0 || int(k) >= len(kinds) {
 		return kindInfo{name: fmt.Sprintf("unknown(%d)", int(k)), payload: func(Change) bool { return false },
-			wave: constWave(6), headline: func(verb string, c Change) string { return verb + " " + c.Name }}
+			wave: constWave(7), deleteWave: 9, headline: func(verb string, c Change) string { return verb + " " + c.Name }}
 	}
 	return kinds[k]
 }
@@ -115,20 +118,20 @@ func inventoryHeadline(_ string, c Change) string {
 // brokers); then by the kind table's waves — inventory records (a created topic is recorded before
 // it exists, so a crash never leaves a topic avatar-sync made but does not know), topic creates,
 // partitions, configs, reassignments, users, ACLs and quotas; then unsupported changes (never
-// executed), deletions of topics, deletions of access, and informational changes last.
+// executed); then the deletions by the table's delete waves — topics, ACLs, quotas, credentials;
+// and informational changes last. reconcile's executor runs its phases in this order
+// (TestApplyExecutesInThePlansOrder).
 func phase(c Change) int {
 	info := c.Kind.info()
 	switch {
 	case info.plane == PlaneKubernetes:
 		return -1
 	case c.Action == NoOp:
-		return 10
-	case c.Action == Delete && info.removes == RemovesAccess:
-		return 9
+		return 13
 	case c.Action == Delete:
-		return 8
+		return info.deleteWave
 	case c.Action == Unsupported:
-		return 7
+		return 8
 	}
 	return info.wave(c)
 }
@@ -178,12 +181,28 @@ func DeriveRisk(c Change, live Live) (Risk, string) {
 	return RiskNone, "nothing is destroyed"
 }
 
-// landed reports whether the live state shows a change's payload.
+// Landed reports whether the live state shows a change's payload (apply's settle after a
+// time-out), by the kind's row; false for a kind that proves convergence by re-planning, and for a
+// change without its kind's payload.
 func Landed(c Change, live Live) bool {
-	if f := c.Kind.info().landed; f != nil {
-		return f(c, live)
+	info := c.Kind.info()
+	if info.landed == nil || !info.payload(c) {
+		return false
 	}
-	return false
+	return info.landed(c, live)
+}
+
+// Deletes counts the plan's deletions whose kind removes r: the one count of deletions, by the
+// kind table (issue 20: deletions were counted three ways, and a plan that lowered a retention and
+// deleted an ACL lost its "apply needs --allow-data-loss" line).
+func (p Plan) Deletes(r Removal) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == Delete && c.Kind.Removes() == r {
+			n++
+		}
+	}
+	return n
 }
 
 // IsAccess reports whether a kind is access control (ACLs, credentials, quotas).

@@ -38,6 +38,33 @@ func applyProgress(w io.Writer, now func() time.Time) reconcile.Progress {
 	}
 }
 
+// RenderApplyingTarget heads one target's progress lines when a fleet is applied (they follow each
+// other on stderr).
+func RenderApplyingTarget(w io.Writer, target string) error {
+	_, err := fmt.Fprintf(w, "Applying target %s:\n", target)
+	return err
+}
+
+// RenderAppliedTarget heads one target's result when a fleet is applied, saying so when nothing
+// was changed on it (refused or stopped before its first change: the error below says why).
+func RenderAppliedTarget(w io.Writer, target string, res plans.Result, err error) error {
+	if _, werr := fmt.Fprintf(w, "\nTarget %s:\n", target); werr != nil {
+		return werr
+	}
+	if err != nil && res.Count(plans.Applied)+res.Count(plans.Failed)+res.Count(plans.Unknown) == 0 {
+		_, werr := fmt.Fprintln(w, "Nothing was changed on this target (the error below says why).")
+		return werr
+	}
+	return nil
+}
+
+// RenderWaitingForBrokers says that apply waits for a fresh cluster's brokers before it plans its
+// topics (issue 11).
+func RenderWaitingForBrokers(w io.Writer, target string, timeout time.Duration) error {
+	_, err := fmt.Fprintf(w, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", timeout, target)
+	return err
+}
+
 // RenderApplyResultText writes the end of an apply: counts, what was not done, and the
 // convergence proof. An apply refused before anything ran writes nothing: its error says why.
 func RenderApplyResultText(w io.Writer, res plans.Result, err error) error {

@@ -208,3 +208,28 @@ func TestRenderRunResultJSONStates(t *testing.T) {
 		})
 	}
 }
+
+// TestAppliedTargetHeading: a fleet's apply heads each target's result with its name, and says
+// "Nothing was changed" only when the target failed before its first change.
+func TestAppliedTargetHeading(t *testing.T) {
+	refused := errors.New("stale plan")
+	ran := plans.Result{Changes: []plans.ChangeResult{{Status: plans.Applied}, {Status: plans.Failed}}}
+	notRun := plans.Result{Changes: []plans.ChangeResult{{Status: plans.NotAttempted}}}
+	for _, tc := range []struct {
+		res     plans.Result
+		err     error
+		nothing bool
+	}{{notRun, refused, true}, {ran, refused, false}, {ran, nil, false}, {plans.Result{}, nil, false}} {
+		var b bytes.Buffer
+		if err := RenderAppliedTarget(&b, "lab", tc.res, tc.err); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(b.String(), "\nTarget lab:\n") || strings.Contains(b.String(), "Nothing was changed on this target") != tc.nothing {
+			t.Errorf("result %+v, error %v:\n%q", tc.res.Changes, tc.err, b.String())
+		}
+	}
+	var b bytes.Buffer
+	if err := RenderWaitingForBrokers(&b, "lab", 2*time.Minute); err != nil || !strings.Contains(b.String(), `Waiting up to 2m0s for the brokers of "lab" to answer`) {
+		t.Errorf("waiting line %q, %v", b.String(), err)
+	}
+}

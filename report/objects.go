@@ -98,7 +98,8 @@ func (pw *printer) object(c plans.Change) {
 
 // objectSummary adds the lines that say which object changes need an opt-in.
 func (pw *printer) objectSummary(p plans.Plan, opts RenderOptions) {
-	var conflicts, replaces, deletes int
+	var conflicts, replaces int
+	deletes := p.Deletes(plans.RemovesObject)
 	for _, c := range p.Changes {
 		if c.Object == nil || !c.Pending() {
 			continue
@@ -108,9 +109,6 @@ func (pw *printer) objectSummary(p plans.Plan, opts RenderOptions) {
 		}
 		if c.Action == plans.Replace {
 			replaces++
-		}
-		if c.Action == plans.Delete {
-			deletes++
 		}
 	}
 	line := func(n int, what, flag string, given bool) {

@@ -173,17 +173,9 @@ type riskCounts struct {
 }
 
 func countRisks(p plans.Plan) riskCounts {
-	var n riskCounts
+	n := riskCounts{topicDeletes: p.Deletes(plans.RemovesRecords), accessDeletes: p.Deletes(plans.RemovesAccess)}
 	for _, c := range p.Changes {
-		switch {
-		case !c.Pending():
-		case c.Action == plans.Delete && c.Kind.Removes() == plans.RemovesRecords:
-			n.topicDeletes++
-		case c.Action == plans.Delete && c.Kind.Removes() == plans.RemovesAccess:
-			n.accessDeletes++
-		case c.Action == plans.Delete:
-			// Kubernetes objects: objectSummary counts them.
-		case c.Risk == plans.RiskDataLoss:
+		if c.Pending() && c.Action != plans.Delete && c.Risk == plans.RiskDataLoss {
 			n.dataLoss++
 		}
 	}

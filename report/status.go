@@ -18,6 +18,47 @@ func RenderStatusJSON(w io.Writer, r health.Report) error {
 	return enc.Encode(r)
 }
 
+// FleetStatusDoc is `status -o json` for several targets (docs/status.md): every target's report,
+// in the order given, and healthy when all are.
+type FleetStatusDoc struct {
+	Version int             `json:"version"`
+	Healthy bool            `json:"healthy"`
+	Targets []health.Report `json:"targets"`
+}
+
+// FleetHealthy reports whether every target of a fleet is healthy (status exits 1 otherwise).
+func FleetHealthy(reports []health.Report) bool {
+	for _, r := range reports {
+		if !r.Healthy {
+			return false
+		}
+	}
+	return true
+}
+
+// RenderFleetStatusJSON writes `status -o json --cluster a,b`: one document, every target's report.
+func RenderFleetStatusJSON(w io.Writer, reports []health.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(FleetStatusDoc{Version: health.ReportVersion, Healthy: FleetHealthy(reports), Targets: reports})
+}
+
+// RenderFleetStatusText writes `status --cluster a,b`: each target's screen in the order given,
+// a blank line between them.
+func RenderFleetStatusText(w io.Writer, reports []health.Report, color bool) error {
+	for i, r := range reports {
+		if i > 0 {
+			if _, err := fmt.Fprintln(w); err != nil {
+				return err
+			}
+		}
+		if err := RenderStatusText(w, r, color); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RenderStatusText writes the status for people, one screen: verdict and spec agreement, brokers,
 // managed topics, consumer groups with lag per partition, then the problems that decide the exit
 // code. Names from the cluster go through printable.Line: a group name is not trusted text.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -78,5 +79,38 @@ func TestStatusAndVerifyGolden(t *testing.T) {
 				t.Errorf("%s differs (-golden +got); run with -update if intended:\n%s", golden, d)
 			}
 		})
+	}
+}
+
+// TestFleetStatusViews: status --cluster a,b in text is each target's screen in order, and in JSON
+// one document that is unhealthy when any target is (the views moved out of cmd, issue 20).
+func TestFleetStatusViews(t *testing.T) {
+	sick := statusFixture()
+	well := health.Report{Cluster: "dev", ClusterID: "dev-id", Healthy: true}
+	reports := []health.Report{well, sick}
+	if FleetHealthy(reports) || !FleetHealthy(reports[:1]) {
+		t.Errorf("FleetHealthy: %v for both, %v for the healthy one alone", FleetHealthy(reports), FleetHealthy(reports[:1]))
+	}
+	var text, one bytes.Buffer
+	if err := RenderFleetStatusText(&text, reports, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderStatusText(&one, sick, false); err != nil {
+		t.Fatal(err)
+	}
+	devAt, labAt := bytes.Index(text.Bytes(), []byte(`Cluster "dev"`)), bytes.Index(text.Bytes(), []byte(`Cluster "microk8s"`))
+	if devAt != 0 || labAt < 0 || !bytes.HasSuffix(text.Bytes(), append([]byte("\n"), one.Bytes()...)) {
+		t.Errorf("fleet text: each target's screen in order, a blank line between:\n%s", text.String())
+	}
+	var js bytes.Buffer
+	if err := RenderFleetStatusJSON(&js, reports); err != nil {
+		t.Fatal(err)
+	}
+	var doc FleetStatusDoc
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Version != health.ReportVersion || doc.Healthy || len(doc.Targets) != 2 || doc.Targets[0].Cluster != "dev" || doc.Targets[1].Cluster != "microk8s" {
+		t.Errorf("fleet JSON: %s", js.String())
 	}
 }

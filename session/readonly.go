@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/avatar-project/avatar-sync/clusters"
+	"github.com/avatar-project/avatar-sync/health"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
@@ -33,4 +34,19 @@ func (t *Target) HeldLock(ctx context.Context, id string) (*clusters.LockHolder,
 		return nil, err
 	}
 	return cur, nil
+}
+
+// Probe writes a probe record to every partition of the named topics and reads each back
+// (`avatar-sync verify`): cmd reads no cluster itself (issue 20).
+func (t *Target) Probe(ctx context.Context, names []string, opts clusters.ProbeOptions) (health.ProbeReport, error) {
+	if t.Admin == nil {
+		return health.ProbeReport{}, fmt.Errorf("cluster %q: the brokers did not answer: %w", t.Name, t.KafkaErr)
+	}
+	return t.Admin.Probe(ctx, names, opts)
+}
+
+// Unlock releases the target's apply lock held under id, with the reason its holder is told (`avatar-sync
+// unlock`, after HeldLock showed the holder).
+func (t *Target) Unlock(ctx context.Context, id, reason string) error {
+	return t.Admin.Unlock(ctx, id, reason)
 }

@@ -178,16 +178,13 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 		},
 		Progress: func(target string) reconcile.Progress {
 			if multi { // the progress lines of several targets follow each other on stderr
-				fmt.Fprintf(s.err, "Applying target %s:\n", target)
+				_ = report.RenderApplyingTarget(s.err, target) // stderr progress, like the lines under it
 			}
 			return report.ApplyProgress(s.err)
 		},
 		Applied: func(target string, p plans.Plan, res plans.Result, err error) {
 			if multi {
-				fmt.Fprintf(out, "\nTarget %s:\n", target)
-				if err != nil && res.Count(plans.Applied)+res.Count(plans.Failed)+res.Count(plans.Unknown) == 0 {
-					fmt.Fprintln(out, "Nothing was changed on this target (the error below says why).")
-				}
+				viewErr = cmp.Or(viewErr, report.RenderAppliedTarget(out, target, res, err))
 			}
 			if p.HasChanges() {
 				viewErr = cmp.Or(viewErr, report.RenderApplyResultText(out, res, err))
@@ -197,7 +194,7 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 			}
 		},
 		Waiting: func(target string, timeout time.Duration) {
-			fmt.Fprintf(out, "\nWaiting up to %s for the brokers of %q to answer, then planning the topics ...\n", timeout, target)
+			viewErr = cmp.Or(viewErr, report.RenderWaitingForBrokers(out, target, timeout))
 		},
 		Replanned: func(ctx context.Context, target string, p plans.Plan) error {
 			one := plans.Run{Targets: []plans.TargetPlan{{Target: target, Plan: p}}}

@@ -11,6 +11,7 @@ import (
 	"github.com/avatar-project/avatar-sync/internal/printable"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -101,7 +102,7 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	}
 	// Looked up before the banner, so whoever waits for the bootstrap line sees the cluster as it
 	// was when the note was written.
-	missing := missingTopics(ctx, e, sp, target.Name)
+	missing := session.MissingTopics(ctx, e, sp, target.Name)
 	d := report.DevUp{Bootstrap: e.Bootstrap(), ClusterID: e.ClusterID(), StateDir: o.stateDir, CAFile: caFile,
 		AutoCreateTopics: o.autoCreateTopics, AutoCreatePartitions: clusters.AutoCreatePartitions, Missing: missing, Topics: len(sp.Topics)}
 	if g.output == "json" {
@@ -126,29 +127,6 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 		fmt.Fprintf(s.err, "Stopped; state saved in %s\n", printable.Text(o.stateDir))
 	}
 	return nil
-}
-
-// missingTopics lists the spec's topics the cluster lacks. Like the rendered brokers
-// (auto.create.topics.enable=false) the embedded cluster never creates a topic on first use, so a
-// producer started against a fresh dev up waits on a missing topic with no hint of why. cmd reads
-// no cluster itself (issue 20): the planner's topic creates are the answer. Best effort: a failure
-// to look is not worth stopping the server for.
-func missingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec, target string) []string {
-	if len(sp.Topics) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	a, err := e.Connect(ctx, clusters.Options{})
-	if err != nil {
-		return nil
-	}
-	defer a.Close()
-	p, err := (&reconcile.Planner{Target: reconcile.KafkaTarget(target, a)}).Plan(ctx, sp, reconcile.PlanOptions{})
-	if err != nil {
-		return nil
-	}
-	return reconcile.MissingTopics(p, sp.Topics)
 }
 
 // passwordHint is how the banner's kcat line gets the password without printing it: the

@@ -90,7 +90,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 when in sync, 2 when changes are pending, 1 on error")
 	f.StringVar(&o.out, "out", "", "save the plan (JSON with the live-state fingerprint) for apply --plan")
 	f.BoolVar(&o.plugins, "plugins", false, "also run external device plugins (their validate op; their probe with --preflight): executes the spec's plugins, use only on a spec you trust")
-	f.BoolVar(&o.allowDelete, "allow-delete", false, "plan deleting managed topics that left the spec (also needs deletion: prune in the spec)")
+	f.BoolVar(&o.allowDelete, "allow-delete", false, "plan deleting managed topics and principals that left the spec (also needs deletion: prune in the spec; unmanaged ones are never deleted)")
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -102,38 +101,18 @@ func fleetStatus(ctx context.Context, g *globalOptions, s *streams, specs []*spe
 	fleet := openFleet(ctx, s, specs, names, o.cluster)
 	defer closeFleet(fleet, &err)
 	reports := fleet.Status(ctx, o.group, "report")
-	healthy := true
-	for _, r := range reports {
-		healthy = healthy && r.Healthy
-	}
 	if g.output == "json" {
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(fleetStatusDoc{Version: health.ReportVersion, Healthy: healthy, Targets: reports}); err != nil {
-			return err
-		}
+		err = report.RenderFleetStatusJSON(s.out, reports)
 	} else {
-		for i, r := range reports {
-			if i > 0 {
-				fmt.Fprintln(s.out)
-			}
-			if err := report.RenderStatusText(s.out, r, g.color(s.out)); err != nil {
-				return err
-			}
-		}
+		err = report.RenderFleetStatusText(s.out, reports, g.color(s.out))
 	}
-	if !healthy {
+	if err != nil {
+		return err
+	}
+	if !report.FleetHealthy(reports) {
 		return withExitCode(exitError, nil)
 	}
 	return nil
-}
-
-// fleetStatusDoc is status -o json for several targets (docs/status.md): every target's report,
-// in the order given, and healthy when all are.
-type fleetStatusDoc struct {
-	Version int             `json:"version"`
-	Healthy bool            `json:"healthy"`
-	Targets []health.Report `json:"targets"`
 }
 
 func renderStatus(w io.Writer, g *globalOptions, r health.Report) error {

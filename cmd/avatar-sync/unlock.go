@@ -51,7 +51,7 @@ holder on another machine (a killed CI job) or a stray claim.`,
 			if err != nil {
 				return err
 			}
-			defer t.Admin.Close()
+			defer t.Close()
 			return unlock(ctx, s, t, args[0], *o)
 		},
 	}
@@ -81,7 +81,7 @@ func unlock(ctx context.Context, s *streams, t *session.Target, id string, o unl
 			return fmt.Errorf("unlock cancelled, the lock is still held: %w", err)
 		}
 	}
-	if err := t.Admin.Unlock(ctx, id, "avatar-sync unlock by "+reconcile.DefaultHolder()); err != nil {
+	if err := t.Unlock(ctx, id, "avatar-sync unlock by "+reconcile.DefaultHolder()); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "Apply lock %s released.\n", id)

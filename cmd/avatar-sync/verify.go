@@ -61,7 +61,7 @@ Exit 0 when every partition passed, 1 otherwise, naming the topic and partition.
 				return err
 			}
 			defer closeTarget(t, &err)
-			rep, err := t.Admin.Probe(ctx, names, clusters.ProbeOptions{ProduceOnly: o.produceOnly, Timeout: o.timeout})
+			rep, err := t.Probe(ctx, names, clusters.ProbeOptions{ProduceOnly: o.produceOnly, Timeout: o.timeout})
 			if err != nil {
 				return err
 			}
