@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"strings"
@@ -18,10 +19,11 @@ import (
 // This file holds the reads; write.go holds the requests that change the cluster (issue 9).
 
 // Describe reads the whole live state in a fixed number of requests, whatever the number of
-// topics: one Metadata for every topic (brokers, racks, controller, cluster id, replicas), one
-// DescribeConfigs carrying every topic as a resource, and, once avatar-sync recorded any, the
-// inventory of managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any broker, so
-// a single request is the protocol's minimum.
+// topics up to 10,000: one Metadata for every topic (brokers, racks, controller, cluster id,
+// replicas), one DescribeConfigs carrying every topic as a resource (one per 10,000 topics beyond,
+// the next asked while the last is read), and, once avatar-sync recorded any, the inventory of
+// managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any
+// broker, so a single request is the protocol's minimum.
 func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 	live, _, err := a.describe(ctx)
 	return live, err
@@ -32,6 +34,12 @@ func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 // answered 141 MB, past the 100 MB sarama accepts (sarama.MaxResponseSize), so a cluster that large
 // could not be planned (issue 23). Up to 10,000 topics it is still one request.
 var describeConfigsBatch = 10000
+
+// describeConfigsAnswer is one DescribeConfigs request's outcome.
+type describeConfigsAnswer struct {
+	resp *sarama.DescribeConfigsResponse
+	err  error
+}
 
 // describe is Describe that also returns the Metadata response it read (nil when that read
 // failed), so status builds its health snapshot from the same read (issue 23).
@@ -55,16 +63,35 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 			errs = append(errs, fmt.Errorf("topic %q: %w", t.Name, kafkaErr(t.Err, nil)))
 		}
 	}
-	for names := range slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch) {
+	configs := newConfigDecoder()
+	batches := slices.Collect(slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch))
+	// The next batch is asked for while this one is read into the live state: the broker answers
+	// (and sarama decodes) one while the other is folded in, two answers held at most (issue 23).
+	ask := func(names []string) <-chan describeConfigsAnswer {
 		req := &sarama.DescribeConfigsRequest{Version: 4, Resources: make([]*sarama.ConfigResource, 0, len(names))}
 		for _, name := range names {
 			req.Resources = append(req.Resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
 		}
-		resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
-		if err != nil {
-			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
+		out := make(chan describeConfigsAnswer, 1) // never blocks: an abandoned answer is dropped
+		go func() {
+			resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
+			out <- describeConfigsAnswer{resp, err}
+		}()
+		return out
+	}
+	var next <-chan describeConfigsAnswer
+	if len(batches) > 0 {
+		next = ask(batches[0])
+	}
+	for i := range batches {
+		ans := <-next
+		if ans.err != nil {
+			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, ans.err)
 		}
-		for _, r := range resp.Resources {
+		if i+1 < len(batches) {
+			next = ask(batches[i+1])
+		}
+		for _, r := range ans.resp.Resources {
 			t, ok := live.Topics[r.Name]
 			if !ok {
 				continue
@@ -79,7 +106,7 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 				errs = append(errs, fmt.Errorf("describe configs of topic %q: %w", r.Name, kafkaErr(sarama.KError(r.ErrorCode), &msg)))
 				continue
 			}
-			t.Config = configFromEntries(r.Configs)
+			t.Config = configs.config(r.Configs)
 			live.Topics[r.Name] = t
 		}
 	}
@@ -141,14 +168,102 @@ func topicReadable(err sarama.KError) bool {
 	return errors.Is(err, sarama.ErrNoError) || errors.Is(err, sarama.ErrLeaderNotAvailable)
 }
 
-// configFromEntries keeps every described entry with where its value comes from; only a dynamic
-// topic config counts as "set on the topic", so broker or Kafka defaults never look like drift.
-func configFromEntries(entries []*sarama.ConfigEntry) map[string]topics.ConfigValue {
-	out := make(map[string]topics.ConfigValue, len(entries))
-	for _, e := range entries {
-		out[e.Name] = topics.ConfigValue{Value: e.Value, Source: configSource(e), Sensitive: e.Sensitive}
+// configDecoder turns the DescribeConfigs answers of one Describe into topic configs, holding each
+// distinct name, value and set of entries once (issue 23). A topic answers about 35 entries, nearly
+// all the same for every topic (the defaults, and the topicDefaults a spec gives them all): at
+// 100,000 topics a map and two strings per entry and topic were 450 MB of a plan's live state.
+// Names and values are interned, and topics whose entries are equal (names, values, sources, in the
+// broker's order) share one map. Every described entry is kept with where its value comes from;
+// only a dynamic topic config counts as "set on the topic", so broker or Kafka defaults never look
+// like drift. Live's config maps are read only, as they always were: nothing changes a described
+// topic's map.
+type configDecoder struct {
+	strs map[string]string
+	sets map[uint64][]configSet // by the hash of their entries; at most maxConfigSets
+	n    int                    // sets remembered
+	seed maphash.Seed
+	last configSet     // the previous topic's: the next topic's entries are nearly always the same
+	buf  []configEntry // this topic's entries
+}
+
+// maxConfigSets bounds the sets a Describe remembers beyond the previous topic's (each costs its
+// entries, about 1.4 KB): a cluster whose topics all differ shares nothing and must not pay for
+// trying.
+const maxConfigSets = 1000
+
+// configEntry is one described entry, its strings interned.
+type configEntry struct {
+	name string
+	v    topics.ConfigValue
+}
+
+// configSet is the entries of a topic and the map every topic with exactly these entries shares.
+type configSet struct {
+	entries []configEntry
+	config  map[string]topics.ConfigValue
+}
+
+func newConfigDecoder() *configDecoder {
+	return &configDecoder{strs: map[string]string{}, sets: map[uint64][]configSet{}, seed: maphash.MakeSeed()}
+}
+
+// intern returns s, or the equal string met before; at is what the previous topic had at the same
+// position, compared first, so the common case needs no map.
+func (d *configDecoder) intern(s, at string) string {
+	if s == at {
+		return at
 	}
-	return out
+	if v, ok := d.strs[s]; ok {
+		return v
+	}
+	d.strs[s] = s
+	return s
+}
+
+// config is the topic config of one resource's entries.
+func (d *configDecoder) config(entries []*sarama.ConfigEntry) map[string]topics.ConfigValue {
+	cur := d.buf[:0]
+	for i, e := range entries {
+		var at configEntry
+		if i < len(d.last.entries) {
+			at = d.last.entries[i]
+		}
+		cur = append(cur, configEntry{name: d.intern(e.Name, at.name),
+			v: topics.ConfigValue{Value: d.intern(e.Value, at.v.Value), Source: configSource(e), Sensitive: e.Sensitive}})
+	}
+	d.buf = cur
+	if d.last.config != nil && slices.Equal(cur, d.last.entries) {
+		return d.last.config
+	}
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	for _, c := range cur {
+		h.WriteString(c.name)
+		h.WriteByte(0)
+		h.WriteString(c.v.Value)
+		h.WriteByte(0)
+		h.WriteByte(byte(c.v.Source))
+		if c.v.Sensitive {
+			h.WriteByte(1)
+		}
+	}
+	sum := h.Sum64()
+	for _, set := range d.sets[sum] {
+		if slices.Equal(cur, set.entries) {
+			d.last = set
+			return set.config
+		}
+	}
+	set := configSet{entries: slices.Clone(cur), config: make(map[string]topics.ConfigValue, len(cur))}
+	for _, c := range cur {
+		set.config[c.name] = c.v
+	}
+	if d.n < maxConfigSets {
+		d.sets[sum] = append(d.sets[sum], set)
+		d.n++
+	}
+	d.last = set
+	return set.config
 }
 
 func configSource(e *sarama.ConfigEntry) topics.ConfigSource {

@@ -1,7 +1,12 @@
 package clusters
 
 import (
+	"maps"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 
@@ -54,5 +59,84 @@ func TestLiveFromMetadata(t *testing.T) {
 	}
 	if eeg := live.Topics["eeg"]; eeg.Partitions() != 2 || eeg.ReplicationFactor() != 2 || eeg.Replicas[1][0] != 2 {
 		t.Errorf("eeg = %+v", eeg)
+	}
+}
+
+func TestConfigDecoderSharesEqualConfigs(t *testing.T) {
+	entry := func(name, value string, src sarama.ConfigSource) *sarama.ConfigEntry {
+		return &sarama.ConfigEntry{Name: name, Value: value, Source: src}
+	}
+	// Every answer is decoded from its own strings, as sarama gives them.
+	answer := func(retention string, extra ...*sarama.ConfigEntry) []*sarama.ConfigEntry {
+		return append([]*sarama.ConfigEntry{
+			entry(strings.Clone("cleanup.policy"), strings.Clone("delete"), sarama.SourceDefault),
+			entry(strings.Clone("retention.ms"), strings.Clone(retention), sarama.SourceTopic),
+		}, extra...)
+	}
+	same := func(a, b map[string]topics.ConfigValue) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	d := newConfigDecoder()
+	week, day, week2 := d.config(answer("604800000")), d.config(answer("86400000")), d.config(answer("604800000"))
+	weekAgain := d.config(answer("604800000"))
+	if !same(week, week2) || !same(week, weekAgain) {
+		t.Error("topics with equal entries do not share one map (after another set, and right after)")
+	}
+	if same(week, day) {
+		t.Fatal("topics with different retention share a map")
+	}
+	want := map[string]topics.ConfigValue{
+		"cleanup.policy": {Value: "delete", Source: topics.SourceDefault},
+		"retention.ms":   {Value: "86400000", Source: topics.SourceTopic},
+	}
+	if !maps.Equal(day, want) {
+		t.Errorf("day = %v, want %v", day, want)
+	}
+	var name, value string
+	for k, v := range week {
+		if k == "cleanup.policy" {
+			name, value = k, v.Value
+		}
+	}
+	for k, v := range day {
+		if k == "cleanup.policy" && (unsafe.StringData(k) != unsafe.StringData(name) || unsafe.StringData(v.Value) != unsafe.StringData(value)) {
+			t.Error("equal names and values of two topics are held twice")
+		}
+	}
+
+	// What tells sets apart: the source, sensitivity, an entry more, the order.
+	for what, other := range map[string][]*sarama.ConfigEntry{
+		"source": {entry("cleanup.policy", "delete", sarama.SourceDefault), entry("retention.ms", "604800000", sarama.SourceDynamicBroker)},
+		"sensitive": {entry("cleanup.policy", "delete", sarama.SourceDefault),
+			{Name: "retention.ms", Value: "604800000", Source: sarama.SourceTopic, Sensitive: true}},
+		"an entry more": answer("604800000", entry("segment.ms", "1", sarama.SourceTopic)),
+		"order":         {entry("retention.ms", "604800000", sarama.SourceTopic), entry("cleanup.policy", "delete", sarama.SourceDefault)},
+	} {
+		got := d.config(other)
+		if what == "order" {
+			if !maps.Equal(got, week) {
+				t.Errorf("the same entries in another order: %v, want %v", got, week)
+			}
+			continue
+		}
+		if same(got, week) || maps.Equal(got, week) {
+			t.Errorf("%s: %v taken for %v", what, got, week)
+		}
+	}
+
+	// Past maxConfigSets remembered sets, topics still get their own entries.
+	d = newConfigDecoder()
+	first := d.config(answer("0"))
+	for i := range maxConfigSets + 10 {
+		r := strconv.Itoa(i + 1)
+		if got := d.config(answer(r)); got["retention.ms"].Value != r {
+			t.Fatalf("set %d: retention %q", i, got["retention.ms"].Value)
+		}
+	}
+	if again := d.config(answer("0")); !same(again, first) {
+		t.Error("a remembered set is not shared")
+	}
+	if late := d.config(answer(strconv.Itoa(maxConfigSets + 5))); late["retention.ms"].Value != strconv.Itoa(maxConfigSets+5) {
+		t.Errorf("a set past the bound: %v", late)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -238,6 +239,10 @@ func Fingerprint(l plans.Live) string {
 	// for nearly every topic, so they are sorted again only when the set differs.
 	var keys []string
 	var vals []topics.ConfigValue // o.Config[keys[i]]
+	// Topics with equal configs share one map (clusters' Describe, issue 23): the entries of the
+	// last map hashed are kept as written and written again for the next topic with that map.
+	var lastConfig map[string]topics.ConfigValue
+	var configBytes []byte
 	var parts []int32
 	for _, name := range names {
 		o := l.Topics[name]
@@ -251,6 +256,11 @@ func Fingerprint(l plans.Live) string {
 				num(int64(r))
 			}
 		}
+		if o.Config != nil && sameMap(o.Config, lastConfig) {
+			buf = append(buf, configBytes...)
+			flush()
+			continue
+		}
 		if vals = sameKeys(vals, keys, o.Config); vals == nil {
 			keys = keys[:0]
 			for k := range o.Config {
@@ -259,6 +269,7 @@ func Fingerprint(l plans.Live) string {
 			slices.Sort(keys)
 			vals = sameKeys(vals, keys, o.Config)
 		}
+		start := len(buf)
 		for i, k := range keys {
 			v := vals[i]
 			buf = append(buf, "\nc "...)
@@ -266,6 +277,8 @@ func Fingerprint(l plans.Live) string {
 			field(v.Value)
 			num(int64(v.Source))
 		}
+		configBytes = append(configBytes[:0], buf[start:]...)
+		lastConfig = o.Config
 		flush()
 	}
 	// The inventory decides what prune may delete: a plan computed before a topic was adopted
@@ -279,6 +292,11 @@ func Fingerprint(l plans.Live) string {
 	accessFingerprint(l.Access, field)
 	flush()
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// sameMap: a and b are one map (not merely equal ones).
+func sameMap(a, b map[string]topics.ConfigValue) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // sameKeys returns m's values in the order of keys (distinct), in buf's storage, when keys are

@@ -270,6 +270,35 @@ func TestFingerprint(t *testing.T) {
 // TestFingerprintPinned pins the hash of a live state whose topics share, and then do not share,
 // their config names, with partitions numbered from 0 and with a gap: Fingerprint skips sorting
 // what is already in order (issue 23), and a saved plan's fingerprint must not change with it.
+// TestFingerprintOfSharedConfigMaps: topics sharing one config map (clusters' Describe shares the
+// map of topics with equal configs, issue 23) hash as topics with copies of it, whichever topics
+// share and however they interleave with others.
+func TestFingerprintOfSharedConfigMaps(t *testing.T) {
+	week := map[string]string{"retention.ms": "604800000", "cleanup.policy": "delete"}
+	day := map[string]string{"retention.ms": "86400000", "cleanup.policy": "delete"}
+	copies := live(obs("a", 1, 1, week), obs("b", 2, 1, week), obs("c", 1, 1, day), obs("d", 1, 1, week),
+		obs("e", 1, 1, nil), obs("f", 1, 1, week), obs("g", 3, 3, day))
+	shared := live(obs("a", 1, 1, week), obs("b", 2, 1, nil), obs("c", 1, 1, day), obs("d", 1, 1, nil),
+		obs("e", 1, 1, nil), obs("f", 1, 1, nil), obs("g", 3, 3, nil))
+	for _, name := range []string{"b", "d", "f"} {
+		o := shared.Topics[name]
+		o.Config = shared.Topics["a"].Config
+		shared.Topics[name] = o
+	}
+	o := shared.Topics["g"]
+	o.Config = shared.Topics["c"].Config
+	shared.Topics["g"] = o
+	if got, want := Fingerprint(shared), Fingerprint(copies); got != want {
+		t.Errorf("shared maps hash to %s, copies to %s", got, want)
+	}
+	o = shared.Topics["e"]
+	o.Config = shared.Topics["a"].Config // e had none: now it has week's entries
+	shared.Topics["e"] = o
+	if Fingerprint(shared) == Fingerprint(copies) {
+		t.Error("a topic given another topic's config map hashes as before")
+	}
+}
+
 func TestFingerprintPinned(t *testing.T) {
 	l := live(
 		obs("a", 3, 3, map[string]string{"retention.ms": "1", "cleanup.policy": "delete"}),

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -311,24 +310,11 @@ func runErr(run plans.Run) error {
 }
 
 // LoadFleet loads the spec for a --cluster value and checks the names against it before anything
-// connects (LoadSpec, ParseTargets). For several targets the spec is parsed once per target, each
-// with its own overrides merged in (as `config --cluster NAME` shows it): specs[i] is names[i]'s.
-// A spec on standard input is read once (spec.ReadSources bounds each parse to its 16 MiB). The
-// warnings are the first target's: the spec's own, shown once.
+// connects (LoadSpec, ParseTargets). The spec is read and parsed once; each target gets its own
+// overrides merged in (as `config --cluster NAME` shows it): specs[i] is names[i]'s. The warnings
+// are the first target's: the spec's own, shown once.
 func LoadFleet(ctx context.Context, file string, stdin io.Reader, list string) (names []string, specs []*spec.Spec, warnings spec.Diagnostics, err error) {
-	if file == spec.Stdin && strings.Contains(list, ",") {
-		data, err := io.ReadAll(io.LimitReader(stdin, spec.MaxFileBytes+1))
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read the spec from standard input: %w", err)
-		}
-		stdin = bytes.NewReader(data)
-	}
-	load := func(target string) (*spec.Spec, spec.Diagnostics, error) {
-		if r, ok := stdin.(*bytes.Reader); ok {
-			r.Seek(0, io.SeekStart)
-		}
-		return LoadSpec(ctx, file, stdin, target)
-	}
+	load := specLoader(ctx, file, stdin)
 	first := list // one target: exactly as before fleets
 	if i := strings.Index(list, ","); i >= 0 {
 		first = strings.TrimSpace(list[:i])

@@ -49,12 +49,32 @@ func ReadSpecWith(ctx context.Context, file string, stdin io.Reader, parse func(
 // file:line:col: message, counted as validate counts them (issue 21): the built-in device checks
 // run on an invalid spec too (no external plugin runs here).
 func LoadSpec(ctx context.Context, file string, stdin io.Reader, target string) (*spec.Spec, spec.Diagnostics, error) {
+	return specLoader(ctx, file, stdin)(target)
+}
+
+// specLoader reads the spec at file once and returns LoadSpec of it for each target asked: a fleet
+// parses the YAML once, each target's overrides merged into it in turn (issue 23).
+func specLoader(ctx context.Context, file string, stdin io.Reader) func(target string) (*spec.Spec, spec.Diagnostics, error) {
 	if _, err := os.Stat(file); file != spec.Stdin && errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%s: no such file (point -f/--file at your avatar.yaml): %w", file, fs.ErrNotExist)
+		err := fmt.Errorf("%s: no such file (point -f/--file at your avatar.yaml): %w", file, fs.ErrNotExist)
+		return func(string) (*spec.Spec, spec.Diagnostics, error) { return nil, nil, err }
 	}
-	sp, diags := ReadSpecWith(ctx, file, stdin, func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics) {
-		return spec.ParsePartialSources(name, srcs, target)
+	var parse func(target string) (*spec.Spec, spec.Diagnostics)
+	_, readDiags := ReadSpecWith(ctx, file, stdin, func(name string, srcs []spec.Source) (*spec.Spec, spec.Diagnostics) {
+		parse = spec.SourcesParser(name, srcs)
+		return nil, nil
 	})
+	return func(target string) (*spec.Spec, spec.Diagnostics, error) {
+		if parse == nil {
+			return checkedSpec(ctx, file, nil, readDiags)
+		}
+		sp, diags := parse(target)
+		return checkedSpec(ctx, file, sp, diags)
+	}
+}
+
+// checkedSpec is LoadSpec's answer for a parsed spec: sp with its warnings, or every error.
+func checkedSpec(ctx context.Context, file string, sp *spec.Spec, diags spec.Diagnostics) (*spec.Spec, spec.Diagnostics, error) {
 	if sp != nil && len(diags.Errors()) > 0 {
 		reg := devices.NewRegistry()
 		reg.NoExternalRun = true

@@ -1,7 +1,11 @@
 package session
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -68,5 +72,69 @@ func TestSpecErrorCountsAsValidate(t *testing.T) {
 	}
 	if DiagnosticsErr("avatar.yaml", diags[1:]) != nil {
 		t.Error("warnings alone are an error")
+	}
+}
+
+// TestLoadFleetParsesOnce: a fleet reads and parses the spec once (issue 23); each further target
+// costs merging its overrides and a decode of the topics (about 10 allocations a topic), not
+// yaml.v3 building the node tree again (about 33 more), and gets its own overrides.
+func TestLoadFleetParsesOnce(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: avatar }
+brokers:
+  - { id: 1, host: b1, ports: { plaintext: 9092 } }
+topicDefaults: { partitions: 3, replicationFactor: 1 }
+clusters:
+  a: { bootstrap: ["a:9092"] }
+  b: { bootstrap: ["b:9092"], overrides: { topicDefaults: { partitions: 1 } } }
+topics:
+`)
+	for i := range 2000 {
+		fmt.Fprintf(&b, "  - name: t%05d\n    retention: 7d\n", i)
+	}
+	file := filepath.Join(t.TempDir(), "avatar.yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(list string) []*spec.Spec {
+		_, specs, _, err := LoadFleet(context.Background(), file, nil, list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return specs
+	}
+	if specs := load("a,b"); specs[0].Topics[0].Partitions != 3 || specs[1].Topics[0].Partitions != 1 {
+		t.Errorf("partitions a %d, b %d; want 3 and b's override 1", specs[0].Topics[0].Partitions, specs[1].Topics[0].Partitions)
+	}
+	one := testing.AllocsPerRun(2, func() { load("a") })
+	two := testing.AllocsPerRun(2, func() { load("a,b") })
+	perTopic := (two - one) / 2000
+	t.Logf("%.1f allocations per topic for the second target", perTopic)
+	if perTopic > 20 {
+		t.Errorf("the second target costs %.1f allocations per topic, want at most 20 (a decode, not a parse)", perTopic)
+	}
+}
+
+// TestLoadFleetFromStdin: a fleet's spec on standard input is read once and serves every target.
+func TestLoadFleetFromStdin(t *testing.T) {
+	const file = `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: avatar }
+brokers:
+  - { id: 1, host: b1, ports: { plaintext: 9092 } }
+clusters:
+  a: { bootstrap: ["a:9092"] }
+  b: { bootstrap: ["b:9092"], overrides: { topics: [{ name: t, partitions: 2 }] } }
+topics:
+  - { name: t, partitions: 1, replicationFactor: 1 }
+`
+	names, specs, _, err := LoadFleet(context.Background(), spec.Stdin, strings.NewReader(file), "a,b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 2 || names[1] != "b" || specs[0].Topics[0].Partitions != 1 || specs[1].Topics[0].Partitions != 2 {
+		t.Errorf("targets %v: want a with 1 partition and b with its override of 2", names)
 	}
 }

@@ -26,10 +26,33 @@ type mapping struct {
 	obj   *object
 	path  string
 	node  *yaml.Node
-	m     map[string]entry
+	m     fieldEntries
 	extra []entry // keys beyond obj.fields when obj.extra is set, in file order
 	used  []bool  // d.used[obj]
+	// few holds m's entries for objects of up to len(few) fields (a topic has 6): one allocation
+	// for the mapping instead of a map per topic (issue 23).
+	few [8]entry
 }
+
+// fieldEntries are the known keys of a mapping: the entry of obj.fields[i] is e[i], with a nil key
+// where the mapping does not set it.
+type fieldEntries struct {
+	obj *object
+	e   []entry
+}
+
+// get returns the entry of the known key key, if the mapping sets it.
+func (f fieldEntries) get(key string) (entry, bool) {
+	for i := range f.e {
+		if f.obj.fields[i].key == key {
+			return f.e[i], f.e[i].key != nil
+		}
+	}
+	return entry{}, false
+}
+
+// set records e as the entry of obj.fields[i].
+func (f fieldEntries) set(i int, e entry) { f.e[i] = e }
 
 // join builds child paths: "" + "kafka" = "kafka", "topics[1]" + "name" = "topics[1].name".
 func join(path, key string) string {
@@ -41,8 +64,28 @@ func join(path, key string) string {
 
 // mapping reads n as a mapping of obj: unknown keys are reported with a suggestion, repeated keys
 // too. A nil or null node is an empty mapping (so `embedded: {}` and `embedded:` mean the same).
+// Where each key was written is recorded under its path.
 func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
-	mp := &mapping{d: d, obj: obj, path: path, node: n, m: map[string]entry{}}
+	return d.readMapping(nil, n, obj, path, true)
+}
+
+// unrecordedMapping is mapping for a topic of the topics list, read into mp: its key positions
+// are found through mp.m (decoder.topics) rather than recorded under their paths.
+func (d *decoder) unrecordedMapping(mp *mapping, n *yaml.Node, obj *object, path string) {
+	d.readMapping(mp, n, obj, path, false)
+}
+
+func (d *decoder) readMapping(mp *mapping, n *yaml.Node, obj *object, path string, record bool) *mapping {
+	if mp == nil {
+		mp = &mapping{}
+	}
+	*mp = mapping{d: d, obj: obj, path: path, node: n}
+	mp.m.obj = obj
+	if len(obj.fields) <= len(mp.few) {
+		mp.m.e = mp.few[:len(obj.fields)]
+	} else {
+		mp.m.e = make([]entry, len(obj.fields))
+	}
 	if n == nil {
 		return mp
 	}
@@ -65,13 +108,15 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 	}
 	for _, e := range d.pairs(n) {
 		key := e.key.Value
-		if prev, dup := mp.m[key]; dup {
-			d.errorf(e.key, "%s is repeated (first set on line %d)", join(path, key), prev.key.Line)
+		if prev, dup := mp.m.get(key); dup {
+			d.errorf(e.key, "%s is repeated (first set on line %d)", join(path, key), lineOf(prev.key))
 			continue
 		}
-		if _, known := obj.lookup(key); known {
-			mp.m[key] = e
-			d.pos[join(path, key)] = d.nodePos(e.key)
+		if i := obj.index(key); i >= 0 {
+			mp.m.set(i, e)
+			if record {
+				d.pos[join(path, key)] = d.nodePos(e.key)
+			}
 			continue
 		}
 		if isSecretKey(key) {
@@ -85,7 +130,9 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 				continue
 			}
 			mp.extra = append(mp.extra, e)
-			d.pos[join(path, key)] = d.nodePos(e.key)
+			if record {
+				d.pos[join(path, key)] = d.nodePos(e.key)
+			}
 			continue
 		}
 		msg := fmt.Sprintf("%s is not a known key", join(path, clip(key)))
@@ -108,12 +155,12 @@ func (d *decoder) mapping(n *yaml.Node, obj *object, path string) *mapping {
 // validation does not add a second message about its zero value (a missing id is not "id 0").
 // A required key written with no value (name:, name: ~, name: null) is missing too, reported at the
 // key (issue 10 item 8: a topic "name: null" loaded, planned "+ create topic " and created "").
-func (d *decoder) missing(n *yaml.Node, obj *object, path string, m map[string]entry) {
-	for _, f := range obj.fields {
+func (d *decoder) missing(n *yaml.Node, obj *object, path string, m fieldEntries) {
+	for i, f := range obj.fields {
 		if !f.required {
 			continue
 		}
-		e, ok := m[f.key]
+		e, ok := m.e[i], m.e[i].key != nil
 		if !ok {
 			d.bad[join(path, f.key)] = true
 			d.errorf(n, "%s is missing (%s)", join(path, f.key), f.doc)
@@ -175,7 +222,8 @@ func isSecretKey(key string) bool {
 // pairs returns the key/value pairs of a mapping with YAML merge keys (<<: *anchor) expanded;
 // explicit keys win over merged ones, as YAML specifies.
 func (d *decoder) pairs(n *yaml.Node) []entry {
-	var out, merged []entry
+	out := make([]entry, 0, len(n.Content)/2)
+	var merged []entry
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), n.Content[i+1]
 		if k.Tag == "!!merge" {
@@ -273,8 +321,8 @@ func (mp *mapping) get(key string) (*yaml.Node, field, bool) {
 		}
 	}
 	mp.used[i] = true
-	e, ok := mp.m[key]
-	if !ok {
+	e := mp.m.e[i]
+	if e.key == nil {
 		return nil, f, false
 	}
 	v := mp.d.resolve(e.val)
@@ -306,30 +354,30 @@ func (mp *mapping) str(key string, dst *string) {
 		return
 	}
 	s := v.Value
-	path := join(mp.path, key)
+	path := func() string { return join(mp.path, key) } // for messages only
 	if f.required && strings.TrimSpace(s) == "" {
-		mp.fail(key, v, "%s is empty (%s)", path, f.doc)
+		mp.fail(key, v, "%s is empty (%s)", path(), f.doc)
 		return
 	}
 	if len(f.enum) > 0 {
 		i := slices.IndexFunc(f.enum, func(e string) bool { return strings.EqualFold(e, s) })
 		if i < 0 && len(f.enum) == 1 {
-			mp.fail(key, v, "%s %q must be %q", path, s, f.enum[0])
+			mp.fail(key, v, "%s %q must be %q", path(), s, f.enum[0])
 			return
 		}
 		if i < 0 {
-			mp.fail(key, v, "%s %q is not one of %s%s", path, s, strings.Join(f.enum, ", "), didYouMean(s, f.enum))
+			mp.fail(key, v, "%s %q is not one of %s%s", path(), s, strings.Join(f.enum, ", "), didYouMean(s, f.enum))
 			return
 		}
 		s = f.enum[i]
 	}
 	if f.pattern == dnsLabelPattern && len(s) > 63 {
 		// Kubernetes object and label names: render would refuse it, so say so here.
-		mp.fail(key, v, "%s %q is %d characters long; a DNS label has at most 63", path, s, len(s))
+		mp.fail(key, v, "%s %q is %d characters long; a DNS label has at most 63", path(), s, len(s))
 		return
 	}
 	if f.pattern != "" && !matchPattern(f.pattern, s) {
-		mp.fail(key, v, "%s %q %s", path, s, patternHint(f.pattern))
+		mp.fail(key, v, "%s %q %s", path(), s, patternHint(f.pattern))
 		return
 	}
 	*dst = s
@@ -482,33 +530,42 @@ func (mp *mapping) strings(key string, dst *[]string) {
 	}
 }
 
-// list returns the items of a list of mappings with their paths.
+// list returns the items of a list of mappings with their paths, recording where each was written.
 func (mp *mapping) list(key string) ([]*yaml.Node, []string) {
-	v, _, ok := mp.get(key)
-	if !ok {
+	v := mp.items(key)
+	if v == nil {
 		return nil, nil
 	}
 	path := join(mp.path, key)
-	if v.Kind != yaml.SequenceNode {
-		mp.fail(key, v, "%s must be a list, not %s", path, describe(v))
-		return nil, nil
-	}
-	if f, _ := mp.obj.lookup(key); f.required && len(v.Content) == 0 {
-		mp.fail(key, v, "%s is empty; declare at least one %s", path, f.elem.name)
-	}
-	paths := make([]string, len(v.Content))
-	for i, item := range v.Content {
+	paths := make([]string, len(v))
+	for i, item := range v {
 		paths[i] = fmt.Sprintf("%s[%d]", path, i)
 		mp.d.pos[paths[i]] = mp.d.nodePos(item)
 	}
-	return v.Content, paths
+	return v, paths
+}
+
+// items returns the items of a list of mappings (list without the paths: see decoder.topics).
+func (mp *mapping) items(key string) []*yaml.Node {
+	v, _, ok := mp.get(key)
+	if !ok {
+		return nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		mp.fail(key, v, "%s must be a list, not %s", join(mp.path, key), describe(v))
+		return nil
+	}
+	if f, _ := mp.obj.lookup(key); f.required && len(v.Content) == 0 {
+		mp.fail(key, v, "%s is empty; declare at least one %s", join(mp.path, key), f.elem.name)
+	}
+	return v.Content
 }
 
 // object decodes a nested mapping. An explicit empty value (metadata: with nothing under it) is
 // passed on, so its required keys are reported as missing.
 func (mp *mapping) object(key string) *mapping {
 	v, f, _ := mp.get(key)
-	if e, ok := mp.m[key]; ok && v == nil {
+	if e, ok := mp.m.get(key); ok && v == nil {
 		v = mp.d.resolve(e.val)
 	}
 	return mp.d.mapping(v, f.elem, join(mp.path, key))

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -83,16 +86,7 @@ func ParseSources(name string, srcs []Source, target string) (*Spec, Diagnostics
 
 // ParsePartialSources is ParsePartialTarget for a spec read by ReadSources.
 func ParsePartialSources(name string, srcs []Source, target string) (*Spec, Diagnostics) {
-	if len(srcs) == 1 {
-		return ParsePartialTarget(srcs[0].Name, srcs[0].Data, target)
-	}
-	s, diags, _ := parseSources(name, srcs, target)
-	if s == nil || s.Overridden == "" || len(diags) == 0 {
-		return s, diags
-	}
-	_, base, _ := parseSources(name, srcs, "")
-	annotateTarget(diags, base, target)
-	return s, diags
+	return sourcesTree(name, srcs).partial(target)
 }
 
 // ValidateSources is ValidateTargets for a spec read by ReadSources.
@@ -109,69 +103,119 @@ func ParsePartialAllTargets(name string, srcs []Source) (*Spec, Diagnostics) {
 	return s, append(diags, targetDiagnostics(s, diags, parse)...)
 }
 
-// sourcesParser parses the spec as written (target "") or as a target sees it.
-func sourcesParser(name string, srcs []Source) func(target string) (*Spec, Diagnostics) {
-	if len(srcs) == 1 {
-		return func(target string) (*Spec, Diagnostics) {
-			if target == "" {
-				s, d, _ := parsePartialTarget(srcs[0].Name, srcs[0].Data, "")
-				return s, d
-			}
-			return ParsePartialTarget(srcs[0].Name, srcs[0].Data, target)
-		}
-	}
-	return func(target string) (*Spec, Diagnostics) {
-		if target == "" {
-			s, d, _ := parseSources(name, srcs, "")
-			return s, d
-		}
-		return ParsePartialSources(name, srcs, target)
-	}
+// SourcesParser is ParsePartialSources for each target asked ("" for the spec as written), reading
+// the YAML once for all of them: a fleet (--cluster dev,lab) parses it once, not once per target
+// (issue 23).
+func SourcesParser(name string, srcs []Source) func(target string) (*Spec, Diagnostics) {
+	return sourcesParser(name, srcs)
 }
 
-// parseSources parses each file, merges the roots and decodes the result as one spec.
-func parseSources(name string, srcs []Source, target string) (*Spec, Diagnostics, *decoder) {
+// sourcesParser parses the spec as written (target "") or as a target sees it, reading the YAML
+// once for all.
+func sourcesParser(name string, srcs []Source) func(target string) (*Spec, Diagnostics) {
+	return sourcesTree(name, srcs).parser()
+}
+
+// sourcesTree reads the sources of a spec: one file as itself (relative paths relative to its
+// directory), several as a spec directory, their roots merged (relative paths relative to name).
+func sourcesTree(name string, srcs []Source) *tree {
+	if len(srcs) == 1 {
+		return parseTree(srcs[0].Name, srcs[0].Data)
+	}
 	size := 0
 	for _, src := range srcs {
 		size += len(src.Data)
 	}
 	d := newDecoder(name, size)
-	// About one node per 10 bytes of a topic list: sized up front, the map is not rehashed as it
-	// grows to every node of 100,000 topics (issue 23).
-	d.files = make(map[*yaml.Node]string, size/10)
+	if len(srcs) >= math.MaxInt/lineStride {
+		// Only where int has 32 bits: lines are numbered per file (see lineStride).
+		d.errorf(nil, "the spec directory has %d files; at most %d can be read together here", len(srcs), math.MaxInt/lineStride-1)
+		return &tree{file: name, size: size, diags: d.diags, base: name}
+	}
 	var roots []*yaml.Node
-	for _, src := range srcs {
-		// Each file's syntax errors carry its own name.
-		fd := newDecoder(src.Name, 0)
-		root := fd.parseYAML(src.Data)
-		d.diags = append(d.diags, fd.diags...)
-		if root == nil {
+	for i, f := range parseFiles(srcs) {
+		d.diags = append(d.diags, f.diags...)
+		if f.root == nil {
 			continue
 		}
-		d.recordFile(root, src.Name)
-		roots = append(roots, root)
+		d.files = append(d.files, srcs[i].Name)
+		d.recordFile(f.root, len(d.files))
+		roots = append(roots, f.root)
 	}
-	if len(roots) == 0 {
-		return d.decode(nil, target, name)
+	t := &tree{file: name, size: size, files: d.files, base: name}
+	if len(roots) > 0 {
+		t.root = d.mergeFiles(roots)
 	}
-	return d.decode(d.mergeFiles(roots), target, name)
+	t.diags = d.diags
+	return t
 }
 
-// recordFile names file as the file of n and everything under it. A node already named was visited
-// (an alias's target, or the anchor of a cycle): each file is a tree of its own, so no node is
-// named twice.
-func (d *decoder) recordFile(n *yaml.Node, file string) {
-	if n == nil {
+// parsedFile is one file of a spec directory read into its root mapping, with its syntax errors
+// (each carrying the file's own name).
+type parsedFile struct {
+	root  *yaml.Node
+	diags Diagnostics
+}
+
+// parseFiles parses the files of a spec directory, as many at a time as the process has CPUs: the
+// files are independent until merged, and yaml.v3 building each one's node tree is most of the
+// load of a large directory (issue 23). A panic in one is raised again here, as if the files had
+// been parsed one after the other.
+func parseFiles(srcs []Source) []parsedFile {
+	out := make([]parsedFile, len(srcs))
+	parse := func(i int) {
+		fd := newDecoder(srcs[i].Name, 0)
+		out[i] = parsedFile{root: fd.parseYAML(srcs[i].Data), diags: fd.diags}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(srcs))
+	if workers <= 1 {
+		for i := range srcs {
+			parse(i)
+		}
+		return out
+	}
+	next := make(chan int)
+	panics := make([]any, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panics[w] = r
+					for range next { // let the feeder finish
+					}
+				}
+			}()
+			for i := range next {
+				parse(i)
+			}
+		})
+	}
+	for i := range srcs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, r := range panics {
+		if r != nil {
+			panic(r)
+		}
+	}
+	return out
+}
+
+// recordFile marks n and everything under it as nodes of d.files[k-1], numbering their lines from
+// k*lineStride. A node already marked was visited (an alias's target, or the anchor of a cycle):
+// each file is a tree of its own, so no node is marked twice.
+func (d *decoder) recordFile(n *yaml.Node, k int) {
+	if n == nil || n.Line >= lineStride {
 		return
 	}
-	if _, seen := d.files[n]; seen {
-		return
-	}
-	d.files[n] = file
+	n.Line += k * lineStride
 	for _, c := range n.Content {
-		d.recordFile(c, file)
+		d.recordFile(c, k)
 	}
-	d.recordFile(n.Alias, file)
+	d.recordFile(n.Alias, k)
 }
 
 // identities say what makes an item of a joined list the same across files.
@@ -227,7 +271,7 @@ func (d *decoder) mergeFiles(roots []*yaml.Node) *yaml.Node {
 				for _, item := range v.Content {
 					id := m.resolve(item)
 					if idv := valueOf(m, id, identities[key]); idv != nil && idv.Kind == yaml.ScalarNode {
-						if prev, dup := ids[idv.Value]; dup && d.files[prev] != d.files[idv] {
+						if prev, dup := ids[idv.Value]; dup && !sameFile(prev, idv) {
 							label := fmt.Sprintf("%s %q", strings.TrimSuffix(key, "s"), idv.Value)
 							if key == "brokers" {
 								label = "broker id " + idv.Value
@@ -248,7 +292,7 @@ func (d *decoder) mergeFiles(roots []*yaml.Node) *yaml.Node {
 					seen[key] = ids
 				}
 				for _, c := range m.pairs(v) {
-					if prev, dup := ids[c.key.Value]; dup && d.files[prev] != d.files[c.key] {
+					if prev, dup := ids[c.key.Value]; dup && !sameFile(prev, c.key) {
 						d.errorf(c.key, "clusters.%s is also declared in %s; declare a target in one file", c.key.Value, where(prev))
 						continue
 					}

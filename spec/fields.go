@@ -60,6 +60,16 @@ func (o *object) lookup(key string) (field, bool) {
 	return field{}, false
 }
 
+// index is the index of key in o.fields, or -1.
+func (o *object) index(key string) int {
+	for i, f := range o.fields {
+		if f.key == key {
+			return i
+		}
+	}
+	return -1
+}
+
 func (o *object) keys() []string {
 	keys := make([]string, len(o.fields))
 	for i, f := range o.fields {

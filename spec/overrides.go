@@ -50,26 +50,14 @@ func ParseTarget(file string, data []byte, target string) (*Spec, Diagnostics) {
 
 // ParsePartialTarget is ParsePartial for one target (see ParseTarget).
 func ParsePartialTarget(file string, data []byte, target string) (*Spec, Diagnostics) {
-	s, diags, _ := parsePartialTarget(file, data, target)
-	if s == nil || s.Overridden == "" || len(diags) == 0 {
-		return s, diags // nothing to annotate: the spec is parsed once (plan of a valid spec)
-	}
-	_, base, _ := parsePartialTarget(file, data, "")
-	annotateTarget(diags, base, target)
-	return s, diags
+	return parseTree(file, data).partial(target)
 }
 
 // ValidateTargets returns the diagnostics of every target with overrides that the spec alone does
 // not have: what `validate` without --cluster reports beyond Parse, so CI catches a target whose
 // merged spec is invalid.
 func ValidateTargets(file string, data []byte) Diagnostics {
-	return validateTargets(func(target string) (*Spec, Diagnostics) {
-		if target == "" {
-			s, d, _ := parsePartialTarget(file, data, "")
-			return s, d
-		}
-		return ParsePartialTarget(file, data, target)
-	})
+	return validateTargets(parseTree(file, data).parser())
 }
 
 // overrides decodes clusters.<name>.overrides (keys and types; merging is mergeTarget's).
@@ -84,14 +72,14 @@ func (d *decoder) overrides(m *mapping) *Overrides {
 	}
 	if _, _, ok := m.get("topicDefaults"); ok {
 		td := m.object("topicDefaults")
-		o.TopicDefaults = topicOverride(d.topicFields(td), "", d.nodePos(td.node))
+		o.TopicDefaults = topicOverride(d.topicFields(td, nil, nil), "", d.nodePos(td.node))
 	}
 	items, paths := m.list("topics")
 	for i, item := range items {
 		tm := d.mapping(item, topicOverrideObj, paths[i])
 		var name string
 		tm.str("name", &name)
-		o.Topics = append(o.Topics, *topicOverride(d.topicFields(tm), name, d.nodePos(tm.node)))
+		o.Topics = append(o.Topics, *topicOverride(d.topicFields(tm, nil, nil), name, d.nodePos(tm.node)))
 	}
 	return o
 }
@@ -187,7 +175,7 @@ func (d *merger) mergeTopics(base, over *yaml.Node, path string) *yaml.Node {
 			d.errorf(n, "%s %q is already overridden on line %d; merge the two", p, n.Value, line)
 			continue
 		}
-		seen[n.Value] = n.Line
+		seen[n.Value] = lineOf(n)
 		i, ok := index[n.Value]
 		if !ok {
 			d.errorf(n, "%s %q is not a topic of the spec%s; a target overrides topics, it does not add them", p, n.Value, didYouMean(n.Value, names))

@@ -277,3 +277,31 @@ func TestEnvironmentsExample(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetsShareOneParse: validating every target with overrides reads the YAML once (issue 23):
+// each further target costs a decode of the topics, not yaml.v3 building the node tree again (about
+// 33 allocations per topic of this spec, against 9–10 for a decode).
+func TestTargetsShareOneParse(t *testing.T) {
+	withTargets := func(n int) []byte {
+		var b strings.Builder
+		b.Write(retentionTopicsSpec(1000))
+		b.WriteString("clusters:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  t%d: { bootstrap: [\"k:9092\"], overrides: { topicDefaults: { partitions: %d } } }\n", i, i+1)
+		}
+		return []byte(b.String())
+	}
+	allocs := func(n int) float64 {
+		data := withTargets(n)
+		return testing.AllocsPerRun(2, func() {
+			if s, diags := ParsePartialAllTargets("avatar.yaml", []Source{{Name: "avatar.yaml", Data: data}}); s == nil || len(diags.Errors()) > 0 {
+				t.Fatal(diags)
+			}
+		})
+	}
+	perTargetTopic := (allocs(5) - allocs(1)) / 4 / 1000
+	t.Logf("%.1f allocations per topic for each further target", perTargetTopic)
+	if perTargetTopic > 15 {
+		t.Errorf("each further target costs %.1f allocations per topic, want at most 15 (a decode, not a parse)", perTargetTopic)
+	}
+}

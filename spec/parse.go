@@ -3,8 +3,10 @@ package spec
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -53,14 +55,65 @@ func parsePartial(file string, data []byte) (*Spec, Diagnostics, *decoder) {
 // parsePartialTarget decodes and validates the spec with the overrides of target merged in (none
 // when target is "").
 func parsePartialTarget(file string, data []byte, target string) (*Spec, Diagnostics, *decoder) {
-	d := newDecoder(file, len(data))
-	return d.decode(d.parseYAML(data), target, filepath.Dir(file))
+	return parseTree(file, data).decode(target)
 }
 
-// newDecoder sizes the position map: about one recorded position per 30 bytes of a topic list;
-// sizing it up front saves the rehashing that showed in the profile of a 10,000-topic spec (issue 9).
+// tree is a spec's YAML read once (one file, or a directory's files merged), to be decoded for as
+// many targets as asked: merging a target's overrides builds new nodes and never changes the tree
+// (mergeTarget), so validating every target, or annotating one target's messages against the spec
+// as written, costs one parse rather than one per target (issue 23).
+type tree struct {
+	file  string // what positions without a file of their own name
+	size  int
+	root  *yaml.Node  // nil when there is nothing to decode
+	diags Diagnostics // what reading (and merging) the files found
+	files []string    // a directory's files (decoder.files)
+	base  string      // the directory relative paths are relative to
+}
+
+// parseTree reads one file.
+func parseTree(file string, data []byte) *tree {
+	d := newDecoder(file, len(data))
+	root := d.parseYAML(data)
+	return &tree{file: file, size: len(data), root: root, diags: d.diags, base: filepath.Dir(file)}
+}
+
+// decode decodes and validates the tree for target ("" for the spec as written).
+func (t *tree) decode(target string) (*Spec, Diagnostics, *decoder) {
+	d := newDecoder(t.file, t.size)
+	d.diags = slices.Clone(t.diags)
+	d.files = t.files
+	return d.decode(t.root, target, t.base)
+}
+
+// partial is ParsePartialTarget of the tree: a message only the target's merge has names the
+// target.
+func (t *tree) partial(target string) (*Spec, Diagnostics) {
+	s, diags, _ := t.decode(target)
+	if s == nil || s.Overridden == "" || len(diags) == 0 {
+		return s, diags // nothing to annotate
+	}
+	_, base, _ := t.decode("")
+	annotateTarget(diags, base, target)
+	return s, diags
+}
+
+// parser is parse for target on t: the spec as written for "", else as target sees it.
+func (t *tree) parser() func(target string) (*Spec, Diagnostics) {
+	return func(target string) (*Spec, Diagnostics) {
+		if target == "" {
+			s, d, _ := t.decode("")
+			return s, d
+		}
+		return t.partial(target)
+	}
+}
+
+// newDecoder makes a decoder for a file of size bytes. The topics, the one part of a spec that grows
+// with its size, keep their positions in decoder.topics rather than in the path map, so the map
+// needs room for the other sections' keys only.
 func newDecoder(file string, size int) *decoder {
-	return &decoder{file: file, pos: make(map[string]Pos, size/30), bad: map[string]bool{}, used: map[*object][]bool{}}
+	return &decoder{file: file, pos: make(map[string]Pos, min(size/32, 64)), bad: map[string]bool{}, used: map[*object][]bool{}}
 }
 
 // decode turns the root mapping into a validated Spec, merging target's overrides first; base is
@@ -79,7 +132,7 @@ func (d *decoder) decode(root *yaml.Node, target, base string) (*Spec, Diagnosti
 	if merged {
 		s.Overridden = target
 	}
-	d.diags = append(d.diags, validate(s, d.at)...)
+	d.diags = append(d.diags, validate(s, d.at, d.topicAt)...)
 	resolve(s, base)
 	markSecretEnv(s)
 	d.diags = uniqueSorted(d.diags)
@@ -105,13 +158,12 @@ func uniqueSorted(ds Diagnostics) Diagnostics {
 // at returns where path was written, falling back to the nearest enclosing path that was recorded.
 // A topic key the topic leaves to topicDefaults is where topicDefaults wrote it, marked inherited.
 func (d *decoder) at(path string) loc {
+	if i, key, ok := d.topicPath(path); ok {
+		return d.topicAt(i, key)
+	}
 	l := loc{bad: d.bad[path]}
 	if p, ok := d.pos[path]; ok {
 		l.pos, l.written = p, p.Line > 0
-		return l
-	}
-	if p, ok := d.inheritedPos(path); ok {
-		l.pos, l.written, l.inherited = p, p.Line > 0, true
 		return l
 	}
 	for {
@@ -131,17 +183,102 @@ func (d *decoder) at(path string) loc {
 	}
 }
 
-// inheritedPos is where topicDefaults set the key of a topic path ("topics[3].partitions",
-// "topics[3].config.retention.ms") that the topic itself does not set (the caller checked d.pos).
-func (d *decoder) inheritedPos(path string) (Pos, bool) {
-	var i int
-	if !scanIndex(path, "topics[", &i) || i < 0 || i >= d.topics {
-		return Pos{}, false
-	}
-	key, ok := strings.CutPrefix(path[strings.IndexByte(path, ']')+1:], ".")
+// topicNodes is where one item of the topics list was written: the item, its keys and the config
+// keys it sets itself. decoder.topicAt answers a topic path from it.
+type topicNodes struct {
+	item *yaml.Node
+	// mapping is the topic's mapping: mapping.m holds its known keys (name, partitions, config,
+	// ...), the first occurrence of each.
+	mapping mapping
+	// config are the config keys the topic sets itself, in file order (retention as retention.ms):
+	// a window of decoder.topicConfig.
+	config []configKey
+}
+
+// configKey is where a topic's own config key was set.
+type configKey struct {
+	key string
+	pos Pos
+}
+
+// topicPath splits a path into the topics list ("topics[3].config.retention.ms") into the topic's
+// index and the key below it ("config.retention.ms"; "" for the topic itself).
+func (d *decoder) topicPath(path string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(path, "topics[")
 	if !ok {
-		return Pos{}, false
+		return 0, "", false
 	}
+	end := strings.IndexByte(rest, ']')
+	if end < 1 {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(rest[:end])
+	if err != nil || i < 0 || i >= len(d.topics) || strconv.Itoa(i) != rest[:end] {
+		return 0, "", false
+	}
+	rest = rest[end+1:]
+	if rest == "" {
+		return i, "", true
+	}
+	key, ok := strings.CutPrefix(rest, ".")
+	return i, key, ok && key != ""
+}
+
+// topicAt is at for key ("partitions", "config.retention.ms", "" for the topic itself) of
+// topics[i]. It builds the path string only when the loader reported something malformed.
+func (d *decoder) topicAt(i int, key string) loc {
+	var l loc
+	if len(d.bad) > 0 {
+		l.bad = d.bad[topicKeyPath(i, key)]
+	}
+	if p, ok := d.topicPos(i, key); ok {
+		l.pos, l.written = p, p.Line > 0
+		return l
+	}
+	if p, ok := d.inheritedPos(key); ok {
+		l.pos, l.written, l.inherited = p, p.Line > 0, true
+		return l
+	}
+	for key != "" {
+		key = key[:max(strings.LastIndexAny(key, ".["), 0)]
+		if p, ok := d.topicPos(i, key); ok {
+			l.pos = p
+			return l
+		}
+	}
+	return l
+}
+
+// topicPos is where topics[i] wrote key ("" is the topic itself), if it did.
+func (d *decoder) topicPos(i int, key string) (Pos, bool) {
+	t := &d.topics[i]
+	if key == "" {
+		return d.nodePos(t.item), true
+	}
+	if ck, ok := strings.CutPrefix(key, "config."); ok {
+		for _, c := range t.config {
+			if c.key == ck {
+				return c.pos, true
+			}
+		}
+	}
+	if e, ok := t.mapping.m.get(key); ok {
+		return d.nodePos(e.key), true
+	}
+	return Pos{}, false
+}
+
+// topicKeyPath is the path of key of topics[i]: "topics[3].partitions".
+func topicKeyPath(i int, key string) string {
+	if key == "" {
+		return "topics[" + strconv.Itoa(i) + "]"
+	}
+	return "topics[" + strconv.Itoa(i) + "]." + key
+}
+
+// inheritedPos is where topicDefaults set a topic key ("partitions", "config.retention.ms") that
+// the topic itself does not set (the caller checked).
+func (d *decoder) inheritedPos(key string) (Pos, bool) {
 	defs := d.defaults
 	switch {
 	case key == "partitions" && defs.partitions != 0, key == "replicationFactor" && defs.replicationFactor != 0:
@@ -152,7 +289,16 @@ func (d *decoder) inheritedPos(path string) (Pos, bool) {
 	default:
 		return Pos{}, false
 	}
-	return d.pos[join(defs.path, key)], true
+	// Every topic that leaves a key to topicDefaults asks for the same few paths.
+	p, ok := d.inherited[key]
+	if !ok {
+		if d.inherited == nil {
+			d.inherited = map[string]Pos{}
+		}
+		p = d.pos[join(defs.path, key)]
+		d.inherited[key] = p
+	}
+	return p, true
 }
 
 // spec decodes the root mapping.
@@ -209,14 +355,15 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	t.boolean("internal", &s.TLS.Internal)
 	s.TLS.Pos = d.nodePos(t.node)
 
-	defs := d.topicFields(top.object("topicDefaults"))
+	defs := d.topicFields(top.object("topicDefaults"), nil, nil)
 	s.TopicDefaults = TopicDefaults{Partitions: defs.partitions, ReplicationFactor: defs.replicationFactor, Config: defs.config, Prune: defs.prune}
 	d.defaults = defs
-	items, paths = top.list("topics")
-	d.topics = len(items)
-	s.Topics = make([]Topic, 0, len(items))
+	items = top.items("topics")
+	d.topics = make([]topicNodes, len(items))
+	s.Topics = make([]Topic, len(items))
 	for i, item := range items {
-		s.Topics = append(s.Topics, d.topic(item, paths[i], defs))
+		d.topics[i].item = item
+		s.Topics[i] = d.topic(i, item, &defs)
 	}
 
 	top.str("deletion", &s.Deletion)
@@ -267,72 +414,131 @@ type topicFields struct {
 }
 
 // topicFields decodes partitions, replicationFactor, retention, config and prune of one mapping.
-func (d *decoder) topicFields(m *mapping) topicFields {
-	tf := topicFields{config: map[string]string{}, configPos: map[string]Pos{}, path: m.path}
+// Each config key's position is recorded under its path, unless own is given: a topic of the
+// topics list collects its config keys there instead (see decoder.topics), and its config maps
+// start as copies of inherit's, so the topic's own keys are written over topicDefaults' in place.
+func (d *decoder) topicFields(m *mapping, inherit *topicFields, own *[]configKey) topicFields {
+	tf := topicFields{path: m.path}
+	if inherit != nil {
+		tf.config, tf.configPos = maps.Clone(inherit.config), maps.Clone(inherit.configPos)
+	} else {
+		tf.config, tf.configPos = map[string]string{}, map[string]Pos{}
+	}
+	// set records that this mapping itself set key.
+	set := func(key string, pos Pos) {
+		if own != nil {
+			*own = append(*own, configKey{key, pos})
+		} else {
+			d.pos[join(m.path, "config."+key)] = pos
+		}
+	}
 	m.int("partitions", &tf.partitions)
 	m.int("replicationFactor", &tf.replicationFactor)
 	_, _, tf.pruneSet = m.get("prune")
 	m.boolean("prune", &tf.prune)
 
+	// Paths name keys in messages only: they are built when there is something to say.
+	configPath := func() string { return join(m.path, "config") }
+	keyPath := func(key string) string { return join(configPath(), key) }
+	retentionInConfig := false
 	if v, _, ok := m.get("config"); ok {
-		path := join(m.path, "config")
 		if v.Kind != yaml.MappingNode {
-			d.errorf(v, "%s must be a mapping of Kafka topic configs, not %s", path, describe(v))
+			d.errorf(v, "%s must be a mapping of Kafka topic configs, not %s", configPath(), describe(v))
 		} else {
-			seen := map[string]int{}
-			for _, e := range d.pairs(v) {
+			pairs := d.pairs(v)
+			seen := newKeyLines(len(pairs))
+			for _, e := range pairs {
 				key := e.key.Value
-				kp := join(path, key)
-				if line, dup := seen[key]; dup {
-					d.errorf(e.key, "%s is repeated (first set on line %d)", kp, line)
+				if line, dup := seen.first(key, lineOf(e.key)); dup {
+					d.errorf(e.key, "%s is repeated (first set on line %d)", keyPath(key), line)
 					continue
 				}
-				seen[key] = e.key.Line
 				def, known := LookupTopicConfig(key)
 				if !known {
 					hint := d.splitHint(e.key)
 					if hint == "" {
 						hint = topicConfigHint(key)
 					}
-					msg := fmt.Sprintf("%s is not a Kafka topic config", join(path, clip(key))) + hint
+					msg := fmt.Sprintf("%s is not a Kafka topic config", join(configPath(), clip(key))) + hint
 					d.errorf(e.key, "%s", msg)
 					continue
 				}
 				if def.Deprecated != "" {
-					d.warnf(e.key, "%s: %s", kp, def.Deprecated)
+					d.warnf(e.key, "%s: %s", keyPath(key), def.Deprecated)
 				}
-				raw, ok := d.configValue(e.val, def, kp)
+				raw, ok := d.configValue(e.val, def, configPath, key)
 				if !ok {
 					continue
 				}
 				norm, err := def.Normalize(raw)
 				if err != nil {
-					d.errorf(e.val, "%s %v", kp, err)
+					d.errorf(e.val, "%s %v", keyPath(key), err)
 					continue
 				}
 				if why := def.Unsupported(norm); why != "" {
-					d.errorf(e.val, "%s %s: %s", kp, norm, why)
+					d.errorf(e.val, "%s %s: %s", keyPath(key), norm, why)
 					continue
 				}
-				tf.config[key] = norm
-				tf.configPos[key] = d.nodePos(e.key)
-				d.pos[kp] = d.nodePos(e.key)
+				pos := d.nodePos(e.key)
+				tf.config[key], tf.configPos[key] = norm, pos
+				retentionInConfig = retentionInConfig || key == "retention.ms"
+				set(key, pos)
 			}
 		}
 	}
 
 	if v, _, ok := m.scalar("retention", "a duration"); ok {
-		if _, both := tf.config["retention.ms"]; both {
+		if retentionInConfig {
 			d.errorf(v, "%s and %s.config.retention.ms are both set; keep one", join(m.path, "retention"), m.path)
 		} else if norm, err := topicConfigByKey("retention.ms").Normalize(v.Value); err != nil {
 			d.errorf(v, "%s %v", join(m.path, "retention"), err)
 		} else {
-			tf.config["retention.ms"] = norm
-			tf.configPos["retention.ms"] = d.nodePos(v)
-			d.pos[join(m.path, "config.retention.ms")] = d.nodePos(v)
+			pos := d.nodePos(v)
+			tf.config["retention.ms"], tf.configPos["retention.ms"] = norm, pos
+			set("retention.ms", pos)
 		}
 	}
 	return tf
+}
+
+// keyLines remembers the line each key of a mapping was first set on. A topic's config mapping has
+// a few keys, so up to a dozen are scanned in place rather than put in a set built for each topic.
+type keyLines struct {
+	few  [12]configLine
+	n    int
+	many map[string]int
+}
+
+type configLine struct {
+	key  string
+	line int
+}
+
+func newKeyLines(n int) *keyLines {
+	k := &keyLines{}
+	if n > len(k.few) {
+		k.many = make(map[string]int, n)
+	}
+	return k
+}
+
+// first returns the line key was first set on, if it was, and otherwise records line for it.
+func (k *keyLines) first(key string, line int) (int, bool) {
+	if k.many != nil {
+		if l, dup := k.many[key]; dup {
+			return l, true
+		}
+		k.many[key] = line
+		return 0, false
+	}
+	for _, c := range k.few[:k.n] {
+		if c.key == key {
+			return c.line, true
+		}
+	}
+	k.few[k.n] = configLine{key, line}
+	k.n++
+	return 0, false
 }
 
 // topicConfigHint says what was probably meant by an unknown topic config key: the topic-level name
@@ -361,12 +567,14 @@ func topicConfigByKey(key string) TopicConfigDef {
 	return def
 }
 
-// configValue reads a config value as Kafka's string form; lists are allowed for list configs.
-func (d *decoder) configValue(n *yaml.Node, def TopicConfigDef, path string) (string, bool) {
+// configValue reads the value of config key as Kafka's string form; lists are allowed for list
+// configs. config is the path of the config mapping, for messages.
+func (d *decoder) configValue(n *yaml.Node, def TopicConfigDef, config func() string, key string) (string, bool) {
+	path := func() string { return join(config(), key) }
 	n = d.resolve(n)
 	switch {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
-		d.errorf(n, "%s has no value", path)
+		d.errorf(n, "%s has no value", path())
 		return "", false
 	case n.Kind == yaml.ScalarNode:
 		return n.Value, true
@@ -375,42 +583,40 @@ func (d *decoder) configValue(n *yaml.Node, def TopicConfigDef, path string) (st
 		for _, item := range n.Content {
 			item = d.resolve(item)
 			if item.Kind != yaml.ScalarNode {
-				d.errorf(item, "%s items must be strings, not %s", path, describe(item))
+				d.errorf(item, "%s items must be strings, not %s", path(), describe(item))
 				return "", false
 			}
 			parts = append(parts, item.Value)
 		}
 		return strings.Join(parts, ","), true
 	}
-	d.errorf(n, "%s must be a single value (%s), not %s", path, def.Type, describe(n))
+	d.errorf(n, "%s must be a single value (%s), not %s", path(), def.Type, describe(n))
 	return "", false
 }
 
-// topic decodes one topic and merges topicDefaults into it.
-func (d *decoder) topic(n *yaml.Node, path string, defs topicFields) Topic {
-	m := d.mapping(n, topicObj, path)
+// topic decodes topics[i], node n, and merges topicDefaults into it. Its positions go to
+// d.topics[i], not to d.pos.
+func (d *decoder) topic(i int, n *yaml.Node, defs *topicFields) Topic {
+	tn := &d.topics[i]
+	m := &tn.mapping
+	d.unrecordedMapping(m, n, topicObj, topicKeyPath(i, ""))
 	t := Topic{Pos: d.nodePos(m.node)}
 	m.str("name", &t.Name)
-	own := d.topicFields(m)
+	first := len(d.topicConfig)
+	own := d.topicFields(m, defs, &d.topicConfig)
+	tn.config = d.topicConfig[first:len(d.topicConfig):len(d.topicConfig)]
 	t.Partitions, t.ReplicationFactor, t.Prune = own.partitions, own.replicationFactor, own.prune
 	// What the topic leaves out comes from topicDefaults; decoder.at finds those positions.
-	if _, set := m.m["partitions"]; !set && defs.partitions != 0 {
+	if _, set := m.m.get("partitions"); !set && defs.partitions != 0 {
 		t.Partitions = defs.partitions
 	}
-	if _, set := m.m["replicationFactor"]; !set && defs.replicationFactor != 0 {
+	if _, set := m.m.get("replicationFactor"); !set && defs.replicationFactor != 0 {
 		t.ReplicationFactor = defs.replicationFactor
 	}
 	if !own.pruneSet {
 		t.Prune = defs.prune
 	}
-	t.Config = make(map[string]string, len(defs.config)+len(own.config))
-	t.ConfigPos = make(map[string]Pos, len(defs.config)+len(own.config))
-	for k, v := range defs.config {
-		t.Config[k], t.ConfigPos[k] = v, defs.configPos[k]
-	}
-	for k, v := range own.config {
-		t.Config[k], t.ConfigPos[k] = v, own.configPos[k]
-	}
+	t.Config, t.ConfigPos = own.config, own.configPos
 	return t
 }
 
@@ -431,7 +637,7 @@ func (d *decoder) clusters(top *mapping) []Cluster {
 				d.errorf(e.key, "%s is repeated (first set on line %d)", path, line)
 				continue
 			}
-			seen[name] = e.key.Line
+			seen[name] = lineOf(e.key)
 			d.pos[path] = d.nodePos(e.key)
 			m := d.mapping(e.val, clusterObj, path)
 			c := Cluster{Name: name, Pos: d.nodePos(e.key)}
@@ -505,7 +711,7 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 	m.str("plugin", &dev.Plugin)
 	m.strings("env", &dev.Env)
 	for _, k := range []string{"name", "kind", "address", "required", "timeout", "plugin", "env"} {
-		if e, ok := m.m[k]; ok {
+		if e, ok := m.m.get(k); ok {
 			if dev.KeyPos == nil {
 				dev.KeyPos = map[string]Pos{}
 			}

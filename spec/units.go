@@ -58,8 +58,12 @@ func ParseDurationMs(s string) (int64, error) {
 	case "forever", "infinite", "unlimited":
 		return -1, nil
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
+	// A number ends in a digit: "7d" goes straight to the units (ParseInt's error for it was an
+	// allocation per topic of a large spec; issue 23).
+	if last := len(s) - 1; last >= 0 && s[last] >= '0' && s[last] <= '9' {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n, nil
+		}
 	}
 	return parseUnits(s, func(u string) (int64, bool) { v, ok := durationUnits[u]; return v, ok }, true)
 }

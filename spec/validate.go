@@ -23,11 +23,22 @@ type loc struct {
 // locate finds a path; specs built in Go have no file, so their locator knows only Pos fields.
 type locate func(path string) loc
 
+// locateTopic is locate for key ("partitions", "config.retention.ms", "" for the topic itself) of
+// topics[i]: validating every topic asks for a few keys of each, and building their paths was
+// most of what validating a topic allocated (issue 23).
+type locateTopic func(i int, key string) loc
+
+// topicLocator is the locateTopic of a locate: it builds the path.
+func topicLocator(at locate) locateTopic {
+	return func(i int, key string) loc { return at(topicKeyPath(i, key)) }
+}
+
 // Validate runs the checks that need the whole spec (unique ids, replication within the broker
 // count, legal names, password references, ...) on a spec built in Go. Parse runs the same checks,
 // plus the key, type and enum checks that need the YAML itself, and anchors each at its line.
 func Validate(s *Spec) Diagnostics {
-	return validate(s, structLocator(s))
+	at := structLocator(s)
+	return validate(s, at, topicLocator(at))
 }
 
 // structLocator anchors paths at the Pos fields of an in-memory spec (zero Pos when it has none).
@@ -84,9 +95,10 @@ func scanIndex(path, prefix string, i *int) bool {
 
 // validator collects the semantic diagnostics of one spec.
 type validator struct {
-	s     *Spec
-	at    locate
-	diags Diagnostics
+	s       *Spec
+	at      locate
+	topicAt locateTopic
+	diags   Diagnostics
 	// isrFromDefaults gathers min.insync.replicas findings whose value came from topicDefaults, so
 	// that one default wrong for every topic is reported once, not once per topic at the same spot.
 	isrFromDefaults []isrFinding
@@ -116,8 +128,8 @@ func (v *validator) from(path string) string {
 	return ""
 }
 
-func validate(s *Spec, at locate) Diagnostics {
-	v := &validator{s: s, at: at}
+func validate(s *Spec, at locate, topicAt locateTopic) Diagnostics {
+	v := &validator{s: s, at: at, topicAt: topicAt}
 	v.brokers()
 	v.tls()
 	v.kafkaSASL()
@@ -459,82 +471,89 @@ func (v *validator) isrDefaults() {
 func (v *validator) topics() {
 	defer v.isrDefaults()
 	s := v.s
-	byName := make(map[string]int, len(s.Topics))
+	// byMetric holds the first topic of each metric name ('.' read as '_'). Equal names have equal
+	// metric names, so a repeated name is either that first topic's or one of those whose metric
+	// name was taken (clashed, by name): no second map of every name (issue 23).
 	byMetric := make(map[string]int, len(s.Topics))
+	var clashed map[string]int
 	defaultsBad := v.at("topicDefaults.partitions").bad || v.at("topicDefaults.replicationFactor").bad
 	for i, t := range s.Topics {
-		path := "topics[" + strconv.Itoa(i) + "]"
-		if v.at(path).bad {
+		if v.topicAt(i, "").bad {
 			continue // not a mapping: reported by the loader
 		}
+		// Paths name keys in messages: they are built when there is a message to write.
+		path := func() string { return topicKeyPath(i, "") }
 		if t.Name != "" {
+			metric := strings.ReplaceAll(t.Name, ".", "_")
+			owner, taken := byMetric[metric]
+			j, dup := owner, taken && s.Topics[owner].Name == t.Name
+			if taken && !dup {
+				j, dup = clashed[t.Name]
+			}
 			if why := legalTopicName(t.Name); why != "" {
-				v.errorf(path+".name", "%s.name %q %s", path, t.Name, why)
-			} else if j, dup := byName[t.Name]; dup {
+				v.errorf(path()+".name", "%s.name %q %s", path(), t.Name, why)
+			} else if dup {
 				where := ""
-				if p := v.at(fmt.Sprintf("topics[%d]", j)).pos; p.Line > 0 {
+				if p := v.topicAt(j, "").pos; p.Line > 0 {
 					where = fmt.Sprintf(" (line %d)", p.Line)
 				}
-				v.errorf(path+".name", "%s.name %q is already declared by topics[%d]%s", path, t.Name, j, where)
+				v.errorf(path()+".name", "%s.name %q is already declared by topics[%d]%s", path(), t.Name, j, where)
 			} else {
-				byName[t.Name] = i
-				metric := strings.ReplaceAll(t.Name, ".", "_")
-				if j, clash := byMetric[metric]; clash {
-					v.warnf(path+".name", "%s.name %q collides with %q (topics[%d]): Kafka's metric names replace '.' with '_'", path, t.Name, s.Topics[j].Name, j)
+				if taken {
+					if clashed == nil {
+						clashed = map[string]int{}
+					}
+					clashed[t.Name] = i
+					v.warnf(path()+".name", "%s.name %q collides with %q (topics[%d]): Kafka's metric names replace '.' with '_'", path(), t.Name, s.Topics[owner].Name, owner)
 				} else {
 					byMetric[metric] = i
 				}
 				if strings.HasPrefix(t.Name, "__") {
-					v.warnf(path+".name", "%s.name %q starts with \"__\", which Kafka uses for its internal topics", path, t.Name)
+					v.warnf(path()+".name", "%s.name %q starts with \"__\", which Kafka uses for its internal topics", path(), t.Name)
 				}
 			}
 		}
-		pPath, rfPath := path+".partitions", path+".replicationFactor"
-		switch pl := v.at(pPath); {
+		switch pl := v.topicAt(i, "partitions"); {
 		case pl.bad || defaultsBad && v.at("topicDefaults.partitions").bad:
 		case t.Partitions == 0 && !pl.written:
-			v.errorf(path, "%s.partitions is not set; set it on the topic or in topicDefaults.partitions", path)
+			v.errorf(path(), "%s.partitions is not set; set it on the topic or in topicDefaults.partitions", path())
 		case t.Partitions < 1 && !pl.inherited: // topicDefaults itself is checked once, not per topic
+			pPath := path() + ".partitions"
 			v.errorf(pPath, "%s %d must be 1 or more", pPath, t.Partitions)
 		}
-		switch rl := v.at(rfPath); {
+		switch rl := v.topicAt(i, "replicationFactor"); {
 		case rl.bad || defaultsBad && v.at("topicDefaults.replicationFactor").bad:
 		case t.ReplicationFactor == 0 && !rl.written:
-			v.errorf(path, "%s.replicationFactor is not set; set it on the topic or in topicDefaults.replicationFactor", path)
+			v.errorf(path(), "%s.replicationFactor is not set; set it on the topic or in topicDefaults.replicationFactor", path())
 		case t.ReplicationFactor < 1:
 			if !rl.inherited {
+				rfPath := path() + ".replicationFactor"
 				v.errorf(rfPath, "%s %d must be 1 or more", rfPath, t.ReplicationFactor)
 			}
 		case len(s.Brokers) > 0 && t.ReplicationFactor > len(s.Brokers):
+			rfPath := path() + ".replicationFactor"
 			v.errorf(rfPath, "%s %d%s exceeds the %s", rfPath, t.ReplicationFactor, v.from(rfPath), plural(len(s.Brokers), "broker"))
 		}
-		v.topicConfig(path, t)
+		v.topicConfig(i, t)
 	}
 }
 
-// topicConfig checks the relations between a topic's configs that Kafka would reject or regret.
-func (v *validator) topicConfig(path string, t Topic) {
-	isrPath := path + ".config.min.insync.replicas"
-	if isr, err := strconv.Atoi(t.Config["min.insync.replicas"]); err == nil && t.ReplicationFactor > 0 {
-		inherited := v.at(isrPath).inherited
-		switch {
-		case inherited && isr > t.ReplicationFactor:
-			v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityError})
-		case inherited && isr == t.ReplicationFactor && isr > 1:
-			v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityWarning})
-		case isr > t.ReplicationFactor:
-			v.errorf(isrPath, "%s %d%s exceeds replicationFactor %d: every write with acks=all would fail",
-				isrPath, isr, v.from(isrPath), t.ReplicationFactor)
-		case isr == t.ReplicationFactor && isr > 1:
-			v.warnf(isrPath, "%s %d%s equals replicationFactor: one broker down stops producers using acks=all",
-				isrPath, isr, v.from(isrPath))
+// topicConfig checks the relations between the configs of topics[i] that Kafka would reject or
+// regret.
+func (v *validator) topicConfig(i int, t Topic) {
+	path := func() string { return topicKeyPath(i, "") } // for messages
+	if s, set := t.Config["min.insync.replicas"]; set && t.ReplicationFactor > 0 {
+		if isr, err := strconv.Atoi(s); err == nil {
+			v.insyncReplicas(i, t, isr)
 		}
 	}
-	minLag, err1 := strconv.ParseInt(t.Config["min.compaction.lag.ms"], 10, 64)
-	maxLag, err2 := strconv.ParseInt(t.Config["max.compaction.lag.ms"], 10, 64)
-	if err1 == nil && err2 == nil && minLag > maxLag {
-		p := path + ".config.min.compaction.lag.ms"
-		v.errorf(p, "%s %s exceeds max.compaction.lag.ms %s", p, FormatDurationMs(minLag), FormatDurationMs(maxLag))
+	if s, set := t.Config["min.compaction.lag.ms"]; set {
+		minLag, err1 := strconv.ParseInt(s, 10, 64)
+		maxLag, err2 := strconv.ParseInt(t.Config["max.compaction.lag.ms"], 10, 64)
+		if err1 == nil && err2 == nil && minLag > maxLag {
+			p := path() + ".config.min.compaction.lag.ms"
+			v.errorf(p, "%s %s exceeds max.compaction.lag.ms %s", p, FormatDurationMs(minLag), FormatDurationMs(maxLag))
+		}
 	}
 	for key, val := range t.Config {
 		if t.ConfigPos[key].Line > 0 {
@@ -543,10 +562,32 @@ func (v *validator) topicConfig(path string, t Topic) {
 		norm, err := NormalizeTopicConfig(key, val)
 		if err != nil {
 			// This catches specs built in Go.
-			v.errorf(path+".config."+key, "%s.config.%s: %v", path, key, err)
+			v.errorf(path()+".config."+key, "%s.config.%s: %v", path(), key, err)
 		} else if def, _ := LookupTopicConfig(key); def.Unsupported(norm) != "" {
-			v.errorf(path+".config."+key, "%s.config.%s %s: %s", path, key, norm, def.Unsupported(norm))
+			v.errorf(path()+".config."+key, "%s.config.%s %s: %s", path(), key, norm, def.Unsupported(norm))
 		}
+	}
+}
+
+// insyncReplicas checks min.insync.replicas isr of topics[i] against its replicationFactor.
+func (v *validator) insyncReplicas(i int, t Topic, isr int) {
+	if isr < t.ReplicationFactor || isr <= 1 {
+		return // nothing to say (rf is 1 or more): no path to build
+	}
+	inherited := v.topicAt(i, "config.min.insync.replicas").inherited
+	path := topicKeyPath(i, "")
+	isrPath := path + ".config.min.insync.replicas"
+	switch {
+	case inherited && isr > t.ReplicationFactor:
+		v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityError})
+	case inherited && isr == t.ReplicationFactor:
+		v.isrFromDefaults = append(v.isrFromDefaults, isrFinding{path, t.Name, isr, t.ReplicationFactor, SeverityWarning})
+	case isr > t.ReplicationFactor:
+		v.errorf(isrPath, "%s %d%s exceeds replicationFactor %d: every write with acks=all would fail",
+			isrPath, isr, v.from(isrPath), t.ReplicationFactor)
+	case isr == t.ReplicationFactor:
+		v.warnf(isrPath, "%s %d%s equals replicationFactor: one broker down stops producers using acks=all",
+			isrPath, isr, v.from(isrPath))
 	}
 }
 

@@ -125,3 +125,126 @@ func BenchmarkParseTopics(b *testing.B) {
 		})
 	}
 }
+
+// TestTopicAllocations bounds what decoding and validating one more topic allocates, yaml.v3's node
+// tree aside: positions live in the topic's nodes and paths are built only for messages (issue 23:
+// 31–33 allocations per topic before, most of them path strings and map entries; 9–10 after).
+func TestTopicAllocations(t *testing.T) {
+	for name, spec := range map[string]func(int) []byte{"config": manyTopicsSpec, "retention": retentionTopicsSpec} {
+		t.Run(name, func(t *testing.T) {
+			decodeAllocs := func(n int) float64 {
+				data := spec(n)
+				root := newDecoder("avatar.yaml", len(data)).parseYAML(data)
+				if root == nil {
+					t.Fatal("the spec does not parse")
+				}
+				return testing.AllocsPerRun(3, func() {
+					d := newDecoder("avatar.yaml", len(data))
+					if s, diags, _ := d.decode(root, "", "."); s == nil || len(s.Topics) != n || len(diags.Errors()) > 0 {
+						t.Fatal(diags)
+					}
+				})
+			}
+			perTopic := (decodeAllocs(2000) - decodeAllocs(1000)) / 1000
+			t.Logf("%.1f allocations per topic", perTopic)
+			if perTopic > 12 {
+				t.Errorf("decoding and validating a topic allocates %.1f times, want at most 12", perTopic)
+			}
+		})
+	}
+}
+
+// retentionTopicsSpec is manyTopicsSpec with each topic's retention written as retention: (the spec
+// of `make bench-cli`).
+func retentionTopicsSpec(n int) []byte {
+	var b strings.Builder
+	b.WriteString(exampleForBench[:strings.Index(exampleForBench, "topics:\n")])
+	b.WriteString("topics:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: avatar.topic-%05d\n    retention: 7d\n", i)
+	}
+	return []byte(b.String())
+}
+
+// TestTopicPositions: the decoder answers paths into the topics list from each topic's nodes (issue
+// 23) exactly as it did from a map of every path: a key the topic writes is where it is written, one
+// it leaves to topicDefaults is where topicDefaults sets it (inherited), anything else falls back to
+// the nearest enclosing key the topic writes.
+func TestTopicPositions(t *testing.T) {
+	const file = `apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: avatar, namespace: avatar }
+brokers:
+  - { id: 1, host: b1, ports: { plaintext: 9092 } }
+topicDefaults:
+  partitions: 3
+  replicationFactor: 1
+  config: { cleanup.policy: delete }
+topics:
+  - name: a
+    retention: 7d
+  - name: b
+    partitions: 2
+    config:
+      segment.ms: 1h
+`
+	_, diags, d := parse("avatar.yaml", []byte(file))
+	if len(diags) != 0 {
+		t.Fatal(diags)
+	}
+	type want struct {
+		line, col          int
+		written, inherited bool
+	}
+	for path, w := range map[string]want{
+		"topics[0]":                            {11, 5, true, false},
+		"topics[0].name":                       {11, 5, true, false},
+		"topics[0].config.retention.ms":        {12, 16, true, false},
+		"topics[0].partitions":                 {7, 3, true, true},
+		"topics[0].config.cleanup.policy":      {9, 13, true, true},
+		"topics[0].config.segment.ms":          {11, 5, false, false},
+		"topics[1].partitions":                 {14, 5, true, false},
+		"topics[1].replicationFactor":          {8, 3, true, true},
+		"topics[1].config.segment.ms":          {16, 7, true, false},
+		"topics[1].config.min.insync.replicas": {15, 5, false, false},
+		"topics[1].prune":                      {13, 5, false, false},
+		"topics[7]":                            {10, 1, false, false},
+		"topics[7].name":                       {10, 1, false, false},
+		"topicDefaults.partitions":             {7, 3, true, false},
+	} {
+		l := d.at(path)
+		got := want{l.pos.Line, l.pos.Col, l.written, l.inherited}
+		if got != w || l.bad || l.pos.File != "avatar.yaml" {
+			t.Errorf("at(%q) = %+v (bad %v, file %q), want %+v", path, got, l.bad, l.pos.File, w)
+		}
+		if i, key, ok := d.topicPath(path); ok && d.topicAt(i, key) != l {
+			t.Errorf("topicAt(%d, %q) = %+v, at(%q) = %+v", i, key, d.topicAt(i, key), path, l)
+		}
+	}
+}
+
+// TestTopicNameRepeats: a repeated topic name is an error naming the first, a name whose metric name
+// ('.' as '_') is taken is a warning naming the topic that took it; a repeat of such a name is a
+// repeat of it, not a second clash (issue 23 keeps one map for both).
+func TestTopicNameRepeats(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(exampleForBench[:strings.Index(exampleForBench, "topics:\n")])
+	b.WriteString("topics:\n")
+	for _, name := range []string{"eeg.raw", "eeg_raw", "eeg_raw", "eeg.raw", "eeg-raw", "__x"} {
+		fmt.Fprintf(&b, "  - name: %s\n", name)
+	}
+	_, diags := ParsePartial("avatar.yaml", []byte(b.String()))
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.String())
+	}
+	want := []string{
+		`avatar.yaml:13:5: warning: topics[1].name "eeg_raw" collides with "eeg.raw" (topics[0]): Kafka's metric names replace '.' with '_'`,
+		`avatar.yaml:14:5: topics[2].name "eeg_raw" is already declared by topics[1] (line 13)`,
+		`avatar.yaml:15:5: topics[3].name "eeg.raw" is already declared by topics[0] (line 12)`,
+		`avatar.yaml:17:5: warning: topics[5].name "__x" starts with "__", which Kafka uses for its internal topics`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}

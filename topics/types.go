@@ -53,7 +53,9 @@ type Observed struct {
 	Name string `json:"name"`
 	// Replicas maps partition id to its replica broker ids, leader preference first.
 	Replicas map[int32][]int32 `json:"replicas"`
-	// Config holds every entry DescribeConfigs returned for the topic, with its source.
+	// Config holds every entry DescribeConfigs returned for the topic, with its source. Read only:
+	// topics with equal entries share one map (clusters' Describe, issue 23), so a change to one
+	// topic's map would change the others'; replace the map (maps.Clone) instead.
 	Config   map[string]ConfigValue `json:"config"`
 	Internal bool                   `json:"internal,omitempty"`
 }

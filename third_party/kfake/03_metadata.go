@@ -45,14 +45,20 @@ func (c *Cluster) handleMetadata(creq *clientReq) (kmsg.Response, error) {
 	resp.ClusterID = &c.cfg.clusterID
 	resp.ControllerID = c.controller.node
 
-	id2t := make(map[uuid]string)
-	tidx := make(map[string]int)
+	// avatar-sync patch (issue 23): sized for the answer (every topic when
+	// the request lists none); upstream grew both from empty and also
+	// filled a map of ids nothing read.
+	n := len(req.Topics)
+	if req.Topics == nil {
+		n = len(c.data.tps)
+	}
+	tidx := make(map[string]int, n)
+	resp.Topics = make([]kmsg.MetadataResponseTopic, 0, n)
 
 	donet := func(t string, id uuid, errCode int16) *kmsg.MetadataResponseTopic {
 		if i, ok := tidx[t]; ok {
 			return &resp.Topics[i]
 		}
-		id2t[id] = t
 		tidx[t] = len(resp.Topics)
 		st := kmsg.NewMetadataResponseTopic()
 		if t != "" {

@@ -36,6 +36,8 @@ func (c *Cluster) handleDescribeConfigs(creq *clientReq) (kmsg.Response, error) 
 		return nil, err
 	}
 
+	// avatar-sync patch (issue 23): one answer per resource, sized up front.
+	resp.Resources = make([]kmsg.DescribeConfigsResponseResource, 0, len(req.Resources))
 	doner := func(n string, t kmsg.ConfigResourceType, errCode int16) *kmsg.DescribeConfigsResponseResource {
 		st := kmsg.NewDescribeConfigsResponseResource()
 		st.ResourceName = n
@@ -92,6 +94,7 @@ func (c *Cluster) handleDescribeConfigs(creq *clientReq) (kmsg.Response, error) 
 		r.Configs = keep
 	}
 
+	var topics topicTemplate // avatar-sync patch
 outer:
 	for i := range req.Resources {
 		rr := &req.Resources[i]
@@ -128,7 +131,13 @@ outer:
 				continue
 			}
 			r := doner(rr.ResourceName, rr.ResourceType, 0)
-			c.data.configs(rr.ResourceName, rfn(r))
+			// avatar-sync patch: from a template made once per
+			// request, without a map per topic
+			// (describe_topic_configs.go).
+			if topics.configs == nil {
+				topics = c.topicTemplate(req.IncludeSynonyms)
+			}
+			topics.fill(c, rr.ResourceName, r)
 			filter(rr, r)
 
 		case kmsg.ConfigResourceTypeClientMetrics:
