@@ -69,11 +69,21 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAcc
 	}
 	var unreadable []string
 
-	acls, err := call(ctx, func() (*sarama.DescribeAclsResponse, error) {
+	// The three requests do not depend on each other: all are in flight at once, on b's one
+	// connection, and their answers are read in this order (issue 23).
+	aclsAnswer := goCall(ctx, func() (*sarama.DescribeAclsResponse, error) {
 		return b.DescribeAcls(&sarama.DescribeAclsRequest{Version: 1, AclFilter: sarama.AclFilter{
 			ResourceType: sarama.AclResourceAny, ResourcePatternTypeFilter: sarama.AclPatternAny,
 			Operation: sarama.AclOperationAny, PermissionType: sarama.AclPermissionAny}})
 	})
+	credsAnswer := goCall(ctx, func() (*sarama.DescribeUserScramCredentialsResponse, error) {
+		return b.DescribeUserScramCredentials(&sarama.DescribeUserScramCredentialsRequest{})
+	})
+	quotasAnswer := goCall(ctx, func() (*sarama.DescribeClientQuotasResponse, error) {
+		return b.DescribeClientQuotas(&sarama.DescribeClientQuotasRequest{Version: 0, Strict: false})
+	})
+
+	acls, err := aclsAnswer()
 	switch {
 	case err != nil:
 		return acc, fmt.Errorf("describe ACLs: %w", err)
@@ -87,9 +97,7 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAcc
 		acc.ACLs = aclRules(acls.ResourceAcls)
 	}
 
-	creds, err := call(ctx, func() (*sarama.DescribeUserScramCredentialsResponse, error) {
-		return b.DescribeUserScramCredentials(&sarama.DescribeUserScramCredentialsRequest{})
-	})
+	creds, err := credsAnswer()
 	switch {
 	case err != nil:
 		return acc, fmt.Errorf("describe SCRAM credentials: %w", err)
@@ -114,9 +122,7 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAcc
 		})
 	}
 
-	quotas, err := call(ctx, func() (*sarama.DescribeClientQuotasResponse, error) {
-		return b.DescribeClientQuotas(&sarama.DescribeClientQuotasRequest{Version: 0, Strict: false})
-	})
+	quotas, err := quotasAnswer()
 	switch {
 	case err != nil:
 		return acc, fmt.Errorf("describe client quotas: %w", err)

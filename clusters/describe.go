@@ -63,6 +63,14 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 			errs = append(errs, fmt.Errorf("topic %q: %w", t.Name, kafkaErr(t.Err, nil)))
 		}
 	}
+	// The inventory and the access control depend on nothing but the Metadata above: they are
+	// read while the topic configs are, so a plan waits for the longest of the three reads, not
+	// their sum (issue 23). An early return cancels them.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inventory := goCall(rctx, func() ([]string, error) { return a.readInventory(rctx, md) })
+	access := goCall(rctx, func() (plans.LiveAccess, error) { return a.readAccess(rctx, b) })
+
 	configs := newConfigDecoder()
 	batches := slices.Collect(slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch))
 	// The next batch is asked for while this one is read into the live state: the broker answers
@@ -110,18 +118,37 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 			live.Topics[r.Name] = t
 		}
 	}
-	inv, err := a.readInventory(ctx, md)
+	inv, err := inventory()
 	if err != nil {
 		errs = append(errs, err)
 	}
 	live.Inventory = inv
-	if live.Access, err = a.readAccess(ctx, b); err != nil {
+	if live.Access, err = access(); err != nil {
 		errs = append(errs, fmt.Errorf("read access control: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return live, md, fmt.Errorf("cluster %q: %w", a.name, err)
 	}
 	return live, md, nil
+}
+
+// goCall starts call(ctx, fn) and returns what waits for its answer, so that requests that do not
+// depend on each other are in flight at once (issue 23). The wait is bounded by ctx, as call's is;
+// an answer never waited for is dropped.
+func goCall[T any](ctx context.Context, fn func() (T, error)) func() (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := call(ctx, fn)
+		ch <- result{v, err}
+	}()
+	return func() (T, error) {
+		r := <-ch
+		return r.v, r.err
+	}
 }
 
 // metadataBrokers lists a Metadata response's brokers by ID; plan (Live) and status (Snapshot) both

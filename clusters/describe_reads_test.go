@@ -1,0 +1,84 @@
+package clusters
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
+	"github.com/avatar-project/avatar-sync/spec"
+)
+
+// TestDescribeReadsInventoryFromItsMetadata is issue 23: a Describe sends one Metadata, not a
+// second one for the inventory — the first names the inventory partition's leader, which answers
+// one ListOffsets and the Fetch — and every other read once: one DescribeConfigs and the three
+// access requests. Connections held, a Describe is exactly those seven requests. The inventory it
+// reads is the one the refresh path (a leader the Metadata does not know) reads.
+func TestDescribeReadsInventoryFromItsMetadata(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "orders", Partitions: 3, ReplicationFactor: 3},
+		{Name: "payments", Partitions: 1, ReplicationFactor: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordInventory(ctx, []string{"orders", "payments", "audit"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordInventory(ctx, nil, []string{"audit"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"orders", "payments"}
+	once := map[fakecontrol.API]int{
+		fakecontrol.APIMetadata: 1, fakecontrol.APIDescribeConfigs: 1, fakecontrol.APIListOffsets: 1, fakecontrol.APIFetch: 1,
+		fakecontrol.API(kmsg.DescribeACLs): 1, fakecontrol.API(kmsg.DescribeUserSCRAMCredentials): 1,
+		fakecontrol.API(kmsg.DescribeClientQuotas): 1,
+	}
+	reqs := fakecontrol.CountRequests(e.c)
+	for i, held := range []string{"first Describe", "second Describe (connections held)"} {
+		reqs.Reset()
+		live, md, err := a.describe(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", held, err)
+		}
+		if !slices.Equal(live.Inventory, want) {
+			t.Errorf("%s: inventory %v, want %v", held, live.Inventory, want)
+		}
+		if live.Access.Unreadable != "" || len(live.Topics) < 3 {
+			t.Errorf("%s: access %+v, %d topics", held, live.Access, len(live.Topics))
+		}
+		counts := reqs.Requests()
+		t.Logf("%s: %v", held, counts)
+		for api, n := range counts {
+			limit := once[api]
+			if api == fakecontrol.APIApiVersions && i == 0 {
+				limit = 1 // the inventory leader's connection, unless it is the seed's broker
+			}
+			if n > limit {
+				t.Errorf("%s: %d %s requests, want at most %d", held, n, api, limit)
+			}
+		}
+		for api, n := range once {
+			if counts[api] != n {
+				t.Errorf("%s: %d %s requests, want %d", held, counts[api], api, n)
+			}
+		}
+
+		// The refresh path, taken when the Metadata names no leader, reads the same inventory.
+		for _, tp := range md.Topics {
+			if tp.Name == InventoryTopic {
+				for _, p := range tp.Partitions {
+					p.Leader = -1
+				}
+			}
+		}
+		reqs.Reset()
+		inv, err := a.readInventory(ctx, md)
+		if err != nil || !slices.Equal(inv, want) {
+			t.Errorf("%s: inventory through a metadata refresh: %v %v, want %v", held, inv, err, want)
+		}
+		if n := reqs.Requests()[fakecontrol.APIMetadata]; n != 1 {
+			t.Errorf("%s: the refresh path sent %d Metadata, want 1", held, n)
+		}
+	}
+}
