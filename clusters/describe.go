@@ -22,8 +22,10 @@ import (
 // topics up to 10,000: one Metadata for every topic (brokers, racks, controller, cluster id,
 // replicas), one DescribeConfigs carrying every topic as a resource (one per 10,000 topics beyond,
 // the next asked while the last is read), and, once avatar-sync recorded any, the inventory of
-// managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any
-// broker, so a single request is the protocol's minimum.
+// managed topics (ListOffsets and Fetch of InventoryTopic, on the leader that Metadata names), and
+// the access control (DescribeAcls, DescribeUserScramCredentials, DescribeClientQuotas). Everything
+// after Metadata is sent at once: the plan waits for the longest read, not for their sum (issue
+// 23). Topic configs may be asked of any broker, so a single request is the protocol's minimum.
 func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 	live, _, err := a.describe(ctx)
 	return live, err
