@@ -61,7 +61,9 @@ func reverse[K comparable, V comparable](m map[K]V) map[V]K {
 // credential that exists. The request names no user, which Kafka answers with every one (the
 // embedded kfake is patched to do the same, third_party/kfake/PATCHES.md). A cluster without an
 // authorizer is reported as such (NoAuthorizer); a user without the right to read them as
-// Unreadable, so that plans of specs without access control still work.
+// Unreadable, so that plans of specs without access control still work. The three requests go
+// one after another: sarama answers one request of a connection before it sends the next, and
+// Describe already runs this read beside the topic configs, on a connection of its own (issue 23).
 func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAccess, error) {
 	var acc plans.LiveAccess
 	denied := func(err error) bool {
@@ -69,21 +71,11 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAcc
 	}
 	var unreadable []string
 
-	// The three requests do not depend on each other: all are in flight at once, on b's one
-	// connection, and their answers are read in this order (issue 23).
-	aclsAnswer := goCall(ctx, func() (*sarama.DescribeAclsResponse, error) {
+	acls, err := call(ctx, func() (*sarama.DescribeAclsResponse, error) {
 		return b.DescribeAcls(&sarama.DescribeAclsRequest{Version: 1, AclFilter: sarama.AclFilter{
 			ResourceType: sarama.AclResourceAny, ResourcePatternTypeFilter: sarama.AclPatternAny,
 			Operation: sarama.AclOperationAny, PermissionType: sarama.AclPermissionAny}})
 	})
-	credsAnswer := goCall(ctx, func() (*sarama.DescribeUserScramCredentialsResponse, error) {
-		return b.DescribeUserScramCredentials(&sarama.DescribeUserScramCredentialsRequest{})
-	})
-	quotasAnswer := goCall(ctx, func() (*sarama.DescribeClientQuotasResponse, error) {
-		return b.DescribeClientQuotas(&sarama.DescribeClientQuotasRequest{Version: 0, Strict: false})
-	})
-
-	acls, err := aclsAnswer()
 	switch {
 	case err != nil:
 		return acc, fmt.Errorf("describe ACLs: %w", err)
@@ -97,7 +89,9 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAcc
 		acc.ACLs = aclRules(acls.ResourceAcls)
 	}
 
-	creds, err := credsAnswer()
+	creds, err := call(ctx, func() (*sarama.DescribeUserScramCredentialsResponse, error) {
+		return b.DescribeUserScramCredentials(&sarama.DescribeUserScramCredentialsRequest{})
+	})
 	switch {
 	case err != nil:
 		return acc, fmt.Errorf("describe SCRAM credentials: %w", err)
@@ -122,7 +116,9 @@ func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAcc
 		})
 	}
 
-	quotas, err := quotasAnswer()
+	quotas, err := call(ctx, func() (*sarama.DescribeClientQuotasResponse, error) {
+		return b.DescribeClientQuotas(&sarama.DescribeClientQuotasRequest{Version: 0, Strict: false})
+	})
 	switch {
 	case err != nil:
 		return acc, fmt.Errorf("describe client quotas: %w", err)

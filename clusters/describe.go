@@ -66,12 +66,22 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 		}
 	}
 	// The inventory and the access control depend on nothing but the Metadata above: they are
-	// read while the topic configs are, so a plan waits for the longest of the three reads, not
-	// their sum (issue 23). An early return cancels them.
+	// read while the topic configs are, so a plan waits for the longest read, not for their sum
+	// (issue 23). They need connections of their own: a sarama Broker holds its lock from a
+	// request to its answer, so requests on one connection go one after another. The access
+	// requests use the inventory leader's connection, which the inventory read opens anyway (the
+	// controller's when there is no inventory), and the bootstrap connection if that one cannot
+	// be opened. An early return cancels both reads.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	inventory := goCall(rctx, func() ([]string, error) { return a.readInventory(rctx, md) })
-	access := goCall(rctx, func() (plans.LiveAccess, error) { return a.readAccess(rctx, b) })
+	access := goCall(rctx, func() (plans.LiveAccess, error) {
+		ab, err := a.broker(rctx, sideBroker(md))
+		if err != nil {
+			ab = b
+		}
+		return a.readAccess(rctx, ab)
+	})
 
 	configs := newConfigDecoder()
 	batches := slices.Collect(slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch))
@@ -132,6 +142,23 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 		return live, md, fmt.Errorf("cluster %q: %w", a.name, err)
 	}
 	return live, md, nil
+}
+
+// sideBroker is the broker Describe reads the access control from, besides the bootstrap
+// connection's configs: the inventory partition's leader when the Metadata names one, else the
+// controller.
+func sideBroker(md *sarama.MetadataResponse) int32 {
+	for _, t := range md.Topics {
+		if t.Name != InventoryTopic || t.Err != sarama.ErrNoError {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if p.ID == 0 && p.Leader >= 0 {
+				return p.Leader
+			}
+		}
+	}
+	return md.ControllerID
 }
 
 // goCall starts call(ctx, fn) and returns what waits for its answer, so that requests that do not

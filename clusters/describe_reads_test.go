@@ -1,8 +1,12 @@
 package clusters
 
 import (
+	"reflect"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -80,5 +84,61 @@ func TestDescribeReadsInventoryFromItsMetadata(t *testing.T) {
 		if n := reqs.Requests()[fakecontrol.APIMetadata]; n != 1 {
 			t.Errorf("%s: the refresh path sent %d Metadata, want 1", held, n)
 		}
+	}
+}
+
+// TestDescribeSendsItsReadsAtOnce is issue 23: after Metadata, Describe does not wait for the topic
+// configs before reading the inventory and the access control. The cluster holds the DescribeConfigs
+// answer until the inventory's ListOffsets and the DescribeAcls have arrived (at most 5 s): a
+// sequential read would ask them only after that answer. The result is the one a Describe without
+// the hold reads.
+func TestDescribeSendsItsReadsAtOnce(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "orders", Partitions: 3, ReplicationFactor: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordInventory(ctx, []string{"orders"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arrived []chan struct{}
+	for _, key := range []int16{int16(kmsg.ListOffsets), int16(kmsg.DescribeACLs)} {
+		ch := make(chan struct{})
+		once := sync.OnceFunc(func() { close(ch) })
+		arrived = append(arrived, ch)
+		e.c.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
+			once()
+			return nil, nil, false
+		})
+	}
+	var atOnce atomic.Bool
+	e.c.ControlKey(int16(kmsg.DescribeConfigs), func(kmsg.Request) (kmsg.Response, error, bool) {
+		e.c.SleepControl(func() {
+			timeout := time.After(5 * time.Second)
+			for _, ch := range arrived {
+				select {
+				case <-ch:
+				case <-timeout:
+					return
+				}
+			}
+			atOnce.Store(true)
+		})
+		return nil, nil, false
+	})
+	live, err := a.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !atOnce.Load() {
+		t.Error("the inventory's ListOffsets and the DescribeAcls were not asked while the DescribeConfigs was unanswered")
+	}
+	if !slices.Equal(live.Inventory, want.Inventory) || !reflect.DeepEqual(live.Access, want.Access) || len(live.Topics) != len(want.Topics) {
+		t.Errorf("Describe while the configs were held: inventory %v, access %+v, %d topics; without the hold %v, %+v, %d",
+			live.Inventory, live.Access, len(live.Topics), want.Inventory, want.Access, len(want.Topics))
 	}
 }

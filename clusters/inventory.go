@@ -23,9 +23,9 @@ const inventoryManaged = "managed"
 // readInventory replays the inventory topic up to its end. A cluster without the topic has an
 // empty inventory (nothing is managed yet: every topic is adopted on the next apply). The Metadata
 // Describe just read names the partition's leader, so the read is one ListOffsets and the Fetch
-// rounds on that leader's connection; only a leader that answer does not know (none elected, or
-// not leading any more by the time it is asked) costs a metadata refresh, as every read did before
-// (issue 23).
+// rounds on that leader's connection, while Describe reads the topic configs on the bootstrap
+// connection; only a leader that Metadata does not know (none elected, or not leading any more by
+// the time it is asked) costs a metadata refresh, as every read did before (issue 23).
 func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) ([]string, error) {
 	exists, leaderID := false, int32(-1)
 	for _, t := range md.Topics {
@@ -64,7 +64,7 @@ func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) 
 // only when that leader is unknown or answers that it leads no more.
 func (a *Admin) inventoryEnd(ctx context.Context, leaderID int32) (*sarama.Broker, int64, error) {
 	if leaderID >= 0 {
-		leader, err := a.inventoryLeader(ctx, leaderID)
+		leader, err := a.broker(ctx, leaderID)
 		if err != nil {
 			return nil, 0, fmt.Errorf("leader: %w", err)
 		}
@@ -89,19 +89,6 @@ func (a *Admin) inventoryEnd(ctx context.Context, leaderID int32) (*sarama.Broke
 		return found{leader, end}, err
 	})
 	return f.leader, f.end, err
-}
-
-// inventoryLeader is the connected broker with the given id: the connection Describe already
-// holds when the broker it bootstrapped through is that broker (always so for a one-broker dev
-// cluster), otherwise the broker's own.
-func (a *Admin) inventoryLeader(ctx context.Context, id int32) (*sarama.Broker, error) {
-	a.mu.Lock()
-	b, ok := a.brokers[id]
-	a.mu.Unlock()
-	if ok && a.seed != nil && a.seed.Addr() == b.Addr() {
-		return a.anyBroker(ctx)
-	}
-	return a.broker(ctx, id)
 }
 
 // listEnd asks leader for the inventory partition's end offset (one ListOffsets).
