@@ -69,16 +69,20 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 	// read while the topic configs are, so a plan waits for the longest read, not for their sum
 	// (issue 23). They need connections of their own: a sarama Broker holds its lock from a
 	// request to its answer, so requests on one connection go one after another. The access
-	// requests use the inventory leader's connection, which the inventory read opens anyway (the
-	// controller's when there is no inventory), and the bootstrap connection if that one cannot
-	// be opened. An early return cancels both reads.
+	// requests use the inventory leader's connection, which the inventory read opens anyway. A
+	// cluster without an inventory opens no other connection (a cluster reachable only through
+	// its bootstrap address stays plannable): the access requests follow the configs on the
+	// bootstrap connection, as they do when the leader's cannot be opened. An early return
+	// cancels both reads.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	inventory := goCall(rctx, func() ([]string, error) { return a.readInventory(rctx, md) })
 	access := goCall(rctx, func() (plans.LiveAccess, error) {
-		ab, err := a.broker(rctx, sideBroker(md))
-		if err != nil {
-			ab = b
+		ab := b
+		if id, ok := inventoryLeader(md); ok {
+			if lb, err := a.broker(rctx, id); err == nil {
+				ab = lb
+			}
 		}
 		return a.readAccess(rctx, ab)
 	})
@@ -144,21 +148,20 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 	return live, md, nil
 }
 
-// sideBroker is the broker Describe reads the access control from, besides the bootstrap
-// connection's configs: the inventory partition's leader when the Metadata names one, else the
-// controller.
-func sideBroker(md *sarama.MetadataResponse) int32 {
+// inventoryLeader is the inventory partition's leader as md names it; false when md names none
+// (no inventory yet, or no leader elected).
+func inventoryLeader(md *sarama.MetadataResponse) (int32, bool) {
 	for _, t := range md.Topics {
 		if t.Name != InventoryTopic || t.Err != sarama.ErrNoError {
 			continue
 		}
 		for _, p := range t.Partitions {
 			if p.ID == 0 && p.Leader >= 0 {
-				return p.Leader
+				return p.Leader, true
 			}
 		}
 	}
-	return md.ControllerID
+	return -1, false
 }
 
 // goCall starts call(ctx, fn) and returns what waits for its answer, so that requests that do not

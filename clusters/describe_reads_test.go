@@ -142,3 +142,21 @@ func TestDescribeSendsItsReadsAtOnce(t *testing.T) {
 			live.Inventory, live.Access, len(live.Topics), want.Inventory, want.Access, len(want.Topics))
 	}
 }
+
+// TestDescribeWithoutInventoryOpensNoConnection: a cluster avatar-sync has not written to yet has no
+// inventory, and its Describe stays on the bootstrap connection — the access requests follow the
+// configs there — so a cluster reachable only through its bootstrap address can still be planned.
+func TestDescribeWithoutInventoryOpensNoConnection(t *testing.T) {
+	e, a := startTest(t)
+	reqs := fakecontrol.CountRequests(e.c)
+	live, err := a.Describe(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := reqs.Requests()
+	if len(live.Inventory) != 0 || counts[fakecontrol.APIApiVersions] != 0 || counts[fakecontrol.APIListOffsets] != 0 ||
+		counts[fakecontrol.API(kmsg.DescribeACLs)] != 1 {
+		t.Errorf("Describe without an inventory: inventory %v, requests %v; want no connection opened (no ApiVersions), no ListOffsets, one DescribeAcls",
+			live.Inventory, counts)
+	}
+}

@@ -27,20 +27,16 @@ const inventoryManaged = "managed"
 // connection; only a leader that Metadata does not know (none elected, or not leading any more by
 // the time it is asked) costs a metadata refresh, as every read did before (issue 23).
 func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) ([]string, error) {
-	exists, leaderID := false, int32(-1)
+	exists := false
 	for _, t := range md.Topics {
 		if t.Name == InventoryTopic && t.Err == sarama.ErrNoError {
 			exists = true
-			for _, p := range t.Partitions {
-				if p.ID == 0 {
-					leaderID = p.Leader
-				}
-			}
 		}
 	}
 	if !exists {
 		return nil, nil
 	}
+	leaderID, _ := inventoryLeader(md) // -1 when md names none
 	leader, end, err := a.inventoryEnd(ctx, leaderID)
 	if err != nil {
 		return nil, fmt.Errorf("read inventory %s: %w", InventoryTopic, err)
