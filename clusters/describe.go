@@ -23,9 +23,10 @@ import (
 // replicas), one DescribeConfigs carrying every topic as a resource (one per 10,000 topics beyond,
 // the next asked while the last is read), and, once avatar-sync recorded any, the inventory of
 // managed topics (ListOffsets and Fetch of InventoryTopic, on the leader that Metadata names), and
-// the access control (DescribeAcls, DescribeUserScramCredentials, DescribeClientQuotas). Everything
-// after Metadata is sent at once: the plan waits for the longest read, not for their sum (issue
-// 23). Topic configs may be asked of any broker, so a single request is the protocol's minimum.
+// the access control (DescribeAcls, DescribeUserScramCredentials, DescribeClientQuotas). Once an
+// inventory exists, its read and the access control's run on its leader's connection beside the
+// topic configs: the plan waits for the longer read, not for their sum (issue 23). Topic configs
+// may be asked of any broker, so a single request is the protocol's minimum.
 func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 	live, _, err := a.describe(ctx)
 	return live, err
