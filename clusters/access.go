@@ -61,7 +61,9 @@ func reverse[K comparable, V comparable](m map[K]V) map[V]K {
 // credential that exists. The request names no user, which Kafka answers with every one (the
 // embedded kfake is patched to do the same, third_party/kfake/PATCHES.md). A cluster without an
 // authorizer is reported as such (NoAuthorizer); a user without the right to read them as
-// Unreadable, so that plans of specs without access control still work.
+// Unreadable, so that plans of specs without access control still work. The three requests go
+// one after another: sarama answers one request of a connection before it sends the next, and
+// Describe already runs this read beside the topic configs, on a connection of its own (issue 23).
 func (a *Admin) readAccess(ctx context.Context, b *sarama.Broker) (plans.LiveAccess, error) {
 	var acc plans.LiveAccess
 	denied := func(err error) bool {

@@ -80,7 +80,7 @@ func startSecured(t *testing.T, s *spec.Spec) (*Embedded, *Admin) {
 func applyAccess(t *testing.T, a *Admin, s *spec.Spec, allowDelete bool) plans.Plan {
 	t.Helper()
 	ctx := testCtx(t)
-	pl := &reconcile.Planner{Cluster: a, Target: "embedded", Secrets: accessSecrets}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", a), Secrets: accessSecrets}
 	p, err := pl.Plan(ctx, s, reconcile.PlanOptions{AllowDelete: allowDelete})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 
 	s.Services = s.Services[1:] // gui5's service is gone (its user stays)
 	s.Deletion = spec.DeletionPrune
-	pl := &reconcile.Planner{Cluster: a, Target: "embedded", Secrets: accessSecrets}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", a), Secrets: accessSecrets}
 	kept, err := pl.Plan(ctx, s, reconcile.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)

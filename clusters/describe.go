@@ -22,8 +22,11 @@ import (
 // topics up to 10,000: one Metadata for every topic (brokers, racks, controller, cluster id,
 // replicas), one DescribeConfigs carrying every topic as a resource (one per 10,000 topics beyond,
 // the next asked while the last is read), and, once avatar-sync recorded any, the inventory of
-// managed topics (ListOffsets and Fetch of InventoryTopic). Topic configs may be asked of any
-// broker, so a single request is the protocol's minimum.
+// managed topics (ListOffsets and Fetch of InventoryTopic, on the leader that Metadata names), and
+// the access control (DescribeAcls, DescribeUserScramCredentials, DescribeClientQuotas). Once an
+// inventory exists, its read and the access control's run on its leader's connection beside the
+// topic configs: the plan waits for the longer read, not for their sum (issue 23). Topic configs
+// may be asked of any broker, so a single request is the protocol's minimum.
 func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 	live, _, err := a.describe(ctx)
 	return live, err
@@ -63,6 +66,28 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 			errs = append(errs, fmt.Errorf("topic %q: %w", t.Name, kafkaErr(t.Err, nil)))
 		}
 	}
+	// The inventory and the access control depend on nothing but the Metadata above: they are
+	// read while the topic configs are, so a plan waits for the longest read, not for their sum
+	// (issue 23). They need connections of their own: a sarama Broker holds its lock from a
+	// request to its answer, so requests on one connection go one after another. The access
+	// requests use the inventory leader's connection, which the inventory read opens anyway. A
+	// cluster without an inventory opens no other connection (a cluster reachable only through
+	// its bootstrap address stays plannable): the access requests follow the configs on the
+	// bootstrap connection, as they do when the leader's cannot be opened. An early return
+	// cancels both reads.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inventory := goCall(rctx, func() ([]string, error) { return a.readInventory(rctx, md) })
+	access := goCall(rctx, func() (plans.LiveAccess, error) {
+		ab := b
+		if id, ok := inventoryLeader(md); ok {
+			if lb, err := a.broker(rctx, id); err == nil {
+				ab = lb
+			}
+		}
+		return a.readAccess(rctx, ab)
+	})
+
 	configs := newConfigDecoder()
 	batches := slices.Collect(slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch))
 	// The next batch is asked for while this one is read into the live state: the broker answers
@@ -110,18 +135,53 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 			live.Topics[r.Name] = t
 		}
 	}
-	inv, err := a.readInventory(ctx, md)
+	inv, err := inventory()
 	if err != nil {
 		errs = append(errs, err)
 	}
 	live.Inventory = inv
-	if live.Access, err = a.readAccess(ctx, b); err != nil {
+	if live.Access, err = access(); err != nil {
 		errs = append(errs, fmt.Errorf("read access control: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return live, md, fmt.Errorf("cluster %q: %w", a.name, err)
 	}
 	return live, md, nil
+}
+
+// inventoryLeader is the inventory partition's leader as md names it; false when md names none
+// (no inventory yet, or no leader elected).
+func inventoryLeader(md *sarama.MetadataResponse) (int32, bool) {
+	for _, t := range md.Topics {
+		if t.Name != InventoryTopic || t.Err != sarama.ErrNoError {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if p.ID == 0 && p.Leader >= 0 {
+				return p.Leader, true
+			}
+		}
+	}
+	return -1, false
+}
+
+// goCall starts call(ctx, fn) and returns what waits for its answer, so that requests that do not
+// depend on each other are in flight at once (issue 23). The wait is bounded by ctx, as call's is;
+// an answer never waited for is dropped.
+func goCall[T any](ctx context.Context, fn func() (T, error)) func() (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := call(ctx, fn)
+		ch <- result{v, err}
+	}()
+	return func() (T, error) {
+		r := <-ch
+		return r.v, r.err
+	}
 }
 
 // metadataBrokers lists a Metadata response's brokers by ID; plan (Live) and status (Snapshot) both

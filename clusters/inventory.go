@@ -21,7 +21,11 @@ const InventoryTopic = "__avatar_sync_inventory"
 const inventoryManaged = "managed"
 
 // readInventory replays the inventory topic up to its end. A cluster without the topic has an
-// empty inventory (nothing is managed yet: every topic is adopted on the next apply).
+// empty inventory (nothing is managed yet: every topic is adopted on the next apply). The Metadata
+// Describe just read names the partition's leader, so the read is one ListOffsets and the Fetch
+// rounds on that leader's connection, while Describe reads the topic configs on the bootstrap
+// connection; only a leader that Metadata does not know (none elected, or not leading any more by
+// the time it is asked) costs a metadata refresh, as every read did before (issue 23).
 func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) ([]string, error) {
 	exists := false
 	for _, t := range md.Topics {
@@ -32,18 +36,14 @@ func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) 
 	if !exists {
 		return nil, nil
 	}
-	end, err := call(ctx, func() (int64, error) {
-		if err := a.client.RefreshMetadata(InventoryTopic); err != nil {
-			return 0, err
-		}
-		return a.client.GetOffset(InventoryTopic, 0, sarama.OffsetNewest)
-	})
+	leaderID, _ := inventoryLeader(md) // -1 when md names none
+	leader, end, err := a.inventoryEnd(ctx, leaderID)
 	if err != nil {
 		return nil, fmt.Errorf("read inventory %s: %w", InventoryTopic, err)
 	}
 	managed := map[string]bool{}
 	if end > 0 {
-		if err := a.replayInventory(ctx, end, managed); err != nil {
+		if err := a.replayInventory(ctx, leader, end, managed); err != nil {
 			return nil, err
 		}
 	}
@@ -55,14 +55,62 @@ func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) 
 	return names, nil
 }
 
-// replayInventory reads the partition from its start up to (not including) end with plain Fetch
-// requests that never wait (MaxWaitTime 0): sarama's consumer keeps a long-poll fetch in flight and
-// its Close waits for it, which cost every plan ~0.5 s.
-func (a *Admin) replayInventory(ctx context.Context, end int64, managed map[string]bool) error {
-	leader, err := call(ctx, func() (*sarama.Broker, error) { return a.client.Leader(InventoryTopic, 0) })
-	if err != nil {
-		return fmt.Errorf("read inventory %s: leader: %w", InventoryTopic, err)
+// inventoryEnd returns the inventory partition's leader, connected, and the partition's end offset.
+// It asks the leader the Metadata named (leaderID, -1 when none was), and refreshes the metadata
+// only when that leader is unknown or answers that it leads no more.
+func (a *Admin) inventoryEnd(ctx context.Context, leaderID int32) (*sarama.Broker, int64, error) {
+	if leaderID >= 0 {
+		leader, err := a.broker(ctx, leaderID)
+		if err != nil {
+			return nil, 0, fmt.Errorf("leader: %w", err)
+		}
+		end, err := listEnd(ctx, leader, a.conf.Version)
+		if !errors.Is(err, sarama.ErrNotLeaderForPartition) && !errors.Is(err, sarama.ErrLeaderNotAvailable) {
+			return leader, end, err
+		}
 	}
+	type found struct {
+		leader *sarama.Broker
+		end    int64
+	}
+	f, err := call(ctx, func() (found, error) {
+		if err := a.client.RefreshMetadata(InventoryTopic); err != nil {
+			return found{}, err
+		}
+		leader, err := a.client.Leader(InventoryTopic, 0)
+		if err != nil {
+			return found{}, fmt.Errorf("leader: %w", err)
+		}
+		end, err := listEnd(ctx, leader, a.conf.Version)
+		return found{leader, end}, err
+	})
+	return f.leader, f.end, err
+}
+
+// listEnd asks leader for the inventory partition's end offset (one ListOffsets).
+func listEnd(ctx context.Context, leader *sarama.Broker, version sarama.KafkaVersion) (int64, error) {
+	req := sarama.NewOffsetRequest(version)
+	req.AddBlock(InventoryTopic, 0, sarama.OffsetNewest, 1)
+	resp, err := call(ctx, func() (*sarama.OffsetResponse, error) { return leader.GetAvailableOffsets(req) })
+	if err != nil {
+		return 0, err
+	}
+	block := resp.GetBlock(InventoryTopic, 0)
+	switch {
+	case block == nil:
+		return 0, sarama.ErrIncompleteResponse
+	case block.Err != sarama.ErrNoError:
+		return 0, block.Err
+	case len(block.Offsets) != 1: // sarama fills Offsets from every version's answer
+		return 0, sarama.ErrOffsetOutOfRange
+	}
+	return block.Offsets[0], nil
+}
+
+// replayInventory reads the partition from its start up to (not including) end with plain Fetch
+// requests to its leader that never wait (MaxWaitTime 0): sarama's consumer keeps a long-poll
+// fetch in flight and its Close waits for it, which cost every plan ~0.5 s.
+func (a *Admin) replayInventory(ctx context.Context, leader *sarama.Broker, end int64, managed map[string]bool) error {
 	offset := int64(0)
 	for offset < end {
 		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 1, MaxBytes: 32 << 20, Isolation: sarama.ReadUncommitted}

@@ -45,7 +45,7 @@ func TestPruneDeletesOnlyInventoryTopics(t *testing.T) {
 			t.Fatalf("kadm create %s: %v %v", name, err, resp.Err)
 		}
 	}
-	planner := &reconcile.Planner{Cluster: a, Target: "embedded"}
+	planner := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", a)}
 	apply := func(s *spec.Spec, allowDelete bool) plans.Plan {
 		t.Helper()
 		p, err := planner.Plan(ctx, s, reconcile.PlanOptions{AllowDelete: allowDelete})

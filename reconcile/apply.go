@@ -369,7 +369,7 @@ func CheckAllowed(plan plans.Plan, opts ApplyOptions) error {
 
 // acquire takes the lease, waiting up to opts.LockWait for another holder; it returns when the
 // successful claim was sent, which the keeper counts the TTL from.
-func acquire(ctx context.Context, cluster Cluster, opts ApplyOptions, progress Progress) (Lease, time.Time, error) {
+func acquire(ctx context.Context, cluster Locker, opts ApplyOptions, progress Progress) (Lease, time.Time, error) {
 	deadline := time.Now().Add(opts.LockWait)
 	// The holder last reported: one progress line per claim, not per poll, nor per renewal of it.
 	var told LeaseHeldError

@@ -103,7 +103,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
 	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
-	down := &reconcile.Planner{Target: "lab", Objects: plane, ClusterErr: errors.New("connection refused")}
+	down := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(nil, errors.New("connection refused"))}}}
 	p, err := down.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &reconcile.Planner{Target: "lab", Objects: plane, Cluster: spy}
+	up := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}}
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
 	if _, err := up.Apply(e.ctx, p, opts, nil); err == nil || !strings.Contains(err.Error(), "watch@lab pid 4242") {
 		t.Fatalf("apply under another's lock: %v", err)
@@ -151,5 +151,36 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	}
 	if _, ok := live.Topics["eeg-brainwave-data"]; ok {
 		t.Error("the deferred topics were applied: they were never reviewed")
+	}
+}
+
+// TestSavedPlanPinsTheTargetsNamespace: the Kubernetes half of a target's pinned identity is its
+// namespace (issue 20). A plan whose objects live in another namespace than the target's — the
+// spec's namespace changed since, or the plan is another target's — is refused by CheckSaved and
+// by Apply before the API server is asked anything, and changes nothing.
+func TestSavedPlanPinsTheTargetsNamespace(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
+	target := func(ns string) reconcile.Target {
+		return reconcile.Target{Name: "lab", Namespace: ns, Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}
+	}
+	p, err := (&reconcile.Planner{Target: target("avatar")}).Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&reconcile.Planner{Target: target("avatar")}).CheckSaved(e.ctx, p, avatarSpec()); err != nil {
+		t.Fatalf("the plan on its own target: %v", err)
+	}
+	moved := &reconcile.Planner{Target: target("avatar-staging")}
+	if _, err := moved.CheckSaved(e.ctx, p, avatarSpec()); !errors.Is(err, reconcile.ErrClusterMismatch) || !strings.Contains(err.Error(), `namespace avatar, but target "lab"'s is "avatar-staging"`) {
+		t.Errorf("CheckSaved in another namespace: %v, want ErrClusterMismatch naming both", err)
+	}
+	spy.calls = nil
+	if _, err := moved.Apply(e.ctx, p, reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}, nil); !errors.Is(err, reconcile.ErrClusterMismatch) {
+		t.Errorf("Apply in another namespace: %v, want ErrClusterMismatch", err)
+	}
+	if slices.Contains(spy.calls, "lease") || slices.Contains(spy.calls, "apply objects") || len(plane.live) != 0 {
+		t.Errorf("calls %v, live %v: a plan for another namespace took the lock or changed objects", spy.calls, plane.live)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -23,7 +24,7 @@ type heldLease struct {
 }
 
 // takeLease acquires the apply lock (waiting up to opts.LockWait) and starts renewing it.
-func takeLease(ctx context.Context, cluster Cluster, opts ApplyOptions, progress Progress) (*heldLease, error) {
+func takeLease(ctx context.Context, cluster Locker, opts ApplyOptions, progress Progress) (*heldLease, error) {
 	lease, sent, err := acquire(ctx, cluster, opts, progress)
 	if err != nil {
 		return nil, err
@@ -154,29 +155,38 @@ type plannerLock struct {
 	progress Progress
 }
 
-// Lock takes the apply lock (waiting up to opts.LockWait, renewed every LeaseTTL/3) before the
-// planner reads the cluster, for an apply that nobody confirms between its plan and its execution
-// (`apply --auto-approve`; terraform, likewise, locks its state before it refreshes): the read Plan
-// or CheckSaved makes next is then the read under the lock, and Apply executes the plan without
-// reading the cluster again to check its fingerprint (issue 23: one full read per apply instead of
-// two). A change made after that read by another apply is impossible while the lock is held.
-// Apply takes the lock over and releases it when it ends; Unlock releases it otherwise (nothing
-// to apply, a refused plan). Without brokers that answer there is no lock to take: Lock does
-// nothing, and Apply takes the lock itself once they answer.
+// Lock takes the apply lock (waiting up to opts.LockWait, renewed every LeaseTTL/3) from the
+// target's Locker plane before the planner reads the target, for an apply that nobody confirms
+// between its plan and its execution (`apply --auto-approve`; terraform, likewise, locks its state
+// before it refreshes): the reads Plan or CheckSaved make next are then the reads under the lock,
+// and Apply executes the plan without reading the target again to check its fingerprints (issue
+// 23: one full read per apply instead of two). A change made after those reads by another apply
+// is impossible while the lock is held. Apply takes the lock over and releases it when it ends;
+// Unlock releases it otherwise (nothing to apply, a refused plan). A target whose Locker cannot
+// be reached yet (a fresh cluster's brokers) has no lock to take: Lock does nothing, and Apply
+// takes the lock itself once they answer.
 func (pl *Planner) Lock(ctx context.Context, opts ApplyOptions, progress Progress) error {
-	if pl.Cluster == nil || pl.lock != nil {
+	if pl.lock != nil {
+		return nil
+	}
+	i := slices.IndexFunc(pl.Target.Planes, func(plane Plane) bool { _, ok := plane.(Locker); return ok })
+	if i < 0 {
 		return nil
 	}
 	opts.defaults()
 	if progress == nil {
 		progress = func(plans.Event) {}
 	}
-	held, err := takeLease(ctx, pl.Cluster, opts, progress)
-	if err != nil {
+	held, err := takeLease(ctx, pl.Target.Planes[i].(Locker), opts, progress)
+	var de *DeferredError
+	switch {
+	case errors.As(err, &de):
+		return nil
+	case err != nil:
 		return err
 	}
 	// A read made before the lock is not the read under it.
-	pl.observed = nil
+	pl.observed, pl.planned = nil, nil
 	pl.lock = &plannerLock{held: held, opts: opts, progress: progress}
 	return nil
 }

@@ -106,8 +106,8 @@ func TestVerifyWithObjects(t *testing.T) {
 		t.Errorf("a plan with an object change does not verify its topic side: %v", err)
 	}
 	deferred := plans.Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1", Changes: []plans.Change{topicCreate("sneaky")}}
-	pl := &Planner{Target: "lab"}
-	if err := pl.verifyKafka(context.Background(), deferred); !errors.Is(err, plans.ErrTampered) {
+	pl := &Planner{Target: Target{Name: "lab", Planes: []Plane{KafkaPlane(nil, errors.New("connection refused"))}}}
+	if err := pl.verifySaved(context.Background(), deferred); !errors.Is(err, plans.ErrTampered) {
 		t.Errorf("deferred plan with a topic change: %v, want ErrTampered", err)
 	}
 	// The package's Apply knows the Kafka plane only: it refuses rather than skip the objects.

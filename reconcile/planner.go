@@ -20,18 +20,11 @@ import (
 type CertAdvisor func(s *spec.Spec, now time.Time) ([]plans.Advisory, error)
 
 // Planner is the one producer of plans (issue 9): plan, apply, watch and `apply --plan` all get
-// their Plan from it and differ only in what they do with it.
+// their Plan from it and differ only in what they do with it. It drives a target's planes through
+// the Plane interface (issue 20) and knows none of them.
 type Planner struct {
-	// Cluster is the connected target; Target its name in the spec. Cluster is nil when the
-	// brokers did not answer (ClusterErr says why): only a target with Objects plans without them,
-	// its Kubernetes side alone (a fresh cluster, issue 11).
-	Cluster    Cluster
-	ClusterErr error
-	Target     string
-	// Objects is the target's Kubernetes plane (nil = the target has no kubernetes: block).
-	Objects Objects
-	// PinnedClusterID is the target's clusterId in the spec ("" = not pinned).
-	PinnedClusterID string
+	// Target is the target planned: its name, pinned identity and planes in order.
+	Target Target
 	// Certs computes the certificate advisories; nil = none.
 	Certs CertAdvisor
 	// Now is the clock certificates are judged by; nil = time.Now.
@@ -41,64 +34,41 @@ type Planner struct {
 	Secrets SecretReader
 	Rand    io.Reader
 
-	// observed is the live state the planner read last, with its fingerprint: verifying a plan
-	// against the state it was planned from needs no second read (issue 20: apply read the
-	// cluster four times). Anything that changed since is caught under the lease, where the
-	// fingerprint is checked against a fresh read.
-	observed *observation
-	// lock is the apply lock Lock took before the planner read the cluster (nil = none): the
-	// plan's read is then the read under it, and Apply does not read the cluster again (issue 23).
+	// observed holds, per plane, the observation the planner made last: verifying a plan against
+	// the state it was planned from needs no second read (issue 20: apply read the cluster four
+	// times). Anything that changed since is caught under the lease, where each plane checks its
+	// fingerprint against a fresh read.
+	observed []Observation
+	// lock is the apply lock Lock took before the planner read the target (nil = none): the
+	// plan's reads are then the reads under it, and Apply reads nothing again (issue 23).
 	lock *plannerLock
+	// planned are the changes of the plan Plan made, or CheckSaved verified, from reads made
+	// under lock; the reads are then dropped (issue 23: at 10,000 topics the Kafka read is the
+	// largest structure in memory), since that plan needs no second verification while the lock
+	// is held, and any other is read for afresh. plannedUnder is the lock they were read under.
+	planned      []plans.Change
+	plannedUnder *heldLease
 }
 
-type observation struct {
-	live        plans.Live
-	fingerprint string
-	// lease is the apply lock held while the state was read (nil = read without it).
-	lease *heldLease
-	// planned are the changes of the plan Plan made, or CheckSaved verified, from this read
-	// under lease; the live state is then dropped (issue 23: at 10,000 topics it is the largest
-	// structure in memory), since that plan needs no second verification while the lock is held,
-	// and any other is read for afresh.
-	planned []plans.Change
-}
-
-// keep records p as the plan made or verified from the observation read under the lock, and
-// drops the live state.
-func (o *observation) keep(p plans.Plan) {
-	o.planned, o.live = p.Changes, plans.Live{}
-	if o.planned == nil {
-		o.planned = []plans.Change{}
+// keep records p as the plan made or verified from reads under the lock the planner holds, and
+// drops the reads.
+func (pl *Planner) keep(p plans.Plan) {
+	if pl.lock == nil {
+		return
+	}
+	pl.planned, pl.plannedUnder, pl.observed = p.Changes, pl.lock.held, nil
+	if pl.planned == nil {
+		pl.planned = []plans.Change{}
 	}
 }
 
-// madeUnderLock reports whether p is the plan this planner made (or verified) from its read under
-// the lock it still holds (the same changes, not a copy): nobody else can have changed the cluster
-// since, and the plan is its derivation from that read, so verifying it again would only repeat
-// the diff.
+// madeUnderLock reports whether p is the plan this planner made (or verified) from its reads
+// under the lock it still holds (the same changes, not a copy): nobody else can have changed the
+// target since, and the plan is its derivation from those reads, so verifying it again would only
+// repeat the diff.
 func (pl *Planner) madeUnderLock(p plans.Plan) bool {
-	o := pl.observed
-	return o != nil && o.planned != nil && pl.lock != nil && o.lease == pl.lock.held && o.fingerprint == p.Fingerprint &&
-		len(o.planned) == len(p.Changes) && (len(p.Changes) == 0 || &o.planned[0] == &p.Changes[0])
-}
-
-// observe returns the live state whose fingerprint is want when the planner read it last, and
-// reads the cluster otherwise.
-func (pl *Planner) observe(ctx context.Context, want string) (plans.Live, error) {
-	if o := pl.observed; o != nil && o.planned == nil && want != "" && o.fingerprint == want {
-		return o.live, nil
-	}
-	live, err := pl.Cluster.Describe(ctx)
-	if err != nil {
-		return plans.Live{}, fmt.Errorf("read cluster %q: %w", pl.Target, err)
-	}
-	// The fingerprint is filled in by Plan, whose Diff computes it anyway (10,000 topics: no
-	// second hash); a read for verification alone is not reused.
-	pl.observed = &observation{live: live}
-	if pl.lock != nil {
-		pl.observed.lease = pl.lock.held
-	}
-	return live, nil
+	return pl.planned != nil && pl.lock != nil && pl.plannedUnder == pl.lock.held &&
+		len(pl.planned) == len(p.Changes) && (len(p.Changes) == 0 || &pl.planned[0] == &p.Changes[0])
 }
 
 // PlanOptions are the planning opt-ins.
@@ -108,75 +78,98 @@ type PlanOptions struct {
 	AllowDelete bool
 }
 
+// query is the Query of this planner's target for the spec s (nil: checking saved).
+func (pl *Planner) query(s *spec.Spec, saved *plans.Plan, allowDelete bool) Query {
+	t := pl.Target
+	t.Planes = nil
+	return Query{Target: t, Spec: s, Saved: saved, AllowDelete: allowDelete, Secrets: pl.secrets(), Rand: pl.random()}
+}
+
+// remember records plane i's observation.
+func (pl *Planner) remember(i int, o Observation) {
+	if len(pl.observed) != len(pl.Target.Planes) {
+		pl.observed = make([]Observation, len(pl.Target.Planes))
+	}
+	pl.observed[i] = o
+}
+
+// observeSaved returns plane i's observation for checking the saved plan p: the one the planner
+// made last when its fingerprint is the one p records for the plane, a fresh read otherwise.
+func (pl *Planner) observeSaved(ctx context.Context, i int, p *plans.Plan) (Observation, error) {
+	plane := pl.Target.Planes[i]
+	if i < len(pl.observed) {
+		if o := pl.observed[i]; o != nil && o.Fingerprint() != "" && o.Fingerprint() == fingerprintOf(*p, plane.Kind()) {
+			return o, nil
+		}
+	}
+	o, err := plane.Observe(ctx, pl.query(nil, p, p.AllowDelete))
+	if err != nil {
+		return nil, err
+	}
+	pl.remember(i, o)
+	return o, nil
+}
+
 // Plan computes the plan for the spec:
 //
-//  1. read the live state;
-//  2. refuse a cluster whose id is not the pinned one, before anything else (issue #3);
-//  3. diff the spec's snapshot against the live state (pure);
-//  4. plan the Kubernetes objects, when the target has them, ahead of the topics (issue 11),
-//     under a new random salt, and pin their manifests in the snapshot (Secret values only as
-//     salted fingerprints, issue 20); without brokers that answer, the plan holds the objects only,
-//     a typed deferral of the Kafka plane, and an advisory saying the topics are planned once
-//     they answer;
-//  5. add the certificate advisories (never changes: apply does not issue certificates).
+//  1. observe every plane of the target, in order; each refuses a live state that is not the
+//     pinned target's (the Kafka plane: a cluster whose id is not the pinned one, issue #3). A
+//     plane that cannot be read yet (a fresh cluster's brokers) is deferred when another plane
+//     can be planned: the plan holds the others, a typed deferral of it, and an advisory saying
+//     when it is planned (under the apply lock, never around it);
+//  2. diff the spec's snapshot against each observation (pure), in the planes' order: the
+//     Kubernetes objects first (issue 11), under a new random salt, their manifests pinned in the
+//     snapshot (Secret values only as salted fingerprints, issue 20); then the topics and access;
+//  3. add the certificate advisories (never changes: apply does not issue certificates).
 func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (plans.Plan, error) {
 	d := plans.DesiredOf(s)
 	if d.Access != nil {
-		if c, err := s.Target(pl.Target); err == nil && c.SASL != nil {
+		if c, err := s.Target(pl.Target.Name); err == nil && c.SASL != nil {
 			d.Access.Admin = c.SASL.Username
 		}
 	}
-	var p plans.Plan
-	switch {
-	case pl.Cluster != nil:
-		live, err := pl.observe(ctx, "")
-		if err != nil {
+	q := pl.query(s, nil, opts.AllowDelete)
+	observed := make([]Observation, len(pl.Target.Planes))
+	var deferred []*DeferredError
+	for i, plane := range pl.Target.Planes {
+		o, err := plane.Observe(ctx, q)
+		var de *DeferredError
+		switch {
+		case errors.As(err, &de):
+			deferred = append(deferred, de)
+		case err != nil:
 			return plans.Plan{}, err
 		}
-		if err := CheckClusterID(pl.PinnedClusterID, plans.Plan{Cluster: pl.Target}, live.ClusterID); err != nil {
-			return plans.Plan{}, err
-		}
-		if d.Access != nil {
-			if err := FingerprintCredentials(d.Access, live.Inventory, pl.secrets(), pl.random()); err != nil {
-				return plans.Plan{}, fmt.Errorf("plan the users of %q: %w", pl.Target, err)
-			}
-			if err := uncreatableUsers(s, live, pl.Target); err != nil {
-				return plans.Plan{}, err
-			}
-		}
-		p = Diff(d, live, DiffOptions{Cluster: pl.Target, AllowDelete: opts.AllowDelete})
-		pl.observed.fingerprint = p.Fingerprint
-	case pl.Objects != nil:
-		p = plans.Plan{Cluster: pl.Target, AllowDelete: opts.AllowDelete, Desired: d,
-			Deferred: []plans.Deferral{{Plane: plans.PlaneKafka, Reason: deferredReason(pl.ClusterErr)}}}
-	default:
-		return plans.Plan{}, fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
+		observed[i] = o
 	}
+	if len(deferred) == len(pl.Target.Planes) {
+		if len(deferred) == 0 {
+			return plans.Plan{}, fmt.Errorf("target %q has no plane to plan", pl.Target.Name)
+		}
+		return plans.Plan{}, deferred[0].Err
+	}
+	p := plans.Plan{Cluster: pl.Target.Name, AllowDelete: opts.AllowDelete, Desired: d}
+	for _, de := range deferred {
+		p.Deferred = append(p.Deferred, de.Deferral)
+	}
+	for _, o := range observed {
+		if o == nil {
+			continue
+		}
+		if err := o.Diff(&p); err != nil {
+			return plans.Plan{}, err
+		}
+	}
+	pl.observed, pl.planned = observed, nil
 	var err error
-	if pl.Objects != nil {
-		// A salt per plan keys every fingerprint of its Kubernetes side (issue 20).
-		salt := make([]byte, 16)
-		if _, err := io.ReadFull(pl.random(), salt); err != nil {
-			return plans.Plan{}, fmt.Errorf("salt for the Kubernetes side of %q: %w", pl.Target, err)
-		}
-		op, err := pl.planObjects(ctx, ObjectPlanOptions{Prune: d.Deletion == spec.DeletionPrune, AllowDelete: opts.AllowDelete, Salt: salt})
-		if err != nil {
-			return plans.Plan{}, err
-		}
-		p.Changes = append(op.Changes, p.Changes...)
-		p.ObjectsFingerprint = op.Fingerprint
-		p.Desired.Objects = op.Desired
-	}
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return plans.Plan{}, err
 	}
-	p.Advisories = append(deferredAdvisories(p), p.Advisories...)
-	if a, ok := UnenforcedAccess(s, pl.Target); ok {
+	p.Advisories = append(pl.deferredAdvisories(p), p.Advisories...)
+	if a, ok := UnenforcedAccess(s, pl.Target.Name); ok {
 		p.Advisories = append(p.Advisories, a)
 	}
-	if o := pl.observed; o != nil && o.lease != nil && pl.Cluster != nil {
-		o.keep(p)
-	}
+	pl.keep(p)
 	return p, nil
 }
 
@@ -218,14 +211,26 @@ func deferredReason(why error) string {
 	return reason
 }
 
-// deferredAdvisories say, for each deferred plane, why a plan lacks it and when it comes.
-func deferredAdvisories(p plans.Plan) []plans.Advisory {
+// deferredAdvisories say, for each deferred plane, why a plan lacks it and when it comes: the
+// plane's own words, which tell whether it answers now.
+func (pl *Planner) deferredAdvisories(p plans.Plan) []plans.Advisory {
 	var out []plans.Advisory
 	for _, d := range p.Deferred {
-		out = append(out, plans.Advisory{Subject: "topics", Status: "deferred",
-			Reason: d.Reason + ": the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics under the apply lock"})
+		if i := pl.planeIndex(d.Plane); i >= 0 {
+			out = append(out, pl.Target.Planes[i].Deferred(d))
+		}
 	}
 	return out
+}
+
+// planeIndex is the index of the target's plane of kind k, -1 when it has none.
+func (pl *Planner) planeIndex(k plans.PlaneID) int {
+	for i, plane := range pl.Target.Planes {
+		if plane.Kind() == k {
+			return i
+		}
+	}
+	return -1
 }
 
 func (pl *Planner) advisories(s *spec.Spec) ([]plans.Advisory, error) {
@@ -247,84 +252,60 @@ func (pl *Planner) advisories(s *spec.Spec) ([]plans.Advisory, error) {
 // that does not verify against the live state, before it is shown and confirmed. Apply checks all
 // of it again under the lock. The spec is read only for the advisories shown with the plan.
 func (pl *Planner) CheckSaved(ctx context.Context, p plans.Plan, s *spec.Spec) (plans.Plan, error) {
-	if err := pl.verifyKafka(ctx, p); err != nil {
-		return p, err
-	}
-	if err := pl.verifySavedObjects(ctx, p); err != nil {
+	if err := pl.verifySaved(ctx, p); err != nil {
 		return p, err
 	}
 	var err error
 	if p.Advisories, err = pl.advisories(s); err != nil {
 		return p, err
 	}
-	deferred := deferredAdvisories(p)
-	if pl.Cluster != nil {
-		// The brokers answer now: say so rather than repeat what was true when planning.
-		for i := range deferred {
-			deferred[i].Reason = "when the plan was made, " + p.Deferred[i].Reason + "; the brokers answer now: apply takes the apply lock before any object changes and plans the topics under it, but changes none of them (they are not part of this plan): run plan again for them"
-		}
-	}
-	p.Advisories = append(deferred, p.Advisories...)
+	p.Advisories = append(pl.deferredAdvisories(p), p.Advisories...)
 	return p, nil
 }
 
-// verifyKafka checks the Kafka side of a plan against the live cluster: its id and Verify. A plan
-// whose topics were deferred has no Kafka side, and must not have grown one.
-func (pl *Planner) verifyKafka(ctx context.Context, p plans.Plan) error {
-	if p.TopicsDeferred() {
-		if _, topics := splitObjects(p.Changes); len(topics) > 0 {
-			return fmt.Errorf("%w, nothing was changed: the plan says its topics were not planned, yet it holds %d topic change(s) (was the plan file edited?); run plan again", plans.ErrTampered, len(topics))
-		}
-		return nil
-	}
-	if pl.Cluster == nil {
-		return fmt.Errorf("read cluster %q: %w", pl.Target, pl.ClusterErr)
-	}
+// verifySaved checks every plane's part of a plan against its live state (the observation the
+// plan was made or last checked from when the planner has it), in the planes' order. A deferred
+// plane has no part and must not have grown one; a plan with a part for a plane the target lacks
+// is refused.
+func (pl *Planner) verifySaved(ctx context.Context, p plans.Plan) error {
 	if pl.madeUnderLock(p) {
 		return nil
 	}
-	// A live state this planner read and hashed to the plan's fingerprint needs no second hash.
-	var known string
-	if o := pl.observed; o != nil && o.fingerprint == p.Fingerprint {
-		known = o.fingerprint
+	pl.planned = nil
+	for i, plane := range pl.Target.Planes {
+		k := plane.Kind()
+		if deferredIn(p, k) {
+			if n := len(partOf(p, k).Changes); n > 0 {
+				return fmt.Errorf("%w, nothing was changed: the plan says its %s plane was not planned (deferred), yet it holds %d change(s) of it (was the plan file edited?); run plan again", plans.ErrTampered, k, n)
+			}
+			continue
+		}
+		o, err := pl.observeSaved(ctx, i, &p)
+		if err != nil {
+			return err
+		}
+		if err := o.Verify(p); err != nil {
+			return err
+		}
 	}
-	live, err := pl.observe(ctx, p.Fingerprint)
-	if err != nil {
+	if err := pl.checkPlanes(p); err != nil {
 		return err
 	}
-	if err := CheckClusterID(pl.PinnedClusterID, p, live.ClusterID); err != nil {
-		return err
-	}
-	if err := verifyPlan(p, live, known); err != nil {
-		return err
-	}
-	// Verified, so the live state has the plan's fingerprint: the next check of this plan (apply
-	// after CheckSaved) needs no second read; under the lock, no second verification either.
-	pl.observed.fingerprint = p.Fingerprint
-	if o := pl.observed; pl.lock != nil && o.lease == pl.lock.held {
-		o.keep(p)
-	}
+	pl.keep(p) // verified under the lock: not again, and the reads are not held
 	return nil
 }
 
-// verifySavedObjects re-plans the Kubernetes side and refuses a plan that no longer matches it.
-func (pl *Planner) verifySavedObjects(ctx context.Context, p plans.Plan) error {
-	objs, _ := splitObjects(p.Changes)
-	if pl.Objects == nil {
-		if len(objs) > 0 || p.ObjectsFingerprint != "" {
-			return fmt.Errorf("%w: the plan has a Kubernetes side but target %q has no kubernetes: block", ErrRefused, p.Cluster)
+// checkPlanes refuses a plan with changes or a fingerprint for a plane the target does not have.
+func (pl *Planner) checkPlanes(p plans.Plan) error {
+	for _, k := range []plans.PlaneID{plans.PlaneKafka, plans.PlaneKubernetes} {
+		if pl.planeIndex(k) >= 0 {
+			continue
 		}
-		return nil
+		if len(partOf(p, k).Changes) > 0 || fingerprintOf(p, k) != "" {
+			return fmt.Errorf("%w: the plan has a %s side but target %q has no %s plane", ErrRefused, k, p.Cluster, k)
+		}
 	}
-	po, err := pinnedOptions(p)
-	if err != nil {
-		return err
-	}
-	fresh, err := pl.planObjects(ctx, po)
-	if err != nil {
-		return err
-	}
-	return verifyObjects(p, fresh)
+	return nil
 }
 
 // Verify re-derives a plan from its own snapshot and the live state and refuses it unless it is
@@ -479,11 +460,11 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 		planned(p)
 	}
 	if !p.HasChanges() {
-		// Deferred topics are not known to be in sync: the next pass plans them.
-		return p, plans.Result{ClusterID: p.ClusterID, Verified: !p.TopicsDeferred()}, nil
+		// A deferred plane is not known to be in sync: the next pass plans it.
+		return p, plans.Result{ClusterID: p.ClusterID, Verified: len(p.Deferred) == 0}, nil
 	}
 	opts.AllowMassDelete = false
-	opts.ExpectClusterID = pl.PinnedClusterID
+	opts.ExpectClusterID = pl.Target.ClusterID
 	if opts.ThrottleBytesPerSec == 0 {
 		opts.ThrottleBytesPerSec = s.Reassignment.ThrottleBytesPerSec
 	}

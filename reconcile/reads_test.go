@@ -54,7 +54,7 @@ func (s *readSpy) AcquireLease(ctx context.Context, holder string, ttl time.Dura
 func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	want := avatarSpec()
 	p, err := pl.Plan(e.ctx, want, reconcile.PlanOptions{})
 	if err != nil {
@@ -84,7 +84,7 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	spy.calls = nil
-	fresh := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	fresh := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	if p, err = fresh.CheckSaved(e.ctx, p, want); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 func TestApplyDropsTheReadItVerifiedAgainst(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestApplyDropsTheReadItVerifiedAgainst(t *testing.T) {
 func TestLockedApplyReadsTheClusterOnce(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	want := avatarSpec()
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
 	e.cluster.ResetRequests()
@@ -203,7 +203,7 @@ func TestLockedApplyReadsTheClusterOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	spy.calls = nil
-	fresh := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	fresh := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	if err := fresh.Lock(e.ctx, opts, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestLockedApplyReadsTheClusterOnce(t *testing.T) {
 func TestLockedApplyExcludesOthersFromItsRead(t *testing.T) {
 	e := newEnv(t)
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond, Holder: "alice@lab pid 42"}
-	pl := &reconcile.Planner{Cluster: e.admin, Target: "embedded"}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", e.admin)}
 	if err := pl.Lock(e.ctx, opts, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestLockedApplyExcludesOthersFromItsRead(t *testing.T) {
 	}
 
 	spy := &readSpy{Admin: e.admin}
-	other := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	other := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	err = other.Lock(e.ctx, reconcile.ApplyOptions{Holder: "bob@ci pid 7"}, nil)
 	if !errors.Is(err, reconcile.ErrLeaseHeld) || !strings.Contains(err.Error(), "alice@lab pid 42") {
 		t.Fatalf("a second locked apply: %v; want ErrLeaseHeld naming alice@lab pid 42", err)
@@ -337,7 +337,7 @@ func TestSettleReadJudgesConvergence(t *testing.T) {
 func TestLockedPlanEditedIsVerified(t *testing.T) {
 	e := newEnv(t)
 	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Cluster: spy, Target: "embedded"}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
 	if err := pl.Lock(e.ctx, opts, nil); err != nil {
 		t.Fatal(err)

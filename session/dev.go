@@ -26,7 +26,7 @@ func MissingTopics(ctx context.Context, e *clusters.Embedded, sp *spec.Spec, tar
 		return nil
 	}
 	defer a.Close()
-	p, err := (&reconcile.Planner{Cluster: a, Target: target}).Plan(ctx, sp, reconcile.PlanOptions{})
+	p, err := (&reconcile.Planner{Target: reconcile.KafkaTarget(target, a)}).Plan(ctx, sp, reconcile.PlanOptions{})
 	if err != nil {
 		return nil
 	}

@@ -22,8 +22,8 @@ func Sample(ctx context.Context, t *Target, sp *spec.Spec, cluster, group, mode 
 	for _, tp := range sp.Topics {
 		managed = append(managed, tp.Name)
 	}
-	pl := t.Planner()
 	var r health.Report
+	var pl *reconcile.Planner
 	if t.Admin != nil {
 		read, err := t.Admin.Status(ctx, managed)
 		if err != nil {
@@ -32,12 +32,17 @@ func Sample(ctx context.Context, t *Target, sp *spec.Spec, cluster, group, mode 
 		r = health.Assess(read.Snapshot, health.Expectation{
 			Cluster: cluster, Brokers: health.ExpectedBrokers(sp), Topics: managed, Group: group,
 		}, time.Now())
-		pl.Cluster = clusters.NewPreRead(t.Admin, read)
+		// The plan reads the live state from the status read (one read for both); the planner
+		// stays the target's.
+		pl = t.plannerOn(clusters.NewPreRead(t.Admin, read))
 	} else {
 		// A target with kubernetes: whose brokers do not answer: the Kubernetes plane still shows.
 		r = health.Report{Version: health.ReportVersion, Cluster: cluster, Time: time.Now().UTC(),
 			Problems: []string{fmt.Sprintf("the brokers do not answer: %v", t.KafkaErr)}, Warnings: []string{},
 			Brokers: []health.BrokerReport{}, Topics: []health.TopicReport{}, Groups: []health.GroupReport{}}
+	}
+	if pl == nil {
+		pl = t.Planner()
 	}
 	p, err := pl.Plan(ctx, sp, reconcile.PlanOptions{})
 	r.Spec = specAgreement(p, err)

@@ -45,6 +45,9 @@ type Options struct {
 type Target struct {
 	Name   string
 	Pinned string // the spec's clusterId for this target ("" = not pinned)
+	// Namespace is the Kubernetes namespace of a target with kubernetes: ("" otherwise): the
+	// Kubernetes half of its pinned identity.
+	Namespace string
 	// Admin is the Kafka plane; nil when the brokers of a target with kubernetes: did not answer
 	// (KafkaErr says why).
 	Admin    *clusters.Admin
@@ -55,8 +58,9 @@ type Target struct {
 	opts Options
 	// pl is the target's one planner: it remembers the live state it planned from, so apply
 	// verifies the plan without reading the cluster again (issue 20). Rebuilt when the Kafka
-	// plane connects later (a fresh cluster).
-	pl *reconcile.Planner
+	// plane connects later (a fresh cluster): plAdmin is the Admin it was built on.
+	pl      *reconcile.Planner
+	plAdmin *clusters.Admin
 }
 
 // Open connects the target name of sp (starting the embedded cluster when that is the target).
@@ -79,6 +83,9 @@ func Open(ctx context.Context, sp *spec.Spec, name string, o Options) (*Target, 
 	}
 	if c, err := sp.Target(name); err == nil {
 		t.Pinned = c.ClusterID
+		if c.Kubernetes != nil {
+			t.Namespace = firstNonEmpty(c.Kubernetes.Namespace, sp.Metadata.Namespace)
+		}
 	}
 	return t, nil
 }
@@ -98,19 +105,28 @@ func (t *Target) openKafka(ctx context.Context, sp *spec.Spec) error {
 // Planner is the one producer of plans for this target (reconcile.Planner); commands only choose
 // what to do with the plan.
 func (t *Target) Planner() *reconcile.Planner {
-	if t.pl != nil && (t.pl.Cluster != nil) == (t.Admin != nil) {
+	if t.pl != nil && t.plAdmin == t.Admin {
 		return t.pl
 	}
-	pl := &reconcile.Planner{Target: t.Name, PinnedClusterID: t.Pinned, Certs: CertAdvisories, Now: t.opts.Now, ClusterErr: t.KafkaErr}
-	// Interface fields stay nil unless set: a nil *Admin in an interface is not a nil Cluster.
+	// Interface values stay nil unless set: a nil *Admin in an interface is not a nil Cluster.
+	var kafka reconcile.Cluster
 	if t.Admin != nil {
-		pl.Cluster = t.Admin
+		kafka = t.Admin
 	}
+	return t.plannerOn(kafka)
+}
+
+// plannerOn builds the target's planner with kafka as its Kafka plane's cluster (nil: the brokers
+// did not answer; KafkaErr says why): the reconcile.Target of this target's name, pin and planes,
+// the Kubernetes objects first (topic changes need the brokers they run).
+func (t *Target) plannerOn(kafka reconcile.Cluster) *reconcile.Planner {
+	rt := reconcile.Target{Name: t.Name, ClusterID: t.Pinned, Namespace: t.Namespace}
 	if t.Objects != nil {
-		pl.Objects = t.Objects
+		rt.Planes = append(rt.Planes, reconcile.ObjectsPlane(t.Objects))
 	}
-	t.pl = pl
-	return pl
+	rt.Planes = append(rt.Planes, reconcile.KafkaPlane(kafka, t.KafkaErr))
+	t.pl, t.plAdmin = &reconcile.Planner{Target: rt, Certs: CertAdvisories, Now: t.opts.Now}, t.Admin
+	return t.pl
 }
 
 // Follow points the Kubernetes plane at the objects sp renders now (watch: each pass follows its
@@ -153,4 +169,13 @@ func (t *Target) WaitForKafka(ctx context.Context, sp *spec.Spec, timeout time.D
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -1,0 +1,201 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/avatar-project/avatar-sync/plans"
+)
+
+// Apply executes a plan over the target's planes (issues 11, 20); commands call it rather than
+// the package's Apply, which knows the Kafka plane only:
+//
+//  1. check the opt-ins for every change of every plane (CheckAllowed, the only time), before
+//     anything else;
+//  2. verify every plane's part against its live state — the one the plan was made from, or
+//     CheckSaved checked it against, so no second read (the fingerprints are checked against
+//     fresh reads under the lease) — so a stale or foreign plan is refused before anything
+//     changes; a deferred plane must hold no changes; then ask opts.Confirm, when set;
+//  3. observe each deferred plane: one that answers now (a fresh cluster's brokers, up since
+//     the plan) has its identity checked before anything changes;
+//  4. take the apply lock from the target's Locker (the Kafka plane) before the first plane
+//     changes anything, whenever a plane has pending changes or a deferred plane answers, and
+//     hold it, renewed, across every plane: two applies — CI and watch — must never roll two
+//     brokers' StatefulSets at once, nor change objects and topics at once. A plan that deferred
+//     its topics is no exception once the brokers answer (issue 20). With the Locker deferred and
+//     not answering (a fresh deploy) there is nothing to hold a lock in, and the planes run
+//     unlocked;
+//  5. execute the planes in order (Plane.Execute): the objects phase, then the topics
+//     phase under the same lease, after the rollout, as topic changes need the brokers. A
+//     deferred plane that answers is planned here, under the lease, from the plan's own
+//     snapshot, and reported in Result.Continued, never applied: it was never reviewed.
+//
+// A failing plane, or a lost lease, stops the apply before the next plane; a plane that did not
+// converge does not (its error is returned at the end). A plane's changes join the Result when the
+// apply reaches the plane; those of the planes ahead of the lock's are reached at once, so a
+// refusal lists them not attempted. With a deferred plane the result is not Verified: it was never
+// looked at.
+func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, progress Progress) (plans.Result, error) {
+	opts.defaults()
+	if progress == nil {
+		progress = func(plans.Event) {}
+	}
+	planes := pl.Target.Planes
+	lock := slices.IndexFunc(planes, func(plane Plane) bool { _, ok := plane.(Locker); return ok })
+	parts := make([][]plans.ChangeResult, len(planes))
+	for i, plane := range planes {
+		if lock >= 0 && i >= lock {
+			break
+		}
+		parts[i] = pendingOf(partOf(p, plane.Kind()))
+	}
+	var res plans.Result
+	result := func() plans.Result {
+		res.Changes = nil
+		for _, cs := range parts {
+			res.Changes = append(res.Changes, cs...)
+		}
+		return res
+	}
+	// 1.
+	if err := CheckAllowed(p, opts); err != nil {
+		return result(), err
+	}
+	// 2. (A plan made or verified under the lock Lock took needs no second verification, and
+	// its planes no second read, unless a plane before the Kafka plane changes something first.)
+	underLease := pl.madeUnderLock(p)
+	if err := pl.verifySaved(ctx, p); err != nil {
+		return result(), err
+	}
+	if opts.Confirm != nil {
+		if err := opts.Confirm(ctx); err != nil {
+			return result(), err
+		}
+	}
+	// The reads the plan was verified against are not trusted from here on: each plane reads
+	// again under the lease, and what it read before is stale once anything changes. Nor are they
+	// held while the apply runs (at 10,000 topics the Kafka read is the largest structure in
+	// memory).
+	pl.observed, pl.planned = nil, nil
+	// 3.
+	answers := make([]bool, len(planes))
+	for i, plane := range planes {
+		if !deferredIn(p, plane.Kind()) {
+			continue
+		}
+		_, err := plane.Observe(ctx, pl.query(nil, &p, p.AllowDelete))
+		var de *DeferredError
+		if errors.As(err, &de) {
+			continue
+		}
+		if err != nil {
+			return result(), err
+		}
+		answers[i] = true
+	}
+	// 4.
+	var held *heldLease
+	if lk := pl.takeLock(); lk != nil {
+		held = lk.held
+		defer held.release(ctx, opts, progress)
+	} else if lock >= 0 && (!deferredIn(p, planes[lock].Kind()) || answers[lock]) && (p.HasChanges() || slices.Contains(answers, true)) {
+		var err error
+		if held, err = takeLease(ctx, planes[lock].(Locker), opts, progress); err != nil {
+			return result(), err
+		}
+		defer held.release(ctx, opts, progress)
+	}
+	wctx := ctx
+	if held != nil {
+		wctx = held.ctx
+	}
+	// 5.
+	x := Execution{Options: opts, Progress: progress, SafeToRestart: pl.restartGate(), outer: ctx, held: held, underLease: underLease}
+	verified, started := true, false
+	var unconverged error
+	for i, plane := range planes {
+		k := plane.Kind()
+		if deferredIn(p, k) {
+			verified = false
+			if !answers[i] {
+				continue
+			}
+			if err := pl.continueDeferred(wctx, p, i, held, &res); err != nil {
+				return result(), err
+			}
+			continue
+		}
+		part := partOf(p, k)
+		if lost := held.lost(); started && lost != nil {
+			parts[i] = pendingOf(part)
+			return result(), held.stoppedBefore(notAttemptedFrom(result()))
+		}
+		started = true
+		r, err := plane.Execute(wctx, part, x)
+		if slices.ContainsFunc(part.Changes, plans.Change.Pending) {
+			x.underLease = false // what this plane changed may show in the next plane's read
+		}
+		parts[i] = r.Changes
+		res.Residual = append(res.Residual, r.Residual...)
+		if r.ClusterID != "" {
+			res.ClusterID = r.ClusterID
+		}
+		verified = verified && r.Verified
+		res.Verified = verified
+		switch {
+		case isNotConverged(err):
+			unconverged = err
+		case err != nil:
+			return result(), err
+		}
+	}
+	res.Verified = verified
+	return result(), unconverged
+}
+
+// continueDeferred plans plane i, which the plan deferred, from the plan's own snapshot under the
+// held lease (Apply's step 5 for a deferred plane): Result.Continued, reported and never applied.
+func (pl *Planner) continueDeferred(ctx context.Context, p plans.Plan, i int, held *heldLease, res *plans.Result) error {
+	k := pl.Target.Planes[i].Kind()
+	if lost := held.stoppedBefore(fmt.Sprintf("planning the deferred %s plane", k)); lost != nil {
+		return lost
+	}
+	o, err := pl.Target.Planes[i].Observe(ctx, pl.query(nil, &p, p.AllowDelete))
+	if err != nil {
+		return fmt.Errorf("plan the deferred %s plane: %w", k, err)
+	}
+	if res.Continued == nil {
+		res.Continued = &plans.Plan{Cluster: p.Cluster, AllowDelete: p.AllowDelete, Desired: p.Desired}
+	}
+	if err := o.Diff(res.Continued); err != nil {
+		return err
+	}
+	res.ClusterID = res.Continued.ClusterID
+	return nil
+}
+
+// restartGate is the target's answer to "may broker N restart now": the plane that can tell (the
+// Kafka plane, which refuses while its brokers do not answer).
+func (pl *Planner) restartGate() func(context.Context, int32) error {
+	for _, plane := range pl.Target.Planes {
+		if g, ok := plane.(RestartGate); ok {
+			return g.SafeToRestart
+		}
+	}
+	return func(context.Context, int32) error {
+		return fmt.Errorf("target %q has no Kafka plane, so avatar-sync cannot tell whether every partition stays in sync while a broker restarts", pl.Target.Name)
+	}
+}
+
+// pendingOf lists a plan's pending changes, not attempted.
+func pendingOf(p plans.Plan) []plans.ChangeResult {
+	var out []plans.ChangeResult
+	for _, c := range p.Changes {
+		if c.Pending() {
+			out = append(out, plans.ChangeResult{Change: c})
+		}
+	}
+	return out
+}
