@@ -79,9 +79,7 @@ func (r *registryPlane) Execute(ctx context.Context, part plans.Plan, x reconcil
 	if err != nil {
 		return res, err
 	}
-	for _, c := range after.(*registryObservation).changes() {
-		res.Residual = append(res.Residual, c)
-	}
+	res.Residual = append(res.Residual, after.(*registryObservation).changes()...)
 	res.Verified = true
 	return res, nil
 }
