@@ -459,13 +459,28 @@ func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 
 // open connects b unless it already is (sarama brokers from metadata start closed) and returns it.
 func (a *Admin) open(b *sarama.Broker) (*sarama.Broker, error) {
-	if err := b.Open(a.conf); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
-		return nil, err
+	// Bounded by the dial timeout, so a goroutine openBounded stopped waiting for ends too.
+	deadline := time.Now().Add(a.conf.Net.DialTimeout)
+	for {
+		if err := b.Open(a.conf); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
+			return nil, err
+		}
+		connected, err := b.Connected()
+		if err != nil {
+			return nil, fmt.Errorf("connect to broker %d at %s: %w", b.ID(), b.Addr(), err)
+		}
+		if connected {
+			return b, nil
+		}
+		// sarama marks a broker opened before its dial holds the broker's lock: a second Open at
+		// that moment (Describe reads the inventory and the access control at once, on one
+		// broker) sees neither a connection nor an error yet, and its request would fail with
+		// "broker not connected". Ask again once the dial has had a moment.
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("connect to broker %d at %s: %w", b.ID(), b.Addr(), sarama.ErrNotConnected)
+		}
+		time.Sleep(time.Millisecond)
 	}
-	if _, err := b.Connected(); err != nil {
-		return nil, fmt.Errorf("connect to broker %d at %s: %w", b.ID(), b.Addr(), err)
-	}
-	return b, nil
 }
 
 // controller returns the controller broker, connected; admin writes go there.
