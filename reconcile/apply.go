@@ -321,15 +321,7 @@ func IsMassDelete(p plans.Plan) bool {
 }
 
 // topicDeletes counts the topics a plan deletes (Kubernetes objects are not topics).
-func topicDeletes(p plans.Plan) int {
-	n := 0
-	for _, c := range p.Changes {
-		if c.Action == plans.Delete && c.Kind.Removes() == plans.RemovesRecords {
-			n++
-		}
-	}
-	return n
-}
+func topicDeletes(p plans.Plan) int { return p.Deletes(plans.RemovesRecords) }
 
 // CheckAllowed returns the ErrRefused error Apply would give the plan under opts' opt-ins
 // (unsupported changes, data loss without AllowDataLoss, topic deletions without AllowDelete — a
