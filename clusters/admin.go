@@ -216,7 +216,7 @@ func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.
 		// and the controller. An empty topic list would mean "all topics" to sarama.
 		attempt, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 		md, err := call(attempt, func() (*sarama.MetadataResponse, error) {
-			if _, err := a.open(seed); err != nil {
+			if _, err := a.open(attempt, seed); err != nil {
 				return nil, err
 			}
 			return seed.GetMetadata(sarama.NewMetadataRequest(conf.Version, []string{LockTopic}))
@@ -458,9 +458,7 @@ func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 }
 
 // open connects b unless it already is (sarama brokers from metadata start closed) and returns it.
-func (a *Admin) open(b *sarama.Broker) (*sarama.Broker, error) {
-	// Bounded by the dial timeout, so a goroutine openBounded stopped waiting for ends too.
-	deadline := time.Now().Add(a.conf.Net.DialTimeout)
+func (a *Admin) open(ctx context.Context, b *sarama.Broker) (*sarama.Broker, error) {
 	for {
 		if err := b.Open(a.conf); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
 			return nil, err
@@ -473,13 +471,14 @@ func (a *Admin) open(b *sarama.Broker) (*sarama.Broker, error) {
 			return b, nil
 		}
 		// sarama marks a broker opened before its dial holds the broker's lock: a second Open at
-		// that moment (Describe reads the inventory and the access control at once, on one
-		// broker) sees neither a connection nor an error yet, and its request would fail with
-		// "broker not connected". Ask again once the dial has had a moment.
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("connect to broker %d at %s: %w", b.ID(), b.Addr(), sarama.ErrNotConnected)
+		// that moment sees neither a connection nor an error yet, and its request would fail
+		// with "broker not connected". Ask again once the dial has had a moment; ctx (the caller's
+		// connect time-out) bounds the wait, so a goroutine nobody waits for ends too.
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to broker %d at %s: %w", b.ID(), b.Addr(), ctx.Err())
+		case <-time.After(time.Millisecond):
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -508,7 +507,7 @@ func (a *Admin) broker(ctx context.Context, id int32) (*sarama.Broker, error) {
 func (a *Admin) openBounded(ctx context.Context, b *sarama.Broker) (*sarama.Broker, error) {
 	octx, cancel := context.WithTimeout(ctx, a.connectTimeout)
 	defer cancel()
-	ob, err := call(octx, func() (*sarama.Broker, error) { return a.open(b) })
+	ob, err := call(octx, func() (*sarama.Broker, error) { return a.open(octx, b) })
 	if err != nil && ctx.Err() == nil && octx.Err() != nil {
 		return nil, fmt.Errorf("cluster %q: connect to broker %d at %s: %w", a.name, b.ID(), b.Addr(), &noAnswerError{after: a.connectTimeout})
 	}

@@ -38,12 +38,6 @@ func (a *Admin) Describe(ctx context.Context) (plans.Live, error) {
 // could not be planned (issue 23). Up to 10,000 topics it is still one request.
 var describeConfigsBatch = 10000
 
-// describeConfigsAnswer is one DescribeConfigs request's outcome.
-type describeConfigsAnswer struct {
-	resp *sarama.DescribeConfigsResponse
-	err  error
-}
-
 // describe is Describe that also returns the Metadata response it read (nil when that read
 // failed), so status builds its health snapshot from the same read (issue 23).
 func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataResponse, error) {
@@ -67,56 +61,58 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 		}
 	}
 	// The inventory and the access control depend on nothing but the Metadata above: they are
-	// read while the topic configs are, so a plan waits for the longest read, not for their sum
-	// (issue 23). They need connections of their own: a sarama Broker holds its lock from a
-	// request to its answer, so requests on one connection go one after another. The access
-	// requests use the inventory leader's connection, which the inventory read opens anyway. A
-	// cluster without an inventory opens no other connection (a cluster reachable only through
+	// read while the topic configs are, so a plan waits for the longer read, not for their sum
+	// (issue 23). They need a connection of their own: a sarama Broker holds its lock from a
+	// request to its answer, so requests on one connection go one after another. Both use the
+	// inventory leader's connection, one after the other, which the inventory read opens anyway.
+	// A cluster without an inventory opens no other connection (a cluster reachable only through
 	// its bootstrap address stays plannable): the access requests follow the configs on the
 	// bootstrap connection, as they do when the leader's cannot be opened. An early return
-	// cancels both reads.
+	// cancels the reads.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	inventory := goCall(rctx, func() ([]string, error) { return a.readInventory(rctx, md) })
-	access := goCall(rctx, func() (plans.LiveAccess, error) {
+	type sideReads struct {
+		inventory         []string
+		access            plans.LiveAccess
+		invErr, accessErr error
+	}
+	side := goCall(rctx, func() (sideReads, error) {
+		var r sideReads
+		r.inventory, r.invErr = a.readInventory(rctx, md)
 		ab := b
 		if id, ok := inventoryLeader(md); ok {
 			if lb, err := a.broker(rctx, id); err == nil {
 				ab = lb
 			}
 		}
-		return a.readAccess(rctx, ab)
+		r.access, r.accessErr = a.readAccess(rctx, ab)
+		return r, nil
 	})
 
 	configs := newConfigDecoder()
 	batches := slices.Collect(slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch))
 	// The next batch is asked for while this one is read into the live state: the broker answers
 	// (and sarama decodes) one while the other is folded in, two answers held at most (issue 23).
-	ask := func(names []string) <-chan describeConfigsAnswer {
+	ask := func(names []string) func() (*sarama.DescribeConfigsResponse, error) {
 		req := &sarama.DescribeConfigsRequest{Version: 4, Resources: make([]*sarama.ConfigResource, 0, len(names))}
 		for _, name := range names {
 			req.Resources = append(req.Resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
 		}
-		out := make(chan describeConfigsAnswer, 1) // never blocks: an abandoned answer is dropped
-		go func() {
-			resp, err := call(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
-			out <- describeConfigsAnswer{resp, err}
-		}()
-		return out
+		return goCall(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
 	}
-	var next <-chan describeConfigsAnswer
+	var next func() (*sarama.DescribeConfigsResponse, error)
 	if len(batches) > 0 {
 		next = ask(batches[0])
 	}
 	for i := range batches {
-		ans := <-next
-		if ans.err != nil {
-			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, ans.err)
+		resp, err := next()
+		if err != nil {
+			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
 		}
 		if i+1 < len(batches) {
 			next = ask(batches[i+1])
 		}
-		for _, r := range ans.resp.Resources {
+		for _, r := range resp.Resources {
 			t, ok := live.Topics[r.Name]
 			if !ok {
 				continue
@@ -135,13 +131,16 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 			live.Topics[r.Name] = t
 		}
 	}
-	inv, err := inventory()
-	if err != nil {
-		errs = append(errs, err)
+	r, err := side()
+	if err != nil { // ctx ended while waiting
+		r.invErr, r.accessErr = err, err
 	}
-	live.Inventory = inv
-	if live.Access, err = access(); err != nil {
-		errs = append(errs, fmt.Errorf("read access control: %w", err))
+	if r.invErr != nil {
+		errs = append(errs, r.invErr)
+	}
+	live.Inventory = r.inventory
+	if live.Access = r.access; r.accessErr != nil {
+		errs = append(errs, fmt.Errorf("read access control: %w", r.accessErr))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return live, md, fmt.Errorf("cluster %q: %w", a.name, err)

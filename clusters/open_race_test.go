@@ -21,7 +21,7 @@ func TestConcurrentOpensAllConnect(t *testing.T) {
 		errs := make(chan error, 4)
 		for range 4 {
 			wg.Go(func() {
-				ob, err := a.open(b)
+				ob, err := a.open(testCtx(t), b)
 				if err != nil {
 					errs <- err
 					return
