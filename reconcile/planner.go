@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -48,6 +49,7 @@ type Planner struct {
 	// is held, and any other is read for afresh. plannedUnder is the lock they were read under.
 	planned      []plans.Change
 	plannedUnder *heldLease
+	plannedPlan  plans.Plan // the rest of that plan, compared by madeUnderLock
 }
 
 // keep records p as the plan made or verified from reads under the lock the planner holds, and
@@ -56,19 +58,31 @@ func (pl *Planner) keep(p plans.Plan) {
 	if pl.lock == nil {
 		return
 	}
-	pl.planned, pl.plannedUnder, pl.observed = p.Changes, pl.lock.held, nil
+	pl.planned, pl.plannedUnder, pl.plannedPlan, pl.observed = p.Changes, pl.lock.held, p, nil
 	if pl.planned == nil {
 		pl.planned = []plans.Change{}
 	}
 }
 
 // madeUnderLock reports whether p is the plan this planner made (or verified) from its reads
-// under the lock it still holds (the same changes, not a copy): nobody else can have changed the
-// target since, and the plan is its derivation from those reads, so verifying it again would only
-// repeat the diff.
+// under the lock it still holds — the same changes and the same desired snapshot (not copies),
+// the same fingerprints, opt-ins and deferrals —: nobody else can have changed the target since,
+// and the plan is its derivation from those reads, so verifying it again would only repeat the
+// diff. Any other plan, an empty one included, is read for afresh and verified.
 func (pl *Planner) madeUnderLock(p plans.Plan) bool {
+	k := pl.plannedPlan
 	return pl.planned != nil && pl.lock != nil && pl.plannedUnder == pl.lock.held &&
-		len(pl.planned) == len(p.Changes) && (len(p.Changes) == 0 || &pl.planned[0] == &p.Changes[0])
+		sameBacking(pl.planned, p.Changes) && sameBacking(k.Desired.Topics, p.Desired.Topics) &&
+		k.Desired.Deletion == p.Desired.Deletion && k.Desired.Access == p.Desired.Access &&
+		k.Desired.Objects == p.Desired.Objects && k.Fingerprint == p.Fingerprint &&
+		k.ObjectsFingerprint == p.ObjectsFingerprint && k.AllowDelete == p.AllowDelete &&
+		k.ManagedTopics == p.ManagedTopics && k.ClusterID == p.ClusterID && slices.Equal(k.Deferred, p.Deferred)
+}
+
+// sameBacking reports whether a and b are the same slice: equal lengths over one array (two empty
+// slices count as the same).
+func sameBacking[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // PlanOptions are the planning opt-ins.

@@ -365,3 +365,28 @@ func TestLockedPlanEditedIsVerified(t *testing.T) {
 		}
 	}
 }
+
+// TestLockedPlanWithAnotherSnapshotIsVerified: a plan with the locked plan's changes but another
+// desired snapshot (a hand-edited deletion policy here) is not the plan made under the lock: it
+// is read for afresh and verified before anything changes.
+func TestLockedPlanWithAnotherSnapshotIsVerified(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
+	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
+	if err := pl.Lock(e.ctx, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Unlock(e.ctx)
+	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := p
+	edited.Desired.Topics = slices.Clone(p.Desired.Topics)
+	edited.Desired.Deletion = spec.DeletionPrune
+	_, _ = pl.Apply(e.ctx, edited, opts, nil)
+	if len(spy.calls) < 3 || !slices.Equal(spy.calls[:3], []string{"lease", "describe", "describe"}) {
+		t.Errorf("calls %v, want lease, describe, describe… (the edited plan read for afresh)", spy.calls)
+	}
+}
