@@ -335,7 +335,7 @@ func newGitopsMetrics(reg *prometheus.Registry, fleet bool) *gitopsMetrics {
 			Name: "avatar_sync_revision_info", Help: "The git revision in force (watch --git): the last one a pass reconciled successfully.",
 		}, []string{"revision", "subject", "branch"}),
 		fetches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "avatar_sync_git_fetches_total", Help: "Fetches of the followed branch: one per --git-interval, and a pass's own at start and after a failed fetch.",
+			Name: "avatar_sync_git_fetches_total", Help: "Fetches of the followed branch: a poll every --git-interval while the last fetch succeeded, and a pass's own at start and after a failed fetch.",
 		}),
 		fetchFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "avatar_sync_git_fetch_failures_total", Help: "Fetches of the followed branch that failed (the pass failed and was retried).",

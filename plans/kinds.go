@@ -2,6 +2,8 @@ package plans
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -218,7 +220,7 @@ func accessRisk(Change, Live) (Risk, string) {
 func configRisk(c Change, live Live) (Risk, string) {
 	obs := live.Topics[c.Name]
 	var losses []string
-	for _, k := range sortedKeys(c.Config.Keys) {
+	for _, k := range slices.Sorted(maps.Keys(c.Config.Keys)) {
 		e := c.Config.Keys[k]
 		lv, ok := obs.Config[k]
 		before := ""
@@ -239,13 +241,4 @@ func configRisk(c Change, live Live) (Risk, string) {
 		return RiskDataLoss, strings.Join(losses, "; ")
 	}
 	return RiskNone, "nothing is destroyed"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -12,8 +12,8 @@ import (
 // Apply executes a plan over the target's planes (issues 11, 20); commands call it rather than
 // the package's Apply, which knows the Kafka plane only:
 //
-//  1. check the opt-ins for every change of every plane (CheckAllowed, the only time), before
-//     anything else;
+//  1. check the opt-ins for every change of every plane (CheckAllowed; a fleet has checked every
+//     target's plan once already, before any changed), before anything else;
 //  2. verify every plane's part against its live state — the one the plan was made from, or
 //     CheckSaved checked it against, so no second read (the fingerprints are checked against
 //     fresh reads under the lease) — so a stale or foreign plan is refused before anything
