@@ -152,6 +152,9 @@ func (c *Cluster) handleCreatePartitions(creq *clientReq) (kmsg.Response, error)
 					pd.replicas = c.defaultReplicas(pd.leader, c.data.treplicas[rt.Topic])
 				}
 			}
+			if len(rt.Assignment) == 0 { // avatar-sync patch
+				c.placeLeaders(rt.Topic, int32(existingPartitions), int32(existingPartitions+numNewPartitions))
+			}
 		}
 		donet(rt.Topic, 0)
 	}

@@ -241,6 +241,7 @@ func (d *data) mkt(t string, nparts, nreplicas int, configs map[string]*string) 
 		pd.t = t
 		pd.replicas = d.c.defaultReplicas(pd.leader, nreplicas)
 	}
+	d.c.placeLeaders(t, 0, int32(nparts)) // avatar-sync patch
 }
 
 func (c *Cluster) noLeader() *broker {

@@ -8,6 +8,7 @@ package kfake
 import (
 	"errors"
 	"fmt"
+	"math/rand"
 	"slices"
 	"strconv"
 	"time"
@@ -312,4 +313,29 @@ func (c *Cluster) failOver(removed int32) {
 		}
 		pd.epoch++
 	})
+}
+
+// placeLeaders gives partitions [from, to) of t their leaders as Kafka places them (avatar-sync
+// patch): in turn over the brokers from one starting broker — partition 0's preferred replica for
+// a topic that has one (CreatePartitions continues the turn), a random broker for a new topic — so
+// a topic with as many partitions as brokers leads once on each. Upstream picks a random broker per
+// partition, and two of three brokers could lead every partition of a small topic.
+func (c *Cluster) placeLeaders(t string, from, to int32) {
+	if len(c.bs) == 0 {
+		return
+	}
+	start := rand.Intn(len(c.bs))
+	if pd, ok := c.data.tps.getp(t, 0); ok && from > 0 && len(pd.replicas) > 0 {
+		if b := c.brokerByNode(pd.replicas[0]); b != nil {
+			start = b.bsIdx
+		}
+	}
+	for p := from; p < to; p++ {
+		pd, ok := c.data.tps.getp(t, p)
+		if !ok {
+			continue
+		}
+		pd.leader = c.bs[(start+int(p))%len(c.bs)]
+		pd.replicas = c.defaultReplicas(pd.leader, len(pd.replicas))
+	}
 }
