@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/avatar-project/avatar-sync/plans"
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/topics"
 )
 
@@ -41,18 +42,39 @@ var describeConfigsBatch = 10000
 // describe is Describe that also returns the Metadata response it read (nil when that read
 // failed), so status builds its health snapshot from the same read (issue 23).
 func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataResponse, error) {
+	return a.read(ctx, nil)
+}
+
+// read is Describe (scope nil: every topic with every config, the inventory and the access
+// control) and DescribeScope (only what scope names) in one path (issue 20): one open of the
+// bootstrap connection, which carries the Metadata and the DescribeConfigs batches; the inventory
+// and the access control, when read, beside them; the topic configs folded by one configDecoder.
+// It also returns the Metadata response (nil when that read failed).
+func (a *Admin) read(ctx context.Context, scope *reconcile.ReadScope) (plans.Live, *sarama.MetadataResponse, error) {
+	whole := scope == nil
 	b, err := a.anyBroker(ctx)
 	if err != nil {
 		return plans.Live{}, nil, err
 	}
+	var names []string // nil: every topic
+	if !whole {
+		// The inventory topic is always asked for: a Metadata request naming no topic would list
+		// every topic of the cluster.
+		names = append(sortedKeys(scope.Topics), InventoryTopic)
+	}
 	md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
-		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, nil))
+		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, names))
 	})
 	if err != nil {
 		return plans.Live{}, nil, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
 	}
 	a.learn(md)
 	live := liveFromMetadata(md)
+	if !whole {
+		if _, named := scope.Topics[InventoryTopic]; !named {
+			delete(live.Topics, InventoryTopic)
+		}
+	}
 
 	var errs []error
 	for _, t := range md.Topics {
@@ -61,14 +83,15 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 		}
 	}
 	// The inventory and the access control depend on nothing but the Metadata above: they are
-	// read while the topic configs are, so a plan waits for the longer read, not for their sum
+	// read while the topic configs are, so a read waits for the longer of them, not for their sum
 	// (issue 23). They need a connection of their own: a sarama Broker holds its lock from a
 	// request to its answer, so requests on one connection go one after another. Both use the
 	// inventory leader's connection, one after the other, which the inventory read opens anyway.
-	// A cluster without an inventory opens no other connection (a cluster reachable only through
-	// its bootstrap address stays plannable): the access requests follow the configs on the
-	// bootstrap connection, as they do when the leader's cannot be opened. An early return
-	// cancels the reads.
+	// A cluster without an inventory (or a read that does not ask for it) opens no other
+	// connection (a cluster reachable only through its bootstrap address stays plannable): the
+	// access requests follow the configs on the bootstrap connection, as they do when the
+	// leader's cannot be opened. An early return cancels the reads.
+	readInventory, readAccess := whole || scope.Inventory, whole || scope.Access
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type sideReads struct {
@@ -78,31 +101,42 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 	}
 	side := goCall(rctx, func() (sideReads, error) {
 		var r sideReads
-		r.inventory, r.invErr = a.readInventory(rctx, md)
 		ab := b
-		if id, ok := inventoryLeader(md); ok {
-			if lb, err := a.broker(rctx, id); err == nil {
-				ab = lb
+		if readInventory {
+			r.inventory, r.invErr = a.readInventory(rctx, md)
+			if id, ok := partitionLeader(md, InventoryTopic); ok && id >= 0 {
+				if lb, err := a.broker(rctx, id); err == nil {
+					ab = lb
+				}
 			}
 		}
-		r.access, r.accessErr = a.readAccess(rctx, ab)
+		if readAccess {
+			r.access, r.accessErr = a.readAccess(rctx, ab)
+		}
 		return r, nil
 	})
 
+	// Which topics' configs to ask for, and which keys (all of them, nil, for a whole read).
+	ask := sortedKeys(live.Topics)
+	keys := func(string) []string { return nil }
+	if !whole {
+		ask = slices.DeleteFunc(ask, func(name string) bool { return len(scope.Topics[name]) == 0 })
+		keys = func(name string) []string { return scope.Topics[name] }
+	}
 	configs := newConfigDecoder()
-	batches := slices.Collect(slices.Chunk(sortedKeys(live.Topics), describeConfigsBatch))
+	batches := slices.Collect(slices.Chunk(ask, describeConfigsBatch))
 	// The next batch is asked for while this one is read into the live state: the broker answers
 	// (and sarama decodes) one while the other is folded in, two answers held at most (issue 23).
-	ask := func(names []string) func() (*sarama.DescribeConfigsResponse, error) {
+	request := func(names []string) func() (*sarama.DescribeConfigsResponse, error) {
 		req := &sarama.DescribeConfigsRequest{Version: 4, Resources: make([]*sarama.ConfigResource, 0, len(names))}
 		for _, name := range names {
-			req.Resources = append(req.Resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
+			req.Resources = append(req.Resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name, ConfigNames: keys(name)})
 		}
 		return goCall(ctx, func() (*sarama.DescribeConfigsResponse, error) { return b.DescribeConfigs(req) })
 	}
 	var next func() (*sarama.DescribeConfigsResponse, error)
 	if len(batches) > 0 {
-		next = ask(batches[0])
+		next = request(batches[0])
 	}
 	for i := range batches {
 		resp, err := next()
@@ -110,25 +144,21 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
 		}
 		if i+1 < len(batches) {
-			next = ask(batches[i+1])
+			next = request(batches[i+1])
 		}
 		for _, r := range resp.Resources {
 			t, ok := live.Topics[r.Name]
-			if !ok {
-				continue
-			}
-			if errors.Is(sarama.KError(r.ErrorCode), sarama.ErrUnknownTopicOrPartition) {
-				// Deleted between the two requests: it is gone, not an error.
-				delete(live.Topics, r.Name)
-				continue
-			}
-			if r.ErrorCode != 0 {
+			switch {
+			case !ok:
+			case errors.Is(sarama.KError(r.ErrorCode), sarama.ErrUnknownTopicOrPartition):
+				delete(live.Topics, r.Name) // deleted between the two requests: gone, not an error
+			case r.ErrorCode != 0:
 				msg := r.ErrorMsg
 				errs = append(errs, fmt.Errorf("describe configs of topic %q: %w", r.Name, kafkaErr(sarama.KError(r.ErrorCode), &msg)))
-				continue
+			default:
+				t.Config = configs.config(r.Configs)
+				live.Topics[r.Name] = t
 			}
-			t.Config = configs.config(r.Configs)
-			live.Topics[r.Name] = t
 		}
 	}
 	r, err := side()
@@ -148,18 +178,21 @@ func (a *Admin) describe(ctx context.Context) (plans.Live, *sarama.MetadataRespo
 	return live, md, nil
 }
 
-// inventoryLeader is the inventory partition's leader as md names it; false when md names none
-// (no inventory yet, or no leader elected).
-func inventoryLeader(md *sarama.MetadataResponse) (int32, bool) {
+// partitionLeader is the leader of topic's partition 0 as md names it, -1 when none is elected;
+// ok is false when md does not list the topic (it does not exist, or md was not asked about it).
+// The inventory and the apply lock are single-partition topics found this way (issue 20: one
+// function for both).
+func partitionLeader(md *sarama.MetadataResponse, topic string) (leader int32, ok bool) {
 	for _, t := range md.Topics {
-		if t.Name != InventoryTopic || t.Err != sarama.ErrNoError {
+		if t.Name != topic || t.Err != sarama.ErrNoError {
 			continue
 		}
 		for _, p := range t.Partitions {
-			if p.ID == 0 && p.Leader >= 0 {
+			if p.ID == 0 {
 				return p.Leader, true
 			}
 		}
+		return -1, true
 	}
 	return -1, false
 }

@@ -2,8 +2,11 @@ package clusters
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
 	"github.com/avatar-project/avatar-sync/reconcile"
@@ -68,5 +71,58 @@ func TestDescribeScope(t *testing.T) {
 	}
 	if counts := reqs.Requests(); live.Inventory != nil || counts[fakecontrol.APIFetch]+counts[fakecontrol.API(29)] != 0 {
 		t.Errorf("inventory %v, requests %v; want neither the inventory (Fetch) nor the ACLs (DescribeAcls) read", live.Inventory, counts)
+	}
+}
+
+// TestSettleReadRequests is apply's settle read (DescribeScope) counted on a fresh connection and
+// on held ones (issue 20): it is Describe's read of fewer topics, so the bootstrap connection that
+// Connect opened carries the Metadata and the DescribeConfigs, no connection is opened twice (one
+// ApiVersions: the inventory leader's connection, which the access requests then share), and each
+// read is asked once. A scope asking for neither the inventory nor the access control opens no
+// connection and sends nothing but the Metadata and the DescribeConfigs.
+func TestSettleReadRequests(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	mustOK(t)(a.CreateTopics(ctx, []spec.Topic{{Name: "orders", Partitions: 3, ReplicationFactor: 3,
+		Config: map[string]string{"retention.ms": "3600000"}}, {Name: "payments", Partitions: 1, ReplicationFactor: 3}}))
+	if err := a.RecordInventory(ctx, []string{"orders", "payments"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fresh.Close() })
+
+	whole := reconcile.ReadScope{Topics: map[string][]string{"orders": {"retention.ms"}, "payments": nil}, Inventory: true, Access: true}
+	full := map[fakecontrol.API]int{
+		fakecontrol.APIMetadata: 1, fakecontrol.APIDescribeConfigs: 1, fakecontrol.APIListOffsets: 1, fakecontrol.APIFetch: 1,
+		fakecontrol.API(kmsg.DescribeACLs): 1, fakecontrol.API(kmsg.DescribeUserSCRAMCredentials): 1,
+		fakecontrol.API(kmsg.DescribeClientQuotas): 1,
+	}
+	withDial := maps.Clone(full)
+	withDial[fakecontrol.APIApiVersions] = 1
+	topicsOnly := map[fakecontrol.API]int{fakecontrol.APIMetadata: 1, fakecontrol.APIDescribeConfigs: 1}
+	reqs := fakecontrol.CountRequests(e.c)
+	for _, tc := range []struct {
+		name  string
+		scope reconcile.ReadScope
+		want  map[fakecontrol.API]int
+	}{
+		{"fresh connection", whole, withDial},
+		{"connections held", whole, full},
+		{"topics only", reconcile.ReadScope{Topics: whole.Topics}, topicsOnly},
+	} {
+		reqs.Reset()
+		live, err := fresh.DescribeScope(ctx, tc.scope)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := live.Topics["orders"].Config["retention.ms"].Value; got != "3600000" || len(live.Topics) != 2 {
+			t.Errorf("%s: orders retention.ms %q, %d topics; want 3600000 and 2", tc.name, got, len(live.Topics))
+		}
+		if got := reqs.Requests(); !maps.Equal(got, tc.want) {
+			t.Errorf("%s: requests %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -27,16 +27,10 @@ const inventoryManaged = "managed"
 // connection; only a leader that Metadata does not know (none elected, or not leading any more by
 // the time it is asked) costs a metadata refresh, as every read did before (issue 23).
 func (a *Admin) readInventory(ctx context.Context, md *sarama.MetadataResponse) ([]string, error) {
-	exists := false
-	for _, t := range md.Topics {
-		if t.Name == InventoryTopic && t.Err == sarama.ErrNoError {
-			exists = true
-		}
-	}
+	leaderID, exists := partitionLeader(md, InventoryTopic) // leaderID -1 when none is elected
 	if !exists {
 		return nil, nil
 	}
-	leaderID, _ := inventoryLeader(md) // -1 when md names none
 	leader, end, err := a.inventoryEnd(ctx, leaderID)
 	if err != nil {
 		return nil, fmt.Errorf("read inventory %s: %w", InventoryTopic, err)

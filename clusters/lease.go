@@ -358,19 +358,13 @@ func (a *Admin) lockLeader(ctx context.Context) (*sarama.Broker, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	for _, t := range md.Topics {
-		if t.Name != LockTopic || t.Err != sarama.ErrNoError {
-			continue
-		}
-		for _, p := range t.Partitions {
-			if p.ID == 0 {
-				a.learn(md)
-				b, err := a.broker(ctx, p.Leader)
-				return b, err == nil, err
-			}
-		}
+	id, ok := partitionLeader(md, LockTopic)
+	if !ok {
+		return nil, false, nil
 	}
-	return nil, false, nil
+	a.learn(md)
+	b, err := a.broker(ctx, id) // no leader elected (-1): an error naming the broker
+	return b, err == nil, err
 }
 
 // ensureLockTopic creates the lock topic once — one partition (the ordering is the point), as many
