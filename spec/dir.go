@@ -319,10 +319,7 @@ func targetDiagnostics(s *Spec, base Diagnostics, parse func(target string) (*Sp
 	if s == nil {
 		return nil
 	}
-	seen := make(map[Diagnostic]bool, len(base))
-	for _, d := range base {
-		seen[d] = true
-	}
+	seen := diagnosticSet(base)
 	var out Diagnostics
 	for _, c := range s.Clusters {
 		if c.Overrides == nil {
@@ -339,12 +336,18 @@ func targetDiagnostics(s *Spec, base Diagnostics, parse func(target string) (*Sp
 	return uniqueSorted(out)
 }
 
-// annotateTarget marks the diagnostics only the target's merge has with the target's name.
-func annotateTarget(diags, base Diagnostics, target string) {
-	inBase := make(map[Diagnostic]bool, len(base))
-	for _, d := range base {
-		inBase[d] = true
+// diagnosticSet is ds as a set.
+func diagnosticSet(ds Diagnostics) map[Diagnostic]bool {
+	set := make(map[Diagnostic]bool, len(ds))
+	for _, d := range ds {
+		set[d] = true
 	}
+	return set
+}
+
+// annotateTarget marks the diagnostics only the target's merge has, those not in inBase (the spec
+// as written's), with the target's name.
+func annotateTarget(diags Diagnostics, inBase map[Diagnostic]bool, target string) {
 	for i, d := range diags {
 		if !inBase[d] && !strings.HasSuffix(d.Message, " (target "+target+")") {
 			diags[i].Message += fmt.Sprintf(" (target %s)", target)

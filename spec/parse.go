@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -61,7 +62,8 @@ func parsePartialTarget(file string, data []byte, target string) (*Spec, Diagnos
 // tree is a spec's YAML read once (one file, or a directory's files merged), to be decoded for as
 // many targets as asked: merging a target's overrides builds new nodes and never changes the tree
 // (mergeTarget), so validating every target, or annotating one target's messages against the spec
-// as written, costs one parse rather than one per target (issue 23).
+// as written, costs one parse rather than one per target (issue 23). The spec as written is decoded
+// at most once for all the targets' annotations (issue 20).
 type tree struct {
 	file  string // what positions without a file of their own name
 	size  int
@@ -69,6 +71,12 @@ type tree struct {
 	diags Diagnostics // what reading (and merging) the files found
 	files []string    // a directory's files (decoder.files)
 	base  string      // the directory relative paths are relative to
+
+	// written is the set of diagnostics of the spec as written (target ""): a target's message
+	// that is not among them names the target. Filled once, by the first decode of the spec as
+	// written or the first target that needs it; a fleet may ask for targets concurrently.
+	writtenOnce sync.Once
+	written     map[Diagnostic]bool
 }
 
 // parseTree reads one file.
@@ -80,10 +88,29 @@ func parseTree(file string, data []byte) *tree {
 
 // decode decodes and validates the tree for target ("" for the spec as written).
 func (t *tree) decode(target string) (*Spec, Diagnostics, *decoder) {
+	s, diags, d := t.decoder().decode(t.root, target, t.base)
+	if target == "" {
+		t.writtenOnce.Do(func() { t.written = diagnosticSet(diags) })
+	}
+	return s, diags, d
+}
+
+// decoder is a fresh decoder of the tree, starting from what reading it found.
+func (t *tree) decoder() *decoder {
 	d := newDecoder(t.file, t.size)
 	d.diags = slices.Clone(t.diags)
 	d.files = t.files
-	return d.decode(t.root, target, t.base)
+	return d
+}
+
+// writtenDiagnostics is the set of the spec as written's diagnostics, decoding it only if it has
+// not been decoded yet.
+func (t *tree) writtenDiagnostics() map[Diagnostic]bool {
+	t.writtenOnce.Do(func() {
+		_, diags, _ := t.decoder().decode(t.root, "", t.base)
+		t.written = diagnosticSet(diags)
+	})
+	return t.written
 }
 
 // partial is ParsePartialTarget of the tree: a message only the target's merge has names the
@@ -93,8 +120,7 @@ func (t *tree) partial(target string) (*Spec, Diagnostics) {
 	if s == nil || s.Overridden == "" || len(diags) == 0 {
 		return s, diags // nothing to annotate
 	}
-	_, base, _ := t.decode("")
-	annotateTarget(diags, base, target)
+	annotateTarget(diags, t.writtenDiagnostics(), target)
 	return s, diags
 }
 
