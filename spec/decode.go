@@ -221,7 +221,11 @@ func isSecretKey(key string) bool {
 
 // pairs returns the key/value pairs of a mapping with YAML merge keys (<<: *anchor) expanded;
 // explicit keys win over merged ones, as YAML specifies.
-func (d *decoder) pairs(n *yaml.Node) []entry {
+func (d *decoder) pairs(n *yaml.Node) []entry { return d.mappingPairs(n, true) }
+
+// mappingPairs is pairs; with report false it reports nothing (the merger's walk: the decoder
+// reports shape problems when it reads the merged tree), skipping what pairs reports.
+func (d *decoder) mappingPairs(n *yaml.Node, report bool) []entry {
 	out := make([]entry, 0, len(n.Content)/2)
 	var merged []entry
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -235,18 +239,24 @@ func (d *decoder) pairs(n *yaml.Node) []entry {
 			for _, src := range srcs {
 				src = d.resolve(src)
 				if src.Kind != yaml.MappingNode {
-					d.errorf(src, "a merge key (<<) needs a mapping or a list of mappings, not %s", describe(src))
+					if report {
+						d.errorf(src, "a merge key (<<) needs a mapping or a list of mappings, not %s", describe(src))
+					}
 					continue
 				}
-				merged = append(merged, d.pairs(src)...)
+				merged = append(merged, d.mappingPairs(src, report)...)
 			}
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "keys must be plain names, not %s", describe(k))
+			if report {
+				d.errorf(k, "keys must be plain names, not %s", describe(k))
+			}
 			continue
 		}
-		d.noteSplit(n, i, k, v)
+		if report {
+			d.noteSplit(n, i, k, v)
+		}
 		out = append(out, entry{k, v})
 	}
 	return withMerged(out, merged)

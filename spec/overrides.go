@@ -298,12 +298,7 @@ type merger struct {
 	d *decoder
 }
 
-func (d *merger) resolve(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
+func (d *merger) resolve(n *yaml.Node) *yaml.Node { return d.d.resolve(n) }
 
 func (d *merger) errorf(n *yaml.Node, format string, args ...any) { d.d.errorf(n, format, args...) }
 
@@ -312,25 +307,5 @@ func (d *merger) pairs(n *yaml.Node) []entry {
 	if n == nil {
 		return nil
 	}
-	var out, merged []entry
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), n.Content[i+1]
-		if k.Tag == "!!merge" {
-			v = d.resolve(v)
-			srcs := []*yaml.Node{v}
-			if v.Kind == yaml.SequenceNode {
-				srcs = v.Content
-			}
-			for _, src := range srcs {
-				if src = d.resolve(src); src.Kind == yaml.MappingNode {
-					merged = append(merged, d.pairs(src)...)
-				}
-			}
-			continue
-		}
-		if k.Kind == yaml.ScalarNode {
-			out = append(out, entry{k, v})
-		}
-	}
-	return withMerged(out, merged)
+	return d.d.mappingPairs(n, false)
 }

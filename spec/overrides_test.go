@@ -362,3 +362,22 @@ func TestSourcesParserTargetsAtOnce(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestOverrideShapeReportedOnce: merging a target's overrides walks them as the decoder does (the
+// same pairs: aliases, merge keys, explicit keys first) but reports nothing itself, so a merge key
+// that merges no mapping and a key that is not a name are each reported once, where they were
+// written, by the decoder; the well-formed keys beside them still merge.
+func TestOverrideShapeReportedOnce(t *testing.T) {
+	data := []byte(overridesBase + "    overrides:\n      topicDefaults: { <<: 5, ? [a, b] : 1, partitions: 1 }\n")
+	s, diags := ParsePartialTarget("avatar.yaml", data, "dev")
+	want := []string{
+		`24:28: a merge key (<<) needs a mapping or a list of mappings, not "5"`,
+		`24:33: keys must be plain names, not a list`,
+	}
+	if d := cmp.Diff(want, errorsOnly(diags)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if s == nil || topicViews(s)["predictions"].Partitions != 1 {
+		t.Errorf("the override's partitions: 1 did not merge: %+v", s)
+	}
+}

@@ -347,14 +347,7 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	k.boolean("ui", &s.Kafka.UI)
 	k.str("clusterId", &s.Kafka.ClusterID)
 	k.strings("superUsers", &s.Kafka.SuperUsers)
-	if _, _, ok := k.get("sasl"); ok {
-		sm := k.object("sasl")
-		s.Kafka.SASL = &SASL{}
-		sm.str("mechanism", &s.Kafka.SASL.Mechanism)
-		sm.str("username", &s.Kafka.SASL.Username)
-		sm.str("passwordEnv", &s.Kafka.SASL.PasswordEnv)
-		sm.str("passwordFile", &s.Kafka.SASL.PasswordFile)
-	}
+	s.Kafka.SASL = sasl(k)
 	s.Kafka.Pos = d.nodePos(k.node)
 
 	items, paths := top.list("brokers")
@@ -404,6 +397,20 @@ func (d *decoder) spec(root *yaml.Node) *Spec {
 	}
 	d.access(top, s)
 	return s
+}
+
+// sasl decodes the sasl mapping of m (kafka, or a target of clusters); nil when m has none.
+func sasl(m *mapping) *SASL {
+	if _, _, ok := m.get("sasl"); !ok {
+		return nil
+	}
+	sm := m.object("sasl")
+	out := &SASL{}
+	sm.str("mechanism", &out.Mechanism)
+	sm.str("username", &out.Username)
+	sm.str("passwordEnv", &out.PasswordEnv)
+	sm.str("passwordFile", &out.PasswordFile)
+	return out
 }
 
 // broker decodes one broker (of brokers, or of a target's overrides.brokers).
@@ -672,14 +679,7 @@ func (d *decoder) clusters(top *mapping) []Cluster {
 			m.str("caFile", &c.CAFile)
 			m.str("certFile", &c.CertFile)
 			m.str("keyFile", &c.KeyFile)
-			if _, _, ok := m.get("sasl"); ok {
-				sm := m.object("sasl")
-				c.SASL = &SASL{}
-				sm.str("mechanism", &c.SASL.Mechanism)
-				sm.str("username", &c.SASL.Username)
-				sm.str("passwordEnv", &c.SASL.PasswordEnv)
-				sm.str("passwordFile", &c.SASL.PasswordFile)
-			}
+			c.SASL = sasl(m)
 			m.str("clusterId", &c.ClusterID)
 			m.boolean("preflight", &c.Preflight)
 			if _, _, ok := m.get("kubernetes"); ok {
