@@ -181,18 +181,8 @@ func (a *Admin) CreateACLs(ctx context.Context, rules []spec.ACLRule) (reconcile
 	if err != nil {
 		return nil, err
 	}
-	if len(resp.AclCreationResponses) != len(rules) {
-		return nil, fmt.Errorf("create ACLs: %d answers for %d ACLs", len(resp.AclCreationResponses), len(rules))
-	}
-	out := reconcile.Outcome{}
-	for i, r := range rules {
-		if cr := resp.AclCreationResponses[i]; cr.Err != sarama.ErrNoError {
-			out[r.String()] = kafkaErr(cr.Err, cr.ErrMsg)
-		} else {
-			out[r.String()] = nil
-		}
-	}
-	return out, nil
+	return outcomeInOrder("create ACLs", "ACLs", ruleKeys(rules), resp.AclCreationResponses,
+		func(r *sarama.AclCreationResponse) error { return kafkaErr(r.Err, r.ErrMsg) })
 }
 
 // DeleteACLs deletes exactly the given bindings: each filter names every field, so it matches one
@@ -213,18 +203,8 @@ func (a *Admin) DeleteACLs(ctx context.Context, rules []spec.ACLRule) (reconcile
 	if err != nil {
 		return nil, err
 	}
-	if len(resp.FilterResponses) != len(rules) {
-		return nil, fmt.Errorf("delete ACLs: %d answers for %d ACLs", len(resp.FilterResponses), len(rules))
-	}
-	out := reconcile.Outcome{}
-	for i, r := range rules {
-		if fr := resp.FilterResponses[i]; fr.Err != sarama.ErrNoError {
-			out[r.String()] = kafkaErr(fr.Err, fr.ErrMsg)
-		} else {
-			out[r.String()] = nil
-		}
-	}
-	return out, nil
+	return outcomeInOrder("delete ACLs", "ACLs", ruleKeys(rules), resp.FilterResponses,
+		func(r *sarama.FilterResponse) error { return kafkaErr(r.Err, r.ErrMsg) })
 }
 
 // UpsertCredentials sets SCRAM credentials. sarama salts the password (a random salt per
@@ -310,18 +290,35 @@ func (a *Admin) AlterQuotas(ctx context.Context, changes []reconcile.QuotaChange
 	if err != nil {
 		return nil, err
 	}
-	if len(resp.Entries) != len(changes) {
-		return nil, fmt.Errorf("alter quotas: %d answers for %d entities", len(resp.Entries), len(changes))
-	}
-	out := reconcile.Outcome{}
+	keys := make([]string, len(changes))
 	for i, c := range changes {
-		if e := resp.Entries[i]; e.ErrorCode != sarama.ErrNoError {
-			out[c.Key] = kafkaErr(e.ErrorCode, e.ErrorMsg)
-		} else {
-			out[c.Key] = nil
-		}
+		keys[i] = c.Key
+	}
+	return outcomeInOrder("alter quotas", "entities", keys, resp.Entries,
+		func(e sarama.AlterClientQuotasEntryResponse) error { return kafkaErr(e.ErrorCode, e.ErrorMsg) })
+}
+
+// outcomeInOrder is the Outcome of a request Kafka answers with one result per item, in the order
+// asked: keys[i] gets errOf(answers[i]), nil for a success. An answer of another length is an
+// error naming the request (what) and its items.
+func outcomeInOrder[T any](what, items string, keys []string, answers []T, errOf func(T) error) (reconcile.Outcome, error) {
+	if len(answers) != len(keys) {
+		return nil, fmt.Errorf("%s: %d answers for %d %s", what, len(answers), len(keys), items)
+	}
+	out := make(reconcile.Outcome, len(keys))
+	for i, k := range keys {
+		out[k] = errOf(answers[i])
 	}
 	return out, nil
+}
+
+// ruleKeys names each rule in an Outcome.
+func ruleKeys(rules []spec.ACLRule) []string {
+	keys := make([]string, len(rules))
+	for i, r := range rules {
+		keys[i] = r.String()
+	}
+	return keys
 }
 
 // randomSalt is a fresh SCRAM salt (RFC 5802 asks for a random one per credential).
