@@ -547,6 +547,12 @@ func TestUnreachableIsOneLine(t *testing.T) {
 // silentListener accepts connections and never answers, like a port that is not Kafka.
 func silentListener(t *testing.T) string {
 	t.Helper()
+	return silentListenerThen(t, func() {})
+}
+
+// silentListenerThen is silentListener calling accepted after each connection it accepts.
+func silentListenerThen(t *testing.T, accepted func()) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -564,6 +570,7 @@ func silentListener(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			accepted()
 		}
 	}()
 	t.Cleanup(func() {
@@ -592,38 +599,11 @@ func TestSilentBrokerIsUnreachable(t *testing.T) {
 func TestOpenHonoursContext(t *testing.T) {
 	// A listener that accepts but never answers: sarama would wait for its read timeout (30s);
 	// cancelling the context mid-call must return at once.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			cancel() // the request is now in flight
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: []string{ln.Addr().String()}}}}
-	_, err = Open(ctx, s, "dev", Options{})
+	addr := silentListenerThen(t, cancel) // the request is now in flight
+	s := &spec.Spec{Clusters: []spec.Cluster{{Name: "dev", Bootstrap: []string{addr}}}}
+	_, err := Open(ctx, s, "dev", Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
