@@ -148,6 +148,19 @@ func (m *node) sub(key string, child *node) {
 
 func (m *node) child(key string) *node { return m.e.mapping(join(m.path, key)) }
 
+// sasl adds the sasl mapping (kafka's, or a target's) when a is set.
+func (m *node) sasl(a *SASL) {
+	if a == nil {
+		return
+	}
+	sm := m.child("sasl")
+	sm.str("mechanism", a.Mechanism)
+	sm.str("username", a.Username)
+	sm.str("passwordEnv", a.PasswordEnv)
+	sm.str("passwordFile", a.PasswordFile)
+	m.sub("sasl", sm)
+}
+
 // str is a string scalar, quoted by yaml.v3 only where a plain one would read as something else.
 func str(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
 
@@ -179,14 +192,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 	k.boolean("ui", s.Kafka.UI)
 	k.str("clusterId", s.Kafka.ClusterID)
 	k.strings("superUsers", s.Kafka.SuperUsers)
-	if a := s.Kafka.SASL; a != nil {
-		sm := k.child("sasl")
-		sm.str("mechanism", a.Mechanism)
-		sm.str("username", a.Username)
-		sm.str("passwordEnv", a.PasswordEnv)
-		sm.str("passwordFile", a.PasswordFile)
-		k.sub("sasl", sm)
-	}
+	k.sasl(s.Kafka.SASL)
 	top.sub("kafka", k)
 
 	if len(s.Brokers) > 0 {
@@ -239,14 +245,7 @@ func (e *encoder) spec(s *Spec) *yaml.Node {
 		cm.str("caFile", c.CAFile)
 		cm.str("certFile", c.CertFile)
 		cm.str("keyFile", c.KeyFile)
-		if c.SASL != nil {
-			sm := cm.child("sasl")
-			sm.str("mechanism", c.SASL.Mechanism)
-			sm.str("username", c.SASL.Username)
-			sm.str("passwordEnv", c.SASL.PasswordEnv)
-			sm.str("passwordFile", c.SASL.PasswordFile)
-			cm.sub("sasl", sm)
-		}
+		cm.sasl(c.SASL)
 		cm.str("clusterId", c.ClusterID)
 		cm.boolean("preflight", c.Preflight)
 		if k := c.Kubernetes; k != nil {

@@ -158,3 +158,41 @@ func TestEncodeChunkedIsIdentical(t *testing.T) {
 		t.Fatalf("the output does not load back: %v", diags)
 	}
 }
+
+// TestEncodeSASL: kafka.sasl and a target's sasl are written by one encoder and read by one decoder
+// (issue 20); both come back as written.
+func TestEncodeSASL(t *testing.T) {
+	src := []byte(`apiVersion: avatar-sync/v1
+kind: KafkaCluster
+metadata: { name: lab }
+kafka:
+  sasl: { mechanism: SCRAM-SHA-512, username: admin, passwordEnv: AVATAR_ADMIN_PASSWORD }
+brokers:
+  - { id: 1, host: kafka-1, ports: { plaintext: 9092 } }
+clusters:
+  cloud: { bootstrap: ["k:9094"], security: sasl_ssl, sasl: { mechanism: SCRAM-SHA-256, username: avatar, passwordFile: /run/secrets/kafka } }
+`)
+	first, _ := ParsePartial("avatar.yaml", src)
+	if first == nil || first.Kafka.SASL == nil {
+		t.Fatal("the spec did not decode with kafka.sasl")
+	}
+	second, diags := ParsePartial("avatar.yaml", Encode(Document{Spec: first}))
+	if second == nil {
+		t.Fatalf("encoded spec does not decode: %v", diags)
+	}
+	cloud := func(s *Spec) *SASL {
+		for _, c := range s.Clusters {
+			if c.Name == "cloud" {
+				return c.SASL
+			}
+		}
+		return nil
+	}
+	want := []*SASL{{Mechanism: "SCRAM-SHA-512", Username: "admin", PasswordEnv: "AVATAR_ADMIN_PASSWORD"},
+		{Mechanism: "SCRAM-SHA-256", Username: "avatar", PasswordFile: "/run/secrets/kafka"}}
+	for _, s := range []*Spec{first, second} {
+		if d := cmp.Diff(want, []*SASL{s.Kafka.SASL, cloud(s)}); d != "" {
+			t.Errorf("sasl (-want +got):\n%s", d)
+		}
+	}
+}
