@@ -435,9 +435,19 @@ func closeBounded(conns []*sarama.Broker, limit time.Duration) {
 // call runs a blocking sarama call so that ctx cancellation returns promptly. sarama takes no
 // context; the abandoned call still ends on its own within the configured dial/read timeouts.
 func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	return goCall(ctx, fn)()
+}
+
+// goCall starts fn and returns what waits for its answer, so that requests that do not depend on
+// each other are in flight at once (issue 23); call is goCall waited for at once. The wait ends
+// when ctx does, with ctx's error: an answer never waited for is dropped. fn is not started once
+// ctx has ended.
+func goCall[T any](ctx context.Context, fn func() (T, error)) func() (T, error) {
 	if err := ctx.Err(); err != nil {
-		var zero T
-		return zero, err
+		return func() (T, error) {
+			var zero T
+			return zero, err
+		}
 	}
 	type result struct {
 		v   T
@@ -448,12 +458,14 @@ func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 		v, err := fn()
 		ch <- result{v, err}
 	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
+	return func() (T, error) {
+		select {
+		case r := <-ch:
+			return r.v, r.err
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
 	}
 }
 

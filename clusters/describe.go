@@ -197,25 +197,6 @@ func partitionLeader(md *sarama.MetadataResponse, topic string) (leader int32, o
 	return -1, false
 }
 
-// goCall starts call(ctx, fn) and returns what waits for its answer, so that requests that do not
-// depend on each other are in flight at once (issue 23). The wait is bounded by ctx, as call's is;
-// an answer never waited for is dropped.
-func goCall[T any](ctx context.Context, fn func() (T, error)) func() (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := call(ctx, fn)
-		ch <- result{v, err}
-	}()
-	return func() (T, error) {
-		r := <-ch
-		return r.v, r.err
-	}
-}
-
 // metadataBrokers lists a Metadata response's brokers by ID; plan (Live) and status (Snapshot) both
 // start from it.
 func metadataBrokers(md *sarama.MetadataResponse) []topics.Broker {

@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"context"
 	"reflect"
 	"slices"
 	"sync"
@@ -96,22 +97,24 @@ func TestDescribeReadsInventoryFromItsMetadata(t *testing.T) {
 // hold reads. DescribeScope, apply's settle read, is the same read of fewer topics (issue 20: it
 // asked for the inventory and the access control only after the configs).
 func TestDescribeSendsItsReadsAtOnce(t *testing.T) {
-	e, a := startTest(t)
-	ctx := testCtx(t)
-	if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "orders", Partitions: 3, ReplicationFactor: 3}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.RecordInventory(ctx, []string{"orders"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	reads := map[string]func() (plans.Live, error){
-		"Describe": func() (plans.Live, error) { return a.Describe(ctx) },
-		"DescribeScope": func() (plans.Live, error) {
+	reads := map[string]func(*Admin, context.Context) (plans.Live, error){
+		"Describe": (*Admin).Describe,
+		"DescribeScope": func(a *Admin, ctx context.Context) (plans.Live, error) {
 			return a.DescribeScope(ctx, reconcile.ReadScope{Topics: map[string][]string{"orders": {"retention.ms"}}, Inventory: true, Access: true})
 		},
 	}
-	for name, read := range reads {
+	for name, readOf := range reads {
 		t.Run(name, func(t *testing.T) {
+			// A cluster of its own: kfake keeps a control that does not handle the request.
+			e, a := startTest(t)
+			ctx := testCtx(t)
+			if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "orders", Partitions: 3, ReplicationFactor: 3}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.RecordInventory(ctx, []string{"orders"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			read := func() (plans.Live, error) { return readOf(a, ctx) }
 			want, err := read()
 			if err != nil {
 				t.Fatal(err)
