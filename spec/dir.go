@@ -319,7 +319,10 @@ func targetDiagnostics(s *Spec, base Diagnostics, parse func(target string) (*Sp
 	if s == nil {
 		return nil
 	}
-	seen := diagnosticSet(base)
+	seen := make(map[Diagnostic]bool, len(base))
+	for _, d := range base {
+		seen[d] = true
+	}
 	var out Diagnostics
 	for _, c := range s.Clusters {
 		if c.Overrides == nil {
@@ -336,8 +339,12 @@ func targetDiagnostics(s *Spec, base Diagnostics, parse func(target string) (*Sp
 	return uniqueSorted(out)
 }
 
-// diagnosticSet is ds as a set.
+// diagnosticSet is ds as a set (nil, which reads as empty, when ds is: a spec without diagnostics
+// allocates nothing for it).
 func diagnosticSet(ds Diagnostics) map[Diagnostic]bool {
+	if len(ds) == 0 {
+		return nil
+	}
 	set := make(map[Diagnostic]bool, len(ds))
 	for _, d := range ds {
 		set[d] = true

@@ -73,10 +73,12 @@ type tree struct {
 	base  string      // the directory relative paths are relative to
 
 	// written is the set of diagnostics of the spec as written (target ""): a target's message
-	// that is not among them names the target. Filled once, by the first decode of the spec as
-	// written or the first target that needs it; a fleet may ask for targets concurrently.
-	writtenOnce sync.Once
-	written     map[Diagnostic]bool
+	// that is not among them names the target. Filled once (hasWritten), by the first decode of
+	// the spec as written or the first target that needs it; a fleet may ask for targets
+	// concurrently, hence mu.
+	mu         sync.Mutex
+	hasWritten bool
+	written    map[Diagnostic]bool
 }
 
 // parseTree reads one file.
@@ -90,7 +92,11 @@ func parseTree(file string, data []byte) *tree {
 func (t *tree) decode(target string) (*Spec, Diagnostics, *decoder) {
 	s, diags, d := t.decoder().decode(t.root, target, t.base)
 	if target == "" {
-		t.writtenOnce.Do(func() { t.written = diagnosticSet(diags) })
+		t.mu.Lock()
+		if !t.hasWritten {
+			t.written, t.hasWritten = diagnosticSet(diags), true
+		}
+		t.mu.Unlock()
 	}
 	return s, diags, d
 }
@@ -106,10 +112,12 @@ func (t *tree) decoder() *decoder {
 // writtenDiagnostics is the set of the spec as written's diagnostics, decoding it only if it has
 // not been decoded yet.
 func (t *tree) writtenDiagnostics() map[Diagnostic]bool {
-	t.writtenOnce.Do(func() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.hasWritten {
 		_, diags, _ := t.decoder().decode(t.root, "", t.base)
-		t.written = diagnosticSet(diags)
-	})
+		t.written, t.hasWritten = diagnosticSet(diags), true
+	}
 	return t.written
 }
 
