@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
 )
@@ -94,5 +95,38 @@ func TestMassDeleteGuard(t *testing.T) {
 				t.Errorf("CheckAllowed with --allow-mass-delete: %v", err)
 			}
 		})
+	}
+}
+
+// TestAllowedCovers: Allow's token spares Planner.Apply a second check only for the plan it was
+// made for (its changes, not a copy of them) under the same opt-ins.
+func TestAllowedCovers(t *testing.T) {
+	lower := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update, Risk: plans.RiskDataLoss, Reason: "retention.ms lowered"}
+	p := plans.Plan{Changes: []plans.Change{lower}, ManagedTopics: 3}
+	opts := ApplyOptions{AllowDataLoss: true}
+	tok, err := Allow(p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := p
+	copied.Changes = []plans.Change{lower}
+	moreManaged := p
+	moreManaged.ManagedTopics = 4
+	for name, tc := range map[string]struct {
+		tok  *Allowed
+		p    plans.Plan
+		opts ApplyOptions
+		want bool
+	}{
+		"its plan and opt-ins":       {tok, p, opts, true},
+		"other limits, same opt-ins": {tok, p, ApplyOptions{AllowDataLoss: true, Force: true, LockWait: time.Second}, true},
+		"no token":                   {nil, p, opts, false},
+		"other opt-ins":              {tok, p, ApplyOptions{AllowDataLoss: true, AllowDelete: true}, false},
+		"a copy of the plan":         {tok, copied, opts, false},
+		"other managed topics":       {tok, moreManaged, opts, false},
+	} {
+		if got := tc.tok.covers(tc.p, tc.opts); got != tc.want {
+			t.Errorf("%s: covers = %v, want %v", name, got, tc.want)
+		}
 	}
 }

@@ -12,8 +12,9 @@ import (
 // Apply executes a plan over the target's planes (issues 11, 20); commands call it rather than
 // the package's Apply, which knows the Kafka plane only:
 //
-//  1. check the opt-ins for every change of every plane (CheckAllowed; a fleet has checked every
-//     target's plan once already, before any changed), before anything else;
+//  1. check the opt-ins for every change of every plane (CheckAllowed), before anything else —
+//     unless opts.Allowed is Allow's token for this plan and these opt-ins: a fleet checks every
+//     target's plan before the first target changes, and the check is made once;
 //  2. verify every plane's part against its live state — the one the plan was made from, or
 //     CheckSaved checked it against, so no second read (the fingerprints are checked against
 //     fresh reads under the lease) — so a stale or foreign plan is refused before anything
@@ -60,8 +61,10 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		return res
 	}
 	// 1.
-	if err := CheckAllowed(p, opts); err != nil {
-		return result(), err
+	if !opts.Allowed.covers(p, opts) {
+		if err := checkAllowed(p, opts); err != nil {
+			return result(), err
+		}
 	}
 	// 2. (A plan made or verified under the lock Lock took needs no second verification, and
 	// its planes no second read, unless a plane before the Kafka plane changes something first.)

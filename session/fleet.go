@@ -240,9 +240,13 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 	if len(run.Targets) != len(f.Names) {
 		return refused(fmt.Errorf("the run has %d target(s), the fleet %d: nothing was changed", len(run.Targets), len(f.Names)))
 	}
+	// The opt-ins of every target are checked here, once, before any target changes (a fleet
+	// refuses as a whole); each target's apply is given the token and does not check again.
 	var errs []error
-	for _, tp := range run.Targets {
-		if err := reconcile.CheckAllowed(tp.Plan, o.Apply); err != nil {
+	allowed := make([]*reconcile.Allowed, len(run.Targets))
+	for i, tp := range run.Targets {
+		var err error
+		if allowed[i], err = reconcile.Allow(tp.Plan, o.Apply); err != nil {
 			if len(run.Targets) > 1 {
 				err = fmt.Errorf("target %s: %w", tp.Target, err)
 			}
@@ -260,7 +264,7 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 	var results []plans.Result
 	for i, tp := range run.Targets {
 		t := f.Targets[i]
-		res, err := f.applyTarget(ctx, t, tp.Plan, o, h)
+		res, err := f.applyTarget(ctx, t, tp.Plan, allowed[i], o, h)
 		if err == nil && o.Continue && tp.Plan.TopicsDeferred() {
 			res, err = f.continueDeferred(ctx, f.Specs[i], t, o, h)
 		}
@@ -282,12 +286,13 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 }
 
 // applyTarget applies one target's plan (already confirmed) and tells the hooks.
-func (f *Fleet) applyTarget(ctx context.Context, t *Target, p plans.Plan, o ApplyOptions, h ApplyHooks) (plans.Result, error) {
+// allowed is the plan's checked opt-ins (nil: Planner.Apply checks them).
+func (f *Fleet) applyTarget(ctx context.Context, t *Target, p plans.Plan, allowed *reconcile.Allowed, o ApplyOptions, h ApplyHooks) (plans.Result, error) {
 	res := plans.Result{ClusterID: p.ClusterID}
 	var err error
 	if p.HasChanges() {
 		ao := o.Apply
-		ao.ExpectClusterID, ao.Confirm = t.Pinned, nil
+		ao.ExpectClusterID, ao.Confirm, ao.Allowed = t.Pinned, nil, allowed
 		var progress reconcile.Progress
 		if h.Progress != nil {
 			progress = h.Progress(t.Name)
@@ -320,7 +325,7 @@ func (f *Fleet) continueDeferred(ctx context.Context, sp *spec.Spec, t *Target, 
 			return plans.Result{ClusterID: p.ClusterID}, err
 		}
 	}
-	return f.applyTarget(ctx, t, p, o, h)
+	return f.applyTarget(ctx, t, p, nil, o, h) // a new plan: Planner.Apply checks its opt-ins
 }
 
 // notAttempted is the result of a target the run never reached: every pending change NotAttempted.
