@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -135,7 +134,7 @@ func TestConnectionSettings(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			after := parse(t, tc.text)
-			if same := reflect.DeepEqual(connectionSettings(before), connectionSettings(after)); same != tc.same {
+			if same := session.SameConnection(before, after); same != tc.same {
 				t.Errorf("same=%v, want %v", same, tc.same)
 			}
 		})

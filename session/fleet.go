@@ -69,7 +69,7 @@ func OpenFleet(ctx context.Context, specs []*spec.Spec, names []string, o Option
 	each(len(names), func(i int) {
 		f.Targets[i], f.Errs[i] = Open(ctx, specs[i], names[i], o)
 		if f.Errs[i] != nil {
-			f.Errs[i] = fmt.Errorf("target %s: %w", names[i], f.Errs[i])
+			f.Errs[i] = &TargetError{Target: names[i], Err: f.Errs[i]}
 		}
 	})
 	return f
@@ -356,7 +356,12 @@ func runErr(run plans.Run) error {
 // overrides merged in (as `config --cluster NAME` shows it): specs[i] is names[i]'s. The warnings
 // are the first target's: the spec's own, shown once.
 func LoadFleet(ctx context.Context, file string, stdin io.Reader, list string) (names []string, specs []*spec.Spec, warnings spec.Diagnostics, err error) {
-	load := specLoader(ctx, file, stdin)
+	return loadFleet(ctx, file, stdin, list, loadAs{})
+}
+
+// loadFleet is LoadFleet with what an invalid spec's error calls the file and its positions.
+func loadFleet(ctx context.Context, file string, stdin io.Reader, list string, as loadAs) (names []string, specs []*spec.Spec, warnings spec.Diagnostics, err error) {
+	load := specLoader(ctx, file, stdin, as)
 	first := list // one target: exactly as before fleets
 	if i := strings.Index(list, ","); i >= 0 {
 		first = strings.TrimSpace(list[:i])
