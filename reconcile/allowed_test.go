@@ -130,3 +130,18 @@ func TestAllowedCovers(t *testing.T) {
 		}
 	}
 }
+
+// TestNotAttempted: a refused or stopped apply lists every pending change of the plan, in order,
+// not attempted, and nothing for drift it does not change (no-op) or a plan without changes.
+func TestNotAttempted(t *testing.T) {
+	update := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update}
+	drift := plans.Change{Kind: plans.KindConfig, Name: "b", Action: plans.NoOp}
+	create := plans.Change{Kind: plans.KindTopic, Name: "c", Action: plans.Create}
+	got := NotAttempted(plans.Plan{Changes: []plans.Change{update, drift, create}})
+	if len(got) != 2 || got[0].Change.Name != "a" || got[1].Change.Name != "c" || got[0].Status != plans.NotAttempted || got[1].Status != plans.NotAttempted {
+		t.Errorf("NotAttempted = %+v, want a and c not attempted", got)
+	}
+	if got := NotAttempted(plans.Plan{Changes: []plans.Change{drift}}); got != nil {
+		t.Errorf("NotAttempted of drift only = %+v, want nil", got)
+	}
+}

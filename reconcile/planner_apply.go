@@ -52,7 +52,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		if lock >= 0 && i >= lock {
 			break
 		}
-		parts[i] = pendingOf(partOf(p, plane.Kind()))
+		parts[i] = NotAttempted(partOf(p, plane.Kind()))
 	}
 	var res plans.Result
 	result := func() plans.Result {
@@ -147,7 +147,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		}
 		part := partOf(p, k)
 		if lost := held.lost(); started && lost != nil {
-			parts[i] = pendingOf(part)
+			parts[i] = NotAttempted(part)
 			return result(), held.stoppedBefore(notAttemptedFrom(result()))
 		}
 		started = true
@@ -203,12 +203,13 @@ func (pl *Planner) restartGate() func(context.Context, int32) error {
 	}
 }
 
-// pendingOf lists a plan's pending changes, not attempted.
-func pendingOf(p plans.Plan) []plans.ChangeResult {
+// NotAttempted lists a plan's pending changes, each NotAttempted (nil when it has none): what an
+// apply refused or stopped before them reports (Planner.Apply, a fleet's refused target).
+func NotAttempted(p plans.Plan) []plans.ChangeResult {
 	var out []plans.ChangeResult
 	for _, c := range p.Changes {
 		if c.Pending() {
-			out = append(out, plans.ChangeResult{Change: c})
+			out = append(out, plans.ChangeResult{Change: c, Status: plans.NotAttempted})
 		}
 	}
 	return out
