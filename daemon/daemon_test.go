@@ -453,8 +453,9 @@ func TestFleetWatchNotifiesPerTarget(t *testing.T) {
 	}
 }
 
-// TestPreflightFailureSkipsThePass: without Config.Preflight the daemon probes a target with
-// preflight: true itself; a failing required device fails the pass before anything changes.
+// TestPreflightFailureSkipsThePass: the pass's prelude (session.Prepare) probes a target with
+// preflight: true; a failing required device fails the pass before anything changes, in the
+// session's words when Config.Preflight does not show it.
 func TestPreflightFailureSkipsThePass(t *testing.T) {
 	c := startCluster(t)
 	f := fleetSpec(t, map[string][]string{"lab": c.Bootstrap()}, []string{"lab"})
