@@ -89,11 +89,10 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	// step 5 (issue 20: it was observed before the lease and again under it). A deferred Locker
 	// that still cannot be reached has no lock to give: the lease attempt says so.
 	var held *heldLease
-	deferred := len(p.Deferred) > 0
 	if lk := pl.takeLock(); lk != nil {
 		held = lk.held
 		defer held.release(ctx, opts, progress)
-	} else if lock >= 0 && (p.HasChanges() || deferred) {
+	} else if lock >= 0 && (p.HasChanges() || len(p.Deferred) > 0) {
 		var err error
 		held, err = takeLease(ctx, planes[lock].(Locker), opts, progress)
 		var de *DeferredError
