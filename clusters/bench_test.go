@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/avatar-project/avatar-sync/clusters/internal/fakecontrol"
+	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -252,4 +253,34 @@ func BenchmarkDescribeRaw(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDescribeScopeDelayed is apply's settle read after a config change on 10 of 1,000 topics
+// (two keys each, the inventory and the access control) with 2 ms added to every request: since
+// issue 20 it is Describe's path, the inventory and access read beside the configs.
+func BenchmarkDescribeScopeDelayed(b *testing.B) {
+	e, a := benchCluster(b, 1000, 2*time.Millisecond)
+	scope := reconcile.ReadScope{Topics: map[string][]string{}, Inventory: true, Access: true}
+	for i := range 10 {
+		scope.Topics[fmt.Sprintf("topic-%05d", i*100)] = []string{"retention.ms", "min.insync.replicas"}
+	}
+	ctx := context.Background()
+	reqs := fakecontrol.CountRequests(e.c)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		live, err := a.DescribeScope(ctx, scope)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(live.Topics) != 10 || len(live.Inventory) != 1000 {
+			b.Fatalf("read %d topics and %d in the inventory, want 10 and 1000", len(live.Topics), len(live.Inventory))
+		}
+	}
+	b.StopTimer()
+	total := 0
+	for _, c := range reqs.Requests() {
+		total += c
+	}
+	b.ReportMetric(float64(total)/float64(b.N), "requests/op")
 }
