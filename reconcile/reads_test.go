@@ -46,6 +46,29 @@ func (s *readSpy) AcquireLease(ctx context.Context, holder string, ttl time.Dura
 	return s.Admin.AcquireLease(ctx, holder, ttl)
 }
 
+// spiedPlanner is a Planner of the embedded target whose reads and lease spy records.
+func spiedPlanner(e *env) (*readSpy, *reconcile.Planner) {
+	spy := &readSpy{Admin: e.admin}
+	return spy, &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
+}
+
+// lockedPlan takes the apply lock with a spiedPlanner (released when the test ends) and plans
+// avatarSpec under it, as apply --auto-approve does.
+func lockedPlan(t *testing.T, e *env) (*readSpy, *reconcile.Planner, plans.Plan, reconcile.ApplyOptions) {
+	t.Helper()
+	spy, pl := spiedPlanner(e)
+	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
+	if err := pl.Lock(e.ctx, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pl.Unlock(e.ctx) })
+	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spy, pl, p, opts
+}
+
 // TestApplyReadsTheClusterOnceBeforeTheLease: plan then apply reads the cluster once before the
 // lease (the plan's read; apply verifies against it), once under it (the fingerprint) and, to
 // prove convergence, what the apply changed (the settle read, issue 23), and asks for confirmation once, after every check (issue 20: apply used to
@@ -53,8 +76,7 @@ func (s *readSpy) AcquireLease(ctx context.Context, holder string, ttl time.Dura
 // lease is still refused: the fingerprint is checked against the read under the lease.
 func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 	e := newEnv(t)
-	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
+	spy, pl := spiedPlanner(e)
 	want := avatarSpec()
 	p, err := pl.Plan(e.ctx, want, reconcile.PlanOptions{})
 	if err != nil {
@@ -133,8 +155,7 @@ func TestApplyReadsTheClusterOnceBeforeTheLease(t *testing.T) {
 // taking the lease.
 func TestApplyDropsTheReadItVerifiedAgainst(t *testing.T) {
 	e := newEnv(t)
-	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
+	spy, pl := spiedPlanner(e)
 	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +182,7 @@ func TestApplyDropsTheReadItVerifiedAgainst(t *testing.T) {
 // read that checks it, execute, settle.
 func TestLockedApplyReadsTheClusterOnce(t *testing.T) {
 	e := newEnv(t)
-	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
+	spy, pl := spiedPlanner(e)
 	want := avatarSpec()
 	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
 	e.cluster.ResetRequests()
@@ -336,17 +356,7 @@ func TestSettleReadJudgesConvergence(t *testing.T) {
 // (issue 23 dropped the read the locked plan was made from), and refused as edited.
 func TestLockedPlanEditedIsVerified(t *testing.T) {
 	e := newEnv(t)
-	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
-	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
-	if err := pl.Lock(e.ctx, opts, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Unlock(e.ctx)
-	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	spy, pl, p, opts := lockedPlan(t, e)
 	edited := p
 	edited.Changes = slices.Clone(p.Changes[1:])
 	if _, err := pl.Apply(e.ctx, edited, opts, nil); !errors.Is(err, plans.ErrTampered) {
@@ -371,17 +381,7 @@ func TestLockedPlanEditedIsVerified(t *testing.T) {
 // is read for afresh and verified before anything changes.
 func TestLockedPlanWithAnotherSnapshotIsVerified(t *testing.T) {
 	e := newEnv(t)
-	spy := &readSpy{Admin: e.admin}
-	pl := &reconcile.Planner{Target: reconcile.KafkaTarget("embedded", spy)}
-	opts := reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}
-	if err := pl.Lock(e.ctx, opts, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Unlock(e.ctx)
-	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	spy, pl, p, opts := lockedPlan(t, e)
 	edited := p
 	edited.Desired.Topics = slices.Clone(p.Desired.Topics)
 	edited.Desired.Deletion = spec.DeletionPrune
