@@ -199,7 +199,7 @@ func Landed(c Change, live Live) bool {
 // deleted an ACL lost its "apply needs --allow-data-loss" line).
 func (p Plan) Deletes(r Removal) int {
 	n := 0
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Action == Delete && c.Kind.Removes() == r {
 			n++
 		}

@@ -30,7 +30,7 @@ func TestCheckAllowed(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := CheckAllowed(plans.Plan{Changes: tc.changes, ManagedTopics: 10}, tc.opts)
+			err := CheckAllowed(plans.Plan{Parts: []plans.Part{kafkaPart("x", tc.changes...)}, ManagedTopics: 10}, tc.opts)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -82,7 +82,7 @@ func TestMassDeleteGuard(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := plans.Plan{ManagedTopics: tc.managed, Changes: del(tc.deletes)}
+			p := plans.Plan{ManagedTopics: tc.managed, Parts: []plans.Part{kafkaPart("x", del(tc.deletes)...)}}
 			if got := IsMassDelete(p); got != tc.massive {
 				t.Fatalf("IsMassDelete = %v, want %v", got, tc.massive)
 			}

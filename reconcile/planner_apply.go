@@ -82,7 +82,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	// 3.
 	answers := make([]bool, len(planes))
 	for i, plane := range planes {
-		if !deferredIn(p, plane.Kind()) {
+		if !p.Deferred(plane.Kind()) {
 			continue
 		}
 		_, err := plane.Observe(ctx, pl.query(nil, &p, p.AllowDelete))
@@ -100,7 +100,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	if lk := pl.takeLock(); lk != nil {
 		held = lk.held
 		defer held.release(ctx, opts, progress)
-	} else if lock >= 0 && (!deferredIn(p, planes[lock].Kind()) || answers[lock]) && (p.HasChanges() || slices.Contains(answers, true)) {
+	} else if lock >= 0 && (!p.Deferred(planes[lock].Kind()) || answers[lock]) && (p.HasChanges() || slices.Contains(answers, true)) {
 		var err error
 		if held, err = takeLease(ctx, planes[lock].(Locker), opts, progress); err != nil {
 			return result(), err
@@ -117,7 +117,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	var unconverged error
 	for i, plane := range planes {
 		k := plane.Kind()
-		if deferredIn(p, k) {
+		if p.Deferred(k) {
 			verified = false
 			if !answers[i] {
 				continue
@@ -134,7 +134,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		}
 		started = true
 		r, err := plane.Execute(wctx, part, x)
-		if slices.ContainsFunc(part.Changes, plans.Change.Pending) {
+		if part.HasChanges() {
 			x.underLease = false // what this plane changed may show in the next plane's read
 		}
 		parts[i] = r.Changes
@@ -192,7 +192,7 @@ func (pl *Planner) restartGate() func(context.Context, int32) error {
 // pendingOf lists a plan's pending changes, not attempted.
 func pendingOf(p plans.Plan) []plans.ChangeResult {
 	var out []plans.ChangeResult
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			out = append(out, plans.ChangeResult{Change: c})
 		}

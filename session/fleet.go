@@ -326,7 +326,7 @@ func (f *Fleet) continueDeferred(ctx context.Context, sp *spec.Spec, t *Target, 
 // notAttempted is the result of a target the run never reached: every pending change NotAttempted.
 func notAttempted(p plans.Plan) plans.Result {
 	res := plans.Result{ClusterID: p.ClusterID}
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			res.Changes = append(res.Changes, plans.ChangeResult{Change: c, Status: plans.NotAttempted})
 		}

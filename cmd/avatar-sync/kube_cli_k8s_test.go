@@ -577,11 +577,12 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 	}
 	p := run.Targets[0].Plan
 	edited := false
-	for i, c := range p.Changes {
+	objects := p.Part(plans.PlaneKubernetes).Changes // the plan's own slice: edited in place
+	for i, c := range objects {
 		if c.Object != nil && c.Object.Object.Name == "kafka-broker-2" {
 			payload := *c.Object
 			payload.Fields = []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
-			p.Changes[i].Object = &payload
+			objects[i].Object = &payload
 			edited = true
 		}
 	}
