@@ -428,7 +428,15 @@ type Summary struct {
 // Summary counts the plan's changes.
 func (p Plan) Summary() Summary {
 	var s Summary
-	for _, c := range p.AllChanges() {
+	for _, pt := range p.Parts {
+		s.add(pt.Changes)
+	}
+	return s
+}
+
+// add counts cs into s.
+func (s *Summary) add(cs []Change) {
+	for _, c := range cs {
 		switch c.Action {
 		case Update:
 			if c.Adopt != nil {
@@ -448,7 +456,6 @@ func (p Plan) Summary() Summary {
 			s.NoOp++
 		}
 	}
-	return s
 }
 
 // HasChanges reports whether anything differs that is not only informational. Advisories do not

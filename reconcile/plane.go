@@ -155,15 +155,11 @@ func partOf(p plans.Plan, k plans.PlaneID) plans.Plan {
 }
 
 // checkFresh refuses the plan's part for plane k as stale when the plane's live state, fp, is not
-// the one it was computed against; the error names the plane.
-func checkFresh(k plans.PlaneID, p plans.Plan, fp string) error {
+// the one it was computed against; the error names the part and says what changed (what).
+func checkFresh(k plans.PlaneID, what string, p plans.Plan, fp string) error {
 	planned := p.Part(k).Fingerprint
 	if planned == fp {
 		return nil
-	}
-	what := "the cluster"
-	if k == plans.PlaneKubernetes {
-		what = "the Kubernetes objects"
 	}
 	return fmt.Errorf("%w: its %s part: %s changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, k, what, plans.ShortDigest(planned), plans.ShortDigest(fp))
 }

@@ -230,7 +230,7 @@ func pinnedOptions(p plans.Plan) (ObjectPlanOptions, error) {
 // plan file was edited, or the spec changed since it was saved).
 func verifyObjects(p plans.Plan, fresh ObjectPlan) error {
 	saved := p.Part(plans.PlaneKubernetes).Changes
-	if err := checkFresh(plans.PlaneKubernetes, p, fresh.Fingerprint); err != nil {
+	if err := checkFresh(plans.PlaneKubernetes, "the Kubernetes objects", p, fresh.Fingerprint); err != nil {
 		return err
 	}
 	if errs := compareChanges(saved, fresh.Changes); len(errs) > 0 {

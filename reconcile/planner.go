@@ -357,7 +357,7 @@ func verifyPlan(p plans.Plan, live plans.Live, fp string) error {
 	if fp == "" {
 		fp = Fingerprint(live)
 	}
-	if err := checkFresh(plans.PlaneKafka, p, fp); err != nil {
+	if err := checkFresh(plans.PlaneKafka, "the cluster", p, fp); err != nil {
 		return err
 	}
 	inventory := map[string]bool{}
