@@ -76,9 +76,12 @@ func TestFleetPlanSectionsAndExitcode(t *testing.T) {
 	}
 	var doc struct {
 		Targets []struct {
-			Target  string            `json:"target"`
-			Cluster string            `json:"cluster"`
-			Changes []json.RawMessage `json:"changes"`
+			Target  string `json:"target"`
+			Cluster string `json:"cluster"`
+			Parts   []struct {
+				Plane   string            `json:"plane"`
+				Changes []json.RawMessage `json:"changes"`
+			} `json:"parts"`
 		} `json:"targets"`
 		Summary struct{ Targets, WithChanges, Create int }
 	}
@@ -86,7 +89,7 @@ func TestFleetPlanSectionsAndExitcode(t *testing.T) {
 		t.Fatalf("plan -o json: %v\n%s", err, out)
 	}
 	if len(doc.Targets) != 2 || doc.Targets[0].Target != "east" || doc.Targets[1].Target != "west" ||
-		doc.Targets[0].Cluster != "east" || len(doc.Targets[1].Changes) != 3 || doc.Summary.WithChanges != 2 || doc.Summary.Create != 6 {
+		doc.Targets[0].Cluster != "east" || len(doc.Targets[1].Parts) != 1 || doc.Targets[1].Parts[0].Plane != "kafka" || len(doc.Targets[1].Parts[0].Changes) != 3 || doc.Summary.WithChanges != 2 || doc.Summary.Create != 6 {
 		t.Errorf("plan -o json: %+v", doc)
 	}
 
