@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +33,30 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// freePorts reserves n loopback ports for the brokers (closed again: kfake binds them later). They
+// are picked below the kernel's ephemeral range (32768-60999), so that no outgoing connection of
+// this or another process takes one in the meantime.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	var ls []net.Listener
+	for port := 20000 + rand.IntN(10000); len(out) < n && port < 32000; port++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		out = append(out, port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	if len(out) < n {
+		t.Fatalf("no %d free ports between 20000 and 32000", n)
+	}
+	return out
 }
 
 // TestDevUp starts `dev up` on free ports, uses it as a plain bootstrap target, then cancels the
