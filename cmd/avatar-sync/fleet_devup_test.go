@@ -180,6 +180,7 @@ func fleetDevUps(t *testing.T) (dir string, dev, lab *devUpProcess) {
 type ciFleetRecipe struct {
 	env            map[string]string
 	comment, merge []docCommand // the lines of job plan and of job promote
+	commentExample string       // the example comment (```markdown) after the workflow
 }
 
 func readCIFleetRecipe(t *testing.T) ciFleetRecipe {
@@ -197,6 +198,13 @@ func readCIFleetRecipe(t *testing.T) ciFleetRecipe {
 	if block == "" {
 		t.Fatal("docs/ci.md has no workflow named kafka-fleet")
 	}
+	r := ciFleetRecipe{}
+	rest := string(data)[strings.Index(string(data), block):]
+	if m := regexp.MustCompile("(?s)```markdown\n(.*?)```").FindStringSubmatch(rest); m != nil {
+		r.commentExample = m[1]
+	} else {
+		t.Fatal("docs/ci.md shows no example comment (```markdown) after the kafka-fleet workflow")
+	}
 	var wf struct {
 		Env  map[string]string `yaml:"env"`
 		Jobs map[string]struct {
@@ -208,7 +216,7 @@ func readCIFleetRecipe(t *testing.T) ciFleetRecipe {
 	if err := yaml.Unmarshal([]byte(block), &wf); err != nil {
 		t.Fatalf("docs/ci.md kafka-fleet: %v", err)
 	}
-	r := ciFleetRecipe{env: wf.Env}
+	r.env = wf.Env
 	lines := func(job string) []docCommand {
 		var cmds []docCommand
 		for _, step := range wf.Jobs[job].Steps {
@@ -469,6 +477,16 @@ func TestFleetOnDevUp(t *testing.T) {
 		// The pull request: drone-commands keeps two days. dev still lacks every topic (3 creates),
 		// lab has them all (1 update).
 		editSpec(t, specFile, "{ name: drone-commands, retention: 24h }", "{ name: drone-commands, retention: 48h }")
+		if code, _, errOut := recipe.run(t, dir, prComment); code != exitChanges {
+			t.Fatalf("%v: code %d, want %d\n%s", prComment.args, code, exitChanges, errOut)
+		}
+		md, err := os.ReadFile(filepath.Join(dir, prComment.out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := matchExcerpt(recipe.commentExample, string(md)); err != nil {
+			t.Errorf("docs/ci.md's example comment is not what the plan job posts: %v\n%s", err, md)
+		}
 		if code, _, errOut := recipe.run(t, dir, planOut); code != exitOK {
 			t.Fatalf("%v: code %d\n%s", planOut.args, code, errOut)
 		}
@@ -646,6 +664,27 @@ topics:
 clusters:
   dev: { clusterId: %s, bootstrap: [%s] }
 `
+
+// matchExcerpt checks that every non-blank line of a docs excerpt is a whole line of got, in the
+// excerpt's order; "…" stands for any text (a line of its own: any lines).
+func matchExcerpt(excerpt, got string) error {
+	lines := strings.Split(got, "\n")
+	at := 0
+	for _, want := range strings.Split(excerpt, "\n") {
+		if want = strings.TrimSpace(want); want == "" || want == "…" {
+			continue
+		}
+		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(want), "…", ".*") + "$")
+		for at < len(lines) && !re.MatchString(strings.TrimSpace(lines[at])) {
+			at++
+		}
+		if at == len(lines) {
+			return fmt.Errorf("no line %q (in this order)", want)
+		}
+		at++
+	}
+	return nil
+}
 
 // subMap reports whether got holds every key of want with want's value.
 func subMap(got, want map[string]int) bool {
