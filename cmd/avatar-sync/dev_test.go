@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +139,57 @@ func TestDevUp(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "Stopped; state saved in "+stateDir) {
 		t.Errorf("stderr %q lacks the stop line", errOut.String())
+	}
+}
+
+// TestDevUpNoteRunsAsPrinted: dev up's note on missing topics names the apply that reaches this
+// cluster. With a spec elsewhere and a state directory of its own, the printed line, run as it is
+// from another directory, creates the topics in the running cluster (it used to say `avatar-sync
+// apply`, which read ./avatar.yaml and would start a cluster of its own in the default state
+// directory).
+func TestDevUpNoteRunsAsPrinted(t *testing.T) {
+	dir := t.TempDir()
+	specFile, stateDir := filepath.Join(dir, "avatar.yaml"), filepath.Join(dir, "dev state")
+	writeLabSpec(t, specFile, []string{"localhost:1"}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "up", "-f", specFile, "--state-dir", stateDir, "--ports", "0,0,0"}, strings.NewReader(""), &out, &errOut)
+	}()
+	note := regexp.MustCompile("do not exist here yet .*: run `([^`]+)` in another terminal")
+	var line string
+	for line == "" {
+		if m := note.FindStringSubmatch(errOut.String()); m != nil {
+			line = m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("dev up exited with %d: %s%s", code, out.String(), errOut.String())
+		case <-ctx.Done():
+			t.Fatalf("no note on missing topics: %q", errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if want := "avatar-sync apply -f " + specFile + " --state-dir '" + stateDir + "'"; line != want {
+		t.Errorf("dev up's note says run %q, want %q", line, want)
+	}
+	words, _, err := shellWords(line)
+	if err != nil || len(words) < 2 || words[0] != "avatar-sync" {
+		t.Fatalf("the note's command %q: %v", line, err)
+	}
+	if code, aout, aerr := runCLI(t, append(words[1:], "--auto-approve")...); code != exitOK || !strings.Contains(aout, "Apply complete: 3 applied") {
+		t.Errorf("%s --auto-approve: code %d\n%s%s", line, code, aout, aerr)
+	}
+	if code, pout, perr := runCLI(t, "plan", "-f", specFile, "--state-dir", stateDir, "--detailed-exitcode"); code != exitOK {
+		t.Errorf("the running cluster still lacks topics after the note's apply: code %d\n%s%s", code, pout, perr)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev up did not stop within 30s")
 	}
 }
 

@@ -542,6 +542,41 @@ func TestFleetOnDevUp(t *testing.T) {
 		return
 	}
 
+	ok = t.Run("the apply line plan --out prints runs as printed", func(t *testing.T) {
+		// From a directory of its own with -f ../avatar.yaml, first lab alone, then the fleet: the
+		// printed line must carry the spec and the targets (it once said `avatar-sync apply --plan
+		// FILE`, which read ./avatar.yaml and the default target, and was refused).
+		editSpec(t, specFile, "{ name: prediction-results, retention: 6h }", "{ name: prediction-results, retention: 12h }")
+		work := filepath.Join(dir, "ci")
+		if err := os.Mkdir(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ cluster, out, applied string }{
+			{"lab", "lab.json", "Apply complete: 1 applied, 0 failed, 0 unknown, 0 not attempted."},
+			{"dev,lab", "fleet.json", "Target dev:\nApply complete: 1 applied, 0 failed, 0 unknown, 0 not attempted."},
+		} {
+			code, _, errOut := runIn(t, work, "plan", "-f", "../avatar.yaml", "--cluster", tc.cluster, "--out", tc.out)
+			_, line, found := strings.Cut(strings.TrimSpace(errOut), "apply exactly this plan with: ")
+			if code != exitOK || !found {
+				t.Fatalf("plan --cluster %s --out %s: code %d, no apply line\n%s", tc.cluster, tc.out, code, errOut)
+			}
+			words, _, err := shellWords(line)
+			if err != nil || len(words) < 2 || words[0] != "avatar-sync" {
+				t.Fatalf("plan --out printed %q: %v", line, err)
+			}
+			code, out, errOut := runIn(t, work, append(words[1:], "--auto-approve")...)
+			if code != exitOK || !strings.Contains(out, tc.applied) {
+				t.Errorf("%s --auto-approve (as plan --out printed it): code %d, want 0 and %q\n%s%s", line, code, tc.applied, out, errOut)
+			}
+		}
+		if code, out, errOut := runIn(t, dir, "plan", "-f", "avatar.yaml", "--cluster", "dev,lab", "--detailed-exitcode"); code != exitOK {
+			t.Errorf("plan after applying the printed lines: code %d, want 0\n%s%s", code, out, errOut)
+		}
+	})
+	if !ok {
+		return
+	}
+
 	ok = t.Run("promotion stops at the first failing target", func(t *testing.T) {
 		// Another spec applied to dev by hand created ml_features; the pull request adds ml.features,
 		// which Kafka refuses next to it (the two names collide in metric names). lab has neither.
