@@ -87,9 +87,13 @@ type devUpProcess struct {
 
 var devUpBanner = regexp.MustCompile(`(?m)^Embedded Kafka cluster (\S+): 3 brokers, state in (.+)\nbootstrap: (\S+)\n`)
 
+// errPortTaken is startDevUpProcess's error when a port freePorts found was taken before dev up
+// bound it (another test of the machine): the caller picks other ports.
+var errPortTaken = errors.New("a port was taken meanwhile")
+
 // startDevUpProcess runs `avatar-sync dev up -f avatar.yaml --ports P1,P2,P3 --state-dir STATE
 // --plaintext` in dir as its own process and waits for its banner; the test's cleanup stops it.
-func startDevUpProcess(t *testing.T, dir, stateDir string, ports []int) *devUpProcess {
+func startDevUpProcess(t *testing.T, dir, stateDir string, ports []int) (*devUpProcess, error) {
 	t.Helper()
 	d := &devUpProcess{stateDir: stateDir, done: make(chan error, 1)}
 	d.cmd = exec.Command(avatarSyncBinary(t), "dev", "up", "-f", "avatar.yaml",
@@ -116,6 +120,9 @@ func startDevUpProcess(t *testing.T, dir, stateDir string, ports []int) *devUpPr
 		select {
 		case err := <-d.done:
 			d.stopped = true
+			if strings.Contains(d.errs.String(), "a port is already in use") {
+				return nil, errPortTaken
+			}
 			t.Fatalf("dev up --ports %v exited before its banner (%v):\n%s%s", ports, err, d.out.String(), d.errs.String())
 		case <-deadline:
 			t.Fatalf("dev up --ports %v printed no banner within 30s:\n%s%s", ports, d.out.String(), d.errs.String())
@@ -129,7 +136,7 @@ func startDevUpProcess(t *testing.T, dir, stateDir string, ports []int) *devUpPr
 	if got := strings.Join(d.bootstrap, ","); got != strings.Join(want, ",") {
 		t.Fatalf("dev up --ports %v serves %s", ports, got)
 	}
-	return d
+	return d, nil
 }
 
 // stop ends dev up as Ctrl-C does and expects a clean exit that saved the state.
@@ -159,12 +166,28 @@ func (d *devUpProcess) stop(t testing.TB) {
 func fleetDevUps(t *testing.T) (dir string, dev, lab *devUpProcess) {
 	t.Helper()
 	dir = t.TempDir()
-	p := freePorts(t, 6)
-	if err := os.WriteFile(filepath.Join(dir, "avatar.yaml"), fmt.Appendf(nil, fleetDevUpSpec, p[0], p[1], p[2], p[3], p[4], p[5]), 0o644); err != nil {
-		t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		p := freePorts(t, 6)
+		if err := os.WriteFile(filepath.Join(dir, "avatar.yaml"), fmt.Appendf(nil, fleetDevUpSpec, p[0], p[1], p[2], p[3], p[4], p[5]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if dev, err = startDevUpProcess(t, dir, ".dev-state", p[:3]); err == nil {
+			if lab, err = startDevUpProcess(t, dir, ".lab-state", p[3:]); err != nil {
+				dev.stop(t)
+			}
+		}
+		if err == nil {
+			break
+		} else if attempt == 3 {
+			t.Fatalf("dev up, three times: %v", err)
+		}
+		for _, state := range []string{".dev-state", ".lab-state"} {
+			if err := os.RemoveAll(filepath.Join(dir, state)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	dev = startDevUpProcess(t, dir, ".dev-state", p[:3])
-	lab = startDevUpProcess(t, dir, ".lab-state", p[3:])
 	if dev.id == lab.id {
 		t.Fatalf("both dev up processes serve cluster %s", dev.id)
 	}
@@ -524,6 +547,10 @@ func TestFleetOnDevUp(t *testing.T) {
 				t.Errorf("plan --cluster %s after apply --plan: %v", target, now.changeNames(0))
 			}
 		}
+		code, out, errOut = runIn(t, dir, "status", "-f", "avatar.yaml", "--cluster", "dev,lab")
+		if d, l := strings.Index(out, `Cluster "dev"`), strings.Index(out, `Cluster "lab"`); code != exitOK || d < 0 || l < d {
+			t.Errorf("status --cluster dev,lab after apply: code %d, want 0 and dev's section, then lab's\n%s%s", code, out, errOut)
+		}
 		code, out, errOut = runIn(t, dir, "status", "-f", "avatar.yaml", "--cluster", "dev,lab", "-o", "json")
 		var status struct {
 			Healthy bool `json:"healthy"`
@@ -667,6 +694,20 @@ func TestFleetOnDevUp(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("plan with lab down lacks %q:\n%s%s", want, out, errOut)
 			}
+		}
+		code, out, errOut = runIn(t, dir, "status", "-f", "avatar.yaml", "--cluster", "dev,lab", "-o", "json")
+		var status struct {
+			Healthy bool `json:"healthy"`
+			Targets []struct {
+				Cluster  string   `json:"cluster"`
+				Healthy  bool     `json:"healthy"`
+				Problems []string `json:"problems"`
+			} `json:"targets"`
+		}
+		if err := json.Unmarshal([]byte(out), &status); err != nil || code != exitError || status.Healthy || len(status.Targets) != 2 ||
+			status.Targets[1].Cluster != "lab" || status.Targets[1].Healthy || len(status.Targets[1].Problems) == 0 ||
+			!strings.Contains(status.Targets[1].Problems[0], "cannot read the cluster") || status.Targets[0].Cluster != "dev" {
+			t.Errorf("status --cluster dev,lab -o json with lab down: code %d, %v, %+v\n%s", code, err, status, errOut)
 		}
 		code, _, errOut = recipe.run(t, dir, planOut)
 		if _, err := os.Stat(filepath.Join(dir, "plan.json")); code != exitError || !os.IsNotExist(err) || !strings.Contains(errOut, "The plan was not saved to plan.json") {
