@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"syscall"
@@ -23,9 +24,11 @@ import (
 // relative paths, by the avatar-sync binary as its own process. The tests read the CLI's text and
 // JSON only, never the plan's Go types.
 
-// fleetDevUpSpec is the spec the fleet tests work in: the embedded target that `dev up` serves, and
-// the targets dev and lab that bootstrap from the two dev up processes (ports filled in), named as in
-// docs/ci.md's fleet recipe (TARGETS: dev,lab).
+// fleetDevUpSpec is the spec the fleet tests work in, its targets named as in docs/ci.md's fleet
+// recipe (TARGETS: dev,lab): dev bootstraps from a `dev up` of the plaintext embedded target, lab
+// from a `dev up --cluster lab-local`, which enforces SASL SCRAM and ACLs, and logs in as docs/ci.md's
+// CI principal does, its password in the variable the target names (KAFKA_CI_PASSWORD). Ports are
+// filled in.
 const fleetDevUpSpec = `apiVersion: avatar-sync/v1
 kind: KafkaCluster
 metadata: { name: avatar, namespace: avatar }
@@ -40,8 +43,10 @@ topics:
   - { name: drone-commands, retention: 24h }
 clusters:
   embedded: {}
+  lab-local: { security: sasl_plaintext, sasl: { mechanism: SCRAM-SHA-512, username: avatar-ci, passwordEnv: KAFKA_CI_PASSWORD } }
   dev: { bootstrap: [localhost:%d, localhost:%d, localhost:%d] }
-  lab: { bootstrap: [localhost:%d, localhost:%d, localhost:%d] }
+  lab: { bootstrap: [localhost:%d, localhost:%d, localhost:%d], security: sasl_plaintext,
+         sasl: { mechanism: SCRAM-SHA-512, username: avatar-ci, passwordEnv: KAFKA_CI_PASSWORD } }
 `
 
 // avatarSyncBinary is the avatar-sync command as a program: TestMain (testscript.Main) installs
@@ -55,14 +60,21 @@ func avatarSyncBinary(t testing.TB) string {
 	return bin
 }
 
-// runIn runs avatar-sync as its own process in dir, as a user in that directory would.
+// runIn runs avatar-sync as its own process in dir, as a user in that directory would, with this
+// process's environment.
 func runIn(t testing.TB, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runInEnv(t, dir, os.Environ(), args...)
+}
+
+// runInEnv is runIn with the environment env.
+func runInEnv(t testing.TB, dir string, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	cmd := exec.CommandContext(ctx, avatarSyncBinary(t), args...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &out, &errOut
+	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env = dir, &out, &errOut, env
 	err := cmd.Run()
 	var exitErr *exec.ExitError
 	switch {
@@ -91,12 +103,13 @@ var devUpBanner = regexp.MustCompile(`(?m)^Embedded Kafka cluster (\S+): 3 broke
 // bound it (another test of the machine): the caller picks other ports.
 var errPortTaken = errors.New("a port was taken meanwhile")
 
-// startDevUpProcess runs `avatar-sync dev up -f avatar.yaml --ports P1,P2,P3 --state-dir STATE
-// --plaintext` in dir as its own process and waits for its banner; the test's cleanup stops it.
-func startDevUpProcess(t *testing.T, dir, stateDir string, ports []int) (*devUpProcess, error) {
+// startDevUpProcess runs `avatar-sync dev up -f avatar.yaml --cluster TARGET --ports P1,P2,P3
+// --state-dir STATE --plaintext` in dir as its own process and waits for its banner; the test's
+// cleanup stops it.
+func startDevUpProcess(t *testing.T, dir, target, stateDir string, ports []int) (*devUpProcess, error) {
 	t.Helper()
 	d := &devUpProcess{stateDir: stateDir, done: make(chan error, 1)}
-	d.cmd = exec.Command(avatarSyncBinary(t), "dev", "up", "-f", "avatar.yaml",
+	d.cmd = exec.Command(avatarSyncBinary(t), "dev", "up", "-f", "avatar.yaml", "--cluster", target,
 		"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2]), "--state-dir", stateDir, "--plaintext")
 	d.cmd.Dir, d.cmd.Stdout, d.cmd.Stderr = dir, &d.out, &d.errs
 	if err := d.cmd.Start(); err != nil {
@@ -172,8 +185,8 @@ func fleetDevUps(t *testing.T) (dir string, dev, lab *devUpProcess) {
 			t.Fatal(err)
 		}
 		var err error
-		if dev, err = startDevUpProcess(t, dir, ".dev-state", p[:3]); err == nil {
-			if lab, err = startDevUpProcess(t, dir, ".lab-state", p[3:]); err != nil {
+		if dev, err = startDevUpProcess(t, dir, "embedded", ".dev-state", p[:3]); err == nil {
+			if lab, err = startDevUpProcess(t, dir, "lab-local", ".lab-state", p[3:]); err != nil {
 				dev.stop(t)
 			}
 		}
@@ -221,6 +234,7 @@ func readCIFleetRecipe(t *testing.T) ciFleetRecipe {
 	if block == "" {
 		t.Fatal("docs/ci.md has no workflow named kafka-fleet")
 	}
+	checkRehearsalClusters(t, data)
 	r := ciFleetRecipe{}
 	rest := string(data)[strings.Index(string(data), block):]
 	if m := regexp.MustCompile("(?s)```markdown\n(.*?)```").FindStringSubmatch(rest); m != nil {
@@ -371,11 +385,44 @@ func TestFleetOnDevUp(t *testing.T) {
 	}
 	prComment := recipe.comment[0]
 	planOut, applyPlan := recipe.merge[0], recipe.merge[1]
+	t.Setenv("KAFKA_CI_PASSWORD", "ci-secret-for-tests") // the job's secret (dev up and every command inherit it)
 	dir, dev, lab := fleetDevUps(t)
+	if !strings.Contains(lab.out.String(), "SASL: every listener asks for SCRAM") {
+		t.Fatalf("lab's dev up does not enforce SASL:\n%s", lab.out.String())
+	}
 	specFile := filepath.Join(dir, "avatar.yaml")
 	const threeCreates = "Plan: 3 to create, 0 to update, 0 to delete."
 
-	ok := t.Run("pull request plan of both targets", func(t *testing.T) {
+	ok := t.Run("pull request plan without lab's secret", func(t *testing.T) {
+		// A job that lacks KAFKA_CI_PASSWORD still comments dev's plan; lab's section names the
+		// variable, and the job fails.
+		var env []string
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "KAFKA_CI_PASSWORD=") {
+				env = append(env, kv)
+			}
+		}
+		code, out, errOut := runInEnv(t, dir, env, prComment.args[1:]...)
+		if code != exitError {
+			t.Errorf("%v without KAFKA_CI_PASSWORD: code %d, want %d", prComment.args, code, exitError)
+		}
+		for _, want := range []string{"<b>dev</b> (id <code>" + dev.id + "</code>): " + threeCreates, ":x: <b>lab</b>: not planned",
+			`target lab: cluster "lab": sasl password: environment variable KAFKA_CI_PASSWORD is not set`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the comment without lab's secret lacks %q:\n%s%s", want, out, errOut)
+			}
+		}
+		// lab authenticates: a wrong secret is refused there, dev's plan still shows.
+		code, out, errOut = runInEnv(t, dir, append(env, "KAFKA_CI_PASSWORD=not-the-secret"), prComment.args[1:]...)
+		if code != exitError || !strings.Contains(out, "wrong SASL username, password or mechanism?") || !strings.Contains(out, "<b>dev</b> (id <code>"+dev.id) {
+			t.Errorf("%v with a wrong KAFKA_CI_PASSWORD: code %d, want %d, lab not planned\n%s%s", prComment.args, code, exitError, out, errOut)
+		}
+	})
+	if !ok {
+		return
+	}
+
+	ok = t.Run("pull request plan of both targets", func(t *testing.T) {
 		code, _, errOut := recipe.run(t, dir, prComment)
 		if code != exitChanges {
 			t.Fatalf("%v: code %d, want %d (changes pending)\n%s", prComment.args, code, exitChanges, errOut)
@@ -714,6 +761,34 @@ func TestFleetOnDevUp(t *testing.T) {
 			t.Errorf("%v with lab down: code %d, plan.json %v\n%s", planOut.args, code, err, errOut)
 		}
 	})
+}
+
+// checkRehearsalClusters: the targets docs/ci.md's "Rehearse the fleet on one machine" shows are
+// the test's, but for the pins and the ports (which the test finds at run time).
+func checkRehearsalClusters(t *testing.T, doc []byte) {
+	t.Helper()
+	type clusters struct {
+		Clusters map[string]map[string]any `yaml:"clusters"`
+	}
+	read := func(what string, data []byte) map[string]map[string]any {
+		var c clusters
+		if err := yaml.Unmarshal(data, &c); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for _, target := range c.Clusters {
+			delete(target, "clusterId")
+			delete(target, "bootstrap")
+		}
+		return c.Clusters
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(clusters:\n  embedded: \\{\\}.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/ci.md shows no clusters: block to rehearse the fleet")
+	}
+	want := read("the test's spec", fmt.Appendf(nil, fleetDevUpSpec, 1, 2, 3, 4, 5, 6))
+	if got := read("docs/ci.md's rehearsal clusters", m[1]); !reflect.DeepEqual(got, want) {
+		t.Errorf("docs/ci.md's rehearsal targets are not the test's:\n%v\nwant\n%v", got, want)
+	}
 }
 
 // readSavedPlan reads plan.json, the merge job's saved plan, in dir.
