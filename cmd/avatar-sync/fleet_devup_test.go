@@ -371,10 +371,11 @@ func (p fleetPlanJSON) changeNames(i int) []string {
 }
 
 // TestFleetOnDevUp is issue 20's fleet list on two `dev up --ports` clusters, in one pair of
-// processes whose state carries from one step to the next: the pull-request plan (text, markdown,
-// JSON, exit codes), a saved plan refused as a whole when the second target changed, a saved plan
-// applied as one, promotion stopping at the first failing target, and an unreachable target failing
-// only its own section. Every docs/ci.md fleet command line runs verbatim from the spec's directory.
+// processes whose state carries from one step to the next: the pull-request plan (without lab's
+// secret, then text, markdown, JSON, exit codes), a saved plan refused as a whole when the second
+// target changed, a saved plan applied as one, the apply line plan --out prints, promotion stopping
+// at the first failing target, and an unreachable target failing only its own section. Every
+// docs/ci.md fleet command line runs verbatim from the spec's directory.
 func TestFleetOnDevUp(t *testing.T) {
 	recipe := readCIFleetRecipe(t)
 	if got := recipe.env["SPEC"] + " " + recipe.env["TARGETS"]; got != "avatar.yaml dev,lab" {
