@@ -596,7 +596,10 @@ func TestFleetOnDevUp(t *testing.T) {
 			}
 		}
 		code, out, errOut = runIn(t, dir, "status", "-f", "avatar.yaml", "--cluster", "dev,lab")
-		if d, l := strings.Index(out, `Cluster "dev"`), strings.Index(out, `Cluster "lab"`); code != exitOK || d < 0 || l < d {
+		// docs/status.md: one section per target, in order, headed by its Cluster line.
+		d := strings.Index(out, `Cluster "dev" (cluster id `+dev.id+"): HEALTHY\n")
+		l := strings.Index(out, `Cluster "lab" (cluster id `+lab.id+"): HEALTHY\n")
+		if code != exitOK || d != 0 || l < d {
 			t.Errorf("status --cluster dev,lab after apply: code %d, want 0 and dev's section, then lab's\n%s%s", code, out, errOut)
 		}
 		code, out, errOut = runIn(t, dir, "status", "-f", "avatar.yaml", "--cluster", "dev,lab", "-o", "json")
