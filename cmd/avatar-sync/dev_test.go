@@ -193,6 +193,26 @@ func TestDevUpNoteRunsAsPrinted(t *testing.T) {
 	}
 }
 
+// TestShellLine: the command lines printed to be copied survive a shell: words it would split or
+// expand are single-quoted, and control characters are escaped, not printed.
+func TestShellLine(t *testing.T) {
+	for name, tc := range map[string]struct {
+		words []string
+		want  string
+	}{
+		"plain":          {[]string{"avatar-sync", "apply", "--plan", "ci/plan.json", "--cluster", "dev,lab"}, "avatar-sync apply --plan ci/plan.json --cluster dev,lab"},
+		"space":          {[]string{"avatar-sync", "apply", "--state-dir", "dev state"}, "avatar-sync apply --state-dir 'dev state'"},
+		"single quote":   {[]string{"-f", "it's.yaml"}, `-f 'it'\''s.yaml'`},
+		"shell meta":     {[]string{"-f", "$HOME/a.yaml", "x;y", "*"}, "-f '$HOME/a.yaml' 'x;y' '*'"},
+		"empty":          {[]string{"--state-dir", ""}, "--state-dir ''"},
+		"control escape": {[]string{"-f", "a\x1b[2J.yaml"}, `-f 'a\x1b[2J.yaml'`},
+	} {
+		if got := shellLine(tc.words...); got != tc.want {
+			t.Errorf("%s: shellLine(%q) = %q, want %q", name, tc.words, got, tc.want)
+		}
+	}
+}
+
 func TestDevUpPortsMustMatchBrokers(t *testing.T) {
 	code, _, errOut := runCLI(t, "dev", "up", "-f", "../../examples/avatar.yaml", "--state-dir", t.TempDir(), "--ports", "0,0")
 	if code != exitError || !strings.Contains(errOut, "--ports: 2 ports for 3 brokers") {
