@@ -52,10 +52,10 @@ type Config struct {
 	// Session is how targets are opened; Notice is set per target by the daemon (it logs them).
 	// StateDir also holds the git clone and the status page's pass journal.
 	Session session.Options
-	// Preflight probes the devices of a target with preflight: true before each pass and shows
-	// the result (cmd prints the device table); a failing required device fails the pass. nil:
-	// the daemon probes and logs the failures itself.
-	Preflight func(ctx context.Context, sp *spec.Spec, target string, reg reconcile.Registry, notRun []string) error
+	// Preflight shows the probe of a target with preflight: true, run before each pass by the
+	// session's prelude (cmd prints the device table and refuses in its words); a failing
+	// required device fails the pass. Zero: the pass fails with the session's *PreflightError.
+	Preflight session.PreflightHooks
 	// Log is the daemon's log (NewLogger: URL user information hidden on every line).
 	Log *slog.Logger
 }

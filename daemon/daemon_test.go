@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -135,7 +134,7 @@ func TestConnectionSettings(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			after := parse(t, tc.text)
-			if same := reflect.DeepEqual(connectionSettings(before), connectionSettings(after)); same != tc.same {
+			if same := session.SameConnection(before, after); same != tc.same {
 				t.Errorf("same=%v, want %v", same, tc.same)
 			}
 		})
@@ -454,8 +453,9 @@ func TestFleetWatchNotifiesPerTarget(t *testing.T) {
 	}
 }
 
-// TestPreflightFailureSkipsThePass: without Config.Preflight the daemon probes a target with
-// preflight: true itself; a failing required device fails the pass before anything changes.
+// TestPreflightFailureSkipsThePass: the pass's prelude (session.Prepare) probes a target with
+// preflight: true; a failing required device fails the pass before anything changes, in the
+// session's words when Config.Preflight does not show it.
 func TestPreflightFailureSkipsThePass(t *testing.T) {
 	c := startCluster(t)
 	f := fleetSpec(t, map[string][]string{"lab": c.Bootstrap()}, []string{"lab"})

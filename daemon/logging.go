@@ -8,7 +8,6 @@ import (
 
 	"github.com/avatar-project/avatar-sync/notify"
 	"github.com/avatar-project/avatar-sync/reconcile"
-	"github.com/avatar-project/avatar-sync/spec"
 )
 
 // The daemon's log discipline (issue 21): a --cluster typo stops the daemon at start, a pass that
@@ -79,23 +78,6 @@ func (f *follower) logFailure(log *slog.Logger, tr reconcile.Trigger, err error)
 		return
 	}
 	log.Debug("pass failed; will retry", args...)
-}
-
-// connectionSettings are the parts of a target that the open connection was made with: its
-// positions in the file, its overrides (topics, brokers to render) and preflight are not, so a
-// commit that only edits topics does not reconnect (issue 21).
-func connectionSettings(c spec.Cluster) spec.Cluster {
-	c.Pos, c.Overrides, c.Preflight = spec.Pos{}, nil, false
-	if c.Kubernetes != nil {
-		k := *c.Kubernetes
-		if k.Watch != nil {
-			kw := *k.Watch
-			kw.Pos = spec.Pos{}
-			k.Watch = &kw
-		}
-		c.Kubernetes = &k
-	}
-	return c
 }
 
 // redactingHandler hides the user information of every URL in the daemon's log lines (issue 21):

@@ -2,10 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -20,8 +19,7 @@ import (
 type follower struct {
 	d      *daemon
 	name   string
-	target *session.Target
-	opened spec.Cluster // the target's settings the connection was opened with
+	target *session.Target // kept across passes while its connection settings stay (session.Prepare)
 
 	log      *slog.Logger // the pass's log (with the target in a fleet)
 	board    *statusBoard // the status page's data, with --metrics-addr
@@ -78,56 +76,54 @@ func (f *follower) wrap(err error) error {
 	return err
 }
 
-// pass is one level-triggered reconcile of the target: load, connect, plan, apply what the flags
-// allow.
+// pass is one level-triggered reconcile of the target: the session's prelude (load the spec,
+// check the devices, the preflight, keep or open the connection: session.Prepare, as plan and
+// apply run it), then plan and apply what the flags allow.
 func (f *follower) pass(ctx context.Context, file string, base *slog.Logger) error {
 	d := f.d
 	f.log = f.logger(base)
 	f.lastFile = file
-	sp, diags := session.ReadSpec(ctx, file, strings.NewReader(""), f.name)
-	diags = d.gx.repoRelative(diags)
-	for _, w := range diags.Warnings() {
-		f.log.Warn(w.String())
-	}
-	if errs := diags.Errors(); len(errs) > 0 {
+	opts := d.cfg.Session
+	opts.Notice = func(msg string) { f.log.Warn(msg, f.clusterAttr()...) }
+	fleet, err := session.Prepare(ctx, session.PrepareOptions{
+		File: file, Targets: f.name,
+		// Errors name the spec as the user knows it: -f, or its path in the repository.
+		Name: d.gx.specName(d.cfg.File), Positions: d.gx.repoRelative,
+		// A plugin committed to the followed branch runs only with --plugins (issue 21): gitops.go.
+		Plugins: d.gx.runPlugins(),
+		// A target with preflight: true is probed before every pass; a failing required device
+		// skips the pass (the daemon retries) rather than changing the cluster blind.
+		Preflight: session.PreflightPolicy{Refuse: true, Hooks: d.cfg.Preflight},
+		Open:      opts,
+		Reuse:     []*session.Target{f.target},
+		Events: session.PrepareEvents{
+			Warnings: func(ds spec.Diagnostics) {
+				for _, w := range ds {
+					f.log.Warn(w.String())
+				}
+			},
+			Loaded: func(specs []*spec.Spec) {
+				d.gx.rememberSecrets(f.name, specs[0])
+				f.specRead = true // a spec with this target was read: from now on its absence is a bad commit
+			},
+			PluginsNotRun: d.gx.notePluginsNotRun,
+			Reconnecting: func(string) {
+				f.log.Info("cluster target settings changed; reconnecting", f.clusterAttr()...)
+				f.target = nil
+			},
+		},
+	})
+	if err != nil {
 		// Keep the cluster as it is: an invalid file must never be half-applied.
-		return &session.SpecError{File: d.gx.specName(d.cfg.File), Errs: errs, Warnings: len(diags.Warnings())}
-	}
-	d.gx.rememberSecrets(f.name, sp)
-	settings, err := sp.Target(f.name)
-	if err != nil {
-		return fmt.Errorf("--cluster %w", err)
-	}
-	f.specRead = true // a spec with this target was read: from now on its absence is a bad commit
-	// A plugin committed to the followed branch runs only with --plugins (issue 21): gitops.go.
-	dc, err := session.CheckDevices(ctx, sp, d.gx.runPlugins())
-	for _, w := range dc.Warnings {
-		f.log.Warn(w.String())
-	}
-	if err != nil {
 		return err
 	}
-	d.gx.notePluginsNotRun(dc.NotRun)
-	// A target with preflight: true is probed before every pass; a failing required device skips
-	// the pass (the daemon retries) rather than changing the cluster blind.
-	if err := f.preflight(ctx, sp, dc); err != nil {
-		return err
-	}
-	if f.target != nil && !reflect.DeepEqual(connectionSettings(settings), connectionSettings(f.opened)) {
-		f.log.Info("cluster target settings changed; reconnecting", f.clusterAttr()...)
-		f.close()
-	}
-	if f.target == nil {
-		opts := d.cfg.Session
-		opts.Notice = func(msg string) { f.log.Warn(msg, f.clusterAttr()...) }
-		t, err := session.Open(ctx, sp, f.name, opts)
-		if err != nil {
-			return err
+	sp := fleet.Specs[0]
+	f.target = fleet.Targets[0]
+	if err := fleet.Errs[0]; err != nil {
+		var te *session.TargetError
+		if errors.As(err, &te) {
+			err = te.Err // the pass's errors name the target in a fleet already (wrap)
 		}
-		f.target, f.opened = t, settings
-	}
-	// The objects follow the spec of this pass (an image change), not the one connected with.
-	if err := f.target.Follow(sp); err != nil {
 		return err
 	}
 	if d.cfg.Mode == ModeReport {
@@ -155,30 +151,6 @@ func (f *follower) pass(ctx context.Context, file string, base *slog.Logger) err
 	f.current.inSync = res.Converged()
 	f.log.Info("applied", "applied", res.Count(plans.Applied), "converged", res.Converged())
 	return nil
-}
-
-// preflight probes the target's devices when it sets preflight: true (Config.Preflight shows the
-// result; without it the failures are logged).
-func (f *follower) preflight(ctx context.Context, sp *spec.Spec, dc session.DeviceCheck) error {
-	if f.d.cfg.Preflight != nil {
-		return f.d.cfg.Preflight(ctx, sp, f.name, dc.Registry, dc.NotRun)
-	}
-	dec := session.DecidePreflight(sp, f.name, dc.NotRun, false, false)
-	if dec.Skip != "" {
-		return nil
-	}
-	_, failed, err := session.Probe(ctx, dec.Devices, dc.Registry)
-	if err != nil {
-		return err
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	lines := make([]string, len(failed))
-	for i, r := range failed {
-		lines[i] = r.Line()
-	}
-	return fmt.Errorf("preflight: %s failed, so nothing was changed: %s", session.Count(len(failed), "required device"), strings.Join(lines, "; "))
 }
 
 // logPlan logs a pass's plan before it is applied: advisories as warnings, then each change.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
 )
@@ -94,5 +95,53 @@ func TestMassDeleteGuard(t *testing.T) {
 				t.Errorf("CheckAllowed with --allow-mass-delete: %v", err)
 			}
 		})
+	}
+}
+
+// TestAllowedCovers: Allow's token spares Planner.Apply a second check only for the plan it was
+// made for (its changes, not a copy of them) under the same opt-ins.
+func TestAllowedCovers(t *testing.T) {
+	lower := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update, Risk: plans.RiskDataLoss, Reason: "retention.ms lowered"}
+	p := plans.Plan{Changes: []plans.Change{lower}, ManagedTopics: 3}
+	opts := ApplyOptions{AllowDataLoss: true}
+	tok, err := Allow(p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := p
+	copied.Changes = []plans.Change{lower}
+	moreManaged := p
+	moreManaged.ManagedTopics = 4
+	for name, tc := range map[string]struct {
+		tok  *Allowed
+		p    plans.Plan
+		opts ApplyOptions
+		want bool
+	}{
+		"its plan and opt-ins":       {tok, p, opts, true},
+		"other limits, same opt-ins": {tok, p, ApplyOptions{AllowDataLoss: true, Force: true, LockWait: time.Second}, true},
+		"no token":                   {nil, p, opts, false},
+		"other opt-ins":              {tok, p, ApplyOptions{AllowDataLoss: true, AllowDelete: true}, false},
+		"a copy of the plan":         {tok, copied, opts, false},
+		"other managed topics":       {tok, moreManaged, opts, false},
+	} {
+		if got := tc.tok.covers(tc.p, tc.opts); got != tc.want {
+			t.Errorf("%s: covers = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+// TestNotAttempted: a refused or stopped apply lists every pending change of the plan, in order,
+// not attempted, and nothing for drift it does not change (no-op) or a plan without changes.
+func TestNotAttempted(t *testing.T) {
+	update := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update}
+	drift := plans.Change{Kind: plans.KindConfig, Name: "b", Action: plans.NoOp}
+	create := plans.Change{Kind: plans.KindTopic, Name: "c", Action: plans.Create}
+	got := NotAttempted(plans.Plan{Changes: []plans.Change{update, drift, create}})
+	if len(got) != 2 || got[0].Change.Name != "a" || got[1].Change.Name != "c" || got[0].Status != plans.NotAttempted || got[1].Status != plans.NotAttempted {
+		t.Errorf("NotAttempted = %+v, want a and c not attempted", got)
+	}
+	if got := NotAttempted(plans.Plan{Changes: []plans.Change{drift}}); got != nil {
+		t.Errorf("NotAttempted of drift only = %+v, want nil", got)
 	}
 }

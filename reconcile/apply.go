@@ -63,7 +63,44 @@ type ApplyOptions struct {
 	// identity, verification) and before anything changes; an error stops the apply, nothing
 	// changed (apply's prompt: a "yes" is never wasted on a plan that would be refused).
 	Confirm func(ctx context.Context) error
+	// Allowed is Allow's answer for the plan Planner.Apply is given, when the caller checked the
+	// opt-ins itself before anything changed (a fleet checks every target's plan before the first
+	// target changes): Planner.Apply then checks them no second time. A token for another plan
+	// or other opt-ins is ignored, and the plan is checked (issue 20: CheckAllowed once).
+	Allowed *Allowed
 }
+
+// Allowed is a plan CheckAllowed let through under a set of opt-ins (Allow's token): the same
+// plan — the same changes, not a copy — under the same opt-ins needs no second check.
+type Allowed struct {
+	changes []plans.Change
+	managed int
+	optIns  optIns
+}
+
+// optIns are the ApplyOptions CheckAllowed reads.
+type optIns struct{ dataLoss, del, massDelete, forceConflicts, replace bool }
+
+func optInsOf(o ApplyOptions) optIns {
+	return optIns{o.AllowDataLoss, o.AllowDelete, o.AllowMassDelete, o.ForceConflicts, o.AllowReplace}
+}
+
+// Allow is CheckAllowed returning, when the plan is allowed, the token that spares Planner.Apply
+// a second check of it (ApplyOptions.Allowed).
+func Allow(p plans.Plan, opts ApplyOptions) (*Allowed, error) {
+	if err := checkAllowed(p, opts); err != nil {
+		return nil, err
+	}
+	return &Allowed{changes: p.Changes, managed: p.ManagedTopics, optIns: optInsOf(opts)}, nil
+}
+
+// covers reports whether a is the token of p under opts' opt-ins.
+func (a *Allowed) covers(p plans.Plan, opts ApplyOptions) bool {
+	return a != nil && sameBacking(a.changes, p.Changes) && a.managed == p.ManagedTopics && a.optIns == optInsOf(opts)
+}
+
+// checkAllowed is CheckAllowed; a variable so that a test counts the checks an apply makes.
+var checkAllowed = CheckAllowed
 
 // DefaultLeaseTTL is the apply lock's TTL unless ApplyOptions.LeaseTTL says otherwise. A running
 // apply renews its lease, so the TTL need not cover the slowest apply: it is what a crashed holder
@@ -186,7 +223,7 @@ func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts App
 		}
 
 		// 3. Opt-ins.
-		if err := CheckAllowed(plan, opts); err != nil {
+		if err := checkAllowed(plan, opts); err != nil {
 			return res, err
 		}
 		if len(res.Changes) == 0 {

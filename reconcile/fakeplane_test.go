@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avatar-project/avatar-sync/clusters/clustertest"
 	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 )
@@ -183,4 +184,57 @@ func TestSavedPlanPinsTheTargetsNamespace(t *testing.T) {
 	if slices.Contains(spy.calls, "lease") || slices.Contains(spy.calls, "apply objects") || len(plane.live) != 0 {
 		t.Errorf("calls %v, live %v: a plan for another namespace took the lock or changed objects", spy.calls, plane.live)
 	}
+}
+
+// TestDeferredPlaneIsObservedOnceUnderTheLease: applying a plan that deferred the Kafka plane, once
+// the brokers answer, reads the cluster once for it, under the lease and before any object
+// changes: that one read checks the cluster's identity and is what the topics are planned from
+// (issue 20: it was read before the lease to learn whether the brokers answer, and again under
+// it). One read of the cluster asks the embedded cluster for its ACLs and quotas once each.
+func TestDeferredPlaneIsObservedOnceUnderTheLease(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
+	down := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(nil, errors.New("connection refused"))}}}
+	p, err := down.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil || !p.TopicsDeferred() {
+		t.Fatalf("a plan without brokers: %v, deferred %v", err, p.TopicsDeferred())
+	}
+	up := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}}
+	e.cluster.ResetRequests()
+	res, err := up.Apply(e.ctx, p, reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := spy.calls, []string{"lease", "describe", "apply objects"}; !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v: one read of the deferred plane, under the lease, before the objects change", got, want)
+	}
+	if r := e.cluster.Requests(); requestsNamed(r, "DescribeACLs") != 1 || requestsNamed(r, "DescribeClientQuotas") != 1 {
+		t.Errorf("requests %v: want one DescribeACLs and one DescribeClientQuotas, the deferred plane's one read", r)
+	}
+	if res.Continued == nil || len(res.Continued.Changes) != 3 {
+		t.Fatalf("the topics planned from that read: %+v", res.Continued)
+	}
+
+	// A cluster that is not the pinned one is refused by that read, before any object changes.
+	plane.live = map[string]string{}
+	spy.calls = nil
+	pinned := &reconcile.Planner{Target: reconcile.Target{Name: "lab", ClusterID: "another-cluster", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}}
+	if _, err := pinned.Apply(e.ctx, p, reconcile.ApplyOptions{PollInterval: 10 * time.Millisecond}, nil); !errors.Is(err, reconcile.ErrClusterMismatch) {
+		t.Errorf("a deferred plan on another cluster: %v, want ErrClusterMismatch", err)
+	}
+	if got, want := spy.calls, []string{"lease", "describe"}; !slices.Equal(got, want) || len(plane.live) != 0 {
+		t.Errorf("calls %v (want %v), objects %v: another cluster's objects changed", got, want, plane.live)
+	}
+}
+
+// requestsNamed is the count of the requests of the API Kafka calls name (clustertest names only
+// the APIs tests usually count).
+func requestsNamed(r map[clustertest.API]int, name string) int {
+	for api, n := range r {
+		if api.String() == name {
+			return n
+		}
+	}
+	return 0
 }

@@ -12,25 +12,28 @@ import (
 // Apply executes a plan over the target's planes (issues 11, 20); commands call it rather than
 // the package's Apply, which knows the Kafka plane only:
 //
-//  1. check the opt-ins for every change of every plane (CheckAllowed; a fleet has checked every
-//     target's plan once already, before any changed), before anything else;
+//  1. check the opt-ins for every change of every plane (CheckAllowed), before anything else —
+//     unless opts.Allowed is Allow's token for this plan and these opt-ins: a fleet checks every
+//     target's plan before the first target changes, and the check is made once;
 //  2. verify every plane's part against its live state — the one the plan was made from, or
 //     CheckSaved checked it against, so no second read (the fingerprints are checked against
 //     fresh reads under the lease) — so a stale or foreign plan is refused before anything
 //     changes; a deferred plane must hold no changes; then ask opts.Confirm, when set;
-//  3. observe each deferred plane: one that answers now (a fresh cluster's brokers, up since
-//     the plan) has its identity checked before anything changes;
-//  4. take the apply lock from the target's Locker (the Kafka plane) before the first plane
-//     changes anything, whenever a plane has pending changes or a deferred plane answers, and
+//  3. take the apply lock from the target's Locker (the Kafka plane) before the first plane
+//     changes anything, whenever a plane has pending changes or the plan deferred one, and
 //     hold it, renewed, across every plane: two applies — CI and watch — must never roll two
 //     brokers' StatefulSets at once, nor change objects and topics at once. A plan that deferred
 //     its topics is no exception once the brokers answer (issue 20). With the Locker deferred and
-//     not answering (a fresh deploy) there is nothing to hold a lock in, and the planes run
-//     unlocked;
+//     still not answering (a fresh deploy: the lease attempt says so) there is nothing to hold a
+//     lock in, and the planes run unlocked;
+//  4. observe each deferred plane once, under the lease: one that answers now (a fresh
+//     cluster's brokers, up since the plan) has its identity checked before anything changes,
+//     and that same observation is what step 5 plans it from;
 //  5. execute the planes in order (Plane.Execute): the objects phase, then the topics
 //     phase under the same lease, after the rollout, as topic changes need the brokers. A
-//     deferred plane that answers is planned here, under the lease, from the plan's own
-//     snapshot, and reported in Result.Continued, never applied: it was never reviewed.
+//     deferred plane that answered is planned in its turn from the plan's own snapshot against
+//     its observation of step 4, and reported in Result.Continued, never applied: it was never
+//     reviewed.
 //
 // A failing plane, or a lost lease, stops the apply before the next plane; a plane that did not
 // converge does not (its error is returned at the end). A plane's changes join the Result when the
@@ -49,7 +52,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		if lock >= 0 && i >= lock {
 			break
 		}
-		parts[i] = pendingOf(partOf(p, plane.Kind()))
+		parts[i] = NotAttempted(partOf(p, plane.Kind()))
 	}
 	var res plans.Result
 	result := func() plans.Result {
@@ -60,8 +63,10 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		return res
 	}
 	// 1.
-	if err := CheckAllowed(p, opts); err != nil {
-		return result(), err
+	if !opts.Allowed.covers(p, opts) {
+		if err := checkAllowed(p, opts); err != nil {
+			return result(), err
+		}
 	}
 	// 2. (A plan made or verified under the lock Lock took needs no second verification, and
 	// its planes no second read, unless a plane before the Kafka plane changes something first.)
@@ -79,37 +84,49 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	// held while the apply runs (at 10,000 topics the Kafka read is the largest structure in
 	// memory).
 	pl.observed, pl.planned = nil, nil
-	// 3.
-	answers := make([]bool, len(planes))
-	for i, plane := range planes {
-		if !deferredIn(p, plane.Kind()) {
-			continue
-		}
-		_, err := plane.Observe(ctx, pl.query(nil, &p, p.AllowDelete))
-		var de *DeferredError
-		if errors.As(err, &de) {
-			continue
-		}
-		if err != nil {
-			return result(), err
-		}
-		answers[i] = true
-	}
-	// 4.
+	// 3. The lock first, then the deferred planes: each is observed once, under the lease, and
+	// that one observation both checks its identity before anything changes and plans it in
+	// step 5 (issue 20: it was observed before the lease and again under it). A deferred Locker
+	// that still cannot be reached has no lock to give: the lease attempt says so.
 	var held *heldLease
 	if lk := pl.takeLock(); lk != nil {
 		held = lk.held
 		defer held.release(ctx, opts, progress)
-	} else if lock >= 0 && (!deferredIn(p, planes[lock].Kind()) || answers[lock]) && (p.HasChanges() || slices.Contains(answers, true)) {
+	} else if lock >= 0 && (p.HasChanges() || len(p.Deferred) > 0) {
 		var err error
-		if held, err = takeLease(ctx, planes[lock].(Locker), opts, progress); err != nil {
+		held, err = takeLease(ctx, planes[lock].(Locker), opts, progress)
+		var de *DeferredError
+		switch {
+		case errors.As(err, &de) && deferredIn(p, planes[lock].Kind()):
+			// Still deferred (a fresh deploy): nothing to hold a lock in; the planes run unlocked.
+		case err != nil:
 			return result(), err
+		default:
+			defer held.release(ctx, opts, progress)
 		}
-		defer held.release(ctx, opts, progress)
 	}
 	wctx := ctx
 	if held != nil {
 		wctx = held.ctx
+	}
+	// 4.
+	answered := make([]Observation, len(planes))
+	for i, plane := range planes {
+		if !deferredIn(p, plane.Kind()) || (i == lock && held == nil) {
+			continue
+		}
+		o, err := plane.Observe(wctx, pl.query(nil, &p, p.AllowDelete))
+		var de *DeferredError
+		if errors.As(err, &de) {
+			continue
+		}
+		if lost := held.stoppedBefore(fmt.Sprintf("planning the deferred %s plane", plane.Kind())); lost != nil {
+			return result(), lost
+		}
+		if err != nil {
+			return result(), err
+		}
+		answered[i] = o
 	}
 	// 5.
 	x := Execution{Options: opts, Progress: progress, SafeToRestart: pl.restartGate(), outer: ctx, held: held, underLease: underLease}
@@ -119,17 +136,17 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		k := plane.Kind()
 		if deferredIn(p, k) {
 			verified = false
-			if !answers[i] {
+			if answered[i] == nil {
 				continue
 			}
-			if err := pl.continueDeferred(wctx, p, i, held, &res); err != nil {
+			if err := pl.continueDeferred(p, k, answered[i], held, &res); err != nil {
 				return result(), err
 			}
 			continue
 		}
 		part := partOf(p, k)
 		if lost := held.lost(); started && lost != nil {
-			parts[i] = pendingOf(part)
+			parts[i] = NotAttempted(part)
 			return result(), held.stoppedBefore(notAttemptedFrom(result()))
 		}
 		started = true
@@ -155,22 +172,18 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	return result(), unconverged
 }
 
-// continueDeferred plans plane i, which the plan deferred, from the plan's own snapshot under the
-// held lease (Apply's step 5 for a deferred plane): Result.Continued, reported and never applied.
-func (pl *Planner) continueDeferred(ctx context.Context, p plans.Plan, i int, held *heldLease, res *plans.Result) error {
-	k := pl.Target.Planes[i].Kind()
+// continueDeferred plans plane k, which the plan deferred, from the plan's own snapshot against
+// its one observation under the held lease (Apply's step 5 for a deferred plane that answers):
+// Result.Continued, reported and never applied.
+func (pl *Planner) continueDeferred(p plans.Plan, k plans.PlaneID, o Observation, held *heldLease, res *plans.Result) error {
 	if lost := held.stoppedBefore(fmt.Sprintf("planning the deferred %s plane", k)); lost != nil {
 		return lost
-	}
-	o, err := pl.Target.Planes[i].Observe(ctx, pl.query(nil, &p, p.AllowDelete))
-	if err != nil {
-		return fmt.Errorf("plan the deferred %s plane: %w", k, err)
 	}
 	if res.Continued == nil {
 		res.Continued = &plans.Plan{Cluster: p.Cluster, AllowDelete: p.AllowDelete, Desired: p.Desired}
 	}
 	if err := o.Diff(res.Continued); err != nil {
-		return err
+		return fmt.Errorf("plan the deferred %s plane: %w", k, err)
 	}
 	res.ClusterID = res.Continued.ClusterID
 	return nil
@@ -189,12 +202,13 @@ func (pl *Planner) restartGate() func(context.Context, int32) error {
 	}
 }
 
-// pendingOf lists a plan's pending changes, not attempted.
-func pendingOf(p plans.Plan) []plans.ChangeResult {
+// NotAttempted lists a plan's pending changes, each NotAttempted (nil when it has none): what an
+// apply refused or stopped before them reports (Planner.Apply, a fleet's refused target).
+func NotAttempted(p plans.Plan) []plans.ChangeResult {
 	var out []plans.ChangeResult
 	for _, c := range p.Changes {
 		if c.Pending() {
-			out = append(out, plans.ChangeResult{Change: c})
+			out = append(out, plans.ChangeResult{Change: c, Status: plans.NotAttempted})
 		}
 	}
 	return out

@@ -69,7 +69,7 @@ func OpenFleet(ctx context.Context, specs []*spec.Spec, names []string, o Option
 	each(len(names), func(i int) {
 		f.Targets[i], f.Errs[i] = Open(ctx, specs[i], names[i], o)
 		if f.Errs[i] != nil {
-			f.Errs[i] = fmt.Errorf("target %s: %w", names[i], f.Errs[i])
+			f.Errs[i] = &TargetError{Target: names[i], Err: f.Errs[i]}
 		}
 	})
 	return f
@@ -240,9 +240,13 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 	if len(run.Targets) != len(f.Names) {
 		return refused(fmt.Errorf("the run has %d target(s), the fleet %d: nothing was changed", len(run.Targets), len(f.Names)))
 	}
+	// The opt-ins of every target are checked here, once, before any target changes (a fleet
+	// refuses as a whole); each target's apply is given the token and does not check again.
 	var errs []error
-	for _, tp := range run.Targets {
-		if err := reconcile.CheckAllowed(tp.Plan, o.Apply); err != nil {
+	allowed := make([]*reconcile.Allowed, len(run.Targets))
+	for i, tp := range run.Targets {
+		var err error
+		if allowed[i], err = reconcile.Allow(tp.Plan, o.Apply); err != nil {
 			if len(run.Targets) > 1 {
 				err = fmt.Errorf("target %s: %w", tp.Target, err)
 			}
@@ -260,7 +264,7 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 	var results []plans.Result
 	for i, tp := range run.Targets {
 		t := f.Targets[i]
-		res, err := f.applyTarget(ctx, t, tp.Plan, o, h)
+		res, err := f.applyTarget(ctx, t, tp.Plan, allowed[i], o, h)
 		if err == nil && o.Continue && tp.Plan.TopicsDeferred() {
 			res, err = f.continueDeferred(ctx, f.Specs[i], t, o, h)
 		}
@@ -282,12 +286,13 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 }
 
 // applyTarget applies one target's plan (already confirmed) and tells the hooks.
-func (f *Fleet) applyTarget(ctx context.Context, t *Target, p plans.Plan, o ApplyOptions, h ApplyHooks) (plans.Result, error) {
+// allowed is the plan's checked opt-ins (nil: Planner.Apply checks them).
+func (f *Fleet) applyTarget(ctx context.Context, t *Target, p plans.Plan, allowed *reconcile.Allowed, o ApplyOptions, h ApplyHooks) (plans.Result, error) {
 	res := plans.Result{ClusterID: p.ClusterID}
 	var err error
 	if p.HasChanges() {
 		ao := o.Apply
-		ao.ExpectClusterID, ao.Confirm = t.Pinned, nil
+		ao.ExpectClusterID, ao.Confirm, ao.Allowed = t.Pinned, nil, allowed
 		var progress reconcile.Progress
 		if h.Progress != nil {
 			progress = h.Progress(t.Name)
@@ -320,18 +325,12 @@ func (f *Fleet) continueDeferred(ctx context.Context, sp *spec.Spec, t *Target, 
 			return plans.Result{ClusterID: p.ClusterID}, err
 		}
 	}
-	return f.applyTarget(ctx, t, p, o, h)
+	return f.applyTarget(ctx, t, p, nil, o, h) // a new plan: Planner.Apply checks its opt-ins
 }
 
 // notAttempted is the result of a target the run never reached: every pending change NotAttempted.
 func notAttempted(p plans.Plan) plans.Result {
-	res := plans.Result{ClusterID: p.ClusterID}
-	for _, c := range p.Changes {
-		if c.Pending() {
-			res.Changes = append(res.Changes, plans.ChangeResult{Change: c, Status: plans.NotAttempted})
-		}
-	}
-	return res
+	return plans.Result{ClusterID: p.ClusterID, Changes: reconcile.NotAttempted(p)}
 }
 
 // runErr joins the errors of the run's targets that could not be planned (nil = every target has
@@ -351,7 +350,12 @@ func runErr(run plans.Run) error {
 // overrides merged in (as `config --cluster NAME` shows it): specs[i] is names[i]'s. The warnings
 // are the first target's: the spec's own, shown once.
 func LoadFleet(ctx context.Context, file string, stdin io.Reader, list string) (names []string, specs []*spec.Spec, warnings spec.Diagnostics, err error) {
-	load := specLoader(ctx, file, stdin)
+	return loadFleet(ctx, file, stdin, list, loadAs{})
+}
+
+// loadFleet is LoadFleet with what an invalid spec's error calls the file and its positions.
+func loadFleet(ctx context.Context, file string, stdin io.Reader, list string, as loadAs) (names []string, specs []*spec.Spec, warnings spec.Diagnostics, err error) {
+	load := specLoader(ctx, file, stdin, as)
 	first := list // one target: exactly as before fleets
 	if i := strings.Index(list, ","); i >= 0 {
 		first = strings.TrimSpace(list[:i])

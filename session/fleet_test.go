@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,5 +206,43 @@ func TestFleetCheckSavedTargets(t *testing.T) {
 	_, err := f2.CheckSaved(t.Context(), run)
 	if err == nil || !strings.Contains(err.Error(), "no target was changed") || !strings.Contains(err.Error(), "target west:") || strings.Contains(err.Error(), "target east:") {
 		t.Errorf("CheckSaved with west stale: %v", err)
+	}
+}
+
+// TestFleetOptInsRefuseBeforeAnyChange: a fleet whose second target needs an opt-in is refused as
+// a whole, before anyone is asked and before the first target changes; the refusal names that
+// target and says what it needs once (issue 20: the opt-ins are checked once, by the fleet).
+func TestFleetOptInsRefuseBeforeAnyChange(t *testing.T) {
+	_, _, sp := fleetSpec(t)
+	// west holds eeg-brainwave-data with a longer retention than the spec's: the plan lowers it.
+	longer := *sp
+	longer.Topics = slices.Clone(sp.Topics)
+	longer.Topics[0].Config = maps.Clone(sp.Topics[0].Config)
+	longer.Topics[0].Config["retention.ms"] = "7200000"
+	w := openTestFleet(t, &longer, "west")
+	if _, err := w.Apply(t.Context(), w.Plan(t.Context(), reconcile.PlanOptions{}), ApplyOptions{Apply: reconcile.ApplyOptions{AllowDataLoss: true}}, ApplyHooks{}); err != nil {
+		t.Fatal(err)
+	}
+
+	f := openTestFleet(t, sp, "east", "west")
+	run := f.Plan(t.Context(), reconcile.PlanOptions{})
+	results, err := f.Apply(t.Context(), run, ApplyOptions{Apply: reconcile.ApplyOptions{LockWait: time.Second}}, ApplyHooks{
+		Confirm: func(context.Context, plans.Run) error {
+			t.Error("a run a target's opt-ins refuse was confirmed")
+			return nil
+		},
+		Applied: func(target string, _ plans.Plan, _ plans.Result, _ error) { t.Errorf("target %s was applied", target) },
+	})
+	if !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "target west:") || strings.Contains(err.Error(), "target east:") ||
+		strings.Count(err.Error(), "needs --allow-data-loss") != 1 {
+		t.Errorf("Apply: %v; want west refused, --allow-data-loss said once", err)
+	}
+	if len(results) != 0 {
+		t.Errorf("results %+v of a run refused before any change", results)
+	}
+	// east is untouched: its plan still creates both topics.
+	e := openTestFleet(t, sp, "east")
+	if p := e.Plan(t.Context(), reconcile.PlanOptions{}).Targets[0]; p.Err != nil || p.Plan.Summary().Create != 2 {
+		t.Errorf("east after the refused run: %v %+v", p.Err, p.Plan.Summary())
 	}
 }

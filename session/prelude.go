@@ -49,13 +49,21 @@ func ReadSpecWith(ctx context.Context, file string, stdin io.Reader, parse func(
 // file:line:col: message, counted as validate counts them (issue 21): the built-in device checks
 // run on an invalid spec too (no external plugin runs here).
 func LoadSpec(ctx context.Context, file string, stdin io.Reader, target string) (*spec.Spec, spec.Diagnostics, error) {
-	return specLoader(ctx, file, stdin)(target)
+	return specLoader(ctx, file, stdin, loadAs{})(target)
+}
+
+// loadAs is how a loaded spec's problems are told: name is what an invalid spec's error calls the
+// file ("" = the file as given, with the "no such file" hint about -f), positions rewrites the
+// diagnostics' positions (nil = as they are).
+type loadAs struct {
+	name      string
+	positions func(spec.Diagnostics) spec.Diagnostics
 }
 
 // specLoader reads the spec at file once and returns LoadSpec of it for each target asked: a fleet
 // parses the YAML once, each target's overrides merged into it in turn (issue 23).
-func specLoader(ctx context.Context, file string, stdin io.Reader) func(target string) (*spec.Spec, spec.Diagnostics, error) {
-	if _, err := os.Stat(file); file != spec.Stdin && errors.Is(err, fs.ErrNotExist) {
+func specLoader(ctx context.Context, file string, stdin io.Reader, as loadAs) func(target string) (*spec.Spec, spec.Diagnostics, error) {
+	if _, err := os.Stat(file); as.name == "" && file != spec.Stdin && errors.Is(err, fs.ErrNotExist) {
 		err := fmt.Errorf("%s: no such file (point -f/--file at your avatar.yaml): %w", file, fs.ErrNotExist)
 		return func(string) (*spec.Spec, spec.Diagnostics, error) { return nil, nil, err }
 	}
@@ -64,17 +72,19 @@ func specLoader(ctx context.Context, file string, stdin io.Reader) func(target s
 		parse = spec.SourcesParser(name, srcs)
 		return nil, nil
 	})
+	name := cmp.Or(as.name, file)
 	return func(target string) (*spec.Spec, spec.Diagnostics, error) {
 		if parse == nil {
-			return checkedSpec(ctx, file, nil, readDiags)
+			return checkedSpec(ctx, name, nil, readDiags, as.positions)
 		}
 		sp, diags := parse(target)
-		return checkedSpec(ctx, file, sp, diags)
+		return checkedSpec(ctx, name, sp, diags, as.positions)
 	}
 }
 
-// checkedSpec is LoadSpec's answer for a parsed spec: sp with its warnings, or every error.
-func checkedSpec(ctx context.Context, file string, sp *spec.Spec, diags spec.Diagnostics) (*spec.Spec, spec.Diagnostics, error) {
+// checkedSpec is LoadSpec's answer for a parsed spec: sp with its warnings, or every error (file
+// is what the error calls the spec); positions rewrites the diagnostics' positions (nil = none).
+func checkedSpec(ctx context.Context, file string, sp *spec.Spec, diags spec.Diagnostics, positions func(spec.Diagnostics) spec.Diagnostics) (*spec.Spec, spec.Diagnostics, error) {
 	if sp != nil && len(diags.Errors()) > 0 {
 		reg := devices.NewRegistry()
 		reg.NoExternalRun = true
@@ -82,6 +92,9 @@ func checkedSpec(ctx context.Context, file string, sp *spec.Spec, diags spec.Dia
 		slices.SortStableFunc(diags, func(a, b spec.Diagnostic) int {
 			return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
 		})
+	}
+	if positions != nil {
+		diags = positions(diags)
 	}
 	warnings := diags.Warnings()
 	if errs := diags.Errors(); len(errs) > 0 {

@@ -56,6 +56,9 @@ type Target struct {
 	Objects *kube.Plane
 
 	opts Options
+	// settings are the target's settings in the spec it was opened with (Prepare reopens it
+	// when a later spec connects it otherwise).
+	settings spec.Cluster
 	// pl is the target's one planner: it remembers the live state it planned from, so apply
 	// verifies the plan without reading the cluster again (issue 20). Rebuilt when the Kafka
 	// plane connects later (a fresh cluster): plAdmin is the Admin it was built on.
@@ -82,6 +85,7 @@ func Open(ctx context.Context, sp *spec.Spec, name string, o Options) (*Target, 
 		return nil, err
 	}
 	if c, err := sp.Target(name); err == nil {
+		t.settings = c
 		t.Pinned = c.ClusterID
 		if c.Kubernetes != nil {
 			t.Namespace = firstNonEmpty(c.Kubernetes.Namespace, sp.Metadata.Namespace)

@@ -91,33 +91,29 @@ applies the topics (asking again unless --auto-approve).`,
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			names, specs, err := loadFleet(ctx, g, s)
-			if err != nil {
-				return err
-			}
-			sp := specs[0] // the devices and the preflight are the lab's, whatever the target
-			deviceRegistry, _, err := validateDevices(cmd.Context(), s, sp, true)
-			if err != nil {
-				return err
-			}
-			// A failing required device stops apply before it changes anything (issue 6).
-			if err := runPreflight(ctx, g, s, sp, deviceRegistry, nil, o.preflight, true); err != nil {
-				return err
-			}
-			rate := sp.Reassignment.ThrottleBytesPerSec
-			if cmd.Flags().Changed("throttle") {
-				if rate, err = parseRate(o.throttle); err != nil {
-					return err
-				}
-			}
 			var saved plans.Run
-			if o.planFile != "" {
-				if saved, err = session.LoadRun(o.planFile, names); err != nil {
-					return fmt.Errorf("--plan %w", err)
+			var rate int64
+			// A failing required device stops apply before it changes anything (issue 6); the
+			// throttle and a saved plan are read before any target is opened.
+			fleet, err := prelude(ctx, g, s, o.cluster, true, o.preflight, true, func(names []string, specs []*spec.Spec) (err error) {
+				rate = specs[0].Reassignment.ThrottleBytesPerSec
+				if cmd.Flags().Changed("throttle") {
+					if rate, err = parseRate(o.throttle); err != nil {
+						return err
+					}
 				}
+				if o.planFile != "" {
+					if saved, err = session.LoadRun(o.planFile, names); err != nil {
+						return fmt.Errorf("--plan %w", err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			fleet := openFleet(ctx, s, specs, names, o.cluster)
 			defer closeFleet(fleet, &err) // also releases a lock taken below and not applied under
+			sp := fleet.Specs[0]
 			if o.autoApprove {
 				// Nobody reviews the plan between its read and its execution: take each target's
 				// apply lock first, so that the plan's read (or the saved plan's check) is the read

@@ -102,28 +102,13 @@ other devices are shown but do not fail the run), 1 otherwise. See docs/devices.
 	return cmd
 }
 
-// validateDevices runs each device plugin's spec validation (session.CheckDevices). plan, apply
-// and watch call it right after loadSpec, always (issue 6): warnings go to stderr, errors come
-// back as one invalid-spec error listing each. It returns the registry it validated with, so a
-// following runPreflight reuses its cached plugin answers. Without plugins (plan without
-// --plugins) no external plugin is started (issue 10 item 7); it says on stderr which devices
-// went unchecked and returns their names.
-func validateDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) (reg reconcile.Registry, notRun []string, err error) {
-	reg, notRun, err = checkDevices(ctx, s, sp, plugins)
-	if err == nil && len(notRun) > 0 {
+// notePluginsNotRun says on stderr which devices went unchecked because their external plugins
+// were not run (plan without --plugins, issue 10 item 7).
+func notePluginsNotRun(s *streams, notRun []string) {
+	if len(notRun) > 0 {
 		fmt.Fprintf(s.err, "note: %s served by external plugins (%s) not checked and not probed: --plugins runs the plugins (only for a spec you trust)\n",
 			count(len(notRun), "device"), strings.Join(notRun, ", "))
 	}
-	return reg, notRun, err
-}
-
-// checkDevices is validateDevices without the note on plugins not run.
-func checkDevices(ctx context.Context, s *streams, sp *spec.Spec, plugins bool) (reg reconcile.Registry, notRun []string, err error) {
-	dc, err := session.CheckDevices(ctx, sp, plugins)
-	for _, w := range dc.Warnings {
-		fmt.Fprintln(s.err, w)
-	}
-	return dc.Registry, dc.NotRun, err
 }
 
 func reportDeviceDiagnostics(s *streams, file string, diags spec.Diagnostics) error {
@@ -145,49 +130,46 @@ func (f *preflightFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.skip, "skip-preflight", false, "do not probe devices, overriding --preflight and the cluster target's preflight: true")
 }
 
-// runPreflight probes the spec's devices when session.DecidePreflight says so (--preflight, or
-// the --cluster target's preflight: true, unless --skip-preflight). It prints the device table on
-// stderr (stdout stays the plan). With blocking (apply), a failed required device is an exit-1
-// error, returned before anything changes; without it (plan) the failure is a warning. reg must be
-// the registry validateDevices returned, so no external plugin runs a second time; the devices
-// named in notRun are left out.
-func runPreflight(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, reg reconcile.Registry, notRun []string, f preflightFlags, blocking bool) error {
-	d := session.DecidePreflight(sp, g.cluster, notRun, f.run, f.skip)
-	switch d.Skip {
-	case session.PreflightNotWanted:
-		return nil
-	case session.PreflightSkipped:
-		fmt.Fprintf(s.err, "Preflight skipped (--skip-preflight): devices were not probed.\n")
-		return nil
-	case session.PreflightNoDevices:
-		fmt.Fprintf(s.err, "Preflight: the spec declares no devices.\n")
-		return nil
-	case session.PreflightAllExternal:
-		fmt.Fprintf(s.err, "Preflight: every device is served by an external plugin, which runs only with --plugins.\n")
-		return nil
-	}
-	fmt.Fprintf(s.err, "Preflight (%s): checking %s…\n", d.Why, count(len(d.Devices), "device"))
-	rep, failed, err := session.Probe(ctx, d.Devices, reg)
-	if err != nil {
-		return err
-	}
-	if err := report.RenderCheckText(s.err, rep, g.color(s.err)); err != nil {
-		return err
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	lines := make([]string, len(failed))
-	for i, r := range failed {
-		lines[i] = "  " + printable.Line(r.Line())
-	}
-	if !blocking {
-		fmt.Fprintf(s.err, "warning: preflight: %s failed; apply will refuse to run until %s:\n%s\n",
-			count(len(failed), "required device"), passOrSkip(len(failed)), strings.Join(lines, "\n"))
-		return nil
-	}
-	return withExitCode(exitError, fmt.Errorf("preflight: %s failed, so nothing was changed:\n%s\nfix the device(s) and retry, or pass --skip-preflight to apply without probing",
-		count(len(failed), "required device"), strings.Join(lines, "\n")))
+// preflightPolicy is the session's preflight policy for --preflight/--skip-preflight (the
+// --cluster target's preflight: true asks for it too), with its views on stderr (stdout stays the
+// plan): what the preflight does, then the device table. With refuse (apply, watch), a failed
+// required device is an exit-1 error, returned before any target is opened; without it (plan)
+// the failure is a warning.
+func preflightPolicy(g *globalOptions, s *streams, f preflightFlags, refuse bool) session.PreflightPolicy {
+	return session.PreflightPolicy{Run: f.run, Skip: f.skip, Refuse: refuse, Hooks: session.PreflightHooks{
+		Decided: func(d session.PreflightDecision) {
+			switch d.Skip {
+			case session.PreflightNotWanted:
+			case session.PreflightSkipped:
+				fmt.Fprintf(s.err, "Preflight skipped (--skip-preflight): devices were not probed.\n")
+			case session.PreflightNoDevices:
+				fmt.Fprintf(s.err, "Preflight: the spec declares no devices.\n")
+			case session.PreflightAllExternal:
+				fmt.Fprintf(s.err, "Preflight: every device is served by an external plugin, which runs only with --plugins.\n")
+			default:
+				fmt.Fprintf(s.err, "Preflight (%s): checking %s…\n", d.Why, count(len(d.Devices), "device"))
+			}
+		},
+		Probed: func(rep reconcile.Report, failed []reconcile.CheckResult) error {
+			if err := report.RenderCheckText(s.err, rep, g.color(s.err)); err != nil {
+				return err
+			}
+			if len(failed) == 0 {
+				return nil
+			}
+			lines := make([]string, len(failed))
+			for i, r := range failed {
+				lines[i] = "  " + printable.Line(r.Line())
+			}
+			if !refuse {
+				fmt.Fprintf(s.err, "warning: preflight: %s failed; apply will refuse to run until %s:\n%s\n",
+					count(len(failed), "required device"), passOrSkip(len(failed)), strings.Join(lines, "\n"))
+				return nil
+			}
+			return withExitCode(exitError, fmt.Errorf("preflight: %s failed, so nothing was changed:\n%s\nfix the device(s) and retry, or pass --skip-preflight to apply without probing",
+				count(len(failed), "required device"), strings.Join(lines, "\n")))
+		},
+	}}
 }
 
 func passOrSkip(n int) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
+	"github.com/avatar-project/avatar-sync/session"
 	"github.com/avatar-project/avatar-sync/spec"
 )
 
@@ -250,23 +251,23 @@ func TestExampleSpecDevicesValidate(t *testing.T) {
 	if diags.Err() != nil {
 		t.Fatal(diags.Err())
 	}
-	var errOut bytes.Buffer
-	if _, _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp, true); err != nil || errOut.Len() > 0 {
-		t.Fatalf("validateDevices: %v, stderr %q", err, errOut.String())
+	if dc, err := session.CheckDevices(t.Context(), sp, true); err != nil || len(dc.Warnings) > 0 {
+		t.Fatalf("CheckDevices: %v, warnings %v", err, dc.Warnings)
 	}
 	sp.Devices[1].Params = map[string]string{"minBatery": "30"}
-	_, _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp, true)
+	_, err := session.CheckDevices(t.Context(), sp, true)
 	if err == nil || !strings.Contains(err.Error(), `did you mean "minBattery"?`) {
-		t.Fatalf("validateDevices with a typo: %v", err)
+		t.Fatalf("CheckDevices with a typo: %v", err)
 	}
 	sp.Devices[1].Params = nil
 	sp.Devices[1].Kind = "lidar" // not built in, not installed: a warning, not an error
-	errOut.Reset()
-	if _, _, err := validateDevices(t.Context(), &streams{err: &errOut}, sp, true); err != nil || !strings.Contains(errOut.String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
-		t.Fatalf("validateDevices with a missing plugin: %v, stderr %q", err, errOut.String())
+	if dc, err := session.CheckDevices(t.Context(), sp, true); err != nil || len(dc.Warnings) != 1 || !strings.Contains(dc.Warnings[0].String(), "warning: device \"tello-1\": no built-in probe for kind \"lidar\"") {
+		t.Fatalf("CheckDevices with a missing plugin: %v, warnings %v", err, dc.Warnings)
 	}
 }
 
+// TestRunPreflight: the session runs the preflight with apply's (blocking) or plan's policy and
+// cmd's views of it on stderr.
 func TestRunPreflight(t *testing.T) {
 	healthy := startTello(t, "87")
 	down := freeAddr(t, "tcp")
@@ -305,7 +306,7 @@ func TestRunPreflight(t *testing.T) {
 			g := &globalOptions{cluster: "embedded", output: "text", noColor: true}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := runPreflight(ctx, g, &streams{err: &errOut}, sp, devices.NewRegistry(), nil, tc.flags, tc.blocking)
+			err := session.RunPreflight(ctx, sp, g.cluster, session.DeviceCheck{Registry: devices.NewRegistry()}, preflightPolicy(g, &streams{err: &errOut}, tc.flags, tc.blocking))
 			if len(tc.wantErr) == 0 && err != nil {
 				t.Fatalf("err = %v", err)
 			}

@@ -44,13 +44,51 @@ func (f *clusterFlags) bind(cmdFlags interface {
 
 // openTarget connects to --cluster (starting the embedded cluster when that is the target).
 func openTarget(ctx context.Context, g *globalOptions, st *streams, s *spec.Spec, f clusterFlags) (*session.Target, error) {
+	warnInsecure(st, f)
 	return session.Open(ctx, s, g.cluster, sessionOptions(st, f))
 }
 
 // openFleet connects every target of names concurrently (--cluster dev,lab); a target that
 // cannot be reached keeps its error in the fleet.
 func openFleet(ctx context.Context, st *streams, specs []*spec.Spec, names []string, f clusterFlags) *session.Fleet {
+	warnInsecure(st, f)
 	return session.OpenFleet(ctx, specs, names, sessionOptions(st, f))
+}
+
+// prelude is session.Prepare for plan and apply: the spec for --cluster, its devices, the
+// preflight (refuse: apply's policy) and the open targets; what it finds goes to stderr. opening
+// (nil: nothing) is the command's last check before anything connects.
+func prelude(ctx context.Context, g *globalOptions, st *streams, f clusterFlags, plugins bool, pf preflightFlags, refuse bool,
+	opening func(names []string, specs []*spec.Spec) error) (*session.Fleet, error) {
+	return session.Prepare(ctx, session.PrepareOptions{
+		File: g.file, Stdin: st.in, Targets: g.cluster, Plugins: plugins,
+		Preflight: preflightPolicy(g, st, pf, refuse),
+		Open:      sessionOptions(st, f),
+		Events: session.PrepareEvents{
+			Warnings: func(ds spec.Diagnostics) {
+				for _, w := range ds {
+					fmt.Fprintln(st.err, w)
+				}
+			},
+			PluginsNotRun: func(notRun []string) { notePluginsNotRun(st, notRun) },
+			Opening: func(names []string, specs []*spec.Spec) error {
+				if opening != nil {
+					if err := opening(names, specs); err != nil {
+						return err
+					}
+				}
+				warnInsecure(st, f)
+				return nil
+			},
+		},
+	})
+}
+
+// warnInsecure is warnInsecureSkipVerify when --insecure-skip-verify is given.
+func warnInsecure(st *streams, f clusterFlags) {
+	if f.insecureSkipVerify {
+		warnInsecureSkipVerify(st.err)
+	}
 }
 
 // loadFleet is session.LoadFleet with the warnings on stderr, as loadSpec shows them.
@@ -64,9 +102,6 @@ func loadFleet(ctx context.Context, g *globalOptions, s *streams) ([]string, []*
 
 // sessionOptions are the session's connection options from the flags, with the notices on stderr.
 func sessionOptions(st *streams, f clusterFlags) session.Options {
-	if f.insecureSkipVerify {
-		warnInsecureSkipVerify(st.err)
-	}
 	// A fleet's targets open concurrently: one line at a time on stderr.
 	var mu sync.Mutex
 	if f.notice == nil {

@@ -61,22 +61,14 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 			if err := g.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
-			names, specs, err := loadFleet(cmd.Context(), g, s)
-			if err != nil {
-				return err
-			}
-			sp := specs[0] // the devices and the preflight are the lab's, whatever the target
-			deviceRegistry, notRun, err := validateDevices(cmd.Context(), s, sp, o.plugins)
-			if err != nil {
-				return err
-			}
 			// plan only reports: a failing device is a warning on stderr, the plan still prints.
-			if err := runPreflight(cmd.Context(), g, s, sp, deviceRegistry, notRun, o.preflight, false); err != nil {
+			o.cluster.readOnly = true // plan never writes the embedded cluster's state
+			fleet, err := prelude(cmd.Context(), g, s, o.cluster, o.plugins, o.preflight, false, nil)
+			if err != nil {
 				return err
 			}
-			o.cluster.readOnly = true // plan never writes the embedded cluster's state
-			fleet := openFleet(cmd.Context(), s, specs, names, o.cluster)
 			defer closeFleet(fleet, &err)
+			sp := fleet.Specs[0] // the pins are advised against the spec's own targets
 			run := fleet.Plan(cmd.Context(), reconcile.PlanOptions{AllowDelete: o.allowDelete})
 			if len(run.Targets) == 1 && run.Targets[0].Err != nil {
 				return run.Targets[0].Err

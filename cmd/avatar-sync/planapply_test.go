@@ -82,10 +82,11 @@ func TestApplyThenPlanDetailedExitcode(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
 	}
-	// Without the opt-in nothing happens (and nobody is asked); with it the change lands.
+	// Without the opt-in nothing happens (and nobody is asked): one refusal, said once (issue 20:
+	// the opt-ins are checked once); with it the change lands.
 	code, _, errOut = runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state)
-	if code != exitError || !strings.Contains(errOut, "--allow-data-loss") {
-		t.Fatalf("apply lowering retention without opt-in: code %d\n%s", code, errOut)
+	if code != exitError || strings.Count(errOut, "it needs --allow-data-loss") != 1 || strings.Count(errOut, "apply refused") != 1 {
+		t.Fatalf("apply lowering retention without opt-in: code %d, want one refusal naming --allow-data-loss once\n%s", code, errOut)
 	}
 	code, out, errOut = runCLI(t, "apply", "--auto-approve", "--allow-data-loss", "-f", f, "--state-dir", state)
 	if code != exitOK || !strings.Contains(out, "1 applied") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/avatar-project/avatar-sync/notify"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/session"
-	"github.com/avatar-project/avatar-sync/spec"
 )
 
 type watchOptions struct {
@@ -99,12 +97,8 @@ drift without changing the cluster; --notify posts webhooks on each state change
 					Now:     func() time.Time { return certsClock() },
 				},
 				// The device table of a target with preflight: true goes to stderr, as apply's.
-				Preflight: func(ctx context.Context, sp *spec.Spec, target string, reg reconcile.Registry, notRun []string) error {
-					tg := *g
-					tg.cluster = target
-					return runPreflight(ctx, &tg, s, sp, reg, notRun, preflightFlags{}, true)
-				},
-				Log: daemon.NewLogger(s.err, g.output == "json", g.verbose > 0),
+				Preflight: preflightPolicy(g, s, preflightFlags{}, true).Hooks,
+				Log:       daemon.NewLogger(s.err, g.output == "json", g.verbose > 0),
 			})
 		},
 	}
