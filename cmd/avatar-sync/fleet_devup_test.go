@@ -373,9 +373,10 @@ func (p fleetPlanJSON) changeNames(i int) []string {
 // TestFleetOnDevUp is issue 20's fleet list on two `dev up --ports` clusters, in one pair of
 // processes whose state carries from one step to the next: the pull-request plan (without lab's
 // secret, then text, markdown, JSON, exit codes), a saved plan refused as a whole when the second
-// target changed, a saved plan applied as one, the apply line plan --out prints, promotion stopping
-// at the first failing target, and an unreachable target failing only its own section. Every
-// docs/ci.md fleet command line runs verbatim from the spec's directory.
+// target changed, a saved plan applied as one, the apply line plan --out prints, an opt-in the
+// second target needs refusing the run before the first, promotion stopping at the first failing
+// target, and an unreachable target failing only its own section. Every docs/ci.md fleet command
+// line runs verbatim from the spec's directory.
 func TestFleetOnDevUp(t *testing.T) {
 	recipe := readCIFleetRecipe(t)
 	if got := recipe.env["SPEC"] + " " + recipe.env["TARGETS"]; got != "avatar.yaml dev,lab" {
@@ -649,6 +650,45 @@ func TestFleetOnDevUp(t *testing.T) {
 		}
 		if code, out, errOut := runIn(t, dir, "plan", "-f", "avatar.yaml", "--cluster", "dev,lab", "--detailed-exitcode"); code != exitOK {
 			t.Errorf("plan after applying the printed lines: code %d, want 0\n%s%s", code, out, errOut)
+		}
+	})
+	if !ok {
+		return
+	}
+
+	ok = t.Run("an opt-in lab needs refuses the run before dev", func(t *testing.T) {
+		// The pull request keeps drone-commands three days (both targets) and lab's eeg-brainwave-data
+		// ten minutes instead of an hour, which can lose data: the merge job's apply line has no
+		// --allow-data-loss, so nothing is applied, dev included.
+		before, err := os.ReadFile(specFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := os.WriteFile(specFile, before, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		editSpec(t, specFile, "{ name: drone-commands, retention: 48h }", "{ name: drone-commands, retention: 72h }")
+		editSpec(t, specFile, "  lab: { clusterId: ", "  lab: { overrides: { topics: [{ name: eeg-brainwave-data, retention: 10m }] }, clusterId: ")
+		if code, _, errOut := recipe.run(t, dir, planOut); code != exitOK {
+			t.Fatalf("%v: code %d\n%s", planOut.args, code, errOut)
+		}
+		saved := readSavedPlan(t, dir)
+		if d, l := strings.Join(saved.changeNames(0), ", "), strings.Join(saved.changeNames(1), ", "); d != "update config drone-commands" || l != "update config drone-commands, update config eeg-brainwave-data" {
+			t.Fatalf("plan.json: dev %s; lab %s", d, l)
+		}
+		code, out, errOut := recipe.run(t, dir, applyPlan)
+		if code != exitError || !strings.Contains(errOut, "target lab: apply refused, nothing was changed") || !strings.Contains(errOut, "it needs --allow-data-loss") {
+			t.Errorf("%v with lab's data loss not allowed: code %d, want %d naming lab and --allow-data-loss\n%s%s", applyPlan.args, code, exitError, out, errOut)
+		}
+		if strings.Contains(errOut, "Applying target") || strings.Contains(errOut, "target dev: ") {
+			t.Errorf("apply touched or blamed dev:\n%s%s", out, errOut)
+		}
+		for _, target := range []string{"dev", "lab"} {
+			if now := livePlan(t, dir, target); now.Targets[0].Fingerprint != saved.fingerprints()[target] {
+				t.Errorf("%s changed although the run was refused", target)
+			}
 		}
 	})
 	if !ok {
