@@ -303,29 +303,64 @@ func (r ciFleetRecipe) run(t *testing.T, dir string, c docCommand) (code int, st
 
 // fleetPlanJSON is what the tests read of `plan -o json` and of a saved plan (docs/plan-json.md).
 type fleetPlanJSON struct {
-	FormatVersion int    `json:"formatVersion"`
-	Digest        string `json:"digest"`
-	Targets       []struct {
-		Target      string `json:"target"`
-		Cluster     string `json:"cluster"`
-		ClusterID   string `json:"clusterId"`
-		Fingerprint string `json:"fingerprint"`
-		Changes     []struct {
-			Kind   string `json:"kind"`
-			Name   string `json:"name"`
-			Action string `json:"action"`
-			Risk   string `json:"risk"`
-			Topic  *struct {
-				Partitions        int               `json:"partitions"`
-				ReplicationFactor int               `json:"replicationFactor"`
-				Configs           map[string]string `json:"configs"`
-			} `json:"topic"`
-		} `json:"changes"`
-		Summary    map[string]int `json:"summary"`
-		HasChanges bool           `json:"hasChanges"`
-	} `json:"targets"`
+	FormatVersion int              `json:"formatVersion"`
+	Digest        string           `json:"digest"`
+	Targets       []planTargetJSON `json:"targets"`
+	Summary       map[string]int   `json:"summary"`
+	HasChanges    bool             `json:"hasChanges"`
+}
+
+// planTargetJSON is one target of a plan document. formatVersion 4 holds the target's fingerprint
+// and changes; 5 (issue 20's parts, landing in parallel with these tests) one part per plane, each
+// with its own. The tests read them through changes() and fingerprint(), so either shape runs;
+// the version 4 fields can go once main writes 5.
+type planTargetJSON struct {
+	Target      string           `json:"target"`
+	Cluster     string           `json:"cluster"`
+	ClusterID   string           `json:"clusterId"`
+	Fingerprint string           `json:"fingerprint"`
+	Changes     []planChangeJSON `json:"changes"`
+	Parts       []struct {
+		Plane       string           `json:"plane"`
+		Fingerprint string           `json:"fingerprint"`
+		Changes     []planChangeJSON `json:"changes"`
+	} `json:"parts"`
 	Summary    map[string]int `json:"summary"`
 	HasChanges bool           `json:"hasChanges"`
+}
+
+// planChangeJSON is one change of a plan document.
+type planChangeJSON struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Risk   string `json:"risk"`
+	Topic  *struct {
+		Partitions        int               `json:"partitions"`
+		ReplicationFactor int               `json:"replicationFactor"`
+		Configs           map[string]string `json:"configs"`
+	} `json:"topic"`
+}
+
+// changes are the target's changes, of every part.
+func (tp planTargetJSON) changes() []planChangeJSON {
+	all := tp.Changes
+	for _, part := range tp.Parts {
+		all = append(all, part.Changes...)
+	}
+	return all
+}
+
+// fingerprint is the target's live-state fingerprint: with parts, each plane's ("kafka=sha256:…").
+func (tp planTargetJSON) fingerprint() string {
+	if len(tp.Parts) == 0 {
+		return tp.Fingerprint
+	}
+	fps := make([]string, len(tp.Parts))
+	for i, part := range tp.Parts {
+		fps[i] = part.Plane + "=" + part.Fingerprint
+	}
+	return strings.Join(fps, ";")
 }
 
 func decodeFleetPlan(t *testing.T, what string, data []byte) fleetPlanJSON {
@@ -341,7 +376,7 @@ func decodeFleetPlan(t *testing.T, what string, data []byte) fleetPlanJSON {
 func (p fleetPlanJSON) fingerprints() map[string]string {
 	m := map[string]string{}
 	for _, tp := range p.Targets {
-		m[tp.Target] = tp.Fingerprint
+		m[tp.Target] = tp.fingerprint()
 	}
 	return m
 }
@@ -364,7 +399,7 @@ func livePlan(t *testing.T, dir, target string) fleetPlanJSON {
 // changeNames lists a target's pending changes as "action kind name".
 func (p fleetPlanJSON) changeNames(i int) []string {
 	var names []string
-	for _, c := range p.Targets[i].Changes {
+	for _, c := range p.Targets[i].changes() {
 		names = append(names, c.Action+" "+c.Kind+" "+c.Name)
 	}
 	return names
@@ -481,9 +516,9 @@ func TestFleetOnDevUp(t *testing.T) {
 		for i, want := range []*devUpProcess{dev, lab} {
 			tp := doc.Targets[i]
 			name := []string{"dev", "lab"}[i]
-			if tp.Target != name || tp.Cluster != name || tp.ClusterID != want.id || !strings.HasPrefix(tp.Fingerprint, "sha256:") || !tp.HasChanges {
+			if tp.Target != name || tp.Cluster != name || tp.ClusterID != want.id || !strings.Contains(tp.fingerprint(), "sha256:") || !tp.HasChanges {
 				t.Errorf("plan -o json: targets[%d] = %s/%s id %s fingerprint %q hasChanges %v; want %s, cluster id %s",
-					i, tp.Target, tp.Cluster, tp.ClusterID, tp.Fingerprint, tp.HasChanges, name, want.id)
+					i, tp.Target, tp.Cluster, tp.ClusterID, tp.fingerprint(), tp.HasChanges, name, want.id)
 			}
 			if !subMap(tp.Summary, map[string]int{"create": 3, "update": 0, "delete": 0}) {
 				t.Errorf("plan -o json: %s summary %v", name, tp.Summary)
@@ -492,15 +527,15 @@ func TestFleetOnDevUp(t *testing.T) {
 			if got := strings.Join(doc.changeNames(i), ", "); got != "create topic drone-commands, create topic eeg-brainwave-data, create topic prediction-results" {
 				t.Errorf("plan -o json: %s changes %s", name, got)
 			}
-			for _, c := range tp.Changes {
+			for _, c := range tp.changes() {
 				if c.Risk != "none" || c.Topic == nil || c.Topic.Partitions != 3 || c.Topic.ReplicationFactor != 3 ||
 					c.Topic.Configs["retention.ms"] != retention[c.Name] || c.Topic.Configs["min.insync.replicas"] != "2" {
 					t.Errorf("plan -o json: %s change %s: risk %q, topic %+v", name, c.Name, c.Risk, c.Topic)
 				}
 			}
 		}
-		if doc.Targets[0].Fingerprint == doc.Targets[1].Fingerprint {
-			t.Errorf("plan -o json: both clusters have fingerprint %s", doc.Targets[0].Fingerprint)
+		if doc.Targets[0].fingerprint() == doc.Targets[1].fingerprint() {
+			t.Errorf("plan -o json: both clusters have fingerprint %s", doc.Targets[0].fingerprint())
 		}
 	})
 	if !ok {
@@ -536,9 +571,9 @@ func TestFleetOnDevUp(t *testing.T) {
 		}
 		// dev is exactly as planned: the same live-state fingerprint, the same three creates pending.
 		now := livePlan(t, dir, "dev")
-		if now.Targets[0].Fingerprint != saved.fingerprints()["dev"] || len(now.Targets[0].Changes) != 3 {
+		if now.Targets[0].fingerprint() != saved.fingerprints()["dev"] || len(now.Targets[0].changes()) != 3 {
 			t.Errorf("dev changed although the plan was refused: fingerprint %s (plan %s), changes %v",
-				now.Targets[0].Fingerprint, saved.fingerprints()["dev"], now.changeNames(0))
+				now.Targets[0].fingerprint(), saved.fingerprints()["dev"], now.changeNames(0))
 		}
 	})
 	if !ok {
@@ -563,7 +598,7 @@ func TestFleetOnDevUp(t *testing.T) {
 			t.Fatalf("%v: code %d\n%s", planOut.args, code, errOut)
 		}
 		saved := readSavedPlan(t, dir)
-		if got := strings.Join(saved.changeNames(1), ", "); len(saved.Targets) != 2 || len(saved.Targets[0].Changes) != 3 || got != "update config drone-commands" {
+		if got := strings.Join(saved.changeNames(1), ", "); len(saved.Targets) != 2 || len(saved.Targets[0].changes()) != 3 || got != "update config drone-commands" {
 			t.Fatalf("plan.json: dev %v, lab %s", saved.changeNames(0), got)
 		}
 		for _, tc := range []struct{ cluster, want string }{
@@ -592,7 +627,7 @@ func TestFleetOnDevUp(t *testing.T) {
 			t.Errorf("a fresh plan after apply --plan: code %d, want 0 and no changes on either target\n%s%s", code, out, errOut)
 		}
 		for _, target := range []string{"dev", "lab"} {
-			if now := livePlan(t, dir, target); len(now.Targets[0].Changes) != 0 {
+			if now := livePlan(t, dir, target); len(now.Targets[0].changes()) != 0 {
 				t.Errorf("plan --cluster %s after apply --plan: %v", target, now.changeNames(0))
 			}
 		}
@@ -686,7 +721,7 @@ func TestFleetOnDevUp(t *testing.T) {
 			t.Errorf("apply touched or blamed dev:\n%s%s", out, errOut)
 		}
 		for _, target := range []string{"dev", "lab"} {
-			if now := livePlan(t, dir, target); now.Targets[0].Fingerprint != saved.fingerprints()[target] {
+			if now := livePlan(t, dir, target); now.Targets[0].fingerprint() != saved.fingerprints()[target] {
 				t.Errorf("%s changed although the run was refused", target)
 			}
 		}
@@ -731,9 +766,9 @@ func TestFleetOnDevUp(t *testing.T) {
 		}
 		// lab is untouched: its live state is the plan's, and ml.features is still to create there.
 		now := livePlan(t, dir, "lab")
-		if now.Targets[0].Fingerprint != saved.fingerprints()["lab"] || strings.Join(now.changeNames(0), ",") != "create topic ml.features" {
+		if now.Targets[0].fingerprint() != saved.fingerprints()["lab"] || strings.Join(now.changeNames(0), ",") != "create topic ml.features" {
 			t.Errorf("lab changed although dev failed first: fingerprint %s (plan %s), pending %v",
-				now.Targets[0].Fingerprint, saved.fingerprints()["lab"], now.changeNames(0))
+				now.Targets[0].fingerprint(), saved.fingerprints()["lab"], now.changeNames(0))
 		}
 		// apply without a saved plan stops the same way, and -o json says so per target.
 		code, out, errOut = runIn(t, dir, "apply", "-f", "avatar.yaml", "--cluster", "dev,lab", "--auto-approve", "-o", "json")
@@ -748,7 +783,7 @@ func TestFleetOnDevUp(t *testing.T) {
 			result.Targets[1].Target != "lab" || result.Targets[1].State != "not-attempted" || !strings.Contains(result.Error, "not attempted: lab") {
 			t.Errorf("apply -o json with dev failing: %+v", result)
 		}
-		if now := livePlan(t, dir, "lab"); now.Targets[0].Fingerprint != saved.fingerprints()["lab"] {
+		if now := livePlan(t, dir, "lab"); now.Targets[0].fingerprint() != saved.fingerprints()["lab"] {
 			t.Errorf("lab changed by apply -o json although dev failed first")
 		}
 	})
