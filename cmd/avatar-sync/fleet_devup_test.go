@@ -561,7 +561,7 @@ func TestFleetOnDevUp(t *testing.T) {
 		if code != exitError {
 			t.Errorf("%v of a plan stale on lab: code %d, want %d", applyPlan.args, code, exitError)
 		}
-		for _, want := range []string{"the saved plan is refused, no target was changed", "target lab: stale plan: the cluster changed since the plan was computed"} {
+		for _, want := range []string{"the saved plan is refused, no target was changed", "target lab: stale plan", "the cluster changed since the plan was computed"} {
 			if !strings.Contains(errOut, want) {
 				t.Errorf("apply --plan of a plan stale on lab: stderr lacks %q:\n%s%s", want, out, errOut)
 			}
