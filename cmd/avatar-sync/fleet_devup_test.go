@@ -112,6 +112,7 @@ func startDevUpProcess(t *testing.T, dir, target, stateDir string, ports []int) 
 	d.cmd = exec.Command(avatarSyncBinary(t), "dev", "up", "-f", "avatar.yaml", "--cluster", target,
 		"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2]), "--state-dir", stateDir, "--plaintext")
 	d.cmd.Dir, d.cmd.Stdout, d.cmd.Stderr = dir, &d.out, &d.errs
+	dieWithTest(d.cmd)
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
