@@ -95,7 +95,7 @@ func applyAccess(t *testing.T, a *Admin, s *spec.Spec, allowDelete bool) plans.P
 	}
 	if again.HasChanges() {
 		var hs []string
-		for _, c := range again.Changes {
+		for _, c := range again.AllChanges() {
 			if c.Pending() {
 				hs = append(hs, plans.Headline(c))
 			}
@@ -142,7 +142,7 @@ func TestAccessAuthorization(t *testing.T) {
 
 	p := applyAccess(t, a, s, false)
 	var creates int
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Kind == plans.KindACL && c.Action == plans.Create {
 			creates++
 		}
@@ -220,7 +220,7 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 		t.Errorf("without --allow-delete nothing is deleted, so nothing is refused: %v", err)
 	}
 	var listed int
-	for _, c := range kept.Changes {
+	for _, c := range kept.AllChanges() {
 		if c.Kind == plans.KindACL && c.Action == plans.NoOp && c.ACL.Principal == "User:gui5" {
 			listed++
 		}
@@ -231,7 +231,7 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 
 	p = applyAccess(t, a, s, true)
 	var deleted []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Action == plans.Delete {
 			deleted = append(deleted, c.Name)
 		}
@@ -256,7 +256,7 @@ func TestAccessRemovalAndQuotas(t *testing.T) {
 
 func pending(p plans.Plan) []string {
 	var out []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			out = append(out, plans.Headline(c))
 		}

@@ -80,7 +80,7 @@ func TestPruneDeletesOnlyInventoryTopics(t *testing.T) {
 	if got := headlines(p); !slices.Contains(got, "delete topic drone-commands") || !slices.Contains(got, "delete topic legacy-scores") || slices.Contains(got, "delete topic team-b-scratch") {
 		t.Fatalf("prune plan: %v", got)
 	}
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Name == "team-b-scratch" && !strings.Contains(c.Reason, "unmanaged") {
 			t.Errorf("hand-made topic: %s: %s", plans.Headline(c), c.Reason)
 		}
@@ -104,7 +104,7 @@ func TestPruneDeletesOnlyInventoryTopics(t *testing.T) {
 
 func headlines(p plans.Plan) []string {
 	var out []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		out = append(out, plans.Headline(c))
 	}
 	return out

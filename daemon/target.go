@@ -137,7 +137,7 @@ func (f *follower) pass(ctx context.Context, file string, base *slog.Logger) err
 		f.log.Warn("topics not planned: the brokers do not answer yet", append(f.clusterAttr(), "err", f.target.KafkaErr)...)
 	}
 	if err != nil {
-		if p.Fingerprint == "" {
+		if p.Part(plans.PlaneKafka).Fingerprint == "" {
 			f.close() // planning failed: the next pass reconnects from scratch
 			return err
 		}
@@ -166,7 +166,7 @@ func (f *follower) logPlan(p plans.Plan) {
 	sum := p.Summary()
 	f.current.pending = sum.Create + sum.Update + sum.Replace + sum.Adopt + sum.Delete + sum.Unsupported
 	f.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "adopt", sum.Adopt, "delete", sum.Delete, "unsupported", sum.Unsupported)
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Action != plans.NoOp {
 			f.log.Info("plan", "change", plans.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())
 		}
@@ -202,7 +202,7 @@ func (f *follower) reportDrift(ctx context.Context, sp *spec.Spec) error {
 		f.current.inSync = true
 		return nil
 	}
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			f.drift = append(f.drift, plans.Headline(c))
 		}

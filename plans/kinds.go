@@ -199,9 +199,11 @@ func Landed(c Change, live Live) bool {
 // deleted an ACL lost its "apply needs --allow-data-loss" line).
 func (p Plan) Deletes(r Removal) int {
 	n := 0
-	for _, c := range p.Changes {
-		if c.Action == Delete && c.Kind.Removes() == r {
-			n++
+	for _, pt := range p.Parts {
+		for _, c := range pt.Changes {
+			if c.Action == Delete && c.Kind.Removes() == r {
+				n++
+			}
 		}
 	}
 	return n

@@ -279,34 +279,99 @@ type Advisory struct {
 	Reason string `json:"reason"`
 }
 
-// Plan is the ordered list of changes that takes a cluster from its live state to the desired
-// state. It is self-contained: the snapshot it was computed from, the live state's fingerprint and
-// typed changes, so a saved plan is applied and verified from the plan alone.
+// Plan is what takes a target from its live state to the desired state, one part per plane. It is
+// self-contained: the snapshot it was computed from and, per plane, the live state's fingerprint
+// and the typed changes, so a saved plan is applied and verified from the plan alone.
 type Plan struct {
 	// Cluster is the target's name in the spec; ClusterID the live id the plan was computed against.
 	Cluster   string `json:"cluster"`
 	ClusterID string `json:"clusterId"`
-	// Fingerprint identifies the live state the plan was computed against (see Fingerprint); Apply
-	// refuses the plan once the live state no longer matches it.
-	Fingerprint string `json:"fingerprint"`
 	// AllowDelete records whether deletions were allowed when planning (--allow-delete).
 	AllowDelete bool `json:"allowDelete"`
 	// ManagedTopics counts the live topics in avatar-sync's inventory: the base of the mass-delete
 	// guard (issue 10).
 	ManagedTopics int `json:"managedTopics"`
 	// Desired is the snapshot of the spec the plan was computed from.
-	Desired Desired  `json:"desired"`
-	Changes []Change `json:"changes"`
+	Desired Desired `json:"desired"`
+	// Parts holds one part per plane of the target, in the target's plane order (the order apply
+	// executes them in: the Kubernetes objects, then the Kafka cluster), each with its plane's
+	// fingerprint and changes, or its deferral (issue 20).
+	Parts []Part `json:"parts"`
 	// Advisories are shown apart and never applied (certificates: `avatar-sync certs generate`).
 	Advisories []Advisory `json:"advisories,omitempty"`
-	// ObjectsFingerprint identifies the live Kubernetes objects the object changes were computed
-	// against ("" = the target has no kubernetes: block); apply refuses the plan once it differs.
-	ObjectsFingerprint string `json:"objectsFingerprint,omitempty"`
-	// Deferred lists the planes that could not be planned, each with why (issue 20): a Kafka
-	// deferral when the brokers did not answer (a fresh cluster), so the plan holds the
-	// Kubernetes side only and the topics are planned once the brokers answer — under the apply
-	// lock, never around it.
-	Deferred []Deferral `json:"deferred,omitempty"`
+}
+
+// Part is one plane's share of a plan: the fingerprint of the plane's live state the changes were
+// computed against (apply refuses the part as stale once the live state no longer matches it) and
+// the changes, in the order apply executes them, all of kinds the kind table places in the plane.
+// A plane that could not be planned is a part with its Deferral and neither fingerprint nor
+// changes.
+type Part struct {
+	Plane PlaneID `json:"plane"`
+	// Fingerprint identifies the plane's live state (the Kafka cluster's: reconcile.Fingerprint;
+	// the Kubernetes objects': every object examined and the salted digest of its live version).
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	Changes     []Change `json:"changes"`
+	// Deferral says why the plane was not planned; nil when it was.
+	Deferral *Deferral `json:"deferred,omitempty"`
+}
+
+// Part is the plan's part for plane k; a zero part of k (no fingerprint, no changes) when the plan
+// has none.
+func (p Plan) Part(k PlaneID) Part {
+	if i := p.partIndex(k); i >= 0 {
+		return p.Parts[i]
+	}
+	return Part{Plane: k}
+}
+
+func (p Plan) partIndex(k PlaneID) int {
+	return slices.IndexFunc(p.Parts, func(pt Part) bool { return pt.Plane == k })
+}
+
+// SetPart records pt as the plan's part for its plane: in place of the plane's part when the plan
+// has one, else after the others (a planner records its planes in the target's order).
+func (p *Plan) SetPart(pt Part) {
+	if i := p.partIndex(pt.Plane); i >= 0 {
+		p.Parts[i] = pt
+		return
+	}
+	p.Parts = append(p.Parts, pt)
+}
+
+// AllChanges is every part's changes, in the parts' order: the plan's changes in the order apply
+// executes them. With one part it is that part's slice (10,000 topic changes are not copied): the
+// caller reads it and changes a plan through its Parts.
+func (p Plan) AllChanges() []Change {
+	switch len(p.Parts) {
+	case 0:
+		return nil
+	case 1:
+		return p.Parts[0].Changes
+	}
+	n := 0
+	for _, pt := range p.Parts {
+		n += len(pt.Changes)
+	}
+	out := make([]Change, 0, n)
+	for _, pt := range p.Parts {
+		out = append(out, pt.Changes...)
+	}
+	return out
+}
+
+// Deferred reports whether the plan deferred plane k.
+func (p Plan) Deferred(k PlaneID) bool { return p.Part(k).Deferral != nil }
+
+// Deferrals lists the plan's deferred parts, in order.
+func (p Plan) Deferrals() []Part {
+	var out []Part
+	for _, pt := range p.Parts {
+		if pt.Deferral != nil {
+			out = append(out, pt)
+		}
+	}
+	return out
 }
 
 // PlaneID names one half of a target: the Kafka cluster (topics, access) or its Kubernetes objects.
@@ -333,19 +398,17 @@ func (pl *PlaneID) UnmarshalText(b []byte) error {
 	return enumParse(planeNames, "plane", b, (*int)(pl))
 }
 
-// Deferral is a plane a plan could not cover and why: data, never a bypass (issue 20). Apply
-// plans a deferred Kafka plane once the brokers answer, under the apply lock it takes before any
-// object changes, and reports it; it never applies what was not reviewed.
+// Deferral is why a plane's part of a plan was not planned: data, never a bypass (issue 20).
+// Apply plans a deferred Kafka plane once the brokers answer, under the apply lock it takes before
+// any object changes, and reports it; it never applies what was not reviewed. The plane is the
+// part's.
 type Deferral struct {
-	Plane  PlaneID `json:"plane"`
-	Reason string  `json:"reason"`
+	Reason string `json:"reason"`
 }
 
 // TopicsDeferred reports whether the Kafka plane was deferred: the plan holds no topic or access
 // changes, and no Kafka fingerprint.
-func (p Plan) TopicsDeferred() bool {
-	return slices.ContainsFunc(p.Deferred, func(d Deferral) bool { return d.Plane == PlaneKafka })
-}
+func (p Plan) TopicsDeferred() bool { return p.Deferred(PlaneKafka) }
 
 // Summary counts a plan's changes by action.
 type Summary struct {
@@ -365,7 +428,15 @@ type Summary struct {
 // Summary counts the plan's changes.
 func (p Plan) Summary() Summary {
 	var s Summary
-	for _, c := range p.Changes {
+	for _, pt := range p.Parts {
+		s.add(pt.Changes)
+	}
+	return s
+}
+
+// add counts cs into s.
+func (s *Summary) add(cs []Change) {
+	for _, c := range cs {
 		switch c.Action {
 		case Update:
 			if c.Adopt != nil {
@@ -385,13 +456,12 @@ func (p Plan) Summary() Summary {
 			s.NoOp++
 		}
 	}
-	return s
 }
 
 // HasChanges reports whether anything differs that is not only informational. Advisories do not
 // count.
 func (p Plan) HasChanges() bool {
-	return slices.ContainsFunc(p.Changes, Change.Pending)
+	return slices.ContainsFunc(p.Parts, func(pt Part) bool { return slices.ContainsFunc(pt.Changes, Change.Pending) })
 }
 
 // Topic is the snapshot's topic as the spec declares it.

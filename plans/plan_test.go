@@ -115,8 +115,9 @@ func TestEnumsRoundTrip(t *testing.T) {
 // deletion of the kind removes (the views' warnings and the mass-delete guard read it).
 func TestDeletesCountedByTheKindTable(t *testing.T) {
 	del := func(k Kind) Change { return Change{Kind: k, Name: k.String(), Action: Delete} }
-	p := Plan{Changes: []Change{del(KindTopic), del(KindTopic), del(KindACL), del(KindUser), del(KindQuota), del(KindObject),
-		{Kind: KindConfig, Name: "a", Action: Update}, {Kind: KindTopic, Name: "unmanaged", Action: NoOp}}}
+	p := Plan{Parts: []Part{{Plane: PlaneKubernetes, Changes: []Change{del(KindObject)}},
+		{Plane: PlaneKafka, Changes: []Change{del(KindTopic), del(KindTopic), del(KindACL), del(KindUser), del(KindQuota),
+			{Kind: KindConfig, Name: "a", Action: Update}, {Kind: KindTopic, Name: "unmanaged", Action: NoOp}}}}}
 	for r, want := range map[Removal]int{RemovesRecords: 2, RemovesAccess: 3, RemovesObject: 1, RemovesNothing: 0} {
 		if got := p.Deletes(r); got != want {
 			t.Errorf("Deletes(%d) = %d, want %d", r, got, want)

@@ -21,8 +21,10 @@ var ErrTampered = errors.New("plan does not verify")
 // version 3 pinned the Kubernetes manifests in the snapshot (desired.objects, Secret values only as
 // salted fingerprints), salted every live-object digest and turned topicsDeferred into typed
 // deferrals; version 4 holds a fleet: one entry per target under "targets", a fleet summary, and
-// one digest over the whole document (issue 20).
-const FormatVersion = 4
+// one digest over the whole document (issue 20); version 5 holds each target's plan as one part per
+// plane ("parts": plane, fingerprint, changes or deferral) in place of version 4's flat changes,
+// fingerprint, objectsFingerprint and deferred fields (issue 20).
+const FormatVersion = 5
 
 // MaxPlanBytes bounds what ReadRun reads: a plan of 10,000 topics is a few MiB.
 const MaxPlanBytes = 256 << 20
@@ -85,9 +87,14 @@ func targetName(t TargetPlan) string {
 }
 
 func normalized(p Plan) Plan {
-	if p.Changes == nil {
-		p.Changes = []Change{}
+	parts := make([]Part, len(p.Parts))
+	for i, pt := range p.Parts {
+		if pt.Changes == nil {
+			pt.Changes = []Change{}
+		}
+		parts[i] = pt
 	}
+	p.Parts = parts
 	if p.Desired.Topics == nil {
 		p.Desired.Topics = []DesiredTopic{}
 	}
@@ -198,11 +205,8 @@ func checkTarget(t TargetDocument) error {
 	if t.Plan == nil {
 		return errors.New("no plan")
 	}
-	if t.Fingerprint == "" && !(t.TopicsDeferred() && t.ObjectsFingerprint != "") {
-		return errors.New("no fingerprint: a plan must record the live state it was computed against")
-	}
-	if t.ObjectsFingerprint != "" && t.Desired.Objects == nil {
-		return errors.New("it has a Kubernetes side but no manifests (desired.objects) to apply; run plan --out again")
+	if err := checkParts(*t.Plan); err != nil {
+		return err
 	}
 	if o := t.Desired.Objects; o != nil {
 		// The document is indented; a manifest reads back as the compact JSON it was planned as.
@@ -214,10 +218,43 @@ func checkTarget(t TargetDocument) error {
 			o.Manifests[i] = buf.Bytes()
 		}
 	}
-	for i, c := range t.Changes {
-		if err := c.PayloadErr(); err != nil {
-			return fmt.Errorf("change %d: %w", i+1, err)
+	return nil
+}
+
+// checkParts is what ReadRun checks of a plan's parts: at least one, a plane once, a planned part
+// with the fingerprint it is verified against (and, for the Kubernetes plane, the manifests it
+// applies), a deferred part with neither fingerprint nor changes, and every change of its part's
+// plane with its kind's payload.
+func checkParts(p Plan) error {
+	if len(p.Parts) == 0 {
+		return errors.New("no parts: a plan holds one part per plane of its target")
+	}
+	seen := map[PlaneID]bool{}
+	planned := false
+	for _, pt := range p.Parts {
+		switch {
+		case seen[pt.Plane]:
+			return fmt.Errorf("the %s plane has two parts; a plan holds one part per plane", pt.Plane)
+		case pt.Deferral != nil && (pt.Fingerprint != "" || len(pt.Changes) > 0):
+			return fmt.Errorf("its %s part is deferred (not planned), yet it has a fingerprint or changes", pt.Plane)
+		case pt.Deferral == nil && pt.Fingerprint == "":
+			return fmt.Errorf("its %s part has no fingerprint: a plan must record the live state each plane was computed against", pt.Plane)
+		case pt.Deferral == nil && pt.Plane == PlaneKubernetes && p.Desired.Objects == nil:
+			return errors.New("it has a Kubernetes side but no manifests (desired.objects) to apply; run plan --out again")
 		}
+		seen[pt.Plane] = true
+		planned = planned || pt.Deferral == nil
+		for i, c := range pt.Changes {
+			if err := c.PayloadErr(); err != nil {
+				return fmt.Errorf("%s part: change %d: %w", pt.Plane, i+1, err)
+			}
+			if k := c.Kind.Plane(); k != pt.Plane {
+				return fmt.Errorf("%s part: change %d (%s) belongs to the %s plane", pt.Plane, i+1, Headline(c), k)
+			}
+		}
+	}
+	if !planned {
+		return errors.New("every part is deferred: nothing was planned; run plan --out again once a plane answers")
 	}
 	return nil
 }

@@ -27,26 +27,37 @@ func sealed(t *testing.T, doc string) string {
 }
 
 func TestReadRunErrors(t *testing.T) {
-	const fp = `"cluster":"a","fingerprint":"x","desired":{"topics":[],"deletion":"retain"}`
+	const fp = `"cluster":"a","desired":{"topics":[],"deletion":"retain"}`
+	const kafka = `"parts":[{"plane":"kafka","fingerprint":"x","changes":[]}]`
+	part := func(changes string) string {
+		return `"parts":[{"plane":"kafka","fingerprint":"x","changes":[` + changes + `]}]`
+	}
 	tests := map[string]struct{ doc, want string }{
-		"not json":         {"plan", "not a plan file"},
-		"no version":       {`{"targets":[]}`, "no formatVersion"},
-		"previous version": {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 4 only; run plan --out again"},
-		"version 3":        {`{"formatVersion":3,"cluster":"a","fingerprint":"x","changes":[]}`, "the file has formatVersion 3, this avatar-sync reads formatVersion 4 only; run plan --out again"},
-		"future version":   {`{"formatVersion":5}`, "the file has formatVersion 5"},
-		"no targets":       {`{"formatVersion":4,"targets":[]}`, "no targets"},
-		"nameless target":  {`{"formatVersion":4,"targets":[{` + fp + `,"changes":[]}]}`, "target 1 has no name"},
-		"duplicate target": {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[]},{"target":"a",` + fp + `,"changes":[]}]}`, `target "a" appears twice`},
-		"other cluster":    {`{"formatVersion":4,"targets":[{"target":"b",` + fp + `,"changes":[]}]}`, `target "b" holds a plan computed for cluster target "a"`},
-		"failed target":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[]},{"target":"b","error":"no broker answered"}]}`, `target "b": it failed when planned (no broker answered)`},
-		"no plan":          {`{"formatVersion":4,"targets":[{"target":"a"}]}`, `target "a": no plan`},
-		"no fingerprint":   {`{"formatVersion":4,"targets":[{"target":"a","cluster":"a","changes":[]}]}`, `target "a": no fingerprint`},
-		"no manifests":     {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"objectsFingerprint":"o","changes":[]}]}`, "no manifests"},
-		"bad action":       {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"action":"nuke"}]}]}`, `unknown action "nuke"`},
-		"no payload":       {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"kind":"topic","name":"a","action":"create"}]}]}`, "change 1: create topic a: a topic change must carry exactly one payload"},
-		"wrong payload":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}]}]}`, "exactly one payload"},
-		"unknown field":    {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"changes":[],"before":{}}]}`, "unknown field"},
-		"top-level plan":   {`{"formatVersion":4,` + fp + `,"changes":[]}`, "unknown field"},
+		"not json":              {"plan", "not a plan file"},
+		"no version":            {`{"targets":[]}`, "no formatVersion"},
+		"previous version":      {`{"formatVersion":1,"fingerprint":"x","changes":[]}`, "the file has formatVersion 1, this avatar-sync reads formatVersion 5 only; run plan --out again"},
+		"version 3":             {`{"formatVersion":3,"cluster":"a","fingerprint":"x","changes":[]}`, "the file has formatVersion 3, this avatar-sync reads formatVersion 5 only; run plan --out again"},
+		"version 4":             {`{"formatVersion":4,"targets":[{"target":"a",` + fp + `,"fingerprint":"x","changes":[]}]}`, "the file has formatVersion 4, this avatar-sync reads formatVersion 5 only; run plan --out again"},
+		"future version":        {`{"formatVersion":6}`, "the file has formatVersion 6"},
+		"no targets":            {`{"formatVersion":5,"targets":[]}`, "no targets"},
+		"nameless target":       {`{"formatVersion":5,"targets":[{` + fp + `,` + kafka + `}]}`, "target 1 has no name"},
+		"duplicate target":      {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,` + kafka + `},{"target":"a",` + fp + `,` + kafka + `}]}`, `target "a" appears twice`},
+		"other cluster":         {`{"formatVersion":5,"targets":[{"target":"b",` + fp + `,` + kafka + `}]}`, `target "b" holds a plan computed for cluster target "a"`},
+		"failed target":         {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,` + kafka + `},{"target":"b","error":"no broker answered"}]}`, `target "b": it failed when planned (no broker answered)`},
+		"no plan":               {`{"formatVersion":5,"targets":[{"target":"a"}]}`, `target "a": no plan`},
+		"no parts":              {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,"parts":[]}]}`, `target "a": no parts: a plan holds one part per plane`},
+		"no fingerprint":        {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,"parts":[{"plane":"kafka","changes":[]}]}]}`, `target "a": its kafka part has no fingerprint`},
+		"plane twice":           {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,"parts":[{"plane":"kafka","fingerprint":"x","changes":[]},{"plane":"kafka","fingerprint":"x","changes":[]}]}]}`, "the kafka plane has two parts"},
+		"unknown plane":         {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,"parts":[{"plane":"registry","fingerprint":"x","changes":[]}]}]}`, `unknown plane "registry"`},
+		"no manifests":          {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,"parts":[{"plane":"kubernetes","fingerprint":"o","changes":[]},{"plane":"kafka","fingerprint":"x","changes":[]}]}]}`, "no manifests"},
+		"deferred with changes": {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,"parts":[{"plane":"kafka","changes":[{"kind":"topic","name":"a","action":"create","topic":{"partitions":1,"replicationFactor":1}}],"deferred":{"reason":"down"}}]}]}`, "its kafka part is deferred (not planned), yet it has a fingerprint or changes"},
+		"all deferred":          {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,"parts":[{"plane":"kafka","changes":[],"deferred":{"reason":"down"}}]}]}`, "every part is deferred"},
+		"wrong plane":           {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,` + part(`{"kind":"object","name":"Namespace avatar","action":"create","object":{"object":{"apiVersion":"v1","kind":"Namespace","name":"avatar"},"broker":-1}}`) + `}]}`, "kafka part: change 1 (create Namespace avatar) belongs to the kubernetes plane"},
+		"bad action":            {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,` + part(`{"action":"nuke"}`) + `}]}`, `unknown action "nuke"`},
+		"no payload":            {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,` + part(`{"kind":"topic","name":"a","action":"create"}`) + `}]}`, "kafka part: change 1: create topic a: a topic change must carry exactly one payload"},
+		"wrong payload":         {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,` + part(`{"kind":"topic","name":"a","action":"create","partitions":{"from":1,"to":2}}`) + `}]}`, "exactly one payload"},
+		"unknown field":         {`{"formatVersion":5,"targets":[{"target":"a",` + fp + `,` + kafka + `,"before":{}}]}`, "unknown field"},
+		"top-level plan":        {`{"formatVersion":5,` + fp + `,` + kafka + `}`, "unknown field"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -57,7 +68,7 @@ func TestReadRunErrors(t *testing.T) {
 		})
 	}
 	// The sealed documents are well formed otherwise: one with nothing wrong reads.
-	if _, err := ReadRun(strings.NewReader(sealed(t, `{"formatVersion":4,"targets":[{"target":"a",`+fp+`,"changes":[]}]}`))); err != nil {
+	if _, err := ReadRun(strings.NewReader(sealed(t, `{"formatVersion":5,"targets":[{"target":"a",`+fp+`,`+kafka+`}]}`))); err != nil {
 		t.Errorf("a well-formed hand-made document: %v", err)
 	}
 }

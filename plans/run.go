@@ -5,7 +5,7 @@ import "slices"
 // Run is one plan over a fleet of targets (issue 20: `--cluster lab-east,lab-west`): one
 // TargetPlan per target, in the order the user gave them, which is the order apply promotes in.
 // A one-target plan is a Run with one target. WriteRun and ReadRun are its one encoding
-// (docs/plan-json.md, formatVersion 4).
+// (docs/plan-json.md, formatVersion 5).
 type Run struct {
 	Targets []TargetPlan
 }

@@ -29,8 +29,7 @@ func fullPlan() Plan {
 	acl := func(op string) spec.ACLRule {
 		return spec.ACLRule{Principal: "User:gui5", Host: "*", Resource: "topic", Name: "new", Pattern: "literal", Operation: op, Permission: "allow"}
 	}
-	p := Plan{Cluster: "lab-east", ClusterID: "test-cluster", Fingerprint: "sha256:4bb8bcbb3a6036087391687422153237e5e0fa36ec7969f9e3f06596f33c71f8",
-		AllowDelete: true, ManagedTopics: 5, ObjectsFingerprint: "objects-fp",
+	p := Plan{Cluster: "lab-east", ClusterID: "test-cluster", AllowDelete: true, ManagedTopics: 5,
 		Desired: Desired{
 			Topics: []DesiredTopic{{Name: "adopt-me", Partitions: 1, ReplicationFactor: 1},
 				{Name: "cfg", Partitions: 3, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "3600000"}},
@@ -45,12 +44,13 @@ func fullPlan() Plan {
 			Objects: &DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==",
 				Manifests: []json.RawMessage{[]byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"avatar"}}`)}},
 		},
-		Changes: []Change{
+		Parts: []Part{{Plane: PlaneKubernetes, Fingerprint: "objects-fp", Changes: []Change{
 			{Kind: KindObject, Name: "StatefulSet avatar/kafka-broker-2", Action: Update,
 				Object: &ObjectPayload{Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Broker: 2,
 					Fields:    []ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
 					Conflicts: []ObjectConflict{{Field: `spec.template.spec.containers[name="kafka"].image`, Manager: "kubectl-set"}},
 					Live:      "hmac:5d0c7b1e9a4f2c3d8e6a1b0f7c2d4e9a"}},
+		}}, {Plane: PlaneKafka, Fingerprint: "sha256:4bb8bcbb3a6036087391687422153237e5e0fa36ec7969f9e3f06596f33c71f8", Changes: []Change{
 			{Kind: KindInventory, Name: "User:gui5", Action: Update, Adopt: &AdoptPayload{},
 				Reason: "principal named in the spec: recorded in avatar-sync's inventory, so its ACLs and quotas are managed (and may be pruned once they leave the spec)"},
 			{Kind: KindInventory, Name: "adopt-me", Action: Update, Adopt: &AdoptPayload{},
@@ -74,24 +74,27 @@ func fullPlan() Plan {
 				Quota: &QuotaPayload{User: "gui5", Before: map[string]float64{QuotaProducerByteRate: 1024}, After: map[string]float64{QuotaProducerByteRate: 2048}}},
 			{Kind: KindTopic, Name: "gone", Action: Delete, Topic: &TopicPayload{Partitions: 1, ReplicationFactor: 1},
 				Reason: "managed by avatar-sync and no longer in the spec, the spec says deletion: prune and --allow-delete was given: the topic and its records are deleted"},
-		},
+		}}},
 		Advisories: []Advisory{{Subject: "certificate kafka-broker-1", Status: "renew", Reason: "renew it"}},
 	}
 	live := Live{Topics: map[string]topics.Observed{"cfg": {Name: "cfg", Config: map[string]topics.ConfigValue{
 		"retention.ms": {Value: "604800000", Source: topics.SourceTopic}}}}}
-	for i := range p.Changes {
-		p.Changes[i].Risk, _ = DeriveRisk(p.Changes[i], live)
+	for _, pt := range p.Parts {
+		for i := range pt.Changes {
+			pt.Changes[i].Risk, _ = DeriveRisk(pt.Changes[i], live)
+		}
 	}
 	return p
 }
 
 // westPlan is a second target's plan: one topic to create.
 func westPlan() Plan {
-	return Plan{Cluster: "lab-west", ClusterID: "test-cluster", Fingerprint: "sha256:291560ac5907ad3216951b3a2188707ddaa5cdfaee2fe71660f11ce1f8c68588",
+	return Plan{Cluster: "lab-west", ClusterID: "test-cluster",
 		Desired: Desired{Topics: []DesiredTopic{{Name: "orders", Partitions: 3, ReplicationFactor: 1, Config: map[string]string{"retention.ms": "86400000"}}},
 			Deletion: spec.DeletionRetain},
-		Changes: []Change{{Kind: KindTopic, Name: "orders", Action: Create, Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 1,
-			Configs: map[string]string{"retention.ms": "86400000"}}}}}
+		Parts: []Part{{Plane: PlaneKafka, Fingerprint: "sha256:291560ac5907ad3216951b3a2188707ddaa5cdfaee2fe71660f11ce1f8c68588",
+			Changes: []Change{{Kind: KindTopic, Name: "orders", Action: Create, Topic: &TopicPayload{Partitions: 3, ReplicationFactor: 1,
+				Configs: map[string]string{"retention.ms": "86400000"}}}}}}}
 }
 
 // fleetRun is a two-target run: every kind of change on lab-east, one topic on lab-west.
@@ -102,7 +105,7 @@ func fleetRun() Run {
 func TestPlanFileRoundTrip(t *testing.T) {
 	p := fullPlan()
 	seen := map[Kind]bool{}
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if err := c.PayloadErr(); err != nil {
 			t.Fatalf("sample change: %v", err)
 		}
@@ -157,9 +160,10 @@ func TestRunFileGolden(t *testing.T) {
 	}
 	var doc struct {
 		Targets []struct {
-			Target, ClusterID, Fingerprint string
-			Summary                        Summary
-			HasChanges                     bool
+			Target, ClusterID string
+			Parts             []struct{ Plane, Fingerprint string }
+			Summary           Summary
+			HasChanges        bool
 		}
 		Summary    RunSummary
 		HasChanges bool
@@ -168,14 +172,14 @@ func TestRunFileGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(doc.Targets) != 2 || doc.Targets[0].Target != "lab-east" || doc.Targets[1].Target != "lab-west" || doc.Targets[1].Summary.Create != 1 ||
-		doc.Targets[0].Fingerprint == "" || !doc.HasChanges || doc.Summary != run.Summary() || doc.Summary.Targets != 2 || doc.Summary.WithChanges != 2 {
+		len(doc.Targets[0].Parts) != 2 || doc.Targets[0].Parts[0].Plane != "kubernetes" || doc.Targets[0].Parts[1].Fingerprint == "" || !doc.HasChanges || doc.Summary != run.Summary() || doc.Summary.Targets != 2 || doc.Summary.WithChanges != 2 {
 		t.Errorf("document shape: %+v", doc)
 	}
 }
 
 func TestRunHelpers(t *testing.T) {
 	east := fullPlan()
-	empty := Plan{Cluster: "lab-south", Fingerprint: "sha256:0", Desired: Desired{Topics: []DesiredTopic{}, Deletion: spec.DeletionRetain}}
+	empty := Plan{Cluster: "lab-south", Parts: []Part{{Plane: PlaneKafka, Fingerprint: "sha256:0"}}, Desired: Desired{Topics: []DesiredTopic{}, Deletion: spec.DeletionRetain}}
 	down := errors.New("lab-north: no broker answered")
 	tests := map[string]struct {
 		run        Run
@@ -224,7 +228,7 @@ func TestWriteRunRefuses(t *testing.T) {
 		"failed target": {Run{Targets: []TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-north", Err: down}}},
 			`target "lab-north" could not be planned (dial tcp 10.0.0.9:9092: connection refused)`},
 		"duplicate":     {Run{Targets: []TargetPlan{{Target: "lab-west", Plan: west}, {Target: "lab-west", Plan: west}}}, `target "lab-west" appears twice`},
-		"no name":       {Run{Targets: []TargetPlan{{Plan: Plan{Fingerprint: "x"}}}}, "target 1 has no name"},
+		"no name":       {Run{Targets: []TargetPlan{{Plan: Plan{Parts: []Part{{Plane: PlaneKafka, Fingerprint: "x"}}}}}}, "target 1 has no name"},
 		"other cluster": {Run{Targets: []TargetPlan{{Target: "lab-east", Plan: west}}}, `target "lab-east" holds a plan computed for cluster target "lab-west"`},
 		"no targets":    {Run{}, "no targets"},
 	}
@@ -258,18 +262,18 @@ func TestReadRunRefusesEditedDocument(t *testing.T) {
 		t.Fatalf("the document as saved: %v", err)
 	}
 	edits := map[string]func(doc map[string]any){
-		"topic name": func(doc map[string]any) { change(doc, 0, 0)["name"] = "renamed" },
+		"topic name": func(doc map[string]any) { change(doc, 0, 1, 0)["name"] = "renamed" },
 		"added delete": func(doc map[string]any) {
-			tg := target(doc, 1)
-			tg["changes"] = append(tg["changes"].([]any), map[string]any{"kind": "topic", "name": "cfg", "action": "delete", "risk": "data-loss", "topic": map[string]any{"partitions": 3, "replicationFactor": 3}})
+			pt := part(doc, 1, 0)
+			pt["changes"] = append(pt["changes"].([]any), map[string]any{"kind": "topic", "name": "cfg", "action": "delete", "risk": "data-loss", "topic": map[string]any{"partitions": 3, "replicationFactor": 3}})
 		},
 		"risk lowered": func(doc map[string]any) {
-			for i := range target(doc, 0)["changes"].([]any) {
-				change(doc, 0, i)["risk"] = "none"
+			for i := range part(doc, 0, 1)["changes"].([]any) {
+				change(doc, 0, 1, i)["risk"] = "none"
 			}
 		},
 		"snapshot":    func(doc map[string]any) { target(doc, 0)["desired"].(map[string]any)["deletion"] = "retain" },
-		"fingerprint": func(doc map[string]any) { target(doc, 1)["fingerprint"] = "sha256:0000" },
+		"fingerprint": func(doc map[string]any) { part(doc, 1, 0)["fingerprint"] = "sha256:0000" },
 		"second target name": func(doc map[string]any) {
 			target(doc, 1)["target"], target(doc, 1)["cluster"] = "lab-south", "lab-south"
 		},
@@ -300,6 +304,10 @@ func target(doc map[string]any, i int) map[string]any {
 	return doc["targets"].([]any)[i].(map[string]any)
 }
 
-func change(doc map[string]any, tg, i int) map[string]any {
-	return target(doc, tg)["changes"].([]any)[i].(map[string]any)
+func part(doc map[string]any, tg, i int) map[string]any {
+	return target(doc, tg)["parts"].([]any)[i].(map[string]any)
+}
+
+func change(doc map[string]any, tg, pt, i int) map[string]any {
+	return part(doc, tg, pt)["changes"].([]any)[i].(map[string]any)
 }

@@ -69,7 +69,7 @@ func converged(d plans.Desired, have plans.Live) plans.Live {
 
 func headlines(p plans.Plan) []string {
 	var out []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		out = append(out, plans.Headline(c))
 	}
 	return out
@@ -123,7 +123,7 @@ func TestAccessDiffPasswords(t *testing.T) {
 	if diff := cmp.Diff([]string{"update user gui5 (SCRAM-SHA-512)"}, pendingHeadlines(p)); diff != "" {
 		t.Fatalf("rotation plan (-want +got):\n%s", diff)
 	}
-	c := p.Changes[changeIndex(p, "update user gui5 (SCRAM-SHA-512)")]
+	c := p.AllChanges()[changeIndex(p, "update user gui5 (SCRAM-SHA-512)")]
 	if !strings.HasPrefix(c.User.Fingerprint, "pbkdf2-sha256$4096$") || len(c.User.Replaces) != 1 {
 		t.Errorf("payload = %+v, want a fresh fingerprint replacing the old record", c.User)
 	}
@@ -137,7 +137,7 @@ func TestAccessDiffPasswords(t *testing.T) {
 	if diff := cmp.Diff([]string{"update user drone (SCRAM-SHA-256)", "update user gui5 (SCRAM-SHA-512)"}, pendingHeadlines(p)); diff != "" {
 		t.Errorf("credentials without a record (-want +got):\n%s", diff)
 	}
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Kind == plans.KindUser && !strings.Contains(c.Reason, "set outside avatar-sync") {
 			t.Errorf("%s: reason %q", plans.Headline(c), c.Reason)
 		}
@@ -175,7 +175,7 @@ func TestAccessDiffRemoval(t *testing.T) {
 			s.Deletion = tc.deletion
 			p := Diff(desiredAccess(t, s, after), after, DiffOptions{AllowDelete: tc.allowDelete})
 			var drone, ops int
-			for _, c := range p.Changes {
+			for _, c := range p.AllChanges() {
 				switch {
 				case c.Kind == plans.KindACL && c.ACL.Principal == "User:drone":
 					drone++
@@ -200,7 +200,7 @@ func TestAccessDiffRemoval(t *testing.T) {
 					t.Errorf("access deletions counted as a mass delete of topics")
 				}
 				edited := p
-				edited.Changes = append(slicesClone(p.Changes), plans.Change{Kind: plans.KindACL, Name: foreign.String(), Action: plans.Delete, ACL: &plans.ACLPayload{ACLRule: foreign}})
+				edited.Parts = []plans.Part{kafkaPart(p.Part(plans.PlaneKafka).Fingerprint, append(slicesClone(p.AllChanges()), plans.Change{Kind: plans.KindACL, Name: foreign.String(), Action: plans.Delete, ACL: &plans.ACLPayload{ACLRule: foreign}})...)}
 				if err := Verify(edited, after); err == nil || !strings.Contains(err.Error(), "not in avatar-sync's inventory") {
 					t.Errorf("Verify of a plan deleting an unmanaged ACL: %v", err)
 				}
@@ -214,7 +214,7 @@ func TestAccessDiffRemoval(t *testing.T) {
 	d.Access.Admin = "drone"
 	p := Diff(d, after, DiffOptions{AllowDelete: true})
 	i := changeIndex(p, "keep user drone (SCRAM-SHA-256)")
-	if i < 0 || !strings.Contains(p.Changes[i].Reason, "connects as") {
+	if i < 0 || !strings.Contains(p.AllChanges()[i].Reason, "connects as") {
 		t.Errorf("the admin's credential: %v", headlines(p))
 	}
 }
@@ -231,7 +231,7 @@ func TestAccessDiffQuotasAndAuthorizer(t *testing.T) {
 	if diff := cmp.Diff([]string{"update quota user=gui5"}, pendingHeadlines(p)); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
-	q := p.Changes[changeIndex(p, "update quota user=gui5")].Quota
+	q := p.AllChanges()[changeIndex(p, "update quota user=gui5")].Quota
 	if q.Before[plans.QuotaProducerByteRate] != 1<<20 || q.After[plans.QuotaProducerByteRate] != 2<<20 || q.After[plans.QuotaRequestPercentage] != 50 {
 		t.Errorf("quota payload %+v", q)
 	}
@@ -248,7 +248,7 @@ func TestAccessDiffQuotasAndAuthorizer(t *testing.T) {
 
 func pendingHeadlines(p plans.Plan) []string {
 	var out []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			out = append(out, plans.Headline(c))
 		}
@@ -257,7 +257,7 @@ func pendingHeadlines(p plans.Plan) []string {
 }
 
 func changeIndex(p plans.Plan, headline string) int {
-	for i, c := range p.Changes {
+	for i, c := range p.AllChanges() {
 		if plans.Headline(c) == headline {
 			return i
 		}
@@ -278,7 +278,7 @@ func TestAccessUndeclaredLeavesClusterAlone(t *testing.T) {
 	bare.Users, bare.Services, bare.Quotas = nil, nil, nil
 	bare.Deletion = spec.DeletionPrune
 	p := Diff(plans.DesiredOf(bare), after, DiffOptions{AllowDelete: true})
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if plans.IsAccess(c.Kind) {
 			t.Errorf("access change without access in the spec: %s", plans.Headline(c))
 		}
@@ -328,7 +328,7 @@ func TestAccessDiffUnreferencedUsers(t *testing.T) {
 			if diff := cmp.Diff(tc.want, pendingHeadlines(p)); diff != "" {
 				t.Fatalf("pending (-want +got):\n%s", diff)
 			}
-			for _, c := range p.Changes {
+			for _, c := range p.AllChanges() {
 				if c.Pending() && !strings.Contains(c.Reason, tc.reason) {
 					t.Errorf("%s: reason %q lacks %q", plans.Headline(c), c.Reason, tc.reason)
 				}

@@ -31,7 +31,7 @@ func TestCheckAllowed(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := CheckAllowed(plans.Plan{Changes: tc.changes, ManagedTopics: 10}, tc.opts)
+			err := CheckAllowed(plans.Plan{Parts: []plans.Part{kafkaPart("x", tc.changes...)}, ManagedTopics: 10}, tc.opts)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -83,7 +83,7 @@ func TestMassDeleteGuard(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := plans.Plan{ManagedTopics: tc.managed, Changes: del(tc.deletes)}
+			p := plans.Plan{ManagedTopics: tc.managed, Parts: []plans.Part{kafkaPart("x", del(tc.deletes)...)}}
 			if got := IsMassDelete(p); got != tc.massive {
 				t.Fatalf("IsMassDelete = %v, want %v", got, tc.massive)
 			}
@@ -102,14 +102,14 @@ func TestMassDeleteGuard(t *testing.T) {
 // made for (its changes, not a copy of them) under the same opt-ins.
 func TestAllowedCovers(t *testing.T) {
 	lower := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update, Risk: plans.RiskDataLoss, Reason: "retention.ms lowered"}
-	p := plans.Plan{Changes: []plans.Change{lower}, ManagedTopics: 3}
+	p := plans.Plan{Parts: []plans.Part{kafkaPart("x", lower)}, ManagedTopics: 3}
 	opts := ApplyOptions{AllowDataLoss: true}
 	tok, err := Allow(p, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	copied := p
-	copied.Changes = []plans.Change{lower}
+	copied.Parts = []plans.Part{kafkaPart("x", lower)}
 	moreManaged := p
 	moreManaged.ManagedTopics = 4
 	for name, tc := range map[string]struct {
@@ -137,11 +137,11 @@ func TestNotAttempted(t *testing.T) {
 	update := plans.Change{Kind: plans.KindConfig, Name: "a", Action: plans.Update}
 	drift := plans.Change{Kind: plans.KindConfig, Name: "b", Action: plans.NoOp}
 	create := plans.Change{Kind: plans.KindTopic, Name: "c", Action: plans.Create}
-	got := NotAttempted(plans.Plan{Changes: []plans.Change{update, drift, create}})
+	got := NotAttempted(plans.Plan{Parts: []plans.Part{kafkaPart("x", update, drift, create)}})
 	if len(got) != 2 || got[0].Change.Name != "a" || got[1].Change.Name != "c" || got[0].Status != plans.NotAttempted || got[1].Status != plans.NotAttempted {
 		t.Errorf("NotAttempted = %+v, want a and c not attempted", got)
 	}
-	if got := NotAttempted(plans.Plan{Changes: []plans.Change{drift}}); got != nil {
+	if got := NotAttempted(plans.Plan{Parts: []plans.Part{kafkaPart("x", drift)}}); got != nil {
 		t.Errorf("NotAttempted of drift only = %+v, want nil", got)
 	}
 }

@@ -73,7 +73,7 @@ type ApplyOptions struct {
 // Allowed is a plan CheckAllowed let through under a set of opt-ins (Allow's token): the same
 // plan — the same changes, not a copy — under the same opt-ins needs no second check.
 type Allowed struct {
-	changes []plans.Change
+	parts   []plans.Part
 	managed int
 	optIns  optIns
 }
@@ -91,12 +91,12 @@ func Allow(p plans.Plan, opts ApplyOptions) (*Allowed, error) {
 	if err := checkAllowed(p, opts); err != nil {
 		return nil, err
 	}
-	return &Allowed{changes: p.Changes, managed: p.ManagedTopics, optIns: optInsOf(opts)}, nil
+	return &Allowed{parts: p.Parts, managed: p.ManagedTopics, optIns: optInsOf(opts)}, nil
 }
 
 // covers reports whether a is the token of p under opts' opt-ins.
 func (a *Allowed) covers(p plans.Plan, opts ApplyOptions) bool {
-	return a != nil && sameBacking(a.changes, p.Changes) && a.managed == p.ManagedTopics && a.optIns == optInsOf(opts)
+	return a != nil && slices.EqualFunc(a.parts, p.Parts, sameParts) && a.managed == p.ManagedTopics && a.optIns == optInsOf(opts)
 }
 
 // checkAllowed is CheckAllowed; a variable so that a test counts the checks an apply makes.
@@ -193,13 +193,13 @@ const (
 // applyTopics is Apply; with held, the apply lock is already held (by Planner.Apply, across both
 // planes) and step 4 is skipped; checked says which steps Planner.Apply has done already.
 func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked checkLevel) (plans.Result, error) {
-	res := plans.Result{Changes: make([]plans.ChangeResult, 0, len(plan.Changes))}
-	for _, c := range plan.Changes {
+	res := plans.Result{Changes: make([]plans.ChangeResult, 0, len(plan.Part(plans.PlaneKafka).Changes))}
+	for _, c := range plan.Part(plans.PlaneKafka).Changes {
 		if c.Pending() {
 			res.Changes = append(res.Changes, plans.ChangeResult{Change: c})
 		}
 	}
-	if objs, _ := splitObjects(plan.Changes); len(objs) > 0 || plan.TopicsDeferred() {
+	if slices.ContainsFunc(plan.Parts, func(pt plans.Part) bool { return pt.Plane != plans.PlaneKafka }) || plan.TopicsDeferred() {
 		// Only Planner.Apply knows the Kubernetes plane; executing the topics alone would skip it.
 		return res, fmt.Errorf("%w: the plan has a Kubernetes side; apply it with Planner.Apply", ErrRefused)
 	}
@@ -270,8 +270,8 @@ func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts App
 		if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
 			return res, err
 		}
-		if fp := Fingerprint(live); fp != plan.Fingerprint {
-			return res, fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, plans.ShortDigest(plan.Fingerprint), plans.ShortDigest(fp))
+		if err := checkFresh(plans.PlaneKafka, "the cluster", plan, Fingerprint(live)); err != nil {
+			return res, err
 		}
 		live = plans.Live{} // not needed from here on; at 10,000 topics the largest structure in memory
 	}
@@ -328,7 +328,7 @@ func CheckClusterID(pinned string, plan plans.Plan, liveID string) error {
 // live: what is still pending is the Result's Residual.
 func verify(res plans.Result, plan plans.Plan, want plans.Desired, live plans.Live, failed error) (plans.Result, error) {
 	res.Verified = true
-	for _, c := range diff(want, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Changes {
+	for _, c := range diff(want, live, DiffOptions{Cluster: plan.Cluster, AllowDelete: plan.AllowDelete}).Part(plans.PlaneKafka).Changes {
 		if c.Pending() {
 			res.Residual = append(res.Residual, c)
 		}
@@ -367,7 +367,7 @@ func topicDeletes(p plans.Plan) int { return p.Deletes(plans.RemovesRecords) }
 // asking for confirmation.
 func CheckAllowed(plan plans.Plan, opts ApplyOptions) error {
 	var errs []error
-	for _, c := range plan.Changes {
+	for _, c := range plan.AllChanges() {
 		switch {
 		case !c.Pending():
 		case c.Action == plans.Unsupported:

@@ -91,7 +91,7 @@ func (e *env) converge(want *spec.Spec, opts reconcile.ApplyOptions) plans.Resul
 
 func pendingNames(p plans.Plan) []string {
 	var out []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			out = append(out, plans.Headline(c))
 		}
@@ -152,8 +152,8 @@ func TestApplyRetentionChange(t *testing.T) {
 	// Raising retention is safe.
 	want.Topics[2].Config["retention.ms"] = "172800000"
 	p := e.plan(want, reconcile.DiffOptions{})
-	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic drone-commands config" || p.Changes[0].Risk != plans.RiskNone {
-		t.Fatalf("plan: %v %+v", got, p.Changes)
+	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic drone-commands config" || p.AllChanges()[0].Risk != plans.RiskNone {
+		t.Fatalf("plan: %v %+v", got, p.AllChanges())
 	}
 	e.converge(want, reconcile.ApplyOptions{})
 
@@ -189,7 +189,7 @@ func TestApplyPartitions(t *testing.T) {
 	want.Topics[0].Partitions = 2
 	p := e.plan(want, reconcile.DiffOptions{})
 	if s := p.Summary(); s.Unsupported != 1 {
-		t.Fatalf("decrease plan: %+v", p.Changes)
+		t.Fatalf("decrease plan: %+v", p.AllChanges())
 	}
 	_, err := e.apply(p, want, reconcile.ApplyOptions{AllowDataLoss: true, AllowDelete: true, Force: true})
 	if !errors.Is(err, reconcile.ErrRefused) || !strings.Contains(err.Error(), "recreate") {
@@ -209,8 +209,8 @@ func TestUnmanagedAndDelete(t *testing.T) {
 	e.converge(want, reconcile.ApplyOptions{}) // listed, not deleted
 
 	p := e.plan(want, reconcile.DiffOptions{AllowDelete: true})
-	if p.HasChanges() || p.Changes[len(p.Changes)-1].Name != "legacy-scores" || !strings.Contains(p.Changes[len(p.Changes)-1].Reason, "no longer in the spec; kept") {
-		t.Fatalf("without deletion: prune: %+v", p.Changes)
+	if p.HasChanges() || p.AllChanges()[len(p.AllChanges())-1].Name != "legacy-scores" || !strings.Contains(p.AllChanges()[len(p.AllChanges())-1].Reason, "no longer in the spec; kept") {
+		t.Fatalf("without deletion: prune: %+v", p.AllChanges())
 	}
 	want.Deletion = spec.DeletionPrune
 	p = e.plan(want, reconcile.DiffOptions{})
@@ -280,12 +280,12 @@ func TestDriftDetected(t *testing.T) {
 	}
 	p := e.plan(want, reconcile.DiffOptions{})
 	var update, drift *plans.Change
-	for i, c := range p.Changes {
+	for i, c := range p.AllChanges() {
 		switch {
 		case c.Name == "prediction-results" && c.Action == plans.Update:
-			update = &p.Changes[i]
+			update = &p.AllChanges()[i]
 		case c.Name == "prediction-results" && c.Action == plans.NoOp:
-			drift = &p.Changes[i]
+			drift = &p.AllChanges()[i]
 		}
 	}
 	if update == nil || update.Config.Keys["retention.ms"] != (plans.ConfigEdit{Before: "60000", After: "21600000"}) || update.Notes["retention.ms"] != "live value: set on the topic" {
@@ -440,8 +440,8 @@ func TestReassignmentRunsThrottled(t *testing.T) {
 	e.converge(want, reconcile.ApplyOptions{})
 	want.Topics[0].ReplicationFactor = 3
 	p := e.plan(want, reconcile.DiffOptions{})
-	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic replays replication" || p.Changes[0].Risk != plans.RiskHeavy {
-		t.Fatalf("plan: %v", p.Changes)
+	if got := pendingNames(p); len(got) != 1 || got[0] != "update topic replays replication" || p.AllChanges()[0].Risk != plans.RiskHeavy {
+		t.Fatalf("plan: %v", p.AllChanges())
 	}
 	e.cluster.ResetRequests()
 	res, err := e.apply(p, want, reconcile.ApplyOptions{ThrottleBytesPerSec: 10 << 20})

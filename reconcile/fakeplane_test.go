@@ -109,8 +109,8 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.TopicsDeferred() || len(p.Changes) != 1 || p.Changes[0].Action != plans.Create {
-		t.Fatalf("a plan without brokers: deferred %v, changes %+v", p.TopicsDeferred(), p.Changes)
+	if !p.TopicsDeferred() || len(p.AllChanges()) != 1 || p.AllChanges()[0].Action != plans.Create {
+		t.Fatalf("a plan without brokers: deferred %v, changes %+v", p.TopicsDeferred(), p.AllChanges())
 	}
 	plane.rendered["kafka-config"] = "image=9.9.9" // the spec edited after the plan: not applied
 
@@ -143,7 +143,7 @@ func TestDeferredPlanTakesTheLockOnceTheBrokersAnswer(t *testing.T) {
 	if plane.live["kafka-config"] != "image=3.8.1" {
 		t.Errorf("applied %q, want the planned image=3.8.1", plane.live["kafka-config"])
 	}
-	if res.Continued == nil || len(res.Continued.Changes) != 3 || res.Continued.Changes[0].Action != plans.Create {
+	if res.Continued == nil || len(res.Continued.AllChanges()) != 3 || res.Continued.AllChanges()[0].Action != plans.Create {
 		t.Fatalf("the topics planned under the lock: %+v", res.Continued)
 	}
 	live, err := e.admin.Describe(e.ctx)
@@ -212,7 +212,7 @@ func TestDeferredPlaneIsObservedOnceUnderTheLease(t *testing.T) {
 	if r := e.cluster.Requests(); requestsNamed(r, "DescribeACLs") != 1 || requestsNamed(r, "DescribeClientQuotas") != 1 {
 		t.Errorf("requests %v: want one DescribeACLs and one DescribeClientQuotas, the deferred plane's one read", r)
 	}
-	if res.Continued == nil || len(res.Continued.Changes) != 3 {
+	if res.Continued == nil || len(res.Continued.AllChanges()) != 3 {
 		t.Fatalf("the topics planned from that read: %+v", res.Continued)
 	}
 

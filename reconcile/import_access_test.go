@@ -128,7 +128,7 @@ func TestImportAccessGolden(t *testing.T) {
 		t.Errorf("uncreatableUsers: %v", err)
 	}
 	p := Diff(d, l, DiffOptions{})
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() && c.Kind != plans.KindInventory {
 			t.Errorf("the imported spec plans %s (%s)", plans.Headline(c), c.Reason)
 		}

@@ -104,12 +104,12 @@ func TestImportThenDiffIsOnlyAdoption(t *testing.T) {
 		t.Fatalf("invalid: %v", diags)
 	}
 	p := Diff(plans.DesiredOf(s), live, DiffOptions{})
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Kind != plans.KindInventory {
 			t.Errorf("unexpected change %s", plans.Headline(c))
 		}
 	}
-	if n := len(p.Changes); n != 4 {
+	if n := len(p.AllChanges()); n != 4 {
 		t.Errorf("%d adoptions, want 4 (every non-internal topic)", n)
 	}
 	if strings.Contains(string(spec.Encode(Import(live, ImportOptions{Name: "lab", Target: spec.Cluster{Name: "lab"}}))), "- name: _schemas") {

@@ -9,7 +9,7 @@ import (
 // those the cluster p was planned against lacks.
 func MissingTopics(p plans.Plan, topics []spec.Topic) []string {
 	creates := map[string]bool{}
-	for _, c := range p.Changes {
+	for _, c := range p.Part(plans.PlaneKafka).Changes {
 		if c.Kind == plans.KindTopic && c.Action == plans.Create {
 			creates[c.Name] = true
 		}

@@ -9,12 +9,12 @@ import (
 )
 
 func TestMissingTopics(t *testing.T) {
-	p := plans.Plan{Changes: []plans.Change{
+	p := plans.Plan{Parts: []plans.Part{kafkaPart("x", []plans.Change{
 		{Kind: plans.KindTopic, Action: plans.Create, Name: "b"},
 		{Kind: plans.KindTopic, Action: plans.Update, Name: "c"},
 		{Kind: plans.KindTopic, Action: plans.Create, Name: "a"},
 		{Kind: plans.KindTopic, Action: plans.Create, Name: "not-in-spec"},
-	}}
+	}...)}}
 	topics := []spec.Topic{{Name: "a"}, {Name: "b"}, {Name: "c"}}
 	if got := MissingTopics(p, topics); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("got %v, want the spec's order [a b]", got)

@@ -88,23 +88,8 @@ type RestartGate interface {
 	SafeToRestart(ctx context.Context, broker int32) error
 }
 
-// splitObjects returns the plan's object changes and the rest.
-func splitObjects(cs []plans.Change) (objects, others []plans.Change) {
-	for _, c := range cs {
-		if c.Kind == plans.KindObject {
-			objects = append(objects, c)
-		} else {
-			others = append(others, c)
-		}
-	}
-	return objects, others
-}
-
-// topicPart is the plan without its object changes: what the Kafka plane verifies and applies.
-func topicPart(p plans.Plan) plans.Plan {
-	_, p.Changes = splitObjects(p.Changes)
-	return p
-}
+// topicPart is the plan with its Kafka part alone: what the Kafka plane verifies and applies.
+func topicPart(p plans.Plan) plans.Plan { return partOf(p, plans.PlaneKafka) }
 
 // checkObjectsAllowed lists the object changes the opt-ins do not cover: conflicts (naming the
 // other manager) without ForceConflicts, replaces without AllowReplace. Deletions and unsupported

@@ -44,7 +44,7 @@ func TestCheckAllowedObjects(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := plans.Plan{Cluster: "lab", ManagedTopics: 0, Changes: []plans.Change{tc.c}}
+			p := plans.Plan{Cluster: "lab", ManagedTopics: 0, Parts: []plans.Part{kubePart("kube:1", tc.c)}}
 			err := CheckAllowed(p, tc.opts)
 			switch {
 			case tc.want == "" && err != nil:
@@ -57,19 +57,19 @@ func TestCheckAllowedObjects(t *testing.T) {
 }
 
 func TestObjectSummaryAndRisk(t *testing.T) {
-	p := plans.Plan{Changes: []plans.Change{
+	p := plans.Plan{Parts: []plans.Part{kubePart("kube:1",
 		objectChange(plans.Replace, "StatefulSet", "a", plans.ObjectPayload{}),
 		objectChange(plans.Update, "StatefulSet", "b", plans.ObjectPayload{}),
 		objectChange(plans.Create, "Namespace", "c", plans.ObjectPayload{}),
 		objectChange(plans.NoOp, "Service", "d", plans.ObjectPayload{}),
-	}}
+	)}}
 	if s := p.Summary(); s.Replace != 1 || s.Update != 1 || s.Create != 1 || s.NoOp != 1 {
 		t.Errorf("summary %+v, want 1 replace (not counted as update), 1 update, 1 create, 1 no-op", s)
 	}
-	if p.Changes[0].Risk != plans.RiskHeavy || p.Changes[1].Risk != plans.RiskNone {
-		t.Errorf("risks %s, %s; want a replace HEAVY and an update none", p.Changes[0].Risk, p.Changes[1].Risk)
+	if p.AllChanges()[0].Risk != plans.RiskHeavy || p.AllChanges()[1].Risk != plans.RiskNone {
+		t.Errorf("risks %s, %s; want a replace HEAVY and an update none", p.AllChanges()[0].Risk, p.AllChanges()[1].Risk)
 	}
-	if h := plans.Headline(p.Changes[0]); h != "replace StatefulSet avatar/a" {
+	if h := plans.Headline(p.AllChanges()[0]); h != "replace StatefulSet avatar/a" {
 		t.Errorf("headline %q", h)
 	}
 }
@@ -79,21 +79,21 @@ func TestObjectSummaryAndRisk(t *testing.T) {
 func TestVerifyObjects(t *testing.T) {
 	image := objectChange(plans.Update, "StatefulSet", "kafka-broker-1", plans.ObjectPayload{Broker: 1, Live: "aa",
 		Fields: []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}}})
-	saved := plans.Plan{ObjectsFingerprint: "kube:1", Changes: []plans.Change{image}}
+	saved := plans.Plan{Parts: []plans.Part{kubePart("kube:1", image)}}
 	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); err != nil {
 		t.Errorf("an unchanged plan does not verify: %v", err)
 	}
-	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:2", Changes: []plans.Change{image}}); !errors.Is(err, ErrStalePlan) {
-		t.Errorf("live objects changed: %v, want ErrStalePlan", err)
+	if err := verifyObjects(saved, ObjectPlan{Fingerprint: "kube:2", Changes: []plans.Change{image}}); !errors.Is(err, ErrStalePlan) || !strings.Contains(err.Error(), "its kubernetes part: the Kubernetes objects changed") {
+		t.Errorf("live objects changed: %v, want ErrStalePlan naming the kubernetes part", err)
 	}
 	edited := image
 	payload := *image.Object
 	payload.Fields = []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
 	edited.Object = &payload
-	if err := verifyObjects(plans.Plan{ObjectsFingerprint: "kube:1", Changes: []plans.Change{edited}}, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); !errors.Is(err, plans.ErrTampered) {
+	if err := verifyObjects(plans.Plan{Parts: []plans.Part{kubePart("kube:1", edited)}}, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); !errors.Is(err, plans.ErrTampered) {
 		t.Errorf("edited change: %v, want ErrTampered", err)
 	}
-	if err := verifyObjects(plans.Plan{ObjectsFingerprint: "kube:1"}, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); !errors.Is(err, plans.ErrTampered) || !strings.Contains(err.Error(), "lacks update StatefulSet avatar/kafka-broker-1") {
+	if err := verifyObjects(plans.Plan{Parts: []plans.Part{kubePart("kube:1")}}, ObjectPlan{Fingerprint: "kube:1", Changes: []plans.Change{image}}); !errors.Is(err, plans.ErrTampered) || !strings.Contains(err.Error(), "lacks update StatefulSet avatar/kafka-broker-1") {
 		t.Errorf("dropped change: %v, want ErrTampered naming it", err)
 	}
 }
@@ -105,7 +105,7 @@ func TestVerifyWithObjects(t *testing.T) {
 	if err := Verify(p, have); err != nil {
 		t.Errorf("a plan with an object change does not verify its topic side: %v", err)
 	}
-	deferred := plans.Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1", Changes: []plans.Change{topicCreate("sneaky")}}
+	deferred := plans.Plan{Cluster: "lab", Parts: []plans.Part{{Plane: plans.PlaneKafka, Deferral: kafkaDeferred(), Changes: []plans.Change{topicCreate("sneaky")}}}}
 	pl := &Planner{Target: Target{Name: "lab", Planes: []Plane{KafkaPlane(nil, errors.New("connection refused"))}}}
 	if err := pl.verifySaved(context.Background(), deferred); !errors.Is(err, plans.ErrTampered) {
 		t.Errorf("deferred plan with a topic change: %v, want ErrTampered", err)
@@ -116,7 +116,16 @@ func TestVerifyWithObjects(t *testing.T) {
 	}
 }
 
-var kafkaDeferred = []plans.Deferral{{Plane: plans.PlaneKafka, Reason: "the brokers do not answer yet"}}
+func kafkaDeferred() *plans.Deferral { return &plans.Deferral{Reason: "the brokers do not answer yet"} }
+
+// kubePart and kafkaPart are a plan's part for the plane, planned against fp.
+func kubePart(fp string, cs ...plans.Change) plans.Part {
+	return plans.Part{Plane: plans.PlaneKubernetes, Fingerprint: fp, Changes: cs}
+}
+
+func kafkaPart(fp string, cs ...plans.Change) plans.Part {
+	return plans.Part{Plane: plans.PlaneKafka, Fingerprint: fp, Changes: cs}
+}
 
 func topicCreate(name string) plans.Change {
 	return plans.Change{Kind: plans.KindTopic, Name: name, Action: plans.Create, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}}
@@ -124,9 +133,10 @@ func topicCreate(name string) plans.Change {
 
 // A fresh cluster's plan has no Kafka fingerprint: it saves and loads on its objects' fingerprint.
 func TestDeferredPlanFileRoundTrip(t *testing.T) {
-	p := plans.Plan{Cluster: "lab", Deferred: kafkaDeferred, ObjectsFingerprint: "kube:1",
+	p := plans.Plan{Cluster: "lab",
 		Desired: plans.Desired{Objects: &plans.DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==", Manifests: []json.RawMessage{[]byte(`{"kind":"Namespace"}`)}}},
-		Changes: []plans.Change{objectChange(plans.Create, "Namespace", "avatar", plans.ObjectPayload{Broker: -1})}}
+		Parts: []plans.Part{kubePart("kube:1", objectChange(plans.Create, "Namespace", "avatar", plans.ObjectPayload{Broker: -1})),
+			{Plane: plans.PlaneKafka, Deferral: kafkaDeferred()}}}
 	var buf bytes.Buffer
 	if err := WritePlan(&buf, p); err != nil {
 		t.Fatal(err)
@@ -148,7 +158,7 @@ func TestDeferredPlanFileRoundTrip(t *testing.T) {
 	if _, err := ReadPlan(&buf); err == nil || !strings.Contains(err.Error(), "no manifests") {
 		t.Errorf("a Kubernetes side without manifests: %v", err)
 	}
-	p.ObjectsFingerprint = ""
+	p.Parts = []plans.Part{{Plane: plans.PlaneKubernetes}, {Plane: plans.PlaneKafka, Deferral: kafkaDeferred()}}
 	buf.Reset()
 	if err := WritePlan(&buf, p); err != nil {
 		t.Fatal(err)

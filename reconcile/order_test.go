@@ -70,7 +70,7 @@ func TestApplyExecutesInThePlansOrder(t *testing.T) {
 	p := plan(second)
 	var listed []string
 	kinds := map[string]bool{}
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			listed = append(listed, plans.Headline(c))
 			kinds[c.Action.String()+" "+c.Kind.String()] = true

@@ -33,15 +33,16 @@ func Diff(want plans.Desired, have plans.Live, opts DiffOptions) plans.Plan {
 	fp := make(chan string, 1)
 	go func() { fp <- Fingerprint(have) }()
 	p := diff(want, have, opts)
-	p.Fingerprint = <-fp
+	p.Parts[0].Fingerprint = <-fp
 	return p
 }
 
 // diff is Diff without the fingerprint, for the callers that have hashed the live state already or
 // need only the changes (Verify, the convergence check): at 10,000 topics the hash is a third of a
-// Diff.
+// Diff. The plan has one part, the Kafka plane's.
 func diff(want plans.Desired, have plans.Live, opts DiffOptions) plans.Plan {
 	p := plans.Plan{Cluster: opts.Cluster, ClusterID: have.ClusterID, AllowDelete: opts.AllowDelete, Desired: want}
+	var changes []plans.Change
 	inventory := make(map[string]bool, len(have.Inventory))
 	for _, name := range have.Inventory {
 		inventory[name] = true
@@ -62,7 +63,7 @@ func diff(want plans.Desired, have plans.Live, opts DiffOptions) plans.Plan {
 			obs = &o
 		}
 		if topics.IsInternal(t.Name, topics.Observed{Internal: obs != nil && obs.Internal}) {
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindTopic, Name: t.Name, Action: plans.Unsupported, Risk: plans.RiskUnsupported,
+			changes = append(changes, plans.Change{Kind: plans.KindTopic, Name: t.Name, Action: plans.Unsupported, Risk: plans.RiskUnsupported,
 				Topic:  &plans.TopicPayload{Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor},
 				Reason: "internal topic: avatar-sync never changes Kafka's or the platform's own topics; remove it from the spec"})
 			continue
@@ -71,19 +72,20 @@ func diff(want plans.Desired, have plans.Live, opts DiffOptions) plans.Plan {
 		if obs != nil {
 			current = obs.Replicas
 			if !inventory[t.Name] {
-				p.Changes = append(p.Changes, plans.Change{Kind: plans.KindInventory, Name: t.Name, Action: plans.Update, Adopt: &plans.AdoptPayload{},
+				changes = append(changes, plans.Change{Kind: plans.KindInventory, Name: t.Name, Action: plans.Update, Adopt: &plans.AdoptPayload{},
 					Reason: "exists on the cluster and is named in the spec: recorded in avatar-sync's inventory, so deletion: prune may delete it once it leaves the spec"})
 			}
 		}
-		p.Changes = append(p.Changes, topicChanges(t, topics.DiffTopic(t, obs, have.Brokers), current, len(have.Brokers))...)
+		changes = append(changes, topicChanges(t, topics.DiffTopic(t, obs, have.Brokers), current, len(have.Brokers))...)
 	}
 	for _, name := range topics.Unmanaged(wantTopics, have.Topics) {
-		p.Changes = append(p.Changes, unmanagedChange(name, have.Topics[name], inventory[name], want.Deletion, opts.AllowDelete))
+		changes = append(changes, unmanagedChange(name, have.Topics[name], inventory[name], want.Deletion, opts.AllowDelete))
 	}
 	if want.Access != nil {
-		p.Changes = append(p.Changes, accessChanges(want.Access, have, want.Deletion, opts.AllowDelete)...)
+		changes = append(changes, accessChanges(want.Access, have, want.Deletion, opts.AllowDelete)...)
 	}
-	plans.SortChanges(p.Changes)
+	plans.SortChanges(changes)
+	p.Parts = []plans.Part{{Plane: plans.PlaneKafka, Changes: changes}}
 	return p
 }
 

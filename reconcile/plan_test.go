@@ -206,13 +206,13 @@ func TestDiff(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			p := Diff(plans.DesiredOf(&tc.want), tc.have, tc.opts)
-			if d := cmp.Diff(tc.changes, p.Changes); d != "" {
+			if d := cmp.Diff(tc.changes, p.AllChanges()); d != "" {
 				t.Errorf("changes (-want +got):\n%s", d)
 			}
-			if p.ClusterID != "test-cluster" || !strings.HasPrefix(p.Fingerprint, "sha256:") {
-				t.Errorf("plan header: id %q fingerprint %q", p.ClusterID, p.Fingerprint)
+			if p.ClusterID != "test-cluster" || !strings.HasPrefix(p.Part(plans.PlaneKafka).Fingerprint, "sha256:") {
+				t.Errorf("plan header: id %q fingerprint %q", p.ClusterID, p.Part(plans.PlaneKafka).Fingerprint)
 			}
-			for _, c := range p.Changes {
+			for _, c := range p.AllChanges() {
 				if err := c.PayloadErr(); err != nil {
 					t.Errorf("payload: %v", err)
 				}
@@ -230,7 +230,7 @@ func TestDiffOrdersByPhase(t *testing.T) {
 	}}
 	have := live(obs("m", 3, 3, nil), obs("a", 3, 3, map[string]string{"x": "1"}), obs("old", 1, 1, nil))
 	var got []string
-	for _, c := range Diff(plans.DesiredOf(&want), have, DiffOptions{AllowDelete: true}).Changes {
+	for _, c := range Diff(plans.DesiredOf(&want), have, DiffOptions{AllowDelete: true}).AllChanges() {
 		got = append(got, c.Action.String()+" "+c.Kind.String()+" "+c.Name)
 	}
 	wantOrder := []string{"create topic z-new", "update partitions m", "update config m", "unsupported partitions a", "delete topic old", "no-op config a"}

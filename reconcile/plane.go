@@ -3,8 +3,8 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -46,8 +46,8 @@ func KafkaTarget(name string, c Cluster) Target {
 // itself: it orders the planes' steps, holds the apply lock across them and keeps the rules
 // (identity and verification before anything changes, deferral never bypassing the lock).
 type Plane interface {
-	// Kind is the plane's name in the kind table: a plan's changes of the kinds the table places
-	// in it, the fingerprint the plan records for it and its deferral are the plane's part.
+	// Kind is the plane's name in the kind table: the plan's part for it (plans.Part) holds the
+	// changes of the kinds the table places in it, its fingerprint or its deferral.
 	Kind() plans.PlaneID
 	// Observe reads the plane's live state, for a new plan (q.Saved nil) or for checking and
 	// applying q.Saved, and refuses a live state that is not the pinned target's. It changes
@@ -55,7 +55,7 @@ type Plane interface {
 	// brokers, which the objects create) returns a *DeferredError.
 	Observe(ctx context.Context, q Query) (Observation, error)
 	// Execute applies the plane's part of a plan verified against it (part holds the plane's
-	// changes alone): it checks under the lock that the live state is still the one the part
+	// plans.Part alone, partOf): it checks under the lock that the live state is still the one the part
 	// was planned from, executes its changes in its own waves, reporting each through
 	// x.Progress, and proves convergence with a fresh observation. The Result lists the part's
 	// pending changes with their status, numbered within the part. ctx is the lock's working
@@ -73,8 +73,8 @@ type Observation interface {
 	// Verify computed it (hashing 10,000 topics is not free, so a read is hashed once).
 	Fingerprint() string
 	// Diff is the pure step: the plan's desired snapshot (p.Desired) against the observation. It
-	// records the plane's part in p: its changes, appended in the plane's order, its fingerprint
-	// and its half of the snapshot.
+	// records the plane's part in p (plans.Plan.SetPart: its changes in the plane's order and its
+	// fingerprint) and its half of the snapshot.
 	Diff(p *plans.Plan) error
 	// Verify refuses a saved plan's part that the observation does not bear out: ErrStalePlan when
 	// the live state is not the one the plan was made from (its fingerprint), ErrTampered when
@@ -145,40 +145,23 @@ func (e *NotConvergedError) Error() string { return e.Err.Error() }
 // Unwrap returns Err.
 func (e *NotConvergedError) Unwrap() error { return e.Err }
 
-// partOf is the plan with only the changes of plane k: what the plane verifies and executes.
+// partOf is the plan with its part for plane k alone: what the plane verifies and executes.
 func partOf(p plans.Plan, k plans.PlaneID) plans.Plan {
-	if !slices.ContainsFunc(p.Changes, func(c plans.Change) bool { return c.Kind.Plane() != k }) {
-		return p // all of it (10,000 topic changes: no copy)
+	if len(p.Parts) == 1 && p.Parts[0].Plane == k {
+		return p
 	}
-	var cs []plans.Change
-	for _, c := range p.Changes {
-		if c.Kind.Plane() == k {
-			cs = append(cs, c)
-		}
-	}
-	p.Changes = cs
+	p.Parts = []plans.Part{p.Part(k)}
 	return p
 }
 
-// fingerprintOf is the fingerprint a plan records for plane k ("" = none).
-func fingerprintOf(p plans.Plan, k plans.PlaneID) string {
-	switch k {
-	case plans.PlaneKafka:
-		return p.Fingerprint
-	case plans.PlaneKubernetes:
-		return p.ObjectsFingerprint
+// checkFresh refuses the plan's part for plane k as stale when the plane's live state, fp, is not
+// the one it was computed against; the error names the part and says what changed (what).
+func checkFresh(k plans.PlaneID, what string, p plans.Plan, fp string) error {
+	planned := p.Part(k).Fingerprint
+	if planned == fp {
+		return nil
 	}
-	return ""
-}
-
-// deferredIn reports whether the plan deferred plane k.
-func deferredIn(p plans.Plan, k plans.PlaneID) bool {
-	for _, d := range p.Deferred {
-		if d.Plane == k {
-			return true
-		}
-	}
-	return false
+	return fmt.Errorf("%w: its %s part: %s changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, k, what, plans.ShortDigest(planned), plans.ShortDigest(fp))
 }
 
 // isNotConverged reports whether err says only that a plane did not converge.

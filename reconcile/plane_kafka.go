@@ -28,7 +28,7 @@ func (k *kafkaPlane) Kind() plans.PlaneID { return plans.PlaneKafka }
 // saved plan's.
 func (k *kafkaPlane) Observe(ctx context.Context, q Query) (Observation, error) {
 	if k.cluster == nil {
-		return nil, &DeferredError{Deferral: plans.Deferral{Plane: plans.PlaneKafka, Reason: deferredReason(k.down)},
+		return nil, &DeferredError{Deferral: plans.Deferral{Reason: deferredReason(k.down)},
 			Err: fmt.Errorf("read cluster %q: %w", q.Target.Name, k.down)}
 	}
 	live, err := k.cluster.Describe(ctx)
@@ -79,7 +79,7 @@ func (k *kafkaPlane) Deferred(d plans.Deferral) plans.Advisory {
 func (k *kafkaPlane) AcquireLease(ctx context.Context, holder string, ttl time.Duration) (Lease, error) {
 	if k.cluster == nil {
 		// A *DeferredError: Planner.Lock has no lock to take until the brokers answer.
-		return nil, &DeferredError{Deferral: plans.Deferral{Plane: plans.PlaneKafka, Reason: deferredReason(k.down)},
+		return nil, &DeferredError{Deferral: plans.Deferral{Reason: deferredReason(k.down)},
 			Err: fmt.Errorf("the brokers do not answer: %w", k.down)}
 	}
 	return k.cluster.AcquireLease(ctx, holder, ttl)
@@ -126,13 +126,10 @@ func (o *kafkaObservation) Diff(p *plans.Plan) error {
 		d.Access = &a
 	}
 	kp := Diff(d, o.live, DiffOptions{Cluster: p.Cluster, AllowDelete: p.AllowDelete})
-	o.fp = kp.Fingerprint
-	p.ClusterID, p.Fingerprint, p.ManagedTopics, p.Desired.Access = kp.ClusterID, kp.Fingerprint, kp.ManagedTopics, d.Access
-	if p.Changes == nil {
-		p.Changes = kp.Changes
-	} else {
-		p.Changes = append(p.Changes, kp.Changes...)
-	}
+	part := kp.Part(plans.PlaneKafka)
+	o.fp = part.Fingerprint
+	p.ClusterID, p.ManagedTopics, p.Desired.Access = kp.ClusterID, kp.ManagedTopics, d.Access
+	p.SetPart(part)
 	return nil
 }
 
@@ -143,6 +140,6 @@ func (o *kafkaObservation) Verify(p plans.Plan) error {
 	if err := verifyPlan(p, o.live, o.fp); err != nil {
 		return err
 	}
-	o.fp = p.Fingerprint
+	o.fp = p.Part(plans.PlaneKafka).Fingerprint
 	return nil
 }

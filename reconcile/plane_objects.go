@@ -82,7 +82,7 @@ func (o *objectsPlane) plan(ctx context.Context, target string, opts ObjectPlanO
 // convergence. The fresh plan is what is applied: a plan never carries Secret values.
 func (o *objectsPlane) Execute(ctx context.Context, part plans.Plan, x Execution) (plans.Result, error) {
 	var res plans.Result
-	for _, c := range part.Changes {
+	for _, c := range part.Part(plans.PlaneKubernetes).Changes {
 		if c.Pending() {
 			res.Changes = append(res.Changes, plans.ChangeResult{Change: c})
 		}
@@ -113,7 +113,7 @@ func (o *objectsPlane) execute(ctx context.Context, part plans.Plan, x Execution
 	if err := verifyObjects(part, fresh); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(part.Changes, plans.Change.Pending) {
+	if !slices.ContainsFunc(part.Part(plans.PlaneKubernetes).Changes, plans.Change.Pending) {
 		res.Verified = true
 		return nil // verified unchanged; nothing to apply, nothing to re-plan
 	}
@@ -166,8 +166,7 @@ func (o objectsObservation) Fingerprint() string { return o.plan.Fingerprint }
 // Diff records the object changes (in the plane's order), their fingerprint and the manifests
 // they were planned from.
 func (o objectsObservation) Diff(p *plans.Plan) error {
-	p.Changes = append(p.Changes, o.plan.Changes...)
-	p.ObjectsFingerprint = o.plan.Fingerprint
+	p.SetPart(plans.Part{Plane: plans.PlaneKubernetes, Fingerprint: o.plan.Fingerprint, Changes: o.plan.Changes})
 	p.Desired.Objects = o.plan.Desired
 	return nil
 }
@@ -195,7 +194,7 @@ func checkNamespace(t Target, p plans.Plan) error {
 		return nil
 	}
 	other := map[string]bool{}
-	for _, c := range p.Changes {
+	for _, c := range p.Part(plans.PlaneKubernetes).Changes {
 		if c.Object != nil && c.Object.Object.Namespace != "" && c.Object.Object.Namespace != t.Namespace {
 			other[c.Object.Object.Namespace] = true
 		}
@@ -230,9 +229,9 @@ func pinnedOptions(p plans.Plan) (ObjectPlanOptions, error) {
 // the live objects changed (fingerprint), ErrTampered when they did not but the changes differ (the
 // plan file was edited, or the spec changed since it was saved).
 func verifyObjects(p plans.Plan, fresh ObjectPlan) error {
-	saved, _ := splitObjects(p.Changes)
-	if p.ObjectsFingerprint != fresh.Fingerprint {
-		return fmt.Errorf("%w: the Kubernetes objects changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, plans.ShortDigest(p.ObjectsFingerprint), plans.ShortDigest(fresh.Fingerprint))
+	saved := p.Part(plans.PlaneKubernetes).Changes
+	if err := checkFresh(plans.PlaneKubernetes, "the Kubernetes objects", p, fresh.Fingerprint); err != nil {
+		return err
 	}
 	if errs := compareChanges(saved, fresh.Changes); len(errs) > 0 {
 		return fmt.Errorf("%w, nothing was changed: its Kubernetes changes are not what its own manifests give against the live API server (was the plan file edited?); run plan again:\n%w", plans.ErrTampered, errors.Join(errs...))

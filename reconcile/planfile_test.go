@@ -35,11 +35,10 @@ func fullPlan() (plans.Plan, plans.Live) {
 	}
 	p := Diff(d, have, DiffOptions{Cluster: "embedded", AllowDelete: true})
 	p.Advisories = []plans.Advisory{{Subject: "certificate kafka-broker-1", Status: "renew", Reason: "renew it"}}
-	p.Changes = append([]plans.Change{{Kind: plans.KindObject, Name: "StatefulSet avatar/kafka-broker-2", Action: plans.Update,
+	p.Parts = append([]plans.Part{{Plane: plans.PlaneKubernetes, Fingerprint: "objects-fp", Changes: []plans.Change{{Kind: plans.KindObject, Name: "StatefulSet avatar/kafka-broker-2", Action: plans.Update,
 		Object: &plans.ObjectPayload{Object: plans.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "avatar", Name: "kafka-broker-2"}, Broker: 2,
 			Fields:    []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "apache/kafka:3.9.0"}},
-			Conflicts: []plans.ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}, Live: "0123abcd"}}}, p.Changes...)
-	p.ObjectsFingerprint = "objects-fp"
+			Conflicts: []plans.ObjectConflict{{Field: "spec.template.spec.containers[name=\"kafka\"].image", Manager: "kubectl-set"}}, Live: "0123abcd"}}}}}, p.Parts...)
 	p.Desired.Objects = &plans.DesiredObjects{Inventory: "avatar", Salt: "c2FsdHNhbHRzYWx0c2FsdA==",
 		Manifests: []json.RawMessage{[]byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"avatar"}}`)}}
 	return p, have
@@ -55,7 +54,7 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 	want := spec.Spec{Topics: []spec.Topic{topic("keep", 3, 3, retention("-1")), topic("kept-too", 1, 1, nil)}}
 	base := Diff(plans.DesiredOf(&want), forever, DiffOptions{Cluster: "embedded", AllowDelete: true})
 	if base.HasChanges() {
-		t.Fatalf("base plan not empty: %+v", base.Changes)
+		t.Fatalf("base plan not empty: %+v", base.AllChanges())
 	}
 	if err := Verify(base, forever); err != nil {
 		t.Fatalf("untouched plan refused: %v", err)
@@ -65,23 +64,23 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 		want string
 	}{
 		"edited topic name": {func(p *plans.Plan) {
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "kep", Action: plans.Update, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {After: "1"}}}})
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindConfig, Name: "kep", Action: plans.Update, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {After: "1"}}}})
 		}, "update topic kep config) is not called for"},
 		"added delete of a topic in the snapshot": {func(p *plans.Plan) {
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindTopic, Name: "keep", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 3, ReplicationFactor: 3}})
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindTopic, Name: "keep", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 3, ReplicationFactor: 3}})
 		}, "topic keep is in the plan's desired state"},
 		"added delete without deletion: prune": {func(p *plans.Plan) {
 			p.Desired.Topics = p.Desired.Topics[:1]
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindTopic, Name: "kept-too", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}})
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindTopic, Name: "kept-too", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}})
 		}, "deletion: retain, so nothing is deleted"},
 		"lowered retention with risk none": {func(p *plans.Plan) {
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "keep", Action: plans.Update, Risk: plans.RiskNone, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {Before: "-1", After: "1"}}}})
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindConfig, Name: "keep", Action: plans.Update, Risk: plans.RiskNone, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {Before: "-1", After: "1"}}}})
 		}, `the plan says risk "none", but against the live cluster it is "data-loss" (retention.ms lowered`},
 		"compaction turned on with risk none": {func(p *plans.Plan) {
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "keep", Action: plans.Update, Risk: plans.RiskNone, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"cleanup.policy": {After: "compact"}}}})
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindConfig, Name: "keep", Action: plans.Update, Risk: plans.RiskNone, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"cleanup.policy": {After: "compact"}}}})
 		}, `it is "data-loss" (cleanup.policy gains compact`},
 		"change to the lock topic": {func(p *plans.Plan) {
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindConfig, Name: "__avatar_sync_lock", Action: plans.Update, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {After: "1"}}}})
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindConfig, Name: "__avatar_sync_lock", Action: plans.Update, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {After: "1"}}}})
 		}, "__avatar_sync_lock is an internal topic"},
 		"dropped change": {func(p *plans.Plan) {
 			p.Desired.Topics[0].Config = retention("7200000")
@@ -91,7 +90,7 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 		}, "the plan says 100 managed topics, the live inventory has 2"},
 		"payload altered": {func(p *plans.Plan) {
 			p.Desired.Topics[0].Partitions = 6
-			p.Changes = append(p.Changes, plans.Change{Kind: plans.KindPartitions, Name: "keep", Action: plans.Update, Partitions: &plans.PartitionsPayload{From: 3, To: 60},
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindPartitions, Name: "keep", Action: plans.Update, Partitions: &plans.PartitionsPayload{From: 3, To: 60},
 				Reason: "adds partitions: records with a key may land in a different partition from now on"})
 		}, "update topic keep partitions) differs"},
 	}
@@ -99,7 +98,7 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := base
 			p.Desired = plans.DesiredOf(&want)
-			p.Changes = nil
+			p.Parts = []plans.Part{{Plane: plans.PlaneKafka, Fingerprint: base.Part(plans.PlaneKafka).Fingerprint}}
 			tc.edit(&p)
 			var buf bytes.Buffer
 			if err := WritePlan(&buf, p); err != nil { // a consistent digest: the attacker re-sealed it
@@ -122,7 +121,7 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 func TestVerifyUnmanagedDeleteRefused(t *testing.T) {
 	have := unrecorded(live(obs("by-hand", 1, 1, nil)))
 	p := Diff(plans.Desired{Deletion: spec.DeletionPrune, Topics: []plans.DesiredTopic{}}, have, DiffOptions{AllowDelete: true})
-	p.Changes = []plans.Change{{Kind: plans.KindTopic, Name: "by-hand", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}}}
+	p.Parts[0].Changes = []plans.Change{{Kind: plans.KindTopic, Name: "by-hand", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}}}
 	if err := Verify(p, have); !errors.Is(err, plans.ErrTampered) || !strings.Contains(err.Error(), "not in avatar-sync's inventory") {
 		t.Fatalf("Verify: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -43,13 +44,12 @@ type Planner struct {
 	// lock is the apply lock Lock took before the planner read the target (nil = none): the
 	// plan's reads are then the reads under it, and Apply reads nothing again (issue 23).
 	lock *plannerLock
-	// planned are the changes of the plan Plan made, or CheckSaved verified, from reads made
-	// under lock; the reads are then dropped (issue 23: at 10,000 topics the Kafka read is the
-	// largest structure in memory), since that plan needs no second verification while the lock
-	// is held, and any other is read for afresh. plannedUnder is the lock they were read under.
-	planned      []plans.Change
+	// planned is the plan Plan made, or CheckSaved verified, from reads made under lock; the
+	// reads are then dropped (issue 23: at 10,000 topics the Kafka read is the largest structure
+	// in memory), since that plan needs no second verification while the lock is held, and any
+	// other is read for afresh. plannedUnder is the lock they were read under.
+	planned      *plans.Plan
 	plannedUnder *heldLease
-	plannedPlan  plans.Plan // the rest of that plan, compared by madeUnderLock
 }
 
 // keep records p as the plan made or verified from reads under the lock the planner holds, and
@@ -58,25 +58,28 @@ func (pl *Planner) keep(p plans.Plan) {
 	if pl.lock == nil {
 		return
 	}
-	pl.planned, pl.plannedUnder, pl.plannedPlan, pl.observed = p.Changes, pl.lock.held, p, nil
-	if pl.planned == nil {
-		pl.planned = []plans.Change{}
-	}
+	pl.planned, pl.plannedUnder, pl.observed = &p, pl.lock.held, nil
 }
 
 // madeUnderLock reports whether p is the plan this planner made (or verified) from its reads
-// under the lock it still holds — the same changes and the same desired snapshot (not copies),
-// the same fingerprints, opt-ins and deferrals —: nobody else can have changed the target since,
+// under the lock it still holds — the same parts (each the same changes, not copies, fingerprint
+// and deferral), the same desired snapshot (not a copy) and opt-ins —: nobody else can have changed the target since,
 // and the plan is its derivation from those reads, so verifying it again would only repeat the
 // diff. Any other plan, an empty one included, is read for afresh and verified.
 func (pl *Planner) madeUnderLock(p plans.Plan) bool {
-	k := pl.plannedPlan
-	return pl.planned != nil && pl.lock != nil && pl.plannedUnder == pl.lock.held &&
-		sameBacking(pl.planned, p.Changes) && sameBacking(k.Desired.Topics, p.Desired.Topics) &&
+	k := pl.planned
+	return k != nil && pl.lock != nil && pl.plannedUnder == pl.lock.held &&
+		slices.EqualFunc(k.Parts, p.Parts, sameParts) && sameBacking(k.Desired.Topics, p.Desired.Topics) &&
 		k.Desired.Deletion == p.Desired.Deletion && k.Desired.Access == p.Desired.Access &&
-		k.Desired.Objects == p.Desired.Objects && k.Fingerprint == p.Fingerprint &&
-		k.ObjectsFingerprint == p.ObjectsFingerprint && k.AllowDelete == p.AllowDelete &&
-		k.ManagedTopics == p.ManagedTopics && k.ClusterID == p.ClusterID && slices.Equal(k.Deferred, p.Deferred)
+		k.Desired.Objects == p.Desired.Objects && k.AllowDelete == p.AllowDelete &&
+		k.ManagedTopics == p.ManagedTopics && k.ClusterID == p.ClusterID
+}
+
+// sameParts reports whether a and b are the same part: plane, fingerprint, deferral and the same
+// changes (sameBacking).
+func sameParts(a, b plans.Part) bool {
+	return a.Plane == b.Plane && a.Fingerprint == b.Fingerprint && sameBacking(a.Changes, b.Changes) &&
+		(a.Deferral == nil) == (b.Deferral == nil) && (a.Deferral == nil || *a.Deferral == *b.Deferral)
 }
 
 // sameBacking reports whether a and b are the same slice: equal lengths over one array (two empty
@@ -112,7 +115,7 @@ func (pl *Planner) remember(i int, o Observation) {
 func (pl *Planner) observeSaved(ctx context.Context, i int, p *plans.Plan) (Observation, error) {
 	plane := pl.Target.Planes[i]
 	if i < len(pl.observed) {
-		if o := pl.observed[i]; o != nil && o.Fingerprint() != "" && o.Fingerprint() == fingerprintOf(*p, plane.Kind()) {
+		if o := pl.observed[i]; o != nil && o.Fingerprint() != "" && o.Fingerprint() == p.Part(plane.Kind()).Fingerprint {
 			return o, nil
 		}
 	}
@@ -129,11 +132,13 @@ func (pl *Planner) observeSaved(ctx context.Context, i int, p *plans.Plan) (Obse
 //  1. observe every plane of the target, in order; each refuses a live state that is not the
 //     pinned target's (the Kafka plane: a cluster whose id is not the pinned one, issue #3). A
 //     plane that cannot be read yet (a fresh cluster's brokers) is deferred when another plane
-//     can be planned: the plan holds the others, a typed deferral of it, and an advisory saying
-//     when it is planned (under the apply lock, never around it);
-//  2. diff the spec's snapshot against each observation (pure), in the planes' order: the
-//     Kubernetes objects first (issue 11), under a new random salt, their manifests pinned in the
-//     snapshot (Secret values only as salted fingerprints, issue 20); then the topics and access;
+//     can be planned: its part holds a typed deferral and no changes, and an advisory says when
+//     it is planned (under the apply lock, never around it);
+//  2. diff the spec's snapshot against each observation (pure), in the planes' order, each plane
+//     filling its part (fingerprint and changes): the Kubernetes objects first (issue 11), under
+//     a new random salt, their manifests pinned in the snapshot (Secret values only as salted
+//     fingerprints, issue 20); then the topics and access. The plan has one part per plane, in
+//     the target's plane order;
 //  3. add the certificate advisories (never changes: apply does not issue certificates).
 func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (plans.Plan, error) {
 	d := plans.DesiredOf(s)
@@ -144,34 +149,37 @@ func (pl *Planner) Plan(ctx context.Context, s *spec.Spec, opts PlanOptions) (pl
 	}
 	q := pl.query(s, nil, opts.AllowDelete)
 	observed := make([]Observation, len(pl.Target.Planes))
-	var deferred []*DeferredError
+	deferred := make([]*DeferredError, len(pl.Target.Planes))
+	n := 0
 	for i, plane := range pl.Target.Planes {
 		o, err := plane.Observe(ctx, q)
-		var de *DeferredError
 		switch {
-		case errors.As(err, &de):
-			deferred = append(deferred, de)
+		case errors.As(err, &deferred[i]):
+			n++
 		case err != nil:
 			return plans.Plan{}, err
 		}
 		observed[i] = o
 	}
-	if len(deferred) == len(pl.Target.Planes) {
-		if len(deferred) == 0 {
+	if n == len(pl.Target.Planes) {
+		if n == 0 {
 			return plans.Plan{}, fmt.Errorf("target %q has no plane to plan", pl.Target.Name)
 		}
 		return plans.Plan{}, deferred[0].Err
 	}
-	p := plans.Plan{Cluster: pl.Target.Name, AllowDelete: opts.AllowDelete, Desired: d}
-	for _, de := range deferred {
-		p.Deferred = append(p.Deferred, de.Deferral)
-	}
-	for _, o := range observed {
-		if o == nil {
+	p := plans.Plan{Cluster: pl.Target.Name, AllowDelete: opts.AllowDelete, Desired: d, Parts: make([]plans.Part, 0, len(pl.Target.Planes))}
+	for i, o := range observed {
+		k := pl.Target.Planes[i].Kind()
+		if de := deferred[i]; de != nil {
+			d := de.Deferral
+			p.SetPart(plans.Part{Plane: k, Deferral: &d})
 			continue
 		}
 		if err := o.Diff(&p); err != nil {
 			return plans.Plan{}, err
+		}
+		if pt := p.Part(k); pt.Fingerprint == "" || len(p.Parts) != i+1 || p.Parts[i].Plane != k {
+			return plans.Plan{}, fmt.Errorf("target %q: the %s plane recorded no part of its own (fingerprint and changes) in the plan", pl.Target.Name, k)
 		}
 	}
 	pl.observed, pl.planned = observed, nil
@@ -229,9 +237,9 @@ func deferredReason(why error) string {
 // plane's own words, which tell whether it answers now.
 func (pl *Planner) deferredAdvisories(p plans.Plan) []plans.Advisory {
 	var out []plans.Advisory
-	for _, d := range p.Deferred {
-		if i := pl.planeIndex(d.Plane); i >= 0 {
-			out = append(out, pl.Target.Planes[i].Deferred(d))
+	for _, pt := range p.Deferrals() {
+		if i := pl.planeIndex(pt.Plane); i >= 0 {
+			out = append(out, pl.Target.Planes[i].Deferred(*pt.Deferral))
 		}
 	}
 	return out
@@ -277,20 +285,22 @@ func (pl *Planner) CheckSaved(ctx context.Context, p plans.Plan, s *spec.Spec) (
 	return p, nil
 }
 
-// verifySaved checks every plane's part of a plan against its live state (the observation the
+// verifySaved checks a plan part by part against each plane's live state (the observation the
 // plan was made or last checked from when the planner has it), in the planes' order. A deferred
-// plane has no part and must not have grown one; a plan with a part for a plane the target lacks
-// is refused.
+// part must hold no changes; a plan whose parts are not the target's planes is refused.
 func (pl *Planner) verifySaved(ctx context.Context, p plans.Plan) error {
 	if pl.madeUnderLock(p) {
 		return nil
 	}
 	pl.planned = nil
-	for i, plane := range pl.Target.Planes {
-		k := plane.Kind()
-		if deferredIn(p, k) {
-			if n := len(partOf(p, k).Changes); n > 0 {
-				return fmt.Errorf("%w, nothing was changed: the plan says its %s plane was not planned (deferred), yet it holds %d change(s) of it (was the plan file edited?); run plan again", plans.ErrTampered, k, n)
+	if err := pl.checkPlanes(p); err != nil {
+		return err
+	}
+	for i := range pl.Target.Planes {
+		pt := p.Parts[i]
+		if pt.Deferral != nil {
+			if n := len(pt.Changes); n > 0 {
+				return fmt.Errorf("%w, nothing was changed: the plan says its %s plane was not planned (deferred), yet it holds %d change(s) of it (was the plan file edited?); run plan again", plans.ErrTampered, pt.Plane, n)
 			}
 			continue
 		}
@@ -302,24 +312,36 @@ func (pl *Planner) verifySaved(ctx context.Context, p plans.Plan) error {
 			return err
 		}
 	}
-	if err := pl.checkPlanes(p); err != nil {
-		return err
-	}
 	pl.keep(p) // verified under the lock: not again, and the reads are not held
 	return nil
 }
 
-// checkPlanes refuses a plan with changes or a fingerprint for a plane the target does not have.
+// checkPlanes refuses a plan whose parts are not one per plane of the target in the target's
+// order: a part for a plane the target does not have, or none for one it has.
 func (pl *Planner) checkPlanes(p plans.Plan) error {
-	for _, k := range []plans.PlaneID{plans.PlaneKafka, plans.PlaneKubernetes} {
-		if pl.planeIndex(k) >= 0 {
-			continue
+	for _, pt := range p.Parts {
+		if pl.planeIndex(pt.Plane) < 0 {
+			return fmt.Errorf("%w: the plan has a %s part but target %q has no %s plane", ErrRefused, pt.Plane, p.Cluster, pt.Plane)
 		}
-		if len(partOf(p, k).Changes) > 0 || fingerprintOf(p, k) != "" {
-			return fmt.Errorf("%w: the plan has a %s side but target %q has no %s plane", ErrRefused, k, p.Cluster, k)
+	}
+	for i, plane := range pl.Target.Planes {
+		if k := plane.Kind(); i >= len(p.Parts) || p.Parts[i].Plane != k {
+			return fmt.Errorf("%w: the plan has no %s part in the place of target %q's %s plane (its parts: %s); run plan again", ErrRefused, k, p.Cluster, k, partNames(p))
 		}
 	}
 	return nil
+}
+
+// partNames lists a plan's parts by plane, in order.
+func partNames(p plans.Plan) string {
+	names := make([]string, len(p.Parts))
+	for i, pt := range p.Parts {
+		names[i] = pt.Plane.String()
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 // Verify re-derives a plan from its own snapshot and the live state and refuses it unless it is
@@ -335,15 +357,15 @@ func verifyPlan(p plans.Plan, live plans.Live, fp string) error {
 	if fp == "" {
 		fp = Fingerprint(live)
 	}
-	if fp != p.Fingerprint {
-		return fmt.Errorf("%w: the cluster changed since the plan was computed (plan %s, live %s); run plan again and review the new plan", ErrStalePlan, plans.ShortDigest(p.Fingerprint), plans.ShortDigest(fp))
+	if err := checkFresh(plans.PlaneKafka, "the cluster", p, fp); err != nil {
+		return err
 	}
 	inventory := map[string]bool{}
 	for _, n := range live.Inventory {
 		inventory[n] = true
 	}
 	var errs []error
-	for i, c := range p.Changes {
+	for i, c := range p.Part(plans.PlaneKafka).Changes {
 		if err := c.PayloadErr(); err != nil {
 			errs = append(errs, fmt.Errorf("change %d: %w", i+1, err))
 			continue
@@ -376,7 +398,7 @@ func verifyPlan(p plans.Plan, live plans.Live, fp string) error {
 	}
 	if len(errs) == 0 {
 		derived := diff(p.Desired, live, DiffOptions{Cluster: p.Cluster, AllowDelete: p.AllowDelete}) // hashed above
-		errs = compareChanges(p.Changes, derived.Changes)
+		errs = compareChanges(p.Part(plans.PlaneKafka).Changes, derived.Part(plans.PlaneKafka).Changes)
 		if derived.ManagedTopics != p.ManagedTopics {
 			// The mass-delete guard counts on it.
 			errs = append(errs, fmt.Errorf("the plan says %d managed topics, the live inventory has %d", p.ManagedTopics, derived.ManagedTopics))
@@ -475,7 +497,7 @@ func (pl *Planner) Reconcile(ctx context.Context, s *spec.Spec, opts ApplyOption
 	}
 	if !p.HasChanges() {
 		// A deferred plane is not known to be in sync: the next pass plans it.
-		return p, plans.Result{ClusterID: p.ClusterID, Verified: len(p.Deferred) == 0}, nil
+		return p, plans.Result{ClusterID: p.ClusterID, Verified: len(p.Deferrals()) == 0}, nil
 	}
 	opts.AllowMassDelete = false
 	opts.ExpectClusterID = pl.Target.ClusterID

@@ -92,12 +92,12 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	if lk := pl.takeLock(); lk != nil {
 		held = lk.held
 		defer held.release(ctx, opts, progress)
-	} else if lock >= 0 && (p.HasChanges() || len(p.Deferred) > 0) {
+	} else if lock >= 0 && (p.HasChanges() || len(p.Deferrals()) > 0) {
 		var err error
 		held, err = takeLease(ctx, planes[lock].(Locker), opts, progress)
 		var de *DeferredError
 		switch {
-		case errors.As(err, &de) && deferredIn(p, planes[lock].Kind()):
+		case errors.As(err, &de) && p.Deferred(planes[lock].Kind()):
 			// Still deferred (a fresh deploy): nothing to hold a lock in; the planes run unlocked.
 		case err != nil:
 			return result(), err
@@ -112,7 +112,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	// 4.
 	answered := make([]Observation, len(planes))
 	for i, plane := range planes {
-		if !deferredIn(p, plane.Kind()) || (i == lock && held == nil) {
+		if !p.Deferred(plane.Kind()) || (i == lock && held == nil) {
 			continue
 		}
 		o, err := plane.Observe(wctx, pl.query(nil, &p, p.AllowDelete))
@@ -134,7 +134,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	var unconverged error
 	for i, plane := range planes {
 		k := plane.Kind()
-		if deferredIn(p, k) {
+		if p.Deferred(k) {
 			verified = false
 			if answered[i] == nil {
 				continue
@@ -151,7 +151,7 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 		}
 		started = true
 		r, err := plane.Execute(wctx, part, x)
-		if slices.ContainsFunc(part.Changes, plans.Change.Pending) {
+		if part.HasChanges() {
 			x.underLease = false // what this plane changed may show in the next plane's read
 		}
 		parts[i] = r.Changes
@@ -206,7 +206,7 @@ func (pl *Planner) restartGate() func(context.Context, int32) error {
 // apply refused or stopped before them reports (Planner.Apply, a fleet's refused target).
 func NotAttempted(p plans.Plan) []plans.ChangeResult {
 	var out []plans.ChangeResult
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			out = append(out, plans.ChangeResult{Change: c, Status: plans.NotAttempted})
 		}

@@ -348,7 +348,9 @@ func TestLockedPlanEditedIsVerified(t *testing.T) {
 		t.Fatal(err)
 	}
 	edited := p
-	edited.Changes = slices.Clone(p.Changes[1:])
+	kafka := p.Part(plans.PlaneKafka)
+	kafka.Changes = slices.Clone(kafka.Changes[1:])
+	edited.Parts = []plans.Part{kafka}
 	if _, err := pl.Apply(e.ctx, edited, opts, nil); !errors.Is(err, plans.ErrTampered) {
 		t.Fatalf("a plan with a change dropped: %v, want ErrTampered", err)
 	}

@@ -67,10 +67,10 @@ func (r *registryPlane) Execute(ctx context.Context, part plans.Plan, x reconcil
 	var res plans.Result
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, c := range part.Changes {
+	for i, c := range part.AllChanges() {
 		r.live[c.Object.Object.Name] = o.(*registryObservation).want[c.Object.Object.Name]
 		res.Changes = append(res.Changes, plans.ChangeResult{Change: c, Status: plans.Applied})
-		x.Progress(plans.Event{Index: i + 1, Total: len(part.Changes), Change: c, Status: plans.Applied})
+		x.Progress(plans.Event{Index: i + 1, Total: len(part.AllChanges()), Change: c, Status: plans.Applied})
 	}
 	// Converged: a fresh read has nothing left.
 	r.mu.Unlock()
@@ -117,8 +117,7 @@ func (o *registryObservation) changes() []plans.Change {
 }
 
 func (o *registryObservation) Diff(p *plans.Plan) error {
-	p.Changes = append(p.Changes, o.changes()...)
-	p.ObjectsFingerprint = o.Fingerprint()
+	p.SetPart(plans.Part{Plane: plans.PlaneKubernetes, Fingerprint: o.Fingerprint(), Changes: o.changes()})
 	snap := &plans.DesiredObjects{Inventory: "registry"}
 	for _, s := range sortedNames(o.want) {
 		m, _ := json.Marshal(map[string]string{"subject": s, "schema": o.want[s]})
@@ -129,11 +128,11 @@ func (o *registryObservation) Diff(p *plans.Plan) error {
 }
 
 func (o *registryObservation) Verify(p plans.Plan) error {
-	if fp := o.Fingerprint(); fp != p.ObjectsFingerprint {
-		return fmt.Errorf("%w: the registry changed since the plan (plan %s, live %s)", reconcile.ErrStalePlan, p.ObjectsFingerprint, fp)
+	if fp := o.Fingerprint(); fp != p.Part(plans.PlaneKubernetes).Fingerprint {
+		return fmt.Errorf("%w: the registry changed since the plan (plan %s, live %s)", reconcile.ErrStalePlan, p.Part(plans.PlaneKubernetes).Fingerprint, fp)
 	}
 	var saved []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Kind == plans.KindObject {
 			saved = append(saved, c.Name+" "+c.Action.String())
 		}
@@ -169,7 +168,7 @@ func TestPlannerDrivesAPlaneItDoesNotKnow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var order []string
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		order = append(order, plans.Headline(c))
 	}
 	want := []string{"create topic drone-commands", "create topic eeg-brainwave-data", "create topic prediction-results",

@@ -90,9 +90,9 @@ func TestDataLossWarningBesideAccessDeletions(t *testing.T) {
 	p := accessPlan(t)
 	lowered := plans.Change{Kind: plans.KindConfig, Name: "eeg-brainwave-data", Action: plans.Update, Risk: plans.RiskDataLoss,
 		Reason: "retention.ms lowered", Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {Before: "604800000", After: "3600000"}}}}
-	p.Changes = append([]plans.Change{lowered}, p.Changes...)
+	p.Parts[0].Changes = append([]plans.Change{lowered}, p.Parts[0].Changes...) // Diff's one part, the Kafka plane's
 	accessDeletes := 0
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Action == plans.Delete && c.Kind != plans.KindTopic {
 			accessDeletes++
 		}

@@ -104,7 +104,7 @@ func RenderDeferredText(w io.Writer, target string, res plans.Result) error {
 		return pw.err
 	}
 	var pending []string
-	for _, c := range res.Continued.Changes {
+	for _, c := range res.Continued.AllChanges() {
 		if c.Pending() {
 			pending = append(pending, plans.Headline(c))
 		}
@@ -210,7 +210,7 @@ func RenderRunResultJSON(w io.Writer, run plans.Run, results []plans.Result, app
 			td.Residual = res.Residual
 		}
 		if res.Continued != nil {
-			td.Continued = res.Continued.Changes
+			td.Continued = res.Continued.AllChanges()
 		}
 		if td.State != StateApplied || (td.HasChanges && !td.Converged) {
 			doc.Converged = false
@@ -219,7 +219,7 @@ func RenderRunResultJSON(w io.Writer, run plans.Run, results []plans.Result, app
 		// attempted.
 		changes := res.Changes
 		if len(changes) == 0 {
-			for _, c := range t.Plan.Changes {
+			for _, c := range t.Plan.AllChanges() {
 				if c.Pending() {
 					changes = append(changes, plans.ChangeResult{Change: c})
 				}

@@ -17,7 +17,7 @@ import (
 // pending is p's pending changes.
 func pending(p plans.Plan) []plans.Change {
 	var out []plans.Change
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			out = append(out, c)
 		}

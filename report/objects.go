@@ -100,7 +100,7 @@ func (pw *printer) object(c plans.Change) {
 func (pw *printer) objectSummary(p plans.Plan, opts RenderOptions) {
 	var conflicts, replaces int
 	deletes := p.Deletes(plans.RemovesObject)
-	for _, c := range p.Changes {
+	for _, c := range p.Part(plans.PlaneKubernetes).Changes {
 		if c.Object == nil || !c.Pending() {
 			continue
 		}

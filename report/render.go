@@ -67,7 +67,7 @@ func RenderText(w io.Writer, p plans.Plan, opts RenderOptions) error {
 // and the summary with the opt-ins it needs.
 func (pw *printer) planText(p plans.Plan, opts RenderOptions) {
 	var pending, info []plans.Change
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() {
 			pending = append(pending, c)
 		} else {
@@ -174,7 +174,7 @@ type riskCounts struct {
 
 func countRisks(p plans.Plan) riskCounts {
 	n := riskCounts{topicDeletes: p.Deletes(plans.RemovesRecords), accessDeletes: p.Deletes(plans.RemovesAccess)}
-	for _, c := range p.Changes {
+	for _, c := range p.AllChanges() {
 		if c.Pending() && c.Action != plans.Delete && c.Risk == plans.RiskDataLoss {
 			n.dataLoss++
 		}
@@ -457,11 +457,11 @@ func (pw *printer) planMarkdown(p plans.Plan) {
 		}
 		pw.linef("%s", line)
 	}
-	if len(p.Changes) > 0 {
+	if all := p.AllChanges(); len(all) > 0 {
 		pw.linef("")
 		pw.linef("| | Change | Details | Risk |")
 		pw.linef("|---|---|---|---|")
-		for _, c := range p.Changes {
+		for _, c := range all {
 			sym, _ := symbol(c.Action)
 			if c.Object != nil {
 				sym, _ = objectSymbol(c)
@@ -506,15 +506,15 @@ func (pw *printer) planMarkdown(p plans.Plan) {
 		}
 	}
 	pw.linef("")
-	if p.ObjectsFingerprint != "" {
-		if p.Fingerprint == "" {
-			pw.linef("<sub>Kubernetes objects `%s`; no Kafka state read.</sub>", p.ObjectsFingerprint)
+	var fps []string
+	for _, pt := range p.Parts {
+		if pt.Deferral != nil {
+			fps = append(fps, pt.Plane.String()+" not read (deferred)")
 		} else {
-			pw.linef("<sub>Live state fingerprint `%s`, Kubernetes objects `%s`.</sub>", p.Fingerprint, p.ObjectsFingerprint)
+			fps = append(fps, fmt.Sprintf("%s `%s`", pt.Plane, pt.Fingerprint))
 		}
-	} else {
-		pw.linef("<sub>Live state fingerprint `%s`.</sub>", p.Fingerprint)
 	}
+	pw.linef("<sub>Live state fingerprints: %s.</sub>", strings.Join(fps, ", "))
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

@@ -108,16 +108,17 @@ func objectsPlan() plans.Plan {
 		object(plans.Delete, objectRef("v1", "ConfigMap", "kafka-ui"), "left the render, and the spec says deletion: prune and --allow-delete was given", plans.ObjectPayload{Live: "cccccccc"}),
 		object(plans.NoOp, objectRef("v1", "Service", "kafka-old"), "left the render; kept (deleting needs deletion: prune in the spec and --allow-delete)", plans.ObjectPayload{Live: "dddddddd"}),
 	}
-	p.Changes = append(objects, p.Changes...)
-	p.ObjectsFingerprint = "kube:0123456789abcdef"
+	p.Parts = append([]plans.Part{{Plane: plans.PlaneKubernetes, Fingerprint: "kube:0123456789abcdef", Changes: objects}}, p.Parts...)
 	return p
 }
 
 // deferredPlan is a fresh cluster: the objects are planned, the brokers do not answer yet.
 func deferredPlan() plans.Plan {
-	return plans.Plan{Cluster: "microk8s", Deferred: []plans.Deferral{{Plane: plans.PlaneKafka, Reason: "the brokers do not answer yet"}}, ObjectsFingerprint: "kube:fedcba9876543210",
+	return plans.Plan{Cluster: "microk8s",
 		Desired: plans.DesiredOf(&spec.Spec{Topics: []spec.Topic{topic("eeg-brainwave-data", 3, 3, nil)}}),
-		Changes: []plans.Change{object(plans.Create, plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", plans.ObjectPayload{})},
+		Parts: []plans.Part{{Plane: plans.PlaneKubernetes, Fingerprint: "kube:fedcba9876543210",
+			Changes: []plans.Change{object(plans.Create, plans.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: "avatar"}, "", plans.ObjectPayload{})}},
+			{Plane: plans.PlaneKafka, Deferral: &plans.Deferral{Reason: "the brokers do not answer yet"}}},
 		Advisories: []plans.Advisory{{Subject: "topics", Status: "deferred",
 			Reason: "the brokers do not answer yet (connection refused): the topics will be planned once the brokers answer; apply creates the brokers, waits for them and then plans the topics"}}}
 }
@@ -167,7 +168,7 @@ func TestRenderObjects(t *testing.T) {
 	if strings.Contains(text.String(), "topic(s) and their records will be deleted") {
 		t.Errorf("an object deletion is announced as a topic deletion:\n%s", text.String())
 	}
-	if got := Detail(p.Changes[3]); got != "spec.template.spec.containers[0].image: apache/kafka:3.8.1 → apache/kafka:3.9.0" {
+	if got := Detail(p.AllChanges()[3]); got != "spec.template.spec.containers[0].image: apache/kafka:3.8.1 → apache/kafka:3.9.0" {
 		t.Errorf("Detail (watch's log line) = %q", got)
 	}
 }
@@ -272,7 +273,7 @@ func TestRenderResultJSONStatuses(t *testing.T) {
 	p := samplePlan()
 	var res plans.Result
 	statuses := []plans.Status{plans.Applied, plans.Failed, plans.Unknown, plans.NotAttempted}
-	for i, c := range p.Changes {
+	for i, c := range p.AllChanges() {
 		if c.Pending() {
 			res.Changes = append(res.Changes, plans.ChangeResult{Change: c, Status: statuses[i%len(statuses)]})
 		}

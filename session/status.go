@@ -92,7 +92,7 @@ func kubeStatus(ctx context.Context, t *Target, p *plans.Plan, planErr error, mo
 // the whole object); pure, so it is table-tested.
 func ObjectDrift(p plans.Plan) []health.ObjectDrift {
 	out := []health.ObjectDrift{}
-	for _, c := range p.Changes {
+	for _, c := range p.Part(plans.PlaneKubernetes).Changes {
 		if c.Kind != plans.KindObject || c.Object == nil || !c.Pending() {
 			continue
 		}

@@ -362,20 +362,23 @@ func TestKubeImageChangeShowsTheFieldAndRollsOneAtATime(t *testing.T) {
 	js, _ := lab.mustCLI(exitOK, "plan", "-o", "json")
 	var run struct {
 		Targets []struct {
-			Changes []struct {
-				Kind, Name, Action string
-				Object             struct {
-					Broker int32
-					Fields []struct{ Path, Before, After string }
+			Parts []struct {
+				Plane   string
+				Changes []struct {
+					Kind, Name, Action string
+					Object             struct {
+						Broker int32
+						Fields []struct{ Path, Before, After string }
+					}
 				}
 			}
 		}
 	}
-	if err := json.Unmarshal([]byte(js), &run); err != nil || len(run.Targets) != 1 {
-		t.Fatalf("%v:\n%s", err, js)
+	if err := json.Unmarshal([]byte(js), &run); err != nil || len(run.Targets) != 1 || len(run.Targets[0].Parts) != 2 || run.Targets[0].Parts[0].Plane != "kubernetes" {
+		t.Fatalf("want one target with a kubernetes part, then a kafka part: %v:\n%s", err, js)
 	}
 	var brokers []int32
-	for _, c := range run.Targets[0].Changes {
+	for _, c := range run.Targets[0].Parts[0].Changes {
 		if c.Kind == "object" && c.Action == "update" && len(c.Object.Fields) == 1 && c.Object.Fields[0].After == "apache/kafka:3.9.0" && c.Object.Fields[0].Path == "spec.template.spec.containers[0].image" {
 			brokers = append(brokers, c.Object.Broker)
 		}
@@ -551,11 +554,12 @@ func TestKubeSavedPlanWithRecomputedDigestIsRefused(t *testing.T) {
 	}
 	p := run.Targets[0].Plan
 	edited := false
-	for i, c := range p.Changes {
+	objects := p.Part(plans.PlaneKubernetes).Changes // the plan's own slice: edited in place
+	for i, c := range objects {
 		if c.Object != nil && c.Object.Object.Name == "kafka-broker-2" {
 			payload := *c.Object
 			payload.Fields = []plans.ObjectField{{Path: "spec.template.spec.containers[0].image", Before: "apache/kafka:3.8.1", After: "evil/kafka:latest"}}
-			p.Changes[i].Object = &payload
+			objects[i].Object = &payload
 			edited = true
 		}
 	}
