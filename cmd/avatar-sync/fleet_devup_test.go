@@ -311,17 +311,13 @@ type fleetPlanJSON struct {
 	HasChanges    bool             `json:"hasChanges"`
 }
 
-// planTargetJSON is one target of a plan document. formatVersion 4 holds the target's fingerprint
-// and changes; 5 (issue 20's parts, landing in parallel with these tests) one part per plane, each
-// with its own. The tests read them through changes() and fingerprint(), so either shape runs;
-// the version 4 fields can go once main writes 5.
+// planTargetJSON is one target of a plan document: its plan is one part per plane of the target
+// (formatVersion 5), each with its own fingerprint and changes.
 type planTargetJSON struct {
-	Target      string           `json:"target"`
-	Cluster     string           `json:"cluster"`
-	ClusterID   string           `json:"clusterId"`
-	Fingerprint string           `json:"fingerprint"`
-	Changes     []planChangeJSON `json:"changes"`
-	Parts       []struct {
+	Target    string `json:"target"`
+	Cluster   string `json:"cluster"`
+	ClusterID string `json:"clusterId"`
+	Parts     []struct {
 		Plane       string           `json:"plane"`
 		Fingerprint string           `json:"fingerprint"`
 		Changes     []planChangeJSON `json:"changes"`
@@ -345,18 +341,15 @@ type planChangeJSON struct {
 
 // changes are the target's changes, of every part.
 func (tp planTargetJSON) changes() []planChangeJSON {
-	all := tp.Changes
+	var all []planChangeJSON
 	for _, part := range tp.Parts {
 		all = append(all, part.Changes...)
 	}
 	return all
 }
 
-// fingerprint is the target's live-state fingerprint: with parts, each plane's ("kafka=sha256:…").
+// fingerprint is the target's live-state fingerprint, each plane's ("kafka=sha256:…").
 func (tp planTargetJSON) fingerprint() string {
-	if len(tp.Parts) == 0 {
-		return tp.Fingerprint
-	}
 	fps := make([]string, len(tp.Parts))
 	for i, part := range tp.Parts {
 		fps[i] = part.Plane + "=" + part.Fingerprint
@@ -505,7 +498,7 @@ func TestFleetOnDevUp(t *testing.T) {
 			t.Fatalf("plan -o json: code %d\n%s", code, errOut)
 		}
 		doc := decodeFleetPlan(t, "plan -o json", []byte(out))
-		if doc.FormatVersion < 4 || !strings.HasPrefix(doc.Digest, "sha256:") || !doc.HasChanges {
+		if doc.FormatVersion != 5 || !strings.HasPrefix(doc.Digest, "sha256:") || !doc.HasChanges {
 			t.Errorf("plan -o json: formatVersion %d, digest %q, hasChanges %v", doc.FormatVersion, doc.Digest, doc.HasChanges)
 		}
 		if want := map[string]int{"targets": 2, "withChanges": 2, "failed": 0, "create": 6, "update": 0, "delete": 0, "unsupported": 0}; !subMap(doc.Summary, want) {
@@ -517,7 +510,7 @@ func TestFleetOnDevUp(t *testing.T) {
 		for i, want := range []*devUpProcess{dev, lab} {
 			tp := doc.Targets[i]
 			name := []string{"dev", "lab"}[i]
-			if tp.Target != name || tp.Cluster != name || tp.ClusterID != want.id || !strings.Contains(tp.fingerprint(), "sha256:") || !tp.HasChanges {
+			if tp.Target != name || tp.Cluster != name || tp.ClusterID != want.id || !strings.HasPrefix(tp.fingerprint(), "kafka=sha256:") || len(tp.Parts) != 1 || !tp.HasChanges {
 				t.Errorf("plan -o json: targets[%d] = %s/%s id %s fingerprint %q hasChanges %v; want %s, cluster id %s",
 					i, tp.Target, tp.Cluster, tp.ClusterID, tp.fingerprint(), tp.HasChanges, name, want.id)
 			}
