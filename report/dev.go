@@ -30,6 +30,9 @@ type DevUp struct {
 	Topics  int
 	// Unenforced says why the spec's access is not enforced here ("" when it is).
 	Unenforced string
+	// Apply is the command line that creates the missing topics in this cluster from another
+	// terminal ("" = avatar-sync apply).
+	Apply string
 }
 
 // RenderDevUpJSON writes dev up's `-o json` line (one object, for scripts waiting on the cluster).
@@ -68,17 +71,21 @@ func RenderDevUpText(w, notes io.Writer, d DevUp) error {
 			fmt.Fprintf(notes, "Note: the SSL ports %s are not served with --plaintext; without it dev up serves SSL only (docs/tls.md).\n", d.SSLPorts)
 		}
 	}
+	applyLine := d.Apply
+	if applyLine == "" {
+		applyLine = "avatar-sync apply"
+	}
 	switch {
 	case d.AutoCreateTopics:
 		fmt.Fprintf(notes, "Note: --auto-create-topics: a producer creates a missing topic on first use, with %d partition(s) and %d replica(s), as a legacy cluster would; avatar-sync lists such topics as unmanaged (adopt them with import, docs/adoption.md).\n",
 			d.AutoCreatePartitions, min(3, len(d.Bootstrap)))
 		if len(d.Missing) > 0 {
-			fmt.Fprintf(notes, "Note: %d of the spec's %d topics do not exist here yet (%s): run `avatar-sync apply` in another terminal to create them as the spec declares.\n",
-				len(d.Missing), d.Topics, strings.Join(d.Missing, ", "))
+			fmt.Fprintf(notes, "Note: %d of the spec's %d topics do not exist here yet (%s): run `%s` in another terminal to create them as the spec declares.\n",
+				len(d.Missing), d.Topics, strings.Join(d.Missing, ", "), applyLine)
 		}
 	case len(d.Missing) > 0:
-		fmt.Fprintf(notes, "Note: %d of the spec's %d topics do not exist here yet (%s), and topics are not created on first use: run `avatar-sync apply` in another terminal.\n",
-			len(d.Missing), d.Topics, strings.Join(d.Missing, ", "))
+		fmt.Fprintf(notes, "Note: %d of the spec's %d topics do not exist here yet (%s), and topics are not created on first use: run `%s` in another terminal.\n",
+			len(d.Missing), d.Topics, strings.Join(d.Missing, ", "), applyLine)
 	}
 	if d.Unenforced != "" {
 		fmt.Fprintf(notes, "Note: %s.\n", d.Unenforced)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,7 +105,8 @@ func runDevUp(ctx context.Context, g *globalOptions, s *streams, sp *spec.Spec, 
 	// was when the note was written.
 	missing := session.MissingTopics(ctx, e, sp, target.Name)
 	d := report.DevUp{Bootstrap: e.Bootstrap(), ClusterID: e.ClusterID(), StateDir: o.stateDir, CAFile: caFile,
-		AutoCreateTopics: o.autoCreateTopics, AutoCreatePartitions: clusters.AutoCreatePartitions, Missing: missing, Topics: len(sp.Topics)}
+		AutoCreateTopics: o.autoCreateTopics, AutoCreatePartitions: clusters.AutoCreatePartitions, Missing: missing, Topics: len(sp.Topics),
+		Apply: devApplyCommand(g, target.Name, o.stateDir)}
 	if g.output == "json" {
 		_ = report.RenderDevUpJSON(s.out, d)
 	} else {
@@ -136,4 +138,37 @@ func passwordHint(sasl *spec.SASL) string {
 		return "$" + sasl.PasswordEnv
 	}
 	return "$(cat " + sasl.PasswordFile + ")"
+}
+
+// devApplyCommand is the apply that reaches this dev up's cluster from another terminal: apply joins
+// a running dev up through its state directory, so the line names --state-dir, the spec and the
+// target whenever they are not the defaults (a bare `avatar-sync apply` used to start a cluster of
+// its own in the default state directory and leave this one empty).
+func devApplyCommand(g *globalOptions, target, stateDir string) string {
+	args := []string{"avatar-sync", "apply"}
+	if g.file != defaultSpecFile {
+		args = append(args, "-f", g.file)
+	}
+	if target != defaultTarget {
+		args = append(args, "--cluster", target)
+	}
+	if stateDir != clusters.DefaultStateDir {
+		args = append(args, "--state-dir", stateDir)
+	}
+	return shellLine(args...)
+}
+
+// shellLine joins a command line to print for the user to copy: a word a shell would split or
+// expand is single-quoted, and control characters are escaped (printable.Text).
+func shellLine(words ...string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = w
+		if w == "" || strings.ContainsFunc(w, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:,=@+%", r))
+		}) {
+			quoted[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+	}
+	return printable.Text(strings.Join(quoted, " "))
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +34,30 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// freePorts reserves n loopback ports for the brokers (closed again: kfake binds them later). They
+// are picked below the kernel's ephemeral range (32768-60999), so that no outgoing connection of
+// this or another process takes one in the meantime.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	var ls []net.Listener
+	for port := 20000 + rand.IntN(10000); len(out) < n && port < 32000; port++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		out = append(out, port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	if len(out) < n {
+		t.Fatalf("no %d free ports between 20000 and 32000", n)
+	}
+	return out
 }
 
 // TestDevUp starts `dev up` on free ports, uses it as a plain bootstrap target, then cancels the
@@ -113,6 +139,77 @@ func TestDevUp(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "Stopped; state saved in "+stateDir) {
 		t.Errorf("stderr %q lacks the stop line", errOut.String())
+	}
+}
+
+// TestDevUpNoteRunsAsPrinted: dev up's note on missing topics names the apply that reaches this
+// cluster. With a spec elsewhere and a state directory of its own, the printed line, run as it is
+// from another directory, creates the topics in the running cluster (it used to say `avatar-sync
+// apply`, which read ./avatar.yaml and would start a cluster of its own in the default state
+// directory).
+func TestDevUpNoteRunsAsPrinted(t *testing.T) {
+	dir := t.TempDir()
+	specFile, stateDir := filepath.Join(dir, "avatar.yaml"), filepath.Join(dir, "dev state")
+	writeLabSpec(t, specFile, []string{"localhost:1"}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "up", "-f", specFile, "--state-dir", stateDir, "--ports", "0,0,0"}, strings.NewReader(""), &out, &errOut)
+	}()
+	note := regexp.MustCompile("do not exist here yet .*: run `([^`]+)` in another terminal")
+	var line string
+	for line == "" {
+		if m := note.FindStringSubmatch(errOut.String()); m != nil {
+			line = m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("dev up exited with %d: %s%s", code, out.String(), errOut.String())
+		case <-ctx.Done():
+			t.Fatalf("no note on missing topics: %q", errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if want := "avatar-sync apply -f " + specFile + " --state-dir '" + stateDir + "'"; line != want {
+		t.Errorf("dev up's note says run %q, want %q", line, want)
+	}
+	words, _, err := shellWords(line)
+	if err != nil || len(words) < 2 || words[0] != "avatar-sync" {
+		t.Fatalf("the note's command %q: %v", line, err)
+	}
+	if code, aout, aerr := runCLI(t, append(words[1:], "--auto-approve")...); code != exitOK || !strings.Contains(aout, "Apply complete: 3 applied") {
+		t.Errorf("%s --auto-approve: code %d\n%s%s", line, code, aout, aerr)
+	}
+	if code, pout, perr := runCLI(t, "plan", "-f", specFile, "--state-dir", stateDir, "--detailed-exitcode"); code != exitOK {
+		t.Errorf("the running cluster still lacks topics after the note's apply: code %d\n%s%s", code, pout, perr)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev up did not stop within 30s")
+	}
+}
+
+// TestShellLine: the command lines printed to be copied survive a shell: words it would split or
+// expand are single-quoted, and control characters are escaped, not printed.
+func TestShellLine(t *testing.T) {
+	for name, tc := range map[string]struct {
+		words []string
+		want  string
+	}{
+		"plain":          {[]string{"avatar-sync", "apply", "--plan", "ci/plan.json", "--cluster", "dev,lab"}, "avatar-sync apply --plan ci/plan.json --cluster dev,lab"},
+		"space":          {[]string{"avatar-sync", "apply", "--state-dir", "dev state"}, "avatar-sync apply --state-dir 'dev state'"},
+		"single quote":   {[]string{"-f", "it's.yaml"}, `-f 'it'\''s.yaml'`},
+		"shell meta":     {[]string{"-f", "$HOME/a.yaml", "x;y", "*"}, "-f '$HOME/a.yaml' 'x;y' '*'"},
+		"empty":          {[]string{"--state-dir", ""}, "--state-dir ''"},
+		"control escape": {[]string{"-f", "a\x1b[2J.yaml"}, `-f 'a\x1b[2J.yaml'`},
+	} {
+		if got := shellLine(tc.words...); got != tc.want {
+			t.Errorf("%s: shellLine(%q) = %q, want %q", name, tc.words, got, tc.want)
+		}
 	}
 }
 

@@ -348,12 +348,18 @@ func planChanges(t *testing.T, args ...string) []plannedChange {
 		t.Fatalf("plan exit %d: %s", code, stderr)
 	}
 	var plan struct {
-		Targets []struct{ Changes []plannedChange }
+		Targets []struct {
+			Parts []struct{ Changes []plannedChange } // one per plane (formatVersion 5)
+		}
 	}
 	if err := json.Unmarshal([]byte(stdout), &plan); err != nil || len(plan.Targets) != 1 {
 		t.Fatalf("plan json: %v\n%s", err, stdout)
 	}
-	return plan.Targets[0].Changes
+	var changes []plannedChange
+	for _, part := range plan.Targets[0].Parts {
+		changes = append(changes, part.Changes...)
+	}
+	return changes
 }
 
 // pendingChanges runs plan -o json and returns "kind action name" of every change that is not a

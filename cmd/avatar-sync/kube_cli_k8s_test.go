@@ -7,8 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,30 +56,6 @@ var (
 	nodePortMu   sync.Mutex
 	nextNodePort = 31000
 )
-
-// freePorts reserves n loopback ports for the brokers (closed again: kfake binds them later). They
-// are picked below the kernel's ephemeral range (32768-60999), so that no outgoing connection of
-// this or another process takes one in the meantime.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var out []int
-	var ls []net.Listener
-	for port := 20000 + rand.IntN(10000); len(out) < n && port < 32000; port++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		ls = append(ls, l)
-		out = append(out, port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	if len(out) < n {
-		t.Fatalf("no %d free ports between 20000 and 32000", n)
-	}
-	return out
-}
 
 const labSpec = `apiVersion: avatar-sync/v1
 kind: KafkaCluster

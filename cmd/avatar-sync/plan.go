@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/clusters"
 	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
@@ -23,6 +24,8 @@ type planOptions struct {
 	// default because CI runs plan on pull requests, whose plugin: paths are code chosen by their
 	// author (issue 10 item 7), as validate does.
 	plugins bool
+	// specFile is -f, for the apply line plan --out prints.
+	specFile string
 }
 
 func newPlanCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -73,6 +76,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 			if err := renderRun(s.out, g, run, report.RenderOptions{}); err != nil {
 				return err
 			}
+			o.specFile = g.file
 			return o.conclude(s, sp, run)
 		},
 	}
@@ -111,7 +115,7 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run plans.Run) error {
 		if err := session.SaveRun(o.out, run); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: avatar-sync apply --plan %s%s\n", o.out, o.out, clusterArg(run))
+		fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: %s\n", o.out, applyPlanLine(o.specFile, o.out, o.cluster.stateDir, run))
 	}
 	if n := run.Summary().Unsupported; n > 0 {
 		return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
@@ -122,14 +126,23 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run plans.Run) error {
 	return nil
 }
 
-// clusterArg is the --cluster a saved fleet plan must be applied with ("" for one target).
-func clusterArg(run plans.Run) string {
-	if len(run.Targets) < 2 {
-		return ""
+// applyPlanLine is the apply of a saved plan, printed by plan --out to be copied: the same -f and
+// --state-dir when they are not the defaults, and the plan's targets as --cluster unless that is
+// the default (apply refuses a plan of other targets than its --cluster).
+func applyPlanLine(specFile, out, stateDir string, run plans.Run) string {
+	args := []string{"avatar-sync", "apply", "--plan", out}
+	if specFile != defaultSpecFile {
+		args = append(args, "-f", specFile)
 	}
 	names := make([]string, len(run.Targets))
 	for i, tp := range run.Targets {
 		names[i] = tp.Target
 	}
-	return " --cluster " + strings.Join(names, ",")
+	if cluster := strings.Join(names, ","); cluster != defaultTarget {
+		args = append(args, "--cluster", cluster)
+	}
+	if stateDir != clusters.DefaultStateDir {
+		args = append(args, "--state-dir", stateDir)
+	}
+	return shellLine(args...)
 }

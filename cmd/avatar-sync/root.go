@@ -15,6 +15,12 @@ type streams struct {
 	out, err io.Writer
 }
 
+// The defaults of -f and --cluster.
+const (
+	defaultSpecFile = "avatar.yaml"
+	defaultTarget   = "embedded"
+)
+
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	file    string
@@ -76,8 +82,8 @@ probes the lab's devices (EEG headset, Tello drones).`,
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.file, "file", "f", "avatar.yaml", "path to the spec file")
-	pf.StringVar(&g.cluster, "cluster", "embedded", "target cluster (a name under clusters: in the spec); plan, apply, status and watch take a comma-separated list (a fleet: dev,lab)")
+	pf.StringVarP(&g.file, "file", "f", defaultSpecFile, "path to the spec file")
+	pf.StringVar(&g.cluster, "cluster", defaultTarget, "target cluster (a name under clusters: in the spec); plan, apply, status and watch take a comma-separated list (a fleet: dev,lab)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text|json (some commands also markdown)")
 	pf.BoolVar(&g.noColor, "no-color", false, "disable colour (also honoured: NO_COLOR)")
 	pf.CountVarP(&g.verbose, "verbose", "v", "more logging on stderr (repeat for more)")
