@@ -270,7 +270,7 @@ func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts App
 		if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
 			return res, err
 		}
-		if err := checkFresh(plans.PlaneKafka, "the cluster", plan, Fingerprint(live)); err != nil {
+		if err := checkFresh(plans.PlaneKafka, "the cluster", plan, Fingerprint(live, plan.Desired)); err != nil {
 			return res, err
 		}
 		live = plans.Live{} // not needed from here on; at 10,000 topics the largest structure in memory

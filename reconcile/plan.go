@@ -1,14 +1,9 @@
 package reconcile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -31,7 +26,7 @@ func Diff(want plans.Desired, have plans.Live, opts DiffOptions) plans.Plan {
 	// The hash and the diff only read have: on a second core the hash costs no wall time (at
 	// 10,000 topics each is about a tenth of a no-op plan's CPU; issue 23).
 	fp := make(chan string, 1)
-	go func() { fp <- Fingerprint(have) }()
+	go func() { fp <- Fingerprint(have, want) }()
 	p := diff(want, have, opts)
 	p.Parts[0].Fingerprint = <-fp
 	return p
@@ -197,144 +192,4 @@ func maskSensitive(v string) string {
 		return ""
 	}
 	return "(sensitive)"
-}
-
-// Fingerprint hashes the parts of the live state a plan depends on: the cluster id, brokers and
-// their racks, every non-internal topic's replicas and configs (value and source), and the
-// inventory of managed topics. Internal
-// topics are left out so the apply lock, consumer offsets and the like do not make plans stale.
-func Fingerprint(l plans.Live) string {
-	h := sha256.New()
-	// One reused buffer and length-prefixed fields: unambiguous, and cheap at 10,000 topics.
-	var buf []byte
-	field := func(s string) {
-		buf = strconv.AppendInt(buf, int64(len(s)), 10)
-		buf = append(buf, ':')
-		buf = append(buf, s...)
-	}
-	num := func(n int64) {
-		buf = strconv.AppendInt(buf, n, 10)
-		buf = append(buf, ',')
-	}
-	flush := func() {
-		h.Write(buf)
-		buf = buf[:0]
-	}
-	buf = append(buf, "cluster "...)
-	field(l.ClusterID)
-	bs := slices.Clone(l.Brokers)
-	sort.Slice(bs, func(i, j int) bool { return bs[i].ID < bs[j].ID })
-	for _, b := range bs {
-		buf = append(buf, "\nbroker "...)
-		num(int64(b.ID))
-		field(b.Rack)
-	}
-	flush()
-	names := make([]string, 0, len(l.Topics))
-	for name, o := range l.Topics {
-		if !topics.IsInternal(name, o) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	// keys are the sorted config names of the topic before; DescribeConfigs returns the same names
-	// for nearly every topic, so they are sorted again only when the set differs.
-	var keys []string
-	var vals []topics.ConfigValue // o.Config[keys[i]]
-	// Topics with equal configs share one map (clusters' Describe, issue 23): the entries of the
-	// last map hashed are kept as written and written again for the next topic with that map.
-	var lastConfig map[string]topics.ConfigValue
-	var configBytes []byte
-	var parts []int32
-	for _, name := range names {
-		o := l.Topics[name]
-		buf = append(buf, "\ntopic "...)
-		field(name)
-		parts = sortedPartitions(parts, o.Replicas)
-		for _, p := range parts {
-			buf = append(buf, "\np "...)
-			num(int64(p))
-			for _, r := range o.Replicas[p] {
-				num(int64(r))
-			}
-		}
-		if o.Config != nil && sameMap(o.Config, lastConfig) {
-			buf = append(buf, configBytes...)
-			flush()
-			continue
-		}
-		if vals = sameKeys(vals, keys, o.Config); vals == nil {
-			keys = keys[:0]
-			for k := range o.Config {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			vals = sameKeys(vals, keys, o.Config)
-		}
-		start := len(buf)
-		for i, k := range keys {
-			v := vals[i]
-			buf = append(buf, "\nc "...)
-			field(k)
-			field(v.Value)
-			num(int64(v.Source))
-		}
-		configBytes = append(configBytes[:0], buf[start:]...)
-		lastConfig = o.Config
-		flush()
-	}
-	// The inventory decides what prune may delete: a plan computed before a topic was adopted
-	// must not be applied after.
-	inv := slices.Clone(l.Inventory)
-	slices.Sort(inv)
-	for _, name := range inv {
-		buf = append(buf, "\ninventory "...)
-		field(name)
-	}
-	accessFingerprint(l.Access, field)
-	flush()
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
-}
-
-// sameMap: a and b are one map (not merely equal ones).
-func sameMap(a, b map[string]topics.ConfigValue) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
-}
-
-// sameKeys returns m's values in the order of keys (distinct), in buf's storage, when keys are
-// exactly m's keys, and nil otherwise.
-func sameKeys(buf []topics.ConfigValue, keys []string, m map[string]topics.ConfigValue) []topics.ConfigValue {
-	if len(keys) != len(m) {
-		return nil
-	}
-	buf = buf[:0]
-	for _, k := range keys {
-		v, ok := m[k]
-		if !ok {
-			return nil
-		}
-		buf = append(buf, v)
-	}
-	if buf == nil {
-		buf = []topics.ConfigValue{} // no keys: an empty match, not a mismatch
-	}
-	return buf
-}
-
-// sortedPartitions returns the partition ids of replicas in order, in buf's storage; partitions
-// numbered 0 to n-1 (every topic Kafka describes) need no sort.
-func sortedPartitions(buf []int32, replicas map[int32][]int32) []int32 {
-	buf = buf[:0]
-	for p := range int32(len(replicas)) {
-		if _, ok := replicas[p]; !ok {
-			buf = buf[:0]
-			for p := range replicas {
-				buf = append(buf, p)
-			}
-			slices.Sort(buf)
-			return buf
-		}
-		buf = append(buf, p)
-	}
-	return buf
 }

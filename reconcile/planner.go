@@ -355,7 +355,7 @@ func Verify(p plans.Plan, live plans.Live) error { return verifyPlan(p, live, ""
 func verifyPlan(p plans.Plan, live plans.Live, fp string) error {
 	p = topicPart(p) // the object side is verified against the API server (verifyObjects)
 	if fp == "" {
-		fp = Fingerprint(live)
+		fp = Fingerprint(live, p.Desired)
 	}
 	if err := checkFresh(plans.PlaneKafka, "the cluster", p, fp); err != nil {
 		return err
