@@ -753,7 +753,7 @@ func TestFleetOnDevUp(t *testing.T) {
 		if strings.Contains(out, "Target lab:") || strings.Contains(errOut, "Applying target lab") {
 			t.Errorf("lab was applied after dev failed:\n%s%s", out, errOut)
 		}
-		for _, want := range []string{"create topic ml.features: FAILED", "(not attempted: lab; fix dev and apply again)"} {
+		for _, want := range []string{"create topic ml.features: FAILED", "collides with existing topic: ml_features", "(not attempted: lab; fix dev and apply again)"} {
 			if !strings.Contains(errOut, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, errOut)
 			}

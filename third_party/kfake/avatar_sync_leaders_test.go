@@ -71,3 +71,55 @@ func TestLeadersTakeTurns(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateTopicRefusalsSayWhy: a create refused because the name exists or
+// collides (after '.' and '_' are made the same) carries Kafka's message;
+// upstream kfake sent only the code, so avatar-sync printed "invalid topic"
+// with nothing to act on.
+func TestCreateTopicRefusalsSayWhy(t *testing.T) {
+	c, err := NewCluster(NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	create := func(names ...string) map[string]string {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		for _, n := range names {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = n, 1, 1
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(context.Background(), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, rt := range resp.Topics {
+			msg := ""
+			if rt.ErrorMessage != nil {
+				msg = *rt.ErrorMessage
+			}
+			out[rt.Topic] = fmt.Sprintf("%d %s", rt.ErrorCode, msg)
+		}
+		return out
+	}
+	if got := create("ml_features"); got["ml_features"] != "0 " {
+		t.Fatalf("first create: %v", got)
+	}
+	for name, want := range map[string]string{
+		"ml_features": "36 Topic 'ml_features' already exists.",
+		"ml.features": "17 Topic 'ml.features' collides with existing topic: ml_features",
+	} {
+		if got := create(name)[name]; got != want {
+			t.Errorf("create %s: %q, want %q", name, got, want)
+		}
+	}
+	if got := create("a.b", "a_b")["a.b"]; got != "17 Topic 'a.b' collides with existing topic: a_b" {
+		t.Errorf("two colliding names in one request: %q", got)
+	}
+}
