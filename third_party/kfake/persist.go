@@ -628,10 +628,13 @@ func (c *Cluster) saveTopics(fsys fs, dir string) error {
 			Assignment: assignment,
 		})
 	}
-	return writeJSONFile(fsys, filepath.Join(dir, "topics.json"), persistTopics{
+	if err := writeJSONFile(fsys, filepath.Join(dir, "topics.json"), persistTopics{
 		Version: currentPersistVersion,
 		Topics:  pts,
-	})
+	}); err != nil {
+		return err
+	}
+	return c.dropTopicsLog(fsys, dir) // avatar-sync patch: topics.json now holds topics.log
 }
 
 func (c *Cluster) saveACLs(fsys fs, dir string) error {
@@ -1184,7 +1187,13 @@ func (c *Cluster) loadTopics(fsys fs, dir string) error {
 			}
 		}
 	}
-	return nil
+	// avatar-sync patch: the config changes appended since topics.json
+	// was written, then one topics.json with all of them.
+	replayed, err := c.replayTopicsLog(fsys, dir)
+	if err != nil || !replayed {
+		return err
+	}
+	return c.saveTopics(fsys, dir)
 }
 
 func (c *Cluster) loadPartitions(fsys fs, dir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
@@ -2795,6 +2804,10 @@ func (c *Cluster) loadSessionState() error {
 
 // closeOpenFiles closes all open file handles for persistence.
 func (c *Cluster) closeOpenFiles() {
+	if c.topicsLogFile != nil { // avatar-sync patch
+		c.topicsLogFile.Close()
+		c.topicsLogFile = nil
+	}
 	if c.groupsLogFile != nil {
 		if c.cfg.syncWrites {
 			c.groupsLogFile.Sync()
