@@ -1,12 +1,15 @@
 package kfake
 
-// avatar-sync patch test for the sixth patch (PATCHES.md): partition leaders
-// placed in turn over the brokers, as Kafka places them.
+// avatar-sync patch tests for the sixth, eighth and ninth patches
+// (PATCHES.md): leaders placed in turn, a refused create's message, and
+// partition state work bounded.
 
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -121,5 +124,53 @@ func TestCreateTopicRefusalsSayWhy(t *testing.T) {
 	}
 	if got := create("a.b", "a_b")["a.b"]; got != "17 Topic 'a.b' collides with existing topic: a_b" {
 		t.Errorf("two colliding names in one request: %q", got)
+	}
+}
+
+// TestPartitionWorkBounded: saving and loading state (forEachPartition)
+// runs at most partitionWorkers partitions at once, whatever their number,
+// and still visits each partition once (ninth patch; upstream started a
+// goroutine per partition).
+func TestPartitionWorkBounded(t *testing.T) {
+	c, err := NewCluster(NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	onLoop(c, func() {
+		for i := range 50 {
+			c.data.mkt(fmt.Sprintf("t%02d", i), 8, 1, nil)
+		}
+	})
+	var (
+		mu            sync.Mutex
+		running, most int
+		seen          = map[string]int{}
+	)
+	err = c.forEachPartition(func(topic string, part int32, _ *partData) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		seen[fmt.Sprintf("%s-%d", topic, part)]++
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most > partitionWorkers || most < 2 {
+		t.Errorf("%d partitions at once, want 2..%d", most, partitionWorkers)
+	}
+	if len(seen) != 400 {
+		t.Errorf("visited %d partitions, want 400", len(seen))
+	}
+	for p, n := range seen {
+		if n != 1 {
+			t.Errorf("%s visited %d times", p, n)
+		}
 	}
 }
