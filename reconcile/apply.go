@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -76,6 +77,7 @@ type Allowed struct {
 	parts   []plans.Part
 	managed int
 	optIns  optIns
+	spared  atomic.Int64
 }
 
 // optIns are the ApplyOptions CheckAllowed reads.
@@ -93,6 +95,10 @@ func Allow(p plans.Plan, opts ApplyOptions) (*Allowed, error) {
 	}
 	return &Allowed{parts: p.Parts, managed: p.ManagedTopics, optIns: optInsOf(opts)}, nil
 }
+
+// Spared is how many applies this token spared a second check of its plan (Planner.Apply given
+// it as ApplyOptions.Allowed): what a caller's test reads to see that the token reached the apply.
+func (a *Allowed) Spared() int { return int(a.spared.Load()) }
 
 // covers reports whether a is the token of p under opts' opt-ins.
 func (a *Allowed) covers(p plans.Plan, opts ApplyOptions) bool {
