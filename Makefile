@@ -93,9 +93,11 @@ bench:
 # next to the floor program (clusters/internal/floor: franz-go sending only the requests each command
 # needs), and prints issue 23's table: medians of BENCH_RUNS runs of wall time, CPU and peak RSS.
 # Takes several minutes; not part of test. bench-cli-old runs issue 9's validate/plan benchmarks.
+# BENCH_ROWS (a regular expression) keeps only the rows it matches: BENCH_ROWS='config change' make bench-cli.
 BENCH_RUNS ?= 5
+BENCH_ROWS ?=
 bench-cli:
-	AVATAR_BENCH_RUNS=$(BENCH_RUNS) $(GO) test ./cmd/avatar-sync -run '^$$' -bench CLITable -benchtime 1x -timeout 60m
+	AVATAR_BENCH_RUNS=$(BENCH_RUNS) AVATAR_BENCH_ROWS='$(BENCH_ROWS)' $(GO) test ./cmd/avatar-sync -run '^$$' -bench CLITable -benchtime 1x -timeout 60m
 
 # bench-cli-100k: issue 23's scale row (100,000 topics, one file and a directory); creating the
 # topics takes minutes.

@@ -85,7 +85,7 @@ func applyAccess(t *testing.T, a *Admin, s *spec.Spec, allowDelete bool) plans.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := reconcile.Apply(ctx, p, a, reconcile.ApplyOptions{AllowDelete: allowDelete, Secrets: accessSecrets, PollInterval: 10 * time.Millisecond}, nil)
+	res, err := pl.Apply(ctx, p, reconcile.ApplyOptions{AllowDelete: allowDelete, Secrets: accessSecrets, PollInterval: 10 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatalf("apply: %v (residual %v)", err, res.Residual)
 	}

@@ -71,7 +71,7 @@ func checkState(dataDir string) error {
 			damaged(p, "is not valid JSON (%d bytes)", len(b))
 		}
 	}
-	for _, name := range []string{"groups.log", "pids.log"} {
+	for _, name := range []string{"groups.log", "pids.log", "topics.log"} {
 		p := filepath.Join(dataDir, name)
 		if good, size, err := framedLogPrefix(p); err != nil {
 			return fmt.Errorf("%w: %w", ErrDamagedState, err)

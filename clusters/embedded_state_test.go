@@ -104,6 +104,15 @@ func TestDamagedStateIsRefusedAndKept(t *testing.T) {
 			f.Write([]byte{40, 0, 0, 0, 1, 2, 3, 4, 1, 0, '{'})
 			f.Close()
 		}, "groups.log: only the first"},
+		// topics.log holds the topic config changes since topics.json (kfake's seventh patch).
+		"topics.log with a torn entry": {func(t *testing.T, dir string) {
+			f, err := os.OpenFile(filepath.Join(dir, stateData, "topics.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write([]byte{40, 0, 0, 0, 1, 2, 3, 4, 1, 0, '{'})
+			f.Close()
+		}, "topics.log: only the first"},
 	}
 	for name, tc := range cases {
 		for _, readOnly := range []bool{false, true} {

@@ -52,7 +52,7 @@ func TestPruneDeletesOnlyInventoryTopics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := reconcile.Apply(ctx, p, a, reconcile.ApplyOptions{AllowDelete: allowDelete, PollInterval: 10 * time.Millisecond}, nil)
+		res, err := planner.Apply(ctx, p, reconcile.ApplyOptions{AllowDelete: allowDelete, PollInterval: 10 * time.Millisecond}, nil)
 		if err != nil || !res.Converged() {
 			t.Fatalf("apply: %v %+v", err, res)
 		}

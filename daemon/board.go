@@ -137,8 +137,10 @@ func (b *statusBoard) afterPass(ctx context.Context, f *follower, tr reconcile.T
 		b.secrets = specSecrets(sp)
 		b.mu.Unlock()
 	}
+	// The pass's own spec counts too: the file re-read here may already be the next edit, an
+	// invalid one whose error quotes a password the board never saw in a valid spec.
 	b.mu.Lock()
-	scrub := notify.Scrubber(b.secrets) // the webhooks' cleaning: secrets and URL user information
+	scrub := notify.Scrubber(append(slices.Clone(b.secrets), f.secrets...)) // the webhooks' cleaning: secrets and URL user information
 	b.mu.Unlock()
 	pass.Error, entry.Error, entry.Subject = scrub(pass.Error), scrub(entry.Error), scrub(entry.Subject)
 	revision = scrub(revision)

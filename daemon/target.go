@@ -31,6 +31,10 @@ type follower struct {
 
 	drift, applied []string // headlines the pass found pending and applied, for notifications
 	lastFile       string   // the spec file the last pass read, for the status page
+	// secrets are the passwords of the last valid spec a pass read. The status page scrubs them
+	// from what it shows even when the file it re-reads after the pass was edited meanwhile (and
+	// quotes a password in the error the next pass reports).
+	secrets []string
 }
 
 func (f *follower) close() {
@@ -104,6 +108,7 @@ func (f *follower) pass(ctx context.Context, file string, base *slog.Logger) err
 			},
 			Loaded: func(specs []*spec.Spec) {
 				d.gx.rememberSecrets(f.name, specs[0])
+				f.secrets = specSecrets(specs[0])
 				f.specRead = true // a spec with this target was read: from now on its absence is a bad commit
 			},
 			PluginsNotRun: d.gx.notePluginsNotRun,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/avatar-project/avatar-sync/plans"
@@ -76,6 +77,7 @@ type Allowed struct {
 	parts   []plans.Part
 	managed int
 	optIns  optIns
+	spared  atomic.Int64
 }
 
 // optIns are the ApplyOptions CheckAllowed reads.
@@ -93,6 +95,10 @@ func Allow(p plans.Plan, opts ApplyOptions) (*Allowed, error) {
 	}
 	return &Allowed{parts: p.Parts, managed: p.ManagedTopics, optIns: optInsOf(opts)}, nil
 }
+
+// Spared is how many applies this token spared a second check of its plan (Planner.Apply given
+// it as ApplyOptions.Allowed): what a caller's test reads to see that the token reached the apply.
+func (a *Allowed) Spared() int { return int(a.spared.Load()) }
 
 // covers reports whether a is the token of p under opts' opt-ins.
 func (a *Allowed) covers(p plans.Plan, opts ApplyOptions) bool {
@@ -138,8 +144,22 @@ func DefaultHolder() string {
 // Progress receives events; it is called synchronously from Apply and must not block for long.
 type Progress func(plans.Event)
 
-// Apply executes a plan against a cluster. It is the only function in avatar-sync that changes a
-// cluster, and it does so in this order:
+// checkLevel is how much of applyTopics' steps 1 to 5 a caller has done already.
+type checkLevel int
+
+const (
+	// unchecked: nothing; applyTopics does every step (tests that apply a plan without a Planner).
+	unchecked checkLevel = iota
+	// checkedBeforeLease: steps 1 to 3, against a read made before the lease (the plan's own);
+	// only the fingerprint is checked, against a fresh read under the lease.
+	checkedBeforeLease
+	// checkedUnderLease: steps 1 to 3 against a read made under the held lease, which has not
+	// changed since (Planner.Lock, issue 23): step 5 needs no read.
+	checkedUnderLease
+)
+
+// applyTopics executes the Kafka part of a plan against a cluster; Planner.Apply (the one entry
+// point that changes a target) runs it through the Kafka plane's Execute. It goes in this order:
 //
 //  1. Read the live state and check the cluster's identity: refuse when the spec pins a clusterId
 //     or the plan was computed against a cluster and the live id differs. Nothing else happens
@@ -168,30 +188,9 @@ type Progress func(plans.Event)
 // The lease's keeper is stopped, and the lease released with its own fresh bounded context, even
 // when ctx was cancelled. The returned error is nil only when every change was applied and the
 // cluster converged.
-func Apply(ctx context.Context, plan plans.Plan, cluster Cluster, opts ApplyOptions, progress Progress) (plans.Result, error) {
-	opts.defaults()
-	if progress == nil {
-		progress = func(plans.Event) {}
-	}
-	return applyTopics(ctx, plan, cluster, opts, progress, nil, unchecked)
-}
-
-// checkLevel is how much of Apply's steps 1 to 5 a caller has done already.
-type checkLevel int
-
-const (
-	// unchecked: nothing; Apply does every step.
-	unchecked checkLevel = iota
-	// checkedBeforeLease: steps 1 to 3, against a read made before the lease (the plan's own);
-	// only the fingerprint is checked, against a fresh read under the lease.
-	checkedBeforeLease
-	// checkedUnderLease: steps 1 to 3 against a read made under the held lease, which has not
-	// changed since (Planner.Lock, issue 23): step 5 needs no read.
-	checkedUnderLease
-)
-
-// applyTopics is Apply; with held, the apply lock is already held (by Planner.Apply, across both
-// planes) and step 4 is skipped; checked says which steps Planner.Apply has done already.
+//
+// With held, the apply lock is already held (by Planner.Apply, across both planes) and step 4 is
+// skipped; checked says which steps Planner.Apply has done already.
 func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked checkLevel) (plans.Result, error) {
 	res := plans.Result{Changes: make([]plans.ChangeResult, 0, len(plan.Part(plans.PlaneKafka).Changes))}
 	for _, c := range plan.Part(plans.PlaneKafka).Changes {
@@ -438,7 +437,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 func checkGroups(ctx context.Context, cluster Cluster, pending []plans.ChangeResult, force bool) error {
 	var deletes []string
 	for _, cr := range pending {
-		if c := cr.Change; c.Action == plans.Delete && c.Kind == plans.KindTopic {
+		if c := cr.Change; c.Action == plans.Delete && c.Kind.Removes() == plans.RemovesRecords {
 			deletes = append(deletes, c.Name)
 		}
 	}

@@ -27,6 +27,8 @@ type fakePlane struct {
 	mu       sync.Mutex
 	live     map[string]string
 	rendered map[string]string
+	// applied, when set, runs once the objects are applied, with the context they were applied in.
+	applied func(ctx context.Context)
 }
 
 func (f *fakePlane) PlanObjects(_ context.Context, opts reconcile.ObjectPlanOptions) (reconcile.ObjectPlan, error) {
@@ -82,6 +84,9 @@ func (f *fakePlane) ApplyObjects(ctx context.Context, p reconcile.ObjectPlan, _ 
 	}
 	for _, c := range p.Changes {
 		progress(reconcile.ObjectEvent{Name: c.Name, Done: true})
+	}
+	if f.applied != nil {
+		f.applied(ctx)
 	}
 	return nil
 }
@@ -237,4 +242,77 @@ func requestsNamed(r map[clustertest.API]int, name string) int {
 		}
 	}
 	return 0
+}
+
+// TestLeaseLostAfterTheObjectsStopsBeforeTheTopics: one lease covers both planes of a target, and
+// the objects are applied first. When the lease is lost once the objects are applied (`avatar-sync
+// unlock` by someone else), the apply stops there: no topic change is sent, the topics are
+// reported not attempted, and the error says who released the lease and where the apply stopped.
+func TestLeaseLostAfterTheObjectsStopsBeforeTheTopics(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Admin: e.admin}
+	const reason = "avatar-sync unlock by bob@lab pid 9"
+	plane := &fakePlane{spy: spy, live: map[string]string{}, rendered: map[string]string{"kafka-config": "image=3.8.1"}}
+	plane.applied = func(ctx context.Context) {
+		cur, err := e.admin.ApplyLock(e.ctx)
+		if err != nil || cur == nil {
+			t.Errorf("apply lock while the objects are applied: %+v, %v", cur, err)
+			return
+		}
+		if err := e.admin.Unlock(e.ctx, cur.ID, reason); err != nil {
+			t.Error(err)
+			return
+		}
+		// The lease keeper notices at its next renewal and ends the apply's context.
+		waitFor(t, e.ctx, "the apply to notice its lost lease", ctx.Done())
+	}
+	pl := &reconcile.Planner{Target: reconcile.Target{Name: "lab", Planes: []reconcile.Plane{reconcile.ObjectsPlane(plane), reconcile.KafkaPlane(spy, nil)}}}
+	p, err := pl.Plan(e.ctx, avatarSpec(), reconcile.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Summary(); s.Create != 4 {
+		t.Fatalf("plan %+v: want the object and the three topics created", s)
+	}
+	// The lock's own topic exists before the apply, so that the apply sends no topic creation of
+	// its own once the lease holds.
+	first, err := e.admin.AcquireLease(e.ctx, "setup", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Release(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	spy.calls = nil
+	e.cluster.ResetRequests()
+	res, err := pl.Apply(e.ctx, p, reconcile.ApplyOptions{Holder: "lab apply", LeaseTTL: 600 * time.Millisecond, PollInterval: 10 * time.Millisecond}, nil)
+	if !errors.Is(err, reconcile.ErrLeaseLost) || !strings.Contains(err.Error(), reason) || !strings.Contains(err.Error(), "stopped before create topic") {
+		t.Fatalf("apply whose lease was lost after the objects: %v; want ErrLeaseLost naming the unlock and the topic it stopped before", err)
+	}
+	if got, want := spy.calls, []string{"lease", "apply objects"}; !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v: the lease before the objects, nothing after them", got, want)
+	}
+	if plane.live["kafka-config"] != "image=3.8.1" {
+		t.Errorf("objects %v: want the planned object applied before the lease was lost", plane.live)
+	}
+	if n := e.cluster.Requests()[clustertest.APICreateTopics]; n != 0 {
+		t.Errorf("%d topic creations sent after the lease was lost", n)
+	}
+	status := map[plans.Kind][]plans.Status{}
+	for _, cr := range res.Changes {
+		status[cr.Change.Kind] = append(status[cr.Change.Kind], cr.Status)
+	}
+	if !slices.Equal(status[plans.KindObject], []plans.Status{plans.Applied}) ||
+		!slices.Equal(status[plans.KindTopic], []plans.Status{plans.NotAttempted, plans.NotAttempted, plans.NotAttempted}) {
+		t.Errorf("statuses %v: want the object applied, every topic not attempted", status)
+	}
+	live, err := e.admin.Describe(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range avatarSpec().Topics {
+		if _, ok := live.Topics[topic.Name]; ok {
+			t.Errorf("topic %s was created after the lease was lost", topic.Name)
+		}
+	}
 }

@@ -69,6 +69,9 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 		"added delete of a topic in the snapshot": {func(p *plans.Plan) {
 			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindTopic, Name: "keep", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 3, ReplicationFactor: 3}})
 		}, "topic keep is in the plan's desired state"},
+		"added delete of a topic's config (only kinds that remove records are deleted)": {func(p *plans.Plan) {
+			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindConfig, Name: "keep", Action: plans.Delete, Risk: plans.RiskNone, Config: &plans.ConfigPayload{Keys: map[string]plans.ConfigEdit{"retention.ms": {Before: "-1", Delete: true}}}})
+		}, "delete topic keep config): only whole topics are deleted"},
 		"added delete without deletion: prune": {func(p *plans.Plan) {
 			p.Desired.Topics = p.Desired.Topics[:1]
 			p.Parts[0].Changes = append(p.Parts[0].Changes, plans.Change{Kind: plans.KindTopic, Name: "kept-too", Action: plans.Delete, Risk: plans.RiskDataLoss, Topic: &plans.TopicPayload{Partitions: 1, ReplicationFactor: 1}})

@@ -380,7 +380,7 @@ func verifyPlan(p plans.Plan, live plans.Live, fp string) error {
 			}
 		} else if c.Action == plans.Delete {
 			switch {
-			case c.Kind != plans.KindTopic:
+			case c.Kind.Removes() != plans.RemovesRecords:
 				errs = append(errs, fmt.Errorf("change %d (%s): only whole topics are deleted", i+1, plans.Headline(c)))
 			case p.Desired.Has(c.Name):
 				errs = append(errs, fmt.Errorf("change %d (%s): topic %s is in the plan's desired state; a plan never deletes a topic it wants", i+1, plans.Headline(c), c.Name))

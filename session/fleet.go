@@ -246,7 +246,7 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 	allowed := make([]*reconcile.Allowed, len(run.Targets))
 	for i, tp := range run.Targets {
 		var err error
-		if allowed[i], err = reconcile.Allow(tp.Plan, o.Apply); err != nil {
+		if allowed[i], err = allow(tp.Plan, o.Apply); err != nil {
 			if len(run.Targets) > 1 {
 				err = fmt.Errorf("target %s: %w", tp.Target, err)
 			}
@@ -284,6 +284,9 @@ func (f *Fleet) Apply(ctx context.Context, run plans.Run, o ApplyOptions, h Appl
 	}
 	return results, nil
 }
+
+// allow is reconcile.Allow; a variable so that a test sees the tokens the fleet hands its applies.
+var allow = reconcile.Allow
 
 // applyTarget applies one target's plan (already confirmed) and tells the hooks.
 // allowed is the plan's checked opt-ins (nil: Planner.Apply checks them).

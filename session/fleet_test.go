@@ -246,3 +246,46 @@ func TestFleetOptInsRefuseBeforeAnyChange(t *testing.T) {
 		t.Errorf("east after the refused run: %v %+v", p.Err, p.Plan.Summary())
 	}
 }
+
+// TestFleetChecksOptInsOncePerTarget: an allowed fleet apply of two targets checks each target's
+// opt-ins once — the fleet's check, whose token each target's apply is handed and uses instead
+// of checking again (issue 20: CheckAllowed once; without the token, two checks per target).
+func TestFleetChecksOptInsOncePerTarget(t *testing.T) {
+	_, _, sp := fleetSpec(t)
+	var mu sync.Mutex
+	var tokens []*reconcile.Allowed
+	check := allow
+	allow = func(p plans.Plan, opts reconcile.ApplyOptions) (*reconcile.Allowed, error) {
+		a, err := check(p, opts)
+		mu.Lock()
+		tokens = append(tokens, a)
+		mu.Unlock()
+		return a, err
+	}
+	t.Cleanup(func() { allow = check })
+
+	f := openTestFleet(t, sp, "east", "west")
+	run := f.Plan(t.Context(), reconcile.PlanOptions{})
+	var applied []string
+	results, err := f.Apply(t.Context(), run, ApplyOptions{Apply: reconcile.ApplyOptions{LockWait: time.Second}}, ApplyHooks{
+		Applied: func(target string, _ plans.Plan, _ plans.Result, _ error) { applied = append(applied, target) },
+	})
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if got := strings.Join(applied, ","); got != "east,west" || len(results) != 2 {
+		t.Fatalf("applied %s with %d results, want east,west with 2", got, len(results))
+	}
+	if len(tokens) != 2 {
+		t.Fatalf("the fleet checked the opt-ins %d times, want once per target (2)", len(tokens))
+	}
+	for i, a := range tokens {
+		// Each check that is not spared by the token is a second check of that target's plan.
+		if a == nil {
+			t.Fatalf("target %s: the fleet's check gave no token", run.Targets[i].Target)
+		}
+		if a.Spared() != 1 {
+			t.Errorf("target %s: its apply used the fleet's token %d times, want 1 (else it checked the opt-ins again: 2 checks)", run.Targets[i].Target, a.Spared())
+		}
+	}
+}

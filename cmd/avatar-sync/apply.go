@@ -164,12 +164,7 @@ func (o *applyOptions) apply(ctx context.Context, g *globalOptions, s *streams, 
 	ro := report.RenderOptions{AllowDataLoss: o.allowDataLoss, AllowDelete: o.allowDelete, ForceConflicts: o.forceConflicts, AllowReplace: o.allowReplace}
 	if g.output == "json" {
 		out, prompt = s.err, s.err
-		// The text plan shows the advisories; with -o json people see them on stderr.
-		for _, tp := range run.Targets {
-			for _, a := range tp.Plan.Advisories {
-				fmt.Fprintf(s.err, "note: %s: %s\n", a.Subject, a.Reason)
-			}
-		}
+		_ = report.RenderAdvisoryNotes(s.err, run) // the text plan shows them; with -o json, on stderr
 	} else if err := renderRun(s.out, g, run, ro); err != nil {
 		return nil, err
 	}

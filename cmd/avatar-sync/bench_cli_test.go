@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,15 +102,15 @@ func BenchmarkCLIPlanNoop(b *testing.B) {
 }
 
 // devUp starts `dev up` on state (its embedded cluster serving file's target) for the rest of the
-// benchmark and returns its bootstrap addresses.
-func devUp(b *testing.B, bin, file, state string) string {
-	addrs, _ := devUpStoppable(b, bin, file, state)
-	return addrs
+// benchmark and returns its bootstrap addresses and process id.
+func devUp(b *testing.B, bin, file, state string) (string, int) {
+	addrs, pid, _ := devUpStoppable(b, bin, file, state)
+	return addrs, pid
 }
 
 // devUpStoppable is devUp that also returns a function stopping it (and waiting for it to save its
 // state) before the benchmark ends.
-func devUpStoppable(b *testing.B, bin, file, state string) (string, func()) {
+func devUpStoppable(b *testing.B, bin, file, state string) (string, int, func()) {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	up := exec.CommandContext(ctx, bin, "dev", "up", "-f", file, "--state-dir", state, "--ports", "0,0,0")
@@ -142,22 +143,32 @@ func devUpStoppable(b *testing.B, bin, file, state string) (string, func()) {
 		if !ok {
 			b.Fatal("dev up ended before serving")
 		}
-		return addrs, stop
+		return addrs, up.Process.Pid, stop
 	case <-time.After(5 * time.Minute):
 		b.Fatal("dev up did not serve within 5 minutes")
 	}
-	return "", stop
+	return "", 0, stop
 }
 
 // BenchmarkCLITable prints issue 23's table: each command through the built binary against `dev up`,
 // next to the floor (clusters/internal/floor: franz-go doing only the requests the command needs,
 // as a process of its own), the two run alternately in the same run. Every figure is the median of
 // AVATAR_BENCH_RUNS runs (default 5): wall time, CPU time (user + system, from the child's rusage)
-// and peak RSS. Run it with `make bench-cli`; docs/benchmarks.md records the figures.
+// and peak RSS, and the CPU time the `dev up` process serving the row spent meanwhile (the
+// cluster's side of the command). AVATAR_BENCH_ROWS, a regular expression, keeps only the rows it
+// matches (and sets up only the clusters they need). Run it with `make bench-cli`
+// (`BENCH_ROWS='config change' make bench-cli` for one row); docs/benchmarks.md records the figures.
 func BenchmarkCLITable(b *testing.B) {
 	runs := 5
 	if v, err := strconv.Atoi(os.Getenv("AVATAR_BENCH_RUNS")); err == nil && v > 0 {
 		runs = v
+	}
+	rowFilter, err := regexp.Compile(os.Getenv("AVATAR_BENCH_ROWS"))
+	if err != nil {
+		b.Fatalf("AVATAR_BENCH_ROWS: %v", err)
+	}
+	wanted := func(names ...string) bool {
+		return slices.ContainsFunc(names, rowFilter.MatchString)
 	}
 	dir := b.TempDir()
 	bin := buildCLI(b, dir)
@@ -172,18 +183,22 @@ func BenchmarkCLITable(b *testing.B) {
 		}
 		return path
 	}
-	cluster := func(n int) (file, state, addrs string) {
+	cluster := func(n int) (file, state, addrs string, pid int) {
 		file = write(fmt.Sprintf("avatar-%d.yaml", n), cliBenchSpec(n))
 		state = filepath.Join(dir, fmt.Sprintf("state-%d", n))
 		runCLIBinary(b, exitOK, bin, "apply", "--auto-approve", "-f", file, "--state-dir", state)
-		return file, state, devUp(b, bin, file, state)
+		addrs, pid = devUp(b, bin, file, state)
+		return file, state, addrs, pid
 	}
 	var rows []cliRow
 	measure := func(row cliRow) {
+		if !wanted(row.name) {
+			return
+		}
 		for i := range runs {
-			row.avatar = append(row.avatar, runMeasured(b, row.codes, bin, row.cmd(i)...))
+			row.avatar = append(row.avatar, withClusterCPU(b, row.cluster, func() cliSample { return runMeasured(b, row.codes, bin, row.cmd(i)...) }))
 			if row.floor != nil {
-				row.floorRuns = append(row.floorRuns, runMeasured(b, []int{exitOK}, floor, row.floor(i)...))
+				row.floorRuns = append(row.floorRuns, withClusterCPU(b, row.cluster, func() cliSample { return runMeasured(b, []int{exitOK}, floor, row.floor(i)...) }))
 			}
 		}
 		rows = append(rows, row)
@@ -191,23 +206,32 @@ func BenchmarkCLITable(b *testing.B) {
 	}
 	b.ResetTimer()
 
-	file1k, state1k, addrs1k := cluster(1000)
+	rows1k := []string{"no-op plan, 1,000 topics", "verify, 3,000 partitions", "status, 1,000 topics × 50 groups", "apply creating 1 topic on 1,000"}
+	var (
+		file1k, state1k, addrs1k string
+		pid1k                    int
+	)
+	if wanted(rows1k...) {
+		file1k, state1k, addrs1k, pid1k = cluster(1000)
+	}
 	fb1k := func(args ...string) func(int) []string {
 		return func(int) []string { return append([]string{"-b", addrs1k}, args...) }
 	}
-	measure(cliRow{name: "no-op plan, 1,000 topics", codes: []int{exitOK},
+	measure(cliRow{name: rows1k[0], codes: []int{exitOK}, cluster: pid1k,
 		cmd: func(int) []string {
 			return []string{"plan", "--detailed-exitcode", "-f", file1k, "--state-dir", state1k}
 		},
 		floor: fb1k("describe")})
-	measure(cliRow{name: "verify, 3,000 partitions", codes: []int{exitOK},
+	measure(cliRow{name: rows1k[1], codes: []int{exitOK}, cluster: pid1k,
 		cmd:   func(int) []string { return []string{"verify", "-f", file1k, "--state-dir", state1k} },
 		floor: fb1k("verify")})
-	runMeasured(b, []int{exitOK}, floor, "-b", addrs1k, "groups", "50")
-	measure(cliRow{name: "status, 1,000 topics × 50 groups", codes: []int{exitOK, exitError},
+	if wanted(rows1k[2]) {
+		runMeasured(b, []int{exitOK}, floor, "-b", addrs1k, "groups", "50")
+	}
+	measure(cliRow{name: rows1k[2], codes: []int{exitOK, exitError}, cluster: pid1k,
 		cmd:   func(int) []string { return []string{"status", "-f", file1k, "--state-dir", state1k} },
 		floor: fb1k("status")})
-	measure(cliRow{name: "apply creating 1 topic on 1,000", codes: []int{exitOK},
+	measure(cliRow{name: rows1k[3], codes: []int{exitOK}, cluster: pid1k,
 		cmd: func(i int) []string {
 			var extra strings.Builder
 			for j := range i + 1 {
@@ -218,17 +242,27 @@ func BenchmarkCLITable(b *testing.B) {
 		},
 		floor: func(i int) []string { return []string{"-b", addrs1k, "create", fmt.Sprintf("floor.new-%d", i)} }})
 
-	file10k, state10k, addrs10k := cluster(10000)
-	measure(cliRow{name: "no-op plan, 10,000 topics", codes: []int{exitOK},
+	rows10k := []string{"no-op plan, 10,000 topics", "validate, 10,000 topics", "config, 10,000 topics", "config change on 10,000 topics", "create 10,000 topics"}
+	var (
+		file10k, state10k, addrs10k string
+		pid10k                      int
+	)
+	switch {
+	case wanted(rows10k[0], rows10k[3]):
+		file10k, state10k, addrs10k, pid10k = cluster(10000)
+	case wanted(rows10k[1:]...):
+		file10k = write("avatar-10000.yaml", cliBenchSpec(10000))
+	}
+	measure(cliRow{name: rows10k[0], codes: []int{exitOK}, cluster: pid10k,
 		cmd: func(int) []string {
 			return []string{"plan", "--detailed-exitcode", "-f", file10k, "--state-dir", state10k}
 		},
 		floor: func(int) []string { return []string{"-b", addrs10k, "describe"} }})
-	measure(cliRow{name: "validate, 10,000 topics", codes: []int{exitOK},
+	measure(cliRow{name: rows10k[1], codes: []int{exitOK},
 		cmd: func(int) []string { return []string{"validate", "-f", file10k} }})
-	measure(cliRow{name: "config, 10,000 topics", codes: []int{exitOK},
+	measure(cliRow{name: rows10k[2], codes: []int{exitOK},
 		cmd: func(int) []string { return []string{"config", "-f", file10k} }})
-	measure(cliRow{name: "config change on 10,000 topics", codes: []int{exitOK},
+	measure(cliRow{name: rows10k[3], codes: []int{exitOK}, cluster: pid10k,
 		cmd: func(i int) []string {
 			// Retention only grows: lowering it can lose records, which apply refuses without
 			// --allow-data-loss.
@@ -241,22 +275,31 @@ func BenchmarkCLITable(b *testing.B) {
 
 	// Creating 10,000 topics needs a cluster without them each time: every run, avatar-sync's and
 	// the floor's, gets a fresh `dev up` of its own, stopped after the run.
-	create := cliRow{name: "create 10,000 topics", codes: []int{exitOK}}
+	create := cliRow{name: rows10k[4], codes: []int{exitOK}}
 	names := make([]string, 10000)
 	for i := range names {
 		names[i] = fmt.Sprintf("avatar.topic-%05d", i)
 	}
 	for i := range runs {
+		if !wanted(create.name) {
+			break
+		}
 		state := filepath.Join(dir, fmt.Sprintf("create-%d", i))
-		_, stop := devUpStoppable(b, bin, file10k, state)
-		create.avatar = append(create.avatar, runMeasured(b, create.codes, bin, "apply", "--auto-approve", "-f", file10k, "--state-dir", state))
+		_, pid, stop := devUpStoppable(b, bin, file10k, state)
+		create.avatar = append(create.avatar, withClusterCPU(b, pid, func() cliSample {
+			return runMeasured(b, create.codes, bin, "apply", "--auto-approve", "-f", file10k, "--state-dir", state)
+		}))
 		stop()
-		addrs, stop := devUpStoppable(b, bin, file10k, state+"-floor")
-		create.floorRuns = append(create.floorRuns, runMeasured(b, []int{exitOK}, floor, append([]string{"-b", addrs, "create"}, names...)...))
+		addrs, pid, stop := devUpStoppable(b, bin, file10k, state+"-floor")
+		create.floorRuns = append(create.floorRuns, withClusterCPU(b, pid, func() cliSample {
+			return runMeasured(b, []int{exitOK}, floor, append([]string{"-b", addrs, "create"}, names...)...)
+		}))
 		stop()
 	}
-	rows = append(rows, create)
-	fmt.Fprintf(os.Stderr, "measured %s\n", create.name)
+	if create.avatar != nil {
+		rows = append(rows, create)
+		fmt.Fprintf(os.Stderr, "measured %s\n", create.name)
+	}
 
 	printCLIRows(rows, runs)
 }
@@ -306,24 +349,24 @@ func BenchmarkCLIHundredThousand(b *testing.B) {
 	}
 	state := filepath.Join(dir, "state")
 	runCLIBinary(b, exitOK, bin, "apply", "--auto-approve", "-f", file, "--state-dir", state)
-	addrs := devUp(b, bin, file, state)
+	addrs, pid := devUp(b, bin, file, state)
 	b.ResetTimer()
 
 	var rows []cliRow
 	for _, r := range []cliRow{
 		{name: "validate, 100,000 topics, one file", cmd: func(int) []string { return []string{"validate", "-f", file} }},
 		{name: "validate, 100,000 topics, a directory of 10 files", cmd: func(int) []string { return []string{"validate", "-f", specDir} }},
-		{name: "no-op plan, 100,000 topics, one file", cmd: func(int) []string {
+		{name: "no-op plan, 100,000 topics, one file", cluster: pid, cmd: func(int) []string {
 			return []string{"plan", "--detailed-exitcode", "-f", file, "--state-dir", state}
 		}, floor: func(int) []string { return []string{"-b", addrs, "describe"} }},
-		{name: "no-op plan, 100,000 topics, a directory of 10 files", cmd: func(int) []string {
+		{name: "no-op plan, 100,000 topics, a directory of 10 files", cluster: pid, cmd: func(int) []string {
 			return []string{"plan", "--detailed-exitcode", "-f", specDir, "--state-dir", state}
 		}},
 	} {
 		for i := range runs {
-			r.avatar = append(r.avatar, runMeasured(b, []int{exitOK}, bin, r.cmd(i)...))
+			r.avatar = append(r.avatar, withClusterCPU(b, r.cluster, func() cliSample { return runMeasured(b, []int{exitOK}, bin, r.cmd(i)...) }))
 			if r.floor != nil {
-				r.floorRuns = append(r.floorRuns, runMeasured(b, []int{exitOK}, floor, r.floor(i)...))
+				r.floorRuns = append(r.floorRuns, withClusterCPU(b, r.cluster, func() cliSample { return runMeasured(b, []int{exitOK}, floor, r.floor(i)...) }))
 			}
 		}
 		rows = append(rows, r)
@@ -333,17 +376,25 @@ func BenchmarkCLIHundredThousand(b *testing.B) {
 }
 
 // printCLIRows prints the rows' medians as the Markdown table docs/benchmarks.md records.
+// The cluster CPU columns are what the `dev up` process serving the row spent while the command
+// ran; "—" for a row without a cluster.
 func printCLIRows(rows []cliRow, runs int) {
-	fmt.Printf("\n| command | avatar-sync wall | floor wall | ratio | avatar-sync CPU | floor CPU | avatar-sync RSS | floor RSS |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\n| command | avatar-sync wall | floor wall | ratio | avatar-sync CPU | floor CPU | avatar-sync RSS | floor RSS | cluster CPU, avatar-sync | cluster CPU, floor |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	clusterCPU := func(r cliRow, s cliSample) string {
+		if r.cluster == 0 {
+			return "—"
+		}
+		return ms(s.cluster)
+	}
 	for _, r := range rows {
 		a := medianSample(r.avatar)
 		if r.floorRuns == nil {
-			fmt.Printf("| %s | %s | — | — | %s | — | %d MB | — |\n", r.name, ms(a.wall), ms(a.cpu), a.rss>>20)
+			fmt.Printf("| %s | %s | — | — | %s | — | %d MB | — | %s | — |\n", r.name, ms(a.wall), ms(a.cpu), a.rss>>20, clusterCPU(r, a))
 			continue
 		}
 		f := medianSample(r.floorRuns)
-		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %d MB | %d MB |\n", r.name, ms(a.wall), ms(f.wall),
-			float64(a.wall)/float64(f.wall), ms(a.cpu), ms(f.cpu), a.rss>>20, f.rss>>20)
+		fmt.Printf("| %s | %s | %s | %.2f× | %s | %s | %d MB | %d MB | %s | %s |\n", r.name, ms(a.wall), ms(f.wall),
+			float64(a.wall)/float64(f.wall), ms(a.cpu), ms(f.cpu), a.rss>>20, f.rss>>20, clusterCPU(r, a), clusterCPU(r, f))
 	}
 	fmt.Printf("(medians of %d runs each, alternating avatar-sync and the floor; load average %s)\n", runs, loadAverage())
 }
@@ -352,15 +403,48 @@ func printCLIRows(rows []cliRow, runs int) {
 type cliRow struct {
 	name       string
 	codes      []int // exit codes that count as success
+	cluster    int   // the process id of the `dev up` the row runs against; 0 for none
 	cmd, floor func(i int) []string
 	avatar     []cliSample
 	floorRuns  []cliSample
 }
 
-// cliSample is one run of a process: wall time, CPU time (user + system) and peak RSS in bytes.
+// cliSample is one run of a process: wall time, CPU time (user + system) and peak RSS in bytes,
+// and the CPU time the cluster's process spent meanwhile.
 type cliSample struct {
-	wall, cpu time.Duration
-	rss       int64
+	wall, cpu, cluster time.Duration
+	rss                int64
+}
+
+// withClusterCPU runs run and adds to its sample the CPU time (user + system) the process pid (a
+// `dev up`) spent meanwhile, read from /proc/<pid>/stat; pid 0 adds nothing.
+func withClusterCPU(b *testing.B, pid int, run func() cliSample) cliSample {
+	b.Helper()
+	if pid == 0 {
+		return run()
+	}
+	before := processCPU(b, pid)
+	s := run()
+	s.cluster = processCPU(b, pid) - before
+	return s
+}
+
+// processCPU is the user + system time of process pid so far: fields 14 and 15 of /proc/<pid>/stat,
+// in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+func processCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("cluster CPU: %v", err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces: count from after it.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("cluster CPU: /proc/%d/stat: %q", pid, data)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // runMeasured runs the binary once and measures it from its rusage.
@@ -393,15 +477,16 @@ func runMeasured(b *testing.B, codes []int, bin string, args ...string) cliSampl
 
 // medianSample is the median of each measure on its own.
 func medianSample(ss []cliSample) cliSample {
-	var w, c []time.Duration
+	var w, c, cl []time.Duration
 	var r []int64
 	for _, s := range ss {
-		w, c, r = append(w, s.wall), append(c, s.cpu), append(r, s.rss)
+		w, c, cl, r = append(w, s.wall), append(c, s.cpu), append(cl, s.cluster), append(r, s.rss)
 	}
 	slices.Sort(w)
 	slices.Sort(c)
+	slices.Sort(cl)
 	slices.Sort(r)
-	return cliSample{wall: w[len(w)/2], cpu: c[len(c)/2], rss: r[len(r)/2]}
+	return cliSample{wall: w[len(w)/2], cpu: c[len(c)/2], cluster: cl[len(cl)/2], rss: r[len(r)/2]}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }

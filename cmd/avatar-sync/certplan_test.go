@@ -10,7 +10,7 @@ import (
 // settled it: certificates are advisories, shown apart, never counted as changes and never making
 // --detailed-exitcode exit 2, because apply does not issue them. Nothing generated yet is one
 // advisory; fresh material has none; a SAN added to the spec and a certificate inside renewBefore
-// are advisories, and apply names them without issuing anything.
+// are advisories, and apply names them without issuing anything (with -o json, as notes on stderr).
 func TestPlanShowsCertificateAdvisories(t *testing.T) {
 	f, state := kafkaWorkspace(t)
 	t.Setenv("AVATAR_KEYSTORE_PASSWORD", "lab-keystore-secret")
@@ -44,6 +44,11 @@ func TestPlanShowsCertificateAdvisories(t *testing.T) {
 	code, out, errOut = runCLI(t, "apply", "--auto-approve", "-f", f, "--state-dir", state)
 	if code != exitOK || !strings.Contains(out, "* certificate kafka-broker-2: SANs differ") {
 		t.Fatalf("apply with cert work pending: code %d\n%s\n%s", code, out, errOut)
+	}
+	// With -o json the plan is not printed as text: its advisories are notes on stderr.
+	code, out, errOut = runCLI(t, "apply", "--auto-approve", "-o", "json", "-f", f, "--state-dir", state)
+	if code != exitOK || !strings.Contains(errOut, "note: certificate kafka-broker-2: SANs differ") || strings.Contains(out, "note: ") {
+		t.Fatalf("apply -o json with cert work pending: code %d, want the advisories as notes on stderr\n%s\n%s", code, out, errOut)
 	}
 	if code, out, errOut := runCLI(t, "certs", "generate", "-f", f); code != exitOK {
 		t.Fatalf("certs generate: %d\n%s\n%s", code, out, errOut)

@@ -633,14 +633,7 @@ func TestFleetOnDevUp(t *testing.T) {
 			t.Errorf("status --cluster dev,lab after apply: code %d, want 0 and dev's section, then lab's\n%s%s", code, out, errOut)
 		}
 		code, out, errOut = runIn(t, dir, "status", "-f", "avatar.yaml", "--cluster", "dev,lab", "-o", "json")
-		var status struct {
-			Healthy bool `json:"healthy"`
-			Targets []struct {
-				Cluster  string   `json:"cluster"`
-				Healthy  bool     `json:"healthy"`
-				Problems []string `json:"problems"`
-			} `json:"targets"`
-		}
+		var status fleetStatusJSON
 		if err := json.Unmarshal([]byte(out), &status); err != nil || code != exitOK || !status.Healthy || len(status.Targets) != 2 ||
 			status.Targets[0].Cluster != "dev" || status.Targets[1].Cluster != "lab" || !status.Targets[0].Healthy || !status.Targets[1].Healthy {
 			t.Errorf("status --cluster dev,lab -o json after apply: code %d, %v, %+v\n%s", code, err, status, errOut)
@@ -753,7 +746,7 @@ func TestFleetOnDevUp(t *testing.T) {
 		if strings.Contains(out, "Target lab:") || strings.Contains(errOut, "Applying target lab") {
 			t.Errorf("lab was applied after dev failed:\n%s%s", out, errOut)
 		}
-		for _, want := range []string{"create topic ml.features: FAILED", "(not attempted: lab; fix dev and apply again)"} {
+		for _, want := range []string{"create topic ml.features: FAILED", "collides with existing topic: ml_features", "(not attempted: lab; fix dev and apply again)"} {
 			if !strings.Contains(errOut, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, errOut)
 			}
@@ -816,14 +809,7 @@ func TestFleetOnDevUp(t *testing.T) {
 			}
 		}
 		code, out, errOut = runIn(t, dir, "status", "-f", "avatar.yaml", "--cluster", "dev,lab", "-o", "json")
-		var status struct {
-			Healthy bool `json:"healthy"`
-			Targets []struct {
-				Cluster  string   `json:"cluster"`
-				Healthy  bool     `json:"healthy"`
-				Problems []string `json:"problems"`
-			} `json:"targets"`
-		}
+		var status fleetStatusJSON
 		if err := json.Unmarshal([]byte(out), &status); err != nil || code != exitError || status.Healthy || len(status.Targets) != 2 ||
 			status.Targets[1].Cluster != "lab" || status.Targets[1].Healthy || len(status.Targets[1].Problems) == 0 ||
 			!strings.Contains(status.Targets[1].Problems[0], "cannot read the cluster") || status.Targets[0].Cluster != "dev" {
@@ -918,4 +904,14 @@ func subMap(got, want map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// fleetStatusJSON is what the fleet tests read of `status --cluster a,b -o json`.
+type fleetStatusJSON struct {
+	Healthy bool `json:"healthy"`
+	Targets []struct {
+		Cluster  string   `json:"cluster"`
+		Healthy  bool     `json:"healthy"`
+		Problems []string `json:"problems"`
+	} `json:"targets"`
 }

@@ -103,9 +103,7 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run plans.Run) error {
 		}
 	}
 	if failed := run.Failed(); len(failed) > 0 {
-		if o.out != "" {
-			fmt.Fprintf(s.err, "The plan was not saved to %s: every target must be planned.\n", o.out)
-		}
+		_ = report.RenderPlanOut(s.err, report.PlanOut{Path: o.out})
 		names := make([]string, len(failed))
 		for i, tp := range failed {
 			names[i] = tp.Target
@@ -116,7 +114,7 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run plans.Run) error {
 		if err := session.SaveRun(o.out, run); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		fmt.Fprintf(s.err, "Saved the plan to %s; apply exactly this plan with: %s\n", o.out, applyPlanLine(o.specFile, o.out, o.cluster.stateDir, run))
+		_ = report.RenderPlanOut(s.err, report.PlanOut{Path: o.out, Saved: true, ApplyLine: applyPlanLine(o.specFile, o.out, o.cluster.stateDir, run)})
 	}
 	if n := run.Summary().Unsupported; n > 0 {
 		return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)

@@ -1,6 +1,8 @@
 package kfake
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -102,7 +104,11 @@ func (c *Cluster) handleCreateTopics(creq *clientReq) (kmsg.Response, error) {
 			continue
 		}
 		if nparts, nreplicas, configs, e = c.createTopic(&rt, normalizedInReq, req.ValidateOnly); e != nil {
-			donet(rt.Topic, e.Code)
+			st := donet(rt.Topic, e.Code)
+			// avatar-sync patch: Kafka's messages for a name that exists or collides.
+			if msg := c.createTopicMessage(rt.Topic, normalizedInReq, e); msg != "" {
+				st.ErrorMessage = &msg
+			}
 			continue
 		}
 
@@ -225,4 +231,23 @@ func (c *Cluster) createTopic(rt *kmsg.CreateTopicsRequestTopic, inReq map[strin
 		}
 	}
 	return nparts, nreplicas, configs, nil
+}
+
+// createTopicMessage is Kafka's error message for a topic create refused
+// because the name exists or collides with another's once '.' and '_' are
+// the same (avatar-sync patch; kfake sent none), or "" for other refusals.
+func (c *Cluster) createTopicMessage(topic string, inReq map[string]string, e *kerr.Error) string {
+	switch e {
+	case kerr.TopicAlreadyExists:
+		return fmt.Sprintf("Topic '%s' already exists.", topic)
+	case kerr.InvalidTopicException:
+		normalized := normalizeTopicName(topic)
+		if existing, ok := c.data.tnorms[normalized]; ok && existing != topic {
+			return fmt.Sprintf("Topic '%s' collides with existing topic: %s", topic, existing)
+		}
+		if other, ok := inReq[normalized]; ok && other != topic {
+			return fmt.Sprintf("Topic '%s' collides with existing topic: %s", topic, other)
+		}
+	}
+	return ""
 }

@@ -55,10 +55,11 @@ func (c *Cluster) handleAlterConfigs(creq *clientReq) (kmsg.Response, error) {
 		resp.Resources = append(resp.Resources, st)
 	}
 
-	// avatar-sync patch: topics.json is rewritten once per request, after
-	// the loop, not once per topic resource (O(N) instead of O(N²) for N
-	// topics); see third_party/kfake/PATCHES.md.
-	var topicsChanged bool
+	// avatar-sync patch: the changed topics are saved once per request,
+	// after the loop, not once per topic resource (O(N) instead of O(N²)
+	// for N topics), and appended to topics.log instead of rewriting every
+	// topic into topics.json; see third_party/kfake/PATCHES.md.
+	var changedTopics []string
 outer:
 	for i := range req.Resources {
 		rr := &req.Resources[i]
@@ -138,15 +139,15 @@ outer:
 				rc := &rr.Configs[i]
 				c.data.setTopicConfig(rr.ResourceName, rc.Name, rc.Value, false)
 			}
-			topicsChanged = true // avatar-sync patch: saved once after the loop
+			changedTopics = append(changedTopics, rr.ResourceName) // avatar-sync patch: saved after the loop
 
 		default:
 			doner(rr.ResourceName, rr.ResourceType, kerr.InvalidRequest.Code)
 		}
 	}
 
-	if topicsChanged {
-		c.persistTopicsState()
+	if len(changedTopics) > 0 {
+		c.persistTopicConfigs(changedTopics)
 	}
 	c.refreshCompactTicker()
 	c.shareGroups.refreshSweepTicker()

@@ -84,6 +84,10 @@ type (
 		groupsLogSize      int64
 		pidsLogSize        int64
 		needsGroupsCompact bool
+		// topicsLogFile and topicsLogSize: topics.log, the topic config
+		// changes since topics.json was written (avatar-sync patch).
+		topicsLogFile file
+		topicsLogSize int64
 
 		die  chan struct{}
 		dead atomic.Bool
