@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avatar-project/avatar-sync/internal/gctune"
 	"github.com/avatar-project/avatar-sync/plugins/devices"
 	"github.com/avatar-project/avatar-sync/report"
 	"github.com/avatar-project/avatar-sync/spec"
@@ -40,7 +41,7 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			defer tuneGC()() // a lazier collector: gc.go
+			defer gctune.ForCommand()() // a lazier collector (issue 23)
 			// ParsePartial: even when the spec has errors, the devices it could decode still get
 			// their plugins' checks, so one run reports every problem.
 			// With --cluster the spec is validated as that target sees it (its overrides merged,

@@ -1,4 +1,4 @@
-package main
+package gctune
 
 import (
 	"runtime/debug"
@@ -36,7 +36,7 @@ func TestGCSetting(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			percent, limit, ok := gcSetting(tc.getenv, tc.memoryMax)
+			percent, limit, ok := Setting(tc.getenv, tc.memoryMax)
 			if ok != tc.ok {
 				t.Fatalf("ok = %v, want %v", ok, tc.ok)
 			}
@@ -47,20 +47,20 @@ func TestGCSetting(t *testing.T) {
 	}
 }
 
-// TestTuneGCRestores: the setting lasts for the command only; commands also run in-process.
-func TestTuneGCRestores(t *testing.T) {
+// TestForCommandRestores: the setting lasts for the command only; commands also run in-process.
+func TestForCommandRestores(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	percent := debug.SetGCPercent(-1)
 	debug.SetGCPercent(percent)
 	limit := debug.SetMemoryLimit(-1)
-	restore := tuneGC()
-	if _, _, ok := gcSetting(func(string) string { return "" }, readCgroupMax()); ok {
-		if got := debug.SetGCPercent(planGCPercent); got != planGCPercent {
-			t.Errorf("GC percent during the command = %d, want %d", got, planGCPercent)
+	restore := ForCommand()
+	if _, _, ok := Setting(func(string) string { return "" }, readCgroupMax()); ok {
+		if got := debug.SetGCPercent(GCPercent); got != GCPercent {
+			t.Errorf("GC percent during the command = %d, want %d", got, GCPercent)
 		}
-		if got := debug.SetMemoryLimit(-1); got != planMemoryLimit {
-			t.Errorf("memory limit during the command = %d, want %d", got, planMemoryLimit)
+		if got := debug.SetMemoryLimit(-1); got != MemoryLimit {
+			t.Errorf("memory limit during the command = %d, want %d", got, MemoryLimit)
 		}
 	}
 	restore()

@@ -1,4 +1,6 @@
-package main
+// Package gctune sets the garbage collector of the commands that read a whole spec and cluster
+// (plan, validate) for their duration (issue 23).
+package gctune
 
 import (
 	"os"
@@ -15,28 +17,28 @@ import (
 // under issue 23's 1 GiB), and 20% and 16% of validate's (RSS unchanged): docs/benchmarks.md,
 // "Sixth run (scale)".
 const (
-	planGCPercent   = 400
-	planMemoryLimit = 768 << 20
+	GCPercent   = 400
+	MemoryLimit = 768 << 20
 )
 
 // cgroupMemoryMax is where a cgroup v2 container's memory limit is read.
 const cgroupMemoryMax = "/sys/fs/cgroup/memory.max"
 
-// gcSetting decides the command's GC percent and soft memory limit. ok is false — Go's defaults
+// Setting decides the command's GC percent and soft memory limit. ok is false — Go's defaults
 // stay — when the user set GOGC or GOMEMLIMIT (theirs win), or when the process's cgroup allows
 // less than 4/3 of the limit (memoryMax is memory.max's content, "" when unreadable, "max" for
 // none): a lazier collector must not push a command in a small container past its limit.
-func gcSetting(getenv func(string) string, memoryMax string) (percent int, limit int64, ok bool) {
+func Setting(getenv func(string) string, memoryMax string) (percent int, limit int64, ok bool) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return 0, 0, false
 	}
 	if m := strings.TrimSpace(memoryMax); m != "" && m != "max" {
 		n, err := strconv.ParseInt(m, 10, 64)
-		if err != nil || n/4*3 < planMemoryLimit {
+		if err != nil || n/4*3 < MemoryLimit {
 			return 0, 0, false
 		}
 	}
-	return planGCPercent, planMemoryLimit, true
+	return GCPercent, MemoryLimit, true
 }
 
 // readCgroupMax is the content of cgroupMemoryMax, "" when it cannot be read.
@@ -48,10 +50,10 @@ func readCgroupMax() string {
 	return string(b)
 }
 
-// tuneGC applies gcSetting for one command; the function it returns restores the previous
+// ForCommand applies Setting for one command; the function it returns restores the previous
 // settings (commands also run in-process, in tests).
-func tuneGC() (restore func()) {
-	percent, limit, ok := gcSetting(os.Getenv, readCgroupMax())
+func ForCommand() (restore func()) {
+	percent, limit, ok := Setting(os.Getenv, readCgroupMax())
 	if !ok {
 		return func() {}
 	}
