@@ -31,10 +31,11 @@ import (
 // offsets) are read by no plan. DescribeConfigs returns about 35 entries per topic, two or three
 // of them set on the topic: at 100,000 topics the hash covered 3.5 M entries before.
 //
-// A fingerprint is only comparable between plans of the same desired topics' config keys; two
-// equal fingerprints computed with different snapshots still mean the live states agree on
-// everything either plan reads, because an entry of a key outside the topic's set is recorded
-// with its key, value and source. TestFingerprintCoversWhatThePlanReads lists each input.
+// The planner reuses an observation whose fingerprint a saved plan records, and the two may have
+// been hashed with different snapshots: equal fingerprints still mean the live states agree on
+// everything either plan reads, because the hash records which topics had their configs hashed
+// and every entry with its key, value and source (TestFingerprintAcrossSnapshots).
+// TestFingerprintCoversWhatThePlanReads lists each input.
 func Fingerprint(l plans.Live, want plans.Desired) string {
 	h := sha256.New()
 	// One reused buffer and length-prefixed fields: unambiguous, and cheap at 100,000 topics.
@@ -104,6 +105,8 @@ func Fingerprint(l plans.Live, want plans.Desired) string {
 			flush()
 			continue
 		}
+		// Which topics had their configs hashed is part of the hash: see the doc comment.
+		buf = append(buf, "\nspec"...)
 		if o.Config == nil || !sameMap(o.Config, lastConfig) {
 			keys = keys[:0]
 			for k, v := range o.Config {

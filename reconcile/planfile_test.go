@@ -103,6 +103,10 @@ func TestVerifyRefusesTamperedPlans(t *testing.T) {
 			p.Desired = plans.DesiredOf(&want)
 			p.Parts = []plans.Part{{Plane: plans.PlaneKafka, Fingerprint: base.Part(plans.PlaneKafka).Fingerprint}}
 			tc.edit(&p)
+			// The attacker also re-hashed the live state for the edited snapshot (the fingerprint
+			// covers the configs of the topics it names, issue 23): the edit is caught by what
+			// Verify re-derives, not as a stale plan.
+			p.Parts[0].Fingerprint = Fingerprint(forever, p.Desired)
 			var buf bytes.Buffer
 			if err := WritePlan(&buf, p); err != nil { // a consistent digest: the attacker re-sealed it
 				t.Fatal(err)
