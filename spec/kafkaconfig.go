@@ -174,11 +174,20 @@ var topicConfigs = []TopicConfigDef{
 // TopicConfigs returns the table of Kafka topic-level configs avatar-sync knows, sorted by key.
 func TopicConfigs() []TopicConfigDef { return slices.Clone(topicConfigs) }
 
+// topicConfigIndex finds a key's row of topicConfigs. Every config value of a plan is normalized
+// through LookupTopicConfig twice (desired and live), 20,000 lookups at 10,000 topics: a map
+// answers in one hash where a binary search compared ~6 strings (issue 23).
+var topicConfigIndex = func() map[string]int {
+	idx := make(map[string]int, len(topicConfigs))
+	for i, d := range topicConfigs {
+		idx[d.Key] = i
+	}
+	return idx
+}()
+
 // LookupTopicConfig returns the definition of a Kafka topic config key.
 func LookupTopicConfig(key string) (TopicConfigDef, bool) {
-	i, ok := slices.BinarySearchFunc(topicConfigs, key, func(d TopicConfigDef, k string) int {
-		return strings.Compare(d.Key, k)
-	})
+	i, ok := topicConfigIndex[key]
 	if !ok {
 		return TopicConfigDef{}, false
 	}
