@@ -176,3 +176,90 @@ func TestDescribeWithoutInventoryOpensNoConnection(t *testing.T) {
 			live.Inventory, counts)
 	}
 }
+
+// TestScopedReadAsksConfigsBesideMetadata is issue 23: a scoped read (apply's settle) names its
+// topics, so with the inventory leader's connection held (the Metadata goes there) their
+// DescribeConfigs goes out on the bootstrap connection while the Metadata is unanswered: the
+// cluster holds the Metadata answer until the DescribeConfigs has arrived (at most 5 s), which a
+// read asking for the configs only after the Metadata never does. A topic the early
+// DescribeConfigs did not know but the Metadata lists (created in between: the cluster creates it
+// while it holds the Metadata) is asked again, not taken for deleted. Without the leader's
+// connection held (a fresh Admin) the read is the serial one, with the same result.
+func TestScopedReadAsksConfigsBesideMetadata(t *testing.T) {
+	e, a := startTest(t)
+	ctx := testCtx(t)
+	if _, err := a.CreateTopics(ctx, []spec.Topic{{Name: "orders", Partitions: 3, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "3600000"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordInventory(ctx, []string{"orders"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	scope := reconcile.ReadScope{Topics: map[string][]string{"orders": {"retention.ms"}, "late": {"retention.ms"}}, Inventory: true}
+	want, err := a.DescribeScope(ctx, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := want.Topics["late"]; ok || want.Topics["orders"].Config["retention.ms"].Value != "3600000" {
+		t.Fatalf("before: topics %v", want.Topics)
+	}
+	// The read above held the inventory leader's connection, as an apply's plan read does.
+	if a.heldInventoryLeader() == nil {
+		t.Fatal("no inventory leader's connection held after a read of the inventory")
+	}
+	creator, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { creator.Close() })
+
+	configsArrived := make(chan struct{})
+	closeArrived := sync.OnceFunc(func() { close(configsArrived) })
+	e.c.ControlKey(int16(kmsg.DescribeConfigs), func(kmsg.Request) (kmsg.Response, error, bool) {
+		closeArrived()
+		return nil, nil, false
+	})
+	var beside atomic.Bool
+	var createErr error
+	e.c.ControlKey(int16(kmsg.Metadata), func(kmsg.Request) (kmsg.Response, error, bool) {
+		e.c.SleepControl(func() {
+			select {
+			case <-configsArrived:
+				beside.Store(true)
+			case <-time.After(5 * time.Second):
+				return
+			}
+			_, createErr = creator.CreateTopics(ctx, []spec.Topic{{Name: "late", Partitions: 1, ReplicationFactor: 3, Config: map[string]string{"retention.ms": "7200000"}}})
+		})
+		return nil, nil, false
+	})
+	live, err := a.DescribeScope(ctx, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if createErr != nil {
+		t.Fatal(createErr)
+	}
+	if !beside.Load() {
+		t.Fatal("the scoped read asked for the configs only after the Metadata was answered")
+	}
+	if got := live.Topics["late"].Config["retention.ms"].Value; got != "7200000" {
+		t.Errorf("a topic created between the early configs and the Metadata: retention.ms %q, want 7200000 (topics %v)", got, live.Topics)
+	}
+	if got := live.Topics["orders"].Config["retention.ms"].Value; got != "3600000" || !slices.Equal(live.Inventory, want.Inventory) {
+		t.Errorf("orders retention.ms %q, inventory %v; want 3600000, %v", got, live.Inventory, want.Inventory)
+	}
+
+	// A fresh Admin holds no leader's connection: the serial read finds the same.
+	fresh, err := e.Connect(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fresh.Close() })
+	serial, err := fresh.DescribeScope(ctx, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(serial.Topics, live.Topics) || !slices.Equal(serial.Inventory, live.Inventory) {
+		t.Errorf("serial read %v %v, early read %v %v", serial.Topics, serial.Inventory, live.Topics, live.Inventory)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // Output buffering (issue 23): creating 10,000 topics wrote 60,008 times to stdout and stderr, one
@@ -98,12 +100,21 @@ func (o *Outputs) Flush() error {
 	return first
 }
 
-// NotTerminal reports whether w is a file or pipe rather than a terminal: what main buffers.
+// NotTerminal reports whether w is a file, a pipe or a device other than a terminal: what main
+// buffers. A terminal is what answers the terminal ioctl, not any character device: `apply >
+// /dev/null` in a cron job wrote every progress line with a system call of its own.
 func NotTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice == 0
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tty := true
+	if err := rc.Control(func(fd uintptr) { tty = term.IsTerminal(int(fd)) }); err != nil {
+		return false
+	}
+	return !tty
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // countingWriter counts the writes that reach it (each would be a system call on a file).
@@ -119,11 +121,16 @@ func TestOutputsLeaveTerminalsAlone(t *testing.T) {
 	if !NotTerminal(w) {
 		t.Error("a pipe is not buffered")
 	}
-	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		if NotTerminal(tty) {
-			t.Error("a terminal is buffered")
-		}
-		tty.Close()
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	if !NotTerminal(devNull) {
+		t.Error("/dev/null (a character device, not a terminal) is not buffered")
+	}
+	if tty := openPseudoTerminal(t); NotTerminal(tty) {
+		t.Error("a terminal is buffered")
 	}
 	var buf bytes.Buffer
 	o := New(f, &buf, NotTerminal, time.Hour)
@@ -131,4 +138,29 @@ func TestOutputsLeaveTerminalsAlone(t *testing.T) {
 	if stdout == io.Writer(f) || stderr != io.Writer(&buf) {
 		t.Errorf("writers() = %T, %T; want the file buffered and the rest as given", stdout, stderr)
 	}
+}
+
+// openPseudoTerminal opens the terminal side of a new pseudo-terminal pair (Linux's /dev/ptmx), so
+// the terminal case is checked where the tests have no controlling terminal (CI).
+func openPseudoTerminal(t *testing.T) *os.File {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	fd := int(ptmx.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock the pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pseudo-terminal number: %v", err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("open the terminal side: %v", err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return tty
 }
