@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/avatar-project/avatar-sync/internal/gctune"
 	"github.com/avatar-project/avatar-sync/plans"
 	"github.com/avatar-project/avatar-sync/reconcile"
 	"github.com/avatar-project/avatar-sync/report"
@@ -92,7 +91,6 @@ applies the topics (asking again unless --auto-approve).`,
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			defer gctune.ForCommand(gctune.Applying)() // a lazier collector (issue 23)
 			var saved plans.Run
 			var rate int64
 			// A failing required device stops apply before it changes anything (issue 6); the

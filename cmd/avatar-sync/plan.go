@@ -62,7 +62,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 			if err := g.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
-			defer gctune.ForCommand(gctune.Reading)() // a lazier collector (issue 23)
+			defer gctune.ForCommand()() // a lazier collector (issue 23)
 			// plan only reports: a failing device is a warning on stderr, the plan still prints.
 			o.cluster.readOnly = true // plan never writes the embedded cluster's state
 			fleet, err := prelude(cmd.Context(), g, s, o.cluster, o.plugins, o.preflight, false, nil)

@@ -41,7 +41,7 @@ only with --plugins too; check, apply and watch always run the plugins.`,
 			if err := g.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			defer gctune.ForCommand(gctune.Reading)() // a lazier collector (issue 23)
+			defer gctune.ForCommand()() // a lazier collector (issue 23)
 			// ParsePartial: even when the spec has errors, the devices it could decode still get
 			// their plugins' checks, so one run reports every problem.
 			// With --cluster the spec is validated as that target sees it (its overrides merged,

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestGCSetting: plan, validate and apply collect lazily under a soft limit, unless the user chose
-// a GC setting or the process's cgroup is too small for the limit.
+// TestGCSetting: plan collects lazily under a soft limit, unless the user chose a GC setting or
+// the process's cgroup is too small for the limit.
 func TestGCSetting(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		return func(k string) string {
@@ -36,10 +36,12 @@ func TestGCSetting(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, p := range []Profile{Reading, Applying} {
-				if ok := Setting(p, tc.getenv, tc.memoryMax); ok != tc.ok {
-					t.Fatalf("%+v: ok = %v, want %v", p, ok, tc.ok)
-				}
+			percent, limit, ok := Setting(tc.getenv, tc.memoryMax)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if ok && (percent != 400 || limit != 768<<20) {
+				t.Errorf("setting = GOGC %d, limit %d; want 400, 768 MiB", percent, limit)
 			}
 		})
 	}
@@ -52,13 +54,13 @@ func TestForCommandRestores(t *testing.T) {
 	percent := debug.SetGCPercent(-1)
 	debug.SetGCPercent(percent)
 	limit := debug.SetMemoryLimit(-1)
-	restore := ForCommand(Applying)
-	if Setting(Applying, func(string) string { return "" }, readCgroupMax()) {
-		if got := debug.SetGCPercent(Applying.Percent); got != Applying.Percent {
-			t.Errorf("GC percent during the command = %d, want %d", got, Applying.Percent)
+	restore := ForCommand()
+	if _, _, ok := Setting(func(string) string { return "" }, readCgroupMax()); ok {
+		if got := debug.SetGCPercent(GCPercent); got != GCPercent {
+			t.Errorf("GC percent during the command = %d, want %d", got, GCPercent)
 		}
-		if got := debug.SetMemoryLimit(-1); got != Applying.Limit {
-			t.Errorf("memory limit during the command = %d, want %d", got, Applying.Limit)
+		if got := debug.SetMemoryLimit(-1); got != MemoryLimit {
+			t.Errorf("memory limit during the command = %d, want %d", got, MemoryLimit)
 		}
 	}
 	restore()
