@@ -25,8 +25,6 @@ type planOptions struct {
 	// default because CI runs plan on pull requests, whose plugin: paths are code chosen by their
 	// author (issue 10 item 7), as validate does.
 	plugins bool
-	// specFile is -f, for the apply line plan --out prints.
-	specFile string
 }
 
 func newPlanCmd(g *globalOptions, s *streams) *cobra.Command {
@@ -78,8 +76,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 			if err := renderRun(s.out, g, run, report.RenderOptions{}); err != nil {
 				return err
 			}
-			o.specFile = g.file
-			return o.conclude(s, sp, run)
+			return o.conclude(s, g.file, sp, run)
 		},
 	}
 	f := cmd.Flags()
@@ -95,7 +92,7 @@ place. While the brokers do not answer (a fresh cluster) the topics are not plan
 // conclude advises pins, saves the run and picks the exit code: 1 when a target could not be
 // planned or has unsupported changes, else with --detailed-exitcode 2 when any target has changes
 // or topics that could not be planned (they are not known to be in sync).
-func (o *planOptions) conclude(s *streams, sp *spec.Spec, run plans.Run) error {
+func (o *planOptions) conclude(s *streams, specFile string, sp *spec.Spec, run plans.Run) error {
 	pending := false
 	for _, tp := range run.Targets {
 		if tp.Err == nil {
@@ -115,7 +112,7 @@ func (o *planOptions) conclude(s *streams, sp *spec.Spec, run plans.Run) error {
 		if err := session.SaveRun(o.out, run); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		_ = report.RenderPlanOut(s.err, report.PlanOut{Path: o.out, Saved: true, ApplyLine: applyPlanLine(o.specFile, o.out, o.cluster.stateDir, run)})
+		_ = report.RenderPlanOut(s.err, report.PlanOut{Path: o.out, Saved: true, ApplyLine: applyPlanLine(specFile, o.out, o.cluster.stateDir, run)})
 	}
 	if n := run.Summary().Unsupported; n > 0 {
 		return fmt.Errorf("the plan has %d unsupported change(s) (marked !): change the spec as each one says", n)
