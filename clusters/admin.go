@@ -110,9 +110,6 @@ type Admin struct {
 	mu           sync.Mutex
 	brokers      map[int32]*sarama.Broker
 	controllerID int32
-	// inventoryLeader leads the inventory topic as the latest read's Metadata named it (-1: none
-	// known): a scoped read asks its Metadata on that connection when it is held.
-	inventoryLeader int32
 	// embedded is the in-process cluster Open started for an embedded target; Close stops it.
 	embedded *Embedded
 	// noticeFn is Options.Notice.
@@ -211,7 +208,7 @@ func startOrJoin(ctx context.Context, s *spec.Spec, opts Options, admin *Embedde
 // connect asks the bootstrap brokers, in order, for the cluster's brokers and controller, and
 // turns a cluster where none answers into one line.
 func connect(ctx context.Context, name string, bootstrap []string, conf *sarama.Config, opts Options) (*Admin, error) {
-	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, connectTimeout: opts.ConnectTimeout, brokers: map[int32]*sarama.Broker{}, inventoryLeader: -1, noticeFn: opts.Notice}
+	a := &Admin{name: name, bootstrap: bootstrap, conf: conf, timeout: opts.RequestTimeout, connectTimeout: opts.ConnectTimeout, brokers: map[int32]*sarama.Broker{}, noticeFn: opts.Notice}
 	var errs []error
 	for _, addr := range bootstrap {
 		seed := sarama.NewBroker(addr)

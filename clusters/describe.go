@@ -62,42 +62,13 @@ func (a *Admin) read(ctx context.Context, scope *reconcile.ReadScope) (plans.Liv
 		// every topic of the cluster.
 		names = append(sortedKeys(scope.Topics), InventoryTopic)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// A scoped read names its topics, so their configs need not wait for the Metadata: when the
-	// inventory leader's connection is held (an apply's settle: its plan read the inventory), the
-	// Metadata goes out on it while the configs are asked on the bootstrap connection, and they are
-	// folded once the Metadata is in; the inventory's reads follow the Metadata on the leader's
-	// connection. A config change's settle read at 10,000 topics waited for the one, then the other
-	// (issue 23). A sarama Broker holds its lock from a request to its answer, so two requests at
-	// once need two connections; without the leader's held, the configs follow the Metadata on
-	// the bootstrap connection as in a whole read.
-	mb := b // where the Metadata is asked
-	var early func() ([]*sarama.DescribeConfigsResponse, error)
-	if !whole {
-		if lb := a.heldInventoryLeader(); lb != nil {
-			mb = lb
-			ask := slices.DeleteFunc(sortedKeys(scope.Topics), func(name string) bool { return len(scope.Topics[name]) == 0 })
-			early = goCall(rctx, func() ([]*sarama.DescribeConfigsResponse, error) {
-				var out []*sarama.DescribeConfigsResponse
-				err := describeConfigBatches(rctx, b, ask, func(name string) []string { return scope.Topics[name] }, func(r *sarama.DescribeConfigsResponse) {
-					out = append(out, r)
-				})
-				return out, err
-			})
-		}
-	}
 	md, err := call(ctx, func() (*sarama.MetadataResponse, error) {
-		return mb.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, names))
+		return b.GetMetadata(sarama.NewMetadataRequest(a.conf.Version, names))
 	})
 	if err != nil {
 		return plans.Live{}, nil, fmt.Errorf("read metadata of cluster %q: %w", a.name, err)
 	}
 	a.learn(md)
-	leader, _ := partitionLeader(md, InventoryTopic)
-	a.mu.Lock()
-	a.inventoryLeader = leader
-	a.mu.Unlock()
 	live := liveFromMetadata(md)
 	if !whole {
 		if _, named := scope.Topics[InventoryTopic]; !named {
@@ -121,6 +92,8 @@ func (a *Admin) read(ctx context.Context, scope *reconcile.ReadScope) (plans.Liv
 	// access requests follow the configs on the bootstrap connection, as they do when the
 	// leader's cannot be opened. An early return cancels the reads.
 	readInventory, readAccess := whole || scope.Inventory, whole || scope.Access
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	type sideReads struct {
 		inventory         []string
 		access            plans.LiveAccess
@@ -144,17 +117,19 @@ func (a *Admin) read(ctx context.Context, scope *reconcile.ReadScope) (plans.Liv
 	})
 
 	// Which topics' configs to ask for, and which keys (all of them, nil, for a whole read).
+	ask := sortedKeys(live.Topics)
+	keys := func(string) []string { return nil }
+	if !whole {
+		ask = slices.DeleteFunc(ask, func(name string) bool { return len(scope.Topics[name]) == 0 })
+		keys = func(name string) []string { return scope.Topics[name] }
+	}
 	configs := newConfigDecoder()
-	var askAgain []string // asked before the Metadata, unknown then, listed by it: created since
-	fold := func(resp *sarama.DescribeConfigsResponse, beforeMetadata bool) {
+	fold := func(resp *sarama.DescribeConfigsResponse) {
 		for _, r := range resp.Resources {
 			t, ok := live.Topics[r.Name]
-			unknown := errors.Is(sarama.KError(r.ErrorCode), sarama.ErrUnknownTopicOrPartition)
 			switch {
-			case !ok: // not in the Metadata: absent (a scoped read asks before it knows)
-			case unknown && beforeMetadata:
-				askAgain = append(askAgain, r.Name)
-			case unknown:
+			case !ok:
+			case errors.Is(sarama.KError(r.ErrorCode), sarama.ErrUnknownTopicOrPartition):
 				delete(live.Topics, r.Name) // deleted between the two requests: gone, not an error
 			case r.ErrorCode != 0:
 				msg := r.ErrorMsg
@@ -165,24 +140,7 @@ func (a *Admin) read(ctx context.Context, scope *reconcile.ReadScope) (plans.Liv
 			}
 		}
 	}
-	ask := sortedKeys(live.Topics)
-	keys := func(string) []string { return nil }
-	if !whole {
-		ask = slices.DeleteFunc(ask, func(name string) bool { return len(scope.Topics[name]) == 0 })
-		keys = func(name string) []string { return scope.Topics[name] }
-	}
-	if early != nil {
-		resps, err := early()
-		if err != nil {
-			return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
-		}
-		for _, resp := range resps {
-			fold(resp, true)
-		}
-		ask = askAgain
-	}
-	afterMetadata := func(resp *sarama.DescribeConfigsResponse) { fold(resp, false) }
-	if err := describeConfigBatches(ctx, b, ask, keys, afterMetadata); err != nil {
+	if err := describeConfigBatches(ctx, b, ask, keys, fold); err != nil {
 		return plans.Live{}, md, fmt.Errorf("describe topic configs of cluster %q: %w", a.name, err)
 	}
 	r, err := side()
@@ -230,21 +188,6 @@ func describeConfigBatches(ctx context.Context, b *sarama.Broker, names []string
 		fold(resp)
 	}
 	return nil
-}
-
-// heldInventoryLeader is the open connection to the broker that led the inventory topic at the
-// latest read, nil when there is none (no read yet, no inventory, or not connected).
-func (a *Admin) heldInventoryLeader() *sarama.Broker {
-	a.mu.Lock()
-	lb := a.brokers[a.inventoryLeader]
-	a.mu.Unlock()
-	if lb == nil {
-		return nil
-	}
-	if ok, _ := lb.Connected(); !ok {
-		return nil
-	}
-	return lb
 }
 
 // partitionLeader is the leader of topic's partition 0 as md names it, -1 when none is elected;
