@@ -175,6 +175,9 @@ func TestSavedPlanPartsMustBeTheTargetsPlanes(t *testing.T) {
 	}
 	swapped := withObjects
 	swapped.Parts = []plans.Part{withObjects.Parts[1], withObjects.Parts[0]}
+	// A second kafka part would be counted and checked but never verified or executed.
+	twice := withObjects
+	twice.Parts = []plans.Part{withObjects.Parts[0], withObjects.Parts[1], withObjects.Parts[1]}
 	tests := map[string]struct {
 		target reconcile.Target
 		plan   plans.Plan
@@ -183,6 +186,7 @@ func TestSavedPlanPartsMustBeTheTargetsPlanes(t *testing.T) {
 		"a part the target lacks": {kafkaOnly, withObjects, `the plan has a kubernetes part but target "lab" has no kubernetes plane`},
 		"no part for a plane":     {both, topicsOnly, `the plan has no kubernetes part in the place of target "lab"'s kubernetes plane (its parts: kafka)`},
 		"parts out of order":      {both, swapped, `(its parts: kafka, kubernetes)`},
+		"a plane's part twice":    {both, twice, `the plan has 3 parts (kubernetes, kafka, kafka) for target "lab"'s 2 planes`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -317,12 +317,17 @@ func (pl *Planner) verifySaved(ctx context.Context, p plans.Plan) error {
 }
 
 // checkPlanes refuses a plan whose parts are not one per plane of the target in the target's
-// order: a part for a plane the target does not have, or none for one it has.
+// order: a part for a plane the target does not have, none for one it has, or a plane's part twice
+// (Part finds the first: the second's changes would be counted and checked but never verified or
+// executed).
 func (pl *Planner) checkPlanes(p plans.Plan) error {
 	for _, pt := range p.Parts {
 		if pl.planeIndex(pt.Plane) < 0 {
 			return fmt.Errorf("%w: the plan has a %s part but target %q has no %s plane", ErrRefused, pt.Plane, p.Cluster, pt.Plane)
 		}
+	}
+	if len(p.Parts) > len(pl.Target.Planes) {
+		return fmt.Errorf("%w: the plan has %d parts (%s) for target %q's %d planes; run plan again", ErrRefused, len(p.Parts), partNames(p), p.Cluster, len(pl.Target.Planes))
 	}
 	for i, plane := range pl.Target.Planes {
 		if k := plane.Kind(); i >= len(p.Parts) || p.Parts[i].Plane != k {
