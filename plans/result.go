@@ -39,10 +39,12 @@ type Result struct {
 	Verified bool
 	// Residual are the pending changes the verifying diff still found (empty = converged).
 	Residual []Change
-	// Continued is the Kafka plane of a plan that deferred it, planned under the apply lock after
-	// the objects phase because the brokers answered at apply (issue 20). It is reported, never
-	// applied: it was not part of the reviewed plan. nil when nothing was deferred or the brokers
-	// still do not answer.
+	// Continued is the Kafka plane of a plan that deferred it, planned because the brokers answered
+	// at apply (issue 20), from the one read of that plane under the apply lock, which is taken
+	// before the objects phase (it also checks the cluster's identity before anything changes): what
+	// the objects phase then changes shows at the next plan. It is reported, never applied: it was
+	// not part of the reviewed plan. nil when nothing was deferred or the brokers still do not
+	// answer.
 	Continued *Plan
 }
 
