@@ -142,8 +142,11 @@ func (f *follower) pass(ctx context.Context, file string, base *slog.Logger) err
 		f.log.Warn("topics not planned: the brokers do not answer yet", append(f.clusterAttr(), "err", f.target.KafkaErr)...)
 	}
 	if err != nil {
-		if p.Part(plans.PlaneKafka).Fingerprint == "" {
-			f.close() // planning failed: the next pass reconnects from scratch
+		if len(p.Parts) == 0 {
+			// Planning failed (Plan returns no plan with its error; a plan that deferred its
+			// topics has no Kafka fingerprint but did not fail): the next pass reconnects from
+			// scratch.
+			f.close()
 			return err
 		}
 		return fmt.Errorf("apply: %w", err)
