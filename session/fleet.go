@@ -66,13 +66,26 @@ type Fleet struct {
 // specs[i] is the spec as names[i] sees it (its overrides merged in).
 func OpenFleet(ctx context.Context, specs []*spec.Spec, names []string, o Options) *Fleet {
 	f := &Fleet{Names: names, Specs: specs, Targets: make([]*Target, len(names)), Errs: make([]error, len(names))}
-	each(len(names), func(i int) {
-		f.Targets[i], f.Errs[i] = Open(ctx, specs[i], names[i], o)
+	f.open(ctx, nil, o)
+	return f
+}
+
+// open opens the fleet's targets at the positions idx (nil: every one) concurrently, an error
+// kept as the target's *TargetError.
+func (f *Fleet) open(ctx context.Context, idx []int, o Options) {
+	if idx == nil {
+		idx = make([]int, len(f.Names))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	each(len(idx), func(j int) {
+		i := idx[j]
+		f.Targets[i], f.Errs[i] = Open(ctx, f.Specs[i], f.Names[i], o)
 		if f.Errs[i] != nil {
-			f.Errs[i] = &TargetError{Target: names[i], Err: f.Errs[i]}
+			f.Errs[i] = &TargetError{Target: f.Names[i], Err: f.Errs[i]}
 		}
 	})
-	return f
 }
 
 // each runs fn(0..n-1) concurrently, one goroutine per target, and waits for all.

@@ -88,18 +88,14 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Fleet, error) {
 		// opened with; one whose objects cannot be rendered is closed, as Open would refuse it.
 		if err := t.Follow(specs[i]); err != nil {
 			t.Close()
-			f.Errs[i] = err
+			f.Errs[i] = &TargetError{Target: names[i], Err: err} // as an Open that refused it
 			continue
 		}
 		f.Targets[i] = t
 	}
-	each(len(open), func(j int) {
-		i := open[j]
-		f.Targets[i], f.Errs[i] = Open(ctx, specs[i], names[i], o.Open)
-		if f.Errs[i] != nil {
-			f.Errs[i] = &TargetError{Target: names[i], Err: f.Errs[i]}
-		}
-	})
+	if len(open) > 0 {
+		f.open(ctx, open, o.Open)
+	}
 	return f, nil
 }
 
