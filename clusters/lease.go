@@ -363,7 +363,10 @@ func (a *Admin) lockLeader(ctx context.Context) (*sarama.Broker, bool, error) {
 		return nil, false, nil
 	}
 	a.learn(md)
-	b, err := a.broker(ctx, id) // no leader elected (-1): an error naming the broker
+	if id < 0 {
+		return nil, false, fmt.Errorf("cluster %q: the apply lock topic %s has no leader (its broker is down or being elected); retry in a moment", a.name, LockTopic)
+	}
+	b, err := a.broker(ctx, id)
 	return b, err == nil, err
 }
 

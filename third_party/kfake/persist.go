@@ -595,15 +595,7 @@ func (c *Cluster) saveToDisk() error {
 func (c *Cluster) saveTopics(fsys fs, dir string) error {
 	var pts []persistTopic
 	for t, id := range c.data.t2id {
-		var cfgs map[string]string
-		for k, v := range c.data.tcfgs[t] {
-			if v != nil {
-				if cfgs == nil {
-					cfgs = make(map[string]string)
-				}
-				cfgs[k] = *v
-			}
-		}
+		cfgs := savedConfigs(c.data.tcfgs[t]) // avatar-sync patch: topics.log's form too
 		nparts := 0
 		var assignment [][]int32
 		if ps, ok := c.data.tps[t]; ok {
