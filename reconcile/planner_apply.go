@@ -87,7 +87,9 @@ func (pl *Planner) Apply(ctx context.Context, p plans.Plan, opts ApplyOptions, p
 	// 3. The lock first, then the deferred planes: each is observed once, under the lease, and
 	// that one observation both checks its identity before anything changes and plans it in
 	// step 5 (issue 20: it was observed before the lease and again under it). A deferred Locker
-	// that still cannot be reached has no lock to give: the lease attempt says so.
+	// that could not be reached when the target was opened has no lock to give: its lease attempt
+	// returns the deferral without asking the brokers again (the apply that opened the target
+	// decides whether to wait for them), and the planes run unlocked.
 	var held *heldLease
 	if lk := pl.takeLock(); lk != nil {
 		held = lk.held
