@@ -144,22 +144,21 @@ func DefaultHolder() string {
 // Progress receives events; it is called synchronously from Apply and must not block for long.
 type Progress func(plans.Event)
 
-// checkLevel is how much of applyTopics' steps 1 to 5 a caller has done already.
+// checkLevel is how much of applyTopics' steps 1 to 5 Planner.Apply has done already.
 type checkLevel int
 
 const (
-	// unchecked: nothing; applyTopics does every step (tests that apply a plan without a Planner).
-	unchecked checkLevel = iota
 	// checkedBeforeLease: steps 1 to 3, against a read made before the lease (the plan's own);
 	// only the fingerprint is checked, against a fresh read under the lease.
-	checkedBeforeLease
+	checkedBeforeLease checkLevel = iota
 	// checkedUnderLease: steps 1 to 3 against a read made under the held lease, which has not
 	// changed since (Planner.Lock, issue 23): step 5 needs no read.
 	checkedUnderLease
 )
 
 // applyTopics executes the Kafka part of a plan against a cluster; Planner.Apply (the one entry
-// point that changes a target) runs it through the Kafka plane's Execute. It goes in this order:
+// point that changes a target) does steps 1 to 4 and runs the rest through the Kafka plane's
+// Execute. The whole apply of the Kafka part goes in this order:
 //
 //  1. Read the live state and check the cluster's identity: refuse when the spec pins a clusterId
 //     or the plan was computed against a cluster and the live id differs. Nothing else happens
@@ -189,8 +188,8 @@ const (
 // when ctx was cancelled. The returned error is nil only when every change was applied and the
 // cluster converged.
 //
-// With held, the apply lock is already held (by Planner.Apply, across both planes) and step 4 is
-// skipped; checked says which steps Planner.Apply has done already.
+// Planner.Apply has done steps 1 to 4 (checked says against which read) and holds the apply lock
+// (held) across the target's planes; applyTopics does the rest.
 func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts ApplyOptions, progress Progress, held *heldLease, checked checkLevel) (plans.Result, error) {
 	res := plans.Result{Changes: make([]plans.ChangeResult, 0, len(plan.Part(plans.PlaneKafka).Changes))}
 	for _, c := range plan.Part(plans.PlaneKafka).Changes {
@@ -206,28 +205,6 @@ func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts App
 	var live plans.Live
 	var err error
 	switch {
-	case checked == unchecked:
-		// 1. Identity.
-		if live, err = cluster.Describe(ctx); err != nil {
-			return res, fmt.Errorf("read live state: %w", err)
-		}
-		res.ClusterID = live.ClusterID
-		if err := CheckClusterID(opts.ExpectClusterID, plan, live.ClusterID); err != nil {
-			return res, err
-		}
-
-		// 2. The plan is what it claims to be.
-		if err := Verify(plan, live); err != nil {
-			return res, err
-		}
-
-		// 3. Opt-ins.
-		if err := checkAllowed(plan, opts); err != nil {
-			return res, err
-		}
-		if len(res.Changes) == 0 {
-			return verify(res, plan, plan.Desired, live, nil)
-		}
 	case len(res.Changes) == 0 && checked == checkedUnderLease:
 		// Nothing to do, and the read under the lease showed it: nothing has changed since.
 		res.ClusterID, res.Verified = plan.ClusterID, true
@@ -241,12 +218,10 @@ func applyTopics(ctx context.Context, plan plans.Plan, cluster Cluster, opts App
 		return verify(res, plan, plan.Desired, live, nil)
 	}
 
-	// 4. Lease, renewed until the apply ends.
+	// 4. The lease, taken by Planner.Apply across the target's planes and renewed until the apply
+	// ends: nothing changes without it.
 	if held == nil {
-		if held, err = takeLease(ctx, cluster, opts, progress); err != nil {
-			return res, err
-		}
-		defer held.release(ctx, opts, progress)
+		return res, fmt.Errorf("%w: the Kafka changes of target %q reached execution without the apply lock", ErrRefused, plan.Cluster)
 	}
 	wctx := held.ctx
 

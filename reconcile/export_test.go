@@ -20,13 +20,11 @@ func CountAllowedChecks(t *testing.T) *atomic.Int64 {
 	return &n
 }
 
-// Apply runs the Kafka part of a plan against a cluster with every step of applyTopics, without a
-// Planner: the tests of those steps call it. Avatar-sync itself applies only through
-// Planner.Apply (issue 20: one apply entry point).
+// Apply applies a Kafka-only plan to a cluster through Planner.Apply, the one apply entry point
+// (issue 20), for a target of the plan's name that pins opts.ExpectClusterID: the tests of
+// applyTopics' steps call it.
 func Apply(ctx context.Context, plan plans.Plan, cluster Cluster, opts ApplyOptions, progress Progress) (plans.Result, error) {
-	opts.defaults()
-	if progress == nil {
-		progress = func(plans.Event) {}
-	}
-	return applyTopics(ctx, plan, cluster, opts, progress, nil, unchecked)
+	target := KafkaTarget(plan.Cluster, cluster)
+	target.ClusterID = opts.ExpectClusterID
+	return (&Planner{Target: target}).Apply(ctx, plan, opts, progress)
 }
