@@ -88,9 +88,6 @@ type RestartGate interface {
 	SafeToRestart(ctx context.Context, broker int32) error
 }
 
-// topicPart is the plan with its Kafka part alone: what the Kafka plane verifies and applies.
-func topicPart(p plans.Plan) plans.Plan { return partOf(p, plans.PlaneKafka) }
-
 // checkObjectsAllowed lists the object changes the opt-ins do not cover: conflicts (naming the
 // other manager) without ForceConflicts, replaces without AllowReplace. Deletions and unsupported
 // changes are refused by CheckAllowed like topics'.

@@ -358,7 +358,7 @@ func Verify(p plans.Plan, live plans.Live) error { return verifyPlan(p, live, ""
 
 // verifyPlan is Verify; fp, when not empty, is live's fingerprint, computed already.
 func verifyPlan(p plans.Plan, live plans.Live, fp string) error {
-	p = topicPart(p) // the object side is verified against the API server (verifyObjects)
+	p = partOf(p, plans.PlaneKafka) // the object side is verified against the API server (verifyObjects)
 	if fp == "" {
 		fp = Fingerprint(live, p.Desired)
 	}

@@ -93,9 +93,7 @@ func checkedSpec(ctx context.Context, file string, sp *spec.Spec, diags spec.Dia
 			return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Col-b.Pos.Col)
 		})
 	}
-	if positions != nil {
-		diags = positions(diags)
-	}
+	diags = rewritePositions(positions, diags)
 	warnings := diags.Warnings()
 	if errs := diags.Errors(); len(errs) > 0 {
 		return nil, warnings, &SpecError{File: file, Errs: errs, Warnings: len(warnings)}

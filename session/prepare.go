@@ -50,7 +50,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Fleet, error) {
 	sp := specs[0]
 	dc, err := CheckDevices(ctx, sp, o.Plugins)
 	if ev.Warnings != nil && len(dc.Warnings) > 0 {
-		ev.Warnings(positions(o.Positions, dc.Warnings))
+		ev.Warnings(rewritePositions(o.Positions, dc.Warnings))
 	}
 	if err != nil {
 		return nil, err
@@ -256,7 +256,7 @@ func connectionSettings(c spec.Cluster) spec.Cluster {
 }
 
 // positions applies fn to diags (nil fn: as they are).
-func positions(fn func(spec.Diagnostics) spec.Diagnostics, diags spec.Diagnostics) spec.Diagnostics {
+func rewritePositions(fn func(spec.Diagnostics) spec.Diagnostics, diags spec.Diagnostics) spec.Diagnostics {
 	if fn == nil {
 		return diags
 	}
