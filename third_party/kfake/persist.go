@@ -1171,11 +1171,7 @@ func (c *Cluster) loadTopics(fsys fs, dir string) error {
 		c.data.tnorms[normalizeTopicName(t.Name)] = t.Name
 
 		if len(t.Configs) > 0 {
-			cfgs := make(map[string]*string, len(t.Configs))
-			for k, v := range t.Configs {
-				cfgs[k] = &v
-			}
-			c.data.tcfgs[t.Name] = cfgs
+			c.data.tcfgs[t.Name] = loadedConfigs(t.Configs) // avatar-sync patch: topics.log's too
 		}
 
 		// Create partition data entries (batches loaded separately)

@@ -107,6 +107,15 @@ func savedConfigs(m map[string]*string) map[string]string {
 	return cfgs
 }
 
+// loadedConfigs is savedConfigs' inverse: the configs as the cluster holds them.
+func loadedConfigs(m map[string]string) map[string]*string {
+	cfgs := make(map[string]*string, len(m))
+	for k, v := range m {
+		cfgs[k] = &v
+	}
+	return cfgs
+}
+
 // dropTopicsLog removes topics.log once topics.json holds everything in it.
 // Should the process die before the removal, the entries are replayed onto a
 // topics.json that already has them, which changes nothing: each entry holds
@@ -163,11 +172,7 @@ func (c *Cluster) replayTopicsLog(fsys fs, dir string) (bool, error) {
 				delete(c.data.tcfgs, t.Name)
 				continue
 			}
-			cfgs := make(map[string]*string, len(t.Configs))
-			for k, v := range t.Configs {
-				cfgs[k] = &v
-			}
-			c.data.tcfgs[t.Name] = cfgs
+			c.data.tcfgs[t.Name] = loadedConfigs(t.Configs)
 		}
 	}
 	return len(raw) > 0, nil
