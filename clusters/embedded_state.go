@@ -73,7 +73,7 @@ func checkState(dataDir string) error {
 	}
 	for _, name := range []string{"groups.log", "pids.log", "topics.log"} {
 		p := filepath.Join(dataDir, name)
-		if good, size, err := framedLogPrefix(p); err != nil {
+		if good, size, _, err := framedLogPrefix(p); err != nil {
 			return fmt.Errorf("%w: %w", ErrDamagedState, err)
 		} else if good < size {
 			damaged(p, "only the first %d of %d bytes are intact; keep a copy, then `truncate -s %d %s` to accept losing the rest", good, size, good, p)
@@ -141,17 +141,18 @@ func segmentPrefix(path string) (good, size int64, err error) {
 	return int64(pos), int64(len(raw)), nil
 }
 
-// framedLogPrefix does the same for kfake's append logs ([len][crc][version+data] entries).
-func framedLogPrefix(path string) (good, size int64, err error) {
+// framedLogPrefix does the same for kfake's append logs ([len][crc][version+data] entries), and
+// counts the whole entries.
+func framedLogPrefix(path string) (good, size int64, entries int, err error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	pos := 0
-	for pos+10 <= len(raw) {
+	for ; pos+10 <= len(raw); entries++ {
 		length := int(binary.LittleEndian.Uint32(raw[pos : pos+4]))
 		end := pos + 8 + length
 		if length < 2 || end > len(raw) || end < pos {
@@ -162,7 +163,7 @@ func framedLogPrefix(path string) (good, size int64, err error) {
 		}
 		pos = end
 	}
-	return int64(pos), int64(len(raw)), nil
+	return int64(pos), int64(len(raw)), entries, nil
 }
 
 // copyState copies dataDir into dst for a read-only start (plan): kfake then loads, and on Close

@@ -2,12 +2,9 @@ package clusters
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,20 +59,12 @@ func watchStateRewrites(t *testing.T, stateDir string) *stateRewrites {
 // changes kfake appended since it last wrote topics.json (0 without the file).
 func (w *stateRewrites) logEntries(t *testing.T) int {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(w.dataDir, "topics.log"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0
-	}
+	good, size, n, err := framedLogPrefix(filepath.Join(w.dataDir, "topics.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for pos := 0; pos+10 <= len(raw); n++ {
-		end := pos + 8 + int(binary.LittleEndian.Uint32(raw[pos:pos+4]))
-		if end > len(raw) || binary.LittleEndian.Uint32(raw[pos+4:pos+8]) != crc32.Checksum(raw[pos+8:end], castagnoli) {
-			t.Fatalf("topics.log: entry %d at byte %d of %d is cut short or damaged", n, pos, len(raw))
-		}
-		pos = end
+	if good != size {
+		t.Fatalf("topics.log: the entry at byte %d of %d is cut short or damaged", good, size)
 	}
 	return n
 }
