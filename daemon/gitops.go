@@ -254,7 +254,7 @@ func (x *gitops) observePlan(labels []string, name string, p plans.Plan) {
 	} else {
 		x.metrics.drift.Reset()
 	}
-	for _, c := range p.AllChanges() {
+	for c := range p.EachChange() {
 		if c.Action == plans.NoOp {
 			continue
 		}

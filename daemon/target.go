@@ -174,7 +174,7 @@ func (f *follower) logPlan(p plans.Plan) {
 	sum := p.Summary()
 	f.current.pending = sum.Create + sum.Update + sum.Replace + sum.Adopt + sum.Delete + sum.Unsupported
 	f.log.Info("changes pending", "create", sum.Create, "update", sum.Update, "replace", sum.Replace, "adopt", sum.Adopt, "delete", sum.Delete, "unsupported", sum.Unsupported)
-	for _, c := range p.AllChanges() {
+	for c := range p.EachChange() {
 		if c.Action != plans.NoOp {
 			f.log.Info("plan", "change", plans.Headline(c), "detail", report.Detail(c), "risk", c.Risk.String())
 		}
@@ -210,7 +210,7 @@ func (f *follower) reportDrift(ctx context.Context, sp *spec.Spec) error {
 		f.current.inSync = true
 		return nil
 	}
-	for _, c := range p.AllChanges() {
+	for c := range p.EachChange() {
 		if c.Pending() {
 			f.drift = append(f.drift, plans.Headline(c))
 		}

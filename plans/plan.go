@@ -2,6 +2,7 @@ package plans
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -337,6 +338,20 @@ func (p *Plan) SetPart(pt Part) {
 		return
 	}
 	p.Parts = append(p.Parts, pt)
+}
+
+// EachChange walks every part's changes, in the parts' order (AllChanges without the copy a
+// plan of two parts makes): for callers that only read them, as a watch pass does several times.
+func (p Plan) EachChange() iter.Seq[Change] {
+	return func(yield func(Change) bool) {
+		for _, pt := range p.Parts {
+			for _, c := range pt.Changes {
+				if !yield(c) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // AllChanges is every part's changes, in the parts' order: the plan's changes in the order apply

@@ -5,6 +5,8 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,5 +153,26 @@ func TestAccessLanded(t *testing.T) {
 	}
 	if Landed(Change{Kind: KindObject, Action: Create, Object: &ObjectPayload{}}, there) {
 		t.Error("an object change counts as landed; its plane re-plans instead")
+	}
+}
+
+// TestEachChangeWalksAllChanges: the iterator yields what AllChanges lists, in order, for plans of
+// no part, one part and two parts, and stops when the caller does.
+func TestEachChangeWalksAllChanges(t *testing.T) {
+	topic := Change{Kind: KindTopic, Name: "orders", Action: Create}
+	config := Change{Kind: KindConfig, Name: "orders", Action: Update}
+	object := Change{Kind: KindObject, Name: "StatefulSet/kafka-broker-1", Action: Update}
+	for name, p := range map[string]Plan{
+		"no part":   {},
+		"one part":  {Parts: []Part{{Plane: PlaneKafka, Changes: []Change{topic, config}}}},
+		"two parts": {Parts: []Part{{Plane: PlaneKubernetes, Changes: []Change{object}}, {Plane: PlaneKafka, Changes: []Change{topic, config}}}},
+	} {
+		got := slices.Collect(p.EachChange())
+		if !reflect.DeepEqual(got, p.AllChanges()) && len(got)+len(p.AllChanges()) > 0 {
+			t.Errorf("%s: EachChange %v, AllChanges %v", name, got, p.AllChanges())
+		}
+		for range p.EachChange() {
+			break // a caller that stops early must not make the iterator yield again
+		}
 	}
 }

@@ -341,7 +341,7 @@ func topicDeletes(p plans.Plan) int { return p.Deletes(plans.RemovesRecords) }
 // asking for confirmation.
 func CheckAllowed(plan plans.Plan, opts ApplyOptions) error {
 	var errs []error
-	for _, c := range plan.AllChanges() {
+	for c := range plan.EachChange() {
 		switch {
 		case !c.Pending():
 		case c.Action == plans.Unsupported:

@@ -208,7 +208,7 @@ func (pl *Planner) restartGate() func(context.Context, int32) error {
 // apply refused or stopped before them reports (Planner.Apply, a fleet's refused target).
 func NotAttempted(p plans.Plan) []plans.ChangeResult {
 	var out []plans.ChangeResult
-	for _, c := range p.AllChanges() {
+	for c := range p.EachChange() {
 		if c.Pending() {
 			out = append(out, plans.ChangeResult{Change: c, Status: plans.NotAttempted})
 		}

@@ -104,7 +104,7 @@ func RenderDeferredText(w io.Writer, target string, res plans.Result) error {
 		return pw.err
 	}
 	var pending []string
-	for _, c := range res.Continued.AllChanges() {
+	for c := range res.Continued.EachChange() {
 		if c.Pending() {
 			pending = append(pending, plans.Headline(c))
 		}
@@ -219,7 +219,7 @@ func RenderRunResultJSON(w io.Writer, run plans.Run, results []plans.Result, app
 		// attempted.
 		changes := res.Changes
 		if len(changes) == 0 {
-			for _, c := range t.Plan.AllChanges() {
+			for c := range t.Plan.EachChange() {
 				if c.Pending() {
 					changes = append(changes, plans.ChangeResult{Change: c})
 				}

@@ -67,7 +67,7 @@ func RenderText(w io.Writer, p plans.Plan, opts RenderOptions) error {
 // and the summary with the opt-ins it needs.
 func (pw *printer) planText(p plans.Plan, opts RenderOptions) {
 	var pending, info []plans.Change
-	for _, c := range p.AllChanges() {
+	for c := range p.EachChange() {
 		if c.Pending() {
 			pending = append(pending, c)
 		} else {
@@ -174,7 +174,7 @@ type riskCounts struct {
 
 func countRisks(p plans.Plan) riskCounts {
 	n := riskCounts{topicDeletes: p.Deletes(plans.RemovesRecords), accessDeletes: p.Deletes(plans.RemovesAccess)}
-	for _, c := range p.AllChanges() {
+	for c := range p.EachChange() {
 		if c.Pending() && c.Action != plans.Delete && c.Risk == plans.RiskDataLoss {
 			n.dataLoss++
 		}
